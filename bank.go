@@ -1,0 +1,351 @@
+package vigil
+
+import (
+	"context"
+	"iter"
+	"strings"
+	"time"
+)
+
+// DefaultPDQThreshold is the Hamming distance (of 256 bits) at or under which
+// a PDQ hash matches a bank entry when the bank sets no threshold of its own.
+// 31 is the value Meta recommends for PDQ.
+const DefaultPDQThreshold = 31
+
+// Limits on bank and entry fields. They keep one bad request from storing
+// megabytes in a field that is shown in lists and reports.
+const (
+	MaxBankNameLen        = 64
+	MaxBankDescriptionLen = 4096
+	MaxEntryFieldLen      = 256 // source, source entry id, category, added by …
+	MaxRetractReasonLen   = 1024
+)
+
+// Bank is a named, versioned list of signals with provenance.
+type Bank struct {
+	ID int64 `json:"id"`
+
+	// Name is unique and matches [a-z0-9_-]{1,64}; it cannot change, since
+	// feeds and other instances refer to banks by name.
+	Name        string `json:"name"`
+	Description string `json:"description"`
+
+	// Enabled banks take part in matching. A disabled bank keeps its entries.
+	Enabled bool `json:"enabled"`
+
+	// Negative banks hold known-benign signals: a match in a negative bank
+	// suppresses matches of the same content in other banks.
+	Negative bool `json:"negative"`
+
+	// Thresholds holds the per-signal-type match distance. A type without a
+	// value uses DefaultThreshold.
+	Thresholds map[SignalType]int `json:"thresholds,omitempty"`
+
+	// Version changes on every edit of the bank or of its entries, so that
+	// callers can tell whether a bank changed (and use it as an ETag).
+	Version int64 `json:"version"`
+
+	// ActiveEntries counts entries that are not retracted.
+	ActiveEntries int64 `json:"active_entries"`
+
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// Threshold returns the bank's match distance for signal type t.
+func (b *Bank) Threshold(t SignalType) int {
+	if v, ok := b.Thresholds[t]; ok {
+		return v
+	}
+	return DefaultThreshold(t)
+}
+
+// Validate returns an EINVALID error if b's fields cannot be stored.
+func (b *Bank) Validate() error {
+	if err := ValidateBankName(b.Name); err != nil {
+		return err
+	}
+	if len(b.Description) > MaxBankDescriptionLen {
+		return Errorf(EINVALID, "bank description longer than %d bytes", MaxBankDescriptionLen)
+	}
+	return ValidateThresholds(b.Thresholds)
+}
+
+// DefaultThreshold returns the match distance used for signal type t when a
+// bank sets none: DefaultPDQThreshold for PDQ and vPDQ, 0 (exact) otherwise.
+func DefaultThreshold(t SignalType) int {
+	switch t {
+	case SignalPDQ, SignalVPDQ:
+		return DefaultPDQThreshold
+	}
+	return 0
+}
+
+// ValidateBankName returns an EINVALID error unless name matches
+// [a-z0-9_-]{1,64}. Names are used in URLs and file names, hence the narrow
+// alphabet.
+func ValidateBankName(name string) error {
+	if name == "" || len(name) > MaxBankNameLen {
+		return Errorf(EINVALID, "bank name must be 1 to %d characters", MaxBankNameLen)
+	}
+	for _, c := range []byte(name) {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			return Errorf(EINVALID, "bank name %q may hold only a-z, 0-9, _ and -", name)
+		}
+	}
+	return nil
+}
+
+// ValidateThresholds returns an EINVALID error if a threshold is for an
+// unknown signal type or out of range for it.
+func ValidateThresholds(m map[SignalType]int) error {
+	for t, v := range m {
+		max, ok := maxThreshold[t]
+		if !ok {
+			return Errorf(EINVALID, "threshold for unknown signal type %q", t)
+		}
+		if v < 0 || v > max {
+			return Errorf(EINVALID, "%s threshold %d out of range 0 to %d", t, v, max)
+		}
+	}
+	return nil
+}
+
+// maxThreshold bounds thresholds per type: a PDQ hash has 256 bits, but a
+// distance near 128 matches random hashes, so anything above is a mistake.
+var maxThreshold = map[SignalType]int{
+	SignalPDQ:     128,
+	SignalVPDQ:    128,
+	SignalMD5:     0,
+	SignalSHA1:    0,
+	SignalSHA256:  0,
+	SignalURL:     0,
+	SignalKeyword: 0,
+}
+
+// BankUpdate holds the fields of a bank to change; nil fields stay as they
+// are.
+type BankUpdate struct {
+	Description *string `json:"description,omitempty"`
+	Enabled     *bool   `json:"enabled,omitempty"`
+	Negative    *bool   `json:"negative,omitempty"`
+
+	// Thresholds, when not nil, replaces all of the bank's thresholds. An
+	// empty non-nil map clears them back to the defaults.
+	Thresholds map[SignalType]int `json:"thresholds,omitempty"`
+}
+
+// BankService stores banks.
+type BankService interface {
+	// CreateBank stores a new bank and sets its ID, Version, CreatedAt and
+	// UpdatedAt. ECONFLICT if the name is taken, EINVALID if b is invalid.
+	CreateBank(ctx context.Context, b *Bank) error
+
+	// FindBankByID returns the bank with the given id, or ENOTFOUND.
+	FindBankByID(ctx context.Context, id int64) (*Bank, error)
+
+	// FindBankByName returns the bank with the given name, or ENOTFOUND.
+	FindBankByName(ctx context.Context, name string) (*Bank, error)
+
+	// ListBanks returns all banks, ordered by name. Banks are few (tens to
+	// hundreds), so there is no paging.
+	ListBanks(ctx context.Context) ([]*Bank, error)
+
+	// UpdateBank applies upd to the bank with the given id, bumps its
+	// version and returns the bank as stored. ENOTFOUND, EINVALID.
+	UpdateBank(ctx context.Context, id int64, upd BankUpdate) (*Bank, error)
+
+	// DisableBank is UpdateBank with Enabled false: the bank stops matching
+	// and keeps its entries. Banks are never deleted, so that past matches
+	// keep their provenance.
+	DisableBank(ctx context.Context, id int64) (*Bank, error)
+}
+
+// Entry is one signal in a bank, with its provenance.
+type Entry struct {
+	ID     int64 `json:"id"`
+	BankID int64 `json:"bank_id"`
+
+	// BankName is filled in on read, so that a match can name its bank
+	// without another lookup. It is ignored on write.
+	BankName string `json:"bank_name,omitempty"`
+
+	SignalType SignalType `json:"signal_type"`
+
+	// Value is the signal in canonical form (see CanonicalValue): lowercase
+	// hex for hashes.
+	Value string `json:"value"`
+
+	// Source names where the entry came from (ncmec, iwf, local, a feed);
+	// SourceEntryID is the id the source gives it, so that its retractions
+	// can be applied.
+	Source        string `json:"source,omitempty"`
+	SourceEntryID string `json:"source_entry_id,omitempty"`
+	Category      string `json:"category,omitempty"`
+
+	AddedBy string    `json:"added_by"`
+	AddedAt time.Time `json:"added_at"`
+
+	// A retracted entry no longer matches but is kept, so that past matches
+	// keep their provenance and feeds can pass the retraction on.
+	RetractedBy   string     `json:"retracted_by,omitempty"`
+	RetractedAt   *time.Time `json:"retracted_at,omitempty"`
+	RetractReason string     `json:"retract_reason,omitempty"`
+
+	// Seq is the change sequence of the entry's latest change (its addition
+	// or its retraction); see EntryService.EntriesChangedSince.
+	Seq int64 `json:"seq"`
+}
+
+// Retracted reports whether e has been retracted.
+func (e *Entry) Retracted() bool { return e.RetractedAt != nil }
+
+// Validate canonicalises e.Value in place and returns an EINVALID error if
+// e cannot be stored, or EUNSUPPORTED for a signal type banks do not hold yet.
+func (e *Entry) Validate() error {
+	v, err := CanonicalValue(e.SignalType, e.Value)
+	if err != nil {
+		return err
+	}
+	e.Value = v
+	for _, f := range []struct{ name, v string }{
+		{"source", e.Source},
+		{"source_entry_id", e.SourceEntryID},
+		{"category", e.Category},
+		{"added_by", e.AddedBy},
+	} {
+		if len(f.v) > MaxEntryFieldLen {
+			return Errorf(EINVALID, "entry %s longer than %d bytes", f.name, MaxEntryFieldLen)
+		}
+	}
+	return nil
+}
+
+// hexLen holds the length in hex digits of each hash signal type.
+var hexLen = map[SignalType]int{
+	SignalPDQ:    64,
+	SignalMD5:    32,
+	SignalSHA1:   40,
+	SignalSHA256: 64,
+}
+
+// CanonicalValue returns value in the canonical form for signal type t:
+// trimmed lowercase hex of the right length for hashes. EINVALID for a
+// malformed value, EUNSUPPORTED for a known type that banks do not hold yet
+// (vpdq, url, keyword: their canonical forms belong to the packages that
+// match them).
+func CanonicalValue(t SignalType, value string) (string, error) {
+	n, ok := hexLen[t]
+	if !ok {
+		switch t {
+		case SignalVPDQ, SignalURL, SignalKeyword:
+			return "", Errorf(EUNSUPPORTED, "banks do not hold %s signals yet", t)
+		}
+		return "", Errorf(EINVALID, "unknown signal type %q", t)
+	}
+	value = strings.TrimSpace(value)
+	if len(value) != n {
+		return "", Errorf(EINVALID, "%s value must be %d hex digits, got %d characters", t, n, len(value))
+	}
+	lower := true
+	for i := 0; i < len(value); i++ {
+		c := value[i]
+		switch {
+		case c >= '0' && c <= '9', c >= 'a' && c <= 'f':
+		case c >= 'A' && c <= 'F':
+			lower = false
+		default:
+			return "", Errorf(EINVALID, "%s value is not hex: bad character at %d", t, i+1)
+		}
+	}
+	if !lower {
+		value = strings.ToLower(value)
+	}
+	return value, nil
+}
+
+// EntryFilter selects entries for EntryService.FindEntries. Results are
+// ordered by ID; page by passing the last ID seen as AfterID.
+type EntryFilter struct {
+	BankID           *int64      `json:"bank_id,omitempty"`
+	SignalType       *SignalType `json:"signal_type,omitempty"`
+	Value            *string     `json:"value,omitempty"` // canonicalised before use
+	SourceEntryID    *string     `json:"source_entry_id,omitempty"`
+	IncludeRetracted bool        `json:"include_retracted,omitempty"`
+	AfterID          int64       `json:"after_id,omitempty"`
+
+	// Limit caps the page: 0 means DefaultEntryLimit, and values above
+	// MaxEntryLimit are lowered to it.
+	Limit int `json:"limit,omitempty"`
+}
+
+// Page sizes for EntryFilter.Limit.
+const (
+	DefaultEntryLimit = 100
+	MaxEntryLimit     = 10000
+)
+
+// ImportResult tells what an AddEntries or ImportEntries call changed.
+type ImportResult struct {
+	// Added counts entries stored. Duplicates counts entries skipped because
+	// the bank already held them, active, or because they came twice.
+	Added      int `json:"added"`
+	Duplicates int `json:"duplicates"`
+
+	// Version is the bank's version after the call. It is unchanged when
+	// nothing was added.
+	Version int64 `json:"version"`
+}
+
+// EntryService stores bank entries.
+//
+// Dedupe: a bank holds at most one active entry per (signal type, value).
+// Adding one it already holds is not an error: the entry is skipped and
+// counted as a duplicate, so that re-importing a list is harmless. A
+// retracted entry does not count, so a signal can be added again after a
+// retraction; the new entry gets a new ID.
+//
+// Change tracking: every addition and retraction takes a new, larger change
+// sequence number (Entry.Seq; numbers may have gaps). A matcher loads its
+// index with ForEachActiveEntry, which returns the sequence the load is
+// consistent with, then polls EntriesChangedSince from there and applies
+// each change: a retracted entry removes, an active one adds.
+type EntryService interface {
+	// AddEntries adds entries to a bank in one transaction, all or none,
+	// each with AddedBy set to by. It sets ID, BankID, AddedAt and Seq on
+	// each entry stored; a duplicate gets the ID of the entry already held.
+	// ENOTFOUND for an unknown bank, EINVALID (naming the entry's index) for
+	// an invalid entry.
+	AddEntries(ctx context.Context, bankID int64, by string, entries []*Entry) (ImportResult, error)
+
+	// ImportEntries streams entries into a bank for bulk imports (millions
+	// of entries). It is atomic: it stores all of entries or, on any error
+	// from the sequence, from validation or from a crash, none of them. The
+	// entries' IDs are not set.
+	ImportEntries(ctx context.Context, bankID int64, by string, entries iter.Seq2[*Entry, error]) (ImportResult, error)
+
+	// FindEntryByID returns an entry, retracted or not, or ENOTFOUND.
+	FindEntryByID(ctx context.Context, id int64) (*Entry, error)
+
+	// FindEntries returns a page of entries in ID order.
+	FindEntries(ctx context.Context, filter EntryFilter) ([]*Entry, error)
+
+	// RetractEntry marks an entry retracted and returns it. ENOTFOUND for an
+	// unknown entry, ECONFLICT if it is already retracted, EINVALID without
+	// a reason.
+	RetractEntry(ctx context.Context, id int64, by, reason string) (*Entry, error)
+
+	// ForEachActiveEntry calls fn for every active entry of signal type t in
+	// every bank, disabled ones included (the matcher filters on the bank at
+	// match time, so enabling a bank needs no reload). It reads one
+	// consistent snapshot and returns the change sequence it is consistent
+	// with, for use with EntriesChangedSince. It stops at fn's first error
+	// and returns it. fn must not keep e past its return.
+	ForEachActiveEntry(ctx context.Context, t SignalType, fn func(e *Entry) error) (seq int64, err error)
+
+	// EntriesChangedSince returns up to limit entries of signal type t, in
+	// every bank, whose latest change has a sequence greater than seq, in
+	// sequence order. An entry added and retracted since seq is returned
+	// once, retracted. limit is capped like EntryFilter.Limit.
+	EntriesChangedSince(ctx context.Context, t SignalType, seq int64, limit int) ([]*Entry, error)
+}

@@ -1,0 +1,95 @@
+package vigil_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/vigil-oss/vigil"
+)
+
+func TestCanonicalValue(t *testing.T) {
+	pdq := strings.Repeat("ab", 32)
+	tests := []struct {
+		typ  vigil.SignalType
+		in   string
+		want string
+		code string
+	}{
+		{vigil.SignalPDQ, pdq, pdq, ""},
+		{vigil.SignalPDQ, " " + strings.ToUpper(pdq) + "\t", pdq, ""},
+		{vigil.SignalPDQ, pdq[:63], "", vigil.EINVALID},
+		{vigil.SignalPDQ, pdq[:63] + "g", "", vigil.EINVALID},
+		{vigil.SignalMD5, strings.Repeat("0F", 16), strings.Repeat("0f", 16), ""},
+		{vigil.SignalMD5, pdq, "", vigil.EINVALID},
+		{vigil.SignalSHA1, strings.Repeat("a", 40), strings.Repeat("a", 40), ""},
+		{vigil.SignalSHA256, pdq, pdq, ""},
+		{vigil.SignalSHA256, "", "", vigil.EINVALID},
+		{vigil.SignalURL, "https://example.com/", "", vigil.EUNSUPPORTED},
+		{vigil.SignalVPDQ, pdq, "", vigil.EUNSUPPORTED},
+		{"crc32", "00000000", "", vigil.EINVALID},
+	}
+	for _, tt := range tests {
+		got, err := vigil.CanonicalValue(tt.typ, tt.in)
+		if code := vigil.ErrorCode(err); code != tt.code {
+			t.Errorf("CanonicalValue(%s, %q) error %v, want code %q", tt.typ, tt.in, err, tt.code)
+		}
+		if got != tt.want {
+			t.Errorf("CanonicalValue(%s, %q) = %q, want %q", tt.typ, tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestValidateBankName(t *testing.T) {
+	for _, name := range []string{"a", "ncmec", "iwf-2026_01", strings.Repeat("z", 64)} {
+		if err := vigil.ValidateBankName(name); err != nil {
+			t.Errorf("ValidateBankName(%q) = %v", name, err)
+		}
+	}
+	for _, name := range []string{"", "NCMEC", "a b", "a/b", "é", strings.Repeat("z", 65)} {
+		if code := vigil.ErrorCode(vigil.ValidateBankName(name)); code != vigil.EINVALID {
+			t.Errorf("ValidateBankName(%q) code %q, want invalid", name, code)
+		}
+	}
+}
+
+func TestBankThreshold(t *testing.T) {
+	b := &vigil.Bank{Name: "b"}
+	if got := b.Threshold(vigil.SignalPDQ); got != vigil.DefaultPDQThreshold {
+		t.Errorf("default pdq threshold = %d", got)
+	}
+	if got := b.Threshold(vigil.SignalMD5); got != 0 {
+		t.Errorf("default md5 threshold = %d", got)
+	}
+	b.Thresholds = map[vigil.SignalType]int{vigil.SignalPDQ: 10}
+	if got := b.Threshold(vigil.SignalPDQ); got != 10 {
+		t.Errorf("pdq threshold = %d, want 10", got)
+	}
+	if err := b.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []map[vigil.SignalType]int{
+		{vigil.SignalPDQ: -1},
+		{vigil.SignalPDQ: 129},
+		{vigil.SignalMD5: 1},
+		{"nope": 0},
+	} {
+		b.Thresholds = m
+		if code := vigil.ErrorCode(b.Validate()); code != vigil.EINVALID {
+			t.Errorf("Validate with thresholds %v: code %q", m, code)
+		}
+	}
+}
+
+func TestEntryValidate(t *testing.T) {
+	e := &vigil.Entry{SignalType: vigil.SignalMD5, Value: strings.Repeat("A", 32), Source: "local"}
+	if err := e.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if e.Value != strings.Repeat("a", 32) {
+		t.Errorf("value not canonicalised: %q", e.Value)
+	}
+	e.Category = strings.Repeat("c", vigil.MaxEntryFieldLen+1)
+	if code := vigil.ErrorCode(e.Validate()); code != vigil.EINVALID {
+		t.Errorf("long category: code %q", code)
+	}
+}
