@@ -1,0 +1,181 @@
+package pdq
+
+// Pipeline selects how an image reaches the PDQ core.
+type Pipeline int
+
+const (
+	// Full hashes at full resolution, as the reference's core functions,
+	// the Java port, pdqhash-python, python-threatexchange, HMA and vPDQ
+	// do. Shared hash lists come from this pipeline.
+	Full Pipeline = iota
+	// CLI512 first shrinks an image with a side over 512 px to exactly
+	// 512×512 by nearest neighbour (aspect not kept), as the reference's
+	// command-line tool pdq-photo-hasher does.
+	CLI512
+)
+
+// MinDimension is the smallest width or height the reference hashes;
+// smaller images give an all-zero hash with quality 0.
+const MinDimension = 5
+
+// RowSource yields an image's luminance one row at a time. FillRow writes
+// the Cols() values of row y (0 ≤ y < Rows()) into dst.
+type RowSource interface {
+	Rows() int
+	Cols() int
+	FillRow(y int, dst []float32)
+}
+
+// Hasher computes PDQ hashes, reusing its buffers between calls. It is not
+// safe for concurrent use; give each goroutine its own (they are cheap:
+// buffers grow to a few rows of the largest image seen).
+type Hasher struct {
+	pipeline Pipeline
+
+	row, filtered, full []float32
+	xmap                []int
+	p3                  [64]float32
+	pass2, pass4        colBox
+	rowSel, colSel      [64]int
+	a                   [64 * 64]float32
+	t                   [16 * 64]float32
+	b                   [16 * 16]float32
+	rgb                 []byte
+}
+
+// NewHasher returns a Hasher for the given pipeline.
+func NewHasher(p Pipeline) *Hasher { return &Hasher{pipeline: p} }
+
+// HashSource returns the PDQ hash and quality of the luminance rows from
+// src, through the hasher's pipeline. As in the reference's
+// pdqHash256FromFloatLuma, an input of exactly 64×64 is used unfiltered.
+func (h *Hasher) HashSource(src RowSource) (Hash, int) {
+	q, ok := h.transform(h.resized(src), false)
+	if !ok {
+		return Hash{}, 0
+	}
+	return bitsAboveMedian(&h.b), q
+}
+
+// HashSourceDihedral returns the hashes of all eight dihedral variants of
+// src, indexed by Dihedral, and the quality. As in the reference's
+// pdqDihedralHash256esFromFloatLuma, the filter always runs, so for a
+// degenerate 64×64 input the Original hash can differ from HashSource.
+func (h *Hasher) HashSourceDihedral(src RowSource) ([8]Hash, int) {
+	q, ok := h.transform(h.resized(src), true)
+	if !ok {
+		return [8]Hash{}, 0
+	}
+	return dihedralBits(&h.b), q
+}
+
+// HashLuma hashes a row-major float32 luminance buffer of rows×cols.
+func (h *Hasher) HashLuma(luma []float32, rows, cols int) (Hash, int) {
+	return h.HashSource(lumaBuffer{luma, rows, cols})
+}
+
+// HashLumaDihedral is HashSourceDihedral for a luminance buffer.
+func (h *Hasher) HashLumaDihedral(luma []float32, rows, cols int) ([8]Hash, int) {
+	return h.HashSourceDihedral(lumaBuffer{luma, rows, cols})
+}
+
+type lumaBuffer struct {
+	luma       []float32
+	rows, cols int
+}
+
+func (l lumaBuffer) Rows() int { return l.rows }
+func (l lumaBuffer) Cols() int { return l.cols }
+func (l lumaBuffer) FillRow(y int, dst []float32) {
+	copy(dst, l.luma[y*l.cols:(y+1)*l.cols])
+}
+
+// resized applies the CLI512 nearest-neighbour pre-resize when the
+// pipeline asks for it and the image is over 512 px on a side.
+func (h *Hasher) resized(src RowSource) RowSource {
+	rows, cols := src.Rows(), src.Cols()
+	if h.pipeline != CLI512 || (rows <= 512 && cols <= 512) {
+		return src
+	}
+	if cap(h.xmap) < 512 {
+		h.xmap = make([]int, 512)
+	}
+	for x := range 512 {
+		h.xmap[x] = x * cols / 512
+	}
+	h.full = grow(h.full, cols)
+	return &nearest512{src: src, h: h}
+}
+
+type nearest512 struct {
+	src RowSource
+	h   *Hasher
+}
+
+func (n *nearest512) Rows() int { return 512 }
+func (n *nearest512) Cols() int { return 512 }
+func (n *nearest512) FillRow(y int, dst []float32) {
+	n.src.FillRow(y*n.src.Rows()/512, n.h.full)
+	for x, sx := range n.h.xmap[:512] {
+		dst[x] = n.h.full[sx]
+	}
+}
+
+// transform runs luminance → Jarosz filter → 64×64 decimation → quality →
+// DCT, leaving the 16×16 coefficients in h.b. ok is false for images under
+// MinDimension.
+func (h *Hasher) transform(src RowSource, alwaysFilter bool) (quality_ int, ok bool) {
+	rows, cols := src.Rows(), src.Cols()
+	if rows < MinDimension || cols < MinDimension {
+		return 0, false
+	}
+	if rows == 64 && cols == 64 && !alwaysFilter {
+		for y := range 64 {
+			src.FillRow(y, h.a[y*64:(y+1)*64])
+		}
+	} else {
+		h.filterDecimate(src, rows, cols)
+	}
+	q := quality(&h.a)
+	dct64To16(&h.a, &h.t, &h.b)
+	return q, true
+}
+
+// filterDecimate streams rows through the four box passes and keeps the
+// 64×64 point samples (i+0.5)·n/64 in h.a.
+func (h *Hasher) filterDecimate(src RowSource, rows, cols int) {
+	wRow := jaroszWindow(cols) // box width along a row
+	wCol := jaroszWindow(rows) // box width along a column
+	for i := range 64 {
+		h.rowSel[i] = int(((float64(i) + 0.5) * float64(rows)) / 64)
+		h.colSel[i] = int(((float64(i) + 0.5) * float64(cols)) / 64)
+	}
+	h.row = grow(h.row, cols)
+	h.filtered = grow(h.filtered, cols)
+	h.pass2.reset(cols, rows, wCol, nil)
+	h.pass4.reset(64, rows, wCol, &h.rowSel)
+	next := 0 // next row of h.a to fill
+	keep := func(o int, out []float32, ok bool) {
+		for ok && next < 64 && h.rowSel[next] == o {
+			copy(h.a[next*64:(next+1)*64], out)
+			next++
+		}
+	}
+	stage3 := func(_ int, out []float32, ok bool) {
+		if ok {
+			boxRowSampled(out, wRow, &h.colSel, h.p3[:])
+			keep(h.pass4.push(h.p3[:]))
+		}
+	}
+	for y := range rows {
+		src.FillRow(y, h.row)
+		boxRow(h.row, h.filtered, wRow)
+		stage3(h.pass2.push(h.filtered))
+	}
+	for k := range h.pass2.tail() {
+		stage3(h.pass2.pop(k))
+	}
+	for k := range h.pass4.tail() {
+		keep(h.pass4.pop(k))
+	}
+}
