@@ -1,0 +1,95 @@
+// Package storetest holds the contract tests that every Vigil store (sqlite,
+// postgres) must pass, so that the stores behave the same behind the root
+// package's interfaces.
+//
+// A store's tests call them with a function that opens fresh, empty
+// services:
+//
+//	func TestStore(t *testing.T) {
+//		storetest.TestAll(t, func(tb testing.TB) storetest.Services { … })
+//	}
+package storetest
+
+import (
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/vigil-oss/vigil"
+)
+
+// Services are the stores under test.
+type Services struct {
+	Banks   vigil.BankService
+	Entries vigil.EntryService
+	Keys    vigil.KeyService
+
+	// SetNow replaces the store's clock. The tests use whole seconds, so a
+	// store may keep times at any precision down to a millisecond.
+	SetNow func(now func() time.Time)
+}
+
+// Opener returns services on a fresh, empty store and closes it when tb
+// ends (tb.Cleanup).
+type Opener func(tb testing.TB) Services
+
+// TestAll runs every contract test.
+func TestAll(t *testing.T, open Opener) {
+	t.Run("BankService", func(t *testing.T) { TestBankService(t, open) })
+	t.Run("EntryService", func(t *testing.T) { TestEntryService(t, open) })
+	t.Run("KeyService", func(t *testing.T) { TestKeyService(t, open) })
+}
+
+// Clock is a fake clock for SetNow. It starts at a fixed time and moves
+// only when told.
+type Clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+// NewClock returns a Clock set to 2026-01-02 03:04:05 UTC.
+func NewClock() *Clock {
+	return &Clock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+}
+
+// Now returns the clock's time.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+// Advance moves the clock on by d.
+func (c *Clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// openWithClock opens services whose clock is a fresh Clock.
+func openWithClock(t *testing.T, open Opener) (Services, *Clock) {
+	t.Helper()
+	s := open(t)
+	c := NewClock()
+	s.SetNow(c.Now)
+	return s, c
+}
+
+// wantCode fails t unless err has the given vigil error code.
+func wantCode(t testing.TB, err error, code string) {
+	t.Helper()
+	if got := vigil.ErrorCode(err); got != code {
+		t.Fatalf("error %v: code %q, want %q", err, got, code)
+	}
+}
+
+// must fails t on a non-nil error.
+func must(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// ptr returns a pointer to v, for filters and updates.
+func ptr[T any](v T) *T { return &v }
