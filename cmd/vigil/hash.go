@@ -1,0 +1,255 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/vigil-oss/vigil"
+	"github.com/vigil-oss/vigil/hashing"
+	"github.com/vigil-oss/vigil/pdq"
+)
+
+// HashCommand hashes image files: `vigil hash [flags] PATH...`.
+type HashCommand struct{ *Main }
+
+// hashLine is one JSON line of `vigil hash` output.
+type hashLine struct {
+	Path     string            `json:"path"`
+	PDQ      string            `json:"pdq,omitempty"`
+	Quality  *int              `json:"quality,omitempty"`
+	Dihedral map[string]string `json:"dihedral,omitempty"`
+	MD5      string            `json:"md5,omitempty"`
+	SHA1     string            `json:"sha1,omitempty"`
+	SHA256   string            `json:"sha256,omitempty"`
+	Width    int               `json:"width,omitempty"`
+	Height   int               `json:"height,omitempty"`
+	Error    string            `json:"error,omitempty"`
+}
+
+// Run parses flags, expands directories and hashes every file with a pool
+// of workers, printing results in input order.
+func (c *HashCommand) Run(ctx context.Context, args []string) error {
+	fset := flag.NewFlagSet("vigil hash", flag.ContinueOnError)
+	fset.SetOutput(c.Stderr)
+	format := fset.String("format", "json", "output format: json (one object per line) or text")
+	workers := fset.Int("workers", runtime.NumCPU(), "files hashed in parallel")
+	pipeline := fset.String("pipeline", "full", "PDQ pipeline: full (as shared lists, HMA, Java) or cli512 (as the C++ pdq-photo-hasher)")
+	dihedral := fset.Bool("dihedral", false, "also print the PDQ hashes of the 8 rotations and flips")
+	maxBytes := fset.Int64("max-bytes", hashing.DefaultLimits.MaxBytes, "largest file read, in bytes")
+	maxPixels := fset.Int64("max-pixels", hashing.DefaultLimits.MaxPixels, "largest image decoded, in pixels")
+	fset.Usage = func() {
+		fmt.Fprintln(c.Stderr, "Usage: vigil hash [flags] PATH...\n\nHashes images (jpeg, png, gif, webp, bmp, tiff): PDQ, MD5, SHA-1, SHA-256.\nDirectories are walked recursively; - reads standard input.\n\nFlags:")
+		fset.PrintDefaults()
+	}
+	if err := fset.Parse(args); err != nil {
+		return err
+	}
+	if fset.NArg() == 0 {
+		fset.Usage()
+		return flag.ErrHelp
+	}
+	if *format != "json" && *format != "text" {
+		return fmt.Errorf("unknown --format %q (json or text)", *format)
+	}
+	opts := hashing.Options{Limits: hashing.Limits{MaxBytes: *maxBytes, MaxPixels: *maxPixels}, Dihedral: *dihedral}
+	switch *pipeline {
+	case "full":
+		opts.Pipeline = pdq.Full
+	case "cli512":
+		opts.Pipeline = pdq.CLI512
+	default:
+		return fmt.Errorf("unknown --pipeline %q (full or cli512)", *pipeline)
+	}
+	*workers = max(1, *workers)
+
+	paths, walkErrs, sawDir := expandPaths(fset.Args())
+	var bar *progress
+	if sawDir && isTerminal(c.Stderr) {
+		bar = newProgress(c.Stderr, len(paths), time.Now)
+	}
+
+	failed := len(walkErrs) > 0
+	for _, e := range walkErrs {
+		c.writeLine(*format, hashLine{Path: e.path, Error: e.err.Error()})
+	}
+	results := hashAll(ctx, paths, *workers, opts, c.Stdin)
+	for line := range results {
+		if line.Error != "" {
+			failed = true
+		}
+		c.writeLine(*format, line)
+		bar.add(1)
+	}
+	bar.done()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if failed {
+		return errSilent
+	}
+	return nil
+}
+
+func (c *HashCommand) writeLine(format string, l hashLine) {
+	if format == "json" {
+		b, _ := json.Marshal(l)
+		fmt.Fprintf(c.Stdout, "%s\n", b)
+		return
+	}
+	if l.Error != "" {
+		fmt.Fprintf(c.Stdout, "error\t%s\t%s\n", l.Path, l.Error)
+		return
+	}
+	fmt.Fprintf(c.Stdout, "%s\t%d\t%s\t%s\t%s\t%s\n", l.PDQ, *l.Quality, l.MD5, l.SHA1, l.SHA256, l.Path)
+}
+
+type pathError struct {
+	path string
+	err  error
+}
+
+// expandPaths walks directories (recursively, in lexical order, regular
+// files only) and keeps "-" for standard input.
+func expandPaths(args []string) (paths []string, errs []pathError, sawDir bool) {
+	for _, arg := range args {
+		if arg == "-" {
+			paths = append(paths, arg)
+			continue
+		}
+		info, err := os.Stat(arg)
+		if err != nil {
+			errs = append(errs, pathError{arg, err})
+			continue
+		}
+		if !info.IsDir() {
+			paths = append(paths, arg)
+			continue
+		}
+		sawDir = true
+		err = filepath.WalkDir(arg, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				errs = append(errs, pathError{p, err})
+				return nil
+			}
+			if d.Type().IsRegular() {
+				paths = append(paths, p)
+			}
+			return nil
+		})
+		if err != nil {
+			errs = append(errs, pathError{arg, err})
+		}
+	}
+	return paths, errs, sawDir
+}
+
+// hashAll hashes paths with n workers, each with its own Hasher, and yields
+// the results in the order of paths.
+func hashAll(ctx context.Context, paths []string, n int, opts hashing.Options, stdin io.Reader) <-chan hashLine {
+	type job struct {
+		i    int
+		path string
+	}
+	type done struct {
+		i    int
+		line hashLine
+	}
+	jobs := make(chan job)
+	dones := make(chan done, n)
+	out := make(chan hashLine, n)
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			h := hashing.NewHasher(opts)
+			for j := range jobs {
+				dones <- done{j.i, hashPath(h, j.path, stdin)}
+			}
+		})
+	}
+	go func() {
+		defer close(jobs)
+		for i, p := range paths {
+			select {
+			case jobs <- job{i, p}:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	go func() { wg.Wait(); close(dones) }()
+	go func() {
+		defer close(out)
+		pending := map[int]hashLine{}
+		next := 0
+		for d := range dones {
+			pending[d.i] = d.line
+			for {
+				l, ok := pending[next]
+				if !ok {
+					break
+				}
+				delete(pending, next)
+				out <- l
+				next++
+			}
+		}
+		// Cancelled: flush what finished, in order.
+		rest := make([]int, 0, len(pending))
+		for i := range pending {
+			rest = append(rest, i)
+		}
+		sort.Ints(rest)
+		for _, i := range rest {
+			out <- pending[i]
+		}
+	}()
+	return out
+}
+
+func hashPath(h *hashing.Hasher, path string, stdin io.Reader) hashLine {
+	line := hashLine{Path: path}
+	var r io.Reader = stdin
+	if path != "-" {
+		f, err := os.Open(path)
+		if err != nil {
+			line.Error = err.Error()
+			return line
+		}
+		defer f.Close()
+		r = f
+	}
+	res, err := h.HashReader(r)
+	if err != nil {
+		line.Error = fmt.Sprintf("%s: %s", path, errorText(err))
+		return line
+	}
+	q := res.Quality
+	line.PDQ, line.Quality, line.Width, line.Height = res.PDQ.String(), &q, res.Width, res.Height
+	line.MD5, line.SHA1, line.SHA256 = res.Hex()
+	if res.Dihedral != nil {
+		line.Dihedral = make(map[string]string, 8)
+		for d, hh := range res.Dihedral {
+			line.Dihedral[pdq.Dihedral(d).String()] = hh.String()
+		}
+	}
+	return line
+}
+
+// errorText is the text of an error for the operator: the message of a
+// *vigil.Error, else the whole error.
+func errorText(err error) string {
+	if vigil.ErrorCode(err) != vigil.EINTERNAL {
+		return vigil.ErrorMessage(err)
+	}
+	return err.Error()
+}

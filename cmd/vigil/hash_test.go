@@ -1,0 +1,71 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const testImages = "../../pdq/testdata"
+
+func TestHashCommand(t *testing.T) {
+	dir := t.TempDir()
+	img, err := os.ReadFile(filepath.Join(testImages, "synthetic/synth-smooth-rgb-129x300.png"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.MkdirAll(filepath.Join(dir, "sub"), 0o755)
+	os.WriteFile(filepath.Join(dir, "sub", "a.png"), img, 0o644)
+	os.WriteFile(filepath.Join(dir, "b.txt"), []byte("not an image"), 0o644)
+	os.WriteFile(filepath.Join(dir, "c.png"), nil, 0o644)
+
+	out, _, err := runMain(t, "", "hash", "--workers", "2", dir)
+	if err == nil {
+		t.Fatal("exit status zero although two inputs failed")
+	}
+	var lines []hashLine
+	for _, s := range strings.Split(strings.TrimSpace(out), "\n") {
+		var l hashLine
+		if err := json.Unmarshal([]byte(s), &l); err != nil {
+			t.Fatalf("bad JSON line %q: %v", s, err)
+		}
+		lines = append(lines, l)
+	}
+	if len(lines) != 3 {
+		t.Fatalf("got %d lines, want 3:\n%s", len(lines), out)
+	}
+	// Lexical walk order: b.txt, c.png, sub/a.png.
+	if !strings.Contains(lines[0].Error, "b.txt: not an image") || !strings.Contains(lines[1].Error, "empty") {
+		t.Errorf("errors not reported per file: %+v %+v", lines[0], lines[1])
+	}
+	a := lines[2]
+	if a.PDQ != "da4b8b371a4aeb359ae1ef409a41049a5fb7f0aca503f49ea1bc70abb1bc700b" || a.Quality == nil || *a.Quality != 100 || len(a.SHA256) != 64 || len(a.MD5) != 32 || len(a.SHA1) != 40 {
+		t.Errorf("image line: %+v", a)
+	}
+
+	// Standard input and text format.
+	out, _, err = runMain(t, string(img), "hash", "--format", "text", "-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := strings.Split(strings.TrimSpace(out), "\t"); len(f) != 6 || f[0] != a.PDQ || f[1] != "100" || f[5] != "-" {
+		t.Errorf("text line %q", out)
+	}
+}
+
+func TestHashCommandDihedral(t *testing.T) {
+	out, _, err := runMain(t, "", "hash", "--dihedral", filepath.Join(testImages, "synthetic/synth-smooth-rgb-129x300.png"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var l hashLine
+	if err := json.Unmarshal([]byte(out), &l); err != nil {
+		t.Fatal(err)
+	}
+	// From the reference's --pdqdih-across output.
+	if l.Dihedral["rot90"] != "d47a6b0a147b5528fe80824dfe80ab5509de51fe18ceae65a15faf25a1b5255a" || l.Dihedral["orig"] != l.PDQ || len(l.Dihedral) != 8 {
+		t.Errorf("dihedral: %+v", l.Dihedral)
+	}
+}
