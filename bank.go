@@ -5,6 +5,8 @@ import (
 	"iter"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // DefaultPDQThreshold is the Hamming distance (of 256 bits) at or under which
@@ -217,8 +219,26 @@ func (e *Entry) Validate() error {
 		if len(f.v) > MaxEntryFieldLen {
 			return Errorf(EINVALID, "entry %s longer than %d bytes", f.name, MaxEntryFieldLen)
 		}
+		if !printable(f.v) {
+			return Errorf(EINVALID, "entry %s must be UTF-8 without control characters", f.name)
+		}
 	}
 	return nil
+}
+
+// printable reports whether s is UTF-8 without control characters. Entry
+// fields are written one entry a line to list files and shown in the review
+// UI, where a newline or an escape sequence would be trouble.
+func printable(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			return false
+		}
+	}
+	return true
 }
 
 // hexLen holds the length in hex digits of each hash signal type.

@@ -88,8 +88,14 @@ func TestEntryValidate(t *testing.T) {
 	if e.Value != strings.Repeat("a", 32) {
 		t.Errorf("value not canonicalised: %q", e.Value)
 	}
-	e.Category = strings.Repeat("c", vigil.MaxEntryFieldLen+1)
-	if code := vigil.ErrorCode(e.Validate()); code != vigil.EINVALID {
-		t.Errorf("long category: code %q", code)
+	for _, bad := range []string{strings.Repeat("c", vigil.MaxEntryFieldLen+1), "a\nb", "\x1b[31m", "\xff"} {
+		e.Category = bad
+		if code := vigil.ErrorCode(e.Validate()); code != vigil.EINVALID {
+			t.Errorf("category %q: code %q", bad, code)
+		}
+	}
+	e.Category = "Kategorie Ä"
+	if err := e.Validate(); err != nil {
+		t.Errorf("category %q: %v", e.Category, err)
 	}
 }
