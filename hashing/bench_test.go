@@ -1,0 +1,34 @@
+package hashing
+
+import (
+	"bytes"
+	"image"
+	"testing"
+)
+
+// BenchmarkHashFile measures file bytes → digests + PDQ end to end, next to
+// decode-only as the in-run baseline (the share of time the decoder takes).
+func BenchmarkHashFile(b *testing.B) {
+	for _, file := range []string{"testdata/bridge-1600x1004.jpg", "testdata/bridge-1600x1004.png"} {
+		data := readFile(b, file)
+		b.Run("decode-only/"+file[9:], func(b *testing.B) {
+			b.SetBytes(int64(len(data)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, _, err := image.Decode(bytes.NewReader(data)); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run("hash/"+file[9:], func(b *testing.B) {
+			h := NewHasher(Options{})
+			b.SetBytes(int64(len(data)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := h.HashReader(bytes.NewReader(data)); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
