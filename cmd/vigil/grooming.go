@@ -1,0 +1,94 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/vigil-oss/vigil/grooming"
+)
+
+// GroomingCommand scores conversations: `vigil grooming score FILE`.
+type GroomingCommand struct{ *Main }
+
+// scoreLine is one JSON line of `vigil grooming score` output.
+type scoreLine struct {
+	ID         string               `json:"id"`
+	Score      float64              `json:"score"`
+	Level      grooming.Level       `json:"level"`
+	Flagged    bool                 `json:"flagged"`
+	FlaggedAt  int                  `json:"flagged_at"`
+	Suspect    string               `json:"suspect"`
+	Target     string               `json:"target,omitempty"`
+	Indicators []grooming.Indicator `json:"indicators"`
+	Context    []string             `json:"context,omitempty"`
+	Facts      []string             `json:"facts,omitempty"`
+	Messages   int                  `json:"messages"`
+}
+
+// Run dispatches the grooming subcommands.
+func (c *GroomingCommand) Run(ctx context.Context, args []string) error {
+	if len(args) == 0 || args[0] != "score" {
+		fmt.Fprintln(c.Stderr, "Usage: vigil grooming score [flags] FILE\n\nScores JSON-lines conversations for grooming risk; - reads standard input.")
+		if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+			return flag.ErrHelp
+		}
+		return fmt.Errorf("unknown grooming command %q", args[0])
+	}
+	fset := flag.NewFlagSet("vigil grooming score", flag.ContinueOnError)
+	fset.SetOutput(c.Stderr)
+	threshold := fset.Float64("threshold", grooming.DefaultThreshold, "flag threshold on the score")
+	fset.Usage = func() {
+		fmt.Fprintln(c.Stderr, "Usage: vigil grooming score [flags] FILE\n\nReads JSON lines {\"id\",\"messages\":[{\"from\",\"text\",\"time\"}],\"participants\":[…]}\nand prints one JSON line per conversation. - reads standard input.\n\nFlags:")
+		fset.PrintDefaults()
+	}
+	if err := fset.Parse(args[1:]); err != nil {
+		return err
+	}
+	if fset.NArg() != 1 {
+		fset.Usage()
+		return flag.ErrHelp
+	}
+	r, closeFn, err := openInput(fset.Arg(0), c.Stdin)
+	if err != nil {
+		return err
+	}
+	defer closeFn()
+	d := grooming.NewDetector(grooming.Options{Threshold: *threshold})
+	w := bufio.NewWriter(c.Stdout)
+	enc := json.NewEncoder(w)
+	err = grooming.ReadRecords(r, func(_ int, rec grooming.Record) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		risk := d.Score(rec.Conversation)
+		return enc.Encode(scoreLine{
+			ID: rec.ID, Score: risk.Score, Level: risk.Level, Flagged: risk.Flagged, FlaggedAt: risk.FlaggedAt,
+			Suspect: risk.Suspect, Target: risk.Target, Indicators: risk.Indicators,
+			Context: risk.Context, Facts: risk.Facts, Messages: risk.Messages,
+		})
+	})
+	if ferr := w.Flush(); err == nil && ferr != nil {
+		err = fmt.Errorf("write: %w", ferr)
+	}
+	if err != nil {
+		return fmt.Errorf("grooming score %s: %w", fset.Arg(0), err)
+	}
+	return nil
+}
+
+// openInput opens path, or returns stdin for "-".
+func openInput(path string, stdin io.Reader) (io.Reader, func(), error) {
+	if path == "-" {
+		return stdin, func() {}, nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	return f, func() { f.Close() }, nil
+}

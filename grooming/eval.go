@@ -1,0 +1,344 @@
+package grooming
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"sort"
+)
+
+// Operating is a detector's numbers at one threshold.
+type Operating struct {
+	Threshold float64 `json:"threshold"`
+	TPR       float64 `json:"tpr"`
+	FPR       float64 `json:"fpr"`
+	// TPRLo and TPRHi are the Wilson 95% interval of TPR.
+	TPRLo float64 `json:"tpr_lo"`
+	TPRHi float64 `json:"tpr_hi"`
+	// PPV1 is the precision at 1% prevalence: TPR·π / (TPR·π + FPR·(1−π)).
+	PPV1 float64 `json:"ppv_at_1pct_prevalence"`
+}
+
+// SystemReport holds one system's metrics on a labelled set.
+type SystemReport struct {
+	AUC float64 `json:"auc"`
+	// AtFPR1 and AtFPR5 are the best operating points with a false-positive
+	// rate of at most 1% and 5%.
+	AtFPR1 Operating `json:"at_fpr_1pct"`
+	AtFPR5 Operating `json:"at_fpr_5pct"`
+	// AtDefault is the operating point at the configured flag threshold.
+	AtDefault Operating `json:"at_default"`
+}
+
+// EvalReport is the result of Evaluate.
+type EvalReport struct {
+	N        int          `json:"n"`
+	Pos      int          `json:"positives"`
+	Neg      int          `json:"negatives"`
+	Detector SystemReport `json:"detector"`
+	// Keyword is the single-keyword baseline: flag a conversation if any
+	// lexicon keyword appears, with no context rules or scoring.
+	Keyword SystemReport `json:"keyword_baseline"`
+	// SuspectAccuracy is the share of flagged positives with a labelled
+	// suspect whose suspect the detector named.
+	SuspectAccuracy float64 `json:"suspect_accuracy"`
+	SuspectN        int     `json:"suspect_n"`
+	// Early detection over flagged positives: messages read before the
+	// sticky flag was raised (1-based), and the share of the conversation.
+	EarlyMedian       float64 `json:"early_median_messages"`
+	EarlyP90          float64 `json:"early_p90_messages"`
+	EarlyMeanFraction float64 `json:"early_mean_fraction"`
+	// EarlyDelayMedian is the median of flag index − evidence_turn where
+	// evidence turns are labelled.
+	EarlyDelayMedian *float64 `json:"early_delay_median,omitempty"`
+	// ByLang holds TPR and FPR at the default threshold per "lang" value.
+	ByLang map[string]Operating `json:"by_lang,omitempty"`
+	// Errors lists up to 20 misclassified ids at the default threshold.
+	FalseNegatives []string `json:"false_negatives,omitempty"`
+	FalsePositives []string `json:"false_positives,omitempty"`
+}
+
+// Evaluate scores every labelled record with d and with the keyword
+// baseline. Records without a label are skipped.
+func Evaluate(d *Detector, recs []Record) EvalReport {
+	var rep EvalReport
+	var scores, kw []float64
+	var labels []bool
+	var langs []string
+	var early, frac, delays []float64
+	for _, rec := range recs {
+		if rec.Label == "" {
+			continue
+		}
+		pos := rec.Label == "grooming"
+		r := d.Score(rec.Conversation)
+		scores = append(scores, r.Score)
+		labels = append(labels, pos)
+		langs = append(langs, rec.Lang)
+		hit := 0.0
+		for _, m := range rec.Messages {
+			if d.KeywordHit(m.Text) {
+				hit = 1
+				break
+			}
+		}
+		kw = append(kw, hit)
+		if pos {
+			rep.Pos++
+		} else {
+			rep.Neg++
+		}
+		switch {
+		case pos && r.Flagged:
+			if rec.Suspect != "" {
+				rep.SuspectN++
+				if r.Suspect == rec.Suspect {
+					rep.SuspectAccuracy++
+				}
+			}
+			k := float64(r.FlaggedAt + 1)
+			early = append(early, k)
+			frac = append(frac, k/float64(len(rec.Messages)))
+			if rec.EvidenceTurn != nil {
+				delays = append(delays, float64(r.FlaggedAt-*rec.EvidenceTurn))
+			}
+		case pos && len(rep.FalseNegatives) < 20:
+			rep.FalseNegatives = append(rep.FalseNegatives, rec.ID)
+		case !pos && r.Flagged && len(rep.FalsePositives) < 20:
+			rep.FalsePositives = append(rep.FalsePositives, rec.ID)
+		}
+	}
+	rep.N = len(scores)
+	if rep.SuspectN > 0 {
+		rep.SuspectAccuracy /= float64(rep.SuspectN)
+	}
+	rep.Detector = systemReport(scores, labels, d.opts.Threshold)
+	rep.Keyword = systemReport(kw, labels, 0.5)
+	rep.EarlyMedian = quantile(early, 0.5)
+	rep.EarlyP90 = quantile(early, 0.9)
+	rep.EarlyMeanFraction = mean(frac)
+	if len(delays) > 0 {
+		m := quantile(delays, 0.5)
+		rep.EarlyDelayMedian = &m
+	}
+	byLang := map[string][]int{}
+	for i, l := range langs {
+		if l != "" {
+			byLang[l] = append(byLang[l], i)
+		}
+	}
+	if len(byLang) > 0 {
+		rep.ByLang = map[string]Operating{}
+		for l, idx := range byLang {
+			var s []float64
+			var lb []bool
+			for _, i := range idx {
+				s = append(s, scores[i])
+				lb = append(lb, labels[i])
+			}
+			rep.ByLang[l] = operatingAt(s, lb, d.opts.Threshold)
+		}
+	}
+	return rep
+}
+
+// KeywordHit reports whether any indicator pattern matches text before any
+// context rule: the single-keyword baseline.
+func (d *Detector) KeywordHit(text string) bool {
+	s := d.scratch()
+	defer d.release(s)
+	t := d.tag(s, text)
+	for _, v := range t.raw {
+		if v > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+func systemReport(scores []float64, labels []bool, threshold float64) SystemReport {
+	auc := ROCAUC(scores, labels)
+	if math.IsNaN(auc) {
+		auc = 0 // one class only; JSON cannot carry NaN
+	}
+	return SystemReport{
+		AUC:       auc,
+		AtFPR1:    AtFPR(scores, labels, 0.01),
+		AtFPR5:    AtFPR(scores, labels, 0.05),
+		AtDefault: operatingAt(scores, labels, threshold),
+	}
+}
+
+// ROCAUC is the area under the ROC curve: the probability that a random
+// positive scores above a random negative, ties counting one half.
+func ROCAUC(scores []float64, labels []bool) float64 {
+	type sl struct {
+		s   float64
+		pos bool
+	}
+	xs := make([]sl, len(scores))
+	var np, nn float64
+	for i := range scores {
+		xs[i] = sl{scores[i], labels[i]}
+		if labels[i] {
+			np++
+		} else {
+			nn++
+		}
+	}
+	if np == 0 || nn == 0 {
+		return math.NaN()
+	}
+	sort.Slice(xs, func(i, j int) bool { return xs[i].s < xs[j].s })
+	// Mann–Whitney U with average ranks for ties.
+	var rankSum float64
+	for i := 0; i < len(xs); {
+		j := i
+		for j < len(xs) && xs[j].s == xs[i].s {
+			j++
+		}
+		avg := float64(i+j+1) / 2 // ranks are 1-based: (i+1 + j) / 2
+		for k := i; k < j; k++ {
+			if xs[k].pos {
+				rankSum += avg
+			}
+		}
+		i = j
+	}
+	return (rankSum - np*(np+1)/2) / (np * nn)
+}
+
+// AtFPR returns the operating point with the highest recall whose
+// false-positive rate is at most fpr. Flags are score ≥ threshold.
+func AtFPR(scores []float64, labels []bool, fpr float64) Operating {
+	var negs []float64
+	for i, s := range scores {
+		if !labels[i] {
+			negs = append(negs, s)
+		}
+	}
+	sort.Sort(sort.Reverse(sort.Float64Slice(negs)))
+	k := int(math.Floor(fpr*float64(len(negs)) + 1e-9))
+	// The threshold must sit above the (k+1)-th highest negative score.
+	th := math.Inf(-1)
+	if k < len(negs) {
+		th = math.Nextafter(negs[k], math.Inf(1))
+	}
+	return operatingAt(scores, labels, th)
+}
+
+func operatingAt(scores []float64, labels []bool, th float64) Operating {
+	var tp, fp, np, nn float64
+	for i, s := range scores {
+		if labels[i] {
+			np++
+			if s >= th {
+				tp++
+			}
+		} else {
+			nn++
+			if s >= th {
+				fp++
+			}
+		}
+	}
+	o := Operating{Threshold: th}
+	if np > 0 {
+		o.TPR = tp / np
+		o.TPRLo, o.TPRHi = wilson(tp, np)
+	}
+	if nn > 0 {
+		o.FPR = fp / nn
+	}
+	o.PPV1 = PPV(o.TPR, o.FPR, 0.01)
+	if math.IsInf(o.Threshold, -1) {
+		o.Threshold = 0
+	}
+	return o
+}
+
+// PPV is the precision at prevalence pi given a true- and false-positive
+// rate. With no false positives measured it is 1 (bounded by the set size).
+func PPV(tpr, fpr, pi float64) float64 {
+	den := tpr*pi + fpr*(1-pi)
+	if den == 0 {
+		return 0
+	}
+	return tpr * pi / den
+}
+
+func wilson(k, n float64) (lo, hi float64) {
+	const z = 1.96
+	p := k / n
+	den := 1 + z*z/n
+	c := (p + z*z/(2*n)) / den
+	h := z * math.Sqrt(p*(1-p)/n+z*z/(4*n*n)) / den
+	return math.Max(0, c-h), math.Min(1, c+h)
+}
+
+func quantile(xs []float64, q float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	i := int(math.Ceil(q*float64(len(s)))) - 1
+	return s[max(0, min(i, len(s)-1))]
+}
+
+func mean(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	var t float64
+	for _, x := range xs {
+		t += x
+	}
+	return t / float64(len(xs))
+}
+
+// WriteText prints the report for people.
+func (rep EvalReport) WriteText(w io.Writer) error {
+	pct := func(x float64) string { return fmt.Sprintf("%5.1f%%", 100*x) }
+	var err error
+	p := func(format string, a ...any) {
+		if err == nil {
+			_, err = fmt.Fprintf(w, format, a...)
+		}
+	}
+	p("conversations: %d (%d grooming, %d benign)\n\n", rep.N, rep.Pos, rep.Neg)
+	p("%-28s %10s %10s\n", "metric", "detector", "keyword")
+	p("%-28s %10.3f %10.3f\n", "ROC AUC", rep.Detector.AUC, rep.Keyword.AUC)
+	p("%-28s %10s %10s\n", "recall @ FPR<=1%", pct(rep.Detector.AtFPR1.TPR), pct(rep.Keyword.AtFPR1.TPR))
+	p("%-28s %10s %10s\n", "recall @ FPR<=5%", pct(rep.Detector.AtFPR5.TPR), pct(rep.Keyword.AtFPR5.TPR))
+	p("%-28s %10s %10s\n", "precision @1% prev (FPR<=1%)", pct(rep.Detector.AtFPR1.PPV1), pct(rep.Keyword.AtFPR1.PPV1))
+	p("%-28s %10s %10s\n", "recall @ default threshold", pct(rep.Detector.AtDefault.TPR), pct(rep.Keyword.AtDefault.TPR))
+	p("%-28s %10s %10s\n", "  95% CI", fmt.Sprintf("%.0f-%.0f%%", 100*rep.Detector.AtDefault.TPRLo, 100*rep.Detector.AtDefault.TPRHi), fmt.Sprintf("%.0f-%.0f%%", 100*rep.Keyword.AtDefault.TPRLo, 100*rep.Keyword.AtDefault.TPRHi))
+	p("%-28s %10s %10s\n", "FPR @ default threshold", pct(rep.Detector.AtDefault.FPR), pct(rep.Keyword.AtDefault.FPR))
+	p("%-28s %10s %10s\n", "precision @1% prev (default)", pct(rep.Detector.AtDefault.PPV1), pct(rep.Keyword.AtDefault.PPV1))
+	p("\nthresholds: default %.3f, FPR<=1%% %.3f, FPR<=5%% %.3f\n", rep.Detector.AtDefault.Threshold, rep.Detector.AtFPR1.Threshold, rep.Detector.AtFPR5.Threshold)
+	p("suspect-speaker accuracy: %s (%d flagged positives with a labelled suspect)\n", pct(rep.SuspectAccuracy), rep.SuspectN)
+	p("early detection: median %.0f messages read before the flag, p90 %.0f, mean share of conversation %s\n", rep.EarlyMedian, rep.EarlyP90, pct(rep.EarlyMeanFraction))
+	if rep.EarlyDelayMedian != nil {
+		p("delay vs labelled evidence turn: median %+.0f messages\n", *rep.EarlyDelayMedian)
+	}
+	if len(rep.ByLang) > 0 {
+		var ls []string
+		for l := range rep.ByLang {
+			ls = append(ls, l)
+		}
+		sort.Strings(ls)
+		p("\nby language (default threshold):\n")
+		for _, l := range ls {
+			o := rep.ByLang[l]
+			p("  %-4s recall %s  FPR %s\n", l, pct(o.TPR), pct(o.FPR))
+		}
+	}
+	if len(rep.FalseNegatives) > 0 {
+		p("\nmissed: %v\n", rep.FalseNegatives)
+	}
+	if len(rep.FalsePositives) > 0 {
+		p("false alarms: %v\n", rep.FalsePositives)
+	}
+	return err
+}

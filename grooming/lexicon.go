@@ -1,0 +1,394 @@
+package grooming
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// Family is a grooming indicator family (docs/grooming.md §2), or a context
+// cue that separates an indicator from its benign twin.
+type Family uint8
+
+// Indicator families. The order is part of the streaming State encoding.
+const (
+	AgeProbing Family = iota
+	PersonalInfo
+	MaturityFlattery
+	Gift
+	RiskAssessment
+	Secrecy
+	Isolation
+	PlatformMove
+	PhotoRequest
+	Compliance
+	Meeting
+	Desensitisation
+	numFamilies
+)
+
+// Context cues: they never raise risk by themselves; they qualify the
+// indicator families (who is excluded, who is in the loop, whose words).
+const (
+	CueCaregiver   Family = iota + 32 // a caregiver is kept in the loop
+	CueSurprise                       // secrecy serves a surprise for a third party
+	CueQuote                          // the words are reported, not meant
+	CueEducation                      // safety advice or a warning
+	CueConvenience                    // a channel move for a technical or group reason
+	CueEvasiveAge                     // the speaker dodges their own age
+	CueAdultLife                      // adult life markers (job, rent, own car)
+	CueSafety                         // advice that increases safety ("lock the door")
+	cueEnd
+)
+
+var familyNames = map[Family]string{
+	AgeProbing:       "age_probing",
+	PersonalInfo:     "personal_info",
+	MaturityFlattery: "maturity_flattery",
+	Gift:             "gift",
+	RiskAssessment:   "risk_assessment",
+	Secrecy:          "secrecy",
+	Isolation:        "isolation",
+	PlatformMove:     "platform_move",
+	PhotoRequest:     "photo_request",
+	Compliance:       "compliance_pressure",
+	Meeting:          "meeting",
+	Desensitisation:  "desensitisation",
+	CueCaregiver:     "caregiver_in_loop",
+	CueSurprise:      "surprise",
+	CueQuote:         "reported_speech",
+	CueEducation:     "safety_education",
+	CueConvenience:   "convenience_move",
+	CueEvasiveAge:    "evasive_age",
+	CueAdultLife:     "adult_life",
+	CueSafety:        "safety_advice",
+}
+
+// String returns the family's snake_case name used in JSON.
+func (f Family) String() string {
+	if s, ok := familyNames[f]; ok {
+		return s
+	}
+	return "family(" + strconv.Itoa(int(f)) + ")"
+}
+
+// MarshalText encodes the family by name.
+func (f Family) MarshalText() ([]byte, error) { return []byte(f.String()), nil }
+
+// UnmarshalText decodes a family name.
+func (f *Family) UnmarshalText(b []byte) error {
+	for k, v := range familyNames {
+		if v == string(b) {
+			*f = k
+			return nil
+		}
+	}
+	return fmt.Errorf("unknown family %q", b)
+}
+
+// Families lists the indicator families in a fixed order.
+func Families() []Family {
+	out := make([]Family, numFamilies)
+	for i := range out {
+		out[i] = Family(i)
+	}
+	return out
+}
+
+func (f Family) isIndicator() bool { return f < numFamilies }
+
+// entry flags.
+const (
+	// flagCaregiver marks secrecy or cover stories aimed at caregivers or
+	// oversight: the strongest secrecy, and it cancels caregiver-in-loop cues.
+	flagCaregiver uint8 = 1 << iota
+	// flagOversight marks a move that removes oversight (hidden accounts,
+	// disappearing messages), which convenience does not excuse.
+	flagOversight
+)
+
+// entry is one lexicon pattern. Pattern syntax, tokens separated by spaces:
+// a word; a|b alternatives; word* a prefix; @name a macro (alternatives
+// listed in macros); ?x an optional element; ~N up to N arbitrary words;
+// #n any number, #minor a number 5–17, #adult 18–99. Words go through the
+// same folding as messages, so write them naturally ("don't", "âge").
+type entry struct {
+	fam   Family
+	w     float32
+	flags uint8
+	pat   string
+}
+
+// macros are word classes shared by all languages; chat mixes languages, so
+// "tu mom" and "deine parents" should still match.
+var macros = map[string]string{
+	"you":       "you|u|ya|yu|yuo|chu",
+	"your":      "your|ur|yr|yur|yor|you|u",
+	"are":       "are|r|re|ar",
+	"parent":    "mom|mum|mommy|mummy|mother|dad|daddy|father|parent|parents|folks|stepmom|stepdad|stepmum|mama|papa|mamá|papá|family|grandma|grandpa|nan|gran|guardian|mami|papi|madre|padre|padres|familia|mutter|vater|eltern|mutti|vati|familie|mère|père|maman|famille|mamie|papy",
+	"oversight": "mom|mum|mommy|mother|dad|daddy|father|parent|parents|folks|stepmom|stepdad|mama|papa|family|grandma|grandpa|teacher|teachers|mods|mod|moderators|admins|anyone|anybody|nobody|noone|police|cops|padres|madre|padre|mamá|papá|nadie|familia|eltern|mutter|vater|niemand|niemandem|lehrer|mama|papa|parents|mère|père|maman|personne|famille|prof",
+	"anyone":    "anyone|anybody|nobody|noone|someone|people|everyone",
+	"app":       "discord|dc|snapchat|snap|sc|telegram|tg|whatsapp|whatsap|wa|signal|wickr|kik|instagram|insta|ig|skype|viber|wechat|threema|tiktok|messenger|imessage|facetime",
+	"chat":      "chat|chats|messages|message|msgs|msg|convo|convos|conversation|conversations|texts|dms|dm|history|logs|chatlog|screenshots|pics|photos|mensajes|chats|conversación|nachrichten|chatverlauf|verlauf|messages|conversation|conv",
+	"giftitem":  "robux|vbucks|vbuck|pavos|gems|gem|skin|skins|coins|nitro|battlepass|pass|giftcard|card|cards|cashapp|venmo|paypal|money|cash|minecoins|diamonds|gold|credits|points|items|item|rp|primogems|tokens|gemas|dinero|tarjeta|monedas|skins|geld|gutschein|guthaben|münzen|argent|carte|pièces|pieces|cadeau|regalo|geschenk|present|gift|gifts|subs|sub|membership|premium",
+	"photo":     "pic|pics|picture|pictures|photo|photos|selfie|selfies|foto|fotos|bild|bilder|image|images|snap|snaps|video|vid|vids",
+	"child":     "kid|kids|girl|girls|boy|boys|children|kinder|niños|niñas|enfants|kiddo|teens|teenagers",
+}
+
+// lexiconEntries is the union of all languages. Languages are not separated
+// because chat code-switches freely and the folded words rarely collide.
+func lexiconEntries() [][]entry {
+	return [][]entry{lexiconEN, lexiconES, lexiconDE, lexiconFR}
+}
+
+// elem is one compiled pattern element.
+type elem struct {
+	syms   []int32 // any of these symbols matches
+	gap    int8    // >0: skip up to gap tokens
+	opt    bool
+	lo, hi int16 // number range when hi > 0
+}
+
+type pattern struct {
+	fam   Family
+	w     float32
+	flags uint8
+	elems []elem
+}
+
+// lexicon is the compiled, immutable matcher shared by all goroutines.
+type lexicon struct {
+	words      map[string]int32
+	prefixes   map[string]int32
+	prefixLens []int
+	byFirst    [][]int32 // symbol → patterns whose first element has it
+	numFirst   []int32   // patterns starting with a number class
+	patterns   []pattern
+	nsyms      int32
+}
+
+// known reports whether a de-spaced run spells a lexicon word or starts
+// with a lexicon prefix.
+func (lx *lexicon) known(w []byte) bool {
+	if _, ok := lx.words[string(w)]; ok {
+		return true
+	}
+	for _, l := range lx.prefixLens {
+		if l > len(w) {
+			break
+		}
+		if _, ok := lx.prefixes[string(w[:l])]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+// foldPatternWord folds one pattern word the way message words are folded.
+func foldPatternWord(n *normalizer, w string) string {
+	n.run(w, nil)
+	var b strings.Builder
+	for _, t := range n.toks {
+		b.Write(n.buf[t.a:t.b])
+	}
+	return b.String()
+}
+
+func compileLexicon(groups [][]entry) (*lexicon, error) {
+	lx := &lexicon{words: map[string]int32{}, prefixes: map[string]int32{}}
+	var n normalizer
+	sym := func(w string) (int32, error) {
+		prefix := strings.HasSuffix(w, "*")
+		w = strings.TrimSuffix(w, "*")
+		f := foldPatternWord(&n, w)
+		if f == "" {
+			return 0, fmt.Errorf("empty word %q", w)
+		}
+		m := lx.words
+		if prefix {
+			m = lx.prefixes
+		}
+		if id, ok := m[f]; ok {
+			return id, nil
+		}
+		id := lx.nsyms
+		lx.nsyms++
+		m[f] = id
+		return id, nil
+	}
+	for _, g := range groups {
+		for _, e := range g {
+			p := pattern{fam: e.fam, w: e.w, flags: e.flags}
+			for _, part := range strings.Fields(e.pat) {
+				var el elem
+				if strings.HasPrefix(part, "~") {
+					k, err := strconv.Atoi(part[1:])
+					if err != nil || k < 1 || k > 8 {
+						return nil, fmt.Errorf("pattern %q: bad gap %q", e.pat, part)
+					}
+					el.gap = int8(k)
+					p.elems = append(p.elems, el)
+					continue
+				}
+				if strings.HasPrefix(part, "?") {
+					el.opt = true
+					part = part[1:]
+				}
+				switch part {
+				case "#n":
+					el.lo, el.hi = 0, 999
+				case "#minor":
+					el.lo, el.hi = 5, 17
+				case "#adult":
+					el.lo, el.hi = 18, 99
+				default:
+					var alts []string
+					for _, a := range strings.Split(part, "|") {
+						if strings.HasPrefix(a, "@") {
+							m, ok := macros[a[1:]]
+							if !ok {
+								return nil, fmt.Errorf("pattern %q: unknown macro %q", e.pat, a)
+							}
+							alts = append(alts, strings.Split(m, "|")...)
+							continue
+						}
+						alts = append(alts, a)
+					}
+					for _, a := range alts {
+						id, err := sym(a)
+						if err != nil {
+							return nil, fmt.Errorf("pattern %q: %w", e.pat, err)
+						}
+						if !slices.Contains(el.syms, id) {
+							el.syms = append(el.syms, id)
+						}
+					}
+				}
+				p.elems = append(p.elems, el)
+			}
+			if len(p.elems) == 0 || p.elems[0].gap > 0 || p.elems[0].opt || p.elems[len(p.elems)-1].gap > 0 {
+				return nil, fmt.Errorf("pattern %q: must start with a required word and end with a word", e.pat)
+			}
+			lx.patterns = append(lx.patterns, p)
+		}
+	}
+	lx.byFirst = make([][]int32, lx.nsyms)
+	for i, p := range lx.patterns {
+		first := p.elems[0]
+		switch {
+		case first.hi > 0:
+			lx.numFirst = append(lx.numFirst, int32(i))
+		default:
+			for _, s := range first.syms {
+				lx.byFirst[s] = append(lx.byFirst[s], int32(i))
+			}
+		}
+	}
+	seen := map[int]bool{}
+	for p := range lx.prefixes {
+		seen[len(p)] = true
+	}
+	for l := range seen {
+		lx.prefixLens = append(lx.prefixLens, l)
+	}
+	sort.Ints(lx.prefixLens)
+	return lx, nil
+}
+
+// hit is one pattern match over tokens [a, b).
+type hit struct {
+	pat  int32
+	a, b int32
+}
+
+// matcher holds per-call scratch for matching one message.
+type matcher struct {
+	symOff []int32 // token i's symbols are syms[symOff[i]:symOff[i+1]]
+	syms   []int32
+	hits   []hit
+}
+
+func (lx *lexicon) match(m *matcher, n *normalizer) {
+	m.hits = m.hits[:0]
+	m.syms = m.syms[:0]
+	m.symOff = append(m.symOff[:0], 0)
+	for _, t := range n.toks {
+		w := n.buf[t.a:t.b]
+		if id, ok := lx.words[string(w)]; ok {
+			m.syms = append(m.syms, id)
+		}
+		for _, l := range lx.prefixLens {
+			if l > len(w) {
+				break
+			}
+			if id, ok := lx.prefixes[string(w[:l])]; ok {
+				m.syms = append(m.syms, id)
+			}
+		}
+		m.symOff = append(m.symOff, int32(len(m.syms)))
+	}
+	ntok := len(n.toks)
+	for i := 0; i < ntok; i++ {
+		for _, s := range m.syms[m.symOff[i]:m.symOff[i+1]] {
+			for _, pi := range lx.byFirst[s] {
+				if end, ok := lx.matchAt(m, n, pi, 1, i+1); ok {
+					m.hits = append(m.hits, hit{pat: pi, a: int32(i), b: int32(end)})
+				}
+			}
+		}
+		if n.toks[i].num >= 0 {
+			for _, pi := range lx.numFirst {
+				if lx.elemOK(m, n, &lx.patterns[pi].elems[0], i) {
+					if end, ok := lx.matchAt(m, n, pi, 1, i+1); ok {
+						m.hits = append(m.hits, hit{pat: pi, a: int32(i), b: int32(end)})
+					}
+				}
+			}
+		}
+	}
+}
+
+func (lx *lexicon) elemOK(m *matcher, n *normalizer, e *elem, i int) bool {
+	if e.hi > 0 {
+		v := n.toks[i].num
+		return v >= e.lo && v <= e.hi
+	}
+	for _, s := range m.syms[m.symOff[i]:m.symOff[i+1]] {
+		for _, t := range e.syms {
+			if s == t {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// matchAt matches elements k… of pattern pi from token pos and returns the
+// end token. Patterns are short and gaps small, so backtracking is cheap.
+func (lx *lexicon) matchAt(m *matcher, n *normalizer, pi int32, k, pos int) (int, bool) {
+	p := &lx.patterns[pi]
+	if k == len(p.elems) {
+		return pos, true
+	}
+	e := &p.elems[k]
+	ntok := len(n.toks)
+	if e.gap > 0 {
+		for g := 0; g <= int(e.gap) && pos+g <= ntok; g++ {
+			if end, ok := lx.matchAt(m, n, pi, k+1, pos+g); ok {
+				return end, true
+			}
+		}
+		return 0, false
+	}
+	if pos < ntok && lx.elemOK(m, n, e, pos) {
+		if end, ok := lx.matchAt(m, n, pi, k+1, pos+1); ok {
+			return end, true
+		}
+	}
+	if e.opt {
+		return lx.matchAt(m, n, pi, k+1, pos)
+	}
+	return 0, false
+}

@@ -1,0 +1,713 @@
+package grooming
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"sync"
+	"time"
+)
+
+// Message is one chat message.
+type Message struct {
+	From string `json:"from"`
+	Text string `json:"text"`
+	// Time is optional; evidence decays in wall-clock time when it is set.
+	Time time.Time `json:"time,omitzero"`
+}
+
+// Participant is optional platform metadata about one speaker. Zero values
+// mean "unknown". Metadata shifts risk but never raises a flag on its own.
+type Participant struct {
+	ID string `json:"id"`
+	// Age is the declared or estimated age in years.
+	Age int `json:"age,omitempty"`
+	// AccountAgeDays is the account's age in days (use 1 for a new account).
+	AccountAgeDays int `json:"account_age_days,omitempty"`
+	// InitiatedContact says whether this participant opened the contact.
+	InitiatedContact *bool `json:"initiated_contact,omitempty"`
+	// MinorsContacted is how many distinct minors the account contacted in
+	// the last week (fan-out).
+	MinorsContacted int `json:"minors_contacted,omitempty"`
+}
+
+// Conversation is a chat between two or more speakers.
+type Conversation struct {
+	ID           string        `json:"id"`
+	Messages     []Message     `json:"messages"`
+	Participants []Participant `json:"participants,omitempty"`
+}
+
+// Level is a coarse risk level for routing.
+type Level string
+
+// Risk levels.
+const (
+	LevelNone   Level = "none"
+	LevelLow    Level = "low"
+	LevelMedium Level = "medium"
+	LevelHigh   Level = "high"
+)
+
+// Evidence is one message that raised a family and the spans that matched.
+type Evidence struct {
+	Message int     `json:"message"`
+	Score   float64 `json:"score"`
+	Spans   []Span  `json:"spans"`
+}
+
+// Indicator is one raised family of the suspect's pair.
+type Indicator struct {
+	Family Family `json:"family"`
+	// Score is the family's decayed evidence in [0,1] after context rules.
+	Score float64 `json:"score"`
+	// Messages are the indexes of the evidence messages, in order.
+	Messages []int      `json:"messages"`
+	Evidence []Evidence `json:"evidence"`
+}
+
+// Risk is the detector's output for a conversation.
+type Risk struct {
+	Score float64 `json:"score"`
+	Level Level   `json:"level"`
+	// Flagged is sticky: once the score reached the flag threshold it stays
+	// set until a reviewer clears it.
+	Flagged bool `json:"flagged"`
+	// FlaggedAt is the index of the message that raised the flag, or -1.
+	FlaggedAt int `json:"flagged_at"`
+	// Suspect and Target are the From values of the riskiest directed pair.
+	Suspect    string      `json:"suspect,omitempty"`
+	Target     string      `json:"target,omitempty"`
+	Indicators []Indicator `json:"indicators"`
+	// Context lists benign context found (caregiver_in_loop, surprise …)
+	// so that a reviewer sees why a score was lowered.
+	Context []string `json:"context,omitempty"`
+	// Facts are age and metadata facts that moved the score.
+	Facts    []string `json:"facts,omitempty"`
+	Messages int      `json:"messages"`
+}
+
+// Options configure a Detector. Zero values take defaults.
+type Options struct {
+	// Threshold is the flag threshold on Score.
+	Threshold float64
+	// Medium and High are the level thresholds; Low starts at LowLevel.
+	LowLevel, Medium, High float64
+	// MaxMessageBytes bounds the text tagged per message; longer text is
+	// cut (spans still point into the original).
+	MaxMessageBytes int
+}
+
+// Default thresholds, chosen on testdata/dev.jsonl (see eval_test.go and
+// docs/benchmarks.md): High is near 1% false positives, Medium near 5%.
+const (
+	DefaultThreshold       = 0.5
+	DefaultLowLevel        = 0.25
+	DefaultMedium          = 0.5
+	DefaultHigh            = 0.75
+	DefaultMaxMessageBytes = 4096
+)
+
+// Bounds on the streaming state, so that a long or hostile conversation
+// cannot grow it without limit.
+const (
+	MaxSpeakers         = 8
+	maxPairs            = 16
+	maxEvidence         = 3
+	maxSpansPerEvidence = 4
+	maxIDBytes          = 64
+)
+
+// Detector scores conversations. It is safe for concurrent use.
+type Detector struct {
+	opts Options
+	lx   *lexicon
+	pool sync.Pool
+}
+
+// NewDetector compiles the lexicons. It panics only if the built-in lexicon
+// tables are malformed, which the package tests rule out.
+func NewDetector(opts Options) *Detector {
+	if opts.Threshold <= 0 {
+		opts.Threshold = DefaultThreshold
+	}
+	if opts.LowLevel <= 0 {
+		opts.LowLevel = DefaultLowLevel
+	}
+	if opts.Medium <= 0 {
+		opts.Medium = DefaultMedium
+	}
+	if opts.High <= 0 {
+		opts.High = DefaultHigh
+	}
+	if opts.MaxMessageBytes <= 0 {
+		opts.MaxMessageBytes = DefaultMaxMessageBytes
+	}
+	lx, err := compileLexicon(lexiconEntries())
+	if err != nil {
+		panic(fmt.Sprintf("grooming: compile lexicon: %v", err))
+	}
+	d := &Detector{opts: opts, lx: lx}
+	d.pool.New = func() any { return new(tagScratch) }
+	return d
+}
+
+func (d *Detector) scratch() *tagScratch  { return d.pool.Get().(*tagScratch) }
+func (d *Detector) release(s *tagScratch) { d.pool.Put(s) }
+
+// half-lives per family, in seconds of wall-clock time (docs §3.4): rapport
+// fades in days, secrecy, platform moves and meetings persist for weeks.
+var halfLife = [numFamilies]float64{
+	AgeProbing:       7 * 86400,
+	PersonalInfo:     7 * 86400,
+	MaturityFlattery: 3 * 86400,
+	Gift:             7 * 86400,
+	RiskAssessment:   7 * 86400,
+	Secrecy:          30 * 86400,
+	Isolation:        14 * 86400,
+	PlatformMove:     30 * 86400,
+	PhotoRequest:     14 * 86400,
+	Compliance:       7 * 86400,
+	Meeting:          30 * 86400,
+	Desensitisation:  14 * 86400,
+}
+
+// Family weights and pair terms of the logistic score. Pair terms encode
+// the "two families" rule; secrecy × platform and risk × meeting are the
+// strongest pairs (docs §3.4).
+var (
+	familyWeight = [numFamilies]float64{
+		AgeProbing:       0.6,
+		PersonalInfo:     0.9,
+		MaturityFlattery: 0.9,
+		Gift:             0.8,
+		RiskAssessment:   1.3,
+		Secrecy:          1.5,
+		Isolation:        1.4,
+		PlatformMove:     0.9,
+		PhotoRequest:     1.0,
+		Compliance:       1.0,
+		Meeting:          1.2,
+		Desensitisation:  1.1,
+	}
+	pairWeights = []struct {
+		f, g Family
+		w    float64
+	}{
+		{Secrecy, PlatformMove, 1.0},
+		{RiskAssessment, Meeting, 1.0},
+		{Secrecy, Meeting, 0.9},
+		{Secrecy, Gift, 0.7},
+		{RiskAssessment, Secrecy, 0.6},
+		{AgeProbing, PhotoRequest, 0.6},
+		{AgeProbing, Meeting, 0.6},
+		{AgeProbing, Secrecy, 0.5},
+		{MaturityFlattery, Secrecy, 0.6},
+		{MaturityFlattery, PhotoRequest, 0.5},
+		{Isolation, Secrecy, 0.6},
+		{PhotoRequest, PlatformMove, 0.5},
+		{PersonalInfo, Meeting, 0.6},
+		{RiskAssessment, PlatformMove, 0.5},
+		{Gift, PhotoRequest, 0.6},
+		{Compliance, PhotoRequest, 0.5},
+	}
+)
+
+const (
+	scoreBias        = -4.0
+	breadthStep      = 0.6 // per boundary-violating family beyond the first
+	breadthFloor     = 0.45
+	caregiverFlagW   = 0.5 // secrecy or cover stories aimed at caregivers
+	surpriseConvCut  = 0.5
+	convenienceCut   = 0.5
+	caregiverConvCut = 0.6
+)
+
+// State is the streaming state of one conversation. It is plain data
+// (JSON-serialisable) and bounded in size: at most MaxSpeakers speakers,
+// a fixed number of pairs and a few evidence items per family.
+type State struct {
+	// N is the number of messages seen.
+	N int `json:"n"`
+	// Now is the Unix time of the latest timed message (0 if none).
+	Now int64 `json:"now,omitempty"`
+	// Last is the speaker index of the latest message, -1 before any.
+	Last         int            `json:"last"`
+	Speakers     []SpeakerState `json:"speakers,omitempty"`
+	Pairs        []PairState    `json:"pairs,omitempty"`
+	Surprise     float32        `json:"surprise,omitempty"`
+	Convenience  float32        `json:"convenience,omitempty"`
+	Participants []Participant  `json:"participants,omitempty"`
+	Flagged      bool           `json:"flagged,omitempty"`
+	FlaggedAt    int            `json:"flagged_at"`
+}
+
+// SpeakerState is what the scorer keeps about one speaker.
+type SpeakerState struct {
+	ID         string  `json:"id"`
+	Messages   int     `json:"messages"`
+	Questions  int     `json:"questions,omitempty"`
+	First      int     `json:"first"`
+	SelfAge    int     `json:"self_age,omitempty"`
+	Evasive    float32 `json:"evasive,omitempty"`
+	AdultLife  float32 `json:"adult_life,omitempty"`
+	Caregiver  float32 `json:"caregiver,omitempty"`
+	Quote      float32 `json:"quote,omitempty"`
+	Education  float32 `json:"education,omitempty"`
+	LastTarget int     `json:"last_target"`
+}
+
+// PairState holds per-family evidence for one directed pair.
+type PairState struct {
+	Actor  int `json:"actor"`
+	Target int `json:"target"` // -1 while the addressee is unknown
+	// E is each family's evidence as of time T[f] (decay is applied lazily).
+	E     [numFamilies]float32   `json:"e"`
+	T     [numFamilies]int64     `json:"t"`
+	Flags [numFamilies]uint8     `json:"flags"`
+	Ev    [numFamilies][]EvState `json:"ev"`
+}
+
+// EvState is one stored evidence message.
+type EvState struct {
+	Msg   int     `json:"m"`
+	Score float32 `json:"s"`
+	Spans []Span  `json:"sp"`
+}
+
+// NewState returns the state of an empty conversation with optional
+// participant metadata.
+func NewState(participants []Participant) *State {
+	st := &State{Last: -1, FlaggedAt: -1}
+	for i, p := range participants {
+		if i >= MaxSpeakers {
+			break
+		}
+		p.ID = clipID(p.ID)
+		st.Participants = append(st.Participants, p)
+	}
+	return st
+}
+
+func clipID(s string) string {
+	if len(s) <= maxIDBytes {
+		return s
+	}
+	cut := maxIDBytes
+	for cut > 0 && s[cut]&0xC0 == 0x80 {
+		cut--
+	}
+	return s[:cut]
+}
+
+// overflowID names the speaker slot shared by speakers beyond MaxSpeakers.
+const overflowID = "\x00other"
+
+func (st *State) speaker(id string, idx int) int {
+	id = clipID(id)
+	for i := range st.Speakers {
+		if st.Speakers[i].ID == id {
+			return i
+		}
+	}
+	if len(st.Speakers) >= MaxSpeakers-1 {
+		for i := range st.Speakers {
+			if st.Speakers[i].ID == overflowID {
+				return i
+			}
+		}
+		if len(st.Speakers) >= MaxSpeakers {
+			return len(st.Speakers) - 1
+		}
+		id = overflowID
+	}
+	st.Speakers = append(st.Speakers, SpeakerState{ID: id, First: idx, LastTarget: -1})
+	return len(st.Speakers) - 1
+}
+
+func (st *State) pair(actor, target int) *PairState {
+	for i := range st.Pairs {
+		if st.Pairs[i].Actor == actor && st.Pairs[i].Target == target {
+			return &st.Pairs[i]
+		}
+	}
+	if len(st.Pairs) >= maxPairs {
+		// Fold into the actor's unknown-target pair, creating it by
+		// reusing the actor's first pair if needed.
+		for i := range st.Pairs {
+			if st.Pairs[i].Actor == actor && st.Pairs[i].Target == -1 {
+				return &st.Pairs[i]
+			}
+		}
+		for i := range st.Pairs {
+			if st.Pairs[i].Actor == actor {
+				return &st.Pairs[i]
+			}
+		}
+		return &st.Pairs[len(st.Pairs)-1]
+	}
+	st.Pairs = append(st.Pairs, PairState{Actor: actor, Target: target})
+	return &st.Pairs[len(st.Pairs)-1]
+}
+
+// Score scores a whole conversation. It is exactly Append over the
+// messages in order, so streaming and batch scoring agree.
+func (d *Detector) Score(c Conversation) Risk {
+	st := NewState(c.Participants)
+	var r Risk
+	for _, m := range c.Messages {
+		r = d.Append(st, m)
+	}
+	if len(c.Messages) == 0 {
+		r = d.risk(st)
+	}
+	return r
+}
+
+// Append adds one message to the conversation state and returns the risk
+// after it.
+func (d *Detector) Append(st *State, m Message) Risk {
+	if st.FlaggedAt == 0 && !st.Flagged && st.N == 0 && st.Last == 0 {
+		// A zero State literal: initialise the sentinels.
+		st.Last, st.FlaggedAt = -1, -1
+	}
+	idx := st.N
+	st.N++
+	now := st.Now
+	if !m.Time.IsZero() {
+		if t := m.Time.Unix(); t > now {
+			now = t
+		}
+	}
+	st.Now = now
+	a := st.speaker(m.From, idx)
+	sp := &st.Speakers[a]
+	target := -1
+	if st.Last >= 0 && st.Last != a {
+		target = st.Last
+	} else if sp.LastTarget >= 0 {
+		target = sp.LastTarget
+	}
+	sp.LastTarget = target
+	st.Last = a
+
+	s := d.scratch()
+	t := d.tag(s, m.Text)
+	sp.Messages++
+	if t.question {
+		sp.Questions++
+	}
+	if t.selfAge > 0 {
+		sp.SelfAge = t.selfAge
+	}
+	cue := func(c Family) float32 { return t.cue[c-CueCaregiver] }
+	sp.Evasive = max(sp.Evasive, cue(CueEvasiveAge))
+	sp.AdultLife = max(sp.AdultLife, cue(CueAdultLife))
+	sp.Caregiver = max(sp.Caregiver, cue(CueCaregiver))
+	sp.Quote = max(sp.Quote, cue(CueQuote))
+	sp.Education = max(sp.Education, cue(CueEducation))
+	st.Surprise = max(st.Surprise, cue(CueSurprise))
+	st.Convenience = max(st.Convenience, cue(CueConvenience))
+
+	var p *PairState
+	for f := Family(0); f < numFamilies; f++ {
+		v := t.score[f]
+		if v <= 0 {
+			continue
+		}
+		if p == nil {
+			p = st.pair(a, target)
+		}
+		cur := decayed(p.E[f], p.T[f], now, f)
+		if v > cur {
+			cur = v
+		}
+		p.E[f], p.T[f] = cur, now
+		p.Flags[f] |= t.flags[f]
+		o := t.spanOff[f]
+		p.Ev[f] = addEvidence(p.Ev[f], EvState{Msg: idx, Score: v, Spans: t.spans[o[0]:o[1]]})
+	}
+	d.release(s)
+	r := d.risk(st)
+	if !st.Flagged && r.Score >= d.opts.Threshold {
+		st.Flagged, st.FlaggedAt = true, idx
+	}
+	r.Flagged, r.FlaggedAt = st.Flagged, st.FlaggedAt
+	return r
+}
+
+// addEvidence keeps the strongest few evidence messages (earliest on ties).
+func addEvidence(ev []EvState, e EvState) []EvState {
+	e.Spans = append([]Span(nil), e.Spans...)
+	if len(ev) < maxEvidence {
+		return append(ev, e)
+	}
+	weakest := 0
+	for i := range ev {
+		if ev[i].Score < ev[weakest].Score || (ev[i].Score == ev[weakest].Score && ev[i].Msg > ev[weakest].Msg) {
+			weakest = i
+		}
+	}
+	if e.Score > ev[weakest].Score {
+		ev[weakest] = e
+	}
+	return ev
+}
+
+func decayed(e float32, t, now int64, f Family) float32 {
+	if e == 0 || now <= t {
+		return e
+	}
+	return e * float32(math.Exp2(-float64(now-t)/halfLife[f]))
+}
+
+// pairView is a scored directed pair.
+type pairView struct {
+	actor, target int
+	e             [numFamilies]float64
+	flags         [numFamilies]uint8
+	z             float64
+	ctx           []string
+	facts         []string
+}
+
+// risk computes the conversation risk from the state alone, so that the
+// result never depends on how the messages were batched.
+func (d *Detector) risk(st *State) Risk {
+	r := Risk{Level: LevelNone, FlaggedAt: st.FlaggedAt, Flagged: st.Flagged, Messages: st.N, Indicators: []Indicator{}}
+	var best *pairView
+	// Candidate pairs: every actor × each target it addressed. Evidence
+	// sent before the addressee was known (-1) counts towards all of them.
+	for a := range st.Speakers {
+		targets := []int{}
+		for i := range st.Pairs {
+			if st.Pairs[i].Actor == a && st.Pairs[i].Target >= 0 {
+				targets = append(targets, st.Pairs[i].Target)
+			}
+		}
+		if len(targets) == 0 {
+			t := -1
+			for b := range st.Speakers {
+				if b != a {
+					t = b
+					break
+				}
+			}
+			targets = append(targets, t)
+		}
+		for _, b := range targets {
+			pv := d.view(st, a, b)
+			if best == nil || pv.z > best.z || (pv.z == best.z && st.Speakers[a].Questions > st.Speakers[best.actor].Questions) {
+				best = pv
+			}
+		}
+	}
+	if best == nil {
+		return r
+	}
+	r.Score = round3(sigmoid(best.z))
+	r.Level = d.level(r.Score)
+	r.Suspect = speakerID(st, best.actor)
+	r.Target = speakerID(st, best.target)
+	r.Context = best.ctx
+	r.Facts = best.facts
+	for f := Family(0); f < numFamilies; f++ {
+		if best.e[f] < 0.05 {
+			continue
+		}
+		ind := Indicator{Family: f, Score: round3(best.e[f])}
+		var evs []EvState
+		for i := range st.Pairs {
+			p := &st.Pairs[i]
+			if p.Actor == best.actor && (p.Target == best.target || p.Target == -1) {
+				evs = append(evs, p.Ev[f]...)
+			}
+		}
+		sort.Slice(evs, func(i, j int) bool { return evs[i].Msg < evs[j].Msg })
+		for _, e := range evs {
+			ind.Messages = append(ind.Messages, e.Msg)
+			ind.Evidence = append(ind.Evidence, Evidence{Message: e.Msg, Score: round3(float64(e.Score)), Spans: e.Spans})
+		}
+		r.Indicators = append(r.Indicators, ind)
+	}
+	sort.SliceStable(r.Indicators, func(i, j int) bool { return r.Indicators[i].Score > r.Indicators[j].Score })
+	return r
+}
+
+func speakerID(st *State, i int) string {
+	if i < 0 || i >= len(st.Speakers) || st.Speakers[i].ID == overflowID {
+		return ""
+	}
+	return st.Speakers[i].ID
+}
+
+func (d *Detector) level(s float64) Level {
+	switch {
+	case s >= d.opts.High:
+		return LevelHigh
+	case s >= d.opts.Medium:
+		return LevelMedium
+	case s >= d.opts.LowLevel:
+		return LevelLow
+	}
+	return LevelNone
+}
+
+func (st *State) participant(id string) *Participant {
+	for i := range st.Participants {
+		if st.Participants[i].ID == id {
+			return &st.Participants[i]
+		}
+	}
+	return nil
+}
+
+// view scores the directed pair actor → target.
+func (d *Detector) view(st *State, actor, target int) *pairView {
+	pv := &pairView{actor: actor, target: target}
+	for i := range st.Pairs {
+		p := &st.Pairs[i]
+		if p.Actor != actor || (p.Target != target && p.Target != -1) {
+			continue
+		}
+		for f := Family(0); f < numFamilies; f++ {
+			v := float64(decayed(p.E[f], p.T[f], st.Now, f))
+			pv.e[f] = max(pv.e[f], v)
+			pv.flags[f] |= p.Flags[f]
+		}
+	}
+	as := &st.Speakers[actor]
+	caregiverExcluded := false
+	for f := range pv.flags {
+		if pv.flags[f]&flagCaregiver != 0 && pv.e[f] >= 0.3 {
+			caregiverExcluded = true
+		}
+	}
+	// Conversation-level context.
+	if st.Surprise > 0 && pv.e[Secrecy] > 0 {
+		pv.e[Secrecy] *= 1 - surpriseConvCut*float64(st.Surprise)
+		pv.ctx = append(pv.ctx, CueSurprise.String())
+	}
+	if st.Convenience > 0 && pv.e[PlatformMove] > 0 && pv.flags[PlatformMove]&flagOversight == 0 {
+		pv.e[PlatformMove] *= 1 - convenienceCut*float64(st.Convenience)
+		pv.ctx = append(pv.ctx, CueConvenience.String())
+	}
+	if as.Caregiver > 0 && !caregiverExcluded {
+		for _, f := range []Family{Meeting, PhotoRequest, PersonalInfo, Gift, RiskAssessment, PlatformMove, AgeProbing} {
+			pv.e[f] *= 1 - caregiverConvCut*float64(as.Caregiver)
+		}
+		pv.ctx = append(pv.ctx, CueCaregiver.String())
+	}
+	if as.Quote > 0.5 {
+		pv.ctx = append(pv.ctx, CueQuote.String())
+	}
+	if as.Education > 0.5 {
+		pv.ctx = append(pv.ctx, CueEducation.String())
+	}
+
+	z := scoreBias
+	core := 0
+	for f := Family(0); f < numFamilies; f++ {
+		z += familyWeight[f] * pv.e[f]
+		if f != AgeProbing && f != MaturityFlattery && pv.e[f] >= breadthFloor {
+			core++
+		}
+	}
+	for _, pw := range pairWeights {
+		z += pw.w * pv.e[pw.f] * pv.e[pw.g]
+	}
+	if core > 1 {
+		z += breadthStep * float64(min(core-1, 3))
+	}
+	if caregiverExcluded {
+		z += caregiverFlagW
+	}
+
+	// Ages and metadata: priors, never the sole trigger.
+	var prior float64
+	actorAge, targetAge := as.SelfAge, 0
+	var ap, tp *Participant
+	ap = st.participant(as.ID)
+	if ap != nil && ap.Age > 0 {
+		actorAge = ap.Age
+	}
+	if target >= 0 {
+		ts := &st.Speakers[target]
+		targetAge = ts.SelfAge
+		tp = st.participant(ts.ID)
+		if tp != nil && tp.Age > 0 {
+			targetAge = tp.Age
+		}
+	}
+	switch {
+	case actorAge >= 18 && targetAge > 0 && targetAge < 18:
+		prior += 1.5
+		pv.facts = append(pv.facts, fmt.Sprintf("adult (%d) to minor (%d)", actorAge, targetAge))
+	case actorAge > 0 && actorAge < 18 && targetAge > 0 && targetAge < 18 && abs(actorAge-targetAge) <= 3:
+		prior -= 2.0
+		pv.facts = append(pv.facts, fmt.Sprintf("peers (%d and %d)", actorAge, targetAge))
+	case targetAge >= 18:
+		prior -= 2.5
+		pv.facts = append(pv.facts, fmt.Sprintf("target is an adult (%d)", targetAge))
+	case actorAge > 0 && targetAge > 0 && actorAge-targetAge > 3:
+		prior += 0.5
+		pv.facts = append(pv.facts, fmt.Sprintf("age gap %d", actorAge-targetAge))
+	case targetAge > 0 && targetAge < 18:
+		prior += 0.3
+		pv.facts = append(pv.facts, fmt.Sprintf("target is a minor (%d)", targetAge))
+	}
+	if as.Evasive > 0 && (actorAge == 0 || actorAge >= 18) {
+		prior += 0.8 * float64(as.Evasive)
+		pv.facts = append(pv.facts, "evasive about own age")
+	}
+	if as.AdultLife > 0 && actorAge == 0 {
+		prior += 0.4 * float64(as.AdultLife)
+		pv.facts = append(pv.facts, "adult life markers")
+	}
+	if ap != nil {
+		switch {
+		case ap.AccountAgeDays > 0 && ap.AccountAgeDays < 7:
+			prior += 0.6
+			pv.facts = append(pv.facts, fmt.Sprintf("account %d days old", ap.AccountAgeDays))
+		case ap.AccountAgeDays > 0 && ap.AccountAgeDays < 30:
+			prior += 0.3
+			pv.facts = append(pv.facts, fmt.Sprintf("account %d days old", ap.AccountAgeDays))
+		case ap.AccountAgeDays > 365:
+			prior -= 0.2
+		}
+		if ap.InitiatedContact != nil {
+			if *ap.InitiatedContact {
+				prior += 0.3
+				pv.facts = append(pv.facts, "initiated contact")
+			} else {
+				prior -= 0.2
+			}
+		}
+		switch {
+		case ap.MinorsContacted >= 20:
+			prior += 1.0
+			pv.facts = append(pv.facts, fmt.Sprintf("contacted %d minors this week", ap.MinorsContacted))
+		case ap.MinorsContacted >= 5:
+			prior += 0.5
+			pv.facts = append(pv.facts, fmt.Sprintf("contacted %d minors this week", ap.MinorsContacted))
+		}
+	}
+	if core == 0 && prior > 1.0 {
+		// Metadata alone must not flag: helpful adults have it too.
+		prior = 1.0
+	}
+	z += prior
+	pv.z = z
+	return pv
+}
+
+func abs(x int) int {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
+
+func sigmoid(z float64) float64 { return 1 / (1 + math.Exp(-z)) }
+
+func round3(x float64) float64 { return math.Round(x*1000) / 1000 }

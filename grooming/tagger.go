@@ -1,0 +1,277 @@
+package grooming
+
+import (
+	"strings"
+	"unicode/utf8"
+)
+
+// Span is a byte range [Start, End) in a message's original text.
+type Span struct {
+	Start int `json:"start"`
+	End   int `json:"end"`
+}
+
+// Tag is one family found in a message: its strength in [0,1] after the
+// message-level context rules, and the original-text spans that matched.
+type Tag struct {
+	Family Family  `json:"family"`
+	Score  float64 `json:"score"`
+	Spans  []Span  `json:"spans"`
+}
+
+// MessageTags is the tagger's view of one message.
+type MessageTags struct {
+	// Indicators are the grooming families, strongest first.
+	Indicators []Tag `json:"indicators,omitempty"`
+	// Cues are context cues (caregiver in the loop, surprise …).
+	Cues []Tag `json:"cues,omitempty"`
+	// SelfAge is an age the speaker states for themself, 0 if none.
+	SelfAge int `json:"self_age,omitempty"`
+	// Question reports whether the message asks something.
+	Question bool `json:"question,omitempty"`
+}
+
+// Context discounts applied inside one message. Reported speech and safety
+// education carry the densest grooming vocabulary of all benign text
+// (docs/grooming.md §5.5), so they cut hard.
+const (
+	quoteDiscount     = 0.2
+	educationDiscount = 0.2
+	surpriseDiscount  = 0.35
+	safetyDiscount    = 0.3
+	caregiverDiscount = 0.4
+)
+
+const numCues = int(cueEnd - CueCaregiver)
+
+// msgTags is the allocation-free form of MessageTags used by the scorer.
+type msgTags struct {
+	score    [numFamilies]float32
+	raw      [numFamilies]float32 // before context rules: the keyword baseline
+	flags    [numFamilies]uint8
+	cue      [numCues]float32
+	selfAge  int
+	question bool
+	spanOff  [numFamilies][2]int32 // spans[spanOff[f][0]:spanOff[f][1]]
+	spans    []Span
+}
+
+// tagScratch is reusable per-goroutine working memory.
+type tagScratch struct {
+	n    normalizer
+	m    matcher
+	t    msgTags
+	fs   [numFamilies][]Span
+	hitF []Family
+}
+
+func (d *Detector) tag(s *tagScratch, text string) *msgTags {
+	if len(text) > d.opts.MaxMessageBytes {
+		// Cut on a rune boundary so that spans stay valid in the original.
+		cut := d.opts.MaxMessageBytes
+		for cut > 0 && !utf8.RuneStart(text[cut]) {
+			cut--
+		}
+		text = text[:cut]
+	}
+	s.n.run(text, d.lx)
+	d.lx.match(&s.m, &s.n)
+	t := &s.t
+	*t = msgTags{spans: t.spans[:0]}
+	for f := range s.fs {
+		s.fs[f] = s.fs[f][:0]
+	}
+	quoted := quoteRanges(text)
+	for _, h := range s.m.hits {
+		p := &d.lx.patterns[h.pat]
+		sp := Span{int(s.n.toks[h.a].start), int(s.n.toks[h.b-1].end)}
+		if !p.fam.isIndicator() {
+			c := int(p.fam - CueCaregiver)
+			if p.w > t.cue[c] {
+				t.cue[c] = p.w
+			}
+			continue
+		}
+		w := p.w
+		if inRanges(quoted, sp) {
+			w *= quoteDiscount
+		}
+		f := p.fam
+		if p.w > t.raw[f] {
+			t.raw[f] = p.w
+		}
+		if w > t.score[f] {
+			t.score[f] = w
+		}
+		t.flags[f] |= p.flags
+		s.fs[f] = appendSpan(s.fs[f], sp)
+	}
+	// Message-level context rules.
+	cue := func(c Family) float32 { return t.cue[c-CueCaregiver] }
+	mult := float32(1)
+	if q := cue(CueQuote); q > 0 {
+		mult *= 1 - (1-quoteDiscount)*q
+	}
+	if e := cue(CueEducation); e > 0 {
+		mult *= 1 - (1-educationDiscount)*e
+	}
+	caregiverExcluded := false
+	for f := range t.flags {
+		if t.flags[f]&flagCaregiver != 0 && t.score[f] > 0 {
+			caregiverExcluded = true
+		}
+	}
+	for f := range t.score {
+		if t.score[f] == 0 {
+			continue
+		}
+		t.score[f] *= mult
+		switch Family(f) {
+		case Secrecy:
+			if sp := cue(CueSurprise); sp > 0 {
+				t.score[f] *= 1 - (1-surpriseDiscount)*sp
+			}
+		case RiskAssessment:
+			if sf := cue(CueSafety); sf > 0 {
+				t.score[f] *= 1 - (1-safetyDiscount)*sf
+			}
+		case Meeting, PhotoRequest, PersonalInfo, Gift, PlatformMove:
+			if cg := cue(CueCaregiver); cg > 0 && !caregiverExcluded {
+				t.score[f] *= 1 - (1-caregiverDiscount)*cg
+			}
+		}
+	}
+	for f := range s.fs {
+		a := int32(len(t.spans))
+		t.spans = append(t.spans, s.fs[f]...)
+		t.spanOff[f] = [2]int32{a, int32(len(t.spans))}
+	}
+	t.selfAge = selfAge(&s.n)
+	t.question = strings.ContainsAny(text, "?¿？")
+	return t
+}
+
+// appendSpan adds sp, merging it with an overlapping span; spans stay few
+// per family and message, so a linear scan is fine.
+func appendSpan(spans []Span, sp Span) []Span {
+	for i := range spans {
+		if sp.Start < spans[i].End && spans[i].Start < sp.End {
+			spans[i].Start = min(spans[i].Start, sp.Start)
+			spans[i].End = max(spans[i].End, sp.End)
+			return spans
+		}
+	}
+	if len(spans) >= maxSpansPerEvidence {
+		return spans
+	}
+	return append(spans, sp)
+}
+
+// quoteRanges returns byte ranges enclosed in double quotes or guillemets:
+// a child repeating what someone wrote to them.
+func quoteRanges(text string) [][2]int {
+	var out [][2]int
+	open := -1
+	for i, r := range text {
+		switch r {
+		case '"', '“', '”', '«', '»', '„':
+			if open < 0 {
+				open = i
+			} else {
+				out = append(out, [2]int{open, i})
+				open = -1
+				if len(out) >= 8 {
+					return out
+				}
+			}
+		}
+	}
+	return out
+}
+
+func inRanges(rs [][2]int, sp Span) bool {
+	for _, r := range rs {
+		if sp.Start > r[0] && sp.End <= r[1]+1 {
+			return true
+		}
+	}
+	return false
+}
+
+// selfAge finds an age the speaker states for themself: "im 13", "i am 13",
+// "13 here", "13 u?", "tengo 13", "ich bin 13", "j'ai 13 ans".
+func selfAge(n *normalizer) int {
+	toks := n.toks
+	word := func(i int) string {
+		if i < 0 || i >= len(toks) {
+			return ""
+		}
+		return string(n.buf[toks[i].a:toks[i].b])
+	}
+	for i, t := range toks {
+		if t.num < 5 || t.num > 99 {
+			continue
+		}
+		next := word(i + 1)
+		if nonAgeUnit(next) {
+			continue
+		}
+		prev := word(i - 1)
+		switch prev {
+		case "im", "am", "tengo", "bin", "jai", "me", "turned", "turning", "cumpli", "werde":
+			if prev == "am" && word(i-2) != "i" {
+				continue
+			}
+			return int(t.num)
+		}
+		switch next {
+		case "yo", "years", "yrs", "yr", "años", "anos", "jahre", "ans", "here", "aqui", "hier", "ici":
+			if prev == "" || prev == "im" || prev == "and" || prev == "y" || prev == "et" || prev == "und" || i == 0 {
+				return int(t.num)
+			}
+		case "u", "you", "y", "tu", "du", "and", "too", "also", "tambien", "aussi", "auch":
+			if i == 0 {
+				return int(t.num)
+			}
+		case "":
+			if i == 0 && len(toks) == 1 {
+				return int(t.num)
+			}
+		}
+	}
+	return 0
+}
+
+func nonAgeUnit(w string) bool {
+	switch w {
+	case "min", "mins", "minutes", "minute", "minutos", "minuten", "hours", "hrs", "h", "km", "miles", "mi", "m", "percent",
+		"am", "pm", "dolars", "dollars", "euros", "eur", "bucks", "robux", "vbucks", "k", "feet", "ft", "cm", "kg", "lbs",
+		"times", "days", "weeks", "months", "seconds", "secs", "sec", "level", "lvl", "kills", "wins", "points", "pts":
+		return true
+	}
+	return false
+}
+
+// Tag runs the normaliser and tagger on one message and returns what it
+// found, for tests, debugging and review UIs.
+func (d *Detector) Tag(text string) MessageTags {
+	s := d.scratch()
+	defer d.release(s)
+	t := d.tag(s, text)
+	var out MessageTags
+	for f := Family(0); f < numFamilies; f++ {
+		if t.raw[f] == 0 {
+			continue
+		}
+		o := t.spanOff[f]
+		out.Indicators = append(out.Indicators, Tag{Family: f, Score: round3(float64(t.score[f])), Spans: append([]Span(nil), t.spans[o[0]:o[1]]...)})
+	}
+	for c := range t.cue {
+		if t.cue[c] > 0 {
+			out.Cues = append(out.Cues, Tag{Family: CueCaregiver + Family(c), Score: round3(float64(t.cue[c]))})
+		}
+	}
+	out.SelfAge = t.selfAge
+	out.Question = t.question
+	return out
+}
