@@ -73,6 +73,10 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return (&VersionCommand{m}).Run(ctx, args)
 	case "hash":
 		return (&HashCommand{m}).Run(ctx, args)
+	case "grooming":
+		return (&GroomingCommand{m}).Run(ctx, args)
+	case "eval":
+		return (&EvalCommand{m}).Run(ctx, args)
 	default:
 		m.usage()
 		return fmt.Errorf("unknown command %q", cmd)
@@ -88,6 +92,8 @@ Usage:
 
 Commands:
 
+	eval      evaluate a detector on a labelled set (eval grooming FILE)
+	grooming  score conversations for grooming risk (grooming score FILE)
 	hash      hash images: PDQ, MD5, SHA-1, SHA-256
 	version   print the version
 
