@@ -1,0 +1,90 @@
+package vigil
+
+import (
+	"context"
+	"time"
+)
+
+// DefaultMinQuality is the PDQ quality below which a locally computed hash
+// is not matched: the reference recommends discarding hashes of quality
+// 49 or less, which come from flat or featureless images.
+const DefaultMinQuality = 50
+
+// MaxLookupSignals is the most signals one lookup may carry.
+const MaxLookupSignals = 1000
+
+// Signal is one fingerprint of a piece of content, as sent for matching.
+type Signal struct {
+	Type  SignalType `json:"type"`
+	Value string     `json:"value"`
+	// Quality is the PDQ quality when the hash was computed from content
+	// (0–100); unknown when nil, and then not filtered on.
+	Quality *int `json:"quality,omitempty"`
+	// Dihedral optionally holds the PDQ hashes of the rotations and flips
+	// of the same content, keyed by variant name (rot90, rot180, rot270,
+	// flipx, flipy, flipplus1, flipminus1). They are searched too when the
+	// lookup asks for dihedral matching.
+	Dihedral map[string]string `json:"dihedral,omitempty"`
+}
+
+// Match is a signal that hit a bank entry, with the entry's provenance.
+type Match struct {
+	BankID        int64      `json:"bank_id"`
+	Bank          string     `json:"bank"`
+	EntryID       int64      `json:"entry_id"`
+	SignalType    SignalType `json:"signal_type"`
+	Value         string     `json:"value"`
+	Distance      int        `json:"distance"`
+	Threshold     int        `json:"threshold"`
+	Variant       string     `json:"variant,omitempty"` // dihedral variant of the query that matched, if not the original
+	Source        string     `json:"source,omitempty"`
+	SourceEntryID string     `json:"source_entry_id,omitempty"`
+	Category      string     `json:"category,omitempty"`
+	Negative      bool       `json:"negative,omitempty"` // the entry is in a negative (suppression) bank
+}
+
+// MatchResult holds the matches of one signal.
+type MatchResult struct {
+	Signal  Signal  `json:"signal"`
+	Matches []Match `json:"matches"`
+	// SuppressedBy lists the matches in negative banks; when there are
+	// any, the matches in other banks move to Suppressed and Matches is
+	// empty: the content is known to be benign.
+	SuppressedBy []Match `json:"suppressed_by,omitempty"`
+	Suppressed   []Match `json:"suppressed,omitempty"`
+	// Skipped says why the signal was not matched at all (for example a
+	// PDQ quality below the minimum).
+	Skipped string `json:"skipped,omitempty"`
+}
+
+// MatchOptions tune one lookup.
+type MatchOptions struct {
+	// MinQuality is the lowest PDQ quality matched, for signals that carry
+	// one. Zero means DefaultMinQuality; a negative value matches all.
+	MinQuality int
+	// Dihedral also searches the signal's rotated and flipped variants.
+	Dihedral bool
+}
+
+// IndexStatus describes the in-memory indexes.
+type IndexStatus struct {
+	Types     map[SignalType]IndexTypeStatus `json:"types"`
+	Banks     int                            `json:"banks"`
+	UpdatedAt time.Time                      `json:"updated_at"`
+}
+
+// IndexTypeStatus describes the index of one signal type.
+type IndexTypeStatus struct {
+	Entries int   `json:"entries"`
+	Seq     int64 `json:"seq"`   // change sequence the index reflects
+	Bytes   int64 `json:"bytes"` // approximate memory held
+}
+
+// MatchService matches signals against every enabled bank.
+type MatchService interface {
+	// Lookup returns one result per signal, in order. EINVALID names the
+	// first malformed signal by index.
+	Lookup(ctx context.Context, signals []Signal, opts MatchOptions) ([]MatchResult, error)
+	// Status describes the indexes.
+	Status() IndexStatus
+}

@@ -1,0 +1,411 @@
+// Package matcher keeps in-memory indexes of every bank's active entries,
+// one per signal type, and matches signals against them with each bank's own
+// threshold, negative (suppression) banks and full provenance.
+//
+// It reads banks and entries through the root package's store interfaces,
+// loads everything once, then follows the store's change sequence: an added
+// or retracted entry reaches the index as a small delta, never a rebuild.
+package matcher
+
+import (
+	"context"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/vigil-oss/vigil"
+	"github.com/vigil-oss/vigil/hamming"
+	"github.com/vigil-oss/vigil/pdq"
+)
+
+// Index ids pack the bank into the top bits so that a hit can be checked
+// against its bank's threshold without any per-entry memory beyond the
+// index itself.
+const (
+	entryBits = 40
+	entryMask = 1<<entryBits - 1
+)
+
+func packID(bankID, entryID int64) uint64 { return uint64(bankID)<<entryBits | uint64(entryID) }
+func unpackID(id uint64) (bankID, entryID int64) {
+	return int64(id >> entryBits), int64(id & entryMask)
+}
+
+// exactTypes are the signal types matched by equality.
+var exactTypes = []vigil.SignalType{vigil.SignalMD5, vigil.SignalSHA1, vigil.SignalSHA256}
+
+// Matcher implements vigil.MatchService. Lookups never wait for updates.
+type Matcher struct {
+	banks   vigil.BankService
+	entries vigil.EntryService
+	logger  *slog.Logger
+	now     func() time.Time
+
+	pdq   *hamming.Index
+	exact map[vigil.SignalType]*hamming.ExactIndex
+
+	refresh sync.Mutex // one refresh at a time
+	state   atomic.Pointer[state]
+}
+
+// state is what a lookup reads: an immutable snapshot of bank settings and
+// the change sequences the indexes reflect.
+type state struct {
+	banks     map[int64]*vigil.Bank
+	pdqRadius int // the largest PDQ threshold of any enabled bank
+	seq       map[vigil.SignalType]int64
+	updatedAt time.Time
+}
+
+// New returns a Matcher over the given stores; call Load before use.
+func New(banks vigil.BankService, entries vigil.EntryService, logger *slog.Logger) *Matcher {
+	return &Matcher{banks: banks, entries: entries, logger: logger, now: time.Now}
+}
+
+// Load builds every index from the store's active entries.
+func (m *Matcher) Load(ctx context.Context) error {
+	m.refresh.Lock()
+	defer m.refresh.Unlock()
+	seqs := map[vigil.SignalType]int64{}
+
+	var ids []uint64
+	var hashes [][32]byte
+	seq, err := m.entries.ForEachActiveEntry(ctx, vigil.SignalPDQ, func(e *vigil.Entry) error {
+		h, err := pdq.ParseHash(e.Value)
+		if err != nil {
+			return fmt.Errorf("entry %d: %w", e.ID, err)
+		}
+		ids = append(ids, packID(e.BankID, e.ID))
+		hashes = append(hashes, h)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("load pdq entries: %w", err)
+	}
+	idx, err := hamming.Build(ids, hashes, hamming.Options{})
+	if err != nil {
+		return fmt.Errorf("build pdq index: %w", err)
+	}
+	m.pdq, seqs[vigil.SignalPDQ] = idx, seq
+	ids, hashes = nil, nil
+
+	m.exact = map[vigil.SignalType]*hamming.ExactIndex{}
+	for _, t := range exactTypes {
+		x, err := hamming.NewExactIndex(digestSize(t))
+		if err != nil {
+			return err
+		}
+		seq, err := m.entries.ForEachActiveEntry(ctx, t, func(e *vigil.Entry) error {
+			d, err := hex.DecodeString(e.Value)
+			if err != nil {
+				return fmt.Errorf("entry %d: %w", e.ID, err)
+			}
+			return x.Add(packID(e.BankID, e.ID), d)
+		})
+		if err != nil {
+			return fmt.Errorf("load %s entries: %w", t, err)
+		}
+		m.exact[t], seqs[t] = x, seq
+	}
+	return m.publish(ctx, seqs)
+}
+
+func digestSize(t vigil.SignalType) int {
+	switch t {
+	case vigil.SignalMD5:
+		return 16
+	case vigil.SignalSHA1:
+		return 20
+	}
+	return 32
+}
+
+// publish reloads bank settings and makes them and seqs visible to lookups.
+func (m *Matcher) publish(ctx context.Context, seqs map[vigil.SignalType]int64) error {
+	list, err := m.banks.ListBanks(ctx)
+	if err != nil {
+		return fmt.Errorf("list banks: %w", err)
+	}
+	s := &state{banks: make(map[int64]*vigil.Bank, len(list)), seq: seqs, updatedAt: m.now()}
+	for _, b := range list {
+		s.banks[b.ID] = b
+		if b.Enabled {
+			s.pdqRadius = max(s.pdqRadius, b.Threshold(vigil.SignalPDQ))
+		}
+	}
+	m.state.Store(s)
+	return nil
+}
+
+// refreshBatch is how many changes one store query fetches.
+const refreshBatch = 10000
+
+// Refresh applies every entry change since the last load or refresh and
+// reloads bank settings. Call it after a write through the API for
+// read-your-writes; Run calls it periodically for writes by other
+// processes (a CLI import while the server runs).
+func (m *Matcher) Refresh(ctx context.Context) error {
+	m.refresh.Lock()
+	defer m.refresh.Unlock()
+	old := m.state.Load()
+	if old == nil {
+		return fmt.Errorf("refresh before load")
+	}
+	seqs := maps(old.seq)
+	for t, seq := range seqs {
+		for {
+			changes, err := m.entries.EntriesChangedSince(ctx, t, seq, refreshBatch)
+			if err != nil {
+				return fmt.Errorf("%s changes since %d: %w", t, seq, err)
+			}
+			for _, e := range changes {
+				if err := m.apply(e); err != nil {
+					return err
+				}
+				seq = max(seq, e.Seq)
+			}
+			if len(changes) < refreshBatch {
+				break
+			}
+		}
+		seqs[t] = seq
+	}
+	return m.publish(ctx, seqs)
+}
+
+func maps(m map[vigil.SignalType]int64) map[vigil.SignalType]int64 {
+	c := make(map[vigil.SignalType]int64, len(m))
+	for k, v := range m {
+		c[k] = v
+	}
+	return c
+}
+
+// apply brings one changed entry into its index.
+func (m *Matcher) apply(e *vigil.Entry) error {
+	id := packID(e.BankID, e.ID)
+	if e.SignalType == vigil.SignalPDQ {
+		if e.Retracted() {
+			m.pdq.Remove(id)
+			return nil
+		}
+		h, err := pdq.ParseHash(e.Value)
+		if err != nil {
+			return fmt.Errorf("entry %d: %w", e.ID, err)
+		}
+		m.pdq.Add(id, h)
+		return nil
+	}
+	x := m.exact[e.SignalType]
+	if x == nil {
+		return nil
+	}
+	d, err := hex.DecodeString(e.Value)
+	if err != nil {
+		return fmt.Errorf("entry %d: %w", e.ID, err)
+	}
+	if e.Retracted() {
+		_, err = x.Remove(id, d)
+		return err
+	}
+	return x.Add(id, d)
+}
+
+// Run refreshes every interval and compacts the PDQ index in the
+// background until ctx ends. Refresh errors are logged, not fatal: the
+// indexes keep serving what they hold.
+func (m *Matcher) Run(ctx context.Context, interval time.Duration) {
+	go m.pdq.RunCompactor(ctx)
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := m.Refresh(ctx); err != nil && ctx.Err() == nil {
+				m.logger.Error("index refresh", "err", err)
+			}
+		}
+	}
+}
+
+// Status implements vigil.MatchService.
+func (m *Matcher) Status() vigil.IndexStatus {
+	s := m.state.Load()
+	st := vigil.IndexStatus{Types: map[vigil.SignalType]vigil.IndexTypeStatus{}}
+	if s == nil {
+		return st
+	}
+	st.Banks, st.UpdatedAt = len(s.banks), s.updatedAt
+	ps := m.pdq.Stats()
+	st.Types[vigil.SignalPDQ] = vigil.IndexTypeStatus{Entries: ps.Entries, Seq: s.seq[vigil.SignalPDQ], Bytes: ps.Bytes}
+	for _, t := range exactTypes {
+		n := m.exact[t].Len()
+		// A map entry costs about its key and id plus Go's map overhead.
+		st.Types[t] = vigil.IndexTypeStatus{Entries: n, Seq: s.seq[t], Bytes: int64(n) * int64(digestSize(t)+8+16)}
+	}
+	return st
+}
+
+// Lookup implements vigil.MatchService.
+func (m *Matcher) Lookup(ctx context.Context, signals []vigil.Signal, opts vigil.MatchOptions) ([]vigil.MatchResult, error) {
+	s := m.state.Load()
+	if s == nil {
+		return nil, fmt.Errorf("lookup before load")
+	}
+	if len(signals) > vigil.MaxLookupSignals {
+		return nil, vigil.Errorf(vigil.ETOOLARGE, "at most %d signals per lookup, got %d", vigil.MaxLookupSignals, len(signals))
+	}
+	minQ := opts.MinQuality
+	if minQ == 0 {
+		minQ = vigil.DefaultMinQuality
+	}
+	out := make([]vigil.MatchResult, len(signals))
+	var hits []hit
+	var buf []hamming.Result
+	var ids []uint64
+	for i, sig := range signals {
+		res := vigil.MatchResult{Signal: sig, Matches: []vigil.Match{}}
+		hits = hits[:0]
+		switch sig.Type {
+		case vigil.SignalPDQ:
+			queries, err := pdqQueries(sig, opts.Dihedral)
+			if err != nil {
+				return nil, vigil.Errorf(vigil.EINVALID, "signal %d: %s", i, vigil.ErrorMessage(err))
+			}
+			if sig.Quality != nil && *sig.Quality < minQ {
+				res.Skipped = fmt.Sprintf("pdq quality %d is below the minimum %d: the image is too flat or small to hash reliably", *sig.Quality, minQ)
+				break
+			}
+			for _, q := range queries {
+				buf = m.pdq.Search(q.hash, s.pdqRadius, buf[:0])
+				for _, r := range buf {
+					hits = append(hits, hit{id: r.ID, distance: r.Distance, variant: q.variant})
+				}
+			}
+		case vigil.SignalMD5, vigil.SignalSHA1, vigil.SignalSHA256:
+			v, err := vigil.CanonicalValue(sig.Type, sig.Value)
+			if err != nil {
+				return nil, vigil.Errorf(vigil.EINVALID, "signal %d: %s", i, vigil.ErrorMessage(err))
+			}
+			d, _ := hex.DecodeString(v)
+			ids, err = m.exact[sig.Type].Lookup(d, ids[:0])
+			if err != nil {
+				return nil, vigil.Errorf(vigil.EINVALID, "signal %d: %v", i, err)
+			}
+			for _, id := range ids {
+				hits = append(hits, hit{id: id})
+			}
+		case vigil.SignalVPDQ, vigil.SignalURL, vigil.SignalKeyword:
+			return nil, vigil.Errorf(vigil.EUNSUPPORTED, "signal %d: %s signals cannot be matched yet", i, sig.Type)
+		default:
+			return nil, vigil.Errorf(vigil.EINVALID, "signal %d: unknown signal type %q", i, sig.Type)
+		}
+		if err := m.resolve(ctx, s, sig.Type, hits, &res); err != nil {
+			return nil, err
+		}
+		out[i] = res
+	}
+	return out, nil
+}
+
+type hit struct {
+	id       uint64
+	distance int
+	variant  string
+}
+
+type query struct {
+	hash    [32]byte
+	variant string
+}
+
+var variantNames = []string{"rot90", "rot180", "rot270", "flipx", "flipy", "flipplus1", "flipminus1"}
+
+func pdqQueries(sig vigil.Signal, dihedral bool) ([]query, error) {
+	h, err := pdq.ParseHash(sig.Value)
+	if err != nil {
+		return nil, vigil.Errorf(vigil.EINVALID, "%v", err)
+	}
+	qs := []query{{hash: h}}
+	for name, v := range sig.Dihedral {
+		if !slices.Contains(variantNames, name) {
+			return nil, vigil.Errorf(vigil.EINVALID, "unknown dihedral variant %q", name)
+		}
+		d, err := pdq.ParseHash(v)
+		if err != nil {
+			return nil, vigil.Errorf(vigil.EINVALID, "dihedral %s: %v", name, err)
+		}
+		if dihedral {
+			qs = append(qs, query{hash: d, variant: name})
+		}
+	}
+	return qs, nil
+}
+
+// resolve turns index hits into matches: the bank must be enabled and the
+// distance within its threshold; the closest variant wins per entry; the
+// entry's provenance comes from the store; a hit in a negative bank
+// suppresses the rest.
+func (m *Matcher) resolve(ctx context.Context, s *state, t vigil.SignalType, hits []hit, res *vigil.MatchResult) error {
+	slices.SortFunc(hits, func(a, b hit) int {
+		if a.id != b.id {
+			if a.id < b.id {
+				return -1
+			}
+			return 1
+		}
+		return a.distance - b.distance
+	})
+	var matches, negatives []vigil.Match
+	for i, h := range hits {
+		if i > 0 && hits[i-1].id == h.id {
+			continue // a farther variant of an entry already taken
+		}
+		bankID, entryID := unpackID(h.id)
+		bank := s.banks[bankID]
+		if bank == nil || !bank.Enabled || h.distance > bank.Threshold(t) {
+			continue
+		}
+		e, err := m.entries.FindEntryByID(ctx, entryID)
+		if vigil.ErrorCode(err) == vigil.ENOTFOUND {
+			continue
+		} else if err != nil {
+			return fmt.Errorf("entry %d: %w", entryID, err)
+		}
+		if e.Retracted() {
+			continue // retracted after the index was last refreshed
+		}
+		mt := vigil.Match{
+			BankID: bank.ID, Bank: bank.Name, EntryID: e.ID, SignalType: t, Value: e.Value,
+			Distance: h.distance, Threshold: bank.Threshold(t), Variant: h.variant,
+			Source: e.Source, SourceEntryID: e.SourceEntryID, Category: e.Category, Negative: bank.Negative,
+		}
+		if bank.Negative {
+			negatives = append(negatives, mt)
+		} else {
+			matches = append(matches, mt)
+		}
+	}
+	byDistance := func(a, b vigil.Match) int {
+		if a.Distance != b.Distance {
+			return a.Distance - b.Distance
+		}
+		return int(a.EntryID - b.EntryID)
+	}
+	slices.SortFunc(matches, byDistance)
+	slices.SortFunc(negatives, byDistance)
+	if len(negatives) > 0 {
+		res.SuppressedBy, res.Suppressed = negatives, matches
+		return nil
+	}
+	if matches != nil {
+		res.Matches = matches
+	}
+	return nil
+}
