@@ -173,7 +173,11 @@ func (x *Index) Stats() Stats {
 		Base:       len(v.base.ids),
 		Delta:      len(v.dIDs),
 		Substrings: v.base.m,
-		Bytes:      v.base.bytes() + int64(cap(v.dIDs))*8 + int64(cap(v.dHashes))*32,
+		// The writers' id → delta position map is estimated from the delta
+		// length (about 24 bytes an entry in a Swiss table) so Stats need not
+		// take the writer lock.
+		Bytes: v.base.bytes() + int64(cap(v.dIDs))*8 + int64(cap(v.dHashes))*32 +
+			int64(len(v.dIDs))*24 + x.tabs.bytes(),
 	}
 	if v.dead != nil {
 		st.Tombstones = int(v.dead.GetCardinality())

@@ -94,6 +94,10 @@ func newProbeTables() *probeTables {
 	return &probeTables{b8: newProbeTable(8), b16: newProbeTable(16)}
 }
 
+func (t *probeTables) bytes() int64 {
+	return int64(cap(t.b8.masks)+cap(t.b16.masks)) * 4
+}
+
 func (t *probeTables) forWidth(b int) *probeTable {
 	if b == 8 {
 		return t.b8

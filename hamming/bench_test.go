@@ -1,0 +1,240 @@
+package hamming
+
+import (
+	"bufio"
+	"encoding/binary"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// Benchmarks compare the index with the package's linear scan (4 entries per
+// iteration, XOR and bits.OnesCount64 per word) on the same data in the same
+// run. Set VIGIL_BENCH_LARGE=1 for the 10M-entry sets (about 3 GB of heap and
+// a minute of setup each), and VIGIL_BENCH_DUMP=dir to write each data set
+// and its queries as raw 32-byte records for outside comparisons (FAISS).
+
+// quickFlip flips exactly n distinct random bits without allocating, which
+// matters when generating ten million hashes.
+func quickFlip(r *rand.Rand, h [32]byte, n int) [32]byte {
+	var seen [4]uint64
+	for n > 0 {
+		b := r.IntN(256)
+		if seen[b>>6]&(1<<(b&63)) != 0 {
+			continue
+		}
+		seen[b>>6] |= 1 << (b & 63)
+		h[b/8] ^= 1 << (b % 8)
+		n--
+	}
+	return h
+}
+
+type benchSet struct {
+	name string
+	ids  []uint64
+	hs   [][32]byte
+	qs   [][32]byte
+}
+
+// uniformSet: random hashes; half the queries are stored hashes moved 8 to
+// 30 bits (a match at radius 31), half random (no match), as a service sees
+// mostly new images.
+func uniformSet(n int) benchSet {
+	r := rand.New(rand.NewPCG(uint64(n), 41))
+	s := benchSet{name: fmt.Sprintf("uniform-%s", count(n)), ids: make([]uint64, n), hs: make([][32]byte, n)}
+	for i := range s.hs {
+		s.ids[i] = uint64(i + 1)
+		s.hs[i] = randomHash(r)
+	}
+	for i := range 1000 {
+		if i%2 == 0 {
+			s.qs = append(s.qs, quickFlip(r, s.hs[r.IntN(n)], 8+r.IntN(23)))
+		} else {
+			s.qs = append(s.qs, randomHash(r))
+		}
+	}
+	return s
+}
+
+// clusteredSet: n/centres near-duplicates around each centre, each 0 to 24
+// bits from it, ids in random order; queries are members moved up to 16
+// bits, so each query matches a large part of its cluster.
+func clusteredSet(n, centres int) benchSet {
+	r := rand.New(rand.NewPCG(uint64(n), uint64(centres)))
+	s := benchSet{name: fmt.Sprintf("clustered%d-%s", centres, count(n)), ids: make([]uint64, n), hs: make([][32]byte, n)}
+	cs := make([][32]byte, centres)
+	for i := range cs {
+		cs[i] = randomHash(r)
+	}
+	for i := range s.hs {
+		s.hs[i] = quickFlip(r, cs[r.IntN(centres)], r.IntN(25))
+	}
+	for i, p := range r.Perm(n) {
+		s.ids[i] = uint64(p + 1)
+	}
+	for range 1000 {
+		s.qs = append(s.qs, quickFlip(r, s.hs[r.IntN(n)], r.IntN(17)))
+	}
+	return s
+}
+
+func count(n int) string {
+	if n%1_000_000 == 0 {
+		return fmt.Sprintf("%dM", n/1_000_000)
+	}
+	return fmt.Sprintf("%dk", n/1000)
+}
+
+// dump writes the set and, per query, the index's match count at radius as
+// little-endian int32, for checking another matcher's results.
+func (s benchSet) dump(tb testing.TB, dir string, x *Index, radius int) {
+	write := func(name string, hs [][32]byte) {
+		f, err := os.Create(filepath.Join(dir, name))
+		if err != nil {
+			tb.Fatal(err)
+		}
+		w := bufio.NewWriterSize(f, 1<<20)
+		for i := range hs {
+			w.Write(hs[i][:])
+		}
+		if err := w.Flush(); err != nil {
+			tb.Fatal(err)
+		}
+		if err := f.Close(); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	write(s.name+".data", s.hs)
+	write(s.name+".queries", s.qs)
+	counts := make([]byte, 0, 4*len(s.qs))
+	for _, q := range s.qs {
+		counts = binary.LittleEndian.AppendUint32(counts, uint32(len(x.Search(q, radius, nil))))
+	}
+	if err := os.WriteFile(filepath.Join(dir, s.name+".counts"), counts, 0o644); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+func BenchmarkSearch(b *testing.B) {
+	sizes := []int{100_000, 1_000_000}
+	if os.Getenv("VIGIL_BENCH_LARGE") == "1" {
+		sizes = append(sizes, 10_000_000)
+	}
+	for _, n := range sizes {
+		sets := []struct {
+			name string
+			mk   func() benchSet
+		}{
+			{"uniform-" + count(n), func() benchSet { return uniformSet(n) }},
+			{"clustered1000-" + count(n), func() benchSet { return clusteredSet(n, 1000) }},
+			// Ten huge clusters: most queries hit tens of thousands of
+			// near-duplicates, which is what the scan fallback is for.
+			{"clustered10-" + count(n), func() benchSet { return clusteredSet(n, 10) }},
+		}
+		for _, set := range sets {
+			// Data is made inside the sub-benchmark, which b.Loop runs once,
+			// so a -bench filter skips generating the sets it excludes.
+			b.Run(set.name+"/r31", func(b *testing.B) { benchSearch(b, set.mk(), 31) })
+		}
+	}
+}
+
+func benchSearch(b *testing.B, s benchSet, radius int) {
+	start := time.Now()
+	x, err := Build(s.ids, s.hs, Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	buildTime := time.Since(start)
+	if dir := os.Getenv("VIGIL_BENCH_DUMP"); dir != "" {
+		s.dump(b, dir, x, radius)
+	}
+	v := x.cur.Load()
+	seg := v.base
+
+	// Baseline: the scan over the same rows, timed on the same queries.
+	nScan := min(len(s.qs), max(20, 200_000_000/len(s.ids)))
+	scanRes := make([][]Result, nScan)
+	start = time.Now()
+	for i := range nScan {
+		w := toWords(&s.qs[i])
+		scanRes[i] = scan(seg.hashes, seg.ids, &w, radius, nil, 0, nil)
+	}
+	scanNs := float64(time.Since(start).Nanoseconds()) / float64(nScan)
+
+	// Results must be identical to the scan's before any timing counts.
+	matches := 0
+	for i := range nScan {
+		got := x.Search(s.qs[i], radius, nil)
+		sameResults(b, fmt.Sprintf("query %d", i), got, scanRes[i])
+		matches += len(got)
+	}
+	scanRes = nil
+
+	var dst []Result
+	i := 0
+	b.ResetTimer()
+	for b.Loop() {
+		dst = x.Search(s.qs[i%len(s.qs)], radius, dst[:0])
+		i++
+	}
+	b.StopTimer()
+	indexNs := float64(b.Elapsed().Nanoseconds()) / float64(b.N)
+	st := x.Stats()
+	b.ReportMetric(scanNs, "scan-ns/op")
+	b.ReportMetric(scanNs/indexNs, "speedup")
+	b.ReportMetric(float64(st.Bytes)/float64(st.Entries), "B/entry")
+	b.ReportMetric(float64(matches)/float64(nScan), "matches/op")
+	b.ReportMetric(buildTime.Seconds(), "build-s")
+}
+
+// BenchmarkScanOnly is the linear scan alone at 1M, for profiling it.
+func BenchmarkScanOnly(b *testing.B) {
+	s := uniformSet(1_000_000)
+	x, err := Build(s.ids, s.hs, Options{Substrings: -1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var dst []Result
+	i := 0
+	for b.Loop() {
+		dst = x.Search(s.qs[i%len(s.qs)], 31, dst[:0])
+		i++
+	}
+}
+
+func BenchmarkAdd(b *testing.B) {
+	s := uniformSet(1_000_000)
+	x, err := Build(s.ids, s.hs, Options{MaxDelta: 1 << 30})
+	if err != nil {
+		b.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	id := uint64(len(s.ids) + 1)
+	for b.Loop() {
+		x.Add(id, randomHash(r))
+		id++
+	}
+}
+
+func BenchmarkCompact1M(b *testing.B) {
+	s := uniformSet(1_000_000)
+	x, err := Build(s.ids, s.hs, Options{MaxDelta: 1 << 30})
+	if err != nil {
+		b.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(1, 3))
+	id := uint64(len(s.ids) + 1)
+	for b.Loop() {
+		for range 1000 {
+			x.Add(id, randomHash(r))
+			x.Remove(id - 500_000)
+			id++
+		}
+		x.Compact()
+	}
+}
