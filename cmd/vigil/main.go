@@ -73,6 +73,10 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return (&VersionCommand{m}).Run(ctx, args)
 	case "hash":
 		return (&HashCommand{m}).Run(ctx, args)
+	case "serve":
+		return (&ServeCommand{m}).Run(ctx, args)
+	case "key":
+		return (&KeyCommand{m}).Run(ctx, args)
 	case "grooming":
 		return (&GroomingCommand{m}).Run(ctx, args)
 	case "eval":
@@ -95,6 +99,8 @@ Commands:
 	eval      evaluate a detector on a labelled set (eval grooming FILE)
 	grooming  score conversations for grooming risk (grooming score FILE)
 	hash      hash images: PDQ, MD5, SHA-1, SHA-256
+	key       create, list and revoke API keys
+	serve     serve the matching API on the embedded store
 	version   print the version
 
 Run "vigil <command> -h" for a command's flags.

@@ -1,0 +1,98 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"strconv"
+
+	"github.com/vigil-oss/vigil"
+	"github.com/vigil-oss/vigil/sqlite"
+)
+
+// KeyCommand manages API keys: `vigil key create|list|revoke`.
+type KeyCommand struct{ *Main }
+
+// Run dispatches to the key subcommands.
+func (c *KeyCommand) Run(ctx context.Context, args []string) error {
+	if len(args) == 0 {
+		fmt.Fprintln(c.Stderr, "Usage: vigil key create --role ROLE [--name NAME] [--data DIR]\n       vigil key list [--data DIR]\n       vigil key revoke [--data DIR] ID")
+		return flag.ErrHelp
+	}
+	sub, args := args[0], args[1:]
+	fs := flag.NewFlagSet("vigil key "+sub, flag.ContinueOnError)
+	fs.SetOutput(c.Stderr)
+	data := dataFlag(fs)
+	switch sub {
+	case "create":
+		role := fs.String("role", "", "role of the key: admin, curator, matcher or reviewer")
+		name := fs.String("name", "", "a name for the key (default: the role)")
+		if err := fs.Parse(args); err != nil {
+			return err
+		}
+		if *name == "" {
+			*name = *role
+		}
+		keys, done, err := c.keys(ctx, *data)
+		if err != nil {
+			return err
+		}
+		defer done()
+		secret, err := keys.CreateKey(ctx, &vigil.Key{Name: *name, Role: vigil.Role(*role), CreatedBy: "cli"})
+		if err != nil {
+			return err
+		}
+		// The secret alone, so that scripts can capture it.
+		fmt.Fprintln(c.Stdout, secret)
+		return nil
+	case "list":
+		if err := fs.Parse(args); err != nil {
+			return err
+		}
+		keys, done, err := c.keys(ctx, *data)
+		if err != nil {
+			return err
+		}
+		defer done()
+		list, err := keys.ListKeys(ctx)
+		if err != nil {
+			return err
+		}
+		enc := json.NewEncoder(c.Stdout)
+		for _, k := range list {
+			enc.Encode(k)
+		}
+		return nil
+	case "revoke":
+		if err := fs.Parse(args); err != nil {
+			return err
+		}
+		if fs.NArg() != 1 {
+			return fmt.Errorf("usage: vigil key revoke [--data DIR] ID")
+		}
+		id, err := strconv.ParseInt(fs.Arg(0), 10, 64)
+		if err != nil {
+			return fmt.Errorf("key id %q is not a number", fs.Arg(0))
+		}
+		keys, done, err := c.keys(ctx, *data)
+		if err != nil {
+			return err
+		}
+		defer done()
+		k, err := keys.RevokeKey(ctx, id, "cli")
+		if err != nil {
+			return err
+		}
+		return json.NewEncoder(c.Stdout).Encode(k)
+	}
+	return fmt.Errorf("unknown key command %q (create, list or revoke)", sub)
+}
+
+func (c *KeyCommand) keys(ctx context.Context, dir string) (vigil.KeyService, func(), error) {
+	db, err := c.openStore(ctx, dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	return sqlite.NewKeyService(db), func() { db.Close() }, nil
+}

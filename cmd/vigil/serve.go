@@ -1,0 +1,97 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"time"
+
+	"github.com/vigil-oss/vigil"
+	"github.com/vigil-oss/vigil/hashing"
+	vhttp "github.com/vigil-oss/vigil/http"
+	"github.com/vigil-oss/vigil/matcher"
+	"github.com/vigil-oss/vigil/pdq"
+	"github.com/vigil-oss/vigil/sqlite"
+)
+
+// ServeCommand runs the matching service: `vigil serve`.
+type ServeCommand struct{ *Main }
+
+// Run opens the store, creates a bootstrap admin key on first start, loads
+// the indexes and serves the API until interrupted.
+func (c *ServeCommand) Run(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("vigil serve", flag.ContinueOnError)
+	fs.SetOutput(c.Stderr)
+	data := dataFlag(fs)
+	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on (host:port)")
+	refresh := fs.Duration("refresh", 2*time.Second, "how often to pick up bank changes made by other processes")
+	maxBytes := fs.Int64("max-bytes", hashing.DefaultLimits.MaxBytes, "largest uploaded content, in bytes")
+	maxPixels := fs.Int64("max-pixels", hashing.DefaultLimits.MaxPixels, "largest uploaded image, in pixels")
+	fs.Usage = func() {
+		fmt.Fprintln(c.Stderr, "Usage: vigil serve [flags]\n\nServes the matching API on the embedded store.\n\nFlags:")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("serve takes no arguments, got %q", fs.Args())
+	}
+
+	db, err := c.openStore(ctx, *data)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	banks, entries, keys := sqlite.NewBankService(db), sqlite.NewEntryService(db), sqlite.NewKeyService(db)
+
+	if err := c.bootstrapKey(ctx, keys); err != nil {
+		return err
+	}
+
+	start := time.Now()
+	m := matcher.New(banks, entries, c.Logger)
+	if err := m.Load(ctx); err != nil {
+		return fmt.Errorf("load indexes: %w", err)
+	}
+	st := m.Status()
+	c.Logger.Info("indexes loaded", "pdq", st.Types[vigil.SignalPDQ].Entries, "md5", st.Types[vigil.SignalMD5].Entries,
+		"sha1", st.Types[vigil.SignalSHA1].Entries, "sha256", st.Types[vigil.SignalSHA256].Entries,
+		"banks", st.Banks, "took", time.Since(start).Round(time.Millisecond))
+
+	srv := vhttp.NewServer()
+	srv.Addr, srv.Banks, srv.Entries, srv.Keys, srv.Matcher, srv.Logger = *addr, banks, entries, keys, m, c.Logger
+	srv.Hashing = hashing.Options{Limits: hashing.Limits{MaxBytes: *maxBytes, MaxPixels: *maxPixels}, Pipeline: pdq.Full, Dihedral: true}
+	if err := srv.Open(); err != nil {
+		return err
+	}
+	c.Logger.Info("serving", "url", srv.URL(), "data", db.Path())
+
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go m.Run(runCtx, *refresh)
+
+	<-ctx.Done()
+	c.Logger.Info("shutting down")
+	shutCtx, done := context.WithTimeout(context.Background(), 10*time.Second)
+	defer done()
+	return srv.Close(shutCtx)
+}
+
+// bootstrapKey creates an admin key when the store has never had one and
+// prints it once: without it nobody could call the API.
+func (c *ServeCommand) bootstrapKey(ctx context.Context, keys vigil.KeyService) error {
+	n, err := keys.CountKeys(ctx)
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		return nil
+	}
+	secret, err := keys.CreateKey(ctx, &vigil.Key{Name: "bootstrap-admin", Role: vigil.RoleAdmin, CreatedBy: "vigil serve"})
+	if err != nil {
+		return fmt.Errorf("create bootstrap key: %w", err)
+	}
+	fmt.Fprintf(c.Stdout, "First start: created an admin API key. It is shown only this once; store it now:\n\n    %s\n\n", secret)
+	return nil
+}

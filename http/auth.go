@@ -1,0 +1,101 @@
+package http
+
+import (
+	"context"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/vigil-oss/vigil"
+)
+
+type keyContextKey struct{}
+
+// keyFrom returns the authenticated key of a request.
+func keyFrom(ctx context.Context) *vigil.Key {
+	k, _ := ctx.Value(keyContextKey{}).(*vigil.Key)
+	return k
+}
+
+// actor names the caller in stored records (added by, retracted by …).
+func actor(r *http.Request) string {
+	if k := keyFrom(r.Context()); k != nil {
+		return "key:" + k.Name
+	}
+	return "unknown"
+}
+
+// keyCacheTTL bounds how long a revoked key can keep working on another
+// replica; revocation through this server takes effect at once.
+const keyCacheTTL = 10 * time.Second
+
+// keyCache remembers recent key lookups so that a busy matcher does not read
+// the store on every request. It is keyed by the secret's hash, never the
+// secret.
+type keyCache struct {
+	mu sync.Mutex
+	m  map[string]cachedKey
+}
+
+type cachedKey struct {
+	key     *vigil.Key
+	expires time.Time
+}
+
+func (c *keyCache) get(h string, now time.Time) *vigil.Key {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.m[h]; ok && now.Before(e.expires) {
+		return e.key
+	}
+	return nil
+}
+
+func (c *keyCache) put(h string, k *vigil.Key, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) > 10000 {
+		c.m = map[string]cachedKey{}
+	}
+	c.m[h] = cachedKey{k, now.Add(keyCacheTTL)}
+}
+
+func (c *keyCache) clear() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.m = nil
+}
+
+// authenticate requires a valid API key (401 otherwise) whose role is
+// admin or one of roles (403 otherwise; any role when roles is empty).
+func (s *Server) authenticate(roles []vigil.Role, next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		auth := r.Header.Get("Authorization")
+		secret, ok := strings.CutPrefix(auth, "Bearer ")
+		if !ok || secret == "" {
+			writeError(w, r, vigil.Errorf(vigil.EUNAUTHORIZED, "missing API key: send Authorization: Bearer <key>"))
+			return
+		}
+		now := time.Now()
+		h := vigil.HashKeySecret(secret)
+		k := s.keys.get(h, now)
+		if k == nil {
+			var err error
+			if k, err = s.Keys.FindKeyBySecret(r.Context(), secret); err != nil {
+				writeError(w, r, err)
+				return
+			}
+			s.keys.put(h, k, now)
+		}
+		if rec, ok := w.(*recorder); ok {
+			rec.key = k
+		}
+		if k.Role != vigil.RoleAdmin && len(roles) > 0 && !slices.Contains(roles, k.Role) {
+			writeError(w, r, vigil.Errorf(vigil.EFORBIDDEN, "role %s may not call %s %s", k.Role, r.Method, r.URL.Path))
+			return
+		}
+		next(w, r.WithContext(context.WithValue(r.Context(), keyContextKey{}, k)))
+	}
+}

@@ -1,0 +1,302 @@
+package http
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/vigil-oss/vigil"
+	"github.com/vigil-oss/vigil/banklist"
+)
+
+// refresh brings the matcher up to date after a write, so that a match
+// right after an API change sees it.
+func (s *Server) refresh(r *http.Request) {
+	if err := s.Matcher.Refresh(r.Context()); err != nil {
+		s.Logger.Error("index refresh after write", "err", err)
+	}
+}
+
+func (s *Server) bankByName(r *http.Request) (*vigil.Bank, error) {
+	return s.Banks.FindBankByName(r.Context(), r.PathValue("name"))
+}
+
+type createBankRequest struct {
+	Name        string                   `json:"name"`
+	Description string                   `json:"description"`
+	Enabled     *bool                    `json:"enabled"`
+	Negative    bool                     `json:"negative"`
+	Thresholds  map[vigil.SignalType]int `json:"thresholds"`
+}
+
+func (s *Server) handleCreateBank(w http.ResponseWriter, r *http.Request) {
+	var req createBankRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	b := &vigil.Bank{Name: req.Name, Description: req.Description, Enabled: true, Negative: req.Negative, Thresholds: req.Thresholds}
+	if req.Enabled != nil {
+		b.Enabled = *req.Enabled
+	}
+	if err := s.Banks.CreateBank(r.Context(), b); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	s.refresh(r)
+	writeJSON(w, http.StatusCreated, b)
+}
+
+func (s *Server) handleListBanks(w http.ResponseWriter, r *http.Request) {
+	banks, err := s.Banks.ListBanks(r.Context())
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if banks == nil {
+		banks = []*vigil.Bank{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"banks": banks})
+}
+
+func (s *Server) handleGetBank(w http.ResponseWriter, r *http.Request) {
+	b, err := s.bankByName(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, b)
+}
+
+func (s *Server) handleUpdateBank(w http.ResponseWriter, r *http.Request) {
+	var upd vigil.BankUpdate
+	if err := decodeJSON(w, r, &upd); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	b, err := s.bankByName(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if b, err = s.Banks.UpdateBank(r.Context(), b.ID, upd); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	s.refresh(r)
+	writeJSON(w, http.StatusOK, b)
+}
+
+func (s *Server) handleDisableBank(w http.ResponseWriter, r *http.Request) {
+	b, err := s.bankByName(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if b, err = s.Banks.DisableBank(r.Context(), b.ID); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	s.refresh(r)
+	writeJSON(w, http.StatusOK, b)
+}
+
+type addEntriesRequest struct {
+	Entries []*vigil.Entry `json:"entries"`
+}
+
+// maxAddEntries bounds a JSON batch; bigger lists go through /import.
+const maxAddEntries = 10000
+
+func (s *Server) handleAddEntries(w http.ResponseWriter, r *http.Request) {
+	var req addEntriesRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if len(req.Entries) == 0 {
+		writeError(w, r, badRequest("entries is empty"))
+		return
+	}
+	if len(req.Entries) > maxAddEntries {
+		writeError(w, r, vigil.Errorf(vigil.ETOOLARGE, "at most %d entries per request; use POST /v1/banks/{name}/import for bulk lists", maxAddEntries))
+		return
+	}
+	b, err := s.bankByName(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	for _, e := range req.Entries {
+		if e == nil {
+			writeError(w, r, badRequest("entries holds a null"))
+			return
+		}
+		// The store sets these; a caller cannot forge history.
+		e.ID, e.BankID, e.AddedBy, e.RetractedAt, e.RetractedBy, e.RetractReason, e.Seq = 0, 0, "", nil, "", "", 0
+	}
+	res, err := s.Entries.AddEntries(r.Context(), b.ID, actor(r), req.Entries)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	s.refresh(r)
+	writeJSON(w, http.StatusCreated, map[string]any{"result": res, "entries": req.Entries})
+}
+
+// handleImport streams a text or CSV list into a bank, atomically.
+// Query: signal_type (for text lists and CSV without that column), source
+// (for lines that give none), format (auto, text, csv).
+func (s *Server) handleImport(w http.ResponseWriter, r *http.Request) {
+	b, err := s.bankByName(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	q := r.URL.Query()
+	opt := banklist.Options{SignalType: vigil.SignalType(q.Get("signal_type")), Source: q.Get("source"), MaxBytes: maxImport}
+	switch q.Get("format") {
+	case "", "auto":
+	case "text":
+		opt.Format = banklist.FormatText
+	case "csv":
+		opt.Format = banklist.FormatCSV
+	default:
+		writeError(w, r, badRequest("format must be auto, text or csv"))
+		return
+	}
+	rd := banklist.NewReader(http.MaxBytesReader(w, r.Body, maxImport+1), opt)
+	res, err := s.Entries.ImportEntries(r.Context(), b.ID, actor(r), rd.All())
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	s.refresh(r)
+	writeJSON(w, http.StatusOK, res)
+}
+
+func (s *Server) handleListEntries(w http.ResponseWriter, r *http.Request) {
+	b, err := s.bankByName(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	q := r.URL.Query()
+	f := vigil.EntryFilter{BankID: &b.ID}
+	if v := q.Get("after_id"); v != "" {
+		if f.AfterID, err = strconv.ParseInt(v, 10, 64); err != nil {
+			writeError(w, r, badRequest("after_id must be an integer"))
+			return
+		}
+	}
+	if v := q.Get("limit"); v != "" {
+		if f.Limit, err = strconv.Atoi(v); err != nil || f.Limit < 1 || f.Limit > vigil.MaxEntryLimit {
+			writeError(w, r, badRequest("limit must be 1 to %d", vigil.MaxEntryLimit))
+			return
+		}
+	}
+	if v := q.Get("signal_type"); v != "" {
+		t := vigil.SignalType(v)
+		f.SignalType = &t
+	}
+	if v := q.Get("include_retracted"); v != "" {
+		if f.IncludeRetracted, err = strconv.ParseBool(v); err != nil {
+			writeError(w, r, badRequest("include_retracted must be true or false"))
+			return
+		}
+	}
+	entries, err := s.Entries.FindEntries(r.Context(), f)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	resp := map[string]any{"entries": entries}
+	if entries == nil {
+		resp["entries"] = []*vigil.Entry{}
+	}
+	limit := f.Limit
+	if limit == 0 {
+		limit = vigil.DefaultEntryLimit
+	}
+	if len(entries) == limit {
+		resp["next_after_id"] = entries[len(entries)-1].ID
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// handleExport streams a bank's active entries as CSV, page by page, in a
+// form /import reads back.
+func (s *Server) handleExport(w http.ResponseWriter, r *http.Request) {
+	b, err := s.bankByName(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", `attachment; filename="`+b.Name+`.csv"`)
+	cw := banklist.NewWriter(w)
+	f := vigil.EntryFilter{BankID: &b.ID, Limit: vigil.MaxEntryLimit}
+	for {
+		entries, err := s.Entries.FindEntries(r.Context(), f)
+		if err != nil {
+			// Headers are gone; the truncated body and the log must tell.
+			s.Logger.Error("export", "bank", b.Name, "err", err)
+			return
+		}
+		for _, e := range entries {
+			if err := cw.Write(e); err != nil {
+				return
+			}
+		}
+		if len(entries) < f.Limit {
+			break
+		}
+		f.AfterID = entries[len(entries)-1].ID
+	}
+	cw.Flush()
+}
+
+func entryID(r *http.Request) (int64, error) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, badRequest("entry id must be a positive integer")
+	}
+	return id, nil
+}
+
+func (s *Server) handleGetEntry(w http.ResponseWriter, r *http.Request) {
+	id, err := entryID(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	e, err := s.Entries.FindEntryByID(r.Context(), id)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, e)
+}
+
+type retractRequest struct {
+	Reason string `json:"reason"`
+}
+
+func (s *Server) handleRetract(w http.ResponseWriter, r *http.Request) {
+	id, err := entryID(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	var req retractRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	e, err := s.Entries.RetractEntry(r.Context(), id, actor(r), req.Reason)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	s.refresh(r)
+	writeJSON(w, http.StatusOK, e)
+}

@@ -1,0 +1,89 @@
+package http
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+
+	"github.com/vigil-oss/vigil"
+)
+
+// codes maps error codes to HTTP statuses.
+var codes = map[string]int{
+	vigil.ECONFLICT:     http.StatusConflict,
+	vigil.EINVALID:      http.StatusBadRequest,
+	vigil.ENOTFOUND:     http.StatusNotFound,
+	vigil.EUNAUTHORIZED: http.StatusUnauthorized,
+	vigil.EFORBIDDEN:    http.StatusForbidden,
+	vigil.ETOOLARGE:     http.StatusRequestEntityTooLarge,
+	vigil.EUNSUPPORTED:  http.StatusUnsupportedMediaType,
+	vigil.EINTERNAL:     http.StatusInternalServerError,
+}
+
+// errorBody is the JSON of every error response.
+type errorBody struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+// writeError writes err as JSON. Caller mistakes get their message;
+// internal errors are logged by the access log and shown as "internal
+// error" only.
+func writeError(w http.ResponseWriter, r *http.Request, err error) {
+	code := vigil.ErrorCode(err)
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		code, err = vigil.ETOOLARGE, vigil.Errorf(vigil.ETOOLARGE, "request body is larger than the %d-byte limit", mbe.Limit)
+	}
+	var body errorBody
+	body.Error.Code, body.Error.Message = code, vigil.ErrorMessage(err)
+	if code == vigil.EINTERNAL {
+		if rec, ok := w.(*recorder); ok {
+			rec.err = err
+		}
+	}
+	if code == vigil.EUNAUTHORIZED {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="vigil"`)
+	}
+	writeJSON(w, codes[code], body)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.Encode(v)
+}
+
+// decodeJSON reads one JSON value from a body of at most maxJSONBody bytes,
+// rejecting unknown fields and trailing data, so that typos in field names
+// are errors instead of silently ignored.
+func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
+	if r.ContentLength > maxJSONBody {
+		return vigil.Errorf(vigil.ETOOLARGE, "request body is larger than the %d-byte limit", maxJSONBody)
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxJSONBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return err
+		}
+		if errors.Is(err, io.EOF) {
+			return vigil.Errorf(vigil.EINVALID, "request body is empty; expected JSON")
+		}
+		return vigil.Errorf(vigil.EINVALID, "invalid JSON body: %v", err)
+	}
+	if dec.More() {
+		return vigil.Errorf(vigil.EINVALID, "invalid JSON body: data after the value")
+	}
+	return nil
+}
+
+func badRequest(format string, args ...any) error {
+	return vigil.Errorf(vigil.EINVALID, format, args...)
+}

@@ -1,0 +1,57 @@
+package http
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/vigil-oss/vigil"
+)
+
+type createKeyRequest struct {
+	Name string     `json:"name"`
+	Role vigil.Role `json:"role"`
+}
+
+type createKeyResponse struct {
+	Key    *vigil.Key `json:"key"`
+	Secret string     `json:"secret"` // shown once; only its hash is stored
+}
+
+func (s *Server) handleCreateKey(w http.ResponseWriter, r *http.Request) {
+	var req createKeyRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	k := &vigil.Key{Name: req.Name, Role: req.Role, CreatedBy: actor(r)}
+	secret, err := s.Keys.CreateKey(r.Context(), k)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, createKeyResponse{Key: k, Secret: secret})
+}
+
+func (s *Server) handleListKeys(w http.ResponseWriter, r *http.Request) {
+	keys, err := s.Keys.ListKeys(r.Context())
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"keys": keys})
+}
+
+func (s *Server) handleRevokeKey(w http.ResponseWriter, r *http.Request) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id <= 0 {
+		writeError(w, r, badRequest("key id must be a positive integer"))
+		return
+	}
+	k, err := s.Keys.RevokeKey(r.Context(), id, actor(r))
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	s.keys.clear()
+	writeJSON(w, http.StatusOK, k)
+}

@@ -1,0 +1,195 @@
+package http
+
+import (
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/http"
+	"strconv"
+
+	"github.com/vigil-oss/vigil"
+	"github.com/vigil-oss/vigil/hashing"
+	"github.com/vigil-oss/vigil/pdq"
+)
+
+// contentInfo describes uploaded content.
+type contentInfo struct {
+	Bytes  int    `json:"bytes"`
+	Format string `json:"format,omitempty"`
+	Width  int    `json:"width,omitempty"`
+	Height int    `json:"height,omitempty"`
+}
+
+// hashResponse is the body of POST /v1/hash, and the first part of
+// POST /v1/match's.
+type hashResponse struct {
+	Content contentInfo    `json:"content"`
+	Signals []vigil.Signal `json:"signals"`
+	// PDQError says why the content has no PDQ hash (not an image,
+	// corrupt, too many pixels); its exact hashes are still given.
+	PDQError string `json:"pdq_error,omitempty"`
+}
+
+type matchResponse struct {
+	hashResponse
+	Matched bool                `json:"matched"`
+	Results []vigil.MatchResult `json:"results"`
+}
+
+// readContent reads the uploaded content (a raw body, or the "file" part
+// of a multipart form) and computes its signals.
+func (s *Server) readContent(w http.ResponseWriter, r *http.Request) (*hashResponse, error) {
+	limit := s.Hashing.Limits.MaxBytes
+	if limit <= 0 {
+		limit = hashing.DefaultLimits.MaxBytes
+	}
+	// Room for multipart framing; hashing enforces the content limit itself.
+	body := http.MaxBytesReader(w, r.Body, limit+64<<10)
+	var src io.Reader = body
+	if mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err == nil && mt == "multipart/form-data" {
+		part, err := filePart(multipart.NewReader(body, params["boundary"]))
+		if err != nil {
+			return nil, err
+		}
+		src = part
+	}
+	h := s.hashers.Get().(*hashing.Hasher)
+	defer s.hashers.Put(h)
+	d, data, err := h.Read(src)
+	if err != nil {
+		return nil, err
+	}
+	md5Hex, sha1Hex, sha256Hex := d.Hex()
+	if rec, ok := w.(*recorder); ok {
+		rec.content = sha256Hex
+	}
+	resp := &hashResponse{Content: contentInfo{Bytes: len(data)}}
+	res, err := h.HashImageBytes(data)
+	switch {
+	case err == nil:
+		q := res.Quality
+		sig := vigil.Signal{Type: vigil.SignalPDQ, Value: res.PDQ.String(), Quality: &q}
+		if res.Dihedral != nil {
+			sig.Dihedral = map[string]string{}
+			for v := pdq.Rotate90; v <= pdq.FlipMinus1; v++ {
+				sig.Dihedral[v.String()] = res.Dihedral[v].String()
+			}
+		}
+		resp.Signals = append(resp.Signals, sig)
+		resp.Content.Format, resp.Content.Width, resp.Content.Height = res.Format, res.Width, res.Height
+	case vigil.ErrorCode(err) == vigil.EINTERNAL:
+		return nil, err
+	default:
+		resp.PDQError = vigil.ErrorMessage(err)
+	}
+	resp.Signals = append(resp.Signals,
+		vigil.Signal{Type: vigil.SignalMD5, Value: md5Hex},
+		vigil.Signal{Type: vigil.SignalSHA1, Value: sha1Hex},
+		vigil.Signal{Type: vigil.SignalSHA256, Value: sha256Hex})
+	return resp, nil
+}
+
+func filePart(mr *multipart.Reader) (io.Reader, error) {
+	for {
+		p, err := mr.NextPart()
+		if err == io.EOF {
+			return nil, badRequest(`multipart body has no "file" part`)
+		} else if err != nil {
+			return nil, badRequest("malformed multipart body: %v", err)
+		}
+		if p.FormName() == "file" {
+			return p, nil
+		}
+	}
+}
+
+func (s *Server) handleHash(w http.ResponseWriter, r *http.Request) {
+	resp, err := s.readContent(w, r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// matchOptions reads ?dihedral= and ?min_quality= from the query.
+func matchOptions(r *http.Request) (vigil.MatchOptions, error) {
+	var o vigil.MatchOptions
+	q := r.URL.Query()
+	if v := q.Get("dihedral"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return o, badRequest("dihedral must be true or false, got %q", v)
+		}
+		o.Dihedral = b
+	}
+	if v := q.Get("min_quality"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < -1 || n > 100 {
+			return o, badRequest("min_quality must be -1 (no filter) or 0 to 100, got %q", v)
+		}
+		o.MinQuality = n
+	}
+	return o, nil
+}
+
+func (s *Server) handleMatch(w http.ResponseWriter, r *http.Request) {
+	opts, err := matchOptions(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	hashed, err := s.readContent(w, r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	results, err := s.Matcher.Lookup(r.Context(), hashed.Signals, opts)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	s.metrics.countMatches(results)
+	resp := matchResponse{hashResponse: *hashed, Results: results}
+	for _, res := range results {
+		resp.Matched = resp.Matched || len(res.Matches) > 0
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+type lookupRequest struct {
+	Signals    []vigil.Signal `json:"signals"`
+	Dihedral   bool           `json:"dihedral,omitempty"`
+	MinQuality int            `json:"min_quality,omitempty"`
+}
+
+type lookupResponse struct {
+	Results []vigil.MatchResult `json:"results"`
+}
+
+func (s *Server) handleLookup(w http.ResponseWriter, r *http.Request) {
+	var req lookupRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if len(req.Signals) == 0 {
+		writeError(w, r, badRequest("signals is empty"))
+		return
+	}
+	if len(req.Signals) > vigil.MaxLookupSignals {
+		writeError(w, r, vigil.Errorf(vigil.ETOOLARGE, "at most %d signals per lookup, got %d", vigil.MaxLookupSignals, len(req.Signals)))
+		return
+	}
+	if req.MinQuality < -1 || req.MinQuality > 100 {
+		writeError(w, r, badRequest("min_quality must be -1 (no filter) or 0 to 100, got %d", req.MinQuality))
+		return
+	}
+	results, err := s.Matcher.Lookup(r.Context(), req.Signals, vigil.MatchOptions{MinQuality: req.MinQuality, Dihedral: req.Dihedral})
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	s.metrics.countMatches(results)
+	writeJSON(w, http.StatusOK, lookupResponse{Results: results})
+}

@@ -1,0 +1,143 @@
+package http
+
+import (
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/vigil-oss/vigil"
+)
+
+// metrics live on a private registry: no global state, several servers per
+// process in tests.
+type metrics struct {
+	reg         *prometheus.Registry
+	latency     *prometheus.HistogramVec
+	matches     *prometheus.CounterVec
+	indexStatus func() vigil.IndexStatus
+}
+
+func newMetrics() *metrics {
+	m := &metrics{reg: prometheus.NewRegistry()}
+	m.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "vigil_http_request_duration_seconds",
+		Help:    "HTTP request latency by route and status class.",
+		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+	}, []string{"route", "status"})
+	m.matches = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "vigil_matches_total",
+		Help: "Matches returned, by bank and signal type (suppressed ones counted under their negative bank).",
+	}, []string{"bank", "signal_type"})
+	m.reg.MustRegister(m.latency, m.matches, prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+	m.reg.MustRegister(indexCollector{m})
+	return m
+}
+
+func (m *metrics) handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+}
+
+func (m *metrics) countMatches(results []vigil.MatchResult) {
+	for _, r := range results {
+		for _, mt := range r.Matches {
+			m.matches.WithLabelValues(mt.Bank, string(mt.SignalType)).Inc()
+		}
+		for _, mt := range r.SuppressedBy {
+			m.matches.WithLabelValues(mt.Bank, string(mt.SignalType)).Inc()
+		}
+	}
+}
+
+var (
+	indexEntriesDesc = prometheus.NewDesc("vigil_index_entries", "Active entries in the in-memory index, by signal type.", []string{"signal_type"}, nil)
+	indexBytesDesc   = prometheus.NewDesc("vigil_index_bytes", "Approximate memory held by the index, by signal type.", []string{"signal_type"}, nil)
+)
+
+// indexCollector reads the index size at scrape time.
+type indexCollector struct{ m *metrics }
+
+func (c indexCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- indexEntriesDesc
+	ch <- indexBytesDesc
+}
+
+func (c indexCollector) Collect(ch chan<- prometheus.Metric) {
+	if c.m.indexStatus == nil {
+		return
+	}
+	for t, st := range c.m.indexStatus().Types {
+		ch <- prometheus.MustNewConstMetric(indexEntriesDesc, prometheus.GaugeValue, float64(st.Entries), string(t))
+		ch <- prometheus.MustNewConstMetric(indexBytesDesc, prometheus.GaugeValue, float64(st.Bytes), string(t))
+	}
+}
+
+// recorder captures what the access log and metrics need.
+type recorder struct {
+	http.ResponseWriter
+	status  int
+	bytes   int64
+	key     *vigil.Key
+	content string // SHA-256 of uploaded content, for the access log
+	err     error  // internal error behind a 500
+}
+
+func (r *recorder) WriteHeader(code int) {
+	if r.status == 0 {
+		r.status = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	n, err := r.ResponseWriter.Write(b)
+	r.bytes += int64(n)
+	return n, err
+}
+
+func (r *recorder) Flush() {
+	if f, ok := r.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// instrument records latency and writes one access-log line per request:
+// who (key), what (route, content digest), outcome and time taken.
+func (s *Server) instrument(route string, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &recorder{ResponseWriter: w}
+		next.ServeHTTP(rec, r)
+		if rec.status == 0 {
+			rec.status = http.StatusOK
+		}
+		d := time.Since(start)
+		s.metrics.latency.WithLabelValues(route, statusClass(rec.status)).Observe(d.Seconds())
+		attrs := []slog.Attr{
+			slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.String("route", route),
+			slog.Int("status", rec.status), slog.Int64("bytes", rec.bytes), slog.Duration("duration", d),
+			slog.String("remote", r.RemoteAddr),
+		}
+		if rec.key != nil {
+			attrs = append(attrs, slog.Int64("key_id", rec.key.ID), slog.String("key", rec.key.Name), slog.String("role", string(rec.key.Role)))
+		}
+		if rec.content != "" {
+			attrs = append(attrs, slog.String("content_sha256", rec.content))
+		}
+		level := slog.LevelInfo
+		if rec.err != nil {
+			level = slog.LevelError
+			attrs = append(attrs, slog.String("err", rec.err.Error()))
+		}
+		s.Logger.LogAttrs(r.Context(), level, "access", attrs...)
+	})
+}
+
+func statusClass(code int) string {
+	return []string{"0xx", "1xx", "2xx", "3xx", "4xx", "5xx"}[min(code/100, 5)]
+}

@@ -1,0 +1,173 @@
+// Package http serves Vigil's JSON API under /v1: hashing and matching
+// content, banks and their entries, API keys, index status, health and
+// Prometheus metrics. Every endpoint but the health checks requires an API
+// key with a role.
+package http
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/vigil-oss/vigil"
+	"github.com/vigil-oss/vigil/hashing"
+)
+
+// Limits on request bodies. Content uploads are bounded by the hashing
+// limits instead.
+const (
+	maxJSONBody = 4 << 20
+	maxImport   = 1 << 30
+)
+
+// Server is the HTTP API. Set the services, then call Open.
+type Server struct {
+	Addr    string // host:port to listen on
+	Banks   vigil.BankService
+	Entries vigil.EntryService
+	Keys    vigil.KeyService
+	Matcher interface {
+		vigil.MatchService
+		Refresh(ctx context.Context) error
+	}
+	Hashing hashing.Options // limits and pipeline for uploaded content
+	Logger  *slog.Logger
+
+	ln       net.Listener
+	server   *http.Server
+	mux      *http.ServeMux
+	metrics  *metrics
+	hashers  sync.Pool
+	keys     keyCache
+	patterns []string // every route, for the OpenAPI check
+}
+
+// NewServer returns a Server with its routes registered.
+func NewServer() *Server {
+	s := &Server{mux: http.NewServeMux(), metrics: newMetrics()}
+	s.hashers.New = func() any { return hashing.NewHasher(s.Hashing) }
+	s.server = &http.Server{
+		Handler:           s,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+	}
+	s.routes()
+	return s
+}
+
+// Open starts listening and serving in the background.
+func (s *Server) Open() error {
+	if s.Logger == nil {
+		s.Logger = slog.New(slog.DiscardHandler)
+	}
+	s.metrics.indexStatus = s.Matcher.Status
+	ln, err := net.Listen("tcp", s.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", s.Addr, err)
+	}
+	s.ln = ln
+	go func() {
+		if err := s.server.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.Logger.Error("serve", "err", err)
+		}
+	}()
+	return nil
+}
+
+// URL returns the base URL the server listens on.
+func (s *Server) URL() string {
+	if s.ln == nil {
+		return ""
+	}
+	return "http://" + s.ln.Addr().String()
+}
+
+// Close stops accepting requests and waits up to ctx for those in flight.
+func (s *Server) Close(ctx context.Context) error {
+	return s.server.Shutdown(ctx)
+}
+
+// ServeHTTP implements http.Handler: security headers, then routing.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Referrer-Policy", "no-referrer")
+	s.mux.ServeHTTP(w, r)
+}
+
+// route registers pattern for the given roles (admin is always allowed;
+// none means any valid key). The pattern is also the metrics label.
+func (s *Server) route(pattern string, h http.HandlerFunc, roles ...vigil.Role) {
+	s.patterns = append(s.patterns, pattern)
+	s.mux.Handle(pattern, s.instrument(pattern, s.authenticate(roles, h)))
+}
+
+// public registers a pattern served without a key (health checks only).
+func (s *Server) public(pattern string, h http.HandlerFunc) {
+	s.patterns = append(s.patterns, pattern)
+	s.mux.Handle(pattern, s.instrument(pattern, h))
+}
+
+func (s *Server) routes() {
+	const (
+		admin    = vigil.RoleAdmin
+		curator  = vigil.RoleCurator
+		matcher  = vigil.RoleMatcher
+		reviewer = vigil.RoleReviewer
+	)
+	s.public("GET /healthz", s.handleHealth)
+	s.public("GET /readyz", s.handleReady)
+	s.route("GET /metrics", s.metrics.handler().ServeHTTP, admin)
+	s.route("GET /v1/openapi.json", s.handleOpenAPI)
+
+	s.route("POST /v1/hash", s.handleHash, matcher, curator)
+	s.route("POST /v1/match", s.handleMatch, matcher, curator)
+	s.route("POST /v1/lookup", s.handleLookup, matcher, curator)
+	s.route("GET /v1/index/status", s.handleIndexStatus, matcher, curator)
+
+	s.route("POST /v1/banks", s.handleCreateBank, curator)
+	s.route("GET /v1/banks", s.handleListBanks, curator, matcher, reviewer)
+	s.route("GET /v1/banks/{name}", s.handleGetBank, curator, matcher, reviewer)
+	s.route("PATCH /v1/banks/{name}", s.handleUpdateBank, curator)
+	s.route("DELETE /v1/banks/{name}", s.handleDisableBank, curator)
+	s.route("POST /v1/banks/{name}/entries", s.handleAddEntries, curator)
+	s.route("POST /v1/banks/{name}/import", s.handleImport, curator)
+	s.route("GET /v1/banks/{name}/entries", s.handleListEntries, curator, reviewer)
+	s.route("GET /v1/banks/{name}/export", s.handleExport, curator)
+	s.route("GET /v1/entries/{id}", s.handleGetEntry, curator, reviewer)
+	s.route("POST /v1/entries/{id}/retract", s.handleRetract, curator)
+
+	s.route("POST /v1/keys", s.handleCreateKey, admin)
+	s.route("GET /v1/keys", s.handleListKeys, admin)
+	s.route("DELETE /v1/keys/{id}", s.handleRevokeKey, admin)
+
+	s.mux.Handle("/", s.instrument("unmatched", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, r, vigil.Errorf(vigil.ENOTFOUND, "no such endpoint: %s %s", r.Method, r.URL.Path))
+	})))
+}
+
+func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// handleReady reports ready once the indexes are loaded.
+func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
+	if s.Matcher.Status().UpdatedAt.IsZero() {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "loading"})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+func (s *Server) handleIndexStatus(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, s.Matcher.Status())
+}
+
+// Routes returns every registered route pattern ("METHOD /path").
+func (s *Server) Routes() []string { return append([]string(nil), s.patterns...) }
