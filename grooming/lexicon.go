@@ -132,9 +132,12 @@ var macros = map[string]string{
 	"anyone":    "anyone|anybody|nobody|noone|someone|people|everyone",
 	"app":       "discord|dc|snapchat|snap|sc|telegram|tg|whatsapp|whatsap|wa|signal|wickr|kik|instagram|insta|ig|skype|viber|wechat|threema|tiktok|messenger|imessage|facetime",
 	"chat":      "chat|chats|messages|message|msgs|msg|convo|convos|conversation|conversations|texts|dms|dm|history|logs|chatlog|screenshots|pics|photos|mensajes|chats|conversación|nachrichten|chatverlauf|verlauf|messages|conversation|conv",
-	"giftitem":  "robux|vbucks|vbuck|pavos|gems|gem|skin|skins|coins|nitro|battlepass|pass|giftcard|card|cards|cashapp|venmo|paypal|money|cash|minecoins|diamonds|gold|credits|points|items|item|rp|primogems|tokens|gemas|dinero|tarjeta|monedas|skins|geld|gutschein|guthaben|münzen|argent|carte|pièces|pieces|cadeau|regalo|geschenk|present|gift|gifts|subs|sub|membership|premium",
+	"giftitem":  "robux|vbucks|vbuck|pavos|gems|gem|skin|skins|coins|nitro|battlepass|pass|giftcard|card|cards|cashapp|venmo|paypal|money|cash|minecoins|diamonds|gold|credits|points|items|item|rp|primogems|tokens|gemas|dinero|tarjeta|monedas|skins|geld|gutschein|guthaben|münzen|argent|carte|pièces|pieces|cadeau|regalo|geschenk|present|gift|gifts|subs|sub|membership|premium|controller|headset|headphones|airpods|console|sim|keyboard|makeup|hoodie|shoes|phone",
 	"photo":     "pic|pics|picture|pictures|photo|photos|selfie|selfies|foto|fotos|bild|bilder|image|images|snap|snaps|video|vid|vids",
 	"child":     "kid|kids|girl|girls|boy|boys|children|kinder|niños|niñas|enfants|kiddo|teens|teenagers",
+	"neg":       "dont|don't|dnt|not|never|no|doesnt|doesn't|wont|won't|shouldnt|shouldn't|cant|can't|without|nobody|noone",
+	"tell":      "tell|telling|mention|mentioning|say|saying|show|showing|bring|involve|inform|talk|speak",
+	"device":    "phone|tablet|ipad|computer|laptop|pc|screen|messages|chats|texts|dms|account|history|switch",
 }
 
 // lexiconEntries is the union of all languages. Languages are not separated

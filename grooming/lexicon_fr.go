@@ -20,7 +20,7 @@ var lexiconFR = []entry{
 	{MaturityFlattery, 0.9, 0, "pour ton age"},
 	{MaturityFlattery, 0.8, 0, "si|tres|trop|tellement|plus ~1 mature"},
 	{MaturityFlattery, 0.9, 0, "pas comme ~2 autres"},
-	{MaturityFlattery, 0.8, 0, "tu fais ~1 plus ~1 vieille|vieux|grande|grand|agee"},
+	{MaturityFlattery, 0.8, 0, "tu fais ~1 ?plus ~1 vieille|vieux|grande|grand|agee"},
 	{MaturityFlattery, 0.5, 0, "t'es|tes|es ~1 si|tres|trop|tellement ~1 jolie|belle|mignonne|mignon|beau|speciale|special"},
 
 	{Gift, 0.6, 0, "je ~2 t'offre|donne|paye|t'envoie|t'achete ~3 @giftitem"},
@@ -90,6 +90,10 @@ var lexiconFR = []entry{
 	{Desensitisation, 0.7, 0, "l'age|lage ~1 compte pas"},
 	{Desensitisation, 0.7, 0, "parents ~2 exagerent|dramatisent"},
 
+	{PlatformMove, 0.8, flagOversight, "ici ~2 surveille|surveillé|enregistre"},
+	{Secrecy, 0.8, flagCaregiver, "pas besoin ~2 savoir"},
+	{Secrecy, 0.8, flagCaregiver, "efface|supprime ~2 nos|les ~1 messages"},
+	{Meeting, 0.7, 0, "passer ~1 te ~1 prendre|chercher"},
 	{CueCaregiver, 1.0, 0, "j'ecris|jecris|j'appelle|jappelle|je demande ~1 a ~1 ta|ton|tes ~1 mere|pere|maman|papa|parents"},
 	{CueCaregiver, 0.9, 0, "demande ~1 a ~1 tes|ta|ton ~1 parents|mere|pere|maman|papa"},
 	{CueCaregiver, 0.8, 0, "avec ~1 tes|ta|ton ~1 parents|mere|pere|maman|papa"},

@@ -98,13 +98,15 @@ type Options struct {
 	MaxMessageBytes int
 }
 
-// Default thresholds, chosen on testdata/dev.jsonl (see eval_test.go and
-// docs/benchmarks.md): High is near 1% false positives, Medium near 5%.
+// Default thresholds, chosen on testdata/dev.jsonl: the flag threshold
+// (= Medium) keeps the dev false-positive rate at or below 1% (one of 192
+// hard negatives); High has no dev false positive; Low is for ranking a
+// review queue, not for flagging.
 const (
-	DefaultThreshold       = 0.5
-	DefaultLowLevel        = 0.25
-	DefaultMedium          = 0.5
-	DefaultHigh            = 0.75
+	DefaultThreshold       = 0.4
+	DefaultLowLevel        = 0.2
+	DefaultMedium          = 0.4
+	DefaultHigh            = 0.6
 	DefaultMaxMessageBytes = 4096
 )
 
@@ -221,6 +223,7 @@ const (
 	surpriseConvCut  = 0.5
 	convenienceCut   = 0.5
 	caregiverConvCut = 0.6
+	safetyConvCut    = 0.7
 )
 
 // State is the streaming state of one conversation. It is plain data
@@ -254,6 +257,7 @@ type SpeakerState struct {
 	Caregiver  float32 `json:"caregiver,omitempty"`
 	Quote      float32 `json:"quote,omitempty"`
 	Education  float32 `json:"education,omitempty"`
+	Safety     float32 `json:"safety,omitempty"`
 	LastTarget int     `json:"last_target"`
 }
 
@@ -406,6 +410,7 @@ func (d *Detector) Append(st *State, m Message) Risk {
 	sp.Caregiver = max(sp.Caregiver, cue(CueCaregiver))
 	sp.Quote = max(sp.Quote, cue(CueQuote))
 	sp.Education = max(sp.Education, cue(CueEducation))
+	sp.Safety = max(sp.Safety, cue(CueSafety))
 	st.Surprise = max(st.Surprise, cue(CueSurprise))
 	st.Convenience = max(st.Convenience, cue(CueConvenience))
 
@@ -598,6 +603,14 @@ func (d *Detector) view(st *State, actor, target int) *pairView {
 		}
 		pv.ctx = append(pv.ctx, CueCaregiver.String())
 	}
+	if as.Safety > 0 {
+		// Someone who says "lock the door" asks about being alone to make
+		// the child safer, not to find an unsupervised moment.
+		pv.e[RiskAssessment] *= 1 - safetyConvCut*float64(as.Safety)
+		pv.e[Meeting] *= 1 - safetyConvCut/2*float64(as.Safety)
+		pv.e[PhotoRequest] *= 1 - safetyConvCut/2*float64(as.Safety)
+		pv.ctx = append(pv.ctx, CueSafety.String())
+	}
 	if as.Quote > 0.5 {
 		pv.ctx = append(pv.ctx, CueQuote.String())
 	}
@@ -653,7 +666,7 @@ func (d *Detector) view(st *State, actor, target int) *pairView {
 		prior += 0.5
 		pv.facts = append(pv.facts, fmt.Sprintf("age gap %d", actorAge-targetAge))
 	case targetAge > 0 && targetAge < 18:
-		prior += 0.3
+		prior += 0.5
 		pv.facts = append(pv.facts, fmt.Sprintf("target is a minor (%d)", targetAge))
 	}
 	if as.Evasive > 0 && (actorAge == 0 || actorAge >= 18) {
