@@ -194,3 +194,27 @@ func formatName(f string) string {
 	}
 	return f
 }
+
+// Signals returns the exact-hash signals of the digests.
+func (d Digests) Signals() []vigil.Signal {
+	m, s1, s256 := d.Hex()
+	return []vigil.Signal{
+		{Type: vigil.SignalMD5, Value: m},
+		{Type: vigil.SignalSHA1, Value: s1},
+		{Type: vigil.SignalSHA256, Value: s256},
+	}
+}
+
+// Signals returns the image's PDQ signal (with its quality and, when
+// computed, its dihedral variants) followed by the exact-hash signals.
+func (r *Result) Signals() []vigil.Signal {
+	q := r.Quality
+	sig := vigil.Signal{Type: vigil.SignalPDQ, Value: r.PDQ.String(), Quality: &q}
+	if r.Dihedral != nil {
+		sig.Dihedral = make(map[string]string, 7)
+		for v := pdq.Rotate90; v <= pdq.FlipMinus1; v++ {
+			sig.Dihedral[v.String()] = r.Dihedral[v].String()
+		}
+	}
+	return append([]vigil.Signal{sig}, r.Digests.Signals()...)
+}

@@ -9,7 +9,6 @@ import (
 
 	"github.com/vigil-oss/vigil"
 	"github.com/vigil-oss/vigil/hashing"
-	"github.com/vigil-oss/vigil/pdq"
 )
 
 // contentInfo describes uploaded content.
@@ -59,33 +58,22 @@ func (s *Server) readContent(w http.ResponseWriter, r *http.Request) (*hashRespo
 	if err != nil {
 		return nil, err
 	}
-	md5Hex, sha1Hex, sha256Hex := d.Hex()
 	if rec, ok := w.(*recorder); ok {
-		rec.content = sha256Hex
+		_, _, rec.content = d.Hex()
 	}
 	resp := &hashResponse{Content: contentInfo{Bytes: len(data)}}
 	res, err := h.HashImageBytes(data)
 	switch {
 	case err == nil:
-		q := res.Quality
-		sig := vigil.Signal{Type: vigil.SignalPDQ, Value: res.PDQ.String(), Quality: &q}
-		if res.Dihedral != nil {
-			sig.Dihedral = map[string]string{}
-			for v := pdq.Rotate90; v <= pdq.FlipMinus1; v++ {
-				sig.Dihedral[v.String()] = res.Dihedral[v].String()
-			}
-		}
-		resp.Signals = append(resp.Signals, sig)
+		res.Digests = d
+		resp.Signals = res.Signals()
 		resp.Content.Format, resp.Content.Width, resp.Content.Height = res.Format, res.Width, res.Height
 	case vigil.ErrorCode(err) == vigil.EINTERNAL:
 		return nil, err
 	default:
 		resp.PDQError = vigil.ErrorMessage(err)
+		resp.Signals = d.Signals()
 	}
-	resp.Signals = append(resp.Signals,
-		vigil.Signal{Type: vigil.SignalMD5, Value: md5Hex},
-		vigil.Signal{Type: vigil.SignalSHA1, Value: sha1Hex},
-		vigil.Signal{Type: vigil.SignalSHA256, Value: sha256Hex})
 	return resp, nil
 }
 

@@ -156,23 +156,34 @@ func expandPaths(args []string) (paths []string, errs []pathError, sawDir bool) 
 // hashAll hashes paths with n workers, each with its own Hasher, and yields
 // the results in the order of paths.
 func hashAll(ctx context.Context, paths []string, n int, opts hashing.Options, stdin io.Reader) <-chan hashLine {
+	return mapOrdered(ctx, paths, n, func() func(string) hashLine {
+		h := hashing.NewHasher(opts)
+		return func(path string) hashLine { return hashPath(h, path, stdin) }
+	})
+}
+
+// mapOrdered applies a per-worker function to every path with n workers
+// and yields the results in the order of paths. newWorker is called once per
+// worker, so each can own state that is not safe to share (a Hasher). On
+// cancellation it stops handing out paths and flushes what finished.
+func mapOrdered[T any](ctx context.Context, paths []string, n int, newWorker func() func(string) T) <-chan T {
 	type job struct {
 		i    int
 		path string
 	}
 	type done struct {
-		i    int
-		line hashLine
+		i int
+		v T
 	}
 	jobs := make(chan job)
 	dones := make(chan done, n)
-	out := make(chan hashLine, n)
+	out := make(chan T, n)
 	var wg sync.WaitGroup
 	for range n {
 		wg.Go(func() {
-			h := hashing.NewHasher(opts)
+			work := newWorker()
 			for j := range jobs {
-				dones <- done{j.i, hashPath(h, j.path, stdin)}
+				dones <- done{j.i, work(j.path)}
 			}
 		})
 	}
@@ -189,21 +200,20 @@ func hashAll(ctx context.Context, paths []string, n int, opts hashing.Options, s
 	go func() { wg.Wait(); close(dones) }()
 	go func() {
 		defer close(out)
-		pending := map[int]hashLine{}
+		pending := map[int]T{}
 		next := 0
 		for d := range dones {
-			pending[d.i] = d.line
+			pending[d.i] = d.v
 			for {
-				l, ok := pending[next]
+				v, ok := pending[next]
 				if !ok {
 					break
 				}
 				delete(pending, next)
-				out <- l
+				out <- v
 				next++
 			}
 		}
-		// Cancelled: flush what finished, in order.
 		rest := make([]int, 0, len(pending))
 		for i := range pending {
 			rest = append(rest, i)
@@ -218,16 +228,12 @@ func hashAll(ctx context.Context, paths []string, n int, opts hashing.Options, s
 
 func hashPath(h *hashing.Hasher, path string, stdin io.Reader) hashLine {
 	line := hashLine{Path: path}
-	var r io.Reader = stdin
-	if path != "-" {
-		f, err := os.Open(path)
-		if err != nil {
-			line.Error = err.Error()
-			return line
-		}
-		defer f.Close()
-		r = f
+	r, closeInput, err := openInput(path, stdin)
+	if err != nil {
+		line.Error = err.Error()
+		return line
 	}
+	defer closeInput()
 	res, err := h.HashReader(r)
 	if err != nil {
 		line.Error = fmt.Sprintf("%s: %s", path, errorText(err))

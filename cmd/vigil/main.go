@@ -75,6 +75,10 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return (&HashCommand{m}).Run(ctx, args)
 	case "serve":
 		return (&ServeCommand{m}).Run(ctx, args)
+	case "bank":
+		return (&BankCommand{m}).Run(ctx, args)
+	case "match":
+		return (&MatchCommand{m}).Run(ctx, args)
 	case "key":
 		return (&KeyCommand{m}).Run(ctx, args)
 	case "grooming":
@@ -96,10 +100,12 @@ Usage:
 
 Commands:
 
+	bank      create, list, import and export banks (hash lists)
 	eval      evaluate a detector on a labelled set (eval grooming FILE)
 	grooming  score conversations for grooming risk (grooming score FILE)
 	hash      hash images: PDQ, MD5, SHA-1, SHA-256
 	key       create, list and revoke API keys
+	match     hash files and match them against the local banks
 	serve     serve the matching API on the embedded store
 	version   print the version
 

@@ -1,0 +1,115 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"runtime"
+
+	"github.com/vigil-oss/vigil"
+	"github.com/vigil-oss/vigil/hashing"
+	"github.com/vigil-oss/vigil/matcher"
+	"github.com/vigil-oss/vigil/pdq"
+	"github.com/vigil-oss/vigil/sqlite"
+)
+
+// MatchCommand hashes files and matches them against the local banks:
+// `vigil match [flags] PATH...`.
+type MatchCommand struct{ *Main }
+
+// matchLine is one JSON line of `vigil match` output.
+type matchLine struct {
+	Path     string              `json:"path"`
+	Matched  bool                `json:"matched"`
+	Signals  []vigil.Signal      `json:"signals,omitempty"`
+	Results  []vigil.MatchResult `json:"results,omitempty"`
+	PDQError string              `json:"pdq_error,omitempty"`
+	Error    string              `json:"error,omitempty"`
+}
+
+// Run loads the indexes from the data directory and matches every file.
+func (c *MatchCommand) Run(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("vigil match", flag.ContinueOnError)
+	fs.SetOutput(c.Stderr)
+	data := dataFlag(fs)
+	workers := fs.Int("workers", runtime.NumCPU(), "files hashed in parallel")
+	dihedral := fs.Bool("dihedral", false, "also match rotated and flipped versions")
+	minQuality := fs.Int("min-quality", vigil.DefaultMinQuality, "lowest PDQ quality matched (-1: no filter)")
+	fs.Usage = func() {
+		fmt.Fprintln(c.Stderr, "Usage: vigil match [flags] PATH...\n\nHashes files and matches them against the banks in the data directory.\nPrints one JSON line per file; exits 1 if any file failed.\n\nFlags:")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() == 0 {
+		fs.Usage()
+		return flag.ErrHelp
+	}
+	db, err := c.openStore(ctx, *data)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	m := matcher.New(sqlite.NewBankService(db), sqlite.NewEntryService(db), c.Logger)
+	if err := m.Load(ctx); err != nil {
+		return fmt.Errorf("load indexes: %w", err)
+	}
+	opts := vigil.MatchOptions{MinQuality: *minQuality, Dihedral: *dihedral}
+	hopts := hashing.Options{Pipeline: pdq.Full, Dihedral: *dihedral}
+
+	paths, walkErrs, _ := expandPaths(fs.Args())
+	failed := len(walkErrs) > 0
+	enc := json.NewEncoder(c.Stdout)
+	for _, e := range walkErrs {
+		enc.Encode(matchLine{Path: e.path, Error: e.err.Error()})
+	}
+	lines := mapOrdered(ctx, paths, max(1, *workers), func() func(string) matchLine {
+		h := hashing.NewHasher(hopts)
+		return func(path string) matchLine { return matchPath(ctx, h, m, opts, path, c.Stdin) }
+	})
+	for l := range lines {
+		failed = failed || l.Error != ""
+		enc.Encode(l)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if failed {
+		return errSilent
+	}
+	return nil
+}
+
+func matchPath(ctx context.Context, h *hashing.Hasher, m vigil.MatchService, opts vigil.MatchOptions, path string, stdin io.Reader) matchLine {
+	line := matchLine{Path: path}
+	r, closeInput, err := openInput(path, stdin)
+	if err != nil {
+		line.Error = err.Error()
+		return line
+	}
+	defer closeInput()
+	d, data, err := h.Read(r)
+	if err != nil {
+		line.Error = fmt.Sprintf("%s: %s", path, errorText(err))
+		return line
+	}
+	res, err := h.HashImageBytes(data)
+	if err != nil {
+		// Not an image we can hash: the exact digests still match.
+		line.PDQError, line.Signals = errorText(err), d.Signals()
+	} else {
+		res.Digests = d
+		line.Signals = res.Signals()
+	}
+	if line.Results, err = m.Lookup(ctx, line.Signals, opts); err != nil {
+		line.Error = fmt.Sprintf("%s: %s", path, errorText(err))
+		return line
+	}
+	for _, r := range line.Results {
+		line.Matched = line.Matched || len(r.Matches) > 0
+	}
+	return line
+}
