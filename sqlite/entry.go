@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"iter"
@@ -72,14 +73,14 @@ func (s *EntryService) AddEntries(ctx context.Context, bankID int64, by string, 
 			return err
 		}
 		for i, e := range entries {
-			err := ins.QueryRowContext(ctx, bankID, e.SignalType, e.Value, e.Source, e.SourceEntryID,
+			err := ins.QueryRowContext(ctx, bankID, e.SignalType, encodeValue(e.SignalType, e.Value), e.Source, e.SourceEntryID,
 				e.Category, by, formatTime(now), seq+int64(i)).Scan(&e.ID)
 			if errors.Is(err, sql.ErrNoRows) {
 				// A duplicate: hand back the entry the bank already holds.
 				if err := tx.QueryRowContext(ctx, `
 					SELECT id FROM entries
 					WHERE bank_id = ? AND signal_type = ? AND value = ? AND retracted_at IS NULL`,
-					bankID, e.SignalType, e.Value).Scan(&e.ID); err != nil {
+					bankID, e.SignalType, encodeValue(e.SignalType, e.Value)).Scan(&e.ID); err != nil {
 					return fmt.Errorf("find duplicate of entry %d: %w", i+1, err)
 				}
 				res.Duplicates++
@@ -148,8 +149,8 @@ func (s *EntryService) ImportEntries(ctx context.Context, bankID int64, by strin
 }
 
 // batchInserter inserts entries with multi-row INSERT statements, prepared
-// once for a full batch. Parameters ?1 to ?4 (bank, added by, added at, the
-// batch's first sequence number) are shared by all rows of a statement, so
+// once for a full batch. The values all rows share (bank, added by, added
+// at, the batch's first sequence number) are bound once per statement, so
 // that each row binds only its own five values.
 type batchInserter struct {
 	tx     *sql.Tx
@@ -167,19 +168,26 @@ type batchInserter struct {
 // perRow is the number of parameters each row binds.
 const perRow = 5
 
+// insertSQL returns the statement that inserts rows entries. It uses only
+// anonymous parameters: SQLite looks numbered ones (?NNN) up by a linear
+// scan for every parameter bound, which made large batches quadratic.
 func insertSQL(rows int) string {
 	var b strings.Builder
-	b.WriteString(`INSERT INTO entries (bank_id, added_by, added_at, seq, signal_type, value, source, source_entry_id, category) VALUES `)
+	b.WriteString(`WITH c (bank_id, added_by, added_at, seq) AS (VALUES (?, ?, ?, ?))
+		INSERT OR IGNORE INTO entries (bank_id, added_by, added_at, seq, signal_type, value, source, source_entry_id, category)
+		SELECT c.bank_id, c.added_by, c.added_at, c.seq + v.column1, v.column2, v.column3, v.column4, v.column5, v.column6
+		FROM c, (VALUES `)
 	for i := range rows {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		p := 5 + i*perRow
-		fmt.Fprintf(&b, "(?1,?2,?3,?4+%d,?%d,?%d,?%d,?%d,?%d)", i, p, p+1, p+2, p+3, p+4)
+		fmt.Fprintf(&b, "(%d,?,?,?,?,?)", i)
 	}
 	// Duplicates, of entries already held or within the import, are
-	// skipped; the rows changed tell how many were added.
-	b.WriteString(` ON CONFLICT DO NOTHING`)
+	// skipped; the rows changed tell how many were added. OR IGNORE rather
+	// than ON CONFLICT DO NOTHING: only then can SQLite tell that the
+	// statement never aborts, and skip its statement journal.
+	b.WriteString(`) AS v`)
 	return b.String()
 }
 
@@ -187,7 +195,7 @@ func (ins *batchInserter) add(ctx context.Context, e *vigil.Entry) error {
 	if ins.args == nil {
 		ins.args = make([]any, 4, 4+ins.size*perRow)
 	}
-	ins.args = append(ins.args, string(e.SignalType), e.Value, e.Source, e.SourceEntryID, e.Category)
+	ins.args = append(ins.args, string(e.SignalType), encodeValue(e.SignalType, e.Value), e.Source, e.SourceEntryID, e.Category)
 	ins.rows++
 	if ins.rows < ins.size {
 		return nil
@@ -273,8 +281,12 @@ func (s *EntryService) FindEntries(ctx context.Context, f vigil.EntryFilter) ([]
 			if v, err = vigil.CanonicalValue(*f.SignalType, v); err != nil {
 				return nil, err
 			}
+			where, args = append(where, "value = ?"), append(args, encodeValue(*f.SignalType, v))
+		} else {
+			// Without a type the value may be a hash, stored as bytes, or
+			// not.
+			where, args = append(where, "value IN (?, ?)"), append(args, encodeValue(vigil.SignalSHA256, v), []byte(v))
 		}
-		where, args = append(where, "value = ?"), append(args, v)
 	}
 	if f.SourceEntryID != nil {
 		where, args = append(where, "source_entry_id = ?"), append(args, *f.SourceEntryID)
@@ -451,19 +463,51 @@ func scanEntry(row scanner) (*vigil.Entry, error) {
 
 func scanEntryInto(row scanner, e *vigil.Entry) error {
 	var (
+		value       []byte
 		addedAt     string
 		retractedAt sql.NullString
 	)
-	if err := row.Scan(&e.ID, &e.BankID, &e.SignalType, &e.Value, &e.Source, &e.SourceEntryID, &e.Category,
+	if err := row.Scan(&e.ID, &e.BankID, &e.SignalType, &value, &e.Source, &e.SourceEntryID, &e.Category,
 		&e.AddedBy, &addedAt, &e.RetractedBy, &retractedAt, &e.RetractReason, &e.Seq); err != nil {
 		return err
 	}
+	e.Value = decodeValue(e.SignalType, value)
 	var err error
 	if e.AddedAt, err = parseTime(addedAt); err != nil {
 		return err
 	}
 	e.RetractedAt, err = parseNullTime(retractedAt)
 	return err
+}
+
+// encodeValue returns the stored form of a canonical value: the bytes of a
+// hash, half the size of its hex, which keeps the entries' unique index small
+// enough to stay in the page cache during large imports; other values as
+// they are.
+func encodeValue(t vigil.SignalType, v string) []byte {
+	if isHash(t) {
+		if b, err := hex.DecodeString(v); err == nil {
+			return b
+		}
+	}
+	return []byte(v)
+}
+
+// decodeValue reverses encodeValue.
+func decodeValue(t vigil.SignalType, b []byte) string {
+	if isHash(t) {
+		return hex.EncodeToString(b)
+	}
+	return string(b)
+}
+
+// isHash reports whether values of type t are hex hashes.
+func isHash(t vigil.SignalType) bool {
+	switch t {
+	case vigil.SignalPDQ, vigil.SignalMD5, vigil.SignalSHA1, vigil.SignalSHA256:
+		return true
+	}
+	return false
 }
 
 // pageLimit applies the defaults and cap of vigil.EntryFilter.Limit.
