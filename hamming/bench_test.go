@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 	"time"
 )
@@ -153,29 +154,42 @@ func benchSearch(b *testing.B, s benchSet, radius int) {
 	if dir := os.Getenv("VIGIL_BENCH_DUMP"); dir != "" {
 		s.dump(b, dir, x, radius)
 	}
-	v := x.cur.Load()
-	seg := v.base
-
-	// Baseline: the scan over the same rows, timed on the same queries.
-	nScan := min(len(s.qs), max(20, 200_000_000/len(s.ids)))
-	scanRes := make([][]Result, nScan)
-	start = time.Now()
-	for i := range nScan {
-		w := toWords(&s.qs[i])
-		scanRes[i] = scan(seg.hashes, seg.ids, &w, radius, nil, 0, nil)
-	}
-	scanNs := float64(time.Since(start).Nanoseconds()) / float64(nScan)
+	seg := x.cur.Load().base
 
 	// Results must be identical to the scan's before any timing counts.
+	nCheck := min(len(s.qs), max(20, 100_000_000/len(s.ids)))
 	matches := 0
-	for i := range nScan {
+	for i := range nCheck {
+		w := toWords(&s.qs[i])
+		want := scan(seg.hashes, seg.ids, &w, radius, nil, 0, nil)
 		got := x.Search(s.qs[i], radius, nil)
-		sameResults(b, fmt.Sprintf("query %d", i), got, scanRes[i])
+		sameResults(b, fmt.Sprintf("query %d", i), got, want)
 		matches += len(got)
 	}
-	scanRes = nil
 
+	// Paired measurement: the index and the scan take turns on the same
+	// queries, timed in thread CPU time, so that other load on the machine
+	// affects both alike and descheduled time counts for neither.
+	runtime.LockOSThread()
+	var idxCPU, scanCPU time.Duration
+	nPaired := min(len(s.qs), max(10, 50_000_000/len(s.ids)))
 	var dst []Result
+	for lo := 0; lo < nPaired; lo += 5 {
+		hi := min(lo+5, nPaired)
+		t0 := threadCPU()
+		for i := lo; i < hi; i++ {
+			dst = x.Search(s.qs[i], radius, dst[:0])
+		}
+		t1 := threadCPU()
+		for i := lo; i < hi; i++ {
+			w := toWords(&s.qs[i])
+			dst = scan(seg.hashes, seg.ids, &w, radius, nil, 0, dst[:0])
+		}
+		idxCPU += t1 - t0
+		scanCPU += threadCPU() - t1
+	}
+	runtime.UnlockOSThread()
+
 	i := 0
 	b.ResetTimer()
 	for b.Loop() {
@@ -183,12 +197,12 @@ func benchSearch(b *testing.B, s benchSet, radius int) {
 		i++
 	}
 	b.StopTimer()
-	indexNs := float64(b.Elapsed().Nanoseconds()) / float64(b.N)
 	st := x.Stats()
-	b.ReportMetric(scanNs, "scan-ns/op")
-	b.ReportMetric(scanNs/indexNs, "speedup")
+	b.ReportMetric(float64(idxCPU.Nanoseconds())/float64(nPaired), "idx-cpu-ns/op")
+	b.ReportMetric(float64(scanCPU.Nanoseconds())/float64(nPaired), "scan-cpu-ns/op")
+	b.ReportMetric(float64(scanCPU)/float64(idxCPU), "speedup")
 	b.ReportMetric(float64(st.Bytes)/float64(st.Entries), "B/entry")
-	b.ReportMetric(float64(matches)/float64(nScan), "matches/op")
+	b.ReportMetric(float64(matches)/float64(nCheck), "matches/op")
 	b.ReportMetric(buildTime.Seconds(), "build-s")
 }
 

@@ -68,6 +68,7 @@ type Index struct {
 	tabs *probeTables
 	cur  atomic.Pointer[view]
 	kick chan struct{} // wakes RunCompactor; buffered, so kicks coalesce
+	bufs sync.Pool     // *[]uint32 candidate buffers, so searches don't allocate
 
 	compactMu sync.Mutex // one compaction at a time
 
@@ -137,6 +138,7 @@ func sortedUnique(ids []uint64, hashes [][32]byte) ([]uint64, []words) {
 	}
 	outIDs := make([]uint64, len(ids))
 	outH := make([]words, len(ids))
+	adviseHugePages(outH)
 	if sorted {
 		copy(outIDs, ids)
 		for i := range hashes {
@@ -192,11 +194,21 @@ func (x *Index) Stats() Stats {
 func (x *Index) Search(q [32]byte, radius int, dst []Result) []Result {
 	v := x.cur.Load()
 	w := toWords(&q)
-	return v.search(&w, radius, dst)
+	buf := x.getBuf()
+	dst = v.search(&w, radius, dst, buf)
+	x.bufs.Put(buf)
+	return dst
 }
 
-func (v *view) search(q *words, radius int, dst []Result) []Result {
-	dst = v.base.search(q, radius, v.dead, 0, dst)
+func (x *Index) getBuf() *[]uint32 {
+	if b, ok := x.bufs.Get().(*[]uint32); ok {
+		return b
+	}
+	return new([]uint32)
+}
+
+func (v *view) search(q *words, radius int, dst []Result, buf *[]uint32) []Result {
+	dst = v.base.search(q, radius, v.dead, 0, dst, buf)
 	return scan(v.dHashes, v.dIDs, q, radius, v.dead, uint32(len(v.base.ids)), dst)
 }
 
@@ -207,10 +219,12 @@ func (v *view) search(q *words, radius int, dst []Result) []Result {
 func (x *Index) SearchMany(qs [][32]byte, radius int, dst []Result) []Result {
 	v := x.cur.Load()
 	start := len(dst)
+	buf := x.getBuf()
 	for i := range qs {
 		w := toWords(&qs[i])
-		dst = v.search(&w, radius, dst)
+		dst = v.search(&w, radius, dst, buf)
 	}
+	x.bufs.Put(buf)
 	found := dst[start:]
 	slices.SortFunc(found, func(a, b Result) int {
 		if c := cmp.Compare(a.ID, b.ID); c != 0 {
@@ -411,6 +425,7 @@ func (v *view) liveSorted() ([]uint64, []words) {
 	slices.SortFunc(dpos, func(a, b uint32) int { return cmp.Compare(v.dIDs[a], v.dIDs[b]) })
 	ids := make([]uint64, 0, v.live)
 	hashes := make([]words, 0, v.live)
+	adviseHugePages(hashes)
 	bi, di := 0, 0
 	for bi < len(v.base.ids) || di < len(dpos) {
 		if bi < len(v.base.ids) && v.isDead(uint32(bi)) {

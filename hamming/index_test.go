@@ -56,7 +56,7 @@ func TestSearchMatchesOracle(t *testing.T) {
 						// Check the multi-index path itself, which the cost
 						// guard would often bypass on data this small.
 						w := toWords(&q)
-						sameResults(t, what+" probe", seg.probe(&w, radius, nil, 0, nil), want)
+						sameResults(t, what+" probe", seg.probe(&w, radius, nil, 0, nil, new([]uint32)), want)
 					}
 				}
 			}

@@ -22,9 +22,9 @@ func liveHeap() uint64 {
 // the heap ends within 10% of where it started: reloading must not leak old
 // segments, maps or delta arrays (HMA's common complaint).
 func TestMemoryStableAcrossCompactions(t *testing.T) {
-	n, churn, cycles := 200_000, 2_000, 100
+	n, churn, cycles := 100_000, 1_000, 100
 	if testing.Short() {
-		n, cycles = 50_000, 30
+		n, cycles = 20_000, 30
 	}
 	ids, hs := uniformData(21, n)
 	x, err := Build(ids, hs, Options{Substrings: 16})

@@ -115,8 +115,12 @@ type segment struct {
 	table    *probeTable // masks for width b
 	offsets  [][]uint32  // per substring: 1<<b + 1 bucket starts into postings
 	postings [][]byte    // per substring: rows, width bytes each, grouped by bucket
-	width    int         // bytes per posting: 3 while rows fit in 24 bits, else 4
-	rowMask  uint32      // masks a 4-byte little-endian read down to width bytes
+	// The per-substring slices above are windows on these two allocations:
+	// one big block each gets huge pages where many small ones would not.
+	offsetBlock  []uint32
+	postingBlock []byte
+	width        int    // bytes per posting: 3 while rows fit in 24 bits, else 4
+	rowMask      uint32 // masks a 4-byte little-endian read down to width bytes
 }
 
 // find returns the row holding id.
@@ -139,13 +143,7 @@ func (s *segment) find(id uint64) (uint32, bool) {
 // bytes estimates the memory the segment holds.
 func (s *segment) bytes() int64 {
 	n := int64(cap(s.ids))*8 + int64(cap(s.hashes))*32
-	for _, o := range s.offsets {
-		n += int64(cap(o)) * 4
-	}
-	for _, p := range s.postings {
-		n += int64(cap(p))
-	}
-	return n
+	return n + int64(cap(s.offsetBlock))*4 + int64(cap(s.postingBlock))
 }
 
 // layoutFor picks the multi-index shape for n entries. Below a few thousand
@@ -189,8 +187,18 @@ func buildSegment(ids []uint64, hashes []words, substrings int, tabs *probeTable
 	if len(ids) > 1<<24 {
 		s.width, s.rowMask = 4, ^uint32(0)
 	}
+	n, tab := len(ids), 1<<s.b+1
+	s.offsetBlock = make([]uint32, s.m*tab)
+	// One spare byte lets the reader load 4 bytes at the last 3-byte posting.
+	s.postingBlock = make([]byte, s.m*n*s.width+1)
+	adviseHugePages(s.offsetBlock)
+	adviseHugePages(s.postingBlock)
 	s.offsets = make([][]uint32, s.m)
 	s.postings = make([][]byte, s.m)
+	for j := range s.m {
+		s.offsets[j] = s.offsetBlock[j*tab : (j+1)*tab : (j+1)*tab]
+		s.postings[j] = s.postingBlock[j*n*s.width : (j+1)*n*s.width+1]
+	}
 
 	// Substrings are independent, so build them in parallel; each worker
 	// needs one bucket cursor array, which bounds the extra memory.
@@ -222,7 +230,7 @@ func (s *segment) buildSubstring(j int, cur []uint32) {
 	b, w := s.b, s.width
 	word, shift := (j*b)>>6, uint(64-b-(j*b)&63)
 	mask := uint64(1)<<b - 1
-	off := make([]uint32, 1<<b+1)
+	off, post := s.offsets[j], s.postings[j]
 	for i := range s.hashes {
 		off[(s.hashes[i][word]>>shift)&mask+1]++
 	}
@@ -230,8 +238,6 @@ func (s *segment) buildSubstring(j int, cur []uint32) {
 		off[v] += off[v-1]
 	}
 	copy(cur, off[:1<<b])
-	// One spare byte lets the reader load 4 bytes at the last 3-byte posting.
-	post := make([]byte, len(s.hashes)*w+1)
 	for i := range s.hashes {
 		v := (s.hashes[i][word] >> shift) & mask
 		p := int(cur[v]) * w
@@ -244,8 +250,6 @@ func (s *segment) buildSubstring(j int, cur []uint32) {
 			post[p+3] = byte(r >> 24)
 		}
 	}
-	s.offsets[j] = off
-	s.postings[j] = post
 }
 
 // subRadius is the per-substring search radius for the pigeonhole bound in
@@ -263,15 +267,15 @@ func subRadius(radius, m, j int) int {
 }
 
 // search appends to dst the entries of s within radius of q whose rows
-// (offset by rowBase) are not in dead.
-func (s *segment) search(q *words, radius int, dead *roaring.Bitmap, rowBase uint32, dst []Result) []Result {
+// (offset by rowBase) are not in dead. buf is scratch space for probe.
+func (s *segment) search(q *words, radius int, dead *roaring.Bitmap, rowBase uint32, dst []Result, buf *[]uint32) []Result {
 	if radius < 0 || len(s.ids) == 0 {
 		return dst
 	}
 	if s.m == 0 || !s.probeIsCheaper(q, radius) {
 		return scan(s.hashes, s.ids, q, radius, dead, rowBase, dst)
 	}
-	return s.probe(q, radius, dead, rowBase, dst)
+	return s.probe(q, radius, dead, rowBase, dst, buf)
 }
 
 // probeIsCheaper applies the cost model: the probe count follows from the
@@ -317,11 +321,18 @@ func (s *segment) probeIsCheaper(q *words, radius int) bool {
 // of several substrings; it is reported only from the first substring whose
 // bound it meets, which makes the output duplicate-free without a visited
 // set (that would cost O(n) to clear or a map to maintain).
-func (s *segment) probe(q *words, radius int, dead *roaring.Bitmap, rowBase uint32, dst []Result) []Result {
+//
+// Each substring's candidates are gathered into buf first and checked in a
+// second loop. Checking inside the bucket loop would tie every hash load to
+// a bucket-length branch that mispredicts (buckets hold a handful of rows),
+// and a mispredict discards the loads in flight; the flat loop's only branch
+// is the rarely taken match, so many cache misses overlap.
+func (s *segment) probe(q *words, radius int, dead *roaring.Bitmap, rowBase uint32, dst []Result, buf *[]uint32) []Result {
 	b, m, w, rowMask := s.b, s.m, s.width, s.rowMask
 	mask := uint64(1)<<b - 1
 	hashes, ids := s.hashes, s.ids
 	q0, q1, q2, q3 := q[0], q[1], q[2], q[3]
+	rows := (*buf)[:0]
 	for j := range m {
 		r := subRadius(radius, m, j)
 		if r < 0 {
@@ -329,23 +340,27 @@ func (s *segment) probe(q *words, radius int, dead *roaring.Bitmap, rowBase uint
 		}
 		qv := uint32((q[(j*b)>>6] >> uint(64-b-(j*b)&63)) & mask)
 		off, post := s.offsets[j], s.postings[j]
+		rows = rows[:0]
 		for _, x := range s.table.masks[:s.table.upTo[min(r, b)]] {
 			v := qv ^ x
-			for k := int(off[v]); k < int(off[v+1]); k++ {
-				row := binary.LittleEndian.Uint32(post[k*w:]) & rowMask
-				h := &hashes[row]
-				d := bits.OnesCount64(h[0]^q0) + bits.OnesCount64(h[1]^q1) +
-					bits.OnesCount64(h[2]^q2) + bits.OnesCount64(h[3]^q3)
-				if d > radius || s.seenEarlier(h, q, radius, j) {
-					continue
-				}
-				if dead != nil && dead.Contains(rowBase+row) {
-					continue
-				}
-				dst = append(dst, Result{ID: ids[row], Distance: d})
+			for k := int(off[v]) * w; k < int(off[v+1])*w; k += w {
+				rows = append(rows, binary.LittleEndian.Uint32(post[k:])&rowMask)
 			}
 		}
+		for _, row := range rows {
+			h := &hashes[row]
+			d := bits.OnesCount64(h[0]^q0) + bits.OnesCount64(h[1]^q1) +
+				bits.OnesCount64(h[2]^q2) + bits.OnesCount64(h[3]^q3)
+			if d > radius || s.seenEarlier(h, q, radius, j) {
+				continue
+			}
+			if dead != nil && dead.Contains(rowBase+row) {
+				continue
+			}
+			dst = append(dst, Result{ID: ids[row], Distance: d})
+		}
 	}
+	*buf = rows
 	return dst
 }
 
