@@ -1,6 +1,7 @@
 package textmatch
 
 import (
+	"slices"
 	"testing"
 	"unicode/utf8"
 )
@@ -63,6 +64,46 @@ func FuzzExtractURLs(f *testing.F) {
 		}
 		if utf8.ValidString(text) && len(spans) > MaxTextURLs {
 			t.Fatalf("%d spans", len(spans))
+		}
+	})
+}
+
+func FuzzKeywordMatch(f *testing.F) {
+	f.Add("telegram", true, "add me on T E L E G R A M!")
+	f.Add("d1sc0rd", false, "my D!SCORD and discord")
+	f.Add("apple", true, "pineapple, apple, aple, appple")
+	f.Add("ﬁg", false, "ﬁg fig FIG ｆｉｇ")
+	f.Add("ab", false, "a\u0301b\u200b\u0301 a b c \xff")
+	f.Fuzz(func(t *testing.T, kw string, wholeWord bool, text string) {
+		l, err := NewKeywordList([]Keyword{{ID: 1, Text: kw, WholeWord: wholeWord}, {ID: 2, Text: "telegram"}})
+		if err != nil {
+			return
+		}
+		ms, err := l.Match(text)
+		if err != nil {
+			return
+		}
+		for _, m := range ms {
+			if m.Start < 0 || m.Start >= m.End || m.End > len(text) {
+				t.Fatalf("match %+v out of bounds (len %d)", m, len(text))
+			}
+		}
+		norm, offs, err := Normalize(text)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(offs) != len(norm)+1 || offs[len(norm)] != len(text) {
+			t.Fatalf("%d offsets for %d bytes", len(offs), len(norm))
+		}
+		for i := 1; i < len(offs); i++ {
+			if offs[i] < offs[i-1] {
+				t.Fatalf("offsets decrease at %d: %v", i, offs)
+			}
+		}
+		// A keyword standing alone is found in itself.
+		self, err := l.Match(kw)
+		if err != nil || !slices.ContainsFunc(self, func(m KeywordMatch) bool { return m.ID == 1 }) {
+			t.Fatalf("keyword %q not found in itself: %v %v", kw, self, err)
 		}
 	})
 }

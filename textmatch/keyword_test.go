@@ -21,7 +21,7 @@ func MustKeywordList(tb testing.TB, entries ...Keyword) *KeywordList {
 func TestNormalize(t *testing.T) {
 	tests := []struct{ in, want string }{
 		{"Telegram", "telegram"},
-		{"ＴＥＬＥＧＲＡＭ", "telegram"},             // full width
+		{"ＴＥＬＥＧＲＡＭ", "telegram"},                   // full width
 		{"tele\u200bgr\u00adam\u2060", "telegram"}, // zero width, soft hyphen, word joiner
 		{"tеlеgrаm", "telegram"},                   // Cyrillic е and а
 		{"ΤΕΛΕGRΑΜ", "teλegram"},                   // Greek capitals; Λ has no Latin twin
@@ -109,7 +109,7 @@ func TestKeywordListMatch(t *testing.T) {
 		{"free    robux", []span{{6, "free    robux"}, {3, "robux"}}},
 		{"pineapple and apples", nil},
 		{"an apple, concatenate", []span{{4, "apple"}}},
-		{"an aple", nil},   // the keyword's double p needs a double p
+		{"an aple", nil}, // the keyword's double p needs a double p
 		{"an appple", []span{{4, "appple"}}},
 		{"kiwikiwi", []span{{7, "kiwi"}, {7, "kiwi"}}},
 		{"k1w1", []span{{7, "k1w1"}}},

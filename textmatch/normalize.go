@@ -156,24 +156,53 @@ var confusables = map[rune]rune{
 	'ı': 'i', 'ȷ': 'j', 'ł': 'l', 'ø': 'o', 'đ': 'd', 'ħ': 'h',
 }
 
+// ASCII character classes, looked up rather than computed because the
+// normaliser asks for every character several times.
+const (
+	classWord   = 1 << iota // letter or digit
+	classLeet               // symbol that stands for a letter inside a word
+	classSpacer             // separator between spaced-out letters
+)
+
+var asciiClass = func() (t [utf8.RuneSelf]uint8) {
+	for c := range utf8.RuneSelf {
+		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' {
+			t[c] |= classWord
+		}
+	}
+	for _, c := range "@$!|" {
+		t[c] |= classLeet
+	}
+	for _, c := range " .-_*~+/" {
+		t[c] |= classSpacer
+	}
+	return t
+}()
+
 func isWordRune(r rune) bool {
 	if r < utf8.RuneSelf {
-		return 'a' <= r && r <= 'z' || '0' <= r && r <= '9' || 'A' <= r && r <= 'Z'
+		return r >= 0 && asciiClass[r]&classWord != 0
 	}
 	return unicode.IsLetter(r) || unicode.IsDigit(r)
 }
 
 // isLeetSymbol reports whether r stands for a letter inside a word.
-func isLeetSymbol(r rune) bool { return r == '@' || r == '$' || r == '!' || r == '|' }
+func isLeetSymbol(r rune) bool {
+	return r >= 0 && r < utf8.RuneSelf && asciiClass[r]&classLeet != 0
+}
 
-func wordish(r rune) bool { return isWordRune(r) || isLeetSymbol(r) }
+func wordish(r rune) bool {
+	if r < utf8.RuneSelf {
+		return r >= 0 && asciiClass[r]&(classWord|classLeet) != 0
+	}
+	return unicode.IsLetter(r) || unicode.IsDigit(r)
+}
 
 func isSpacer(r rune) bool {
-	switch r {
-	case ' ', '.', '-', '_', '*', '~', '·', '+', '/':
-		return true
+	if r < utf8.RuneSelf {
+		return r >= 0 && asciiClass[r]&classSpacer != 0
 	}
-	return false
+	return r == '·'
 }
 
 // joinSpacedLetters removes the separators in runs of at least three single
@@ -282,36 +311,40 @@ func undoLeet(toks []tok) {
 // one. For letters and digits the run length is kept, so that a keyword with
 // a double letter does not match a word with a single one.
 func collapse(toks []tok) (*normText, error) {
-	nt := &normText{
-		b:     make([]byte, 0, len(toks)),
-		start: make([]int32, 0, len(toks)),
-		end:   make([]int32, 0, len(toks)),
-		run:   make([]uint8, 0, len(toks)),
-	}
+	// Locals rather than fields of a heap struct: appending to fields costs
+	// a write barrier per byte while the collector runs.
+	b := make([]byte, 0, len(toks))
+	start := make([]int32, 0, len(toks))
+	end := make([]int32, 0, len(toks))
+	run := make([]uint8, 0, len(toks))
 	prev, prevLen := rune(-1), 0
 	for _, t := range toks {
 		if t.r == prev {
-			n := len(nt.b)
+			n := len(b)
 			word := isWordRune(t.r)
 			for k := n - prevLen; k < n; k++ {
-				nt.end[k] = t.end
-				if word && nt.run[k] < 255 {
-					nt.run[k]++
+				end[k] = t.end
+				if word && run[k] < 255 {
+					run[k]++
 				}
 			}
 			continue
 		}
-		n := len(nt.b)
-		nt.b = utf8.AppendRune(nt.b, t.r)
-		prev, prevLen = t.r, len(nt.b)-n
-		for k := n; k < len(nt.b); k++ {
-			nt.start = append(nt.start, t.start)
-			nt.end = append(nt.end, t.end)
-			nt.run = append(nt.run, 1)
+		n := len(b)
+		if t.r < utf8.RuneSelf {
+			b = append(b, byte(t.r))
+		} else {
+			b = utf8.AppendRune(b, t.r)
 		}
-		if len(nt.b) > maxNormLen {
+		prev, prevLen = t.r, len(b)-n
+		for k := n; k < len(b); k++ {
+			start = append(start, t.start)
+			end = append(end, t.end)
+			run = append(run, 1)
+		}
+		if len(b) > maxNormLen {
 			return nil, vigil.Errorf(vigil.ETOOLARGE, "text longer than %d bytes once normalised", maxNormLen)
 		}
 	}
-	return nt, nil
+	return &normText{b: b, start: start, end: end, run: run}, nil
 }
