@@ -512,8 +512,14 @@ func (d *Detector) risk(st *State) Risk {
 	}
 	r.Score = round3(sigmoid(best.z))
 	r.Level = d.level(r.Score)
-	r.Suspect = speakerID(st, best.actor)
-	r.Target = speakerID(st, best.target)
+	for _, e := range best.e {
+		if e >= 0.05 {
+			// Name a suspect only when some indicator points at them.
+			r.Suspect = speakerID(st, best.actor)
+			r.Target = speakerID(st, best.target)
+			break
+		}
+	}
 	r.Context = best.ctx
 	r.Facts = best.facts
 	for f := Family(0); f < numFamilies; f++ {

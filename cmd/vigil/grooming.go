@@ -88,7 +88,7 @@ func openInput(path string, stdin io.Reader) (io.Reader, func(), error) {
 	}
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, nil, fmt.Errorf("open %s: %w", path, err)
+		return nil, nil, err // *PathError already names the file
 	}
 	return f, func() { f.Close() }, nil
 }

@@ -1,0 +1,63 @@
+package grooming
+
+import (
+	"testing"
+)
+
+// benchMessages returns every message of the dev set, a realistic mix of
+// short chat lines in four languages.
+func benchMessages(b *testing.B) []Message {
+	var msgs []Message
+	for _, r := range readRecords(b, "testdata/dev.jsonl") {
+		msgs = append(msgs, r.Messages...)
+	}
+	return msgs
+}
+
+func reportRate(b *testing.B) {
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+}
+
+// BenchmarkNormalize is the baseline: folding and tokenising only.
+func BenchmarkNormalize(b *testing.B) {
+	msgs := benchMessages(b)
+	d := NewDetector(Options{})
+	var n normalizer
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		n.run(msgs[i%len(msgs)].Text, d.lx)
+	}
+	reportRate(b)
+}
+
+// BenchmarkKeywordBaseline tags without scoring: the single-keyword
+// baseline's cost.
+func BenchmarkKeywordBaseline(b *testing.B) {
+	msgs := benchMessages(b)
+	d := NewDetector(Options{})
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		d.KeywordHit(msgs[i%len(msgs)].Text)
+	}
+	reportRate(b)
+}
+
+// BenchmarkPipeline is the full path per message: normalise, tag and
+// rescore the conversation state (Append).
+func BenchmarkPipeline(b *testing.B) {
+	msgs := benchMessages(b)
+	d := NewDetector(Options{})
+	st := NewState(nil)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if i%12 == 0 {
+			// Conversations of a dozen messages, as in the dev set.
+			st = NewState(nil)
+		}
+		d.Append(st, msgs[i%len(msgs)])
+	}
+	reportRate(b)
+}
