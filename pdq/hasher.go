@@ -41,6 +41,7 @@ type Hasher struct {
 	t                   [16 * 64]float32
 	b                   [16 * 16]float32
 	rgb                 []byte
+	src                 imageRows
 }
 
 // NewHasher returns a Hasher for the given pipeline.

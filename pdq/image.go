@@ -42,16 +42,16 @@ func (h *Hasher) HashDihedral(img image.Image) ([8]Hash, int) {
 	return h.HashSourceDihedral(h.imageSource(img))
 }
 
-// imageSource wraps img as a RowSource of luminance.
+// imageSource wraps img as a RowSource of luminance, reusing the hasher's
+// row buffers so that hashing allocates nothing in the steady state.
 func (h *Hasher) imageSource(img image.Image) *imageRows {
 	b := img.Bounds()
-	s := &imageRows{img: img, rect: b, grey: IsGrey(img)}
 	h.rgb = growBytes(h.rgb, 3*b.Dx())
-	s.rgb = h.rgb
+	h.src = imageRows{img: img, rect: b, grey: isGrey(img, h.rgb), rgb: h.rgb}
 	if p, ok := img.(*image.Paletted); ok {
-		s.palette = paletteRGB(p.Palette)
+		h.src.palette = paletteRGB(p.Palette)
 	}
-	return s
+	return &h.src
 }
 
 type imageRows struct {
@@ -204,6 +204,11 @@ func unpremultiplied(c color.Color) [3]byte {
 // IsGrey reports whether every pixel of img is grey (R = G = B after
 // decoding). Such images take the reference's grey luminance path.
 func IsGrey(img image.Image) bool {
+	return isGrey(img, make([]byte, 3*img.Bounds().Dx()))
+}
+
+// isGrey is IsGrey with a caller's row buffer of 3·width bytes.
+func isGrey(img image.Image, rgb []byte) bool {
 	r := img.Bounds()
 	switch m := img.(type) {
 	case *image.Gray, *image.Gray16:
@@ -217,7 +222,6 @@ func IsGrey(img image.Image) bool {
 	if p, ok := img.(*image.Paletted); ok {
 		palette = paletteRGB(p.Palette)
 	}
-	rgb := make([]byte, 3*r.Dx())
 	for y := r.Min.Y; y < r.Max.Y; y++ {
 		rgbRow(img, r, y, rgb, palette)
 		for x := 0; x < len(rgb); x += 3 {
