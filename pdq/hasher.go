@@ -180,3 +180,25 @@ func (h *Hasher) filterDecimate(src RowSource, rows, cols int) {
 		keep(h.pass4.pop(k))
 	}
 }
+
+// HashRGB24 hashes a packed 8-bit RGB frame of width×height pixels
+// (3·width bytes per row) with the RGB luminance formula throughout, as
+// vPDQ does for decoded video frames (it has no grey path).
+func (h *Hasher) HashRGB24(pix []byte, width, height int) (Hash, int) {
+	return h.HashSource(rgb24{pix, width, height})
+}
+
+type rgb24 struct {
+	pix           []byte
+	width, height int
+}
+
+func (f rgb24) Rows() int { return f.height }
+func (f rgb24) Cols() int { return f.width }
+func (f rgb24) FillRow(y int, dst []float32) {
+	row := f.pix[3*f.width*y : 3*f.width*(y+1)]
+	for x := range dst {
+		p := row[3*x : 3*x+3 : 3*x+3]
+		dst[x] = lumaTable[0][p[0]] + lumaTable[1][p[1]] + lumaTable[2][p[2]]
+	}
+}

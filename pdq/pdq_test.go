@@ -229,3 +229,17 @@ func FuzzHashLuma(f *testing.F) {
 		}
 	})
 }
+
+func TestHashRGB24MatchesImage(t *testing.T) {
+	img := benchImage(200, 150)
+	pix := make([]byte, 0, 3*200*150)
+	for i := 0; i < len(img.Pix); i += 4 {
+		pix = append(pix, img.Pix[i], img.Pix[i+1], img.Pix[i+2])
+	}
+	h := NewHasher(Full)
+	a, qa := h.HashRGB24(pix, 200, 150)
+	b, qb := h.Hash(img)
+	if a != b || qa != qb {
+		t.Fatalf("HashRGB24 %v q%d, Hash %v q%d", a, qa, b, qb)
+	}
+}
