@@ -40,6 +40,7 @@ const (
 	CueEvasiveAge                     // the speaker dodges their own age
 	CueAdultLife                      // adult life markers (job, rent, own car)
 	CueSafety                         // advice that increases safety ("lock the door")
+	CueCommerce                       // buying or selling an object: ages, photos and meetings are logistics
 	cueEnd
 )
 
@@ -64,6 +65,7 @@ var familyNames = map[Family]string{
 	CueEvasiveAge:    "evasive_age",
 	CueAdultLife:     "adult_life",
 	CueSafety:        "safety_advice",
+	CueCommerce:      "commerce",
 }
 
 // String returns the family's snake_case name used in JSON.
@@ -127,8 +129,8 @@ var macros = map[string]string{
 	"you":       "you|u|ya|yu|yuo|chu",
 	"your":      "your|ur|yr|yur|yor|you|u",
 	"are":       "are|r|re|ar",
-	"parent":    "mom|mum|mommy|mummy|mother|dad|daddy|father|parent|parents|folks|stepmom|stepdad|stepmum|mama|papa|mamá|papá|family|grandma|grandpa|nan|gran|guardian|mami|papi|madre|padre|padres|familia|mutter|vater|eltern|mutti|vati|familie|mère|père|maman|famille|mamie|papy",
-	"oversight": "mom|mum|mommy|mother|dad|daddy|father|parent|parents|folks|stepmom|stepdad|mama|papa|family|grandma|grandpa|teacher|teachers|mods|mod|moderators|admins|anyone|anybody|nobody|noone|police|cops|padres|madre|padre|mamá|papá|nadie|familia|eltern|mutter|vater|niemand|niemandem|lehrer|mama|papa|parents|mère|père|maman|personne|famille|prof",
+	"parent":    "mom|mum|mommy|mummy|mother|dad|daddy|father|parent|parents|folks|moms|mums|dads|mother's|father's|stepmom|stepdad|stepmum|mama|papa|mamá|papá|family|grandma|grandpa|nan|gran|guardian|mami|papi|madre|padre|padres|familia|mutter|vater|eltern|mutti|vati|familie|mère|père|maman|famille|mamie|papy",
+	"oversight": "mom|mum|mommy|mother|dad|daddy|father|parent|parents|folks|moms|mums|dads|stepmom|stepdad|mama|papa|family|grandma|grandpa|teacher|teachers|mods|mod|moderators|admins|anyone|anybody|nobody|noone|police|cops|padres|madre|padre|mamá|papá|nadie|familia|eltern|mutter|vater|niemand|niemandem|lehrer|mama|papa|parents|mère|père|maman|personne|famille|prof",
 	"anyone":    "anyone|anybody|nobody|noone|someone|people|everyone",
 	"app":       "discord|dc|snapchat|snap|sc|telegram|tg|whatsapp|whatsap|wa|signal|wickr|kik|instagram|insta|ig|skype|viber|wechat|threema|tiktok|messenger|imessage|facetime",
 	"chat":      "chat|chats|messages|message|msgs|msg|convo|convos|conversation|conversations|texts|dms|dm|history|logs|chatlog|screenshots|pics|photos|mensajes|chats|conversación|nachrichten|chatverlauf|verlauf|messages|conversation|conv",

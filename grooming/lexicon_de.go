@@ -29,7 +29,7 @@ var lexiconDE = []entry{
 	{Gift, 0.8, 0, "unter einer bedingung"},
 
 	{RiskAssessment, 0.7, 0, "bist du ~1 allein|alleine"},
-	{RiskAssessment, 0.7, 0, "sind ~1 deine eltern ~1 da|zuhause|zu|weg|wach"},
+	{RiskAssessment, 0.7, 0, "sind ~1 deine eltern ~3 da|zuhause|zu|weg|wach"},
 	{RiskAssessment, 0.8, 0, "schauen|kontrollieren|lesen|gucken ~2 eltern ~3 handy|nachrichten|chats"},
 	{RiskAssessment, 0.8, 0, "eltern ~3 handy|nachrichten|chats ~1 kontrollieren|lesen|durch"},
 	{RiskAssessment, 0.8, 0, "wann ~2 eltern ~2 schlafen|weg|arbeiten|bett"},
@@ -97,6 +97,8 @@ var lexiconDE = []entry{
 	{Meeting, 0.7, 0, "abholen|hol ~1 dich"},
 	{Meeting, 0.6, 0, "nur wir ~1 zwei|beide"},
 	{Meeting, 0.6, 0, "treffen"},
+	{Meeting, 0.6, 0, "vorbeikommen|vorbeischauen|besuchen"},
+	{CueCommerce, 1.0, 0, "noch ~1 verfugbar|zu haben"},
 	{CueCaregiver, 1.0, 0, "ich ~1 schreibe|frage|rufe|sage ~2 deiner|deinem|deinen|deine ~1 mutter|mama|vater|papa|eltern"},
 	{CueCaregiver, 0.9, 0, "frag|frage ~1 deine|deinen ~1 eltern|mutter|mama|vater|papa"},
 	{CueCaregiver, 0.8, 0, "mit ~1 deinen|deiner|deinem ~1 eltern|mutter|mama|vater|papa"},

@@ -103,6 +103,7 @@ var lexiconES = []entry{
 	{Meeting, 0.7, 0, "te ~1 puedo ~1 esperar|recoger|buscar"},
 	{Meeting, 0.6, 0, "te espero"},
 	{Gift, 0.6, 0, "te paso|doy|regalo ~2 @giftitem|pavos"},
+	{CueCommerce, 1.0, 0, "sigue disponible|en venta|se vende"},
 	{PersonalInfo, 0.6, 0, "a que hora ~2 sales|terminas"},
 	{RiskAssessment, 0.6, 0, "te dejan ~2 movil|telefono|noche|sola|solo"},
 	{CueCaregiver, 1.0, 0, "le ~1 escribo|pregunto|aviso|digo|llamo ~1 a ~1 tu ~1 mama|madre|papa|padre"},

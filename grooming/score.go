@@ -224,6 +224,8 @@ const (
 	convenienceCut   = 0.5
 	caregiverConvCut = 0.6
 	safetyConvCut    = 0.7
+	commerceConvCut  = 0.6
+	persistStep      = 0.3 // per family pressed in two or more messages
 )
 
 // State is the streaming state of one conversation. It is plain data
@@ -240,6 +242,7 @@ type State struct {
 	Pairs        []PairState    `json:"pairs,omitempty"`
 	Surprise     float32        `json:"surprise,omitempty"`
 	Convenience  float32        `json:"convenience,omitempty"`
+	Commerce     float32        `json:"commerce,omitempty"`
 	Participants []Participant  `json:"participants,omitempty"`
 	Flagged      bool           `json:"flagged,omitempty"`
 	FlaggedAt    int            `json:"flagged_at"`
@@ -413,6 +416,7 @@ func (d *Detector) Append(st *State, m Message) Risk {
 	sp.Safety = max(sp.Safety, cue(CueSafety))
 	st.Surprise = max(st.Surprise, cue(CueSurprise))
 	st.Convenience = max(st.Convenience, cue(CueConvenience))
+	st.Commerce = max(st.Commerce, cue(CueCommerce))
 
 	var p *PairState
 	for f := Family(0); f < numFamilies; f++ {
@@ -471,6 +475,7 @@ type pairView struct {
 	actor, target int
 	e             [numFamilies]float64
 	flags         [numFamilies]uint8
+	strong        [numFamilies]int // evidence messages with score ≥ 0.5
 	z             float64
 	ctx           []string
 	facts         []string
@@ -484,7 +489,8 @@ func (d *Detector) risk(st *State) Risk {
 	// Candidate pairs: every actor × each target it addressed. Evidence
 	// sent before the addressee was known (-1) counts towards all of them.
 	for a := range st.Speakers {
-		targets := []int{}
+		var tbuf [maxPairs]int
+		targets := tbuf[:0]
 		for i := range st.Pairs {
 			if st.Pairs[i].Actor == a && st.Pairs[i].Target >= 0 {
 				targets = append(targets, st.Pairs[i].Target)
@@ -501,7 +507,7 @@ func (d *Detector) risk(st *State) Risk {
 			targets = append(targets, t)
 		}
 		for _, b := range targets {
-			pv := d.view(st, a, b)
+			pv := d.view(st, a, b, false)
 			if best == nil || pv.z > best.z || (pv.z == best.z && st.Speakers[a].Questions > st.Speakers[best.actor].Questions) {
 				best = pv
 			}
@@ -510,6 +516,7 @@ func (d *Detector) risk(st *State) Risk {
 	if best == nil {
 		return r
 	}
+	best = d.view(st, best.actor, best.target, true)
 	r.Score = round3(sigmoid(best.z))
 	r.Level = d.level(r.Score)
 	for _, e := range best.e {
@@ -574,8 +581,15 @@ func (st *State) participant(id string) *Participant {
 }
 
 // view scores the directed pair actor → target.
-func (d *Detector) view(st *State, actor, target int) *pairView {
+func (d *Detector) view(st *State, actor, target int, explain bool) *pairView {
 	pv := &pairView{actor: actor, target: target}
+	// Facts are formatted only for the pair that is reported: Append runs
+	// this for every pair on every message.
+	fact := func(format string, a ...any) {
+		if explain {
+			pv.facts = append(pv.facts, fmt.Sprintf(format, a...))
+		}
+	}
 	for i := range st.Pairs {
 		p := &st.Pairs[i]
 		if p.Actor != actor || (p.Target != target && p.Target != -1) {
@@ -585,6 +599,11 @@ func (d *Detector) view(st *State, actor, target int) *pairView {
 			v := float64(decayed(p.E[f], p.T[f], st.Now, f))
 			pv.e[f] = max(pv.e[f], v)
 			pv.flags[f] |= p.Flags[f]
+			for _, ev := range p.Ev[f] {
+				if ev.Score >= 0.5 {
+					pv.strong[f]++
+				}
+			}
 		}
 	}
 	as := &st.Speakers[actor]
@@ -602,6 +621,14 @@ func (d *Detector) view(st *State, actor, target int) *pairView {
 	if st.Convenience > 0 && pv.e[PlatformMove] > 0 && pv.flags[PlatformMove]&flagOversight == 0 {
 		pv.e[PlatformMove] *= 1 - convenienceCut*float64(st.Convenience)
 		pv.ctx = append(pv.ctx, CueConvenience.String())
+	}
+	if st.Commerce > 0 {
+		// Buying or selling an object: "how old is it", photos of the item
+		// and a meeting place are logistics.
+		for _, f := range []Family{AgeProbing, PhotoRequest, PersonalInfo, Meeting} {
+			pv.e[f] *= 1 - commerceConvCut*float64(st.Commerce)
+		}
+		pv.ctx = append(pv.ctx, CueCommerce.String())
 	}
 	if as.Caregiver > 0 && !caregiverExcluded {
 		for _, f := range []Family{Meeting, PhotoRequest, PersonalInfo, Gift, RiskAssessment, PlatformMove, AgeProbing} {
@@ -641,6 +668,18 @@ func (d *Detector) view(st *State, actor, target int) *pairView {
 	if caregiverExcluded {
 		z += caregiverFlagW
 	}
+	// Persistence: a boundary-violating family pressed again in a later
+	// message is stronger evidence than one passing remark.
+	persist := 0
+	for f := Family(0); f < numFamilies; f++ {
+		if f == AgeProbing || f == MaturityFlattery || pv.e[f] < breadthFloor {
+			continue
+		}
+		if pv.strong[f] >= 2 {
+			persist++
+		}
+	}
+	z += persistStep * float64(min(persist, 2))
 
 	// Ages and metadata: priors, never the sole trigger.
 	var prior float64
@@ -661,43 +700,43 @@ func (d *Detector) view(st *State, actor, target int) *pairView {
 	switch {
 	case actorAge >= 18 && targetAge > 0 && targetAge < 18:
 		prior += 1.5
-		pv.facts = append(pv.facts, fmt.Sprintf("adult (%d) to minor (%d)", actorAge, targetAge))
+		fact("adult (%d) to minor (%d)", actorAge, targetAge)
 	case actorAge > 0 && actorAge < 18 && targetAge > 0 && targetAge < 18 && abs(actorAge-targetAge) <= 3:
 		prior -= 2.0
-		pv.facts = append(pv.facts, fmt.Sprintf("peers (%d and %d)", actorAge, targetAge))
+		fact("peers (%d and %d)", actorAge, targetAge)
 	case targetAge >= 18:
 		prior -= 2.5
-		pv.facts = append(pv.facts, fmt.Sprintf("target is an adult (%d)", targetAge))
+		fact("target is an adult (%d)", targetAge)
 	case actorAge > 0 && targetAge > 0 && actorAge-targetAge > 3:
 		prior += 0.5
-		pv.facts = append(pv.facts, fmt.Sprintf("age gap %d", actorAge-targetAge))
+		fact("age gap %d", actorAge-targetAge)
 	case targetAge > 0 && targetAge < 18:
 		prior += 0.5
-		pv.facts = append(pv.facts, fmt.Sprintf("target is a minor (%d)", targetAge))
+		fact("target is a minor (%d)", targetAge)
 	}
 	if as.Evasive > 0 && (actorAge == 0 || actorAge >= 18) {
 		prior += 0.8 * float64(as.Evasive)
-		pv.facts = append(pv.facts, "evasive about own age")
+		fact("evasive about own age")
 	}
 	if as.AdultLife > 0 && actorAge == 0 {
 		prior += 0.4 * float64(as.AdultLife)
-		pv.facts = append(pv.facts, "adult life markers")
+		fact("adult life markers")
 	}
 	if ap != nil {
 		switch {
 		case ap.AccountAgeDays > 0 && ap.AccountAgeDays < 7:
 			prior += 0.6
-			pv.facts = append(pv.facts, fmt.Sprintf("account %d days old", ap.AccountAgeDays))
+			fact("account %d days old", ap.AccountAgeDays)
 		case ap.AccountAgeDays > 0 && ap.AccountAgeDays < 30:
 			prior += 0.3
-			pv.facts = append(pv.facts, fmt.Sprintf("account %d days old", ap.AccountAgeDays))
+			fact("account %d days old", ap.AccountAgeDays)
 		case ap.AccountAgeDays > 365:
 			prior -= 0.2
 		}
 		if ap.InitiatedContact != nil {
 			if *ap.InitiatedContact {
 				prior += 0.3
-				pv.facts = append(pv.facts, "initiated contact")
+				fact("initiated contact")
 			} else {
 				prior -= 0.2
 			}
@@ -705,10 +744,10 @@ func (d *Detector) view(st *State, actor, target int) *pairView {
 		switch {
 		case ap.MinorsContacted >= 20:
 			prior += 1.0
-			pv.facts = append(pv.facts, fmt.Sprintf("contacted %d minors this week", ap.MinorsContacted))
+			fact("contacted %d minors this week", ap.MinorsContacted)
 		case ap.MinorsContacted >= 5:
 			prior += 0.5
-			pv.facts = append(pv.facts, fmt.Sprintf("contacted %d minors this week", ap.MinorsContacted))
+			fact("contacted %d minors this week", ap.MinorsContacted)
 		}
 	}
 	if core == 0 && prior > 1.0 {

@@ -8,8 +8,11 @@ manipulation patterns (docs/grooming.md §2); most negatives are hard negatives
 reusing the same surface words. Deterministic: seeded.
 
     python3 grooming/testdata/devgen.py > grooming/testdata/dev.jsonl
+
+The 60 conversations in dev_hand.jsonl (ids dev-h-*) were written by hand,
+one by one, and are appended unchanged after the generated ones.
 """
-import json, random, sys
+import json, os, random, sys
 
 R = random.Random(20261127)
 
@@ -387,3 +390,7 @@ while bi < 192:
 R.shuffle(out)
 for c in out:
     sys.stdout.write(json.dumps(c, ensure_ascii=False) + "\n")
+with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "dev_hand.jsonl"), encoding="utf-8") as f:
+    for line in f:
+        if line.strip():
+            sys.stdout.write(line if line.endswith("\n") else line + "\n")
