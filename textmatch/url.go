@@ -16,6 +16,9 @@ import (
 // outside caller can ask for.
 const MaxURLLen = 8 << 10
 
+// maxHostLen bounds the host part of a URL as written.
+const maxHostLen = 1024
+
 // hostProfile maps hosts the way browsers do for lookup (case, width,
 // Unicode to punycode) but without STD3 or hyphen rules: hosts on abuse lists
 // are often not valid registrable names ("under_score", "-x-"), and
@@ -225,6 +228,11 @@ func normalizeHost(h string) (string, error) {
 			return "", invalidURL("bad ipv6 host")
 		}
 		return "[" + a.String() + "]", nil
+	}
+	// DNS names stop at 253 bytes; the looser cap leaves room for Unicode
+	// and escapes while keeping punycode, quadratic in label length, cheap.
+	if len(h) > maxHostLen {
+		return "", invalidURL("host too long")
 	}
 	if strings.IndexByte(h, '%') >= 0 {
 		d, ok := unescapeAll(h)

@@ -86,6 +86,7 @@ func TestNormalizeURLErrors(t *testing.T) {
 		"http://a..b.example",
 		"http://ex%zzample.com",
 		"http://" + strings.Repeat("a", MaxURLLen),
+		"http://" + strings.Repeat("a.", 600) + "com/",
 	} {
 		if got, err := NormalizeURL(in); err == nil {
 			t.Errorf("NormalizeURL(%q) = %q, want error", in, got)
