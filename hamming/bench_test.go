@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -16,7 +17,8 @@ import (
 // iteration, XOR and bits.OnesCount64 per word) on the same data in the same
 // run. Set VIGIL_BENCH_LARGE=1 for the 10M-entry sets (about 3 GB of heap and
 // a minute of setup each), and VIGIL_BENCH_DUMP=dir to write each data set
-// and its queries as raw 32-byte records for outside comparisons (FAISS).
+// and its queries as raw 32-byte records for outside comparisons (FAISS), and
+// VIGIL_BENCH_SUBSTRINGS=12|16|32|-1 to force a layout (Options.Substrings).
 
 // quickFlip flips exactly n distinct random bits without allocating, which
 // matters when generating ten million hashes.
@@ -146,7 +148,8 @@ func BenchmarkSearch(b *testing.B) {
 
 func benchSearch(b *testing.B, s benchSet, radius int) {
 	start := time.Now()
-	x, err := Build(s.ids, s.hs, Options{})
+	subs, _ := strconv.Atoi(os.Getenv("VIGIL_BENCH_SUBSTRINGS"))
+	x, err := Build(s.ids, s.hs, Options{Substrings: subs})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -172,7 +175,7 @@ func benchSearch(b *testing.B, s benchSet, radius int) {
 	// affects both alike and descheduled time counts for neither.
 	runtime.LockOSThread()
 	var idxCPU, scanCPU time.Duration
-	nPaired := min(len(s.qs), max(10, 50_000_000/len(s.ids)))
+	nPaired := min(len(s.qs), max(40, 50_000_000/len(s.ids)))
 	var dst []Result
 	for lo := 0; lo < nPaired; lo += 5 {
 		hi := min(lo+5, nPaired)

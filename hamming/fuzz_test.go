@@ -2,6 +2,7 @@ package hamming
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"testing"
 )
@@ -20,7 +21,7 @@ func FuzzIndex(f *testing.F) {
 		if len(prog) < 2 || len(prog) > 512 {
 			return
 		}
-		layouts := []int{-1, 0, 16, 32}
+		layouts := []int{-1, 0, 12, 16, 32}
 		subs := layouts[int(prog[0])%len(layouts)]
 		r := rand.New(rand.NewPCG(seed, 31))
 		centres := make([][32]byte, 1+int(prog[1])%8)
@@ -73,10 +74,10 @@ func FuzzIndex(f *testing.F) {
 				}
 				sameResults(t, fmt.Sprintf("op %d radius %d", pc, radius), x.Search(q, radius, nil), oracleMap(model, q, radius))
 				// Exercise the multi-index path even where the guard scans.
-				if seg := x.cur.Load(); seg.base.m > 0 {
+				if seg := x.cur.Load(); seg.base.canProbe(radius) {
 					w := toWords(&q)
 					var got []Result
-					got = seg.base.probe(&w, radius, seg.dead, 0, got, new([]uint32))
+					got, _ = seg.base.probe(&w, radius, seg.dead, 0, got, new([]uint32), math.MaxInt)
 					got = scan(seg.dHashes, seg.dIDs, &w, radius, seg.dead, uint32(len(seg.base.ids)), got)
 					sameResults(t, fmt.Sprintf("op %d radius %d probe", pc, radius), got, oracleMap(model, q, radius))
 				}

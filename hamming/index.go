@@ -37,10 +37,11 @@ type Result struct {
 
 // Options configures an Index. The zero value is usable.
 type Options struct {
-	// Substrings forces the multi-index layout of compacted segments: 16
-	// (16-bit substrings) or 32 (8-bit substrings); a negative value disables
-	// the index so every search scans. Zero, and any other value, choose by
-	// size: a scan below 2048 entries, 32×8 bits below 65536, else 16×16 bits.
+	// Substrings forces the multi-index layout of compacted segments: 12
+	// (21- and 22-bit substrings), 16 (16-bit) or 32 (8-bit); a negative
+	// value disables the index so every search scans. Zero, and any other
+	// value, choose by size: a scan below 2048 entries, 32×8 bits below 64K,
+	// 16×16 bits below 8M, else 12 substrings.
 	Substrings int
 
 	// MaxDelta is the number of uncompacted changes (added entries plus
@@ -65,7 +66,7 @@ type Stats struct {
 // methods are safe for concurrent use; searches never block.
 type Index struct {
 	opts Options
-	tabs *probeTables
+	tabs probeTables
 	cur  atomic.Pointer[view]
 	kick chan struct{} // wakes RunCompactor; buffered, so kicks coalesce
 	bufs sync.Pool     // *[]uint32 candidate buffers, so searches don't allocate

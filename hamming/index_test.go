@@ -3,6 +3,8 @@ package hamming
 import (
 	"context"
 	"fmt"
+	"math"
+	"math/bits"
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
@@ -40,7 +42,7 @@ func TestSearchMatchesOracle(t *testing.T) {
 	sets = append(sets, dataset{"tight-clusters", ids, hs})
 
 	for _, ds := range sets {
-		for _, subs := range []int{-1, 0, 16, 32} {
+		for _, subs := range []int{-1, 0, 12, 16, 32} {
 			x, err := Build(ds.ids, ds.hs, Options{Substrings: subs})
 			if err != nil {
 				t.Fatal(err)
@@ -52,11 +54,12 @@ func TestSearchMatchesOracle(t *testing.T) {
 					want := oracle(ds.ids, ds.hs, q, radius)
 					what := fmt.Sprintf("%s subs=%d radius=%d query %d", ds.name, subs, radius, qi)
 					sameResults(t, what, x.Search(q, radius, nil), want)
-					if seg.m > 0 {
+					if seg.canProbe(radius) {
 						// Check the multi-index path itself, which the cost
 						// guard would often bypass on data this small.
 						w := toWords(&q)
-						sameResults(t, what+" probe", seg.probe(&w, radius, nil, 0, nil, new([]uint32)), want)
+						got, _ := seg.probe(&w, radius, nil, 0, nil, new([]uint32), math.MaxInt)
+						sameResults(t, what+" probe", got, want)
 					}
 				}
 			}
@@ -67,12 +70,72 @@ func TestSearchMatchesOracle(t *testing.T) {
 func TestLayoutBySize(t *testing.T) {
 	for _, c := range []struct{ n, subs, m int }{
 		{100, 0, 0}, {scanBelow, 0, 32}, {1<<16 - 1, 0, 32}, {1 << 16, 0, 16},
-		{10, 16, 16}, {10, 32, 32}, {1 << 20, -1, 0}, {1 << 20, 7, 16},
+		{1<<23 - 1, 0, 16}, {1 << 23, 0, 12},
+		{10, 16, 16}, {10, 32, 32}, {10, 12, 12}, {1 << 20, -1, 0}, {1 << 20, 7, 16},
 	} {
-		if m, _ := layoutFor(c.n, c.subs); m != c.m {
-			t.Errorf("layoutFor(%d, %d) = %d substrings, want %d", c.n, c.subs, m, c.m)
+		lengths := layoutFor(c.n, c.subs)
+		if len(lengths) != c.m {
+			t.Errorf("layoutFor(%d, %d) = %d substrings, want %d", c.n, c.subs, len(lengths), c.m)
+		}
+		sum := 0
+		for _, b := range lengths {
+			sum += b
+		}
+		if c.m > 0 && sum != 256 {
+			t.Errorf("layoutFor(%d, %d) covers %d bits, want 256", c.n, c.subs, sum)
 		}
 	}
+}
+
+func TestSubstr(t *testing.T) {
+	r := rand.New(rand.NewPCG(8, 8))
+	for range 200 {
+		h := randomHash(r)
+		w := toWords(&h)
+		start, n := r.IntN(256), 1+r.IntN(22)
+		if start+n > 256 {
+			continue
+		}
+		var want uint32
+		for i := start; i < start+n; i++ {
+			want = want<<1 | uint32(h[i/8]>>(7-i%8)&1)
+		}
+		if got := substr(&w, start, n); got != want {
+			t.Fatalf("substr(%x, %d, %d) = %#x, want %#x", h, start, n, got, want)
+		}
+	}
+}
+
+func TestProbeTables(t *testing.T) {
+	for b, pt := range newProbeTables() {
+		seen := map[uint32]bool{}
+		for i, m := range pt.masks {
+			if m >= 1<<b || seen[m] {
+				t.Fatalf("b=%d: mask %#x out of range or repeated", b, m)
+			}
+			seen[m] = true
+			if i > 0 && bits.OnesCount32(m) < bits.OnesCount32(pt.masks[i-1]) {
+				t.Fatalf("b=%d: masks not ordered by popcount", b)
+			}
+		}
+		for r := 0; r <= pt.maxR; r++ {
+			want := 0
+			for k := 0; k <= r; k++ {
+				want += binomial(b, k)
+			}
+			if pt.upTo[r] != want {
+				t.Fatalf("b=%d: upTo[%d] = %d, want %d", b, r, pt.upTo[r], want)
+			}
+		}
+	}
+}
+
+func binomial(n, k int) int {
+	c := 1
+	for i := range k {
+		c = c * (n - i) / (i + 1)
+	}
+	return c
 }
 
 func TestSubRadiusIsPigeonhole(t *testing.T) {
@@ -118,8 +181,13 @@ func TestBuildDuplicateIDsKeepLast(t *testing.T) {
 // TestIncremental drives adds, replacements, removals and compactions
 // against a map, checking searches and Len throughout.
 func TestIncremental(t *testing.T) {
-	for _, subs := range []int{0, 16, 32} {
+	for _, subs := range []int{0, 12, 16, 32} {
 		t.Run(fmt.Sprint("subs=", subs), func(t *testing.T) {
+			if subs == 12 && testing.Short() {
+				// Its 128 MB of offset tables make each of the ~60
+				// compactions slow on data this small.
+				t.Skip("12-substring layout skipped in -short mode")
+			}
 			r := rand.New(rand.NewPCG(uint64(subs+100), 3))
 			ids, hs, centres := clusteredData(4, 4000, 40, 30)
 			x, err := Build(ids, hs, Options{Substrings: subs})

@@ -10,8 +10,8 @@ import (
 )
 
 // words is a 256-bit hash as four big-endian 64-bit words: word 0 holds bytes
-// 0..7 of the [32]byte form, most significant byte first, so bit order in the
-// words matches the hex string and substring j is simply bytes 2j..2j+1.
+// 0..7 of the [32]byte form, most significant byte first, so bit i of the
+// hash (counting from the top of byte 0) is bit 63-i%64 of word i/64.
 type words = [4]uint64
 
 func toWords(h *[32]byte) words {
@@ -46,8 +46,8 @@ func distWords(a, b *words) int {
 // Cost model for choosing between the multi-index probe and a plain scan, in
 // units of "one entry of a sequential scan". A candidate costs more than a
 // scanned entry because it is a random access (posting, then hash) where the
-// scan streams memory the prefetcher already has; a probe is one or two
-// offset-table reads. The numbers were set from the benchmarks in this package
+// scan streams memory the prefetcher already has; a probe is an offset-table
+// read and the start of a posting run. The numbers were set from the benchmarks in this package
 // and only need to be right to within a factor of about two: near the
 // crossover both strategies cost about the same.
 const (
@@ -55,54 +55,67 @@ const (
 	candidateCost = 4
 )
 
-// probeTable lists every b-bit mask ordered by popcount, so that the values
-// within radius r of v are v^masks[i] for i < upTo[r]. Enumerating neighbours
-// this way needs no recursion and visits the nearest buckets first.
+// probeTable lists the b-bit masks of popcount up to maxR ordered by
+// popcount, so that the values within radius r of v are v^masks[i] for
+// i < upTo[r]. Enumerating neighbours this way needs no recursion and visits
+// the nearest buckets first.
 type probeTable struct {
-	b     int
-	masks []uint32
-	upTo  []int // upTo[r] = number of masks with popcount <= r, r = 0..b
+	b, maxR int
+	masks   []uint32
+	upTo    []int // upTo[r] = number of masks with popcount <= r, r = 0..maxR
 }
 
-func newProbeTable(b int) *probeTable {
-	n := 1 << b
-	counts := make([]int, b+2)
-	for v := 0; v < n; v++ {
-		counts[bits.OnesCount32(uint32(v))+1]++
+func newProbeTable(b, maxR int) *probeTable {
+	t := &probeTable{b: b, maxR: maxR, upTo: make([]int, maxR+1)}
+	for k := 0; k <= maxR; k++ {
+		if k == 0 {
+			t.masks = append(t.masks, 0)
+		} else {
+			// Gosper's hack steps through the b-bit values with k bits set
+			// in increasing order.
+			for v := uint64(1)<<k - 1; v < 1<<b; {
+				t.masks = append(t.masks, uint32(v))
+				c := v & -v
+				r := v + c
+				v = (((r ^ v) >> 2) / c) | r
+			}
+		}
+		t.upTo[k] = len(t.masks)
 	}
-	for r := 1; r <= b+1; r++ {
-		counts[r] += counts[r-1]
-	}
-	t := &probeTable{b: b, masks: make([]uint32, n), upTo: make([]int, b+1)}
-	next := append([]int(nil), counts[:b+1]...)
-	for v := 0; v < n; v++ {
-		p := bits.OnesCount32(uint32(v))
-		t.masks[next[p]] = uint32(v)
-		next[p]++
-	}
-	copy(t.upTo, counts[1:b+2])
 	return t
 }
 
-// probeTables holds the tables for each supported substring width. They are
-// built once per Index (about 130 KB) instead of as package globals.
-type probeTables struct {
-	b8, b16 *probeTable
-}
+// probeTables holds one table per substring length in use. They are built
+// once per Index (about 330 KB) instead of as package globals. Lengths over
+// 16 bits keep only radius 4, past which a scan is cheaper anyway.
+type probeTables map[int]*probeTable
 
-func newProbeTables() *probeTables {
-	return &probeTables{b8: newProbeTable(8), b16: newProbeTable(16)}
-}
-
-func (t *probeTables) bytes() int64 {
-	return int64(cap(t.b8.masks)+cap(t.b16.masks)) * 4
-}
-
-func (t *probeTables) forWidth(b int) *probeTable {
-	if b == 8 {
-		return t.b8
+func newProbeTables() probeTables {
+	return probeTables{
+		8:  newProbeTable(8, 8),
+		16: newProbeTable(16, 16),
+		21: newProbeTable(21, 4),
+		22: newProbeTable(22, 4),
 	}
-	return t.b16
+}
+
+func (t probeTables) bytes() int64 {
+	var n int64
+	for _, pt := range t {
+		n += int64(cap(pt.masks))*4 + int64(cap(pt.upTo))*8
+	}
+	return n
+}
+
+// substr returns the n bits of h starting at bit start (counted from the top
+// of byte 0). A substring may straddle two words when n does not divide 64.
+func substr(h *words, start, n int) uint32 {
+	w, off := start>>6, start&63
+	mask := uint64(1)<<n - 1
+	if off+n <= 64 {
+		return uint32((h[w] >> (64 - off - n)) & mask)
+	}
+	return uint32((h[w]<<(off+n-64) | h[w+1]>>(128-off-n)) & mask)
 }
 
 // segment is an immutable, id-sorted run of entries with an optional
@@ -111,10 +124,12 @@ type segment struct {
 	ids    []uint64 // ascending and unique
 	hashes []words
 
-	m, b     int         // m substrings of b bits; m == 0: no index, scan only
-	table    *probeTable // masks for width b
-	offsets  [][]uint32  // per substring: 1<<b + 1 bucket starts into postings
-	postings [][]byte    // per substring: rows, width bytes each, grouped by bucket
+	m        int           // number of substrings; 0: no index, scan only
+	start    []int         // first bit of each substring
+	length   []int         // bits in each substring
+	tables   []*probeTable // neighbour masks for each substring's length
+	offsets  [][]uint32    // per substring: 1<<length + 1 bucket starts into postings
+	postings [][]byte      // per substring: rows, width bytes each, grouped by bucket
 	// The per-substring slices above are windows on these two allocations:
 	// one big block each gets huge pages where many small ones would not.
 	offsetBlock  []uint32
@@ -146,62 +161,95 @@ func (s *segment) bytes() int64 {
 	return n + int64(cap(s.offsetBlock))*4 + int64(cap(s.postingBlock))
 }
 
-// layoutFor picks the multi-index shape for n entries. Below a few thousand
-// entries a scan touches less memory than the probes do. Up to 64K entries,
-// 32 substrings of 8 bits keep the offset tables tiny (8 KB) while buckets
-// stay small; beyond that 16 substrings of 16 bits (Norouzi et al.: substring
-// length about log2(n)) give buckets of n/65536 with 4 MB of offset tables,
-// which is under half a byte per entry at 10M entries. substrings forces a
-// layout: 16 or 32, or a negative value for no index.
-func layoutFor(n, substrings int) (m, b int) {
-	switch {
-	case substrings < 0:
-		return 0, 0
-	case substrings == 16:
-		return 16, 16
-	case substrings == 32:
-		return 32, 8
-	case n < scanBelow:
-		return 0, 0
-	case n < 1<<16:
-		return 32, 8
-	default:
-		return 16, 16
-	}
-}
-
 // scanBelow is the size under which the automatic layout does not index.
 const scanBelow = 2048
 
+// layoutFor returns the substring lengths for n entries, in order. Norouzi
+// et al. ("Fast exact search in Hamming space with multi-index hashing")
+// take substrings of about log2(n) bits, so buckets hold about one entry;
+// the offset tables (4 bytes per bucket per substring) then cost what the
+// postings do, so the lengths here stay a few bits shorter to keep memory
+// under 100 bytes an entry:
+//
+//   - below 2048 entries, none: a scan touches less memory than the probes;
+//   - below 64K, 32×8 bits: 8 KB of tables, small buckets;
+//   - below 8M, 16×16 bits: 4 MB of tables, buckets of n/65536;
+//   - from 8M, 12 substrings (8×21 + 4×22 bits): 128 MB of tables, 13 bytes
+//     an entry at 10M, and about 4× fewer random reads per radius-31 query
+//     than 16×16 there (some 2K probes and 8K candidates against 272 probes
+//     and 42K candidates).
+//
+// substrings forces a layout: 12, 16 or 32, or a negative value for none.
+func layoutFor(n, substrings int) []int {
+	repeat := func(b, k int) []int {
+		out := make([]int, k)
+		for i := range out {
+			out[i] = b
+		}
+		return out
+	}
+	twelve := func() []int { return append(repeat(21, 8), repeat(22, 4)...) }
+	switch {
+	case substrings < 0:
+		return nil
+	case substrings == 12:
+		return twelve()
+	case substrings == 16:
+		return repeat(16, 16)
+	case substrings == 32:
+		return repeat(8, 32)
+	case n < scanBelow:
+		return nil
+	case n < 1<<16:
+		return repeat(8, 32)
+	case n < 1<<23:
+		return repeat(16, 16)
+	default:
+		return twelve()
+	}
+}
+
 // buildSegment indexes ids (ascending, unique) and their hashes. It takes
 // ownership of both slices.
-func buildSegment(ids []uint64, hashes []words, substrings int, tabs *probeTables) *segment {
+func buildSegment(ids []uint64, hashes []words, substrings int, tabs probeTables) *segment {
 	s := &segment{ids: ids, hashes: hashes}
-	s.m, s.b = layoutFor(len(ids), substrings)
-	if s.m == 0 || len(ids) == 0 {
-		s.m, s.b = 0, 0
+	lengths := layoutFor(len(ids), substrings)
+	if len(lengths) == 0 || len(ids) == 0 {
 		return s
 	}
-	s.table = tabs.forWidth(s.b)
+	s.m = len(lengths)
+	s.length = lengths
+	s.start = make([]int, s.m)
+	s.tables = make([]*probeTable, s.m)
 	s.width, s.rowMask = 3, 1<<24-1
 	if len(ids) > 1<<24 {
 		s.width, s.rowMask = 4, ^uint32(0)
 	}
-	n, tab := len(ids), 1<<s.b+1
-	s.offsetBlock = make([]uint32, s.m*tab)
+	n := len(ids)
+	tabSize := 0
+	for j, b := range lengths {
+		if j > 0 {
+			s.start[j] = s.start[j-1] + lengths[j-1]
+		}
+		s.tables[j] = tabs[b]
+		tabSize += 1<<b + 1
+	}
+	s.offsetBlock = make([]uint32, tabSize)
 	// One spare byte lets the reader load 4 bytes at the last 3-byte posting.
 	s.postingBlock = make([]byte, s.m*n*s.width+1)
 	adviseHugePages(s.offsetBlock)
 	adviseHugePages(s.postingBlock)
 	s.offsets = make([][]uint32, s.m)
 	s.postings = make([][]byte, s.m)
-	for j := range s.m {
-		s.offsets[j] = s.offsetBlock[j*tab : (j+1)*tab : (j+1)*tab]
+	at := 0
+	for j, b := range lengths {
+		s.offsets[j] = s.offsetBlock[at : at+1<<b+1 : at+1<<b+1]
+		at += 1<<b + 1
 		s.postings[j] = s.postingBlock[j*n*s.width : (j+1)*n*s.width+1]
 	}
 
 	// Substrings are independent, so build them in parallel; each worker
-	// needs one bucket cursor array, which bounds the extra memory.
+	// reuses two sort buffers of 8 bytes an entry.
 	workers := min(runtime.GOMAXPROCS(0), s.m)
 	jobs := make(chan int)
 	var wg sync.WaitGroup
@@ -209,9 +257,9 @@ func buildSegment(ids []uint64, hashes []words, substrings int, tabs *probeTable
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			cur := make([]uint32, 1<<s.b)
+			a, tmp := make([]uint64, n), make([]uint64, n)
 			for j := range jobs {
-				s.buildSubstring(j, cur)
+				s.buildSubstring(j, a, tmp)
 			}
 		}()
 	}
@@ -223,26 +271,31 @@ func buildSegment(ids []uint64, hashes []words, substrings int, tabs *probeTable
 	return s
 }
 
-// buildSubstring fills the offsets and postings of substring j by counting
-// sort, which keeps rows ascending within each bucket so a probe walks the
-// hash array forwards.
-func (s *segment) buildSubstring(j int, cur []uint32) {
-	b, w := s.b, s.width
-	word, shift := (j*b)>>6, uint(64-b-(j*b)&63)
-	mask := uint64(1)<<b - 1
+// buildSubstring fills the offsets and postings of substring j. It sorts
+// (substring value, row) pairs with a two-pass LSD radix sort, which keeps
+// rows ascending within each bucket (so a probe walks the hash array
+// forwards) and touches memory in a few thousand sequential streams; a
+// direct counting sort into 2^21-entry tables takes a cache miss per entry
+// and was 20 times slower at 10M entries.
+func (s *segment) buildSubstring(j int, a, tmp []uint64) {
+	start, b, w := s.start[j], s.length[j], s.width
 	off, post := s.offsets[j], s.postings[j]
+	lo := b / 2 // bits sorted in the first pass
+	var h1 [1 << 11]int
+	var h2 [1 << 11]int
+	loMask := uint32(1)<<lo - 1
 	for i := range s.hashes {
-		off[(s.hashes[i][word]>>shift)&mask+1]++
+		v := substr(&s.hashes[i], start, b)
+		a[i] = uint64(v)<<32 | uint64(i)
+		h1[v&loMask]++
+		h2[v>>lo]++
 	}
-	for v := 1; v < len(off); v++ {
-		off[v] += off[v-1]
-	}
-	copy(cur, off[:1<<b])
-	for i := range s.hashes {
-		v := (s.hashes[i][word] >> shift) & mask
-		p := int(cur[v]) * w
-		cur[v]++
-		r := uint32(i)
+	radixPass(a, tmp, h1[:], 32, loMask)
+	radixPass(tmp, a, h2[:], 32+uint(lo), ^uint32(0))
+	for i, e := range a {
+		off[e>>32+1]++
+		p := i * w
+		r := uint32(e)
 		post[p] = byte(r)
 		post[p+1] = byte(r >> 8)
 		post[p+2] = byte(r >> 16)
@@ -250,14 +303,32 @@ func (s *segment) buildSubstring(j int, cur []uint32) {
 			post[p+3] = byte(r >> 24)
 		}
 	}
+	for v := 1; v < len(off); v++ {
+		off[v] += off[v-1]
+	}
+}
+
+// radixPass stably scatters src into dst by the digit (e >> shift) & mask,
+// given the digit histogram, which it turns into bucket starts.
+func radixPass(src, dst []uint64, hist []int, shift uint, mask uint32) {
+	sum := 0
+	for d, c := range hist {
+		hist[d] = sum
+		sum += c
+	}
+	for _, e := range src {
+		d := uint32(e>>shift) & mask
+		dst[hist[d]] = e
+		hist[d]++
+	}
 }
 
 // subRadius is the per-substring search radius for the pigeonhole bound in
-// its sharper form (Norouzi, Punjani and Fleet, "Fast exact search in Hamming
-// space with multi-index hashing"): with radius = q*m + a, a < m, a match is
-// within q on one of the first a+1 substrings or within q-1 on one of the
-// rest, since otherwise the distance would be at least (a+1)(q+1) +
-// (m-a-1)q = radius+1. A negative result means the substring is not probed.
+// its sharper form (Norouzi, Punjani and Fleet): with radius = q*m + a,
+// a < m, a match is within q on one of the first a+1 substrings or within
+// q-1 on one of the rest, since otherwise the distance would be at least
+// (a+1)(q+1) + (m-a-1)q = radius+1. It holds for substrings of any lengths.
+// A negative result means the substring is not probed.
 func subRadius(radius, m, j int) int {
 	q, a := radius/m, radius%m
 	if j <= a {
@@ -268,86 +339,91 @@ func subRadius(radius, m, j int) int {
 
 // search appends to dst the entries of s within radius of q whose rows
 // (offset by rowBase) are not in dead. buf is scratch space for probe.
+//
+// The cost guard: the probe count follows from the radius alone; the
+// candidate count is only known while gathering, so the probe gives up and
+// the scan runs once the candidates alone would cost more than the scan.
+// Near a large cluster of near-duplicates that bounds the extra work to
+// about one scan's worth of the cheaper, sequential posting reads.
 func (s *segment) search(q *words, radius int, dead *roaring.Bitmap, rowBase uint32, dst []Result, buf *[]uint32) []Result {
 	if radius < 0 || len(s.ids) == 0 {
 		return dst
 	}
-	if s.m == 0 || !s.probeIsCheaper(q, radius) {
+	if !s.canProbe(radius) {
 		return scan(s.hashes, s.ids, q, radius, dead, rowBase, dst)
 	}
-	return s.probe(q, radius, dead, rowBase, dst, buf)
+	budget := len(s.ids) - s.probeCount(radius)*probeCost
+	if budget > 0 {
+		if out, ok := s.probe(q, radius, dead, rowBase, dst, buf, budget/candidateCost); ok {
+			return out
+		}
+	}
+	return scan(s.hashes, s.ids, q, radius, dead, rowBase, dst)
 }
 
-// probeIsCheaper applies the cost model: the probe count follows from the
-// radius alone, the candidate count from the bucket sizes. Counting stops
-// as soon as the scan is known to win, which is what bounds the slowdown on
-// clusters of near-duplicates to the cost of the counting itself.
-func (s *segment) probeIsCheaper(q *words, radius int) bool {
-	budget := len(s.ids)
-	probes := 0
+// canProbe reports whether the segment is indexed and its neighbour tables
+// reach every substring's radius for this search radius.
+func (s *segment) canProbe(radius int) bool {
 	for j := range s.m {
-		r := subRadius(radius, s.m, j)
-		if r >= 0 {
-			probes += s.table.upTo[min(r, s.b)]
-		}
-	}
-	budget -= probes * probeCost
-	if budget <= 0 {
-		return false
-	}
-	limit := budget / candidateCost
-	cands := 0
-	b := s.b
-	mask := uint64(1)<<b - 1
-	for j := range s.m {
-		r := subRadius(radius, s.m, j)
-		if r < 0 {
-			continue
-		}
-		qv := uint32((q[(j*b)>>6] >> uint(64-b-(j*b)&63)) & mask)
-		off := s.offsets[j]
-		for _, x := range s.table.masks[:s.table.upTo[min(r, b)]] {
-			v := qv ^ x
-			cands += int(off[v+1] - off[v])
-		}
-		if cands > limit {
+		if r := subRadius(radius, s.m, j); min(r, s.length[j]) > s.tables[j].maxR {
 			return false
 		}
 	}
-	return true
+	return s.m > 0
 }
 
-// probe runs the multi-index search. A match can sit in the probed buckets
-// of several substrings; it is reported only from the first substring whose
-// bound it meets, which makes the output duplicate-free without a visited
-// set (that would cost O(n) to clear or a map to maintain).
+// probeCount is the number of buckets a probe at radius reads.
+func (s *segment) probeCount(radius int) int {
+	probes := 0
+	for j := range s.m {
+		if r := subRadius(radius, s.m, j); r >= 0 {
+			probes += s.tables[j].upTo[min(r, s.length[j])]
+		}
+	}
+	return probes
+}
+
+// probe runs the multi-index search, giving up (ok false, dst untouched) if
+// the buckets hold more than limit candidates. Callers check canProbe first.
 //
-// Each substring's candidates are gathered into buf first and checked in a
-// second loop. Checking inside the bucket loop would tie every hash load to
-// a bucket-length branch that mispredicts (buckets hold a handful of rows),
-// and a mispredict discards the loads in flight; the flat loop's only branch
-// is the rarely taken match, so many cache misses overlap.
-func (s *segment) probe(q *words, radius int, dead *roaring.Bitmap, rowBase uint32, dst []Result, buf *[]uint32) []Result {
-	b, m, w, rowMask := s.b, s.m, s.width, s.rowMask
-	mask := uint64(1)<<b - 1
+// A match can sit in the probed buckets of several substrings; it is
+// reported only from the first substring whose bound it meets, which makes
+// the output duplicate-free without a visited set (that would cost O(n) to
+// clear or a map to maintain).
+//
+// Candidates are gathered into buf first and checked in a second loop.
+// Checking inside the bucket loop would tie every hash load to a
+// bucket-length branch that mispredicts (buckets hold a handful of rows), and
+// a mispredict discards the loads in flight; the flat loop's only branch is
+// the rarely taken match, so many cache misses overlap.
+func (s *segment) probe(q *words, radius int, dead *roaring.Bitmap, rowBase uint32, dst []Result, buf *[]uint32, limit int) (_ []Result, ok bool) {
+	m, w, rowMask := s.m, s.width, s.rowMask
 	hashes, ids := s.hashes, s.ids
 	q0, q1, q2, q3 := q[0], q[1], q[2], q[3]
 	rows := (*buf)[:0]
+	defer func() { *buf = rows }()
+	var ends [32]int // rows[ends[j-1]:ends[j]] came from substring j
 	for j := range m {
-		r := subRadius(radius, m, j)
-		if r < 0 {
-			continue
-		}
-		qv := uint32((q[(j*b)>>6] >> uint(64-b-(j*b)&63)) & mask)
-		off, post := s.offsets[j], s.postings[j]
-		rows = rows[:0]
-		for _, x := range s.table.masks[:s.table.upTo[min(r, b)]] {
-			v := qv ^ x
-			for k := int(off[v]) * w; k < int(off[v+1])*w; k += w {
-				rows = append(rows, binary.LittleEndian.Uint32(post[k:])&rowMask)
+		if r := subRadius(radius, m, j); r >= 0 {
+			t := s.tables[j]
+			qv := substr(q, s.start[j], s.length[j])
+			off, post := s.offsets[j], s.postings[j]
+			for _, x := range t.masks[:t.upTo[min(r, s.length[j])]] {
+				v := qv ^ x
+				lo, hi := int(off[v]), int(off[v+1])
+				if len(rows)+hi-lo > limit {
+					return dst, false
+				}
+				for k := lo * w; k < hi*w; k += w {
+					rows = append(rows, binary.LittleEndian.Uint32(post[k:])&rowMask)
+				}
 			}
 		}
-		for _, row := range rows {
+		ends[j] = len(rows)
+	}
+	from := 0
+	for j := range m {
+		for _, row := range rows[from:ends[j]] {
 			h := &hashes[row]
 			d := bits.OnesCount64(h[0]^q0) + bits.OnesCount64(h[1]^q1) +
 				bits.OnesCount64(h[2]^q2) + bits.OnesCount64(h[3]^q3)
@@ -359,23 +435,18 @@ func (s *segment) probe(q *words, radius int, dead *roaring.Bitmap, rowBase uint
 			}
 			dst = append(dst, Result{ID: ids[row], Distance: d})
 		}
+		from = ends[j]
 	}
-	*buf = rows
-	return dst
+	return dst, true
 }
 
 // seenEarlier reports whether a substring before j already had h within its
 // bound, in which case that substring's probe reported it.
 func (s *segment) seenEarlier(h, q *words, radius, j int) bool {
-	b, m := s.b, s.m
-	mask := uint64(1)<<b - 1
+	x := words{h[0] ^ q[0], h[1] ^ q[1], h[2] ^ q[2], h[3] ^ q[3]}
 	for i := range j {
-		r := subRadius(radius, m, i)
-		if r < 0 {
-			continue
-		}
-		wd, shift := (i*b)>>6, uint(64-b-(i*b)&63)
-		if bits.OnesCount64(((h[wd]^q[wd])>>shift)&mask) <= r {
+		r := subRadius(radius, s.m, i)
+		if r >= 0 && bits.OnesCount32(substr(&x, s.start[i], s.length[i])) <= r {
 			return true
 		}
 	}
