@@ -273,6 +273,9 @@ func compileLexicon(groups [][]entry) (*lexicon, error) {
 				}
 				p.elems = append(p.elems, el)
 			}
+			for k := range p.elems {
+				slices.Sort(p.elems[k].syms)
+			}
 			if len(p.elems) == 0 || p.elems[0].gap > 0 || p.elems[0].opt || p.elems[len(p.elems)-1].gap > 0 {
 				return nil, fmt.Errorf("pattern %q: must start with a required word and end with a word", e.pat)
 			}
@@ -361,10 +364,17 @@ func (lx *lexicon) elemOK(m *matcher, n *normalizer, e *elem, i int) bool {
 		return v >= e.lo && v <= e.hi
 	}
 	for _, s := range m.syms[m.symOff[i]:m.symOff[i+1]] {
-		for _, t := range e.syms {
-			if s == t {
-				return true
+		if len(e.syms) <= 8 {
+			for _, t := range e.syms {
+				if s == t {
+					return true
+				}
 			}
+			continue
+		}
+		// Macro alternations are long and sorted at compile time.
+		if _, ok := slices.BinarySearch(e.syms, s); ok {
+			return true
 		}
 	}
 	return false

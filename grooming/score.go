@@ -1,9 +1,10 @@
 package grooming
 
 import (
+	"cmp"
 	"fmt"
 	"math"
-	"sort"
+	"slices"
 	"sync"
 	"time"
 )
@@ -485,7 +486,8 @@ type pairView struct {
 // result never depends on how the messages were batched.
 func (d *Detector) risk(st *State) Risk {
 	r := Risk{Level: LevelNone, FlaggedAt: st.FlaggedAt, Flagged: st.Flagged, Messages: st.N, Indicators: []Indicator{}}
-	var best *pairView
+	var best pairView
+	found := false
 	// Candidate pairs: every actor × each target it addressed. Evidence
 	// sent before the addressee was known (-1) counts towards all of them.
 	for a := range st.Speakers {
@@ -508,12 +510,12 @@ func (d *Detector) risk(st *State) Risk {
 		}
 		for _, b := range targets {
 			pv := d.view(st, a, b, false)
-			if best == nil || pv.z > best.z || (pv.z == best.z && st.Speakers[a].Questions > st.Speakers[best.actor].Questions) {
-				best = pv
+			if !found || pv.z > best.z || (pv.z == best.z && st.Speakers[a].Questions > st.Speakers[best.actor].Questions) {
+				best, found = pv, true
 			}
 		}
 	}
-	if best == nil {
+	if !found {
 		return r
 	}
 	best = d.view(st, best.actor, best.target, true)
@@ -541,14 +543,14 @@ func (d *Detector) risk(st *State) Risk {
 				evs = append(evs, p.Ev[f]...)
 			}
 		}
-		sort.Slice(evs, func(i, j int) bool { return evs[i].Msg < evs[j].Msg })
+		slices.SortFunc(evs, func(a, b EvState) int { return a.Msg - b.Msg })
 		for _, e := range evs {
 			ind.Messages = append(ind.Messages, e.Msg)
 			ind.Evidence = append(ind.Evidence, Evidence{Message: e.Msg, Score: round3(float64(e.Score)), Spans: e.Spans})
 		}
 		r.Indicators = append(r.Indicators, ind)
 	}
-	sort.SliceStable(r.Indicators, func(i, j int) bool { return r.Indicators[i].Score > r.Indicators[j].Score })
+	slices.SortStableFunc(r.Indicators, func(a, b Indicator) int { return cmp.Compare(b.Score, a.Score) })
 	return r
 }
 
@@ -581,13 +583,18 @@ func (st *State) participant(id string) *Participant {
 }
 
 // view scores the directed pair actor → target.
-func (d *Detector) view(st *State, actor, target int, explain bool) *pairView {
-	pv := &pairView{actor: actor, target: target}
+func (d *Detector) view(st *State, actor, target int, explain bool) pairView {
+	pv := pairView{actor: actor, target: target}
 	// Facts are formatted only for the pair that is reported: Append runs
 	// this for every pair on every message.
 	fact := func(format string, a ...any) {
 		if explain {
 			pv.facts = append(pv.facts, fmt.Sprintf(format, a...))
+		}
+	}
+	note := func(c Family) {
+		if explain {
+			pv.ctx = append(pv.ctx, c.String())
 		}
 	}
 	for i := range st.Pairs {
@@ -616,11 +623,11 @@ func (d *Detector) view(st *State, actor, target int, explain bool) *pairView {
 	// Conversation-level context.
 	if st.Surprise > 0 && pv.e[Secrecy] > 0 {
 		pv.e[Secrecy] *= 1 - surpriseConvCut*float64(st.Surprise)
-		pv.ctx = append(pv.ctx, CueSurprise.String())
+		note(CueSurprise)
 	}
 	if st.Convenience > 0 && pv.e[PlatformMove] > 0 && pv.flags[PlatformMove]&flagOversight == 0 {
 		pv.e[PlatformMove] *= 1 - convenienceCut*float64(st.Convenience)
-		pv.ctx = append(pv.ctx, CueConvenience.String())
+		note(CueConvenience)
 	}
 	if st.Commerce > 0 {
 		// Buying or selling an object: "how old is it", photos of the item
@@ -628,13 +635,13 @@ func (d *Detector) view(st *State, actor, target int, explain bool) *pairView {
 		for _, f := range []Family{AgeProbing, PhotoRequest, PersonalInfo, Meeting} {
 			pv.e[f] *= 1 - commerceConvCut*float64(st.Commerce)
 		}
-		pv.ctx = append(pv.ctx, CueCommerce.String())
+		note(CueCommerce)
 	}
 	if as.Caregiver > 0 && !caregiverExcluded {
 		for _, f := range []Family{Meeting, PhotoRequest, PersonalInfo, Gift, RiskAssessment, PlatformMove, AgeProbing} {
 			pv.e[f] *= 1 - caregiverConvCut*float64(as.Caregiver)
 		}
-		pv.ctx = append(pv.ctx, CueCaregiver.String())
+		note(CueCaregiver)
 	}
 	if as.Safety > 0 {
 		// Someone who says "lock the door" asks about being alone to make
@@ -642,13 +649,13 @@ func (d *Detector) view(st *State, actor, target int, explain bool) *pairView {
 		pv.e[RiskAssessment] *= 1 - safetyConvCut*float64(as.Safety)
 		pv.e[Meeting] *= 1 - safetyConvCut/2*float64(as.Safety)
 		pv.e[PhotoRequest] *= 1 - safetyConvCut/2*float64(as.Safety)
-		pv.ctx = append(pv.ctx, CueSafety.String())
+		note(CueSafety)
 	}
 	if as.Quote > 0.5 {
-		pv.ctx = append(pv.ctx, CueQuote.String())
+		note(CueQuote)
 	}
 	if as.Education > 0.5 {
-		pv.ctx = append(pv.ctx, CueEducation.String())
+		note(CueEducation)
 	}
 
 	z := scoreBias
