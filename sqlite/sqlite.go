@@ -78,6 +78,9 @@ func Open(ctx context.Context, dir string, logger *slog.Logger) (*DB, error) {
 		importBatch: defaultImportBatch,
 	}
 
+	if err := createFile(ctx, db.path); err != nil {
+		return nil, fmt.Errorf("open sqlite %s: %w", db.path, err)
+	}
 	var err error
 	if db.wdb, err = sql.Open("sqlite", db.dsn(false)); err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", db.path, err)
@@ -98,6 +101,25 @@ func Open(ctx context.Context, dir string, logger *slog.Logger) (*DB, error) {
 		return nil, fmt.Errorf("open sqlite %s: %w", db.path, err)
 	}
 	return db, nil
+}
+
+// pageSize is the database page size. Larger pages than SQLite's default
+// of 4 KiB make shallower B-trees, with fewer page splits in bulk imports.
+const pageSize = 16384
+
+// createFile creates the database file with the page size, which SQLite
+// fixes once the file is written, if the file does not exist yet.
+func createFile(ctx context.Context, path string) error {
+	if _, err := os.Stat(path); err == nil || !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	_, err = db.ExecContext(ctx, fmt.Sprintf("PRAGMA page_size = %d; PRAGMA journal_mode = WAL", pageSize))
+	return err
 }
 
 // dsn returns the data source name of a writing or a reading connection.

@@ -2,11 +2,14 @@ package sqlite_test
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/vigil-oss/vigil"
+	"github.com/vigil-oss/vigil/banklist"
 	"github.com/vigil-oss/vigil/sqlite"
 	"github.com/vigil-oss/vigil/storetest"
 )
@@ -64,3 +67,78 @@ func TestOpenTwice(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestImportList imports list files through banklist, as the API and the
+// CLI do: a bad line fails the whole import and names the line.
+func TestImportList(t *testing.T) {
+	ctx := context.Background()
+	db := MustOpenDB(t)
+	banks, entries := sqlite.NewBankService(db), sqlite.NewEntryService(db)
+	b := &vigil.Bank{Name: "iwf", Enabled: true}
+	if err := banks.CreateBank(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	opt := banklist.Options{SignalType: vigil.SignalPDQ, Source: "iwf"}
+
+	var list strings.Builder
+	for i := range 1000 {
+		fmt.Fprintf(&list, "%064x\n", i)
+	}
+	good := list.String()
+	res, err := entries.ImportEntries(ctx, b.ID, "curator", banklist.NewReader(strings.NewReader(good), opt).All())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Added != 1000 {
+		t.Fatalf("added %d, want 1000", res.Added)
+	}
+
+	bad := "# more\n" + fmt.Sprintf("%064x\n", 5000) + "not a hash\n"
+	_, err = entries.ImportEntries(ctx, b.ID, "curator", banklist.NewReader(strings.NewReader(bad), opt).All())
+	if vigil.ErrorCode(err) != vigil.EINVALID || !strings.HasPrefix(vigil.ErrorMessage(err), "line 3:") {
+		t.Fatalf("bad list: %v", err)
+	}
+	after, err := banks.FindBankByID(ctx, b.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.ActiveEntries != 1000 || after.Version != res.Version {
+		t.Errorf("bad list changed the bank: %d entries, version %d", after.ActiveEntries, after.Version)
+	}
+
+	// Export and import into another bank gives the same entries.
+	var out strings.Builder
+	w := banklist.NewWriter(&out)
+	for f := (vigil.EntryFilter{BankID: &b.ID, Limit: 300}); ; {
+		page, err := entries.FindEntries(ctx, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page) == 0 {
+			break
+		}
+		for _, e := range page {
+			if err := w.Write(e); err != nil {
+				t.Fatal(err)
+			}
+		}
+		f.AfterID = page[len(page)-1].ID
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	copyBank := &vigil.Bank{Name: "copy"}
+	if err := banks.CreateBank(ctx, copyBank); err != nil {
+		t.Fatal(err)
+	}
+	res, err = entries.ImportEntries(ctx, copyBank.ID, "curator", banklist.NewReader(strings.NewReader(out.String()), banklist.Options{}).All())
+	if err != nil || res.Added != 1000 {
+		t.Fatalf("re-import of the export: %+v, %v", res, err)
+	}
+	page, err := entries.FindEntries(ctx, vigil.EntryFilter{BankID: &copyBank.ID, Value: ptr(fmt.Sprintf("%064x", 999))})
+	if err != nil || len(page) != 1 || page[0].Source != "iwf" {
+		t.Errorf("copied entry: %+v, %v", page, err)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
