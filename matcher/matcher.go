@@ -234,6 +234,11 @@ func (m *Matcher) Run(ctx context.Context, interval time.Duration) {
 	}
 }
 
+// Compact merges the PDQ index's delta and tombstones into a fresh
+// segment now, instead of waiting for the background compactor (useful
+// after a large import). Lookups continue meanwhile.
+func (m *Matcher) Compact() { m.pdq.Compact() }
+
 // Status implements vigil.MatchService.
 func (m *Matcher) Status() vigil.IndexStatus {
 	s := m.state.Load()
