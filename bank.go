@@ -341,7 +341,9 @@ type EntryService interface {
 	// ImportEntries streams entries into a bank for bulk imports (millions
 	// of entries). It is atomic: it stores all of entries or, on any error
 	// from the sequence, from validation or from a crash, none of them. The
-	// entries' IDs are not set.
+	// entries' IDs are not set. A store may hold its write lock while it
+	// pulls from entries, so read them from a local file, not a slow
+	// upload: spool uploads to disk first.
 	ImportEntries(ctx context.Context, bankID int64, by string, entries iter.Seq2[*Entry, error]) (ImportResult, error)
 
 	// FindEntryByID returns an entry, retracted or not, or ENOTFOUND.

@@ -17,6 +17,9 @@ var _ vigil.KeyService = (*KeyService)(nil)
 // every use would make each authenticated request a write.
 const lastUsedGranularity = time.Minute
 
+// lastUsedWait bounds how long recording a key's use waits for the writer.
+const lastUsedWait = 100 * time.Millisecond
+
 // KeyService stores API keys in SQLite.
 type KeyService struct {
 	db *DB
@@ -68,14 +71,19 @@ func (s *KeyService) FindKeyBySecret(ctx context.Context, secret string) (*vigil
 	}
 	now := s.db.now()
 	if k.LastUsedAt == nil || now.Sub(*k.LastUsedAt) >= lastUsedGranularity {
-		err := s.db.write(ctx, func(tx *sql.Tx) error {
-			_, err := tx.ExecContext(ctx, `UPDATE api_keys SET last_used_at = ? WHERE id = ?`, formatTime(now), k.ID)
+		// Best effort: while a bulk import holds the one writer, waiting
+		// for it would stall every request; the time is a hint anyway.
+		wctx, cancel := context.WithTimeout(ctx, lastUsedWait)
+		defer cancel()
+		err := s.db.write(wctx, func(tx *sql.Tx) error {
+			_, err := tx.ExecContext(wctx, `UPDATE api_keys SET last_used_at = ? WHERE id = ?`, formatTime(now), k.ID)
 			return err
 		})
 		if err != nil {
-			return nil, fmt.Errorf("record use of key %d: %w", k.ID, err)
+			s.db.logger.Debug("key use not recorded", "key", k.ID, "err", err)
+		} else {
+			k.LastUsedAt = &now
 		}
-		k.LastUsedAt = &now
 	}
 	return k, nil
 }

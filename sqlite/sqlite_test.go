@@ -142,3 +142,45 @@ func TestImportList(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestAuthDuringImport checks that authentication does not wait for a bulk
+// import, which holds SQLite's one writer, to finish: the import below
+// waits for the authentication, so waiting the other way round would hang.
+func TestAuthDuringImport(t *testing.T) {
+	ctx := context.Background()
+	db := MustOpenDB(t)
+	keys := sqlite.NewKeyService(db)
+	secret, err := keys.CreateKey(ctx, &vigil.Key{Name: "k", Role: vigil.RoleMatcher})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &vigil.Bank{Name: "b"}
+	if err := sqlite.NewBankService(db).CreateBank(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+
+	importing, authed := make(chan struct{}), make(chan struct{})
+	imported := make(chan error, 1)
+	go func() {
+		_, err := sqlite.NewEntryService(db).ImportEntries(ctx, b.ID, "slow upload", func(yield func(*vigil.Entry, error) bool) {
+			yield(&vigil.Entry{SignalType: vigil.SignalMD5, Value: fmt.Sprintf("%032x", 1)}, nil)
+			close(importing)
+			<-authed
+		})
+		imported <- err
+	}()
+	<-importing
+	// The first use of a key is recorded when the writer is free; now it
+	// is not, so the key is found and its use goes unrecorded.
+	k, err := keys.FindKeyBySecret(ctx, secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	close(authed)
+	if err := <-imported; err != nil {
+		t.Fatal(err)
+	}
+	if k.LastUsedAt != nil {
+		t.Errorf("use recorded while the writer was busy: %v", k.LastUsedAt)
+	}
+}
