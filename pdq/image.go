@@ -67,25 +67,71 @@ func (s *imageRows) Cols() int { return s.rect.Dx() }
 
 func (s *imageRows) FillRow(y int, dst []float32) {
 	y += s.rect.Min.Y
-	if g, ok := s.img.(*image.Gray); ok {
-		row := g.Pix[g.PixOffset(s.rect.Min.X, y):]
-		for x := range dst {
-			dst[x] = float32(row[x])
+	x0 := s.rect.Min.X
+	if s.grey {
+		if g, ok := s.img.(*image.Gray); ok {
+			row := g.Pix[g.PixOffset(x0, y):]
+			for x := range dst {
+				dst[x] = float32(row[x])
+			}
+			return
 		}
+		rgbRow(s.img, s.rect, y, s.rgb, s.palette)
+		for x := range dst {
+			dst[x] = float32(s.rgb[3*x])
+		}
+		return
+	}
+	// The common decoder outputs go straight to luminance; the rest
+	// through an RGB row.
+	switch m := s.img.(type) {
+	case *image.NRGBA:
+		lumaRGBA(m.Pix[m.PixOffset(x0, y):], dst)
+		return
+	case *image.RGBA:
+		lumaRGBA(m.Pix[m.PixOffset(x0, y):], dst)
+		return
+	case *image.YCbCr:
+		lumaYCbCr(m, x0, y, dst)
 		return
 	}
 	rgb := s.rgb
 	rgbRow(s.img, s.rect, y, rgb, s.palette)
-	if s.grey {
-		for x := range dst {
-			dst[x] = float32(rgb[3*x])
-		}
-		return
-	}
 	for x := range dst {
 		p := rgb[3*x : 3*x+3 : 3*x+3]
 		dst[x] = lumaTable[0][p[0]] + lumaTable[1][p[1]] + lumaTable[2][p[2]]
 	}
+}
+
+func lumaRGBA(pix []byte, dst []float32) {
+	pix = pix[:4*len(dst)]
+	for x := range dst {
+		p := pix[4*x : 4*x+3 : 4*x+3]
+		dst[x] = lumaTable[0][p[0]] + lumaTable[1][p[1]] + lumaTable[2][p[2]]
+	}
+}
+
+func lumaYCbCr(m *image.YCbCr, x0, y int, dst []float32) {
+	yrow := m.Y[m.YOffset(x0, y):][:len(dst)]
+	cbase := m.COffset(x0, y)
+	shift := chromaShift(m.SubsampleRatio)
+	first := x0 >> shift
+	for x, yy := range yrow {
+		ci := cbase + ((x0+x)>>shift - first)
+		r, g, b := color.YCbCrToRGB(yy, m.Cb[ci], m.Cr[ci])
+		dst[x] = lumaTable[0][r] + lumaTable[1][g] + lumaTable[2][b]
+	}
+}
+
+// chromaShift is log2 of the horizontal chroma subsampling.
+func chromaShift(r image.YCbCrSubsampleRatio) int {
+	switch r {
+	case image.YCbCrSubsampleRatio422, image.YCbCrSubsampleRatio420:
+		return 1
+	case image.YCbCrSubsampleRatio411, image.YCbCrSubsampleRatio410:
+		return 2
+	}
+	return 0
 }
 
 // rgbRow writes row y of img as interleaved 8-bit RGB, alpha dropped.
@@ -144,13 +190,7 @@ func rgbRow(img image.Image, r image.Rectangle, y int, rgb []byte, palette [][3]
 func ycbcrRow(m *image.YCbCr, x0, x1, y int, rgb []byte) {
 	yrow := m.Y[m.YOffset(x0, y):]
 	cbase := m.COffset(x0, y)
-	shift := 0
-	switch m.SubsampleRatio {
-	case image.YCbCrSubsampleRatio422, image.YCbCrSubsampleRatio420:
-		shift = 1
-	case image.YCbCrSubsampleRatio411, image.YCbCrSubsampleRatio410:
-		shift = 2
-	}
+	shift := chromaShift(m.SubsampleRatio)
 	first := x0 >> shift
 	for x := range x1 - x0 {
 		ci := cbase + ((x0+x)>>shift - first)
