@@ -145,7 +145,7 @@ var macros = map[string]string{
 // lexiconEntries is the union of all languages. Languages are not separated
 // because chat code-switches freely and the folded words rarely collide.
 func lexiconEntries() [][]entry {
-	return [][]entry{lexiconEN, lexiconES, lexiconDE, lexiconFR}
+	return [][]entry{lexiconEN, lexiconES, lexiconDE, lexiconFR, lexiconCo}
 }
 
 // elem is one compiled pattern element.
@@ -161,7 +161,21 @@ type pattern struct {
 	w     float32
 	flags uint8
 	elems []elem
+	// co marks a co-occurrence pattern ("&a b c"): every element must occur
+	// within coWindow tokens, in any order. Paraphrases reorder words; the
+	// behaviour is in which words meet, not in their sequence.
+	co  bool
+	coQ bool // the message must also ask a question
 }
+
+// Co-occurrence patterns: at most maxCoElems elements within coWindow tokens.
+const (
+	coWindow   = 10
+	maxCoElems = 4
+)
+
+// coRef names element e of co-occurrence pattern p.
+type coRef struct{ p, e int32 }
 
 // lexicon is the compiled, immutable matcher shared by all goroutines.
 type lexicon struct {
@@ -170,6 +184,8 @@ type lexicon struct {
 	prefixLens []int
 	byFirst    [][]int32 // symbol → patterns whose first element has it
 	numFirst   []int32   // patterns starting with a number class
+	coPats     []int32   // co-occurrence patterns
+	coBySym    [][]coRef // symbol → co-occurrence elements it satisfies
 	patterns   []pattern
 	nsyms      int32
 }
@@ -226,8 +242,20 @@ func compileLexicon(groups [][]entry) (*lexicon, error) {
 	for _, g := range groups {
 		for _, e := range g {
 			p := pattern{fam: e.fam, w: e.w, flags: e.flags}
-			for _, part := range strings.Fields(e.pat) {
+			pat := e.pat
+			if strings.HasPrefix(pat, "&") {
+				p.co = true
+				pat = pat[1:]
+			}
+			for _, part := range strings.Fields(pat) {
 				var el elem
+				if p.co && part == "#q" {
+					p.coQ = true
+					continue
+				}
+				if p.co && (strings.HasPrefix(part, "~") || strings.HasPrefix(part, "?") || strings.HasPrefix(part, "#")) {
+					return nil, fmt.Errorf("pattern %q: co-occurrence elements are words only", e.pat)
+				}
 				if strings.HasPrefix(part, "~") {
 					k, err := strconv.Atoi(part[1:])
 					if err != nil || k < 1 || k > 8 {
@@ -276,6 +304,9 @@ func compileLexicon(groups [][]entry) (*lexicon, error) {
 			for k := range p.elems {
 				slices.Sort(p.elems[k].syms)
 			}
+			if p.co && (len(p.elems) < 2 || len(p.elems) > maxCoElems) {
+				return nil, fmt.Errorf("pattern %q: co-occurrence needs 2 to %d elements", e.pat, maxCoElems)
+			}
 			if len(p.elems) == 0 || p.elems[0].gap > 0 || p.elems[0].opt || p.elems[len(p.elems)-1].gap > 0 {
 				return nil, fmt.Errorf("pattern %q: must start with a required word and end with a word", e.pat)
 			}
@@ -283,9 +314,17 @@ func compileLexicon(groups [][]entry) (*lexicon, error) {
 		}
 	}
 	lx.byFirst = make([][]int32, lx.nsyms)
+	lx.coBySym = make([][]coRef, lx.nsyms)
 	for i, p := range lx.patterns {
 		first := p.elems[0]
 		switch {
+		case p.co:
+			lx.coPats = append(lx.coPats, int32(i))
+			for k, el := range p.elems {
+				for _, s := range el.syms {
+					lx.coBySym[s] = append(lx.coBySym[s], coRef{int32(i), int32(k)})
+				}
+			}
 		case first.hi > 0:
 			lx.numFirst = append(lx.numFirst, int32(i))
 		default:
@@ -316,9 +355,11 @@ type matcher struct {
 	symOff []int32 // token i's symbols are syms[symOff[i]:symOff[i+1]]
 	syms   []int32
 	hits   []hit
+	coLo   []int32 // per co-pattern element: first and last token seen
+	coHi   []int32
 }
 
-func (lx *lexicon) match(m *matcher, n *normalizer) {
+func (lx *lexicon) match(m *matcher, n *normalizer, question bool) {
 	m.hits = m.hits[:0]
 	m.syms = m.syms[:0]
 	m.symOff = append(m.symOff[:0], 0)
@@ -356,6 +397,90 @@ func (lx *lexicon) match(m *matcher, n *normalizer) {
 			}
 		}
 	}
+	lx.matchCo(m, ntok, question)
+}
+
+// matchCo finds co-occurrence patterns. For each element it keeps the
+// first and last token that satisfied it; a pattern matches when some
+// choice of those positions fits in coWindow tokens. Checking only the
+// extremes can miss a fit in long messages, which costs a little recall
+// and never invents a match.
+func (lx *lexicon) matchCo(m *matcher, ntok int, question bool) {
+	if len(lx.coPats) == 0 {
+		return
+	}
+	size := len(lx.patterns) * maxCoElems
+	if cap(m.coLo) < size {
+		m.coLo = make([]int32, size)
+		m.coHi = make([]int32, size)
+	}
+	m.coLo, m.coHi = m.coLo[:size], m.coHi[:size]
+	for _, pi := range lx.coPats {
+		for k := 0; k < maxCoElems; k++ {
+			m.coLo[int(pi)*maxCoElems+k] = -1
+		}
+	}
+	for i := 0; i < ntok; i++ {
+		for _, s := range m.syms[m.symOff[i]:m.symOff[i+1]] {
+			for _, r := range lx.coBySym[s] {
+				j := int(r.p)*maxCoElems + int(r.e)
+				if m.coLo[j] < 0 {
+					m.coLo[j] = int32(i)
+				}
+				m.coHi[j] = int32(i)
+			}
+		}
+	}
+	for _, pi := range lx.coPats {
+		p := &lx.patterns[pi]
+		if p.coQ && !question {
+			continue
+		}
+		base := int(pi) * maxCoElems
+		ok := true
+		for k := range p.elems {
+			if m.coLo[base+k] < 0 {
+				ok = false
+				break
+			}
+		}
+		if !ok {
+			continue
+		}
+		// Try the window anchored at each element's last position, taking
+		// for every other element its occurrence nearest to the anchor.
+		for k := range p.elems {
+			anchor := m.coHi[base+k]
+			lo, hi := anchor, anchor
+			fits := true
+			for o := range p.elems {
+				if o == k {
+					continue
+				}
+				a, b := m.coLo[base+o], m.coHi[base+o]
+				pos := b
+				if abs32(a-anchor) < abs32(b-anchor) {
+					pos = a
+				}
+				lo, hi = min(lo, pos), max(hi, pos)
+				if hi-lo > coWindow {
+					fits = false
+					break
+				}
+			}
+			if fits {
+				m.hits = append(m.hits, hit{pat: pi, a: lo, b: hi + 1})
+				break
+			}
+		}
+	}
+}
+
+func abs32(x int32) int32 {
+	if x < 0 {
+		return -x
+	}
+	return x
 }
 
 func (lx *lexicon) elemOK(m *matcher, n *normalizer, e *elem, i int) bool {

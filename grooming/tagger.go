@@ -75,7 +75,8 @@ func (d *Detector) tag(s *tagScratch, text string) *msgTags {
 		text = text[:cut]
 	}
 	s.n.run(text, d.lx)
-	d.lx.match(&s.m, &s.n)
+	question := strings.ContainsAny(text, "?¿？")
+	d.lx.match(&s.m, &s.n, question)
 	t := &s.t
 	*t = msgTags{spans: t.spans[:0]}
 	for f := range s.fs {
@@ -147,7 +148,7 @@ func (d *Detector) tag(s *tagScratch, text string) *msgTags {
 		t.spanOff[f] = [2]int32{a, int32(len(t.spans))}
 	}
 	t.selfAge = selfAge(&s.n)
-	t.question = strings.ContainsAny(text, "?¿？")
+	t.question = question
 	return t
 }
 
