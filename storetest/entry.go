@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"iter"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -336,6 +337,8 @@ func TestEntryService(t *testing.T, open Opener) {
 		wantCode(t, err, vigil.ENOTFOUND)
 	})
 
+	t.Run("ConcurrentChanges", func(t *testing.T) { testConcurrentChanges(t, open) })
+
 	t.Run("ChangeTracking", func(t *testing.T) {
 		s, _ := openWithClock(t, open)
 		a := createBank(t, s, "a")
@@ -439,6 +442,87 @@ func TestEntryService(t *testing.T, open Opener) {
 			t.Errorf("ForEachActiveEntry after fn error: %v, %d calls", err, calls)
 		}
 	})
+}
+
+// testConcurrentChanges checks that concurrent writers get distinct change
+// sequence numbers and that a reader following EntriesChangedSince misses
+// none of their changes.
+func testConcurrentChanges(t *testing.T, open Opener) {
+	ctx := context.Background()
+	s, _ := openWithClock(t, open)
+	b := createBank(t, s, "b")
+	const writers, perWriter = 4, 25
+
+	var wg sync.WaitGroup
+	errs := make(chan error, writers)
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range perWriter {
+				e := &vigil.Entry{SignalType: vigil.SignalPDQ, Value: PDQ(w*1000 + i)}
+				if _, err := s.Entries.AddEntries(ctx, b.ID, "writer", []*vigil.Entry{e}); err != nil {
+					errs <- err
+					return
+				}
+				if i%5 == 0 {
+					if _, err := s.Entries.RetractEntry(ctx, e.ID, "writer", "test"); err != nil {
+						errs <- err
+						return
+					}
+				}
+			}
+		}()
+	}
+
+	// Follow the changes while they happen, as a matcher does.
+	state := map[int64]bool{} // entry id -> active
+	var seq int64
+	seqs := map[int64]int64{} // seq -> entry id
+	follow := func() {
+		for {
+			changes, err := s.Entries.EntriesChangedSince(ctx, vigil.SignalPDQ, seq, 7)
+			must(t, err)
+			if len(changes) == 0 {
+				return
+			}
+			for _, e := range changes {
+				if id, ok := seqs[e.Seq]; ok && id != e.ID {
+					t.Fatalf("entries %d and %d share seq %d", id, e.ID, e.Seq)
+				}
+				seqs[e.Seq] = e.ID
+				state[e.ID] = !e.Retracted()
+				seq = e.Seq
+			}
+		}
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	for running := true; running; {
+		select {
+		case <-done:
+			running = false
+		default:
+		}
+		follow()
+	}
+	follow()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+
+	active := 0
+	for _, a := range state {
+		if a {
+			active++
+		}
+	}
+	want := writers * (perWriter - perWriter/5)
+	if len(state) != writers*perWriter || active != want {
+		t.Errorf("followed %d entries, %d active; want %d and %d", len(state), active, writers*perWriter, want)
+	}
+	assertActive(t, s, b.ID, int64(want), -1)
 }
 
 // createBank creates an enabled bank.
