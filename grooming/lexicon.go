@@ -138,7 +138,7 @@ var macros = map[string]string{
 	"photo":     "pic|pics|picture|pictures|photo|photos|selfie|selfies|foto|fotos|bild|bilder|image|images|snap|snaps|video|vid|vids",
 	"child":     "kid|kids|girl|girls|boy|boys|children|kinder|niños|niñas|enfants|kiddo|teens|teenagers",
 	"neg":       "dont|don't|dnt|not|never|no|doesnt|doesn't|wont|won't|shouldnt|shouldn't|cant|can't|without|nobody|noone",
-	"tell":      "tell|telling|mention|mentioning|say|saying|show|showing|bring|involve|inform|talk|speak",
+	"tell":      "tell|telling|mention|mentioning|say|saying|show|showing|bring|involve|inform|talk|speak|involved|involving|brag|bragging|post|posting|share|sharing",
 	"device":    "phone|tablet|ipad|computer|laptop|pc|screen|messages|chats|texts|dms|account|history|switch",
 }
 

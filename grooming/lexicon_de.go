@@ -93,6 +93,8 @@ var lexiconDE = []entry{
 
 	{Secrecy, 0.9, flagCaregiver, "sag|sags|erzahl|erzahle ~3 eltern|mama|papa|mutter|vater ~2 nichts|nix"},
 	{Secrecy, 0.6, 0, "geheim"},
+	{Secrecy, 0.9, flagCaregiver, "eltern|mama|papa|mutter|vater ~4 nicht ~1 wissen|erfahren|mitbekommen|sehen"},
+	{PlatformMove, 0.6, 0, "ungestort|ungestört|privat"},
 	{PlatformMove, 0.8, flagOversight, "lesen|liest|schauen|gucken ~2 mit"},
 	{Meeting, 0.7, 0, "abholen|hol ~1 dich"},
 	{Meeting, 0.6, 0, "nur wir ~1 zwei|beide"},

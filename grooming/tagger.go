@@ -40,6 +40,7 @@ const (
 	surpriseDiscount  = 0.35
 	safetyDiscount    = 0.3
 	caregiverDiscount = 0.4
+	coverSecrecy      = 0.9
 )
 
 const numCues = int(cueEnd - CueCaregiver)
@@ -106,6 +107,14 @@ func (d *Detector) tag(s *tagScratch, text string) *msgTags {
 		}
 		t.flags[f] |= p.flags
 		s.fs[f] = appendSpan(s.fs[f], sp)
+		if f == Meeting && p.flags&flagCaregiver != 0 {
+			// A cover story ("tell your dad you're at a friend's") is a
+			// meeting and secrecy from caregivers at once.
+			t.raw[Secrecy] = max(t.raw[Secrecy], p.w)
+			t.score[Secrecy] = max(t.score[Secrecy], w*coverSecrecy)
+			t.flags[Secrecy] |= flagCaregiver
+			s.fs[Secrecy] = appendSpan(s.fs[Secrecy], sp)
+		}
 	}
 	// Message-level context rules.
 	cue := func(c Family) float32 { return t.cue[c-CueCaregiver] }
