@@ -8,7 +8,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+
+	"github.com/vigil-oss/vigil/pdq"
 )
 
 // sampleVideos are the reference's sample videos in testdata.
@@ -57,10 +60,7 @@ func TestReferenceExact(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				frames, info, err := HashFile(context.Background(), videoPath(name), m.opts)
-				if err != nil {
-					t.Fatal(err)
-				}
+				frames, info := hashSample(t, name+m.suffix, m.opts)
 				var got bytes.Buffer
 				if err := WriteFrames(&got, frames); err != nil {
 					t.Fatal(err)
@@ -70,6 +70,92 @@ func TestReferenceExact(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// sampleCache holds hashed sample videos, so that the exactness and
+// tolerance tests decode each video once per mode (the race detector makes
+// hashing slow).
+var sampleCache sync.Map // key → *sampleResult
+
+type sampleResult struct {
+	once   sync.Once
+	frames []Frame
+	info   Info
+	err    error
+}
+
+// hashSample hashes the sample video name with opts; key names the pair.
+func hashSample(tb testing.TB, key string, opts Options) ([]Frame, Info) {
+	tb.Helper()
+	name := key
+	for _, s := range []string{"-r1", "-128x128"} {
+		name = strings.TrimSuffix(name, s)
+	}
+	v, _ := sampleCache.LoadOrStore(key, &sampleResult{})
+	r := v.(*sampleResult)
+	r.once.Do(func() {
+		r.frames, r.info, r.err = HashFile(context.Background(), videoPath(name), opts)
+	})
+	if r.err != nil {
+		tb.Fatalf("hash %s: %v", key, r.err)
+	}
+	return r.frames, r.info
+}
+
+// TestSampleHashesTolerance compares our hashes with upstream's
+// sample-hashes, made with an older FFmpeg, by upstream's regression rule:
+// for each frame where both qualities are at least 50, the distance must
+// be under 31.
+func TestSampleHashesTolerance(t *testing.T) {
+	requireFFmpeg(t)
+	cases := []struct {
+		key  string
+		opts Options
+	}{}
+	for _, name := range sampleVideos {
+		cases = append(cases, struct {
+			key  string
+			opts Options
+		}{name, Options{EveryFrame: true}})
+		if name != "test-padded-dimensions" { // upstream has no 128x128 file for it
+			cases = append(cases, struct {
+				key  string
+				opts Options
+			}{name + "-128x128", Options{EveryFrame: true, Size: 128}})
+		}
+	}
+	for _, c := range cases {
+		t.Run(c.key, func(t *testing.T) {
+			want := readSample(t, filepath.Join("testdata", "sample-hashes", c.key+".txt"))
+			got, _ := hashSample(t, c.key, c.opts)
+			if len(got) != len(want) {
+				t.Fatalf("%d frames, upstream has %d", len(got), len(want))
+			}
+			identical, compared, passed, maxDist := 0, 0, 0, 0
+			for i := range got {
+				g, w := got[i], want[i]
+				if g.Number != w.Number || fmt.Sprintf("%.3f", g.Timestamp) != fmt.Sprintf("%.3f", w.Timestamp) {
+					t.Fatalf("line %d: frame %d at %.3f, upstream %d at %.3f", i+1, g.Number, g.Timestamp, w.Number, w.Timestamp)
+				}
+				d := pdq.Distance(g.Hash, w.Hash)
+				if d == 0 {
+					identical++
+				}
+				if g.Quality < 50 || w.Quality < 50 {
+					continue
+				}
+				compared++
+				maxDist = max(maxDist, d)
+				if d < 31 {
+					passed++
+				} else {
+					t.Errorf("frame %d: distance %d to upstream", g.Number, d)
+				}
+			}
+			t.Logf("%d frames: %d (%.0f%%) identical; %d/%d of quality ≥ 50 within distance < 31 (%.1f%%), max distance %d",
+				len(got), identical, 100*float64(identical)/float64(len(got)), passed, compared, 100*float64(passed)/float64(max(compared, 1)), maxDist)
+		})
 	}
 }
 
