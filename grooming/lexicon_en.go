@@ -187,7 +187,6 @@ var lexiconEN = []entry{
 	{PhotoRequest, 0.7, 0, "holding ~2 paper|sign|note|username"},
 	{PhotoRequest, 0.6, 0, "prove ~3 real|bot|human"},
 	{PhotoRequest, 0.4, 0, "emojicamera"},
-	{PhotoRequest, 0.6, 0, "@photo ~3 wearing|outfit|uniform|pajamas|bed"},
 
 	// Compliance testing and pressure.
 	{Compliance, 0.7, 0, "prove it"},
