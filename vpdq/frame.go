@@ -120,12 +120,19 @@ func ReadFrames(r io.Reader, lim Limits) ([]Frame, error) {
 		format int // number of fields per line, fixed by the first frame
 	)
 	lineNo := 0
+	var consumed int64
 	for sc.Scan() {
 		lineNo++
 		line := sc.Bytes()
 		if len(line) > lim.MaxLineBytes {
 			return nil, vigil.Errorf(vigil.ETOOLARGE, "vpdq hash line %d is longer than %d bytes", lineNo, lim.MaxLineBytes)
 		}
+		// Checked per line, so that a line cut short by the limit is
+		// reported as the limit, not as a syntax error.
+		if consumed+int64(len(line)) > lim.MaxBytes {
+			return nil, vigil.Errorf(vigil.ETOOLARGE, "vpdq hash is larger than %d bytes", lim.MaxBytes)
+		}
+		consumed += int64(len(line)) + 1
 		line = bytes.TrimSuffix(line, []byte{'\r'})
 		if len(bytes.TrimSpace(line)) == 0 {
 			continue
