@@ -308,7 +308,12 @@ func (rep EvalReport) WriteText(w io.Writer) error {
 	}
 	p("conversations: %d (%d grooming, %d benign)\n\n", rep.N, rep.Pos, rep.Neg)
 	p("%-28s %10s %10s\n", "metric", "detector", "keyword")
-	p("%-28s %10.3f %10.3f\n", "ROC AUC", rep.Detector.AUC, rep.Keyword.AUC)
+	if rep.Pos == 0 || rep.Neg == 0 {
+		// AUC and rates at a false-positive rate need both classes.
+		p("%-28s %10s %10s\n", "ROC AUC", "n/a", "n/a")
+	} else {
+		p("%-28s %10.3f %10.3f\n", "ROC AUC", rep.Detector.AUC, rep.Keyword.AUC)
+	}
 	p("%-28s %10s %10s\n", "recall @ FPR<=1%", pct(rep.Detector.AtFPR1.TPR), pct(rep.Keyword.AtFPR1.TPR))
 	p("%-28s %10s %10s\n", "recall @ FPR<=5%", pct(rep.Detector.AtFPR5.TPR), pct(rep.Keyword.AtFPR5.TPR))
 	p("%-28s %10s %10s\n", "precision @1% prev (FPR<=1%)", pct(rep.Detector.AtFPR1.PPV1), pct(rep.Keyword.AtFPR1.PPV1))

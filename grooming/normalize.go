@@ -76,7 +76,6 @@ func (n *normalizer) run(text string, vocab vocabulary) {
 	var cur ntok
 	sep := 0
 	var sepc byte
-	var lastSep byte
 	chars := 0
 	startTok := func(pos int) {
 		inTok = true
@@ -105,9 +104,7 @@ func (n *normalizer) run(text string, vocab vocabulary) {
 		endTok()
 		sep++
 		sepc = c
-		lastSep = c
 	}
-	_ = lastSep
 	var rb [utf8.UTFMax]byte
 	for i := 0; i < len(text); {
 		c := text[i]

@@ -377,7 +377,8 @@ func (d *Detector) Score(c Conversation) Risk {
 // after it.
 func (d *Detector) Append(st *State, m Message) Risk {
 	if st.FlaggedAt == 0 && !st.Flagged && st.N == 0 && st.Last == 0 {
-		// A zero State literal: initialise the sentinels.
+		// A zero State (new(State) rather than NewState): set the "none yet"
+		// sentinels before the first message.
 		st.Last, st.FlaggedAt = -1, -1
 	}
 	idx := st.N
