@@ -66,8 +66,9 @@ func normalize(text string) (*normText, error) {
 		return nil, vigil.Errorf(vigil.ETOOLARGE, "text longer than %d bytes", MaxTextLen)
 	}
 	toks := decompose(text, make([]tok, 0, len(text)))
-	joinSpacedLetters(toks)
-	toks = dropRemoved(toks)
+	if joinSpacedLetters(toks) {
+		toks = dropRemoved(toks)
+	}
 	undoLeet(toks)
 	return collapse(toks)
 }
@@ -81,7 +82,8 @@ func decompose(text string, toks []tok) []tok {
 		// ASCII followed by ASCII is its own segment and its own NFKD form;
 		// skipping the normaliser for it keeps plain text fast.
 		if c < utf8.RuneSelf && (i+1 == len(text) || text[i+1] < utf8.RuneSelf) {
-			toks = appendFolded(toks, rune(c), int32(i), int32(i+1))
+			r := rune(asciiFold[c])
+			toks = append(toks, tok{r, int32(i), int32(i + 1)})
 			i++
 			continue
 		}
@@ -102,13 +104,7 @@ func decompose(text string, toks []tok) []tok {
 
 func appendFolded(toks []tok, r rune, start, end int32) []tok {
 	if r < utf8.RuneSelf {
-		switch {
-		case 'A' <= r && r <= 'Z':
-			r += 'a' - 'A'
-		case r < ' ' || r == 0x7f:
-			r = ' '
-		}
-		return append(toks, tok{r, start, end})
+		return append(toks, tok{rune(asciiFold[r]), start, end})
 	}
 	if r == utf8.RuneError || unicode.IsSpace(r) || unicode.Is(unicode.Zs, r) || unicode.Is(unicode.Cc, r) {
 		return append(toks, tok{' ', start, end})
@@ -164,6 +160,21 @@ const (
 	classSpacer             // separator between spaced-out letters
 )
 
+// asciiFold lower-cases ASCII letters and makes control characters spaces.
+var asciiFold = func() (t [utf8.RuneSelf]byte) {
+	for c := range utf8.RuneSelf {
+		switch {
+		case 'A' <= c && c <= 'Z':
+			t[c] = byte(c + 'a' - 'A')
+		case c < ' ' || c == 0x7f:
+			t[c] = ' '
+		default:
+			t[c] = byte(c)
+		}
+	}
+	return t
+}()
+
 var asciiClass = func() (t [utf8.RuneSelf]uint8) {
 	for c := range utf8.RuneSelf {
 		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' {
@@ -179,12 +190,16 @@ var asciiClass = func() (t [utf8.RuneSelf]uint8) {
 	return t
 }()
 
+// isWordRune and wordish keep the non-ASCII case out of line so that the
+// ASCII case inlines: they run several times per character.
 func isWordRune(r rune) bool {
-	if r < utf8.RuneSelf {
-		return r >= 0 && asciiClass[r]&classWord != 0
+	if uint32(r) < utf8.RuneSelf {
+		return asciiClass[r]&classWord != 0
 	}
-	return unicode.IsLetter(r) || unicode.IsDigit(r)
+	return r >= 0 && isLetterOrDigit(r)
 }
+
+func isLetterOrDigit(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }
 
 // isLeetSymbol reports whether r stands for a letter inside a word.
 func isLeetSymbol(r rune) bool {
@@ -192,10 +207,10 @@ func isLeetSymbol(r rune) bool {
 }
 
 func wordish(r rune) bool {
-	if r < utf8.RuneSelf {
-		return r >= 0 && asciiClass[r]&(classWord|classLeet) != 0
+	if uint32(r) < utf8.RuneSelf {
+		return asciiClass[r]&(classWord|classLeet) != 0
 	}
-	return unicode.IsLetter(r) || unicode.IsDigit(r)
+	return r >= 0 && isLetterOrDigit(r)
 }
 
 func isSpacer(r rune) bool {
@@ -207,44 +222,55 @@ func isSpacer(r rune) bool {
 
 // joinSpacedLetters removes the separators in runs of at least three single
 // characters such as "t e l e g r a m" or "t-e-l-e-g-r-a-m", marking them
-// with rune -1. Two letters at least must be in the run, so a list of
-// numbers ("1 2 3") is left alone.
-func joinSpacedLetters(toks []tok) {
+// with rune -1, and reports whether it removed any. Two letters at least
+// must be in the run, so a list of numbers ("1 2 3") is left alone.
+func joinSpacedLetters(toks []tok) (removed bool) {
+	n := len(toks)
+	// single reports whether toks[k], just after a non-word token, is a
+	// word of one character.
 	single := func(k int) bool {
-		return k < len(toks) && wordish(toks[k].r) &&
-			(k == 0 || !wordish(toks[k-1].r)) && (k+1 == len(toks) || !wordish(toks[k+1].r))
+		return k < n && wordish(toks[k].r) && (k+1 == n || !wordish(toks[k+1].r))
 	}
-	for k := 0; k < len(toks); k++ {
-		if !single(k) {
+	for k := 0; k < n; {
+		if !wordish(toks[k].r) {
+			k++
 			continue
 		}
-		chars, letters := []int{k}, 0
+		if k+1 < n && wordish(toks[k+1].r) {
+			// A longer word: skip to its end.
+			for k++; k < n && wordish(toks[k].r); k++ {
+			}
+			continue
+		}
+		first, last, count, letters := k, k, 1, 0
 		if unicode.IsLetter(toks[k].r) {
 			letters++
 		}
 		for {
-			last := chars[len(chars)-1]
 			m := last + 1
-			for m < len(toks) && m-last-1 < 3 && isSpacer(toks[m].r) {
+			for m < n && m-last-1 < 3 && isSpacer(toks[m].r) {
 				m++
 			}
 			if m == last+1 || !single(m) {
 				break
 			}
-			chars = append(chars, m)
+			last = m
+			count++
 			if unicode.IsLetter(toks[m].r) {
 				letters++
 			}
 		}
-		if len(chars) >= 3 && letters >= 2 {
-			for j := 1; j < len(chars); j++ {
-				for s := chars[j-1] + 1; s < chars[j]; s++ {
+		if count >= 3 && letters >= 2 {
+			removed = true
+			for s := first + 1; s < last; s++ {
+				if !wordish(toks[s].r) {
 					toks[s].r = -1
 				}
 			}
 		}
-		k = chars[len(chars)-1]
+		k = last + 1
 	}
+	return removed
 }
 
 func dropRemoved(toks []tok) []tok {
@@ -266,44 +292,59 @@ func undoLeet(toks []tok) {
 			a++
 			continue
 		}
-		b, letter := a, false
-		for b < len(toks) && wordish(toks[b].r) {
-			letter = letter || unicode.IsLetter(toks[b].r)
-			b++
+		b, letter, leet := a, false, false
+		for ; b < len(toks); b++ {
+			r := toks[b].r
+			if r < utf8.RuneSelf {
+				c := asciiClass[r]
+				if c&(classWord|classLeet) == 0 {
+					break
+				}
+				letter = letter || 'a' <= r && r <= 'z'
+				leet = leet || c&classLeet != 0 || '0' <= r && r <= '9'
+			} else if unicode.IsLetter(r) {
+				letter = true
+			} else if !unicode.IsDigit(r) {
+				break
+			}
 		}
-		if letter {
-			// Symbols before the first or after the last letter or digit are
-			// punctuation ("@name", "hello!!"), not letters.
-			first, last := a, b-1
-			for isLeetSymbol(toks[first].r) {
-				first++
-			}
-			for isLeetSymbol(toks[last].r) {
-				last--
-			}
-			for k := a; k < b; k++ {
-				r := toks[k].r
-				if isLeetSymbol(r) && (k < first || k > last) {
-					continue
-				}
-				switch r {
-				case '0':
-					r = 'o'
-				case '3':
-					r = 'e'
-				case '4', '@':
-					r = 'a'
-				case '5', '$':
-					r = 's'
-				case '7':
-					r = 't'
-				case '!', '|':
-					r = '1'
-				}
-				toks[k].r = r
-			}
+		if letter && leet {
+			rewriteLeet(toks[a:b])
 		}
 		a = b
+	}
+}
+
+// rewriteLeet rewrites one word. Symbols before the first or after the last
+// letter or digit are punctuation ("@name", "hello!!"), not letters.
+func rewriteLeet(word []tok) {
+	first, last := 0, len(word)-1
+	for isLeetSymbol(word[first].r) {
+		first++
+	}
+	for isLeetSymbol(word[last].r) {
+		last--
+	}
+	for k := range word {
+		r := word[k].r
+		if isLeetSymbol(r) && (k < first || k > last) {
+			continue
+		}
+		switch r {
+		case '0':
+			r = 'o'
+		case '3':
+			r = 'e'
+		case '4', '@':
+			r = 'a'
+		case '5', '$':
+			r = 's'
+		case '7':
+			r = 't'
+		case '!', '|':
+			r = '1'
+		}
+		word[k].r = r
 	}
 }
 
