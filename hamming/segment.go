@@ -44,15 +44,17 @@ func distWords(a, b *words) int {
 }
 
 // Cost model for choosing between the multi-index probe and a plain scan, in
-// units of "one entry of a sequential scan". A candidate costs more than a
-// scanned entry because it is a random access (posting, then hash) where the
-// scan streams memory the prefetcher already has; a probe is an offset-table
-// read and the start of a posting run. The numbers were set from the benchmarks in this package
-// and only need to be right to within a factor of about two: near the
-// crossover both strategies cost about the same.
+// units of "one entry of a sequential scan". The scan streams memory the
+// prefetcher already has, at 1.5 to 3 ns an entry; a candidate is a random
+// read of its hash and a probe two (offset table, then posting run), and once
+// the index outgrows the caches each of those costs a TLB and cache miss,
+// measured here at 30 to 60 scan entries from 1M to 10M entries. The costs
+// err high: a probe wrongly abandoned for the scan costs at most the scan,
+// while a probe wrongly kept near a cluster of near-duplicates can cost
+// several scans.
 const (
-	probeCost     = 2
-	candidateCost = 4
+	probeCost     = 64
+	candidateCost = 32
 )
 
 // probeTable lists the b-bit masks of popcount up to maxR ordered by
