@@ -1,7 +1,10 @@
 package http
 
 import (
+	"fmt"
+	"io"
 	"net/http"
+	"os"
 	"strconv"
 
 	"github.com/vigil-oss/vigil"
@@ -164,7 +167,23 @@ func (s *Server) handleImport(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, badRequest("format must be auto, text or csv"))
 		return
 	}
-	rd := banklist.NewReader(http.MaxBytesReader(w, r.Body, maxImport+1), opt)
+	// Spool the upload first: the import holds the store's single writer
+	// for its whole length, which must not depend on a slow client.
+	spool, err := os.CreateTemp("", "vigil-import-*")
+	if err != nil {
+		writeError(w, r, fmt.Errorf("spool import: %w", err))
+		return
+	}
+	defer func() { spool.Close(); os.Remove(spool.Name()) }()
+	if _, err := io.Copy(spool, http.MaxBytesReader(w, r.Body, maxImport)); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if _, err := spool.Seek(0, io.SeekStart); err != nil {
+		writeError(w, r, fmt.Errorf("spool import: %w", err))
+		return
+	}
+	rd := banklist.NewReader(spool, opt)
 	res, err := s.Entries.ImportEntries(r.Context(), b.ID, actor(r), rd.All())
 	if err != nil {
 		writeError(w, r, err)
