@@ -242,6 +242,11 @@ func normalizeHost(h string) (string, error) {
 		h = d
 	}
 	h = strings.TrimRight(h, ".")
+	if !isPlainHost(h) && isASCII(h) {
+		// For ASCII, IDNA mapping is only lower-casing; doing it here
+		// keeps the common "WWW.Example.COM" off the slow path.
+		h = strings.ToLower(h)
+	}
 	if !isPlainHost(h) {
 		if !utf8.ValidString(h) {
 			return "", invalidURL("bad host")
@@ -295,6 +300,15 @@ func isPlainHost(h string) bool {
 		}
 	}
 	return !strings.HasPrefix(h, "xn--") && !strings.Contains(h, ".xn--")
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }
 
 func isLowerAlnum(c byte) bool { return 'a' <= c && c <= 'z' || '0' <= c && c <= '9' }
