@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -23,13 +24,18 @@ type Info struct {
 	// FrameRate is the stream's average frame rate (r_frame_rate when
 	// the container has none), which sets frame sampling and timestamps.
 	FrameRate float64
-	// Codec is FFmpeg's name for the stream's codec.
-	Codec string
+	// Format is FFmpeg's name for the container format, Codec for the
+	// stream's codec.
+	Format, Codec string
 	// Duration is the container's duration, 0 when unknown. It is only
 	// a claim of the file: limits are enforced on decoded frames.
 	Duration time.Duration
 	// Frames is the number of frames decoded, hashed or not.
 	Frames int
+	// Warning is the last complaint of ffmpeg about a video it still
+	// decoded (a truncated or damaged file gives the frames before the
+	// damage, as the reference does), or "".
+	Warning string
 }
 
 // probeOutput is the part of ffprobe's JSON output we read.
@@ -43,7 +49,8 @@ type probeOutput struct {
 		RFrameRate   string `json:"r_frame_rate"`
 	} `json:"streams"`
 	Format struct {
-		Duration string `json:"duration"`
+		FormatName string `json:"format_name"`
+		Duration   string `json:"duration"`
 	} `json:"format"`
 }
 
@@ -51,16 +58,33 @@ type probeOutput struct {
 // fields it is a few hundred bytes.
 const maxProbeOutput = 1 << 20
 
-// probe runs ffprobe on input (a path, or "pipe:0" with stdin) and returns
-// the first video stream's description.
+// formatWhitelist lists the demuxers FFmpeg may use: video containers and
+// elementary streams. It leaves out every format that opens other files or
+// URLs named inside the input (HLS and DASH playlists, concat scripts,
+// image sequences), since an uploaded "video" could otherwise make us read
+// and hash local files or fetch URLs. Single images are left out too.
+const formatWhitelist = "mov,matroska,avi,flv,live_flv,mpegts,mpeg,asf,ogg,gif,apng," +
+	"h264,hevc,m4v,mpegvideo,ivf,obu,av1,mxf,nut,yuv4mpegpipe,dv,rm,mjpeg,vc1"
+
+// inputArgs restricts how FFmpeg may open input: its protocol ("file" or
+// "pipe") and the demuxers above.
+func inputArgs(input string) []string {
+	protocol := "file"
+	if strings.HasPrefix(input, "pipe:") {
+		protocol = "pipe"
+	}
+	return []string{"-protocol_whitelist", protocol, "-format_whitelist", formatWhitelist, "-i", input}
+}
+
+// probe runs ffprobe on input (a "file:" path, or "pipe:0" with stdin) and
+// returns the first video stream's description.
 func probe(ctx context.Context, ffprobe, input string, stdin io.Reader) (Info, error) {
 	var info Info
-	cmd := exec.CommandContext(ctx, ffprobe,
-		"-hide_banner", "-v", "error",
+	args := []string{"-hide_banner", "-v", "error",
 		"-select_streams", "v:0",
-		"-show_entries", "stream=codec_type,codec_name,width,height,avg_frame_rate,r_frame_rate:format=duration",
-		"-of", "json",
-		input)
+		"-show_entries", "stream=codec_type,codec_name,width,height,avg_frame_rate,r_frame_rate:format=format_name,duration",
+		"-of", "json"}
+	cmd := exec.CommandContext(ctx, ffprobe, append(args, inputArgs(input)...)...)
 	cmd.Stdin = stdin
 	out := &limitedBuffer{max: maxProbeOutput}
 	stderr := &tailBuffer{max: stderrTail}
@@ -71,11 +95,14 @@ func probe(ctx context.Context, ffprobe, input string, stdin io.Reader) (Info, e
 		if ctx.Err() != nil {
 			return info, ctx.Err()
 		}
-		if errors.Is(err, exec.ErrNotFound) {
+		if errors.Is(err, exec.ErrNotFound) || errors.Is(err, fs.ErrNotExist) {
 			return info, notFound("ffprobe", ffprobe, err)
 		}
 		var exit *exec.ExitError
 		if errors.As(err, &exit) {
+			if strings.Contains(stderr.String(), "not on whitelist") {
+				return info, vigil.Errorf(vigil.EUNSUPPORTED, "video format is not supported: %s", stderr.message("ffprobe failed"))
+			}
 			return info, vigil.Errorf(vigil.EINVALID, "video cannot be read: %s", stderr.message("ffprobe failed"))
 		}
 		return info, fmt.Errorf("run ffprobe: %w", err)
@@ -91,7 +118,8 @@ func probe(ctx context.Context, ffprobe, input string, stdin io.Reader) (Info, e
 		return info, vigil.Errorf(vigil.EUNSUPPORTED, "file has no video stream")
 	}
 	s := p.Streams[0]
-	info.Width, info.Height, info.Codec = s.Width, s.Height, s.CodecName
+	info.Width, info.Height = s.Width, s.Height
+	info.Format, info.Codec = p.Format.FormatName, s.CodecName
 	if info.Width <= 0 || info.Height <= 0 {
 		return info, vigil.Errorf(vigil.EINVALID, "video stream has no size (%dx%d)", s.Width, s.Height)
 	}
@@ -138,15 +166,14 @@ func parseRate(s string) (float64, bool) {
 // dropping or duplicating frames to make a variable-rate video constant:
 // the reference counts decoded frames.
 func decodeArgs(input string, width, height int) []string {
-	return []string{
-		"-hide_banner", "-nostdin", "-v", "error",
-		"-threads", "1",
-		"-i", input,
+	args := []string{"-hide_banner", "-nostdin", "-v", "error", "-threads", "1"}
+	args = append(args, inputArgs(input)...)
+	return append(args,
 		"-map", "0:v:0", "-an", "-sn", "-dn",
 		"-fps_mode", "passthrough",
 		"-vf", fmt.Sprintf("scale=%d:%d:flags=area,format=rgb24", width, height),
 		"-f", "rawvideo", "-",
-	}
+	)
 }
 
 // notFound reports a missing ffmpeg or ffprobe binary. It is EINTERNAL,

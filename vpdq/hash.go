@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math"
 	"os/exec"
 	"slices"
@@ -268,7 +269,7 @@ func (o Options) decode(ctx context.Context, input string, stdin io.Reader, info
 		return nil, info, fmt.Errorf("run ffmpeg: %w", err)
 	}
 	if err := cmd.Start(); err != nil {
-		if errors.Is(err, exec.ErrNotFound) {
+		if errors.Is(err, exec.ErrNotFound) || errors.Is(err, fs.ErrNotExist) {
 			return nil, info, notFound("ffmpeg", o.FFmpeg, err)
 		}
 		return nil, info, fmt.Errorf("run ffmpeg: %w", err)
@@ -310,6 +311,7 @@ func (o Options) decode(ctx context.Context, input string, stdin io.Reader, info
 	case decoded == 0:
 		return nil, info, vigil.Errorf(vigil.EINVALID, "video has no decodable frames: %s", stderr.message("ffmpeg gave none"))
 	}
+	info.Warning = stderr.message("")
 	return frames, info, nil
 }
 
