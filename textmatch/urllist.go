@@ -31,6 +31,7 @@ const (
 	MatchPrefix
 )
 
+// String returns the mode's name: exact, host or prefix.
 func (m MatchMode) String() string {
 	switch m {
 	case MatchExact:
