@@ -353,7 +353,8 @@ func (st *State) pair(actor, target int) *PairState {
 				return &st.Pairs[i]
 			}
 		}
-		return &st.Pairs[len(st.Pairs)-1]
+		// A crowded group chat: drop rather than misattribute evidence.
+		return nil
 	}
 	st.Pairs = append(st.Pairs, PairState{Actor: actor, Target: target})
 	return &st.Pairs[len(st.Pairs)-1]
@@ -428,7 +429,9 @@ func (d *Detector) Append(st *State, m Message) Risk {
 			continue
 		}
 		if p == nil {
-			p = st.pair(a, target)
+			if p = st.pair(a, target); p == nil {
+				break
+			}
 		}
 		cur := decayed(p.E[f], p.T[f], now, f)
 		if v > cur {
