@@ -341,8 +341,8 @@ func (st *State) pair(actor, target int) *PairState {
 		}
 	}
 	if len(st.Pairs) >= maxPairs {
-		// Fold into the actor's unknown-target pair, creating it by
-		// reusing the actor's first pair if needed.
+		// Full: fold into the actor's unknown-target pair, else into any
+		// pair of the same actor.
 		for i := range st.Pairs {
 			if st.Pairs[i].Actor == actor && st.Pairs[i].Target == -1 {
 				return &st.Pairs[i]
