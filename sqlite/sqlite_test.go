@@ -36,7 +36,9 @@ func TestStore(t *testing.T) {
 			Banks:   sqlite.NewBankService(db),
 			Entries: sqlite.NewEntryService(db),
 			Keys:    sqlite.NewKeyService(db),
-			SetNow:  func(now func() time.Time) { db.Now = now },
+
+			Conversations: sqlite.NewConversationService(db),
+			SetNow:        func(now func() time.Time) { db.Now = now },
 		}
 	})
 }

@@ -24,6 +24,8 @@ type Services struct {
 	Entries vigil.EntryService
 	Keys    vigil.KeyService
 
+	Conversations vigil.ConversationService
+
 	// SetNow replaces the store's clock. The tests use whole seconds, so a
 	// store may keep times at any precision down to a millisecond.
 	SetNow func(now func() time.Time)
@@ -38,6 +40,7 @@ func TestAll(t *testing.T, open Opener) {
 	t.Run("BankService", func(t *testing.T) { TestBankService(t, open) })
 	t.Run("EntryService", func(t *testing.T) { TestEntryService(t, open) })
 	t.Run("KeyService", func(t *testing.T) { TestKeyService(t, open) })
+	t.Run("ConversationService", func(t *testing.T) { TestConversationService(t, open) })
 }
 
 // Clock is a fake clock for SetNow. It starts at a fixed time and moves
