@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/vigil-oss/vigil"
@@ -54,6 +55,8 @@ type KeywordList struct {
 	// groups[i] lists the entries whose normalised spelling is pattern i of
 	// the automaton.
 	groups [][]int32
+	// scratch reuses normalisation buffers across calls to Match.
+	scratch sync.Pool
 }
 
 type kwEntry struct {
@@ -165,9 +168,16 @@ func (l *KeywordList) Len() int { return len(l.entries) }
 // id, at most MaxKeywordMatches of them. Text longer than MaxTextLen is an
 // error.
 func (l *KeywordList) Match(text string) ([]KeywordMatch, error) {
-	nt, err := normalize(text)
+	sc, _ := l.scratch.Get().(*scratch)
+	if sc == nil {
+		sc = &scratch{}
+	}
+	nt, err := normalizeInto(text, sc)
 	if err != nil || l.ac == nil {
 		return nil, err
+	}
+	if len(text) <= maxPooledLen {
+		defer l.scratch.Put(sc)
 	}
 	var out []KeywordMatch
 	l.ac.scan(nt.b, func(pattern int32, end int) bool {

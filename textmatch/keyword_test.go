@@ -207,3 +207,36 @@ func mustNorm(tb testing.TB, text string) *normText {
 	}
 	return nt
 }
+
+// TestKeywordListConcurrent runs Match from several goroutines at once, as
+// a server does; run it with -race.
+func TestKeywordListConcurrent(t *testing.T) {
+	l := MustKeywordList(t, Keyword{ID: 1, Text: "telegram", WholeWord: true}, Keyword{ID: 2, Text: "kiwi"})
+	texts := []string{"t e l e g r a m", "kiwi and telegram", "nothing here", strings.Repeat("k1w1 ", 50)}
+	want := make([][]span, len(texts))
+	for i, text := range texts {
+		want[i] = matchSpans(t, l, text)
+	}
+	done := make(chan error)
+	for g := range 4 {
+		go func() {
+			for i := range 200 {
+				k := (g + i) % len(texts)
+				ms, err := l.Match(texts[k])
+				if err == nil && len(ms) != len(want[k]) {
+					err = fmt.Errorf("text %d: %d matches, want %d", k, len(ms), len(want[k]))
+				}
+				if err != nil {
+					done <- err
+					return
+				}
+			}
+			done <- nil
+		}()
+	}
+	for range 4 {
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}
+}

@@ -62,15 +62,37 @@ func Normalize(text string) (norm string, offsets []int, err error) {
 }
 
 func normalize(text string) (*normText, error) {
+	return normalizeInto(text, &scratch{})
+}
+
+// scratch holds the buffers of one normalisation so that a KeywordList can
+// reuse them across calls instead of allocating some 25 bytes per input
+// byte each time.
+type scratch struct {
+	toks []tok
+	nt   normText
+}
+
+// maxPooledLen is the largest text whose buffers are kept for reuse; one
+// huge text should not pin its buffers for good.
+const maxPooledLen = 64 << 10
+
+// normalizeInto normalises text into sc's buffers; the result is valid
+// until sc is used again.
+func normalizeInto(text string, sc *scratch) (*normText, error) {
 	if len(text) > MaxTextLen {
 		return nil, vigil.Errorf(vigil.ETOOLARGE, "text longer than %d bytes", MaxTextLen)
 	}
-	toks := decompose(text, make([]tok, 0, len(text)))
+	toks := decompose(text, sc.toks[:0])
+	sc.toks = toks
 	if joinSpacedLetters(toks) {
 		toks = dropRemoved(toks)
 	}
 	undoLeet(toks)
-	return collapse(toks)
+	if err := collapse(toks, &sc.nt); err != nil {
+		return nil, err
+	}
+	return &sc.nt, nil
 }
 
 // decompose turns text into folded, de-confused runes, one segment of
@@ -351,13 +373,16 @@ func rewriteLeet(word []tok) {
 // collapse writes the runes out as UTF-8, folding runs of the same rune into
 // one. For letters and digits the run length is kept, so that a keyword with
 // a double letter does not match a word with a single one.
-func collapse(toks []tok) (*normText, error) {
+func collapse(toks []tok, nt *normText) error {
 	// Locals rather than fields of a heap struct: appending to fields costs
 	// a write barrier per byte while the collector runs.
-	b := make([]byte, 0, len(toks))
-	start := make([]int32, 0, len(toks))
-	end := make([]int32, 0, len(toks))
-	run := make([]uint8, 0, len(toks))
+	b, start, end, run := nt.b[:0], nt.start[:0], nt.end[:0], nt.run[:0]
+	if cap(b) < len(toks) {
+		b = make([]byte, 0, len(toks))
+		start = make([]int32, 0, len(toks))
+		end = make([]int32, 0, len(toks))
+		run = make([]uint8, 0, len(toks))
+	}
 	prev, prevLen := rune(-1), 0
 	for _, t := range toks {
 		if t.r == prev {
@@ -384,8 +409,9 @@ func collapse(toks []tok) (*normText, error) {
 			run = append(run, 1)
 		}
 		if len(b) > maxNormLen {
-			return nil, vigil.Errorf(vigil.ETOOLARGE, "text longer than %d bytes once normalised", maxNormLen)
+			return vigil.Errorf(vigil.ETOOLARGE, "text longer than %d bytes once normalised", maxNormLen)
 		}
 	}
-	return &normText{b: b, start: start, end: end, run: run}, nil
+	*nt = normText{b: b, start: start, end: end, run: run}
+	return nil
 }
