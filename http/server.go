@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/vigil-oss/vigil"
+	"github.com/vigil-oss/vigil/grooming"
 	"github.com/vigil-oss/vigil/hashing"
 )
 
@@ -36,7 +37,11 @@ type Server struct {
 		Refresh(ctx context.Context) error
 	}
 	Hashing hashing.Options // limits and pipeline for uploaded content
-	Logger  *slog.Logger
+
+	Conversations         vigil.ConversationService
+	Grooming              *grooming.Detector
+	ConversationRetention time.Duration // how long a conversation's state is kept after its last message
+	Logger                *slog.Logger
 
 	ln       net.Listener
 	server   *http.Server
@@ -142,6 +147,10 @@ func (s *Server) routes() {
 	s.route("GET /v1/banks/{name}/export", s.handleExport, curator)
 	s.route("GET /v1/entries/{id}", s.handleGetEntry, curator, reviewer)
 	s.route("POST /v1/entries/{id}/retract", s.handleRetract, curator)
+
+	s.route("POST /v1/conversations/score", s.handleScoreConversation, matcher, curator)
+	s.route("POST /v1/conversations/{id}/messages", s.handleAppendMessages, matcher, curator)
+	s.route("GET /v1/conversations/{id}", s.handleGetConversation, matcher, curator, reviewer)
 
 	s.route("POST /v1/keys", s.handleCreateKey, admin)
 	s.route("GET /v1/keys", s.handleListKeys, admin)

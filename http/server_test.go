@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/vigil-oss/vigil"
+	"github.com/vigil-oss/vigil/grooming"
 	"github.com/vigil-oss/vigil/hashing"
 	vhttp "github.com/vigil-oss/vigil/http"
 	"github.com/vigil-oss/vigil/matcher"
@@ -44,6 +45,7 @@ func mustOpenServer(tb testing.TB) *testServer {
 	s := vhttp.NewServer()
 	s.Addr, s.Banks, s.Entries, s.Keys, s.Matcher, s.Logger = "127.0.0.1:0", banks, entries, keys, m, logger
 	s.Hashing = hashing.Options{Limits: hashing.Limits{MaxBytes: 1 << 20}, Dihedral: true}
+	s.Conversations, s.Grooming, s.ConversationRetention = sqlite.NewConversationService(db), grooming.NewDetector(grooming.Options{}), time.Hour
 	if err := s.Open(); err != nil {
 		tb.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/vigil-oss/vigil"
+	"github.com/vigil-oss/vigil/grooming"
 	"github.com/vigil-oss/vigil/hashing"
 	vhttp "github.com/vigil-oss/vigil/http"
 	"github.com/vigil-oss/vigil/matcher"
@@ -27,6 +28,7 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	refresh := fs.Duration("refresh", 2*time.Second, "how often to pick up bank changes made by other processes")
 	maxBytes := fs.Int64("max-bytes", hashing.DefaultLimits.MaxBytes, "largest uploaded content, in bytes")
 	maxPixels := fs.Int64("max-pixels", hashing.DefaultLimits.MaxPixels, "largest uploaded image, in pixels")
+	retention := fs.Duration("conversation-retention", 30*24*time.Hour, "how long a conversation's scoring state is kept after its last message")
 	fs.Usage = func() {
 		fmt.Fprintln(c.Stderr, "Usage: vigil serve [flags]\n\nServes the matching API on the embedded store.\n\nFlags:")
 		fs.PrintDefaults()
@@ -44,6 +46,7 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	}
 	defer db.Close()
 	banks, entries, keys := sqlite.NewBankService(db), sqlite.NewEntryService(db), sqlite.NewKeyService(db)
+	conversations := sqlite.NewConversationService(db)
 
 	if err := c.bootstrapKey(ctx, keys); err != nil {
 		return err
@@ -62,6 +65,7 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	srv := vhttp.NewServer()
 	srv.Addr, srv.Banks, srv.Entries, srv.Keys, srv.Matcher, srv.Logger = *addr, banks, entries, keys, m, c.Logger
 	srv.Hashing = hashing.Options{Limits: hashing.Limits{MaxBytes: *maxBytes, MaxPixels: *maxPixels}, Pipeline: pdq.Full, Dihedral: true}
+	srv.Conversations, srv.Grooming, srv.ConversationRetention = conversations, grooming.NewDetector(grooming.Options{}), *retention
 	if err := srv.Open(); err != nil {
 		return err
 	}
@@ -70,6 +74,7 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go m.Run(runCtx, *refresh)
+	go c.purgeConversations(runCtx, conversations)
 
 	<-ctx.Done()
 	c.Logger.Info("shutting down")
@@ -94,4 +99,23 @@ func (c *ServeCommand) bootstrapKey(ctx context.Context, keys vigil.KeyService) 
 	}
 	fmt.Fprintf(c.Stdout, "First start: created an admin API key. It is shown only this once; store it now:\n\n    %s\n\n", secret)
 	return nil
+}
+
+// purgeConversations deletes expired conversation state hourly, so that
+// the retention period holds even for conversations nobody touches again.
+func (c *ServeCommand) purgeConversations(ctx context.Context, conversations vigil.ConversationService) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		if n, err := conversations.DeleteExpiredConversations(ctx); err != nil && ctx.Err() == nil {
+			c.Logger.Error("purge expired conversations", "err", err)
+		} else if n > 0 {
+			c.Logger.Info("purged expired conversations", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }

@@ -1,0 +1,95 @@
+package http
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+
+	"github.com/vigil-oss/vigil"
+	"github.com/vigil-oss/vigil/grooming"
+)
+
+// maxMessagesPerRequest bounds one append or one whole-conversation score.
+const maxMessagesPerRequest = 1000
+
+type appendRequest struct {
+	Messages []grooming.Message `json:"messages"`
+	// Participants apply when the conversation is new; later they are
+	// ignored (the state already holds them).
+	Participants []grooming.Participant `json:"participants,omitempty"`
+}
+
+type conversationResponse struct {
+	Conversation *vigil.Conversation `json:"conversation"`
+	Risk         json.RawMessage     `json:"risk"`
+}
+
+// handleAppendMessages adds messages to a stored conversation and returns
+// its risk after the last one. Streaming gives the same result as scoring
+// the whole conversation at once.
+func (s *Server) handleAppendMessages(w http.ResponseWriter, r *http.Request) {
+	var req appendRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if len(req.Messages) == 0 {
+		writeError(w, r, badRequest("messages is empty"))
+		return
+	}
+	if len(req.Messages) > maxMessagesPerRequest {
+		writeError(w, r, vigil.Errorf(vigil.ETOOLARGE, "at most %d messages per request", maxMessagesPerRequest))
+		return
+	}
+	c, err := s.Conversations.UpdateConversation(r.Context(), r.PathValue("id"), s.ConversationRetention, func(c *vigil.Conversation) error {
+		st := grooming.NewState(req.Participants)
+		if c.State != nil {
+			st = new(grooming.State)
+			if err := json.Unmarshal(c.State, st); err != nil {
+				return fmt.Errorf("stored state of conversation %q: %w", c.ID, err)
+			}
+		}
+		var risk grooming.Risk
+		for _, m := range req.Messages {
+			risk = s.Grooming.Append(st, m)
+		}
+		state, err := json.Marshal(st)
+		if err != nil {
+			return err
+		}
+		riskJSON, err := json.Marshal(risk)
+		if err != nil {
+			return err
+		}
+		c.State, c.Risk, c.Messages, c.Score, c.Flagged = state, riskJSON, risk.Messages, risk.Score, risk.Flagged
+		return nil
+	})
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, conversationResponse{Conversation: c, Risk: c.Risk})
+}
+
+func (s *Server) handleGetConversation(w http.ResponseWriter, r *http.Request) {
+	c, err := s.Conversations.FindConversation(r.Context(), r.PathValue("id"))
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, conversationResponse{Conversation: c, Risk: c.Risk})
+}
+
+// handleScoreConversation scores a whole conversation without storing it.
+func (s *Server) handleScoreConversation(w http.ResponseWriter, r *http.Request) {
+	var c grooming.Conversation
+	if err := decodeJSON(w, r, &c); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if len(c.Messages) > maxMessagesPerRequest {
+		writeError(w, r, vigil.Errorf(vigil.ETOOLARGE, "at most %d messages per request", maxMessagesPerRequest))
+		return
+	}
+	writeJSON(w, http.StatusOK, s.Grooming.Score(c))
+}
