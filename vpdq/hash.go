@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"math"
+	"os"
 	"os/exec"
 	"slices"
 	"strings"
@@ -33,8 +34,9 @@ type Options struct {
 	// checked against the reference. Zero hashes at native size.
 	Size int
 	// MaxPixels is the largest width×height accepted (default
-	// DefaultMaxPixels), checked before decoding. Memory use is about
-	// 3·(Workers+3)·width·height bytes.
+	// DefaultMaxPixels), checked before decoding. Frame buffers take
+	// 3·(Workers+2)·width·height bytes (200 MB for two workers at the
+	// default limit), plus ffmpeg's own.
 	MaxPixels int64
 	// MaxFrames is the most frames decoded, hashed or not (default
 	// DefaultMaxVideoFrames).
@@ -151,7 +153,9 @@ func HashFile(ctx context.Context, path string, opts Options) ([]Frame, Info, er
 // EUNSUPPORTED error that says so. Hash such files with HashFile, or remux
 // them with "ffmpeg -i in.mp4 -c copy -movflags +faststart out.mp4".
 //
-// Errors and limits are as for HashFile.
+// Errors and limits are as for HashFile. If r blocks, a goroutine may
+// still be inside r.Read for a moment after HashReader returns with an
+// error; closing r ends it.
 func HashReader(ctx context.Context, r io.Reader, opts Options) ([]Frame, Info, error) {
 	o, err := opts.withDefaults()
 	if err != nil {
@@ -259,20 +263,9 @@ func (o Options) decode(ctx context.Context, input string, stdin io.Reader, info
 	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, o.FFmpeg, decodeArgs(input, w, h)...)
-	cmd.Stdin = stdin
-	stderr := &tailBuffer{max: stderrTail}
-	cmd.Stderr = stderr
-	cmd.WaitDelay = waitDelay
-	stdout, err := cmd.StdoutPipe()
+	dec, err := startDecoder(ctx, o.FFmpeg, input, stdin, w, h)
 	if err != nil {
-		return nil, info, fmt.Errorf("run ffmpeg: %w", err)
-	}
-	if err := cmd.Start(); err != nil {
-		if errors.Is(err, exec.ErrNotFound) || errors.Is(err, fs.ErrNotExist) {
-			return nil, info, notFound("ffmpeg", o.FFmpeg, err)
-		}
-		return nil, info, fmt.Errorf("run ffmpeg: %w", err)
+		return nil, info, err
 	}
 	s := sampler{
 		width: w, height: h,
@@ -282,13 +275,14 @@ func (o Options) decode(ctx context.Context, input string, stdin io.Reader, info
 		maxTime:   o.MaxDuration.Seconds(),
 		workers:   o.Workers,
 	}
-	frames, decoded, readErr := s.run(ctx, stdout)
+	frames, decoded, readErr := s.run(ctx, dec.out)
 	info.Frames = decoded
 	if readErr != nil {
 		// We stopped reading: ffmpeg would block on a full pipe forever.
 		cancel()
 	}
-	waitErr := cmd.Wait()
+	waitErr := dec.wait()
+	stderr := dec.stderr
 	switch {
 	case readErr != nil && vigil.ErrorCode(readErr) == vigil.ETOOLARGE:
 		return frames, info, readErr
@@ -313,6 +307,49 @@ func (o Options) decode(ctx context.Context, input string, stdin io.Reader, info
 	}
 	info.Warning = stderr.message("")
 	return frames, info, nil
+}
+
+// decoder is a running ffmpeg that writes raw frames to out.
+type decoder struct {
+	cmd    *exec.Cmd
+	out    *os.File
+	stderr *tailBuffer
+}
+
+// startDecoder starts ffmpeg decoding input to w×h RGB24 frames. The
+// caller reads frames from out and must call wait, after cancelling ctx
+// if it stops reading before EOF.
+func startDecoder(ctx context.Context, ffmpeg, input string, stdin io.Reader, w, h int) (*decoder, error) {
+	cmd := exec.CommandContext(ctx, ffmpeg, decodeArgs(input, w, h)...)
+	cmd.Stdin = stdin
+	stderr := &tailBuffer{max: stderrTail}
+	cmd.Stderr = stderr
+	cmd.WaitDelay = waitDelay
+	// Our own pipe rather than StdoutPipe, to enlarge its buffer.
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("run ffmpeg: %w", err)
+	}
+	setPipeSize(pw, 1<<20)
+	cmd.Stdout = pw
+	err = cmd.Start()
+	// The child has its copy; ours must go for reads to see EOF.
+	pw.Close()
+	if err != nil {
+		pr.Close()
+		if errors.Is(err, exec.ErrNotFound) || errors.Is(err, fs.ErrNotExist) {
+			return nil, notFound("ffmpeg", ffmpeg, err)
+		}
+		return nil, fmt.Errorf("run ffmpeg: %w", err)
+	}
+	return &decoder{cmd: cmd, out: pr, stderr: stderr}, nil
+}
+
+// wait reaps ffmpeg and releases the pipe.
+func (d *decoder) wait() error {
+	err := d.cmd.Wait()
+	d.out.Close()
+	return err
 }
 
 // frameMod is the reference's sampling modulus: every frameMod-th decoded

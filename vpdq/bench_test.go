@@ -1,0 +1,128 @@
+package vpdq
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os/exec"
+	"testing"
+	"time"
+
+	"github.com/vigil-oss/vigil/pdq"
+)
+
+// The benchmarks report frames decoded per second and the multiple of real
+// time (video seconds per wall second). BenchmarkDecodeOnly is the
+// baseline: the same ffmpeg command and pipe as HashFile's, the frames read
+// and dropped, so that the hashing benchmarks' excess over it is our cost.
+//
+//	go test ./vpdq/ -run '^$' -bench . -benchtime 3x -count 3
+
+func reportVideo(b *testing.B, info Info, elapsed time.Duration) {
+	secs := elapsed.Seconds()
+	b.ReportMetric(float64(info.Frames*b.N)/secs, "frames/s")
+	b.ReportMetric(float64(info.Frames)/info.FrameRate*float64(b.N)/secs, "x_realtime")
+}
+
+func probeSample(b *testing.B, name string) Info {
+	b.Helper()
+	info, err := probe(context.Background(), "ffprobe", "file:"+videoPath(name), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return info
+}
+
+// BenchmarkHash runs, for each sample video, the decode-only baseline and
+// then HashFile in every-frame mode with one and two hashing goroutines and
+// in the default one-frame-per-second mode, so that each comparison is
+// between adjacent runs on the same (shared) machine.
+func BenchmarkHash(b *testing.B) {
+	requireFFmpeg(b)
+	modes := []struct {
+		name string
+		opts Options
+	}{
+		{"every-frame/workers=1", Options{EveryFrame: true, Workers: 1}},
+		{"every-frame/workers=2", Options{EveryFrame: true, Workers: 2}},
+		{"1fps/workers=1", Options{Workers: 1}},
+	}
+	for _, name := range sampleVideos {
+		b.Run(name+"/decode-only", func(b *testing.B) { benchDecodeOnly(b, name) })
+		for _, m := range modes {
+			b.Run(name+"/"+m.name, func(b *testing.B) {
+				var info Info
+				start := time.Now()
+				for range b.N {
+					var err error
+					_, info, err = HashFile(context.Background(), videoPath(name), m.opts)
+					if err != nil {
+						b.Fatal(err)
+					}
+				}
+				reportVideo(b, info, time.Since(start))
+			})
+		}
+	}
+}
+
+// benchDecodeOnly is the baseline: ffmpeg started as HashFile starts it,
+// every frame read from the pipe and dropped.
+func benchDecodeOnly(b *testing.B, name string) {
+	info := probeSample(b, name)
+	buf := make([]byte, 1<<20)
+	frameSize := int64(3 * info.Width * info.Height)
+	start := time.Now()
+	for range b.N {
+		dec, err := startDecoder(context.Background(), "ffmpeg", "file:"+videoPath(name), nil, info.Width, info.Height)
+		if err != nil {
+			b.Fatal(err)
+		}
+		n, err := io.CopyBuffer(io.Discard, struct{ io.Reader }{dec.out}, buf)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := dec.wait(); err != nil {
+			b.Fatal(err)
+		}
+		info.Frames = int(n / frameSize)
+	}
+	reportVideo(b, info, time.Since(start))
+}
+
+// BenchmarkHashOnly hashes frames already in memory, to split the cost of
+// BenchmarkHash between decoding and PDQ.
+func BenchmarkHashOnly(b *testing.B) {
+	requireFFmpeg(b)
+	for _, name := range sampleVideos {
+		b.Run(name, func(b *testing.B) {
+			info := probeSample(b, name)
+			cmd := exec.Command("ffmpeg", decodeArgs("file:"+videoPath(name), info.Width, info.Height)...)
+			raw, err := cmd.Output()
+			if err != nil {
+				b.Fatal(err)
+			}
+			size := 3 * info.Width * info.Height
+			n := min(len(raw)/size, 30)
+			h := pdq.NewHasher(pdq.Full)
+			b.ResetTimer()
+			for i := range b.N {
+				f := raw[(i%n)*size : (i%n+1)*size]
+				h.HashRGB24(f, info.Width, info.Height)
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "frames/s")
+		})
+	}
+}
+
+func BenchmarkCompare(b *testing.B) {
+	q := readSample(b, "testdata/sample-hashes/pattern-hd-no-bar.txt")
+	t := readSample(b, "testdata/sample-hashes/pattern-longer-no-bar.txt")
+	for _, s := range []Semantics{PyTX, CPP} {
+		b.Run(fmt.Sprintf("semantics=%d/%dx%d", s, len(q), len(t)), func(b *testing.B) {
+			for range b.N {
+				Compare(q, t, CompareOptions{Semantics: s})
+			}
+		})
+	}
+}
