@@ -83,6 +83,9 @@ func normalizeInto(text string, sc *scratch) (*normText, error) {
 	if len(text) > MaxTextLen {
 		return nil, vigil.Errorf(vigil.ETOOLARGE, "text longer than %d bytes", MaxTextLen)
 	}
+	if cap(sc.toks) < len(text) {
+		sc.toks = make([]tok, 0, len(text))
+	}
 	toks := decompose(text, sc.toks[:0])
 	sc.toks = toks
 	if joinSpacedLetters(toks) {
