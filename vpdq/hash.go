@@ -1,6 +1,7 @@
 package vpdq
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"math"
 	"os"
 	"os/exec"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -34,7 +36,8 @@ type Options struct {
 	// checked against the reference. Zero hashes at native size.
 	Size int
 	// MaxPixels is the largest width×height accepted (default
-	// DefaultMaxPixels), checked before decoding. Frame buffers take
+	// DefaultMaxPixels), checked on the native size before decoding, Size
+	// or not. Frame buffers take
 	// 3·(Workers+2)·width·height bytes (200 MB for two workers at the
 	// default limit), plus ffmpeg's own.
 	MaxPixels int64
@@ -49,8 +52,8 @@ type Options struct {
 	// DefaultTimeout), in addition to the context's deadline.
 	Timeout time.Duration
 	// Workers is the number of goroutines hashing frames while one more
-	// reads them from ffmpeg (default 1). Output order does not depend
-	// on it.
+	// reads them from ffmpeg (default 1, at most GOMAXPROCS). Output
+	// order does not depend on it.
 	Workers int
 	// FFmpeg and FFprobe are the programs to run, looked up in PATH when
 	// they have no slash (default "ffmpeg" and "ffprobe").
@@ -97,9 +100,8 @@ func (o Options) withDefaults() (Options, error) {
 	if o.Timeout <= 0 {
 		o.Timeout = DefaultTimeout
 	}
-	if o.Workers <= 0 {
-		o.Workers = 1
-	}
+	// More hashers than threads would only add frame buffers.
+	o.Workers = max(1, min(o.Workers, runtime.GOMAXPROCS(0)))
 	if o.FFmpeg == "" {
 		o.FFmpeg = "ffmpeg"
 	}
@@ -177,7 +179,7 @@ func HashReader(ctx context.Context, r io.Reader, opts Options) ([]Frame, Info, 
 		}
 		return nil, info, o.contextError(ctx, "probe video", err)
 	}
-	frames, info, err := o.decode(ctx, "pipe:0", io.MultiReader(strings.NewReader(string(head)), r), info)
+	frames, info, err := o.decode(ctx, "pipe:0", io.MultiReader(bytes.NewReader(head), r), info)
 	return frames, info, o.contextError(ctx, "hash video", err)
 }
 
