@@ -28,6 +28,9 @@ func heapInUse() uint64 {
 func TestNoMemoryGrowthAcrossUpdates(t *testing.T) {
 	ctx := context.Background()
 	n, churn, cycles := 20_000, 20, 100
+	if testing.Short() {
+		n, cycles = 5_000, 20
+	}
 	f := newFixture(t)
 	b := f.bank(t, &vigil.Bank{Name: "big"})
 	r := rand.New(rand.NewPCG(5, 5))
