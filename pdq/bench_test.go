@@ -35,30 +35,24 @@ func BenchmarkHash(b *testing.B) {
 		b.Run(name("full"), func(b *testing.B) {
 			h := NewHasher(Full)
 			b.ReportAllocs()
-			for b.Loop() {
-				h.Hash(img)
-			}
+			reportCPU(b, func() { h.Hash(img) })
 		})
 		b.Run(name("full-dihedral"), func(b *testing.B) {
 			h := NewHasher(Full)
 			b.ReportAllocs()
-			for b.Loop() {
-				h.HashDihedral(img)
-			}
+			reportCPU(b, func() { h.HashDihedral(img) })
 		})
 		b.Run(name("cli512"), func(b *testing.B) {
 			h := NewHasher(CLI512)
 			b.ReportAllocs()
-			for b.Loop() {
-				h.Hash(img)
-			}
+			reportCPU(b, func() { h.Hash(img) })
 		})
 		b.Run(name("naive-full"), func(b *testing.B) {
 			h := NewHasher(Full)
 			src := h.imageSource(img)
 			rows, cols := src.Rows(), src.Cols()
 			b.ReportAllocs()
-			for b.Loop() {
+			reportCPU(b, func() {
 				luma := make([]float32, rows*cols)
 				for y := range rows {
 					src.FillRow(y, luma[y*cols:(y+1)*cols])
@@ -66,7 +60,7 @@ func BenchmarkHash(b *testing.B) {
 				h.a = naiveTransform(luma, rows, cols)
 				dct64To16(&h.a, &h.t, &h.b)
 				_ = bitsAboveMedian(&h.b)
-			}
+			})
 		})
 	}
 }

@@ -42,6 +42,7 @@ type Hasher struct {
 	b                   [16 * 16]float32
 	rgb                 []byte
 	src                 imageRows
+	resize              nearest512
 }
 
 // NewHasher returns a Hasher for the given pipeline.
@@ -105,7 +106,8 @@ func (h *Hasher) resized(src RowSource) RowSource {
 		h.xmap[x] = x * cols / 512
 	}
 	h.full = grow(h.full, cols)
-	return &nearest512{src: src, h: h}
+	h.resize = nearest512{src: src, h: h}
+	return &h.resize
 }
 
 type nearest512 struct {
