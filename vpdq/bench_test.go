@@ -119,7 +119,7 @@ func BenchmarkCompare(b *testing.B) {
 	q := readSample(b, "testdata/sample-hashes/pattern-hd-no-bar.txt")
 	t := readSample(b, "testdata/sample-hashes/pattern-longer-no-bar.txt")
 	for _, s := range []Semantics{PyTX, CPP} {
-		b.Run(fmt.Sprintf("semantics=%d/%dx%d", s, len(q), len(t)), func(b *testing.B) {
+		b.Run(fmt.Sprintf("%v/%dx%d", s, len(q), len(t)), func(b *testing.B) {
 			for range b.N {
 				Compare(q, t, CompareOptions{Semantics: s})
 			}

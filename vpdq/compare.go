@@ -3,6 +3,7 @@ package vpdq
 import (
 	"encoding/binary"
 	"math/bits"
+	"strconv"
 
 	"github.com/vigil-oss/vigil/pdq"
 )
@@ -21,6 +22,17 @@ const (
 	// quality filter, and two frames match at distance < Distance.
 	CPP
 )
+
+// String returns "pytx" or "cpp".
+func (s Semantics) String() string {
+	switch s {
+	case PyTX:
+		return "pytx"
+	case CPP:
+		return "cpp"
+	}
+	return "Semantics(" + strconv.Itoa(int(s)) + ")"
+}
 
 // CompareOptions configures Compare. The zero value is
 // python-threatexchange's configuration.
