@@ -11,7 +11,7 @@ import (
 // and searches over a few cluster centres, and checks every search against a
 // linear scan of a map. The centres make near-duplicates and distances near
 // each radius common, which is where an exactness bug would hide; the
-// layout byte makes the fuzzer cover all three search paths.
+// layout byte makes the fuzzer cover the scan and the 16×16 and 32×8 probes.
 func FuzzIndex(f *testing.F) {
 	f.Add(uint64(1), []byte{0, 16, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15})
 	f.Add(uint64(2), []byte{1, 31, 31, 31, 31, 31, 31, 200, 201, 202, 203, 204, 205})
@@ -21,7 +21,10 @@ func FuzzIndex(f *testing.F) {
 		if len(prog) < 2 || len(prog) > 512 {
 			return
 		}
-		layouts := []int{-1, 0, 12, 16, 32}
+		// The 12-substring layout is left to the property and reference
+		// tests: its 128 MB of tables per build make an input take seconds,
+		// which the fuzzer reports as a hang.
+		layouts := []int{-1, 0, 16, 32}
 		subs := layouts[int(prog[0])%len(layouts)]
 		r := rand.New(rand.NewPCG(seed, 31))
 		centres := make([][32]byte, 1+int(prog[1])%8)
@@ -46,6 +49,7 @@ func FuzzIndex(f *testing.F) {
 			model[ids[i]] = hs[i]
 		}
 		radii := []int{0, 8, 16, 31, 32, 48, 63}
+		compactions := 0
 		for pc, op := range prog[2:] {
 			arg := int(op >> 3)
 			switch op & 7 {
@@ -62,7 +66,13 @@ func FuzzIndex(f *testing.F) {
 				}
 				delete(model, id)
 			case 4:
-				x.Compact()
+				// A few compactions per program cover their interplay with
+				// the delta; more only slow the fuzzer (each allocates the
+				// 4 MB offset tables of a forced 16×16 layout).
+				if compactions < 3 {
+					x.Compact()
+					compactions++
+				}
 			default: // search near a centre, or exactly on a stored hash
 				radius := radii[arg%len(radii)]
 				q := flip(r, centres[arg%len(centres)], r.IntN(radius+2))
