@@ -250,15 +250,21 @@ var hexLen = map[SignalType]int{
 }
 
 // CanonicalValue returns value in the canonical form for signal type t:
-// trimmed lowercase hex of the right length for hashes. EINVALID for a
+// trimmed lowercase hex of the right length for hashes; for keywords,
+// lower case with runs of white space made one space; for URL patterns,
+// the trimmed text (the URL matcher normalises it further). EINVALID for a
 // malformed value, EUNSUPPORTED for a known type that banks do not hold yet
-// (vpdq, url, keyword: their canonical forms belong to the packages that
-// match them).
+// (vpdq).
 func CanonicalValue(t SignalType, value string) (string, error) {
+	switch t {
+	case SignalKeyword:
+		return canonicalKeyword(value)
+	case SignalURL:
+		return canonicalURLPattern(value)
+	}
 	n, ok := hexLen[t]
 	if !ok {
-		switch t {
-		case SignalVPDQ, SignalURL, SignalKeyword:
+		if t == SignalVPDQ {
 			return "", Errorf(EUNSUPPORTED, "banks do not hold %s signals yet", t)
 		}
 		return "", Errorf(EINVALID, "unknown signal type %q", t)
@@ -370,4 +376,43 @@ type EntryService interface {
 	// sequence order. An entry added and retracted since seq is returned
 	// once, retracted. limit is capped like EntryFilter.Limit.
 	EntriesChangedSince(ctx context.Context, t SignalType, seq int64, limit int) ([]*Entry, error)
+}
+
+// Limits on text signal values.
+const (
+	MaxKeywordLen    = 256
+	MaxURLPatternLen = 2048
+)
+
+// URL pattern prefixes: a URL entry matches exactly, or every URL on a host
+// (and its subdomains) with "host:", or every URL under a path with
+// "prefix:".
+const (
+	URLHostPrefix = "host:"
+	URLPathPrefix = "prefix:"
+)
+
+func canonicalKeyword(v string) (string, error) {
+	v = strings.ToLower(strings.Join(strings.Fields(v), " "))
+	if v == "" || len(v) > MaxKeywordLen || !printable(v) {
+		return "", Errorf(EINVALID, "keyword must be 1 to %d printable bytes", MaxKeywordLen)
+	}
+	return v, nil
+}
+
+func canonicalURLPattern(v string) (string, error) {
+	v = strings.TrimSpace(v)
+	if v == "" || len(v) > MaxURLPatternLen || !printable(v) || strings.ContainsAny(v, " \t") {
+		return "", Errorf(EINVALID, "url must be 1 to %d printable bytes without spaces", MaxURLPatternLen)
+	}
+	rest := v
+	for _, p := range []string{URLHostPrefix, URLPathPrefix} {
+		if len(v) >= len(p) && strings.EqualFold(v[:len(p)], p) {
+			v, rest = p+v[len(p):], v[len(p):]
+		}
+	}
+	if rest == "" {
+		return "", Errorf(EINVALID, "url pattern %q names no URL", v)
+	}
+	return v, nil
 }

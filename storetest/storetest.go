@@ -39,6 +39,7 @@ type Opener func(tb testing.TB) Services
 func TestAll(t *testing.T, open Opener) {
 	t.Run("BankService", func(t *testing.T) { TestBankService(t, open) })
 	t.Run("EntryService", func(t *testing.T) { TestEntryService(t, open) })
+	t.Run("TextEntries", func(t *testing.T) { TestTextEntries(t, open) })
 	t.Run("KeyService", func(t *testing.T) { TestKeyService(t, open) })
 	t.Run("ConversationService", func(t *testing.T) { TestConversationService(t, open) })
 }
