@@ -41,6 +41,8 @@ type Match struct {
 	SourceEntryID string     `json:"source_entry_id,omitempty"`
 	Category      string     `json:"category,omitempty"`
 	Negative      bool       `json:"negative,omitempty"` // the entry is in a negative (suppression) bank
+	// Span is the [start, end) byte range of the match in a text signal.
+	Span []int `json:"span,omitempty"`
 }
 
 // MatchResult holds the matches of one signal.

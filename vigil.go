@@ -15,6 +15,9 @@ const (
 	SignalSHA256  SignalType = "sha256"
 	SignalURL     SignalType = "url"
 	SignalKeyword SignalType = "keyword"
+	// SignalText is free text (a message, a post) looked up against the
+	// URL and keyword entries of every bank; banks do not hold it.
+	SignalText SignalType = "text"
 )
 
 // Version is the Vigil release, set at build time with

@@ -50,6 +50,7 @@ type Matcher struct {
 
 	refresh sync.Mutex // one refresh at a time
 	state   atomic.Pointer[state]
+	text    atomic.Pointer[textLists]
 }
 
 // state is what a lookup reads: an immutable snapshot of bank settings and
@@ -111,6 +112,11 @@ func (m *Matcher) Load(ctx context.Context) error {
 		}
 		m.exact[t], seqs[t] = x, seq
 	}
+	tl, err := m.loadText(ctx)
+	if err != nil {
+		return err
+	}
+	m.text.Store(tl)
 	return m.publish(ctx, seqs)
 }
 
@@ -173,6 +179,9 @@ func (m *Matcher) Refresh(ctx context.Context) error {
 			}
 		}
 		seqs[t] = seq
+	}
+	if err := m.refreshText(ctx); err != nil {
+		return err
 	}
 	return m.publish(ctx, seqs)
 }
@@ -254,6 +263,10 @@ func (m *Matcher) Status() vigil.IndexStatus {
 		// A map entry costs about its key and id plus Go's map overhead.
 		st.Types[t] = vigil.IndexTypeStatus{Entries: n, Seq: s.seq[t], Bytes: int64(n) * int64(digestSize(t)+8+16)}
 	}
+	if tl := m.text.Load(); tl != nil {
+		st.Types[vigil.SignalURL] = vigil.IndexTypeStatus{Entries: tl.urls.Len(), Seq: tl.seq[vigil.SignalURL]}
+		st.Types[vigil.SignalKeyword] = vigil.IndexTypeStatus{Entries: tl.keywords.Len(), Seq: tl.seq[vigil.SignalKeyword]}
+	}
 	return st
 }
 
@@ -306,7 +319,14 @@ func (m *Matcher) Lookup(ctx context.Context, signals []vigil.Signal, opts vigil
 			for _, id := range ids {
 				hits = append(hits, hit{id: id})
 			}
-		case vigil.SignalVPDQ, vigil.SignalURL, vigil.SignalKeyword:
+		case vigil.SignalURL, vigil.SignalText:
+			var err error
+			if hits, err = m.textHits(sig, hits); err != nil {
+				return nil, vigil.Errorf(vigil.ErrorCode(err), "signal %d: %s", i, vigil.ErrorMessage(err))
+			}
+		case vigil.SignalKeyword:
+			return nil, vigil.Errorf(vigil.EINVALID, "signal %d: send text to search for keywords as a %q signal", i, vigil.SignalText)
+		case vigil.SignalVPDQ:
 			return nil, vigil.Errorf(vigil.EUNSUPPORTED, "signal %d: %s signals cannot be matched yet", i, sig.Type)
 		default:
 			return nil, vigil.Errorf(vigil.EINVALID, "signal %d: unknown signal type %q", i, sig.Type)
@@ -323,6 +343,7 @@ type hit struct {
 	id       uint64
 	distance int
 	variant  string
+	span     []int // byte range in a text signal
 }
 
 type query struct {
@@ -374,7 +395,7 @@ func (m *Matcher) resolve(ctx context.Context, s *state, t vigil.SignalType, hit
 		}
 		bankID, entryID := unpackID(h.id)
 		bank := s.banks[bankID]
-		if bank == nil || !bank.Enabled || h.distance > bank.Threshold(t) {
+		if bank == nil || !bank.Enabled || (t == vigil.SignalPDQ && h.distance > bank.Threshold(t)) {
 			continue
 		}
 		e, err := m.entries.FindEntryByID(ctx, entryID)
@@ -387,9 +408,10 @@ func (m *Matcher) resolve(ctx context.Context, s *state, t vigil.SignalType, hit
 			continue // retracted after the index was last refreshed
 		}
 		mt := vigil.Match{
-			BankID: bank.ID, Bank: bank.Name, EntryID: e.ID, SignalType: t, Value: e.Value,
-			Distance: h.distance, Threshold: bank.Threshold(t), Variant: h.variant,
+			BankID: bank.ID, Bank: bank.Name, EntryID: e.ID, SignalType: e.SignalType, Value: e.Value,
+			Distance: h.distance, Threshold: bank.Threshold(e.SignalType), Variant: h.variant,
 			Source: e.Source, SourceEntryID: e.SourceEntryID, Category: e.Category, Negative: bank.Negative,
+			Span: h.span,
 		}
 		if bank.Negative {
 			negatives = append(negatives, mt)
