@@ -22,6 +22,14 @@ type appendRequest struct {
 type conversationResponse struct {
 	Conversation *vigil.Conversation `json:"conversation"`
 	Risk         json.RawMessage     `json:"risk"`
+	// TextMatches lists, for appended messages that hit a bank's URL or
+	// keyword entries, those matches (with spans into the message text).
+	TextMatches []messageMatches `json:"text_matches,omitempty"`
+}
+
+type messageMatches struct {
+	Message int           `json:"message"` // index in the conversation
+	Matches []vigil.Match `json:"matches"`
 }
 
 // handleAppendMessages adds messages to a stored conversation and returns
@@ -39,6 +47,15 @@ func (s *Server) handleAppendMessages(w http.ResponseWriter, r *http.Request) {
 	}
 	if len(req.Messages) > maxMessagesPerRequest {
 		writeError(w, r, vigil.Errorf(vigil.ETOOLARGE, "at most %d messages per request", maxMessagesPerRequest))
+		return
+	}
+	texts := make([]vigil.Signal, len(req.Messages))
+	for i, m := range req.Messages {
+		texts[i] = vigil.Signal{Type: vigil.SignalText, Value: m.Text}
+	}
+	listed, err := s.Matcher.Lookup(r.Context(), texts, vigil.MatchOptions{})
+	if err != nil {
+		writeError(w, r, err)
 		return
 	}
 	c, err := s.Conversations.UpdateConversation(r.Context(), r.PathValue("id"), s.ConversationRetention, func(c *vigil.Conversation) error {
@@ -68,7 +85,15 @@ func (s *Server) handleAppendMessages(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, conversationResponse{Conversation: c, Risk: c.Risk})
+	resp := conversationResponse{Conversation: c, Risk: c.Risk}
+	first := c.Messages - len(req.Messages)
+	for i, res := range listed {
+		if len(res.Matches) > 0 {
+			resp.TextMatches = append(resp.TextMatches, messageMatches{Message: first + i, Matches: res.Matches})
+		}
+	}
+	s.metrics.countMatches(listed)
+	writeJSON(w, http.StatusOK, resp)
 }
 
 func (s *Server) handleGetConversation(w http.ResponseWriter, r *http.Request) {

@@ -53,6 +53,25 @@ func TestConversationStreamingEqualsWhole(t *testing.T) {
 	if code := ts.do(t, vigil.RoleReviewer, "GET", "/v1/conversations/chat-42", "", nil, &got); code != 200 || got.Risk.Score != whole.Score {
 		t.Fatalf("get %d %+v", code, got)
 	}
+	// Messages that hit a bank's keyword or URL entries come back with them.
+	if code := ts.do(t, vigil.RoleCurator, "POST", "/v1/banks", "", jsonBody(map[string]any{"name": "words"}), nil); code != 201 {
+		t.Fatal("create bank")
+	}
+	if code := ts.do(t, vigil.RoleCurator, "POST", "/v1/banks/words/entries", "", jsonBody(map[string]any{"entries": []map[string]string{{"signal_type": "keyword", "value": "snap"}}}), nil); code != 201 {
+		t.Fatal("add keyword")
+	}
+	var withText struct {
+		TextMatches []struct {
+			Message int
+			Matches []vigil.Match
+		} `json:"text_matches"`
+	}
+	if code := ts.do(t, vigil.RoleMatcher, "POST", "/v1/conversations/chat-43/messages", "", jsonBody(map[string]any{"messages": groomingChat}), &withText); code != 200 {
+		t.Fatalf("append %d", code)
+	}
+	if len(withText.TextMatches) != 1 || withText.TextMatches[0].Message != 6 || withText.TextMatches[0].Matches[0].Value != "snap" {
+		t.Fatalf("text matches: %+v", withText.TextMatches)
+	}
 	var e apiError
 	if code := ts.do(t, vigil.RoleMatcher, "POST", "/v1/conversations/chat-42/messages", "", strings.NewReader(`{"messages":[]}`), &e); code != 400 {
 		t.Errorf("empty append: %d", code)

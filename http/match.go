@@ -6,9 +6,11 @@ import (
 	"mime/multipart"
 	"net/http"
 	"strconv"
+	"unicode/utf8"
 
 	"github.com/vigil-oss/vigil"
 	"github.com/vigil-oss/vigil/hashing"
+	"github.com/vigil-oss/vigil/textmatch"
 )
 
 // contentInfo describes uploaded content.
@@ -62,6 +64,19 @@ func (s *Server) readContent(w http.ResponseWriter, r *http.Request) (*hashRespo
 		_, _, rec.content = d.Hex()
 	}
 	resp := &hashResponse{Content: contentInfo{Bytes: len(data)}}
+	if isText(r) {
+		// Text content (a message, a post) is searched for listed URLs
+		// and keywords; it has no PDQ hash.
+		if len(data) > textmatch.MaxTextLen {
+			return nil, vigil.Errorf(vigil.ETOOLARGE, "text is larger than the %d-byte limit", textmatch.MaxTextLen)
+		}
+		if !utf8.Valid(data) {
+			return nil, badRequest("text is not valid UTF-8")
+		}
+		resp.Content.Format = "text"
+		resp.Signals = append([]vigil.Signal{{Type: vigil.SignalText, Value: string(data)}}, d.Signals()...)
+		return resp, nil
+	}
 	res, err := h.HashImageBytes(data)
 	switch {
 	case err == nil:
@@ -75,6 +90,13 @@ func (s *Server) readContent(w http.ResponseWriter, r *http.Request) (*hashRespo
 		resp.Signals = d.Signals()
 	}
 	return resp, nil
+}
+
+// isText reports whether the upload is declared as text (text/plain), to
+// be searched for URLs and keywords rather than hashed as an image.
+func isText(r *http.Request) bool {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	return err == nil && mt == "text/plain"
 }
 
 func filePart(mr *multipart.Reader) (io.Reader, error) {

@@ -265,8 +265,23 @@ func TestBanksEntriesAndMatching(t *testing.T) {
 		Signals  []vigil.Signal
 		PDQError string `json:"pdq_error"`
 	}
-	if code := ts.do(t, vigil.RoleMatcher, "POST", "/v1/hash", "text/plain", strings.NewReader("hello"), &h); code != 200 || len(h.Signals) != 3 || h.PDQError == "" {
-		t.Errorf("hash of text: %d %+v", code, h)
+	if code := ts.do(t, vigil.RoleMatcher, "POST", "/v1/hash", "application/octet-stream", strings.NewReader("hello"), &h); code != 200 || len(h.Signals) != 3 || h.PDQError == "" {
+		t.Errorf("hash of a non-image: %d %+v", code, h)
+	}
+	// Text is searched for listed URLs and keywords.
+	text := map[string]any{"entries": []map[string]string{
+		{"signal_type": "keyword", "value": "telegram", "category": "platform-move"},
+		{"signal_type": "url", "value": "host:badhost.example", "source": "hotline"},
+	}}
+	if code := ts.do(t, cur, "POST", "/v1/banks/hotline/entries", "", jsonBody(text), nil); code != 201 {
+		t.Fatalf("add text entries: %d", code)
+	}
+	msg := "add me on t3legram, pics at https://cdn.badhost.example/a"
+	if code := ts.do(t, vigil.RoleMatcher, "POST", "/v1/match", "text/plain; charset=utf-8", strings.NewReader(msg), &m); code != 200 || !m.Matched || len(m.Results[0].Matches) != 2 {
+		t.Fatalf("text match %d %+v", code, m)
+	}
+	if sp := m.Results[0].Matches[0].Span; len(sp) != 2 || msg[sp[0]:sp[1]] == "" {
+		t.Errorf("text match span: %+v", m.Results[0].Matches[0])
 	}
 
 	// Bulk import (text list) and export round trip.
@@ -286,7 +301,7 @@ func TestBanksEntriesAndMatching(t *testing.T) {
 	}
 	csv, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if lines := strings.Count(string(csv), "\n"); lines != 4 || !strings.Contains(string(csv), "N-42") {
+	if lines := strings.Count(string(csv), "\n"); lines != 6 || !strings.Contains(string(csv), "N-42") {
 		t.Errorf("export: %q", csv)
 	}
 	var page struct {
