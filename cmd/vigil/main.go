@@ -79,6 +79,8 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return (&BankCommand{m}).Run(ctx, args)
 	case "match":
 		return (&MatchCommand{m}).Run(ctx, args)
+	case "scan":
+		return (&ScanCommand{m}).Run(ctx, args)
 	case "key":
 		return (&KeyCommand{m}).Run(ctx, args)
 	case "grooming":
@@ -106,6 +108,7 @@ Commands:
 	hash      hash images: PDQ, MD5, SHA-1, SHA-256
 	key       create, list and revoke API keys
 	match     hash files and match them against the local banks
+	scan      sweep directories for known content, resumably, locally or via a server
 	serve     serve the matching API on the embedded store
 	version   print the version
 

@@ -1,0 +1,100 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vigil-oss/vigil"
+	vhttp "github.com/vigil-oss/vigil/http"
+	"github.com/vigil-oss/vigil/matcher"
+	"github.com/vigil-oss/vigil/sqlite"
+)
+
+const scanImgPDQ = "da4b8b371a4aeb359ae1ef409a41049a5fb7f0aca503f49ea1bc70abb1bc700b"
+
+// scanTree writes a known image, an unknown one and a text file.
+func scanTree(t *testing.T) string {
+	dir := t.TempDir()
+	for name, src := range map[string]string{
+		"a/known.png":   "synthetic/synth-smooth-rgb-129x300.png",
+		"b/unknown.png": "synthetic/synth-smooth-rgb-64x64.png",
+	} {
+		b, err := os.ReadFile(filepath.Join(testImages, src))
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755)
+		os.WriteFile(filepath.Join(dir, name), b, 0o644)
+	}
+	os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("hello"), 0o644)
+	return dir
+}
+
+func TestScanLocalResumable(t *testing.T) {
+	data := t.TempDir()
+	if _, _, err := runMain(t, "", "bank", "create", "--data", data, "list"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := runMain(t, scanImgPDQ+"\n", "bank", "import", "--data", data, "--signal-type", "pdq", "list", "-"); err != nil {
+		t.Fatal(err)
+	}
+	dir := scanTree(t)
+	state := filepath.Join(t.TempDir(), "scan.state")
+	out, errOut, err := runMain(t, "", "scan", "--data", data, "--state", state, dir)
+	if err != nil {
+		t.Fatal(err, errOut)
+	}
+	if lines := strings.Split(strings.TrimSpace(out), "\n"); len(lines) != 1 || !strings.Contains(lines[0], "known.png") || !strings.Contains(lines[0], `"bank":"list"`) {
+		t.Fatalf("scan output %q", out)
+	}
+	if !strings.Contains(errOut, "scanned 3 files") || !strings.Contains(errOut, "1 matched") {
+		t.Fatalf("summary %q", errOut)
+	}
+	// A re-run with the same state skips everything.
+	out, errOut, err = runMain(t, "", "scan", "--data", data, "--state", state, dir)
+	if err != nil || out != "" || !strings.Contains(errOut, "3 skipped") {
+		t.Fatalf("re-run: %q %q %v", out, errOut, err)
+	}
+}
+
+func TestScanRemote(t *testing.T) {
+	ctx := context.Background()
+	logger := slog.New(slog.DiscardHandler)
+	db, err := sqlite.Open(ctx, t.TempDir(), logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	banks, entries, keys := sqlite.NewBankService(db), sqlite.NewEntryService(db), sqlite.NewKeyService(db)
+	b := &vigil.Bank{Name: "remote", Enabled: true}
+	banks.CreateBank(ctx, b)
+	entries.AddEntries(ctx, b.ID, "test", []*vigil.Entry{{SignalType: vigil.SignalPDQ, Value: scanImgPDQ}})
+	m := matcher.New(banks, entries, logger)
+	if err := m.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	srv := vhttp.NewServer()
+	srv.Addr, srv.Banks, srv.Entries, srv.Keys, srv.Matcher, srv.Logger = "127.0.0.1:0", banks, entries, keys, m, logger
+	if err := srv.Open(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		srv.Close(ctx)
+	}()
+	key, _ := keys.CreateKey(ctx, &vigil.Key{Name: "scanner", Role: vigil.RoleMatcher, CreatedBy: "test"})
+
+	out, errOut, err := runMain(t, "", "scan", "--server", srv.URL(), "--key", key, scanTree(t))
+	if err != nil || !strings.Contains(out, `"bank":"remote"`) || !strings.Contains(errOut, "1 matched") {
+		t.Fatalf("remote scan: %q %q %v", out, errOut, err)
+	}
+	if _, _, err := runMain(t, "", "scan", "--server", srv.URL(), "--key", "vgl_wrong", scanTree(t)); err == nil {
+		t.Fatal("wrong key: scan reported success")
+	}
+}
