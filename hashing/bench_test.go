@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"image"
 	"testing"
+
+	"github.com/vigil-oss/vigil/internal/cputime"
 )
 
 // BenchmarkHashFile measures file bytes → digests + PDQ end to end, next to
@@ -14,7 +16,7 @@ func BenchmarkHashFile(b *testing.B) {
 		b.Run("decode-only/"+file[9:], func(b *testing.B) {
 			b.SetBytes(int64(len(data)))
 			b.ReportAllocs()
-			reportCPU(b, func() {
+			cputime.PerOp(b, func() {
 				if _, _, err := image.Decode(bytes.NewReader(data)); err != nil {
 					b.Fatal(err)
 				}
@@ -24,7 +26,7 @@ func BenchmarkHashFile(b *testing.B) {
 			h := NewHasher(Options{})
 			b.SetBytes(int64(len(data)))
 			b.ReportAllocs()
-			reportCPU(b, func() {
+			cputime.PerOp(b, func() {
 				if _, err := h.HashReader(bytes.NewReader(data)); err != nil {
 					b.Fatal(err)
 				}

@@ -4,6 +4,8 @@ import (
 	"image"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/vigil-oss/vigil/internal/cputime"
 )
 
 // benchImage returns a deterministic colour photo-like image: smooth
@@ -35,24 +37,24 @@ func BenchmarkHash(b *testing.B) {
 		b.Run(name("full"), func(b *testing.B) {
 			h := NewHasher(Full)
 			b.ReportAllocs()
-			reportCPU(b, func() { h.Hash(img) })
+			cputime.PerOp(b, func() { h.Hash(img) })
 		})
 		b.Run(name("full-dihedral"), func(b *testing.B) {
 			h := NewHasher(Full)
 			b.ReportAllocs()
-			reportCPU(b, func() { h.HashDihedral(img) })
+			cputime.PerOp(b, func() { h.HashDihedral(img) })
 		})
 		b.Run(name("cli512"), func(b *testing.B) {
 			h := NewHasher(CLI512)
 			b.ReportAllocs()
-			reportCPU(b, func() { h.Hash(img) })
+			cputime.PerOp(b, func() { h.Hash(img) })
 		})
 		b.Run(name("naive-full"), func(b *testing.B) {
 			h := NewHasher(Full)
 			src := h.imageSource(img)
 			rows, cols := src.Rows(), src.Cols()
 			b.ReportAllocs()
-			reportCPU(b, func() {
+			cputime.PerOp(b, func() {
 				luma := make([]float32, rows*cols)
 				for y := range rows {
 					src.FillRow(y, luma[y*cols:(y+1)*cols])

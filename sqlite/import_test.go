@@ -14,6 +14,7 @@ import (
 
 	"github.com/vigil-oss/vigil"
 	"github.com/vigil-oss/vigil/banklist"
+	"github.com/vigil-oss/vigil/internal/cputime"
 )
 
 // benchEntries is the size of the list BenchmarkImport imports:
@@ -101,7 +102,7 @@ func BenchmarkImport(b *testing.B) {
 					b.Fatal(err)
 				}
 				b.StartTimer()
-				cpu0 := processCPU()
+				cpu0 := cputime.Process()
 
 				r := banklist.NewReader(f, banklist.Options{SignalType: vigil.SignalPDQ, Source: "bench"})
 				res, err := NewEntryService(db).ImportEntries(ctx, bank.ID, "bench", r.All())
@@ -112,7 +113,7 @@ func BenchmarkImport(b *testing.B) {
 					b.Fatalf("added %d of %d", res.Added, n)
 				}
 
-				cpu += processCPU() - cpu0
+				cpu += cputime.Process() - cpu0
 				b.StopTimer()
 				f.Close()
 				db.Close()
