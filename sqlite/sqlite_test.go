@@ -38,6 +38,7 @@ func TestStore(t *testing.T) {
 			Keys:    sqlite.NewKeyService(db),
 
 			Conversations: sqlite.NewConversationService(db),
+			Audit:         sqlite.NewAuditService(db),
 			SetNow:        func(now func() time.Time) { db.Now = now },
 		}
 	})

@@ -25,6 +25,7 @@ type Services struct {
 	Keys    vigil.KeyService
 
 	Conversations vigil.ConversationService
+	Audit         vigil.AuditService
 
 	// SetNow replaces the store's clock. The tests use whole seconds, so a
 	// store may keep times at any precision down to a millisecond.
@@ -42,6 +43,7 @@ func TestAll(t *testing.T, open Opener) {
 	t.Run("TextEntries", func(t *testing.T) { TestTextEntries(t, open) })
 	t.Run("KeyService", func(t *testing.T) { TestKeyService(t, open) })
 	t.Run("ConversationService", func(t *testing.T) { TestConversationService(t, open) })
+	t.Run("AuditService", func(t *testing.T) { TestAuditService(t, open) })
 }
 
 // Clock is a fake clock for SetNow. It starts at a fixed time and moves

@@ -1,0 +1,117 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/vigil-oss/vigil"
+)
+
+// Ensure AuditService implements the interface.
+var _ vigil.AuditService = (*AuditService)(nil)
+
+// AuditService keeps the hash-chained audit log in SQLite.
+type AuditService struct {
+	db *DB
+}
+
+// NewAuditService returns an AuditService on db.
+func NewAuditService(db *DB) *AuditService { return &AuditService{db: db} }
+
+// genesis is the PrevHash of the first record.
+const genesis = "0000000000000000000000000000000000000000000000000000000000000000"
+
+// AppendAudit implements vigil.AuditService. The single writer connection
+// serialises appends, so each record links to the one before it.
+func (s *AuditService) AppendAudit(ctx context.Context, r *vigil.AuditRecord) error {
+	err := s.db.write(ctx, func(tx *sql.Tx) error {
+		var seq int64
+		prev := genesis
+		err := tx.QueryRowContext(ctx, `SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1`).Scan(&seq, &prev)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		r.Seq, r.Time, r.PrevHash = seq+1, s.db.now(), prev
+		// Stored times keep nanoseconds, so the hash verifies after a read.
+		r.Hash = r.ComputeHash()
+		_, err = tx.ExecContext(ctx, `INSERT INTO audit_log (seq, time, actor, action, target, detail, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+			r.Seq, formatTime(r.Time), r.Actor, r.Action, r.Target, r.Detail, r.PrevHash, r.Hash)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("append audit record %s %s: %w", r.Action, r.Target, err)
+	}
+	return nil
+}
+
+func scanAudit(row rowScanner) (*vigil.AuditRecord, error) {
+	var r vigil.AuditRecord
+	var t string
+	if err := row.Scan(&r.Seq, &t, &r.Actor, &r.Action, &r.Target, &r.Detail, &r.PrevHash, &r.Hash); err != nil {
+		return nil, err
+	}
+	var err error
+	r.Time, err = parseTime(t)
+	return &r, err
+}
+
+// ListAudit implements vigil.AuditService.
+func (s *AuditService) ListAudit(ctx context.Context, afterSeq int64, limit int) ([]*vigil.AuditRecord, error) {
+	if limit <= 0 || limit > vigil.MaxEntryLimit {
+		limit = vigil.MaxEntryLimit
+	}
+	rows, err := s.db.rdb.QueryContext(ctx, `SELECT seq, time, actor, action, target, detail, prev_hash, hash FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?`, afterSeq, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list audit: %w", err)
+	}
+	defer rows.Close()
+	var out []*vigil.AuditRecord
+	for rows.Next() {
+		r, err := scanAudit(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list audit: %w", err)
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// VerifyAudit implements vigil.AuditService.
+func (s *AuditService) VerifyAudit(ctx context.Context) (int64, *vigil.AuditBreak, error) {
+	var n int64
+	var brk *vigil.AuditBreak
+	err := s.db.read(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `SELECT seq, time, actor, action, target, detail, prev_hash, hash FROM audit_log ORDER BY seq`)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		prev, want := genesis, int64(1)
+		for rows.Next() {
+			r, err := scanAudit(rows)
+			if err != nil {
+				return err
+			}
+			n++
+			switch {
+			case r.Seq != want:
+				brk = &vigil.AuditBreak{Seq: want, Reason: fmt.Sprintf("record %d is missing (next is %d)", want, r.Seq)}
+			case r.PrevHash != prev:
+				brk = &vigil.AuditBreak{Seq: r.Seq, Reason: "its prev_hash does not match the hash of the record before"}
+			case r.ComputeHash() != r.Hash:
+				brk = &vigil.AuditBreak{Seq: r.Seq, Reason: "its contents do not match its hash (changed after it was written)"}
+			}
+			if brk != nil {
+				return nil
+			}
+			prev, want = r.Hash, r.Seq+1
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return n, nil, fmt.Errorf("verify audit log: %w", err)
+	}
+	return n, brk, nil
+}
