@@ -45,6 +45,7 @@ func (s *Server) handleCreateBank(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
+	s.audit(r, vigil.AuditBankCreate, "bank:"+b.Name, b)
 	s.refresh(r)
 	writeJSON(w, http.StatusCreated, b)
 }
@@ -85,6 +86,7 @@ func (s *Server) handleUpdateBank(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
+	s.audit(r, vigil.AuditBankUpdate, "bank:"+b.Name, upd)
 	s.refresh(r)
 	writeJSON(w, http.StatusOK, b)
 }
@@ -99,6 +101,7 @@ func (s *Server) handleDisableBank(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
+	s.audit(r, vigil.AuditBankDisable, "bank:"+b.Name, nil)
 	s.refresh(r)
 	writeJSON(w, http.StatusOK, b)
 }
@@ -142,6 +145,7 @@ func (s *Server) handleAddEntries(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
+	s.audit(r, vigil.AuditEntriesAdd, "bank:"+b.Name, res)
 	s.refresh(r)
 	writeJSON(w, http.StatusCreated, map[string]any{"result": res, "entries": req.Entries})
 }
@@ -189,6 +193,7 @@ func (s *Server) handleImport(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
+	s.audit(r, vigil.AuditEntriesImport, "bank:"+b.Name, res)
 	s.refresh(r)
 	writeJSON(w, http.StatusOK, res)
 }
@@ -250,6 +255,7 @@ func (s *Server) handleExport(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
+	s.audit(r, vigil.AuditBankExport, "bank:"+b.Name, nil)
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Header().Set("Content-Disposition", `attachment; filename="`+b.Name+`.csv"`)
 	cw := banklist.NewWriter(w)
@@ -316,6 +322,7 @@ func (s *Server) handleRetract(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
+	s.audit(r, vigil.AuditEntryRetract, "entry:"+strconv.FormatInt(e.ID, 10), req)
 	s.refresh(r)
 	writeJSON(w, http.StatusOK, e)
 }

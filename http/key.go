@@ -29,6 +29,7 @@ func (s *Server) handleCreateKey(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
+	s.audit(r, vigil.AuditKeyCreate, "key:"+k.Name, map[string]any{"id": k.ID, "role": k.Role})
 	writeJSON(w, http.StatusCreated, createKeyResponse{Key: k, Secret: secret})
 }
 
@@ -53,5 +54,6 @@ func (s *Server) handleRevokeKey(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.keys.clear()
+	s.audit(r, vigil.AuditKeyRevoke, "key:"+k.Name, map[string]any{"id": k.ID})
 	writeJSON(w, http.StatusOK, k)
 }

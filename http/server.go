@@ -38,6 +38,7 @@ type Server struct {
 	}
 	Hashing hashing.Options // limits and pipeline for uploaded content
 
+	Audit                 vigil.AuditService // nil: nothing is recorded
 	Conversations         vigil.ConversationService
 	Grooming              *grooming.Detector
 	ConversationRetention time.Duration // how long a conversation's state is kept after its last message
@@ -110,6 +111,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // none means any valid key). The pattern is also the metrics label.
 func (s *Server) route(pattern string, h http.HandlerFunc, roles ...vigil.Role) {
 	s.patterns = append(s.patterns, pattern)
+	if len(roles) == 1 && roles[0] == vigil.RoleAdmin {
+		h = s.auditAdmin(h)
+	}
 	s.mux.Handle(pattern, s.instrument(pattern, s.authenticate(roles, h)))
 }
 

@@ -46,6 +46,7 @@ func mustOpenServer(tb testing.TB) *testServer {
 	s.Addr, s.Banks, s.Entries, s.Keys, s.Matcher, s.Logger = "127.0.0.1:0", banks, entries, keys, m, logger
 	s.Hashing = hashing.Options{Limits: hashing.Limits{MaxBytes: 1 << 20}, Dihedral: true}
 	s.Conversations, s.Grooming, s.ConversationRetention = sqlite.NewConversationService(db), grooming.NewDetector(grooming.Options{}), time.Hour
+	s.Audit = sqlite.NewAuditService(db)
 	if err := s.Open(); err != nil {
 		tb.Fatal(err)
 	}

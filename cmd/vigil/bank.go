@@ -53,6 +53,7 @@ func (c *BankCommand) Run(ctx context.Context, args []string) error {
 			if err := sqlite.NewBankService(db).CreateBank(ctx, b); err != nil {
 				return err
 			}
+			c.auditCLI(ctx, db, vigil.AuditBankCreate, "bank:"+b.Name, b)
 			return json.NewEncoder(c.Stdout).Encode(b)
 		}
 	case "list":
@@ -98,6 +99,7 @@ func (c *BankCommand) Run(ctx context.Context, args []string) error {
 			if err != nil {
 				return fmt.Errorf("import into %s: %s (nothing was imported)", b.Name, errorText(err))
 			}
+			c.auditCLI(ctx, db, vigil.AuditEntriesImport, "bank:"+b.Name, res)
 			return json.NewEncoder(c.Stdout).Encode(res)
 		}
 	case "export":
@@ -114,6 +116,7 @@ func (c *BankCommand) Run(ctx context.Context, args []string) error {
 				defer f.Close()
 				w = f
 			}
+			c.auditCLI(ctx, db, vigil.AuditBankExport, "bank:"+fs.Arg(0), nil)
 			return exportBank(ctx, db, fs.Arg(0), w)
 		}
 	default:

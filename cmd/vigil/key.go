@@ -34,15 +34,17 @@ func (c *KeyCommand) Run(ctx context.Context, args []string) error {
 		if *name == "" {
 			*name = *role
 		}
-		keys, done, err := c.keys(ctx, *data)
+		db, err := c.openStore(ctx, *data)
 		if err != nil {
 			return err
 		}
-		defer done()
-		secret, err := keys.CreateKey(ctx, &vigil.Key{Name: *name, Role: vigil.Role(*role), CreatedBy: "cli"})
+		defer db.Close()
+		k := &vigil.Key{Name: *name, Role: vigil.Role(*role), CreatedBy: "cli"}
+		secret, err := sqlite.NewKeyService(db).CreateKey(ctx, k)
 		if err != nil {
 			return err
 		}
+		c.auditCLI(ctx, db, vigil.AuditKeyCreate, "key:"+k.Name, map[string]any{"id": k.ID, "role": k.Role})
 		// The secret alone, so that scripts can capture it.
 		fmt.Fprintln(c.Stdout, secret)
 		return nil
@@ -75,15 +77,16 @@ func (c *KeyCommand) Run(ctx context.Context, args []string) error {
 		if err != nil {
 			return fmt.Errorf("key id %q is not a number", fs.Arg(0))
 		}
-		keys, done, err := c.keys(ctx, *data)
+		db, err := c.openStore(ctx, *data)
 		if err != nil {
 			return err
 		}
-		defer done()
-		k, err := keys.RevokeKey(ctx, id, "cli")
+		defer db.Close()
+		k, err := sqlite.NewKeyService(db).RevokeKey(ctx, id, "cli")
 		if err != nil {
 			return err
 		}
+		c.auditCLI(ctx, db, vigil.AuditKeyRevoke, "key:"+k.Name, map[string]any{"id": k.ID})
 		return json.NewEncoder(c.Stdout).Encode(k)
 	}
 	return fmt.Errorf("unknown key command %q (create, list or revoke)", sub)

@@ -75,6 +75,8 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return (&HashCommand{m}).Run(ctx, args)
 	case "serve":
 		return (&ServeCommand{m}).Run(ctx, args)
+	case "audit":
+		return (&AuditCommand{m}).Run(ctx, args)
 	case "bank":
 		return (&BankCommand{m}).Run(ctx, args)
 	case "match":
@@ -102,6 +104,7 @@ Usage:
 
 Commands:
 
+	audit     verify or list the hash-chained audit log
 	bank      create, list, import and export banks (hash lists)
 	eval      evaluate a detector on a labelled set (eval grooming FILE)
 	grooming  score conversations for grooming risk (grooming score FILE)

@@ -48,7 +48,7 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	banks, entries, keys := sqlite.NewBankService(db), sqlite.NewEntryService(db), sqlite.NewKeyService(db)
 	conversations := sqlite.NewConversationService(db)
 
-	if err := c.bootstrapKey(ctx, keys); err != nil {
+	if err := c.bootstrapKey(ctx, db, keys); err != nil {
 		return err
 	}
 
@@ -66,6 +66,7 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	srv.Addr, srv.Banks, srv.Entries, srv.Keys, srv.Matcher, srv.Logger = *addr, banks, entries, keys, m, c.Logger
 	srv.Hashing = hashing.Options{Limits: hashing.Limits{MaxBytes: *maxBytes, MaxPixels: *maxPixels}, Pipeline: pdq.Full, Dihedral: true}
 	srv.Conversations, srv.Grooming, srv.ConversationRetention = conversations, grooming.NewDetector(grooming.Options{}), *retention
+	srv.Audit = sqlite.NewAuditService(db)
 	if err := srv.Open(); err != nil {
 		return err
 	}
@@ -85,7 +86,7 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 
 // bootstrapKey creates an admin key when the store has never had one and
 // prints it once: without it nobody could call the API.
-func (c *ServeCommand) bootstrapKey(ctx context.Context, keys vigil.KeyService) error {
+func (c *ServeCommand) bootstrapKey(ctx context.Context, db *sqlite.DB, keys vigil.KeyService) error {
 	n, err := keys.CountKeys(ctx)
 	if err != nil {
 		return err
@@ -93,10 +94,12 @@ func (c *ServeCommand) bootstrapKey(ctx context.Context, keys vigil.KeyService) 
 	if n > 0 {
 		return nil
 	}
-	secret, err := keys.CreateKey(ctx, &vigil.Key{Name: "bootstrap-admin", Role: vigil.RoleAdmin, CreatedBy: "vigil serve"})
+	k := &vigil.Key{Name: "bootstrap-admin", Role: vigil.RoleAdmin, CreatedBy: "vigil serve"}
+	secret, err := keys.CreateKey(ctx, k)
 	if err != nil {
 		return fmt.Errorf("create bootstrap key: %w", err)
 	}
+	c.auditCLI(ctx, db, vigil.AuditKeyCreate, "key:"+k.Name, map[string]any{"id": k.ID, "role": k.Role})
 	fmt.Fprintf(c.Stdout, "First start: created an admin API key. It is shown only this once; store it now:\n\n    %s\n\n", secret)
 	return nil
 }

@@ -1,0 +1,40 @@
+package main
+
+import (
+	"database/sql"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/vigil-oss/vigil/sqlite"
+)
+
+func TestAuditVerifyCommand(t *testing.T) {
+	data := t.TempDir()
+	runMain(t, "", "bank", "create", "--data", data, "one")
+	runMain(t, "", "key", "create", "--data", data, "--role", "curator")
+	runMain(t, "", "bank", "export", "--data", data, "one")
+	out, _, err := runMain(t, "", "audit", "verify", "--data", data)
+	if err != nil || !strings.Contains(out, "ok: 3 records") {
+		t.Fatalf("verify: %q %v", out, err)
+	}
+	out, _, _ = runMain(t, "", "audit", "list", "--data", data)
+	if !strings.Contains(out, `"action":"key.create"`) || !strings.Contains(out, `"actor":"cli"`) {
+		t.Fatalf("list: %q", out)
+	}
+	// Rewrite record 2 behind the store's back.
+	raw, err := sql.Open("sqlite", filepath.Join(data, sqlite.FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{`DROP TRIGGER audit_log_no_update`, `UPDATE audit_log SET detail = '{"role":"admin"}' WHERE seq = 2`} {
+		if _, err := raw.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	raw.Close()
+	out, _, err = runMain(t, "", "audit", "verify", "--data", data)
+	if err == nil || !strings.Contains(out, "BROKEN at record 2") {
+		t.Fatalf("tampered log: %q %v", out, err)
+	}
+}
