@@ -15,7 +15,7 @@ const MaxConversationIDLen = 128
 type Conversation struct {
 	ID        string          `json:"id"`
 	State     json.RawMessage `json:"-"`
-	Risk      json.RawMessage `json:"risk"` // the latest risk, as last returned
+	Risk      json.RawMessage `json:"-"` // the latest risk, as last returned; the API shows it beside the record
 	Messages  int             `json:"messages"`
 	Score     float64         `json:"score"`
 	Flagged   bool            `json:"flagged"`
