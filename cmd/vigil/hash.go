@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
@@ -11,12 +12,14 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/vigil-oss/vigil"
 	"github.com/vigil-oss/vigil/hashing"
 	"github.com/vigil-oss/vigil/pdq"
+	"github.com/vigil-oss/vigil/vpdq"
 )
 
 // HashCommand hashes image files: `vigil hash [flags] PATH...`.
@@ -33,7 +36,16 @@ type hashLine struct {
 	SHA256   string            `json:"sha256,omitempty"`
 	Width    int               `json:"width,omitempty"`
 	Height   int               `json:"height,omitempty"`
-	Error    string            `json:"error,omitempty"`
+	// Video holds a video's vPDQ frame hashes, in the reference's text
+	// form "frame,quality,hash,timestamp".
+	Video *videoHashes `json:"vpdq,omitempty"`
+	Error string       `json:"error,omitempty"`
+}
+
+type videoHashes struct {
+	FrameRate float64  `json:"frame_rate"`
+	Frames    []string `json:"frames"`
+	frames    []vpdq.Frame
 }
 
 // Run parses flags, expands directories and hashes every file with a pool
@@ -41,7 +53,8 @@ type hashLine struct {
 func (c *HashCommand) Run(ctx context.Context, args []string) error {
 	fset := flag.NewFlagSet("vigil hash", flag.ContinueOnError)
 	fset.SetOutput(c.Stderr)
-	format := fset.String("format", "json", "output format: json (one object per line) or text")
+	format := fset.String("format", "json", "output format: json (one object per line), text, or vpdq (a video's frame hashes in the reference's text format; one input)")
+	everyFrame := fset.Bool("every-frame", false, "videos: hash every frame (as vpdq-hash-video -r 0) instead of one per second")
 	workers := fset.Int("workers", runtime.NumCPU(), "files hashed in parallel")
 	pipeline := fset.String("pipeline", "full", "PDQ pipeline: full (as shared lists, HMA, Java) or cli512 (as the C++ pdq-photo-hasher)")
 	dihedral := fset.Bool("dihedral", false, "also print the PDQ hashes of the 8 rotations and flips")
@@ -58,8 +71,11 @@ func (c *HashCommand) Run(ctx context.Context, args []string) error {
 		fset.Usage()
 		return flag.ErrHelp
 	}
-	if *format != "json" && *format != "text" {
-		return fmt.Errorf("unknown --format %q (json or text)", *format)
+	if *format != "json" && *format != "text" && *format != "vpdq" {
+		return fmt.Errorf("unknown --format %q (json, text or vpdq)", *format)
+	}
+	if *format == "vpdq" && fset.NArg() != 1 {
+		return fmt.Errorf("--format vpdq takes exactly one video")
 	}
 	opts := hashing.Options{Limits: hashing.Limits{MaxBytes: *maxBytes, MaxPixels: *maxPixels}, Dihedral: *dihedral}
 	switch *pipeline {
@@ -82,7 +98,7 @@ func (c *HashCommand) Run(ctx context.Context, args []string) error {
 	for _, e := range walkErrs {
 		c.writeLine(*format, hashLine{Path: e.path, Error: e.err.Error()})
 	}
-	results := hashAll(ctx, paths, *workers, opts, c.Stdin)
+	results := hashAll(ctx, paths, *workers, opts, vpdq.Options{EveryFrame: *everyFrame}, c.Stdin)
 	for line := range results {
 		if line.Error != "" {
 			failed = true
@@ -101,6 +117,16 @@ func (c *HashCommand) Run(ctx context.Context, args []string) error {
 }
 
 func (c *HashCommand) writeLine(format string, l hashLine) {
+	if format == "vpdq" {
+		if l.Error != "" {
+			fmt.Fprintf(c.Stderr, "vigil: %s\n", l.Error)
+		} else if l.Video == nil {
+			fmt.Fprintf(c.Stderr, "vigil: %s: not a video\n", l.Path)
+		} else {
+			vpdq.WriteFrames(c.Stdout, l.Video.frames)
+		}
+		return
+	}
 	if format == "json" {
 		b, _ := json.Marshal(l)
 		fmt.Fprintf(c.Stdout, "%s\n", b)
@@ -108,6 +134,10 @@ func (c *HashCommand) writeLine(format string, l hashLine) {
 	}
 	if l.Error != "" {
 		fmt.Fprintf(c.Stdout, "error\t%s\t%s\n", l.Path, l.Error)
+		return
+	}
+	if l.Video != nil {
+		fmt.Fprintf(c.Stdout, "vpdq:%d-frames\t-\t%s\t%s\t%s\t%s\n", len(l.Video.Frames), l.MD5, l.SHA1, l.SHA256, l.Path)
 		return
 	}
 	fmt.Fprintf(c.Stdout, "%s\t%d\t%s\t%s\t%s\t%s\n", l.PDQ, *l.Quality, l.MD5, l.SHA1, l.SHA256, l.Path)
@@ -155,10 +185,10 @@ func expandPaths(args []string) (paths []string, errs []pathError, sawDir bool) 
 
 // hashAll hashes paths with n workers, each with its own Hasher, and yields
 // the results in the order of paths.
-func hashAll(ctx context.Context, paths []string, n int, opts hashing.Options, stdin io.Reader) <-chan hashLine {
+func hashAll(ctx context.Context, paths []string, n int, opts hashing.Options, vopts vpdq.Options, stdin io.Reader) <-chan hashLine {
 	return mapOrdered(ctx, paths, n, func() func(string) hashLine {
 		h := hashing.NewHasher(opts)
-		return func(path string) hashLine { return hashPath(h, path, stdin) }
+		return func(path string) hashLine { return hashPath(ctx, h, vopts, path, stdin) }
 	})
 }
 
@@ -226,7 +256,7 @@ func mapOrdered[T any](ctx context.Context, paths []string, n int, newWorker fun
 	return out
 }
 
-func hashPath(h *hashing.Hasher, path string, stdin io.Reader) hashLine {
+func hashPath(ctx context.Context, h *hashing.Hasher, vopts vpdq.Options, path string, stdin io.Reader) hashLine {
 	line := hashLine{Path: path}
 	r, closeInput, err := openInput(path, stdin)
 	if err != nil {
@@ -234,20 +264,56 @@ func hashPath(h *hashing.Hasher, path string, stdin io.Reader) hashLine {
 		return line
 	}
 	defer closeInput()
-	res, err := h.HashReader(r)
+	d, data, err := h.Read(r)
+	if err != nil {
+		line.Error = fmt.Sprintf("%s: %s", path, errorText(err))
+		return line
+	}
+	line.MD5, line.SHA1, line.SHA256 = d.Hex()
+	res, err := h.HashImageBytes(data)
+	if vigil.ErrorCode(err) == vigil.EUNSUPPORTED {
+		// Not an image: perhaps a video.
+		return hashVideo(ctx, vopts, line, path, data)
+	}
 	if err != nil {
 		line.Error = fmt.Sprintf("%s: %s", path, errorText(err))
 		return line
 	}
 	q := res.Quality
 	line.PDQ, line.Quality, line.Width, line.Height = res.PDQ.String(), &q, res.Width, res.Height
-	line.MD5, line.SHA1, line.SHA256 = res.Hex()
 	if res.Dihedral != nil {
 		line.Dihedral = make(map[string]string, 8)
 		for d, hh := range res.Dihedral {
 			line.Dihedral[pdq.Dihedral(d).String()] = hh.String()
 		}
 	}
+	return line
+}
+
+// hashVideo computes a file's vPDQ hashes with ffmpeg. A file that is
+// neither an image nor a video is an error, as before.
+func hashVideo(ctx context.Context, vopts vpdq.Options, line hashLine, path string, data []byte) hashLine {
+	var frames []vpdq.Frame
+	var info vpdq.Info
+	var err error
+	if path == "-" {
+		frames, info, err = vpdq.HashReader(ctx, bytes.NewReader(data), vopts)
+	} else {
+		frames, info, err = vpdq.HashFile(ctx, path, vopts)
+	}
+	if err != nil {
+		line.MD5, line.SHA1, line.SHA256 = "", "", ""
+		line.Error = fmt.Sprintf("%s: not an image in a supported format (jpeg, png, gif, webp, bmp, tiff), nor a video ffmpeg can read: %s", path, errorText(err))
+		return line
+	}
+	v := &videoHashes{FrameRate: info.FrameRate, frames: frames}
+	var b bytes.Buffer
+	for _, f := range frames {
+		b.Reset()
+		vpdq.WriteFrames(&b, []vpdq.Frame{f})
+		v.Frames = append(v.Frames, strings.TrimSuffix(b.String(), "\n"))
+	}
+	line.Video, line.Width, line.Height = v, info.Width, info.Height
 	return line
 }
 

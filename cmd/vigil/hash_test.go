@@ -69,3 +69,32 @@ func TestHashCommandDihedral(t *testing.T) {
 		t.Errorf("dihedral: %+v", l.Dihedral)
 	}
 }
+
+func TestHashCommandVideo(t *testing.T) {
+	if os.Getenv("VIGIL_SKIP_FFMPEG") != "" {
+		t.Skip("VIGIL_SKIP_FFMPEG set")
+	}
+	video := "../../vpdq/testdata/sample-videos/test-padded-dimensions.mp4"
+	want, err := os.ReadFile("../../vpdq/testdata/expected/test-padded-dimensions.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, err := runMain(t, "", "hash", "--every-frame", "--format", "vpdq", video)
+	if err != nil {
+		t.Fatal(err, errOut)
+	}
+	if out != string(want) {
+		t.Fatalf("vpdq output differs from the reference's:\n%.300s", out)
+	}
+	out, _, err = runMain(t, "", "hash", video)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var l hashLine
+	if err := json.Unmarshal([]byte(out), &l); err != nil {
+		t.Fatal(err)
+	}
+	if l.Video == nil || len(l.Video.Frames) != 5 || l.Video.FrameRate != 30 || l.SHA256 == "" {
+		t.Fatalf("default one frame per second: %+v", l.Video)
+	}
+}
