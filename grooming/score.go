@@ -15,6 +15,18 @@ type Message struct {
 	Text string `json:"text"`
 	// Time is optional; evidence decays in wall-clock time when it is set.
 	Time time.Time `json:"time,omitzero"`
+	// Listed is optional evidence from the platform's curated lists: a
+	// keyword or URL bank entry whose category names a family (a new app's
+	// name filed under platform_move, say). It lets curators teach the
+	// detector new wording without a release.
+	Listed []Listed `json:"listed,omitempty"`
+}
+
+// Listed is one list match in a message's text.
+type Listed struct {
+	Family Family  `json:"family"`
+	Score  float64 `json:"score"` // strength in [0,1]
+	Span   Span    `json:"span"`  // bytes of the message text that matched
 }
 
 // Participant is optional platform metadata about one speaker. Zero values
@@ -404,6 +416,17 @@ func (d *Detector) Append(st *State, m Message) Risk {
 
 	s := d.scratch()
 	t := d.tag(s, m.Text)
+	var listedSpans [numFamilies][]Span
+	for _, l := range m.Listed {
+		f := l.Family
+		if !f.isIndicator() || l.Span.Start < 0 || l.Span.End > len(m.Text) || l.Span.Start > l.Span.End {
+			continue
+		}
+		if v := float32(min(max(l.Score, 0), 1)); v > t.score[f] {
+			t.score[f] = v
+		}
+		listedSpans[f] = append(listedSpans[f], l.Span)
+	}
 	sp.Messages++
 	if t.question {
 		sp.Questions++
@@ -440,7 +463,12 @@ func (d *Detector) Append(st *State, m Message) Risk {
 		p.E[f], p.T[f] = cur, now
 		p.Flags[f] |= t.flags[f]
 		o := t.spanOff[f]
-		p.Ev[f] = addEvidence(p.Ev[f], EvState{Msg: idx, Score: v, Spans: t.spans[o[0]:o[1]]})
+		spans := t.spans[o[0]:o[1]]
+		if len(listedSpans[f]) > 0 {
+			spans = append(append([]Span(nil), spans...), listedSpans[f]...)
+			spans = spans[:min(len(spans), maxSpansPerEvidence)]
+		}
+		p.Ev[f] = addEvidence(p.Ev[f], EvState{Msg: idx, Score: v, Spans: spans})
 	}
 	d.release(s)
 	r := d.risk(st)

@@ -49,11 +49,7 @@ func (s *Server) handleAppendMessages(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, vigil.Errorf(vigil.ETOOLARGE, "at most %d messages per request", maxMessagesPerRequest))
 		return
 	}
-	texts := make([]vigil.Signal, len(req.Messages))
-	for i, m := range req.Messages {
-		texts[i] = vigil.Signal{Type: vigil.SignalText, Value: m.Text}
-	}
-	listed, err := s.Matcher.Lookup(r.Context(), texts, vigil.MatchOptions{})
+	listed, err := s.listEvidence(r, req.Messages)
 	if err != nil {
 		writeError(w, r, err)
 		return
@@ -116,5 +112,39 @@ func (s *Server) handleScoreConversation(w http.ResponseWriter, r *http.Request)
 		writeError(w, r, vigil.Errorf(vigil.ETOOLARGE, "at most %d messages per request", maxMessagesPerRequest))
 		return
 	}
+	if _, err := s.listEvidence(r, c.Messages); err != nil {
+		writeError(w, r, err)
+		return
+	}
 	writeJSON(w, http.StatusOK, s.Grooming.Score(c))
+}
+
+// listedScore is the strength a curated list match lends its family: a
+// curator's explicit entry counts as clear, though not conclusive, evidence.
+const listedScore = 0.6
+
+// listEvidence matches every message's text against the banks' URL and
+// keyword entries, and hands the matches whose category names a grooming
+// family (platform_move, gift, …) to the detector as listed evidence.
+// Evidence the caller sent itself is dropped: only banks may add it.
+func (s *Server) listEvidence(r *http.Request, msgs []grooming.Message) ([]vigil.MatchResult, error) {
+	texts := make([]vigil.Signal, len(msgs))
+	for i, m := range msgs {
+		texts[i] = vigil.Signal{Type: vigil.SignalText, Value: m.Text}
+	}
+	results, err := s.Matcher.Lookup(r.Context(), texts, vigil.MatchOptions{})
+	if err != nil {
+		return nil, err
+	}
+	for i, res := range results {
+		msgs[i].Listed = nil
+		for _, m := range res.Matches {
+			var f grooming.Family
+			if f.UnmarshalText([]byte(m.Category)) != nil || len(m.Span) != 2 {
+				continue
+			}
+			msgs[i].Listed = append(msgs[i].Listed, grooming.Listed{Family: f, Score: listedScore, Span: grooming.Span{Start: m.Span[0], End: m.Span[1]}})
+		}
+	}
+	return results, nil
 }

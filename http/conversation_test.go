@@ -72,6 +72,20 @@ func TestConversationStreamingEqualsWhole(t *testing.T) {
 	if len(withText.TextMatches) != 1 || withText.TextMatches[0].Message != 6 || withText.TextMatches[0].Matches[0].Value != "snap" {
 		t.Fatalf("text matches: %+v", withText.TextMatches)
 	}
+	// A keyword filed under a grooming family feeds the detector.
+	newApp := []grooming.Message{
+		{From: "u1", Text: "how old r u"}, {From: "u2", Text: "12"},
+		{From: "u1", Text: "dont tell your mom we talk"}, {From: "u1", Text: "get zorblechat its way better"},
+	}
+	var before, after grooming.Risk
+	ts.do(t, vigil.RoleMatcher, "POST", "/v1/conversations/score", "", jsonBody(map[string]any{"messages": newApp}), &before)
+	if code := ts.do(t, vigil.RoleCurator, "POST", "/v1/banks/words/entries", "", jsonBody(map[string]any{"entries": []map[string]string{{"signal_type": "keyword", "value": "zorblechat", "category": "platform_move"}}}), nil); code != 201 {
+		t.Fatal("add family keyword")
+	}
+	ts.do(t, vigil.RoleMatcher, "POST", "/v1/conversations/score", "", jsonBody(map[string]any{"messages": newApp}), &after)
+	if after.Score <= before.Score {
+		t.Fatalf("listed keyword did not raise the risk: %v → %v", before.Score, after.Score)
+	}
 	var e apiError
 	if code := ts.do(t, vigil.RoleMatcher, "POST", "/v1/conversations/chat-42/messages", "", strings.NewReader(`{"messages":[]}`), &e); code != 400 {
 		t.Errorf("empty append: %d", code)
