@@ -6,8 +6,6 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
-	"os"
 
 	"github.com/vigil-oss/vigil/grooming"
 )
@@ -79,16 +77,4 @@ func (c *GroomingCommand) Run(ctx context.Context, args []string) error {
 		return fmt.Errorf("grooming score %s: %w", fset.Arg(0), err)
 	}
 	return nil
-}
-
-// openInput opens path, or returns stdin for "-".
-func openInput(path string, stdin io.Reader) (io.Reader, func(), error) {
-	if path == "-" {
-		return stdin, func() {}, nil
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, nil, err // *PathError already names the file
-	}
-	return f, func() { f.Close() }, nil
 }

@@ -7,13 +7,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"runtime"
-	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/vigil-oss/vigil"
@@ -143,46 +138,6 @@ func (c *HashCommand) writeLine(format string, l hashLine) {
 	fmt.Fprintf(c.Stdout, "%s\t%d\t%s\t%s\t%s\t%s\n", l.PDQ, *l.Quality, l.MD5, l.SHA1, l.SHA256, l.Path)
 }
 
-type pathError struct {
-	path string
-	err  error
-}
-
-// expandPaths walks directories (recursively, in lexical order, regular
-// files only) and keeps "-" for standard input.
-func expandPaths(args []string) (paths []string, errs []pathError, sawDir bool) {
-	for _, arg := range args {
-		if arg == "-" {
-			paths = append(paths, arg)
-			continue
-		}
-		info, err := os.Stat(arg)
-		if err != nil {
-			errs = append(errs, pathError{arg, err})
-			continue
-		}
-		if !info.IsDir() {
-			paths = append(paths, arg)
-			continue
-		}
-		sawDir = true
-		err = filepath.WalkDir(arg, func(p string, d fs.DirEntry, err error) error {
-			if err != nil {
-				errs = append(errs, pathError{p, err})
-				return nil
-			}
-			if d.Type().IsRegular() {
-				paths = append(paths, p)
-			}
-			return nil
-		})
-		if err != nil {
-			errs = append(errs, pathError{arg, err})
-		}
-	}
-	return paths, errs, sawDir
-}
-
 // hashAll hashes paths with n workers, each with its own Hasher, and yields
 // the results in the order of paths.
 func hashAll(ctx context.Context, paths []string, n int, opts hashing.Options, vopts vpdq.Options, stdin io.Reader) <-chan hashLine {
@@ -190,70 +145,6 @@ func hashAll(ctx context.Context, paths []string, n int, opts hashing.Options, v
 		h := hashing.NewHasher(opts)
 		return func(path string) hashLine { return hashPath(ctx, h, vopts, path, stdin) }
 	})
-}
-
-// mapOrdered applies a per-worker function to every path with n workers
-// and yields the results in the order of paths. newWorker is called once per
-// worker, so each can own state that is not safe to share (a Hasher). On
-// cancellation it stops handing out paths and flushes what finished.
-func mapOrdered[T any](ctx context.Context, paths []string, n int, newWorker func() func(string) T) <-chan T {
-	type job struct {
-		i    int
-		path string
-	}
-	type done struct {
-		i int
-		v T
-	}
-	jobs := make(chan job)
-	dones := make(chan done, n)
-	out := make(chan T, n)
-	var wg sync.WaitGroup
-	for range n {
-		wg.Go(func() {
-			work := newWorker()
-			for j := range jobs {
-				dones <- done{j.i, work(j.path)}
-			}
-		})
-	}
-	go func() {
-		defer close(jobs)
-		for i, p := range paths {
-			select {
-			case jobs <- job{i, p}:
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
-	go func() { wg.Wait(); close(dones) }()
-	go func() {
-		defer close(out)
-		pending := map[int]T{}
-		next := 0
-		for d := range dones {
-			pending[d.i] = d.v
-			for {
-				v, ok := pending[next]
-				if !ok {
-					break
-				}
-				delete(pending, next)
-				out <- v
-				next++
-			}
-		}
-		rest := make([]int, 0, len(pending))
-		for i := range pending {
-			rest = append(rest, i)
-		}
-		sort.Ints(rest)
-		for _, i := range rest {
-			out <- pending[i]
-		}
-	}()
-	return out
 }
 
 func hashPath(ctx context.Context, h *hashing.Hasher, vopts vpdq.Options, path string, stdin io.Reader) hashLine {
