@@ -128,4 +128,3 @@ func mapOrdered[T any](ctx context.Context, paths []string, n int, newWorker fun
 	}()
 	return out
 }
-
