@@ -2,7 +2,10 @@ package vigil
 
 import (
 	"context"
+	"fmt"
 	"iter"
+	"math"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -252,21 +255,21 @@ var hexLen = map[SignalType]int{
 // CanonicalValue returns value in the canonical form for signal type t:
 // trimmed lowercase hex of the right length for hashes; for keywords,
 // lower case with runs of white space made one space; for URL patterns,
-// the trimmed text (the URL matcher normalises it further). EINVALID for a
-// malformed value, EUNSUPPORTED for a known type that banks do not hold yet
-// (vpdq).
+// the trimmed text (the URL matcher normalises it further); for videos,
+// the vPDQ frames in the reference's "frame,quality,hash,timestamp" form,
+// one frame after another separated by ";". EINVALID for a malformed
+// value.
 func CanonicalValue(t SignalType, value string) (string, error) {
 	switch t {
 	case SignalKeyword:
 		return canonicalKeyword(value)
 	case SignalURL:
 		return canonicalURLPattern(value)
+	case SignalVPDQ:
+		return canonicalVPDQ(value)
 	}
 	n, ok := hexLen[t]
 	if !ok {
-		if t == SignalVPDQ {
-			return "", Errorf(EUNSUPPORTED, "banks do not hold %s signals yet", t)
-		}
 		return "", Errorf(EINVALID, "unknown signal type %q", t)
 	}
 	value = strings.TrimSpace(value)
@@ -415,4 +418,45 @@ func canonicalURLPattern(v string) (string, error) {
 		return "", Errorf(EINVALID, "url pattern %q names no URL", v)
 	}
 	return v, nil
+}
+
+// MaxVPDQFrames bounds the frames of one video entry: over five hours at
+// the default one frame per second.
+const MaxVPDQFrames = 20000
+
+// canonicalVPDQ accepts a video's frame hashes as the reference's text
+// lines (separated by newlines or ";") and returns them ";"-separated,
+// with lowercase hashes and three-decimal timestamps.
+func canonicalVPDQ(v string) (string, error) {
+	v = strings.NewReplacer("\r\n", ";", "\n", ";").Replace(strings.TrimSpace(v))
+	var b strings.Builder
+	n := 0
+	for i, line := range strings.Split(v, ";") {
+		line = strings.TrimSpace(line)
+		if line == "" {
+			continue
+		}
+		if n++; n > MaxVPDQFrames {
+			return "", Errorf(ETOOLARGE, "vpdq value has more than %d frames", MaxVPDQFrames)
+		}
+		f := strings.Split(line, ",")
+		if len(f) != 4 {
+			return "", Errorf(EINVALID, "vpdq frame %d: want frame,quality,hash,timestamp", i+1)
+		}
+		frame, err1 := strconv.Atoi(f[0])
+		quality, err2 := strconv.Atoi(f[1])
+		ts, err3 := strconv.ParseFloat(f[3], 64)
+		hash, err4 := CanonicalValue(SignalPDQ, f[2])
+		if err1 != nil || err2 != nil || err3 != nil || err4 != nil || frame < 0 || quality < 0 || quality > 100 || ts < 0 || math.IsInf(ts, 0) {
+			return "", Errorf(EINVALID, "vpdq frame %d: malformed %q", i+1, line)
+		}
+		if b.Len() > 0 {
+			b.WriteByte(';')
+		}
+		fmt.Fprintf(&b, "%d,%d,%s,%.3f", frame, quality, hash, ts)
+	}
+	if n == 0 {
+		return "", Errorf(EINVALID, "vpdq value has no frames")
+	}
+	return b.String(), nil
 }

@@ -31,7 +31,10 @@ func TestCanonicalValue(t *testing.T) {
 		{vigil.SignalKeyword, "  Add  Me\tOn ", "add me on", ""},
 		{vigil.SignalKeyword, " ", "", vigil.EINVALID},
 		{vigil.SignalKeyword, strings.Repeat("k", 257), "", vigil.EINVALID},
-		{vigil.SignalVPDQ, pdq, "", vigil.EUNSUPPORTED},
+		{vigil.SignalVPDQ, pdq, "", vigil.EINVALID},
+		{vigil.SignalVPDQ, "0,100," + strings.ToUpper(pdq) + ",0.0\r\n30,99," + pdq + ",1\n", "0,100," + pdq + ",0.000;30,99," + pdq + ",1.000", ""},
+		{vigil.SignalVPDQ, "0,101," + pdq + ",0.0", "", vigil.EINVALID},
+		{vigil.SignalVPDQ, " ; ", "", vigil.EINVALID},
 		{"crc32", "00000000", "", vigil.EINVALID},
 	}
 	for _, tt := range tests {

@@ -97,7 +97,7 @@ func TestReadErrors(t *testing.T) {
 		{"field count", "value,source\n" + pdq1 + "\n", pdqOpt, vigil.EINVALID, "line 2: 1 fields"},
 		{"row type missing", "signal_type,value\n," + pdq1 + "\n", banklist.Options{}, vigil.EINVALID, "line 2: no signal type"},
 		{"unknown type", "signal_type,value\ncrc," + pdq1 + "\n", pdqOpt, vigil.EINVALID, "line 2:"},
-		{"unsupported type", "signal_type,value\nvpdq,abc\n", pdqOpt, vigil.EUNSUPPORTED, "line 2:"},
+		{"bad video value", "signal_type,value\nvpdq,abc\n", pdqOpt, vigil.EINVALID, "line 2: vpdq frame 1"},
 		{"bare quote", "value,source\n" + pdq1 + ",a\"b\n", pdqOpt, vigil.EINVALID, "line 2:"},
 		{"multiline quote", "value,source\n" + pdq1 + ",\"a\nb\"\n", pdqOpt, vigil.EINVALID, "line 2:"},
 		{"control character", "value,source\n" + pdq1 + ",a\x1bb\n", pdqOpt, vigil.EINVALID, "line 2:"},

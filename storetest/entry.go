@@ -124,9 +124,7 @@ func TestEntryService(t *testing.T, open Opener) {
 			_, err := s.Entries.AddEntries(ctx, b.ID, "alice", []*vigil.Entry{good, bad})
 			wantCode(t, err, vigil.EINVALID)
 		}
-		_, err := s.Entries.AddEntries(ctx, b.ID, "alice", []*vigil.Entry{good, {SignalType: vigil.SignalVPDQ, Value: PDQ(3)}})
-		wantCode(t, err, vigil.EUNSUPPORTED)
-		_, err = s.Entries.AddEntries(ctx, b.ID, "", []*vigil.Entry{good})
+		_, err := s.Entries.AddEntries(ctx, b.ID, "", []*vigil.Entry{good})
 		wantCode(t, err, vigil.EINVALID)
 		_, err = s.Entries.AddEntries(ctx, 12345, "alice", []*vigil.Entry{good})
 		wantCode(t, err, vigil.ENOTFOUND)
