@@ -43,6 +43,25 @@ type Match struct {
 	Negative      bool       `json:"negative,omitempty"` // the entry is in a negative (suppression) bank
 	// Span is the [start, end) byte range of the match in a text signal.
 	Span []int `json:"span,omitempty"`
+	// Video describes a video match: the share of each side's frames that
+	// matched and the runs of matched query frames.
+	Video *VideoMatch `json:"video,omitempty"`
+}
+
+// VideoMatch is how much of two videos matched, frame by frame.
+type VideoMatch struct {
+	QueryPercent  float64      `json:"query_percent"`
+	TargetPercent float64      `json:"target_percent"`
+	Ranges        []FrameRange `json:"ranges,omitempty"`
+}
+
+// FrameRange is a run of matched query frames.
+type FrameRange struct {
+	FirstFrame int     `json:"first_frame"`
+	LastFrame  int     `json:"last_frame"`
+	Start      float64 `json:"start"` // seconds
+	End        float64 `json:"end"`
+	Frames     int     `json:"frames"`
 }
 
 // MatchResult holds the matches of one signal.

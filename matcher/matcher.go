@@ -45,8 +45,9 @@ type Matcher struct {
 	logger  *slog.Logger
 	now     func() time.Time
 
-	pdq   *hamming.Index
-	exact map[vigil.SignalType]*hamming.ExactIndex
+	pdq    *hamming.Index
+	exact  map[vigil.SignalType]*hamming.ExactIndex
+	videos *videos
 
 	refresh sync.Mutex // one refresh at a time
 	state   atomic.Pointer[state]
@@ -56,10 +57,11 @@ type Matcher struct {
 // state is what a lookup reads: an immutable snapshot of bank settings and
 // the change sequences the indexes reflect.
 type state struct {
-	banks     map[int64]*vigil.Bank
-	pdqRadius int // the largest PDQ threshold of any enabled bank
-	seq       map[vigil.SignalType]int64
-	updatedAt time.Time
+	banks      map[int64]*vigil.Bank
+	pdqRadius  int // the largest PDQ threshold of any enabled bank
+	vpdqRadius int // the same for video frames
+	seq        map[vigil.SignalType]int64
+	updatedAt  time.Time
 }
 
 // New returns a Matcher over the given stores; call Load before use.
@@ -117,6 +119,9 @@ func (m *Matcher) Load(ctx context.Context) error {
 		return err
 	}
 	m.text.Store(tl)
+	if seqs[vigil.SignalVPDQ], err = m.loadVideos(ctx); err != nil {
+		return err
+	}
 	return m.publish(ctx, seqs)
 }
 
@@ -141,6 +146,7 @@ func (m *Matcher) publish(ctx context.Context, seqs map[vigil.SignalType]int64) 
 		s.banks[b.ID] = b
 		if b.Enabled {
 			s.pdqRadius = max(s.pdqRadius, b.Threshold(vigil.SignalPDQ))
+			s.vpdqRadius = max(s.vpdqRadius, b.Threshold(vigil.SignalVPDQ))
 		}
 	}
 	m.state.Store(s)
@@ -196,6 +202,9 @@ func maps(m map[vigil.SignalType]int64) map[vigil.SignalType]int64 {
 
 // apply brings one changed entry into its index.
 func (m *Matcher) apply(e *vigil.Entry) error {
+	if e.SignalType == vigil.SignalVPDQ {
+		return m.applyVideo(e)
+	}
 	id := packID(e.BankID, e.ID)
 	if e.SignalType == vigil.SignalPDQ {
 		if e.Retracted() {
@@ -258,6 +267,9 @@ func (m *Matcher) Status() vigil.IndexStatus {
 	st.Banks, st.UpdatedAt = len(s.banks), s.updatedAt
 	ps := m.pdq.Stats()
 	st.Types[vigil.SignalPDQ] = vigil.IndexTypeStatus{Entries: ps.Entries, Seq: s.seq[vigil.SignalPDQ], Bytes: ps.Bytes}
+	if m.videos != nil {
+		st.Types[vigil.SignalVPDQ] = vigil.IndexTypeStatus{Entries: len(m.videos.snapshot()), Seq: s.seq[vigil.SignalVPDQ], Bytes: m.videos.idx.Stats().Bytes}
+	}
 	for _, t := range exactTypes {
 		n := m.exact[t].Len()
 		// A map entry costs about its key and id plus Go's map overhead.
@@ -327,7 +339,10 @@ func (m *Matcher) Lookup(ctx context.Context, signals []vigil.Signal, opts vigil
 		case vigil.SignalKeyword:
 			return nil, vigil.Errorf(vigil.EINVALID, "signal %d: send text to search for keywords as a %q signal", i, vigil.SignalText)
 		case vigil.SignalVPDQ:
-			return nil, vigil.Errorf(vigil.EUNSUPPORTED, "signal %d: %s signals cannot be matched yet", i, sig.Type)
+			var err error
+			if hits, err = m.videoHits(s, sig, hits); err != nil {
+				return nil, vigil.Errorf(vigil.ErrorCode(err), "signal %d: %s", i, vigil.ErrorMessage(err))
+			}
 		default:
 			return nil, vigil.Errorf(vigil.EINVALID, "signal %d: unknown signal type %q", i, sig.Type)
 		}
@@ -343,7 +358,8 @@ type hit struct {
 	id       uint64
 	distance int
 	variant  string
-	span     []int // byte range in a text signal
+	span     []int             // byte range in a text signal
+	video    *vigil.VideoMatch // for a video signal
 }
 
 type query struct {
@@ -411,7 +427,7 @@ func (m *Matcher) resolve(ctx context.Context, s *state, t vigil.SignalType, hit
 			BankID: bank.ID, Bank: bank.Name, EntryID: e.ID, SignalType: e.SignalType, Value: e.Value,
 			Distance: h.distance, Threshold: bank.Threshold(e.SignalType), Variant: h.variant,
 			Source: e.Source, SourceEntryID: e.SourceEntryID, Category: e.Category, Negative: bank.Negative,
-			Span: h.span,
+			Span: h.span, Video: h.video,
 		}
 		if bank.Negative {
 			negatives = append(negatives, mt)
