@@ -1,16 +1,19 @@
 package http
 
 import (
+	"bytes"
 	"io"
 	"mime"
 	"mime/multipart"
 	"net/http"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/vigil-oss/vigil"
 	"github.com/vigil-oss/vigil/hashing"
 	"github.com/vigil-oss/vigil/textmatch"
+	"github.com/vigil-oss/vigil/vpdq"
 )
 
 // contentInfo describes uploaded content.
@@ -85,6 +88,25 @@ func (s *Server) readContent(w http.ResponseWriter, r *http.Request) (*hashRespo
 		resp.Content.Format, resp.Content.Width, resp.Content.Height = res.Format, res.Width, res.Height
 	case vigil.ErrorCode(err) == vigil.EINTERNAL:
 		return nil, err
+	case vigil.ErrorCode(err) == vigil.EUNSUPPORTED && !s.NoVideo:
+		// Not an image: perhaps a video. Frames come from ffmpeg through
+		// pipes; the upload is never written to disk.
+		frames, info, verr := vpdq.HashReader(r.Context(), bytes.NewReader(data), vpdq.Options{})
+		if verr != nil {
+			resp.PDQError = vigil.ErrorMessage(err) + "; as video: " + vigil.ErrorMessage(verr)
+			resp.Signals = d.Signals()
+			break
+		}
+		var b strings.Builder
+		vpdq.WriteFrames(&b, frames)
+		value, verr := vigil.CanonicalValue(vigil.SignalVPDQ, b.String())
+		if verr != nil {
+			resp.PDQError = "as video: " + vigil.ErrorMessage(verr)
+			resp.Signals = d.Signals()
+			break
+		}
+		resp.Content.Format, resp.Content.Width, resp.Content.Height = "video/"+info.Format, info.Width, info.Height
+		resp.Signals = append([]vigil.Signal{{Type: vigil.SignalVPDQ, Value: value}}, d.Signals()...)
 	default:
 		resp.PDQError = vigil.ErrorMessage(err)
 		resp.Signals = d.Signals()

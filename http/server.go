@@ -37,6 +37,7 @@ type Server struct {
 		Refresh(ctx context.Context) error
 	}
 	Hashing hashing.Options // limits and pipeline for uploaded content
+	NoVideo bool            // do not try uploads that are not images as video (no ffmpeg)
 
 	Audit                 vigil.AuditService // nil: nothing is recorded
 	Conversations         vigil.ConversationService

@@ -44,7 +44,7 @@ func mustOpenServer(tb testing.TB) *testServer {
 	}
 	s := vhttp.NewServer()
 	s.Addr, s.Banks, s.Entries, s.Keys, s.Matcher, s.Logger = "127.0.0.1:0", banks, entries, keys, m, logger
-	s.Hashing = hashing.Options{Limits: hashing.Limits{MaxBytes: 1 << 20}, Dihedral: true}
+	s.Hashing = hashing.Options{Limits: hashing.Limits{MaxBytes: 4 << 20}, Dihedral: true}
 	s.Conversations, s.Grooming, s.ConversationRetention = sqlite.NewConversationService(db), grooming.NewDetector(grooming.Options{}), time.Hour
 	s.Audit = sqlite.NewAuditService(db)
 	if err := s.Open(); err != nil {
@@ -249,7 +249,7 @@ func TestBanksEntriesAndMatching(t *testing.T) {
 			t.Errorf("lookup %.60s: %d %+v, want %d mentioning %q", tc.body, code, e, tc.code, tc.msg)
 		}
 	}
-	if code := ts.do(t, vigil.RoleMatcher, "POST", "/v1/match", "image/png", bytes.NewReader(make([]byte, 2<<20)), &e); code != 413 {
+	if code := ts.do(t, vigil.RoleMatcher, "POST", "/v1/match", "image/png", bytes.NewReader(make([]byte, 5<<20)), &e); code != 413 {
 		t.Errorf("oversized upload: %d %+v", code, e)
 	}
 	if code := ts.do(t, vigil.RoleMatcher, "POST", "/v1/lookup", "", bytes.NewReader(make([]byte, 5<<20)), &e); code != 413 {
