@@ -13,6 +13,7 @@ import (
 	"github.com/vigil-oss/vigil/matcher"
 	"github.com/vigil-oss/vigil/pdq"
 	"github.com/vigil-oss/vigil/sqlite"
+	"github.com/vigil-oss/vigil/vpdq"
 )
 
 // MatchCommand hashes files and matches them against the local banks:
@@ -96,14 +97,7 @@ func matchPath(ctx context.Context, h *hashing.Hasher, m vigil.MatchService, opt
 		line.Error = fmt.Sprintf("%s: %s", path, errorText(err))
 		return line
 	}
-	res, err := h.HashImageBytes(data)
-	if err != nil {
-		// Not an image we can hash: the exact digests still match.
-		line.PDQError, line.Signals = errorText(err), d.Signals()
-	} else {
-		res.Digests = d
-		line.Signals = res.Signals()
-	}
+	line.Signals, line.PDQError = contentSignals(ctx, h, d, data, path)
 	if line.Results, err = m.Lookup(ctx, line.Signals, opts); err != nil {
 		line.Error = fmt.Sprintf("%s: %s", path, errorText(err))
 		return line
@@ -112,4 +106,28 @@ func matchPath(ctx context.Context, h *hashing.Hasher, m vigil.MatchService, opt
 		line.Matched = line.Matched || len(r.Matches) > 0
 	}
 	return line
+}
+
+// contentSignals returns the signals of a file's content: PDQ for an image,
+// vPDQ for a video, and always the exact digests. pdqErr says why there is
+// no perceptual signal.
+func contentSignals(ctx context.Context, h *hashing.Hasher, d hashing.Digests, data []byte, path string) (sigs []vigil.Signal, pdqErr string) {
+	res, err := h.HashImageBytes(data)
+	if err == nil {
+		res.Digests = d
+		return res.Signals(), ""
+	}
+	if vigil.ErrorCode(err) == vigil.EUNSUPPORTED && mayBeVideo(data) {
+		frames, _, verr := videoFrames(ctx, vpdq.Options{}, path, data)
+		if verr == nil {
+			sig, serr := videoSignal(frames)
+			if serr == nil {
+				return append([]vigil.Signal{sig}, d.Signals()...), ""
+			}
+			verr = serr
+		}
+		return d.Signals(), verr.Error()
+	}
+	// Not an image we can hash: the exact digests still match.
+	return d.Signals(), errorText(err)
 }

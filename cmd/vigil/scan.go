@@ -168,11 +168,7 @@ func scanPath(ctx context.Context, h *hashing.Hasher, state *scanState, lookup f
 		r.skipped = true
 		return r
 	}
-	sigs := d.Signals()
-	if res, err := h.HashImageBytes(data); err == nil {
-		res.Digests = d
-		sigs = res.Signals()
-	}
+	sigs, _ := contentSignals(ctx, h, d, data, path)
 	results, err := lookup(ctx, sigs)
 	if err != nil {
 		r.line.Error = fmt.Sprintf("%s: %s", path, errorText(err))

@@ -98,3 +98,30 @@ func TestScanRemote(t *testing.T) {
 		t.Fatal("wrong key: scan reported success")
 	}
 }
+
+func TestScanFindsVideo(t *testing.T) {
+	if os.Getenv("VIGIL_SKIP_FFMPEG") != "" {
+		t.Skip("VIGIL_SKIP_FFMPEG set")
+	}
+	data := t.TempDir()
+	runMain(t, "", "bank", "create", "--data", data, "videos")
+	stored, err := os.ReadFile("../../vpdq/testdata/expected/pattern-sd-grey-bar-r1.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	value, err := vigil.CanonicalValue(vigil.SignalVPDQ, string(stored))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := runMain(t, value+"\n", "bank", "import", "--data", data, "--signal-type", "vpdq", "videos", "-"); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	video, _ := os.ReadFile("../../vpdq/testdata/sample-videos/pattern-sd-with-small-logo-bar.mp4")
+	os.WriteFile(filepath.Join(dir, "clip.mp4"), video, 0o644)
+	os.WriteFile(filepath.Join(dir, "readme.txt"), []byte("just text"), 0o644)
+	out, errOut, err := runMain(t, "", "scan", "--data", data, dir)
+	if err != nil || !strings.Contains(out, "clip.mp4") || !strings.Contains(out, `"query_percent"`) || !strings.Contains(errOut, "1 matched") {
+		t.Fatalf("scan: %q %q %v", out, errOut, err)
+	}
+}
