@@ -113,7 +113,7 @@ func TestScanFindsVideo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := runMain(t, value+"\n", "bank", "import", "--data", data, "--signal-type", "vpdq", "videos", "-"); err != nil {
+	if _, _, err := runMain(t, value+"\n", "bank", "import", "--data", data, "--format", "text", "--signal-type", "vpdq", "videos", "-"); err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
