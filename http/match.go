@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/vigil-oss/vigil"
@@ -91,7 +92,7 @@ func (s *Server) readContent(w http.ResponseWriter, r *http.Request) (*hashRespo
 	case vigil.ErrorCode(err) == vigil.EUNSUPPORTED && !s.NoVideo:
 		// Not an image: perhaps a video. Frames come from ffmpeg through
 		// pipes; the upload is never written to disk.
-		frames, info, verr := vpdq.HashReader(r.Context(), bytes.NewReader(data), vpdq.Options{})
+		frames, info, verr := vpdq.HashReader(r.Context(), bytes.NewReader(data), vpdq.Options{Timeout: videoTimeout})
 		if verr != nil {
 			resp.PDQError = vigil.ErrorMessage(err) + "; as video: " + vigil.ErrorMessage(verr)
 			resp.Signals = d.Signals()
@@ -105,7 +106,7 @@ func (s *Server) readContent(w http.ResponseWriter, r *http.Request) (*hashRespo
 			resp.Signals = d.Signals()
 			break
 		}
-		resp.Content.Format, resp.Content.Width, resp.Content.Height = "video/"+info.Format, info.Width, info.Height
+		resp.Content.Format, resp.Content.Width, resp.Content.Height = "video:"+info.Codec, info.Width, info.Height
 		resp.Signals = append([]vigil.Signal{{Type: vigil.SignalVPDQ, Value: value}}, d.Signals()...)
 	default:
 		resp.PDQError = vigil.ErrorMessage(err)
@@ -113,6 +114,11 @@ func (s *Server) readContent(w http.ResponseWriter, r *http.Request) (*hashRespo
 	}
 	return resp, nil
 }
+
+// videoTimeout bounds the hashing of an uploaded video inside a request;
+// longer videos belong in a background job (not built yet) or with
+// `vigil hash` on the client side.
+const videoTimeout = 2 * time.Minute
 
 // isText reports whether the upload is declared as text (text/plain), to
 // be searched for URLs and keywords rather than hashed as an image.
