@@ -150,15 +150,9 @@ func hashAll(ctx context.Context, paths []string, n int, opts hashing.Options, v
 
 func hashPath(ctx context.Context, h *hashing.Hasher, vopts vpdq.Options, path string, stdin io.Reader) hashLine {
 	line := hashLine{Path: path}
-	r, closeInput, err := openInput(path, stdin)
+	d, data, err := readInput(h, path, stdin)
 	if err != nil {
 		line.Error = err.Error()
-		return line
-	}
-	defer closeInput()
-	d, data, err := h.Read(r)
-	if err != nil {
-		line.Error = fmt.Sprintf("%s: %s", path, errorText(err))
 		return line
 	}
 	line.MD5, line.SHA1, line.SHA256 = d.Hex()

@@ -2,12 +2,15 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
 	"sync"
+
+	"github.com/vigil-oss/vigil/hashing"
 )
 
 // Input handling shared by the commands that read files: hash, match,
@@ -23,6 +26,21 @@ func openInput(path string, stdin io.Reader) (io.Reader, func(), error) {
 		return nil, nil, err // *PathError already names the file
 	}
 	return f, func() { f.Close() }, nil
+}
+
+// readInput reads path (or stdin for "-") once through h, returning its
+// digests and bytes (valid until h's next read). Errors name the path.
+func readInput(h *hashing.Hasher, path string, stdin io.Reader) (hashing.Digests, []byte, error) {
+	r, closeInput, err := openInput(path, stdin)
+	if err != nil {
+		return hashing.Digests{}, nil, err
+	}
+	defer closeInput()
+	d, data, err := h.Read(r)
+	if err != nil {
+		return d, nil, fmt.Errorf("%s: %s", path, errorText(err))
+	}
+	return d, data, nil
 }
 
 type pathError struct {

@@ -86,15 +86,9 @@ func (c *MatchCommand) Run(ctx context.Context, args []string) error {
 
 func matchPath(ctx context.Context, h *hashing.Hasher, m vigil.MatchService, opts vigil.MatchOptions, path string, stdin io.Reader) matchLine {
 	line := matchLine{Path: path}
-	r, closeInput, err := openInput(path, stdin)
+	d, data, err := readInput(h, path, stdin)
 	if err != nil {
 		line.Error = err.Error()
-		return line
-	}
-	defer closeInput()
-	d, data, err := h.Read(r)
-	if err != nil {
-		line.Error = fmt.Sprintf("%s: %s", path, errorText(err))
 		return line
 	}
 	line.Signals, line.PDQError = contentSignals(ctx, h, d, data, path)

@@ -152,15 +152,9 @@ type scanResult struct {
 
 func scanPath(ctx context.Context, h *hashing.Hasher, state *scanState, lookup func(context.Context, []vigil.Signal) ([]vigil.MatchResult, error), path string) scanResult {
 	r := scanResult{line: scanLine{Path: path}}
-	f, err := os.Open(path)
+	d, data, err := readInput(h, path, nil)
 	if err != nil {
 		r.line.Error = err.Error()
-		return r
-	}
-	defer f.Close()
-	d, data, err := h.Read(f)
-	if err != nil {
-		r.line.Error = fmt.Sprintf("%s: %s", path, errorText(err))
 		return r
 	}
 	r.line.SHA256 = hex.EncodeToString(d.SHA256[:])
