@@ -49,6 +49,8 @@ type Matcher struct {
 	exact  map[vigil.SignalType]*hamming.ExactIndex
 	videos *videos
 
+	signals vigil.SignalStore // nil: no retroactive re-matching
+
 	refresh sync.Mutex // one refresh at a time
 	state   atomic.Pointer[state]
 	text    atomic.Pointer[textLists]
@@ -168,6 +170,7 @@ func (m *Matcher) Refresh(ctx context.Context) error {
 		return fmt.Errorf("refresh before load")
 	}
 	seqs := maps(old.seq)
+	var added []*vigil.Entry
 	for t, seq := range seqs {
 		for {
 			changes, err := m.entries.EntriesChangedSince(ctx, t, seq, refreshBatch)
@@ -179,6 +182,9 @@ func (m *Matcher) Refresh(ctx context.Context) error {
 					return err
 				}
 				seq = max(seq, e.Seq)
+				if m.signals != nil && !e.Retracted() {
+					added = append(added, e)
+				}
 			}
 			if len(changes) < refreshBatch {
 				break
@@ -189,7 +195,15 @@ func (m *Matcher) Refresh(ctx context.Context) error {
 	if err := m.refreshText(ctx); err != nil {
 		return err
 	}
-	return m.publish(ctx, seqs)
+	if err := m.publish(ctx, seqs); err != nil {
+		return err
+	}
+	if len(added) > 0 {
+		if err := m.rematch(ctx, added); err != nil {
+			return fmt.Errorf("retroactive matching: %w", err)
+		}
+	}
+	return nil
 }
 
 func maps(m map[vigil.SignalType]int64) map[vigil.SignalType]int64 {

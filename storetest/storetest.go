@@ -26,6 +26,7 @@ type Services struct {
 
 	Conversations vigil.ConversationService
 	Audit         vigil.AuditService
+	Signals       vigil.SignalStore
 
 	// SetNow replaces the store's clock. The tests use whole seconds, so a
 	// store may keep times at any precision down to a millisecond.
@@ -44,6 +45,7 @@ func TestAll(t *testing.T, open Opener) {
 	t.Run("KeyService", func(t *testing.T) { TestKeyService(t, open) })
 	t.Run("ConversationService", func(t *testing.T) { TestConversationService(t, open) })
 	t.Run("AuditService", func(t *testing.T) { TestAuditService(t, open) })
+	t.Run("SignalStore", func(t *testing.T) { TestSignalStore(t, open) })
 }
 
 // Clock is a fake clock for SetNow. It starts at a fixed time and moves

@@ -1,0 +1,127 @@
+package matcher
+
+import (
+	"context"
+	"encoding/hex"
+	"fmt"
+
+	"github.com/vigil-oss/vigil"
+	"github.com/vigil-oss/vigil/hamming"
+	"github.com/vigil-oss/vigil/pdq"
+)
+
+// SetSignalStore turns on retroactive re-matching: after each refresh, the
+// entries it added are checked against the signals kept in ss, and the
+// matches found are stored there. Call before Load.
+func (m *Matcher) SetSignalStore(ss vigil.SignalStore) { m.signals = ss }
+
+// rematch checks entries just added against the kept signals of content
+// seen before. Only the new entries are searched: a small index of them is
+// built and every kept PDQ signal is looked up in it; exact digests are
+// looked up by value.
+func (m *Matcher) rematch(ctx context.Context, added []*vigil.Entry) error {
+	s := m.state.Load()
+	byType := map[vigil.SignalType][]*vigil.Entry{}
+	for _, e := range added {
+		b := s.banks[e.BankID]
+		if b == nil || !b.Enabled || b.Negative {
+			continue // negative banks suppress; they raise nothing
+		}
+		byType[e.SignalType] = append(byType[e.SignalType], e)
+	}
+	var found []*vigil.Rematch
+	match := func(seen *vigil.SeenSignal, e *vigil.Entry, distance int) {
+		b := s.banks[e.BankID]
+		found = append(found, &vigil.Rematch{ContentSHA256: seen.ContentSHA256, SeenAt: seen.SeenAt, Match: vigil.Match{
+			BankID: b.ID, Bank: b.Name, EntryID: e.ID, SignalType: e.SignalType, Value: e.Value,
+			Distance: distance, Threshold: b.Threshold(e.SignalType),
+			Source: e.Source, SourceEntryID: e.SourceEntryID, Category: e.Category,
+		}})
+	}
+	for _, t := range exactTypes {
+		entries := byType[t]
+		if len(entries) == 0 {
+			continue
+		}
+		byValue := map[string][]*vigil.Entry{}
+		var values []string
+		for _, e := range entries {
+			if byValue[e.Value] == nil {
+				values = append(values, e.Value)
+			}
+			byValue[e.Value] = append(byValue[e.Value], e)
+		}
+		seen, err := m.signals.FindSeenSignals(ctx, t, values)
+		if err != nil {
+			return err
+		}
+		for _, sg := range seen {
+			for _, e := range byValue[sg.Value] {
+				match(sg, e, 0)
+			}
+		}
+	}
+	if entries := byType[vigil.SignalPDQ]; len(entries) > 0 {
+		ids := make([]uint64, len(entries))
+		hashes := make([][32]byte, len(entries))
+		byID := map[uint64]*vigil.Entry{}
+		for i, e := range entries {
+			h, err := pdq.ParseHash(e.Value)
+			if err != nil {
+				return fmt.Errorf("entry %d: %w", e.ID, err)
+			}
+			ids[i], hashes[i] = packID(e.BankID, e.ID), h
+			byID[ids[i]] = e
+		}
+		idx, err := hamming.Build(ids, hashes, hamming.Options{})
+		if err != nil {
+			return err
+		}
+		var buf []hamming.Result
+		err = m.signals.ForEachSeenSignal(ctx, vigil.SignalPDQ, func(sg *vigil.SeenSignal) error {
+			q, err := pdq.ParseHash(sg.Value)
+			if err != nil {
+				return nil // not a hash we can use; skip it
+			}
+			buf = idx.Search(q, s.pdqRadius, buf[:0])
+			for _, r := range buf {
+				e := byID[r.ID]
+				if r.Distance <= s.banks[e.BankID].Threshold(vigil.SignalPDQ) {
+					match(sg, e, r.Distance)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	if len(found) == 0 {
+		return nil
+	}
+	if err := m.signals.AddRematches(ctx, found); err != nil {
+		return err
+	}
+	m.logger.Info("retroactive matches found", "count", len(found))
+	return nil
+}
+
+// KeepableSignals returns the signals worth keeping for retroactive
+// matching: PDQ hashes of sufficient quality and exact digests, without
+// their dihedral variants.
+func KeepableSignals(sigs []vigil.Signal) []vigil.Signal {
+	var out []vigil.Signal
+	for _, sg := range sigs {
+		switch sg.Type {
+		case vigil.SignalPDQ:
+			if sg.Quality == nil || *sg.Quality >= vigil.DefaultMinQuality {
+				out = append(out, vigil.Signal{Type: sg.Type, Value: sg.Value})
+			}
+		case vigil.SignalMD5, vigil.SignalSHA1, vigil.SignalSHA256:
+			if _, err := hex.DecodeString(sg.Value); err == nil {
+				out = append(out, vigil.Signal{Type: sg.Type, Value: sg.Value})
+			}
+		}
+	}
+	return out
+}

@@ -1,0 +1,189 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/vigil-oss/vigil"
+)
+
+// Ensure SignalStore implements the interface.
+var _ vigil.SignalStore = (*SignalStore)(nil)
+
+// SignalStore keeps seen signals and retroactive matches in SQLite.
+type SignalStore struct {
+	db *DB
+}
+
+// NewSignalStore returns a SignalStore on db.
+func NewSignalStore(db *DB) *SignalStore { return &SignalStore{db: db} }
+
+// KeepSignals implements vigil.SignalStore.
+func (s *SignalStore) KeepSignals(ctx context.Context, content string, sigs []vigil.Signal, retention time.Duration) error {
+	if retention <= 0 {
+		return vigil.Errorf(vigil.EINVALID, "signal retention must be positive")
+	}
+	now := s.db.now()
+	err := s.db.write(ctx, func(tx *sql.Tx) error {
+		for _, sig := range sigs {
+			if _, err := tx.ExecContext(ctx, `
+				INSERT INTO seen_signals (content_sha256, signal_type, value, seen_at, expires_at) VALUES (?, ?, ?, ?, ?)
+				ON CONFLICT (signal_type, value, content_sha256) DO UPDATE SET expires_at = excluded.expires_at`,
+				content, sig.Type, sig.Value, formatTime(now), formatTime(now.Add(retention))); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("keep signals of %s: %w", content, err)
+	}
+	return nil
+}
+
+const seenColumns = `id, content_sha256, signal_type, value, seen_at, expires_at`
+
+func scanSeen(row rowScanner) (*vigil.SeenSignal, error) {
+	var sg vigil.SeenSignal
+	var seen, expires string
+	if err := row.Scan(&sg.ID, &sg.ContentSHA256, &sg.Type, &sg.Value, &seen, &expires); err != nil {
+		return nil, err
+	}
+	var err error
+	if sg.SeenAt, err = parseTime(seen); err != nil {
+		return nil, err
+	}
+	sg.ExpiresAt, err = parseTime(expires)
+	return &sg, err
+}
+
+// FindSeenSignals implements vigil.SignalStore.
+func (s *SignalStore) FindSeenSignals(ctx context.Context, t vigil.SignalType, values []string) ([]*vigil.SeenSignal, error) {
+	var out []*vigil.SeenSignal
+	const batch = 500 // under SQLite's bound-parameter limit
+	for len(values) > 0 {
+		part := values[:min(batch, len(values))]
+		values = values[len(part):]
+		args := []any{string(t), formatTime(s.db.now())}
+		for _, v := range part {
+			args = append(args, v)
+		}
+		rows, err := s.db.rdb.QueryContext(ctx, `SELECT `+seenColumns+` FROM seen_signals WHERE signal_type = ? AND expires_at > ? AND value IN (?`+strings.Repeat(",?", len(part)-1)+`) ORDER BY id`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("find seen signals: %w", err)
+		}
+		for rows.Next() {
+			sg, err := scanSeen(rows)
+			if err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("find seen signals: %w", err)
+			}
+			out = append(out, sg)
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, fmt.Errorf("find seen signals: %w", err)
+		}
+	}
+	return out, nil
+}
+
+// ForEachSeenSignal implements vigil.SignalStore.
+func (s *SignalStore) ForEachSeenSignal(ctx context.Context, t vigil.SignalType, fn func(*vigil.SeenSignal) error) error {
+	return s.db.read(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `SELECT `+seenColumns+` FROM seen_signals WHERE signal_type = ? AND expires_at > ? ORDER BY id`, string(t), formatTime(s.db.now()))
+		if err != nil {
+			return fmt.Errorf("seen signals: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			sg, err := scanSeen(rows)
+			if err != nil {
+				return fmt.Errorf("seen signals: %w", err)
+			}
+			if err := fn(sg); err != nil {
+				return err
+			}
+		}
+		return rows.Err()
+	})
+}
+
+// AddRematches implements vigil.SignalStore. A match already recorded for
+// the same content and entry is not recorded twice.
+func (s *SignalStore) AddRematches(ctx context.Context, rs []*vigil.Rematch) error {
+	now := s.db.now()
+	err := s.db.write(ctx, func(tx *sql.Tx) error {
+		for _, r := range rs {
+			m, err := json.Marshal(r.Match)
+			if err != nil {
+				return err
+			}
+			r.FoundAt = now
+			res, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO rematches (content_sha256, match, seen_at, found_at, entry_id) VALUES (?, ?, ?, ?, ?)`,
+				r.ContentSHA256, string(m), formatTime(r.SeenAt), formatTime(now), r.Match.EntryID)
+			if err != nil {
+				return err
+			}
+			r.ID, _ = res.LastInsertId()
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("add rematches: %w", err)
+	}
+	return nil
+}
+
+// ListRematches implements vigil.SignalStore.
+func (s *SignalStore) ListRematches(ctx context.Context, afterID int64, limit int) ([]*vigil.Rematch, error) {
+	if limit <= 0 || limit > vigil.MaxEntryLimit {
+		limit = vigil.DefaultEntryLimit
+	}
+	rows, err := s.db.rdb.QueryContext(ctx, `SELECT id, content_sha256, match, seen_at, found_at FROM rematches WHERE id > ? ORDER BY id LIMIT ?`, afterID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list rematches: %w", err)
+	}
+	defer rows.Close()
+	var out []*vigil.Rematch
+	for rows.Next() {
+		var r vigil.Rematch
+		var m, seen, found string
+		if err := rows.Scan(&r.ID, &r.ContentSHA256, &m, &seen, &found); err != nil {
+			return nil, fmt.Errorf("list rematches: %w", err)
+		}
+		if err := json.Unmarshal([]byte(m), &r.Match); err != nil {
+			return nil, fmt.Errorf("list rematches: %w", err)
+		}
+		if r.SeenAt, err = parseTime(seen); err != nil {
+			return nil, err
+		}
+		if r.FoundAt, err = parseTime(found); err != nil {
+			return nil, err
+		}
+		out = append(out, &r)
+	}
+	return out, rows.Err()
+}
+
+// DeleteExpiredSignals implements vigil.SignalStore.
+func (s *SignalStore) DeleteExpiredSignals(ctx context.Context) (int, error) {
+	var n int64
+	err := s.db.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM seen_signals WHERE expires_at <= ?`, formatTime(s.db.now()))
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("delete expired signals: %w", err)
+	}
+	return int(n), nil
+}
