@@ -2,6 +2,7 @@ package vigil
 
 import (
 	"context"
+	"encoding/hex"
 	"time"
 )
 
@@ -44,4 +45,24 @@ type SignalStore interface {
 	ListRematches(ctx context.Context, afterID int64, limit int) ([]*Rematch, error)
 	// DeleteExpiredSignals deletes kept signals past their expiry.
 	DeleteExpiredSignals(ctx context.Context) (int, error)
+}
+
+// KeepableSignals returns the signals worth keeping for retroactive
+// matching: PDQ hashes of sufficient quality and exact digests, without
+// their dihedral variants.
+func KeepableSignals(sigs []Signal) []Signal {
+	var out []Signal
+	for _, sg := range sigs {
+		switch sg.Type {
+		case SignalPDQ:
+			if sg.Quality == nil || *sg.Quality >= DefaultMinQuality {
+				out = append(out, Signal{Type: sg.Type, Value: sg.Value})
+			}
+		case SignalMD5, SignalSHA1, SignalSHA256:
+			if _, err := hex.DecodeString(sg.Value); err == nil {
+				out = append(out, Signal{Type: sg.Type, Value: sg.Value})
+			}
+		}
+	}
+	return out
 }

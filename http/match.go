@@ -188,6 +188,7 @@ func (s *Server) handleMatch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.metrics.countMatches(results)
+	s.keepSignals(r, hashed.Signals)
 	resp := matchResponse{hashResponse: *hashed, Results: results}
 	for _, res := range results {
 		resp.Matched = resp.Matched || len(res.Matches) > 0

@@ -40,6 +40,8 @@ type Server struct {
 	NoVideo bool            // do not try uploads that are not images as video (no ffmpeg)
 
 	Audit                 vigil.AuditService // nil: nothing is recorded
+	Signals               vigil.SignalStore  // kept signals and retroactive matches
+	KeepSignals           time.Duration      // how long matched-against signals are kept; 0: not kept
 	Conversations         vigil.ConversationService
 	Grooming              *grooming.Detector
 	ConversationRetention time.Duration // how long a conversation's state is kept after its last message
@@ -156,6 +158,8 @@ func (s *Server) routes() {
 	s.route("POST /v1/conversations/score", s.handleScoreConversation, matcher, curator)
 	s.route("POST /v1/conversations/{id}/messages", s.handleAppendMessages, matcher, curator)
 	s.route("GET /v1/conversations/{id}", s.handleGetConversation, matcher, curator, reviewer)
+
+	s.route("GET /v1/rematches", s.handleListRematches, curator, reviewer)
 
 	s.route("POST /v1/keys", s.handleCreateKey, admin)
 	s.route("GET /v1/keys", s.handleListKeys, admin)

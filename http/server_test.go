@@ -39,6 +39,8 @@ func mustOpenServer(tb testing.TB) *testServer {
 	}
 	banks, entries, keys := sqlite.NewBankService(db), sqlite.NewEntryService(db), sqlite.NewKeyService(db)
 	m := matcher.New(banks, entries, logger)
+	signals := sqlite.NewSignalStore(db)
+	m.SetSignalStore(signals)
 	if err := m.Load(ctx); err != nil {
 		tb.Fatal(err)
 	}
@@ -47,6 +49,7 @@ func mustOpenServer(tb testing.TB) *testServer {
 	s.Hashing = hashing.Options{Limits: hashing.Limits{MaxBytes: 4 << 20}, Dihedral: true}
 	s.Conversations, s.Grooming, s.ConversationRetention = sqlite.NewConversationService(db), grooming.NewDetector(grooming.Options{}), time.Hour
 	s.Audit = sqlite.NewAuditService(db)
+	s.Signals, s.KeepSignals = signals, time.Hour
 	if err := s.Open(); err != nil {
 		tb.Fatal(err)
 	}

@@ -2,7 +2,6 @@ package matcher
 
 import (
 	"context"
-	"encoding/hex"
 	"fmt"
 
 	"github.com/vigil-oss/vigil"
@@ -104,24 +103,4 @@ func (m *Matcher) rematch(ctx context.Context, added []*vigil.Entry) error {
 	}
 	m.logger.Info("retroactive matches found", "count", len(found))
 	return nil
-}
-
-// KeepableSignals returns the signals worth keeping for retroactive
-// matching: PDQ hashes of sufficient quality and exact digests, without
-// their dihedral variants.
-func KeepableSignals(sigs []vigil.Signal) []vigil.Signal {
-	var out []vigil.Signal
-	for _, sg := range sigs {
-		switch sg.Type {
-		case vigil.SignalPDQ:
-			if sg.Quality == nil || *sg.Quality >= vigil.DefaultMinQuality {
-				out = append(out, vigil.Signal{Type: sg.Type, Value: sg.Value})
-			}
-		case vigil.SignalMD5, vigil.SignalSHA1, vigil.SignalSHA256:
-			if _, err := hex.DecodeString(sg.Value); err == nil {
-				out = append(out, vigil.Signal{Type: sg.Type, Value: sg.Value})
-			}
-		}
-	}
-	return out
 }

@@ -32,7 +32,7 @@ func TestRetroactiveMatching(t *testing.T) {
 	seen := randomHash(r)
 	q, low := 90, 20
 	const content = "c0ffee00000000000000000000000000000000000000000000000000000000aa"
-	sigs := matcher.KeepableSignals([]vigil.Signal{
+	sigs := vigil.KeepableSignals([]vigil.Signal{
 		{Type: vigil.SignalPDQ, Value: seen.String(), Quality: &q},
 		{Type: vigil.SignalPDQ, Value: randomHash(r).String(), Quality: &low}, // too flat to keep
 		{Type: vigil.SignalMD5, Value: "d35c785545392755e7e4164457657269"},

@@ -29,6 +29,7 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	maxBytes := fs.Int64("max-bytes", hashing.DefaultLimits.MaxBytes, "largest uploaded content, in bytes")
 	maxPixels := fs.Int64("max-pixels", hashing.DefaultLimits.MaxPixels, "largest uploaded image, in pixels")
 	retention := fs.Duration("conversation-retention", 30*24*time.Hour, "how long a conversation's scoring state is kept after its last message")
+	keepSignals := fs.Duration("keep-signals", 0, "keep the signals (never the content) of matched-against uploads this long, and match them against entries added later (0: off)")
 	fs.Usage = func() {
 		fmt.Fprintln(c.Stderr, "Usage: vigil serve [flags]\n\nServes the matching API on the embedded store.\n\nFlags:")
 		fs.PrintDefaults()
@@ -54,6 +55,10 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 
 	start := time.Now()
 	m := matcher.New(banks, entries, c.Logger)
+	signals := sqlite.NewSignalStore(db)
+	if *keepSignals > 0 {
+		m.SetSignalStore(signals)
+	}
 	if err := m.Load(ctx); err != nil {
 		return fmt.Errorf("load indexes: %w", err)
 	}
@@ -67,6 +72,7 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	srv.Hashing = hashing.Options{Limits: hashing.Limits{MaxBytes: *maxBytes, MaxPixels: *maxPixels}, Pipeline: pdq.Full, Dihedral: true}
 	srv.Conversations, srv.Grooming, srv.ConversationRetention = conversations, grooming.NewDetector(grooming.Options{}), *retention
 	srv.Audit = sqlite.NewAuditService(db)
+	srv.Signals, srv.KeepSignals = signals, *keepSignals
 	if err := srv.Open(); err != nil {
 		return err
 	}
@@ -75,7 +81,7 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go m.Run(runCtx, *refresh)
-	go c.purgeConversations(runCtx, conversations)
+	go c.purge(runCtx, conversations, signals)
 
 	<-ctx.Done()
 	c.Logger.Info("shutting down")
@@ -104,9 +110,9 @@ func (c *ServeCommand) bootstrapKey(ctx context.Context, db *sqlite.DB, keys vig
 	return nil
 }
 
-// purgeConversations deletes expired conversation state hourly, so that
-// the retention period holds even for conversations nobody touches again.
-func (c *ServeCommand) purgeConversations(ctx context.Context, conversations vigil.ConversationService) {
+// purge deletes expired conversation state and kept signals hourly, so
+// that retention periods hold even for what nobody touches again.
+func (c *ServeCommand) purge(ctx context.Context, conversations vigil.ConversationService, signals vigil.SignalStore) {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
 	for {
@@ -114,6 +120,11 @@ func (c *ServeCommand) purgeConversations(ctx context.Context, conversations vig
 			c.Logger.Error("purge expired conversations", "err", err)
 		} else if n > 0 {
 			c.Logger.Info("purged expired conversations", "count", n)
+		}
+		if n, err := signals.DeleteExpiredSignals(ctx); err != nil && ctx.Err() == nil {
+			c.Logger.Error("purge expired signals", "err", err)
+		} else if n > 0 {
+			c.Logger.Info("purged expired signals", "count", n)
 		}
 		select {
 		case <-ctx.Done():

@@ -1,0 +1,63 @@
+package http
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/vigil-oss/vigil"
+)
+
+// keepSignals stores the signals (never the content) of matched-against
+// content for retroactive matching, when the server is configured to.
+func (s *Server) keepSignals(r *http.Request, sigs []vigil.Signal) {
+	if s.Signals == nil || s.KeepSignals <= 0 {
+		return
+	}
+	var content string
+	for _, sg := range sigs {
+		if sg.Type == vigil.SignalSHA256 {
+			content = sg.Value
+		}
+	}
+	keep := vigil.KeepableSignals(sigs)
+	if content == "" || len(keep) == 0 {
+		return
+	}
+	if err := s.Signals.KeepSignals(r.Context(), content, keep, s.KeepSignals); err != nil {
+		s.Logger.Error("keep signals for retroactive matching", "content_sha256", content, "err", err)
+	}
+}
+
+// handleListRematches lists matches found after the fact: entries added to
+// a bank that match content seen before.
+func (s *Server) handleListRematches(w http.ResponseWriter, r *http.Request) {
+	if s.Signals == nil {
+		writeJSON(w, http.StatusOK, map[string]any{"rematches": []*vigil.Rematch{}})
+		return
+	}
+	q := r.URL.Query()
+	var after int64
+	limit := vigil.DefaultEntryLimit
+	var err error
+	if v := q.Get("after_id"); v != "" {
+		if after, err = strconv.ParseInt(v, 10, 64); err != nil {
+			writeError(w, r, badRequest("after_id must be an integer"))
+			return
+		}
+	}
+	if v := q.Get("limit"); v != "" {
+		if limit, err = strconv.Atoi(v); err != nil || limit < 1 || limit > vigil.MaxEntryLimit {
+			writeError(w, r, badRequest("limit must be 1 to %d", vigil.MaxEntryLimit))
+			return
+		}
+	}
+	rs, err := s.Signals.ListRematches(r.Context(), after, limit)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if rs == nil {
+		rs = []*vigil.Rematch{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"rematches": rs})
+}
