@@ -57,7 +57,7 @@ func (c *HashCommand) Run(ctx context.Context, args []string) error {
 	maxBytes := fset.Int64("max-bytes", hashing.DefaultLimits.MaxBytes, "largest file read, in bytes")
 	maxPixels := fset.Int64("max-pixels", hashing.DefaultLimits.MaxPixels, "largest image decoded, in pixels")
 	fset.Usage = func() {
-		fmt.Fprintln(c.Stderr, "Usage: vigil hash [flags] PATH...\n\nHashes images (jpeg, png, gif, webp, bmp, tiff): PDQ, MD5, SHA-1, SHA-256.\nDirectories are walked recursively; - reads standard input.\n\nFlags:")
+		fmt.Fprintln(c.Stderr, "Usage: vigil hash [flags] PATH...\n\nHashes images (jpeg, png, gif, webp, bmp, tiff) with PDQ and videos (through ffmpeg) with vPDQ,\nplus MD5, SHA-1 and SHA-256 of every file.\nDirectories are walked recursively; - reads standard input.\n\nFlags:")
 		fset.PrintDefaults()
 	}
 	if err := fset.Parse(args); err != nil {

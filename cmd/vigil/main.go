@@ -108,7 +108,7 @@ Commands:
 	bank      create, list, import and export banks (hash lists)
 	eval      evaluate a detector on a labelled set (eval grooming FILE)
 	grooming  score conversations for grooming risk (grooming score FILE)
-	hash      hash images: PDQ, MD5, SHA-1, SHA-256
+	hash      hash images and videos: PDQ, vPDQ, MD5, SHA-1, SHA-256
 	key       create, list and revoke API keys
 	match     hash files and match them against the local banks
 	scan      sweep directories for known content, resumably, locally or via a server
