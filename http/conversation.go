@@ -36,6 +36,10 @@ type messageMatches struct {
 // its risk after the last one. Streaming gives the same result as scoring
 // the whole conversation at once.
 func (s *Server) handleAppendMessages(w http.ResponseWriter, r *http.Request) {
+	if s.Conversations == nil {
+		writeError(w, r, errNoConversations)
+		return
+	}
 	var req appendRequest
 	if err := decodeJSON(w, r, &req); err != nil {
 		writeError(w, r, err)
@@ -92,7 +96,15 @@ func (s *Server) handleAppendMessages(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, resp)
 }
 
+// errNoConversations answers conversation requests on a server built
+// without conversation storage.
+var errNoConversations = vigil.Errorf(vigil.EUNSUPPORTED, "this server does not store conversations")
+
 func (s *Server) handleGetConversation(w http.ResponseWriter, r *http.Request) {
+	if s.Conversations == nil {
+		writeError(w, r, errNoConversations)
+		return
+	}
 	c, err := s.Conversations.FindConversation(r.Context(), r.PathValue("id"))
 	if err != nil {
 		writeError(w, r, err)

@@ -75,6 +75,9 @@ func (s *Server) Open() error {
 		s.Logger = slog.New(slog.DiscardHandler)
 	}
 	s.metrics.indexStatus = s.Matcher.Status
+	if s.Grooming == nil {
+		s.Grooming = grooming.NewDetector(grooming.Options{})
+	}
 	ln, err := net.Listen("tcp", s.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", s.Addr, err)
