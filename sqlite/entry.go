@@ -296,28 +296,7 @@ func (s *EntryService) FindEntries(ctx context.Context, f vigil.EntryFilter) ([]
 	}
 	args = append(args, pageLimit(f.Limit))
 
-	var entries []*vigil.Entry
-	err := s.db.read(ctx, func(tx *sql.Tx) error {
-		names, err := bankNames(ctx, tx)
-		if err != nil {
-			return err
-		}
-		rows, err := tx.QueryContext(ctx, `SELECT `+entryColumns+` FROM entries
-			WHERE `+strings.Join(where, " AND ")+` ORDER BY id LIMIT ?`, args...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			e, err := scanEntry(rows)
-			if err != nil {
-				return err
-			}
-			e.BankName = names[e.BankID]
-			entries = append(entries, e)
-		}
-		return rows.Err()
-	})
+	entries, err := s.queryEntries(ctx, `WHERE `+strings.Join(where, " AND ")+` ORDER BY id LIMIT ?`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("find entries: %w", err)
 	}
@@ -406,14 +385,23 @@ func (s *EntryService) ForEachActiveEntry(ctx context.Context, t vigil.SignalTyp
 
 // EntriesChangedSince returns entries of a type changed after seq.
 func (s *EntryService) EntriesChangedSince(ctx context.Context, t vigil.SignalType, seq int64, limit int) ([]*vigil.Entry, error) {
+	entries, err := s.queryEntries(ctx, `WHERE signal_type = ? AND seq > ? ORDER BY seq LIMIT ?`, t, seq, pageLimit(limit))
+	if err != nil {
+		return nil, fmt.Errorf("%s entries changed since %d: %w", t, seq, err)
+	}
+	return entries, nil
+}
+
+// queryEntries reads the entries selected by tail (a WHERE … ORDER BY …
+// LIMIT clause) in one snapshot, with their banks' names.
+func (s *EntryService) queryEntries(ctx context.Context, tail string, args ...any) ([]*vigil.Entry, error) {
 	var entries []*vigil.Entry
 	err := s.db.read(ctx, func(tx *sql.Tx) error {
 		names, err := bankNames(ctx, tx)
 		if err != nil {
 			return err
 		}
-		rows, err := tx.QueryContext(ctx, `SELECT `+entryColumns+` FROM entries
-			WHERE signal_type = ? AND seq > ? ORDER BY seq LIMIT ?`, t, seq, pageLimit(limit))
+		rows, err := tx.QueryContext(ctx, `SELECT `+entryColumns+` FROM entries `+tail, args...)
 		if err != nil {
 			return err
 		}
@@ -428,10 +416,7 @@ func (s *EntryService) EntriesChangedSince(ctx context.Context, t vigil.SignalTy
 		}
 		return rows.Err()
 	})
-	if err != nil {
-		return nil, fmt.Errorf("%s entries changed since %d: %w", t, seq, err)
-	}
-	return entries, nil
+	return entries, err
 }
 
 // bankNames maps bank ids to names.
