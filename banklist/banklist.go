@@ -23,6 +23,7 @@ package banklist
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -392,4 +393,26 @@ func (w *Writer) Flush() error {
 		return fmt.Errorf("flush list: %w", err)
 	}
 	return nil
+}
+
+// Export writes the active entries of a bank as CSV, reading them from the
+// store a page at a time, so that memory does not grow with the bank.
+func Export(ctx context.Context, entries vigil.EntryService, bankID int64, w io.Writer) error {
+	cw := NewWriter(w)
+	f := vigil.EntryFilter{BankID: &bankID, Limit: vigil.MaxEntryLimit}
+	for {
+		page, err := entries.FindEntries(ctx, f)
+		if err != nil {
+			return fmt.Errorf("export bank %d: %w", bankID, err)
+		}
+		for _, e := range page {
+			if err := cw.Write(e); err != nil {
+				return fmt.Errorf("export bank %d: %w", bankID, err)
+			}
+		}
+		if len(page) < f.Limit {
+			return cw.Flush()
+		}
+		f.AfterID = page[len(page)-1].ID
+	}
 }

@@ -258,26 +258,10 @@ func (s *Server) handleExport(w http.ResponseWriter, r *http.Request) {
 	s.audit(r, vigil.AuditBankExport, "bank:"+b.Name, nil)
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Header().Set("Content-Disposition", `attachment; filename="`+b.Name+`.csv"`)
-	cw := banklist.NewWriter(w)
-	f := vigil.EntryFilter{BankID: &b.ID, Limit: vigil.MaxEntryLimit}
-	for {
-		entries, err := s.Entries.FindEntries(r.Context(), f)
-		if err != nil {
-			// Headers are gone; the truncated body and the log must tell.
-			s.Logger.Error("export", "bank", b.Name, "err", err)
-			return
-		}
-		for _, e := range entries {
-			if err := cw.Write(e); err != nil {
-				return
-			}
-		}
-		if len(entries) < f.Limit {
-			break
-		}
-		f.AfterID = entries[len(entries)-1].ID
+	if err := banklist.Export(r.Context(), s.Entries, b.ID, w); err != nil {
+		// Headers are gone; the truncated body and the log must tell.
+		s.Logger.Error("export", "bank", b.Name, "err", err)
 	}
-	cw.Flush()
 }
 
 func entryID(r *http.Request) (int64, error) {

@@ -134,28 +134,11 @@ func (c *BankCommand) Run(ctx context.Context, args []string) error {
 	return run(ctx, db)
 }
 
-// exportBank writes a bank's active entries as CSV, page by page.
+// exportBank writes a bank's active entries as CSV.
 func exportBank(ctx context.Context, db *sqlite.DB, name string, w io.Writer) error {
 	b, err := sqlite.NewBankService(db).FindBankByName(ctx, name)
 	if err != nil {
 		return err
 	}
-	entries := sqlite.NewEntryService(db)
-	cw := banklist.NewWriter(w)
-	f := vigil.EntryFilter{BankID: &b.ID, Limit: vigil.MaxEntryLimit}
-	for {
-		page, err := entries.FindEntries(ctx, f)
-		if err != nil {
-			return err
-		}
-		for _, e := range page {
-			if err := cw.Write(e); err != nil {
-				return err
-			}
-		}
-		if len(page) < f.Limit {
-			return cw.Flush()
-		}
-		f.AfterID = page[len(page)-1].ID
-	}
+	return banklist.Export(ctx, sqlite.NewEntryService(db), b.ID, w)
 }
