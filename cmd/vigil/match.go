@@ -10,9 +10,7 @@ import (
 
 	"github.com/vigil-oss/vigil"
 	"github.com/vigil-oss/vigil/hashing"
-	"github.com/vigil-oss/vigil/matcher"
 	"github.com/vigil-oss/vigil/pdq"
-	"github.com/vigil-oss/vigil/sqlite"
 	"github.com/vigil-oss/vigil/vpdq"
 )
 
@@ -54,9 +52,9 @@ func (c *MatchCommand) Run(ctx context.Context, args []string) error {
 		return err
 	}
 	defer db.Close()
-	m := matcher.New(sqlite.NewBankService(db), sqlite.NewEntryService(db), c.Logger)
-	if err := m.Load(ctx); err != nil {
-		return fmt.Errorf("load indexes: %w", err)
+	m, err := c.localMatcher(ctx, db)
+	if err != nil {
+		return err
 	}
 	opts := vigil.MatchOptions{MinQuality: *minQuality, Dihedral: *dihedral}
 	hopts := hashing.Options{Pipeline: pdq.Full, Dihedral: *dihedral}

@@ -20,7 +20,6 @@ import (
 
 	"github.com/vigil-oss/vigil"
 	"github.com/vigil-oss/vigil/hashing"
-	"github.com/vigil-oss/vigil/matcher"
 	"github.com/vigil-oss/vigil/pdq"
 	"github.com/vigil-oss/vigil/sqlite"
 )
@@ -51,7 +50,7 @@ func (c *ScanCommand) Run(ctx context.Context, args []string) error {
 	statePath := fs.String("state", "", "file recording the SHA-256 of every file scanned, so a re-run skips them (default: none, scan everything)")
 	dihedral := fs.Bool("dihedral", false, "also match rotated and flipped versions")
 	fs.Usage = func() {
-		fmt.Fprintln(c.Stderr, "Usage: vigil scan [flags] PATH...\n\nHashes every file under PATH (images; other files by their exact digests) and prints a\nJSON line for each one that matches a bank, or could not be read. A summary goes to stderr.\n\nFlags:")
+		fmt.Fprintln(c.Stderr, "Usage: vigil scan [flags] PATH...\n\nHashes every file under PATH (images by PDQ, videos by vPDQ, every file by its digests) and prints a\nJSON line for each one that matches a bank, or could not be read. A summary goes to stderr.\n\nFlags:")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -78,9 +77,9 @@ func (c *ScanCommand) Run(ctx context.Context, args []string) error {
 			return err
 		}
 		defer db.Close()
-		m := matcher.New(sqlite.NewBankService(db), sqlite.NewEntryService(db), c.Logger)
-		if err := m.Load(ctx); err != nil {
-			return fmt.Errorf("load indexes: %w", err)
+		m, err := c.localMatcher(ctx, db)
+		if err != nil {
+			return err
 		}
 		lookup = func(ctx context.Context, sigs []vigil.Signal) ([]vigil.MatchResult, error) {
 			return m.Lookup(ctx, sigs, opts)

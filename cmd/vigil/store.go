@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"flag"
+	"fmt"
 
+	"github.com/vigil-oss/vigil/matcher"
 	"github.com/vigil-oss/vigil/sqlite"
 )
 
@@ -14,6 +16,15 @@ const defaultDataDir = "./vigil-data"
 // store.
 func dataFlag(fs *flag.FlagSet) *string {
 	return fs.String("data", defaultDataDir, "data directory of the embedded SQLite store")
+}
+
+// localMatcher loads the indexes of every bank in db.
+func (m *Main) localMatcher(ctx context.Context, db *sqlite.DB) (*matcher.Matcher, error) {
+	mt := matcher.New(sqlite.NewBankService(db), sqlite.NewEntryService(db), m.Logger)
+	if err := mt.Load(ctx); err != nil {
+		return nil, fmt.Errorf("load indexes: %w", err)
+	}
+	return mt, nil
 }
 
 // openStore opens the SQLite store in dir.
