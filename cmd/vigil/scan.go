@@ -21,7 +21,6 @@ import (
 	"github.com/vigil-oss/vigil"
 	"github.com/vigil-oss/vigil/hashing"
 	"github.com/vigil-oss/vigil/pdq"
-	"github.com/vigil-oss/vigil/sqlite"
 )
 
 // ScanCommand sweeps directories for known content:
