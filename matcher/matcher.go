@@ -169,7 +169,7 @@ func (m *Matcher) Refresh(ctx context.Context) error {
 	if old == nil {
 		return fmt.Errorf("refresh before load")
 	}
-	seqs := maps(old.seq)
+	seqs := copySeqs(old.seq)
 	var added []*vigil.Entry
 	for t, seq := range seqs {
 		for {
@@ -206,7 +206,7 @@ func (m *Matcher) Refresh(ctx context.Context) error {
 	return nil
 }
 
-func maps(m map[vigil.SignalType]int64) map[vigil.SignalType]int64 {
+func copySeqs(m map[vigil.SignalType]int64) map[vigil.SignalType]int64 {
 	c := make(map[vigil.SignalType]int64, len(m))
 	for k, v := range m {
 		c[k] = v
