@@ -11,16 +11,22 @@ import (
 // Audit actions. Every reveal of content, decision, bank change, export,
 // key change and use of an admin endpoint is recorded.
 const (
-	AuditBankCreate    = "bank.create"
-	AuditBankUpdate    = "bank.update"
-	AuditBankDisable   = "bank.disable"
-	AuditEntriesAdd    = "entries.add"
-	AuditEntriesImport = "entries.import"
-	AuditEntryRetract  = "entry.retract"
-	AuditBankExport    = "bank.export"
-	AuditKeyCreate     = "key.create"
-	AuditKeyRevoke     = "key.revoke"
-	AuditAdminRequest  = "admin.request"
+	AuditBankCreate      = "bank.create"
+	AuditBankUpdate      = "bank.update"
+	AuditBankDisable     = "bank.disable"
+	AuditEntriesAdd      = "entries.add"
+	AuditEntriesImport   = "entries.import"
+	AuditEntryRetract    = "entry.retract"
+	AuditBankExport      = "bank.export"
+	AuditKeyCreate       = "key.create"
+	AuditKeyRevoke       = "key.revoke"
+	AuditAdminRequest    = "admin.request"
+	AuditContentReveal   = "content.reveal" // a reviewer un-blurred or downloaded case media
+	AuditCaseDecide      = "case.decide"
+	AuditCaseAssign      = "case.assign"
+	AuditRuleChange      = "rule.change"
+	AuditEntryQuarantine = "entry.quarantine"
+	AuditLogin           = "session.login"
 )
 
 // AuditRecord is one entry of the append-only, hash-chained audit log. Hash

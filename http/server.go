@@ -47,6 +47,10 @@ type Server struct {
 	ConversationRetention time.Duration // how long a conversation's state is kept after its last message
 	Logger                *slog.Logger
 
+	Cases    vigil.CaseService // review queues and cases; nil: no review
+	Media    vigil.MediaStore  // encrypted media kept for review
+	Notifier vigil.Notifier    // webhook delivery; nil: no webhooks
+
 	ln       net.Listener
 	server   *http.Server
 	mux      *http.ServeMux
