@@ -38,8 +38,8 @@ import (
 type Format int
 
 // Formats. FormatAuto takes a first line (after comments and blank lines)
-// that holds a comma for a CSV header, and anything else for text: no hash
-// value holds a comma.
+// that starts with a column name followed by a comma for a CSV header, and
+// anything else for text.
 const (
 	FormatAuto Format = iota
 	FormatText
@@ -48,7 +48,10 @@ const (
 
 // Default limits.
 const (
-	DefaultMaxLineBytes = 4096
+	// DefaultMaxLineBytes fits the longest vPDQ entry (vigil.MaxVPDQFrames
+	// frames of about 85 bytes each). Memory follows the longest line
+	// actually read, not this bound.
+	DefaultMaxLineBytes = 2 << 20
 	DefaultMaxBytes     = 1 << 30 // 1 GiB: about 15 million PDQ hashes as text
 )
 
@@ -89,6 +92,7 @@ type Reader struct {
 	err  error // sticky: once Next fails it keeps failing
 
 	format Format
+	long   []byte   // a line longer than br's buffer, assembled here
 	header []string // CSV columns, once read
 	pushed []byte   // a line read ahead to detect the format
 }
@@ -101,8 +105,9 @@ func NewReader(r io.Reader, opt Options) *Reader {
 	if opt.MaxBytes <= 0 {
 		opt.MaxBytes = DefaultMaxBytes
 	}
-	// The buffer holds a whole line, its line ending included.
-	return &Reader{opt: opt, br: bufio.NewReaderSize(r, opt.MaxLineBytes+2), format: opt.Format}
+	// The buffer holds a whole line of any usual list (hashes, URLs);
+	// longer lines (vPDQ) are assembled in Reader.long.
+	return &Reader{opt: opt, br: bufio.NewReaderSize(r, min(opt.MaxLineBytes+2, 64<<10)), format: opt.Format}
 }
 
 // Line returns the number of the line last read, counting from 1.
@@ -151,7 +156,7 @@ func (r *Reader) next() (*vigil.Entry, error) {
 				continue
 			}
 			r.format = FormatText
-			if bytes.IndexByte(line, ',') >= 0 {
+			if isCSVHeader(line) {
 				r.format = FormatCSV
 			}
 			if err := r.checkOptions(); err != nil {
@@ -202,8 +207,17 @@ func (r *Reader) readLine() ([]byte, error) {
 	}
 	line, err := r.br.ReadSlice('\n')
 	if err == bufio.ErrBufferFull {
-		return nil, vigil.Errorf(vigil.ETOOLARGE, "line %d: longer than %d bytes", r.line+1, r.opt.MaxLineBytes)
-	} else if err == io.EOF && len(line) == 0 {
+		r.long = append(r.long[:0], line...)
+		for err == bufio.ErrBufferFull {
+			if len(r.long) > r.opt.MaxLineBytes+2 {
+				return nil, vigil.Errorf(vigil.ETOOLARGE, "line %d: longer than %d bytes", r.line+1, r.opt.MaxLineBytes)
+			}
+			line, err = r.br.ReadSlice('\n')
+			r.long = append(r.long, line...)
+		}
+		line = r.long
+	}
+	if err == io.EOF && len(line) == 0 {
 		return nil, io.EOF
 	} else if err != nil && err != io.EOF {
 		return nil, fmt.Errorf("read list line %d: %w", r.line+1, err)
@@ -221,9 +235,26 @@ func (r *Reader) readLine() ([]byte, error) {
 	if r.line == 1 {
 		line = bytes.TrimPrefix(line, []byte("\xef\xbb\xbf")) // a BOM, as spreadsheet programs write
 	}
-	// The line lives in the bufio buffer until the next read; callers copy
+	// The line lives in a buffer until the next read; callers copy
 	// what they keep into strings.
 	return line, nil
+}
+
+// isCSVHeader reports whether a list's first line is a CSV header: it
+// holds a comma and starts with a column name. vPDQ values hold commas too,
+// but start with a frame number.
+func isCSVHeader(line []byte) bool {
+	first, _, ok := bytes.Cut(line, []byte(","))
+	if !ok {
+		return false
+	}
+	first = bytes.ToLower(bytes.Trim(bytes.TrimSpace(first), `"`))
+	for _, c := range columns {
+		if string(first) == c {
+			return true
+		}
+	}
+	return false
 }
 
 func isBlankOrComment(line []byte) bool {

@@ -3,6 +3,7 @@ package banklist_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -240,4 +241,41 @@ func FuzzReader(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestReadLongVPDQ reads vPDQ entries far longer than the reader's buffer,
+// in both formats, and refuses one longer than the line limit.
+func TestReadLongVPDQ(t *testing.T) {
+	var b strings.Builder
+	const frames = 3000 // about 250 KB: four times the buffer
+	for i := range frames {
+		fmt.Fprintf(&b, "%d,100,%s,%d.000;", i, pdq1, i)
+	}
+	value := strings.TrimSuffix(b.String(), ";")
+	for _, tc := range []struct {
+		name, input string
+		opt         banklist.Options
+	}{
+		{"text", "# two videos\n" + value + "\n" + value + "\n", banklist.Options{SignalType: vigil.SignalVPDQ}},
+		{"csv", "signal_type,value,source\nvpdq,\"" + value + "\",hotline\nvpdq,\"" + value + "\",hotline\n", banklist.Options{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			entries, err := readAll(t, tc.input, tc.opt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(entries) != 2 {
+				t.Fatalf("read %d entries, want 2", len(entries))
+			}
+			for _, e := range entries {
+				if n := strings.Count(e.Value, ";") + 1; n != frames {
+					t.Errorf("entry has %d frames, want %d", n, frames)
+				}
+			}
+		})
+	}
+	_, err := readAll(t, value+"\n", banklist.Options{SignalType: vigil.SignalVPDQ, MaxLineBytes: 100_000})
+	if vigil.ErrorCode(err) != vigil.ETOOLARGE || !strings.Contains(vigil.ErrorMessage(err), "line 1: longer than 100000") {
+		t.Errorf("over-long line: got %v", err)
+	}
 }
