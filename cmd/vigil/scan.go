@@ -21,6 +21,7 @@ import (
 	"github.com/vigil-oss/vigil"
 	"github.com/vigil-oss/vigil/hashing"
 	"github.com/vigil-oss/vigil/pdq"
+	"github.com/vigil-oss/vigil/sqlite"
 )
 
 // ScanCommand sweeps directories for known content:
@@ -48,6 +49,7 @@ func (c *ScanCommand) Run(ctx context.Context, args []string) error {
 	workers := fs.Int("workers", runtime.NumCPU(), "files hashed in parallel")
 	statePath := fs.String("state", "", "file recording the SHA-256 of every file scanned, so a re-run skips them (default: none, scan everything)")
 	dihedral := fs.Bool("dihedral", false, "also match rotated and flipped versions")
+	keep := fs.Duration("keep-signals", 0, "keep the signals (never the content) of every file scanned this long, so that entries added to a bank later match them retroactively (local store only; 0: off)")
 	fs.Usage = func() {
 		fmt.Fprintln(c.Stderr, "Usage: vigil scan [flags] PATH...\n\nHashes every file under PATH (images by PDQ, videos by vPDQ, every file by its digests) and prints a\nJSON line for each one that matches a bank, or could not be read. A summary goes to stderr.\n\nFlags:")
 		fs.PrintDefaults()
@@ -62,6 +64,12 @@ func (c *ScanCommand) Run(ctx context.Context, args []string) error {
 
 	var lookup func(ctx context.Context, sigs []vigil.Signal) ([]vigil.MatchResult, error)
 	opts := vigil.MatchOptions{Dihedral: *dihedral}
+	if *server != "" && *keep > 0 {
+		return fmt.Errorf("--keep-signals works on the local store; a server keeps signals by its own --keep-signals")
+	}
+	if *keep < 0 {
+		return fmt.Errorf("--keep-signals must not be negative")
+	}
 	if *server != "" {
 		if *key == "" {
 			return fmt.Errorf("--server needs an API key (--key or $VIGIL_KEY)")
@@ -80,8 +88,13 @@ func (c *ScanCommand) Run(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
+		signals := sqlite.NewSignalStore(db)
 		lookup = func(ctx context.Context, sigs []vigil.Signal) ([]vigil.MatchResult, error) {
-			return m.Lookup(ctx, sigs, opts)
+			res, err := m.Lookup(ctx, sigs, opts)
+			if err != nil || *keep == 0 {
+				return res, err
+			}
+			return res, keepScanned(ctx, signals, sigs, *keep)
 		}
 	}
 
@@ -173,6 +186,25 @@ func scanPath(ctx context.Context, h *hashing.Hasher, state *scanState, lookup f
 		}
 	}
 	return r
+}
+
+// keepScanned stores the keepable signals of one scanned file under its
+// SHA-256, for retroactive matching.
+func keepScanned(ctx context.Context, store vigil.SignalStore, sigs []vigil.Signal, retention time.Duration) error {
+	var content string
+	for _, sg := range sigs {
+		if sg.Type == vigil.SignalSHA256 {
+			content = sg.Value
+		}
+	}
+	keep := vigil.KeepableSignals(sigs)
+	if content == "" || len(keep) == 0 {
+		return nil
+	}
+	if err := store.KeepSignals(ctx, content, keep, retention); err != nil {
+		return fmt.Errorf("keep signals: %w", err)
+	}
+	return nil
 }
 
 // scanState is the set of SHA-256 digests already scanned, kept in an

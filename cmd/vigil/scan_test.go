@@ -125,3 +125,67 @@ func TestScanFindsVideo(t *testing.T) {
 		t.Fatalf("scan: %q %q %v", out, errOut, err)
 	}
 }
+
+// TestScanKeepSignals keeps the signals of scanned files and shows that an
+// entry added afterwards matches a file scanned before it existed.
+func TestScanKeepSignals(t *testing.T) {
+	ctx := context.Background()
+	data := t.TempDir()
+	if _, _, err := runMain(t, "", "bank", "create", "--data", data, "list"); err != nil {
+		t.Fatal(err)
+	}
+	dir := scanTree(t)
+	if _, errOut, err := runMain(t, "", "scan", "--data", data, "--keep-signals", "24h", dir); err != nil {
+		t.Fatal(err, errOut)
+	}
+	out, _, err := runMain(t, "", "hash", "--format", "text", filepath.Join(dir, "b/unknown.png"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fields := strings.Fields(out)
+	if len(fields) < 1 || len(fields[0]) != 64 {
+		t.Fatalf("hash output %q", out)
+	}
+	unknownPDQ := fields[0]
+
+	logger := slog.New(slog.DiscardHandler)
+	db, err := sqlite.Open(ctx, data, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	banks, entries, signals := sqlite.NewBankService(db), sqlite.NewEntryService(db), sqlite.NewSignalStore(db)
+	kept := 0
+	if err := signals.ForEachSeenSignal(ctx, vigil.SignalPDQ, func(*vigil.SeenSignal) error { kept++; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if kept != 2 { // the two images; the text file has no PDQ
+		t.Fatalf("kept %d PDQ signals, want 2", kept)
+	}
+	m := matcher.New(banks, entries, logger)
+	m.SetSignalStore(signals)
+	if err := m.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	b, err := banks.FindBankByName(ctx, "list")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := entries.AddEntries(ctx, b.ID, "test", []*vigil.Entry{{SignalType: vigil.SignalPDQ, Value: unknownPDQ}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rs, err := signals.ListRematches(ctx, 0, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rs) != 1 || rs[0].Match.Value != unknownPDQ {
+		t.Fatalf("rematches %+v, want one for the file scanned before its entry was added", rs)
+	}
+
+	if _, _, err := runMain(t, "", "scan", "--server", "http://127.0.0.1:1", "--key", "k", "--keep-signals", "1h", dir); err == nil {
+		t.Error("--keep-signals with --server: no error")
+	}
+}
