@@ -197,13 +197,28 @@ type Entry struct {
 	RetractedAt   *time.Time `json:"retracted_at,omitempty"`
 	RetractReason string     `json:"retract_reason,omitempty"`
 
-	// Seq is the change sequence of the entry's latest change (its addition
-	// or its retraction); see EntryService.EntriesChangedSince.
+	// A quarantined entry stops matching, like a retracted one, but is
+	// flagged for a curator, who may release it (CaseService.ReleaseEntry)
+	// or retract it. Review statistics quarantine entries automatically
+	// (see QuarantinePolicy).
+	QuarantinedAt    *time.Time `json:"quarantined_at,omitempty"`
+	QuarantineReason string     `json:"quarantine_reason,omitempty"`
+
+	// Seq is the change sequence of the entry's latest change (its
+	// addition, retraction, quarantine or release); see
+	// EntryService.EntriesChangedSince.
 	Seq int64 `json:"seq"`
 }
 
 // Retracted reports whether e has been retracted.
 func (e *Entry) Retracted() bool { return e.RetractedAt != nil }
+
+// Quarantined reports whether e is quarantined.
+func (e *Entry) Quarantined() bool { return e.QuarantinedAt != nil }
+
+// Active reports whether e takes part in matching: neither retracted nor
+// quarantined.
+func (e *Entry) Active() bool { return e.RetractedAt == nil && e.QuarantinedAt == nil }
 
 // Validate canonicalises e.Value in place and returns an EINVALID error if
 // e cannot be stored, or EUNSUPPORTED for a signal type banks do not hold yet.
@@ -334,11 +349,12 @@ type ImportResult struct {
 // retracted entry does not count, so a signal can be added again after a
 // retraction; the new entry gets a new ID.
 //
-// Change tracking: every addition and retraction takes a new, larger change
-// sequence number (Entry.Seq; numbers may have gaps). A matcher loads its
-// index with ForEachActiveEntry, which returns the sequence the load is
-// consistent with, then polls EntriesChangedSince from there and applies
-// each change: a retracted entry removes, an active one adds.
+// Change tracking: every addition, retraction, quarantine and release takes
+// a new, larger change sequence number (Entry.Seq; numbers may have gaps).
+// A matcher loads its index with ForEachActiveEntry, which returns the
+// sequence the load is consistent with, then polls EntriesChangedSince from
+// there and applies each change: an entry that is not Active (retracted or
+// quarantined) removes, an active one adds.
 type EntryService interface {
 	// AddEntries adds entries to a bank in one transaction, all or none,
 	// each with AddedBy set to by. It sets ID, BankID, AddedAt and Seq on
@@ -366,12 +382,13 @@ type EntryService interface {
 	// a reason.
 	RetractEntry(ctx context.Context, id int64, by, reason string) (*Entry, error)
 
-	// ForEachActiveEntry calls fn for every active entry of signal type t in
-	// every bank, disabled ones included (the matcher filters on the bank at
-	// match time, so enabling a bank needs no reload). It reads one
-	// consistent snapshot and returns the change sequence it is consistent
-	// with, for use with EntriesChangedSince. It stops at fn's first error
-	// and returns it. fn must not keep e past its return.
+	// ForEachActiveEntry calls fn for every active entry (see Entry.Active)
+	// of signal type t in every bank, disabled ones included (the matcher
+	// filters on the bank at match time, so enabling a bank needs no
+	// reload). It reads one consistent snapshot and returns the change
+	// sequence it is consistent with, for use with EntriesChangedSince. It
+	// stops at fn's first error and returns it. fn must not keep e past its
+	// return.
 	ForEachActiveEntry(ctx context.Context, t SignalType, fn func(e *Entry) error) (seq int64, err error)
 
 	// EntriesChangedSince returns up to limit entries of signal type t, in

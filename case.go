@@ -2,7 +2,10 @@ package vigil
 
 import (
 	"context"
+	"fmt"
+	"math"
 	"time"
+	"unicode/utf8"
 )
 
 // Case kinds: what a case asks a reviewer to judge.
@@ -48,6 +51,11 @@ const (
 	MaxQueueNameLen = 64
 	MaxCaseNoteLen  = 8192
 	MaxCasePriority = 100
+	// MaxCaseMatches and MaxCaseMessages bound a case's evidence, which is
+	// stored and shown whole.
+	MaxCaseMatches  = 1000
+	MaxCaseMessages = 2000
+	MaxCaseTextLen  = 64 << 10 // one message's text
 )
 
 // Queue is a named list of cases for review. Only keys whose role is in
@@ -58,6 +66,22 @@ type Queue struct {
 	Description string    `json:"description"`
 	Roles       []Role    `json:"roles"`
 	CreatedAt   time.Time `json:"created_at"`
+}
+
+// Validate returns an EINVALID error if q's fields cannot be stored.
+func (q *Queue) Validate() error {
+	if err := ValidateBankName(q.Name); err != nil {
+		return Errorf(EINVALID, "queue name must be 1 to %d characters of a-z, 0-9, _ and -", MaxQueueNameLen)
+	}
+	if len(q.Description) > MaxBankDescriptionLen {
+		return Errorf(EINVALID, "queue description longer than %d bytes", MaxBankDescriptionLen)
+	}
+	for _, r := range q.Roles {
+		if !r.Valid() {
+			return Errorf(EINVALID, "queue role %q is not a role", r)
+		}
+	}
+	return nil
 }
 
 // Allows reports whether a key with role r may see the queue's cases.
@@ -135,6 +159,77 @@ type Case struct {
 	RetainUntil time.Time `json:"retain_until"` // media and evidence are deleted after this
 }
 
+// Validate returns an EINVALID (or ETOOLARGE) error if c cannot be opened:
+// a known kind with the evidence of its kind, a priority in range and
+// short, printable text fields.
+func (c *Case) Validate() error {
+	if c.Queue == "" {
+		return Errorf(EINVALID, "a case needs a queue")
+	}
+	switch c.Kind {
+	case CaseKindMatch:
+		if len(c.Matches) == 0 {
+			return Errorf(EINVALID, "a match case needs matches")
+		}
+		if c.Conversation != nil {
+			return Errorf(EINVALID, "a match case holds no conversation")
+		}
+	case CaseKindConversation:
+		if c.Conversation == nil {
+			return Errorf(EINVALID, "a conversation case needs the conversation")
+		}
+	default:
+		return Errorf(EINVALID, "case kind must be %q or %q", CaseKindMatch, CaseKindConversation)
+	}
+	if c.Priority < 0 || c.Priority > MaxCasePriority {
+		return Errorf(EINVALID, "case priority must be 0 to %d", MaxCasePriority)
+	}
+	if len(c.Matches) > MaxCaseMatches {
+		return Errorf(ETOOLARGE, "a case holds at most %d matches", MaxCaseMatches)
+	}
+	for _, f := range []struct{ name, v string }{
+		{"rule", c.Rule},
+		{"sha256", c.Content.SHA256},
+		{"media_type", c.Content.MediaType},
+		{"media_id", c.Content.MediaID},
+		{"content_id", c.Content.ContentID},
+		{"user_id", c.Content.UserID},
+	} {
+		if len(f.v) > MaxEntryFieldLen || !printable(f.v) {
+			return Errorf(EINVALID, "case %s must be at most %d printable bytes", f.name, MaxEntryFieldLen)
+		}
+	}
+	if cv := c.Conversation; cv != nil {
+		if len(cv.Messages) > MaxCaseMessages {
+			return Errorf(ETOOLARGE, "a case holds at most %d messages", MaxCaseMessages)
+		}
+		if len(cv.ConversationID) > MaxConversationIDLen || len(cv.Suspect) > MaxEntryFieldLen {
+			return Errorf(EINVALID, "case conversation id or suspect too long")
+		}
+		for i, m := range cv.Messages {
+			if len(m.Text) > MaxCaseTextLen || len(m.Speaker) > MaxEntryFieldLen || len(m.Indicators) > 64 {
+				return Errorf(ETOOLARGE, "case message %d too large", i+1)
+			}
+		}
+	}
+	return nil
+}
+
+// Validate returns an EINVALID error if d cannot be recorded.
+func (d *Decision) Validate() error {
+	switch {
+	case !d.Verdict.Valid():
+		return Errorf(EINVALID, "verdict must be %q, %q or %q", VerdictConfirmed, VerdictFalsePositive, VerdictEscalate)
+	case d.DecidedBy == "" || len(d.DecidedBy) > MaxEntryFieldLen:
+		return Errorf(EINVALID, "a decision must say who made it")
+	case len(d.Category) > MaxEntryFieldLen || !printable(d.Category):
+		return Errorf(EINVALID, "decision category must be at most %d printable bytes", MaxEntryFieldLen)
+	case len(d.Notes) > MaxCaseNoteLen || !utf8.ValidString(d.Notes):
+		return Errorf(EINVALID, "decision notes must be UTF-8 of at most %d bytes", MaxCaseNoteLen)
+	}
+	return nil
+}
+
 // Case event kinds, the case's history.
 const (
 	CaseEventOpened   = "opened"
@@ -143,6 +238,9 @@ const (
 	CaseEventDecided  = "decided"
 	CaseEventRevealed = "revealed" // a reviewer un-blurred the media
 	CaseEventExpired  = "expired"  // retention ended; media deleted
+	// CaseEventQuarantined records that the case (a decision on it, or its
+	// opening) made the quarantine policy quarantine a bank entry.
+	CaseEventQuarantined = "quarantined"
 )
 
 // CaseEvent is one step in a case's history.
@@ -186,6 +284,102 @@ func (s *EntryStats) Precision() float64 {
 	return float64(s.Confirmed) / float64(n)
 }
 
+// MaxEntryStatsIDs bounds the ids of one CaseService.EntryStats call.
+const MaxEntryStatsIDs = 1000
+
+// BankStats is what review has said about one bank's matches: the sums of
+// its entries' EntryStats.
+type BankStats struct {
+	BankID         int64  `json:"bank_id"`
+	Bank           string `json:"bank"`
+	Confirmed      int    `json:"confirmed"`
+	FalsePositives int    `json:"false_positives"`
+	Matches        int    `json:"matches"`
+	Quarantined    int    `json:"quarantined"` // entries quarantined now
+}
+
+// Precision is Confirmed / (Confirmed + FalsePositives), or -1 with no
+// decisions yet.
+func (s *BankStats) Precision() float64 {
+	n := s.Confirmed + s.FalsePositives
+	if n == 0 {
+		return -1
+	}
+	return float64(s.Confirmed) / float64(n)
+}
+
+// QuarantinePolicy says when review statistics quarantine a bank entry
+// automatically. The zero policy quarantines nothing; each trigger is off
+// while its first field is zero.
+//
+// False positives: when a decision makes an entry's false positives reach
+// MinFalsePositives and its precision is at or below MaxPrecision (so with
+// MaxPrecision 0, only entries no reviewer has ever confirmed). After a
+// curator releases the entry, only false positives counted since then
+// reach MinFalsePositives.
+//
+// Spike: when a case opens and the entry's cases opened in the last Window
+// number at least SpikeMin (1 if unset) and more than SpikeFactor times its
+// usual count per Window, which is its cases before the window spread over
+// the time from the entry's addition to the window's start (at least one
+// Window). A new entry has no usual count, so SpikeMin alone decides. After
+// a release, only cases opened since then count towards a spike.
+type QuarantinePolicy struct {
+	MinFalsePositives int           `json:"min_false_positives"`
+	MaxPrecision      float64       `json:"max_precision"`
+	SpikeFactor       float64       `json:"spike_factor"`
+	SpikeMin          int           `json:"spike_min"`
+	Window            time.Duration `json:"window"`
+}
+
+// Validate returns an EINVALID error for a policy that cannot be applied.
+func (p QuarantinePolicy) Validate() error {
+	switch {
+	case p.MinFalsePositives < 0:
+		return Errorf(EINVALID, "quarantine policy: minimum false positives must not be negative")
+	case p.MaxPrecision < 0 || p.MaxPrecision > 1 || math.IsNaN(p.MaxPrecision):
+		return Errorf(EINVALID, "quarantine policy: maximum precision must be between 0 and 1")
+	case p.SpikeFactor < 0 || math.IsNaN(p.SpikeFactor) || math.IsInf(p.SpikeFactor, 0):
+		return Errorf(EINVALID, "quarantine policy: spike factor must not be negative")
+	case p.SpikeMin < 0:
+		return Errorf(EINVALID, "quarantine policy: spike minimum must not be negative")
+	case p.SpikeFactor > 0 && p.Window <= 0:
+		return Errorf(EINVALID, "quarantine policy: a spike factor needs a positive window")
+	}
+	return nil
+}
+
+// FalsePositiveTrigger reports whether s (its false positives counted
+// since the last release being sinceRelease) calls for quarantine, and if
+// so why.
+func (p QuarantinePolicy) FalsePositiveTrigger(s *EntryStats, sinceRelease int) (string, bool) {
+	if p.MinFalsePositives <= 0 || sinceRelease < p.MinFalsePositives {
+		return "", false
+	}
+	prec := s.Precision()
+	if prec < 0 || prec > p.MaxPrecision {
+		return "", false
+	}
+	return fmt.Sprintf("automatic: %d false positives, precision %.2f (policy: at least %d, at most %.2f)",
+		s.FalsePositives, prec, p.MinFalsePositives, p.MaxPrecision), true
+}
+
+// SpikeTrigger reports whether an entry with recent cases in the last
+// Window and older cases before it, over a history of span before the
+// window, calls for quarantine, and if so why.
+func (p QuarantinePolicy) SpikeTrigger(recent, older int, span time.Duration) (string, bool) {
+	if p.SpikeFactor <= 0 || p.Window <= 0 || recent < max(p.SpikeMin, 1) {
+		return "", false
+	}
+	windows := max(float64(span)/float64(p.Window), 1)
+	usual := float64(older) / windows
+	if float64(recent) <= p.SpikeFactor*usual {
+		return "", false
+	}
+	return fmt.Sprintf("automatic: %d cases in %s, usually %.1f (policy: more than %.1f times usual and at least %d)",
+		recent, p.Window, usual, p.SpikeFactor, max(p.SpikeMin, 1)), true
+}
+
 // CaseService stores review queues, cases, their history and what the
 // decisions say about bank entries.
 type CaseService interface {
@@ -209,11 +403,19 @@ type CaseService interface {
 	// the case is already decided.
 	DecideCase(ctx context.Context, id int64, d Decision) (*Case, error)
 
-	// EntryStats returns the review statistics of the given entries (all
-	// entries with any when ids is empty).
+	// EntryStats returns the review statistics of the given entries, in
+	// id order (all entries with any statistics, or quarantined, when ids
+	// is empty). Unknown ids are left out; at most MaxEntryStatsIDs ids.
 	EntryStats(ctx context.Context, ids []int64) ([]*EntryStats, error)
+	// BankPrecision returns the review statistics of every bank that has
+	// any, by bank id.
+	BankPrecision(ctx context.Context) ([]*BankStats, error)
 	// QuarantineEntry stops an entry matching and flags it for a curator;
-	// ReleaseEntry undoes it.
+	// ReleaseEntry undoes it. Both change the entry's change sequence, so a
+	// matcher following EntriesChangedSince drops or re-adds it.
+	// ENOTFOUND for an unknown entry; ECONFLICT to quarantine a retracted
+	// or quarantined entry, or to release one that is not quarantined;
+	// EINVALID without a reason.
 	QuarantineEntry(ctx context.Context, id int64, reason string) error
 	ReleaseEntry(ctx context.Context, id int64) error
 

@@ -182,7 +182,7 @@ func (m *Matcher) Refresh(ctx context.Context) error {
 					return err
 				}
 				seq = max(seq, e.Seq)
-				if m.signals != nil && !e.Retracted() {
+				if m.signals != nil && e.Active() {
 					added = append(added, e)
 				}
 			}
@@ -221,7 +221,7 @@ func (m *Matcher) apply(e *vigil.Entry) error {
 	}
 	id := packID(e.BankID, e.ID)
 	if e.SignalType == vigil.SignalPDQ {
-		if e.Retracted() {
+		if !e.Active() {
 			m.pdq.Remove(id)
 			return nil
 		}
@@ -240,7 +240,7 @@ func (m *Matcher) apply(e *vigil.Entry) error {
 	if err != nil {
 		return fmt.Errorf("entry %d: %w", e.ID, err)
 	}
-	if e.Retracted() {
+	if !e.Active() {
 		_, err = x.Remove(id, d)
 		return err
 	}
@@ -434,8 +434,8 @@ func (m *Matcher) resolve(ctx context.Context, s *state, t vigil.SignalType, hit
 		} else if err != nil {
 			return fmt.Errorf("entry %d: %w", entryID, err)
 		}
-		if e.Retracted() {
-			continue // retracted after the index was last refreshed
+		if !e.Active() {
+			continue // retracted or quarantined after the index was last refreshed
 		}
 		mt := vigil.Match{
 			BankID: bank.ID, Bank: bank.Name, EntryID: e.ID, SignalType: e.SignalType, Value: e.Value,

@@ -80,7 +80,7 @@ func (m *Matcher) applyVideo(e *vigil.Entry) error {
 		}
 		delete(next, e.ID)
 	}
-	if !e.Retracted() {
+	if e.Active() {
 		frames, err := parseVideo(e.Value)
 		if err != nil {
 			m.logger.Warn("vpdq entry not matchable", "entry", e.ID, "err", err)
