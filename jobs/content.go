@@ -1,0 +1,271 @@
+package jobs
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/vigil-oss/vigil"
+	"github.com/vigil-oss/vigil/hashing"
+	"github.com/vigil-oss/vigil/vpdq"
+)
+
+const kindContent = "vigil_content"
+
+// spoolPrefix starts the name of every spooled upload.
+const spoolPrefix = "upload-"
+
+// contentArgs is a content job. File is the spooled upload's name inside
+// the spool directory (never a path, so that a row cannot point a worker
+// elsewhere on disk).
+type contentArgs struct {
+	File       string `json:"file"`
+	SHA256     string `json:"sha256"`
+	Bytes      int64  `json:"bytes"`
+	Webhook    string `json:"webhook,omitempty"`
+	Dihedral   bool   `json:"dihedral,omitempty"`
+	MinQuality int    `json:"min_quality,omitempty"`
+}
+
+func (contentArgs) Kind() string { return kindContent }
+
+// ContentInfo describes hashed content.
+type ContentInfo struct {
+	Bytes  int64  `json:"bytes"`
+	Format string `json:"format,omitempty"` // image decoder name, or "video:" and the codec
+	Width  int    `json:"width,omitempty"`
+	Height int    `json:"height,omitempty"`
+}
+
+// ContentResult is a content job's result: the same fields as the
+// response of POST /v1/match.
+type ContentResult struct {
+	Content  ContentInfo         `json:"content"`
+	Signals  []vigil.Signal      `json:"signals"`
+	PDQError string              `json:"pdq_error,omitempty"`
+	Matched  bool                `json:"matched"`
+	Results  []vigil.MatchResult `json:"results"`
+}
+
+// jobEvent is the data of an EventJobCompleted event.
+type jobEvent struct {
+	JobID         int64          `json:"job_id"`
+	State         vigil.JobState `json:"state"`
+	ContentSHA256 string         `json:"content_sha256"`
+	Error         string         `json:"error,omitempty"`
+	Result        *ContentResult `json:"result,omitempty"`
+}
+
+func (c *Client) maxBytes() int64 {
+	if n := c.cfg.Hashing.Limits.MaxBytes; n > 0 {
+		return n
+	}
+	return hashing.DefaultLimits.MaxBytes
+}
+
+// SubmitContent implements vigil.JobService.
+func (c *Client) SubmitContent(ctx context.Context, r io.Reader, opts vigil.ContentJobOptions) (*vigil.Job, error) {
+	if c.cfg.SpoolDir == "" {
+		return nil, vigil.Errorf(vigil.EUNSUPPORTED, "content jobs are not configured")
+	}
+	if opts.Webhook != "" {
+		if _, ok := c.cfg.Webhooks[opts.Webhook]; !ok {
+			return nil, vigil.Errorf(vigil.ENOTFOUND, "webhook %q is not configured", opts.Webhook)
+		}
+	}
+	name, sum, n, err := c.spool(r)
+	if err != nil {
+		return nil, err
+	}
+	args := contentArgs{File: name, SHA256: sum, Bytes: n, Webhook: opts.Webhook,
+		Dihedral: opts.Match.Dihedral, MinQuality: opts.Match.MinQuality}
+	res, err := c.river.Insert(ctx, args, &river.InsertOpts{MaxAttempts: c.cfg.ContentMaxAttempts})
+	if err != nil {
+		os.Remove(filepath.Join(c.cfg.SpoolDir, name))
+		return nil, fmt.Errorf("queue content job: %w", err)
+	}
+	return jobFromRow(res.Job), nil
+}
+
+// spool writes r to a new file in the spool directory (mode 0600) and
+// returns its name, SHA-256 and size.
+func (c *Client) spool(r io.Reader) (name, sum string, n int64, err error) {
+	f, err := os.CreateTemp(c.cfg.SpoolDir, spoolPrefix+"*")
+	if err != nil {
+		return "", "", 0, fmt.Errorf("spool upload: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	limit := c.maxBytes()
+	h := sha256.New()
+	n, err = io.Copy(io.MultiWriter(f, h), io.LimitReader(r, limit+1))
+	if err != nil {
+		// A body over http.MaxBytesReader's bound ends here too.
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return "", "", 0, vigil.Errorf(vigil.ETOOLARGE, "upload is larger than the %d-byte limit", limit)
+		}
+		return "", "", 0, fmt.Errorf("spool upload: %w", err)
+	}
+	if n > limit {
+		return "", "", 0, vigil.Errorf(vigil.ETOOLARGE, "upload is larger than the %d-byte limit", limit)
+	}
+	if n == 0 {
+		return "", "", 0, vigil.Errorf(vigil.EINVALID, "upload is empty")
+	}
+	// The job row is committed after this: the file must be on disk first.
+	if err = f.Sync(); err != nil {
+		return "", "", 0, fmt.Errorf("spool upload: %w", err)
+	}
+	if err = f.Close(); err != nil {
+		return "", "", 0, fmt.Errorf("spool upload: %w", err)
+	}
+	return filepath.Base(f.Name()), hex.EncodeToString(h.Sum(nil)), n, nil
+}
+
+// contentWorker hashes and matches spooled uploads.
+type contentWorker struct {
+	river.WorkerDefaults[contentArgs]
+	c *Client
+}
+
+func (w *contentWorker) Timeout(*river.Job[contentArgs]) time.Duration { return w.c.cfg.ContentTimeout }
+
+func (w *contentWorker) Work(ctx context.Context, job *river.Job[contentArgs]) error {
+	c := w.c
+	a := job.Args
+	if a.File != filepath.Base(a.File) || !strings.HasPrefix(a.File, spoolPrefix) {
+		return river.JobCancel(fmt.Errorf("bad spool file name %q", a.File))
+	}
+	path := filepath.Join(c.cfg.SpoolDir, a.File)
+	res, err := c.hashAndMatch(ctx, path, a)
+	if errors.Is(err, fs.ErrNotExist) {
+		err = river.JobCancel(errors.New("spooled upload is gone"))
+	}
+	if err != nil {
+		var cancel *river.JobCancelError
+		if job.Attempt >= job.MaxAttempts || errors.As(err, &cancel) {
+			// The last attempt: nothing will read the upload again.
+			c.finishContent(ctx, job, path, nil, err)
+		}
+		return err
+	}
+	if err := river.RecordOutput(ctx, res); err != nil {
+		return fmt.Errorf("record result: %w", err)
+	}
+	// Notified before the upload is deleted: if queueing the event fails,
+	// the retry can still hash the upload. The event id is the job's, so
+	// a receiver drops the duplicate of a job that ran twice.
+	if err := c.finishContent(ctx, job, path, res, nil); err != nil {
+		return err
+	}
+	return nil
+}
+
+// finishContent notifies the job's webhook, if it has one, of its outcome
+// and deletes the spooled upload.
+func (c *Client) finishContent(ctx context.Context, job *river.Job[contentArgs], path string, res *ContentResult, jobErr error) error {
+	if wh := job.Args.Webhook; wh != "" {
+		ev := jobEvent{JobID: job.ID, ContentSHA256: job.Args.SHA256, State: vigil.JobCompleted, Result: res}
+		if jobErr != nil {
+			ev.State, ev.Error = vigil.JobFailed, jobErr.Error()
+		}
+		data, err := json.Marshal(ev)
+		if err != nil {
+			return fmt.Errorf("encode job event: %w", err)
+		}
+		err = c.Notify(ctx, wh, vigil.Event{ID: fmt.Sprintf("job_%d_%s", job.ID, ev.State), Type: vigil.EventJobCompleted, Data: data})
+		if err != nil {
+			if jobErr != nil {
+				c.logger.Error("notify job failure", "job", job.ID, "webhook", wh, "err", err)
+			} else {
+				return err
+			}
+		}
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		c.logger.Error("delete spooled upload", "job", job.ID, "err", err)
+	}
+	return nil
+}
+
+// hashAndMatch hashes the spooled upload (as an image, else as a video)
+// and matches its signals, as POST /v1/match does.
+func (c *Client) hashAndMatch(ctx context.Context, path string, a contentArgs) (*ContentResult, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	h := hashing.NewHasher(c.cfg.Hashing)
+	d, data, err := h.Read(f)
+	f.Close()
+	if err != nil {
+		return nil, err
+	}
+	res := &ContentResult{Content: ContentInfo{Bytes: int64(len(data))}}
+	img, err := h.HashImageBytes(data)
+	switch {
+	case err == nil:
+		img.Digests = d
+		res.Signals = img.Signals()
+		res.Content.Format, res.Content.Width, res.Content.Height = img.Format, img.Width, img.Height
+	case vigil.ErrorCode(err) == vigil.EINTERNAL:
+		return nil, err
+	case vigil.ErrorCode(err) == vigil.EUNSUPPORTED && !c.cfg.NoVideo:
+		// Not an image: perhaps a video. ffmpeg reads the spooled file
+		// itself, so MP4s with their index at the end work too.
+		frames, info, verr := vpdq.HashFile(ctx, path, vpdq.Options{Timeout: c.cfg.ContentTimeout})
+		if verr != nil {
+			if ctx.Err() != nil || vigil.ErrorCode(verr) == vigil.EINTERNAL {
+				return nil, verr // ffmpeg missing, or out of time: worth a retry
+			}
+			res.PDQError = vigil.ErrorMessage(err) + "; as video: " + vigil.ErrorMessage(verr)
+			res.Signals = d.Signals()
+			break
+		}
+		var b strings.Builder
+		vpdq.WriteFrames(&b, frames)
+		value, verr := vigil.CanonicalValue(vigil.SignalVPDQ, b.String())
+		if verr != nil {
+			res.PDQError = "as video: " + vigil.ErrorMessage(verr)
+			res.Signals = d.Signals()
+			break
+		}
+		res.Content.Format, res.Content.Width, res.Content.Height = "video:"+info.Codec, info.Width, info.Height
+		res.Signals = append([]vigil.Signal{{Type: vigil.SignalVPDQ, Value: value}}, d.Signals()...)
+	default:
+		res.PDQError = vigil.ErrorMessage(err)
+		res.Signals = d.Signals()
+	}
+
+	res.Results, err = c.cfg.Matcher.Lookup(ctx, res.Signals, vigil.MatchOptions{Dihedral: a.Dihedral, MinQuality: a.MinQuality})
+	if err != nil {
+		return nil, fmt.Errorf("match: %w", err)
+	}
+	for _, r := range res.Results {
+		res.Matched = res.Matched || len(r.Matches) > 0
+	}
+	if c.cfg.Signals != nil && c.cfg.KeepSignals > 0 {
+		if keep := vigil.KeepableSignals(res.Signals); len(keep) > 0 {
+			if err := c.cfg.Signals.KeepSignals(ctx, a.SHA256, keep, c.cfg.KeepSignals); err != nil {
+				return nil, fmt.Errorf("keep signals: %w", err)
+			}
+		}
+	}
+	return res, nil
+}

@@ -1,0 +1,185 @@
+package jobs_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"image"
+	"image/color"
+	"image/png"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/vigil-oss/vigil"
+	"github.com/vigil-oss/vigil/hashing"
+	"github.com/vigil-oss/vigil/jobs"
+	"github.com/vigil-oss/vigil/matcher"
+	"github.com/vigil-oss/vigil/sqlite"
+)
+
+var testSecret = []byte("0123456789abcdef0123456789abcdef")
+
+// env is a store, a matcher over it and the paths a jobs.Client needs.
+type env struct {
+	db       *sqlite.DB
+	matcher  *matcher.Matcher
+	signals  vigil.SignalStore
+	spoolDir string
+}
+
+func mustOpenEnv(tb testing.TB) *env {
+	tb.Helper()
+	ctx := context.Background()
+	dir := tb.TempDir()
+	db, err := sqlite.Open(ctx, dir, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { db.Close() })
+	m := matcher.New(sqlite.NewBankService(db), sqlite.NewEntryService(db), slog.New(slog.DiscardHandler))
+	if err := m.Load(ctx); err != nil {
+		tb.Fatal(err)
+	}
+	return &env{db: db, matcher: m, signals: sqlite.NewSignalStore(db), spoolDir: filepath.Join(dir, "spool")}
+}
+
+func (e *env) config(webhooks map[string]jobs.Webhook) jobs.Config {
+	return jobs.Config{
+		DBPath:       e.db.Path(),
+		SpoolDir:     e.spoolDir,
+		Matcher:      e.matcher,
+		Signals:      e.signals,
+		KeepSignals:  time.Hour,
+		Hashing:      hashing.Options{Limits: hashing.Limits{MaxBytes: 1 << 20}},
+		NoVideo:      true,
+		Webhooks:     webhooks,
+		PollInterval: 50 * time.Millisecond,
+		RetryDelay:   func(int) time.Duration { return 100 * time.Millisecond },
+	}
+}
+
+// mustOpenClient opens a client on cfg, started unless start is false,
+// and stops and closes it at the end of the test.
+func mustOpenClient(tb testing.TB, cfg jobs.Config, start bool) *jobs.Client {
+	tb.Helper()
+	c, err := jobs.Open(context.Background(), cfg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if start {
+		if err := c.Start(context.Background()); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	tb.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		c.Stop(ctx)
+		c.Close()
+	})
+	return c
+}
+
+// waitJob polls until job id has finished and returns it. The deadline
+// only keeps a broken test from hanging.
+func waitJob(tb testing.TB, js vigil.JobService, id int64) *vigil.Job {
+	tb.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		j, err := js.FindJob(context.Background(), id)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if j.State.Finished() {
+			return j
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("job %d did not finish: %+v", id, j)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// receiver is a webhook endpoint that verifies every delivery and
+// answers with the next status of a script (200 once it runs out).
+type receiver struct {
+	*httptest.Server
+	mu         sync.Mutex
+	statuses   []int
+	deliveries []delivery
+	arrived    chan struct{}
+}
+
+type delivery struct {
+	id, typ  string
+	verified error
+	event    vigil.Event
+}
+
+func newReceiver(tb testing.TB, statuses ...int) *receiver {
+	rc := &receiver{statuses: statuses, arrived: make(chan struct{}, 100)}
+	rc.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+		d := delivery{id: r.Header.Get(jobs.HeaderEventID), typ: r.Header.Get(jobs.HeaderEventType)}
+		d.verified = jobs.Verify(testSecret, r.Header, body, time.Now(), 5*time.Minute)
+		if err := json.Unmarshal(body, &d.event); err != nil {
+			d.verified = err
+		}
+		rc.mu.Lock()
+		status := http.StatusOK
+		if len(rc.statuses) > 0 {
+			status, rc.statuses = rc.statuses[0], rc.statuses[1:]
+		}
+		if d.verified != nil {
+			status = http.StatusUnauthorized
+		}
+		rc.deliveries = append(rc.deliveries, d)
+		rc.mu.Unlock()
+		w.WriteHeader(status)
+		rc.arrived <- struct{}{}
+	}))
+	tb.Cleanup(rc.Close)
+	return rc
+}
+
+func (rc *receiver) got() []delivery {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	return append([]delivery(nil), rc.deliveries...)
+}
+
+// gradientPNG is a benign generated test image.
+func gradientPNG(tb testing.TB, seed int) []byte {
+	tb.Helper()
+	img := image.NewRGBA(image.Rect(0, 0, 96, 80))
+	for y := range 80 {
+		for x := range 96 {
+			img.Set(x, y, color.RGBA{uint8(x*2 + seed), uint8(y * 3), uint8((x * y / 16) ^ seed), 255})
+		}
+	}
+	var b bytes.Buffer
+	if err := png.Encode(&b, img); err != nil {
+		tb.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+func spoolFiles(tb testing.TB, dir string) []string {
+	tb.Helper()
+	des, err := os.ReadDir(dir)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var names []string
+	for _, de := range des {
+		names = append(names, de.Name())
+	}
+	return names
+}
