@@ -40,6 +40,7 @@ func TestStore(t *testing.T) {
 			Conversations: sqlite.NewConversationService(db),
 			Audit:         sqlite.NewAuditService(db),
 			Signals:       sqlite.NewSignalStore(db),
+			Rules:         sqlite.NewRuleService(db),
 			SetNow:        func(now func() time.Time) { db.Now = now },
 		}
 	})

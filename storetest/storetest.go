@@ -27,6 +27,7 @@ type Services struct {
 	Conversations vigil.ConversationService
 	Audit         vigil.AuditService
 	Signals       vigil.SignalStore
+	Rules         vigil.RuleService
 
 	// SetNow replaces the store's clock. The tests use whole seconds, so a
 	// store may keep times at any precision down to a millisecond.
@@ -46,6 +47,7 @@ func TestAll(t *testing.T, open Opener) {
 	t.Run("ConversationService", func(t *testing.T) { TestConversationService(t, open) })
 	t.Run("AuditService", func(t *testing.T) { TestAuditService(t, open) })
 	t.Run("SignalStore", func(t *testing.T) { TestSignalStore(t, open) })
+	t.Run("RuleService", func(t *testing.T) { TestRuleService(t, open) })
 }
 
 // Clock is a fake clock for SetNow. It starts at a fixed time and moves
