@@ -33,7 +33,7 @@ func NewEntryService(db *DB) *EntryService {
 // entryColumns are the columns scanEntry reads, without the bank's name,
 // which is looked up separately: banks are few and entries many.
 const entryColumns = `id, bank_id, signal_type, value, source, source_entry_id, category,
-	added_by, added_at, retracted_by, retracted_at, retract_reason, seq`
+	added_by, added_at, retracted_by, retracted_at, retract_reason, quarantined_at, quarantine_reason, seq`
 
 // AddEntries adds a batch of entries to a bank in one transaction.
 func (s *EntryService) AddEntries(ctx context.Context, bankID int64, by string, entries []*vigil.Entry) (vigil.ImportResult, error) {
@@ -360,7 +360,7 @@ func (s *EntryService) ForEachActiveEntry(ctx context.Context, t vigil.SignalTyp
 			return err
 		}
 		rows, err := tx.QueryContext(ctx, `SELECT `+entryColumns+` FROM entries
-			WHERE signal_type = ? AND retracted_at IS NULL`, t)
+			WHERE signal_type = ? AND retracted_at IS NULL AND quarantined_at IS NULL`, t)
 		if err != nil {
 			return err
 		}
@@ -448,12 +448,14 @@ func scanEntry(row scanner) (*vigil.Entry, error) {
 
 func scanEntryInto(row scanner, e *vigil.Entry) error {
 	var (
-		value       []byte
-		addedAt     string
-		retractedAt sql.NullString
+		value         []byte
+		addedAt       string
+		retractedAt   sql.NullString
+		quarantinedAt sql.NullString
 	)
 	if err := row.Scan(&e.ID, &e.BankID, &e.SignalType, &value, &e.Source, &e.SourceEntryID, &e.Category,
-		&e.AddedBy, &addedAt, &e.RetractedBy, &retractedAt, &e.RetractReason, &e.Seq); err != nil {
+		&e.AddedBy, &addedAt, &e.RetractedBy, &retractedAt, &e.RetractReason,
+		&quarantinedAt, &e.QuarantineReason, &e.Seq); err != nil {
 		return err
 	}
 	e.Value = decodeValue(e.SignalType, value)
@@ -461,7 +463,10 @@ func scanEntryInto(row scanner, e *vigil.Entry) error {
 	if e.AddedAt, err = parseTime(addedAt); err != nil {
 		return err
 	}
-	e.RetractedAt, err = parseNullTime(retractedAt)
+	if e.RetractedAt, err = parseNullTime(retractedAt); err != nil {
+		return err
+	}
+	e.QuarantinedAt, err = parseNullTime(quarantinedAt)
 	return err
 }
 

@@ -32,6 +32,7 @@ func MustOpenDB(tb testing.TB) *sqlite.DB {
 func TestStore(t *testing.T) {
 	storetest.TestAll(t, func(tb testing.TB) storetest.Services {
 		db := MustOpenDB(tb)
+		cases := sqlite.NewCaseService(db)
 		return storetest.Services{
 			Banks:   sqlite.NewBankService(db),
 			Entries: sqlite.NewEntryService(db),
@@ -42,6 +43,9 @@ func TestStore(t *testing.T) {
 			Signals:       sqlite.NewSignalStore(db),
 			Rules:         sqlite.NewRuleService(db),
 			SetNow:        func(now func() time.Time) { db.Now = now },
+
+			Cases:               cases,
+			SetQuarantinePolicy: func(p vigil.QuarantinePolicy) { cases.Policy = p },
 		}
 	})
 }

@@ -559,7 +559,8 @@ func assertEntry(t testing.TB, got, want *vigil.Entry) {
 		got.SourceEntryID != want.SourceEntryID || got.Category != want.Category ||
 		got.AddedBy != want.AddedBy || !got.AddedAt.Equal(want.AddedAt) ||
 		got.RetractedBy != want.RetractedBy || !sameTime(got.RetractedAt, want.RetractedAt) ||
-		got.RetractReason != want.RetractReason || got.Seq != want.Seq {
+		got.RetractReason != want.RetractReason || !sameTime(got.QuarantinedAt, want.QuarantinedAt) ||
+		got.QuarantineReason != want.QuarantineReason || got.Seq != want.Seq {
 		t.Errorf("entry\n got %+v\nwant %+v", got, want)
 	}
 }

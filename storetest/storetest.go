@@ -29,6 +29,11 @@ type Services struct {
 	Signals       vigil.SignalStore
 	Rules         vigil.RuleService
 
+	// Cases is the review store; SetQuarantinePolicy sets the policy its
+	// automatic quarantine follows (off until set).
+	Cases               vigil.CaseService
+	SetQuarantinePolicy func(p vigil.QuarantinePolicy)
+
 	// SetNow replaces the store's clock. The tests use whole seconds, so a
 	// store may keep times at any precision down to a millisecond.
 	SetNow func(now func() time.Time)
@@ -48,6 +53,7 @@ func TestAll(t *testing.T, open Opener) {
 	t.Run("AuditService", func(t *testing.T) { TestAuditService(t, open) })
 	t.Run("SignalStore", func(t *testing.T) { TestSignalStore(t, open) })
 	t.Run("RuleService", func(t *testing.T) { TestRuleService(t, open) })
+	t.Run("CaseService", func(t *testing.T) { TestCaseService(t, open) })
 }
 
 // Clock is a fake clock for SetNow. It starts at a fixed time and moves

@@ -1,0 +1,603 @@
+package storetest
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vigil-oss/vigil"
+)
+
+// TestCaseService tests a vigil.CaseService: queues, cases and their
+// history, decisions and what they say about entries, quarantine and
+// retention.
+func TestCaseService(t *testing.T, open Opener) {
+	ctx := context.Background()
+
+	t.Run("Queues", func(t *testing.T) {
+		s, clock := openWithClock(t, open)
+		q := &vigil.Queue{Name: "urgent", Description: "known material", Roles: []vigil.Role{vigil.RoleReviewer}}
+		must(t, s.Cases.CreateQueue(ctx, q))
+		if q.ID == 0 || !q.CreatedAt.Equal(clock.Now()) {
+			t.Errorf("queue not filled in: %+v", q)
+		}
+		wantCode(t, s.Cases.CreateQueue(ctx, &vigil.Queue{Name: "urgent"}), vigil.ECONFLICT)
+		wantCode(t, s.Cases.CreateQueue(ctx, &vigil.Queue{Name: "Bad Name"}), vigil.EINVALID)
+		wantCode(t, s.Cases.CreateQueue(ctx, &vigil.Queue{Name: "x", Roles: []vigil.Role{"boss"}}), vigil.EINVALID)
+		must(t, s.Cases.CreateQueue(ctx, &vigil.Queue{Name: "general"}))
+
+		got, err := s.Cases.FindQueue(ctx, "urgent")
+		must(t, err)
+		if got.ID != q.ID || got.Description != q.Description || len(got.Roles) != 1 || got.Roles[0] != vigil.RoleReviewer ||
+			!got.CreatedAt.Equal(q.CreatedAt) {
+			t.Errorf("found queue %+v, want %+v", got, q)
+		}
+		_, err = s.Cases.FindQueue(ctx, "nope")
+		wantCode(t, err, vigil.ENOTFOUND)
+		list, err := s.Cases.ListQueues(ctx)
+		must(t, err)
+		if len(list) != 2 || list[0].Name != "general" || list[1].Name != "urgent" {
+			t.Errorf("queues %v, want general and urgent by name", queueNames(list))
+		}
+	})
+
+	t.Run("OpenAndFind", func(t *testing.T) {
+		s, clock := openWithClock(t, open)
+		f := newCaseFixture(t, s, 2)
+		c := f.matchCase(clock, f.entries[0], f.entries[0]) // two matches of one entry count once
+		c.Priority, c.Rule = 70, "known-pdq"
+		c.Content = vigil.ContentRef{SHA256: strings.Repeat("ab", 32), MediaType: "image/png", MediaID: "m1", ContentID: "post-9", UserID: "user-4"}
+		// A negative bank's entry in the evidence is not counted.
+		c.Matches = append(c.Matches, vigil.Match{BankID: f.bank.ID, EntryID: f.entries[1].ID, Negative: true})
+		must(t, s.Cases.OpenCase(ctx, c, "rules"))
+		if c.ID == 0 || c.State != vigil.CaseOpen || !c.CreatedAt.Equal(clock.Now()) || !c.UpdatedAt.Equal(clock.Now()) {
+			t.Errorf("opened case not filled in: %+v", c)
+		}
+		got, err := s.Cases.FindCase(ctx, c.ID)
+		must(t, err)
+		if got.Queue != "q" || got.Kind != vigil.CaseKindMatch || got.State != vigil.CaseOpen || got.Priority != 70 ||
+			got.Rule != "known-pdq" || got.Content != c.Content || len(got.Matches) != 3 ||
+			got.Matches[0].EntryID != f.entries[0].ID || got.Matches[0].Bank != "b" || got.Matches[0].Distance != 4 ||
+			got.Conversation != nil || got.Decision != nil || got.AssignedTo != "" ||
+			!got.RetainUntil.Equal(c.RetainUntil) || !got.CreatedAt.Equal(c.CreatedAt) {
+			t.Errorf("found case\n got %+v\nwant %+v", got, c)
+		}
+		history, err := s.Cases.CaseHistory(ctx, c.ID)
+		must(t, err)
+		if len(history) != 1 || history[0].Kind != vigil.CaseEventOpened || history[0].Actor != "rules" ||
+			history[0].CaseID != c.ID || !history[0].Time.Equal(clock.Now()) {
+			t.Errorf("history after opening: %v", events(history))
+		}
+		stats, err := s.Cases.EntryStats(ctx, []int64{f.entries[0].ID, f.entries[1].ID})
+		must(t, err)
+		if len(stats) != 2 || stats[0].Matches != 1 || stats[0].BankID != f.bank.ID || stats[1].Matches != 0 {
+			t.Errorf("entry stats after opening: %v", statsString(stats))
+		}
+
+		conv := &vigil.Case{Queue: "q", Kind: vigil.CaseKindConversation, RetainUntil: clock.Now().Add(time.Hour),
+			Conversation: &vigil.CaseConversation{ConversationID: "chat-1", Score: 0.8, Suspect: "u2", Messages: []vigil.CaseMessage{
+				{Index: 0, Speaker: "u2", Text: "how old are you?", Time: clock.Now(), Indicators: []string{"age_probe"}},
+				{Index: 1, Speaker: "u2", Text: "don't tell your parents", Indicators: []string{"secrecy"}},
+			}}}
+		must(t, s.Cases.OpenCase(ctx, conv, "rules"))
+		got, err = s.Cases.FindCase(ctx, conv.ID)
+		must(t, err)
+		if got.Conversation == nil || got.Conversation.ConversationID != "chat-1" || len(got.Conversation.Messages) != 2 ||
+			got.Conversation.Messages[1].Indicators[0] != "secrecy" || !got.Conversation.Messages[0].Time.Equal(clock.Now()) ||
+			got.Matches != nil {
+			t.Errorf("conversation case: %+v", got)
+		}
+
+		wantCode(t, s.Cases.OpenCase(ctx, &vigil.Case{Queue: "nope", Kind: vigil.CaseKindMatch, Matches: c.Matches,
+			RetainUntil: clock.Now()}, "rules"), vigil.ENOTFOUND)
+		wantCode(t, s.Cases.OpenCase(ctx, &vigil.Case{Queue: "q", Kind: vigil.CaseKindMatch, Matches: c.Matches}, "rules"), vigil.EINVALID)
+		wantCode(t, s.Cases.OpenCase(ctx, f.matchCase(clock, f.entries[0]), ""), vigil.EINVALID)
+		wantCode(t, s.Cases.OpenCase(ctx, &vigil.Case{Queue: "q", Kind: "photo", RetainUntil: clock.Now()}, "rules"), vigil.EINVALID)
+		_, err = s.Cases.FindCase(ctx, 9999)
+		wantCode(t, err, vigil.ENOTFOUND)
+		_, err = s.Cases.CaseHistory(ctx, 9999)
+		wantCode(t, err, vigil.ENOTFOUND)
+	})
+
+	t.Run("List", func(t *testing.T) {
+		s, clock := openWithClock(t, open)
+		f := newCaseFixture(t, s, 1)
+		must(t, s.Cases.CreateQueue(ctx, &vigil.Queue{Name: "other"}))
+		var ids []int64
+		for i := range 5 {
+			c := f.matchCase(clock, f.entries[0])
+			if i%2 == 1 {
+				c.Queue = "other"
+			}
+			must(t, s.Cases.OpenCase(ctx, c, "rules"))
+			ids = append(ids, c.ID)
+		}
+		_, err := s.Cases.AssignCase(ctx, ids[0], "rita", "lead")
+		must(t, err)
+		_, err = s.Cases.DecideCase(ctx, ids[2], vigil.Decision{Verdict: vigil.VerdictConfirmed, DecidedBy: "rita"})
+		must(t, err)
+
+		tests := []struct {
+			name   string
+			filter vigil.CaseFilter
+			want   []int64
+		}{
+			{"all", vigil.CaseFilter{}, ids},
+			{"one queue", vigil.CaseFilter{Queues: []string{"other"}}, []int64{ids[1], ids[3]}},
+			{"both queues", vigil.CaseFilter{Queues: []string{"q", "other"}}, ids},
+			{"unknown queue", vigil.CaseFilter{Queues: []string{"nope"}}, nil},
+			{"open", vigil.CaseFilter{States: []vigil.CaseState{vigil.CaseOpen}}, []int64{ids[1], ids[3], ids[4]}},
+			{"assigned or decided", vigil.CaseFilter{States: []vigil.CaseState{vigil.CaseAssigned, vigil.CaseDecided}}, []int64{ids[0], ids[2]}},
+			{"assigned to", vigil.CaseFilter{AssignedTo: "rita"}, []int64{ids[0]}},
+			{"page", vigil.CaseFilter{AfterID: ids[1], Limit: 2}, []int64{ids[2], ids[3]}},
+			{"queue and state", vigil.CaseFilter{Queues: []string{"q"}, States: []vigil.CaseState{vigil.CaseOpen}}, []int64{ids[4]}},
+		}
+		for _, tt := range tests {
+			got, err := s.Cases.ListCases(ctx, tt.filter)
+			must(t, err)
+			var gotIDs []int64
+			for _, c := range got {
+				gotIDs = append(gotIDs, c.ID)
+			}
+			if !sameIDs(gotIDs, tt.want) {
+				t.Errorf("%s: got %v, want %v", tt.name, gotIDs, tt.want)
+			}
+		}
+	})
+
+	t.Run("AssignAndNotes", func(t *testing.T) {
+		s, clock := openWithClock(t, open)
+		f := newCaseFixture(t, s, 1)
+		c := f.matchCase(clock, f.entries[0])
+		must(t, s.Cases.OpenCase(ctx, c, "rules"))
+
+		clock.Advance(time.Minute)
+		got, err := s.Cases.AssignCase(ctx, c.ID, "rita", "lead")
+		must(t, err)
+		if got.State != vigil.CaseAssigned || got.AssignedTo != "rita" || !got.UpdatedAt.Equal(clock.Now()) {
+			t.Errorf("assigned case: %+v", got)
+		}
+		clock.Advance(time.Minute)
+		ev := &vigil.CaseEvent{CaseID: c.ID, Actor: "rita", Kind: vigil.CaseEventNote, Detail: "looks like a known series"}
+		must(t, s.Cases.AddCaseEvent(ctx, ev))
+		if ev.ID == 0 || !ev.Time.Equal(clock.Now()) {
+			t.Errorf("event not filled in: %+v", ev)
+		}
+		must(t, s.Cases.AddCaseEvent(ctx, &vigil.CaseEvent{CaseID: c.ID, Actor: "rita", Kind: vigil.CaseEventRevealed}))
+		// The store records the other kinds itself; a caller cannot fake them.
+		wantCode(t, s.Cases.AddCaseEvent(ctx, &vigil.CaseEvent{CaseID: c.ID, Actor: "rita", Kind: vigil.CaseEventDecided}), vigil.EINVALID)
+		wantCode(t, s.Cases.AddCaseEvent(ctx, &vigil.CaseEvent{CaseID: c.ID, Actor: "rita", Kind: vigil.CaseEventNote}), vigil.EINVALID)
+		wantCode(t, s.Cases.AddCaseEvent(ctx, &vigil.CaseEvent{CaseID: c.ID, Kind: vigil.CaseEventNote, Detail: "x"}), vigil.EINVALID)
+		wantCode(t, s.Cases.AddCaseEvent(ctx, &vigil.CaseEvent{CaseID: c.ID, Actor: "rita", Kind: vigil.CaseEventNote,
+			Detail: strings.Repeat("n", vigil.MaxCaseNoteLen+1)}), vigil.EINVALID)
+		wantCode(t, s.Cases.AddCaseEvent(ctx, &vigil.CaseEvent{CaseID: 9999, Actor: "rita", Kind: vigil.CaseEventNote, Detail: "x"}), vigil.ENOTFOUND)
+
+		got, err = s.Cases.AssignCase(ctx, c.ID, "", "lead")
+		must(t, err)
+		if got.State != vigil.CaseOpen || got.AssignedTo != "" {
+			t.Errorf("unassigned case: %+v", got)
+		}
+		history, err := s.Cases.CaseHistory(ctx, c.ID)
+		must(t, err)
+		want := []string{"opened", "assigned to rita", "note looks like a known series", "revealed", "assigned unassigned"}
+		if got := events(history); strings.Join(got, "|") != strings.Join(want, "|") {
+			t.Errorf("history %q, want %q", got, want)
+		}
+		_, err = s.Cases.AssignCase(ctx, 9999, "rita", "lead")
+		wantCode(t, err, vigil.ENOTFOUND)
+	})
+
+	t.Run("Decide", func(t *testing.T) {
+		s, clock := openWithClock(t, open)
+		f := newCaseFixture(t, s, 2)
+		c := f.matchCase(clock, f.entries[0], f.entries[1])
+		must(t, s.Cases.OpenCase(ctx, c, "rules"))
+		_, err := s.Cases.AssignCase(ctx, c.ID, "rita", "lead")
+		must(t, err)
+
+		clock.Advance(time.Minute)
+		_, err = s.Cases.DecideCase(ctx, c.ID, vigil.Decision{Verdict: "maybe", DecidedBy: "rita"})
+		wantCode(t, err, vigil.EINVALID)
+		got, err := s.Cases.DecideCase(ctx, c.ID, vigil.Decision{Verdict: vigil.VerdictConfirmed, Category: "B1", Notes: "known", DecidedBy: "rita"})
+		must(t, err)
+		if got.State != vigil.CaseDecided || got.Decision == nil || got.Decision.Verdict != vigil.VerdictConfirmed ||
+			got.Decision.Category != "B1" || !got.Decision.DecidedAt.Equal(clock.Now()) || got.AssignedTo != "rita" {
+			t.Errorf("decided case: %+v (decision %+v)", got, got.Decision)
+		}
+		found, err := s.Cases.FindCase(ctx, c.ID)
+		must(t, err)
+		if found.State != vigil.CaseDecided || found.Decision == nil || found.Decision.Notes != "known" || found.Decision.DecidedBy != "rita" {
+			t.Errorf("stored decision: %+v", found.Decision)
+		}
+		_, err = s.Cases.DecideCase(ctx, c.ID, vigil.Decision{Verdict: vigil.VerdictFalsePositive, DecidedBy: "sam"})
+		wantCode(t, err, vigil.ECONFLICT)
+		_, err = s.Cases.AssignCase(ctx, c.ID, "sam", "lead")
+		wantCode(t, err, vigil.ECONFLICT)
+		_, err = s.Cases.DecideCase(ctx, 9999, vigil.Decision{Verdict: vigil.VerdictConfirmed, DecidedBy: "rita"})
+		wantCode(t, err, vigil.ENOTFOUND)
+
+		// Escalation keeps the case in review and counts nothing; a senior
+		// decides it later.
+		esc := f.matchCase(clock, f.entries[0])
+		must(t, s.Cases.OpenCase(ctx, esc, "rules"))
+		got, err = s.Cases.DecideCase(ctx, esc.ID, vigil.Decision{Verdict: vigil.VerdictEscalate, DecidedBy: "rita", Notes: "unsure"})
+		must(t, err)
+		if got.State != vigil.CaseEscalated {
+			t.Errorf("escalated case in state %q", got.State)
+		}
+		_, err = s.Cases.DecideCase(ctx, esc.ID, vigil.Decision{Verdict: vigil.VerdictEscalate, DecidedBy: "rita"})
+		wantCode(t, err, vigil.ECONFLICT)
+		got, err = s.Cases.AssignCase(ctx, esc.ID, "senior", "lead")
+		must(t, err)
+		if got.State != vigil.CaseEscalated || got.AssignedTo != "senior" {
+			t.Errorf("assigned escalated case: %+v", got)
+		}
+		got, err = s.Cases.DecideCase(ctx, esc.ID, vigil.Decision{Verdict: vigil.VerdictFalsePositive, DecidedBy: "senior"})
+		must(t, err)
+		if got.State != vigil.CaseDecided || got.Decision.DecidedBy != "senior" {
+			t.Errorf("senior's decision: %+v", got)
+		}
+		history, err := s.Cases.CaseHistory(ctx, esc.ID)
+		must(t, err)
+		want := []string{"opened", "decided escalate: unsure", "assigned to senior", "decided false_positive"}
+		if got := events(history); strings.Join(got, "|") != strings.Join(want, "|") {
+			t.Errorf("history %q, want %q", got, want)
+		}
+
+		stats, err := s.Cases.EntryStats(ctx, nil)
+		must(t, err)
+		if len(stats) != 2 || stats[0].EntryID != f.entries[0].ID || stats[0].Matches != 2 || stats[0].Confirmed != 1 ||
+			stats[0].FalsePositives != 1 || stats[0].Precision() != 0.5 ||
+			stats[1].Matches != 1 || stats[1].Confirmed != 1 || stats[1].FalsePositives != 0 {
+			t.Errorf("entry stats: %v", statsString(stats))
+		}
+		banks, err := s.Cases.BankPrecision(ctx)
+		must(t, err)
+		if len(banks) != 1 || banks[0].BankID != f.bank.ID || banks[0].Bank != "b" || banks[0].Confirmed != 2 ||
+			banks[0].FalsePositives != 1 || banks[0].Matches != 3 || banks[0].Quarantined != 0 {
+			t.Errorf("bank precision: %+v", banks)
+		}
+		_, err = s.Cases.EntryStats(ctx, make([]int64, vigil.MaxEntryStatsIDs+1))
+		if vigil.ErrorCode(err) == "" {
+			t.Error("EntryStats took more than MaxEntryStatsIDs ids")
+		}
+	})
+
+	t.Run("Quarantine", func(t *testing.T) {
+		s, clock := openWithClock(t, open)
+		f := newCaseFixture(t, s, 2)
+		e := f.entries[0]
+		before, err := s.Banks.FindBankByID(ctx, f.bank.ID)
+		must(t, err)
+
+		clock.Advance(time.Minute)
+		wantCode(t, s.Cases.QuarantineEntry(ctx, e.ID, " "), vigil.EINVALID)
+		must(t, s.Cases.QuarantineEntry(ctx, e.ID, "matches too much"))
+		got, err := s.Entries.FindEntryByID(ctx, e.ID)
+		must(t, err)
+		if !got.Quarantined() || got.Active() || !got.QuarantinedAt.Equal(clock.Now()) || got.QuarantineReason != "matches too much" ||
+			got.Seq <= e.Seq || got.Retracted() {
+			t.Errorf("quarantined entry: %+v", got)
+		}
+		// Matchers follow the change: the entry comes back from the change
+		// feed as not active, and a fresh load leaves it out.
+		changed, err := s.Entries.EntriesChangedSince(ctx, vigil.SignalPDQ, f.entries[1].Seq, 10)
+		must(t, err)
+		if len(changed) != 1 || changed[0].ID != e.ID || changed[0].Active() {
+			t.Errorf("changes after quarantine: %+v", changed)
+		}
+		if ids := activeIDs(t, s); len(ids) != 1 || ids[0] != f.entries[1].ID {
+			t.Errorf("active entries %v, want only %d", ids, f.entries[1].ID)
+		}
+		bank, err := s.Banks.FindBankByID(ctx, f.bank.ID)
+		must(t, err)
+		if bank.Version <= before.Version || bank.ActiveEntries != 2 {
+			t.Errorf("bank after quarantine: version %d (was %d), %d active", bank.Version, before.Version, bank.ActiveEntries)
+		}
+		// Curators find it among the entries and in the statistics.
+		stats, err := s.Cases.EntryStats(ctx, nil)
+		must(t, err)
+		if len(stats) != 1 || stats[0].EntryID != e.ID || stats[0].QuarantinedAt == nil || stats[0].Quarantine != "matches too much" {
+			t.Errorf("stats of quarantined entry: %v", statsString(stats))
+		}
+		banks, err := s.Cases.BankPrecision(ctx)
+		must(t, err)
+		if len(banks) != 1 || banks[0].Quarantined != 1 {
+			t.Errorf("bank precision: %+v", banks)
+		}
+		wantCode(t, s.Cases.QuarantineEntry(ctx, e.ID, "again"), vigil.ECONFLICT)
+		wantCode(t, s.Cases.QuarantineEntry(ctx, 9999, "x"), vigil.ENOTFOUND)
+
+		must(t, s.Cases.ReleaseEntry(ctx, e.ID))
+		released, err := s.Entries.FindEntryByID(ctx, e.ID)
+		must(t, err)
+		if !released.Active() || released.QuarantineReason != "" || released.Seq <= got.Seq {
+			t.Errorf("released entry: %+v", released)
+		}
+		changed, err = s.Entries.EntriesChangedSince(ctx, vigil.SignalPDQ, got.Seq, 10)
+		must(t, err)
+		if len(changed) != 1 || changed[0].ID != e.ID || !changed[0].Active() {
+			t.Errorf("changes after release: %+v", changed)
+		}
+		if ids := activeIDs(t, s); len(ids) != 2 {
+			t.Errorf("active entries after release: %v", ids)
+		}
+		wantCode(t, s.Cases.ReleaseEntry(ctx, e.ID), vigil.ECONFLICT)
+		wantCode(t, s.Cases.ReleaseEntry(ctx, 9999), vigil.ENOTFOUND)
+
+		_, err = s.Entries.RetractEntry(ctx, f.entries[1].ID, "curator", "wrong")
+		must(t, err)
+		wantCode(t, s.Cases.QuarantineEntry(ctx, f.entries[1].ID, "x"), vigil.ECONFLICT)
+	})
+
+	t.Run("FalsePositiveTrigger", func(t *testing.T) {
+		s, clock := openWithClock(t, open)
+		s.SetQuarantinePolicy(vigil.QuarantinePolicy{MinFalsePositives: 2, MaxPrecision: 0.5})
+		f := newCaseFixture(t, s, 2)
+		bad, good := f.entries[0], f.entries[1]
+		decide := func(v vigil.Verdict, es ...*vigil.Entry) *vigil.Case {
+			t.Helper()
+			c := f.matchCase(clock, es...)
+			must(t, s.Cases.OpenCase(ctx, c, "rules"))
+			_, err := s.Cases.DecideCase(ctx, c.ID, vigil.Decision{Verdict: v, DecidedBy: "rita"})
+			must(t, err)
+			return c
+		}
+		decide(vigil.VerdictConfirmed, good)
+		decide(vigil.VerdictFalsePositive, bad)
+		if quarantined(t, s, bad) {
+			t.Fatal("quarantined after one false positive")
+		}
+		second := decide(vigil.VerdictFalsePositive, bad, good)
+		if !quarantined(t, s, bad) {
+			t.Fatal("not quarantined after two false positives")
+		}
+		// good has 1 confirmed, 1 false positive: precision 0.5, but only
+		// one false positive.
+		if quarantined(t, s, good) {
+			t.Error("entry with one false positive quarantined")
+		}
+		e, err := s.Entries.FindEntryByID(ctx, bad.ID)
+		must(t, err)
+		if !strings.Contains(e.QuarantineReason, "false positives") {
+			t.Errorf("reason %q does not say why", e.QuarantineReason)
+		}
+		history, err := s.Cases.CaseHistory(ctx, second.ID)
+		must(t, err)
+		last := history[len(history)-1]
+		if last.Kind != vigil.CaseEventQuarantined || !strings.Contains(last.Detail, "false positives") {
+			t.Errorf("history does not record the quarantine: %q", events(history))
+		}
+
+		// After a release, the old false positives do not quarantine the
+		// entry again at once; two new ones do.
+		must(t, s.Cases.ReleaseEntry(ctx, bad.ID))
+		decide(vigil.VerdictFalsePositive, bad)
+		if quarantined(t, s, bad) {
+			t.Error("quarantined again by one false positive after release")
+		}
+		decide(vigil.VerdictFalsePositive, bad)
+		if !quarantined(t, s, bad) {
+			t.Error("not quarantined after two false positives since release")
+		}
+
+		// Off with the zero policy.
+		s.SetQuarantinePolicy(vigil.QuarantinePolicy{})
+		for range 3 {
+			decide(vigil.VerdictFalsePositive, good)
+		}
+		if quarantined(t, s, good) {
+			t.Error("zero policy quarantined an entry")
+		}
+	})
+
+	t.Run("SpikeTrigger", func(t *testing.T) {
+		s, clock := openWithClock(t, open)
+		f := newCaseFixture(t, s, 2)
+		steady, spiky := f.entries[0], f.entries[1]
+		openCase := func(e *vigil.Entry) *vigil.Case {
+			t.Helper()
+			c := f.matchCase(clock, e)
+			must(t, s.Cases.OpenCase(ctx, c, "rules"))
+			return c
+		}
+		// steady matches three cases an hour for ten hours, which makes
+		// that its usual rate (going from none to three an hour is a
+		// spike, so the policy starts after that); ten more hours at that
+		// rate are no spike.
+		for range 30 {
+			clock.Advance(20 * time.Minute)
+			openCase(steady)
+		}
+		s.SetQuarantinePolicy(vigil.QuarantinePolicy{SpikeFactor: 4, SpikeMin: 3, Window: time.Hour})
+		for range 30 {
+			clock.Advance(20 * time.Minute)
+			openCase(steady)
+		}
+		if quarantined(t, s, steady) {
+			t.Error("entry with a steady rate quarantined")
+		}
+		// spiky never matched in those ten hours; then, within minutes,
+		// under the minimum of three cases nothing happens, at three it is
+		// quarantined.
+		openCase(spiky)
+		clock.Advance(time.Minute)
+		openCase(spiky)
+		if quarantined(t, s, spiky) {
+			t.Fatal("quarantined under the spike minimum")
+		}
+		clock.Advance(time.Minute)
+		third := openCase(spiky)
+		if !quarantined(t, s, spiky) {
+			t.Fatal("spike not quarantined")
+		}
+		history, err := s.Cases.CaseHistory(ctx, third.ID)
+		must(t, err)
+		if last := history[len(history)-1]; last.Kind != vigil.CaseEventQuarantined || last.Actor == "" {
+			t.Errorf("history does not record the quarantine: %q", events(history))
+		}
+		// A release starts the count afresh.
+		must(t, s.Cases.ReleaseEntry(ctx, spiky.ID))
+		openCase(spiky)
+		if quarantined(t, s, spiky) {
+			t.Error("quarantined again at once after release")
+		}
+	})
+
+	t.Run("Retention", func(t *testing.T) {
+		s, clock := openWithClock(t, open)
+		f := newCaseFixture(t, s, 1)
+		c := f.matchCase(clock, f.entries[0])
+		c.Content = vigil.ContentRef{MediaID: "blob1", MediaType: "image/png", UserID: "u1"}
+		c.RetainUntil = clock.Now().Add(time.Hour)
+		must(t, s.Cases.OpenCase(ctx, c, "rules"))
+		conv := &vigil.Case{Queue: "q", Kind: vigil.CaseKindConversation, RetainUntil: clock.Now().Add(2 * time.Hour),
+			Conversation: &vigil.CaseConversation{ConversationID: "chat", Score: 0.9, Messages: []vigil.CaseMessage{{Speaker: "a", Text: "a secret"}}}}
+		must(t, s.Cases.OpenCase(ctx, conv, "rules"))
+		kept := f.matchCase(clock, f.entries[0])
+		kept.RetainUntil = clock.Now().Add(48 * time.Hour)
+		must(t, s.Cases.OpenCase(ctx, kept, "rules"))
+		_, err := s.Cases.DecideCase(ctx, c.ID, vigil.Decision{Verdict: vigil.VerdictConfirmed, DecidedBy: "rita"})
+		must(t, err)
+
+		expired, err := s.Cases.ExpiredCases(ctx, 10)
+		must(t, err)
+		if len(expired) != 0 {
+			t.Errorf("%d cases expired before their time", len(expired))
+		}
+		clock.Advance(3 * time.Hour)
+		expired, err = s.Cases.ExpiredCases(ctx, 10)
+		must(t, err)
+		if len(expired) != 2 || expired[0].ID != c.ID || expired[1].ID != conv.ID || expired[0].Content.MediaID != "blob1" {
+			t.Fatalf("expired cases: %+v", expired)
+		}
+		if one, err := s.Cases.ExpiredCases(ctx, 1); err != nil || len(one) != 1 {
+			t.Errorf("limit 1: %d cases, %v", len(one), err)
+		}
+		for _, e := range expired {
+			must(t, s.Cases.PurgeCase(ctx, e.ID))
+		}
+		must(t, s.Cases.PurgeCase(ctx, c.ID)) // again: nothing to do
+		wantCode(t, s.Cases.PurgeCase(ctx, 9999), vigil.ENOTFOUND)
+
+		got, err := s.Cases.FindCase(ctx, c.ID)
+		must(t, err)
+		if got.Matches != nil || got.Content.MediaID != "" || got.State != vigil.CaseDecided || got.Decision == nil {
+			t.Errorf("purged match case: %+v", got)
+		}
+		got, err = s.Cases.FindCase(ctx, conv.ID)
+		must(t, err)
+		if got.Conversation == nil || got.Conversation.Messages != nil || got.Conversation.ConversationID != "chat" {
+			t.Errorf("purged conversation case: %+v", got.Conversation)
+		}
+		got, err = s.Cases.FindCase(ctx, kept.ID)
+		must(t, err)
+		if len(got.Matches) != 1 {
+			t.Errorf("case within retention lost its evidence: %+v", got)
+		}
+		history, err := s.Cases.CaseHistory(ctx, c.ID)
+		must(t, err)
+		if n := len(history); n != 3 || history[n-1].Kind != vigil.CaseEventExpired {
+			t.Errorf("history after purge: %q", events(history))
+		}
+		expired, err = s.Cases.ExpiredCases(ctx, 10)
+		must(t, err)
+		if len(expired) != 0 {
+			t.Errorf("purged cases still expired: %d", len(expired))
+		}
+		// Statistics outlive the evidence.
+		stats, err := s.Cases.EntryStats(ctx, []int64{f.entries[0].ID})
+		must(t, err)
+		if len(stats) != 1 || stats[0].Matches != 2 || stats[0].Confirmed != 1 {
+			t.Errorf("stats after purge: %v", statsString(stats))
+		}
+	})
+}
+
+// caseFixture is a queue "q" and a bank "b" with PDQ entries.
+type caseFixture struct {
+	t       testing.TB
+	bank    *vigil.Bank
+	entries []*vigil.Entry
+}
+
+func newCaseFixture(t testing.TB, s Services, entries int) *caseFixture {
+	t.Helper()
+	must(t, s.Cases.CreateQueue(context.Background(), &vigil.Queue{Name: "q", Roles: []vigil.Role{vigil.RoleReviewer}}))
+	f := &caseFixture{t: t, bank: createBank(t, s, "b")}
+	for i := range entries {
+		f.entries = append(f.entries, &vigil.Entry{SignalType: vigil.SignalPDQ, Value: PDQ(100 + i), Source: "test"})
+	}
+	_, err := s.Entries.AddEntries(context.Background(), f.bank.ID, "curator", f.entries)
+	must(t, err)
+	return f
+}
+
+// matchCase returns a match case in queue q, retained for a day, with a
+// match of each entry.
+func (f *caseFixture) matchCase(clock *Clock, entries ...*vigil.Entry) *vigil.Case {
+	c := &vigil.Case{Queue: "q", Kind: vigil.CaseKindMatch, RetainUntil: clock.Now().Add(24 * time.Hour)}
+	for _, e := range entries {
+		c.Matches = append(c.Matches, vigil.Match{BankID: e.BankID, Bank: "b", EntryID: e.ID, SignalType: e.SignalType,
+			Value: e.Value, Distance: 4, Threshold: 31, Source: e.Source})
+	}
+	return c
+}
+
+// quarantined reports whether the store has e quarantined.
+func quarantined(t testing.TB, s Services, e *vigil.Entry) bool {
+	t.Helper()
+	got, err := s.Entries.FindEntryByID(context.Background(), e.ID)
+	must(t, err)
+	return got.Quarantined()
+}
+
+// activeIDs returns the ids of the PDQ entries a matcher would load.
+func activeIDs(t testing.TB, s Services) []int64 {
+	t.Helper()
+	var ids []int64
+	_, err := s.Entries.ForEachActiveEntry(context.Background(), vigil.SignalPDQ, func(e *vigil.Entry) error {
+		ids = append(ids, e.ID)
+		return nil
+	})
+	must(t, err)
+	return ids
+}
+
+func queueNames(qs []*vigil.Queue) []string {
+	var names []string
+	for _, q := range qs {
+		names = append(names, q.Name)
+	}
+	return names
+}
+
+// events renders a history as "kind detail" strings.
+func events(evs []*vigil.CaseEvent) []string {
+	var out []string
+	for _, ev := range evs {
+		out = append(out, strings.TrimSpace(ev.Kind+" "+ev.Detail))
+	}
+	return out
+}
+
+func statsString(stats []*vigil.EntryStats) []vigil.EntryStats {
+	var out []vigil.EntryStats
+	for _, s := range stats {
+		out = append(out, *s)
+	}
+	return out
+}
+
+func sameIDs(a, b []int64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
