@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 	"github.com/vigil-oss/vigil"
 	"github.com/vigil-oss/vigil/hashing"
 	"github.com/vigil-oss/vigil/vpdq"
@@ -155,13 +156,21 @@ func (w *contentWorker) Work(ctx context.Context, job *river.Job[contentArgs]) e
 	path := filepath.Join(c.cfg.SpoolDir, a.File)
 	res, err := c.hashAndMatch(ctx, path, a)
 	if errors.Is(err, fs.ErrNotExist) {
-		err = river.JobCancel(errors.New("spooled upload is gone"))
+		err = river.JobCancel(vigil.Errorf(vigil.ENOTFOUND, "spooled upload is gone"))
 	}
 	if err != nil {
 		var cancel *river.JobCancelError
-		if job.Attempt >= job.MaxAttempts || errors.As(err, &cancel) {
+		final := job.Attempt >= job.MaxAttempts || errors.As(err, &cancel)
+		c.logger.Error("content job", "job", job.ID, "attempt", job.Attempt, "final", final, "err", err)
+		// The job's errors are shown through the API and in the webhook
+		// event: internal detail stays in the log.
+		err = errors.New(vigil.ErrorMessage(err))
+		if final {
 			// The last attempt: nothing will read the upload again.
 			c.finishContent(ctx, job, path, nil, err)
+		}
+		if cancel != nil {
+			return river.JobCancel(err)
 		}
 		return err
 	}
@@ -268,4 +277,53 @@ func (c *Client) hashAndMatch(ctx context.Context, path string, a contentArgs) (
 		}
 	}
 	return res, nil
+}
+
+// orphanAge is how old a spooled upload with no job must be before the
+// sweep deletes it, so that an upload being queued right now is spared.
+const orphanAge = 10 * time.Minute
+
+// sweepSpool deletes spooled uploads that no unfinished content job refers
+// to: left by a crash between spooling an upload and queueing its job, or
+// between a job's end and the deletion of its upload.
+func (c *Client) sweepSpool(ctx context.Context) error {
+	des, err := os.ReadDir(c.cfg.SpoolDir)
+	if err != nil || len(des) == 0 {
+		return err
+	}
+	live := map[string]bool{}
+	const page = 1000
+	params := river.NewJobListParams().Kinds(kindContent).First(page).States(
+		rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRetryable,
+		rivertype.JobStateRunning, rivertype.JobStateScheduled)
+	for {
+		res, err := c.river.JobList(ctx, params)
+		if err != nil {
+			return err
+		}
+		for _, row := range res.Jobs {
+			var a contentArgs
+			if json.Unmarshal(row.EncodedArgs, &a) == nil {
+				live[a.File] = true
+			}
+		}
+		if len(res.Jobs) < page {
+			break
+		}
+		params = params.After(res.LastCursor)
+	}
+	for _, de := range des {
+		name := de.Name()
+		if !strings.HasPrefix(name, spoolPrefix) || live[name] {
+			continue
+		}
+		if info, err := de.Info(); err != nil || time.Since(info.ModTime()) < orphanAge {
+			continue
+		}
+		if err := os.Remove(filepath.Join(c.cfg.SpoolDir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		c.logger.Info("deleted orphaned spooled upload", "file", name)
+	}
+	return nil
 }

@@ -210,6 +210,11 @@ func dsn(path string) string {
 // Start begins working jobs, including those left queued by an earlier
 // process.
 func (c *Client) Start(ctx context.Context) error {
+	if c.cfg.SpoolDir != "" {
+		if err := c.sweepSpool(ctx); err != nil {
+			return fmt.Errorf("start jobs: sweep spool: %w", err)
+		}
+	}
 	if err := c.river.Start(ctx); err != nil {
 		return fmt.Errorf("start jobs: %w", err)
 	}
