@@ -50,6 +50,7 @@ type Server struct {
 	Cases    vigil.CaseService // review queues and cases; nil: no review
 	Media    vigil.MediaStore  // encrypted media kept for review
 	Notifier vigil.Notifier    // webhook delivery; nil: no webhooks
+	Jobs     vigil.JobService  // background content jobs; nil: none
 
 	ln       net.Listener
 	server   *http.Server
@@ -167,6 +168,7 @@ func (s *Server) routes() {
 	s.route("GET /v1/conversations/{id}", s.handleGetConversation, matcher, curator, reviewer)
 
 	s.route("GET /v1/rematches", s.handleListRematches, curator, reviewer)
+	s.jobRoutes()
 
 	s.route("POST /v1/keys", s.handleCreateKey, admin)
 	s.route("GET /v1/keys", s.handleListKeys, admin)

@@ -1,0 +1,89 @@
+package http
+
+import (
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/http"
+	"strconv"
+
+	"github.com/vigil-oss/vigil"
+	"github.com/vigil-oss/vigil/hashing"
+)
+
+// jobRoutes registers the background job endpoints.
+func (s *Server) jobRoutes() {
+	s.route("POST /v1/jobs", s.handleSubmitJob, vigil.RoleMatcher, vigil.RoleCurator)
+	s.route("GET /v1/jobs/{id}", s.handleGetJob, vigil.RoleMatcher, vigil.RoleCurator)
+}
+
+// handleSubmitJob spools an uploaded image or video (a raw body, or the
+// "file" part of a multipart form) and queues a job that hashes and
+// matches it; the answer comes at once, the result later through
+// GET /v1/jobs/{id} and the optional webhook.
+func (s *Server) handleSubmitJob(w http.ResponseWriter, r *http.Request) {
+	if s.Jobs == nil {
+		writeError(w, r, vigil.Errorf(vigil.EUNSUPPORTED, "background jobs are not enabled on this server"))
+		return
+	}
+	if isText(r) {
+		writeError(w, r, vigil.Errorf(vigil.EUNSUPPORTED, "jobs take images and videos; match text with POST /v1/match"))
+		return
+	}
+	opts, err := matchOptions(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	webhook := r.URL.Query().Get("webhook")
+	limit := s.Hashing.Limits.MaxBytes
+	if limit <= 0 {
+		limit = hashing.DefaultLimits.MaxBytes
+	}
+	// Room for multipart framing; the job service enforces the content
+	// limit itself.
+	body := http.MaxBytesReader(w, r.Body, limit+64<<10)
+	var src io.Reader = body
+	if mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err == nil && mt == "multipart/form-data" {
+		if src, err = filePart(multipart.NewReader(body, params["boundary"])); err != nil {
+			writeError(w, r, err)
+			return
+		}
+	}
+	job, err := s.Jobs.SubmitContent(r.Context(), src, vigil.ContentJobOptions{Match: opts, Webhook: webhook})
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if rec, ok := w.(*recorder); ok {
+		rec.content = job.ContentSHA256
+	}
+	w.Header().Set("Location", "/v1/jobs/"+strconv.FormatInt(job.ID, 10))
+	writeJSON(w, http.StatusAccepted, job)
+}
+
+// handleGetJob shows a content job's state and, once completed, its
+// result (the body POST /v1/match would have answered).
+func (s *Server) handleGetJob(w http.ResponseWriter, r *http.Request) {
+	if s.Jobs == nil {
+		writeError(w, r, vigil.Errorf(vigil.ENOTFOUND, "no such job"))
+		return
+	}
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id <= 0 {
+		writeError(w, r, badRequest("job id must be a positive integer"))
+		return
+	}
+	job, err := s.Jobs.FindJob(r.Context(), id)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	// Webhook deliveries are jobs too, but internal ones: their events may
+	// concern other callers' content.
+	if job.Kind != vigil.JobKindContent {
+		writeError(w, r, vigil.Errorf(vigil.ENOTFOUND, "job %d not found", id))
+		return
+	}
+	writeJSON(w, http.StatusOK, job)
+}
