@@ -49,7 +49,8 @@ type Matcher struct {
 	exact  map[vigil.SignalType]*hamming.ExactIndex
 	videos *videos
 
-	signals vigil.SignalStore // nil: no retroactive re-matching
+	signals   vigil.SignalStore // nil: no retroactive re-matching
+	onRematch func(ctx context.Context, found []*vigil.Rematch) error
 
 	refresh sync.Mutex // one refresh at a time
 	state   atomic.Pointer[state]

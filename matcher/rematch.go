@@ -2,6 +2,7 @@ package matcher
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 
 	"github.com/vigil-oss/vigil"
@@ -13,6 +14,49 @@ import (
 // entries it added are checked against the signals kept in ss, and the
 // matches found are stored there. Call before Load.
 func (m *Matcher) SetSignalStore(ss vigil.SignalStore) { m.signals = ss }
+
+// OnRematch sets fn to be called with the retroactive matches of each
+// refresh once they are stored, to tell the platform (see
+// NotifyRematches). Its error fails the refresh; the matches stay stored
+// and listed. Call before Load.
+func (m *Matcher) OnRematch(fn func(ctx context.Context, found []*vigil.Rematch) error) {
+	m.onRematch = fn
+}
+
+// rematchEvent is the data of an EventRetroactiveMatch event: one item
+// seen before and the new entries it matched.
+type rematchEvent struct {
+	ContentSHA256 string           `json:"content_sha256"`
+	Rematches     []*vigil.Rematch `json:"rematches"`
+}
+
+// NotifyRematches returns an OnRematch callback that sends one
+// EventRetroactiveMatch event per item to the named webhook. Event ids
+// derive from the stored rematches' ids, so a receiver can drop repeats.
+func NotifyRematches(n vigil.Notifier, webhook string) func(ctx context.Context, found []*vigil.Rematch) error {
+	return func(ctx context.Context, found []*vigil.Rematch) error {
+		var order []string
+		byContent := map[string][]*vigil.Rematch{}
+		for _, r := range found {
+			if byContent[r.ContentSHA256] == nil {
+				order = append(order, r.ContentSHA256)
+			}
+			byContent[r.ContentSHA256] = append(byContent[r.ContentSHA256], r)
+		}
+		for _, content := range order {
+			rs := byContent[content]
+			data, err := json.Marshal(rematchEvent{ContentSHA256: content, Rematches: rs})
+			if err != nil {
+				return fmt.Errorf("encode rematch event: %w", err)
+			}
+			ev := vigil.Event{ID: fmt.Sprintf("rematch_%d", rs[0].ID), Type: vigil.EventRetroactiveMatch, Time: rs[0].FoundAt, Data: data}
+			if err := n.Notify(ctx, webhook, ev); err != nil {
+				return fmt.Errorf("notify retroactive match: %w", err)
+			}
+		}
+		return nil
+	}
+}
 
 // rematch checks entries just added against the kept signals of content
 // seen before. Only the new entries are searched: a small index of them is
@@ -102,5 +146,8 @@ func (m *Matcher) rematch(ctx context.Context, added []*vigil.Entry) error {
 		return err
 	}
 	m.logger.Info("retroactive matches found", "count", len(found))
+	if m.onRematch != nil {
+		return m.onRematch(ctx, found)
+	}
 	return nil
 }

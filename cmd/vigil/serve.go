@@ -2,14 +2,18 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/vigil-oss/vigil"
 	"github.com/vigil-oss/vigil/grooming"
 	"github.com/vigil-oss/vigil/hashing"
 	vhttp "github.com/vigil-oss/vigil/http"
+	"github.com/vigil-oss/vigil/jobs"
 	"github.com/vigil-oss/vigil/matcher"
 	"github.com/vigil-oss/vigil/pdq"
 	"github.com/vigil-oss/vigil/sqlite"
@@ -29,6 +33,9 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	maxBytes := fs.Int64("max-bytes", hashing.DefaultLimits.MaxBytes, "largest uploaded content, in bytes")
 	maxPixels := fs.Int64("max-pixels", hashing.DefaultLimits.MaxPixels, "largest uploaded image, in pixels")
 	retention := fs.Duration("conversation-retention", 30*24*time.Hour, "how long a conversation's scoring state is kept after its last message")
+	webhooks := webhookFlag(fs)
+	rematchWebhook := fs.String("rematch-webhook", "", "notify this webhook (a --webhook NAME) of retroactive matches; needs --keep-signals")
+	jobWorkers := fs.Int("job-workers", jobs.DefaultWorkers, "background jobs (uploads to /v1/jobs, webhook deliveries) run at once")
 	keepSignals := fs.Duration("keep-signals", 0, "keep the signals (never the content) of matched-against uploads this long, and match them against entries added later (0: off)")
 	fs.Usage = func() {
 		fmt.Fprintln(c.Stderr, "Usage: vigil serve [flags]\n\nServes the matching API on the embedded store.\n\nFlags:")
@@ -59,6 +66,18 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	if *keepSignals > 0 {
 		m.SetSignalStore(signals)
 	}
+	hashOpts := hashing.Options{Limits: hashing.Limits{MaxBytes: *maxBytes, MaxPixels: *maxPixels}, Pipeline: pdq.Full, Dihedral: true}
+	js, err := c.openJobs(ctx, db, *data, webhooks, *jobWorkers, hashOpts, m, signals, *keepSignals)
+	if err != nil {
+		return err
+	}
+	defer js.Close()
+	if *rematchWebhook != "" {
+		if _, ok := webhooks[*rematchWebhook]; !ok || *keepSignals <= 0 {
+			return fmt.Errorf("--rematch-webhook %q needs --webhook %s=URL and --keep-signals", *rematchWebhook, *rematchWebhook)
+		}
+		m.OnRematch(matcher.NotifyRematches(js, *rematchWebhook))
+	}
 	if err := m.Load(ctx); err != nil {
 		return fmt.Errorf("load indexes: %w", err)
 	}
@@ -69,11 +88,18 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 
 	srv := vhttp.NewServer()
 	srv.Addr, srv.Banks, srv.Entries, srv.Keys, srv.Matcher, srv.Logger = *addr, banks, entries, keys, m, c.Logger
-	srv.Hashing = hashing.Options{Limits: hashing.Limits{MaxBytes: *maxBytes, MaxPixels: *maxPixels}, Pipeline: pdq.Full, Dihedral: true}
+	srv.Hashing = hashOpts
+	srv.Jobs, srv.Notifier = js, js
 	srv.Conversations, srv.Grooming, srv.ConversationRetention = conversations, grooming.NewDetector(grooming.Options{}), *retention
 	srv.Audit = sqlite.NewAuditService(db)
 	srv.Signals, srv.KeepSignals = signals, *keepSignals
+	// Jobs outlive ctx's cancellation until Stop below, so that running
+	// ones get a chance to finish.
+	if err := js.Start(context.WithoutCancel(ctx)); err != nil {
+		return err
+	}
 	if err := srv.Open(); err != nil {
+		js.Stop(ctx)
 		return err
 	}
 	c.Logger.Info("serving", "url", srv.URL(), "data", db.Path())
@@ -87,7 +113,22 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	c.Logger.Info("shutting down")
 	shutCtx, done := context.WithTimeout(context.Background(), 10*time.Second)
 	defer done()
-	return srv.Close(shutCtx)
+	return errors.Join(srv.Close(shutCtx), js.Stop(shutCtx))
+}
+
+// openJobs opens the background job runner on the store's database file,
+// with uploads spooled under the data directory.
+func (c *ServeCommand) openJobs(ctx context.Context, db *sqlite.DB, data string, webhooks webhookFlags, workers int, hashOpts hashing.Options,
+	m vigil.MatchService, signals vigil.SignalStore, keep time.Duration) (*jobs.Client, error) {
+	hooks, err := webhooks.resolve(os.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	return jobs.Open(ctx, jobs.Config{
+		DBPath: db.Path(), SpoolDir: filepath.Join(data, "spool"),
+		Matcher: m, Signals: signals, KeepSignals: keep, Hashing: hashOpts,
+		Webhooks: hooks, Workers: workers, Logger: c.Logger,
+	})
 }
 
 // bootstrapKey creates an admin key when the store has never had one and
