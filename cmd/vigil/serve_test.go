@@ -1,0 +1,158 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/vigil-oss/vigil"
+	"github.com/vigil-oss/vigil/jobs"
+)
+
+// syncBuffer is a bytes.Buffer safe to write from the serving goroutine
+// while the test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// waitFor polls fn until it returns true; the deadline only keeps a broken
+// test from hanging.
+func waitFor(tb testing.TB, what string, fn func() bool) {
+	tb.Helper()
+	for deadline := time.Now().Add(60 * time.Second); !fn(); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			tb.Fatalf("gave up waiting for %s", what)
+		}
+	}
+}
+
+// TestServeJobsAndWebhooks runs `vigil serve` with a webhook and checks
+// the wiring: an upload to /v1/jobs completes and its signed event
+// arrives; an entry added later raises a signed retroactive-match event.
+func TestServeJobsAndWebhooks(t *testing.T) {
+	secret := "serve-test-secret-0123456789abcd"
+	t.Setenv("VIGIL_WEBHOOK_SECRET_PLATFORM", secret)
+	var mu sync.Mutex
+	events := map[string]json.RawMessage{} // type: data
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+		if err := jobs.Verify([]byte(secret), r.Header, body, time.Now(), time.Minute); err != nil {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		var ev vigil.Event
+		json.Unmarshal(body, &ev)
+		mu.Lock()
+		events[ev.Type] = ev.Data
+		mu.Unlock()
+	}))
+	defer hook.Close()
+	event := func(typ string) json.RawMessage {
+		mu.Lock()
+		defer mu.Unlock()
+		return events[typ]
+	}
+
+	var stdout, logs syncBuffer
+	m := &Main{Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: io.Discard, Logger: slog.New(slog.NewTextHandler(&logs, nil))}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	data := t.TempDir()
+	go func() {
+		done <- m.Run(ctx, []string{"serve", "--data", data, "--addr", "127.0.0.1:0",
+			"--webhook", "platform=" + hook.URL, "--rematch-webhook", "platform", "--keep-signals", "1h"})
+	}()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	}()
+	urlRE, keyRE := regexp.MustCompile(`url=(http://\S+)`), regexp.MustCompile(`(?m)^\s+(\S+)$`)
+	waitFor(t, "serving", func() bool { return urlRE.MatchString(logs.String()) })
+	base := urlRE.FindStringSubmatch(logs.String())[1]
+	key := keyRE.FindStringSubmatch(stdout.String())[1]
+
+	call := func(method, path, contentType string, body io.Reader, out any) int {
+		req, _ := http.NewRequest(method, base+path, body)
+		req.Header.Set("Authorization", "Bearer "+key)
+		if contentType != "" {
+			req.Header.Set("Content-Type", contentType)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if out != nil {
+			json.NewDecoder(resp.Body).Decode(out)
+		}
+		return resp.StatusCode
+	}
+
+	img, err := os.ReadFile(filepath.Join(testImages, "synthetic/synth-smooth-rgb-129x300.png"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var job vigil.Job
+	if code := call("POST", "/v1/jobs?webhook=platform", "image/png", bytes.NewReader(img), &job); code != 202 {
+		t.Fatalf("submit: %d", code)
+	}
+	waitFor(t, "the job", func() bool {
+		call("GET", "/v1/jobs/"+strconv.FormatInt(job.ID, 10), "", nil, &job)
+		return job.State.Finished()
+	})
+	if job.State != vigil.JobCompleted {
+		t.Fatalf("job %+v", job)
+	}
+	waitFor(t, "job.completed", func() bool { return event(vigil.EventJobCompleted) != nil })
+
+	// The job kept the upload's signals: an entry added now matches it.
+	call("POST", "/v1/banks", "application/json", strings.NewReader(`{"name":"later"}`), nil)
+	if code := call("POST", "/v1/banks/later/entries", "application/json",
+		strings.NewReader(`{"entries":[{"signal_type":"pdq","value":"`+scanImgPDQ+`"}]}`), nil); code != 201 {
+		t.Fatalf("add entry: %d", code)
+	}
+	waitFor(t, "match.retroactive", func() bool { return event(vigil.EventRetroactiveMatch) != nil })
+	var rm struct {
+		ContentSHA256 string `json:"content_sha256"`
+	}
+	if json.Unmarshal(event(vigil.EventRetroactiveMatch), &rm); rm.ContentSHA256 != job.ContentSHA256 {
+		t.Fatalf("retroactive event %s, job %+v", event(vigil.EventRetroactiveMatch), job)
+	}
+	if des, _ := os.ReadDir(filepath.Join(data, "spool")); len(des) != 0 {
+		t.Fatalf("spool holds %d files", len(des))
+	}
+}
+
+func TestServeRefusesWebhookWithoutSecret(t *testing.T) {
+	_, _, err := runMain(t, "", "serve", "--data", t.TempDir(), "--addr", "127.0.0.1:0", "--webhook", "unsigned-hook=https://example.org/")
+	if err == nil || !strings.Contains(err.Error(), "no secret") {
+		t.Fatalf("serve with an unsigned webhook: %v", err)
+	}
+}
