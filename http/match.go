@@ -116,7 +116,7 @@ func (s *Server) readContent(w http.ResponseWriter, r *http.Request) (*hashRespo
 }
 
 // videoTimeout bounds the hashing of an uploaded video inside a request;
-// longer videos belong in a background job (not built yet) or with
+// longer videos belong in a background job (POST /v1/jobs) or with
 // `vigil hash` on the client side.
 const videoTimeout = 2 * time.Minute
 
