@@ -25,6 +25,8 @@ type conversationResponse struct {
 	// TextMatches lists, for appended messages that hit a bank's URL or
 	// keyword entries, those matches (with spans into the message text).
 	TextMatches []messageMatches `json:"text_matches,omitempty"`
+	// Actions says what the rules did; absent on a server without rules.
+	Actions *actionsResponse `json:"actions,omitempty"`
 }
 
 type messageMatches struct {
@@ -53,12 +55,19 @@ func (s *Server) handleAppendMessages(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, vigil.Errorf(vigil.ETOOLARGE, "at most %d messages per request", maxMessagesPerRequest))
 		return
 	}
+	if _, err := platformIDs(r); err != nil {
+		writeError(w, r, err)
+		return
+	}
 	listed, err := s.listEvidence(r, req.Messages)
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
+	var prevRisk json.RawMessage // before these messages, for the rules
+	var risk grooming.Risk
 	c, err := s.Conversations.UpdateConversation(r.Context(), r.PathValue("id"), s.ConversationRetention, func(c *vigil.Conversation) error {
+		prevRisk = c.Risk
 		st := grooming.NewState(req.Participants)
 		if c.State != nil {
 			st = new(grooming.State)
@@ -66,7 +75,6 @@ func (s *Server) handleAppendMessages(w http.ResponseWriter, r *http.Request) {
 				return fmt.Errorf("stored state of conversation %q: %w", c.ID, err)
 			}
 		}
-		var risk grooming.Risk
 		for _, m := range req.Messages {
 			risk = s.Grooming.Append(st, m)
 		}
@@ -93,6 +101,11 @@ func (s *Server) handleAppendMessages(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.metrics.countMatches(listed)
+	var prev *grooming.Risk
+	if len(prevRisk) > 0 && json.Unmarshal(prevRisk, &prev) != nil {
+		prev = nil
+	}
+	resp.Actions = s.actOnConversation(r, c.ID, prev, risk, req.Messages, first)
 	writeJSON(w, http.StatusOK, resp)
 }
 
@@ -124,11 +137,24 @@ func (s *Server) handleScoreConversation(w http.ResponseWriter, r *http.Request)
 		writeError(w, r, vigil.Errorf(vigil.ETOOLARGE, "at most %d messages per request", maxMessagesPerRequest))
 		return
 	}
+	if _, err := platformIDs(r); err != nil {
+		writeError(w, r, err)
+		return
+	}
 	if _, err := s.listEvidence(r, c.Messages); err != nil {
 		writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, s.Grooming.Score(c))
+	risk := s.Grooming.Score(c)
+	actions := s.actOnConversation(r, c.ID, nil, risk, c.Messages, 0)
+	if actions == nil {
+		writeJSON(w, http.StatusOK, risk)
+		return
+	}
+	writeJSON(w, http.StatusOK, struct {
+		grooming.Risk
+		Actions *actionsResponse `json:"actions"`
+	}{risk, actions})
 }
 
 // listedScore is the strength a curated list match lends its family: a

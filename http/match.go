@@ -33,12 +33,16 @@ type hashResponse struct {
 	// PDQError says why the content has no PDQ hash (not an image,
 	// corrupt, too many pixels); its exact hashes are still given.
 	PDQError string `json:"pdq_error,omitempty"`
+
+	media []byte // the content itself, for the media store should a rule open a case
 }
 
 type matchResponse struct {
 	hashResponse
 	Matched bool                `json:"matched"`
 	Results []vigil.MatchResult `json:"results"`
+	// Actions says what the rules did; absent on a server without rules.
+	Actions *actionsResponse `json:"actions,omitempty"`
 }
 
 // readContent reads the uploaded content (a raw body, or the "file" part
@@ -67,7 +71,7 @@ func (s *Server) readContent(w http.ResponseWriter, r *http.Request) (*hashRespo
 	if rec, ok := w.(*recorder); ok {
 		_, _, rec.content = d.Hex()
 	}
-	resp := &hashResponse{Content: contentInfo{Bytes: len(data)}}
+	resp := &hashResponse{Content: contentInfo{Bytes: len(data)}, media: data}
 	if isText(r) {
 		// Text content (a message, a post) is searched for listed URLs
 		// and keywords; it has no PDQ hash.
@@ -177,6 +181,11 @@ func (s *Server) handleMatch(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
+	ref, err := platformIDs(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
 	hashed, err := s.readContent(w, r)
 	if err != nil {
 		writeError(w, r, err)
@@ -193,6 +202,8 @@ func (s *Server) handleMatch(w http.ResponseWriter, r *http.Request) {
 	for _, res := range results {
 		resp.Matched = resp.Matched || len(res.Matches) > 0
 	}
+	ref.SHA256 = contentSHA256(hashed.Signals)
+	resp.Actions = s.actOnMatch(r, results, ref, hashed.media)
 	writeJSON(w, http.StatusOK, resp)
 }
 
@@ -200,10 +211,15 @@ type lookupRequest struct {
 	Signals    []vigil.Signal `json:"signals"`
 	Dihedral   bool           `json:"dihedral,omitempty"`
 	MinQuality int            `json:"min_quality,omitempty"`
+	// UserID and ContentID are the platform's ids of the uploader and the
+	// content, passed on to the cases and events the rules make.
+	UserID    string `json:"user_id,omitempty"`
+	ContentID string `json:"content_id,omitempty"`
 }
 
 type lookupResponse struct {
 	Results []vigil.MatchResult `json:"results"`
+	Actions *actionsResponse    `json:"actions,omitempty"`
 }
 
 func (s *Server) handleLookup(w http.ResponseWriter, r *http.Request) {
@@ -224,11 +240,16 @@ func (s *Server) handleLookup(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, badRequest("min_quality must be -1 (no filter) or 0 to 100, got %d", req.MinQuality))
 		return
 	}
+	if len(req.UserID) > maxPlatformIDLen || len(req.ContentID) > maxPlatformIDLen || !printableID(req.UserID) || !printableID(req.ContentID) {
+		writeError(w, r, badRequest("user_id and content_id must be at most %d printable characters", maxPlatformIDLen))
+		return
+	}
 	results, err := s.Matcher.Lookup(r.Context(), req.Signals, vigil.MatchOptions{MinQuality: req.MinQuality, Dihedral: req.Dihedral})
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
 	s.metrics.countMatches(results)
-	writeJSON(w, http.StatusOK, lookupResponse{Results: results})
+	ref := vigil.ContentRef{UserID: req.UserID, ContentID: req.ContentID, SHA256: contentSHA256(req.Signals)}
+	writeJSON(w, http.StatusOK, lookupResponse{Results: results, Actions: s.actOnMatch(r, results, ref, nil)})
 }

@@ -51,6 +51,10 @@ type Server struct {
 	Media    vigil.MediaStore  // encrypted media kept for review
 	Notifier vigil.Notifier    // webhook delivery; nil: no webhooks
 	Jobs     vigil.JobService  // background content jobs; nil: none
+	Rules    vigil.RuleService // what to do with matches and risks; nil: nothing
+	// CaseRetention is how long a case opened by a rule keeps its evidence
+	// and media; 0 means DefaultCaseRetention.
+	CaseRetention time.Duration
 
 	ln       net.Listener
 	server   *http.Server
@@ -59,6 +63,7 @@ type Server struct {
 	hashers  sync.Pool
 	keys     keyCache
 	patterns []string // every route, for the OpenAPI check
+	ruleSet  ruleCache
 }
 
 // NewServer returns a Server with its routes registered.
@@ -169,6 +174,8 @@ func (s *Server) routes() {
 
 	s.route("GET /v1/rematches", s.handleListRematches, curator, reviewer)
 	s.jobRoutes()
+	s.caseRoutes()
+	s.ruleRoutes()
 
 	s.route("POST /v1/keys", s.handleCreateKey, admin)
 	s.route("GET /v1/keys", s.handleListKeys, admin)

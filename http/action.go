@@ -1,0 +1,287 @@
+package http
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/vigil-oss/vigil"
+	"github.com/vigil-oss/vigil/grooming"
+	"github.com/vigil-oss/vigil/rules"
+)
+
+// DefaultCaseRetention is how long a case opened by a rule keeps its
+// evidence and media when the server sets no CaseRetention.
+const DefaultCaseRetention = 90 * 24 * time.Hour
+
+// Platform ids that a caller may attach to content or a conversation, as
+// the query parameters user_id and content_id: they go into the cases and
+// webhook events the rules make, so that the platform can act on them.
+const maxPlatformIDLen = vigil.MaxEntryFieldLen
+
+// actionsResponse tells the caller what the rules did.
+type actionsResponse struct {
+	// Rules lists the rules that fired, by name.
+	Rules []firedRule `json:"rules"`
+	// Cases are the ids of the cases opened for review.
+	Cases []int64 `json:"cases,omitempty"`
+	// Auto lists the automatic actions (block, …) the caller should take
+	// now; only corroborated rules give them.
+	Auto []string `json:"auto,omitempty"`
+	// Vetoed says a rule whose action is none fired, so that no other rule
+	// acted.
+	Vetoed bool `json:"vetoed,omitempty"`
+	// Errors says which actions could not be carried out (a queue deleted,
+	// a webhook not configured); the rest were.
+	Errors []string `json:"errors,omitempty"`
+}
+
+// firedRule is one rule that fired and what it did.
+type firedRule struct {
+	Name    string   `json:"name"`
+	Action  string   `json:"action"`
+	Queue   string   `json:"queue,omitempty"`
+	Webhook string   `json:"webhook,omitempty"`
+	Auto    string   `json:"auto,omitempty"`
+	Sources []string `json:"sources,omitempty"` // the corroborating sources
+	CaseID  int64    `json:"case_id,omitempty"` // the case it opened; 0 if another rule's case in the same queue won
+}
+
+// ruleEvent is the data of a rule.matched webhook event.
+type ruleEvent struct {
+	Rule    string                 `json:"rule"`
+	Action  string                 `json:"action"`
+	Auto    string                 `json:"auto,omitempty"`
+	Content vigil.ContentRef       `json:"content"`
+	Matches []vigil.Match          `json:"matches,omitempty"`
+	Sources []string               `json:"sources,omitempty"`
+	Risk    *conversationEventRisk `json:"risk,omitempty"`
+	CaseID  int64                  `json:"case_id,omitempty"`
+}
+
+// conversationEventRisk is what a webhook hears of a conversation: its id
+// and risk, never the messages' text.
+type conversationEventRisk struct {
+	ConversationID string  `json:"conversation_id"`
+	Score          float64 `json:"score"`
+	Level          string  `json:"level"`
+	Suspect        string  `json:"suspect,omitempty"`
+}
+
+// platformIDs reads the optional user_id and content_id query parameters.
+func platformIDs(r *http.Request) (vigil.ContentRef, error) {
+	q := r.URL.Query()
+	ref := vigil.ContentRef{UserID: q.Get("user_id"), ContentID: q.Get("content_id")}
+	for _, v := range []string{ref.UserID, ref.ContentID} {
+		if len(v) > maxPlatformIDLen || !printableID(v) {
+			return ref, badRequest("user_id and content_id must be at most %d printable characters", maxPlatformIDLen)
+		}
+	}
+	return ref, nil
+}
+
+func printableID(s string) bool {
+	for _, c := range s {
+		if c < 0x20 || c == 0x7f || c == 0xfffd {
+			return false
+		}
+	}
+	return true
+}
+
+// contentSHA256 returns the SHA-256 among signals, if any.
+func contentSHA256(sigs []vigil.Signal) string {
+	for _, sg := range sigs {
+		if sg.Type == vigil.SignalSHA256 {
+			return sg.Value
+		}
+	}
+	return ""
+}
+
+// plan is what the rules decided for one piece of content or one
+// conversation, being carried out.
+type plan struct {
+	s    *Server
+	out  *actionsResponse
+	byID map[string]int // rule name → index in out.Rules
+}
+
+// newPlan records the outcome's rules in the response.
+func (s *Server) newPlan(o rules.Outcome) *plan {
+	p := &plan{s: s, out: &actionsResponse{Rules: []firedRule{}, Vetoed: o.Vetoed}, byID: map[string]int{}}
+	for _, f := range o.Fired {
+		a := f.Rule.Action
+		p.byID[f.Rule.Name] = len(p.out.Rules)
+		p.out.Rules = append(p.out.Rules, firedRule{Name: f.Rule.Name, Action: a.Type, Queue: a.Queue, Webhook: a.Webhook, Auto: a.Auto, Sources: f.Sources})
+		if a.Type == vigil.ActionAuto && !o.Vetoed && !slices.Contains(p.out.Auto, a.Auto) {
+			p.out.Auto = append(p.out.Auto, a.Auto)
+		}
+	}
+	return p
+}
+
+// fail records an action that could not be carried out: logged in full,
+// reported to the caller in caller-safe words.
+func (p *plan) fail(rule, what string, err error) {
+	p.s.Logger.Error("rule action failed", "rule", rule, "action", what, "err", err)
+	p.out.Errors = append(p.out.Errors, rule+": "+what+": "+vigil.ErrorMessage(err))
+}
+
+// openCase opens c for the fired rule f.
+func (p *plan) openCase(ctx context.Context, f rules.Fired, c *vigil.Case) {
+	retention := p.s.CaseRetention
+	if retention <= 0 {
+		retention = DefaultCaseRetention
+	}
+	c.Queue, c.Priority, c.Rule = f.Rule.Action.Queue, f.Rule.Action.Priority, f.Rule.Name
+	c.RetainUntil = time.Now().UTC().Add(retention)
+	if err := p.s.Cases.OpenCase(ctx, c, "rule:"+f.Rule.Name); err != nil {
+		p.fail(f.Rule.Name, "open case", err)
+		return
+	}
+	p.out.Cases = append(p.out.Cases, c.ID)
+	p.out.Rules[p.byID[f.Rule.Name]].CaseID = c.ID
+}
+
+// notify sends the rule.matched events of the webhook and auto rules that
+// fired.
+func (p *plan) notify(ctx context.Context, o rules.Outcome, data func(f rules.Fired) ruleEvent) {
+	if o.Vetoed {
+		return
+	}
+	for _, f := range o.Fired {
+		a := f.Rule.Action
+		if a.Webhook == "" {
+			continue
+		}
+		if p.s.Notifier == nil {
+			p.fail(f.Rule.Name, "webhook "+a.Webhook, vigil.Errorf(vigil.EUNSUPPORTED, "this server sends no webhooks"))
+			continue
+		}
+		ev := data(f)
+		ev.Rule, ev.Action, ev.Auto = f.Rule.Name, a.Type, a.Auto
+		ev.CaseID = p.out.Rules[p.byID[f.Rule.Name]].CaseID
+		b, err := json.Marshal(ev)
+		if err != nil {
+			p.fail(f.Rule.Name, "webhook "+a.Webhook, err)
+			continue
+		}
+		if err := p.s.Notifier.Notify(ctx, a.Webhook, vigil.Event{Type: vigil.EventRuleMatched, Data: b}); err != nil {
+			p.fail(f.Rule.Name, "webhook "+a.Webhook, err)
+		}
+	}
+}
+
+// actOnMatch runs the rules over the match results of one piece of
+// content and carries out their actions. media is the uploaded content,
+// kept in the media store only if a case opens (nil for signals only). It
+// returns nil when the server has no rules.
+func (s *Server) actOnMatch(r *http.Request, results []vigil.MatchResult, ref vigil.ContentRef, media []byte) *actionsResponse {
+	ctx := r.Context()
+	e, err := s.ruleEngine(ctx)
+	if err != nil {
+		s.Logger.Error("load rules", "err", err)
+		return &actionsResponse{Rules: []firedRule{}, Errors: []string{"rules could not be loaded"}}
+	}
+	if e == nil {
+		return nil
+	}
+	o := e.Match(results)
+	p := s.newPlan(o)
+	if cases := o.Cases(); len(cases) > 0 {
+		if s.Cases == nil {
+			p.fail(cases[0].Rule.Name, "open case", errNoReview)
+		} else {
+			if len(media) > 0 && s.Media != nil {
+				// Media is kept only now that a case needs it, once for
+				// all of the content's cases.
+				id, err := s.Media.Put(ctx, media)
+				if err != nil {
+					p.fail(cases[0].Rule.Name, "keep media", err)
+				} else {
+					ref.MediaID, ref.MediaType = id, http.DetectContentType(media)
+				}
+			}
+			for _, f := range cases {
+				p.openCase(ctx, f, &vigil.Case{Kind: vigil.CaseKindMatch, Content: ref, Matches: f.Matches})
+			}
+			if ref.MediaID != "" && len(p.out.Cases) == 0 {
+				// No case holds the media: do not keep it.
+				if err := s.Media.Delete(ctx, ref.MediaID); err != nil {
+					s.Logger.Error("delete media of unopened case", "media_id", ref.MediaID, "err", err)
+				}
+			}
+		}
+	}
+	evRef := ref
+	evRef.MediaID = "" // the platform has no use for the media store's id
+	p.notify(ctx, o, func(f rules.Fired) ruleEvent {
+		return ruleEvent{Content: evRef, Matches: f.Matches, Sources: f.Sources}
+	})
+	return p.out
+}
+
+// actOnConversation runs the conversation rules over a conversation's
+// risk and carries out the actions. prev is the risk before msgs (nil for
+// a new or a one-off conversation): a rule that already held then does not
+// act again. msgs are the messages scored in this request, the first of
+// them at index first of the conversation; the cases opened hold them,
+// with the indicators each raised.
+func (s *Server) actOnConversation(r *http.Request, convID string, prev *grooming.Risk, risk grooming.Risk, msgs []grooming.Message, first int) *actionsResponse {
+	ctx := r.Context()
+	e, err := s.ruleEngine(ctx)
+	if err != nil {
+		s.Logger.Error("load rules", "err", err)
+		return &actionsResponse{Rules: []firedRule{}, Errors: []string{"rules could not be loaded"}}
+	}
+	if e == nil {
+		return nil
+	}
+	o := e.ConversationChange(prev, risk)
+	p := s.newPlan(o)
+	ref, err := platformIDs(r)
+	if err != nil {
+		ref = vigil.ContentRef{} // checked by the handler already
+	}
+	ref.ContentID = convID
+	if cases := o.Cases(); len(cases) > 0 {
+		if s.Cases == nil {
+			p.fail(cases[0].Rule.Name, "open case", errNoReview)
+		} else {
+			cv := caseConversation(convID, risk, msgs, first)
+			for _, f := range cases {
+				p.openCase(ctx, f, &vigil.Case{Kind: vigil.CaseKindConversation, Content: ref, Conversation: cv})
+			}
+		}
+	}
+	p.notify(ctx, o, func(rules.Fired) ruleEvent {
+		return ruleEvent{Content: ref, Risk: &conversationEventRisk{ConversationID: convID, Score: risk.Score, Level: string(risk.Level), Suspect: risk.Suspect}}
+	})
+	return p.out
+}
+
+// caseConversation is the evidence of a conversation case: the scored
+// messages, each with the families of the indicators it raised.
+func caseConversation(id string, risk grooming.Risk, msgs []grooming.Message, first int) *vigil.CaseConversation {
+	tags := map[int][]string{}
+	for _, ind := range risk.Indicators {
+		for _, m := range ind.Messages {
+			tags[m] = append(tags[m], ind.Family.String())
+		}
+	}
+	cv := &vigil.CaseConversation{ConversationID: id, Score: risk.Score, Suspect: risk.Suspect}
+	start := max(0, len(msgs)-vigil.MaxCaseMessages) // the latest, should a request hold more
+	for i, m := range msgs[start:] {
+		idx := first + start + i
+		text := m.Text
+		if len(text) > vigil.MaxCaseTextLen {
+			text = strings.ToValidUTF8(text[:vigil.MaxCaseTextLen], "")
+		}
+		cv.Messages = append(cv.Messages, vigil.CaseMessage{Index: idx, Speaker: m.From, Text: text, Time: m.Time, Indicators: tags[idx]})
+	}
+	return cv
+}

@@ -1,0 +1,487 @@
+package http
+
+import (
+	"net/http"
+	"slices"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"github.com/vigil-oss/vigil"
+)
+
+// caseRoutes registers the review API: queues, cases, decisions, media
+// and review statistics. Case work is for reviewers (and admins); within
+// it, a key sees only the cases of queues that allow its role.
+func (s *Server) caseRoutes() {
+	const (
+		admin    = vigil.RoleAdmin
+		curator  = vigil.RoleCurator
+		reviewer = vigil.RoleReviewer
+	)
+	s.route("GET /v1/queues", s.handleListQueues, reviewer, curator)
+	s.route("POST /v1/queues", s.handleCreateQueue, admin)
+	s.route("GET /v1/cases", s.handleListCases, reviewer)
+	s.route("GET /v1/cases/{id}", s.handleGetCase, reviewer)
+	s.route("POST /v1/cases/{id}/assign", s.handleAssignCase, reviewer)
+	s.route("POST /v1/cases/{id}/notes", s.handleCaseNote, reviewer)
+	s.route("POST /v1/cases/{id}/decision", s.handleDecideCase, reviewer)
+	s.route("GET /v1/cases/{id}/media", s.handleCaseMedia, reviewer)
+	s.route("GET /v1/entries/{id}/stats", s.handleEntryStats, curator, reviewer)
+	s.route("GET /v1/precision/banks", s.handleBankPrecision, curator, reviewer)
+}
+
+// errNoReview answers review requests on a server built without a case
+// store.
+var errNoReview = vigil.Errorf(vigil.EUNSUPPORTED, "this server has no review store")
+
+// mediaCSP forbids a served media file from running anything or loading
+// anything, should a browser render it despite the attachment disposition.
+const mediaCSP = "default-src 'none'; sandbox"
+
+// callerRole returns the role of the request's key.
+func callerRole(r *http.Request) vigil.Role {
+	if k := keyFrom(r.Context()); k != nil {
+		return k.Role
+	}
+	return ""
+}
+
+// queueNames returns the names of the queues whose cases the caller may see.
+func (s *Server) queueNames(r *http.Request) ([]string, error) {
+	qs, err := s.Cases.ListQueues(r.Context())
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, q := range qs {
+		if q.Allows(callerRole(r)) {
+			names = append(names, q.Name)
+		}
+	}
+	return names, nil
+}
+
+// visibleCase returns case id if the caller's role may see its queue. A
+// case in a queue the caller may not see is reported as not found, so that
+// its existence is not disclosed either.
+func (s *Server) visibleCase(r *http.Request, id int64) (*vigil.Case, error) {
+	if s.Cases == nil {
+		return nil, errNoReview
+	}
+	c, err := s.Cases.FindCase(r.Context(), id)
+	if err != nil {
+		return nil, err
+	}
+	q, err := s.Cases.FindQueue(r.Context(), c.Queue)
+	if err != nil {
+		return nil, err
+	}
+	if !q.Allows(callerRole(r)) {
+		return nil, vigil.Errorf(vigil.ENOTFOUND, "case %d not found", id)
+	}
+	return c, nil
+}
+
+// decideCase records the caller's decision on case id and audits it
+// (vigil.AuditCaseDecide). It is the one place decisions are made, for the
+// JSON API and the review UI alike: d's DecidedBy and DecidedAt are set
+// here, from the request.
+func (s *Server) decideCase(r *http.Request, id int64, d vigil.Decision) (*vigil.Case, error) {
+	if _, err := s.visibleCase(r, id); err != nil {
+		return nil, err
+	}
+	d.DecidedBy, d.DecidedAt = actor(r), time.Now().UTC()
+	if err := d.Validate(); err != nil {
+		return nil, err
+	}
+	c, err := s.Cases.DecideCase(r.Context(), id, d)
+	if err != nil {
+		return nil, err
+	}
+	s.audit(r, vigil.AuditCaseDecide, caseAuditTarget(id), map[string]string{
+		"verdict": string(d.Verdict), "category": d.Category, "queue": c.Queue,
+	})
+	return c, nil
+}
+
+// revealCaseMedia returns the decrypted media of case id to the caller,
+// after recording the reveal in the case's history (a "revealed" event)
+// and in the audit log (vigil.AuditContentReveal): if either cannot be
+// recorded, nothing is revealed. via says where ("api", "ui"). It is the
+// one place media is revealed, for the JSON API and the review UI alike.
+func (s *Server) revealCaseMedia(r *http.Request, id int64, via string) (*vigil.Case, []byte, error) {
+	c, err := s.visibleCase(r, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	if s.Media == nil || c.Content.MediaID == "" {
+		return nil, nil, vigil.Errorf(vigil.ENOTFOUND, "case %d has no media", id)
+	}
+	data, err := s.Media.Get(r.Context(), c.Content.MediaID)
+	if err != nil {
+		return nil, nil, err
+	}
+	ev := &vigil.CaseEvent{CaseID: id, Actor: actor(r), Kind: vigil.CaseEventRevealed, Detail: via}
+	if err := s.Cases.AddCaseEvent(r.Context(), ev); err != nil {
+		return nil, nil, err
+	}
+	s.audit(r, vigil.AuditContentReveal, caseAuditTarget(id), map[string]string{"media_id": c.Content.MediaID, "via": via})
+	return c, data, nil
+}
+
+func caseAuditTarget(id int64) string { return "case:" + strconv.FormatInt(id, 10) }
+
+// pathID parses the {id} path value.
+func pathID(r *http.Request, what string) (int64, error) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, badRequest("%s id must be a positive integer", what)
+	}
+	return id, nil
+}
+
+func (s *Server) handleListQueues(w http.ResponseWriter, r *http.Request) {
+	if s.Cases == nil {
+		writeError(w, r, errNoReview)
+		return
+	}
+	qs, err := s.Cases.ListQueues(r.Context())
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	out := []*vigil.Queue{}
+	for _, q := range qs {
+		if q.Allows(callerRole(r)) {
+			out = append(out, q)
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"queues": out})
+}
+
+type createQueueRequest struct {
+	Name        string       `json:"name"`
+	Description string       `json:"description,omitempty"`
+	Roles       []vigil.Role `json:"roles"`
+}
+
+func (s *Server) handleCreateQueue(w http.ResponseWriter, r *http.Request) {
+	if s.Cases == nil {
+		writeError(w, r, errNoReview)
+		return
+	}
+	var req createQueueRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	q := &vigil.Queue{Name: req.Name, Description: req.Description, Roles: req.Roles}
+	if err := q.Validate(); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if err := s.Cases.CreateQueue(r.Context(), q); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, q)
+}
+
+// Paging of case lists.
+const (
+	defaultCaseLimit = 50
+	maxCaseLimit     = 500
+)
+
+type caseList struct {
+	Cases []*vigil.Case `json:"cases"`
+	// NextAfterID is the after_id of the next page; 0 on the last page.
+	NextAfterID int64 `json:"next_after_id,omitempty"`
+}
+
+func (s *Server) handleListCases(w http.ResponseWriter, r *http.Request) {
+	if s.Cases == nil {
+		writeError(w, r, errNoReview)
+		return
+	}
+	q := r.URL.Query()
+	f := vigil.CaseFilter{AssignedTo: q.Get("assignee"), Limit: defaultCaseLimit}
+	for _, st := range q["state"] {
+		switch cs := vigil.CaseState(st); cs {
+		case vigil.CaseOpen, vigil.CaseAssigned, vigil.CaseDecided, vigil.CaseEscalated:
+			f.States = append(f.States, cs)
+		default:
+			writeError(w, r, badRequest("state must be open, assigned, decided or escalated, got %q", st))
+			return
+		}
+	}
+	if v := q.Get("after_id"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			writeError(w, r, badRequest("after_id must be a non-negative integer"))
+			return
+		}
+		f.AfterID = n
+	}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxCaseLimit {
+			writeError(w, r, badRequest("limit must be 1 to %d", maxCaseLimit))
+			return
+		}
+		f.Limit = n
+	}
+	allowed, err := s.queueNames(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if want := q["queue"]; len(want) > 0 {
+		for _, name := range want {
+			if !slices.Contains(allowed, name) {
+				writeError(w, r, vigil.Errorf(vigil.ENOTFOUND, "queue %q not found", name))
+				return
+			}
+		}
+		f.Queues = want
+	} else {
+		f.Queues = allowed
+	}
+	resp := caseList{Cases: []*vigil.Case{}}
+	if len(f.Queues) == 0 {
+		// An empty filter means every queue: a role that may see none
+		// must get nothing, not everything.
+		writeJSON(w, http.StatusOK, resp)
+		return
+	}
+	cs, err := s.Cases.ListCases(r.Context(), f)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if cs != nil {
+		resp.Cases = cs
+	}
+	if len(cs) == f.Limit {
+		resp.NextAfterID = cs[len(cs)-1].ID
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+type caseResponse struct {
+	*vigil.Case
+	History []*vigil.CaseEvent `json:"history"`
+}
+
+func (s *Server) handleGetCase(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r, "case")
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	c, err := s.visibleCase(r, id)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	s.writeCase(w, r, http.StatusOK, c)
+}
+
+// writeCase answers with a case and its history.
+func (s *Server) writeCase(w http.ResponseWriter, r *http.Request, status int, c *vigil.Case) {
+	h, err := s.Cases.CaseHistory(r.Context(), c.ID)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if h == nil {
+		h = []*vigil.CaseEvent{}
+	}
+	writeJSON(w, status, caseResponse{Case: c, History: h})
+}
+
+type assignRequest struct {
+	// Assignee is the actor to assign the case to ("key:NAME"); the caller
+	// when empty.
+	Assignee string `json:"assignee,omitempty"`
+}
+
+func (s *Server) handleAssignCase(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r, "case")
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	var req assignRequest
+	if r.ContentLength != 0 {
+		if err := decodeJSON(w, r, &req); err != nil {
+			writeError(w, r, err)
+			return
+		}
+	}
+	if req.Assignee == "" {
+		req.Assignee = actor(r)
+	}
+	if len(req.Assignee) > vigil.MaxEntryFieldLen || !utf8.ValidString(req.Assignee) {
+		writeError(w, r, badRequest("assignee must be at most %d bytes", vigil.MaxEntryFieldLen))
+		return
+	}
+	if _, err := s.visibleCase(r, id); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	c, err := s.Cases.AssignCase(r.Context(), id, req.Assignee, actor(r))
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	s.audit(r, vigil.AuditCaseAssign, caseAuditTarget(id), map[string]string{"to": req.Assignee})
+	s.writeCase(w, r, http.StatusOK, c)
+}
+
+type noteRequest struct {
+	Text string `json:"text"`
+}
+
+func (s *Server) handleCaseNote(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r, "case")
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	var req noteRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if req.Text == "" || len(req.Text) > vigil.MaxCaseNoteLen || !utf8.ValidString(req.Text) {
+		writeError(w, r, badRequest("note text must be 1 to %d bytes of UTF-8", vigil.MaxCaseNoteLen))
+		return
+	}
+	c, err := s.visibleCase(r, id)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if err := s.Cases.AddCaseEvent(r.Context(), &vigil.CaseEvent{CaseID: id, Actor: actor(r), Kind: vigil.CaseEventNote, Detail: req.Text}); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	s.writeCase(w, r, http.StatusCreated, c)
+}
+
+type decisionRequest struct {
+	Verdict  vigil.Verdict `json:"verdict"`
+	Category string        `json:"category,omitempty"`
+	Notes    string        `json:"notes,omitempty"`
+}
+
+func (s *Server) handleDecideCase(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r, "case")
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	var req decisionRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	c, err := s.decideCase(r, id, vigil.Decision{Verdict: req.Verdict, Category: req.Category, Notes: req.Notes})
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	s.writeCase(w, r, http.StatusOK, c)
+}
+
+func (s *Server) handleCaseMedia(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r, "case")
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	c, data, err := s.revealCaseMedia(r, id, "api")
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	h := w.Header()
+	// The stored type came from sniffing the upload; anything unexpected
+	// is served as opaque bytes.
+	mt := c.Content.MediaType
+	if mt == "" || !utf8.ValidString(mt) {
+		mt = "application/octet-stream"
+	}
+	h.Set("Content-Type", mt)
+	h.Set("Content-Disposition", `attachment; filename="case-`+strconv.FormatInt(id, 10)+`"`)
+	h.Set("Content-Security-Policy", mediaCSP)
+	h.Set("Content-Length", strconv.Itoa(len(data)))
+	w.WriteHeader(http.StatusOK)
+	w.Write(data)
+}
+
+// entryStatsResponse is an entry's review statistics with its precision.
+type entryStatsResponse struct {
+	*vigil.EntryStats
+	// Precision is confirmed / (confirmed + false positives); absent
+	// before any decision.
+	Precision *float64 `json:"precision,omitempty"`
+}
+
+func (s *Server) handleEntryStats(w http.ResponseWriter, r *http.Request) {
+	if s.Cases == nil {
+		writeError(w, r, errNoReview)
+		return
+	}
+	id, err := pathID(r, "entry")
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	e, err := s.Entries.FindEntryByID(r.Context(), id)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	st, err := s.Cases.EntryStats(r.Context(), []int64{id})
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	resp := entryStatsResponse{EntryStats: &vigil.EntryStats{EntryID: id, BankID: e.BankID}}
+	if len(st) > 0 {
+		resp.EntryStats = st[0]
+	}
+	if p := resp.EntryStats.Precision(); p >= 0 {
+		resp.Precision = &p
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+type bankStatsResponse struct {
+	*vigil.BankStats
+	Precision *float64 `json:"precision,omitempty"`
+}
+
+func (s *Server) handleBankPrecision(w http.ResponseWriter, r *http.Request) {
+	if s.Cases == nil {
+		writeError(w, r, errNoReview)
+		return
+	}
+	st, err := s.Cases.BankPrecision(r.Context())
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	out := make([]bankStatsResponse, 0, len(st))
+	for _, b := range st {
+		resp := bankStatsResponse{BankStats: b}
+		if p := b.Precision(); p >= 0 {
+			resp.Precision = &p
+		}
+		out = append(out, resp)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"banks": out})
+}

@@ -1,0 +1,213 @@
+package http
+
+import (
+	"context"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/vigil-oss/vigil"
+	"github.com/vigil-oss/vigil/rules"
+)
+
+// ruleRoutes registers the rules API. Rules decide what happens without a
+// person looking, so only curators (and admins) see and change them.
+func (s *Server) ruleRoutes() {
+	const curator = vigil.RoleCurator
+	s.route("GET /v1/rules", s.handleListRules, curator)
+	s.route("POST /v1/rules", s.handleCreateRule, curator)
+	s.route("PUT /v1/rules/{name}", s.handleUpdateRule, curator)
+	s.route("DELETE /v1/rules/{name}", s.handleDeleteRule, curator)
+}
+
+// ruleCacheTTL bounds how long a rule change made by another process (a
+// restart of another replica with a new rules file) takes to apply here;
+// changes through this server apply at once.
+const ruleCacheTTL = 10 * time.Second
+
+// ruleCache holds the engine built from the stored rules, so that matching
+// does not read the rules table on every request.
+type ruleCache struct {
+	mu      sync.Mutex
+	engine  *rules.Engine
+	expires time.Time
+}
+
+// ruleEngine returns the engine over the stored rules, or nil when the
+// server has no rule store.
+func (s *Server) ruleEngine(ctx context.Context) (*rules.Engine, error) {
+	if s.Rules == nil {
+		return nil, nil
+	}
+	c := &s.ruleSet
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := time.Now()
+	if c.engine != nil && now.Before(c.expires) {
+		return c.engine, nil
+	}
+	rs, err := s.Rules.ListRules(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c.engine, c.expires = rules.New(rs), now.Add(ruleCacheTTL)
+	return c.engine, nil
+}
+
+// forgetRules makes the next request rebuild the engine.
+func (s *Server) forgetRules() {
+	s.ruleSet.mu.Lock()
+	s.ruleSet.engine = nil
+	s.ruleSet.mu.Unlock()
+}
+
+// errNoRules answers rule requests on a server built without a rule store.
+var errNoRules = vigil.Errorf(vigil.EUNSUPPORTED, "this server has no rule store")
+
+func (s *Server) handleListRules(w http.ResponseWriter, r *http.Request) {
+	if s.Rules == nil {
+		writeError(w, r, errNoRules)
+		return
+	}
+	rs, err := s.Rules.ListRules(r.Context())
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if rs == nil {
+		rs = []*vigil.Rule{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"rules": rs})
+}
+
+// ruleRequest is the body of POST /v1/rules and PUT /v1/rules/{name}.
+type ruleRequest struct {
+	Name          string               `json:"name,omitempty"` // POST only; PUT takes it from the path
+	Description   string               `json:"description,omitempty"`
+	Enabled       *bool                `json:"enabled,omitempty"` // default true
+	When          vigil.RuleConditions `json:"when"`
+	Action        vigil.RuleAction     `json:"action"`
+	Corroboration int                  `json:"corroboration,omitempty"`
+}
+
+// readRule reads a rule from the request body and checks it, including that
+// the queue it fills exists: a rule that cannot open its cases would lose
+// them quietly.
+func (s *Server) readRule(w http.ResponseWriter, r *http.Request) (*vigil.Rule, error) {
+	var req ruleRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		return nil, err
+	}
+	rule := &vigil.Rule{
+		Name: req.Name, Description: req.Description, Enabled: req.Enabled == nil || *req.Enabled,
+		Source: vigil.RuleSourceAPI, When: req.When, Action: req.Action, Corroboration: req.Corroboration,
+		UpdatedBy: actor(r),
+	}
+	if name := r.PathValue("name"); name != "" {
+		if req.Name != "" && req.Name != name {
+			return nil, badRequest("rule name %q in the body differs from %q in the path; rules cannot be renamed", req.Name, name)
+		}
+		rule.Name = name
+	}
+	if err := rule.Validate(); err != nil {
+		return nil, err
+	}
+	if err := s.checkRuleQueue(r.Context(), rule); err != nil {
+		return nil, err
+	}
+	return rule, nil
+}
+
+// checkRuleQueue returns EINVALID if rule opens cases in a queue that does
+// not exist, or on a server without a case store.
+func (s *Server) checkRuleQueue(ctx context.Context, rule *vigil.Rule) error {
+	q := rule.Action.Queue
+	if q == "" {
+		return nil
+	}
+	if s.Cases == nil {
+		return vigil.Errorf(vigil.EINVALID, "rule %q opens cases, but this server has no review store", rule.Name)
+	}
+	if _, err := s.Cases.FindQueue(ctx, q); vigil.ErrorCode(err) == vigil.ENOTFOUND {
+		return vigil.Errorf(vigil.EINVALID, "rule %q: queue %q does not exist; create it first (POST /v1/queues)", rule.Name, q)
+	} else if err != nil {
+		return err
+	}
+	return nil
+}
+
+func (s *Server) handleCreateRule(w http.ResponseWriter, r *http.Request) {
+	if s.Rules == nil {
+		writeError(w, r, errNoRules)
+		return
+	}
+	rule, err := s.readRule(w, r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if err := s.Rules.CreateRule(r.Context(), rule); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	s.forgetRules()
+	s.audit(r, vigil.AuditRuleChange, "rule:"+rule.Name, map[string]any{"op": "create", "rule": rule})
+	writeJSON(w, http.StatusCreated, rule)
+}
+
+// apiRule returns the named rule if the API may change it: rules from the
+// rules file are changed in the file, or the next start would undo the
+// change.
+func (s *Server) apiRule(r *http.Request) (*vigil.Rule, error) {
+	old, err := s.Rules.FindRule(r.Context(), r.PathValue("name"))
+	if err != nil {
+		return nil, err
+	}
+	if old.Source == vigil.RuleSourceFile {
+		return nil, vigil.Errorf(vigil.ECONFLICT, "rule %q comes from the rules file; change it there", old.Name)
+	}
+	return old, nil
+}
+
+func (s *Server) handleUpdateRule(w http.ResponseWriter, r *http.Request) {
+	if s.Rules == nil {
+		writeError(w, r, errNoRules)
+		return
+	}
+	old, err := s.apiRule(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	rule, err := s.readRule(w, r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if err := s.Rules.UpdateRule(r.Context(), rule); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	s.forgetRules()
+	s.audit(r, vigil.AuditRuleChange, "rule:"+rule.Name, map[string]any{"op": "update", "rule": rule, "was": old})
+	writeJSON(w, http.StatusOK, rule)
+}
+
+func (s *Server) handleDeleteRule(w http.ResponseWriter, r *http.Request) {
+	if s.Rules == nil {
+		writeError(w, r, errNoRules)
+		return
+	}
+	old, err := s.apiRule(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if err := s.Rules.DeleteRule(r.Context(), old.Name); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	s.forgetRules()
+	s.audit(r, vigil.AuditRuleChange, "rule:"+old.Name, map[string]any{"op": "delete", "was": old})
+	w.WriteHeader(http.StatusNoContent)
+}
