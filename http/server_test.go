@@ -50,6 +50,7 @@ func mustOpenServer(tb testing.TB) *testServer {
 	s.Conversations, s.Grooming, s.ConversationRetention = sqlite.NewConversationService(db), grooming.NewDetector(grooming.Options{}), time.Hour
 	s.Audit = sqlite.NewAuditService(db)
 	s.Signals, s.KeepSignals = signals, time.Hour
+	s.Cases, s.Rules, s.Media = sqlite.NewCaseService(db), sqlite.NewRuleService(db), newMemMedia()
 	if err := s.Open(); err != nil {
 		tb.Fatal(err)
 	}
