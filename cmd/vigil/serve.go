@@ -37,6 +37,7 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	rematchWebhook := fs.String("rematch-webhook", "", "notify this webhook (a --webhook NAME) of retroactive matches; needs --keep-signals")
 	jobWorkers := fs.Int("job-workers", jobs.DefaultWorkers, "background jobs (uploads to /v1/jobs, webhook deliveries) run at once")
 	keepSignals := fs.Duration("keep-signals", 0, "keep the signals (never the content) of matched-against uploads this long, and match them against entries added later (0: off)")
+	review := addReviewFlags(fs)
 	fs.Usage = func() {
 		fmt.Fprintln(c.Stderr, "Usage: vigil serve [flags]\n\nServes the matching API on the embedded store.\n\nFlags:")
 		fs.PrintDefaults()
@@ -55,6 +56,10 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	defer db.Close()
 	banks, entries, keys := sqlite.NewBankService(db), sqlite.NewEntryService(db), sqlite.NewKeyService(db)
 	conversations := sqlite.NewConversationService(db)
+	cases, mediaStore, err := c.openReview(db, *data, review)
+	if err != nil {
+		return err
+	}
 
 	if err := c.bootstrapKey(ctx, db, keys); err != nil {
 		return err
@@ -93,6 +98,7 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	srv.Conversations, srv.Grooming, srv.ConversationRetention = conversations, grooming.NewDetector(grooming.Options{}), *retention
 	srv.Audit = sqlite.NewAuditService(db)
 	srv.Signals, srv.KeepSignals = signals, *keepSignals
+	srv.Cases, srv.Media = cases, mediaStore
 	// Jobs outlive ctx's cancellation until Stop below, so that running
 	// ones get a chance to finish.
 	if err := js.Start(context.WithoutCancel(ctx)); err != nil {
@@ -108,6 +114,7 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	defer cancel()
 	go m.Run(runCtx, *refresh)
 	go c.purge(runCtx, conversations, signals)
+	go c.purgeCases(runCtx, cases, mediaStore)
 
 	<-ctx.Done()
 	c.Logger.Info("shutting down")

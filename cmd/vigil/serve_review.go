@@ -1,0 +1,143 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/vigil-oss/vigil"
+	"github.com/vigil-oss/vigil/media"
+	"github.com/vigil-oss/vigil/sqlite"
+)
+
+// reviewFlags are serve's flags for review: the quarantine policy and the
+// media keys.
+type reviewFlags struct {
+	policy       vigil.QuarantinePolicy
+	mediaKeyFile string
+	mediaMax     int64
+}
+
+// addReviewFlags registers the review flags on fs.
+func addReviewFlags(fs *flag.FlagSet) *reviewFlags {
+	r := &reviewFlags{}
+	fs.IntVar(&r.policy.MinFalsePositives, "quarantine-false-positives", 3,
+		"quarantine a bank entry once reviewers have found this many false positives of it (0: never)")
+	fs.Float64Var(&r.policy.MaxPrecision, "quarantine-max-precision", 0.5,
+		"... provided its precision (confirmed / decided) is at most this")
+	fs.Float64Var(&r.policy.SpikeFactor, "quarantine-spike-factor", 10,
+		"quarantine a bank entry whose cases in the spike window exceed this many times its usual rate (0: never)")
+	fs.IntVar(&r.policy.SpikeMin, "quarantine-spike-min", 20, "... and number at least this many")
+	fs.DurationVar(&r.policy.Window, "quarantine-spike-window", 24*time.Hour, "the spike window")
+	fs.StringVar(&r.mediaKeyFile, "media-key-file", "",
+		"file of media encryption keys, \"id:base64key\" one a line, the first current (default: $"+media.EnvKeys+
+			", else <data>/media.key, generated on first start)")
+	fs.Int64Var(&r.mediaMax, "media-max-bytes", media.DefaultMaxSize, "largest media blob kept for review, in bytes")
+	return r
+}
+
+// mediaKeyFileName is the generated key file in the data directory.
+const mediaKeyFileName = "media.key"
+
+// openReview returns the case store and the encrypted media store. Media
+// keys come from --media-key-file, else $VIGIL_MEDIA_KEYS, else the data
+// directory's key file, generated (and logged) on first start.
+func (c *ServeCommand) openReview(db *sqlite.DB, dataDir string, r *reviewFlags) (*sqlite.CaseService, *media.Store, error) {
+	if err := r.policy.Validate(); err != nil {
+		return nil, nil, fmt.Errorf("quarantine flags: %s", vigil.ErrorMessage(err))
+	}
+	cases := sqlite.NewCaseService(db)
+	cases.Policy = r.policy
+
+	var keys *media.Keyring
+	var err error
+	switch env := os.Getenv(media.EnvKeys); {
+	case r.mediaKeyFile != "":
+		keys, err = media.LoadKeyFile(r.mediaKeyFile)
+	case env != "":
+		if keys, err = media.ParseKeyring(env); err != nil {
+			err = fmt.Errorf("$%s: %w", media.EnvKeys, err)
+		}
+	default:
+		path := filepath.Join(dataDir, mediaKeyFileName)
+		var created bool
+		keys, created, err = media.LoadOrCreateKeyFile(path, rand.Reader)
+		if created {
+			c.Logger.Warn("generated a media encryption key; back it up apart from the data, or kept media cannot be read",
+				"file", path, "key", keys.Current())
+		}
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	store, err := media.Open(filepath.Join(dataDir, "media"), keys)
+	if err != nil {
+		return nil, nil, err
+	}
+	store.MaxSize = r.mediaMax
+	c.Logger.Info("review store ready", "media_key", keys.Current(), "quarantine", fmt.Sprintf("%+v", r.policy))
+	return cases, store, nil
+}
+
+// purgeCaseBatch is how many expired cases one pass reads at a time.
+const purgeCaseBatch = 100
+
+// purgeExpiredCases deletes the media and evidence of every case whose
+// retention has ended, and returns how many it purged. A case whose media
+// cannot be deleted keeps its evidence (and its media id) until a later
+// pass, so no blob is left without a reference.
+func purgeExpiredCases(ctx context.Context, cases vigil.CaseService, store vigil.MediaStore) (int, error) {
+	n := 0
+	for {
+		expired, err := cases.ExpiredCases(ctx, purgeCaseBatch)
+		if err != nil {
+			return n, err
+		}
+		progress := 0
+		var firstErr error
+		for _, cs := range expired {
+			if id := cs.Content.MediaID; id != "" {
+				if err := store.Delete(ctx, id); err != nil {
+					if firstErr == nil {
+						firstErr = fmt.Errorf("case %d: %w", cs.ID, err)
+					}
+					continue
+				}
+			}
+			if err := cases.PurgeCase(ctx, cs.ID); err != nil {
+				return n, err
+			}
+			n++
+			progress++
+		}
+		if firstErr != nil && progress == 0 {
+			// Every case left is stuck on its media; try again next pass.
+			return n, firstErr
+		}
+		if len(expired) < purgeCaseBatch {
+			return n, firstErr
+		}
+	}
+}
+
+// purgeCases runs purgeExpiredCases hourly until ctx ends.
+func (c *ServeCommand) purgeCases(ctx context.Context, cases vigil.CaseService, store vigil.MediaStore) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		if n, err := purgeExpiredCases(ctx, cases, store); err != nil && ctx.Err() == nil {
+			c.Logger.Error("purge expired cases", "purged", n, "err", err)
+		} else if n > 0 {
+			c.Logger.Info("purged expired cases", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

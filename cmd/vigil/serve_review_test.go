@@ -1,0 +1,190 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"errors"
+	"flag"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vigil-oss/vigil"
+	"github.com/vigil-oss/vigil/media"
+	"github.com/vigil-oss/vigil/sqlite"
+)
+
+// reviewCommand returns a ServeCommand whose log goes to the returned
+// buffer.
+func reviewCommand() (*ServeCommand, *bytes.Buffer) {
+	var log bytes.Buffer
+	m := &Main{Stdin: strings.NewReader(""), Stdout: io.Discard, Stderr: io.Discard, Logger: slog.New(slog.NewTextHandler(&log, nil))}
+	return &ServeCommand{m}, &log
+}
+
+// parseReviewFlags parses args as serve's review flags.
+func parseReviewFlags(t *testing.T, args ...string) *reviewFlags {
+	t.Helper()
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	r := addReviewFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func TestOpenReviewKeys(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	db, err := sqlite.Open(ctx, dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	t.Setenv(media.EnvKeys, "")
+
+	// First start without keys: one is generated into the data directory
+	// and the log says so; the next start reuses it.
+	c, log := reviewCommand()
+	cases, store, err := c.openReview(db, dir, parseReviewFlags(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cases.Policy.MinFalsePositives != 3 || cases.Policy.Window != 24*time.Hour {
+		t.Errorf("default policy %+v", cases.Policy)
+	}
+	if !strings.Contains(log.String(), "generated a media encryption key") {
+		t.Errorf("log does not tell of the generated key: %s", log)
+	}
+	fi, err := os.Stat(filepath.Join(dir, mediaKeyFileName))
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("key file: %v, %v", fi, err)
+	}
+	id, err := store.Put(ctx, []byte("blob"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, log = reviewCommand()
+	_, store, err = c.openReview(db, dir, parseReviewFlags(t, "-quarantine-false-positives", "0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(log.String(), "generated") {
+		t.Error("generated a second key")
+	}
+	if got, err := store.Get(ctx, id); err != nil || string(got) != "blob" {
+		t.Errorf("after restart: %q, %v", got, err)
+	}
+
+	// Keys from the environment win over the generated file.
+	t.Setenv(media.EnvKeys, "env1:"+base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{5}, 32)))
+	c, log = reviewCommand()
+	if _, _, err := c.openReview(db, dir, parseReviewFlags(t)); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(log.String(), "media_key=env1") {
+		t.Errorf("environment keys not used: %s", log)
+	}
+	t.Setenv(media.EnvKeys, "env1:tooshort")
+	if _, _, err := c.openReview(db, dir, parseReviewFlags(t)); err == nil || !strings.Contains(err.Error(), media.EnvKeys) {
+		t.Errorf("bad environment keys: %v", err)
+	}
+	if _, _, err := c.openReview(db, dir, parseReviewFlags(t, "-quarantine-max-precision", "2")); err == nil {
+		t.Error("accepted a precision above 1")
+	}
+}
+
+// failingDelete is a media store whose Delete fails for one id.
+type failingDelete struct {
+	vigil.MediaStore
+	bad string
+}
+
+func (f failingDelete) Delete(ctx context.Context, id string) error {
+	if id == f.bad {
+		return errors.New("disk on fire")
+	}
+	return f.MediaStore.Delete(ctx, id)
+}
+
+func TestPurgeExpiredCases(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	db, err := sqlite.Open(ctx, dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	now := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	db.Now = func() time.Time { return now }
+	kr, err := media.ParseKeyring("k:" + base64.StdEncoding.EncodeToString(make([]byte, 32)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := media.Open(filepath.Join(dir, "media"), kr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := sqlite.NewCaseService(db)
+	if err := cases.CreateQueue(ctx, &vigil.Queue{Name: "q"}); err != nil {
+		t.Fatal(err)
+	}
+	open := func(retain time.Duration, withMedia bool) (*vigil.Case, string) {
+		t.Helper()
+		var id string
+		if withMedia {
+			if id, err = store.Put(ctx, []byte("gradient stand-in")); err != nil {
+				t.Fatal(err)
+			}
+		}
+		c := &vigil.Case{Queue: "q", Kind: vigil.CaseKindConversation, RetainUntil: now.Add(retain),
+			Content:      vigil.ContentRef{MediaID: id},
+			Conversation: &vigil.CaseConversation{ConversationID: "c", Messages: []vigil.CaseMessage{{Speaker: "a", Text: "hi"}}}}
+		if err := cases.OpenCase(ctx, c, "test"); err != nil {
+			t.Fatal(err)
+		}
+		return c, id
+	}
+	expired, expiredMedia := open(time.Hour, true)
+	noMedia, _ := open(time.Hour, false)
+	stuck, stuckMedia := open(time.Hour, true)
+	kept, keptMedia := open(48*time.Hour, true)
+
+	now = now.Add(2 * time.Hour)
+	n, err := purgeExpiredCases(ctx, cases, failingDelete{store, stuckMedia})
+	if n != 2 || err == nil {
+		t.Fatalf("purged %d, err %v; want 2 and the stuck case's error", n, err)
+	}
+	if _, err := store.Get(ctx, expiredMedia); vigil.ErrorCode(err) != vigil.ENOTFOUND {
+		t.Errorf("expired media still there: %v", err)
+	}
+	for _, c := range []*vigil.Case{expired, noMedia} {
+		got, err := cases.FindCase(ctx, c.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Content.MediaID != "" || len(got.Conversation.Messages) != 0 {
+			t.Errorf("case %d not purged: %+v", c.ID, got)
+		}
+	}
+	// The stuck case keeps its media id, to be tried again.
+	left, err := cases.ExpiredCases(ctx, 10)
+	if err != nil || len(left) != 1 || left[0].ID != stuck.ID || left[0].Content.MediaID != stuckMedia {
+		t.Fatalf("left to purge: %+v, %v", left, err)
+	}
+	if n, err := purgeExpiredCases(ctx, cases, store); n != 1 || err != nil {
+		t.Errorf("second pass: %d, %v", n, err)
+	}
+	if _, err := store.Get(ctx, keptMedia); err != nil {
+		t.Errorf("media of a case within retention: %v", err)
+	}
+	if got, err := cases.FindCase(ctx, kept.ID); err != nil || len(got.Conversation.Messages) != 1 {
+		t.Errorf("case within retention purged: %+v, %v", got, err)
+	}
+}
