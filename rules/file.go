@@ -88,7 +88,10 @@ func ReadFile(path string) ([]*vigil.Rule, error) {
 	defer f.Close()
 	rules, err := Parse(f)
 	if err != nil {
-		return nil, fmt.Errorf("rules file %s: %w", path, err)
+		if code := vigil.ErrorCode(err); code != vigil.EINTERNAL {
+			return nil, vigil.Errorf(code, "rules file %s: %s", path, vigil.ErrorMessage(err))
+		}
+		return nil, fmt.Errorf("read rules file %s: %w", path, err)
 	}
 	return rules, nil
 }

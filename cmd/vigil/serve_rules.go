@@ -1,0 +1,82 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"time"
+
+	"github.com/vigil-oss/vigil"
+	vhttp "github.com/vigil-oss/vigil/http"
+	"github.com/vigil-oss/vigil/rules"
+)
+
+// rulesFlags are serve's flags for rules.
+type rulesFlags struct {
+	file          string
+	caseRetention time.Duration
+}
+
+// addRulesFlags registers the rules flags on fs.
+func addRulesFlags(fs *flag.FlagSet) *rulesFlags {
+	r := &rulesFlags{}
+	fs.StringVar(&r.file, "rules", "",
+		"YAML rules file, loaded at start in place of the previous file's rules (rules made through the API stay); "+
+			"without it, the default rules: every match and every flagged conversation opens a case in the \""+rules.DefaultQueue+"\" queue")
+	fs.DurationVar(&r.caseRetention, "case-retention", vhttp.DefaultCaseRetention,
+		"how long a case opened by a rule keeps its evidence and media")
+	return r
+}
+
+// loadRules creates the default queue on first start and replaces the
+// rules that came from a rules file with those of f.file, or with the
+// default rules when there is none. A rule that would open cases in a
+// queue that does not exist stops the start: its cases would be lost.
+func (c *ServeCommand) loadRules(ctx context.Context, cases vigil.CaseService, store vigil.RuleService, f *rulesFlags) error {
+	if f.caseRetention <= 0 {
+		return fmt.Errorf("--case-retention must be positive")
+	}
+	if _, err := cases.FindQueue(ctx, rules.DefaultQueue); vigil.ErrorCode(err) == vigil.ENOTFOUND {
+		q := &vigil.Queue{Name: rules.DefaultQueue, Description: "Cases opened by the default rules.", Roles: []vigil.Role{vigil.RoleReviewer}}
+		if err := cases.CreateQueue(ctx, q); err != nil {
+			return fmt.Errorf("create the default queue: %w", err)
+		}
+		c.Logger.Info("created the default review queue", "queue", q.Name)
+	} else if err != nil {
+		return err
+	}
+
+	rs, from := rules.Default(), "default rules"
+	if f.file != "" {
+		var err error
+		if rs, err = rules.ReadFile(f.file); err != nil {
+			return plainError(err)
+		}
+		from = f.file
+	}
+	for _, r := range rs {
+		if !r.Enabled || r.Action.Queue == "" {
+			continue
+		}
+		if _, err := cases.FindQueue(ctx, r.Action.Queue); vigil.ErrorCode(err) == vigil.ENOTFOUND {
+			return fmt.Errorf("%s: rule %q opens cases in queue %q, which does not exist; create it (POST /v1/queues) or disable the rule", from, r.Name, r.Action.Queue)
+		} else if err != nil {
+			return err
+		}
+	}
+	if err := store.ReplaceFileRules(ctx, rs); err != nil {
+		return fmt.Errorf("load %s: %w", from, plainError(err))
+	}
+	c.Logger.Info("rules loaded", "from", from, "rules", len(rs))
+	return nil
+}
+
+// plainError returns err with a vigil error's message alone, as a person
+// at a terminal wants it; other errors are returned as they are.
+func plainError(err error) error {
+	if vigil.ErrorCode(err) == vigil.EINTERNAL {
+		return err
+	}
+	return errors.New(vigil.ErrorMessage(err))
+}
