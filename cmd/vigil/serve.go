@@ -38,6 +38,7 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	jobWorkers := fs.Int("job-workers", jobs.DefaultWorkers, "background jobs (uploads to /v1/jobs, webhook deliveries) run at once")
 	keepSignals := fs.Duration("keep-signals", 0, "keep the signals (never the content) of matched-against uploads this long, and match them against entries added later (0: off)")
 	review := addReviewFlags(fs)
+	ruleFlags := addRulesFlags(fs)
 	fs.Usage = func() {
 		fmt.Fprintln(c.Stderr, "Usage: vigil serve [flags]\n\nServes the matching API on the embedded store.\n\nFlags:")
 		fs.PrintDefaults()
@@ -58,6 +59,10 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	conversations := sqlite.NewConversationService(db)
 	cases, mediaStore, err := c.openReview(db, *data, review)
 	if err != nil {
+		return err
+	}
+	ruleStore := sqlite.NewRuleService(db)
+	if err := c.loadRules(ctx, cases, ruleStore, ruleFlags); err != nil {
 		return err
 	}
 
@@ -99,6 +104,7 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	srv.Audit = sqlite.NewAuditService(db)
 	srv.Signals, srv.KeepSignals = signals, *keepSignals
 	srv.Cases, srv.Media = cases, mediaStore
+	srv.Rules, srv.CaseRetention = ruleStore, ruleFlags.caseRetention
 	// Jobs outlive ctx's cancellation until Stop below, so that running
 	// ones get a chance to finish.
 	if err := js.Start(context.WithoutCancel(ctx)); err != nil {

@@ -1,16 +1,23 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/vigil-oss/vigil"
+	"github.com/vigil-oss/vigil/jobs"
 	"github.com/vigil-oss/vigil/rules"
 	"github.com/vigil-oss/vigil/sqlite"
 )
@@ -100,5 +107,109 @@ func TestLoadRules(t *testing.T) {
 	flags.file = filepath.Join("..", "..", "docs", "rules.example.yaml")
 	if err := c.loadRules(ctx, cases, store, flags); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestServeRulesEndToEnd runs `vigil serve --rules` and checks the whole
+// path: a match opens a case holding the upload in the encrypted media
+// store, the rule's webhook gets a signed event, and a reviewer reveals
+// the media.
+func TestServeRulesEndToEnd(t *testing.T) {
+	secret := "rules-test-secret-0123456789abcd"
+	t.Setenv("VIGIL_WEBHOOK_SECRET_PLATFORM", secret)
+	events := make(chan vigil.Event, 4)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+		if err := jobs.Verify([]byte(secret), r.Header, body, time.Now(), time.Minute); err != nil {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		var ev vigil.Event
+		json.Unmarshal(body, &ev)
+		events <- ev
+	}))
+	defer hook.Close()
+	rulesFile := filepath.Join(t.TempDir(), "rules.yaml")
+	if err := os.WriteFile(rulesFile, []byte(`rules:
+  - name: review
+    when: {kind: match}
+    action: {type: case, queue: default, priority: 40}
+  - name: tell-platform
+    when: {kind: match, banks: [hotline]}
+    action: {type: webhook, webhook: platform}
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	var stdout, logs syncBuffer
+	m := &Main{Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: io.Discard, Logger: slog.New(slog.NewTextHandler(&logs, nil))}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- m.Run(ctx, []string{"serve", "--data", t.TempDir(), "--addr", "127.0.0.1:0", "--rules", rulesFile, "--webhook", "platform=" + hook.URL})
+	}()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	}()
+	urlRE, keyRE := regexp.MustCompile(`url=(http://\S+)`), regexp.MustCompile(`(?m)^\s+(\S+)$`)
+	waitFor(t, "serving", func() bool { return urlRE.MatchString(logs.String()) })
+	base := urlRE.FindStringSubmatch(logs.String())[1]
+	key := keyRE.FindStringSubmatch(stdout.String())[1]
+	call := func(method, path, contentType string, body io.Reader) (int, []byte) {
+		req, _ := http.NewRequest(method, base+path, body)
+		req.Header.Set("Authorization", "Bearer "+key)
+		if contentType != "" {
+			req.Header.Set("Content-Type", contentType)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, b
+	}
+
+	img, err := os.ReadFile(filepath.Join(testImages, "synthetic/synth-smooth-rgb-129x300.png"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	call("POST", "/v1/banks", "application/json", strings.NewReader(`{"name":"hotline"}`))
+	if code, _ := call("POST", "/v1/banks/hotline/entries", "application/json",
+		strings.NewReader(`{"entries":[{"signal_type":"pdq","value":"`+scanImgPDQ+`","source":"hotline"}]}`)); code != 201 {
+		t.Fatalf("add entry: %d", code)
+	}
+	code, body := call("POST", "/v1/match?user_id=u-77", "image/png", bytes.NewReader(img))
+	var mr struct {
+		Matched bool
+		Actions struct {
+			Cases  []int64
+			Errors []string
+		}
+	}
+	if json.Unmarshal(body, &mr); code != 200 || !mr.Matched || len(mr.Actions.Cases) != 1 || len(mr.Actions.Errors) != 0 {
+		t.Fatalf("match %d %s", code, body)
+	}
+	select {
+	case ev := <-events:
+		var data struct {
+			Rule    string
+			Content vigil.ContentRef
+		}
+		if json.Unmarshal(ev.Data, &data); ev.Type != vigil.EventRuleMatched || data.Rule != "tell-platform" || data.Content.UserID != "u-77" {
+			t.Fatalf("event %+v %s", ev, ev.Data)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("no rule.matched event")
+	}
+	casePath := "/v1/cases/" + strconv.FormatInt(mr.Actions.Cases[0], 10)
+	if code, body := call("GET", casePath+"/media", "", nil); code != 200 || !bytes.Equal(body, img) {
+		t.Fatalf("media %d, %d bytes", code, len(body))
+	}
+	if code, body := call("GET", casePath, "", nil); code != 200 || !strings.Contains(string(body), `"revealed"`) {
+		t.Fatalf("case %d %s", code, body)
 	}
 }
