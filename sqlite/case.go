@@ -786,26 +786,53 @@ func (s *CaseService) BankPrecision(ctx context.Context) ([]*vigil.BankStats, er
 // ExpiredCases returns cases past their retention that still hold
 // evidence, the longest expired first. Retention applies whatever the
 // case's state: an undecided case loses its evidence too.
+//
+// Cases opened from one upload share its media blob. A case whose blob
+// another case still within its retention holds comes back with an empty
+// MediaID, so that the retention pass leaves the blob to the last of them.
 func (s *CaseService) ExpiredCases(ctx context.Context, limit int) ([]*vigil.Case, error) {
 	if limit <= 0 {
 		limit = defaultCaseLimit
 	}
-	rows, err := s.db.rdb.QueryContext(ctx, `SELECT `+caseColumns+caseFrom+`
-		WHERE c.purged_at IS NULL AND c.retain_until <= ? ORDER BY c.retain_until, c.id LIMIT ?`,
-		formatTime(s.db.now()), min(limit, maxCaseLimit))
-	if err != nil {
-		return nil, fmt.Errorf("expired cases: %w", err)
-	}
-	defer rows.Close()
+	now := formatTime(s.db.now())
 	var cases []*vigil.Case
-	for rows.Next() {
-		c, err := scanCase(rows)
+	err := s.db.read(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `SELECT `+caseColumns+caseFrom+`
+			WHERE c.purged_at IS NULL AND c.retain_until <= ? ORDER BY c.retain_until, c.id LIMIT ?`,
+			now, min(limit, maxCaseLimit))
 		if err != nil {
-			return nil, fmt.Errorf("expired cases: %w", err)
+			return err
 		}
-		cases = append(cases, c)
-	}
-	if err := rows.Err(); err != nil {
+		defer rows.Close()
+		for rows.Next() {
+			c, err := scanCase(rows)
+			if err != nil {
+				return err
+			}
+			cases = append(cases, c)
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, c := range cases {
+			if c.Content.MediaID == "" {
+				continue
+			}
+			// The expression is the index's, so the index serves it.
+			var n int
+			if err := tx.QueryRowContext(ctx, `
+				SELECT COUNT(*) FROM cases
+				WHERE json_extract(content, '$.media_id') = ? AND purged_at IS NULL AND retain_until > ?`,
+				c.Content.MediaID, now).Scan(&n); err != nil {
+				return err
+			}
+			if n > 0 {
+				c.Content.MediaID = ""
+			}
+		}
+		return nil
+	})
+	if err != nil {
 		return nil, fmt.Errorf("expired cases: %w", err)
 	}
 	return cases, nil

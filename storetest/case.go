@@ -513,6 +513,37 @@ func TestCaseService(t *testing.T, open Opener) {
 			t.Errorf("stats after purge: %v", statsString(stats))
 		}
 	})
+
+	t.Run("SharedMedia", func(t *testing.T) { testSharedMedia(t, open) })
+}
+
+// testSharedMedia checks that a media blob shared by cases is handed to
+// the retention pass only with the last of them.
+func testSharedMedia(t *testing.T, open Opener) {
+	ctx := context.Background()
+	s, clock := openWithClock(t, open)
+	f := newCaseFixture(t, s, 1)
+	open2 := func(retain time.Duration) *vigil.Case {
+		c := f.matchCase(clock, f.entries[0])
+		c.Content.MediaID = "shared"
+		c.RetainUntil = clock.Now().Add(retain)
+		must(t, s.Cases.OpenCase(ctx, c, "rules"))
+		return c
+	}
+	first, second := open2(time.Hour), open2(3*time.Hour)
+	clock.Advance(2 * time.Hour)
+	expired, err := s.Cases.ExpiredCases(ctx, 10)
+	must(t, err)
+	if len(expired) != 1 || expired[0].ID != first.ID || expired[0].Content.MediaID != "" {
+		t.Fatalf("first expiry: %+v; want case %d without the media another case holds", expired, first.ID)
+	}
+	must(t, s.Cases.PurgeCase(ctx, first.ID))
+	clock.Advance(2 * time.Hour)
+	expired, err = s.Cases.ExpiredCases(ctx, 10)
+	must(t, err)
+	if len(expired) != 1 || expired[0].ID != second.ID || expired[0].Content.MediaID != "shared" {
+		t.Fatalf("last expiry: %+v; want case %d with the media", expired, second.ID)
+	}
 }
 
 // caseFixture is a queue "q" and a bank "b" with PDQ entries.

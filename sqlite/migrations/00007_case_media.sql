@@ -1,0 +1,10 @@
+-- Cases opened from one upload share its media blob. This index finds the
+-- live cases that hold a blob, so that retention deletes it only with the
+-- last of them.
+
+-- +goose Up
+CREATE INDEX cases_media_id ON cases (json_extract(content, '$.media_id'))
+	WHERE purged_at IS NULL;
+
+-- +goose Down
+DROP INDEX cases_media_id;
