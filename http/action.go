@@ -180,8 +180,7 @@ func (p *plan) notify(ctx context.Context, o rules.Outcome, data func(f rules.Fi
 // content and carries out their actions. media is the uploaded content,
 // kept in the media store only if a case opens (nil for signals only). It
 // returns nil when the server has no rules.
-func (s *Server) actOnMatch(r *http.Request, results []vigil.MatchResult, ref vigil.ContentRef, media []byte) *actionsResponse {
-	ctx := r.Context()
+func (s *Server) actOnMatch(ctx context.Context, results []vigil.MatchResult, ref vigil.ContentRef, media []byte) *actionsResponse {
 	e, err := s.ruleEngine(ctx)
 	if err != nil {
 		s.Logger.Error("load rules", "err", err)
@@ -207,7 +206,14 @@ func (s *Server) actOnMatch(r *http.Request, results []vigil.MatchResult, ref vi
 				}
 			}
 			for _, f := range cases {
-				p.openCase(ctx, f, &vigil.Case{Kind: vigil.CaseKindMatch, Content: ref, Matches: f.Matches})
+				// Evidence is bounded; a case needs the strongest, not all.
+				ms := f.Matches
+				if len(ms) > vigil.MaxCaseMatches {
+					ms = slices.Clone(ms)
+					slices.SortStableFunc(ms, func(a, b vigil.Match) int { return a.Distance - b.Distance })
+					ms = ms[:vigil.MaxCaseMatches]
+				}
+				p.openCase(ctx, f, &vigil.Case{Kind: vigil.CaseKindMatch, Content: ref, Matches: ms})
 			}
 			if ref.MediaID != "" && len(p.out.Cases) == 0 {
 				// No case holds the media: do not keep it.
@@ -284,4 +290,28 @@ func caseConversation(id string, risk grooming.Risk, msgs []grooming.Message, fi
 		cv.Messages = append(cv.Messages, vigil.CaseMessage{Index: idx, Speaker: m.From, Text: text, Time: m.Time, Indicators: tags[idx]})
 	}
 	return cv
+}
+
+// ActOnRematches runs the match rules over retroactive matches (entries
+// added after the content was seen; see matcher.OnRematch), content by
+// content, and carries out their actions. The content itself was never
+// kept, so the cases opened hold its digest and the matches, no media.
+// Failed actions are logged; they do not fail the matcher's refresh.
+func (s *Server) ActOnRematches(ctx context.Context, found []*vigil.Rematch) error {
+	var order []string
+	byContent := map[string][]vigil.Match{}
+	for _, rm := range found {
+		if byContent[rm.ContentSHA256] == nil {
+			order = append(order, rm.ContentSHA256)
+		}
+		byContent[rm.ContentSHA256] = append(byContent[rm.ContentSHA256], rm.Match)
+	}
+	for _, content := range order {
+		results := []vigil.MatchResult{{Matches: byContent[content]}}
+		out := s.actOnMatch(ctx, results, vigil.ContentRef{SHA256: content}, nil)
+		if out != nil && len(out.Cases) > 0 {
+			s.Logger.Info("retroactive match opened cases", "content_sha256", content, "cases", out.Cases)
+		}
+	}
+	return nil
 }

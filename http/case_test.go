@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/vigil-oss/vigil"
+	"github.com/vigil-oss/vigil/matcher"
 )
 
 // memMedia is a MediaStore in memory: the encrypted store has tests of
@@ -398,5 +399,39 @@ func TestConversationOpensCaseOnce(t *testing.T) {
 	}
 	if code := ts.do(t, vigil.RoleReviewer, "GET", fmt.Sprintf("/v1/cases/%d", whole.Actions.Cases[0]), "", nil, &c); code != 200 || len(c.Conversation.Messages) != len(groomingChat) {
 		t.Fatalf("whole conversation case %d %+v", code, c.Conversation)
+	}
+}
+
+func TestRetroactiveMatchOpensCase(t *testing.T) {
+	ts := mustOpenServer(t)
+	ts.Matcher.(*matcher.Matcher).OnRematch(ts.ActOnRematches)
+	if code := ts.do(t, vigil.RoleAdmin, "POST", "/v1/queues", "", jsonBody(map[string]any{"name": "default", "roles": []string{"reviewer"}}), nil); code != 201 {
+		t.Fatal("create queue")
+	}
+	rule := map[string]any{"name": "any-match", "when": map[string]any{"kind": "match"}, "action": map[string]any{"type": "case", "queue": "default", "priority": 50}}
+	if code := ts.do(t, vigil.RoleCurator, "POST", "/v1/rules", "", jsonBody(rule), nil); code != 201 {
+		t.Fatal("create rule")
+	}
+	const content = "a post seen before its entry was listed"
+	var m struct{ Actions *actions }
+	if code := ts.do(t, vigil.RoleMatcher, "POST", "/v1/match", "text/plain", strings.NewReader(content), &m); code != 200 || len(m.Actions.Cases) != 0 {
+		t.Fatalf("first match %d %+v", code, m.Actions)
+	}
+	// The entry arrives later: the kept signals match it, and the rules
+	// open a case for the content seen before.
+	md := md5.Sum([]byte(content))
+	ts.do(t, vigil.RoleCurator, "POST", "/v1/banks", "", jsonBody(map[string]any{"name": "later"}), nil)
+	body := map[string]any{"entries": []map[string]string{{"signal_type": "md5", "value": hex.EncodeToString(md[:]), "source": "hotline"}}}
+	if code := ts.do(t, vigil.RoleCurator, "POST", "/v1/banks/later/entries", "", jsonBody(body), nil); code != 201 {
+		t.Fatalf("add entry %d", code)
+	}
+	var list struct{ Cases []vigil.Case }
+	if code := ts.do(t, vigil.RoleReviewer, "GET", "/v1/cases", "", nil, &list); code != 200 || len(list.Cases) != 1 {
+		t.Fatalf("cases %d %+v", code, list)
+	}
+	c := list.Cases[0]
+	sh := sha256.Sum256([]byte(content))
+	if c.Rule != "any-match" || c.Content.SHA256 != hex.EncodeToString(sh[:]) || c.Content.MediaID != "" || len(c.Matches) != 1 || c.Matches[0].Bank != "later" {
+		t.Fatalf("retroactive case %+v", c)
 	}
 }

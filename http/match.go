@@ -203,7 +203,7 @@ func (s *Server) handleMatch(w http.ResponseWriter, r *http.Request) {
 		resp.Matched = resp.Matched || len(res.Matches) > 0
 	}
 	ref.SHA256 = contentSHA256(hashed.Signals)
-	resp.Actions = s.actOnMatch(r, results, ref, hashed.media)
+	resp.Actions = s.actOnMatch(r.Context(), results, ref, hashed.media)
 	writeJSON(w, http.StatusOK, resp)
 }
 
@@ -251,5 +251,5 @@ func (s *Server) handleLookup(w http.ResponseWriter, r *http.Request) {
 	}
 	s.metrics.countMatches(results)
 	ref := vigil.ContentRef{UserID: req.UserID, ContentID: req.ContentID, SHA256: contentSHA256(req.Signals)}
-	writeJSON(w, http.StatusOK, lookupResponse{Results: results, Actions: s.actOnMatch(r, results, ref, nil)})
+	writeJSON(w, http.StatusOK, lookupResponse{Results: results, Actions: s.actOnMatch(r.Context(), results, ref, nil)})
 }

@@ -62,7 +62,7 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 		return err
 	}
 	ruleStore := sqlite.NewRuleService(db)
-	if err := c.loadRules(ctx, cases, ruleStore, ruleFlags); err != nil {
+	if err := c.loadRules(ctx, cases, ruleStore, ruleFlags, webhooks); err != nil {
 		return err
 	}
 
@@ -82,12 +82,17 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 		return err
 	}
 	defer js.Close()
+	// The server is made here so that retroactive matches can run its
+	// rules; it is configured below and serves nothing before Open.
+	srv := vhttp.NewServer()
+	onRematch := []func(context.Context, []*vigil.Rematch) error{srv.ActOnRematches}
 	if *rematchWebhook != "" {
 		if _, ok := webhooks[*rematchWebhook]; !ok || *keepSignals <= 0 {
 			return fmt.Errorf("--rematch-webhook %q needs --webhook %s=URL and --keep-signals", *rematchWebhook, *rematchWebhook)
 		}
-		m.OnRematch(matcher.NotifyRematches(js, *rematchWebhook))
+		onRematch = append(onRematch, matcher.NotifyRematches(js, *rematchWebhook))
 	}
+	m.OnRematch(allRematch(onRematch))
 	if err := m.Load(ctx); err != nil {
 		return fmt.Errorf("load indexes: %w", err)
 	}
@@ -96,7 +101,6 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 		"sha1", st.Types[vigil.SignalSHA1].Entries, "sha256", st.Types[vigil.SignalSHA256].Entries,
 		"banks", st.Banks, "took", time.Since(start).Round(time.Millisecond))
 
-	srv := vhttp.NewServer()
 	srv.Addr, srv.Banks, srv.Entries, srv.Keys, srv.Matcher, srv.Logger = *addr, banks, entries, keys, m, c.Logger
 	srv.Hashing = hashOpts
 	srv.Jobs, srv.Notifier = js, js

@@ -31,9 +31,10 @@ func addRulesFlags(fs *flag.FlagSet) *rulesFlags {
 
 // loadRules creates the default queue on first start and replaces the
 // rules that came from a rules file with those of f.file, or with the
-// default rules when there is none. A rule that would open cases in a
-// queue that does not exist stops the start: its cases would be lost.
-func (c *ServeCommand) loadRules(ctx context.Context, cases vigil.CaseService, store vigil.RuleService, f *rulesFlags) error {
+// default rules when there is none. An enabled rule that would open cases
+// in a queue that does not exist, or call a webhook not among webhooks,
+// stops the start: its cases or events would be lost.
+func (c *ServeCommand) loadRules(ctx context.Context, cases vigil.CaseService, store vigil.RuleService, f *rulesFlags, webhooks webhookFlags) error {
 	if f.caseRetention <= 0 {
 		return fmt.Errorf("--case-retention must be positive")
 	}
@@ -56,7 +57,15 @@ func (c *ServeCommand) loadRules(ctx context.Context, cases vigil.CaseService, s
 		from = f.file
 	}
 	for _, r := range rs {
-		if !r.Enabled || r.Action.Queue == "" {
+		if !r.Enabled {
+			continue
+		}
+		if wh := r.Action.Webhook; wh != "" {
+			if _, ok := webhooks[wh]; !ok {
+				return fmt.Errorf("%s: rule %q calls webhook %q, which is not configured; add --webhook %s=URL or disable the rule", from, r.Name, wh, wh)
+			}
+		}
+		if r.Action.Queue == "" {
 			continue
 		}
 		if _, err := cases.FindQueue(ctx, r.Action.Queue); vigil.ErrorCode(err) == vigil.ENOTFOUND {
@@ -79,4 +88,17 @@ func plainError(err error) error {
 		return err
 	}
 	return errors.New(vigil.ErrorMessage(err))
+}
+
+// allRematch returns an OnRematch callback that calls each of fns in turn
+// and stops at the first error.
+func allRematch(fns []func(context.Context, []*vigil.Rematch) error) func(context.Context, []*vigil.Rematch) error {
+	return func(ctx context.Context, found []*vigil.Rematch) error {
+		for _, fn := range fns {
+			if err := fn(ctx, found); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 }

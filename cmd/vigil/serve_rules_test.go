@@ -32,6 +32,7 @@ func TestLoadRules(t *testing.T) {
 	cases, store := sqlite.NewCaseService(db), sqlite.NewRuleService(db)
 	c := &ServeCommand{&Main{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}}
 	flags := &rulesFlags{caseRetention: time.Hour}
+	hooks := webhookFlags{"trust-safety": "https://platform.example/hook"}
 	names := func() string {
 		rs, err := store.ListRules(ctx)
 		if err != nil {
@@ -45,7 +46,7 @@ func TestLoadRules(t *testing.T) {
 	}
 
 	// First start without a file: the default queue and rules.
-	if err := c.loadRules(ctx, cases, store, flags); err != nil {
+	if err := c.loadRules(ctx, cases, store, flags, hooks); err != nil {
 		t.Fatal(err)
 	}
 	q, err := cases.FindQueue(ctx, rules.DefaultQueue)
@@ -56,7 +57,7 @@ func TestLoadRules(t *testing.T) {
 		t.Fatalf("default rules %s", got)
 	}
 	// A second start finds the queue and replaces the rules alike.
-	if err := c.loadRules(ctx, cases, store, flags); err != nil {
+	if err := c.loadRules(ctx, cases, store, flags, hooks); err != nil {
 		t.Fatal(err)
 	}
 
@@ -74,7 +75,7 @@ func TestLoadRules(t *testing.T) {
 		return p
 	}
 	flags.file = write("rules.yaml", "rules:\n  - name: only\n    when: {kind: match, banks: [ncmec]}\n    action: {type: case, queue: default, priority: 70}\n")
-	if err := c.loadRules(ctx, cases, store, flags); err != nil {
+	if err := c.loadRules(ctx, cases, store, flags, hooks); err != nil {
 		t.Fatal(err)
 	}
 	if got := names(); got != "from-api,only" {
@@ -85,9 +86,10 @@ func TestLoadRules(t *testing.T) {
 		{"missing queue", "rules:\n  - name: senior\n    when: {kind: match}\n    action: {type: case, queue: senior}\n", `queue "senior", which does not exist`},
 		{"invalid rule", "rules:\n  - name: loose\n    when: {kind: match}\n    action: {type: auto, auto: block}\n", "line 2: rule \"loose\""},
 		{"api name", "rules:\n  - name: from-api\n    when: {kind: match}\n    action: {type: none}\n", "made through the API"},
+		{"unknown webhook", "rules:\n  - name: tell\n    when: {kind: match}\n    action: {type: webhook, webhook: nowhere}\n", `webhook "nowhere", which is not configured`},
 	} {
 		flags.file = write(tc.name+".yaml", tc.text)
-		err := c.loadRules(ctx, cases, store, flags)
+		err := c.loadRules(ctx, cases, store, flags, hooks)
 		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "code=") {
 			t.Errorf("%s: %v", tc.name, err)
 		}
@@ -97,7 +99,7 @@ func TestLoadRules(t *testing.T) {
 	}
 	// A disabled rule may name a queue that does not exist yet.
 	flags.file = write("disabled.yaml", "rules:\n  - name: senior\n    enabled: false\n    when: {kind: match}\n    action: {type: case, queue: senior}\n")
-	if err := c.loadRules(ctx, cases, store, flags); err != nil {
+	if err := c.loadRules(ctx, cases, store, flags, hooks); err != nil {
 		t.Fatal(err)
 	}
 	// The example in docs/ loads once its queues exist.
@@ -105,7 +107,7 @@ func TestLoadRules(t *testing.T) {
 		t.Fatal(err)
 	}
 	flags.file = filepath.Join("..", "..", "docs", "rules.example.yaml")
-	if err := c.loadRules(ctx, cases, store, flags); err != nil {
+	if err := c.loadRules(ctx, cases, store, flags, hooks); err != nil {
 		t.Fatal(err)
 	}
 }
