@@ -55,6 +55,7 @@ type Server struct {
 	// CaseRetention is how long a case opened by a rule keeps its evidence
 	// and media; 0 means DefaultCaseRetention.
 	CaseRetention time.Duration
+	UI            UIOptions // the review UI's break reminder
 
 	ln       net.Listener
 	server   *http.Server
@@ -64,6 +65,7 @@ type Server struct {
 	keys     keyCache
 	patterns []string // every route, for the OpenAPI check
 	ruleSet  ruleCache
+	ui       *ui // review UI sessions and templates
 }
 
 // NewServer returns a Server with its routes registered.
@@ -180,6 +182,8 @@ func (s *Server) routes() {
 	s.route("POST /v1/keys", s.handleCreateKey, admin)
 	s.route("GET /v1/keys", s.handleListKeys, admin)
 	s.route("DELETE /v1/keys/{id}", s.handleRevokeKey, admin)
+
+	s.uiRoutes()
 
 	s.mux.Handle("/", s.instrument("unmatched", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, vigil.Errorf(vigil.ENOTFOUND, "no such endpoint: %s %s", r.Method, r.URL.Path))

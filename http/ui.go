@@ -1,0 +1,332 @@
+package http
+
+import (
+	"bytes"
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/vigil-oss/vigil"
+)
+
+// uiFiles holds the review UI's templates and static assets; the binary
+// serves them itself, so the UI needs no CDN and works offline.
+//
+//go:embed ui
+var uiFiles embed.FS
+
+// Defaults of the break reminder.
+const (
+	DefaultBreakAfter = 20
+	DefaultBreakEvery = 45 * time.Minute
+)
+
+// UIOptions tune the review UI's wellness protections.
+type UIOptions struct {
+	// BreakAfter is how many decisions prompt a break reminder
+	// (DefaultBreakAfter when 0).
+	BreakAfter int
+	// BreakEvery is how long a stretch of reviewing prompts a break
+	// reminder (DefaultBreakEvery when 0).
+	BreakEvery time.Duration
+}
+
+func (o UIOptions) breakAfter() int {
+	if o.BreakAfter > 0 {
+		return o.BreakAfter
+	}
+	return DefaultBreakAfter
+}
+
+func (o UIOptions) breakEvery() time.Duration {
+	if o.BreakEvery > 0 {
+		return o.BreakEvery
+	}
+	return DefaultBreakEvery
+}
+
+// maxFormBody bounds a UI form post: a note or decision is at most
+// MaxCaseNoteLen bytes plus a few short fields.
+const maxFormBody = 64 << 10
+
+// uiCSP is the content security policy of every UI response: nothing
+// inline, nothing from elsewhere, never framed.
+const uiCSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; media-src 'self'; " +
+	"object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+
+// ui is the review UI's state.
+type ui struct {
+	sessions *sessionStore
+	logins   loginLimiter
+	pages    map[string]*template.Template
+	cop      *http.CrossOriginProtection
+}
+
+func newUI() *ui {
+	u := &ui{sessions: newSessionStore(time.Now), pages: map[string]*template.Template{}, cop: http.NewCrossOriginProtection()}
+	u.logins.now = time.Now
+	names, err := fs.Glob(uiFiles, "ui/templates/*.html")
+	if err != nil {
+		panic(err)
+	}
+	for _, name := range names {
+		base := strings.TrimPrefix(name, "ui/templates/")
+		if base == "layout.html" {
+			continue
+		}
+		// Each page is parsed with the layout on its own, so that pages can
+		// all define the same block names.
+		u.pages[base] = template.Must(template.New(base).Funcs(uiFuncs).ParseFS(uiFiles, "ui/templates/layout.html", name))
+	}
+	return u
+}
+
+// uiRoutes registers the review UI under /ui/. Its pages authenticate with a
+// session cookie made at the login form from an API key, not with an
+// Authorization header, and are HTML, so they are kept out of s.patterns
+// (the OpenAPI check).
+func (s *Server) uiRoutes() {
+	const (
+		curator  = vigil.RoleCurator
+		reviewer = vigil.RoleReviewer
+	)
+	s.ui = newUI()
+	static, _ := fs.Sub(uiFiles, "ui/static")
+	s.mux.Handle("GET /{$}", http.RedirectHandler("/ui/", http.StatusSeeOther))
+	s.mux.Handle("GET /ui/static/", s.instrument("GET /ui/static/", s.uiHeaders(http.StripPrefix("/ui/static/", http.FileServerFS(static)))))
+	s.mux.Handle("GET /ui/login", s.instrument("GET /ui/login", s.uiHeaders(http.HandlerFunc(s.handleUILoginForm))))
+	s.mux.Handle("POST /ui/login", s.instrument("POST /ui/login", s.uiHeaders(s.ui.cop.Handler(http.HandlerFunc(s.handleUILogin)))))
+
+	page := func(pattern string, h http.HandlerFunc, roles ...vigil.Role) {
+		s.mux.Handle(pattern, s.instrument(pattern, s.uiHeaders(s.withSession(roles, h))))
+	}
+	page("POST /ui/logout", s.handleUILogout)
+	page("POST /ui/break", s.handleUIBreak)
+	page("GET /ui/{$}", s.handleUIQueues)
+	page("GET /ui/queues/{name}", s.handleUIQueue)
+	page("GET /ui/queues/{name}/next", s.handleUINext)
+	page("GET /ui/cases/{id}", s.handleUICase)
+	page("POST /ui/cases/{id}/assign", s.handleUIAssign)
+	page("POST /ui/cases/{id}/notes", s.handleUINote)
+	page("POST /ui/cases/{id}/decide", s.handleUIDecide)
+	page("POST /ui/cases/{id}/reveal", s.handleUIReveal)
+	page("GET /ui/cases/{id}/preview", s.handleUIPreview)
+	page("GET /ui/cases/{id}/original/{token}", s.handleUIOriginal)
+	page("GET /ui/banks", s.handleUIBanks, curator, reviewer)
+	page("GET /ui/banks/{name}", s.handleUIBank, curator, reviewer)
+	page("GET /ui/entries/{id}", s.handleUIEntry, curator, reviewer)
+}
+
+// uiHeaders sets the strict headers every UI response carries.
+func (s *Server) uiHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", uiCSP)
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Cross-Origin-Opener-Policy", "same-origin")
+		h.Set("Cross-Origin-Resource-Policy", "same-origin")
+		h.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=(), autoplay=()")
+		if secureRequest(r) {
+			h.Set("Strict-Transport-Security", "max-age=31536000")
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// withSession requires a live session whose key has one of roles (admin
+// always; any role when none are given). GET requests without one are sent
+// to the login form; posts must also pass the cross-origin check and carry
+// the session's CSRF token. The key goes into the request context as the
+// API's authenticate puts it, so actor and audit work alike for both.
+func (s *Server) withSession(roles []vigil.Role, next http.HandlerFunc) http.Handler {
+	inner := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, _ := r.Cookie(sessionCookie)
+		var sess *session
+		if c != nil {
+			sess = s.ui.sessions.get(c.Value)
+		}
+		if sess != nil && s.ui.sessions.needsKeyCheck(sess) {
+			k, err := s.Keys.FindKeyByID(r.Context(), sess.key.ID)
+			if err != nil && vigil.ErrorCode(err) != vigil.ENOTFOUND {
+				s.uiError(w, r, fmt.Errorf("check session key: %w", err))
+				return
+			}
+			if err != nil || k.Revoked() || k.Role != sess.key.Role {
+				s.ui.sessions.deleteKey(sess.key.ID)
+				sess = nil
+			}
+		}
+		if sess == nil {
+			if r.Method == http.MethodGet && !wantsJSON(r) {
+				http.Redirect(w, r, "/ui/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+				return
+			}
+			s.uiError(w, r, vigil.Errorf(vigil.EUNAUTHORIZED, "your session has ended; log in again"))
+			return
+		}
+		if rec, ok := w.(*recorder); ok {
+			rec.key = sess.key
+		}
+		if r.Method == http.MethodPost {
+			r.Body = http.MaxBytesReader(w, r.Body, maxFormBody)
+			if !validCSRF(r, sess.csrf) {
+				s.uiError(w, r, vigil.Errorf(vigil.EFORBIDDEN, "the form is stale or did not come from this site; reload the page and try again"))
+				return
+			}
+		}
+		k := sess.key
+		if k.Role != vigil.RoleAdmin && len(roles) > 0 && !slices.Contains(roles, k.Role) {
+			s.uiError(w, r, vigil.Errorf(vigil.EFORBIDDEN, "the %s role may not open this page", k.Role))
+			return
+		}
+		ctx := context.WithValue(r.Context(), keyContextKey{}, k)
+		ctx = context.WithValue(ctx, sessionContextKey{}, sess)
+		next(w, r.WithContext(ctx))
+	})
+	return s.ui.cop.Handler(inner)
+}
+
+// wantsJSON reports whether the request came from the UI's script, which
+// wants JSON answers rather than pages.
+func wantsJSON(r *http.Request) bool {
+	return strings.Contains(r.Header.Get("Accept"), "application/json")
+}
+
+// pageData is what every page template gets.
+type pageData struct {
+	Title   string
+	Key     *vigil.Key
+	CSRF    string
+	Decided int
+	// BreakDue asks the reviewer to take a break.
+	BreakDue   bool
+	BreakAfter int
+	Minutes    int // minutes since the session or the last break began
+	Flash      string
+	Nav        string // which nav item is current
+	CanBanks   bool
+	Page       any // the page's own data
+}
+
+// flashes are the messages a redirect may ask a page to show, by code, so
+// that no text from a URL reaches a page.
+var flashes = map[string]string{
+	"decided":   "Decision recorded.",
+	"noted":     "Note added.",
+	"assigned":  "Case assigned to you.",
+	"empty":     "No more open cases in this queue.",
+	"break":     "Break taken: the counter starts again.",
+	"loggedout": "You are logged out.",
+}
+
+// render writes a page. Templates render into a buffer first, so that a
+// template error becomes an error page instead of half a page.
+func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name, title, nav string, data any) {
+	pd := pageData{Title: title, Nav: nav, Flash: flashes[r.URL.Query().Get("done")], Page: data}
+	if sess := sessionFrom(r.Context()); sess != nil {
+		snap := s.ui.sessions.snapshot(sess)
+		pd.Key, pd.CSRF, pd.Decided = snap.key, snap.csrf, snap.decided
+		pd.BreakAfter = s.UI.breakAfter()
+		stretch := time.Since(snap.breakFrom)
+		pd.Minutes = int(stretch / time.Minute)
+		pd.BreakDue = snap.decided >= pd.BreakAfter || stretch >= s.UI.breakEvery()
+		pd.CanBanks = snap.key.Role == vigil.RoleAdmin || snap.key.Role == vigil.RoleCurator || snap.key.Role == vigil.RoleReviewer
+	}
+	var buf bytes.Buffer
+	t := s.ui.pages[name]
+	if t == nil {
+		s.uiError(w, r, fmt.Errorf("no template %s", name))
+		return
+	}
+	if err := t.ExecuteTemplate(&buf, "layout", pd); err != nil {
+		s.uiError(w, r, fmt.Errorf("render %s: %w", name, err))
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	w.Write(buf.Bytes())
+}
+
+// uiError shows err as a page (or JSON to the UI's script), with the same
+// codes and the same hiding of internal detail as the API.
+func (s *Server) uiError(w http.ResponseWriter, r *http.Request, err error) {
+	if wantsJSON(r) {
+		writeError(w, r, err)
+		return
+	}
+	code := vigil.ErrorCode(err)
+	if code == vigil.EINTERNAL {
+		if rec, ok := w.(*recorder); ok {
+			rec.err = err
+		}
+	}
+	status := codes[code]
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		status, err = http.StatusRequestEntityTooLarge, vigil.Errorf(vigil.ETOOLARGE, "the form is larger than %d bytes", mbe.Limit)
+	}
+	t := s.ui.pages["error.html"]
+	var buf bytes.Buffer
+	pd := pageData{Title: http.StatusText(status), Page: map[string]any{"Status": status, "Message": vigil.ErrorMessage(err)}}
+	if sess := sessionFrom(r.Context()); sess != nil {
+		snap := s.ui.sessions.snapshot(sess)
+		pd.Key, pd.CSRF = snap.key, snap.csrf
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	if t.ExecuteTemplate(&buf, "layout", pd) == nil {
+		w.Write(buf.Bytes())
+	}
+}
+
+// uiFuncs are the helpers templates use.
+var uiFuncs = template.FuncMap{
+	"ago": func(t time.Time) string {
+		if t.IsZero() {
+			return ""
+		}
+		return humanDuration(time.Since(t))
+	},
+	"when": func(t time.Time) string {
+		if t.IsZero() {
+			return ""
+		}
+		return t.UTC().Format("2006-01-02 15:04 UTC")
+	},
+	"label": func(s string) string {
+		s = strings.ReplaceAll(s, "_", " ")
+		if s == "" {
+			return s
+		}
+		return strings.ToUpper(s[:1]) + s[1:]
+	},
+	"pct": func(f float64) string {
+		if f < 0 {
+			return "no decisions yet"
+		}
+		return fmt.Sprintf("%.0f%%", f*100)
+	},
+	"score":   func(f float64) string { return fmt.Sprintf("%.2f", f) },
+	"isVideo": func(mediaType string) bool { return strings.HasPrefix(mediaType, "video/") },
+}
+
+// humanDuration writes d as a reviewer reads ages: "4 min", "3 h", "2 d".
+func humanDuration(d time.Duration) string {
+	switch {
+	case d < time.Minute:
+		return "just now"
+	case d < time.Hour:
+		return fmt.Sprintf("%d min", int(d/time.Minute))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%d h", int(d/time.Hour))
+	}
+	return fmt.Sprintf("%d d", int(d/(24*time.Hour)))
+}

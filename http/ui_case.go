@@ -1,0 +1,369 @@
+package http
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/vigil-oss/vigil"
+)
+
+// Queue pages count at most this many waiting cases; a bigger queue shows
+// as "5000+", which says enough.
+const (
+	maxQueueCount = 5000
+	casePageSize  = 50
+)
+
+// queueSummary is one row of the queues page.
+type queueSummary struct {
+	Queue     *vigil.Queue
+	Open      int // open or assigned
+	Escalated int
+	More      bool // counting stopped at maxQueueCount
+	Oldest    time.Time
+}
+
+// noReview is the error of review pages on a server without a case store.
+func noReview() error {
+	return vigil.Errorf(vigil.ENOTFOUND, "review is not enabled on this server")
+}
+
+// visibleQueues returns the queues the request's key may see.
+func (s *Server) visibleQueues(r *http.Request) ([]*vigil.Queue, error) {
+	qs, err := s.Cases.ListQueues(r.Context())
+	if err != nil {
+		return nil, err
+	}
+	role := keyFrom(r.Context()).Role
+	var out []*vigil.Queue
+	for _, q := range qs {
+		if q.Allows(role) {
+			out = append(out, q)
+		}
+	}
+	return out, nil
+}
+
+// summarise counts a queue's waiting cases, page by page.
+func (s *Server) summarise(ctx context.Context, q *vigil.Queue) (queueSummary, error) {
+	sum := queueSummary{Queue: q}
+	f := vigil.CaseFilter{Queues: []string{q.Name}, States: []vigil.CaseState{vigil.CaseOpen, vigil.CaseAssigned, vigil.CaseEscalated}, Limit: 500}
+	for {
+		cs, err := s.Cases.ListCases(ctx, f)
+		if err != nil {
+			return sum, err
+		}
+		for _, c := range cs {
+			if c.State == vigil.CaseEscalated {
+				sum.Escalated++
+			} else {
+				sum.Open++
+				if sum.Oldest.IsZero() || c.CreatedAt.Before(sum.Oldest) {
+					sum.Oldest = c.CreatedAt
+				}
+			}
+		}
+		if len(cs) < f.Limit {
+			return sum, nil
+		}
+		if sum.Open+sum.Escalated >= maxQueueCount {
+			sum.More = true
+			return sum, nil
+		}
+		f.AfterID = cs[len(cs)-1].ID
+	}
+}
+
+func (s *Server) handleUIQueues(w http.ResponseWriter, r *http.Request) {
+	if s.Cases == nil {
+		s.render(w, r, http.StatusOK, "queues.html", "Queues", "queues", map[string]any{"Disabled": true})
+		return
+	}
+	qs, err := s.visibleQueues(r)
+	if err != nil {
+		s.uiError(w, r, err)
+		return
+	}
+	var rows []queueSummary
+	for _, q := range qs {
+		sum, err := s.summarise(r.Context(), q)
+		if err != nil {
+			s.uiError(w, r, err)
+			return
+		}
+		rows = append(rows, sum)
+	}
+	s.render(w, r, http.StatusOK, "queues.html", "Queues", "queues", map[string]any{"Queues": rows})
+}
+
+// allowedQueue returns the named queue if the request's key may see it.
+// A queue it may not see is reported as not found, like one that does not
+// exist, so that queue names do not leak.
+func (s *Server) allowedQueue(r *http.Request, name string) (*vigil.Queue, error) {
+	if s.Cases == nil {
+		return nil, noReview()
+	}
+	q, err := s.Cases.FindQueue(r.Context(), name)
+	if err != nil {
+		return nil, err
+	}
+	if !q.Allows(keyFrom(r.Context()).Role) {
+		return nil, vigil.Errorf(vigil.ENOTFOUND, "queue %q not found", name)
+	}
+	return q, nil
+}
+
+// caseStates maps the case list's state filter to the states it shows.
+var caseStates = map[string][]vigil.CaseState{
+	"waiting":   {vigil.CaseOpen, vigil.CaseAssigned},
+	"mine":      {vigil.CaseAssigned},
+	"escalated": {vigil.CaseEscalated},
+	"decided":   {vigil.CaseDecided},
+	"all":       nil,
+}
+
+func (s *Server) handleUIQueue(w http.ResponseWriter, r *http.Request) {
+	q, err := s.allowedQueue(r, r.PathValue("name"))
+	if err != nil {
+		s.uiError(w, r, err)
+		return
+	}
+	state := r.URL.Query().Get("state")
+	if state == "" {
+		state = "waiting"
+	}
+	states, ok := caseStates[state]
+	if !ok {
+		s.uiError(w, r, badRequest("state must be waiting, mine, escalated, decided or all"))
+		return
+	}
+	f := vigil.CaseFilter{Queues: []string{q.Name}, States: states, Limit: casePageSize}
+	if state == "mine" {
+		f.AssignedTo = actor(r)
+	}
+	if v := r.URL.Query().Get("after_id"); v != "" {
+		if f.AfterID, err = strconv.ParseInt(v, 10, 64); err != nil || f.AfterID < 0 {
+			s.uiError(w, r, badRequest("after_id must be a non-negative integer"))
+			return
+		}
+	}
+	cs, err := s.Cases.ListCases(r.Context(), f)
+	if err != nil {
+		s.uiError(w, r, err)
+		return
+	}
+	var next int64
+	if len(cs) == casePageSize {
+		next = cs[len(cs)-1].ID
+	}
+	s.render(w, r, http.StatusOK, "queue.html", "Queue "+q.Name, "queues", map[string]any{
+		"Queue": q, "Cases": cs, "State": state, "States": []string{"waiting", "mine", "escalated", "decided", "all"}, "NextAfter": next,
+	})
+}
+
+// handleUINext opens the next case to work in a queue after the one given:
+// the reviewer's own assigned cases and unassigned open ones, in id order,
+// wrapping round once.
+func (s *Server) handleUINext(w http.ResponseWriter, r *http.Request) {
+	q, err := s.allowedQueue(r, r.PathValue("name"))
+	if err != nil {
+		s.uiError(w, r, err)
+		return
+	}
+	after, _ := strconv.ParseInt(r.URL.Query().Get("after"), 10, 64)
+	me := actor(r)
+	for _, start := range []int64{max(after, 0), 0} {
+		f := vigil.CaseFilter{Queues: []string{q.Name}, States: []vigil.CaseState{vigil.CaseOpen, vigil.CaseAssigned}, AfterID: start, Limit: casePageSize}
+		for {
+			cs, err := s.Cases.ListCases(r.Context(), f)
+			if err != nil {
+				s.uiError(w, r, err)
+				return
+			}
+			for _, c := range cs {
+				if c.ID != after && (c.State == vigil.CaseOpen || c.AssignedTo == me) {
+					http.Redirect(w, r, "/ui/cases/"+strconv.FormatInt(c.ID, 10), http.StatusSeeOther)
+					return
+				}
+			}
+			if len(cs) < f.Limit {
+				break
+			}
+			f.AfterID = cs[len(cs)-1].ID
+		}
+		if start == 0 {
+			break
+		}
+	}
+	http.Redirect(w, r, "/ui/queues/"+url.PathEscape(q.Name)+"?done=empty", http.StatusSeeOther)
+}
+
+// caseFor returns the case named in the path if the request's key may see
+// its queue.
+func (s *Server) caseFor(r *http.Request) (*vigil.Case, error) {
+	if s.Cases == nil {
+		return nil, noReview()
+	}
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id <= 0 {
+		return nil, badRequest("case id must be a positive integer")
+	}
+	c, err := s.Cases.FindCase(r.Context(), id)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.allowedQueue(r, c.Queue); err != nil {
+		if vigil.ErrorCode(err) == vigil.ENOTFOUND {
+			return nil, vigil.Errorf(vigil.ENOTFOUND, "case %d not found", id)
+		}
+		return nil, err
+	}
+	return c, nil
+}
+
+// categories are the decision form's suggested categories: the industry
+// classification most hotlines use. Reviewers may type another.
+var categories = []struct{ Value, Label string }{
+	{"A1", "A1: prepubescent, sex act"},
+	{"A2", "A2: prepubescent, lascivious exhibition"},
+	{"B1", "B1: pubescent, sex act"},
+	{"B2", "B2: pubescent, lascivious exhibition"},
+}
+
+// casePage is the case page's data.
+type casePage struct {
+	Case       *vigil.Case
+	History    []*vigil.CaseEvent
+	Messages   []caseMessageView
+	Categories any
+	HasMedia   bool
+	Video      bool
+	Open       bool // still waiting for a decision
+	Mine       bool
+	RevealURL  string // set when the page was loaded right after a reveal without script
+	CaseURL    string
+	NextURL    string
+}
+
+// caseMessageView is one conversation message with its indicators ready
+// for display.
+type caseMessageView struct {
+	vigil.CaseMessage
+	Suspect bool
+}
+
+func (s *Server) handleUICase(w http.ResponseWriter, r *http.Request) {
+	c, err := s.caseFor(r)
+	if err != nil {
+		s.uiError(w, r, err)
+		return
+	}
+	hist, err := s.Cases.CaseHistory(r.Context(), c.ID)
+	if err != nil {
+		s.uiError(w, r, err)
+		return
+	}
+	id := strconv.FormatInt(c.ID, 10)
+	p := casePage{
+		Case: c, History: hist, Categories: categories,
+		HasMedia: c.Content.MediaID != "" && s.Media != nil,
+		Video:    strings.HasPrefix(c.Content.MediaType, "video/"),
+		Open:     c.State == vigil.CaseOpen || c.State == vigil.CaseAssigned,
+		Mine:     c.AssignedTo == actor(r),
+		CaseURL:  "/ui/cases/" + id,
+		NextURL:  "/ui/queues/" + url.PathEscape(c.Queue) + "/next?after=" + id,
+	}
+	if c.Conversation != nil {
+		for _, m := range c.Conversation.Messages {
+			p.Messages = append(p.Messages, caseMessageView{CaseMessage: m, Suspect: m.Speaker != "" && m.Speaker == c.Conversation.Suspect})
+		}
+	}
+	if t := r.URL.Query().Get("reveal"); t != "" && p.HasMedia && s.ui.sessions.revealed(sessionFrom(r.Context()), t, c.ID) {
+		p.RevealURL = p.CaseURL + "/original/" + url.PathEscape(t)
+	}
+	s.render(w, r, http.StatusOK, "case.html", "Case "+id, "queues", p)
+}
+
+func (s *Server) handleUIAssign(w http.ResponseWriter, r *http.Request) {
+	c, err := s.caseFor(r)
+	if err != nil {
+		s.uiError(w, r, err)
+		return
+	}
+	me := actor(r)
+	if c, err = s.Cases.AssignCase(r.Context(), c.ID, me, me); err != nil {
+		s.uiError(w, r, err)
+		return
+	}
+	s.audit(r, vigil.AuditCaseAssign, caseTarget(c.ID), map[string]string{"to": me})
+	http.Redirect(w, r, "/ui/cases/"+strconv.FormatInt(c.ID, 10)+"?done=assigned", http.StatusSeeOther)
+}
+
+func caseTarget(id int64) string { return "case:" + strconv.FormatInt(id, 10) }
+
+// formText returns a form field checked for length and UTF-8.
+func formText(r *http.Request, field string, max int) (string, error) {
+	v := strings.TrimSpace(r.PostFormValue(field))
+	if len(v) > max {
+		return "", badRequest("%s is longer than %d bytes", field, max)
+	}
+	if !utf8.ValidString(v) {
+		return "", badRequest("%s is not valid UTF-8", field)
+	}
+	return v, nil
+}
+
+func (s *Server) handleUINote(w http.ResponseWriter, r *http.Request) {
+	c, err := s.caseFor(r)
+	if err != nil {
+		s.uiError(w, r, err)
+		return
+	}
+	text, err := formText(r, "note", vigil.MaxCaseNoteLen)
+	if err != nil {
+		s.uiError(w, r, err)
+		return
+	}
+	if text == "" {
+		s.uiError(w, r, badRequest("the note is empty"))
+		return
+	}
+	if err := s.Cases.AddCaseEvent(r.Context(), &vigil.CaseEvent{CaseID: c.ID, Actor: actor(r), Kind: vigil.CaseEventNote, Detail: text}); err != nil {
+		s.uiError(w, r, err)
+		return
+	}
+	http.Redirect(w, r, "/ui/cases/"+strconv.FormatInt(c.ID, 10)+"?done=noted", http.StatusSeeOther)
+}
+
+func (s *Server) handleUIDecide(w http.ResponseWriter, r *http.Request) {
+	c, err := s.caseFor(r)
+	if err != nil {
+		s.uiError(w, r, err)
+		return
+	}
+	d := vigil.Decision{Verdict: vigil.Verdict(r.PostFormValue("verdict")), DecidedBy: actor(r), DecidedAt: time.Now().UTC()}
+	if !d.Verdict.Valid() {
+		s.uiError(w, r, badRequest("choose a verdict: confirmed, false positive or escalate"))
+		return
+	}
+	if d.Category, err = formText(r, "category", vigil.MaxEntryFieldLen); err != nil {
+		s.uiError(w, r, err)
+		return
+	}
+	if d.Notes, err = formText(r, "notes", vigil.MaxCaseNoteLen); err != nil {
+		s.uiError(w, r, err)
+		return
+	}
+	if c, err = s.Cases.DecideCase(r.Context(), c.ID, d); err != nil {
+		s.uiError(w, r, err)
+		return
+	}
+	s.audit(r, vigil.AuditCaseDecide, caseTarget(c.ID), d)
+	s.ui.sessions.countDecision(sessionFrom(r.Context()))
+	http.Redirect(w, r, "/ui/cases/"+strconv.FormatInt(c.ID, 10)+"?done=decided", http.StatusSeeOther)
+}
