@@ -54,6 +54,7 @@ func (s *Server) handleRevokeKey(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.keys.clear()
+	s.ui.sessions.deleteKey(k.ID)
 	s.audit(r, vigil.AuditKeyRevoke, "key:"+k.Name, map[string]any{"id": k.ID})
 	writeJSON(w, http.StatusOK, k)
 }

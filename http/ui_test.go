@@ -1,0 +1,276 @@
+package http_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/vigil-oss/vigil"
+)
+
+// uiClient is a browser stand-in: a cookie jar, and redirects not followed
+// so that tests see them.
+type uiClient struct {
+	*http.Client
+	base string
+	csrf string
+}
+
+func newUIClient(tb testing.TB, ts *testServer) *uiClient {
+	tb.Helper()
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return &uiClient{
+		Client: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
+		base:   ts.URL(),
+	}
+}
+
+// get fetches a page and returns its status, location and body; it keeps
+// the page's CSRF token for later posts.
+func (c *uiClient) get(tb testing.TB, path string) (int, string, string) {
+	tb.Helper()
+	resp, err := c.Get(c.base + path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if m := csrfMeta.FindSubmatch(b); m != nil {
+		c.csrf = string(m[1])
+	}
+	return resp.StatusCode, resp.Header.Get("Location"), string(b)
+}
+
+var csrfMeta = regexp.MustCompile(`<meta name="csrf-token" content="([^"]+)">`)
+
+// post sends a form as a same-origin browser would (with the page's CSRF
+// token unless the form sets its own) and returns status and location.
+func (c *uiClient) post(tb testing.TB, path string, form url.Values, header ...string) (int, string, string) {
+	tb.Helper()
+	if form == nil {
+		form = url.Values{}
+	}
+	if _, ok := form["csrf"]; !ok && c.csrf != "" {
+		form.Set("csrf", c.csrf)
+	}
+	req, err := http.NewRequest("POST", c.base+path, strings.NewReader(form.Encode()))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", c.base)
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header.Get("Location"), string(b)
+}
+
+// login logs in with secret and loads the queues page for a CSRF token.
+func (c *uiClient) login(tb testing.TB, secret string) {
+	tb.Helper()
+	code, loc, body := c.post(tb, "/ui/login", url.Values{"key": {secret}, "next": {"/ui/"}})
+	if code != http.StatusSeeOther || loc != "/ui/" {
+		tb.Fatalf("login: %d %q %s", code, loc, body)
+	}
+	if code, _, body := c.get(tb, "/ui/"); code != 200 || c.csrf == "" {
+		tb.Fatalf("queues after login: %d %s", code, body)
+	}
+}
+
+func TestUILoginLogout(t *testing.T) {
+	ts := mustOpenServer(t)
+	c := newUIClient(t, ts)
+
+	// The root and UI pages send a browser without a session to the login form.
+	if code, loc, _ := c.get(t, "/"); code != http.StatusSeeOther || loc != "/ui/" {
+		t.Fatalf("GET / = %d %q", code, loc)
+	}
+	if code, loc, _ := c.get(t, "/ui/banks"); code != http.StatusSeeOther || loc != "/ui/login?next=%2Fui%2Fbanks" {
+		t.Fatalf("GET /ui/banks without session = %d %q", code, loc)
+	}
+	resp, err := c.Get(c.base + "/ui/login")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	for h, want := range map[string]string{
+		"Content-Security-Policy": "default-src 'self'",
+		"X-Frame-Options":         "DENY",
+		"X-Content-Type-Options":  "nosniff",
+		"Cache-Control":           "no-store",
+	} {
+		if !strings.Contains(resp.Header.Get(h), want) {
+			t.Errorf("%s = %q, want it to contain %q", h, resp.Header.Get(h), want)
+		}
+	}
+	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "frame-ancestors 'none'") || strings.Contains(csp, "unsafe-inline") {
+		t.Errorf("CSP %q", csp)
+	}
+
+	// A wrong key gets the form again, no session.
+	if code, _, body := c.post(t, "/ui/login", url.Values{"key": {"vgl_nope"}}); code != http.StatusUnauthorized || !strings.Contains(body, "not valid") {
+		t.Fatalf("bad key: %d", code)
+	}
+	if code, _, _ := c.get(t, "/ui/"); code != http.StatusSeeOther {
+		t.Fatalf("bad key made a session: %d", code)
+	}
+
+	// The right key: a session cookie with the safe attributes, and the
+	// login in the audit log.
+	code, loc, _ := c.post(t, "/ui/login", url.Values{"key": {ts.keys[vigil.RoleReviewer]}, "next": {"/ui/banks"}})
+	if code != http.StatusSeeOther || loc != "/ui/banks" {
+		t.Fatalf("login = %d %q", code, loc)
+	}
+	u, _ := url.Parse(c.base + "/ui/")
+	cookies := c.Jar.Cookies(u)
+	if len(cookies) != 1 || len(cookies[0].Value) < 40 {
+		t.Fatalf("cookies %v", cookies)
+	}
+	resp, err = c.PostForm(c.base+"/ui/login", url.Values{"key": {ts.keys[vigil.RoleReviewer]}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	sc := resp.Header.Get("Set-Cookie")
+	for _, attr := range []string{"HttpOnly", "SameSite=Strict", "Path=/ui/"} {
+		if !strings.Contains(sc, attr) {
+			t.Errorf("Set-Cookie %q lacks %s", sc, attr)
+		}
+	}
+	recs, err := ts.Audit.ListAudit(context.Background(), 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logins int
+	for _, r := range recs {
+		if r.Action == vigil.AuditLogin && r.Actor == "key:reviewer" {
+			logins++
+		}
+	}
+	if logins != 2 {
+		t.Fatalf("%d logins audited, want 2", logins)
+	}
+
+	if code, _, body := c.get(t, "/ui/banks"); code != 200 || !strings.Contains(body, "reviewer (reviewer)") {
+		t.Fatalf("banks page: %d", code)
+	}
+	// Logging out needs the CSRF token, then ends the session for good.
+	if code, _, _ := c.post(t, "/ui/logout", url.Values{"csrf": {"forged"}}); code != http.StatusForbidden {
+		t.Fatalf("logout with a forged token: %d", code)
+	}
+	if code, loc, _ := c.post(t, "/ui/logout", nil); code != http.StatusSeeOther || !strings.HasPrefix(loc, "/ui/login") {
+		t.Fatalf("logout: %d %q", code, loc)
+	}
+	if code, _, _ := c.get(t, "/ui/banks"); code != http.StatusSeeOther {
+		t.Fatalf("page after logout: %d", code)
+	}
+}
+
+func TestUICSRF(t *testing.T) {
+	ts := mustOpenServer(t)
+	c := newUIClient(t, ts)
+	c.login(t, ts.keys[vigil.RoleReviewer])
+	tests := []struct {
+		name   string
+		form   url.Values
+		header []string
+		want   int
+	}{
+		{"no token", url.Values{"csrf": {""}}, nil, http.StatusForbidden},
+		{"wrong token", url.Values{"csrf": {"x" + c.csrf[1:]}}, nil, http.StatusForbidden},
+		{"cross-site", nil, []string{"Sec-Fetch-Site", "cross-site"}, http.StatusForbidden},
+		{"other origin", nil, []string{"Origin", "https://evil.example"}, http.StatusForbidden},
+		{"token in header", url.Values{"csrf": {""}}, []string{"X-CSRF-Token", c.csrf}, http.StatusSeeOther},
+		{"token in form", nil, nil, http.StatusSeeOther},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if code, _, _ := c.post(t, "/ui/break", tt.form, tt.header...); code != tt.want {
+				t.Fatalf("status %d, want %d", code, tt.want)
+			}
+		})
+	}
+	// A token of one session does not work in another.
+	other := newUIClient(t, ts)
+	other.login(t, ts.keys[vigil.RoleReviewer])
+	if code, _, _ := other.post(t, "/ui/break", url.Values{"csrf": {c.csrf}}); code != http.StatusForbidden {
+		t.Fatalf("another session's token: %d", code)
+	}
+}
+
+func TestUIRoles(t *testing.T) {
+	ts := mustOpenServer(t)
+	tests := []struct {
+		role vigil.Role
+		path string
+		want int
+	}{
+		{vigil.RoleMatcher, "/ui/banks", http.StatusForbidden},
+		{vigil.RoleMatcher, "/ui/", http.StatusOK},
+		{vigil.RoleCurator, "/ui/banks", http.StatusOK},
+		{vigil.RoleReviewer, "/ui/banks", http.StatusOK},
+		{vigil.RoleAdmin, "/ui/banks", http.StatusOK},
+	}
+	for _, tt := range tests {
+		c := newUIClient(t, ts)
+		c.login(t, ts.keys[tt.role])
+		if code, _, _ := c.get(t, tt.path); code != tt.want {
+			t.Errorf("%s GET %s = %d, want %d", tt.role, tt.path, code, tt.want)
+		}
+	}
+}
+
+func TestUIRevokedKeyEndsSession(t *testing.T) {
+	ts := mustOpenServer(t)
+	ctx := context.Background()
+	secret, err := ts.Keys.CreateKey(ctx, &vigil.Key{Name: "temp", Role: vigil.RoleReviewer, CreatedBy: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newUIClient(t, ts)
+	c.login(t, secret)
+	// Revoking through the API ends the key's sessions at once.
+	keys, _ := ts.Keys.ListKeys(ctx)
+	var id int64
+	for _, k := range keys {
+		if k.Name == "temp" {
+			id = k.ID
+		}
+	}
+	if code := ts.do(t, vigil.RoleAdmin, "DELETE", "/v1/keys/"+strconv.FormatInt(id, 10), "", nil, nil); code != 200 {
+		t.Fatalf("revoke: %d", code)
+	}
+	if code, _, _ := c.get(t, "/ui/banks"); code != http.StatusSeeOther {
+		t.Fatalf("revoked key's session still works: %d", code)
+	}
+}
+
+func TestUILoginRateLimit(t *testing.T) {
+	ts := mustOpenServer(t)
+	c := newUIClient(t, ts)
+	for i := range 5 {
+		if code, _, _ := c.post(t, "/ui/login", url.Values{"key": {"vgl_guess" + strconv.Itoa(i)}}); code != http.StatusUnauthorized {
+			t.Fatalf("failure %d: %d", i, code)
+		}
+	}
+	// Past the burst even the right key waits: the limiter counts the
+	// address, not the key.
+	if code, _, body := c.post(t, "/ui/login", url.Values{"key": {ts.keys[vigil.RoleReviewer]}}); code != http.StatusTooManyRequests || !strings.Contains(body, "Too many") {
+		t.Fatalf("sixth try: %d", code)
+	}
+}
