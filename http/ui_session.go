@@ -225,10 +225,10 @@ func (st *sessionStore) revealed(s *session, token string, caseID int64) bool {
 	return ok && g.caseID == caseID && !st.now().After(g.expires)
 }
 
-// loginLimiter slows password guessing against the login form: each remote
-// address gets loginBurst failures, then one more per loginRefill. Keys
-// carry 256 bits, so this is about noise in the logs and load on the store
-// more than about guessing.
+// loginLimiter slows key guessing at the login form: an address that fails
+// loginBurst times within loginWindow is refused until the window ends.
+// Keys carry 256 bits, so this is about noise in the logs and load on the
+// store more than about guessing.
 type loginLimiter struct {
 	mu  sync.Mutex
 	m   map[string]*loginBucket
@@ -236,13 +236,13 @@ type loginLimiter struct {
 }
 
 type loginBucket struct {
-	failures float64
-	at       time.Time
+	failures int
+	since    time.Time // start of the window
 }
 
 const (
 	loginBurst   = 5
-	loginRefill  = 12 * time.Second // five a minute once the burst is spent
+	loginWindow  = time.Minute
 	loginFailLag = 300 * time.Millisecond
 	maxLimited   = 10000
 )
@@ -252,35 +252,24 @@ func (l *loginLimiter) allow(addr string) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	b := l.m[addr]
-	if b == nil {
-		return true
-	}
-	l.decayLocked(b)
-	return b.failures < loginBurst
-}
-
-func (l *loginLimiter) decayLocked(b *loginBucket) {
-	now := l.now()
-	b.failures -= float64(now.Sub(b.at)) / float64(loginRefill)
-	if b.failures < 0 {
-		b.failures = 0
-	}
-	b.at = now
+	return b == nil || l.now().Sub(b.since) >= loginWindow || b.failures < loginBurst
 }
 
 // fail records a failed login from addr.
 func (l *loginLimiter) fail(addr string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	now := l.now()
 	if l.m == nil || len(l.m) >= maxLimited {
+		// Forgetting everyone at once is crude, but bounds memory under an
+		// attack from many addresses without a sweep.
 		l.m = map[string]*loginBucket{}
 	}
 	b := l.m[addr]
-	if b == nil {
-		b = &loginBucket{at: l.now()}
+	if b == nil || now.Sub(b.since) >= loginWindow {
+		b = &loginBucket{since: now}
 		l.m[addr] = b
 	}
-	l.decayLocked(b)
 	b.failures++
 }
 
@@ -363,7 +352,7 @@ func (s *Server) handleUILogin(w http.ResponseWriter, r *http.Request) {
 		s.render(w, r, status, "login.html", "Log in", "", map[string]string{"Next": next, "Error": msg})
 	}
 	if !s.ui.logins.allow(host) {
-		w.Header().Set("Retry-After", strconv.Itoa(int(loginRefill/time.Second)))
+		w.Header().Set("Retry-After", strconv.Itoa(int(loginWindow/time.Second)))
 		s.render(w, r, http.StatusTooManyRequests, "login.html", "Log in", "", map[string]string{"Next": next, "Error": "Too many failed attempts. Wait a minute and try again."})
 		return
 	}
