@@ -53,6 +53,12 @@ func (o UIOptions) breakEvery() time.Duration {
 	return DefaultBreakEvery
 }
 
+// breakDue reports whether a reviewer who made decided decisions over
+// stretch should be reminded to take a break.
+func (o UIOptions) breakDue(decided int, stretch time.Duration) bool {
+	return decided >= o.breakAfter() || stretch >= o.breakEvery()
+}
+
 // maxFormBody bounds a UI form post: a note or decision is at most
 // MaxCaseNoteLen bytes plus a few short fields.
 const maxFormBody = 64 << 10
@@ -237,7 +243,7 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 		pd.BreakAfter = s.UI.breakAfter()
 		stretch := time.Since(snap.breakFrom)
 		pd.Minutes = int(stretch / time.Minute)
-		pd.BreakDue = snap.decided >= pd.BreakAfter || stretch >= s.UI.breakEvery()
+		pd.BreakDue = s.UI.breakDue(snap.decided, stretch)
 		pd.CanBanks = snap.key.Role == vigil.RoleAdmin || snap.key.Role == vigil.RoleCurator || snap.key.Role == vigil.RoleReviewer
 	}
 	var buf bytes.Buffer

@@ -359,6 +359,10 @@ func (s *Server) handleUIDecide(w http.ResponseWriter, r *http.Request) {
 		s.uiError(w, r, err)
 		return
 	}
+	if err := d.Validate(); err != nil {
+		s.uiError(w, r, err)
+		return
+	}
 	if c, err = s.Cases.DecideCase(r.Context(), c.ID, d); err != nil {
 		s.uiError(w, r, err)
 		return

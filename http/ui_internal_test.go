@@ -279,3 +279,25 @@ func FuzzBlurredRendition(f *testing.F) {
 		}
 	})
 }
+
+func TestBreakDue(t *testing.T) {
+	tests := []struct {
+		opts    UIOptions
+		decided int
+		stretch time.Duration
+		want    bool
+	}{
+		{UIOptions{}, 0, 0, false},
+		{UIOptions{}, DefaultBreakAfter - 1, DefaultBreakEvery - time.Minute, false},
+		{UIOptions{}, DefaultBreakAfter, time.Minute, true},
+		{UIOptions{}, 1, DefaultBreakEvery, true},
+		{UIOptions{BreakAfter: 5}, 5, 0, true},
+		{UIOptions{BreakAfter: 5}, 4, 0, false},
+		{UIOptions{BreakEvery: 10 * time.Minute}, 0, 10 * time.Minute, true},
+	}
+	for _, tt := range tests {
+		if got := tt.opts.breakDue(tt.decided, tt.stretch); got != tt.want {
+			t.Errorf("%+v breakDue(%d, %v) = %v, want %v", tt.opts, tt.decided, tt.stretch, got, tt.want)
+		}
+	}
+}

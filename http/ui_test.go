@@ -1,12 +1,17 @@
 package http_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"image"
+	"image/png"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -272,5 +277,231 @@ func TestUILoginRateLimit(t *testing.T) {
 	// address, not the key.
 	if code, _, body := c.post(t, "/ui/login", url.Values{"key": {ts.keys[vigil.RoleReviewer]}}); code != http.StatusTooManyRequests || !strings.Contains(body, "Too many") {
 		t.Fatalf("sixth try: %d", code)
+	}
+}
+
+// caseHistory returns the kinds of a case's events in order.
+func caseHistory(tb testing.TB, ts *testServer, id int64) []string {
+	tb.Helper()
+	evs, err := ts.Cases.CaseHistory(context.Background(), id)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var kinds []string
+	for _, ev := range evs {
+		kinds = append(kinds, ev.Kind)
+	}
+	return kinds
+}
+
+// audited counts audit records with the given action and target.
+func audited(tb testing.TB, ts *testServer, action, target string) int {
+	tb.Helper()
+	recs, err := ts.Audit.ListAudit(context.Background(), 0, 1000)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	n := 0
+	for _, r := range recs {
+		if r.Action == action && r.Target == target {
+			n++
+		}
+	}
+	return n
+}
+
+func TestUIQueuesByRole(t *testing.T) {
+	ts := mustOpenServer(t)
+	f := seedReview(t, ts)
+	rev := newUIClient(t, ts)
+	rev.login(t, ts.keys[vigil.RoleReviewer])
+	_, _, body := rev.get(t, "/ui/")
+	if !strings.Contains(body, `href="/ui/queues/review"`) || strings.Contains(body, "curation") {
+		t.Fatalf("reviewer's queues page:\n%s", body)
+	}
+	if !regexp.MustCompile(`<td class="num">2</td>`).MatchString(body) {
+		t.Fatalf("review queue does not count its 2 open cases:\n%s", body)
+	}
+	// A queue and a case the role may not see are not found, as if absent.
+	for _, p := range []string{"/ui/queues/curation", "/ui/cases/" + strconv.FormatInt(f.hiddenCase, 10), "/ui/cases/" + strconv.FormatInt(f.hiddenCase, 10) + "/preview"} {
+		if code, _, _ := rev.get(t, p); code != http.StatusNotFound {
+			t.Errorf("reviewer GET %s = %d, want 404", p, code)
+		}
+	}
+	cur := newUIClient(t, ts)
+	cur.login(t, ts.keys[vigil.RoleCurator])
+	if _, _, body := cur.get(t, "/ui/"); !strings.Contains(body, "/ui/queues/curation") || strings.Contains(body, "/ui/queues/review") {
+		t.Fatalf("curator's queues page:\n%s", body)
+	}
+	adm := newUIClient(t, ts)
+	adm.login(t, ts.keys[vigil.RoleAdmin])
+	if _, _, body := adm.get(t, "/ui/"); !strings.Contains(body, "/ui/queues/curation") || !strings.Contains(body, "/ui/queues/review") {
+		t.Fatal("admin does not see every queue")
+	}
+	// The case list and next-case redirect.
+	if _, _, body := rev.get(t, "/ui/queues/review"); !strings.Contains(body, "Case "+strconv.FormatInt(f.imageCase, 10)) {
+		t.Fatalf("queue page lacks the image case:\n%s", body)
+	}
+	if code, loc, _ := rev.get(t, "/ui/queues/review/next"); code != http.StatusSeeOther || loc != "/ui/cases/"+strconv.FormatInt(f.imageCase, 10) {
+		t.Fatalf("next = %d %q", code, loc)
+	}
+	if code, loc, _ := rev.get(t, "/ui/queues/review/next?after="+strconv.FormatInt(f.imageCase, 10)); code != http.StatusSeeOther || loc != "/ui/cases/"+strconv.FormatInt(f.convCase, 10) {
+		t.Fatalf("next after the image case = %d %q", code, loc)
+	}
+}
+
+func TestUIRevealAndDecide(t *testing.T) {
+	ts := mustOpenServer(t)
+	f := seedReview(t, ts)
+	c := newUIClient(t, ts)
+	c.login(t, ts.keys[vigil.RoleReviewer])
+	id := strconv.FormatInt(f.imageCase, 10)
+	casePath := "/ui/cases/" + id
+
+	code, _, page := c.get(t, casePath)
+	if code != 200 {
+		t.Fatalf("case page %d", code)
+	}
+	if !strings.Contains(page, `class="media blurred" src="`+casePath+`/preview"`) || strings.Contains(page, "/original/") {
+		t.Fatalf("case page does not show only the blurred preview:\n%s", page)
+	}
+	for _, want := range []string{"test-list", "t-1", `href="/ui/entries/` + strconv.FormatInt(f.entryID, 10) + `"`, "upload-17"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("case page lacks %q", want)
+		}
+	}
+
+	// The preview is a greyscale rendition, not the original.
+	resp, err := c.Get(c.base + casePath + "/preview")
+	if err != nil {
+		t.Fatal(err)
+	}
+	preview, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.Header.Get("Content-Type") != "image/png" || bytes.Equal(preview, f.media) {
+		t.Fatalf("preview: %s, %d bytes", resp.Header.Get("Content-Type"), len(preview))
+	}
+	img, err := png.Decode(bytes.NewReader(preview))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := img.(*image.Gray); !ok {
+		t.Fatalf("preview is %T, want greyscale", img)
+	}
+	if code, _, _ := c.get(t, casePath+"/original/guess"); code != http.StatusForbidden {
+		t.Fatalf("original without a reveal: %d", code)
+	}
+	if n := audited(t, ts, vigil.AuditContentReveal, "case:"+id); n != 0 {
+		t.Fatalf("%d reveals audited before any", n)
+	}
+
+	// Reveal as the script does: CSRF header, JSON answer with the URL.
+	code, _, body := c.post(t, casePath+"/reveal", url.Values{"csrf": {""}}, "X-CSRF-Token", c.csrf, "Accept", "application/json")
+	if code != 200 {
+		t.Fatalf("reveal: %d %s", code, body)
+	}
+	var rev struct{ URL string }
+	if err := json.Unmarshal([]byte(body), &rev); err != nil || !strings.HasPrefix(rev.URL, casePath+"/original/") {
+		t.Fatalf("reveal answer %q", body)
+	}
+	if n := audited(t, ts, vigil.AuditContentReveal, "case:"+id); n != 1 {
+		t.Fatalf("%d reveals audited, want 1", n)
+	}
+	if h := caseHistory(t, ts, f.imageCase); !slices.Contains(h, vigil.CaseEventRevealed) {
+		t.Fatalf("history %v lacks the reveal", h)
+	}
+	resp, err = c.Get(c.base + rev.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	orig, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !bytes.Equal(orig, f.media) || resp.Header.Get("Content-Type") != "image/png" {
+		t.Fatalf("original: %d %s, %d bytes", resp.StatusCode, resp.Header.Get("Content-Type"), len(orig))
+	}
+	// The grant is the session's: another reviewer's session cannot use it.
+	other := newUIClient(t, ts)
+	other.login(t, ts.keys[vigil.RoleReviewer])
+	if code, _, _ := other.get(t, rev.URL); code != http.StatusForbidden {
+		t.Fatalf("another session fetched the original: %d", code)
+	}
+	// Without script: the form posts, the page comes back with the original.
+	code, loc, _ := c.post(t, casePath+"/reveal", nil)
+	if code != http.StatusSeeOther || !strings.HasPrefix(loc, casePath+"?reveal=") {
+		t.Fatalf("form reveal: %d %q", code, loc)
+	}
+	if _, _, page := c.get(t, loc); !strings.Contains(page, casePath+"/original/") || strings.Contains(page, `class="media blurred"`) {
+		t.Fatal("page after a form reveal does not show the original")
+	}
+
+	// A note, then a decision.
+	if code, _, _ := c.post(t, casePath+"/notes", url.Values{"note": {"benign landscape"}}); code != http.StatusSeeOther {
+		t.Fatalf("note: %d", code)
+	}
+	if code, _, _ := c.post(t, casePath+"/decide", url.Values{"verdict": {"maybe"}}); code != http.StatusBadRequest {
+		t.Fatalf("bad verdict: %d", code)
+	}
+	code, loc, _ = c.post(t, casePath+"/decide", url.Values{"verdict": {"false_positive"}, "category": {"benign"}, "notes": {"a drawing of a sun"}})
+	if code != http.StatusSeeOther || loc != casePath+"?done=decided" {
+		t.Fatalf("decide: %d %q", code, loc)
+	}
+	got, err := ts.Cases.FindCase(context.Background(), f.imageCase)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.State != vigil.CaseDecided || got.Decision == nil || got.Decision.Verdict != vigil.VerdictFalsePositive ||
+		got.Decision.DecidedBy != "key:reviewer" || got.Decision.Category != "benign" {
+		t.Fatalf("case after decision: %+v %+v", got, got.Decision)
+	}
+	if n := audited(t, ts, vigil.AuditCaseDecide, "case:"+id); n != 1 {
+		t.Fatalf("%d decisions audited", n)
+	}
+	if h := caseHistory(t, ts, f.imageCase); !slices.Contains(h, vigil.CaseEventNote) || !slices.Contains(h, vigil.CaseEventDecided) {
+		t.Fatalf("history %v", h)
+	}
+	_, _, page = c.get(t, loc)
+	if !strings.Contains(page, `<strong id="decided-count">1</strong>`) || !strings.Contains(page, "Decision recorded.") || strings.Contains(page, `id="decide-form"`) {
+		t.Fatalf("page after the decision:\n%s", page)
+	}
+	if strings.Contains(page, "break-reminder") {
+		t.Fatal("break reminder after one decision")
+	}
+	// A decided case cannot be decided again.
+	if code, _, _ := c.post(t, casePath+"/decide", url.Values{"verdict": {"confirmed"}}); code != http.StatusConflict {
+		t.Fatalf("second decision: %d", code)
+	}
+	// The entry page shows what review said about the entry.
+	if _, _, page := c.get(t, "/ui/entries/"+strconv.FormatInt(f.entryID, 10)); !regexp.MustCompile(`False positives</dt><dd>1<`).MatchString(page) {
+		t.Fatalf("entry page:\n%s", page)
+	}
+}
+
+func TestUIConversationCase(t *testing.T) {
+	ts := mustOpenServer(t)
+	f := seedReview(t, ts)
+	c := newUIClient(t, ts)
+	c.login(t, ts.keys[vigil.RoleReviewer])
+	code, _, page := c.get(t, "/ui/cases/"+strconv.FormatInt(f.convCase, 10))
+	if code != 200 {
+		t.Fatalf("conversation case: %d", code)
+	}
+	// Messages 2, 4 and 5 carry indicators and are highlighted and
+	// labelled; the others are not.
+	for i, want := range map[int][]string{2: {"Age probing"}, 4: {"Gift", "Secrecy"}, 5: {"Platform move"}} {
+		li := regexp.MustCompile(`(?s)<li class="msg indicator[^"]*" id="msg-` + strconv.Itoa(i) + `">.*?</li>`).FindString(page)
+		if li == "" {
+			t.Fatalf("message %d is not highlighted:\n%s", i, page)
+		}
+		for _, label := range want {
+			if !strings.Contains(li, `class="tag"`) || !strings.Contains(li, ">"+label+"<") {
+				t.Errorf("message %d lacks the label %q: %s", i, label, li)
+			}
+		}
+	}
+	if regexp.MustCompile(`class="msg indicator[^"]*" id="msg-[013]"`).MatchString(page) {
+		t.Fatal("a message without indicators is highlighted")
+	}
+	if strings.Contains(page, `id="media-box"`) {
+		t.Fatal("a conversation case shows a media box")
 	}
 }
