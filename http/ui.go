@@ -114,18 +114,21 @@ func (s *Server) uiRoutes() {
 	page := func(pattern string, h http.HandlerFunc, roles ...vigil.Role) {
 		s.mux.Handle(pattern, s.instrument(pattern, s.uiHeaders(s.withSession(roles, h))))
 	}
+	// Roles follow the API's: case work is for reviewers, banks for
+	// curators and reviewers (admin always); within case work a key sees
+	// only the queues that allow its role.
 	page("POST /ui/logout", s.handleUILogout)
 	page("POST /ui/break", s.handleUIBreak)
 	page("GET /ui/{$}", s.handleUIQueues)
-	page("GET /ui/queues/{name}", s.handleUIQueue)
-	page("GET /ui/queues/{name}/next", s.handleUINext)
-	page("GET /ui/cases/{id}", s.handleUICase)
-	page("POST /ui/cases/{id}/assign", s.handleUIAssign)
-	page("POST /ui/cases/{id}/notes", s.handleUINote)
-	page("POST /ui/cases/{id}/decide", s.handleUIDecide)
-	page("POST /ui/cases/{id}/reveal", s.handleUIReveal)
-	page("GET /ui/cases/{id}/preview", s.handleUIPreview)
-	page("GET /ui/cases/{id}/original/{token}", s.handleUIOriginal)
+	page("GET /ui/queues/{name}", s.handleUIQueue, reviewer)
+	page("GET /ui/queues/{name}/next", s.handleUINext, reviewer)
+	page("GET /ui/cases/{id}", s.handleUICase, reviewer)
+	page("POST /ui/cases/{id}/assign", s.handleUIAssign, reviewer)
+	page("POST /ui/cases/{id}/notes", s.handleUINote, reviewer)
+	page("POST /ui/cases/{id}/decide", s.handleUIDecide, reviewer)
+	page("POST /ui/cases/{id}/reveal", s.handleUIReveal, reviewer)
+	page("GET /ui/cases/{id}/preview", s.handleUIPreview, reviewer)
+	page("GET /ui/cases/{id}/original/{token}", s.handleUIOriginal, reviewer)
 	page("GET /ui/banks", s.handleUIBanks, curator, reviewer)
 	page("GET /ui/banks/{name}", s.handleUIBank, curator, reviewer)
 	page("GET /ui/entries/{id}", s.handleUIEntry, curator, reviewer)

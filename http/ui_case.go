@@ -28,11 +28,6 @@ type queueSummary struct {
 	Oldest    time.Time
 }
 
-// noReview is the error of review pages on a server without a case store.
-func noReview() error {
-	return vigil.Errorf(vigil.ENOTFOUND, "review is not enabled on this server")
-}
-
 // visibleQueues returns the queues the request's key may see.
 func (s *Server) visibleQueues(r *http.Request) ([]*vigil.Queue, error) {
 	qs, err := s.Cases.ListQueues(r.Context())
@@ -84,6 +79,10 @@ func (s *Server) handleUIQueues(w http.ResponseWriter, r *http.Request) {
 		s.render(w, r, http.StatusOK, "queues.html", "Queues", "queues", map[string]any{"Disabled": true})
 		return
 	}
+	if role := keyFrom(r.Context()).Role; role != vigil.RoleReviewer && role != vigil.RoleAdmin {
+		s.render(w, r, http.StatusOK, "queues.html", "Queues", "queues", map[string]any{"NotReviewer": role})
+		return
+	}
 	qs, err := s.visibleQueues(r)
 	if err != nil {
 		s.uiError(w, r, err)
@@ -106,7 +105,7 @@ func (s *Server) handleUIQueues(w http.ResponseWriter, r *http.Request) {
 // exist, so that queue names do not leak.
 func (s *Server) allowedQueue(r *http.Request, name string) (*vigil.Queue, error) {
 	if s.Cases == nil {
-		return nil, noReview()
+		return nil, errNoReview
 	}
 	q, err := s.Cases.FindQueue(r.Context(), name)
 	if err != nil {
@@ -204,26 +203,13 @@ func (s *Server) handleUINext(w http.ResponseWriter, r *http.Request) {
 }
 
 // caseFor returns the case named in the path if the request's key may see
-// its queue.
+// its queue (the API's visibleCase rule).
 func (s *Server) caseFor(r *http.Request) (*vigil.Case, error) {
-	if s.Cases == nil {
-		return nil, noReview()
-	}
-	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
-	if err != nil || id <= 0 {
-		return nil, badRequest("case id must be a positive integer")
-	}
-	c, err := s.Cases.FindCase(r.Context(), id)
+	id, err := pathID(r, "case")
 	if err != nil {
 		return nil, err
 	}
-	if _, err := s.allowedQueue(r, c.Queue); err != nil {
-		if vigil.ErrorCode(err) == vigil.ENOTFOUND {
-			return nil, vigil.Errorf(vigil.ENOTFOUND, "case %d not found", id)
-		}
-		return nil, err
-	}
-	return c, nil
+	return s.visibleCase(r, id)
 }
 
 // categories are the decision form's suggested categories: the industry
@@ -300,11 +286,9 @@ func (s *Server) handleUIAssign(w http.ResponseWriter, r *http.Request) {
 		s.uiError(w, r, err)
 		return
 	}
-	s.audit(r, vigil.AuditCaseAssign, caseTarget(c.ID), map[string]string{"to": me})
+	s.audit(r, vigil.AuditCaseAssign, caseAuditTarget(c.ID), map[string]string{"to": me})
 	http.Redirect(w, r, "/ui/cases/"+strconv.FormatInt(c.ID, 10)+"?done=assigned", http.StatusSeeOther)
 }
-
-func caseTarget(id int64) string { return "case:" + strconv.FormatInt(id, 10) }
 
 // formText returns a form field checked for length and UTF-8.
 func formText(r *http.Request, field string, max int) (string, error) {
@@ -341,12 +325,12 @@ func (s *Server) handleUINote(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleUIDecide(w http.ResponseWriter, r *http.Request) {
-	c, err := s.caseFor(r)
+	id, err := pathID(r, "case")
 	if err != nil {
 		s.uiError(w, r, err)
 		return
 	}
-	d := vigil.Decision{Verdict: vigil.Verdict(r.PostFormValue("verdict")), DecidedBy: actor(r), DecidedAt: time.Now().UTC()}
+	d := vigil.Decision{Verdict: vigil.Verdict(r.PostFormValue("verdict"))}
 	if !d.Verdict.Valid() {
 		s.uiError(w, r, badRequest("choose a verdict: confirmed, false positive or escalate"))
 		return
@@ -359,15 +343,11 @@ func (s *Server) handleUIDecide(w http.ResponseWriter, r *http.Request) {
 		s.uiError(w, r, err)
 		return
 	}
-	if err := d.Validate(); err != nil {
+	// decideCase checks the queue, records and audits, as for the API.
+	if _, err := s.decideCase(r, id, d); err != nil {
 		s.uiError(w, r, err)
 		return
 	}
-	if c, err = s.Cases.DecideCase(r.Context(), c.ID, d); err != nil {
-		s.uiError(w, r, err)
-		return
-	}
-	s.audit(r, vigil.AuditCaseDecide, caseTarget(c.ID), d)
 	s.ui.sessions.countDecision(sessionFrom(r.Context()))
-	http.Redirect(w, r, "/ui/cases/"+strconv.FormatInt(c.ID, 10)+"?done=decided", http.StatusSeeOther)
+	http.Redirect(w, r, "/ui/cases/"+strconv.FormatInt(id, 10)+"?done=decided", http.StatusSeeOther)
 }

@@ -197,31 +197,25 @@ func (s *Server) handleUIPreview(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	w.Header().Set("Content-Type", "image/png")
-	w.Header().Set("Content-Security-Policy", "default-src 'none'; sandbox")
+	w.Header().Set("Content-Security-Policy", mediaCSP)
 	w.Write(out)
 }
 
 // handleUIReveal records that the reviewer chose to see the original (case
-// history and audit log, before anything is sent) and grants the session a
-// short-lived URL for it.
+// history and audit log, before anything is sent, through the API's
+// revealCaseMedia) and grants the session a short-lived URL for it.
 func (s *Server) handleUIReveal(w http.ResponseWriter, r *http.Request) {
-	c, err := s.caseFor(r)
+	id, err := pathID(r, "case")
 	if err != nil {
 		s.uiError(w, r, err)
 		return
 	}
-	if c.Content.MediaID == "" || s.Media == nil {
-		s.uiError(w, r, vigil.Errorf(vigil.ENOTFOUND, "case %d has no media kept", c.ID))
-		return
-	}
-	ev := &vigil.CaseEvent{CaseID: c.ID, Actor: actor(r), Kind: vigil.CaseEventRevealed, Detail: "media " + c.Content.MediaID}
-	if err := s.Cases.AddCaseEvent(r.Context(), ev); err != nil {
+	if _, _, err := s.revealCaseMedia(r, id, "ui"); err != nil {
 		s.uiError(w, r, err)
 		return
 	}
-	s.audit(r, vigil.AuditContentReveal, caseTarget(c.ID), map[string]string{"media_id": c.Content.MediaID, "via": "ui"})
-	token := s.ui.sessions.grantReveal(sessionFrom(r.Context()), c.ID)
-	caseURL := "/ui/cases/" + strconv.FormatInt(c.ID, 10)
+	token := s.ui.sessions.grantReveal(sessionFrom(r.Context()), id)
+	caseURL := "/ui/cases/" + strconv.FormatInt(id, 10)
 	if wantsJSON(r) {
 		writeJSON(w, http.StatusOK, map[string]string{"url": caseURL + "/original/" + url.PathEscape(token)})
 		return
@@ -255,6 +249,6 @@ func (s *Server) handleUIOriginal(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", ct)
 	w.Header().Set("Content-Disposition", "inline")
-	w.Header().Set("Content-Security-Policy", "default-src 'none'; sandbox")
+	w.Header().Set("Content-Security-Policy", mediaCSP)
 	http.ServeContent(w, r, "", c.UpdatedAt, bytes.NewReader(data))
 }

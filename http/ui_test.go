@@ -328,10 +328,15 @@ func TestUIQueuesByRole(t *testing.T) {
 			t.Errorf("reviewer GET %s = %d, want 404", p, code)
 		}
 	}
+	// Case work is for reviewers, as in the API, even in a queue that
+	// allows another role.
 	cur := newUIClient(t, ts)
 	cur.login(t, ts.keys[vigil.RoleCurator])
-	if _, _, body := cur.get(t, "/ui/"); !strings.Contains(body, "/ui/queues/curation") || strings.Contains(body, "/ui/queues/review") {
+	if _, _, body := cur.get(t, "/ui/"); strings.Contains(body, "/ui/queues/") || !strings.Contains(body, "does not review cases") {
 		t.Fatalf("curator's queues page:\n%s", body)
+	}
+	if code, _, _ := cur.get(t, "/ui/queues/curation"); code != http.StatusForbidden {
+		t.Fatalf("curator GET /ui/queues/curation = %d, want 403", code)
 	}
 	adm := newUIClient(t, ts)
 	adm.login(t, ts.keys[vigil.RoleAdmin])
