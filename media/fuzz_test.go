@@ -47,3 +47,30 @@ func FuzzOpen(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseKeyring feeds arbitrary text to the keyring parser: it must
+// not panic, and a keyring it accepts has a valid current key that seals
+// and opens.
+func FuzzParseKeyring(f *testing.F) {
+	f.Add("k1:" + "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=")
+	f.Add("# c\nnew:CQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQk,old:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=")
+	f.Add("a:")
+	f.Add(":,:")
+	f.Fuzz(func(t *testing.T, s string) {
+		kr, err := ParseKeyring(s)
+		if err != nil {
+			return
+		}
+		if validateKeyID(kr.Current()) != nil {
+			t.Fatalf("current key id %q is invalid", kr.Current())
+		}
+		const id = "00000000000000000000000000000000"
+		sealed, err := kr.seal(id, []byte("x"), rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if data, err := kr.open(id, sealed); err != nil || string(data) != "x" {
+			t.Fatalf("round trip: %q, %v", data, err)
+		}
+	})
+}

@@ -192,19 +192,28 @@ func LoadOrCreateKeyFile(path string, random io.Reader) (kr *Keyring, created bo
 	return kr, true, nil
 }
 
-// readLimited reads a whole file, refusing one longer than limit.
+// readLimited reads a whole file, refusing one longer than limit. It
+// reads into one buffer of the file's size, since blobs are large and
+// growing a buffer as io.ReadAll does cost more than the decryption.
 func readLimited(path string, limit int64) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, limit+1))
+	fi, err := f.Stat()
 	if err != nil {
 		return nil, err
 	}
-	if int64(len(b)) > limit {
+	if fi.Size() > limit {
 		return nil, fmt.Errorf("%s is larger than %d bytes", path, limit)
 	}
+	b := make([]byte, fi.Size())
+	if _, err := io.ReadFull(f, b); err != nil {
+		return nil, err
+	}
+	// A file that grew since the Stat would be cut short above; a rename
+	// replaces files whole, so only tampering can do that, and the
+	// authentication catches it.
 	return b, nil
 }

@@ -227,7 +227,9 @@ func (kr *Keyring) open(id string, blob []byte) ([]byte, error) {
 	if !ok {
 		return nil, fmt.Errorf("key %q: %w", keyID, ErrUnknownKey)
 	}
-	data, err := aead.Open(nil, nonce, sealed, associatedData(prefix, id))
+	// Decrypt in place: blobs can be large, and the sealed copy is not
+	// needed afterwards.
+	data, err := aead.Open(sealed[:0], nonce, sealed, associatedData(prefix, id))
 	if err != nil {
 		return nil, ErrCorrupt
 	}

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -515,6 +516,41 @@ func TestCaseService(t *testing.T, open Opener) {
 	})
 
 	t.Run("SharedMedia", func(t *testing.T) { testSharedMedia(t, open) })
+
+	t.Run("ConcurrentDecisions", func(t *testing.T) {
+		// Reviewers deciding one case at once: exactly one decision
+		// stands, and the entries count it once.
+		s, clock := openWithClock(t, open)
+		f := newCaseFixture(t, s, 1)
+		c := f.matchCase(clock, f.entries[0])
+		must(t, s.Cases.OpenCase(ctx, c, "rules"))
+		const reviewers = 8
+		errs := make(chan error, reviewers)
+		for i := range reviewers {
+			go func() {
+				_, err := s.Cases.DecideCase(ctx, c.ID, vigil.Decision{Verdict: vigil.VerdictFalsePositive, DecidedBy: fmt.Sprint("r", i)})
+				errs <- err
+			}()
+		}
+		ok := 0
+		for range reviewers {
+			switch err := <-errs; vigil.ErrorCode(err) {
+			case "":
+				ok++
+			case vigil.ECONFLICT:
+			default:
+				t.Errorf("decision: %v", err)
+			}
+		}
+		if ok != 1 {
+			t.Errorf("%d decisions stood, want 1", ok)
+		}
+		stats, err := s.Cases.EntryStats(ctx, []int64{f.entries[0].ID})
+		must(t, err)
+		if len(stats) != 1 || stats[0].FalsePositives != 1 {
+			t.Errorf("stats after concurrent decisions: %v", statsString(stats))
+		}
+	})
 }
 
 // testSharedMedia checks that a media blob shared by cases is handed to
