@@ -74,21 +74,16 @@ type Outcome struct {
 // its signals). Only Matches count: matches suppressed by a negative bank
 // have already been moved out of them by the matcher.
 func (e *Engine) Match(results []vigil.MatchResult) Outcome {
-	var all []vigil.Match
-	for _, res := range results {
-		all = append(all, res.Matches...)
-	}
+	all := entryMatches(results)
 	if len(all) == 0 {
 		return Outcome{}
 	}
 	var fired []Fired
 	for _, r := range e.match {
 		var ms []vigil.Match
-		seen := map[int64]bool{}
-		for _, m := range all {
-			if !seen[m.EntryID] && matches(&r.When, &m) {
-				seen[m.EntryID] = true
-				ms = append(ms, m)
+		for i := range all {
+			if matches(&r.When, &all[i]) {
+				ms = append(ms, all[i])
 			}
 		}
 		if len(ms) == 0 {
@@ -101,6 +96,27 @@ func (e *Engine) Match(results []vigil.MatchResult) Outcome {
 		fired = append(fired, Fired{Rule: r, Matches: ms, Sources: src})
 	}
 	return veto(fired)
+}
+
+// entryMatches returns the matches of all signals, one per entry: the
+// closest, when several signals of the content (a hash and its rotation,
+// say) hit the same entry.
+func entryMatches(results []vigil.MatchResult) []vigil.Match {
+	var all []vigil.Match
+	at := map[int64]int{} // entry id → index in all
+	for _, res := range results {
+		for _, m := range res.Matches {
+			i, ok := at[m.EntryID]
+			switch {
+			case !ok:
+				at[m.EntryID] = len(all)
+				all = append(all, m)
+			case m.Distance < all[i].Distance:
+				all[i] = m
+			}
+		}
+	}
+	return all
 }
 
 // matches reports whether one match meets a rule's match conditions.
