@@ -98,13 +98,14 @@ func TestEngineMatch(t *testing.T) {
 
 func TestEngineMatchEvidence(t *testing.T) {
 	e := rules.New([]*vigil.Rule{caseRule("ncmec", vigil.RuleConditions{Kind: vigil.CaseKindMatch, Banks: []string{"ncmec"}}, "q", 1)})
-	// The same entry hit by the PDQ hash and its MD5 counts once, and a
-	// match in another bank is not evidence for this rule.
+	// The same entry hit by two signals (a hash and its rotation) counts
+	// once, at the closer distance; a match in another bank is not
+	// evidence for this rule.
 	o := e.Match([]vigil.MatchResult{
-		{Matches: []vigil.Match{match(7, "ncmec", "ncmec", "", vigil.SignalPDQ, 3), match(8, "local", "", "", vigil.SignalPDQ, 3)}},
-		{Matches: []vigil.Match{match(7, "ncmec", "ncmec", "", vigil.SignalPDQ, 5)}},
+		{Matches: []vigil.Match{match(7, "ncmec", "ncmec", "", vigil.SignalPDQ, 5), match(8, "local", "", "", vigil.SignalPDQ, 3)}},
+		{Matches: []vigil.Match{match(7, "ncmec", "ncmec", "", vigil.SignalPDQ, 3)}},
 	})
-	if len(o.Fired) != 1 || len(o.Fired[0].Matches) != 1 || o.Fired[0].Matches[0].EntryID != 7 {
+	if len(o.Fired) != 1 || len(o.Fired[0].Matches) != 1 || o.Fired[0].Matches[0].EntryID != 7 || o.Fired[0].Matches[0].Distance != 3 {
 		t.Fatalf("evidence %+v", o.Fired)
 	}
 }
