@@ -26,6 +26,7 @@ const (
 	AuditCaseAssign      = "case.assign"
 	AuditRuleChange      = "rule.change"
 	AuditEntryQuarantine = "entry.quarantine"
+	AuditEntryRelease    = "entry.release" // a curator put a quarantined entry back into matching
 	AuditLogin           = "session.login"
 )
 

@@ -177,6 +177,7 @@ func (s *Server) routes() {
 	s.route("GET /v1/rematches", s.handleListRematches, curator, reviewer)
 	s.jobRoutes()
 	s.caseRoutes()
+	s.quarantineRoutes()
 	s.ruleRoutes()
 
 	s.route("POST /v1/keys", s.handleCreateKey, admin)

@@ -1,0 +1,113 @@
+package http
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/vigil-oss/vigil"
+)
+
+// quarantineRoutes registers the curators' view of quarantined entries and
+// the calls that quarantine and release them.
+func (s *Server) quarantineRoutes() {
+	const curator = vigil.RoleCurator
+	s.route("GET /v1/quarantine", s.handleListQuarantine, curator)
+	s.route("POST /v1/entries/{id}/quarantine", s.handleQuarantine, curator)
+	s.route("POST /v1/entries/{id}/release", s.handleRelease, curator)
+}
+
+// quarantinedEntry is an entry flagged for a curator, with what review
+// has said about it.
+type quarantinedEntry struct {
+	Entry *vigil.Entry      `json:"entry"`
+	Stats *vigil.EntryStats `json:"stats"`
+	// Precision is confirmed / (confirmed + false positives); absent
+	// before any decision.
+	Precision *float64 `json:"precision,omitempty"`
+}
+
+func (s *Server) handleListQuarantine(w http.ResponseWriter, r *http.Request) {
+	if s.Cases == nil {
+		writeError(w, r, errNoReview)
+		return
+	}
+	stats, err := s.Cases.EntryStats(r.Context(), nil)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	out := []quarantinedEntry{}
+	for _, st := range stats {
+		if st.QuarantinedAt == nil {
+			continue
+		}
+		e, err := s.Entries.FindEntryByID(r.Context(), st.EntryID)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		q := quarantinedEntry{Entry: e, Stats: st}
+		if p := st.Precision(); p >= 0 {
+			q.Precision = &p
+		}
+		out = append(out, q)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"entries": out})
+}
+
+type quarantineRequest struct {
+	Reason string `json:"reason"`
+}
+
+func (s *Server) handleQuarantine(w http.ResponseWriter, r *http.Request) {
+	if s.Cases == nil {
+		writeError(w, r, errNoReview)
+		return
+	}
+	id, err := entryID(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	var req quarantineRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if err := s.Cases.QuarantineEntry(r.Context(), id, req.Reason); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	s.audit(r, vigil.AuditEntryQuarantine, "entry:"+strconv.FormatInt(id, 10), req)
+	s.writeEntryAfterChange(w, r, id)
+}
+
+func (s *Server) handleRelease(w http.ResponseWriter, r *http.Request) {
+	if s.Cases == nil {
+		writeError(w, r, errNoReview)
+		return
+	}
+	id, err := entryID(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if err := s.Cases.ReleaseEntry(r.Context(), id); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	s.audit(r, vigil.AuditEntryRelease, "entry:"+strconv.FormatInt(id, 10), nil)
+	s.writeEntryAfterChange(w, r, id)
+}
+
+// writeEntryAfterChange brings the indexes up to date with a change to an
+// entry, so the caller's next lookup sees it, and answers with the entry.
+func (s *Server) writeEntryAfterChange(w http.ResponseWriter, r *http.Request, id int64) {
+	s.refresh(r)
+	e, err := s.Entries.FindEntryByID(r.Context(), id)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, e)
+}
