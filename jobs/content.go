@@ -158,6 +158,14 @@ func (w *contentWorker) Work(ctx context.Context, job *river.Job[contentArgs]) e
 	if errors.Is(err, fs.ErrNotExist) {
 		err = river.JobCancel(vigil.Errorf(vigil.ENOTFOUND, "spooled upload is gone"))
 	}
+	if err != nil && errors.Is(ctx.Err(), context.Canceled) {
+		// The process is stopping (River cancels running jobs when Stop's
+		// grace runs out; a job's own timeout is a deadline instead), not
+		// the job failing: run it again on the next start without
+		// spending an attempt.
+		c.logger.Info("content job interrupted by shutdown", "job", job.ID)
+		return river.JobSnooze(0)
+	}
 	if err != nil {
 		var cancel *river.JobCancelError
 		final := job.Attempt >= job.MaxAttempts || errors.As(err, &cancel)

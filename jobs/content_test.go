@@ -264,3 +264,52 @@ func TestContentJobFails(t *testing.T) {
 		t.Fatalf("failure event %+v: %s", d, d.event.Data)
 	}
 }
+
+// blockingMatcher holds every lookup until its context ends, like a
+// video that takes longer than the shutdown grace period.
+type blockingMatcher struct {
+	vigil.MatchService
+	started chan struct{}
+}
+
+func (m blockingMatcher) Lookup(ctx context.Context, _ []vigil.Signal, _ vigil.MatchOptions) ([]vigil.MatchResult, error) {
+	m.started <- struct{}{}
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
+// TestJobInterruptedByShutdown stops the client while a job runs: the job
+// is put back without spending an attempt, and the next process (here a
+// new client on the same database) completes it.
+func TestJobInterruptedByShutdown(t *testing.T) {
+	e := mustOpenEnv(t)
+	ctx := context.Background()
+	cfg := e.config(nil)
+	cfg.Matcher = blockingMatcher{e.matcher, make(chan struct{}, 1)}
+	first, err := jobs.Open(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := first.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	j, err := first.SubmitContent(ctx, bytes.NewReader(gradientPNG(t, 4)), vigil.ContentJobOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-cfg.Matcher.(blockingMatcher).started
+	stopCtx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel()
+	if err := first.Stop(stopCtx); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := first.FindJob(ctx, j.ID); err != nil || got.State.Finished() || len(got.Errors) != 0 {
+		t.Fatalf("after the interrupted run: %+v %v", got, err)
+	}
+	first.Close()
+
+	second := mustOpenClient(t, e.config(nil), true)
+	if got := waitJob(t, second, j.ID); got.State != vigil.JobCompleted || len(got.Errors) != 0 {
+		t.Fatalf("after restart: %+v", got)
+	}
+}

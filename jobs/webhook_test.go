@@ -123,3 +123,24 @@ func TestNotifyCancelsWhenRefused(t *testing.T) {
 		t.Fatalf("deliveries %+v", ds)
 	}
 }
+
+// FuzzVerify checks that Verify accepts exactly the signature Sign makes
+// for the body and timestamp, whatever the headers hold.
+func FuzzVerify(f *testing.F) {
+	f.Add([]byte(`{"id":"e"}`), "1800000000", "v1=00")
+	f.Add([]byte{}, "-1", "")
+	f.Add([]byte("x"), "99999999999999999999", "v1=")
+	now := time.Unix(1_800_000_000, 0)
+	f.Fuzz(func(t *testing.T, body []byte, ts, sig string) {
+		h := http.Header{}
+		h.Set(jobs.HeaderTimestamp, ts)
+		h.Set(jobs.HeaderSignature, sig)
+		err := jobs.Verify(testSecret, h, body, now, time.Hour)
+		n, perr := strconv.ParseInt(h.Get(jobs.HeaderTimestamp), 10, 64)
+		want := perr == nil && n >= now.Add(-time.Hour).Unix() && n <= now.Add(time.Hour).Unix() &&
+			h.Get(jobs.HeaderSignature) == jobs.Sign(testSecret, n, body)
+		if (err == nil) != want {
+			t.Fatalf("Verify(%q, ts %q, sig %q) = %v, want ok=%v", body, ts, sig, err, want)
+		}
+	})
+}
