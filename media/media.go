@@ -25,6 +25,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/vigil-oss/vigil"
 )
@@ -61,7 +62,8 @@ type Store struct {
 	random io.Reader
 }
 
-// Open returns a Store in dir, creating it (mode 0700) if needed.
+// Open returns a Store in dir, creating it (mode 0700) if needed, and
+// removes temporary files that writes cut short by a crash left there.
 func Open(dir string, keys *Keyring) (*Store, error) {
 	if keys == nil || keys.current == "" {
 		return nil, errors.New("open media store: no keys")
@@ -69,8 +71,36 @@ func Open(dir string, keys *Keyring) (*Store, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("open media store: %w", err)
 	}
+	if err := removeStaleTemps(dir, time.Now().Add(-staleTemp)); err != nil {
+		return nil, fmt.Errorf("open media store: %w", err)
+	}
 	return &Store{MaxSize: DefaultMaxSize, dir: dir, keys: keys, random: rand.Reader}, nil
 }
+
+// staleTemp is the age past which a temporary file cannot belong to a
+// write still under way: a write takes seconds.
+const staleTemp = time.Hour
+
+// removeStaleTemps removes temporary files last changed before cutoff.
+func removeStaleTemps(dir string, cutoff time.Time) error {
+	temps, err := filepath.Glob(filepath.Join(dir, "*", tempPattern))
+	if err != nil {
+		return err
+	}
+	for _, path := range temps {
+		fi, err := os.Lstat(path)
+		if err != nil || !fi.Mode().IsRegular() || !fi.ModTime().Before(cutoff) {
+			continue
+		}
+		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	}
+	return nil
+}
+
+// tempPattern names temporary files; ids are hex, so none can match it.
+const tempPattern = ".tmp-*"
 
 // Put seals data under the current key and stores it under a new random
 // id.
@@ -162,7 +192,7 @@ func writeFile(path string, data []byte) (err error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(dir, ".tmp-*") // mode 0600
+	f, err := os.CreateTemp(dir, tempPattern) // mode 0600
 	if err != nil {
 		return err
 	}

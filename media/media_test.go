@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/vigil-oss/vigil"
 	"github.com/vigil-oss/vigil/media"
@@ -321,5 +322,39 @@ func (errReader) Read([]byte) (int, error) { return 0, errors.New("no randomness
 func TestOpenWithoutKeys(t *testing.T) {
 	if _, err := media.Open(t.TempDir(), &media.Keyring{}); err == nil {
 		t.Error("opened a store without keys")
+	}
+}
+
+func TestStaleTempsRemoved(t *testing.T) {
+	dir := t.TempDir()
+	kr := mustKeyring(t, "k1:"+testKey(1))
+	mustOpen(t, dir, kr)
+	sub := filepath.Join(dir, "ab")
+	if err := os.MkdirAll(sub, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	stale, fresh := filepath.Join(sub, ".tmp-1"), filepath.Join(sub, ".tmp-2")
+	blob := filepath.Join(sub, "ab"+strings.Repeat("0", 30))
+	for _, p := range []string{stale, fresh, blob} {
+		if err := os.WriteFile(p, []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old := time.Now().Add(-2 * time.Hour)
+	for _, p := range []string{stale, blob} {
+		if err := os.Chtimes(p, old, old); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A crash left stale; fresh may be a write under way in another
+	// process; blob is a blob, however old.
+	mustOpen(t, dir, kr)
+	if _, err := os.Stat(stale); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("stale temporary file kept: %v", err)
+	}
+	for _, p := range []string{fresh, blob} {
+		if _, err := os.Stat(p); err != nil {
+			t.Errorf("%s removed: %v", filepath.Base(p), err)
+		}
 	}
 }
