@@ -46,7 +46,8 @@ type Job struct {
 	// Result is the job's output once it has completed.
 	Result        json.RawMessage `json:"result,omitempty"`
 	ContentSHA256 string          `json:"content_sha256,omitempty"`
-	Webhook       string          `json:"webhook,omitempty"` // notified when the job finishes
+	Webhook       string          `json:"webhook,omitempty"`      // notified when the job finishes
+	SubmittedBy   int64           `json:"submitted_by,omitempty"` // id of the API key that queued it
 	CreatedAt     time.Time       `json:"created_at"`
 	FinishedAt    *time.Time      `json:"finished_at,omitempty"`
 }
@@ -57,6 +58,9 @@ type ContentJobOptions struct {
 	// Webhook names the configured webhook to notify (EventJobCompleted)
 	// when the job finishes; empty: none.
 	Webhook string
+	// SubmittedBy is the id of the API key that queues the job: only it
+	// (and admins) may see the job's result.
+	SubmittedBy int64
 }
 
 // JobService runs background jobs.

@@ -50,7 +50,11 @@ func (s *Server) handleSubmitJob(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	job, err := s.Jobs.SubmitContent(r.Context(), src, vigil.ContentJobOptions{Match: opts, Webhook: webhook})
+	var by int64
+	if k := keyFrom(r.Context()); k != nil {
+		by = k.ID
+	}
+	job, err := s.Jobs.SubmitContent(r.Context(), src, vigil.ContentJobOptions{Match: opts, Webhook: webhook, SubmittedBy: by})
 	if err != nil {
 		writeError(w, r, err)
 		return
@@ -80,8 +84,11 @@ func (s *Server) handleGetJob(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// Webhook deliveries are jobs too, but internal ones: their events may
-	// concern other callers' content.
-	if job.Kind != vigil.JobKindContent {
+	// concern other callers' content. A content job's result is its
+	// submitter's (ids are sequential, so others could walk them); admins
+	// see every job. Either way a job not shown is not found.
+	k := keyFrom(r.Context())
+	if job.Kind != vigil.JobKindContent || k == nil || (k.Role != vigil.RoleAdmin && k.ID != job.SubmittedBy) {
 		writeError(w, r, vigil.Errorf(vigil.ENOTFOUND, "job %d not found", id))
 		return
 	}

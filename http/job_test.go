@@ -136,7 +136,7 @@ func TestJobsOverAPI(t *testing.T) {
 	deadline := time.Now().Add(60 * time.Second) // only so that a broken test ends
 	for !job.State.Finished() && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
-		if code := ts.do(t, vigil.RoleCurator, "GET", "/v1/jobs/"+strconv.FormatInt(job.ID, 10), "", nil, &job); code != 200 {
+		if code := ts.do(t, vigil.RoleMatcher, "GET", "/v1/jobs/"+strconv.FormatInt(job.ID, 10), "", nil, &job); code != 200 {
 			t.Fatalf("poll: %d", code)
 		}
 	}
@@ -149,6 +149,10 @@ func TestJobsOverAPI(t *testing.T) {
 	}
 	if m := result.Results[0].Matches[0]; m.Bank != "known" || m.SourceEntryID != "K-7" {
 		t.Fatalf("match %+v", m)
+	}
+	// Another key, even one allowed to submit jobs, does not see it.
+	if code := ts.do(t, vigil.RoleCurator, "GET", "/v1/jobs/"+strconv.FormatInt(job.ID, 10), "", nil, nil); code != 404 {
+		t.Fatalf("another key reading the job: %d", code)
 	}
 
 	for range 2 {

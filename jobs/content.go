@@ -37,6 +37,7 @@ type contentArgs struct {
 	Webhook    string `json:"webhook,omitempty"`
 	Dihedral   bool   `json:"dihedral,omitempty"`
 	MinQuality int    `json:"min_quality,omitempty"`
+	KeyID      int64  `json:"key_id,omitempty"`
 }
 
 func (contentArgs) Kind() string { return kindContent }
@@ -90,7 +91,7 @@ func (c *Client) SubmitContent(ctx context.Context, r io.Reader, opts vigil.Cont
 		return nil, err
 	}
 	args := contentArgs{File: name, SHA256: sum, Bytes: n, Webhook: opts.Webhook,
-		Dihedral: opts.Match.Dihedral, MinQuality: opts.Match.MinQuality}
+		Dihedral: opts.Match.Dihedral, MinQuality: opts.Match.MinQuality, KeyID: opts.SubmittedBy}
 	res, err := c.river.Insert(ctx, args, &river.InsertOpts{MaxAttempts: c.cfg.ContentMaxAttempts})
 	if err != nil {
 		os.Remove(filepath.Join(c.cfg.SpoolDir, name))

@@ -293,7 +293,7 @@ func jobFromRow(row *rivertype.JobRow) *vigil.Job {
 	case kindContent:
 		var a contentArgs
 		if json.Unmarshal(row.EncodedArgs, &a) == nil {
-			j.Kind, j.ContentSHA256, j.Webhook = vigil.JobKindContent, a.SHA256, a.Webhook
+			j.Kind, j.ContentSHA256, j.Webhook, j.SubmittedBy = vigil.JobKindContent, a.SHA256, a.Webhook, a.KeyID
 		}
 	case kindWebhook:
 		var a webhookArgs
