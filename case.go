@@ -424,6 +424,10 @@ type CaseService interface {
 	// conversation text, media id) and records an "expired" event.
 	ExpiredCases(ctx context.Context, limit int) ([]*Case, error)
 	PurgeCase(ctx context.Context, id int64) error
+	// MediaInUse reports whether a case not yet purged holds the media
+	// blob id, so that blobs no case holds (left by a crash between
+	// storing media and opening its case) can be swept.
+	MediaInUse(ctx context.Context, mediaID string) (bool, error)
 }
 
 // MediaStore keeps content for review, encrypted at rest. Each blob records

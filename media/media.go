@@ -163,6 +163,48 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 	return nil
 }
 
+// ForEachBlob calls fn with the id of every blob last written before
+// cutoff, in no particular order, and stops at fn's first error. It is for
+// sweeping blobs that no case holds, left by a crash between storing the
+// media and opening its case.
+func (s *Store) ForEachBlob(ctx context.Context, cutoff time.Time, fn func(id string) error) error {
+	dirs, err := os.ReadDir(s.dir)
+	if err != nil {
+		return fmt.Errorf("list media: %w", err)
+	}
+	for _, d := range dirs {
+		if !d.IsDir() || len(d.Name()) != 2 {
+			continue
+		}
+		files, err := os.ReadDir(filepath.Join(s.dir, d.Name()))
+		if err != nil {
+			return fmt.Errorf("list media: %w", err)
+		}
+		for _, f := range files {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			id := f.Name()
+			if ValidateID(id) != nil || id[:2] != d.Name() || !f.Type().IsRegular() {
+				continue
+			}
+			fi, err := f.Info()
+			if errors.Is(err, fs.ErrNotExist) {
+				continue // deleted meanwhile
+			} else if err != nil {
+				return fmt.Errorf("list media: %w", err)
+			}
+			if !fi.ModTime().Before(cutoff) {
+				continue
+			}
+			if err := fn(id); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 // ValidateID returns an EINVALID error unless id has the form Put gives:
 // 32 lowercase hex digits. Only such ids reach the file system, so no id
 // can name a path outside the store.

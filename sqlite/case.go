@@ -886,6 +886,19 @@ func (s *CaseService) PurgeCase(ctx context.Context, id int64) error {
 	return nil
 }
 
+// MediaInUse reports whether a case not yet purged holds a media blob.
+func (s *CaseService) MediaInUse(ctx context.Context, mediaID string) (bool, error) {
+	var inUse bool
+	// The expression is the cases_media_id index's, so the index serves it.
+	err := s.db.rdb.QueryRowContext(ctx, `
+		SELECT EXISTS (SELECT 1 FROM cases WHERE json_extract(content, '$.media_id') = ? AND purged_at IS NULL)`,
+		mediaID).Scan(&inUse)
+	if err != nil {
+		return false, fmt.Errorf("media %s in use: %w", mediaID, err)
+	}
+	return inUse, nil
+}
+
 // nullJSON returns v as JSON text, or NULL when present is false.
 func nullJSON(v any, present bool) (sql.NullString, error) {
 	if !present {

@@ -567,6 +567,18 @@ func testSharedMedia(t *testing.T, open Opener) {
 		return c
 	}
 	first, second := open2(time.Hour), open2(3*time.Hour)
+	assertInUse := func(want bool) {
+		t.Helper()
+		got, err := s.Cases.MediaInUse(ctx, "shared")
+		must(t, err)
+		if got != want {
+			t.Errorf("MediaInUse = %v, want %v", got, want)
+		}
+	}
+	assertInUse(true)
+	if other, err := s.Cases.MediaInUse(ctx, "other"); err != nil || other {
+		t.Errorf("MediaInUse of a blob no case holds: %v, %v", other, err)
+	}
 	clock.Advance(2 * time.Hour)
 	expired, err := s.Cases.ExpiredCases(ctx, 10)
 	must(t, err)
@@ -580,6 +592,9 @@ func testSharedMedia(t *testing.T, open Opener) {
 	if len(expired) != 1 || expired[0].ID != second.ID || expired[0].Content.MediaID != "shared" {
 		t.Fatalf("last expiry: %+v; want case %d with the media", expired, second.ID)
 	}
+	assertInUse(true) // expired, not yet purged
+	must(t, s.Cases.PurgeCase(ctx, second.ID))
+	assertInUse(false)
 }
 
 // caseFixture is a queue "q" and a bank "b" with PDQ entries.

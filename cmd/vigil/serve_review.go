@@ -124,15 +124,46 @@ func purgeExpiredCases(ctx context.Context, cases vigil.CaseService, store vigil
 	}
 }
 
-// purgeCases runs purgeExpiredCases hourly until ctx ends.
-func (c *ServeCommand) purgeCases(ctx context.Context, cases vigil.CaseService, store vigil.MediaStore) {
+// orphanAge is how old a blob that no case holds must be before the sweep
+// deletes it: far longer than the request that stores media and then
+// opens its case.
+const orphanAge = 24 * time.Hour
+
+// sweepOrphanMedia deletes the blobs older than cutoff that no case holds
+// and returns how many it deleted.
+func sweepOrphanMedia(ctx context.Context, cases vigil.CaseService, store *media.Store, cutoff time.Time) (int, error) {
+	n := 0
+	err := store.ForEachBlob(ctx, cutoff, func(id string) error {
+		inUse, err := cases.MediaInUse(ctx, id)
+		if err != nil || inUse {
+			return err
+		}
+		if err := store.Delete(ctx, id); err != nil {
+			return err
+		}
+		n++
+		return nil
+	})
+	return n, err
+}
+
+// purgeCases runs purgeExpiredCases hourly, and sweepOrphanMedia daily,
+// until ctx ends.
+func (c *ServeCommand) purgeCases(ctx context.Context, cases vigil.CaseService, store *media.Store) {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
-	for {
+	for pass := 0; ; pass++ {
 		if n, err := purgeExpiredCases(ctx, cases, store); err != nil && ctx.Err() == nil {
 			c.Logger.Error("purge expired cases", "purged", n, "err", err)
 		} else if n > 0 {
 			c.Logger.Info("purged expired cases", "count", n)
+		}
+		if pass%24 == 0 {
+			if n, err := sweepOrphanMedia(ctx, cases, store, time.Now().Add(-orphanAge)); err != nil && ctx.Err() == nil {
+				c.Logger.Error("sweep media no case holds", "deleted", n, "err", err)
+			} else if n > 0 {
+				c.Logger.Warn("deleted media no case holds", "count", n)
+			}
 		}
 		select {
 		case <-ctx.Done():

@@ -188,3 +188,52 @@ func TestPurgeExpiredCases(t *testing.T) {
 		t.Errorf("case within retention purged: %+v, %v", got, err)
 	}
 }
+
+func TestSweepOrphanMedia(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	db, err := sqlite.Open(ctx, dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	kr, err := media.ParseKeyring("k:" + base64.StdEncoding.EncodeToString(make([]byte, 32)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := media.Open(filepath.Join(dir, "media"), kr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := sqlite.NewCaseService(db)
+	if err := cases.CreateQueue(ctx, &vigil.Queue{Name: "q"}); err != nil {
+		t.Fatal(err)
+	}
+	put := func() string {
+		id, err := store.Put(ctx, []byte("shape stand-in"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	held, orphan := put(), put()
+	c := &vigil.Case{Queue: "q", Kind: vigil.CaseKindConversation, RetainUntil: time.Now().Add(time.Hour),
+		Content: vigil.ContentRef{MediaID: held}, Conversation: &vigil.CaseConversation{ConversationID: "c"}}
+	if err := cases.OpenCase(ctx, c, "test"); err != nil {
+		t.Fatal(err)
+	}
+	// A cutoff before the blobs were written: both are too young to sweep.
+	if n, err := sweepOrphanMedia(ctx, cases, store, time.Now().Add(-time.Hour)); n != 0 || err != nil {
+		t.Errorf("young blobs swept: %d, %v", n, err)
+	}
+	n, err := sweepOrphanMedia(ctx, cases, store, time.Now().Add(time.Minute))
+	if n != 1 || err != nil {
+		t.Fatalf("swept %d, %v; want the orphan only", n, err)
+	}
+	if _, err := store.Get(ctx, orphan); vigil.ErrorCode(err) != vigil.ENOTFOUND {
+		t.Errorf("orphan still there: %v", err)
+	}
+	if _, err := store.Get(ctx, held); err != nil {
+		t.Errorf("blob a case holds: %v", err)
+	}
+}
