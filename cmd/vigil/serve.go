@@ -39,6 +39,7 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	keepSignals := fs.Duration("keep-signals", 0, "keep the signals (never the content) of matched-against uploads this long, and match them against entries added later (0: off)")
 	review := addReviewFlags(fs)
 	ruleFlags := addRulesFlags(fs)
+	uiOpts := addUIFlags(fs)
 	fs.Usage = func() {
 		fmt.Fprintln(c.Stderr, "Usage: vigil serve [flags]\n\nServes the matching API on the embedded store.\n\nFlags:")
 		fs.PrintDefaults()
@@ -107,7 +108,7 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	srv.Conversations, srv.Grooming, srv.ConversationRetention = conversations, grooming.NewDetector(grooming.Options{}), *retention
 	srv.Audit = sqlite.NewAuditService(db)
 	srv.Signals, srv.KeepSignals = signals, *keepSignals
-	srv.Cases, srv.Media = cases, mediaStore
+	srv.Cases, srv.Media, srv.UI = cases, mediaStore, *uiOpts
 	srv.Rules, srv.CaseRetention = ruleStore, ruleFlags.caseRetention
 	// Jobs outlive ctx's cancellation until Stop below, so that running
 	// ones get a chance to finish.
