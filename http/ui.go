@@ -327,15 +327,15 @@ var uiFuncs = template.FuncMap{
 	"isVideo": func(mediaType string) bool { return strings.HasPrefix(mediaType, "video/") },
 }
 
-// humanDuration writes d as a reviewer reads ages: "4 min", "3 h", "2 d".
+// humanDuration writes d as a reviewer reads ages: "4 min ago", "2 d ago".
 func humanDuration(d time.Duration) string {
 	switch {
 	case d < time.Minute:
 		return "just now"
 	case d < time.Hour:
-		return fmt.Sprintf("%d min", int(d/time.Minute))
+		return fmt.Sprintf("%d min ago", int(d/time.Minute))
 	case d < 48*time.Hour:
-		return fmt.Sprintf("%d h", int(d/time.Hour))
+		return fmt.Sprintf("%d h ago", int(d/time.Hour))
 	}
-	return fmt.Sprintf("%d d", int(d/(24*time.Hour)))
+	return fmt.Sprintf("%d d ago", int(d/(24*time.Hour)))
 }
