@@ -13,6 +13,7 @@ import (
 
 	"github.com/vigil-oss/vigil"
 	"github.com/vigil-oss/vigil/hashing"
+	"github.com/vigil-oss/vigil/vpdq"
 
 	// Decoders for every format the hashing package accepts.
 	_ "image/gif"
@@ -57,6 +58,11 @@ func blurredRendition(data []byte, lim hashing.Limits) ([]byte, error) {
 	if err != nil {
 		return nil, vigil.Errorf(vigil.EUNSUPPORTED, "media is not a supported image")
 	}
+	return blurImage(img)
+}
+
+// blurImage returns img's blurred greyscale rendition as PNG.
+func blurImage(img image.Image) ([]byte, error) {
 	g := greyDownscale(img, previewSize)
 	r := max(2, max(g.Rect.Dx(), g.Rect.Dy())/20)
 	for range previewPasses {
@@ -152,8 +158,8 @@ func boxBlur(g *image.Gray, r int) {
 	}
 }
 
-// placeholder is the preview of media that has no picture to blur (video,
-// or an image that does not decode): a flat grey tile. Nothing of the
+// placeholder is the preview of media that has no picture to blur (a video
+// without ffmpeg, or media that does not decode): a flat grey tile. Nothing of the
 // content is in it.
 func placeholder() []byte {
 	g := image.NewGray(image.Rect(0, 0, previewSize, previewSize*9/16))
@@ -188,13 +194,24 @@ func (s *Server) handleUIPreview(w http.ResponseWriter, r *http.Request) {
 		s.uiError(w, r, err)
 		return
 	}
-	out := placeholder()
-	if !strings.HasPrefix(c.Content.MediaType, "video/") {
-		if p, err := blurredRendition(data, s.Hashing.Limits); err == nil {
-			out = p
-		} else {
-			s.Logger.Warn("no blurred preview", "case", c.ID, "err", err)
+	var out []byte
+	if strings.HasPrefix(c.Content.MediaType, "video/") {
+		// The poster frame comes from ffmpeg at preview size, then gets
+		// the same greyscale and blur as an image.
+		if !s.NoVideo {
+			var frame image.Image
+			if frame, err = vpdq.Poster(r.Context(), data, previewSize, vpdq.Options{}); err == nil {
+				out, err = blurImage(frame)
+			}
 		}
+	} else {
+		out, err = blurredRendition(data, s.Hashing.Limits)
+	}
+	if err != nil {
+		s.Logger.Warn("no blurred preview", "case", c.ID, "err", err)
+	}
+	if out == nil {
+		out = placeholder()
 	}
 	w.Header().Set("Content-Type", "image/png")
 	w.Header().Set("Content-Security-Policy", mediaCSP)

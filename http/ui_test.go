@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"os"
 	"regexp"
 	"slices"
 	"strconv"
@@ -508,5 +509,83 @@ func TestUIConversationCase(t *testing.T) {
 	}
 	if strings.Contains(page, `id="media-box"`) {
 		t.Fatal("a conversation case shows a media box")
+	}
+}
+
+func TestUIVideoCase(t *testing.T) {
+	if os.Getenv("VIGIL_SKIP_FFMPEG") != "" {
+		t.Skip("VIGIL_SKIP_FFMPEG set")
+	}
+	ts := mustOpenServer(t)
+	f := seedReview(t, ts)
+	ctx := context.Background()
+	video, err := os.ReadFile("../vpdq/testdata/sample-videos/pattern-sd-with-small-logo-bar.mp4")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mediaID, err := ts.Media.Put(ctx, video)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := ts.Cases.FindCase(ctx, f.imageCase)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vc := &vigil.Case{Queue: "review", Kind: vigil.CaseKindMatch, Matches: img.Matches, RetainUntil: img.RetainUntil,
+		Content: vigil.ContentRef{MediaType: "video/mp4", MediaID: mediaID}}
+	if err := ts.Cases.OpenCase(ctx, vc, "test"); err != nil {
+		t.Fatal(err)
+	}
+	c := newUIClient(t, ts)
+	c.login(t, ts.keys[vigil.RoleReviewer])
+	casePath := "/ui/cases/" + strconv.FormatInt(vc.ID, 10)
+
+	// Before a reveal: a blurred poster image, no video element.
+	_, _, page := c.get(t, casePath)
+	if strings.Contains(page, "<video") || !strings.Contains(page, `class="media blurred" src="`+casePath+`/preview"`) {
+		t.Fatalf("video case page before reveal:\n%s", page)
+	}
+	resp, err := c.Get(c.base + casePath + "/preview")
+	if err != nil {
+		t.Fatal(err)
+	}
+	poster, err := png.Decode(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The first frame (480×720 fits 160 as 106×160), greyscale, with
+	// more than the flat placeholder's one value.
+	g, ok := poster.(*image.Gray)
+	if !ok || g.Rect.Dx() != 106 || g.Rect.Dy() != 160 {
+		t.Fatalf("poster %T %v, want a 106x160 greyscale frame", poster, poster.Bounds())
+	}
+	levels := map[uint8]bool{}
+	for _, v := range g.Pix {
+		levels[v] = true
+	}
+	if len(levels) < 8 {
+		t.Fatalf("poster has %d grey levels: the placeholder, not a frame", len(levels))
+	}
+
+	// After a reveal: the video, muted, with controls, never autoplaying.
+	code, loc, _ := c.post(t, casePath+"/reveal", nil)
+	if code != http.StatusSeeOther {
+		t.Fatalf("reveal: %d", code)
+	}
+	_, _, page = c.get(t, loc)
+	v := regexp.MustCompile(`<video [^>]*>`).FindString(page)
+	if v == "" || !strings.Contains(v, " controls") || !strings.Contains(v, " muted") || strings.Contains(v, "autoplay") {
+		t.Fatalf("revealed video element %q", v)
+	}
+	src := regexp.MustCompile(`src="([^"]+)"`).FindStringSubmatch(v)[1]
+	resp, err = c.Get(c.base + src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "video/mp4" || !bytes.Equal(body, video) {
+		t.Fatalf("revealed video: %d %s, %d bytes", resp.StatusCode, resp.Header.Get("Content-Type"), len(body))
 	}
 }
