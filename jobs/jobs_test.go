@@ -43,11 +43,17 @@ func mustOpenEnv(tb testing.TB) *env {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { db.Close() })
+	return newEnv(tb, db, filepath.Join(dir, "spool"))
+}
+
+func newEnv(tb testing.TB, db *sqlite.DB, spoolDir string) *env {
+	tb.Helper()
+	ctx := context.Background()
 	m := matcher.New(sqlite.NewBankService(db), sqlite.NewEntryService(db), slog.New(slog.DiscardHandler))
 	if err := m.Load(ctx); err != nil {
 		tb.Fatal(err)
 	}
-	return &env{db: db, matcher: m, signals: sqlite.NewSignalStore(db), spoolDir: filepath.Join(dir, "spool")}
+	return &env{db: db, matcher: m, signals: sqlite.NewSignalStore(db), spoolDir: spoolDir}
 }
 
 func (e *env) config(webhooks map[string]jobs.Webhook) jobs.Config {

@@ -1,0 +1,110 @@
+package jobs_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vigil-oss/vigil"
+	"github.com/vigil-oss/vigil/jobs"
+	"github.com/vigil-oss/vigil/sqlite"
+)
+
+// killHelperEnv, when set to a data directory, turns this test binary into
+// the process that TestJobSurvivesKill kills.
+const killHelperEnv = "VIGIL_JOBS_KILL_HELPER"
+
+// TestJobSurvivesKill queues a job in a subprocess that is then killed
+// (SIGKILL: no Stop, no Close), and checks that a new process finds the
+// job and its spooled upload, and completes it.
+func TestJobSurvivesKill(t *testing.T) {
+	if dir := os.Getenv(killHelperEnv); dir != "" {
+		queueAndHang(t, dir)
+		return
+	}
+	if testing.Short() {
+		t.Skip("starts a subprocess")
+	}
+	dir := t.TempDir()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestJobSurvivesKill$")
+	cmd.Env = append(os.Environ(), killHelperEnv+"="+dir)
+	cmd.Stderr = os.Stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill() // on an early failure
+	queued := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if id, ok := strings.CutPrefix(sc.Text(), "queued "); ok {
+				queued <- id
+				return
+			}
+		}
+		close(queued)
+	}()
+	var id int64
+	select {
+	case s, ok := <-queued:
+		if id, err = strconv.ParseInt(s, 10, 64); !ok || err != nil {
+			t.Fatalf("helper did not queue a job: %q %v", s, err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("helper did not queue a job within a minute")
+	}
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	if cmd.Wait(); cmd.ProcessState.Success() {
+		t.Fatal("helper ended by itself instead of being killed")
+	}
+
+	e := openEnvIn(t, dir)
+	c := mustOpenClient(t, e.config(nil), true)
+	if j := waitJob(t, c, id); j.State != vigil.JobCompleted || len(j.Result) == 0 {
+		t.Fatalf("job after the kill: %+v", j)
+	}
+	if names := spoolFiles(t, e.spoolDir); len(names) != 0 {
+		t.Fatalf("spool not emptied: %v", names)
+	}
+}
+
+// queueAndHang is the helper process: it queues a job with no worker
+// running, says so, and waits to be killed.
+func queueAndHang(t *testing.T, dir string) {
+	e := openEnvIn(t, dir)
+	c, err := jobs.Open(context.Background(), e.config(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, err := c.SubmitContent(context.Background(), bytes.NewReader(gradientPNG(t, 6)), vigil.ContentJobOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Printf("queued %d\n", j.ID)
+	time.Sleep(time.Hour)
+}
+
+// openEnvIn is mustOpenEnv on a given data directory.
+func openEnvIn(tb testing.TB, dir string) *env {
+	tb.Helper()
+	db, err := sqlite.Open(context.Background(), dir, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { db.Close() })
+	return newEnv(tb, db, filepath.Join(dir, "spool"))
+}
