@@ -168,17 +168,23 @@ func (w *contentWorker) Work(ctx context.Context, job *river.Job[contentArgs]) e
 		return river.JobSnooze(0)
 	}
 	if err != nil {
+		// Bad content (or a cancel above) fails the same way every time.
 		var cancel *river.JobCancelError
-		final := job.Attempt >= job.MaxAttempts || errors.As(err, &cancel)
+		permanent := errors.As(err, &cancel) || vigil.ErrorCode(err) != vigil.EINTERNAL
+		final := permanent || job.Attempt >= job.MaxAttempts
 		c.logger.Error("content job", "job", job.ID, "attempt", job.Attempt, "final", final, "err", err)
 		// The job's errors are shown through the API and in the webhook
 		// event: internal detail stays in the log.
 		err = errors.New(vigil.ErrorMessage(err))
 		if final {
 			// The last attempt: nothing will read the upload again.
-			c.finishContent(ctx, job, path, nil, err)
+			state := vigil.JobFailed
+			if permanent {
+				state = vigil.JobCancelled
+			}
+			c.finishContent(ctx, job, path, nil, state, err)
 		}
-		if cancel != nil {
+		if permanent {
 			return river.JobCancel(err)
 		}
 		return err
@@ -189,7 +195,7 @@ func (w *contentWorker) Work(ctx context.Context, job *river.Job[contentArgs]) e
 	// Notified before the upload is deleted: if queueing the event fails,
 	// the retry can still hash the upload. The event id is the job's, so
 	// a receiver drops the duplicate of a job that ran twice.
-	if err := c.finishContent(ctx, job, path, res, nil); err != nil {
+	if err := c.finishContent(ctx, job, path, res, vigil.JobCompleted, nil); err != nil {
 		return err
 	}
 	return nil
@@ -197,11 +203,11 @@ func (w *contentWorker) Work(ctx context.Context, job *river.Job[contentArgs]) e
 
 // finishContent notifies the job's webhook, if it has one, of its outcome
 // and deletes the spooled upload.
-func (c *Client) finishContent(ctx context.Context, job *river.Job[contentArgs], path string, res *ContentResult, jobErr error) error {
+func (c *Client) finishContent(ctx context.Context, job *river.Job[contentArgs], path string, res *ContentResult, state vigil.JobState, jobErr error) error {
 	if wh := job.Args.Webhook; wh != "" {
-		ev := jobEvent{JobID: job.ID, ContentSHA256: job.Args.SHA256, State: vigil.JobCompleted, Result: res}
+		ev := jobEvent{JobID: job.ID, ContentSHA256: job.Args.SHA256, State: state, Result: res}
 		if jobErr != nil {
-			ev.State, ev.Error = vigil.JobFailed, jobErr.Error()
+			ev.Error = jobErr.Error()
 		}
 		data, err := json.Marshal(ev)
 		if err != nil {

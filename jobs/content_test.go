@@ -313,3 +313,42 @@ func TestJobInterruptedByShutdown(t *testing.T) {
 		t.Fatalf("after restart: %+v", got)
 	}
 }
+
+// TestContentJobCancelled checks a job that cannot succeed: its upload is
+// gone (or its content over a limit lowered since), so it is cancelled
+// after one attempt with a reason, not retried.
+func TestContentJobCancelled(t *testing.T) {
+	e := mustOpenEnv(t)
+	ctx := context.Background()
+	c := mustOpenClient(t, e.config(nil), false)
+	gone, err := c.SubmitContent(ctx, bytes.NewReader(gradientPNG(t, 11)), vigil.ContentJobOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range spoolFiles(t, e.spoolDir) {
+		os.Remove(filepath.Join(e.spoolDir, name))
+	}
+	big, err := c.SubmitContent(ctx, bytes.NewReader(make([]byte, 5000)), vigil.ContentJobOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	cfg := e.config(nil)
+	cfg.Hashing.Limits.MaxBytes = 4000
+	c = mustOpenClient(t, cfg, true)
+	for _, tc := range []struct {
+		id  int64
+		err string
+	}{
+		{gone.ID, "spooled upload is gone"},
+		{big.ID, "input is larger than the 4000-byte limit"},
+	} {
+		j := waitJob(t, c, tc.id)
+		if j.State != vigil.JobCancelled || j.Attempts != 1 || len(j.Errors) != 1 || j.Errors[0] != tc.err {
+			t.Errorf("job %+v, want cancelled with %q", j, tc.err)
+		}
+	}
+	if names := spoolFiles(t, e.spoolDir); len(names) != 0 {
+		t.Fatalf("spool not emptied: %v", names)
+	}
+}

@@ -19,6 +19,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -270,7 +271,8 @@ func jobFromRow(row *rivertype.JobRow) *vigil.Job {
 		j.FinishedAt = &t
 	}
 	for _, e := range row.Errors {
-		j.Errors = append(j.Errors, e.Error)
+		// River stores a cancelled job's error with its wrapper's prefix.
+		j.Errors = append(j.Errors, strings.TrimPrefix(e.Error, "JobCancelError: "))
 	}
 	switch row.State {
 	case rivertype.JobStateRunning:
