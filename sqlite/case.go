@@ -27,6 +27,29 @@ type CaseService struct {
 	// Policy decides when decisions and new cases quarantine entries
 	// automatically. The zero policy never does. Set it before use.
 	Policy vigil.QuarantinePolicy
+
+	// OnQuarantine, if set, is called after each automatic quarantine
+	// has been committed (by OpenCase or DecideCase, in the caller's
+	// goroutine), for example to record it in the audit log.
+	OnQuarantine func(ctx context.Context, q AutoQuarantine)
+}
+
+// AutoQuarantine describes an automatic quarantine: the entry, the case
+// whose opening or decision caused it, and the policy's reason.
+type AutoQuarantine struct {
+	EntryID int64
+	CaseID  int64
+	Reason  string
+}
+
+// notify reports committed automatic quarantines to OnQuarantine.
+func (s *CaseService) notify(ctx context.Context, qs []AutoQuarantine) {
+	if s.OnQuarantine == nil {
+		return
+	}
+	for _, q := range qs {
+		s.OnQuarantine(ctx, q)
+	}
 }
 
 // NewCaseService returns a CaseService on db with automatic quarantine off.
@@ -141,7 +164,9 @@ func (s *CaseService) OpenCase(ctx context.Context, c *vigil.Case, actor string)
 	}
 	now := s.db.now()
 	ts := formatTime(now)
+	var quarantined []AutoQuarantine
 	err = s.db.write(ctx, func(tx *sql.Tx) error {
+		quarantined = nil
 		var queueID int64
 		if err := tx.QueryRowContext(ctx, `SELECT id FROM queues WHERE name = ?`, c.Queue).Scan(&queueID); errors.Is(err, sql.ErrNoRows) {
 			return vigil.Errorf(vigil.ENOTFOUND, "queue %q not found", c.Queue)
@@ -184,8 +209,12 @@ func (s *CaseService) OpenCase(ctx context.Context, c *vigil.Case, actor string)
 				ON CONFLICT (entry_id) DO UPDATE SET matches = matches + 1`, id); err != nil {
 				return fmt.Errorf("count match of entry %d: %w", id, err)
 			}
-			if err := s.checkSpike(ctx, tx, c.ID, id, now); err != nil {
+			q, err := s.checkSpike(ctx, tx, c.ID, id, now)
+			if err != nil {
 				return err
+			}
+			if q != nil {
+				quarantined = append(quarantined, *q)
 			}
 		}
 		return nil
@@ -193,6 +222,7 @@ func (s *CaseService) OpenCase(ctx context.Context, c *vigil.Case, actor string)
 	if err != nil {
 		return fmt.Errorf("open case: %w", err)
 	}
+	s.notify(ctx, quarantined)
 	c.State, c.AssignedTo, c.Decision = vigil.CaseOpen, "", nil
 	c.CreatedAt, c.UpdatedAt = now, now
 	c.RetainUntil = c.RetainUntil.UTC()
@@ -214,22 +244,22 @@ func caseEntryIDs(matches []vigil.Match) []int64 {
 }
 
 // checkSpike applies the spike trigger to an entry that case caseID just
-// matched.
-func (s *CaseService) checkSpike(ctx context.Context, tx *sql.Tx, caseID, entryID int64, now time.Time) error {
+// matched, and describes the quarantine if it made one.
+func (s *CaseService) checkSpike(ctx context.Context, tx *sql.Tx, caseID, entryID int64, now time.Time) (*AutoQuarantine, error) {
 	p := s.Policy
 	if p.SpikeFactor <= 0 || p.Window <= 0 {
-		return nil
+		return nil, nil
 	}
 	var addedAt string
 	var releasedAt sql.NullString
 	if err := tx.QueryRowContext(ctx, `
 		SELECT e.added_at, s.released_at FROM entries e LEFT JOIN entry_stats s ON s.entry_id = e.id
 		WHERE e.id = ?`, entryID).Scan(&addedAt, &releasedAt); err != nil {
-		return fmt.Errorf("spike check of entry %d: %w", entryID, err)
+		return nil, fmt.Errorf("spike check of entry %d: %w", entryID, err)
 	}
 	added, err := parseTime(addedAt)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	start := formatTime(now.Add(-p.Window))
 	recentSince := start
@@ -240,45 +270,49 @@ func (s *CaseService) checkSpike(ctx context.Context, tx *sql.Tx, caseID, entryI
 	if err := tx.QueryRowContext(ctx, `
 		SELECT COUNT(*) FILTER (WHERE created_at > ?), COUNT(*) FILTER (WHERE created_at <= ?)
 		FROM case_entries WHERE entry_id = ?`, recentSince, start, entryID).Scan(&recent, &older); err != nil {
-		return fmt.Errorf("spike check of entry %d: %w", entryID, err)
+		return nil, fmt.Errorf("spike check of entry %d: %w", entryID, err)
 	}
 	reason, ok := p.SpikeTrigger(recent, older, max(now.Add(-p.Window).Sub(added), 0))
 	if !ok {
-		return nil
+		return nil, nil
 	}
 	return autoQuarantine(ctx, tx, caseID, entryID, reason, now)
 }
 
 // checkFalsePositives applies the false-positive trigger to an entry that a
-// decision on case caseID just counted a false positive against.
-func (s *CaseService) checkFalsePositives(ctx context.Context, tx *sql.Tx, caseID, entryID int64, now time.Time) error {
+// decision on case caseID just counted a false positive against, and
+// describes the quarantine if it made one.
+func (s *CaseService) checkFalsePositives(ctx context.Context, tx *sql.Tx, caseID, entryID int64, now time.Time) (*AutoQuarantine, error) {
 	if s.Policy.MinFalsePositives <= 0 {
-		return nil
+		return nil, nil
 	}
 	var st vigil.EntryStats
 	var atRelease int
 	if err := tx.QueryRowContext(ctx, `
 		SELECT confirmed, false_positives, fp_at_release FROM entry_stats WHERE entry_id = ?`, entryID,
 	).Scan(&st.Confirmed, &st.FalsePositives, &atRelease); err != nil {
-		return fmt.Errorf("false positive check of entry %d: %w", entryID, err)
+		return nil, fmt.Errorf("false positive check of entry %d: %w", entryID, err)
 	}
 	reason, ok := s.Policy.FalsePositiveTrigger(&st, st.FalsePositives-atRelease)
 	if !ok {
-		return nil
+		return nil, nil
 	}
 	return autoQuarantine(ctx, tx, caseID, entryID, reason, now)
 }
 
 // autoQuarantine quarantines an entry for the policy, unless it is already
 // out of matching, and records it in the history of the case that tipped
-// it over.
-func autoQuarantine(ctx context.Context, tx *sql.Tx, caseID, entryID int64, reason string, now time.Time) error {
+// it over. It returns nil when it changed nothing.
+func autoQuarantine(ctx context.Context, tx *sql.Tx, caseID, entryID int64, reason string, now time.Time) (*AutoQuarantine, error) {
 	done, err := quarantine(ctx, tx, entryID, reason, now, true)
 	if err != nil || !done {
-		return err
+		return nil, err
 	}
-	return addEvent(ctx, tx, caseID, formatTime(now), systemActor, vigil.CaseEventQuarantined,
-		fmt.Sprintf("entry %d: %s", entryID, reason))
+	if err := addEvent(ctx, tx, caseID, formatTime(now), systemActor, vigil.CaseEventQuarantined,
+		fmt.Sprintf("entry %d: %s", entryID, reason)); err != nil {
+		return nil, err
+	}
+	return &AutoQuarantine{EntryID: entryID, CaseID: caseID, Reason: reason}, nil
 }
 
 // quarantine takes an entry out of matching. It reports false, doing
@@ -634,7 +668,9 @@ func (s *CaseService) DecideCase(ctx context.Context, id int64, d vigil.Decision
 		return nil, fmt.Errorf("decide case %d: %w", id, err)
 	}
 	var c *vigil.Case
+	var quarantined []AutoQuarantine
 	err = s.db.write(ctx, func(tx *sql.Tx) error {
+		quarantined = nil
 		var err error
 		if c, err = findCase(ctx, tx, id); err != nil {
 			return err
@@ -685,8 +721,12 @@ func (s *CaseService) DecideCase(ctx context.Context, id int64, d vigil.Decision
 				return fmt.Errorf("count decision against entry %d: %w", e[0], err)
 			}
 			if d.Verdict == vigil.VerdictFalsePositive {
-				if err := s.checkFalsePositives(ctx, tx, id, e[0], now); err != nil {
+				q, err := s.checkFalsePositives(ctx, tx, id, e[0], now)
+				if err != nil {
 					return err
+				}
+				if q != nil {
+					quarantined = append(quarantined, *q)
 				}
 			}
 		}
@@ -695,6 +735,7 @@ func (s *CaseService) DecideCase(ctx context.Context, id int64, d vigil.Decision
 	if err != nil {
 		return nil, fmt.Errorf("decide case %d: %w", id, err)
 	}
+	s.notify(ctx, quarantined)
 	return c, nil
 }
 

@@ -3,10 +3,12 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/vigil-oss/vigil"
@@ -52,6 +54,10 @@ func (c *ServeCommand) openReview(db *sqlite.DB, dataDir string, r *reviewFlags)
 	}
 	cases := sqlite.NewCaseService(db)
 	cases.Policy = r.policy
+	audit := sqlite.NewAuditService(db)
+	cases.OnQuarantine = func(ctx context.Context, q sqlite.AutoQuarantine) {
+		c.recordAutoQuarantine(ctx, audit, q)
+	}
 
 	var keys *media.Keyring
 	var err error
@@ -81,6 +87,18 @@ func (c *ServeCommand) openReview(db *sqlite.DB, dataDir string, r *reviewFlags)
 	store.MaxSize = r.mediaMax
 	c.Logger.Info("review store ready", "media_key", keys.Current(), "quarantine", fmt.Sprintf("%+v", r.policy))
 	return cases, store, nil
+}
+
+// recordAutoQuarantine logs an automatic quarantine and records it in the
+// audit log, as a curator's quarantine is, with Vigil as the actor.
+func (c *ServeCommand) recordAutoQuarantine(ctx context.Context, audit vigil.AuditService, q sqlite.AutoQuarantine) {
+	c.Logger.Warn("bank entry quarantined automatically", "entry", q.EntryID, "case", q.CaseID, "reason", q.Reason)
+	detail, _ := json.Marshal(map[string]any{"automatic": true, "case_id": q.CaseID, "reason": q.Reason})
+	rec := &vigil.AuditRecord{Actor: "vigil", Action: vigil.AuditEntryQuarantine,
+		Target: "entry:" + strconv.FormatInt(q.EntryID, 10), Detail: string(detail)}
+	if err := audit.AppendAudit(ctx, rec); err != nil {
+		c.Logger.Error("audit record lost", "action", rec.Action, "target", rec.Target, "err", err)
+	}
 }
 
 // purgeCaseBatch is how many expired cases one pass reads at a time.

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -235,5 +236,51 @@ func TestSweepOrphanMedia(t *testing.T) {
 	}
 	if _, err := store.Get(ctx, held); err != nil {
 		t.Errorf("blob a case holds: %v", err)
+	}
+}
+
+func TestAutoQuarantineAudited(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	db, err := sqlite.Open(ctx, dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	t.Setenv(media.EnvKeys, "")
+	c, log := reviewCommand()
+	cases, _, err := c.openReview(db, dir, parseReviewFlags(t, "-quarantine-false-positives", "1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &vigil.Bank{Name: "b", Enabled: true}
+	if err := sqlite.NewBankService(db).CreateBank(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	e := &vigil.Entry{SignalType: vigil.SignalMD5, Value: strings.Repeat("ab", 16)}
+	if _, err := sqlite.NewEntryService(db).AddEntries(ctx, b.ID, "curator", []*vigil.Entry{e}); err != nil {
+		t.Fatal(err)
+	}
+	if err := cases.CreateQueue(ctx, &vigil.Queue{Name: "q"}); err != nil {
+		t.Fatal(err)
+	}
+	cs := &vigil.Case{Queue: "q", Kind: vigil.CaseKindMatch, RetainUntil: time.Now().Add(time.Hour),
+		Matches: []vigil.Match{{BankID: b.ID, EntryID: e.ID, SignalType: e.SignalType, Value: e.Value}}}
+	if err := cases.OpenCase(ctx, cs, "rules"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cases.DecideCase(ctx, cs.ID, vigil.Decision{Verdict: vigil.VerdictFalsePositive, DecidedBy: "r"}); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := sqlite.NewAuditService(db).ListAudit(ctx, 0, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 1 || recs[0].Actor != "vigil" || recs[0].Action != vigil.AuditEntryQuarantine ||
+		recs[0].Target != "entry:"+strconv.FormatInt(e.ID, 10) || !strings.Contains(recs[0].Detail, `"automatic":true`) {
+		t.Fatalf("audit records %+v", recs)
+	}
+	if !strings.Contains(log.String(), "quarantined automatically") {
+		t.Errorf("not logged: %s", log)
 	}
 }

@@ -1,0 +1,60 @@
+package sqlite_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/vigil-oss/vigil"
+	"github.com/vigil-oss/vigil/sqlite"
+)
+
+// TestOnQuarantine checks that automatic quarantines are reported once
+// each, after they are committed, with their entry, case and reason.
+func TestOnQuarantine(t *testing.T) {
+	ctx := context.Background()
+	db := MustOpenDB(t)
+	banks, entries, cases := sqlite.NewBankService(db), sqlite.NewEntryService(db), sqlite.NewCaseService(db)
+	b := &vigil.Bank{Name: "b", Enabled: true}
+	if err := banks.CreateBank(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	fp := &vigil.Entry{SignalType: vigil.SignalMD5, Value: "00112233445566778899aabbccddeeff"}
+	spike := &vigil.Entry{SignalType: vigil.SignalMD5, Value: "ffeeddccbbaa99887766554433221100"}
+	if _, err := entries.AddEntries(ctx, b.ID, "curator", []*vigil.Entry{fp, spike}); err != nil {
+		t.Fatal(err)
+	}
+	if err := cases.CreateQueue(ctx, &vigil.Queue{Name: "q"}); err != nil {
+		t.Fatal(err)
+	}
+	cases.Policy = vigil.QuarantinePolicy{MinFalsePositives: 1, SpikeFactor: 2, SpikeMin: 2, Window: time.Hour}
+	var got []sqlite.AutoQuarantine
+	cases.OnQuarantine = func(ctx context.Context, q sqlite.AutoQuarantine) {
+		// Called after the commit: the quarantine is visible.
+		if e, err := entries.FindEntryByID(ctx, q.EntryID); err != nil || !e.Quarantined() {
+			t.Errorf("reported before commit: %+v, %v", e, err)
+		}
+		got = append(got, q)
+	}
+	open := func(e *vigil.Entry) *vigil.Case {
+		t.Helper()
+		c := &vigil.Case{Queue: "q", Kind: vigil.CaseKindMatch, RetainUntil: time.Now().Add(time.Hour),
+			Matches: []vigil.Match{{BankID: b.ID, EntryID: e.ID, SignalType: e.SignalType, Value: e.Value}}}
+		if err := cases.OpenCase(ctx, c, "rules"); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+
+	c := open(fp)
+	if _, err := cases.DecideCase(ctx, c.ID, vigil.Decision{Verdict: vigil.VerdictFalsePositive, DecidedBy: "r"}); err != nil {
+		t.Fatal(err)
+	}
+	open(spike)
+	second := open(spike)
+	open(spike) // already quarantined: not reported again
+	if len(got) != 2 || got[0].EntryID != fp.ID || got[0].CaseID != c.ID || got[0].Reason == "" ||
+		got[1].EntryID != spike.ID || got[1].CaseID != second.ID {
+		t.Fatalf("reported %+v", got)
+	}
+}
