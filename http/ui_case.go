@@ -229,7 +229,8 @@ type casePage struct {
 	Categories any
 	HasMedia   bool
 	Video      bool
-	Open       bool // still waiting for a decision
+	Open       bool // still waiting for a decision (escalated ones too)
+	Escalated  bool // escalated already: decided by someone senior, not escalated again
 	Mine       bool
 	RevealURL  string // set when the page was loaded right after a reveal without script
 	CaseURL    string
@@ -257,12 +258,13 @@ func (s *Server) handleUICase(w http.ResponseWriter, r *http.Request) {
 	id := strconv.FormatInt(c.ID, 10)
 	p := casePage{
 		Case: c, History: hist, Categories: categories,
-		HasMedia: c.Content.MediaID != "" && s.Media != nil,
-		Video:    strings.HasPrefix(c.Content.MediaType, "video/"),
-		Open:     c.State == vigil.CaseOpen || c.State == vigil.CaseAssigned,
-		Mine:     c.AssignedTo == actor(r),
-		CaseURL:  "/ui/cases/" + id,
-		NextURL:  "/ui/queues/" + url.PathEscape(c.Queue) + "/next?after=" + id,
+		HasMedia:  c.Content.MediaID != "" && s.Media != nil,
+		Video:     strings.HasPrefix(c.Content.MediaType, "video/"),
+		Open:      c.State != vigil.CaseDecided,
+		Escalated: c.State == vigil.CaseEscalated,
+		Mine:      c.AssignedTo == actor(r),
+		CaseURL:   "/ui/cases/" + id,
+		NextURL:   "/ui/queues/" + url.PathEscape(c.Queue) + "/next?after=" + id,
 	}
 	if c.Conversation != nil {
 		for _, m := range c.Conversation.Messages {

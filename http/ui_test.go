@@ -589,3 +589,38 @@ func TestUIVideoCase(t *testing.T) {
 		t.Fatalf("revealed video: %d %s, %d bytes", resp.StatusCode, resp.Header.Get("Content-Type"), len(body))
 	}
 }
+
+func TestUIEscalatedCase(t *testing.T) {
+	ts := mustOpenServer(t)
+	f := seedReview(t, ts)
+	c := newUIClient(t, ts)
+	c.login(t, ts.keys[vigil.RoleReviewer])
+	casePath := "/ui/cases/" + strconv.FormatInt(f.convCase, 10)
+	if code, _, _ := c.post(t, casePath+"/decide", url.Values{"verdict": {"escalate"}, "notes": {"needs a senior"}}); code != http.StatusSeeOther {
+		t.Fatalf("escalate: %d", code)
+	}
+	// Escalated: still open for a decision, but not for another escalation.
+	_, _, page := c.get(t, casePath)
+	if !strings.Contains(page, `id="decide-form"`) || strings.Contains(page, `id="verdict-escalate"`) || !strings.Contains(page, "needs a senior") {
+		t.Fatalf("escalated case page:\n%s", page)
+	}
+	if code, _, _ := c.post(t, casePath+"/decide", url.Values{"verdict": {"escalate"}}); code != http.StatusConflict {
+		t.Fatalf("second escalation: %d", code)
+	}
+	adm := newUIClient(t, ts)
+	adm.login(t, ts.keys[vigil.RoleAdmin])
+	if code, _, _ := adm.post(t, casePath+"/decide", url.Values{"verdict": {"confirmed"}, "category": {"grooming"}}); code != http.StatusSeeOther {
+		t.Fatalf("senior decision: %d", code)
+	}
+	got, err := ts.Cases.FindCase(context.Background(), f.convCase)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.State != vigil.CaseDecided || got.Decision.DecidedBy != "key:admin" {
+		t.Fatalf("after the senior decision: %s %+v", got.State, got.Decision)
+	}
+	// Each session counts its own decisions.
+	if _, _, page := c.get(t, "/ui/"); !strings.Contains(page, `<strong id="decided-count">1</strong>`) {
+		t.Fatal("reviewer's counter is not 1")
+	}
+}

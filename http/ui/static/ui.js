@@ -161,6 +161,7 @@
   function arm(verdict) {
     if (!decideForm) return;
     var radio = document.getElementById("verdict-" + verdict);
+    if (!radio) return; // an escalated case cannot be escalated again
     radio.checked = true;
     decideForm.classList.add("armed");
     decideSubmit.textContent = "Submit: " + verdictLabels[verdict] + " (Enter)";
