@@ -132,6 +132,10 @@ func (s *Server) uiRoutes() {
 	page("GET /ui/banks", s.handleUIBanks, curator, reviewer)
 	page("GET /ui/banks/{name}", s.handleUIBank, curator, reviewer)
 	page("GET /ui/entries/{id}", s.handleUIEntry, curator, reviewer)
+	page("POST /ui/entries/{id}/quarantine", s.handleUIQuarantine, curator)
+	page("POST /ui/entries/{id}/release", s.handleUIRelease, curator)
+	page("POST /ui/entries/{id}/retract", s.handleUIRetract, curator)
+	page("GET /ui/quarantine", s.handleUIQuarantined, curator)
 }
 
 // uiHeaders sets the strict headers every UI response carries.
@@ -222,7 +226,8 @@ type pageData struct {
 	Flash      string
 	Nav        string // which nav item is current
 	CanBanks   bool
-	Page       any // the page's own data
+	Curator    bool // curator or admin: bank changes and the quarantine list
+	Page       any  // the page's own data
 }
 
 // flashes are the messages a redirect may ask a page to show, by code, so
@@ -234,6 +239,7 @@ var flashes = map[string]string{
 	"empty":     "No more open cases in this queue.",
 	"break":     "Break taken: the counter starts again.",
 	"loggedout": "You are logged out.",
+	"entry":     "Entry updated.",
 }
 
 // render writes a page. Templates render into a buffer first, so that a
@@ -247,7 +253,8 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 		stretch := time.Since(snap.breakFrom)
 		pd.Minutes = int(stretch / time.Minute)
 		pd.BreakDue = s.UI.breakDue(snap.decided, stretch)
-		pd.CanBanks = snap.key.Role == vigil.RoleAdmin || snap.key.Role == vigil.RoleCurator || snap.key.Role == vigil.RoleReviewer
+		pd.Curator = snap.key.Role == vigil.RoleAdmin || snap.key.Role == vigil.RoleCurator
+		pd.CanBanks = pd.Curator || snap.key.Role == vigil.RoleReviewer
 	}
 	var buf bytes.Buffer
 	t := s.ui.pages[name]

@@ -68,7 +68,98 @@ func (s *Server) handleUIEntry(w http.ResponseWriter, r *http.Request) {
 			stats = st[0]
 		}
 	}
+	role := keyFrom(r.Context()).Role
 	s.render(w, r, http.StatusOK, "entry.html", "Entry "+strconv.FormatInt(id, 10), "banks", map[string]any{
 		"Entry": e, "Stats": stats, "Review": s.Cases != nil,
+		"Curator": role == vigil.RoleCurator || role == vigil.RoleAdmin,
 	})
+}
+
+// entryAction is one curator action on an entry from its page: it
+// changes the entry, is audited as the API's equivalent is, and brings the
+// indexes up to date.
+func (s *Server) entryAction(w http.ResponseWriter, r *http.Request, do func(id int64, reason string) error, action string, needsReason bool) {
+	id, err := entryID(r)
+	if err != nil {
+		s.uiError(w, r, err)
+		return
+	}
+	reason, err := formText(r, "reason", vigil.MaxRetractReasonLen)
+	if err != nil {
+		s.uiError(w, r, err)
+		return
+	}
+	if needsReason && reason == "" {
+		s.uiError(w, r, badRequest("give a reason"))
+		return
+	}
+	if err := do(id, reason); err != nil {
+		s.uiError(w, r, err)
+		return
+	}
+	var detail any
+	if needsReason {
+		detail = map[string]string{"reason": reason}
+	}
+	s.audit(r, action, "entry:"+strconv.FormatInt(id, 10), detail)
+	s.refresh(r)
+	http.Redirect(w, r, "/ui/entries/"+strconv.FormatInt(id, 10)+"?done=entry", http.StatusSeeOther)
+}
+
+func (s *Server) handleUIQuarantine(w http.ResponseWriter, r *http.Request) {
+	if s.Cases == nil {
+		s.uiError(w, r, errNoReview)
+		return
+	}
+	s.entryAction(w, r, func(id int64, reason string) error {
+		return s.Cases.QuarantineEntry(r.Context(), id, reason)
+	}, vigil.AuditEntryQuarantine, true)
+}
+
+func (s *Server) handleUIRelease(w http.ResponseWriter, r *http.Request) {
+	if s.Cases == nil {
+		s.uiError(w, r, errNoReview)
+		return
+	}
+	s.entryAction(w, r, func(id int64, _ string) error {
+		return s.Cases.ReleaseEntry(r.Context(), id)
+	}, vigil.AuditEntryRelease, false)
+}
+
+func (s *Server) handleUIRetract(w http.ResponseWriter, r *http.Request) {
+	s.entryAction(w, r, func(id int64, reason string) error {
+		_, err := s.Entries.RetractEntry(r.Context(), id, actor(r), reason)
+		return err
+	}, vigil.AuditEntryRetract, true)
+}
+
+// handleUIQuarantined lists the entries waiting for a curator: those that
+// review statistics (or a curator) quarantined.
+func (s *Server) handleUIQuarantined(w http.ResponseWriter, r *http.Request) {
+	if s.Cases == nil {
+		s.uiError(w, r, errNoReview)
+		return
+	}
+	stats, err := s.Cases.EntryStats(r.Context(), nil)
+	if err != nil {
+		s.uiError(w, r, err)
+		return
+	}
+	type row struct {
+		Entry *vigil.Entry
+		Stats *vigil.EntryStats
+	}
+	var rows []row
+	for _, st := range stats {
+		if st.QuarantinedAt == nil {
+			continue
+		}
+		e, err := s.Entries.FindEntryByID(r.Context(), st.EntryID)
+		if err != nil {
+			s.uiError(w, r, err)
+			return
+		}
+		rows = append(rows, row{e, st})
+	}
+	s.render(w, r, http.StatusOK, "quarantine.html", "Quarantined entries", "quarantine", map[string]any{"Rows": rows})
 }

@@ -624,3 +624,56 @@ func TestUIEscalatedCase(t *testing.T) {
 		t.Fatal("reviewer's counter is not 1")
 	}
 }
+
+func TestUICuratorEntryActions(t *testing.T) {
+	ts := mustOpenServer(t)
+	f := seedReview(t, ts)
+	ctx := context.Background()
+	entryPath := "/ui/entries/" + strconv.FormatInt(f.entryID, 10)
+	target := "entry:" + strconv.FormatInt(f.entryID, 10)
+
+	rev := newUIClient(t, ts)
+	rev.login(t, ts.keys[vigil.RoleReviewer])
+	if _, _, page := rev.get(t, entryPath); strings.Contains(page, "quarantine-submit") {
+		t.Fatal("a reviewer is offered the curator's forms")
+	}
+	if code, _, _ := rev.post(t, entryPath+"/quarantine", url.Values{"reason": {"x"}}); code != http.StatusForbidden {
+		t.Fatalf("reviewer quarantine: %d", code)
+	}
+
+	cur := newUIClient(t, ts)
+	cur.login(t, ts.keys[vigil.RoleCurator])
+	if _, _, page := cur.get(t, entryPath); !strings.Contains(page, "quarantine-submit") || !strings.Contains(page, "retract-submit") {
+		t.Fatalf("curator's entry page lacks the forms:\n%s", page)
+	}
+	if code, _, _ := cur.post(t, entryPath+"/quarantine", url.Values{"reason": {""}}); code != http.StatusBadRequest {
+		t.Fatalf("quarantine without a reason: %d", code)
+	}
+	if code, _, _ := cur.post(t, entryPath+"/quarantine", url.Values{"reason": {"too many false positives"}}); code != http.StatusSeeOther {
+		t.Fatalf("quarantine: %d", code)
+	}
+	if e, err := ts.Entries.FindEntryByID(ctx, f.entryID); err != nil || !e.Quarantined() {
+		t.Fatalf("entry after quarantine: %+v %v", e, err)
+	}
+	if n := audited(t, ts, vigil.AuditEntryQuarantine, target); n != 1 {
+		t.Fatalf("%d quarantines audited", n)
+	}
+	if _, _, page := cur.get(t, "/ui/quarantine"); !strings.Contains(page, `href="`+entryPath+`"`) || !strings.Contains(page, "too many false positives") {
+		t.Fatalf("quarantine list:\n%s", page)
+	}
+	if _, _, page := cur.get(t, entryPath); !strings.Contains(page, `id="quarantine"`) || !strings.Contains(page, `id="release"`) {
+		t.Fatalf("quarantined entry page:\n%s", page)
+	}
+	if code, _, _ := cur.post(t, entryPath+"/release", nil); code != http.StatusSeeOther {
+		t.Fatalf("release: %d", code)
+	}
+	if e, _ := ts.Entries.FindEntryByID(ctx, f.entryID); e.Quarantined() || audited(t, ts, vigil.AuditEntryRelease, target) != 1 {
+		t.Fatal("release did not take or was not audited")
+	}
+	if code, _, _ := cur.post(t, entryPath+"/retract", url.Values{"reason": {"source withdrew it"}}); code != http.StatusSeeOther {
+		t.Fatalf("retract: %d", code)
+	}
+	if e, _ := ts.Entries.FindEntryByID(ctx, f.entryID); !e.Retracted() || e.RetractedBy != "key:curator" {
+		t.Fatalf("entry after retraction: %+v", e)
+	}
+}
