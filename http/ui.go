@@ -107,7 +107,10 @@ func (s *Server) uiRoutes() {
 	s.ui = newUI()
 	static, _ := fs.Sub(uiFiles, "ui/static")
 	s.mux.Handle("GET /{$}", http.RedirectHandler("/ui/", http.StatusSeeOther))
-	s.mux.Handle("GET /ui/static/", s.instrument("GET /ui/static/", s.uiHeaders(http.StripPrefix("/ui/static/", http.FileServerFS(static)))))
+	// One file per request, by name: no directory listings.
+	s.mux.Handle("GET /ui/static/{file}", s.instrument("GET /ui/static/{file}", s.uiHeaders(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.ServeFileFS(w, r, static, r.PathValue("file"))
+	}))))
 	s.mux.Handle("GET /ui/login", s.instrument("GET /ui/login", s.uiHeaders(http.HandlerFunc(s.handleUILoginForm))))
 	s.mux.Handle("POST /ui/login", s.instrument("POST /ui/login", s.uiHeaders(s.ui.cop.Handler(http.HandlerFunc(s.handleUILogin)))))
 

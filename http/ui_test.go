@@ -128,6 +128,13 @@ func TestUILoginLogout(t *testing.T) {
 		t.Errorf("CSP %q", csp)
 	}
 
+	// Assets are served without a session, one file at a time.
+	for path, want := range map[string]int{"/ui/static/ui.css": 200, "/ui/static/ui.js": 200, "/ui/static/": 404, "/ui/static/nope.js": 404} {
+		if code, _, _ := c.get(t, path); code != want {
+			t.Errorf("GET %s = %d, want %d", path, code, want)
+		}
+	}
+
 	// A wrong key gets the form again, no session.
 	if code, _, body := c.post(t, "/ui/login", url.Values{"key": {"vgl_nope"}}); code != http.StatusUnauthorized || !strings.Contains(body, "not valid") {
 		t.Fatalf("bad key: %d", code)
