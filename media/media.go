@@ -205,6 +205,43 @@ func (s *Store) ForEachBlob(ctx context.Context, cutoff time.Time, fn func(id st
 	return nil
 }
 
+// Rekey seals again, under the current key, every blob sealed under
+// another, keeping its id, so that old keys can be dropped from the
+// keyring. It returns how many blobs it rewrote. Nothing else may write
+// to or delete from the store meanwhile: a blob deleted while Rekey
+// rewrites it would come back.
+func (s *Store) Rekey(ctx context.Context) (int, error) {
+	n := 0
+	// A cutoff in the future takes every blob, however new.
+	err := s.ForEachBlob(ctx, time.Now().Add(time.Hour), func(id string) error {
+		blob, err := readLimited(s.path(id), s.MaxSize+int64(headerMax+tagSize))
+		if err != nil {
+			return fmt.Errorf("rekey media %s: %w", id, err)
+		}
+		keyID, _, _, _, err := parseBlob(blob)
+		if err != nil {
+			return fmt.Errorf("rekey media %s: %w", id, err)
+		}
+		if keyID == s.keys.current {
+			return nil
+		}
+		data, err := s.keys.open(id, blob)
+		if err != nil {
+			return fmt.Errorf("rekey media %s: %w", id, err)
+		}
+		sealed, err := s.keys.seal(id, data, s.random)
+		if err != nil {
+			return fmt.Errorf("rekey media %s: %w", id, err)
+		}
+		if err := writeFile(s.path(id), sealed); err != nil {
+			return fmt.Errorf("rekey media %s: %w", id, err)
+		}
+		n++
+		return nil
+	})
+	return n, err
+}
+
 // ValidateID returns an EINVALID error unless id has the form Put gives:
 // 32 lowercase hex digits. Only such ids reach the file system, so no id
 // can name a path outside the store.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -356,5 +357,45 @@ func TestStaleTempsRemoved(t *testing.T) {
 		if _, err := os.Stat(p); err != nil {
 			t.Errorf("%s removed: %v", filepath.Base(p), err)
 		}
+	}
+}
+
+func TestRekey(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	old := mustOpen(t, dir, mustKeyring(t, "old:"+testKey(1)))
+	var ids []string
+	for i := range 3 {
+		id, err := old.Put(ctx, []byte(fmt.Sprint("blob ", i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	both := mustOpen(t, dir, mustKeyring(t, "new:"+testKey(2)+",old:"+testKey(1)))
+	fresh, err := both.Put(ctx, []byte("already new"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := both.Rekey(ctx); n != 3 || err != nil {
+		t.Fatalf("rekey: %d, %v; want the 3 old blobs", n, err)
+	}
+	if n, err := both.Rekey(ctx); n != 0 || err != nil {
+		t.Errorf("second rekey: %d, %v", n, err)
+	}
+	// The old key can go: the new one alone opens every blob.
+	onlyNew := mustOpen(t, dir, mustKeyring(t, "new:"+testKey(2)))
+	for i, id := range ids {
+		got, err := onlyNew.Get(ctx, id)
+		if err != nil || string(got) != fmt.Sprint("blob ", i) {
+			t.Errorf("blob %d after rekey: %q, %v", i, got, err)
+		}
+	}
+	if got, err := onlyNew.Get(ctx, fresh); err != nil || string(got) != "already new" {
+		t.Errorf("new blob: %q, %v", got, err)
+	}
+	// A blob no key in the ring opens stops the rekey with its id.
+	if _, err := mustOpen(t, dir, mustKeyring(t, "newer:"+testKey(3))).Rekey(ctx); !errors.Is(err, media.ErrUnknownKey) {
+		t.Errorf("rekey without the blobs' key: %v", err)
 	}
 }

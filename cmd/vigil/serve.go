@@ -58,7 +58,7 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	defer db.Close()
 	banks, entries, keys := sqlite.NewBankService(db), sqlite.NewEntryService(db), sqlite.NewKeyService(db)
 	conversations := sqlite.NewConversationService(db)
-	cases, mediaStore, err := c.openReview(db, *data, review)
+	cases, mediaStore, err := c.openReview(ctx, db, *data, review)
 	if err != nil {
 		return err
 	}

@@ -22,6 +22,7 @@ type reviewFlags struct {
 	policy       vigil.QuarantinePolicy
 	mediaKeyFile string
 	mediaMax     int64
+	mediaRekey   bool
 }
 
 // addReviewFlags registers the review flags on fs.
@@ -39,6 +40,8 @@ func addReviewFlags(fs *flag.FlagSet) *reviewFlags {
 		"file of media encryption keys, \"id:base64key\" one a line, the first current (default: $"+media.EnvKeys+
 			", else <data>/media.key, generated on first start)")
 	fs.Int64Var(&r.mediaMax, "media-max-bytes", media.DefaultMaxSize, "largest media blob kept for review, in bytes")
+	fs.BoolVar(&r.mediaRekey, "media-rekey", false,
+		"before serving, seal again under the current (first) media key every blob sealed under an older one, so the older keys can be dropped")
 	return r
 }
 
@@ -48,7 +51,7 @@ const mediaKeyFileName = "media.key"
 // openReview returns the case store and the encrypted media store. Media
 // keys come from --media-key-file, else $VIGIL_MEDIA_KEYS, else the data
 // directory's key file, generated (and logged) on first start.
-func (c *ServeCommand) openReview(db *sqlite.DB, dataDir string, r *reviewFlags) (*sqlite.CaseService, *media.Store, error) {
+func (c *ServeCommand) openReview(ctx context.Context, db *sqlite.DB, dataDir string, r *reviewFlags) (*sqlite.CaseService, *media.Store, error) {
 	if err := r.policy.Validate(); err != nil {
 		return nil, nil, fmt.Errorf("quarantine flags: %s", vigil.ErrorMessage(err))
 	}
@@ -85,6 +88,16 @@ func (c *ServeCommand) openReview(db *sqlite.DB, dataDir string, r *reviewFlags)
 		return nil, nil, err
 	}
 	store.MaxSize = r.mediaMax
+	if r.mediaRekey {
+		// Before serving: nothing else writes to the store yet.
+		start := time.Now()
+		n, err := store.Rekey(ctx)
+		if err != nil {
+			return nil, nil, err
+		}
+		c.Logger.Info("media sealed again under the current key", "key", keys.Current(), "blobs", n,
+			"took", time.Since(start).Round(time.Millisecond))
+	}
 	c.Logger.Info("review store ready", "media_key", keys.Current(), "quarantine", fmt.Sprintf("%+v", r.policy))
 	return cases, store, nil
 }

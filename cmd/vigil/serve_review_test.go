@@ -53,7 +53,7 @@ func TestOpenReviewKeys(t *testing.T) {
 	// First start without keys: one is generated into the data directory
 	// and the log says so; the next start reuses it.
 	c, log := reviewCommand()
-	cases, store, err := c.openReview(db, dir, parseReviewFlags(t))
+	cases, store, err := c.openReview(ctx, db, dir, parseReviewFlags(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +72,7 @@ func TestOpenReviewKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	c, log = reviewCommand()
-	_, store, err = c.openReview(db, dir, parseReviewFlags(t, "-quarantine-false-positives", "0"))
+	_, store, err = c.openReview(ctx, db, dir, parseReviewFlags(t, "-quarantine-false-positives", "0"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,17 +86,42 @@ func TestOpenReviewKeys(t *testing.T) {
 	// Keys from the environment win over the generated file.
 	t.Setenv(media.EnvKeys, "env1:"+base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{5}, 32)))
 	c, log = reviewCommand()
-	if _, _, err := c.openReview(db, dir, parseReviewFlags(t)); err != nil {
+	if _, _, err := c.openReview(ctx, db, dir, parseReviewFlags(t)); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(log.String(), "media_key=env1") {
 		t.Errorf("environment keys not used: %s", log)
 	}
+
+	// Rotation: the new key first, the generated one after it; --media-rekey
+	// seals the old blob again, after which the new key alone opens it.
+	generated, err := os.ReadFile(filepath.Join(dir, mediaKeyFileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	env1 := "env1:" + base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{5}, 32))
+	t.Setenv(media.EnvKeys, env1+"\n"+string(generated))
+	c, log = reviewCommand()
+	if _, _, err := c.openReview(ctx, db, dir, parseReviewFlags(t, "-media-rekey")); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(log.String(), "blobs=1") {
+		t.Errorf("rekey did not report one blob: %s", log)
+	}
+	t.Setenv(media.EnvKeys, env1)
+	_, store, err = c.openReview(ctx, db, dir, parseReviewFlags(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := store.Get(ctx, id); err != nil || string(got) != "blob" {
+		t.Errorf("after rekey, with the new key only: %q, %v", got, err)
+	}
+
 	t.Setenv(media.EnvKeys, "env1:tooshort")
-	if _, _, err := c.openReview(db, dir, parseReviewFlags(t)); err == nil || !strings.Contains(err.Error(), media.EnvKeys) {
+	if _, _, err := c.openReview(ctx, db, dir, parseReviewFlags(t)); err == nil || !strings.Contains(err.Error(), media.EnvKeys) {
 		t.Errorf("bad environment keys: %v", err)
 	}
-	if _, _, err := c.openReview(db, dir, parseReviewFlags(t, "-quarantine-max-precision", "2")); err == nil {
+	if _, _, err := c.openReview(ctx, db, dir, parseReviewFlags(t, "-quarantine-max-precision", "2")); err == nil {
 		t.Error("accepted a precision above 1")
 	}
 }
@@ -249,7 +274,7 @@ func TestAutoQuarantineAudited(t *testing.T) {
 	defer db.Close()
 	t.Setenv(media.EnvKeys, "")
 	c, log := reviewCommand()
-	cases, _, err := c.openReview(db, dir, parseReviewFlags(t, "-quarantine-false-positives", "1"))
+	cases, _, err := c.openReview(ctx, db, dir, parseReviewFlags(t, "-quarantine-false-positives", "1"))
 	if err != nil {
 		t.Fatal(err)
 	}
