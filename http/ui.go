@@ -226,6 +226,9 @@ type pageData struct {
 	BreakDue   bool
 	BreakAfter int
 	Minutes    int // minutes since the session or the last break began
+	// BreakDueIn is how many seconds are left until the time-based
+	// reminder, which the page's script shows without a reload.
+	BreakDueIn int
 	Flash      string
 	Nav        string // which nav item is current
 	CanBanks   bool
@@ -256,6 +259,7 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 		stretch := time.Since(snap.breakFrom)
 		pd.Minutes = int(stretch / time.Minute)
 		pd.BreakDue = s.UI.breakDue(snap.decided, stretch)
+		pd.BreakDueIn = int((s.UI.breakEvery() - stretch) / time.Second)
 		pd.Curator = snap.key.Role == vigil.RoleAdmin || snap.key.Role == vigil.RoleCurator
 		pd.CanBanks = pd.Curator || snap.key.Role == vigil.RoleReviewer
 	}

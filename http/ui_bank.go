@@ -16,7 +16,19 @@ func (s *Server) handleUIBanks(w http.ResponseWriter, r *http.Request) {
 		s.uiError(w, r, err)
 		return
 	}
-	s.render(w, r, http.StatusOK, "banks.html", "Banks", "banks", map[string]any{"Banks": banks})
+	// Review precision per bank, when this server reviews.
+	stats := map[int64]*vigil.BankStats{}
+	if s.Cases != nil {
+		bs, err := s.Cases.BankPrecision(r.Context())
+		if err != nil {
+			s.uiError(w, r, err)
+			return
+		}
+		for _, b := range bs {
+			stats[b.BankID] = b
+		}
+	}
+	s.render(w, r, http.StatusOK, "banks.html", "Banks", "banks", map[string]any{"Banks": banks, "Stats": stats, "Review": s.Cases != nil})
 }
 
 func (s *Server) handleUIBank(w http.ResponseWriter, r *http.Request) {

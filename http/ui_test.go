@@ -476,8 +476,11 @@ func TestUIRevealAndDecide(t *testing.T) {
 	if !strings.Contains(page, `<strong id="decided-count">1</strong>`) || !strings.Contains(page, "Decision recorded.") || strings.Contains(page, `id="decide-form"`) {
 		t.Fatalf("page after the decision:\n%s", page)
 	}
-	if strings.Contains(page, "break-reminder") {
-		t.Fatal("break reminder after one decision")
+	if strings.Contains(page, "break-reminder") || !strings.Contains(page, `id="break-timer"`) {
+		t.Fatal("break reminder after one decision, or no timer for the time-based one")
+	}
+	if _, _, page := c.get(t, "/ui/banks"); !strings.Contains(page, `<td class="num">0%</td>`) {
+		t.Fatalf("banks page does not show the bank's review precision after one false positive:\n%s", page)
 	}
 	// A decided case cannot be decided again.
 	if code, _, _ := c.post(t, casePath+"/decide", url.Values{"verdict": {"confirmed"}}); code != http.StatusConflict {

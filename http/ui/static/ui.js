@@ -8,6 +8,15 @@
   var csrfMeta = document.querySelector('meta[name="csrf-token"]');
   var csrf = csrfMeta ? csrfMeta.content : "";
 
+  // The time-based break reminder, for a reviewer who stays on one page.
+  var breakTimer = document.getElementById("break-timer");
+  if (breakTimer) {
+    var dueIn = parseInt(breakTimer.dataset.dueIn, 10);
+    if (dueIn >= 0) {
+      setTimeout(function () { breakTimer.hidden = false; }, dueIn * 1000);
+    }
+  }
+
   // Blur strength, remembered in this browser.
   var BLUR_KEY = "vigil.blur";
   var slider = document.getElementById("blur-strength");
