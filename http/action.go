@@ -177,10 +177,10 @@ func (p *plan) notify(ctx context.Context, o rules.Outcome, data func(f rules.Fi
 }
 
 // actOnMatch runs the rules over the match results of one piece of
-// content and carries out their actions. media is the uploaded content,
-// kept in the media store only if a case opens (nil for signals only). It
-// returns nil when the server has no rules.
-func (s *Server) actOnMatch(ctx context.Context, results []vigil.MatchResult, ref vigil.ContentRef, media []byte) *actionsResponse {
+// content and carries out their actions. media reads the uploaded
+// content, kept in the media store only if a case opens (nil for signals
+// only). It returns nil when the server has no rules.
+func (s *Server) actOnMatch(ctx context.Context, results []vigil.MatchResult, ref vigil.ContentRef, media func() ([]byte, error)) *actionsResponse {
 	e, err := s.ruleEngine(ctx)
 	if err != nil {
 		s.Logger.Error("load rules", "err", err)
@@ -195,14 +195,11 @@ func (s *Server) actOnMatch(ctx context.Context, results []vigil.MatchResult, re
 		if s.Cases == nil {
 			p.fail(cases[0].Rule.Name, "open case", errNoReview)
 		} else {
-			if len(media) > 0 && s.Media != nil {
+			if media != nil && s.Media != nil {
 				// Media is kept only now that a case needs it, once for
 				// all of the content's cases.
-				id, err := s.Media.Put(ctx, media)
-				if err != nil {
+				if err := s.keepMedia(ctx, &ref, media); err != nil {
 					p.fail(cases[0].Rule.Name, "keep media", err)
-				} else {
-					ref.MediaID, ref.MediaType = id, http.DetectContentType(media)
 				}
 			}
 			for _, f := range cases {
@@ -229,6 +226,21 @@ func (s *Server) actOnMatch(ctx context.Context, results []vigil.MatchResult, re
 		return ruleEvent{Content: evRef, Matches: f.Matches, Sources: f.Sources}
 	})
 	return p.out
+}
+
+// keepMedia puts the content media reads in the media store and records
+// it in ref.
+func (s *Server) keepMedia(ctx context.Context, ref *vigil.ContentRef, media func() ([]byte, error)) error {
+	data, err := media()
+	if err != nil || len(data) == 0 {
+		return err
+	}
+	id, err := s.Media.Put(ctx, data)
+	if err != nil {
+		return err
+	}
+	ref.MediaID, ref.MediaType = id, http.DetectContentType(data)
+	return nil
 }
 
 // actOnConversation runs the conversation rules over a conversation's
@@ -314,4 +326,17 @@ func (s *Server) ActOnRematches(ctx context.Context, found []*vigil.Rematch) err
 		}
 	}
 	return nil
+}
+
+// ActOnContent runs the match rules over the results of a background
+// content job (see jobs.Client.OnContent) and carries out their actions;
+// media reads the spooled upload, for a case that keeps it. It returns
+// what the rules did, for the job's result, or nil on a server without
+// rules. Platform ids are not known to jobs: cases hold the digest.
+func (s *Server) ActOnContent(ctx context.Context, sha256 string, results []vigil.MatchResult, media func() ([]byte, error)) any {
+	out := s.actOnMatch(ctx, results, vigil.ContentRef{SHA256: sha256}, media)
+	if out == nil {
+		return nil // not a nil *actionsResponse, which would encode as null
+	}
+	return out
 }

@@ -203,7 +203,7 @@ func (s *Server) handleMatch(w http.ResponseWriter, r *http.Request) {
 		resp.Matched = resp.Matched || len(res.Matches) > 0
 	}
 	ref.SHA256 = contentSHA256(hashed.Signals)
-	resp.Actions = s.actOnMatch(r.Context(), results, ref, hashed.media)
+	resp.Actions = s.actOnMatch(r.Context(), results, ref, func() ([]byte, error) { return hashed.media, nil })
 	writeJSON(w, http.StatusOK, resp)
 }
 

@@ -58,7 +58,20 @@ type ContentResult struct {
 	PDQError string              `json:"pdq_error,omitempty"`
 	Matched  bool                `json:"matched"`
 	Results  []vigil.MatchResult `json:"results"`
+	// Actions says what the rules did with the matches (see OnContent);
+	// absent without a hook.
+	Actions any `json:"actions,omitempty"`
 }
+
+// ContentHook acts on a content job's matches: sha256 is the upload's
+// digest, media reads the spooled upload. What it returns goes into the
+// job's result as actions.
+type ContentHook func(ctx context.Context, sha256 string, results []vigil.MatchResult, media func() ([]byte, error)) any
+
+// OnContent sets fn to run when a content job has its matches, before its
+// result is recorded: the server runs its rules there, as after POST
+// /v1/match. Call before Start.
+func (c *Client) OnContent(fn ContentHook) { c.onContent = fn }
 
 // jobEvent is the data of an EventJobCompleted event.
 type jobEvent struct {
@@ -188,6 +201,12 @@ func (w *contentWorker) Work(ctx context.Context, job *river.Job[contentArgs]) e
 			return river.JobCancel(err)
 		}
 		return err
+	}
+	if c.onContent != nil {
+		// Before the result is recorded, so that it says what was done.
+		// Should recording fail, the retry acts again: a second case for
+		// the same upload is the price of never losing the first.
+		res.Actions = c.onContent(ctx, a.SHA256, res.Results, func() ([]byte, error) { return os.ReadFile(path) })
 	}
 	if err := river.RecordOutput(ctx, res); err != nil {
 		return fmt.Errorf("record result: %w", err)

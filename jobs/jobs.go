@@ -88,6 +88,8 @@ type Client struct {
 	db     *sql.DB
 	river  *river.Client[*sql.Tx]
 	logger *slog.Logger
+
+	onContent ContentHook
 }
 
 var (

@@ -105,6 +105,7 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	srv.Addr, srv.Banks, srv.Entries, srv.Keys, srv.Matcher, srv.Logger = *addr, banks, entries, keys, m, c.Logger
 	srv.Hashing = hashOpts
 	srv.Jobs, srv.Notifier = js, js
+	js.OnContent(srv.ActOnContent)
 	srv.Conversations, srv.Grooming, srv.ConversationRetention = conversations, grooming.NewDetector(grooming.Options{}), *retention
 	srv.Audit = sqlite.NewAuditService(db)
 	srv.Signals, srv.KeepSignals = signals, *keepSignals

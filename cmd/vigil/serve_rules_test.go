@@ -214,4 +214,34 @@ func TestServeRulesEndToEnd(t *testing.T) {
 	if code, body := call("GET", casePath, "", nil); code != 200 || !strings.Contains(string(body), `"revealed"`) {
 		t.Fatalf("case %d %s", code, body)
 	}
+
+	// A background job runs the same rules and says so in its result.
+	code, body = call("POST", "/v1/jobs", "image/png", bytes.NewReader(img))
+	var job vigil.Job
+	if json.Unmarshal(body, &job); code != 202 {
+		t.Fatalf("submit %d %s", code, body)
+	}
+	waitFor(t, "the job", func() bool {
+		_, body := call("GET", "/v1/jobs/"+strconv.FormatInt(job.ID, 10), "", nil)
+		json.Unmarshal(body, &job)
+		return job.State.Finished()
+	})
+	var res struct {
+		Matched bool
+		Actions struct{ Cases []int64 }
+	}
+	if json.Unmarshal(job.Result, &res); job.State != vigil.JobCompleted || !res.Matched || len(res.Actions.Cases) != 1 || res.Actions.Cases[0] == mr.Actions.Cases[0] {
+		t.Fatalf("job %+v %s", job, job.Result)
+	}
+	if code, body := call("GET", "/v1/cases/"+strconv.FormatInt(res.Actions.Cases[0], 10)+"/media", "", nil); code != 200 || !bytes.Equal(body, img) {
+		t.Fatalf("job case media %d, %d bytes", code, len(body))
+	}
+	select {
+	case ev := <-events:
+		if ev.Type != vigil.EventRuleMatched {
+			t.Fatalf("job's event %+v", ev)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("no rule.matched event for the job")
+	}
 }
