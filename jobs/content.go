@@ -182,8 +182,8 @@ func (w *contentWorker) Work(ctx context.Context, job *river.Job[contentArgs]) e
 	}
 	if err != nil {
 		// Bad content (or a cancel above) fails the same way every time.
-		var cancel *river.JobCancelError
-		permanent := errors.As(err, &cancel) || vigil.ErrorCode(err) != vigil.EINTERNAL
+		var cancelled *river.JobCancelError
+		permanent := errors.As(err, &cancelled) || vigil.ErrorCode(err) != vigil.EINTERNAL
 		final := permanent || job.Attempt >= job.MaxAttempts
 		c.logger.Error("content job", "job", job.ID, "attempt", job.Attempt, "final", final, "err", err)
 		// The job's errors are shown through the API and in the webhook
@@ -195,7 +195,10 @@ func (w *contentWorker) Work(ctx context.Context, job *river.Job[contentArgs]) e
 			if permanent {
 				state = vigil.JobCancelled
 			}
-			c.finishContent(ctx, job, path, nil, state, err)
+			// The job's own context may be what ran out.
+			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			c.finishContent(fctx, job, path, nil, state, err)
+			cancel()
 		}
 		if permanent {
 			return river.JobCancel(err)

@@ -95,13 +95,7 @@ func TestContentJob(t *testing.T) {
 	// One event per job (the first delivery refused, and retried), each
 	// carrying the job's outcome. Deliveries may still be in flight when
 	// the jobs are done: wait for all four.
-	for range 4 {
-		select {
-		case <-rc.arrived:
-		case <-time.After(60 * time.Second):
-			t.Fatalf("deliveries so far: %+v", rc.got())
-		}
-	}
+	rc.wait(t, 4)
 	matched := map[string]bool{}
 	for _, d := range rc.got() {
 		if d.verified != nil || d.typ != vigil.EventJobCompleted || d.event.ID != d.id {
@@ -254,7 +248,7 @@ func TestContentJobFails(t *testing.T) {
 	if names := spoolFiles(t, e.spoolDir); len(names) != 0 {
 		t.Fatalf("spool not emptied: %v", names)
 	}
-	<-rc.arrived
+	rc.wait(t, 1)
 	d := rc.got()[0]
 	var data struct {
 		State vigil.JobState `json:"state"`
@@ -347,6 +341,35 @@ func TestContentJobCancelled(t *testing.T) {
 		if j.State != vigil.JobCancelled || j.Attempts != 1 || len(j.Errors) != 1 || j.Errors[0] != tc.err {
 			t.Errorf("job %+v, want cancelled with %q", j, tc.err)
 		}
+	}
+	if names := spoolFiles(t, e.spoolDir); len(names) != 0 {
+		t.Fatalf("spool not emptied: %v", names)
+	}
+}
+
+// TestContentJobTimesOut checks a job that outlives its timeout: it fails,
+// and the failure is still notified although the job's context is over.
+func TestContentJobTimesOut(t *testing.T) {
+	rc := newReceiver(t)
+	e := mustOpenEnv(t)
+	cfg := e.config(map[string]jobs.Webhook{"platform": {URL: rc.URL, Secret: testSecret}})
+	cfg.Matcher = blockingMatcher{e.matcher, make(chan struct{}, 10)}
+	cfg.ContentTimeout = 200 * time.Millisecond
+	cfg.ContentMaxAttempts = 1
+	c := mustOpenClient(t, cfg, true)
+	j, err := c.SubmitContent(context.Background(), bytes.NewReader(gradientPNG(t, 12)), vigil.ContentJobOptions{Webhook: "platform"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j = waitJob(t, c, j.ID); j.State != vigil.JobFailed || len(j.Errors) != 1 {
+		t.Fatalf("job %+v", j)
+	}
+	rc.wait(t, 1)
+	var data struct {
+		State vigil.JobState `json:"state"`
+	}
+	if d := rc.got()[0]; json.Unmarshal(d.event.Data, &data) != nil || data.State != vigil.JobFailed {
+		t.Fatalf("event %s", d.event.Data)
 	}
 	if names := spoolFiles(t, e.spoolDir); len(names) != 0 {
 		t.Fatalf("spool not emptied: %v", names)

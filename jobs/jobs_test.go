@@ -155,6 +155,19 @@ func newReceiver(tb testing.TB, statuses ...int) *receiver {
 	return rc
 }
 
+// wait waits for n more deliveries; the deadline only keeps a broken test
+// from hanging.
+func (rc *receiver) wait(tb testing.TB, n int) {
+	tb.Helper()
+	for range n {
+		select {
+		case <-rc.arrived:
+		case <-time.After(60 * time.Second):
+			tb.Fatalf("deliveries so far: %+v", rc.got())
+		}
+	}
+}
+
 func (rc *receiver) got() []delivery {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()

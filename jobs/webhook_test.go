@@ -87,13 +87,7 @@ func TestNotifyRetriesUntilDelivered(t *testing.T) {
 	if err := c.Notify(ctx, "platform", ev); err != nil {
 		t.Fatal(err)
 	}
-	for range 3 {
-		select {
-		case <-rc.arrived:
-		case <-time.After(60 * time.Second):
-			t.Fatalf("deliveries so far: %+v", rc.got())
-		}
-	}
+	rc.wait(t, 3)
 	ds := rc.got()
 	if len(ds) != 3 {
 		t.Fatalf("got %d deliveries, want 3", len(ds))
@@ -113,7 +107,7 @@ func TestNotifyCancelsWhenRefused(t *testing.T) {
 	if err := c.Notify(context.Background(), "platform", vigil.Event{Type: vigil.EventRuleMatched}); err != nil {
 		t.Fatal(err)
 	}
-	<-rc.arrived
+	rc.wait(t, 1)
 	// The job is the only one: id 1.
 	j := waitJob(t, c, 1)
 	if j.State != vigil.JobCancelled || j.Attempts != 1 || j.Kind != vigil.JobKindWebhook {
