@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -410,10 +411,11 @@ func (s *Server) handleCaseMedia(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h := w.Header()
-	// The stored type came from sniffing the upload; anything unexpected
-	// is served as opaque bytes.
+	// The stored type came from sniffing the upload. Only pictures and
+	// videos keep it: anything else (an HTML upload, say) is served as
+	// opaque bytes, so that no browser runs it.
 	mt := c.Content.MediaType
-	if mt == "" || !utf8.ValidString(mt) {
+	if !strings.HasPrefix(mt, "image/") && !strings.HasPrefix(mt, "video/") || strings.Contains(mt, "svg") {
 		mt = "application/octet-stream"
 	}
 	h.Set("Content-Type", mt)

@@ -248,7 +248,9 @@ func TestMatchActionsAndReview(t *testing.T) {
 	if resp.StatusCode != 200 || string(body) != content {
 		t.Fatalf("media %d %q", resp.StatusCode, body)
 	}
-	if !strings.HasPrefix(resp.Header.Get("Content-Disposition"), "attachment") || !strings.Contains(resp.Header.Get("Content-Security-Policy"), "default-src 'none'") {
+	// Text is not a picture: it goes out as opaque bytes.
+	if !strings.HasPrefix(resp.Header.Get("Content-Disposition"), "attachment") || !strings.Contains(resp.Header.Get("Content-Security-Policy"), "default-src 'none'") ||
+		resp.Header.Get("Content-Type") != "application/octet-stream" {
 		t.Errorf("media headers %v", resp.Header)
 	}
 	if resp, _ := ts.raw(t, rev, "GET", fmt.Sprintf("/v1/cases/%d/media", legalID)); resp.StatusCode != 404 {
