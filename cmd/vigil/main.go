@@ -87,6 +87,8 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return (&KeyCommand{m}).Run(ctx, args)
 	case "grooming":
 		return (&GroomingCommand{m}).Run(ctx, args)
+	case "rules":
+		return (&RulesCommand{m}).Run(ctx, args)
 	case "eval":
 		return (&EvalCommand{m}).Run(ctx, args)
 	default:
@@ -111,6 +113,7 @@ Commands:
 	hash      hash images and videos: PDQ, vPDQ, MD5, SHA-1, SHA-256
 	key       create, list and revoke API keys
 	match     hash files and match them against the local banks
+	rules     check a rules file (rules check FILE)
 	scan      sweep directories for known content, resumably, locally or via a server
 	serve     serve the matching API on the embedded store
 	version   print the version
