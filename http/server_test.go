@@ -29,7 +29,9 @@ type testServer struct {
 	keys map[vigil.Role]string
 }
 
-func mustOpenServer(tb testing.TB) *testServer {
+// mustOpenServer opens a test server; options, if any, change it before it
+// opens.
+func mustOpenServer(tb testing.TB, options ...func(*vhttp.Server)) *testServer {
 	tb.Helper()
 	ctx := context.Background()
 	logger := slog.New(slog.DiscardHandler)
@@ -51,6 +53,9 @@ func mustOpenServer(tb testing.TB) *testServer {
 	s.Audit = sqlite.NewAuditService(db)
 	s.Signals, s.KeepSignals = signals, time.Hour
 	s.Cases, s.Rules, s.Media = sqlite.NewCaseService(db), sqlite.NewRuleService(db), newMemMedia()
+	for _, o := range options {
+		o(s)
+	}
 	if err := s.Open(); err != nil {
 		tb.Fatal(err)
 	}

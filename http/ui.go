@@ -221,7 +221,10 @@ type pageData struct {
 	Title   string
 	Key     *vigil.Key
 	CSRF    string
-	Decided int
+	Decided int // decisions this session
+	// SinceBreak counts the decisions since the last break, for the
+	// reminder.
+	SinceBreak int
 	// BreakDue asks the reviewer to take a break.
 	BreakDue   bool
 	BreakAfter int
@@ -258,7 +261,8 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 		pd.BreakAfter = s.UI.breakAfter()
 		stretch := time.Since(snap.breakFrom)
 		pd.Minutes = int(stretch / time.Minute)
-		pd.BreakDue = s.UI.breakDue(snap.decided, stretch)
+		pd.SinceBreak = snap.sinceBreak
+		pd.BreakDue = s.UI.breakDue(snap.sinceBreak, stretch)
 		pd.BreakDueIn = int((s.UI.breakEvery() - stretch) / time.Second)
 		pd.Curator = snap.key.Role == vigil.RoleAdmin || snap.key.Role == vigil.RoleCurator
 		pd.CanBanks = pd.Curator || snap.key.Role == vigil.RoleReviewer

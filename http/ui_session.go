@@ -41,14 +41,15 @@ const (
 
 // session is one reviewer's login. Its id is only ever stored hashed.
 type session struct {
-	key       *vigil.Key
-	csrf      string
-	created   time.Time
-	lastSeen  time.Time
-	keyCheck  time.Time // when the key was last looked up
-	decided   int       // decisions since login or the last break
-	breakFrom time.Time // start of the stretch the break reminder measures
-	reveals   map[string]reveal
+	key        *vigil.Key
+	csrf       string
+	created    time.Time
+	lastSeen   time.Time
+	keyCheck   time.Time // when the key was last looked up
+	decided    int       // decisions since login
+	sinceBreak int       // decisions since login or the last break
+	breakFrom  time.Time // start of the stretch the break reminder measures
+	reveals    map[string]reveal
 }
 
 // reveal lets one session fetch one case's original media until expires.
@@ -189,13 +190,15 @@ func (st *sessionStore) countDecision(s *session) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	s.decided++
+	s.sinceBreak++
 }
 
-// takeBreak restarts the break reminder's count and clock.
+// takeBreak restarts the break reminder's count and clock; the session's
+// own count goes on.
 func (st *sessionStore) takeBreak(s *session) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	s.decided, s.breakFrom = 0, st.now()
+	s.sinceBreak, s.breakFrom = 0, st.now()
 }
 
 // grantReveal lets s fetch the original media of case id for revealTTL and

@@ -18,6 +18,7 @@ import (
 	"testing"
 
 	"github.com/vigil-oss/vigil"
+	vhttp "github.com/vigil-oss/vigil/http"
 )
 
 // uiClient is a browser stand-in: a cookie jar, and redirects not followed
@@ -685,5 +686,45 @@ func TestUICuratorEntryActions(t *testing.T) {
 	}
 	if e, _ := ts.Entries.FindEntryByID(ctx, f.entryID); !e.Retracted() || e.RetractedBy != "key:curator" {
 		t.Fatalf("entry after retraction: %+v", e)
+	}
+}
+
+func TestUIBreakReminder(t *testing.T) {
+	ts := mustOpenServer(t, func(s *vhttp.Server) { s.UI.BreakAfter = 2 })
+	ctx := context.Background()
+	f := seedReview(t, ts)
+	img, _ := ts.Cases.FindCase(ctx, f.imageCase)
+	c := newUIClient(t, ts)
+	c.login(t, ts.keys[vigil.RoleReviewer])
+	decide := func(id int64) string {
+		t.Helper()
+		code, loc, _ := c.post(t, "/ui/cases/"+strconv.FormatInt(id, 10)+"/decide", url.Values{"verdict": {"false_positive"}})
+		if code != http.StatusSeeOther {
+			t.Fatalf("decide %d: %d", id, code)
+		}
+		_, _, page := c.get(t, loc)
+		return page
+	}
+	if page := decide(f.imageCase); strings.Contains(page, `id="break-reminder"`) {
+		t.Fatal("reminder after 1 of 2 decisions")
+	}
+	page := decide(f.convCase)
+	if !strings.Contains(page, `id="break-reminder"`) || !strings.Contains(page, "You have reviewed 2 items") {
+		t.Fatalf("no reminder after 2 decisions:\n%s", page)
+	}
+	// Saying so restarts the reminder's count; the session's count goes on.
+	if code, loc, _ := c.post(t, "/ui/break", nil); code != http.StatusSeeOther || loc != "/ui/?done=break" {
+		t.Fatalf("break: %d %q", code, loc)
+	}
+	_, _, page = c.get(t, "/ui/?done=break")
+	if strings.Contains(page, `id="break-reminder"`) || !strings.Contains(page, `<strong id="decided-count">2</strong>`) {
+		t.Fatalf("after the break:\n%s", page)
+	}
+	third := &vigil.Case{Queue: "review", Kind: vigil.CaseKindMatch, Matches: img.Matches, RetainUntil: img.RetainUntil}
+	if err := ts.Cases.OpenCase(ctx, third, "test"); err != nil {
+		t.Fatal(err)
+	}
+	if page := decide(third.ID); strings.Contains(page, `id="break-reminder"`) || !strings.Contains(page, `<strong id="decided-count">3</strong>`) {
+		t.Fatal("reminder right after a break, or the session count restarted")
 	}
 }
