@@ -11,6 +11,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/vigil-oss/vigil"
+	vhttp "github.com/vigil-oss/vigil/http"
 )
 
 // browser starts Debian's chromium headless at 1280×720 and returns a
@@ -204,7 +205,8 @@ func TestBrowserReviewImageCase(t *testing.T) {
 
 func TestBrowserConversationCase(t *testing.T) {
 	ctx := browser(t)
-	ts := mustOpenServer(t)
+	// A short break interval, to see the page's script show the reminder.
+	ts := mustOpenServer(t, func(s *vhttp.Server) { s.UI.BreakEvery = 3 * time.Second })
 	f := seedReview(t, ts)
 	do(t, ctx, "log in and open the conversation",
 		chromedp.Navigate(ts.URL()+"/ui/cases/"+strconv.FormatInt(f.convCase, 10)),
@@ -229,5 +231,11 @@ func TestBrowserConversationCase(t *testing.T) {
 	do(t, ctx, "type a note", chromedp.SendKeys(chromedp.CSS("#note"), "cfe"))
 	if armed := eval[bool](t, ctx, `document.getElementById("decide-form").classList.contains("armed")`); armed {
 		t.Fatal("typing c in the note field armed the decision form")
+	}
+	// The time-based break reminder appears on its own. (On a machine so
+	// slow that the page loaded after the interval, the server has put
+	// the reminder in the page instead.)
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`!!document.getElementById("break-reminder") || !document.getElementById("break-timer").hidden`)); err != nil {
+		t.Fatalf("no break reminder after the interval: %v", err)
 	}
 }
