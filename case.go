@@ -253,14 +253,22 @@ type CaseEvent struct {
 	Detail string    `json:"detail,omitempty"`
 }
 
-// CaseFilter selects cases for a list.
+// CaseFilter selects cases for a list. Results are ordered by ID; page by
+// passing the last ID seen as AfterID.
 type CaseFilter struct {
 	Queues     []string    // cases in any of these queues; empty: all
 	States     []CaseState // any of these states; empty: all
 	AssignedTo string
 	AfterID    int64
-	Limit      int
+	Limit      int // 0 means DefaultCaseLimit; values above MaxCaseLimit are lowered to it
 }
+
+// Page sizes for CaseFilter.Limit and CaseService.ExpiredCases. Cases
+// carry their evidence, so pages are smaller than entry pages.
+const (
+	DefaultCaseLimit = 100
+	MaxCaseLimit     = 1000
+)
 
 // EntryStats is what review has said about one bank entry's matches, for
 // per-entry precision and quarantine.

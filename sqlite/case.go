@@ -478,12 +478,6 @@ func (s *CaseService) FindCase(ctx context.Context, id int64) (*vigil.Case, erro
 	return c, nil
 }
 
-// Page sizes for CaseFilter.Limit.
-const (
-	defaultCaseLimit = 100
-	maxCaseLimit     = 1000
-)
-
 // ListCases returns a page of cases in id order.
 func (s *CaseService) ListCases(ctx context.Context, f vigil.CaseFilter) ([]*vigil.Case, error) {
 	where, args := []string{"c.id > ?"}, []any{f.AfterID}
@@ -504,9 +498,9 @@ func (s *CaseService) ListCases(ctx context.Context, f vigil.CaseFilter) ([]*vig
 	}
 	limit := f.Limit
 	if limit <= 0 {
-		limit = defaultCaseLimit
+		limit = vigil.DefaultCaseLimit
 	}
-	args = append(args, min(limit, maxCaseLimit))
+	args = append(args, min(limit, vigil.MaxCaseLimit))
 	rows, err := s.db.rdb.QueryContext(ctx, `SELECT `+caseColumns+caseFrom+
 		`WHERE `+strings.Join(where, " AND ")+` ORDER BY c.id LIMIT ?`, args...)
 	if err != nil {
@@ -833,14 +827,14 @@ func (s *CaseService) BankPrecision(ctx context.Context) ([]*vigil.BankStats, er
 // MediaID, so that the retention pass leaves the blob to the last of them.
 func (s *CaseService) ExpiredCases(ctx context.Context, limit int) ([]*vigil.Case, error) {
 	if limit <= 0 {
-		limit = defaultCaseLimit
+		limit = vigil.DefaultCaseLimit
 	}
 	now := formatTime(s.db.now())
 	var cases []*vigil.Case
 	err := s.db.read(ctx, func(tx *sql.Tx) error {
 		rows, err := tx.QueryContext(ctx, `SELECT `+caseColumns+caseFrom+`
 			WHERE c.purged_at IS NULL AND c.retain_until <= ? ORDER BY c.retain_until, c.id LIMIT ?`,
-			now, min(limit, maxCaseLimit))
+			now, min(limit, vigil.MaxCaseLimit))
 		if err != nil {
 			return err
 		}
