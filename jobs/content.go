@@ -354,7 +354,7 @@ func (c *Client) sweepSpool(ctx context.Context) error {
 		if !strings.HasPrefix(name, spoolPrefix) || live[name] {
 			continue
 		}
-		if info, err := de.Info(); err != nil || time.Since(info.ModTime()) < orphanAge {
+		if info, err := de.Info(); err != nil || c.cfg.Now().Sub(info.ModTime()) < orphanAge {
 			continue
 		}
 		if err := os.Remove(filepath.Join(c.cfg.SpoolDir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {

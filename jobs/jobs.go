@@ -79,6 +79,10 @@ type Config struct {
 	// River's default, about n⁴ seconds.
 	RetryDelay func(n int) time.Duration
 
+	// Now is the clock of event times, signatures and the spool sweep;
+	// nil: time.Now. (River keeps its own clock for scheduling.)
+	Now func() time.Time
+
 	Logger *slog.Logger
 }
 
@@ -110,6 +114,9 @@ func Open(ctx context.Context, cfg Config) (*Client, error) {
 	cfg.ContentTimeout = cmp.Or(cfg.ContentTimeout, DefaultContentTimeout)
 	cfg.WebhookTimeout = cmp.Or(cfg.WebhookTimeout, DefaultWebhookTimeout)
 	cfg.Retention = cmp.Or(cfg.Retention, DefaultRetention)
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = &http.Client{
 			Timeout: cfg.WebhookTimeout,

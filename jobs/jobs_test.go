@@ -127,13 +127,15 @@ type delivery struct {
 	id, typ  string
 	verified error
 	event    vigil.Event
+	header   http.Header
+	body     []byte
 }
 
 func newReceiver(tb testing.TB, statuses ...int) *receiver {
 	rc := &receiver{statuses: statuses, arrived: make(chan struct{}, 100)}
 	rc.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
-		d := delivery{id: r.Header.Get(jobs.HeaderEventID), typ: r.Header.Get(jobs.HeaderEventType)}
+		d := delivery{id: r.Header.Get(jobs.HeaderEventID), typ: r.Header.Get(jobs.HeaderEventType), header: r.Header.Clone(), body: body}
 		d.verified = jobs.Verify(testSecret, r.Header, body, time.Now(), 5*time.Minute)
 		if err := json.Unmarshal(body, &d.event); err != nil {
 			d.verified = err

@@ -132,7 +132,7 @@ func (c *Client) Notify(ctx context.Context, webhook string, ev vigil.Event) err
 		ev.ID = "evt_" + hex.EncodeToString(b[:])
 	}
 	if ev.Time.IsZero() {
-		ev.Time = time.Now().UTC()
+		ev.Time = c.cfg.Now().UTC()
 	}
 	_, err := c.river.Insert(ctx, webhookArgs{Webhook: webhook, Event: ev}, &river.InsertOpts{MaxAttempts: c.cfg.WebhookMaxAttempts})
 	if err != nil {
@@ -164,7 +164,7 @@ func (w *webhookWorker) Work(ctx context.Context, job *river.Job[webhookArgs]) e
 	if err != nil {
 		return river.JobCancel(fmt.Errorf("encode event: %w", err))
 	}
-	ts := time.Now().Unix()
+	ts := w.c.cfg.Now().Unix()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, wh.URL, bytes.NewReader(body))
 	if err != nil {
 		return river.JobCancel(fmt.Errorf("webhook %q: %w", name, err))

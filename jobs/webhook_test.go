@@ -138,3 +138,25 @@ func FuzzVerify(f *testing.F) {
 		}
 	})
 }
+
+// TestNotifyUsesClock checks that event times and signature timestamps
+// come from the configured clock.
+func TestNotifyUsesClock(t *testing.T) {
+	rc := newReceiver(t, http.StatusOK)
+	e := mustOpenEnv(t)
+	cfg := e.config(map[string]jobs.Webhook{"platform": {URL: rc.URL, Secret: testSecret}})
+	then := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	cfg.Now = func() time.Time { return then }
+	c := mustOpenClient(t, cfg, true)
+	if err := c.Notify(context.Background(), "platform", vigil.Event{Type: vigil.EventRuleMatched}); err != nil {
+		t.Fatal(err)
+	}
+	rc.wait(t, 1)
+	d := rc.got()[0]
+	if !d.event.Time.Equal(then) || d.header.Get(jobs.HeaderTimestamp) != strconv.FormatInt(then.Unix(), 10) {
+		t.Fatalf("event time %v, timestamp %s", d.event.Time, d.header.Get(jobs.HeaderTimestamp))
+	}
+	if err := jobs.Verify(testSecret, d.header, d.body, then, time.Second); err != nil {
+		t.Fatal(err)
+	}
+}
