@@ -113,6 +113,10 @@ func TestBrowserReviewImageCase(t *testing.T) {
 		t.Fatalf("page is %d pixels wide at 1280", w)
 	}
 
+	if vis := eval[string](t, ctx, `[document.getElementById("reveal").checkVisibility(), document.getElementById("reblur").checkVisibility()].join()`); vis != "true,false" {
+		t.Fatalf("before reveal, reveal and blur-again buttons visible: %s, want true,false", vis)
+	}
+
 	// r focuses the reveal button; Enter reveals.
 	do(t, ctx, "reveal", chromedp.KeyEvent("r"))
 	if got := eval[string](t, ctx, `document.activeElement.id`); got != "reveal" {
@@ -127,6 +131,9 @@ func TestBrowserReviewImageCase(t *testing.T) {
 	}
 	if filter := eval[string](t, ctx, `getComputedStyle(document.getElementById("media")).filter`); filter != "none" {
 		t.Fatalf("revealed media filter %q, want none", filter)
+	}
+	if vis := eval[string](t, ctx, `[document.getElementById("reveal").checkVisibility(), document.getElementById("reblur").checkVisibility()].join()`); vis != "false,true" {
+		t.Fatalf("after reveal, reveal and blur-again buttons visible: %s, want false,true", vis)
 	}
 	if w := eval[int](t, ctx, `document.getElementById("media").naturalWidth`); w != 480 {
 		t.Fatalf("revealed image is %d wide, want the original's 480", w)
