@@ -132,8 +132,8 @@ func TestBrowserReviewImageCase(t *testing.T) {
 	if filter := eval[string](t, ctx, `getComputedStyle(document.getElementById("media")).filter`); filter != "none" {
 		t.Fatalf("revealed media filter %q, want none", filter)
 	}
-	if vis := eval[string](t, ctx, `[document.getElementById("reveal").checkVisibility(), document.getElementById("reblur").checkVisibility()].join()`); vis != "false,true" {
-		t.Fatalf("after reveal, reveal and blur-again buttons visible: %s, want false,true", vis)
+	if vis := eval[string](t, ctx, `[document.getElementById("reveal").checkVisibility(), document.getElementById("reblur").checkVisibility(), document.activeElement.id].join()`); vis != "false,true,reblur" {
+		t.Fatalf("after reveal, reveal and blur-again buttons visible and focus: %s, want false,true,reblur", vis)
 	}
 	if w := eval[int](t, ctx, `document.getElementById("media").naturalWidth`); w != 480 {
 		t.Fatalf("revealed image is %d wide, want the original's 480", w)

@@ -56,7 +56,7 @@
     return img;
   }
 
-  function showOriginal(url) {
+  function showOriginal(url, focusReblur) {
     var old = mediaEl();
     var el;
     if (box.dataset.video === "true") {
@@ -83,7 +83,12 @@
     box.dataset.revealed = "true";
     if (caption) caption.textContent = "Revealed. It blurs again when you leave this case or this window.";
     if (revealBtn) revealBtn.hidden = true;
-    if (reblurBtn) reblurBtn.hidden = false;
+    if (reblurBtn) {
+      reblurBtn.hidden = false;
+      // Keep the keyboard where the reviewer was: on the control that
+      // undoes what they just did.
+      if (focusReblur) reblurBtn.focus();
+    }
   }
 
   function reblur() {
@@ -100,7 +105,11 @@
     revealed = false;
     box.dataset.revealed = "false";
     if (caption) caption.textContent = "Blurred and greyscale. Revealing is logged.";
-    if (revealBtn) revealBtn.hidden = false;
+    var hadFocus = document.activeElement === reblurBtn;
+    if (revealBtn) {
+      revealBtn.hidden = false;
+      if (hadFocus) revealBtn.focus();
+    }
     if (reblurBtn) reblurBtn.hidden = true;
   }
 
@@ -124,6 +133,8 @@
   if (revealForm) {
     revealForm.addEventListener("submit", function (ev) {
       ev.preventDefault();
+      // Disabling the button takes the focus away; remember who had it.
+      var hadFocus = document.activeElement === revealBtn;
       revealBtn.disabled = true;
       fetch(revealForm.action, {
         method: "POST",
@@ -132,7 +143,7 @@
       }).then(function (resp) {
         return resp.json().then(function (body) {
           if (!resp.ok) throw new Error(body.error ? body.error.message : "reveal failed");
-          showOriginal(body.url);
+          showOriginal(body.url, hadFocus);
         });
       }).catch(function (err) {
         if (caption) caption.textContent = "Could not reveal: " + err.message;
