@@ -2,6 +2,8 @@ package http
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"net/http"
 	"slices"
@@ -60,6 +62,24 @@ type ruleEvent struct {
 	Sources []string               `json:"sources,omitempty"`
 	Risk    *conversationEventRisk `json:"risk,omitempty"`
 	CaseID  int64                  `json:"case_id,omitempty"`
+}
+
+// id returns the event's id: the same for the same rule, webhook and item
+// (content and the platform's ids for it, or a conversation), so that a
+// receiver can drop the repeat when a job is retried or a client resends a
+// request. Signals without a known item get a fresh id from the notifier.
+func (e *ruleEvent) id(webhook string) string {
+	var item string
+	switch {
+	case e.Risk != nil:
+		item = "conversation:" + e.Risk.ConversationID
+	case e.Content.SHA256 != "":
+		item = "sha256:" + e.Content.SHA256 + "\x00" + e.Content.ContentID + "\x00" + e.Content.UserID
+	default:
+		return ""
+	}
+	sum := sha256.Sum256([]byte(e.Rule + "\x00" + webhook + "\x00" + item))
+	return "evt_" + hex.EncodeToString(sum[:16])
 }
 
 // conversationEventRisk is what a webhook hears of a conversation: its id
@@ -170,7 +190,7 @@ func (p *plan) notify(ctx context.Context, o rules.Outcome, data func(f rules.Fi
 			p.fail(f.Rule.Name, "webhook "+a.Webhook, err)
 			continue
 		}
-		if err := p.s.Notifier.Notify(ctx, a.Webhook, vigil.Event{Type: vigil.EventRuleMatched, Data: b}); err != nil {
+		if err := p.s.Notifier.Notify(ctx, a.Webhook, vigil.Event{ID: ev.id(a.Webhook), Type: vigil.EventRuleMatched, Data: b}); err != nil {
 			p.fail(f.Rule.Name, "webhook "+a.Webhook, err)
 		}
 	}

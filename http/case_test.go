@@ -201,7 +201,7 @@ func TestMatchActionsAndReview(t *testing.T) {
 		Content    vigil.ContentRef
 		Matches    []vigil.Match
 	}
-	if err := json.Unmarshal(notes.events[0].Data, &ev); err != nil || notes.events[0].Type != vigil.EventRuleMatched {
+	if err := json.Unmarshal(notes.events[0].Data, &ev); err != nil || notes.events[0].Type != vigil.EventRuleMatched || notes.events[0].ID == "" {
 		t.Fatal(err)
 	}
 	if ev.Rule != "block" || ev.Auto != "block" || ev.Content.UserID != "u-1" || ev.Content.ContentID != "post-9" || ev.Content.MediaID != "" || len(ev.Matches) != 2 {
