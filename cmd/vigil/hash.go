@@ -157,7 +157,7 @@ func hashPath(ctx context.Context, h *hashing.Hasher, vopts vpdq.Options, path s
 	}
 	line.MD5, line.SHA1, line.SHA256 = d.Hex()
 	res, err := h.HashImageBytes(data)
-	if vigil.ErrorCode(err) == vigil.EUNSUPPORTED && mayBeVideo(data) {
+	if vigil.ErrorCode(err) == vigil.EUNSUPPORTED && hashing.MayBeVideo(data) {
 		// Not an image: perhaps a video.
 		return hashVideo(ctx, vopts, line, path, data)
 	}
@@ -199,32 +199,14 @@ func hashVideo(ctx context.Context, vopts vpdq.Options, line hashLine, path stri
 // videoFrames hashes a file that is not an image as a video: from its path
 // when it has one (ffmpeg can then seek), else from the bytes read.
 func videoFrames(ctx context.Context, vopts vpdq.Options, path string, data []byte) ([]vpdq.Frame, vpdq.Info, error) {
-	var frames []vpdq.Frame
-	var info vpdq.Info
-	var err error
 	if path == "-" {
-		frames, info, err = vpdq.HashReader(ctx, bytes.NewReader(data), vopts)
-	} else {
-		frames, info, err = vpdq.HashFile(ctx, path, vopts)
+		path = ""
 	}
+	frames, info, err := hashing.HashVideo(ctx, data, path, vopts)
 	if err != nil {
 		return nil, info, fmt.Errorf("not an image in a supported format (jpeg, png, gif, webp, bmp, tiff), nor a video ffmpeg can read: %s", errorText(err))
 	}
 	return frames, info, nil
-}
-
-// mayBeVideo rules out text, which is common in swept trees and would
-// otherwise cost an ffprobe run per file.
-func mayBeVideo(data []byte) bool {
-	return !strings.HasPrefix(http.DetectContentType(data), "text/")
-}
-
-// videoSignal turns frames into a vpdq signal for matching.
-func videoSignal(frames []vpdq.Frame) (vigil.Signal, error) {
-	var b strings.Builder
-	vpdq.WriteFrames(&b, frames)
-	v, err := vigil.CanonicalValue(vigil.SignalVPDQ, b.String())
-	return vigil.Signal{Type: vigil.SignalVPDQ, Value: v}, err
 }
 
 // errorText is the text of an error for the operator: the message of a

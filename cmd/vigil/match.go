@@ -11,7 +11,6 @@ import (
 	"github.com/vigil-oss/vigil"
 	"github.com/vigil-oss/vigil/hashing"
 	"github.com/vigil-oss/vigil/pdq"
-	"github.com/vigil-oss/vigil/vpdq"
 )
 
 // MatchCommand hashes files and matches them against the local banks:
@@ -89,7 +88,10 @@ func matchPath(ctx context.Context, h *hashing.Hasher, m vigil.MatchService, opt
 		line.Error = err.Error()
 		return line
 	}
-	line.Signals, line.PDQError = contentSignals(ctx, h, d, data, path)
+	if line.Signals, line.PDQError, err = contentSignals(ctx, h, d, data, path); err != nil {
+		line.Error = fmt.Sprintf("%s: %s", path, errorText(err))
+		return line
+	}
 	if line.Results, err = m.Lookup(ctx, line.Signals, opts); err != nil {
 		line.Error = fmt.Sprintf("%s: %s", path, errorText(err))
 		return line
@@ -101,25 +103,22 @@ func matchPath(ctx context.Context, h *hashing.Hasher, m vigil.MatchService, opt
 }
 
 // contentSignals returns the signals of a file's content: PDQ for an image,
-// vPDQ for a video, and always the exact digests. pdqErr says why there is
-// no perceptual signal.
-func contentSignals(ctx context.Context, h *hashing.Hasher, d hashing.Digests, data []byte, path string) (sigs []vigil.Signal, pdqErr string) {
-	res, err := h.HashImageBytes(data)
-	if err == nil {
-		res.Digests = d
-		return res.Signals(), ""
+// vPDQ for a video, and always the exact digests. pdqErr says, in full for
+// the operator, why there is no perceptual signal.
+func contentSignals(ctx context.Context, h *hashing.Hasher, d hashing.Digests, data []byte, path string) (sigs []vigil.Signal, pdqErr string, err error) {
+	opts := hashing.ContentOptions{Path: path, SkipText: true}
+	if path == "-" {
+		opts.Path = "" // standard input: the bytes are piped to ffmpeg
 	}
-	if vigil.ErrorCode(err) == vigil.EUNSUPPORTED && mayBeVideo(data) {
-		frames, _, verr := videoFrames(ctx, vpdq.Options{}, path, data)
-		if verr == nil {
-			sig, serr := videoSignal(frames)
-			if serr == nil {
-				return append([]vigil.Signal{sig}, d.Signals()...), ""
-			}
-			verr = serr
-		}
-		return d.Signals(), verr.Error()
+	c, err := h.HashContent(ctx, d, data, opts)
+	switch {
+	case err != nil:
+		return nil, "", err
+	case c.VideoErr != nil:
+		return c.Signals, errorText(c.ImageErr) + ", nor a video ffmpeg can read: " + errorText(c.VideoErr), nil
+	case c.ImageErr != nil:
+		// Not an image we can hash: the exact digests still match.
+		return c.Signals, errorText(c.ImageErr), nil
 	}
-	// Not an image we can hash: the exact digests still match.
-	return d.Signals(), errorText(err)
+	return c.Signals, "", nil
 }

@@ -94,7 +94,7 @@ func (c *ScanCommand) Run(ctx context.Context, args []string) error {
 			if err != nil || *keep == 0 {
 				return res, err
 			}
-			return res, keepScanned(ctx, signals, sigs, *keep)
+			return res, vigil.KeepSeen(ctx, signals, sigs, *keep)
 		}
 	}
 
@@ -173,7 +173,11 @@ func scanPath(ctx context.Context, h *hashing.Hasher, state *scanState, lookup f
 		r.skipped = true
 		return r
 	}
-	sigs, _ := contentSignals(ctx, h, d, data, path)
+	sigs, _, err := contentSignals(ctx, h, d, data, path)
+	if err != nil {
+		r.line.Error = fmt.Sprintf("%s: %s", path, errorText(err))
+		return r
+	}
 	results, err := lookup(ctx, sigs)
 	if err != nil {
 		r.line.Error = fmt.Sprintf("%s: %s", path, errorText(err))
@@ -186,25 +190,6 @@ func scanPath(ctx context.Context, h *hashing.Hasher, state *scanState, lookup f
 		}
 	}
 	return r
-}
-
-// keepScanned stores the keepable signals of one scanned file under its
-// SHA-256, for retroactive matching.
-func keepScanned(ctx context.Context, store vigil.SignalStore, sigs []vigil.Signal, retention time.Duration) error {
-	var content string
-	for _, sg := range sigs {
-		if sg.Type == vigil.SignalSHA256 {
-			content = sg.Value
-		}
-	}
-	keep := vigil.KeepableSignals(sigs)
-	if content == "" || len(keep) == 0 {
-		return nil
-	}
-	if err := store.KeepSignals(ctx, content, keep, retention); err != nil {
-		return fmt.Errorf("keep signals: %w", err)
-	}
-	return nil
 }
 
 // scanState is the set of SHA-256 digests already scanned, kept in an
