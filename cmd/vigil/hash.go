@@ -176,13 +176,18 @@ func hashPath(ctx context.Context, h *hashing.Hasher, vopts vpdq.Options, path s
 	return line
 }
 
-// hashVideo computes a file's vPDQ hashes with ffmpeg. A file that is
-// neither an image nor a video is an error, as before.
+// hashVideo computes a file's vPDQ hashes with ffmpeg, from its path when
+// it has one (ffmpeg can then seek), else from the bytes read. A file that
+// is neither an image nor a video is an error, as before.
 func hashVideo(ctx context.Context, vopts vpdq.Options, line hashLine, path string, data []byte) hashLine {
-	frames, info, err := videoFrames(ctx, vopts, path, data)
+	file := path
+	if path == "-" {
+		file = ""
+	}
+	frames, info, err := hashing.HashVideo(ctx, data, file, vopts)
 	if err != nil {
 		line.MD5, line.SHA1, line.SHA256 = "", "", ""
-		line.Error = fmt.Sprintf("%s: %s", path, err)
+		line.Error = fmt.Sprintf("%s: not an image in a supported format (jpeg, png, gif, webp, bmp, tiff), nor a video ffmpeg can read: %s", path, errorText(err))
 		return line
 	}
 	v := &videoHashes{FrameRate: info.FrameRate, frames: frames}
@@ -194,19 +199,6 @@ func hashVideo(ctx context.Context, vopts vpdq.Options, line hashLine, path stri
 	}
 	line.Video, line.Width, line.Height = v, info.Width, info.Height
 	return line
-}
-
-// videoFrames hashes a file that is not an image as a video: from its path
-// when it has one (ffmpeg can then seek), else from the bytes read.
-func videoFrames(ctx context.Context, vopts vpdq.Options, path string, data []byte) ([]vpdq.Frame, vpdq.Info, error) {
-	if path == "-" {
-		path = ""
-	}
-	frames, info, err := hashing.HashVideo(ctx, data, path, vopts)
-	if err != nil {
-		return nil, info, fmt.Errorf("not an image in a supported format (jpeg, png, gif, webp, bmp, tiff), nor a video ffmpeg can read: %s", errorText(err))
-	}
-	return frames, info, nil
 }
 
 // errorText is the text of an error for the operator: the message of a
