@@ -3,6 +3,7 @@ package vigil
 import (
 	"context"
 	"encoding/hex"
+	"fmt"
 	"time"
 )
 
@@ -65,4 +66,28 @@ func KeepableSignals(sigs []Signal) []Signal {
 		}
 	}
 	return out
+}
+
+// KeepSeen stores the keepable signals of one item of content (see
+// KeepableSignals) in store under the content's SHA-256, found among sigs,
+// for retention. It does nothing without a store, a positive retention, a
+// SHA-256 signal or anything worth keeping.
+func KeepSeen(ctx context.Context, store SignalStore, sigs []Signal, retention time.Duration) error {
+	if store == nil || retention <= 0 {
+		return nil
+	}
+	var content string
+	for _, sg := range sigs {
+		if sg.Type == SignalSHA256 {
+			content = sg.Value
+		}
+	}
+	keep := KeepableSignals(sigs)
+	if content == "" || len(keep) == 0 {
+		return nil
+	}
+	if err := store.KeepSignals(ctx, content, keep, retention); err != nil {
+		return fmt.Errorf("keep signals of %s: %w", content, err)
+	}
+	return nil
 }

@@ -1,13 +1,11 @@
 package http
 
 import (
-	"bytes"
 	"io"
 	"mime"
 	"mime/multipart"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -85,37 +83,14 @@ func (s *Server) readContent(w http.ResponseWriter, r *http.Request) (*hashRespo
 		resp.Signals = append([]vigil.Signal{{Type: vigil.SignalText, Value: string(data)}}, d.Signals()...)
 		return resp, nil
 	}
-	res, err := h.HashImageBytes(data)
-	switch {
-	case err == nil:
-		res.Digests = d
-		resp.Signals = res.Signals()
-		resp.Content.Format, resp.Content.Width, resp.Content.Height = res.Format, res.Width, res.Height
-	case vigil.ErrorCode(err) == vigil.EINTERNAL:
+	// Not an image: perhaps a video. Frames come from ffmpeg through
+	// pipes; the upload is never written to disk.
+	c, err := h.HashContent(r.Context(), d, data, hashing.ContentOptions{NoVideo: s.NoVideo, Video: vpdq.Options{Timeout: videoTimeout}})
+	if err != nil {
 		return nil, err
-	case vigil.ErrorCode(err) == vigil.EUNSUPPORTED && !s.NoVideo:
-		// Not an image: perhaps a video. Frames come from ffmpeg through
-		// pipes; the upload is never written to disk.
-		frames, info, verr := vpdq.HashReader(r.Context(), bytes.NewReader(data), vpdq.Options{Timeout: videoTimeout})
-		if verr != nil {
-			resp.PDQError = vigil.ErrorMessage(err) + "; as video: " + vigil.ErrorMessage(verr)
-			resp.Signals = d.Signals()
-			break
-		}
-		var b strings.Builder
-		vpdq.WriteFrames(&b, frames)
-		value, verr := vigil.CanonicalValue(vigil.SignalVPDQ, b.String())
-		if verr != nil {
-			resp.PDQError = "as video: " + vigil.ErrorMessage(verr)
-			resp.Signals = d.Signals()
-			break
-		}
-		resp.Content.Format, resp.Content.Width, resp.Content.Height = "video:"+info.Codec, info.Width, info.Height
-		resp.Signals = append([]vigil.Signal{{Type: vigil.SignalVPDQ, Value: value}}, d.Signals()...)
-	default:
-		resp.PDQError = vigil.ErrorMessage(err)
-		resp.Signals = d.Signals()
 	}
+	resp.Signals, resp.PDQError = c.Signals, c.PDQError
+	resp.Content.Format, resp.Content.Width, resp.Content.Height = c.Format, c.Width, c.Height
 	return resp, nil
 }
 

@@ -13,18 +13,8 @@ func (s *Server) keepSignals(r *http.Request, sigs []vigil.Signal) {
 	if s.Signals == nil || s.KeepSignals <= 0 {
 		return
 	}
-	var content string
-	for _, sg := range sigs {
-		if sg.Type == vigil.SignalSHA256 {
-			content = sg.Value
-		}
-	}
-	keep := vigil.KeepableSignals(sigs)
-	if content == "" || len(keep) == 0 {
-		return
-	}
-	if err := s.Signals.KeepSignals(r.Context(), content, keep, s.KeepSignals); err != nil {
-		s.Logger.Error("keep signals for retroactive matching", "content_sha256", content, "err", err)
+	if err := vigil.KeepSeen(r.Context(), s.Signals, sigs, s.KeepSignals); err != nil {
+		s.Logger.Error("keep signals for retroactive matching", "err", err)
 	}
 }
 

@@ -263,41 +263,15 @@ func (c *Client) hashAndMatch(ctx context.Context, path string, a contentArgs) (
 	if err != nil {
 		return nil, err
 	}
-	res := &ContentResult{Content: ContentInfo{Bytes: int64(len(data))}}
-	img, err := h.HashImageBytes(data)
-	switch {
-	case err == nil:
-		img.Digests = d
-		res.Signals = img.Signals()
-		res.Content.Format, res.Content.Width, res.Content.Height = img.Format, img.Width, img.Height
-	case vigil.ErrorCode(err) == vigil.EINTERNAL:
+	// ffmpeg reads the spooled file itself, so MP4s with their index at
+	// the end work too. ffmpeg missing or the job out of time is worth a
+	// retry, so those come back as errors.
+	hc, err := h.HashContent(ctx, d, data, hashing.ContentOptions{
+		NoVideo: c.cfg.NoVideo, Path: path, Video: vpdq.Options{Timeout: c.cfg.ContentTimeout}, Retryable: true})
+	if err != nil {
 		return nil, err
-	case vigil.ErrorCode(err) == vigil.EUNSUPPORTED && !c.cfg.NoVideo:
-		// Not an image: perhaps a video. ffmpeg reads the spooled file
-		// itself, so MP4s with their index at the end work too.
-		frames, info, verr := vpdq.HashFile(ctx, path, vpdq.Options{Timeout: c.cfg.ContentTimeout})
-		if verr != nil {
-			if ctx.Err() != nil || vigil.ErrorCode(verr) == vigil.EINTERNAL {
-				return nil, verr // ffmpeg missing, or out of time: worth a retry
-			}
-			res.PDQError = vigil.ErrorMessage(err) + "; as video: " + vigil.ErrorMessage(verr)
-			res.Signals = d.Signals()
-			break
-		}
-		var b strings.Builder
-		vpdq.WriteFrames(&b, frames)
-		value, verr := vigil.CanonicalValue(vigil.SignalVPDQ, b.String())
-		if verr != nil {
-			res.PDQError = "as video: " + vigil.ErrorMessage(verr)
-			res.Signals = d.Signals()
-			break
-		}
-		res.Content.Format, res.Content.Width, res.Content.Height = "video:"+info.Codec, info.Width, info.Height
-		res.Signals = append([]vigil.Signal{{Type: vigil.SignalVPDQ, Value: value}}, d.Signals()...)
-	default:
-		res.PDQError = vigil.ErrorMessage(err)
-		res.Signals = d.Signals()
 	}
+	res := &ContentResult{Content: ContentInfo{Bytes: int64(len(data)), Format: hc.Format, Width: hc.Width, Height: hc.Height}, Signals: hc.Signals, PDQError: hc.PDQError}
 
 	res.Results, err = c.cfg.Matcher.Lookup(ctx, res.Signals, vigil.MatchOptions{Dihedral: a.Dihedral, MinQuality: a.MinQuality})
 	if err != nil {
@@ -306,12 +280,8 @@ func (c *Client) hashAndMatch(ctx context.Context, path string, a contentArgs) (
 	for _, r := range res.Results {
 		res.Matched = res.Matched || len(r.Matches) > 0
 	}
-	if c.cfg.Signals != nil && c.cfg.KeepSignals > 0 {
-		if keep := vigil.KeepableSignals(res.Signals); len(keep) > 0 {
-			if err := c.cfg.Signals.KeepSignals(ctx, a.SHA256, keep, c.cfg.KeepSignals); err != nil {
-				return nil, fmt.Errorf("keep signals: %w", err)
-			}
-		}
+	if err := vigil.KeepSeen(ctx, c.cfg.Signals, res.Signals, c.cfg.KeepSignals); err != nil {
+		return nil, err
 	}
 	return res, nil
 }
