@@ -87,7 +87,7 @@ func KeepSeen(ctx context.Context, store SignalStore, sigs []Signal, retention t
 		return nil
 	}
 	if err := store.KeepSignals(ctx, content, keep, retention); err != nil {
-		return fmt.Errorf("keep signals of %s: %w", content, err)
+		return fmt.Errorf("keep signals: %w", err)
 	}
 	return nil
 }

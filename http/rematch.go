@@ -10,9 +10,6 @@ import (
 // keepSignals stores the signals (never the content) of matched-against
 // content for retroactive matching, when the server is configured to.
 func (s *Server) keepSignals(r *http.Request, sigs []vigil.Signal) {
-	if s.Signals == nil || s.KeepSignals <= 0 {
-		return
-	}
 	if err := vigil.KeepSeen(r.Context(), s.Signals, sigs, s.KeepSignals); err != nil {
 		s.Logger.Error("keep signals for retroactive matching", "err", err)
 	}
