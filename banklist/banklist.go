@@ -426,8 +426,9 @@ func (w *Writer) Flush() error {
 	return nil
 }
 
-// Export writes the active entries of a bank as CSV, reading them from the
-// store a page at a time, so that memory does not grow with the bank.
+// Export writes the active entries of a bank (neither retracted nor
+// quarantined) as CSV, reading them from the store a page at a time, so
+// that memory does not grow with the bank.
 func Export(ctx context.Context, entries vigil.EntryService, bankID int64, w io.Writer) error {
 	cw := NewWriter(w)
 	f := vigil.EntryFilter{BankID: &bankID, Limit: vigil.MaxEntryLimit}
@@ -437,6 +438,9 @@ func Export(ctx context.Context, entries vigil.EntryService, bankID int64, w io.
 			return fmt.Errorf("export bank %d: %w", bankID, err)
 		}
 		for _, e := range page {
+			if !e.Active() {
+				continue // quarantined: under suspicion, not to be shared
+			}
 			if err := cw.Write(e); err != nil {
 				return fmt.Errorf("export bank %d: %w", bankID, err)
 			}

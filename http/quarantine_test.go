@@ -2,6 +2,8 @@ package http_test
 
 import (
 	"context"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -60,6 +62,22 @@ func TestQuarantineAPI(t *testing.T) {
 	if n := matches(); n != 0 {
 		t.Errorf("%d matches of a quarantined entry", n)
 	}
+	// Nor is it shared: an export leaves it out until it is released.
+	exported := func() string {
+		t.Helper()
+		req, _ := http.NewRequest("GET", ts.URL()+"/v1/banks/list/export", nil)
+		req.Header.Set("Authorization", "Bearer "+ts.keys[cur])
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	if csv := exported(); strings.Contains(csv, md5) {
+		t.Errorf("export holds the quarantined entry: %q", csv)
+	}
 	if code := ts.do(t, cur, "POST", "/v1/entries/"+id+"/quarantine", "", jsonBody(map[string]string{"reason": "again"}), nil); code != 409 {
 		t.Errorf("quarantine twice: %d", code)
 	}
@@ -84,6 +102,9 @@ func TestQuarantineAPI(t *testing.T) {
 	}
 	if n := matches(); n != 1 {
 		t.Errorf("%d matches after release, want 1", n)
+	}
+	if csv := exported(); !strings.Contains(csv, md5) {
+		t.Errorf("export after release lacks the entry: %q", csv)
 	}
 	if code := ts.do(t, cur, "GET", "/v1/quarantine", "", nil, &list); code != 200 || len(list.Entries) != 0 {
 		t.Errorf("quarantine list after release %d %+v", code, list)
