@@ -83,8 +83,8 @@ func (s *Server) readContent(w http.ResponseWriter, r *http.Request) (*hashRespo
 		resp.Signals = append([]vigil.Signal{{Type: vigil.SignalText, Value: string(data)}}, d.Signals()...)
 		return resp, nil
 	}
-	// Not an image: perhaps a video. Frames come from ffmpeg through
-	// pipes; the upload is never written to disk.
+	// An image, else perhaps a video. Without a Path, ffmpeg is given the
+	// bytes through a pipe: the upload is never written to disk.
 	c, err := h.HashContent(r.Context(), d, data, hashing.ContentOptions{NoVideo: s.NoVideo, Video: vpdq.Options{Timeout: videoTimeout}})
 	if err != nil {
 		return nil, err
