@@ -295,6 +295,18 @@ func (s *EntryStats) Precision() float64 {
 // MaxEntryStatsIDs bounds the ids of one CaseService.EntryStats call.
 const MaxEntryStatsIDs = 1000
 
+// QueueStats is how much work a queue holds.
+type QueueStats struct {
+	Queue     string `json:"queue"`
+	Open      int    `json:"open"`     // waiting, not assigned
+	Assigned  int    `json:"assigned"` // waiting, assigned to a reviewer
+	Escalated int    `json:"escalated"`
+	Decided   int    `json:"decided"`
+	// OldestWaiting is when the oldest open or assigned case opened; nil
+	// when none waits.
+	OldestWaiting *time.Time `json:"oldest_waiting,omitempty"`
+}
+
 // BankStats is what review has said about one bank's matches: the sums of
 // its entries' EntryStats.
 type BankStats struct {
@@ -394,6 +406,9 @@ type CaseService interface {
 	CreateQueue(ctx context.Context, q *Queue) error
 	FindQueue(ctx context.Context, name string) (*Queue, error)
 	ListQueues(ctx context.Context) ([]*Queue, error)
+	// QueueStats counts every queue's cases by state and gives the age of
+	// its oldest waiting one, by queue name.
+	QueueStats(ctx context.Context) ([]*QueueStats, error)
 
 	// OpenCase stores c in state open with an "opened" event and counts a
 	// match for every entry in c.Matches. It sets ID, State, CreatedAt and

@@ -1,6 +1,7 @@
 package http
 
 import (
+	"context"
 	"net/http"
 	"slices"
 	"strconv"
@@ -152,15 +153,43 @@ func (s *Server) handleListQueues(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
+	stats, err := s.queueStats(r.Context())
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
 	// Curators see every queue, to write rules that fill them; reviewers
 	// see the queues they work.
-	out := []*vigil.Queue{}
+	out := []queueResponse{}
 	for _, q := range qs {
 		if q.Allows(callerRole(r)) || callerRole(r) == vigil.RoleCurator {
-			out = append(out, q)
+			st := stats[q.Name]
+			if st == nil {
+				st = &vigil.QueueStats{Queue: q.Name}
+			}
+			out = append(out, queueResponse{Queue: q, Stats: st})
 		}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"queues": out})
+}
+
+// queueResponse is a queue with the work it holds.
+type queueResponse struct {
+	*vigil.Queue
+	Stats *vigil.QueueStats `json:"stats"`
+}
+
+// queueStats returns the case counts of every queue by name.
+func (s *Server) queueStats(ctx context.Context) (map[string]*vigil.QueueStats, error) {
+	list, err := s.Cases.QueueStats(ctx)
+	if err != nil {
+		return nil, err
+	}
+	m := make(map[string]*vigil.QueueStats, len(list))
+	for _, st := range list {
+		m[st.Queue] = st
+	}
+	return m, nil
 }
 
 type createQueueRequest struct {

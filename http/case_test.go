@@ -226,9 +226,17 @@ func TestMatchActionsAndReview(t *testing.T) {
 	if code := ts.do(t, vigil.RoleMatcher, "GET", "/v1/cases", "", nil, nil); code != 403 {
 		t.Fatalf("matcher lists cases: %d", code)
 	}
-	var qs struct{ Queues []vigil.Queue }
+	var qs struct {
+		Queues []struct {
+			vigil.Queue
+			Stats vigil.QueueStats
+		}
+	}
 	if code := ts.do(t, rev, "GET", "/v1/queues", "", nil, &qs); code != 200 || len(qs.Queues) != 1 || qs.Queues[0].Name != "default" {
 		t.Fatalf("reviewer's queues %d %+v", code, qs)
+	}
+	if st := qs.Queues[0].Stats; st.Queue != "default" || st.Open != 1 || st.Assigned+st.Escalated+st.Decided != 0 || st.OldestWaiting == nil {
+		t.Errorf("default queue's stats %+v, want the one open case", st)
 	}
 
 	var c caseWithHistory

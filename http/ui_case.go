@@ -1,7 +1,6 @@
 package http
 
 import (
-	"context"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -12,20 +11,15 @@ import (
 	"github.com/vigil-oss/vigil"
 )
 
-// Queue pages count at most this many waiting cases; a bigger queue shows
-// as "5000+", which says enough.
-const (
-	maxQueueCount = 5000
-	casePageSize  = 50
-)
+// casePageSize is how many cases a queue page lists.
+const casePageSize = 50
 
 // queueSummary is one row of the queues page.
 type queueSummary struct {
 	Queue     *vigil.Queue
 	Open      int // open or assigned
 	Escalated int
-	More      bool // counting stopped at maxQueueCount
-	Oldest    time.Time
+	Oldest    time.Time // the oldest waiting case's opening; zero if none
 }
 
 // visibleQueues returns the queues the request's key may see.
@@ -44,36 +38,6 @@ func (s *Server) visibleQueues(r *http.Request) ([]*vigil.Queue, error) {
 	return out, nil
 }
 
-// summarise counts a queue's waiting cases, page by page.
-func (s *Server) summarise(ctx context.Context, q *vigil.Queue) (queueSummary, error) {
-	sum := queueSummary{Queue: q}
-	f := vigil.CaseFilter{Queues: []string{q.Name}, States: []vigil.CaseState{vigil.CaseOpen, vigil.CaseAssigned, vigil.CaseEscalated}, Limit: 500}
-	for {
-		cs, err := s.Cases.ListCases(ctx, f)
-		if err != nil {
-			return sum, err
-		}
-		for _, c := range cs {
-			if c.State == vigil.CaseEscalated {
-				sum.Escalated++
-			} else {
-				sum.Open++
-				if sum.Oldest.IsZero() || c.CreatedAt.Before(sum.Oldest) {
-					sum.Oldest = c.CreatedAt
-				}
-			}
-		}
-		if len(cs) < f.Limit {
-			return sum, nil
-		}
-		if sum.Open+sum.Escalated >= maxQueueCount {
-			sum.More = true
-			return sum, nil
-		}
-		f.AfterID = cs[len(cs)-1].ID
-	}
-}
-
 func (s *Server) handleUIQueues(w http.ResponseWriter, r *http.Request) {
 	if s.Cases == nil {
 		s.render(w, r, http.StatusOK, "queues.html", "Queues", "queues", map[string]any{"Disabled": true})
@@ -88,12 +52,19 @@ func (s *Server) handleUIQueues(w http.ResponseWriter, r *http.Request) {
 		s.uiError(w, r, err)
 		return
 	}
+	stats, err := s.queueStats(r.Context())
+	if err != nil {
+		s.uiError(w, r, err)
+		return
+	}
 	var rows []queueSummary
 	for _, q := range qs {
-		sum, err := s.summarise(r.Context(), q)
-		if err != nil {
-			s.uiError(w, r, err)
-			return
+		sum := queueSummary{Queue: q}
+		if st := stats[q.Name]; st != nil {
+			sum.Open, sum.Escalated = st.Open+st.Assigned, st.Escalated
+			if st.OldestWaiting != nil {
+				sum.Oldest = *st.OldestWaiting
+			}
 		}
 		rows = append(rows, sum)
 	}

@@ -138,6 +138,40 @@ func (s *CaseService) ListQueues(ctx context.Context) ([]*vigil.Queue, error) {
 	return queues, nil
 }
 
+// QueueStats counts every queue's cases by state, with the oldest waiting
+// case's opening time.
+func (s *CaseService) QueueStats(ctx context.Context) ([]*vigil.QueueStats, error) {
+	rows, err := s.db.rdb.QueryContext(ctx, `
+		SELECT q.name,
+			COUNT(CASE WHEN c.state = 'open' THEN 1 END),
+			COUNT(CASE WHEN c.state = 'assigned' THEN 1 END),
+			COUNT(CASE WHEN c.state = 'escalated' THEN 1 END),
+			COUNT(CASE WHEN c.state = 'decided' THEN 1 END),
+			MIN(CASE WHEN c.state IN ('open', 'assigned') THEN c.created_at END)
+		FROM queues q LEFT JOIN cases c ON c.queue_id = q.id
+		GROUP BY q.id ORDER BY q.name`)
+	if err != nil {
+		return nil, fmt.Errorf("queue stats: %w", err)
+	}
+	defer rows.Close()
+	var stats []*vigil.QueueStats
+	for rows.Next() {
+		var st vigil.QueueStats
+		var oldest sql.NullString
+		if err := rows.Scan(&st.Queue, &st.Open, &st.Assigned, &st.Escalated, &st.Decided, &oldest); err != nil {
+			return nil, fmt.Errorf("queue stats: %w", err)
+		}
+		if st.OldestWaiting, err = parseNullTime(oldest); err != nil {
+			return nil, fmt.Errorf("queue stats: %w", err)
+		}
+		stats = append(stats, &st)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("queue stats: %w", err)
+	}
+	return stats, nil
+}
+
 // OpenCase stores a new case, counts a match for each entry it matched and
 // applies the spike trigger of the quarantine policy.
 func (s *CaseService) OpenCase(ctx context.Context, c *vigil.Case, actor string) error {

@@ -147,6 +147,50 @@ func TestCaseService(t *testing.T, open Opener) {
 		}
 	})
 
+	t.Run("QueueStats", func(t *testing.T) {
+		s, clock := openWithClock(t, open)
+		f := newCaseFixture(t, s, 1)
+		must(t, s.Cases.CreateQueue(ctx, &vigil.Queue{Name: "empty"}))
+		start := clock.Now()
+		var ids []int64
+		for range 4 {
+			c := f.matchCase(clock, f.entries[0])
+			must(t, s.Cases.OpenCase(ctx, c, "rules"))
+			ids = append(ids, c.ID)
+			clock.Advance(time.Minute)
+		}
+		_, err := s.Cases.AssignCase(ctx, ids[0], "rita", "lead")
+		must(t, err)
+		_, err = s.Cases.DecideCase(ctx, ids[1], vigil.Decision{Verdict: vigil.VerdictFalsePositive, DecidedBy: "rita"})
+		must(t, err)
+		_, err = s.Cases.DecideCase(ctx, ids[2], vigil.Decision{Verdict: vigil.VerdictEscalate, DecidedBy: "rita"})
+		must(t, err)
+		stats := func() map[string]vigil.QueueStats {
+			t.Helper()
+			list, err := s.Cases.QueueStats(ctx)
+			must(t, err)
+			m := map[string]vigil.QueueStats{}
+			for _, st := range list {
+				m[st.Queue] = *st
+			}
+			return m
+		}
+		got := stats()
+		if e := got["empty"]; len(got) != 2 || e.Open+e.Assigned+e.Escalated+e.Decided != 0 || e.OldestWaiting != nil {
+			t.Errorf("queue stats %+v, want q and an empty queue", got)
+		}
+		q := got["q"]
+		if q.Open != 1 || q.Assigned != 1 || q.Escalated != 1 || q.Decided != 1 || q.OldestWaiting == nil || !q.OldestWaiting.Equal(start) {
+			t.Errorf("queue q: %+v, want one case in each state, the oldest waiting opened at %v", q, start)
+		}
+		// Once the assigned case is decided, the oldest waiting is the last.
+		_, err = s.Cases.DecideCase(ctx, ids[0], vigil.Decision{Verdict: vigil.VerdictConfirmed, DecidedBy: "rita"})
+		must(t, err)
+		if q := stats()["q"]; q.Assigned != 0 || q.Decided != 2 || q.OldestWaiting == nil || !q.OldestWaiting.Equal(start.Add(3*time.Minute)) {
+			t.Errorf("queue q after a decision: %+v", q)
+		}
+	})
+
 	t.Run("AssignAndNotes", func(t *testing.T) {
 		s, clock := openWithClock(t, open)
 		f := newCaseFixture(t, s, 1)
