@@ -415,6 +415,12 @@ type CaseService interface {
 	// UpdatedAt. ENOTFOUND for an unknown queue.
 	OpenCase(ctx context.Context, c *Case, actor string) error
 	FindCase(ctx context.Context, id int64) (*Case, error)
+	// NextCase returns the case a reviewer should work next in a queue:
+	// waiting (open, or assigned to reviewer), highest priority first,
+	// then oldest. With after set to the case the reviewer is on, it
+	// returns the one after it in that order, wrapping round to the first,
+	// and never after itself. ENOTFOUND when nothing else waits.
+	NextCase(ctx context.Context, queue, reviewer string, after int64) (*Case, error)
 	ListCases(ctx context.Context, f CaseFilter) ([]*Case, error)
 	AssignCase(ctx context.Context, id int64, to, actor string) (*Case, error)
 	AddCaseEvent(ctx context.Context, ev *CaseEvent) error

@@ -23,6 +23,7 @@ func (s *Server) caseRoutes() {
 	)
 	s.route("GET /v1/queues", s.handleListQueues, reviewer, curator)
 	s.route("POST /v1/queues", s.handleCreateQueue, admin)
+	s.route("GET /v1/queues/{name}/next", s.handleNextCase, reviewer)
 	s.route("GET /v1/cases", s.handleListCases, reviewer)
 	s.route("GET /v1/cases/{id}", s.handleGetCase, reviewer)
 	s.route("POST /v1/cases/{id}/assign", s.handleAssignCase, reviewer)
@@ -313,6 +314,40 @@ func (s *Server) handleGetCase(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c, err := s.visibleCase(r, id)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	s.writeCase(w, r, http.StatusOK, c)
+}
+
+// handleNextCase answers with the case the caller should work next in a
+// queue (highest priority, then oldest; ?after=ID moves past the case the
+// caller is on), or 404 when nothing waits.
+func (s *Server) handleNextCase(w http.ResponseWriter, r *http.Request) {
+	if s.Cases == nil {
+		writeError(w, r, errNoReview)
+		return
+	}
+	var after int64
+	if v := r.URL.Query().Get("after"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n <= 0 {
+			writeError(w, r, badRequest("after must be a case id"))
+			return
+		}
+		after = n
+	}
+	name := r.PathValue("name")
+	q, err := s.Cases.FindQueue(r.Context(), name)
+	if err == nil && !q.Allows(callerRole(r)) {
+		err = vigil.Errorf(vigil.ENOTFOUND, "queue %q not found", name)
+	}
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	c, err := s.Cases.NextCase(r.Context(), q.Name, actor(r), after)
 	if err != nil {
 		writeError(w, r, err)
 		return

@@ -239,6 +239,27 @@ func TestMatchActionsAndReview(t *testing.T) {
 		t.Errorf("default queue's stats %+v, want the one open case", st)
 	}
 
+	var next caseWithHistory
+	if code := ts.do(t, rev, "GET", "/v1/queues/default/next", "", nil, &next); code != 200 || next.ID != caseID {
+		t.Errorf("next case %d %+v, want case %d", code, next.Case, caseID)
+	}
+	for _, tc := range []struct {
+		path string
+		code int
+	}{
+		{fmt.Sprintf("/v1/queues/default/next?after=%d", caseID), 404}, // nothing else waits
+		{"/v1/queues/legal/next", 404},                                 // a queue the reviewer may not see
+		{"/v1/queues/nope/next", 404},
+		{"/v1/queues/default/next?after=x", 400},
+	} {
+		if code := ts.do(t, rev, "GET", tc.path, "", nil, nil); code != tc.code {
+			t.Errorf("GET %s = %d, want %d", tc.path, code, tc.code)
+		}
+	}
+	if code := ts.do(t, vigil.RoleAdmin, "GET", "/v1/queues/legal/next", "", nil, &next); code != 200 || next.ID != legalID {
+		t.Errorf("admin's next in legal: %d %+v", code, next.Case)
+	}
+
 	var c caseWithHistory
 	path := fmt.Sprintf("/v1/cases/%d", caseID)
 	if code := ts.do(t, rev, "GET", path, "", nil, &c); code != 200 {

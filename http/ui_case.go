@@ -137,8 +137,8 @@ func (s *Server) handleUIQueue(w http.ResponseWriter, r *http.Request) {
 }
 
 // handleUINext opens the next case to work in a queue after the one given:
-// the reviewer's own assigned cases and unassigned open ones, in id order,
-// wrapping round once.
+// the reviewer's own assigned cases and unassigned open ones, highest
+// priority first, then oldest, wrapping round once.
 func (s *Server) handleUINext(w http.ResponseWriter, r *http.Request) {
 	q, err := s.allowedQueue(r, r.PathValue("name"))
 	if err != nil {
@@ -146,29 +146,13 @@ func (s *Server) handleUINext(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	after, _ := strconv.ParseInt(r.URL.Query().Get("after"), 10, 64)
-	me := actor(r)
-	for _, start := range []int64{max(after, 0), 0} {
-		f := vigil.CaseFilter{Queues: []string{q.Name}, States: []vigil.CaseState{vigil.CaseOpen, vigil.CaseAssigned}, AfterID: start, Limit: casePageSize}
-		for {
-			cs, err := s.Cases.ListCases(r.Context(), f)
-			if err != nil {
-				s.uiError(w, r, err)
-				return
-			}
-			for _, c := range cs {
-				if c.ID != after && (c.State == vigil.CaseOpen || c.AssignedTo == me) {
-					http.Redirect(w, r, "/ui/cases/"+strconv.FormatInt(c.ID, 10), http.StatusSeeOther)
-					return
-				}
-			}
-			if len(cs) < f.Limit {
-				break
-			}
-			f.AfterID = cs[len(cs)-1].ID
-		}
-		if start == 0 {
-			break
-		}
+	c, err := s.Cases.NextCase(r.Context(), q.Name, actor(r), after)
+	if err == nil {
+		http.Redirect(w, r, "/ui/cases/"+strconv.FormatInt(c.ID, 10), http.StatusSeeOther)
+		return
+	} else if vigil.ErrorCode(err) != vigil.ENOTFOUND {
+		s.uiError(w, r, err)
+		return
 	}
 	http.Redirect(w, r, "/ui/queues/"+url.PathEscape(q.Name)+"?done=empty", http.StatusSeeOther)
 }

@@ -356,11 +356,13 @@ func TestUIQueuesByRole(t *testing.T) {
 	if _, _, body := rev.get(t, "/ui/queues/review"); !strings.Contains(body, "Case "+strconv.FormatInt(f.imageCase, 10)) {
 		t.Fatalf("queue page lacks the image case:\n%s", body)
 	}
-	if code, loc, _ := rev.get(t, "/ui/queues/review/next"); code != http.StatusSeeOther || loc != "/ui/cases/"+strconv.FormatInt(f.imageCase, 10) {
-		t.Fatalf("next = %d %q", code, loc)
-	}
-	if code, loc, _ := rev.get(t, "/ui/queues/review/next?after="+strconv.FormatInt(f.imageCase, 10)); code != http.StatusSeeOther || loc != "/ui/cases/"+strconv.FormatInt(f.convCase, 10) {
-		t.Fatalf("next after the image case = %d %q", code, loc)
+	// Highest priority first: the conversation (80), then the image (50),
+	// then round again.
+	img, conv := "/ui/cases/"+strconv.FormatInt(f.imageCase, 10), "/ui/cases/"+strconv.FormatInt(f.convCase, 10)
+	for _, tt := range []struct{ after, want string }{{"", conv}, {strconv.FormatInt(f.convCase, 10), img}, {strconv.FormatInt(f.imageCase, 10), conv}} {
+		if code, loc, _ := rev.get(t, "/ui/queues/review/next?after="+tt.after); code != http.StatusSeeOther || loc != tt.want {
+			t.Errorf("next after %q = %d %q, want %s", tt.after, code, loc, tt.want)
+		}
 	}
 }
 

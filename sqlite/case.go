@@ -512,6 +512,37 @@ func (s *CaseService) FindCase(ctx context.Context, id int64) (*vigil.Case, erro
 	return c, nil
 }
 
+// NextCase returns the next waiting case of a queue for reviewer, in
+// priority order (highest first, then oldest by id).
+func (s *CaseService) NextCase(ctx context.Context, queue, reviewer string, after int64) (*vigil.Case, error) {
+	const waiting = `WHERE q.name = ? AND c.id <> ? AND (c.state = 'open' OR (c.state = 'assigned' AND c.assigned_to = ?)) `
+	const order = `ORDER BY c.priority DESC, c.id LIMIT 1`
+	args := []any{queue, after, reviewer}
+	var prio int
+	err := s.db.rdb.QueryRowContext(ctx, `SELECT priority FROM cases WHERE id = ?`, after).Scan(&prio)
+	switch {
+	case err == nil:
+		// The case after the current one in priority order, if any.
+		c, err := scanCase(s.db.rdb.QueryRowContext(ctx, `SELECT `+caseColumns+caseFrom+waiting+
+			`AND (c.priority < ? OR (c.priority = ? AND c.id > ?)) `+order, append(args, prio, prio, after)...))
+		if err == nil {
+			return c, nil
+		} else if !errors.Is(err, sql.ErrNoRows) {
+			return nil, fmt.Errorf("next case in %q: %w", queue, err)
+		}
+	case !errors.Is(err, sql.ErrNoRows):
+		return nil, fmt.Errorf("next case in %q: %w", queue, err)
+	}
+	// From the top (also the wrap round from the last).
+	c, err := scanCase(s.db.rdb.QueryRowContext(ctx, `SELECT `+caseColumns+caseFrom+waiting+order, args...))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, vigil.Errorf(vigil.ENOTFOUND, "no case waits in queue %q", queue)
+	} else if err != nil {
+		return nil, fmt.Errorf("next case in %q: %w", queue, err)
+	}
+	return c, nil
+}
+
 // ListCases returns a page of cases in id order.
 func (s *CaseService) ListCases(ctx context.Context, f vigil.CaseFilter) ([]*vigil.Case, error) {
 	where, args := []string{"c.id > ?"}, []any{f.AfterID}

@@ -191,6 +191,51 @@ func TestCaseService(t *testing.T, open Opener) {
 		}
 	})
 
+	t.Run("NextCase", func(t *testing.T) {
+		s, clock := openWithClock(t, open)
+		f := newCaseFixture(t, s, 1)
+		must(t, s.Cases.CreateQueue(ctx, &vigil.Queue{Name: "other"}))
+		open := func(queue string, prio int) int64 {
+			c := f.matchCase(clock, f.entries[0])
+			c.Queue, c.Priority = queue, prio
+			must(t, s.Cases.OpenCase(ctx, c, "rules"))
+			return c.ID
+		}
+		a, b, c := open("q", 50), open("q", 90), open("q", 50)
+		d, e, done := open("q", 90), open("q", 70), open("q", 100)
+		elsewhere := open("other", 100)
+		_, err := s.Cases.AssignCase(ctx, d, "bob", "lead")
+		must(t, err)
+		_, err = s.Cases.AssignCase(ctx, e, "rita", "lead")
+		must(t, err)
+		_, err = s.Cases.DecideCase(ctx, done, vigil.Decision{Verdict: vigil.VerdictConfirmed, DecidedBy: "rita"})
+		must(t, err)
+
+		// For rita: b (90), e (70, hers), a and c (50, oldest first); not
+		// bob's d, not the decided case, not the other queue's.
+		for _, tt := range []struct{ after, want int64 }{
+			{0, b}, {b, e}, {e, a}, {a, c}, {c, b}, {9999, b}, {d, e}, // after a case not hers: its place in the order
+		} {
+			got, err := s.Cases.NextCase(ctx, "q", "rita", tt.after)
+			must(t, err)
+			if got.ID != tt.want {
+				t.Errorf("next after %d: case %d, want %d", tt.after, got.ID, tt.want)
+			}
+		}
+		for _, tt := range []struct{ after, want int64 }{{b, d}, {d, a}} { // bob's own d, not rita's e
+			if got, err := s.Cases.NextCase(ctx, "q", "bob", tt.after); err != nil || got.ID != tt.want {
+				t.Errorf("bob's next after %d: %v %v, want %d", tt.after, got, err, tt.want)
+			}
+		}
+		_, err = s.Cases.NextCase(ctx, "empty", "rita", 0)
+		wantCode(t, err, vigil.ENOTFOUND)
+		only := open("other", 1)
+		_, err = s.Cases.DecideCase(ctx, elsewhere, vigil.Decision{Verdict: vigil.VerdictConfirmed, DecidedBy: "rita"})
+		must(t, err)
+		_, err = s.Cases.NextCase(ctx, "other", "rita", only)
+		wantCode(t, err, vigil.ENOTFOUND)
+	})
+
 	t.Run("AssignAndNotes", func(t *testing.T) {
 		s, clock := openWithClock(t, open)
 		f := newCaseFixture(t, s, 1)
