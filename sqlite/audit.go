@@ -46,7 +46,7 @@ func (s *AuditService) AppendAudit(ctx context.Context, r *vigil.AuditRecord) er
 	return nil
 }
 
-func scanAudit(row rowScanner) (*vigil.AuditRecord, error) {
+func scanAudit(row scanner) (*vigil.AuditRecord, error) {
 	var r vigil.AuditRecord
 	var t string
 	if err := row.Scan(&r.Seq, &t, &r.Actor, &r.Action, &r.Target, &r.Detail, &r.PrevHash, &r.Hash); err != nil {
@@ -62,20 +62,11 @@ func (s *AuditService) ListAudit(ctx context.Context, afterSeq int64, limit int)
 	if limit <= 0 || limit > vigil.MaxEntryLimit {
 		limit = vigil.MaxEntryLimit
 	}
-	rows, err := s.db.rdb.QueryContext(ctx, `SELECT seq, time, actor, action, target, detail, prev_hash, hash FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?`, afterSeq, limit)
+	out, err := queryAll(ctx, s.db.rdb, scanAudit, `SELECT seq, time, actor, action, target, detail, prev_hash, hash FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?`, afterSeq, limit)
 	if err != nil {
 		return nil, fmt.Errorf("list audit: %w", err)
 	}
-	defer rows.Close()
-	var out []*vigil.AuditRecord
-	for rows.Next() {
-		r, err := scanAudit(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list audit: %w", err)
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // VerifyAudit implements vigil.AuditService.

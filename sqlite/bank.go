@@ -88,20 +88,8 @@ func (s *BankService) FindBankByName(ctx context.Context, name string) (*vigil.B
 
 // ListBanks returns all banks by name.
 func (s *BankService) ListBanks(ctx context.Context) ([]*vigil.Bank, error) {
-	rows, err := s.db.rdb.QueryContext(ctx, `SELECT `+bankColumns+` FROM banks ORDER BY name`)
+	banks, err := queryAll(ctx, s.db.rdb, scanBank, `SELECT `+bankColumns+` FROM banks ORDER BY name`)
 	if err != nil {
-		return nil, fmt.Errorf("list banks: %w", err)
-	}
-	defer rows.Close()
-	var banks []*vigil.Bank
-	for rows.Next() {
-		b, err := scanBank(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list banks: %w", err)
-		}
-		banks = append(banks, b)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list banks: %w", err)
 	}
 	return banks, nil
@@ -191,6 +179,24 @@ func findBank(ctx context.Context, q querier, where string, args ...any) (*vigil
 // scanner is what *sql.Row and *sql.Rows have in common.
 type scanner interface {
 	Scan(dest ...any) error
+}
+
+// queryAll runs a query and returns every row as scan reads it.
+func queryAll[T any](ctx context.Context, q querier, scan func(scanner) (T, error), query string, args ...any) ([]T, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
 }
 
 func scanBank(row scanner) (*vigil.Bank, error) {

@@ -119,20 +119,8 @@ func (s *CaseService) FindQueue(ctx context.Context, name string) (*vigil.Queue,
 
 // ListQueues returns all queues by name.
 func (s *CaseService) ListQueues(ctx context.Context) ([]*vigil.Queue, error) {
-	rows, err := s.db.rdb.QueryContext(ctx, `SELECT `+queueColumns+` FROM queues ORDER BY name`)
+	queues, err := queryAll(ctx, s.db.rdb, scanQueue, `SELECT `+queueColumns+` FROM queues ORDER BY name`)
 	if err != nil {
-		return nil, fmt.Errorf("list queues: %w", err)
-	}
-	defer rows.Close()
-	var queues []*vigil.Queue
-	for rows.Next() {
-		q, err := scanQueue(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list queues: %w", err)
-		}
-		queues = append(queues, q)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list queues: %w", err)
 	}
 	return queues, nil
@@ -141,7 +129,7 @@ func (s *CaseService) ListQueues(ctx context.Context) ([]*vigil.Queue, error) {
 // QueueStats counts every queue's cases by state, with the oldest waiting
 // case's opening time.
 func (s *CaseService) QueueStats(ctx context.Context) ([]*vigil.QueueStats, error) {
-	rows, err := s.db.rdb.QueryContext(ctx, `
+	stats, err := queryAll(ctx, s.db.rdb, scanQueueStats, `
 		SELECT q.name,
 			COUNT(CASE WHEN c.state = 'open' THEN 1 END),
 			COUNT(CASE WHEN c.state = 'assigned' THEN 1 END),
@@ -153,23 +141,17 @@ func (s *CaseService) QueueStats(ctx context.Context) ([]*vigil.QueueStats, erro
 	if err != nil {
 		return nil, fmt.Errorf("queue stats: %w", err)
 	}
-	defer rows.Close()
-	var stats []*vigil.QueueStats
-	for rows.Next() {
-		var st vigil.QueueStats
-		var oldest sql.NullString
-		if err := rows.Scan(&st.Queue, &st.Open, &st.Assigned, &st.Escalated, &st.Decided, &oldest); err != nil {
-			return nil, fmt.Errorf("queue stats: %w", err)
-		}
-		if st.OldestWaiting, err = parseNullTime(oldest); err != nil {
-			return nil, fmt.Errorf("queue stats: %w", err)
-		}
-		stats = append(stats, &st)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("queue stats: %w", err)
-	}
 	return stats, nil
+}
+
+func scanQueueStats(row scanner) (*vigil.QueueStats, error) {
+	var st vigil.QueueStats
+	var oldest sql.NullString
+	err := row.Scan(&st.Queue, &st.Open, &st.Assigned, &st.Escalated, &st.Decided, &oldest)
+	if err == nil {
+		st.OldestWaiting, err = parseNullTime(oldest)
+	}
+	return &st, err
 }
 
 // OpenCase stores a new case, counts a match for each entry it matched and
@@ -566,21 +548,9 @@ func (s *CaseService) ListCases(ctx context.Context, f vigil.CaseFilter) ([]*vig
 		limit = vigil.DefaultCaseLimit
 	}
 	args = append(args, min(limit, vigil.MaxCaseLimit))
-	rows, err := s.db.rdb.QueryContext(ctx, `SELECT `+caseColumns+caseFrom+
+	cases, err := queryAll(ctx, s.db.rdb, scanCase, `SELECT `+caseColumns+caseFrom+
 		`WHERE `+strings.Join(where, " AND ")+` ORDER BY c.id LIMIT ?`, args...)
 	if err != nil {
-		return nil, fmt.Errorf("list cases: %w", err)
-	}
-	defer rows.Close()
-	var cases []*vigil.Case
-	for rows.Next() {
-		c, err := scanCase(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list cases: %w", err)
-		}
-		cases = append(cases, c)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list cases: %w", err)
 	}
 	return cases, nil
@@ -834,50 +804,35 @@ func (s *CaseService) EntryStats(ctx context.Context, ids []int64) ([]*vigil.Ent
 			args = append(args, id)
 		}
 	}
-	rows, err := s.db.rdb.QueryContext(ctx, query, args...)
+	stats, err := queryAll(ctx, s.db.rdb, scanEntryStats, query, args...)
 	if err != nil {
-		return nil, fmt.Errorf("entry stats: %w", err)
-	}
-	defer rows.Close()
-	var stats []*vigil.EntryStats
-	for rows.Next() {
-		var st vigil.EntryStats
-		var quarantined sql.NullString
-		if err := rows.Scan(&st.EntryID, &st.BankID, &st.Confirmed, &st.FalsePositives, &st.Matches,
-			&quarantined, &st.Quarantine); err != nil {
-			return nil, fmt.Errorf("entry stats: %w", err)
-		}
-		if st.QuarantinedAt, err = parseNullTime(quarantined); err != nil {
-			return nil, fmt.Errorf("entry stats: %w", err)
-		}
-		stats = append(stats, &st)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("entry stats: %w", err)
 	}
 	return stats, nil
 }
 
+func scanEntryStats(row scanner) (*vigil.EntryStats, error) {
+	var st vigil.EntryStats
+	var quarantined sql.NullString
+	err := row.Scan(&st.EntryID, &st.BankID, &st.Confirmed, &st.FalsePositives, &st.Matches, &quarantined, &st.Quarantine)
+	if err == nil {
+		st.QuarantinedAt, err = parseNullTime(quarantined)
+	}
+	return &st, err
+}
+
 // BankPrecision returns the review statistics of every bank with any.
 func (s *CaseService) BankPrecision(ctx context.Context) ([]*vigil.BankStats, error) {
-	rows, err := s.db.rdb.QueryContext(ctx, `
+	stats, err := queryAll(ctx, s.db.rdb, func(row scanner) (*vigil.BankStats, error) {
+		var st vigil.BankStats
+		err := row.Scan(&st.BankID, &st.Bank, &st.Confirmed, &st.FalsePositives, &st.Matches, &st.Quarantined)
+		return &st, err
+	}, `
 		SELECT b.id, b.name, SUM(s.confirmed), SUM(s.false_positives), SUM(s.matches),
 			SUM(e.quarantined_at IS NOT NULL)
 		FROM entry_stats s JOIN entries e ON e.id = s.entry_id JOIN banks b ON b.id = e.bank_id
 		GROUP BY b.id ORDER BY b.id`)
 	if err != nil {
-		return nil, fmt.Errorf("bank precision: %w", err)
-	}
-	defer rows.Close()
-	var stats []*vigil.BankStats
-	for rows.Next() {
-		var st vigil.BankStats
-		if err := rows.Scan(&st.BankID, &st.Bank, &st.Confirmed, &st.FalsePositives, &st.Matches, &st.Quarantined); err != nil {
-			return nil, fmt.Errorf("bank precision: %w", err)
-		}
-		stats = append(stats, &st)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("bank precision: %w", err)
 	}
 	return stats, nil

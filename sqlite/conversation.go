@@ -25,9 +25,7 @@ func NewConversationService(db *DB) *ConversationService {
 
 const conversationColumns = `id, state, risk, messages, score, flagged, created_at, updated_at, expires_at`
 
-type rowScanner interface{ Scan(dest ...any) error }
-
-func scanConversation(row rowScanner) (*vigil.Conversation, error) {
+func scanConversation(row scanner) (*vigil.Conversation, error) {
 	var c vigil.Conversation
 	var created, updated, expires string
 	if err := row.Scan(&c.ID, &c.State, &c.Risk, &c.Messages, &c.Score, &c.Flagged, &created, &updated, &expires); err != nil {

@@ -101,20 +101,8 @@ func (s *KeyService) FindKeyByID(ctx context.Context, id int64) (*vigil.Key, err
 
 // ListKeys returns all keys by ID.
 func (s *KeyService) ListKeys(ctx context.Context) ([]*vigil.Key, error) {
-	rows, err := s.db.rdb.QueryContext(ctx, `SELECT `+keyColumns+` FROM api_keys ORDER BY id`)
+	keys, err := queryAll(ctx, s.db.rdb, scanKey, `SELECT `+keyColumns+` FROM api_keys ORDER BY id`)
 	if err != nil {
-		return nil, fmt.Errorf("list keys: %w", err)
-	}
-	defer rows.Close()
-	var keys []*vigil.Key
-	for rows.Next() {
-		k, err := scanKey(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list keys: %w", err)
-		}
-		keys = append(keys, k)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list keys: %w", err)
 	}
 	return keys, nil

@@ -25,7 +25,7 @@ func NewRuleService(db *DB) *RuleService {
 
 const ruleColumns = `id, name, description, enabled, source, conditions, action, corroboration, created_at, updated_at, updated_by`
 
-func scanRule(row rowScanner) (*vigil.Rule, error) {
+func scanRule(row scanner) (*vigil.Rule, error) {
 	var r vigil.Rule
 	var conditions, action, created, updated string
 	if err := row.Scan(&r.ID, &r.Name, &r.Description, &r.Enabled, &r.Source, &conditions, &action,
@@ -76,20 +76,7 @@ func (s *RuleService) ListRules(ctx context.Context) ([]*vigil.Rule, error) {
 }
 
 func listRules(ctx context.Context, tx *sql.Tx) ([]*vigil.Rule, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT `+ruleColumns+` FROM rules ORDER BY name`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*vigil.Rule
-	for rows.Next() {
-		r, err := scanRule(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, tx, scanRule, `SELECT `+ruleColumns+` FROM rules ORDER BY name`)
 }
 
 // FindRule implements vigil.RuleService.

@@ -47,7 +47,7 @@ func (s *SignalStore) KeepSignals(ctx context.Context, content string, sigs []vi
 
 const seenColumns = `id, content_sha256, signal_type, value, seen_at, expires_at`
 
-func scanSeen(row rowScanner) (*vigil.SeenSignal, error) {
+func scanSeen(row scanner) (*vigil.SeenSignal, error) {
 	var sg vigil.SeenSignal
 	var seen, expires string
 	if err := row.Scan(&sg.ID, &sg.ContentSHA256, &sg.Type, &sg.Value, &seen, &expires); err != nil {
