@@ -350,6 +350,12 @@ type QuarantinePolicy struct {
 	SpikeFactor       float64       `json:"spike_factor"`
 	SpikeMin          int           `json:"spike_min"`
 	Window            time.Duration `json:"window"`
+	// SpareConfirmed exempts from the spike trigger an entry that
+	// reviewers have confirmed at least this many times with precision
+	// above MaxPrecision: a surge of matches of known-bad material is
+	// spread, not a faulty entry, and is when matching matters most. Zero
+	// spares none.
+	SpareConfirmed int `json:"spare_confirmed"`
 }
 
 // Validate returns an EINVALID error for a policy that cannot be applied.
@@ -361,6 +367,8 @@ func (p QuarantinePolicy) Validate() error {
 		return Errorf(EINVALID, "quarantine policy: maximum precision must be between 0 and 1")
 	case p.SpikeFactor < 0 || math.IsNaN(p.SpikeFactor) || math.IsInf(p.SpikeFactor, 0):
 		return Errorf(EINVALID, "quarantine policy: spike factor must not be negative")
+	case p.SpareConfirmed < 0:
+		return Errorf(EINVALID, "quarantine policy: confirmations that spare an entry must not be negative")
 	case p.SpikeMin < 0:
 		return Errorf(EINVALID, "quarantine policy: spike minimum must not be negative")
 	case p.SpikeFactor > 0 && p.Window <= 0:
@@ -386,9 +394,13 @@ func (p QuarantinePolicy) FalsePositiveTrigger(s *EntryStats, sinceRelease int) 
 
 // SpikeTrigger reports whether an entry with recent cases in the last
 // Window and older cases before it, over a history of span before the
-// window, calls for quarantine, and if so why.
-func (p QuarantinePolicy) SpikeTrigger(recent, older int, span time.Duration) (string, bool) {
+// window, and review statistics s (nil if none), calls for quarantine,
+// and if so why.
+func (p QuarantinePolicy) SpikeTrigger(recent, older int, span time.Duration, s *EntryStats) (string, bool) {
 	if p.SpikeFactor <= 0 || p.Window <= 0 || recent < max(p.SpikeMin, 1) {
+		return "", false
+	}
+	if s != nil && p.SpareConfirmed > 0 && s.Confirmed >= p.SpareConfirmed && s.Precision() > p.MaxPrecision {
 		return "", false
 	}
 	windows := max(float64(span)/float64(p.Window), 1)

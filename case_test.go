@@ -42,25 +42,33 @@ func TestFalsePositiveTrigger(t *testing.T) {
 func TestSpikeTrigger(t *testing.T) {
 	day := 24 * time.Hour
 	p := vigil.QuarantinePolicy{SpikeFactor: 5, SpikeMin: 10, Window: day}
+	spare := p
+	spare.SpareConfirmed, spare.MaxPrecision = 3, 0.5
+	confirmed := &vigil.EntryStats{Confirmed: 3, FalsePositives: 1} // precision 0.75
 	tests := []struct {
 		name          string
 		policy        vigil.QuarantinePolicy
 		recent, older int
 		span          time.Duration
+		stats         *vigil.EntryStats
 		want          bool
 	}{
-		{"new entry under the minimum", p, 9, 0, 0, false},
-		{"new entry at the minimum", p, 10, 0, 0, true},
-		{"steady rate", p, 10, 100, 10 * day, false}, // usual 10 a day
-		{"five times usual is not more", p, 50, 100, 10 * day, false},
-		{"above five times usual", p, 51, 100, 10 * day, true},
-		{"short history counts as one window", p, 20, 5, time.Hour, false}, // usual 5
-		{"short history, spike", p, 26, 5, time.Hour, true},
-		{"spike off", vigil.QuarantinePolicy{SpikeMin: 1, Window: day}, 1000, 0, 0, false},
-		{"no minimum means one", vigil.QuarantinePolicy{SpikeFactor: 2, Window: day}, 1, 0, 0, true},
+		{"new entry under the minimum", p, 9, 0, 0, nil, false},
+		{"new entry at the minimum", p, 10, 0, 0, nil, true},
+		{"steady rate", p, 10, 100, 10 * day, nil, false}, // usual 10 a day
+		{"five times usual is not more", p, 50, 100, 10 * day, nil, false},
+		{"above five times usual", p, 51, 100, 10 * day, nil, true},
+		{"short history counts as one window", p, 20, 5, time.Hour, nil, false}, // usual 5
+		{"short history, spike", p, 26, 5, time.Hour, nil, true},
+		{"spike off", vigil.QuarantinePolicy{SpikeMin: 1, Window: day}, 1000, 0, 0, nil, false},
+		{"no minimum means one", vigil.QuarantinePolicy{SpikeFactor: 2, Window: day}, 1, 0, 0, nil, true},
+		{"confirmed entry spared", spare, 51, 100, 10 * day, confirmed, false},
+		{"too few confirmations", spare, 51, 100, 10 * day, &vigil.EntryStats{Confirmed: 2}, true},
+		{"confirmed but imprecise", spare, 51, 100, 10 * day, &vigil.EntryStats{Confirmed: 3, FalsePositives: 3}, true},
+		{"sparing off", p, 51, 100, 10 * day, confirmed, true},
 	}
 	for _, tt := range tests {
-		reason, got := tt.policy.SpikeTrigger(tt.recent, tt.older, tt.span)
+		reason, got := tt.policy.SpikeTrigger(tt.recent, tt.older, tt.span, tt.stats)
 		if got != tt.want {
 			t.Errorf("%s: trigger %v, want %v", tt.name, got, tt.want)
 		}

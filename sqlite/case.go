@@ -268,9 +268,11 @@ func (s *CaseService) checkSpike(ctx context.Context, tx *sql.Tx, caseID, entryI
 	}
 	var addedAt string
 	var releasedAt sql.NullString
+	st := vigil.EntryStats{EntryID: entryID}
 	if err := tx.QueryRowContext(ctx, `
-		SELECT e.added_at, s.released_at FROM entries e LEFT JOIN entry_stats s ON s.entry_id = e.id
-		WHERE e.id = ?`, entryID).Scan(&addedAt, &releasedAt); err != nil {
+		SELECT e.added_at, s.released_at, COALESCE(s.confirmed, 0), COALESCE(s.false_positives, 0)
+		FROM entries e LEFT JOIN entry_stats s ON s.entry_id = e.id
+		WHERE e.id = ?`, entryID).Scan(&addedAt, &releasedAt, &st.Confirmed, &st.FalsePositives); err != nil {
 		return nil, fmt.Errorf("spike check of entry %d: %w", entryID, err)
 	}
 	added, err := parseTime(addedAt)
@@ -288,7 +290,7 @@ func (s *CaseService) checkSpike(ctx context.Context, tx *sql.Tx, caseID, entryI
 		FROM case_entries WHERE entry_id = ?`, recentSince, start, entryID).Scan(&recent, &older); err != nil {
 		return nil, fmt.Errorf("spike check of entry %d: %w", entryID, err)
 	}
-	reason, ok := p.SpikeTrigger(recent, older, max(now.Add(-p.Window).Sub(added), 0))
+	reason, ok := p.SpikeTrigger(recent, older, max(now.Add(-p.Window).Sub(added), 0), &st)
 	if !ok {
 		return nil, nil
 	}

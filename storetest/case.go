@@ -535,6 +535,33 @@ func TestCaseService(t *testing.T, open Opener) {
 		}
 	})
 
+	t.Run("SpikeSparesConfirmed", func(t *testing.T) {
+		s, clock := openWithClock(t, open)
+		f := newCaseFixture(t, s, 2)
+		known, unreviewed := f.entries[0], f.entries[1]
+		s.SetQuarantinePolicy(vigil.QuarantinePolicy{SpikeFactor: 4, SpikeMin: 3, Window: time.Hour, MaxPrecision: 0.5, SpareConfirmed: 2})
+		// Reviewers confirmed known twice (below the spike minimum).
+		for range 2 {
+			c := f.matchCase(clock, known)
+			must(t, s.Cases.OpenCase(ctx, c, "rules"))
+			_, err := s.Cases.DecideCase(ctx, c.ID, vigil.Decision{Verdict: vigil.VerdictConfirmed, DecidedBy: "rita"})
+			must(t, err)
+		}
+		// Then both surge: known material spreading stays matched; the
+		// entry nobody has reviewed is quarantined.
+		for range 5 {
+			clock.Advance(time.Minute)
+			must(t, s.Cases.OpenCase(ctx, f.matchCase(clock, known), "rules"))
+			must(t, s.Cases.OpenCase(ctx, f.matchCase(clock, unreviewed), "rules"))
+		}
+		if quarantined(t, s, known) {
+			t.Error("a confirmed entry was quarantined by a surge of matches")
+		}
+		if !quarantined(t, s, unreviewed) {
+			t.Error("the unreviewed entry's spike was not quarantined")
+		}
+	})
+
 	t.Run("Retention", func(t *testing.T) {
 		s, clock := openWithClock(t, open)
 		f := newCaseFixture(t, s, 1)

@@ -36,6 +36,8 @@ func addReviewFlags(fs *flag.FlagSet) *reviewFlags {
 		"quarantine a bank entry whose cases in the spike window exceed this many times its usual rate (0: never)")
 	fs.IntVar(&r.policy.SpikeMin, "quarantine-spike-min", 20, "... and number at least this many")
 	fs.DurationVar(&r.policy.Window, "quarantine-spike-window", 24*time.Hour, "the spike window")
+	fs.IntVar(&r.policy.SpareConfirmed, "quarantine-spare-confirmed", 3,
+		"spikes do not quarantine an entry reviewers confirmed at least this often with precision above the maximum (known material spreading); 0 spares none")
 	fs.StringVar(&r.mediaKeyFile, "media-key-file", "",
 		"file of media encryption keys, \"id:base64key\" one a line, the first current (default: $"+media.EnvKeys+
 			", else <data>/media.key, generated on first start)")
