@@ -115,7 +115,7 @@ Commands:
 	match     hash files and match them against the local banks
 	rules     check a rules file (rules check FILE)
 	scan      sweep directories for known content, resumably, locally or via a server
-	serve     serve the matching API on the embedded store
+	serve     serve the API, the review UI and background jobs on the embedded store
 	version   print the version
 
 Run "vigil <command> -h" for a command's flags.

@@ -41,7 +41,7 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	ruleFlags := addRulesFlags(fs)
 	uiOpts := addUIFlags(fs)
 	fs.Usage = func() {
-		fmt.Fprintln(c.Stderr, "Usage: vigil serve [flags]\n\nServes the matching API on the embedded store.\n\nFlags:")
+		fmt.Fprintln(c.Stderr, "Usage: vigil serve [flags]\n\nServes the matching and review API, the review UI (/ui/) and background jobs on the embedded store.\n\nFlags:")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
