@@ -61,6 +61,9 @@ type ContentJobOptions struct {
 	// SubmittedBy is the id of the API key that queues the job: only it
 	// (and admins) may see the job's result.
 	SubmittedBy int64
+	// ContentID and UserID are the platform's ids for the content and its
+	// uploader, carried into any case the job's matches open.
+	ContentID, UserID string
 }
 
 // JobService runs background jobs.

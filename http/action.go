@@ -352,9 +352,10 @@ func (s *Server) ActOnRematches(ctx context.Context, found []*vigil.Rematch) err
 // content job (see jobs.Client.OnContent) and carries out their actions;
 // media reads the spooled upload, for a case that keeps it. It returns
 // what the rules did, for the job's result, or nil on a server without
-// rules. Platform ids are not known to jobs: cases hold the digest.
-func (s *Server) ActOnContent(ctx context.Context, sha256 string, results []vigil.MatchResult, media func() ([]byte, error)) any {
-	out := s.actOnMatch(ctx, results, vigil.ContentRef{SHA256: sha256}, media)
+// rules. ref holds the content's digest and the platform's ids given with
+// the job.
+func (s *Server) ActOnContent(ctx context.Context, ref vigil.ContentRef, results []vigil.MatchResult, media func() ([]byte, error)) any {
+	out := s.actOnMatch(ctx, results, ref, media)
 	if out == nil {
 		return nil // not a nil *actionsResponse, which would encode as null
 	}

@@ -36,6 +36,11 @@ func (s *Server) handleSubmitJob(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	webhook := r.URL.Query().Get("webhook")
+	ids, err := platformIDs(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
 	limit := s.Hashing.Limits.MaxBytes
 	if limit <= 0 {
 		limit = hashing.DefaultLimits.MaxBytes
@@ -54,7 +59,8 @@ func (s *Server) handleSubmitJob(w http.ResponseWriter, r *http.Request) {
 	if k := keyFrom(r.Context()); k != nil {
 		by = k.ID
 	}
-	job, err := s.Jobs.SubmitContent(r.Context(), src, vigil.ContentJobOptions{Match: opts, Webhook: webhook, SubmittedBy: by})
+	job, err := s.Jobs.SubmitContent(r.Context(), src, vigil.ContentJobOptions{Match: opts, Webhook: webhook, SubmittedBy: by,
+		ContentID: ids.ContentID, UserID: ids.UserID})
 	if err != nil {
 		writeError(w, r, err)
 		return

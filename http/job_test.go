@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -207,6 +208,7 @@ func TestJobsAPIErrors(t *testing.T) {
 		{"reviewer may not read", vigil.RoleReviewer, "GET", "/v1/jobs/1", "", nil, 403},
 		{"unknown webhook", vigil.RoleMatcher, "POST", "/v1/jobs?webhook=elsewhere", "image/png", bytes.NewReader(png), 404},
 		{"bad option", vigil.RoleMatcher, "POST", "/v1/jobs?dihedral=maybe", "image/png", bytes.NewReader(png), 400},
+		{"bad user id", vigil.RoleMatcher, "POST", "/v1/jobs?user_id=" + strings.Repeat("u", 300), "image/png", bytes.NewReader(png), 400},
 		{"empty", vigil.RoleMatcher, "POST", "/v1/jobs", "image/png", bytes.NewReader(nil), 400},
 		{"too large", vigil.RoleMatcher, "POST", "/v1/jobs", "application/octet-stream", bytes.NewReader(make([]byte, 4<<20+1)), 413},
 		{"text", vigil.RoleMatcher, "POST", "/v1/jobs", "text/plain", bytes.NewReader([]byte("hello")), 415},

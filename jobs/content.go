@@ -38,6 +38,8 @@ type contentArgs struct {
 	Dihedral   bool   `json:"dihedral,omitempty"`
 	MinQuality int    `json:"min_quality,omitempty"`
 	KeyID      int64  `json:"key_id,omitempty"`
+	ContentID  string `json:"content_id,omitempty"`
+	UserID     string `json:"user_id,omitempty"`
 }
 
 func (contentArgs) Kind() string { return kindContent }
@@ -66,7 +68,7 @@ type ContentResult struct {
 // ContentHook acts on a content job's matches: sha256 is the upload's
 // digest, media reads the spooled upload. What it returns goes into the
 // job's result as actions.
-type ContentHook func(ctx context.Context, sha256 string, results []vigil.MatchResult, media func() ([]byte, error)) any
+type ContentHook func(ctx context.Context, ref vigil.ContentRef, results []vigil.MatchResult, media func() ([]byte, error)) any
 
 // OnContent sets fn to run when a content job has its matches, before its
 // result is recorded: the server runs its rules there, as after POST
@@ -104,7 +106,8 @@ func (c *Client) SubmitContent(ctx context.Context, r io.Reader, opts vigil.Cont
 		return nil, err
 	}
 	args := contentArgs{File: name, SHA256: sum, Bytes: n, Webhook: opts.Webhook,
-		Dihedral: opts.Match.Dihedral, MinQuality: opts.Match.MinQuality, KeyID: opts.SubmittedBy}
+		Dihedral: opts.Match.Dihedral, MinQuality: opts.Match.MinQuality, KeyID: opts.SubmittedBy,
+		ContentID: opts.ContentID, UserID: opts.UserID}
 	res, err := c.river.Insert(ctx, args, &river.InsertOpts{MaxAttempts: c.cfg.ContentMaxAttempts})
 	if err != nil {
 		os.Remove(filepath.Join(c.cfg.SpoolDir, name))
@@ -209,7 +212,8 @@ func (w *contentWorker) Work(ctx context.Context, job *river.Job[contentArgs]) e
 		// Before the result is recorded, so that it says what was done.
 		// Should recording fail, the retry acts again: a second case for
 		// the same upload is the price of never losing the first.
-		res.Actions = c.onContent(ctx, a.SHA256, res.Results, func() ([]byte, error) { return os.ReadFile(path) })
+		ref := vigil.ContentRef{SHA256: a.SHA256, ContentID: a.ContentID, UserID: a.UserID}
+		res.Actions = c.onContent(ctx, ref, res.Results, func() ([]byte, error) { return os.ReadFile(path) })
 	}
 	if err := river.RecordOutput(ctx, res); err != nil {
 		return fmt.Errorf("record result: %w", err)

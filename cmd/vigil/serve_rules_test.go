@@ -216,7 +216,7 @@ func TestServeRulesEndToEnd(t *testing.T) {
 	}
 
 	// A background job runs the same rules and says so in its result.
-	code, body = call("POST", "/v1/jobs", "image/png", bytes.NewReader(img))
+	code, body = call("POST", "/v1/jobs?user_id=u-88&content_id=video-5", "image/png", bytes.NewReader(img))
 	var job vigil.Job
 	if json.Unmarshal(body, &job); code != 202 {
 		t.Fatalf("submit %d %s", code, body)
@@ -233,13 +233,20 @@ func TestServeRulesEndToEnd(t *testing.T) {
 	if json.Unmarshal(job.Result, &res); job.State != vigil.JobCompleted || !res.Matched || len(res.Actions.Cases) != 1 || res.Actions.Cases[0] == mr.Actions.Cases[0] {
 		t.Fatalf("job %+v %s", job, job.Result)
 	}
-	if code, body := call("GET", "/v1/cases/"+strconv.FormatInt(res.Actions.Cases[0], 10)+"/media", "", nil); code != 200 || !bytes.Equal(body, img) {
+	jobCase := "/v1/cases/" + strconv.FormatInt(res.Actions.Cases[0], 10)
+	if code, body := call("GET", jobCase+"/media", "", nil); code != 200 || !bytes.Equal(body, img) {
 		t.Fatalf("job case media %d, %d bytes", code, len(body))
+	}
+	var jc vigil.Case
+	if code, body := call("GET", jobCase, "", nil); code != 200 || json.Unmarshal(body, &jc) != nil ||
+		jc.Content.UserID != "u-88" || jc.Content.ContentID != "video-5" {
+		t.Fatalf("job case %d %s: want the platform ids given with the job", code, body)
 	}
 	select {
 	case ev := <-events:
-		if ev.Type != vigil.EventRuleMatched {
-			t.Fatalf("job's event %+v", ev)
+		var data struct{ Content vigil.ContentRef }
+		if json.Unmarshal(ev.Data, &data); ev.Type != vigil.EventRuleMatched || data.Content.UserID != "u-88" {
+			t.Fatalf("job's event %+v %s", ev, ev.Data)
 		}
 	case <-time.After(60 * time.Second):
 		t.Fatal("no rule.matched event for the job")
