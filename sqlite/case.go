@@ -661,29 +661,25 @@ func (s *CaseService) CaseHistory(ctx context.Context, id int64) ([]*vigil.CaseE
 		} else if n == 0 {
 			return vigil.Errorf(vigil.ENOTFOUND, "case %d not found", id)
 		}
-		rows, err := tx.QueryContext(ctx, `
+		var err error
+		events, err = queryAll(ctx, tx, scanCaseEvent, `
 			SELECT id, case_id, time, actor, kind, detail FROM case_events WHERE case_id = ? ORDER BY id`, id)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var ev vigil.CaseEvent
-			var ts string
-			if err := rows.Scan(&ev.ID, &ev.CaseID, &ts, &ev.Actor, &ev.Kind, &ev.Detail); err != nil {
-				return err
-			}
-			if ev.Time, err = parseTime(ts); err != nil {
-				return err
-			}
-			events = append(events, &ev)
-		}
-		return rows.Err()
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("case %d history: %w", id, err)
 	}
 	return events, nil
+}
+
+func scanCaseEvent(row scanner) (*vigil.CaseEvent, error) {
+	var ev vigil.CaseEvent
+	var ts string
+	err := row.Scan(&ev.ID, &ev.CaseID, &ts, &ev.Actor, &ev.Kind, &ev.Detail)
+	if err == nil {
+		ev.Time, err = parseTime(ts)
+	}
+	return &ev, err
 }
 
 // DecideCase records a decision, counts it against the case's entries and
@@ -772,20 +768,11 @@ func (s *CaseService) DecideCase(ctx context.Context, id int64, d vigil.Decision
 
 // caseEntries returns the (entry id, bank id) pairs a case matched.
 func caseEntries(ctx context.Context, tx *sql.Tx, caseID int64) ([][2]int64, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT entry_id, bank_id FROM case_entries WHERE case_id = ? ORDER BY entry_id`, caseID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out [][2]int64
-	for rows.Next() {
+	return queryAll(ctx, tx, func(row scanner) ([2]int64, error) {
 		var e [2]int64
-		if err := rows.Scan(&e[0], &e[1]); err != nil {
-			return nil, err
-		}
-		out = append(out, e)
-	}
-	return out, rows.Err()
+		err := row.Scan(&e[0], &e[1])
+		return e, err
+	}, `SELECT entry_id, bank_id FROM case_entries WHERE case_id = ? ORDER BY entry_id`, caseID)
 }
 
 // EntryStats returns the review statistics of entries.
@@ -854,21 +841,11 @@ func (s *CaseService) ExpiredCases(ctx context.Context, limit int) ([]*vigil.Cas
 	now := formatTime(s.db.now())
 	var cases []*vigil.Case
 	err := s.db.read(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, `SELECT `+caseColumns+caseFrom+`
+		var err error
+		cases, err = queryAll(ctx, tx, scanCase, `SELECT `+caseColumns+caseFrom+`
 			WHERE c.purged_at IS NULL AND c.retain_until <= ? ORDER BY c.retain_until, c.id LIMIT ?`,
 			now, min(limit, vigil.MaxCaseLimit))
 		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			c, err := scanCase(rows)
-			if err != nil {
-				return err
-			}
-			cases = append(cases, c)
-		}
-		if err := rows.Err(); err != nil {
 			return err
 		}
 		for _, c := range cases {

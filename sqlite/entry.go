@@ -401,20 +401,11 @@ func (s *EntryService) queryEntries(ctx context.Context, tail string, args ...an
 		if err != nil {
 			return err
 		}
-		rows, err := tx.QueryContext(ctx, `SELECT `+entryColumns+` FROM entries `+tail, args...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			e, err := scanEntry(rows)
-			if err != nil {
-				return err
-			}
+		entries, err = queryAll(ctx, tx, scanEntry, `SELECT `+entryColumns+` FROM entries `+tail, args...)
+		for _, e := range entries {
 			e.BankName = names[e.BankID]
-			entries = append(entries, e)
 		}
-		return rows.Err()
+		return err
 	})
 	return entries, err
 }

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/vigil-oss/vigil"
@@ -72,23 +71,11 @@ func (s *SignalStore) FindSeenSignals(ctx context.Context, t vigil.SignalType, v
 		for _, v := range part {
 			args = append(args, v)
 		}
-		rows, err := s.db.rdb.QueryContext(ctx, `SELECT `+seenColumns+` FROM seen_signals WHERE signal_type = ? AND expires_at > ? AND value IN (?`+strings.Repeat(",?", len(part)-1)+`) ORDER BY id`, args...)
+		found, err := queryAll(ctx, s.db.rdb, scanSeen, `SELECT `+seenColumns+` FROM seen_signals WHERE signal_type = ? AND expires_at > ? AND value IN (`+placeholders(len(part))+`) ORDER BY id`, args...)
 		if err != nil {
 			return nil, fmt.Errorf("find seen signals: %w", err)
 		}
-		for rows.Next() {
-			sg, err := scanSeen(rows)
-			if err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("find seen signals: %w", err)
-			}
-			out = append(out, sg)
-		}
-		err = rows.Err()
-		rows.Close()
-		if err != nil {
-			return nil, fmt.Errorf("find seen signals: %w", err)
-		}
+		out = append(out, found...)
 	}
 	return out, nil
 }
@@ -145,30 +132,28 @@ func (s *SignalStore) ListRematches(ctx context.Context, afterID int64, limit in
 	if limit <= 0 || limit > vigil.MaxEntryLimit {
 		limit = vigil.DefaultEntryLimit
 	}
-	rows, err := s.db.rdb.QueryContext(ctx, `SELECT id, content_sha256, match, seen_at, found_at FROM rematches WHERE id > ? ORDER BY id LIMIT ?`, afterID, limit)
+	out, err := queryAll(ctx, s.db.rdb, scanRematch, `SELECT id, content_sha256, match, seen_at, found_at FROM rematches WHERE id > ? ORDER BY id LIMIT ?`, afterID, limit)
 	if err != nil {
 		return nil, fmt.Errorf("list rematches: %w", err)
 	}
-	defer rows.Close()
-	var out []*vigil.Rematch
-	for rows.Next() {
-		var r vigil.Rematch
-		var m, seen, found string
-		if err := rows.Scan(&r.ID, &r.ContentSHA256, &m, &seen, &found); err != nil {
-			return nil, fmt.Errorf("list rematches: %w", err)
-		}
-		if err := json.Unmarshal([]byte(m), &r.Match); err != nil {
-			return nil, fmt.Errorf("list rematches: %w", err)
-		}
-		if r.SeenAt, err = parseTime(seen); err != nil {
-			return nil, err
-		}
-		if r.FoundAt, err = parseTime(found); err != nil {
-			return nil, err
-		}
-		out = append(out, &r)
+	return out, nil
+}
+
+func scanRematch(row scanner) (*vigil.Rematch, error) {
+	var r vigil.Rematch
+	var m, seen, found string
+	if err := row.Scan(&r.ID, &r.ContentSHA256, &m, &seen, &found); err != nil {
+		return nil, err
 	}
-	return out, rows.Err()
+	if err := json.Unmarshal([]byte(m), &r.Match); err != nil {
+		return nil, fmt.Errorf("rematch %d: %w", r.ID, err)
+	}
+	var err error
+	if r.SeenAt, err = parseTime(seen); err != nil {
+		return nil, err
+	}
+	r.FoundAt, err = parseTime(found)
+	return &r, err
 }
 
 // DeleteExpiredSignals implements vigil.SignalStore.
