@@ -48,7 +48,6 @@ func (v Verdict) Valid() bool {
 
 // Limits on case fields.
 const (
-	MaxQueueNameLen = 64
 	MaxCaseNoteLen  = 8192
 	MaxCasePriority = 100
 	// MaxCaseMatches and MaxCaseMessages bound a case's evidence, which is
@@ -70,8 +69,8 @@ type Queue struct {
 
 // Validate returns an EINVALID error if q's fields cannot be stored.
 func (q *Queue) Validate() error {
-	if err := ValidateBankName(q.Name); err != nil {
-		return Errorf(EINVALID, "queue name must be 1 to %d characters of a-z, 0-9, _ and -", MaxQueueNameLen)
+	if err := validateToken("queue name", q.Name); err != nil {
+		return err
 	}
 	if len(q.Description) > MaxBankDescriptionLen {
 		return Errorf(EINVALID, "queue description longer than %d bytes", MaxBankDescriptionLen)
