@@ -118,10 +118,7 @@ func (s *Server) revealCaseMedia(r *http.Request, id int64, via string) (*vigil.
 	if err != nil {
 		return nil, nil, err
 	}
-	if s.Media == nil || c.Content.MediaID == "" {
-		return nil, nil, vigil.Errorf(vigil.ENOTFOUND, "case %d has no media", id)
-	}
-	data, err := s.Media.Get(r.Context(), c.Content.MediaID)
+	data, err := s.caseMedia(r.Context(), c)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -131,6 +128,15 @@ func (s *Server) revealCaseMedia(r *http.Request, id int64, via string) (*vigil.
 	}
 	s.audit(r, vigil.AuditContentReveal, caseAuditTarget(id), map[string]string{"media_id": c.Content.MediaID, "via": via})
 	return c, data, nil
+}
+
+// caseMedia returns the decrypted media case c keeps. It records nothing:
+// what reaches a person goes through revealCaseMedia.
+func (s *Server) caseMedia(ctx context.Context, c *vigil.Case) ([]byte, error) {
+	if s.Media == nil || c.Content.MediaID == "" {
+		return nil, vigil.Errorf(vigil.ENOTFOUND, "case %d has no media", c.ID)
+	}
+	return s.Media.Get(ctx, c.Content.MediaID)
 }
 
 func caseAuditTarget(id int64) string { return "case:" + strconv.FormatInt(id, 10) }

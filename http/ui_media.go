@@ -171,25 +171,15 @@ func placeholder() []byte {
 	return buf.Bytes()
 }
 
-func (s *Server) caseMedia(r *http.Request) (*vigil.Case, []byte, error) {
-	c, err := s.caseFor(r)
-	if err != nil {
-		return nil, nil, err
-	}
-	if c.Content.MediaID == "" || s.Media == nil {
-		return nil, nil, vigil.Errorf(vigil.ENOTFOUND, "case %d has no media kept", c.ID)
-	}
-	data, err := s.Media.Get(r.Context(), c.Content.MediaID)
-	if err != nil {
-		return nil, nil, err
-	}
-	return c, data, nil
-}
-
 // handleUIPreview serves the blurred rendition, the only form in which
 // media reaches the browser before a reveal.
 func (s *Server) handleUIPreview(w http.ResponseWriter, r *http.Request) {
-	c, data, err := s.caseMedia(r)
+	c, err := s.caseFor(r)
+	if err != nil {
+		s.uiError(w, r, err)
+		return
+	}
+	data, err := s.caseMedia(r.Context(), c)
 	if err != nil {
 		s.uiError(w, r, err)
 		return
@@ -252,7 +242,7 @@ func (s *Server) handleUIOriginal(w http.ResponseWriter, r *http.Request) {
 		s.uiError(w, r, vigil.Errorf(vigil.EFORBIDDEN, "reveal the media again to see it"))
 		return
 	}
-	_, data, err := s.caseMedia(r)
+	data, err := s.caseMedia(r.Context(), c)
 	if err != nil {
 		s.uiError(w, r, err)
 		return
