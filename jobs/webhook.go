@@ -57,15 +57,10 @@ func (wh Webhook) validate(name string) error {
 }
 
 // ValidateWebhookName returns an EINVALID error unless name matches
-// [a-z0-9_-]{1,64}, the alphabet of bank names.
+// [a-z0-9_-]{1,64}, the alphabet of bank names (vigil.ValidateBankName).
 func ValidateWebhookName(name string) error {
-	if name == "" || len(name) > vigil.MaxBankNameLen {
-		return vigil.Errorf(vigil.EINVALID, "webhook name must be 1 to %d characters", vigil.MaxBankNameLen)
-	}
-	for _, c := range []byte(name) {
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
-			return vigil.Errorf(vigil.EINVALID, "webhook name %q may hold only a-z, 0-9, _ and -", name)
-		}
+	if vigil.ValidateBankName(name) != nil {
+		return vigil.Errorf(vigil.EINVALID, "webhook name %q must be 1 to %d characters and may hold only a-z, 0-9, _ and -", name, vigil.MaxBankNameLen)
 	}
 	return nil
 }
