@@ -283,13 +283,7 @@ type EntryStats struct {
 
 // Precision is Confirmed / (Confirmed + FalsePositives), or -1 with no
 // decisions yet.
-func (s *EntryStats) Precision() float64 {
-	n := s.Confirmed + s.FalsePositives
-	if n == 0 {
-		return -1
-	}
-	return float64(s.Confirmed) / float64(n)
-}
+func (s *EntryStats) Precision() float64 { return precision(s.Confirmed, s.FalsePositives) }
 
 // MaxEntryStatsIDs bounds the ids of one CaseService.EntryStats call.
 const MaxEntryStatsIDs = 1000
@@ -319,12 +313,14 @@ type BankStats struct {
 
 // Precision is Confirmed / (Confirmed + FalsePositives), or -1 with no
 // decisions yet.
-func (s *BankStats) Precision() float64 {
-	n := s.Confirmed + s.FalsePositives
+func (s *BankStats) Precision() float64 { return precision(s.Confirmed, s.FalsePositives) }
+
+func precision(confirmed, falsePositives int) float64 {
+	n := confirmed + falsePositives
 	if n == 0 {
 		return -1
 	}
-	return float64(s.Confirmed) / float64(n)
+	return float64(confirmed) / float64(n)
 }
 
 // QuarantinePolicy says when review statistics quarantine a bank entry
