@@ -897,14 +897,12 @@ func (s *CaseService) PurgeCase(ctx context.Context, id int64) error {
 		if err != nil {
 			return err
 		}
-		var conversation sql.NullString
-		if cv := c.Conversation; cv != nil {
-			cv.Messages = nil
-			b, err := json.Marshal(cv)
-			if err != nil {
-				return err
-			}
-			conversation = sql.NullString{String: string(b), Valid: true}
+		if c.Conversation != nil {
+			c.Conversation.Messages = nil
+		}
+		conversation, err := nullJSON(c.Conversation, c.Conversation != nil)
+		if err != nil {
+			return err
 		}
 		ts := formatTime(now)
 		if _, err := tx.ExecContext(ctx, `
