@@ -1,6 +1,7 @@
 package http
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 
@@ -26,31 +27,40 @@ type quarantinedEntry struct {
 	Precision *float64 `json:"precision,omitempty"`
 }
 
-func (s *Server) handleListQuarantine(w http.ResponseWriter, r *http.Request) {
-	if s.Cases == nil {
-		writeError(w, r, errNoReview)
-		return
-	}
-	stats, err := s.Cases.EntryStats(r.Context(), nil)
+// quarantinedEntries returns the entries waiting for a curator, for the
+// API and the review UI alike. The server must have a case store.
+func (s *Server) quarantinedEntries(ctx context.Context) ([]quarantinedEntry, error) {
+	stats, err := s.Cases.EntryStats(ctx, nil)
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return nil, err
 	}
 	out := []quarantinedEntry{}
 	for _, st := range stats {
 		if st.QuarantinedAt == nil {
 			continue
 		}
-		e, err := s.Entries.FindEntryByID(r.Context(), st.EntryID)
+		e, err := s.Entries.FindEntryByID(ctx, st.EntryID)
 		if err != nil {
-			writeError(w, r, err)
-			return
+			return nil, err
 		}
 		q := quarantinedEntry{Entry: e, Stats: st}
 		if p := st.Precision(); p >= 0 {
 			q.Precision = &p
 		}
 		out = append(out, q)
+	}
+	return out, nil
+}
+
+func (s *Server) handleListQuarantine(w http.ResponseWriter, r *http.Request) {
+	if s.Cases == nil {
+		writeError(w, r, errNoReview)
+		return
+	}
+	out, err := s.quarantinedEntries(r.Context())
+	if err != nil {
+		writeError(w, r, err)
+		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"entries": out})
 }

@@ -152,26 +152,10 @@ func (s *Server) handleUIQuarantined(w http.ResponseWriter, r *http.Request) {
 		s.uiError(w, r, errNoReview)
 		return
 	}
-	stats, err := s.Cases.EntryStats(r.Context(), nil)
+	rows, err := s.quarantinedEntries(r.Context())
 	if err != nil {
 		s.uiError(w, r, err)
 		return
-	}
-	type row struct {
-		Entry *vigil.Entry
-		Stats *vigil.EntryStats
-	}
-	var rows []row
-	for _, st := range stats {
-		if st.QuarantinedAt == nil {
-			continue
-		}
-		e, err := s.Entries.FindEntryByID(r.Context(), st.EntryID)
-		if err != nil {
-			s.uiError(w, r, err)
-			return
-		}
-		rows = append(rows, row{e, st})
 	}
 	s.render(w, r, http.StatusOK, "quarantine.html", "Quarantined entries", "quarantine", map[string]any{"Rows": rows})
 }
