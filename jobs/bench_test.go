@@ -57,7 +57,7 @@ func BenchmarkContentDirect(b *testing.B) {
 		if err != nil || len(results[0].Matches) != 1 {
 			b.Fatalf("%v %v", results, err)
 		}
-		if err := e.signals.KeepSignals(ctx, res.Digests.Signals()[2].Value, vigil.KeepableSignals(res.Signals()), time.Hour); err != nil {
+		if err := vigil.KeepSeen(ctx, e.signals, res.Signals(), time.Hour); err != nil {
 			b.Fatal(err)
 		}
 	}

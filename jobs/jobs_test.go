@@ -34,26 +34,27 @@ type env struct {
 	spoolDir string
 }
 
+// mustOpenEnv opens an env in a new temporary directory.
 func mustOpenEnv(tb testing.TB) *env {
 	tb.Helper()
+	return openEnvIn(tb, tb.TempDir())
+}
+
+// openEnvIn opens an env on the data directory dir (which may hold one
+// already), with the spool under it.
+func openEnvIn(tb testing.TB, dir string) *env {
+	tb.Helper()
 	ctx := context.Background()
-	dir := tb.TempDir()
 	db, err := sqlite.Open(ctx, dir, nil)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { db.Close() })
-	return newEnv(tb, db, filepath.Join(dir, "spool"))
-}
-
-func newEnv(tb testing.TB, db *sqlite.DB, spoolDir string) *env {
-	tb.Helper()
-	ctx := context.Background()
 	m := matcher.New(sqlite.NewBankService(db), sqlite.NewEntryService(db), slog.New(slog.DiscardHandler))
 	if err := m.Load(ctx); err != nil {
 		tb.Fatal(err)
 	}
-	return &env{db: db, matcher: m, signals: sqlite.NewSignalStore(db), spoolDir: spoolDir}
+	return &env{db: db, matcher: m, signals: sqlite.NewSignalStore(db), spoolDir: filepath.Join(dir, "spool")}
 }
 
 func (e *env) config(webhooks map[string]jobs.Webhook) jobs.Config {

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -15,7 +14,6 @@ import (
 
 	"github.com/vigil-oss/vigil"
 	"github.com/vigil-oss/vigil/jobs"
-	"github.com/vigil-oss/vigil/sqlite"
 )
 
 // killHelperEnv, when set to a data directory, turns this test binary into
@@ -96,15 +94,4 @@ func queueAndHang(t *testing.T, dir string) {
 	}
 	fmt.Printf("queued %d\n", j.ID)
 	time.Sleep(time.Hour)
-}
-
-// openEnvIn is mustOpenEnv on a given data directory.
-func openEnvIn(tb testing.TB, dir string) *env {
-	tb.Helper()
-	db, err := sqlite.Open(context.Background(), dir, nil)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { db.Close() })
-	return newEnv(tb, db, filepath.Join(dir, "spool"))
 }
