@@ -174,12 +174,12 @@ func (e *Engine) ConversationChange(prev *grooming.Risk, cur grooming.Risk) Outc
 	if prev == nil {
 		return out
 	}
-	before := e.Conversation(*prev)
 	if out.Vetoed {
 		// A veto that already held acts (does nothing) again; that is
 		// harmless and tells the caller why nothing happens.
 		return out
 	}
+	before := e.Conversation(*prev)
 	was := map[string]bool{}
 	if !before.Vetoed {
 		for _, f := range before.Fired {

@@ -57,26 +57,18 @@ type fileAction struct {
 	Auto     string `yaml:"auto"`
 }
 
+// rule converts f; fileConditions and fileAction mirror vigil's types
+// field for field, with YAML names, so they convert directly.
 func (f *fileRule) rule() *vigil.Rule {
-	r := &vigil.Rule{
-		Name:        f.Name,
-		Description: f.Description,
-		Enabled:     f.Enabled == nil || *f.Enabled,
-		Source:      vigil.RuleSourceFile,
-		When: vigil.RuleConditions{
-			Kind:        f.When.Kind,
-			Banks:       f.When.Banks,
-			Categories:  f.When.Categories,
-			SignalTypes: f.When.SignalTypes,
-			MaxDistance: f.When.MaxDistance,
-			Flagged:     f.When.Flagged,
-			MinScore:    f.When.MinScore,
-			MinLevel:    f.When.MinLevel,
-		},
+	return &vigil.Rule{
+		Name:          f.Name,
+		Description:   f.Description,
+		Enabled:       f.Enabled == nil || *f.Enabled,
+		Source:        vigil.RuleSourceFile,
+		When:          vigil.RuleConditions(f.When),
 		Action:        vigil.RuleAction(f.Action),
 		Corroboration: f.Corroboration,
 	}
-	return r
 }
 
 // ReadFile reads and checks a rules file.
