@@ -135,7 +135,7 @@ func (s *Store) Get(ctx context.Context, id string) ([]byte, error) {
 	if err := ValidateID(id); err != nil {
 		return nil, err
 	}
-	blob, err := readLimited(s.path(id), s.MaxSize+int64(headerMax+tagSize))
+	blob, err := s.readBlob(id)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, vigil.Errorf(vigil.ENOTFOUND, "media %s not found", id)
 	} else if err != nil {
@@ -214,7 +214,7 @@ func (s *Store) Rekey(ctx context.Context) (int, error) {
 	n := 0
 	// A cutoff in the future takes every blob, however new.
 	err := s.ForEachBlob(ctx, time.Now().Add(time.Hour), func(id string) error {
-		blob, err := readLimited(s.path(id), s.MaxSize+int64(headerMax+tagSize))
+		blob, err := s.readBlob(id)
 		if err != nil {
 			return fmt.Errorf("rekey media %s: %w", id, err)
 		}
@@ -255,6 +255,12 @@ func ValidateID(id string) error {
 		}
 	}
 	return nil
+}
+
+// readBlob reads the file of blob id, refusing one larger than a blob of
+// MaxSize can be.
+func (s *Store) readBlob(id string) ([]byte, error) {
+	return readLimited(s.path(id), s.MaxSize+int64(headerMax+tagSize))
 }
 
 // path returns a blob's file. Files sit in 256 subdirectories by their
