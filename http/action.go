@@ -95,12 +95,18 @@ type conversationEventRisk struct {
 func platformIDs(r *http.Request) (vigil.ContentRef, error) {
 	q := r.URL.Query()
 	ref := vigil.ContentRef{UserID: q.Get("user_id"), ContentID: q.Get("content_id")}
+	return ref, checkPlatformIDs(ref)
+}
+
+// checkPlatformIDs checks the platform's ids in ref, from the query or a
+// JSON body.
+func checkPlatformIDs(ref vigil.ContentRef) error {
 	for _, v := range []string{ref.UserID, ref.ContentID} {
 		if len(v) > maxPlatformIDLen || !printableID(v) {
-			return ref, badRequest("user_id and content_id must be at most %d printable characters", maxPlatformIDLen)
+			return badRequest("user_id and content_id must be at most %d printable characters", maxPlatformIDLen)
 		}
 	}
-	return ref, nil
+	return nil
 }
 
 func printableID(s string) bool {
@@ -268,9 +274,9 @@ func (s *Server) keepMedia(ctx context.Context, ref *vigil.ContentRef, media fun
 // a new or a one-off conversation): a rule that already held then does not
 // act again. msgs are the messages scored in this request, the first of
 // them at index first of the conversation; the cases opened hold them,
-// with the indicators each raised.
-func (s *Server) actOnConversation(r *http.Request, convID string, prev *grooming.Risk, risk grooming.Risk, msgs []grooming.Message, first int) *actionsResponse {
-	ctx := r.Context()
+// with the indicators each raised. ref holds the platform's ids from the
+// request (see platformIDs); its content id becomes convID.
+func (s *Server) actOnConversation(ctx context.Context, ref vigil.ContentRef, convID string, prev *grooming.Risk, risk grooming.Risk, msgs []grooming.Message, first int) *actionsResponse {
 	e, err := s.ruleEngine(ctx)
 	if err != nil {
 		s.Logger.Error("load rules", "err", err)
@@ -281,10 +287,6 @@ func (s *Server) actOnConversation(r *http.Request, convID string, prev *groomin
 	}
 	o := e.ConversationChange(prev, risk)
 	p := s.newPlan(o)
-	ref, err := platformIDs(r)
-	if err != nil {
-		ref = vigil.ContentRef{} // checked by the handler already
-	}
 	ref.ContentID = convID
 	if cases := o.Cases(); len(cases) > 0 {
 		if s.Cases == nil {

@@ -55,7 +55,8 @@ func (s *Server) handleAppendMessages(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, vigil.Errorf(vigil.ETOOLARGE, "at most %d messages per request", maxMessagesPerRequest))
 		return
 	}
-	if _, err := platformIDs(r); err != nil {
+	ref, err := platformIDs(r)
+	if err != nil {
 		writeError(w, r, err)
 		return
 	}
@@ -105,7 +106,7 @@ func (s *Server) handleAppendMessages(w http.ResponseWriter, r *http.Request) {
 	if len(prevRisk) > 0 && json.Unmarshal(prevRisk, &prev) != nil {
 		prev = nil
 	}
-	resp.Actions = s.actOnConversation(r, c.ID, prev, risk, req.Messages, first)
+	resp.Actions = s.actOnConversation(r.Context(), ref, c.ID, prev, risk, req.Messages, first)
 	writeJSON(w, http.StatusOK, resp)
 }
 
@@ -137,7 +138,8 @@ func (s *Server) handleScoreConversation(w http.ResponseWriter, r *http.Request)
 		writeError(w, r, vigil.Errorf(vigil.ETOOLARGE, "at most %d messages per request", maxMessagesPerRequest))
 		return
 	}
-	if _, err := platformIDs(r); err != nil {
+	ref, err := platformIDs(r)
+	if err != nil {
 		writeError(w, r, err)
 		return
 	}
@@ -146,7 +148,7 @@ func (s *Server) handleScoreConversation(w http.ResponseWriter, r *http.Request)
 		return
 	}
 	risk := s.Grooming.Score(c)
-	actions := s.actOnConversation(r, c.ID, nil, risk, c.Messages, 0)
+	actions := s.actOnConversation(r.Context(), ref, c.ID, nil, risk, c.Messages, 0)
 	if actions == nil {
 		writeJSON(w, http.StatusOK, risk)
 		return

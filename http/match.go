@@ -215,8 +215,9 @@ func (s *Server) handleLookup(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, badRequest("min_quality must be -1 (no filter) or 0 to 100, got %d", req.MinQuality))
 		return
 	}
-	if len(req.UserID) > maxPlatformIDLen || len(req.ContentID) > maxPlatformIDLen || !printableID(req.UserID) || !printableID(req.ContentID) {
-		writeError(w, r, badRequest("user_id and content_id must be at most %d printable characters", maxPlatformIDLen))
+	ref := vigil.ContentRef{UserID: req.UserID, ContentID: req.ContentID, SHA256: contentSHA256(req.Signals)}
+	if err := checkPlatformIDs(ref); err != nil {
+		writeError(w, r, err)
 		return
 	}
 	results, err := s.Matcher.Lookup(r.Context(), req.Signals, vigil.MatchOptions{MinQuality: req.MinQuality, Dihedral: req.Dihedral})
@@ -225,6 +226,5 @@ func (s *Server) handleLookup(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.metrics.countMatches(results)
-	ref := vigil.ContentRef{UserID: req.UserID, ContentID: req.ContentID, SHA256: contentSHA256(req.Signals)}
 	writeJSON(w, http.StatusOK, lookupResponse{Results: results, Actions: s.actOnMatch(r.Context(), results, ref, nil)})
 }
