@@ -63,20 +63,11 @@ func ruleJSON(r *vigil.Rule) (conditions, action string, err error) {
 
 // ListRules implements vigil.RuleService.
 func (s *RuleService) ListRules(ctx context.Context) ([]*vigil.Rule, error) {
-	var out []*vigil.Rule
-	err := s.db.read(ctx, func(tx *sql.Tx) error {
-		var err error
-		out, err = listRules(ctx, tx)
-		return err
-	})
+	out, err := queryAll(ctx, s.db.rdb, scanRule, `SELECT `+ruleColumns+` FROM rules ORDER BY name`)
 	if err != nil {
 		return nil, fmt.Errorf("list rules: %w", err)
 	}
 	return out, nil
-}
-
-func listRules(ctx context.Context, tx *sql.Tx) ([]*vigil.Rule, error) {
-	return queryAll(ctx, tx, scanRule, `SELECT `+ruleColumns+` FROM rules ORDER BY name`)
 }
 
 // FindRule implements vigil.RuleService.
