@@ -5,7 +5,8 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
-	"time"
+
+	"github.com/vigil-oss/vigil/internal/cputime"
 )
 
 // syllables make benign made-up words; three of them give 110,592 distinct
@@ -75,13 +76,11 @@ func BenchmarkKeywordMatch(b *testing.B) {
 		b.Run(fmt.Sprintf("automaton/%d", n), func(b *testing.B) {
 			b.SetBytes(int64(len(text)))
 			b.ReportAllocs()
-			cpu0 := cpuTime()
-			for b.Loop() {
+			cputime.PerOp(b, func() {
 				if _, err := l.Match(text); err != nil {
 					b.Fatal(err)
 				}
-			}
-			reportCPU(b, cpu0)
+			})
 		})
 	}
 	// The baseline: lower-case the text and look for every keyword with
@@ -89,8 +88,7 @@ func BenchmarkKeywordMatch(b *testing.B) {
 	for _, n := range []int{1_000, 10_000} {
 		b.Run(fmt.Sprintf("naive-contains/%d", n), func(b *testing.B) {
 			b.SetBytes(int64(len(text)))
-			cpu0 := cpuTime()
-			for b.Loop() {
+			cputime.PerOp(b, func() {
 				lower := strings.ToLower(text)
 				hits := 0
 				for _, w := range words[:n] {
@@ -101,20 +99,17 @@ func BenchmarkKeywordMatch(b *testing.B) {
 				if hits == 0 {
 					b.Fatal("no hits")
 				}
-			}
-			reportCPU(b, cpu0)
+			})
 		})
 	}
 	b.Run("normalize-only", func(b *testing.B) {
 		b.SetBytes(int64(len(text)))
 		b.ReportAllocs()
-		cpu0 := cpuTime()
-		for b.Loop() {
+		cputime.PerOp(b, func() {
 			if _, err := normalize(text); err != nil {
 				b.Fatal(err)
 			}
-		}
-		reportCPU(b, cpu0)
+		})
 	})
 }
 
@@ -122,14 +117,12 @@ func BenchmarkKeywordListBuild(b *testing.B) {
 	entries := benchKeywords(100_000)
 	b.ReportAllocs()
 	var l *KeywordList
-	cpu0 := cpuTime()
-	for b.Loop() {
+	cputime.PerOp(b, func() {
 		var err error
 		if l, err = NewKeywordList(entries); err != nil {
 			b.Fatal(err)
 		}
-	}
-	reportCPU(b, cpu0)
+	})
 	b.ReportMetric(float64(len(l.ac.check)), "slots")
 }
 
@@ -177,27 +170,23 @@ func BenchmarkURLMatch(b *testing.B) {
 		b.SetBytes(int64(total / len(urls)))
 		b.ReportAllocs()
 		i := 0
-		cpu0 := cpuTime()
-		for b.Loop() {
+		cputime.PerOp(b, func() {
 			if _, err := l.Match(urls[i%len(urls)]); err != nil {
 				b.Fatal(err)
 			}
 			i++
-		}
-		reportCPU(b, cpu0)
+		})
 	})
 	b.Run("normalize-only", func(b *testing.B) {
 		b.SetBytes(int64(total / len(urls)))
 		b.ReportAllocs()
 		i := 0
-		cpu0 := cpuTime()
-		for b.Loop() {
+		cputime.PerOp(b, func() {
 			if _, err := NormalizeURL(urls[i%len(urls)]); err != nil {
 				b.Fatal(err)
 			}
 			i++
-		}
-		reportCPU(b, cpu0)
+		})
 	})
 	// The baseline: a map of the 100,000 entries as written, which only
 	// finds URLs spelt exactly as listed (here: none of the lookups).
@@ -208,29 +197,19 @@ func BenchmarkURLMatch(b *testing.B) {
 	b.Run("map-baseline/100000", func(b *testing.B) {
 		b.SetBytes(int64(total / len(urls)))
 		i := 0
-		cpu0 := cpuTime()
-		for b.Loop() {
+		cputime.PerOp(b, func() {
 			_ = set[urls[i%len(urls)]]
 			i++
-		}
-		reportCPU(b, cpu0)
+		})
 	})
 	text := "hi! see " + strings.Join(urls[:20], " and also ") + " ok"
 	b.Run("match-text", func(b *testing.B) {
 		b.SetBytes(int64(len(text)))
 		b.ReportAllocs()
-		cpu0 := cpuTime()
-		for b.Loop() {
+		cputime.PerOp(b, func() {
 			if _, err := l.MatchText(text); err != nil {
 				b.Fatal(err)
 			}
-		}
-		reportCPU(b, cpu0)
+		})
 	})
-}
-
-// reportCPU reports the CPU time per operation since cpu0, all threads
-// (garbage collection included) counted.
-func reportCPU(b *testing.B, cpu0 time.Duration) {
-	b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "cpu-ns/op")
 }
