@@ -10,7 +10,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -130,7 +129,7 @@ func TestServeRulesEndToEnd(t *testing.T) {
 		json.Unmarshal(body, &ev)
 		events <- ev
 	}))
-	defer hook.Close()
+	t.Cleanup(hook.Close)
 	rulesFile := filepath.Join(t.TempDir(), "rules.yaml")
 	if err := os.WriteFile(rulesFile, []byte(`rules:
   - name: review
@@ -143,48 +142,18 @@ func TestServeRulesEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	var stdout, logs syncBuffer
-	m := &Main{Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: io.Discard, Logger: slog.New(slog.NewTextHandler(&logs, nil))}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- m.Run(ctx, []string{"serve", "--data", t.TempDir(), "--addr", "127.0.0.1:0", "--rules", rulesFile, "--webhook", "platform=" + hook.URL})
-	}()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	}()
-	urlRE, keyRE := regexp.MustCompile(`url=(http://\S+)`), regexp.MustCompile(`(?m)^\s+(\S+)$`)
-	waitFor(t, "serving", func() bool { return urlRE.MatchString(logs.String()) })
-	base := urlRE.FindStringSubmatch(logs.String())[1]
-	key := keyRE.FindStringSubmatch(stdout.String())[1]
-	call := func(method, path, contentType string, body io.Reader) (int, []byte) {
-		req, _ := http.NewRequest(method, base+path, body)
-		req.Header.Set("Authorization", "Bearer "+key)
-		if contentType != "" {
-			req.Header.Set("Content-Type", contentType)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, b
-	}
+	srv := startServe(t, "--rules", rulesFile, "--webhook", "platform="+hook.URL)
 
 	img, err := os.ReadFile(filepath.Join(testImages, "synthetic/synth-smooth-rgb-129x300.png"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	call("POST", "/v1/banks", "application/json", strings.NewReader(`{"name":"hotline"}`))
-	if code, _ := call("POST", "/v1/banks/hotline/entries", "application/json",
+	srv.call("POST", "/v1/banks", "application/json", strings.NewReader(`{"name":"hotline"}`))
+	if code, _ := srv.call("POST", "/v1/banks/hotline/entries", "application/json",
 		strings.NewReader(`{"entries":[{"signal_type":"pdq","value":"`+scanImgPDQ+`","source":"hotline"}]}`)); code != 201 {
 		t.Fatalf("add entry: %d", code)
 	}
-	code, body := call("POST", "/v1/match?user_id=u-77", "image/png", bytes.NewReader(img))
+	code, body := srv.call("POST", "/v1/match?user_id=u-77", "image/png", bytes.NewReader(img))
 	var mr struct {
 		Matched bool
 		Actions struct {
@@ -208,24 +177,20 @@ func TestServeRulesEndToEnd(t *testing.T) {
 		t.Fatal("no rule.matched event")
 	}
 	casePath := "/v1/cases/" + strconv.FormatInt(mr.Actions.Cases[0], 10)
-	if code, body := call("GET", casePath+"/media", "", nil); code != 200 || !bytes.Equal(body, img) {
+	if code, body := srv.call("GET", casePath+"/media", "", nil); code != 200 || !bytes.Equal(body, img) {
 		t.Fatalf("media %d, %d bytes", code, len(body))
 	}
-	if code, body := call("GET", casePath, "", nil); code != 200 || !strings.Contains(string(body), `"revealed"`) {
+	if code, body := srv.call("GET", casePath, "", nil); code != 200 || !strings.Contains(string(body), `"revealed"`) {
 		t.Fatalf("case %d %s", code, body)
 	}
 
 	// A background job runs the same rules and says so in its result.
-	code, body = call("POST", "/v1/jobs?user_id=u-88&content_id=video-5", "image/png", bytes.NewReader(img))
+	code, body = srv.call("POST", "/v1/jobs?user_id=u-88&content_id=video-5", "image/png", bytes.NewReader(img))
 	var job vigil.Job
 	if json.Unmarshal(body, &job); code != 202 {
 		t.Fatalf("submit %d %s", code, body)
 	}
-	waitFor(t, "the job", func() bool {
-		_, body := call("GET", "/v1/jobs/"+strconv.FormatInt(job.ID, 10), "", nil)
-		json.Unmarshal(body, &job)
-		return job.State.Finished()
-	})
+	srv.waitJob(&job)
 	var res struct {
 		Matched bool
 		Actions struct{ Cases []int64 }
@@ -234,11 +199,11 @@ func TestServeRulesEndToEnd(t *testing.T) {
 		t.Fatalf("job %+v %s", job, job.Result)
 	}
 	jobCase := "/v1/cases/" + strconv.FormatInt(res.Actions.Cases[0], 10)
-	if code, body := call("GET", jobCase+"/media", "", nil); code != 200 || !bytes.Equal(body, img) {
+	if code, body := srv.call("GET", jobCase+"/media", "", nil); code != 200 || !bytes.Equal(body, img) {
 		t.Fatalf("job case media %d, %d bytes", code, len(body))
 	}
 	var jc vigil.Case
-	if code, body := call("GET", jobCase, "", nil); code != 200 || json.Unmarshal(body, &jc) != nil ||
+	if code, body := srv.call("GET", jobCase, "", nil); code != 200 || json.Unmarshal(body, &jc) != nil ||
 		jc.Content.UserID != "u-88" || jc.Content.ContentID != "video-5" {
 		t.Fatalf("job case %d %s: want the platform ids given with the job", code, body)
 	}

@@ -51,6 +51,78 @@ func waitFor(tb testing.TB, what string, fn func() bool) {
 	}
 }
 
+// served is a `vigil serve` running for a test: its base URL and the
+// bootstrap admin key it printed.
+type served struct {
+	tb        testing.TB
+	base, key string
+}
+
+// startServe runs `vigil serve` with a fresh data directory (unless args
+// give one), a free port and args, waits until it serves, and stops it
+// at the end of the test (register cleanups it must outlive, such as a
+// webhook receiver's, before calling).
+func startServe(tb testing.TB, args ...string) *served {
+	tb.Helper()
+	var stdout, logs syncBuffer
+	m := &Main{Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: io.Discard, Logger: slog.New(slog.NewTextHandler(&logs, nil))}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- m.Run(ctx, append([]string{"serve", "--data", tb.TempDir(), "--addr", "127.0.0.1:0"}, args...))
+	}()
+	tb.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			tb.Errorf("serve: %v", err)
+		}
+	})
+	urlRE, keyRE := regexp.MustCompile(`url=(http://\S+)`), regexp.MustCompile(`(?m)^\s+(\S+)$`)
+	waitFor(tb, "serving", func() bool {
+		select {
+		case err := <-done:
+			done <- err // for the cleanup
+			tb.Fatalf("serve ended before serving: %v", err)
+		default:
+		}
+		return urlRE.MatchString(logs.String())
+	})
+	return &served{tb: tb, base: urlRE.FindStringSubmatch(logs.String())[1], key: keyRE.FindStringSubmatch(stdout.String())[1]}
+}
+
+// call sends a request with the admin key and returns the status and body.
+func (s *served) call(method, path, contentType string, body io.Reader) (int, []byte) {
+	s.tb.Helper()
+	req, err := http.NewRequest(method, s.base+path, body)
+	if err != nil {
+		s.tb.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+s.key)
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		s.tb.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		s.tb.Fatal(err)
+	}
+	return resp.StatusCode, b
+}
+
+// waitJob polls job until it has finished, updating it.
+func (s *served) waitJob(job *vigil.Job) {
+	s.tb.Helper()
+	waitFor(s.tb, "the job", func() bool {
+		_, body := s.call("GET", "/v1/jobs/"+strconv.FormatInt(job.ID, 10), "", nil)
+		json.Unmarshal(body, job)
+		return job.State.Finished()
+	})
+}
+
 // TestServeJobsAndWebhooks runs `vigil serve` with a webhook and checks
 // the wiring: an upload to /v1/jobs completes and its signed event
 // arrives; an entry added later raises a signed retroactive-match event.
@@ -71,71 +143,35 @@ func TestServeJobsAndWebhooks(t *testing.T) {
 		events[ev.Type] = ev.Data
 		mu.Unlock()
 	}))
-	defer hook.Close()
+	t.Cleanup(hook.Close)
 	event := func(typ string) json.RawMessage {
 		mu.Lock()
 		defer mu.Unlock()
 		return events[typ]
 	}
 
-	var stdout, logs syncBuffer
-	m := &Main{Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: io.Discard, Logger: slog.New(slog.NewTextHandler(&logs, nil))}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
 	data := t.TempDir()
-	go func() {
-		done <- m.Run(ctx, []string{"serve", "--data", data, "--addr", "127.0.0.1:0",
-			"--webhook", "platform=" + hook.URL, "--rematch-webhook", "platform", "--keep-signals", "1h"})
-	}()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	}()
-	urlRE, keyRE := regexp.MustCompile(`url=(http://\S+)`), regexp.MustCompile(`(?m)^\s+(\S+)$`)
-	waitFor(t, "serving", func() bool { return urlRE.MatchString(logs.String()) })
-	base := urlRE.FindStringSubmatch(logs.String())[1]
-	key := keyRE.FindStringSubmatch(stdout.String())[1]
-
-	call := func(method, path, contentType string, body io.Reader, out any) int {
-		req, _ := http.NewRequest(method, base+path, body)
-		req.Header.Set("Authorization", "Bearer "+key)
-		if contentType != "" {
-			req.Header.Set("Content-Type", contentType)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		if out != nil {
-			json.NewDecoder(resp.Body).Decode(out)
-		}
-		return resp.StatusCode
-	}
+	srv := startServe(t, "--data", data, "--webhook", "platform="+hook.URL, "--rematch-webhook", "platform", "--keep-signals", "1h")
 
 	img, err := os.ReadFile(filepath.Join(testImages, "synthetic/synth-smooth-rgb-129x300.png"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	var job vigil.Job
-	if code := call("POST", "/v1/jobs?webhook=platform", "image/png", bytes.NewReader(img), &job); code != 202 {
+	code, body := srv.call("POST", "/v1/jobs?webhook=platform", "image/png", bytes.NewReader(img))
+	if json.Unmarshal(body, &job); code != 202 {
 		t.Fatalf("submit: %d", code)
 	}
-	waitFor(t, "the job", func() bool {
-		call("GET", "/v1/jobs/"+strconv.FormatInt(job.ID, 10), "", nil, &job)
-		return job.State.Finished()
-	})
+	srv.waitJob(&job)
 	if job.State != vigil.JobCompleted {
 		t.Fatalf("job %+v", job)
 	}
 	waitFor(t, "job.completed", func() bool { return event(vigil.EventJobCompleted) != nil })
 
 	// The job kept the upload's signals: an entry added now matches it.
-	call("POST", "/v1/banks", "application/json", strings.NewReader(`{"name":"later"}`), nil)
-	if code := call("POST", "/v1/banks/later/entries", "application/json",
-		strings.NewReader(`{"entries":[{"signal_type":"pdq","value":"`+scanImgPDQ+`"}]}`), nil); code != 201 {
+	srv.call("POST", "/v1/banks", "application/json", strings.NewReader(`{"name":"later"}`))
+	if code, _ := srv.call("POST", "/v1/banks/later/entries", "application/json",
+		strings.NewReader(`{"entries":[{"signal_type":"pdq","value":"`+scanImgPDQ+`"}]}`)); code != 201 {
 		t.Fatalf("add entry: %d", code)
 	}
 	waitFor(t, "match.retroactive", func() bool { return event(vigil.EventRetroactiveMatch) != nil })
