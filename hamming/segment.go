@@ -23,15 +23,6 @@ func toWords(h *[32]byte) words {
 	}
 }
 
-func fromWords(w *words) [32]byte {
-	var h [32]byte
-	binary.BigEndian.PutUint64(h[0:8], w[0])
-	binary.BigEndian.PutUint64(h[8:16], w[1])
-	binary.BigEndian.PutUint64(h[16:24], w[2])
-	binary.BigEndian.PutUint64(h[24:32], w[3])
-	return h
-}
-
 // Distance returns the Hamming distance between two 256-bit hashes.
 func Distance(a, b [32]byte) int {
 	x, y := toWords(&a), toWords(&b)
