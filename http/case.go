@@ -50,19 +50,36 @@ func callerRole(r *http.Request) vigil.Role {
 	return ""
 }
 
-// queueNames returns the names of the queues whose cases the caller may see.
-func (s *Server) queueNames(r *http.Request) ([]string, error) {
+// visibleQueues returns the queues whose cases the caller may see.
+func (s *Server) visibleQueues(r *http.Request) ([]*vigil.Queue, error) {
 	qs, err := s.Cases.ListQueues(r.Context())
 	if err != nil {
 		return nil, err
 	}
-	var names []string
+	var out []*vigil.Queue
 	for _, q := range qs {
 		if q.Allows(callerRole(r)) {
-			names = append(names, q.Name)
+			out = append(out, q)
 		}
 	}
-	return names, nil
+	return out, nil
+}
+
+// allowedQueue returns the named queue if the caller may see its cases.
+// A queue it may not see is reported as not found, like one that does not
+// exist, so that queue names do not leak.
+func (s *Server) allowedQueue(r *http.Request, name string) (*vigil.Queue, error) {
+	if s.Cases == nil {
+		return nil, errNoReview
+	}
+	q, err := s.Cases.FindQueue(r.Context(), name)
+	if err != nil {
+		return nil, err
+	}
+	if !q.Allows(callerRole(r)) {
+		return nil, vigil.Errorf(vigil.ENOTFOUND, "queue %q not found", name)
+	}
+	return q, nil
 }
 
 // visibleCase returns case id if the caller's role may see its queue. A
@@ -271,10 +288,14 @@ func (s *Server) handleListCases(w http.ResponseWriter, r *http.Request) {
 		}
 		f.Limit = n
 	}
-	allowed, err := s.queueNames(r)
+	visible, err := s.visibleQueues(r)
 	if err != nil {
 		writeError(w, r, err)
 		return
+	}
+	allowed := make([]string, len(visible))
+	for i, vq := range visible {
+		allowed[i] = vq.Name
 	}
 	if want := q["queue"]; len(want) > 0 {
 		for _, name := range want {
@@ -344,11 +365,7 @@ func (s *Server) handleNextCase(w http.ResponseWriter, r *http.Request) {
 		}
 		after = n
 	}
-	name := r.PathValue("name")
-	q, err := s.Cases.FindQueue(r.Context(), name)
-	if err == nil && !q.Allows(callerRole(r)) {
-		err = vigil.Errorf(vigil.ENOTFOUND, "queue %q not found", name)
-	}
+	q, err := s.allowedQueue(r, r.PathValue("name"))
 	if err != nil {
 		writeError(w, r, err)
 		return

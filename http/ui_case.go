@@ -22,22 +22,6 @@ type queueSummary struct {
 	Oldest    time.Time // the oldest waiting case's opening; zero if none
 }
 
-// visibleQueues returns the queues the request's key may see.
-func (s *Server) visibleQueues(r *http.Request) ([]*vigil.Queue, error) {
-	qs, err := s.Cases.ListQueues(r.Context())
-	if err != nil {
-		return nil, err
-	}
-	role := keyFrom(r.Context()).Role
-	var out []*vigil.Queue
-	for _, q := range qs {
-		if q.Allows(role) {
-			out = append(out, q)
-		}
-	}
-	return out, nil
-}
-
 func (s *Server) handleUIQueues(w http.ResponseWriter, r *http.Request) {
 	if s.Cases == nil {
 		s.render(w, r, http.StatusOK, "queues.html", "Queues", "queues", map[string]any{"Disabled": true})
@@ -69,23 +53,6 @@ func (s *Server) handleUIQueues(w http.ResponseWriter, r *http.Request) {
 		rows = append(rows, sum)
 	}
 	s.render(w, r, http.StatusOK, "queues.html", "Queues", "queues", map[string]any{"Queues": rows})
-}
-
-// allowedQueue returns the named queue if the request's key may see it.
-// A queue it may not see is reported as not found, like one that does not
-// exist, so that queue names do not leak.
-func (s *Server) allowedQueue(r *http.Request, name string) (*vigil.Queue, error) {
-	if s.Cases == nil {
-		return nil, errNoReview
-	}
-	q, err := s.Cases.FindQueue(r.Context(), name)
-	if err != nil {
-		return nil, err
-	}
-	if !q.Allows(keyFrom(r.Context()).Role) {
-		return nil, vigil.Errorf(vigil.ENOTFOUND, "queue %q not found", name)
-	}
-	return q, nil
 }
 
 // caseStates maps the case list's state filter to the states it shows.
