@@ -50,6 +50,11 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("serve takes no arguments, got %q", fs.Args())
 	}
+	if *rematchWebhook != "" {
+		if _, ok := webhooks[*rematchWebhook]; !ok || *keepSignals <= 0 {
+			return fmt.Errorf("--rematch-webhook %q needs --webhook %s=URL and --keep-signals", *rematchWebhook, *rematchWebhook)
+		}
+	}
 
 	db, err := c.openStore(ctx, *data)
 	if err != nil {
@@ -88,9 +93,6 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	srv := vhttp.NewServer()
 	onRematch := []func(context.Context, []*vigil.Rematch) error{srv.ActOnRematches}
 	if *rematchWebhook != "" {
-		if _, ok := webhooks[*rematchWebhook]; !ok || *keepSignals <= 0 {
-			return fmt.Errorf("--rematch-webhook %q needs --webhook %s=URL and --keep-signals", *rematchWebhook, *rematchWebhook)
-		}
 		onRematch = append(onRematch, matcher.NotifyRematches(js, *rematchWebhook))
 	}
 	m.OnRematch(allRematch(onRematch))

@@ -192,3 +192,22 @@ func TestServeRefusesWebhookWithoutSecret(t *testing.T) {
 		t.Fatalf("serve with an unsigned webhook: %v", err)
 	}
 }
+
+// TestServeChecksRematchWebhookFirst checks that a --rematch-webhook that
+// cannot work is refused before anything is opened or written.
+func TestServeChecksRematchWebhookFirst(t *testing.T) {
+	t.Setenv("VIGIL_WEBHOOK_SECRET_PLATFORM", "serve-test-secret-0123456789abcd")
+	for _, args := range [][]string{
+		{"--rematch-webhook", "platform", "--keep-signals", "1h"},
+		{"--rematch-webhook", "platform", "--webhook", "platform=https://example.org/"},
+	} {
+		data := t.TempDir()
+		_, _, err := runMain(t, "", append([]string{"serve", "--data", data, "--addr", "127.0.0.1:0"}, args...)...)
+		if err == nil || !strings.Contains(err.Error(), "needs --webhook") {
+			t.Fatalf("serve %q: %v", args, err)
+		}
+		if des, _ := os.ReadDir(data); len(des) != 0 {
+			t.Fatalf("serve %q wrote %d files before refusing", args, len(des))
+		}
+	}
+}
