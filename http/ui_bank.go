@@ -80,10 +80,8 @@ func (s *Server) handleUIEntry(w http.ResponseWriter, r *http.Request) {
 			stats = st[0]
 		}
 	}
-	role := keyFrom(r.Context()).Role
 	s.render(w, r, http.StatusOK, "entry.html", "Entry "+strconv.FormatInt(id, 10), "banks", map[string]any{
 		"Entry": e, "Stats": stats, "Review": s.Cases != nil,
-		"Curator": role == vigil.RoleCurator || role == vigil.RoleAdmin,
 	})
 }
 
