@@ -157,7 +157,7 @@ func scanQueueStats(row scanner) (*vigil.QueueStats, error) {
 // OpenCase stores a new case, counts a match for each entry it matched and
 // applies the spike trigger of the quarantine policy.
 func (s *CaseService) OpenCase(ctx context.Context, c *vigil.Case, actor string) error {
-	if err := validateActor(actor); err != nil {
+	if err := validateActor("cases", actor); err != nil {
 		return err
 	}
 	if err := c.Validate(); err != nil {
@@ -562,7 +562,7 @@ func (s *CaseService) ListCases(ctx context.Context, f vigil.CaseFilter) ([]*vig
 // empty. A decided case cannot be assigned; an escalated one can (to the
 // senior who will decide it) and stays escalated.
 func (s *CaseService) AssignCase(ctx context.Context, id int64, to, actor string) (*vigil.Case, error) {
-	if err := validateActor(actor); err != nil {
+	if err := validateActor("cases", actor); err != nil {
 		return nil, err
 	}
 	if len(to) > vigil.MaxEntryFieldLen {
@@ -605,7 +605,7 @@ func (s *CaseService) AssignCase(ctx context.Context, id int64, to, actor string
 // kinds are recorded by the calls that make the change, so that a history
 // cannot claim a decision or assignment that did not happen.
 func (s *CaseService) AddCaseEvent(ctx context.Context, ev *vigil.CaseEvent) error {
-	if err := validateActor(ev.Actor); err != nil {
+	if err := validateActor("cases", ev.Actor); err != nil {
 		return err
 	}
 	switch ev.Kind {
@@ -946,14 +946,4 @@ func nullJSON(v any, present bool) (sql.NullString, error) {
 // placeholders returns n comma-separated "?".
 func placeholders(n int) string {
 	return strings.TrimSuffix(strings.Repeat("?,", n), ",")
-}
-
-// validateActor checks the name of whoever acts on a case.
-func validateActor(actor string) error {
-	if actor == "" {
-		return vigil.Errorf(vigil.EINVALID, "changes to cases must say who made them")
-	} else if len(actor) > vigil.MaxEntryFieldLen {
-		return vigil.Errorf(vigil.EINVALID, "actor name longer than %d bytes", vigil.MaxEntryFieldLen)
-	}
-	return nil
 }

@@ -38,7 +38,7 @@ const entryColumns = `id, bank_id, signal_type, value, source, source_entry_id, 
 // AddEntries adds a batch of entries to a bank in one transaction.
 func (s *EntryService) AddEntries(ctx context.Context, bankID int64, by string, entries []*vigil.Entry) (vigil.ImportResult, error) {
 	var res vigil.ImportResult
-	if err := validateBy(by); err != nil {
+	if err := validateActor("banks", by); err != nil {
 		return res, err
 	}
 	for i, e := range entries {
@@ -105,7 +105,7 @@ func (s *EntryService) AddEntries(ctx context.Context, bankID int64, by string, 
 // ImportEntries streams entries into a bank in one transaction.
 func (s *EntryService) ImportEntries(ctx context.Context, bankID int64, by string, entries iter.Seq2[*vigil.Entry, error]) (vigil.ImportResult, error) {
 	var res vigil.ImportResult
-	if err := validateBy(by); err != nil {
+	if err := validateActor("banks", by); err != nil {
 		return res, err
 	}
 	now := formatTime(s.db.now())
@@ -305,7 +305,7 @@ func (s *EntryService) FindEntries(ctx context.Context, f vigil.EntryFilter) ([]
 
 // RetractEntry marks an entry retracted.
 func (s *EntryService) RetractEntry(ctx context.Context, id int64, by, reason string) (*vigil.Entry, error) {
-	if err := validateBy(by); err != nil {
+	if err := validateActor("banks", by); err != nil {
 		return nil, err
 	}
 	if strings.TrimSpace(reason) == "" {
@@ -497,16 +497,6 @@ func pageLimit(n int) int {
 		return vigil.DefaultEntryLimit
 	}
 	return min(n, vigil.MaxEntryLimit)
-}
-
-// validateBy checks the name of whoever makes a change.
-func validateBy(by string) error {
-	if by == "" {
-		return vigil.Errorf(vigil.EINVALID, "changes to banks must say who made them")
-	} else if len(by) > vigil.MaxEntryFieldLen {
-		return vigil.Errorf(vigil.EINVALID, "actor name longer than %d bytes", vigil.MaxEntryFieldLen)
-	}
-	return nil
 }
 
 // entryError names the position of an invalid entry and keeps the error's

@@ -110,7 +110,7 @@ func (s *KeyService) ListKeys(ctx context.Context) ([]*vigil.Key, error) {
 
 // RevokeKey revokes a key.
 func (s *KeyService) RevokeKey(ctx context.Context, id int64, by string) (*vigil.Key, error) {
-	if err := validateBy(by); err != nil {
+	if err := validateActor("keys", by); err != nil {
 		return nil, err
 	}
 	var k *vigil.Key

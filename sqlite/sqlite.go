@@ -21,6 +21,8 @@ import (
 
 	"github.com/pressly/goose/v3"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"github.com/vigil-oss/vigil"
 )
 
 //go:embed migrations/*.sql
@@ -272,4 +274,15 @@ func nextSeq(ctx context.Context, tx *sql.Tx, n int64) (int64, error) {
 		return 0, fmt.Errorf("next change seq: %w", err)
 	}
 	return last - n + 1, nil
+}
+
+// validateActor checks the name of whoever changes banks, keys or cases
+// (what).
+func validateActor(what, actor string) error {
+	if actor == "" {
+		return vigil.Errorf(vigil.EINVALID, "changes to %s must say who made them", what)
+	} else if len(actor) > vigil.MaxEntryFieldLen {
+		return vigil.Errorf(vigil.EINVALID, "actor name longer than %d bytes", vigil.MaxEntryFieldLen)
+	}
+	return nil
 }
