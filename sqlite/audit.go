@@ -23,6 +23,8 @@ func NewAuditService(db *DB) *AuditService { return &AuditService{db: db} }
 // genesis is the PrevHash of the first record.
 const genesis = "0000000000000000000000000000000000000000000000000000000000000000"
 
+const auditColumns = `seq, time, actor, action, target, detail, prev_hash, hash`
+
 // AppendAudit implements vigil.AuditService. The single writer connection
 // serialises appends, so each record links to the one before it.
 func (s *AuditService) AppendAudit(ctx context.Context, r *vigil.AuditRecord) error {
@@ -36,7 +38,7 @@ func (s *AuditService) AppendAudit(ctx context.Context, r *vigil.AuditRecord) er
 		r.Seq, r.Time, r.PrevHash = seq+1, s.db.now(), prev
 		// Stored times keep nanoseconds, so the hash verifies after a read.
 		r.Hash = r.ComputeHash()
-		_, err = tx.ExecContext(ctx, `INSERT INTO audit_log (seq, time, actor, action, target, detail, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		_, err = tx.ExecContext(ctx, `INSERT INTO audit_log (`+auditColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 			r.Seq, formatTime(r.Time), r.Actor, r.Action, r.Target, r.Detail, r.PrevHash, r.Hash)
 		return err
 	})
@@ -62,7 +64,7 @@ func (s *AuditService) ListAudit(ctx context.Context, afterSeq int64, limit int)
 	if limit <= 0 || limit > vigil.MaxEntryLimit {
 		limit = vigil.MaxEntryLimit
 	}
-	out, err := queryAll(ctx, s.db.rdb, scanAudit, `SELECT seq, time, actor, action, target, detail, prev_hash, hash FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?`, afterSeq, limit)
+	out, err := queryAll(ctx, s.db.rdb, scanAudit, `SELECT `+auditColumns+` FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?`, afterSeq, limit)
 	if err != nil {
 		return nil, fmt.Errorf("list audit: %w", err)
 	}
@@ -74,7 +76,7 @@ func (s *AuditService) VerifyAudit(ctx context.Context) (int64, *vigil.AuditBrea
 	var n int64
 	var brk *vigil.AuditBreak
 	err := s.db.read(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, `SELECT seq, time, actor, action, target, detail, prev_hash, hash FROM audit_log ORDER BY seq`)
+		rows, err := tx.QueryContext(ctx, `SELECT `+auditColumns+` FROM audit_log ORDER BY seq`)
 		if err != nil {
 			return err
 		}
