@@ -264,16 +264,8 @@ func (s *Server) handleExport(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func entryID(r *http.Request) (int64, error) {
-	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
-	if err != nil || id <= 0 {
-		return 0, badRequest("entry id must be a positive integer")
-	}
-	return id, nil
-}
-
 func (s *Server) handleGetEntry(w http.ResponseWriter, r *http.Request) {
-	id, err := entryID(r)
+	id, err := pathID(r, "entry")
 	if err != nil {
 		writeError(w, r, err)
 		return
@@ -291,7 +283,7 @@ type retractRequest struct {
 }
 
 func (s *Server) handleRetract(w http.ResponseWriter, r *http.Request) {
-	id, err := entryID(r)
+	id, err := pathID(r, "entry")
 	if err != nil {
 		writeError(w, r, err)
 		return

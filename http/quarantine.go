@@ -74,7 +74,7 @@ func (s *Server) handleQuarantine(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, errNoReview)
 		return
 	}
-	id, err := entryID(r)
+	id, err := pathID(r, "entry")
 	if err != nil {
 		writeError(w, r, err)
 		return
@@ -97,7 +97,7 @@ func (s *Server) handleRelease(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, errNoReview)
 		return
 	}
-	id, err := entryID(r)
+	id, err := pathID(r, "entry")
 	if err != nil {
 		writeError(w, r, err)
 		return

@@ -59,7 +59,7 @@ func (s *Server) handleUIBank(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleUIEntry(w http.ResponseWriter, r *http.Request) {
-	id, err := entryID(r)
+	id, err := pathID(r, "entry")
 	if err != nil {
 		s.uiError(w, r, err)
 		return
@@ -89,7 +89,7 @@ func (s *Server) handleUIEntry(w http.ResponseWriter, r *http.Request) {
 // changes the entry, is audited as the API's equivalent is, and brings the
 // indexes up to date.
 func (s *Server) entryAction(w http.ResponseWriter, r *http.Request, do func(id int64, reason string) error, action string, needsReason bool) {
-	id, err := entryID(r)
+	id, err := pathID(r, "entry")
 	if err != nil {
 		s.uiError(w, r, err)
 		return
