@@ -40,14 +40,36 @@ func parseReviewFlags(t *testing.T, args ...string) *reviewFlags {
 	return r
 }
 
+// mustOpenDB opens a store in a new temporary data directory, closed at
+// the end of the test.
+func mustOpenDB(tb testing.TB) (*sqlite.DB, string) {
+	tb.Helper()
+	dir := tb.TempDir()
+	db, err := sqlite.Open(context.Background(), dir, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { db.Close() })
+	return db, dir
+}
+
+// mustOpenMedia opens a media store under dir with a fixed test key.
+func mustOpenMedia(tb testing.TB, dir string) *media.Store {
+	tb.Helper()
+	kr, err := media.ParseKeyring("k:" + base64.StdEncoding.EncodeToString(make([]byte, 32)))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	store, err := media.Open(filepath.Join(dir, "media"), kr)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return store
+}
+
 func TestOpenReviewKeys(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	db, err := sqlite.Open(ctx, dir, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db, dir := mustOpenDB(t)
 	t.Setenv(media.EnvKeys, "")
 
 	// First start without keys: one is generated into the data directory
@@ -141,22 +163,10 @@ func (f failingDelete) Delete(ctx context.Context, id string) error {
 
 func TestPurgeExpiredCases(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	db, err := sqlite.Open(ctx, dir, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db, dir := mustOpenDB(t)
 	now := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
 	db.Now = func() time.Time { return now }
-	kr, err := media.ParseKeyring("k:" + base64.StdEncoding.EncodeToString(make([]byte, 32)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	store, err := media.Open(filepath.Join(dir, "media"), kr)
-	if err != nil {
-		t.Fatal(err)
-	}
+	store := mustOpenMedia(t, dir)
 	cases := sqlite.NewCaseService(db)
 	if err := cases.CreateQueue(ctx, &vigil.Queue{Name: "q"}); err != nil {
 		t.Fatal(err)
@@ -165,6 +175,7 @@ func TestPurgeExpiredCases(t *testing.T) {
 		t.Helper()
 		var id string
 		if withMedia {
+			var err error
 			if id, err = store.Put(ctx, []byte("gradient stand-in")); err != nil {
 				t.Fatal(err)
 			}
@@ -217,20 +228,8 @@ func TestPurgeExpiredCases(t *testing.T) {
 
 func TestSweepOrphanMedia(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	db, err := sqlite.Open(ctx, dir, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	kr, err := media.ParseKeyring("k:" + base64.StdEncoding.EncodeToString(make([]byte, 32)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	store, err := media.Open(filepath.Join(dir, "media"), kr)
-	if err != nil {
-		t.Fatal(err)
-	}
+	db, dir := mustOpenDB(t)
+	store := mustOpenMedia(t, dir)
 	cases := sqlite.NewCaseService(db)
 	if err := cases.CreateQueue(ctx, &vigil.Queue{Name: "q"}); err != nil {
 		t.Fatal(err)
@@ -266,12 +265,7 @@ func TestSweepOrphanMedia(t *testing.T) {
 
 func TestAutoQuarantineAudited(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	db, err := sqlite.Open(ctx, dir, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db, dir := mustOpenDB(t)
 	t.Setenv(media.EnvKeys, "")
 	c, log := reviewCommand()
 	cases, _, err := c.openReview(ctx, db, dir, parseReviewFlags(t, "-quarantine-false-positives", "1"))

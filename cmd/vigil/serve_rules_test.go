@@ -23,11 +23,7 @@ import (
 
 func TestLoadRules(t *testing.T) {
 	ctx := context.Background()
-	db, err := sqlite.Open(ctx, t.TempDir(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db, _ := mustOpenDB(t)
 	cases, store := sqlite.NewCaseService(db), sqlite.NewRuleService(db)
 	c := &ServeCommand{&Main{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}}
 	flags := &rulesFlags{caseRetention: time.Hour}
