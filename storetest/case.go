@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -73,7 +74,7 @@ func TestCaseService(t *testing.T, open Opener) {
 		stats, err := s.Cases.EntryStats(ctx, []int64{f.entries[0].ID, f.entries[1].ID})
 		must(t, err)
 		if len(stats) != 2 || stats[0].Matches != 1 || stats[0].BankID != f.bank.ID || stats[1].Matches != 0 {
-			t.Errorf("entry stats after opening: %v", statsString(stats))
+			t.Errorf("entry stats after opening: %v", statsValues(stats))
 		}
 
 		conv := &vigil.Case{Queue: "q", Kind: vigil.CaseKindConversation, RetainUntil: clock.Now().Add(time.Hour),
@@ -141,7 +142,7 @@ func TestCaseService(t *testing.T, open Opener) {
 			for _, c := range got {
 				gotIDs = append(gotIDs, c.ID)
 			}
-			if !sameIDs(gotIDs, tt.want) {
+			if !slices.Equal(gotIDs, tt.want) {
 				t.Errorf("%s: got %v, want %v", tt.name, gotIDs, tt.want)
 			}
 		}
@@ -340,7 +341,7 @@ func TestCaseService(t *testing.T, open Opener) {
 		if len(stats) != 2 || stats[0].EntryID != f.entries[0].ID || stats[0].Matches != 2 || stats[0].Confirmed != 1 ||
 			stats[0].FalsePositives != 1 || stats[0].Precision() != 0.5 ||
 			stats[1].Matches != 1 || stats[1].Confirmed != 1 || stats[1].FalsePositives != 0 {
-			t.Errorf("entry stats: %v", statsString(stats))
+			t.Errorf("entry stats: %v", statsValues(stats))
 		}
 		banks, err := s.Cases.BankPrecision(ctx)
 		must(t, err)
@@ -389,7 +390,7 @@ func TestCaseService(t *testing.T, open Opener) {
 		stats, err := s.Cases.EntryStats(ctx, nil)
 		must(t, err)
 		if len(stats) != 1 || stats[0].EntryID != e.ID || stats[0].QuarantinedAt == nil || stats[0].Quarantine != "matches too much" {
-			t.Errorf("stats of quarantined entry: %v", statsString(stats))
+			t.Errorf("stats of quarantined entry: %v", statsValues(stats))
 		}
 		banks, err := s.Cases.BankPrecision(ctx)
 		must(t, err)
@@ -627,7 +628,7 @@ func TestCaseService(t *testing.T, open Opener) {
 		stats, err := s.Cases.EntryStats(ctx, []int64{f.entries[0].ID})
 		must(t, err)
 		if len(stats) != 1 || stats[0].Matches != 2 || stats[0].Confirmed != 1 {
-			t.Errorf("stats after purge: %v", statsString(stats))
+			t.Errorf("stats after purge: %v", statsValues(stats))
 		}
 	})
 
@@ -664,7 +665,7 @@ func TestCaseService(t *testing.T, open Opener) {
 		stats, err := s.Cases.EntryStats(ctx, []int64{f.entries[0].ID})
 		must(t, err)
 		if len(stats) != 1 || stats[0].FalsePositives != 1 {
-			t.Errorf("stats after concurrent decisions: %v", statsString(stats))
+			t.Errorf("stats after concurrent decisions: %v", statsValues(stats))
 		}
 	})
 }
@@ -780,22 +781,11 @@ func events(evs []*vigil.CaseEvent) []string {
 	return out
 }
 
-func statsString(stats []*vigil.EntryStats) []vigil.EntryStats {
+// statsValues dereferences stats, so that %v prints their fields.
+func statsValues(stats []*vigil.EntryStats) []vigil.EntryStats {
 	var out []vigil.EntryStats
 	for _, s := range stats {
 		out = append(out, *s)
 	}
 	return out
-}
-
-func sameIDs(a, b []int64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
