@@ -283,7 +283,7 @@ func (m *Matcher) Status() vigil.IndexStatus {
 	ps := m.pdq.Stats()
 	st.Types[vigil.SignalPDQ] = vigil.IndexTypeStatus{Entries: ps.Entries, Seq: s.seq[vigil.SignalPDQ], Bytes: ps.Bytes}
 	if m.videos != nil {
-		st.Types[vigil.SignalVPDQ] = vigil.IndexTypeStatus{Entries: len(m.videos.snapshot()), Seq: s.seq[vigil.SignalVPDQ], Bytes: m.videos.idx.Stats().Bytes}
+		st.Types[vigil.SignalVPDQ] = vigil.IndexTypeStatus{Entries: m.videos.len(), Seq: s.seq[vigil.SignalVPDQ], Bytes: m.videos.idx.Stats().Bytes}
 	}
 	for _, t := range exactTypes {
 		n := m.exact[t].Len()

@@ -21,11 +21,11 @@ const frameBits = 20 // up to vigil.MaxVPDQFrames (20,000) frames per video
 func packFrame(entryID int64, i int) uint64 { return uint64(entryID)<<frameBits | uint64(i) }
 func frameEntry(id uint64) int64            { return int64(id >> frameBits) }
 
-// videos holds the frames of every active video entry. Lookups read a
-// snapshot; updates (rare next to lookups) copy the map.
+// videos holds the frames of every active video entry. A video's frames
+// are never changed once stored, so readers hold the lock only to find one.
 type videos struct {
 	idx *hamming.Index
-	mu  sync.Mutex // serialises writers
+	mu  sync.RWMutex // guards m
 	m   map[int64]*video
 }
 
@@ -68,17 +68,11 @@ func (m *Matcher) loadVideos(ctx context.Context) (int64, error) {
 // applyVideo brings one changed video entry into the index.
 func (m *Matcher) applyVideo(e *vigil.Entry) error {
 	vs := m.videos
-	vs.mu.Lock()
-	defer vs.mu.Unlock()
-	next := make(map[int64]*video, len(vs.m)+1)
-	for k, v := range vs.m {
-		next[k] = v
-	}
-	if old := next[e.ID]; old != nil {
+	if old := vs.get(e.ID); old != nil {
+		vs.set(e.ID, nil)
 		for i := range old.frames {
 			vs.idx.Remove(packFrame(e.ID, i))
 		}
-		delete(next, e.ID)
 	}
 	if e.Active() {
 		frames, err := parseVideo(e.Value)
@@ -93,10 +87,9 @@ func (m *Matcher) applyVideo(e *vigil.Entry) error {
 			if err := vs.idx.AddBatch(ids, hashes); err != nil {
 				return fmt.Errorf("index video entry %d: %w", e.ID, err)
 			}
-			next[e.ID] = &video{bankID: e.BankID, frames: frames}
+			vs.set(e.ID, &video{bankID: e.BankID, frames: frames})
 		}
 	}
-	vs.m = next
 	return nil
 }
 
@@ -110,7 +103,6 @@ func (m *Matcher) videoHits(s *state, sig vigil.Signal, hits []hit) ([]hit, erro
 		return nil, err
 	}
 	vs := m.videos
-	all := vs.snapshot()
 	seen := map[pdq.Hash]bool{}
 	candidates := map[int64]bool{}
 	var buf []hamming.Result
@@ -125,7 +117,7 @@ func (m *Matcher) videoHits(s *state, sig vigil.Signal, hits []hit) ([]hit, erro
 		}
 	}
 	for entryID := range candidates {
-		v := all[entryID]
+		v := vs.get(entryID)
 		if v == nil {
 			continue
 		}
@@ -146,8 +138,25 @@ func (m *Matcher) videoHits(s *state, sig vigil.Signal, hits []hit) ([]hit, erro
 	return hits, nil
 }
 
-func (vs *videos) snapshot() map[int64]*video {
+func (vs *videos) get(id int64) *video {
+	vs.mu.RLock()
+	defer vs.mu.RUnlock()
+	return vs.m[id]
+}
+
+// set stores v as entry id's video, or forgets the entry when v is nil.
+func (vs *videos) set(id int64, v *video) {
 	vs.mu.Lock()
 	defer vs.mu.Unlock()
-	return vs.m
+	if v == nil {
+		delete(vs.m, id)
+	} else {
+		vs.m[id] = v
+	}
+}
+
+func (vs *videos) len() int {
+	vs.mu.RLock()
+	defer vs.mu.RUnlock()
+	return len(vs.m)
 }
