@@ -158,3 +158,40 @@ func TestQueueAllows(t *testing.T) {
 		t.Errorf("unknown role: code %q", code)
 	}
 }
+
+func TestQueueValidateName(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		code string
+	}{
+		{"reviews", ""},
+		{"", vigil.EINVALID},
+		{"Upper", vigil.EINVALID},
+		{"a/b", vigil.EINVALID},
+		{strings.Repeat("q", vigil.MaxBankNameLen), ""},
+		{strings.Repeat("q", vigil.MaxBankNameLen+1), vigil.EINVALID},
+	} {
+		if code := vigil.ErrorCode((&vigil.Queue{Name: tt.name}).Validate()); code != tt.code {
+			t.Errorf("queue name %q: code %q, want %q", tt.name, code, tt.code)
+		}
+	}
+}
+
+func TestPrecision(t *testing.T) {
+	for _, tt := range []struct {
+		confirmed, fp int
+		want          float64
+	}{
+		{0, 0, -1},
+		{3, 1, 0.75},
+		{0, 2, 0},
+		{5, 0, 1},
+	} {
+		e := &vigil.EntryStats{Confirmed: tt.confirmed, FalsePositives: tt.fp}
+		b := &vigil.BankStats{Confirmed: tt.confirmed, FalsePositives: tt.fp}
+		if e.Precision() != tt.want || b.Precision() != tt.want {
+			t.Errorf("%d confirmed, %d false positives: precision %v (entry), %v (bank), want %v",
+				tt.confirmed, tt.fp, e.Precision(), b.Precision(), tt.want)
+		}
+	}
+}
