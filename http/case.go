@@ -545,10 +545,17 @@ func (s *Server) handleEntryStats(w http.ResponseWriter, r *http.Request) {
 	if len(st) > 0 {
 		resp.EntryStats = st[0]
 	}
-	if p := resp.EntryStats.Precision(); p >= 0 {
-		resp.Precision = &p
-	}
+	resp.Precision = knownPrecision(resp.EntryStats.Precision())
 	writeJSON(w, http.StatusOK, resp)
+}
+
+// knownPrecision returns p for a response's precision field, or nil
+// (absent) when no decision made it known (p < 0).
+func knownPrecision(p float64) *float64 {
+	if p < 0 {
+		return nil
+	}
+	return &p
 }
 
 type bankStatsResponse struct {
@@ -568,11 +575,7 @@ func (s *Server) handleBankPrecision(w http.ResponseWriter, r *http.Request) {
 	}
 	out := make([]bankStatsResponse, 0, len(st))
 	for _, b := range st {
-		resp := bankStatsResponse{BankStats: b}
-		if p := b.Precision(); p >= 0 {
-			resp.Precision = &p
-		}
-		out = append(out, resp)
+		out = append(out, bankStatsResponse{BankStats: b, Precision: knownPrecision(b.Precision())})
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"banks": out})
 }

@@ -43,11 +43,7 @@ func (s *Server) quarantinedEntries(ctx context.Context) ([]quarantinedEntry, er
 		if err != nil {
 			return nil, err
 		}
-		q := quarantinedEntry{Entry: e, Stats: st}
-		if p := st.Precision(); p >= 0 {
-			q.Precision = &p
-		}
-		out = append(out, q)
+		out = append(out, quarantinedEntry{Entry: e, Stats: st, Precision: knownPrecision(st.Precision())})
 	}
 	return out, nil
 }
