@@ -12,6 +12,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -170,7 +171,7 @@ func (m *Matcher) Refresh(ctx context.Context) error {
 	if old == nil {
 		return fmt.Errorf("refresh before load")
 	}
-	seqs := copySeqs(old.seq)
+	seqs := maps.Clone(old.seq)
 	var added []*vigil.Entry
 	for t, seq := range seqs {
 		for {
@@ -205,14 +206,6 @@ func (m *Matcher) Refresh(ctx context.Context) error {
 		}
 	}
 	return nil
-}
-
-func copySeqs(m map[vigil.SignalType]int64) map[vigil.SignalType]int64 {
-	c := make(map[vigil.SignalType]int64, len(m))
-	for k, v := range m {
-		c[k] = v
-	}
-	return c
 }
 
 // apply brings one changed entry into its index.
@@ -382,7 +375,16 @@ type query struct {
 	variant string
 }
 
-var variantNames = []string{"rot90", "rot180", "rot270", "flipx", "flipy", "flipplus1", "flipminus1"}
+// isVariant reports whether name is one of the seven dihedral variants
+// other than the original, named as pdq names them.
+func isVariant(name string) bool {
+	for v := pdq.Rotate90; v <= pdq.FlipMinus1; v++ {
+		if v.String() == name {
+			return true
+		}
+	}
+	return false
+}
 
 func pdqQueries(sig vigil.Signal, dihedral bool) ([]query, error) {
 	h, err := pdq.ParseHash(sig.Value)
@@ -391,7 +393,7 @@ func pdqQueries(sig vigil.Signal, dihedral bool) ([]query, error) {
 	}
 	qs := []query{{hash: h}}
 	for name, v := range sig.Dihedral {
-		if !slices.Contains(variantNames, name) {
+		if !isVariant(name) {
 			return nil, vigil.Errorf(vigil.EINVALID, "unknown dihedral variant %q", name)
 		}
 		d, err := pdq.ParseHash(v)
