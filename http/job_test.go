@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
@@ -18,68 +17,41 @@ import (
 	"time"
 
 	"github.com/vigil-oss/vigil"
-	"github.com/vigil-oss/vigil/hashing"
 	vhttp "github.com/vigil-oss/vigil/http"
 	"github.com/vigil-oss/vigil/jobs"
-	"github.com/vigil-oss/vigil/matcher"
-	"github.com/vigil-oss/vigil/sqlite"
 )
 
 var webhookSecret = []byte("test-webhook-secret-0123456789ab")
 
-// mustOpenJobServer is a running API with background jobs whose webhook
-// "platform" posts to hookURL.
+// mustOpenJobServer is a running API (see mustOpenServer) with background
+// jobs, on a database file of their own, whose webhook "platform" posts
+// to hookURL.
 func mustOpenJobServer(tb testing.TB, hookURL string) *testServer {
 	tb.Helper()
-	ctx := context.Background()
-	logger := slog.New(slog.DiscardHandler)
-	dir := tb.TempDir()
-	db, err := sqlite.Open(ctx, dir, logger)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	banks, entries, keys := sqlite.NewBankService(db), sqlite.NewEntryService(db), sqlite.NewKeyService(db)
-	m := matcher.New(banks, entries, logger)
-	if err := m.Load(ctx); err != nil {
-		tb.Fatal(err)
-	}
-	hashOpts := hashing.Options{Limits: hashing.Limits{MaxBytes: 4 << 20}, Dihedral: true}
-	js, err := jobs.Open(ctx, jobs.Config{
-		DBPath: db.Path(), SpoolDir: filepath.Join(dir, "spool"),
-		Matcher: m, Hashing: hashOpts, NoVideo: true,
-		Webhooks:     map[string]jobs.Webhook{"platform": {URL: hookURL, Secret: webhookSecret}},
-		PollInterval: 50 * time.Millisecond,
-		RetryDelay:   func(int) time.Duration { return 100 * time.Millisecond },
-	})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if err := js.Start(ctx); err != nil {
-		tb.Fatal(err)
-	}
-	s := vhttp.NewServer()
-	s.Addr, s.Banks, s.Entries, s.Keys, s.Matcher, s.Logger = "127.0.0.1:0", banks, entries, keys, m, logger
-	s.Hashing, s.Jobs, s.Notifier = hashOpts, js, js
-	if err := s.Open(); err != nil {
-		tb.Fatal(err)
-	}
-	ts := &testServer{Server: s, keys: map[vigil.Role]string{}}
-	for _, role := range []vigil.Role{vigil.RoleCurator, vigil.RoleMatcher, vigil.RoleReviewer} {
-		secret, err := keys.CreateKey(ctx, &vigil.Key{Name: string(role), Role: role, CreatedBy: "test"})
+	return mustOpenServer(tb, func(s *vhttp.Server) {
+		ctx := context.Background()
+		dir := tb.TempDir()
+		js, err := jobs.Open(ctx, jobs.Config{
+			DBPath: filepath.Join(dir, "jobs.db"), SpoolDir: filepath.Join(dir, "spool"),
+			Matcher: s.Matcher, Hashing: s.Hashing, NoVideo: true,
+			Webhooks:     map[string]jobs.Webhook{"platform": {URL: hookURL, Secret: webhookSecret}},
+			PollInterval: 50 * time.Millisecond,
+			RetryDelay:   func(int) time.Duration { return 100 * time.Millisecond },
+		})
 		if err != nil {
 			tb.Fatal(err)
 		}
-		ts.keys[role] = secret
-	}
-	tb.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		s.Close(ctx)
-		js.Stop(ctx)
-		js.Close()
-		db.Close()
+		tb.Cleanup(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			js.Stop(ctx)
+			js.Close()
+		})
+		if err := js.Start(ctx); err != nil {
+			tb.Fatal(err)
+		}
+		s.Jobs, s.Notifier = js, js
 	})
-	return ts
 }
 
 // TestJobsOverAPI submits an image as a job, with a webhook whose
