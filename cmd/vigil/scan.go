@@ -119,7 +119,7 @@ func (c *ScanCommand) Run(ctx context.Context, args []string) error {
 	start := time.Now()
 	results := mapOrdered(ctx, paths, max(1, *workers), func() func(string) scanResult {
 		h := hashing.NewHasher(hopts)
-		return func(path string) scanResult { return scanPath(ctx, h, state, lookup, path) }
+		return func(path string) scanResult { return scanPath(ctx, h, state, lookup, path, c.Stdin) }
 	})
 	for r := range results {
 		bar.add(1)
@@ -161,9 +161,9 @@ type scanResult struct {
 	matched, skipped bool
 }
 
-func scanPath(ctx context.Context, h *hashing.Hasher, state *scanState, lookup func(context.Context, []vigil.Signal) ([]vigil.MatchResult, error), path string) scanResult {
+func scanPath(ctx context.Context, h *hashing.Hasher, state *scanState, lookup func(context.Context, []vigil.Signal) ([]vigil.MatchResult, error), path string, stdin io.Reader) scanResult {
 	r := scanResult{line: scanLine{Path: path}}
-	d, data, err := readInput(h, path, nil)
+	d, data, err := readInput(h, path, stdin)
 	if err != nil {
 		r.line.Error = err.Error()
 		return r

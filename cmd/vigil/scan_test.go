@@ -62,6 +62,28 @@ func TestScanLocalResumable(t *testing.T) {
 	}
 }
 
+// TestScanStdin scans standard input ("-"), as the other file commands do.
+func TestScanStdin(t *testing.T) {
+	data := t.TempDir()
+	if _, _, err := runMain(t, "", "bank", "create", "--data", data, "list"); err != nil {
+		t.Fatal(err)
+	}
+	img, err := os.ReadFile(filepath.Join(testImages, "synthetic/synth-smooth-rgb-129x300.png"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := runMain(t, scanImgPDQ+"\n", "bank", "import", "--data", data, "--signal-type", "pdq", "list", "-"); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, err := runMain(t, string(img), "scan", "--data", data, "-")
+	if err != nil {
+		t.Fatal(err, errOut)
+	}
+	if !strings.Contains(out, `"path":"-"`) || !strings.Contains(out, `"bank":"list"`) || !strings.Contains(errOut, "1 matched") {
+		t.Fatalf("scan - output %q, summary %q", out, errOut)
+	}
+}
+
 func TestScanRemote(t *testing.T) {
 	ctx := context.Background()
 	logger := slog.New(slog.DiscardHandler)
