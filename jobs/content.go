@@ -132,16 +132,13 @@ func (c *Client) spool(r io.Reader) (name, sum string, n int64, err error) {
 	limit := c.maxBytes()
 	h := sha256.New()
 	n, err = io.Copy(io.MultiWriter(f, h), io.LimitReader(r, limit+1))
-	if err != nil {
-		// A body over http.MaxBytesReader's bound ends here too.
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			return "", "", 0, vigil.Errorf(vigil.ETOOLARGE, "upload is larger than the %d-byte limit", limit)
-		}
-		return "", "", 0, fmt.Errorf("spool upload: %w", err)
-	}
-	if n > limit {
+	// A body over http.MaxBytesReader's bound is too large as well.
+	var tooLarge *http.MaxBytesError
+	if n > limit || errors.As(err, &tooLarge) {
 		return "", "", 0, vigil.Errorf(vigil.ETOOLARGE, "upload is larger than the %d-byte limit", limit)
+	}
+	if err != nil {
+		return "", "", 0, fmt.Errorf("spool upload: %w", err)
 	}
 	if n == 0 {
 		return "", "", 0, vigil.Errorf(vigil.EINVALID, "upload is empty")
@@ -171,7 +168,7 @@ func (w *contentWorker) Work(ctx context.Context, job *river.Job[contentArgs]) e
 		return river.JobCancel(fmt.Errorf("bad spool file name %q", a.File))
 	}
 	path := filepath.Join(c.cfg.SpoolDir, a.File)
-	res, err := c.hashAndMatch(ctx, path, a)
+	res, err := c.hashAndMatch(ctx, path, vigil.MatchOptions{Dihedral: a.Dihedral, MinQuality: a.MinQuality})
 	if errors.Is(err, fs.ErrNotExist) {
 		err = river.JobCancel(vigil.Errorf(vigil.ENOTFOUND, "spooled upload is gone"))
 	}
@@ -221,10 +218,7 @@ func (w *contentWorker) Work(ctx context.Context, job *river.Job[contentArgs]) e
 	// Notified before the upload is deleted: if queueing the event fails,
 	// the retry can still hash the upload. The event id is the job's, so
 	// a receiver drops the duplicate of a job that ran twice.
-	if err := c.finishContent(ctx, job, path, res, vigil.JobCompleted, nil); err != nil {
-		return err
-	}
-	return nil
+	return c.finishContent(ctx, job, path, res, vigil.JobCompleted, nil)
 }
 
 // finishContent notifies the job's webhook, if it has one, of its outcome
@@ -255,8 +249,8 @@ func (c *Client) finishContent(ctx context.Context, job *river.Job[contentArgs],
 }
 
 // hashAndMatch hashes the spooled upload (as an image, else as a video)
-// and matches its signals, as POST /v1/match does.
-func (c *Client) hashAndMatch(ctx context.Context, path string, a contentArgs) (*ContentResult, error) {
+// and matches its signals with opts, as POST /v1/match does.
+func (c *Client) hashAndMatch(ctx context.Context, path string, opts vigil.MatchOptions) (*ContentResult, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -277,7 +271,7 @@ func (c *Client) hashAndMatch(ctx context.Context, path string, a contentArgs) (
 	}
 	res := &ContentResult{Content: ContentInfo{Bytes: int64(len(data)), Format: hc.Format, Width: hc.Width, Height: hc.Height}, Signals: hc.Signals, PDQError: hc.PDQError}
 
-	res.Results, err = c.cfg.Matcher.Lookup(ctx, res.Signals, vigil.MatchOptions{Dihedral: a.Dihedral, MinQuality: a.MinQuality})
+	res.Results, err = c.cfg.Matcher.Lookup(ctx, res.Signals, opts)
 	if err != nil {
 		return nil, fmt.Errorf("match: %w", err)
 	}
