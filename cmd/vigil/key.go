@@ -52,12 +52,12 @@ func (c *KeyCommand) Run(ctx context.Context, args []string) error {
 		if err := fs.Parse(args); err != nil {
 			return err
 		}
-		keys, done, err := c.keys(ctx, *data)
+		db, err := c.openStore(ctx, *data)
 		if err != nil {
 			return err
 		}
-		defer done()
-		list, err := keys.ListKeys(ctx)
+		defer db.Close()
+		list, err := sqlite.NewKeyService(db).ListKeys(ctx)
 		if err != nil {
 			return err
 		}
@@ -90,12 +90,4 @@ func (c *KeyCommand) Run(ctx context.Context, args []string) error {
 		return json.NewEncoder(c.Stdout).Encode(k)
 	}
 	return fmt.Errorf("unknown key command %q (create, list or revoke)", sub)
-}
-
-func (c *KeyCommand) keys(ctx context.Context, dir string) (vigil.KeyService, func(), error) {
-	db, err := c.openStore(ctx, dir)
-	if err != nil {
-		return nil, nil, err
-	}
-	return sqlite.NewKeyService(db), func() { db.Close() }, nil
 }
