@@ -192,7 +192,10 @@ func (s *Server) withSession(roles []vigil.Role, next http.HandlerFunc) http.Han
 			rec.key = sess.key
 		}
 		if r.Method == http.MethodPost {
-			r.Body = http.MaxBytesReader(w, r.Body, maxFormBody)
+			if err := parseForm(w, r); err != nil {
+				s.uiError(w, r, err)
+				return
+			}
 			if !validCSRF(r, sess.csrf) {
 				s.uiError(w, r, vigil.Errorf(vigil.EFORBIDDEN, "the form is stale or did not come from this site; reload the page and try again"))
 				return
@@ -208,6 +211,20 @@ func (s *Server) withSession(roles []vigil.Role, next http.HandlerFunc) http.Han
 		next(w, r.WithContext(ctx))
 	})
 	return s.ui.cop.Handler(inner)
+}
+
+// parseForm reads a posted form of at most maxFormBody bytes. It reads it
+// before any handler asks for a field, because PostFormValue drops errors:
+// a form over the limit would look like one without its fields (and its
+// CSRF token).
+func parseForm(w http.ResponseWriter, r *http.Request) error {
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBody)
+	err := r.ParseForm()
+	var mbe *http.MaxBytesError
+	if err == nil || errors.As(err, &mbe) {
+		return err
+	}
+	return badRequest("the form cannot be read: %v", err)
 }
 
 // wantsJSON reports whether the request came from the UI's script, which
@@ -289,6 +306,10 @@ func (s *Server) uiError(w http.ResponseWriter, r *http.Request, err error) {
 		writeError(w, r, err)
 		return
 	}
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		err = vigil.Errorf(vigil.ETOOLARGE, "the form is larger than %d bytes", mbe.Limit)
+	}
 	code := vigil.ErrorCode(err)
 	if code == vigil.EINTERNAL {
 		if rec, ok := w.(*recorder); ok {
@@ -296,10 +317,6 @@ func (s *Server) uiError(w http.ResponseWriter, r *http.Request, err error) {
 		}
 	}
 	status := codes[code]
-	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) {
-		status, err = http.StatusRequestEntityTooLarge, vigil.Errorf(vigil.ETOOLARGE, "the form is larger than %d bytes", mbe.Limit)
-	}
 	t := s.ui.pages["error.html"]
 	var buf bytes.Buffer
 	pd := pageData{Title: http.StatusText(status), Page: map[string]any{"Status": status, "Message": vigil.ErrorMessage(err)}}

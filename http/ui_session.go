@@ -343,7 +343,10 @@ func (s *Server) handleUILoginForm(w http.ResponseWriter, r *http.Request) {
 // after a short delay and counted per address; the answer never says
 // whether a key exists.
 func (s *Server) handleUILogin(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, maxFormBody)
+	if err := parseForm(w, r); err != nil {
+		s.uiError(w, r, err)
+		return
+	}
 	next := safeNext(r.PostFormValue("next"))
 	host := remoteHost(r)
 	fail := func(status int, msg string) {

@@ -227,6 +227,25 @@ func TestUICSRF(t *testing.T) {
 	}
 }
 
+// TestUIFormTooLarge checks that a form over the limit is refused as too
+// large, whether its CSRF token is in the form or in the header, not taken
+// for a form without its fields.
+func TestUIFormTooLarge(t *testing.T) {
+	ts := mustOpenServer(t)
+	c := newUIClient(t, ts)
+	c.login(t, ts.keys[vigil.RoleReviewer])
+	big := strings.Repeat("x", 100<<10)
+	if code, _, body := c.post(t, "/ui/break", url.Values{"note": {big}}); code != http.StatusRequestEntityTooLarge || !strings.Contains(body, "larger than") {
+		t.Errorf("token in form: %d %s", code, body)
+	}
+	if code, _, _ := c.post(t, "/ui/break", url.Values{"csrf": {""}, "note": {big}}, "X-CSRF-Token", c.csrf); code != http.StatusRequestEntityTooLarge {
+		t.Errorf("token in header: %d", code)
+	}
+	if code, _, _ := newUIClient(t, ts).post(t, "/ui/login", url.Values{"key": {big}}); code != http.StatusRequestEntityTooLarge {
+		t.Errorf("login: %d", code)
+	}
+}
+
 func TestUIRoles(t *testing.T) {
 	ts := mustOpenServer(t)
 	tests := []struct {
