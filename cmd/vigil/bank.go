@@ -107,17 +107,20 @@ func (c *BankCommand) Run(ctx context.Context, args []string) error {
 			if fs.NArg() < 1 || fs.NArg() > 2 {
 				return fmt.Errorf("usage: vigil bank export [flags] NAME [FILE|-]")
 			}
-			var w io.Writer = c.Stdout
-			if fs.NArg() == 2 && fs.Arg(1) != "-" {
-				f, err := os.Create(fs.Arg(1))
-				if err != nil {
-					return err
-				}
-				defer f.Close()
-				w = f
-			}
 			c.auditCLI(ctx, db, vigil.AuditBankExport, "bank:"+fs.Arg(0), nil)
-			return exportBank(ctx, db, fs.Arg(0), w)
+			if fs.NArg() == 1 || fs.Arg(1) == "-" {
+				return exportBank(ctx, db, fs.Arg(0), c.Stdout)
+			}
+			f, err := os.Create(fs.Arg(1))
+			if err != nil {
+				return err
+			}
+			if err := exportBank(ctx, db, fs.Arg(0), f); err != nil {
+				f.Close()
+				return err
+			}
+			// The file's last bytes may only fail to land at close.
+			return f.Close()
 		}
 	default:
 		fmt.Fprintln(c.Stderr, bankUsage)
