@@ -51,7 +51,7 @@ func (p *progress) draw(t time.Time) {
 	rate, eta := 0.0, "?"
 	if elapsed > 0 && p.n > 0 {
 		rate = float64(p.n) / elapsed
-		eta = (time.Duration(float64(p.total-p.n)/rate) * time.Second).Round(time.Second).String()
+		eta = time.Duration(float64(p.total-p.n) / rate * float64(time.Second)).Round(time.Second).String()
 	}
 	fmt.Fprintf(p.w, "\r[%s] %d/%d %.1f/s ETA %s ", bar, p.n, p.total, rate, eta)
 }
