@@ -40,6 +40,18 @@ type Limits struct {
 // phone photo); decoding one takes about 100–260 MB.
 var DefaultLimits = Limits{MaxBytes: 64 << 20, MaxPixels: 64_000_000}
 
+// WithDefaults returns l with each zero (or negative) limit replaced by
+// DefaultLimits'.
+func (l Limits) WithDefaults() Limits {
+	if l.MaxBytes <= 0 {
+		l.MaxBytes = DefaultLimits.MaxBytes
+	}
+	if l.MaxPixels <= 0 {
+		l.MaxPixels = DefaultLimits.MaxPixels
+	}
+	return l
+}
+
 // Digests are the exact hashes of the input bytes.
 type Digests struct {
 	MD5    [md5.Size]byte
@@ -83,12 +95,7 @@ type Hasher struct {
 
 // NewHasher returns a Hasher. Zero limits take DefaultLimits.
 func NewHasher(opts Options) *Hasher {
-	if opts.Limits.MaxBytes <= 0 {
-		opts.Limits.MaxBytes = DefaultLimits.MaxBytes
-	}
-	if opts.Limits.MaxPixels <= 0 {
-		opts.Limits.MaxPixels = DefaultLimits.MaxPixels
-	}
+	opts.Limits = opts.Limits.WithDefaults()
 	h := &Hasher{opts: opts, pdq: pdq.NewHasher(opts.Pipeline), md5: md5.New(), sha1: sha1.New(), sha25: sha256.New()}
 	h.sums = io.MultiWriter(h.md5, h.sha1, h.sha25)
 	return h
@@ -144,22 +151,9 @@ func (h *Hasher) HashReader(r io.Reader) (*Result, error) {
 // HashImageBytes decodes an image already in memory and returns its PDQ
 // signals (Digests left zero).
 func (h *Hasher) HashImageBytes(data []byte) (*Result, error) {
-	cfg, format, err := image.DecodeConfig(bytes.NewReader(data))
+	img, format, err := DecodeImage(data, h.opts.Limits)
 	if err != nil {
-		if errors.Is(err, image.ErrFormat) {
-			return nil, vigil.Errorf(vigil.EUNSUPPORTED, "not an image in a supported format (jpeg, png, gif, webp, bmp, tiff)")
-		}
-		return nil, vigil.Errorf(vigil.EINVALID, "corrupt %s header: %v", formatName(format), err)
-	}
-	if cfg.Width <= 0 || cfg.Height <= 0 {
-		return nil, vigil.Errorf(vigil.EINVALID, "%s image has no pixels (%dx%d)", format, cfg.Width, cfg.Height)
-	}
-	if px := int64(cfg.Width) * int64(cfg.Height); px > h.opts.Limits.MaxPixels {
-		return nil, vigil.Errorf(vigil.ETOOLARGE, "%s image is %dx%d, over the %d-pixel limit", format, cfg.Width, cfg.Height, h.opts.Limits.MaxPixels)
-	}
-	img, err := decode(data)
-	if err != nil {
-		return nil, vigil.Errorf(vigil.EINVALID, "corrupt or truncated %s: %v", format, err)
+		return nil, err
 	}
 	res := &Result{Format: format, Width: img.Bounds().Dx(), Height: img.Bounds().Dy()}
 	if h.opts.Dihedral {
@@ -178,6 +172,34 @@ func (h *Hasher) HashImageBytes(data []byte) (*Result, error) {
 
 // decode runs the registered decoder, turning a panic inside a decoder
 // (third-party decoders have had them on hostile input) into an error.
+// DecodeImage decodes an image of a supported format (jpeg, png, gif,
+// webp, bmp, tiff) within l's pixel limit (zero: the default), checked
+// from the header before any pixel memory is allocated. A decoder panic
+// on hostile input comes back as an error. The error is a *vigil.Error:
+// EUNSUPPORTED for data that is no image we read, ETOOLARGE over the
+// limit, EINVALID for a corrupt or empty image.
+func DecodeImage(data []byte, l Limits) (image.Image, string, error) {
+	maxPixels := l.WithDefaults().MaxPixels
+	cfg, format, err := image.DecodeConfig(bytes.NewReader(data))
+	if err != nil {
+		if errors.Is(err, image.ErrFormat) {
+			return nil, "", vigil.Errorf(vigil.EUNSUPPORTED, "not an image in a supported format (jpeg, png, gif, webp, bmp, tiff)")
+		}
+		return nil, format, vigil.Errorf(vigil.EINVALID, "corrupt %s header: %v", formatName(format), err)
+	}
+	if cfg.Width <= 0 || cfg.Height <= 0 {
+		return nil, format, vigil.Errorf(vigil.EINVALID, "%s image has no pixels (%dx%d)", format, cfg.Width, cfg.Height)
+	}
+	if px := int64(cfg.Width) * int64(cfg.Height); px > maxPixels {
+		return nil, format, vigil.Errorf(vigil.ETOOLARGE, "%s image is %dx%d, over the %d-pixel limit", format, cfg.Width, cfg.Height, maxPixels)
+	}
+	img, err := decode(data)
+	if err != nil {
+		return nil, format, vigil.Errorf(vigil.EINVALID, "corrupt or truncated %s: %v", format, err)
+	}
+	return img, format, nil
+}
+
 func decode(data []byte) (img image.Image, err error) {
 	defer func() {
 		if r := recover(); r != nil {

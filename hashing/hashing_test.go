@@ -189,3 +189,15 @@ func FuzzHashReader(f *testing.F) {
 		}
 	})
 }
+
+func TestLimitsWithDefaults(t *testing.T) {
+	for _, tc := range []struct{ in, want Limits }{
+		{Limits{}, DefaultLimits},
+		{Limits{MaxBytes: -1, MaxPixels: 5}, Limits{MaxBytes: DefaultLimits.MaxBytes, MaxPixels: 5}},
+		{Limits{MaxBytes: 7}, Limits{MaxBytes: 7, MaxPixels: DefaultLimits.MaxPixels}},
+	} {
+		if got := tc.in.WithDefaults(); got != tc.want {
+			t.Errorf("%+v.WithDefaults() = %+v, want %+v", tc.in, got, tc.want)
+		}
+	}
+}

@@ -1,14 +1,10 @@
 package http
 
 import (
-	"io"
-	"mime"
-	"mime/multipart"
 	"net/http"
 	"strconv"
 
 	"github.com/vigil-oss/vigil"
-	"github.com/vigil-oss/vigil/hashing"
 )
 
 // jobRoutes registers the background job endpoints.
@@ -41,19 +37,10 @@ func (s *Server) handleSubmitJob(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	limit := s.Hashing.Limits.MaxBytes
-	if limit <= 0 {
-		limit = hashing.DefaultLimits.MaxBytes
-	}
-	// Room for multipart framing; the job service enforces the content
-	// limit itself.
-	body := http.MaxBytesReader(w, r.Body, limit+64<<10)
-	var src io.Reader = body
-	if mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err == nil && mt == "multipart/form-data" {
-		if src, err = filePart(multipart.NewReader(body, params["boundary"])); err != nil {
-			writeError(w, r, err)
-			return
-		}
+	src, err := s.uploadBody(w, r)
+	if err != nil {
+		writeError(w, r, err)
+		return
 	}
 	var by int64
 	if k := keyFrom(r.Context()); k != nil {

@@ -43,22 +43,23 @@ type matchResponse struct {
 	Actions *actionsResponse `json:"actions,omitempty"`
 }
 
-// readContent reads the uploaded content (a raw body, or the "file" part
-// of a multipart form) and computes its signals.
-func (s *Server) readContent(w http.ResponseWriter, r *http.Request) (*hashResponse, error) {
-	limit := s.Hashing.Limits.MaxBytes
-	if limit <= 0 {
-		limit = hashing.DefaultLimits.MaxBytes
-	}
-	// Room for multipart framing; hashing enforces the content limit itself.
-	body := http.MaxBytesReader(w, r.Body, limit+64<<10)
-	var src io.Reader = body
+// uploadBody returns the uploaded content of a request: the raw body, or
+// the "file" part of a multipart form. The body is bounded by the content
+// limit plus room for multipart framing; readers of the content enforce
+// the content limit itself.
+func (s *Server) uploadBody(w http.ResponseWriter, r *http.Request) (io.Reader, error) {
+	body := http.MaxBytesReader(w, r.Body, s.Hashing.Limits.WithDefaults().MaxBytes+64<<10)
 	if mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err == nil && mt == "multipart/form-data" {
-		part, err := filePart(multipart.NewReader(body, params["boundary"]))
-		if err != nil {
-			return nil, err
-		}
-		src = part
+		return filePart(multipart.NewReader(body, params["boundary"]))
+	}
+	return body, nil
+}
+
+// readContent reads the uploaded content and computes its signals.
+func (s *Server) readContent(w http.ResponseWriter, r *http.Request) (*hashResponse, error) {
+	src, err := s.uploadBody(w, r)
+	if err != nil {
+		return nil, err
 	}
 	h := s.hashers.Get().(*hashing.Hasher)
 	defer s.hashers.Put(h)

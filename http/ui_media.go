@@ -38,25 +38,13 @@ const (
 // blurredRendition decodes an image of at most lim's size and returns its
 // blurred greyscale rendition as PNG.
 func blurredRendition(data []byte, lim hashing.Limits) ([]byte, error) {
-	if lim.MaxBytes <= 0 {
-		lim.MaxBytes = hashing.DefaultLimits.MaxBytes
-	}
-	if lim.MaxPixels <= 0 {
-		lim.MaxPixels = hashing.DefaultLimits.MaxPixels
-	}
+	lim = lim.WithDefaults()
 	if int64(len(data)) > lim.MaxBytes {
 		return nil, vigil.Errorf(vigil.ETOOLARGE, "media is larger than %d bytes", lim.MaxBytes)
 	}
-	cfg, _, err := image.DecodeConfig(bytes.NewReader(data))
+	img, _, err := hashing.DecodeImage(data, lim)
 	if err != nil {
-		return nil, vigil.Errorf(vigil.EUNSUPPORTED, "media is not a supported image")
-	}
-	if cfg.Width <= 0 || cfg.Height <= 0 || int64(cfg.Width)*int64(cfg.Height) > lim.MaxPixels {
-		return nil, vigil.Errorf(vigil.ETOOLARGE, "image is %dx%d, over the %d-pixel limit", cfg.Width, cfg.Height, lim.MaxPixels)
-	}
-	img, _, err := image.Decode(bytes.NewReader(data))
-	if err != nil {
-		return nil, vigil.Errorf(vigil.EUNSUPPORTED, "media is not a supported image")
+		return nil, err
 	}
 	return blurImage(img)
 }

@@ -84,12 +84,7 @@ type jobEvent struct {
 	Result        *ContentResult `json:"result,omitempty"`
 }
 
-func (c *Client) maxBytes() int64 {
-	if n := c.cfg.Hashing.Limits.MaxBytes; n > 0 {
-		return n
-	}
-	return hashing.DefaultLimits.MaxBytes
-}
+func (c *Client) maxBytes() int64 { return c.cfg.Hashing.Limits.WithDefaults().MaxBytes }
 
 // SubmitContent implements vigil.JobService.
 func (c *Client) SubmitContent(ctx context.Context, r io.Reader, opts vigil.ContentJobOptions) (*vigil.Job, error) {
