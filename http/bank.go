@@ -206,17 +206,13 @@ func (s *Server) handleListEntries(w http.ResponseWriter, r *http.Request) {
 	}
 	q := r.URL.Query()
 	f := vigil.EntryFilter{BankID: &b.ID}
-	if v := q.Get("after_id"); v != "" {
-		if f.AfterID, err = strconv.ParseInt(v, 10, 64); err != nil {
-			writeError(w, r, badRequest("after_id must be an integer"))
-			return
-		}
+	if f.AfterID, err = queryAfterID(q); err != nil {
+		writeError(w, r, err)
+		return
 	}
-	if v := q.Get("limit"); v != "" {
-		if f.Limit, err = strconv.Atoi(v); err != nil || f.Limit < 1 || f.Limit > vigil.MaxEntryLimit {
-			writeError(w, r, badRequest("limit must be 1 to %d", vigil.MaxEntryLimit))
-			return
-		}
+	if f.Limit, err = queryLimit(q, 0, vigil.MaxEntryLimit); err != nil {
+		writeError(w, r, err)
+		return
 	}
 	if v := q.Get("signal_type"); v != "" {
 		t := vigil.SignalType(v)

@@ -272,21 +272,14 @@ func (s *Server) handleListCases(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if v := q.Get("after_id"); v != "" {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n < 0 {
-			writeError(w, r, badRequest("after_id must be a non-negative integer"))
-			return
-		}
-		f.AfterID = n
+	var err error
+	if f.AfterID, err = queryAfterID(q); err != nil {
+		writeError(w, r, err)
+		return
 	}
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > maxCaseLimit {
-			writeError(w, r, badRequest("limit must be 1 to %d", maxCaseLimit))
-			return
-		}
-		f.Limit = n
+	if f.Limit, err = queryLimit(q, 0, maxCaseLimit); err != nil {
+		writeError(w, r, err)
+		return
 	}
 	visible, err := s.visibleQueues(r)
 	if err != nil {

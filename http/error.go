@@ -5,6 +5,8 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/url"
+	"strconv"
 
 	"github.com/vigil-oss/vigil"
 )
@@ -86,4 +88,32 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 
 func badRequest(format string, args ...any) error {
 	return vigil.Errorf(vigil.EINVALID, format, args...)
+}
+
+// queryAfterID reads a paged list's after_id parameter: a non-negative
+// integer, 0 when absent.
+func queryAfterID(q url.Values) (int64, error) {
+	v := q.Get("after_id")
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 0 {
+		return 0, badRequest("after_id must be a non-negative integer")
+	}
+	return n, nil
+}
+
+// queryLimit reads a paged list's limit parameter: 1 to max, def when
+// absent.
+func queryLimit(q url.Values, def, max int) (int, error) {
+	v := q.Get("limit")
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > max {
+		return 0, badRequest("limit must be 1 to %d", max)
+	}
+	return n, nil
 }

@@ -2,7 +2,6 @@ package http
 
 import (
 	"net/http"
-	"strconv"
 
 	"github.com/vigil-oss/vigil"
 )
@@ -23,20 +22,15 @@ func (s *Server) handleListRematches(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	var after int64
-	limit := vigil.DefaultEntryLimit
-	var err error
-	if v := q.Get("after_id"); v != "" {
-		if after, err = strconv.ParseInt(v, 10, 64); err != nil {
-			writeError(w, r, badRequest("after_id must be an integer"))
-			return
-		}
+	after, err := queryAfterID(q)
+	if err != nil {
+		writeError(w, r, err)
+		return
 	}
-	if v := q.Get("limit"); v != "" {
-		if limit, err = strconv.Atoi(v); err != nil || limit < 1 || limit > vigil.MaxEntryLimit {
-			writeError(w, r, badRequest("limit must be 1 to %d", vigil.MaxEntryLimit))
-			return
-		}
+	limit, err := queryLimit(q, vigil.DefaultEntryLimit, vigil.MaxEntryLimit)
+	if err != nil {
+		writeError(w, r, err)
+		return
 	}
 	rs, err := s.Signals.ListRematches(r.Context(), after, limit)
 	if err != nil {

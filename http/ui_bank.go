@@ -38,11 +38,9 @@ func (s *Server) handleUIBank(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f := vigil.EntryFilter{BankID: &b.ID, IncludeRetracted: true, Limit: entryPageSize}
-	if v := r.URL.Query().Get("after_id"); v != "" {
-		if f.AfterID, err = strconv.ParseInt(v, 10, 64); err != nil || f.AfterID < 0 {
-			s.uiError(w, r, badRequest("after_id must be a non-negative integer"))
-			return
-		}
+	if f.AfterID, err = queryAfterID(r.URL.Query()); err != nil {
+		s.uiError(w, r, err)
+		return
 	}
 	entries, err := s.Entries.FindEntries(r.Context(), f)
 	if err != nil {

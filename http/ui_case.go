@@ -83,11 +83,9 @@ func (s *Server) handleUIQueue(w http.ResponseWriter, r *http.Request) {
 	if state == "mine" {
 		f.AssignedTo = actor(r)
 	}
-	if v := r.URL.Query().Get("after_id"); v != "" {
-		if f.AfterID, err = strconv.ParseInt(v, 10, 64); err != nil || f.AfterID < 0 {
-			s.uiError(w, r, badRequest("after_id must be a non-negative integer"))
-			return
-		}
+	if f.AfterID, err = queryAfterID(r.URL.Query()); err != nil {
+		s.uiError(w, r, err)
+		return
 	}
 	cs, err := s.Cases.ListCases(r.Context(), f)
 	if err != nil {
