@@ -48,6 +48,16 @@ type Match struct {
 	Video *VideoMatch `json:"video,omitempty"`
 }
 
+// NewMatch returns a match of entry e of bank b at the given distance,
+// with the entry's provenance and the bank's threshold for its type.
+func NewMatch(b *Bank, e *Entry, distance int) Match {
+	return Match{
+		BankID: b.ID, Bank: b.Name, EntryID: e.ID, SignalType: e.SignalType, Value: e.Value,
+		Distance: distance, Threshold: b.Threshold(e.SignalType),
+		Source: e.Source, SourceEntryID: e.SourceEntryID, Category: e.Category, Negative: b.Negative,
+	}
+}
+
 // VideoMatch is how much of two videos matched, frame by frame.
 type VideoMatch struct {
 	QueryPercent  float64      `json:"query_percent"`

@@ -440,12 +440,8 @@ func (m *Matcher) resolve(ctx context.Context, s *state, t vigil.SignalType, hit
 		if !e.Active() {
 			continue // retracted or quarantined after the index was last refreshed
 		}
-		mt := vigil.Match{
-			BankID: bank.ID, Bank: bank.Name, EntryID: e.ID, SignalType: e.SignalType, Value: e.Value,
-			Distance: h.distance, Threshold: bank.Threshold(e.SignalType), Variant: h.variant,
-			Source: e.Source, SourceEntryID: e.SourceEntryID, Category: e.Category, Negative: bank.Negative,
-			Span: h.span, Video: h.video,
-		}
+		mt := vigil.NewMatch(bank, e, h.distance)
+		mt.Variant, mt.Span, mt.Video = h.variant, h.span, h.video
 		if bank.Negative {
 			negatives = append(negatives, mt)
 		} else {

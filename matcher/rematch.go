@@ -74,12 +74,8 @@ func (m *Matcher) rematch(ctx context.Context, added []*vigil.Entry) error {
 	}
 	var found []*vigil.Rematch
 	match := func(seen *vigil.SeenSignal, e *vigil.Entry, distance int) {
-		b := s.banks[e.BankID]
-		found = append(found, &vigil.Rematch{ContentSHA256: seen.ContentSHA256, SeenAt: seen.SeenAt, Match: vigil.Match{
-			BankID: b.ID, Bank: b.Name, EntryID: e.ID, SignalType: e.SignalType, Value: e.Value,
-			Distance: distance, Threshold: b.Threshold(e.SignalType),
-			Source: e.Source, SourceEntryID: e.SourceEntryID, Category: e.Category,
-		}})
+		found = append(found, &vigil.Rematch{ContentSHA256: seen.ContentSHA256, SeenAt: seen.SeenAt,
+			Match: vigil.NewMatch(s.banks[e.BankID], e, distance)})
 	}
 	for _, t := range exactTypes {
 		entries := byType[t]
