@@ -333,12 +333,16 @@ func precision(confirmed, falsePositives int) float64 {
 // curator releases the entry, only false positives counted since then
 // reach MinFalsePositives.
 //
-// Spike: when a case opens and the entry's cases opened in the last Window
-// number at least SpikeMin (1 if unset) and more than SpikeFactor times its
-// usual count per Window, which is its cases before the window spread over
-// the time from the entry's addition to the window's start (at least one
-// Window). A new entry has no usual count, so SpikeMin alone decides. After
-// a release, only cases opened since then count towards a spike.
+// Spike: when a case opens and the distinct content the entry matched in
+// cases of the last Window numbers at least SpikeMin (1 if unset) and more
+// than SpikeFactor times its usual count per Window, which is the distinct
+// content of its cases before the window spread over the time from the
+// entry's addition to the window's start (at least one Window). A new entry
+// has no usual count, so SpikeMin alone decides. After a release, only
+// cases opened since then count towards a spike. Content is told apart by
+// its SHA-256, so uploading one file again and again is one item: a spike
+// is what a faulty entry that matches much different content looks like,
+// and repeats must not let anyone switch detection of a file off.
 type QuarantinePolicy struct {
 	MinFalsePositives int           `json:"min_false_positives"`
 	MaxPrecision      float64       `json:"max_precision"`
@@ -387,8 +391,8 @@ func (p QuarantinePolicy) FalsePositiveTrigger(s *EntryStats, sinceRelease int) 
 		s.FalsePositives, prec, p.MinFalsePositives, p.MaxPrecision), true
 }
 
-// SpikeTrigger reports whether an entry with recent cases in the last
-// Window and older cases before it, over a history of span before the
+// SpikeTrigger reports whether an entry that matched recent distinct
+// items of content in the last Window and older ones before it, over a history of span before the
 // window, and review statistics s (nil if none), calls for quarantine,
 // and if so why.
 func (p QuarantinePolicy) SpikeTrigger(recent, older int, span time.Duration, s *EntryStats) (string, bool) {
@@ -403,7 +407,7 @@ func (p QuarantinePolicy) SpikeTrigger(recent, older int, span time.Duration, s 
 	if float64(recent) <= p.SpikeFactor*usual {
 		return "", false
 	}
-	return fmt.Sprintf("automatic: %d cases in %s, usually %.1f (policy: more than %.1f times usual and at least %d)",
+	return fmt.Sprintf("automatic: %d distinct items in %s, usually %.1f (policy: more than %.1f times usual and at least %d)",
 		recent, p.Window, usual, p.SpikeFactor, max(p.SpikeMin, 1)), true
 }
 

@@ -72,7 +72,7 @@ func TestSpikeTrigger(t *testing.T) {
 		if got != tt.want {
 			t.Errorf("%s: trigger %v, want %v", tt.name, got, tt.want)
 		}
-		if got && !strings.Contains(reason, "cases in") {
+		if got && !strings.Contains(reason, "distinct items in") {
 			t.Errorf("%s: reason %q does not say why", tt.name, reason)
 		}
 	}

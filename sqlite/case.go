@@ -205,12 +205,13 @@ func (s *CaseService) OpenCase(ctx context.Context, c *vigil.Case, actor string)
 		if err := addEvent(ctx, tx, c.ID, ts, actor, vigil.CaseEventOpened, detail); err != nil {
 			return err
 		}
+		key := spikeKey(c.Content)
 		for _, id := range caseEntryIDs(c.Matches) {
 			// Entries the store does not hold (a forged or stale match)
 			// are not counted: the SELECT finds nothing to insert.
 			res, err := tx.ExecContext(ctx, `
-				INSERT INTO case_entries (case_id, entry_id, bank_id, created_at)
-				SELECT ?, id, bank_id, ? FROM entries WHERE id = ?`, c.ID, ts, id)
+				INSERT INTO case_entries (case_id, entry_id, bank_id, created_at, content_key)
+				SELECT ?, id, bank_id, ?, ? FROM entries WHERE id = ?`, c.ID, ts, key, id)
 			if err != nil {
 				return fmt.Errorf("count match of entry %d: %w", id, err)
 			}
@@ -259,8 +260,34 @@ func caseEntryIDs(matches []vigil.Match) []int64 {
 	return slices.Compact(ids)
 }
 
+// spikeKey names the content of a case for the spike trigger, which counts
+// distinct content rather than cases: the trigger is there for a faulty
+// entry, one that suddenly matches much different content (a hash of a
+// blank image), and repeats of one file say nothing about that. Counting
+// cases let anyone switch detection of a file off by uploading it SpikeMin
+// times. Distinct (content, user) pairs would not do either: one file
+// shared by many users is known material spreading, when matching it
+// matters most, and a platform's user ids are cheap to make.
+//
+// The key is the content's SHA-256, lower-cased so that one digest is one
+// key. Without one (a lookup of a PDQ hash alone) repeats cannot be told
+// from new content, so the uploader stands for it: all of one user's
+// unidentified content counts once. With neither the case is not counted
+// (NULL, which COUNT(DISTINCT) skips): a spike the store cannot attribute
+// must not be one an attacker can manufacture.
+func spikeKey(ref vigil.ContentRef) sql.NullString {
+	switch {
+	case ref.SHA256 != "":
+		return sql.NullString{String: "sha256:" + strings.ToLower(ref.SHA256), Valid: true}
+	case ref.UserID != "":
+		return sql.NullString{String: "user:" + ref.UserID, Valid: true}
+	}
+	return sql.NullString{}
+}
+
 // checkSpike applies the spike trigger to an entry that case caseID just
-// matched, and describes the quarantine if it made one.
+// matched, and describes the quarantine if it made one. It counts the
+// entry's distinct content (spikeKey) in the window and before it.
 func (s *CaseService) checkSpike(ctx context.Context, tx *sql.Tx, caseID, entryID int64, now time.Time) (*AutoQuarantine, error) {
 	p := s.Policy
 	if p.SpikeFactor <= 0 || p.Window <= 0 {
@@ -286,7 +313,8 @@ func (s *CaseService) checkSpike(ctx context.Context, tx *sql.Tx, caseID, entryI
 	}
 	var recent, older int
 	if err := tx.QueryRowContext(ctx, `
-		SELECT COUNT(*) FILTER (WHERE created_at > ?), COUNT(*) FILTER (WHERE created_at <= ?)
+		SELECT COUNT(DISTINCT content_key) FILTER (WHERE created_at > ?),
+			COUNT(DISTINCT content_key) FILTER (WHERE created_at <= ?)
 		FROM case_entries WHERE entry_id = ?`, recentSince, start, entryID).Scan(&recent, &older); err != nil {
 		return nil, fmt.Errorf("spike check of entry %d: %w", entryID, err)
 	}

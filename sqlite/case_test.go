@@ -2,6 +2,7 @@ package sqlite_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -36,9 +37,14 @@ func TestOnQuarantine(t *testing.T) {
 		}
 		got = append(got, q)
 	}
+	uploads := 0
 	open := func(e *vigil.Entry) *vigil.Case {
 		t.Helper()
+		// Each case is about different content: repeats of one would not
+		// make a spike.
+		uploads++
 		c := &vigil.Case{Queue: "q", Kind: vigil.CaseKindMatch, RetainUntil: time.Now().Add(time.Hour),
+			Content: vigil.ContentRef{SHA256: fmt.Sprintf("%064x", uploads)},
 			Matches: []vigil.Match{{BankID: b.ID, EntryID: e.ID, SignalType: e.SignalType, Value: e.Value}}}
 		if err := cases.OpenCase(ctx, c, "rules"); err != nil {
 			t.Fatal(err)

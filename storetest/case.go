@@ -536,6 +536,60 @@ func TestCaseService(t *testing.T, open Opener) {
 		}
 	})
 
+	// The spike trigger stands for a faulty entry: one that suddenly
+	// matches much different content (a hash of a blank image). Repeats
+	// of one file are one piece of content, however often and by whomever
+	// it is uploaded; otherwise anyone could switch detection of a file
+	// off by uploading it SpikeMin times.
+	t.Run("SpikeCountsDistinctContent", func(t *testing.T) {
+		s, clock := openWithClock(t, open)
+		f := newCaseFixture(t, s, 3)
+		repeated, shared, faulty := f.entries[0], f.entries[1], f.entries[2]
+		s.SetQuarantinePolicy(vigil.QuarantinePolicy{SpikeFactor: 10, SpikeMin: 20, Window: 24 * time.Hour})
+		upload := func(e *vigil.Entry, sha256, user string) {
+			t.Helper()
+			clock.Advance(time.Minute)
+			c := f.matchCase(clock, e)
+			c.Content = vigil.ContentRef{SHA256: sha256, UserID: user}
+			must(t, s.Cases.OpenCase(ctx, c, "rules"))
+		}
+		file := strings.Repeat("ab", 32)
+		for i := range 22 {
+			// Upper case is the same digest.
+			sum := file
+			if i%2 == 1 {
+				sum = strings.ToUpper(file)
+			}
+			upload(repeated, sum, "user-1")
+			if quarantined(t, s, repeated) {
+				t.Fatalf("one user's upload %d of one file quarantined its entry", i+1)
+			}
+			upload(shared, file, fmt.Sprintf("user-%d", i))
+			if quarantined(t, s, shared) {
+				t.Fatalf("one file from %d users quarantined its entry", i+1)
+			}
+		}
+		if got := activeIDs(t, s); !slices.Contains(got, repeated.ID) || !slices.Contains(got, shared.ID) {
+			t.Fatalf("entries out of matching: active %v", got)
+		}
+		// Content without a digest is told apart by its user: one user's
+		// uploads count once.
+		for range 22 {
+			upload(faulty, "", "user-1")
+		}
+		if quarantined(t, s, faulty) {
+			t.Fatal("one user's uploads without a digest quarantined their entry")
+		}
+		// 20 different files are what a faulty entry looks like (the
+		// user's earlier uploads count as one of them).
+		for i := range 19 {
+			upload(faulty, fmt.Sprintf("%064x", i+1), "user-1")
+			if q := quarantined(t, s, faulty); q != (i == 18) {
+				t.Fatalf("after %d distinct files: quarantined %v", i+2, q)
+			}
+		}
+	})
+
 	t.Run("SpikeSparesConfirmed", func(t *testing.T) {
 		s, clock := openWithClock(t, open)
 		f := newCaseFixture(t, s, 2)
@@ -719,6 +773,7 @@ type caseFixture struct {
 	t       testing.TB
 	bank    *vigil.Bank
 	entries []*vigil.Entry
+	uploads int // content opened as cases so far
 }
 
 func newCaseFixture(t testing.TB, s Services, entries int) *caseFixture {
@@ -734,9 +789,11 @@ func newCaseFixture(t testing.TB, s Services, entries int) *caseFixture {
 }
 
 // matchCase returns a match case in queue q, retained for a day, with a
-// match of each entry.
+// match of each entry, about content (a SHA-256) no case had before.
 func (f *caseFixture) matchCase(clock *Clock, entries ...*vigil.Entry) *vigil.Case {
-	c := &vigil.Case{Queue: "q", Kind: vigil.CaseKindMatch, RetainUntil: clock.Now().Add(24 * time.Hour)}
+	f.uploads++
+	c := &vigil.Case{Queue: "q", Kind: vigil.CaseKindMatch, RetainUntil: clock.Now().Add(24 * time.Hour),
+		Content: vigil.ContentRef{SHA256: fmt.Sprintf("%064x", f.uploads)}}
 	for _, e := range entries {
 		c.Matches = append(c.Matches, vigil.Match{BankID: e.BankID, Bank: "b", EntryID: e.ID, SignalType: e.SignalType,
 			Value: e.Value, Distance: 4, Threshold: 31, Source: e.Source})

@@ -33,7 +33,7 @@ func addReviewFlags(fs *flag.FlagSet) *reviewFlags {
 	fs.Float64Var(&r.policy.MaxPrecision, "quarantine-max-precision", 0.5,
 		"... provided its precision (confirmed / decided) is at most this")
 	fs.Float64Var(&r.policy.SpikeFactor, "quarantine-spike-factor", 10,
-		"quarantine a bank entry whose cases in the spike window exceed this many times its usual rate (0: never)")
+		"quarantine a bank entry whose distinct content (by SHA-256) matched in the spike window exceeds this many times its usual rate (0: never)")
 	fs.IntVar(&r.policy.SpikeMin, "quarantine-spike-min", 20, "... and number at least this many")
 	fs.DurationVar(&r.policy.Window, "quarantine-spike-window", 24*time.Hour, "the spike window")
 	fs.IntVar(&r.policy.SpareConfirmed, "quarantine-spare-confirmed", 3,
