@@ -110,10 +110,12 @@ type ContentRef struct {
 // CaseMessage is one message of a conversation under review, with the
 // grooming indicators found in it.
 type CaseMessage struct {
-	Index      int       `json:"index"`
-	Speaker    string    `json:"speaker"`
-	Text       string    `json:"text"`
-	Time       time.Time `json:"time,omitempty"`
+	Index   int    `json:"index"`
+	Speaker string `json:"speaker"`
+	Text    string `json:"text"`
+	// Time is when the message was sent; zero, and absent from JSON
+	// (omitempty does not omit a struct), when the platform did not say.
+	Time       time.Time `json:"time,omitzero"`
 	Indicators []string  `json:"indicators,omitempty"`
 }
 

@@ -466,3 +466,46 @@ func TestRetroactiveMatchOpensCase(t *testing.T) {
 		t.Fatalf("retroactive case %+v", c)
 	}
 }
+
+// TestCaseMessageWithoutTime checks that a conversation case's messages
+// sent without a time show none, in the API and the review UI, rather
+// than the zero time.
+func TestCaseMessageWithoutTime(t *testing.T) {
+	ts := mustOpenServer(t)
+	if code := ts.do(t, vigil.RoleAdmin, "POST", "/v1/queues", "", jsonBody(map[string]any{"name": "default", "roles": []string{"reviewer"}}), nil); code != 201 {
+		t.Fatal("create queue")
+	}
+	rule := map[string]any{"name": "flagged", "when": map[string]any{"kind": "conversation", "flagged": true}, "action": map[string]any{"type": "case", "queue": "default"}}
+	if code := ts.do(t, vigil.RoleCurator, "POST", "/v1/rules", "", jsonBody(rule), nil); code != 201 {
+		t.Fatal("create rule")
+	}
+	var scored struct{ Actions *actions }
+	if code := ts.do(t, vigil.RoleMatcher, "POST", "/v1/conversations/score", "", jsonBody(map[string]any{"id": "c1", "messages": groomingChat}), &scored); code != 200 || scored.Actions == nil || len(scored.Actions.Cases) != 1 {
+		t.Fatalf("score %d %+v", code, scored)
+	}
+	path := fmt.Sprintf("/v1/cases/%d", scored.Actions.Cases[0])
+	resp, body := ts.raw(t, vigil.RoleReviewer, "GET", path)
+	if resp.StatusCode != 200 {
+		t.Fatalf("get case %d", resp.StatusCode)
+	}
+	var c struct {
+		Conversation struct{ Messages []map[string]any }
+	}
+	if err := json.Unmarshal(body, &c); err != nil || len(c.Conversation.Messages) == 0 {
+		t.Fatalf("case %s: %v", body, err)
+	}
+	for _, m := range c.Conversation.Messages {
+		if _, ok := m["time"]; ok {
+			t.Fatalf("a message without a time has one: %v", m)
+		}
+	}
+	ui := newUIClient(t, ts)
+	ui.login(t, ts.keys[vigil.RoleReviewer])
+	code, _, page := ui.get(t, "/ui"+strings.TrimPrefix(path, "/v1"))
+	if code != 200 {
+		t.Fatalf("case page %d", code)
+	}
+	if strings.Contains(page, "0001-01-01") || strings.Contains(page, `class="msg-head"><span class="speaker">u1</span> <time`) {
+		t.Fatalf("the case page shows a time for a message without one:\n%s", page)
+	}
+}
