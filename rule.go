@@ -20,11 +20,14 @@ const (
 	ActionNone = "none"
 )
 
-// Where a rule comes from. Rules from the rules file are replaced each
-// time the server starts and cannot be changed through the API.
+// Where a rule comes from. Rules from the rules file, or the built-in
+// default rules when the server has none, are replaced each time the
+// server starts (RuleService.ReplaceFileRules), so they cannot be changed
+// through the API: the next start would undo the change.
 const (
-	RuleSourceFile = "file"
-	RuleSourceAPI  = "api"
+	RuleSourceFile    = "file"    // the rules file (vigil serve --rules)
+	RuleSourceDefault = "default" // the built-in rules, without a rules file
+	RuleSourceAPI     = "api"
 )
 
 // Limits on rules, so that a rule stays something a person can read.
@@ -42,7 +45,7 @@ type Rule struct {
 	Name        string `json:"name"` // same alphabet as bank names
 	Description string `json:"description,omitempty"`
 	Enabled     bool   `json:"enabled"`
-	Source      string `json:"source"` // RuleSourceFile or RuleSourceAPI
+	Source      string `json:"source"` // RuleSourceFile, RuleSourceDefault or RuleSourceAPI
 
 	When   RuleConditions `json:"when"`
 	Action RuleAction     `json:"action"`
@@ -114,7 +117,7 @@ func (r *Rule) validate() error {
 		return Errorf(EINVALID, "description longer than %d bytes", MaxBankDescriptionLen)
 	}
 	switch r.Source {
-	case "", RuleSourceFile, RuleSourceAPI:
+	case "", RuleSourceFile, RuleSourceDefault, RuleSourceAPI:
 	default:
 		return Errorf(EINVALID, "unknown source %q", r.Source)
 	}
@@ -248,8 +251,11 @@ type RuleService interface {
 	UpdateRule(ctx context.Context, r *Rule) error
 	// DeleteRule deletes the named rule. ENOTFOUND.
 	DeleteRule(ctx context.Context, name string) error
-	// ReplaceFileRules replaces every rule whose source is RuleSourceFile
-	// with rules, in one transaction; rules created through the API stay.
-	// ECONFLICT if one of rules has the name of an API rule.
+	// ReplaceFileRules replaces every rule loaded at start (source
+	// RuleSourceFile or RuleSourceDefault) with rules, in one transaction;
+	// rules created through the API stay. Each rule keeps its Source if it
+	// is RuleSourceDefault and gets RuleSourceFile if it is empty; EINVALID
+	// for RuleSourceAPI. ECONFLICT if one of rules has the name of an API
+	// rule.
 	ReplaceFileRules(ctx context.Context, rules []*Rule) error
 }

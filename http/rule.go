@@ -155,16 +155,20 @@ func (s *Server) handleCreateRule(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, rule)
 }
 
-// apiRule returns the named rule if the API may change it: rules from the
-// rules file are changed in the file, or the next start would undo the
-// change.
+// apiRule returns the named rule if the API may change it: rules loaded at
+// start (from the rules file, or the built-in defaults) are changed where
+// they come from, or the next start would undo the change.
 func (s *Server) apiRule(r *http.Request) (*vigil.Rule, error) {
 	old, err := s.Rules.FindRule(r.Context(), r.PathValue("name"))
 	if err != nil {
 		return nil, err
 	}
-	if old.Source == vigil.RuleSourceFile {
+	switch old.Source {
+	case vigil.RuleSourceFile:
 		return nil, vigil.Errorf(vigil.ECONFLICT, "rule %q comes from the rules file; change it there", old.Name)
+	case vigil.RuleSourceDefault:
+		return nil, vigil.Errorf(vigil.ECONFLICT,
+			"rule %q is a built-in default rule, loaded at every start without a rules file; to change or drop it, start the server with --rules and a rules file (see docs/rules.example.yaml)", old.Name)
 	}
 	return old, nil
 }

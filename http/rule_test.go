@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/vigil-oss/vigil"
+	"github.com/vigil-oss/vigil/rules"
 )
 
 func TestRulesAPI(t *testing.T) {
@@ -116,5 +117,34 @@ func TestRuleVetoAndChangesApplyAtOnce(t *testing.T) {
 	a = match()
 	if !a.Vetoed || len(a.Cases) != 0 || len(a.Auto) != 0 || len(a.Rules) != 1 || a.Rules[0].Name != "test-lists" {
 		t.Fatalf("vetoed actions %+v", a)
+	}
+}
+
+// TestDefaultRulesSayWhereTheyComeFrom checks that the API refuses to
+// change a built-in default rule and says why: it is no rule file's.
+func TestDefaultRulesSayWhereTheyComeFrom(t *testing.T) {
+	ts := mustOpenServer(t)
+	if code := ts.do(t, vigil.RoleAdmin, "POST", "/v1/queues", "", jsonBody(map[string]any{"name": rules.DefaultQueue}), nil); code != 201 {
+		t.Fatal("create queue")
+	}
+	if err := ts.Rules.ReplaceFileRules(context.Background(), rules.Default()); err != nil {
+		t.Fatal(err)
+	}
+	var list struct{ Rules []vigil.Rule }
+	if code := ts.do(t, vigil.RoleCurator, "GET", "/v1/rules", "", nil, &list); code != 200 || len(list.Rules) == 0 {
+		t.Fatalf("list %d %+v", code, list)
+	}
+	for _, r := range list.Rules {
+		if r.Source != vigil.RuleSourceDefault {
+			t.Errorf("default rule %q has source %q", r.Name, r.Source)
+		}
+	}
+	var e struct{ Error struct{ Message string } }
+	for _, method := range []string{"DELETE", "PUT"} {
+		body := jsonBody(map[string]any{"when": map[string]any{"kind": "match"}, "action": map[string]any{"type": "none"}})
+		code := ts.do(t, vigil.RoleCurator, method, "/v1/rules/any-match", "", body, &e)
+		if msg := e.Error.Message; code != 409 || strings.Contains(msg, "comes from the rules file") || !strings.Contains(msg, "default") || !strings.Contains(msg, "--rules") {
+			t.Errorf("%s a default rule: %d %q", method, code, msg)
+		}
 	}
 }

@@ -18,7 +18,7 @@ const DefaultQueue = "default"
 func Default() []*vigil.Rule {
 	category := func(name, cat string, prio int) *vigil.Rule {
 		return &vigil.Rule{
-			Name: name, Enabled: true, Source: vigil.RuleSourceFile,
+			Name: name, Enabled: true, Source: vigil.RuleSourceDefault,
 			Description: "Matches of entries in category " + cat + " open a case at priority " + strconv.Itoa(prio) + ".",
 			When:        vigil.RuleConditions{Kind: vigil.CaseKindMatch, Categories: []string{cat}},
 			Action:      vigil.RuleAction{Type: vigil.ActionCase, Queue: DefaultQueue, Priority: prio},
@@ -26,7 +26,7 @@ func Default() []*vigil.Rule {
 	}
 	return []*vigil.Rule{
 		{
-			Name: "any-match", Enabled: true, Source: vigil.RuleSourceFile,
+			Name: "any-match", Enabled: true, Source: vigil.RuleSourceDefault,
 			Description: "Every match in a bank opens a case for review.",
 			When:        vigil.RuleConditions{Kind: vigil.CaseKindMatch},
 			Action:      vigil.RuleAction{Type: vigil.ActionCase, Queue: DefaultQueue, Priority: 50},
@@ -36,7 +36,7 @@ func Default() []*vigil.Rule {
 		category("category-b1", "B1", 70),
 		category("category-b2", "B2", 60),
 		{
-			Name: "flagged-conversation", Enabled: true, Source: vigil.RuleSourceFile,
+			Name: "flagged-conversation", Enabled: true, Source: vigil.RuleSourceDefault,
 			Description: "A conversation the grooming detector flags opens a conversation case.",
 			When:        vigil.RuleConditions{Kind: vigil.CaseKindConversation, Flagged: true},
 			Action:      vigil.RuleAction{Type: vigil.ActionCase, Queue: DefaultQueue, Priority: 60},

@@ -177,13 +177,20 @@ func (s *RuleService) DeleteRule(ctx context.Context, name string) error {
 // ReplaceFileRules implements vigil.RuleService.
 func (s *RuleService) ReplaceFileRules(ctx context.Context, rules []*vigil.Rule) error {
 	for _, r := range rules {
-		r.Source = vigil.RuleSourceFile
+		switch r.Source {
+		case "":
+			r.Source = vigil.RuleSourceFile
+		case vigil.RuleSourceFile, vigil.RuleSourceDefault:
+		default:
+			return vigil.Errorf(vigil.EINVALID, "rule %q: a rule loaded at start cannot have source %q", r.Name, r.Source)
+		}
 		if err := r.Validate(); err != nil {
 			return err
 		}
 	}
 	err := s.db.write(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM rules WHERE source = ?`, vigil.RuleSourceFile); err != nil {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM rules WHERE source IN (?, ?)`,
+			vigil.RuleSourceFile, vigil.RuleSourceDefault); err != nil {
 			return err
 		}
 		for _, r := range rules {

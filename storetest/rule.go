@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -95,5 +96,35 @@ func TestRuleService(t *testing.T, open Opener) {
 		if list, _ := s.Rules.ListRules(ctx); len(list) != 1 || list[0].Name != "from-api" {
 			t.Errorf("empty file left %v", list)
 		}
+	})
+	// The built-in default rules are loaded at start like a file's, and
+	// keep their own origin, so that a caller is told where a rule came
+	// from; loading a file replaces them, and the defaults replace a file.
+	t.Run("ReplaceDefaultRules", func(t *testing.T) {
+		s := open(t)
+		sources := func() []string {
+			t.Helper()
+			list, err := s.Rules.ListRules(ctx)
+			must(t, err)
+			var got []string
+			for _, r := range list {
+				got = append(got, r.Name+":"+r.Source)
+			}
+			return got
+		}
+		def := newRule("default-a", 1)
+		def.Source = vigil.RuleSourceDefault
+		must(t, s.Rules.ReplaceFileRules(ctx, []*vigil.Rule{newRule("file-a", 1)}))
+		must(t, s.Rules.ReplaceFileRules(ctx, []*vigil.Rule{def}))
+		if got := sources(); !slices.Equal(got, []string{"default-a:default"}) {
+			t.Fatalf("after loading the defaults: %v", got)
+		}
+		must(t, s.Rules.ReplaceFileRules(ctx, []*vigil.Rule{newRule("file-b", 1)}))
+		if got := sources(); !slices.Equal(got, []string{"file-b:file"}) {
+			t.Fatalf("after loading a file: %v", got)
+		}
+		api := newRule("from-api", 1)
+		api.Source = vigil.RuleSourceAPI
+		wantCode(t, s.Rules.ReplaceFileRules(ctx, []*vigil.Rule{api}), vigil.EINVALID)
 	})
 }
