@@ -449,6 +449,11 @@ type CaseService interface {
 	// id order (all entries with any statistics, or quarantined, when ids
 	// is empty). Unknown ids are left out; at most MaxEntryStatsIDs ids.
 	EntryStats(ctx context.Context, ids []int64) ([]*EntryStats, error)
+	// QuarantinedEntries returns a page of the review statistics of the
+	// entries quarantined now, in id order after afterID: at most limit
+	// (0 means DefaultEntryLimit; values above MaxEntryLimit are lowered
+	// to it).
+	QuarantinedEntries(ctx context.Context, afterID int64, limit int) ([]*EntryStats, error)
 	// BankPrecision returns the review statistics of every bank that has
 	// any, by bank id.
 	BankPrecision(ctx context.Context) ([]*BankStats, error)

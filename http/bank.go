@@ -51,15 +51,18 @@ func (s *Server) handleCreateBank(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleListBanks(w http.ResponseWriter, r *http.Request) {
+	p, err := readPage(r.URL.Query(), smallPages)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
 	banks, err := s.Banks.ListBanks(r.Context())
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
-	if banks == nil {
-		banks = []*vigil.Bank{}
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"banks": banks})
+	banks, next := cutPage(p, banks, func(b *vigil.Bank) int64 { return b.ID })
+	writePage(w, "banks", banks, next)
 }
 
 func (s *Server) handleGetBank(w http.ResponseWriter, r *http.Request) {
@@ -205,15 +208,12 @@ func (s *Server) handleListEntries(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	f := vigil.EntryFilter{BankID: &b.ID}
-	if f.AfterID, err = queryAfterID(q); err != nil {
+	p, err := readPage(q, entryPages)
+	if err != nil {
 		writeError(w, r, err)
 		return
 	}
-	if f.Limit, err = queryLimit(q, 0, vigil.MaxEntryLimit); err != nil {
-		writeError(w, r, err)
-		return
-	}
+	f := vigil.EntryFilter{BankID: &b.ID, AfterID: p.afterID, Limit: p.limit}
 	if v := q.Get("signal_type"); v != "" {
 		t := vigil.SignalType(v)
 		f.SignalType = &t
@@ -229,19 +229,10 @@ func (s *Server) handleListEntries(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	resp := map[string]any{"entries": entries}
-	if entries == nil {
-		resp["entries"] = []*vigil.Entry{}
-	}
-	limit := f.Limit
-	if limit == 0 {
-		limit = vigil.DefaultEntryLimit
-	}
-	if len(entries) == limit {
-		resp["next_after_id"] = entries[len(entries)-1].ID
-	}
-	writeJSON(w, http.StatusOK, resp)
+	writePage(w, "entries", entries, nextAfter(p, entries, entryID))
 }
+
+func entryID(e *vigil.Entry) int64 { return e.ID }
 
 // handleExport streams a bank's active entries as CSV, page by page, in a
 // form /import reads back.

@@ -172,6 +172,11 @@ func (s *Server) handleListQueues(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, errNoReview)
 		return
 	}
+	p, err := readPage(r.URL.Query(), smallPages)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
 	qs, err := s.Cases.ListQueues(r.Context())
 	if err != nil {
 		writeError(w, r, err)
@@ -194,7 +199,8 @@ func (s *Server) handleListQueues(w http.ResponseWriter, r *http.Request) {
 			out = append(out, queueResponse{Queue: q, Stats: st})
 		}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"queues": out})
+	out, next := cutPage(p, out, func(q queueResponse) int64 { return q.ID })
+	writePage(w, "queues", out, next)
 }
 
 // queueResponse is a queue with the work it holds.
@@ -244,25 +250,18 @@ func (s *Server) handleCreateQueue(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, q)
 }
 
-// Paging of case lists.
-const (
-	defaultCaseLimit = 50
-	maxCaseLimit     = 500
-)
-
-type caseList struct {
-	Cases []*vigil.Case `json:"cases"`
-	// NextAfterID is the after_id of the next page; 0 on the last page.
-	NextAfterID int64 `json:"next_after_id,omitempty"`
-}
-
 func (s *Server) handleListCases(w http.ResponseWriter, r *http.Request) {
 	if s.Cases == nil {
 		writeError(w, r, errNoReview)
 		return
 	}
 	q := r.URL.Query()
-	f := vigil.CaseFilter{AssignedTo: q.Get("assignee"), Limit: defaultCaseLimit}
+	p, err := readPage(q, casePages)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	f := vigil.CaseFilter{AssignedTo: q.Get("assignee"), AfterID: p.afterID, Limit: p.limit}
 	for _, st := range q["state"] {
 		switch cs := vigil.CaseState(st); cs {
 		case vigil.CaseOpen, vigil.CaseAssigned, vigil.CaseDecided, vigil.CaseEscalated:
@@ -271,15 +270,6 @@ func (s *Server) handleListCases(w http.ResponseWriter, r *http.Request) {
 			writeError(w, r, badRequest("state must be open, assigned, decided or escalated, got %q", st))
 			return
 		}
-	}
-	var err error
-	if f.AfterID, err = queryAfterID(q); err != nil {
-		writeError(w, r, err)
-		return
-	}
-	if f.Limit, err = queryLimit(q, 0, maxCaseLimit); err != nil {
-		writeError(w, r, err)
-		return
 	}
 	visible, err := s.visibleQueues(r)
 	if err != nil {
@@ -301,11 +291,10 @@ func (s *Server) handleListCases(w http.ResponseWriter, r *http.Request) {
 	} else {
 		f.Queues = allowed
 	}
-	resp := caseList{Cases: []*vigil.Case{}}
 	if len(f.Queues) == 0 {
 		// An empty filter means every queue: a role that may see none
 		// must get nothing, not everything.
-		writeJSON(w, http.StatusOK, resp)
+		writePage[*vigil.Case](w, "cases", nil, 0)
 		return
 	}
 	cs, err := s.Cases.ListCases(r.Context(), f)
@@ -313,14 +302,10 @@ func (s *Server) handleListCases(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	if cs != nil {
-		resp.Cases = cs
-	}
-	if len(cs) == f.Limit {
-		resp.NextAfterID = cs[len(cs)-1].ID
-	}
-	writeJSON(w, http.StatusOK, resp)
+	writePage(w, "cases", cs, nextAfter(p, cs, caseID))
 }
+
+func caseID(c *vigil.Case) int64 { return c.ID }
 
 type caseResponse struct {
 	*vigil.Case
@@ -561,14 +546,20 @@ func (s *Server) handleBankPrecision(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, errNoReview)
 		return
 	}
+	p, err := readPage(r.URL.Query(), smallPages)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
 	st, err := s.Cases.BankPrecision(r.Context())
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
+	st, next := cutPage(p, st, func(b *vigil.BankStats) int64 { return b.BankID })
 	out := make([]bankStatsResponse, 0, len(st))
 	for _, b := range st {
 		out = append(out, bankStatsResponse{BankStats: b, Precision: knownPrecision(b.Precision())})
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"banks": out})
+	writePage(w, "banks", out, next)
 }

@@ -34,12 +34,18 @@ func (s *Server) handleCreateKey(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleListKeys(w http.ResponseWriter, r *http.Request) {
+	p, err := readPage(r.URL.Query(), smallPages)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
 	keys, err := s.Keys.ListKeys(r.Context())
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"keys": keys})
+	keys, next := cutPage(p, keys, func(k *vigil.Key) int64 { return k.ID })
+	writePage(w, "keys", keys, next)
 }
 
 func (s *Server) handleRevokeKey(w http.ResponseWriter, r *http.Request) {

@@ -27,25 +27,23 @@ type quarantinedEntry struct {
 	Precision *float64 `json:"precision,omitempty"`
 }
 
-// quarantinedEntries returns the entries waiting for a curator, for the
-// API and the review UI alike. The server must have a case store.
-func (s *Server) quarantinedEntries(ctx context.Context) ([]quarantinedEntry, error) {
-	stats, err := s.Cases.EntryStats(ctx, nil)
+// quarantinedEntries returns a page of the entries waiting for a curator,
+// with its next_after_id, for the API and the review UI alike. The server
+// must have a case store.
+func (s *Server) quarantinedEntries(ctx context.Context, p page) ([]quarantinedEntry, int64, error) {
+	stats, err := s.Cases.QuarantinedEntries(ctx, p.afterID, p.limit)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	out := []quarantinedEntry{}
 	for _, st := range stats {
-		if st.QuarantinedAt == nil {
-			continue
-		}
 		e, err := s.Entries.FindEntryByID(ctx, st.EntryID)
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		out = append(out, quarantinedEntry{Entry: e, Stats: st, Precision: knownPrecision(st.Precision())})
 	}
-	return out, nil
+	return out, nextAfter(p, stats, func(st *vigil.EntryStats) int64 { return st.EntryID }), nil
 }
 
 func (s *Server) handleListQuarantine(w http.ResponseWriter, r *http.Request) {
@@ -53,12 +51,17 @@ func (s *Server) handleListQuarantine(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, errNoReview)
 		return
 	}
-	out, err := s.quarantinedEntries(r.Context())
+	p, err := readPage(r.URL.Query(), quarantinePages)
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"entries": out})
+	out, next, err := s.quarantinedEntries(r.Context(), p)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writePage(w, "entries", out, next)
 }
 
 type quarantineRequest struct {

@@ -17,28 +17,19 @@ func (s *Server) keepSignals(r *http.Request, sigs []vigil.Signal) {
 // handleListRematches lists matches found after the fact: entries added to
 // a bank that match content seen before.
 func (s *Server) handleListRematches(w http.ResponseWriter, r *http.Request) {
+	p, err := readPage(r.URL.Query(), entryPages)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
 	if s.Signals == nil {
-		writeJSON(w, http.StatusOK, map[string]any{"rematches": []*vigil.Rematch{}})
+		writePage[*vigil.Rematch](w, "rematches", nil, 0)
 		return
 	}
-	q := r.URL.Query()
-	after, err := queryAfterID(q)
+	rs, err := s.Signals.ListRematches(r.Context(), p.afterID, p.limit)
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
-	limit, err := queryLimit(q, vigil.DefaultEntryLimit, vigil.MaxEntryLimit)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	rs, err := s.Signals.ListRematches(r.Context(), after, limit)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	if rs == nil {
-		rs = []*vigil.Rematch{}
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"rematches": rs})
+	writePage(w, "rematches", rs, nextAfter(p, rs, func(m *vigil.Rematch) int64 { return m.ID }))
 }

@@ -69,15 +69,18 @@ func (s *Server) handleListRules(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, errNoRules)
 		return
 	}
+	p, err := readPage(r.URL.Query(), smallPages)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
 	rs, err := s.Rules.ListRules(r.Context())
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
-	if rs == nil {
-		rs = []*vigil.Rule{}
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"rules": rs})
+	rs, next := cutPage(p, rs, func(r *vigil.Rule) int64 { return r.ID })
+	writePage(w, "rules", rs, next)
 }
 
 // ruleRequest is the body of POST /v1/rules and PUT /v1/rules/{name}.

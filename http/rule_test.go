@@ -65,8 +65,9 @@ func TestRulesAPI(t *testing.T) {
 	if code := ts.do(t, cur, "DELETE", "/v1/rules/from-file", "", nil, &e); code != 409 || !strings.Contains(e.Error.Message, "rules file") {
 		t.Errorf("delete file rule %d %+v", code, e)
 	}
+	// Lists are in id order, like every paged list.
 	var list struct{ Rules []vigil.Rule }
-	if code := ts.do(t, cur, "GET", "/v1/rules", "", nil, &list); code != 200 || len(list.Rules) != 2 || list.Rules[0].Name != "from-file" {
+	if code := ts.do(t, cur, "GET", "/v1/rules", "", nil, &list); code != 200 || len(list.Rules) != 2 || list.Rules[1].Name != "from-file" {
 		t.Fatalf("list %d %+v", code, list)
 	}
 

@@ -37,20 +37,18 @@ func (s *Server) handleUIBank(w http.ResponseWriter, r *http.Request) {
 		s.uiError(w, r, err)
 		return
 	}
-	f := vigil.EntryFilter{BankID: &b.ID, IncludeRetracted: true, Limit: entryPageSize}
-	if f.AfterID, err = queryAfterID(r.URL.Query()); err != nil {
+	p := page{limit: entryPageSize}
+	if p.afterID, err = queryAfterID(r.URL.Query()); err != nil {
 		s.uiError(w, r, err)
 		return
 	}
+	f := vigil.EntryFilter{BankID: &b.ID, IncludeRetracted: true, AfterID: p.afterID, Limit: p.limit}
 	entries, err := s.Entries.FindEntries(r.Context(), f)
 	if err != nil {
 		s.uiError(w, r, err)
 		return
 	}
-	var next int64
-	if len(entries) == entryPageSize {
-		next = entries[len(entries)-1].ID
-	}
+	next := nextAfter(p, entries, entryID)
 	s.render(w, r, http.StatusOK, "bank.html", "Bank "+b.Name, "banks", map[string]any{
 		"Bank": b, "Entries": entries, "NextAfter": next, "AfterID": f.AfterID,
 	})
@@ -148,10 +146,16 @@ func (s *Server) handleUIQuarantined(w http.ResponseWriter, r *http.Request) {
 		s.uiError(w, r, errNoReview)
 		return
 	}
-	rows, err := s.quarantinedEntries(r.Context())
+	p := page{limit: quarantinePages.def}
+	var err error
+	if p.afterID, err = queryAfterID(r.URL.Query()); err != nil {
+		s.uiError(w, r, err)
+		return
+	}
+	rows, next, err := s.quarantinedEntries(r.Context(), p)
 	if err != nil {
 		s.uiError(w, r, err)
 		return
 	}
-	s.render(w, r, http.StatusOK, "quarantine.html", "Quarantined entries", "quarantine", map[string]any{"Rows": rows})
+	s.render(w, r, http.StatusOK, "quarantine.html", "Quarantined entries", "quarantine", map[string]any{"Rows": rows, "NextAfter": next})
 }

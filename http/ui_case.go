@@ -79,23 +79,21 @@ func (s *Server) handleUIQueue(w http.ResponseWriter, r *http.Request) {
 		s.uiError(w, r, badRequest("state must be waiting, mine, escalated, decided or all"))
 		return
 	}
-	f := vigil.CaseFilter{Queues: []string{q.Name}, States: states, Limit: casePageSize}
-	if state == "mine" {
-		f.AssignedTo = actor(r)
-	}
-	if f.AfterID, err = queryAfterID(r.URL.Query()); err != nil {
+	p := page{limit: casePageSize}
+	if p.afterID, err = queryAfterID(r.URL.Query()); err != nil {
 		s.uiError(w, r, err)
 		return
+	}
+	f := vigil.CaseFilter{Queues: []string{q.Name}, States: states, AfterID: p.afterID, Limit: p.limit}
+	if state == "mine" {
+		f.AssignedTo = actor(r)
 	}
 	cs, err := s.Cases.ListCases(r.Context(), f)
 	if err != nil {
 		s.uiError(w, r, err)
 		return
 	}
-	var next int64
-	if len(cs) == casePageSize {
-		next = cs[len(cs)-1].ID
-	}
+	next := nextAfter(p, cs, caseID)
 	s.render(w, r, http.StatusOK, "queue.html", "Queue "+q.Name, "queues", map[string]any{
 		"Queue": q, "Cases": cs, "State": state, "States": []string{"waiting", "mine", "escalated", "decided", "all"}, "NextAfter": next,
 	})

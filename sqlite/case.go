@@ -828,6 +828,25 @@ func (s *CaseService) EntryStats(ctx context.Context, ids []int64) ([]*vigil.Ent
 	return stats, nil
 }
 
+// QuarantinedEntries returns a page of the statistics of the entries
+// quarantined now. The entries_quarantined index holds only them, so the
+// page costs no scan of the bank entries or their statistics.
+func (s *CaseService) QuarantinedEntries(ctx context.Context, afterID int64, limit int) ([]*vigil.EntryStats, error) {
+	if limit <= 0 {
+		limit = vigil.DefaultEntryLimit
+	}
+	stats, err := queryAll(ctx, s.db.rdb, scanEntryStats, `
+		SELECT e.id, e.bank_id, COALESCE(s.confirmed, 0), COALESCE(s.false_positives, 0),
+			COALESCE(s.matches, 0), e.quarantined_at, e.quarantine_reason
+		FROM entries e INDEXED BY entries_quarantined LEFT JOIN entry_stats s ON s.entry_id = e.id
+		WHERE e.quarantined_at IS NOT NULL AND e.id > ? ORDER BY e.id LIMIT ?`,
+		afterID, min(limit, vigil.MaxEntryLimit))
+	if err != nil {
+		return nil, fmt.Errorf("quarantined entries: %w", err)
+	}
+	return stats, nil
+}
+
 func scanEntryStats(row scanner) (*vigil.EntryStats, error) {
 	var st vigil.EntryStats
 	var quarantined sql.NullString

@@ -536,6 +536,48 @@ func TestCaseService(t *testing.T, open Opener) {
 		}
 	})
 
+	t.Run("QuarantinedEntries", func(t *testing.T) {
+		s, clock := openWithClock(t, open)
+		f := newCaseFixture(t, s, 5)
+		// Entry 1 has review statistics, 2 none; 3 was released; 4 and
+		// 5 never quarantined.
+		c := f.matchCase(clock, f.entries[0])
+		must(t, s.Cases.OpenCase(ctx, c, "rules"))
+		_, err := s.Cases.DecideCase(ctx, c.ID, vigil.Decision{Verdict: vigil.VerdictFalsePositive, DecidedBy: "rita"})
+		must(t, err)
+		for _, e := range f.entries[:3] {
+			must(t, s.Cases.QuarantineEntry(ctx, e.ID, "checking"))
+		}
+		must(t, s.Cases.ReleaseEntry(ctx, f.entries[2].ID))
+		ids := func(stats []*vigil.EntryStats) []int64 {
+			var out []int64
+			for _, st := range stats {
+				if st.QuarantinedAt == nil || st.Quarantine != "checking" {
+					t.Errorf("listed entry not quarantined: %+v", st)
+				}
+				out = append(out, st.EntryID)
+			}
+			return out
+		}
+		all, err := s.Cases.QuarantinedEntries(ctx, 0, 0)
+		must(t, err)
+		if got, want := ids(all), []int64{f.entries[0].ID, f.entries[1].ID}; !slices.Equal(got, want) {
+			t.Fatalf("quarantined %v, want %v", got, want)
+		}
+		if all[0].FalsePositives != 1 || all[1].FalsePositives != 0 || all[1].BankID != f.bank.ID {
+			t.Errorf("statistics: %v", statsValues(all))
+		}
+		first, err := s.Cases.QuarantinedEntries(ctx, 0, 1)
+		must(t, err)
+		rest, err := s.Cases.QuarantinedEntries(ctx, f.entries[0].ID, 1)
+		must(t, err)
+		after, err := s.Cases.QuarantinedEntries(ctx, f.entries[1].ID, 10)
+		must(t, err)
+		if !slices.Equal(ids(first), ids(all[:1])) || !slices.Equal(ids(rest), ids(all[1:])) || len(after) != 0 {
+			t.Errorf("pages %v %v %v", ids(first), ids(rest), ids(after))
+		}
+	})
+
 	// The spike trigger stands for a faulty entry: one that suddenly
 	// matches much different content (a hash of a blank image). Repeats
 	// of one file are one piece of content, however often and by whomever
