@@ -313,9 +313,18 @@ func (s *CaseService) checkSpike(ctx context.Context, tx *sql.Tx, caseID, entryI
 	}
 	var recent, older int
 	if err := tx.QueryRowContext(ctx, `
-		SELECT COUNT(DISTINCT content_key) FILTER (WHERE created_at > ?),
-			COUNT(DISTINCT content_key) FILTER (WHERE created_at <= ?)
-		FROM case_entries WHERE entry_id = ?`, recentSince, start, entryID).Scan(&recent, &older); err != nil {
+		SELECT COUNT(DISTINCT content_key) FROM case_entries WHERE entry_id = ? AND created_at > ?`,
+		entryID, recentSince).Scan(&recent); err != nil {
+		return nil, fmt.Errorf("spike check of entry %d: %w", entryID, err)
+	}
+	// Under the minimum no history makes a spike: most openings stop here,
+	// reading the window's rows of the index and not the entry's history.
+	if recent < max(p.SpikeMin, 1) {
+		return nil, nil
+	}
+	if err := tx.QueryRowContext(ctx, `
+		SELECT COUNT(DISTINCT content_key) FROM case_entries WHERE entry_id = ? AND created_at <= ?`,
+		entryID, start).Scan(&older); err != nil {
 		return nil, fmt.Errorf("spike check of entry %d: %w", entryID, err)
 	}
 	reason, ok := p.SpikeTrigger(recent, older, max(now.Add(-p.Window).Sub(added), 0), &st)
