@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -152,6 +154,18 @@ func pagedLists() []pagedList {
 	}
 }
 
+// listNamed returns the paged list of that name.
+func listNamed(t *testing.T, name string) pagedList {
+	t.Helper()
+	for _, l := range pagedLists() {
+		if l.name == name {
+			return l
+		}
+	}
+	t.Fatalf("no list %q", name)
+	return pagedList{}
+}
+
 // listPage is one page of a list as the API answers it.
 type listPage struct {
 	ids  []int64
@@ -250,7 +264,7 @@ func TestPaging(t *testing.T) {
 // than a silently cut list.
 func TestPagingDefaultLimit(t *testing.T) {
 	ts := mustOpenServer(t)
-	cases := pagedLists()[0]
+	cases := listNamed(t, "cases")
 	cases.fill(t, ts, 51)
 	code, p := getPage(t, ts, cases, "")
 	if code != 200 || len(p.ids) != 50 || p.next == nil || *p.next != p.ids[49] {
@@ -259,5 +273,24 @@ func TestPagingDefaultLimit(t *testing.T) {
 	code, p = getPage(t, ts, cases, fmt.Sprintf("after_id=%d", *p.next))
 	if code != 200 || len(p.ids) != 1 || p.next != nil {
 		t.Fatalf("second page: %d, %v, next %v", code, p.ids, p.next)
+	}
+}
+
+// TestUIQuarantinePages checks that the review UI's quarantine page lists
+// a page of entries and links to the next rather than loading them all.
+func TestUIQuarantinePages(t *testing.T) {
+	ts := mustOpenServer(t)
+	listNamed(t, "quarantine").fill(t, ts, 101)
+	c := newUIClient(t, ts)
+	c.login(t, ts.keys[vigil.RoleCurator])
+	rows := regexp.MustCompile(`<tr>\s*<th scope="row"><a href="/ui/entries/(\d+)">`)
+	code, _, page := c.get(t, "/ui/quarantine")
+	m := regexp.MustCompile(`href="/ui/quarantine\?after_id=(\d+)" rel="next"`).FindStringSubmatch(page)
+	if code != 200 || len(rows.FindAllString(page, -1)) != 100 || m == nil {
+		t.Fatalf("first page: %d, %d rows, next %v", code, len(rows.FindAllString(page, -1)), m)
+	}
+	code, _, page = c.get(t, "/ui/quarantine?after_id="+m[1])
+	if code != 200 || len(rows.FindAllString(page, -1)) != 1 || strings.Contains(page, `rel="next"`) {
+		t.Fatalf("second page: %d, %d rows", code, len(rows.FindAllString(page, -1)))
 	}
 }
