@@ -13,9 +13,12 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/vigil-oss/vigil"
+	vhttp "github.com/vigil-oss/vigil/http"
 	"github.com/vigil-oss/vigil/matcher"
+	"github.com/vigil-oss/vigil/sqlite"
 )
 
 // memMedia is a MediaStore in memory: the encrypted store has tests of
@@ -507,5 +510,43 @@ func TestCaseMessageWithoutTime(t *testing.T) {
 	}
 	if strings.Contains(page, "0001-01-01") || strings.Contains(page, `class="msg-head"><span class="speaker">u1</span> <time`) {
 		t.Fatalf("the case page shows a time for a message without one:\n%s", page)
+	}
+}
+
+// TestRepeatedUploadKeepsMatching checks the attack that counting cases
+// allowed: one user uploading one file over and over must not quarantine
+// the entry that detects it (vigil serve's default spike policy).
+func TestRepeatedUploadKeepsMatching(t *testing.T) {
+	ts := mustOpenServer(t, func(s *vhttp.Server) {
+		s.Cases.(*sqlite.CaseService).Policy = vigil.QuarantinePolicy{SpikeFactor: 10, SpikeMin: 20, Window: 24 * time.Hour}
+	})
+	const content = "one benign post uploaded again and again"
+	md := md5.Sum([]byte(content))
+	if code := ts.do(t, vigil.RoleAdmin, "POST", "/v1/queues", "", jsonBody(map[string]any{"name": "default", "roles": []string{"reviewer"}}), nil); code != 201 {
+		t.Fatal("create queue")
+	}
+	if code := ts.do(t, vigil.RoleCurator, "POST", "/v1/banks", "", jsonBody(map[string]any{"name": "known"}), nil); code != 201 {
+		t.Fatal("create bank")
+	}
+	body := map[string]any{"entries": []map[string]string{{"signal_type": "md5", "value": hex.EncodeToString(md[:]), "category": "A1"}}}
+	if code := ts.do(t, vigil.RoleCurator, "POST", "/v1/banks/known/entries", "", jsonBody(body), nil); code != 201 {
+		t.Fatal("add entry")
+	}
+	rule := map[string]any{"name": "any-match", "when": map[string]any{"kind": "match"}, "action": map[string]any{"type": "case", "queue": "default"}}
+	if code := ts.do(t, vigil.RoleCurator, "POST", "/v1/rules", "", jsonBody(rule), nil); code != 201 {
+		t.Fatal("create rule")
+	}
+	for i := range 22 {
+		var m struct {
+			Matched bool
+			Actions *actions
+		}
+		if code := ts.do(t, vigil.RoleMatcher, "POST", "/v1/match?user_id=u-1", "text/plain", strings.NewReader(content), &m); code != 200 || !m.Matched || m.Actions == nil || len(m.Actions.Cases) != 1 {
+			t.Fatalf("upload %d: %d, matched %v, actions %+v", i+1, code, m.Matched, m.Actions)
+		}
+	}
+	var q struct{ Entries []json.RawMessage }
+	if code := ts.do(t, vigil.RoleCurator, "GET", "/v1/quarantine", "", nil, &q); code != 200 || len(q.Entries) != 0 {
+		t.Fatalf("quarantine %d: %s", code, q.Entries)
 	}
 }
