@@ -435,7 +435,7 @@ func TestConversationOpensCaseOnce(t *testing.T) {
 
 func TestRetroactiveMatchOpensCase(t *testing.T) {
 	ts := mustOpenServer(t)
-	ts.Matcher.(*matcher.Matcher).OnRematch(ts.ActOnRematches)
+	ts.Matcher.(*matcher.Matcher).OnRematch(ts.Flow().Rematches)
 	if code := ts.do(t, vigil.RoleAdmin, "POST", "/v1/queues", "", jsonBody(map[string]any{"name": "default", "roles": []string{"reviewer"}}), nil); code != 201 {
 		t.Fatal("create queue")
 	}
