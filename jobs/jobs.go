@@ -74,7 +74,7 @@ type Config struct {
 	WebhookTimeout     time.Duration // one delivery attempt; 0: DefaultWebhookTimeout
 	// RescueAfter is how long a job left running by a process that died
 	// waits before it is run again; 0: ContentTimeout plus a minute. It
-	// must exceed any attempt's timeout.
+	// must exceed ContentTimeout, the longest an attempt may take.
 	RescueAfter time.Duration
 	// Retention is how long finished jobs (and their results) are kept;
 	// 0: DefaultRetention.
@@ -198,7 +198,9 @@ func (c *Client) open(ctx context.Context) error {
 		CancelledJobRetentionPeriod: c.cfg.Retention,
 		DiscardedJobRetentionPeriod: c.cfg.Retention,
 		// A job left running by a process that died is retried after
-		// this long: longer than any attempt may take.
+		// this long: longer than any attempt may take. No attempt takes
+		// longer than a content job's (workers may set less).
+		JobTimeout:           c.cfg.ContentTimeout,
 		RescueStuckJobsAfter: c.cfg.RescueAfter,
 		RetryPolicy:          retryPolicy(c.cfg.RetryDelay),
 	})
