@@ -59,7 +59,7 @@ type Server struct {
 	// and the re-matcher.
 	Respond *respond.Service
 	// CaseRetention is how long a case opened by a rule keeps its evidence
-	// and media, for the Respond that Open makes; 0 means
+	// and media, for the Respond made on first use; 0 means
 	// respond.DefaultCaseRetention.
 	CaseRetention time.Duration
 	UI            UIOptions // the review UI's break reminder

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/riverqueue/river"
 	"github.com/vigil-oss/vigil"
@@ -51,6 +52,12 @@ func (c *Client) QueueAction(ctx context.Context, a *vigil.Action) error {
 type actionWorker struct {
 	river.WorkerDefaults[actionArgs]
 	c *Client
+}
+
+// Timeout bounds one attempt: opening a case or queueing a delivery waits
+// at most for the store's writer.
+func (w *actionWorker) Timeout(*river.Job[actionArgs]) time.Duration {
+	return min(time.Minute, w.c.cfg.ContentTimeout)
 }
 
 func (w *actionWorker) Work(ctx context.Context, job *river.Job[actionArgs]) error {
