@@ -158,6 +158,12 @@ type Case struct {
 	CreatedAt   time.Time `json:"created_at"`
 	UpdatedAt   time.Time `json:"updated_at"`
 	RetainUntil time.Time `json:"retain_until"` // media and evidence are deleted after this
+
+	// Key, if set, names the detection the case is for (the item and the
+	// queue): OpenCase opens at most one case per key, so that acting on
+	// one detection twice (a retried job, a resent request) cannot open a
+	// second case. Internal: not shown through the API.
+	Key string `json:"-"`
 }
 
 // Validate returns an EINVALID (or ETOOLARGE) error if c cannot be opened:
@@ -190,6 +196,7 @@ func (c *Case) Validate() error {
 	}
 	for _, f := range []struct{ name, v string }{
 		{"rule", c.Rule},
+		{"key", c.Key},
 		{"sha256", c.Content.SHA256},
 		{"media_type", c.Content.MediaType},
 		{"media_id", c.Content.MediaID},
@@ -425,7 +432,9 @@ type CaseService interface {
 
 	// OpenCase stores c in state open with an "opened" event and counts a
 	// match for every entry in c.Matches. It sets ID, State, CreatedAt and
-	// UpdatedAt. ENOTFOUND for an unknown queue.
+	// UpdatedAt. ENOTFOUND for an unknown queue. If c has a Key and a
+	// case with that key exists (its evidence not yet purged), OpenCase
+	// stores and counts nothing and fills c with that case instead.
 	OpenCase(ctx context.Context, c *Case, actor string) error
 	FindCase(ctx context.Context, id int64) (*Case, error)
 	// NextCase returns the case a reviewer should work next in a queue:

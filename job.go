@@ -31,6 +31,7 @@ func (s JobState) Finished() bool {
 const (
 	JobKindContent = "content" // hash uploaded content and match it
 	JobKindWebhook = "webhook" // deliver one event to a webhook
+	JobKindAction  = "action"  // retry a rule action that failed (see Action)
 )
 
 // Job is a durable background job: video and bulk work that does not fit

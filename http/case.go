@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"github.com/vigil-oss/vigil"
@@ -103,19 +102,17 @@ func (s *Server) visibleCase(r *http.Request, id int64) (*vigil.Case, error) {
 	return c, nil
 }
 
-// decideCase records the caller's decision on case id and audits it
-// (vigil.AuditCaseDecide). It is the one place decisions are made, for the
-// JSON API and the review UI alike: d's DecidedBy and DecidedAt are set
-// here, from the request.
+// decideCase records the caller's decision on case id through the
+// response service (which counts it, quarantines and publishes a
+// confirmation) and audits it (vigil.AuditCaseDecide). It is the one
+// place decisions are made, for the JSON API and the review UI alike: d's
+// DecidedBy is set here, from the request.
 func (s *Server) decideCase(r *http.Request, id int64, d vigil.Decision) (*vigil.Case, error) {
 	if _, err := s.visibleCase(r, id); err != nil {
 		return nil, err
 	}
-	d.DecidedBy, d.DecidedAt = actor(r), time.Now().UTC()
-	if err := d.Validate(); err != nil {
-		return nil, err
-	}
-	c, err := s.Cases.DecideCase(r.Context(), id, d)
+	d.DecidedBy = actor(r)
+	c, err := s.Flow().Decide(r.Context(), id, d)
 	if err != nil {
 		return nil, err
 	}

@@ -438,7 +438,7 @@ func TestConversationOpensCaseOnce(t *testing.T) {
 
 func TestRetroactiveMatchOpensCase(t *testing.T) {
 	ts := mustOpenServer(t)
-	ts.Matcher.(*matcher.Matcher).OnRematch(ts.ActOnRematches)
+	ts.Matcher.(*matcher.Matcher).OnRematch(ts.Flow().Rematches)
 	if code := ts.do(t, vigil.RoleAdmin, "POST", "/v1/queues", "", jsonBody(map[string]any{"name": "default", "roles": []string{"reviewer"}}), nil); code != 201 {
 		t.Fatal("create queue")
 	}
@@ -548,5 +548,62 @@ func TestRepeatedUploadKeepsMatching(t *testing.T) {
 	var q struct{ Entries []json.RawMessage }
 	if code := ts.do(t, vigil.RoleCurator, "GET", "/v1/quarantine", "", nil, &q); code != 200 || len(q.Entries) != 0 {
 		t.Fatalf("quarantine %d: %s", code, q.Entries)
+	}
+}
+
+// TestActingTwiceOpensOneCase sends the same detection twice (a client
+// resending a request): the second finds the cases the first opened, in
+// each queue, and keeps no second copy of the media; other platform ids
+// are another item.
+func TestActingTwiceOpensOneCase(t *testing.T) {
+	ts := mustOpenServer(t)
+	media := ts.Media.(*memMedia)
+	ts.Notifier = &recordingNotifier{}
+	const content = "a benign test post sent twice"
+	setupReview(t, ts, content)
+	match := func(query string) *actions {
+		t.Helper()
+		var m struct{ Actions *actions }
+		if code := ts.do(t, vigil.RoleMatcher, "POST", "/v1/match"+query, "text/plain", strings.NewReader(content), &m); code != 200 || m.Actions == nil {
+			t.Fatalf("match %d %+v", code, m)
+		}
+		return m.Actions
+	}
+	first := match("?user_id=u-1&content_id=post-9")
+	again := match("?user_id=u-1&content_id=post-9")
+	if len(first.Cases) != 2 || !slices.Equal(again.Cases, first.Cases) || again.Rules[0].CaseID != first.Rules[0].CaseID {
+		t.Fatalf("cases %v then %v, want the same two", first.Cases, again.Cases)
+	}
+	if puts, kept := media.count(); puts != 2 || kept != 1 {
+		t.Errorf("media put %d times, %d kept; want the repeat's copy dropped", puts, kept)
+	}
+	var list struct{ Cases []vigil.Case }
+	if code := ts.do(t, vigil.RoleAdmin, "GET", "/v1/cases", "", nil, &list); code != 200 || len(list.Cases) != 2 {
+		t.Fatalf("cases %d %d, want 2", code, len(list.Cases))
+	}
+	sh := sha256.Sum256([]byte(content))
+	var lk struct{ Actions *actions }
+	body := map[string]any{"signals": []map[string]string{{"type": "sha256", "value": hex.EncodeToString(sh[:])}}, "user_id": "u-1", "content_id": "post-9"}
+	if code := ts.do(t, vigil.RoleMatcher, "POST", "/v1/lookup", "", jsonBody(body), &lk); code != 200 || !slices.Contains(first.Cases, lk.Actions.Rules[0].CaseID) {
+		t.Fatalf("lookup of the same item %d %+v, want its case", code, lk.Actions)
+	}
+	other := match("?user_id=u-1&content_id=post-10")
+	if len(other.Cases) != 2 || slices.Contains(first.Cases, other.Cases[0]) {
+		t.Fatalf("another content id: cases %v, want new ones", other.Cases)
+	}
+
+	// A conversation scored twice at the same point is one case too.
+	rule := map[string]any{"name": "flagged", "when": map[string]any{"kind": "conversation", "flagged": true}, "action": map[string]any{"type": "case", "queue": "default", "priority": 60}}
+	if code := ts.do(t, vigil.RoleCurator, "POST", "/v1/rules", "", jsonBody(rule), nil); code != 201 {
+		t.Fatal("create rule")
+	}
+	var score struct{ Actions *actions }
+	for range 2 {
+		if code := ts.do(t, vigil.RoleMatcher, "POST", "/v1/conversations/score", "", jsonBody(map[string]any{"id": "c9", "messages": groomingChat}), &score); code != 200 {
+			t.Fatalf("score %d", code)
+		}
+	}
+	if code := ts.do(t, vigil.RoleAdmin, "GET", "/v1/cases", "", nil, &list); code != 200 || len(list.Cases) != 5 {
+		t.Fatalf("cases %d %d, want 5 (2 + 2 + one conversation)", code, len(list.Cases))
 	}
 }

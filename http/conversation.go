@@ -7,6 +7,7 @@ import (
 
 	"github.com/vigil-oss/vigil"
 	"github.com/vigil-oss/vigil/grooming"
+	"github.com/vigil-oss/vigil/respond"
 )
 
 // maxMessagesPerRequest bounds one append or one whole-conversation score.
@@ -26,7 +27,7 @@ type conversationResponse struct {
 	// keyword entries, those matches (with spans into the message text).
 	TextMatches []messageMatches `json:"text_matches,omitempty"`
 	// Actions says what the rules did; absent on a server without rules.
-	Actions *actionsResponse `json:"actions,omitempty"`
+	Actions *vigil.Outcome `json:"actions,omitempty"`
 }
 
 type messageMatches struct {
@@ -106,7 +107,7 @@ func (s *Server) handleAppendMessages(w http.ResponseWriter, r *http.Request) {
 	if len(prevRisk) > 0 && json.Unmarshal(prevRisk, &prev) != nil {
 		prev = nil
 	}
-	resp.Actions = s.actOnConversation(r.Context(), ref, c.ID, prev, risk, req.Messages, first)
+	resp.Actions = s.Flow().Conversation(r.Context(), respond.Conversation{Ref: ref, ID: c.ID, Prev: prev, Risk: risk, Messages: req.Messages, First: first})
 	writeJSON(w, http.StatusOK, resp)
 }
 
@@ -148,14 +149,14 @@ func (s *Server) handleScoreConversation(w http.ResponseWriter, r *http.Request)
 		return
 	}
 	risk := s.Grooming.Score(c)
-	actions := s.actOnConversation(r.Context(), ref, c.ID, nil, risk, c.Messages, 0)
+	actions := s.Flow().Conversation(r.Context(), respond.Conversation{Ref: ref, ID: c.ID, Risk: risk, Messages: c.Messages})
 	if actions == nil {
 		writeJSON(w, http.StatusOK, risk)
 		return
 	}
 	writeJSON(w, http.StatusOK, struct {
 		grooming.Risk
-		Actions *actionsResponse `json:"actions"`
+		Actions *vigil.Outcome `json:"actions"`
 	}{risk, actions})
 }
 

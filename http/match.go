@@ -40,7 +40,7 @@ type matchResponse struct {
 	Matched bool                `json:"matched"`
 	Results []vigil.MatchResult `json:"results"`
 	// Actions says what the rules did; absent on a server without rules.
-	Actions *actionsResponse `json:"actions,omitempty"`
+	Actions *vigil.Outcome `json:"actions,omitempty"`
 }
 
 // uploadBody returns the uploaded content of a request: the raw body, or
@@ -179,7 +179,7 @@ func (s *Server) handleMatch(w http.ResponseWriter, r *http.Request) {
 		resp.Matched = resp.Matched || len(res.Matches) > 0
 	}
 	ref.SHA256 = contentSHA256(hashed.Signals)
-	resp.Actions = s.actOnMatch(r.Context(), results, ref, func() ([]byte, error) { return hashed.media, nil })
+	resp.Actions = s.Flow().Match(r.Context(), ref, results, func() ([]byte, error) { return hashed.media, nil })
 	writeJSON(w, http.StatusOK, resp)
 }
 
@@ -195,7 +195,7 @@ type lookupRequest struct {
 
 type lookupResponse struct {
 	Results []vigil.MatchResult `json:"results"`
-	Actions *actionsResponse    `json:"actions,omitempty"`
+	Actions *vigil.Outcome      `json:"actions,omitempty"`
 }
 
 func (s *Server) handleLookup(w http.ResponseWriter, r *http.Request) {
@@ -227,5 +227,5 @@ func (s *Server) handleLookup(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.metrics.countMatches(results)
-	writeJSON(w, http.StatusOK, lookupResponse{Results: results, Actions: s.actOnMatch(r.Context(), results, ref, nil)})
+	writeJSON(w, http.StatusOK, lookupResponse{Results: results, Actions: s.Flow().Match(r.Context(), ref, results, nil)})
 }

@@ -3,11 +3,8 @@ package http
 import (
 	"context"
 	"net/http"
-	"sync"
-	"time"
 
 	"github.com/vigil-oss/vigil"
-	"github.com/vigil-oss/vigil/rules"
 )
 
 // ruleRoutes registers the rules API. Rules decide what happens without a
@@ -18,47 +15,6 @@ func (s *Server) ruleRoutes() {
 	s.route("POST /v1/rules", s.handleCreateRule, curator)
 	s.route("PUT /v1/rules/{name}", s.handleUpdateRule, curator)
 	s.route("DELETE /v1/rules/{name}", s.handleDeleteRule, curator)
-}
-
-// ruleCacheTTL bounds how long a rule change made by another process (a
-// restart of another replica with a new rules file) takes to apply here;
-// changes through this server apply at once.
-const ruleCacheTTL = 10 * time.Second
-
-// ruleCache holds the engine built from the stored rules, so that matching
-// does not read the rules table on every request.
-type ruleCache struct {
-	mu      sync.Mutex
-	engine  *rules.Engine
-	expires time.Time
-}
-
-// ruleEngine returns the engine over the stored rules, or nil when the
-// server has no rule store.
-func (s *Server) ruleEngine(ctx context.Context) (*rules.Engine, error) {
-	if s.Rules == nil {
-		return nil, nil
-	}
-	c := &s.ruleSet
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	now := time.Now()
-	if c.engine != nil && now.Before(c.expires) {
-		return c.engine, nil
-	}
-	rs, err := s.Rules.ListRules(ctx)
-	if err != nil {
-		return nil, err
-	}
-	c.engine, c.expires = rules.New(rs), now.Add(ruleCacheTTL)
-	return c.engine, nil
-}
-
-// forgetRules makes the next request rebuild the engine.
-func (s *Server) forgetRules() {
-	s.ruleSet.mu.Lock()
-	s.ruleSet.engine = nil
-	s.ruleSet.mu.Unlock()
 }
 
 // errNoRules answers rule requests on a server built without a rule store.
@@ -153,7 +109,7 @@ func (s *Server) handleCreateRule(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	s.forgetRules()
+	s.Flow().ForgetRules()
 	s.audit(r, vigil.AuditRuleChange, "rule:"+rule.Name, map[string]any{"op": "create", "rule": rule})
 	writeJSON(w, http.StatusCreated, rule)
 }
@@ -195,7 +151,7 @@ func (s *Server) handleUpdateRule(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	s.forgetRules()
+	s.Flow().ForgetRules()
 	s.audit(r, vigil.AuditRuleChange, "rule:"+rule.Name, map[string]any{"op": "update", "rule": rule, "was": old})
 	writeJSON(w, http.StatusOK, rule)
 }
@@ -214,7 +170,7 @@ func (s *Server) handleDeleteRule(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	s.forgetRules()
+	s.Flow().ForgetRules()
 	s.audit(r, vigil.AuditRuleChange, "rule:"+old.Name, map[string]any{"op": "delete", "was": old})
 	w.WriteHeader(http.StatusNoContent)
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/vigil-oss/vigil"
 	"github.com/vigil-oss/vigil/grooming"
 	"github.com/vigil-oss/vigil/hashing"
+	"github.com/vigil-oss/vigil/respond"
 )
 
 // Limits on request bodies. Content uploads are bounded by the hashing
@@ -52,8 +53,14 @@ type Server struct {
 	Notifier vigil.Notifier    // webhook delivery; nil: no webhooks
 	Jobs     vigil.JobService  // background content jobs; nil: none
 	Rules    vigil.RuleService // what to do with matches and risks; nil: nothing
+	// Respond acts on detections and decisions (rules, cases, media,
+	// events). Nil: one is made, on first use, over Rules, Cases, Media,
+	// Notifier and CaseRetention; set it to share one with the job runner
+	// and the re-matcher.
+	Respond *respond.Service
 	// CaseRetention is how long a case opened by a rule keeps its evidence
-	// and media; 0 means DefaultCaseRetention.
+	// and media, for the Respond made on first use; 0 means
+	// respond.DefaultCaseRetention.
 	CaseRetention time.Duration
 	UI            UIOptions // the review UI's break reminder
 
@@ -64,8 +71,22 @@ type Server struct {
 	hashers  sync.Pool
 	keys     keyCache
 	patterns []string // every route, for the OpenAPI check
-	ruleSet  ruleCache
-	ui       *ui // review UI sessions and templates
+	ui       *ui      // review UI sessions and templates
+
+	flowOnce sync.Once
+}
+
+// Flow returns the response service the server acts through: Respond, or
+// one made over the server's stores the first time it is needed (so that
+// configuration may go on after Open until the first request).
+func (s *Server) Flow() *respond.Service {
+	s.flowOnce.Do(func() {
+		if s.Respond == nil {
+			s.Respond = &respond.Service{Rules: s.Rules, Cases: s.Cases, Media: s.Media, Notifier: s.Notifier,
+				CaseRetention: s.CaseRetention, Logger: s.Logger}
+		}
+	})
+	return s.Respond
 }
 
 // NewServer returns a Server with its routes registered.

@@ -62,17 +62,19 @@ type ContentResult struct {
 	Results  []vigil.MatchResult `json:"results"`
 	// Actions says what the rules did with the matches (see OnContent);
 	// absent without a hook.
-	Actions any `json:"actions,omitempty"`
+	Actions *vigil.Outcome `json:"actions,omitempty"`
 }
 
-// ContentHook acts on a content job's matches: sha256 is the upload's
-// digest, media reads the spooled upload. What it returns goes into the
-// job's result as actions.
-type ContentHook func(ctx context.Context, ref vigil.ContentRef, results []vigil.MatchResult, media func() ([]byte, error)) any
+// ContentHook acts on a content job's matches: ref holds the upload's
+// digest and the platform's ids, media reads the spooled upload. What it
+// returns goes into the job's result as actions.
+type ContentHook func(ctx context.Context, ref vigil.ContentRef, results []vigil.MatchResult, media func() ([]byte, error)) *vigil.Outcome
 
 // OnContent sets fn to run when a content job has its matches, before its
-// result is recorded: the server runs its rules there, as after POST
-// /v1/match. Call before Start.
+// result is recorded: respond.Service.Match, as after POST /v1/match. The
+// job completes only once fn has returned, so a process killed before
+// then runs the job, and fn, again: fn must be idempotent. Call before
+// Start.
 func (c *Client) OnContent(fn ContentHook) { c.onContent = fn }
 
 // jobEvent is the data of an EventJobCompleted event.
@@ -201,9 +203,9 @@ func (w *contentWorker) Work(ctx context.Context, job *river.Job[contentArgs]) e
 		return err
 	}
 	if c.onContent != nil {
-		// Before the result is recorded, so that it says what was done.
-		// Should recording fail, the retry acts again: a second case for
-		// the same upload is the price of never losing the first.
+		// Before the result is recorded and the job completed, so that it
+		// says what was done and a crash before the end acts again; the
+		// hook is idempotent, so acting again opens no second case.
 		ref := vigil.ContentRef{SHA256: a.SHA256, ContentID: a.ContentID, UserID: a.UserID}
 		res.Actions = c.onContent(ctx, ref, res.Results, func() ([]byte, error) { return os.ReadFile(path) })
 	}

@@ -1,11 +1,12 @@
 // Package jobs runs Vigil's durable background jobs on River
 // (github.com/riverqueue/river) in the embedded SQLite database: content
-// jobs (hash and match an upload too slow for a request, such as a video)
-// and webhook deliveries (signed, retried with backoff). Jobs are rows in
-// the database, so they survive a restart of the process.
+// jobs (hash and match an upload too slow for a request, such as a video),
+// webhook deliveries (signed, retried with backoff) and retries of rule
+// actions that failed. Jobs are rows in the database, so they survive a
+// restart of the process.
 //
 // River's types stay inside this package; the rest of Vigil sees
-// vigil.JobService and vigil.Notifier.
+// vigil.JobService, vigil.Notifier and vigil.ActionQueue.
 package jobs
 
 import (
@@ -36,6 +37,7 @@ const (
 	DefaultWorkers            = 2
 	DefaultContentMaxAttempts = 3
 	DefaultWebhookMaxAttempts = 12 // with River's attempt⁴ backoff: about 6 hours in all
+	DefaultActionMaxAttempts  = 12
 	DefaultContentTimeout     = 15 * time.Minute
 	DefaultWebhookTimeout     = 10 * time.Second
 	DefaultRetention          = 7 * 24 * time.Hour
@@ -67,8 +69,13 @@ type Config struct {
 	Workers            int           // jobs run at once; 0: DefaultWorkers
 	ContentMaxAttempts int           // 0: DefaultContentMaxAttempts
 	WebhookMaxAttempts int           // 0: DefaultWebhookMaxAttempts
+	ActionMaxAttempts  int           // a queued rule action; 0: DefaultActionMaxAttempts
 	ContentTimeout     time.Duration // one attempt of a content job; 0: DefaultContentTimeout
 	WebhookTimeout     time.Duration // one delivery attempt; 0: DefaultWebhookTimeout
+	// RescueAfter is how long a job left running by a process that died
+	// waits before it is run again; 0: ContentTimeout plus a minute. It
+	// must exceed ContentTimeout, the longest an attempt may take.
+	RescueAfter time.Duration
 	// Retention is how long finished jobs (and their results) are kept;
 	// 0: DefaultRetention.
 	Retention time.Duration
@@ -94,6 +101,7 @@ type Client struct {
 	logger *slog.Logger
 
 	onContent ContentHook
+	onAction  ActionHook
 }
 
 var (
@@ -111,9 +119,11 @@ func Open(ctx context.Context, cfg Config) (*Client, error) {
 	cfg.Workers = cmp.Or(cfg.Workers, DefaultWorkers)
 	cfg.ContentMaxAttempts = cmp.Or(cfg.ContentMaxAttempts, DefaultContentMaxAttempts)
 	cfg.WebhookMaxAttempts = cmp.Or(cfg.WebhookMaxAttempts, DefaultWebhookMaxAttempts)
+	cfg.ActionMaxAttempts = cmp.Or(cfg.ActionMaxAttempts, DefaultActionMaxAttempts)
 	cfg.ContentTimeout = cmp.Or(cfg.ContentTimeout, DefaultContentTimeout)
 	cfg.WebhookTimeout = cmp.Or(cfg.WebhookTimeout, DefaultWebhookTimeout)
 	cfg.Retention = cmp.Or(cfg.Retention, DefaultRetention)
+	cfg.RescueAfter = cmp.Or(cfg.RescueAfter, cfg.ContentTimeout+time.Minute)
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -175,6 +185,9 @@ func (c *Client) open(ctx context.Context) error {
 	if err := river.AddWorkerSafely(workers, &webhookWorker{c: c}); err != nil {
 		return err
 	}
+	if err := river.AddWorkerSafely(workers, &actionWorker{c: c}); err != nil {
+		return err
+	}
 	c.river, err = river.NewClient(driver, &river.Config{
 		Logger:                      c.logger,
 		Workers:                     workers,
@@ -185,8 +198,10 @@ func (c *Client) open(ctx context.Context) error {
 		CancelledJobRetentionPeriod: c.cfg.Retention,
 		DiscardedJobRetentionPeriod: c.cfg.Retention,
 		// A job left running by a process that died is retried after
-		// this long: longer than any attempt may take.
-		RescueStuckJobsAfter: c.cfg.ContentTimeout + time.Minute,
+		// this long: longer than any attempt may take. No attempt takes
+		// longer than a content job's (workers may set less).
+		JobTimeout:           c.cfg.ContentTimeout,
+		RescueStuckJobsAfter: c.cfg.RescueAfter,
 		RetryPolicy:          retryPolicy(c.cfg.RetryDelay),
 	})
 	return err
@@ -311,6 +326,8 @@ func jobFromRow(row *rivertype.JobRow) *vigil.Job {
 		if json.Unmarshal(row.EncodedArgs, &a) == nil {
 			j.Kind, j.Webhook = vigil.JobKindWebhook, a.Webhook
 		}
+	case kindAction:
+		j.Kind = vigil.JobKindAction
 	}
 	return j
 }

@@ -155,7 +155,8 @@ func scanQueueStats(row scanner) (*vigil.QueueStats, error) {
 }
 
 // OpenCase stores a new case, counts a match for each entry it matched and
-// applies the spike trigger of the quarantine policy.
+// applies the spike trigger of the quarantine policy; or, for a case whose
+// Key is already taken, returns that case in c.
 func (s *CaseService) OpenCase(ctx context.Context, c *vigil.Case, actor string) error {
 	if err := validateActor("cases", actor); err != nil {
 		return err
@@ -181,8 +182,21 @@ func (s *CaseService) OpenCase(ctx context.Context, c *vigil.Case, actor string)
 	now := s.db.now()
 	ts := formatTime(now)
 	var quarantined []AutoQuarantine
+	var existing *vigil.Case // the case already open for c.Key
 	err = s.db.write(ctx, func(tx *sql.Tx) error {
 		quarantined = nil
+		existing = nil
+		if c.Key != "" {
+			// Checked in the write transaction, so that two callers acting
+			// on one detection at once cannot both insert.
+			found, err := scanCase(tx.QueryRowContext(ctx, `SELECT `+caseColumns+caseFrom+`WHERE c.dedup_key = ?`, c.Key))
+			if err == nil {
+				existing = found
+				return nil
+			} else if !errors.Is(err, sql.ErrNoRows) {
+				return err
+			}
+		}
 		var queueID int64
 		if err := tx.QueryRowContext(ctx, `SELECT id FROM queues WHERE name = ?`, c.Queue).Scan(&queueID); errors.Is(err, sql.ErrNoRows) {
 			return vigil.Errorf(vigil.ENOTFOUND, "queue %q not found", c.Queue)
@@ -191,11 +205,11 @@ func (s *CaseService) OpenCase(ctx context.Context, c *vigil.Case, actor string)
 		}
 		if err := tx.QueryRowContext(ctx, `
 			INSERT INTO cases (queue_id, kind, state, priority, rule, content, matches, conversation,
-				created_at, updated_at, retain_until)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+				created_at, updated_at, retain_until, dedup_key)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			RETURNING id`,
 			queueID, c.Kind, vigil.CaseOpen, c.Priority, c.Rule, string(content), matches, conversation,
-			ts, ts, formatTime(c.RetainUntil)).Scan(&c.ID); err != nil {
+			ts, ts, formatTime(c.RetainUntil), sql.NullString{String: c.Key, Valid: c.Key != ""}).Scan(&c.ID); err != nil {
 			return err
 		}
 		detail := ""
@@ -238,6 +252,11 @@ func (s *CaseService) OpenCase(ctx context.Context, c *vigil.Case, actor string)
 	})
 	if err != nil {
 		return fmt.Errorf("open case: %w", err)
+	}
+	if existing != nil {
+		existing.Key = c.Key
+		*c = *existing
+		return nil
 	}
 	s.notify(ctx, quarantined)
 	c.State, c.AssignedTo, c.Decision = vigil.CaseOpen, "", nil
@@ -962,7 +981,8 @@ func (s *CaseService) PurgeCase(ctx context.Context, id int64) error {
 		}
 		ts := formatTime(now)
 		if _, err := tx.ExecContext(ctx, `
-			UPDATE cases SET content = ?, matches = NULL, conversation = ?, purged_at = ?, updated_at = ?
+			UPDATE cases SET content = ?, matches = NULL, conversation = ?, purged_at = ?, updated_at = ?,
+				dedup_key = NULL
 			WHERE id = ?`, string(content), conversation, ts, ts, id); err != nil {
 			return err
 		}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -762,6 +763,79 @@ func TestCaseService(t *testing.T, open Opener) {
 		must(t, err)
 		if len(stats) != 1 || stats[0].FalsePositives != 1 {
 			t.Errorf("stats after concurrent decisions: %v", statsValues(stats))
+		}
+	})
+
+	// One case per key, whoever opens it twice: a retried job or a resent
+	// request finds the case it opened, counted once.
+	t.Run("OpenOncePerKey", func(t *testing.T) {
+		s, clock := openWithClock(t, open)
+		f := newCaseFixture(t, s, 1)
+		first := f.matchCase(clock, f.entries[0])
+		first.Key, first.Rule = "item-1/q", "r1"
+		must(t, s.Cases.OpenCase(ctx, first, "rules"))
+		_, err := s.Cases.AssignCase(ctx, first.ID, "key:alice", "key:alice")
+		must(t, err)
+		clock.Advance(time.Minute)
+		again := f.matchCase(clock, f.entries[0])
+		again.Key, again.Rule, again.Priority = "item-1/q", "r2", 90
+		must(t, s.Cases.OpenCase(ctx, again, "rules"))
+		if again.ID != first.ID || again.Rule != "r1" || again.State != vigil.CaseAssigned || !again.CreatedAt.Equal(first.CreatedAt) {
+			t.Errorf("second open of key: %+v, want case %d as stored", again, first.ID)
+		}
+		other := f.matchCase(clock, f.entries[0])
+		other.Key = "item-2/q"
+		must(t, s.Cases.OpenCase(ctx, other, "rules"))
+		unkeyed := f.matchCase(clock, f.entries[0])
+		must(t, s.Cases.OpenCase(ctx, unkeyed, "rules"))
+		if other.ID == first.ID || unkeyed.ID == first.ID || unkeyed.ID == other.ID {
+			t.Errorf("distinct keys share a case: %d %d %d", first.ID, other.ID, unkeyed.ID)
+		}
+		stats, err := s.Cases.EntryStats(ctx, []int64{f.entries[0].ID})
+		must(t, err)
+		if len(stats) != 1 || stats[0].Matches != 3 {
+			t.Errorf("matches counted %v, want 3 (the repeat not counted)", statsValues(stats))
+		}
+		h, err := s.Cases.CaseHistory(ctx, first.ID)
+		must(t, err)
+		if len(h) != 2 || h[0].Kind != vigil.CaseEventOpened || h[1].Kind != vigil.CaseEventAssigned {
+			t.Errorf("history of the keyed case %v", events(h))
+		}
+
+		// Once retention purged the evidence, the item detected again is
+		// a new case.
+		must(t, s.Cases.PurgeCase(ctx, first.ID))
+		after := f.matchCase(clock, f.entries[0])
+		after.Key = "item-1/q"
+		must(t, s.Cases.OpenCase(ctx, after, "rules"))
+		if after.ID == first.ID {
+			t.Errorf("key of a purged case still taken")
+		}
+
+		// Concurrent opens of one key store one case.
+		ids := make(chan int64, 4)
+		var wg sync.WaitGroup
+		for range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				c := f.matchCase(clock, f.entries[0])
+				c.Key = "item-3/q"
+				if err := s.Cases.OpenCase(ctx, c, "rules"); err != nil {
+					t.Errorf("concurrent open: %v", err)
+				}
+				ids <- c.ID
+			}()
+		}
+		wg.Wait()
+		close(ids)
+		var seen []int64
+		for id := range ids {
+			seen = append(seen, id)
+		}
+		slices.Sort(seen)
+		if seen = slices.Compact(seen); len(seen) != 1 {
+			t.Errorf("concurrent opens of one key made cases %v", seen)
 		}
 	})
 }

@@ -17,10 +17,13 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/vigil-oss/vigil"
 	"github.com/vigil-oss/vigil/hashing"
 	"github.com/vigil-oss/vigil/pdq"
+	"github.com/vigil-oss/vigil/respond"
 	"github.com/vigil-oss/vigil/sqlite"
 )
 
@@ -34,7 +37,10 @@ type scanLine struct {
 	Path    string              `json:"path"`
 	SHA256  string              `json:"sha256,omitempty"`
 	Results []vigil.MatchResult `json:"results,omitempty"`
-	Error   string              `json:"error,omitempty"`
+	// Actions says what the local store's rules did with the matches
+	// (--rules only).
+	Actions *vigil.Outcome `json:"actions,omitempty"`
+	Error   string         `json:"error,omitempty"`
 }
 
 // Run hashes every file once, skips those whose SHA-256 an earlier run of
@@ -50,6 +56,7 @@ func (c *ScanCommand) Run(ctx context.Context, args []string) error {
 	statePath := fs.String("state", "", "file recording the SHA-256 of every file scanned, so a re-run skips them (default: none, scan everything)")
 	dihedral := fs.Bool("dihedral", false, "also match rotated and flipped versions")
 	keep := fs.Duration("keep-signals", 0, "keep the signals (never the content) of every file scanned this long, so that entries added to a bank later match them retroactively (local store only; 0: off)")
+	act := fs.Bool("rules", false, "run the local store's rules on every match, as vigil serve does: cases open in its review queues (holding the file's path and digest, no media; one per file and queue however often it is scanned); local store only")
 	fs.Usage = func() {
 		fmt.Fprintln(c.Stderr, "Usage: vigil scan [flags] PATH...\n\nHashes every file under PATH (images by PDQ, videos by vPDQ, every file by its digests) and prints a\nJSON line for each one that matches a bank, or could not be read. A summary goes to stderr.\n\nFlags:")
 		fs.PrintDefaults()
@@ -70,6 +77,10 @@ func (c *ScanCommand) Run(ctx context.Context, args []string) error {
 	if *keep < 0 {
 		return fmt.Errorf("--keep-signals must not be negative")
 	}
+	if *server != "" && *act {
+		return fmt.Errorf("--rules works on the local store; a server runs its own rules on what it matches")
+	}
+	var flow *respond.Service
 	if *server != "" {
 		if *key == "" {
 			return fmt.Errorf("--server needs an API key (--key or $VIGIL_KEY)")
@@ -95,6 +106,10 @@ func (c *ScanCommand) Run(ctx context.Context, args []string) error {
 				return res, err
 			}
 			return res, vigil.KeepSeen(ctx, signals, sigs, *keep)
+		}
+		if *act {
+			// No notifier: a rule's webhook event is reported as not sent.
+			flow = &respond.Service{Rules: sqlite.NewRuleService(db), Cases: sqlite.NewCaseService(db), Logger: c.Logger}
 		}
 	}
 
@@ -138,6 +153,9 @@ func (c *ScanCommand) Run(ctx context.Context, args []string) error {
 				return err
 			}
 		}
+		if r.matched && flow != nil {
+			r.line.Actions = flow.Match(ctx, vigil.ContentRef{SHA256: r.line.SHA256, ContentID: scanContentID(r.line.Path)}, r.line.Results, nil)
+		}
 		if r.matched || r.line.Error != "" {
 			enc.Encode(r.line)
 		}
@@ -155,6 +173,15 @@ func (c *ScanCommand) Run(ctx context.Context, args []string) error {
 }
 
 type scanSummary struct{ scanned, matched, skipped, failed int }
+
+// scanContentID is the platform id of a scanned file in the cases the
+// rules open: its path, if a case can hold it.
+func scanContentID(path string) string {
+	if len(path) > vigil.MaxEntryFieldLen || !utf8.ValidString(path) || strings.ContainsFunc(path, unicode.IsControl) {
+		return ""
+	}
+	return path
+}
 
 type scanResult struct {
 	line             scanLine

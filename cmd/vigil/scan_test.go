@@ -211,3 +211,50 @@ func TestScanKeepSignals(t *testing.T) {
 		t.Error("--keep-signals with --server: no error")
 	}
 }
+
+// TestScanRules runs the local store's rules on a scan's matches: a case
+// opens for the matched file, once however often the tree is scanned.
+func TestScanRules(t *testing.T) {
+	data := t.TempDir()
+	if _, _, err := runMain(t, "", "bank", "create", "--data", data, "list"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := runMain(t, scanImgPDQ+"\n", "bank", "import", "--data", data, "--signal-type", "pdq", "list", "-"); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, data, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := sqlite.NewCaseService(db)
+	if err := cases.CreateQueue(ctx, &vigil.Queue{Name: "default", Roles: []vigil.Role{vigil.RoleReviewer}}); err != nil {
+		t.Fatal(err)
+	}
+	rule := &vigil.Rule{Name: "any-match", Enabled: true, Source: vigil.RuleSourceAPI, UpdatedBy: "test",
+		When: vigil.RuleConditions{Kind: "match"}, Action: vigil.RuleAction{Type: vigil.ActionCase, Queue: "default"}}
+	if err := sqlite.NewRuleService(db).CreateRule(ctx, rule); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	dir := scanTree(t)
+	for range 2 {
+		out, errOut, err := runMain(t, "", "scan", "--data", data, "--rules", dir)
+		if err != nil || !strings.Contains(out, `"actions":{"rules":[{"name":"any-match"`) || !strings.Contains(out, `"cases":[1]`) {
+			t.Fatalf("scan --rules: %q %q %v", out, errOut, err)
+		}
+	}
+	db, err = sqlite.Open(ctx, data, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	cs, err := sqlite.NewCaseService(db).ListCases(ctx, vigil.CaseFilter{})
+	if err != nil || len(cs) != 1 || !strings.HasSuffix(cs[0].Content.ContentID, "known.png") || cs[0].Content.SHA256 == "" {
+		t.Fatalf("cases %+v %v, want one for known.png", cs, err)
+	}
+	if _, _, err := runMain(t, "", "scan", "--server", "http://127.0.0.1:1", "--key", "k", "--rules", dir); err == nil {
+		t.Fatal("--rules with --server: no error")
+	}
+}

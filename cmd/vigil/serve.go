@@ -16,6 +16,7 @@ import (
 	"github.com/vigil-oss/vigil/jobs"
 	"github.com/vigil-oss/vigil/matcher"
 	"github.com/vigil-oss/vigil/pdq"
+	"github.com/vigil-oss/vigil/respond"
 	"github.com/vigil-oss/vigil/sqlite"
 )
 
@@ -88,10 +89,13 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 		return err
 	}
 	defer js.Close()
-	// The server is made here so that retroactive matches can run its
-	// rules; it is configured below and serves nothing before Open.
-	srv := vhttp.NewServer()
-	onRematch := []func(context.Context, []*vigil.Rematch) error{srv.ActOnRematches}
+	// One response service for every entry point: the API, content jobs
+	// and retroactive matches. Failed actions are retried as jobs.
+	flow := &respond.Service{Rules: ruleStore, Cases: cases, Media: mediaStore, Notifier: js, Queue: js,
+		CaseRetention: ruleFlags.caseRetention, Logger: c.Logger}
+	js.OnContent(flow.Match)
+	js.OnAction(flow.Carry)
+	onRematch := []func(context.Context, []*vigil.Rematch) error{flow.Rematches}
 	if *rematchWebhook != "" {
 		onRematch = append(onRematch, matcher.NotifyRematches(js, *rematchWebhook))
 	}
@@ -104,10 +108,10 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 		"sha1", st.Types[vigil.SignalSHA1].Entries, "sha256", st.Types[vigil.SignalSHA256].Entries,
 		"banks", st.Banks, "took", time.Since(start).Round(time.Millisecond))
 
+	srv := vhttp.NewServer()
 	srv.Addr, srv.Banks, srv.Entries, srv.Keys, srv.Matcher, srv.Logger = *addr, banks, entries, keys, m, c.Logger
 	srv.Hashing = hashOpts
-	srv.Jobs, srv.Notifier = js, js
-	js.OnContent(srv.ActOnContent)
+	srv.Jobs, srv.Notifier, srv.Respond = js, js, flow
 	srv.Conversations, srv.Grooming, srv.ConversationRetention = conversations, grooming.NewDetector(grooming.Options{}), *retention
 	srv.Audit = sqlite.NewAuditService(db)
 	srv.Signals, srv.KeepSignals = signals, *keepSignals

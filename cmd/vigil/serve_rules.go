@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/vigil-oss/vigil"
-	vhttp "github.com/vigil-oss/vigil/http"
+	"github.com/vigil-oss/vigil/respond"
 	"github.com/vigil-oss/vigil/rules"
 )
 
@@ -24,7 +24,7 @@ func addRulesFlags(fs *flag.FlagSet) *rulesFlags {
 	fs.StringVar(&r.file, "rules", "",
 		"YAML rules file, loaded at start in place of the previous file's rules (rules made through the API stay); "+
 			"without it, the default rules: every match and every flagged conversation opens a case in the \""+rules.DefaultQueue+"\" queue")
-	fs.DurationVar(&r.caseRetention, "case-retention", vhttp.DefaultCaseRetention,
+	fs.DurationVar(&r.caseRetention, "case-retention", respond.DefaultCaseRetention,
 		"how long a case opened by a rule keeps its evidence and media")
 	return r
 }

@@ -1,0 +1,365 @@
+// Package respond is what Vigil does with a detection: it runs the rules
+// over the matches of a piece of content or the risk of a conversation,
+// opens cases for review (keeping the content's media for them), sends the
+// rules' webhook events and returns the automatic actions; and it records
+// reviewers' decisions on those cases and publishes the confirmed ones.
+//
+// Every entry point calls it: the JSON API (http), background content jobs
+// (jobs), the retroactive matcher and `vigil scan`. Acting is idempotent
+// (one case per item and queue, one event id per rule, webhook and item)
+// and durable: an action that fails for a passing reason is queued on a
+// vigil.ActionQueue and retried until it lands.
+package respond
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/vigil-oss/vigil"
+	"github.com/vigil-oss/vigil/rules"
+)
+
+// DefaultCaseRetention is how long a case opened by a rule keeps its
+// evidence and media when the service sets no CaseRetention.
+const DefaultCaseRetention = 90 * 24 * time.Hour
+
+// Service acts on detections and decisions. Set its fields before first
+// use; the zero value of each optional field turns its part off.
+type Service struct {
+	Rules    vigil.RuleService // what to do with matches and risks; nil: nothing is done
+	Cases    vigil.CaseService // review queues and cases; nil: no review
+	Media    vigil.MediaStore  // encrypted media kept for review; nil: none kept
+	Notifier vigil.Notifier    // webhook delivery; nil: no webhooks
+	// Queue retries actions that failed for a passing reason; nil: such
+	// failures are reported like any other.
+	Queue vigil.ActionQueue
+	// CaseRetention is how long a case opened by a rule keeps its evidence
+	// and media; 0 means DefaultCaseRetention.
+	CaseRetention time.Duration
+	Logger        *slog.Logger     // nil: discard
+	Now           func() time.Time // nil: time.Now
+
+	ruleSet   ruleCache
+	mu        sync.Mutex
+	confirmed []func(context.Context, vigil.CaseConfirmed) error
+}
+
+func (s *Service) logger() *slog.Logger {
+	if s.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return s.Logger
+}
+
+func (s *Service) now() time.Time {
+	if s.Now == nil {
+		return time.Now()
+	}
+	return s.Now()
+}
+
+// errNoReview is the failure of a case action on a service without a case
+// store.
+var errNoReview = vigil.Errorf(vigil.EUNSUPPORTED, "this server has no review store")
+
+// ruleCacheTTL bounds how long a rule change made by another process (a
+// restart of another replica with a new rules file) takes to apply here;
+// changes through this process apply at once (see ForgetRules).
+const ruleCacheTTL = 10 * time.Second
+
+// ruleCache holds the engine built from the stored rules, so that acting
+// does not read the rules table on every detection.
+type ruleCache struct {
+	mu      sync.Mutex
+	engine  *rules.Engine
+	expires time.Time
+}
+
+// engine returns the engine over the stored rules, or nil without a rule
+// store.
+func (s *Service) engine(ctx context.Context) (*rules.Engine, error) {
+	if s.Rules == nil {
+		return nil, nil
+	}
+	c := &s.ruleSet
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := time.Now()
+	if c.engine != nil && now.Before(c.expires) {
+		return c.engine, nil
+	}
+	rs, err := s.Rules.ListRules(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c.engine, c.expires = rules.New(rs), now.Add(ruleCacheTTL)
+	return c.engine, nil
+}
+
+// ForgetRules makes the next detection read the rules again: call it after
+// changing them.
+func (s *Service) ForgetRules() {
+	s.ruleSet.mu.Lock()
+	s.ruleSet.engine = nil
+	s.ruleSet.mu.Unlock()
+}
+
+// ruleEvent is the data of a rule.matched webhook event.
+type ruleEvent struct {
+	Rule    string                 `json:"rule"`
+	Action  string                 `json:"action"`
+	Auto    string                 `json:"auto,omitempty"`
+	Content vigil.ContentRef       `json:"content"`
+	Matches []vigil.Match          `json:"matches,omitempty"`
+	Sources []string               `json:"sources,omitempty"`
+	Risk    *conversationEventRisk `json:"risk,omitempty"`
+	CaseID  int64                  `json:"case_id,omitempty"`
+}
+
+// id returns the event's id: the same for the same rule, webhook and item
+// (content and the platform's ids for it, or a conversation), so that a
+// receiver can drop the repeat when a job is retried or a client resends a
+// request. Signals without a known item get a fresh id from the notifier.
+func (e *ruleEvent) id(webhook string) string {
+	var item string
+	switch {
+	case e.Risk != nil:
+		item = "conversation:" + e.Risk.ConversationID
+	case e.Content.SHA256 != "":
+		item = "sha256:" + e.Content.SHA256 + "\x00" + e.Content.ContentID + "\x00" + e.Content.UserID
+	default:
+		return ""
+	}
+	sum := sha256.Sum256([]byte(e.Rule + "\x00" + webhook + "\x00" + item))
+	return "evt_" + hex.EncodeToString(sum[:16])
+}
+
+// conversationEventRisk is what a webhook hears of a conversation: its id
+// and risk, never the messages' text.
+type conversationEventRisk struct {
+	ConversationID string  `json:"conversation_id"`
+	Score          float64 `json:"score"`
+	Level          string  `json:"level"`
+	Suspect        string  `json:"suspect,omitempty"`
+}
+
+// contentItem names a piece of content for case keys: its digest and the
+// platform's ids for it, or "" when it has no digest (signals only), which
+// leaves its cases unkeyed.
+func contentItem(ref vigil.ContentRef) string {
+	if ref.SHA256 == "" {
+		return ""
+	}
+	return "sha256:" + strings.ToLower(ref.SHA256) + "\x00" + ref.ContentID + "\x00" + ref.UserID
+}
+
+// caseKey is the Key of the case for item in queue: one case per item and
+// queue, whichever rule of the queue won and whoever acts twice. "" for an
+// unknown item.
+func caseKey(item, queue string) string {
+	if item == "" {
+		return ""
+	}
+	sum := sha256.Sum256([]byte(item + "\x00" + queue))
+	return "case_" + hex.EncodeToString(sum[:16])
+}
+
+// plan is what the rules decided for one detection, being carried out.
+type plan struct {
+	s    *Service
+	out  *vigil.Outcome
+	byID map[string]int // rule name → index in out.Rules
+}
+
+// newPlan records the outcome's rules in the result.
+func (s *Service) newPlan(o rules.Outcome) *plan {
+	p := &plan{s: s, out: &vigil.Outcome{Rules: []vigil.FiredRule{}, Vetoed: o.Vetoed}, byID: map[string]int{}}
+	for _, f := range o.Fired {
+		a := f.Rule.Action
+		p.byID[f.Rule.Name] = len(p.out.Rules)
+		p.out.Rules = append(p.out.Rules, vigil.FiredRule{Name: f.Rule.Name, Action: a.Type, Queue: a.Queue, Webhook: a.Webhook, Auto: a.Auto, Sources: f.Sources})
+		if a.Type == vigil.ActionAuto && !o.Vetoed && !slices.Contains(p.out.Auto, a.Auto) {
+			p.out.Auto = append(p.out.Auto, a.Auto)
+		}
+	}
+	return p
+}
+
+// fail records an action that could not be carried out: logged in full,
+// reported to the caller in caller-safe words.
+func (p *plan) fail(rule, what string, err error) {
+	p.s.logger().Error("rule action failed", "rule", rule, "action", what, "err", err)
+	p.out.Errors = append(p.out.Errors, rule+": "+what+": "+vigil.ErrorMessage(err))
+}
+
+// retry queues a for another attempt if err may pass (an internal error:
+// the store busy, a disk full) and the service has a queue; otherwise, or
+// if queueing fails too, it records the failure.
+func (p *plan) retry(ctx context.Context, what string, err error, a *vigil.Action) {
+	if p.s.Queue == nil || vigil.ErrorCode(err) != vigil.EINTERNAL {
+		p.fail(a.Rule, what, err)
+		return
+	}
+	// The caller may be gone (a client that hung up); the action is not.
+	if qerr := p.s.Queue.QueueAction(context.WithoutCancel(ctx), a); qerr != nil {
+		p.s.logger().Error("queue rule action for retry", "rule", a.Rule, "action", what, "err", qerr)
+		p.fail(a.Rule, what, err)
+		return
+	}
+	p.s.logger().Warn("rule action failed; queued for retry", "rule", a.Rule, "action", what, "err", err)
+	p.out.Queued = append(p.out.Queued, a.Rule+": "+what)
+}
+
+// openCase opens c for the fired rule f, keyed by item and the queue.
+func (p *plan) openCase(ctx context.Context, f rules.Fired, c *vigil.Case, item string) {
+	retention := p.s.CaseRetention
+	if retention <= 0 {
+		retention = DefaultCaseRetention
+	}
+	c.Queue, c.Priority, c.Rule = f.Rule.Action.Queue, f.Rule.Action.Priority, f.Rule.Name
+	c.RetainUntil = p.s.now().UTC().Add(retention)
+	c.Key = caseKey(item, c.Queue)
+	actor := "rule:" + f.Rule.Name
+	if err := p.s.Cases.OpenCase(ctx, c, actor); err != nil {
+		p.retry(ctx, "open case", err, &vigil.Action{Kind: vigil.ActionKindOpenCase, Rule: f.Rule.Name, Case: c, CaseKey: c.Key, Actor: actor})
+		return
+	}
+	p.out.Cases = append(p.out.Cases, c.ID)
+	p.out.Rules[p.byID[f.Rule.Name]].CaseID = c.ID
+}
+
+// notify sends the rule.matched events of the webhook and auto rules that
+// fired.
+func (p *plan) notify(ctx context.Context, o rules.Outcome, data func(f rules.Fired) ruleEvent) {
+	if o.Vetoed {
+		return
+	}
+	for _, f := range o.Fired {
+		a := f.Rule.Action
+		if a.Webhook == "" {
+			continue
+		}
+		if p.s.Notifier == nil {
+			p.fail(f.Rule.Name, "webhook "+a.Webhook, vigil.Errorf(vigil.EUNSUPPORTED, "this server sends no webhooks"))
+			continue
+		}
+		ev := data(f)
+		ev.Rule, ev.Action, ev.Auto = f.Rule.Name, a.Type, a.Auto
+		ev.CaseID = p.out.Rules[p.byID[f.Rule.Name]].CaseID
+		b, err := json.Marshal(ev)
+		if err != nil {
+			p.fail(f.Rule.Name, "webhook "+a.Webhook, err)
+			continue
+		}
+		e := vigil.Event{ID: ev.id(a.Webhook), Type: vigil.EventRuleMatched, Data: b}
+		if err := p.s.Notifier.Notify(ctx, a.Webhook, e); err != nil {
+			p.retry(ctx, "webhook "+a.Webhook, err, &vigil.Action{Kind: vigil.ActionKindNotify, Rule: f.Rule.Name, Webhook: a.Webhook, Event: &e})
+		}
+	}
+}
+
+// Match runs the match rules over the match results of one piece of
+// content and carries out their actions. ref holds the content's digest
+// and the platform's ids for it; media reads the content, kept in the
+// media store only if a case opens (nil for signals only). It returns nil
+// when the service has no rules.
+func (s *Service) Match(ctx context.Context, ref vigil.ContentRef, results []vigil.MatchResult, media func() ([]byte, error)) *vigil.Outcome {
+	e, err := s.engine(ctx)
+	if err != nil {
+		s.logger().Error("load rules", "err", err)
+		return &vigil.Outcome{Rules: []vigil.FiredRule{}, Errors: []string{"rules could not be loaded"}}
+	}
+	if e == nil {
+		return nil
+	}
+	o := e.Match(results)
+	p := s.newPlan(o)
+	if cases := o.Cases(); len(cases) > 0 {
+		if s.Cases == nil {
+			p.fail(cases[0].Rule.Name, "open case", errNoReview)
+		} else {
+			if media != nil && s.Media != nil {
+				// Media is kept only now that a case needs it, once for
+				// all of the content's cases.
+				if err := s.keepMedia(ctx, &ref, media); err != nil {
+					p.fail(cases[0].Rule.Name, "keep media", err)
+				}
+			}
+			held := false // whether a case holds (or a queued one will hold) the media just kept
+			for _, f := range cases {
+				// Evidence is bounded; a case needs the strongest, not all.
+				ms := f.Matches
+				if len(ms) > vigil.MaxCaseMatches {
+					ms = slices.Clone(ms)
+					slices.SortStableFunc(ms, func(a, b vigil.Match) int { return a.Distance - b.Distance })
+					ms = ms[:vigil.MaxCaseMatches]
+				}
+				c := &vigil.Case{Kind: vigil.CaseKindMatch, Content: ref, Matches: ms}
+				queued := len(p.out.Queued)
+				p.openCase(ctx, f, c, contentItem(ref))
+				held = held || c.ID != 0 && c.Content.MediaID == ref.MediaID || len(p.out.Queued) > queued
+			}
+			if ref.MediaID != "" && !held {
+				// No case holds the media (none opened, or each was open
+				// already with its own copy): do not keep it.
+				if err := s.Media.Delete(ctx, ref.MediaID); err != nil {
+					s.logger().Error("delete media of unopened case", "media_id", ref.MediaID, "err", err)
+				}
+			}
+		}
+	}
+	evRef := ref
+	evRef.MediaID = "" // the platform has no use for the media store's id
+	p.notify(ctx, o, func(f rules.Fired) ruleEvent {
+		return ruleEvent{Content: evRef, Matches: f.Matches, Sources: f.Sources}
+	})
+	return p.out
+}
+
+// keepMedia puts the content media reads in the media store and records
+// it in ref.
+func (s *Service) keepMedia(ctx context.Context, ref *vigil.ContentRef, media func() ([]byte, error)) error {
+	data, err := media()
+	if err != nil || len(data) == 0 {
+		return err
+	}
+	id, err := s.Media.Put(ctx, data)
+	if err != nil {
+		return err
+	}
+	ref.MediaID, ref.MediaType = id, http.DetectContentType(data)
+	return nil
+}
+
+// Rematches runs the match rules over retroactive matches (entries added
+// after the content was seen; see matcher.OnRematch), content by content,
+// and carries out their actions. The content itself was never kept, so
+// the cases opened hold its digest and the matches, no media. Failed
+// actions are logged (and queued, where a retry may help); they do not
+// fail the matcher's refresh.
+func (s *Service) Rematches(ctx context.Context, found []*vigil.Rematch) error {
+	var order []string
+	byContent := map[string][]vigil.Match{}
+	for _, rm := range found {
+		if byContent[rm.ContentSHA256] == nil {
+			order = append(order, rm.ContentSHA256)
+		}
+		byContent[rm.ContentSHA256] = append(byContent[rm.ContentSHA256], rm.Match)
+	}
+	for _, content := range order {
+		results := []vigil.MatchResult{{Matches: byContent[content]}}
+		out := s.Match(ctx, vigil.ContentRef{SHA256: content}, results, nil)
+		if out != nil && len(out.Cases) > 0 {
+			s.logger().Info("retroactive match opened cases", "content_sha256", content, "cases", out.Cases)
+		}
+	}
+	return nil
+}
