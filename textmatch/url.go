@@ -7,7 +7,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/vigil-oss/vigil"
+	"github.com/vigil-oss/vigil/internal/verror"
 	"golang.org/x/net/idna"
 )
 
@@ -76,12 +76,12 @@ func NormalizeURL(raw string) (string, error) {
 }
 
 func invalidURL(format string, args ...any) error {
-	return vigil.Errorf(vigil.EINVALID, "invalid url: "+format, args...)
+	return verror.Errorf(verror.EINVALID, "invalid url: "+format, args...)
 }
 
 func parseURL(raw string) (*normURL, error) {
 	if len(raw) > MaxURLLen {
-		return nil, vigil.Errorf(vigil.ETOOLARGE, "url longer than %d bytes", MaxURLLen)
+		return nil, verror.Errorf(verror.ETOOLARGE, "url longer than %d bytes", MaxURLLen)
 	}
 	s := strings.Trim(raw, " \t\r\n\f\v\x00")
 	// Browsers drop tabs and newlines anywhere in a URL, so a list entry
@@ -125,7 +125,7 @@ func parseURL(raw string) (*normURL, error) {
 	// Escaping can triple the length; capping the result too keeps every
 	// normal form acceptable as input, which idempotence needs.
 	if len(u.scheme)+3+len(u.key()) > MaxURLLen {
-		return nil, vigil.Errorf(vigil.ETOOLARGE, "url longer than %d bytes once normalised", MaxURLLen)
+		return nil, verror.Errorf(verror.ETOOLARGE, "url longer than %d bytes once normalised", MaxURLLen)
 	}
 	return u, nil
 }

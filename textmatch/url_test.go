@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/vigil-oss/vigil"
+	"github.com/vigil-oss/vigil/internal/verror"
 )
 
 func TestNormalizeURL(t *testing.T) {
@@ -93,7 +93,7 @@ func TestNormalizeURLErrors(t *testing.T) {
 		}
 	}
 	_, err := NormalizeURL(strings.Repeat("a", MaxURLLen+1))
-	if vigil.ErrorCode(err) != vigil.ETOOLARGE {
-		t.Errorf("long url: error code %q, want %q", vigil.ErrorCode(err), vigil.ETOOLARGE)
+	if verror.ErrorCode(err) != verror.ETOOLARGE {
+		t.Errorf("long url: error code %q, want %q", verror.ErrorCode(err), verror.ETOOLARGE)
 	}
 }
