@@ -57,6 +57,8 @@ type Matcher struct {
 	state   atomic.Pointer[state]
 	text    atomic.Pointer[textLists]
 	rejects rejects
+
+	rematchBatch int // see defaultRematchBatch
 }
 
 // state is what a lookup reads: an immutable snapshot of bank settings and
@@ -71,7 +73,7 @@ type state struct {
 
 // New returns a Matcher over the given stores; call Load before use.
 func New(banks vigil.BankService, entries vigil.EntryService, logger *slog.Logger) *Matcher {
-	return &Matcher{banks: banks, entries: entries, logger: logger, now: time.Now}
+	return &Matcher{banks: banks, entries: entries, logger: logger, now: time.Now, rematchBatch: defaultRematchBatch}
 }
 
 // Load builds every index from the store's active entries.
@@ -190,6 +192,11 @@ func (m *Matcher) publish(ctx context.Context, seqs map[vigil.SignalType]int64) 
 // refreshBatch is how many changes one store query fetches.
 const refreshBatch = 10000
 
+// defaultRematchBatch is how many added entries a refresh holds for
+// retroactive matching at most: each batch costs one pass over the kept
+// PDQ signals, so batches are several store queries large, but bounded.
+const defaultRematchBatch = 5 * refreshBatch
+
 // Refresh applies every entry change since the last load or refresh and
 // reloads bank settings. Call it after a write through the API for
 // read-your-writes; Run calls it periodically for writes by other
@@ -203,6 +210,26 @@ func (m *Matcher) Refresh(ctx context.Context) error {
 	}
 	seqs := maps.Clone(old.seq)
 	var added []*vigil.Entry
+	var rematchErr error
+	if m.signals != nil {
+		// Retroactive matching below runs batch by batch and reads bank
+		// settings, which must include banks created with these entries.
+		if err := m.publish(ctx, old.seq); err != nil {
+			return err
+		}
+	}
+	// rematchAdded matches the entries added so far against kept signals
+	// and lets them go: holding every entry of a million-entry import
+	// until the end would cost far more than the index itself. Its first
+	// error is returned once the refresh is done, as the refresh itself
+	// has succeeded.
+	rematchAdded := func() {
+		if len(added) > 0 && rematchErr == nil {
+			rematchErr = m.rematch(ctx, added)
+		}
+		clear(added)
+		added = added[:0]
+	}
 	for t, seq := range seqs {
 		for {
 			changes, err := m.entries.EntriesChangedSince(ctx, t, seq, refreshBatch)
@@ -218,7 +245,9 @@ func (m *Matcher) Refresh(ctx context.Context) error {
 					continue
 				}
 				if m.signals != nil && e.Active() {
-					added = append(added, e)
+					if added = append(added, e); len(added) >= m.rematchBatch {
+						rematchAdded()
+					}
 				}
 			}
 			if len(changes) < refreshBatch {
@@ -233,10 +262,9 @@ func (m *Matcher) Refresh(ctx context.Context) error {
 	if err := m.publish(ctx, seqs); err != nil {
 		return err
 	}
-	if len(added) > 0 {
-		if err := m.rematch(ctx, added); err != nil {
-			return fmt.Errorf("retroactive matching: %w", err)
-		}
+	rematchAdded()
+	if rematchErr != nil {
+		return fmt.Errorf("retroactive matching: %w", rematchErr)
 	}
 	return nil
 }
