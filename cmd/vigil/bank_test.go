@@ -64,3 +64,22 @@ func TestKeyCreatePrintsSecretAlone(t *testing.T) {
 	}
 	os.RemoveAll(data)
 }
+
+// TestBankImportRefusesUnmatchableKeyword checks that the CLI import
+// refuses a keyword of only invisible characters, naming its line, and
+// that `vigil match` still starts afterwards (issue 10: once stored, such
+// a keyword made serve and match refuse to start).
+func TestBankImportRefusesUnmatchableKeyword(t *testing.T) {
+	data := t.TempDir()
+	if _, _, err := runMain(t, "", "bank", "create", "--data", data, "words"); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := runMain(t, "telegram\n\u200b\u0301\n", "bank", "import", "--data", data, "--signal-type", "keyword", "words", "-")
+	if err == nil || !strings.Contains(err.Error(), "line 2") || !strings.Contains(err.Error(), "cannot match") {
+		t.Fatalf("import of an invisible keyword: %v", err)
+	}
+	img := filepath.Join(testImages, "synthetic/synth-smooth-rgb-129x300.png")
+	if _, _, err := runMain(t, "", "match", "--data", data, img); err != nil {
+		t.Fatalf("match after a refused import: %v", err)
+	}
+}
