@@ -22,14 +22,7 @@ type rejects struct {
 // reject records that e was left out of its index because of err, and
 // logs it the first time.
 func (m *Matcher) reject(e *vigil.Entry, err error) {
-	m.replace(nil, []rejected{{*e, err}})
-}
-
-// replaceRejects forgets the rejections of types and records bad, for
-// indexes built again from scratch. Only rejections new since the last
-// build are logged, so a rebuild does not repeat them all.
-func (m *Matcher) replaceRejects(types []vigil.SignalType, bad []rejected) {
-	m.replace(types, bad)
+	m.replaceRejects(nil, []rejected{{*e, err}})
 }
 
 // rejected is an entry an index could not take, and why.
@@ -38,7 +31,10 @@ type rejected struct {
 	err error
 }
 
-func (m *Matcher) replace(types []vigil.SignalType, bad []rejected) {
+// replaceRejects forgets the rejections of types and records bad, for
+// indexes built again from scratch. Only rejections new since the last
+// build are logged, so a rebuild does not repeat them all.
+func (m *Matcher) replaceRejects(types []vigil.SignalType, bad []rejected) {
 	m.rejects.mu.Lock()
 	defer m.rejects.mu.Unlock()
 	old := m.rejects.m
