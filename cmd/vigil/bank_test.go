@@ -1,11 +1,14 @@
 package main
 
 import (
+	"database/sql"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/vigil-oss/vigil/sqlite"
 )
 
 func TestBankImportMatchExport(t *testing.T) {
@@ -81,5 +84,20 @@ func TestBankImportRefusesUnmatchableKeyword(t *testing.T) {
 	img := filepath.Join(testImages, "synthetic/synth-smooth-rgb-129x300.png")
 	if _, _, err := runMain(t, "", "match", "--data", data, img); err != nil {
 		t.Fatalf("match after a refused import: %v", err)
+	}
+	// One such keyword stored by an older version must not stop match
+	// (or serve) from loading its indexes.
+	db, err := sql.Open("sqlite", filepath.Join(data, sqlite.FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = db.Exec(`INSERT INTO entries (bank_id, signal_type, value, added_by, added_at, seq)
+		SELECT id, 'keyword', CAST(? AS BLOB), 'old', '2026-01-01T00:00:00.000000000Z', 1000000 FROM banks WHERE name = 'words'`, "​")
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := runMain(t, "", "match", "--data", data, img); err != nil {
+		t.Fatalf("match with an unmatchable keyword stored: %v", err)
 	}
 }
