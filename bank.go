@@ -275,7 +275,12 @@ var hexLen = map[SignalType]int{
 // the trimmed text (the URL matcher normalises it further); for videos,
 // the vPDQ frames in the reference's "frame,quality,hash,timestamp" form,
 // one frame after another separated by ";". EINVALID for a malformed
-// value.
+// value, and for one the index of its type could never match (a keyword
+// of only invisible characters, a URL the URL matcher cannot parse, a
+// video frame with a timestamp vpdq.ReadFrames refuses): the index uses
+// the same checks, so what is stored is what it can take. Every path that
+// stores or looks up a signal value goes through this function (lookups
+// through CanonicalSignals).
 func CanonicalValue(t SignalType, value string) (string, error) {
 	switch t {
 	case SignalKeyword:
