@@ -10,6 +10,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/vigil-oss/vigil/textmatch"
 )
 
 // DefaultPDQThreshold is the Hamming distance (of 256 bits) at or under which
@@ -273,7 +275,12 @@ var hexLen = map[SignalType]int{
 // the trimmed text (the URL matcher normalises it further); for videos,
 // the vPDQ frames in the reference's "frame,quality,hash,timestamp" form,
 // one frame after another separated by ";". EINVALID for a malformed
-// value.
+// value, and for one the index of its type could never match (a keyword
+// of only invisible characters, a URL the URL matcher cannot parse, a
+// video frame with a timestamp vpdq.ReadFrames refuses): the index uses
+// the same checks, so what is stored is what it can take. Every path that
+// stores or looks up a signal value goes through this function (lookups
+// through CanonicalSignals).
 func CanonicalValue(t SignalType, value string) (string, error) {
 	switch t {
 	case SignalKeyword:
@@ -412,29 +419,56 @@ const (
 	URLPathPrefix = "prefix:"
 )
 
+// canonicalKeyword lower-cases v and makes its runs of white space one
+// space, then refuses it unless the keyword index can take it: the test is
+// textmatch's own, so the store never holds a keyword (such as one made
+// only of zero-width or combining characters) that the index would refuse.
 func canonicalKeyword(v string) (string, error) {
 	v = strings.ToLower(strings.Join(strings.Fields(v), " "))
 	if v == "" || len(v) > MaxKeywordLen || !printable(v) {
 		return "", Errorf(EINVALID, "keyword must be 1 to %d printable bytes", MaxKeywordLen)
 	}
+	if err := textmatch.CheckKeyword(v); err != nil {
+		return "", Errorf(EINVALID, "keyword %q cannot match: %s", v, ErrorMessage(err))
+	}
 	return v, nil
 }
 
+// canonicalURLPattern trims v and lower-cases its "host:" or "prefix:"
+// prefix, then refuses it unless the URL index can take it, with the URL
+// index's own test (see URLPattern).
 func canonicalURLPattern(v string) (string, error) {
 	v = strings.TrimSpace(v)
 	if v == "" || len(v) > MaxURLPatternLen || !printable(v) || strings.ContainsAny(v, " \t") {
 		return "", Errorf(EINVALID, "url must be 1 to %d printable bytes without spaces", MaxURLPatternLen)
 	}
-	rest := v
 	for _, p := range []string{URLHostPrefix, URLPathPrefix} {
 		if len(v) >= len(p) && strings.EqualFold(v[:len(p)], p) {
-			v, rest = p+v[len(p):], v[len(p):]
+			v = p + v[len(p):]
+			break
 		}
 	}
-	if rest == "" {
+	pattern, mode := URLPattern(v)
+	if pattern == "" {
 		return "", Errorf(EINVALID, "url pattern %q names no URL", v)
 	}
+	if err := textmatch.CheckURLPattern(pattern, mode); err != nil {
+		return "", Errorf(EINVALID, "url pattern %q cannot match: %s", v, ErrorMessage(err))
+	}
 	return v, nil
+}
+
+// URLPattern splits a canonical URL entry value into the pattern and the
+// mode the URL index matches it with: "host:" and "prefix:" name their
+// modes, anything else matches exactly.
+func URLPattern(v string) (string, textmatch.MatchMode) {
+	if p, ok := strings.CutPrefix(v, URLHostPrefix); ok {
+		return p, textmatch.MatchHost
+	}
+	if p, ok := strings.CutPrefix(v, URLPathPrefix); ok {
+		return p, textmatch.MatchPrefix
+	}
+	return v, textmatch.MatchExact
 }
 
 // MaxVPDQFrames bounds the frames of one video entry: over five hours at
@@ -464,7 +498,10 @@ func canonicalVPDQ(v string) (string, error) {
 		quality, err2 := strconv.Atoi(f[1])
 		ts, err3 := strconv.ParseFloat(f[3], 64)
 		hash, err4 := CanonicalValue(SignalPDQ, f[2])
-		if err1 != nil || err2 != nil || err3 != nil || err4 != nil || frame < 0 || quality < 0 || quality > 100 || ts < 0 || math.IsInf(ts, 0) {
+		// The bounds are the ones vpdq.ReadFrames, which the index reads
+		// values with, applies: a value it refuses could never match.
+		if err1 != nil || err2 != nil || err3 != nil || err4 != nil || frame < 0 || frame > math.MaxInt32 ||
+			quality < 0 || quality > 100 || !(ts >= 0 && ts <= math.MaxInt32) {
 			return "", Errorf(EINVALID, "vpdq frame %d: malformed %q", i+1, line)
 		}
 		if b.Len() > 0 {

@@ -108,3 +108,79 @@ func TestEntryValidate(t *testing.T) {
 		t.Errorf("category %q: %v", e.Category, err)
 	}
 }
+
+// TestCanonicalValueRefusesUnmatchable checks that a text or video value
+// the index could never match is refused at input with EINVALID: stored,
+// it used to make every keyword index build fail (issue 10).
+func TestCanonicalValueRefusesUnmatchable(t *testing.T) {
+	pdq := strings.Repeat("ab", 32)
+	for _, tt := range []struct {
+		typ vigil.SignalType
+		in  string
+	}{
+		{vigil.SignalKeyword, "\u200b"},
+		{vigil.SignalKeyword, "\u0301"},
+		{vigil.SignalKeyword, "\u200b\u0301\u2060"},
+		{vigil.SignalKeyword, "\u00a8"}, // a spacing diaeresis: NFKD makes it a space and a mark
+		{vigil.SignalKeyword, "\u3164"}, // Hangul filler
+		{vigil.SignalURL, "a,b,c"},
+		{vigil.SignalURL, "prefix:javascript:alert(1)"},
+		{vigil.SignalURL, "javascript:alert(1)"},
+		{vigil.SignalURL, "host:example.com/path"},
+		{vigil.SignalURL, "prefix:https://example.com/a?q=1"},
+		{vigil.SignalVPDQ, "0,100," + pdq + ",NaN"},
+		{vigil.SignalVPDQ, "0,100," + pdq + ",1e308"},
+		{vigil.SignalVPDQ, "0,100," + pdq + ",+Inf"},
+		{vigil.SignalVPDQ, "99999999999,100," + pdq + ",1"},
+	} {
+		got, err := vigil.CanonicalValue(tt.typ, tt.in)
+		if vigil.ErrorCode(err) != vigil.EINVALID {
+			t.Errorf("CanonicalValue(%s, %q) = %q, %v; want EINVALID", tt.typ, tt.in, got, err)
+		}
+	}
+	// What can match still passes, keeping its stored form.
+	for _, tt := range []struct {
+		typ      vigil.SignalType
+		in, want string
+	}{
+		{vigil.SignalKeyword, "te\u200blegram", "te\u200blegram"},
+		{vigil.SignalKeyword, "café", "café"},
+		{vigil.SignalURL, "example.com/a", "example.com/a"},
+		{vigil.SignalURL, "Prefix:https://example.com/a", "prefix:https://example.com/a"},
+		{vigil.SignalVPDQ, "0,100," + pdq + ",2147483647", "0,100," + pdq + ",2147483647.000"},
+	} {
+		got, err := vigil.CanonicalValue(tt.typ, tt.in)
+		if err != nil || got != tt.want {
+			t.Errorf("CanonicalValue(%s, %q) = %q, %v; want %q", tt.typ, tt.in, got, err, tt.want)
+		}
+	}
+}
+
+// TestCanonicalSignals checks the one canonicalisation of looked-up
+// signals: a hash with white space around it or in upper case becomes the
+// stored form, so that cases made from the lookup accept it (issue 10).
+func TestCanonicalSignals(t *testing.T) {
+	sha := strings.Repeat("ab", 32)
+	sigs := []vigil.Signal{
+		{Type: vigil.SignalSHA256, Value: sha + "\n"},
+		{Type: vigil.SignalMD5, Value: " " + strings.ToUpper(sha[:32])},
+		{Type: vigil.SignalPDQ, Value: "\t" + sha, Dihedral: map[string]string{"rot90": strings.ToUpper(sha) + "\r\n"}},
+		{Type: vigil.SignalURL, Value: " https://example.com/a\n"},
+		{Type: vigil.SignalText, Value: " as sent \n"},
+	}
+	if err := vigil.CanonicalSignals(sigs); err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []string{sha, sha[:32], sha, "https://example.com/a", " as sent \n"} {
+		if sigs[i].Value != want {
+			t.Errorf("signal %d: value %q, want %q", i, sigs[i].Value, want)
+		}
+	}
+	if sigs[2].Dihedral["rot90"] != sha {
+		t.Errorf("dihedral %q", sigs[2].Dihedral["rot90"])
+	}
+	err := vigil.CanonicalSignals([]vigil.Signal{{Type: vigil.SignalSHA256, Value: sha}, {Type: vigil.SignalSHA256, Value: sha + "x"}})
+	if vigil.ErrorCode(err) != vigil.EINVALID || !strings.Contains(vigil.ErrorMessage(err), "signal 1") {
+		t.Errorf("bad hash: %v", err)
+	}
+}

@@ -2,6 +2,7 @@ package vigil
 
 import (
 	"context"
+	"strings"
 	"time"
 )
 
@@ -102,13 +103,31 @@ type IndexStatus struct {
 	Types     map[SignalType]IndexTypeStatus `json:"types"`
 	Banks     int                            `json:"banks"`
 	UpdatedAt time.Time                      `json:"updated_at"`
+	// Rejected lists active entries the indexes left out because they
+	// cannot match (stored before input validation refused such values, or
+	// past an index's size limit), in entry order, at most
+	// MaxRejectedShown of them; IndexTypeStatus.Rejected counts them all.
+	// A curator should retract them.
+	Rejected []RejectedEntry `json:"rejected,omitempty"`
 }
+
+// MaxRejectedShown bounds IndexStatus.Rejected.
+const MaxRejectedShown = 100
 
 // IndexTypeStatus describes the index of one signal type.
 type IndexTypeStatus struct {
-	Entries int   `json:"entries"`
-	Seq     int64 `json:"seq"`   // change sequence the index reflects
-	Bytes   int64 `json:"bytes"` // approximate memory held
+	Entries  int   `json:"entries"`
+	Seq      int64 `json:"seq"`                // change sequence the index reflects
+	Bytes    int64 `json:"bytes"`              // approximate memory held
+	Rejected int   `json:"rejected,omitempty"` // active entries left out: see IndexStatus.Rejected
+}
+
+// RejectedEntry is a bank entry an index left out, and why.
+type RejectedEntry struct {
+	EntryID    int64      `json:"entry_id"`
+	BankID     int64      `json:"bank_id"`
+	SignalType SignalType `json:"signal_type"`
+	Reason     string     `json:"reason"`
 }
 
 // MatchService matches signals against every enabled bank.
@@ -118,4 +137,51 @@ type MatchService interface {
 	Lookup(ctx context.Context, signals []Signal, opts MatchOptions) ([]MatchResult, error)
 	// Status describes the indexes.
 	Status() IndexStatus
+}
+
+// CanonicalSignal returns sig with its value, and its dihedral variants',
+// in canonical form (see CanonicalValue), so that what is matched, put in
+// cases and kept is the same string whoever sent it: a hash with a
+// trailing newline or in upper case is the same hash. Text signals and the
+// URLs of URL signals are matched as sent (the matchers normalise them);
+// only surrounding white space goes. A vPDQ lookup may use any format
+// vpdq.ReadFrames reads, so it keeps its value too. EINVALID for a
+// malformed hash.
+func CanonicalSignal(sig Signal) (Signal, error) {
+	switch sig.Type {
+	case SignalPDQ, SignalMD5, SignalSHA1, SignalSHA256:
+		v, err := CanonicalValue(sig.Type, sig.Value)
+		if err != nil {
+			return sig, err
+		}
+		sig.Value = v
+	case SignalURL:
+		sig.Value = strings.TrimSpace(sig.Value)
+	}
+	if len(sig.Dihedral) > 0 {
+		d := make(map[string]string, len(sig.Dihedral))
+		for name, v := range sig.Dihedral {
+			c, err := CanonicalValue(SignalPDQ, v)
+			if err != nil {
+				return sig, Errorf(EINVALID, "dihedral %s: %s", name, ErrorMessage(err))
+			}
+			d[name] = c
+		}
+		sig.Dihedral = d
+	}
+	return sig, nil
+}
+
+// CanonicalSignals canonicalises signals in place with CanonicalSignal.
+// Every path that takes signals from outside calls it before using them;
+// EINVALID names the first malformed signal by index.
+func CanonicalSignals(signals []Signal) error {
+	for i, sig := range signals {
+		c, err := CanonicalSignal(sig)
+		if err != nil {
+			return Errorf(ErrorCode(err), "signal %d: %s", i, ErrorMessage(err))
+		}
+		signals[i] = c
+	}
+	return nil
 }

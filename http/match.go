@@ -216,6 +216,12 @@ func (s *Server) handleLookup(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, badRequest("min_quality must be -1 (no filter) or 0 to 100, got %d", req.MinQuality))
 		return
 	}
+	// Canonical from here on: the content reference of the cases the
+	// rules open must hold the hash as stored, not as sent.
+	if err := vigil.CanonicalSignals(req.Signals); err != nil {
+		writeError(w, r, err)
+		return
+	}
 	ref := vigil.ContentRef{UserID: req.UserID, ContentID: req.ContentID, SHA256: contentSHA256(req.Signals)}
 	if err := checkPlatformIDs(ref); err != nil {
 		writeError(w, r, err)

@@ -56,6 +56,9 @@ type Matcher struct {
 	refresh sync.Mutex // one refresh at a time
 	state   atomic.Pointer[state]
 	text    atomic.Pointer[textLists]
+	rejects rejects
+
+	rematchBatch int // see defaultRematchBatch
 }
 
 // state is what a lookup reads: an immutable snapshot of bank settings and
@@ -70,7 +73,7 @@ type state struct {
 
 // New returns a Matcher over the given stores; call Load before use.
 func New(banks vigil.BankService, entries vigil.EntryService, logger *slog.Logger) *Matcher {
-	return &Matcher{banks: banks, entries: entries, logger: logger, now: time.Now}
+	return &Matcher{banks: banks, entries: entries, logger: logger, now: time.Now, rematchBatch: defaultRematchBatch}
 }
 
 // Load builds every index from the store's active entries.
@@ -78,13 +81,17 @@ func (m *Matcher) Load(ctx context.Context) error {
 	m.refresh.Lock()
 	defer m.refresh.Unlock()
 	seqs := map[vigil.SignalType]int64{}
+	m.rejects.mu.Lock()
+	m.rejects.m = nil
+	m.rejects.mu.Unlock()
 
 	var ids []uint64
 	var hashes [][32]byte
 	seq, err := m.entries.ForEachActiveEntry(ctx, vigil.SignalPDQ, func(e *vigil.Entry) error {
-		h, err := pdq.ParseHash(e.Value)
+		h, err := parsePDQ(e)
 		if err != nil {
-			return fmt.Errorf("entry %d: %w", e.ID, err)
+			m.reject(e, err)
+			return nil
 		}
 		ids = append(ids, packID(e.BankID, e.ID))
 		hashes = append(hashes, h)
@@ -107,11 +114,14 @@ func (m *Matcher) Load(ctx context.Context) error {
 			return err
 		}
 		seq, err := m.entries.ForEachActiveEntry(ctx, t, func(e *vigil.Entry) error {
-			d, err := hex.DecodeString(e.Value)
-			if err != nil {
-				return fmt.Errorf("entry %d: %w", e.ID, err)
+			d, err := parseDigest(e)
+			if err == nil {
+				err = x.Add(packID(e.BankID, e.ID), d)
 			}
-			return x.Add(packID(e.BankID, e.ID), d)
+			if err != nil {
+				m.reject(e, err)
+			}
+			return nil
 		})
 		if err != nil {
 			return fmt.Errorf("load %s entries: %w", t, err)
@@ -127,6 +137,28 @@ func (m *Matcher) Load(ctx context.Context) error {
 		return err
 	}
 	return m.publish(ctx, seqs)
+}
+
+// parsePDQ reads a PDQ entry's hash, checking that the entry fits the
+// index.
+func parsePDQ(e *vigil.Entry) (pdq.Hash, error) {
+	if err := checkIDs(e); err != nil {
+		return pdq.Hash{}, err
+	}
+	return pdq.ParseHash(e.Value)
+}
+
+// parseDigest reads an exact-hash entry's digest, checking that the entry
+// fits the index.
+func parseDigest(e *vigil.Entry) ([]byte, error) {
+	if err := checkIDs(e); err != nil {
+		return nil, err
+	}
+	d, err := hex.DecodeString(e.Value)
+	if err == nil && len(d) != digestSize(e.SignalType) {
+		err = fmt.Errorf("%s digest of %d bytes, want %d", e.SignalType, len(d), digestSize(e.SignalType))
+	}
+	return d, err
 }
 
 func digestSize(t vigil.SignalType) int {
@@ -160,6 +192,11 @@ func (m *Matcher) publish(ctx context.Context, seqs map[vigil.SignalType]int64) 
 // refreshBatch is how many changes one store query fetches.
 const refreshBatch = 10000
 
+// defaultRematchBatch is how many added entries a refresh holds for
+// retroactive matching at most: each batch costs one pass over the kept
+// PDQ signals, so batches are several store queries large, but bounded.
+const defaultRematchBatch = 5 * refreshBatch
+
 // Refresh applies every entry change since the last load or refresh and
 // reloads bank settings. Call it after a write through the API for
 // read-your-writes; Run calls it periodically for writes by other
@@ -173,6 +210,26 @@ func (m *Matcher) Refresh(ctx context.Context) error {
 	}
 	seqs := maps.Clone(old.seq)
 	var added []*vigil.Entry
+	var rematchErr error
+	if m.signals != nil {
+		// Retroactive matching below runs batch by batch and reads bank
+		// settings, which must include banks created with these entries.
+		if err := m.publish(ctx, old.seq); err != nil {
+			return err
+		}
+	}
+	// rematchAdded matches the entries added so far against kept signals
+	// and lets them go: holding every entry of a million-entry import
+	// until the end would cost far more than the index itself. Its first
+	// error is returned once the refresh is done, as the refresh itself
+	// has succeeded.
+	rematchAdded := func() {
+		if len(added) > 0 && rematchErr == nil {
+			rematchErr = m.rematch(ctx, added)
+		}
+		clear(added)
+		added = added[:0]
+	}
 	for t, seq := range seqs {
 		for {
 			changes, err := m.entries.EntriesChangedSince(ctx, t, seq, refreshBatch)
@@ -180,12 +237,17 @@ func (m *Matcher) Refresh(ctx context.Context) error {
 				return fmt.Errorf("%s changes since %d: %w", t, seq, err)
 			}
 			for _, e := range changes {
-				if err := m.apply(e); err != nil {
-					return err
-				}
 				seq = max(seq, e.Seq)
+				if err := m.apply(e); err != nil {
+					// One entry that cannot match must not stop the
+					// changes after it: it is skipped and reported.
+					m.reject(e, err)
+					continue
+				}
 				if m.signals != nil && e.Active() {
-					added = append(added, e)
+					if added = append(added, e); len(added) >= m.rematchBatch {
+						rematchAdded()
+					}
 				}
 			}
 			if len(changes) < refreshBatch {
@@ -200,45 +262,54 @@ func (m *Matcher) Refresh(ctx context.Context) error {
 	if err := m.publish(ctx, seqs); err != nil {
 		return err
 	}
-	if len(added) > 0 {
-		if err := m.rematch(ctx, added); err != nil {
-			return fmt.Errorf("retroactive matching: %w", err)
-		}
+	rematchAdded()
+	if rematchErr != nil {
+		return fmt.Errorf("retroactive matching: %w", rematchErr)
 	}
 	return nil
 }
 
-// apply brings one changed entry into its index.
+// apply brings one changed entry into its index. An error means the entry
+// cannot be indexed; the index is unchanged.
 func (m *Matcher) apply(e *vigil.Entry) error {
+	// An entry's value never changes, so one rejected when it was added
+	// is not in the index: its retraction only forgets the rejection.
+	m.unreject(e.SignalType, e.ID)
 	if e.SignalType == vigil.SignalVPDQ {
 		return m.applyVideo(e)
 	}
-	id := packID(e.BankID, e.ID)
 	if e.SignalType == vigil.SignalPDQ {
-		if !e.Active() {
-			m.pdq.Remove(id)
-			return nil
-		}
-		h, err := pdq.ParseHash(e.Value)
+		h, err := parsePDQ(e)
 		if err != nil {
-			return fmt.Errorf("entry %d: %w", e.ID, err)
+			if !e.Active() {
+				return nil
+			}
+			return err
 		}
-		m.pdq.Add(id, h)
+		if id := packID(e.BankID, e.ID); !e.Active() {
+			m.pdq.Remove(id)
+		} else {
+			m.pdq.Add(id, h)
+		}
 		return nil
 	}
 	x := m.exact[e.SignalType]
 	if x == nil {
 		return nil
 	}
-	d, err := hex.DecodeString(e.Value)
+	d, err := parseDigest(e)
 	if err != nil {
-		return fmt.Errorf("entry %d: %w", e.ID, err)
-	}
-	if !e.Active() {
-		_, err = x.Remove(id, d)
+		if !e.Active() {
+			return nil
+		}
 		return err
 	}
-	return x.Add(id, d)
+	if id := packID(e.BankID, e.ID); !e.Active() {
+		_, err = x.Remove(id, d)
+	} else {
+		err = x.Add(id, d)
+	}
+	return err
 }
 
 // Run refreshes every interval and compacts the PDQ index in the
@@ -287,6 +358,13 @@ func (m *Matcher) Status() vigil.IndexStatus {
 		st.Types[vigil.SignalURL] = vigil.IndexTypeStatus{Entries: tl.urls.Len(), Seq: tl.seq[vigil.SignalURL]}
 		st.Types[vigil.SignalKeyword] = vigil.IndexTypeStatus{Entries: tl.keywords.Len(), Seq: tl.seq[vigil.SignalKeyword]}
 	}
+	counts, shown := m.rejectedStatus()
+	for t, n := range counts {
+		ts := st.Types[t]
+		ts.Rejected = n
+		st.Types[t] = ts
+	}
+	st.Rejected = shown
 	return st
 }
 
@@ -302,6 +380,12 @@ func (m *Matcher) Lookup(ctx context.Context, signals []vigil.Signal, opts vigil
 	minQ := opts.MinQuality
 	if minQ == 0 {
 		minQ = vigil.DefaultMinQuality
+	}
+	// Canonical values from here on, so that results (and the cases made
+	// of them) carry the one form the index holds, whoever called.
+	signals = slices.Clone(signals)
+	if err := vigil.CanonicalSignals(signals); err != nil {
+		return nil, err
 	}
 	out := make([]vigil.MatchResult, len(signals))
 	var hits []hit
@@ -327,11 +411,8 @@ func (m *Matcher) Lookup(ctx context.Context, signals []vigil.Signal, opts vigil
 				}
 			}
 		case vigil.SignalMD5, vigil.SignalSHA1, vigil.SignalSHA256:
-			v, err := vigil.CanonicalValue(sig.Type, sig.Value)
-			if err != nil {
-				return nil, vigil.Errorf(vigil.EINVALID, "signal %d: %s", i, vigil.ErrorMessage(err))
-			}
-			d, _ := hex.DecodeString(v)
+			d, _ := hex.DecodeString(sig.Value)
+			var err error
 			ids, err = m.exact[sig.Type].Lookup(d, ids[:0])
 			if err != nil {
 				return nil, vigil.Errorf(vigil.EINVALID, "signal %d: %v", i, err)

@@ -3,7 +3,6 @@ package matcher
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"github.com/vigil-oss/vigil"
 	"github.com/vigil-oss/vigil/textmatch"
@@ -19,14 +18,20 @@ type textLists struct {
 }
 
 // loadText builds the text lists from the store's active entries. An entry
-// the URL matcher cannot parse is logged and left out rather than failing
-// the whole load.
+// a list cannot take is left out and reported (see rejects) rather than
+// failing the whole load: one bad keyword must not stop every other URL
+// and keyword from matching.
 func (m *Matcher) loadText(ctx context.Context) (*textLists, error) {
 	tl := &textLists{urls: &textmatch.URLList{}, seq: map[vigil.SignalType]int64{}}
+	var bad []rejected
 	seq, err := m.entries.ForEachActiveEntry(ctx, vigil.SignalURL, func(e *vigil.Entry) error {
-		pattern, mode := urlPattern(e.Value)
-		if err := tl.urls.Add(packID(e.BankID, e.ID), pattern, mode); err != nil {
-			m.logger.Warn("url entry not matchable", "entry", e.ID, "value", e.Value, "err", err)
+		err := checkIDs(e)
+		if err == nil {
+			pattern, mode := vigil.URLPattern(e.Value)
+			err = tl.urls.Add(packID(e.BankID, e.ID), pattern, mode)
+		}
+		if err != nil {
+			bad = append(bad, rejected{*e, err})
 		}
 		return nil
 	})
@@ -36,6 +41,10 @@ func (m *Matcher) loadText(ctx context.Context) (*textLists, error) {
 	tl.seq[vigil.SignalURL] = seq
 	var kws []textmatch.Keyword
 	seq, err = m.entries.ForEachActiveEntry(ctx, vigil.SignalKeyword, func(e *vigil.Entry) error {
+		if err := checkIDs(e); err != nil {
+			bad = append(bad, rejected{*e, err})
+			return nil
+		}
 		kws = append(kws, textmatch.Keyword{ID: packID(e.BankID, e.ID), Text: e.Value, WholeWord: true})
 		return nil
 	})
@@ -43,21 +52,17 @@ func (m *Matcher) loadText(ctx context.Context) (*textLists, error) {
 		return nil, fmt.Errorf("load keyword entries: %w", err)
 	}
 	tl.seq[vigil.SignalKeyword] = seq
-	if tl.keywords, err = textmatch.NewKeywordList(kws); err != nil {
+	var left []textmatch.RejectedKeyword
+	if tl.keywords, left, err = textmatch.BuildKeywordList(kws); err != nil {
 		return nil, fmt.Errorf("build keyword list: %w", err)
 	}
+	for _, r := range left {
+		bankID, entryID := unpackID(r.ID) // the entry's real id, not the packed one
+		bad = append(bad, rejected{vigil.Entry{ID: entryID, BankID: bankID, SignalType: vigil.SignalKeyword}, r.Err})
+	}
+	// The lists are rebuilt whole, and so are their rejections.
+	m.replaceRejects([]vigil.SignalType{vigil.SignalURL, vigil.SignalKeyword}, bad)
 	return tl, nil
-}
-
-// urlPattern splits a stored URL entry into its pattern and match mode.
-func urlPattern(v string) (string, textmatch.MatchMode) {
-	if p, ok := strings.CutPrefix(v, vigil.URLHostPrefix); ok {
-		return p, textmatch.MatchHost
-	}
-	if p, ok := strings.CutPrefix(v, vigil.URLPathPrefix); ok {
-		return p, textmatch.MatchPrefix
-	}
-	return v, textmatch.MatchExact
 }
 
 // refreshText rebuilds the text lists if any URL or keyword entry changed.

@@ -39,14 +39,23 @@ func parseVideo(v string) ([]vpdq.Frame, error) {
 	return vpdq.ReadFrames(strings.NewReader(strings.ReplaceAll(v, ";", "\n")), vpdq.Limits{MaxFrames: vigil.MaxVPDQFrames})
 }
 
+// parseVideoEntry reads a video entry's frames, checking that the entry
+// fits the index.
+func parseVideoEntry(e *vigil.Entry) ([]vpdq.Frame, error) {
+	if err := checkIDs(e); err != nil {
+		return nil, err
+	}
+	return parseVideo(e.Value)
+}
+
 func (m *Matcher) loadVideos(ctx context.Context) (int64, error) {
 	vs := &videos{idx: hamming.New(hamming.Options{}), m: map[int64]*video{}}
 	var ids []uint64
 	var hashes [][32]byte
 	seq, err := m.entries.ForEachActiveEntry(ctx, vigil.SignalVPDQ, func(e *vigil.Entry) error {
-		frames, err := parseVideo(e.Value)
+		frames, err := parseVideoEntry(e)
 		if err != nil {
-			m.logger.Warn("vpdq entry not matchable", "entry", e.ID, "err", err)
+			m.reject(e, err)
 			return nil
 		}
 		vs.m[e.ID] = &video{bankID: e.BankID, frames: frames}
@@ -74,22 +83,22 @@ func (m *Matcher) applyVideo(e *vigil.Entry) error {
 			vs.idx.Remove(packFrame(e.ID, i))
 		}
 	}
-	if e.Active() {
-		frames, err := parseVideo(e.Value)
-		if err != nil {
-			m.logger.Warn("vpdq entry not matchable", "entry", e.ID, "err", err)
-		} else {
-			ids := make([]uint64, len(frames))
-			hashes := make([][32]byte, len(frames))
-			for i, f := range frames {
-				ids[i], hashes[i] = packFrame(e.ID, i), f.Hash
-			}
-			if err := vs.idx.AddBatch(ids, hashes); err != nil {
-				return fmt.Errorf("index video entry %d: %w", e.ID, err)
-			}
-			vs.set(e.ID, &video{bankID: e.BankID, frames: frames})
-		}
+	if !e.Active() {
+		return nil
 	}
+	frames, err := parseVideoEntry(e)
+	if err != nil {
+		return err
+	}
+	ids := make([]uint64, len(frames))
+	hashes := make([][32]byte, len(frames))
+	for i, f := range frames {
+		ids[i], hashes[i] = packFrame(e.ID, i), f.Hash
+	}
+	if err := vs.idx.AddBatch(ids, hashes); err != nil {
+		return fmt.Errorf("index video entry %d: %w", e.ID, err)
+	}
+	vs.set(e.ID, &video{bankID: e.BankID, frames: frames})
 	return nil
 }
 

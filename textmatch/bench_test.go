@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/vigil-oss/vigil/internal/cputime"
+	"github.com/vigil-oss/vigil/internal/verror"
 )
 
 // syllables make benign made-up words; three of them give 110,592 distinct
@@ -212,4 +213,36 @@ func BenchmarkURLMatch(b *testing.B) {
 			}
 		})
 	})
+}
+
+// BenchmarkNormalizeURLLong normalises the costliest kinds of URL found
+// while fuzzing (escapes to re-encode, dot-segments, many query
+// parameters, a Unicode host) at 1 KiB, the baseline, and at MaxURLLen:
+// equal MB/s at both sizes means normalisation is linear in the input,
+// so no input is slow.
+//
+//	go test -run '^$' -bench BenchmarkNormalizeURLLong ./textmatch/
+func BenchmarkNormalizeURLLong(b *testing.B) {
+	for _, size := range []int{1 << 10, MaxURLLen} {
+		for _, kind := range []struct {
+			name string
+			make func(n int) string
+		}{
+			{"escapes", func(n int) string { return "http://x.example/" + strings.Repeat("%7e%zz", n/6) }},
+			{"dot-segments", func(n int) string { return "http://x.example/" + strings.Repeat("a/../", n/5) }},
+			{"query", func(n int) string { return "http://x.example/?" + strings.Repeat("b=1&a=2&", n/8) }},
+			{"unicode-host", func(n int) string {
+				return "http://" + strings.Repeat("ü", min(n, 1024)/4) + ".example/" + strings.Repeat("p", max(0, n-1024))
+			}},
+		} {
+			in := kind.make(size - 32)
+			if _, err := NormalizeURL(in); err != nil && verror.ErrorCode(err) != verror.ETOOLARGE {
+				b.Fatalf("%s: %v", kind.name, err)
+			}
+			b.Run(fmt.Sprintf("%s/bytes=%d", kind.name, size), func(b *testing.B) {
+				b.SetBytes(int64(len(in)))
+				cputime.PerOp(b, func() { NormalizeURL(in) })
+			})
+		}
+	}
 }

@@ -5,7 +5,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/vigil-oss/vigil"
+	"github.com/vigil-oss/vigil/internal/verror"
 	"golang.org/x/net/publicsuffix"
 )
 
@@ -49,7 +49,7 @@ func ExtractURLs(text string) ([]Span, error) {
 
 func extractURLs(text string) ([]extracted, error) {
 	if len(text) > MaxTextLen {
-		return nil, vigil.Errorf(vigil.ETOOLARGE, "text longer than %d bytes", MaxTextLen)
+		return nil, verror.Errorf(verror.ETOOLARGE, "text longer than %d bytes", MaxTextLen)
 	}
 	clean, pos := deobfuscate(text)
 	var out []extracted

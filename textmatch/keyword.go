@@ -8,7 +8,7 @@ import (
 	"sync"
 	"unicode/utf8"
 
-	"github.com/vigil-oss/vigil"
+	"github.com/vigil-oss/vigil/internal/verror"
 )
 
 // Limits on keyword lists, which come from outside (bank imports, feeds).
@@ -25,6 +25,12 @@ const (
 // letters that '1' stands for, so that a keyword full of i and l cannot
 // blow up the automaton.
 const maxVariants = 16
+
+// maxPatternBytes bounds the bytes of all spellings of a list's keywords,
+// which the automaton needs about 20 bytes of memory each for, and keeps
+// its state numbers far inside int32: MaxKeywords long keywords with many
+// i and l would otherwise reach 4 GB of patterns and fail the build.
+const maxPatternBytes = 256 << 20
 
 // Keyword is one entry of a keyword list.
 type Keyword struct {
@@ -70,38 +76,66 @@ type kwEntry struct {
 // more than MaxKeywords entries or a keyword longer than MaxKeywordLen.
 func NewKeywordList(entries []Keyword) (*KeywordList, error) {
 	if len(entries) > MaxKeywords {
-		return nil, vigil.Errorf(vigil.ETOOLARGE, "keyword list has %d entries, more than %d", len(entries), MaxKeywords)
+		return nil, verror.Errorf(verror.ETOOLARGE, "keyword list has %d entries, more than %d", len(entries), MaxKeywords)
 	}
-	l := &KeywordList{entries: make([]kwEntry, len(entries))}
+	l, rejected, err := BuildKeywordList(entries)
+	if err != nil {
+		return nil, err
+	}
+	if len(rejected) > 0 {
+		return nil, fmt.Errorf("keyword %d: %w", rejected[0].ID, rejected[0].Err)
+	}
+	return l, nil
+}
+
+// RejectedKeyword is an entry BuildKeywordList left out, and why.
+type RejectedKeyword struct {
+	ID  uint64
+	Err error
+}
+
+// BuildKeywordList builds a list of the entries that NewKeywordList would
+// accept and returns the others, in order, with the reason: a keyword that
+// normalises to nothing, is too long, or comes after the first
+// MaxKeywords or past maxPatternBytes of spellings. It suits lists read
+// from a store, where one bad entry must not keep all the others from
+// matching. An error means the automaton could not be built at all, which
+// those bounds rule out.
+func BuildKeywordList(entries []Keyword) (*KeywordList, []RejectedKeyword, error) {
+	return buildKeywordList(entries, MaxKeywords, maxPatternBytes)
+}
+
+// buildKeywordList is BuildKeywordList with its bounds as arguments, so
+// that tests can reach them without building a million keywords.
+func buildKeywordList(entries []Keyword, maxKeywords, maxPatternBytes int) (*KeywordList, []RejectedKeyword, error) {
+	var rejected []RejectedKeyword
+	l := &KeywordList{entries: make([]kwEntry, 0, min(len(entries), maxKeywords))}
 	type variant struct {
 		s     string
 		entry int32
 	}
 	var vs []variant
-	for i, k := range entries {
-		if len(k.Text) > MaxKeywordLen {
-			return nil, vigil.Errorf(vigil.EINVALID, "keyword %d longer than %d bytes", k.ID, MaxKeywordLen)
+	total := 0 // bytes of all spellings: the automaton's size
+	for _, k := range entries {
+		if len(l.entries) == maxKeywords {
+			rejected = append(rejected, RejectedKeyword{k.ID, verror.Errorf(verror.ETOOLARGE, "keyword list is full: it holds %d keywords already", maxKeywords)})
+			continue
 		}
-		nt, err := normalize(k.Text)
+		e, err := newKwEntry(k)
 		if err != nil {
-			return nil, fmt.Errorf("keyword %d: %w", k.ID, err)
+			rejected = append(rejected, RejectedKeyword{k.ID, err})
+			continue
 		}
-		lo, hi := 0, len(nt.b)
-		for lo < hi && nt.b[lo] == ' ' {
-			lo++
+		sp := spellings(e.norm)
+		n := len(sp) * len(e.norm)
+		if total+n > maxPatternBytes {
+			rejected = append(rejected, RejectedKeyword{k.ID, verror.Errorf(verror.ETOOLARGE, "keyword list is full: its spellings take %d bytes already", total)})
+			continue
 		}
-		for hi > lo && nt.b[hi-1] == ' ' {
-			hi--
-		}
-		if lo == hi {
-			return nil, vigil.Errorf(vigil.EINVALID, "keyword %d is empty once normalised", k.ID)
-		}
-		e := kwEntry{Keyword: k, norm: string(nt.b[lo:hi])}
-		if slices.ContainsFunc(nt.run[lo:hi], func(r uint8) bool { return r > 1 }) {
-			e.runs = slices.Clone(nt.run[lo:hi])
-		}
-		l.entries[i] = e
-		for _, s := range spellings(e.norm) {
+		total += n
+		i := len(l.entries)
+		l.entries = append(l.entries, e)
+		for _, s := range sp {
 			vs = append(vs, variant{s, int32(i)})
 		}
 	}
@@ -121,10 +155,46 @@ func NewKeywordList(entries []Keyword) (*KeywordList, error) {
 	}
 	ac, err := newAutomaton(patterns)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	l.ac = ac
-	return l, nil
+	return l, rejected, nil
+}
+
+// CheckKeyword returns an EINVALID error if text cannot be a keyword of a
+// KeywordList: longer than MaxKeywordLen, or empty once normalised (only
+// spaces, marks or invisible characters), which would match nothing. It is
+// the test NewKeywordList applies to each entry, so a store that refuses
+// what it refuses never holds a keyword the list cannot take.
+func CheckKeyword(text string) error {
+	_, err := newKwEntry(Keyword{Text: text})
+	return err
+}
+
+// newKwEntry normalises one keyword as Match normalises text.
+func newKwEntry(k Keyword) (kwEntry, error) {
+	if len(k.Text) > MaxKeywordLen {
+		return kwEntry{}, verror.Errorf(verror.EINVALID, "keyword longer than %d bytes", MaxKeywordLen)
+	}
+	nt, err := normalize(k.Text)
+	if err != nil {
+		return kwEntry{}, err
+	}
+	lo, hi := 0, len(nt.b)
+	for lo < hi && nt.b[lo] == ' ' {
+		lo++
+	}
+	for hi > lo && nt.b[hi-1] == ' ' {
+		hi--
+	}
+	if lo == hi {
+		return kwEntry{}, verror.Errorf(verror.EINVALID, "keyword is empty once normalised: it holds only spaces, accents or invisible characters")
+	}
+	e := kwEntry{Keyword: k, norm: string(nt.b[lo:hi])}
+	if slices.ContainsFunc(nt.run[lo:hi], func(r uint8) bool { return r > 1 }) {
+		e.runs = slices.Clone(nt.run[lo:hi])
+	}
+	return e, nil
 }
 
 // spellings returns norm and its variants with 'i', 'l' and '1' swapped for

@@ -240,3 +240,41 @@ func TestKeywordListConcurrent(t *testing.T) {
 		}
 	}
 }
+
+// TestBuildKeywordListSkipsBadEntries checks that one keyword the list
+// cannot take, or one past its bounds, is left out and named by its id
+// while the others still match (issue 10: one such keyword failed the
+// whole list, and with it every refresh and restart).
+func TestBuildKeywordListSkipsBadEntries(t *testing.T) {
+	entries := []Keyword{
+		{ID: 10, Text: "telegram"},
+		{ID: 11, Text: "\u200b\u0301"},
+		{ID: 12, Text: strings.Repeat("k", MaxKeywordLen+1)},
+		{ID: 13, Text: "skins"},
+		{ID: 14, Text: "robux"}, // past maxKeywords (2) below
+		{ID: 15, Text: "lilililili"},
+	}
+	l, rejected, err := buildKeywordList(entries, 2, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []uint64
+	for _, r := range rejected {
+		ids = append(ids, r.ID)
+	}
+	if !slices.Equal(ids, []uint64{11, 12, 14, 15}) {
+		t.Errorf("rejected %v, want [11 12 14 15]", ids)
+	}
+	ms, err := l.Match("telegram skins robux")
+	if err != nil || len(ms) != 2 || ms[0].ID != 10 || ms[1].ID != 13 {
+		t.Errorf("matches %+v, %v", ms, err)
+	}
+	// The spellings bound: "lilililili" expands to 16 spellings of 10 bytes.
+	_, rejected, err = buildKeywordList([]Keyword{{ID: 1, Text: "lilililili"}, {ID: 2, Text: "ok"}}, 10, 100)
+	if err != nil || len(rejected) != 1 || rejected[0].ID != 1 {
+		t.Errorf("spellings bound: rejected %+v, %v", rejected, err)
+	}
+	if err := CheckKeyword("\u200b"); err == nil {
+		t.Error("CheckKeyword of a zero-width space: no error")
+	}
+}

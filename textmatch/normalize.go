@@ -4,7 +4,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/vigil-oss/vigil"
+	"github.com/vigil-oss/vigil/internal/verror"
 	"golang.org/x/text/unicode/norm"
 )
 
@@ -81,7 +81,7 @@ const maxPooledLen = 64 << 10
 // until sc is used again.
 func normalizeInto(text string, sc *scratch) (*normText, error) {
 	if len(text) > MaxTextLen {
-		return nil, vigil.Errorf(vigil.ETOOLARGE, "text longer than %d bytes", MaxTextLen)
+		return nil, verror.Errorf(verror.ETOOLARGE, "text longer than %d bytes", MaxTextLen)
 	}
 	if cap(sc.toks) < len(text) {
 		sc.toks = make([]tok, 0, len(text))
@@ -412,7 +412,7 @@ func collapse(toks []tok, nt *normText) error {
 			run = append(run, 1)
 		}
 		if len(b) > maxNormLen {
-			return vigil.Errorf(vigil.ETOOLARGE, "text longer than %d bytes once normalised", maxNormLen)
+			return verror.Errorf(verror.ETOOLARGE, "text longer than %d bytes once normalised", maxNormLen)
 		}
 	}
 	*nt = normText{b: b, start: start, end: end, run: run}

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/vigil-oss/vigil"
+	"github.com/vigil-oss/vigil/internal/verror"
 	"golang.org/x/net/idna"
 )
 
@@ -16,8 +16,9 @@ import (
 // outside caller can ask for.
 const MaxURLLen = 8 << 10
 
-// maxHostLen bounds the host part of a URL as written.
-const maxHostLen = 1024
+// hostLenShare bounds the host part of a URL as written to this share of
+// the URL's limit: 1024 bytes of MaxURLLen.
+const hostLenShare = 8
 
 // hostProfile maps hosts the way browsers do for lookup (case, width,
 // Unicode to punycode) but without STD3 or hyphen rules: hosts on abuse lists
@@ -76,12 +77,20 @@ func NormalizeURL(raw string) (string, error) {
 }
 
 func invalidURL(format string, args ...any) error {
-	return vigil.Errorf(vigil.EINVALID, "invalid url: "+format, args...)
+	return verror.Errorf(verror.EINVALID, "invalid url: "+format, args...)
 }
 
-func parseURL(raw string) (*normURL, error) {
-	if len(raw) > MaxURLLen {
-		return nil, vigil.Errorf(vigil.ETOOLARGE, "url longer than %d bytes", MaxURLLen)
+func parseURL(raw string) (*normURL, error) { return parseURLMax(raw, MaxURLLen) }
+
+// parseURLMax is parseURL with the length limit as an argument. The fuzz
+// target passes a small one, so that every branch the limits guard is
+// reachable with short inputs: at MaxURLLen, the inputs that reach the
+// "longer once normalised" branch are several kilobytes, and the fuzzer,
+// which minimises every new input with a number of runs quadratic in its
+// length, then stalled for up to a minute with no execution counted.
+func parseURLMax(raw string, maxLen int) (*normURL, error) {
+	if len(raw) > maxLen {
+		return nil, verror.Errorf(verror.ETOOLARGE, "url longer than %d bytes", maxLen)
 	}
 	s := strings.Trim(raw, " \t\r\n\f\v\x00")
 	// Browsers drop tabs and newlines anywhere in a URL, so a list entry
@@ -110,7 +119,7 @@ func parseURL(raw string) (*normURL, error) {
 	if err != nil {
 		return nil, err
 	}
-	if u.host, err = normalizeHost(host); err != nil {
+	if u.host, err = normalizeHost(host, maxLen/hostLenShare); err != nil {
 		return nil, err
 	}
 	if u.port, err = normalizePort(port, u.scheme); err != nil {
@@ -124,8 +133,8 @@ func parseURL(raw string) (*normURL, error) {
 	u.query = normalizeQuery(query)
 	// Escaping can triple the length; capping the result too keeps every
 	// normal form acceptable as input, which idempotence needs.
-	if len(u.scheme)+3+len(u.key()) > MaxURLLen {
-		return nil, vigil.Errorf(vigil.ETOOLARGE, "url longer than %d bytes once normalised", MaxURLLen)
+	if len(u.scheme)+3+len(u.key()) > maxLen {
+		return nil, verror.Errorf(verror.ETOOLARGE, "url longer than %d bytes once normalised", maxLen)
 	}
 	return u, nil
 }
@@ -218,7 +227,7 @@ func normalizePort(port, scheme string) (string, error) {
 	return strconv.Itoa(n), nil
 }
 
-func normalizeHost(h string) (string, error) {
+func normalizeHost(h string, maxHostLen int) (string, error) {
 	if strings.HasPrefix(h, "[") {
 		if !strings.HasSuffix(h, "]") {
 			return "", invalidURL("bad ipv6 host")
@@ -286,6 +295,12 @@ func normalizeHost(h string) (string, error) {
 	// the function idempotent ("www.www.example.com", "www.com").
 	for strings.HasPrefix(h, "www.") && strings.IndexByte(h[4:], '.') >= 0 {
 		h = h[4:]
+	}
+	// Punycode can make a host longer than it was written; one the limit
+	// would refuse as input must not come out, or normalising the output
+	// again would fail.
+	if len(h) > maxHostLen {
+		return "", invalidURL("host too long")
 	}
 	return h, nil
 }

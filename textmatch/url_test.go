@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/vigil-oss/vigil"
+	"github.com/vigil-oss/vigil/internal/verror"
 )
 
 func TestNormalizeURL(t *testing.T) {
@@ -93,7 +93,53 @@ func TestNormalizeURLErrors(t *testing.T) {
 		}
 	}
 	_, err := NormalizeURL(strings.Repeat("a", MaxURLLen+1))
-	if vigil.ErrorCode(err) != vigil.ETOOLARGE {
-		t.Errorf("long url: error code %q, want %q", vigil.ErrorCode(err), vigil.ETOOLARGE)
+	if verror.ErrorCode(err) != verror.ETOOLARGE {
+		t.Errorf("long url: error code %q, want %q", verror.ErrorCode(err), verror.ETOOLARGE)
+	}
+}
+
+// TestURLLimitsReachableWithShortInputs checks that with the fuzz
+// target's small limit every length branch is reached by inputs of a few
+// hundred bytes, which the fuzzer minimises in well under a second. At
+// MaxURLLen those branches need inputs of kilobytes, and minimising each
+// new one stalled FuzzNormalizeURL for up to a minute (issue 10).
+func TestURLLimitsReachableWithShortInputs(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		code string
+		msg  string
+	}{
+		{strings.Repeat("a", fuzzURLLen+1), verror.ETOOLARGE, "longer than"},
+		{"http://x/" + strings.Repeat("\x01", fuzzURLLen/3+1), verror.ETOOLARGE, "once normalised"},
+		{"http://" + strings.Repeat("a", fuzzURLLen/hostLenShare+1) + "/", verror.EINVALID, "host too long"},
+	} {
+		if len(tc.in) > 2*fuzzURLLen {
+			t.Fatalf("input of %d bytes", len(tc.in))
+		}
+		_, err := parseURLMax(tc.in, fuzzURLLen)
+		if verror.ErrorCode(err) != tc.code || !strings.Contains(verror.ErrorMessage(err), tc.msg) {
+			t.Errorf("parseURLMax(%.20q…, %d) = %v, want %s %q", tc.in, fuzzURLLen, err, tc.code, tc.msg)
+		}
+	}
+	// The production limits are unchanged: a 1024-byte host passes.
+	if _, err := NormalizeURL("http://" + strings.Repeat("a", 1024) + "/"); err != nil {
+		t.Errorf("1024-byte host: %v", err)
+	}
+	if _, err := NormalizeURL("http://" + strings.Repeat("a", 1025) + "/"); err == nil {
+		t.Error("1025-byte host: no error")
+	}
+}
+
+// TestNormalizeURLPunycodeHostLimit checks idempotence for a Unicode host
+// under the host limit whose punycode is over it, as FuzzNormalizeURL
+// found once its limit made such hosts short (testdata 01d807e0b0e16f6e).
+func TestNormalizeURLPunycodeHostLimit(t *testing.T) {
+	raw := "http://ü" + strings.Repeat("0", MaxURLLen/hostLenShare-2) + "/"
+	once, err := NormalizeURL(raw)
+	if err != nil {
+		return // refusing it is fine
+	}
+	if twice, err := NormalizeURL(once); err != nil || twice != once {
+		t.Errorf("NormalizeURL(%.20q…) = %.30q…, then %.30q…, %v", raw, once, twice, err)
 	}
 }

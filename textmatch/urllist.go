@@ -5,7 +5,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/vigil-oss/vigil"
+	"github.com/vigil-oss/vigil/internal/verror"
 )
 
 // MaxURLListLen is the most entries a URLList holds; Add refuses more so a
@@ -77,7 +77,7 @@ func (l *URLList) Len() int { return l.n }
 // Add adds pattern, matched according to mode, under id. Adding the same id,
 // pattern and mode again changes nothing.
 func (l *URLList) Add(id uint64, pattern string, mode MatchMode) error {
-	u, err := parseURL(pattern)
+	u, err := parsePattern(pattern, mode)
 	if err != nil {
 		return fmt.Errorf("add url %d: %w", id, err)
 	}
@@ -87,17 +87,9 @@ func (l *URLList) Add(id uint64, pattern string, mode MatchMode) error {
 	case MatchExact:
 		m, key = &l.exact, u.key()
 	case MatchHost:
-		if u.port != "" || u.path != "" || u.query != "" {
-			return vigil.Errorf(vigil.EINVALID, "add url %d: host pattern has a port, path or query", id)
-		}
 		m, key = &l.host, u.host
 	case MatchPrefix:
-		if u.query != "" {
-			return vigil.Errorf(vigil.EINVALID, "add url %d: prefix pattern has a query", id)
-		}
 		m, key = &l.prefix, u.hostPort()+u.path
-	default:
-		return vigil.Errorf(vigil.EINVALID, "add url %d: unknown match mode %d", id, mode)
 	}
 	if *m == nil {
 		*m = make(map[string][]urlEntry)
@@ -106,11 +98,42 @@ func (l *URLList) Add(id uint64, pattern string, mode MatchMode) error {
 		return nil
 	}
 	if l.n >= MaxURLListLen {
-		return vigil.Errorf(vigil.ETOOLARGE, "add url %d: list has %d entries already", id, MaxURLListLen)
+		return verror.Errorf(verror.ETOOLARGE, "add url %d: list has %d entries already", id, MaxURLListLen)
 	}
 	(*m)[key] = append((*m)[key], urlEntry{id: id, pattern: u.String()})
 	l.n++
 	return nil
+}
+
+// CheckURLPattern returns an error (EINVALID, or ETOOLARGE for a pattern
+// over MaxURLLen) if Add would refuse pattern in mode. It is the test Add
+// applies, so a store that refuses what it refuses never holds a URL entry
+// that cannot match.
+func CheckURLPattern(pattern string, mode MatchMode) error {
+	_, err := parsePattern(pattern, mode)
+	return err
+}
+
+// parsePattern parses a list entry and checks that mode can use it.
+func parsePattern(pattern string, mode MatchMode) (*normURL, error) {
+	u, err := parseURL(pattern)
+	if err != nil {
+		return nil, err
+	}
+	switch mode {
+	case MatchExact:
+	case MatchHost:
+		if u.port != "" || u.path != "" || u.query != "" {
+			return nil, verror.Errorf(verror.EINVALID, "host pattern has a port, path or query")
+		}
+	case MatchPrefix:
+		if u.query != "" {
+			return nil, verror.Errorf(verror.EINVALID, "prefix pattern has a query")
+		}
+	default:
+		return nil, verror.Errorf(verror.EINVALID, "unknown match mode %d", mode)
+	}
+	return u, nil
 }
 
 // Match normalises rawURL and returns the entries it matches: exact matches

@@ -1,11 +1,14 @@
 package main
 
 import (
+	"database/sql"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/vigil-oss/vigil/sqlite"
 )
 
 func TestBankImportMatchExport(t *testing.T) {
@@ -63,4 +66,38 @@ func TestKeyCreatePrintsSecretAlone(t *testing.T) {
 		t.Fatalf("key list: %q", out)
 	}
 	os.RemoveAll(data)
+}
+
+// TestBankImportRefusesUnmatchableKeyword checks that the CLI import
+// refuses a keyword of only invisible characters, naming its line, and
+// that `vigil match` still starts afterwards (issue 10: once stored, such
+// a keyword made serve and match refuse to start).
+func TestBankImportRefusesUnmatchableKeyword(t *testing.T) {
+	data := t.TempDir()
+	if _, _, err := runMain(t, "", "bank", "create", "--data", data, "words"); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := runMain(t, "telegram\n\u200b\u0301\n", "bank", "import", "--data", data, "--signal-type", "keyword", "words", "-")
+	if err == nil || !strings.Contains(err.Error(), "line 2") || !strings.Contains(err.Error(), "cannot match") {
+		t.Fatalf("import of an invisible keyword: %v", err)
+	}
+	img := filepath.Join(testImages, "synthetic/synth-smooth-rgb-129x300.png")
+	if _, _, err := runMain(t, "", "match", "--data", data, img); err != nil {
+		t.Fatalf("match after a refused import: %v", err)
+	}
+	// One such keyword stored by an older version must not stop match
+	// (or serve) from loading its indexes.
+	db, err := sql.Open("sqlite", filepath.Join(data, sqlite.FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = db.Exec(`INSERT INTO entries (bank_id, signal_type, value, added_by, added_at, seq)
+		SELECT id, 'keyword', CAST(? AS BLOB), 'old', '2026-01-01T00:00:00.000000000Z', 1000000 FROM banks WHERE name = 'words'`, "​")
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := runMain(t, "", "match", "--data", data, img); err != nil {
+		t.Fatalf("match with an unmatchable keyword stored: %v", err)
+	}
 }
