@@ -1,0 +1,122 @@
+package http_test
+
+import (
+	"bytes"
+	"compress/gzip"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"net/textproto"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/vigil-oss/vigil"
+)
+
+// send sends a request with the given headers (name, value pairs) and
+// returns the response with its body read.
+func (ts *testServer) send(tb testing.TB, method, path string, body []byte, header ...string) (*http.Response, string) {
+	tb.Helper()
+	req, err := http.NewRequest(method, ts.URL()+path, bytes.NewReader(body))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return resp, string(b)
+}
+
+// The authentication scheme is case-insensitive (RFC 7235 §2.1), and may be
+// followed by more than one space.
+func TestBearerSchemeCaseInsensitive(t *testing.T) {
+	ts := mustOpenServer(t)
+	for _, scheme := range []string{"Bearer ", "bearer ", "BEARER ", "bEaReR  "} {
+		resp, body := ts.send(t, "GET", "/v1/banks", nil, "Authorization", scheme+ts.keys[vigil.RoleCurator])
+		if resp.StatusCode != 200 {
+			t.Errorf("%q: %d %s", scheme, resp.StatusCode, body)
+		}
+	}
+	for _, auth := range []string{"Basic " + ts.keys[vigil.RoleCurator], "Bearer", "Bearer ", "Bearer" + ts.keys[vigil.RoleCurator]} {
+		if resp, _ := ts.send(t, "GET", "/v1/banks", nil, "Authorization", auth); resp.StatusCode != 401 {
+			t.Errorf("%q: %d, want 401", auth, resp.StatusCode)
+		}
+	}
+}
+
+// A known path with a method it does not serve is a 405 naming the methods
+// it does, with or without a key; an unknown path stays a 404.
+func TestWrongMethodIs405(t *testing.T) {
+	ts := mustOpenServer(t)
+	for _, tc := range []struct {
+		method, path, allow string
+		role                vigil.Role
+	}{
+		{"DELETE", "/v1/match", "POST", ""},
+		{"GET", "/v1/match", "POST", vigil.RoleMatcher},
+		{"PUT", "/v1/banks/x", "DELETE, GET, HEAD, PATCH", vigil.RoleCurator},
+		{"POST", "/healthz", "GET, HEAD", ""},
+	} {
+		hdr := []string{}
+		if tc.role != "" {
+			hdr = append(hdr, "Authorization", "Bearer "+ts.keys[tc.role])
+		}
+		resp, body := ts.send(t, tc.method, tc.path, nil, hdr...)
+		if resp.StatusCode != 405 || resp.Header.Get("Allow") != tc.allow {
+			t.Errorf("%s %s: %d Allow %q, want 405 Allow %q (%s)", tc.method, tc.path, resp.StatusCode, resp.Header.Get("Allow"), tc.allow, body)
+		}
+		if !strings.Contains(body, `"code":"method_not_allowed"`) || resp.Header.Get("Content-Type") != "application/json" {
+			t.Errorf("%s %s: body %s, Content-Type %q; want a JSON error", tc.method, tc.path, body, resp.Header.Get("Content-Type"))
+		}
+	}
+	resp, body := ts.send(t, "GET", "/v1/nothing-here", nil)
+	if resp.StatusCode != 404 || !strings.Contains(body, `"code":"not_found"`) {
+		t.Errorf("unknown path: %d %s", resp.StatusCode, body)
+	}
+}
+
+// Content sent with a Content-Encoding would be hashed as its compressed
+// bytes; it is refused instead, for uploads and JSON bodies alike.
+func TestContentEncodingRefused(t *testing.T) {
+	ts := mustOpenServer(t)
+	img, err := os.ReadFile("testdata/smooth-129x300.png")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write(img)
+	zw.Close()
+	auth := "Bearer " + ts.keys[vigil.RoleMatcher]
+	for _, path := range []string{"/v1/hash", "/v1/match"} {
+		resp, body := ts.send(t, "POST", path, gz.Bytes(), "Authorization", auth, "Content-Encoding", "gzip", "Content-Type", "image/png")
+		if resp.StatusCode != 415 || !strings.Contains(body, "Content-Encoding") {
+			t.Errorf("%s gzip: %d %s, want 415", path, resp.StatusCode, body)
+		}
+		if resp, body := ts.send(t, "POST", path, img, "Authorization", auth, "Content-Encoding", "identity"); resp.StatusCode != 200 {
+			t.Errorf("%s identity: %d %s", path, resp.StatusCode, body)
+		}
+	}
+	var form bytes.Buffer
+	mw := multipart.NewWriter(&form)
+	part, _ := mw.CreatePart(textproto.MIMEHeader{"Content-Disposition": {`form-data; name="file"; filename="a.png"`}, "Content-Encoding": {"gzip"}})
+	part.Write(gz.Bytes())
+	mw.Close()
+	if resp, body := ts.send(t, "POST", "/v1/hash", form.Bytes(), "Authorization", auth, "Content-Type", mw.FormDataContentType()); resp.StatusCode != 415 {
+		t.Errorf("multipart part gzip: %d %s, want 415", resp.StatusCode, body)
+	}
+	resp, body := ts.send(t, "POST", "/v1/lookup", []byte(`{"signals":[{"type":"md5","value":"d41d8cd98f00b204e9800998ecf8427e"}]}`), "Authorization", auth, "Content-Encoding", "br")
+	if resp.StatusCode != 415 {
+		t.Errorf("lookup br: %d %s, want 415", resp.StatusCode, body)
+	}
+}
