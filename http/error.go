@@ -5,8 +5,10 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/textproto"
 	"net/url"
 	"strconv"
+	"strings"
 
 	"github.com/vigil-oss/vigil"
 )
@@ -40,8 +42,6 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.As(err, &mbe) {
 		code, err = vigil.ETOOLARGE, vigil.Errorf(vigil.ETOOLARGE, "request body is larger than the %d-byte limit", mbe.Limit)
 	}
-	var body errorBody
-	body.Error.Code, body.Error.Message = code, vigil.ErrorMessage(err)
 	if code == vigil.EINTERNAL {
 		if rec, ok := w.(*recorder); ok {
 			rec.err = err
@@ -50,7 +50,16 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if code == vigil.EUNAUTHORIZED {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="vigil"`)
 	}
-	writeJSON(w, codes[code], body)
+	writeErrorBody(w, codes[code], code, vigil.ErrorMessage(err))
+}
+
+// writeErrorBody writes an error response with the given status, code and
+// caller-safe message: the one shape of every error, including those that
+// have no vigil.Error code (405).
+func writeErrorBody(w http.ResponseWriter, status int, code, message string) {
+	var body errorBody
+	body.Error.Code, body.Error.Message = code, message
+	writeJSON(w, status, body)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -82,6 +91,25 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 	}
 	if dec.More() {
 		return vigil.Errorf(vigil.EINVALID, "invalid JSON body: data after the value")
+	}
+	return nil
+}
+
+// checkContentEncoding refuses a body sent with a Content-Encoding (or, in
+// a multipart part, a Content-Transfer-Encoding) other than identity:
+// Vigil does not decompress, and hashing or parsing the encoded bytes as
+// if they were the content would give wrong signals without an error.
+func checkContentEncoding(h textproto.MIMEHeader) error {
+	for _, name := range []string{"Content-Encoding", "Content-Transfer-Encoding"} {
+		for _, v := range h[name] {
+			for enc := range strings.SplitSeq(v, ",") {
+				switch strings.ToLower(strings.TrimSpace(enc)) {
+				case "", "identity", "binary", "7bit", "8bit":
+				default:
+					return vigil.Errorf(vigil.EUNSUPPORTED, "%s %q is not accepted: send the body unencoded", name, strings.TrimSpace(enc))
+				}
+			}
+		}
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package http
 import (
 	"log/slog"
 	"net/http"
+	"net/textproto"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -106,13 +107,21 @@ func (r *recorder) Flush() {
 	}
 }
 
-// instrument records latency and writes one access-log line per request:
-// who (key), what (route, content digest), outcome and time taken.
+// instrument wraps every route: it refuses an encoded body, records latency
+// and writes one access-log line per request: who (key), what (route,
+// content digest), outcome and time taken.
 func (s *Server) instrument(route string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &recorder{ResponseWriter: w}
-		next.ServeHTTP(rec, r)
+		if err := checkContentEncoding(textproto.MIMEHeader(r.Header)); err != nil {
+			// Refused here, in front of every route, so that no body
+			// reader (upload, JSON, import, form) takes compressed
+			// bytes for the content itself.
+			writeError(rec, r, err)
+		} else {
+			next.ServeHTTP(rec, r)
+		}
 		if rec.status == 0 {
 			rec.status = http.StatusOK
 		}

@@ -66,6 +66,8 @@ type Server struct {
 	patterns []string // every route, for the OpenAPI check
 	ruleSet  ruleCache
 	ui       *ui // review UI sessions and templates
+	// unmatched answers requests no route takes (404, 405).
+	unmatched http.Handler
 }
 
 // NewServer returns a Server with its routes registered.
@@ -122,6 +124,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Cache-Control", "no-store")
 	h.Set("Referrer-Policy", "no-referrer")
+	if _, pattern := s.mux.Handler(r); pattern == "" {
+		// No route (a redirect has its target as pattern).
+		s.unmatched.ServeHTTP(w, r)
+		return
+	}
 	s.mux.ServeHTTP(w, r)
 }
 
@@ -185,10 +192,41 @@ func (s *Server) routes() {
 	s.route("DELETE /v1/keys/{id}", s.handleRevokeKey, admin)
 
 	s.uiRoutes()
+	// No catch-all pattern: one ("/") would match every method and so
+	// keep the mux from answering 405; ServeHTTP handles what is left.
+	s.unmatched = s.instrument("unmatched", http.HandlerFunc(s.handleUnmatched))
+}
 
-	s.mux.Handle("/", s.instrument("unmatched", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, r, vigil.Errorf(vigil.ENOTFOUND, "no such endpoint: %s %s", r.Method, r.URL.Path))
-	})))
+// handleUnmatched answers a request no route takes: 405 with Allow when
+// its path is served under other methods, else 404, both as JSON errors.
+// The mux's own handler for it tells which (and sets Allow); its
+// plain-text body is dropped.
+func (s *Server) handleUnmatched(w http.ResponseWriter, r *http.Request) {
+	h, _ := s.mux.Handler(r)
+	c := captureWriter{header: http.Header{}}
+	h.ServeHTTP(&c, r)
+	if c.status == http.StatusMethodNotAllowed {
+		w.Header().Set("Allow", c.header.Get("Allow"))
+		writeErrorBody(w, http.StatusMethodNotAllowed, "method_not_allowed",
+			fmt.Sprintf("%s is not served for %s; allowed: %s", r.URL.Path, r.Method, c.header.Get("Allow")))
+		return
+	}
+	writeError(w, r, vigil.Errorf(vigil.ENOTFOUND, "no such endpoint: %s %s", r.Method, r.URL.Path))
+}
+
+// captureWriter keeps the status and headers a handler writes, and
+// discards its body.
+type captureWriter struct {
+	header http.Header
+	status int
+}
+
+func (c *captureWriter) Header() http.Header         { return c.header }
+func (c *captureWriter) Write(b []byte) (int, error) { return len(b), nil }
+func (c *captureWriter) WriteHeader(code int) {
+	if c.status == 0 {
+		c.status = code
+	}
 }
 
 func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
