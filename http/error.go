@@ -4,9 +4,11 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/textproto"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 
@@ -25,6 +27,41 @@ var codes = map[string]int{
 	vigil.EINTERNAL:     http.StatusInternalServerError,
 }
 
+// statusClientClosedRequest is the status logged and counted for a request
+// whose client went away before it was answered (nginx's 499): it is not
+// the server's fault, and must not look like a 500.
+const statusClientClosedRequest = 499
+
+// bodyReadError is an error reading a request body from the client: the
+// connection closed, reset or timed out mid-body.
+type bodyReadError struct{ err error }
+
+func (e *bodyReadError) Error() string { return "read request body: " + e.err.Error() }
+func (e *bodyReadError) Unwrap() error { return e.err }
+
+func (e *bodyReadError) timeout() bool {
+	var ne net.Error
+	return errors.Is(e.err, os.ErrDeadlineExceeded) || errors.As(e.err, &ne) && ne.Timeout()
+}
+
+// bodyReader marks the errors of reading a request body as the client's,
+// however deep in a handler (JSON decoder, multipart reader, hasher) they
+// surface.
+type bodyReader struct {
+	io.ReadCloser
+}
+
+func (b bodyReader) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil && err != io.EOF {
+		var mbe *http.MaxBytesError
+		if !errors.As(err, &mbe) {
+			err = &bodyReadError{err}
+		}
+	}
+	return n, err
+}
+
 // errorBody is the JSON of every error response.
 type errorBody struct {
 	Error struct {
@@ -41,6 +78,18 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
 		code, err = vigil.ETOOLARGE, vigil.Errorf(vigil.ETOOLARGE, "request body is larger than the %d-byte limit", mbe.Limit)
+	}
+	var bre *bodyReadError
+	switch {
+	case errors.As(err, &bre) && bre.timeout():
+		writeErrorBody(w, http.StatusRequestTimeout, "request_timeout", "the request body was not received in time")
+		return
+	case errors.As(err, &bre), code == vigil.EINTERNAL && r.Context().Err() != nil:
+		// The client went away (a body cut short, a closed connection):
+		// not a server fault, so not a 500. Nobody may be left to read
+		// this answer; it is for the access log and metrics.
+		writeErrorBody(w, statusClientClosedRequest, "client_closed_request", "the client closed the request before it was answered")
+		return
 	}
 	if code == vigil.EINTERNAL {
 		if rec, ok := w.(*recorder); ok {
@@ -81,7 +130,8 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
+		var bre *bodyReadError
+		if errors.As(err, &mbe) || errors.As(err, &bre) {
 			return err
 		}
 		if errors.Is(err, io.EOF) {

@@ -25,7 +25,7 @@ func newMetrics() *metrics {
 	m := &metrics{reg: prometheus.NewRegistry()}
 	m.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "vigil_http_request_duration_seconds",
-		Help:    "HTTP request latency by route and status class.",
+		Help:    "HTTP request latency by route and status class (499: the client closed the request first).",
 		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 	}, []string{"route", "status"})
 	m.matches = prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -114,6 +114,7 @@ func (s *Server) instrument(route string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &recorder{ResponseWriter: w}
+		r.Body = bodyReader{r.Body}
 		if err := checkContentEncoding(textproto.MIMEHeader(r.Header)); err != nil {
 			// Refused here, in front of every route, so that no body
 			// reader (upload, JSON, import, form) takes compressed
@@ -124,6 +125,11 @@ func (s *Server) instrument(route string, next http.Handler) http.Handler {
 		}
 		if rec.status == 0 {
 			rec.status = http.StatusOK
+		}
+		if rec.status >= 500 && r.Context().Err() != nil {
+			// Whatever the handler made of its cancelled work, the
+			// client left first.
+			rec.status, rec.err = statusClientClosedRequest, nil
 		}
 		d := time.Since(start)
 		s.metrics.latency.WithLabelValues(route, statusClass(rec.status)).Observe(d.Seconds())
@@ -147,6 +153,11 @@ func (s *Server) instrument(route string, next http.Handler) http.Handler {
 	})
 }
 
+// statusClass is the metrics label of a status: its class, but a client
+// that went away is its own outcome rather than one more 4xx.
 func statusClass(code int) string {
+	if code == statusClientClosedRequest {
+		return "499"
+	}
 	return []string{"0xx", "1xx", "2xx", "3xx", "4xx", "5xx"}[min(code/100, 5)]
 }

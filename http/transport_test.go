@@ -3,8 +3,12 @@ package http_test
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
+	"fmt"
 	"io"
+	"log/slog"
 	"mime/multipart"
+	"net"
 	"net/http"
 	"net/textproto"
 	"os"
@@ -12,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/vigil-oss/vigil"
+	vhttp "github.com/vigil-oss/vigil/http"
 )
 
 // send sends a request with the given headers (name, value pairs) and
@@ -119,4 +124,73 @@ func TestContentEncodingRefused(t *testing.T) {
 	if resp.StatusCode != 415 {
 		t.Errorf("lookup br: %d %s, want 415", resp.StatusCode, body)
 	}
+}
+
+// accessLog collects the access-log lines of a server.
+type accessLog struct {
+	slog.Handler
+	lines chan map[string]any
+}
+
+func newAccessLog() *accessLog {
+	return &accessLog{Handler: slog.DiscardHandler, lines: make(chan map[string]any, 100)}
+}
+
+func (l *accessLog) Enabled(context.Context, slog.Level) bool { return true }
+func (l *accessLog) Handle(_ context.Context, r slog.Record) error {
+	if r.Message != "access" {
+		return nil
+	}
+	m := map[string]any{"level": r.Level.String()}
+	r.Attrs(func(a slog.Attr) bool { m[a.Key] = a.Value.Any(); return true })
+	l.lines <- m
+	return nil
+}
+
+// next returns the next access-log line for path.
+func (l *accessLog) next(tb testing.TB, path string) map[string]any {
+	tb.Helper()
+	for m := range l.lines {
+		if m["path"] == path {
+			return m
+		}
+	}
+	return nil
+}
+
+// A client that goes away mid-upload is logged and counted as 499, not as
+// a server error.
+func TestClientDisconnectIs499(t *testing.T) {
+	log := newAccessLog()
+	ts := mustOpenServer(t, func(s *vhttp.Server) { s.Logger = slog.New(log) })
+	if code := ts.do(t, vigil.RoleCurator, "POST", "/v1/banks", "", jsonBody(map[string]string{"name": "x"}), nil); code != 201 {
+		t.Fatalf("create bank: %d", code)
+	}
+	for _, path := range []string{"/v1/match", "/v1/lookup", "/v1/banks/x/import?signal_type=md5"} {
+		conn, err := net.Dial("tcp", strings.TrimPrefix(ts.URL(), "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Length: 100000\r\n\r\n", path, ts.keys[vigil.RoleAdmin])
+		conn.Write([]byte(`{"signals": [` + strings.Repeat(" ", 1000)))
+		conn.Close()
+		line := log.next(t, strings.Split(path, "?")[0])
+		if line["status"] != int64(499) || line["level"] != "INFO" {
+			t.Errorf("%s: access log %v, want status 499 at INFO", path, line)
+		}
+	}
+	_, metrics := ts.send(t, "GET", "/metrics", nil, "Authorization", "Bearer "+ts.keys[vigil.RoleAdmin])
+	if !strings.Contains(metrics, `vigil_http_request_duration_seconds_count{route="POST /v1/match",status="499"} 1`) {
+		t.Errorf("metrics do not count the 499:\n%s", grepLines(metrics, "POST /v1/match"))
+	}
+}
+
+func grepLines(s, substr string) string {
+	var out []string
+	for l := range strings.Lines(s) {
+		if strings.Contains(l, substr) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "")
 }
