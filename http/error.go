@@ -11,6 +11,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/vigil-oss/vigil"
 )
@@ -24,8 +25,13 @@ var codes = map[string]int{
 	vigil.EFORBIDDEN:    http.StatusForbidden,
 	vigil.ETOOLARGE:     http.StatusRequestEntityTooLarge,
 	vigil.EUNSUPPORTED:  http.StatusUnsupportedMediaType,
+	vigil.EUNAVAILABLE:  http.StatusServiceUnavailable,
 	vigil.EINTERNAL:     http.StatusInternalServerError,
 }
+
+// retryAfter is the Retry-After, in seconds, of a 503: a bound such as the
+// decode memory frees up as the requests in flight finish.
+const retryAfter = "5"
 
 // statusClientClosedRequest is the status logged and counted for a request
 // whose client went away before it was answered (nginx's 499): it is not
@@ -46,20 +52,42 @@ func (e *bodyReadError) timeout() bool {
 
 // bodyReader marks the errors of reading a request body as the client's,
 // however deep in a handler (JSON decoder, multipart reader, hasher) they
-// surface.
+// surface, and lifts the body's read deadline once it is all in.
 type bodyReader struct {
 	io.ReadCloser
+	rc *http.ResponseController
 }
 
-func (b bodyReader) Read(p []byte) (int, error) {
+func (b *bodyReader) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
-	if err != nil && err != io.EOF {
+	switch {
+	case err == io.EOF && b.rc != nil:
+		// The deadline is for receiving the body; left set, it would end
+		// the server's wait for the client to go away (and so cancel
+		// the request's context) while the handler still works.
+		b.rc.SetReadDeadline(time.Time{})
+		b.rc = nil
+	case err != nil && err != io.EOF:
 		var mbe *http.MaxBytesError
 		if !errors.As(err, &mbe) {
 			err = &bodyReadError{err}
 		}
 	}
 	return n, err
+}
+
+// limitBodyTime sets the deadline to receive r's body, by route class,
+// and returns the body to read instead of r.Body.
+func (s *Server) limitBodyTime(w http.ResponseWriter, r *http.Request, route string) io.ReadCloser {
+	d := s.BodyTimeout
+	if uploadRoutes[route] {
+		d = s.UploadTimeout
+	}
+	rc := http.NewResponseController(w)
+	if d <= 0 || rc.SetReadDeadline(time.Now().Add(d)) != nil {
+		rc = nil // no deadline (a test's recorder): none to lift
+	}
+	return &bodyReader{ReadCloser: r.Body, rc: rc}
 }
 
 // errorBody is the JSON of every error response.
@@ -79,16 +107,8 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.As(err, &mbe) {
 		code, err = vigil.ETOOLARGE, vigil.Errorf(vigil.ETOOLARGE, "request body is larger than the %d-byte limit", mbe.Limit)
 	}
-	var bre *bodyReadError
-	switch {
-	case errors.As(err, &bre) && bre.timeout():
-		writeErrorBody(w, http.StatusRequestTimeout, "request_timeout", "the request body was not received in time")
-		return
-	case errors.As(err, &bre), code == vigil.EINTERNAL && r.Context().Err() != nil:
-		// The client went away (a body cut short, a closed connection):
-		// not a server fault, so not a 500. Nobody may be left to read
-		// this answer; it is for the access log and metrics.
-		writeErrorBody(w, statusClientClosedRequest, "client_closed_request", "the client closed the request before it was answered")
+	if status, code, message, ok := clientFault(r, err); ok {
+		writeErrorBody(w, status, code, message)
 		return
 	}
 	if code == vigil.EINTERNAL {
@@ -96,10 +116,28 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 			rec.err = err
 		}
 	}
-	if code == vigil.EUNAUTHORIZED {
+	switch code {
+	case vigil.EUNAUTHORIZED:
 		w.Header().Set("WWW-Authenticate", `Bearer realm="vigil"`)
+	case vigil.EUNAVAILABLE:
+		w.Header().Set("Retry-After", retryAfter)
 	}
 	writeErrorBody(w, codes[code], code, vigil.ErrorMessage(err))
+}
+
+// clientFault returns the status, code and message of an error that is
+// the client connection's doing, not the server's: a body too slow (408),
+// or cut short or abandoned (499; nobody may be left to read that answer,
+// it is for the access log and metrics).
+func clientFault(r *http.Request, err error) (status int, code, message string, ok bool) {
+	var bre *bodyReadError
+	switch {
+	case errors.As(err, &bre) && bre.timeout():
+		return http.StatusRequestTimeout, "request_timeout", "the request body was not received in time", true
+	case errors.As(err, &bre), vigil.ErrorCode(err) == vigil.EINTERNAL && r.Context().Err() != nil:
+		return statusClientClosedRequest, "client_closed_request", "the client closed the request before it was answered", true
+	}
+	return 0, "", "", false
 }
 
 // writeErrorBody writes an error response with the given status, code and

@@ -107,14 +107,15 @@ func (r *recorder) Flush() {
 	}
 }
 
-// instrument wraps every route: it refuses an encoded body, records latency
+// instrument wraps every route: it bounds the time to receive the body,
+// refuses an encoded body, records latency
 // and writes one access-log line per request: who (key), what (route,
 // content digest), outcome and time taken.
 func (s *Server) instrument(route string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &recorder{ResponseWriter: w}
-		r.Body = bodyReader{r.Body}
+		r.Body = s.limitBodyTime(w, r, route)
 		if err := checkContentEncoding(textproto.MIMEHeader(r.Header)); err != nil {
 			// Refused here, in front of every route, so that no body
 			// reader (upload, JSON, import, form) takes compressed

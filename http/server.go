@@ -26,6 +26,23 @@ const (
 	maxImport   = 1 << 30
 )
 
+// Time a client has to send a request body, by route class: uploads of
+// content (up to --max-bytes) and bank imports (up to 1 GiB) may come over
+// slow links; JSON and form bodies are at most a few MiB.
+const (
+	DefaultBodyTimeout   = 30 * time.Second
+	DefaultUploadTimeout = 15 * time.Minute
+)
+
+// uploadRoutes are the routes whose bodies are uploads, given
+// UploadTimeout rather than BodyTimeout.
+var uploadRoutes = map[string]bool{
+	"POST /v1/hash":                true,
+	"POST /v1/match":               true,
+	"POST /v1/jobs":                true,
+	"POST /v1/banks/{name}/import": true,
+}
+
 // Server is the HTTP API. Set the services, then call Open.
 type Server struct {
 	Addr    string // host:port to listen on
@@ -56,6 +73,11 @@ type Server struct {
 	// and media; 0 means DefaultCaseRetention.
 	CaseRetention time.Duration
 	UI            UIOptions // the review UI's break reminder
+	// BodyTimeout bounds the time to receive a JSON or form body, and
+	// UploadTimeout an upload's or import's, from the end of the request
+	// headers; a slower body is a 408 and its connection closed. Zero:
+	// DefaultBodyTimeout, DefaultUploadTimeout.
+	BodyTimeout, UploadTimeout time.Duration
 
 	ln       net.Listener
 	server   *http.Server
@@ -92,6 +114,15 @@ func (s *Server) Open() error {
 	if s.Grooming == nil {
 		s.Grooming = grooming.NewDetector(grooming.Options{})
 	}
+	if s.BodyTimeout <= 0 {
+		s.BodyTimeout = DefaultBodyTimeout
+	}
+	if s.UploadTimeout <= 0 {
+		s.UploadTimeout = DefaultUploadTimeout
+	}
+	// A backstop for what no route's deadline covers (the mux's own
+	// redirects); instrument sets each route's own deadline.
+	s.server.ReadTimeout = max(s.BodyTimeout, s.UploadTimeout)
 	ln, err := net.Listen("tcp", s.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", s.Addr, err)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"log/slog"
@@ -14,8 +15,10 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/vigil-oss/vigil"
+	"github.com/vigil-oss/vigil/hashing"
 	vhttp "github.com/vigil-oss/vigil/http"
 )
 
@@ -193,4 +196,99 @@ func grepLines(s, substr string) string {
 		}
 	}
 	return strings.Join(out, "")
+}
+
+// slowBody sends the headers of a POST with a 100-byte body to path, then
+// only part of the body, and returns what the server answers before
+// closing the connection.
+func slowBody(t *testing.T, ts *testServer, path, auth string) string {
+	t.Helper()
+	conn, err := net.Dial("tcp", strings.TrimPrefix(ts.URL(), "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	// Only so that a server that never times out fails the test instead
+	// of hanging it.
+	conn.SetDeadline(time.Now().Add(time.Minute))
+	fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: x\r\nAuthorization: %s\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\n{", path, auth)
+	out, _ := io.ReadAll(conn)
+	return string(out)
+}
+
+// A client that sends its body too slowly is cut off with a 408 and its
+// connection closed, on API and UI routes alike; an upload route allows
+// more time than a JSON one.
+func TestSlowBodyTimesOut(t *testing.T) {
+	log := newAccessLog()
+	ts := mustOpenServer(t, func(s *vhttp.Server) {
+		s.Logger = slog.New(log)
+		s.BodyTimeout, s.UploadTimeout = 100*time.Millisecond, time.Minute
+	})
+	for _, path := range []string{"/ui/login", "/v1/lookup"} {
+		out := slowBody(t, ts, path, "Bearer "+ts.keys[vigil.RoleMatcher])
+		if !strings.HasPrefix(out, "HTTP/1.1 408") {
+			t.Errorf("%s: got %q, want a 408", path, out)
+		}
+		if line := log.next(t, path); line["status"] != int64(408) {
+			t.Errorf("%s: access log %v", path, line)
+		}
+	}
+	// An upload may take longer than BodyTimeout.
+	img, err := os.ReadFile("testdata/smooth-129x300.png")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pr, pw := io.Pipe()
+	go func() {
+		for i := 0; i < len(img); i += len(img) / 3 {
+			pw.Write(img[i:min(i+len(img)/3, len(img))])
+			time.Sleep(150 * time.Millisecond)
+		}
+		pw.Close()
+	}()
+	req, _ := http.NewRequest("POST", ts.URL()+"/v1/hash", pr)
+	req.Header.Set("Authorization", "Bearer "+ts.keys[vigil.RoleMatcher])
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("slow upload: %d, want 200", resp.StatusCode)
+	}
+}
+
+// With the decode memory all taken, an image upload waits its bounded
+// time and is then refused with a 503 and Retry-After; a 154-byte BMP
+// claiming 8000x8000 is refused as a bad image without taking any.
+func TestDecodeBudgetFullIs503(t *testing.T) {
+	budget := hashing.NewDecodeBudget(64<<20, time.Millisecond)
+	ts := mustOpenServer(t, func(s *vhttp.Server) { s.Hashing.Limits.Memory = budget })
+	img, err := os.ReadFile("testdata/smooth-129x300.png")
+	if err != nil {
+		t.Fatal(err)
+	}
+	auth := "Bearer " + ts.keys[vigil.RoleMatcher]
+	release, err := budget.Reserve(t.Context(), budget.Size())
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, body := ts.send(t, "POST", "/v1/match", img, "Authorization", auth)
+	if resp.StatusCode != 503 || resp.Header.Get("Retry-After") == "" || !strings.Contains(body, `"code":"unavailable"`) {
+		t.Errorf("full budget: %d Retry-After %q %s", resp.StatusCode, resp.Header.Get("Retry-After"), body)
+	}
+	release()
+	if resp, body := ts.send(t, "POST", "/v1/match", img, "Authorization", auth); resp.StatusCode != 200 {
+		t.Errorf("after release: %d %s", resp.StatusCode, body)
+	}
+	bmp := make([]byte, 154)
+	copy(bmp, "BM")
+	for i, v := range map[int]uint32{10: 54, 14: 40, 18: 8000, 22: uint32(0xffffffff - 8000 + 1), 26: 1 | 32<<16} {
+		binary.LittleEndian.PutUint32(bmp[i:], v)
+	}
+	resp, body = ts.send(t, "POST", "/v1/hash", bmp, "Authorization", auth)
+	if resp.StatusCode != 200 || !strings.Contains(body, "claims 8000x8000") {
+		t.Errorf("tiny bmp: %d %s, want its digests and a pdq_error saying what it claims", resp.StatusCode, body)
+	}
 }
