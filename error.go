@@ -16,6 +16,9 @@ const (
 	EFORBIDDEN    = "forbidden"
 	ETOOLARGE     = "too_large"
 	EUNSUPPORTED  = "unsupported"
+	// EUNAVAILABLE is work refused for now, not for what it is: the
+	// server is at a bound (memory for decoding, say); try again later.
+	EUNAVAILABLE = "unavailable"
 )
 
 // Error is an application error with a machine-readable code and a message
