@@ -157,32 +157,6 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	enc.Encode(v)
 }
 
-// decodeJSON reads one JSON value from a body of at most maxJSONBody bytes,
-// rejecting unknown fields and trailing data, so that typos in field names
-// are errors instead of silently ignored.
-func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
-	if r.ContentLength > maxJSONBody {
-		return vigil.Errorf(vigil.ETOOLARGE, "request body is larger than the %d-byte limit", maxJSONBody)
-	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxJSONBody))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		var mbe *http.MaxBytesError
-		var bre *bodyReadError
-		if errors.As(err, &mbe) || errors.As(err, &bre) {
-			return err
-		}
-		if errors.Is(err, io.EOF) {
-			return vigil.Errorf(vigil.EINVALID, "request body is empty; expected JSON")
-		}
-		return vigil.Errorf(vigil.EINVALID, "invalid JSON body: %v", err)
-	}
-	if dec.More() {
-		return vigil.Errorf(vigil.EINVALID, "invalid JSON body: data after the value")
-	}
-	return nil
-}
-
 // checkContentEncoding refuses a body sent with a Content-Encoding (or, in
 // a multipart part, a Content-Transfer-Encoding) other than identity:
 // Vigil does not decompress, and hashing or parsing the encoded bytes as
