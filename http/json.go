@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -27,11 +26,14 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 	if r.ContentLength > maxJSONBody {
 		return vigil.Errorf(vigil.ETOOLARGE, "request body is larger than the %d-byte limit", maxJSONBody)
 	}
-	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxJSONBody))
-	if err != nil {
+	var buf bytes.Buffer
+	if r.ContentLength > 0 {
+		buf.Grow(int(r.ContentLength) + bytes.MinRead)
+	}
+	if _, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, maxJSONBody)); err != nil {
 		return err // over the limit, or the client's connection failed
 	}
-	return unmarshalStrict(data, v)
+	return unmarshalStrict(buf.Bytes(), v)
 }
 
 // unmarshalStrict is decodeJSON on a body already read.
@@ -39,19 +41,20 @@ func unmarshalStrict(data []byte, v any) error {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return vigil.Errorf(vigil.EINVALID, "request body is empty; expected JSON")
 	}
-	c := jsonChecker{dec: json.NewDecoder(bytes.NewReader(data)), fields: map[reflect.Type]*structFields{}}
-	if err := c.value(reflect.TypeOf(v).Elem()); err != nil {
-		var e *vigil.Error
-		if errors.As(err, &e) {
-			return err
+	if !json.Valid(data) {
+		// The decoder says what is wrong, and where; a first value it
+		// reads whole is followed by something else.
+		if err := json.NewDecoder(bytes.NewReader(data)).Decode(new(any)); err != nil {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return vigil.Errorf(vigil.EINVALID, "invalid JSON body: %v", err)
 		}
-		if err == io.EOF {
-			err = io.ErrUnexpectedEOF // the body ended inside the value
-		}
-		return vigil.Errorf(vigil.EINVALID, "invalid JSON body: %v", err)
-	}
-	if _, err := c.dec.Token(); err != io.EOF {
 		return vigil.Errorf(vigil.EINVALID, "invalid JSON body: data after the value")
+	}
+	c := jsonChecker{data: data, fields: map[reflect.Type]*structFields{}}
+	if err := c.value(reflect.TypeOf(v).Elem()); err != nil {
+		return err
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
@@ -61,10 +64,11 @@ func unmarshalStrict(data []byte, v any) error {
 	return nil
 }
 
-// jsonChecker walks a JSON value's tokens beside the Go type it decodes
-// into, for what the decoder itself lets through.
+// jsonChecker walks a JSON value, already known to be valid, beside the Go
+// type it decodes into, for what the decoder itself lets through.
 type jsonChecker struct {
-	dec *json.Decoder
+	data []byte
+	pos  int
 	// path is where the walk is, for error messages only.
 	path []pathStep
 	// keys holds the keys seen in the objects being walked, innermost
@@ -95,43 +99,65 @@ func (c *jsonChecker) where() string {
 	return b.String()
 }
 
-// value checks the next value, to be decoded into t (nil: unknown, as
+func (c *jsonChecker) skipSpace() {
+	for c.pos < len(c.data) {
+		switch c.data[c.pos] {
+		case ' ', '\t', '\n', '\r':
+			c.pos++
+		default:
+			return
+		}
+	}
+}
+
+// value checks the value at c.pos, to be decoded into t (nil: unknown, as
 // inside an interface, a json.RawMessage or a type with its own
 // unmarshaler, where only duplicate keys are checked).
 func (c *jsonChecker) value(t reflect.Type) error {
-	tok, err := c.dec.Token()
-	if err != nil {
-		return err
-	}
+	c.skipSpace()
 	nullable := t == nil
 	for t != nil && t.Kind() == reflect.Pointer {
 		t, nullable = t.Elem(), true
 	}
-	if t != nil {
-		switch {
-		case t.Kind() == reflect.Map, t.Kind() == reflect.Interface:
-			nullable = true
-		}
+	if t != nil && (t.Kind() == reflect.Map || t.Kind() == reflect.Interface) {
+		nullable = true
 	}
-	if tok == nil {
+	if t != nil && customUnmarshaler(t) {
+		t = nil
+	}
+	switch c.data[c.pos] {
+	case 'n':
 		if !nullable {
 			if len(c.path) == 0 {
 				return vigil.Errorf(vigil.EINVALID, "request body is null; expected a JSON %s", jsonKind(t))
 			}
 			return vigil.Errorf(vigil.EINVALID, "%s is null; give a value or leave it out", c.where())
 		}
-		return nil
-	}
-	if t != nil && customUnmarshaler(t) {
-		t = nil
-	}
-	switch tok {
-	case json.Delim('{'):
+		c.pos += len("null")
+	case '{':
 		return c.object(t)
-	case json.Delim('['):
+	case '[':
 		return c.array(t)
+	case '"':
+		c.skipString()
+	default: // number, true, false
+		for c.pos < len(c.data) && !strings.ContainsRune(",]} \t\n\r", rune(c.data[c.pos])) {
+			c.pos++
+		}
 	}
 	return nil
+}
+
+// skipString moves past the string at c.pos and returns its raw contents.
+func (c *jsonChecker) skipString() []byte {
+	start := c.pos + 1
+	for c.pos = start; c.data[c.pos] != '"'; c.pos++ {
+		if c.data[c.pos] == '\\' {
+			c.pos++
+		}
+	}
+	c.pos++
+	return c.data[start : c.pos-1]
 }
 
 func (c *jsonChecker) object(t reflect.Type) error {
@@ -152,16 +178,39 @@ func (c *jsonChecker) object(t reflect.Type) error {
 	start := len(c.keys)
 	defer func() { c.keys = c.keys[:start] }()
 	var seen map[string]bool
-	for c.dec.More() {
-		tok, err := c.dec.Token()
-		if err != nil {
-			return err
+	c.pos++ // '{'
+	for {
+		c.skipSpace()
+		if c.data[c.pos] == '}' {
+			c.pos++
+			return nil
 		}
-		key, _ := tok.(string)
-		id, ft := key, elem
-		if fields != nil {
-			if f, ok := fields.lookup(key); ok {
-				id, ft = f.name, f.typ
+		if c.data[c.pos] == ',' {
+			c.pos++
+			c.skipSpace()
+		}
+		raw := c.skipString()
+		escaped := bytes.IndexByte(raw, '\\') >= 0
+		var key, id string
+		ft := elem
+		var f jsonField
+		ok := false
+		if fields != nil && !escaped {
+			f, ok = fields.exact[string(raw)]
+		}
+		if ok {
+			// The common case, without allocating the key.
+			key, id, ft = f.name, f.name, f.typ
+		} else {
+			key = string(raw)
+			if escaped {
+				key = unquote(c.data[c.pos-len(raw)-2 : c.pos])
+			}
+			id = key
+			if fields != nil {
+				if f, ok := fields.lookup(key); ok {
+					id, ft = f.name, f.typ
+				}
 			}
 		}
 		c.path = append(c.path, pathStep{key: key})
@@ -180,13 +229,20 @@ func (c *jsonChecker) object(t reflect.Type) error {
 		if dup {
 			return vigil.Errorf(vigil.EINVALID, "%s is given twice (in one object, one key may appear once)", c.where())
 		}
+		c.skipSpace()
+		c.pos++ // ':'
 		if err := c.value(ft); err != nil {
 			return err
 		}
 		c.path = c.path[:len(c.path)-1]
 	}
-	_, err := c.dec.Token() // '}'
-	return err
+}
+
+// unquote returns the string of a valid JSON string literal.
+func unquote(lit []byte) string {
+	var s string
+	json.Unmarshal(lit, &s)
+	return s
 }
 
 func (c *jsonChecker) array(t reflect.Type) error {
@@ -194,15 +250,22 @@ func (c *jsonChecker) array(t reflect.Type) error {
 	if t != nil && (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) {
 		elem = t.Elem()
 	}
-	for i := 0; c.dec.More(); i++ {
+	c.pos++ // '['
+	for i := 0; ; i++ {
+		c.skipSpace()
+		switch c.data[c.pos] {
+		case ']':
+			c.pos++
+			return nil
+		case ',':
+			c.pos++
+		}
 		c.path = append(c.path, pathStep{index: i})
 		if err := c.value(elem); err != nil {
 			return err
 		}
 		c.path = c.path[:len(c.path)-1]
 	}
-	_, err := c.dec.Token() // ']'
-	return err
 }
 
 // jsonField is one field of a struct as encoding/json sees it.

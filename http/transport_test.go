@@ -292,3 +292,23 @@ func TestDecodeBudgetFullIs503(t *testing.T) {
 		t.Errorf("tiny bmp: %d %s, want its digests and a pdq_error saying what it claims", resp.StatusCode, body)
 	}
 }
+
+// Every JSON endpoint reads its body with the one strict reader.
+func TestJSONEndpointsStrict(t *testing.T) {
+	ts := mustOpenServer(t)
+	for _, tc := range []struct {
+		path, body string
+		role       vigil.Role
+	}{
+		{"/v1/lookup", `null`, vigil.RoleMatcher},
+		{"/v1/lookup", `{"signals":[{"type":"md5","value":"d41d8cd98f00b204e9800998ecf8427e","type":"sha256"}]}`, vigil.RoleMatcher},
+		{"/v1/conversations/score", `{"messages":[{"from":"a","text":null}]}`, vigil.RoleMatcher},
+		{"/v1/conversations/c1/messages", `{"messages":[null]}`, vigil.RoleMatcher},
+		{"/v1/banks", `{"name":"a","name":"b"}`, vigil.RoleCurator},
+	} {
+		resp, body := ts.send(t, "POST", tc.path, []byte(tc.body), "Authorization", "Bearer "+ts.keys[tc.role])
+		if resp.StatusCode != 400 {
+			t.Errorf("%s %s: %d %s, want 400", tc.path, tc.body, resp.StatusCode, body)
+		}
+	}
+}
