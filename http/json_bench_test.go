@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/vigil-oss/vigil"
+	"github.com/vigil-oss/vigil/internal/cputime"
 )
 
 // decodeJSONLoose is decodeJSON as it was before the duplicate-key and
@@ -61,12 +62,12 @@ func BenchmarkDecodeJSON(b *testing.B) {
 			b.Run(body.name+"/"+dec.name, func(b *testing.B) {
 				b.SetBytes(int64(len(data)))
 				b.ReportAllocs()
-				for b.Loop() {
+				cputime.PerOp(b, func() {
 					r := httptest.NewRequest("POST", "/", bytes.NewReader(data))
 					if err := dec.f(httptest.NewRecorder(), r, body.into()); err != nil {
 						b.Fatal(err)
 					}
-				}
+				})
 			})
 		}
 	}
