@@ -11,8 +11,9 @@ import (
 )
 
 // Defaults of a DecodeBudget: the memory admits one image at the default
-// pixel limit in its most costly form (a progressive colour JPEG, about
-// 15 bytes a pixel while decoding), or many ordinary photos at once.
+// pixel limit in its most costly form (an interlaced 16-bit PNG or a
+// progressive colour JPEG, up to 16 bytes a pixel while decoding), or many
+// ordinary photos at once.
 const (
 	DefaultDecodeMemory = 1 << 30
 	DefaultDecodeWait   = 10 * time.Second

@@ -80,7 +80,7 @@ func (b *bodyReader) Read(p []byte) (int, error) {
 // and returns the body to read instead of r.Body.
 func (s *Server) limitBodyTime(w http.ResponseWriter, r *http.Request, route string) io.ReadCloser {
 	d := s.BodyTimeout
-	if uploadRoutes[route] {
+	if isUpload(route) {
 		d = s.UploadTimeout
 	}
 	rc := http.NewResponseController(w)

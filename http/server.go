@@ -34,13 +34,14 @@ const (
 	DefaultUploadTimeout = 15 * time.Minute
 )
 
-// uploadRoutes are the routes whose bodies are uploads, given
-// UploadTimeout rather than BodyTimeout.
-var uploadRoutes = map[string]bool{
-	"POST /v1/hash":                true,
-	"POST /v1/match":               true,
-	"POST /v1/jobs":                true,
-	"POST /v1/banks/{name}/import": true,
+// isUpload reports whether route's body is an upload, given UploadTimeout
+// rather than BodyTimeout.
+func isUpload(route string) bool {
+	switch route {
+	case "POST /v1/hash", "POST /v1/match", "POST /v1/jobs", "POST /v1/banks/{name}/import":
+		return true
+	}
+	return false
 }
 
 // Server is the HTTP API. Set the services, then call Open.

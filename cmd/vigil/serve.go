@@ -32,7 +32,7 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	refresh := fs.Duration("refresh", 2*time.Second, "how often to pick up bank changes made by other processes")
 	maxBytes := fs.Int64("max-bytes", hashing.DefaultLimits.MaxBytes, "largest uploaded content, in bytes")
 	maxPixels := fs.Int64("max-pixels", hashing.DefaultLimits.MaxPixels, "largest uploaded image, in pixels")
-	decodeMemory := fs.Int64("decode-memory", hashing.DefaultDecodeMemory, "memory, in bytes, that images being decoded may take at once, across uploads, jobs and previews; beyond it a decode waits --decode-wait, then is refused (503)")
+	decodeMemory := fs.Int64("decode-memory", hashing.DefaultDecodeMemory, "memory, in bytes, that images being decoded may take at once, across uploads, jobs and previews; beyond it a decode waits --decode-wait, then is refused (503). An image needs up to 16 bytes a pixel while decoding: keep it at least 16 × --max-pixels")
 	decodeWait := fs.Duration("decode-wait", hashing.DefaultDecodeWait, "how long a decode waits for --decode-memory to free up")
 	bodyTimeout := fs.Duration("body-timeout", vhttp.DefaultBodyTimeout, "time a client has to send a JSON or form request body (408 after)")
 	uploadTimeout := fs.Duration("upload-timeout", vhttp.DefaultUploadTimeout, "time a client has to send an upload or import body (408 after)")
@@ -58,6 +58,10 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 		if _, ok := webhooks[*rematchWebhook]; !ok || *keepSignals <= 0 {
 			return fmt.Errorf("--rematch-webhook %q needs --webhook %s=URL and --keep-signals", *rematchWebhook, *rematchWebhook)
 		}
+	}
+
+	if *decodeMemory > 0 && *decodeMemory < 16**maxPixels {
+		c.Logger.Warn("--decode-memory is under 16 bytes per pixel of --max-pixels: the largest images may be refused", "decode_memory", *decodeMemory, "max_pixels", *maxPixels)
 	}
 
 	db, err := c.openStore(ctx, *data)
