@@ -79,11 +79,19 @@ func (b *bodyReader) Read(p []byte) (int, error) {
 // limitBodyTime sets the deadline to receive r's body, by route class,
 // and returns the body to read instead of r.Body.
 func (s *Server) limitBodyTime(w http.ResponseWriter, r *http.Request, route string) io.ReadCloser {
+	rc := http.NewResponseController(w)
+	if r.Body == nil || r.Body == http.NoBody {
+		// Nothing to receive. The server already waits, in the
+		// background, for the client to go away; a deadline (the
+		// server's ReadTimeout backstop) would end that wait and cancel
+		// the request's context while a long handler (an export) runs.
+		rc.SetReadDeadline(time.Time{})
+		return r.Body
+	}
 	d := s.BodyTimeout
 	if isUpload(route) {
 		d = s.UploadTimeout
 	}
-	rc := http.NewResponseController(w)
 	if d <= 0 || rc.SetReadDeadline(time.Now().Add(d)) != nil {
 		rc = nil // no deadline (a test's recorder): none to lift
 	}

@@ -108,9 +108,9 @@ func (r *recorder) Flush() {
 }
 
 // instrument wraps every route: it bounds the time to receive the body,
-// refuses an encoded body, records latency
-// and writes one access-log line per request: who (key), what (route,
-// content digest), outcome and time taken.
+// refuses an encoded body, records latency and writes one access-log line
+// per request: who (key), what (route, content digest), outcome and time
+// taken.
 func (s *Server) instrument(route string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
