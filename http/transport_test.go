@@ -6,6 +6,8 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"image"
+	"image/png"
 	"io"
 	"log/slog"
 	"mime/multipart"
@@ -13,7 +15,10 @@ import (
 	"net/http"
 	"net/textproto"
 	"os"
+	"runtime"
+	"runtime/debug"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -309,6 +314,87 @@ func TestJSONEndpointsStrict(t *testing.T) {
 		resp, body := ts.send(t, "POST", tc.path, []byte(tc.body), "Authorization", "Bearer "+ts.keys[tc.role])
 		if resp.StatusCode != 400 {
 			t.Errorf("%s %s: %d %s, want 400", tc.path, tc.body, resp.StatusCode, body)
+		}
+	}
+}
+
+// peakHeapInUse runs f while sampling the heap in use, and returns its
+// peak above the level before f.
+func peakHeapInUse(f func()) uint64 {
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	base := ms.HeapInuse
+	var peak uint64
+	done, sampled := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(sampled)
+		var ms runtime.MemStats
+		for {
+			runtime.ReadMemStats(&ms)
+			if ms.HeapInuse > base {
+				peak = max(peak, ms.HeapInuse-base)
+			}
+			select {
+			case <-done:
+				return
+			case <-time.After(time.Millisecond):
+			}
+		}
+	}()
+	f()
+	close(done)
+	<-sampled
+	return peak
+}
+
+// Sixteen uploads at once to /v1/match, each an image that decodes to
+// 16 MB, keep the server's heap near its decode memory; sixteen 154-byte
+// BMPs claiming 8000x8000 (256 MB each to decode) take nothing.
+func TestParallelMatchMemoryBounded(t *testing.T) {
+	if testing.Short() {
+		t.Skip("decodes 256 MB of images")
+	}
+	const budget = 40 << 20
+	defer debug.SetGCPercent(debug.SetGCPercent(25))
+	ts := mustOpenServer(t, func(s *vhttp.Server) { s.Hashing.Limits.Memory = hashing.NewDecodeBudget(budget, time.Minute) })
+	flat := image.NewGray(image.Rect(0, 0, 4000, 4000)) // 16 MB decoded
+	var png16 bytes.Buffer
+	if err := png.Encode(&png16, flat); err != nil {
+		t.Fatal(err)
+	}
+	bmp := make([]byte, 154)
+	copy(bmp, "BM")
+	for i, v := range map[int]uint32{10: 54, 14: 40, 18: 8000, 22: uint32(0xffffffff - 8000 + 1), 26: 1 | 32<<16} {
+		binary.LittleEndian.PutUint32(bmp[i:], v)
+	}
+	auth := "Bearer " + ts.keys[vigil.RoleMatcher]
+	for _, tc := range []struct {
+		name  string
+		data  []byte
+		bound uint64
+	}{
+		// Live images within the budget; garbage the concurrent GC has
+		// yet to collect (GOGC 25), the client's and server's buffers
+		// and the store account for the rest. Without a budget the
+		// images alone would take 256 MB.
+		{"16 MB PNGs", png16.Bytes(), 2*budget + 32<<20},
+		{"tiny BMPs", bmp, 32 << 20},
+	} {
+		peak := peakHeapInUse(func() {
+			var wg sync.WaitGroup
+			for range 16 {
+				wg.Go(func() {
+					if resp, body := ts.send(t, "POST", "/v1/match", tc.data, "Authorization", auth); resp.StatusCode != 200 {
+						t.Errorf("%s: %d %s", tc.name, resp.StatusCode, body)
+					}
+				})
+			}
+			wg.Wait()
+		})
+		t.Logf("%s: peak heap in use %d MB (bound %d MB)", tc.name, peak>>20, tc.bound>>20)
+		if peak > tc.bound {
+			t.Errorf("%s: peak heap in use %d MB, over the %d MB bound", tc.name, peak>>20, tc.bound>>20)
 		}
 	}
 }
