@@ -13,6 +13,9 @@ const (
 	EFORBIDDEN    = verror.EFORBIDDEN
 	ETOOLARGE     = verror.ETOOLARGE
 	EUNSUPPORTED  = verror.EUNSUPPORTED
+	// EUNAVAILABLE is work refused for now, not for what it is: the
+	// server is at a bound (memory for decoding, say); try again later.
+	EUNAVAILABLE = verror.EUNAVAILABLE
 )
 
 // Error is an application error with a machine-readable code and a message

@@ -34,3 +34,28 @@ func BenchmarkHashFile(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkDecodeImage measures DecodeImage with a shared decode budget
+// against DecodeImage without one, the in-run baseline: the budget's
+// reservation and the plausibility check are what it adds.
+func BenchmarkDecodeImage(b *testing.B) {
+	for _, file := range []string{"testdata/bridge-1600x1004.jpg", "testdata/bridge-1600x1004.png"} {
+		data := readFile(b, file)
+		for _, lim := range []struct {
+			name string
+			l    Limits
+		}{{"no-budget", Limits{}}, {"budget", Limits{Memory: NewDecodeBudget(0, 0)}}} {
+			b.Run(lim.name+"/"+file[9:], func(b *testing.B) {
+				b.SetBytes(int64(len(data)))
+				b.ReportAllocs()
+				cputime.PerOp(b, func() {
+					_, _, release, err := DecodeImage(b.Context(), data, lim.l)
+					if err != nil {
+						b.Fatal(err)
+					}
+					release()
+				})
+			})
+		}
+	}
+}

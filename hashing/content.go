@@ -58,14 +58,17 @@ type Content struct {
 // (see ContentOptions.Retryable).
 func (h *Hasher) HashContent(ctx context.Context, d Digests, data []byte, opts ContentOptions) (*Content, error) {
 	c := &Content{}
-	img, err := h.HashImageBytes(data)
+	img, err := h.hashImage(ctx, data)
 	switch {
 	case err == nil:
 		img.Digests = d
 		c.Signals = img.Signals()
 		c.Format, c.Width, c.Height = img.Format, img.Width, img.Height
 		return c, nil
-	case vigil.ErrorCode(err) == vigil.EINTERNAL:
+	case vigil.ErrorCode(err) == vigil.EINTERNAL, vigil.ErrorCode(err) == vigil.EUNAVAILABLE:
+		// Not the content's fault (a full decode budget, the end of
+		// ctx): an error, for the caller to retry or refuse, not a
+		// signal-less result.
 		return nil, err
 	}
 	c.ImageErr, c.PDQError, c.Signals = err, vigil.ErrorMessage(err), d.Signals()

@@ -6,6 +6,7 @@ package hashing
 
 import (
 	"bytes"
+	"context"
 	"crypto/md5"
 	"crypto/sha1"
 	"crypto/sha256"
@@ -34,6 +35,10 @@ type Limits struct {
 	// MaxPixels is the largest image decoded, in width × height, checked
 	// from the header before any pixel memory is allocated.
 	MaxPixels int64
+	// Memory, when set, bounds the memory of all the images decoded at
+	// once by everyone sharing it (see DecodeBudget). Nil: no bound
+	// beyond MaxPixels on each image.
+	Memory *DecodeBudget
 }
 
 // DefaultLimits admit a 64 MiB file and a 64-megapixel image (a large
@@ -151,10 +156,15 @@ func (h *Hasher) HashReader(r io.Reader) (*Result, error) {
 // HashImageBytes decodes an image already in memory and returns its PDQ
 // signals (Digests left zero).
 func (h *Hasher) HashImageBytes(data []byte) (*Result, error) {
-	img, format, err := DecodeImage(data, h.opts.Limits)
+	return h.hashImage(context.Background(), data)
+}
+
+func (h *Hasher) hashImage(ctx context.Context, data []byte) (*Result, error) {
+	img, format, release, err := DecodeImage(ctx, data, h.opts.Limits)
 	if err != nil {
 		return nil, err
 	}
+	defer release()
 	res := &Result{Format: format, Width: img.Bounds().Dx(), Height: img.Bounds().Dy()}
 	if h.opts.Dihedral {
 		dih, q := h.pdq.HashDihedral(img)
@@ -170,36 +180,49 @@ func (h *Hasher) HashImageBytes(data []byte) (*Result, error) {
 	return res, nil
 }
 
-// decode runs the registered decoder, turning a panic inside a decoder
-// (third-party decoders have had them on hostile input) into an error.
 // DecodeImage decodes an image of a supported format (jpeg, png, gif,
 // webp, bmp, tiff) within l's pixel limit (zero: the default), checked
-// from the header before any pixel memory is allocated. A decoder panic
-// on hostile input comes back as an error. The error is a *vigil.Error:
-// EUNSUPPORTED for data that is no image we read, ETOOLARGE over the
-// limit, EINVALID for a corrupt or empty image.
-func DecodeImage(data []byte, l Limits) (image.Image, string, error) {
+// from the header before any pixel memory is allocated, as is that the
+// file is large enough to hold the pixels it claims. When l has a
+// DecodeBudget, the image's estimated memory is reserved in it, waiting
+// for room a bounded time; call release when done with the image to give
+// it back (release is never nil when err is nil). A decoder panic on
+// hostile input comes back as an error. The error is a *vigil.Error:
+// EUNSUPPORTED for data that is no image we read, ETOOLARGE over a limit,
+// EINVALID for a corrupt, empty or implausible image, EUNAVAILABLE when
+// the budget stayed full; or ctx's error.
+func DecodeImage(ctx context.Context, data []byte, l Limits) (img image.Image, format string, release func(), err error) {
 	maxPixels := l.WithDefaults().MaxPixels
 	cfg, format, err := image.DecodeConfig(bytes.NewReader(data))
 	if err != nil {
 		if errors.Is(err, image.ErrFormat) {
-			return nil, "", vigil.Errorf(vigil.EUNSUPPORTED, "not an image in a supported format (jpeg, png, gif, webp, bmp, tiff)")
+			return nil, "", nil, vigil.Errorf(vigil.EUNSUPPORTED, "not an image in a supported format (jpeg, png, gif, webp, bmp, tiff)")
 		}
-		return nil, format, vigil.Errorf(vigil.EINVALID, "corrupt %s header: %v", formatName(format), err)
+		return nil, format, nil, vigil.Errorf(vigil.EINVALID, "corrupt %s header: %v", formatName(format), err)
 	}
 	if cfg.Width <= 0 || cfg.Height <= 0 {
-		return nil, format, vigil.Errorf(vigil.EINVALID, "%s image has no pixels (%dx%d)", format, cfg.Width, cfg.Height)
+		return nil, format, nil, vigil.Errorf(vigil.EINVALID, "%s image has no pixels (%dx%d)", format, cfg.Width, cfg.Height)
 	}
 	if px := int64(cfg.Width) * int64(cfg.Height); px > maxPixels {
-		return nil, format, vigil.Errorf(vigil.ETOOLARGE, "%s image is %dx%d, over the %d-pixel limit", format, cfg.Width, cfg.Height, maxPixels)
+		return nil, format, nil, vigil.Errorf(vigil.ETOOLARGE, "%s image is %dx%d, over the %d-pixel limit", format, cfg.Width, cfg.Height, maxPixels)
 	}
-	img, err := decode(data)
+	if err := checkPlausible(format, cfg, data); err != nil {
+		return nil, format, nil, err
+	}
+	release, err = l.Memory.Reserve(ctx, decodeCost(format, cfg, data))
 	if err != nil {
-		return nil, format, vigil.Errorf(vigil.EINVALID, "corrupt or truncated %s: %v", format, err)
+		return nil, format, nil, err
 	}
-	return img, format, nil
+	img, err = decode(data)
+	if err != nil {
+		release()
+		return nil, format, nil, vigil.Errorf(vigil.EINVALID, "corrupt or truncated %s: %v", format, err)
+	}
+	return img, format, release, nil
 }
 
+// decode runs the registered decoder, turning a panic inside a decoder
+// (third-party decoders have had them on hostile input) into an error.
 func decode(data []byte) (img image.Image, err error) {
 	defer func() {
 		if r := recover(); r != nil {

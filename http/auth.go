@@ -72,9 +72,8 @@ func (c *keyCache) clear() {
 // admin or one of roles (403 otherwise; any role when roles is empty).
 func (s *Server) authenticate(roles []vigil.Role, next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		auth := r.Header.Get("Authorization")
-		secret, ok := strings.CutPrefix(auth, "Bearer ")
-		if !ok || secret == "" {
+		secret, ok := bearerToken(r.Header.Get("Authorization"))
+		if !ok {
 			writeError(w, r, vigil.Errorf(vigil.EUNAUTHORIZED, "missing API key: send Authorization: Bearer <key>"))
 			return
 		}
@@ -98,4 +97,16 @@ func (s *Server) authenticate(roles []vigil.Role, next http.HandlerFunc) http.Ha
 		}
 		next(w, r.WithContext(context.WithValue(r.Context(), keyContextKey{}, k)))
 	}
+}
+
+// bearerToken returns the token of an Authorization header of the Bearer
+// scheme. The scheme name is case-insensitive and may be followed by more
+// than one space (RFC 7235 §2.1, RFC 6750 §2.1).
+func bearerToken(auth string) (string, bool) {
+	scheme, token, ok := strings.Cut(auth, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	token = strings.TrimLeft(token, " ")
+	return token, token != ""
 }

@@ -1,6 +1,9 @@
 package http
 
 import (
+	"context"
+	"fmt"
+	"net/http/httptest"
 	"net/url"
 	"testing"
 
@@ -30,5 +33,23 @@ func TestPageParams(t *testing.T) {
 		if vigil.ErrorCode(err) != tc.limitCode || limit != tc.limit {
 			t.Errorf("%q: limit %d %v", tc.query, limit, err)
 		}
+	}
+}
+
+// An internal error after the client has gone (its request context
+// cancelled) is the client's outcome, 499, not a 500.
+func TestWriteErrorClientGone(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	r := httptest.NewRequest("GET", "/", nil).WithContext(ctx)
+	rec := &recorder{ResponseWriter: httptest.NewRecorder()}
+	writeError(rec, r, fmt.Errorf("find case: %w", context.Canceled))
+	if rec.status != statusClientClosedRequest || rec.err != nil {
+		t.Errorf("status %d err %v, want 499 and no internal error", rec.status, rec.err)
+	}
+	rec = &recorder{ResponseWriter: httptest.NewRecorder()}
+	writeError(rec, httptest.NewRequest("GET", "/", nil), fmt.Errorf("find case: %w", context.Canceled))
+	if rec.status != 500 {
+		t.Errorf("client still there: status %d, want 500", rec.status)
 	}
 }

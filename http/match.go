@@ -116,6 +116,9 @@ func filePart(mr *multipart.Reader) (io.Reader, error) {
 			return nil, badRequest("malformed multipart body: %v", err)
 		}
 		if p.FormName() == "file" {
+			if err := checkContentEncoding(p.Header); err != nil {
+				return nil, err
+			}
 			return p, nil
 		}
 	}

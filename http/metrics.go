@@ -3,6 +3,7 @@ package http
 import (
 	"log/slog"
 	"net/http"
+	"net/textproto"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -24,7 +25,7 @@ func newMetrics() *metrics {
 	m := &metrics{reg: prometheus.NewRegistry()}
 	m.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "vigil_http_request_duration_seconds",
-		Help:    "HTTP request latency by route and status class.",
+		Help:    "HTTP request latency by route and status class (499: the client closed the request first).",
 		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 	}, []string{"route", "status"})
 	m.matches = prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -106,15 +107,30 @@ func (r *recorder) Flush() {
 	}
 }
 
-// instrument records latency and writes one access-log line per request:
-// who (key), what (route, content digest), outcome and time taken.
+// instrument wraps every route: it bounds the time to receive the body,
+// refuses an encoded body, records latency and writes one access-log line
+// per request: who (key), what (route, content digest), outcome and time
+// taken.
 func (s *Server) instrument(route string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &recorder{ResponseWriter: w}
-		next.ServeHTTP(rec, r)
+		r.Body = s.limitBodyTime(w, r, route)
+		if err := checkContentEncoding(textproto.MIMEHeader(r.Header)); err != nil {
+			// Refused here, in front of every route, so that no body
+			// reader (upload, JSON, import, form) takes compressed
+			// bytes for the content itself.
+			writeError(rec, r, err)
+		} else {
+			next.ServeHTTP(rec, r)
+		}
 		if rec.status == 0 {
 			rec.status = http.StatusOK
+		}
+		if rec.status >= 500 && r.Context().Err() != nil {
+			// Whatever the handler made of its cancelled work, the
+			// client left first.
+			rec.status, rec.err = statusClientClosedRequest, nil
 		}
 		d := time.Since(start)
 		s.metrics.latency.WithLabelValues(route, statusClass(rec.status)).Observe(d.Seconds())
@@ -138,6 +154,11 @@ func (s *Server) instrument(route string, next http.Handler) http.Handler {
 	})
 }
 
+// statusClass is the metrics label of a status: its class, but a client
+// that went away is its own outcome rather than one more 4xx.
 func statusClass(code int) string {
+	if code == statusClientClosedRequest {
+		return "499"
+	}
 	return []string{"0xx", "1xx", "2xx", "3xx", "4xx", "5xx"}[min(code/100, 5)]
 }

@@ -27,6 +27,24 @@ const (
 	maxImport   = 1 << 30
 )
 
+// Time a client has to send a request body, by route class: uploads of
+// content (up to --max-bytes) and bank imports (up to 1 GiB) may come over
+// slow links; JSON and form bodies are at most a few MiB.
+const (
+	DefaultBodyTimeout   = 30 * time.Second
+	DefaultUploadTimeout = 15 * time.Minute
+)
+
+// isUpload reports whether route's body is an upload, given UploadTimeout
+// rather than BodyTimeout.
+func isUpload(route string) bool {
+	switch route {
+	case "POST /v1/hash", "POST /v1/match", "POST /v1/jobs", "POST /v1/banks/{name}/import":
+		return true
+	}
+	return false
+}
+
 // Server is the HTTP API. Set the services, then call Open.
 type Server struct {
 	Addr    string // host:port to listen on
@@ -63,6 +81,11 @@ type Server struct {
 	// respond.DefaultCaseRetention.
 	CaseRetention time.Duration
 	UI            UIOptions // the review UI's break reminder
+	// BodyTimeout bounds the time to receive a JSON or form body, and
+	// UploadTimeout an upload's or import's, from the end of the request
+	// headers; a slower body is a 408 and its connection closed. Zero:
+	// DefaultBodyTimeout, DefaultUploadTimeout.
+	BodyTimeout, UploadTimeout time.Duration
 
 	ln       net.Listener
 	server   *http.Server
@@ -72,6 +95,8 @@ type Server struct {
 	keys     keyCache
 	patterns []string // every route, for the OpenAPI check
 	ui       *ui      // review UI sessions and templates
+	// unmatched answers requests no route takes (404, 405).
+	unmatched http.Handler
 
 	flowOnce sync.Once
 }
@@ -111,6 +136,15 @@ func (s *Server) Open() error {
 	if s.Grooming == nil {
 		s.Grooming = grooming.NewDetector(grooming.Options{})
 	}
+	if s.BodyTimeout <= 0 {
+		s.BodyTimeout = DefaultBodyTimeout
+	}
+	if s.UploadTimeout <= 0 {
+		s.UploadTimeout = DefaultUploadTimeout
+	}
+	// A backstop for what no route's deadline covers (the mux's own
+	// redirects); instrument sets each route's own deadline.
+	s.server.ReadTimeout = max(s.BodyTimeout, s.UploadTimeout)
 	ln, err := net.Listen("tcp", s.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", s.Addr, err)
@@ -143,6 +177,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Cache-Control", "no-store")
 	h.Set("Referrer-Policy", "no-referrer")
+	if _, pattern := s.mux.Handler(r); pattern == "" {
+		// No route (a redirect has its target as pattern).
+		s.unmatched.ServeHTTP(w, r)
+		return
+	}
 	s.mux.ServeHTTP(w, r)
 }
 
@@ -206,10 +245,41 @@ func (s *Server) routes() {
 	s.route("DELETE /v1/keys/{id}", s.handleRevokeKey, admin)
 
 	s.uiRoutes()
+	// No catch-all pattern: one ("/") would match every method and so
+	// keep the mux from answering 405; ServeHTTP handles what is left.
+	s.unmatched = s.instrument("unmatched", http.HandlerFunc(s.handleUnmatched))
+}
 
-	s.mux.Handle("/", s.instrument("unmatched", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, r, vigil.Errorf(vigil.ENOTFOUND, "no such endpoint: %s %s", r.Method, r.URL.Path))
-	})))
+// handleUnmatched answers a request no route takes: 405 with Allow when
+// its path is served under other methods, else 404, both as JSON errors.
+// The mux's own handler for it tells which (and sets Allow); its
+// plain-text body is dropped.
+func (s *Server) handleUnmatched(w http.ResponseWriter, r *http.Request) {
+	h, _ := s.mux.Handler(r)
+	c := captureWriter{header: http.Header{}}
+	h.ServeHTTP(&c, r)
+	if c.status == http.StatusMethodNotAllowed {
+		w.Header().Set("Allow", c.header.Get("Allow"))
+		writeErrorBody(w, http.StatusMethodNotAllowed, "method_not_allowed",
+			fmt.Sprintf("%s is not served for %s; allowed: %s", r.URL.Path, r.Method, c.header.Get("Allow")))
+		return
+	}
+	writeError(w, r, vigil.Errorf(vigil.ENOTFOUND, "no such endpoint: %s %s", r.Method, r.URL.Path))
+}
+
+// captureWriter keeps the status and headers a handler writes, and
+// discards its body.
+type captureWriter struct {
+	header http.Header
+	status int
+}
+
+func (c *captureWriter) Header() http.Header         { return c.header }
+func (c *captureWriter) Write(b []byte) (int, error) { return len(b), nil }
+func (c *captureWriter) WriteHeader(code int) {
+	if c.status == 0 {
+		c.status = code
+	}
 }
 
 func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {

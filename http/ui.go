@@ -221,7 +221,8 @@ func parseForm(w http.ResponseWriter, r *http.Request) error {
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBody)
 	err := r.ParseForm()
 	var mbe *http.MaxBytesError
-	if err == nil || errors.As(err, &mbe) {
+	var bre *bodyReadError
+	if err == nil || errors.As(err, &mbe) || errors.As(err, &bre) {
 		return err
 	}
 	return badRequest("the form cannot be read: %v", err)
@@ -311,15 +312,17 @@ func (s *Server) uiError(w http.ResponseWriter, r *http.Request, err error) {
 		err = vigil.Errorf(vigil.ETOOLARGE, "the form is larger than %d bytes", mbe.Limit)
 	}
 	code := vigil.ErrorCode(err)
-	if code == vigil.EINTERNAL {
+	status, message := codes[code], vigil.ErrorMessage(err)
+	if st, _, msg, ok := clientFault(r, err); ok {
+		status, message = st, msg
+	} else if code == vigil.EINTERNAL {
 		if rec, ok := w.(*recorder); ok {
 			rec.err = err
 		}
 	}
-	status := codes[code]
 	t := s.ui.pages["error.html"]
 	var buf bytes.Buffer
-	pd := pageData{Title: http.StatusText(status), Page: map[string]any{"Status": status, "Message": vigil.ErrorMessage(err)}}
+	pd := pageData{Title: http.StatusText(status), Page: map[string]any{"Status": status, "Message": message}}
 	if sess := sessionFrom(r.Context()); sess != nil {
 		snap := s.ui.sessions.snapshot(sess)
 		pd.Key, pd.CSRF = snap.key, snap.csrf

@@ -2,6 +2,7 @@ package http
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"image"
 	"image/color"
@@ -42,10 +43,13 @@ func blurredRendition(data []byte, lim hashing.Limits) ([]byte, error) {
 	if int64(len(data)) > lim.MaxBytes {
 		return nil, vigil.Errorf(vigil.ETOOLARGE, "media is larger than %d bytes", lim.MaxBytes)
 	}
-	img, _, err := hashing.DecodeImage(data, lim)
+	// The preview is small and bounded: the budget's bounded wait, not
+	// the request, limits how long it may wait for decode memory.
+	img, _, release, err := hashing.DecodeImage(context.Background(), data, lim)
 	if err != nil {
 		return nil, err
 	}
+	defer release()
 	return blurImage(img)
 }
 

@@ -72,7 +72,7 @@ func (c *HashCommand) Run(ctx context.Context, args []string) error {
 	if *format == "vpdq" && fset.NArg() != 1 {
 		return fmt.Errorf("--format vpdq takes exactly one video")
 	}
-	opts := hashing.Options{Limits: hashing.Limits{MaxBytes: *maxBytes, MaxPixels: *maxPixels}, Dihedral: *dihedral}
+	opts := hashing.Options{Limits: hashing.Limits{MaxBytes: *maxBytes, MaxPixels: *maxPixels, Memory: workerBudget(*maxPixels)}, Dihedral: *dihedral}
 	switch *pipeline {
 	case "full":
 		opts.Pipeline = pdq.Full
@@ -136,6 +136,15 @@ func (c *HashCommand) writeLine(format string, l hashLine) {
 		return
 	}
 	fmt.Fprintf(c.Stdout, "%s\t%d\t%s\t%s\t%s\t%s\n", l.PDQ, *l.Quality, l.MD5, l.SHA1, l.SHA256, l.Path)
+}
+
+// workerBudget returns the decode budget a command's workers share, so
+// that many large images at once cannot exhaust memory: the default size,
+// or room for one image of maxPixels (0: the default limit) at its most
+// costly (16 bytes a pixel), and a wait long enough that a worker queues
+// for room rather than fails.
+func workerBudget(maxPixels int64) *hashing.DecodeBudget {
+	return hashing.NewDecodeBudget(max(hashing.DefaultDecodeMemory, 16*maxPixels), 24*time.Hour)
 }
 
 // hashAll hashes paths with n workers, each with its own Hasher, and yields

@@ -56,7 +56,7 @@ func (c *MatchCommand) Run(ctx context.Context, args []string) error {
 		return err
 	}
 	opts := vigil.MatchOptions{MinQuality: *minQuality, Dihedral: *dihedral}
-	hopts := hashing.Options{Pipeline: pdq.Full, Dihedral: *dihedral}
+	hopts := hashing.Options{Limits: hashing.Limits{Memory: workerBudget(0)}, Pipeline: pdq.Full, Dihedral: *dihedral}
 
 	paths, walkErrs, _ := expandPaths(fs.Args())
 	failed := len(walkErrs) > 0

@@ -130,7 +130,7 @@ func (c *ScanCommand) Run(ctx context.Context, args []string) error {
 		enc.Encode(scanLine{Path: e.path, Error: e.err.Error()})
 		sum.failed++
 	}
-	hopts := hashing.Options{Pipeline: pdq.Full, Dihedral: *dihedral}
+	hopts := hashing.Options{Limits: hashing.Limits{Memory: workerBudget(0)}, Pipeline: pdq.Full, Dihedral: *dihedral}
 	start := time.Now()
 	results := mapOrdered(ctx, paths, max(1, *workers), func() func(string) scanResult {
 		h := hashing.NewHasher(hopts)

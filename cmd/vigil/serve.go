@@ -33,6 +33,10 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	refresh := fs.Duration("refresh", 2*time.Second, "how often to pick up bank changes made by other processes")
 	maxBytes := fs.Int64("max-bytes", hashing.DefaultLimits.MaxBytes, "largest uploaded content, in bytes")
 	maxPixels := fs.Int64("max-pixels", hashing.DefaultLimits.MaxPixels, "largest uploaded image, in pixels")
+	decodeMemory := fs.Int64("decode-memory", hashing.DefaultDecodeMemory, "memory, in bytes, that images being decoded may take at once, across uploads, jobs and previews; beyond it a decode waits --decode-wait, then is refused (503). An image needs up to 16 bytes a pixel while decoding: keep it at least 16 × --max-pixels")
+	decodeWait := fs.Duration("decode-wait", hashing.DefaultDecodeWait, "how long a decode waits for --decode-memory to free up")
+	bodyTimeout := fs.Duration("body-timeout", vhttp.DefaultBodyTimeout, "time a client has to send a JSON or form request body (408 after)")
+	uploadTimeout := fs.Duration("upload-timeout", vhttp.DefaultUploadTimeout, "time a client has to send an upload or import body (408 after)")
 	retention := fs.Duration("conversation-retention", 30*24*time.Hour, "how long a conversation's scoring state is kept after its last message")
 	webhooks := webhookFlag(fs)
 	rematchWebhook := fs.String("rematch-webhook", "", "notify this webhook (a --webhook NAME) of retroactive matches; needs --keep-signals")
@@ -55,6 +59,10 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 		if _, ok := webhooks[*rematchWebhook]; !ok || *keepSignals <= 0 {
 			return fmt.Errorf("--rematch-webhook %q needs --webhook %s=URL and --keep-signals", *rematchWebhook, *rematchWebhook)
 		}
+	}
+
+	if *decodeMemory > 0 && *decodeMemory < 16**maxPixels {
+		c.Logger.Warn("--decode-memory is under 16 bytes per pixel of --max-pixels: the largest images may be refused", "decode_memory", *decodeMemory, "max_pixels", *maxPixels)
 	}
 
 	db, err := c.openStore(ctx, *data)
@@ -83,7 +91,10 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	if *keepSignals > 0 {
 		m.SetSignalStore(signals)
 	}
-	hashOpts := hashing.Options{Limits: hashing.Limits{MaxBytes: *maxBytes, MaxPixels: *maxPixels}, Pipeline: pdq.Full, Dihedral: true}
+	// One decode budget for the API, the jobs and the UI previews: they
+	// share the process's memory.
+	budget := hashing.NewDecodeBudget(*decodeMemory, *decodeWait)
+	hashOpts := hashing.Options{Limits: hashing.Limits{MaxBytes: *maxBytes, MaxPixels: *maxPixels, Memory: budget}, Pipeline: pdq.Full, Dihedral: true}
 	js, err := c.openJobs(ctx, db, *data, webhooks, *jobWorkers, hashOpts, m, signals, *keepSignals)
 	if err != nil {
 		return err
@@ -111,6 +122,7 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	srv := vhttp.NewServer()
 	srv.Addr, srv.Banks, srv.Entries, srv.Keys, srv.Matcher, srv.Logger = *addr, banks, entries, keys, m, c.Logger
 	srv.Hashing = hashOpts
+	srv.BodyTimeout, srv.UploadTimeout = *bodyTimeout, *uploadTimeout
 	srv.Jobs, srv.Notifier, srv.Respond = js, js, flow
 	srv.Conversations, srv.Grooming, srv.ConversationRetention = conversations, grooming.NewDetector(grooming.Options{}), *retention
 	srv.Audit = sqlite.NewAuditService(db)

@@ -19,6 +19,7 @@ const (
 	EFORBIDDEN    = "forbidden"
 	ETOOLARGE     = "too_large"
 	EUNSUPPORTED  = "unsupported"
+	EUNAVAILABLE  = "unavailable"
 )
 
 // Error is an application error with a machine-readable code and a message
