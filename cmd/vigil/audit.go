@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 
 	"github.com/vigil-oss/vigil"
@@ -13,20 +12,37 @@ import (
 // AuditCommand reads and checks the audit log: `vigil audit verify|list`.
 type AuditCommand struct{ *Main }
 
+const auditUsage = `Usage:
+	vigil audit verify [--data DIR]
+	vigil audit list [--data DIR] [--after SEQ] [--limit N]
+
+verify checks the hash chain of the audit log and names the first record
+changed behind the store's back (exit 1); list prints records as JSON lines.`
+
 // Run dispatches the audit subcommands.
 func (c *AuditCommand) Run(ctx context.Context, args []string) error {
-	if len(args) == 0 {
-		fmt.Fprintln(c.Stderr, "Usage: vigil audit verify [--data DIR]\n       vigil audit list [--data DIR] [--after SEQ] [--limit N]")
-		return flag.ErrHelp
-	}
-	sub, args := args[0], args[1:]
-	fs := flag.NewFlagSet("vigil audit "+sub, flag.ContinueOnError)
-	fs.SetOutput(c.Stderr)
-	data := dataFlag(fs)
-	after := fs.Int64("after", 0, "list records after this sequence number")
-	limit := fs.Int("limit", 100, "list at most this many records")
-	if err := fs.Parse(args); err != nil {
+	sub, args, err := c.group(args, auditUsage, "verify", "list")
+	if err != nil {
 		return err
+	}
+	var fs *flagSet
+	var after *int64
+	var limit *int
+	switch sub {
+	case "verify":
+		fs = c.newFlagSet("vigil audit verify", "Usage: vigil audit verify [--data DIR]\n\nChecks the hash chain of the audit log; exits 1 if a record was changed.")
+	case "list":
+		fs = c.newFlagSet("vigil audit list", "Usage: vigil audit list [--data DIR] [--after SEQ] [--limit N]\n\nPrints audit records as JSON lines, oldest first.")
+		after = fs.Int64("after", 0, "list records after this sequence number")
+		limit = fs.Int("limit", 100, "list at most this many records")
+		fs.limit("limit", between(1, vigil.MaxEntryLimit))
+	}
+	data := dataFlag(fs)
+	if err := fs.parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fs.usageErrorf("audit %s takes no arguments, got %q", sub, fs.Args())
 	}
 	db, err := c.openStore(ctx, *data)
 	if err != nil {
@@ -57,7 +73,7 @@ func (c *AuditCommand) Run(ctx context.Context, args []string) error {
 		}
 		return nil
 	}
-	return fmt.Errorf("unknown audit command %q (verify or list)", sub)
+	panic("unreachable: audit " + sub)
 }
 
 // auditCLI records an action taken from the command line.

@@ -3,10 +3,10 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/vigil-oss/vigil"
 	"github.com/vigil-oss/vigil/banklist"
@@ -29,14 +29,20 @@ all of the file or, on any error, none of it.`
 
 // Run dispatches to the bank subcommands.
 func (c *BankCommand) Run(ctx context.Context, args []string) error {
-	if len(args) == 0 {
-		fmt.Fprintln(c.Stderr, bankUsage)
-		return flag.ErrHelp
+	sub, args, err := c.group(args, bankUsage, "create", "list", "import", "export")
+	if err != nil {
+		return err
 	}
-	sub, args := args[0], args[1:]
-	fs := flag.NewFlagSet("vigil bank "+sub, flag.ContinueOnError)
-	fs.SetOutput(c.Stderr)
+	// The synopsis line of sub in bankUsage starts its own usage.
+	synopsis := ""
+	for _, l := range strings.Split(bankUsage, "\n") {
+		if strings.HasPrefix(l, "\tvigil bank "+sub+" ") {
+			synopsis = "Usage: " + strings.TrimSpace(l)
+		}
+	}
+	fs := c.newFlagSet("vigil bank "+sub, synopsis)
 	data := dataFlag(fs)
+	var check func() error // the arguments, before the store is opened
 	var run func(ctx context.Context, db *sqlite.DB) error
 	switch sub {
 	case "create":
@@ -44,10 +50,8 @@ func (c *BankCommand) Run(ctx context.Context, args []string) error {
 		negative := fs.Bool("negative", false, "a negative bank: its matches suppress matches from other banks")
 		threshold := fs.Int("threshold", vigil.DefaultPDQThreshold, "PDQ match threshold (inclusive Hamming distance)")
 		disabled := fs.Bool("disabled", false, "create the bank disabled")
+		check = func() error { return fs.nargs(1, 1, "a bank NAME") }
 		run = func(ctx context.Context, db *sqlite.DB) error {
-			if fs.NArg() != 1 {
-				return fmt.Errorf("usage: vigil bank create [flags] NAME")
-			}
 			b := &vigil.Bank{Name: fs.Arg(0), Description: *desc, Negative: *negative, Enabled: !*disabled,
 				Thresholds: map[vigil.SignalType]int{vigil.SignalPDQ: *threshold}}
 			if err := sqlite.NewBankService(db).CreateBank(ctx, b); err != nil {
@@ -57,6 +61,7 @@ func (c *BankCommand) Run(ctx context.Context, args []string) error {
 			return json.NewEncoder(c.Stdout).Encode(b)
 		}
 	case "list":
+		check = func() error { return fs.nargs(0, 0, "no arguments") }
 		run = func(ctx context.Context, db *sqlite.DB) error {
 			banks, err := sqlite.NewBankService(db).ListBanks(ctx)
 			if err != nil {
@@ -72,11 +77,8 @@ func (c *BankCommand) Run(ctx context.Context, args []string) error {
 		signalType := fs.String("signal-type", "", "signal type of a text list's values (pdq, md5, sha1, sha256)")
 		source := fs.String("source", "", "source of entries whose line names none (e.g. ncmec, iwf, local)")
 		format := fs.String("format", "auto", "list format: auto, text or csv")
-		run = func(ctx context.Context, db *sqlite.DB) error {
-			if fs.NArg() != 2 {
-				return fmt.Errorf("usage: vigil bank import [flags] NAME FILE|-")
-			}
-			opt := banklist.Options{SignalType: vigil.SignalType(*signalType), Source: *source}
+		opt := banklist.Options{}
+		check = func() error {
 			switch *format {
 			case "auto":
 			case "text":
@@ -84,8 +86,12 @@ func (c *BankCommand) Run(ctx context.Context, args []string) error {
 			case "csv":
 				opt.Format = banklist.FormatCSV
 			default:
-				return fmt.Errorf("--format must be auto, text or csv")
+				return fs.usageErrorf("--format must be auto, text or csv, not %q", *format)
 			}
+			return fs.nargs(2, 2, "a bank NAME and a FILE (- for standard input)")
+		}
+		run = func(ctx context.Context, db *sqlite.DB) error {
+			opt.SignalType, opt.Source = vigil.SignalType(*signalType), *source
 			b, err := sqlite.NewBankService(db).FindBankByName(ctx, fs.Arg(0))
 			if err != nil {
 				return err
@@ -103,10 +109,8 @@ func (c *BankCommand) Run(ctx context.Context, args []string) error {
 			return json.NewEncoder(c.Stdout).Encode(res)
 		}
 	case "export":
+		check = func() error { return fs.nargs(1, 2, "a bank NAME and optionally a FILE") }
 		run = func(ctx context.Context, db *sqlite.DB) error {
-			if fs.NArg() < 1 || fs.NArg() > 2 {
-				return fmt.Errorf("usage: vigil bank export [flags] NAME [FILE|-]")
-			}
 			c.auditCLI(ctx, db, vigil.AuditBankExport, "bank:"+fs.Arg(0), nil)
 			if fs.NArg() == 1 || fs.Arg(1) == "-" {
 				return exportBank(ctx, db, fs.Arg(0), c.Stdout)
@@ -122,11 +126,11 @@ func (c *BankCommand) Run(ctx context.Context, args []string) error {
 			// The file's last bytes may only fail to land at close.
 			return f.Close()
 		}
-	default:
-		fmt.Fprintln(c.Stderr, bankUsage)
-		return fmt.Errorf("unknown bank command %q", sub)
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := fs.parse(args); err != nil {
+		return err
+	}
+	if err := check(); err != nil {
 		return err
 	}
 	db, err := c.openStore(ctx, *data)

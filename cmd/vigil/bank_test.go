@@ -9,7 +9,7 @@ import (
 )
 
 func TestBankImportMatchExport(t *testing.T) {
-	data := t.TempDir()
+	data := newDataDir(t)
 	img := filepath.Join(testImages, "synthetic/synth-smooth-rgb-129x300.png")
 	const imgPDQ = "da4b8b371a4aeb359ae1ef409a41049a5fb7f0aca503f49ea1bc70abb1bc700b"
 	if _, _, err := runMain(t, "", "bank", "create", "--data", data, "--description", "test list", "hotline"); err != nil {
@@ -47,7 +47,7 @@ func TestBankImportMatchExport(t *testing.T) {
 }
 
 func TestKeyCreatePrintsSecretAlone(t *testing.T) {
-	data := t.TempDir()
+	data := newDataDir(t)
 	out, _, err := runMain(t, "", "key", "create", "--data", data, "--role", "matcher")
 	if err != nil {
 		t.Fatal(err)

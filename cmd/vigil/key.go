@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"strconv"
 
@@ -14,22 +13,36 @@ import (
 // KeyCommand manages API keys: `vigil key create|list|revoke`.
 type KeyCommand struct{ *Main }
 
+const keyUsage = `Usage:
+	vigil key create --role ROLE [--name NAME] [--data DIR]
+	vigil key list [--data DIR]
+	vigil key revoke [--data DIR] ID
+
+create prints the new key's secret alone on stdout (it is shown only once);
+roles are admin, curator, matcher and reviewer.`
+
 // Run dispatches to the key subcommands.
 func (c *KeyCommand) Run(ctx context.Context, args []string) error {
-	if len(args) == 0 {
-		fmt.Fprintln(c.Stderr, "Usage: vigil key create --role ROLE [--name NAME] [--data DIR]\n       vigil key list [--data DIR]\n       vigil key revoke [--data DIR] ID")
-		return flag.ErrHelp
+	sub, args, err := c.group(args, keyUsage, "create", "list", "revoke")
+	if err != nil {
+		return err
 	}
-	sub, args := args[0], args[1:]
-	fs := flag.NewFlagSet("vigil key "+sub, flag.ContinueOnError)
-	fs.SetOutput(c.Stderr)
-	data := dataFlag(fs)
 	switch sub {
 	case "create":
-		role := fs.String("role", "", "role of the key: admin, curator, matcher or reviewer")
+		fs := c.newFlagSet("vigil key create", "Usage: vigil key create --role ROLE [--name NAME] [--data DIR]\n\nCreates an API key and prints its secret alone on stdout; it is shown only this once.")
+		data := dataFlag(fs)
+		role := fs.String("role", "", "role of the key: admin, curator, matcher or reviewer (required)")
 		name := fs.String("name", "", "a name for the key (default: the role)")
-		if err := fs.Parse(args); err != nil {
+		if err := fs.parse(args); err != nil {
 			return err
+		}
+		switch {
+		case fs.NArg() > 0:
+			return fs.usageErrorf("key create takes no arguments, got %q", fs.Args())
+		case *role == "":
+			return fs.usageErrorf("key create needs --role (admin, curator, matcher or reviewer)")
+		case !vigil.Role(*role).Valid():
+			return fs.usageErrorf("unknown role %q (admin, curator, matcher or reviewer)", *role)
 		}
 		if *name == "" {
 			*name = *role
@@ -49,8 +62,13 @@ func (c *KeyCommand) Run(ctx context.Context, args []string) error {
 		fmt.Fprintln(c.Stdout, secret)
 		return nil
 	case "list":
-		if err := fs.Parse(args); err != nil {
+		fs := c.newFlagSet("vigil key list", "Usage: vigil key list [--data DIR]\n\nPrints every key (never its secret) as JSON lines.")
+		data := dataFlag(fs)
+		if err := fs.parse(args); err != nil {
 			return err
+		}
+		if fs.NArg() > 0 {
+			return fs.usageErrorf("key list takes no arguments, got %q", fs.Args())
 		}
 		db, err := c.openStore(ctx, *data)
 		if err != nil {
@@ -67,15 +85,17 @@ func (c *KeyCommand) Run(ctx context.Context, args []string) error {
 		}
 		return nil
 	case "revoke":
-		if err := fs.Parse(args); err != nil {
+		fs := c.newFlagSet("vigil key revoke", "Usage: vigil key revoke [--data DIR] ID\n\nRevokes the key with this id (see vigil key list) and prints it.")
+		data := dataFlag(fs)
+		if err := fs.parse(args); err != nil {
 			return err
 		}
 		if fs.NArg() != 1 {
-			return fmt.Errorf("usage: vigil key revoke [--data DIR] ID")
+			return fs.usageErrorf("key revoke takes one key id, got %d arguments", fs.NArg())
 		}
 		id, err := strconv.ParseInt(fs.Arg(0), 10, 64)
 		if err != nil {
-			return fmt.Errorf("key id %q is not a number", fs.Arg(0))
+			return fs.usageErrorf("key id %q is not a number", fs.Arg(0))
 		}
 		db, err := c.openStore(ctx, *data)
 		if err != nil {
@@ -89,5 +109,5 @@ func (c *KeyCommand) Run(ctx context.Context, args []string) error {
 		c.auditCLI(ctx, db, vigil.AuditKeyRevoke, "key:"+k.Name, map[string]any{"id": k.ID})
 		return json.NewEncoder(c.Stdout).Encode(k)
 	}
-	return fmt.Errorf("unknown key command %q (create, list or revoke)", sub)
+	panic("unreachable: key " + sub)
 }
