@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/vigil-oss/vigil"
@@ -14,7 +15,7 @@ import (
 )
 
 // BankCommand manages banks in the data directory:
-// `vigil bank create|list|import|export`.
+// `vigil bank create|list|import|export|retract`.
 type BankCommand struct{ *Main }
 
 const bankUsage = `Usage:
@@ -22,14 +23,16 @@ const bankUsage = `Usage:
 	vigil bank list [--data DIR]
 	vigil bank import [--data DIR] [--signal-type T] [--source S] [--format auto|text|csv] NAME FILE|-
 	vigil bank export [--data DIR] NAME [FILE|-]
+	vigil bank retract [--data DIR] --reason TEXT ENTRY_ID
 
 Lists are text (one hash per line, # comments, needs --signal-type) or CSV with a
 header from signal_type,value,source,source_entry_id,category. An import is atomic:
-all of the file or, on any error, none of it.`
+all of the file or, on any error, none of it. Entries are never deleted: retract
+one, with a reason, and it stops matching.`
 
 // Run dispatches to the bank subcommands.
 func (c *BankCommand) Run(ctx context.Context, args []string) error {
-	sub, args, err := c.group(args, bankUsage, "create", "list", "import", "export")
+	sub, args, err := c.group(args, bankUsage, "create", "list", "import", "export", "retract")
 	if err != nil {
 		return err
 	}
@@ -125,6 +128,31 @@ func (c *BankCommand) Run(ctx context.Context, args []string) error {
 			}
 			// The file's last bytes may only fail to land at close.
 			return f.Close()
+		}
+	case "retract":
+		reason := fs.String("reason", "", "why the entry is retracted (required; kept with the entry and in the audit log)")
+		var id int64
+		check = func() error {
+			if err := fs.nargs(1, 1, "an ENTRY_ID"); err != nil {
+				return err
+			}
+			var err error
+			if id, err = strconv.ParseInt(fs.Arg(0), 10, 64); err != nil || id <= 0 {
+				return fs.usageErrorf("entry id %q is not a positive number", fs.Arg(0))
+			}
+			if strings.TrimSpace(*reason) == "" {
+				return fs.usageErrorf("bank retract needs --reason")
+			}
+			return nil
+		}
+		run = func(ctx context.Context, db *sqlite.DB) error {
+			// The store method and audit record of POST /v1/entries/{id}/retract.
+			e, err := sqlite.NewEntryService(db).RetractEntry(ctx, id, "cli", *reason)
+			if err != nil {
+				return err
+			}
+			c.auditCLI(ctx, db, vigil.AuditEntryRetract, "entry:"+strconv.FormatInt(e.ID, 10), map[string]string{"reason": *reason})
+			return json.NewEncoder(c.Stdout).Encode(e)
 		}
 	}
 	if err := fs.parse(args); err != nil {

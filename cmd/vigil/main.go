@@ -115,7 +115,7 @@ Usage:
 Commands:
 
 	audit     verify or list the hash-chained audit log
-	bank      create, list, import and export banks (hash lists)
+	bank      create, list, import, export banks (hash lists) and retract entries
 	eval      evaluate a detector on a labelled set (eval grooming FILE)
 	grooming  score conversations for grooming risk (grooming score FILE)
 	hash      hash images and videos: PDQ, vPDQ, MD5, SHA-1, SHA-256

@@ -40,9 +40,11 @@ func TestHelpGoesToStdout(t *testing.T) {
 		{[]string{"help", "hash"}, "-max-bytes"},
 		{[]string{"hash", "--help"}, "-max-bytes"},
 		{[]string{"hash", "-h"}, "-workers"},
+		{[]string{"help", "bank"}, "vigil bank retract"},
 		{[]string{"bank", "--help"}, "vigil bank import"},
 		{[]string{"bank", "help"}, "vigil bank export"},
 		{[]string{"help", "bank", "import"}, "-signal-type"},
+		{[]string{"bank", "retract", "-h"}, "-reason"},
 		{[]string{"help", "key", "create"}, "-role"},
 		{[]string{"help", "serve"}, "-job-workers"},
 		{[]string{"help", "init"}, "-data"},
@@ -82,6 +84,9 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{[]string{"bank"}, "missing subcommand"},
 		{[]string{"bank", "frob"}, `unknown subcommand "frob"`},
 		{[]string{"bank", "create"}, "bank create takes a bank NAME, got 0 arguments"},
+		{[]string{"bank", "retract", "--reason", "x"}, "ENTRY_ID"},
+		{[]string{"bank", "retract", "--reason", "x", "seven"}, `entry id "seven" is not a positive number`},
+		{[]string{"bank", "retract", "7"}, "needs --reason"},
 		{[]string{"key", "create"}, "key create needs --role"},
 		{[]string{"key", "create", "--role", "wizard"}, `unknown role "wizard"`},
 		{[]string{"key", "revoke", "x"}, `key id "x" is not a number`},
@@ -110,7 +115,7 @@ func TestEveryNumericFlagIsRanged(t *testing.T) {
 		case "audit":
 			lines = append(lines, []string{"audit", "verify"}, []string{"audit", "list"})
 		case "bank":
-			for _, sub := range []string{"create", "list", "import", "export"} {
+			for _, sub := range []string{"create", "list", "import", "export", "retract"} {
 				lines = append(lines, []string{"bank", sub})
 			}
 		case "key":
