@@ -25,24 +25,20 @@ func (c *AuditCommand) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	var fs *flagSet
+	fs := c.newFlagSet("vigil audit "+sub, synopsis(auditUsage, "vigil audit "+sub))
+	data := dataFlag(fs)
 	var after *int64
 	var limit *int
-	switch sub {
-	case "verify":
-		fs = c.newFlagSet("vigil audit verify", "Usage: vigil audit verify [--data DIR]\n\nChecks the hash chain of the audit log; exits 1 if a record was changed.")
-	case "list":
-		fs = c.newFlagSet("vigil audit list", "Usage: vigil audit list [--data DIR] [--after SEQ] [--limit N]\n\nPrints audit records as JSON lines, oldest first.")
+	if sub == "list" {
 		after = fs.Int64("after", 0, "list records after this sequence number")
 		limit = fs.Int("limit", 100, "list at most this many records")
 		fs.limit("limit", between(1, vigil.MaxEntryLimit))
 	}
-	data := dataFlag(fs)
 	if err := fs.parse(args); err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		return fs.usageErrorf("audit %s takes no arguments, got %q", sub, fs.Args())
+	if err := fs.nargs(0, 0, "no arguments"); err != nil {
+		return err
 	}
 	db, err := c.openStore(ctx, *data)
 	if err != nil {
@@ -73,7 +69,7 @@ func (c *AuditCommand) Run(ctx context.Context, args []string) error {
 		}
 		return nil
 	}
-	panic("unreachable: audit " + sub)
+	panic("unreachable: audit " + sub) // group returned a known subcommand
 }
 
 // auditCLI records an action taken from the command line.

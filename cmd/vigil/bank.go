@@ -36,14 +36,7 @@ func (c *BankCommand) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	// The synopsis line of sub in bankUsage starts its own usage.
-	synopsis := ""
-	for _, l := range strings.Split(bankUsage, "\n") {
-		if strings.HasPrefix(l, "\tvigil bank "+sub+" ") {
-			synopsis = "Usage: " + strings.TrimSpace(l)
-		}
-	}
-	fs := c.newFlagSet("vigil bank "+sub, synopsis)
+	fs := c.newFlagSet("vigil bank "+sub, synopsis(bankUsage, "vigil bank "+sub))
 	data := dataFlag(fs)
 	var check func() error // the arguments, before the store is opened
 	var run func(ctx context.Context, db *sqlite.DB) error

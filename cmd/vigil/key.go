@@ -18,8 +18,8 @@ const keyUsage = `Usage:
 	vigil key list [--data DIR]
 	vigil key revoke [--data DIR] ID
 
-create prints the new key's secret alone on stdout (it is shown only once);
-roles are admin, curator, matcher and reviewer.`
+create prints the new key's secret alone on stdout, only this once; roles are
+admin, curator, matcher and reviewer.`
 
 // Run dispatches to the key subcommands.
 func (c *KeyCommand) Run(ctx context.Context, args []string) error {
@@ -27,21 +27,22 @@ func (c *KeyCommand) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	fs := c.newFlagSet("vigil key "+sub, synopsis(keyUsage, "vigil key "+sub))
+	data := dataFlag(fs)
 	switch sub {
 	case "create":
-		fs := c.newFlagSet("vigil key create", "Usage: vigil key create --role ROLE [--name NAME] [--data DIR]\n\nCreates an API key and prints its secret alone on stdout; it is shown only this once.")
-		data := dataFlag(fs)
 		role := fs.String("role", "", "role of the key: admin, curator, matcher or reviewer (required)")
 		name := fs.String("name", "", "a name for the key (default: the role)")
 		if err := fs.parse(args); err != nil {
 			return err
 		}
-		switch {
-		case fs.NArg() > 0:
-			return fs.usageErrorf("key create takes no arguments, got %q", fs.Args())
-		case *role == "":
+		if err := fs.nargs(0, 0, "no arguments"); err != nil {
+			return err
+		}
+		// Checked before the name defaults to it: a missing role is the mistake.
+		if *role == "" {
 			return fs.usageErrorf("key create needs --role (admin, curator, matcher or reviewer)")
-		case !vigil.Role(*role).Valid():
+		} else if !vigil.Role(*role).Valid() {
 			return fs.usageErrorf("unknown role %q (admin, curator, matcher or reviewer)", *role)
 		}
 		if *name == "" {
@@ -62,13 +63,11 @@ func (c *KeyCommand) Run(ctx context.Context, args []string) error {
 		fmt.Fprintln(c.Stdout, secret)
 		return nil
 	case "list":
-		fs := c.newFlagSet("vigil key list", "Usage: vigil key list [--data DIR]\n\nPrints every key (never its secret) as JSON lines.")
-		data := dataFlag(fs)
 		if err := fs.parse(args); err != nil {
 			return err
 		}
-		if fs.NArg() > 0 {
-			return fs.usageErrorf("key list takes no arguments, got %q", fs.Args())
+		if err := fs.nargs(0, 0, "no arguments"); err != nil {
+			return err
 		}
 		db, err := c.openStore(ctx, *data)
 		if err != nil {
@@ -85,13 +84,11 @@ func (c *KeyCommand) Run(ctx context.Context, args []string) error {
 		}
 		return nil
 	case "revoke":
-		fs := c.newFlagSet("vigil key revoke", "Usage: vigil key revoke [--data DIR] ID\n\nRevokes the key with this id (see vigil key list) and prints it.")
-		data := dataFlag(fs)
 		if err := fs.parse(args); err != nil {
 			return err
 		}
-		if fs.NArg() != 1 {
-			return fs.usageErrorf("key revoke takes one key id, got %d arguments", fs.NArg())
+		if err := fs.nargs(1, 1, "one key ID"); err != nil {
+			return err
 		}
 		id, err := strconv.ParseInt(fs.Arg(0), 10, 64)
 		if err != nil {
@@ -109,5 +106,5 @@ func (c *KeyCommand) Run(ctx context.Context, args []string) error {
 		c.auditCLI(ctx, db, vigil.AuditKeyRevoke, "key:"+k.Name, map[string]any{"id": k.ID})
 		return json.NewEncoder(c.Stdout).Encode(k)
 	}
-	panic("unreachable: key " + sub)
+	panic("unreachable: key " + sub) // group returned a known subcommand
 }

@@ -177,7 +177,11 @@ func (r numRange) describe(v any) string {
 		}
 		return strconv.FormatFloat(x, 'f', -1, 64)
 	}
+	_, isFloat := v.(float64)
+	_, isDuration := v.(time.Duration)
 	switch {
+	case r.positive && math.IsInf(r.max, 1) && !isFloat && !isDuration:
+		return "must be at least 1"
 	case r.positive && math.IsInf(r.max, 1):
 		return "must be more than " + format(0)
 	case math.IsInf(r.max, 1):
@@ -262,4 +266,15 @@ func (f *flagSet) nargs(min, max int, want string) error {
 		return f.usageErrorf("%s takes %s, got %d arguments", strings.TrimPrefix(f.Name(), "vigil "), want, n)
 	}
 	return nil
+}
+
+// synopsis returns the line of a group's usage that shows the command
+// name ("vigil bank import"), as the start of that subcommand's usage.
+func synopsis(groupUsage, name string) string {
+	for _, l := range strings.Split(groupUsage, "\n") {
+		if l = strings.TrimSpace(l); strings.HasPrefix(l, name+" ") || l == name {
+			return "Usage: " + l
+		}
+	}
+	return "Usage: " + name
 }
