@@ -15,7 +15,7 @@ const defaultDataDir = "./vigil-data"
 // dataFlag registers the --data flag shared by every command that opens the
 // store.
 func dataFlag(fs *flagSet) *string {
-	return fs.String("data", defaultDataDir, "data directory of the embedded SQLite store")
+	return fs.String("data", defaultDataDir, "data directory of the embedded SQLite store, made by vigil init or vigil serve")
 }
 
 // localMatcher loads the indexes of every bank in db.
