@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 
 	"github.com/vigil-oss/vigil"
@@ -13,19 +12,32 @@ import (
 // AuditCommand reads and checks the audit log: `vigil audit verify|list`.
 type AuditCommand struct{ *Main }
 
+const auditUsage = `Usage:
+	vigil audit verify [--data DIR]
+	vigil audit list [--data DIR] [--after SEQ] [--limit N]
+
+verify checks the hash chain of the audit log and names the first record
+changed behind the store's back (exit 1); list prints records as JSON lines.`
+
 // Run dispatches the audit subcommands.
 func (c *AuditCommand) Run(ctx context.Context, args []string) error {
-	if len(args) == 0 {
-		fmt.Fprintln(c.Stderr, "Usage: vigil audit verify [--data DIR]\n       vigil audit list [--data DIR] [--after SEQ] [--limit N]")
-		return flag.ErrHelp
+	sub, args, err := c.group(args, auditUsage, "verify", "list")
+	if err != nil {
+		return err
 	}
-	sub, args := args[0], args[1:]
-	fs := flag.NewFlagSet("vigil audit "+sub, flag.ContinueOnError)
-	fs.SetOutput(c.Stderr)
+	fs := c.newFlagSet("vigil audit "+sub, synopsis(auditUsage, "vigil audit "+sub))
 	data := dataFlag(fs)
-	after := fs.Int64("after", 0, "list records after this sequence number")
-	limit := fs.Int("limit", 100, "list at most this many records")
-	if err := fs.Parse(args); err != nil {
+	var after *int64
+	var limit *int
+	if sub == "list" {
+		after = fs.Int64("after", 0, "list records after this sequence number")
+		limit = fs.Int("limit", 100, "list at most this many records")
+		fs.limit("limit", between(1, vigil.MaxEntryLimit))
+	}
+	if err := fs.parse(args); err != nil {
+		return err
+	}
+	if err := fs.nargs(0, 0, "no arguments"); err != nil {
 		return err
 	}
 	db, err := c.openStore(ctx, *data)
@@ -57,7 +69,7 @@ func (c *AuditCommand) Run(ctx context.Context, args []string) error {
 		}
 		return nil
 	}
-	return fmt.Errorf("unknown audit command %q (verify or list)", sub)
+	panic("unreachable: audit " + sub) // group returned a known subcommand
 }
 
 // auditCLI records an action taken from the command line.

@@ -10,7 +10,7 @@ import (
 )
 
 func TestAuditVerifyCommand(t *testing.T) {
-	data := t.TempDir()
+	data := newDataDir(t)
 	runMain(t, "", "bank", "create", "--data", data, "one")
 	runMain(t, "", "key", "create", "--data", data, "--role", "curator")
 	runMain(t, "", "bank", "export", "--data", data, "one")

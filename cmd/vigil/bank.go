@@ -3,10 +3,11 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"os"
+	"strconv"
+	"strings"
 
 	"github.com/vigil-oss/vigil"
 	"github.com/vigil-oss/vigil/banklist"
@@ -14,7 +15,7 @@ import (
 )
 
 // BankCommand manages banks in the data directory:
-// `vigil bank create|list|import|export`.
+// `vigil bank create|list|import|export|retract`.
 type BankCommand struct{ *Main }
 
 const bankUsage = `Usage:
@@ -22,21 +23,22 @@ const bankUsage = `Usage:
 	vigil bank list [--data DIR]
 	vigil bank import [--data DIR] [--signal-type T] [--source S] [--format auto|text|csv] NAME FILE|-
 	vigil bank export [--data DIR] NAME [FILE|-]
+	vigil bank retract [--data DIR] --reason TEXT ENTRY_ID
 
 Lists are text (one hash per line, # comments, needs --signal-type) or CSV with a
 header from signal_type,value,source,source_entry_id,category. An import is atomic:
-all of the file or, on any error, none of it.`
+all of the file or, on any error, none of it. Entries are never deleted: retract
+one, with a reason, and it stops matching.`
 
 // Run dispatches to the bank subcommands.
 func (c *BankCommand) Run(ctx context.Context, args []string) error {
-	if len(args) == 0 {
-		fmt.Fprintln(c.Stderr, bankUsage)
-		return flag.ErrHelp
+	sub, args, err := c.group(args, bankUsage, "create", "list", "import", "export", "retract")
+	if err != nil {
+		return err
 	}
-	sub, args := args[0], args[1:]
-	fs := flag.NewFlagSet("vigil bank "+sub, flag.ContinueOnError)
-	fs.SetOutput(c.Stderr)
+	fs := c.newFlagSet("vigil bank "+sub, synopsis(bankUsage, "vigil bank "+sub))
 	data := dataFlag(fs)
+	var check func() error // the arguments, before the store is opened
 	var run func(ctx context.Context, db *sqlite.DB) error
 	switch sub {
 	case "create":
@@ -44,10 +46,8 @@ func (c *BankCommand) Run(ctx context.Context, args []string) error {
 		negative := fs.Bool("negative", false, "a negative bank: its matches suppress matches from other banks")
 		threshold := fs.Int("threshold", vigil.DefaultPDQThreshold, "PDQ match threshold (inclusive Hamming distance)")
 		disabled := fs.Bool("disabled", false, "create the bank disabled")
+		check = func() error { return fs.nargs(1, 1, "a bank NAME") }
 		run = func(ctx context.Context, db *sqlite.DB) error {
-			if fs.NArg() != 1 {
-				return fmt.Errorf("usage: vigil bank create [flags] NAME")
-			}
 			b := &vigil.Bank{Name: fs.Arg(0), Description: *desc, Negative: *negative, Enabled: !*disabled,
 				Thresholds: map[vigil.SignalType]int{vigil.SignalPDQ: *threshold}}
 			if err := sqlite.NewBankService(db).CreateBank(ctx, b); err != nil {
@@ -57,6 +57,7 @@ func (c *BankCommand) Run(ctx context.Context, args []string) error {
 			return json.NewEncoder(c.Stdout).Encode(b)
 		}
 	case "list":
+		check = func() error { return fs.nargs(0, 0, "no arguments") }
 		run = func(ctx context.Context, db *sqlite.DB) error {
 			banks, err := sqlite.NewBankService(db).ListBanks(ctx)
 			if err != nil {
@@ -72,11 +73,8 @@ func (c *BankCommand) Run(ctx context.Context, args []string) error {
 		signalType := fs.String("signal-type", "", "signal type of a text list's values (pdq, md5, sha1, sha256)")
 		source := fs.String("source", "", "source of entries whose line names none (e.g. ncmec, iwf, local)")
 		format := fs.String("format", "auto", "list format: auto, text or csv")
-		run = func(ctx context.Context, db *sqlite.DB) error {
-			if fs.NArg() != 2 {
-				return fmt.Errorf("usage: vigil bank import [flags] NAME FILE|-")
-			}
-			opt := banklist.Options{SignalType: vigil.SignalType(*signalType), Source: *source}
+		opt := banklist.Options{}
+		check = func() error {
 			switch *format {
 			case "auto":
 			case "text":
@@ -84,8 +82,12 @@ func (c *BankCommand) Run(ctx context.Context, args []string) error {
 			case "csv":
 				opt.Format = banklist.FormatCSV
 			default:
-				return fmt.Errorf("--format must be auto, text or csv")
+				return fs.usageErrorf("--format must be auto, text or csv, not %q", *format)
 			}
+			return fs.nargs(2, 2, "a bank NAME and a FILE (- for standard input)")
+		}
+		run = func(ctx context.Context, db *sqlite.DB) error {
+			opt.SignalType, opt.Source = vigil.SignalType(*signalType), *source
 			b, err := sqlite.NewBankService(db).FindBankByName(ctx, fs.Arg(0))
 			if err != nil {
 				return err
@@ -103,10 +105,8 @@ func (c *BankCommand) Run(ctx context.Context, args []string) error {
 			return json.NewEncoder(c.Stdout).Encode(res)
 		}
 	case "export":
+		check = func() error { return fs.nargs(1, 2, "a bank NAME and optionally a FILE") }
 		run = func(ctx context.Context, db *sqlite.DB) error {
-			if fs.NArg() < 1 || fs.NArg() > 2 {
-				return fmt.Errorf("usage: vigil bank export [flags] NAME [FILE|-]")
-			}
 			c.auditCLI(ctx, db, vigil.AuditBankExport, "bank:"+fs.Arg(0), nil)
 			if fs.NArg() == 1 || fs.Arg(1) == "-" {
 				return exportBank(ctx, db, fs.Arg(0), c.Stdout)
@@ -122,11 +122,36 @@ func (c *BankCommand) Run(ctx context.Context, args []string) error {
 			// The file's last bytes may only fail to land at close.
 			return f.Close()
 		}
-	default:
-		fmt.Fprintln(c.Stderr, bankUsage)
-		return fmt.Errorf("unknown bank command %q", sub)
+	case "retract":
+		reason := fs.String("reason", "", "why the entry is retracted (required; kept with the entry and in the audit log)")
+		var id int64
+		check = func() error {
+			if err := fs.nargs(1, 1, "an ENTRY_ID"); err != nil {
+				return err
+			}
+			var err error
+			if id, err = strconv.ParseInt(fs.Arg(0), 10, 64); err != nil || id <= 0 {
+				return fs.usageErrorf("entry id %q is not a positive number", fs.Arg(0))
+			}
+			if strings.TrimSpace(*reason) == "" {
+				return fs.usageErrorf("bank retract needs --reason")
+			}
+			return nil
+		}
+		run = func(ctx context.Context, db *sqlite.DB) error {
+			// The store method and audit record of POST /v1/entries/{id}/retract.
+			e, err := sqlite.NewEntryService(db).RetractEntry(ctx, id, "cli", *reason)
+			if err != nil {
+				return err
+			}
+			c.auditCLI(ctx, db, vigil.AuditEntryRetract, "entry:"+strconv.FormatInt(e.ID, 10), map[string]string{"reason": *reason})
+			return json.NewEncoder(c.Stdout).Encode(e)
+		}
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := fs.parse(args); err != nil {
+		return err
+	}
+	if err := check(); err != nil {
 		return err
 	}
 	db, err := c.openStore(ctx, *data)

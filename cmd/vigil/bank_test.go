@@ -12,7 +12,7 @@ import (
 )
 
 func TestBankImportMatchExport(t *testing.T) {
-	data := t.TempDir()
+	data := newDataDir(t)
 	img := filepath.Join(testImages, "synthetic/synth-smooth-rgb-129x300.png")
 	const imgPDQ = "da4b8b371a4aeb359ae1ef409a41049a5fb7f0aca503f49ea1bc70abb1bc700b"
 	if _, _, err := runMain(t, "", "bank", "create", "--data", data, "--description", "test list", "hotline"); err != nil {
@@ -50,7 +50,7 @@ func TestBankImportMatchExport(t *testing.T) {
 }
 
 func TestKeyCreatePrintsSecretAlone(t *testing.T) {
-	data := t.TempDir()
+	data := newDataDir(t)
 	out, _, err := runMain(t, "", "key", "create", "--data", data, "--role", "matcher")
 	if err != nil {
 		t.Fatal(err)
@@ -73,7 +73,7 @@ func TestKeyCreatePrintsSecretAlone(t *testing.T) {
 // that `vigil match` still starts afterwards (issue 10: once stored, such
 // a keyword made serve and match refuse to start).
 func TestBankImportRefusesUnmatchableKeyword(t *testing.T) {
-	data := t.TempDir()
+	data := newDataDir(t)
 	if _, _, err := runMain(t, "", "bank", "create", "--data", data, "words"); err != nil {
 		t.Fatal(err)
 	}
@@ -99,5 +99,48 @@ func TestBankImportRefusesUnmatchableKeyword(t *testing.T) {
 	}
 	if _, _, err := runMain(t, "", "match", "--data", data, img); err != nil {
 		t.Fatalf("match with an unmatchable keyword stored: %v", err)
+	}
+}
+
+// TestBankRetract retracts an entry from the command line: it stops
+// matching, the audit log records it as the API's retraction does, and a
+// second retraction or a missing reason is refused.
+func TestBankRetract(t *testing.T) {
+	data := newDataDir(t)
+	img := filepath.Join(testImages, "synthetic/synth-smooth-rgb-129x300.png")
+	runMain(t, "", "bank", "create", "--data", data, "hotline")
+	if _, _, err := runMain(t, scanImgPDQ+"\n", "bank", "import", "--data", data, "--signal-type", "pdq", "hotline", "-"); err != nil {
+		t.Fatal(err)
+	}
+	if out, _, _ := runMain(t, "", "match", "--data", data, img); !strings.Contains(out, `"matched":true`) {
+		t.Fatalf("before retraction: %s", out)
+	}
+	r := runExec(t, "", "bank", "retract", "--data", data, "--reason", "source withdrew it", "1")
+	var e struct {
+		ID            int64  `json:"id"`
+		RetractedBy   string `json:"retracted_by"`
+		RetractReason string `json:"retract_reason"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &e); r.code != 0 || err != nil || e.ID != 1 || e.RetractedBy != "cli" || e.RetractReason != "source withdrew it" {
+		t.Fatalf("retract: %+v %v", r, err)
+	}
+	if out, _, _ := runMain(t, "", "match", "--data", data, img); !strings.Contains(out, `"matched":false`) {
+		t.Fatalf("retracted entry still matches: %s", out)
+	}
+	out, _, _ := runMain(t, "", "audit", "list", "--data", data)
+	last := strings.Split(strings.TrimSpace(out), "\n")
+	var rec struct{ Actor, Action, Target, Detail string }
+	if err := json.Unmarshal([]byte(last[len(last)-1]), &rec); err != nil || rec.Actor != "cli" || rec.Action != "entry.retract" ||
+		rec.Target != "entry:1" || rec.Detail != `{"reason":"source withdrew it"}` {
+		t.Fatalf("audit record %+v %v", rec, err)
+	}
+	if r := runExec(t, "", "bank", "retract", "--data", data, "--reason", "again", "1"); r.code != 1 || !strings.Contains(r.stderr, "already retracted") {
+		t.Fatalf("second retraction: %+v", r)
+	}
+	if r := runExec(t, "", "bank", "retract", "--data", data, "--reason", "  ", "1"); r.code != 2 || !strings.Contains(r.stderr, "needs --reason") {
+		t.Fatalf("blank reason: %+v", r)
+	}
+	if out, _, _ := runMain(t, "", "audit", "verify", "--data", data); !strings.Contains(out, "chain intact") {
+		t.Fatalf("verify: %s", out)
 	}
 }

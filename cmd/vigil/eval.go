@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 
 	"github.com/vigil-oss/vigil/grooming"
@@ -12,29 +11,26 @@ import (
 // EvalCommand evaluates detectors on labelled sets: `vigil eval grooming FILE`.
 type EvalCommand struct{ *Main }
 
+const evalUsage = `Usage: vigil eval grooming [flags] FILE.jsonl
+
+Evaluates the grooming detector on a labelled set; "vigil help eval grooming"
+lists its flags.`
+
 // Run dispatches the eval subcommands.
 func (c *EvalCommand) Run(ctx context.Context, args []string) error {
-	if len(args) == 0 || args[0] != "grooming" {
-		fmt.Fprintln(c.Stderr, "Usage: vigil eval grooming [flags] FILE.jsonl")
-		if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-			return flag.ErrHelp
-		}
-		return fmt.Errorf("unknown eval target %q", args[0])
-	}
-	fset := flag.NewFlagSet("vigil eval grooming", flag.ContinueOnError)
-	fset.SetOutput(c.Stderr)
-	threshold := fset.Float64("threshold", grooming.DefaultThreshold, "flag threshold on the score")
-	asJSON := fset.Bool("json", false, "print the report as JSON")
-	fset.Usage = func() {
-		fmt.Fprintln(c.Stderr, "Usage: vigil eval grooming [flags] FILE.jsonl\n\nReads labelled JSON lines {\"id\",\"label\":\"grooming\"|\"benign\",\"messages\":[…],\"suspect\"}\nand prints recall at 1% and 5% FPR, ROC AUC, precision at 1% prevalence, suspect\naccuracy and early detection, next to the single-keyword baseline. - reads standard input.\n\nFlags:")
-		fset.PrintDefaults()
-	}
-	if err := fset.Parse(args[1:]); err != nil {
+	_, args, err := c.group(args, evalUsage, "grooming")
+	if err != nil {
 		return err
 	}
-	if fset.NArg() != 1 {
-		fset.Usage()
-		return flag.ErrHelp
+	fset := c.newFlagSet("vigil eval grooming", "Usage: vigil eval grooming [flags] FILE.jsonl\n\nReads labelled JSON lines {\"id\",\"label\":\"grooming\"|\"benign\",\"messages\":[…],\"suspect\"}\nand prints recall at 1% and 5% FPR, ROC AUC, precision at 1% prevalence, suspect\naccuracy and early detection, next to the single-keyword baseline. - reads standard input.")
+	threshold := fset.Float64("threshold", grooming.DefaultThreshold, "flag threshold on the score")
+	fset.limit("threshold", between(0, 1))
+	asJSON := fset.Bool("json", false, "print the report as JSON")
+	if err := fset.parse(args); err != nil {
+		return err
+	}
+	if err := fset.nargs(1, 1, "one FILE (- for standard input)"); err != nil {
+		return err
 	}
 	r, closeFn, err := openInput(fset.Arg(0), c.Stdin)
 	if err != nil {

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 
 	"github.com/vigil-oss/vigil/grooming"
@@ -30,26 +29,18 @@ type scoreLine struct {
 
 // Run dispatches the grooming subcommands.
 func (c *GroomingCommand) Run(ctx context.Context, args []string) error {
-	if len(args) == 0 || args[0] != "score" {
-		fmt.Fprintln(c.Stderr, "Usage: vigil grooming score [flags] FILE\n\nScores JSON-lines conversations for grooming risk; - reads standard input.")
-		if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-			return flag.ErrHelp
-		}
-		return fmt.Errorf("unknown grooming command %q", args[0])
-	}
-	fset := flag.NewFlagSet("vigil grooming score", flag.ContinueOnError)
-	fset.SetOutput(c.Stderr)
-	threshold := fset.Float64("threshold", grooming.DefaultThreshold, "flag threshold on the score")
-	fset.Usage = func() {
-		fmt.Fprintln(c.Stderr, "Usage: vigil grooming score [flags] FILE\n\nReads JSON lines {\"id\",\"messages\":[{\"from\",\"text\",\"time\"}],\"participants\":[…]}\nand prints one JSON line per conversation. - reads standard input.\n\nFlags:")
-		fset.PrintDefaults()
-	}
-	if err := fset.Parse(args[1:]); err != nil {
+	_, args, err := c.group(args, "Usage: vigil grooming score [flags] FILE\n\nScores JSON-lines conversations for grooming risk; - reads standard input.", "score")
+	if err != nil {
 		return err
 	}
-	if fset.NArg() != 1 {
-		fset.Usage()
-		return flag.ErrHelp
+	fset := c.newFlagSet("vigil grooming score", "Usage: vigil grooming score [flags] FILE\n\nReads JSON lines {\"id\",\"messages\":[{\"from\",\"text\",\"time\"}],\"participants\":[…]}\nand prints one JSON line per conversation. - reads standard input.")
+	threshold := fset.Float64("threshold", grooming.DefaultThreshold, "flag threshold on the score")
+	fset.limit("threshold", between(0, 1))
+	if err := fset.parse(args); err != nil {
+		return err
+	}
+	if err := fset.nargs(1, 1, "one FILE (- for standard input)"); err != nil {
+		return err
 	}
 	r, closeFn, err := openInput(fset.Arg(0), c.Stdin)
 	if err != nil {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"runtime"
@@ -46,8 +45,7 @@ type videoHashes struct {
 // Run parses flags, expands directories and hashes every file with a pool
 // of workers, printing results in input order.
 func (c *HashCommand) Run(ctx context.Context, args []string) error {
-	fset := flag.NewFlagSet("vigil hash", flag.ContinueOnError)
-	fset.SetOutput(c.Stderr)
+	fset := c.newFlagSet("vigil hash", "Usage: vigil hash [flags] PATH...\n\nHashes images (jpeg, png, gif, webp, bmp, tiff) with PDQ and videos (through ffmpeg) with vPDQ,\nplus MD5, SHA-1 and SHA-256 of every file.\nDirectories are walked recursively; - reads standard input. Exits 1 if any input failed.")
 	format := fset.String("format", "json", "output format: json (one object per line), text, or vpdq (a video's frame hashes in the reference's text format; one input)")
 	everyFrame := fset.Bool("every-frame", false, "videos: hash every frame (as vpdq-hash-video -r 0) instead of one per second")
 	workers := fset.Int("workers", runtime.NumCPU(), "files hashed in parallel")
@@ -55,22 +53,20 @@ func (c *HashCommand) Run(ctx context.Context, args []string) error {
 	dihedral := fset.Bool("dihedral", false, "also print the PDQ hashes of the 8 rotations and flips")
 	maxBytes := fset.Int64("max-bytes", hashing.DefaultLimits.MaxBytes, "largest file read, in bytes")
 	maxPixels := fset.Int64("max-pixels", hashing.DefaultLimits.MaxPixels, "largest image decoded, in pixels")
-	fset.Usage = func() {
-		fmt.Fprintln(c.Stderr, "Usage: vigil hash [flags] PATH...\n\nHashes images (jpeg, png, gif, webp, bmp, tiff) with PDQ and videos (through ffmpeg) with vPDQ,\nplus MD5, SHA-1 and SHA-256 of every file.\nDirectories are walked recursively; - reads standard input.\n\nFlags:")
-		fset.PrintDefaults()
+	for _, name := range []string{"workers", "max-bytes", "max-pixels"} {
+		fset.limit(name, positive())
 	}
-	if err := fset.Parse(args); err != nil {
+	if err := fset.parse(args); err != nil {
 		return err
 	}
 	if fset.NArg() == 0 {
-		fset.Usage()
-		return flag.ErrHelp
+		return fset.usageErrorf("hash takes at least one PATH")
 	}
 	if *format != "json" && *format != "text" && *format != "vpdq" {
-		return fmt.Errorf("unknown --format %q (json, text or vpdq)", *format)
+		return fset.usageErrorf("unknown --format %q (json, text or vpdq)", *format)
 	}
 	if *format == "vpdq" && fset.NArg() != 1 {
-		return fmt.Errorf("--format vpdq takes exactly one video")
+		return fset.usageErrorf("--format vpdq takes exactly one video")
 	}
 	opts := hashing.Options{Limits: hashing.Limits{MaxBytes: *maxBytes, MaxPixels: *maxPixels, Memory: workerBudget(*maxPixels)}, Dihedral: *dihedral}
 	switch *pipeline {
@@ -79,9 +75,8 @@ func (c *HashCommand) Run(ctx context.Context, args []string) error {
 	case "cli512":
 		opts.Pipeline = pdq.CLI512
 	default:
-		return fmt.Errorf("unknown --pipeline %q (full or cli512)", *pipeline)
+		return fset.usageErrorf("unknown --pipeline %q (full or cli512)", *pipeline)
 	}
-	*workers = max(1, *workers)
 
 	paths, walkErrs, sawDir := expandPaths(fset.Args())
 	var bar *progress
@@ -95,6 +90,10 @@ func (c *HashCommand) Run(ctx context.Context, args []string) error {
 	}
 	results := hashAll(ctx, paths, *workers, opts, vpdq.Options{EveryFrame: *everyFrame}, c.Stdin)
 	for line := range results {
+		if *format == "vpdq" && line.Error == "" && line.Video == nil {
+			// An image: it has no frame hashes to print, which is a failure.
+			line.Error = line.Path + ": not a video"
+		}
 		if line.Error != "" {
 			failed = true
 		}
@@ -115,8 +114,6 @@ func (c *HashCommand) writeLine(format string, l hashLine) {
 	if format == "vpdq" {
 		if l.Error != "" {
 			fmt.Fprintf(c.Stderr, "vigil: %s\n", l.Error)
-		} else if l.Video == nil {
-			fmt.Fprintf(c.Stderr, "vigil: %s: not a video\n", l.Path)
 		} else {
 			vpdq.WriteFrames(c.Stdout, l.Video.frames)
 		}
@@ -209,11 +206,31 @@ func hashVideo(ctx context.Context, vopts vpdq.Options, line hashLine, path stri
 	return line
 }
 
-// errorText is the text of an error for the operator: the message of a
-// *vigil.Error, else the whole error.
+// errorText is the text of an error for the operator: the whole error,
+// with every *vigil.Error in it reduced to its message, so that the
+// context wrapped around it stays and "vigil error: code=… message=…"
+// never shows.
 func errorText(err error) string {
-	if vigil.ErrorCode(err) != vigil.EINTERNAL {
-		return vigil.ErrorMessage(err)
+	s := err.Error()
+	for _, e := range vigilErrors(err, nil) {
+		s = strings.ReplaceAll(s, e.Error(), e.Message)
 	}
-	return err.Error()
+	return s
+}
+
+// vigilErrors appends the *vigil.Error values in err's tree to out.
+func vigilErrors(err error, out []*vigil.Error) []*vigil.Error {
+	switch x := err.(type) {
+	case nil:
+		return out
+	case *vigil.Error:
+		return append(out, x)
+	case interface{ Unwrap() error }:
+		return vigilErrors(x.Unwrap(), out)
+	case interface{ Unwrap() []error }:
+		for _, e := range x.Unwrap() {
+			out = vigilErrors(e, out)
+		}
+	}
+	return out
 }

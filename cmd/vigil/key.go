@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"strconv"
 
@@ -14,22 +13,37 @@ import (
 // KeyCommand manages API keys: `vigil key create|list|revoke`.
 type KeyCommand struct{ *Main }
 
+const keyUsage = `Usage:
+	vigil key create --role ROLE [--name NAME] [--data DIR]
+	vigil key list [--data DIR]
+	vigil key revoke [--data DIR] ID
+
+create prints the new key's secret alone on stdout, only this once; roles are
+admin, curator, matcher and reviewer.`
+
 // Run dispatches to the key subcommands.
 func (c *KeyCommand) Run(ctx context.Context, args []string) error {
-	if len(args) == 0 {
-		fmt.Fprintln(c.Stderr, "Usage: vigil key create --role ROLE [--name NAME] [--data DIR]\n       vigil key list [--data DIR]\n       vigil key revoke [--data DIR] ID")
-		return flag.ErrHelp
+	sub, args, err := c.group(args, keyUsage, "create", "list", "revoke")
+	if err != nil {
+		return err
 	}
-	sub, args := args[0], args[1:]
-	fs := flag.NewFlagSet("vigil key "+sub, flag.ContinueOnError)
-	fs.SetOutput(c.Stderr)
+	fs := c.newFlagSet("vigil key "+sub, synopsis(keyUsage, "vigil key "+sub))
 	data := dataFlag(fs)
 	switch sub {
 	case "create":
-		role := fs.String("role", "", "role of the key: admin, curator, matcher or reviewer")
+		role := fs.String("role", "", "role of the key: admin, curator, matcher or reviewer (required)")
 		name := fs.String("name", "", "a name for the key (default: the role)")
-		if err := fs.Parse(args); err != nil {
+		if err := fs.parse(args); err != nil {
 			return err
+		}
+		if err := fs.nargs(0, 0, "no arguments"); err != nil {
+			return err
+		}
+		// Checked before the name defaults to it: a missing role is the mistake.
+		if *role == "" {
+			return fs.usageErrorf("key create needs --role (admin, curator, matcher or reviewer)")
+		} else if !vigil.Role(*role).Valid() {
+			return fs.usageErrorf("unknown role %q (admin, curator, matcher or reviewer)", *role)
 		}
 		if *name == "" {
 			*name = *role
@@ -49,7 +63,10 @@ func (c *KeyCommand) Run(ctx context.Context, args []string) error {
 		fmt.Fprintln(c.Stdout, secret)
 		return nil
 	case "list":
-		if err := fs.Parse(args); err != nil {
+		if err := fs.parse(args); err != nil {
+			return err
+		}
+		if err := fs.nargs(0, 0, "no arguments"); err != nil {
 			return err
 		}
 		db, err := c.openStore(ctx, *data)
@@ -67,15 +84,15 @@ func (c *KeyCommand) Run(ctx context.Context, args []string) error {
 		}
 		return nil
 	case "revoke":
-		if err := fs.Parse(args); err != nil {
+		if err := fs.parse(args); err != nil {
 			return err
 		}
-		if fs.NArg() != 1 {
-			return fmt.Errorf("usage: vigil key revoke [--data DIR] ID")
+		if err := fs.nargs(1, 1, "one key ID"); err != nil {
+			return err
 		}
 		id, err := strconv.ParseInt(fs.Arg(0), 10, 64)
 		if err != nil {
-			return fmt.Errorf("key id %q is not a number", fs.Arg(0))
+			return fs.usageErrorf("key id %q is not a number", fs.Arg(0))
 		}
 		db, err := c.openStore(ctx, *data)
 		if err != nil {
@@ -89,5 +106,5 @@ func (c *KeyCommand) Run(ctx context.Context, args []string) error {
 		c.auditCLI(ctx, db, vigil.AuditKeyRevoke, "key:"+k.Name, map[string]any{"id": k.ID})
 		return json.NewEncoder(c.Stdout).Encode(k)
 	}
-	return fmt.Errorf("unknown key command %q (create, list or revoke)", sub)
+	panic("unreachable: key " + sub) // group returned a known subcommand
 }

@@ -5,37 +5,25 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"os/signal"
+	"slices"
 	"syscall"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	m := NewMain()
-	if err := m.Run(ctx, os.Args[1:]); err != nil {
-		if !errors.Is(err, flag.ErrHelp) && !errors.Is(err, errSilent) {
-			fmt.Fprintln(m.Stderr, "vigil:", err)
-		}
-		os.Exit(exitCode(err))
-	}
+	code := NewMain().Exec(ctx, os.Args[1:])
+	stop()
+	os.Exit(code)
 }
 
 // errSilent marks a failure that the subcommand already reported (for
-// example per-file errors in `vigil hash`): exit non-zero, print nothing more.
+// example per-file errors in `vigil hash`): exit 1, print nothing more.
 var errSilent = errors.New("failed")
-
-func exitCode(err error) int {
-	if errors.Is(err, flag.ErrHelp) {
-		return 2
-	}
-	return 1
-}
 
 // Main holds the process-wide streams so that subcommands can be tested
 // without touching os.Stdout and friends.
@@ -44,6 +32,10 @@ type Main struct {
 	Stdout io.Writer
 	Stderr io.Writer
 	Logger *slog.Logger
+
+	// onParse, when set, sees every flag set just before it parses; tests
+	// use it to check every command's flags.
+	onParse func(*flagSet)
 }
 
 // NewMain returns a Main wired to the process's standard streams.
@@ -56,23 +48,41 @@ func NewMain() *Main {
 	}
 }
 
-// Run dispatches to a subcommand.
+// commands are the subcommands, for dispatch and for "vigil help TOPIC".
+var commands = []string{"audit", "bank", "eval", "grooming", "hash", "init", "key", "match", "rules", "scan", "serve", "version"}
+
+// Run runs a command line and returns its error: nil also when help was
+// asked for and printed, a *usageError for a mistake in the command line.
+// Exec prints it and turns it into an exit status.
 func (m *Main) Run(ctx context.Context, args []string) error {
-	var cmd string
-	if len(args) > 0 {
-		cmd, args = args[0], args[1:]
+	if err := m.run(ctx, args); !errors.Is(err, errHelpShown) {
+		return err
 	}
+	return nil
+}
+
+func (m *Main) run(ctx context.Context, args []string) error {
+	if len(args) == 0 {
+		return &usageError{msg: "missing command", usage: m.usage}
+	}
+	cmd, args := args[0], args[1:]
 	switch cmd {
-	case "", "help", "-h", "--help":
-		m.usage()
-		if cmd == "" {
-			return flag.ErrHelp
+	case "help", "-h", "-help", "--help":
+		if len(args) == 0 {
+			m.usage(m.Stdout)
+			return nil
 		}
-		return nil
+		// "vigil help bank import" is "vigil bank import --help".
+		if !slices.Contains(commands, args[0]) {
+			return &usageError{msg: fmt.Sprintf("unknown help topic %q", args[0]), usage: m.usage}
+		}
+		return m.run(ctx, append(slices.Clone(args), "--help"))
 	case "version":
 		return (&VersionCommand{m}).Run(ctx, args)
 	case "hash":
 		return (&HashCommand{m}).Run(ctx, args)
+	case "init":
+		return (&InitCommand{m}).Run(ctx, args)
 	case "serve":
 		return (&ServeCommand{m}).Run(ctx, args)
 	case "audit":
@@ -91,14 +101,12 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return (&RulesCommand{m}).Run(ctx, args)
 	case "eval":
 		return (&EvalCommand{m}).Run(ctx, args)
-	default:
-		m.usage()
-		return fmt.Errorf("unknown command %q", cmd)
 	}
+	return &usageError{msg: fmt.Sprintf("unknown command %q", cmd), usage: m.usage}
 }
 
-func (m *Main) usage() {
-	fmt.Fprint(m.Stderr, `Vigil: child-safety detection and reporting.
+func (m *Main) usage(w io.Writer) {
+	fmt.Fprint(w, `Vigil: child-safety detection and reporting.
 
 Usage:
 
@@ -107,10 +115,11 @@ Usage:
 Commands:
 
 	audit     verify or list the hash-chained audit log
-	bank      create, list, import and export banks (hash lists)
+	bank      create, list, import, export banks (hash lists) and retract entries
 	eval      evaluate a detector on a labelled set (eval grooming FILE)
 	grooming  score conversations for grooming risk (grooming score FILE)
 	hash      hash images and videos: PDQ, vPDQ, MD5, SHA-1, SHA-256
+	init      create a data directory: the embedded store the commands below use
 	key       create, list and revoke API keys
 	match     hash files and match them against the local banks
 	rules     check a rules file (rules check FILE)
@@ -118,6 +127,10 @@ Commands:
 	serve     serve the API, the review UI and background jobs on the embedded store
 	version   print the version
 
-Run "vigil <command> -h" for a command's flags.
+audit, bank, key, match and scan (without --server) work on a data directory
+(--data, default ./vigil-data) made by "vigil init" or "vigil serve"; they
+never create one.
+
+Run "vigil help <command>" for a command's flags.
 `)
 }

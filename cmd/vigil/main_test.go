@@ -19,13 +19,23 @@ func runMain(tb testing.TB, stdin string, args ...string) (string, string, error
 	return out.String(), errOut.String(), err
 }
 
+// newDataDir returns a new data directory made by `vigil init`.
+func newDataDir(tb testing.TB) string {
+	tb.Helper()
+	dir := tb.TempDir()
+	if _, errOut, err := runMain(tb, "", "init", "--data", dir); err != nil {
+		tb.Fatalf("init: %v %s", err, errOut)
+	}
+	return dir
+}
+
 func TestVersionAndHelp(t *testing.T) {
 	out, _, err := runMain(t, "", "version")
 	if err != nil || !strings.HasPrefix(out, "vigil ") {
 		t.Fatalf("version: %q %v", out, err)
 	}
-	if _, errOut, err := runMain(t, "", "help"); err != nil || !strings.Contains(errOut, "hash") {
-		t.Fatalf("help: %q %v", errOut, err)
+	if out, _, err := runMain(t, "", "help"); err != nil || !strings.Contains(out, "hash") {
+		t.Fatalf("help: %q %v", out, err)
 	}
 	if _, _, err := runMain(t, "", "nonsense"); err == nil {
 		t.Fatal("unknown command accepted")

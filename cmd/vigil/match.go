@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"runtime"
@@ -29,22 +28,18 @@ type matchLine struct {
 
 // Run loads the indexes from the data directory and matches every file.
 func (c *MatchCommand) Run(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("vigil match", flag.ContinueOnError)
-	fs.SetOutput(c.Stderr)
+	fs := c.newFlagSet("vigil match", "Usage: vigil match [flags] PATH...\n\nHashes files and matches them against the banks in the data directory.\nPrints one JSON line per file; exits 1 if any file failed.")
 	data := dataFlag(fs)
 	workers := fs.Int("workers", runtime.NumCPU(), "files hashed in parallel")
+	fs.limit("workers", atLeast(1))
 	dihedral := fs.Bool("dihedral", false, "also match rotated and flipped versions")
 	minQuality := fs.Int("min-quality", vigil.DefaultMinQuality, "lowest PDQ quality matched (-1: no filter)")
-	fs.Usage = func() {
-		fmt.Fprintln(c.Stderr, "Usage: vigil match [flags] PATH...\n\nHashes files and matches them against the banks in the data directory.\nPrints one JSON line per file; exits 1 if any file failed.\n\nFlags:")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
+	fs.limit("min-quality", between(-1, 100))
+	if err := fs.parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() == 0 {
-		fs.Usage()
-		return flag.ErrHelp
+		return fs.usageErrorf("match takes at least one PATH")
 	}
 	db, err := c.openStore(ctx, *data)
 	if err != nil {
@@ -64,7 +59,7 @@ func (c *MatchCommand) Run(ctx context.Context, args []string) error {
 	for _, e := range walkErrs {
 		enc.Encode(matchLine{Path: e.path, Error: e.err.Error()})
 	}
-	lines := mapOrdered(ctx, paths, max(1, *workers), func() func(string) matchLine {
+	lines := mapOrdered(ctx, paths, *workers, func() func(string) matchLine {
 		h := hashing.NewHasher(hopts)
 		return func(path string) matchLine { return matchPath(ctx, h, m, opts, path, c.Stdin) }
 	})

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"strings"
 	"text/tabwriter"
@@ -17,15 +16,18 @@ type RulesCommand struct{ *Main }
 
 // Run dispatches the rules subcommands.
 func (c *RulesCommand) Run(ctx context.Context, args []string) error {
-	if len(args) == 0 || args[0] != "check" {
-		fmt.Fprintln(c.Stderr, "Usage: vigil rules check FILE\n\nChecks a rules file (see docs/rules.example.yaml) and lists its rules.")
-		return flag.ErrHelp
+	_, args, err := c.group(args, "Usage: vigil rules check FILE\n\nChecks a rules file (see docs/rules.example.yaml) and lists its rules.", "check")
+	if err != nil {
+		return err
 	}
-	args = args[1:]
-	if len(args) != 1 {
-		return fmt.Errorf("rules check takes one file, got %d arguments", len(args))
+	fs := c.newFlagSet("vigil rules check", "Usage: vigil rules check FILE\n\nChecks a rules file (see docs/rules.example.yaml) and lists its rules; exits 1 if it has a mistake.")
+	if err := fs.parse(args); err != nil {
+		return err
 	}
-	rs, err := rules.ReadFile(args[0])
+	if err := fs.nargs(1, 1, "one FILE"); err != nil {
+		return err
+	}
+	rs, err := rules.ReadFile(fs.Arg(0))
 	if err != nil {
 		return plainError(err)
 	}

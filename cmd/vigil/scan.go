@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -47,44 +46,34 @@ type scanLine struct {
 // the same state file recorded, matches the rest locally or against a
 // server, and prints the matches.
 func (c *ScanCommand) Run(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("vigil scan", flag.ContinueOnError)
-	fs.SetOutput(c.Stderr)
+	fs := c.newFlagSet("vigil scan", "Usage: vigil scan [flags] PATH...\n\nHashes every file under PATH (images by PDQ, videos by vPDQ, every file by its digests) and prints a\nJSON line for each one that matches a bank, or could not be read. A summary goes to stderr.")
 	data := dataFlag(fs)
 	server := fs.String("server", "", "match against this vigil server (URL) instead of the local data directory; only hashes are sent")
 	key := fs.String("key", os.Getenv("VIGIL_KEY"), "API key for --server (default $VIGIL_KEY)")
 	workers := fs.Int("workers", runtime.NumCPU(), "files hashed in parallel")
+	fs.limit("workers", atLeast(1))
 	statePath := fs.String("state", "", "file recording the SHA-256 of every file scanned, so a re-run skips them (default: none, scan everything)")
 	dihedral := fs.Bool("dihedral", false, "also match rotated and flipped versions")
 	keep := fs.Duration("keep-signals", 0, "keep the signals (never the content) of every file scanned this long, so that entries added to a bank later match them retroactively (local store only; 0: off)")
 	act := fs.Bool("rules", false, "run the local store's rules on every match, as vigil serve does: cases open in its review queues (holding the file's path and digest, no media; one per file and queue however often it is scanned); local store only")
-	fs.Usage = func() {
-		fmt.Fprintln(c.Stderr, "Usage: vigil scan [flags] PATH...\n\nHashes every file under PATH (images by PDQ, videos by vPDQ, every file by its digests) and prints a\nJSON line for each one that matches a bank, or could not be read. A summary goes to stderr.\n\nFlags:")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
+	if err := fs.parse(args); err != nil {
 		return err
 	}
-	if fs.NArg() == 0 {
-		fs.Usage()
-		return flag.ErrHelp
+	switch {
+	case fs.NArg() == 0:
+		return fs.usageErrorf("scan takes at least one PATH")
+	case *server != "" && *keep > 0:
+		return fs.usageErrorf("--keep-signals works on the local store; a server keeps signals by its own --keep-signals")
+	case *server != "" && *key == "":
+		return fs.usageErrorf("--server needs an API key (--key or $VIGIL_KEY)")
+	case *server != "" && *act:
+		return fs.usageErrorf("--rules works on the local store; a server runs its own rules on what it matches")
 	}
 
 	var lookup func(ctx context.Context, sigs []vigil.Signal) ([]vigil.MatchResult, error)
 	opts := vigil.MatchOptions{Dihedral: *dihedral}
-	if *server != "" && *keep > 0 {
-		return fmt.Errorf("--keep-signals works on the local store; a server keeps signals by its own --keep-signals")
-	}
-	if *keep < 0 {
-		return fmt.Errorf("--keep-signals must not be negative")
-	}
-	if *server != "" && *act {
-		return fmt.Errorf("--rules works on the local store; a server runs its own rules on what it matches")
-	}
 	var flow *respond.Service
 	if *server != "" {
-		if *key == "" {
-			return fmt.Errorf("--server needs an API key (--key or $VIGIL_KEY)")
-		}
 		rc := &remoteLookup{url: strings.TrimRight(*server, "/") + "/v1/lookup", key: *key, client: &http.Client{Timeout: time.Minute}}
 		lookup = func(ctx context.Context, sigs []vigil.Signal) ([]vigil.MatchResult, error) {
 			return rc.lookup(ctx, sigs, opts)
@@ -132,7 +121,7 @@ func (c *ScanCommand) Run(ctx context.Context, args []string) error {
 	}
 	hopts := hashing.Options{Limits: hashing.Limits{Memory: workerBudget(0)}, Pipeline: pdq.Full, Dihedral: *dihedral}
 	start := time.Now()
-	results := mapOrdered(ctx, paths, max(1, *workers), func() func(string) scanResult {
+	results := mapOrdered(ctx, paths, *workers, func() func(string) scanResult {
 		h := hashing.NewHasher(hopts)
 		return func(path string) scanResult { return scanPath(ctx, h, state, lookup, path, c.Stdin) }
 	})

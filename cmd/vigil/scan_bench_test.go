@@ -38,7 +38,7 @@ func BenchmarkScan(b *testing.B) {
 		jpeg.Encode(f, img, &jpeg.Options{Quality: 85})
 		f.Close()
 	}
-	data := b.TempDir()
+	data := newDataDir(b)
 	if _, _, err := runMain(b, "", "bank", "create", "--data", data, "empty"); err != nil {
 		b.Fatal(err)
 	}

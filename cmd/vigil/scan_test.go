@@ -36,7 +36,7 @@ func scanTree(t *testing.T) string {
 }
 
 func TestScanLocalResumable(t *testing.T) {
-	data := t.TempDir()
+	data := newDataDir(t)
 	if _, _, err := runMain(t, "", "bank", "create", "--data", data, "list"); err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +64,7 @@ func TestScanLocalResumable(t *testing.T) {
 
 // TestScanStdin scans standard input ("-"), as the other file commands do.
 func TestScanStdin(t *testing.T) {
-	data := t.TempDir()
+	data := newDataDir(t)
 	if _, _, err := runMain(t, "", "bank", "create", "--data", data, "list"); err != nil {
 		t.Fatal(err)
 	}
@@ -125,7 +125,7 @@ func TestScanFindsVideo(t *testing.T) {
 	if os.Getenv("VIGIL_SKIP_FFMPEG") != "" {
 		t.Skip("VIGIL_SKIP_FFMPEG set")
 	}
-	data := t.TempDir()
+	data := newDataDir(t)
 	runMain(t, "", "bank", "create", "--data", data, "videos")
 	stored, err := os.ReadFile("../../vpdq/testdata/expected/pattern-sd-grey-bar-r1.txt")
 	if err != nil {
@@ -152,7 +152,7 @@ func TestScanFindsVideo(t *testing.T) {
 // entry added afterwards matches a file scanned before it existed.
 func TestScanKeepSignals(t *testing.T) {
 	ctx := context.Background()
-	data := t.TempDir()
+	data := newDataDir(t)
 	if _, _, err := runMain(t, "", "bank", "create", "--data", data, "list"); err != nil {
 		t.Fatal(err)
 	}
@@ -215,7 +215,7 @@ func TestScanKeepSignals(t *testing.T) {
 // TestScanRules runs the local store's rules on a scan's matches: a case
 // opens for the matched file, once however often the tree is scanned.
 func TestScanRules(t *testing.T) {
-	data := t.TempDir()
+	data := newDataDir(t)
 	if _, _, err := runMain(t, "", "bank", "create", "--data", data, "list"); err != nil {
 		t.Fatal(err)
 	}

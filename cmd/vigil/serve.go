@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -26,8 +25,7 @@ type ServeCommand struct{ *Main }
 // Run opens the store, creates a bootstrap admin key on first start, loads
 // the indexes and serves the API until interrupted.
 func (c *ServeCommand) Run(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("vigil serve", flag.ContinueOnError)
-	fs.SetOutput(c.Stderr)
+	fs := c.newFlagSet("vigil serve", "Usage: vigil serve [flags]\n\nServes the matching and review API, the review UI (/ui/) and background jobs on the embedded store,\ncreating the data directory on first start.")
 	data := dataFlag(fs)
 	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on (host:port)")
 	refresh := fs.Duration("refresh", 2*time.Second, "how often to pick up bank changes made by other processes")
@@ -38,26 +36,25 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	bodyTimeout := fs.Duration("body-timeout", vhttp.DefaultBodyTimeout, "time a client has to send a JSON or form request body (408 after)")
 	uploadTimeout := fs.Duration("upload-timeout", vhttp.DefaultUploadTimeout, "time a client has to send an upload or import body (408 after)")
 	retention := fs.Duration("conversation-retention", 30*24*time.Hour, "how long a conversation's scoring state is kept after its last message")
-	webhooks := webhookFlag(fs)
+	webhooks := webhookFlag(fs.FlagSet)
 	rematchWebhook := fs.String("rematch-webhook", "", "notify this webhook (a --webhook NAME) of retroactive matches; needs --keep-signals")
 	jobWorkers := fs.Int("job-workers", jobs.DefaultWorkers, "background jobs (uploads to /v1/jobs, webhook deliveries) run at once")
 	keepSignals := fs.Duration("keep-signals", 0, "keep the signals (never the content) of matched-against uploads this long, and match them against entries added later (0: off)")
+	for _, name := range []string{"refresh", "max-bytes", "max-pixels", "conversation-retention", "job-workers"} {
+		fs.limit(name, positive())
+	}
 	review := addReviewFlags(fs)
 	ruleFlags := addRulesFlags(fs)
 	uiOpts := addUIFlags(fs)
-	fs.Usage = func() {
-		fmt.Fprintln(c.Stderr, "Usage: vigil serve [flags]\n\nServes the matching and review API, the review UI (/ui/) and background jobs on the embedded store.\n\nFlags:")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
+	if err := fs.parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("serve takes no arguments, got %q", fs.Args())
+		return fs.usageErrorf("serve takes no arguments, got %q", fs.Args())
 	}
 	if *rematchWebhook != "" {
 		if _, ok := webhooks[*rematchWebhook]; !ok || *keepSignals <= 0 {
-			return fmt.Errorf("--rematch-webhook %q needs --webhook %s=URL and --keep-signals", *rematchWebhook, *rematchWebhook)
+			return fs.usageErrorf("--rematch-webhook %q needs --webhook %s=URL and --keep-signals", *rematchWebhook, *rematchWebhook)
 		}
 	}
 
@@ -65,7 +62,7 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 		c.Logger.Warn("--decode-memory is under 16 bytes per pixel of --max-pixels: the largest images may be refused", "decode_memory", *decodeMemory, "max_pixels", *maxPixels)
 	}
 
-	db, err := c.openStore(ctx, *data)
+	db, err := c.createStore(ctx, *data)
 	if err != nil {
 		return err
 	}

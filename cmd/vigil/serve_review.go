@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -26,7 +25,7 @@ type reviewFlags struct {
 }
 
 // addReviewFlags registers the review flags on fs.
-func addReviewFlags(fs *flag.FlagSet) *reviewFlags {
+func addReviewFlags(fs *flagSet) *reviewFlags {
 	r := &reviewFlags{}
 	fs.IntVar(&r.policy.MinFalsePositives, "quarantine-false-positives", 3,
 		"quarantine a bank entry once reviewers have found this many false positives of it (0: never)")
@@ -44,6 +43,7 @@ func addReviewFlags(fs *flag.FlagSet) *reviewFlags {
 	fs.Int64Var(&r.mediaMax, "media-max-bytes", media.DefaultMaxSize, "largest media blob kept for review, in bytes")
 	fs.BoolVar(&r.mediaRekey, "media-rekey", false,
 		"before serving, seal again under the current (first) media key every blob sealed under an older one, so the older keys can be dropped")
+	fs.limit("media-max-bytes", positive())
 	return r
 }
 

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
-	"flag"
 	"io"
 	"log/slog"
 	"os"
@@ -31,10 +30,9 @@ func reviewCommand() (*ServeCommand, *bytes.Buffer) {
 // parseReviewFlags parses args as serve's review flags.
 func parseReviewFlags(t *testing.T, args ...string) *reviewFlags {
 	t.Helper()
-	fs := flag.NewFlagSet("test", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
+	fs := (&Main{Stdout: io.Discard}).newFlagSet("test", "")
 	r := addReviewFlags(fs)
-	if err := fs.Parse(args); err != nil {
+	if err := fs.parse(args); err != nil {
 		t.Fatal(err)
 	}
 	return r
