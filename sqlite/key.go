@@ -75,7 +75,8 @@ func (s *KeyService) FindKeyBySecret(ctx context.Context, secret string) (*vigil
 		// for it would stall every request; the time is a hint anyway.
 		wctx, cancel := context.WithTimeout(ctx, lastUsedWait)
 		defer cancel()
-		err := s.db.write(wctx, func(tx *sql.Tx) error {
+		// Never with the audit record of the caller's change (nil).
+		err := s.db.writeAudited(wctx, nil, func(tx *sql.Tx) error {
 			_, err := tx.ExecContext(wctx, `UPDATE api_keys SET last_used_at = ? WHERE id = ?`, formatTime(now), k.ID)
 			return err
 		})
