@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -59,6 +60,12 @@ type Key struct {
 	RevokedAt  *time.Time `json:"revoked_at,omitempty"`
 	RevokedBy  string     `json:"revoked_by,omitempty"`
 }
+
+// Actor returns how k is named in stored records (the audit log, case
+// history, who added or retracted an entry): "key:ID:NAME". The id makes
+// it unique, since a name says nothing about a key's role and a revoked
+// key's name may be reused; the name keeps it readable.
+func (k *Key) Actor() string { return "key:" + strconv.FormatInt(k.ID, 10) + ":" + k.Name }
 
 // Revoked reports whether k has been revoked.
 func (k *Key) Revoked() bool { return k.RevokedAt != nil }

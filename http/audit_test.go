@@ -29,13 +29,13 @@ func TestAuditRecordsChanges(t *testing.T) {
 		got = append(got, r.Action+" "+r.Target+" by "+r.Actor)
 	}
 	want := []string{
-		"bank.create bank:audited by key:curator",
-		"entries.import bank:audited by key:curator",
-		"bank.export bank:audited by key:curator",
-		"bank.disable bank:audited by key:curator",
-		"key.create key:new by key:admin",
-		"admin.request POST /v1/keys by key:admin",
-		"admin.request GET /v1/keys by key:admin",
+		"bank.create bank:audited by key:2:curator",
+		"entries.import bank:audited by key:2:curator",
+		"bank.export bank:audited by key:2:curator",
+		"bank.disable bank:audited by key:2:curator",
+		"key.create key:5:new by key:1:admin",
+		"admin.request POST /v1/keys by key:1:admin",
+		"admin.request GET /v1/keys by key:1:admin",
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("audit log:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))

@@ -108,20 +108,25 @@ func (s *Server) visibleCase(r *http.Request, id int64) (*vigil.Case, error) {
 // JSON API and the review UI alike: d's DecidedBy and DecidedAt are set
 // here, from the request.
 func (s *Server) decideCase(r *http.Request, id int64, d vigil.Decision) (*vigil.Case, error) {
-	if _, err := s.visibleCase(r, id); err != nil {
+	vc, err := s.visibleCase(r, id)
+	if err != nil {
 		return nil, err
 	}
 	d.DecidedBy, d.DecidedAt = actor(r), time.Now().UTC()
 	if err := d.Validate(); err != nil {
 		return nil, err
 	}
-	c, err := s.Cases.DecideCase(r.Context(), id, d)
+	rec := auditRecord(r, vigil.AuditCaseDecide, caseAuditTarget(id), map[string]string{
+		"verdict": string(d.Verdict), "category": d.Category, "queue": vc.Queue,
+	})
+	var c *vigil.Case
+	err = s.change(r, rec, func(ctx context.Context) (err error) {
+		c, err = s.Cases.DecideCase(ctx, id, d)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
-	s.audit(r, vigil.AuditCaseDecide, caseAuditTarget(id), map[string]string{
-		"verdict": string(d.Verdict), "category": d.Category, "queue": c.Queue,
-	})
 	return c, nil
 }
 
@@ -139,11 +144,13 @@ func (s *Server) revealCaseMedia(r *http.Request, id int64, via string) (*vigil.
 	if err != nil {
 		return nil, nil, err
 	}
+	// The audit record is written with the history event, before anything
+	// is sent.
 	ev := &vigil.CaseEvent{CaseID: id, Actor: actor(r), Kind: vigil.CaseEventRevealed, Detail: via}
-	if err := s.Cases.AddCaseEvent(r.Context(), ev); err != nil {
+	rec := auditRecord(r, vigil.AuditContentReveal, caseAuditTarget(id), map[string]string{"media_id": c.Content.MediaID, "via": via})
+	if err := s.change(r, rec, func(ctx context.Context) error { return s.Cases.AddCaseEvent(ctx, ev) }); err != nil {
 		return nil, nil, err
 	}
-	s.audit(r, vigil.AuditContentReveal, caseAuditTarget(id), map[string]string{"media_id": c.Content.MediaID, "via": via})
 	return c, data, nil
 }
 
@@ -385,7 +392,7 @@ func (s *Server) writeCase(w http.ResponseWriter, r *http.Request, status int, c
 }
 
 type assignRequest struct {
-	// Assignee is the actor to assign the case to ("key:NAME"); the caller
+	// Assignee is the actor to assign the case to ("key:ID:NAME"); the caller
 	// when empty.
 	Assignee string `json:"assignee,omitempty"`
 }
@@ -414,12 +421,15 @@ func (s *Server) handleAssignCase(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	c, err := s.Cases.AssignCase(r.Context(), id, req.Assignee, actor(r))
+	var c *vigil.Case
+	err = s.change(r, auditRecord(r, vigil.AuditCaseAssign, caseAuditTarget(id), map[string]string{"to": req.Assignee}), func(ctx context.Context) (err error) {
+		c, err = s.Cases.AssignCase(ctx, id, req.Assignee, actor(r))
+		return err
+	})
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
-	s.audit(r, vigil.AuditCaseAssign, caseAuditTarget(id), map[string]string{"to": req.Assignee})
 	s.writeCase(w, r, http.StatusOK, c)
 }
 
