@@ -8,8 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 )
 
 // DefaultPDQThreshold is the Hamming distance (of 256 bits) at or under which
@@ -237,26 +235,11 @@ func (e *Entry) Validate() error {
 		if len(f.v) > MaxEntryFieldLen {
 			return Errorf(EINVALID, "entry %s longer than %d bytes", f.name, MaxEntryFieldLen)
 		}
-		if !printable(f.v) {
+		if !Printable(f.v) {
 			return Errorf(EINVALID, "entry %s must be UTF-8 without control characters", f.name)
 		}
 	}
 	return nil
-}
-
-// printable reports whether s is UTF-8 without control characters. Entry
-// fields are written one entry a line to list files and shown in the review
-// UI, where a newline or an escape sequence would be trouble.
-func printable(s string) bool {
-	if !utf8.ValidString(s) {
-		return false
-	}
-	for _, r := range s {
-		if unicode.IsControl(r) {
-			return false
-		}
-	}
-	return true
 }
 
 // hexLen holds the length in hex digits of each hash signal type.
@@ -414,7 +397,7 @@ const (
 
 func canonicalKeyword(v string) (string, error) {
 	v = strings.ToLower(strings.Join(strings.Fields(v), " "))
-	if v == "" || len(v) > MaxKeywordLen || !printable(v) {
+	if v == "" || len(v) > MaxKeywordLen || !Printable(v) {
 		return "", Errorf(EINVALID, "keyword must be 1 to %d printable bytes", MaxKeywordLen)
 	}
 	return v, nil
@@ -422,7 +405,7 @@ func canonicalKeyword(v string) (string, error) {
 
 func canonicalURLPattern(v string) (string, error) {
 	v = strings.TrimSpace(v)
-	if v == "" || len(v) > MaxURLPatternLen || !printable(v) || strings.ContainsAny(v, " \t") {
+	if v == "" || len(v) > MaxURLPatternLen || !Printable(v) || strings.ContainsAny(v, " \t") {
 		return "", Errorf(EINVALID, "url must be 1 to %d printable bytes without spaces", MaxURLPatternLen)
 	}
 	rest := v
