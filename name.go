@@ -2,6 +2,7 @@ package vigil
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -20,22 +21,99 @@ import (
 //
 // It is the one check of every name and label Vigil stores.
 func Printable(s string) bool {
-	if !utf8.ValidString(s) {
-		return false
-	}
-	for _, r := range s {
-		if invisible(r) {
+	for i := 0; i < len(s); {
+		// ASCII first: sources, categories and names mostly are, and
+		// entry imports check millions of them.
+		if c := s[i]; c < utf8.RuneSelf {
+			if c < 0x20 || c == 0x7f {
+				return false
+			}
+			i++
+			continue
+		}
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && n == 1 || invisible(r) {
 			return false
 		}
+		i += n
 	}
 	return true
 }
 
 // invisible reports whether r is one of the characters Printable refuses.
 func invisible(r rune) bool {
-	return unicode.In(r, unicode.Cc, unicode.Cf, unicode.Co, unicode.Cs, unicode.Zl, unicode.Zp,
-		unicode.Variation_Selector, unicode.Other_Default_Ignorable_Code_Point) ||
-		r&0xFFFE == 0xFFFE || r >= 0xFDD0 && r <= 0xFDEF // noncharacters
+	if r < 0x10000 {
+		return invisibleBMP[r>>6]&(1<<(r&63)) != 0
+	}
+	if r&0xFFFE == 0xFFFE { // the noncharacters at the end of each plane
+		return true
+	}
+	_, found := slices.BinarySearchFunc(invisibleRanges, r, func(rg [2]rune, r rune) int {
+		switch {
+		case rg[1] < r:
+			return -1
+		case rg[0] > r:
+			return 1
+		}
+		return 0
+	})
+	return found
+}
+
+// invisibleRanges holds, sorted and merged, the code points of the Unicode
+// tables Printable refuses and the noncharacters U+FDD0 to U+FDEF: one
+// binary search per rune instead of one per table, since imports check
+// every entry's fields.
+var invisibleRanges = mergeRanges([][2]rune{{0xFDD0, 0xFDEF}},
+	unicode.Cc, unicode.Cf, unicode.Co, unicode.Cs, unicode.Zl, unicode.Zp,
+	unicode.Variation_Selector, unicode.Other_Default_Ignorable_Code_Point)
+
+// invisibleBMP is invisibleRanges below U+10000 as a bitmap (8 KiB): most
+// text is there, and a bit costs less to test than a search.
+var invisibleBMP = func() *[0x10000 / 64]uint64 {
+	var m [0x10000 / 64]uint64
+	set := func(r rune) { m[r>>6] |= 1 << (r & 63) }
+	for _, rg := range invisibleRanges {
+		for r := rg[0]; r <= rg[1] && r < 0x10000; r++ {
+			set(r)
+		}
+	}
+	set(0xFFFE)
+	set(0xFFFF)
+	return &m
+}()
+
+// mergeRanges returns the inclusive ranges of extra and of the tables,
+// sorted, with overlapping and adjacent ranges merged.
+func mergeRanges(extra [][2]rune, tables ...*unicode.RangeTable) [][2]rune {
+	rs := slices.Clone(extra)
+	add := func(lo, hi, stride rune) {
+		if stride == 1 {
+			rs = append(rs, [2]rune{lo, hi})
+			return
+		}
+		for r := lo; r <= hi; r += stride {
+			rs = append(rs, [2]rune{r, r})
+		}
+	}
+	for _, t := range tables {
+		for _, r := range t.R16 {
+			add(rune(r.Lo), rune(r.Hi), rune(r.Stride))
+		}
+		for _, r := range t.R32 {
+			add(rune(r.Lo), rune(r.Hi), rune(r.Stride))
+		}
+	}
+	slices.SortFunc(rs, func(a, b [2]rune) int { return int(a[0] - b[0]) })
+	out := rs[:0]
+	for _, r := range rs {
+		if n := len(out); n > 0 && r[0] <= out[n-1][1]+1 {
+			out[n-1][1] = max(out[n-1][1], r[1])
+			continue
+		}
+		out = append(out, r)
+	}
+	return slices.Clip(out)
 }
 
 // ValidateName returns an EINVALID error unless s is a name that people can

@@ -3,6 +3,7 @@ package vigil_test
 import (
 	"strings"
 	"testing"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/vigil-oss/vigil"
@@ -99,4 +100,20 @@ func FuzzVisibleText(f *testing.F) {
 			t.Fatalf("VisibleText(%q) = %q changed printable text", s, got)
 		}
 	})
+}
+
+// TestPrintableMatchesTables checks the merged ranges against the Unicode
+// tables they come from, over every code point.
+func TestPrintableMatchesTables(t *testing.T) {
+	for r := rune(0); r <= unicode.MaxRune; r++ {
+		if r >= 0xD800 && r <= 0xDFFF {
+			continue // not encodable in UTF-8
+		}
+		want := !unicode.In(r, unicode.Cc, unicode.Cf, unicode.Co, unicode.Cs, unicode.Zl, unicode.Zp,
+			unicode.Variation_Selector, unicode.Other_Default_Ignorable_Code_Point) &&
+			r&0xFFFE != 0xFFFE && !(r >= 0xFDD0 && r <= 0xFDEF)
+		if got := vigil.Printable(string(r)); got != want {
+			t.Fatalf("Printable(%U) = %v, want %v", r, got, want)
+		}
+	}
 }
