@@ -2,10 +2,13 @@ package http_test
 
 import (
 	"context"
+	"errors"
+	"net/url"
 	"strings"
 	"testing"
 
 	"github.com/vigil-oss/vigil"
+	vhttp "github.com/vigil-oss/vigil/http"
 )
 
 func TestAuditRecordsChanges(t *testing.T) {
@@ -42,5 +45,32 @@ func TestAuditRecordsChanges(t *testing.T) {
 	}
 	if n, brk, err := ts.Audit.VerifyAudit(context.Background()); err != nil || brk != nil || n != int64(len(want)) {
 		t.Fatalf("verify: %d %+v %v", n, brk, err)
+	}
+}
+
+// failingAudit is an audit log that cannot be written.
+type failingAudit struct{ vigil.AuditService }
+
+func (failingAudit) AppendAudit(context.Context, *vigil.AuditRecord) error {
+	return errors.New("disk full")
+}
+
+// TestUnrecordedActionsRefused: what changes nothing in the store but must
+// be on record (an export, a login) does not happen when the record cannot
+// be written.
+func TestUnrecordedActionsRefused(t *testing.T) {
+	ts := mustOpenServer(t, func(s *vhttp.Server) { s.Audit = failingAudit{s.Audit} })
+	ts.do(t, vigil.RoleCurator, "POST", "/v1/banks", "", jsonBody(map[string]any{"name": "kept"}), nil)
+	var e apiError
+	if code := ts.do(t, vigil.RoleCurator, "GET", "/v1/banks/kept/export", "", nil, &e); code != 500 || e.Error.Code != vigil.EINTERNAL {
+		t.Fatalf("export without a record: %d %+v", code, e)
+	}
+	c := newUIClient(t, ts)
+	code, _, _ := c.post(t, "/ui/login", url.Values{"key": {ts.keys[vigil.RoleReviewer]}})
+	if code != 500 {
+		t.Fatalf("login without a record: %d", code)
+	}
+	if code, _, _ := c.get(t, "/ui/"); code == 200 {
+		t.Fatal("a session exists after an unrecorded login")
 	}
 }

@@ -413,8 +413,8 @@ func (s *Server) handleAssignCase(w http.ResponseWriter, r *http.Request) {
 	if req.Assignee == "" {
 		req.Assignee = actor(r)
 	}
-	if len(req.Assignee) > vigil.MaxEntryFieldLen || !utf8.ValidString(req.Assignee) {
-		writeError(w, r, badRequest("assignee must be at most %d bytes", vigil.MaxEntryFieldLen))
+	if err := vigil.ValidateName("assignee", req.Assignee, vigil.MaxEntryFieldLen); err != nil {
+		writeError(w, r, err)
 		return
 	}
 	if _, err := s.visibleCase(r, id); err != nil {

@@ -303,6 +303,8 @@ func validateActor(what, actor string) error {
 		return vigil.Errorf(vigil.EINVALID, "changes to %s must say who made them", what)
 	} else if len(actor) > vigil.MaxEntryFieldLen {
 		return vigil.Errorf(vigil.EINVALID, "actor name longer than %d bytes", vigil.MaxEntryFieldLen)
+	} else if !vigil.Printable(actor) {
+		return vigil.Errorf(vigil.EINVALID, "actor name must be UTF-8 without control or invisible characters")
 	}
 	return nil
 }
