@@ -239,26 +239,11 @@ func (e *Entry) Validate() error {
 		if len(f.v) > MaxEntryFieldLen {
 			return Errorf(EINVALID, "entry %s longer than %d bytes", f.name, MaxEntryFieldLen)
 		}
-		if !printable(f.v) {
+		if !Printable(f.v) {
 			return Errorf(EINVALID, "entry %s must be UTF-8 without control characters", f.name)
 		}
 	}
 	return nil
-}
-
-// printable reports whether s is UTF-8 without control characters. Entry
-// fields are written one entry a line to list files and shown in the review
-// UI, where a newline or an escape sequence would be trouble.
-func printable(s string) bool {
-	if !utf8.ValidString(s) {
-		return false
-	}
-	for _, r := range s {
-		if unicode.IsControl(r) {
-			return false
-		}
-	}
-	return true
 }
 
 // hexLen holds the length in hex digits of each hash signal type.
@@ -425,7 +410,10 @@ const (
 // only of zero-width or combining characters) that the index would refuse.
 func canonicalKeyword(v string) (string, error) {
 	v = strings.ToLower(strings.Join(strings.Fields(v), " "))
-	if v == "" || len(v) > MaxKeywordLen || !printable(v) {
+	// Not Printable: invisible characters inside a keyword are what an
+	// obfuscated spelling looks like, and the keyword index takes them out
+	// (CheckKeyword below refuses a keyword made of nothing else).
+	if v == "" || len(v) > MaxKeywordLen || !utf8.ValidString(v) || strings.ContainsFunc(v, unicode.IsControl) {
 		return "", Errorf(EINVALID, "keyword must be 1 to %d printable bytes", MaxKeywordLen)
 	}
 	if err := textmatch.CheckKeyword(v); err != nil {
@@ -439,7 +427,7 @@ func canonicalKeyword(v string) (string, error) {
 // index's own test (see URLPattern).
 func canonicalURLPattern(v string) (string, error) {
 	v = strings.TrimSpace(v)
-	if v == "" || len(v) > MaxURLPatternLen || !printable(v) || strings.ContainsAny(v, " \t") {
+	if v == "" || len(v) > MaxURLPatternLen || !Printable(v) || strings.ContainsAny(v, " \t") {
 		return "", Errorf(EINVALID, "url must be 1 to %d printable bytes without spaces", MaxURLPatternLen)
 	}
 	for _, p := range []string{URLHostPrefix, URLPathPrefix} {

@@ -203,7 +203,7 @@ func (c *Case) Validate() error {
 		{"content_id", c.Content.ContentID},
 		{"user_id", c.Content.UserID},
 	} {
-		if len(f.v) > MaxEntryFieldLen || !printable(f.v) {
+		if len(f.v) > MaxEntryFieldLen || !Printable(f.v) {
 			return Errorf(EINVALID, "case %s must be at most %d printable bytes", f.name, MaxEntryFieldLen)
 		}
 	}
@@ -230,7 +230,7 @@ func (d *Decision) Validate() error {
 		return Errorf(EINVALID, "verdict must be %q, %q or %q", VerdictConfirmed, VerdictFalsePositive, VerdictEscalate)
 	case d.DecidedBy == "" || len(d.DecidedBy) > MaxEntryFieldLen:
 		return Errorf(EINVALID, "a decision must say who made it")
-	case len(d.Category) > MaxEntryFieldLen || !printable(d.Category):
+	case len(d.Category) > MaxEntryFieldLen || !Printable(d.Category):
 		return Errorf(EINVALID, "decision category must be at most %d printable bytes", MaxEntryFieldLen)
 	case len(d.Notes) > MaxCaseNoteLen || !utf8.ValidString(d.Notes):
 		return Errorf(EINVALID, "decision notes must be UTF-8 of at most %d bytes", MaxCaseNoteLen)

@@ -27,7 +27,7 @@ type Conversation struct {
 // ValidateConversationID checks a platform's conversation id: 1 to
 // MaxConversationIDLen printable characters.
 func ValidateConversationID(id string) error {
-	if id == "" || len(id) > MaxConversationIDLen || !printable(id) {
+	if id == "" || len(id) > MaxConversationIDLen || !Printable(id) {
 		return Errorf(EINVALID, "conversation id must be 1 to %d printable characters", MaxConversationIDLen)
 	}
 	return nil

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -60,19 +61,27 @@ type Key struct {
 	RevokedBy  string     `json:"revoked_by,omitempty"`
 }
 
+// Actor returns how k is named in stored records (the audit log, case
+// history, who added or retracted an entry): "key:ID:NAME". The id makes
+// it unique, since a name says nothing about a key's role and a revoked
+// key's name may be reused; the name keeps it readable.
+func (k *Key) Actor() string { return "key:" + strconv.FormatInt(k.ID, 10) + ":" + k.Name }
+
 // Revoked reports whether k has been revoked.
 func (k *Key) Revoked() bool { return k.RevokedAt != nil }
 
 // Validate returns an EINVALID error if k cannot be stored.
 func (k *Key) Validate() error {
-	if k.Name == "" || len(k.Name) > MaxKeyNameLen {
-		return Errorf(EINVALID, "key name must be 1 to %d bytes", MaxKeyNameLen)
+	// Key names show in lists, the audit log and case history, beside
+	// their ids (Actor): they must read as what they are.
+	if err := ValidateName("key name", k.Name, MaxKeyNameLen); err != nil {
+		return err
 	}
 	if !k.Role.Valid() {
 		return Errorf(EINVALID, "unknown role %q", k.Role)
 	}
-	if len(k.CreatedBy) > MaxEntryFieldLen {
-		return Errorf(EINVALID, "key created_by longer than %d bytes", MaxEntryFieldLen)
+	if len(k.CreatedBy) > MaxEntryFieldLen || !Printable(k.CreatedBy) {
+		return Errorf(EINVALID, "key created_by must be at most %d printable bytes", MaxEntryFieldLen)
 	}
 	return nil
 }
@@ -112,7 +121,8 @@ func KeySecretHint(secret string) string {
 type KeyService interface {
 	// CreateKey stores k with a new secret and returns the secret, which is
 	// not stored and cannot be shown again. It sets ID, Hint and CreatedAt.
-	// EINVALID for a bad name or role.
+	// EINVALID for a bad name or role, ECONFLICT for the name of an
+	// unrevoked key.
 	CreateKey(ctx context.Context, k *Key) (secret string, err error)
 
 	// FindKeyBySecret returns the key a caller presented and records its
@@ -128,7 +138,8 @@ type KeyService interface {
 	ListKeys(ctx context.Context) ([]*Key, error)
 
 	// RevokeKey revokes a key for good and returns it. ENOTFOUND for an
-	// unknown key, ECONFLICT for a key already revoked.
+	// unknown key, ECONFLICT for a key already revoked and for the last
+	// unrevoked admin key, without which no one could manage keys.
 	RevokeKey(ctx context.Context, id int64, by string) (*Key, error)
 
 	// CountKeys returns the number of keys ever created, revoked ones

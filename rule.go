@@ -139,7 +139,7 @@ func (r *Rule) validate() error {
 			}
 		}
 		for _, c := range w.Categories {
-			if c == "" || len(c) > MaxEntryFieldLen || !printable(c) {
+			if c == "" || len(c) > MaxEntryFieldLen || !Printable(c) {
 				return Errorf(EINVALID, "category must be 1 to %d printable characters", MaxEntryFieldLen)
 			}
 		}

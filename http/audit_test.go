@@ -2,10 +2,13 @@ package http_test
 
 import (
 	"context"
+	"errors"
+	"net/url"
 	"strings"
 	"testing"
 
 	"github.com/vigil-oss/vigil"
+	vhttp "github.com/vigil-oss/vigil/http"
 )
 
 func TestAuditRecordsChanges(t *testing.T) {
@@ -29,18 +32,45 @@ func TestAuditRecordsChanges(t *testing.T) {
 		got = append(got, r.Action+" "+r.Target+" by "+r.Actor)
 	}
 	want := []string{
-		"bank.create bank:audited by key:curator",
-		"entries.import bank:audited by key:curator",
-		"bank.export bank:audited by key:curator",
-		"bank.disable bank:audited by key:curator",
-		"key.create key:new by key:admin",
-		"admin.request POST /v1/keys by key:admin",
-		"admin.request GET /v1/keys by key:admin",
+		"bank.create bank:audited by key:2:curator",
+		"entries.import bank:audited by key:2:curator",
+		"bank.export bank:audited by key:2:curator",
+		"bank.disable bank:audited by key:2:curator",
+		"key.create key:5:new by key:1:admin",
+		"admin.request POST /v1/keys by key:1:admin",
+		"admin.request GET /v1/keys by key:1:admin",
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("audit log:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 	if n, brk, err := ts.Audit.VerifyAudit(context.Background()); err != nil || brk != nil || n != int64(len(want)) {
 		t.Fatalf("verify: %d %+v %v", n, brk, err)
+	}
+}
+
+// failingAudit is an audit log that cannot be written.
+type failingAudit struct{ vigil.AuditService }
+
+func (failingAudit) AppendAudit(context.Context, *vigil.AuditRecord) error {
+	return errors.New("disk full")
+}
+
+// TestUnrecordedActionsRefused: what changes nothing in the store but must
+// be on record (an export, a login) does not happen when the record cannot
+// be written.
+func TestUnrecordedActionsRefused(t *testing.T) {
+	ts := mustOpenServer(t, func(s *vhttp.Server) { s.Audit = failingAudit{s.Audit} })
+	ts.do(t, vigil.RoleCurator, "POST", "/v1/banks", "", jsonBody(map[string]any{"name": "kept"}), nil)
+	var e apiError
+	if code := ts.do(t, vigil.RoleCurator, "GET", "/v1/banks/kept/export", "", nil, &e); code != 500 || e.Error.Code != vigil.EINTERNAL {
+		t.Fatalf("export without a record: %d %+v", code, e)
+	}
+	c := newUIClient(t, ts)
+	code, _, _ := c.post(t, "/ui/login", url.Values{"key": {ts.keys[vigil.RoleReviewer]}})
+	if code != 500 {
+		t.Fatalf("login without a record: %d", code)
+	}
+	if code, _, _ := c.get(t, "/ui/"); code == 200 {
+		t.Fatal("a session exists after an unrecorded login")
 	}
 }

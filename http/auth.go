@@ -19,10 +19,11 @@ func keyFrom(ctx context.Context) *vigil.Key {
 	return k
 }
 
-// actor names the caller in stored records (added by, retracted by …).
+// actor names the caller in stored records (added by, retracted by, audit
+// log, case history): vigil.Key.Actor.
 func actor(r *http.Request) string {
 	if k := keyFrom(r.Context()); k != nil {
-		return "key:" + k.Name
+		return k.Actor()
 	}
 	return "unknown"
 }

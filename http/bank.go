@@ -1,6 +1,7 @@
 package http
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -41,11 +42,13 @@ func (s *Server) handleCreateBank(w http.ResponseWriter, r *http.Request) {
 	if req.Enabled != nil {
 		b.Enabled = *req.Enabled
 	}
-	if err := s.Banks.CreateBank(r.Context(), b); err != nil {
+	err := s.change(r, auditRecord(r, vigil.AuditBankCreate, "bank:"+b.Name, b), func(ctx context.Context) error {
+		return s.Banks.CreateBank(ctx, b)
+	})
+	if err != nil {
 		writeError(w, r, err)
 		return
 	}
-	s.audit(r, vigil.AuditBankCreate, "bank:"+b.Name, b)
 	s.refresh(r)
 	writeJSON(w, http.StatusCreated, b)
 }
@@ -85,11 +88,14 @@ func (s *Server) handleUpdateBank(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	if b, err = s.Banks.UpdateBank(r.Context(), b.ID, upd); err != nil {
+	err = s.change(r, auditRecord(r, vigil.AuditBankUpdate, "bank:"+b.Name, upd), func(ctx context.Context) (err error) {
+		b, err = s.Banks.UpdateBank(ctx, b.ID, upd)
+		return err
+	})
+	if err != nil {
 		writeError(w, r, err)
 		return
 	}
-	s.audit(r, vigil.AuditBankUpdate, "bank:"+b.Name, upd)
 	s.refresh(r)
 	writeJSON(w, http.StatusOK, b)
 }
@@ -100,11 +106,14 @@ func (s *Server) handleDisableBank(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	if b, err = s.Banks.DisableBank(r.Context(), b.ID); err != nil {
+	err = s.change(r, auditRecord(r, vigil.AuditBankDisable, "bank:"+b.Name, nil), func(ctx context.Context) (err error) {
+		b, err = s.Banks.DisableBank(ctx, b.ID)
+		return err
+	})
+	if err != nil {
 		writeError(w, r, err)
 		return
 	}
-	s.audit(r, vigil.AuditBankDisable, "bank:"+b.Name, nil)
 	s.refresh(r)
 	writeJSON(w, http.StatusOK, b)
 }
@@ -143,12 +152,16 @@ func (s *Server) handleAddEntries(w http.ResponseWriter, r *http.Request) {
 		// The store sets these; a caller cannot forge history.
 		e.ID, e.BankID, e.AddedBy, e.RetractedAt, e.RetractedBy, e.RetractReason, e.Seq = 0, 0, "", nil, "", "", 0
 	}
-	res, err := s.Entries.AddEntries(r.Context(), b.ID, actor(r), req.Entries)
+	// The store puts its counts in the record (vigil.AuditResult).
+	var res vigil.ImportResult
+	err = s.change(r, auditRecord(r, vigil.AuditEntriesAdd, "bank:"+b.Name, nil), func(ctx context.Context) (err error) {
+		res, err = s.Entries.AddEntries(ctx, b.ID, actor(r), req.Entries)
+		return err
+	})
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
-	s.audit(r, vigil.AuditEntriesAdd, "bank:"+b.Name, res)
 	s.refresh(r)
 	writeJSON(w, http.StatusCreated, map[string]any{"result": res, "entries": req.Entries})
 }
@@ -191,12 +204,16 @@ func (s *Server) handleImport(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rd := banklist.NewReader(spool, opt)
-	res, err := s.Entries.ImportEntries(r.Context(), b.ID, actor(r), rd.All())
+	// The store puts its counts in the record (vigil.AuditResult).
+	var res vigil.ImportResult
+	err = s.change(r, auditRecord(r, vigil.AuditEntriesImport, "bank:"+b.Name, nil), func(ctx context.Context) (err error) {
+		res, err = s.Entries.ImportEntries(ctx, b.ID, actor(r), rd.All())
+		return err
+	})
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
-	s.audit(r, vigil.AuditEntriesImport, "bank:"+b.Name, res)
 	s.refresh(r)
 	writeJSON(w, http.StatusOK, res)
 }
@@ -242,7 +259,11 @@ func (s *Server) handleExport(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	s.audit(r, vigil.AuditBankExport, "bank:"+b.Name, nil)
+	// Nothing leaves before the export is on record.
+	if err := s.audit(r, vigil.AuditBankExport, "bank:"+b.Name, nil); err != nil {
+		writeError(w, r, err)
+		return
+	}
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Header().Set("Content-Disposition", `attachment; filename="`+b.Name+`.csv"`)
 	if err := banklist.Export(r.Context(), s.Entries, b.ID, w); err != nil {
@@ -280,12 +301,15 @@ func (s *Server) handleRetract(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	e, err := s.Entries.RetractEntry(r.Context(), id, actor(r), req.Reason)
+	var e *vigil.Entry
+	err = s.change(r, auditRecord(r, vigil.AuditEntryRetract, "entry:"+strconv.FormatInt(id, 10), req), func(ctx context.Context) (err error) {
+		e, err = s.Entries.RetractEntry(ctx, id, actor(r), req.Reason)
+		return err
+	})
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
-	s.audit(r, vigil.AuditEntryRetract, "entry:"+strconv.FormatInt(e.ID, 10), req)
 	s.refresh(r)
 	writeJSON(w, http.StatusOK, e)
 }

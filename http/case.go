@@ -108,17 +108,22 @@ func (s *Server) visibleCase(r *http.Request, id int64) (*vigil.Case, error) {
 // place decisions are made, for the JSON API and the review UI alike: d's
 // DecidedBy is set here, from the request.
 func (s *Server) decideCase(r *http.Request, id int64, d vigil.Decision) (*vigil.Case, error) {
-	if _, err := s.visibleCase(r, id); err != nil {
-		return nil, err
-	}
-	d.DecidedBy = actor(r)
-	c, err := s.Flow().Decide(r.Context(), id, d)
+	vc, err := s.visibleCase(r, id)
 	if err != nil {
 		return nil, err
 	}
-	s.audit(r, vigil.AuditCaseDecide, caseAuditTarget(id), map[string]string{
-		"verdict": string(d.Verdict), "category": d.Category, "queue": c.Queue,
+	d.DecidedBy = actor(r)
+	rec := auditRecord(r, vigil.AuditCaseDecide, caseAuditTarget(id), map[string]string{
+		"verdict": string(d.Verdict), "category": d.Category, "queue": vc.Queue,
 	})
+	var c *vigil.Case
+	err = s.change(r, rec, func(ctx context.Context) (err error) {
+		c, err = s.Flow().Decide(ctx, id, d)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
 	return c, nil
 }
 
@@ -136,11 +141,13 @@ func (s *Server) revealCaseMedia(r *http.Request, id int64, via string) (*vigil.
 	if err != nil {
 		return nil, nil, err
 	}
+	// The audit record is written with the history event, before anything
+	// is sent.
 	ev := &vigil.CaseEvent{CaseID: id, Actor: actor(r), Kind: vigil.CaseEventRevealed, Detail: via}
-	if err := s.Cases.AddCaseEvent(r.Context(), ev); err != nil {
+	rec := auditRecord(r, vigil.AuditContentReveal, caseAuditTarget(id), map[string]string{"media_id": c.Content.MediaID, "via": via})
+	if err := s.change(r, rec, func(ctx context.Context) error { return s.Cases.AddCaseEvent(ctx, ev) }); err != nil {
 		return nil, nil, err
 	}
-	s.audit(r, vigil.AuditContentReveal, caseAuditTarget(id), map[string]string{"media_id": c.Content.MediaID, "via": via})
 	return c, data, nil
 }
 
@@ -367,7 +374,7 @@ func (s *Server) writeCase(w http.ResponseWriter, r *http.Request, status int, c
 }
 
 type assignRequest struct {
-	// Assignee is the actor to assign the case to ("key:NAME"); the caller
+	// Assignee is the actor to assign the case to ("key:ID:NAME"); the caller
 	// when empty.
 	Assignee string `json:"assignee,omitempty"`
 }
@@ -388,20 +395,23 @@ func (s *Server) handleAssignCase(w http.ResponseWriter, r *http.Request) {
 	if req.Assignee == "" {
 		req.Assignee = actor(r)
 	}
-	if len(req.Assignee) > vigil.MaxEntryFieldLen || !utf8.ValidString(req.Assignee) {
-		writeError(w, r, badRequest("assignee must be at most %d bytes", vigil.MaxEntryFieldLen))
+	if err := vigil.ValidateName("assignee", req.Assignee, vigil.MaxEntryFieldLen); err != nil {
+		writeError(w, r, err)
 		return
 	}
 	if _, err := s.visibleCase(r, id); err != nil {
 		writeError(w, r, err)
 		return
 	}
-	c, err := s.Cases.AssignCase(r.Context(), id, req.Assignee, actor(r))
+	var c *vigil.Case
+	err = s.change(r, auditRecord(r, vigil.AuditCaseAssign, caseAuditTarget(id), map[string]string{"to": req.Assignee}), func(ctx context.Context) (err error) {
+		c, err = s.Cases.AssignCase(ctx, id, req.Assignee, actor(r))
+		return err
+	})
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
-	s.audit(r, vigil.AuditCaseAssign, caseAuditTarget(id), map[string]string{"to": req.Assignee})
 	s.writeCase(w, r, http.StatusOK, c)
 }
 

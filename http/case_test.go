@@ -290,7 +290,7 @@ func TestMatchActionsAndReview(t *testing.T) {
 	}
 
 	// Assign, note, decide.
-	if code := ts.do(t, rev, "POST", path+"/assign", "", nil, &c); code != 200 || c.State != vigil.CaseAssigned || c.AssignedTo != "key:reviewer" {
+	if code := ts.do(t, rev, "POST", path+"/assign", "", nil, &c); code != 200 || c.State != vigil.CaseAssigned || c.AssignedTo != "key:4:reviewer" {
 		t.Fatalf("assign %d %+v", code, c.Case)
 	}
 	if code := ts.do(t, rev, "POST", path+"/notes", "", jsonBody(map[string]string{"text": "checked the lists"}), &c); code != 201 {
@@ -305,7 +305,7 @@ func TestMatchActionsAndReview(t *testing.T) {
 	if code := ts.do(t, rev, "POST", path+"/decision", "", jsonBody(map[string]string{"verdict": "confirmed", "category": "A1", "notes": "matches both lists"}), &c); code != 200 {
 		t.Fatalf("decide %d", code)
 	}
-	if c.State != vigil.CaseDecided || c.Decision == nil || c.Decision.DecidedBy != "key:reviewer" || c.Decision.Category != "A1" {
+	if c.State != vigil.CaseDecided || c.Decision == nil || c.Decision.DecidedBy != "key:4:reviewer" || c.Decision.Category != "A1" {
 		t.Fatalf("decided case %+v", c.Case)
 	}
 	var kinds []string
@@ -350,7 +350,7 @@ func TestMatchActionsAndReview(t *testing.T) {
 		}
 	}
 	target := fmt.Sprintf("case:%d", caseID)
-	want := []string{"content.reveal " + target + " by key:reviewer", "case.assign " + target + " by key:reviewer", "case.decide " + target + " by key:reviewer"}
+	want := []string{"content.reveal " + target + " by key:4:reviewer", "case.assign " + target + " by key:4:reviewer", "case.decide " + target + " by key:4:reviewer"}
 	if !slices.Equal(audited, want) {
 		t.Errorf("audit %v, want %v", audited, want)
 	}

@@ -1,6 +1,7 @@
 package http
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 
@@ -24,12 +25,18 @@ func (s *Server) handleCreateKey(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	k := &vigil.Key{Name: req.Name, Role: req.Role, CreatedBy: actor(r)}
-	secret, err := s.Keys.CreateKey(r.Context(), k)
+	rec := auditRecord(r, vigil.AuditKeyCreate, "key", nil)
+	// The target names the key by the id the store gives it.
+	rec.Complete = keyRecord(k)
+	var secret string
+	err := s.change(r, rec, func(ctx context.Context) (err error) {
+		secret, err = s.Keys.CreateKey(ctx, k)
+		return err
+	})
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
-	s.audit(r, vigil.AuditKeyCreate, "key:"+k.Name, map[string]any{"id": k.ID, "role": k.Role})
 	writeJSON(w, http.StatusCreated, createKeyResponse{Key: k, Secret: secret})
 }
 
@@ -54,13 +61,33 @@ func (s *Server) handleRevokeKey(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, badRequest("key id must be a positive integer"))
 		return
 	}
-	k, err := s.Keys.RevokeKey(r.Context(), id, actor(r))
+	// A key's name and role never change: read them for the record.
+	k, err := s.Keys.FindKeyByID(r.Context(), id)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	rec := auditRecord(r, vigil.AuditKeyRevoke, "key", nil)
+	rec.Complete = keyRecord(k)
+	err = s.change(r, rec, func(ctx context.Context) (err error) {
+		k, err = s.Keys.RevokeKey(ctx, id, actor(r))
+		return err
+	})
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
 	s.keys.clear()
 	s.ui.sessions.deleteKey(k.ID)
-	s.audit(r, vigil.AuditKeyRevoke, "key:"+k.Name, map[string]any{"id": k.ID})
 	writeJSON(w, http.StatusOK, k)
+}
+
+// keyRecord returns an AuditRecord.Complete that names key k, as the store
+// has it once the change is made, in the record: its actor form as target
+// (names repeat; ids do not), its id and role as detail.
+func keyRecord(k *vigil.Key) func(rec *vigil.AuditRecord) error {
+	return func(rec *vigil.AuditRecord) error {
+		rec.Target = k.Actor()
+		return rec.SetDetail(map[string]any{"id": k.ID, "role": k.Role})
+	}
 }

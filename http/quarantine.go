@@ -83,11 +83,13 @@ func (s *Server) handleQuarantine(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	if err := s.Cases.QuarantineEntry(r.Context(), id, req.Reason); err != nil {
+	err = s.change(r, auditRecord(r, vigil.AuditEntryQuarantine, "entry:"+strconv.FormatInt(id, 10), req), func(ctx context.Context) error {
+		return s.Cases.QuarantineEntry(ctx, id, req.Reason)
+	})
+	if err != nil {
 		writeError(w, r, err)
 		return
 	}
-	s.audit(r, vigil.AuditEntryQuarantine, "entry:"+strconv.FormatInt(id, 10), req)
 	s.writeEntryAfterChange(w, r, id)
 }
 
@@ -101,11 +103,13 @@ func (s *Server) handleRelease(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	if err := s.Cases.ReleaseEntry(r.Context(), id); err != nil {
+	err = s.change(r, auditRecord(r, vigil.AuditEntryRelease, "entry:"+strconv.FormatInt(id, 10), nil), func(ctx context.Context) error {
+		return s.Cases.ReleaseEntry(ctx, id)
+	})
+	if err != nil {
 		writeError(w, r, err)
 		return
 	}
-	s.audit(r, vigil.AuditEntryRelease, "entry:"+strconv.FormatInt(id, 10), nil)
 	s.writeEntryAfterChange(w, r, id)
 }
 

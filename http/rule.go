@@ -105,12 +105,14 @@ func (s *Server) handleCreateRule(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	if err := s.Rules.CreateRule(r.Context(), rule); err != nil {
+	err = s.change(r, auditRecord(r, vigil.AuditRuleChange, "rule:"+rule.Name, map[string]any{"op": "create", "rule": rule}), func(ctx context.Context) error {
+		return s.Rules.CreateRule(ctx, rule)
+	})
+	if err != nil {
 		writeError(w, r, err)
 		return
 	}
 	s.Flow().ForgetRules()
-	s.audit(r, vigil.AuditRuleChange, "rule:"+rule.Name, map[string]any{"op": "create", "rule": rule})
 	writeJSON(w, http.StatusCreated, rule)
 }
 
@@ -147,12 +149,14 @@ func (s *Server) handleUpdateRule(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	if err := s.Rules.UpdateRule(r.Context(), rule); err != nil {
+	err = s.change(r, auditRecord(r, vigil.AuditRuleChange, "rule:"+rule.Name, map[string]any{"op": "update", "rule": rule, "was": old}), func(ctx context.Context) error {
+		return s.Rules.UpdateRule(ctx, rule)
+	})
+	if err != nil {
 		writeError(w, r, err)
 		return
 	}
 	s.Flow().ForgetRules()
-	s.audit(r, vigil.AuditRuleChange, "rule:"+rule.Name, map[string]any{"op": "update", "rule": rule, "was": old})
 	writeJSON(w, http.StatusOK, rule)
 }
 
@@ -166,11 +170,13 @@ func (s *Server) handleDeleteRule(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	if err := s.Rules.DeleteRule(r.Context(), old.Name); err != nil {
+	err = s.change(r, auditRecord(r, vigil.AuditRuleChange, "rule:"+old.Name, map[string]any{"op": "delete", "was": old}), func(ctx context.Context) error {
+		return s.Rules.DeleteRule(ctx, old.Name)
+	})
+	if err != nil {
 		writeError(w, r, err)
 		return
 	}
 	s.Flow().ForgetRules()
-	s.audit(r, vigil.AuditRuleChange, "rule:"+old.Name, map[string]any{"op": "delete", "was": old})
 	w.WriteHeader(http.StatusNoContent)
 }

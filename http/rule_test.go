@@ -15,7 +15,7 @@ func TestRulesAPI(t *testing.T) {
 	hook := map[string]any{"name": "notify", "when": map[string]any{"kind": "match", "banks": []string{"ncmec"}}, "action": map[string]any{"type": "webhook", "webhook": "ts"}}
 
 	var r vigil.Rule
-	if code := ts.do(t, cur, "POST", "/v1/rules", "", jsonBody(hook), &r); code != 201 || r.ID == 0 || !r.Enabled || r.Source != vigil.RuleSourceAPI || r.UpdatedBy != "key:curator" {
+	if code := ts.do(t, cur, "POST", "/v1/rules", "", jsonBody(hook), &r); code != 201 || r.ID == 0 || !r.Enabled || r.Source != vigil.RuleSourceAPI || r.UpdatedBy != "key:2:curator" {
 		t.Fatalf("create %d %+v", code, r)
 	}
 	var e apiError
@@ -88,7 +88,7 @@ func TestRulesAPI(t *testing.T) {
 			ops = append(ops, rec.Target+" "+rec.Actor)
 		}
 	}
-	if strings.Join(ops, ",") != "rule:notify key:curator,rule:notify key:curator,rule:notify key:curator" {
+	if strings.Join(ops, ",") != "rule:notify key:2:curator,rule:notify key:2:curator,rule:notify key:2:curator" {
 		t.Errorf("audited rule changes: %v", ops)
 	}
 }

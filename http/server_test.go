@@ -324,7 +324,7 @@ func TestBanksEntriesAndMatching(t *testing.T) {
 
 	// Retract: the match goes away, history stays.
 	var ret vigil.Entry
-	if code := ts.do(t, cur, "POST", "/v1/entries/"+itoa(got.EntryID)+"/retract", "", jsonBody(map[string]string{"reason": "false positive"}), &ret); code != 200 || ret.RetractedAt == nil || ret.RetractedBy != "key:curator" {
+	if code := ts.do(t, cur, "POST", "/v1/entries/"+itoa(got.EntryID)+"/retract", "", jsonBody(map[string]string{"reason": "false positive"}), &ret); code != 200 || ret.RetractedAt == nil || ret.RetractedBy != "key:2:curator" {
 		t.Fatalf("retract %d %+v", code, ret)
 	}
 	if code := ts.do(t, vigil.RoleMatcher, "POST", "/v1/match", "image/png", bytes.NewReader(img), &m); code != 200 || m.Matched {

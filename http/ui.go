@@ -361,6 +361,10 @@ var uiFuncs = template.FuncMap{
 		}
 		return fmt.Sprintf("%.0f%%", f*100)
 	},
+	// visible shows stored free text (notes, reasons, names from before
+	// names were checked) with control and invisible characters written
+	// out, so that they cannot hide or reorder what a reviewer reads.
+	"visible": vigil.VisibleText,
 	"score":   func(f float64) string { return fmt.Sprintf("%.2f", f) },
 	"isVideo": func(mediaType string) bool { return strings.HasPrefix(mediaType, "video/") },
 }

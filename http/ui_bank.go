@@ -1,6 +1,7 @@
 package http
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 
@@ -84,7 +85,7 @@ func (s *Server) handleUIEntry(w http.ResponseWriter, r *http.Request) {
 // entryAction is one curator action on an entry from its page: it
 // changes the entry, is audited as the API's equivalent is, and brings the
 // indexes up to date.
-func (s *Server) entryAction(w http.ResponseWriter, r *http.Request, do func(id int64, reason string) error, action string, needsReason bool) {
+func (s *Server) entryAction(w http.ResponseWriter, r *http.Request, do func(ctx context.Context, id int64, reason string) error, action string, needsReason bool) {
 	id, err := pathID(r, "entry")
 	if err != nil {
 		s.uiError(w, r, err)
@@ -99,15 +100,17 @@ func (s *Server) entryAction(w http.ResponseWriter, r *http.Request, do func(id 
 		s.uiError(w, r, badRequest("give a reason"))
 		return
 	}
-	if err := do(id, reason); err != nil {
-		s.uiError(w, r, err)
-		return
-	}
 	var detail any
 	if needsReason {
 		detail = map[string]string{"reason": reason}
 	}
-	s.audit(r, action, "entry:"+strconv.FormatInt(id, 10), detail)
+	err = s.change(r, auditRecord(r, action, "entry:"+strconv.FormatInt(id, 10), detail), func(ctx context.Context) error {
+		return do(ctx, id, reason)
+	})
+	if err != nil {
+		s.uiError(w, r, err)
+		return
+	}
 	s.refresh(r)
 	http.Redirect(w, r, "/ui/entries/"+strconv.FormatInt(id, 10)+"?done=entry", http.StatusSeeOther)
 }
@@ -117,8 +120,8 @@ func (s *Server) handleUIQuarantine(w http.ResponseWriter, r *http.Request) {
 		s.uiError(w, r, errNoReview)
 		return
 	}
-	s.entryAction(w, r, func(id int64, reason string) error {
-		return s.Cases.QuarantineEntry(r.Context(), id, reason)
+	s.entryAction(w, r, func(ctx context.Context, id int64, reason string) error {
+		return s.Cases.QuarantineEntry(ctx, id, reason)
 	}, vigil.AuditEntryQuarantine, true)
 }
 
@@ -127,14 +130,14 @@ func (s *Server) handleUIRelease(w http.ResponseWriter, r *http.Request) {
 		s.uiError(w, r, errNoReview)
 		return
 	}
-	s.entryAction(w, r, func(id int64, _ string) error {
-		return s.Cases.ReleaseEntry(r.Context(), id)
+	s.entryAction(w, r, func(ctx context.Context, id int64, _ string) error {
+		return s.Cases.ReleaseEntry(ctx, id)
 	}, vigil.AuditEntryRelease, false)
 }
 
 func (s *Server) handleUIRetract(w http.ResponseWriter, r *http.Request) {
-	s.entryAction(w, r, func(id int64, reason string) error {
-		_, err := s.Entries.RetractEntry(r.Context(), id, actor(r), reason)
+	s.entryAction(w, r, func(ctx context.Context, id int64, reason string) error {
+		_, err := s.Entries.RetractEntry(ctx, id, actor(r), reason)
 		return err
 	}, vigil.AuditEntryRetract, true)
 }

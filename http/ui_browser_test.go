@@ -186,7 +186,7 @@ func TestBrowserReviewImageCase(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.State != vigil.CaseDecided || c.Decision.Verdict != vigil.VerdictConfirmed || c.Decision.DecidedBy != "key:reviewer" {
+	if c.State != vigil.CaseDecided || c.Decision.Verdict != vigil.VerdictConfirmed || c.Decision.DecidedBy != "key:4:reviewer" {
 		t.Fatalf("case after the decision: state %s, decision %+v", c.State, c.Decision)
 	}
 	if n := audited(t, ts, vigil.AuditCaseDecide, "case:"+id); n != 1 {

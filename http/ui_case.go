@@ -1,6 +1,7 @@
 package http
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -202,11 +203,14 @@ func (s *Server) handleUIAssign(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	me := actor(r)
-	if c, err = s.Cases.AssignCase(r.Context(), c.ID, me, me); err != nil {
+	err = s.change(r, auditRecord(r, vigil.AuditCaseAssign, caseAuditTarget(c.ID), map[string]string{"to": me}), func(ctx context.Context) (err error) {
+		c, err = s.Cases.AssignCase(ctx, c.ID, me, me)
+		return err
+	})
+	if err != nil {
 		s.uiError(w, r, err)
 		return
 	}
-	s.audit(r, vigil.AuditCaseAssign, caseAuditTarget(c.ID), map[string]string{"to": me})
 	http.Redirect(w, r, "/ui/cases/"+strconv.FormatInt(c.ID, 10)+"?done=assigned", http.StatusSeeOther)
 }
 

@@ -376,17 +376,21 @@ func (s *Server) handleUILogin(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusUnauthorized, "That API key is not valid.")
 		return
 	}
+	// On record before the session exists: no unrecorded logins.
+	ctx := context.WithValue(r.Context(), keyContextKey{}, k)
+	if rec, ok := w.(*recorder); ok {
+		rec.key = k
+	}
+	if err := s.audit(r.WithContext(ctx), vigil.AuditLogin, k.Actor(), map[string]string{"via": "ui", "remote": host}); err != nil {
+		s.uiError(w, r, err)
+		return
+	}
 	id, _, err := s.ui.sessions.create(k)
 	if err != nil {
 		s.uiError(w, r, err)
 		return
 	}
 	setSessionCookie(w, r, id, int(sessionMaxAge/time.Second))
-	ctx := context.WithValue(r.Context(), keyContextKey{}, k)
-	if rec, ok := w.(*recorder); ok {
-		rec.key = k
-	}
-	s.audit(r.WithContext(ctx), vigil.AuditLogin, "key:"+k.Name, map[string]string{"via": "ui", "remote": host})
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 

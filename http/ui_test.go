@@ -172,7 +172,7 @@ func TestUILoginLogout(t *testing.T) {
 	}
 	var logins int
 	for _, r := range recs {
-		if r.Action == vigil.AuditLogin && r.Actor == "key:reviewer" {
+		if r.Action == vigil.AuditLogin && r.Actor == "key:4:reviewer" {
 			logins++
 		}
 	}
@@ -485,7 +485,7 @@ func TestUIRevealAndDecide(t *testing.T) {
 		t.Fatal(err)
 	}
 	if got.State != vigil.CaseDecided || got.Decision == nil || got.Decision.Verdict != vigil.VerdictFalsePositive ||
-		got.Decision.DecidedBy != "key:reviewer" || got.Decision.Category != "benign" {
+		got.Decision.DecidedBy != "key:4:reviewer" || got.Decision.Category != "benign" {
 		t.Fatalf("case after decision: %+v %+v", got, got.Decision)
 	}
 	if n := audited(t, ts, vigil.AuditCaseDecide, "case:"+id); n != 1 {
@@ -648,7 +648,7 @@ func TestUIEscalatedCase(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.State != vigil.CaseDecided || got.Decision.DecidedBy != "key:admin" {
+	if got.State != vigil.CaseDecided || got.Decision.DecidedBy != "key:1:admin" {
 		t.Fatalf("after the senior decision: %s %+v", got.State, got.Decision)
 	}
 	// Each session counts its own decisions.
@@ -705,7 +705,7 @@ func TestUICuratorEntryActions(t *testing.T) {
 	if code, _, _ := cur.post(t, entryPath+"/retract", url.Values{"reason": {"source withdrew it"}}); code != http.StatusSeeOther {
 		t.Fatalf("retract: %d", code)
 	}
-	if e, _ := ts.Entries.FindEntryByID(ctx, f.entryID); !e.Retracted() || e.RetractedBy != "key:curator" {
+	if e, _ := ts.Entries.FindEntryByID(ctx, f.entryID); !e.Retracted() || e.RetractedBy != "key:2:curator" {
 		t.Fatalf("entry after retraction: %+v", e)
 	}
 }

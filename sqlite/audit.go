@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/vigil-oss/vigil"
 )
@@ -28,24 +29,29 @@ const auditColumns = `seq, time, actor, action, target, detail, prev_hash, hash`
 // AppendAudit implements vigil.AuditService. The single writer connection
 // serialises appends, so each record links to the one before it.
 func (s *AuditService) AppendAudit(ctx context.Context, r *vigil.AuditRecord) error {
-	err := s.db.write(ctx, func(tx *sql.Tx) error {
-		var seq int64
-		prev := genesis
-		err := tx.QueryRowContext(ctx, `SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1`).Scan(&seq, &prev)
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return err
-		}
-		r.Seq, r.Time, r.PrevHash = seq+1, s.db.now(), prev
-		// Stored times keep nanoseconds, so the hash verifies after a read.
-		r.Hash = r.ComputeHash()
-		_, err = tx.ExecContext(ctx, `INSERT INTO audit_log (`+auditColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-			r.Seq, formatTime(r.Time), r.Actor, r.Action, r.Target, r.Detail, r.PrevHash, r.Hash)
-		return err
-	})
+	// The record is the write: passed explicitly, not as pending on ctx.
+	err := s.db.writeAudited(ctx, r, func(tx *sql.Tx) error { return nil })
 	if err != nil {
 		return fmt.Errorf("append audit record %s %s: %w", r.Action, r.Target, err)
 	}
 	return nil
+}
+
+// appendAudit stores r as the next record of the chain, in tx.
+func appendAudit(ctx context.Context, tx *sql.Tx, now time.Time, r *vigil.AuditRecord) error {
+	var seq int64
+	prev := genesis
+	err := tx.QueryRowContext(ctx, `SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1`).Scan(&seq, &prev)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return err
+	}
+	// Stored times keep nanoseconds, so the hash verifies after a read.
+	if err := r.Seal(seq+1, now, prev); err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO audit_log (`+auditColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		r.Seq, formatTime(r.Time), r.Actor, r.Action, r.Target, r.Detail, r.PrevHash, r.Hash)
+	return err
 }
 
 func scanAudit(row scanner) (*vigil.AuditRecord, error) {

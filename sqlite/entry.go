@@ -92,9 +92,12 @@ func (s *EntryService) AddEntries(ctx context.Context, bankID int64, by string, 
 			res.Added++
 		}
 		if res.Added > 0 {
-			res.Version, err = bumpBank(ctx, tx, bankID, int64(res.Added), formatTime(now))
+			if res.Version, err = bumpBank(ctx, tx, bankID, int64(res.Added), formatTime(now)); err != nil {
+				return err
+			}
 		}
-		return err
+		// The counts belong in the batch's audit record.
+		return vigil.AuditResult(ctx, res)
 	})
 	if err != nil {
 		return vigil.ImportResult{}, fmt.Errorf("add entries to bank %d: %w", bankID, err)
@@ -137,10 +140,12 @@ func (s *EntryService) ImportEntries(ctx context.Context, bankID int64, by strin
 		res.Added, res.Duplicates = int(ins.added), n-int(ins.added)
 		if ins.added > 0 {
 			var err error
-			res.Version, err = bumpBank(ctx, tx, bankID, ins.added, now)
-			return err
+			if res.Version, err = bumpBank(ctx, tx, bankID, ins.added, now); err != nil {
+				return err
+			}
 		}
-		return nil
+		// The counts belong in the import's audit record.
+		return vigil.AuditResult(ctx, res)
 	})
 	if err != nil {
 		return vigil.ImportResult{}, fmt.Errorf("import entries to bank %d: %w", bankID, err)

@@ -45,6 +45,15 @@ func (s *KeyService) CreateKey(ctx context.Context, k *vigil.Key) (string, error
 	k.CreatedAt = s.db.now()
 	k.LastUsedAt, k.RevokedAt, k.RevokedBy = nil, nil, ""
 	err = s.db.write(ctx, func(tx *sql.Tx) error {
+		// The writer is alone, so checking first is race-free; the unique
+		// index (migration 00011) backs it up.
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM api_keys WHERE name = ? AND revoked_at IS NULL`, k.Name).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			return vigil.Errorf(vigil.ECONFLICT, "a key named %q exists: choose another name, or revoke that key first", k.Name)
+		}
 		return tx.QueryRowContext(ctx, `
 			INSERT INTO api_keys (name, role, secret_hash, hint, created_at, created_by)
 			VALUES (?, ?, ?, ?, ?, ?)
@@ -75,7 +84,8 @@ func (s *KeyService) FindKeyBySecret(ctx context.Context, secret string) (*vigil
 		// for it would stall every request; the time is a hint anyway.
 		wctx, cancel := context.WithTimeout(ctx, lastUsedWait)
 		defer cancel()
-		err := s.db.write(wctx, func(tx *sql.Tx) error {
+		// Never with the audit record of the caller's change (nil).
+		err := s.db.writeAudited(wctx, nil, func(tx *sql.Tx) error {
 			_, err := tx.ExecContext(wctx, `UPDATE api_keys SET last_used_at = ? WHERE id = ?`, formatTime(now), k.ID)
 			return err
 		})
@@ -124,6 +134,15 @@ func (s *KeyService) RevokeKey(ctx context.Context, id int64, by string) (*vigil
 		}
 		if k.Revoked() {
 			return vigil.Errorf(vigil.ECONFLICT, "key %d is already revoked", id)
+		}
+		if k.Role == vigil.RoleAdmin {
+			var admins int
+			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM api_keys WHERE role = 'admin' AND revoked_at IS NULL`).Scan(&admins); err != nil {
+				return err
+			}
+			if admins <= 1 {
+				return vigil.Errorf(vigil.ECONFLICT, "key %d is the last admin key: without it no one could manage keys; create another admin key first", id)
+			}
 		}
 		now := s.db.now()
 		k.RevokedAt, k.RevokedBy = &now, by

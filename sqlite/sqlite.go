@@ -217,7 +217,15 @@ func (db *DB) IntegrityCheck(ctx context.Context) error {
 }
 
 // write runs fn in a write transaction and commits it if fn returns nil.
+// The audit record pending on ctx (vigil.WithAudit), if any, is stored in
+// the same transaction, after fn: every write of every service gets its
+// record from here, and a change whose record cannot be stored is not made.
 func (db *DB) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	return db.writeAudited(ctx, vigil.PendingAudit(ctx), fn)
+}
+
+// writeAudited is write with the audit record given (nil: none).
+func (db *DB) writeAudited(ctx context.Context, rec *vigil.AuditRecord, fn func(tx *sql.Tx) error) (err error) {
 	tx, err := db.wdb.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -225,6 +233,18 @@ func (db *DB) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	defer tx.Rollback()
 	if err := fn(tx); err != nil {
 		return err
+	}
+	if rec != nil {
+		// A record sealed in a transaction that then fails was not
+		// written: unseal it, so it stays pending.
+		defer func() {
+			if err != nil {
+				rec.Unseal()
+			}
+		}()
+		if err := appendAudit(ctx, tx, db.now(), rec); err != nil {
+			return fmt.Errorf("audit %s %s: %w", rec.Action, rec.Target, err)
+		}
 	}
 	return tx.Commit()
 }
@@ -283,6 +303,8 @@ func validateActor(what, actor string) error {
 		return vigil.Errorf(vigil.EINVALID, "changes to %s must say who made them", what)
 	} else if len(actor) > vigil.MaxEntryFieldLen {
 		return vigil.Errorf(vigil.EINVALID, "actor name longer than %d bytes", vigil.MaxEntryFieldLen)
+	} else if !vigil.Printable(actor) {
+		return vigil.Errorf(vigil.EINVALID, "actor name must be UTF-8 without control or invisible characters")
 	}
 	return nil
 }

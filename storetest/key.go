@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -125,5 +126,53 @@ func TestKeyService(t *testing.T, open Opener) {
 		if _, err := s.Keys.FindKeyBySecret(ctx, secrets[vigil.RoleCurator]); err != nil {
 			t.Errorf("unrevoked key: %v", err)
 		}
+	})
+
+	t.Run("DuplicateNames", func(t *testing.T) {
+		s := open(t)
+		a := &vigil.Key{Name: "matcher-2", Role: vigil.RoleMatcher}
+		_, err := s.Keys.CreateKey(ctx, a)
+		must(t, err)
+		// Not even with another role: a name must say which key it is.
+		_, err = s.Keys.CreateKey(ctx, &vigil.Key{Name: "matcher-2", Role: vigil.RoleAdmin})
+		wantCode(t, err, vigil.ECONFLICT)
+		if n, err := s.Keys.CountKeys(ctx); err != nil || n != 1 {
+			t.Fatalf("%d keys after a refused duplicate, %v", n, err)
+		}
+		// A revoked key's name may be used again; the id tells them apart.
+		_, err = s.Keys.RevokeKey(ctx, a.ID, "test")
+		must(t, err)
+		b := &vigil.Key{Name: "matcher-2", Role: vigil.RoleMatcher}
+		_, err = s.Keys.CreateKey(ctx, b)
+		must(t, err)
+		if a.Actor() == b.Actor() || b.Actor() != fmt.Sprintf("key:%d:matcher-2", b.ID) {
+			t.Errorf("actors %q and %q", a.Actor(), b.Actor())
+		}
+	})
+
+	t.Run("LastAdmin", func(t *testing.T) {
+		s := open(t)
+		a := &vigil.Key{Name: "first", Role: vigil.RoleAdmin}
+		_, err := s.Keys.CreateKey(ctx, a)
+		must(t, err)
+		m := &vigil.Key{Name: "matcher", Role: vigil.RoleMatcher}
+		_, err = s.Keys.CreateKey(ctx, m)
+		must(t, err)
+		// The last admin key cannot go, by its own hand or another's: no
+		// one could manage keys after it.
+		_, err = s.Keys.RevokeKey(ctx, a.ID, a.Actor())
+		wantCode(t, err, vigil.ECONFLICT)
+		if got, err := s.Keys.FindKeyByID(ctx, a.ID); err != nil || got.Revoked() {
+			t.Fatalf("last admin key %+v, %v", got, err)
+		}
+		b := &vigil.Key{Name: "second", Role: vigil.RoleAdmin}
+		_, err = s.Keys.CreateKey(ctx, b)
+		must(t, err)
+		_, err = s.Keys.RevokeKey(ctx, a.ID, a.Actor())
+		must(t, err)
+		_, err = s.Keys.RevokeKey(ctx, b.ID, "cli")
+		wantCode(t, err, vigil.ECONFLICT)
+		_, err = s.Keys.RevokeKey(ctx, m.ID, b.Actor())
+		must(t, err)
 	})
 }

@@ -51,6 +51,7 @@ func TestAll(t *testing.T, open Opener) {
 	t.Run("KeyService", func(t *testing.T) { TestKeyService(t, open) })
 	t.Run("ConversationService", func(t *testing.T) { TestConversationService(t, open) })
 	t.Run("AuditService", func(t *testing.T) { TestAuditService(t, open) })
+	t.Run("AuditWithChange", func(t *testing.T) { TestAuditWithChange(t, open) })
 	t.Run("SignalStore", func(t *testing.T) { TestSignalStore(t, open) })
 	t.Run("RuleService", func(t *testing.T) { TestRuleService(t, open) })
 	t.Run("CaseService", func(t *testing.T) { TestCaseService(t, open) })

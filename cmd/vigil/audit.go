@@ -72,15 +72,24 @@ func (c *AuditCommand) Run(ctx context.Context, args []string) error {
 	panic("unreachable: audit " + sub) // group returned a known subcommand
 }
 
-// auditCLI records an action taken from the command line.
-func (m *Main) auditCLI(ctx context.Context, db *sqlite.DB, action, target string, detail any) {
+// cliRecord returns the audit record of an action taken from the command
+// line. detail, if not nil, is encoded when the record is stored, after the
+// change, so that what the store fills in (a new bank's id) is included.
+func cliRecord(action, target string, detail any) *vigil.AuditRecord {
 	rec := &vigil.AuditRecord{Actor: "cli", Action: action, Target: target}
 	if detail != nil {
-		if b, err := json.Marshal(detail); err == nil {
-			rec.Detail = string(b)
-		}
+		rec.Complete = func(rec *vigil.AuditRecord) error { return rec.SetDetail(detail) }
 	}
-	if err := sqlite.NewAuditService(db).AppendAudit(ctx, rec); err != nil {
-		m.Logger.Error("audit record lost", "action", action, "target", target, "err", err)
+	return rec
+}
+
+// auditCLI records an action taken from the command line that changes
+// nothing in the store (an export): changes carry their record to the
+// store instead (vigil.WithAudit with cliRecord), which writes it with
+// the change.
+func (m *Main) auditCLI(ctx context.Context, db *sqlite.DB, action, target string, detail any) error {
+	if err := sqlite.NewAuditService(db).AppendAudit(ctx, cliRecord(action, target, detail)); err != nil {
+		return fmt.Errorf("audit %s %s: %w", action, target, err)
 	}
+	return nil
 }

@@ -19,7 +19,10 @@ func TestAuditVerifyCommand(t *testing.T) {
 		t.Fatalf("verify: %q %v", out, err)
 	}
 	out, _, _ = runMain(t, "", "audit", "list", "--data", data)
-	if !strings.Contains(out, `"action":"key.create"`) || !strings.Contains(out, `"actor":"cli"`) {
+	// Keys are named by id and name; the bank's record has the id the
+	// store gave it, being written with the bank.
+	if !strings.Contains(out, `"action":"key.create","target":"key:1:curator"`) || !strings.Contains(out, `"actor":"cli"`) ||
+		!strings.Contains(out, `\"id\":1,\"name\":\"one\"`) {
 		t.Fatalf("list: %q", out)
 	}
 	// Rewrite record 2 behind the store's back.

@@ -50,10 +50,10 @@ func (c *BankCommand) Run(ctx context.Context, args []string) error {
 		run = func(ctx context.Context, db *sqlite.DB) error {
 			b := &vigil.Bank{Name: fs.Arg(0), Description: *desc, Negative: *negative, Enabled: !*disabled,
 				Thresholds: map[vigil.SignalType]int{vigil.SignalPDQ: *threshold}}
-			if err := sqlite.NewBankService(db).CreateBank(ctx, b); err != nil {
+			actx := vigil.WithAudit(ctx, cliRecord(vigil.AuditBankCreate, "bank:"+b.Name, b))
+			if err := sqlite.NewBankService(db).CreateBank(actx, b); err != nil {
 				return err
 			}
-			c.auditCLI(ctx, db, vigil.AuditBankCreate, "bank:"+b.Name, b)
 			return json.NewEncoder(c.Stdout).Encode(b)
 		}
 	case "list":
@@ -97,17 +97,21 @@ func (c *BankCommand) Run(ctx context.Context, args []string) error {
 				return err
 			}
 			defer closeInput()
-			res, err := sqlite.NewEntryService(db).ImportEntries(ctx, b.ID, "cli", banklist.NewReader(r, opt).All())
+			// The store puts its counts in the record (vigil.AuditResult).
+			actx := vigil.WithAudit(ctx, cliRecord(vigil.AuditEntriesImport, "bank:"+b.Name, nil))
+			res, err := sqlite.NewEntryService(db).ImportEntries(actx, b.ID, "cli", banklist.NewReader(r, opt).All())
 			if err != nil {
 				return fmt.Errorf("import into %s: %s (nothing was imported)", b.Name, errorText(err))
 			}
-			c.auditCLI(ctx, db, vigil.AuditEntriesImport, "bank:"+b.Name, res)
 			return json.NewEncoder(c.Stdout).Encode(res)
 		}
 	case "export":
 		check = func() error { return fs.nargs(1, 2, "a bank NAME and optionally a FILE") }
 		run = func(ctx context.Context, db *sqlite.DB) error {
-			c.auditCLI(ctx, db, vigil.AuditBankExport, "bank:"+fs.Arg(0), nil)
+			// Nothing leaves before the export is on record.
+			if err := c.auditCLI(ctx, db, vigil.AuditBankExport, "bank:"+fs.Arg(0), nil); err != nil {
+				return err
+			}
 			if fs.NArg() == 1 || fs.Arg(1) == "-" {
 				return exportBank(ctx, db, fs.Arg(0), c.Stdout)
 			}
@@ -139,12 +143,13 @@ func (c *BankCommand) Run(ctx context.Context, args []string) error {
 			return nil
 		}
 		run = func(ctx context.Context, db *sqlite.DB) error {
-			// The store method and audit record of POST /v1/entries/{id}/retract.
-			e, err := sqlite.NewEntryService(db).RetractEntry(ctx, id, "cli", *reason)
+			// The store method and audit record of POST /v1/entries/{id}/retract,
+			// the record written in the retraction's own transaction.
+			rec := cliRecord(vigil.AuditEntryRetract, "entry:"+strconv.FormatInt(id, 10), map[string]string{"reason": *reason})
+			e, err := sqlite.NewEntryService(db).RetractEntry(vigil.WithAudit(ctx, rec), id, "cli", *reason)
 			if err != nil {
 				return err
 			}
-			c.auditCLI(ctx, db, vigil.AuditEntryRetract, "entry:"+strconv.FormatInt(e.ID, 10), map[string]string{"reason": *reason})
 			return json.NewEncoder(c.Stdout).Encode(e)
 		}
 	}

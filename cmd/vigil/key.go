@@ -54,11 +54,10 @@ func (c *KeyCommand) Run(ctx context.Context, args []string) error {
 		}
 		defer db.Close()
 		k := &vigil.Key{Name: *name, Role: vigil.Role(*role), CreatedBy: "cli"}
-		secret, err := sqlite.NewKeyService(db).CreateKey(ctx, k)
+		secret, err := sqlite.NewKeyService(db).CreateKey(vigil.WithAudit(ctx, keyCLIRecord(vigil.AuditKeyCreate, k)), k)
 		if err != nil {
 			return err
 		}
-		c.auditCLI(ctx, db, vigil.AuditKeyCreate, "key:"+k.Name, map[string]any{"id": k.ID, "role": k.Role})
 		// The secret alone, so that scripts can capture it.
 		fmt.Fprintln(c.Stdout, secret)
 		return nil
@@ -99,12 +98,28 @@ func (c *KeyCommand) Run(ctx context.Context, args []string) error {
 			return err
 		}
 		defer db.Close()
-		k, err := sqlite.NewKeyService(db).RevokeKey(ctx, id, "cli")
+		keys := sqlite.NewKeyService(db)
+		// A key's name and role never change: read them for the record.
+		k, err := keys.FindKeyByID(ctx, id)
 		if err != nil {
 			return err
 		}
-		c.auditCLI(ctx, db, vigil.AuditKeyRevoke, "key:"+k.Name, map[string]any{"id": k.ID})
+		if k, err = keys.RevokeKey(vigil.WithAudit(ctx, keyCLIRecord(vigil.AuditKeyRevoke, k)), id, "cli"); err != nil {
+			return err
+		}
 		return json.NewEncoder(c.Stdout).Encode(k)
 	}
 	panic("unreachable: key " + sub) // group returned a known subcommand
+}
+
+// keyCLIRecord returns the record of a change to key k made from the
+// command line. The target and detail are filled in with the change, from
+// k as the store leaves it: a new key's id is known only then.
+func keyCLIRecord(action string, k *vigil.Key) *vigil.AuditRecord {
+	rec := cliRecord(action, "key", nil)
+	rec.Complete = func(rec *vigil.AuditRecord) error {
+		rec.Target = k.Actor()
+		return rec.SetDetail(map[string]any{"id": k.ID, "role": k.Role})
+	}
+	return rec
 }

@@ -176,11 +176,10 @@ func (c *ServeCommand) bootstrapKey(ctx context.Context, db *sqlite.DB, keys vig
 		return nil
 	}
 	k := &vigil.Key{Name: "bootstrap-admin", Role: vigil.RoleAdmin, CreatedBy: "vigil serve"}
-	secret, err := keys.CreateKey(ctx, k)
+	secret, err := keys.CreateKey(vigil.WithAudit(ctx, keyCLIRecord(vigil.AuditKeyCreate, k)), k)
 	if err != nil {
 		return fmt.Errorf("create bootstrap key: %w", err)
 	}
-	c.auditCLI(ctx, db, vigil.AuditKeyCreate, "key:"+k.Name, map[string]any{"id": k.ID, "role": k.Role})
 	fmt.Fprintf(c.Stdout, "First start: created an admin API key. It is shown only this once; store it now:\n\n    %s\n\n", secret)
 	return nil
 }

@@ -111,7 +111,9 @@ func (c *ServeCommand) recordAutoQuarantine(ctx context.Context, audit vigil.Aud
 	detail, _ := json.Marshal(map[string]any{"automatic": true, "case_id": q.CaseID, "reason": q.Reason})
 	rec := &vigil.AuditRecord{Actor: "vigil", Action: vigil.AuditEntryQuarantine,
 		Target: "entry:" + strconv.FormatInt(q.EntryID, 10), Detail: string(detail)}
-	if err := audit.AppendAudit(ctx, rec); err != nil {
+	// The quarantine is made: its record must not depend on the request
+	// that set it off.
+	if err := audit.AppendAudit(context.WithoutCancel(ctx), rec); err != nil {
 		c.Logger.Error("audit record lost", "action", rec.Action, "target", rec.Target, "err", err)
 	}
 }

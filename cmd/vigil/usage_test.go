@@ -189,7 +189,7 @@ func formatLike(value flag.Value, v float64) string {
 func TestErrorsPrintedOnce(t *testing.T) {
 	data := newDataDir(t)
 	r := runExec(t, "", "key", "revoke", "--data", data, "999")
-	if r.code != 1 || !strings.HasSuffix(r.stderr, "\nvigil: revoke key 999: key 999 not found\n") || strings.Contains(r.stderr, "code=") {
+	if r.code != 1 || !strings.HasSuffix(r.stderr, "\nvigil: key 999 not found\n") || strings.Contains(r.stderr, "code=") {
 		t.Fatalf("exit %d, stderr %q", r.code, r.stderr)
 	}
 	r = runExec(t, "", "bank", "import", "--data", data, "--signal-type", "pdq", "nosuchbank", "-")
