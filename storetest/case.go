@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -889,7 +890,7 @@ type caseFixture struct {
 	t       testing.TB
 	bank    *vigil.Bank
 	entries []*vigil.Entry
-	uploads int // content opened as cases so far
+	uploads atomic.Int64 // content opened as cases so far (cases may open concurrently)
 }
 
 func newCaseFixture(t testing.TB, s Services, entries int) *caseFixture {
@@ -907,9 +908,9 @@ func newCaseFixture(t testing.TB, s Services, entries int) *caseFixture {
 // matchCase returns a match case in queue q, retained for a day, with a
 // match of each entry, about content (a SHA-256) no case had before.
 func (f *caseFixture) matchCase(clock *Clock, entries ...*vigil.Entry) *vigil.Case {
-	f.uploads++
+	n := f.uploads.Add(1)
 	c := &vigil.Case{Queue: "q", Kind: vigil.CaseKindMatch, RetainUntil: clock.Now().Add(24 * time.Hour),
-		Content: vigil.ContentRef{SHA256: fmt.Sprintf("%064x", f.uploads)}}
+		Content: vigil.ContentRef{SHA256: fmt.Sprintf("%064x", n)}}
 	for _, e := range entries {
 		c.Matches = append(c.Matches, vigil.Match{BankID: e.BankID, Bank: "b", EntryID: e.ID, SignalType: e.SignalType,
 			Value: e.Value, Distance: 4, Threshold: 31, Source: e.Source})
