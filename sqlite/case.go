@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -30,7 +31,8 @@ type CaseService struct {
 
 	// OnQuarantine, if set, is called after each automatic quarantine
 	// has been committed (by OpenCase or DecideCase, in the caller's
-	// goroutine), for example to record it in the audit log.
+	// goroutine), for example to log it. Its audit record is already
+	// written, in the quarantine's own transaction.
 	OnQuarantine func(ctx context.Context, q AutoQuarantine)
 }
 
@@ -385,6 +387,18 @@ func autoQuarantine(ctx context.Context, tx *sql.Tx, caseID, entryID int64, reas
 	if err := addEvent(ctx, tx, caseID, formatTime(now), systemActor, vigil.CaseEventQuarantined,
 		fmt.Sprintf("entry %d: %s", entryID, reason)); err != nil {
 		return nil, err
+	}
+	// Recorded as a curator's quarantine is, with Vigil as the actor, in
+	// the transaction that makes it: the quarantine and its record commit
+	// together or not at all.
+	detail, err := json.Marshal(map[string]any{"automatic": true, "case_id": caseID, "reason": reason})
+	if err != nil {
+		return nil, err
+	}
+	rec := &vigil.AuditRecord{Actor: systemActor, Action: vigil.AuditEntryQuarantine,
+		Target: "entry:" + strconv.FormatInt(entryID, 10), Detail: string(detail)}
+	if err := appendAudit(ctx, tx, now, rec); err != nil {
+		return nil, fmt.Errorf("audit quarantine of entry %d: %w", entryID, err)
 	}
 	return &AutoQuarantine{EntryID: entryID, CaseID: caseID, Reason: reason}, nil
 }

@@ -3,11 +3,9 @@ package main
 import (
 	"context"
 	"crypto/rand"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"time"
 
 	"github.com/vigil-oss/vigil"
@@ -59,10 +57,7 @@ func (c *ServeCommand) openReview(ctx context.Context, db *sqlite.DB, dataDir st
 	}
 	cases := sqlite.NewCaseService(db)
 	cases.Policy = r.policy
-	audit := sqlite.NewAuditService(db)
-	cases.OnQuarantine = func(ctx context.Context, q sqlite.AutoQuarantine) {
-		c.recordAutoQuarantine(ctx, audit, q)
-	}
+	cases.OnQuarantine = func(_ context.Context, q sqlite.AutoQuarantine) { c.logAutoQuarantine(q) }
 
 	var keys *media.Keyring
 	var err error
@@ -104,18 +99,10 @@ func (c *ServeCommand) openReview(ctx context.Context, db *sqlite.DB, dataDir st
 	return cases, store, nil
 }
 
-// recordAutoQuarantine logs an automatic quarantine and records it in the
-// audit log, as a curator's quarantine is, with Vigil as the actor.
-func (c *ServeCommand) recordAutoQuarantine(ctx context.Context, audit vigil.AuditService, q sqlite.AutoQuarantine) {
+// logAutoQuarantine logs an automatic quarantine; the store has recorded
+// it in the audit log in the quarantine's own transaction.
+func (c *ServeCommand) logAutoQuarantine(q sqlite.AutoQuarantine) {
 	c.Logger.Warn("bank entry quarantined automatically", "entry", q.EntryID, "case", q.CaseID, "reason", q.Reason)
-	detail, _ := json.Marshal(map[string]any{"automatic": true, "case_id": q.CaseID, "reason": q.Reason})
-	rec := &vigil.AuditRecord{Actor: "vigil", Action: vigil.AuditEntryQuarantine,
-		Target: "entry:" + strconv.FormatInt(q.EntryID, 10), Detail: string(detail)}
-	// The quarantine is made: its record must not depend on the request
-	// that set it off.
-	if err := audit.AppendAudit(context.WithoutCancel(ctx), rec); err != nil {
-		c.Logger.Error("audit record lost", "action", rec.Action, "target", rec.Target, "err", err)
-	}
 }
 
 // purgeCaseBatch is how many expired cases one pass reads at a time.
