@@ -1,0 +1,399 @@
+package http
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"math"
+	"mime"
+	"net/http"
+
+	"github.com/vigil-oss/vigil"
+)
+
+// hmaBank is HMA's bank shape. Vigil has no matching ratio between 0 and 1
+// yet: an enabled bank is 1, a disabled one 0.
+type hmaBank struct {
+	Name                 string  `json:"name"`
+	MatchingEnabledRatio float64 `json:"matching_enabled_ratio"`
+
+	VigilName    string `json:"vigil_name"`
+	VigilEntries int64  `json:"vigil_active_entries"`
+}
+
+func newHMABank(b *vigil.Bank) hmaBank {
+	name, _ := hmaName(b.Name)
+	ratio := 0.0
+	if b.Enabled {
+		ratio = 1
+	}
+	return hmaBank{Name: name, MatchingEnabledRatio: ratio, VigilName: b.Name, VigilEntries: b.ActiveEntries}
+}
+
+// hmaFindBank returns the bank an HMA name names, or writes HMA's 404
+// with notFound as its message.
+func (s *Server) hmaFindBank(w http.ResponseWriter, r *http.Request, name, notFound string) (*vigil.Bank, bool) {
+	if !hmaBankName.MatchString(name) {
+		hmaError(w, http.StatusNotFound, "%s", notFound)
+		return nil, false
+	}
+	b, err := s.Banks.FindBankByName(r.Context(), vigilBankName(name))
+	if vigil.ErrorCode(err) == vigil.ENOTFOUND {
+		hmaError(w, http.StatusNotFound, "%s", notFound)
+		return nil, false
+	} else if err != nil {
+		s.hmaStoreError(w, r, err)
+		return nil, false
+	}
+	return b, true
+}
+
+// hmaJSONBody decodes a JSON object body of at most maxJSONBody bytes, in
+// the lenient way Flask's get_json does (unknown keys ignored), keeping
+// the keys it holds.
+func hmaJSONBody(w http.ResponseWriter, r *http.Request, v any) (map[string]json.RawMessage, bool) {
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxJSONBody))
+	if err != nil {
+		if isTooLarge(err) {
+			hmaError(w, http.StatusRequestEntityTooLarge, "Content too large")
+		} else {
+			hmaError(w, http.StatusBadRequest, "The browser (or proxy) sent a request that this server could not understand.")
+		}
+		return nil, false
+	}
+	var keys map[string]json.RawMessage
+	if err := json.Unmarshal(data, &keys); err != nil || keys == nil {
+		hmaValidation(w, "model_attributes_type", "body", "Input should be a valid dictionary or object to extract fields from")
+		return nil, false
+	}
+	if v != nil {
+		if err := json.Unmarshal(data, v); err != nil {
+			hmaValidation(w, "type_error", "body", "Input has a field of the wrong type")
+			return nil, false
+		}
+	}
+	return keys, true
+}
+
+// hmaRatio checks an enabled_ratio: HMA takes any float; Vigil matches a
+// bank or does not, so only 0 and 1 are taken, and the coin flip of the
+// ratios between is refused rather than silently rounded.
+func hmaRatio(w http.ResponseWriter, ratio float64) (enabled, ok bool) {
+	switch {
+	case ratio == 1:
+		return true, true
+	case ratio == 0:
+		return false, true
+	case math.IsNaN(ratio) || ratio < 0 || ratio > 1:
+		hmaError(w, http.StatusBadRequest, "enabled_ratio must be between 0 and 1")
+	default:
+		hmaError(w, http.StatusBadRequest, "enabled_ratio between 0 and 1 (sampled matching) is not supported by Vigil: use 0 or 1")
+	}
+	return false, false
+}
+
+func (s *Server) handleHMAListBanks(w http.ResponseWriter, r *http.Request) {
+	banks, err := s.Banks.ListBanks(r.Context())
+	if err != nil {
+		s.hmaStoreError(w, r, err)
+		return
+	}
+	out := []hmaBank{}
+	for _, b := range banks {
+		if _, ok := hmaName(b.Name); ok {
+			out = append(out, newHMABank(b))
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) handleHMAGetBank(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	b, ok := s.hmaFindBank(w, r, name, "bank '"+name+"' not found")
+	if !ok {
+		return
+	}
+	writeJSON(w, http.StatusOK, newHMABank(b))
+}
+
+func (s *Server) handleHMACreateBank(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Name         *string  `json:"name"`
+		EnabledRatio *float64 `json:"enabled_ratio"`
+		Enabled      *bool    `json:"enabled"`
+	}
+	keys, ok := hmaJSONBody(w, r, &req)
+	if !ok {
+		return
+	}
+	if req.Name == nil {
+		hmaValidation(w, "missing", "name", "Field required")
+		return
+	}
+	// HMA's schema defaults enabled_ratio to 1.0, so "enabled" counts
+	// only when enabled_ratio is sent as null.
+	ratio := 1.0
+	if req.EnabledRatio != nil {
+		ratio = *req.EnabledRatio
+	} else if _, sent := keys["enabled_ratio"]; sent && req.Enabled != nil && !*req.Enabled {
+		ratio = 0
+	}
+	if !hmaBankName.MatchString(*req.Name) {
+		hmaError(w, http.StatusBadRequest, "Bank names must be UPPER_WITH_UNDERSCORE")
+		return
+	}
+	enabled, ok := hmaRatio(w, ratio)
+	if !ok {
+		return
+	}
+	b := &vigil.Bank{Name: vigilBankName(*req.Name), Enabled: enabled}
+	if len(b.Name) > vigil.MaxBankNameLen {
+		hmaError(w, http.StatusBadRequest, "bank name must be 1 to %d characters", vigil.MaxBankNameLen)
+		return
+	}
+	err := s.change(r, auditRecord(r, vigil.AuditBankCreate, "bank:"+b.Name, b), func(ctx context.Context) error {
+		return s.Banks.CreateBank(ctx, b)
+	})
+	if vigil.ErrorCode(err) == vigil.ECONFLICT {
+		hmaError(w, http.StatusForbidden, "Bank already exists")
+		return
+	} else if err != nil {
+		s.hmaStoreError(w, r, err)
+		return
+	}
+	s.refresh(r)
+	writeJSON(w, http.StatusCreated, newHMABank(b))
+}
+
+func (s *Server) handleHMAUpdateBank(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Name         *string  `json:"name"`
+		EnabledRatio *float64 `json:"enabled_ratio"`
+		Enabled      *bool    `json:"enabled"`
+	}
+	b, ok := s.hmaFindBank(w, r, r.PathValue("name"), "Bank not found")
+	if !ok {
+		return
+	}
+	if _, ok := hmaJSONBody(w, r, &req); !ok {
+		return
+	}
+	if req.Name != nil {
+		if !hmaBankName.MatchString(*req.Name) {
+			hmaError(w, http.StatusBadRequest, "Bank names must be UPPER_WITH_UNDERSCORE")
+			return
+		}
+		if vigilBankName(*req.Name) != b.Name {
+			// Vigil bank names are stable: matches, cases, feeds and
+			// audit records name them.
+			hmaError(w, http.StatusBadRequest, "renaming a bank is not supported by Vigil")
+			return
+		}
+	}
+	var upd vigil.BankUpdate
+	if req.Enabled != nil {
+		e := *req.Enabled
+		upd.Enabled = &e
+	}
+	if req.EnabledRatio != nil {
+		e, ok := hmaRatio(w, *req.EnabledRatio)
+		if !ok {
+			return
+		}
+		upd.Enabled = &e
+	}
+	if upd.Enabled != nil {
+		err := s.change(r, auditRecord(r, vigil.AuditBankUpdate, "bank:"+b.Name, upd), func(ctx context.Context) error {
+			var err error
+			b, err = s.Banks.UpdateBank(ctx, b.ID, upd)
+			return err
+		})
+		if err != nil {
+			s.hmaStoreError(w, r, err)
+			return
+		}
+		s.refresh(r)
+	}
+	writeJSON(w, http.StatusOK, newHMABank(b))
+}
+
+// handleHMADeleteBank disables the bank: Vigil never deletes a bank, so
+// that past matches and cases keep their provenance. Like HMA, an unknown
+// bank is no error.
+func (s *Server) handleHMADeleteBank(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	if hmaBankName.MatchString(name) {
+		b, err := s.Banks.FindBankByName(r.Context(), vigilBankName(name))
+		switch {
+		case err == nil:
+			err = s.change(r, auditRecord(r, vigil.AuditBankDisable, "bank:"+b.Name, nil), func(ctx context.Context) error {
+				_, err := s.Banks.DisableBank(ctx, b.ID)
+				return err
+			})
+			if err != nil {
+				s.hmaStoreError(w, r, err)
+				return
+			}
+			s.refresh(r)
+		case vigil.ErrorCode(err) != vigil.ENOTFOUND:
+			s.hmaStoreError(w, r, err)
+			return
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"message": "Done"})
+}
+
+// hmaAddSignals stores the signals of one HMA content item (HMA type name
+// → value) in bank b and answers HMA's {"id", "signals"}. The id is the
+// first entry's; Vigil keeps one entry per signal.
+func (s *Server) hmaAddSignals(w http.ResponseWriter, r *http.Request, b *vigil.Bank, signals map[string]string) {
+	if len(signals) == 0 {
+		hmaError(w, http.StatusBadRequest, "No signals given")
+		return
+	}
+	var entries []*vigil.Entry
+	out := map[string]string{}
+	for _, st := range hmaSignalTypes {
+		v, ok := signals[st.name]
+		if !ok {
+			continue
+		}
+		if st.vigil == vigil.SignalPDQ && !isLowerHex(v, 64) {
+			hmaError(w, http.StatusBadRequest, "Invalid %s signal: invalid PDQ hash", st.name)
+			return
+		}
+		c, err := vigil.CanonicalValue(st.vigil, v)
+		if err != nil {
+			hmaError(w, http.StatusBadRequest, "Invalid %s signal: '%s' is not a valid MD5 hash", st.name, v)
+			return
+		}
+		out[st.name] = c
+		entries = append(entries, &vigil.Entry{SignalType: st.vigil, Value: c, Source: "hma"})
+	}
+	for name := range signals {
+		if _, ok := hmaSignalType(name); !ok {
+			hmaError(w, http.StatusBadRequest, "No such signal type %s", name)
+			return
+		}
+	}
+	by := actor(r)
+	err := s.change(r, auditRecord(r, vigil.AuditEntriesAdd, "bank:"+b.Name, nil), func(ctx context.Context) error {
+		_, err := s.Entries.AddEntries(ctx, b.ID, by, entries)
+		return err
+	})
+	if err != nil {
+		s.hmaStoreError(w, r, err)
+		return
+	}
+	s.refresh(r)
+	writeJSON(w, http.StatusOK, map[string]any{"id": entries[0].ID, "signals": out})
+}
+
+// hmaNote reads HMA's optional note (at most 255 characters), checked as
+// HMA does. Vigil has no field for it yet and does not keep it.
+func hmaNote(w http.ResponseWriter, raw json.RawMessage, present bool) (string, bool) {
+	if !present || string(raw) == "null" {
+		return "", true
+	}
+	var note string
+	if err := json.Unmarshal(raw, &note); err != nil {
+		hmaError(w, http.StatusBadRequest, "note should be a string")
+		return "", false
+	}
+	return hmaNoteText(w, note)
+}
+
+func hmaNoteText(w http.ResponseWriter, note string) (string, bool) {
+	if len([]rune(note)) > 255 {
+		hmaError(w, http.StatusBadRequest, "note must be at most 255 characters")
+		return "", false
+	}
+	return note, true
+}
+
+func (s *Server) handleHMAAddSignal(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	b, ok := s.hmaFindBank(w, r, name, "bank '"+name+"' not found")
+	if !ok {
+		return
+	}
+	keys, ok := hmaJSONBody(w, r, nil)
+	if !ok {
+		return
+	}
+	if _, ok := hmaNote(w, keys["note"], keys["note"] != nil); !ok {
+		return
+	}
+	signals := map[string]string{}
+	for k, raw := range keys {
+		if k == "note" || k == "metadata" {
+			continue
+		}
+		var v string
+		if err := json.Unmarshal(raw, &v); err != nil {
+			hmaError(w, http.StatusBadRequest, "Invalid %s signal: not a string", k)
+			return
+		}
+		signals[k] = v
+	}
+	s.hmaAddSignals(w, r, b, signals)
+}
+
+func (s *Server) handleHMAAddContent(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	b, ok := s.hmaFindBank(w, r, name, "bank '"+name+"' not found")
+	if !ok {
+		return
+	}
+	var h *hmaHashed
+	q := r.URL.Query()
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	switch {
+	case q.Get("url") != "":
+		if mt == "application/json" {
+			keys, ok := hmaJSONBody(w, r, nil)
+			if !ok {
+				return
+			}
+			if _, ok := hmaNote(w, keys["note"], keys["note"] != nil); !ok {
+				return
+			}
+		}
+		if h, ok = s.hmaHashURL(w, r, q.Get("url"), q.Get("content_type"), q.Get("types")); !ok {
+			return
+		}
+	case mt == "multipart/form-data":
+		if h, ok = s.hmaHashForm(w, r); !ok {
+			return
+		}
+		if n, sent := h.form["note"]; sent {
+			if _, ok := hmaNoteText(w, n); !ok {
+				return
+			}
+		}
+		if m, sent := h.form["metadata"]; sent {
+			var v map[string]any
+			if json.NewDecoder(bytes.NewReader([]byte(m))).Decode(&v) != nil {
+				hmaError(w, http.StatusBadRequest, "metadata form field must be valid JSON")
+				return
+			}
+		}
+	default:
+		hmaError(w, http.StatusBadRequest, "Neither `url` nor multipart file upload was received")
+		return
+	}
+	s.hmaAddSignals(w, r, b, h.hashes)
+}
+
+func (s *Server) handleHMASignalTypes(w http.ResponseWriter, r *http.Request) {
+	out := []map[string]any{}
+	for _, st := range hmaSignalTypes {
+		out = append(out, map[string]any{"name": st.name, "enabled_ratio": 1.0})
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) handleHMAContentTypes(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, []map[string]any{{"name": "photo", "enabled": true}, {"name": "video", "enabled": true}})
+}
