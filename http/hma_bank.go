@@ -8,6 +8,8 @@ import (
 	"math"
 	"mime"
 	"net/http"
+	"strconv"
+	"strings"
 
 	"github.com/vigil-oss/vigil"
 )
@@ -76,6 +78,28 @@ func hmaJSONBody(w http.ResponseWriter, r *http.Request, v any) (map[string]json
 	return keys, true
 }
 
+// hmaFloat is a float as pydantic reads one in lax mode: a JSON number or
+// a string holding one (ROOST Coop sends enabled_ratio as "1").
+type hmaFloat float64
+
+func (f *hmaFloat) UnmarshalJSON(b []byte) error {
+	var v float64
+	if err := json.Unmarshal(b, &v); err == nil {
+		*f = hmaFloat(v)
+		return nil
+	}
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return err
+	}
+	v, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+	if err != nil {
+		return err
+	}
+	*f = hmaFloat(v)
+	return nil
+}
+
 // hmaRatio checks an enabled_ratio: HMA takes any float; Vigil matches a
 // bank or does not, so only 0 and 1 are taken, and the coin flip of the
 // ratios between is refused rather than silently rounded.
@@ -119,9 +143,9 @@ func (s *Server) handleHMAGetBank(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) handleHMACreateBank(w http.ResponseWriter, r *http.Request) {
 	var req struct {
-		Name         *string  `json:"name"`
-		EnabledRatio *float64 `json:"enabled_ratio"`
-		Enabled      *bool    `json:"enabled"`
+		Name         *string   `json:"name"`
+		EnabledRatio *hmaFloat `json:"enabled_ratio"`
+		Enabled      *bool     `json:"enabled"`
 	}
 	keys, ok := hmaJSONBody(w, r, &req)
 	if !ok {
@@ -135,7 +159,7 @@ func (s *Server) handleHMACreateBank(w http.ResponseWriter, r *http.Request) {
 	// only when enabled_ratio is sent as null.
 	ratio := 1.0
 	if req.EnabledRatio != nil {
-		ratio = *req.EnabledRatio
+		ratio = float64(*req.EnabledRatio)
 	} else if _, sent := keys["enabled_ratio"]; sent && req.Enabled != nil && !*req.Enabled {
 		ratio = 0
 	}
@@ -168,9 +192,9 @@ func (s *Server) handleHMACreateBank(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) handleHMAUpdateBank(w http.ResponseWriter, r *http.Request) {
 	var req struct {
-		Name         *string  `json:"name"`
-		EnabledRatio *float64 `json:"enabled_ratio"`
-		Enabled      *bool    `json:"enabled"`
+		Name         *string   `json:"name"`
+		EnabledRatio *hmaFloat `json:"enabled_ratio"`
+		Enabled      *bool     `json:"enabled"`
 	}
 	b, ok := s.hmaFindBank(w, r, r.PathValue("name"), "Bank not found")
 	if !ok {
@@ -197,7 +221,7 @@ func (s *Server) handleHMAUpdateBank(w http.ResponseWriter, r *http.Request) {
 		upd.Enabled = &e
 	}
 	if req.EnabledRatio != nil {
-		e, ok := hmaRatio(w, *req.EnabledRatio)
+		e, ok := hmaRatio(w, float64(*req.EnabledRatio))
 		if !ok {
 			return
 		}

@@ -505,3 +505,82 @@ func TestHMAURLFetch(t *testing.T) {
 		t.Fatalf("lookup by url, one type %v", byBank)
 	}
 }
+
+// TestHMACoopClient drives the routes the way ROOST Coop's HMA service
+// (server/services/hmaService/index.ts) does: banks named
+// COOP_<ORG>_<NAME> created with enabled_ratio as a string, renamed by
+// creating the new bank and deleting the old, ratio updates by PUT,
+// content added by upload (field named by content type, metadata as form
+// fields) or by URL, hashing by URL, and lookups by signal.
+func TestHMACoopClient(t *testing.T) {
+	img := testImage(t)
+	src := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "image/png")
+		w.Write(img)
+	}))
+	defer src.Close()
+	u, _ := url.Parse(src.URL)
+	imgURL := "http://localhost:" + u.Port() + "/a.png"
+	ts := mustOpenHMA(t, "localhost")
+	cur, mat := vigil.RoleCurator, vigil.RoleMatcher
+	jsonReq := func(method, path, body string) hmaResp {
+		return ts.hma(t, cur, method, path, "application/json", strings.NewReader(body))
+	}
+
+	if r := jsonReq("POST", "/c/banks", `{"name":"COOP_ORG1_SCAMS","enabled_ratio":"1"}`); r.code != 201 {
+		t.Fatalf("create: %d %q", r.code, r.body)
+	}
+	// Rename: create the new name, delete the old.
+	if r := jsonReq("POST", "/c/banks", `{"name":"COOP_ORG1_FRAUD","enabled_ratio":"1"}`); r.code != 201 {
+		t.Fatalf("create renamed: %d %q", r.code, r.body)
+	}
+	if r := ts.hma(t, cur, "DELETE", "/c/bank/COOP_ORG1_SCAMS", "", nil); r.code != 200 {
+		t.Fatalf("delete old: %d %q", r.code, r.body)
+	}
+	if r := jsonReq("PUT", "/c/bank/COOP_ORG1_FRAUD", `{"enabled_ratio":1}`); r.code != 200 {
+		t.Fatalf("update ratio: %d %q", r.code, r.body)
+	}
+	var bank map[string]any
+	ts.hma(t, cur, "GET", "/c/bank/COOP_ORG1_FRAUD", "", nil).json(t, &bank)
+	if bank["name"] != "COOP_ORG1_FRAUD" || bank["matching_enabled_ratio"] != float64(1) {
+		t.Fatalf("bank %v", bank)
+	}
+
+	var hashes map[string]string
+	if r := ts.hma(t, mat, "GET", "/h/hash?url="+url.QueryEscape(imgURL), "", nil); r.code != 200 {
+		t.Fatalf("hash url: %d %q", r.code, r.body)
+	} else {
+		r.json(t, &hashes)
+	}
+
+	ct, body := hmaUpload(t, "photo", img, map[string]string{"content_id": "post-1", "metadata": `{"source":"coop"}`})
+	var byFile struct {
+		ID      int64             `json:"id"`
+		Signals map[string]string `json:"signals"`
+	}
+	if r := ts.hma(t, cur, "POST", "/c/bank/COOP_ORG1_FRAUD/content", ct, body); r.code != 200 {
+		t.Fatalf("add file: %d %q", r.code, r.body)
+	} else {
+		r.json(t, &byFile)
+	}
+	q := url.Values{"url": {imgURL}, "content_id": {"post-2"}, "metadata": {`{"k":"v"}`}}
+	if r := ts.hma(t, cur, "POST", "/c/bank/COOP_ORG1_FRAUD/content?"+q.Encode(), "", nil); r.code != 200 {
+		t.Fatalf("add url: %d %q", r.code, r.body)
+	}
+	if byFile.Signals["pdq"] != hashes["pdq"] {
+		t.Fatalf("upload and URL hash differ: %v %v", byFile.Signals, hashes)
+	}
+
+	// checkImageMatchWithDetails: lookup by signal, banks are the keys.
+	var matches map[string][]map[string]any
+	ts.hma(t, mat, "GET", "/m/lookup?"+url.Values{"signal_type": {"pdq"}, "signal": {hashes["pdq"]}}.Encode(), "", nil).json(t, &matches)
+	if len(matches["COOP_ORG1_FRAUD"]) == 0 || len(matches) != 1 {
+		t.Fatalf("lookup %v", matches)
+	}
+	// lookupContent by URL with a content type.
+	var byType map[string]map[string][]map[string]any
+	ts.hma(t, mat, "GET", "/m/lookup?"+url.Values{"url": {imgURL}, "content_type": {"photo"}}.Encode(), "", nil).json(t, &byType)
+	if len(byType["pdq"]["COOP_ORG1_FRAUD"]) == 0 {
+		t.Fatalf("lookup by url %v", byType)
+	}
+}
