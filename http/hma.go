@@ -167,6 +167,9 @@ func (s *Server) hmaRoutes() {
 	s.hmaRoute("DELETE /c/bank/{name}", s.handleHMADeleteBank, curator)
 	s.hmaRoute("POST /c/bank/{name}/signal", s.handleHMAAddSignal, curator)
 	s.hmaRoute("POST /c/bank/{name}/content", s.handleHMAAddContent, curator)
+	s.hmaRoute("GET /c/bank/{name}/content/{id}", s.handleHMAGetContent, curator)
+	s.hmaRoute("PUT /c/bank/{name}/content/{id}", s.handleHMAUpdateContent, curator)
+	s.hmaRoute("DELETE /c/bank/{name}/content/{id}", s.handleHMADeleteContent, curator)
 	s.hmaRoute("GET /c/signal_type", s.handleHMASignalTypes, curator)
 	s.hmaRoute("GET /c/content_type", s.handleHMAContentTypes, curator)
 }
@@ -234,7 +237,8 @@ func (s *Server) handleHMALive(w http.ResponseWriter, r *http.Request) {
 // hmaPaths are the rules HMA's /site-map lists that Vigil serves, in
 // Flask's rule syntax.
 var hmaPaths = []string{
-	"/c/bank/<bank_name>", "/c/bank/<bank_name>/content", "/c/bank/<bank_name>/signal",
+	"/c/bank/<bank_name>", "/c/bank/<bank_name>/content", "/c/bank/<bank_name>/content/<int:content_id>",
+	"/c/bank/<bank_name>/signal",
 	"/c/banks", "/c/content_type", "/c/signal_type",
 	"/h/hash", "/m/compare", "/m/index/status", "/m/lookup", "/m/raw_lookup",
 	"/site-map", "/status", "/status/live",

@@ -421,3 +421,135 @@ func (s *Server) handleHMASignalTypes(w http.ResponseWriter, r *http.Request) {
 func (s *Server) handleHMAContentTypes(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, []map[string]any{{"name": "photo", "enabled": true}, {"name": "video", "enabled": true}})
 }
+
+// hmaContent is HMA's bank content shape. disable_until_ts is 1 (HMA's
+// ENABLED) for an entry that matches and 0 for a quarantined one.
+type hmaContent struct {
+	ID               int64             `json:"id"`
+	DisableUntilTS   int64             `json:"disable_until_ts"`
+	OriginalMediaURI *string           `json:"original_media_uri"`
+	Bank             hmaBank           `json:"bank"`
+	Signals          map[string]string `json:"signals,omitempty"`
+
+	Source        string `json:"vigil_source,omitempty"`
+	SourceEntryID string `json:"vigil_source_entry_id,omitempty"`
+	AddedBy       string `json:"vigil_added_by,omitempty"`
+}
+
+// hmaFindContent returns bank NAME's active or quarantined entry ID, or
+// writes HMA's 404s.
+func (s *Server) hmaFindContent(w http.ResponseWriter, r *http.Request) (*vigil.Bank, *vigil.Entry, bool) {
+	name := r.PathValue("name")
+	b, ok := s.hmaFindBank(w, r, name, "bank '"+name+"' not found")
+	if !ok {
+		return nil, nil, false
+	}
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id <= 0 {
+		hmaError(w, http.StatusNotFound, "content '%s' not found", r.PathValue("id"))
+		return nil, nil, false
+	}
+	e, err := s.Entries.FindEntryByID(r.Context(), id)
+	if vigil.ErrorCode(err) == vigil.ENOTFOUND || err == nil && (e.BankID != b.ID || e.Retracted()) {
+		hmaError(w, http.StatusNotFound, "content '%d' not found", id)
+		return nil, nil, false
+	} else if err != nil {
+		s.hmaStoreError(w, r, err)
+		return nil, nil, false
+	}
+	return b, e, true
+}
+
+func newHMAContent(b *vigil.Bank, e *vigil.Entry, withSignals bool) hmaContent {
+	c := hmaContent{ID: e.ID, DisableUntilTS: 1, Bank: newHMABank(b), Source: e.Source, SourceEntryID: e.SourceEntryID, AddedBy: e.AddedBy}
+	if e.Quarantined() {
+		c.DisableUntilTS = 0
+	}
+	if withSignals {
+		for _, st := range hmaSignalTypes {
+			if st.vigil == e.SignalType {
+				c.Signals = map[string]string{st.name: e.Value}
+			}
+		}
+	}
+	return c
+}
+
+func (s *Server) handleHMAGetContent(w http.ResponseWriter, r *http.Request) {
+	b, e, ok := s.hmaFindContent(w, r)
+	if !ok {
+		return
+	}
+	writeJSON(w, http.StatusOK, newHMAContent(b, e, strings.EqualFold(r.URL.Query().Get("include_signals"), "true")))
+}
+
+// handleHMAUpdateContent takes HMA's content update. Vigil has no
+// time-limited disabling of an entry: only disable_until_ts 1 (enabled,
+// what an active entry is) is taken; to stop an entry matching, delete
+// (retract) it.
+func (s *Server) handleHMAUpdateContent(w http.ResponseWriter, r *http.Request) {
+	b, e, ok := s.hmaFindContent(w, r)
+	if !ok {
+		return
+	}
+	keys, ok := hmaJSONBody(w, r, nil)
+	if !ok {
+		return
+	}
+	if raw, sent := keys["disable_until_ts"]; sent {
+		var ts hmaFloat
+		if json.Unmarshal(raw, &ts) != nil || ts != hmaFloat(math.Trunc(float64(ts))) {
+			hmaError(w, http.StatusBadRequest, "Invalid int: '%s'", strings.Trim(string(raw), `"`))
+			return
+		}
+		if ts < 0 {
+			hmaError(w, http.StatusBadRequest, "disable_until_ts must be a non-negative integer")
+			return
+		}
+		if ts != 1 || e.Quarantined() {
+			hmaError(w, http.StatusBadRequest, "disable_until_ts other than 1 (enabled) is not supported by Vigil: delete the content to stop it matching")
+			return
+		}
+	}
+	if _, ok := hmaNote(w, keys["note"], keys["note"] != nil); !ok {
+		return
+	}
+	writeJSON(w, http.StatusOK, newHMAContent(b, e, false))
+}
+
+// handleHMADeleteContent retracts the entry: Vigil keeps retracted entries
+// so that past matches keep their provenance, and they no longer match.
+func (s *Server) handleHMADeleteContent(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	b, ok := s.hmaFindBank(w, r, name, "bank '"+name+"' not found")
+	if !ok {
+		return
+	}
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil {
+		hmaError(w, http.StatusNotFound, "content '%s' not found", r.PathValue("id"))
+		return
+	}
+	e, err := s.Entries.FindEntryByID(r.Context(), id)
+	if vigil.ErrorCode(err) == vigil.ENOTFOUND || err == nil && (e.BankID != b.ID || e.Retracted()) {
+		writeJSON(w, http.StatusOK, map[string]int{"deleted": 0})
+		return
+	} else if err != nil {
+		s.hmaStoreError(w, r, err)
+		return
+	}
+	by, reason := actor(r), "deleted through the HMA-compatible API"
+	err = s.change(r, auditRecord(r, vigil.AuditEntryRetract, "entry:"+strconv.FormatInt(id, 10), map[string]string{"reason": reason}), func(ctx context.Context) error {
+		_, err := s.Entries.RetractEntry(ctx, id, by, reason)
+		return err
+	})
+	if vigil.ErrorCode(err) == vigil.ECONFLICT {
+		writeJSON(w, http.StatusOK, map[string]int{"deleted": 0})
+		return
+	} else if err != nil {
+		s.hmaStoreError(w, r, err)
+		return
+	}
+	s.refresh(r)
+	writeJSON(w, http.StatusOK, map[string]int{"deleted": 1})
+}

@@ -244,6 +244,41 @@ func TestHMAConformance(t *testing.T) {
 		t.Errorf("add nothing: %d %q", r.code, r.body)
 	}
 
+	// Content by id.
+	cpath := "/c/bank/TEST_BANK/content/" + itoa(added.ID)
+	var content map[string]any
+	r = ts.hma(t, cur, "GET", cpath+"?include_signals=true", "", nil)
+	r.json(t, &content)
+	if r.code != 200 || content["id"] != float64(added.ID) || content["disable_until_ts"] != float64(1) ||
+		content["signals"].(map[string]any)["pdq"] != imagePDQ || content["bank"].(map[string]any)["name"] != "TEST_BANK" {
+		t.Fatalf("get content: %d %q", r.code, r.body)
+	}
+	if r := ts.hma(t, cur, "GET", "/c/bank/TEST_BANK/content/999999", "", nil); r.code != 404 || r.message(t) != "content '999999' not found" {
+		t.Errorf("get unknown content: %d %q", r.code, r.body)
+	}
+	if r := ts.hma(t, cur, "PUT", cpath, "application/json", strings.NewReader(`{"disable_until_ts":1,"note":"ok"}`)); r.code != 200 {
+		t.Errorf("update content: %d %q", r.code, r.body)
+	}
+	if r := ts.hma(t, cur, "PUT", cpath, "application/json", strings.NewReader(`{"disable_until_ts":-1}`)); r.code != 400 || r.message(t) != "disable_until_ts must be a non-negative integer" {
+		t.Errorf("update content, negative: %d %q", r.code, r.body)
+	}
+	if r := ts.hma(t, cur, "PUT", cpath, "application/json", strings.NewReader(`{"note":"`+strings.Repeat("n", 256)+`"}`)); r.code != 400 || r.message(t) != "note must be at most 255 characters" {
+		t.Errorf("update content, long note: %d %q", r.code, r.body)
+	}
+	// Deleting retracts; the entry stops matching.
+	r = ts.hma(t, cur, "POST", "/c/bank/TEST_BANK/signal", "application/json", strings.NewReader(`{"pdq":"`+strings.Repeat("ab", 32)+`"}`))
+	var extra struct{ ID int64 }
+	r.json(t, &extra)
+	if r := ts.hma(t, cur, "DELETE", "/c/bank/TEST_BANK/content/"+itoa(extra.ID), "", nil); r.code != 200 || string(r.body) != `{"deleted":1}` {
+		t.Fatalf("delete content: %d %q", r.code, r.body)
+	}
+	if r := ts.hma(t, cur, "DELETE", "/c/bank/TEST_BANK/content/"+itoa(extra.ID), "", nil); string(r.body) != `{"deleted":0}` {
+		t.Fatalf("delete again: %q", r.body)
+	}
+	if r := ts.hma(t, mat, "GET", "/m/lookup?signal_type=pdq&signal="+strings.Repeat("ab", 32), "", nil); string(r.body) != "{}" {
+		t.Fatalf("deleted content matches: %q", r.body)
+	}
+
 	// One store: the bank is a Vigil bank, with the entry.
 	var vb vigil.Bank
 	if code := ts.do(t, cur, "GET", "/v1/banks/test_bank", "", nil, &vb); code != 200 || vb.ActiveEntries != 1 {
