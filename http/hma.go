@@ -172,7 +172,11 @@ func (s *Server) hmaRoutes() {
 	s.hmaRoute("DELETE /c/bank/{name}/content/{id}", s.handleHMADeleteContent, curator)
 	s.hmaRoute("GET /c/signal_type", s.handleHMASignalTypes, curator)
 	s.hmaRoute("GET /c/content_type", s.handleHMAContentTypes, curator)
+	s.hmaExchangeRoutes()
 }
+
+// curatorRole is the role of HMA's curator routes.
+const curatorRole = vigil.RoleCurator
 
 // hmaAuthenticate is authenticate for HMA clients: the key comes as
 // "Authorization: Bearer KEY" or as the password of HTTP Basic (clients
@@ -239,7 +243,9 @@ func (s *Server) handleHMALive(w http.ResponseWriter, r *http.Request) {
 var hmaPaths = []string{
 	"/c/bank/<bank_name>", "/c/bank/<bank_name>/content", "/c/bank/<bank_name>/content/<int:content_id>",
 	"/c/bank/<bank_name>/signal",
-	"/c/banks", "/c/content_type", "/c/signal_type",
+	"/c/banks", "/c/content_type", "/c/exchange/<string:exchange_name>", "/c/exchange/<string:exchange_name>/status",
+	"/c/exchanges", "/c/exchanges/api/<string:api_name>", "/c/exchanges/api/<string:api_name>/schema", "/c/exchanges/apis",
+	"/c/signal_type",
 	"/h/hash", "/m/compare", "/m/index/status", "/m/lookup", "/m/raw_lookup",
 	"/site-map", "/status", "/status/live",
 }

@@ -619,3 +619,35 @@ func TestHMACoopClient(t *testing.T) {
 		t.Fatalf("lookup by url %v", byType)
 	}
 }
+
+// TestHMAExchanges checks the exchange routes answer as an HMA with no
+// exchange API installed, as Coop's exchange create and status calls see.
+func TestHMAExchanges(t *testing.T) {
+	ts := mustOpenHMA(t)
+	cur := vigil.RoleCurator
+	for _, p := range []string{"/c/exchanges/apis", "/c/exchanges"} {
+		if r := ts.hma(t, cur, "GET", p, "", nil); r.code != 200 || string(r.body) != "[]" {
+			t.Errorf("%s: %d %q", p, r.code, r.body)
+		}
+	}
+	for _, c := range []struct {
+		method, path, body string
+		code               int
+		msg                string
+	}{
+		{"GET", "/c/exchanges/api/fb_threatexchange", "", 400, "no such Exchange API 'fb_threatexchange'"},
+		{"GET", "/c/exchanges/api/ncmec/schema", "", 404, "Exchange API 'ncmec' not found"},
+		{"POST", "/c/exchanges", `{"api":"ncmec","api_json":{}}`, 400, "bank is required"},
+		{"POST", "/c/exchanges", `{"bank":"lower","api":"ncmec"}`, 400, "Field `bank` must match /^[A-Z0-9_]+$/"},
+		{"POST", "/c/exchanges", `{"bank":"COOP_X","api":"ncmec","api_json":[]}`, 400, "Field `api_json` must be object"},
+		{"POST", "/c/exchanges", `{"bank":"COOP_X","api_json":{}}`, 400, "Field `api_type` is required"},
+		{"POST", "/c/exchanges", `{"bank":"COOP_X","api":"ncmec","api_json":{}}`, 400, "No such exchange type 'ncmec'"},
+		{"GET", "/c/exchange/COOP_X/status", "", 404, "Exchange 'COOP_X' not found"},
+		{"DELETE", "/c/exchange/COOP_X", "", 404, "Exchange 'COOP_X' not found"},
+	} {
+		r := ts.hma(t, cur, c.method, c.path, "application/json", strings.NewReader(c.body))
+		if r.code != c.code || r.message(t) != c.msg {
+			t.Errorf("%s %s %s: %d %q", c.method, c.path, c.body, r.code, r.body)
+		}
+	}
+}
