@@ -171,6 +171,8 @@ func (s *Server) hmaRoutes() {
 	s.hmaRoute("PUT /c/bank/{name}/content/{id}", s.handleHMAUpdateContent, curator)
 	s.hmaRoute("DELETE /c/bank/{name}/content/{id}", s.handleHMADeleteContent, curator)
 	s.hmaRoute("GET /c/signal_type", s.handleHMASignalTypes, curator)
+	s.hmaRoute("GET /c/signal_type/index", s.handleHMASignalTypeIndex, curator)
+	s.hmaRoute("PUT /c/signal_type/{name}", s.handleHMAUpdateSignalType, curator)
 	s.hmaRoute("GET /c/content_type", s.handleHMAContentTypes, curator)
 	s.hmaExchangeRoutes()
 }
@@ -245,7 +247,7 @@ var hmaPaths = []string{
 	"/c/bank/<bank_name>/signal",
 	"/c/banks", "/c/content_type", "/c/exchange/<string:exchange_name>", "/c/exchange/<string:exchange_name>/status",
 	"/c/exchanges", "/c/exchanges/api/<string:api_name>", "/c/exchanges/api/<string:api_name>/schema", "/c/exchanges/apis",
-	"/c/signal_type",
+	"/c/signal_type", "/c/signal_type/<signal_type_name>", "/c/signal_type/index",
 	"/h/hash", "/m/compare", "/m/index/status", "/m/lookup", "/m/raw_lookup",
 	"/site-map", "/status", "/status/live",
 }

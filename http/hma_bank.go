@@ -553,3 +553,55 @@ func (s *Server) handleHMADeleteContent(w http.ResponseWriter, r *http.Request) 
 	s.refresh(r)
 	writeJSON(w, http.StatusOK, map[string]int{"deleted": 1})
 }
+
+// handleHMASignalTypeIndex is HMA's index build status by signal type.
+// Vigil's indexes follow the store's change log (within --refresh), so
+// the index holds what the store does once loaded.
+func (s *Server) handleHMASignalTypeIndex(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	if q.Has("signal_type") {
+		if _, ok := hmaSignalType(q.Get("signal_type")); !ok {
+			hmaError(w, http.StatusBadRequest, "No such signal type '%s'", q.Get("signal_type"))
+			return
+		}
+	}
+	st := s.Matcher.Status()
+	out := map[string]map[string]any{}
+	for _, t := range hmaSignalTypes {
+		if q.Has("signal_type") && q.Get("signal_type") != t.name {
+			continue
+		}
+		built, n := int64(0), st.Types[t.vigil].Entries
+		if !st.UpdatedAt.IsZero() {
+			built = st.UpdatedAt.Unix()
+		}
+		out[t.name] = map[string]any{"db_size": n, "index_size": n, "index_out_of_date": st.UpdatedAt.IsZero(),
+			"newest_db_item": built, "index_built_to": built}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// handleHMAUpdateSignalType takes HMA's signal type override. Vigil's
+// signal types are always on: enabled_ratio 1 is taken (HMA answers 204),
+// anything else refused.
+func (s *Server) handleHMAUpdateSignalType(w http.ResponseWriter, r *http.Request) {
+	keys, ok := hmaJSONBody(w, r, nil)
+	if !ok {
+		return
+	}
+	raw, sent := keys["enabled_ratio"]
+	if !sent || string(raw) == "null" {
+		hmaError(w, http.StatusBadRequest, "enabled_ratio is required")
+		return
+	}
+	var ratio hmaFloat
+	if json.Unmarshal(raw, &ratio) != nil {
+		hmaError(w, http.StatusBadRequest, "Invalid float: '%s'", strings.Trim(string(raw), `"`))
+		return
+	}
+	if ratio != 1 {
+		hmaError(w, http.StatusBadRequest, "signal types cannot be disabled or sampled in Vigil: enabled_ratio must be 1")
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}

@@ -414,6 +414,18 @@ func TestHMAConformance(t *testing.T) {
 		t.Fatalf("signal types %v", types)
 	}
 
+	var idx map[string]map[string]any
+	ts.hma(t, cur, "GET", "/c/signal_type/index?signal_type=pdq", "", nil).json(t, &idx)
+	if len(idx) != 1 || idx["pdq"]["index_size"] != float64(1) || idx["pdq"]["index_out_of_date"] != false {
+		t.Fatalf("signal type index %v", idx)
+	}
+	if r := ts.hma(t, cur, "PUT", "/c/signal_type/pdq", "application/json", strings.NewReader(`{"enabled_ratio":"1"}`)); r.code != 204 {
+		t.Fatalf("signal type update: %d %q", r.code, r.body)
+	}
+	if r := ts.hma(t, cur, "PUT", "/c/signal_type/pdq", "application/json", strings.NewReader(`{}`)); r.code != 400 || r.message(t) != "enabled_ratio is required" {
+		t.Fatalf("signal type update without ratio: %d %q", r.code, r.body)
+	}
+
 	// Vigil banks whose names fit HMA's pattern appear to HMA clients,
 	// the others do not.
 	for _, name := range []string{"from_v1", "has-dash"} {
