@@ -78,16 +78,10 @@ func (s *Server) authenticate(roles []vigil.Role, next http.HandlerFunc) http.Ha
 			writeError(w, r, vigil.Errorf(vigil.EUNAUTHORIZED, "missing API key: send Authorization: Bearer <key>"))
 			return
 		}
-		now := time.Now()
-		h := vigil.HashKeySecret(secret)
-		k := s.keys.get(h, now)
-		if k == nil {
-			var err error
-			if k, err = s.Keys.FindKeyBySecret(r.Context(), secret); err != nil {
-				writeError(w, r, err)
-				return
-			}
-			s.keys.put(h, k, now)
+		k, err := s.keyBySecret(r.Context(), secret)
+		if err != nil {
+			writeError(w, r, err)
+			return
 		}
 		if rec, ok := w.(*recorder); ok {
 			rec.key = k
@@ -98,6 +92,21 @@ func (s *Server) authenticate(roles []vigil.Role, next http.HandlerFunc) http.Ha
 		}
 		next(w, r.WithContext(context.WithValue(r.Context(), keyContextKey{}, k)))
 	}
+}
+
+// keyBySecret returns the key of a secret, through the cache.
+func (s *Server) keyBySecret(ctx context.Context, secret string) (*vigil.Key, error) {
+	now := time.Now()
+	h := vigil.HashKeySecret(secret)
+	if k := s.keys.get(h, now); k != nil {
+		return k, nil
+	}
+	k, err := s.Keys.FindKeyBySecret(ctx, secret)
+	if err != nil {
+		return nil, err
+	}
+	s.keys.put(h, k, now)
+	return k, nil
 }
 
 // bearerToken returns the token of an Authorization header of the Bearer

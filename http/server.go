@@ -39,7 +39,8 @@ const (
 // rather than BodyTimeout.
 func isUpload(route string) bool {
 	switch route {
-	case "POST /v1/hash", "POST /v1/match", "POST /v1/jobs", "POST /v1/banks/{name}/import":
+	case "POST /v1/hash", "POST /v1/match", "POST /v1/jobs", "POST /v1/banks/{name}/import",
+		"hma POST /h/hash", "hma POST /m/lookup", "hma POST /c/bank/{name}/content":
 		return true
 	}
 	return false
@@ -86,6 +87,9 @@ type Server struct {
 	// headers; a slower body is a 408 and its connection closed. Zero:
 	// DefaultBodyTimeout, DefaultUploadTimeout.
 	BodyTimeout, UploadTimeout time.Duration
+	// HMA, if set before Open, also serves HMA's routes (/status, /h/,
+	// /m/, /c/) with HMA's shapes, over the same store (see hma.go).
+	HMA *HMAOptions
 
 	ln       net.Listener
 	server   *http.Server
@@ -99,6 +103,9 @@ type Server struct {
 	unmatched http.Handler
 
 	flowOnce sync.Once
+
+	hmaClientOnce sync.Once
+	hmaHTTP       *http.Client // ?url= fetches of the HMA routes
 }
 
 // Flow returns the response service the server acts through: Respond, or
@@ -141,6 +148,9 @@ func (s *Server) Open() error {
 	}
 	if s.UploadTimeout <= 0 {
 		s.UploadTimeout = DefaultUploadTimeout
+	}
+	if s.HMA != nil {
+		s.hmaRoutes()
 	}
 	// A backstop for what no route's deadline covers (the mux's own
 	// redirects); instrument sets each route's own deadline.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/vigil-oss/vigil"
@@ -40,6 +41,8 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	rematchWebhook := fs.String("rematch-webhook", "", "notify this webhook (a --webhook NAME) of retroactive matches; needs --keep-signals")
 	jobWorkers := fs.Int("job-workers", jobs.DefaultWorkers, "background jobs (uploads to /v1/jobs, webhook deliveries) run at once")
 	keepSignals := fs.Duration("keep-signals", 0, "keep the signals (never the content) of matched-against uploads this long, and match them against entries added later (0: off)")
+	hmaCompat := fs.Bool("hma-compat", false, "also serve the HMA-compatible API (/status, /h/, /m/, /c/) for clients of Meta's Hasher-Matcher-Actioner; see README \"Moving from HMA\"")
+	hmaAllowedHosts := fs.String("hma-allowed-hosts", "", "comma-separated hosts (and their subdomains) that HMA ?url= fetches may reach on private, loopback or link-local addresses; others must be public")
 	for _, name := range []string{"refresh", "max-bytes", "max-pixels", "conversation-retention", "job-workers"} {
 		fs.limit(name, positive())
 	}
@@ -51,6 +54,9 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	}
 	if fs.NArg() > 0 {
 		return fs.usageErrorf("serve takes no arguments, got %q", fs.Args())
+	}
+	if *hmaAllowedHosts != "" && !*hmaCompat {
+		return fs.usageErrorf("--hma-allowed-hosts needs --hma-compat")
 	}
 	if *rematchWebhook != "" {
 		if _, ok := webhooks[*rematchWebhook]; !ok || *keepSignals <= 0 {
@@ -126,6 +132,14 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	srv.Signals, srv.KeepSignals = signals, *keepSignals
 	srv.Cases, srv.Media, srv.UI = cases, mediaStore, *uiOpts
 	srv.Rules, srv.CaseRetention = ruleStore, ruleFlags.caseRetention
+	if *hmaCompat {
+		srv.HMA = &vhttp.HMAOptions{}
+		for _, h := range strings.Split(*hmaAllowedHosts, ",") {
+			if h = strings.TrimSpace(h); h != "" {
+				srv.HMA.AllowedHosts = append(srv.HMA.AllowedHosts, h)
+			}
+		}
+	}
 	// Jobs outlive ctx's cancellation until Stop below, so that running
 	// ones get a chance to finish.
 	if err := js.Start(context.WithoutCancel(ctx)); err != nil {

@@ -1,0 +1,614 @@
+package http
+
+// The HMA-compatible routes: Meta's Hasher-Matcher-Actioner (HMA 1.1.x,
+// OpenMediaMatch) answers /status, /h/…, /m/… and /c/… with shapes its
+// clients (ROOST Coop, scripts) depend on. These handlers answer the same
+// requests with the same shapes, statuses and error texts, over Vigil's own
+// store, matcher and response flow, so that a bank made here is a /v1 bank
+// and a match here runs the rules like /v1/match does. The shapes were
+// learnt from HMA's Flask blueprints and python-threatexchange, not from
+// their docstrings, which disagree with the code in places.
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/vigil-oss/vigil"
+)
+
+// HMAOptions turn on the HMA-compatible routes (Server.HMA).
+type HMAOptions struct {
+	// AllowedHosts are the hosts (and their subdomains) that ?url= may
+	// fetch from even when they resolve to private, loopback or
+	// link-local addresses; every other host must resolve to public
+	// addresses only.
+	AllowedHosts []string
+	// MaxRemoteBytes caps content fetched by ?url= (HMA's
+	// MAX_REMOTE_FILE_SIZE); 0 means DefaultHMAMaxRemoteBytes.
+	MaxRemoteBytes int64
+	// FetchTimeout bounds one ?url= fetch; 0 means DefaultHMAFetchTimeout.
+	FetchTimeout time.Duration
+}
+
+// Defaults for HMAOptions, HMA's own where it has one.
+const (
+	DefaultHMAMaxRemoteBytes = 100 << 20
+	DefaultHMAFetchTimeout   = 30 * time.Second
+)
+
+// hmaBankName is the bank name pattern HMA's store enforces.
+var hmaBankName = regexp.MustCompile(`^[A-Z_][A-Z0-9_]*$`)
+
+// hmaName returns the HMA name of a Vigil bank, and whether it has one:
+// HMA names are Vigil names in upper case, so the banks whose names hold
+// only a-z, 0-9 and _ (and do not start with a digit) appear to HMA
+// clients and the others do not.
+func hmaName(vigilName string) (string, bool) {
+	n := strings.ToUpper(vigilName)
+	return n, hmaBankName.MatchString(n)
+}
+
+// vigilBankName is the Vigil name of an HMA bank name.
+func vigilBankName(hma string) string { return strings.ToLower(hma) }
+
+// hmaSignalTypes maps HMA's signal type names to Vigil's, in HMA's order.
+var hmaSignalTypes = []struct {
+	name    string
+	vigil   vigil.SignalType
+	content string // HMA's content type
+}{
+	{"pdq", vigil.SignalPDQ, "photo"},
+	{"video_md5", vigil.SignalMD5, "video"},
+}
+
+func hmaSignalType(name string) (vigil.SignalType, bool) {
+	for _, st := range hmaSignalTypes {
+		if st.name == name {
+			return st.vigil, true
+		}
+	}
+	return "", false
+}
+
+// hmaError is HMA's error body: {"message": …}.
+func hmaError(w http.ResponseWriter, status int, format string, args ...any) {
+	writeJSON(w, status, map[string]string{"message": fmt.Sprintf(format, args...)})
+}
+
+// hmaStoreError answers a Vigil error in HMA's shape, with HMA's statuses
+// for the codes it has and never internal detail.
+func (s *Server) hmaStoreError(w http.ResponseWriter, r *http.Request, err error) {
+	status := http.StatusInternalServerError
+	msg := "Internal Server Error"
+	switch vigil.ErrorCode(err) {
+	case vigil.EINVALID, vigil.EUNSUPPORTED:
+		status, msg = http.StatusBadRequest, vigil.ErrorMessage(err)
+	case vigil.ENOTFOUND:
+		status, msg = http.StatusNotFound, vigil.ErrorMessage(err)
+	case vigil.ETOOLARGE:
+		status, msg = http.StatusRequestEntityTooLarge, "Content too large"
+	case vigil.EUNAVAILABLE:
+		status, msg = http.StatusServiceUnavailable, vigil.ErrorMessage(err)
+	default:
+		if rec, ok := w.(*recorder); ok {
+			rec.err = err
+		}
+		if r.Context().Err() != nil {
+			status = statusClientClosedRequest
+		}
+	}
+	hmaError(w, status, "%s", msg)
+}
+
+// hmaValidation answers a query that fails HMA's request schema the way
+// flask-openapi3 does: 422 with a list of pydantic-style errors.
+func hmaValidation(w http.ResponseWriter, typ, field, msg string) {
+	writeJSON(w, http.StatusUnprocessableEntity, []map[string]any{{"type": typ, "loc": []string{field}, "msg": msg}})
+}
+
+// hmaBool parses a boolean query parameter as pydantic does.
+func hmaBool(w http.ResponseWriter, r *http.Request, name string) (v, ok bool) {
+	s := r.URL.Query().Get(name)
+	switch strings.ToLower(s) {
+	case "":
+		return false, true
+	case "1", "true", "t", "yes", "y", "on":
+		return true, true
+	case "0", "false", "f", "no", "n", "off":
+		return false, true
+	}
+	hmaValidation(w, "bool_parsing", name, "Input should be a valid boolean, unable to interpret input")
+	return false, false
+}
+
+// hmaRoute registers an HMA route for the given roles (admin always).
+// Routes are not in s.patterns: they are HMA's API, not Vigil's, and are
+// documented by HMA and README's "Moving from HMA".
+func (s *Server) hmaRoute(pattern string, h http.HandlerFunc, roles ...vigil.Role) {
+	label := "hma " + pattern
+	if len(roles) == 0 {
+		s.mux.Handle(pattern, s.instrument(label, h))
+		return
+	}
+	s.mux.Handle(pattern, s.instrument(label, s.hmaAuthenticate(roles, h)))
+}
+
+func (s *Server) hmaRoutes() {
+	const (
+		curator = vigil.RoleCurator
+		matcher = vigil.RoleMatcher
+	)
+	s.hmaRoute("GET /status", s.handleHMAStatus)
+	s.hmaRoute("GET /status/live", s.handleHMALive)
+	s.hmaRoute("GET /site-map", s.handleHMASiteMap, matcher, curator)
+
+	s.hmaRoute("GET /h/hash", s.handleHMAHashURL, matcher, curator)
+	s.hmaRoute("POST /h/hash", s.handleHMAHashPost, matcher, curator)
+
+	s.hmaRoute("GET /m/raw_lookup", s.handleHMARawLookup, matcher, curator)
+	s.hmaRoute("GET /m/lookup", s.handleHMALookupGet, matcher, curator)
+	s.hmaRoute("POST /m/lookup", s.handleHMALookupPost, matcher, curator)
+	s.hmaRoute("GET /m/index/status", s.handleHMAIndexStatus, matcher, curator)
+	s.hmaRoute("POST /m/compare", s.handleHMACompare, matcher, curator)
+
+	s.hmaRoute("GET /c/banks", s.handleHMAListBanks, curator)
+	s.hmaRoute("POST /c/banks", s.handleHMACreateBank, curator)
+	s.hmaRoute("GET /c/bank/{name}", s.handleHMAGetBank, curator)
+	s.hmaRoute("PUT /c/bank/{name}", s.handleHMAUpdateBank, curator)
+	s.hmaRoute("DELETE /c/bank/{name}", s.handleHMADeleteBank, curator)
+	s.hmaRoute("POST /c/bank/{name}/signal", s.handleHMAAddSignal, curator)
+	s.hmaRoute("POST /c/bank/{name}/content", s.handleHMAAddContent, curator)
+	s.hmaRoute("GET /c/bank/{name}/content/{id}", s.handleHMAGetContent, curator)
+	s.hmaRoute("PUT /c/bank/{name}/content/{id}", s.handleHMAUpdateContent, curator)
+	s.hmaRoute("DELETE /c/bank/{name}/content/{id}", s.handleHMADeleteContent, curator)
+	s.hmaRoute("GET /c/signal_type", s.handleHMASignalTypes, curator)
+	s.hmaRoute("GET /c/signal_type/index", s.handleHMASignalTypeIndex, curator)
+	s.hmaRoute("PUT /c/signal_type/{name}", s.handleHMAUpdateSignalType, curator)
+	s.hmaRoute("GET /c/content_type", s.handleHMAContentTypes, curator)
+	s.hmaExchangeRoutes()
+}
+
+// curatorRole is the role of HMA's curator routes.
+const curatorRole = vigil.RoleCurator
+
+// hmaAuthenticate is authenticate for HMA clients: the key comes as
+// "Authorization: Bearer KEY" or as the password of HTTP Basic (clients
+// that only know a base URL with credentials), and refusals are in HMA's
+// error shape.
+func (s *Server) hmaAuthenticate(roles []vigil.Role, next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		secret, ok := bearerToken(r.Header.Get("Authorization"))
+		if !ok {
+			_, secret, ok = r.BasicAuth()
+		}
+		if !ok || secret == "" {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="vigil", Basic realm="vigil"`)
+			hmaError(w, http.StatusUnauthorized, "missing API key: send Authorization: Bearer <key>, or the key as the Basic password")
+			return
+		}
+		k, err := s.keyBySecret(r.Context(), secret)
+		if err != nil {
+			if vigil.ErrorCode(err) == vigil.EUNAUTHORIZED {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="vigil", Basic realm="vigil"`)
+				hmaError(w, http.StatusUnauthorized, "%s", vigil.ErrorMessage(err))
+				return
+			}
+			s.hmaStoreError(w, r, err)
+			return
+		}
+		if rec, ok := w.(*recorder); ok {
+			rec.key = k
+		}
+		if k.Role != vigil.RoleAdmin && !slices.Contains(roles, k.Role) {
+			hmaError(w, http.StatusForbidden, "role %s may not call %s %s", k.Role, r.Method, r.URL.Path)
+			return
+		}
+		next(w, r.WithContext(context.WithValue(r.Context(), keyContextKey{}, k)))
+	}
+}
+
+// hmaIndexReady reports whether the indexes are loaded: HMA's /status and
+// lookups answer 503 until then.
+func (s *Server) hmaIndexReady() bool { return !s.Matcher.Status().UpdatedAt.IsZero() }
+
+// hmaText answers a plain string the way Flask does for a view returning
+// one.
+func hmaText(w http.ResponseWriter, status int, text string) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	w.Write([]byte(text))
+}
+
+func (s *Server) handleHMAStatus(w http.ResponseWriter, r *http.Request) {
+	if !s.hmaIndexReady() {
+		hmaText(w, http.StatusServiceUnavailable, "INDEX-NOT-LOADED")
+		return
+	}
+	hmaText(w, http.StatusOK, "I-AM-ALIVE")
+}
+
+func (s *Server) handleHMALive(w http.ResponseWriter, r *http.Request) {
+	hmaText(w, http.StatusOK, "I-AM-ALIVE")
+}
+
+// hmaPaths are the rules HMA's /site-map lists that Vigil serves, in
+// Flask's rule syntax.
+var hmaPaths = []string{
+	"/c/bank/<bank_name>", "/c/bank/<bank_name>/content", "/c/bank/<bank_name>/content/<int:content_id>",
+	"/c/bank/<bank_name>/signal",
+	"/c/banks", "/c/content_type", "/c/exchange/<string:exchange_name>", "/c/exchange/<string:exchange_name>/status",
+	"/c/exchanges", "/c/exchanges/api/<string:api_name>", "/c/exchanges/api/<string:api_name>/schema", "/c/exchanges/apis",
+	"/c/signal_type", "/c/signal_type/<signal_type_name>", "/c/signal_type/index",
+	"/h/hash", "/m/compare", "/m/index/status", "/m/lookup", "/m/raw_lookup",
+	"/site-map", "/status", "/status/live",
+}
+
+func (s *Server) handleHMASiteMap(w http.ResponseWriter, r *http.Request) {
+	p := slices.Clone(hmaPaths)
+	sort.Strings(p)
+	writeJSON(w, http.StatusOK, p)
+}
+
+// hmaMatch is one match in HMA's shape: the content id and the distance as
+// a string ("-" for exact types). Vigil's provenance rides along in extra
+// keys HMA clients ignore.
+type hmaMatch struct {
+	BankContentID int64  `json:"bank_content_id"`
+	Distance      string `json:"distance"`
+
+	Bank          string `json:"vigil_bank,omitempty"`
+	Source        string `json:"vigil_source,omitempty"`
+	SourceEntryID string `json:"vigil_source_entry_id,omitempty"`
+	Category      string `json:"vigil_category,omitempty"`
+}
+
+func newHMAMatch(m vigil.Match) hmaMatch {
+	d := "-"
+	if m.SignalType == vigil.SignalPDQ || m.SignalType == vigil.SignalVPDQ {
+		d = strconv.Itoa(m.Distance)
+	}
+	return hmaMatch{BankContentID: m.EntryID, Distance: d, Bank: m.Bank, Source: m.Source, SourceEntryID: m.SourceEntryID, Category: m.Category}
+}
+
+// hmaSignal checks an HMA signal type name and value as HMA does (PDQ:
+// lower-case hex only, as python-threatexchange's validator; MD5 trimmed
+// and lower-cased) and returns the Vigil signal, or writes HMA's 400.
+func hmaSignal(w http.ResponseWriter, typeName, value string) (vigil.Signal, bool) {
+	t, ok := hmaSignalType(typeName)
+	if !ok {
+		hmaError(w, http.StatusBadRequest, "No such SignalType '%s'", typeName)
+		return vigil.Signal{}, false
+	}
+	switch t {
+	case vigil.SignalPDQ:
+		if !isLowerHex(value, 64) {
+			hmaError(w, http.StatusBadRequest, "invalid signal: invalid PDQ hash")
+			return vigil.Signal{}, false
+		}
+	case vigil.SignalMD5:
+		v := strings.ToLower(strings.TrimSpace(value))
+		if !isLowerHex(v, 32) {
+			hmaError(w, http.StatusBadRequest, "invalid signal: '%s' is not a valid MD5 hash", value)
+			return vigil.Signal{}, false
+		}
+		value = v
+	}
+	return vigil.Signal{Type: t, Value: value}, true
+}
+
+func isLowerHex(s string, n int) bool {
+	if len(s) != n {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// hmaBanks parses ?banks= (comma-separated HMA names); nil for all.
+func hmaBanks(r *http.Request) map[string]bool {
+	v := r.URL.Query().Get("banks")
+	if v == "" {
+		return nil
+	}
+	m := map[string]bool{}
+	for _, b := range strings.Split(v, ",") {
+		m[b] = true
+	}
+	return m
+}
+
+// hmaLookup matches signals through the Matcher, with none of the flow.
+func (s *Server) hmaLookup(w http.ResponseWriter, r *http.Request, sigs []vigil.Signal) ([]vigil.MatchResult, bool) {
+	if !s.hmaIndexReady() {
+		hmaError(w, http.StatusServiceUnavailable, "index not yet ready")
+		return nil, false
+	}
+	// HMA has no quality filter on lookups: the hasher already gave ""
+	// for a PDQ below 50, so a hash sent here is matched as it is.
+	results, err := s.Matcher.Lookup(r.Context(), sigs, vigil.MatchOptions{MinQuality: -1})
+	if err != nil {
+		s.hmaStoreError(w, r, err)
+		return nil, false
+	}
+	s.metrics.countMatches(results)
+	return results, true
+}
+
+// hmaMatches returns the matches of res that HMA clients can see (banks
+// with an HMA name, among banks when it is not nil), suppressed ones
+// included: HMA has no negative banks, and a client told nothing would
+// take a suppressed match for no match at all, so they are reported, and
+// the response flow still treats them as suppressed.
+func hmaMatches(res vigil.MatchResult, banks map[string]bool) []vigil.Match {
+	var out []vigil.Match
+	for _, set := range [][]vigil.Match{res.Matches, res.Suppressed, res.SuppressedBy} {
+		for _, m := range set {
+			name, ok := hmaName(m.Bank)
+			if !ok || banks != nil && !banks[name] {
+				continue
+			}
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func (s *Server) handleHMARawLookup(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	for _, f := range []string{"signal", "signal_type"} {
+		if !q.Has(f) {
+			hmaValidation(w, "missing", f, "Field required")
+			return
+		}
+	}
+	withDistance, ok := hmaBool(w, r, "include_distance")
+	if !ok {
+		return
+	}
+	sig, ok := hmaSignal(w, q.Get("signal_type"), q.Get("signal"))
+	if !ok {
+		return
+	}
+	results, ok := s.hmaLookup(w, r, []vigil.Signal{sig})
+	if !ok {
+		return
+	}
+	// raw_lookup is HMA's index query alone: no rules, no cases.
+	matches := []any{}
+	for _, m := range hmaMatches(results[0], hmaBanks(r)) {
+		if withDistance {
+			matches = append(matches, newHMAMatch(m))
+		} else {
+			matches = append(matches, m.EntryID)
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"matches": matches})
+}
+
+// hmaByBank groups matches by HMA bank name, HMA's /m/lookup shape.
+func hmaByBank(res vigil.MatchResult, banks map[string]bool) map[string][]hmaMatch {
+	out := map[string][]hmaMatch{}
+	for _, m := range hmaMatches(res, banks) {
+		name, _ := hmaName(m.Bank)
+		out[name] = append(out[name], newHMAMatch(m))
+	}
+	return out
+}
+
+// hmaFlow runs the rules over the results, as /v1/match does, so that a
+// match through the compat routes opens cases. The outcome is not part of
+// HMA's response; failures are the flow's to log and retry.
+func (s *Server) hmaFlow(r *http.Request, sigs []vigil.Signal, results []vigil.MatchResult, media []byte) {
+	ref := vigil.ContentRef{SHA256: contentSHA256(sigs), ContentID: r.URL.Query().Get("seed")}
+	if checkPlatformIDs(ref) != nil {
+		ref.ContentID = ""
+	}
+	var get func() ([]byte, error)
+	if media != nil {
+		get = func() ([]byte, error) { return media, nil }
+	}
+	s.Flow().Match(r.Context(), ref, results, get)
+}
+
+func (s *Server) handleHMALookupGet(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	if _, ok := hmaBool(w, r, "bypass_coinflip"); !ok {
+		return
+	}
+	banks := hmaBanks(r)
+	if u := q.Get("url"); u != "" {
+		h, ok := s.hmaHashURL(w, r, u, q.Get("content_type"), q.Get("types"))
+		if !ok {
+			return
+		}
+		resp, ok := s.hmaLookupHashes(w, r, h, banks)
+		if !ok {
+			return
+		}
+		if st := q.Get("signal_type"); st != "" {
+			// HMA then answers only that type's matches, unkeyed.
+			one := resp[st]
+			if one == nil {
+				one = map[string][]hmaMatch{}
+			}
+			writeJSON(w, http.StatusOK, one)
+			return
+		}
+		writeJSON(w, http.StatusOK, resp)
+		return
+	}
+	if q.Get("signal") == "" || q.Get("signal_type") == "" {
+		hmaError(w, http.StatusBadRequest, "Either url or both signal and signal_type are required")
+		return
+	}
+	sig, ok := hmaSignal(w, q.Get("signal_type"), q.Get("signal"))
+	if !ok {
+		return
+	}
+	results, ok := s.hmaLookup(w, r, []vigil.Signal{sig})
+	if !ok {
+		return
+	}
+	s.hmaFlow(r, []vigil.Signal{sig}, results, nil)
+	writeJSON(w, http.StatusOK, hmaByBank(results[0], banks))
+}
+
+// hmaLookupHashes looks up the hashes of hashed content, runs the flow
+// once over all of them, and returns HMA's shape: by signal type, then by
+// bank. A type whose hash is "" (a PDQ of low quality) is looked up as HMA
+// does, and so fails HMA's validator with its 400.
+func (s *Server) hmaLookupHashes(w http.ResponseWriter, r *http.Request, h *hmaHashed, banks map[string]bool) (map[string]map[string][]hmaMatch, bool) {
+	var names []string
+	var sigs []vigil.Signal
+	for _, st := range hmaSignalTypes {
+		v, ok := h.hashes[st.name]
+		if !ok {
+			continue
+		}
+		sig, ok := hmaSignal(w, st.name, v)
+		if !ok {
+			return nil, false
+		}
+		names, sigs = append(names, st.name), append(sigs, sig)
+	}
+	resp := map[string]map[string][]hmaMatch{}
+	if len(sigs) == 0 {
+		return resp, true
+	}
+	results, ok := s.hmaLookup(w, r, sigs)
+	if !ok {
+		return nil, false
+	}
+	ref := append(slices.Clone(sigs), vigil.Signal{Type: vigil.SignalSHA256, Value: h.sha256})
+	s.hmaFlow(r, ref, results, h.media)
+	for i, name := range names {
+		resp[name] = hmaByBank(results[i], banks)
+	}
+	return resp, true
+}
+
+func (s *Server) handleHMALookupPost(w http.ResponseWriter, r *http.Request) {
+	if _, ok := hmaBool(w, r, "bypass_coinflip"); !ok {
+		return
+	}
+	h, ok := s.hmaHashForm(w, r)
+	if !ok {
+		return
+	}
+	resp, ok := s.hmaLookupHashes(w, r, h, hmaBanks(r))
+	if !ok {
+		return
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+type hmaIndexStatus struct {
+	Present bool  `json:"present"`
+	BuiltTo int64 `json:"built_to"`
+	Size    int   `json:"size"`
+}
+
+func (s *Server) handleHMAIndexStatus(w http.ResponseWriter, r *http.Request) {
+	st := s.Matcher.Status()
+	only := r.URL.Query().Get("signal_type")
+	if r.URL.Query().Has("signal_type") {
+		if _, ok := hmaSignalType(only); !ok {
+			hmaError(w, http.StatusBadRequest, "No such signal type '%s'", only)
+			return
+		}
+	}
+	out := map[string]hmaIndexStatus{}
+	for _, t := range hmaSignalTypes {
+		if r.URL.Query().Has("signal_type") && t.name != only {
+			continue
+		}
+		is := hmaIndexStatus{BuiltTo: -1}
+		if !st.UpdatedAt.IsZero() {
+			is = hmaIndexStatus{Present: true, BuiltTo: st.UpdatedAt.Unix(), Size: st.Types[t.vigil].Entries}
+		}
+		out[t.name] = is
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) handleHMACompare(w http.ResponseWriter, r *http.Request) {
+	var req map[string]any
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxJSONBody))
+	if err := dec.Decode(&req); err != nil || req == nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			hmaError(w, http.StatusRequestEntityTooLarge, "Content too large")
+			return
+		}
+		hmaError(w, http.StatusBadRequest, "Request input was not a dict")
+		return
+	}
+	out := map[string]any{}
+	for name, v := range req {
+		pair, ok := v.([]any)
+		if !ok {
+			hmaError(w, http.StatusBadRequest, "Comparison hashes for %s was not a list", name)
+			return
+		}
+		if len(pair) != 2 {
+			hmaError(w, http.StatusBadRequest, "Comparison hash list length must be exactly 2")
+			return
+		}
+		t, ok := hmaSignalType(name)
+		if !ok {
+			hmaError(w, http.StatusBadRequest, "No such SignalType '%s'", name)
+			return
+		}
+		a, _ := pair[0].(string)
+		b, _ := pair[1].(string)
+		switch t {
+		case vigil.SignalPDQ:
+			if !isLowerHex(a, 64) || !isLowerHex(b, 64) {
+				hmaError(w, http.StatusBadRequest, "Invalid %s hash: invalid PDQ hash", name)
+				return
+			}
+			d := hexDistance(a, b)
+			// python-threatexchange's PDQ_CONFIDENT_MATCH_THRESHOLD.
+			out[name] = []any{d <= 31, map[string]int{"distance": d}}
+		default:
+			a, b = strings.ToLower(strings.TrimSpace(a)), strings.ToLower(strings.TrimSpace(b))
+			if !isLowerHex(a, 32) || !isLowerHex(b, 32) {
+				hmaError(w, http.StatusBadRequest, "Invalid %s hash: not a valid MD5 hash", name)
+				return
+			}
+			out[name] = []any{a == b, map[string]any{}}
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// hexDistance is the Hamming distance of two lower-case hex strings of
+// equal length.
+func hexDistance(a, b string) int {
+	d := 0
+	for i := 0; i < len(a); i++ {
+		x := hexNibble(a[i]) ^ hexNibble(b[i])
+		d += int(x&1 + x>>1&1 + x>>2&1 + x>>3&1)
+	}
+	return d
+}
+
+func hexNibble(c byte) byte {
+	if c <= '9' {
+		return c - '0'
+	}
+	return c - 'a' + 10
+}

@@ -1,0 +1,73 @@
+package http
+
+import (
+	"bytes"
+	"encoding/json"
+	"mime/multipart"
+	"net/http/httptest"
+	"os"
+	"testing"
+
+	"github.com/vigil-oss/vigil/hashing"
+)
+
+// FuzzHMAHashForm feeds arbitrary multipart bodies to POST /h/hash's
+// parser: it must answer 200 with a JSON object of strings, or an HMA
+// error, and never panic.
+func FuzzHMAHashForm(f *testing.F) {
+	img, err := os.ReadFile("testdata/smooth-129x300.png")
+	if err != nil {
+		f.Fatal(err)
+	}
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	mw.WriteField("note", "n")
+	fw, _ := mw.CreateFormFile("photo", "a.png")
+	fw.Write(img)
+	mw.Close()
+	f.Add(mw.FormDataContentType(), buf.Bytes())
+	f.Add("multipart/form-data; boundary=x", []byte("--x\r\nContent-Disposition: form-data; name=\"video\"; filename=\"v\"\r\n\r\nabc\r\n--x--\r\n"))
+	f.Add("multipart/form-data", []byte("--"))
+	s := NewServer()
+	s.Hashing = hashing.Options{Limits: hashing.Limits{MaxBytes: 1 << 20, MaxPixels: 1 << 20}}
+	f.Fuzz(func(t *testing.T, contentType string, body []byte) {
+		r := httptest.NewRequest("POST", "/h/hash", bytes.NewReader(body))
+		r.Header.Set("Content-Type", contentType)
+		w := httptest.NewRecorder()
+		s.handleHMAHashPost(w, r)
+		switch w.Code {
+		case 200:
+			var out map[string]string
+			if err := json.Unmarshal(w.Body.Bytes(), &out); err != nil {
+				t.Fatalf("200 body %q: %v", w.Body.Bytes(), err)
+			}
+		case 400, 413, 503:
+			var e map[string]string
+			if err := json.Unmarshal(w.Body.Bytes(), &e); err != nil || e["message"] == "" {
+				t.Fatalf("%d body %q", w.Code, w.Body.Bytes())
+			}
+		default:
+			t.Fatalf("status %d body %q", w.Code, w.Body.Bytes())
+		}
+	})
+}
+
+// FuzzHMACompare feeds arbitrary bodies to POST /m/compare.
+func FuzzHMACompare(f *testing.F) {
+	h := "da4b8b371a4aeb359ae1ef409a41049a5fb7f0aca503f49ea1bc70abb1bc700b"
+	f.Add([]byte(`{"pdq":["` + h + `","` + h + `"]}`))
+	f.Add([]byte(`{"video_md5":["d41d8cd98f00b204e9800998ecf8427e","D41D8CD98F00B204E9800998ECF8427E"]}`))
+	f.Add([]byte(`[]`))
+	s := NewServer()
+	f.Fuzz(func(t *testing.T, body []byte) {
+		r := httptest.NewRequest("POST", "/m/compare", bytes.NewReader(body))
+		w := httptest.NewRecorder()
+		s.handleHMACompare(w, r)
+		if w.Code != 200 && w.Code != 400 && w.Code != 413 {
+			t.Fatalf("status %d body %q", w.Code, w.Body.Bytes())
+		}
+		if !json.Valid(w.Body.Bytes()) {
+			t.Fatalf("not JSON: %q", w.Body.Bytes())
+		}
+	})
+}
