@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/vigil-oss/vigil"
 )
@@ -190,7 +191,10 @@ func (c *jsonChecker) object(t reflect.Type) error {
 			c.skipSpace()
 		}
 		raw := c.skipString()
-		escaped := bytes.IndexByte(raw, '\\') >= 0
+		// A key with escapes or bytes that are not UTF-8 is compared as
+		// encoding/json decodes it (invalid bytes become U+FFFD), so two
+		// spellings of one decoded key are one key.
+		escaped := bytes.IndexByte(raw, '\\') >= 0 || !utf8.Valid(raw)
 		var key, id string
 		ft := elem
 		var f jsonField
