@@ -71,6 +71,7 @@ type Server struct {
 	Notifier vigil.Notifier    // webhook delivery; nil: no webhooks
 	Jobs     vigil.JobService  // background content jobs; nil: none
 	Rules    vigil.RuleService // what to do with matches and risks; nil: nothing
+	Feeds    vigil.FeedService // the feeds this server publishes; nil: none
 	// Respond acts on detections and decisions (rules, cases, media,
 	// events). Nil: one is made, on first use, over Rules, Cases, Media,
 	// Notifier and CaseRetention; set it to share one with the job runner
@@ -239,6 +240,11 @@ func (s *Server) routes() {
 	s.caseRoutes()
 	s.quarantineRoutes()
 	s.ruleRoutes()
+
+	// Feeds are whole lists: only curators (of subscribing instances) read them.
+	s.route("GET /v1/feeds/{name}/head", s.handleFeedHead, curator)
+	s.route("GET /v1/feeds/{name}/batches/{n}", s.handleFeedBatch, curator)
+	s.route("GET /v1/feeds/{name}/proof", s.handleFeedProof, curator)
 
 	s.route("POST /v1/keys", s.handleCreateKey, admin)
 	s.route("GET /v1/keys", s.handleListKeys, admin)

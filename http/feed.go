@@ -1,0 +1,84 @@
+package http
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/vigil-oss/vigil"
+	"github.com/vigil-oss/vigil/feed"
+)
+
+// feedLog returns the server's feed log, or an error when it publishes none.
+func (s *Server) feedLog() (*feed.Log, error) {
+	if s.Feeds == nil {
+		return nil, vigil.Errorf(vigil.ENOTFOUND, "this server publishes no feeds")
+	}
+	return &feed.Log{Feeds: s.Feeds}, nil
+}
+
+// handleFeedHead serves a feed's signed head, a note.
+func (s *Server) handleFeedHead(w http.ResponseWriter, r *http.Request) {
+	l, err := s.feedLog()
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	head, err := l.Head(r.Context(), r.PathValue("name"))
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeNote(w, head)
+}
+
+// handleFeedBatch serves a signed batch, with its inclusion proof in the
+// tree the query's "tree" names.
+func (s *Server) handleFeedBatch(w http.ResponseWriter, r *http.Request) {
+	l, err := s.feedLog()
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	n, err1 := strconv.ParseInt(r.PathValue("n"), 10, 64)
+	tree, err2 := strconv.ParseInt(r.URL.Query().Get("tree"), 10, 64)
+	if err1 != nil || err2 != nil {
+		writeError(w, r, badRequest("batch number and tree size must be numbers"))
+		return
+	}
+	msg, proof, err := l.Batch(r.Context(), r.PathValue("name"), n, tree)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	w.Header().Set(feed.ProofHeader, strings.ReplaceAll(strings.TrimSuffix(string(feed.FormatProof(proof)), "\n"), "\n", ","))
+	writeNote(w, msg)
+}
+
+// handleFeedProof serves the consistency proof between two tree sizes.
+func (s *Server) handleFeedProof(w http.ResponseWriter, r *http.Request) {
+	l, err := s.feedLog()
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	q := r.URL.Query()
+	old, err1 := strconv.ParseInt(q.Get("old"), 10, 64)
+	n, err2 := strconv.ParseInt(q.Get("new"), 10, 64)
+	if err1 != nil || err2 != nil {
+		writeError(w, r, badRequest("old and new must be numbers"))
+		return
+	}
+	p, err := l.Proof(r.Context(), r.PathValue("name"), old, n)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeNote(w, feed.FormatProof(p))
+}
+
+func writeNote(w http.ResponseWriter, b []byte) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	w.Write(b)
+}
