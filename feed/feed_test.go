@@ -203,8 +203,8 @@ func TestPublishSubscribe(t *testing.T) {
 	ctx := context.Background()
 	skey, vkey := newKey(t)
 	p := newPublisher(t, skey, vkey)
-	p.add(t, 0, 5, "")        // made at the publisher
-	p.add(t, 100, 2, "ncmec") // got from elsewhere: keeps its provenance
+	p.add(t, 0, 5, "")         // made at the publisher
+	p.add(t, 100, 2, "ncmec")  // got from elsewhere: keeps its provenance
 	if n := p.cut(t); n != 3 { // 1 bank change + 7 entries, 3 per batch
 		t.Fatalf("cut %d batches, want 3", n)
 	}

@@ -433,13 +433,13 @@ func (s *FeedService) ApplyBatch(ctx context.Context, id, n int64, hash string, 
 
 // applier applies the changes of one batch inside its transaction.
 type applier struct {
-	tx                    *sql.Tx
-	sub                   *vigil.Subscription
-	now                   string
-	by                    string
-	ins, held, mapping    *sql.Stmt
-	lookup, retract       *sql.Stmt
-	seq                   int64 // the batch's first change sequence
+	tx                 *sql.Tx
+	sub                *vigil.Subscription
+	now                string
+	by                 string
+	ins, held, mapping *sql.Stmt
+	lookup, retract    *sql.Stmt
+	seq                int64 // the batch's first change sequence
 
 	added, dups, retracted int
 }
