@@ -141,9 +141,9 @@ type FeedService interface {
 // Subscription is a feed this instance pulls into a local bank.
 type Subscription struct {
 	ID     int64  `json:"id"`
-	URL    string `json:"url"`    // the feed's base URL: …/v1/feeds/NAME
-	Feed   string `json:"feed"`   // the feed's name, checked in every batch
-	Key    string `json:"key"`    // the pinned note verifier key
+	URL    string `json:"url"`  // the feed's base URL: …/v1/feeds/NAME
+	Feed   string `json:"feed"` // the feed's name, checked in every batch
+	Key    string `json:"key"`  // the pinned note verifier key
 	BankID int64  `json:"bank_id"`
 
 	// Applied is the number of the last batch applied, LastHash its hash
