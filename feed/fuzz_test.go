@@ -105,3 +105,17 @@ func FuzzParseProof(f *testing.F) {
 		}
 	})
 }
+
+func TestVerifierKey(t *testing.T) {
+	skey, vkey, err := note.GenerateKey(rand.Reader, "vigil-feed-x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := VerifierKey(skey + "\n")
+	if err != nil || got != vkey {
+		t.Fatalf("VerifierKey = %q, %v; want %q", got, err, vkey)
+	}
+	if _, err := VerifierKey(vkey); err == nil {
+		t.Fatal("a verifier key passed for a signer key")
+	}
+}
