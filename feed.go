@@ -11,7 +11,29 @@ const (
 	AuditFeedPublish        = "feed.publish" // batches appended to a feed
 	AuditSubscriptionCreate = "subscription.create"
 	AuditSubscriptionApply  = "subscription.apply" // a verified batch applied to the local bank
+	AuditFeedFeedback       = "feed.feedback"      // a subscriber reported review counts
 )
+
+// MaxFeedbackOpinions bounds one feedback report.
+const MaxFeedbackOpinions = 1000
+
+// FeedOpinion is what a subscriber's reviewers said of one feed entry:
+// the decisions counted against the entry's matches, absolute (not since
+// the last report), so that resending a report changes nothing.
+type FeedOpinion struct {
+	EntryID        int64 `json:"entry_id"` // the publisher's id
+	Confirmed      int   `json:"confirmed"`
+	FalsePositives int   `json:"false_positives"`
+}
+
+// FeedEntryFeedback is the feedback on one entry of a feed, summed over
+// its subscribers.
+type FeedEntryFeedback struct {
+	EntryID        int64 `json:"entry_id"`
+	Subscribers    int   `json:"subscribers"` // that reported on it
+	Confirmed      int   `json:"confirmed"`
+	FalsePositives int   `json:"false_positives"`
+}
 
 // Limits on feeds. A batch is one signed unit of a feed: a subscriber reads
 // it whole into memory, verifies it and applies it in one transaction, so
@@ -136,6 +158,14 @@ type FeedService interface {
 	// FeedHashes returns the feed's tlog stored hashes at the indexes
 	// given, in order; ENOTFOUND if one is missing.
 	FeedHashes(ctx context.Context, feedID int64, indexes []int64) ([][]byte, error)
+
+	// RecordFeedback replaces subscriber's opinions of the given entries.
+	// Opinions of entries outside the feed's banks are skipped; it returns
+	// how many were stored. EINVALID for negative counts or too many.
+	RecordFeedback(ctx context.Context, feedID int64, subscriber string, ops []FeedOpinion) (int, error)
+	// FeedFeedback returns up to limit entries with feedback, summed over
+	// subscribers, in entry id order after afterID.
+	FeedFeedback(ctx context.Context, feedID, afterID int64, limit int) ([]FeedEntryFeedback, error)
 }
 
 // Subscription is a feed this instance pulls into a local bank.
@@ -187,4 +217,9 @@ type SubscriptionService interface {
 	// cursor, or nothing. ECONFLICT unless n is Applied+1, so that a batch
 	// is never applied twice.
 	ApplyBatch(ctx context.Context, id, n int64, hash string, changes []FeedChange) (ImportResult, error)
+
+	// SubscriptionOpinions returns up to limit opinions, by the
+	// publisher's entry id after afterID, from the review statistics of the
+	// entries the subscription added (see CaseService.EntryStats).
+	SubscriptionOpinions(ctx context.Context, id, afterID int64, limit int) ([]FeedOpinion, error)
 }

@@ -506,3 +506,85 @@ func fetch(tb testing.TB, url, key string) []byte {
 	}
 	return b
 }
+
+// decide opens a match case on the subscriber's entry of value v and
+// decides it.
+func (s *subscriber) decide(tb testing.TB, v string, verdict vigil.Verdict) {
+	tb.Helper()
+	ctx := context.Background()
+	if _, err := s.cases.FindQueue(ctx, "q"); err != nil {
+		if err := s.cases.CreateQueue(ctx, &vigil.Queue{Name: "q", Roles: []vigil.Role{vigil.RoleReviewer}}); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	typ := vigil.SignalMD5
+	es, err := s.entries.FindEntries(ctx, vigil.EntryFilter{BankID: &s.bank.ID, SignalType: &typ, Value: &v})
+	if err != nil || len(es) != 1 {
+		tb.Fatalf("entry %s: %v %v", v, es, err)
+	}
+	e := es[0]
+	c := &vigil.Case{Queue: "q", Kind: vigil.CaseKindMatch, RetainUntil: time.Now().Add(time.Hour),
+		Content: vigil.ContentRef{SHA256: fmt.Sprintf("%064x", time.Now().UnixNano())},
+		Matches: []vigil.Match{{BankID: e.BankID, Bank: s.bank.Name, EntryID: e.ID, SignalType: e.SignalType, Value: e.Value, Threshold: 0}}}
+	if err := s.cases.OpenCase(ctx, c, "rules"); err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := s.cases.DecideCase(ctx, c.ID, vigil.Decision{Verdict: verdict, DecidedBy: "reviewer"}); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// TestFeedback: reviewers' decisions at two subscribers reach the
+// publisher, per entry and subscriber, and a report sent twice counts once.
+func TestFeedback(t *testing.T) {
+	ctx := context.Background()
+	skey, vkey := newKey(t)
+	p := newPublisher(t, skey, vkey)
+	p.add(t, 0, 3, "")
+	p.cut(t)
+	a := newSubscriber(t, p.srv.URL(), vkey, p.curator)
+	a.mustSync(t)
+	a.decide(t, fmt.Sprintf("%032x", 1), vigil.VerdictFalsePositive)
+	a.decide(t, fmt.Sprintf("%032x", 1), vigil.VerdictFalsePositive)
+	a.decide(t, fmt.Sprintf("%032x", 2), vigil.VerdictConfirmed)
+
+	// A second subscriber, with its own key at the publisher.
+	key2, err := sqlite.NewKeyService(p.db).CreateKey(ctx, &vigil.Key{Name: "peer2", Role: vigil.RoleCurator, CreatedBy: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := newSubscriber(t, p.srv.URL(), vkey, key2)
+	b.mustSync(t)
+	b.decide(t, fmt.Sprintf("%032x", 1), vigil.VerdictFalsePositive)
+
+	for range 2 { // the second report changes nothing
+		if n, err := a.client.SendFeedback(ctx, a.sub.ID); err != nil || n != 2 {
+			t.Fatalf("a sent %d opinions, %v", n, err)
+		}
+		if n, err := b.client.SendFeedback(ctx, b.sub.ID); err != nil || n != 1 {
+			t.Fatalf("b sent %d opinions, %v", n, err)
+		}
+	}
+	f, _ := p.feeds.FindFeedByName(ctx, "list")
+	got, err := p.feeds.FeedFeedback(ctx, f.ID, 0, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	es, _ := p.entries.FindEntries(ctx, vigil.EntryFilter{BankID: &p.bank.ID})
+	want := []vigil.FeedEntryFeedback{
+		{EntryID: es[1].ID, Subscribers: 2, FalsePositives: 3},
+		{EntryID: es[2].ID, Subscribers: 1, Confirmed: 1},
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("feedback = %+v, want %+v", got, want)
+	}
+	// Over the API, for curators.
+	body := fetch(t, p.srv.URL()+"/v1/feeds/list/feedback", p.curator)
+	if !strings.Contains(string(body), `"false_positives":3`) {
+		t.Errorf("GET feedback: %s", body)
+	}
+	// Opinions on entries outside the feed are not stored.
+	if n, err := p.feeds.RecordFeedback(ctx, f.ID, "key:9:x", []vigil.FeedOpinion{{EntryID: 99999, FalsePositives: 5}}); err != nil || n != 0 {
+		t.Errorf("opinion on an unknown entry stored: %d, %v", n, err)
+	}
+}

@@ -1,7 +1,9 @@
 package feed
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 
 	"fmt"
@@ -187,6 +189,13 @@ func (c *Client) get(ctx context.Context, u string, limit int64) ([]byte, http.H
 	if err != nil {
 		return nil, nil, vigil.Errorf(vigil.EINVALID, "feed URL: %v", err)
 	}
+	return c.do(req, limit)
+}
+
+// do sends req with the API key and reads at most limit bytes of a 200
+// answer's body.
+func (c *Client) do(req *http.Request, limit int64) ([]byte, http.Header, error) {
+	u := req.URL.String()
 	if c.APIKey != "" {
 		req.Header.Set("Authorization", "Bearer "+c.APIKey)
 	}
@@ -226,4 +235,41 @@ func redact(u string) string {
 	}
 	p.User, p.RawQuery = nil, ""
 	return p.String()
+}
+
+// SendFeedback reports to the publisher what this instance's reviewers
+// decided about the entries subscription id added: per entry, the counts
+// of confirmed and false-positive decisions. Counts are absolute, so a
+// report interrupted or sent twice is simply sent again. It returns the
+// number of opinions sent.
+func (c *Client) SendFeedback(ctx context.Context, id int64) (int, error) {
+	sub, err := c.Subs.FindSubscriptionByID(ctx, id)
+	if err != nil {
+		return 0, err
+	}
+	sent := 0
+	var after int64
+	for {
+		ops, err := c.Subs.SubscriptionOpinions(ctx, id, after, vigil.MaxFeedbackOpinions)
+		if err != nil {
+			return sent, err
+		}
+		if len(ops) == 0 {
+			return sent, nil
+		}
+		body, err := json.Marshal(map[string]any{"opinions": ops})
+		if err != nil {
+			return sent, err
+		}
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, sub.URL+"/feedback", bytes.NewReader(body))
+		if err != nil {
+			return sent, vigil.Errorf(vigil.EINVALID, "feed URL: %v", err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		if _, _, err := c.do(req, 4096); err != nil {
+			return sent, err
+		}
+		sent += len(ops)
+		after = ops[len(ops)-1].EntryID
+	}
 }

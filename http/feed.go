@@ -1,6 +1,7 @@
 package http
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"strings"
@@ -81,4 +82,64 @@ func writeNote(w http.ResponseWriter, b []byte) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 	w.Write(b)
+}
+
+// feedbackRequest is the body of POST /v1/feeds/{name}/feedback.
+type feedbackRequest struct {
+	Opinions []vigil.FeedOpinion `json:"opinions"`
+}
+
+// handleFeedFeedback stores a subscriber's review counts of feed entries,
+// under the reporting key's name.
+func (s *Server) handleFeedFeedback(w http.ResponseWriter, r *http.Request) {
+	if s.Feeds == nil {
+		writeError(w, r, vigil.Errorf(vigil.ENOTFOUND, "this server publishes no feeds"))
+		return
+	}
+	var req feedbackRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	f, err := s.Feeds.FindFeedByName(r.Context(), r.PathValue("name"))
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	var stored int
+	err = s.change(r, auditRecord(r, vigil.AuditFeedFeedback, "feed:"+f.Name, nil), func(ctx context.Context) error {
+		var err error
+		stored, err = s.Feeds.RecordFeedback(ctx, f.ID, actor(r), req.Opinions)
+		return err
+	})
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]int{"stored": stored})
+}
+
+// handleListFeedFeedback lists the feedback on a feed's entries, summed
+// over subscribers, a page at a time.
+func (s *Server) handleListFeedFeedback(w http.ResponseWriter, r *http.Request) {
+	if s.Feeds == nil {
+		writeError(w, r, vigil.Errorf(vigil.ENOTFOUND, "this server publishes no feeds"))
+		return
+	}
+	p, err := readPage(r.URL.Query(), entryPages)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	f, err := s.Feeds.FindFeedByName(r.Context(), r.PathValue("name"))
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	items, err := s.Feeds.FeedFeedback(r.Context(), f.ID, p.afterID, p.limit)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writePage(w, "feedback", items, nextAfter(p, items, func(e vigil.FeedEntryFeedback) int64 { return e.EntryID }))
 }

@@ -245,6 +245,8 @@ func (s *Server) routes() {
 	s.route("GET /v1/feeds/{name}/head", s.handleFeedHead, curator)
 	s.route("GET /v1/feeds/{name}/batches/{n}", s.handleFeedBatch, curator)
 	s.route("GET /v1/feeds/{name}/proof", s.handleFeedProof, curator)
+	s.route("POST /v1/feeds/{name}/feedback", s.handleFeedFeedback, curator)
+	s.route("GET /v1/feeds/{name}/feedback", s.handleListFeedFeedback, curator)
 
 	s.route("POST /v1/keys", s.handleCreateKey, admin)
 	s.route("GET /v1/keys", s.handleListKeys, admin)

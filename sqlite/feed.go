@@ -561,3 +561,86 @@ func (a *applier) apply(ctx context.Context, i int, c *vigil.FeedChange) error {
 	}
 	return vigil.Errorf(vigil.EINVALID, "unknown change %q", c.Op)
 }
+
+// RecordFeedback replaces a subscriber's opinions of a feed's entries.
+func (s *FeedService) RecordFeedback(ctx context.Context, feedID int64, subscriber string, ops []vigil.FeedOpinion) (int, error) {
+	if err := validateActor("feedback", subscriber); err != nil {
+		return 0, err
+	}
+	if len(ops) > vigil.MaxFeedbackOpinions {
+		return 0, vigil.Errorf(vigil.ETOOLARGE, "more than %d opinions in one report", vigil.MaxFeedbackOpinions)
+	}
+	for i, o := range ops {
+		if o.EntryID <= 0 || o.Confirmed < 0 || o.FalsePositives < 0 {
+			return 0, vigil.Errorf(vigil.EINVALID, "opinion %d: entry id must be positive and counts not negative", i+1)
+		}
+	}
+	now := formatTime(s.db.now())
+	stored := 0
+	err := s.db.write(ctx, func(tx *sql.Tx) error {
+		banks, err := feedBankIDs(ctx, tx, feedID)
+		if err != nil {
+			return err
+		}
+		bankOf, err := tx.PrepareContext(ctx, `SELECT bank_id FROM entries WHERE id = ?`)
+		if err != nil {
+			return err
+		}
+		defer bankOf.Close()
+		for _, o := range ops {
+			var bank int64
+			if err := bankOf.QueryRowContext(ctx, o.EntryID).Scan(&bank); errors.Is(err, sql.ErrNoRows) {
+				continue
+			} else if err != nil {
+				return err
+			}
+			if _, ok := banks[bank]; !ok {
+				continue // not the feed's: a subscriber may not comment on other lists
+			}
+			if _, err := tx.ExecContext(ctx, `
+				INSERT INTO feed_feedback (feed_id, subscriber, entry_id, confirmed, false_positives, updated_at)
+				VALUES (?, ?, ?, ?, ?, ?)
+				ON CONFLICT (feed_id, entry_id, subscriber) DO UPDATE SET
+					confirmed = excluded.confirmed, false_positives = excluded.false_positives, updated_at = excluded.updated_at`,
+				feedID, subscriber, o.EntryID, o.Confirmed, o.FalsePositives, now); err != nil {
+				return err
+			}
+			stored++
+		}
+		return vigil.AuditResult(ctx, map[string]int{"opinions": len(ops), "stored": stored})
+	})
+	if err != nil {
+		return 0, fmt.Errorf("record feedback on feed %d: %w", feedID, err)
+	}
+	return stored, nil
+}
+
+// FeedFeedback returns the feedback on a feed's entries.
+func (s *FeedService) FeedFeedback(ctx context.Context, feedID, afterID int64, limit int) ([]vigil.FeedEntryFeedback, error) {
+	out, err := queryAll(ctx, s.db.rdb, func(row scanner) (vigil.FeedEntryFeedback, error) {
+		var f vigil.FeedEntryFeedback
+		err := row.Scan(&f.EntryID, &f.Subscribers, &f.Confirmed, &f.FalsePositives)
+		return f, err
+	}, `SELECT entry_id, COUNT(*), SUM(confirmed), SUM(false_positives) FROM feed_feedback
+		WHERE feed_id = ? AND entry_id > ? GROUP BY entry_id ORDER BY entry_id LIMIT ?`, feedID, afterID, pageLimit(limit))
+	if err != nil {
+		return nil, fmt.Errorf("feedback on feed %d: %w", feedID, err)
+	}
+	return out, nil
+}
+
+// SubscriptionOpinions returns the review counts of a subscription's entries.
+func (s *FeedService) SubscriptionOpinions(ctx context.Context, id, afterID int64, limit int) ([]vigil.FeedOpinion, error) {
+	out, err := queryAll(ctx, s.db.rdb, func(row scanner) (vigil.FeedOpinion, error) {
+		var o vigil.FeedOpinion
+		err := row.Scan(&o.EntryID, &o.Confirmed, &o.FalsePositives)
+		return o, err
+	}, `SELECT m.remote_id, st.confirmed, st.false_positives
+		FROM subscription_entries m JOIN entry_stats st ON st.entry_id = m.entry_id
+		WHERE m.subscription_id = ? AND m.owned = 1 AND m.remote_id > ? AND (st.confirmed > 0 OR st.false_positives > 0)
+		ORDER BY m.remote_id LIMIT ?`, id, afterID, min(pageLimit(limit), vigil.MaxFeedbackOpinions))
+	if err != nil {
+		return nil, fmt.Errorf("opinions of subscription %d: %w", id, err)
+	}
+	return out, nil
+}

@@ -41,7 +41,9 @@ made since the last cut; with --interval it keeps cutting. A publisher's
 
 subscribe pulls a feed (URL: https://host/v1/feeds/NAME) into a local bank,
 created if missing, and syncs it once; sync pulls again (with --interval, for
-good). A batch or head that fails any check (signature, chain, a fork of the
+good). Each sync then sends the publisher the review counts (confirmed, false
+positive) of the feed's entries, which its curators read at
+GET /v1/feeds/NAME/feedback. A batch or head that fails any check (signature, chain, a fork of the
 history) is refused with nothing of it applied. The publisher's API key is read
 from --api-key-file or VIGIL_FEED_API_KEY and never printed.`
 
@@ -259,11 +261,16 @@ func (c *FeedCommand) syncOnce(ctx context.Context, feeds *sqlite.FeedService, i
 	if err != nil {
 		return fmt.Errorf("sync subscription %d: %s (applied %d batches before)", id, errorText(err), n)
 	}
+	// Reviewers' counts on the feed's entries go back to the publisher.
+	opinions, err := cl.SendFeedback(ctx, id)
+	if err != nil {
+		return fmt.Errorf("send feedback of subscription %d: %s", id, errorText(err))
+	}
 	sub, err := feeds.FindSubscriptionByID(ctx, id)
 	if err != nil {
 		return err
 	}
-	return json.NewEncoder(c.Stdout).Encode(map[string]any{"subscription": id, "batches": n, "applied": sub.Applied, "tree_size": sub.TreeSize})
+	return json.NewEncoder(c.Stdout).Encode(map[string]any{"subscription": id, "batches": n, "applied": sub.Applied, "tree_size": sub.TreeSize, "opinions_sent": opinions})
 }
 
 // every runs fn once, or, with a positive interval, until ctx ends.

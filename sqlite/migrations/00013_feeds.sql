@@ -68,7 +68,20 @@ CREATE TABLE subscription_entries (
 	PRIMARY KEY (subscription_id, remote_id)
 ) WITHOUT ROWID;
 
+-- What each subscriber's reviewers said of a feed's entries: absolute
+-- counts, replaced on each report, so that a report sent twice counts once.
+CREATE TABLE feed_feedback (
+	feed_id         INTEGER NOT NULL REFERENCES feeds (id),
+	subscriber      TEXT NOT NULL, -- the reporting key, key:ID:NAME
+	entry_id        INTEGER NOT NULL REFERENCES entries (id),
+	confirmed       INTEGER NOT NULL,
+	false_positives INTEGER NOT NULL,
+	updated_at      TEXT NOT NULL,
+	PRIMARY KEY (feed_id, entry_id, subscriber)
+) WITHOUT ROWID;
+
 -- +goose Down
+DROP TABLE feed_feedback;
 DROP TABLE subscription_entries;
 DROP TABLE subscriptions;
 DROP TABLE feed_hashes;
