@@ -33,6 +33,7 @@ type instance struct {
 	audit   *sqlite.AuditService
 	srv     *vhttp.Server
 	curator string // a curator key's secret
+	admin   string
 }
 
 func newInstance(tb testing.TB) *instance {
@@ -51,12 +52,15 @@ func newInstance(tb testing.TB) *instance {
 	}
 	s := vhttp.NewServer()
 	s.Addr, s.Banks, s.Entries, s.Keys, s.Matcher, s.Logger = "127.0.0.1:0", in.banks, in.entries, sqlite.NewKeyService(db), m, logger
-	s.Audit, s.Feeds = in.audit, in.feeds
+	s.Audit, s.Feeds, s.Subscriptions = in.audit, in.feeds, in.feeds
 	if err := s.Open(); err != nil {
 		tb.Fatal(err)
 	}
 	in.srv = s
 	if in.curator, err = sqlite.NewKeyService(db).CreateKey(ctx, &vigil.Key{Name: "peer", Role: vigil.RoleCurator, CreatedBy: "test"}); err != nil {
+		tb.Fatal(err)
+	}
+	if in.admin, err = sqlite.NewKeyService(db).CreateKey(ctx, &vigil.Key{Name: "ops", Role: vigil.RoleAdmin, CreatedBy: "test"}); err != nil {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() {
@@ -442,6 +446,13 @@ func TestRefusals(t *testing.T) {
 			if sub := s.subscription(t); sub.Error == "" || sub.Applied != 2 {
 				t.Fatalf("subscription after refusal: %+v", sub)
 			}
+			// The subscriber stays ready, and says which feed fails.
+			if body := fetch(t, s.srv.URL()+"/readyz", ""); !strings.Contains(string(body), `"feeds_failing":[1]`) {
+				t.Errorf("readyz: %s", body)
+			}
+			if body := fetch(t, s.srv.URL()+"/metrics", s.admin); !strings.Contains(string(body), `vigil_feed_sync_failing{feed="list",subscription="1"} 1`) {
+				t.Errorf("metrics lack the failing feed")
+			}
 		})
 	}
 	px.to(p)
@@ -450,6 +461,9 @@ func TestRefusals(t *testing.T) {
 	}
 	if sub := s.subscription(t); sub.Error != "" {
 		t.Fatalf("error not cleared: %q", sub.Error)
+	}
+	if body := fetch(t, s.srv.URL()+"/readyz", ""); strings.Contains(string(body), "feeds_failing") {
+		t.Errorf("readyz after a good sync: %s", body)
 	}
 }
 
@@ -494,7 +508,9 @@ func TestKilledMidSync(t *testing.T) {
 func fetch(tb testing.TB, url, key string) []byte {
 	tb.Helper()
 	req, _ := http.NewRequest("GET", url, nil)
-	req.Header.Set("Authorization", "Bearer "+key)
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		tb.Fatal(err)

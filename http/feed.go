@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/vigil-oss/vigil"
 	"github.com/vigil-oss/vigil/feed"
 )
@@ -142,4 +144,53 @@ func (s *Server) handleListFeedFeedback(w http.ResponseWriter, r *http.Request) 
 		return
 	}
 	writePage(w, "feedback", items, nextAfter(p, items, func(e vigil.FeedEntryFeedback) int64 { return e.EntryID }))
+}
+
+// failingSubscriptions returns the ids of the subscriptions whose last
+// sync failed (nil when there are none or they cannot be read).
+func (s *Server) failingSubscriptions(ctx context.Context) []int64 {
+	if s.Subscriptions == nil {
+		return nil
+	}
+	subs, err := s.Subscriptions.ListSubscriptions(ctx)
+	if err != nil {
+		s.Logger.Error("list subscriptions", "err", err)
+		return nil
+	}
+	var ids []int64
+	for _, sub := range subs {
+		if sub.Error != "" {
+			ids = append(ids, sub.ID)
+		}
+	}
+	return ids
+}
+
+var (
+	feedAppliedDesc = prometheus.NewDesc("vigil_feed_batches_applied", "Batches applied from a subscribed feed, by subscription.", []string{"subscription", "feed"}, nil)
+	feedFailingDesc = prometheus.NewDesc("vigil_feed_sync_failing", "1 if the subscription's last sync failed (the error is in vigil feed list), else 0.", []string{"subscription", "feed"}, nil)
+)
+
+// subscriptionCollector reads the subscriptions' state at scrape time.
+type subscriptionCollector struct{ subs vigil.SubscriptionService }
+
+func (c subscriptionCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- feedAppliedDesc
+	ch <- feedFailingDesc
+}
+
+func (c subscriptionCollector) Collect(ch chan<- prometheus.Metric) {
+	subs, err := c.subs.ListSubscriptions(context.Background())
+	if err != nil {
+		return
+	}
+	for _, sub := range subs {
+		id := strconv.FormatInt(sub.ID, 10)
+		failing := 0.0
+		if sub.Error != "" {
+			failing = 1
+		}
+		ch <- prometheus.MustNewConstMetric(feedAppliedDesc, prometheus.GaugeValue, float64(sub.Applied), id, sub.Feed)
+		ch <- prometheus.MustNewConstMetric(feedFailingDesc, prometheus.GaugeValue, failing, id, sub.Feed)
+	}
 }

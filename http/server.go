@@ -72,6 +72,9 @@ type Server struct {
 	Jobs     vigil.JobService  // background content jobs; nil: none
 	Rules    vigil.RuleService // what to do with matches and risks; nil: nothing
 	Feeds    vigil.FeedService // the feeds this server publishes; nil: none
+	// Subscriptions are the feeds this instance pulls (by vigil feed
+	// sync); their state shows on /readyz and in metrics. Nil: none.
+	Subscriptions vigil.SubscriptionService
 	// Respond acts on detections and decisions (rules, cases, media,
 	// events). Nil: one is made, on first use, over Rules, Cases, Media,
 	// Notifier and CaseRetention; set it to share one with the job runner
@@ -134,6 +137,9 @@ func (s *Server) Open() error {
 		s.Logger = slog.New(slog.DiscardHandler)
 	}
 	s.metrics.indexStatus = s.Matcher.Status
+	if s.Subscriptions != nil {
+		s.metrics.reg.MustRegister(subscriptionCollector{s.Subscriptions})
+	}
 	if s.Grooming == nil {
 		s.Grooming = grooming.NewDetector(grooming.Options{})
 	}
@@ -300,7 +306,14 @@ func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "loading"})
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	body := map[string]any{"status": "ready"}
+	// A feed that fails to sync does not make the server unready: its bank
+	// keeps its last good state. Only ids: /readyz needs no key, and the
+	// errors name publishers (they are in vigil feed list and metrics).
+	if failing := s.failingSubscriptions(r.Context()); len(failing) > 0 {
+		body["feeds_failing"] = failing
+	}
+	writeJSON(w, http.StatusOK, body)
 }
 
 func (s *Server) handleIndexStatus(w http.ResponseWriter, r *http.Request) {
