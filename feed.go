@@ -52,6 +52,10 @@ const (
 	FeedAdd     = "add"     // an entry joins the feed's banks
 	FeedRetract = "retract" // an entry leaves: retracted or quarantined at the publisher
 	FeedBank    = "bank"    // a published bank's description or thresholds changed
+	// FeedKey hands the feed over to a new key (Value: its note verifier
+	// key), in a batch signed by the old one: the batches after it are
+	// signed by the new key.
+	FeedKey = "key"
 )
 
 // Feed is a publisher's signed, incremental stream of the changes to some
@@ -131,6 +135,8 @@ type FeedAppend struct {
 	Hashes             map[int64][]byte // tlog stored hash index -> hash
 	Head               string
 	Meta               map[string]FeedBankMeta
+	// VerifierKey, if set, is the feed's new key (a FeedKey hand-over).
+	VerifierKey string
 }
 
 // FeedService stores the feeds this instance publishes.
@@ -214,8 +220,9 @@ type SubscriptionService interface {
 
 	// ApplyBatch applies verified batch number n (hash hex) to the
 	// subscription's bank in one transaction: all its changes and the new
-	// cursor, or nothing. ECONFLICT unless n is Applied+1, so that a batch
-	// is never applied twice.
+	// cursor, or nothing; a FeedKey change replaces the subscription's
+	// key. ECONFLICT unless n is Applied+1, so that a batch is never
+	// applied twice.
 	ApplyBatch(ctx context.Context, id, n int64, hash string, changes []FeedChange) (ImportResult, error)
 
 	// SubscriptionOpinions returns up to limit opinions, by the

@@ -505,6 +505,23 @@ func TestKilledMidSync(t *testing.T) {
 	}
 }
 
+func mustVerifier(tb testing.TB, vkey string) note.Verifier {
+	v, err := note.NewVerifier(vkey)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return v
+}
+
+// feedState returns the publisher's feed as stored.
+func (p *publisher) feedState(tb testing.TB) *vigil.Feed {
+	f, err := p.feeds.FindFeedByName(context.Background(), "list")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return f
+}
+
 func fetch(tb testing.TB, url, key string) []byte {
 	tb.Helper()
 	req, _ := http.NewRequest("GET", url, nil)
@@ -602,5 +619,66 @@ func TestFeedback(t *testing.T) {
 	// Opinions on entries outside the feed are not stored.
 	if n, err := p.feeds.RecordFeedback(ctx, f.ID, "key:9:x", []vigil.FeedOpinion{{EntryID: 99999, FalsePositives: 5}}); err != nil || n != 0 {
 		t.Errorf("opinion on an unknown entry stored: %d, %v", n, err)
+	}
+}
+
+// TestKeyRotation: the publisher hands the feed over to a new key in a
+// batch signed by the old one; a subscriber that pinned the old key
+// follows, from before the hand-over or across it in one sync, and a batch
+// signed by the old key after the hand-over is refused.
+func TestKeyRotation(t *testing.T) {
+	ctx := context.Background()
+	skey, vkey := newKey(t)
+	p := newPublisher(t, skey, vkey)
+	p.add(t, 0, 2, "")
+	p.cut(t)
+	early := newSubscriber(t, p.srv.URL(), vkey, p.curator)
+	early.mustSync(t)
+	late := newSubscriber(t, p.srv.URL(), vkey, p.curator) // first syncs after the hand-over
+
+	nskey, nvkey := newKey(t)
+	next, _ := note.NewSigner(nskey)
+	if err := p.pub.Rotate(ctx, "list", next, nvkey); err != nil {
+		t.Fatal(err)
+	}
+	old := p.pub.Signer
+	p.pub.Signer, p.pub.Cosigners = next, []note.Signer{old}
+	p.add(t, 10, 2, "")
+	p.cut(t)
+
+	early.mustSync(t)
+	late.mustSync(t)
+	for _, s := range []*subscriber{early, late} {
+		if got := s.subscription(t).Key; got != nvkey {
+			t.Fatalf("subscription key after hand-over = %q, want the new key", got)
+		}
+		if got := s.state(t); strings.Count(got, "\n") != 4 {
+			t.Fatalf("state after hand-over:\n%s", got)
+		}
+	}
+	// A batch after the hand-over signed by the old key is refused.
+	px := newProxy(t, p)
+	forged := newSubscriber(t, px.URL, vkey, "")
+	size := p.feedState(t).Size
+	px.setEdit(func(path string, body []byte, h http.Header) []byte {
+		if !strings.HasSuffix(path, fmt.Sprintf("/batches/%d", size)) {
+			return body
+		}
+		n, err := note.Open(body, note.VerifierList(mustVerifier(t, nvkey)))
+		if err != nil {
+			t.Error(err)
+			return body
+		}
+		b, _ := note.Sign(&note.Note{Text: n.Text}, old)
+		return b
+	})
+	if n, err := forged.sync(t); err == nil || !strings.Contains(err.Error(), "signature") || n != int(size)-1 {
+		t.Fatalf("old-key batch after the hand-over: %d, %v", n, err)
+	}
+
+	// The old key can no longer publish.
+	p.pub.Signer, p.pub.Cosigners = old, nil
+	if _, err := p.pub.Cut(ctx, "list"); vigil.ErrorCode(err) != vigil.EINVALID {
+		t.Fatalf("cut with the old key after hand-over: %v", err)
 	}
 }

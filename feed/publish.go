@@ -2,6 +2,7 @@ package feed
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"reflect"
@@ -18,11 +19,18 @@ type Publisher struct {
 	Feeds  vigil.FeedService
 	Signer note.Signer
 
+	// Cosigners also sign every head: the feed's earlier keys after a
+	// hand-over (Rotate), so that subscribers who have not yet applied the
+	// hand-over can still verify the head.
+	Cosigners []note.Signer
+
 	// BatchChanges caps the changes per batch (0: DefaultBatchChanges) and
 	// CutBatches the batches per Cut (0: 20), which bounds a cut's memory;
 	// call Cut again while it reports batches.
 	BatchChanges int
 	CutBatches   int
+
+	rotateTo *rotation
 }
 
 // Cut appends the changes of feed's banks since its last batch as new
@@ -60,25 +68,36 @@ func (p *Publisher) Cut(ctx context.Context, name string) (int, error) {
 		}
 	}
 
+	if p.rotateTo != nil {
+		pending = []vigil.FeedChange{{Op: vigil.FeedKey, Value: p.rotateTo.vkey}}
+		maxBatches = 1
+	}
 	prev := zeroHash
 	if f.Size > 0 {
 		msg, err := p.Feeds.FeedBatch(ctx, f.ID, f.Size)
 		if err != nil {
 			return 0, err
 		}
-		_, text, err := OpenBatch(msg, mustVerifier(f.VerifierKey))
-		if err != nil {
-			return 0, fmt.Errorf("last batch of feed %q: %w", name, err)
+		// Our own stored batch: its text is all the chain needs, and after a
+		// hand-over it is signed by a key the feed no longer has.
+		var unverified *note.UnverifiedNoteError
+		if _, err := note.Open(msg, nil); !errors.As(err, &unverified) {
+			return 0, fmt.Errorf("last batch of feed %q: malformed note", name)
 		}
-		prev = TextHash(text)
+		prev = TextHash([]byte(unverified.Note.Text))
 	}
 
 	hashes := &hashCache{ctx: ctx, feeds: p.Feeds, feedID: f.ID, pending: make(map[int64]tlog.Hash)}
 	a := vigil.FeedAppend{OldSize: f.Size, OldCursor: f.Cursor, Cursor: f.Cursor, Meta: meta}
 	for len(a.Batches) < maxBatches {
-		changes, last, err := p.Feeds.FeedChanges(ctx, f.ID, a.Cursor, per-len(pending))
-		if err != nil {
-			return 0, err
+		var changes []vigil.FeedChange
+		last := a.Cursor
+		if p.rotateTo == nil {
+			if changes, last, err = p.Feeds.FeedChanges(ctx, f.ID, a.Cursor, per-len(pending)); err != nil {
+				return 0, err
+			}
+		} else {
+			a.Meta = f.Meta // a hand-over batch carries nothing else
 		}
 		changes = append(pending, changes...)
 		pending = nil
@@ -109,11 +128,14 @@ func (p *Publisher) Cut(ctx context.Context, name string) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("tlog tree hash: %w", err)
 	}
-	head, err := note.Sign(&note.Note{Text: string(HeadText(f.Name, tlog.Tree{N: size, Hash: root}))}, p.Signer)
+	head, err := note.Sign(&note.Note{Text: string(HeadText(f.Name, tlog.Tree{N: size, Hash: root}))}, append([]note.Signer{p.Signer}, p.Cosigners...)...)
 	if err != nil {
 		return 0, fmt.Errorf("sign head: %w", err)
 	}
 	a.Head = string(head)
+	if p.rotateTo != nil {
+		a.VerifierKey = p.rotateTo.vkey
+	}
 	a.Hashes = make(map[int64][]byte, len(hashes.pending))
 	for i, h := range hashes.pending {
 		a.Hashes[i] = h[:]
@@ -126,6 +148,27 @@ func (p *Publisher) Cut(ctx context.Context, name string) (int, error) {
 	}
 	return len(a.Batches), nil
 }
+
+// Rotate hands feed name over from p.Signer to next: it appends a batch,
+// signed by the current key, that names next's verifier key, under a head
+// signed by both. Later cuts must sign with next, with the old key among
+// the Cosigners while subscribers may lag behind.
+func (p *Publisher) Rotate(ctx context.Context, name string, next note.Signer, nextVerifierKey string) error {
+	if v, err := note.NewVerifier(nextVerifierKey); err != nil || v.Name() != next.Name() || v.KeyHash() != next.KeyHash() {
+		return vigil.Errorf(vigil.EINVALID, "the new verifier key is not the new signer's")
+	}
+	q := *p
+	q.rotateTo = &rotation{vkey: nextVerifierKey}
+	q.Cosigners = append([]note.Signer{next}, p.Cosigners...)
+	n, err := q.Cut(ctx, name)
+	if err == nil && n != 1 {
+		err = fmt.Errorf("key hand-over of feed %q appended %d batches", name, n)
+	}
+	return err
+}
+
+// rotation is a hand-over under way.
+type rotation struct{ vkey string }
 
 // hashCache reads a feed's tlog hashes from the store, and those of the
 // cut under way from pending.
@@ -171,21 +214,6 @@ func readHashes(ctx context.Context, feeds vigil.FeedService, feedID int64, inde
 	}
 	return out, nil
 }
-
-func mustVerifier(key string) note.Verifier {
-	v, err := note.NewVerifier(key)
-	if err != nil {
-		return badVerifier{}
-	}
-	return v
-}
-
-// badVerifier verifies nothing: the stand-in for a key that does not parse.
-type badVerifier struct{}
-
-func (badVerifier) Name() string                { return "invalid" }
-func (badVerifier) KeyHash() uint32             { return 0 }
-func (badVerifier) Verify(msg, sig []byte) bool { return false }
 
 // Log serves a publisher's feeds: heads, batches and proofs.
 type Log struct {

@@ -102,8 +102,15 @@ func (c *Client) sync(ctx context.Context, id int64) (int, error) {
 			actx = vigil.WithAudit(ctx, &vigil.AuditRecord{Actor: c.actor(), Action: vigil.AuditSubscriptionApply,
 				Target: "subscription:" + strconv.FormatInt(id, 10)})
 		}
+		next, err := handOver(sub.Feed, n, changes)
+		if err != nil {
+			return applied, err
+		}
 		if _, err := c.Subs.ApplyBatch(actx, id, n, hash, changes); err != nil {
 			return applied, err
+		}
+		if next != nil {
+			v = next // the batches after a hand-over are signed by the new key
 		}
 		applied++
 		prev = hash
@@ -116,6 +123,23 @@ func (c *Client) actor() string {
 		return "feed-sync"
 	}
 	return c.Actor
+}
+
+// handOver returns the verifier a batch hands the feed over to, if it
+// does: a batch of exactly one FeedKey change whose key parses.
+func handOver(feed string, n int64, changes []vigil.FeedChange) (note.Verifier, error) {
+	var next note.Verifier
+	for _, ch := range changes {
+		if ch.Op != vigil.FeedKey {
+			continue
+		}
+		v, err := note.NewVerifier(ch.Value)
+		if err != nil || len(changes) != 1 {
+			return nil, vigil.Errorf(vigil.EINVALID, "feed %q batch %d: malformed key hand-over", feed, n)
+		}
+		next = v
+	}
+	return next, nil
 }
 
 // checkHead refuses a head that does not extend the last one verified.

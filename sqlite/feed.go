@@ -249,6 +249,14 @@ func (s *FeedService) AppendFeed(ctx context.Context, feedID int64, a vigil.Feed
 				return err
 			}
 		}
+		if a.VerifierKey != "" {
+			if len(a.VerifierKey) > vigil.MaxFeedKeyLen || !vigil.Printable(a.VerifierKey) {
+				return vigil.Errorf(vigil.EINVALID, "verifier key must be at most %d printable bytes", vigil.MaxFeedKeyLen)
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE feeds SET verifier_key = ? WHERE id = ?`, a.VerifierKey, feedID); err != nil {
+				return err
+			}
+		}
 		_, err := tx.ExecContext(ctx, `UPDATE feeds SET size = ?, cursor = ?, head = ?, meta = ? WHERE id = ?`,
 			size+int64(len(a.Batches)), a.Cursor, a.Head, string(meta), feedID)
 		return err
@@ -557,6 +565,15 @@ func (a *applier) apply(ctx context.Context, i int, c *vigil.FeedChange) error {
 			return err
 		}
 		_, err = a.tx.ExecContext(ctx, `UPDATE banks SET description = ?, thresholds = ? WHERE id = ?`, b.Description, th, a.sub.BankID)
+		return err
+	case vigil.FeedKey:
+		// The client checked the key parses and the batch is signed by the
+		// old one.
+		if c.Value == "" || len(c.Value) > vigil.MaxFeedKeyLen || !vigil.Printable(c.Value) {
+			return vigil.Errorf(vigil.EINVALID, "key hand-over without a valid key")
+		}
+		a.sub.Key = c.Value
+		_, err := a.tx.ExecContext(ctx, `UPDATE subscriptions SET key = ? WHERE id = ?`, c.Value, a.sub.ID)
 		return err
 	}
 	return vigil.Errorf(vigil.EINVALID, "unknown change %q", c.Op)

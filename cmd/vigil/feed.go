@@ -27,7 +27,8 @@ type FeedCommand struct{ *Main }
 const feedUsage = `Usage:
 	vigil feed keygen --out FILE NAME
 	vigil feed create [--data DIR] --key-file FILE --bank BANK[,BANK…] NAME
-	vigil feed cut [--data DIR] --key-file FILE [--interval D] NAME
+	vigil feed cut [--data DIR] --key-file FILE [--cosign-key-file OLD] [--interval D] NAME
+	vigil feed rotate [--data DIR] --key-file FILE --new-key-file NEW NAME
 	vigil feed subscribe [--data DIR] --key PUBKEY --bank NAME [--api-key-file FILE] URL
 	vigil feed sync [--data DIR] [--api-key-file FILE] [--interval D] ID
 	vigil feed list [--data DIR]
@@ -36,7 +37,10 @@ A feed publishes banks as signed, numbered batches of changes (additions,
 retractions, bank metadata), each chained to the one before, under a signed
 transparency-log head. keygen writes a signer key to FILE (keep it secret) and
 prints the verifier key that subscribers pin with --key. cut appends the changes
-made since the last cut; with --interval it keeps cutting. A publisher's
+made since the last cut; with --interval it keeps cutting. rotate hands the feed
+over to a new key in a batch signed by the current one; cut with the new key
+after it, with the old one as --cosign-key-file while subscribers catch up (they
+switch keys when they apply the hand-over). A publisher's
 "vigil serve" serves its feeds at /v1/feeds/NAME to curator keys.
 
 subscribe pulls a feed (URL: https://host/v1/feeds/NAME) into a local bank,
@@ -49,7 +53,7 @@ from --api-key-file or VIGIL_FEED_API_KEY and never printed.`
 
 // Run dispatches to the feed subcommands.
 func (c *FeedCommand) Run(ctx context.Context, args []string) error {
-	sub, args, err := c.group(args, feedUsage, "keygen", "create", "cut", "subscribe", "sync", "list")
+	sub, args, err := c.group(args, feedUsage, "keygen", "create", "cut", "rotate", "subscribe", "sync", "list")
 	if err != nil {
 		return err
 	}
@@ -113,8 +117,37 @@ func (c *FeedCommand) Run(ctx context.Context, args []string) error {
 			}
 			return json.NewEncoder(c.Stdout).Encode(f)
 		}
+	case "rotate":
+		keyFile := fs.String("key-file", "", "the feed's current signer key file")
+		newKeyFile := fs.String("new-key-file", "", "the new signer key file (from feed keygen)")
+		check = func() error {
+			if *keyFile == "" || *newKeyFile == "" {
+				return fs.usageErrorf("feed rotate needs --key-file and --new-key-file")
+			}
+			return fs.nargs(1, 1, "a feed NAME")
+		}
+		run = func(ctx context.Context, db *sqlite.DB) error {
+			cur, err := readSigner(*keyFile)
+			if err != nil {
+				return err
+			}
+			next, err := readSigner(*newKeyFile)
+			if err != nil {
+				return err
+			}
+			vkey, err := feed.VerifierKey(next.skey)
+			if err != nil {
+				return err
+			}
+			p := &feed.Publisher{Feeds: sqlite.NewFeedService(db), Signer: cur}
+			if err := p.Rotate(vigil.WithAudit(ctx, cliRecord(vigil.AuditFeedPublish, "feed:"+fs.Arg(0), map[string]string{"new_key": vkey})), fs.Arg(0), next, vkey); err != nil {
+				return err
+			}
+			return json.NewEncoder(c.Stdout).Encode(map[string]string{"verifier_key": vkey})
+		}
 	case "cut":
 		keyFile := fs.String("key-file", "", "the feed's signer key file")
+		cosign := fs.String("cosign-key-file", "", "an earlier key of the feed to sign heads with too, after a rotate")
 		interval := fs.Duration("interval", 0, "keep cutting, this often (0: once)")
 		fs.limit("interval", atLeast(0))
 		check = func() error {
@@ -129,6 +162,13 @@ func (c *FeedCommand) Run(ctx context.Context, args []string) error {
 				return err
 			}
 			p := &feed.Publisher{Feeds: sqlite.NewFeedService(db), Signer: signer}
+			if *cosign != "" {
+				old, err := readSigner(*cosign)
+				if err != nil {
+					return err
+				}
+				p.Cosigners = append(p.Cosigners, old)
+			}
 			return every(ctx, *interval, func(ctx context.Context) error {
 				total := 0
 				for {

@@ -86,6 +86,18 @@ func TestFeedCommands(t *testing.T) {
 	if out := must("", "feed", "sync", "--data", sub, "1"); !strings.Contains(out, `"applied":2`) {
 		t.Fatalf("sync: %s", out)
 	}
+	// A key hand-over, then a cut with the new key and the old one cosigning.
+	newKeyFile := filepath.Join(dir, "feed2.key")
+	newVkey := strings.TrimSpace(must("", "feed", "keygen", "--out", newKeyFile, "vigil-feed-list"))
+	must("", "feed", "rotate", "--data", pub, "--key-file", keyFile, "--new-key-file", newKeyFile, "list")
+	must("900150983cd24fb0d6963f7d28e17f72\n", "bank", "import", "--data", pub, "--signal-type", "md5", "list", "-")
+	must("", "feed", "cut", "--data", pub, "--key-file", newKeyFile, "--cosign-key-file", keyFile, "list")
+	if out := must("", "feed", "sync", "--data", sub, "1"); !strings.Contains(out, `"applied":4`) {
+		t.Fatalf("sync across the hand-over: %s", out)
+	}
+	if !strings.Contains(must("", "feed", "list", "--data", sub), newVkey) {
+		t.Error("subscription did not take the new key")
+	}
 	got := must("", "bank", "export", "--data", sub, "mirror")
 	for _, want := range []string{"d41d8cd98f00b204e9800998ecf8427e,ncmec,", "0cc175b9c0f1b6a831c399e269772661,feed:list,"} {
 		if !strings.Contains(got, want) {
