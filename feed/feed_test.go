@@ -590,20 +590,41 @@ func TestFeedback(t *testing.T) {
 	b.mustSync(t)
 	b.decide(t, fmt.Sprintf("%032x", 1), vigil.VerdictFalsePositive)
 
-	for range 2 { // the second report changes nothing
+	// The publisher quarantines from feedback as its own review would.
+	p.feeds.Policy = vigil.QuarantinePolicy{MinFalsePositives: 3, MaxPrecision: 0}
+	es, _ := p.entries.FindEntries(ctx, vigil.EntryFilter{BankID: &p.bank.ID})
+	quarantined := func() bool {
+		e, err := p.entries.FindEntryByID(ctx, es[1].ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e.Quarantined()
+	}
+	for i := range 2 { // the second report changes nothing
 		if n, err := a.client.SendFeedback(ctx, a.sub.ID); err != nil || n != 2 {
 			t.Fatalf("a sent %d opinions, %v", n, err)
+		}
+		if i == 0 && quarantined() {
+			t.Fatal("one subscriber's reports quarantined an entry")
 		}
 		if n, err := b.client.SendFeedback(ctx, b.sub.ID); err != nil || n != 1 {
 			t.Fatalf("b sent %d opinions, %v", n, err)
 		}
+		if !quarantined() {
+			t.Fatal("3 false positives from 2 subscribers did not quarantine the entry")
+		}
+	}
+	// The quarantine reaches the subscribers as a retraction.
+	p.cut(t)
+	a.mustSync(t)
+	if got := a.state(t); !strings.Contains(got, fmt.Sprintf("%032x feed:list %d retracted", 1, es[1].ID)) {
+		t.Errorf("quarantine at the publisher not passed on:\n%s", got)
 	}
 	f, _ := p.feeds.FindFeedByName(ctx, "list")
 	got, err := p.feeds.FeedFeedback(ctx, f.ID, 0, 10)
 	if err != nil {
 		t.Fatal(err)
 	}
-	es, _ := p.entries.FindEntries(ctx, vigil.EntryFilter{BankID: &p.bank.ID})
 	want := []vigil.FeedEntryFeedback{
 		{EntryID: es[1].ID, Subscribers: 2, FalsePositives: 3},
 		{EntryID: es[2].ID, Subscribers: 1, Confirmed: 1},

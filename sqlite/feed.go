@@ -22,6 +22,14 @@ var (
 // FeedService stores published feeds and subscriptions in SQLite.
 type FeedService struct {
 	db *DB
+
+	// Policy's false-positive trigger quarantines a feed's entry from its
+	// subscribers' feedback alone (summed over them), once at least two
+	// subscribers report false positives on it, so that one subscriber's
+	// key cannot take entries out of everyone's matching; the quarantine
+	// reaches every subscriber as a retraction. An entry a curator has
+	// released is left to the curator. Zero: feedback quarantines nothing.
+	Policy vigil.QuarantinePolicy
 }
 
 // NewFeedService returns a FeedService on db.
@@ -593,7 +601,7 @@ func (s *FeedService) RecordFeedback(ctx context.Context, feedID int64, subscrib
 		}
 	}
 	now := formatTime(s.db.now())
-	stored := 0
+	stored, quarantined := 0, 0
 	err := s.db.write(ctx, func(tx *sql.Tx) error {
 		banks, err := feedBankIDs(ctx, tx, feedID)
 		if err != nil {
@@ -623,13 +631,51 @@ func (s *FeedService) RecordFeedback(ctx context.Context, feedID int64, subscrib
 				return err
 			}
 			stored++
+			q, err := s.feedbackQuarantine(ctx, tx, feedID, o.EntryID)
+			if err != nil {
+				return err
+			}
+			quarantined += q
 		}
-		return vigil.AuditResult(ctx, map[string]int{"opinions": len(ops), "stored": stored})
+		return vigil.AuditResult(ctx, map[string]int{"opinions": len(ops), "stored": stored, "quarantined": quarantined})
 	})
 	if err != nil {
 		return 0, fmt.Errorf("record feedback on feed %d: %w", feedID, err)
 	}
 	return stored, nil
+}
+
+// feedbackQuarantine applies Policy to the feedback on one entry and
+// returns 1 if it quarantined the entry.
+func (s *FeedService) feedbackQuarantine(ctx context.Context, tx *sql.Tx, feedID, entryID int64) (int, error) {
+	if s.Policy.MinFalsePositives <= 0 {
+		return 0, nil
+	}
+	var st vigil.EntryStats
+	var reporters int
+	if err := tx.QueryRowContext(ctx, `
+		SELECT COALESCE(SUM(confirmed), 0), COALESCE(SUM(false_positives), 0), COUNT(*) FILTER (WHERE false_positives > 0)
+		FROM feed_feedback WHERE feed_id = ? AND entry_id = ?`, feedID, entryID).Scan(&st.Confirmed, &st.FalsePositives, &reporters); err != nil {
+		return 0, err
+	}
+	if reporters < 2 {
+		return 0, nil
+	}
+	var released bool
+	if err := tx.QueryRowContext(ctx, `SELECT released_at IS NOT NULL FROM entry_stats WHERE entry_id = ?`, entryID).Scan(&released); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return 0, err
+	} else if released {
+		return 0, nil
+	}
+	reason, ok := s.Policy.FalsePositiveTrigger(&st, st.FalsePositives)
+	if !ok {
+		return 0, nil
+	}
+	done, err := quarantine(ctx, tx, entryID, fmt.Sprintf("%s, reported by %d subscribers", reason, reporters), s.db.now(), true)
+	if !done || err != nil {
+		return 0, err
+	}
+	return 1, nil
 }
 
 // FeedFeedback returns the feedback on a feed's entries.
