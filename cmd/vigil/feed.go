@@ -17,6 +17,7 @@ import (
 
 	"github.com/vigil-oss/vigil"
 	"github.com/vigil-oss/vigil/feed"
+	"github.com/vigil-oss/vigil/feed/stopncii"
 	"github.com/vigil-oss/vigil/sqlite"
 )
 
@@ -32,6 +33,7 @@ const feedUsage = `Usage:
 	vigil feed subscribe [--data DIR] --key PUBKEY --bank NAME [--api-key-file FILE] URL
 	vigil feed sync [--data DIR] [--api-key-file FILE] [--interval D] ID
 	vigil feed list [--data DIR]
+	vigil feed stopncii [--data DIR] --bank NAME [--since UNIXTIME] [--base-url URL]
 
 A feed publishes banks as signed, numbered batches of changes (additions,
 retractions, bank metadata), each chained to the one before, under a signed
@@ -47,13 +49,18 @@ subscribe pulls a feed (URL: https://host/v1/feeds/NAME) into a local bank,
 created if missing, and syncs it once; sync pulls again (with --interval, for
 good). Each sync then sends the publisher the review counts (confirmed, false
 positive) of the feed's entries, which its curators read at
-GET /v1/feeds/NAME/feedback. A batch or head that fails any check (signature, chain, a fork of the
+GET /v1/feeds/NAME/feedback.
+
+stopncii pulls StopNCII.org's hashes changed since --since into a bank (created
+if missing; withdrawn hashes are retracted) and prints the checkpoint to pass as
+--since next time. Keys come from VIGIL_STOPNCII_SUBSCRIPTION_KEY and
+VIGIL_STOPNCII_FETCH_KEY. A batch or head that fails any check (signature, chain, a fork of the
 history) is refused with nothing of it applied. The publisher's API key is read
 from --api-key-file or VIGIL_FEED_API_KEY and never printed.`
 
 // Run dispatches to the feed subcommands.
 func (c *FeedCommand) Run(ctx context.Context, args []string) error {
-	sub, args, err := c.group(args, feedUsage, "keygen", "create", "cut", "rotate", "subscribe", "sync", "list")
+	sub, args, err := c.group(args, feedUsage, "keygen", "create", "cut", "rotate", "subscribe", "sync", "list", "stopncii")
 	if err != nil {
 		return err
 	}
@@ -257,6 +264,38 @@ func (c *FeedCommand) Run(ctx context.Context, args []string) error {
 				}
 				return err
 			})
+		}
+	case "stopncii":
+		bank := fs.String("bank", "", "local bank to pull into (created if missing)")
+		since := fs.Int64("since", 0, "Unix time to pull changes from: the checkpoint the last pull printed")
+		fs.limit("since", atLeast(0))
+		base := fs.String("base-url", stopncii.DefaultBaseURL, "the StopNCII API")
+		check = func() error {
+			if *bank == "" {
+				return fs.usageErrorf("feed stopncii needs --bank")
+			}
+			return fs.nargs(0, 0, "no arguments")
+		}
+		run = func(ctx context.Context, db *sqlite.DB) error {
+			cl := &stopncii.Client{BaseURL: strings.TrimRight(*base, "/"),
+				SubscriptionKey: os.Getenv("VIGIL_STOPNCII_SUBSCRIPTION_KEY"), FetchKey: os.Getenv("VIGIL_STOPNCII_FETCH_KEY")}
+			banks := sqlite.NewBankService(db)
+			b, err := banks.FindBankByName(ctx, *bank)
+			if vigil.ErrorCode(err) == vigil.ENOTFOUND {
+				b = &vigil.Bank{Name: *bank, Enabled: true, Description: "StopNCII.org hashes"}
+				err = banks.CreateBank(vigil.WithAudit(ctx, cliRecord(vigil.AuditBankCreate, "bank:"+*bank, b)), b)
+			}
+			if err != nil {
+				return err
+			}
+			if err := c.auditCLI(ctx, db, vigil.AuditEntriesImport, "bank:"+b.Name, map[string]any{"source": "stopncii", "since": *since}); err != nil {
+				return err
+			}
+			res, err := stopncii.Pull(ctx, cl, sqlite.NewEntryService(db), b.ID, *since, "stopncii")
+			if err != nil {
+				return fmt.Errorf("pull from stopncii: %s (run again from --since %d; what landed is kept, a rerun skips it)", errorText(err), *since)
+			}
+			return json.NewEncoder(c.Stdout).Encode(res)
 		}
 	case "list":
 		check = func() error { return fs.nargs(0, 0, "no arguments") }

@@ -2,7 +2,10 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -106,5 +109,33 @@ func TestFeedCommands(t *testing.T) {
 	}
 	if strings.Contains(must("", "feed", "list", "--data", sub), secret) {
 		t.Error("feed list shows the API key")
+	}
+}
+
+// TestFeedStopNCII pulls from a local server answering as StopNCII's
+// FetchHashes does.
+func TestFeedStopNCII(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/v1/FetchHashes" || r.Header.Get("x-functions-key") != "fk" || r.Header.Get("Ocp-Apim-Subscription-Key") != "sk" {
+			http.Error(w, "forbidden", http.StatusForbidden)
+			return
+		}
+		fmt.Fprint(w, `{"count":1,"nextPageToken":"","nextSetTimestamp":1700000000,"hasMoreRecords":false,
+			"hashRecords":[{"lastModtimestamp":1,"signalType":"VideoMD5","hashValue":"d41d8cd98f00b204e9800998ecf8427e","hashStatus":"Active","caseNumbers":{}}]}`)
+	}))
+	defer srv.Close()
+	data := filepath.Join(t.TempDir(), "data")
+	if res := runExec(t, "", "init", "--data", data); res.code != 0 {
+		t.Fatal(res.stderr)
+	}
+	t.Setenv("VIGIL_STOPNCII_SUBSCRIPTION_KEY", "sk")
+	t.Setenv("VIGIL_STOPNCII_FETCH_KEY", "fk")
+	res := runExec(t, "", "feed", "stopncii", "--data", data, "--bank", "ncii", "--base-url", srv.URL+"/v1")
+	if res.code != 0 || !strings.Contains(res.stdout, `"checkpoint":1700000000`) || !strings.Contains(res.stdout, `"added":1`) {
+		t.Fatalf("exit %d: %s %s", res.code, res.stdout, res.stderr)
+	}
+	t.Setenv("VIGIL_STOPNCII_FETCH_KEY", "wrong")
+	if res := runExec(t, "", "feed", "stopncii", "--data", data, "--bank", "ncii", "--base-url", srv.URL+"/v1"); res.code != 1 || strings.Contains(res.stderr, "wrong") {
+		t.Fatalf("wrong key: exit %d: %s", res.code, res.stderr)
 	}
 }

@@ -123,7 +123,7 @@ func TestEveryNumericFlagIsRanged(t *testing.T) {
 				lines = append(lines, []string{"key", sub})
 			}
 		case "feed":
-			for _, sub := range []string{"keygen", "create", "cut", "rotate", "subscribe", "sync", "list"} {
+			for _, sub := range []string{"keygen", "create", "cut", "rotate", "subscribe", "sync", "list", "stopncii"} {
 				lines = append(lines, []string{"feed", sub})
 			}
 		case "eval":
