@@ -72,6 +72,10 @@ type Server struct {
 	Notifier vigil.Notifier    // webhook delivery; nil: no webhooks
 	Jobs     vigil.JobService  // background content jobs; nil: none
 	Rules    vigil.RuleService // what to do with matches and risks; nil: nothing
+	Feeds    vigil.FeedService // the feeds this server publishes; nil: none
+	// Subscriptions are the feeds this instance pulls (by vigil feed
+	// sync); their state shows on /readyz and in metrics. Nil: none.
+	Subscriptions vigil.SubscriptionService
 	// Respond acts on detections and decisions (rules, cases, media,
 	// events). Nil: one is made, on first use, over Rules, Cases, Media,
 	// Notifier and CaseRetention; set it to share one with the job runner
@@ -140,6 +144,9 @@ func (s *Server) Open() error {
 		s.Logger = slog.New(slog.DiscardHandler)
 	}
 	s.metrics.indexStatus = s.Matcher.Status
+	if s.Subscriptions != nil {
+		s.metrics.reg.MustRegister(subscriptionCollector{s.Subscriptions})
+	}
 	if s.Grooming == nil {
 		s.Grooming = grooming.NewDetector(grooming.Options{})
 	}
@@ -250,6 +257,13 @@ func (s *Server) routes() {
 	s.quarantineRoutes()
 	s.ruleRoutes()
 
+	// Feeds are whole lists: only curators (of subscribing instances) read them.
+	s.route("GET /v1/feeds/{name}/head", s.handleFeedHead, curator)
+	s.route("GET /v1/feeds/{name}/batches/{n}", s.handleFeedBatch, curator)
+	s.route("GET /v1/feeds/{name}/proof", s.handleFeedProof, curator)
+	s.route("POST /v1/feeds/{name}/feedback", s.handleFeedFeedback, curator)
+	s.route("GET /v1/feeds/{name}/feedback", s.handleListFeedFeedback, curator)
+
 	s.route("POST /v1/keys", s.handleCreateKey, admin)
 	s.route("GET /v1/keys", s.handleListKeys, admin)
 	s.route("DELETE /v1/keys/{id}", s.handleRevokeKey, admin)
@@ -302,7 +316,14 @@ func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "loading"})
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	body := map[string]any{"status": "ready"}
+	// A feed that fails to sync does not make the server unready: its bank
+	// keeps its last good state. Only ids: /readyz needs no key, and the
+	// errors name publishers (they are in vigil feed list and metrics).
+	if failing := s.failingSubscriptions(r.Context()); len(failing) > 0 {
+		body["feeds_failing"] = failing
+	}
+	writeJSON(w, http.StatusOK, body)
 }
 
 func (s *Server) handleIndexStatus(w http.ResponseWriter, r *http.Request) {

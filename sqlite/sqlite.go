@@ -157,6 +157,11 @@ func (db *DB) migrate(ctx context.Context) error {
 	p, err := goose.NewProvider(goose.DialectSQLite3, db.wdb, fsys,
 		goose.WithDisableGlobalRegistry(true),
 		goose.WithSlog(db.logger),
+		// Migration numbers are handed out to branches developed side by
+		// side and merged in any order, and each creates its own tables:
+		// a store that already has 00013 must still take 00012 when it
+		// lands later.
+		goose.WithAllowOutofOrder(true),
 	)
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)

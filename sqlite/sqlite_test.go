@@ -42,6 +42,7 @@ func TestStore(t *testing.T) {
 			Audit:         sqlite.NewAuditService(db),
 			Signals:       sqlite.NewSignalStore(db),
 			Rules:         sqlite.NewRuleService(db),
+			Feeds:         sqlite.NewFeedService(db),
 			SetNow:        func(now func() time.Time) { db.Now = now },
 
 			Cases:               cases,

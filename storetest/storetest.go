@@ -29,6 +29,12 @@ type Services struct {
 	Signals       vigil.SignalStore
 	Rules         vigil.RuleService
 
+	// Feeds stores published feeds and subscriptions; nil skips their tests.
+	Feeds interface {
+		vigil.FeedService
+		vigil.SubscriptionService
+	}
+
 	// Cases is the review store; SetQuarantinePolicy sets the policy its
 	// automatic quarantine follows (off until set).
 	Cases               vigil.CaseService
@@ -55,6 +61,7 @@ func TestAll(t *testing.T, open Opener) {
 	t.Run("SignalStore", func(t *testing.T) { TestSignalStore(t, open) })
 	t.Run("RuleService", func(t *testing.T) { TestRuleService(t, open) })
 	t.Run("CaseService", func(t *testing.T) { TestCaseService(t, open) })
+	t.Run("FeedService", func(t *testing.T) { TestFeedService(t, open) })
 }
 
 // Clock is a fake clock for SetNow. It starts at a fixed time and moves

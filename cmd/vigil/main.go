@@ -49,7 +49,7 @@ func NewMain() *Main {
 }
 
 // commands are the subcommands, for dispatch and for "vigil help TOPIC".
-var commands = []string{"audit", "bank", "eval", "grooming", "hash", "init", "key", "match", "rules", "scan", "serve", "version"}
+var commands = []string{"audit", "bank", "eval", "feed", "grooming", "hash", "init", "key", "match", "rules", "scan", "serve", "version"}
 
 // Run runs a command line and returns its error: nil also when help was
 // asked for and printed, a *usageError for a mistake in the command line.
@@ -91,6 +91,8 @@ func (m *Main) run(ctx context.Context, args []string) error {
 		return (&BankCommand{m}).Run(ctx, args)
 	case "match":
 		return (&MatchCommand{m}).Run(ctx, args)
+	case "feed":
+		return (&FeedCommand{m}).Run(ctx, args)
 	case "scan":
 		return (&ScanCommand{m}).Run(ctx, args)
 	case "key":
@@ -117,6 +119,7 @@ Commands:
 	audit     verify or list the hash-chained audit log
 	bank      create, list, import, export banks (hash lists) and retract entries
 	eval      evaluate a detector on a labelled set (eval grooming FILE)
+	feed      publish banks as signed feeds and subscribe to other instances' feeds
 	grooming  score conversations for grooming risk (grooming score FILE)
 	hash      hash images and videos: PDQ, vPDQ, MD5, SHA-1, SHA-256
 	init      create a data directory: the embedded store the commands below use
@@ -127,7 +130,7 @@ Commands:
 	serve     serve the API, the review UI and background jobs on the embedded store
 	version   print the version
 
-audit, bank, key, match and scan (without --server) work on a data directory
+audit, bank, feed, key, match and scan (without --server) work on a data directory
 (--data, default ./vigil-data) made by "vigil init" or "vigil serve"; they
 never create one.
 

@@ -129,6 +129,9 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	srv.Jobs, srv.Notifier, srv.Respond = js, js, flow
 	srv.Conversations, srv.Grooming, srv.ConversationRetention = conversations, grooming.NewDetector(grooming.Options{}), *retention
 	srv.Audit = sqlite.NewAuditService(db)
+	feeds := sqlite.NewFeedService(db)
+	feeds.Policy = cases.Policy // subscribers' feedback quarantines as local review does
+	srv.Feeds, srv.Subscriptions = feeds, feeds
 	srv.Signals, srv.KeepSignals = signals, *keepSignals
 	srv.Cases, srv.Media, srv.UI = cases, mediaStore, *uiOpts
 	srv.Rules, srv.CaseRetention = ruleStore, ruleFlags.caseRetention

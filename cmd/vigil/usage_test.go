@@ -122,6 +122,10 @@ func TestEveryNumericFlagIsRanged(t *testing.T) {
 			for _, sub := range []string{"create", "list", "revoke"} {
 				lines = append(lines, []string{"key", sub})
 			}
+		case "feed":
+			for _, sub := range []string{"keygen", "create", "cut", "rotate", "subscribe", "sync", "list", "stopncii"} {
+				lines = append(lines, []string{"feed", sub})
+			}
 		case "eval":
 			lines = append(lines, []string{"eval", "grooming"})
 		case "grooming":

@@ -1,0 +1,141 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vigil-oss/vigil"
+	vhttp "github.com/vigil-oss/vigil/http"
+	"github.com/vigil-oss/vigil/matcher"
+	"github.com/vigil-oss/vigil/sqlite"
+)
+
+// TestFeedCommands publishes a bank from one data directory and
+// subscribes to it from another, over the API, with the CLI.
+func TestFeedCommands(t *testing.T) {
+	dir := t.TempDir()
+	pub, sub := filepath.Join(dir, "pub"), filepath.Join(dir, "sub")
+	must := func(stdin string, args ...string) string {
+		t.Helper()
+		res := runExec(t, stdin, args...)
+		if res.code != 0 {
+			t.Fatalf("vigil %s: exit %d: %s", strings.Join(args, " "), res.code, res.stderr)
+		}
+		return res.stdout
+	}
+	must("", "init", "--data", pub)
+	must("", "init", "--data", sub)
+	must("", "bank", "create", "--data", pub, "list")
+	must("d41d8cd98f00b204e9800998ecf8427e\n", "bank", "import", "--data", pub, "--signal-type", "md5", "--source", "ncmec", "list", "-")
+	keyFile := filepath.Join(dir, "feed.key")
+	vkey := strings.TrimSpace(must("", "feed", "keygen", "--out", keyFile, "vigil-feed-list"))
+	if fi, err := os.Stat(keyFile); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("key file: %v %v", fi, err)
+	}
+	if res := runExec(t, "", "feed", "keygen", "--out", keyFile, "again"); res.code != 1 {
+		t.Fatalf("keygen over an existing key: exit %d", res.code)
+	}
+	must("", "feed", "create", "--data", pub, "--key-file", keyFile, "--bank", "list", "list")
+	if out := must("", "feed", "cut", "--data", pub, "--key-file", keyFile, "list"); !strings.Contains(out, `"batches":1`) {
+		t.Fatalf("cut: %s", out)
+	}
+
+	// Serve the publisher's store, as vigil serve does.
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, pub, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	banks, entries, keys := sqlite.NewBankService(db), sqlite.NewEntryService(db), sqlite.NewKeyService(db)
+	m := matcher.New(banks, entries, slog.New(slog.DiscardHandler))
+	if err := m.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	srv := vhttp.NewServer()
+	srv.Addr, srv.Banks, srv.Entries, srv.Keys, srv.Matcher, srv.Feeds = "127.0.0.1:0", banks, entries, keys, m, sqlite.NewFeedService(db)
+	if err := srv.Open(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Close(ctx)
+	}()
+	secret, err := keys.CreateKey(ctx, &vigil.Key{Name: "peer", Role: vigil.RoleCurator, CreatedBy: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("VIGIL_FEED_API_KEY", secret)
+
+	url := srv.URL() + "/v1/feeds/list"
+	if res := runExec(t, "", "feed", "subscribe", "--data", sub, "--key", "nonsense", "--bank", "mirror", url); res.code != 2 {
+		t.Fatalf("subscribe with a bad key: exit %d", res.code)
+	}
+	out := must("", "feed", "subscribe", "--data", sub, "--key", vkey, "--bank", "mirror", url)
+	if !strings.Contains(out, `"applied":1`) {
+		t.Fatalf("subscribe: %s", out)
+	}
+	must("0cc175b9c0f1b6a831c399e269772661\n", "bank", "import", "--data", pub, "--signal-type", "md5", "list", "-")
+	must("", "feed", "cut", "--data", pub, "--key-file", keyFile, "list")
+	if out := must("", "feed", "sync", "--data", sub, "1"); !strings.Contains(out, `"applied":2`) {
+		t.Fatalf("sync: %s", out)
+	}
+	// A key hand-over, then a cut with the new key and the old one cosigning.
+	newKeyFile := filepath.Join(dir, "feed2.key")
+	newVkey := strings.TrimSpace(must("", "feed", "keygen", "--out", newKeyFile, "vigil-feed-list"))
+	must("", "feed", "rotate", "--data", pub, "--key-file", keyFile, "--new-key-file", newKeyFile, "list")
+	must("900150983cd24fb0d6963f7d28e17f72\n", "bank", "import", "--data", pub, "--signal-type", "md5", "list", "-")
+	must("", "feed", "cut", "--data", pub, "--key-file", newKeyFile, "--cosign-key-file", keyFile, "list")
+	if out := must("", "feed", "sync", "--data", sub, "1"); !strings.Contains(out, `"applied":4`) {
+		t.Fatalf("sync across the hand-over: %s", out)
+	}
+	if !strings.Contains(must("", "feed", "list", "--data", sub), newVkey) {
+		t.Error("subscription did not take the new key")
+	}
+	got := must("", "bank", "export", "--data", sub, "mirror")
+	for _, want := range []string{"d41d8cd98f00b204e9800998ecf8427e,ncmec,", "0cc175b9c0f1b6a831c399e269772661,feed:list,"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("mirror lacks %q:\n%s", want, got)
+		}
+	}
+	if strings.Contains(must("", "feed", "list", "--data", sub), secret) {
+		t.Error("feed list shows the API key")
+	}
+}
+
+// TestFeedStopNCII pulls from a local server answering as StopNCII's
+// FetchHashes does.
+func TestFeedStopNCII(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/v1/FetchHashes" || r.Header.Get("x-functions-key") != "fk" || r.Header.Get("Ocp-Apim-Subscription-Key") != "sk" {
+			http.Error(w, "forbidden", http.StatusForbidden)
+			return
+		}
+		fmt.Fprint(w, `{"count":1,"nextPageToken":"","nextSetTimestamp":1700000000,"hasMoreRecords":false,
+			"hashRecords":[{"lastModtimestamp":1,"signalType":"VideoMD5","hashValue":"d41d8cd98f00b204e9800998ecf8427e","hashStatus":"Active","caseNumbers":{}}]}`)
+	}))
+	defer srv.Close()
+	data := filepath.Join(t.TempDir(), "data")
+	if res := runExec(t, "", "init", "--data", data); res.code != 0 {
+		t.Fatal(res.stderr)
+	}
+	t.Setenv("VIGIL_STOPNCII_SUBSCRIPTION_KEY", "sk")
+	t.Setenv("VIGIL_STOPNCII_FETCH_KEY", "fk")
+	res := runExec(t, "", "feed", "stopncii", "--data", data, "--bank", "ncii", "--base-url", srv.URL+"/v1")
+	if res.code != 0 || !strings.Contains(res.stdout, `"checkpoint":1700000000`) || !strings.Contains(res.stdout, `"added":1`) {
+		t.Fatalf("exit %d: %s %s", res.code, res.stdout, res.stderr)
+	}
+	t.Setenv("VIGIL_STOPNCII_FETCH_KEY", "wrong")
+	if res := runExec(t, "", "feed", "stopncii", "--data", data, "--bank", "ncii", "--base-url", srv.URL+"/v1"); res.code != 1 || strings.Contains(res.stderr, "wrong") {
+		t.Fatalf("wrong key: exit %d: %s", res.code, res.stderr)
+	}
+}
