@@ -46,6 +46,7 @@ func TestStore(t *testing.T) {
 
 			Cases:               cases,
 			SetQuarantinePolicy: func(p vigil.QuarantinePolicy) { cases.Policy = p },
+			Incidents:           sqlite.NewIncidentService(db),
 		}
 	})
 }

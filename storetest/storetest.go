@@ -34,6 +34,9 @@ type Services struct {
 	Cases               vigil.CaseService
 	SetQuarantinePolicy func(p vigil.QuarantinePolicy)
 
+	// Incidents stores incidents built from Cases' confirmed cases.
+	Incidents vigil.IncidentService
+
 	// SetNow replaces the store's clock. The tests use whole seconds, so a
 	// store may keep times at any precision down to a millisecond.
 	SetNow func(now func() time.Time)
@@ -55,6 +58,7 @@ func TestAll(t *testing.T, open Opener) {
 	t.Run("SignalStore", func(t *testing.T) { TestSignalStore(t, open) })
 	t.Run("RuleService", func(t *testing.T) { TestRuleService(t, open) })
 	t.Run("CaseService", func(t *testing.T) { TestCaseService(t, open) })
+	t.Run("IncidentService", func(t *testing.T) { TestIncidentService(t, open) })
 }
 
 // Clock is a fake clock for SetNow. It starts at a fixed time and moves
