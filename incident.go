@@ -1,6 +1,7 @@
 package vigil
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -65,6 +66,9 @@ type IncidentFile struct {
 	Classification string `json:"classification,omitempty"`
 	// Annotations are NCMEC file annotations (FileAnnotations).
 	Annotations []string `json:"annotations,omitempty"`
+	// Viewed says a person at the platform looked at the file (a reviewer
+	// revealed the case's media); unviewed files are reported as such.
+	Viewed bool `json:"viewed"`
 }
 
 // IncidentMessage is one message of a conversation excerpt.
@@ -109,6 +113,10 @@ type Incident struct {
 	Sextortion       bool `json:"sextortion,omitempty"`
 	CSAMSolicitation bool `json:"csam_solicitation,omitempty"`
 	MinorToMinor     bool `json:"minor_to_minor,omitempty"`
+	// Victims are the platform ids of the users the reviewer believes
+	// are children harmed or put at risk (usually intended recipients);
+	// set by a reviewer, never guessed.
+	Victims []string `json:"victims,omitempty"`
 	// Labels are a second vocabulary of classification (INHOPE-style
 	// labels such as "baseline", "national"), kept with the incident.
 	Labels []string `json:"labels,omitempty"`
@@ -139,6 +147,9 @@ func NewIncident(cases []*Case) (*Incident, error) {
 	if len(cases) > MaxIncidentCases {
 		return nil, Errorf(ETOOLARGE, "an incident holds at most %d cases", MaxIncidentCases)
 	}
+	// In case order, so that the same cases make the same incident.
+	cases = slices.Clone(cases)
+	slices.SortFunc(cases, func(a, b *Case) int { return cmp.Compare(a.ID, b.ID) })
 	inc := &Incident{State: IncidentDraft}
 	seen := map[int64]bool{}
 	for _, c := range cases {
@@ -178,7 +189,6 @@ func NewIncident(cases []*Case) (*Incident, error) {
 			return nil, Errorf(EINVALID, "case %d has unknown kind %q", c.ID, c.Kind)
 		}
 	}
-	slices.Sort(inc.CaseIDs)
 	return inc, nil
 }
 
@@ -241,6 +251,7 @@ type IncidentEdit struct {
 	CSAMSolicitation *bool      `json:"csam_solicitation,omitempty"`
 	MinorToMinor     *bool      `json:"minor_to_minor,omitempty"`
 	Labels           *[]string  `json:"labels,omitempty"`
+	Victims          *[]string  `json:"victims,omitempty"`
 	Notes            *string    `json:"notes,omitempty"`
 	// Files sets the classification and annotations of files, by case id.
 	Files []IncidentFileEdit `json:"files,omitempty"`
@@ -284,6 +295,9 @@ func (e *IncidentEdit) Apply(inc *Incident) error {
 	}
 	if e.Notes != nil {
 		inc.Notes = *e.Notes
+	}
+	if e.Victims != nil {
+		inc.Victims = slices.Clone(*e.Victims)
 	}
 	for _, fe := range e.Files {
 		i := slices.IndexFunc(inc.Files, func(f IncidentFile) bool { return f.CaseID == fe.CaseID })
@@ -339,6 +353,14 @@ func (inc *Incident) Validate() error {
 			if !slices.Contains(FileAnnotations, a) {
 				return Errorf(EINVALID, "file of case %d: unknown annotation %q", f.CaseID, a)
 			}
+		}
+	}
+	if len(inc.Victims) > MaxAccountListItems {
+		return Errorf(EINVALID, "an incident names at most %d victims", MaxAccountListItems)
+	}
+	for _, v := range inc.Victims {
+		if v == "" || len(v) > MaxEntryFieldLen || !Printable(v) {
+			return Errorf(EINVALID, "victim must be 1 to %d printable bytes", MaxEntryFieldLen)
 		}
 	}
 	for _, c := range inc.Conversations {
