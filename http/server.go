@@ -17,6 +17,7 @@ import (
 	"github.com/vigil-oss/vigil"
 	"github.com/vigil-oss/vigil/grooming"
 	"github.com/vigil-oss/vigil/hashing"
+	"github.com/vigil-oss/vigil/report"
 	"github.com/vigil-oss/vigil/respond"
 )
 
@@ -71,6 +72,14 @@ type Server struct {
 	Notifier vigil.Notifier    // webhook delivery; nil: no webhooks
 	Jobs     vigil.JobService  // background content jobs; nil: none
 	Rules    vigil.RuleService // what to do with matches and risks; nil: nothing
+	// Incidents stores incidents and account facts; nil: no reporting.
+	Incidents vigil.IncidentService
+	// NCMEC is what the deployment says about itself in CyberTipline
+	// reports; nil: incidents are not rendered for NCMEC.
+	NCMEC *report.NCMECConfig
+	// NCMECValidator checks NCMEC renderings; nil: one on the embedded
+	// schema.
+	NCMECValidator *report.Validator
 	// Respond acts on detections and decisions (rules, cases, media,
 	// events). Nil: one is made, on first use, over Rules, Cases, Media,
 	// Notifier and CaseRetention; set it to share one with the job runner
@@ -237,6 +246,7 @@ func (s *Server) routes() {
 	s.route("GET /v1/rematches", s.handleListRematches, curator, reviewer)
 	s.jobRoutes()
 	s.caseRoutes()
+	s.incidentRoutes()
 	s.quarantineRoutes()
 	s.ruleRoutes()
 

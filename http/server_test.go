@@ -53,6 +53,7 @@ func mustOpenServer(tb testing.TB, options ...func(*vhttp.Server)) *testServer {
 	s.Audit = sqlite.NewAuditService(db)
 	s.Signals, s.KeepSignals = signals, time.Hour
 	s.Cases, s.Rules, s.Media = sqlite.NewCaseService(db), sqlite.NewRuleService(db), newMemMedia()
+	s.Incidents = sqlite.NewIncidentService(db)
 	for _, o := range options {
 		o(s)
 	}

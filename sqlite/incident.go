@@ -64,6 +64,9 @@ func (s *IncidentService) CreateIncident(ctx context.Context, inc *vigil.Inciden
 			in.State, in.ReportedUser, string(body), actor, formatTime(now), formatTime(now)).Scan(&in.ID); err != nil {
 			return err
 		}
+		// The audit record, written after this in the transaction, names
+		// the new incident (vigil.AuditRecord.Complete).
+		inc.ID = in.ID
 		for _, id := range in.CaseIDs {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO incident_cases (case_id, incident_id) VALUES (?, ?)`, id, in.ID); err != nil {
 				return err
@@ -72,6 +75,7 @@ func (s *IncidentService) CreateIncident(ctx context.Context, inc *vigil.Inciden
 		return nil
 	})
 	if err != nil {
+		inc.ID = 0
 		return fmt.Errorf("create incident: %w", err)
 	}
 	*inc = in
