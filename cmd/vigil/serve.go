@@ -43,6 +43,7 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	for _, name := range []string{"refresh", "max-bytes", "max-pixels", "conversation-retention", "job-workers"} {
 		fs.limit(name, positive())
 	}
+	ncmecConfig := fs.String("ncmec-config", "", "JSON file of the deployment's NCMEC reporter settings: incidents are rendered for NCMEC (GET /v1/incidents/{id}/render) only with it")
 	review := addReviewFlags(fs)
 	ruleFlags := addRulesFlags(fs)
 	uiOpts := addUIFlags(fs)
@@ -125,6 +126,12 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	srv.Audit = sqlite.NewAuditService(db)
 	srv.Signals, srv.KeepSignals = signals, *keepSignals
 	srv.Cases, srv.Media, srv.UI = cases, mediaStore, *uiOpts
+	srv.Incidents = sqlite.NewIncidentService(db)
+	if *ncmecConfig != "" {
+		if srv.NCMEC, err = readNCMECConfig(*ncmecConfig); err != nil {
+			return err
+		}
+	}
 	srv.Rules, srv.CaseRetention = ruleStore, ruleFlags.caseRetention
 	// Jobs outlive ctx's cancellation until Stop below, so that running
 	// ones get a chance to finish.
