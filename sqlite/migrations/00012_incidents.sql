@@ -1,5 +1,5 @@
--- Incidents: confirmed cases packaged for a centre, and the account facts
--- a platform gives for the users they are about.
+-- Incidents: confirmed cases packaged for a centre, the account facts a
+-- platform gives for the users they are about, and their submissions.
 --
 -- An incident's content (files, excerpts, the reviewer's classification)
 -- is a JSON snapshot taken from its cases when it is built: a case's
@@ -32,7 +32,23 @@ CREATE TABLE account_facts (
 	updated_at TEXT NOT NULL
 );
 
+-- One row per sending of an incident to a destination, its progress and
+-- attempts as JSON (vigil.Submission), rewritten whole in each step's
+-- transaction. The partial unique index allows one live submission per
+-- incident and destination: a failed one may be tried again.
+CREATE TABLE submissions (
+	id          INTEGER PRIMARY KEY,
+	incident_id INTEGER NOT NULL REFERENCES incidents (id),
+	destination TEXT NOT NULL,
+	state       TEXT NOT NULL,
+	body        TEXT NOT NULL,
+	created_at  TEXT NOT NULL,
+	updated_at  TEXT NOT NULL
+);
+CREATE UNIQUE INDEX submissions_live ON submissions (incident_id, destination) WHERE state <> 'failed';
+
 -- +goose Down
+DROP TABLE submissions;
 DROP TABLE account_facts;
 DROP TABLE incident_cases;
 DROP TABLE incidents;
