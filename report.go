@@ -93,3 +93,12 @@ type SubmissionService interface {
 	// the result, in one transaction; an error from fn aborts it.
 	UpdateSubmission(ctx context.Context, id int64, fn func(s *Submission) error) (*Submission, error)
 }
+
+// SubmissionQueue runs submissions in the background, durably: a queued
+// submission is sent after a restart, retried with backoff while its
+// destination is away.
+type SubmissionQueue interface {
+	// QueueSubmission queues the sending of submission id; queueing one
+	// already queued does nothing.
+	QueueSubmission(ctx context.Context, id int64) error
+}
