@@ -23,6 +23,8 @@ func (s *Server) incidentRoutes() {
 	s.route("PATCH /v1/incidents/{id}", s.handleUpdateIncident, reviewer, curator)
 	s.route("POST /v1/incidents/{id}/approve", s.handleApproveIncident, reviewer, curator)
 	s.route("GET /v1/incidents/{id}/render", s.handleRenderIncident, reviewer, curator)
+	s.route("POST /v1/incidents/{id}/submit", s.handleSubmitIncident, reviewer, curator)
+	s.route("GET /v1/incidents/{id}/submissions", s.handleListSubmissions, reviewer, curator)
 	// The platform's integration (a matcher key) sends what it knows of
 	// its users as it learns it.
 	s.route("POST /v1/accounts/{user_id}/facts", s.handleAddAccountFacts, matcher, curator)
@@ -251,6 +253,91 @@ func (s *Server) handleRenderIncident(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// handleSubmitIncident starts sending an approved incident to NCMEC: it
+// is rendered and validated (a report the schema refuses is never
+// started), stored as a submission and queued as a durable job. Asked
+// again while that submission is unfinished, it queues it again (which
+// does nothing if its job is queued) and returns it.
+func (s *Server) handleSubmitIncident(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r, "incident")
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if s.Submitter == nil || s.SubmissionQueue == nil {
+		writeError(w, r, vigil.Errorf(vigil.EUNSUPPORTED, "this server does not send reports to NCMEC"))
+		return
+	}
+	if _, err := s.visibleIncident(r, id); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	var sub *vigil.Submission
+	rec := auditRecord(r, vigil.AuditReportSubmit, vigil.IncidentAuditTarget(id), map[string]string{"destination": report.DestinationNCMEC})
+	err = s.change(r, rec, func(ctx context.Context) (err error) {
+		sub, err = s.Submitter.Start(ctx, id, actor(r))
+		return err
+	})
+	if vigil.ErrorCode(err) == vigil.ECONFLICT {
+		if live := s.liveSubmission(r, id); live != nil {
+			sub, err = live, nil
+		}
+	}
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if !sub.State.Finished() {
+		if err := s.SubmissionQueue.QueueSubmission(context.WithoutCancel(r.Context()), sub.ID); err != nil {
+			writeError(w, r, err)
+			return
+		}
+	}
+	writeJSON(w, http.StatusAccepted, sub)
+}
+
+// liveSubmission returns the incident's unfinished NCMEC submission, if
+// any.
+func (s *Server) liveSubmission(r *http.Request, incidentID int64) *vigil.Submission {
+	subs, err := s.Submitter.Submissions.IncidentSubmissions(r.Context(), incidentID)
+	if err != nil {
+		return nil
+	}
+	for _, sub := range subs {
+		if sub.Destination == report.DestinationNCMEC && !sub.State.Finished() {
+			return sub
+		}
+	}
+	return nil
+}
+
+// handleListSubmissions shows an incident's submissions: every attempt
+// with NCMEC's reply, the report id and file ids.
+func (s *Server) handleListSubmissions(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r, "incident")
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if s.Submitter == nil {
+		writeError(w, r, vigil.Errorf(vigil.EUNSUPPORTED, "this server does not send reports to NCMEC"))
+		return
+	}
+	if _, err := s.visibleIncident(r, id); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	subs, err := s.Submitter.Submissions.IncidentSubmissions(r.Context(), id)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if subs == nil {
+		subs = []*vigil.Submission{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"submissions": subs})
 }
 
 func (s *Server) handleAddAccountFacts(w http.ResponseWriter, r *http.Request) {

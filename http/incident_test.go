@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -18,8 +19,10 @@ import (
 // can no longer change.
 func TestIncidentFlow(t *testing.T) {
 	ctx := context.Background()
+	queue := &recordingQueue{}
 	ts := mustOpenServer(t, func(s *vhttp.Server) {
 		s.NCMEC = &report.NCMECConfig{ReporterEmail: "safety@example.org", Platform: "Example", IndustryMOU: true}
+		s.Submitter.Config, s.SubmissionQueue = *s.NCMEC, queue
 	})
 	rev, cur := vigil.RoleReviewer, vigil.RoleCurator
 	must(t, ts.Cases.CreateQueue(ctx, &vigil.Queue{Name: "default", Roles: []vigil.Role{rev, cur}}))
@@ -77,6 +80,9 @@ func TestIncidentFlow(t *testing.T) {
 		!strings.Contains(rend.Report, "<screenName>sun</screenName>") || !strings.Contains(rend.Files[0], "<generativeAi>true</generativeAi>") {
 		t.Fatalf("render %d %+v", code, rend)
 	}
+	if code := ts.do(t, rev, "POST", path+"/submit", "", nil, nil); code != 409 {
+		t.Errorf("submit a draft: %d, want 409", code)
+	}
 	if code := ts.do(t, rev, "POST", path+"/approve", "", nil, &inc); code != 200 || inc.State != vigil.IncidentApproved || inc.ApprovedBy != "key:4:reviewer" {
 		t.Fatalf("approve %d %+v", code, inc)
 	}
@@ -91,16 +97,35 @@ func TestIncidentFlow(t *testing.T) {
 		t.Errorf("list %d %+v", code, list)
 	}
 
+	var sub vigil.Submission
+	if code := ts.do(t, rev, "POST", path+"/submit", "", nil, &sub); code != 202 || sub.State != vigil.SubmissionPending || sub.IncidentID != inc.ID {
+		t.Fatalf("submit %d %+v", code, sub)
+	}
+	var again vigil.Submission
+	if code := ts.do(t, rev, "POST", path+"/submit", "", nil, &again); code != 202 || again.ID != sub.ID {
+		t.Errorf("submit again %d %+v, want submission %d", code, again, sub.ID)
+	}
+	queue.mu.Lock()
+	defer queue.mu.Unlock()
+	if len(queue.ids) != 2 || queue.ids[0] != sub.ID || queue.ids[1] != sub.ID {
+		t.Errorf("queued %v", queue.ids)
+	}
+	var subs struct{ Submissions []vigil.Submission }
+	if code := ts.do(t, rev, "GET", path+"/submissions", "", nil, &subs); code != 200 || len(subs.Submissions) != 1 {
+		t.Errorf("submissions %d %+v", code, subs)
+	}
+
 	recs, err := ts.Audit.ListAudit(ctx, 0, 100)
 	must(t, err)
-	want := map[string]string{vigil.AuditIncidentCreate: "", vigil.AuditIncidentUpdate: "", vigil.AuditIncidentApprove: "", vigil.AuditAccountFacts: ""}
+	want := map[string]string{vigil.AuditReportSubmit: "", vigil.AuditIncidentCreate: "", vigil.AuditIncidentUpdate: "", vigil.AuditIncidentApprove: "", vigil.AuditAccountFacts: ""}
 	for _, r := range recs {
 		if _, ok := want[r.Action]; ok {
 			want[r.Action] = r.Target
 		}
 	}
 	target := vigil.IncidentAuditTarget(inc.ID)
-	if want[vigil.AuditIncidentCreate] != target || want[vigil.AuditIncidentUpdate] != target || want[vigil.AuditIncidentApprove] != target || want[vigil.AuditAccountFacts] != "account:u-1" {
+	if want[vigil.AuditIncidentCreate] != target || want[vigil.AuditIncidentUpdate] != target || want[vigil.AuditIncidentApprove] != target || want[vigil.AuditAccountFacts] != "account:u-1" ||
+		want[vigil.AuditReportSubmit] != target {
 		t.Errorf("audit targets %v", want)
 	}
 }
@@ -110,4 +135,17 @@ func must(t testing.TB, err error) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// recordingQueue is a SubmissionQueue that keeps the ids it is given.
+type recordingQueue struct {
+	mu  sync.Mutex
+	ids []int64
+}
+
+func (q *recordingQueue) QueueSubmission(ctx context.Context, id int64) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.ids = append(q.ids, id)
+	return nil
 }

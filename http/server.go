@@ -80,6 +80,10 @@ type Server struct {
 	// NCMECValidator checks NCMEC renderings; nil: one on the embedded
 	// schema.
 	NCMECValidator *report.Validator
+	// Submitter and SubmissionQueue send approved incidents to NCMEC;
+	// nil: incidents are not sent.
+	Submitter       *report.Submitter
+	SubmissionQueue vigil.SubmissionQueue
 	// Respond acts on detections and decisions (rules, cases, media,
 	// events). Nil: one is made, on first use, over Rules, Cases, Media,
 	// Notifier and CaseRetention; set it to share one with the job runner
