@@ -161,3 +161,64 @@ func TestIncidentService(t *testing.T, open Opener) {
 		wantCode(t, err, vigil.EINVALID)
 	})
 }
+
+// TestSubmissionService tests a vigil.SubmissionService: only approved
+// incidents, one live submission per incident and destination, updates in
+// one transaction.
+func TestSubmissionService(t *testing.T, open Opener) {
+	ctx := context.Background()
+	s, clock := openWithClock(t, open)
+	f := newCaseFixture(t, s, 1)
+	c := f.matchCase(clock, f.entries[0])
+	c.Content.UserID = "u"
+	must(t, s.Cases.OpenCase(ctx, c, "rules"))
+	c, err := s.Cases.DecideCase(ctx, c.ID, vigil.Decision{Verdict: vigil.VerdictConfirmed, DecidedBy: "r", DecidedAt: clock.Now()})
+	must(t, err)
+	inc, err := vigil.NewIncident([]*vigil.Case{c})
+	must(t, err)
+	must(t, s.Incidents.CreateIncident(ctx, inc, "r"))
+
+	wantCode(t, s.Submissions.CreateSubmission(ctx, &vigil.Submission{IncidentID: inc.ID, Destination: "ncmec", CreatedBy: "a"}), vigil.ECONFLICT)
+	_, err = s.Incidents.ApproveIncident(ctx, inc.ID, "r2")
+	must(t, err)
+	sub := &vigil.Submission{IncidentID: inc.ID, Destination: "ncmec", CreatedBy: "a"}
+	must(t, s.Submissions.CreateSubmission(ctx, sub))
+	if sub.ID == 0 || sub.State != vigil.SubmissionPending || !sub.CreatedAt.Equal(clock.Now()) {
+		t.Fatalf("created %+v", sub)
+	}
+	wantCode(t, s.Submissions.CreateSubmission(ctx, &vigil.Submission{IncidentID: inc.ID, Destination: "ncmec", CreatedBy: "a"}), vigil.ECONFLICT)
+	wantCode(t, s.Submissions.CreateSubmission(ctx, &vigil.Submission{IncidentID: inc.ID + 1, Destination: "ncmec", CreatedBy: "a"}), vigil.ENOTFOUND)
+
+	code := 0
+	clock.Advance(time.Second)
+	got, err := s.Submissions.UpdateSubmission(ctx, sub.ID, func(sub *vigil.Submission) error {
+		sub.State, sub.ReportID = vigil.SubmissionSubmitted, 42
+		sub.Attempts = append(sub.Attempts, vigil.SubmissionAttempt{Step: "submit", Started: clock.Now(), Replied: true, ResponseCode: &code})
+		return nil
+	})
+	must(t, err)
+	if got.ReportID != 42 || !got.UpdatedAt.Equal(clock.Now()) {
+		t.Errorf("updated %+v", got)
+	}
+	_, err = s.Submissions.UpdateSubmission(ctx, sub.ID, func(sub *vigil.Submission) error {
+		sub.ReportID = 7
+		return vigil.Errorf(vigil.EINVALID, "no")
+	})
+	wantCode(t, err, vigil.EINVALID)
+	found, err := s.Submissions.FindSubmission(ctx, sub.ID)
+	must(t, err)
+	if found.ReportID != 42 || len(found.Attempts) != 1 || *found.Attempts[0].ResponseCode != 0 {
+		t.Errorf("found %+v", found)
+	}
+	// A failed submission may be followed by another.
+	_, err = s.Submissions.UpdateSubmission(ctx, sub.ID, func(sub *vigil.Submission) error { sub.State = vigil.SubmissionFailed; return nil })
+	must(t, err)
+	must(t, s.Submissions.CreateSubmission(ctx, &vigil.Submission{IncidentID: inc.ID, Destination: "ncmec", CreatedBy: "a"}))
+	list, err := s.Submissions.IncidentSubmissions(ctx, inc.ID)
+	must(t, err)
+	if len(list) != 2 || list[0].ID != sub.ID {
+		t.Errorf("submissions %+v", list)
+	}
+	_, err = s.Submissions.FindSubmission(ctx, 999)
+	wantCode(t, err, vigil.ENOTFOUND)
+}

@@ -35,7 +35,8 @@ type Services struct {
 	SetQuarantinePolicy func(p vigil.QuarantinePolicy)
 
 	// Incidents stores incidents built from Cases' confirmed cases.
-	Incidents vigil.IncidentService
+	Incidents   vigil.IncidentService
+	Submissions vigil.SubmissionService
 
 	// SetNow replaces the store's clock. The tests use whole seconds, so a
 	// store may keep times at any precision down to a millisecond.
@@ -59,6 +60,7 @@ func TestAll(t *testing.T, open Opener) {
 	t.Run("RuleService", func(t *testing.T) { TestRuleService(t, open) })
 	t.Run("CaseService", func(t *testing.T) { TestCaseService(t, open) })
 	t.Run("IncidentService", func(t *testing.T) { TestIncidentService(t, open) })
+	t.Run("SubmissionService", func(t *testing.T) { TestSubmissionService(t, open) })
 }
 
 // Clock is a fake clock for SetNow. It starts at a fixed time and moves
