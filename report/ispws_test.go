@@ -196,42 +196,56 @@ type submitFixture struct {
 	incidents *sqlite.IncidentService
 	subs      *sqlite.SubmissionService
 	incident  *vigil.Incident
+	media     *memMedia
+	n         int
 }
 
 // newSubmitFixture stores an approved incident of two files (with media)
-// and a conversation, and a Submitter pointed at the fake server.
+// and a Submitter pointed at the fake server.
 func newSubmitFixture(t testing.TB, srv *httptest.Server) *submitFixture {
 	t.Helper()
 	ctx := context.Background()
 	db, err := sqlite.Open(ctx, t.TempDir(), slog.New(slog.DiscardHandler))
 	must(t, err)
 	t.Cleanup(func() { db.Close() })
-	cases, incidents, subs := sqlite.NewCaseService(db), sqlite.NewIncidentService(db), sqlite.NewSubmissionService(db)
-	media := &memMedia{blobs: map[string][]byte{}}
-	must(t, cases.CreateQueue(ctx, &vigil.Queue{Name: "q"}))
+	incidents, subs := sqlite.NewIncidentService(db), sqlite.NewSubmissionService(db)
+	must(t, sqlite.NewCaseService(db).CreateQueue(ctx, &vigil.Queue{Name: "q"}))
+	v := &report.Validator{}
+	t.Cleanup(func() { v.Close() })
+	fx := &submitFixture{db: db, incidents: incidents, subs: subs, media: &memMedia{blobs: map[string][]byte{}}}
+	fx.sub = &report.Submitter{
+		Incidents: incidents, Submissions: subs, Media: fx.media, Validator: v, Config: cfg,
+		Client: &report.ISPWS{BaseURL: srv.URL + "/ispws", Username: "esp", Password: "secret",
+			HTTP: &http.Client{Timeout: 2 * time.Second}},
+	}
+	fx.incident = fx.addIncident(t)
+	return fx
+}
+
+// addIncident stores an approved incident of two confirmed match cases
+// with media.
+func (fx *submitFixture) addIncident(t testing.TB) *vigil.Incident {
+	t.Helper()
+	ctx := context.Background()
+	cases := sqlite.NewCaseService(fx.db)
 	var all []*vigil.Case
 	for i := range 2 {
-		id, _ := media.Put(ctx, []byte(fmt.Sprintf("benign test picture %d", i)))
+		fx.n++
+		id, _ := fx.media.Put(ctx, []byte(fmt.Sprintf("benign test picture %d", fx.n)))
 		c := &vigil.Case{Queue: "q", Kind: vigil.CaseKindMatch, RetainUntil: time.Now().Add(time.Hour),
-			Content: vigil.ContentRef{SHA256: fmt.Sprintf("%064x", i+1), UserID: "u-1", MediaID: id, ContentID: fmt.Sprintf("p-%d.png", i)},
-			Matches: []vigil.Match{{Bank: "b", EntryID: int64(i + 1), SignalType: vigil.SignalMD5, Value: fmt.Sprintf("%032x", i+1), Source: "hotline"}}}
+			Content: vigil.ContentRef{SHA256: fmt.Sprintf("%064x", fx.n), UserID: "u-1", MediaID: id, ContentID: fmt.Sprintf("p-%d.png", i)},
+			Matches: []vigil.Match{{Bank: "b", EntryID: int64(i + 1), SignalType: vigil.SignalMD5, Value: fmt.Sprintf("%032x", fx.n), Source: "hotline"}}}
 		must(t, cases.OpenCase(ctx, c, "rules"))
-		c, err = cases.DecideCase(ctx, c.ID, vigil.Decision{Verdict: vigil.VerdictConfirmed, Category: "A1", DecidedBy: "r", DecidedAt: time.Now()})
+		c, err := cases.DecideCase(ctx, c.ID, vigil.Decision{Verdict: vigil.VerdictConfirmed, Category: "A1", DecidedBy: "r", DecidedAt: time.Now()})
 		must(t, err)
 		all = append(all, c)
 	}
 	inc, err := vigil.NewIncident(all)
 	must(t, err)
-	must(t, incidents.CreateIncident(ctx, inc, "r"))
-	inc, err = incidents.ApproveIncident(ctx, inc.ID, "r2")
+	must(t, fx.incidents.CreateIncident(ctx, inc, "r"))
+	inc, err = fx.incidents.ApproveIncident(ctx, inc.ID, "r2")
 	must(t, err)
-	v := &report.Validator{}
-	t.Cleanup(func() { v.Close() })
-	return &submitFixture{db: db, incidents: incidents, subs: subs, incident: inc, sub: &report.Submitter{
-		Incidents: incidents, Submissions: subs, Media: media, Validator: v, Config: cfg,
-		Client: &report.ISPWS{BaseURL: srv.URL + "/ispws", Username: "esp", Password: "secret",
-			HTTP: &http.Client{Timeout: 2 * time.Second}},
-	}}
+	return inc
 }
 
 func (fx *submitFixture) start(t testing.TB) *vigil.Submission {

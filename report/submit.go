@@ -135,15 +135,24 @@ func (s *Submitter) run(ctx context.Context, id int64) error {
 			return s.stop(ctx, sub, vigil.SubmissionStuck,
 				"a /submit got no reply (a crash or a timeout): NCMEC may hold a report Vigil has no id for; check with NCMEC before sending again")
 		}
-		r, err := Render(ctx, s.Incidents, s.Validator, inc, s.Config)
+		facts, err := Facts(ctx, s.Incidents, inc)
 		if err != nil {
 			return err
 		}
-		if !r.Valid {
-			// Never sent: the schema refuses it (a replaced schema, say).
-			return s.fail(ctx, sub, r.Error)
+		doc, err := RenderNCMEC(inc, facts, s.Config)
+		if err != nil {
+			return err
 		}
-		reply, err := s.attempt(ctx, sub, "submit", 0, func() (*ISPWSReply, error) { return s.Client.Submit(ctx, []byte(r.Report)) },
+		// Checked again before it goes (the schema file may have been
+		// replaced since Start); each file's details are checked before
+		// their /fileinfo.
+		if err := s.Validator.Validate(ctx, doc); err != nil {
+			if c := vigil.ErrorCode(err); c == vigil.EINVALID || c == vigil.EUNSUPPORTED {
+				return s.fail(ctx, sub, vigil.ErrorMessage(err))
+			}
+			return err
+		}
+		reply, err := s.attempt(ctx, sub, "submit", 0, func() (*ISPWSReply, error) { return s.Client.Submit(ctx, doc) },
 			func(sub *vigil.Submission, reply *ISPWSReply) {
 				sub.ReportID, sub.State = reply.ReportID, vigil.SubmissionSubmitted
 				sub.Files = nil
