@@ -34,13 +34,16 @@ func TestKeyNamesMigration(t *testing.T) {
 	}
 	db.Close()
 
-	// Back to before migration 00011 (the latest, so that goose reruns just
-	// it), with duplicate names.
+	// Back to before migration 00011, with duplicate names: the later
+	// migrations are undone too (goose refuses a gap), so that it reruns
+	// 00011 and those after it.
 	raw, err := sql.Open("sqlite", filepath.Join(dir, sqlite.FileName))
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, q := range []string{
+		`DROP TABLE submissions`, `DROP TABLE account_facts`, `DROP TABLE incident_cases`, `DROP TABLE incidents`, // 00012
+		`DELETE FROM goose_db_version WHERE version_id >= 12`,
 		`DROP INDEX api_keys_unrevoked_name`,
 		`DELETE FROM goose_db_version WHERE version_id = 11`,
 		`UPDATE api_keys SET name = 'ops'`,
