@@ -32,6 +32,8 @@ const (
 	JobKindContent = "content" // hash uploaded content and match it
 	JobKindWebhook = "webhook" // deliver one event to a webhook
 	JobKindAction  = "action"  // retry a rule action that failed (see Action)
+	// JobKindSubmission sends an incident to a centre (see Submission).
+	JobKindSubmission = "submission"
 )
 
 // Job is a durable background job: video and bulk work that does not fit

@@ -17,6 +17,7 @@ import (
 	"github.com/vigil-oss/vigil"
 	"github.com/vigil-oss/vigil/grooming"
 	"github.com/vigil-oss/vigil/hashing"
+	"github.com/vigil-oss/vigil/report"
 	"github.com/vigil-oss/vigil/respond"
 )
 
@@ -76,6 +77,18 @@ type Server struct {
 	// Subscriptions are the feeds this instance pulls (by vigil feed
 	// sync); their state shows on /readyz and in metrics. Nil: none.
 	Subscriptions vigil.SubscriptionService
+	// Incidents stores incidents and account facts; nil: no reporting.
+	Incidents vigil.IncidentService
+	// NCMEC is what the deployment says about itself in CyberTipline
+	// reports; nil: incidents are not rendered for NCMEC.
+	NCMEC *report.NCMECConfig
+	// NCMECValidator checks NCMEC renderings; nil: one on the embedded
+	// schema.
+	NCMECValidator *report.Validator
+	// Submitter and SubmissionQueue send approved incidents to NCMEC;
+	// nil: incidents are not sent.
+	Submitter       *report.Submitter
+	SubmissionQueue vigil.SubmissionQueue
 	// Respond acts on detections and decisions (rules, cases, media,
 	// events). Nil: one is made, on first use, over Rules, Cases, Media,
 	// Notifier and CaseRetention; set it to share one with the job runner
@@ -254,6 +267,7 @@ func (s *Server) routes() {
 	s.route("GET /v1/rematches", s.handleListRematches, curator, reviewer)
 	s.jobRoutes()
 	s.caseRoutes()
+	s.incidentRoutes()
 	s.quarantineRoutes()
 	s.ruleRoutes()
 

@@ -18,6 +18,7 @@ import (
 	"github.com/vigil-oss/vigil/hashing"
 	vhttp "github.com/vigil-oss/vigil/http"
 	"github.com/vigil-oss/vigil/matcher"
+	"github.com/vigil-oss/vigil/report"
 	"github.com/vigil-oss/vigil/sqlite"
 )
 
@@ -53,6 +54,10 @@ func mustOpenServer(tb testing.TB, options ...func(*vhttp.Server)) *testServer {
 	s.Audit = sqlite.NewAuditService(db)
 	s.Signals, s.KeepSignals = signals, time.Hour
 	s.Cases, s.Rules, s.Media = sqlite.NewCaseService(db), sqlite.NewRuleService(db), newMemMedia()
+	s.Incidents = sqlite.NewIncidentService(db)
+	// Sends nowhere until a test gives it a queue (SubmissionQueue).
+	s.Submitter = &report.Submitter{Incidents: s.Incidents, Submissions: sqlite.NewSubmissionService(db), Validator: &report.Validator{},
+		Client: &report.ISPWS{BaseURL: "http://127.0.0.1:9/ispws"}}
 	for _, o := range options {
 		o(s)
 	}

@@ -100,8 +100,9 @@ type Client struct {
 	river  *river.Client[*sql.Tx]
 	logger *slog.Logger
 
-	onContent ContentHook
-	onAction  ActionHook
+	onContent    ContentHook
+	onAction     ActionHook
+	onSubmission SubmissionHook
 }
 
 var (
@@ -186,6 +187,9 @@ func (c *Client) open(ctx context.Context) error {
 		return err
 	}
 	if err := river.AddWorkerSafely(workers, &actionWorker{c: c}); err != nil {
+		return err
+	}
+	if err := river.AddWorkerSafely(workers, &submissionWorker{c: c}); err != nil {
 		return err
 	}
 	c.river, err = river.NewClient(driver, &river.Config{
@@ -328,6 +332,8 @@ func jobFromRow(row *rivertype.JobRow) *vigil.Job {
 		}
 	case kindAction:
 		j.Kind = vigil.JobKindAction
+	case kindSubmission:
+		j.Kind = vigil.JobKindSubmission
 	}
 	return j
 }

@@ -34,8 +34,8 @@ func TestKeyNamesMigration(t *testing.T) {
 	}
 	db.Close()
 
-	// Back to before migration 00011 (the latest, so that goose reruns just
-	// it), with duplicate names.
+	// Back to before migration 00011, with duplicate names; the store
+	// applies a missing migration out of order, so it reruns just 00011.
 	raw, err := sql.Open("sqlite", filepath.Join(dir, sqlite.FileName))
 	if err != nil {
 		t.Fatal(err)

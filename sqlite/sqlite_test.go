@@ -47,6 +47,8 @@ func TestStore(t *testing.T) {
 
 			Cases:               cases,
 			SetQuarantinePolicy: func(p vigil.QuarantinePolicy) { cases.Policy = p },
+			Incidents:           sqlite.NewIncidentService(db),
+			Submissions:         sqlite.NewSubmissionService(db),
 		}
 	})
 }

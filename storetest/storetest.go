@@ -40,6 +40,10 @@ type Services struct {
 	Cases               vigil.CaseService
 	SetQuarantinePolicy func(p vigil.QuarantinePolicy)
 
+	// Incidents stores incidents built from Cases' confirmed cases.
+	Incidents   vigil.IncidentService
+	Submissions vigil.SubmissionService
+
 	// SetNow replaces the store's clock. The tests use whole seconds, so a
 	// store may keep times at any precision down to a millisecond.
 	SetNow func(now func() time.Time)
@@ -62,6 +66,8 @@ func TestAll(t *testing.T, open Opener) {
 	t.Run("RuleService", func(t *testing.T) { TestRuleService(t, open) })
 	t.Run("CaseService", func(t *testing.T) { TestCaseService(t, open) })
 	t.Run("FeedService", func(t *testing.T) { TestFeedService(t, open) })
+	t.Run("IncidentService", func(t *testing.T) { TestIncidentService(t, open) })
+	t.Run("SubmissionService", func(t *testing.T) { TestSubmissionService(t, open) })
 }
 
 // Clock is a fake clock for SetNow. It starts at a fixed time and moves

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,6 +17,7 @@ import (
 	"github.com/vigil-oss/vigil/jobs"
 	"github.com/vigil-oss/vigil/matcher"
 	"github.com/vigil-oss/vigil/pdq"
+	"github.com/vigil-oss/vigil/report"
 	"github.com/vigil-oss/vigil/respond"
 	"github.com/vigil-oss/vigil/sqlite"
 )
@@ -46,6 +48,9 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	for _, name := range []string{"refresh", "max-bytes", "max-pixels", "conversation-retention", "job-workers"} {
 		fs.limit(name, positive())
 	}
+	ncmecConfig := fs.String("ncmec-config", "", "JSON file of the deployment's NCMEC reporter settings: incidents are rendered for NCMEC (GET /v1/incidents/{id}/render) only with it")
+	ncmecURL := fs.String("ncmec-url", report.NCMECTestURL, "NCMEC ISPWS base URL (the default is NCMEC's test environment, whose reports are discarded; production is "+report.NCMECProductionURL+")")
+	ncmecUser := fs.String("ncmec-user", "", "NCMEC ISPWS user name; with it (and the password in $VIGIL_NCMEC_PASSWORD) approved incidents can be sent")
 	review := addReviewFlags(fs)
 	ruleFlags := addRulesFlags(fs)
 	uiOpts := addUIFlags(fs)
@@ -134,6 +139,25 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	srv.Feeds, srv.Subscriptions = feeds, feeds
 	srv.Signals, srv.KeepSignals = signals, *keepSignals
 	srv.Cases, srv.Media, srv.UI = cases, mediaStore, *uiOpts
+	srv.Incidents = sqlite.NewIncidentService(db)
+	if *ncmecConfig != "" {
+		if srv.NCMEC, err = readNCMECConfig(*ncmecConfig); err != nil {
+			return err
+		}
+		srv.NCMECValidator = &report.Validator{}
+		defer srv.NCMECValidator.Close()
+	}
+	if *ncmecUser != "" {
+		if srv.NCMEC == nil {
+			return fs.usageErrorf("--ncmec-user needs --ncmec-config")
+		}
+		sub := &report.Submitter{Incidents: srv.Incidents, Submissions: sqlite.NewSubmissionService(db), Media: mediaStore,
+			Config: *srv.NCMEC, Validator: srv.NCMECValidator, Logger: c.Logger,
+			Client: &report.ISPWS{BaseURL: *ncmecURL, Username: *ncmecUser, Password: os.Getenv("VIGIL_NCMEC_PASSWORD"),
+				HTTP: &http.Client{Timeout: 2 * time.Minute}}}
+		srv.Submitter, srv.SubmissionQueue = sub, js
+		js.OnSubmission(sub.Run)
+	}
 	srv.Rules, srv.CaseRetention = ruleStore, ruleFlags.caseRetention
 	if *hmaCompat {
 		srv.HMA = &vhttp.HMAOptions{}

@@ -132,6 +132,8 @@ func TestEveryNumericFlagIsRanged(t *testing.T) {
 			lines = append(lines, []string{"grooming", "score"})
 		case "rules":
 			lines = append(lines, []string{"rules", "check"})
+		case "report":
+			lines = append(lines, []string{"report", "render"}, []string{"report", "submit"})
 		default:
 			lines = append(lines, []string{cmd})
 		}

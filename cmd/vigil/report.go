@@ -1,0 +1,136 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/vigil-oss/vigil"
+	"github.com/vigil-oss/vigil/report"
+	"github.com/vigil-oss/vigil/sqlite"
+)
+
+// ReportCommand renders incidents for centres: `vigil report render|submit`.
+type ReportCommand struct{ *Main }
+
+const reportUsage = `Usage:
+	vigil report render --incident N [--format ncmec] [--ncmec-config FILE] [--schema FILE] [--data DIR]
+	vigil report submit --incident N --dry-run [--ncmec-config FILE] [--schema FILE] [--data DIR]
+
+render prints what would be sent for incident N: the NCMEC <report> and one
+<fileDetails> per file (report and file ids are placeholders until NCMEC
+assigns them), each checked against NCMEC's schema with xmllint (Debian
+package libxml2-utils); it exits 1 if a document does not validate.
+submit --dry-run does the same and also refuses an incident that is not
+approved: it says what a submission would send, and sends nothing.
+
+--ncmec-config is a JSON file of report.NCMECConfig (reporter_email,
+platform, legal_url, industry_mou, …); --schema is a newer NCMEC schema
+than the embedded November 2025 copy.`
+
+// maxConfigFile bounds the NCMEC configuration file.
+const maxConfigFile = 1 << 20
+
+// Run dispatches the report subcommands.
+func (c *ReportCommand) Run(ctx context.Context, args []string) error {
+	sub, args, err := c.group(args, reportUsage, "render", "submit")
+	if err != nil {
+		return err
+	}
+	fs := c.newFlagSet("vigil report "+sub, synopsis(reportUsage, "vigil report "+sub))
+	data := dataFlag(fs)
+	id := fs.Int64("incident", 0, "the incident's id")
+	fs.limit("incident", positive())
+	format := fs.String("format", "ncmec", "the report format: ncmec")
+	configFile := fs.String("ncmec-config", "", "JSON file of the deployment's NCMEC reporter settings (required)")
+	schema := fs.String("schema", "", "NCMEC schema file to validate against (default: the embedded copy)")
+	var dryRun *bool
+	if sub == "submit" {
+		dryRun = fs.Bool("dry-run", false, "render and validate, send nothing (required: sending is not built yet)")
+	}
+	if err := fs.parse(args); err != nil {
+		return err
+	}
+	if err := fs.nargs(0, 0, "no arguments"); err != nil {
+		return err
+	}
+	if *id == 0 {
+		return fs.usageErrorf("--incident is required")
+	}
+	if *format != "ncmec" {
+		return fs.usageErrorf("--format must be ncmec, got %q", *format)
+	}
+	if *configFile == "" {
+		return fs.usageErrorf("--ncmec-config is required")
+	}
+	if dryRun != nil && !*dryRun {
+		return fs.usageErrorf("submit needs --dry-run: submission to NCMEC is not built yet")
+	}
+	cfg, err := readNCMECConfig(*configFile)
+	if err != nil {
+		return err
+	}
+	db, err := c.openStore(ctx, *data)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	incidents := sqlite.NewIncidentService(db)
+	inc, err := incidents.FindIncident(ctx, *id)
+	if err != nil {
+		return err
+	}
+	v := &report.Validator{SchemaPath: *schema}
+	defer v.Close()
+	r, err := report.Render(ctx, incidents, v, inc, *cfg)
+	if err != nil {
+		return err
+	}
+	fmt.Fprint(c.Stdout, r.Report)
+	for _, f := range r.Files {
+		fmt.Fprint(c.Stdout, f)
+	}
+	if !r.Valid {
+		fmt.Fprintf(c.Stderr, "vigil: incident %d: %s\n", inc.ID, r.Error)
+		return errSilent
+	}
+	if sub == "submit" {
+		if inc.State != vigil.IncidentApproved {
+			fmt.Fprintf(c.Stderr, "vigil: incident %d is %s: it would not be sent until a reviewer approves it\n", inc.ID, inc.State)
+			return errSilent
+		}
+		fmt.Fprintf(c.Stderr, "vigil: dry run: incident %d is approved and valid; would send 1 report and %d files; sent nothing\n", inc.ID, len(inc.Files))
+		return nil
+	}
+	fmt.Fprintf(c.Stderr, "vigil: incident %d: valid against the NCMEC schema (%d documents)\n", inc.ID, 1+len(r.Files))
+	return nil
+}
+
+// readNCMECConfig reads and checks a report.NCMECConfig JSON file.
+func readNCMECConfig(path string) (*report.NCMECConfig, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxConfigFile+1))
+	if err != nil {
+		return nil, fmt.Errorf("read ncmec config %s: %w", path, err)
+	}
+	if len(data) > maxConfigFile {
+		return nil, fmt.Errorf("ncmec config %s is larger than %d bytes", path, maxConfigFile)
+	}
+	var cfg report.NCMECConfig
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&cfg); err != nil {
+		return nil, fmt.Errorf("read ncmec config %s: %w", path, err)
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("ncmec config %s: %s", path, vigil.ErrorMessage(err))
+	}
+	return &cfg, nil
+}

@@ -1,0 +1,151 @@
+package http_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/vigil-oss/vigil"
+	vhttp "github.com/vigil-oss/vigil/http"
+	"github.com/vigil-oss/vigil/report"
+)
+
+// TestIncidentFlow builds an incident from a confirmed case through the
+// API, with the platform's account facts, edits, renders and approves it,
+// and checks that every change is audited and that an approved incident
+// can no longer change.
+func TestIncidentFlow(t *testing.T) {
+	ctx := context.Background()
+	queue := &recordingQueue{}
+	ts := mustOpenServer(t, func(s *vhttp.Server) {
+		s.NCMEC = &report.NCMECConfig{ReporterEmail: "safety@example.org", Platform: "Example", IndustryMOU: true}
+		s.Submitter.Config, s.SubmissionQueue = *s.NCMEC, queue
+	})
+	rev, cur := vigil.RoleReviewer, vigil.RoleCurator
+	must(t, ts.Cases.CreateQueue(ctx, &vigil.Queue{Name: "default", Roles: []vigil.Role{rev, cur}}))
+	must(t, ts.Cases.CreateQueue(ctx, &vigil.Queue{Name: "legal"}))
+	open := func(queue, user string) int64 {
+		c := &vigil.Case{Queue: queue, Kind: vigil.CaseKindMatch, RetainUntil: time.Now().Add(time.Hour),
+			Content: vigil.ContentRef{SHA256: strings.Repeat("ab", 32), UserID: user, ContentID: "p-1"},
+			Matches: []vigil.Match{{BankID: 1, Bank: "b", EntryID: 7, SignalType: vigil.SignalMD5, Value: strings.Repeat("0f", 16), Source: "ncmec"}}}
+		must(t, ts.Cases.OpenCase(ctx, c, "rules"))
+		return c.ID
+	}
+	id := open("default", "u-1")
+	unconfirmed := open("default", "u-1")
+	legal := open("legal", "u-1")
+	if code := ts.do(t, rev, "POST", fmt.Sprintf("/v1/cases/%d/decision", id), "", jsonBody(map[string]string{"verdict": "confirmed", "category": "A2"}), nil); code != 200 {
+		t.Fatalf("decide %d", code)
+	}
+
+	var facts vigil.AccountFacts
+	body := `{"screen_name":"sun","ips":[{"ip":"192.0.2.1","event":"Login","time":"2026-11-01T10:00:00Z"}]}`
+	if code := ts.do(t, vigil.RoleMatcher, "POST", "/v1/accounts/u-1/facts", "", strings.NewReader(body), &facts); code != 200 || facts.ScreenName != "sun" || len(facts.IPs) != 1 {
+		t.Fatalf("add facts %d %+v", code, facts)
+	}
+	if code := ts.do(t, vigil.RoleMatcher, "POST", "/v1/accounts/u-1/facts", "", strings.NewReader(`{"ips":[{"ip":"x","event":"Dance"}]}`), nil); code != 400 {
+		t.Errorf("bad facts: %d, want 400", code)
+	}
+
+	for _, tc := range []struct {
+		cases []int64
+		code  int
+	}{
+		{[]int64{unconfirmed}, 409}, // not confirmed
+		{[]int64{legal}, 404},       // a queue the reviewer may not see
+		{nil, 400},
+	} {
+		if code := ts.do(t, rev, "POST", "/v1/incidents", "", jsonBody(map[string]any{"case_ids": tc.cases}), nil); code != tc.code {
+			t.Errorf("incident of %v: %d, want %d", tc.cases, code, tc.code)
+		}
+	}
+	var inc vigil.Incident
+	if code := ts.do(t, rev, "POST", "/v1/incidents", "", jsonBody(map[string]any{"case_ids": []int64{id}}), &inc); code != 201 ||
+		inc.ReportedUser != "u-1" || len(inc.Files) != 1 || inc.Files[0].Classification != "A2" || inc.State != vigil.IncidentDraft || inc.Files[0].Viewed {
+		t.Fatalf("create incident %d %+v", code, inc)
+	}
+	if code := ts.do(t, rev, "POST", "/v1/incidents", "", jsonBody(map[string]any{"case_ids": []int64{id}}), nil); code != 409 {
+		t.Errorf("second incident of one case: %d, want 409", code)
+	}
+	path := fmt.Sprintf("/v1/incidents/%d", inc.ID)
+	if code := ts.do(t, cur, "PATCH", path, "", strings.NewReader(`{"urgent":"ongoing","files":[{"case_id":`+fmt.Sprint(id)+`,"annotations":["generativeAi"]}]}`), &inc); code != 200 ||
+		inc.Urgent != "ongoing" || len(inc.Files[0].Annotations) != 1 {
+		t.Fatalf("edit %d %+v", code, inc)
+	}
+	var rend report.Rendering
+	if code := ts.do(t, rev, "GET", path+"/render?format=ncmec", "", nil, &rend); code != 200 || !rend.Valid || len(rend.Files) != 1 ||
+		!strings.Contains(rend.Report, "<screenName>sun</screenName>") || !strings.Contains(rend.Files[0], "<generativeAi>true</generativeAi>") {
+		t.Fatalf("render %d %+v", code, rend)
+	}
+	if code := ts.do(t, rev, "POST", path+"/submit", "", nil, nil); code != 409 {
+		t.Errorf("submit a draft: %d, want 409", code)
+	}
+	if code := ts.do(t, rev, "POST", path+"/approve", "", nil, &inc); code != 200 || inc.State != vigil.IncidentApproved || inc.ApprovedBy != "key:4:reviewer" {
+		t.Fatalf("approve %d %+v", code, inc)
+	}
+	if code := ts.do(t, cur, "PATCH", path, "", strings.NewReader(`{"urgent":"x"}`), nil); code != 409 {
+		t.Errorf("edit after approval: %d, want 409", code)
+	}
+	if code := ts.do(t, vigil.RoleMatcher, "GET", path, "", nil, nil); code != 403 {
+		t.Errorf("matcher reads an incident: %d, want 403", code)
+	}
+	var list struct{ Incidents []vigil.Incident }
+	if code := ts.do(t, rev, "GET", "/v1/incidents?state=approved", "", nil, &list); code != 200 || len(list.Incidents) != 1 {
+		t.Errorf("list %d %+v", code, list)
+	}
+
+	var sub vigil.Submission
+	if code := ts.do(t, rev, "POST", path+"/submit", "", nil, &sub); code != 202 || sub.State != vigil.SubmissionPending || sub.IncidentID != inc.ID {
+		t.Fatalf("submit %d %+v", code, sub)
+	}
+	var again vigil.Submission
+	if code := ts.do(t, rev, "POST", path+"/submit", "", nil, &again); code != 202 || again.ID != sub.ID {
+		t.Errorf("submit again %d %+v, want submission %d", code, again, sub.ID)
+	}
+	queue.mu.Lock()
+	defer queue.mu.Unlock()
+	if len(queue.ids) != 2 || queue.ids[0] != sub.ID || queue.ids[1] != sub.ID {
+		t.Errorf("queued %v", queue.ids)
+	}
+	var subs struct{ Submissions []vigil.Submission }
+	if code := ts.do(t, rev, "GET", path+"/submissions", "", nil, &subs); code != 200 || len(subs.Submissions) != 1 {
+		t.Errorf("submissions %d %+v", code, subs)
+	}
+
+	recs, err := ts.Audit.ListAudit(ctx, 0, 100)
+	must(t, err)
+	want := map[string]string{vigil.AuditReportSubmit: "", vigil.AuditIncidentCreate: "", vigil.AuditIncidentUpdate: "", vigil.AuditIncidentApprove: "", vigil.AuditAccountFacts: ""}
+	for _, r := range recs {
+		if _, ok := want[r.Action]; ok {
+			want[r.Action] = r.Target
+		}
+	}
+	target := vigil.IncidentAuditTarget(inc.ID)
+	if want[vigil.AuditIncidentCreate] != target || want[vigil.AuditIncidentUpdate] != target || want[vigil.AuditIncidentApprove] != target || want[vigil.AuditAccountFacts] != "account:u-1" ||
+		want[vigil.AuditReportSubmit] != target {
+		t.Errorf("audit targets %v", want)
+	}
+}
+
+func must(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// recordingQueue is a SubmissionQueue that keeps the ids it is given.
+type recordingQueue struct {
+	mu  sync.Mutex
+	ids []int64
+}
+
+func (q *recordingQueue) QueueSubmission(ctx context.Context, id int64) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.ids = append(q.ids, id)
+	return nil
+}

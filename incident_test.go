@@ -1,0 +1,61 @@
+package vigil_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/vigil-oss/vigil"
+)
+
+func confirmedCase(c *vigil.Case) *vigil.Case {
+	c.State = vigil.CaseDecided
+	c.Decision = &vigil.Decision{Verdict: vigil.VerdictConfirmed, DecidedBy: "r"}
+	return c
+}
+
+func TestNewIncident(t *testing.T) {
+	t0 := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	conv := confirmedCase(&vigil.Case{ID: 2, Kind: vigil.CaseKindConversation, CreatedAt: t0.Add(time.Hour),
+		Conversation: &vigil.CaseConversation{ConversationID: "c-1", Suspect: "u-1", Messages: []vigil.CaseMessage{
+			{Index: 0, Speaker: "u-1", Text: "hello", Time: t0},
+			{Index: 1, Speaker: "k-2", Text: "hi"},
+			{Index: 2, Speaker: "u-1", Text: "keep this between us", Time: t0.Add(time.Minute), Indicators: []string{"secrecy"}},
+		}}})
+	file := confirmedCase(&vigil.Case{ID: 1, Kind: vigil.CaseKindMatch, CreatedAt: t0.Add(2 * time.Hour),
+		Content: vigil.ContentRef{SHA256: "AB", UserID: "u-1"},
+		Matches: []vigil.Match{{SignalType: vigil.SignalMD5, Value: "0f"}}})
+	file.Decision.Category = " a2 "
+	inc, err := vigil.NewIncident([]*vigil.Case{conv, file})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if inc.ReportedUser != "u-1" || len(inc.CaseIDs) != 2 || inc.CaseIDs[0] != 1 || !inc.Enticement() || !inc.Time.Equal(t0.Add(time.Minute)) {
+		t.Errorf("incident %+v", inc)
+	}
+	if f := inc.Files[0]; f.SHA256 != "ab" || f.MD5 != "0f" || f.Classification != "A2" {
+		t.Errorf("file %+v", f)
+	}
+	c := inc.Conversations[0]
+	if c.Suspect != "u-1" || len(c.IntendedRecipients) != 1 || c.IntendedRecipients[0] != "k-2" || len(c.Messages) != 1 || c.Messages[0].Index != 2 {
+		t.Errorf("conversation %+v", c)
+	}
+
+	other := confirmedCase(&vigil.Case{ID: 3, Kind: vigil.CaseKindMatch, Content: vigil.ContentRef{UserID: "u-9"}, Matches: []vigil.Match{{}}})
+	open := &vigil.Case{ID: 4, Kind: vigil.CaseKindMatch, Content: vigil.ContentRef{UserID: "u-1"}, Matches: []vigil.Match{{}}}
+	anon := confirmedCase(&vigil.Case{ID: 5, Kind: vigil.CaseKindMatch, Matches: []vigil.Match{{}}})
+	for _, tc := range []struct {
+		name  string
+		cases []*vigil.Case
+		code  string
+	}{
+		{"none", nil, vigil.EINVALID},
+		{"two users", []*vigil.Case{file, other}, vigil.EINVALID},
+		{"not confirmed", []*vigil.Case{file, open}, vigil.ECONFLICT},
+		{"no user", []*vigil.Case{anon}, vigil.EINVALID},
+		{"twice", []*vigil.Case{file, file}, vigil.EINVALID},
+	} {
+		if _, err := vigil.NewIncident(tc.cases); vigil.ErrorCode(err) != tc.code {
+			t.Errorf("%s: %v, want %s", tc.name, err, tc.code)
+		}
+	}
+}

@@ -1,0 +1,107 @@
+package report_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/vigil-oss/vigil/report"
+)
+
+// BenchmarkRenderNCMEC is the baseline of BenchmarkRenderValidateNCMEC:
+// rendering alone.
+func BenchmarkRenderNCMEC(b *testing.B) {
+	inc := imageryIncident(b)
+	for b.Loop() {
+		if _, err := report.RenderNCMEC(inc, facts, cfg); err != nil {
+			b.Fatal(err)
+		}
+		for _, f := range inc.Files {
+			if _, err := report.RenderNCMECFile(1, "0123456789abcdef0123456789abcdef", f, cfg); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}
+
+// BenchmarkRenderValidateNCMEC renders a two-file report and validates
+// its three documents with xmllint, as every render and submission does.
+func BenchmarkRenderValidateNCMEC(b *testing.B) {
+	ctx := context.Background()
+	inc := imageryIncident(b)
+	v := &report.Validator{}
+	defer v.Close()
+	for b.Loop() {
+		doc, err := report.RenderNCMEC(inc, facts, cfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := v.Validate(ctx, doc); err != nil {
+			b.Fatal(err)
+		}
+		for _, f := range inc.Files {
+			d, err := report.RenderNCMECFile(1, "0123456789abcdef0123456789abcdef", f, cfg)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := v.Validate(ctx, d); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}
+
+// BenchmarkISPWSCalls is the baseline of BenchmarkSubmitNCMEC: the six
+// requests of a two-file report against the local server, nothing stored
+// or validated.
+func BenchmarkISPWSCalls(b *testing.B) {
+	ctx := context.Background()
+	_, srv := newFakeISPWS(b)
+	c := &report.ISPWS{BaseURL: srv.URL + "/ispws", Username: "esp", Password: "secret", HTTP: &http.Client{Timeout: 10 * time.Second}}
+	doc, err := report.RenderNCMEC(imageryIncident(b), facts, cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		r, err := c.Submit(ctx, doc)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for i := range 2 {
+			u, err := c.Upload(ctx, r.ReportID, "f.png", []byte(fmt.Sprintf("benign test picture %d", i)))
+			if err != nil {
+				b.Fatal(err)
+			}
+			d, _ := report.RenderNCMECFile(r.ReportID, u.FileID, imageryIncident(b).Files[i], cfg)
+			if _, err := c.FileInfo(ctx, d); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if _, err := c.Finish(ctx, r.ReportID); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkSubmitNCMEC sends an approved two-file incident through the
+// durable Submitter: render, validate (3 xmllint runs), 6 requests, each
+// attempt stored before and after (12 store writes).
+func BenchmarkSubmitNCMEC(b *testing.B) {
+	ctx := context.Background()
+	_, srv := newFakeISPWS(b)
+	fx := newSubmitFixture(b, srv)
+	for b.Loop() {
+		b.StopTimer()
+		inc := fx.addIncident(b)
+		b.StartTimer()
+		s, err := fx.sub.Start(ctx, inc.ID, "bench")
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := fx.sub.Run(ctx, s.ID); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
