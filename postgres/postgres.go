@@ -243,7 +243,90 @@ func nextSeq(ctx context.Context, tx *pgTx, n int64) (int64, error) {
 	if err := tx.QueryRowContext(ctx, "UPDATE change_seq SET value = value + ? WHERE id = 1 RETURNING value", n).Scan(&last); err != nil {
 		return 0, fmt.Errorf("next change seq: %w", err)
 	}
+	// Sent at commit, and not at all if tx rolls back: it wakes the
+	// replicas that Follow the changes. A lost notification costs only
+	// latency, as they also poll the sequence table.
+	if _, err := tx.ExecContext(ctx, "SELECT pg_notify(?, ?)", changeChannel, strconv.FormatInt(last, 10)); err != nil {
+		return 0, fmt.Errorf("notify change: %w", err)
+	}
 	return last - n + 1, nil
+}
+
+// changeChannel is the LISTEN/NOTIFY channel of entry changes; the payload
+// is the last change sequence number of the committed transaction.
+const changeChannel = "vigil_changes"
+
+// Follow calls refresh (normally the matcher's Refresh) whenever another
+// transaction commits entry changes, woken by LISTEN/NOTIFY, and at least
+// every interval, so that a replica that missed notifications (its
+// listening connection dropped) still catches up from the change sequence
+// table. It returns when ctx ends. Refresh errors are logged, not fatal:
+// the indexes keep serving what they hold.
+func (db *DB) Follow(ctx context.Context, interval time.Duration, refresh func(context.Context) error) {
+	wake := make(chan struct{}, 1)
+	go db.listen(ctx, wake)
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-wake:
+		case <-t.C:
+		}
+		if err := refresh(ctx); err != nil && ctx.Err() == nil {
+			db.logger.Error("index refresh", "err", err)
+		}
+	}
+}
+
+// listen holds a connection LISTENing on changeChannel and signals wake
+// (without blocking: one pending wake-up covers any number of changes)
+// for each notification, reconnecting after a failure until ctx ends.
+func (db *DB) listen(ctx context.Context, wake chan<- struct{}) {
+	signal := func() {
+		select {
+		case wake <- struct{}{}:
+		default:
+		}
+	}
+	for ctx.Err() == nil {
+		err := db.listenOnce(ctx, signal)
+		if ctx.Err() != nil {
+			return
+		}
+		db.logger.Warn("change notifications lost; reconnecting", "err", err)
+		// Changes made while the connection was down are found by the
+		// refresh this wakes; the pause keeps a dead server from being
+		// hammered.
+		signal()
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+func (db *DB) listenOnce(ctx context.Context, signal func()) error {
+	pc, err := db.pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	// A connection that was LISTENing must not go back to the pool.
+	c := pc.Hijack()
+	defer c.Close(context.Background())
+	if _, err := c.Exec(ctx, "LISTEN "+changeChannel); err != nil {
+		return err
+	}
+	// Whatever committed before LISTEN took effect sent its notification
+	// to no one: one refresh now catches up on it.
+	signal()
+	for {
+		if _, err := c.WaitForNotification(ctx); err != nil {
+			return err
+		}
+		signal()
+	}
 }
 
 // validateActor checks the name of whoever changes banks, keys or cases
