@@ -18,11 +18,19 @@ import (
 // EnvVar names the test server's URL.
 const EnvVar = "VIGIL_TEST_POSTGRES"
 
+// RequireVar, set to 1 (as .ci/run does), makes a missing EnvVar fail the
+// tests instead of skipping them, so that CI cannot pass without running
+// them.
+const RequireVar = "VIGIL_REQUIRE_POSTGRES"
+
 // ServerURL returns the test server's URL, or skips tb without one.
 func ServerURL(tb testing.TB) string {
 	tb.Helper()
 	u := os.Getenv(EnvVar)
 	if u == "" {
+		if os.Getenv(RequireVar) == "1" {
+			tb.Fatal(EnvVar + " is not set but " + RequireVar + "=1: the PostgreSQL tests must run")
+		}
 		tb.Skip(EnvVar + " is not set (run the tests under scripts/with-postgres)")
 	}
 	return u
