@@ -461,3 +461,19 @@ func (s *pullSource) Next() bool {
 func (s *pullSource) Values() ([]any, error) { return s.row, nil }
 
 func (s *pullSource) Err() error { return s.err }
+
+// Initialized reports whether the database at url holds a Vigil store
+// (its migrations table), without creating anything: commands other than
+// init and serve refuse a database that does not.
+func Initialized(ctx context.Context, url string) (bool, error) {
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return false, fmt.Errorf("connect to postgres: %w", err)
+	}
+	defer conn.Close(ctx)
+	var ok bool
+	if err := conn.QueryRow(ctx, `SELECT to_regclass('goose_db_version') IS NOT NULL`).Scan(&ok); err != nil {
+		return false, fmt.Errorf("look for a Vigil store: %w", err)
+	}
+	return ok, nil
+}

@@ -16,7 +16,6 @@ import (
 	"github.com/vigil-oss/vigil/matcher"
 	"github.com/vigil-oss/vigil/pdq"
 	"github.com/vigil-oss/vigil/respond"
-	"github.com/vigil-oss/vigil/sqlite"
 )
 
 // ServeCommand runs the matching service: `vigil serve`.
@@ -62,18 +61,18 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 		c.Logger.Warn("--decode-memory is under 16 bytes per pixel of --max-pixels: the largest images may be refused", "decode_memory", *decodeMemory, "max_pixels", *maxPixels)
 	}
 
-	db, err := c.createStore(ctx, *data)
+	db, err := c.createStore(ctx, data)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	banks, entries, keys := sqlite.NewBankService(db), sqlite.NewEntryService(db), sqlite.NewKeyService(db)
-	conversations := sqlite.NewConversationService(db)
-	cases, mediaStore, err := c.openReview(ctx, db, *data, review)
+	banks, entries, keys := db.Banks, db.Entries, db.Keys
+	conversations := db.Conversations
+	cases, mediaStore, err := c.openReview(ctx, db, data.dir(), review)
 	if err != nil {
 		return err
 	}
-	ruleStore := sqlite.NewRuleService(db)
+	ruleStore := db.Rules
 	if err := c.loadRules(ctx, cases, ruleStore, ruleFlags, webhooks); err != nil {
 		return err
 	}
@@ -84,7 +83,7 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 
 	start := time.Now()
 	m := matcher.New(banks, entries, c.Logger)
-	signals := sqlite.NewSignalStore(db)
+	signals := db.Signals
 	if *keepSignals > 0 {
 		m.SetSignalStore(signals)
 	}
@@ -92,7 +91,7 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	// share the process's memory.
 	budget := hashing.NewDecodeBudget(*decodeMemory, *decodeWait)
 	hashOpts := hashing.Options{Limits: hashing.Limits{MaxBytes: *maxBytes, MaxPixels: *maxPixels, Memory: budget}, Pipeline: pdq.Full, Dihedral: true}
-	js, err := c.openJobs(ctx, db, *data, webhooks, *jobWorkers, hashOpts, m, signals, *keepSignals)
+	js, err := c.openJobs(ctx, db, data.dir(), webhooks, *jobWorkers, hashOpts, m, signals, *keepSignals)
 	if err != nil {
 		return err
 	}
@@ -122,7 +121,7 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	srv.BodyTimeout, srv.UploadTimeout = *bodyTimeout, *uploadTimeout
 	srv.Jobs, srv.Notifier, srv.Respond = js, js, flow
 	srv.Conversations, srv.Grooming, srv.ConversationRetention = conversations, grooming.NewDetector(grooming.Options{}), *retention
-	srv.Audit = sqlite.NewAuditService(db)
+	srv.Audit = db.Audit
 	srv.Signals, srv.KeepSignals = signals, *keepSignals
 	srv.Cases, srv.Media, srv.UI = cases, mediaStore, *uiOpts
 	srv.Rules, srv.CaseRetention = ruleStore, ruleFlags.caseRetention
@@ -140,6 +139,11 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go m.Run(runCtx, *refresh)
+	if db.follow != nil {
+		// Replicas on one PostgreSQL: refresh as soon as another commits
+		// bank changes, not only every --refresh.
+		go db.follow(runCtx, *refresh, m.Refresh)
+	}
 	go c.purge(runCtx, conversations, signals)
 	go c.purgeCases(runCtx, cases, mediaStore)
 
@@ -150,16 +154,17 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	return errors.Join(srv.Close(shutCtx), js.Stop(shutCtx))
 }
 
-// openJobs opens the background job runner on the store's database file,
-// with uploads spooled under the data directory.
-func (c *ServeCommand) openJobs(ctx context.Context, db *sqlite.DB, data string, webhooks webhookFlags, workers int, hashOpts hashing.Options,
+// openJobs opens the background job runner on the store's database (the
+// SQLite file or the PostgreSQL database), with uploads spooled under the
+// data directory.
+func (c *ServeCommand) openJobs(ctx context.Context, db *store, data string, webhooks webhookFlags, workers int, hashOpts hashing.Options,
 	m vigil.MatchService, signals vigil.SignalStore, keep time.Duration) (*jobs.Client, error) {
 	hooks, err := webhooks.resolve(os.Getenv)
 	if err != nil {
 		return nil, err
 	}
 	return jobs.Open(ctx, jobs.Config{
-		DBPath: db.Path(), SpoolDir: filepath.Join(data, "spool"),
+		DBPath: db.sqlitePath, DatabaseURL: db.pgURL, SpoolDir: filepath.Join(data, "spool"),
 		Matcher: m, Signals: signals, KeepSignals: keep, Hashing: hashOpts,
 		Webhooks: hooks, Workers: workers, Logger: c.Logger,
 	})
@@ -167,7 +172,7 @@ func (c *ServeCommand) openJobs(ctx context.Context, db *sqlite.DB, data string,
 
 // bootstrapKey creates an admin key when the store has never had one and
 // prints it once: without it nobody could call the API.
-func (c *ServeCommand) bootstrapKey(ctx context.Context, db *sqlite.DB, keys vigil.KeyService) error {
+func (c *ServeCommand) bootstrapKey(ctx context.Context, db *store, keys vigil.KeyService) error {
 	n, err := keys.CountKeys(ctx)
 	if err != nil {
 		return err

@@ -12,7 +12,6 @@ import (
 
 	"github.com/vigil-oss/vigil"
 	"github.com/vigil-oss/vigil/media"
-	"github.com/vigil-oss/vigil/sqlite"
 )
 
 // reviewFlags are serve's flags for review: the quarantine policy and the
@@ -53,16 +52,14 @@ const mediaKeyFileName = "media.key"
 // openReview returns the case store and the encrypted media store. Media
 // keys come from --media-key-file, else $VIGIL_MEDIA_KEYS, else the data
 // directory's key file, generated (and logged) on first start.
-func (c *ServeCommand) openReview(ctx context.Context, db *sqlite.DB, dataDir string, r *reviewFlags) (*sqlite.CaseService, *media.Store, error) {
+func (c *ServeCommand) openReview(ctx context.Context, db *store, dataDir string, r *reviewFlags) (vigil.CaseService, *media.Store, error) {
 	if err := r.policy.Validate(); err != nil {
 		return nil, nil, fmt.Errorf("quarantine flags: %s", vigil.ErrorMessage(err))
 	}
-	cases := sqlite.NewCaseService(db)
-	cases.Policy = r.policy
-	audit := sqlite.NewAuditService(db)
-	cases.OnQuarantine = func(ctx context.Context, q sqlite.AutoQuarantine) {
-		c.recordAutoQuarantine(ctx, audit, q)
-	}
+	cases := db.Cases
+	db.setReview(r.policy, func(ctx context.Context, q autoQuarantine) {
+		c.recordAutoQuarantine(ctx, db.Audit, q)
+	})
 
 	var keys *media.Keyring
 	var err error
@@ -106,7 +103,7 @@ func (c *ServeCommand) openReview(ctx context.Context, db *sqlite.DB, dataDir st
 
 // recordAutoQuarantine logs an automatic quarantine and records it in the
 // audit log, as a curator's quarantine is, with Vigil as the actor.
-func (c *ServeCommand) recordAutoQuarantine(ctx context.Context, audit vigil.AuditService, q sqlite.AutoQuarantine) {
+func (c *ServeCommand) recordAutoQuarantine(ctx context.Context, audit vigil.AuditService, q autoQuarantine) {
 	c.Logger.Warn("bank entry quarantined automatically", "entry", q.EntryID, "case", q.CaseID, "reason", q.Reason)
 	detail, _ := json.Marshal(map[string]any{"automatic": true, "case_id": q.CaseID, "reason": q.Reason})
 	rec := &vigil.AuditRecord{Actor: "vigil", Action: vigil.AuditEntryQuarantine,
