@@ -32,7 +32,7 @@ type storeFlags struct {
 func dataFlag(fs *flagSet) *storeFlags {
 	return &storeFlags{
 		data: fs.String("data", defaultDataDir, "data directory: the embedded SQLite store, made by vigil init or vigil serve, or with --db the media and job spool"),
-		db: fs.String("db", os.Getenv(envDB), "PostgreSQL database (postgres://…) to keep the store in instead of the data directory's SQLite file; several vigil serve replicas can share one (default $"+envDB+")"),
+		db:   fs.String("db", os.Getenv(envDB), "PostgreSQL database (postgres://…) to keep the store in instead of the data directory's SQLite file; several vigil serve replicas can share one (default $"+envDB+")"),
 	}
 }
 
