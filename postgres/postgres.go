@@ -58,6 +58,12 @@ type DB struct {
 	// wdb and rdb are one pool: PostgreSQL has no single-writer limit.
 	// Both names stay so that the services read as sqlite's do.
 	wdb, rdb *sqlDB
+
+	// writer lets one write transaction of this process at a time wait
+	// for the write lock: writers queued on the lock would each hold a
+	// pooled connection, and a long import with a few writers behind it
+	// would leave none for reads (authenticating requests).
+	writer chan struct{}
 }
 
 // Open connects to the PostgreSQL database at url (postgres://…), brings
@@ -84,6 +90,7 @@ func Open(ctx context.Context, url string, logger *slog.Logger) (*DB, error) {
 		logger: logger,
 		pool:   pool,
 		sdb:    stdlib.OpenDBFromPool(pool),
+		writer: make(chan struct{}, 1),
 	}
 	db.wdb = &sqlDB{db.sdb}
 	db.rdb = db.wdb
@@ -163,6 +170,12 @@ func (db *DB) write(ctx context.Context, fn func(tx *pgTx) error) error {
 
 // writeAudited is write with the audit record given (nil: none).
 func (db *DB) writeAudited(ctx context.Context, rec *vigil.AuditRecord, fn func(tx *pgTx) error) (err error) {
+	select {
+	case db.writer <- struct{}{}:
+		defer func() { <-db.writer }()
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 	// A connection of its own, so that bulk imports can reach pgx's COPY
 	// on the connection that holds the transaction (Tx.copyFrom).
 	conn, err := db.sdb.Conn(ctx)

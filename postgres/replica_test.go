@@ -368,3 +368,56 @@ func TestAuthDuringImport(t *testing.T) {
 		t.Errorf("use not recorded during an import")
 	}
 }
+
+// TestReadsDuringImportWithWriters queues writers behind a bulk import,
+// which holds the write lock: reads (authentication) must still get a
+// connection, not wait behind writers that each hold one.
+func TestReadsDuringImportWithWriters(t *testing.T) {
+	ctx := context.Background()
+	db := MustOpenDB(t)
+	keys, banks := postgres.NewKeyService(db), postgres.NewBankService(db)
+	secret, err := keys.CreateKey(ctx, &vigil.Key{Name: "k", Role: vigil.RoleMatcher})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &vigil.Bank{Name: "b"}
+	if err := banks.CreateBank(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	importing, release := make(chan struct{}), make(chan struct{})
+	imported := make(chan error, 1)
+	go func() {
+		_, err := postgres.NewEntryService(db).ImportEntries(ctx, b.ID, "slow upload", func(yield func(*vigil.Entry, error) bool) {
+			yield(&vigil.Entry{SignalType: vigil.SignalMD5, Value: fmt.Sprintf("%032x", 1)}, nil)
+			close(importing)
+			<-release
+		})
+		imported <- err
+	}()
+	<-importing
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Go(func() {
+			if err := banks.CreateBank(ctx, &vigil.Bank{Name: fmt.Sprintf("w%d", i)}); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	// The deadline only turns a hang into a failure.
+	rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	var readErr error
+	for range 5 {
+		if _, readErr = keys.FindKeyBySecret(rctx, secret); readErr != nil {
+			break
+		}
+	}
+	close(release)
+	if readErr != nil {
+		t.Fatalf("read while writers wait: %v", readErr)
+	}
+	if err := <-imported; err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+}
