@@ -23,6 +23,7 @@ const envDB = "VIGIL_DB"
 // storeFlags are the flags of every command that opens the store: the
 // data directory and, for PostgreSQL, the database.
 type storeFlags struct {
+	fs   *flagSet
 	data *string
 	db   *string
 }
@@ -31,6 +32,7 @@ type storeFlags struct {
 // that opens the store.
 func dataFlag(fs *flagSet) *storeFlags {
 	return &storeFlags{
+		fs:   fs,
 		data: fs.String("data", defaultDataDir, "data directory: the embedded SQLite store, made by vigil init or vigil serve, or with --db the media and job spool"),
 		db:   fs.String("db", os.Getenv(envDB), "PostgreSQL database (postgres://…) to keep the store in instead of the data directory's SQLite file; several vigil serve replicas can share one (default $"+envDB+")"),
 	}
@@ -46,7 +48,7 @@ func (f *storeFlags) postgresURL() (string, error) {
 		return "", nil
 	}
 	if !strings.HasPrefix(u, "postgres://") && !strings.HasPrefix(u, "postgresql://") {
-		return "", vigil.Errorf(vigil.EINVALID, "--db must be a postgres:// URL")
+		return "", f.fs.usageErrorf("--db must be a postgres:// URL")
 	}
 	return u, nil
 }
