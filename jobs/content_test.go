@@ -15,7 +15,6 @@ import (
 	"github.com/vigil-oss/vigil"
 	"github.com/vigil-oss/vigil/hashing"
 	"github.com/vigil-oss/vigil/jobs"
-	"github.com/vigil-oss/vigil/sqlite"
 )
 
 // listImage puts the PDQ hash of img in a new bank and refreshes the
@@ -28,11 +27,11 @@ func (e *env) listImage(tb testing.TB, img []byte) {
 		tb.Fatal(err)
 	}
 	b := &vigil.Bank{Name: "known", Enabled: true}
-	if err := sqlite.NewBankService(e.db).CreateBank(ctx, b); err != nil {
+	if err := e.banks.CreateBank(ctx, b); err != nil {
 		tb.Fatal(err)
 	}
 	entry := &vigil.Entry{SignalType: vigil.SignalPDQ, Value: res.PDQ.String(), SourceEntryID: "K-1"}
-	if _, err := sqlite.NewEntryService(e.db).AddEntries(ctx, b.ID, "test", []*vigil.Entry{entry}); err != nil {
+	if _, err := e.entries.AddEntries(ctx, b.ID, "test", []*vigil.Entry{entry}); err != nil {
 		tb.Fatal(err)
 	}
 	if err := e.matcher.Refresh(ctx); err != nil {
@@ -40,9 +39,14 @@ func (e *env) listImage(tb testing.TB, img []byte) {
 	}
 }
 
-func TestContentJob(t *testing.T) {
+func TestContentJob(t *testing.T) { testContentJob(t, mustOpenEnv(t)) }
+
+// TestContentJobPostgres runs TestContentJob with the store and the jobs
+// on PostgreSQL.
+func TestContentJobPostgres(t *testing.T) { testContentJob(t, mustOpenPostgresEnv(t)) }
+
+func testContentJob(t *testing.T, e *env) {
 	rc := newReceiver(t, http500)
-	e := mustOpenEnv(t)
 	known, unknown := gradientPNG(t, 0), gradientPNG(t, 77)
 	e.listImage(t, known)
 	c := mustOpenClient(t, e.config(map[string]jobs.Webhook{"platform": {URL: rc.URL, Secret: testSecret}}), true)

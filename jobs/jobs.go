@@ -1,5 +1,6 @@
 // Package jobs runs Vigil's durable background jobs on River
-// (github.com/riverqueue/river) in the embedded SQLite database: content
+// (github.com/riverqueue/river) in the store's database, the embedded
+// SQLite one or PostgreSQL (River's pgx driver): content
 // jobs (hash and match an upload too slow for a request, such as a video),
 // webhook deliveries (signed, retried with backoff) and retries of rule
 // actions that failed. Jobs are rows in the database, so they survive a
@@ -23,7 +24,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/riverqueue/river/rivermigrate"
 	"github.com/riverqueue/river/rivertype"
@@ -52,6 +57,10 @@ type Config struct {
 	// DBPath is the SQLite database file, normally the store's own
 	// (sqlite.DB.Path): jobs live beside the data they concern.
 	DBPath string
+	// DatabaseURL, if set, is the PostgreSQL database (postgres://…) to
+	// keep jobs in instead of DBPath, normally the store's own: replicas
+	// then share one queue, and River wakes workers with LISTEN/NOTIFY.
+	DatabaseURL string
 	// SpoolDir holds uploads waiting for their content job.
 	SpoolDir string
 
@@ -96,8 +105,8 @@ type Config struct {
 // Client runs jobs. It implements vigil.JobService and vigil.Notifier.
 type Client struct {
 	cfg    Config
-	db     *sql.DB
-	river  *river.Client[*sql.Tx]
+	close  func() error // closes River's connections
+	river  riverClient
 	logger *slog.Logger
 
 	onContent    ContentHook
@@ -105,7 +114,21 @@ type Client struct {
 	onSubmission SubmissionHook
 }
 
+// riverClient is what Client uses of a River client, whichever its
+// driver's transaction type: *sql.Tx for SQLite, pgx.Tx for PostgreSQL.
+type riverClient interface {
+	Insert(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error)
+	JobGet(ctx context.Context, id int64) (*rivertype.JobRow, error)
+	JobList(ctx context.Context, params *river.JobListParams) (*river.JobListResult, error)
+	Start(ctx context.Context) error
+	Stop(ctx context.Context) error
+	StopAndCancel(ctx context.Context) error
+}
+
 var (
+	_ riverClient = (*river.Client[*sql.Tx])(nil)
+	_ riverClient = (*river.Client[pgx.Tx])(nil)
+
 	_ vigil.JobService = (*Client)(nil)
 	_ vigil.Notifier   = (*Client)(nil)
 )
@@ -147,9 +170,23 @@ func Open(ctx context.Context, cfg Config) (*Client, error) {
 		}
 	}
 
-	db, err := sql.Open("sqlite", dsn(cfg.DBPath))
+	c := &Client{cfg: cfg, logger: cfg.Logger}
+	var err error
+	if cfg.DatabaseURL != "" {
+		err = c.openPostgres(ctx)
+	} else {
+		err = c.openSQLite(ctx)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("open jobs: %w", err)
+	}
+	return c, nil
+}
+
+func (c *Client) openSQLite(ctx context.Context) error {
+	db, err := sql.Open("sqlite", dsn(c.cfg.DBPath))
+	if err != nil {
+		return err
 	}
 	// One connection: SQLite has one writer, and River's statements are
 	// short; its transactions begin IMMEDIATE (see dsn) so that they wait
@@ -157,23 +194,37 @@ func Open(ctx context.Context, cfg Config) (*Client, error) {
 	db.SetMaxOpenConns(1)
 	db.SetConnMaxIdleTime(0)
 	db.SetConnMaxLifetime(0)
-	c := &Client{cfg: cfg, db: db, logger: cfg.Logger}
-	if err := c.open(ctx); err != nil {
+	c.close = db.Close
+	if c.river, err = open(ctx, c, riversqlite.New(db)); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("open jobs: %w", err)
+		return err
 	}
-	return c, nil
+	return nil
 }
 
-func (c *Client) open(ctx context.Context) error {
-	driver := riversqlite.New(c.db)
+func (c *Client) openPostgres(ctx context.Context) error {
+	pool, err := pgxpool.New(ctx, c.cfg.DatabaseURL)
+	if err != nil {
+		// The URL may hold a password: do not repeat it.
+		return errors.New("bad PostgreSQL connection URL")
+	}
+	c.close = func() error { pool.Close(); return nil }
+	if c.river, err = open(ctx, c, riverpgxv5.New(pool)); err != nil {
+		pool.Close()
+		return err
+	}
+	return nil
+}
+
+// open migrates River's tables on driver and returns a client on it.
+func open[TTx any](ctx context.Context, c *Client, driver riverdriver.Driver[TTx]) (*river.Client[TTx], error) {
 	migrator, err := rivermigrate.New(driver, &rivermigrate.Config{Logger: c.logger})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	res, err := migrator.Migrate(ctx, rivermigrate.DirectionUp, nil)
 	if err != nil {
-		return fmt.Errorf("migrate: %w", err)
+		return nil, fmt.Errorf("migrate: %w", err)
 	}
 	for _, v := range res.Versions {
 		c.logger.Info("applied river migration", "version", v.Version, "name", v.Name)
@@ -181,18 +232,18 @@ func (c *Client) open(ctx context.Context) error {
 
 	workers := river.NewWorkers()
 	if err := river.AddWorkerSafely(workers, &contentWorker{c: c}); err != nil {
-		return err
+		return nil, err
 	}
 	if err := river.AddWorkerSafely(workers, &webhookWorker{c: c}); err != nil {
-		return err
+		return nil, err
 	}
 	if err := river.AddWorkerSafely(workers, &actionWorker{c: c}); err != nil {
-		return err
+		return nil, err
 	}
 	if err := river.AddWorkerSafely(workers, &submissionWorker{c: c}); err != nil {
-		return err
+		return nil, err
 	}
-	c.river, err = river.NewClient(driver, &river.Config{
+	return river.NewClient(driver, &river.Config{
 		Logger:                      c.logger,
 		Workers:                     workers,
 		Queues:                      map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: c.cfg.Workers}},
@@ -208,7 +259,6 @@ func (c *Client) open(ctx context.Context) error {
 		RescueStuckJobsAfter: c.cfg.RescueAfter,
 		RetryPolicy:          retryPolicy(c.cfg.RetryDelay),
 	})
-	return err
 }
 
 // retryPolicy is River's default policy, or one that waits delay(n).
@@ -266,7 +316,7 @@ func (c *Client) Stop(ctx context.Context) error {
 
 // Close closes River's connection; Stop first if started.
 func (c *Client) Close() error {
-	if err := c.db.Close(); err != nil {
+	if err := c.close(); err != nil {
 		return fmt.Errorf("close jobs: %w", err)
 	}
 	return nil

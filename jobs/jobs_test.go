@@ -19,8 +19,10 @@ import (
 
 	"github.com/vigil-oss/vigil"
 	"github.com/vigil-oss/vigil/hashing"
+	"github.com/vigil-oss/vigil/internal/pgtest"
 	"github.com/vigil-oss/vigil/jobs"
 	"github.com/vigil-oss/vigil/matcher"
+	"github.com/vigil-oss/vigil/postgres"
 	"github.com/vigil-oss/vigil/sqlite"
 )
 
@@ -28,7 +30,11 @@ var testSecret = []byte("0123456789abcdef0123456789abcdef")
 
 // env is a store, a matcher over it and the paths a jobs.Client needs.
 type env struct {
-	db       *sqlite.DB
+	db      *sqlite.DB // nil when the store is PostgreSQL
+	pgURL   string     // the PostgreSQL store's URL, which holds the jobs too
+	banks   vigil.BankService
+	entries vigil.EntryService
+
 	matcher  *matcher.Matcher
 	signals  vigil.SignalStore
 	spoolDir string
@@ -54,12 +60,38 @@ func openEnvIn(tb testing.TB, dir string) *env {
 	if err := m.Load(ctx); err != nil {
 		tb.Fatal(err)
 	}
-	return &env{db: db, matcher: m, signals: sqlite.NewSignalStore(db), spoolDir: filepath.Join(dir, "spool")}
+	return &env{db: db, banks: sqlite.NewBankService(db), entries: sqlite.NewEntryService(db),
+		matcher: m, signals: sqlite.NewSignalStore(db), spoolDir: filepath.Join(dir, "spool")}
+}
+
+// mustOpenPostgresEnv opens an env on a fresh PostgreSQL database, which
+// holds both the store and the jobs (River's pgx driver), or skips tb
+// without a test server.
+func mustOpenPostgresEnv(tb testing.TB) *env {
+	tb.Helper()
+	ctx := context.Background()
+	url := pgtest.SchemaURL(tb)
+	db, err := postgres.Open(ctx, url, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { db.Close() })
+	m := matcher.New(postgres.NewBankService(db), postgres.NewEntryService(db), slog.New(slog.DiscardHandler))
+	if err := m.Load(ctx); err != nil {
+		tb.Fatal(err)
+	}
+	return &env{pgURL: url, banks: postgres.NewBankService(db), entries: postgres.NewEntryService(db),
+		matcher: m, signals: postgres.NewSignalStore(db), spoolDir: filepath.Join(tb.TempDir(), "spool")}
 }
 
 func (e *env) config(webhooks map[string]jobs.Webhook) jobs.Config {
+	var dbPath string
+	if e.db != nil {
+		dbPath = e.db.Path()
+	}
 	return jobs.Config{
-		DBPath:       e.db.Path(),
+		DBPath:       dbPath,
+		DatabaseURL:  e.pgURL,
 		SpoolDir:     e.spoolDir,
 		Matcher:      e.matcher,
 		Signals:      e.signals,

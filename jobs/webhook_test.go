@@ -75,8 +75,17 @@ func TestWebhookConfig(t *testing.T) {
 }
 
 func TestNotifyRetriesUntilDelivered(t *testing.T) {
+	testNotifyRetriesUntilDelivered(t, mustOpenEnv(t))
+}
+
+// TestNotifyRetriesUntilDeliveredPostgres runs the same on River's pgx
+// driver.
+func TestNotifyRetriesUntilDeliveredPostgres(t *testing.T) {
+	testNotifyRetriesUntilDelivered(t, mustOpenPostgresEnv(t))
+}
+
+func testNotifyRetriesUntilDelivered(t *testing.T, e *env) {
 	rc := newReceiver(t, http.StatusInternalServerError, http.StatusTooManyRequests)
-	e := mustOpenEnv(t)
 	c := mustOpenClient(t, e.config(map[string]jobs.Webhook{"platform": {URL: rc.URL, Secret: testSecret}}), true)
 
 	ctx := context.Background()

@@ -817,11 +817,13 @@ func TestCaseService(t *testing.T, open Opener) {
 		ids := make(chan int64, 4)
 		var wg sync.WaitGroup
 		for range 4 {
+			// Made here: the fixture's upload counter is not for
+			// concurrent use.
+			c := f.matchCase(clock, f.entries[0])
+			c.Key = "item-3/q"
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				c := f.matchCase(clock, f.entries[0])
-				c.Key = "item-3/q"
 				if err := s.Cases.OpenCase(ctx, c, "rules"); err != nil {
 					t.Errorf("concurrent open: %v", err)
 				}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 
 	"github.com/vigil-oss/vigil"
-	"github.com/vigil-oss/vigil/sqlite"
 )
 
 // AuditCommand reads and checks the audit log: `vigil audit verify|list`.
@@ -40,12 +39,12 @@ func (c *AuditCommand) Run(ctx context.Context, args []string) error {
 	if err := fs.nargs(0, 0, "no arguments"); err != nil {
 		return err
 	}
-	db, err := c.openStore(ctx, *data)
+	db, err := c.openStore(ctx, data)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	audit := sqlite.NewAuditService(db)
+	audit := db.Audit
 	switch sub {
 	case "verify":
 		n, brk, err := audit.VerifyAudit(ctx)
@@ -87,8 +86,8 @@ func cliRecord(action, target string, detail any) *vigil.AuditRecord {
 // nothing in the store (an export): changes carry their record to the
 // store instead (vigil.WithAudit with cliRecord), which writes it with
 // the change.
-func (m *Main) auditCLI(ctx context.Context, db *sqlite.DB, action, target string, detail any) error {
-	if err := sqlite.NewAuditService(db).AppendAudit(ctx, cliRecord(action, target, detail)); err != nil {
+func (m *Main) auditCLI(ctx context.Context, db *store, action, target string, detail any) error {
+	if err := db.Audit.AppendAudit(ctx, cliRecord(action, target, detail)); err != nil {
 		return fmt.Errorf("audit %s %s: %w", action, target, err)
 	}
 	return nil

@@ -11,7 +11,6 @@ import (
 
 	"github.com/vigil-oss/vigil"
 	"github.com/vigil-oss/vigil/banklist"
-	"github.com/vigil-oss/vigil/sqlite"
 )
 
 // BankCommand manages banks in the data directory:
@@ -39,7 +38,7 @@ func (c *BankCommand) Run(ctx context.Context, args []string) error {
 	fs := c.newFlagSet("vigil bank "+sub, synopsis(bankUsage, "vigil bank "+sub))
 	data := dataFlag(fs)
 	var check func() error // the arguments, before the store is opened
-	var run func(ctx context.Context, db *sqlite.DB) error
+	var run func(ctx context.Context, db *store) error
 	switch sub {
 	case "create":
 		desc := fs.String("description", "", "what the bank holds and where it comes from")
@@ -47,19 +46,19 @@ func (c *BankCommand) Run(ctx context.Context, args []string) error {
 		threshold := fs.Int("threshold", vigil.DefaultPDQThreshold, "PDQ match threshold (inclusive Hamming distance)")
 		disabled := fs.Bool("disabled", false, "create the bank disabled")
 		check = func() error { return fs.nargs(1, 1, "a bank NAME") }
-		run = func(ctx context.Context, db *sqlite.DB) error {
+		run = func(ctx context.Context, db *store) error {
 			b := &vigil.Bank{Name: fs.Arg(0), Description: *desc, Negative: *negative, Enabled: !*disabled,
 				Thresholds: map[vigil.SignalType]int{vigil.SignalPDQ: *threshold}}
 			actx := vigil.WithAudit(ctx, cliRecord(vigil.AuditBankCreate, "bank:"+b.Name, b))
-			if err := sqlite.NewBankService(db).CreateBank(actx, b); err != nil {
+			if err := db.Banks.CreateBank(actx, b); err != nil {
 				return err
 			}
 			return json.NewEncoder(c.Stdout).Encode(b)
 		}
 	case "list":
 		check = func() error { return fs.nargs(0, 0, "no arguments") }
-		run = func(ctx context.Context, db *sqlite.DB) error {
-			banks, err := sqlite.NewBankService(db).ListBanks(ctx)
+		run = func(ctx context.Context, db *store) error {
+			banks, err := db.Banks.ListBanks(ctx)
 			if err != nil {
 				return err
 			}
@@ -86,9 +85,9 @@ func (c *BankCommand) Run(ctx context.Context, args []string) error {
 			}
 			return fs.nargs(2, 2, "a bank NAME and a FILE (- for standard input)")
 		}
-		run = func(ctx context.Context, db *sqlite.DB) error {
+		run = func(ctx context.Context, db *store) error {
 			opt.SignalType, opt.Source = vigil.SignalType(*signalType), *source
-			b, err := sqlite.NewBankService(db).FindBankByName(ctx, fs.Arg(0))
+			b, err := db.Banks.FindBankByName(ctx, fs.Arg(0))
 			if err != nil {
 				return err
 			}
@@ -99,7 +98,7 @@ func (c *BankCommand) Run(ctx context.Context, args []string) error {
 			defer closeInput()
 			// The store puts its counts in the record (vigil.AuditResult).
 			actx := vigil.WithAudit(ctx, cliRecord(vigil.AuditEntriesImport, "bank:"+b.Name, nil))
-			res, err := sqlite.NewEntryService(db).ImportEntries(actx, b.ID, "cli", banklist.NewReader(r, opt).All())
+			res, err := db.Entries.ImportEntries(actx, b.ID, "cli", banklist.NewReader(r, opt).All())
 			if err != nil {
 				return fmt.Errorf("import into %s: %s (nothing was imported)", b.Name, errorText(err))
 			}
@@ -107,7 +106,7 @@ func (c *BankCommand) Run(ctx context.Context, args []string) error {
 		}
 	case "export":
 		check = func() error { return fs.nargs(1, 2, "a bank NAME and optionally a FILE") }
-		run = func(ctx context.Context, db *sqlite.DB) error {
+		run = func(ctx context.Context, db *store) error {
 			// Nothing leaves before the export is on record.
 			if err := c.auditCLI(ctx, db, vigil.AuditBankExport, "bank:"+fs.Arg(0), nil); err != nil {
 				return err
@@ -142,11 +141,11 @@ func (c *BankCommand) Run(ctx context.Context, args []string) error {
 			}
 			return nil
 		}
-		run = func(ctx context.Context, db *sqlite.DB) error {
+		run = func(ctx context.Context, db *store) error {
 			// The store method and audit record of POST /v1/entries/{id}/retract,
 			// the record written in the retraction's own transaction.
 			rec := cliRecord(vigil.AuditEntryRetract, "entry:"+strconv.FormatInt(id, 10), map[string]string{"reason": *reason})
-			e, err := sqlite.NewEntryService(db).RetractEntry(vigil.WithAudit(ctx, rec), id, "cli", *reason)
+			e, err := db.Entries.RetractEntry(vigil.WithAudit(ctx, rec), id, "cli", *reason)
 			if err != nil {
 				return err
 			}
@@ -159,7 +158,7 @@ func (c *BankCommand) Run(ctx context.Context, args []string) error {
 	if err := check(); err != nil {
 		return err
 	}
-	db, err := c.openStore(ctx, *data)
+	db, err := c.openStore(ctx, data)
 	if err != nil {
 		return err
 	}
@@ -168,10 +167,10 @@ func (c *BankCommand) Run(ctx context.Context, args []string) error {
 }
 
 // exportBank writes a bank's active entries as CSV.
-func exportBank(ctx context.Context, db *sqlite.DB, name string, w io.Writer) error {
-	b, err := sqlite.NewBankService(db).FindBankByName(ctx, name)
+func exportBank(ctx context.Context, db *store, name string, w io.Writer) error {
+	b, err := db.Banks.FindBankByName(ctx, name)
 	if err != nil {
 		return err
 	}
-	return banklist.Export(ctx, sqlite.NewEntryService(db), b.ID, w)
+	return banklist.Export(ctx, db.Entries, b.ID, w)
 }

@@ -65,7 +65,7 @@ func (c *FeedCommand) Run(ctx context.Context, args []string) error {
 		return err
 	}
 	fs := c.newFlagSet("vigil feed "+sub, synopsis(feedUsage, "vigil feed "+sub))
-	var data *string
+	var data *storeFlags
 	if sub != "keygen" {
 		data = dataFlag(fs)
 	}
@@ -288,7 +288,7 @@ func (c *FeedCommand) Run(ctx context.Context, args []string) error {
 			if err != nil {
 				return err
 			}
-			if err := c.auditCLI(ctx, db, vigil.AuditEntriesImport, "bank:"+b.Name, map[string]any{"source": "stopncii", "since": *since}); err != nil {
+			if err := c.auditCLI(ctx, sqliteStore(db), vigil.AuditEntriesImport, "bank:"+b.Name, map[string]any{"source": "stopncii", "since": *since}); err != nil {
 				return err
 			}
 			res, err := stopncii.Pull(ctx, cl, sqlite.NewEntryService(db), b.ID, *since, "stopncii")
@@ -326,11 +326,15 @@ func (c *FeedCommand) Run(ctx context.Context, args []string) error {
 	if err := check(); err != nil {
 		return err
 	}
-	db, err := c.openStore(ctx, *data)
+	st, err := c.openStore(ctx, data)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
+	defer st.Close()
+	db, err := st.sqliteDB("vigil feed")
+	if err != nil {
+		return err
+	}
 	return run(ctx, db)
 }
 

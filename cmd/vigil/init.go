@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/vigil-oss/vigil/postgres"
 	"github.com/vigil-oss/vigil/sqlite"
 )
 
@@ -18,11 +19,12 @@ type InitCommand struct{ *Main }
 // Run creates the store in the data directory, or brings an existing
 // one's schema up to date.
 func (c *InitCommand) Run(ctx context.Context, args []string) error {
-	fs := c.newFlagSet("vigil init", `Usage: vigil init [--data DIR]
+	fs := c.newFlagSet("vigil init", `Usage: vigil init [--data DIR] [--db postgres://…]
 
-Creates the data directory and its embedded store (the SQLite database), for
-bank, key, match, scan and audit to work on before the first "vigil serve".
-On an existing directory it only brings the schema up to date.`)
+Creates the data directory and its embedded store (the SQLite database), or
+with --db the store's tables in a PostgreSQL database, for bank, key, match,
+scan and audit to work on before the first "vigil serve". On an existing
+store it only brings the schema up to date.`)
 	data := dataFlag(fs)
 	if err := fs.parse(args); err != nil {
 		return err
@@ -30,8 +32,11 @@ On an existing directory it only brings the schema up to date.`)
 	if fs.NArg() > 0 {
 		return fs.usageErrorf("init takes no arguments, got %q", fs.Args())
 	}
-	existed := storeExists(*data)
-	db, err := c.createStore(ctx, *data)
+	existed, err := c.storeExists(ctx, data)
+	if err != nil {
+		return err
+	}
+	db, err := c.createStore(ctx, data)
 	if err != nil {
 		return err
 	}
@@ -44,6 +49,16 @@ On an existing directory it only brings the schema up to date.`)
 		fmt.Fprintln(c.Stderr, "vigil: created the store")
 	}
 	return nil
+}
+
+// storeExists reports whether the store f names exists: the data
+// directory's database file, or the --db database's schema.
+func (c *InitCommand) storeExists(ctx context.Context, f *storeFlags) (bool, error) {
+	u, err := f.postgresURL()
+	if err != nil || u == "" {
+		return storeExists(f.dir()), err
+	}
+	return postgres.Initialized(ctx, u)
 }
 
 // storeExists reports whether dir holds a store's database file.

@@ -7,7 +7,6 @@ import (
 	"strconv"
 
 	"github.com/vigil-oss/vigil"
-	"github.com/vigil-oss/vigil/sqlite"
 )
 
 // KeyCommand manages API keys: `vigil key create|list|revoke`.
@@ -48,13 +47,13 @@ func (c *KeyCommand) Run(ctx context.Context, args []string) error {
 		if *name == "" {
 			*name = *role
 		}
-		db, err := c.openStore(ctx, *data)
+		db, err := c.openStore(ctx, data)
 		if err != nil {
 			return err
 		}
 		defer db.Close()
 		k := &vigil.Key{Name: *name, Role: vigil.Role(*role), CreatedBy: "cli"}
-		secret, err := sqlite.NewKeyService(db).CreateKey(vigil.WithAudit(ctx, keyCLIRecord(vigil.AuditKeyCreate, k)), k)
+		secret, err := db.Keys.CreateKey(vigil.WithAudit(ctx, keyCLIRecord(vigil.AuditKeyCreate, k)), k)
 		if err != nil {
 			return err
 		}
@@ -68,12 +67,12 @@ func (c *KeyCommand) Run(ctx context.Context, args []string) error {
 		if err := fs.nargs(0, 0, "no arguments"); err != nil {
 			return err
 		}
-		db, err := c.openStore(ctx, *data)
+		db, err := c.openStore(ctx, data)
 		if err != nil {
 			return err
 		}
 		defer db.Close()
-		list, err := sqlite.NewKeyService(db).ListKeys(ctx)
+		list, err := db.Keys.ListKeys(ctx)
 		if err != nil {
 			return err
 		}
@@ -93,12 +92,12 @@ func (c *KeyCommand) Run(ctx context.Context, args []string) error {
 		if err != nil {
 			return fs.usageErrorf("key id %q is not a number", fs.Arg(0))
 		}
-		db, err := c.openStore(ctx, *data)
+		db, err := c.openStore(ctx, data)
 		if err != nil {
 			return err
 		}
 		defer db.Close()
-		keys := sqlite.NewKeyService(db)
+		keys := db.Keys
 		// A key's name and role never change: read them for the record.
 		k, err := keys.FindKeyByID(ctx, id)
 		if err != nil {

@@ -41,7 +41,7 @@ func (c *MatchCommand) Run(ctx context.Context, args []string) error {
 	if fs.NArg() == 0 {
 		return fs.usageErrorf("match takes at least one PATH")
 	}
-	db, err := c.openStore(ctx, *data)
+	db, err := c.openStore(ctx, data)
 	if err != nil {
 		return err
 	}

@@ -10,7 +10,6 @@ import (
 
 	"github.com/vigil-oss/vigil"
 	"github.com/vigil-oss/vigil/report"
-	"github.com/vigil-oss/vigil/sqlite"
 )
 
 // ReportCommand renders incidents for centres: `vigil report render|submit`.
@@ -73,12 +72,15 @@ func (c *ReportCommand) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	db, err := c.openStore(ctx, *data)
+	st, err := c.openStore(ctx, data)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
-	incidents := sqlite.NewIncidentService(db)
+	defer st.Close()
+	if st.Incidents == nil {
+		return vigil.Errorf(vigil.EUNSUPPORTED, "incidents are kept on the SQLite store only; not built for PostgreSQL yet")
+	}
+	incidents := st.Incidents
 	inc, err := incidents.FindIncident(ctx, *id)
 	if err != nil {
 		return err

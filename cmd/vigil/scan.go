@@ -23,7 +23,6 @@ import (
 	"github.com/vigil-oss/vigil/hashing"
 	"github.com/vigil-oss/vigil/pdq"
 	"github.com/vigil-oss/vigil/respond"
-	"github.com/vigil-oss/vigil/sqlite"
 )
 
 // ScanCommand sweeps directories for known content:
@@ -79,7 +78,7 @@ func (c *ScanCommand) Run(ctx context.Context, args []string) error {
 			return rc.lookup(ctx, sigs, opts)
 		}
 	} else {
-		db, err := c.openStore(ctx, *data)
+		db, err := c.openStore(ctx, data)
 		if err != nil {
 			return err
 		}
@@ -88,7 +87,7 @@ func (c *ScanCommand) Run(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		signals := sqlite.NewSignalStore(db)
+		signals := db.Signals
 		lookup = func(ctx context.Context, sigs []vigil.Signal) ([]vigil.MatchResult, error) {
 			res, err := m.Lookup(ctx, sigs, opts)
 			if err != nil || *keep == 0 {
@@ -98,7 +97,7 @@ func (c *ScanCommand) Run(ctx context.Context, args []string) error {
 		}
 		if *act {
 			// No notifier: a rule's webhook event is reported as not sent.
-			flow = &respond.Service{Rules: sqlite.NewRuleService(db), Cases: sqlite.NewCaseService(db), Logger: c.Logger}
+			flow = &respond.Service{Rules: db.Rules, Cases: db.Cases, Logger: c.Logger}
 		}
 	}
 

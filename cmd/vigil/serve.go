@@ -19,7 +19,6 @@ import (
 	"github.com/vigil-oss/vigil/pdq"
 	"github.com/vigil-oss/vigil/report"
 	"github.com/vigil-oss/vigil/respond"
-	"github.com/vigil-oss/vigil/sqlite"
 )
 
 // ServeCommand runs the matching service: `vigil serve`.
@@ -73,18 +72,18 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 		c.Logger.Warn("--decode-memory is under 16 bytes per pixel of --max-pixels: the largest images may be refused", "decode_memory", *decodeMemory, "max_pixels", *maxPixels)
 	}
 
-	db, err := c.createStore(ctx, *data)
+	db, err := c.createStore(ctx, data)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	banks, entries, keys := sqlite.NewBankService(db), sqlite.NewEntryService(db), sqlite.NewKeyService(db)
-	conversations := sqlite.NewConversationService(db)
-	cases, mediaStore, err := c.openReview(ctx, db, *data, review)
+	banks, entries, keys := db.Banks, db.Entries, db.Keys
+	conversations := db.Conversations
+	cases, mediaStore, err := c.openReview(ctx, db, data.dir(), review)
 	if err != nil {
 		return err
 	}
-	ruleStore := sqlite.NewRuleService(db)
+	ruleStore := db.Rules
 	if err := c.loadRules(ctx, cases, ruleStore, ruleFlags, webhooks); err != nil {
 		return err
 	}
@@ -95,7 +94,7 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 
 	start := time.Now()
 	m := matcher.New(banks, entries, c.Logger)
-	signals := sqlite.NewSignalStore(db)
+	signals := db.Signals
 	if *keepSignals > 0 {
 		m.SetSignalStore(signals)
 	}
@@ -103,7 +102,7 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	// share the process's memory.
 	budget := hashing.NewDecodeBudget(*decodeMemory, *decodeWait)
 	hashOpts := hashing.Options{Limits: hashing.Limits{MaxBytes: *maxBytes, MaxPixels: *maxPixels, Memory: budget}, Pipeline: pdq.Full, Dihedral: true}
-	js, err := c.openJobs(ctx, db, *data, webhooks, *jobWorkers, hashOpts, m, signals, *keepSignals)
+	js, err := c.openJobs(ctx, db, data.dir(), webhooks, *jobWorkers, hashOpts, m, signals, *keepSignals)
 	if err != nil {
 		return err
 	}
@@ -133,13 +132,14 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	srv.BodyTimeout, srv.UploadTimeout = *bodyTimeout, *uploadTimeout
 	srv.Jobs, srv.Notifier, srv.Respond = js, js, flow
 	srv.Conversations, srv.Grooming, srv.ConversationRetention = conversations, grooming.NewDetector(grooming.Options{}), *retention
-	srv.Audit = sqlite.NewAuditService(db)
-	feeds := sqlite.NewFeedService(db)
-	feeds.Policy = cases.Policy // subscribers' feedback quarantines as local review does
-	srv.Feeds, srv.Subscriptions = feeds, feeds
+	srv.Audit = db.Audit
+	if db.Feeds != nil {
+		db.Feeds.Policy = review.policy // subscribers' feedback quarantines as local review does
+		srv.Feeds, srv.Subscriptions = db.Feeds, db.Feeds
+	}
 	srv.Signals, srv.KeepSignals = signals, *keepSignals
 	srv.Cases, srv.Media, srv.UI = cases, mediaStore, *uiOpts
-	srv.Incidents = sqlite.NewIncidentService(db)
+	srv.Incidents = db.Incidents
 	if *ncmecConfig != "" {
 		if srv.NCMEC, err = readNCMECConfig(*ncmecConfig); err != nil {
 			return err
@@ -151,7 +151,10 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 		if srv.NCMEC == nil {
 			return fs.usageErrorf("--ncmec-user needs --ncmec-config")
 		}
-		sub := &report.Submitter{Incidents: srv.Incidents, Submissions: sqlite.NewSubmissionService(db), Media: mediaStore,
+		if db.Submissions == nil {
+			return vigil.Errorf(vigil.EUNSUPPORTED, "submission to NCMEC works on the SQLite store only; not built for PostgreSQL yet")
+		}
+		sub := &report.Submitter{Incidents: srv.Incidents, Submissions: db.Submissions, Media: mediaStore,
 			Config: *srv.NCMEC, Validator: srv.NCMECValidator, Logger: c.Logger,
 			Client: &report.ISPWS{BaseURL: *ncmecURL, Username: *ncmecUser, Password: os.Getenv("VIGIL_NCMEC_PASSWORD"),
 				HTTP: &http.Client{Timeout: 2 * time.Minute}}}
@@ -181,6 +184,11 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go m.Run(runCtx, *refresh)
+	if db.follow != nil {
+		// Replicas on one PostgreSQL: refresh as soon as another commits
+		// bank changes, not only every --refresh.
+		go db.follow(runCtx, *refresh, m.Refresh)
+	}
 	go c.purge(runCtx, conversations, signals)
 	go c.purgeCases(runCtx, cases, mediaStore)
 
@@ -191,16 +199,17 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	return errors.Join(srv.Close(shutCtx), js.Stop(shutCtx))
 }
 
-// openJobs opens the background job runner on the store's database file,
-// with uploads spooled under the data directory.
-func (c *ServeCommand) openJobs(ctx context.Context, db *sqlite.DB, data string, webhooks webhookFlags, workers int, hashOpts hashing.Options,
+// openJobs opens the background job runner on the store's database (the
+// SQLite file or the PostgreSQL database), with uploads spooled under the
+// data directory.
+func (c *ServeCommand) openJobs(ctx context.Context, db *store, data string, webhooks webhookFlags, workers int, hashOpts hashing.Options,
 	m vigil.MatchService, signals vigil.SignalStore, keep time.Duration) (*jobs.Client, error) {
 	hooks, err := webhooks.resolve(os.Getenv)
 	if err != nil {
 		return nil, err
 	}
 	return jobs.Open(ctx, jobs.Config{
-		DBPath: db.Path(), SpoolDir: filepath.Join(data, "spool"),
+		DBPath: db.sqlitePath, DatabaseURL: db.pgURL, SpoolDir: filepath.Join(data, "spool"),
 		Matcher: m, Signals: signals, KeepSignals: keep, Hashing: hashOpts,
 		Webhooks: hooks, Workers: workers, Logger: c.Logger,
 	})
@@ -208,7 +217,7 @@ func (c *ServeCommand) openJobs(ctx context.Context, db *sqlite.DB, data string,
 
 // bootstrapKey creates an admin key when the store has never had one and
 // prints it once: without it nobody could call the API.
-func (c *ServeCommand) bootstrapKey(ctx context.Context, db *sqlite.DB, keys vigil.KeyService) error {
+func (c *ServeCommand) bootstrapKey(ctx context.Context, db *store, keys vigil.KeyService) error {
 	n, err := keys.CountKeys(ctx)
 	if err != nil {
 		return err

@@ -10,7 +10,6 @@ import (
 
 	"github.com/vigil-oss/vigil"
 	"github.com/vigil-oss/vigil/media"
-	"github.com/vigil-oss/vigil/sqlite"
 )
 
 // reviewFlags are serve's flags for review: the quarantine policy and the
@@ -51,13 +50,12 @@ const mediaKeyFileName = "media.key"
 // openReview returns the case store and the encrypted media store. Media
 // keys come from --media-key-file, else $VIGIL_MEDIA_KEYS, else the data
 // directory's key file, generated (and logged) on first start.
-func (c *ServeCommand) openReview(ctx context.Context, db *sqlite.DB, dataDir string, r *reviewFlags) (*sqlite.CaseService, *media.Store, error) {
+func (c *ServeCommand) openReview(ctx context.Context, db *store, dataDir string, r *reviewFlags) (vigil.CaseService, *media.Store, error) {
 	if err := r.policy.Validate(); err != nil {
 		return nil, nil, fmt.Errorf("quarantine flags: %s", vigil.ErrorMessage(err))
 	}
-	cases := sqlite.NewCaseService(db)
-	cases.Policy = r.policy
-	cases.OnQuarantine = func(_ context.Context, q sqlite.AutoQuarantine) { c.logAutoQuarantine(q) }
+	cases := db.Cases
+	db.setReview(r.policy, func(_ context.Context, q autoQuarantine) { c.logAutoQuarantine(q) })
 
 	var keys *media.Keyring
 	var err error
@@ -101,7 +99,7 @@ func (c *ServeCommand) openReview(ctx context.Context, db *sqlite.DB, dataDir st
 
 // logAutoQuarantine logs an automatic quarantine; the store has recorded
 // it in the audit log in the quarantine's own transaction.
-func (c *ServeCommand) logAutoQuarantine(q sqlite.AutoQuarantine) {
+func (c *ServeCommand) logAutoQuarantine(q autoQuarantine) {
 	c.Logger.Warn("bank entry quarantined automatically", "entry", q.EntryID, "case", q.CaseID, "reason", q.Reason)
 }
 

@@ -73,12 +73,12 @@ func TestOpenReviewKeys(t *testing.T) {
 	// First start without keys: one is generated into the data directory
 	// and the log says so; the next start reuses it.
 	c, log := reviewCommand()
-	cases, store, err := c.openReview(ctx, db, dir, parseReviewFlags(t))
+	cases, store, err := c.openReview(ctx, sqliteStore(db), dir, parseReviewFlags(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cases.Policy.MinFalsePositives != 3 || cases.Policy.Window != 24*time.Hour {
-		t.Errorf("default policy %+v", cases.Policy)
+	if p := cases.(*sqlite.CaseService).Policy; p.MinFalsePositives != 3 || p.Window != 24*time.Hour {
+		t.Errorf("default policy %+v", p)
 	}
 	if !strings.Contains(log.String(), "generated a media encryption key") {
 		t.Errorf("log does not tell of the generated key: %s", log)
@@ -92,7 +92,7 @@ func TestOpenReviewKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	c, log = reviewCommand()
-	_, store, err = c.openReview(ctx, db, dir, parseReviewFlags(t, "-quarantine-false-positives", "0"))
+	_, store, err = c.openReview(ctx, sqliteStore(db), dir, parseReviewFlags(t, "-quarantine-false-positives", "0"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +106,7 @@ func TestOpenReviewKeys(t *testing.T) {
 	// Keys from the environment win over the generated file.
 	t.Setenv(media.EnvKeys, "env1:"+base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{5}, 32)))
 	c, log = reviewCommand()
-	if _, _, err := c.openReview(ctx, db, dir, parseReviewFlags(t)); err != nil {
+	if _, _, err := c.openReview(ctx, sqliteStore(db), dir, parseReviewFlags(t)); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(log.String(), "media_key=env1") {
@@ -122,14 +122,14 @@ func TestOpenReviewKeys(t *testing.T) {
 	env1 := "env1:" + base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{5}, 32))
 	t.Setenv(media.EnvKeys, env1+"\n"+string(generated))
 	c, log = reviewCommand()
-	if _, _, err := c.openReview(ctx, db, dir, parseReviewFlags(t, "-media-rekey")); err != nil {
+	if _, _, err := c.openReview(ctx, sqliteStore(db), dir, parseReviewFlags(t, "-media-rekey")); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(log.String(), "blobs=1") {
 		t.Errorf("rekey did not report one blob: %s", log)
 	}
 	t.Setenv(media.EnvKeys, env1)
-	_, store, err = c.openReview(ctx, db, dir, parseReviewFlags(t))
+	_, store, err = c.openReview(ctx, sqliteStore(db), dir, parseReviewFlags(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,10 +138,10 @@ func TestOpenReviewKeys(t *testing.T) {
 	}
 
 	t.Setenv(media.EnvKeys, "env1:tooshort")
-	if _, _, err := c.openReview(ctx, db, dir, parseReviewFlags(t)); err == nil || !strings.Contains(err.Error(), media.EnvKeys) {
+	if _, _, err := c.openReview(ctx, sqliteStore(db), dir, parseReviewFlags(t)); err == nil || !strings.Contains(err.Error(), media.EnvKeys) {
 		t.Errorf("bad environment keys: %v", err)
 	}
-	if _, _, err := c.openReview(ctx, db, dir, parseReviewFlags(t, "-quarantine-max-precision", "2")); err == nil {
+	if _, _, err := c.openReview(ctx, sqliteStore(db), dir, parseReviewFlags(t, "-quarantine-max-precision", "2")); err == nil {
 		t.Error("accepted a precision above 1")
 	}
 }
@@ -266,7 +266,7 @@ func TestAutoQuarantineAudited(t *testing.T) {
 	db, dir := mustOpenDB(t)
 	t.Setenv(media.EnvKeys, "")
 	c, log := reviewCommand()
-	cases, _, err := c.openReview(ctx, db, dir, parseReviewFlags(t, "-quarantine-false-positives", "1"))
+	cases, _, err := c.openReview(ctx, sqliteStore(db), dir, parseReviewFlags(t, "-quarantine-false-positives", "1"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -87,7 +87,13 @@ func startServe(tb testing.TB, args ...string) *served {
 		}
 		return urlRE.MatchString(logs.String())
 	})
-	return &served{tb: tb, base: urlRE.FindStringSubmatch(logs.String())[1], key: keyRE.FindStringSubmatch(stdout.String())[1]}
+	srv := &served{tb: tb, base: urlRE.FindStringSubmatch(logs.String())[1]}
+	// Only the first start of a store prints a key (a second replica on
+	// one PostgreSQL store does not).
+	if k := keyRE.FindStringSubmatch(stdout.String()); k != nil {
+		srv.key = k[1]
+	}
+	return srv
 }
 
 // call sends a request with the admin key and returns the status and body.

@@ -3,56 +3,218 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
+	"strings"
+	"time"
 
+	"github.com/vigil-oss/vigil"
 	"github.com/vigil-oss/vigil/matcher"
+	"github.com/vigil-oss/vigil/postgres"
 	"github.com/vigil-oss/vigil/sqlite"
 )
 
 // defaultDataDir is where the embedded store lives unless --data says.
 const defaultDataDir = "./vigil-data"
 
-// dataFlag registers the --data flag shared by every command that opens the
-// store.
-func dataFlag(fs *flagSet) *string {
-	return fs.String("data", defaultDataDir, "data directory of the embedded SQLite store, made by vigil init or vigil serve")
+// envDB names the environment variable that --db defaults to.
+const envDB = "VIGIL_DB"
+
+// storeFlags are the flags of every command that opens the store: the
+// data directory and, for PostgreSQL, the database.
+type storeFlags struct {
+	fs   *flagSet
+	data *string
+	db   *string
 }
 
-// localMatcher loads the indexes of every bank in db.
-func (m *Main) localMatcher(ctx context.Context, db *sqlite.DB) (*matcher.Matcher, error) {
-	mt := matcher.New(sqlite.NewBankService(db), sqlite.NewEntryService(db), m.Logger)
+// dataFlag registers the --data and --db flags shared by every command
+// that opens the store.
+func dataFlag(fs *flagSet) *storeFlags {
+	return &storeFlags{
+		fs:   fs,
+		data: fs.String("data", defaultDataDir, "data directory: the embedded SQLite store, made by vigil init or vigil serve, or with --db the media and job spool"),
+		db:   fs.String("db", os.Getenv(envDB), "PostgreSQL database (postgres://…) to keep the store in instead of the data directory's SQLite file; several vigil serve replicas can share one (default $"+envDB+")"),
+	}
+}
+
+// dir returns the data directory.
+func (f *storeFlags) dir() string { return *f.data }
+
+// postgresURL returns the --db URL, or "" for the SQLite store.
+func (f *storeFlags) postgresURL() (string, error) {
+	u := *f.db
+	if u == "" {
+		return "", nil
+	}
+	if !strings.HasPrefix(u, "postgres://") && !strings.HasPrefix(u, "postgresql://") {
+		return "", f.fs.usageErrorf("--db must be a postgres:// URL")
+	}
+	return u, nil
+}
+
+// store is an open store, SQLite or PostgreSQL, as the services the
+// commands use.
+type store struct {
+	Banks         vigil.BankService
+	Entries       vigil.EntryService
+	Keys          vigil.KeyService
+	Conversations vigil.ConversationService
+	Audit         vigil.AuditService
+	Signals       vigil.SignalStore
+	Rules         vigil.RuleService
+	Cases         vigil.CaseService
+
+	// Stores only SQLite has so far (nil on PostgreSQL): feeds published
+	// and subscribed to, incidents and their submissions.
+	Feeds       *sqlite.FeedService
+	Incidents   vigil.IncidentService
+	Submissions vigil.SubmissionService
+
+	// setReview sets the automatic quarantine policy and what is told of
+	// each automatic quarantine.
+	setReview func(p vigil.QuarantinePolicy, on func(ctx context.Context, q autoQuarantine))
+
+	// sqlite is the SQLite database, for what only it stores so far; nil
+	// on PostgreSQL.
+	sqlite *sqlite.DB
+
+	// where names the store in logs, without credentials.
+	where string
+	// sqlitePath is the SQLite file (River's jobs go in it too); pgURL the
+	// PostgreSQL database (likewise). One of them is set.
+	sqlitePath, pgURL string
+	// follow keeps an index current until ctx ends; nil: matcher.Run's
+	// polling.
+	follow func(ctx context.Context, interval time.Duration, refresh func(context.Context) error)
+	close  func() error
+}
+
+// autoQuarantine is an automatic quarantine, whichever store made it.
+type autoQuarantine struct {
+	EntryID, CaseID int64
+	Reason          string
+}
+
+// sqliteDB returns the SQLite database of a command (what) that works only
+// on SQLite so far, or says so.
+func (s *store) sqliteDB(what string) (*sqlite.DB, error) {
+	if s.sqlite == nil {
+		return nil, vigil.Errorf(vigil.EUNSUPPORTED, "%s works on the SQLite store only; it is not built for PostgreSQL yet", what)
+	}
+	return s.sqlite, nil
+}
+
+// Close closes the store.
+func (s *store) Close() error { return s.close() }
+
+// Path names the store, without credentials.
+func (s *store) Path() string { return s.where }
+
+// sqliteStore returns the services of a SQLite database.
+func sqliteStore(db *sqlite.DB) *store {
+	cases := sqlite.NewCaseService(db)
+	return &store{
+		Banks: sqlite.NewBankService(db), Entries: sqlite.NewEntryService(db), Keys: sqlite.NewKeyService(db),
+		Conversations: sqlite.NewConversationService(db), Audit: sqlite.NewAuditService(db),
+		Signals: sqlite.NewSignalStore(db), Rules: sqlite.NewRuleService(db), Cases: cases,
+		Feeds: sqlite.NewFeedService(db), Incidents: sqlite.NewIncidentService(db), Submissions: sqlite.NewSubmissionService(db),
+		setReview: func(p vigil.QuarantinePolicy, on func(context.Context, autoQuarantine)) {
+			cases.Policy = p
+			cases.OnQuarantine = func(ctx context.Context, q sqlite.AutoQuarantine) {
+				on(ctx, autoQuarantine{EntryID: q.EntryID, CaseID: q.CaseID, Reason: q.Reason})
+			}
+		},
+		sqlite: db, where: db.Path(), sqlitePath: db.Path(), close: db.Close,
+	}
+}
+
+// postgresStore returns the services of a PostgreSQL database.
+func postgresStore(db *postgres.DB, url string) *store {
+	cases := postgres.NewCaseService(db)
+	return &store{
+		Banks: postgres.NewBankService(db), Entries: postgres.NewEntryService(db), Keys: postgres.NewKeyService(db),
+		Conversations: postgres.NewConversationService(db), Audit: postgres.NewAuditService(db),
+		Signals: postgres.NewSignalStore(db), Rules: postgres.NewRuleService(db), Cases: cases,
+		setReview: func(p vigil.QuarantinePolicy, on func(context.Context, autoQuarantine)) {
+			cases.Policy = p
+			cases.OnQuarantine = func(ctx context.Context, q postgres.AutoQuarantine) {
+				on(ctx, autoQuarantine{EntryID: q.EntryID, CaseID: q.CaseID, Reason: q.Reason})
+			}
+		},
+		where: "postgres " + db.Path(), pgURL: url, follow: db.Follow, close: db.Close,
+	}
+}
+
+// localMatcher loads the indexes of every bank in st.
+func (m *Main) localMatcher(ctx context.Context, st *store) (*matcher.Matcher, error) {
+	mt := matcher.New(st.Banks, st.Entries, m.Logger)
 	if err := mt.Load(ctx); err != nil {
 		return nil, fmt.Errorf("load indexes: %w", err)
 	}
 	return mt, nil
 }
 
-// openStore opens the existing SQLite store in dir and says on stderr which
-// directory it is. It never creates one: a command run from the wrong
-// directory would otherwise work on a new, empty store (print a key the
-// server does not know, verify an empty audit log) and say nothing.
-func (m *Main) openStore(ctx context.Context, dir string) (*sqlite.DB, error) {
-	abs, err := filepath.Abs(dir)
+// openStore opens the existing store and says on stderr which it is. It
+// never creates one: a command run from the wrong directory (or on the
+// wrong database) would otherwise work on a new, empty store (print a key
+// the server does not know, verify an empty audit log) and say nothing.
+func (m *Main) openStore(ctx context.Context, f *storeFlags) (*store, error) {
+	u, err := f.postgresURL()
+	if err != nil {
+		return nil, err
+	}
+	if u != "" {
+		ok, err := postgres.Initialized(ctx, u)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, fmt.Errorf("no Vigil store in the --db database: create it with \"vigil init --db URL\"")
+		}
+		return m.openPostgres(ctx, u)
+	}
+	abs, err := filepath.Abs(f.dir())
 	if err != nil {
 		return nil, err
 	}
 	if !storeExists(abs) {
-		return nil, fmt.Errorf("no Vigil data directory at %s: give the right one with --data DIR, or create it with \"vigil init --data %s\"", abs, dir)
+		return nil, fmt.Errorf("no Vigil data directory at %s: give the right one with --data DIR, or create it with \"vigil init --data %s\"", abs, f.dir())
 	}
 	return m.openData(ctx, abs)
 }
 
-// createStore opens the SQLite store in dir, creating it if needed; only
-// init and serve do.
-func (m *Main) createStore(ctx context.Context, dir string) (*sqlite.DB, error) {
-	abs, err := filepath.Abs(dir)
+// createStore opens the store, creating it if needed; only init and serve
+// do.
+func (m *Main) createStore(ctx context.Context, f *storeFlags) (*store, error) {
+	u, err := f.postgresURL()
+	if err != nil {
+		return nil, err
+	}
+	if u != "" {
+		return m.openPostgres(ctx, u)
+	}
+	abs, err := filepath.Abs(f.dir())
 	if err != nil {
 		return nil, err
 	}
 	return m.openData(ctx, abs)
 }
 
-func (m *Main) openData(ctx context.Context, abs string) (*sqlite.DB, error) {
+func (m *Main) openData(ctx context.Context, abs string) (*store, error) {
 	fmt.Fprintf(m.Stderr, "vigil: data directory %s\n", abs)
-	return sqlite.Open(ctx, abs, m.Logger)
+	db, err := sqlite.Open(ctx, abs, m.Logger)
+	if err != nil {
+		return nil, err
+	}
+	return sqliteStore(db), nil
+}
+
+func (m *Main) openPostgres(ctx context.Context, url string) (*store, error) {
+	db, err := postgres.Open(ctx, url, m.Logger)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(m.Stderr, "vigil: store on PostgreSQL %s\n", db.Path())
+	return postgresStore(db, url), nil
 }

@@ -93,6 +93,7 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{[]string{"audit", "list", "--limit", "0"}, "-limit: must be between 1 and"},
 		{[]string{"serve", "--job-workers", "0"}, `invalid value "0" for flag -job-workers`},
 		{[]string{"serve", "extra"}, "serve takes no arguments"},
+		{[]string{"bank", "list", "--db", "mysql://x"}, "--db must be a postgres:// URL"},
 		{[]string{"rules"}, "missing subcommand"},
 		{[]string{"rules", "check"}, "rules check takes one FILE, got 0 arguments"},
 		{[]string{"version", "extra"}, "version takes no arguments"},
