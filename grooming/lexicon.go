@@ -188,6 +188,7 @@ type lexicon struct {
 	coBySym    [][]coRef // symbol → co-occurrence elements it satisfies
 	patterns   []pattern
 	nsyms      int32
+	langs      map[string]uint16 // folded function word → languages (bit per Lang)
 }
 
 // known reports whether a de-spaced run spells a lexicon word or starts
@@ -218,7 +219,7 @@ func foldPatternWord(n *normalizer, w string) string {
 }
 
 func compileLexicon(groups [][]entry) (*lexicon, error) {
-	lx := &lexicon{words: map[string]int32{}, prefixes: map[string]int32{}}
+	lx := &lexicon{words: map[string]int32{}, prefixes: map[string]int32{}, langs: compileLangs()}
 	var n normalizer
 	sym := func(w string) (int32, error) {
 		prefix := strings.HasSuffix(w, "*")
