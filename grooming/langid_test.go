@@ -29,7 +29,7 @@ func TestIdentifyLanguage(t *testing.T) {
 // unsupported cut.
 func TestLanguageShares(t *testing.T) {
 	d := NewDetector(Options{})
-	for _, file := range []string{"testdata/dev.jsonl", "testdata/dev_hand.jsonl", "testdata/heldout.jsonl"} {
+	for _, file := range []string{"testdata/dev.jsonl", "testdata/dev_hand.jsonl", "testdata/heldout.jsonl", "testdata/dev_lang.jsonl"} {
 		for _, r := range readRecords(t, file) {
 			risk := d.Score(r.Conversation)
 			if risk.Unsupported {

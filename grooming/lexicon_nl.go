@@ -38,10 +38,11 @@ var lexiconNL = []entry{
 
 	{Secrecy, 1.0, flagCaregiver, "vertel|zeg ~3 niet|niks|niets ~3 @oversight"},
 	{Secrecy, 1.0, flagCaregiver, "niet ~3 @oversight ~2 vertellen|zeggen|laten"},
-	{Secrecy, 0.6, 0, "tussen ~1 ons|jou en mij"},
+	{Secrecy, 0.6, 0, "tussen ~1 ons"},
+	{Secrecy, 0.6, 0, "tussen jou en mij"},
 	{Secrecy, 0.8, 0, "ons ~1 kleine ~1 geheim|geheimpje"},
 	{Secrecy, 0.6, 0, "is ~1 een ~1 geheim|geheimpje"},
-	{Secrecy, 0.9, flagCaregiver, "verwijder|wis|delete ~3 berichten|chat|chats|gesprek|alles"},
+	{Secrecy, 0.9, flagCaregiver, "verwijder|wis|delete ~5 berichten|chat|chats|gesprek|alles"},
 	{Secrecy, 0.8, flagCaregiver, "niemand ~3 weten|hoeft"},
 	{Secrecy, 0.8, flagCaregiver, "sla me op als"},
 	{Secrecy, 0.8, flagCaregiver, "ouders ~3 niet ~2 begrijpen|snappen"},
@@ -54,14 +55,14 @@ var lexiconNL = []entry{
 	{Isolation, 0.8, 0, "niemand ~1 begrijpt ~1 je|jou ~1 zoals"},
 
 	{PlatformMove, 0.5, 0, "voeg|add ~1 me ~2 @app"},
-	{PlatformMove, 0.5, 0, "zullen we|gaan we ~3 @app"},
+	{PlatformMove, 0.5, 0, "zullen|gaan we ~3 @app"},
 	{PlatformMove, 0.5, 0, "heb je ~1 @app"},
 	{PlatformMove, 0.9, flagOversight, "nieuw|nieuwe|geheim|geheime|nep ~1 account|profiel"},
 	{PlatformMove, 0.9, flagOversight, "verdwijnende berichten"},
 	{PlatformMove, 0.9, flagOversight, "deze app|site ~1 slaat|leest|bewaart|kijkt"},
 
 	{PhotoRequest, 0.6, 0, "stuur ~3 foto|fotos|foto's|selfie|filmpje|video"},
-	{PhotoRequest, 0.7, 0, "foto|fotos|foto's ~1 van jou|van je|van jezelf"},
+	{PhotoRequest, 0.7, 0, "foto|fotos|foto's ~1 van ~1 jou|je|jezelf"},
 	{PhotoRequest, 0.6, 0, "zet ~1 je ~1 camera ~1 aan"},
 	{PhotoRequest, 0.5, 0, "videobellen|facetimen"},
 

@@ -86,7 +86,7 @@ var lexiconPL = []entry{
 
 	{CueCommerce, 1.0, 0, "nadal|jeszcze ~1 dostępn*|dostepn*"},
 	{CueCommerce, 1.0, 0, "na sprzedaż|sprzedaz"},
-	{CueCaregiver, 1.0, 0, "napiszę|napisze|zadzwonię|zadzwonie|zapytam ~2 twoją|twoja|twoich ~1 mam*|tat*|rodzic*"},
+	{CueCaregiver, 1.0, 0, "napiszę|napisze|zadzwonię|zadzwonie|zapytam ~2 twoją|twoja|twojej|twoich ~1 mam*|tat*|rodzic*"},
 	{CueCaregiver, 0.9, 0, "zapytaj ~2 rodzic*|mam*|tat*"},
 	{CueCaregiver, 0.8, 0, "z ~1 rodzicami"},
 	{CueSurprise, 1.0, 0, "niespodzian*"},
