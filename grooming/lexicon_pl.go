@@ -36,7 +36,7 @@ var lexiconPL = []entry{
 	{RiskAssessment, 0.7, 0, "czy ktoś|ktos ~2 domu|obok"},
 	{RiskAssessment, 0.8, 0, "kontrol* rodzicielsk*"},
 
-	{Secrecy, 1.0, flagCaregiver, "nie ~2 mów|mow|mówi*|mowi*|powiedz|pokazuj|pisz ~3 @oversight|nikomu|nic"},
+	{Secrecy, 1.0, flagCaregiver, "nie ~2 mów*|mow*|powiedz*|pokazuj*|pisz* ~3 @oversight|nikomu|nic"},
 	{Secrecy, 0.6, 0, "między|miedzy ~1 nami"},
 	{Secrecy, 0.8, 0, "nasz* ~1 mał*|mal* ~1 sekret*|tajemnic*"},
 	{Secrecy, 0.6, 0, "to ~1 tajemnica|sekret"},
