@@ -3,6 +3,7 @@ package grooming
 import (
 	"math/bits"
 	"strings"
+	"unicode/utf8"
 )
 
 // Lang is a language the lexicons cover. The order is part of the streaming
@@ -88,9 +89,56 @@ type langCount struct {
 	known uint16           // of them, function words of some supported language
 }
 
-// countLangs scores the normalised tokens of one message. A word unique to
-// one language scores 2, a shared word 1 for each of its languages.
-func (lx *lexicon) countLangs(n *normalizer, c *langCount) {
+// letterLangs maps letters that only some supported languages write to
+// those languages. Letters that unsupported neighbours also write often (ä,
+// ö, ü in Swedish, Finnish, Hungarian, Turkish; ç in Turkish) are left out. Folding removes them before matching, so identification
+// reads them from the original text: a short Polish line of content words
+// ("możesz wysłać zdjęcie") has few function words but many of these.
+func letterLangs(r rune) uint16 {
+	switch r {
+	case 'ą', 'ę', 'ś', 'ż', 'ź', 'ć', 'ń', 'ł', 'Ą', 'Ę', 'Ś', 'Ż', 'Ź', 'Ć', 'Ń', 'Ł':
+		return 1 << LangPL
+	case 'õ', 'Õ':
+		return 1<<LangET | 1<<LangPT
+	case 'ã', 'Ã', 'ê', 'Ê', 'ô', 'Ô':
+		return 1<<LangPT | 1<<LangFR
+	case 'ñ', 'Ñ', '¿', '¡':
+		return 1 << LangES
+	case 'ß':
+		return 1 << LangDE
+	case 'è', 'È', 'ì', 'Ì', 'ò', 'Ò', 'ù', 'Ù', 'à', 'À':
+		return 1<<LangIT | 1<<LangFR
+	case 'œ', 'Œ', 'ë', 'Ë', 'î', 'Î', 'û', 'Û':
+		return 1 << LangFR
+	}
+	return 0
+}
+
+// wordLetters returns the languages whose special letters the original
+// text of a token contains, scanning only non-ASCII words.
+func wordLetters(orig string) uint16 {
+	ascii := true
+	for i := 0; i < len(orig); i++ {
+		if orig[i] >= utf8.RuneSelf {
+			ascii = false
+			break
+		}
+	}
+	if ascii {
+		return 0
+	}
+	var m uint16
+	for _, r := range orig {
+		m |= letterLangs(r)
+	}
+	return m
+}
+
+// countLangs scores the normalised tokens of one message (text is its
+// original). A function word unique to one language scores 2, a shared
+// one 1 for each of its languages; a word with a language's special
+// letters counts as evidence for it like a shared function word.
+func (lx *lexicon) countLangs(n *normalizer, text string, c *langCount) {
 	*c = langCount{}
 	for _, t := range n.toks {
 		w := n.buf[t.a:t.b]
@@ -102,6 +150,19 @@ func (lx *lexicon) countLangs(n *normalizer, c *langCount) {
 		}
 		mask, ok := lx.langs[string(w)]
 		if !ok {
+			if int(t.end) <= len(text) && t.start <= t.end {
+				mask = wordLetters(text[t.start:t.end])
+			}
+			if mask == 0 {
+				continue
+			}
+			c.known++
+			for mask != 0 {
+				l := bits.TrailingZeros16(mask)
+				mask &= mask - 1
+				c.score[l]++
+				c.hits[l]++
+			}
 			continue
 		}
 		c.known++

@@ -160,7 +160,7 @@ func (d *Detector) tag(s *tagScratch, text string) *msgTags {
 		t.spans = append(t.spans, s.fs[f]...)
 		t.spanOff[f] = [2]int32{a, int32(len(t.spans))}
 	}
-	d.lx.countLangs(&s.n, &t.lang)
+	d.lx.countLangs(&s.n, text, &t.lang)
 	t.selfAge = selfAge(&s.n)
 	t.question = question
 	return t
