@@ -3,6 +3,7 @@ package grooming
 import (
 	"math/bits"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -115,8 +116,11 @@ func letterLangs(r rune) uint16 {
 }
 
 // wordLetters returns the languages whose special letters the original
-// text of a token contains, scanning only non-ASCII words.
-func wordLetters(orig string) uint16 {
+// text of a token contains, and how many extra words it stands for: scripts
+// written without spaces (Han, kana, Thai) count a word per character, so
+// that a Chinese chat is not too short to judge. Only non-ASCII text is
+// scanned.
+func wordLetters(orig string) (mask uint16, extra int) {
 	ascii := true
 	for i := 0; i < len(orig); i++ {
 		if orig[i] >= utf8.RuneSelf {
@@ -125,13 +129,18 @@ func wordLetters(orig string) uint16 {
 		}
 	}
 	if ascii {
-		return 0
+		return 0, 0
 	}
-	var m uint16
 	for _, r := range orig {
-		m |= letterLangs(r)
+		if r < 0x0E00 {
+			mask |= letterLangs(r)
+			continue
+		}
+		if unicode.In(r, unicode.Han, unicode.Hiragana, unicode.Katakana, unicode.Thai) {
+			extra++
+		}
 	}
-	return m
+	return mask, max(extra-1, 0)
 }
 
 // countLangs scores the normalised tokens of one message (text is its
@@ -145,14 +154,15 @@ func (lx *lexicon) countLangs(n *normalizer, text string, c *langCount) {
 		if t.num >= 0 || !allLetters(w) {
 			continue
 		}
-		if c.words < ^uint16(0) {
-			c.words++
+		var letters uint16
+		extra := 0
+		if int(t.end) <= len(text) && t.start <= t.end {
+			letters, extra = wordLetters(text[t.start:t.end])
 		}
+		c.words = uint16(min(int(c.words)+1+extra, 1<<16-1))
 		mask, ok := lx.langs[string(w)]
 		if !ok {
-			if int(t.end) <= len(text) && t.start <= t.end {
-				mask = wordLetters(text[t.start:t.end])
-			}
+			mask = letters
 			if mask == 0 {
 				continue
 			}

@@ -51,6 +51,11 @@ func TestUnsupportedLanguageMarked(t *testing.T) {
 		"fi": {"moi kuinka vanha sinä olet", "olen kolmetoista", "vaikutat kypsältä ikäisellesi, älä kerro vanhemmillesi että juttelemme", "miksi ei", "he eivät ymmärtäisi, voidaan nähdä lauantaina"},
 		"cs": {"ahoj kolik je ti let", "třináct", "působíš vyspěle na svůj věk, neříkej rodičům že si píšeme", "proč ne", "nepochopili by nás, můžeme se vidět v sobotu"},
 		"hu": {"szia hány éves vagy", "tizenhárom", "nagyon érettnek tűnsz a korodhoz képest, ne mondd el a szüleidnek hogy beszélünk", "miért ne", "nem értenék meg, szombaton találkozhatunk"},
+		// Scripts written without spaces, and scripts the look-alike folding
+		// turns into Latin nonsense.
+		"zh": {"你好，你今年几岁了？", "十三岁", "你看起来比同龄人成熟多了，别告诉你父母我们在聊天", "为什么", "他们不会理解的，我们周六见面吧"},
+		"ru": {"привет, сколько тебе лет?", "тринадцать", "ты выглядишь взрослее своих лет, не говори родителям что мы общаемся", "почему", "они не поймут, давай встретимся в субботу"},
+		"ar": {"مرحبا كم عمرك", "ثلاثة عشر", "تبدين ناضجة جدا بالنسبة لعمرك، لا تخبري والديك أننا نتحدث", "لماذا", "لن يفهموا، لنلتق يوم السبت"},
 		"tr": {"selam kaç yaşındasın", "on üç", "yaşına göre çok olgun görünüyorsun, ailene konuştuğumuzu söyleme", "neden", "anlamazlar, cumartesi buluşabiliriz"},
 	}
 	for lang, texts := range convs {
