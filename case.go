@@ -121,10 +121,16 @@ type CaseMessage struct {
 
 // CaseConversation is the evidence of a conversation case.
 type CaseConversation struct {
-	ConversationID string        `json:"conversation_id"`
-	Score          float64       `json:"score"`
-	Suspect        string        `json:"suspect,omitempty"`
-	Messages       []CaseMessage `json:"messages"`
+	ConversationID string  `json:"conversation_id"`
+	Score          float64 `json:"score"`
+	Suspect        string  `json:"suspect,omitempty"`
+	// Language, Languages and Unsupported are the risk's language fields:
+	// a reviewer reads a Polish chat differently, and an unsupported one
+	// was scored by lexicons that do not cover it.
+	Language    string        `json:"language,omitempty"`
+	Languages   []string      `json:"languages,omitempty"`
+	Unsupported bool          `json:"unsupported,omitempty"`
+	Messages    []CaseMessage `json:"messages"`
 }
 
 // Decision is a reviewer's judgement of a case.

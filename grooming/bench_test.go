@@ -61,3 +61,34 @@ func BenchmarkPipeline(b *testing.B) {
 	}
 	reportRate(b)
 }
+
+// BenchmarkPipelineNineLanguages is BenchmarkPipeline over the dev set
+// plus the Italian, Portuguese, Dutch, Polish and Estonian conversations,
+// interleaved so that every language's patterns and identification run.
+func BenchmarkPipelineNineLanguages(b *testing.B) {
+	msgs := benchMessages(b)
+	var extra []Message
+	for _, r := range readRecords(b, "testdata/dev_lang.jsonl") {
+		extra = append(extra, r.Messages...)
+	}
+	var mixed []Message
+	for i := 0; i < len(msgs) || i < len(extra); i++ {
+		if i < len(msgs) {
+			mixed = append(mixed, msgs[i])
+		}
+		if i < len(extra) {
+			mixed = append(mixed, extra[i])
+		}
+	}
+	d := NewDetector(Options{})
+	st := NewState(nil)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if i%12 == 0 {
+			st = NewState(nil)
+		}
+		d.Append(st, mixed[i%len(mixed)])
+	}
+	reportRate(b)
+}

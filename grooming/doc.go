@@ -9,11 +9,18 @@
 //     characters, Cyrillic/Greek/small-capital look-alikes, leetspeak,
 //     de-spacing of "d i s c o r d", repeat collapsing, emoji as words) while
 //     keeping byte offsets into the original text, which is what reviewers see.
-//   - The tagger matches multilingual (EN, ES, DE, FR) lexicon patterns for the
+//   - The tagger matches multilingual (EN, ES, DE, FR, IT, PT, NL, PL, ET)
+//     lexicon patterns for the
 //     twelve indicator families and for context cues (caregiver in the loop,
 //     surprise, reported speech, safety education, convenience moves, safety
 //     advice, evasive age, adult life), then applies message-level context
-//     rules.
+//     rules. All languages' patterns apply to every message, as chat
+//     code-switches; Polish and Estonian patterns use stems for inflection.
+//   - Language identification counts each language's function words per
+//     message and per conversation: the risk names the dominant language,
+//     the languages of a mixed chat, or marks the conversation
+//     "unsupported" when its words are mostly outside the nine languages,
+//     so that a low score there is never mistaken for a clean one.
 //   - The scorer keeps per directed pair a decayed maximum of each family's
 //     evidence (half-lives in wall-clock time), and combines families, their
 //     pairwise interactions, breadth, conversation-level context and optional

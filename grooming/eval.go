@@ -1,10 +1,12 @@
 package grooming
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"math"
 	"sort"
+	"strings"
 )
 
 // Operating is a detector's numbers at one threshold.
@@ -51,11 +53,25 @@ type EvalReport struct {
 	// EarlyDelayMedian is the median of flag index − evidence_turn where
 	// evidence turns are labelled.
 	EarlyDelayMedian *float64 `json:"early_delay_median,omitempty"`
-	// ByLang holds TPR and FPR at the default threshold per "lang" value.
-	ByLang map[string]Operating `json:"by_lang,omitempty"`
+	// ByLang holds the detector's and the baseline's metrics per language:
+	// the record's "lang" where labelled, else the identified language
+	// (UnsupportedLanguage, or "und" when too short to tell).
+	ByLang map[string]LangReport `json:"by_lang,omitempty"`
+	// Unsupported counts conversations marked as in an unsupported
+	// language; their scores mean nothing and they need another review.
+	Unsupported int `json:"unsupported"`
 	// Errors lists up to 20 misclassified ids at the default threshold.
 	FalseNegatives []string `json:"false_negatives,omitempty"`
 	FalsePositives []string `json:"false_positives,omitempty"`
+}
+
+// LangReport is one language's slice of an EvalReport.
+type LangReport struct {
+	N        int          `json:"n"`
+	Pos      int          `json:"positives"`
+	Neg      int          `json:"negatives"`
+	Detector SystemReport `json:"detector"`
+	Keyword  SystemReport `json:"keyword_baseline"`
 }
 
 // Evaluate scores every labelled record with d and with the keyword
@@ -74,7 +90,14 @@ func Evaluate(d *Detector, recs []Record) EvalReport {
 		r := d.Score(rec.Conversation)
 		scores = append(scores, r.Score)
 		labels = append(labels, pos)
-		langs = append(langs, rec.Lang)
+		lang := rec.Lang
+		if lang == "" {
+			lang = cmp.Or(r.Language, "und")
+		}
+		langs = append(langs, lang)
+		if r.Unsupported {
+			rep.Unsupported++
+		}
 		hit := 0.0
 		for _, m := range rec.Messages {
 			if d.KeywordHit(m.Text) {
@@ -123,20 +146,27 @@ func Evaluate(d *Detector, recs []Record) EvalReport {
 	}
 	byLang := map[string][]int{}
 	for i, l := range langs {
-		if l != "" {
-			byLang[l] = append(byLang[l], i)
-		}
+		byLang[l] = append(byLang[l], i)
 	}
-	if len(byLang) > 0 {
-		rep.ByLang = map[string]Operating{}
+	if len(byLang) > 1 {
+		rep.ByLang = map[string]LangReport{}
 		for l, idx := range byLang {
-			var s []float64
+			var s, k []float64
 			var lb []bool
+			lr := LangReport{N: len(idx)}
 			for _, i := range idx {
 				s = append(s, scores[i])
+				k = append(k, kw[i])
 				lb = append(lb, labels[i])
+				if labels[i] {
+					lr.Pos++
+				} else {
+					lr.Neg++
+				}
 			}
-			rep.ByLang[l] = operatingAt(s, lb, d.opts.Threshold)
+			lr.Detector = systemReport(s, lb, d.opts.Threshold)
+			lr.Keyword = systemReport(k, lb, 0.5)
+			rep.ByLang[l] = lr
 		}
 	}
 	return rep
@@ -327,16 +357,26 @@ func (rep EvalReport) WriteText(w io.Writer) error {
 	if rep.EarlyDelayMedian != nil {
 		p("delay vs labelled evidence turn: median %+.0f messages\n", *rep.EarlyDelayMedian)
 	}
+	if rep.Unsupported > 0 {
+		p("unsupported language: %d conversations (their scores mean nothing)\n", rep.Unsupported)
+	}
 	if len(rep.ByLang) > 0 {
 		var ls []string
 		for l := range rep.ByLang {
 			ls = append(ls, l)
 		}
 		sort.Strings(ls)
-		p("\nby language (default threshold):\n")
+		p("\nby language (detector / keyword baseline):\n")
+		p("  %-11s %4s %4s %4s %13s %15s %15s %11s\n", "lang", "n", "pos", "neg", "AUC", "recall@FPR<=1%", "recall@FPR<=5%", "FPR@default")
 		for _, l := range ls {
 			o := rep.ByLang[l]
-			p("  %-4s recall %s  FPR %s\n", l, pct(o.TPR), pct(o.FPR))
+			auc := "n/a"
+			if o.Pos > 0 && o.Neg > 0 {
+				auc = fmt.Sprintf("%.3f/%.3f", o.Detector.AUC, o.Keyword.AUC)
+			}
+			p("  %-11s %4d %4d %4d %13s %7s/%-7s %7s/%-7s %11s\n", l, o.N, o.Pos, o.Neg, auc,
+				pct(o.Detector.AtFPR1.TPR), strings.TrimSpace(pct(o.Keyword.AtFPR1.TPR)),
+				pct(o.Detector.AtFPR5.TPR), strings.TrimSpace(pct(o.Keyword.AtFPR5.TPR)), pct(o.Detector.AtDefault.FPR))
 		}
 	}
 	if len(rep.FalseNegatives) > 0 {

@@ -92,9 +92,11 @@ func TestDatasets(t *testing.T) {
 		minN   int
 		minPos float64
 		maxPos float64
+		langs  []string
 	}{
-		{"testdata/dev.jsonl", 300, 0.35, 0.45},
-		{"testdata/heldout.jsonl", 75, 0.3, 0.5},
+		{"testdata/dev.jsonl", 300, 0.35, 0.45, []string{"en", "es", "de", "fr"}},
+		{"testdata/heldout.jsonl", 75, 0.3, 0.5, []string{"en", "es", "de", "fr"}},
+		{"testdata/dev_lang.jsonl", 85, 0.25, 0.4, []string{"it", "pt", "nl", "pl", "et"}},
 	} {
 		recs := readRecords(t, tt.path)
 		seen := map[string]bool{}
@@ -127,7 +129,7 @@ func TestDatasets(t *testing.T) {
 		if len(recs) < tt.minN || share < tt.minPos || share > tt.maxPos {
 			t.Errorf("%s: %d conversations, %.0f%% grooming", tt.path, len(recs), 100*share)
 		}
-		for _, l := range []string{"en", "es", "de", "fr"} {
+		for _, l := range tt.langs {
 			if langs[l] == 0 {
 				t.Errorf("%s: no %s conversations", tt.path, l)
 			}
@@ -145,6 +147,7 @@ func TestEvaluateFloors(t *testing.T) {
 	}{
 		{"testdata/dev.jsonl", 0.95, 0.85},
 		{"testdata/heldout.jsonl", 0.85, 0.6},
+		{"testdata/dev_lang.jsonl", 0.9, 0.8},
 	} {
 		rep := Evaluate(d, readRecords(t, tt.path))
 		if rep.Detector.AUC < tt.auc || rep.Detector.AtFPR5.TPR < tt.recall5 {
@@ -172,5 +175,45 @@ func TestReadRecordsLimits(t *testing.T) {
 	err = ReadRecords(strings.NewReader("\n{\"id\":\"a\",\"messages\":[{\"from\":\"x\",\"text\":\"hi\",\"time\":\"2026-01-02T03:04:05Z\"}]}\n\n"), func(int, Record) error { n++; return nil })
 	if err != nil || n != 1 {
 		t.Errorf("n=%d err=%v", n, err)
+	}
+}
+
+// TestEvaluateByLanguage: the report slices by language with the same
+// metrics as overall (AUC, recall at 1% and 5% FPR) and the baseline beside
+// them; records without a "lang" fall back to the identified language.
+func TestEvaluateByLanguage(t *testing.T) {
+	d := newTestDetector(t)
+	recs := readRecords(t, "testdata/dev_lang.jsonl")
+	for i := range recs {
+		if recs[i].Lang == "pl" {
+			recs[i].Lang = "" // identified instead
+		}
+	}
+	recs = append(recs, Record{Label: "benign", Conversation: Conversation{ID: "sv", Messages: []Message{
+		{From: "a", Text: "hej hur mår du idag, vi ses på lördag efter skolan"},
+		{From: "b", Text: "bra tack, jag måste plugga matte hela kvällen tyvärr"},
+	}}})
+	rep := Evaluate(d, recs)
+	for _, l := range []string{"it", "pt", "nl", "pl", "et"} {
+		lr, ok := rep.ByLang[l]
+		if !ok || lr.N != 17 || lr.Pos != 5 || lr.Neg != 12 {
+			t.Fatalf("%s: %+v", l, lr)
+		}
+		if lr.Detector.AUC < 0.9 || lr.Detector.AtFPR5.TPR < 0.75 || lr.Detector.AUC <= lr.Keyword.AUC {
+			t.Errorf("%s: AUC %.3f recall@1%% %.3f recall@5%% %.3f keyword AUC %.3f", l,
+				lr.Detector.AUC, lr.Detector.AtFPR1.TPR, lr.Detector.AtFPR5.TPR, lr.Keyword.AUC)
+		}
+	}
+	if rep.Unsupported != 1 || rep.ByLang[UnsupportedLanguage].N != 1 {
+		t.Errorf("unsupported %d, by_lang %+v", rep.Unsupported, rep.ByLang[UnsupportedLanguage])
+	}
+	var b strings.Builder
+	if err := rep.WriteText(&b); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"recall@FPR<=1%", "unsupported language: 1", "\n  pl "} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("report lacks %q:\n%s", want, b.String())
+		}
 	}
 }

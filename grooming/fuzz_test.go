@@ -3,6 +3,7 @@ package grooming
 import (
 	"encoding/json"
 	"reflect"
+	"slices"
 	"testing"
 	"unicode/utf8"
 )
@@ -37,9 +38,15 @@ func FuzzTag(f *testing.F) {
 				check(sp)
 			}
 		}
+		if l := tags.Language; l != "" && !slices.Contains(Languages(), l) {
+			t.Fatalf("message language %q", l)
+		}
 		r := d.Score(Conversation{Messages: []Message{{From: "a", Text: s}, {From: "b", Text: s}}})
 		if r.Score < 0 || r.Score > 1 {
 			t.Fatalf("risk score %v", r.Score)
+		}
+		if l := r.Language; l != "" && l != UnsupportedLanguage && !slices.Contains(Languages(), l) || r.Unsupported != (l == UnsupportedLanguage) {
+			t.Fatalf("risk language %q unsupported %v", l, r.Unsupported)
 		}
 	})
 }

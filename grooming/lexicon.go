@@ -129,15 +129,15 @@ var macros = map[string]string{
 	"you":       "you|u|ya|yu|yuo|chu",
 	"your":      "your|ur|yr|yur|yor|you|u",
 	"are":       "are|r|re|ar",
-	"parent":    "mom|mum|mommy|mummy|mother|dad|daddy|father|parent|parents|folks|moms|mums|dads|mother's|father's|stepmom|stepdad|stepmum|mama|papa|mamá|papá|family|grandma|grandpa|nan|gran|guardian|mami|papi|madre|padre|padres|familia|mutter|vater|eltern|mutti|vati|familie|mère|père|maman|famille|mamie|papy",
-	"oversight": "mom|mum|mommy|mother|dad|daddy|father|parent|parents|folks|moms|mums|dads|stepmom|stepdad|mama|papa|family|grandma|grandpa|teacher|teachers|mods|mod|moderators|admins|anyone|anybody|nobody|noone|police|cops|padres|madre|padre|mamá|papá|nadie|familia|eltern|mutter|vater|niemand|niemandem|lehrer|mama|papa|parents|mère|père|maman|personne|famille|prof",
+	"parent":    "mom|mum|mommy|mummy|mother|dad|daddy|father|parent|parents|folks|moms|mums|dads|mother's|father's|stepmom|stepdad|stepmum|mama|papa|mamá|papá|family|grandma|grandpa|nan|gran|guardian|mami|papi|madre|padre|padres|familia|mutter|vater|eltern|mutti|vati|familie|mère|père|maman|famille|mamie|papy|genitori|mamma|papà|famiglia|tuoi|pais|mãe|mae|pai|família|ouders|moeder|vader|mam|pap|rodzic*|mama|mamie|mamy|tata|tacie|taty|rodzin*|vanem*|ema|emale|isa|isale|pere|perekon*",
+	"oversight": "mom|mum|mommy|mother|dad|daddy|father|parent|parents|folks|moms|mums|dads|stepmom|stepdad|mama|papa|family|grandma|grandpa|teacher|teachers|mods|mod|moderators|admins|anyone|anybody|nobody|noone|police|cops|padres|madre|padre|mamá|papá|nadie|familia|eltern|mutter|vater|niemand|niemandem|lehrer|mama|papa|parents|mère|père|maman|personne|famille|prof|genitori|mamma|papà|nessuno|insegnante|tuoi|pais|mãe|mae|pai|ninguém|ninguem|professor|ouders|moeder|vader|mam|pap|niemand|leraar|rodzic*|mamie|mamy|tata|tacie|nikomu|nikt|nauczyciel*|vanem*|ema|emale|isa|isale|kellelegi|keegi|õpetaja*",
 	"anyone":    "anyone|anybody|nobody|noone|someone|people|everyone",
-	"app":       "discord|dc|snapchat|snap|sc|telegram|tg|whatsapp|whatsap|wa|signal|wickr|kik|instagram|insta|ig|skype|viber|wechat|threema|tiktok|messenger|imessage|facetime",
-	"chat":      "chat|chats|messages|message|msgs|msg|convo|convos|conversation|conversations|texts|dms|dm|history|logs|chatlog|screenshots|pics|photos|mensajes|chats|conversación|nachrichten|chatverlauf|verlauf|messages|conversation|conv",
-	"giftitem":  "robux|vbucks|vbuck|pavos|gems|gem|skin|skins|coins|nitro|battlepass|pass|giftcard|card|cards|cashapp|venmo|paypal|money|cash|minecoins|diamonds|gold|credits|points|items|item|rp|primogems|tokens|gemas|dinero|tarjeta|monedas|skins|geld|gutschein|guthaben|münzen|argent|carte|pièces|pieces|cadeau|regalo|geschenk|present|gift|gifts|subs|sub|membership|premium|controller|headset|headphones|airpods|console|sim|keyboard|makeup|hoodie|shoes|phone",
-	"photo":     "pic|pics|picture|pictures|photo|photos|selfie|selfies|foto|fotos|bild|bilder|image|images|snap|snaps|video|vid|vids",
-	"child":     "kid|kids|girl|girls|boy|boys|children|kinder|niños|niñas|enfants|kiddo|teens|teenagers",
-	"neg":       "dont|don't|dnt|not|never|no|doesnt|doesn't|wont|won't|shouldnt|shouldn't|cant|can't|without|nobody|noone",
+	"app":       "discord|dc|snapchat|snap|sc|telegram|tg|whatsapp|whatsap|wa|signal|wickr|kik|instagram|insta|ig|skype|viber|wechat|threema|tiktok|messenger|imessage|facetime|zap|whats|wpp|snapis|discordis|instas|instagramis|whatsappis|telegramis|tiktokis|snapie|discordzie|instagramie|messengerze|whatsappie|telegramie",
+	"chat":      "chat|chats|messages|message|msgs|msg|convo|convos|conversation|conversations|texts|dms|dm|history|logs|chatlog|screenshots|pics|photos|mensajes|chats|conversación|nachrichten|chatverlauf|verlauf|messages|conversation|conv|messaggi|conversazione|mensagens|conversa|conversas|berichten|gesprek|wiadomości|wiadomosci|rozmow*|sõnum*|vestlus*",
+	"giftitem":  "robux|vbucks|vbuck|pavos|gems|gem|skin|skins|coins|nitro|battlepass|pass|giftcard|card|cards|cashapp|venmo|paypal|money|cash|minecoins|diamonds|gold|credits|points|items|item|rp|primogems|tokens|gemas|dinero|tarjeta|monedas|skins|geld|gutschein|guthaben|münzen|argent|carte|pièces|pieces|cadeau|regalo|geschenk|present|gift|gifts|subs|sub|membership|premium|controller|headset|headphones|airpods|console|sim|keyboard|makeup|hoodie|shoes|phone|ricarica|soldi|buono|dinheiro|recarga|pix|tegoed|cadeaukaart|pieniądze|pieniadze|doładowani*|prezent*|raha|kinkekaart*|kingitus*|robuxit|robuxe|robuxy|robuxów|robuxi",
+	"photo":     "pic|pics|picture|pictures|photo|photos|selfie|selfies|foto|fotos|bild|bilder|image|images|snap|snaps|video|vid|vids|zdjęci*|fotk*|pilt*|pildi*|filmpje",
+	"child":     "kid|kids|girl|girls|boy|boys|children|kinder|niños|niñas|enfants|kiddo|teens|teenagers|bambini|ragazzi|crianças|kinderen|dzieci|lapsed",
+	"neg":       "dont|don't|dnt|not|never|no|doesnt|doesn't|wont|won't|shouldnt|shouldn't|cant|can't|without|nobody|noone|non|nn|não|nao|niet|nie|ei|ära",
 	"tell":      "tell|telling|mention|mentioning|say|saying|show|showing|bring|involve|inform|talk|speak|involved|involving|brag|bragging|post|posting|share|sharing",
 	"device":    "phone|tablet|ipad|computer|laptop|pc|screen|messages|chats|texts|dms|account|history|switch",
 }
@@ -145,7 +145,7 @@ var macros = map[string]string{
 // lexiconEntries is the union of all languages. Languages are not separated
 // because chat code-switches freely and the folded words rarely collide.
 func lexiconEntries() [][]entry {
-	return [][]entry{lexiconEN, lexiconES, lexiconDE, lexiconFR, lexiconCo}
+	return [][]entry{lexiconEN, lexiconES, lexiconDE, lexiconFR, lexiconIT, lexiconPT, lexiconNL, lexiconPL, lexiconET, lexiconCo}
 }
 
 // elem is one compiled pattern element.
@@ -188,6 +188,7 @@ type lexicon struct {
 	coBySym    [][]coRef // symbol → co-occurrence elements it satisfies
 	patterns   []pattern
 	nsyms      int32
+	langs      map[string]uint16 // folded function word → languages (bit per Lang)
 }
 
 // known reports whether a de-spaced run spells a lexicon word or starts
@@ -218,7 +219,7 @@ func foldPatternWord(n *normalizer, w string) string {
 }
 
 func compileLexicon(groups [][]entry) (*lexicon, error) {
-	lx := &lexicon{words: map[string]int32{}, prefixes: map[string]int32{}}
+	lx := &lexicon{words: map[string]int32{}, prefixes: map[string]int32{}, langs: compileLangs()}
 	var n normalizer
 	sym := func(w string) (int32, error) {
 		prefix := strings.HasSuffix(w, "*")

@@ -98,6 +98,17 @@ type Risk struct {
 	// Facts are age and metadata facts that moved the score.
 	Facts    []string `json:"facts,omitempty"`
 	Messages int      `json:"messages"`
+	// Language is the conversation's dominant language ("en", "pl" …), ""
+	// while too little text has been seen, or UnsupportedLanguage when its
+	// words are mostly outside the supported languages.
+	Language string `json:"language,omitempty"`
+	// Languages lists every language that some message was identified in,
+	// when there are two or more (a mixed chat).
+	Languages []string `json:"languages,omitempty"`
+	// Unsupported is set with Language == UnsupportedLanguage: the lexicons
+	// do not cover the conversation, so a low score means nothing and the
+	// conversation needs another way to review.
+	Unsupported bool `json:"unsupported,omitempty"`
 }
 
 // Options configure a Detector. Zero values take defaults.
@@ -260,6 +271,13 @@ type State struct {
 	Participants []Participant  `json:"participants,omitempty"`
 	Flagged      bool           `json:"flagged,omitempty"`
 	FlaggedAt    int            `json:"flagged_at"`
+	// Lang and LangMsgs are per-language function-word points and messages
+	// won, indexed by Lang; Words and KnownWords count letter words and
+	// those that are function words of a supported language.
+	Lang       []int32 `json:"lang,omitempty"`
+	LangMsgs   []int32 `json:"lang_msgs,omitempty"`
+	Words      int32   `json:"words,omitempty"`
+	KnownWords int32   `json:"known_words,omitempty"`
 }
 
 // SpeakerState is what the scorer keeps about one speaker.
@@ -470,6 +488,7 @@ func (d *Detector) Append(st *State, m Message) Risk {
 		}
 		p.Ev[f] = addEvidence(p.Ev[f], EvState{Msg: idx, Score: v, Spans: spans})
 	}
+	st.addLang(&t.lang)
 	d.release(s)
 	r := d.risk(st)
 	if !st.Flagged && r.Score >= d.opts.Threshold {
@@ -519,6 +538,7 @@ type pairView struct {
 // result never depends on how the messages were batched.
 func (d *Detector) risk(st *State) Risk {
 	r := Risk{Level: LevelNone, FlaggedAt: st.FlaggedAt, Flagged: st.Flagged, Messages: st.N, Indicators: []Indicator{}}
+	st.language(&r)
 	var best pairView
 	found := false
 	// Candidate pairs: every actor × each target it addressed. Evidence

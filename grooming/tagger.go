@@ -29,6 +29,9 @@ type MessageTags struct {
 	SelfAge int `json:"self_age,omitempty"`
 	// Question reports whether the message asks something.
 	Question bool `json:"question,omitempty"`
+	// Language is the message's language code, "" when too short or
+	// ambiguous to tell.
+	Language string `json:"language,omitempty"`
 }
 
 // Context discounts applied inside one message. Reported speech and safety
@@ -53,6 +56,7 @@ type msgTags struct {
 	cue      [numCues]float32
 	selfAge  int
 	question bool
+	lang     langCount
 	spanOff  [numFamilies][2]int32 // spans[spanOff[f][0]:spanOff[f][1]]
 	spans    []Span
 }
@@ -156,6 +160,7 @@ func (d *Detector) tag(s *tagScratch, text string) *msgTags {
 		t.spans = append(t.spans, s.fs[f]...)
 		t.spanOff[f] = [2]int32{a, int32(len(t.spans))}
 	}
+	d.lx.countLangs(&s.n, text, &t.lang)
 	t.selfAge = selfAge(&s.n)
 	t.question = question
 	return t
@@ -283,5 +288,8 @@ func (d *Detector) Tag(text string) MessageTags {
 	}
 	out.SelfAge = t.selfAge
 	out.Question = t.question
+	if l, ok := t.lang.lang(); ok {
+		out.Language = l.String()
+	}
 	return out
 }

@@ -97,3 +97,30 @@ func TestConversationStreamingEqualsWhole(t *testing.T) {
 		t.Errorf("reviewer append: %d", code)
 	}
 }
+
+// TestConversationLanguageInResponse: the API says which language a
+// conversation was scored in, and marks one the lexicons do not cover
+// rather than returning a silent low score.
+func TestConversationLanguageInResponse(t *testing.T) {
+	ts := mustOpenServer(t)
+	var en map[string]any
+	if code := ts.do(t, vigil.RoleMatcher, "POST", "/v1/conversations/score", "", jsonBody(map[string]any{"messages": groomingChat}), &en); code != 200 {
+		t.Fatalf("score %d", code)
+	}
+	if en["language"] != "en" || en["unsupported"] != nil {
+		t.Fatalf("english chat: language %v unsupported %v", en["language"], en["unsupported"])
+	}
+	sv := []grooming.Message{
+		{From: "a", Text: "hej hur gammal är du egentligen"},
+		{From: "b", Text: "jag är tretton"},
+		{From: "a", Text: "du verkar mogen för din ålder, berätta inte för dina föräldrar att vi pratar"},
+		{From: "a", Text: "de skulle inte förstå oss, vi kan ses på lördag"},
+	}
+	var out map[string]any
+	if code := ts.do(t, vigil.RoleMatcher, "POST", "/v1/conversations/score", "", jsonBody(map[string]any{"messages": sv}), &out); code != 200 {
+		t.Fatalf("score %d", code)
+	}
+	if out["language"] != grooming.UnsupportedLanguage || out["unsupported"] != true {
+		t.Fatalf("swedish chat: language %v unsupported %v", out["language"], out["unsupported"])
+	}
+}

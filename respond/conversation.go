@@ -78,7 +78,8 @@ func caseConversation(id string, risk grooming.Risk, msgs []grooming.Message, fi
 			tags[m] = append(tags[m], ind.Family.String())
 		}
 	}
-	cv := &vigil.CaseConversation{ConversationID: id, Score: risk.Score, Suspect: risk.Suspect}
+	cv := &vigil.CaseConversation{ConversationID: id, Score: risk.Score, Suspect: risk.Suspect,
+		Language: risk.Language, Languages: risk.Languages, Unsupported: risk.Unsupported}
 	start := max(0, len(msgs)-vigil.MaxCaseMessages) // the latest, should a request hold more
 	for i, m := range msgs[start:] {
 		idx := first + start + i

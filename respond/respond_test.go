@@ -289,3 +289,24 @@ func TestNoRules(t *testing.T) {
 		t.Fatalf("decide without a case store: %v", err)
 	}
 }
+
+// TestConversationCaseLanguage: the case evidence says which language the
+// conversation was scored in, and whether the lexicons cover it.
+func TestConversationCaseLanguage(t *testing.T) {
+	rule := &vigil.Rule{Name: "flagged", When: vigil.RuleConditions{Kind: "conversation", Flagged: true},
+		Action: vigil.RuleAction{Type: vigil.ActionCase, Queue: "q"}}
+	f := newFixture(t, rule)
+	ctx := context.Background()
+	risk := grooming.Risk{Score: 0.9, Level: grooming.LevelHigh, Flagged: true, Language: "pl", Languages: []string{"en", "pl"}}
+	out := f.svc.Conversation(ctx, respond.Conversation{ID: "c1", Risk: risk, Messages: []grooming.Message{{From: "a", Text: "cześć"}}})
+	if len(out.Cases) != 1 {
+		t.Fatalf("cases %v", out.Cases)
+	}
+	c, err := f.cases.FindCase(ctx, out.Cases[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cv := c.Conversation; cv == nil || cv.Language != "pl" || len(cv.Languages) != 2 || cv.Unsupported {
+		t.Fatalf("case evidence %+v, want language pl of [en pl]", cv)
+	}
+}

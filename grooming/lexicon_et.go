@@ -1,0 +1,106 @@
+package grooming
+
+// lexiconET holds Estonian patterns. Estonian marks case with suffixes
+// (vanemad, vanematele, vanemate …), so content words are stems; "ära" is
+// the negative imperative ("ära ütle" = don't tell), and diacritics fold
+// (õ, ä, ö, ü), so chat written without them still matches.
+var lexiconET = []entry{
+	{AgeProbing, 0.5, 0, "kui vana ~2 oled|olete"},
+	{AgeProbing, 0.5, 0, "mitmenda* klassi*"},
+	{AgeProbing, 0.5, 0, "mis klassis ~2 käid|kaid|oled"},
+	{AgeProbing, 0.6, 0, "oled ~1 #minor"},
+	{AgeProbing, 0.6, 0, "mis aastal ~1 sündinud|sundinud"},
+	{AgeProbing, 0.7, 0, "täiuslik*|taiuslik* vanus*"},
+
+	{PersonalInfo, 0.6, 0, "kus ~1 sa|te ~1 elad|elate"},
+	{PersonalInfo, 0.6, 0, "mis|millises ~1 koolis"},
+	{PersonalInfo, 0.6, 0, "su|sinu|oma ~1 aadress*|number*|telefoninumb*"},
+	{PersonalInfo, 0.6, 0, "anna|saada ~2 aadress*|number*|asukoh*"},
+	{PersonalInfo, 0.6, 0, "mis kell ~2 koju|lõpetad|lopetad|tuled"},
+	{PersonalInfo, 0.5, 0, "mis ~1 linnas|linnast|kandis"},
+
+	{MaturityFlattery, 0.8, 0, "nii|väga|vaga|palju ~1 küps*|kups*|täiskasvanu*|taiskasvanu*"},
+	{MaturityFlattery, 0.9, 0, "vanuse kohta"},
+	{MaturityFlattery, 0.9, 0, "ei ole ~1 nagu ~2 teised"},
+	{MaturityFlattery, 0.8, 0, "tundud ~2 vanem|küpsem|kupsem"},
+	{MaturityFlattery, 0.6, 0, "oled ~1 eriline"},
+
+	{Gift, 0.6, 0, "ostan|saadan|annan|kingin ~1 sulle ~3 @giftitem"},
+	{Gift, 0.6, 0, "võin|voin|saan ~1 sulle ~1 osta|saata|anda"},
+	{Gift, 0.6, 0, "tasuta ~1 robux*|vbucks*|skin*"},
+	{Gift, 0.8, 0, "ühel|uhel tingimusel"},
+
+	{RiskAssessment, 0.7, 0, "oled ~2 üksi|uksi|üksinda|uksinda"},
+	{RiskAssessment, 0.7, 0, "vanem*|ema|isa ~2 kodus|magavad|tööl|tool|ärkvel|arkvel"},
+	{RiskAssessment, 0.8, 0, "loevad|vaatavad|kontrollivad ~3 telefon*|sõnum*|sonum*"},
+	{RiskAssessment, 0.8, 0, "mis kell ~3 magavad|lähevad|lahevad|tulevad|magama"},
+	{RiskAssessment, 0.7, 0, "kas keegi ~2 kodus|kõrval|korval"},
+	{RiskAssessment, 0.8, 0, "vanemlik* kontroll*"},
+
+	{Secrecy, 1.0, flagCaregiver, "ära|ara ~2 ütle|utle|räägi|raagi|näita|naita ~3 @oversight|kellelegi|midagi"},
+	{Secrecy, 0.6, 0, "meie ~1 vahel|vahele"},
+	{Secrecy, 0.8, 0, "meie ~1 väike|vaike ~1 saladus"},
+	{Secrecy, 0.6, 0, "see ~1 on ~1 saladus"},
+	{Secrecy, 0.9, flagCaregiver, "kustuta|kustutame ~3 sõnum*|sonum*|vestlus*|kõik|koik|chat*"},
+	{Secrecy, 0.8, flagCaregiver, "keegi ~2 ei ~1 pea ~1 teadma"},
+	{Secrecy, 0.8, flagCaregiver, "salvesta mind ~1 kui|nimega"},
+	{Secrecy, 0.8, flagCaregiver, "vanem* ~2 ei ~1 saaks ~1 aru"},
+	{Secrecy, 0.8, flagCaregiver, "salaja"},
+
+	{Isolation, 0.8, 0, "vanem* ~2 ei ~2 mõista|moista|hooli|saa"},
+	{Isolation, 0.9, 0, "ainult mina ~2 mõistan|moistan|saan"},
+	{Isolation, 0.9, 0, "olen ~1 ainus ~2 mõistab|moistab|saab"},
+	{Isolation, 0.7, 0, "ära|ara ~1 räägi|raagi ~1 teistega|kellegagi"},
+	{Isolation, 0.8, 0, "keegi ~1 ei ~1 mõista|moista ~1 sind ~1 nagu"},
+
+	{PlatformMove, 0.5, 0, "lisa mind ~2 @app"},
+	{PlatformMove, 0.5, 0, "lähme|lahme|räägime|raagime|kirjutame ~2 @app"},
+	{PlatformMove, 0.5, 0, "sul ~1 on ~1 @app"},
+	{PlatformMove, 0.9, flagOversight, "uus|salajane|võlts|volts|teine ~1 konto|kasutaja|profiil"},
+	{PlatformMove, 0.9, flagOversight, "kaduvad sõnumid|sonumid"},
+	{PlatformMove, 0.9, flagOversight, "see äpp|app|rakendus ~1 salvestab|loeb|jälgib|jalgib"},
+
+	{PhotoRequest, 0.6, 0, "saada ~3 pilt*|pildi*|foto*|selfie*|video*"},
+	{PhotoRequest, 0.7, 0, "pilt*|pildi*|foto* ~1 endast|sinust"},
+	{PhotoRequest, 0.6, 0, "pane ~1 kaamera ~1 tööle|toole|käima|kaima|peale"},
+	{PhotoRequest, 0.5, 0, "videokõne*|videokone*"},
+
+	{Compliance, 0.9, 0, "kui ~2 usaldad|usaldaksid"},
+	{Compliance, 0.8, 0, "kõik|koik ~1 teevad ~1 seda"},
+	{Compliance, 0.7, 0, "ära|ara ole ~1 titt|lapsik|argpüks|argpuks"},
+	{Compliance, 0.8, 0, "oled mulle võlgu|volgu"},
+	{Compliance, 0.7, 0, "on ~1 normaalne"},
+	{Compliance, 0.7, 0, "tõesta|toesta"},
+	{Compliance, 0.9, 0, "pärast|parast kõike|koike"},
+
+	{Meeting, 0.6, 0, "kohtume|kohtuks|kohtuda"},
+	{Meeting, 0.6, 0, "saame|saaks ~1 kokku"},
+	{Meeting, 0.7, 0, "tulen ~1 sulle ~1 järgi|jargi"},
+	{Meeting, 0.8, 0, "tule ~1 üksi|uksi"},
+	{Meeting, 1.0, flagCaregiver, "ütle|utle ~3 et ~2 oled|lähed|lahed|ööbid|oobid ~3 sõbranna*|sobranna*|sõbra*|sobra*|raamatukogu*"},
+	{Meeting, 0.6, 0, "ainult ~1 sina ja mina"},
+
+	{Desensitisation, 0.9, 0, "vanus ~2 ainult ~1 number"},
+	{Desensitisation, 0.7, 0, "pole midagi halba"},
+	{Desensitisation, 0.7, 0, "vanus ei ~1 loe|ole"},
+
+	{CueCommerce, 1.0, 0, "veel saadaval"},
+	{CueCommerce, 1.0, 0, "müüa|muua|müün|muun"},
+	{CueCaregiver, 1.0, 0, "kirjutan|helistan|küsin|kusin ~2 emale|isale|vanematele|emalt|isalt|vanematelt"},
+	{CueCaregiver, 0.9, 0, "küsi|kusi ~2 vanematelt|emalt|isalt"},
+	{CueCaregiver, 0.8, 0, "koos ~1 vanematega"},
+	{CueSurprise, 1.0, 0, "üllatus*|ullatus*"},
+	{CueSurprise, 0.9, 0, "sünnipäev*|sunnipaev*|pidu|jõulu*|joulu*"},
+	{CueQuote, 1.0, 0, "ta ~1 küsis|kusis|kirjutas|palus"},
+	{CueQuote, 1.0, 0, "blokeerisin|teatasin"},
+	{CueEducation, 1.0, 0, "ära|ara ~1 kunagi"},
+	{CueEducation, 1.0, 0, "kui keegi ~1 küsib|kusib|palub"},
+	{CueEducation, 1.0, 0, "usaldusväärse*|usaldusvaarse* ~1 täiskasvanu*|taiskasvanu*"},
+	{CueEducation, 0.9, 0, "pole sinu süü|suu"},
+	{CueConvenience, 1.0, 0, "ei tööta|toota"},
+	{CueConvenience, 1.0, 0, "laggib|hangub"},
+	{CueConvenience, 0.9, 0, "terve ~1 klass|võistkond|voistkond|grupp"},
+	{CueEvasiveAge, 1.0, 0, "natuke|veidi ~1 vanem"},
+	{CueAdultLife, 0.6, 0, "minu|mu ~1 töö*|too*|ülemus|ulemus|naine|mees|auto|üür*|uur*"},
+	{CueSafety, 1.0, 0, "pane uks lukku"},
+}
