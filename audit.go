@@ -27,6 +27,7 @@ const (
 	AuditContentReveal   = "content.reveal" // a reviewer un-blurred or downloaded case media
 	AuditCaseDecide      = "case.decide"
 	AuditCaseAssign      = "case.assign"
+	AuditCaseWriteBack   = "case.writeback" // a curator added a confirmed case's hashes to a bank
 	AuditRuleChange      = "rule.change"
 	AuditEntryQuarantine = "entry.quarantine"
 	AuditEntryRelease    = "entry.release" // a curator put a quarantined entry back into matching

@@ -1,7 +1,9 @@
 package http
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"net/http"
 	"slices"
 	"strconv"
@@ -9,6 +11,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/vigil-oss/vigil"
+	"github.com/vigil-oss/vigil/hashing"
+	"github.com/vigil-oss/vigil/vpdq"
 )
 
 // caseRoutes registers the review API: queues, cases, decisions, media
@@ -29,6 +33,7 @@ func (s *Server) caseRoutes() {
 	s.route("POST /v1/cases/{id}/notes", s.handleCaseNote, reviewer)
 	s.route("POST /v1/cases/{id}/decision", s.handleDecideCase, reviewer)
 	s.route("GET /v1/cases/{id}/media", s.handleCaseMedia, reviewer)
+	s.route("POST /v1/cases/{id}/writeback", s.handleWriteBack, curator)
 	s.route("GET /v1/entries/{id}/stats", s.handleEntryStats, curator, reviewer)
 	s.route("GET /v1/precision/banks", s.handleBankPrecision, curator, reviewer)
 }
@@ -569,4 +574,83 @@ func (s *Server) handleBankPrecision(w http.ResponseWriter, r *http.Request) {
 		out = append(out, bankStatsResponse{BankStats: b, Precision: knownPrecision(b.Precision())})
 	}
 	writePage(w, "banks", out, next)
+}
+
+type writeBackRequest struct {
+	Bank string `json:"bank"`
+}
+
+// handleWriteBack adds a confirmed case's hashes to the bank a curator
+// names. The kept media, if any, is hashed here (PDQ, MD5, SHA-1, SHA-256;
+// never stored in the bank) and shown to no one; the case's own SHA-256
+// stands in when no media was kept.
+func (s *Server) handleWriteBack(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r, "case")
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	var req writeBackRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if s.Cases == nil {
+		writeError(w, r, errNoReview)
+		return
+	}
+	c, err := s.Cases.FindCase(r.Context(), id)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	var signals []vigil.Signal
+	if c.Content.MediaID != "" && s.Media != nil {
+		data, err := s.caseMedia(r.Context(), c)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		h := s.hashers.Get().(*hashing.Hasher)
+		d, data, err := h.Read(bytes.NewReader(data))
+		if err == nil {
+			var content *hashing.Content
+			content, err = h.HashContent(r.Context(), d, data, hashing.ContentOptions{NoVideo: s.NoVideo, Video: vpdq.Options{Timeout: videoTimeout}})
+			if err == nil {
+				signals = content.Signals
+			}
+		}
+		s.hashers.Put(h)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+	}
+	var (
+		entries []*vigil.Entry
+		res     vigil.ImportResult
+	)
+	// The store puts its counts in the record (vigil.AuditResult); the
+	// bank is added to them as the record is sealed.
+	rec := auditRecord(r, vigil.AuditCaseWriteBack, caseAuditTarget(id), nil)
+	rec.Complete = func(rec *vigil.AuditRecord) error {
+		detail := map[string]any{}
+		if rec.Detail != "" {
+			if err := json.Unmarshal([]byte(rec.Detail), &detail); err != nil {
+				return err
+			}
+		}
+		detail["bank"] = req.Bank
+		return rec.SetDetail(detail)
+	}
+	err = s.change(r, rec, func(ctx context.Context) (err error) {
+		_, entries, res, err = s.Flow().WriteBack(ctx, c, req.Bank, signals, actor(r))
+		return err
+	})
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	s.refresh(r)
+	writeJSON(w, http.StatusCreated, map[string]any{"entries": entries, "result": res})
 }

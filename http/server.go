@@ -131,7 +131,7 @@ type Server struct {
 func (s *Server) Flow() *respond.Service {
 	s.flowOnce.Do(func() {
 		if s.Respond == nil {
-			s.Respond = &respond.Service{Rules: s.Rules, Cases: s.Cases, Media: s.Media, Notifier: s.Notifier,
+			s.Respond = &respond.Service{Rules: s.Rules, Cases: s.Cases, Media: s.Media, Notifier: s.Notifier, Banks: s.Banks, Entries: s.Entries,
 				CaseRetention: s.CaseRetention, Logger: s.Logger}
 		}
 	})

@@ -38,6 +38,10 @@ type Service struct {
 	Cases    vigil.CaseService // review queues and cases; nil: no review
 	Media    vigil.MediaStore  // encrypted media kept for review; nil: none kept
 	Notifier vigil.Notifier    // webhook delivery; nil: no webhooks
+	// Banks and Entries take confirmed content written back to a bank
+	// (WriteBack); nil: no write-back.
+	Banks   vigil.BankService
+	Entries vigil.EntryService
 	// Queue retries actions that failed for a passing reason; nil: such
 	// failures are reported like any other.
 	Queue vigil.ActionQueue

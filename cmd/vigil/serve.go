@@ -109,7 +109,7 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	defer js.Close()
 	// One response service for every entry point: the API, content jobs
 	// and retroactive matches. Failed actions are retried as jobs.
-	flow := &respond.Service{Rules: ruleStore, Cases: cases, Media: mediaStore, Notifier: js, Queue: js,
+	flow := &respond.Service{Rules: ruleStore, Cases: cases, Media: mediaStore, Notifier: js, Queue: js, Banks: banks, Entries: entries,
 		CaseRetention: ruleFlags.caseRetention, Logger: c.Logger}
 	js.OnContent(flow.Match)
 	js.OnAction(flow.Carry)
