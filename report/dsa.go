@@ -2,6 +2,7 @@ package report
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/url"
@@ -570,4 +571,29 @@ func dsaConversationFacts(c *vigil.IncidentConversation) string {
 		s += " showing " + strings.Join(ind, ", ")
 	}
 	return s + ". A human reviewer examined the conversation and confirmed it as grooming or solicitation of a minor."
+}
+
+// RenderDSAIncident renders inc's statements of reasons with the account
+// facts incidents holds for its users, as the API and the CLI show them:
+// a statement that breaks a rule of the database's validator makes Valid
+// false with the field it breaks; only other failures are errors.
+func RenderDSAIncident(ctx context.Context, incidents vigil.IncidentService, inc *vigil.Incident, cfg DSAConfig, applied time.Time) (*Rendering, error) {
+	facts, err := Facts(ctx, incidents, inc)
+	if err != nil {
+		return nil, err
+	}
+	out := &Rendering{Format: "dsa"}
+	sts, err := RenderDSA(inc, facts, cfg, applied)
+	if vigil.ErrorCode(err) == vigil.EINVALID {
+		out.Error = vigil.ErrorMessage(err)
+		return out, nil
+	} else if err != nil {
+		return nil, err
+	}
+	doc, err := json.MarshalIndent(sts, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("encode statements: %w", err)
+	}
+	out.Report, out.Valid = string(doc)+"\n", true
+	return out, nil
 }

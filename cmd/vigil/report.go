@@ -161,13 +161,9 @@ func (c *ReportCommand) renderDSA(ctx context.Context, fs *flagSet, data *storeF
 		}
 		applied = d
 	}
-	raw, err := readConfigFile(configFile, "dsa")
+	cfg, err := readDSAConfig(configFile)
 	if err != nil {
 		return err
-	}
-	cfg, err := report.ParseDSAConfig(raw)
-	if err != nil {
-		return fmt.Errorf("%s: %s", configFile, vigil.ErrorMessage(err))
 	}
 	st, err := c.openStore(ctx, data)
 	if err != nil {
@@ -187,25 +183,30 @@ func (c *ReportCommand) renderDSA(ctx context.Context, fs *flagSet, data *storeF
 		}
 		applied = *inc.ApprovedAt
 	}
-	facts, err := report.Facts(ctx, st.Incidents, inc)
+	r, err := report.RenderDSAIncident(ctx, st.Incidents, inc, *cfg, applied)
 	if err != nil {
 		return err
 	}
-	sts, err := report.RenderDSA(inc, facts, *cfg, applied)
-	if err != nil {
-		if vigil.ErrorCode(err) == vigil.EINVALID {
-			fmt.Fprintf(c.Stderr, "vigil: incident %d: %s\n", id, vigil.ErrorMessage(err))
-			return errSilent
-		}
-		return err
+	if !r.Valid {
+		fmt.Fprintf(c.Stderr, "vigil: incident %d: %s\n", id, r.Error)
+		return errSilent
 	}
-	out, err := json.MarshalIndent(sts, "", "  ")
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(c.Stdout, "%s\n", out)
-	fmt.Fprintf(c.Stderr, "vigil: incident %d: %d statements of reasons, valid against the Transparency Database's rules\n", id, len(sts))
+	fmt.Fprint(c.Stdout, r.Report)
+	fmt.Fprintf(c.Stderr, "vigil: incident %d: %d statements of reasons, valid against the Transparency Database's rules\n", id, len(inc.Files)+len(inc.Conversations))
 	return nil
+}
+
+// readDSAConfig reads and checks a report.DSAConfig JSON file.
+func readDSAConfig(path string) (*report.DSAConfig, error) {
+	raw, err := readConfigFile(path, "dsa")
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := report.ParseDSAConfig(raw)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %s", path, vigil.ErrorMessage(err))
+	}
+	return cfg, nil
 }
 
 // readConfigFile reads a deployment's JSON configuration file, bounded.
