@@ -148,12 +148,11 @@ type DSAStatement struct {
 const dsaDate = "2006-01-02"
 
 var (
-	dsaMaxDate         = time.Date(2038, 1, 1, 0, 0, 0, 0, time.UTC)
-	dsaMinContentDate  = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
-	dsaMinApplyDate    = time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
-	dsaPUID            = regexp.MustCompile(`^[a-zA-Z0-9\-_]+$`)
-	dsaEAN13           = regexp.MustCompile(`^[0-9]{13}$`)
-	errDSAFieldMissing = "is required"
+	dsaMaxDate        = time.Date(2038, 1, 1, 0, 0, 0, 0, time.UTC)
+	dsaMinContentDate = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+	dsaMinApplyDate   = time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
+	dsaPUID           = regexp.MustCompile(`^[a-zA-Z0-9\-_]+$`)
+	dsaEAN13          = regexp.MustCompile(`^[0-9]{13}$`)
 )
 
 // Validate checks every rule of the Transparency Database's statement
@@ -188,7 +187,7 @@ func (s *DSAStatement) Validate() error {
 	}
 	required := func(field, v string) bool {
 		if strings.TrimSpace(v) == "" {
-			bad(field, "%s", errDSAFieldMissing)
+			bad(field, "is required")
 			return false
 		}
 		return true
@@ -279,7 +278,7 @@ func (s *DSAStatement) Validate() error {
 
 	// The content.
 	if len(s.ContentType) == 0 {
-		bad("content_type", "%s", errDSAFieldMissing)
+		bad("content_type", "is required")
 	}
 	allOf("content_type", s.ContentType, DSAContentTypes)
 	typeOther := slices.Contains(s.ContentType, "CONTENT_TYPE_OTHER")
@@ -553,7 +552,7 @@ func dsaFileFacts(f vigil.IncidentFile, synthetic bool) string {
 	if n != 1 {
 		entries = "entries"
 	}
-	return fmt.Sprintf("The content matched %d %s of hash lists of known child sexual abuse material (%s matching). A human reviewer examined the case and confirmed it as %s.",
+	return fmt.Sprintf("The content matched %d %s of the platform's hash lists (%s matching). A human reviewer examined the case and confirmed it as %s.",
 		n, entries, strings.Join(kinds, " and "), what)
 }
 
