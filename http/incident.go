@@ -3,6 +3,7 @@ package http
 import (
 	"context"
 	"net/http"
+	"time"
 
 	"github.com/vigil-oss/vigil"
 	"github.com/vigil-oss/vigil/report"
@@ -234,8 +235,13 @@ func (s *Server) handleRenderIncident(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	if f := r.URL.Query().Get("format"); f != "" && f != "ncmec" {
-		writeError(w, r, badRequest("format must be ncmec"))
+	format := r.URL.Query().Get("format")
+	if format == "dsa" {
+		s.renderDSA(w, r, id)
+		return
+	}
+	if format != "" && format != "ncmec" {
+		writeError(w, r, badRequest("format must be ncmec or dsa"))
 		return
 	}
 	if s.NCMEC == nil {
@@ -248,6 +254,43 @@ func (s *Server) handleRenderIncident(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out, err := report.Render(r.Context(), s.Incidents, s.NCMECValidator, inc, *s.NCMEC)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// renderDSA writes the incident's DSA statements of reasons. The day the
+// platform applied its decision is the applied parameter, else the day
+// the incident was approved: a draft's is not known.
+func (s *Server) renderDSA(w http.ResponseWriter, r *http.Request, id int64) {
+	if s.DSA == nil {
+		writeError(w, r, vigil.Errorf(vigil.EUNSUPPORTED, "this server has no DSA statements of reasons configured"))
+		return
+	}
+	var applied time.Time
+	if a := r.URL.Query().Get("applied"); a != "" {
+		d, err := time.Parse(time.DateOnly, a)
+		if err != nil {
+			writeError(w, r, badRequest("applied must be a day YYYY-MM-DD"))
+			return
+		}
+		applied = d
+	}
+	inc, err := s.visibleIncident(r, id)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if applied.IsZero() {
+		if inc.ApprovedAt == nil {
+			writeError(w, r, badRequest("the incident is a draft: say with applied=YYYY-MM-DD when the platform applied its decision"))
+			return
+		}
+		applied = *inc.ApprovedAt
+	}
+	out, err := report.RenderDSAIncident(r.Context(), s.Incidents, inc, *s.DSA, applied)
 	if err != nil {
 		writeError(w, r, err)
 		return

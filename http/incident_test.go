@@ -23,6 +23,9 @@ func TestIncidentFlow(t *testing.T) {
 	ts := mustOpenServer(t, func(s *vhttp.Server) {
 		s.NCMEC = &report.NCMECConfig{ReporterEmail: "safety@example.org", Platform: "Example", IndustryMOU: true}
 		s.Submitter.Config, s.SubmissionQueue = *s.NCMEC, queue
+		s.DSA = &report.DSAConfig{PUIDPrefix: "example", DecisionGround: "DECISION_GROUND_ILLEGAL_CONTENT",
+			IllegalContentLegalGround: "Directive 2011/93/EU", IllegalContentExplanation: "illegal in every Member State",
+			DecisionVisibility: []string{"DECISION_VISIBILITY_CONTENT_REMOVED"}, TerritorialScope: []string{"DE"}}
 	})
 	rev, cur := vigil.RoleReviewer, vigil.RoleCurator
 	must(t, ts.Cases.CreateQueue(ctx, &vigil.Queue{Name: "default", Roles: []vigil.Role{rev, cur}}))
@@ -80,6 +83,20 @@ func TestIncidentFlow(t *testing.T) {
 		!strings.Contains(rend.Report, "<screenName>sun</screenName>") || !strings.Contains(rend.Files[0], "<generativeAi>true</generativeAi>") {
 		t.Fatalf("render %d %+v", code, rend)
 	}
+	// DSA statements of reasons: a draft's application day must be given.
+	if code := ts.do(t, rev, "GET", path+"/render?format=dsa", "", nil, nil); code != 400 {
+		t.Errorf("dsa render of a draft without applied: %d, want 400", code)
+	}
+	for _, q := range []string{"?format=dsa&applied=4.11.2026", "?format=pdf"} {
+		if code := ts.do(t, rev, "GET", path+"/render"+q, "", nil, nil); code != 400 {
+			t.Errorf("render%s: %d, want 400", q, code)
+		}
+	}
+	var dsa report.Rendering
+	if code := ts.do(t, rev, "GET", path+"/render?format=dsa&applied=2026-11-04", "", nil, &dsa); code != 200 || !dsa.Valid || dsa.Format != "dsa" ||
+		!strings.Contains(dsa.Report, `"KEYWORD_CHILD_SEXUAL_ABUSE_MATERIAL_DEEPFAKE"`) || !strings.Contains(dsa.Report, `"application_date": "2026-11-04"`) {
+		t.Fatalf("dsa render %d %+v", code, dsa)
+	}
 	if code := ts.do(t, rev, "POST", path+"/submit", "", nil, nil); code != 409 {
 		t.Errorf("submit a draft: %d, want 409", code)
 	}
@@ -88,6 +105,10 @@ func TestIncidentFlow(t *testing.T) {
 	}
 	if code := ts.do(t, cur, "PATCH", path, "", strings.NewReader(`{"urgent":"x"}`), nil); code != 409 {
 		t.Errorf("edit after approval: %d, want 409", code)
+	}
+	if code := ts.do(t, rev, "GET", path+"/render?format=dsa", "", nil, &dsa); code != 200 || !dsa.Valid ||
+		!strings.Contains(dsa.Report, `"application_date": "`+inc.ApprovedAt.UTC().Format(time.DateOnly)) {
+		t.Errorf("dsa render of an approved incident %d %+v", code, dsa)
 	}
 	if code := ts.do(t, vigil.RoleMatcher, "GET", path, "", nil, nil); code != 403 {
 		t.Errorf("matcher reads an incident: %d, want 403", code)
@@ -148,4 +169,12 @@ func (q *recordingQueue) QueueSubmission(ctx context.Context, id int64) error {
 	defer q.mu.Unlock()
 	q.ids = append(q.ids, id)
 	return nil
+}
+
+// Without --dsa-config the server does not render statements of reasons.
+func TestRenderDSAUnconfigured(t *testing.T) {
+	ts := mustOpenServer(t)
+	if code := ts.do(t, vigil.RoleReviewer, "GET", "/v1/incidents/1/render?format=dsa&applied=2026-11-04", "", nil, nil); code != 415 {
+		t.Errorf("dsa render without a config: %d, want 415", code)
+	}
 }

@@ -82,6 +82,10 @@ type Server struct {
 	// NCMEC is what the deployment says about itself in CyberTipline
 	// reports; nil: incidents are not rendered for NCMEC.
 	NCMEC *report.NCMECConfig
+	// DSA is what the deployment says about its decisions in DSA
+	// statements of reasons; nil: incidents are not rendered for the EU
+	// Transparency Database.
+	DSA *report.DSAConfig
 	// NCMECValidator checks NCMEC renderings; nil: one on the embedded
 	// schema.
 	NCMECValidator *report.Validator

@@ -2,6 +2,7 @@ package report_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"testing"
@@ -101,6 +102,39 @@ func BenchmarkSubmitNCMEC(b *testing.B) {
 			b.Fatal(err)
 		}
 		if err := fx.sub.Run(ctx, s.ID); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkValidateDSA checks the two statements of the imagery incident
+// against every rule of the Transparency Database's validator.
+func BenchmarkValidateDSA(b *testing.B) {
+	sts, err := report.RenderDSA(imageryIncident(b), facts, dsaCfg, applied)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		for i := range sts {
+			if err := sts[i].Validate(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}
+
+// BenchmarkRenderValidateDSA renders the imagery incident's statements
+// of reasons, validates each (RenderDSA always does) and encodes them as
+// the JSON the CLI prints; BenchmarkRenderNCMEC in the same run is the
+// baseline.
+func BenchmarkRenderValidateDSA(b *testing.B) {
+	inc := imageryIncident(b)
+	for b.Loop() {
+		sts, err := report.RenderDSA(inc, facts, dsaCfg, applied)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := json.Marshal(sts); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"github.com/vigil-oss/vigil"
 	"github.com/vigil-oss/vigil/report"
@@ -17,6 +18,7 @@ type ReportCommand struct{ *Main }
 
 const reportUsage = `Usage:
 	vigil report render --incident N [--format ncmec] [--ncmec-config FILE] [--schema FILE] [--data DIR]
+	vigil report render --incident N --format dsa --dsa-config FILE [--applied YYYY-MM-DD] [--data DIR]
 	vigil report submit --incident N --dry-run [--ncmec-config FILE] [--schema FILE] [--data DIR]
 
 render prints what would be sent for incident N: the NCMEC <report> and one
@@ -28,7 +30,16 @@ approved: it says what a submission would send, and sends nothing.
 
 --ncmec-config is a JSON file of report.NCMECConfig (reporter_email,
 platform, legal_url, industry_mou, …); --schema is a newer NCMEC schema
-than the embedded November 2025 copy.`
+than the embedded November 2025 copy.
+
+--format dsa prints the EU DSA statements of reasons of the incident (a JSON
+array, one statement per file or conversation acted on), each checked
+against every rule of the EU Transparency Database's request validator; it
+exits 1 if one breaks a rule. --dsa-config is a JSON file of
+report.DSAConfig (puid_prefix, decision_ground and its legal ground,
+decision_visibility, territorial_scope, …): the platform's facts the
+incident does not hold. --applied is the day the platform applied its
+decision (default: the day the incident was approved).`
 
 // maxConfigFile bounds the NCMEC configuration file.
 const maxConfigFile = 1 << 20
@@ -43,8 +54,10 @@ func (c *ReportCommand) Run(ctx context.Context, args []string) error {
 	data := dataFlag(fs)
 	id := fs.Int64("incident", 0, "the incident's id")
 	fs.limit("incident", positive())
-	format := fs.String("format", "ncmec", "the report format: ncmec")
-	configFile := fs.String("ncmec-config", "", "JSON file of the deployment's NCMEC reporter settings (required)")
+	format := fs.String("format", "ncmec", "the report format: ncmec or dsa (render only)")
+	configFile := fs.String("ncmec-config", "", "JSON file of the deployment's NCMEC reporter settings (required for ncmec)")
+	dsaConfigFile := fs.String("dsa-config", "", "JSON file of the deployment's DSA statement settings (required for dsa)")
+	appliedFlag := fs.String("applied", "", "dsa: the day (YYYY-MM-DD) the platform applied its decision (default: the approval day)")
 	schema := fs.String("schema", "", "NCMEC schema file to validate against (default: the embedded copy)")
 	var dryRun *bool
 	if sub == "submit" {
@@ -59,8 +72,14 @@ func (c *ReportCommand) Run(ctx context.Context, args []string) error {
 	if *id == 0 {
 		return fs.usageErrorf("--incident is required")
 	}
+	if *format == "dsa" {
+		if sub != "render" {
+			return fs.usageErrorf("--format dsa is for render only: submission to the Transparency Database is not built yet")
+		}
+		return c.renderDSA(ctx, fs, data, *id, *dsaConfigFile, *appliedFlag)
+	}
 	if *format != "ncmec" {
-		return fs.usageErrorf("--format must be ncmec, got %q", *format)
+		return fs.usageErrorf("--format must be ncmec or dsa, got %q", *format)
 	}
 	if *configFile == "" {
 		return fs.usageErrorf("--ncmec-config is required")
@@ -113,17 +132,9 @@ func (c *ReportCommand) Run(ctx context.Context, args []string) error {
 
 // readNCMECConfig reads and checks a report.NCMECConfig JSON file.
 func readNCMECConfig(path string) (*report.NCMECConfig, error) {
-	f, err := os.Open(path)
+	data, err := readConfigFile(path, "ncmec")
 	if err != nil {
 		return nil, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxConfigFile+1))
-	if err != nil {
-		return nil, fmt.Errorf("read ncmec config %s: %w", path, err)
-	}
-	if len(data) > maxConfigFile {
-		return nil, fmt.Errorf("ncmec config %s is larger than %d bytes", path, maxConfigFile)
 	}
 	var cfg report.NCMECConfig
 	dec := json.NewDecoder(bytes.NewReader(data))
@@ -135,4 +146,82 @@ func readNCMECConfig(path string) (*report.NCMECConfig, error) {
 		return nil, fmt.Errorf("ncmec config %s: %s", path, vigil.ErrorMessage(err))
 	}
 	return &cfg, nil
+}
+
+// renderDSA prints incident id's statements of reasons as a JSON array.
+func (c *ReportCommand) renderDSA(ctx context.Context, fs *flagSet, data *storeFlags, id int64, configFile, appliedFlag string) error {
+	if configFile == "" {
+		return fs.usageErrorf("--dsa-config is required with --format dsa")
+	}
+	var applied time.Time
+	if appliedFlag != "" {
+		d, err := time.Parse(time.DateOnly, appliedFlag)
+		if err != nil {
+			return fs.usageErrorf("--applied must be a day YYYY-MM-DD, got %q", appliedFlag)
+		}
+		applied = d
+	}
+	cfg, err := readDSAConfig(configFile)
+	if err != nil {
+		return err
+	}
+	st, err := c.openStore(ctx, data)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if st.Incidents == nil {
+		return vigil.Errorf(vigil.EUNSUPPORTED, "incidents are kept on the SQLite store only; not built for PostgreSQL yet")
+	}
+	inc, err := st.Incidents.FindIncident(ctx, id)
+	if err != nil {
+		return err
+	}
+	if applied.IsZero() {
+		if inc.ApprovedAt == nil {
+			return fs.usageErrorf("incident %d is a draft: say with --applied when the platform applied its decision", id)
+		}
+		applied = *inc.ApprovedAt
+	}
+	r, err := report.RenderDSAIncident(ctx, st.Incidents, inc, *cfg, applied)
+	if err != nil {
+		return err
+	}
+	if !r.Valid {
+		fmt.Fprintf(c.Stderr, "vigil: incident %d: %s\n", id, r.Error)
+		return errSilent
+	}
+	fmt.Fprint(c.Stdout, r.Report)
+	fmt.Fprintf(c.Stderr, "vigil: incident %d: %d statements of reasons, valid against the Transparency Database's rules\n", id, len(inc.Files)+len(inc.Conversations))
+	return nil
+}
+
+// readDSAConfig reads and checks a report.DSAConfig JSON file.
+func readDSAConfig(path string) (*report.DSAConfig, error) {
+	raw, err := readConfigFile(path, "dsa")
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := report.ParseDSAConfig(raw)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %s", path, vigil.ErrorMessage(err))
+	}
+	return cfg, nil
+}
+
+// readConfigFile reads a deployment's JSON configuration file, bounded.
+func readConfigFile(path, what string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxConfigFile+1))
+	if err != nil {
+		return nil, fmt.Errorf("read %s config %s: %w", what, path, err)
+	}
+	if len(data) > maxConfigFile {
+		return nil, fmt.Errorf("%s config %s is larger than %d bytes", what, path, maxConfigFile)
+	}
+	return data, nil
 }

@@ -48,6 +48,7 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 		fs.limit(name, positive())
 	}
 	ncmecConfig := fs.String("ncmec-config", "", "JSON file of the deployment's NCMEC reporter settings: incidents are rendered for NCMEC (GET /v1/incidents/{id}/render) only with it")
+	dsaConfig := fs.String("dsa-config", "", "JSON file of the deployment's DSA statement of reasons settings: incidents are rendered for the EU Transparency Database (GET /v1/incidents/{id}/render?format=dsa) only with it")
 	ncmecURL := fs.String("ncmec-url", report.NCMECTestURL, "NCMEC ISPWS base URL (the default is NCMEC's test environment, whose reports are discarded; production is "+report.NCMECProductionURL+")")
 	ncmecUser := fs.String("ncmec-user", "", "NCMEC ISPWS user name; with it (and the password in $VIGIL_NCMEC_PASSWORD) approved incidents can be sent")
 	review := addReviewFlags(fs)
@@ -146,6 +147,11 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 		}
 		srv.NCMECValidator = &report.Validator{}
 		defer srv.NCMECValidator.Close()
+	}
+	if *dsaConfig != "" {
+		if srv.DSA, err = readDSAConfig(*dsaConfig); err != nil {
+			return err
+		}
 	}
 	if *ncmecUser != "" {
 		if srv.NCMEC == nil {
