@@ -50,10 +50,13 @@ func TestStore(t *testing.T) {
 			Audit:         postgres.NewAuditService(db),
 			Signals:       postgres.NewSignalStore(db),
 			Rules:         postgres.NewRuleService(db),
+			Feeds:         postgres.NewFeedService(db),
 			SetNow:        func(now func() time.Time) { db.Now = now },
 
 			Cases:               cases,
 			SetQuarantinePolicy: func(p vigil.QuarantinePolicy) { cases.Policy = p },
+			Incidents:           postgres.NewIncidentService(db),
+			Submissions:         postgres.NewSubmissionService(db),
 		}
 	})
 }

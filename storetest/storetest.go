@@ -29,7 +29,7 @@ type Services struct {
 	Signals       vigil.SignalStore
 	Rules         vigil.RuleService
 
-	// Feeds stores published feeds and subscriptions; nil skips their tests.
+	// Feeds stores published feeds and subscriptions.
 	Feeds interface {
 		vigil.FeedService
 		vigil.SubscriptionService
