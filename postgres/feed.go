@@ -653,6 +653,7 @@ func (s *FeedService) feedbackQuarantine(ctx context.Context, tx *pgTx, feedID, 
 	}
 	var st vigil.EntryStats
 	var reporters int
+	// SUM of BIGINT is NUMERIC in PostgreSQL: cast back, as case.go does.
 	if err := tx.QueryRowContext(ctx, `
 		SELECT COALESCE(SUM(confirmed), 0)::BIGINT, COALESCE(SUM(false_positives), 0)::BIGINT, COUNT(*) FILTER (WHERE false_positives > 0)
 		FROM feed_feedback WHERE feed_id = ? AND entry_id = ?`, feedID, entryID).Scan(&st.Confirmed, &st.FalsePositives, &reporters); err != nil {
@@ -698,7 +699,7 @@ func (s *FeedService) SubscriptionOpinions(ctx context.Context, id, afterID int6
 		var o vigil.FeedOpinion
 		err := row.Scan(&o.EntryID, &o.Confirmed, &o.FalsePositives)
 		return o, err
-	}, `SELECT m.remote_id, st.confirmed, st.false_positives
+	}, `SELECT m.remote_id, st.confirmed, st.false_positives -- owned is BOOLEAN here, 0/1 in SQLite
 		FROM subscription_entries m JOIN entry_stats st ON st.entry_id = m.entry_id
 		WHERE m.subscription_id = ? AND m.owned AND m.remote_id > ? AND (st.confirmed > 0 OR st.false_positives > 0)
 		ORDER BY m.remote_id LIMIT ?`, id, afterID, min(pageLimit(limit), vigil.MaxFeedbackOpinions))

@@ -36,7 +36,8 @@ type Services struct {
 	}
 
 	// Cases is the review store; SetQuarantinePolicy sets the policy its
-	// automatic quarantine follows (off until set).
+	// automatic quarantine follows, and Feeds' quarantine on subscribers'
+	// feedback (off until set).
 	Cases               vigil.CaseService
 	SetQuarantinePolicy func(p vigil.QuarantinePolicy)
 
