@@ -695,11 +695,12 @@ func (s *FeedService) FeedFeedback(ctx context.Context, feedID, afterID int64, l
 
 // SubscriptionOpinions returns the review counts of a subscription's entries.
 func (s *FeedService) SubscriptionOpinions(ctx context.Context, id, afterID int64, limit int) ([]vigil.FeedOpinion, error) {
+	// owned is BOOLEAN here (0/1 in SQLite): tested as itself.
 	out, err := queryAll(ctx, s.db.rdb, func(row scanner) (vigil.FeedOpinion, error) {
 		var o vigil.FeedOpinion
 		err := row.Scan(&o.EntryID, &o.Confirmed, &o.FalsePositives)
 		return o, err
-	}, `SELECT m.remote_id, st.confirmed, st.false_positives -- owned is BOOLEAN here, 0/1 in SQLite
+	}, `SELECT m.remote_id, st.confirmed, st.false_positives
 		FROM subscription_entries m JOIN entry_stats st ON st.entry_id = m.entry_id
 		WHERE m.subscription_id = ? AND m.owned AND m.remote_id > ? AND (st.confirmed > 0 OR st.false_positives > 0)
 		ORDER BY m.remote_id LIMIT ?`, id, afterID, min(pageLimit(limit), vigil.MaxFeedbackOpinions))
