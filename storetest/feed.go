@@ -172,6 +172,55 @@ func TestFeedService(t *testing.T, open Opener) {
 			t.Errorf("bank counts %d active entries, want 2", bank.ActiveEntries)
 		}
 	})
+	t.Run("ApplyBatchRepeats", func(t *testing.T) {
+		s, b, _ := setup(t)
+		sub := &vigil.Subscription{URL: "http://publisher/v1/feeds/x", Feed: "x", Key: "k", BankID: b.ID}
+		must(t, s.Feeds.CreateSubscription(ctx, sub))
+		v := fmt.Sprintf("%032x", 5)
+		active := func() []*vigil.Entry {
+			t.Helper()
+			es, err := s.Entries.FindEntries(ctx, vigil.EntryFilter{BankID: &b.ID})
+			must(t, err)
+			return es
+		}
+		// Two publisher entries of one signal in one batch: the second is
+		// held by the first's entry, not owned.
+		res, err := s.Feeds.ApplyBatch(ctx, sub.ID, 1, "h1", []vigil.FeedChange{
+			{Op: vigil.FeedAdd, Bank: "x", ID: 21, SignalType: vigil.SignalMD5, Value: v},
+			{Op: vigil.FeedAdd, Bank: "x", ID: 22, SignalType: vigil.SignalMD5, Value: v},
+			{Op: vigil.FeedAdd, Bank: "x", ID: 21, SignalType: vigil.SignalMD5, Value: v}, // sent twice
+		})
+		if err != nil || res.Added != 1 || res.Duplicates != 2 {
+			t.Fatalf("apply = %+v, %v; want 1 added, 2 duplicates", res, err)
+		}
+		apply := func(n int64, changes ...vigil.FeedChange) {
+			t.Helper()
+			if _, err := s.Feeds.ApplyBatch(ctx, sub.ID, n, "h", changes); err != nil {
+				t.Fatal(err)
+			}
+		}
+		apply(2, vigil.FeedChange{Op: vigil.FeedRetract, Bank: "x", ID: 22, Reason: "wrong"})
+		if es := active(); len(es) != 1 {
+			t.Fatalf("retracting the entry that was not the feed's own left %d active, want 1", len(es))
+		}
+		apply(3, vigil.FeedChange{Op: vigil.FeedRetract, Bank: "x", ID: 21, Reason: "wrong"})
+		if es := active(); len(es) != 0 {
+			t.Fatalf("after the owner's retraction %d active, want 0", len(es))
+		}
+		// Added again after its retraction: a new entry, owned again.
+		apply(4, vigil.FeedChange{Op: vigil.FeedAdd, Bank: "x", ID: 21, SignalType: vigil.SignalMD5, Value: v})
+		if es := active(); len(es) != 1 || es[0].AddedBy != vigil.FeedSource("x") {
+			t.Fatalf("re-added: %+v", es)
+		}
+		apply(5, vigil.FeedChange{Op: vigil.FeedRetract, Bank: "x", ID: 21, Reason: "wrong again"})
+		if es := active(); len(es) != 0 {
+			t.Fatalf("re-added entry not retracted by its owner: %+v", es)
+		}
+		if bank, err := s.Banks.FindBankByID(ctx, b.ID); err != nil || bank.ActiveEntries != 0 {
+			t.Errorf("bank counts %d active entries, %v; want 0", bank.ActiveEntries, err)
+		}
+	})
+
 	t.Run("Feedback", func(t *testing.T) {
 		s, b, f := setup(t)
 		// Feedback quarantines once two subscribers together report
