@@ -216,8 +216,27 @@ func TestFeedService(t *testing.T, open Opener) {
 		if es := active(); len(es) != 0 {
 			t.Fatalf("re-added entry not retracted by its owner: %+v", es)
 		}
-		if bank, err := s.Banks.FindBankByID(ctx, b.ID); err != nil || bank.ActiveEntries != 0 {
-			t.Errorf("bank counts %d active entries, %v; want 0", bank.ActiveEntries, err)
+		// Added, retracted and added again within one batch, beside a
+		// signal the bank held already.
+		w := fmt.Sprintf("%032x", 6)
+		if _, err := s.Entries.AddEntries(ctx, b.ID, "local", []*vigil.Entry{{SignalType: vigil.SignalMD5, Value: w}}); err != nil {
+			t.Fatal(err)
+		}
+		res, err = s.Feeds.ApplyBatch(ctx, sub.ID, 6, "h6", []vigil.FeedChange{
+			{Op: vigil.FeedAdd, Bank: "x", ID: 31, SignalType: vigil.SignalMD5, Value: v},
+			{Op: vigil.FeedAdd, Bank: "x", ID: 32, SignalType: vigil.SignalMD5, Value: w},
+			{Op: vigil.FeedRetract, Bank: "x", ID: 31, Reason: "wrong"},
+			{Op: vigil.FeedRetract, Bank: "x", ID: 32, Reason: "not the feed's to retract"},
+			{Op: vigil.FeedAdd, Bank: "x", ID: 31, SignalType: vigil.SignalMD5, Value: v},
+		})
+		if err != nil || res.Added != 2 || res.Duplicates != 1 {
+			t.Fatalf("mixed batch = %+v, %v; want 2 added, 1 duplicate", res, err)
+		}
+		if es := active(); len(es) != 2 {
+			t.Fatalf("after the mixed batch %d active, want 2 (the re-added one and the held one): %+v", len(es), es)
+		}
+		if bank, err := s.Banks.FindBankByID(ctx, b.ID); err != nil || bank.ActiveEntries != 2 {
+			t.Errorf("bank counts %d active entries, %v; want 2", bank.ActiveEntries, err)
 		}
 	})
 
