@@ -83,8 +83,9 @@ func jsonInt(n int64) string {
 
 // TestFeedsAndIncidentsPostgres checks that what was SQLite-only works on
 // a PostgreSQL store: the feed commands publish a bank that a replica then
-// serves, and the incident routes and the report command find an incident made
-// on the store.
+// serves, another instance on PostgreSQL subscribes to it, and the
+// incident routes and the report command find an incident made on the
+// store.
 func TestFeedsAndIncidentsPostgres(t *testing.T) {
 	url := pgtest.SchemaURL(t)
 	srv := startServe(t, "--db", url, "--refresh", "1h")
@@ -100,8 +101,9 @@ func TestFeedsAndIncidentsPostgres(t *testing.T) {
 	cli("", "bank", "create", "list")
 	cli("d41d8cd98f00b204e9800998ecf8427e\n", "bank", "import", "--signal-type", "md5", "--source", "ncmec", "list", "-")
 	keyFile := filepath.Join(t.TempDir(), "feed.key")
-	if res := runExec(t, "", "feed", "keygen", "--out", keyFile, "vigil-feed-list"); res.code != 0 {
-		t.Fatalf("keygen: %s", res.stderr)
+	kg := runExec(t, "", "feed", "keygen", "--out", keyFile, "vigil-feed-list")
+	if kg.code != 0 {
+		t.Fatalf("keygen: %s", kg.stderr)
 	}
 	cli("", "feed", "create", "--key-file", keyFile, "--bank", "list", "list")
 	if out := cli("", "feed", "cut", "--key-file", keyFile, "list"); !strings.Contains(out, `"batches":1`) {
@@ -115,6 +117,19 @@ func TestFeedsAndIncidentsPostgres(t *testing.T) {
 	}
 	if code, body := srv.call("GET", "/v1/feeds/list/batches/1?tree=1", "", nil); code != 200 {
 		t.Fatalf("feed batch from the replica: %d %s", code, body)
+	}
+	// Another instance, on a database of its own, subscribes to it.
+	mirror := pgtest.SchemaURL(t)
+	if res := runExec(t, "", "init", "--db", mirror); res.code != 0 {
+		t.Fatalf("init mirror: %s", res.stderr)
+	}
+	t.Setenv("VIGIL_FEED_API_KEY", srv.key)
+	res := runExec(t, "", "feed", "subscribe", "--db", mirror, "--key", strings.TrimSpace(kg.stdout), "--bank", "mirror", srv.base+"/v1/feeds/list")
+	if res.code != 0 || !strings.Contains(res.stdout, `"applied":1`) {
+		t.Fatalf("subscribe from PostgreSQL: exit %d: %s %s", res.code, res.stdout, res.stderr)
+	}
+	if res := runExec(t, "", "bank", "export", "--db", mirror, "mirror"); res.code != 0 || !strings.Contains(res.stdout, "d41d8cd98f00b204e9800998ecf8427e") {
+		t.Fatalf("mirror bank after the sync: exit %d: %s %s", res.code, res.stdout, res.stderr)
 	}
 	// An incident made on the store by another process, as a reviewer
 	// would through any replica.
