@@ -43,10 +43,11 @@ func pdqEntries(seed uint64, n int) iter.Seq2[*vigil.Entry, error] {
 	}
 }
 
-// benchStore is a store's bank and entry services.
+// benchStore is a store's bank, entry and feed services.
 type benchStore struct {
 	banks   vigil.BankService
 	entries vigil.EntryService
+	subs    vigil.SubscriptionService
 }
 
 // openBench opens an empty store: SQLite in a temporary directory (the
@@ -59,10 +60,10 @@ func openBench(b *testing.B, kind string) benchStore {
 			b.Fatal(err)
 		}
 		b.Cleanup(func() { db.Close() })
-		return benchStore{sqlite.NewBankService(db), sqlite.NewEntryService(db)}
+		return benchStore{sqlite.NewBankService(db), sqlite.NewEntryService(db), sqlite.NewFeedService(db)}
 	}
 	db := MustOpenDB(b)
-	return benchStore{postgres.NewBankService(db), postgres.NewEntryService(db)}
+	return benchStore{postgres.NewBankService(db), postgres.NewEntryService(db), postgres.NewFeedService(db)}
 }
 
 // BenchmarkImport imports random PDQ entries into an empty bank: SQLite's
@@ -185,5 +186,59 @@ func BenchmarkFindKeyBySecret(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkApplyBatch is a subscriber applying a feed batch of 5,000
+// additions (ApplyBatch: per change, the mapping lookup, the INSERT and
+// the mapping INSERT), on SQLite and on PostgreSQL, each against the
+// baseline of AddEntries of the same entries on the same store. It
+// reports entries/s.
+//
+//	scripts/with-postgres go test -run '^$' -bench BenchmarkApplyBatch -benchtime 10x ./postgres/
+func BenchmarkApplyBatch(b *testing.B) {
+	const batch = 5000
+	for _, kind := range []string{"sqlite", "postgres"} {
+		for _, op := range []string{"AddEntries", "ApplyBatch"} {
+			b.Run(kind+"/"+op, func(b *testing.B) {
+				ctx := context.Background()
+				s := openBench(b, kind)
+				bank := &vigil.Bank{Name: "bench", Enabled: true}
+				if err := s.banks.CreateBank(ctx, bank); err != nil {
+					b.Fatal(err)
+				}
+				sub := &vigil.Subscription{URL: "http://publisher/v1/feeds/bench", Feed: "bench", Key: "k", BankID: bank.ID}
+				if err := s.subs.CreateSubscription(ctx, sub); err != nil {
+					b.Fatal(err)
+				}
+				b.ResetTimer()
+				for i := range b.N {
+					b.StopTimer()
+					changes := make([]vigil.FeedChange, batch)
+					entries := make([]*vigil.Entry, batch)
+					for j := range changes {
+						id := int64(i*batch + j + 1)
+						v := fmt.Sprintf("%032x", id)
+						changes[j] = vigil.FeedChange{Op: vigil.FeedAdd, Bank: "bench", ID: id, SignalType: vigil.SignalMD5, Value: v}
+						entries[j] = &vigil.Entry{SignalType: vigil.SignalMD5, Value: v, Source: "feed:bench", SourceEntryID: strconv.FormatInt(id, 10)}
+					}
+					b.StartTimer()
+					var res vigil.ImportResult
+					var err error
+					if op == "ApplyBatch" {
+						res, err = s.subs.ApplyBatch(ctx, sub.ID, int64(i+1), "h", changes)
+					} else {
+						res, err = s.entries.AddEntries(ctx, bank.ID, "bench", entries)
+					}
+					if err != nil {
+						b.Fatal(err)
+					}
+					if res.Added != batch {
+						b.Fatalf("added %d of %d", res.Added, batch)
+					}
+				}
+				b.ReportMetric(float64(batch)*float64(b.N)/b.Elapsed().Seconds(), "entries/s")
+			})
+		}
 	}
 }

@@ -21,5 +21,8 @@
 //
 // Then port the service code the migration came with: the Go files here
 // mirror sqlite's file by file, with the same SQL (anonymous ? parameters
-// are rebound to $n) except where the dialects differ.
+// are rebound to $n) except where the dialects differ, or where a
+// statement per row costs a round trip per row: bulk imports use COPY,
+// and a feed batch's additions go in a few statements over arrays
+// (feed.go, addRun), with the outcome the row-by-row code has.
 package postgres

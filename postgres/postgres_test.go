@@ -40,7 +40,7 @@ func MustOpenDB(tb testing.TB) *postgres.DB {
 func TestStore(t *testing.T) {
 	storetest.TestAll(t, func(tb testing.TB) storetest.Services {
 		db := MustOpenDB(tb)
-		cases := postgres.NewCaseService(db)
+		cases, feeds := postgres.NewCaseService(db), postgres.NewFeedService(db)
 		return storetest.Services{
 			Banks:   postgres.NewBankService(db),
 			Entries: postgres.NewEntryService(db),
@@ -50,10 +50,13 @@ func TestStore(t *testing.T) {
 			Audit:         postgres.NewAuditService(db),
 			Signals:       postgres.NewSignalStore(db),
 			Rules:         postgres.NewRuleService(db),
+			Feeds:         feeds,
 			SetNow:        func(now func() time.Time) { db.Now = now },
 
 			Cases:               cases,
-			SetQuarantinePolicy: func(p vigil.QuarantinePolicy) { cases.Policy = p },
+			SetQuarantinePolicy: func(p vigil.QuarantinePolicy) { cases.Policy, feeds.Policy = p, p },
+			Incidents:           postgres.NewIncidentService(db),
+			Submissions:         postgres.NewSubmissionService(db),
 		}
 	})
 }

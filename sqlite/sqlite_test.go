@@ -32,7 +32,7 @@ func MustOpenDB(tb testing.TB) *sqlite.DB {
 func TestStore(t *testing.T) {
 	storetest.TestAll(t, func(tb testing.TB) storetest.Services {
 		db := MustOpenDB(tb)
-		cases := sqlite.NewCaseService(db)
+		cases, feeds := sqlite.NewCaseService(db), sqlite.NewFeedService(db)
 		return storetest.Services{
 			Banks:   sqlite.NewBankService(db),
 			Entries: sqlite.NewEntryService(db),
@@ -42,11 +42,11 @@ func TestStore(t *testing.T) {
 			Audit:         sqlite.NewAuditService(db),
 			Signals:       sqlite.NewSignalStore(db),
 			Rules:         sqlite.NewRuleService(db),
-			Feeds:         sqlite.NewFeedService(db),
+			Feeds:         feeds,
 			SetNow:        func(now func() time.Time) { db.Now = now },
 
 			Cases:               cases,
-			SetQuarantinePolicy: func(p vigil.QuarantinePolicy) { cases.Policy = p },
+			SetQuarantinePolicy: func(p vigil.QuarantinePolicy) { cases.Policy, feeds.Policy = p, p },
 			Incidents:           sqlite.NewIncidentService(db),
 			Submissions:         sqlite.NewSubmissionService(db),
 		}

@@ -14,7 +14,7 @@ import (
 // and merged account facts.
 func TestIncidentService(t *testing.T, open Opener) {
 	if open(t).Incidents == nil {
-		t.Skip("store has no incidents")
+		t.Fatal("store has no incidents: every store keeps them, none may skip the contract")
 	}
 	ctx := context.Background()
 
@@ -170,7 +170,7 @@ func TestIncidentService(t *testing.T, open Opener) {
 // one transaction.
 func TestSubmissionService(t *testing.T, open Opener) {
 	if open(t).Submissions == nil {
-		t.Skip("store has no submissions")
+		t.Fatal("store has no submissions: every store keeps them, none may skip the contract")
 	}
 	ctx := context.Background()
 	s, clock := openWithClock(t, open)

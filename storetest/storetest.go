@@ -29,14 +29,15 @@ type Services struct {
 	Signals       vigil.SignalStore
 	Rules         vigil.RuleService
 
-	// Feeds stores published feeds and subscriptions; nil skips their tests.
+	// Feeds stores published feeds and subscriptions.
 	Feeds interface {
 		vigil.FeedService
 		vigil.SubscriptionService
 	}
 
 	// Cases is the review store; SetQuarantinePolicy sets the policy its
-	// automatic quarantine follows (off until set).
+	// automatic quarantine follows, and Feeds' quarantine on subscribers'
+	// feedback (off until set).
 	Cases               vigil.CaseService
 	SetQuarantinePolicy func(p vigil.QuarantinePolicy)
 

@@ -18,7 +18,6 @@ import (
 	"github.com/vigil-oss/vigil"
 	"github.com/vigil-oss/vigil/feed"
 	"github.com/vigil-oss/vigil/feed/stopncii"
-	"github.com/vigil-oss/vigil/sqlite"
 )
 
 // FeedCommand publishes banks as signed feeds and subscribes to other
@@ -70,7 +69,7 @@ func (c *FeedCommand) Run(ctx context.Context, args []string) error {
 		data = dataFlag(fs)
 	}
 	var check func() error
-	var run func(ctx context.Context, db *sqlite.DB) error
+	var run func(ctx context.Context, st *store) error
 	switch sub {
 	case "keygen":
 		out := fs.String("out", "", "file to write the signer key to (created, mode 0600)")
@@ -109,7 +108,7 @@ func (c *FeedCommand) Run(ctx context.Context, args []string) error {
 			}
 			return fs.nargs(1, 1, "a feed NAME")
 		}
-		run = func(ctx context.Context, db *sqlite.DB) error {
+		run = func(ctx context.Context, st *store) error {
 			signer, err := readSigner(*keyFile)
 			if err != nil {
 				return err
@@ -119,7 +118,7 @@ func (c *FeedCommand) Run(ctx context.Context, args []string) error {
 				return err
 			}
 			f := &vigil.Feed{Name: fs.Arg(0), Banks: strings.Split(*banks, ","), VerifierKey: vkey}
-			if err := sqlite.NewFeedService(db).CreateFeed(vigil.WithAudit(ctx, cliRecord(vigil.AuditFeedCreate, "feed:"+f.Name, f)), f); err != nil {
+			if err := st.Feeds.CreateFeed(vigil.WithAudit(ctx, cliRecord(vigil.AuditFeedCreate, "feed:"+f.Name, f)), f); err != nil {
 				return err
 			}
 			return json.NewEncoder(c.Stdout).Encode(f)
@@ -133,7 +132,7 @@ func (c *FeedCommand) Run(ctx context.Context, args []string) error {
 			}
 			return fs.nargs(1, 1, "a feed NAME")
 		}
-		run = func(ctx context.Context, db *sqlite.DB) error {
+		run = func(ctx context.Context, st *store) error {
 			cur, err := readSigner(*keyFile)
 			if err != nil {
 				return err
@@ -146,7 +145,7 @@ func (c *FeedCommand) Run(ctx context.Context, args []string) error {
 			if err != nil {
 				return err
 			}
-			p := &feed.Publisher{Feeds: sqlite.NewFeedService(db), Signer: cur}
+			p := &feed.Publisher{Feeds: st.Feeds, Signer: cur}
 			if err := p.Rotate(vigil.WithAudit(ctx, cliRecord(vigil.AuditFeedPublish, "feed:"+fs.Arg(0), map[string]string{"new_key": vkey})), fs.Arg(0), next, vkey); err != nil {
 				return err
 			}
@@ -163,12 +162,12 @@ func (c *FeedCommand) Run(ctx context.Context, args []string) error {
 			}
 			return fs.nargs(1, 1, "a feed NAME")
 		}
-		run = func(ctx context.Context, db *sqlite.DB) error {
+		run = func(ctx context.Context, st *store) error {
 			signer, err := readSigner(*keyFile)
 			if err != nil {
 				return err
 			}
-			p := &feed.Publisher{Feeds: sqlite.NewFeedService(db), Signer: signer}
+			p := &feed.Publisher{Feeds: st.Feeds, Signer: signer}
 			if *cosign != "" {
 				old, err := readSigner(*cosign)
 				if err != nil {
@@ -212,12 +211,12 @@ func (c *FeedCommand) Run(ctx context.Context, args []string) error {
 			}
 			return nil
 		}
-		run = func(ctx context.Context, db *sqlite.DB) error {
+		run = func(ctx context.Context, st *store) error {
 			apiKey, err := readAPIKey(*apiKeyFile)
 			if err != nil {
 				return err
 			}
-			banks := sqlite.NewBankService(db)
+			banks := st.Banks
 			b, err := banks.FindBankByName(ctx, *bank)
 			if vigil.ErrorCode(err) == vigil.ENOTFOUND {
 				b = &vigil.Bank{Name: *bank, Enabled: true, Description: "subscribed to " + fs.Arg(0)}
@@ -226,7 +225,7 @@ func (c *FeedCommand) Run(ctx context.Context, args []string) error {
 			if err != nil {
 				return err
 			}
-			feeds := sqlite.NewFeedService(db)
+			feeds := st.Feeds
 			sub := &vigil.Subscription{URL: strings.TrimRight(fs.Arg(0), "/"), Feed: feedName, Key: *key, BankID: b.ID}
 			if err := feeds.CreateSubscription(vigil.WithAudit(ctx, cliRecord(vigil.AuditSubscriptionCreate, "bank:"+b.Name, sub)), sub); err != nil {
 				return err
@@ -248,12 +247,12 @@ func (c *FeedCommand) Run(ctx context.Context, args []string) error {
 			}
 			return nil
 		}
-		run = func(ctx context.Context, db *sqlite.DB) error {
+		run = func(ctx context.Context, st *store) error {
 			apiKey, err := readAPIKey(*apiKeyFile)
 			if err != nil {
 				return err
 			}
-			feeds := sqlite.NewFeedService(db)
+			feeds := st.Feeds
 			return every(ctx, *interval, func(ctx context.Context) error {
 				err := c.syncOnce(ctx, feeds, id, apiKey)
 				if err != nil && *interval > 0 {
@@ -276,10 +275,10 @@ func (c *FeedCommand) Run(ctx context.Context, args []string) error {
 			}
 			return fs.nargs(0, 0, "no arguments")
 		}
-		run = func(ctx context.Context, db *sqlite.DB) error {
+		run = func(ctx context.Context, st *store) error {
 			cl := &stopncii.Client{BaseURL: strings.TrimRight(*base, "/"),
 				SubscriptionKey: os.Getenv("VIGIL_STOPNCII_SUBSCRIPTION_KEY"), FetchKey: os.Getenv("VIGIL_STOPNCII_FETCH_KEY")}
-			banks := sqlite.NewBankService(db)
+			banks := st.Banks
 			b, err := banks.FindBankByName(ctx, *bank)
 			if vigil.ErrorCode(err) == vigil.ENOTFOUND {
 				b = &vigil.Bank{Name: *bank, Enabled: true, Description: "StopNCII.org hashes"}
@@ -288,10 +287,10 @@ func (c *FeedCommand) Run(ctx context.Context, args []string) error {
 			if err != nil {
 				return err
 			}
-			if err := c.auditCLI(ctx, sqliteStore(db), vigil.AuditEntriesImport, "bank:"+b.Name, map[string]any{"source": "stopncii", "since": *since}); err != nil {
+			if err := c.auditCLI(ctx, st, vigil.AuditEntriesImport, "bank:"+b.Name, map[string]any{"source": "stopncii", "since": *since}); err != nil {
 				return err
 			}
-			res, err := stopncii.Pull(ctx, cl, sqlite.NewEntryService(db), b.ID, *since, "stopncii")
+			res, err := stopncii.Pull(ctx, cl, st.Entries, b.ID, *since, "stopncii")
 			if err != nil {
 				return fmt.Errorf("pull from stopncii: %s (run again from --since %d; what landed is kept, a rerun skips it)", errorText(err), *since)
 			}
@@ -299,8 +298,8 @@ func (c *FeedCommand) Run(ctx context.Context, args []string) error {
 		}
 	case "list":
 		check = func() error { return fs.nargs(0, 0, "no arguments") }
-		run = func(ctx context.Context, db *sqlite.DB) error {
-			feeds := sqlite.NewFeedService(db)
+		run = func(ctx context.Context, st *store) error {
+			feeds := st.Feeds
 			fl, err := feeds.ListFeeds(ctx)
 			if err != nil {
 				return err
@@ -331,14 +330,10 @@ func (c *FeedCommand) Run(ctx context.Context, args []string) error {
 		return err
 	}
 	defer st.Close()
-	db, err := st.sqliteDB("vigil feed")
-	if err != nil {
-		return err
-	}
-	return run(ctx, db)
+	return run(ctx, st)
 }
 
-func (c *FeedCommand) syncOnce(ctx context.Context, feeds *sqlite.FeedService, id int64, apiKey string) error {
+func (c *FeedCommand) syncOnce(ctx context.Context, feeds feedStore, id int64, apiKey string) error {
 	cl := &feed.Client{Subs: feeds, APIKey: apiKey, Actor: "cli", Audit: true}
 	n, err := cl.Sync(ctx, id)
 	if err != nil {

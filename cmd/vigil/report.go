@@ -96,9 +96,6 @@ func (c *ReportCommand) Run(ctx context.Context, args []string) error {
 		return err
 	}
 	defer st.Close()
-	if st.Incidents == nil {
-		return vigil.Errorf(vigil.EUNSUPPORTED, "incidents are kept on the SQLite store only; not built for PostgreSQL yet")
-	}
 	incidents := st.Incidents
 	inc, err := incidents.FindIncident(ctx, *id)
 	if err != nil {

@@ -134,10 +134,7 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	srv.Jobs, srv.Notifier, srv.Respond = js, js, flow
 	srv.Conversations, srv.Grooming, srv.ConversationRetention = conversations, grooming.NewDetector(grooming.Options{}), *retention
 	srv.Audit = db.Audit
-	if db.Feeds != nil {
-		db.Feeds.Policy = review.policy // subscribers' feedback quarantines as local review does
-		srv.Feeds, srv.Subscriptions = db.Feeds, db.Feeds
-	}
+	srv.Feeds, srv.Subscriptions = db.Feeds, db.Feeds
 	srv.Signals, srv.KeepSignals = signals, *keepSignals
 	srv.Cases, srv.Media, srv.UI = cases, mediaStore, *uiOpts
 	srv.Incidents = db.Incidents
@@ -156,9 +153,6 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	if *ncmecUser != "" {
 		if srv.NCMEC == nil {
 			return fs.usageErrorf("--ncmec-user needs --ncmec-config")
-		}
-		if db.Submissions == nil {
-			return vigil.Errorf(vigil.EUNSUPPORTED, "submission to NCMEC works on the SQLite store only; not built for PostgreSQL yet")
 		}
 		sub := &report.Submitter{Incidents: srv.Incidents, Submissions: db.Submissions, Media: mediaStore,
 			Config: *srv.NCMEC, Validator: srv.NCMECValidator, Logger: c.Logger,

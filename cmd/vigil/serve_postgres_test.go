@@ -1,13 +1,18 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/vigil-oss/vigil"
 	"github.com/vigil-oss/vigil/internal/pgtest"
+	"github.com/vigil-oss/vigil/postgres"
 )
 
 // TestServeReplicasPostgres runs two `vigil serve` replicas on one
@@ -74,4 +79,90 @@ func TestServeReplicasPostgres(t *testing.T) {
 func jsonInt(n int64) string {
 	b, _ := json.Marshal(n)
 	return string(b)
+}
+
+// TestFeedsAndIncidentsPostgres checks that what was SQLite-only works on
+// a PostgreSQL store: the feed commands publish a bank that a replica then
+// serves, another instance on PostgreSQL subscribes to it, and the
+// incident routes and the report command find an incident made on the
+// store.
+func TestFeedsAndIncidentsPostgres(t *testing.T) {
+	url := pgtest.SchemaURL(t)
+	srv := startServe(t, "--db", url, "--refresh", "1h")
+	// cli runs a command (two words, then flags and arguments) on the store.
+	cli := func(stdin string, args ...string) string {
+		t.Helper()
+		res := runExec(t, stdin, slices.Concat(args[:2], []string{"--db", url}, args[2:])...)
+		if res.code != 0 {
+			t.Fatalf("vigil %s: exit %d: %s", strings.Join(args, " "), res.code, res.stderr)
+		}
+		return res.stdout
+	}
+	cli("", "bank", "create", "list")
+	cli("d41d8cd98f00b204e9800998ecf8427e\n", "bank", "import", "--signal-type", "md5", "--source", "ncmec", "list", "-")
+	keyFile := filepath.Join(t.TempDir(), "feed.key")
+	kg := runExec(t, "", "feed", "keygen", "--out", keyFile, "vigil-feed-list")
+	if kg.code != 0 {
+		t.Fatalf("keygen: %s", kg.stderr)
+	}
+	cli("", "feed", "create", "--key-file", keyFile, "--bank", "list", "list")
+	if out := cli("", "feed", "cut", "--key-file", keyFile, "list"); !strings.Contains(out, `"batches":1`) {
+		t.Fatalf("cut: %s", out)
+	}
+	if out := cli("", "feed", "list"); !strings.Contains(out, `"name":"list"`) {
+		t.Fatalf("feed list: %s", out)
+	}
+	if code, body := srv.call("GET", "/v1/feeds/list/head", "", nil); code != 200 || !strings.Contains(string(body), "vigil-feed-list") {
+		t.Fatalf("feed head from the replica: %d %s", code, body)
+	}
+	if code, body := srv.call("GET", "/v1/feeds/list/batches/1?tree=1", "", nil); code != 200 {
+		t.Fatalf("feed batch from the replica: %d %s", code, body)
+	}
+	// Another instance, on a database of its own, subscribes to it.
+	mirror := pgtest.SchemaURL(t)
+	if res := runExec(t, "", "init", "--db", mirror); res.code != 0 {
+		t.Fatalf("init mirror: %s", res.stderr)
+	}
+	t.Setenv("VIGIL_FEED_API_KEY", srv.key)
+	res := runExec(t, "", "feed", "subscribe", "--db", mirror, "--key", strings.TrimSpace(kg.stdout), "--bank", "mirror", srv.base+"/v1/feeds/list")
+	if res.code != 0 || !strings.Contains(res.stdout, `"applied":1`) {
+		t.Fatalf("subscribe from PostgreSQL: exit %d: %s %s", res.code, res.stdout, res.stderr)
+	}
+	if res := runExec(t, "", "bank", "export", "--db", mirror, "mirror"); res.code != 0 || !strings.Contains(res.stdout, "d41d8cd98f00b204e9800998ecf8427e") {
+		t.Fatalf("mirror bank after the sync: exit %d: %s %s", res.code, res.stdout, res.stderr)
+	}
+	// An incident made on the store by another process, as a reviewer
+	// would through any replica.
+	ctx := context.Background()
+	db, err := postgres.Open(ctx, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	cases, incidents := postgres.NewCaseService(db), postgres.NewIncidentService(db)
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(cases.CreateQueue(ctx, &vigil.Queue{Name: "q"}))
+	c := &vigil.Case{Queue: "q", Kind: vigil.CaseKindMatch, RetainUntil: time.Now().Add(time.Hour),
+		Content: vigil.ContentRef{SHA256: strings.Repeat("ab", 32), UserID: "u-1"},
+		Matches: []vigil.Match{{Bank: "list", EntryID: 1, SignalType: vigil.SignalMD5, Value: "d41d8cd98f00b204e9800998ecf8427e"}}}
+	must(cases.OpenCase(ctx, c, "rules"))
+	c, err = cases.DecideCase(ctx, c.ID, vigil.Decision{Verdict: vigil.VerdictConfirmed, Category: "B1", DecidedBy: "r", DecidedAt: time.Now()})
+	must(err)
+	inc, err := vigil.NewIncident([]*vigil.Case{c})
+	must(err)
+	must(incidents.CreateIncident(ctx, inc, "r"))
+
+	if code, body := srv.call("GET", "/v1/incidents", "", nil); code != 200 || !strings.Contains(string(body), `"u-1"`) {
+		t.Fatalf("list incidents on the replica: %d %s", code, body)
+	}
+	cfg := filepath.Join(t.TempDir(), "ncmec.json")
+	must(os.WriteFile(cfg, []byte(`{"reporter_email":"safety@example.org","platform":"Example","industry_mou":true}`), 0o600))
+	if out := cli("", "report", "render", "--incident", jsonInt(inc.ID), "--ncmec-config", cfg); !strings.Contains(out, "<industryClassification>B1<") {
+		t.Fatalf("render: %s", out)
+	}
 }

@@ -65,19 +65,14 @@ type store struct {
 	Rules         vigil.RuleService
 	Cases         vigil.CaseService
 
-	// Stores only SQLite has so far (nil on PostgreSQL): feeds published
-	// and subscribed to, incidents and their submissions.
-	Feeds       *sqlite.FeedService
+	Feeds       feedStore
 	Incidents   vigil.IncidentService
 	Submissions vigil.SubmissionService
 
-	// setReview sets the automatic quarantine policy and what is told of
-	// each automatic quarantine.
+	// setReview sets the automatic quarantine policy, of cases and of
+	// subscribers' feedback on feeds alike, and what is told of each
+	// automatic quarantine.
 	setReview func(p vigil.QuarantinePolicy, on func(ctx context.Context, q autoQuarantine))
-
-	// sqlite is the SQLite database, for what only it stores so far; nil
-	// on PostgreSQL.
-	sqlite *sqlite.DB
 
 	// where names the store in logs, without credentials.
 	where string
@@ -96,13 +91,11 @@ type autoQuarantine struct {
 	Reason          string
 }
 
-// sqliteDB returns the SQLite database of a command (what) that works only
-// on SQLite so far, or says so.
-func (s *store) sqliteDB(what string) (*sqlite.DB, error) {
-	if s.sqlite == nil {
-		return nil, vigil.Errorf(vigil.EUNSUPPORTED, "%s works on the SQLite store only; it is not built for PostgreSQL yet", what)
-	}
-	return s.sqlite, nil
+// feedStore keeps the feeds this instance publishes and those it
+// subscribes to: one service in both stores.
+type feedStore interface {
+	vigil.FeedService
+	vigil.SubscriptionService
 }
 
 // Close closes the store.
@@ -113,31 +106,32 @@ func (s *store) Path() string { return s.where }
 
 // sqliteStore returns the services of a SQLite database.
 func sqliteStore(db *sqlite.DB) *store {
-	cases := sqlite.NewCaseService(db)
+	cases, feeds := sqlite.NewCaseService(db), sqlite.NewFeedService(db)
 	return &store{
 		Banks: sqlite.NewBankService(db), Entries: sqlite.NewEntryService(db), Keys: sqlite.NewKeyService(db),
 		Conversations: sqlite.NewConversationService(db), Audit: sqlite.NewAuditService(db),
 		Signals: sqlite.NewSignalStore(db), Rules: sqlite.NewRuleService(db), Cases: cases,
-		Feeds: sqlite.NewFeedService(db), Incidents: sqlite.NewIncidentService(db), Submissions: sqlite.NewSubmissionService(db),
+		Feeds: feeds, Incidents: sqlite.NewIncidentService(db), Submissions: sqlite.NewSubmissionService(db),
 		setReview: func(p vigil.QuarantinePolicy, on func(context.Context, autoQuarantine)) {
-			cases.Policy = p
+			cases.Policy, feeds.Policy = p, p
 			cases.OnQuarantine = func(ctx context.Context, q sqlite.AutoQuarantine) {
 				on(ctx, autoQuarantine{EntryID: q.EntryID, CaseID: q.CaseID, Reason: q.Reason})
 			}
 		},
-		sqlite: db, where: db.Path(), sqlitePath: db.Path(), close: db.Close,
+		where: db.Path(), sqlitePath: db.Path(), close: db.Close,
 	}
 }
 
 // postgresStore returns the services of a PostgreSQL database.
 func postgresStore(db *postgres.DB, url string) *store {
-	cases := postgres.NewCaseService(db)
+	cases, feeds := postgres.NewCaseService(db), postgres.NewFeedService(db)
 	return &store{
 		Banks: postgres.NewBankService(db), Entries: postgres.NewEntryService(db), Keys: postgres.NewKeyService(db),
 		Conversations: postgres.NewConversationService(db), Audit: postgres.NewAuditService(db),
 		Signals: postgres.NewSignalStore(db), Rules: postgres.NewRuleService(db), Cases: cases,
+		Feeds: feeds, Incidents: postgres.NewIncidentService(db), Submissions: postgres.NewSubmissionService(db),
 		setReview: func(p vigil.QuarantinePolicy, on func(context.Context, autoQuarantine)) {
-			cases.Policy = p
+			cases.Policy, feeds.Policy = p, p
 			cases.OnQuarantine = func(ctx context.Context, q postgres.AutoQuarantine) {
 				on(ctx, autoQuarantine{EntryID: q.EntryID, CaseID: q.CaseID, Reason: q.Reason})
 			}
