@@ -305,7 +305,7 @@ type State struct {
 	// threatened (bounded to maxEvidence).
 	Disclosures []DisclosureState `json:"disclosures,omitempty"`
 	Flagged     bool              `json:"flagged,omitempty"`
-	FlaggedAt    int            `json:"flagged_at"`
+	FlaggedAt   int               `json:"flagged_at"`
 	// Lang and LangMsgs are per-language function-word points and messages
 	// won, indexed by Lang; Words and KnownWords count letter words and
 	// those that are function words of a supported language.
