@@ -51,6 +51,7 @@ var (
 		{CueScamReport, 0.9, 0, "got|received|get ~2 an|a|this ~2 email|mail|message ~1 saying|says|claiming"},
 	}
 	sextortionES = []entry{
+		{SextortionThreat, 0.8, 0, "manda|envía|envia|mandará|mandara|enviará|publica|publicará|sube|subirá|pasa|muestra ~4 @chat|@photo|fotos|todo ~3 a|con ~2 @parent|colegio|escuela|amigos|seguidores|todos|contactos"},
 		{SextortionThreat, 0.9, 0, "mando|envio|enviaré|mandaré|publico|subo|paso|muestro|comparto|voy ~3 @chat|@photo|fotos|todo|esto ~3 a|con ~2 @parent|colegio|escuela|amigos|seguidores|todos|contactos|profes"},
 		{SextortionThreat, 0.8, 0, "tus|tu @parent|amigos|seguidores|contactos|colegio|escuela ~3 ver|veran|verán"},
 		{SextortionThreat, 0.7, 0, "a menos que ~2 pagues|mandes"},
@@ -64,13 +65,14 @@ var (
 		{Deadline, 0.6, 0, "antes de ~1 medianoche|mañana|manana|las"},
 		{Deadline, 0.5, 0, "ultima|última oportunidad"},
 		{CueDisclosure, 1.0, 0, "me ~2 amenaza|amenazó|amenazo|chantajea|chantajeando|extorsiona"},
-		{CueDisclosure, 1.0, 0, "dice|dijo ~2 que ~3 mis|mi|me ~3 si no"},
+		{CueDisclosure, 1.0, 0, "dice|dijo|amenaza|amenazó ~1 que|con"},
 		{CueDisclosure, 0.9, 0, "que|qué hago"},
 		{CueDisclosure, 0.9, 0, "ayudame|ayúdame"},
 		{CueDisclosure, 0.9, 0, "tengo miedo"},
 		{CueScamReport, 1.0, 0, "correo|estafa|estafas|estafador|noticia|noticias|charla|spam"},
 	}
 	sextortionDE = []entry{
+		{SextortionThreat, 0.8, 0, "schickt|sendet|postet|zeigt|verbreitet|leakt ~4 @chat|@photo|alles|meine|die ~3 an|meine|meinen|allen ~2 @parent|schule|freunde|follower|kontakte|klasse"},
 		{SextortionThreat, 0.9, 0, "schick|schicke|sende|poste|zeige|zeig|leake|verbreite|veröffentliche ~4 @chat|@photo|alles|die|sie ~3 an|deiner|deinen|deine|allen ~2 @parent|schule|freunde|follower|kontakte|klasse|allen"},
 		{SextortionThreat, 0.9, 0, "deine|dein|deiner @parent|freunde|follower|schule|klasse|kontakte ~3 sehen|bekommen|kriegen ~1 alles|das|es"},
 		{SextortionThreat, 0.7, 0, "wenn du nicht ~1 zahlst|bezahlst|schickst"},
@@ -92,7 +94,8 @@ var (
 		{CueScamReport, 1.0, 0, "betrug|betrüger|abzocke|spam|nachrichten|artikel|warnung|vortrag|email|mail"},
 	}
 	sextortionFR = []entry{
-		{SextortionThreat, 0.9, 0, "envoie|envoyer|enverrai|balance|balancer|publie|publier|montre|montrer|partage|partager|diffuse|diffuser ~4 @chat|@photo|tout|les|tes ~3 a|à|avec ~2 @parent|école|ecole|lycée|college|collège|amis|potes|abonnés|abonnes|contacts|classe|tout"},
+		{SextortionThreat, 0.8, 0, "envoie|jenvoie|j'envoie|envoyer|enverrai|enverra|balance|balancer|publie|montre|partage|diffuse ~4 a|à|aux ~2 @parent|école|ecole|lycée|collège|amis|potes|abonnés|abonnes|contacts|classe"},
+		{SextortionThreat, 0.9, 0, "envoie|jenvoie|j'envoie|envoyer|enverrai|balance|balancer|publie|publier|montre|montrer|partage|partager|diffuse|diffuser ~4 @chat|@photo|tout|les|tes ~3 a|à|avec ~2 @parent|école|ecole|lycée|college|collège|amis|potes|abonnés|abonnes|contacts|classe|tout"},
 		{SextortionThreat, 0.8, 0, "tes|ta|ton @parent|amis|potes|abonnés|contacts|classe ~3 vont ~1 voir|recevoir"},
 		{SextortionThreat, 0.7, 0, "sauf si ~2 paies|payes|paye|envoies"},
 		{SextortionThreat, 0.7, 0, "si tu ~1 paies|payes|paye ~1 pas"},
@@ -114,6 +117,7 @@ var (
 		{CueScamReport, 1.0, 0, "arnaque|arnaques|arnaqueur|escroquerie|spam|courriel|mail|article|conférence|prévention"},
 	}
 	sextortionIT = []entry{
+		{SextortionThreat, 0.8, 0, "mando|manda|manderà|mandera|invio|invia|pubblico|pubblica|mostro|mostra|giro|gira ~4 a|ai|alla|alle ~2 @parent|scuola|amici|follower|contatti|classe|tutti"},
 		{SextortionThreat, 0.9, 0, "mando|manderò|mandero|invio|pubblico|mostro|giro|condivido ~4 @chat|@photo|tutto|le ~3 a|ai|alla|alle|con ~2 @parent|scuola|amici|follower|contatti|classe|tutti"},
 		{SextortionThreat, 0.8, 0, "tuoi|tua|tuo @parent|amici|follower|contatti|scuola ~2 vedranno|riceveranno"},
 		{SextortionThreat, 0.7, 0, "se non ~1 paghi|mandi"},
@@ -125,13 +129,14 @@ var (
 		{Deadline, 0.6, 0, "hai ~2 dieci|cinque|un minuti|min|ora"},
 		{Deadline, 0.6, 0, "entro|prima ~2 mezzanotte|stasera|domani"},
 		{CueDisclosure, 1.0, 0, "mi ~2 minaccia|ricatta|minacciato|ricattando"},
-		{CueDisclosure, 1.0, 0, "dice|detto ~2 che ~3 mie|mia|miei|mi ~3 se non"},
+		{CueDisclosure, 1.0, 0, "dice|detto|minaccia ~1 che|di"},
 		{CueDisclosure, 0.9, 0, "cosa|che faccio"},
 		{CueDisclosure, 0.9, 0, "aiutami"},
 		{CueDisclosure, 0.9, 0, "ho paura"},
 		{CueScamReport, 1.0, 0, "truffa|truffe|truffatore|spam|email|mail|notizia|articolo|incontro"},
 	}
 	sextortionPT = []entry{
+		{SextortionThreat, 0.8, 0, "manda|mandar|envia|enviar|posta|postar|mostra|vaza|vazar|espalha ~4 pra|para|pros|aos ~2 @parent|escola|amigos|seguidores|contatos|turma|todos"},
 		{SextortionThreat, 0.9, 0, "mando|envio|mandar|enviar|posto|postar|mostro|vazo|vazar|espalho ~4 @chat|@photo|tudo|as|os ~3 pra|para|pros|aos|com ~2 @parent|escola|amigos|seguidores|contatos|turma|todos|mundo"},
 		{SextortionThreat, 0.8, 0, "teus|tua|teu|seus|sua|seu @parent|amigos|seguidores|contatos|escola ~2 vão|vao|vai ~1 ver|receber"},
 		{SextortionThreat, 0.7, 0, "se ~1 não|nao ~1 pagar|pagares|mandar"},
@@ -151,6 +156,8 @@ var (
 		{CueScamReport, 1.0, 0, "golpe|golpes|golpista|fraude|spam|email|notícia|noticia|reportagem|palestra"},
 	}
 	sextortionNL = []entry{
+		{SextortionThreat, 0.8, 0, "naar|aan|met ~3 @parent|school|vrienden|volgers|contacten|klas|iedereen ~1 stuurt|stuur|sturen|zet|zetten|deelt|delen|verspreidt"},
+		{SextortionThreat, 0.8, 0, "stuurt|stuur|zet|deelt|deel|verspreidt|lekt ~5 naar|aan|met ~2 @parent|school|vrienden|volgers|contacten|klas|iedereen"},
 		{SextortionThreat, 0.9, 0, "stuur|stuurde|zet|post|laat|deel|verspreid|lek ~4 @chat|@photo|alles|ze|het ~3 naar|aan|op|met ~2 @parent|school|vrienden|volgers|contacten|klas|iedereen"},
 		{SextortionThreat, 0.8, 0, "je|jouw @parent|vrienden|volgers|contacten|school|klas ~2 gaan|krijgen|zien ~2 alles|het|zien"},
 		{SextortionThreat, 0.7, 0, "tenzij je ~2 betaalt|stuurt"},
@@ -168,6 +175,7 @@ var (
 		{CueScamReport, 1.0, 0, "oplichting|oplichter|oplichters|spam|mail|nieuws|artikel|voorlichting"},
 	}
 	sextortionPL = []entry{
+		{SextortionThreat, 0.8, 0, "wyśle|wysle|wyślę|wrzuci|pokaże|pokaze|roześle|rozesle|udostępni ~5 do|na ~2 @parent|szkoł*|szkol*|znajom*|przyjaciół|przyjaciol|klas*|obserwując*|wszystkich"},
 		{SextortionThreat, 0.9, 0, "wyśle|wysle|wyślę|wrzucę|wrzuce|pokażę|pokaze|udostępnię|roześlę|rozesle ~4 @chat|@photo|wszystko|je|to ~3 do|twoim|twojej|twoich|na ~2 @parent|szkoł*|szkol*|znajom*|przyjaciół|przyjaciol|klas*|obserwując*|wszystkim"},
 		{SextortionThreat, 0.8, 0, "twoi|twoja|twój|twoj @parent|znajom*|klas*|szkoł* ~2 zobacz*|dostan*"},
 		{SextortionThreat, 0.7, 0, "jeśli|jesli|jak ~1 nie ~1 zapłacisz|zaplacisz|wyślesz|wyslesz"},
@@ -186,6 +194,7 @@ var (
 		{CueScamReport, 1.0, 0, "oszust*|spam|mail|artykuł|artykul|pogadank*"},
 	}
 	sextortionET = []entry{
+		{SextortionThreat, 0.8, 0, "saadab|saadan|postitab|postitan|näitab|naitab|jagab|jagan ~5 @parent|kooli*|sõpradele|sopradele|sõbra*|jälgija*|jalgija*|klassi*|kõigile|koigile"},
 		{SextortionThreat, 0.9, 0, "saadan|postitan|näitan|naitan|jagan|lekitan ~4 @chat|@photo|kõik|koik|need|sinu ~3 @parent|kooli*|sõpradele|sopradele|sõbra*|jälgija*|jalgija*|klassi*|kõigile|koigile"},
 		{SextortionThreat, 0.8, 0, "sinu|su @parent|sõbrad|sobrad|kool|klass|jälgijad ~2 näevad|naevad|saavad"},
 		{SextortionThreat, 0.7, 0, "kui ~1 sa ~1 ei ~1 maksa|saada"},

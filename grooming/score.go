@@ -655,7 +655,9 @@ func (d *Detector) risk(st *State) Risk {
 		r.Indicators = append(r.Indicators, ind)
 	}
 	slices.SortStableFunc(r.Indicators, func(a, b Indicator) int { return cmp.Compare(b.Score, a.Score) })
-	r.Sextortion = best.e[SextortionThreat] >= breadthFloor
+	// A threat alone can be "I'll post the group pics to the class chat":
+	// the marker needs the threat and a payment demand from one speaker.
+	r.Sextortion = best.e[SextortionThreat] >= breadthFloor && best.e[PaymentDemand] >= 0.3
 	d.disclosure(st, &r, best.actor)
 	return r
 }
