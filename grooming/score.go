@@ -669,7 +669,18 @@ func (d *Detector) disclosure(st *State, r *Risk, actor int) {
 	if len(st.Disclosures) == 0 {
 		return
 	}
-	v := st.Disclosures[0].Speaker
+	// A speaker who also threatens in their own words is not a victim,
+	// whatever cue words they use ("what should i do with your pics").
+	v := -1
+	for _, ds := range st.Disclosures {
+		if !st.threatens(ds.Speaker) {
+			v = ds.Speaker
+			break
+		}
+	}
+	if v < 0 {
+		return
+	}
 	dis := &Disclosure{Victim: speakerID(st, v)}
 	for _, ds := range st.Disclosures {
 		if ds.Speaker != v {
@@ -899,6 +910,18 @@ func (d *Detector) view(st *State, actor, target int, explain bool) pairView {
 	z += prior
 	pv.z = z
 	return pv
+}
+
+// threatens reports whether speaker a made a sextortion threat of their
+// own, one not discounted as told or reported.
+func (st *State) threatens(a int) bool {
+	for i := range st.Pairs {
+		p := &st.Pairs[i]
+		if p.Actor == a && decayed(p.E[SextortionThreat], p.T[SextortionThreat], st.Now, SextortionThreat) >= breadthFloor {
+			return true
+		}
+	}
+	return false
 }
 
 // fastSextortion reports whether the actor's threat and payment demand to

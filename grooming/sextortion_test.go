@@ -158,3 +158,20 @@ func TestSextortionDisclosureStreams(t *testing.T) {
 		t.Fatalf("batch %+v stream %+v", batch.Disclosure, r)
 	}
 }
+
+// TestSextortionNoFalseVictim: an extortioner who uses a disclosure cue
+// ("what should i do") in one message is still the suspect, never the
+// victim of a disclosure.
+func TestSextortionNoFalseVictim(t *testing.T) {
+	d := newTestDetector(t)
+	r := d.Score(Conversation{Messages: []Message{
+		{From: "x", Text: "i have all our chats saved"},
+		{From: "v", Text: "please dont"},
+		{From: "x", Text: "what should i do with them, send them to your mom?"},
+		{From: "x", Text: "send me a 100 steam card or i send everything to your school"},
+		{From: "x", Text: "you have 10 minutes"},
+	}})
+	if !r.Flagged || r.Suspect != "x" || r.Disclosure != nil {
+		t.Fatalf("flagged %v suspect %q disclosure %+v", r.Flagged, r.Suspect, r.Disclosure)
+	}
+}
