@@ -127,10 +127,17 @@ type CaseConversation struct {
 	// Language, Languages and Unsupported are the risk's language fields:
 	// a reviewer reads a Polish chat differently, and an unsupported one
 	// was scored by lexicons that do not cover it.
-	Language    string        `json:"language,omitempty"`
-	Languages   []string      `json:"languages,omitempty"`
-	Unsupported bool          `json:"unsupported,omitempty"`
-	Messages    []CaseMessage `json:"messages"`
+	Language    string   `json:"language,omitempty"`
+	Languages   []string `json:"languages,omitempty"`
+	Unsupported bool     `json:"unsupported,omitempty"`
+	// DisclosedBy is set when the conversation is a victim's disclosure
+	// (someone telling a parent or helpline of a threat): the speaker is a
+	// possible victim, never the user to report.
+	DisclosedBy string `json:"disclosed_by,omitempty"`
+	// Sextortion is set when the detector saw financial sextortion (a
+	// threat with a payment demand, or a disclosure of one).
+	Sextortion bool          `json:"sextortion,omitempty"`
+	Messages   []CaseMessage `json:"messages"`
 }
 
 // Decision is a reviewer's judgement of a case.

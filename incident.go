@@ -164,6 +164,10 @@ func NewIncident(cases []*Case) (*Incident, error) {
 		if c.Kind == CaseKindConversation && c.Conversation != nil && c.Conversation.Suspect != "" {
 			user = c.Conversation.Suspect
 		}
+		if c.Kind == CaseKindConversation && c.Conversation != nil && c.Conversation.DisclosedBy != "" && user == c.Conversation.DisclosedBy {
+			// The account a victim gave must not make them the reported user.
+			return nil, Errorf(EINVALID, "case %d is a disclosure by %q, a possible victim: it names no user to report", c.ID, user)
+		}
 		if user == "" {
 			return nil, Errorf(EINVALID, "case %d does not say which user it is about", c.ID)
 		}
@@ -185,6 +189,11 @@ func NewIncident(cases []*Case) (*Incident, error) {
 				inc.Time = ic.Messages[0].Time
 			}
 			inc.Conversations = append(inc.Conversations, ic)
+			// A suggestion for the draft: the reviewer keeps or clears it
+			// before approval.
+			if c.Conversation != nil && c.Conversation.Sextortion {
+				inc.Sextortion = true
+			}
 		default:
 			return nil, Errorf(EINVALID, "case %d has unknown kind %q", c.ID, c.Kind)
 		}

@@ -59,3 +59,26 @@ func TestNewIncident(t *testing.T) {
 		}
 	}
 }
+
+// TestNewIncidentDisclosure: a victim's disclosure never makes its speaker
+// the reported user, and a sextortion case suggests the annotation.
+func TestNewIncidentDisclosure(t *testing.T) {
+	dis := confirmedCase(&vigil.Case{ID: 3, Kind: vigil.CaseKindConversation, Content: vigil.ContentRef{UserID: "kid"},
+		Conversation: &vigil.CaseConversation{ConversationID: "c-2", DisclosedBy: "kid", Sextortion: true, Messages: []vigil.CaseMessage{
+			{Index: 0, Speaker: "kid", Text: "someone says he'll send our chats to my mom unless i pay"},
+		}}})
+	if _, err := vigil.NewIncident([]*vigil.Case{dis}); vigil.ErrorCode(err) != vigil.EINVALID {
+		t.Fatalf("disclosure incident: err %v, want EINVALID", err)
+	}
+	sx := confirmedCase(&vigil.Case{ID: 4, Kind: vigil.CaseKindConversation,
+		Conversation: &vigil.CaseConversation{ConversationID: "c-3", Suspect: "x", Sextortion: true, Messages: []vigil.CaseMessage{
+			{Index: 0, Speaker: "x", Text: "pay or i send our chats to your school", Indicators: []string{"sextortion_threat"}},
+		}}})
+	inc, err := vigil.NewIncident([]*vigil.Case{sx})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if inc.ReportedUser != "x" || !inc.Sextortion {
+		t.Errorf("incident %+v", inc)
+	}
+}

@@ -77,6 +77,9 @@ type RuleConditions struct {
 	Flagged  bool    `json:"flagged,omitempty"`
 	MinScore float64 `json:"min_score,omitempty"`
 	MinLevel string  `json:"min_level,omitempty"` // low, medium or high
+	// Disclosure holds when the risk carries a victim's disclosure (a
+	// participant telling of a threat), which never flags by itself.
+	Disclosure bool `json:"disclosure,omitempty"`
 }
 
 // RuleAction is what a rule does when it fires.
@@ -130,8 +133,8 @@ func (r *Rule) validate() error {
 	}
 	switch w.Kind {
 	case CaseKindMatch:
-		if w.Flagged || w.MinScore != 0 || w.MinLevel != "" {
-			return Errorf(EINVALID, "flagged, min_score and min_level apply to conversation rules, not match rules")
+		if w.Flagged || w.MinScore != 0 || w.MinLevel != "" || w.Disclosure {
+			return Errorf(EINVALID, "flagged, min_score, min_level and disclosure apply to conversation rules, not match rules")
 		}
 		for _, b := range w.Banks {
 			if err := ValidateBankName(b); err != nil {
@@ -166,8 +169,8 @@ func (r *Rule) validate() error {
 		}
 		// Every conversation is scored from its first message: a rule
 		// with no risk condition would open a case for each of them.
-		if !w.Flagged && w.MinScore == 0 && w.MinLevel == "" {
-			return Errorf(EINVALID, "a conversation rule needs flagged, min_score or min_level")
+		if !w.Flagged && w.MinScore == 0 && w.MinLevel == "" && !w.Disclosure {
+			return Errorf(EINVALID, "a conversation rule needs flagged, min_score, min_level or disclosure")
 		}
 	case "":
 		return Errorf(EINVALID, "when.kind is required: %s or %s", CaseKindMatch, CaseKindConversation)

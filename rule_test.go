@@ -59,7 +59,7 @@ func TestRuleValidate(t *testing.T) {
 		}, ""},
 		{"conversation without risk condition", func(r *vigil.Rule) {
 			r.When = vigil.RuleConditions{Kind: vigil.CaseKindConversation}
-		}, "needs flagged, min_score or min_level"},
+		}, "needs flagged, min_score, min_level or disclosure"},
 		{"conversation with bank", func(r *vigil.Rule) {
 			r.When = vigil.RuleConditions{Kind: vigil.CaseKindConversation, Flagged: true, Banks: []string{"x"}}
 		}, "match rules"},

@@ -11,10 +11,14 @@
 //     keeping byte offsets into the original text, which is what reviewers see.
 //   - The tagger matches multilingual (EN, ES, DE, FR, IT, PT, NL, PL, ET)
 //     lexicon patterns for the
-//     twelve indicator families and for context cues (caregiver in the loop,
-//     surprise, reported speech, safety education, convenience moves, safety
-//     advice, evasive age, adult life), then applies message-level context
-//     rules. All languages' patterns apply to every message, as chat
+//     twelve grooming indicator families, the three financial sextortion
+//     families (a threat to share messages or images unless paid, a payment
+//     demand in gift cards or crypto, a deadline) and for context cues
+//     (caregiver in the loop, surprise, reported speech, safety education,
+//     convenience moves, safety advice, evasive age, adult life, a victim's
+//     disclosure, a scam report), then applies message-level context rules.
+//     A victim telling of a threat is marked as a disclosure naming the
+//     speaker as a possible victim, never as the suspect. All languages' patterns apply to every message, as chat
 //     code-switches; Polish and Estonian patterns use stems for inflection.
 //   - Language identification counts each language's function words per
 //     message and per conversation: the risk names the dominant language,

@@ -26,6 +26,11 @@ const (
 	Compliance
 	Meeting
 	Desensitisation
+	// Financial sextortion: a threat to share messages or images unless
+	// paid, a payment demand in untraceable means, and a countdown.
+	SextortionThreat
+	PaymentDemand
+	Deadline
 	numFamilies
 )
 
@@ -41,6 +46,8 @@ const (
 	CueAdultLife                      // adult life markers (job, rent, own car)
 	CueSafety                         // advice that increases safety ("lock the door")
 	CueCommerce                       // buying or selling an object: ages, photos and meetings are logistics
+	CueDisclosure                     // the speaker tells someone they are being threatened
+	CueScamReport                     // a scam, spam email or news story is discussed, not lived
 	cueEnd
 )
 
@@ -57,6 +64,9 @@ var familyNames = map[Family]string{
 	Compliance:       "compliance_pressure",
 	Meeting:          "meeting",
 	Desensitisation:  "desensitisation",
+	SextortionThreat: "sextortion_threat",
+	PaymentDemand:    "payment_demand",
+	Deadline:         "deadline",
 	CueCaregiver:     "caregiver_in_loop",
 	CueSurprise:      "surprise",
 	CueQuote:         "reported_speech",
@@ -66,6 +76,8 @@ var familyNames = map[Family]string{
 	CueAdultLife:     "adult_life",
 	CueSafety:        "safety_advice",
 	CueCommerce:      "commerce",
+	CueDisclosure:    "victim_disclosure",
+	CueScamReport:    "scam_report",
 }
 
 // String returns the family's snake_case name used in JSON.
@@ -145,7 +157,13 @@ var macros = map[string]string{
 // lexiconEntries is the union of all languages. Languages are not separated
 // because chat code-switches freely and the folded words rarely collide.
 func lexiconEntries() [][]entry {
-	return [][]entry{lexiconEN, lexiconES, lexiconDE, lexiconFR, lexiconIT, lexiconPT, lexiconNL, lexiconPL, lexiconET, lexiconCo}
+	return [][]entry{
+		slices.Concat(lexiconEN, sextortionEN), slices.Concat(lexiconES, sextortionES),
+		slices.Concat(lexiconDE, sextortionDE), slices.Concat(lexiconFR, sextortionFR),
+		slices.Concat(lexiconIT, sextortionIT), slices.Concat(lexiconPT, sextortionPT),
+		slices.Concat(lexiconNL, sextortionNL), slices.Concat(lexiconPL, sextortionPL),
+		slices.Concat(lexiconET, sextortionET), lexiconCo,
+	}
 }
 
 // elem is one compiled pattern element.

@@ -109,6 +109,22 @@ type Risk struct {
 	// do not cover the conversation, so a low score means nothing and the
 	// conversation needs another way to review.
 	Unsupported bool `json:"unsupported,omitempty"`
+	// Disclosure is set when a participant tells someone they are being
+	// threatened (financial sextortion told to a parent, friend or
+	// helpline): the speaker is a possible victim, never the suspect.
+	Disclosure *Disclosure `json:"disclosure,omitempty"`
+	// Sextortion is set when the suspect's indicators include a
+	// sextortion threat, or a disclosure names one: a reviewer should
+	// consider the incident's sextortion annotation.
+	Sextortion bool `json:"sextortion,omitempty"`
+}
+
+// Disclosure is a possible victim's account of a threat.
+type Disclosure struct {
+	// Victim is the From value of the speaker who disclosed.
+	Victim   string     `json:"victim"`
+	Messages []int      `json:"messages"`
+	Evidence []Evidence `json:"evidence"`
 }
 
 // Options configure a Detector. Zero values take defaults.
@@ -197,6 +213,11 @@ var halfLife = [numFamilies]float64{
 	Compliance:       7 * 86400,
 	Meeting:          30 * 86400,
 	Desensitisation:  14 * 86400,
+	// Sextortion moves in minutes: a threat from last month is not the
+	// same campaign as today's payment demand.
+	SextortionThreat: 2 * 86400,
+	PaymentDemand:    86400,
+	Deadline:         6 * 3600,
 }
 
 // Family weights and pair terms of the logistic score. Pair terms encode
@@ -216,6 +237,9 @@ var (
 		Compliance:       1.0,
 		Meeting:          1.2,
 		Desensitisation:  1.1,
+		SextortionThreat: 1.6,
+		PaymentDemand:    0.7,
+		Deadline:         0.5,
 	}
 	pairWeights = []struct {
 		f, g Family
@@ -237,6 +261,9 @@ var (
 		{RiskAssessment, PlatformMove, 0.5},
 		{Gift, PhotoRequest, 0.6},
 		{Compliance, PhotoRequest, 0.5},
+		{SextortionThreat, PaymentDemand, 1.6},
+		{SextortionThreat, Deadline, 0.9},
+		{PaymentDemand, Deadline, 0.5},
 	}
 )
 
@@ -251,6 +278,11 @@ const (
 	safetyConvCut    = 0.7
 	commerceConvCut  = 0.6
 	persistStep      = 0.3 // per family pressed in two or more messages
+	// fastSextortion is added when a threat and a payment demand from one
+	// speaker fall within fastWindow of each other by message time: real
+	// sextortion runs from first threat to deadline in minutes.
+	fastSextortion = 0.8
+	fastWindow     = 3600
 )
 
 // State is the streaming state of one conversation. It is plain data
@@ -269,8 +301,11 @@ type State struct {
 	Convenience  float32        `json:"convenience,omitempty"`
 	Commerce     float32        `json:"commerce,omitempty"`
 	Participants []Participant  `json:"participants,omitempty"`
-	Flagged      bool           `json:"flagged,omitempty"`
-	FlaggedAt    int            `json:"flagged_at"`
+	// Disclosures are messages in which a speaker tells of being
+	// threatened (bounded to maxEvidence).
+	Disclosures []DisclosureState `json:"disclosures,omitempty"`
+	Flagged     bool              `json:"flagged,omitempty"`
+	FlaggedAt   int               `json:"flagged_at"`
 	// Lang and LangMsgs are per-language function-word points and messages
 	// won, indexed by Lang; Words and KnownWords count letter words and
 	// those that are function words of a supported language.
@@ -305,6 +340,13 @@ type PairState struct {
 	T     [numFamilies]int64     `json:"t"`
 	Flags [numFamilies]uint8     `json:"flags"`
 	Ev    [numFamilies][]EvState `json:"ev"`
+}
+
+// DisclosureState is one message in which a speaker disclosed a threat.
+type DisclosureState struct {
+	Speaker int    `json:"speaker"`
+	Msg     int    `json:"m"`
+	Spans   []Span `json:"sp"`
 }
 
 // EvState is one stored evidence message.
@@ -488,6 +530,15 @@ func (d *Detector) Append(st *State, m Message) Risk {
 		}
 		p.Ev[f] = addEvidence(p.Ev[f], EvState{Msg: idx, Score: v, Spans: spans})
 	}
+	if t.disclosure && len(st.Disclosures) < maxEvidence {
+		var spans []Span
+		for _, f := range []Family{SextortionThreat, PaymentDemand} {
+			o := t.spanOff[f]
+			spans = append(spans, t.spans[o[0]:o[1]]...)
+		}
+		spans = append([]Span(nil), spans[:min(len(spans), maxSpansPerEvidence)]...)
+		st.Disclosures = append(st.Disclosures, DisclosureState{Speaker: a, Msg: idx, Spans: spans})
+	}
 	st.addLang(&t.lang)
 	d.release(s)
 	r := d.risk(st)
@@ -604,7 +655,45 @@ func (d *Detector) risk(st *State) Risk {
 		r.Indicators = append(r.Indicators, ind)
 	}
 	slices.SortStableFunc(r.Indicators, func(a, b Indicator) int { return cmp.Compare(b.Score, a.Score) })
+	// A threat alone can be "I'll post the group pics to the class chat":
+	// the marker needs the threat and a payment demand from one speaker.
+	r.Sextortion = best.e[SextortionThreat] >= breadthFloor && best.e[PaymentDemand] >= 0.3
+	d.disclosure(st, &r, best.actor)
 	return r
+}
+
+// disclosure marks a victim's account of a threat. The discloser is never
+// named as the suspect: when the riskiest pair is their own, the risk keeps
+// its score and indicators for the reviewer but names no suspect.
+func (d *Detector) disclosure(st *State, r *Risk, actor int) {
+	if len(st.Disclosures) == 0 {
+		return
+	}
+	// A speaker who also threatens in their own words is not a victim,
+	// whatever cue words they use ("what should i do with your pics").
+	v := -1
+	for _, ds := range st.Disclosures {
+		if !st.threatens(ds.Speaker) {
+			v = ds.Speaker
+			break
+		}
+	}
+	if v < 0 {
+		return
+	}
+	dis := &Disclosure{Victim: speakerID(st, v)}
+	for _, ds := range st.Disclosures {
+		if ds.Speaker != v {
+			continue
+		}
+		dis.Messages = append(dis.Messages, ds.Msg)
+		dis.Evidence = append(dis.Evidence, Evidence{Message: ds.Msg, Score: 1, Spans: ds.Spans})
+	}
+	r.Disclosure = dis
+	r.Sextortion = true
+	if actor == v || r.Suspect == dis.Victim {
+		r.Suspect, r.Target = "", ""
+	}
 }
 
 func speakerID(st *State, i int) string {
@@ -740,6 +829,10 @@ func (d *Detector) view(st *State, actor, target int, explain bool) pairView {
 		}
 	}
 	z += persistStep * float64(min(persist, 2))
+	if fast, ok := d.fastSextortion(st, actor, target); ok {
+		z += fastSextortion
+		fact("threat and payment demand %d minutes apart", fast/60)
+	}
 
 	// Ages and metadata: priors, never the sole trigger.
 	var prior float64
@@ -817,6 +910,45 @@ func (d *Detector) view(st *State, actor, target int, explain bool) pairView {
 	z += prior
 	pv.z = z
 	return pv
+}
+
+// threatens reports whether speaker a made a sextortion threat of their
+// own, one not discounted as told or reported.
+func (st *State) threatens(a int) bool {
+	for i := range st.Pairs {
+		p := &st.Pairs[i]
+		if p.Actor == a && decayed(p.E[SextortionThreat], p.T[SextortionThreat], st.Now, SextortionThreat) >= breadthFloor {
+			return true
+		}
+	}
+	return false
+}
+
+// fastSextortion reports whether the actor's threat and payment demand to
+// target were both sent, by message time, within fastWindow of each other,
+// and how many seconds apart. Without message times it never holds.
+func (d *Detector) fastSextortion(st *State, actor, target int) (int64, bool) {
+	var tt, tp int64
+	for i := range st.Pairs {
+		p := &st.Pairs[i]
+		if p.Actor != actor || (p.Target != target && p.Target != -1) {
+			continue
+		}
+		if p.E[SextortionThreat] >= breadthFloor && p.T[SextortionThreat] > 0 {
+			tt = max(tt, p.T[SextortionThreat])
+		}
+		if p.E[PaymentDemand] >= 0.3 && p.T[PaymentDemand] > 0 {
+			tp = max(tp, p.T[PaymentDemand])
+		}
+	}
+	if tt == 0 || tp == 0 {
+		return 0, false
+	}
+	gap := tt - tp
+	if gap < 0 {
+		gap = -gap
+	}
+	return gap, gap <= fastWindow
 }
 
 func abs(x int) int {

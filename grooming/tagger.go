@@ -59,6 +59,8 @@ type msgTags struct {
 	lang     langCount
 	spanOff  [numFamilies][2]int32 // spans[spanOff[f][0]:spanOff[f][1]]
 	spans    []Span
+	// disclosure: the speaker tells of a sextortion threat made to them.
+	disclosure bool
 }
 
 // tagScratch is reusable per-goroutine working memory.
@@ -129,6 +131,14 @@ func (d *Detector) tag(s *tagScratch, text string) *msgTags {
 	if e := cue(CueEducation); e > 0 {
 		mult *= 1 - (1-educationDiscount)*e
 	}
+	// A threat or payment demand told by its victim, or discussed as a scam
+	// or news story, is not the speaker's own threat: the same words then
+	// weigh as reported speech, and a victim's account is kept apart.
+	sxMult := float32(1)
+	if c := max(cue(CueDisclosure), cue(CueScamReport)); c > 0 {
+		sxMult = 1 - (1-quoteDiscount)*c
+	}
+	t.disclosure = max(t.raw[SextortionThreat], t.raw[PaymentDemand]) > 0 && cue(CueDisclosure) >= 0.5 && cue(CueScamReport) < 0.5
 	caregiverExcluded := false
 	for f := range t.flags {
 		if t.flags[f]&flagCaregiver != 0 && t.score[f] > 0 {
@@ -141,6 +151,8 @@ func (d *Detector) tag(s *tagScratch, text string) *msgTags {
 		}
 		t.score[f] *= mult
 		switch Family(f) {
+		case SextortionThreat, PaymentDemand, Deadline:
+			t.score[f] *= sxMult
 		case Secrecy:
 			if sp := cue(CueSurprise); sp > 0 {
 				t.score[f] *= 1 - (1-surpriseDiscount)*sp

@@ -78,8 +78,16 @@ func caseConversation(id string, risk grooming.Risk, msgs []grooming.Message, fi
 			tags[m] = append(tags[m], ind.Family.String())
 		}
 	}
+	if risk.Disclosure != nil {
+		for _, m := range risk.Disclosure.Messages {
+			tags[m] = append(tags[m], "victim_disclosure")
+		}
+	}
 	cv := &vigil.CaseConversation{ConversationID: id, Score: risk.Score, Suspect: risk.Suspect,
-		Language: risk.Language, Languages: risk.Languages, Unsupported: risk.Unsupported}
+		Language: risk.Language, Languages: risk.Languages, Unsupported: risk.Unsupported, Sextortion: risk.Sextortion}
+	if risk.Disclosure != nil {
+		cv.DisclosedBy = risk.Disclosure.Victim
+	}
 	start := max(0, len(msgs)-vigil.MaxCaseMessages) // the latest, should a request hold more
 	for i, m := range msgs[start:] {
 		idx := first + start + i

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -308,5 +309,37 @@ func TestConversationCaseLanguage(t *testing.T) {
 	}
 	if cv := c.Conversation; cv == nil || cv.Language != "pl" || len(cv.Languages) != 2 || cv.Unsupported {
 		t.Fatalf("case evidence %+v, want language pl of [en pl]", cv)
+	}
+}
+
+// TestConversationDisclosureCase: a victim's disclosure opens a case under
+// a disclosure rule that names the discloser as a possible victim, no
+// suspect, and carries the sextortion marker and the disclosure messages.
+func TestConversationDisclosureCase(t *testing.T) {
+	rule := &vigil.Rule{Name: "disclosure", When: vigil.RuleConditions{Kind: "conversation", Disclosure: true},
+		Action: vigil.RuleAction{Type: vigil.ActionCase, Queue: "q"}}
+	f := newFixture(t, rule)
+	ctx := context.Background()
+	d := grooming.NewDetector(grooming.Options{})
+	msgs := []grooming.Message{
+		{From: "kid", Text: "mom i need help"},
+		{From: "kid", Text: "someone says he'll send our chats to you and my school unless i pay him in gift cards"},
+		{From: "mom", Text: "you did the right thing telling me"},
+	}
+	risk := d.Score(grooming.Conversation{Messages: msgs})
+	if risk.Flagged || risk.Disclosure == nil {
+		t.Fatalf("risk %+v", risk)
+	}
+	out := f.svc.Conversation(ctx, respond.Conversation{ID: "c-dis", Risk: risk, Messages: msgs})
+	if out == nil || len(out.Cases) != 1 {
+		t.Fatalf("outcome %+v", out)
+	}
+	c, err := f.cases.FindCase(ctx, out.Cases[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	cv := c.Conversation
+	if cv == nil || cv.DisclosedBy != "kid" || cv.Suspect == "kid" || !cv.Sextortion || !slices.Contains(cv.Messages[1].Indicators, "victim_disclosure") {
+		t.Fatalf("case evidence %+v", cv)
 	}
 }

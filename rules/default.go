@@ -41,5 +41,11 @@ func Default() []*vigil.Rule {
 			When:        vigil.RuleConditions{Kind: vigil.CaseKindConversation, Flagged: true},
 			Action:      vigil.RuleAction{Type: vigil.ActionCase, Queue: DefaultQueue, Priority: 60},
 		},
+		{
+			Name: "victim-disclosure", Enabled: true, Source: vigil.RuleSourceDefault,
+			Description: "A participant telling of a sextortion threat opens a conversation case that names them as a possible victim, not a suspect.",
+			When:        vigil.RuleConditions{Kind: vigil.CaseKindConversation, Disclosure: true},
+			Action:      vigil.RuleAction{Type: vigil.ActionCase, Queue: DefaultQueue, Priority: 70},
+		},
 	}
 }

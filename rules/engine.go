@@ -194,6 +194,9 @@ func riskMeets(w *vigil.RuleConditions, r *grooming.Risk) bool {
 	if w.Flagged && !r.Flagged {
 		return false
 	}
+	if w.Disclosure && r.Disclosure == nil {
+		return false
+	}
 	if w.MinScore > 0 && r.Score < w.MinScore {
 		return false
 	}

@@ -204,6 +204,15 @@ func TestDefaultRulesValid(t *testing.T) {
 	if cs := o.Cases(); len(cs) != 1 || cs[0].Rule.Name != "flagged-conversation" {
 		t.Fatalf("default rules on a flagged conversation: %v", names(o))
 	}
+	// A victim's disclosure does not flag, yet must reach a reviewer.
+	o = e.Conversation(grooming.Risk{Score: 0.1, Disclosure: &grooming.Disclosure{Victim: "kid", Messages: []int{1}}})
+	if cs := o.Cases(); len(cs) != 1 || cs[0].Rule.Name != "victim-disclosure" {
+		t.Fatalf("default rules on a disclosure: %v", names(o))
+	}
+	o = e.Conversation(grooming.Risk{Score: 0.1})
+	if cs := o.Cases(); len(cs) != 0 {
+		t.Fatalf("default rules on a quiet conversation: %v", names(o))
+	}
 }
 
 // BenchmarkEngineMatch measures the rules' cost on a match: 50 rules over

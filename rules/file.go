@@ -47,6 +47,7 @@ type fileConditions struct {
 	Flagged     bool               `yaml:"flagged"`
 	MinScore    float64            `yaml:"min_score"`
 	MinLevel    string             `yaml:"min_level"`
+	Disclosure  bool               `yaml:"disclosure"`
 }
 
 type fileAction struct {

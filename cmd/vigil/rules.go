@@ -75,6 +75,9 @@ func describeWhen(r *vigil.Rule) string {
 	if w.MinLevel != "" {
 		parts = append(parts, "min_level="+w.MinLevel)
 	}
+	if w.Disclosure {
+		parts = append(parts, "disclosure")
+	}
 	if r.Corroboration > 1 {
 		parts = append(parts, fmt.Sprintf("corroboration=%d", r.Corroboration))
 	}

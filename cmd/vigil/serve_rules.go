@@ -22,7 +22,7 @@ func addRulesFlags(fs *flagSet) *rulesFlags {
 	r := &rulesFlags{}
 	fs.StringVar(&r.file, "rules", "",
 		"YAML rules file, loaded at start in place of the previous file's rules (rules made through the API stay); "+
-			"without it, the default rules: every match and every flagged conversation opens a case in the \""+rules.DefaultQueue+"\" queue")
+			"without it, the default rules: every match, every flagged conversation and every victim's disclosure opens a case in the \""+rules.DefaultQueue+"\" queue")
 	fs.DurationVar(&r.caseRetention, "case-retention", respond.DefaultCaseRetention,
 		"how long a case opened by a rule keeps its evidence and media")
 	fs.limit("case-retention", positive())

@@ -48,7 +48,7 @@ func TestLoadRules(t *testing.T) {
 	if err != nil || !q.Allows(vigil.RoleReviewer) {
 		t.Fatalf("default queue %+v %v", q, err)
 	}
-	if got := names(); got != "any-match,category-a1,category-a2,category-b1,category-b2,flagged-conversation" {
+	if got := names(); got != "any-match,category-a1,category-a2,category-b1,category-b2,flagged-conversation,victim-disclosure" {
 		t.Fatalf("default rules %s", got)
 	}
 	// A second start finds the queue and replaces the rules alike.
