@@ -321,5 +321,9 @@ func hmaFeedName(cfg hmaFeedConfig) (string, error) {
 		return "", errors.New("verifier_key is not a note verifier key")
 	}
 	p := strings.TrimRight(u.Path, "/")
-	return p[strings.LastIndexByte(p, '/')+1:], nil
+	name := p[strings.LastIndexByte(p, '/')+1:]
+	if vigil.ValidateBankName(name) != nil {
+		return "", errors.New("url must end in the feed's name")
+	}
+	return name, nil
 }

@@ -202,6 +202,8 @@ func TestHMAFeedExchangeAPI(t *testing.T) {
 		{"POST", "/c/exchanges", `{"bank":"PEER","api":"vigil_feed","api_json":{}}`, 400, "Failed to parse `api_json` - url and verifier_key are required"},
 		{"POST", "/c/exchanges", `{"bank":"PEER","api":"vigil_feed","api_json":{"url":"ftp://x/v1/feeds/list","verifier_key":"` + p.vkey + `"}}`, 400,
 			"Failed to parse `api_json` - url must be http(s)://host/…/v1/feeds/NAME without credentials or query"},
+		{"POST", "/c/exchanges", `{"bank":"PEER","api":"vigil_feed","api_json":{"url":"http://h/","verifier_key":"` + p.vkey + `"}}`, 400,
+			"Failed to parse `api_json` - url must end in the feed's name"},
 		{"POST", "/c/exchanges", `{"bank":"PEER","api":"vigil_feed","api_json":{"url":"` + p.url + `","verifier_key":"nonsense"}}`, 400,
 			"Failed to parse `api_json` - verifier_key is not a note verifier key"},
 		{"POST", "/c/exchanges", `{"bank":"PEER","api":"vigil_feed","api_json":{"url":"` + p.url + `","verifier_key":"` + p.vkey + `"},"credential_json":{"api_key":"k"}}`, 400,
