@@ -53,12 +53,16 @@ var hmaFeedSchema = map[string]any{
 
 func (s *Server) hmaExchangeRoutes() {
 	s.hmaRoute("GET /c/exchanges/apis", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, []string{hmaFeedAPI})
+		apis := []string{}
+		if s.hmaAPIInstalled(hmaFeedAPI) {
+			apis = append(apis, hmaFeedAPI)
+		}
+		writeJSON(w, http.StatusOK, apis)
 	}, curatorRole)
 	s.hmaRoute("GET /c/exchanges/api/{api}", s.handleHMAExchangeAPI, curatorRole)
 	s.hmaRoute("POST /c/exchanges/api/{api}", s.handleHMAExchangeAPI, curatorRole)
 	s.hmaRoute("GET /c/exchanges/api/{api}/schema", func(w http.ResponseWriter, r *http.Request) {
-		if r.PathValue("api") != hmaFeedAPI {
+		if !s.hmaAPIInstalled(r.PathValue("api")) {
 			hmaError(w, http.StatusNotFound, "Exchange API '%s' not found", r.PathValue("api"))
 			return
 		}
@@ -72,8 +76,14 @@ func (s *Server) hmaExchangeRoutes() {
 	s.hmaRoute("GET /c/exchange/{name}/status", s.handleHMAExchangeStatus, curatorRole)
 }
 
+// hmaAPIInstalled reports whether api is an installed exchange API: only
+// vigil_feed, and only on a server that keeps subscriptions.
+func (s *Server) hmaAPIInstalled(api string) bool {
+	return api == hmaFeedAPI && s.Subscriptions != nil
+}
+
 func (s *Server) handleHMAExchangeAPI(w http.ResponseWriter, r *http.Request) {
-	if r.PathValue("api") != hmaFeedAPI {
+	if !s.hmaAPIInstalled(r.PathValue("api")) {
 		hmaError(w, http.StatusBadRequest, "no such Exchange API '%s'", r.PathValue("api"))
 		return
 	}
@@ -261,7 +271,7 @@ func (s *Server) handleHMACreateExchange(w http.ResponseWriter, r *http.Request)
 	} else if json.Unmarshal(raw, &api) != nil {
 		api = string(raw)
 	}
-	if api != hmaFeedAPI || s.Subscriptions == nil {
+	if !s.hmaAPIInstalled(api) {
 		hmaError(w, http.StatusBadRequest, "No such exchange type '%s'", api)
 		return
 	}
