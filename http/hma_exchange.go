@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -289,6 +290,10 @@ func (s *Server) handleHMACreateExchange(w http.ResponseWriter, r *http.Request)
 		hmaError(w, http.StatusBadRequest, "Failed to parse `api_json` - %s", err.Error())
 		return
 	}
+	if !s.hmaFeedHostAllowed(r.Context(), cfg.URL) {
+		hmaError(w, http.StatusBadRequest, "Failed to parse `api_json` - url must reach a public address or a host in --hma-allowed-hosts")
+		return
+	}
 	if len(vigilBankName(bank)) > vigil.MaxBankNameLen {
 		hmaError(w, http.StatusBadRequest, "bank name must be 1 to %d characters", vigil.MaxBankNameLen)
 		return
@@ -336,4 +341,30 @@ func hmaFeedName(cfg hmaFeedConfig) (string, error) {
 		return "", errors.New("url must end in the feed's name")
 	}
 	return name, nil
+}
+
+// hmaFeedHostAllowed applies the ?url= fetch rule to a feed URL: a curator
+// key must not point the instance's feed sync at a private, loopback or
+// link-local address, unless --hma-allowed-hosts lists the host. It is
+// checked when the exchange is made; the sync itself runs elsewhere
+// (vigil feed sync) and does not check again.
+func (s *Server) hmaFeedHostAllowed(ctx context.Context, raw string) bool {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return false
+	}
+	host := u.Hostname()
+	if hostAllowed(host, s.HMA.AllowedHosts) {
+		return true
+	}
+	addrs, err := net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+	if err != nil || len(addrs) == 0 {
+		return false
+	}
+	for _, a := range addrs {
+		if !publicAddr(a) {
+			return false
+		}
+	}
+	return true
 }

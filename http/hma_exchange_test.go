@@ -89,7 +89,7 @@ func syncExchange(tb testing.TB, ts *testServer, p *feedPublisher) {
 // shown, its fetch status before and after a sync, its entries matchable.
 func TestHMAFeedExchange(t *testing.T) {
 	p := newFeedPublisher(t, 3)
-	ts := mustOpenHMA(t)
+	ts := mustOpenHMA(t, "127.0.0.1")
 	cur := vigil.RoleCurator
 	jsonReq := func(method, path, body string) hmaResp {
 		return ts.hma(t, cur, method, path, "application/json", strings.NewReader(body))
@@ -202,6 +202,8 @@ func TestHMAFeedExchangeAPI(t *testing.T) {
 		{"POST", "/c/exchanges", `{"bank":"PEER","api":"vigil_feed","api_json":{}}`, 400, "Failed to parse `api_json` - url and verifier_key are required"},
 		{"POST", "/c/exchanges", `{"bank":"PEER","api":"vigil_feed","api_json":{"url":"ftp://x/v1/feeds/list","verifier_key":"` + p.vkey + `"}}`, 400,
 			"Failed to parse `api_json` - url must be http(s)://host/…/v1/feeds/NAME without credentials or query"},
+		{"POST", "/c/exchanges", `{"bank":"PEER","api":"vigil_feed","api_json":{"url":"` + p.url + `","verifier_key":"` + p.vkey + `"}}`, 400,
+			"Failed to parse `api_json` - url must reach a public address or a host in --hma-allowed-hosts"},
 		{"POST", "/c/exchanges", `{"bank":"PEER","api":"vigil_feed","api_json":{"url":"http://h/","verifier_key":"` + p.vkey + `"}}`, 400,
 			"Failed to parse `api_json` - url must end in the feed's name"},
 		{"POST", "/c/exchanges", `{"bank":"PEER","api":"vigil_feed","api_json":{"url":"` + p.url + `","verifier_key":"nonsense"}}`, 400,

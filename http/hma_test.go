@@ -568,7 +568,8 @@ func TestHMACoopClient(t *testing.T) {
 	defer src.Close()
 	u, _ := url.Parse(src.URL)
 	imgURL := "http://localhost:" + u.Port() + "/a.png"
-	ts := mustOpenHMA(t, "localhost")
+	// 127.0.0.1: the feed publisher below.
+	ts := mustOpenHMA(t, "localhost", "127.0.0.1")
 	cur, mat := vigil.RoleCurator, vigil.RoleMatcher
 	jsonReq := func(method, path, body string) hmaResp {
 		return ts.hma(t, cur, method, path, "application/json", strings.NewReader(body))
