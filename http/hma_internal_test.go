@@ -8,6 +8,7 @@ import (
 	"os"
 	"testing"
 
+	"github.com/vigil-oss/vigil"
 	"github.com/vigil-oss/vigil/hashing"
 )
 
@@ -68,6 +69,21 @@ func FuzzHMACompare(f *testing.F) {
 		}
 		if !json.Valid(w.Body.Bytes()) {
 			t.Fatalf("not JSON: %q", w.Body.Bytes())
+		}
+	})
+}
+
+// FuzzHMAFeedConfig feeds arbitrary exchange configs to the check of a
+// vigil_feed exchange's api_json: it refuses or returns a feed name a
+// bank name could be.
+func FuzzHMAFeedConfig(f *testing.F) {
+	f.Add("https://peer.example/v1/feeds/list", "vigil-feed-list+12345678+AbCd")
+	f.Add("http://h/", "")
+	f.Add("https://u:p@h/v1/feeds/x?q=1", "k")
+	f.Fuzz(func(t *testing.T, u, key string) {
+		name, err := hmaFeedName(hmaFeedConfig{URL: u, VerifierKey: key})
+		if err == nil && vigil.ValidateBankName(name) != nil {
+			t.Fatalf("%q gave feed name %q", u, name)
 		}
 	})
 }

@@ -568,7 +568,8 @@ func TestHMACoopClient(t *testing.T) {
 	defer src.Close()
 	u, _ := url.Parse(src.URL)
 	imgURL := "http://localhost:" + u.Port() + "/a.png"
-	ts := mustOpenHMA(t, "localhost")
+	// 127.0.0.1: the feed publisher below.
+	ts := mustOpenHMA(t, "localhost", "127.0.0.1")
 	cur, mat := vigil.RoleCurator, vigil.RoleMatcher
 	jsonReq := func(method, path, body string) hmaResp {
 		return ts.hma(t, cur, method, path, "application/json", strings.NewReader(body))
@@ -630,17 +631,31 @@ func TestHMACoopClient(t *testing.T) {
 	if len(byType["pdq"]["COOP_ORG1_FRAUD"]) == 0 {
 		t.Fatalf("lookup by url %v", byType)
 	}
+
+	// createBank with an exchange: the schema, then POST /c/exchanges
+	// (which makes the bank too), then the exchange's status.
+	p := newFeedPublisher(t, 2)
+	if r := ts.hma(t, cur, "GET", "/c/exchanges/api/vigil_feed/schema", "", nil); r.code != 200 {
+		t.Fatalf("schema: %d %q", r.code, r.body)
+	}
+	if r := jsonReq("POST", "/c/exchanges", p.createBody("COOP_ORG1_SHARED")); r.code != 201 {
+		t.Fatalf("create exchange: %d %q", r.code, r.body)
+	}
+	if r := ts.hma(t, cur, "GET", "/c/exchange/COOP_ORG1_SHARED/status", "", nil); r.code != 200 {
+		t.Fatalf("exchange status: %d %q", r.code, r.body)
+	}
+	if r := ts.hma(t, cur, "GET", "/c/bank/COOP_ORG1_SHARED", "", nil); r.code != 200 {
+		t.Fatalf("exchange bank: %d %q", r.code, r.body)
+	}
 }
 
-// TestHMAExchanges checks the exchange routes answer as an HMA with no
-// exchange API installed, as Coop's exchange create and status calls see.
+// TestHMAExchanges checks the exchange routes' refusals: unknown API
+// types and exchanges answer as HMA does.
 func TestHMAExchanges(t *testing.T) {
 	ts := mustOpenHMA(t)
 	cur := vigil.RoleCurator
-	for _, p := range []string{"/c/exchanges/apis", "/c/exchanges"} {
-		if r := ts.hma(t, cur, "GET", p, "", nil); r.code != 200 || string(r.body) != "[]" {
-			t.Errorf("%s: %d %q", p, r.code, r.body)
-		}
+	if r := ts.hma(t, cur, "GET", "/c/exchanges", "", nil); r.code != 200 || string(r.body) != "[]" {
+		t.Errorf("/c/exchanges: %d %q", r.code, r.body)
 	}
 	for _, c := range []struct {
 		method, path, body string

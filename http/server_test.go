@@ -55,6 +55,8 @@ func mustOpenServer(tb testing.TB, options ...func(*vhttp.Server)) *testServer {
 	s.Signals, s.KeepSignals = signals, time.Hour
 	s.Cases, s.Rules, s.Media = sqlite.NewCaseService(db), sqlite.NewRuleService(db), newMemMedia()
 	s.Incidents = sqlite.NewIncidentService(db)
+	feeds := sqlite.NewFeedService(db)
+	s.Feeds, s.Subscriptions = feeds, feeds
 	// Sends nowhere until a test gives it a queue (SubmissionQueue).
 	s.Submitter = &report.Submitter{Incidents: s.Incidents, Submissions: sqlite.NewSubmissionService(db), Validator: &report.Validator{},
 		Client: &report.ISPWS{BaseURL: "http://127.0.0.1:9/ispws"}}
