@@ -12,7 +12,6 @@ import (
 
 	"github.com/vigil-oss/vigil"
 	"github.com/vigil-oss/vigil/hashing"
-	"github.com/vigil-oss/vigil/vpdq"
 )
 
 // caseRoutes registers the review API: queues, cases, decisions, media
@@ -576,6 +575,22 @@ func (s *Server) handleBankPrecision(w http.ResponseWriter, r *http.Request) {
 	writePage(w, "banks", out, next)
 }
 
+// hashKept computes the signals of content the server already holds (kept
+// media), as an upload's are computed.
+func (s *Server) hashKept(ctx context.Context, data []byte) ([]vigil.Signal, error) {
+	h := s.hashers.Get().(*hashing.Hasher)
+	defer s.hashers.Put(h)
+	d, data, err := h.Read(bytes.NewReader(data))
+	if err != nil {
+		return nil, err
+	}
+	c, err := h.HashContent(ctx, d, data, s.contentOptions())
+	if err != nil {
+		return nil, err
+	}
+	return c.Signals, nil
+}
+
 type writeBackRequest struct {
 	Bank string `json:"bank"`
 }
@@ -607,20 +622,9 @@ func (s *Server) handleWriteBack(w http.ResponseWriter, r *http.Request) {
 	var signals []vigil.Signal
 	if c.Content.MediaID != "" && s.Media != nil {
 		data, err := s.caseMedia(r.Context(), c)
-		if err != nil {
-			writeError(w, r, err)
-			return
-		}
-		h := s.hashers.Get().(*hashing.Hasher)
-		d, data, err := h.Read(bytes.NewReader(data))
 		if err == nil {
-			var content *hashing.Content
-			content, err = h.HashContent(r.Context(), d, data, hashing.ContentOptions{NoVideo: s.NoVideo, Video: vpdq.Options{Timeout: videoTimeout}})
-			if err == nil {
-				signals = content.Signals
-			}
+			signals, err = s.hashKept(r.Context(), data)
 		}
-		s.hashers.Put(h)
 		if err != nil {
 			writeError(w, r, err)
 			return

@@ -86,13 +86,19 @@ func (s *Server) readContent(w http.ResponseWriter, r *http.Request) (*hashRespo
 	}
 	// An image, else perhaps a video. Without a Path, ffmpeg is given the
 	// bytes through a pipe: the upload is never written to disk.
-	c, err := h.HashContent(r.Context(), d, data, hashing.ContentOptions{NoVideo: s.NoVideo, Video: vpdq.Options{Timeout: videoTimeout}})
+	c, err := h.HashContent(r.Context(), d, data, s.contentOptions())
 	if err != nil {
 		return nil, err
 	}
 	resp.Signals, resp.PDQError = c.Signals, c.PDQError
 	resp.Content.Format, resp.Content.Width, resp.Content.Height = c.Format, c.Width, c.Height
 	return resp, nil
+}
+
+// contentOptions are how the server hashes content it holds whole: an
+// upload, or media kept for review.
+func (s *Server) contentOptions() hashing.ContentOptions {
+	return hashing.ContentOptions{NoVideo: s.NoVideo, Video: vpdq.Options{Timeout: videoTimeout}}
 }
 
 // videoTimeout bounds the hashing of an uploaded video inside a request;
