@@ -1,14 +1,11 @@
 package jobs_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -176,45 +173,8 @@ func TestFlowSurvivesKill(t *testing.T) {
 			e.listImage(t, gradientPNG(t, 12))
 			newFlow(t, e)
 
-			cmd := exec.Command(os.Args[0], "-test.run=^TestFlowSurvivesKill$")
-			cmd.Env = append(os.Environ(), flowKillHelperEnv+"="+mode+":"+dir)
-			cmd.Stderr = os.Stderr
-			stdout, err := cmd.StdoutPipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			defer cmd.Process.Kill() // on an early failure
-			reached := make(chan string, 1)
-			go func() {
-				sc := bufio.NewScanner(stdout)
-				for sc.Scan() {
-					if id, ok := strings.CutPrefix(sc.Text(), "reached "); ok {
-						reached <- id
-						return
-					}
-					t.Log("helper:", sc.Text()) // a failure of the helper, say
-				}
-				close(reached)
-			}()
-			var id int64
-			select {
-			case s, ok := <-reached:
-				if id, err = strconv.ParseInt(s, 10, 64); !ok || err != nil {
-					t.Fatalf("helper did not reach the kill point: %q %v", s, err)
-				}
-			case <-time.After(2 * time.Minute): // only keeps a broken test from hanging
-				t.Fatal("helper did not reach the kill point")
-			}
+			id := killHelperAt(t, "^TestFlowSurvivesKill$", flowKillHelperEnv+"="+mode+":"+dir, "reached ", 2*time.Minute)
 			killedAt := time.Now()
-			if err := cmd.Process.Kill(); err != nil {
-				t.Fatal(err)
-			}
-			if cmd.Wait(); cmd.ProcessState.Success() {
-				t.Fatal("helper ended by itself instead of being killed")
-			}
 			wantCases := 0
 			if mode == "after-actions" {
 				wantCases = 1

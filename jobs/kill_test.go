@@ -32,43 +32,7 @@ func TestJobSurvivesKill(t *testing.T) {
 		t.Skip("starts a subprocess")
 	}
 	dir := t.TempDir()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestJobSurvivesKill$")
-	cmd.Env = append(os.Environ(), killHelperEnv+"="+dir)
-	cmd.Stderr = os.Stderr
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill() // on an early failure
-	queued := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if id, ok := strings.CutPrefix(sc.Text(), "queued "); ok {
-				queued <- id
-				return
-			}
-		}
-		close(queued)
-	}()
-	var id int64
-	select {
-	case s, ok := <-queued:
-		if id, err = strconv.ParseInt(s, 10, 64); !ok || err != nil {
-			t.Fatalf("helper did not queue a job: %q %v", s, err)
-		}
-	case <-time.After(time.Minute):
-		t.Fatal("helper did not queue a job within a minute")
-	}
-	if err := cmd.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	if cmd.Wait(); cmd.ProcessState.Success() {
-		t.Fatal("helper ended by itself instead of being killed")
-	}
+	id := killHelperAt(t, "^TestJobSurvivesKill$", killHelperEnv+"="+dir, "queued ", time.Minute)
 
 	e := openEnvIn(t, dir)
 	c := mustOpenClient(t, e.config(nil), true)
@@ -94,4 +58,51 @@ func queueAndHang(t *testing.T, dir string) {
 	}
 	fmt.Printf("queued %d\n", j.ID)
 	time.Sleep(time.Hour)
+}
+
+// killHelperAt runs this test binary's test named by run as a helper
+// process, with env added, until it prints marker followed by an id, then
+// kills it (SIGKILL) and returns the id. wait only keeps a broken helper
+// from hanging the test.
+func killHelperAt(t *testing.T, run, env, marker string, wait time.Duration) int64 {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run="+run)
+	cmd.Env = append(os.Environ(), env)
+	cmd.Stderr = os.Stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill() // on an early failure
+	reached := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if id, ok := strings.CutPrefix(sc.Text(), marker); ok {
+				reached <- id
+				return
+			}
+			t.Log("helper:", sc.Text()) // a failure of the helper, say
+		}
+		close(reached)
+	}()
+	var id int64
+	select {
+	case s, ok := <-reached:
+		if id, err = strconv.ParseInt(s, 10, 64); !ok || err != nil {
+			t.Fatalf("helper did not print %q: %q %v", marker, s, err)
+		}
+	case <-time.After(wait):
+		t.Fatalf("helper did not print %q within %v", marker, wait)
+	}
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	if cmd.Wait(); cmd.ProcessState.Success() {
+		t.Fatal("helper ended by itself instead of being killed")
+	}
+	return id
 }
