@@ -61,7 +61,7 @@ func (c *ReportCommand) Run(ctx context.Context, args []string) error {
 	schema := fs.String("schema", "", "NCMEC schema file to validate against (default: the embedded copy)")
 	var dryRun *bool
 	if sub == "submit" {
-		dryRun = fs.Bool("dry-run", false, "render and validate, send nothing (required: sending is not built yet)")
+		dryRun = fs.Bool("dry-run", false, "render and validate, send nothing (required: the command line sends nothing; a server with --ncmec-user submits, POST /v1/incidents/{id}/submit)")
 	}
 	if err := fs.parse(args); err != nil {
 		return err
@@ -85,7 +85,7 @@ func (c *ReportCommand) Run(ctx context.Context, args []string) error {
 		return fs.usageErrorf("--ncmec-config is required")
 	}
 	if dryRun != nil && !*dryRun {
-		return fs.usageErrorf("submit needs --dry-run: submission to NCMEC is not built yet")
+		return fs.usageErrorf("submit needs --dry-run: the command line sends nothing; submit through a server started with --ncmec-user (POST /v1/incidents/{id}/submit)")
 	}
 	cfg, err := readNCMECConfig(*configFile)
 	if err != nil {
@@ -167,9 +167,6 @@ func (c *ReportCommand) renderDSA(ctx context.Context, fs *flagSet, data *storeF
 		return err
 	}
 	defer st.Close()
-	if st.Incidents == nil {
-		return vigil.Errorf(vigil.EUNSUPPORTED, "incidents are kept on the SQLite store only; not built for PostgreSQL yet")
-	}
 	inc, err := st.Incidents.FindIncident(ctx, id)
 	if err != nil {
 		return err
