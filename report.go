@@ -46,7 +46,7 @@ type SubmissionFile struct {
 // reply, so a crash in between leaves an attempt without a reply: the
 // request may or may not have arrived.
 type SubmissionAttempt struct {
-	Step         string    `json:"step"` // submit, upload, fileinfo, finish, retract
+	Step         string    `json:"step"` // ncmec: submit, upload, fileinfo, finish, retract; dsa: statement; webhook: deliver
 	CaseID       int64     `json:"case_id,omitempty"`
 	Started      time.Time `json:"started"`
 	Replied      bool      `json:"replied"`
@@ -62,16 +62,33 @@ const (
 	MaxSubmissionAttempts = 1000
 )
 
+// SubmissionStatement is the receipt of one DSA statement of reasons the
+// EU Transparency Database holds: its puid (the platform's id, which the
+// database keeps unique) and the database's uuid and permalink.
+type SubmissionStatement struct {
+	CaseID    int64  `json:"case_id"`
+	PUID      string `json:"puid"`
+	UUID      string `json:"uuid,omitempty"`
+	Permalink string `json:"permalink,omitempty"`
+	// Existing says the database already held the puid: an earlier
+	// attempt got through and its reply was lost.
+	Existing bool `json:"existing,omitempty"`
+}
+
 // Submission is the sending of one approved incident to one destination:
 // its progress and every attempt with the destination's reply.
 type Submission struct {
-	ID          int64               `json:"id"`
-	IncidentID  int64               `json:"incident_id"`
-	Destination string              `json:"destination"` // "ncmec"
-	State       SubmissionState     `json:"state"`
-	ReportID    int64               `json:"report_id,omitempty"` // the destination's id of the report
-	Files       []SubmissionFile    `json:"files,omitempty"`
-	Attempts    []SubmissionAttempt `json:"attempts,omitempty"`
+	ID          int64                 `json:"id"`
+	IncidentID  int64                 `json:"incident_id"`
+	Destination string                `json:"destination"` // "ncmec", "dsa", "webhook"
+	State       SubmissionState       `json:"state"`
+	ReportID    int64                 `json:"report_id,omitempty"` // the destination's id of the report
+	Files       []SubmissionFile      `json:"files,omitempty"`
+	Statements  []SubmissionStatement `json:"statements,omitempty"` // dsa: one receipt per statement
+	// IdempotencyKey is sent with every attempt of a delivery that has
+	// no id of its own (the webhook), for the receiver to drop repeats.
+	IdempotencyKey string              `json:"idempotency_key,omitempty"`
+	Attempts       []SubmissionAttempt `json:"attempts,omitempty"`
 	// Error says why a failed or stuck submission stopped.
 	Error     string    `json:"error,omitempty"`
 	CreatedBy string    `json:"created_by"`

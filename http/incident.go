@@ -298,11 +298,12 @@ func (s *Server) renderDSA(w http.ResponseWriter, r *http.Request, id int64) {
 	writeJSON(w, http.StatusOK, out)
 }
 
-// handleSubmitIncident starts sending an approved incident to NCMEC: it
-// is rendered and validated (a report the schema refuses is never
-// started), stored as a submission and queued as a durable job. Asked
-// again while that submission is unfinished, it queues it again (which
-// does nothing if its job is queued) and returns it.
+// handleSubmitIncident starts sending an approved incident to a
+// destination (?destination=ncmec, the default, dsa or webhook): it is
+// rendered and validated (a report the destination's rules refuse is
+// never started), stored as a submission and queued as a durable job.
+// Asked again while that submission is unfinished, it queues it again
+// (which does nothing if its job is queued) and returns it.
 func (s *Server) handleSubmitIncident(w http.ResponseWriter, r *http.Request) {
 	id, err := pathID(r, "incident")
 	if err != nil {
@@ -310,7 +311,18 @@ func (s *Server) handleSubmitIncident(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if s.Submitter == nil || s.SubmissionQueue == nil {
-		writeError(w, r, vigil.Errorf(vigil.EUNSUPPORTED, "this server does not send reports to NCMEC"))
+		writeError(w, r, vigil.Errorf(vigil.EUNSUPPORTED, "this server does not send reports"))
+		return
+	}
+	dest := r.URL.Query().Get("destination")
+	if dest == "" {
+		dest = report.DestinationNCMEC
+	}
+	if _, err := s.Submitter.Destination(dest); err != nil {
+		if vigil.ErrorCode(err) == vigil.ENOTFOUND {
+			err = badRequest("%s", vigil.ErrorMessage(err))
+		}
+		writeError(w, r, err)
 		return
 	}
 	if _, err := s.visibleIncident(r, id); err != nil {
@@ -318,13 +330,13 @@ func (s *Server) handleSubmitIncident(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var sub *vigil.Submission
-	rec := auditRecord(r, vigil.AuditReportSubmit, vigil.IncidentAuditTarget(id), map[string]string{"destination": report.DestinationNCMEC})
+	rec := auditRecord(r, vigil.AuditReportSubmit, vigil.IncidentAuditTarget(id), map[string]string{"destination": dest})
 	err = s.change(r, rec, func(ctx context.Context) (err error) {
-		sub, err = s.Submitter.Start(ctx, id, actor(r))
+		sub, err = s.Submitter.Start(ctx, id, dest, actor(r))
 		return err
 	})
 	if vigil.ErrorCode(err) == vigil.ECONFLICT {
-		if live := s.liveSubmission(r, id); live != nil {
+		if live := s.liveSubmission(r, id, dest); live != nil {
 			sub, err = live, nil
 		}
 	}
@@ -341,23 +353,25 @@ func (s *Server) handleSubmitIncident(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusAccepted, sub)
 }
 
-// liveSubmission returns the incident's unfinished NCMEC submission, if
-// any.
-func (s *Server) liveSubmission(r *http.Request, incidentID int64) *vigil.Submission {
+// liveSubmission returns the incident's unfinished submission to dest,
+// if any.
+func (s *Server) liveSubmission(r *http.Request, incidentID int64, dest string) *vigil.Submission {
 	subs, err := s.Submitter.Submissions.IncidentSubmissions(r.Context(), incidentID)
 	if err != nil {
 		return nil
 	}
 	for _, sub := range subs {
-		if sub.Destination == report.DestinationNCMEC && !sub.State.Finished() {
+		if sub.Destination == dest && !sub.State.Finished() {
 			return sub
 		}
 	}
 	return nil
 }
 
-// handleListSubmissions shows an incident's submissions: every attempt
-// with NCMEC's reply, the report id and file ids.
+// handleListSubmissions shows an incident's submissions to every
+// destination: every attempt with the destination's reply, and what it
+// returned (NCMEC's report and file ids, the Transparency Database's
+// statement uuids and permalinks).
 func (s *Server) handleListSubmissions(w http.ResponseWriter, r *http.Request) {
 	id, err := pathID(r, "incident")
 	if err != nil {
@@ -365,7 +379,7 @@ func (s *Server) handleListSubmissions(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if s.Submitter == nil {
-		writeError(w, r, vigil.Errorf(vigil.EUNSUPPORTED, "this server does not send reports to NCMEC"))
+		writeError(w, r, vigil.Errorf(vigil.EUNSUPPORTED, "this server does not send reports"))
 		return
 	}
 	if _, err := s.visibleIncident(r, id); err != nil {

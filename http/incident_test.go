@@ -22,7 +22,7 @@ func TestIncidentFlow(t *testing.T) {
 	queue := &recordingQueue{}
 	ts := mustOpenServer(t, func(s *vhttp.Server) {
 		s.NCMEC = &report.NCMECConfig{ReporterEmail: "safety@example.org", Platform: "Example", IndustryMOU: true}
-		s.Submitter.Config, s.SubmissionQueue = *s.NCMEC, queue
+		s.Submitter.Destinations[0].(*report.NCMEC).Config, s.SubmissionQueue = *s.NCMEC, queue
 		s.DSA = &report.DSAConfig{PUIDPrefix: "example", DecisionGround: "DECISION_GROUND_ILLEGAL_CONTENT",
 			IllegalContentLegalGround: "Directive 2011/93/EU", IllegalContentExplanation: "illegal in every Member State",
 			DecisionVisibility: []string{"DECISION_VISIBILITY_CONTENT_REMOVED"}, TerritorialScope: []string{"DE"}}

@@ -58,8 +58,8 @@ func mustOpenServer(tb testing.TB, options ...func(*vhttp.Server)) *testServer {
 	feeds := sqlite.NewFeedService(db)
 	s.Feeds, s.Subscriptions = feeds, feeds
 	// Sends nowhere until a test gives it a queue (SubmissionQueue).
-	s.Submitter = &report.Submitter{Incidents: s.Incidents, Submissions: sqlite.NewSubmissionService(db), Validator: &report.Validator{},
-		Client: &report.ISPWS{BaseURL: "http://127.0.0.1:9/ispws"}}
+	s.Submitter = &report.Submitter{Incidents: s.Incidents, Submissions: sqlite.NewSubmissionService(db),
+		Destinations: []report.Destination{&report.NCMEC{Validator: &report.Validator{}, Client: &report.ISPWS{BaseURL: "http://127.0.0.1:9/ispws"}}}}
 	for _, o := range options {
 		o(s)
 	}

@@ -97,7 +97,7 @@ func BenchmarkSubmitNCMEC(b *testing.B) {
 		b.StopTimer()
 		inc := fx.addIncident(b)
 		b.StartTimer()
-		s, err := fx.sub.Start(ctx, inc.ID, "bench")
+		s, err := fx.sub.Start(ctx, inc.ID, report.DestinationNCMEC, "bench")
 		if err != nil {
 			b.Fatal(err)
 		}

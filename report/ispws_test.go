@@ -213,11 +213,11 @@ func newSubmitFixture(t testing.TB, srv *httptest.Server) *submitFixture {
 	v := &report.Validator{}
 	t.Cleanup(func() { v.Close() })
 	fx := &submitFixture{db: db, incidents: incidents, subs: subs, media: &memMedia{blobs: map[string][]byte{}}}
-	fx.sub = &report.Submitter{
-		Incidents: incidents, Submissions: subs, Media: fx.media, Validator: v, Config: cfg,
+	fx.sub = &report.Submitter{Incidents: incidents, Submissions: subs, Destinations: []report.Destination{&report.NCMEC{
+		Media: fx.media, Validator: v, Config: cfg,
 		Client: &report.ISPWS{BaseURL: srv.URL + "/ispws", Username: "esp", Password: "secret",
 			HTTP: &http.Client{Timeout: 2 * time.Second}},
-	}
+	}}}
 	fx.incident = fx.addIncident(t)
 	return fx
 }
@@ -248,9 +248,12 @@ func (fx *submitFixture) addIncident(t testing.TB) *vigil.Incident {
 	return inc
 }
 
+// ncmec is the fixture's NCMEC destination.
+func (fx *submitFixture) ncmec() *report.NCMEC { return fx.sub.Destinations[0].(*report.NCMEC) }
+
 func (fx *submitFixture) start(t testing.TB) *vigil.Submission {
 	t.Helper()
-	s, err := fx.sub.Start(context.Background(), fx.incident.ID, "key:2:rev")
+	s, err := fx.sub.Start(context.Background(), fx.incident.ID, report.DestinationNCMEC, "key:2:rev")
 	must(t, err)
 	return s
 }
@@ -287,7 +290,7 @@ func TestSubmitNCMEC(t *testing.T) {
 	}
 	// Running again sends nothing; a second submission of the incident is refused.
 	must(t, fx.sub.Run(ctx, s.ID))
-	if _, err := fx.sub.Start(ctx, fx.incident.ID, "key:2:rev"); vigil.ErrorCode(err) != vigil.ECONFLICT {
+	if _, err := fx.sub.Start(ctx, fx.incident.ID, report.DestinationNCMEC, "key:2:rev"); vigil.ErrorCode(err) != vigil.ECONFLICT {
 		t.Errorf("second submission: %v, want ECONFLICT", err)
 	}
 	if f.calls["submit"] != 1 || f.calls["finish"] != 1 {
@@ -308,7 +311,7 @@ func TestSubmitRefusesDraft(t *testing.T) {
 	draft, err := vigil.NewIncident([]*vigil.Case{oc})
 	must(t, err)
 	must(t, fx.incidents.CreateIncident(ctx, draft, "r"))
-	if _, err := fx.sub.Start(ctx, draft.ID, "x"); vigil.ErrorCode(err) != vigil.ECONFLICT {
+	if _, err := fx.sub.Start(ctx, draft.ID, report.DestinationNCMEC, "x"); vigil.ErrorCode(err) != vigil.ECONFLICT {
 		t.Errorf("start of a draft: %v", err)
 	}
 }
@@ -378,7 +381,7 @@ func TestSubmitRetries5xxAndTimeouts(t *testing.T) {
 		return false
 	}
 	fx := newSubmitFixture(t, srv)
-	fx.sub.Client.HTTP.Timeout = 300 * time.Millisecond
+	fx.ncmec().Client.HTTP.Timeout = 300 * time.Millisecond
 	s := fx.start(t)
 	var errs []error
 	for range 10 {

@@ -6,39 +6,50 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/vigil-oss/vigil"
 )
 
-// DestinationNCMEC names NCMEC's CyberTipline as a submission destination.
-const DestinationNCMEC = "ncmec"
+// Destination names.
+const (
+	DestinationNCMEC   = "ncmec"   // NCMEC's CyberTipline (ISPWS)
+	DestinationDSA     = "dsa"     // the EU DSA Transparency Database
+	DestinationWebhook = "webhook" // a signed webhook of the deployment's choice
+)
 
-// Submitter sends approved incidents to NCMEC, step by step (submit,
-// upload and fileinfo for each file, finish), storing each step's attempt
-// before the request and NCMEC's reply after it. Run resumes a submission
-// from what is stored, so a process killed anywhere finishes the report or
-// retracts it, and never makes a second report of one incident:
-//
-//   - killed during /submit: NCMEC may have opened a report whose id was
-//     never stored, which nobody can retract or finish. The submission is
-//     stuck, for a person to check with NCMEC; nothing more is sent.
-//   - killed during /upload: the file may or may not be in the report. The
-//     report is retracted and a new one is sent, whole.
-//   - killed during /fileinfo or /finish: sent again (NCMEC answers 5102
-//     to a second finish, which means done).
-//
-// NCMEC refusing what was sent (4100 schema validation, say) retracts an
-// unfinished report and fails the submission with NCMEC's reason.
+// Destination is somewhere approved incidents are sent: NCMEC, the EU
+// Transparency Database, a signed webhook. The Submitter does what is the
+// same for all (one submission per incident and destination, approval,
+// rendering checked before anything starts, the job that retries); a
+// destination renders an incident its way and sends it as steps, each
+// step an attempt stored before its request and with its reply after
+// (Steps.Attempt), so that Send, run again after a crash, can tell what
+// the destination may already hold and never sends anything twice.
+type Destination interface {
+	// Name is the destination's name in submissions (DestinationNCMEC, …).
+	Name() string
+	// Render renders inc as it would be sent and validates it, sending
+	// nothing: a rendering that is not Valid is never started. It is what
+	// a dry run shows.
+	Render(ctx context.Context, incidents vigil.IncidentService, inc *vigil.Incident) (*Rendering, error)
+	// Send advances st's submission as far as it goes. It returns nil
+	// once the submission is finished, failed or stuck (st.Stop), and an
+	// error when a step failed for a reason that may pass (the
+	// destination away, a timeout): the job runs it again later.
+	Send(ctx context.Context, st *Steps) error
+}
+
+// Submitter sends approved incidents to their destinations: Start
+// creates a submission after rendering and validating the incident, Run
+// (the durable job's body) advances it from what is stored.
 type Submitter struct {
-	Incidents   vigil.IncidentService
-	Submissions vigil.SubmissionService
-	Media       vigil.MediaStore // the files' media; nil: files are not uploaded
-	Client      *ISPWS
-	Config      NCMECConfig
-	Validator   *Validator       // required: nothing is sent unchecked
-	Now         func() time.Time // nil: time.Now
-	Logger      *slog.Logger     // nil: discard
+	Incidents    vigil.IncidentService
+	Submissions  vigil.SubmissionService
+	Destinations []Destination
+	Now          func() time.Time // nil: time.Now
+	Logger       *slog.Logger     // nil: discard
 }
 
 func (s *Submitter) now() time.Time {
@@ -55,12 +66,54 @@ func (s *Submitter) logger() *slog.Logger {
 	return s.Logger
 }
 
-// Start creates the submission of an approved incident to NCMEC, after
-// rendering and validating it: a report the schema refuses is never
-// started. Run sends it.
-func (s *Submitter) Start(ctx context.Context, incidentID int64, actor string) (*vigil.Submission, error) {
-	if s.Validator == nil {
-		return nil, errors.New("submitter has no validator")
+// Destination returns the destination called name: ENOTFOUND naming the
+// ones configured when there is none.
+func (s *Submitter) Destination(name string) (Destination, error) {
+	var names []string
+	for _, d := range s.Destinations {
+		if d.Name() == name {
+			return d, nil
+		}
+		names = append(names, d.Name())
+	}
+	if len(names) == 0 {
+		return nil, vigil.Errorf(vigil.EUNSUPPORTED, "this server sends reports nowhere")
+	}
+	return nil, vigil.Errorf(vigil.ENOTFOUND, "no destination %q (this server sends to: %s)", name, joinNames(names))
+}
+
+func joinNames(names []string) string { return strings.Join(names, ", ") }
+
+// DryRun renders and validates incident id for destination, as Start
+// would, and sends nothing. An incident that is not approved is refused
+// (ECONFLICT) after its rendering is returned, so that a dry run shows
+// both what would be sent and why it would not be yet.
+func (s *Submitter) DryRun(ctx context.Context, incidentID int64, destination string) (*Rendering, error) {
+	d, err := s.Destination(destination)
+	if err != nil {
+		return nil, err
+	}
+	inc, err := s.Incidents.FindIncident(ctx, incidentID)
+	if err != nil {
+		return nil, err
+	}
+	r, err := d.Render(ctx, s.Incidents, inc)
+	if err != nil {
+		return nil, err
+	}
+	if inc.State != vigil.IncidentApproved {
+		return r, vigil.Errorf(vigil.ECONFLICT, "incident %d is %s: only an approved incident is sent", inc.ID, inc.State)
+	}
+	return r, nil
+}
+
+// Start creates the submission of an approved incident to destination,
+// after rendering and validating it: a report the destination's rules
+// refuse is never started. Run sends it.
+func (s *Submitter) Start(ctx context.Context, incidentID int64, destination, actor string) (*vigil.Submission, error) {
+	d, err := s.Destination(destination)
+	if err != nil {
+		return nil, err
 	}
 	inc, err := s.Incidents.FindIncident(ctx, incidentID)
 	if err != nil {
@@ -69,41 +122,31 @@ func (s *Submitter) Start(ctx context.Context, incidentID int64, actor string) (
 	if inc.State != vigil.IncidentApproved {
 		return nil, vigil.Errorf(vigil.ECONFLICT, "incident %d is %s: only an approved incident is sent", inc.ID, inc.State)
 	}
-	r, err := Render(ctx, s.Incidents, s.Validator, inc, s.Config)
+	r, err := d.Render(ctx, s.Incidents, inc)
 	if err != nil {
 		return nil, err
 	}
 	if !r.Valid {
-		return nil, vigil.Errorf(vigil.EINVALID, "incident %d is not sent: %s", inc.ID, r.Error)
+		return nil, vigil.Errorf(vigil.EINVALID, "incident %d is not sent to %s: %s", inc.ID, d.Name(), r.Error)
 	}
-	sub := &vigil.Submission{IncidentID: inc.ID, Destination: DestinationNCMEC, CreatedBy: actor}
+	sub := &vigil.Submission{IncidentID: inc.ID, Destination: d.Name(), CreatedBy: actor}
+	if k, ok := d.(interface{ idempotencyKey() (string, error) }); ok {
+		if sub.IdempotencyKey, err = k.idempotencyKey(); err != nil {
+			return nil, err
+		}
+	}
 	if err := s.Submissions.CreateSubmission(ctx, sub); err != nil {
 		return nil, err
 	}
 	return sub, nil
 }
 
-// errRestart makes Run send a retracted report again from the start.
-var errRestart = errors.New("restart submission")
-
 // Run advances submission id as far as it goes. It returns nil once the
 // submission is finished, failed or stuck (its state and Error say which)
-// and an error when a step failed for a reason that may pass (NCMEC busy,
-// a timeout): run it again later, as the job that calls it does.
+// and an error when a step failed for a reason that may pass (the
+// destination busy, a timeout): run it again later, as the job that
+// calls it does.
 func (s *Submitter) Run(ctx context.Context, id int64) error {
-	for range 3 { // at most a couple of restarts after ambiguous uploads
-		err := s.run(ctx, id)
-		if !errors.Is(err, errRestart) {
-			return err
-		}
-	}
-	return vigil.Errorf(vigil.EUNAVAILABLE, "submission %d restarted too often", id)
-}
-
-func (s *Submitter) run(ctx context.Context, id int64) error {
-	if s.Validator == nil {
-		return errors.New("submitter has no validator")
-	}
 	sub, err := s.Submissions.FindSubmission(ctx, id)
 	if err != nil {
 		return err
@@ -111,147 +154,71 @@ func (s *Submitter) run(ctx context.Context, id int64) error {
 	if sub.State.Finished() {
 		return nil
 	}
+	st := &Steps{Sub: sub, Incidents: s.Incidents, subs: s.Submissions, now: s.now, logger: s.logger()}
+	d, err := s.Destination(sub.Destination)
+	if err != nil {
+		// Configured once, gone now: wait for it rather than fail what an
+		// operator may bring back.
+		return vigil.Errorf(vigil.EUNAVAILABLE, "submission %d: %s", id, vigil.ErrorMessage(err))
+	}
 	inc, err := s.Incidents.FindIncident(ctx, sub.IncidentID)
 	if err != nil {
 		return err
 	}
 	if inc.State != vigil.IncidentApproved {
-		return s.fail(ctx, sub, fmt.Sprintf("incident %d is no longer approved", inc.ID))
+		return st.Fail(ctx, fmt.Sprintf("incident %d is no longer approved", inc.ID))
 	}
-
-	if sub.State == vigil.SubmissionRetracted {
-		// Retracted after an ambiguous upload: begin a new report.
-		if _, err := s.Submissions.UpdateSubmission(ctx, id, func(sub *vigil.Submission) error {
-			sub.State, sub.ReportID, sub.Files = vigil.SubmissionPending, 0, nil
-			return nil
-		}); err != nil {
-			return err
-		}
-		sub.State, sub.ReportID, sub.Files = vigil.SubmissionPending, 0, nil
-	}
-
-	if sub.ReportID == 0 {
-		if a := lastAttempt(sub, "submit", 0); a != nil && !a.Replied {
-			return s.stop(ctx, sub, vigil.SubmissionStuck,
-				"a /submit got no reply (a crash or a timeout): NCMEC may hold a report Vigil has no id for; check with NCMEC before sending again")
-		}
-		facts, err := Facts(ctx, s.Incidents, inc)
-		if err != nil {
-			return err
-		}
-		doc, err := RenderNCMEC(inc, facts, s.Config)
-		if err != nil {
-			return err
-		}
-		// Checked again before it goes (the schema file may have been
-		// replaced since Start); each file's details are checked before
-		// their /fileinfo.
-		if err := s.Validator.Validate(ctx, doc); err != nil {
-			if c := vigil.ErrorCode(err); c == vigil.EINVALID || c == vigil.EUNSUPPORTED {
-				return s.fail(ctx, sub, vigil.ErrorMessage(err))
-			}
-			return err
-		}
-		reply, err := s.attempt(ctx, sub, "submit", 0, func() (*ISPWSReply, error) { return s.Client.Submit(ctx, doc) },
-			func(sub *vigil.Submission, reply *ISPWSReply) {
-				sub.ReportID, sub.State = reply.ReportID, vigil.SubmissionSubmitted
-				sub.Files = nil
-				for _, f := range inc.Files {
-					if f.MediaID != "" && s.Media != nil {
-						sub.Files = append(sub.Files, vigil.SubmissionFile{CaseID: f.CaseID})
-					}
-				}
-			})
-		if err != nil {
-			return s.failed(ctx, sub, err)
-		}
-		if reply.ReportID <= 0 {
-			return s.stop(ctx, sub, vigil.SubmissionStuck, "ncmec accepted /submit without a report id")
-		}
-	}
-
-	for i := range sub.Files {
-		f := sub.Files[i]
-		if f.FileID != "" {
-			continue
-		}
-		if a := lastAttempt(sub, "upload", f.CaseID); a != nil && !a.Replied {
-			return s.restart(ctx, sub, fmt.Sprintf("an /upload of case %d's file got no reply", f.CaseID))
-		}
-		file := incidentFile(inc, f.CaseID)
-		data, err := s.Media.Get(ctx, file.MediaID)
-		if err != nil {
-			return fmt.Errorf("media of case %d: %w", f.CaseID, err)
-		}
-		_, err = s.attempt(ctx, sub, "upload", f.CaseID, func() (*ISPWSReply, error) {
-			return s.Client.Upload(ctx, sub.ReportID, fileName(file), data)
-		}, func(sub *vigil.Submission, reply *ISPWSReply) {
-			sub.Files[i].FileID, sub.Files[i].Hash = reply.FileID, reply.Hash
-		})
-		if err != nil {
-			return s.failed(ctx, sub, err)
-		}
-	}
-
-	for i := range sub.Files {
-		f := sub.Files[i]
-		if f.InfoSent {
-			continue
-		}
-		doc, err := RenderNCMECFile(sub.ReportID, f.FileID, *incidentFile(inc, f.CaseID), s.Config)
-		if err != nil {
-			return err
-		}
-		if err := s.Validator.Validate(ctx, doc); err != nil {
-			if c := vigil.ErrorCode(err); c == vigil.EINVALID || c == vigil.EUNSUPPORTED {
-				return s.failed(ctx, sub, err)
-			}
-			return err
-		}
-		_, err = s.attempt(ctx, sub, "fileinfo", f.CaseID, func() (*ISPWSReply, error) { return s.Client.FileInfo(ctx, doc) },
-			func(sub *vigil.Submission, _ *ISPWSReply) { sub.Files[i].InfoSent = true })
-		if err != nil {
-			return s.failed(ctx, sub, err)
-		}
-	}
-
-	_, err = s.attempt(ctx, sub, "finish", 0, func() (*ISPWSReply, error) {
-		r, err := s.Client.Finish(ctx, sub.ReportID)
-		if r != nil && r.Code != nil && *r.Code == ispwsAlreadyFinished {
-			// A finish sent again after its reply was lost.
-			return r, nil
-		}
-		return r, err
-	}, func(sub *vigil.Submission, _ *ISPWSReply) { sub.State = vigil.SubmissionFinished })
-	if err != nil {
-		return s.failed(ctx, sub, err)
-	}
-	s.logger().Info("report finished", "incident", inc.ID, "submission", sub.ID, "report_id", sub.ReportID, "files", len(sub.Files))
-	return nil
+	st.Incident = inc
+	return d.Send(ctx, st)
 }
 
-// attempt stores the start of a step, runs call, and stores the reply
+// Steps is one run of a submission: what is stored of it, and the
+// attempts that store each step before and after its request.
+type Steps struct {
+	// Sub is the submission as stored; every Attempt and Update keeps it
+	// current.
+	Sub       *vigil.Submission
+	Incident  *vigil.Incident
+	Incidents vigil.IncidentService
+
+	subs   vigil.SubmissionService
+	now    func() time.Time
+	logger *slog.Logger
+}
+
+// Reply is what a destination answered to one request, as an attempt
+// stores it.
+type Reply struct {
+	HTTPStatus int
+	Code       *int   // the destination's own response code, if it has one
+	Body       string // bounded by the caller to vigil.MaxSubmissionReply
+}
+
+// boundReply keeps at most vigil.MaxSubmissionReply bytes of a body.
+func boundReply(body []byte) string {
+	return string(body[:min(len(body), vigil.MaxSubmissionReply)])
+}
+
+// Attempt stores the start of a step, runs call, and stores the reply
 // with apply's changes (on success) in one write. A reply never stored
-// (the process died) leaves the attempt unreplied, which the next Run
-// reads as "may or may not have arrived"; so does a request that got no
-// reply at all (ErrNoReply).
-func (s *Submitter) attempt(ctx context.Context, sub *vigil.Submission, step string, caseID int64,
-	call func() (*ISPWSReply, error), apply func(*vigil.Submission, *ISPWSReply)) (*ISPWSReply, error) {
-	started := s.now()
-	updated, err := s.Submissions.UpdateSubmission(ctx, sub.ID, func(sub *vigil.Submission) error {
+// (the process died) leaves the attempt unreplied, which the next run
+// reads as "may or may not have arrived" (Last); so does a request that
+// got no reply at all (call returns a nil Reply).
+func (st *Steps) Attempt(ctx context.Context, step string, caseID int64,
+	call func() (*Reply, error), apply func(*vigil.Submission)) error {
+	started := st.now()
+	if err := st.Update(ctx, func(sub *vigil.Submission) error {
 		sub.Attempts = append(sub.Attempts, vigil.SubmissionAttempt{Step: step, CaseID: caseID, Started: started})
 		return nil
-	})
-	if err != nil {
-		return nil, err
+	}); err != nil {
+		return err
 	}
-	*sub = *updated
 	reply, callErr := call()
 	if ctx.Err() != nil {
 		// Stopped (shut down, killed): as if the process died here.
-		return nil, ctx.Err()
+		return ctx.Err()
 	}
-	updated, err = s.Submissions.UpdateSubmission(ctx, sub.ID, func(sub *vigil.Submission) error {
+	if err := st.Update(ctx, func(sub *vigil.Submission) error {
 		a := &sub.Attempts[len(sub.Attempts)-1]
 		if callErr != nil {
 			a.Error = vigil.ErrorMessage(callErr)
@@ -262,78 +229,30 @@ func (s *Submitter) attempt(ctx context.Context, sub *vigil.Submission, step str
 		if reply != nil {
 			a.Replied, a.HTTPStatus, a.ResponseCode, a.Reply = true, reply.HTTPStatus, reply.Code, reply.Body
 		}
-		if callErr == nil {
-			apply(sub, reply)
+		if callErr == nil && apply != nil {
+			apply(sub)
 		}
 		return nil
-	})
+	}); err != nil {
+		return err
+	}
+	return callErr
+}
+
+// Update changes the stored submission in one transaction.
+func (st *Steps) Update(ctx context.Context, fn func(*vigil.Submission) error) error {
+	updated, err := st.subs.UpdateSubmission(ctx, st.Sub.ID, fn)
 	if err != nil {
-		return nil, err
-	}
-	*sub = *updated
-	return reply, callErr
-}
-
-// failed handles a step's error: one that may pass is returned for a
-// retry (the attempt is stored); an answer that what was sent is wrong
-// retracts the report and fails the submission.
-func (s *Submitter) failed(ctx context.Context, sub *vigil.Submission, err error) error {
-	if ctx.Err() != nil {
-		return ctx.Err()
-	}
-	switch vigil.ErrorCode(err) {
-	case vigil.EUNAVAILABLE:
-		return err
-	case vigil.EINTERNAL:
-		if errors.Is(err, ErrNoReply) {
-			return vigil.Errorf(vigil.EUNAVAILABLE, "%s", err.Error())
-		}
-	}
-	if sub.ReportID != 0 && sub.State == vigil.SubmissionSubmitted {
-		if rerr := s.retract(ctx, sub); rerr != nil {
-			return rerr
-		}
-	}
-	return s.fail(ctx, sub, vigil.ErrorMessage(err))
-}
-
-// restart retracts the open report, so that the next pass sends it anew.
-func (s *Submitter) restart(ctx context.Context, sub *vigil.Submission, why string) error {
-	s.logger().Warn("retracting report to send it again", "submission", sub.ID, "report_id", sub.ReportID, "why", why)
-	if err := s.retract(ctx, sub); err != nil {
 		return err
 	}
-	return errRestart
+	st.Sub = updated
+	return nil
 }
 
-func (s *Submitter) retract(ctx context.Context, sub *vigil.Submission) error {
-	_, err := s.attempt(ctx, sub, "retract", 0, func() (*ISPWSReply, error) {
-		r, err := s.Client.Retract(ctx, sub.ReportID)
-		if r != nil && r.Code != nil && *r.Code == 5101 {
-			return r, nil // retracted before, its reply lost
-		}
-		return r, err
-	}, func(sub *vigil.Submission, _ *ISPWSReply) { sub.State = vigil.SubmissionRetracted })
-	if err != nil && vigil.ErrorCode(err) != vigil.EUNAVAILABLE && !errors.Is(err, ErrNoReply) {
-		return s.stop(ctx, sub, vigil.SubmissionStuck, "ncmec refused to retract report: "+vigil.ErrorMessage(err))
-	}
-	return err
-}
-
-func (s *Submitter) fail(ctx context.Context, sub *vigil.Submission, why string) error {
-	return s.stop(ctx, sub, vigil.SubmissionFailed, why)
-}
-
-func (s *Submitter) stop(ctx context.Context, sub *vigil.Submission, state vigil.SubmissionState, why string) error {
-	s.logger().Error("submission stopped", "submission", sub.ID, "state", state, "why", why)
-	_, err := s.Submissions.UpdateSubmission(ctx, sub.ID, func(sub *vigil.Submission) error {
-		sub.State, sub.Error = state, why
-		return nil
-	})
-	return err
-}
-
-func lastAttempt(sub *vigil.Submission, step string, caseID int64) *vigil.SubmissionAttempt {
+// Last returns the last attempt at step (for caseID) since the last
+// retraction, nil if there is none.
+func (st *Steps) Last(step string, caseID int64) *vigil.SubmissionAttempt {
+	sub := st.Sub
 	for i := len(sub.Attempts) - 1; i >= 0; i-- {
 		if a := &sub.Attempts[i]; a.Step == step && a.CaseID == caseID {
 			return a
@@ -343,6 +262,47 @@ func lastAttempt(sub *vigil.Submission, step string, caseID int64) *vigil.Submis
 		}
 	}
 	return nil
+}
+
+// Fail stops the submission as failed: what was sent was refused.
+func (st *Steps) Fail(ctx context.Context, why string) error {
+	return st.Stop(ctx, vigil.SubmissionFailed, why)
+}
+
+// Stop ends the submission in state (failed, stuck) with the reason.
+func (st *Steps) Stop(ctx context.Context, state vigil.SubmissionState, why string) error {
+	st.logger.Error("submission stopped", "submission", st.Sub.ID, "destination", st.Sub.Destination, "state", state, "why", why)
+	return st.Update(ctx, func(sub *vigil.Submission) error {
+		sub.State, sub.Error = state, why
+		return nil
+	})
+}
+
+// Finish ends the submission as done.
+func (st *Steps) Finish(ctx context.Context) error {
+	st.logger.Info("submission finished", "submission", st.Sub.ID, "destination", st.Sub.Destination, "incident", st.Sub.IncidentID)
+	return st.Update(ctx, func(sub *vigil.Submission) error {
+		sub.State, sub.Error = vigil.SubmissionFinished, ""
+		return nil
+	})
+}
+
+// retryable reports whether a step's error may pass (the destination
+// away, no reply), as EUNAVAILABLE for the job to retry; other errors say
+// the destination refused what was sent.
+func retryable(ctx context.Context, err error) (error, bool) {
+	if ctx.Err() != nil {
+		return ctx.Err(), true
+	}
+	switch vigil.ErrorCode(err) {
+	case vigil.EUNAVAILABLE:
+		return err, true
+	case vigil.EINTERNAL:
+		if errors.Is(err, ErrNoReply) {
+			return vigil.Errorf(vigil.EUNAVAILABLE, "%s", err.Error()), true
+		}
+	}
+	return err, false
 }
 
 func incidentFile(inc *vigil.Incident, caseID int64) *vigil.IncidentFile {

@@ -154,10 +154,10 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 		if srv.NCMEC == nil {
 			return fs.usageErrorf("--ncmec-user needs --ncmec-config")
 		}
-		sub := &report.Submitter{Incidents: srv.Incidents, Submissions: db.Submissions, Media: mediaStore,
-			Config: *srv.NCMEC, Validator: srv.NCMECValidator, Logger: c.Logger,
-			Client: &report.ISPWS{BaseURL: *ncmecURL, Username: *ncmecUser, Password: os.Getenv("VIGIL_NCMEC_PASSWORD"),
-				HTTP: &http.Client{Timeout: 2 * time.Minute}}}
+		sub := &report.Submitter{Incidents: srv.Incidents, Submissions: db.Submissions, Logger: c.Logger,
+			Destinations: []report.Destination{&report.NCMEC{Media: mediaStore, Config: *srv.NCMEC, Validator: srv.NCMECValidator,
+				Client: &report.ISPWS{BaseURL: *ncmecURL, Username: *ncmecUser, Password: os.Getenv("VIGIL_NCMEC_PASSWORD"),
+					HTTP: &http.Client{Timeout: 2 * time.Minute}}}}}
 		srv.Submitter, srv.SubmissionQueue = sub, js
 		js.OnSubmission(sub.Run)
 	}
