@@ -41,6 +41,9 @@ type DSAReceipt struct {
 	// (PuidNotUniqueSingleException) sends only the puid, so UUID may be
 	// empty then (GET /api/v1/statement/existing-puid/{puid} finds it).
 	Existing bool `json:"existing,omitempty"`
+	// Body is the reply as received, bounded by MaxDSAReply, for the
+	// submission's record of the attempt.
+	Body []byte `json:"-"`
 }
 
 // Submit validates s and posts it. A statement that breaks a rule is
@@ -84,7 +87,7 @@ func ParseDSAReply(status int, body []byte) (*DSAReceipt, error) {
 	if len(body) > MaxDSAReply {
 		return nil, vigil.Errorf(vigil.ETOOLARGE, "transparency database: reply larger than %d bytes", MaxDSAReply)
 	}
-	r := &DSAReceipt{HTTPStatus: status}
+	r := &DSAReceipt{HTTPStatus: status, Body: body}
 	switch {
 	case status == http.StatusCreated:
 		var created struct {

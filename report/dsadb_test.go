@@ -22,6 +22,13 @@ type fakeTransparencyDB struct {
 	fail5xx  bool
 	requests int
 	stored   map[string]string // puid → uuid
+	// hook, when set, sees each decoded statement first: it answers for
+	// the database by returning true. stored tells it whether the
+	// statement was stored before it was called (after: true).
+	hook func(w http.ResponseWriter, r *http.Request, s map[string]any) bool
+	// after, when set, makes hook run after the statement is stored
+	// (a reply lost on its way back).
+	after bool
 }
 
 func (f *fakeTransparencyDB) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -54,6 +61,9 @@ func (f *fakeTransparencyDB) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte(`{"message":"The decision facts field is invalid. (and 1 more error)","errors":{"decision_facts":["The decision facts field is invalid."],"content_date":["The content date does not match the format YYYY-MM-DD."]}}`))
 		return
 	}
+	if f.hook != nil && !f.after && f.hook(w, r, s) {
+		return
+	}
 	puid, _ := s["puid"].(string)
 	if _, ok := f.stored[puid]; ok {
 		w.WriteHeader(http.StatusUnprocessableEntity)
@@ -67,6 +77,9 @@ func (f *fakeTransparencyDB) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	uuid := "4b989c23-3736-4fd9-8612-a975b98d88d" + string(rune('0'+len(f.stored)))
 	f.stored[puid] = uuid
+	if f.hook != nil && f.after && f.hook(w, r, s) {
+		return
+	}
 	s["uuid"], s["id"], s["permalink"] = uuid, 34509873504987, "https://db.example/statement/"+uuid
 	w.WriteHeader(http.StatusCreated)
 	json.NewEncoder(w).Encode(s)
