@@ -110,8 +110,8 @@ func TestParseEUTemplate(t *testing.T) {
 	}
 	for _, bad := range []string{
 		``, `{}`, `[]`, `{"template":"t","sections":[]}`,
-		`{"template":"t","sections":[{"id":"a","title":"x","fields":[{"name":"f","from":"provider.nmae"}]}]}`,     // misspelt path
-		`{"template":"t","sections":[{"id":"a","title":"x","fields":[{"name":"f"}]}]}`,                            // neither from nor value
+		`{"template":"t","sections":[{"id":"a","title":"x","fields":[{"name":"f","from":"provider.nmae"}]}]}`, // misspelt path
+		`{"template":"t","sections":[{"id":"a","title":"x","fields":[{"name":"f"}]}]}`,                        // neither from nor value
 		`{"template":"t","sections":[{"id":"a","title":"x","fields":[{"name":"f","from":"provider.name","value":1}]}]}`,
 		`{"template":"t","sections":[{"id":"a","title":"x","fields":[{"name":"f","from":"provider.name"},{"name":"f","from":"provider.name"}]}]}`,
 		`{"template":"t","sections":[{"id":"A B","title":"x","fields":[{"name":"f","from":"provider.name"}]}]}`,
