@@ -236,12 +236,16 @@ func (s *Server) handleRenderIncident(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	format := r.URL.Query().Get("format")
-	if format == "dsa" {
+	switch format {
+	case "dsa":
 		s.renderDSA(w, r, id)
 		return
-	}
-	if format != "" && format != "ncmec" {
-		writeError(w, r, badRequest("format must be ncmec or dsa"))
+	case "eu":
+		s.renderEU(w, r, id)
+		return
+	case "", "ncmec":
+	default:
+		writeError(w, r, badRequest("format must be ncmec, dsa or eu"))
 		return
 	}
 	if s.NCMEC == nil {
@@ -291,6 +295,27 @@ func (s *Server) renderDSA(w http.ResponseWriter, r *http.Request, id int64) {
 		applied = *inc.ApprovedAt
 	}
 	out, err := report.RenderDSAIncident(r.Context(), s.Incidents, inc, *s.DSA, applied)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// renderEU writes the incident's EU Centre report, rendered from the
+// server's template; valid is false, naming every empty required field,
+// when the incident or the configuration lacks one.
+func (s *Server) renderEU(w http.ResponseWriter, r *http.Request, id int64) {
+	if s.EU == nil {
+		writeError(w, r, vigil.Errorf(vigil.EUNSUPPORTED, "this server has no EU Centre report configured"))
+		return
+	}
+	inc, err := s.visibleIncident(r, id)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	out, err := s.EU.Render(r.Context(), s.Incidents, inc)
 	if err != nil {
 		writeError(w, r, err)
 		return

@@ -178,3 +178,76 @@ func TestRenderDSAUnconfigured(t *testing.T) {
 		t.Errorf("dsa render without a config: %d, want 415", code)
 	}
 }
+
+// The EU Centre rendering and submission to every destination: one
+// submission per destination, all listed on the incident.
+func TestIncidentEURenderAndDestinations(t *testing.T) {
+	ctx := context.Background()
+	queue := &recordingQueue{}
+	euCfg := report.EUConfig{Provider: report.EUProvider{Name: "Example", Address: "Street 1", MemberState: "NL", ContactPoint: "Safety", ContactEmail: "s@example.org"},
+		ContentAction: "removed"}
+	ts := mustOpenServer(t, func(s *vhttp.Server) {
+		s.EU = &report.EU{Config: euCfg}
+		s.SubmissionQueue = queue
+		s.Submitter.Destinations[0].(*report.NCMEC).Config = report.NCMECConfig{ReporterEmail: "safety@example.org", Platform: "Example"}
+		s.Submitter.Destinations = append(s.Submitter.Destinations,
+			&report.DSA{DB: &report.TransparencyDB{BaseURL: "http://127.0.0.1:9"}},
+			&report.Webhook{URL: "http://127.0.0.1:9/intake", Secret: []byte("0123456789abcdef"), EU: s.EU})
+		s.Submitter.Destinations[1].(*report.DSA).Config = report.DSAConfig{PUIDPrefix: "example", DecisionGround: "DECISION_GROUND_ILLEGAL_CONTENT",
+			IllegalContentLegalGround: "Directive 2011/93/EU", IllegalContentExplanation: "illegal in every Member State",
+			DecisionVisibility: []string{"DECISION_VISIBILITY_CONTENT_REMOVED"}, TerritorialScope: []string{"DE"}}
+	})
+	rev := vigil.RoleReviewer
+	must(t, ts.Cases.CreateQueue(ctx, &vigil.Queue{Name: "default", Roles: []vigil.Role{rev}}))
+	c := &vigil.Case{Queue: "default", Kind: vigil.CaseKindMatch, RetainUntil: time.Now().Add(time.Hour),
+		Content: vigil.ContentRef{SHA256: strings.Repeat("ab", 32), UserID: "u-1"},
+		Matches: []vigil.Match{{BankID: 1, Bank: "b", EntryID: 7, SignalType: vigil.SignalMD5, Value: strings.Repeat("0f", 16)}}}
+	must(t, ts.Cases.OpenCase(ctx, c, "rules"))
+	if code := ts.do(t, rev, "POST", fmt.Sprintf("/v1/cases/%d/decision", c.ID), "", jsonBody(map[string]string{"verdict": "confirmed"}), nil); code != 200 {
+		t.Fatalf("decide %d", code)
+	}
+	var inc vigil.Incident
+	if code := ts.do(t, rev, "POST", "/v1/incidents", "", jsonBody(map[string]any{"case_ids": []int64{c.ID}}), &inc); code != 201 {
+		t.Fatalf("create %d", code)
+	}
+	path := fmt.Sprintf("/v1/incidents/%d", inc.ID)
+	var eu report.Rendering
+	if code := ts.do(t, rev, "GET", path+"/render?format=eu", "", nil, &eu); code != 200 || eu.Valid || !strings.Contains(eu.Error, "report.approved_by") {
+		t.Errorf("eu render of a draft %d %+v", code, eu)
+	}
+	if code := ts.do(t, rev, "POST", path+"/approve", "", nil, &inc); code != 200 {
+		t.Fatalf("approve %d", code)
+	}
+	if code := ts.do(t, rev, "GET", path+"/render?format=eu", "", nil, &eu); code != 200 || !eu.Valid || eu.Format != "eu" || !strings.Contains(eu.Report, `"known_csam"`) {
+		t.Fatalf("eu render %d %+v", code, eu)
+	}
+	if code := ts.do(t, rev, "POST", path+"/submit?destination=pigeon", "", nil, nil); code != 400 {
+		t.Errorf("unknown destination: %d, want 400", code)
+	}
+	ids := map[string]int64{}
+	for _, d := range []string{report.DestinationDSA, report.DestinationWebhook, report.DestinationNCMEC} {
+		var sub vigil.Submission
+		if code := ts.do(t, rev, "POST", path+"/submit?destination="+d, "", nil, &sub); code != 202 || sub.Destination != d {
+			t.Fatalf("submit to %s: %d %+v", d, code, sub)
+		}
+		ids[d] = sub.ID
+		if (d == report.DestinationWebhook) != (sub.IdempotencyKey != "") {
+			t.Errorf("%s: idempotency key %q", d, sub.IdempotencyKey)
+		}
+	}
+	var subs struct{ Submissions []vigil.Submission }
+	if code := ts.do(t, rev, "GET", path+"/submissions", "", nil, &subs); code != 200 || len(subs.Submissions) != 3 || len(ids) != 3 {
+		t.Errorf("submissions %d %+v", code, subs)
+	}
+	recs, err := ts.Audit.ListAudit(ctx, 0, 100)
+	must(t, err)
+	audited := map[string]bool{}
+	for _, r := range recs {
+		if r.Action == vigil.AuditReportSubmit {
+			audited[r.Detail] = true
+		}
+	}
+	if len(audited) != 3 {
+		t.Errorf("submissions audited for %v", audited)
+	}
+}

@@ -86,10 +86,14 @@ type Server struct {
 	// statements of reasons; nil: incidents are not rendered for the EU
 	// Transparency Database.
 	DSA *report.DSAConfig
+	// EU renders incidents as EU Centre reports from its template; nil:
+	// incidents are not rendered for the EU Centre.
+	EU *report.EU
 	// NCMECValidator checks NCMEC renderings; nil: one on the embedded
 	// schema.
 	NCMECValidator *report.Validator
-	// Submitter and SubmissionQueue send approved incidents to NCMEC;
+	// Submitter and SubmissionQueue send approved incidents to their
+	// destinations (NCMEC, the DSA Transparency Database, a webhook);
 	// nil: incidents are not sent.
 	Submitter       *report.Submitter
 	SubmissionQueue vigil.SubmissionQueue
