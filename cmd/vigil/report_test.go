@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/vigil-oss/vigil"
+	"github.com/vigil-oss/vigil/report"
 	"github.com/vigil-oss/vigil/sqlite"
 )
 
@@ -78,6 +80,41 @@ func TestReportRenderCommand(t *testing.T) {
 	if err != nil || !strings.Contains(stderr, "sent nothing") {
 		t.Fatalf("dry run: %v %q", err, stderr)
 	}
+	// Every destination whose config is given, rendered and validated.
+	eu := filepath.Join(t.TempDir(), "eu.json")
+	must(os.WriteFile(eu, []byte(`{"provider":{"name":"Example","address":"Street 1","member_state":"NL","contact_point":"Safety","contact_email":"s@example.org"},"content_action":"removed"}`), 0o600))
+	out, stderr, err = runMain(t, "", "report", "submit", "--data", data, "--incident", "1", "--ncmec-config", cfg, "--dsa-config", dsa, "--eu-config", eu, "--dry-run")
+	if err != nil || strings.Count(stderr, "sent nothing") != 3 || !strings.Contains(stderr, "ncmec: ") || !strings.Contains(stderr, "dsa: incident 1 is approved and valid; would send 1 statements") ||
+		!strings.Contains(stderr, "webhook: ") || !strings.Contains(out, "# destination: webhook") || !strings.Contains(out, `"known_csam"`) {
+		t.Fatalf("dry run of every destination: %v %q\n%s", err, stderr, out)
+	}
+	out, stderr, err = runMain(t, "", "report", "submit", "--data", data, "--incident", "1", "--dsa-config", dsa, "--eu-config", eu, "--destination", "dsa", "--dry-run")
+	if err != nil || strings.Count(stderr, "sent nothing") != 1 || strings.Contains(out, "# destination") {
+		t.Fatalf("dry run of dsa: %v %q", err, stderr)
+	}
+	// EU Centre report: complete, or refused naming the empty fields.
+	out, _, err = runMain(t, "", "report", "render", "--data", data, "--incident", "1", "--format", "eu", "--eu-config", eu)
+	if err != nil || !strings.Contains(out, `"template": "eu-centre-report"`) || !strings.Contains(out, `"member_state": "NL"`) {
+		t.Fatalf("eu render: %v\n%s", err, out)
+	}
+	thin := filepath.Join(t.TempDir(), "thin.json")
+	must(os.WriteFile(thin, []byte(`{"provider":{"name":"Example"}}`), 0o600))
+	if _, stderr, err := runMain(t, "", "report", "render", "--data", data, "--incident", "1", "--format", "eu", "--eu-config", thin); err == nil ||
+		!strings.Contains(stderr, "provider.member_state") || !strings.Contains(stderr, "actions.content") {
+		t.Fatalf("eu render with a thin config: %v %q", err, stderr)
+	}
+	_, stderr, err = runMain(t, "", "report", "submit", "--data", data, "--incident", "1", "--eu-config", thin, "--dry-run")
+	if err == nil || !strings.Contains(stderr, "webhook: incident 1 would not be sent") {
+		t.Fatalf("dry run with a thin eu config: %v %q", err, stderr)
+	}
+	// A template is data: another one renders another report.
+	tpl := filepath.Join(t.TempDir(), "tpl.json")
+	must(os.WriteFile(tpl, []byte(`{"template":"mini","sections":[{"id":"who","title":"Provider","fields":[{"name":"provider","from":"provider.name","required":true}]}]}`), 0o600))
+	out, _, err = runMain(t, "", "report", "render", "--data", data, "--incident", "1", "--format", "eu", "--eu-config", thin, "--eu-template", tpl)
+	if err != nil || !strings.Contains(out, `"template": "mini"`) || strings.Contains(out, "known_csam") {
+		t.Fatalf("eu render with another template: %v\n%s", err, out)
+	}
+
 	// Approved: the application date defaults to the approval day.
 	out, _, err = runMain(t, "", "report", "render", "--data", data, "--incident", "1", "--format", "dsa", "--dsa-config", dsa)
 	if err != nil || !strings.Contains(out, `"application_date": "`+approved.ApprovedAt.UTC().Format(time.DateOnly)) {
@@ -98,10 +135,66 @@ func TestReportRenderCommand(t *testing.T) {
 		{"report", "render", "--data", data, "--incident", "1", "--ncmec-config", cfg, "--format", "pdf"},
 		{"report", "render", "--data", data, "--incident", "1", "--format", "dsa"},
 		{"report", "render", "--data", data, "--incident", "1", "--format", "dsa", "--dsa-config", dsa, "--applied", "4.11.2026"},
-		{"report", "submit", "--data", data, "--incident", "1", "--format", "dsa", "--dsa-config", dsa, "--dry-run"},
+		{"report", "submit", "--data", data, "--incident", "1", "--format", "dsa", "--dsa-config", dsa, "--dry-run"}, // --format is render's
+		{"report", "submit", "--data", data, "--incident", "1", "--dry-run"},                                         // no destination configured
+		{"report", "submit", "--data", data, "--incident", "1", "--dsa-config", dsa, "--destination", "webhook", "--dry-run"},
+		{"report", "submit", "--data", data, "--incident", "1", "--dsa-config", dsa, "--destination", "pigeon", "--dry-run"},
+		{"report", "render", "--data", data, "--incident", "1", "--format", "eu"},
 	} {
 		if _, _, err := runMain(t, "", args...); err == nil {
 			t.Errorf("%v: no error", args)
+		}
+	}
+}
+
+// serve's destination flags: each destination needs its config and its
+// secret, and is built only when asked for.
+func TestDestinationFlags(t *testing.T) {
+	dir := t.TempDir()
+	eu := filepath.Join(dir, "eu.json")
+	key := filepath.Join(dir, "key.hex")
+	if err := os.WriteFile(eu, []byte(`{"provider":{"name":"Example"},"content_action":"removed"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(key, []byte(strings.Repeat("ab", 32)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	dsa := &report.DSAConfig{PUIDPrefix: "x"}
+	env := map[string]string{envDSAToken: "tok", envWebhookSecret: "0123456789abcdef"}
+	for _, tc := range []struct {
+		args  []string
+		env   map[string]string
+		dsa   *report.DSAConfig
+		names []string // "" for an error
+	}{
+		{nil, env, dsa, nil},
+		{[]string{"--dsa-url", "http://db"}, env, dsa, []string{"dsa"}},
+		{[]string{"--dsa-url", "http://db"}, env, nil, []string{""}},                 // no --dsa-config
+		{[]string{"--dsa-url", "http://db"}, map[string]string{}, dsa, []string{""}}, // no token
+		{[]string{"--report-webhook", "http://intake", "--eu-config", eu}, env, nil, []string{"webhook"}},
+		{[]string{"--report-webhook", "http://intake"}, env, nil, []string{""}}, // no --eu-config
+		{[]string{"--report-webhook", "http://intake", "--eu-config", eu}, map[string]string{}, nil, []string{""}},
+		{[]string{"--report-webhook", "http://intake", "--eu-config", eu, "--report-webhook-ed25519-key", key}, map[string]string{}, nil, []string{"webhook"}},
+		{[]string{"--report-webhook-ed25519-key", key}, env, nil, []string{""}},
+		{[]string{"--eu-template", eu}, env, nil, []string{""}},
+		{[]string{"--dsa-url", "http://db", "--report-webhook", "ftp://x", "--eu-config", eu}, env, dsa, []string{""}},
+	} {
+		m := &Main{Stdout: io.Discard, Stderr: io.Discard}
+		fs := m.newFlagSet("vigil serve", "")
+		f := addDestinationFlags(fs)
+		if err := fs.parse(tc.args); err != nil {
+			t.Fatal(err)
+		}
+		ds, _, err := f.destinations(fs, tc.dsa, nil, func(k string) string { return tc.env[k] })
+		var names []string
+		for _, d := range ds {
+			names = append(names, d.Name())
+		}
+		if err != nil {
+			names = []string{""}
+		}
+		if strings.Join(names, ",") != strings.Join(tc.names, ",") {
+			t.Errorf("%v: destinations %v (%v), want %v", tc.args, names, err, tc.names)
 		}
 	}
 }

@@ -51,6 +51,7 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	dsaConfig := fs.String("dsa-config", "", "JSON file of the deployment's DSA statement of reasons settings: incidents are rendered for the EU Transparency Database (GET /v1/incidents/{id}/render?format=dsa) only with it")
 	ncmecURL := fs.String("ncmec-url", report.NCMECTestURL, "NCMEC ISPWS base URL (the default is NCMEC's test environment, whose reports are discarded; production is "+report.NCMECProductionURL+")")
 	ncmecUser := fs.String("ncmec-user", "", "NCMEC ISPWS user name; with it (and the password in $VIGIL_NCMEC_PASSWORD) approved incidents can be sent")
+	dest := addDestinationFlags(fs)
 	review := addReviewFlags(fs)
 	ruleFlags := addRulesFlags(fs)
 	uiOpts := addUIFlags(fs)
@@ -150,14 +151,22 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 			return err
 		}
 	}
+	var ds []report.Destination
 	if *ncmecUser != "" {
 		if srv.NCMEC == nil {
 			return fs.usageErrorf("--ncmec-user needs --ncmec-config")
 		}
-		sub := &report.Submitter{Incidents: srv.Incidents, Submissions: db.Submissions, Logger: c.Logger,
-			Destinations: []report.Destination{&report.NCMEC{Media: mediaStore, Config: *srv.NCMEC, Validator: srv.NCMECValidator,
-				Client: &report.ISPWS{BaseURL: *ncmecURL, Username: *ncmecUser, Password: os.Getenv("VIGIL_NCMEC_PASSWORD"),
-					HTTP: &http.Client{Timeout: 2 * time.Minute}}}}}
+		ds = append(ds, &report.NCMEC{Media: mediaStore, Config: *srv.NCMEC, Validator: srv.NCMECValidator,
+			Client: &report.ISPWS{BaseURL: *ncmecURL, Username: *ncmecUser, Password: os.Getenv("VIGIL_NCMEC_PASSWORD"),
+				HTTP: &http.Client{Timeout: 2 * time.Minute}}})
+	}
+	more, eu, err := dest.destinations(fs, srv.DSA, db.Submissions, os.Getenv)
+	if err != nil {
+		return err
+	}
+	srv.EU, ds = eu, append(ds, more...)
+	if len(ds) > 0 {
+		sub := &report.Submitter{Incidents: srv.Incidents, Submissions: db.Submissions, Logger: c.Logger, Destinations: ds}
 		srv.Submitter, srv.SubmissionQueue = sub, js
 		js.OnSubmission(sub.Run)
 	}
