@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/vigil-oss/vigil"
@@ -63,14 +64,17 @@ type EUField struct {
 	Required bool            `json:"required,omitempty"`
 }
 
-// DefaultEUTemplate returns the embedded template.
-func DefaultEUTemplate() *EUTemplate {
+// DefaultEUTemplate returns the embedded template. It is parsed once;
+// callers must not change it.
+func DefaultEUTemplate() *EUTemplate { return parsedDefaultEUTemplate() }
+
+var parsedDefaultEUTemplate = sync.OnceValue(func() *EUTemplate {
 	t, err := ParseEUTemplate(defaultEUTemplate)
 	if err != nil {
 		panic("report: embedded eu template: " + err.Error()) // a build fault, caught by the tests
 	}
 	return t
-}
+})
 
 // ParseEUTemplate reads a template: size-limited, unknown keys refused,
 // every path checked against the source document's fields, so that a
@@ -197,6 +201,9 @@ func ParseEUConfig(data []byte) (*EUConfig, error) {
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&c); err != nil {
 		return nil, vigil.Errorf(vigil.EINVALID, "eu config: %v", err)
+	}
+	if dec.More() {
+		return nil, vigil.Errorf(vigil.EINVALID, "eu config: more than one JSON value")
 	}
 	if err := c.Validate(); err != nil {
 		return nil, err

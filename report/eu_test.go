@@ -148,3 +148,20 @@ func FuzzParseEUTemplate(f *testing.F) {
 		}
 	})
 }
+
+func FuzzParseEUConfig(f *testing.F) {
+	f.Add([]byte(`{"provider":{"name":"Example","member_state":"NL"},"content_action":"removed","third_country_reports":["NCMEC"]}`))
+	f.Add([]byte(`{"content_action":"shouted"}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		cfg, err := report.ParseEUConfig(data)
+		if err != nil {
+			if c := vigil.ErrorCode(err); c != vigil.EINVALID && c != vigil.ETOOLARGE {
+				t.Fatalf("code %s: %v", c, err)
+			}
+			return
+		}
+		if cfg.Validate() != nil {
+			t.Fatalf("parsed config does not validate: %+v", cfg)
+		}
+	})
+}

@@ -229,3 +229,21 @@ func TestSubmitWebhookRefused(t *testing.T) {
 		t.Fatalf("submission %+v, refused %v", got, rc.refused)
 	}
 }
+
+// A receiver's check of outside headers never accepts what the key did
+// not sign, and never panics.
+func FuzzVerifyWebhook(f *testing.F) {
+	pub, _, _ := ed25519.GenerateKey(nil)
+	now := time.Unix(1_800_000_000, 0)
+	f.Add("1800000000", "v1=00", []byte(`{}`))
+	f.Add("1800000000", "ed25519=AAAA", []byte(`{}`))
+	f.Add("-1", "ed25519=", []byte(nil))
+	f.Fuzz(func(t *testing.T, ts, sig string, body []byte) {
+		h := http.Header{}
+		h.Set(jobs.HeaderTimestamp, ts)
+		h.Set(jobs.HeaderSignature, sig)
+		if report.VerifyWebhook(h, body, now, time.Minute, hookSecret, pub) == nil {
+			t.Fatalf("forged delivery verified: %q %q %q", ts, sig, body)
+		}
+	})
+}
