@@ -227,4 +227,24 @@ func TestSubmissionService(t *testing.T, open Opener) {
 	}
 	_, err = s.Submissions.FindSubmission(ctx, 999)
 	wantCode(t, err, vigil.ENOTFOUND)
+
+	// Other destinations beside it, one live submission each, with what
+	// they keep: the DSA receipts, the webhook's idempotency key.
+	dsa := &vigil.Submission{IncidentID: inc.ID, Destination: "dsa", CreatedBy: "a"}
+	must(t, s.Submissions.CreateSubmission(ctx, dsa))
+	hook := &vigil.Submission{IncidentID: inc.ID, Destination: "webhook", CreatedBy: "a", IdempotencyKey: "vigil-0123"}
+	must(t, s.Submissions.CreateSubmission(ctx, hook))
+	wantCode(t, s.Submissions.CreateSubmission(ctx, &vigil.Submission{IncidentID: inc.ID, Destination: "dsa", CreatedBy: "a"}), vigil.ECONFLICT)
+	_, err = s.Submissions.UpdateSubmission(ctx, dsa.ID, func(sub *vigil.Submission) error {
+		sub.Statements = append(sub.Statements, vigil.SubmissionStatement{CaseID: 1, PUID: "p-1", UUID: "u-1", Permalink: "https://db.example/u-1"},
+			vigil.SubmissionStatement{CaseID: 2, PUID: "p-2", Existing: true})
+		return nil
+	})
+	must(t, err)
+	if found, err = s.Submissions.FindSubmission(ctx, dsa.ID); err != nil || len(found.Statements) != 2 || found.Statements[0].UUID != "u-1" || !found.Statements[1].Existing {
+		t.Errorf("dsa submission %+v %v", found, err)
+	}
+	if found, err = s.Submissions.FindSubmission(ctx, hook.ID); err != nil || found.IdempotencyKey != "vigil-0123" || found.Destination != "webhook" {
+		t.Errorf("webhook submission %+v %v", found, err)
+	}
 }
