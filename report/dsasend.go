@@ -80,7 +80,9 @@ func (d *DSA) Send(ctx context.Context, st *Steps) error {
 	}
 	for i := range sts {
 		s := &sts[i]
-		if slices.ContainsFunc(st.Sub.Statements, func(r vigil.SubmissionStatement) bool { return r.PUID == s.PUID }) {
+		// By case rather than puid: a puid_prefix changed while the
+		// submission ran must not send a case's statement again.
+		if slices.ContainsFunc(st.Sub.Statements, func(r vigil.SubmissionStatement) bool { return r.CaseID == cases[i] }) {
 			continue // its receipt is stored
 		}
 		var rec *DSAReceipt
