@@ -25,8 +25,7 @@ const reportUsage = `Usage:
 	vigil report render --incident N [--format ncmec] [--ncmec-config FILE] [--schema FILE] [--data DIR]
 	vigil report render --incident N --format dsa --dsa-config FILE [--applied YYYY-MM-DD] [--data DIR]
 	vigil report render --incident N --format eu --eu-config FILE [--eu-template FILE] [--data DIR]
-	vigil report submit --incident N --dry-run [--destination ncmec|dsa|webhook|all]
-	        [--ncmec-config FILE] [--schema FILE] [--dsa-config FILE] [--eu-config FILE] [--eu-template FILE] [--data DIR]
+	vigil report submit --incident N --dry-run [--destination ncmec|dsa|webhook|all] [--ncmec-config FILE] [--dsa-config FILE] [--eu-config FILE] [--data DIR]
 
 render prints what would be sent for incident N: the NCMEC <report> and one
 <fileDetails> per file (report and file ids are placeholders until NCMEC
