@@ -483,7 +483,7 @@ func newApplier(ctx context.Context, tx *pgTx, sub *vigil.Subscription, now stri
 	}{
 		{&a.ins, `INSERT INTO entries (bank_id, signal_type, value, source, source_entry_id, category, added_by, added_at, seq)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id`},
-		{&a.held, `SELECT id FROM entries WHERE bank_id = ? AND signal_type = ? AND value = ? AND retracted_at IS NULL`},
+		{&a.held, `SELECT id FROM entries WHERE bank_id = ? AND signal_type = ? AND value = ? AND retracted_at IS NULL AND item_id IS NULL`},
 		{&a.mapping, `INSERT INTO subscription_entries (subscription_id, remote_id, entry_id, owned) VALUES (?, ?, ?, ?)
 			ON CONFLICT (subscription_id, remote_id) DO UPDATE SET entry_id = excluded.entry_id, owned = excluded.owned`},
 		{&a.lookup, `SELECT m.entry_id, m.owned, e.retracted_at IS NULL FROM subscription_entries m JOIN entries e ON e.id = m.entry_id
@@ -716,7 +716,7 @@ func (a *applier) addRun(ctx context.Context, start int, run []vigil.FeedChange)
 	}
 	if len(entry) < len(ts) {
 		rows, err := a.tx.QueryContext(ctx, `SELECT id, signal_type, value FROM entries
-			WHERE bank_id = ? AND retracted_at IS NULL AND (signal_type, value) IN (SELECT * FROM unnest(?::text[], ?::bytea[]))`,
+			WHERE bank_id = ? AND retracted_at IS NULL AND item_id IS NULL AND (signal_type, value) IN (SELECT * FROM unnest(?::text[], ?::bytea[]))`,
 			a.sub.BankID, ts, vals)
 		if err != nil {
 			return fmt.Errorf("find held entries: %w", err)

@@ -473,7 +473,7 @@ func newApplier(ctx context.Context, tx *sql.Tx, sub *vigil.Subscription, now st
 	}{
 		{&a.ins, `INSERT INTO entries (bank_id, signal_type, value, source, source_entry_id, category, added_by, added_at, seq)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id`},
-		{&a.held, `SELECT id FROM entries WHERE bank_id = ? AND signal_type = ? AND value = ? AND retracted_at IS NULL`},
+		{&a.held, `SELECT id FROM entries WHERE bank_id = ? AND signal_type = ? AND value = ? AND retracted_at IS NULL AND item_id IS NULL`},
 		{&a.mapping, `INSERT INTO subscription_entries (subscription_id, remote_id, entry_id, owned) VALUES (?, ?, ?, ?)
 			ON CONFLICT (subscription_id, remote_id) DO UPDATE SET entry_id = excluded.entry_id, owned = excluded.owned`},
 		{&a.lookup, `SELECT m.entry_id, m.owned, e.retracted_at IS NULL FROM subscription_entries m JOIN entries e ON e.id = m.entry_id

@@ -22,6 +22,7 @@ import (
 type Services struct {
 	Banks   vigil.BankService
 	Entries vigil.EntryService
+	Items   vigil.ContentItemService
 	Keys    vigil.KeyService
 
 	Conversations vigil.ConversationService
@@ -58,6 +59,8 @@ type Opener func(tb testing.TB) Services
 func TestAll(t *testing.T, open Opener) {
 	t.Run("BankService", func(t *testing.T) { TestBankService(t, open) })
 	t.Run("EntryService", func(t *testing.T) { TestEntryService(t, open) })
+	t.Run("ContentItemService", func(t *testing.T) { TestContentItemService(t, open) })
+	t.Run("BankMatchRatioAndRename", func(t *testing.T) { TestBankMatchRatioAndRename(t, open) })
 	t.Run("TextEntries", func(t *testing.T) { TestTextEntries(t, open) })
 	t.Run("KeyService", func(t *testing.T) { TestKeyService(t, open) })
 	t.Run("ConversationService", func(t *testing.T) { TestConversationService(t, open) })
