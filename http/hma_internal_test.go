@@ -6,6 +6,7 @@ import (
 	"mime/multipart"
 	"net/http/httptest"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/vigil-oss/vigil"
@@ -86,4 +87,30 @@ func FuzzHMAFeedConfig(f *testing.F) {
 			t.Fatalf("%q gave feed name %q", u, name)
 		}
 	})
+}
+
+// HMA's coin flip is the first random() of Python's
+// random.Random(seed) for the request's seed string. These are CPython
+// 3.11's values (python3 -c 'import random; print(random.Random(S).random())').
+func TestHMACoinFlipIsPythons(t *testing.T) {
+	for _, c := range []struct {
+		seed string
+		want float64
+	}{
+		{"", 0.9602256525641875},
+		{"a", 0.2720295377534757},
+		{"content-123", 0.9523770924322945},
+		{"ünïcode", 0.34422217372746233},
+		{strings.Repeat("x", 100), 0.6449261434223933},
+		{"12345", 0.45697818440486826},
+	} {
+		if got := hmaCoinFlip(c.seed, true); got != c.want {
+			t.Errorf("coin flip for seed %q = %v, want %v", c.seed, got, c.want)
+		}
+	}
+	for range 100 {
+		if f := hmaCoinFlip("", false); f < 0 || f >= 1 {
+			t.Fatalf("unseeded coin flip %v outside [0, 1)", f)
+		}
+	}
 }

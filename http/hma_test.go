@@ -213,7 +213,7 @@ func TestHMAConformance(t *testing.T) {
 	}{
 		{`{"name":"TEST_BANK"}`, 403, "Bank already exists"},
 		{`{"name":"lower"}`, 400, "Bank names must be UPPER_WITH_UNDERSCORE"},
-		{`{"name":"HALF","enabled_ratio":0.5}`, 400, "enabled_ratio between 0 and 1 (sampled matching) is not supported by Vigil: use 0 or 1"},
+		{`{"name":"OVER","enabled_ratio":1.5}`, 400, "enabled_ratio must be between 0 and 1"},
 	} {
 		if r := ts.hma(t, cur, "POST", "/c/banks", "application/json", strings.NewReader(c.body)); r.code != c.code || r.message(t) != c.msg {
 			t.Errorf("create %s: %d %q", c.body, r.code, r.body)
@@ -601,7 +601,9 @@ func TestHMACoopClient(t *testing.T) {
 		r.json(t, &hashes)
 	}
 
-	ct, body := hmaUpload(t, "photo", img, map[string]string{"content_id": "post-1", "metadata": `{"source":"coop"}`})
+	// Coop sends metadata.json as the metadata field; HMA's schema takes
+	// only content_id, content_uri and json in it (extra="forbid").
+	ct, body := hmaUpload(t, "photo", img, map[string]string{"content_id": "post-1", "metadata": `{"content_id":"post-1"}`})
 	var byFile struct {
 		ID      int64             `json:"id"`
 		Signals map[string]string `json:"signals"`
@@ -611,8 +613,10 @@ func TestHMACoopClient(t *testing.T) {
 	} else {
 		r.json(t, &byFile)
 	}
-	q := url.Values{"url": {imgURL}, "content_id": {"post-2"}, "metadata": {`{"k":"v"}`}}
-	if r := ts.hma(t, cur, "POST", "/c/bank/COOP_ORG1_FRAUD/content?"+q.Encode(), "", nil); r.code != 200 {
+	// By URL, metadata and note in a JSON body.
+	q := url.Values{"url": {imgURL}}
+	if r := ts.hma(t, cur, "POST", "/c/bank/COOP_ORG1_FRAUD/content?"+q.Encode(), "application/json",
+		strings.NewReader(`{"metadata":{"content_id":"post-2","json":{"k":"v"}},"note":"reported twice"}`)); r.code != 200 {
 		t.Fatalf("add url: %d %q", r.code, r.body)
 	}
 	if byFile.Signals["pdq"] != hashes["pdq"] {

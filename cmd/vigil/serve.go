@@ -129,6 +129,7 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 
 	srv := vhttp.NewServer()
 	srv.Addr, srv.Banks, srv.Entries, srv.Keys, srv.Matcher, srv.Logger = *addr, banks, entries, keys, m, c.Logger
+	srv.Items = db.Items
 	srv.Hashing = hashOpts
 	srv.BodyTimeout, srv.UploadTimeout = *bodyTimeout, *uploadTimeout
 	srv.Jobs, srv.Notifier, srv.Respond = js, js, flow
