@@ -674,7 +674,7 @@ func TestHMAExchanges(t *testing.T) {
 		{"POST", "/c/exchanges", `{"bank":"COOP_X","api_json":{}}`, 400, "Field `api_type` is required"},
 		{"POST", "/c/exchanges", `{"bank":"COOP_X","api":"ncmec","api_json":{}}`, 400, "No such exchange type 'ncmec'"},
 		{"GET", "/c/exchange/COOP_X/status", "", 404, "Exchange 'COOP_X' not found"},
-		{"DELETE", "/c/exchange/COOP_X", "", 404, "Exchange 'COOP_X' not found"},
+		{"DELETE", "/c/exchange/COOP_X", "", 200, "Exchange deleted"},
 	} {
 		r := ts.hma(t, cur, c.method, c.path, "application/json", strings.NewReader(c.body))
 		if r.code != c.code || r.message(t) != c.msg {

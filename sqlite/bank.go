@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"time"
 
 	"github.com/vigil-oss/vigil"
 )
@@ -29,43 +30,68 @@ const bankColumns = `id, name, description, enabled, negative, match_ratio, thre
 
 // CreateBank stores a new bank.
 func (s *BankService) CreateBank(ctx context.Context, b *vigil.Bank) error {
-	if err := b.Validate(); err != nil {
+	pending, err := prepareBank(b)
+	if err != nil {
 		return err
+	}
+	now := s.db.now()
+	if err := s.db.write(ctx, func(tx *sql.Tx) error { return pending.insert(ctx, tx, now) }); err != nil {
+		return fmt.Errorf("create bank %q: %w", b.Name, err)
+	}
+	pending.done(now)
+	return nil
+}
+
+// bankInsert is a checked bank ready to insert, in a transaction of
+// CreateBank's or of another write that makes a bank with something else.
+type bankInsert struct {
+	b          *vigil.Bank
+	thresholds string
+}
+
+// prepareBank checks b and fills in its defaults.
+func prepareBank(b *vigil.Bank) (*bankInsert, error) {
+	if err := b.Validate(); err != nil {
+		return nil, err
 	}
 	if b.MatchRatio == 0 {
 		b.MatchRatio = 1
 	}
 	thresholds, err := marshalThresholds(b.Thresholds)
 	if err != nil {
-		return fmt.Errorf("create bank %q: %w", b.Name, err)
+		return nil, fmt.Errorf("create bank %q: %w", b.Name, err)
 	}
-	now := s.db.now()
-	err = s.db.write(ctx, func(tx *sql.Tx) error {
-		// The writer is alone, so checking first is race-free and gives a
-		// clearer error than decoding a constraint failure.
-		var n int
-		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM banks WHERE name = ?`, b.Name).Scan(&n); err != nil {
-			return err
-		}
-		if n > 0 {
-			return vigil.Errorf(vigil.ECONFLICT, "bank %q already exists", b.Name)
-		}
-		return tx.QueryRowContext(ctx, `
-			INSERT INTO banks (name, description, enabled, negative, match_ratio, thresholds, version, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?)
-			RETURNING id`,
-			b.Name, b.Description, b.Enabled, b.Negative, b.MatchRatio, thresholds, formatTime(now), formatTime(now),
-		).Scan(&b.ID)
-	})
-	if err != nil {
-		return fmt.Errorf("create bank %q: %w", b.Name, err)
+	return &bankInsert{b: b, thresholds: thresholds}, nil
+}
+
+// insert stores the bank in tx and sets its ID.
+func (p *bankInsert) insert(ctx context.Context, tx *sql.Tx, now time.Time) error {
+	b := p.b
+	// The writer is alone, so checking first is race-free and gives a
+	// clearer error than decoding a constraint failure.
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM banks WHERE name = ?`, b.Name).Scan(&n); err != nil {
+		return err
 	}
+	if n > 0 {
+		return vigil.Errorf(vigil.ECONFLICT, "bank %q already exists", b.Name)
+	}
+	return tx.QueryRowContext(ctx, `
+		INSERT INTO banks (name, description, enabled, negative, match_ratio, thresholds, version, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?)
+		RETURNING id`,
+		b.Name, b.Description, b.Enabled, b.Negative, b.MatchRatio, p.thresholds, formatTime(now), formatTime(now),
+	).Scan(&b.ID)
+}
+
+// done sets what the store gave the bank once its transaction committed.
+func (p *bankInsert) done(now time.Time) {
+	b := p.b
 	b.Version, b.ActiveEntries = 1, 0
 	b.CreatedAt, b.UpdatedAt = now, now
 	if len(b.Thresholds) == 0 {
 		b.Thresholds = nil
 	}
-	return nil
 }
 
 // FindBankByID returns the bank with the given id.

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/vigil-oss/vigil"
@@ -164,12 +163,7 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	}
 	srv.Rules, srv.CaseRetention = ruleStore, ruleFlags.caseRetention
 	if *hmaCompat {
-		srv.HMA = &vhttp.HMAOptions{}
-		for _, h := range strings.Split(*hmaAllowedHosts, ",") {
-			if h = strings.TrimSpace(h); h != "" {
-				srv.HMA.AllowedHosts = append(srv.HMA.AllowedHosts, h)
-			}
-		}
+		srv.HMA = &vhttp.HMAOptions{AllowedHosts: splitHosts(*hmaAllowedHosts)}
 	}
 	// Jobs outlive ctx's cancellation until Stop below, so that running
 	// ones get a chance to finish.

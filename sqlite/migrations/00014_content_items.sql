@@ -8,6 +8,10 @@
 -- (entries.item_id, the id of the item's first entry, so that item ids and
 -- the ids of entries outside items share one space) and a row of its own
 -- for what HMA keeps beside the signals.
+--
+-- Subscriptions gain a state (HMA's exchanges are paused and deleted) and
+-- public_only: a subscription made through the HMA routes, by a curator
+-- key, may sync from public addresses only (see internal/netguard).
 
 -- +goose Up
 ALTER TABLE banks ADD COLUMN match_ratio REAL NOT NULL DEFAULT 1;
@@ -17,6 +21,10 @@ DROP INDEX entries_active_value;
 CREATE UNIQUE INDEX entries_active_value ON entries (bank_id, signal_type, value)
 	WHERE retracted_at IS NULL AND item_id IS NULL;
 CREATE INDEX entries_item ON entries (item_id) WHERE item_id IS NOT NULL;
+
+ALTER TABLE subscriptions ADD COLUMN state TEXT NOT NULL DEFAULT 'active'
+	CHECK (state IN ('active', 'paused', 'removed'));
+ALTER TABLE subscriptions ADD COLUMN public_only INTEGER NOT NULL DEFAULT 0;
 
 CREATE TABLE content_items (
 	id            INTEGER PRIMARY KEY, -- the id of the item's first entry
@@ -31,6 +39,8 @@ CREATE TABLE content_items (
 
 -- +goose Down
 DROP TABLE content_items;
+ALTER TABLE subscriptions DROP COLUMN public_only;
+ALTER TABLE subscriptions DROP COLUMN state;
 DROP INDEX entries_item;
 DROP INDEX entries_active_value;
 CREATE UNIQUE INDEX entries_active_value ON entries (bank_id, signal_type, value)
