@@ -68,12 +68,44 @@ type hmaSignalTypeDef struct {
 }
 
 // serialise returns a stored value in HMA's form for the type.
-func (st hmaSignalTypeDef) serialise(v string) string { return v }
+func (st hmaSignalTypeDef) serialise(v string) string {
+	if st.vigil == vigil.SignalVPDQ {
+		return hmaVPDQJSON(v)
+	}
+	return v
+}
+
+// parse checks a value in HMA's form as the type's validate_signal_str
+// does and returns Vigil's canonical value, or the validator's message.
+func (st hmaSignalTypeDef) parse(v string) (string, string) {
+	switch st.vigil {
+	case vigil.SignalPDQ:
+		// python-threatexchange's PDQ validator: lower-case hex only.
+		if !isLowerHex(v, 64) {
+			return "", "invalid PDQ hash"
+		}
+		return v, ""
+	case vigil.SignalVPDQ:
+		c, err := hmaVPDQValue(v)
+		if err != nil {
+			return "", err.Error()
+		}
+		return c, ""
+	}
+	c := strings.ToLower(strings.TrimSpace(v))
+	if !isLowerHex(c, 32) {
+		return "", "'" + v + "' is not a valid MD5 hash"
+	}
+	return c, ""
+}
 
 // hmaSignalTypes maps HMA's signal type names to Vigil's, in HMA's order.
 var hmaSignalTypes = []hmaSignalTypeDef{
 	{"pdq", vigil.SignalPDQ, "photo"},
 	{"video_md5", vigil.SignalMD5, "video"},
+	// python-threatexchange's vPDQ extension, which HMA installs by
+	// configuration.
+	{"vpdq", vigil.SignalVPDQ, "video"},
 }
 
 // hmaSignalTypeOf returns the HMA signal type of a Vigil one.
@@ -289,36 +321,38 @@ type hmaMatch struct {
 
 func newHMAMatch(m vigil.Match) hmaMatch {
 	d := "-"
-	if m.SignalType == vigil.SignalPDQ || m.SignalType == vigil.SignalVPDQ {
+	switch {
+	case m.SignalType == vigil.SignalVPDQ && m.Video != nil:
+		// VPDQSimilarityInfo.pretty_str: query and compared match
+		// percentages.
+		d = fmt.Sprintf("%.0f%%[%.0f%%]", m.Video.QueryPercent, m.Video.TargetPercent)
+	case m.SignalType == vigil.SignalPDQ:
 		d = strconv.Itoa(m.Distance)
 	}
 	return hmaMatch{BankContentID: m.EntryID, Distance: d, Bank: m.Bank, Source: m.Source, SourceEntryID: m.SourceEntryID, Category: m.Category}
 }
 
-// hmaSignal checks an HMA signal type name and value as HMA does (PDQ:
-// lower-case hex only, as python-threatexchange's validator; MD5 trimmed
-// and lower-cased) and returns the Vigil signal, or writes HMA's 400.
+// hmaSignal checks an HMA signal type name and value as HMA does (see
+// hmaSignalTypeDef.parse) and returns the Vigil signal, or writes HMA's
+// 400.
 func hmaSignal(w http.ResponseWriter, typeName, value string) (vigil.Signal, bool) {
-	t, ok := hmaSignalType(typeName)
-	if !ok {
+	var st hmaSignalTypeDef
+	found := false
+	for _, t := range hmaSignalTypes {
+		if t.name == typeName {
+			st, found = t, true
+		}
+	}
+	if !found {
 		hmaError(w, http.StatusBadRequest, "No such SignalType '%s'", typeName)
 		return vigil.Signal{}, false
 	}
-	switch t {
-	case vigil.SignalPDQ:
-		if !isLowerHex(value, 64) {
-			hmaError(w, http.StatusBadRequest, "invalid signal: invalid PDQ hash")
-			return vigil.Signal{}, false
-		}
-	case vigil.SignalMD5:
-		v := strings.ToLower(strings.TrimSpace(value))
-		if !isLowerHex(v, 32) {
-			hmaError(w, http.StatusBadRequest, "invalid signal: '%s' is not a valid MD5 hash", value)
-			return vigil.Signal{}, false
-		}
-		value = v
+	v, msg := st.parse(value)
+	if msg != "" {
+		hmaError(w, http.StatusBadRequest, "invalid signal: %s", msg)
+		return vigil.Signal{}, false
 	}
-	return vigil.Signal{Type: t, Value: value}, true
+	return vigil.Signal{Type: st.vigil, Value: v}, true
 }
 
 func isLowerHex(s string, n int) bool {
@@ -724,6 +758,13 @@ func (s *Server) handleHMACompare(w http.ResponseWriter, r *http.Request) {
 		a, _ := pair[0].(string)
 		b, _ := pair[1].(string)
 		switch t {
+		case vigil.SignalVPDQ:
+			res, err := hmaVPDQCompare(a, b)
+			if err != nil {
+				hmaError(w, http.StatusBadRequest, "Invalid %s hash: %s", name, err)
+				return
+			}
+			out[name] = res
 		case vigil.SignalPDQ:
 			if !isLowerHex(a, 64) || !isLowerHex(b, 64) {
 				hmaError(w, http.StatusBadRequest, "Invalid %s hash: invalid PDQ hash", name)

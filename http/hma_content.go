@@ -41,13 +41,9 @@ func (s *Server) hmaAddSignals(w http.ResponseWriter, r *http.Request, b *vigil.
 		if !ok {
 			continue
 		}
-		if st.vigil == vigil.SignalPDQ && !isLowerHex(v, 64) {
-			hmaError(w, http.StatusBadRequest, "Invalid %s signal: invalid PDQ hash", st.name)
-			return
-		}
-		c, err := vigil.CanonicalValue(st.vigil, v)
-		if err != nil {
-			hmaError(w, http.StatusBadRequest, "Invalid %s signal: %s", st.name, hmaInvalidReason(st.vigil, v, err))
+		c, msg := st.parse(v)
+		if msg != "" {
+			hmaError(w, http.StatusBadRequest, "Invalid %s signal: %s", st.name, msg)
 			return
 		}
 		out[st.name] = st.serialise(c)
@@ -63,15 +59,6 @@ func (s *Server) hmaAddSignals(w http.ResponseWriter, r *http.Request, b *vigil.
 	}
 	s.refresh(r)
 	writeJSON(w, http.StatusOK, map[string]any{"id": item.ID, "signals": out})
-}
-
-// hmaInvalidReason is python-threatexchange's validator message for a
-// value of type t.
-func hmaInvalidReason(t vigil.SignalType, v string, err error) string {
-	if t == vigil.SignalMD5 {
-		return "'" + v + "' is not a valid MD5 hash"
-	}
-	return vigil.ErrorMessage(err)
 }
 
 // hmaNote reads HMA's optional note as _validate_note does: a falsy value

@@ -33,7 +33,7 @@ const hmaMaxFormField = 64 << 10
 func (s *Server) hmaHash(w http.ResponseWriter, r *http.Request, data []byte, d hashing.Digests, ct string, types *string) (*hmaHashed, bool) {
 	var all []string
 	for _, st := range hmaSignalTypes {
-		if st.content == ct {
+		if st.content == ct && !(st.vigil == vigil.SignalVPDQ && s.NoVideo) {
 			all = append(all, st.name)
 		}
 	}
@@ -66,6 +66,19 @@ func (s *Server) hmaHash(w http.ResponseWriter, r *http.Request, data []byte, d 
 		switch name {
 		case "video_md5":
 			out.hashes[name] = md5Hex
+		case "vpdq":
+			// As VPDQSignal.hash_from_file: a frame a second, through
+			// ffmpeg, as /v1/match hashes a video.
+			frames, _, err := hashing.HashVideo(r.Context(), data, "", s.contentOptions().Video)
+			if err != nil {
+				if vigil.ErrorCode(err) == vigil.EINTERNAL || vigil.ErrorCode(err) == vigil.EUNAVAILABLE {
+					s.hmaStoreError(w, r, err)
+					return nil, false
+				}
+				hmaError(w, http.StatusBadRequest, "cannot hash video: %s", vigil.ErrorMessage(err))
+				return nil, false
+			}
+			out.hashes[name] = hmaVPDQFrames(frames)
 		case "pdq":
 			h := s.hashers.Get().(*hashing.Hasher)
 			res, err := h.HashImageBytes(data)

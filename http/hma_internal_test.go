@@ -114,3 +114,37 @@ func TestHMACoinFlipIsPythons(t *testing.T) {
 		}
 	}
 }
+
+// Python's format(t, ".3"), as VpdqCompactFeature writes timestamps
+// (python3 -c 'print(format(T, ".3"))').
+func TestPyFormat3(t *testing.T) {
+	for x, want := range map[float64]string{
+		0: "0.0", 1: "1.0", 2.5: "2.5", 12.345: "12.3", 99.95: "1e+02", 100: "1e+02",
+		123.4: "1.23e+02", 0.001: "0.001", 0.0001: "0.0001", 5: "5.0",
+	} {
+		if got := pyFormat3(x); got != want {
+			t.Errorf("pyFormat3(%v) = %q, want %q", x, got, want)
+		}
+	}
+}
+
+// HMA's vpdq value and Vigil's stored form convert both ways.
+func TestHMAVPDQForms(t *testing.T) {
+	h := strings.Repeat("ab", 32)
+	hma := `["` + h + `,100,0.0", "` + h + `,90,1.0", "` + h + `,80,1.23e+02"]`
+	v, err := hmaVPDQValue(hma)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "0,100," + h + ",0.000;1,90," + h + ",1.000;2,80," + h + ",123.000"; v != want {
+		t.Fatalf("stored form %q, want %q", v, want)
+	}
+	if back := hmaVPDQJSON(v); back != hma {
+		t.Fatalf("HMA form %q, want %q", back, hma)
+	}
+	for _, bad := range []string{`{}`, `["` + h + `,100"]`, `["` + h + `,101,0.0"]`, `["nothex,100,0.0"]`, `["0,100,` + h + `,0.0"]`} {
+		if _, err := hmaVPDQValue(bad); err == nil {
+			t.Errorf("%s taken", bad)
+		}
+	}
+}

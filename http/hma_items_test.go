@@ -2,6 +2,8 @@ package http_test
 
 import (
 	"encoding/json"
+	"net/url"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -332,5 +334,72 @@ func TestHMABankRenameAnd405(t *testing.T) {
 	// Vigil's own routes keep their JSON 405.
 	if r := ts.hma(t, cur, "PATCH", "/v1/banks", "", nil); r.code != 405 || !strings.Contains(r.ct, "json") {
 		t.Errorf("/v1 405: %d %q", r.code, r.ct)
+	}
+}
+
+// Video content is hashed as HMA's video signal types do: video_md5 and
+// python-threatexchange's vpdq (a JSON list of "hash,quality,timestamp"),
+// matched with VPDQSimilarityInfo's distance, "Q%[C%]".
+func TestHMAVideoVPDQ(t *testing.T) {
+	if os.Getenv("VIGIL_SKIP_FFMPEG") != "" {
+		t.Skip("VIGIL_SKIP_FFMPEG set")
+	}
+	ts := mustOpenHMA(t)
+	cur, mat := vigil.RoleCurator, vigil.RoleMatcher
+	video, err := os.ReadFile("../vpdq/testdata/sample-videos/pattern-sd-with-small-logo-bar.mp4")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ct, body := hmaUpload(t, "video", video, nil)
+	r := ts.hma(t, mat, "POST", "/h/hash", ct, body)
+	var hashes map[string]string
+	r.json(t, &hashes)
+	var feats []string
+	if r.code != 200 || len(hashes["video_md5"]) != 32 || json.Unmarshal([]byte(hashes["vpdq"]), &feats) != nil || len(feats) == 0 {
+		t.Fatalf("hash video: %d %.300s", r.code, r.body)
+	}
+	if parts := strings.Split(feats[0], ","); len(parts) != 3 || len(parts[0]) != 64 || !strings.HasPrefix(hashes["vpdq"], `["`) || !strings.Contains(hashes["vpdq"], `", "`) {
+		t.Fatalf("vpdq feature %q of %.200s", feats[0], hashes["vpdq"])
+	}
+
+	ts.hma(t, cur, "POST", "/c/banks", "application/json", strings.NewReader(`{"name":"VIDEOS"}`))
+	ct, body = hmaUpload(t, "video", video, map[string]string{"note": "sample"})
+	r = ts.hma(t, cur, "POST", "/c/bank/VIDEOS/content", ct, body)
+	var added struct {
+		ID      int64
+		Signals map[string]string
+	}
+	r.json(t, &added)
+	if r.code != 200 || added.Signals["vpdq"] != hashes["vpdq"] || added.Signals["video_md5"] != hashes["video_md5"] {
+		t.Fatalf("add video: %d %.300s", r.code, r.body)
+	}
+	var c map[string]any
+	ts.hma(t, cur, "GET", "/c/bank/VIDEOS/content/"+itoa(added.ID)+"?include_signals=true", "", nil).json(t, &c)
+	if sig := c["signals"].(map[string]any); sig["vpdq"] != hashes["vpdq"] || sig["video_md5"] != hashes["video_md5"] {
+		t.Fatalf("content signals %v", sig)
+	}
+
+	ct, body = hmaUpload(t, "video", video, nil)
+	var got map[string]map[string][]map[string]any
+	ts.hma(t, mat, "POST", "/m/lookup", ct, body).json(t, &got)
+	if m := got["vpdq"]["VIDEOS"]; len(m) != 1 || m[0]["bank_content_id"] != float64(added.ID) || m[0]["distance"] != "100%[100%]" {
+		t.Fatalf("vpdq lookup %v", got)
+	}
+	if m := got["video_md5"]["VIDEOS"]; len(m) != 1 || m[0]["distance"] != "-" {
+		t.Fatalf("video_md5 lookup %v", got)
+	}
+	// By signal, and compared.
+	var raw struct{ Matches []int64 }
+	ts.hma(t, mat, "GET", "/m/raw_lookup?signal_type=vpdq&signal="+url.QueryEscape(hashes["vpdq"]), "", nil).json(t, &raw)
+	if len(raw.Matches) != 1 || raw.Matches[0] != added.ID {
+		t.Fatalf("raw_lookup vpdq %v", raw)
+	}
+	var cmp map[string][]any
+	ts.hma(t, mat, "POST", "/m/compare", "application/json", jsonBody(map[string]any{"vpdq": []string{hashes["vpdq"], hashes["vpdq"]}})).json(t, &cmp)
+	if len(cmp["vpdq"]) != 2 || cmp["vpdq"][0] != true || cmp["vpdq"][1].(map[string]any)["query_match_percent"] != float64(100) {
+		t.Fatalf("compare %v", cmp)
+	}
+	if r := ts.hma(t, mat, "GET", "/m/raw_lookup?signal_type=vpdq&signal=nonsense", "", nil); r.code != 400 || !strings.HasPrefix(r.message(t), "invalid signal: ") {
+		t.Errorf("bad vpdq: %d %q", r.code, r.body)
 	}
 }

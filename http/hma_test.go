@@ -376,10 +376,16 @@ func TestHMAConformance(t *testing.T) {
 	if r := ts.hma(t, mat, "POST", "/h/hash", mw.FormDataContentType(), &two); r.code != 400 || r.message(t) != "Only one file allowed per request" {
 		t.Fatalf("two files: %d %q", r.code, r.body)
 	}
+	// Bytes that are no video: vpdq cannot hash them (400), video_md5
+	// alone can.
+	ct, body = hmaUpload(t, "video", []byte("not really a video"), nil)
+	if r := ts.hma(t, mat, "POST", "/h/hash", ct, body); r.code != 400 || !strings.HasPrefix(r.message(t), "cannot hash video: ") {
+		t.Fatalf("vpdq of no video: %d %q", r.code, r.body)
+	}
 	ct, body = hmaUpload(t, "video", []byte("not really a video"), nil)
 	var vh map[string]string
-	ts.hma(t, mat, "POST", "/h/hash", ct, body).json(t, &vh)
-	if len(vh["video_md5"]) != 32 {
+	ts.hma(t, mat, "POST", "/h/hash?types=video_md5", ct, body).json(t, &vh)
+	if len(vh["video_md5"]) != 32 || len(vh) != 1 {
 		t.Fatalf("video hash %v", vh)
 	}
 
@@ -410,7 +416,7 @@ func TestHMAConformance(t *testing.T) {
 	// Configuration lists.
 	var types []map[string]any
 	ts.hma(t, cur, "GET", "/c/signal_type", "", nil).json(t, &types)
-	if len(types) != 2 || types[0]["name"] != "pdq" {
+	if len(types) != 3 || types[0]["name"] != "pdq" || types[2]["name"] != "vpdq" {
 		t.Fatalf("signal types %v", types)
 	}
 
