@@ -148,3 +148,49 @@ func TestHMAVPDQForms(t *testing.T) {
 		}
 	}
 }
+
+// HMA's vpdq values come from clients: whatever parses converts back to
+// the same HMA form and parses to the same stored value.
+func FuzzHMAVPDQValue(f *testing.F) {
+	h := strings.Repeat("ab", 32)
+	f.Add(`["` + h + `,100,0.0", "` + h + `,90,1.23e+02"]`)
+	f.Add(`[]`)
+	f.Add(`["` + h + `,100,-1"]`)
+	f.Fuzz(func(t *testing.T, s string) {
+		v, err := hmaVPDQValue(s)
+		if err != nil {
+			return
+		}
+		again, err := hmaVPDQValue(hmaVPDQJSON(v))
+		if err != nil || again != v {
+			t.Fatalf("%q → %q → %q (%v)", s, v, again, err)
+		}
+	})
+}
+
+// HMA's content metadata comes from clients: what is taken is a JSON
+// object of at most MaxContentMetadataLen bytes with HMA's three keys.
+func FuzzHMAMetadata(f *testing.F) {
+	f.Add(`{"content_id":"c","content_uri":"u","json":{"a":1},"collab":{}}`)
+	f.Add(`{"json_data":{"x":[1]}}`)
+	f.Add(`[1]`)
+	f.Fuzz(func(t *testing.T, s string) {
+		w := httptest.NewRecorder()
+		m, ok := hmaMetadata(w, json.RawMessage(s))
+		if !ok || m == nil {
+			return
+		}
+		var obj map[string]json.RawMessage
+		if json.Unmarshal(m, &obj) != nil || len(m) > vigil.MaxContentMetadataLen {
+			t.Fatalf("%q → %q", s, m)
+		}
+		for k := range obj {
+			if k != "content_id" && k != "content_uri" && k != "json" {
+				t.Fatalf("%q → key %q", s, k)
+			}
+		}
+		if err := (&vigil.ContentItem{Metadata: m}).Validate(); err != nil {
+			t.Fatalf("%q → %q refused by the store: %v", s, m, err)
+		}
+	})
+}
