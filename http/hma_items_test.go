@@ -309,6 +309,16 @@ func TestHMABankRenameAnd405(t *testing.T) {
 	if code := ts.do(t, cur, "GET", "/v1/banks/new_name", "", nil, &vb); code != 200 {
 		t.Errorf("/v1 under the new name: %d", code)
 	}
+	// The same rename through /v1, and back; a taken name is 409 there.
+	if code := ts.do(t, cur, "PATCH", "/v1/banks/new_name", "", jsonBody(map[string]any{"name": "via_v1"}), &vb); code != 200 || vb.Name != "via_v1" {
+		t.Errorf("/v1 rename: %d %+v", code, vb)
+	}
+	if code := ts.do(t, cur, "PATCH", "/v1/banks/via_v1", "", jsonBody(map[string]any{"name": "taken"}), nil); code != 409 {
+		t.Errorf("/v1 rename to a taken name: %d", code)
+	}
+	if code := ts.do(t, cur, "PATCH", "/v1/banks/via_v1", "", jsonBody(map[string]any{"name": "new_name"}), nil); code != 200 {
+		t.Errorf("/v1 rename back: %d", code)
+	}
 	for _, tc := range []struct {
 		body string
 		code int
