@@ -32,8 +32,9 @@ const (
 type Bank struct {
 	ID int64 `json:"id"`
 
-	// Name is unique and matches [a-z0-9_-]{1,64}; it cannot change, since
-	// feeds and other instances refer to banks by name.
+	// Name is unique and matches [a-z0-9_-]{1,64}. It changes only by
+	// BankUpdate.Name, and never for a bank a feed publishes, since feeds
+	// and other instances refer to banks by name.
 	Name        string `json:"name"`
 	Description string `json:"description"`
 
@@ -43,6 +44,12 @@ type Bank struct {
 	// Negative banks hold known-benign signals: a match in a negative bank
 	// suppresses matches of the same content in other banks.
 	Negative bool `json:"negative"`
+
+	// MatchRatio is HMA's matching_enabled_ratio for an enabled bank: the
+	// share of HMA-compatible lookups (/m/lookup) it takes part in, picked
+	// by HMA's seeded coin flip. Stores read 0 as 1 (every lookup). Vigil's
+	// own lookups ignore it: an enabled bank always matches there.
+	MatchRatio float64 `json:"match_ratio"`
 
 	// Thresholds holds the per-signal-type match distance. A type without a
 	// value uses DefaultThreshold.
@@ -74,6 +81,9 @@ func (b *Bank) Validate() error {
 	}
 	if len(b.Description) > MaxBankDescriptionLen {
 		return Errorf(EINVALID, "bank description longer than %d bytes", MaxBankDescriptionLen)
+	}
+	if !(b.MatchRatio >= 0 && b.MatchRatio <= 1) { // NaN fails both
+		return Errorf(EINVALID, "bank match ratio must be between 0 and 1")
 	}
 	return ValidateThresholds(b.Thresholds)
 }
@@ -133,9 +143,15 @@ var maxThreshold = map[SignalType]int{
 // BankUpdate holds the fields of a bank to change; nil fields stay as they
 // are.
 type BankUpdate struct {
+	// Name renames the bank: ECONFLICT if another bank has the name or a
+	// feed publishes the bank (feeds and their subscribers name banks).
+	// Past audit records and cases keep the name they were made with.
+	Name        *string `json:"name,omitempty"`
 	Description *string `json:"description,omitempty"`
 	Enabled     *bool   `json:"enabled,omitempty"`
 	Negative    *bool   `json:"negative,omitempty"`
+	// MatchRatio sets Bank.MatchRatio (0 is read as 1).
+	MatchRatio *float64 `json:"match_ratio,omitempty"`
 
 	// Thresholds, when not nil, replaces all of the bank's thresholds. An
 	// empty non-nil map clears them back to the defaults.

@@ -11,6 +11,7 @@ const (
 	AuditFeedPublish        = "feed.publish" // batches appended to a feed
 	AuditSubscriptionCreate = "subscription.create"
 	AuditSubscriptionApply  = "subscription.apply" // a verified batch applied to the local bank
+	AuditSubscriptionState  = "subscription.state" // paused, resumed or removed
 	AuditFeedFeedback       = "feed.feedback"      // a subscriber reported review counts
 )
 
@@ -197,8 +198,25 @@ type Subscription struct {
 	Error    string     `json:"error,omitempty"`
 	SyncedAt *time.Time `json:"synced_at,omitempty"`
 
+	// State is SubscriptionActive, SubscriptionPaused (not synced until
+	// made active again) or SubscriptionRemoved (never synced again; its
+	// bank is disabled).
+	State string `json:"state"`
+	// PublicOnly subscriptions sync from public addresses only, unless
+	// the syncing client allows the host (feed.Client.AllowedHosts): they
+	// were configured through the HMA-compatible routes, by a curator key,
+	// not by the operator.
+	PublicOnly bool `json:"public_only,omitempty"`
+
 	CreatedAt time.Time `json:"created_at"`
 }
+
+// Subscription states.
+const (
+	SubscriptionActive  = "active"
+	SubscriptionPaused  = "paused"
+	SubscriptionRemoved = "removed"
+)
 
 // FeedSource is the provenance a subscription gives entries that came without
 // one.
@@ -208,6 +226,16 @@ func FeedSource(feed string) string { return "feed:" + feed }
 type SubscriptionService interface {
 	// CreateSubscription stores s. ENOTFOUND for an unknown bank, EINVALID.
 	CreateSubscription(ctx context.Context, s *Subscription) error
+	// CreateBankSubscription creates bank b and subscription s into it in
+	// one transaction, so that no bank is left behind when the
+	// subscription cannot be stored. It sets s.BankID. ECONFLICT if the
+	// bank's name is taken, EINVALID.
+	CreateBankSubscription(ctx context.Context, b *Bank, s *Subscription) error
+	// SetSubscriptionState sets a subscription's state and returns it;
+	// removing one also disables its bank, in the same transaction.
+	// ENOTFOUND, EINVALID for an unknown state, ECONFLICT for a removed
+	// subscription.
+	SetSubscriptionState(ctx context.Context, id int64, state string) (*Subscription, error)
 	// FindSubscriptionByID returns a subscription, or ENOTFOUND.
 	FindSubscriptionByID(ctx context.Context, id int64) (*Subscription, error)
 	// ListSubscriptions returns every subscription by id.

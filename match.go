@@ -42,6 +42,9 @@ type Match struct {
 	SourceEntryID string     `json:"source_entry_id,omitempty"`
 	Category      string     `json:"category,omitempty"`
 	Negative      bool       `json:"negative,omitempty"` // the entry is in a negative (suppression) bank
+	// BankDisabled marks a match in a disabled bank, which only lookups
+	// with MatchOptions.IncludeDisabled return.
+	BankDisabled bool `json:"bank_disabled,omitempty"`
 	// Span is the [start, end) byte range of the match in a text signal.
 	Span []int `json:"span,omitempty"`
 	// Video describes a video match: the share of each side's frames that
@@ -56,6 +59,7 @@ func NewMatch(b *Bank, e *Entry, distance int) Match {
 		BankID: b.ID, Bank: b.Name, EntryID: e.ID, SignalType: e.SignalType, Value: e.Value,
 		Distance: distance, Threshold: b.Threshold(e.SignalType),
 		Source: e.Source, SourceEntryID: e.SourceEntryID, Category: e.Category, Negative: b.Negative,
+		BankDisabled: !b.Enabled,
 	}
 }
 
@@ -96,6 +100,10 @@ type MatchOptions struct {
 	MinQuality int
 	// Dihedral also searches the signal's rotated and flipped variants.
 	Dihedral bool
+	// IncludeDisabled also matches the entries of disabled banks, for
+	// callers that decide on enablement themselves (HMA's raw lookup
+	// ignores it); their matches have BankDisabled set.
+	IncludeDisabled bool
 }
 
 // IndexStatus describes the in-memory indexes.

@@ -12,11 +12,13 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/vigil-oss/vigil"
+	"github.com/vigil-oss/vigil/internal/netguard"
 )
 
 // ProofHeader carries a batch's inclusion proof (base64 hashes separated
@@ -34,6 +36,41 @@ type Client struct {
 	// Actor names who syncs in the audit log ("cli", "server").
 	Actor string
 	Audit bool // attach an audit record to each batch applied
+
+	// AllowedHosts are the hosts (and their subdomains) a PublicOnly
+	// subscription may reach at private, loopback or link-local
+	// addresses; every other host must resolve to public ones, checked on
+	// each connection (HTTP is not used for such a subscription).
+	AllowedHosts []string
+}
+
+// guardTimeout bounds the wait for a PublicOnly subscription's response
+// headers.
+const guardTimeout = 30 * time.Second
+
+// forSub returns the client to sync sub with: c, or for a PublicOnly
+// subscription a copy whose requests reach only public addresses or
+// AllowedHosts, and a function that releases its connections.
+func (c *Client) forSub(sub *vigil.Subscription) (*Client, func()) {
+	if !sub.PublicOnly {
+		return c, func() {}
+	}
+	cc := *c
+	cc.HTTP = netguard.Client(c.AllowedHosts, guardTimeout)
+	return &cc, cc.HTTP.CloseIdleConnections
+}
+
+// active returns subscription id unless it is paused or removed, which
+// are not synced (ECONFLICT, not recorded on the subscription).
+func (c *Client) active(ctx context.Context, id int64) (*vigil.Subscription, error) {
+	sub, err := c.Subs.FindSubscriptionByID(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if sub.State != "" && sub.State != vigil.SubscriptionActive {
+		return nil, vigil.Errorf(vigil.ECONFLICT, "subscription %d is %s", id, sub.State)
+	}
+	return sub, nil
 }
 
 // Sync pulls the batches of subscription id published since the last one
@@ -44,7 +81,13 @@ type Client struct {
 // them applied; the error is recorded on the subscription and the bank
 // keeps its last good state. It returns the number of batches applied.
 func (c *Client) Sync(ctx context.Context, id int64) (int, error) {
-	n, err := c.sync(ctx, id)
+	sub, err := c.active(ctx, id)
+	if err != nil {
+		return 0, err
+	}
+	cc, release := c.forSub(sub)
+	defer release()
+	n, err := cc.sync(ctx, id)
 	msg := ""
 	if err != nil {
 		msg = vigil.ErrorMessage(err)
@@ -267,10 +310,12 @@ func redact(u string) string {
 // report interrupted or sent twice is simply sent again. It returns the
 // number of opinions sent.
 func (c *Client) SendFeedback(ctx context.Context, id int64) (int, error) {
-	sub, err := c.Subs.FindSubscriptionByID(ctx, id)
+	sub, err := c.active(ctx, id)
 	if err != nil {
 		return 0, err
 	}
+	c, release := c.forSub(sub)
+	defer release()
 	sent := 0
 	var after int64
 	for {

@@ -60,14 +60,62 @@ func hmaName(vigilName string) (string, bool) {
 // vigilBankName is the Vigil name of an HMA bank name.
 func vigilBankName(hma string) string { return strings.ToLower(hma) }
 
-// hmaSignalTypes maps HMA's signal type names to Vigil's, in HMA's order.
-var hmaSignalTypes = []struct {
+// hmaSignalTypeDef is one of HMA's signal types as Vigil serves it.
+type hmaSignalTypeDef struct {
 	name    string
 	vigil   vigil.SignalType
 	content string // HMA's content type
-}{
+}
+
+// serialise returns a stored value in HMA's form for the type.
+func (st hmaSignalTypeDef) serialise(v string) string {
+	if st.vigil == vigil.SignalVPDQ {
+		return hmaVPDQJSON(v)
+	}
+	return v
+}
+
+// parse checks a value in HMA's form as the type's validate_signal_str
+// does and returns Vigil's canonical value, or the validator's message.
+func (st hmaSignalTypeDef) parse(v string) (string, string) {
+	switch st.vigil {
+	case vigil.SignalPDQ:
+		// python-threatexchange's PDQ validator: lower-case hex only.
+		if !isLowerHex(v, 64) {
+			return "", "invalid PDQ hash"
+		}
+		return v, ""
+	case vigil.SignalVPDQ:
+		c, err := hmaVPDQValue(v)
+		if err != nil {
+			return "", err.Error()
+		}
+		return c, ""
+	}
+	c := strings.ToLower(strings.TrimSpace(v))
+	if !isLowerHex(c, 32) {
+		return "", "'" + v + "' is not a valid MD5 hash"
+	}
+	return c, ""
+}
+
+// hmaSignalTypes maps HMA's signal type names to Vigil's, in HMA's order.
+var hmaSignalTypes = []hmaSignalTypeDef{
 	{"pdq", vigil.SignalPDQ, "photo"},
 	{"video_md5", vigil.SignalMD5, "video"},
+	// python-threatexchange's vPDQ extension, which HMA installs by
+	// configuration.
+	{"vpdq", vigil.SignalVPDQ, "video"},
+}
+
+// hmaSignalTypeOf returns the HMA signal type of a Vigil one.
+func hmaSignalTypeOf(t vigil.SignalType) (hmaSignalTypeDef, bool) {
+	for _, st := range hmaSignalTypes {
+		if st.vigil == t {
+			return st, true
+		}
+	}
+	return hmaSignalTypeDef{}, false
 }
 
 func hmaSignalType(name string) (vigil.SignalType, bool) {
@@ -273,36 +321,38 @@ type hmaMatch struct {
 
 func newHMAMatch(m vigil.Match) hmaMatch {
 	d := "-"
-	if m.SignalType == vigil.SignalPDQ || m.SignalType == vigil.SignalVPDQ {
+	switch {
+	case m.SignalType == vigil.SignalVPDQ && m.Video != nil:
+		// VPDQSimilarityInfo.pretty_str: query and compared match
+		// percentages.
+		d = fmt.Sprintf("%.0f%%[%.0f%%]", m.Video.QueryPercent, m.Video.TargetPercent)
+	case m.SignalType == vigil.SignalPDQ:
 		d = strconv.Itoa(m.Distance)
 	}
 	return hmaMatch{BankContentID: m.EntryID, Distance: d, Bank: m.Bank, Source: m.Source, SourceEntryID: m.SourceEntryID, Category: m.Category}
 }
 
-// hmaSignal checks an HMA signal type name and value as HMA does (PDQ:
-// lower-case hex only, as python-threatexchange's validator; MD5 trimmed
-// and lower-cased) and returns the Vigil signal, or writes HMA's 400.
+// hmaSignal checks an HMA signal type name and value as HMA does (see
+// hmaSignalTypeDef.parse) and returns the Vigil signal, or writes HMA's
+// 400.
 func hmaSignal(w http.ResponseWriter, typeName, value string) (vigil.Signal, bool) {
-	t, ok := hmaSignalType(typeName)
-	if !ok {
+	var st hmaSignalTypeDef
+	found := false
+	for _, t := range hmaSignalTypes {
+		if t.name == typeName {
+			st, found = t, true
+		}
+	}
+	if !found {
 		hmaError(w, http.StatusBadRequest, "No such SignalType '%s'", typeName)
 		return vigil.Signal{}, false
 	}
-	switch t {
-	case vigil.SignalPDQ:
-		if !isLowerHex(value, 64) {
-			hmaError(w, http.StatusBadRequest, "invalid signal: invalid PDQ hash")
-			return vigil.Signal{}, false
-		}
-	case vigil.SignalMD5:
-		v := strings.ToLower(strings.TrimSpace(value))
-		if !isLowerHex(v, 32) {
-			hmaError(w, http.StatusBadRequest, "invalid signal: '%s' is not a valid MD5 hash", value)
-			return vigil.Signal{}, false
-		}
-		value = v
+	v, msg := st.parse(value)
+	if msg != "" {
+		hmaError(w, http.StatusBadRequest, "invalid signal: %s", msg)
+		return vigil.Signal{}, false
 	}
-	return vigil.Signal{Type: t, Value: value}, true
+	return vigil.Signal{Type: st.vigil, Value: v}, true
 }
 
 func isLowerHex(s string, n int) bool {
@@ -331,14 +381,16 @@ func hmaBanks(r *http.Request) map[string]bool {
 }
 
 // hmaLookup matches signals through the Matcher, with none of the flow.
-func (s *Server) hmaLookup(w http.ResponseWriter, r *http.Request, sigs []vigil.Signal) ([]vigil.MatchResult, bool) {
+// includeDisabled also matches disabled banks, which HMA's raw lookup
+// reports and a lookup whose coin flip is 0 takes part in.
+func (s *Server) hmaLookup(w http.ResponseWriter, r *http.Request, sigs []vigil.Signal, includeDisabled bool) ([]vigil.MatchResult, bool) {
 	if !s.hmaIndexReady() {
 		hmaError(w, http.StatusServiceUnavailable, "index not yet ready")
 		return nil, false
 	}
 	// HMA has no quality filter on lookups: the hasher already gave ""
 	// for a PDQ below 50, so a hash sent here is matched as it is.
-	results, err := s.Matcher.Lookup(r.Context(), sigs, vigil.MatchOptions{MinQuality: -1})
+	results, err := s.Matcher.Lookup(r.Context(), sigs, vigil.MatchOptions{MinQuality: -1, IncludeDisabled: includeDisabled})
 	if err != nil {
 		s.hmaStoreError(w, r, err)
 		return nil, false
@@ -347,23 +399,125 @@ func (s *Server) hmaLookup(w http.ResponseWriter, r *http.Request, sigs []vigil.
 	return results, true
 }
 
-// hmaMatches returns the matches of res that HMA clients can see (banks
-// with an HMA name, among banks when it is not nil), suppressed ones
-// included: HMA has no negative banks, and a client told nothing would
-// take a suppressed match for no match at all, so they are reported, and
-// the response flow still treats them as suppressed.
-func hmaMatches(res vigil.MatchResult, banks map[string]bool) []vigil.Match {
+// hmaView decides which matches of a lookup HMA reports, and under which
+// content id: an entry of a content item is reported as the item.
+type hmaView struct {
+	items map[int64]*vigil.ContentItem // by entry id
+	banks map[int64]*vigil.Bank        // by id; for /m/lookup only
+	only  map[string]bool              // ?banks=, nil for all
+	// sampled applies /m/lookup's rules: content enabled
+	// (disable_until_ts), bank ratio at least the coin flip. Raw lookups
+	// apply neither, as HMA's index query does not.
+	sampled bool
+	coin    float64
+	now     time.Time
+}
+
+// hmaNewView reads what the view needs for results' matches from the
+// store: nothing when there are none, the common case.
+func (s *Server) hmaNewView(ctx context.Context, results []vigil.MatchResult, only map[string]bool, sampled bool, coin float64) (*hmaView, error) {
+	v := &hmaView{only: only, sampled: sampled, coin: coin, now: time.Now()}
+	var ids []int64
+	for _, res := range results {
+		for _, set := range [][]vigil.Match{res.Matches, res.Suppressed, res.SuppressedBy} {
+			for _, m := range set {
+				ids = append(ids, m.EntryID)
+			}
+		}
+	}
+	if len(ids) == 0 {
+		return v, nil
+	}
+	var err error
+	if v.items, err = s.Items.FindContentItemsByEntry(ctx, ids); err != nil {
+		return nil, err
+	}
+	if sampled {
+		banks, err := s.Banks.ListBanks(ctx)
+		if err != nil {
+			return nil, err
+		}
+		v.banks = make(map[int64]*vigil.Bank, len(banks))
+		for _, b := range banks {
+			v.banks[b.ID] = b
+		}
+	}
+	return v, nil
+}
+
+// contentID is the HMA content id of a match.
+func (v *hmaView) contentID(m vigil.Match) int64 {
+	if it := v.items[m.EntryID]; it != nil {
+		return it.ID
+	}
+	return m.EntryID
+}
+
+// takes reports whether m survives /m/lookup's sampling (always, for a
+// raw lookup): its content enabled, its bank's ratio at least the flip.
+func (v *hmaView) takes(m vigil.Match) bool {
+	if !v.sampled {
+		return true
+	}
+	if it := v.items[m.EntryID]; it != nil && !it.Enabled(v.now) {
+		return false
+	}
+	b := v.banks[m.BankID]
+	return b != nil && hmaBankRatio(b) >= v.coin
+}
+
+// matches returns the matches of res that HMA clients see: in banks with
+// an HMA name, among ?banks= when given, sampled for /m/lookup;
+// suppressed ones included: HMA has no negative banks, and a client told
+// nothing would take a suppressed match for no match at all, so they are
+// reported, and the response flow still treats them as suppressed.
+func (v *hmaView) matches(res vigil.MatchResult) []vigil.Match {
 	var out []vigil.Match
 	for _, set := range [][]vigil.Match{res.Matches, res.Suppressed, res.SuppressedBy} {
 		for _, m := range set {
 			name, ok := hmaName(m.Bank)
-			if !ok || banks != nil && !banks[name] {
+			if !ok || v.only != nil && !v.only[name] || !v.takes(m) {
 				continue
 			}
 			out = append(out, m)
 		}
 	}
 	return out
+}
+
+// forFlow returns the results the response flow acts on: the matches
+// sampling keeps, in enabled banks, whatever their names and ?banks=
+// (the flow is Vigil's, not the client's view).
+func (v *hmaView) forFlow(results []vigil.MatchResult) []vigil.MatchResult {
+	keep := func(ms []vigil.Match) []vigil.Match {
+		var out []vigil.Match
+		for _, m := range ms {
+			if !m.BankDisabled && v.takes(m) {
+				out = append(out, m)
+			}
+		}
+		return out
+	}
+	out := make([]vigil.MatchResult, len(results))
+	for i, res := range results {
+		res.Matches, res.Suppressed, res.SuppressedBy = keep(res.Matches), keep(res.Suppressed), keep(res.SuppressedBy)
+		if res.Matches == nil {
+			res.Matches = []vigil.Match{}
+		}
+		if len(res.SuppressedBy) == 0 && len(res.Suppressed) > 0 {
+			// What suppressed them was sampled out.
+			res.Matches, res.Suppressed = res.Suppressed, nil
+		}
+		out[i] = res
+	}
+	return out
+}
+
+// newMatch is m in HMA's shape.
+func (v *hmaView) newMatch(m vigil.Match) hmaMatch {
+	hm := newHMAMatch(m)
+	hm.BankContentID = v.contentID(m)
+	return hm
 }
 
 func (s *Server) handleHMARawLookup(w http.ResponseWriter, r *http.Request) {
@@ -382,28 +536,35 @@ func (s *Server) handleHMARawLookup(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	results, ok := s.hmaLookup(w, r, []vigil.Signal{sig})
+	// raw_lookup is HMA's index query alone: no enablement check (of
+	// banks or content), no rules, no cases.
+	results, ok := s.hmaLookup(w, r, []vigil.Signal{sig}, true)
 	if !ok {
 		return
 	}
-	// raw_lookup is HMA's index query alone: no rules, no cases.
+	v, err := s.hmaNewView(r.Context(), results, hmaBanks(r), false, 0)
+	if err != nil {
+		s.hmaStoreError(w, r, err)
+		return
+	}
 	matches := []any{}
-	for _, m := range hmaMatches(results[0], hmaBanks(r)) {
+	for _, m := range v.matches(results[0]) {
 		if withDistance {
-			matches = append(matches, newHMAMatch(m))
+			matches = append(matches, v.newMatch(m))
 		} else {
-			matches = append(matches, m.EntryID)
+			matches = append(matches, v.contentID(m))
 		}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"matches": matches})
 }
 
-// hmaByBank groups matches by HMA bank name, HMA's /m/lookup shape.
-func hmaByBank(res vigil.MatchResult, banks map[string]bool) map[string][]hmaMatch {
+// byBank groups the reported matches by HMA bank name, HMA's /m/lookup
+// shape.
+func (v *hmaView) byBank(res vigil.MatchResult) map[string][]hmaMatch {
 	out := map[string][]hmaMatch{}
-	for _, m := range hmaMatches(res, banks) {
+	for _, m := range v.matches(res) {
 		name, _ := hmaName(m.Bank)
-		out[name] = append(out[name], newHMAMatch(m))
+		out[name] = append(out[name], v.newMatch(m))
 	}
 	return out
 }
@@ -423,18 +584,31 @@ func (s *Server) hmaFlow(r *http.Request, sigs []vigil.Signal, results []vigil.M
 	s.Flow().Match(r.Context(), ref, results, get)
 }
 
+// hmaCoin is /m/lookup's coin flip for a request (see hmaCoinFlip): 0,
+// which every bank passes, disabled ones included, when bypassed.
+func hmaCoin(r *http.Request, bypass bool) float64 {
+	if bypass {
+		return 0
+	}
+	q := r.URL.Query()
+	return hmaCoinFlip(q.Get("seed"), q.Has("seed"))
+}
+
 func (s *Server) handleHMALookupGet(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
+	// HMA's schema checks bypass_coinflip, but its GET handler never
+	// passes it on: the coin is always flipped here.
 	if _, ok := hmaBool(w, r, "bypass_coinflip"); !ok {
 		return
 	}
+	coin := hmaCoin(r, false)
 	banks := hmaBanks(r)
 	if u := q.Get("url"); u != "" {
 		h, ok := s.hmaHashURL(w, r, u, q.Get("content_type"), q.Get("types"))
 		if !ok {
 			return
 		}
-		resp, ok := s.hmaLookupHashes(w, r, h, banks)
+		resp, ok := s.hmaLookupHashes(w, r, h, banks, coin)
 		if !ok {
 			return
 		}
@@ -458,19 +632,24 @@ func (s *Server) handleHMALookupGet(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	results, ok := s.hmaLookup(w, r, []vigil.Signal{sig})
+	results, ok := s.hmaLookup(w, r, []vigil.Signal{sig}, coin == 0)
 	if !ok {
 		return
 	}
-	s.hmaFlow(r, []vigil.Signal{sig}, results, nil)
-	writeJSON(w, http.StatusOK, hmaByBank(results[0], banks))
+	v, err := s.hmaNewView(r.Context(), results, banks, true, coin)
+	if err != nil {
+		s.hmaStoreError(w, r, err)
+		return
+	}
+	s.hmaFlow(r, []vigil.Signal{sig}, v.forFlow(results), nil)
+	writeJSON(w, http.StatusOK, v.byBank(results[0]))
 }
 
 // hmaLookupHashes looks up the hashes of hashed content, runs the flow
 // once over all of them, and returns HMA's shape: by signal type, then by
 // bank. A type whose hash is "" (a PDQ of low quality) is looked up as HMA
 // does, and so fails HMA's validator with its 400.
-func (s *Server) hmaLookupHashes(w http.ResponseWriter, r *http.Request, h *hmaHashed, banks map[string]bool) (map[string]map[string][]hmaMatch, bool) {
+func (s *Server) hmaLookupHashes(w http.ResponseWriter, r *http.Request, h *hmaHashed, banks map[string]bool, coin float64) (map[string]map[string][]hmaMatch, bool) {
 	var names []string
 	var sigs []vigil.Signal
 	for _, st := range hmaSignalTypes {
@@ -488,27 +667,31 @@ func (s *Server) hmaLookupHashes(w http.ResponseWriter, r *http.Request, h *hmaH
 	if len(sigs) == 0 {
 		return resp, true
 	}
-	results, ok := s.hmaLookup(w, r, sigs)
+	results, ok := s.hmaLookup(w, r, sigs, coin == 0)
 	if !ok {
 		return nil, false
 	}
+	v, err := s.hmaNewView(r.Context(), results, banks, true, coin)
+	if err != nil {
+		s.hmaStoreError(w, r, err)
+		return nil, false
+	}
 	ref := append(slices.Clone(sigs), vigil.Signal{Type: vigil.SignalSHA256, Value: h.sha256})
-	s.hmaFlow(r, ref, results, h.media)
+	s.hmaFlow(r, ref, v.forFlow(results), h.media)
 	for i, name := range names {
-		resp[name] = hmaByBank(results[i], banks)
+		resp[name] = v.byBank(results[i])
 	}
 	return resp, true
 }
 
 func (s *Server) handleHMALookupPost(w http.ResponseWriter, r *http.Request) {
-	if _, ok := hmaBool(w, r, "bypass_coinflip"); !ok {
-		return
-	}
+	// HMA's POST reads the flag raw: only "true" bypasses.
+	coin := hmaCoin(r, r.URL.Query().Get("bypass_coinflip") == "true")
 	h, ok := s.hmaHashForm(w, r)
 	if !ok {
 		return
 	}
-	resp, ok := s.hmaLookupHashes(w, r, h, hmaBanks(r))
+	resp, ok := s.hmaLookupHashes(w, r, h, hmaBanks(r), coin)
 	if !ok {
 		return
 	}
@@ -575,6 +758,13 @@ func (s *Server) handleHMACompare(w http.ResponseWriter, r *http.Request) {
 		a, _ := pair[0].(string)
 		b, _ := pair[1].(string)
 		switch t {
+		case vigil.SignalVPDQ:
+			res, err := hmaVPDQCompare(a, b)
+			if err != nil {
+				hmaError(w, http.StatusBadRequest, "Invalid %s hash: %s", name, err)
+				return
+			}
+			out[name] = res
 		case vigil.SignalPDQ:
 			if !isLowerHex(a, 64) || !isLowerHex(b, 64) {
 				hmaError(w, http.StatusBadRequest, "Invalid %s hash: invalid PDQ hash", name)
@@ -611,4 +801,22 @@ func hexNibble(c byte) byte {
 		return c - '0'
 	}
 	return c - 'a' + 10
+}
+
+// isHMAPath reports whether path is under one of HMA's route prefixes.
+func isHMAPath(path string) bool {
+	for _, p := range []string{"/c/", "/m/", "/h/", "/status", "/site-map"} {
+		if strings.HasPrefix(path, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// hmaMethodNotAllowed answers a wrong method on an HMA route as HMA does:
+// the 405 is raised by Flask's router, before any blueprint, so none of
+// HMA's JSON error handlers sees it and werkzeug's HTML page goes out.
+func hmaMethodNotAllowed(w http.ResponseWriter) {
+	hmaText(w, http.StatusMethodNotAllowed, "<!doctype html>\n<html lang=en>\n<title>405 Method Not Allowed</title>\n"+
+		"<h1>Method Not Allowed</h1>\n<p>The method is not allowed for the requested URL.</p>\n")
 }

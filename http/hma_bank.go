@@ -1,12 +1,10 @@
 package http
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
 	"math"
-	"mime"
 	"net/http"
 	"strconv"
 	"strings"
@@ -14,8 +12,8 @@ import (
 	"github.com/vigil-oss/vigil"
 )
 
-// hmaBank is HMA's bank shape. Vigil has no matching ratio between 0 and 1
-// yet: an enabled bank is 1, a disabled one 0.
+// hmaBank is HMA's bank shape. matching_enabled_ratio is 0 for a disabled
+// bank and the bank's MatchRatio for an enabled one.
 type hmaBank struct {
 	Name                 string  `json:"name"`
 	MatchingEnabledRatio float64 `json:"matching_enabled_ratio"`
@@ -26,11 +24,18 @@ type hmaBank struct {
 
 func newHMABank(b *vigil.Bank) hmaBank {
 	name, _ := hmaName(b.Name)
-	ratio := 0.0
-	if b.Enabled {
-		ratio = 1
+	return hmaBank{Name: name, MatchingEnabledRatio: hmaBankRatio(b), VigilName: b.Name, VigilEntries: b.ActiveEntries}
+}
+
+// hmaBankRatio is a bank's HMA matching_enabled_ratio: 0 when disabled.
+func hmaBankRatio(b *vigil.Bank) float64 {
+	if !b.Enabled {
+		return 0
 	}
-	return hmaBank{Name: name, MatchingEnabledRatio: ratio, VigilName: b.Name, VigilEntries: b.ActiveEntries}
+	if b.MatchRatio == 0 {
+		return 1
+	}
+	return b.MatchRatio
 }
 
 // hmaFindBank returns the bank an HMA name names, or writes HMA's 404
@@ -100,21 +105,22 @@ func (f *hmaFloat) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// hmaRatio checks an enabled_ratio: HMA takes any float; Vigil matches a
-// bank or does not, so only 0 and 1 are taken, and the coin flip of the
-// ratios between is refused rather than silently rounded.
-func hmaRatio(w http.ResponseWriter, ratio float64) (enabled, ok bool) {
-	switch {
-	case ratio == 1:
-		return true, true
-	case ratio == 0:
-		return false, true
-	case math.IsNaN(ratio) || ratio < 0 || ratio > 1:
+// hmaRatio maps an enabled_ratio onto a bank: 0 disables it (HMA's
+// BankConfig.enabled is ratio > 0), anything above enables it with that
+// MatchRatio, which /m/lookup's coin flip samples. HMA stores any float;
+// Vigil refuses one outside [0, 1], which no coin flip could tell apart
+// from 0 or 1.
+func hmaRatio(w http.ResponseWriter, ratio float64, upd *vigil.BankUpdate) bool {
+	if math.IsNaN(ratio) || ratio < 0 || ratio > 1 {
 		hmaError(w, http.StatusBadRequest, "enabled_ratio must be between 0 and 1")
-	default:
-		hmaError(w, http.StatusBadRequest, "enabled_ratio between 0 and 1 (sampled matching) is not supported by Vigil: use 0 or 1")
+		return false
 	}
-	return false, false
+	enabled := ratio > 0
+	upd.Enabled = &enabled
+	if enabled {
+		upd.MatchRatio = &ratio
+	}
+	return true
 }
 
 func (s *Server) handleHMAListBanks(w http.ResponseWriter, r *http.Request) {
@@ -167,11 +173,14 @@ func (s *Server) handleHMACreateBank(w http.ResponseWriter, r *http.Request) {
 		hmaError(w, http.StatusBadRequest, "Bank names must be UPPER_WITH_UNDERSCORE")
 		return
 	}
-	enabled, ok := hmaRatio(w, ratio)
-	if !ok {
+	var upd vigil.BankUpdate
+	if !hmaRatio(w, ratio, &upd) {
 		return
 	}
-	b := &vigil.Bank{Name: vigilBankName(*req.Name), Enabled: enabled}
+	b := &vigil.Bank{Name: vigilBankName(*req.Name), Enabled: *upd.Enabled}
+	if upd.MatchRatio != nil {
+		b.MatchRatio = *upd.MatchRatio
+	}
 	if len(b.Name) > vigil.MaxBankNameLen {
 		hmaError(w, http.StatusBadRequest, "bank name must be 1 to %d characters", vigil.MaxBankNameLen)
 		return
@@ -203,37 +212,48 @@ func (s *Server) handleHMAUpdateBank(w http.ResponseWriter, r *http.Request) {
 	if _, ok := hmaJSONBody(w, r, &req); !ok {
 		return
 	}
+	// HMA applies name, then enabled (1 or 0), then enabled_ratio.
+	var upd vigil.BankUpdate
 	if req.Name != nil {
 		if !hmaBankName.MatchString(*req.Name) {
 			hmaError(w, http.StatusBadRequest, "Bank names must be UPPER_WITH_UNDERSCORE")
 			return
 		}
-		if vigilBankName(*req.Name) != b.Name {
-			// Vigil bank names are stable: matches, cases, feeds and
-			// audit records name them.
-			hmaError(w, http.StatusBadRequest, "renaming a bank is not supported by Vigil")
-			return
+		if n := vigilBankName(*req.Name); n != b.Name {
+			if len(n) > vigil.MaxBankNameLen {
+				hmaError(w, http.StatusBadRequest, "bank name must be 1 to %d characters", vigil.MaxBankNameLen)
+				return
+			}
+			upd.Name = &n
 		}
 	}
-	var upd vigil.BankUpdate
 	if req.Enabled != nil {
-		e := *req.Enabled
-		upd.Enabled = &e
-	}
-	if req.EnabledRatio != nil {
-		e, ok := hmaRatio(w, float64(*req.EnabledRatio))
-		if !ok {
-			return
+		ratio := 0.0
+		if *req.Enabled {
+			ratio = 1
 		}
-		upd.Enabled = &e
+		hmaRatio(w, ratio, &upd)
 	}
-	if upd.Enabled != nil {
-		err := s.change(r, auditRecord(r, vigil.AuditBankUpdate, "bank:"+b.Name, upd), func(ctx context.Context) error {
+	if req.EnabledRatio != nil && !hmaRatio(w, float64(*req.EnabledRatio), &upd) {
+		return
+	}
+	if upd.Name != nil || upd.Enabled != nil {
+		old := b.Name
+		err := s.change(r, auditRecord(r, vigil.AuditBankUpdate, "bank:"+old, upd), func(ctx context.Context) error {
 			var err error
 			b, err = s.Banks.UpdateBank(ctx, b.ID, upd)
 			return err
 		})
-		if err != nil {
+		if vigil.ErrorCode(err) == vigil.ECONFLICT {
+			// HMA's answer to a taken name (its IntegrityError); Vigil
+			// also refuses to rename a bank a feed publishes.
+			msg := "Bank name already exists"
+			if !strings.Contains(vigil.ErrorMessage(err), "already exists") {
+				msg = vigil.ErrorMessage(err)
+			}
+			hmaError(w, http.StatusForbidden, "%s", msg)
+			return
+		} else if err != nil {
 			s.hmaStoreError(w, r, err)
 			return
 		}
@@ -268,148 +288,6 @@ func (s *Server) handleHMADeleteBank(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"message": "Done"})
 }
 
-// hmaAddSignals stores the signals of one HMA content item (HMA type name
-// → value) in bank b and answers HMA's {"id", "signals"}. The id is the
-// first entry's; Vigil keeps one entry per signal.
-func (s *Server) hmaAddSignals(w http.ResponseWriter, r *http.Request, b *vigil.Bank, signals map[string]string) {
-	if len(signals) == 0 {
-		hmaError(w, http.StatusBadRequest, "No signals given")
-		return
-	}
-	var entries []*vigil.Entry
-	out := map[string]string{}
-	for _, st := range hmaSignalTypes {
-		v, ok := signals[st.name]
-		if !ok {
-			continue
-		}
-		if st.vigil == vigil.SignalPDQ && !isLowerHex(v, 64) {
-			hmaError(w, http.StatusBadRequest, "Invalid %s signal: invalid PDQ hash", st.name)
-			return
-		}
-		c, err := vigil.CanonicalValue(st.vigil, v)
-		if err != nil {
-			hmaError(w, http.StatusBadRequest, "Invalid %s signal: '%s' is not a valid MD5 hash", st.name, v)
-			return
-		}
-		out[st.name] = c
-		entries = append(entries, &vigil.Entry{SignalType: st.vigil, Value: c, Source: "hma"})
-	}
-	for name := range signals {
-		if _, ok := hmaSignalType(name); !ok {
-			hmaError(w, http.StatusBadRequest, "No such signal type %s", name)
-			return
-		}
-	}
-	by := actor(r)
-	err := s.change(r, auditRecord(r, vigil.AuditEntriesAdd, "bank:"+b.Name, nil), func(ctx context.Context) error {
-		_, err := s.Entries.AddEntries(ctx, b.ID, by, entries)
-		return err
-	})
-	if err != nil {
-		s.hmaStoreError(w, r, err)
-		return
-	}
-	s.refresh(r)
-	writeJSON(w, http.StatusOK, map[string]any{"id": entries[0].ID, "signals": out})
-}
-
-// hmaNote reads HMA's optional note (at most 255 characters), checked as
-// HMA does. Vigil has no field for it yet and does not keep it.
-func hmaNote(w http.ResponseWriter, raw json.RawMessage, present bool) (string, bool) {
-	if !present || string(raw) == "null" {
-		return "", true
-	}
-	var note string
-	if err := json.Unmarshal(raw, &note); err != nil {
-		hmaError(w, http.StatusBadRequest, "note should be a string")
-		return "", false
-	}
-	return hmaNoteText(w, note)
-}
-
-func hmaNoteText(w http.ResponseWriter, note string) (string, bool) {
-	if len([]rune(note)) > 255 {
-		hmaError(w, http.StatusBadRequest, "note must be at most 255 characters")
-		return "", false
-	}
-	return note, true
-}
-
-func (s *Server) handleHMAAddSignal(w http.ResponseWriter, r *http.Request) {
-	name := r.PathValue("name")
-	b, ok := s.hmaFindBank(w, r, name, "bank '"+name+"' not found")
-	if !ok {
-		return
-	}
-	keys, ok := hmaJSONBody(w, r, nil)
-	if !ok {
-		return
-	}
-	if _, ok := hmaNote(w, keys["note"], keys["note"] != nil); !ok {
-		return
-	}
-	signals := map[string]string{}
-	for k, raw := range keys {
-		if k == "note" || k == "metadata" {
-			continue
-		}
-		var v string
-		if err := json.Unmarshal(raw, &v); err != nil {
-			hmaError(w, http.StatusBadRequest, "Invalid %s signal: not a string", k)
-			return
-		}
-		signals[k] = v
-	}
-	s.hmaAddSignals(w, r, b, signals)
-}
-
-func (s *Server) handleHMAAddContent(w http.ResponseWriter, r *http.Request) {
-	name := r.PathValue("name")
-	b, ok := s.hmaFindBank(w, r, name, "bank '"+name+"' not found")
-	if !ok {
-		return
-	}
-	var h *hmaHashed
-	q := r.URL.Query()
-	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	switch {
-	case q.Get("url") != "":
-		if mt == "application/json" {
-			keys, ok := hmaJSONBody(w, r, nil)
-			if !ok {
-				return
-			}
-			if _, ok := hmaNote(w, keys["note"], keys["note"] != nil); !ok {
-				return
-			}
-		}
-		if h, ok = s.hmaHashURL(w, r, q.Get("url"), q.Get("content_type"), q.Get("types")); !ok {
-			return
-		}
-	case mt == "multipart/form-data":
-		if h, ok = s.hmaHashForm(w, r); !ok {
-			return
-		}
-		if n, sent := h.form["note"]; sent {
-			if _, ok := hmaNoteText(w, n); !ok {
-				return
-			}
-		}
-		if m, sent := h.form["metadata"]; sent {
-			var v map[string]any
-			if json.NewDecoder(bytes.NewReader([]byte(m))).Decode(&v) != nil {
-				hmaError(w, http.StatusBadRequest, "metadata form field must be valid JSON")
-				return
-			}
-		}
-	default:
-		hmaError(w, http.StatusBadRequest, "Neither `url` nor multipart file upload was received")
-		return
-	}
-	s.hmaAddSignals(w, r, b, h.hashes)
-}
-
 func (s *Server) handleHMASignalTypes(w http.ResponseWriter, r *http.Request) {
 	out := []map[string]any{}
 	for _, st := range hmaSignalTypes {
@@ -420,138 +298,6 @@ func (s *Server) handleHMASignalTypes(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) handleHMAContentTypes(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, []map[string]any{{"name": "photo", "enabled": true}, {"name": "video", "enabled": true}})
-}
-
-// hmaContent is HMA's bank content shape. disable_until_ts is 1 (HMA's
-// ENABLED) for an entry that matches and 0 for a quarantined one.
-type hmaContent struct {
-	ID               int64             `json:"id"`
-	DisableUntilTS   int64             `json:"disable_until_ts"`
-	OriginalMediaURI *string           `json:"original_media_uri"`
-	Bank             hmaBank           `json:"bank"`
-	Signals          map[string]string `json:"signals,omitempty"`
-
-	Source        string `json:"vigil_source,omitempty"`
-	SourceEntryID string `json:"vigil_source_entry_id,omitempty"`
-	AddedBy       string `json:"vigil_added_by,omitempty"`
-}
-
-// hmaFindContent returns bank NAME's active or quarantined entry ID, or
-// writes HMA's 404s.
-func (s *Server) hmaFindContent(w http.ResponseWriter, r *http.Request) (*vigil.Bank, *vigil.Entry, bool) {
-	name := r.PathValue("name")
-	b, ok := s.hmaFindBank(w, r, name, "bank '"+name+"' not found")
-	if !ok {
-		return nil, nil, false
-	}
-	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
-	if err != nil || id <= 0 {
-		hmaError(w, http.StatusNotFound, "content '%s' not found", r.PathValue("id"))
-		return nil, nil, false
-	}
-	e, err := s.Entries.FindEntryByID(r.Context(), id)
-	if vigil.ErrorCode(err) == vigil.ENOTFOUND || err == nil && (e.BankID != b.ID || e.Retracted()) {
-		hmaError(w, http.StatusNotFound, "content '%d' not found", id)
-		return nil, nil, false
-	} else if err != nil {
-		s.hmaStoreError(w, r, err)
-		return nil, nil, false
-	}
-	return b, e, true
-}
-
-func newHMAContent(b *vigil.Bank, e *vigil.Entry, withSignals bool) hmaContent {
-	c := hmaContent{ID: e.ID, DisableUntilTS: 1, Bank: newHMABank(b), Source: e.Source, SourceEntryID: e.SourceEntryID, AddedBy: e.AddedBy}
-	if e.Quarantined() {
-		c.DisableUntilTS = 0
-	}
-	if withSignals {
-		for _, st := range hmaSignalTypes {
-			if st.vigil == e.SignalType {
-				c.Signals = map[string]string{st.name: e.Value}
-			}
-		}
-	}
-	return c
-}
-
-func (s *Server) handleHMAGetContent(w http.ResponseWriter, r *http.Request) {
-	b, e, ok := s.hmaFindContent(w, r)
-	if !ok {
-		return
-	}
-	writeJSON(w, http.StatusOK, newHMAContent(b, e, strings.EqualFold(r.URL.Query().Get("include_signals"), "true")))
-}
-
-// handleHMAUpdateContent takes HMA's content update. Vigil has no
-// time-limited disabling of an entry: only disable_until_ts 1 (enabled,
-// what an active entry is) is taken; to stop an entry matching, delete
-// (retract) it.
-func (s *Server) handleHMAUpdateContent(w http.ResponseWriter, r *http.Request) {
-	b, e, ok := s.hmaFindContent(w, r)
-	if !ok {
-		return
-	}
-	keys, ok := hmaJSONBody(w, r, nil)
-	if !ok {
-		return
-	}
-	if raw, sent := keys["disable_until_ts"]; sent {
-		var ts hmaFloat
-		if json.Unmarshal(raw, &ts) != nil || ts != hmaFloat(math.Trunc(float64(ts))) {
-			hmaError(w, http.StatusBadRequest, "Invalid int: '%s'", strings.Trim(string(raw), `"`))
-			return
-		}
-		if ts < 0 {
-			hmaError(w, http.StatusBadRequest, "disable_until_ts must be a non-negative integer")
-			return
-		}
-		if ts != 1 || e.Quarantined() {
-			hmaError(w, http.StatusBadRequest, "disable_until_ts other than 1 (enabled) is not supported by Vigil: delete the content to stop it matching")
-			return
-		}
-	}
-	if _, ok := hmaNote(w, keys["note"], keys["note"] != nil); !ok {
-		return
-	}
-	writeJSON(w, http.StatusOK, newHMAContent(b, e, false))
-}
-
-// handleHMADeleteContent retracts the entry: Vigil keeps retracted entries
-// so that past matches keep their provenance, and they no longer match.
-func (s *Server) handleHMADeleteContent(w http.ResponseWriter, r *http.Request) {
-	name := r.PathValue("name")
-	b, ok := s.hmaFindBank(w, r, name, "bank '"+name+"' not found")
-	if !ok {
-		return
-	}
-	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
-	if err != nil {
-		hmaError(w, http.StatusNotFound, "content '%s' not found", r.PathValue("id"))
-		return
-	}
-	e, err := s.Entries.FindEntryByID(r.Context(), id)
-	if vigil.ErrorCode(err) == vigil.ENOTFOUND || err == nil && (e.BankID != b.ID || e.Retracted()) {
-		writeJSON(w, http.StatusOK, map[string]int{"deleted": 0})
-		return
-	} else if err != nil {
-		s.hmaStoreError(w, r, err)
-		return
-	}
-	by, reason := actor(r), "deleted through the HMA-compatible API"
-	err = s.change(r, auditRecord(r, vigil.AuditEntryRetract, "entry:"+strconv.FormatInt(id, 10), map[string]string{"reason": reason}), func(ctx context.Context) error {
-		_, err := s.Entries.RetractEntry(ctx, id, by, reason)
-		return err
-	})
-	if vigil.ErrorCode(err) == vigil.ECONFLICT {
-		writeJSON(w, http.StatusOK, map[string]int{"deleted": 0})
-		return
-	} else if err != nil {
-		s.hmaStoreError(w, r, err)
-		return
-	}
-	s.refresh(r)
-	writeJSON(w, http.StatusOK, map[string]int{"deleted": 1})
 }
 
 // handleHMASignalTypeIndex is HMA's index build status by signal type.

@@ -4,14 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/vigil-oss/vigil"
+	"github.com/vigil-oss/vigil/internal/netguard"
 )
 
 // hmaFeedAPI is the one exchange API the compat layer installs: an
@@ -138,6 +139,9 @@ func (s *Server) hmaExchanges(ctx context.Context) ([]hmaExchange, error) {
 	}
 	var out []hmaExchange
 	for _, sub := range subs {
+		if sub.State == vigil.SubscriptionRemoved {
+			continue // HMA's deleted exchange: gone
+		}
 		b, err := s.Banks.FindBankByID(ctx, sub.BankID)
 		if err != nil {
 			return nil, err
@@ -166,10 +170,10 @@ func (s *Server) hmaFindExchange(w http.ResponseWriter, r *http.Request) (hmaExc
 	return hmaExchange{}, false
 }
 
-// config is the exchange as HMA serialises its config dataclass. Enabled
-// is always true: a subscription cannot be paused yet.
+// config is the exchange as HMA serialises its config dataclass: enabled
+// is false for a paused subscription.
 func (ex hmaExchange) config() map[string]any {
-	return map[string]any{"name": ex.name, "api": hmaFeedAPI, "enabled": true,
+	return map[string]any{"name": ex.name, "api": hmaFeedAPI, "enabled": ex.sub.State == vigil.SubscriptionActive,
 		"url": ex.sub.URL, "verifier_key": ex.sub.Key, "feed": ex.sub.Feed, "subscription_id": ex.sub.ID}
 }
 
@@ -192,9 +196,8 @@ func (s *Server) handleHMAShowExchange(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// handleHMAUpdateExchange answers HMA's enable toggle. Enabling an
-// exchange that is always enabled changes nothing; disabling is refused,
-// since the subscription store has no paused state.
+// handleHMAUpdateExchange answers HMA's enable toggle: "enabled": false
+// pauses the subscription (vigil feed sync skips it), true resumes it.
 func (s *Server) handleHMAUpdateExchange(w http.ResponseWriter, r *http.Request) {
 	ex, ok := s.hmaFindExchange(w, r)
 	if !ok {
@@ -206,19 +209,59 @@ func (s *Server) handleHMAUpdateExchange(w http.ResponseWriter, r *http.Request)
 	if _, ok := hmaJSONBody(w, r, &body); !ok {
 		return
 	}
-	if body.Enabled != nil && !*body.Enabled {
-		hmaError(w, http.StatusBadRequest, "Vigil cannot disable a feed subscription yet")
-		return
+	if body.Enabled != nil {
+		state := vigil.SubscriptionPaused
+		if *body.Enabled {
+			state = vigil.SubscriptionActive
+		}
+		if !s.hmaSetExchangeState(w, r, &ex, state) {
+			return
+		}
 	}
 	writeJSON(w, http.StatusOK, ex.config())
 }
 
-// handleHMADeleteExchange refuses: Vigil never deletes a subscription, and
-// it cannot disable one yet.
-func (s *Server) handleHMADeleteExchange(w http.ResponseWriter, r *http.Request) {
-	if _, ok := s.hmaFindExchange(w, r); ok {
-		hmaError(w, http.StatusBadRequest, "Vigil cannot disable a feed subscription yet")
+// hmaSetExchangeState sets the state of ex's subscription, audited.
+func (s *Server) hmaSetExchangeState(w http.ResponseWriter, r *http.Request, ex *hmaExchange, state string) bool {
+	if ex.sub.State == state {
+		return true
 	}
+	rec := auditRecord(r, vigil.AuditSubscriptionState, "subscription:"+strconv.FormatInt(ex.sub.ID, 10),
+		map[string]string{"bank": ex.bank.Name, "state": state})
+	err := s.change(r, rec, func(ctx context.Context) error {
+		sub, err := s.Subscriptions.SetSubscriptionState(ctx, ex.sub.ID, state)
+		if err == nil {
+			ex.sub = sub
+		}
+		return err
+	})
+	if err != nil {
+		s.hmaStoreError(w, r, err)
+		return false
+	}
+	return true
+}
+
+// handleHMADeleteExchange is HMA's exchange delete, which deletes the
+// exchange's bank with it: the subscription is removed (never synced
+// again, no longer listed) and its bank disabled, in one transaction;
+// Vigil keeps both rows, so that what the feed brought keeps its
+// provenance. Like HMA, an unknown name is no error.
+func (s *Server) handleHMADeleteExchange(w http.ResponseWriter, r *http.Request) {
+	exs, err := s.hmaExchanges(r.Context())
+	if err != nil {
+		s.hmaStoreError(w, r, err)
+		return
+	}
+	for i := range exs {
+		if exs[i].name == r.PathValue("name") {
+			if !s.hmaSetExchangeState(w, r, &exs[i], vigil.SubscriptionRemoved) {
+				return
+			}
+			s.refresh(r)
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"message": "Exchange deleted"})
 }
 
 // handleHMAExchangeStatus maps the subscription's sync state onto HMA's
@@ -298,9 +341,14 @@ func (s *Server) handleHMACreateExchange(w http.ResponseWriter, r *http.Request)
 		hmaError(w, http.StatusBadRequest, "bank name must be 1 to %d characters", vigil.MaxBankNameLen)
 		return
 	}
+	// The bank and the subscription in one transaction: a failed
+	// subscription leaves no bank behind. The sync re-checks the address
+	// rule on every connection (PublicOnly).
 	b := &vigil.Bank{Name: vigilBankName(bank), Enabled: true, Description: "subscribed to " + cfg.URL}
-	err = s.change(r, auditRecord(r, vigil.AuditBankCreate, "bank:"+b.Name, b), func(ctx context.Context) error {
-		return s.Banks.CreateBank(ctx, b)
+	sub := &vigil.Subscription{URL: strings.TrimRight(cfg.URL, "/"), Feed: feedName, Key: cfg.VerifierKey, PublicOnly: true}
+	rec := auditRecord(r, vigil.AuditSubscriptionCreate, "bank:"+b.Name, map[string]any{"bank": b, "subscription": sub})
+	err = s.change(r, rec, func(ctx context.Context) error {
+		return s.Subscriptions.CreateBankSubscription(ctx, b, sub)
 	})
 	if vigil.ErrorCode(err) == vigil.ECONFLICT {
 		hmaError(w, http.StatusBadRequest, "Bank '%s' already exists", bank)
@@ -309,13 +357,7 @@ func (s *Server) handleHMACreateExchange(w http.ResponseWriter, r *http.Request)
 		s.hmaStoreError(w, r, err)
 		return
 	}
-	sub := &vigil.Subscription{URL: strings.TrimRight(cfg.URL, "/"), Feed: feedName, Key: cfg.VerifierKey, BankID: b.ID}
-	if err := s.change(r, auditRecord(r, vigil.AuditSubscriptionCreate, "bank:"+b.Name, sub), func(ctx context.Context) error {
-		return s.Subscriptions.CreateSubscription(ctx, sub)
-	}); err != nil {
-		s.hmaStoreError(w, r, err)
-		return
-	}
+	s.refresh(r)
 	writeJSON(w, http.StatusCreated, map[string]string{"message": "Created successfully"})
 }
 
@@ -346,25 +388,13 @@ func hmaFeedName(cfg hmaFeedConfig) (string, error) {
 // hmaFeedHostAllowed applies the ?url= fetch rule to a feed URL: a curator
 // key must not point the instance's feed sync at a private, loopback or
 // link-local address, unless --hma-allowed-hosts lists the host. It is
-// checked when the exchange is made; the sync itself runs elsewhere
-// (vigil feed sync) and does not check again.
+// checked when the exchange is made, and again on every connection of
+// every sync (the subscription is PublicOnly; vigil feed sync
+// --allowed-hosts).
 func (s *Server) hmaFeedHostAllowed(ctx context.Context, raw string) bool {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return false
 	}
-	host := u.Hostname()
-	if hostAllowed(host, s.HMA.AllowedHosts) {
-		return true
-	}
-	addrs, err := net.DefaultResolver.LookupNetIP(ctx, "ip", host)
-	if err != nil || len(addrs) == 0 {
-		return false
-	}
-	for _, a := range addrs {
-		if !publicAddr(a) {
-			return false
-		}
-	}
-	return true
+	return netguard.Reachable(ctx, u.Hostname(), s.HMA.AllowedHosts)
 }

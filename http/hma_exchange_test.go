@@ -66,22 +66,28 @@ func (p *feedPublisher) createBody(bank string) string {
 	return fmt.Sprintf(`{"bank":%q,"api":"vigil_feed","api_json":{"url":%q,"verifier_key":%q}}`, bank, p.url, p.vkey)
 }
 
-// syncExchange pulls an exchange's feed as vigil feed sync does, with the
-// publisher's curator key.
+// syncExchange pulls an exchange's feed as vigil feed sync
+// --allowed-hosts 127.0.0.1 does, with the publisher's curator key.
 func syncExchange(tb testing.TB, ts *testServer, p *feedPublisher) {
 	tb.Helper()
-	subs, err := ts.Subscriptions.ListSubscriptions(context.Background())
-	if err != nil || len(subs) != 1 {
-		tb.Fatalf("subscriptions %v %v", subs, err)
-	}
-	cl := &feed.Client{Subs: ts.Subscriptions, APIKey: p.keys[vigil.RoleCurator], Actor: "test"}
-	if _, err := cl.Sync(context.Background(), subs[0].ID); err != nil {
+	if _, err := trySync(tb, ts, p, "127.0.0.1"); err != nil {
 		tb.Fatal(err)
 	}
 	// The server's matcher refreshes on a timer; the test does not wait.
 	if err := ts.Matcher.Refresh(context.Background()); err != nil {
 		tb.Fatal(err)
 	}
+}
+
+// trySync syncs the one subscription of ts, allowing the given hosts.
+func trySync(tb testing.TB, ts *testServer, p *feedPublisher, allowed ...string) (int, error) {
+	tb.Helper()
+	subs, err := ts.Subscriptions.ListSubscriptions(context.Background())
+	if err != nil || len(subs) != 1 {
+		tb.Fatalf("subscriptions %v %v", subs, err)
+	}
+	cl := &feed.Client{Subs: ts.Subscriptions, APIKey: p.keys[vigil.RoleCurator], Actor: "test", AllowedHosts: allowed}
+	return cl.Sync(context.Background(), subs[0].ID)
 }
 
 // TestHMAFeedExchange creates an exchange of type vigil_feed against a
@@ -138,15 +144,9 @@ func TestHMAFeedExchange(t *testing.T) {
 		t.Fatalf("lookup %v", matches)
 	}
 
-	// Enabling changes nothing; disabling and deleting are refused, since
-	// a subscription cannot be paused and Vigil never deletes one.
-	if r := jsonReq("PUT", "/c/exchange/PEER_LIST", `{"enabled":true}`); r.code != 200 {
+	// Enabling an enabled exchange changes nothing.
+	if r := jsonReq("PUT", "/c/exchange/PEER_LIST", `{"enabled":true}`); r.code != 200 || !strings.Contains(string(r.body), `"enabled":true`) {
 		t.Errorf("enable: %d %q", r.code, r.body)
-	}
-	for _, r := range []hmaResp{jsonReq("PUT", "/c/exchange/PEER_LIST", `{"enabled":false}`), ts.hma(t, cur, "DELETE", "/c/exchange/PEER_LIST", "", nil)} {
-		if r.code != 400 || r.message(t) != "Vigil cannot disable a feed subscription yet" {
-			t.Errorf("disable: %d %q", r.code, r.body)
-		}
 	}
 
 	// Each write is in the audit log.
@@ -160,8 +160,94 @@ func TestHMAFeedExchange(t *testing.T) {
 			seen[rec.Action] = true
 		}
 	}
-	if !seen[vigil.AuditBankCreate] || !seen[vigil.AuditSubscriptionCreate] {
+	if !seen[vigil.AuditSubscriptionCreate] {
 		t.Errorf("audit %v", seen)
+	}
+}
+
+// TestHMAExchangePauseAndDelete follows HMA's exchange_update (enabled)
+// and exchange_delete (the exchange and its bank go; {"message":
+// "Exchange deleted"}, unknown names included), and the address rule
+// checked again when the subscription syncs.
+func TestHMAExchangePauseAndDelete(t *testing.T) {
+	p := newFeedPublisher(t, 2)
+	ts := mustOpenHMA(t, "127.0.0.1")
+	cur := vigil.RoleCurator
+	jsonReq := func(method, path, body string) hmaResp {
+		return ts.hma(t, cur, method, path, "application/json", strings.NewReader(body))
+	}
+	if r := jsonReq("POST", "/c/exchanges", p.createBody("PEER_LIST")); r.code != 201 {
+		t.Fatalf("create: %d %q", r.code, r.body)
+	}
+	// Allowed when the exchange was made, but a sync that does not allow
+	// the host (vigil feed sync without --allowed-hosts) refuses it:
+	// the rule holds on every connection, not just at creation.
+	if _, err := trySync(t, ts, p); err == nil || !strings.Contains(err.Error(), "address refused") {
+		t.Fatalf("sync of a loopback feed without --allowed-hosts: %v", err)
+	}
+	var vb vigil.Bank
+	ts.do(t, cur, "GET", "/v1/banks/peer_list", "", nil, &vb)
+	if vb.ActiveEntries != 0 {
+		t.Fatalf("refused sync applied %d entries", vb.ActiveEntries)
+	}
+
+	// Paused: shown disabled, not synced.
+	var cfg map[string]any
+	r := jsonReq("PUT", "/c/exchange/PEER_LIST", `{"enabled":false}`)
+	r.json(t, &cfg)
+	if r.code != 200 || cfg["enabled"] != false {
+		t.Fatalf("pause: %d %q", r.code, r.body)
+	}
+	cfg = nil
+	ts.hma(t, cur, "GET", "/c/exchange/PEER_LIST", "", nil).json(t, &cfg)
+	if cfg["enabled"] != false {
+		t.Errorf("paused exchange shows %v", cfg)
+	}
+	if _, err := trySync(t, ts, p, "127.0.0.1"); vigil.ErrorCode(err) != vigil.ECONFLICT {
+		t.Fatalf("sync of a paused exchange: %v", err)
+	}
+	if r := jsonReq("PUT", "/c/exchange/PEER_LIST", `{"enabled":true}`); r.code != 200 || !strings.Contains(string(r.body), `"enabled":true`) {
+		t.Fatalf("resume: %d %q", r.code, r.body)
+	}
+	syncExchange(t, ts, p)
+	ts.do(t, cur, "GET", "/v1/banks/peer_list", "", nil, &vb)
+	if vb.ActiveEntries != 2 {
+		t.Fatalf("after resume and sync: %d entries", vb.ActiveEntries)
+	}
+
+	// Deleted: gone from the exchange routes, its bank disabled, never
+	// synced again; an unknown name is "deleted" too.
+	for _, name := range []string{"PEER_LIST", "PEER_LIST", "NEVER_WAS"} {
+		if r := ts.hma(t, cur, "DELETE", "/c/exchange/"+name, "", nil); r.code != 200 || r.message(t) != "Exchange deleted" {
+			t.Errorf("delete %s: %d %q", name, r.code, r.body)
+		}
+	}
+	if r := ts.hma(t, cur, "GET", "/c/exchange/PEER_LIST", "", nil); r.code != 404 {
+		t.Errorf("deleted exchange: %d", r.code)
+	}
+	if r := ts.hma(t, cur, "GET", "/c/exchanges", "", nil); string(r.body) != "[]" {
+		t.Errorf("exchanges after delete: %q", r.body)
+	}
+	var bank map[string]any
+	ts.hma(t, cur, "GET", "/c/bank/PEER_LIST", "", nil).json(t, &bank)
+	if bank["matching_enabled_ratio"] != float64(0) {
+		t.Errorf("deleted exchange's bank: %v", bank)
+	}
+	if _, err := trySync(t, ts, p, "127.0.0.1"); vigil.ErrorCode(err) != vigil.ECONFLICT {
+		t.Errorf("sync of a deleted exchange: %v", err)
+	}
+	recs, err := ts.Audit.ListAudit(context.Background(), 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	states := 0
+	for _, rec := range recs {
+		if rec.Action == vigil.AuditSubscriptionState {
+			states++
+		}
+	}
+	if states != 3 { // pause, resume, delete
+		t.Errorf("%d subscription.state records, want 3", states)
 	}
 }
 

@@ -3,20 +3,17 @@ package http
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"mime"
 	"mime/multipart"
-	"net"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
-	"syscall"
 
 	"github.com/vigil-oss/vigil"
 	"github.com/vigil-oss/vigil/hashing"
+	"github.com/vigil-oss/vigil/internal/netguard"
 )
 
 // hmaHashed is content hashed for an HMA route.
@@ -36,7 +33,7 @@ const hmaMaxFormField = 64 << 10
 func (s *Server) hmaHash(w http.ResponseWriter, r *http.Request, data []byte, d hashing.Digests, ct string, types *string) (*hmaHashed, bool) {
 	var all []string
 	for _, st := range hmaSignalTypes {
-		if st.content == ct {
+		if st.content == ct && !(st.vigil == vigil.SignalVPDQ && s.NoVideo) {
 			all = append(all, st.name)
 		}
 	}
@@ -69,6 +66,19 @@ func (s *Server) hmaHash(w http.ResponseWriter, r *http.Request, data []byte, d 
 		switch name {
 		case "video_md5":
 			out.hashes[name] = md5Hex
+		case "vpdq":
+			// As VPDQSignal.hash_from_file: a frame a second, through
+			// ffmpeg, as /v1/match hashes a video.
+			frames, _, err := hashing.HashVideo(r.Context(), data, "", s.contentOptions().Video)
+			if err != nil {
+				if vigil.ErrorCode(err) == vigil.EINTERNAL || vigil.ErrorCode(err) == vigil.EUNAVAILABLE {
+					s.hmaStoreError(w, r, err)
+					return nil, false
+				}
+				hmaError(w, http.StatusBadRequest, "cannot hash video: %s", vigil.ErrorMessage(err))
+				return nil, false
+			}
+			out.hashes[name] = hmaVPDQFrames(frames)
 		case "pdq":
 			h := s.hashers.Get().(*hashing.Hasher)
 			res, err := h.HashImageBytes(data)
@@ -295,76 +305,10 @@ func fetchReason(err error) string {
 	return "connection failed"
 }
 
-var errRefusedAddress = fmt.Errorf("address refused: private, loopback or link-local")
+var errRefusedAddress = netguard.ErrRefused
 
-// hmaClient returns the client for ?url= fetches: no proxy from the
-// environment (the address check must see the real peer), at most 5
-// redirects, and every dial checked.
+// hmaClient returns the client for ?url= fetches (see netguard.Client).
 func (s *Server) hmaClient() *http.Client {
-	s.hmaClientOnce.Do(func() {
-		allowed := s.HMA.AllowedHosts
-		public := &net.Dialer{Control: func(network, address string, _ syscall.RawConn) error {
-			ap, err := netip.ParseAddrPort(address)
-			if err != nil || !publicAddr(ap.Addr()) {
-				return errRefusedAddress
-			}
-			return nil
-		}}
-		open := &net.Dialer{}
-		tr := &http.Transport{
-			Proxy: nil,
-			DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-				host, _, err := net.SplitHostPort(addr)
-				if err != nil {
-					return nil, err
-				}
-				if hostAllowed(host, allowed) {
-					return open.DialContext(ctx, network, addr)
-				}
-				return public.DialContext(ctx, network, addr)
-			},
-			MaxIdleConns:          16,
-			ResponseHeaderTimeout: DefaultHMAFetchTimeout,
-		}
-		s.hmaHTTP = &http.Client{Transport: tr, CheckRedirect: func(req *http.Request, via []*http.Request) error {
-			if len(via) >= 5 {
-				return fmt.Errorf("stopped after 5 redirects")
-			}
-			if req.URL.Scheme != "http" && req.URL.Scheme != "https" {
-				return errRefusedAddress
-			}
-			return nil
-		}}
-	})
+	s.hmaClientOnce.Do(func() { s.hmaHTTP = netguard.Client(s.HMA.AllowedHosts, DefaultHMAFetchTimeout) })
 	return s.hmaHTTP
-}
-
-// hostAllowed reports whether host is one of allowed or under one.
-func hostAllowed(host string, allowed []string) bool {
-	host = strings.ToLower(strings.TrimSuffix(host, "."))
-	for _, a := range allowed {
-		a = strings.ToLower(strings.TrimSuffix(a, "."))
-		if a != "" && (host == a || strings.HasSuffix(host, "."+a)) {
-			return true
-		}
-	}
-	return false
-}
-
-// publicAddr reports whether a may be reached by a fetch made for a
-// caller: not loopback, private, link-local, multicast, unspecified, nor
-// the shared (CGNAT) range or an IPv4-mapped form of any of them.
-func publicAddr(a netip.Addr) bool {
-	a = a.Unmap()
-	if !a.IsValid() || a.IsLoopback() || a.IsPrivate() || a.IsLinkLocalUnicast() || a.IsLinkLocalMulticast() ||
-		a.IsInterfaceLocalMulticast() || a.IsMulticast() || a.IsUnspecified() {
-		return false
-	}
-	if a.Is4() && netip.MustParsePrefix("100.64.0.0/10").Contains(a) {
-		return false
-	}
-	if a.Is4() && a.As4()[0] == 0 {
-		return false
-	}
-	return true
 }

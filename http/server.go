@@ -52,6 +52,9 @@ type Server struct {
 	Addr    string // host:port to listen on
 	Banks   vigil.BankService
 	Entries vigil.EntryService
+	// Items are HMA's content items, which the HMA-compatible routes
+	// (HMA) need.
+	Items   vigil.ContentItemService
 	Keys    vigil.KeyService
 	Matcher interface {
 		vigil.MatchService
@@ -178,6 +181,9 @@ func (s *Server) Open() error {
 		s.UploadTimeout = DefaultUploadTimeout
 	}
 	if s.HMA != nil {
+		if s.Items == nil {
+			return fmt.Errorf("the HMA-compatible routes need Items, the content item store")
+		}
 		s.hmaRoutes()
 	}
 	// A backstop for what no route's deadline covers (the mux's own
@@ -306,6 +312,10 @@ func (s *Server) handleUnmatched(w http.ResponseWriter, r *http.Request) {
 	h.ServeHTTP(&c, r)
 	if c.status == http.StatusMethodNotAllowed {
 		w.Header().Set("Allow", c.header.Get("Allow"))
+		if s.HMA != nil && isHMAPath(r.URL.Path) {
+			hmaMethodNotAllowed(w)
+			return
+		}
 		writeErrorBody(w, http.StatusMethodNotAllowed, "method_not_allowed",
 			fmt.Sprintf("%s is not served for %s; allowed: %s", r.URL.Path, r.Method, c.header.Get("Allow")))
 		return

@@ -429,13 +429,13 @@ func (m *Matcher) Lookup(ctx context.Context, signals []vigil.Signal, opts vigil
 			return nil, vigil.Errorf(vigil.EINVALID, "signal %d: send text to search for keywords as a %q signal", i, vigil.SignalText)
 		case vigil.SignalVPDQ:
 			var err error
-			if hits, err = m.videoHits(s, sig, hits); err != nil {
+			if hits, err = m.videoHits(s, sig, hits, opts.IncludeDisabled); err != nil {
 				return nil, vigil.Errorf(vigil.ErrorCode(err), "signal %d: %s", i, vigil.ErrorMessage(err))
 			}
 		default:
 			return nil, vigil.Errorf(vigil.EINVALID, "signal %d: unknown signal type %q", i, sig.Type)
 		}
-		if err := m.resolve(ctx, s, sig.Type, hits, &res); err != nil {
+		if err := m.resolve(ctx, s, sig.Type, hits, opts.IncludeDisabled, &res); err != nil {
 			return nil, err
 		}
 		out[i] = res
@@ -488,11 +488,12 @@ func pdqQueries(sig vigil.Signal, dihedral bool) ([]query, error) {
 	return qs, nil
 }
 
-// resolve turns index hits into matches: the bank must be enabled and the
+// resolve turns index hits into matches: the bank must be enabled (unless
+// includeDisabled) and the
 // distance within its threshold; the closest variant wins per entry; the
 // entry's provenance comes from the store; a hit in a negative bank
 // suppresses the rest.
-func (m *Matcher) resolve(ctx context.Context, s *state, t vigil.SignalType, hits []hit, res *vigil.MatchResult) error {
+func (m *Matcher) resolve(ctx context.Context, s *state, t vigil.SignalType, hits []hit, includeDisabled bool, res *vigil.MatchResult) error {
 	slices.SortFunc(hits, func(a, b hit) int {
 		if a.id != b.id {
 			if a.id < b.id {
@@ -509,7 +510,7 @@ func (m *Matcher) resolve(ctx context.Context, s *state, t vigil.SignalType, hit
 		}
 		bankID, entryID := unpackID(h.id)
 		bank := s.banks[bankID]
-		if bank == nil || !bank.Enabled || (t == vigil.SignalPDQ && h.distance > bank.Threshold(t)) {
+		if bank == nil || !bank.Enabled && !includeDisabled || (t == vigil.SignalPDQ && h.distance > bank.Threshold(t)) {
 			continue
 		}
 		e, err := m.entries.FindEntryByID(ctx, entryID)

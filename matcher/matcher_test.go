@@ -166,6 +166,10 @@ func TestRefreshFollowsChanges(t *testing.T) {
 	if res := lookup(t, f.m, vigil.MatchOptions{}, sig); len(res[0].Matches) != 0 {
 		t.Fatal("disabled bank matched")
 	}
+	// Unless the caller asks for disabled banks too (HMA's raw lookup).
+	if res := lookup(t, f.m, vigil.MatchOptions{IncludeDisabled: true}, sig); len(res[0].Matches) != 1 || !res[0].Matches[0].BankDisabled {
+		t.Fatalf("IncludeDisabled: %+v", res[0].Matches)
+	}
 	enabled := true
 	f.banks.UpdateBank(ctx, b.ID, vigil.BankUpdate{Enabled: &enabled})
 	if _, err := f.entries.RetractEntry(ctx, e.ID, "curator", "false positive"); err != nil {

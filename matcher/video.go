@@ -106,7 +106,7 @@ func (m *Matcher) applyVideo(e *vigil.Entry) error {
 // python-threatexchange's rule (deduped frames of quality ≥ 50, frame
 // distance within the bank's threshold, at least 80% of the query's frames
 // matched), and returns them with both percentages and the matched ranges.
-func (m *Matcher) videoHits(s *state, sig vigil.Signal, hits []hit) ([]hit, error) {
+func (m *Matcher) videoHits(s *state, sig vigil.Signal, hits []hit, includeDisabled bool) ([]hit, error) {
 	query, err := parseVideo(sig.Value)
 	if err != nil {
 		return nil, err
@@ -131,7 +131,7 @@ func (m *Matcher) videoHits(s *state, sig vigil.Signal, hits []hit) ([]hit, erro
 			continue
 		}
 		bank := s.banks[v.bankID]
-		if bank == nil || !bank.Enabled {
+		if bank == nil || !bank.Enabled && !includeDisabled {
 			continue
 		}
 		c := vpdq.Compare(query, v.frames, vpdq.CompareOptions{Distance: bank.Threshold(vigil.SignalVPDQ)})

@@ -74,7 +74,7 @@ func (s *EntryService) AddEntries(ctx context.Context, bankID int64, by string, 
 				// A duplicate: hand back the entry the bank already holds.
 				if err := tx.QueryRowContext(ctx, `
 					SELECT id FROM entries
-					WHERE bank_id = ? AND signal_type = ? AND value = ? AND retracted_at IS NULL`,
+					WHERE bank_id = ? AND signal_type = ? AND value = ? AND retracted_at IS NULL AND item_id IS NULL`,
 					bankID, e.SignalType, encodeValue(e.SignalType, e.Value)).Scan(&e.ID); err != nil {
 					return fmt.Errorf("find duplicate of entry %d: %w", i+1, err)
 				}

@@ -44,6 +44,7 @@ func TestStore(t *testing.T) {
 		return storetest.Services{
 			Banks:   postgres.NewBankService(db),
 			Entries: postgres.NewEntryService(db),
+			Items:   postgres.NewContentItemService(db),
 			Keys:    postgres.NewKeyService(db),
 
 			Conversations: postgres.NewConversationService(db),

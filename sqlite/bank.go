@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
+	"time"
 
 	"github.com/vigil-oss/vigil"
 )
@@ -24,44 +26,72 @@ func NewBankService(db *DB) *BankService {
 	return &BankService{db: db}
 }
 
-const bankColumns = `id, name, description, enabled, negative, thresholds, version, active_entries, created_at, updated_at`
+const bankColumns = `id, name, description, enabled, negative, match_ratio, thresholds, version, active_entries, created_at, updated_at`
 
 // CreateBank stores a new bank.
 func (s *BankService) CreateBank(ctx context.Context, b *vigil.Bank) error {
-	if err := b.Validate(); err != nil {
+	pending, err := prepareBank(b)
+	if err != nil {
 		return err
+	}
+	now := s.db.now()
+	if err := s.db.write(ctx, func(tx *sql.Tx) error { return pending.insert(ctx, tx, now) }); err != nil {
+		return fmt.Errorf("create bank %q: %w", b.Name, err)
+	}
+	pending.done(now)
+	return nil
+}
+
+// bankInsert is a checked bank ready to insert, in a transaction of
+// CreateBank's or of another write that makes a bank with something else.
+type bankInsert struct {
+	b          *vigil.Bank
+	thresholds string
+}
+
+// prepareBank checks b and fills in its defaults.
+func prepareBank(b *vigil.Bank) (*bankInsert, error) {
+	if err := b.Validate(); err != nil {
+		return nil, err
+	}
+	if b.MatchRatio == 0 {
+		b.MatchRatio = 1
 	}
 	thresholds, err := marshalThresholds(b.Thresholds)
 	if err != nil {
-		return fmt.Errorf("create bank %q: %w", b.Name, err)
+		return nil, fmt.Errorf("create bank %q: %w", b.Name, err)
 	}
-	now := s.db.now()
-	err = s.db.write(ctx, func(tx *sql.Tx) error {
-		// The writer is alone, so checking first is race-free and gives a
-		// clearer error than decoding a constraint failure.
-		var n int
-		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM banks WHERE name = ?`, b.Name).Scan(&n); err != nil {
-			return err
-		}
-		if n > 0 {
-			return vigil.Errorf(vigil.ECONFLICT, "bank %q already exists", b.Name)
-		}
-		return tx.QueryRowContext(ctx, `
-			INSERT INTO banks (name, description, enabled, negative, thresholds, version, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, 1, ?, ?)
-			RETURNING id`,
-			b.Name, b.Description, b.Enabled, b.Negative, thresholds, formatTime(now), formatTime(now),
-		).Scan(&b.ID)
-	})
-	if err != nil {
-		return fmt.Errorf("create bank %q: %w", b.Name, err)
+	return &bankInsert{b: b, thresholds: thresholds}, nil
+}
+
+// insert stores the bank in tx and sets its ID.
+func (p *bankInsert) insert(ctx context.Context, tx *sql.Tx, now time.Time) error {
+	b := p.b
+	// The writer is alone, so checking first is race-free and gives a
+	// clearer error than decoding a constraint failure.
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM banks WHERE name = ?`, b.Name).Scan(&n); err != nil {
+		return err
 	}
+	if n > 0 {
+		return vigil.Errorf(vigil.ECONFLICT, "bank %q already exists", b.Name)
+	}
+	return tx.QueryRowContext(ctx, `
+		INSERT INTO banks (name, description, enabled, negative, match_ratio, thresholds, version, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?)
+		RETURNING id`,
+		b.Name, b.Description, b.Enabled, b.Negative, b.MatchRatio, p.thresholds, formatTime(now), formatTime(now),
+	).Scan(&b.ID)
+}
+
+// done sets what the store gave the bank once its transaction committed.
+func (p *bankInsert) done(now time.Time) {
+	b := p.b
 	b.Version, b.ActiveEntries = 1, 0
 	b.CreatedAt, b.UpdatedAt = now, now
 	if len(b.Thresholds) == 0 {
 		b.Thresholds = nil
 	}
-	return nil
 }
 
 // FindBankByID returns the bank with the given id.
@@ -105,8 +135,15 @@ func (s *BankService) UpdateBank(ctx context.Context, id int64, upd vigil.BankUp
 		} else if err != nil {
 			return err
 		}
-		if upd.Description == nil && upd.Enabled == nil && upd.Negative == nil && upd.Thresholds == nil {
+		if upd.Name == nil && upd.Description == nil && upd.Enabled == nil && upd.Negative == nil &&
+			upd.MatchRatio == nil && upd.Thresholds == nil {
 			return nil // nothing to change, so no new version
+		}
+		if upd.Name != nil && *upd.Name != b.Name {
+			if err := renameCheck(ctx, tx, b.Name, *upd.Name); err != nil {
+				return err
+			}
+			b.Name = *upd.Name
 		}
 		if upd.Description != nil {
 			b.Description = *upd.Description
@@ -117,11 +154,17 @@ func (s *BankService) UpdateBank(ctx context.Context, id int64, upd vigil.BankUp
 		if upd.Negative != nil {
 			b.Negative = *upd.Negative
 		}
+		if upd.MatchRatio != nil {
+			b.MatchRatio = *upd.MatchRatio
+		}
 		if upd.Thresholds != nil {
 			b.Thresholds = maps.Clone(upd.Thresholds)
 		}
 		if err := b.Validate(); err != nil {
 			return err
+		}
+		if b.MatchRatio == 0 {
+			b.MatchRatio = 1
 		}
 		thresholds, err := marshalThresholds(b.Thresholds)
 		if err != nil {
@@ -129,11 +172,11 @@ func (s *BankService) UpdateBank(ctx context.Context, id int64, upd vigil.BankUp
 		}
 		b.UpdatedAt = s.db.now()
 		return tx.QueryRowContext(ctx, `
-			UPDATE banks SET description = ?, enabled = ?, negative = ?, thresholds = ?,
+			UPDATE banks SET name = ?, description = ?, enabled = ?, negative = ?, match_ratio = ?, thresholds = ?,
 				version = version + 1, updated_at = ?
 			WHERE id = ?
 			RETURNING version`,
-			b.Description, b.Enabled, b.Negative, thresholds, formatTime(b.UpdatedAt), id,
+			b.Name, b.Description, b.Enabled, b.Negative, b.MatchRatio, thresholds, formatTime(b.UpdatedAt), id,
 		).Scan(&b.Version)
 	})
 	if err != nil {
@@ -143,6 +186,38 @@ func (s *BankService) UpdateBank(ctx context.Context, id int64, upd vigil.BankUp
 		b.Thresholds = nil
 	}
 	return b, nil
+}
+
+// renameCheck refuses to rename bank from to a name another bank has, or
+// a bank a feed publishes: feeds and their subscribers name banks, so a
+// rename would cut them off.
+func renameCheck(ctx context.Context, tx *sql.Tx, from, to string) error {
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM banks WHERE name = ?`, to).Scan(&n); err != nil {
+		return err
+	}
+	if n > 0 {
+		return vigil.Errorf(vigil.ECONFLICT, "bank %q already exists", to)
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT name, banks FROM feeds`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var feed, banks string
+		if err := rows.Scan(&feed, &banks); err != nil {
+			return err
+		}
+		var names []string
+		if err := json.Unmarshal([]byte(banks), &names); err != nil {
+			return fmt.Errorf("feed %q banks: %w", feed, err)
+		}
+		if slices.Contains(names, from) {
+			return vigil.Errorf(vigil.ECONFLICT, "bank %q is published by feed %q and cannot be renamed", from, feed)
+		}
+	}
+	return rows.Err()
 }
 
 // DisableBank stops a bank from matching.
@@ -205,7 +280,7 @@ func scanBank(row scanner) (*vigil.Bank, error) {
 		thresholds           string
 		createdAt, updatedAt string
 	)
-	if err := row.Scan(&b.ID, &b.Name, &b.Description, &b.Enabled, &b.Negative, &thresholds,
+	if err := row.Scan(&b.ID, &b.Name, &b.Description, &b.Enabled, &b.Negative, &b.MatchRatio, &thresholds,
 		&b.Version, &b.ActiveEntries, &createdAt, &updatedAt); err != nil {
 		return nil, err
 	}

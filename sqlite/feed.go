@@ -311,14 +311,14 @@ func (s *FeedService) FeedHashes(ctx context.Context, feedID int64, indexes []in
 	return out, nil
 }
 
-const subscriptionColumns = `id, url, feed, key, bank_id, applied, last_hash, tree_size, tree_hash, error, synced_at, created_at`
+const subscriptionColumns = `id, url, feed, key, bank_id, applied, last_hash, tree_size, tree_hash, error, synced_at, state, public_only, created_at`
 
 func scanSubscription(row scanner) (*vigil.Subscription, error) {
 	var sub vigil.Subscription
 	var synced sql.NullString
 	var created string
 	if err := row.Scan(&sub.ID, &sub.URL, &sub.Feed, &sub.Key, &sub.BankID, &sub.Applied, &sub.LastHash,
-		&sub.TreeSize, &sub.TreeHash, &sub.Error, &synced, &created); err != nil {
+		&sub.TreeSize, &sub.TreeHash, &sub.Error, &synced, &sub.State, &sub.PublicOnly, &created); err != nil {
 		return nil, err
 	}
 	var err error
@@ -331,6 +331,16 @@ func scanSubscription(row scanner) (*vigil.Subscription, error) {
 
 // CreateSubscription stores a subscription.
 func (s *FeedService) CreateSubscription(ctx context.Context, sub *vigil.Subscription) error {
+	return s.createSubscription(ctx, nil, sub)
+}
+
+// CreateBankSubscription creates a bank and a subscription into it.
+func (s *FeedService) CreateBankSubscription(ctx context.Context, b *vigil.Bank, sub *vigil.Subscription) error {
+	return s.createSubscription(ctx, b, sub)
+}
+
+// createSubscription stores sub, into a new bank b if b is not nil.
+func (s *FeedService) createSubscription(ctx context.Context, b *vigil.Bank, sub *vigil.Subscription) error {
 	if sub.URL == "" || len(sub.URL) > vigil.MaxFeedURLLen || !vigil.Printable(sub.URL) {
 		return vigil.Errorf(vigil.EINVALID, "subscription needs a URL of at most %d bytes", vigil.MaxFeedURLLen)
 	}
@@ -340,21 +350,76 @@ func (s *FeedService) CreateSubscription(ctx context.Context, sub *vigil.Subscri
 	if sub.Key == "" || len(sub.Key) > vigil.MaxFeedKeyLen || !vigil.Printable(sub.Key) {
 		return vigil.Errorf(vigil.EINVALID, "subscription needs a key of at most %d bytes", vigil.MaxFeedKeyLen)
 	}
+	var pending *bankInsert
+	if b != nil {
+		var err error
+		if pending, err = prepareBank(b); err != nil {
+			return err
+		}
+	}
 	now := s.db.now()
 	err := s.db.write(ctx, func(tx *sql.Tx) error {
+		if pending != nil {
+			if err := pending.insert(ctx, tx, now); err != nil {
+				return err
+			}
+			sub.BankID = b.ID
+		}
 		if _, err := findBank(ctx, tx, "id = ?", sub.BankID); errors.Is(err, sql.ErrNoRows) {
 			return vigil.Errorf(vigil.ENOTFOUND, "bank %d not found", sub.BankID)
 		} else if err != nil {
 			return err
 		}
-		return tx.QueryRowContext(ctx, `INSERT INTO subscriptions (url, feed, key, bank_id, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id`,
-			sub.URL, sub.Feed, sub.Key, sub.BankID, formatTime(now)).Scan(&sub.ID)
+		return tx.QueryRowContext(ctx, `INSERT INTO subscriptions (url, feed, key, bank_id, public_only, created_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING id`,
+			sub.URL, sub.Feed, sub.Key, sub.BankID, sub.PublicOnly, formatTime(now)).Scan(&sub.ID)
 	})
 	if err != nil {
 		return fmt.Errorf("create subscription: %w", err)
 	}
-	sub.CreatedAt = now
+	if pending != nil {
+		pending.done(now)
+	}
+	sub.CreatedAt, sub.State = now, vigil.SubscriptionActive
 	return nil
+}
+
+// SetSubscriptionState pauses, resumes or removes a subscription.
+func (s *FeedService) SetSubscriptionState(ctx context.Context, id int64, state string) (*vigil.Subscription, error) {
+	switch state {
+	case vigil.SubscriptionActive, vigil.SubscriptionPaused, vigil.SubscriptionRemoved:
+	default:
+		return nil, vigil.Errorf(vigil.EINVALID, "unknown subscription state %q", state)
+	}
+	var sub *vigil.Subscription
+	err := s.db.write(ctx, func(tx *sql.Tx) error {
+		var err error
+		sub, err = scanSubscription(tx.QueryRowContext(ctx, `SELECT `+subscriptionColumns+` FROM subscriptions WHERE id = ?`, id))
+		if errors.Is(err, sql.ErrNoRows) {
+			return vigil.Errorf(vigil.ENOTFOUND, "subscription %d not found", id)
+		} else if err != nil {
+			return err
+		}
+		if sub.State == vigil.SubscriptionRemoved {
+			return vigil.Errorf(vigil.ECONFLICT, "subscription %d is removed", id)
+		}
+		if sub.State == state {
+			return nil
+		}
+		sub.State = state
+		if _, err := tx.ExecContext(ctx, `UPDATE subscriptions SET state = ? WHERE id = ?`, state, id); err != nil {
+			return err
+		}
+		if state == vigil.SubscriptionRemoved {
+			_, err := tx.ExecContext(ctx, `UPDATE banks SET enabled = ?, version = version + 1, updated_at = ? WHERE id = ?`,
+				false, formatTime(s.db.now()), sub.BankID)
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("set subscription %d state: %w", id, err)
+	}
+	return sub, nil
 }
 
 // FindSubscriptionByID returns a subscription.
@@ -473,7 +538,7 @@ func newApplier(ctx context.Context, tx *sql.Tx, sub *vigil.Subscription, now st
 	}{
 		{&a.ins, `INSERT INTO entries (bank_id, signal_type, value, source, source_entry_id, category, added_by, added_at, seq)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id`},
-		{&a.held, `SELECT id FROM entries WHERE bank_id = ? AND signal_type = ? AND value = ? AND retracted_at IS NULL`},
+		{&a.held, `SELECT id FROM entries WHERE bank_id = ? AND signal_type = ? AND value = ? AND retracted_at IS NULL AND item_id IS NULL`},
 		{&a.mapping, `INSERT INTO subscription_entries (subscription_id, remote_id, entry_id, owned) VALUES (?, ?, ?, ?)
 			ON CONFLICT (subscription_id, remote_id) DO UPDATE SET entry_id = excluded.entry_id, owned = excluded.owned`},
 		{&a.lookup, `SELECT m.entry_id, m.owned, e.retracted_at IS NULL FROM subscription_entries m JOIN entries e ON e.id = m.entry_id

@@ -36,6 +36,7 @@ func TestStore(t *testing.T) {
 		return storetest.Services{
 			Banks:   sqlite.NewBankService(db),
 			Entries: sqlite.NewEntryService(db),
+			Items:   sqlite.NewContentItemService(db),
 			Keys:    sqlite.NewKeyService(db),
 
 			Conversations: sqlite.NewConversationService(db),

@@ -22,6 +22,7 @@ import (
 type Services struct {
 	Banks   vigil.BankService
 	Entries vigil.EntryService
+	Items   vigil.ContentItemService
 	Keys    vigil.KeyService
 
 	Conversations vigil.ConversationService
@@ -58,6 +59,8 @@ type Opener func(tb testing.TB) Services
 func TestAll(t *testing.T, open Opener) {
 	t.Run("BankService", func(t *testing.T) { TestBankService(t, open) })
 	t.Run("EntryService", func(t *testing.T) { TestEntryService(t, open) })
+	t.Run("ContentItemService", func(t *testing.T) { TestContentItemService(t, open) })
+	t.Run("BankMatchRatioAndRename", func(t *testing.T) { TestBankMatchRatioAndRename(t, open) })
 	t.Run("TextEntries", func(t *testing.T) { TestTextEntries(t, open) })
 	t.Run("KeyService", func(t *testing.T) { TestKeyService(t, open) })
 	t.Run("ConversationService", func(t *testing.T) { TestConversationService(t, open) })
@@ -67,6 +70,7 @@ func TestAll(t *testing.T, open Opener) {
 	t.Run("RuleService", func(t *testing.T) { TestRuleService(t, open) })
 	t.Run("CaseService", func(t *testing.T) { TestCaseService(t, open) })
 	t.Run("FeedService", func(t *testing.T) { TestFeedService(t, open) })
+	t.Run("SubscriptionState", func(t *testing.T) { TestSubscriptionState(t, open) })
 	t.Run("IncidentService", func(t *testing.T) { TestIncidentService(t, open) })
 	t.Run("SubmissionService", func(t *testing.T) { TestSubmissionService(t, open) })
 }

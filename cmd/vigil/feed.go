@@ -230,12 +230,13 @@ func (c *FeedCommand) Run(ctx context.Context, args []string) error {
 			if err := feeds.CreateSubscription(vigil.WithAudit(ctx, cliRecord(vigil.AuditSubscriptionCreate, "bank:"+b.Name, sub)), sub); err != nil {
 				return err
 			}
-			return c.syncOnce(ctx, feeds, sub.ID, apiKey)
+			return c.syncOnce(ctx, feeds, sub.ID, apiKey, nil)
 		}
 	case "sync":
 		apiKeyFile := fs.String("api-key-file", "", "file holding the publisher's API key (default: $VIGIL_FEED_API_KEY)")
 		interval := fs.Duration("interval", 0, "keep syncing, this often (0: once)")
 		fs.limit("interval", atLeast(0))
+		allowedHosts := fs.String("allowed-hosts", "", "comma-separated hosts (and their subdomains) that subscriptions made through the HMA routes may sync from on private, loopback or link-local addresses; others must be public")
 		var id int64
 		check = func() error {
 			if err := fs.nargs(1, 1, "a subscription ID"); err != nil {
@@ -254,7 +255,7 @@ func (c *FeedCommand) Run(ctx context.Context, args []string) error {
 			}
 			feeds := st.Feeds
 			return every(ctx, *interval, func(ctx context.Context) error {
-				err := c.syncOnce(ctx, feeds, id, apiKey)
+				err := c.syncOnce(ctx, feeds, id, apiKey, splitHosts(*allowedHosts))
 				if err != nil && *interval > 0 {
 					// Keep polling: the error is on the subscription, and
 					// the bank keeps its last good state.
@@ -333,8 +334,8 @@ func (c *FeedCommand) Run(ctx context.Context, args []string) error {
 	return run(ctx, st)
 }
 
-func (c *FeedCommand) syncOnce(ctx context.Context, feeds feedStore, id int64, apiKey string) error {
-	cl := &feed.Client{Subs: feeds, APIKey: apiKey, Actor: "cli", Audit: true}
+func (c *FeedCommand) syncOnce(ctx context.Context, feeds feedStore, id int64, apiKey string, allowed []string) error {
+	cl := &feed.Client{Subs: feeds, APIKey: apiKey, Actor: "cli", Audit: true, AllowedHosts: allowed}
 	n, err := cl.Sync(ctx, id)
 	if err != nil {
 		return fmt.Errorf("sync subscription %d: %s (applied %d batches before)", id, errorText(err), n)
@@ -410,4 +411,15 @@ func readSmall(path string, limit int64) ([]byte, error) {
 		return nil, errors.New(path + ": file too large for a key")
 	}
 	return b, nil
+}
+
+// splitHosts splits a comma-separated host list, dropping empty items.
+func splitHosts(s string) []string {
+	var out []string
+	for _, h := range strings.Split(s, ",") {
+		if h = strings.TrimSpace(h); h != "" {
+			out = append(out, h)
+		}
+	}
+	return out
 }

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/vigil-oss/vigil"
@@ -130,6 +129,7 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 
 	srv := vhttp.NewServer()
 	srv.Addr, srv.Banks, srv.Entries, srv.Keys, srv.Matcher, srv.Logger = *addr, banks, entries, keys, m, c.Logger
+	srv.Items = db.Items
 	srv.Hashing = hashOpts
 	srv.BodyTimeout, srv.UploadTimeout = *bodyTimeout, *uploadTimeout
 	srv.Jobs, srv.Notifier, srv.Respond = js, js, flow
@@ -172,12 +172,7 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	}
 	srv.Rules, srv.CaseRetention = ruleStore, ruleFlags.caseRetention
 	if *hmaCompat {
-		srv.HMA = &vhttp.HMAOptions{}
-		for _, h := range strings.Split(*hmaAllowedHosts, ",") {
-			if h = strings.TrimSpace(h); h != "" {
-				srv.HMA.AllowedHosts = append(srv.HMA.AllowedHosts, h)
-			}
-		}
+		srv.HMA = &vhttp.HMAOptions{AllowedHosts: splitHosts(*hmaAllowedHosts)}
 	}
 	// Jobs outlive ctx's cancellation until Stop below, so that running
 	// ones get a chance to finish.

@@ -58,6 +58,7 @@ func (f *storeFlags) postgresURL() (string, error) {
 type store struct {
 	Banks         vigil.BankService
 	Entries       vigil.EntryService
+	Items         vigil.ContentItemService
 	Keys          vigil.KeyService
 	Conversations vigil.ConversationService
 	Audit         vigil.AuditService
@@ -108,7 +109,7 @@ func (s *store) Path() string { return s.where }
 func sqliteStore(db *sqlite.DB) *store {
 	cases, feeds := sqlite.NewCaseService(db), sqlite.NewFeedService(db)
 	return &store{
-		Banks: sqlite.NewBankService(db), Entries: sqlite.NewEntryService(db), Keys: sqlite.NewKeyService(db),
+		Banks: sqlite.NewBankService(db), Entries: sqlite.NewEntryService(db), Items: sqlite.NewContentItemService(db), Keys: sqlite.NewKeyService(db),
 		Conversations: sqlite.NewConversationService(db), Audit: sqlite.NewAuditService(db),
 		Signals: sqlite.NewSignalStore(db), Rules: sqlite.NewRuleService(db), Cases: cases,
 		Feeds: feeds, Incidents: sqlite.NewIncidentService(db), Submissions: sqlite.NewSubmissionService(db),
@@ -126,7 +127,7 @@ func sqliteStore(db *sqlite.DB) *store {
 func postgresStore(db *postgres.DB, url string) *store {
 	cases, feeds := postgres.NewCaseService(db), postgres.NewFeedService(db)
 	return &store{
-		Banks: postgres.NewBankService(db), Entries: postgres.NewEntryService(db), Keys: postgres.NewKeyService(db),
+		Banks: postgres.NewBankService(db), Entries: postgres.NewEntryService(db), Items: postgres.NewContentItemService(db), Keys: postgres.NewKeyService(db),
 		Conversations: postgres.NewConversationService(db), Audit: postgres.NewAuditService(db),
 		Signals: postgres.NewSignalStore(db), Rules: postgres.NewRuleService(db), Cases: cases,
 		Feeds: feeds, Incidents: postgres.NewIncidentService(db), Submissions: postgres.NewSubmissionService(db),
