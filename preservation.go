@@ -264,3 +264,51 @@ func PurgedSubmission(s *Submission) *Submission {
 		Error: s.Error, CreatedBy: s.CreatedBy, CreatedAt: s.CreatedAt, UpdatedAt: s.UpdatedAt,
 	}
 }
+
+// MaxRetentionSpec bounds the text ParseRetentionPolicy reads.
+const MaxRetentionSpec = 4 << 10
+
+// ParseRetentionPolicy reads a policy as RetentionPolicy.String writes
+// it: comma-separated items, each MONTHS (the default) or
+// DESTINATION=MONTHS, e.g. "12,ncmec=12,eu=12".
+func ParseRetentionPolicy(s string) (RetentionPolicy, error) {
+	var p RetentionPolicy
+	if len(s) > MaxRetentionSpec {
+		return p, Errorf(ETOOLARGE, "a retention policy is at most %d bytes", MaxRetentionSpec)
+	}
+	for _, item := range strings.Split(s, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		dest, months, named := strings.Cut(item, "=")
+		if !named {
+			dest, months = "", item
+		}
+		dest = strings.TrimSpace(dest)
+		var m int
+		if _, err := fmt.Sscanf(strings.TrimSpace(months), "%d", &m); err != nil || fmt.Sprint(m) != strings.TrimSpace(months) {
+			return RetentionPolicy{}, Errorf(EINVALID, "retention %q: want MONTHS or DESTINATION=MONTHS", item)
+		}
+		if m < 1 || m > MaxRetentionMonths {
+			return RetentionPolicy{}, Errorf(EINVALID, "retention %q: months must be 1 to %d", item, MaxRetentionMonths)
+		}
+		switch {
+		case !named && p.DefaultMonths != 0:
+			return RetentionPolicy{}, Errorf(EINVALID, "retention: the default is given twice")
+		case !named:
+			p.DefaultMonths = m
+		case dest == "":
+			return RetentionPolicy{}, Errorf(EINVALID, "retention %q: the destination has no name", item)
+		default:
+			if _, dup := p.Destinations[dest]; dup {
+				return RetentionPolicy{}, Errorf(EINVALID, "retention of %s is given twice", dest)
+			}
+			if p.Destinations == nil {
+				p.Destinations = map[string]int{}
+			}
+			p.Destinations[dest] = m
+		}
+	}
+	return p, p.Validate()
+}

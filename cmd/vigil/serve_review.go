@@ -128,7 +128,14 @@ func purgeExpiredCases(ctx context.Context, cases vigil.CaseService, store vigil
 					continue
 				}
 			}
-			if err := cases.PurgeCase(ctx, cs.ID); err != nil {
+			rec := &vigil.AuditRecord{Actor: purgeActor, Action: vigil.AuditCasePurge, Target: fmt.Sprintf("case:%d", cs.ID)}
+			if err := rec.SetDetail(map[string]any{"retain_until": cs.RetainUntil, "media": cs.Content.MediaID != ""}); err != nil {
+				return n, err
+			}
+			if err := cases.PurgeCase(vigil.WithAudit(ctx, rec), cs.ID); vigil.ErrorCode(err) == vigil.ECONFLICT {
+				// Preserved since it was read (a hold made just now): kept.
+				continue
+			} else if err != nil {
 				return n, err
 			}
 			n++
@@ -167,12 +174,19 @@ func sweepOrphanMedia(ctx context.Context, cases vigil.CaseService, store *media
 	return n, err
 }
 
-// purgeCases runs purgeExpiredCases hourly, and sweepOrphanMedia daily,
-// until ctx ends.
-func (c *ServeCommand) purgeCases(ctx context.Context, cases vigil.CaseService, store *media.Store) {
+// purgeCases runs purgeExpiredIncidents and then purgeExpiredCases
+// hourly, and sweepOrphanMedia daily, until ctx ends. Incidents go first:
+// the cases of an incident purged in a pass are purged in the same pass.
+func (c *ServeCommand) purgeCases(ctx context.Context, cases vigil.CaseService, pres vigil.PreservationService,
+	policy vigil.RetentionPolicy, store *media.Store) {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
 	for pass := 0; ; pass++ {
+		if n, err := purgeExpiredIncidents(ctx, pres, policy); err != nil && ctx.Err() == nil {
+			c.Logger.Error("purge expired incidents", "purged", n, "err", err)
+		} else if n > 0 {
+			c.Logger.Info("purged expired incidents", "count", n, "retention", policy.String())
+		}
 		if n, err := purgeExpiredCases(ctx, cases, store); err != nil && ctx.Err() == nil {
 			c.Logger.Error("purge expired cases", "purged", n, "err", err)
 		} else if n > 0 {
