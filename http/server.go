@@ -79,6 +79,8 @@ type Server struct {
 	Subscriptions vigil.SubscriptionService
 	// Incidents stores incidents and account facts; nil: no reporting.
 	Incidents vigil.IncidentService
+	// Preservation keeps legal holds (/v1/holds); nil: none.
+	Preservation vigil.PreservationService
 	// NCMEC is what the deployment says about itself in CyberTipline
 	// reports; nil: incidents are not rendered for NCMEC.
 	NCMEC *report.NCMECConfig
@@ -272,6 +274,7 @@ func (s *Server) routes() {
 	s.jobRoutes()
 	s.caseRoutes()
 	s.incidentRoutes()
+	s.holdRoutes()
 	s.quarantineRoutes()
 	s.ruleRoutes()
 
