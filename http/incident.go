@@ -210,20 +210,28 @@ func (s *Server) handleApproveIncident(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	if _, err := s.visibleIncident(r, id); err != nil {
-		writeError(w, r, err)
-		return
-	}
-	var inc *vigil.Incident
-	rec := auditRecord(r, vigil.AuditIncidentApprove, vigil.IncidentAuditTarget(id), nil)
-	if err := s.change(r, rec, func(ctx context.Context) (err error) {
-		inc, err = s.Incidents.ApproveIncident(ctx, id, actor(r))
-		return err
-	}); err != nil {
+	inc, err := s.approveIncident(r, id)
+	if err != nil {
 		writeError(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, inc)
+}
+
+// approveIncident approves incident id for the caller, audited
+// (vigil.AuditIncidentApprove): the one place approval happens, for the
+// JSON API and the UI alike.
+func (s *Server) approveIncident(r *http.Request, id int64) (*vigil.Incident, error) {
+	if _, err := s.visibleIncident(r, id); err != nil {
+		return nil, err
+	}
+	var inc *vigil.Incident
+	rec := auditRecord(r, vigil.AuditIncidentApprove, vigil.IncidentAuditTarget(id), nil)
+	err := s.change(r, rec, func(ctx context.Context) (err error) {
+		inc, err = s.Incidents.ApproveIncident(ctx, id, actor(r))
+		return err
+	})
+	return inc, err
 }
 
 // handleRenderIncident shows what would be sent (?format=ncmec, the only
@@ -309,17 +317,27 @@ func (s *Server) handleSubmitIncident(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	if s.Submitter == nil || s.SubmissionQueue == nil {
-		writeError(w, r, vigil.Errorf(vigil.EUNSUPPORTED, "this server does not send reports to NCMEC"))
-		return
-	}
-	if _, err := s.visibleIncident(r, id); err != nil {
+	sub, err := s.submitIncident(r, id)
+	if err != nil {
 		writeError(w, r, err)
 		return
 	}
+	writeJSON(w, http.StatusAccepted, sub)
+}
+
+// submitIncident starts (or finds and queues again) the sending of
+// incident id to NCMEC for the caller, audited (vigil.AuditReportSubmit):
+// the one place submission starts, for the JSON API and the UI alike.
+func (s *Server) submitIncident(r *http.Request, id int64) (*vigil.Submission, error) {
+	if s.Submitter == nil || s.SubmissionQueue == nil {
+		return nil, vigil.Errorf(vigil.EUNSUPPORTED, "this server does not send reports to NCMEC")
+	}
+	if _, err := s.visibleIncident(r, id); err != nil {
+		return nil, err
+	}
 	var sub *vigil.Submission
 	rec := auditRecord(r, vigil.AuditReportSubmit, vigil.IncidentAuditTarget(id), map[string]string{"destination": report.DestinationNCMEC})
-	err = s.change(r, rec, func(ctx context.Context) (err error) {
+	err := s.change(r, rec, func(ctx context.Context) (err error) {
 		sub, err = s.Submitter.Start(ctx, id, actor(r))
 		return err
 	})
@@ -329,16 +347,14 @@ func (s *Server) handleSubmitIncident(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return nil, err
 	}
 	if !sub.State.Finished() {
 		if err := s.SubmissionQueue.QueueSubmission(context.WithoutCancel(r.Context()), sub.ID); err != nil {
-			writeError(w, r, err)
-			return
+			return nil, err
 		}
 	}
-	writeJSON(w, http.StatusAccepted, sub)
+	return sub, nil
 }
 
 // liveSubmission returns the incident's unfinished NCMEC submission, if

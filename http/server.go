@@ -81,6 +81,10 @@ type Server struct {
 	Incidents vigil.IncidentService
 	// Preservation keeps legal holds (/v1/holds); nil: none.
 	Preservation vigil.PreservationService
+	// Retention is the deployment's retention of what was reported
+	// (vigil serve --report-retention), which the incident pages show; the
+	// purge in cmd/vigil applies it.
+	Retention vigil.RetentionPolicy
 	// NCMEC is what the deployment says about itself in CyberTipline
 	// reports; nil: incidents are not rendered for NCMEC.
 	NCMEC *report.NCMECConfig

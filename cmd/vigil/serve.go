@@ -164,7 +164,7 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 		js.OnSubmission(sub.Run)
 	}
 	srv.Rules, srv.CaseRetention = ruleStore, ruleFlags.caseRetention
-	srv.Preservation = db.Preservation
+	srv.Preservation, srv.Retention = db.Preservation, reportRetention.p
 	if *hmaCompat {
 		srv.HMA = &vhttp.HMAOptions{}
 		for _, h := range strings.Split(*hmaAllowedHosts, ",") {
