@@ -37,9 +37,10 @@ const preservedCase = `(
 
 // heldIncident is true while an active hold names the incident i or one
 // of its cases. It takes the current time twice.
-const heldIncident = `EXISTS (SELECT 1 FROM holds h WHERE h.released_at IS NULL AND (
-	(h.incident_id = i.id AND h.hold_until > ?)
-	OR (h.case_id IN (SELECT case_id FROM incident_cases WHERE incident_id = i.id) AND h.hold_until > ?)))`
+const heldIncident = `(
+	EXISTS (SELECT 1 FROM holds h WHERE h.incident_id = i.id AND h.released_at IS NULL AND h.hold_until > ?)
+	OR EXISTS (SELECT 1 FROM incident_cases hic JOIN holds h ON h.case_id = hic.case_id
+		WHERE hic.incident_id = i.id AND h.released_at IS NULL AND h.hold_until > ?))`
 
 const holdColumns = `id, incident_id, case_id, reason, requested_by, hold_until, created_by, created_at, updated_at,
 	released_by, released_at, release_reason`

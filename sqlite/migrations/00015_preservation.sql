@@ -33,8 +33,12 @@ CREATE INDEX holds_case ON holds (case_id, hold_until) WHERE released_at IS NULL
 
 ALTER TABLE incidents ADD COLUMN purged_at TEXT;
 CREATE INDEX incidents_live ON incidents (id) WHERE purged_at IS NULL;
+-- The purge reads every submission of each candidate incident; the
+-- partial index of live submissions does not serve that.
+CREATE INDEX submissions_incident ON submissions (incident_id);
 
 -- +goose Down
+DROP INDEX submissions_incident;
 DROP INDEX incidents_live;
 ALTER TABLE incidents DROP COLUMN purged_at;
 DROP TABLE holds;
