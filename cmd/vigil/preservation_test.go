@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -176,3 +178,63 @@ func TestPurgePreservation(t *testing.T) {
 }
 
 func caseTarget(id int64) string { return fmt.Sprintf("case:%d", id) }
+
+// TestHoldCommand makes, lists, extends and releases a hold from the
+// command line, each change audited by "cli".
+func TestHoldCommand(t *testing.T) {
+	ctx := context.Background()
+	data := newDataDir(t)
+	db, err := sqlite.Open(ctx, data, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := sqlite.NewCaseService(db)
+	if err := cases.CreateQueue(ctx, &vigil.Queue{Name: "q"}); err != nil {
+		t.Fatal(err)
+	}
+	c := &vigil.Case{Queue: "q", Kind: vigil.CaseKindConversation, RetainUntil: time.Now().Add(time.Hour),
+		Conversation: &vigil.CaseConversation{ConversationID: "c", Messages: []vigil.CaseMessage{{Speaker: "a", Text: "hi"}}}}
+	if err := cases.OpenCase(ctx, c, "test"); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	day := time.Now().UTC().AddDate(0, 2, 0).Format(time.DateOnly)
+	for _, bad := range [][]string{
+		{"hold", "create", "--data", data, "--reason", "x", "--until", day},
+		{"hold", "create", "--data", data, "--case", "1", "--incident", "1", "--reason", "x", "--until", day},
+		{"hold", "create", "--data", data, "--case", "1", "--until", day},
+		{"hold", "create", "--data", data, "--case", "1", "--reason", "x", "--until", "soon"},
+		{"hold", "release", "--data", data, "--reason", "x", "one"},
+	} {
+		if r := runExec(t, "", bad...); r.code != 2 {
+			t.Errorf("vigil %s: exit %d, stderr %q; want 2", strings.Join(bad, " "), r.code, r.stderr)
+		}
+	}
+	r := runExec(t, "", "hold", "create", "--data", data, "--case", fmt.Sprint(c.ID), "--reason", "court order 7", "--requested-by", "Court", "--until", day)
+	var h vigil.Hold
+	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &h) != nil || h.ID == 0 || h.CreatedBy != "cli" || h.Until.Format(time.DateOnly) != time.Now().UTC().AddDate(0, 2, 1).Format(time.DateOnly) {
+		t.Fatalf("create: %+v %+v", r, h)
+	}
+	if r := runExec(t, "", "hold", "create", "--data", data, "--case", "999", "--reason", "x", "--until", day); r.code != 1 {
+		t.Errorf("hold of an unknown case: %+v", r)
+	}
+	if r := runExec(t, "", "hold", "extend", "--data", data, "--until", time.Now().UTC().AddDate(0, 4, 0).Format(time.DateOnly), fmt.Sprint(h.ID)); r.code != 0 {
+		t.Errorf("extend: %+v", r)
+	}
+	if r := runExec(t, "", "hold", "list", "--data", data, "--active"); r.code != 0 || strings.Count(r.stdout, "\n") != 1 || !strings.Contains(r.stdout, "court order 7") {
+		t.Errorf("list: %+v", r)
+	}
+	if r := runExec(t, "", "hold", "release", "--data", data, "--reason", "lifted", fmt.Sprint(h.ID)); r.code != 0 || !strings.Contains(r.stdout, `"released_by":"cli"`) {
+		t.Errorf("release: %+v", r)
+	}
+	if r := runExec(t, "", "hold", "list", "--data", data, "--active"); r.code != 0 || r.stdout != "" {
+		t.Errorf("active after release: %+v", r)
+	}
+	if r := runExec(t, "", "audit", "list", "--data", data); r.code != 0 || strings.Count(r.stdout, `"actor":"cli","action":"hold.`) != 3 {
+		t.Errorf("audit of holds: %+v", r)
+	}
+	if r := runExec(t, "", "audit", "verify", "--data", data); r.code != 0 || !strings.Contains(r.stdout, "chain intact") {
+		t.Errorf("audit verify: %+v", r)
+	}
+}
