@@ -238,3 +238,57 @@ func TestHoldCommand(t *testing.T) {
 		t.Errorf("audit verify: %+v", r)
 	}
 }
+
+// holdAfterRead is a case store on which a hold is made on every case
+// ExpiredCases returns, just after it returns them: a curator's hold
+// arriving while a purge pass runs.
+type holdAfterRead struct {
+	*sqlite.CaseService
+	pres  *sqlite.PreservationService
+	until time.Time
+}
+
+func (h holdAfterRead) ExpiredCases(ctx context.Context, limit int) ([]*vigil.Case, error) {
+	cases, err := h.CaseService.ExpiredCases(ctx, limit)
+	for _, c := range cases {
+		if err := h.pres.CreateHold(ctx, &vigil.Hold{CaseID: c.ID, Reason: "arrived mid-pass", Until: h.until}, "key:1:curator"); err != nil {
+			return nil, err
+		}
+	}
+	return cases, err
+}
+
+// TestPurgeHoldMidPass checks that a hold made after the purge pass read a
+// case but before it purged it keeps the case and its media: the store's
+// transaction decides, and the media follows it.
+func TestPurgeHoldMidPass(t *testing.T) {
+	ctx := context.Background()
+	db, dir := mustOpenDB(t)
+	now := time.Date(2027, 1, 31, 9, 0, 0, 0, time.UTC)
+	db.Now = func() time.Time { return now }
+	store := mustOpenMedia(t, dir)
+	cases := sqlite.NewCaseService(db)
+	if err := cases.CreateQueue(ctx, &vigil.Queue{Name: "q"}); err != nil {
+		t.Fatal(err)
+	}
+	blob, err := store.Put(ctx, []byte("gradient stand-in"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &vigil.Case{Queue: "q", Kind: vigil.CaseKindConversation, RetainUntil: now.Add(time.Hour), Content: vigil.ContentRef{MediaID: blob},
+		Conversation: &vigil.CaseConversation{ConversationID: "c", Messages: []vigil.CaseMessage{{Speaker: "a", Text: "hi"}}}}
+	if err := cases.OpenCase(ctx, c, "test"); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(2 * time.Hour)
+	racing := holdAfterRead{CaseService: cases, pres: sqlite.NewPreservationService(db), until: now.AddDate(0, 1, 0)}
+	if n, err := purgeExpiredCases(ctx, racing, store); n != 0 || err != nil {
+		t.Errorf("purged %d, %v; want none", n, err)
+	}
+	if _, err := store.Get(ctx, blob); err != nil {
+		t.Errorf("media of the case held mid-pass: %v", err)
+	}
+	if got, err := cases.FindCase(ctx, c.ID); err != nil || got.Content.MediaID != blob || len(got.Conversation.Messages) != 1 {
+		t.Errorf("case held mid-pass: %+v, %v", got, err)
+	}
+}
