@@ -133,9 +133,19 @@ func (s *Server) handleUIIncident(w http.ResponseWriter, r *http.Request) {
 	}
 	var active bool
 	if s.Preservation != nil {
-		if p.Holds, err = s.Preservation.ListHolds(r.Context(), vigil.HoldFilter{IncidentID: id, Limit: vigil.MaxCaseLimit}); err != nil {
-			s.uiError(w, r, err)
-			return
+		// The incident's own holds and its cases': a hold on any of them
+		// keeps the incident, as the purge decides.
+		filters := []vigil.HoldFilter{{IncidentID: id, Limit: vigil.MaxCaseLimit}}
+		for _, c := range inc.CaseIDs {
+			filters = append(filters, vigil.HoldFilter{CaseID: c, Limit: vigil.MaxCaseLimit})
+		}
+		for _, f := range filters {
+			holds, err := s.Preservation.ListHolds(r.Context(), f)
+			if err != nil {
+				s.uiError(w, r, err)
+				return
+			}
+			p.Holds = append(p.Holds, holds...)
 		}
 		now := time.Now()
 		active = slices.ContainsFunc(p.Holds, func(h *vigil.Hold) bool { return h.Active(now) })

@@ -165,4 +165,14 @@ func TestUIIncidents(t *testing.T) {
 			t.Errorf("%d %s records", n, action)
 		}
 	}
+	// A hold on one of its cases keeps the incident too, and shows on it.
+	code, _, body = cu.get(t, path)
+	if code != 200 || strings.Contains(body, "A legal hold keeps it longer") {
+		t.Errorf("incident page after release (%d) still says it is held", code)
+	}
+	must(t, ts.Preservation.CreateHold(ctx, &vigil.Hold{CaseID: c.ID, Reason: "case request", Until: time.Now().Add(48 * time.Hour)}, "admin"))
+	code, _, body = cu.get(t, path)
+	if code != 200 || !strings.Contains(body, fmt.Sprintf("on case %d", c.ID)) || !strings.Contains(body, "A legal hold keeps it longer") {
+		t.Errorf("incident page with a held case (%d): %s", code, body)
+	}
 }
