@@ -165,7 +165,8 @@ func (s *Server) keptText(inc *vigil.Incident, subs []*vigil.Submission, held bo
 	if until, ok := s.Retention.RetainUntil(subs); !ok {
 		text = "Kept with its cases' evidence: it has not been sent (or a submission is under way)."
 	} else {
-		text = "Kept with its cases' evidence until " + until.UTC().Format("2006-01-02 15:04 UTC") + " (retention " + s.Retention.String() + " months after submission)."
+		text = "Kept with its cases' evidence until " + until.UTC().Format("2006-01-02 15:04 UTC") +
+			", by the retention policy " + s.Retention.String() + " (months after submission, by destination)."
 	}
 	if held {
 		text += " A legal hold keeps it longer."
