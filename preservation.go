@@ -235,7 +235,9 @@ type PreservationService interface {
 	// under p and not held (ECONFLICT otherwise). The incident keeps its
 	// id, state, case ids, times and who approved it; its submissions
 	// their destination, state and report id: what the transparency
-	// figures count. Its cases' evidence is then purged with theirs.
+	// figures count. The reported user's account facts are deleted too,
+	// unless another incident not yet purged is about that user. Its
+	// cases' evidence is then purged with theirs.
 	PurgeIncident(ctx context.Context, id int64, p RetentionPolicy) error
 }
 

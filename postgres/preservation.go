@@ -387,8 +387,21 @@ func (s *PreservationService) PurgeIncident(ctx context.Context, id int64, p vig
 				return err
 			}
 		}
+		// The reported user's account facts went into the report; they go
+		// with the last incident about that user still kept.
+		res, err := tx.ExecContext(ctx, `DELETE FROM account_facts WHERE user_id = ?
+			AND NOT EXISTS (SELECT 1 FROM incidents WHERE reported_user = ? AND purged_at IS NULL)`,
+			inc.ReportedUser, inc.ReportedUser)
+		if err != nil {
+			return err
+		}
+		facts, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
 		return vigil.AuditResult(ctx, map[string]any{
-			"case_ids": inc.CaseIDs, "submissions": len(subs), "retained_until": until, "policy": p.String(),
+			"case_ids": inc.CaseIDs, "submissions": len(subs), "account_facts_deleted": facts > 0,
+			"retained_until": until, "policy": p.String(),
 		})
 	})
 	if err != nil {

@@ -251,6 +251,10 @@ func TestPreservationService(t *testing.T, open Opener) {
 		if one, err := s.Preservation.ExpiredIncidents(ctx, policy, 1); err != nil || len(one) != 1 {
 			t.Errorf("limit 1: %d, %v", len(one), err)
 		}
+		for _, u := range []string{"u1", "u2", "u3"} {
+			_, err := s.Incidents.AddAccountFacts(ctx, &vigil.AccountFacts{UserID: u, ScreenName: "sun-" + u})
+			must(t, err)
+		}
 		rec := &vigil.AuditRecord{Actor: "vigil", Action: vigil.AuditIncidentPurge, Target: vigil.IncidentAuditTarget(incSent.ID)}
 		must(t, s.Preservation.PurgeIncident(vigil.WithAudit(ctx, rec), incSent.ID, policy))
 		if rec.Seq == 0 || rec.Detail == "" {
@@ -269,10 +273,21 @@ func TestPreservationService(t *testing.T, open Opener) {
 		if left.ReportID != 42 || left.State != vigil.SubmissionFinished || len(left.Attempts) != 0 || len(left.Files) != 0 {
 			t.Errorf("submission of a purged incident %+v", left)
 		}
+		// The reported user's facts went with the incident; another
+		// user's stay.
+		_, err = s.Incidents.FindAccountFacts(ctx, "u1")
+		wantCode(t, err, vigil.ENOTFOUND)
+		_, err = s.Incidents.FindAccountFacts(ctx, "u2")
+		must(t, err)
+		// A user with another incident still kept keeps their facts.
+		incident(t, s, confirmed(t, s, f, clock, "u3", ""))
+		must(t, s.Preservation.PurgeIncident(ctx, incEU.ID, policy))
+		_, err = s.Incidents.FindAccountFacts(ctx, "u3")
+		must(t, err)
 		wantCode(t, s.Submissions.CreateSubmission(ctx, &vigil.Submission{IncidentID: incSent.ID, Destination: "eu", CreatedBy: "a"}), vigil.ECONFLICT)
 		wantCode(t, s.Preservation.CreateHold(ctx, &vigil.Hold{IncidentID: incSent.ID, Reason: "late", Until: clock.Now().Add(day)}, "a"), vigil.ECONFLICT)
-		if got := expiredIncidents(); len(got) != 1 || got[0] != incEU.ID {
-			t.Errorf("expired after the purge: %v", got)
+		if got := expiredIncidents(); len(got) != 0 {
+			t.Errorf("expired after the purges: %v", got)
 		}
 
 		// The purged incident's case now follows its own retention; the
