@@ -491,6 +491,10 @@ type CaseService interface {
 	// ExpiredCases returns cases whose retention has ended and that still
 	// hold evidence; PurgeCase deletes a case's evidence (matches,
 	// conversation text, media id) and records an "expired" event.
+	// Preservation overrides a case's own retention: a case in an
+	// incident not yet purged, or under an active legal hold, is not
+	// expired, and PurgeCase refuses it with ECONFLICT, checked in its
+	// own transaction (see PreservationService).
 	ExpiredCases(ctx context.Context, limit int) ([]*Case, error)
 	PurgeCase(ctx context.Context, id int64) error
 	// MediaInUse reports whether a case not yet purged holds the media

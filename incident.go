@@ -128,6 +128,10 @@ type Incident struct {
 	UpdatedAt  time.Time  `json:"updated_at"`
 	ApprovedBy string     `json:"approved_by,omitempty"`
 	ApprovedAt *time.Time `json:"approved_at,omitempty"`
+	// PurgedAt is when retention ended and the incident's evidence was
+	// deleted (PreservationService.PurgeIncident); a purged incident is
+	// never sent.
+	PurgedAt *time.Time `json:"purged_at,omitempty"`
 }
 
 // Enticement reports whether the incident is about grooming or

@@ -210,20 +210,28 @@ func (s *Server) handleApproveIncident(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	if _, err := s.visibleIncident(r, id); err != nil {
-		writeError(w, r, err)
-		return
-	}
-	var inc *vigil.Incident
-	rec := auditRecord(r, vigil.AuditIncidentApprove, vigil.IncidentAuditTarget(id), nil)
-	if err := s.change(r, rec, func(ctx context.Context) (err error) {
-		inc, err = s.Incidents.ApproveIncident(ctx, id, actor(r))
-		return err
-	}); err != nil {
+	inc, err := s.approveIncident(r, id)
+	if err != nil {
 		writeError(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, inc)
+}
+
+// approveIncident approves incident id for the caller, audited
+// (vigil.AuditIncidentApprove): the one place approval happens, for the
+// JSON API and the UI alike.
+func (s *Server) approveIncident(r *http.Request, id int64) (*vigil.Incident, error) {
+	if _, err := s.visibleIncident(r, id); err != nil {
+		return nil, err
+	}
+	var inc *vigil.Incident
+	rec := auditRecord(r, vigil.AuditIncidentApprove, vigil.IncidentAuditTarget(id), nil)
+	err := s.change(r, rec, func(ctx context.Context) (err error) {
+		inc, err = s.Incidents.ApproveIncident(ctx, id, actor(r))
+		return err
+	})
+	return inc, err
 }
 
 // handleRenderIncident shows what would be sent (?format=ncmec, the only
@@ -257,12 +265,25 @@ func (s *Server) handleRenderIncident(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
+	if err := renderable(inc); err != nil {
+		writeError(w, r, err)
+		return
+	}
 	out, err := report.Render(r.Context(), s.Incidents, s.NCMECValidator, inc, *s.NCMEC)
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// renderable refuses to render a purged incident: its evidence is gone,
+// and an empty report is not what was sent.
+func renderable(inc *vigil.Incident) error {
+	if inc.PurgedAt != nil {
+		return vigil.Errorf(vigil.ECONFLICT, "incident %d was purged when its retention ended: there is nothing left to render", inc.ID)
+	}
+	return nil
 }
 
 // renderDSA writes the incident's DSA statements of reasons. The day the
@@ -284,6 +305,10 @@ func (s *Server) renderDSA(w http.ResponseWriter, r *http.Request, id int64) {
 	}
 	inc, err := s.visibleIncident(r, id)
 	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if err := renderable(inc); err != nil {
 		writeError(w, r, err)
 		return
 	}
@@ -335,28 +360,37 @@ func (s *Server) handleSubmitIncident(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	if s.Submitter == nil || s.SubmissionQueue == nil {
-		writeError(w, r, vigil.Errorf(vigil.EUNSUPPORTED, "this server does not send reports"))
-		return
-	}
 	dest := r.URL.Query().Get("destination")
 	if dest == "" {
 		dest = report.DestinationNCMEC
+	}
+	sub, err := s.submitIncident(r, id, dest)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusAccepted, sub)
+}
+
+// submitIncident starts (or finds and queues again) the sending of
+// incident id to NCMEC for the caller, audited (vigil.AuditReportSubmit):
+// the one place submission starts, for the JSON API and the UI alike.
+func (s *Server) submitIncident(r *http.Request, id int64, dest string) (*vigil.Submission, error) {
+	if s.Submitter == nil || s.SubmissionQueue == nil {
+		return nil, vigil.Errorf(vigil.EUNSUPPORTED, "this server does not send reports")
 	}
 	if _, err := s.Submitter.Destination(dest); err != nil {
 		if vigil.ErrorCode(err) == vigil.ENOTFOUND {
 			err = badRequest("%s", vigil.ErrorMessage(err))
 		}
-		writeError(w, r, err)
-		return
+		return nil, err
 	}
 	if _, err := s.visibleIncident(r, id); err != nil {
-		writeError(w, r, err)
-		return
+		return nil, err
 	}
 	var sub *vigil.Submission
 	rec := auditRecord(r, vigil.AuditReportSubmit, vigil.IncidentAuditTarget(id), map[string]string{"destination": dest})
-	err = s.change(r, rec, func(ctx context.Context) (err error) {
+	err := s.change(r, rec, func(ctx context.Context) (err error) {
 		sub, err = s.Submitter.Start(ctx, id, dest, actor(r))
 		return err
 	})
@@ -366,16 +400,14 @@ func (s *Server) handleSubmitIncident(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return nil, err
 	}
 	if !sub.State.Finished() {
 		if err := s.SubmissionQueue.QueueSubmission(context.WithoutCancel(r.Context()), sub.ID); err != nil {
-			writeError(w, r, err)
-			return
+			return nil, err
 		}
 	}
-	writeJSON(w, http.StatusAccepted, sub)
+	return sub, nil
 }
 
 // liveSubmission returns the incident's unfinished submission to dest,

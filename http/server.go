@@ -82,6 +82,12 @@ type Server struct {
 	Subscriptions vigil.SubscriptionService
 	// Incidents stores incidents and account facts; nil: no reporting.
 	Incidents vigil.IncidentService
+	// Preservation keeps legal holds (/v1/holds); nil: none.
+	Preservation vigil.PreservationService
+	// Retention is the deployment's retention of what was reported
+	// (vigil serve --report-retention), which the incident pages show; the
+	// purge in cmd/vigil applies it.
+	Retention vigil.RetentionPolicy
 	// NCMEC is what the deployment says about itself in CyberTipline
 	// reports; nil: incidents are not rendered for NCMEC.
 	NCMEC *report.NCMECConfig
@@ -282,6 +288,7 @@ func (s *Server) routes() {
 	s.jobRoutes()
 	s.caseRoutes()
 	s.incidentRoutes()
+	s.holdRoutes()
 	s.quarantineRoutes()
 	s.ruleRoutes()
 

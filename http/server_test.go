@@ -56,6 +56,7 @@ func mustOpenServer(tb testing.TB, options ...func(*vhttp.Server)) *testServer {
 	s.Cases, s.Rules, s.Media = sqlite.NewCaseService(db), sqlite.NewRuleService(db), newMemMedia()
 	s.Incidents = sqlite.NewIncidentService(db)
 	s.Items = sqlite.NewContentItemService(db)
+	s.Preservation = sqlite.NewPreservationService(db)
 	feeds := sqlite.NewFeedService(db)
 	s.Feeds, s.Subscriptions = feeds, feeds
 	// Sends nowhere until a test gives it a queue (SubmissionQueue).

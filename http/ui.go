@@ -139,6 +139,7 @@ func (s *Server) uiRoutes() {
 	page("POST /ui/entries/{id}/release", s.handleUIRelease, curator)
 	page("POST /ui/entries/{id}/retract", s.handleUIRetract, curator)
 	page("GET /ui/quarantine", s.handleUIQuarantined, curator)
+	s.uiIncidentRoutes(page)
 }
 
 // uiHeaders sets the strict headers every UI response carries.
@@ -253,8 +254,10 @@ type pageData struct {
 	Flash      string
 	Nav        string // which nav item is current
 	CanBanks   bool
-	Curator    bool // curator or admin: bank changes and the quarantine list
-	Page       any  // the page's own data
+	// Incidents: reviewer, curator or admin (the incident pages).
+	Incidents bool
+	Curator   bool // curator or admin: bank changes and the quarantine list
+	Page      any  // the page's own data
 }
 
 // flashes are the messages a redirect may ask a page to show, by code, so
@@ -267,6 +270,10 @@ var flashes = map[string]string{
 	"break":     "Break taken: the counter starts again.",
 	"loggedout": "You are logged out.",
 	"entry":     "Entry updated.",
+	"approved":  "Incident approved: it may be sent now.",
+	"submitted": "Submission queued: attempts and replies show below as they happen.",
+	"hold":      "Legal hold saved.",
+	"released":  "Legal hold released: retention applies again.",
 }
 
 // render writes a page. Templates render into a buffer first, so that a
@@ -284,6 +291,7 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 		pd.BreakDueIn = int((s.UI.breakEvery() - stretch) / time.Second)
 		pd.Curator = snap.key.Role == vigil.RoleAdmin || snap.key.Role == vigil.RoleCurator
 		pd.CanBanks = pd.Curator || snap.key.Role == vigil.RoleReviewer
+		pd.Incidents = pd.CanBanks && s.Incidents != nil
 	}
 	var buf bytes.Buffer
 	t := s.ui.pages[name]

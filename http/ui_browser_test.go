@@ -246,3 +246,37 @@ func TestBrowserConversationCase(t *testing.T) {
 		t.Fatalf("no break reminder after the interval: %v", err)
 	}
 }
+
+// TestBrowserIncidentMediaBlurred opens an incident page in a real
+// browser and checks that its files' media arrive as the reduced
+// rendition and show blurred and greyscale, as on case pages.
+func TestBrowserIncidentMediaBlurred(t *testing.T) {
+	ctx := browser(t)
+	ts := mustOpenServer(t)
+	f := seedReview(t, ts)
+	if code := ts.do(t, vigil.RoleReviewer, "POST", "/v1/cases/"+strconv.FormatInt(f.imageCase, 10)+"/decision", "",
+		jsonBody(map[string]string{"verdict": "confirmed", "category": "B2"}), nil); code != 200 {
+		t.Fatalf("decide %d", code)
+	}
+	var inc vigil.Incident
+	if code := ts.do(t, vigil.RoleReviewer, "POST", "/v1/incidents", "", jsonBody(map[string]any{"case_ids": []int64{f.imageCase}}), &inc); code != 201 {
+		t.Fatalf("create incident %d", code)
+	}
+	path := "/ui/incidents/" + strconv.FormatInt(inc.ID, 10)
+	do(t, ctx, "log in and open the incident",
+		chromedp.Navigate(ts.URL()+path),
+		chromedp.WaitVisible(chromedp.CSS("#key")),
+		chromedp.SendKeys(chromedp.CSS("#key"), ts.keys[vigil.RoleReviewer]),
+		chromedp.Submit(chromedp.CSS("#key")),
+		chromedp.WaitVisible(chromedp.CSS("#files img.media")),
+	)
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`(() => { const i = document.querySelector("#files img.media"); return i.complete && i.naturalWidth > 0 })()`)); err != nil {
+		t.Fatalf("preview did not load: %v", err)
+	}
+	if w := eval[int](t, ctx, `document.querySelector("#files img.media").naturalWidth`); w > 160 {
+		t.Fatalf("preview is %d pixels wide: not the reduced rendition", w)
+	}
+	if filter := eval[string](t, ctx, `getComputedStyle(document.querySelector("#files img.media")).filter`); !strings.Contains(filter, "blur(") || !strings.Contains(filter, "grayscale(") {
+		t.Fatalf("incident media filter %q, want blur and grayscale", filter)
+	}
+}

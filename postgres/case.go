@@ -917,11 +917,15 @@ func (s *CaseService) BankPrecision(ctx context.Context) ([]*vigil.BankStats, er
 
 // ExpiredCases returns cases past their retention that still hold
 // evidence, the longest expired first. Retention applies whatever the
-// case's state: an undecided case loses its evidence too.
+// case's state: an undecided case loses its evidence too. Preservation
+// comes first: a case in an incident not yet purged, or under an active
+// hold, is not expired (preservedCase), so the evidence an unsent or
+// recently submitted report needs is never deleted.
 //
 // Cases opened from one upload share its media blob. A case whose blob
-// another case still within its retention holds comes back with an empty
-// MediaID, so that the retention pass leaves the blob to the last of them.
+// another case still keeps (within its retention, or preserved) holds
+// comes back with an empty MediaID, so that the retention pass leaves the
+// blob to the last of them.
 func (s *CaseService) ExpiredCases(ctx context.Context, limit int) ([]*vigil.Case, error) {
 	if limit <= 0 {
 		limit = vigil.DefaultCaseLimit
@@ -931,8 +935,9 @@ func (s *CaseService) ExpiredCases(ctx context.Context, limit int) ([]*vigil.Cas
 	err := s.db.read(ctx, func(tx *pgTx) error {
 		var err error
 		cases, err = queryAll(ctx, tx, scanCase, `SELECT `+caseColumns+caseFrom+`
-			WHERE c.purged_at IS NULL AND c.retain_until <= ? ORDER BY c.retain_until, c.id LIMIT ?`,
-			now, min(limit, vigil.MaxCaseLimit))
+			WHERE c.purged_at IS NULL AND c.retain_until <= ? AND NOT `+preservedCase+`
+			ORDER BY c.retain_until, c.id LIMIT ?`,
+			now, now, min(limit, vigil.MaxCaseLimit))
 		if err != nil {
 			return err
 		}
@@ -943,9 +948,9 @@ func (s *CaseService) ExpiredCases(ctx context.Context, limit int) ([]*vigil.Cas
 			// The expression is the index's, so the index serves it.
 			var n int
 			if err := tx.QueryRowContext(ctx, `
-				SELECT COUNT(*) FROM cases
-				WHERE ((content::jsonb) ->> 'media_id') = ? AND purged_at IS NULL AND retain_until > ?`,
-				c.Content.MediaID, now).Scan(&n); err != nil {
+				SELECT COUNT(*) FROM cases c
+				WHERE ((c.content::jsonb) ->> 'media_id') = ? AND c.purged_at IS NULL AND (c.retain_until > ? OR `+preservedCase+`)`,
+				c.Content.MediaID, now, now).Scan(&n); err != nil {
 				return err
 			}
 			if n > 0 {
@@ -963,7 +968,10 @@ func (s *CaseService) ExpiredCases(ctx context.Context, limit int) ([]*vigil.Cas
 // PurgeCase deletes a case's evidence: its matches, the messages of its
 // conversation and its media id. The case keeps its queue, state,
 // decision, platform ids and history, which transparency figures count.
-// Purging a purged case does nothing.
+// Purging a purged case does nothing. A case preservation keeps (in an
+// incident not yet purged, or held) is refused with ECONFLICT, checked in
+// the purge's own transaction: a hold made after ExpiredCases read the
+// case still wins.
 func (s *CaseService) PurgeCase(ctx context.Context, id int64) error {
 	now := s.db.now()
 	err := s.db.write(ctx, func(tx *pgTx) error {
@@ -975,6 +983,13 @@ func (s *CaseService) PurgeCase(ctx context.Context, id int64) error {
 		}
 		if purged.Valid {
 			return nil
+		}
+		var preserved bool
+		if err := tx.QueryRowContext(ctx, `SELECT `+preservedCase+` FROM cases c WHERE c.id = ?`, formatTime(now), id).Scan(&preserved); err != nil {
+			return err
+		}
+		if preserved {
+			return vigil.Errorf(vigil.ECONFLICT, "case %d is kept: it is in an incident within its retention, or under a legal hold", id)
 		}
 		c, err := findCase(ctx, tx, id)
 		if err != nil {

@@ -58,6 +58,7 @@ func TestStore(t *testing.T) {
 			SetQuarantinePolicy: func(p vigil.QuarantinePolicy) { cases.Policy, feeds.Policy = p, p },
 			Incidents:           postgres.NewIncidentService(db),
 			Submissions:         postgres.NewSubmissionService(db),
+			Preservation:        postgres.NewPreservationService(db),
 		}
 	})
 }

@@ -82,7 +82,7 @@ func (s *IncidentService) CreateIncident(ctx context.Context, inc *vigil.Inciden
 	return nil
 }
 
-const incidentColumns = `id, state, body, created_by, created_at, updated_at, approved_by, approved_at`
+const incidentColumns = `id, state, body, created_by, created_at, updated_at, approved_by, approved_at, purged_at`
 
 func scanIncident(row scanner) (*vigil.Incident, error) {
 	var (
@@ -91,8 +91,9 @@ func scanIncident(row scanner) (*vigil.Incident, error) {
 		state, body, by           string
 		created, updated          string
 		approvedBy, approvedAtStr sql.NullString
+		purgedAt                  sql.NullString
 	)
-	if err := row.Scan(&id, &state, &body, &by, &created, &updated, &approvedBy, &approvedAtStr); err != nil {
+	if err := row.Scan(&id, &state, &body, &by, &created, &updated, &approvedBy, &approvedAtStr, &purgedAt); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal([]byte(body), &inc); err != nil {
@@ -108,6 +109,9 @@ func scanIncident(row scanner) (*vigil.Incident, error) {
 		return nil, err
 	}
 	if inc.ApprovedAt, err = parseNullTime(approvedAtStr); err != nil {
+		return nil, err
+	}
+	if inc.PurgedAt, err = parseNullTime(purgedAt); err != nil {
 		return nil, err
 	}
 	return &inc, nil

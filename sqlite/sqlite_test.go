@@ -50,6 +50,7 @@ func TestStore(t *testing.T) {
 			SetQuarantinePolicy: func(p vigil.QuarantinePolicy) { cases.Policy, feeds.Policy = p, p },
 			Incidents:           sqlite.NewIncidentService(db),
 			Submissions:         sqlite.NewSubmissionService(db),
+			Preservation:        sqlite.NewPreservationService(db),
 		}
 	})
 }

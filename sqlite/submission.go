@@ -37,6 +37,9 @@ func (s *SubmissionService) CreateSubmission(ctx context.Context, sub *vigil.Sub
 		if err != nil {
 			return err
 		}
+		if inc.PurgedAt != nil {
+			return vigil.Errorf(vigil.ECONFLICT, "incident %d was purged when its retention ended: nothing is left to send", inc.ID)
+		}
 		if inc.State != vigil.IncidentApproved {
 			return vigil.Errorf(vigil.ECONFLICT, "incident %d is %s: only an approved incident is sent", inc.ID, inc.State)
 		}

@@ -45,6 +45,8 @@ type Services struct {
 	// Incidents stores incidents built from Cases' confirmed cases.
 	Incidents   vigil.IncidentService
 	Submissions vigil.SubmissionService
+	// Preservation keeps legal holds and purges expired incidents.
+	Preservation vigil.PreservationService
 
 	// SetNow replaces the store's clock. The tests use whole seconds, so a
 	// store may keep times at any precision down to a millisecond.
@@ -73,6 +75,7 @@ func TestAll(t *testing.T, open Opener) {
 	t.Run("SubscriptionState", func(t *testing.T) { TestSubscriptionState(t, open) })
 	t.Run("IncidentService", func(t *testing.T) { TestIncidentService(t, open) })
 	t.Run("SubmissionService", func(t *testing.T) { TestSubmissionService(t, open) })
+	t.Run("PreservationService", func(t *testing.T) { TestPreservationService(t, open) })
 }
 
 // Clock is a fake clock for SetNow. It starts at a fixed time and moves

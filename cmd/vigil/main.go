@@ -49,7 +49,7 @@ func NewMain() *Main {
 }
 
 // commands are the subcommands, for dispatch and for "vigil help TOPIC".
-var commands = []string{"audit", "bank", "eval", "feed", "grooming", "hash", "init", "key", "match", "report", "rules", "scan", "serve", "version"}
+var commands = []string{"audit", "bank", "eval", "feed", "grooming", "hash", "hold", "init", "key", "match", "report", "rules", "scan", "serve", "version"}
 
 // Run runs a command line and returns its error: nil also when help was
 // asked for and printed, a *usageError for a mistake in the command line.
@@ -97,6 +97,8 @@ func (m *Main) run(ctx context.Context, args []string) error {
 		return (&ScanCommand{m}).Run(ctx, args)
 	case "key":
 		return (&KeyCommand{m}).Run(ctx, args)
+	case "hold":
+		return (&HoldCommand{m}).Run(ctx, args)
 	case "grooming":
 		return (&GroomingCommand{m}).Run(ctx, args)
 	case "rules":
@@ -124,6 +126,7 @@ Commands:
 	feed      publish banks as signed feeds and subscribe to other instances' feeds
 	grooming  score conversations for grooming risk (grooming score FILE)
 	hash      hash images and videos: PDQ, vPDQ, MD5, SHA-1, SHA-256
+	hold      create, list, extend and release legal holds (keep incidents and cases past retention)
 	init      create a data directory: the embedded store the commands below use
 	key       create, list and revoke API keys
 	match     hash files and match them against the local banks
@@ -133,7 +136,7 @@ Commands:
 	serve     serve the API, the review UI and background jobs on the embedded store
 	version   print the version
 
-audit, bank, feed, key, match, report and scan (without --server) work on a data directory
+audit, bank, feed, hold, key, match, report and scan (without --server) work on a data directory
 (--data, default ./vigil-data) made by "vigil init" or "vigil serve"; they
 never create one.
 

@@ -46,6 +46,8 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	for _, name := range []string{"refresh", "max-bytes", "max-pixels", "conversation-retention", "job-workers"} {
 		fs.limit(name, positive())
 	}
+	reportRetention := &retentionFlag{}
+	fs.Var(reportRetention, "report-retention", "how long, in months after it was submitted, an incident, what was sent of it and its cases' evidence are kept before the hourly purge deletes them: MONTHS (every destination) and DESTINATION=MONTHS items, comma-separated, e.g. 12,eu=12; legal holds (POST /v1/holds) keep them longer. Unsent incidents are kept (default 12, as 18 U.S.C. 2258A and the EU proposal ask)")
 	ncmecConfig := fs.String("ncmec-config", "", "JSON file of the deployment's NCMEC reporter settings: incidents are rendered for NCMEC (GET /v1/incidents/{id}/render) only with it")
 	dsaConfig := fs.String("dsa-config", "", "JSON file of the deployment's DSA statement of reasons settings: incidents are rendered for the EU Transparency Database (GET /v1/incidents/{id}/render?format=dsa) only with it")
 	ncmecURL := fs.String("ncmec-url", report.NCMECTestURL, "NCMEC ISPWS base URL (the default is NCMEC's test environment, whose reports are discarded; production is "+report.NCMECProductionURL+")")
@@ -171,6 +173,7 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 		js.OnSubmission(sub.Run)
 	}
 	srv.Rules, srv.CaseRetention = ruleStore, ruleFlags.caseRetention
+	srv.Preservation, srv.Retention = db.Preservation, reportRetention.p
 	if *hmaCompat {
 		srv.HMA = &vhttp.HMAOptions{AllowedHosts: splitHosts(*hmaAllowedHosts)}
 	}
@@ -194,7 +197,7 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 		go db.follow(runCtx, *refresh, m.Refresh)
 	}
 	go c.purge(runCtx, conversations, signals)
-	go c.purgeCases(runCtx, cases, mediaStore)
+	go c.purgeCases(runCtx, cases, db.Preservation, reportRetention.p, mediaStore)
 
 	<-ctx.Done()
 	c.Logger.Info("shutting down")

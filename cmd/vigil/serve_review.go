@@ -106,42 +106,59 @@ func (c *ServeCommand) logAutoQuarantine(q autoQuarantine) {
 // purgeCaseBatch is how many expired cases one pass reads at a time.
 const purgeCaseBatch = 100
 
-// purgeExpiredCases deletes the media and evidence of every case whose
-// retention has ended, and returns how many it purged. A case whose media
-// cannot be deleted keeps its evidence (and its media id) until a later
-// pass, so no blob is left without a reference.
+// purgeExpiredCases deletes the evidence and media of every case whose
+// retention has ended, and returns how many it purged. The store decides,
+// in each purge's own transaction, that the case may go (PurgeCase checks
+// preservation again: a hold made since the case was read keeps it), and
+// only then is its media deleted, unless another case not yet purged
+// holds the same blob: media is never deleted for a case that is kept. A
+// blob whose deletion fails has no case left, and sweepOrphanMedia
+// deletes it later.
 func purgeExpiredCases(ctx context.Context, cases vigil.CaseService, store vigil.MediaStore) (int, error) {
 	n := 0
+	var firstErr error
 	for {
 		expired, err := cases.ExpiredCases(ctx, purgeCaseBatch)
 		if err != nil {
 			return n, err
 		}
 		progress := 0
-		var firstErr error
 		for _, cs := range expired {
-			if id := cs.Content.MediaID; id != "" {
-				if err := store.Delete(ctx, id); err != nil {
-					if firstErr == nil {
-						firstErr = fmt.Errorf("case %d: %w", cs.ID, err)
-					}
-					continue
-				}
+			rec := &vigil.AuditRecord{Actor: purgeActor, Action: vigil.AuditCasePurge, Target: fmt.Sprintf("case:%d", cs.ID)}
+			if err := rec.SetDetail(map[string]any{"retain_until": cs.RetainUntil, "media": cs.Content.MediaID != ""}); err != nil {
+				return n, err
 			}
-			if err := cases.PurgeCase(ctx, cs.ID); err != nil {
+			if err := cases.PurgeCase(vigil.WithAudit(ctx, rec), cs.ID); vigil.ErrorCode(err) == vigil.ECONFLICT {
+				// Preserved since it was read (a hold made just now): kept.
+				continue
+			} else if err != nil {
 				return n, err
 			}
 			n++
 			progress++
+			if err := deleteUnheldMedia(ctx, cases, store, cs.Content.MediaID); err != nil && firstErr == nil {
+				firstErr = fmt.Errorf("media of purged case %d (the orphan sweep retries it): %w", cs.ID, err)
+			}
 		}
-		if firstErr != nil && progress == 0 {
-			// Every case left is stuck on its media; try again next pass.
-			return n, firstErr
-		}
-		if len(expired) < purgeCaseBatch {
+		if len(expired) < purgeCaseBatch || progress == 0 {
 			return n, firstErr
 		}
 	}
+}
+
+// deleteUnheldMedia deletes blob id unless a case not yet purged holds it.
+func deleteUnheldMedia(ctx context.Context, cases vigil.CaseService, store vigil.MediaStore, id string) error {
+	if id == "" {
+		return nil
+	}
+	inUse, err := cases.MediaInUse(ctx, id)
+	if err != nil || inUse {
+		return err
+	}
+	if err := store.Delete(ctx, id); err != nil && vigil.ErrorCode(err) != vigil.ENOTFOUND {
+		return err
+	}
+	return nil
 }
 
 // orphanAge is how old a blob that no case holds must be before the sweep
@@ -167,12 +184,19 @@ func sweepOrphanMedia(ctx context.Context, cases vigil.CaseService, store *media
 	return n, err
 }
 
-// purgeCases runs purgeExpiredCases hourly, and sweepOrphanMedia daily,
-// until ctx ends.
-func (c *ServeCommand) purgeCases(ctx context.Context, cases vigil.CaseService, store *media.Store) {
+// purgeCases runs purgeExpiredIncidents and then purgeExpiredCases
+// hourly, and sweepOrphanMedia daily, until ctx ends. Incidents go first:
+// the cases of an incident purged in a pass are purged in the same pass.
+func (c *ServeCommand) purgeCases(ctx context.Context, cases vigil.CaseService, pres vigil.PreservationService,
+	policy vigil.RetentionPolicy, store *media.Store) {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
 	for pass := 0; ; pass++ {
+		if n, err := purgeExpiredIncidents(ctx, pres, policy); err != nil && ctx.Err() == nil {
+			c.Logger.Error("purge expired incidents", "purged", n, "err", err)
+		} else if n > 0 {
+			c.Logger.Info("purged expired incidents", "count", n, "retention", policy.String())
+		}
 		if n, err := purgeExpiredCases(ctx, cases, store); err != nil && ctx.Err() == nil {
 			c.Logger.Error("purge expired cases", "purged", n, "err", err)
 		} else if n > 0 {

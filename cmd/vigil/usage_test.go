@@ -123,6 +123,10 @@ func TestEveryNumericFlagIsRanged(t *testing.T) {
 			for _, sub := range []string{"create", "list", "revoke"} {
 				lines = append(lines, []string{"key", sub})
 			}
+		case "hold":
+			for _, sub := range []string{"create", "list", "extend", "release"} {
+				lines = append(lines, []string{"hold", sub})
+			}
 		case "feed":
 			for _, sub := range []string{"keygen", "create", "cut", "rotate", "subscribe", "sync", "list", "stopncii"} {
 				lines = append(lines, []string{"feed", sub})

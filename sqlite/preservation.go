@@ -1,0 +1,411 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/vigil-oss/vigil"
+)
+
+// Ensure PreservationService implements the interface.
+var _ vigil.PreservationService = (*PreservationService)(nil)
+
+// PreservationService stores legal holds and purges expired incidents in
+// SQLite.
+type PreservationService struct {
+	db *DB
+}
+
+// NewPreservationService returns a PreservationService on db.
+func NewPreservationService(db *DB) *PreservationService { return &PreservationService{db: db} }
+
+// preservedCase is true while preservation keeps the case c (the alias of
+// cases in the query) whatever its own retention says: it is in an
+// incident not yet purged (an unsent one, one within its retention, a
+// held one), or under an active hold of its own. It takes one argument:
+// the current time. Both ExpiredCases and PurgeCase use it, so the
+// purge's choice and its check in the transaction cannot differ.
+const preservedCase = `(
+	EXISTS (SELECT 1 FROM incident_cases pic JOIN incidents pi ON pi.id = pic.incident_id
+		WHERE pic.case_id = c.id AND pi.purged_at IS NULL)
+	OR EXISTS (SELECT 1 FROM holds ph WHERE ph.case_id = c.id AND ph.released_at IS NULL AND ph.hold_until > ?))`
+
+// heldIncident is true while an active hold names the incident i or one
+// of its cases. It takes the current time twice.
+const heldIncident = `(
+	EXISTS (SELECT 1 FROM holds h WHERE h.incident_id = i.id AND h.released_at IS NULL AND h.hold_until > ?)
+	OR EXISTS (SELECT 1 FROM incident_cases hic JOIN holds h ON h.case_id = hic.case_id
+		WHERE hic.incident_id = i.id AND h.released_at IS NULL AND h.hold_until > ?))`
+
+const holdColumns = `id, incident_id, case_id, reason, requested_by, hold_until, created_by, created_at, updated_at,
+	released_by, released_at, release_reason`
+
+func scanHold(row scanner) (*vigil.Hold, error) {
+	var (
+		h                                 vigil.Hold
+		incident, cs                      sql.NullInt64
+		until, created, updated           string
+		releasedBy, releasedAt, relReason sql.NullString
+	)
+	if err := row.Scan(&h.ID, &incident, &cs, &h.Reason, &h.RequestedBy, &until, &h.CreatedBy, &created, &updated,
+		&releasedBy, &releasedAt, &relReason); err != nil {
+		return nil, err
+	}
+	h.IncidentID, h.CaseID = incident.Int64, cs.Int64
+	h.ReleasedBy, h.ReleaseReason = releasedBy.String, relReason.String
+	var err error
+	if h.Until, err = parseTime(until); err != nil {
+		return nil, err
+	}
+	if h.CreatedAt, err = parseTime(created); err != nil {
+		return nil, err
+	}
+	if h.UpdatedAt, err = parseTime(updated); err != nil {
+		return nil, err
+	}
+	if h.ReleasedAt, err = parseNullTime(releasedAt); err != nil {
+		return nil, err
+	}
+	return &h, nil
+}
+
+func findHold(ctx context.Context, q querier, id int64) (*vigil.Hold, error) {
+	h, err := scanHold(q.QueryRowContext(ctx, `SELECT `+holdColumns+` FROM holds WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, vigil.Errorf(vigil.ENOTFOUND, "hold %d not found", id)
+	}
+	return h, err
+}
+
+// nullID is id as a nullable column: 0 is NULL.
+func nullID(id int64) sql.NullInt64 { return sql.NullInt64{Int64: id, Valid: id != 0} }
+
+// CreateHold stores a hold, checking in the same transaction that what it
+// holds exists and still has its evidence.
+func (s *PreservationService) CreateHold(ctx context.Context, h *vigil.Hold, actor string) error {
+	if err := validateActor("holds", actor); err != nil {
+		return err
+	}
+	now := s.db.now()
+	if err := h.Validate(now); err != nil {
+		return err
+	}
+	in := *h
+	in.Until = in.Until.UTC()
+	in.CreatedBy, in.CreatedAt, in.UpdatedAt = actor, now, now
+	in.ReleasedBy, in.ReleasedAt, in.ReleaseReason = "", nil, ""
+	err := s.db.write(ctx, func(tx *sql.Tx) error {
+		var purged sql.NullString
+		var err error
+		if in.IncidentID != 0 {
+			err = tx.QueryRowContext(ctx, `SELECT purged_at FROM incidents WHERE id = ?`, in.IncidentID).Scan(&purged)
+		} else {
+			err = tx.QueryRowContext(ctx, `SELECT purged_at FROM cases WHERE id = ?`, in.CaseID).Scan(&purged)
+		}
+		if errors.Is(err, sql.ErrNoRows) {
+			return vigil.Errorf(vigil.ENOTFOUND, "%s not found", in.Target())
+		} else if err != nil {
+			return err
+		}
+		if purged.Valid {
+			return vigil.Errorf(vigil.ECONFLICT, "%s was purged at %s: there is nothing left to hold", in.Target(), purged.String)
+		}
+		if err := tx.QueryRowContext(ctx, `
+			INSERT INTO holds (incident_id, case_id, reason, requested_by, hold_until, created_by, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+			nullID(in.IncidentID), nullID(in.CaseID), in.Reason, in.RequestedBy, formatTime(in.Until), actor,
+			formatTime(now), formatTime(now)).Scan(&in.ID); err != nil {
+			return err
+		}
+		h.ID = in.ID // for the audit record, written next in this transaction
+		return nil
+	})
+	if err != nil {
+		h.ID = 0
+		return fmt.Errorf("create hold: %w", err)
+	}
+	*h = in
+	return nil
+}
+
+// FindHold returns a hold.
+func (s *PreservationService) FindHold(ctx context.Context, id int64) (*vigil.Hold, error) {
+	h, err := findHold(ctx, s.db.rdb, id)
+	if err != nil {
+		return nil, fmt.Errorf("find hold %d: %w", id, err)
+	}
+	return h, nil
+}
+
+// ListHolds returns a page of holds in id order.
+func (s *PreservationService) ListHolds(ctx context.Context, f vigil.HoldFilter) ([]*vigil.Hold, error) {
+	limit := f.Limit
+	if limit <= 0 {
+		limit = vigil.DefaultCaseLimit
+	}
+	limit = min(limit, vigil.MaxCaseLimit)
+	where, args := []string{"id > ?"}, []any{f.AfterID}
+	if f.Active != nil {
+		active := "released_at IS NULL AND hold_until > ?"
+		if !*f.Active {
+			active = "NOT (" + active + ")"
+		}
+		where, args = append(where, active), append(args, formatTime(s.db.now()))
+	}
+	if f.IncidentID != 0 {
+		where, args = append(where, "incident_id = ?"), append(args, f.IncidentID)
+	}
+	if f.CaseID != 0 {
+		where, args = append(where, "case_id = ?"), append(args, f.CaseID)
+	}
+	args = append(args, limit)
+	out, err := queryAll(ctx, s.db.rdb, scanHold,
+		`SELECT `+holdColumns+` FROM holds WHERE `+strings.Join(where, " AND ")+` ORDER BY id LIMIT ?`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list holds: %w", err)
+	}
+	return out, nil
+}
+
+// changeHold reads an active hold, lets fn change it and stores it, in one
+// transaction.
+func (s *PreservationService) changeHold(ctx context.Context, id int64, fn func(h *vigil.Hold, now time.Time) error) (*vigil.Hold, error) {
+	var out *vigil.Hold
+	err := s.db.write(ctx, func(tx *sql.Tx) error {
+		h, err := findHold(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		now := s.db.now()
+		if !h.Active(now) {
+			return vigil.Errorf(vigil.ECONFLICT, "hold %d is no longer active", id)
+		}
+		if err := fn(h, now); err != nil {
+			return err
+		}
+		h.UpdatedAt = now
+		var releasedAt sql.NullString
+		if h.ReleasedAt != nil {
+			releasedAt = sql.NullString{String: formatTime(*h.ReleasedAt), Valid: true}
+		}
+		if _, err := tx.ExecContext(ctx, `
+			UPDATE holds SET hold_until = ?, updated_at = ?, released_by = ?, released_at = ?, release_reason = ? WHERE id = ?`,
+			formatTime(h.Until), formatTime(now), sql.NullString{String: h.ReleasedBy, Valid: h.ReleasedAt != nil},
+			releasedAt, sql.NullString{String: h.ReleaseReason, Valid: h.ReleasedAt != nil}, id); err != nil {
+			return err
+		}
+		out = h
+		return nil
+	})
+	return out, err
+}
+
+// ExtendHold moves an active hold's end later.
+func (s *PreservationService) ExtendHold(ctx context.Context, id int64, until time.Time, actor string) (*vigil.Hold, error) {
+	if err := validateActor("holds", actor); err != nil {
+		return nil, err
+	}
+	h, err := s.changeHold(ctx, id, func(h *vigil.Hold, now time.Time) error {
+		if !until.After(h.Until) {
+			return vigil.Errorf(vigil.EINVALID, "an extension must end after the hold's current end, %s", h.Until.Format(time.RFC3339))
+		}
+		if err := vigil.ValidateHoldUntil(until, now); err != nil {
+			return err
+		}
+		h.Until = until.UTC()
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("extend hold %d: %w", id, err)
+	}
+	return h, nil
+}
+
+// ReleaseHold ends an active hold now.
+func (s *PreservationService) ReleaseHold(ctx context.Context, id int64, reason, actor string) (*vigil.Hold, error) {
+	if err := validateActor("holds", actor); err != nil {
+		return nil, err
+	}
+	if err := vigil.ValidateReleaseReason(reason); err != nil {
+		return nil, err
+	}
+	h, err := s.changeHold(ctx, id, func(h *vigil.Hold, now time.Time) error {
+		h.ReleasedBy, h.ReleasedAt, h.ReleaseReason = actor, &now, reason
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("release hold %d: %w", id, err)
+	}
+	return h, nil
+}
+
+// incidentRetention returns until when incident id is kept under p, and
+// false while it is kept with no end (vigil.RetentionPolicy.RetainUntil).
+// The submissions' columns say enough; their bodies are not read.
+func incidentRetention(ctx context.Context, q querier, id int64, p vigil.RetentionPolicy) (time.Time, bool, error) {
+	subs, err := queryAll(ctx, q, func(row scanner) (*vigil.Submission, error) {
+		var (
+			sub     vigil.Submission
+			updated string
+		)
+		if err := row.Scan(&sub.Destination, &sub.State, &updated); err != nil {
+			return nil, err
+		}
+		var err error
+		sub.UpdatedAt, err = parseTime(updated)
+		return &sub, err
+	}, `SELECT destination, state, updated_at FROM submissions WHERE incident_id = ?`, id)
+	if err != nil {
+		return time.Time{}, false, err
+	}
+	until, ok := p.RetainUntil(subs)
+	return until, ok, nil
+}
+
+// expiredIncidentBatch is how many candidate incidents ExpiredIncidents
+// reads at a time.
+const expiredIncidentBatch = 500
+
+// ExpiredIncidents returns incidents past their retention and not held.
+// The query narrows them to approved incidents not purged and not held,
+// with a finished submission and none under way; the retention of each
+// candidate is then computed from its submissions under p, which the
+// store does not keep (it is configuration).
+func (s *PreservationService) ExpiredIncidents(ctx context.Context, p vigil.RetentionPolicy, limit int) ([]*vigil.Incident, error) {
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	if limit <= 0 {
+		limit = vigil.DefaultCaseLimit
+	}
+	limit = min(limit, vigil.MaxCaseLimit)
+	now := s.db.now()
+	var out []*vigil.Incident
+	err := s.db.read(ctx, func(tx *sql.Tx) error {
+		for after := int64(0); len(out) < limit; {
+			ids, err := queryAll(ctx, tx, func(row scanner) (int64, error) {
+				var id int64
+				return id, row.Scan(&id)
+			}, `SELECT i.id FROM incidents i
+				WHERE i.id > ? AND i.purged_at IS NULL AND i.state = 'approved'
+				AND EXISTS (SELECT 1 FROM submissions s WHERE s.incident_id = i.id AND s.state = 'finished')
+				AND NOT EXISTS (SELECT 1 FROM submissions s WHERE s.incident_id = i.id AND s.state NOT IN ('finished', 'failed'))
+				AND NOT `+heldIncident+`
+				ORDER BY i.id LIMIT ?`, after, formatTime(now), formatTime(now), expiredIncidentBatch)
+			if err != nil {
+				return err
+			}
+			for _, id := range ids {
+				until, ok, err := incidentRetention(ctx, tx, id, p)
+				if err != nil {
+					return err
+				}
+				if !ok || now.Before(until) {
+					continue
+				}
+				inc, err := findIncident(ctx, tx, id)
+				if err != nil {
+					return err
+				}
+				if out = append(out, inc); len(out) == limit {
+					break
+				}
+			}
+			if len(ids) < expiredIncidentBatch {
+				return nil
+			}
+			after = ids[len(ids)-1]
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("expired incidents: %w", err)
+	}
+	return out, nil
+}
+
+// PurgeIncident deletes an expired incident's evidence and what was sent
+// of it, after checking again, in the transaction, that it is expired and
+// not held: a hold made since ExpiredIncidents read it wins.
+func (s *PreservationService) PurgeIncident(ctx context.Context, id int64, p vigil.RetentionPolicy) error {
+	if err := p.Validate(); err != nil {
+		return err
+	}
+	now := s.db.now()
+	err := s.db.write(ctx, func(tx *sql.Tx) error {
+		inc, err := findIncident(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if inc.PurgedAt != nil {
+			return vigil.Errorf(vigil.ECONFLICT, "incident %d was already purged", id)
+		}
+		var held bool
+		if err := tx.QueryRowContext(ctx, `SELECT `+heldIncident+` FROM incidents i WHERE i.id = ?`,
+			formatTime(now), formatTime(now), id).Scan(&held); err != nil {
+			return err
+		}
+		if held {
+			return vigil.Errorf(vigil.ECONFLICT, "incident %d is under a legal hold", id)
+		}
+		until, ok, err := incidentRetention(ctx, tx, id, p)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return vigil.Errorf(vigil.ECONFLICT, "incident %d has not been sent: it is kept", id)
+		}
+		if now.Before(until) {
+			return vigil.Errorf(vigil.ECONFLICT, "incident %d is kept until %s", id, until.Format(time.RFC3339))
+		}
+		kept := vigil.PurgedIncident(inc, now)
+		body, err := json.Marshal(kept)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE incidents SET body = ?, reported_user = '', purged_at = ?, updated_at = ? WHERE id = ?`,
+			string(body), formatTime(now), formatTime(now), id); err != nil {
+			return err
+		}
+		subs, err := queryAll(ctx, tx, scanSubmission, `SELECT id, body FROM submissions WHERE incident_id = ? ORDER BY id`, id)
+		if err != nil {
+			return err
+		}
+		for _, sub := range subs {
+			// The columns keep their values: updated_at still says when
+			// the submission finished.
+			body, err := json.Marshal(vigil.PurgedSubmission(sub))
+			if err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE submissions SET body = ? WHERE id = ?`, string(body), sub.ID); err != nil {
+				return err
+			}
+		}
+		// The reported user's account facts went into the report; they go
+		// with the last incident about that user still kept.
+		res, err := tx.ExecContext(ctx, `DELETE FROM account_facts WHERE user_id = ?
+			AND NOT EXISTS (SELECT 1 FROM incidents WHERE reported_user = ? AND purged_at IS NULL)`,
+			inc.ReportedUser, inc.ReportedUser)
+		if err != nil {
+			return err
+		}
+		facts, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		return vigil.AuditResult(ctx, map[string]any{
+			"case_ids": inc.CaseIDs, "submissions": len(subs), "account_facts_deleted": facts > 0,
+			"retained_until": until, "policy": p.String(),
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("purge incident %d: %w", id, err)
+	}
+	return nil
+}

@@ -1,0 +1,306 @@
+package storetest
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/vigil-oss/vigil"
+)
+
+// TestPreservationService tests a vigil.PreservationService and how the
+// case purge consults it: cases of incidents not yet purged and held
+// cases keep their evidence, holds are created, extended, released and
+// lapse, and an incident is purged only after its retention, never while
+// held, with its audit record in the chain.
+func TestPreservationService(t *testing.T, open Opener) {
+	if open(t).Preservation == nil {
+		t.Fatal("store has no preservation: every store keeps holds, none may skip the contract")
+	}
+	ctx := context.Background()
+	day := 24 * time.Hour
+
+	// confirmed opens and confirms a match case of user's upload, with
+	// media, retained for a day.
+	confirmed := func(t *testing.T, s Services, f *caseFixture, clock *Clock, user, media string) *vigil.Case {
+		t.Helper()
+		c := f.matchCase(clock, f.entries[0])
+		c.Content.UserID, c.Content.MediaID = user, media
+		must(t, s.Cases.OpenCase(ctx, c, "rules"))
+		got, err := s.Cases.DecideCase(ctx, c.ID, vigil.Decision{Verdict: vigil.VerdictConfirmed, DecidedBy: "r", DecidedAt: clock.Now()})
+		must(t, err)
+		return got
+	}
+	incident := func(t *testing.T, s Services, cases ...*vigil.Case) *vigil.Incident {
+		t.Helper()
+		inc, err := vigil.NewIncident(cases)
+		must(t, err)
+		must(t, s.Incidents.CreateIncident(ctx, inc, "key:1:curator"))
+		return inc
+	}
+	expiredIDs := func(t *testing.T, s Services) map[int64]string {
+		t.Helper()
+		expired, err := s.Cases.ExpiredCases(ctx, 100)
+		must(t, err)
+		ids := map[int64]string{}
+		for _, c := range expired {
+			ids[c.ID] = c.Content.MediaID
+		}
+		return ids
+	}
+
+	t.Run("CasePurgeConsultsPreservation", func(t *testing.T) {
+		s, clock := openWithClock(t, open)
+		f := newCaseFixture(t, s, 1)
+		inDraft := confirmed(t, s, f, clock, "u1", "blob-shared")
+		sibling := f.matchCase(clock, f.entries[0]) // the same upload, in another case
+		sibling.Content.MediaID = "blob-shared"
+		must(t, s.Cases.OpenCase(ctx, sibling, "rules"))
+		held := f.matchCase(clock, f.entries[0])
+		must(t, s.Cases.OpenCase(ctx, held, "rules"))
+		plain := f.matchCase(clock, f.entries[0])
+		must(t, s.Cases.OpenCase(ctx, plain, "rules"))
+		incident(t, s, inDraft)
+		h := &vigil.Hold{CaseID: held.ID, Reason: "preservation request ref 7", Until: clock.Now().Add(10 * day)}
+		must(t, s.Preservation.CreateHold(ctx, h, "key:1:curator"))
+
+		clock.Advance(2 * day) // every case's own retention (a day) is over
+		got := expiredIDs(t, s)
+		if _, ok := got[inDraft.ID]; ok {
+			t.Errorf("case %d of an unsent incident is expired", inDraft.ID)
+		}
+		if _, ok := got[held.ID]; ok {
+			t.Errorf("held case %d is expired", held.ID)
+		}
+		if _, ok := got[plain.ID]; !ok {
+			t.Errorf("case %d past its retention is not expired: %v", plain.ID, got)
+		}
+		if media, ok := got[sibling.ID]; !ok || media != "" {
+			t.Errorf("sibling case %d: expired %v with media %q; want expired without the blob the kept case holds", sibling.ID, ok, media)
+		}
+		wantCode(t, s.Cases.PurgeCase(ctx, inDraft.ID), vigil.ECONFLICT)
+		wantCode(t, s.Cases.PurgeCase(ctx, held.ID), vigil.ECONFLICT)
+		must(t, s.Cases.PurgeCase(ctx, plain.ID))
+		if c, err := s.Cases.FindCase(ctx, inDraft.ID); err != nil || c.Content.MediaID != "blob-shared" || len(c.Matches) != 1 {
+			t.Errorf("case of the incident after purge: %+v, %v", c, err)
+		}
+
+		// Released, the held case expires like any other.
+		_, err := s.Preservation.ReleaseHold(ctx, h.ID, "proceedings closed", "key:1:curator")
+		must(t, err)
+		if _, ok := expiredIDs(t, s)[held.ID]; !ok {
+			t.Errorf("released case %d is not expired", held.ID)
+		}
+		must(t, s.Cases.PurgeCase(ctx, held.ID))
+		// Nothing is left to hold.
+		wantCode(t, s.Preservation.CreateHold(ctx, &vigil.Hold{CaseID: held.ID, Reason: "late", Until: clock.Now().Add(day)}, "key:1:curator"), vigil.ECONFLICT)
+	})
+
+	t.Run("Holds", func(t *testing.T) {
+		s, clock := openWithClock(t, open)
+		f := newCaseFixture(t, s, 1)
+		c := confirmed(t, s, f, clock, "u1", "")
+		inc := incident(t, s, c)
+		now := clock.Now()
+		for _, bad := range []*vigil.Hold{
+			{Reason: "x", Until: now.Add(day)},
+			{IncidentID: inc.ID, CaseID: c.ID, Reason: "x", Until: now.Add(day)},
+			{IncidentID: inc.ID, Reason: " ", Until: now.Add(day)},
+			{IncidentID: inc.ID, Reason: "x", Until: now.Add(-time.Second)},
+			{IncidentID: inc.ID, Reason: "x", Until: now.Add(vigil.MaxHoldPeriod + day)},
+		} {
+			wantCode(t, s.Preservation.CreateHold(ctx, bad, "key:1:curator"), vigil.EINVALID)
+		}
+		wantCode(t, s.Preservation.CreateHold(ctx, &vigil.Hold{IncidentID: inc.ID, Reason: "x", Until: now.Add(day)}, ""), vigil.EINVALID)
+		wantCode(t, s.Preservation.CreateHold(ctx, &vigil.Hold{IncidentID: inc.ID + 99, Reason: "x", Until: now.Add(day)}, "a"), vigil.ENOTFOUND)
+
+		h := &vigil.Hold{IncidentID: inc.ID, Reason: "court order 12/3", RequestedBy: "District Court", Until: now.Add(30 * day)}
+		must(t, s.Preservation.CreateHold(ctx, h, "key:1:curator"))
+		if h.ID == 0 || h.CreatedBy != "key:1:curator" || !h.CreatedAt.Equal(now) || !h.Active(now) {
+			t.Fatalf("created hold %+v", h)
+		}
+		lapsing := &vigil.Hold{CaseID: c.ID, Reason: "short request", Until: now.Add(day)}
+		must(t, s.Preservation.CreateHold(ctx, lapsing, "key:1:curator"))
+		got, err := s.Preservation.FindHold(ctx, h.ID)
+		must(t, err)
+		if got.RequestedBy != "District Court" || got.Reason != h.Reason || !got.Until.Equal(h.Until) || got.IncidentID != inc.ID {
+			t.Errorf("found hold %+v", got)
+		}
+		_, err = s.Preservation.FindHold(ctx, 999)
+		wantCode(t, err, vigil.ENOTFOUND)
+
+		clock.Advance(time.Hour)
+		_, err = s.Preservation.ExtendHold(ctx, h.ID, h.Until.Add(-time.Hour), "key:1:curator")
+		wantCode(t, err, vigil.EINVALID)
+		ext, err := s.Preservation.ExtendHold(ctx, h.ID, h.Until.Add(60*day), "key:2:admin")
+		must(t, err)
+		if !ext.Until.Equal(h.Until.Add(60*day)) || !ext.UpdatedAt.Equal(clock.Now()) {
+			t.Errorf("extended hold %+v", ext)
+		}
+
+		clock.Advance(2 * day) // the short hold lapses
+		yes, no := true, false
+		active, err := s.Preservation.ListHolds(ctx, vigil.HoldFilter{Active: &yes})
+		must(t, err)
+		if len(active) != 1 || active[0].ID != h.ID {
+			t.Errorf("active holds %+v", active)
+		}
+		inactive, err := s.Preservation.ListHolds(ctx, vigil.HoldFilter{Active: &no})
+		must(t, err)
+		if len(inactive) != 1 || inactive[0].ID != lapsing.ID {
+			t.Errorf("inactive holds %+v", inactive)
+		}
+		_, err = s.Preservation.ExtendHold(ctx, lapsing.ID, clock.Now().Add(day), "key:1:curator")
+		wantCode(t, err, vigil.ECONFLICT)
+		byCase, err := s.Preservation.ListHolds(ctx, vigil.HoldFilter{CaseID: c.ID})
+		must(t, err)
+		if len(byCase) != 1 || byCase[0].ID != lapsing.ID {
+			t.Errorf("holds of case %d: %+v", c.ID, byCase)
+		}
+		page, err := s.Preservation.ListHolds(ctx, vigil.HoldFilter{AfterID: h.ID, Limit: 1})
+		must(t, err)
+		if len(page) != 1 || page[0].ID != lapsing.ID {
+			t.Errorf("page after %d: %+v", h.ID, page)
+		}
+
+		_, err = s.Preservation.ReleaseHold(ctx, h.ID, "", "key:1:curator")
+		wantCode(t, err, vigil.EINVALID)
+		rel, err := s.Preservation.ReleaseHold(ctx, h.ID, "the court lifted the order", "key:1:curator")
+		must(t, err)
+		if rel.ReleasedAt == nil || !rel.ReleasedAt.Equal(clock.Now()) || rel.ReleasedBy != "key:1:curator" || rel.Active(clock.Now()) {
+			t.Errorf("released hold %+v", rel)
+		}
+		_, err = s.Preservation.ReleaseHold(ctx, h.ID, "again", "key:1:curator")
+		wantCode(t, err, vigil.ECONFLICT)
+	})
+
+	t.Run("IncidentRetention", func(t *testing.T) {
+		s, clock := openWithClock(t, open)
+		f := newCaseFixture(t, s, 1)
+		policy := vigil.RetentionPolicy{Destinations: map[string]int{"eu": 6}}
+
+		sent := confirmed(t, s, f, clock, "u1", "blob-sent")
+		unsent := confirmed(t, s, f, clock, "u2", "blob-unsent")
+		euCase := confirmed(t, s, f, clock, "u3", "")
+		pendingCase := confirmed(t, s, f, clock, "u4", "")
+		incSent, incUnsent, incEU, incPending := incident(t, s, sent), incident(t, s, unsent), incident(t, s, euCase), incident(t, s, pendingCase)
+		for _, inc := range []*vigil.Incident{incSent, incEU, incPending} {
+			_, err := s.Incidents.ApproveIncident(ctx, inc.ID, "key:2:reviewer")
+			must(t, err)
+		}
+		finish := func(inc *vigil.Incident, dest string) *vigil.Submission {
+			t.Helper()
+			sub := &vigil.Submission{IncidentID: inc.ID, Destination: dest, CreatedBy: "key:2:reviewer"}
+			must(t, s.Submissions.CreateSubmission(ctx, sub))
+			code := 0
+			got, err := s.Submissions.UpdateSubmission(ctx, sub.ID, func(sub *vigil.Submission) error {
+				sub.State, sub.ReportID = vigil.SubmissionFinished, 42
+				sub.Files = []vigil.SubmissionFile{{CaseID: inc.CaseIDs[0], FileID: "0123456789abcdef0123456789abcdef"}}
+				sub.Attempts = []vigil.SubmissionAttempt{{Step: "finish", Started: clock.Now(), Replied: true, ResponseCode: &code, Reply: "<reportDoneResponse/>"}}
+				return nil
+			})
+			must(t, err)
+			return got
+		}
+		submittedAt := clock.Now()
+		sub := finish(incSent, "ncmec")
+		finish(incEU, "eu")
+		pending := &vigil.Submission{IncidentID: incPending.ID, Destination: "ncmec", CreatedBy: "key:2:reviewer"}
+		must(t, s.Submissions.CreateSubmission(ctx, pending))
+
+		expiredIncidents := func() []int64 {
+			t.Helper()
+			list, err := s.Preservation.ExpiredIncidents(ctx, policy, 100)
+			must(t, err)
+			var ids []int64
+			for _, inc := range list {
+				ids = append(ids, inc.ID)
+			}
+			return ids
+		}
+		if got := expiredIncidents(); len(got) != 0 {
+			t.Errorf("expired on the day of submission: %v", got)
+		}
+		// Six months on, the EU's period is over, NCMEC's is not.
+		clock.Advance(submittedAt.AddDate(0, 6, 0).Sub(clock.Now()))
+		if got := expiredIncidents(); len(got) != 1 || got[0] != incEU.ID {
+			t.Errorf("expired after 6 months: %v, want [%d]", got, incEU.ID)
+		}
+		// A second before twelve months: nothing is purged early.
+		clock.Advance(submittedAt.AddDate(0, 12, 0).Sub(clock.Now()) - time.Second)
+		wantCode(t, s.Preservation.PurgeIncident(ctx, incSent.ID, policy), vigil.ECONFLICT)
+		hold := &vigil.Hold{CaseID: sent.ID, Reason: "law enforcement request", Until: clock.Now().Add(30 * day)}
+		must(t, s.Preservation.CreateHold(ctx, hold, "key:1:curator"))
+
+		clock.Advance(2 * day)
+		if got := expiredIncidents(); len(got) != 1 || got[0] != incEU.ID {
+			t.Errorf("expired with the held case: %v, want only [%d]", got, incEU.ID)
+		}
+		wantCode(t, s.Preservation.PurgeIncident(ctx, incSent.ID, policy), vigil.ECONFLICT)
+		wantCode(t, s.Preservation.PurgeIncident(ctx, incUnsent.ID, policy), vigil.ECONFLICT)
+		wantCode(t, s.Preservation.PurgeIncident(ctx, incPending.ID, policy), vigil.ECONFLICT)
+		if _, ok := expiredIDs(t, s)[sent.ID]; ok {
+			t.Errorf("case %d of a held incident is expired", sent.ID)
+		}
+
+		_, err := s.Preservation.ReleaseHold(ctx, hold.ID, "request withdrawn", "key:1:curator")
+		must(t, err)
+		if got := expiredIncidents(); len(got) != 2 || got[0] != incSent.ID || got[1] != incEU.ID {
+			t.Fatalf("expired after release: %v, want [%d %d]", got, incSent.ID, incEU.ID)
+		}
+		if one, err := s.Preservation.ExpiredIncidents(ctx, policy, 1); err != nil || len(one) != 1 {
+			t.Errorf("limit 1: %d, %v", len(one), err)
+		}
+		for _, u := range []string{"u1", "u2", "u3"} {
+			_, err := s.Incidents.AddAccountFacts(ctx, &vigil.AccountFacts{UserID: u, ScreenName: "sun-" + u})
+			must(t, err)
+		}
+		rec := &vigil.AuditRecord{Actor: "vigil", Action: vigil.AuditIncidentPurge, Target: vigil.IncidentAuditTarget(incSent.ID)}
+		must(t, s.Preservation.PurgeIncident(vigil.WithAudit(ctx, rec), incSent.ID, policy))
+		if rec.Seq == 0 || rec.Detail == "" {
+			t.Errorf("purge's audit record %+v", rec)
+		}
+		wantCode(t, s.Preservation.PurgeIncident(ctx, incSent.ID, policy), vigil.ECONFLICT)
+
+		got, err := s.Incidents.FindIncident(ctx, incSent.ID)
+		must(t, err)
+		if got.PurgedAt == nil || !got.PurgedAt.Equal(clock.Now()) || len(got.Files) != 0 || got.ReportedUser != "" ||
+			len(got.CaseIDs) != 1 || got.CaseIDs[0] != sent.ID || got.State != vigil.IncidentApproved {
+			t.Errorf("purged incident %+v", got)
+		}
+		left, err := s.Submissions.FindSubmission(ctx, sub.ID)
+		must(t, err)
+		if left.ReportID != 42 || left.State != vigil.SubmissionFinished || len(left.Attempts) != 0 || len(left.Files) != 0 {
+			t.Errorf("submission of a purged incident %+v", left)
+		}
+		// The reported user's facts went with the incident; another
+		// user's stay.
+		_, err = s.Incidents.FindAccountFacts(ctx, "u1")
+		wantCode(t, err, vigil.ENOTFOUND)
+		_, err = s.Incidents.FindAccountFacts(ctx, "u2")
+		must(t, err)
+		// A user with another incident still kept keeps their facts.
+		incident(t, s, confirmed(t, s, f, clock, "u3", ""))
+		must(t, s.Preservation.PurgeIncident(ctx, incEU.ID, policy))
+		_, err = s.Incidents.FindAccountFacts(ctx, "u3")
+		must(t, err)
+		wantCode(t, s.Submissions.CreateSubmission(ctx, &vigil.Submission{IncidentID: incSent.ID, Destination: "eu", CreatedBy: "a"}), vigil.ECONFLICT)
+		wantCode(t, s.Preservation.CreateHold(ctx, &vigil.Hold{IncidentID: incSent.ID, Reason: "late", Until: clock.Now().Add(day)}, "a"), vigil.ECONFLICT)
+		if got := expiredIncidents(); len(got) != 0 {
+			t.Errorf("expired after the purges: %v", got)
+		}
+
+		// The purged incident's case now follows its own retention; the
+		// unsent incident's case keeps its media.
+		ids := expiredIDs(t, s)
+		if media, ok := ids[sent.ID]; !ok || media != "blob-sent" {
+			t.Errorf("case %d of the purged incident: expired %v, media %q", sent.ID, ok, media)
+		}
+		if _, ok := ids[unsent.ID]; ok {
+			t.Errorf("case %d of the unsent incident is expired", unsent.ID)
+		}
+		if n, brk, err := s.Audit.VerifyAudit(ctx); err != nil || brk != nil || n == 0 {
+			t.Errorf("audit chain after purge: %d records, break %+v, %v", n, brk, err)
+		}
+	})
+}
