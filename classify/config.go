@@ -46,15 +46,19 @@ type Config struct {
 	Model   string   `yaml:"model"`   // http: the model the gateway is asked for (default: the name)
 	Secret  Secret   `yaml:"secret"`
 
-	Timeout     time.Duration `yaml:"timeout"`
-	Retries     int           `yaml:"retries"`
-	Concurrency int           `yaml:"concurrency"`
-	Breaker     struct {
-		Failures int           `yaml:"failures"`
-		Cooldown time.Duration `yaml:"cooldown"`
-	} `yaml:"breaker"`
-	Policy Policy               `yaml:"policy"`
-	Floor  vigil.PrecisionFloor `yaml:"precision_floor"`
+	Timeout     time.Duration        `yaml:"timeout"`
+	Retries     int                  `yaml:"retries"`
+	Concurrency int                  `yaml:"concurrency"`
+	Breaker     Breaker              `yaml:"breaker"`
+	Policy      Policy               `yaml:"policy"`
+	Floor       vigil.PrecisionFloor `yaml:"precision_floor"`
+}
+
+// Breaker configures a classifier's circuit breaker: Failures consecutive
+// failures open it for Cooldown. Zero fields take the defaults.
+type Breaker struct {
+	Failures int           `yaml:"failures"`
+	Cooldown time.Duration `yaml:"cooldown"`
 }
 
 // Secret says where a classifier's secret (a bearer token, an API key)

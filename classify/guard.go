@@ -312,9 +312,6 @@ type Metrics struct {
 	duration *prometheus.HistogramVec
 	open     *prometheus.GaugeVec
 	flight   *prometheus.GaugeVec
-	// Flagged is 1 for a classifier whose review precision fell below its
-	// floor; whoever reads the statistics sets it (see http).
-	Flagged *prometheus.GaugeVec
 }
 
 // NewMetrics registers the classifier metrics on reg.
@@ -337,12 +334,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "vigil_classifier_in_flight",
 			Help: "Classifier calls under way.",
 		}, []string{"classifier"}),
-		Flagged: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "vigil_classifier_precision_flagged",
-			Help: "1 for a classifier whose review precision fell below its floor: a curator should look at it.",
-		}, []string{"classifier"}),
 	}
-	reg.MustRegister(m.calls, m.duration, m.open, m.flight, m.Flagged)
+	reg.MustRegister(m.calls, m.duration, m.open, m.flight)
 	return m
 }
 

@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/vigil-oss/vigil"
+	"github.com/vigil-oss/vigil/classify"
 	"github.com/vigil-oss/vigil/hashing"
 	"github.com/vigil-oss/vigil/textmatch"
 	"github.com/vigil-oss/vigil/vpdq"
@@ -39,6 +40,9 @@ type matchResponse struct {
 	hashResponse
 	Matched bool                `json:"matched"`
 	Results []vigil.MatchResult `json:"results"`
+	// Classifiers says what each classifier asked about the content
+	// answered (scores, or why none); absent when none was asked.
+	Classifiers []classify.Outcome `json:"classifiers,omitempty"`
 	// Actions says what the rules did; absent on a server without rules.
 	Actions *vigil.Outcome `json:"actions,omitempty"`
 }
@@ -176,19 +180,28 @@ func (s *Server) handleMatch(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
+	// Classifiers run while the indexes are searched: the match path
+	// waits only for the slowest classifier, whose guard bounds it.
+	var classified []classify.Outcome
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		classified = s.classifyUpload(r.Context(), hashed, isText(r))
+	}()
 	results, err := s.Matcher.Lookup(r.Context(), hashed.Signals, opts)
+	<-done
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
 	s.metrics.countMatches(results)
 	s.keepSignals(r, hashed.Signals)
-	resp := matchResponse{hashResponse: *hashed, Results: results}
+	resp := matchResponse{hashResponse: *hashed, Results: results, Classifiers: classified}
 	for _, res := range results {
 		resp.Matched = resp.Matched || len(res.Matches) > 0
 	}
 	ref.SHA256 = contentSHA256(hashed.Signals)
-	resp.Actions = s.Flow().Match(r.Context(), ref, results, func() ([]byte, error) { return hashed.media, nil })
+	resp.Actions = s.Flow().Content(r.Context(), ref, results, classify.Scores(classified), func() ([]byte, error) { return hashed.media, nil })
 	writeJSON(w, http.StatusOK, resp)
 }
 
