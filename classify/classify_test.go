@@ -372,7 +372,7 @@ func TestProcess(t *testing.T) {
 
 func TestConfig(t *testing.T) {
 	c, err := ParseFlag("pigeon=http:http://127.0.0.1:8900/v1/classify")
-	if err != nil || c.Kind != KindHTTP || c.URL != "http://127.0.0.1:8900/v1/classify" || c.Secret.Env != "VIGIL_CLASSIFIER_PIGEON_SECRET" {
+	if err != nil || c.Kind != KindHTTP || c.URL != "http://127.0.0.1:8900/v1/classify" || c.Secret.Env != "VIGIL_CLASSIFIER_SECRET_PIGEON" {
 		t.Errorf("ParseFlag = %+v, %v", c, err)
 	}
 	if c, err := ParseFlag("local=process:/usr/bin/true"); err != nil || c.Command[0] != "/usr/bin/true" {
@@ -419,6 +419,11 @@ classifiers:
 	}
 	if g := set.Guards()[1].c.(*Google); g.Key != "env-secret" || set.Guards()[1].Endpoint() != GoogleURL {
 		t.Errorf("google adapter = %+v", g)
+	}
+	flagged, _ := ParseFlag("pigeon-gw=http:http://a/v1/classify")
+	env := map[string]string{"VIGIL_CLASSIFIER_SECRET_PIGEON_GW_FILE": dir + "/tok"}
+	if set, err := Build([]Config{flagged}, Deps{Getenv: func(k string) string { return env[k] }}); err != nil || set.Guards()[0].c.(*HTTP).Token != "file-secret" {
+		t.Errorf("flag classifier secret from _FILE: %v", err)
 	}
 	if _, err := Build(cfgs, Deps{Getenv: func(string) string { return "" }}); err == nil {
 		t.Error("a named environment variable that is unset was accepted")

@@ -69,10 +69,11 @@ type Secret struct {
 }
 
 // SecretEnv is the environment variable a classifier configured by flag
-// reads its secret from: VIGIL_CLASSIFIER_<NAME>_SECRET, the name in
-// upper case with - as _.
+// reads its secret from, as webhooks do: VIGIL_CLASSIFIER_SECRET_<NAME>,
+// the name in upper case with - as _, or the file that
+// VIGIL_CLASSIFIER_SECRET_<NAME>_FILE names.
 func SecretEnv(name string) string {
-	return "VIGIL_CLASSIFIER_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_")) + "_SECRET"
+	return "VIGIL_CLASSIFIER_SECRET_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
 }
 
 // ParseFlag reads NAME=KIND:TARGET, the form of vigil serve --classifier:
@@ -294,6 +295,12 @@ func readSecret(c Config, getenv func(string) string) (string, error) {
 			return "", vigil.Errorf(vigil.EINVALID, "classifier %s: secret file larger than %d bytes", c.Name, maxSecretBytes)
 		}
 		return strings.TrimRight(string(b), "\r\n"), nil
+	case c.Secret.Env == SecretEnv(c.Name) && getenv(c.Secret.Env+"_FILE") != "":
+		if getenv(c.Secret.Env) != "" {
+			return "", vigil.Errorf(vigil.EINVALID, "classifier %s: set %s or %s_FILE, not both", c.Name, c.Secret.Env, c.Secret.Env)
+		}
+		c.Secret = Secret{File: getenv(c.Secret.Env + "_FILE")}
+		return readSecret(c, getenv)
 	case c.Secret.Env != "":
 		v := getenv(c.Secret.Env)
 		if v == "" && c.Secret.Env != SecretEnv(c.Name) {

@@ -54,6 +54,7 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	review := addReviewFlags(fs)
 	ruleFlags := addRulesFlags(fs)
 	uiOpts := addUIFlags(fs)
+	classifiers := addClassifierFlags(fs.FlagSet)
 	if err := fs.parse(args); err != nil {
 		return err
 	}
@@ -162,6 +163,12 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 		js.OnSubmission(sub.Run)
 	}
 	srv.Rules, srv.CaseRetention = ruleStore, ruleFlags.caseRetention
+	if srv.Classifiers, err = classifiers.build(srv.ClassifierMetrics(), c.Logger); err != nil {
+		return err
+	}
+	for _, g := range srv.Classifiers.Guards() {
+		c.Logger.Info("classifier", "name", g.Name, "kind", g.Kind, "endpoint", g.Endpoint())
+	}
 	if *hmaCompat {
 		srv.HMA = &vhttp.HMAOptions{}
 		for _, h := range strings.Split(*hmaAllowedHosts, ",") {
