@@ -103,6 +103,15 @@ func TestMatchClassifierOpensCase(t *testing.T) {
 		t.Fatalf("classifier case = %+v", c.Case)
 	}
 
+	// The review UI shows the scores, with the reminder that they decide
+	// nothing.
+	ui := newUIClient(t, ts)
+	ui.login(t, ts.keys[vigil.RoleReviewer])
+	if code, _, page := ui.get(t, fmt.Sprintf("/ui/cases/%d", c.ID)); code != 200 || !strings.Contains(page, `id="scores"`) ||
+		!strings.Contains(page, "<td>fake</td>") || !strings.Contains(page, ">0.93<") || !strings.Contains(page, "<td>fake-1</td>") {
+		t.Errorf("case page %d lacks the scores:\n%s", code, page)
+	}
+
 	// The classifier goes down: the match answers, without scores.
 	fake.down.Store(true)
 	other := flatImage(t)
