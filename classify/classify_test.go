@@ -468,3 +468,17 @@ func metric(t *testing.T, reg *prometheus.Registry, name, classifier, outcome st
 	}
 	return 0
 }
+
+// TestHTTPRequestEncoding: the hand-built media request is the JSON the
+// encoder would make.
+func TestHTTPRequestEncoding(t *testing.T) {
+	h := &HTTP{Model: `m"1<`}
+	got, err := h.request(Content{Data: []byte{0, 1, 2, 250, 251}, MediaType: "image/png"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := json.Marshal(uniformRequest{Model: h.Model, Input: uniformInput{MediaURL: "data:image/png;base64,AAEC+vs="}})
+	if string(got) != string(want) {
+		t.Errorf("request\n%s\nwant\n%s", got, want)
+	}
+}

@@ -248,7 +248,15 @@ func Build(configs []Config, d Deps) (*Set, error) {
 		}
 		client := d.Client
 		if client == nil {
-			client = &http.Client{}
+			// Its own connections, as many kept idle as calls may run at
+			// once: the default two would make every call past the second
+			// dial anew.
+			tr := http.DefaultTransport.(*http.Transport).Clone()
+			tr.MaxIdleConnsPerHost = c.Concurrency
+			if tr.MaxIdleConnsPerHost <= 0 {
+				tr.MaxIdleConnsPerHost = DefaultConcurrency
+			}
+			client = &http.Client{Transport: tr}
 		}
 		var cl Classifier
 		endpoint := c.URL
