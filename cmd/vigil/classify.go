@@ -54,6 +54,19 @@ func (c *classifierFlags) configs() ([]classify.Config, error) {
 	return out, nil
 }
 
+// names returns the configured classifiers' names.
+func (c *classifierFlags) names() ([]string, error) {
+	cfgs, err := c.configs()
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, cfg := range cfgs {
+		out = append(out, cfg.Name)
+	}
+	return out, nil
+}
+
 // build makes the classifiers, their metrics on m (nil: none) and their
 // access-log lines on logger.
 func (c *classifierFlags) build(m *classify.Metrics, logger *slog.Logger) (*classify.Set, error) {

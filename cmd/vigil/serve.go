@@ -86,6 +86,9 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 		return err
 	}
 	ruleStore := db.Rules
+	if ruleFlags.classifiers, err = classifiers.names(); err != nil {
+		return err
+	}
 	if err := c.loadRules(ctx, cases, ruleStore, ruleFlags, webhooks); err != nil {
 		return err
 	}
