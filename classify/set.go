@@ -3,6 +3,7 @@ package classify
 import (
 	"context"
 	"errors"
+	"net/http"
 	"sync"
 
 	"github.com/vigil-oss/vigil"
@@ -76,6 +77,24 @@ func (s *Set) Classify(ctx context.Context, c Content) []Outcome {
 	}
 	wg.Wait()
 	return out
+}
+
+// ClassifyData is Classify for content an entry point holds whole: its
+// media type is sniffed (http.DetectContentType), or text/plain when the
+// caller knows it is text. It returns nil when the policy sends the
+// content to no classifier.
+func (s *Set) ClassifyData(ctx context.Context, data []byte, text bool, source, sha256 string) []Outcome {
+	if s.Len() == 0 || len(data) == 0 {
+		return nil
+	}
+	c := Content{Data: data, MediaType: http.DetectContentType(data), Source: source, SHA256: sha256}
+	if text {
+		c.MediaType = "text/plain; charset=utf-8"
+	}
+	if !s.Allows(c) {
+		return nil
+	}
+	return s.Classify(ctx, c)
 }
 
 // callerError is what a caller is told of a failure: its kind, not the

@@ -26,17 +26,10 @@ func (s *Server) ClassifierMetrics() *classify.Metrics {
 // content, when a rule would act on their scores. It returns nil when
 // none is asked.
 func (s *Server) classifyUpload(ctx context.Context, hashed *hashResponse, isText bool) []classify.Outcome {
-	if s.Classifiers.Len() == 0 || len(hashed.media) == 0 || !s.Flow().Classifies(ctx) {
+	if s.Classifiers.Len() == 0 || !s.Flow().Classifies(ctx) {
 		return nil
 	}
-	c := classify.Content{Data: hashed.media, MediaType: http.DetectContentType(hashed.media), Source: "match", SHA256: contentSHA256(hashed.Signals)}
-	if isText {
-		c.MediaType = "text/plain; charset=utf-8"
-	}
-	if !s.Classifiers.Allows(c) {
-		return nil
-	}
-	return s.Classifiers.Classify(ctx, c)
+	return s.Classifiers.ClassifyData(ctx, hashed.media, isText, "match", contentSHA256(hashed.Signals))
 }
 
 // classifierResponse is one classifier of GET /v1/classifiers: how it is

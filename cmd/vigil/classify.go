@@ -11,8 +11,10 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/vigil-oss/vigil"
 	"github.com/vigil-oss/vigil/classify"
 	"github.com/vigil-oss/vigil/hashing"
+	"github.com/vigil-oss/vigil/respond"
 )
 
 // classifierFlags collects repeated --classifier NAME=KIND:URL flags and
@@ -75,6 +77,21 @@ func (c *classifierFlags) build(m *classify.Metrics, logger *slog.Logger) (*clas
 		return nil, err
 	}
 	return classify.Build(cfgs, classify.Deps{Metrics: m, Logger: logger})
+}
+
+// classifyJob returns the scores of a content job's content from the
+// classifiers the policy allows for source "job", when a rule would act
+// on them; nil otherwise, or when the content cannot be read (the job's
+// matches still act).
+func classifyJob(ctx context.Context, flow *respond.Service, set *classify.Set, ref vigil.ContentRef, media func() ([]byte, error)) []vigil.ClassifierScore {
+	if set.Len() == 0 || media == nil || !flow.Classifies(ctx) {
+		return nil
+	}
+	data, err := media()
+	if err != nil {
+		return nil
+	}
+	return classify.Scores(set.ClassifyData(ctx, data, false, "job", ref.SHA256))
 }
 
 // ClassifyCommand runs the configured classifiers on files:

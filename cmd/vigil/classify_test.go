@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -8,8 +9,13 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
+
+	"github.com/vigil-oss/vigil"
+	"github.com/vigil-oss/vigil/classify"
 )
 
 func TestClassifyCommand(t *testing.T) {
@@ -70,5 +76,63 @@ func TestClassifyCommand(t *testing.T) {
 	}
 	if r := runExec(t, "", "classify", "--classifier", "x=ftp:nope", dir); r.code != 2 {
 		t.Errorf("bad classifier: exit %d (%s)", r.code, r.stderr)
+	}
+}
+
+// TestServeClassifierEndToEnd runs `vigil serve --classifier` with a
+// classifier rule: an upload to /v1/match and a content job are both
+// classified, and each opens a classifier case with the score.
+func TestServeClassifierEndToEnd(t *testing.T) {
+	var calls atomic.Int32
+	cls := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		io.Copy(io.Discard, r.Body)
+		io.WriteString(w, `{"model":"fake-2","results":[{"label":"csam","score":0.97}]}`)
+	}))
+	defer cls.Close()
+	rulesFile := filepath.Join(t.TempDir(), "rules.yaml")
+	if err := os.WriteFile(rulesFile, []byte(`rules:
+  - name: model-review
+    when: {kind: classifier, classifier: fake, label: csam, min_score: 0.9}
+    action: {type: case, queue: default, priority: 85}
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	srv := startServe(t, "--rules", rulesFile, "--classifier", "fake=http:"+cls.URL)
+	img, err := os.ReadFile(filepath.Join(testImages, "synthetic/synth-smooth-rgb-129x300.png"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, body := srv.call("POST", "/v1/match?user_id=u-1", "image/png", bytes.NewReader(img))
+	var mr struct {
+		Classifiers []classify.Outcome
+		Actions     struct{ Cases []int64 }
+	}
+	if json.Unmarshal(body, &mr); code != 200 || len(mr.Actions.Cases) != 1 || len(mr.Classifiers) != 1 || len(mr.Classifiers[0].Scores) != 1 {
+		t.Fatalf("match %d %s", code, body)
+	}
+	code, body = srv.call("GET", "/v1/cases/"+strconv.FormatInt(mr.Actions.Cases[0], 10), "", nil)
+	var c vigil.Case
+	if json.Unmarshal(body, &c); code != 200 || c.Kind != vigil.CaseKindClassifier || c.Priority != 85 || len(c.Scores) != 1 || c.Scores[0].ModelVersion != "fake-2" {
+		t.Fatalf("case %d %s", code, body)
+	}
+
+	// A content job about other content is classified too.
+	code, body = srv.call("POST", "/v1/jobs?user_id=u-2&content_id=post-2", "image/png", bytes.NewReader(append(img, 0)))
+	var job vigil.Job
+	if json.Unmarshal(body, &job); code != 202 {
+		t.Fatalf("submit %d %s", code, body)
+	}
+	srv.waitJob(&job)
+	var res struct{ Actions struct{ Cases []int64 } }
+	if err := json.Unmarshal(job.Result, &res); err != nil || len(res.Actions.Cases) != 1 || res.Actions.Cases[0] == c.ID {
+		t.Fatalf("job result %s (%v)", job.Result, err)
+	}
+	if calls.Load() != 2 {
+		t.Errorf("%d classifier calls, want 2", calls.Load())
+	}
+	code, body = srv.call("GET", "/v1/classifiers", "", nil)
+	if code != 200 || !strings.Contains(string(body), `"name":"fake"`) || !strings.Contains(string(body), `"cases":2`) {
+		t.Errorf("classifiers %d %s", code, body)
 	}
 }
