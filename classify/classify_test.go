@@ -242,8 +242,9 @@ func TestGuardSlow(t *testing.T) {
 	}
 }
 
-// TestGuardConcurrency: calls past the limit are refused at once, not
-// queued behind a slow classifier.
+// TestGuardConcurrency: calls past the limit wait for a slot, within
+// their time bound, and are refused as busy past it without counting
+// against the breaker.
 func TestGuardConcurrency(t *testing.T) {
 	entered := make(chan struct{}, 4)
 	release := make(chan struct{})
@@ -260,10 +261,18 @@ func TestGuardConcurrency(t *testing.T) {
 	}
 	<-entered
 	<-entered
-	if _, _, err := g.Classify(context.Background(), image); !errors.Is(err, ErrBusy) {
+	short, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if _, _, err := g.Classify(short, image); !errors.Is(err, ErrBusy) {
 		t.Errorf("third call = %v, want busy", err)
 	}
+	// A call that waits gets the slot the first two free.
+	third := make(chan error, 1)
+	go func() { _, _, err := g.Classify(context.Background(), image); third <- err }()
 	close(release)
+	if err := <-third; err != nil {
+		t.Errorf("waiting call = %v", err)
+	}
 	wg.Wait()
 	if g.BreakerOpen() {
 		t.Error("busy counted against the breaker")

@@ -90,7 +90,7 @@ type GuardOptions struct {
 	Policy          Policy
 	Timeout         time.Duration // bounds a whole call, retries included
 	Retries         int           // further attempts after a passing failure
-	Concurrency     int
+	Concurrency     int           // calls at once; more wait for a slot, within Timeout
 	BreakerFailures int           // consecutive failures that open the breaker
 	BreakerCooldown time.Duration // how long it stays open before a trial call
 	Floor           vigil.PrecisionFloor
@@ -193,13 +193,13 @@ func (g *Guard) call(ctx context.Context, c Content, attempts *int) (Result, err
 	if !g.breaker.allow() {
 		return Result{}, ErrOpen
 	}
+	// A call waits for a slot within its time bound: a burst is smoothed
+	// rather than left unscored, and the caller's wait stays bounded.
 	select {
 	case g.sem <- struct{}{}:
-	default:
-		// Waiting for a slot is waiting on the classifier's backlog; the
-		// match path would rather answer without a score.
+	case <-ctx.Done():
 		g.breaker.release()
-		return Result{}, ErrBusy
+		return Result{}, fmt.Errorf("%w: no slot within the timeout", ErrBusy)
 	}
 	g.metrics.inFlight(g.Name, 1)
 	defer func() {
