@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"time"
 )
 
 // CaseKindClassifier is a case a classifier's score opened: content no bank
@@ -79,8 +80,10 @@ func (s *ClassifierBandStats) Precision() float64 { return precision(s.Confirmed
 // per-entry statistics.
 type ClassifierStatsService interface {
 	// ClassifierStats returns the statistics of every classifier, label
-	// and band that has any, ordered by classifier, label and band.
-	ClassifierStats(ctx context.Context) ([]*ClassifierBandStats, error)
+	// and band that has any, ordered by classifier, label and band. With
+	// since zero they count every case and decision; otherwise only the
+	// decisions made since then, and Cases is 0.
+	ClassifierStats(ctx context.Context, since time.Time) ([]*ClassifierBandStats, error)
 }
 
 // PrecisionFloor is when a classifier's review precision is low enough to
@@ -94,6 +97,10 @@ type PrecisionFloor struct {
 	MinDecisions int `json:"min_decisions" yaml:"min_decisions"`
 	// MinPrecision is the precision below which the classifier is flagged.
 	MinPrecision float64 `json:"min_precision" yaml:"min_precision"`
+	// Window, if set, counts only the decisions of the last Window, so
+	// that a model whose precision drops is flagged even after a long
+	// good record; zero counts them all.
+	Window time.Duration `json:"window,omitempty" yaml:"window"`
 }
 
 // Validate returns an EINVALID error for a floor that cannot be applied.
@@ -105,6 +112,8 @@ func (f PrecisionFloor) Validate() error {
 		return Errorf(EINVALID, "precision floor: min_precision must be 0 to 1")
 	case f.MinDecisions < 0:
 		return Errorf(EINVALID, "precision floor: min_decisions must not be negative")
+	case f.Window < 0:
+		return Errorf(EINVALID, "precision floor: window must not be negative")
 	}
 	return nil
 }
@@ -131,6 +140,10 @@ func (f PrecisionFloor) Check(stats []*ClassifierBandStats) (string, bool) {
 	if p >= f.MinPrecision {
 		return "", false
 	}
-	return fmt.Sprintf("precision %.2f over %d decisions at scores from %.2f (floor: %.2f after at least %d)",
-		p, n, f.MinScore, f.MinPrecision, max(f.MinDecisions, 1)), true
+	over := ""
+	if f.Window > 0 {
+		over = " in the last " + f.Window.String()
+	}
+	return fmt.Sprintf("precision %.2f over %d decisions%s at scores from %.2f (floor: %.2f after at least %d)",
+		p, n, over, f.MinScore, f.MinPrecision, max(f.MinDecisions, 1)), true
 }

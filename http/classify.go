@@ -56,14 +56,14 @@ type bandResponse struct {
 	Precision *float64 `json:"precision,omitempty"`
 }
 
-// classifierStats returns the review statistics by classifier, or nil
-// when the review store keeps none.
-func (s *Server) classifierStats(ctx context.Context) (map[string][]*vigil.ClassifierBandStats, []string, error) {
+// classifierStats returns the review statistics by classifier (all, or
+// the decisions since since), or nil when the review store keeps none.
+func (s *Server) classifierStats(ctx context.Context, since time.Time) (map[string][]*vigil.ClassifierBandStats, []string, error) {
 	st, ok := s.Cases.(vigil.ClassifierStatsService)
 	if !ok {
 		return nil, nil, nil
 	}
-	all, err := st.ClassifierStats(ctx)
+	all, err := st.ClassifierStats(ctx, since)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -78,13 +78,44 @@ func (s *Server) classifierStats(ctx context.Context) (map[string][]*vigil.Class
 	return by, order, nil
 }
 
+// flags checks every configured classifier against its precision floor:
+// over all decisions, or those of the floor's window. It returns the
+// reasons of the flagged ones, by name.
+func (s *Server) flags(ctx context.Context, all map[string][]*vigil.ClassifierBandStats) (map[string]string, error) {
+	out := map[string]string{}
+	recent := map[time.Duration]map[string][]*vigil.ClassifierBandStats{}
+	now := time.Now()
+	for _, g := range s.Classifiers.Guards() {
+		stats := all
+		if w := g.Floor.Window; w > 0 {
+			if recent[w] == nil {
+				by, _, err := s.classifierStats(ctx, now.Add(-w))
+				if err != nil {
+					return nil, err
+				}
+				recent[w] = by
+			}
+			stats = recent[w]
+		}
+		if why, flagged := g.Floor.Check(stats[g.Name]); flagged {
+			out[g.Name] = why
+		}
+	}
+	return out, nil
+}
+
 func (s *Server) handleListClassifiers(w http.ResponseWriter, r *http.Request) {
 	p, err := readPage(r.URL.Query(), smallPages)
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
-	stats, order, err := s.classifierStats(r.Context())
+	stats, order, err := s.classifierStats(r.Context(), time.Time{})
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	flagged, err := s.flags(r.Context(), stats)
 	if err != nil {
 		writeError(w, r, err)
 		return
@@ -96,7 +127,8 @@ func (s *Server) handleListClassifiers(w http.ResponseWriter, r *http.Request) {
 		pol, floor := g.Policy(), g.Floor
 		c := classifierResponse{Name: g.Name, Kind: g.Kind, Endpoint: g.Endpoint(), Configured: true, BreakerOpen: g.BreakerOpen(),
 			Policy: &pol, Floor: &floor}
-		c.FlagReason, c.Flagged = floor.Check(stats[g.Name])
+		c.FlagReason = flagged[g.Name]
+		c.Flagged = c.FlagReason != ""
 		out = append(out, c)
 	}
 	for _, name := range order {
@@ -127,14 +159,18 @@ func (c classifierFlagCollector) Describe(ch chan<- *prometheus.Desc) { ch <- cl
 func (c classifierFlagCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	stats, _, err := c.s.classifierStats(ctx)
+	stats, _, err := c.s.classifierStats(ctx, time.Time{})
+	var flagged map[string]string
+	if err == nil {
+		flagged, err = c.s.flags(ctx, stats)
+	}
 	if err != nil {
 		c.s.Logger.Error("classifier precision for metrics", "err", err)
 		return
 	}
 	for _, g := range c.s.Classifiers.Guards() {
 		v := 0.0
-		if _, flagged := g.Floor.Check(stats[g.Name]); flagged {
+		if flagged[g.Name] != "" {
 			v = 1
 		}
 		ch <- prometheus.MustNewConstMetric(classifierFlaggedDesc, prometheus.GaugeValue, v, g.Name)

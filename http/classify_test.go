@@ -148,7 +148,7 @@ func TestMatchClassifierOpensCase(t *testing.T) {
 // cases reviewers keep refusing, in the API and the metric.
 func TestClassifierFlagged(t *testing.T) {
 	fake := newFakeClassifier(t, 0.91)
-	ts := mustOpenServer(t, withClassifier(fake.URL, vigil.PrecisionFloor{MinScore: 0.5, MinDecisions: 2, MinPrecision: 0.6}))
+	ts := mustOpenServer(t, withClassifier(fake.URL, vigil.PrecisionFloor{MinScore: 0.5, MinDecisions: 2, MinPrecision: 0.6, Window: time.Hour}))
 	if code := ts.do(t, vigil.RoleAdmin, "POST", "/v1/queues", "", jsonBody(map[string]any{"name": "default", "roles": []string{"reviewer"}}), nil); code != 201 {
 		t.Fatal("create queue")
 	}
@@ -182,7 +182,7 @@ func TestClassifierFlagged(t *testing.T) {
 		t.Fatalf("classifiers %d %+v", code, cls)
 	}
 	c := cls.Classifiers[0]
-	if !c.Flagged || !strings.Contains(c.FlagReason, "precision 0.00 over 2 decisions") {
+	if !c.Flagged || !strings.Contains(c.FlagReason, "precision 0.00 over 2 decisions in the last 1h0m0s") {
 		t.Errorf("not flagged: %+v", c)
 	}
 	var top *struct {

@@ -824,6 +824,10 @@ func (s *CaseService) DecideCase(ctx context.Context, id int64, d vigil.Decision
 			WHERE (classifier, label, band) IN (SELECT classifier, label, band FROM case_scores WHERE case_id = ?)`, id); err != nil {
 			return fmt.Errorf("count decision against classifier scores: %w", err)
 		}
+		if _, err := tx.ExecContext(ctx, `UPDATE case_scores SET verdict = ?, decided_at = ? WHERE case_id = ?`,
+			string(d.Verdict), ts, id); err != nil {
+			return fmt.Errorf("count decision against classifier scores: %w", err)
+		}
 		entries, err := caseEntries(ctx, tx, id)
 		if err != nil {
 			return err
@@ -1087,14 +1091,25 @@ func countScores(ctx context.Context, tx *sql.Tx, caseID int64, scores []vigil.C
 }
 
 // ClassifierStats returns the review statistics of every classifier label
-// and score band that has any.
-func (s *CaseService) ClassifierStats(ctx context.Context) ([]*vigil.ClassifierBandStats, error) {
+// and score band that has any: all of them, from the counters, or with
+// since set, the decisions made since then (and no case counts).
+func (s *CaseService) ClassifierStats(ctx context.Context, since time.Time) ([]*vigil.ClassifierBandStats, error) {
+	query, args := `SELECT classifier, label, band, cases, confirmed, false_positives FROM classifier_stats
+		ORDER BY classifier, label, band`, []any(nil)
+	if !since.IsZero() {
+		query = `SELECT classifier, label, band, 0,
+				SUM(CASE WHEN verdict = 'confirmed' THEN 1 ELSE 0 END),
+				SUM(CASE WHEN verdict = 'false_positive' THEN 1 ELSE 0 END)
+			FROM case_scores WHERE decided_at >= ?
+			GROUP BY classifier, label, band ORDER BY classifier, label, band`
+		args = []any{formatTime(since)}
+	}
 	out, err := queryAll(ctx, s.db.rdb, func(row scanner) (*vigil.ClassifierBandStats, error) {
 		var st vigil.ClassifierBandStats
 		err := row.Scan(&st.Classifier, &st.Label, &st.Band, &st.Cases, &st.Confirmed, &st.FalsePositives)
 		st.MinScore = float64(st.Band) / vigil.ScoreBands
 		return &st, err
-	}, `SELECT classifier, label, band, cases, confirmed, false_positives FROM classifier_stats ORDER BY classifier, label, band`)
+	}, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("classifier stats: %w", err)
 	}

@@ -63,7 +63,7 @@ func TestClassifierScores(t *testing.T, open Opener) {
 	decide(c3, vigil.VerdictEscalate) // says nothing yet
 	decide(m, vigil.VerdictConfirmed)
 
-	all, err := stats.ClassifierStats(ctx)
+	all, err := stats.ClassifierStats(ctx, time.Time{})
 	must(t, err)
 	type row struct {
 		label                    string
@@ -84,13 +84,27 @@ func TestClassifierScores(t *testing.T, open Opener) {
 		t.Errorf("precision of the top band = %v", p)
 	}
 
+	// Since a time: only the decisions made since then count.
+	recent, err := stats.ClassifierStats(ctx, clock.Now())
+	must(t, err)
+	var recentRows []row
+	for _, st := range recent {
+		recentRows = append(recentRows, row{st.Label, st.Band, st.Cases, st.Confirmed, st.FalsePositives})
+	}
+	if want := []row{{"adult", 1, 0, 1, 0}, {"csam", 9, 0, 2, 1}}; fmt.Sprint(recentRows) != fmt.Sprint(want) {
+		t.Errorf("stats since now = %v, want %v", recentRows, want)
+	}
+	if later, err := stats.ClassifierStats(ctx, clock.Now().Add(time.Second)); err != nil || len(later) != 0 {
+		t.Errorf("stats since a later time = %+v, %v", later, err)
+	}
+
 	// Purging deletes the scores with the evidence; the counts stay.
 	clock.Advance(2 * time.Hour)
 	must(t, s.Cases.PurgeCase(ctx, c1.ID))
 	if got, err := s.Cases.FindCase(ctx, c1.ID); err != nil || got.Scores != nil {
 		t.Errorf("purged case still holds scores: %+v, %v", got, err)
 	}
-	after, err := stats.ClassifierStats(ctx)
+	after, err := stats.ClassifierStats(ctx, time.Time{})
 	must(t, err)
 	if len(after) != len(all) || after[2].Confirmed != 2 {
 		t.Errorf("stats after purge = %+v", after)

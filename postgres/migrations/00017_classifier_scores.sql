@@ -10,8 +10,11 @@ CREATE TABLE case_scores (
 	classifier TEXT NOT NULL,
 	label      TEXT NOT NULL,
 	band       BIGINT NOT NULL,
+	verdict    TEXT,          -- confirmed or false_positive, once decided
+	decided_at TEXT,          -- when, for precision over a recent window
 	PRIMARY KEY (case_id, classifier, label)
 );
+CREATE INDEX case_scores_decided ON case_scores (decided_at) WHERE decided_at IS NOT NULL;
 
 CREATE TABLE classifier_stats (
 	classifier      TEXT NOT NULL,
