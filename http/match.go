@@ -6,6 +6,7 @@ import (
 	"mime/multipart"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -34,6 +35,21 @@ type hashResponse struct {
 	PDQError string `json:"pdq_error,omitempty"`
 
 	media []byte // the content itself, for the media store should a rule open a case
+
+	// hasher read media into its buffer, and is held until release so
+	// that no other request's read overwrites it.
+	hasher *hashing.Hasher
+	pool   *sync.Pool
+}
+
+// release returns the hasher that holds the content's bytes to the pool:
+// call it when the request is done with them (media kept, classifiers
+// answered).
+func (h *hashResponse) release() {
+	if h != nil && h.hasher != nil {
+		h.pool.Put(h.hasher)
+		h.hasher, h.media = nil, nil
+	}
 }
 
 type matchResponse struct {
@@ -59,14 +75,21 @@ func (s *Server) uploadBody(w http.ResponseWriter, r *http.Request) (io.Reader, 
 	return body, nil
 }
 
-// readContent reads the uploaded content and computes its signals.
+// readContent reads the uploaded content and computes its signals. The
+// caller must release the response when done with its media.
 func (s *Server) readContent(w http.ResponseWriter, r *http.Request) (*hashResponse, error) {
 	src, err := s.uploadBody(w, r)
 	if err != nil {
 		return nil, err
 	}
 	h := s.hashers.Get().(*hashing.Hasher)
-	defer s.hashers.Put(h)
+	resp := &hashResponse{hasher: h, pool: &s.hashers}
+	ok := false
+	defer func() {
+		if !ok {
+			resp.release()
+		}
+	}()
 	d, data, err := h.Read(src)
 	if err != nil {
 		return nil, err
@@ -74,7 +97,7 @@ func (s *Server) readContent(w http.ResponseWriter, r *http.Request) (*hashRespo
 	if rec, ok := w.(*recorder); ok {
 		_, _, rec.content = d.Hex()
 	}
-	resp := &hashResponse{Content: contentInfo{Bytes: len(data)}, media: data}
+	resp.Content, resp.media = contentInfo{Bytes: len(data)}, data
 	if isText(r) {
 		// Text content (a message, a post) is searched for listed URLs
 		// and keywords; it has no PDQ hash.
@@ -86,6 +109,7 @@ func (s *Server) readContent(w http.ResponseWriter, r *http.Request) (*hashRespo
 		}
 		resp.Content.Format = "text"
 		resp.Signals = append([]vigil.Signal{{Type: vigil.SignalText, Value: string(data)}}, d.Signals()...)
+		ok = true
 		return resp, nil
 	}
 	// An image, else perhaps a video. Without a Path, ffmpeg is given the
@@ -96,6 +120,7 @@ func (s *Server) readContent(w http.ResponseWriter, r *http.Request) (*hashRespo
 	}
 	resp.Signals, resp.PDQError = c.Signals, c.PDQError
 	resp.Content.Format, resp.Content.Width, resp.Content.Height = c.Format, c.Width, c.Height
+	ok = true
 	return resp, nil
 }
 
@@ -140,6 +165,7 @@ func (s *Server) handleHash(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
+	defer resp.release()
 	writeJSON(w, http.StatusOK, resp)
 }
 
@@ -180,6 +206,7 @@ func (s *Server) handleMatch(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
+	defer hashed.release()
 	// Classifiers run while the indexes are searched: the match path
 	// waits only for the slowest classifier, whose guard bounds it.
 	var classified []classify.Outcome
