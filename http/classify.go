@@ -22,14 +22,10 @@ func (s *Server) ClassifierMetrics() *classify.Metrics {
 	return s.classifyMetrics
 }
 
-// classifyUpload asks the classifiers the policy allows about uploaded
-// content, when a rule would act on their scores. It returns nil when
-// none is asked.
-func (s *Server) classifyUpload(ctx context.Context, hashed *hashResponse, isText bool) []classify.Outcome {
-	if s.Classifiers.Len() == 0 || !s.Flow().Classifies(ctx) {
-		return nil
-	}
-	return s.Classifiers.ClassifyData(ctx, hashed.media, isText, "match", contentSHA256(hashed.Signals))
+// classifies reports whether uploads are to be classified: classifiers
+// are configured and a rule would act on their scores.
+func (s *Server) classifies(ctx context.Context) bool {
+	return s.Classifiers.Len() > 0 && s.Flow().Classifies(ctx)
 }
 
 // classifierResponse is one classifier of GET /v1/classifiers: how it is

@@ -18,7 +18,7 @@ func TestReadContentKeepsItsBytes(t *testing.T) {
 	read := func(body []byte) *hashResponse {
 		r := httptest.NewRequest("POST", "/v1/hash", bytes.NewReader(body))
 		r.Header.Set("Content-Type", "text/plain")
-		resp, err := s.readContent(httptest.NewRecorder(), r)
+		resp, err := s.readContent(httptest.NewRecorder(), r, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -30,5 +30,27 @@ func TestReadContentKeepsItsBytes(t *testing.T) {
 	defer second.release()
 	if string(first.media) != "first upload, to be kept for review" {
 		t.Fatalf("the first upload's bytes became %q", first.media)
+	}
+}
+
+// TestReadContentWaitsForReaders: work started on the bytes while they
+// are hashed (classifiers) is waited for before the hasher is reused,
+// also when hashing fails.
+func TestReadContentWaitsForReaders(t *testing.T) {
+	s := NewServer()
+	s.Hashing = hashing.Options{Limits: hashing.Limits{MaxBytes: 1 << 20}}
+	var seen string
+	waited := false
+	r := httptest.NewRequest("POST", "/v1/match", bytes.NewReader([]byte("not UTF-8: \xff")))
+	r.Header.Set("Content-Type", "text/plain")
+	_, err := s.readContent(httptest.NewRecorder(), r, func(data []byte, sha string) func() {
+		seen = sha
+		return func() { waited = true }
+	})
+	if err == nil {
+		t.Fatal("text that is not UTF-8 was accepted")
+	}
+	if !waited || len(seen) != 64 {
+		t.Errorf("reader not waited for (%v) or no digest (%q)", waited, seen)
 	}
 }

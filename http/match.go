@@ -40,12 +40,17 @@ type hashResponse struct {
 	// that no other request's read overwrites it.
 	hasher *hashing.Hasher
 	pool   *sync.Pool
+	wait   func() // for a reader of media started during hashing (onRead)
 }
 
 // release returns the hasher that holds the content's bytes to the pool:
 // call it when the request is done with them (media kept, classifiers
 // answered).
 func (h *hashResponse) release() {
+	if h != nil && h.wait != nil {
+		h.wait()
+		h.wait = nil
+	}
 	if h != nil && h.hasher != nil {
 		h.pool.Put(h.hasher)
 		h.hasher, h.media = nil, nil
@@ -76,8 +81,12 @@ func (s *Server) uploadBody(w http.ResponseWriter, r *http.Request) (io.Reader, 
 }
 
 // readContent reads the uploaded content and computes its signals. The
-// caller must release the response when done with its media.
-func (s *Server) readContent(w http.ResponseWriter, r *http.Request) (*hashResponse, error) {
+// caller must release the response when done with its media. onRead, if
+// set, is called with the content and its SHA-256 as soon as they are
+// read, before hashing, to start work on them (classifiers) that then
+// runs while the content is hashed; the function it returns waits for
+// that work, and release calls it before the bytes are reused.
+func (s *Server) readContent(w http.ResponseWriter, r *http.Request, onRead func(data []byte, sha256 string) (wait func())) (*hashResponse, error) {
 	src, err := s.uploadBody(w, r)
 	if err != nil {
 		return nil, err
@@ -94,10 +103,14 @@ func (s *Server) readContent(w http.ResponseWriter, r *http.Request) (*hashRespo
 	if err != nil {
 		return nil, err
 	}
+	_, _, sha := d.Hex()
 	if rec, ok := w.(*recorder); ok {
-		_, _, rec.content = d.Hex()
+		rec.content = sha
 	}
 	resp.Content, resp.media = contentInfo{Bytes: len(data)}, data
+	if onRead != nil {
+		resp.wait = onRead(data, sha)
+	}
 	if isText(r) {
 		// Text content (a message, a post) is searched for listed URLs
 		// and keywords; it has no PDQ hash.
@@ -160,7 +173,7 @@ func filePart(mr *multipart.Reader) (io.Reader, error) {
 }
 
 func (s *Server) handleHash(w http.ResponseWriter, r *http.Request) {
-	resp, err := s.readContent(w, r)
+	resp, err := s.readContent(w, r, nil)
 	if err != nil {
 		writeError(w, r, err)
 		return
@@ -201,22 +214,31 @@ func (s *Server) handleMatch(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	hashed, err := s.readContent(w, r)
+	// Classifiers run while the content is hashed and the indexes are
+	// searched: the match path waits only for the slowest classifier,
+	// whose guard bounds it.
+	var classified []classify.Outcome
+	hashed, err := s.readContent(w, r, func(data []byte, sha string) func() {
+		if !s.classifies(r.Context()) {
+			return nil
+		}
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			classified = s.Classifiers.ClassifyData(r.Context(), data, isText(r), "match", sha)
+		}()
+		return func() { <-done }
+	})
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
 	defer hashed.release()
-	// Classifiers run while the indexes are searched: the match path
-	// waits only for the slowest classifier, whose guard bounds it.
-	var classified []classify.Outcome
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		classified = s.classifyUpload(r.Context(), hashed, isText(r))
-	}()
 	results, err := s.Matcher.Lookup(r.Context(), hashed.Signals, opts)
-	<-done
+	if hashed.wait != nil {
+		hashed.wait()
+		hashed.wait = nil
+	}
 	if err != nil {
 		writeError(w, r, err)
 		return
