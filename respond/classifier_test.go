@@ -2,6 +2,7 @@ package respond_test
 
 import (
 	"context"
+	"encoding/json"
 	"testing"
 
 	"github.com/vigil-oss/vigil"
@@ -66,5 +67,26 @@ func TestContentMatchAndScoreOneCase(t *testing.T) {
 	}
 	if c, err := f.cases.FindCase(ctx, down.Cases[0]); err != nil || c.Kind != vigil.CaseKindMatch || c.Rule != "review" || c.Scores != nil {
 		t.Errorf("match case without scores = %+v, %v", c, err)
+	}
+}
+
+// TestContentClassifierWebhook: a classifier rule's webhook event carries
+// the scores it fired on, not the content.
+func TestContentClassifierWebhook(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, &vigil.Rule{Name: "tell-model", When: vigil.RuleConditions{Kind: vigil.CaseKindClassifier, Classifier: "pigeon", MinScore: 0.5},
+		Action: vigil.RuleAction{Type: vigil.ActionWebhook, Webhook: "platform"}})
+	notes := &failingNotifier{}
+	f.svc.Notifier = notes
+	out := f.svc.Content(ctx, vigil.ContentRef{SHA256: "aa", UserID: "u"}, nil, []vigil.ClassifierScore{pigeonScore(0.7)}, nil)
+	if len(out.Errors) != 0 || len(notes.events) != 1 {
+		t.Fatalf("outcome %+v, %d events", out, len(notes.events))
+	}
+	var data struct {
+		Rule   string
+		Scores []vigil.ClassifierScore
+	}
+	if err := json.Unmarshal(notes.events[0].Data, &data); err != nil || data.Rule != "tell-model" || len(data.Scores) != 1 || data.Scores[0] != pigeonScore(0.7) {
+		t.Errorf("event data %s (%v)", notes.events[0].Data, err)
 	}
 }

@@ -192,7 +192,7 @@ func (c *ClassifyCommand) classifyFile(ctx context.Context, set *classify.Set, a
 	content := classify.Content{Data: data, MediaType: line.MediaType, Source: "cli", SHA256: line.SHA256}
 	line.Classifiers = set.Classify(ctx, content)
 	if len(line.Classifiers) == 0 {
-		line.Error = "no classifier's policy allows " + line.MediaType
+		line.Error = "no classifier's policy allows " + line.MediaType + " from source cli"
 	} else {
 		ok := false
 		for _, o := range line.Classifiers {
