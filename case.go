@@ -155,7 +155,7 @@ type Decision struct {
 type Case struct {
 	ID       int64      `json:"id"`
 	Queue    string     `json:"queue"`
-	Kind     string     `json:"kind"` // CaseKindMatch or CaseKindConversation
+	Kind     string     `json:"kind"` // CaseKindMatch, CaseKindConversation or CaseKindClassifier
 	State    CaseState  `json:"state"`
 	Priority int        `json:"priority"` // 0 (lowest) to MaxCasePriority
 	Rule     string     `json:"rule,omitempty"`
@@ -165,6 +165,10 @@ type Case struct {
 	// conversation for a conversation case.
 	Matches      []Match           `json:"matches,omitempty"`
 	Conversation *CaseConversation `json:"conversation,omitempty"`
+	// Scores are what the classifiers said of the content (every label
+	// they scored, not only the one a rule fired on): the evidence of a
+	// classifier case, and context on a match case.
+	Scores []ClassifierScore `json:"scores,omitempty"`
 
 	AssignedTo  string    `json:"assigned_to,omitempty"`
 	Decision    *Decision `json:"decision,omitempty"`
@@ -198,8 +202,26 @@ func (c *Case) Validate() error {
 		if c.Conversation == nil {
 			return Errorf(EINVALID, "a conversation case needs the conversation")
 		}
+		if len(c.Scores) > 0 {
+			return Errorf(EINVALID, "a conversation case holds no classifier scores")
+		}
+	case CaseKindClassifier:
+		if len(c.Scores) == 0 {
+			return Errorf(EINVALID, "a classifier case needs scores")
+		}
+		if c.Conversation != nil {
+			return Errorf(EINVALID, "a classifier case holds no conversation")
+		}
 	default:
-		return Errorf(EINVALID, "case kind must be %q or %q", CaseKindMatch, CaseKindConversation)
+		return Errorf(EINVALID, "case kind must be %q, %q or %q", CaseKindMatch, CaseKindConversation, CaseKindClassifier)
+	}
+	if len(c.Scores) > MaxCaseScores {
+		return Errorf(ETOOLARGE, "a case holds at most %d classifier scores", MaxCaseScores)
+	}
+	for i := range c.Scores {
+		if err := c.Scores[i].Validate(); err != nil {
+			return err
+		}
 	}
 	if c.Priority < 0 || c.Priority > MaxCasePriority {
 		return Errorf(EINVALID, "case priority must be 0 to %d", MaxCasePriority)

@@ -185,7 +185,9 @@ func NewIncident(cases []*Case) (*Incident, error) {
 			inc.Time = c.CreatedAt
 		}
 		switch c.Kind {
-		case CaseKindMatch:
+		case CaseKindMatch, CaseKindClassifier:
+			// A confirmed classifier case is a file no list knew: reported
+			// like a matched one, with no matches.
 			inc.Files = append(inc.Files, incidentFile(c))
 		case CaseKindConversation:
 			ic := incidentConversation(c)

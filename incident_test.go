@@ -82,3 +82,18 @@ func TestNewIncidentDisclosure(t *testing.T) {
 		t.Errorf("incident %+v", inc)
 	}
 }
+
+// TestNewIncidentClassifierCase: a confirmed classifier case (material no
+// list knew) is reported as a file, without matches.
+func TestNewIncidentClassifierCase(t *testing.T) {
+	c := confirmedCase(&vigil.Case{ID: 7, Kind: vigil.CaseKindClassifier, CreatedAt: time.Now(),
+		Content: vigil.ContentRef{SHA256: "CD", UserID: "u-2", MediaID: "m"},
+		Scores:  []vigil.ClassifierScore{{Classifier: "pigeon", Label: "csam", Score: 0.9}}})
+	inc, err := vigil.NewIncident([]*vigil.Case{c})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(inc.Files) != 1 || inc.Files[0].SHA256 != "cd" || inc.Files[0].MediaID != "m" || len(inc.Files[0].Matches) != 0 {
+		t.Errorf("incident files %+v", inc.Files)
+	}
+}

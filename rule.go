@@ -2,6 +2,7 @@ package vigil
 
 import (
 	"context"
+	"math"
 	"time"
 )
 
@@ -63,8 +64,9 @@ type Rule struct {
 // RuleConditions select what a rule fires on. Every condition given must
 // hold; a list condition holds when any of its values does.
 type RuleConditions struct {
-	// Kind is CaseKindMatch (content or signals that matched bank entries)
-	// or CaseKindConversation (a conversation's grooming risk).
+	// Kind is CaseKindMatch (content or signals that matched bank entries),
+	// CaseKindConversation (a conversation's grooming risk) or
+	// CaseKindClassifier (a classifier's score for content).
 	Kind string `json:"kind"`
 
 	// Match conditions, on each matched entry.
@@ -80,6 +82,12 @@ type RuleConditions struct {
 	// Disclosure holds when the risk carries a victim's disclosure (a
 	// participant telling of a threat), which never flags by itself.
 	Disclosure bool `json:"disclosure,omitempty"`
+
+	// Classifier conditions (kind CaseKindClassifier), on each score:
+	// the configured classifier's name, optionally one label (any when
+	// empty), and MinScore, the lowest score that fires.
+	Classifier string `json:"classifier,omitempty"`
+	Label      string `json:"label,omitempty"`
 }
 
 // RuleAction is what a rule does when it fires.
@@ -131,6 +139,9 @@ func (r *Rule) validate() error {
 	if len(w.Banks) > MaxRuleListLen || len(w.Categories) > MaxRuleListLen || len(w.SignalTypes) > MaxRuleListLen {
 		return Errorf(EINVALID, "at most %d values per condition", MaxRuleListLen)
 	}
+	if w.Kind != CaseKindClassifier && (w.Classifier != "" || w.Label != "") {
+		return Errorf(EINVALID, "classifier and label apply to classifier rules")
+	}
 	switch w.Kind {
 	case CaseKindMatch:
 		if w.Flagged || w.MinScore != 0 || w.MinLevel != "" || w.Disclosure {
@@ -172,10 +183,34 @@ func (r *Rule) validate() error {
 		if !w.Flagged && w.MinScore == 0 && w.MinLevel == "" && !w.Disclosure {
 			return Errorf(EINVALID, "a conversation rule needs flagged, min_score, min_level or disclosure")
 		}
+	case CaseKindClassifier:
+		if len(w.Banks) > 0 || len(w.Categories) > 0 || len(w.SignalTypes) > 0 || w.MaxDistance != nil ||
+			w.Flagged || w.MinLevel != "" || w.Disclosure {
+			return Errorf(EINVALID, "a classifier rule takes classifier, label and min_score only")
+		}
+		if err := validateToken("classifier name", w.Classifier); err != nil {
+			return err
+		}
+		if len(w.Label) > MaxScoreLabelLen || !Printable(w.Label) {
+			return Errorf(EINVALID, "label must be at most %d printable bytes", MaxScoreLabelLen)
+		}
+		// Every classified item has scores: a rule without a floor would
+		// open a case for each of them.
+		if math.IsNaN(w.MinScore) || w.MinScore <= 0 || w.MinScore > 1 {
+			return Errorf(EINVALID, "a classifier rule needs min_score above 0 and at most 1")
+		}
+		if r.Corroboration > 1 {
+			return Errorf(EINVALID, "corroboration counts the sources of matched entries; a classifier score has none")
+		}
+		// A model's score ranks content for review; it never acts alone,
+		// whatever the rule says of corroboration.
+		if r.Action.Type == ActionAuto {
+			return Errorf(EINVALID, "an auto action acts without human review; a classifier score alone never does: use a case action")
+		}
 	case "":
-		return Errorf(EINVALID, "when.kind is required: %s or %s", CaseKindMatch, CaseKindConversation)
+		return Errorf(EINVALID, "when.kind is required: %s, %s or %s", CaseKindMatch, CaseKindConversation, CaseKindClassifier)
 	default:
-		return Errorf(EINVALID, "when.kind must be %s or %s, got %q", CaseKindMatch, CaseKindConversation, w.Kind)
+		return Errorf(EINVALID, "when.kind must be %s, %s or %s, got %q", CaseKindMatch, CaseKindConversation, CaseKindClassifier, w.Kind)
 	}
 	return r.Action.validate(r.Corroboration)
 }

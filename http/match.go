@@ -6,10 +6,12 @@ import (
 	"mime/multipart"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 	"unicode/utf8"
 
 	"github.com/vigil-oss/vigil"
+	"github.com/vigil-oss/vigil/classify"
 	"github.com/vigil-oss/vigil/hashing"
 	"github.com/vigil-oss/vigil/textmatch"
 	"github.com/vigil-oss/vigil/vpdq"
@@ -33,12 +35,35 @@ type hashResponse struct {
 	PDQError string `json:"pdq_error,omitempty"`
 
 	media []byte // the content itself, for the media store should a rule open a case
+
+	// hasher read media into its buffer, and is held until release so
+	// that no other request's read overwrites it.
+	hasher *hashing.Hasher
+	pool   *sync.Pool
+	wait   func() // for a reader of media started during hashing (onRead)
+}
+
+// release returns the hasher that holds the content's bytes to the pool:
+// call it when the request is done with them (media kept, classifiers
+// answered).
+func (h *hashResponse) release() {
+	if h != nil && h.wait != nil {
+		h.wait()
+		h.wait = nil
+	}
+	if h != nil && h.hasher != nil {
+		h.pool.Put(h.hasher)
+		h.hasher, h.media = nil, nil
+	}
 }
 
 type matchResponse struct {
 	hashResponse
 	Matched bool                `json:"matched"`
 	Results []vigil.MatchResult `json:"results"`
+	// Classifiers says what each classifier asked about the content
+	// answered (scores, or why none); absent when none was asked.
+	Classifiers []classify.Outcome `json:"classifiers,omitempty"`
 	// Actions says what the rules did; absent on a server without rules.
 	Actions *vigil.Outcome `json:"actions,omitempty"`
 }
@@ -55,22 +80,37 @@ func (s *Server) uploadBody(w http.ResponseWriter, r *http.Request) (io.Reader, 
 	return body, nil
 }
 
-// readContent reads the uploaded content and computes its signals.
-func (s *Server) readContent(w http.ResponseWriter, r *http.Request) (*hashResponse, error) {
+// readContent reads the uploaded content and computes its signals. The
+// caller must release the response when done with its media. onRead, if
+// set, is called with the content and its SHA-256 as soon as they are
+// read, before hashing, to start work on them (classifiers) that then
+// runs while the content is hashed; the function it returns waits for
+// that work, and release calls it before the bytes are reused.
+func (s *Server) readContent(w http.ResponseWriter, r *http.Request, onRead func(data []byte, sha256 string) (wait func())) (*hashResponse, error) {
 	src, err := s.uploadBody(w, r)
 	if err != nil {
 		return nil, err
 	}
 	h := s.hashers.Get().(*hashing.Hasher)
-	defer s.hashers.Put(h)
+	resp := &hashResponse{hasher: h, pool: &s.hashers}
+	ok := false
+	defer func() {
+		if !ok {
+			resp.release()
+		}
+	}()
 	d, data, err := h.Read(src)
 	if err != nil {
 		return nil, err
 	}
+	_, _, sha := d.Hex()
 	if rec, ok := w.(*recorder); ok {
-		_, _, rec.content = d.Hex()
+		rec.content = sha
 	}
-	resp := &hashResponse{Content: contentInfo{Bytes: len(data)}, media: data}
+	resp.Content, resp.media = contentInfo{Bytes: len(data)}, data
+	if onRead != nil {
+		resp.wait = onRead(data, sha)
+	}
 	if isText(r) {
 		// Text content (a message, a post) is searched for listed URLs
 		// and keywords; it has no PDQ hash.
@@ -82,6 +122,7 @@ func (s *Server) readContent(w http.ResponseWriter, r *http.Request) (*hashRespo
 		}
 		resp.Content.Format = "text"
 		resp.Signals = append([]vigil.Signal{{Type: vigil.SignalText, Value: string(data)}}, d.Signals()...)
+		ok = true
 		return resp, nil
 	}
 	// An image, else perhaps a video. Without a Path, ffmpeg is given the
@@ -92,6 +133,7 @@ func (s *Server) readContent(w http.ResponseWriter, r *http.Request) (*hashRespo
 	}
 	resp.Signals, resp.PDQError = c.Signals, c.PDQError
 	resp.Content.Format, resp.Content.Width, resp.Content.Height = c.Format, c.Width, c.Height
+	ok = true
 	return resp, nil
 }
 
@@ -131,11 +173,12 @@ func filePart(mr *multipart.Reader) (io.Reader, error) {
 }
 
 func (s *Server) handleHash(w http.ResponseWriter, r *http.Request) {
-	resp, err := s.readContent(w, r)
+	resp, err := s.readContent(w, r, nil)
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
+	defer resp.release()
 	writeJSON(w, http.StatusOK, resp)
 }
 
@@ -171,24 +214,43 @@ func (s *Server) handleMatch(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	hashed, err := s.readContent(w, r)
+	// Classifiers run while the content is hashed and the indexes are
+	// searched: the match path waits only for the slowest classifier,
+	// whose guard bounds it.
+	var classified []classify.Outcome
+	hashed, err := s.readContent(w, r, func(data []byte, sha string) func() {
+		if !s.classifies(r.Context()) {
+			return nil
+		}
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			classified = s.Classifiers.ClassifyData(r.Context(), data, isText(r), "match", sha)
+		}()
+		return func() { <-done }
+	})
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
+	defer hashed.release()
 	results, err := s.Matcher.Lookup(r.Context(), hashed.Signals, opts)
+	if hashed.wait != nil {
+		hashed.wait()
+		hashed.wait = nil
+	}
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
 	s.metrics.countMatches(results)
 	s.keepSignals(r, hashed.Signals)
-	resp := matchResponse{hashResponse: *hashed, Results: results}
+	resp := matchResponse{hashResponse: *hashed, Results: results, Classifiers: classified}
 	for _, res := range results {
 		resp.Matched = resp.Matched || len(res.Matches) > 0
 	}
 	ref.SHA256 = contentSHA256(hashed.Signals)
-	resp.Actions = s.Flow().Match(r.Context(), ref, results, func() ([]byte, error) { return hashed.media, nil })
+	resp.Actions = s.Flow().Content(r.Context(), ref, results, classify.Scores(classified), func() ([]byte, error) { return hashed.media, nil })
 	writeJSON(w, http.StatusOK, resp)
 }
 

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/vigil-oss/vigil"
+	"github.com/vigil-oss/vigil/classify"
 	"github.com/vigil-oss/vigil/grooming"
 	"github.com/vigil-oss/vigil/hashing"
 	"github.com/vigil-oss/vigil/report"
@@ -124,6 +125,10 @@ type Server struct {
 	// HMA, if set before Open, also serves HMA's routes (/status, /h/,
 	// /m/, /c/) with HMA's shapes, over the same store (see hma.go).
 	HMA *HMAOptions
+	// Classifiers rank uploads to POST /v1/match for review when a
+	// classifier rule would act on their scores; nil: none (see
+	// classify.go). Build them with ClassifierMetrics.
+	Classifiers *classify.Set
 
 	ln       net.Listener
 	server   *http.Server
@@ -137,6 +142,9 @@ type Server struct {
 	unmatched http.Handler
 
 	flowOnce sync.Once
+
+	classifyMetricsOnce sync.Once
+	classifyMetrics     *classify.Metrics
 
 	hmaClientOnce sync.Once
 	hmaHTTP       *http.Client // ?url= fetches of the HMA routes
@@ -285,6 +293,7 @@ func (s *Server) routes() {
 	s.route("GET /v1/conversations/{id}", s.handleGetConversation, matcher, curator, reviewer)
 
 	s.route("GET /v1/rematches", s.handleListRematches, curator, reviewer)
+	s.route("GET /v1/classifiers", s.handleListClassifiers, curator, reviewer)
 	s.jobRoutes()
 	s.caseRoutes()
 	s.incidentRoutes()

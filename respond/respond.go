@@ -12,6 +12,7 @@
 package respond
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -118,14 +119,15 @@ func (s *Service) ForgetRules() {
 
 // ruleEvent is the data of a rule.matched webhook event.
 type ruleEvent struct {
-	Rule    string                 `json:"rule"`
-	Action  string                 `json:"action"`
-	Auto    string                 `json:"auto,omitempty"`
-	Content vigil.ContentRef       `json:"content"`
-	Matches []vigil.Match          `json:"matches,omitempty"`
-	Sources []string               `json:"sources,omitempty"`
-	Risk    *conversationEventRisk `json:"risk,omitempty"`
-	CaseID  int64                  `json:"case_id,omitempty"`
+	Rule    string                  `json:"rule"`
+	Action  string                  `json:"action"`
+	Auto    string                  `json:"auto,omitempty"`
+	Content vigil.ContentRef        `json:"content"`
+	Matches []vigil.Match           `json:"matches,omitempty"`
+	Scores  []vigil.ClassifierScore `json:"scores,omitempty"`
+	Sources []string                `json:"sources,omitempty"`
+	Risk    *conversationEventRisk  `json:"risk,omitempty"`
+	CaseID  int64                   `json:"case_id,omitempty"`
 }
 
 // id returns the event's id: the same for the same rule, webhook and item
@@ -276,6 +278,22 @@ func (p *plan) notify(ctx context.Context, o rules.Outcome, data func(f rules.Fi
 // media store only if a case opens (nil for signals only). It returns nil
 // when the service has no rules.
 func (s *Service) Match(ctx context.Context, ref vigil.ContentRef, results []vigil.MatchResult, media func() ([]byte, error)) *vigil.Outcome {
+	return s.Content(ctx, ref, results, nil, media)
+}
+
+// Classifies reports whether any enabled rule acts on classifier scores,
+// so that an entry point skips classifying content no rule would act on.
+func (s *Service) Classifies(ctx context.Context) bool {
+	e, err := s.engine(ctx)
+	return err == nil && e != nil && e.Classifies()
+}
+
+// Content is Match for content that classifiers scored too: the match
+// rules and the classifier rules run as one detection, so that a veto of
+// either kind stops both and a queue gets one case, holding the content's
+// matches and scores whichever rule won it. A classifier rule's case is a
+// CaseKindClassifier case. scores may be nil (no classifier answered).
+func (s *Service) Content(ctx context.Context, ref vigil.ContentRef, results []vigil.MatchResult, scores []vigil.ClassifierScore, media func() ([]byte, error)) *vigil.Outcome {
 	e, err := s.engine(ctx)
 	if err != nil {
 		s.logger().Error("load rules", "err", err)
@@ -284,8 +302,9 @@ func (s *Service) Match(ctx context.Context, ref vigil.ContentRef, results []vig
 	if e == nil {
 		return nil
 	}
-	o := e.Match(results)
+	o := e.Content(results, scores)
 	p := s.newPlan(o)
+	caseScores := boundScores(scores)
 	if cases := o.Cases(); len(cases) > 0 {
 		if s.Cases == nil {
 			p.fail(cases[0].Rule.Name, "open case", errNoReview)
@@ -306,7 +325,10 @@ func (s *Service) Match(ctx context.Context, ref vigil.ContentRef, results []vig
 					slices.SortStableFunc(ms, func(a, b vigil.Match) int { return a.Distance - b.Distance })
 					ms = ms[:vigil.MaxCaseMatches]
 				}
-				c := &vigil.Case{Kind: vigil.CaseKindMatch, Content: ref, Matches: ms}
+				c := &vigil.Case{Kind: vigil.CaseKindMatch, Content: ref, Matches: ms, Scores: caseScores}
+				if f.Rule.When.Kind == vigil.CaseKindClassifier {
+					c.Kind, c.Matches = vigil.CaseKindClassifier, nil
+				}
 				queued := len(p.out.Queued)
 				p.openCase(ctx, f, c, contentItem(ref))
 				held = held || c.ID != 0 && c.Content.MediaID == ref.MediaID || len(p.out.Queued) > queued
@@ -323,9 +345,20 @@ func (s *Service) Match(ctx context.Context, ref vigil.ContentRef, results []vig
 	evRef := ref
 	evRef.MediaID = "" // the platform has no use for the media store's id
 	p.notify(ctx, o, func(f rules.Fired) ruleEvent {
-		return ruleEvent{Content: evRef, Matches: f.Matches, Sources: f.Sources}
+		return ruleEvent{Content: evRef, Matches: f.Matches, Sources: f.Sources, Scores: f.Scores}
 	})
 	return p.out
+}
+
+// boundScores returns at most vigil.MaxCaseScores of scores, the highest:
+// a case's evidence is bounded, and a reviewer needs the strongest.
+func boundScores(scores []vigil.ClassifierScore) []vigil.ClassifierScore {
+	if len(scores) <= vigil.MaxCaseScores {
+		return scores
+	}
+	out := slices.Clone(scores)
+	slices.SortStableFunc(out, func(a, b vigil.ClassifierScore) int { return cmp.Compare(b.Score, a.Score) })
+	return out[:vigil.MaxCaseScores]
 }
 
 // keepMedia puts the content media reads in the media store and records

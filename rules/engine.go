@@ -22,7 +22,7 @@ import (
 
 // Engine runs a fixed set of rules. It is safe for concurrent use.
 type Engine struct {
-	match, conversation []*vigil.Rule // enabled rules by name
+	match, conversation, classifier []*vigil.Rule // enabled rules by name
 }
 
 // New returns an engine over the enabled rules of rules. The rules are
@@ -38,16 +38,23 @@ func New(rules []*vigil.Rule) *Engine {
 			e.match = append(e.match, r)
 		case vigil.CaseKindConversation:
 			e.conversation = append(e.conversation, r)
+		case vigil.CaseKindClassifier:
+			e.classifier = append(e.classifier, r)
 		}
 	}
 	byName := func(a, b *vigil.Rule) int { return cmp.Compare(a.Name, b.Name) }
 	slices.SortFunc(e.match, byName)
 	slices.SortFunc(e.conversation, byName)
+	slices.SortFunc(e.classifier, byName)
 	return e
 }
 
 // Len returns the number of enabled rules.
-func (e *Engine) Len() int { return len(e.match) + len(e.conversation) }
+func (e *Engine) Len() int { return len(e.match) + len(e.conversation) + len(e.classifier) }
+
+// Classifies reports whether any enabled rule acts on classifier scores:
+// without one, classifying content on the match path is wasted work.
+func (e *Engine) Classifies() bool { return len(e.classifier) > 0 }
 
 // Fired is one rule that fired and the evidence it fired on.
 type Fired struct {
@@ -58,6 +65,9 @@ type Fired struct {
 	// Sources are the distinct non-empty sources of those matches' entries,
 	// sorted: the corroboration the rule saw.
 	Sources []string
+	// Scores are the classifier scores that met the rule's conditions
+	// (classifier rules only).
+	Scores []vigil.ClassifierScore
 }
 
 // Outcome is what the rules decided for one piece of content or one
@@ -74,9 +84,41 @@ type Outcome struct {
 // its signals). Only Matches count: matches suppressed by a negative bank
 // have already been moved out of them by the matcher.
 func (e *Engine) Match(results []vigil.MatchResult) Outcome {
+	return e.Content(results, nil)
+}
+
+// Content runs the match rules over the match results of one piece of
+// content and the classifier rules over its classifier scores, as one
+// detection: a veto from either kind stops both, and Cases picks one case
+// per queue from all of them.
+func (e *Engine) Content(results []vigil.MatchResult, scores []vigil.ClassifierScore) Outcome {
+	fired := e.matchRules(results)
+	for _, r := range e.classifier {
+		var ss []vigil.ClassifierScore
+		for _, sc := range scores {
+			if scoreMeets(&r.When, &sc) {
+				ss = append(ss, sc)
+			}
+		}
+		if len(ss) > 0 {
+			fired = append(fired, Fired{Rule: r, Scores: ss})
+		}
+	}
+	slices.SortStableFunc(fired, func(a, b Fired) int { return cmp.Compare(a.Rule.Name, b.Rule.Name) })
+	return veto(fired)
+}
+
+// scoreMeets reports whether one classifier score meets a rule's
+// classifier conditions.
+func scoreMeets(w *vigil.RuleConditions, s *vigil.ClassifierScore) bool {
+	return s.Classifier == w.Classifier && (w.Label == "" || s.Label == w.Label) && s.Score >= w.MinScore
+}
+
+// matchRules returns the match rules that fire on results.
+func (e *Engine) matchRules(results []vigil.MatchResult) []Fired {
 	all := entryMatches(results)
 	if len(all) == 0 {
-		return Outcome{}
+		return nil
 	}
 	var fired []Fired
 	for _, r := range e.match {
@@ -95,7 +137,7 @@ func (e *Engine) Match(results []vigil.MatchResult) Outcome {
 		}
 		fired = append(fired, Fired{Rule: r, Matches: ms, Sources: src})
 	}
-	return veto(fired)
+	return fired
 }
 
 // entryMatches returns the matches of all signals, one per entry: the

@@ -48,6 +48,8 @@ type fileConditions struct {
 	MinScore    float64            `yaml:"min_score"`
 	MinLevel    string             `yaml:"min_level"`
 	Disclosure  bool               `yaml:"disclosure"`
+	Classifier  string             `yaml:"classifier"`
+	Label       string             `yaml:"label"`
 }
 
 type fileAction struct {

@@ -15,7 +15,10 @@ import (
 )
 
 // Ensure CaseService implements the interface.
-var _ vigil.CaseService = (*CaseService)(nil)
+var (
+	_ vigil.CaseService            = (*CaseService)(nil)
+	_ vigil.ClassifierStatsService = (*CaseService)(nil)
+)
 
 // systemActor names Vigil itself in case histories, for what the store
 // does on its own (automatic quarantine).
@@ -181,6 +184,10 @@ func (s *CaseService) OpenCase(ctx context.Context, c *vigil.Case, actor string)
 	if err != nil {
 		return fmt.Errorf("open case: %w", err)
 	}
+	scores, err := nullJSON(c.Scores, len(c.Scores) > 0)
+	if err != nil {
+		return fmt.Errorf("open case: %w", err)
+	}
 	now := s.db.now()
 	ts := formatTime(now)
 	var quarantined []AutoQuarantine
@@ -206,11 +213,11 @@ func (s *CaseService) OpenCase(ctx context.Context, c *vigil.Case, actor string)
 			return err
 		}
 		if err := tx.QueryRowContext(ctx, `
-			INSERT INTO cases (queue_id, kind, state, priority, rule, content, matches, conversation,
+			INSERT INTO cases (queue_id, kind, state, priority, rule, content, matches, conversation, scores,
 				created_at, updated_at, retain_until, dedup_key)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			RETURNING id`,
-			queueID, c.Kind, vigil.CaseOpen, c.Priority, c.Rule, string(content), matches, conversation,
+			queueID, c.Kind, vigil.CaseOpen, c.Priority, c.Rule, string(content), matches, conversation, scores,
 			ts, ts, formatTime(c.RetainUntil), sql.NullString{String: c.Key, Valid: c.Key != ""}).Scan(&c.ID); err != nil {
 			return err
 		}
@@ -219,6 +226,9 @@ func (s *CaseService) OpenCase(ctx context.Context, c *vigil.Case, actor string)
 			detail = "rule " + c.Rule
 		}
 		if err := addEvent(ctx, tx, c.ID, ts, actor, vigil.CaseEventOpened, detail); err != nil {
+			return err
+		}
+		if err := countScores(ctx, tx, c.ID, c.Scores); err != nil {
 			return err
 		}
 		key := spikeKey(c.Content)
@@ -504,7 +514,7 @@ func (s *CaseService) ReleaseEntry(ctx context.Context, id int64) error {
 
 // caseColumns are the columns scanCase reads; the query joins queues as q.
 const caseColumns = `c.id, q.name, c.kind, c.state, c.priority, c.rule, c.content, c.matches, c.conversation,
-	c.assigned_to, c.decision, c.created_at, c.updated_at, c.retain_until`
+	c.assigned_to, c.decision, c.created_at, c.updated_at, c.retain_until, c.scores`
 
 const caseFrom = ` FROM cases c JOIN queues q ON q.id = c.queue_id `
 
@@ -512,10 +522,11 @@ func scanCase(row scanner) (*vigil.Case, error) {
 	var (
 		c                                vigil.Case
 		content, matches, conv, decision sql.NullString
+		scores                           sql.NullString
 		created, updated, retain         string
 	)
 	if err := row.Scan(&c.ID, &c.Queue, &c.Kind, &c.State, &c.Priority, &c.Rule, &content, &matches, &conv,
-		&c.AssignedTo, &decision, &created, &updated, &retain); err != nil {
+		&c.AssignedTo, &decision, &created, &updated, &retain, &scores); err != nil {
 		return nil, err
 	}
 	for _, f := range []struct {
@@ -527,6 +538,7 @@ func scanCase(row scanner) (*vigil.Case, error) {
 		{"matches", matches, &c.Matches},
 		{"conversation", conv, &c.Conversation},
 		{"decision", decision, &c.Decision},
+		{"scores", scores, &c.Scores},
 	} {
 		if !f.s.Valid {
 			continue
@@ -807,6 +819,15 @@ func (s *CaseService) DecideCase(ctx context.Context, id int64, d vigil.Decision
 		default:
 			return nil // an escalation says nothing about the entries yet
 		}
+		if _, err := tx.ExecContext(ctx, `
+			UPDATE classifier_stats SET `+column+` = `+column+` + 1
+			WHERE (classifier, label, band) IN (SELECT classifier, label, band FROM case_scores WHERE case_id = ?)`, id); err != nil {
+			return fmt.Errorf("count decision against classifier scores: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE case_scores SET verdict = ?, decided_at = ? WHERE case_id = ?`,
+			string(d.Verdict), ts, id); err != nil {
+			return fmt.Errorf("count decision against classifier scores: %w", err)
+		}
 		entries, err := caseEntries(ctx, tx, id)
 		if err != nil {
 			return err
@@ -1010,7 +1031,7 @@ func (s *CaseService) PurgeCase(ctx context.Context, id int64) error {
 		}
 		ts := formatTime(now)
 		if _, err := tx.ExecContext(ctx, `
-			UPDATE cases SET content = ?, matches = NULL, conversation = ?, purged_at = ?, updated_at = ?,
+			UPDATE cases SET content = ?, matches = NULL, scores = NULL, conversation = ?, purged_at = ?, updated_at = ?,
 				dedup_key = NULL
 			WHERE id = ?`, string(content), conversation, ts, ts, id); err != nil {
 			return err
@@ -1051,4 +1072,61 @@ func nullJSON(v any, present bool) (sql.NullString, error) {
 // placeholders returns n comma-separated "?".
 func placeholders(n int) string {
 	return strings.TrimSuffix(strings.Repeat("?,", n), ",")
+}
+
+// countScores records the classifier labels a new case holds, each in the
+// band of its score, so that decisions on the case count towards each
+// classifier's precision per band. A label scored twice (two signals of
+// one content) counts once, at its highest score.
+func countScores(ctx context.Context, tx *sql.Tx, caseID int64, scores []vigil.ClassifierScore) error {
+	best := map[[2]string]float64{}
+	var order [][2]string
+	for _, sc := range scores {
+		k := [2]string{sc.Classifier, sc.Label}
+		if v, ok := best[k]; !ok {
+			order = append(order, k)
+			best[k] = sc.Score
+		} else if sc.Score > v {
+			best[k] = sc.Score
+		}
+	}
+	for _, k := range order {
+		band := vigil.ScoreBand(best[k])
+		if _, err := tx.ExecContext(ctx, `
+			INSERT INTO case_scores (case_id, classifier, label, band) VALUES (?, ?, ?, ?)`, caseID, k[0], k[1], band); err != nil {
+			return fmt.Errorf("count classifier score: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, `
+			INSERT INTO classifier_stats (classifier, label, band, cases) VALUES (?, ?, ?, 1)
+			ON CONFLICT (classifier, label, band) DO UPDATE SET cases = cases + 1`, k[0], k[1], band); err != nil {
+			return fmt.Errorf("count classifier score: %w", err)
+		}
+	}
+	return nil
+}
+
+// ClassifierStats returns the review statistics of every classifier label
+// and score band that has any: all of them, from the counters, or with
+// since set, the decisions made since then (and no case counts).
+func (s *CaseService) ClassifierStats(ctx context.Context, since time.Time) ([]*vigil.ClassifierBandStats, error) {
+	query, args := `SELECT classifier, label, band, cases, confirmed, false_positives FROM classifier_stats
+		ORDER BY classifier, label, band`, []any(nil)
+	if !since.IsZero() {
+		query = `SELECT classifier, label, band, 0,
+				SUM(CASE WHEN verdict = 'confirmed' THEN 1 ELSE 0 END),
+				SUM(CASE WHEN verdict = 'false_positive' THEN 1 ELSE 0 END)
+			FROM case_scores WHERE decided_at >= ?
+			GROUP BY classifier, label, band ORDER BY classifier, label, band`
+		args = []any{formatTime(since)}
+	}
+	out, err := queryAll(ctx, s.db.rdb, func(row scanner) (*vigil.ClassifierBandStats, error) {
+		var st vigil.ClassifierBandStats
+		err := row.Scan(&st.Classifier, &st.Label, &st.Band, &st.Cases, &st.Confirmed, &st.FalsePositives)
+		st.MinScore = float64(st.Band) / vigil.ScoreBands
+		return &st, err
+	}, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("classifier stats: %w", err)
+	}
+	return out, nil
 }

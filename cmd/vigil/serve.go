@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/vigil-oss/vigil"
+	"github.com/vigil-oss/vigil/classify"
 	"github.com/vigil-oss/vigil/grooming"
 	"github.com/vigil-oss/vigil/hashing"
 	vhttp "github.com/vigil-oss/vigil/http"
@@ -56,6 +57,7 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	review := addReviewFlags(fs)
 	ruleFlags := addRulesFlags(fs)
 	uiOpts := addUIFlags(fs)
+	classifiers := addClassifierFlags(fs.FlagSet)
 	if err := fs.parse(args); err != nil {
 		return err
 	}
@@ -87,6 +89,9 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 		return err
 	}
 	ruleStore := db.Rules
+	if ruleFlags.classifiers, err = classifiers.names(); err != nil {
+		return err
+	}
 	if err := c.loadRules(ctx, cases, ruleStore, ruleFlags, webhooks); err != nil {
 		return err
 	}
@@ -114,7 +119,12 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	// and retroactive matches. Failed actions are retried as jobs.
 	flow := &respond.Service{Rules: ruleStore, Cases: cases, Media: mediaStore, Notifier: js, Queue: js, Banks: banks, Entries: entries,
 		CaseRetention: ruleFlags.caseRetention, Logger: c.Logger}
-	js.OnContent(flow.Match)
+	// Content jobs are classified like uploads to /v1/match, by the
+	// classifiers built below, before the jobs start.
+	var classifierSet *classify.Set
+	js.OnContent(func(ctx context.Context, ref vigil.ContentRef, results []vigil.MatchResult, media func() ([]byte, error)) *vigil.Outcome {
+		return flow.Content(ctx, ref, results, classifyJob(ctx, flow, classifierSet, ref, media), media)
+	})
 	js.OnAction(flow.Carry)
 	onRematch := []func(context.Context, []*vigil.Rematch) error{flow.Rematches}
 	if *rematchWebhook != "" {
@@ -174,6 +184,13 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	}
 	srv.Rules, srv.CaseRetention = ruleStore, ruleFlags.caseRetention
 	srv.Preservation, srv.Retention = db.Preservation, reportRetention.p
+	if srv.Classifiers, err = classifiers.build(srv.ClassifierMetrics(), c.Logger); err != nil {
+		return err
+	}
+	classifierSet = srv.Classifiers
+	for _, g := range srv.Classifiers.Guards() {
+		c.Logger.Info("classifier", "name", g.Name, "kind", g.Kind, "endpoint", g.Endpoint())
+	}
 	if *hmaCompat {
 		srv.HMA = &vhttp.HMAOptions{AllowedHosts: splitHosts(*hmaAllowedHosts)}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/vigil-oss/vigil"
@@ -15,6 +16,9 @@ import (
 type rulesFlags struct {
 	file          string
 	caseRetention time.Duration
+	// classifiers are the configured classifiers' names, which
+	// classifier rules must name.
+	classifiers []string
 }
 
 // addRulesFlags registers the rules flags on fs.
@@ -64,6 +68,9 @@ func (c *ServeCommand) loadRules(ctx context.Context, cases vigil.CaseService, s
 			if _, ok := webhooks[wh]; !ok {
 				return fmt.Errorf("%s: rule %q calls webhook %q, which is not configured; add --webhook %s=URL or disable the rule", from, r.Name, wh, wh)
 			}
+		}
+		if cl := r.When.Classifier; r.When.Kind == vigil.CaseKindClassifier && !slices.Contains(f.classifiers, cl) {
+			return fmt.Errorf("%s: rule %q acts on classifier %q, which is not configured; add --classifier %s=KIND:URL or disable the rule", from, r.Name, cl, cl)
 		}
 		if r.Action.Queue == "" {
 			continue

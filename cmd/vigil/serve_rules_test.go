@@ -82,6 +82,8 @@ func TestLoadRules(t *testing.T) {
 		{"invalid rule", "rules:\n  - name: loose\n    when: {kind: match}\n    action: {type: auto, auto: block}\n", "line 2: rule \"loose\""},
 		{"api name", "rules:\n  - name: from-api\n    when: {kind: match}\n    action: {type: none}\n", "made through the API"},
 		{"unknown webhook", "rules:\n  - name: tell\n    when: {kind: match}\n    action: {type: webhook, webhook: nowhere}\n", `webhook "nowhere", which is not configured`},
+		{"unknown classifier", "rules:\n  - name: model\n    when: {kind: classifier, classifier: nowhere, min_score: 0.9}\n    action: {type: case, queue: default}\n", `classifier "nowhere", which is not configured`},
+		{"auto on a classifier", "rules:\n  - name: model\n    when: {kind: classifier, classifier: pigeon, min_score: 0.9}\n    action: {type: auto, auto: block}\n", "a classifier score alone never does"},
 	} {
 		flags.file = write(tc.name+".yaml", tc.text)
 		err := c.loadRules(ctx, cases, store, flags, hooks)
@@ -91,6 +93,12 @@ func TestLoadRules(t *testing.T) {
 	}
 	if got := names(); got != "from-api,only" {
 		t.Fatalf("a refused file changed the rules: %s", got)
+	}
+	// A classifier rule loads once its classifier is configured.
+	flags.classifiers = []string{"pigeon"}
+	flags.file = write("classifier.yaml", "rules:\n  - name: model\n    when: {kind: classifier, classifier: pigeon, label: csam, min_score: 0.9}\n    action: {type: case, queue: default, priority: 80}\n")
+	if err := c.loadRules(ctx, cases, store, flags, hooks); err != nil {
+		t.Fatal(err)
 	}
 	// A disabled rule may name a queue that does not exist yet.
 	flags.file = write("disabled.yaml", "rules:\n  - name: senior\n    enabled: false\n    when: {kind: match}\n    action: {type: case, queue: senior}\n")

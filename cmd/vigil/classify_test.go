@@ -1,0 +1,138 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/vigil-oss/vigil"
+	"github.com/vigil-oss/vigil/classify"
+)
+
+func TestClassifyCommand(t *testing.T) {
+	var auth string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		auth = r.Header.Get("Authorization")
+		b, _ := io.ReadAll(r.Body)
+		fmt.Fprintf(w, `{"model":"fake-1","results":[{"label":"csam","score":%g}]}`, float64(len(b)%100)/100)
+	}))
+	defer srv.Close()
+	dead := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("garbage")) }))
+	defer dead.Close()
+	t.Setenv("VIGIL_CLASSIFIER_SECRET_FAKE", "tok")
+
+	dir := t.TempDir()
+	img, err := os.ReadFile(filepath.Join(testImages, "synthetic/synth-smooth-rgb-129x300.png"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "a.png"), img, 0o644)
+	os.WriteFile(filepath.Join(dir, "b.txt"), []byte("a note"), 0o644)
+
+	out, _, err := runMain(t, "", "classify", "--classifier", "fake=http:"+srv.URL, "--classifier", "liar=http:"+dead.URL, dir)
+	if err == nil {
+		t.Error("exit status zero although the text file went to no classifier")
+	}
+	var lines []classifyLine
+	for _, s := range strings.Split(strings.TrimSpace(out), "\n") {
+		var l classifyLine
+		if err := json.Unmarshal([]byte(s), &l); err != nil {
+			t.Fatalf("bad JSON line %q: %v", s, err)
+		}
+		lines = append(lines, l)
+	}
+	if len(lines) != 2 {
+		t.Fatalf("%d lines:\n%s", len(lines), out)
+	}
+	a := lines[0]
+	if a.MediaType != "image/png" || len(a.SHA256) != 64 || len(a.Classifiers) != 2 || a.Error != "" {
+		t.Fatalf("image line: %+v", a)
+	}
+	if fake := a.Classifiers[0]; fake.Classifier != "fake" || fake.ModelVersion != "fake-1" || len(fake.Scores) != 1 || fake.Scores[0].Label != "csam" {
+		t.Errorf("fake classifier: %+v", fake)
+	}
+	if liar := a.Classifiers[1]; liar.Error != "bad reply" || liar.Scores != nil {
+		t.Errorf("lying classifier: %+v", liar)
+	}
+	if auth != "Bearer tok" {
+		t.Errorf("authorization %q", auth)
+	}
+	if b := lines[1]; b.Classifiers != nil || !strings.Contains(b.Error, "no classifier's policy allows text/plain") {
+		t.Errorf("text line: %+v", b)
+	}
+
+	// Usage errors: no classifier, a bad one.
+	if r := runExec(t, "", "classify", dir); r.code != 2 {
+		t.Errorf("no classifier: exit %d", r.code)
+	}
+	if r := runExec(t, "", "classify", "--classifier", "x=ftp:nope", dir); r.code != 2 {
+		t.Errorf("bad classifier: exit %d (%s)", r.code, r.stderr)
+	}
+}
+
+// TestServeClassifierEndToEnd runs `vigil serve --classifier` with a
+// classifier rule: an upload to /v1/match and a content job are both
+// classified, and each opens a classifier case with the score.
+func TestServeClassifierEndToEnd(t *testing.T) {
+	var calls atomic.Int32
+	cls := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		io.Copy(io.Discard, r.Body)
+		io.WriteString(w, `{"model":"fake-2","results":[{"label":"csam","score":0.97}]}`)
+	}))
+	defer cls.Close()
+	rulesFile := filepath.Join(t.TempDir(), "rules.yaml")
+	if err := os.WriteFile(rulesFile, []byte(`rules:
+  - name: model-review
+    when: {kind: classifier, classifier: fake, label: csam, min_score: 0.9}
+    action: {type: case, queue: default, priority: 85}
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	srv := startServe(t, "--rules", rulesFile, "--classifier", "fake=http:"+cls.URL)
+	img, err := os.ReadFile(filepath.Join(testImages, "synthetic/synth-smooth-rgb-129x300.png"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, body := srv.call("POST", "/v1/match?user_id=u-1", "image/png", bytes.NewReader(img))
+	var mr struct {
+		Classifiers []classify.Outcome
+		Actions     struct{ Cases []int64 }
+	}
+	if json.Unmarshal(body, &mr); code != 200 || len(mr.Actions.Cases) != 1 || len(mr.Classifiers) != 1 || len(mr.Classifiers[0].Scores) != 1 {
+		t.Fatalf("match %d %s", code, body)
+	}
+	code, body = srv.call("GET", "/v1/cases/"+strconv.FormatInt(mr.Actions.Cases[0], 10), "", nil)
+	var c vigil.Case
+	if json.Unmarshal(body, &c); code != 200 || c.Kind != vigil.CaseKindClassifier || c.Priority != 85 || len(c.Scores) != 1 || c.Scores[0].ModelVersion != "fake-2" {
+		t.Fatalf("case %d %s", code, body)
+	}
+
+	// A content job about other content is classified too.
+	code, body = srv.call("POST", "/v1/jobs?user_id=u-2&content_id=post-2", "image/png", bytes.NewReader(append(img, 0)))
+	var job vigil.Job
+	if json.Unmarshal(body, &job); code != 202 {
+		t.Fatalf("submit %d %s", code, body)
+	}
+	srv.waitJob(&job)
+	var res struct{ Actions struct{ Cases []int64 } }
+	if err := json.Unmarshal(job.Result, &res); err != nil || len(res.Actions.Cases) != 1 || res.Actions.Cases[0] == c.ID {
+		t.Fatalf("job result %s (%v)", job.Result, err)
+	}
+	if calls.Load() != 2 {
+		t.Errorf("%d classifier calls, want 2", calls.Load())
+	}
+	code, body = srv.call("GET", "/v1/classifiers", "", nil)
+	if code != 200 || !strings.Contains(string(body), `"name":"fake"`) || !strings.Contains(string(body), `"cases":2`) {
+		t.Errorf("classifiers %d %s", code, body)
+	}
+}

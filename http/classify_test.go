@@ -1,0 +1,208 @@
+package http_test
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/vigil-oss/vigil"
+	"github.com/vigil-oss/vigil/classify"
+	vhttp "github.com/vigil-oss/vigil/http"
+)
+
+// fakeClassifier speaks the uniform contract with the score it holds, or
+// fails with 503 while down.
+type fakeClassifier struct {
+	*httptest.Server
+	score atomic.Value // float64
+	down  atomic.Bool
+	calls atomic.Int32
+}
+
+func newFakeClassifier(t *testing.T, score float64) *fakeClassifier {
+	f := &fakeClassifier{}
+	f.score.Store(score)
+	f.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f.calls.Add(1)
+		io.Copy(io.Discard, r.Body)
+		if f.down.Load() {
+			http.Error(w, "down", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintf(w, `{"model":"fake-1","results":[{"label":"csam","score":%g},{"label":"other","score":0.01}]}`, f.score.Load().(float64))
+	}))
+	t.Cleanup(f.Close)
+	return f
+}
+
+// withClassifier configures a server with classifier "fake" at url.
+func withClassifier(url string, floor vigil.PrecisionFloor) func(*vhttp.Server) {
+	return func(s *vhttp.Server) {
+		set, err := classify.Build([]classify.Config{{Name: "fake", Kind: classify.KindHTTP, URL: url, Timeout: 2 * time.Second,
+			Breaker: classify.Breaker{Failures: 1, Cooldown: time.Hour}, Floor: floor}},
+			classify.Deps{Metrics: s.ClassifierMetrics(), Logger: s.Logger})
+		if err != nil {
+			panic(err)
+		}
+		s.Classifiers = set
+	}
+}
+
+type classifiedMatch struct {
+	Matched     bool
+	Classifiers []classify.Outcome
+	Actions     *actions
+}
+
+// TestMatchClassifierOpensCase: an upload a classifier scores above a
+// classifier rule's floor opens a classifier case showing the score and
+// model version; when the classifier goes down, /v1/match still answers,
+// its breaker opens and later uploads are not sent to it.
+func TestMatchClassifierOpensCase(t *testing.T) {
+	fake := newFakeClassifier(t, 0.93)
+	ts := mustOpenServer(t, withClassifier(fake.URL, vigil.PrecisionFloor{MinScore: 0.5, MinDecisions: 2, MinPrecision: 0.6}))
+	if code := ts.do(t, vigil.RoleAdmin, "POST", "/v1/queues", "", jsonBody(map[string]any{"name": "default", "roles": []string{"reviewer"}}), nil); code != 201 {
+		t.Fatal("create queue")
+	}
+	img := testImage(t)
+	// Without a classifier rule the classifier is not asked.
+	var resp classifiedMatch
+	if code := ts.do(t, vigil.RoleMatcher, "POST", "/v1/match", "", bytes.NewReader(img), &resp); code != 200 || resp.Classifiers != nil || fake.calls.Load() != 0 {
+		t.Fatalf("without a classifier rule: %d %+v (%d calls)", code, resp, fake.calls.Load())
+	}
+	rule := map[string]any{"name": "model-review", "when": map[string]any{"kind": "classifier", "classifier": "fake", "label": "csam", "min_score": 0.8},
+		"action": map[string]any{"type": "case", "queue": "default", "priority": 75}}
+	if code := ts.do(t, vigil.RoleCurator, "POST", "/v1/rules", "", jsonBody(rule), nil); code != 201 {
+		t.Fatal("create rule")
+	}
+	auto := map[string]any{"name": "model-block", "corroboration": 2, "when": map[string]any{"kind": "classifier", "classifier": "fake", "min_score": 0.99},
+		"action": map[string]any{"type": "auto", "auto": "block"}}
+	if code := ts.do(t, vigil.RoleCurator, "POST", "/v1/rules", "", jsonBody(auto), nil); code != 400 {
+		t.Errorf("auto action on a classifier rule: %d, want 400", code)
+	}
+
+	resp = classifiedMatch{}
+	if code := ts.do(t, vigil.RoleMatcher, "POST", "/v1/match?content_id=post-1", "", bytes.NewReader(img), &resp); code != 200 {
+		t.Fatalf("match %d", code)
+	}
+	if len(resp.Classifiers) != 1 || resp.Classifiers[0].Error != "" || len(resp.Classifiers[0].Scores) != 2 || resp.Actions == nil || len(resp.Actions.Cases) != 1 {
+		t.Fatalf("classified match = %+v", resp)
+	}
+	var c caseWithHistory
+	if code := ts.do(t, vigil.RoleReviewer, "GET", fmt.Sprintf("/v1/cases/%d", resp.Actions.Cases[0]), "", nil, &c); code != 200 {
+		t.Fatalf("get case %d", code)
+	}
+	if c.Kind != vigil.CaseKindClassifier || c.Priority != 75 || len(c.Scores) != 2 || c.Scores[0].Classifier != "fake" ||
+		c.Scores[0].Label != "csam" || c.Scores[0].Score != 0.93 || c.Scores[0].ModelVersion != "fake-1" || c.Content.MediaID == "" {
+		t.Fatalf("classifier case = %+v", c.Case)
+	}
+
+	// The review UI shows the scores, with the reminder that they decide
+	// nothing.
+	ui := newUIClient(t, ts)
+	ui.login(t, ts.keys[vigil.RoleReviewer])
+	if code, _, page := ui.get(t, fmt.Sprintf("/ui/cases/%d", c.ID)); code != 200 || !strings.Contains(page, `id="scores"`) ||
+		!strings.Contains(page, "<td>fake</td>") || !strings.Contains(page, ">0.93<") || !strings.Contains(page, "<td>fake-1</td>") {
+		t.Errorf("case page %d lacks the scores:\n%s", code, page)
+	}
+
+	// The classifier goes down: the match answers, without scores.
+	fake.down.Store(true)
+	other := flatImage(t)
+	for i := range 2 {
+		resp = classifiedMatch{}
+		if code := ts.do(t, vigil.RoleMatcher, "POST", "/v1/match", "", bytes.NewReader(other), &resp); code != 200 || len(resp.Classifiers) != 1 || resp.Classifiers[0].Scores != nil {
+			t.Fatalf("match %d with the classifier down: %d %+v", i, code, resp)
+		}
+		want := []string{"failed", "circuit breaker open"}[i]
+		if resp.Classifiers[0].Error != want {
+			t.Errorf("match %d: classifier error %q, want %q", i, resp.Classifiers[0].Error, want)
+		}
+	}
+	if n := fake.calls.Load(); n != 2 {
+		t.Errorf("%d calls to the classifier, want 2 (none while its breaker is open)", n)
+	}
+
+	// The classifiers list shows the open breaker and the bands counted.
+	var cls struct {
+		Classifiers []struct {
+			Name        string
+			BreakerOpen bool `json:"breaker_open"`
+			Flagged     bool
+			Bands       []struct{ Label string }
+		}
+	}
+	if code := ts.do(t, vigil.RoleCurator, "GET", "/v1/classifiers", "", nil, &cls); code != 200 || len(cls.Classifiers) != 1 ||
+		!cls.Classifiers[0].BreakerOpen || cls.Classifiers[0].Flagged || len(cls.Classifiers[0].Bands) != 2 {
+		t.Fatalf("classifiers %d %+v", code, cls)
+	}
+}
+
+// TestClassifierFlagged: the precision floor flags a classifier whose
+// cases reviewers keep refusing, in the API and the metric.
+func TestClassifierFlagged(t *testing.T) {
+	fake := newFakeClassifier(t, 0.91)
+	ts := mustOpenServer(t, withClassifier(fake.URL, vigil.PrecisionFloor{MinScore: 0.5, MinDecisions: 2, MinPrecision: 0.6, Window: time.Hour}))
+	if code := ts.do(t, vigil.RoleAdmin, "POST", "/v1/queues", "", jsonBody(map[string]any{"name": "default", "roles": []string{"reviewer"}}), nil); code != 201 {
+		t.Fatal("create queue")
+	}
+	rule := map[string]any{"name": "model-review", "when": map[string]any{"kind": "classifier", "classifier": "fake", "label": "csam", "min_score": 0.8},
+		"action": map[string]any{"type": "case", "queue": "default", "priority": 75}}
+	if code := ts.do(t, vigil.RoleCurator, "POST", "/v1/rules", "", jsonBody(rule), nil); code != 201 {
+		t.Fatal("create rule")
+	}
+	for i, img := range [][]byte{testImage(t), flatImage(t)} {
+		var resp classifiedMatch
+		if code := ts.do(t, vigil.RoleMatcher, "POST", "/v1/match", "", bytes.NewReader(img), &resp); code != 200 || resp.Actions == nil || len(resp.Actions.Cases) != 1 {
+			t.Fatalf("match %d: %d %+v", i, code, resp)
+		}
+		if code := ts.do(t, vigil.RoleReviewer, "POST", fmt.Sprintf("/v1/cases/%d/decision", resp.Actions.Cases[0]), "", jsonBody(map[string]string{"verdict": "false_positive"}), nil); code != 200 {
+			t.Fatalf("decide %d", code)
+		}
+	}
+	var cls struct {
+		Classifiers []struct {
+			Flagged    bool
+			FlagReason string `json:"flag_reason"`
+			Bands      []struct {
+				Label          string
+				Band           int
+				FalsePositives int `json:"false_positives"`
+				Precision      *float64
+			}
+		}
+	}
+	if code := ts.do(t, vigil.RoleReviewer, "GET", "/v1/classifiers", "", nil, &cls); code != 200 || len(cls.Classifiers) != 1 {
+		t.Fatalf("classifiers %d %+v", code, cls)
+	}
+	c := cls.Classifiers[0]
+	if !c.Flagged || !strings.Contains(c.FlagReason, "precision 0.00 over 2 decisions in the last 1h0m0s") {
+		t.Errorf("not flagged: %+v", c)
+	}
+	var top *struct {
+		Label          string
+		Band           int
+		FalsePositives int `json:"false_positives"`
+		Precision      *float64
+	}
+	for i := range c.Bands {
+		if c.Bands[i].Label == "csam" {
+			top = &c.Bands[i]
+		}
+	}
+	if top == nil || top.Band != 9 || top.FalsePositives != 2 || top.Precision == nil || *top.Precision != 0 {
+		t.Errorf("csam band = %+v", top)
+	}
+	resp, raw := ts.raw(t, vigil.RoleAdmin, "GET", "/metrics")
+	body := string(raw)
+	if resp.StatusCode != 200 || !strings.Contains(body, `vigil_classifier_precision_flagged{classifier="fake"} 1`) ||
+		!strings.Contains(body, `vigil_classifier_calls_total{classifier="fake",outcome="ok"} 2`) {
+		t.Errorf("metrics lack the classifier:\n%s", grepLines(body, "vigil_classifier"))
+	}
+}
