@@ -1,0 +1,29 @@
+package vigil
+
+// Sources of a GenerativeAI indication.
+const (
+	GenerativeAIC2PA = "c2pa" // a C2PA manifest's c2pa.actions
+	GenerativeAIXMP  = "xmp"  // the XMP packet's IPTC DigitalSourceType, unsigned
+)
+
+// GenerativeAI says that content declares, in its own embedded
+// provenance, that a generative or algorithmic process made it or part of
+// it. It is shown to reviewers and carried into the incident (NCMEC's
+// generativeAi file annotation); it decides nothing. A C2PA declaration
+// says how far it holds: whether its signature verifies, whether the file
+// is still the one signed (the hard binding) and where the signer's
+// certificate leads; an XMP one is plain metadata anyone can write.
+type GenerativeAI struct {
+	Source string `json:"source"` // GenerativeAIC2PA or GenerativeAIXMP
+	// DigitalSourceType is the IPTC code declared, e.g.
+	// trainedAlgorithmicMedia, compositeWithTrainedAlgorithmicMedia.
+	DigitalSourceType string `json:"digital_source_type"`
+	// Generator and Signer are the C2PA claim generator and the signing
+	// certificate's subject.
+	Generator      string `json:"generator,omitempty"`
+	Signer         string `json:"signer,omitempty"`
+	SignatureValid bool   `json:"signature_valid,omitempty"`
+	BindingValid   bool   `json:"binding_valid,omitempty"`
+	// Trust is trusted, untrusted, self_signed or invalid_chain.
+	Trust string `json:"trust,omitempty"`
+}
