@@ -27,3 +27,32 @@ type GenerativeAI struct {
 	// Trust is trusted, untrusted, self_signed or invalid_chain.
 	Trust string `json:"trust,omitempty"`
 }
+
+// Validate returns an EINVALID error if g cannot be stored with a case:
+// a known source and short, printable fields (a certificate's subject is
+// outside input).
+func (g *GenerativeAI) Validate() error {
+	if g.Source != GenerativeAIC2PA && g.Source != GenerativeAIXMP {
+		return Errorf(EINVALID, "generative_ai source must be %q or %q", GenerativeAIC2PA, GenerativeAIXMP)
+	}
+	switch g.Trust {
+	case "", "trusted", "untrusted", "self_signed", "invalid_chain":
+	default:
+		return Errorf(EINVALID, "generative_ai trust %q is not one of trusted, untrusted, self_signed, invalid_chain", g.Trust)
+	}
+	for _, f := range []struct{ name, v string }{
+		{"digital_source_type", g.DigitalSourceType}, {"generator", g.Generator}, {"signer", g.Signer},
+	} {
+		if len(f.v) > MaxEntryFieldLen || !Printable(f.v) {
+			return Errorf(EINVALID, "generative_ai %s must be at most %d printable bytes", f.name, MaxEntryFieldLen)
+		}
+	}
+	return nil
+}
+
+// Verified reports whether a C2PA declaration holds end to end: its
+// signature verifies, the file is the one signed, and the signer chains
+// to a trust anchor.
+func (g *GenerativeAI) Verified() bool {
+	return g.Source == GenerativeAIC2PA && g.SignatureValid && g.BindingValid && g.Trust == "trusted"
+}

@@ -33,6 +33,9 @@ type hashResponse struct {
 	PDQError string `json:"pdq_error,omitempty"`
 
 	media []byte // the content itself, for the media store should a rule open a case
+	// generativeAI is the content's own declaration of a generative
+	// source (its C2PA manifest or XMP), for the case a rule opens.
+	generativeAI *vigil.GenerativeAI
 }
 
 type matchResponse struct {
@@ -90,7 +93,7 @@ func (s *Server) readContent(w http.ResponseWriter, r *http.Request) (*hashRespo
 	if err != nil {
 		return nil, err
 	}
-	resp.Signals, resp.PDQError = c.Signals, c.PDQError
+	resp.Signals, resp.PDQError, resp.generativeAI = c.Signals, c.PDQError, c.Provenance.GenerativeAI()
 	resp.Content.Format, resp.Content.Width, resp.Content.Height = c.Format, c.Width, c.Height
 	return resp, nil
 }
@@ -187,7 +190,7 @@ func (s *Server) handleMatch(w http.ResponseWriter, r *http.Request) {
 	for _, res := range results {
 		resp.Matched = resp.Matched || len(res.Matches) > 0
 	}
-	ref.SHA256 = contentSHA256(hashed.Signals)
+	ref.SHA256, ref.GenerativeAI = contentSHA256(hashed.Signals), hashed.generativeAI
 	resp.Actions = s.Flow().Match(r.Context(), ref, results, func() ([]byte, error) { return hashed.media, nil })
 	writeJSON(w, http.StatusOK, resp)
 }

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/fxamacker/cbor/v2"
 
@@ -237,7 +238,7 @@ func (r *Result) GenerativeAI() *vigil.GenerativeAI {
 			if generativeSourceTypes[a.DigitalSourceType] {
 				return &vigil.GenerativeAI{
 					Source: vigil.GenerativeAIC2PA, DigitalSourceType: a.DigitalSourceType,
-					Generator: c.ClaimGenerator, Signer: c.Signer,
+					Generator: clean(c.ClaimGenerator), Signer: clean(c.Signer),
 					SignatureValid: c.SignatureValid, BindingValid: c.BindingValid, Trust: c.Trust,
 				}
 			}
@@ -247,6 +248,25 @@ func (r *Result) GenerativeAI() *vigil.GenerativeAI {
 		return &vigil.GenerativeAI{Source: vigil.GenerativeAIXMP, DigitalSourceType: x.DigitalSourceType}
 	}
 	return nil
+}
+
+// clean makes outside text fit a case: printable, at most
+// vigil.MaxEntryFieldLen bytes, cut at a character boundary.
+func clean(s string) string {
+	if len(s) <= vigil.MaxEntryFieldLen && vigil.Printable(s) {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if !vigil.Printable(string(r)) {
+			r = '\uFFFD'
+		}
+		if b.Len()+utf8.RuneLen(r) > vigil.MaxEntryFieldLen {
+			break
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 var errNoManifest = errors.New("c2pa: manifest store holds no manifest")

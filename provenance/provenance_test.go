@@ -325,3 +325,16 @@ func fixPNGCRC(data []byte) []byte {
 	}
 	return out
 }
+
+// A signer's subject is outside input: the indication a case stores is
+// made printable and short.
+func TestGenerativeAIClean(t *testing.T) {
+	res := &provenance.Result{C2PA: &provenance.C2PA{
+		Signer: "CN=evil\u202e" + strings.Repeat("x", 400), ClaimGenerator: "gen\x00",
+		Actions: []provenance.Action{{Action: "c2pa.created", DigitalSourceType: "trainedAlgorithmicMedia"}},
+	}}
+	g := res.GenerativeAI()
+	if g == nil || g.Validate() != nil || len(g.Signer) > vigil.MaxEntryFieldLen || !strings.HasPrefix(g.Signer, "CN=evil\uFFFDxx") || g.Generator != "gen\uFFFD" {
+		t.Fatalf("indication %+v: %v", g, g.Validate())
+	}
+}

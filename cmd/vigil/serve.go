@@ -51,6 +51,7 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	dsaConfig := fs.String("dsa-config", "", "JSON file of the deployment's DSA statement of reasons settings: incidents are rendered for the EU Transparency Database (GET /v1/incidents/{id}/render?format=dsa) only with it")
 	ncmecURL := fs.String("ncmec-url", report.NCMECTestURL, "NCMEC ISPWS base URL (the default is NCMEC's test environment, whose reports are discarded; production is "+report.NCMECProductionURL+")")
 	ncmecUser := fs.String("ncmec-user", "", "NCMEC ISPWS user name; with it (and the password in $VIGIL_NCMEC_PASSWORD) approved incidents can be sent")
+	c2paTrust := fs.String("c2pa-trust", "", "PEM file of the certificates trusted as C2PA signers' roots; uploads' C2PA and XMP provenance is read either way and shown on cases (generative_ai)")
 	review := addReviewFlags(fs)
 	ruleFlags := addRulesFlags(fs)
 	uiOpts := addUIFlags(fs)
@@ -103,6 +104,9 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	// share the process's memory.
 	budget := hashing.NewDecodeBudget(*decodeMemory, *decodeWait)
 	hashOpts := hashing.Options{Limits: hashing.Limits{MaxBytes: *maxBytes, MaxPixels: *maxPixels, Memory: budget}, Pipeline: pdq.Full, Dihedral: true}
+	if hashOpts.Provenance, err = provenanceReader(*c2paTrust); err != nil {
+		return err
+	}
 	js, err := c.openJobs(ctx, db, data.dir(), webhooks, *jobWorkers, hashOpts, m, signals, *keepSignals)
 	if err != nil {
 		return err
