@@ -24,7 +24,8 @@ type GenerativeAI struct {
 	Signer         string `json:"signer,omitempty"`
 	SignatureValid bool   `json:"signature_valid,omitempty"`
 	BindingValid   bool   `json:"binding_valid,omitempty"`
-	// Trust is trusted, untrusted, self_signed or invalid_chain.
+	// Trust is trusted, expired (trusted once, a certificate expired
+	// since), untrusted, self_signed or invalid_chain.
 	Trust string `json:"trust,omitempty"`
 }
 
@@ -36,9 +37,9 @@ func (g *GenerativeAI) Validate() error {
 		return Errorf(EINVALID, "generative_ai source must be %q or %q", GenerativeAIC2PA, GenerativeAIXMP)
 	}
 	switch g.Trust {
-	case "", "trusted", "untrusted", "self_signed", "invalid_chain":
+	case "", "trusted", "expired", "untrusted", "self_signed", "invalid_chain":
 	default:
-		return Errorf(EINVALID, "generative_ai trust %q is not one of trusted, untrusted, self_signed, invalid_chain", g.Trust)
+		return Errorf(EINVALID, "generative_ai trust %q is not one of trusted, expired, untrusted, self_signed, invalid_chain", g.Trust)
 	}
 	for _, f := range []struct{ name, v string }{
 		{"digital_source_type", g.DigitalSourceType}, {"generator", g.Generator}, {"signer", g.Signer},

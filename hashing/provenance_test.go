@@ -26,9 +26,7 @@ func signedJPEG(tb testing.TB) ([]byte, *provenance.Reader) {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	roots := x509.NewCertPool()
-	roots.AddCert(s.Root)
-	r, err := provenance.NewReader(provenance.Options{Roots: roots})
+	r, err := provenance.NewReader(provenance.Options{Roots: []*x509.Certificate{s.Root}})
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -25,9 +25,7 @@ func TestMatchGenerativeAIIndication(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	roots := x509.NewCertPool()
-	roots.AddCert(s.Root)
-	reader, err := provenance.NewReader(provenance.Options{Roots: roots})
+	reader, err := provenance.NewReader(provenance.Options{Roots: []*x509.Certificate{s.Root}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -275,6 +275,18 @@ func (r *Reader) trust(chain []*x509.Certificate) (string, error) {
 		if err == nil {
 			return Trusted, nil
 		}
+		var invalid x509.CertificateInvalidError
+		if errors.As(err, &invalid) && invalid.Reason == x509.Expired {
+			// Real manifests outlive their signers' certificates; C2PA
+			// then validates at the time-stamp's time, which this reader
+			// does not check. At the signer's issue the chain held?
+			if _, again := leaf.Verify(x509.VerifyOptions{
+				Roots: r.roots, Intermediates: inter, CurrentTime: leaf.NotBefore,
+				KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny},
+			}); again == nil {
+				return Expired, err
+			}
+		}
 		if len(chain) > 1 || !selfSigned(leaf) {
 			return Untrusted, err
 		}

@@ -89,6 +89,14 @@ func (r *Reader) decodeSignature(data []byte) (*signature, error) {
 		rawChain, ok = header(unprot, coseX5Chain)
 	}
 	if !ok {
+		// Manifests from before the label was registered (C2PA 1.0
+		// drafts) name it in text.
+		rawChain, ok = prot["x5chain"]
+	}
+	if !ok {
+		rawChain, ok = unprot["x5chain"]
+	}
+	if !ok {
 		return nil, errors.New("cose: no certificate chain (x5chain)")
 	}
 	if s.chain, err = r.parseChain(rawChain); err != nil {
@@ -144,7 +152,7 @@ func (r *Reader) parseChain(raw cbor.RawMessage) ([]*x509.Certificate, error) {
 	}
 	chain := make([]*x509.Certificate, len(ders))
 	for i, der := range ders {
-		c, err := x509.ParseCertificate(der)
+		c, err := ParseCertificate(der)
 		if err != nil {
 			return nil, fmt.Errorf("cose: x5chain certificate %d: %w", i, err)
 		}
@@ -176,6 +184,11 @@ func (s *signature) verify(payload []byte) error {
 		// COSE signs ECDSA as r‖s, each the curve's size (not ASN.1).
 		n := (curve.Params().BitSize + 7) / 8
 		if len(s.sig) != 2*n {
+			// Some signers write ASN.1 DER, which COSE does not allow
+			// but verifies all the same; the length tells them apart.
+			if ecdsa.VerifyASN1(key, digest(h, tbs), s.sig) {
+				return nil
+			}
 			return fmt.Errorf("%s signature of %d bytes, want %d", s.alg, len(s.sig), 2*n)
 		}
 		rr, ss := new(big.Int).SetBytes(s.sig[:n]), new(big.Int).SetBytes(s.sig[n:])

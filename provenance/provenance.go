@@ -65,9 +65,10 @@ func (l Limits) withDefaults() Limits {
 type Options struct {
 	Limits Limits
 	// Roots are the trust anchors for C2PA signers (a deployment's copy of
-	// the C2PA trust list, say). Nil: no signer is trusted; signatures are
-	// still checked and reported.
-	Roots *x509.CertPool
+	// the C2PA trust list, say), parsed with ParseCertificate so that
+	// RSASSA-PSS keys are usable. None: no signer is trusted; signatures
+	// are still checked and reported.
+	Roots []*x509.Certificate
 	// Now is the clock certificates' validity is checked against; nil:
 	// time.Now.
 	Now func() time.Time
@@ -100,7 +101,14 @@ func NewReader(opts Options) (*Reader, error) {
 	if now == nil {
 		now = time.Now
 	}
-	return &Reader{limits: l, roots: opts.Roots, now: now, dec: dec}, nil
+	var roots *x509.CertPool
+	if len(opts.Roots) > 0 {
+		roots = x509.NewCertPool()
+		for _, c := range opts.Roots {
+			roots.AddCert(c)
+		}
+	}
+	return &Reader{limits: l, roots: roots, now: now, dec: dec}, nil
 }
 
 // Trust says whether a C2PA signer's certificate chains to a trust anchor.
@@ -109,6 +117,10 @@ const (
 	Untrusted    = "untrusted"     // a valid chain, to no anchor of ours
 	SelfSigned   = "self_signed"   // a lone certificate signed by itself
 	InvalidChain = "invalid_chain" // a certificate not signed by the next, or none usable
+	// Expired: chains to one of Options.Roots, but a certificate has
+	// expired since (or is not yet valid); the manifest's time-stamp,
+	// which could show it was signed in time, is not checked.
+	Expired = "expired"
 )
 
 // Result is a file's provenance. A nil *Result means the file carries

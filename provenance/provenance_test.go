@@ -9,6 +9,7 @@ import (
 	"image/png"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/vigil-oss/vigil"
 	"github.com/vigil-oss/vigil/provenance"
@@ -74,14 +75,7 @@ func embed(tb testing.TB, format string, m c2patest.Manifest) *c2patest.Embedded
 
 func reader(tb testing.TB, roots ...*x509.Certificate) *provenance.Reader {
 	tb.Helper()
-	var opts provenance.Options
-	if len(roots) > 0 {
-		opts.Roots = x509.NewCertPool()
-		for _, r := range roots {
-			opts.Roots.AddCert(r)
-		}
-	}
-	r, err := provenance.NewReader(opts)
+	r, err := provenance.NewReader(provenance.Options{Roots: roots})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -336,5 +330,54 @@ func TestGenerativeAIClean(t *testing.T) {
 	g := res.GenerativeAI()
 	if g == nil || g.Validate() != nil || len(g.Signer) > vigil.MaxEntryFieldLen || !strings.HasPrefix(g.Signer, "CN=evil\uFFFDxx") || g.Generator != "gen\uFFFD" {
 		t.Fatalf("indication %+v: %v", g, g.Validate())
+	}
+}
+
+// A signer whose certificate expired since signing is reported as such:
+// the chain held when it was issued; the time-stamp is not checked.
+func TestC2PAExpired(t *testing.T) {
+	s := signer(t, "ES256")
+	e := embed(t, "jpeg", generated(s))
+	r, err := provenance.NewReader(provenance.Options{Roots: []*x509.Certificate{s.Root}, Now: func() time.Time { return time.Now().Add(72 * time.Hour) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := readC2PA(t, r, e.Data)
+	if c.Trust != provenance.Expired || !c.SignatureValid || !c.BindingValid || !strings.Contains(strings.Join(c.Problems, ";"), "expired") {
+		t.Fatalf("expired signer: %+v", c)
+	}
+	other := signer(t, "ES256")
+	r, err = provenance.NewReader(provenance.Options{Roots: []*x509.Certificate{other.Root}, Now: func() time.Time { return time.Now().Add(72 * time.Hour) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := readC2PA(t, r, e.Data); c.Trust != provenance.Untrusted {
+		t.Fatalf("expired signer of another root: %+v", c)
+	}
+}
+
+// Certificates whose RSA keys are labelled id-RSASSA-PSS, as C2PA's test
+// certificates are: the claim's signature and the chain verify, and the
+// trust anchors the reader is given can be such certificates too.
+func TestC2PAPSSKeys(t *testing.T) {
+	s, err := c2patest.NewPSSKeySigner()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plain, err := x509.ParseCertificate(s.Chain[0].Raw); err != nil || plain.PublicKey != nil {
+		t.Fatalf("the fixture's key is one crypto/x509 reads (%T, %v): the test tests nothing", plain.PublicKey, err)
+	}
+	e := embed(t, "png", generated(s))
+	c := readC2PA(t, reader(t, s.Root), e.Data)
+	if !c.SignatureValid || !c.BindingValid || c.Trust != provenance.Trusted || c.Alg != "PS256" {
+		t.Fatalf("PSS-keyed signer: %+v", c)
+	}
+	inter, err := provenance.ParseCertificate(s.Chain[1].Raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Only the intermediate trusted: the signer chains to it directly.
+	if c := readC2PA(t, reader(t, inter), e.Data); c.Trust != provenance.Trusted {
+		t.Fatalf("PSS-keyed anchor: %+v", c)
 	}
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"crypto/x509"
 	"encoding/pem"
 	"fmt"
 	"os"
@@ -31,7 +30,6 @@ func provenanceReader(trustFile string) (*provenance.Reader, error) {
 		if err != nil {
 			return nil, fmt.Errorf("c2pa trust anchors: %w", err)
 		}
-		opts.Roots = x509.NewCertPool()
 		n := 0
 		for {
 			var b *pem.Block
@@ -41,11 +39,11 @@ func provenanceReader(trustFile string) (*provenance.Reader, error) {
 			if b.Type != "CERTIFICATE" {
 				continue
 			}
-			c, err := x509.ParseCertificate(b.Bytes)
+			c, err := provenance.ParseCertificate(b.Bytes)
 			if err != nil {
 				return nil, fmt.Errorf("c2pa trust anchors: %s: certificate %d: %w", trustFile, n+1, err)
 			}
-			opts.Roots.AddCert(c)
+			opts.Roots = append(opts.Roots, c)
 			n++
 		}
 		if n == 0 {

@@ -17,6 +17,7 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/asn1"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -368,4 +369,125 @@ func XMPJPEG(jpeg, packet []byte) []byte {
 func XMPPNG(png, packet []byte) []byte {
 	data := append([]byte("XML:com.adobe.xmp\x00\x00\x00\x00\x00"), packet...)
 	return bytes.Join([][]byte{png[:33], Chunk("iTXt", data), png[33:]}, nil)
+}
+
+// NewPSSKeySigner makes a signer as NewSigner("PS256") does, but whose
+// intermediate and signer certificates label their RSA keys
+// id-RSASSA-PSS (RFC 4055), as C2PA's own test certificates do: a
+// verifier must parse such keys itself (crypto/x509 does not), for the
+// claim's signature and for the intermediate's signature on the signer.
+func NewPSSKeySigner() (*Signer, error) {
+	rootKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	root, err := cert("Vigil Test Root CA", true, &rootKey.PublicKey, nil, rootKey)
+	if err != nil {
+		return nil, err
+	}
+	interKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return nil, err
+	}
+	inter, err := cert("Vigil Test PSS Intermediate CA", true, &interKey.PublicKey, root, rootKey)
+	if err != nil {
+		return nil, err
+	}
+	if inter, err = pssKeyed(inter, rootKey); err != nil {
+		return nil, err
+	}
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return nil, err
+	}
+	serial++
+	t := &x509.Certificate{
+		SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: "Vigil Test PSS Generator"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageEmailProtection},
+		SignatureAlgorithm: x509.SHA256WithRSAPSS,
+	}
+	// Signed by a PSS-keyed issuer: crypto/x509 would refuse its parsed
+	// form as a parent, so the template's issuer is the intermediate as
+	// generated, and the result is relabelled and re-signed.
+	plainInter, err := x509.ParseCertificate(inter.Raw)
+	if err != nil {
+		return nil, err
+	}
+	plainInter.PublicKey, plainInter.PublicKeyAlgorithm = &interKey.PublicKey, x509.RSA
+	der, err := x509.CreateCertificate(rand.Reader, t, plainInter, &key.PublicKey, interKey)
+	if err != nil {
+		return nil, err
+	}
+	leaf, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, err
+	}
+	if leaf, err = pssKeyed(leaf, interKey); err != nil {
+		return nil, err
+	}
+	return &Signer{Alg: "PS256", Key: key, Chain: []*x509.Certificate{leaf, inter}, Root: root}, nil
+}
+
+// pssKeyed returns c with its RSA key's algorithm relabelled
+// id-RSASSA-PSS, re-signed by issuerKey with c's signature algorithm.
+func pssKeyed(c *x509.Certificate, issuerKey crypto.Signer) (*x509.Certificate, error) {
+	var tbs asn1.RawValue
+	if _, err := asn1.Unmarshal(c.RawTBSCertificate, &tbs); err != nil {
+		return nil, err
+	}
+	var fields []asn1.RawValue
+	for rest := tbs.Bytes; len(rest) > 0; {
+		var f asn1.RawValue
+		var err error
+		if rest, err = asn1.Unmarshal(rest, &f); err != nil {
+			return nil, err
+		}
+		fields = append(fields, f)
+	}
+	// version, serial, signature, issuer, validity, subject, SPKI, …
+	if len(fields) < 7 {
+		return nil, errors.New("c2patest: short TBSCertificate")
+	}
+	pub := c.PublicKey.(*rsa.PublicKey)
+	spki, err := asn1.Marshal(struct {
+		Algorithm pkix.AlgorithmIdentifier
+		PublicKey asn1.BitString
+	}{pkix.AlgorithmIdentifier{Algorithm: asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 10}},
+		asn1.BitString{Bytes: x509.MarshalPKCS1PublicKey(pub), BitLength: 8 * len(x509.MarshalPKCS1PublicKey(pub))}})
+	if err != nil {
+		return nil, err
+	}
+	fields[6] = asn1.RawValue{FullBytes: spki}
+	var body []byte
+	for _, f := range fields {
+		body = append(body, f.FullBytes...)
+	}
+	newTBS, err := asn1.Marshal(asn1.RawValue{Class: asn1.ClassUniversal, Tag: asn1.TagSequence, IsCompound: true, Bytes: body})
+	if err != nil {
+		return nil, err
+	}
+	var sig []byte
+	switch k := issuerKey.(type) {
+	case *rsa.PrivateKey:
+		d := sha256.Sum256(newTBS)
+		sig, err = rsa.SignPSS(rand.Reader, k, crypto.SHA256, d[:], &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash})
+	case *ecdsa.PrivateKey:
+		d := sha256.Sum256(newTBS)
+		sig, err = ecdsa.SignASN1(rand.Reader, k, d[:])
+	default:
+		err = fmt.Errorf("c2patest: issuer key %T", issuerKey)
+	}
+	if err != nil {
+		return nil, err
+	}
+	der, err := asn1.Marshal(struct {
+		TBS    asn1.RawValue
+		SigAlg asn1.RawValue
+		Sig    asn1.BitString
+	}{asn1.RawValue{FullBytes: newTBS}, fields[2], asn1.BitString{Bytes: sig, BitLength: 8 * len(sig)}})
+	if err != nil {
+		return nil, err
+	}
+	return x509.ParseCertificate(der)
 }
