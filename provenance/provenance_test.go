@@ -125,6 +125,25 @@ func TestC2PASigned(t *testing.T) {
 	}
 }
 
+// A C2PA 2 claim (claim_generator_info, created_assertions, actions v2)
+// reads as a version 1 claim does.
+func TestC2PAClaimV2(t *testing.T) {
+	s := signer(t, "ES256")
+	m := generated(s)
+	m.V2 = true
+	for _, format := range []string{"jpeg", "png"} {
+		e := embed(t, format, m)
+		if !bytes.Contains(e.Data, []byte("c2pa.claim.v2")) {
+			t.Fatal("not a v2 claim")
+		}
+		c := readC2PA(t, reader(t, s.Root), e.Data)
+		if !c.SignatureValid || !c.BindingValid || c.ClaimGenerator != "Vigil Test Generator/1.0" || len(c.Actions) != 1 ||
+			c.Actions[0].DigitalSourceType != "trainedAlgorithmicMedia" || len(c.Problems) > 0 {
+			t.Fatalf("%s v2 claim: %+v", format, c)
+		}
+	}
+}
+
 // A manifest spread over many small APP11 segments is reassembled.
 func TestC2PAJPEGManySegments(t *testing.T) {
 	s := signer(t, "ES256")

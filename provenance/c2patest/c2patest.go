@@ -144,6 +144,9 @@ type Manifest struct {
 	// SegmentSize is the JUMBF bytes per JPEG APP11 segment (at most
 	// 65519); small values spread the manifest over many segments.
 	SegmentSize int
+	// V2 writes a C2PA 2 claim (c2pa.claim.v2: claim_generator_info,
+	// created_assertions) and c2pa.actions.v2, instead of version 1's.
+	V2 bool
 }
 
 // Embedded is a file with a manifest, and where its parts lie.
@@ -204,20 +207,37 @@ func (m *Manifest) store(fileHash []byte, start, n uint64, format string) (store
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	actBody := superboxBody("cbor", "c2pa.actions", boxOf("cbor", actions))
+	actLabel := "c2pa.actions"
+	if m.V2 {
+		actLabel = "c2pa.actions.v2"
+	}
+	actBody := superboxBody("cbor", actLabel, boxOf("cbor", actions))
 	hashBody := superboxBody("cbor", "c2pa.hash.data", boxOf("cbor", dataHash))
 	sum := func(b []byte) []byte { s := sha256.Sum256(b); return s[:] }
-	claimCBOR, err = cbor.Marshal(map[string]any{
+	refs := []map[string]any{
+		{"url": "self#jumbf=c2pa.assertions/" + actLabel, "hash": sum(actBody)},
+		{"url": "self#jumbf=c2pa.assertions/c2pa.hash.data", "hash": sum(hashBody)},
+	}
+	claimLabel := "c2pa.claim"
+	claim := map[string]any{
 		"claim_generator": m.ClaimGenerator,
 		"signature":       "self#jumbf=c2pa.signature",
-		"assertions": []map[string]any{
-			{"url": "self#jumbf=c2pa.assertions/c2pa.actions", "hash": sum(actBody)},
-			{"url": "self#jumbf=c2pa.assertions/c2pa.hash.data", "hash": sum(hashBody)},
-		},
-		"dc:format":  format,
-		"instanceID": "xmp:iid:00000000-0000-4000-8000-000000000001",
-		"alg":        "sha256",
-	})
+		"assertions":      refs,
+		"dc:format":       format,
+		"instanceID":      "xmp:iid:00000000-0000-4000-8000-000000000001",
+		"alg":             "sha256",
+	}
+	if m.V2 {
+		claimLabel = "c2pa.claim.v2"
+		claim = map[string]any{
+			"claim_generator_info": map[string]any{"name": m.ClaimGenerator},
+			"signature":            "self#jumbf=c2pa.signature",
+			"created_assertions":   refs,
+			"instanceID":           "xmp:iid:00000000-0000-4000-8000-000000000001",
+			"alg":                  "sha256",
+		}
+	}
+	claimCBOR, err = cbor.Marshal(claim)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -227,7 +247,7 @@ func (m *Manifest) store(fileHash []byte, start, n uint64, format string) (store
 	}
 	manifest := superbox("c2ma", "urn:uuid:00000000-0000-4000-8000-000000000002",
 		superbox("c2as", "c2pa.assertions", boxOf("jumb", actBody), boxOf("jumb", hashBody)),
-		superbox("c2cl", "c2pa.claim", boxOf("cbor", claimCBOR)),
+		superbox("c2cl", claimLabel, boxOf("cbor", claimCBOR)),
 		superbox("c2cs", "c2pa.signature", boxOf("cbor", cose)))
 	return superbox("c2pa", "c2pa", manifest), sig, claimCBOR, nil
 }
