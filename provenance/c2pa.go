@@ -98,7 +98,8 @@ func (r *Reader) readManifestStore(c *C2PA, store, file []byte) {
 	// Only assertions the signed claim lists, with their boxes' hashes
 	// matching, count: anything else in the box was not signed.
 	store2 := m.child("c2pa.assertions")
-	bound := false
+	bound := false       // a c2pa.hash.data assertion was checked
+	var unchecked string // a hard binding of a kind this reader does not check
 	for _, ref := range slices.Concat(cl.Assertions, cl.CreatedAssertions, cl.GatheredAssertions) {
 		label, ok := assertionLabel(ref.URL, m.label)
 		if !ok {
@@ -150,11 +151,14 @@ func (r *Reader) readManifestStore(c *C2PA, store, file []byte) {
 				})
 			}
 		default:
-			bound = true
-			c.problem(fmt.Errorf("c2pa: hard binding %s is not checked for this format", base))
+			unchecked = base
 		}
 	}
-	if !bound {
+	switch {
+	case bound:
+	case unchecked != "":
+		c.problem(fmt.Errorf("c2pa: hard binding %s is not checked by this reader", unchecked))
+	default:
 		c.problem(errors.New("c2pa: the claim has no hard binding"))
 	}
 }

@@ -144,6 +144,18 @@ func TestC2PAClaimV2(t *testing.T) {
 	}
 }
 
+// A hard binding of a kind the reader does not check is reported as
+// unchecked, not as holding.
+func TestC2PAUncheckedBinding(t *testing.T) {
+	s := signer(t, "ES256")
+	m := generated(s)
+	m.BoxesBinding = true
+	c := readC2PA(t, reader(t, s.Root), embed(t, "jpeg", m).Data)
+	if !c.SignatureValid || c.BindingValid || !strings.Contains(strings.Join(c.Problems, ";"), "c2pa.hash.boxes is not checked") {
+		t.Fatalf("boxes binding: %+v", c)
+	}
+}
+
 // A manifest spread over many small APP11 segments is reassembled.
 func TestC2PAJPEGManySegments(t *testing.T) {
 	s := signer(t, "ES256")

@@ -147,6 +147,10 @@ type Manifest struct {
 	// V2 writes a C2PA 2 claim (c2pa.claim.v2: claim_generator_info,
 	// created_assertions) and c2pa.actions.v2, instead of version 1's.
 	V2 bool
+	// BoxesBinding labels the hard binding c2pa.hash.boxes (a binding by
+	// box, whose content here is the data hash's) instead of
+	// c2pa.hash.data.
+	BoxesBinding bool
 }
 
 // Embedded is a file with a manifest, and where its parts lie.
@@ -212,11 +216,15 @@ func (m *Manifest) store(fileHash []byte, start, n uint64, format string) (store
 		actLabel = "c2pa.actions.v2"
 	}
 	actBody := superboxBody("cbor", actLabel, boxOf("cbor", actions))
-	hashBody := superboxBody("cbor", "c2pa.hash.data", boxOf("cbor", dataHash))
+	hashLabel := "c2pa.hash.data"
+	if m.BoxesBinding {
+		hashLabel = "c2pa.hash.boxes"
+	}
+	hashBody := superboxBody("cbor", hashLabel, boxOf("cbor", dataHash))
 	sum := func(b []byte) []byte { s := sha256.Sum256(b); return s[:] }
 	refs := []map[string]any{
 		{"url": "self#jumbf=c2pa.assertions/" + actLabel, "hash": sum(actBody)},
-		{"url": "self#jumbf=c2pa.assertions/c2pa.hash.data", "hash": sum(hashBody)},
+		{"url": "self#jumbf=c2pa.assertions/" + hashLabel, "hash": sum(hashBody)},
 	}
 	claimLabel := "c2pa.claim"
 	claim := map[string]any{
