@@ -24,6 +24,11 @@ type GenerativeAI struct {
 	Signer         string `json:"signer,omitempty"`
 	SignatureValid bool   `json:"signature_valid,omitempty"`
 	BindingValid   bool   `json:"binding_valid,omitempty"`
+	// Ingredient says the declaration is an ingredient's manifest's (the
+	// picture this one was edited from, or a part placed in it), not the
+	// file's own; BindingValid is then false, the binding being to the
+	// ingredient's file.
+	Ingredient bool `json:"ingredient,omitempty"`
 	// Trust is trusted, expired (trusted once, a certificate expired
 	// since), untrusted, self_signed or invalid_chain.
 	Trust string `json:"trust,omitempty"`

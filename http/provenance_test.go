@@ -9,6 +9,7 @@ import (
 	"image/jpeg"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/vigil-oss/vigil"
 	vhttp "github.com/vigil-oss/vigil/http"
@@ -83,5 +84,36 @@ func TestMatchGenerativeAIIndication(t *testing.T) {
 	if code := ts.do(t, vigil.RoleReviewer, "GET", fmt.Sprintf("/v1/incidents/%d/render?format=ncmec", inc.ID), "", nil, &rend); code != 200 ||
 		len(rend.Files) != 1 || !strings.Contains(rend.Files[0], "<generativeAi>true</generativeAi>") {
 		t.Fatalf("render %d %+v", code, rend)
+	}
+}
+
+// The case page says how far each kind of declaration holds.
+func TestCasePageGenerativeAI(t *testing.T) {
+	ts := mustOpenServer(t)
+	ctx := t.Context()
+	must(t, ts.Cases.CreateQueue(ctx, &vigil.Queue{Name: "default", Roles: []vigil.Role{vigil.RoleReviewer}}))
+	ui := newUIClient(t, ts)
+	ui.login(t, ts.keys[vigil.RoleReviewer])
+	for i, tc := range []struct {
+		g    vigil.GenerativeAI
+		want []string
+	}{
+		{vigil.GenerativeAI{Source: "xmp", DigitalSourceType: "compositeSynthetic"}, []string{`data-source="xmp" data-verified="false"`, "<strong>compositeSynthetic</strong> in its XMP metadata, which is unsigned"}},
+		{vigil.GenerativeAI{Source: "c2pa", DigitalSourceType: "trainedAlgorithmicMedia", SignatureValid: true, Trust: "self_signed", Signer: "CN=Someone"},
+			[]string{"Signature holds", "the file was changed after signing", "signer CN=Someone, self-signed, not trusted"}},
+		{vigil.GenerativeAI{Source: "c2pa", DigitalSourceType: "trainedAlgorithmicMedia", Ingredient: true, Trust: "expired"},
+			[]string{"An ingredient of the file", "in the ingredient's C2PA manifest", "Signature does not hold", "the ingredient's file is not here to check", "trusted when issued, expired since"}},
+	} {
+		g := tc.g
+		c := &vigil.Case{Queue: "default", Kind: vigil.CaseKindMatch, RetainUntil: time.Now().Add(time.Hour),
+			Content: vigil.ContentRef{SHA256: fmt.Sprintf("%064x", i+1), GenerativeAI: &g},
+			Matches: []vigil.Match{{BankID: 1, Bank: "b", EntryID: 7, SignalType: vigil.SignalMD5, Value: strings.Repeat("0f", 16)}}}
+		must(t, ts.Cases.OpenCase(ctx, c, "rules"))
+		code, _, page := ui.get(t, fmt.Sprintf("/ui/cases/%d", c.ID))
+		for _, w := range tc.want {
+			if code != 200 || !strings.Contains(page, w) {
+				t.Errorf("%+v: page %d lacks %q:\n%s", tc.g, code, w, page[strings.Index(page, "Generative AI"):][:800])
+			}
+		}
 	}
 }

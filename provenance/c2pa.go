@@ -84,13 +84,24 @@ func (r *Reader) readManifestStore(c *C2PA, store, file []byte) {
 		c.problem(errNoManifest)
 		return
 	}
-	// The active manifest is the last one in the store (C2PA §11.1.4.3).
-	m := manifests[len(manifests)-1]
+	// The active manifest is the last one in the store (C2PA §11.1.4.3);
+	// the others are its ingredients', read newest first.
+	c.BindingValid = r.readManifest(&c.Manifest, manifests[len(manifests)-1], file)
+	for i := len(manifests) - 2; i >= 0 && len(c.Ingredients) < MaxIngredients; i-- {
+		var ing Manifest
+		r.readManifest(&ing, manifests[i], nil)
+		c.Ingredients = append(c.Ingredients, ing)
+	}
+}
+
+// readManifest fills c from manifest m and, when file is not nil, checks
+// m's hard binding to it, reporting whether it holds.
+func (r *Reader) readManifest(c *Manifest, m *box, file []byte) (bindingValid bool) {
 	c.Label = m.label
 	cl, claimBytes, err := r.readClaim(m)
 	if err != nil {
 		c.problem(err)
-		return
+		return false
 	}
 	c.ClaimGenerator = cl.generator(r.dec)
 	r.checkSignature(c, m, cl, claimBytes)
@@ -129,14 +140,14 @@ func (r *Reader) readManifestStore(c *C2PA, store, file []byte) {
 		}
 		switch base {
 		case "c2pa.hash.data":
-			if bound {
+			if bound || file == nil {
 				continue
 			}
 			bound = true
 			if err := r.checkDataHash(content, firstNonEmpty(cl.Alg), file); err != nil {
 				c.problem(fmt.Errorf("c2pa: hard binding: %w", err))
 			} else {
-				c.BindingValid = true
+				bindingValid = true
 			}
 		case "c2pa.actions", "c2pa.actions.v2":
 			var aa actionsAssertion
@@ -155,12 +166,13 @@ func (r *Reader) readManifestStore(c *C2PA, store, file []byte) {
 		}
 	}
 	switch {
-	case bound:
+	case bound, file == nil:
 	case unchecked != "":
 		c.problem(fmt.Errorf("c2pa: hard binding %s is not checked by this reader", unchecked))
 	default:
 		c.problem(errors.New("c2pa: the claim has no hard binding"))
 	}
+	return bindingValid
 }
 
 // readClaim returns the active manifest's claim and its CBOR bytes, which
@@ -222,7 +234,7 @@ func agentName(dec cbor.DecMode, raw cbor.RawMessage) string {
 }
 
 // checkSignature verifies the claim signature and evaluates its chain.
-func (r *Reader) checkSignature(c *C2PA, m *box, cl *claim, claimBytes []byte) {
+func (r *Reader) checkSignature(c *Manifest, m *box, cl *claim, claimBytes []byte) {
 	label, ok := assertionLabel(cl.Signature, m.label)
 	if !ok {
 		label = "c2pa.signature"

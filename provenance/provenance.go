@@ -131,12 +131,32 @@ type Result struct {
 }
 
 // C2PA is what the active manifest (the last of the store) says, and
-// whether it holds.
+// whether it holds; and what the manifests of its ingredients (earlier
+// versions, placed parts) carried along in the store say.
 type C2PA struct {
 	// Manifests is how many manifests the store holds (the active one and
 	// the ingredients' it carries along).
-	Manifests int    `json:"manifests"`
-	Label     string `json:"label,omitempty"` // the active manifest's, a URN
+	Manifests int `json:"manifests"`
+	// Manifest is the active manifest.
+	Manifest
+	// BindingValid says the active manifest's hard binding holds: the
+	// file's bytes, less the excluded ranges (the manifest itself), hash
+	// to what the signed claim says. False for a file changed after
+	// signing.
+	BindingValid bool `json:"binding_valid"`
+	// Ingredients are the store's other manifests, newest first, up to
+	// MaxIngredients; their bindings are to their own files, not this one.
+	Ingredients []Manifest `json:"ingredients,omitempty"`
+}
+
+// MaxIngredients bounds the ingredient manifests read (each costs a
+// signature check).
+const MaxIngredients = 16
+
+// Manifest is what one manifest's claim says, and whether its signature
+// holds.
+type Manifest struct {
+	Label string `json:"label,omitempty"` // a URN
 	// ClaimGenerator is the software that made the claim.
 	ClaimGenerator string `json:"claim_generator,omitempty"`
 	// Signer and Issuer are the signing certificate's subject and issuer.
@@ -145,13 +165,9 @@ type C2PA struct {
 	Alg    string `json:"alg,omitempty"`
 	// SignatureValid says the claim's COSE signature verifies with the
 	// signer certificate's key; Trust, where that certificate leads.
-	SignatureValid bool   `json:"signature_valid"`
-	Trust          string `json:"trust,omitempty"`
-	// BindingValid says the hard binding holds: the file's bytes, less
-	// the excluded ranges (the manifest itself), hash to what the signed
-	// claim says. False for a file changed after signing.
-	BindingValid bool     `json:"binding_valid"`
-	Actions      []Action `json:"actions,omitempty"`
+	SignatureValid bool     `json:"signature_valid"`
+	Trust          string   `json:"trust,omitempty"`
+	Actions        []Action `json:"actions,omitempty"`
 	// Problems say, for a reviewer, what did not hold or could not be read.
 	Problems []string `json:"problems,omitempty"`
 }
@@ -210,7 +226,7 @@ func (r *Reader) Read(data []byte) *Result {
 	return res
 }
 
-func (c *C2PA) problem(err error) { c.Problems = append(c.Problems, err.Error()) }
+func (m *Manifest) problem(err error) { m.Problems = append(m.Problems, err.Error()) }
 
 // IPTC digital source types (https://cv.iptc.org/newscodes/digitalsourcetype/)
 // that say a generative or algorithmic process made the content or part
@@ -246,18 +262,36 @@ func (r *Result) GenerativeAI() *vigil.GenerativeAI {
 		return nil
 	}
 	if c := r.C2PA; c != nil {
-		for _, a := range c.Actions {
-			if generativeSourceTypes[a.DigitalSourceType] {
-				return &vigil.GenerativeAI{
-					Source: vigil.GenerativeAIC2PA, DigitalSourceType: a.DigitalSourceType,
-					Generator: clean(c.ClaimGenerator), Signer: clean(c.Signer),
-					SignatureValid: c.SignatureValid, BindingValid: c.BindingValid, Trust: c.Trust,
-				}
+		if g := c.Manifest.generative(); g != nil {
+			g.BindingValid = c.BindingValid
+			return g
+		}
+		// An ingredient made by a generator (the picture this one was
+		// edited from, a part placed in it): said so, and the binding is
+		// to the ingredient's file, so it is not claimed here.
+		for i := range c.Ingredients {
+			if g := c.Ingredients[i].generative(); g != nil {
+				g.Ingredient = true
+				return g
 			}
 		}
 	}
 	if x := r.XMP; x != nil && generativeSourceTypes[x.DigitalSourceType] {
 		return &vigil.GenerativeAI{Source: vigil.GenerativeAIXMP, DigitalSourceType: x.DigitalSourceType}
+	}
+	return nil
+}
+
+// generative returns the indication m's actions give, or nil.
+func (m *Manifest) generative() *vigil.GenerativeAI {
+	for _, a := range m.Actions {
+		if generativeSourceTypes[a.DigitalSourceType] {
+			return &vigil.GenerativeAI{
+				Source: vigil.GenerativeAIC2PA, DigitalSourceType: a.DigitalSourceType,
+				Generator: clean(m.ClaimGenerator), Signer: clean(m.Signer),
+				SignatureValid: m.SignatureValid, Trust: m.Trust,
+			}
+		}
 	}
 	return nil
 }

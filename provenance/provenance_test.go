@@ -156,6 +156,33 @@ func TestC2PAUncheckedBinding(t *testing.T) {
 	}
 }
 
+// A picture edited from a generated one: the active manifest declares no
+// generative source, its ingredient's does; the indication says it is
+// the ingredient's and claims no binding to this file.
+func TestC2PAIngredient(t *testing.T) {
+	s := signer(t, "ES256")
+	ing := generated(s)
+	m := generated(s)
+	m.ClaimGenerator = "Vigil Test Editor/2.0"
+	m.Actions = []c2patest.Action{{Action: "c2pa.opened"}, {Action: "c2pa.cropped"}}
+	m.Ingredient = &ing
+	res := reader(t, s.Root).Read(embed(t, "jpeg", m).Data)
+	c := res.C2PA
+	if c.Manifests != 2 || c.ClaimGenerator != "Vigil Test Editor/2.0" || !c.SignatureValid || !c.BindingValid || len(c.Problems) > 0 ||
+		len(c.Ingredients) != 1 || !c.Ingredients[0].SignatureValid || c.Ingredients[0].Label != "urn:uuid:00000000-0000-4000-8000-000000000003" {
+		t.Fatalf("store with an ingredient: %+v", c)
+	}
+	g := res.GenerativeAI()
+	if g == nil || !g.Ingredient || g.BindingValid || !g.SignatureValid || g.Generator != "Vigil Test Generator/1.0" || g.Trust != provenance.Trusted {
+		t.Fatalf("indication %+v", g)
+	}
+	// The file's own declaration comes first.
+	m.Actions = []c2patest.Action{{Action: "c2pa.edited", DigitalSourceType: c2patest.CompositeSynthetic}}
+	if g := reader(t, s.Root).Read(embed(t, "png", m).Data).GenerativeAI(); g == nil || g.Ingredient || g.DigitalSourceType != "compositeSynthetic" || !g.BindingValid {
+		t.Fatalf("own declaration %+v", g)
+	}
+}
+
 // A manifest spread over many small APP11 segments is reassembled.
 func TestC2PAJPEGManySegments(t *testing.T) {
 	s := signer(t, "ES256")
@@ -354,10 +381,10 @@ func fixPNGCRC(data []byte) []byte {
 // A signer's subject is outside input: the indication a case stores is
 // made printable and short.
 func TestGenerativeAIClean(t *testing.T) {
-	res := &provenance.Result{C2PA: &provenance.C2PA{
+	res := &provenance.Result{C2PA: &provenance.C2PA{Manifest: provenance.Manifest{
 		Signer: "CN=evil\u202e" + strings.Repeat("x", 400), ClaimGenerator: "gen\x00",
 		Actions: []provenance.Action{{Action: "c2pa.created", DigitalSourceType: "trainedAlgorithmicMedia"}},
-	}}
+	}}}
 	g := res.GenerativeAI()
 	if g == nil || g.Validate() != nil || len(g.Signer) > vigil.MaxEntryFieldLen || !strings.HasPrefix(g.Signer, "CN=evil\uFFFDxx") || g.Generator != "gen\uFFFD" {
 		t.Fatalf("indication %+v: %v", g, g.Validate())

@@ -151,6 +151,10 @@ type Manifest struct {
 	// box, whose content here is the data hash's) instead of
 	// c2pa.hash.data.
 	BoxesBinding bool
+	// Ingredient, when set, is a manifest carried in the store before
+	// this one, as an ingredient's (the picture this one was edited
+	// from); its binding is to another file.
+	Ingredient *Manifest
 }
 
 // Embedded is a file with a manifest, and where its parts lie.
@@ -192,6 +196,24 @@ var coseAlgIDs = map[string]int64{"ES256": -7, "ES384": -35, "PS256": -37, "EdDS
 // store builds the manifest store for a file whose bytes outside the
 // manifest hash to fileHash, with the manifest excluded at [start, +n).
 func (m *Manifest) store(fileHash []byte, start, n uint64, format string) (store, sig, claimCBOR []byte, err error) {
+	var kids [][]byte
+	if m.Ingredient != nil {
+		other := sha256.Sum256([]byte("the ingredient's own file"))
+		ing, _, _, err := m.Ingredient.manifest(other[:], 0, 0, format, "urn:uuid:00000000-0000-4000-8000-000000000003")
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		kids = append(kids, ing)
+	}
+	active, sig, claimCBOR, err := m.manifest(fileHash, start, n, format, "urn:uuid:00000000-0000-4000-8000-000000000002")
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return superbox("c2pa", "c2pa", append(kids, active)...), sig, claimCBOR, nil
+}
+
+// manifest builds one manifest box labelled label.
+func (m *Manifest) manifest(fileHash []byte, start, n uint64, format, label string) (box, sig, claimCBOR []byte, err error) {
 	acts := []map[string]any{}
 	for _, a := range m.Actions {
 		act := map[string]any{"action": a.Action, "softwareAgent": m.ClaimGenerator}
@@ -253,11 +275,11 @@ func (m *Manifest) store(fileHash []byte, start, n uint64, format string) (store
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	manifest := superbox("c2ma", "urn:uuid:00000000-0000-4000-8000-000000000002",
+	manifest := superbox("c2ma", label,
 		superbox("c2as", "c2pa.assertions", boxOf("jumb", actBody), boxOf("jumb", hashBody)),
 		superbox("c2cl", claimLabel, boxOf("cbor", claimCBOR)),
 		superbox("c2cs", "c2pa.signature", boxOf("cbor", cose)))
-	return superbox("c2pa", "c2pa", manifest), sig, claimCBOR, nil
+	return manifest, sig, claimCBOR, nil
 }
 
 // sign returns the COSE_Sign1_Tagged signature of a detached payload and
