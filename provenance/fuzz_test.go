@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"image"
-	"image/color"
 	"image/jpeg"
 	"image/png"
 	"testing"
@@ -18,7 +17,6 @@ func fuzzSeeds(f *testing.F) (files [][]byte, stores [][]byte) {
 	for i := range img.Pix {
 		img.Pix[i] = uint8(i)
 	}
-	_ = color.Gray{}
 	var j, p bytes.Buffer
 	if err := jpeg.Encode(&j, img, nil); err != nil {
 		f.Fatal(err)
@@ -36,6 +34,9 @@ func fuzzSeeds(f *testing.F) (files [][]byte, stores [][]byte) {
 	if err != nil {
 		f.Fatal(err)
 	}
+	ing := m
+	ing.ClaimGenerator = "ingredient"
+	m.Ingredient = &ing
 	ep, err := c2patest.EmbedPNG(p.Bytes(), m)
 	if err != nil {
 		f.Fatal(err)
