@@ -87,7 +87,7 @@ func (r *Reader) readManifestStore(c *C2PA, store, file []byte) {
 	// The active manifest is the last one in the store (C2PA §11.1.4.3);
 	// the others are its ingredients', read newest first.
 	c.BindingValid = r.readManifest(&c.Manifest, manifests[len(manifests)-1], file)
-	for i := len(manifests) - 2; i >= 0 && len(c.Ingredients) < MaxIngredients; i-- {
+	for i := len(manifests) - 2; i >= 0 && len(c.Ingredients)+1 < r.limits.MaxManifests; i-- {
 		var ing Manifest
 		r.readManifest(&ing, manifests[i], nil)
 		c.Ingredients = append(c.Ingredients, ing)

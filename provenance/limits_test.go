@@ -102,6 +102,28 @@ func TestLimits(t *testing.T) {
 	}
 }
 
+// Only the newest ingredients' manifests are checked, up to MaxManifests
+// with the active one.
+func TestManifestLimit(t *testing.T) {
+	s := signer(t, "ES256")
+	m := generated(s)
+	for range 3 {
+		ing := m
+		m.Ingredient = &ing
+	}
+	data := embed(t, "png", m).Data
+	for _, tc := range []struct{ max, want int }{{0, 3}, {1, 0}, {2, 1}, {3, 2}} {
+		r, err := provenance.NewReader(provenance.Options{Limits: provenance.Limits{MaxManifests: tc.max}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c := r.Read(data).C2PA; c.Manifests != 4 || len(c.Ingredients) != tc.want || !c.SignatureValid ||
+			(tc.want > 0 && c.Ingredients[0].Label != "urn:uuid:00000000-0000-4000-8000-000000000003") {
+			t.Errorf("MaxManifests %d: %d manifests, %d ingredients read, want %d", tc.max, c.Manifests, len(c.Ingredients), tc.want)
+		}
+	}
+}
+
 func TestXMPLimits(t *testing.T) {
 	deep := strings.Repeat("<a>", 100) + strings.Repeat("</a>", 100)
 	for _, tc := range []struct {

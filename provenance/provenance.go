@@ -36,6 +36,10 @@ type Limits struct {
 	MaxXMPBytes, MaxXMPDepth int
 	// MaxExclusions bounds the byte ranges a hard binding excludes.
 	MaxExclusions int
+	// MaxManifests bounds the manifests whose signatures are checked:
+	// the active one and the newest of its ingredients'. Each costs a
+	// claim signature and a chain's worth of certificate signatures.
+	MaxManifests int
 }
 
 // DefaultLimits are generous for real manifests (a few kilobytes, a
@@ -44,7 +48,7 @@ type Limits struct {
 var DefaultLimits = Limits{
 	MaxManifestBytes: 8 << 20, MaxBoxDepth: 8, MaxBoxes: 1024,
 	MaxCBORDepth: 16, MaxCBORItems: 4096, MaxChain: 8,
-	MaxXMPBytes: 1 << 20, MaxXMPDepth: 64, MaxExclusions: 64,
+	MaxXMPBytes: 1 << 20, MaxXMPDepth: 64, MaxExclusions: 64, MaxManifests: 5,
 }
 
 func (l Limits) withDefaults() Limits {
@@ -53,6 +57,7 @@ func (l Limits) withDefaults() Limits {
 		{&l.MaxManifestBytes, &d.MaxManifestBytes}, {&l.MaxBoxDepth, &d.MaxBoxDepth}, {&l.MaxBoxes, &d.MaxBoxes},
 		{&l.MaxCBORDepth, &d.MaxCBORDepth}, {&l.MaxCBORItems, &d.MaxCBORItems}, {&l.MaxChain, &d.MaxChain},
 		{&l.MaxXMPBytes, &d.MaxXMPBytes}, {&l.MaxXMPDepth, &d.MaxXMPDepth}, {&l.MaxExclusions, &d.MaxExclusions},
+		{&l.MaxManifests, &d.MaxManifests},
 	} {
 		if *f.v <= 0 {
 			*f.v = *f.def
@@ -144,14 +149,11 @@ type C2PA struct {
 	// to what the signed claim says. False for a file changed after
 	// signing.
 	BindingValid bool `json:"binding_valid"`
-	// Ingredients are the store's other manifests, newest first, up to
-	// MaxIngredients; their bindings are to their own files, not this one.
+	// Ingredients are the store's other manifests, newest first, as many
+	// as Limits.MaxManifests leaves room for; their bindings are to their
+	// own files, not this one.
 	Ingredients []Manifest `json:"ingredients,omitempty"`
 }
-
-// MaxIngredients bounds the ingredient manifests read (each costs a
-// signature check).
-const MaxIngredients = 16
 
 // Manifest is what one manifest's claim says, and whether its signature
 // holds.

@@ -153,7 +153,8 @@ type Manifest struct {
 	BoxesBinding bool
 	// Ingredient, when set, is a manifest carried in the store before
 	// this one, as an ingredient's (the picture this one was edited
-	// from); its binding is to another file.
+	// from), with its own ingredients before it; its binding is to
+	// another file.
 	Ingredient *Manifest
 }
 
@@ -196,10 +197,16 @@ var coseAlgIDs = map[string]int64{"ES256": -7, "ES384": -35, "PS256": -37, "EdDS
 // store builds the manifest store for a file whose bytes outside the
 // manifest hash to fileHash, with the manifest excluded at [start, +n).
 func (m *Manifest) store(fileHash []byte, start, n uint64, format string) (store, sig, claimCBOR []byte, err error) {
+	// Ingredients (and theirs) go first, the oldest first, as a store
+	// keeps them.
+	var ings []*Manifest
+	for ing := m.Ingredient; ing != nil; ing = ing.Ingredient {
+		ings = append(ings, ing)
+	}
 	var kids [][]byte
-	if m.Ingredient != nil {
+	for i := len(ings) - 1; i >= 0; i-- {
 		other := sha256.Sum256([]byte("the ingredient's own file"))
-		ing, _, _, err := m.Ingredient.manifest(other[:], 0, 0, format, "urn:uuid:00000000-0000-4000-8000-000000000003")
+		ing, _, _, err := ings[i].manifest(other[:], 0, 0, format, fmt.Sprintf("urn:uuid:00000000-0000-4000-8000-%012d", 3+i))
 		if err != nil {
 			return nil, nil, nil, err
 		}
