@@ -70,6 +70,12 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 		}
 	}
 
+	// Read before anything is opened: a wrong file is refused at once.
+	prov, err := provenanceReader(*c2paTrust)
+	if err != nil {
+		return err
+	}
+
 	if *decodeMemory > 0 && *decodeMemory < 16**maxPixels {
 		c.Logger.Warn("--decode-memory is under 16 bytes per pixel of --max-pixels: the largest images may be refused", "decode_memory", *decodeMemory, "max_pixels", *maxPixels)
 	}
@@ -103,10 +109,8 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	// One decode budget for the API, the jobs and the UI previews: they
 	// share the process's memory.
 	budget := hashing.NewDecodeBudget(*decodeMemory, *decodeWait)
-	hashOpts := hashing.Options{Limits: hashing.Limits{MaxBytes: *maxBytes, MaxPixels: *maxPixels, Memory: budget}, Pipeline: pdq.Full, Dihedral: true}
-	if hashOpts.Provenance, err = provenanceReader(*c2paTrust); err != nil {
-		return err
-	}
+	hashOpts := hashing.Options{Limits: hashing.Limits{MaxBytes: *maxBytes, MaxPixels: *maxPixels, Memory: budget}, Pipeline: pdq.Full, Dihedral: true,
+		Provenance: prov}
 	js, err := c.openJobs(ctx, db, data.dir(), webhooks, *jobWorkers, hashOpts, m, signals, *keepSignals)
 	if err != nil {
 		return err
