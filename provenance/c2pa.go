@@ -111,11 +111,15 @@ func (r *Reader) readManifest(c *Manifest, m *box, file []byte) (bindingValid bo
 	store2 := m.child("c2pa.assertions")
 	bound := false       // a c2pa.hash.data assertion was checked
 	var unchecked string // a hard binding of a kind this reader does not check
+	// Each assertion is hashed once however often the claim lists it, so
+	// that the work stays bounded by the manifest's size.
+	seen := map[string]bool{}
 	for _, ref := range slices.Concat(cl.Assertions, cl.CreatedAssertions, cl.GatheredAssertions) {
 		label, ok := assertionLabel(ref.URL, m.label)
-		if !ok {
+		if !ok || seen[label] {
 			continue
 		}
+		seen[label] = true
 		base := baseLabel(label)
 		if base != "c2pa.hash.data" && base != "c2pa.actions" && base != "c2pa.actions.v2" &&
 			base != "c2pa.hash.boxes" && base != "c2pa.hash.bmff" && base != "c2pa.hash.bmff.v2" && base != "c2pa.hash.bmff.v3" {

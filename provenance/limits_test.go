@@ -124,6 +124,19 @@ func TestManifestLimit(t *testing.T) {
 	}
 }
 
+// A claim listing its assertions many times has each read once: actions
+// are not repeated, and the work is bounded by the manifest, not by the
+// references.
+func TestRepeatedAssertionRefs(t *testing.T) {
+	s := signer(t, "ES256")
+	m := generated(s)
+	m.RepeatRefs = 1000
+	c := readC2PA(t, reader(t, s.Root), embed(t, "jpeg", m).Data)
+	if !c.SignatureValid || !c.BindingValid || len(c.Actions) != 1 {
+		t.Fatalf("repeated refs: %d actions, %+v", len(c.Actions), c.Problems)
+	}
+}
+
 func TestXMPLimits(t *testing.T) {
 	deep := strings.Repeat("<a>", 100) + strings.Repeat("</a>", 100)
 	for _, tc := range []struct {

@@ -151,6 +151,9 @@ type Manifest struct {
 	// box, whose content here is the data hash's) instead of
 	// c2pa.hash.data.
 	BoxesBinding bool
+	// RepeatRefs lists each assertion this many times more in the claim,
+	// as a hostile claim would to make a reader hash one box many times.
+	RepeatRefs int
 	// Ingredient, when set, is a manifest carried in the store before
 	// this one, as an ingredient's (the picture this one was edited
 	// from), with its own ingredients before it; its binding is to
@@ -254,6 +257,9 @@ func (m *Manifest) manifest(fileHash []byte, start, n uint64, format, label stri
 	refs := []map[string]any{
 		{"url": "self#jumbf=c2pa.assertions/" + actLabel, "hash": sum(actBody)},
 		{"url": "self#jumbf=c2pa.assertions/" + hashLabel, "hash": sum(hashBody)},
+	}
+	for range m.RepeatRefs {
+		refs = append(refs, refs[0], refs[1])
 	}
 	claimLabel := "c2pa.claim"
 	claim := map[string]any{
