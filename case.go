@@ -105,6 +105,10 @@ type ContentRef struct {
 	MediaID   string `json:"media_id,omitempty"`   // blob in the media store; empty if none kept
 	ContentID string `json:"content_id,omitempty"` // the platform's id for the content
 	UserID    string `json:"user_id,omitempty"`    // the platform's id for the uploader
+	// GenerativeAI is set when the content declares, in its embedded
+	// provenance, a generative source: shown to reviewers and carried into
+	// the incident, never a decision.
+	GenerativeAI *GenerativeAI `json:"generative_ai,omitempty"`
 }
 
 // CaseMessage is one message of a conversation under review, with the
@@ -240,6 +244,11 @@ func (c *Case) Validate() error {
 	} {
 		if len(f.v) > MaxEntryFieldLen || !Printable(f.v) {
 			return Errorf(EINVALID, "case %s must be at most %d printable bytes", f.name, MaxEntryFieldLen)
+		}
+	}
+	if g := c.Content.GenerativeAI; g != nil {
+		if err := g.Validate(); err != nil {
+			return err
 		}
 	}
 	if cv := c.Conversation; cv != nil {

@@ -230,6 +230,11 @@ func incidentFile(c *Case) IncidentFile {
 	if cat := strings.ToUpper(strings.TrimSpace(c.Decision.Category)); slices.Contains(IndustryClasses, cat) {
 		f.Classification = cat
 	}
+	// The file's own declaration of a generative source suggests NCMEC's
+	// annotation; the reviewer approving the incident can remove it.
+	if c.Content.GenerativeAI != nil {
+		f.Annotations = []string{"generativeAi"}
+	}
 	return f
 }
 

@@ -97,3 +97,41 @@ func TestNewIncidentClassifierCase(t *testing.T) {
 		t.Errorf("incident files %+v", inc.Files)
 	}
 }
+
+// A file that declares a generative source gets NCMEC's generativeAi
+// annotation, suggested for the reviewer approving the incident.
+func TestNewIncidentGenerativeAI(t *testing.T) {
+	gen := confirmedCase(&vigil.Case{ID: 1, Kind: vigil.CaseKindMatch, Matches: []vigil.Match{{}},
+		Content: vigil.ContentRef{UserID: "u-1", GenerativeAI: &vigil.GenerativeAI{Source: vigil.GenerativeAIXMP, DigitalSourceType: "trainedAlgorithmicMedia"}}})
+	plain := confirmedCase(&vigil.Case{ID: 2, Kind: vigil.CaseKindMatch, Matches: []vigil.Match{{}}, Content: vigil.ContentRef{UserID: "u-1"}})
+	inc, err := vigil.NewIncident([]*vigil.Case{gen, plain})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := inc.Files[0].Annotations; len(a) != 1 || a[0] != "generativeAi" || len(inc.Files[1].Annotations) != 0 {
+		t.Fatalf("annotations %v, %v", a, inc.Files[1].Annotations)
+	}
+	inc.Time = time.Now()
+	if err := inc.Validate(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A stored indication is checked like every case field: it comes from
+// outside input (a certificate's subject).
+func TestCaseValidateGenerativeAI(t *testing.T) {
+	for _, tc := range []struct {
+		g  vigil.GenerativeAI
+		ok bool
+	}{
+		{vigil.GenerativeAI{Source: "c2pa", DigitalSourceType: "trainedAlgorithmicMedia", Signer: "CN=x", Trust: "untrusted"}, true},
+		{vigil.GenerativeAI{Source: "exif", DigitalSourceType: "trainedAlgorithmicMedia"}, false},
+		{vigil.GenerativeAI{Source: "xmp", DigitalSourceType: "x\u202e"}, false},
+		{vigil.GenerativeAI{Source: "c2pa", Trust: "maybe"}, false},
+	} {
+		c := &vigil.Case{Queue: "q", Kind: vigil.CaseKindMatch, Matches: []vigil.Match{{}}, Content: vigil.ContentRef{GenerativeAI: &tc.g}}
+		if err := c.Validate(); (err == nil) != tc.ok {
+			t.Errorf("%+v: %v", tc.g, err)
+		}
+	}
+}

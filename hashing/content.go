@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/vigil-oss/vigil"
+	"github.com/vigil-oss/vigil/provenance"
 	"github.com/vigil-oss/vigil/vpdq"
 )
 
@@ -41,6 +42,9 @@ type Content struct {
 	// Width and Height are empty without a perceptual signal.
 	Format        string
 	Width, Height int
+	// Provenance is what an image says of its origin (see
+	// Options.Provenance); nil when it says nothing or was not read.
+	Provenance *provenance.Result
 	// PDQError says, in words fit for an API caller, why there is no
 	// perceptual signal; "" when there is one.
 	PDQError string
@@ -63,7 +67,7 @@ func (h *Hasher) HashContent(ctx context.Context, d Digests, data []byte, opts C
 	case err == nil:
 		img.Digests = d
 		c.Signals = img.Signals()
-		c.Format, c.Width, c.Height = img.Format, img.Width, img.Height
+		c.Format, c.Width, c.Height, c.Provenance = img.Format, img.Width, img.Height, img.Provenance
 		return c, nil
 	case vigil.ErrorCode(err) == vigil.EINTERNAL, vigil.ErrorCode(err) == vigil.EUNAVAILABLE:
 		// Not the content's fault (a full decode budget, the end of

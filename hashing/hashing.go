@@ -1,7 +1,9 @@
 // Package hashing turns content into signals: it reads a file once, under a
 // size limit, computing its exact digests (MD5, SHA-1, SHA-256) as the bytes
 // go by, and decodes images (JPEG, PNG, GIF, WebP, BMP, TIFF) for their PDQ
-// hash after checking their dimensions from the header.
+// hash after checking their dimensions from the header. Given a
+// provenance.Reader, it also reads the provenance (C2PA, XMP) a JPEG or
+// PNG carries, from the same bytes.
 package hashing
 
 import (
@@ -26,6 +28,7 @@ import (
 
 	"github.com/vigil-oss/vigil"
 	"github.com/vigil-oss/vigil/pdq"
+	"github.com/vigil-oss/vigil/provenance"
 )
 
 // Limits bound the work and memory spent on one input.
@@ -74,6 +77,9 @@ type Result struct {
 	// Dihedral holds the hashes of the eight rotations and flips, indexed
 	// by pdq.Dihedral, when the Hasher was asked for them.
 	Dihedral *[8]pdq.Hash
+	// Provenance is what the file says of its origin, when the Hasher
+	// has a provenance reader and the file carries any.
+	Provenance *provenance.Result
 }
 
 // Hex returns the lowercase hex forms of the digests.
@@ -86,6 +92,9 @@ type Options struct {
 	Limits   Limits
 	Pipeline pdq.Pipeline
 	Dihedral bool // also compute the eight dihedral PDQ variants
+	// Provenance, when set, reads C2PA manifests and XMP digital source
+	// types from the bytes being hashed (no further I/O). Nil: none read.
+	Provenance *provenance.Reader
 }
 
 // Hasher hashes content. It reuses its buffers and is not safe for
@@ -176,6 +185,9 @@ func (h *Hasher) hashImage(ctx context.Context, data []byte) (*Result, error) {
 		}
 	} else {
 		res.PDQ, res.Quality = h.pdq.Hash(img)
+	}
+	if h.opts.Provenance != nil {
+		res.Provenance = h.opts.Provenance.Read(data)
 	}
 	return res, nil
 }

@@ -35,6 +35,9 @@ type hashResponse struct {
 	PDQError string `json:"pdq_error,omitempty"`
 
 	media []byte // the content itself, for the media store should a rule open a case
+	// generativeAI is the content's own declaration of a generative
+	// source (its C2PA manifest or XMP), for the case a rule opens.
+	generativeAI *vigil.GenerativeAI
 
 	// hasher read media into its buffer, and is held until release so
 	// that no other request's read overwrites it.
@@ -131,7 +134,7 @@ func (s *Server) readContent(w http.ResponseWriter, r *http.Request, onRead func
 	if err != nil {
 		return nil, err
 	}
-	resp.Signals, resp.PDQError = c.Signals, c.PDQError
+	resp.Signals, resp.PDQError, resp.generativeAI = c.Signals, c.PDQError, c.Provenance.GenerativeAI()
 	resp.Content.Format, resp.Content.Width, resp.Content.Height = c.Format, c.Width, c.Height
 	ok = true
 	return resp, nil
@@ -249,7 +252,7 @@ func (s *Server) handleMatch(w http.ResponseWriter, r *http.Request) {
 	for _, res := range results {
 		resp.Matched = resp.Matched || len(res.Matches) > 0
 	}
-	ref.SHA256 = contentSHA256(hashed.Signals)
+	ref.SHA256, ref.GenerativeAI = contentSHA256(hashed.Signals), hashed.generativeAI
 	resp.Actions = s.Flow().Content(r.Context(), ref, results, classify.Scores(classified), func() ([]byte, error) { return hashed.media, nil })
 	writeJSON(w, http.StatusOK, resp)
 }

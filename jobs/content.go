@@ -63,6 +63,10 @@ type ContentResult struct {
 	// Actions says what the rules did with the matches (see OnContent);
 	// absent without a hook.
 	Actions *vigil.Outcome `json:"actions,omitempty"`
+
+	// generativeAI is the upload's own declaration of a generative source,
+	// for the cases the hook opens.
+	generativeAI *vigil.GenerativeAI
 }
 
 // ContentHook acts on a content job's matches: ref holds the upload's
@@ -206,7 +210,7 @@ func (w *contentWorker) Work(ctx context.Context, job *river.Job[contentArgs]) e
 		// Before the result is recorded and the job completed, so that it
 		// says what was done and a crash before the end acts again; the
 		// hook is idempotent, so acting again opens no second case.
-		ref := vigil.ContentRef{SHA256: a.SHA256, ContentID: a.ContentID, UserID: a.UserID}
+		ref := vigil.ContentRef{SHA256: a.SHA256, ContentID: a.ContentID, UserID: a.UserID, GenerativeAI: res.generativeAI}
 		res.Actions = c.onContent(ctx, ref, res.Results, func() ([]byte, error) { return os.ReadFile(path) })
 	}
 	if err := river.RecordOutput(ctx, res); err != nil {
@@ -266,7 +270,8 @@ func (c *Client) hashAndMatch(ctx context.Context, path string, opts vigil.Match
 	if err != nil {
 		return nil, err
 	}
-	res := &ContentResult{Content: ContentInfo{Bytes: int64(len(data)), Format: hc.Format, Width: hc.Width, Height: hc.Height}, Signals: hc.Signals, PDQError: hc.PDQError}
+	res := &ContentResult{Content: ContentInfo{Bytes: int64(len(data)), Format: hc.Format, Width: hc.Width, Height: hc.Height}, Signals: hc.Signals, PDQError: hc.PDQError,
+		generativeAI: hc.Provenance.GenerativeAI()}
 
 	res.Results, err = c.cfg.Matcher.Lookup(ctx, res.Signals, opts)
 	if err != nil {

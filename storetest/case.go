@@ -732,6 +732,40 @@ func TestCaseService(t *testing.T, open Opener) {
 
 	t.Run("SharedMedia", func(t *testing.T) { testSharedMedia(t, open) })
 
+	t.Run("GenerativeAI", func(t *testing.T) {
+		// The content's declaration of a generative source is stored with
+		// the case and survives the purge of its evidence: it is a fact
+		// about the content, not the content.
+		s, clock := openWithClock(t, open)
+		f := newCaseFixture(t, s, 1)
+		c := f.matchCase(clock, f.entries[0])
+		want := vigil.GenerativeAI{Source: vigil.GenerativeAIC2PA, DigitalSourceType: "trainedAlgorithmicMedia",
+			Generator: "Test Generator/1.0", Signer: "CN=Test Signer,O=Tests", SignatureValid: true, BindingValid: true, Trust: "untrusted"}
+		c.Content.GenerativeAI = &want
+		c.RetainUntil = clock.Now().Add(time.Hour)
+		must(t, s.Cases.OpenCase(ctx, c, "rules"))
+		plain := f.matchCase(clock, f.entries[0])
+		must(t, s.Cases.OpenCase(ctx, plain, "rules"))
+		got, err := s.Cases.FindCase(ctx, c.ID)
+		must(t, err)
+		if got.Content.GenerativeAI == nil || *got.Content.GenerativeAI != want {
+			t.Fatalf("stored indication %+v, want %+v", got.Content.GenerativeAI, want)
+		}
+		if got, err := s.Cases.FindCase(ctx, plain.ID); err != nil || got.Content.GenerativeAI != nil {
+			t.Fatalf("a case without an indication has %+v (%v)", got.Content.GenerativeAI, err)
+		}
+		clock.Advance(2 * time.Hour)
+		must(t, s.Cases.PurgeCase(ctx, c.ID))
+		got, err = s.Cases.FindCase(ctx, c.ID)
+		must(t, err)
+		if got.Content.GenerativeAI == nil || *got.Content.GenerativeAI != want {
+			t.Fatalf("indication after purge %+v", got.Content.GenerativeAI)
+		}
+		bad := f.matchCase(clock, f.entries[0])
+		bad.Content.GenerativeAI = &vigil.GenerativeAI{Source: "c2pa", Signer: "x\u202e"}
+		wantCode(t, s.Cases.OpenCase(ctx, bad, "rules"), vigil.EINVALID)
+	})
+
 	t.Run("ConcurrentDecisions", func(t *testing.T) {
 		// Reviewers deciding one case at once: exactly one decision
 		// stands, and the entries count it once.

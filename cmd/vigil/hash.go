@@ -13,6 +13,7 @@ import (
 	"github.com/vigil-oss/vigil"
 	"github.com/vigil-oss/vigil/hashing"
 	"github.com/vigil-oss/vigil/pdq"
+	"github.com/vigil-oss/vigil/provenance"
 	"github.com/vigil-oss/vigil/vpdq"
 )
 
@@ -33,7 +34,12 @@ type hashLine struct {
 	// Video holds a video's vPDQ frame hashes, in the reference's text
 	// form "frame,quality,hash,timestamp".
 	Video *videoHashes `json:"vpdq,omitempty"`
-	Error string       `json:"error,omitempty"`
+	// Provenance is what an image says of its origin (C2PA manifest,
+	// XMP digital source type), and GenerativeAI the indication it gives
+	// a reviewer when it declares a generative source.
+	Provenance   *provenance.Result  `json:"provenance,omitempty"`
+	GenerativeAI *vigil.GenerativeAI `json:"generative_ai,omitempty"`
+	Error        string              `json:"error,omitempty"`
 }
 
 type videoHashes struct {
@@ -45,7 +51,7 @@ type videoHashes struct {
 // Run parses flags, expands directories and hashes every file with a pool
 // of workers, printing results in input order.
 func (c *HashCommand) Run(ctx context.Context, args []string) error {
-	fset := c.newFlagSet("vigil hash", "Usage: vigil hash [flags] PATH...\n\nHashes images (jpeg, png, gif, webp, bmp, tiff) with PDQ and videos (through ffmpeg) with vPDQ,\nplus MD5, SHA-1 and SHA-256 of every file.\nDirectories are walked recursively; - reads standard input. Exits 1 if any input failed.")
+	fset := c.newFlagSet("vigil hash", "Usage: vigil hash [flags] PATH...\n\nHashes images (jpeg, png, gif, webp, bmp, tiff) with PDQ and videos (through ffmpeg) with vPDQ,\nplus MD5, SHA-1 and SHA-256 of every file.\nA JPEG's or PNG's provenance is read too: its C2PA manifest (signer, claim generator, actions,\nwhether the signature and the binding to the file hold) and XMP digital source type.\nDirectories are walked recursively; - reads standard input. Exits 1 if any input failed.")
 	format := fset.String("format", "json", "output format: json (one object per line), text, or vpdq (a video's frame hashes in the reference's text format; one input)")
 	everyFrame := fset.Bool("every-frame", false, "videos: hash every frame (as vpdq-hash-video -r 0) instead of one per second")
 	workers := fset.Int("workers", runtime.NumCPU(), "files hashed in parallel")
@@ -53,6 +59,7 @@ func (c *HashCommand) Run(ctx context.Context, args []string) error {
 	dihedral := fset.Bool("dihedral", false, "also print the PDQ hashes of the 8 rotations and flips")
 	maxBytes := fset.Int64("max-bytes", hashing.DefaultLimits.MaxBytes, "largest file read, in bytes")
 	maxPixels := fset.Int64("max-pixels", hashing.DefaultLimits.MaxPixels, "largest image decoded, in pixels")
+	c2paTrust := fset.String("c2pa-trust", "", "PEM file of the certificates trusted as C2PA signers' roots (none: signatures are checked, signers reported untrusted)")
 	for _, name := range []string{"workers", "max-bytes", "max-pixels"} {
 		fset.limit(name, positive())
 	}
@@ -69,6 +76,11 @@ func (c *HashCommand) Run(ctx context.Context, args []string) error {
 		return fset.usageErrorf("--format vpdq takes exactly one video")
 	}
 	opts := hashing.Options{Limits: hashing.Limits{MaxBytes: *maxBytes, MaxPixels: *maxPixels, Memory: workerBudget(*maxPixels)}, Dihedral: *dihedral}
+	prov, err := provenanceReader(*c2paTrust)
+	if err != nil {
+		return err
+	}
+	opts.Provenance = prov
 	switch *pipeline {
 	case "full":
 		opts.Pipeline = pdq.Full
@@ -172,6 +184,7 @@ func hashPath(ctx context.Context, h *hashing.Hasher, vopts vpdq.Options, path s
 	}
 	q := res.Quality
 	line.PDQ, line.Quality, line.Width, line.Height = res.PDQ.String(), &q, res.Width, res.Height
+	line.Provenance, line.GenerativeAI = res.Provenance, res.Provenance.GenerativeAI()
 	if res.Dihedral != nil {
 		line.Dihedral = make(map[string]string, 8)
 		for d, hh := range res.Dihedral {

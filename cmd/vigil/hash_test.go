@@ -2,10 +2,14 @@ package main
 
 import (
 	"encoding/json"
+	"encoding/pem"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/vigil-oss/vigil/provenance"
+	"github.com/vigil-oss/vigil/provenance/c2patest"
 )
 
 const testImages = "../../pdq/testdata"
@@ -96,5 +100,48 @@ func TestHashCommandVideo(t *testing.T) {
 	}
 	if l.Video == nil || len(l.Video.Frames) != 5 || l.Video.FrameRate != 30 || l.SHA256 == "" {
 		t.Fatalf("default one frame per second: %+v", l.Video)
+	}
+}
+
+// vigil hash reports a signed manifest's provenance and the generative-AI
+// indication, trusting the signer only when told to.
+func TestHashCommandProvenance(t *testing.T) {
+	dir := t.TempDir()
+	img, err := os.ReadFile(filepath.Join(testImages, "bridge-mods/aaa-orig.jpg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := c2patest.NewSigner("ES256")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := c2patest.EmbedJPEG(img, c2patest.Manifest{ClaimGenerator: "Vigil Test Generator/1.0", Signer: s,
+		Actions: []c2patest.Action{{Action: "c2pa.created", DigitalSourceType: c2patest.TrainedAlgorithmicMedia}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	file, trust := filepath.Join(dir, "generated.jpg"), filepath.Join(dir, "trust.pem")
+	os.WriteFile(file, e.Data, 0o644)
+	os.WriteFile(trust, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.Root.Raw}), 0o644)
+	for _, tc := range []struct {
+		args  []string
+		trust string
+	}{{nil, provenance.Untrusted}, {[]string{"--c2pa-trust", trust}, provenance.Trusted}} {
+		out, _, err := runMain(t, "", append(append([]string{"hash"}, tc.args...), file)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var l hashLine
+		if err := json.Unmarshal([]byte(out), &l); err != nil {
+			t.Fatal(err)
+		}
+		c := l.Provenance.C2PA
+		if c == nil || !c.SignatureValid || !c.BindingValid || c.Trust != tc.trust || c.ClaimGenerator != "Vigil Test Generator/1.0" ||
+			l.GenerativeAI == nil || l.GenerativeAI.DigitalSourceType != "trainedAlgorithmicMedia" || l.PDQ == "" {
+			t.Fatalf("line %s", out)
+		}
+	}
+	if _, _, err := runMain(t, "", "hash", "--c2pa-trust", file, file); err == nil || !strings.Contains(err.Error(), "no PEM certificate") {
+		t.Fatalf("a trust file without certificates: %v", err)
 	}
 }

@@ -54,6 +54,7 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	ncmecURL := fs.String("ncmec-url", report.NCMECTestURL, "NCMEC ISPWS base URL (the default is NCMEC's test environment, whose reports are discarded; production is "+report.NCMECProductionURL+")")
 	ncmecUser := fs.String("ncmec-user", "", "NCMEC ISPWS user name; with it (and the password in $VIGIL_NCMEC_PASSWORD) approved incidents can be sent")
 	dest := addDestinationFlags(fs)
+	c2paTrust := fs.String("c2pa-trust", "", "PEM file of the certificates trusted as C2PA signers' roots; uploads' C2PA and XMP provenance is read either way and shown on cases (generative_ai)")
 	review := addReviewFlags(fs)
 	ruleFlags := addRulesFlags(fs)
 	uiOpts := addUIFlags(fs)
@@ -71,6 +72,12 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 		if _, ok := webhooks[*rematchWebhook]; !ok || *keepSignals <= 0 {
 			return fs.usageErrorf("--rematch-webhook %q needs --webhook %s=URL and --keep-signals", *rematchWebhook, *rematchWebhook)
 		}
+	}
+
+	// Read before anything is opened: a wrong file is refused at once.
+	prov, err := provenanceReader(*c2paTrust)
+	if err != nil {
+		return err
 	}
 
 	if *decodeMemory > 0 && *decodeMemory < 16**maxPixels {
@@ -109,7 +116,8 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	// One decode budget for the API, the jobs and the UI previews: they
 	// share the process's memory.
 	budget := hashing.NewDecodeBudget(*decodeMemory, *decodeWait)
-	hashOpts := hashing.Options{Limits: hashing.Limits{MaxBytes: *maxBytes, MaxPixels: *maxPixels, Memory: budget}, Pipeline: pdq.Full, Dihedral: true}
+	hashOpts := hashing.Options{Limits: hashing.Limits{MaxBytes: *maxBytes, MaxPixels: *maxPixels, Memory: budget}, Pipeline: pdq.Full, Dihedral: true,
+		Provenance: prov}
 	js, err := c.openJobs(ctx, db, data.dir(), webhooks, *jobWorkers, hashOpts, m, signals, *keepSignals)
 	if err != nil {
 		return err

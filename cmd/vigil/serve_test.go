@@ -217,3 +217,19 @@ func TestServeChecksRematchWebhookFirst(t *testing.T) {
 		}
 	}
 }
+
+// A --c2pa-trust file that holds no certificate is refused before
+// anything is opened or written.
+func TestServeChecksC2PATrustFirst(t *testing.T) {
+	data, bad := t.TempDir(), filepath.Join(t.TempDir(), "trust.pem")
+	os.WriteFile(bad, []byte("not a certificate"), 0o644)
+	for _, file := range []string{bad, filepath.Join(t.TempDir(), "missing.pem")} {
+		_, _, err := runMain(t, "", "serve", "--data", data, "--addr", "127.0.0.1:0", "--c2pa-trust", file)
+		if err == nil || !strings.Contains(err.Error(), "c2pa trust anchors") {
+			t.Fatalf("serve --c2pa-trust %s: %v", file, err)
+		}
+		if des, _ := os.ReadDir(data); len(des) != 0 {
+			t.Fatalf("serve wrote %d files before refusing", len(des))
+		}
+	}
+}

@@ -1,0 +1,68 @@
+package hashing
+
+import (
+	"bytes"
+	"context"
+	"crypto/x509"
+	"testing"
+
+	"github.com/vigil-oss/vigil/pdq"
+	"github.com/vigil-oss/vigil/provenance"
+	"github.com/vigil-oss/vigil/provenance/c2patest"
+)
+
+// signedJPEG returns a testdata photo (a bridge) with a signed manifest
+// declaring it generated, and a reader trusting its signer.
+func signedJPEG(tb testing.TB) ([]byte, *provenance.Reader) {
+	tb.Helper()
+	s, err := c2patest.NewSigner("ES256")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	e, err := c2patest.EmbedJPEG(readFile(tb, "testdata/bridge-1600x1004.jpg"), c2patest.Manifest{
+		ClaimGenerator: "Vigil Test Generator/1.0", Signer: s,
+		Actions: []c2patest.Action{{Action: "c2pa.created", DigitalSourceType: c2patest.TrainedAlgorithmicMedia}},
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	r, err := provenance.NewReader(provenance.Options{Roots: []*x509.Certificate{s.Root}})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return e.Data, r
+}
+
+// The hashing step reads provenance from the bytes it hashes, when given
+// a reader, and the PDQ hash is the same as without one.
+func TestHashContentProvenance(t *testing.T) {
+	data, r := signedJPEG(t)
+	with := NewHasher(Options{Provenance: r})
+	d, b, err := with.Read(bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := with.HashContent(context.Background(), d, b, ContentOptions{NoVideo: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := c.Provenance.GenerativeAI()
+	if c.Provenance == nil || c.Provenance.C2PA == nil || !c.Provenance.C2PA.BindingValid || g == nil ||
+		g.DigitalSourceType != "trainedAlgorithmicMedia" || !g.SignatureValid || g.Trust != provenance.Trusted {
+		t.Fatalf("provenance %+v, indication %+v", c.Provenance, g)
+	}
+	plain, err := NewHasher(Options{}).HashImageBytes(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plain.Provenance != nil || c.Signals[0].Value != plain.PDQ.String() {
+		t.Fatalf("without a reader: provenance %+v, pdq %s vs %s", plain.Provenance, plain.PDQ, c.Signals[0].Value)
+	}
+	orig, err := NewHasher(Options{}).HashImageBytes(readFile(t, "testdata/bridge-1600x1004.jpg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pdq.Distance(orig.PDQ, plain.PDQ) != 0 {
+		t.Fatalf("the manifest changed the pixels' hash")
+	}
+}

@@ -1,0 +1,121 @@
+package provenance
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"image"
+	"image/jpeg"
+	"image/png"
+	"testing"
+
+	"github.com/vigil-oss/vigil/provenance/c2patest"
+)
+
+// fuzzSeeds are signed fixtures in both containers and XMP packets.
+func fuzzSeeds(f *testing.F) (files [][]byte, stores [][]byte) {
+	img := image.NewGray(image.Rect(0, 0, 16, 16))
+	for i := range img.Pix {
+		img.Pix[i] = uint8(i)
+	}
+	var j, p bytes.Buffer
+	if err := jpeg.Encode(&j, img, nil); err != nil {
+		f.Fatal(err)
+	}
+	if err := png.Encode(&p, img); err != nil {
+		f.Fatal(err)
+	}
+	s, err := c2patest.NewSigner("ES256")
+	if err != nil {
+		f.Fatal(err)
+	}
+	m := c2patest.Manifest{ClaimGenerator: "fuzz", Signer: s, SegmentSize: 300,
+		Actions: []c2patest.Action{{Action: "c2pa.created", DigitalSourceType: c2patest.TrainedAlgorithmicMedia}}}
+	ej, err := c2patest.EmbedJPEG(j.Bytes(), m)
+	if err != nil {
+		f.Fatal(err)
+	}
+	ing := m
+	ing.ClaimGenerator = "ingredient"
+	m.Ingredient = &ing
+	ep, err := c2patest.EmbedPNG(p.Bytes(), m)
+	if err != nil {
+		f.Fatal(err)
+	}
+	files = [][]byte{ej.Data, ep.Data,
+		c2patest.XMPJPEG(j.Bytes(), c2patest.XMP(c2patest.CompositeSynthetic)),
+		c2patest.XMPPNG(p.Bytes(), c2patest.XMP(c2patest.TrainedAlgorithmicMedia))}
+	e := pngChunks(ep.Data, DefaultLimits)
+	return files, [][]byte{e.jumbf}
+}
+
+func fuzzReader(f *testing.F) *Reader {
+	r, err := NewReader(Options{})
+	if err != nil {
+		f.Fatal(err)
+	}
+	return r
+}
+
+// FuzzRead: whole files, through the container walkers.
+func FuzzRead(f *testing.F) {
+	files, _ := fuzzSeeds(f)
+	for _, d := range files {
+		f.Add(d)
+	}
+	r := fuzzReader(f)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		res := r.Read(data)
+		if res != nil && res.C2PA != nil && res.C2PA.BindingValid && len(data) > 0 {
+			_ = sha256.Sum256(data)
+		}
+	})
+}
+
+// FuzzManifestStore: the JUMBF tree, claim, assertions and COSE signature
+// of a manifest store, without a container around it.
+func FuzzManifestStore(f *testing.F) {
+	_, stores := fuzzSeeds(f)
+	for _, d := range stores {
+		f.Add(d)
+	}
+	r := fuzzReader(f)
+	f.Fuzz(func(t *testing.T, store []byte) {
+		c := &C2PA{}
+		r.readManifestStore(c, store, store)
+		if c.SignatureValid && c.Signer == "" {
+			t.Fatal("a valid signature without a signer")
+		}
+	})
+}
+
+// FuzzSignature: a COSE_Sign1 message and its certificate chain.
+func FuzzSignature(f *testing.F) {
+	_, stores := fuzzSeeds(f)
+	p := &jumbfParser{maxDepth: 8, maxBoxes: 1024}
+	boxes, err := p.parseBoxes(stores[0], 0)
+	if err != nil {
+		f.Fatal(err)
+	}
+	m := boxes[0].children[0]
+	sig, _ := m.child("c2pa.signature").content("cbor")
+	claim, _ := m.child("c2pa.claim").content("cbor")
+	f.Add(sig, claim)
+	r := fuzzReader(f)
+	f.Fuzz(func(t *testing.T, sig, payload []byte) {
+		s, err := r.decodeSignature(sig)
+		if err != nil {
+			return
+		}
+		_ = s.verify(payload)
+		_, _ = r.trust(s.chain)
+	})
+}
+
+// FuzzXMP: an XMP packet.
+func FuzzXMP(f *testing.F) {
+	f.Add(c2patest.XMP(c2patest.TrainedAlgorithmicMedia))
+	f.Add([]byte(`<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description xmlns:e="http://iptc.org/std/Iptc4xmpExt/2008-02-29/" e:DigitalSourceType="algorithmicMedia"/></rdf:RDF>`))
+	f.Fuzz(func(t *testing.T, packet []byte) {
+		_, _ = digitalSourceType(packet, DefaultLimits)
+	})
+}
