@@ -23,6 +23,7 @@ import (
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
 	"github.com/vigil-oss/vigil"
+	"github.com/vigil-oss/vigil/internal/groupcommit"
 )
 
 //go:embed migrations/*.sql
@@ -61,6 +62,12 @@ type DB struct {
 	// importBatch is the number of rows per multi-row INSERT in bulk
 	// imports; the baseline benchmark sets it to 1.
 	importBatch int
+
+	// group shares commits among writes made at once (writeGrouped).
+	group groupcommit.Group[func(tx *sql.Tx) error]
+	// onGroup, if set, sees the size of every group committed in one
+	// transaction (tests).
+	onGroup func(n int)
 }
 
 // Open opens (creating it if needed) the database in dir, brings its schema
@@ -79,6 +86,7 @@ func Open(ctx context.Context, dir string, logger *slog.Logger) (*DB, error) {
 		logger:      logger,
 		importBatch: defaultImportBatch,
 	}
+	db.group.Commit = db.commitGroup
 
 	if err := createFile(ctx, db.path); err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", db.path, err)
@@ -252,6 +260,82 @@ func (db *DB) writeAudited(ctx context.Context, rec *vigil.AuditRecord, fn func(
 		}
 	}
 	return tx.Commit()
+}
+
+// writeGrouped is write for small writes that many callers make at once
+// (cases opened by rules at every match): fn runs in a transaction shared
+// with the writes that queued while the previous one committed, so that a
+// group pays one commit and one fsync. Each write runs in a savepoint of
+// its own with its audit record, and returns only once its transaction
+// has committed. A write that fails in the group is undone alone (the
+// others commit) and run again in a transaction of its own, whose result
+// is its result; if the shared commit fails, every write of the group is
+// run again alone. So fn may run more than once: it must set its results
+// afresh on each run, as a retried transaction would need anyway.
+func (db *DB) writeGrouped(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	return db.group.Do(ctx, fn)
+}
+
+// commitGroup commits a group of writeGrouped's writes.
+func (db *DB) commitGroup(ops []*groupcommit.Op[func(tx *sql.Tx) error]) {
+	alone := ops
+	if len(ops) > 1 {
+		alone = db.commitShared(ops)
+	}
+	for _, op := range alone {
+		op.Err = db.write(op.Ctx, op.Fn)
+	}
+}
+
+// commitShared runs ops in one transaction, each in a savepoint, and
+// returns those that must be run again alone: the ones that failed, or
+// all of them if the transaction itself failed.
+func (db *DB) commitShared(ops []*groupcommit.Op[func(tx *sql.Tx) error]) (alone []*groupcommit.Op[func(tx *sql.Tx) error]) {
+	// No one caller's context: one that gives up must not undo the others.
+	ctx := context.WithoutCancel(ops[0].Ctx)
+	tx, err := db.wdb.BeginTx(ctx, nil)
+	if err != nil {
+		return ops
+	}
+	defer tx.Rollback()
+	var sealed []*vigil.AuditRecord // records of the writes kept so far
+	fail := func() []*groupcommit.Op[func(tx *sql.Tx) error] {
+		for _, rec := range sealed {
+			rec.Unseal()
+		}
+		return ops
+	}
+	for _, op := range ops {
+		if _, err := tx.ExecContext(ctx, "SAVEPOINT grouped"); err != nil {
+			return fail()
+		}
+		rec := vigil.PendingAudit(op.Ctx)
+		werr := op.Fn(tx)
+		if werr == nil && rec != nil {
+			werr = appendAudit(op.Ctx, tx, db.now(), rec)
+		}
+		if werr != nil {
+			if rec != nil {
+				rec.Unseal()
+			}
+			if _, err := tx.ExecContext(ctx, "ROLLBACK TO grouped"); err != nil {
+				return fail()
+			}
+			alone = append(alone, op)
+		} else if rec != nil {
+			sealed = append(sealed, rec)
+		}
+		if _, err := tx.ExecContext(ctx, "RELEASE grouped"); err != nil {
+			return fail()
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fail()
+	}
+	if db.onGroup != nil {
+		db.onGroup(len(ops))
+	}
+	return alone
 }
 
 // read runs fn in a read transaction: one consistent snapshot.
