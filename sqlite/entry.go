@@ -258,7 +258,7 @@ func (s *EntryService) FindEntryByID(ctx context.Context, id int64) (*vigil.Entr
 	// entry's provenance for every match it returns, and a read
 	// transaction around two queries cost as much again.
 	var e vigil.Entry
-	err := scanEntryInto(withBankName{s.db.rdb.QueryRowContext(ctx, findEntryByID, id), &e.BankName}, &e)
+	err := scanEntryInto(withBankName{s.db.findEntry.QueryRowContext(ctx, id), &e.BankName}, &e)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, vigil.Errorf(vigil.ENOTFOUND, "entry %d not found", id)
 	} else if err != nil {

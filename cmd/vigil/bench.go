@@ -5,7 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"iter"
+	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -50,7 +52,7 @@ func (c *BenchCommand) Run(ctx context.Context, args []string) error {
 	warmup := fs.Int("warmup", 1000, "requests sent first and not measured")
 	seed := fs.Int64("seed", 1, "seed of the random hashes")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the measured run to this file")
-	memProfile := fs.String("memprofile", "", "write an allocation profile of the measured run to this file")
+	memProfile := fs.String("memprofile", "", "write an allocation profile to this file, and its state before the measured run to FILE.base")
 	fs.limit("bank", between(1, 100_000_000))
 	fs.limit("clients", between(1, 10_000))
 	fs.limit("requests", between(1, 100_000_000))
@@ -142,6 +144,9 @@ func openBenchServer(ctx context.Context, dir string, caseRules bool) (*benchSer
 	b.m = matcher.New(b.banks, b.entries, nil)
 	b.srv = vhttp.NewServer()
 	b.srv.Addr, b.srv.Banks, b.srv.Entries, b.srv.Keys, b.srv.Matcher = "127.0.0.1:0", b.banks, b.entries, sqlite.NewKeyService(db), b.m
+	// Access lines are formatted as vigil serve's are, and dropped: their
+	// cost counts, the terminal's does not.
+	b.srv.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	if caseRules {
 		cases, rs := sqlite.NewCaseService(db), sqlite.NewRuleService(db)
 		if err := cases.CreateQueue(ctx, &vigil.Queue{Name: rules.DefaultQueue, Roles: []vigil.Role{vigil.RoleReviewer}}); err != nil {
@@ -227,8 +232,15 @@ func lookupBodies(rng *rand.Rand, stored []pdq.Hash, n int, ratio float64) [][]b
 }
 
 // startProfiles starts the CPU profile and returns what stops it and
-// writes the allocation profile; "" skips either.
+// writes the allocation profile; "" skips either. The allocation profile
+// counts from the process's start, so its state now goes to memFile.base:
+// go tool pprof -base memFile.base memFile shows the measured run alone.
 func startProfiles(cpuFile, memFile string) (stop func() error, err error) {
+	if memFile != "" {
+		if err := writeAllocs(memFile + ".base"); err != nil {
+			return nil, err
+		}
+	}
 	var cpu *os.File
 	if cpuFile != "" {
 		if cpu, err = os.Create(cpuFile); err != nil {
@@ -249,14 +261,18 @@ func startProfiles(cpuFile, memFile string) (stop func() error, err error) {
 		if memFile == "" {
 			return nil
 		}
-		f, err := os.Create(memFile)
-		if err != nil {
-			return err
-		}
-		if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
-			f.Close()
-			return err
-		}
-		return f.Close()
+		return writeAllocs(memFile)
 	}, nil
+}
+
+func writeAllocs(name string) error {
+	f, err := os.Create(name)
+	if err != nil {
+		return err
+	}
+	if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
