@@ -202,16 +202,19 @@ func (s *CaseService) OpenCase(ctx context.Context, c *vigil.Case, actor string)
 			}
 		}
 		var queueID int64
-		if err := tx.QueryRowContext(ctx, `SELECT id FROM queues WHERE name = ?`, c.Queue).Scan(&queueID); errors.Is(err, sql.ErrNoRows) {
+		st, err := s.db.stmt(ctx, tx, sqlQueueID)
+		if err != nil {
+			return err
+		}
+		if err := st.QueryRowContext(ctx, c.Queue).Scan(&queueID); errors.Is(err, sql.ErrNoRows) {
 			return vigil.Errorf(vigil.ENOTFOUND, "queue %q not found", c.Queue)
 		} else if err != nil {
 			return err
 		}
-		if err := tx.QueryRowContext(ctx, `
-			INSERT INTO cases (queue_id, kind, state, priority, rule, content, matches, conversation,
-				created_at, updated_at, retain_until, dedup_key)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-			RETURNING id`,
+		if st, err = s.db.stmt(ctx, tx, sqlInsertCase); err != nil {
+			return err
+		}
+		if err := st.QueryRowContext(ctx,
 			queueID, c.Kind, vigil.CaseOpen, c.Priority, c.Rule, string(content), matches, conversation,
 			ts, ts, formatTime(c.RetainUntil), sql.NullString{String: c.Key, Valid: c.Key != ""}).Scan(&c.ID); err != nil {
 			return err
@@ -227,9 +230,11 @@ func (s *CaseService) OpenCase(ctx context.Context, c *vigil.Case, actor string)
 		for _, id := range caseEntryIDs(c.Matches) {
 			// Entries the store does not hold (a forged or stale match)
 			// are not counted: the SELECT finds nothing to insert.
-			res, err := tx.ExecContext(ctx, `
-				INSERT INTO case_entries (case_id, entry_id, bank_id, created_at, content_key)
-				SELECT ?, id, bank_id, ?, ? FROM entries WHERE id = ?`, c.ID, ts, key, id)
+			st, err := s.db.stmt(ctx, tx, sqlCountCaseEntry)
+			if err != nil {
+				return err
+			}
+			res, err := st.ExecContext(ctx, c.ID, ts, key, id)
 			if err != nil {
 				return fmt.Errorf("count match of entry %d: %w", id, err)
 			}
@@ -238,10 +243,10 @@ func (s *CaseService) OpenCase(ctx context.Context, c *vigil.Case, actor string)
 			} else if n == 0 {
 				continue
 			}
-			if _, err := tx.ExecContext(ctx, `
-				INSERT INTO entry_stats (entry_id, bank_id, matches)
-				SELECT id, bank_id, 1 FROM entries WHERE id = ?
-				ON CONFLICT (entry_id) DO UPDATE SET matches = matches + 1`, id); err != nil {
+			if st, err = s.db.stmt(ctx, tx, sqlCountEntryMatch); err != nil {
+				return err
+			}
+			if _, err := st.ExecContext(ctx, id); err != nil {
 				return fmt.Errorf("count match of entry %d: %w", id, err)
 			}
 			q, err := s.checkSpike(ctx, tx, c.ID, id, now)
@@ -268,6 +273,24 @@ func (s *CaseService) OpenCase(ctx context.Context, c *vigil.Case, actor string)
 	c.RetainUntil = c.RetainUntil.UTC()
 	return nil
 }
+
+// The statements of OpenCase, prepared once (preparedWrites): rules open a
+// case at every match.
+const (
+	sqlQueueID    = `SELECT id FROM queues WHERE name = ?`
+	sqlInsertCase = `
+		INSERT INTO cases (queue_id, kind, state, priority, rule, content, matches, conversation,
+			created_at, updated_at, retain_until, dedup_key)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		RETURNING id`
+	sqlCountCaseEntry = `
+		INSERT INTO case_entries (case_id, entry_id, bank_id, created_at, content_key)
+		SELECT ?, id, bank_id, ?, ? FROM entries WHERE id = ?`
+	sqlCountEntryMatch = `
+		INSERT INTO entry_stats (entry_id, bank_id, matches)
+		SELECT id, bank_id, 1 FROM entries WHERE id = ?
+		ON CONFLICT (entry_id) DO UPDATE SET matches = matches + 1`
+)
 
 // caseEntryIDs returns the distinct entries of matches that review counts:
 // those of positive banks. A negative bank's entry marks content as benign,

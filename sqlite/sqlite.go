@@ -68,6 +68,9 @@ type DB struct {
 	// as much as running it.
 	findEntry *sql.Stmt
 
+	// wstmt holds preparedWrites, prepared on the write connection.
+	wstmt map[string]*sql.Stmt
+
 	// group shares commits among writes made at once (writeGrouped).
 	group groupcommit.Group[func(tx *sql.Tx) error]
 	// onGroup, if set, sees the size of every group committed in one
@@ -118,6 +121,13 @@ func Open(ctx context.Context, dir string, logger *slog.Logger) (*DB, error) {
 	if db.findEntry, err = db.rdb.PrepareContext(ctx, findEntryByID); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", db.path, err)
+	}
+	db.wstmt = map[string]*sql.Stmt{}
+	for _, q := range preparedWrites {
+		if db.wstmt[q], err = db.wdb.PrepareContext(ctx, q); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("open sqlite %s: %w", db.path, err)
+		}
 	}
 	return db, nil
 }
@@ -198,6 +208,9 @@ func (db *DB) Close() error {
 	var errs []error
 	if db.findEntry != nil {
 		errs = append(errs, db.findEntry.Close())
+	}
+	for _, st := range db.wstmt {
+		errs = append(errs, st.Close())
 	}
 	if db.rdb != nil {
 		errs = append(errs, db.rdb.Close())
@@ -318,7 +331,7 @@ func (db *DB) commitShared(ops []*groupcommit.Op[func(tx *sql.Tx) error]) (alone
 		return ops
 	}
 	for _, op := range ops {
-		if _, err := tx.ExecContext(ctx, "SAVEPOINT grouped"); err != nil {
+		if err := db.exec(ctx, tx, sqlSavepoint); err != nil {
 			return fail()
 		}
 		rec := vigil.PendingAudit(op.Ctx)
@@ -330,14 +343,14 @@ func (db *DB) commitShared(ops []*groupcommit.Op[func(tx *sql.Tx) error]) (alone
 			if rec != nil {
 				rec.Unseal()
 			}
-			if _, err := tx.ExecContext(ctx, "ROLLBACK TO grouped"); err != nil {
+			if err := db.exec(ctx, tx, sqlRollbackTo); err != nil {
 				return fail()
 			}
 			alone = append(alone, op)
 		} else if rec != nil {
 			sealed = append(sealed, rec)
 		}
-		if _, err := tx.ExecContext(ctx, "RELEASE grouped"); err != nil {
+		if err := db.exec(ctx, tx, sqlRelease); err != nil {
 			return fail()
 		}
 	}
@@ -348,6 +361,37 @@ func (db *DB) commitShared(ops []*groupcommit.Op[func(tx *sql.Tx) error]) (alone
 		db.onGroup(len(ops))
 	}
 	return alone
+}
+
+// preparedWrites are the statements of the writes made at every match
+// (opening a case), prepared once at Open: SQLite took as long to prepare
+// each as to run it.
+var preparedWrites = []string{sqlQueueID, sqlInsertCase, sqlCountCaseEntry, sqlCountEntryMatch,
+	sqlSavepoint, sqlRollbackTo, sqlRelease}
+
+// The savepoint of each write in a group (commitShared).
+const (
+	sqlSavepoint  = "SAVEPOINT grouped"
+	sqlRollbackTo = "ROLLBACK TO grouped"
+	sqlRelease    = "RELEASE grouped"
+)
+
+// stmt returns query as a statement of tx: one of preparedWrites, already
+// prepared on tx's connection, or else prepared now.
+func (db *DB) stmt(ctx context.Context, tx *sql.Tx, query string) (*sql.Stmt, error) {
+	if st := db.wstmt[query]; st != nil {
+		return tx.StmtContext(ctx, st), nil
+	}
+	return tx.PrepareContext(ctx, query)
+}
+
+// exec runs query, one of preparedWrites, in tx.
+func (db *DB) exec(ctx context.Context, tx *sql.Tx, query string) error {
+	st, err := db.stmt(ctx, tx, query)
+	if err == nil {
+		_, err = st.ExecContext(ctx)
+	}
+	return err
 }
 
 // read runs fn in a read transaction: one consistent snapshot.
