@@ -8,8 +8,13 @@ package groupcommit
 
 import (
 	"context"
+	"errors"
 	"sync"
 )
+
+// ErrAbandoned is the result of the writes of a group whose commit
+// panicked: whether they were written is not known.
+var ErrAbandoned = errors.New("write abandoned: its group's commit panicked")
 
 // DefaultMaxGroup bounds a group when Group.Max is not set: large enough
 // that a commit's cost is shared widely, small enough that a group's
@@ -74,19 +79,31 @@ func (g *Group[F]) commitNext() {
 	batch := g.pending[:n:n]
 	g.pending = g.pending[n:]
 	g.mu.Unlock()
+	// Deferred, so that a panic in Commit (a bug in a write) fails its
+	// group and passes the role on, rather than leave every later writer
+	// waiting; the panic goes on up in the caller that committed.
+	committed := false
+	defer func() {
+		if !committed {
+			for _, op := range batch {
+				op.Err = ErrAbandoned
+			}
+		}
+		g.mu.Lock()
+		if len(g.pending) > 0 {
+			g.pending[0].wake <- true
+		} else {
+			g.busy = false
+		}
+		g.mu.Unlock()
+		for _, op := range batch {
+			op.wake <- false
+		}
+	}()
 	if len(batch) > 0 {
 		g.Commit(batch)
 	}
-	g.mu.Lock()
-	if len(g.pending) > 0 {
-		g.pending[0].wake <- true
-	} else {
-		g.busy = false
-	}
-	g.mu.Unlock()
-	for _, op := range batch {
-		op.wake <- false
-	}
+	committed = true
 }
 
 // Waiting returns the number of writes queued and not yet taken into a

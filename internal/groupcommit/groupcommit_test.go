@@ -111,3 +111,24 @@ func isBusy[F any](g *Group[F]) bool {
 	defer g.mu.Unlock()
 	return g.busy
 }
+
+// TestPanicFailsGroup checks that a panic while committing fails that
+// group's writes and leaves the group usable.
+func TestPanicFailsGroup(t *testing.T) {
+	g := &Group[int]{Commit: func(ops []*Op[int]) {
+		if ops[0].Fn == 1 {
+			panic("bug")
+		}
+	}}
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Error("panic did not reach the committing caller")
+			}
+		}()
+		g.Do(context.Background(), 1)
+	}()
+	if err := g.Do(context.Background(), 2); err != nil {
+		t.Fatalf("write after a panic: %v", err)
+	}
+}
