@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/vigil-oss/vigil"
+	"github.com/vigil-oss/vigil/internal/cputime"
 )
 
 // TestOpenCaseGroupCommit checks the group commit of cases opened at once:
@@ -142,4 +144,60 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		runtime.Gosched()
 	}
 	t.Fatalf("waited in vain for %s", what)
+}
+
+// BenchmarkOpenCaseConcurrent measures cases opened by 8 callers at once,
+// as rules open them under load, each with one match: with group commit
+// against every case committing alone (the in-run baseline). Each commit
+// syncs the file (synchronous=FULL), so the figure depends on the disk.
+func BenchmarkOpenCaseConcurrent(b *testing.B) {
+	for _, mode := range []string{"alone", "grouped"} {
+		b.Run(mode, func(b *testing.B) {
+			ctx := context.Background()
+			db, err := Open(ctx, b.TempDir(), nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer db.Close()
+			db.ungrouped = mode == "alone"
+			var groups, grouped atomic.Int64
+			db.onGroup = func(n int) { groups.Add(1); grouped.Add(int64(n)) }
+			banks, entries, cases := NewBankService(db), NewEntryService(db), NewCaseService(db)
+			bank := &vigil.Bank{Name: "b", Enabled: true}
+			if err := banks.CreateBank(ctx, bank); err != nil {
+				b.Fatal(err)
+			}
+			var es []*vigil.Entry
+			for i := range 100 {
+				es = append(es, &vigil.Entry{SignalType: vigil.SignalMD5, Value: fmt.Sprintf("%032x", i)})
+			}
+			if _, err := entries.AddEntries(ctx, bank.ID, "curator", es); err != nil {
+				b.Fatal(err)
+			}
+			if err := cases.CreateQueue(ctx, &vigil.Queue{Name: "q"}); err != nil {
+				b.Fatal(err)
+			}
+			var n atomic.Int64
+			b.SetParallelism(4) // 8 callers on 2 cores
+			b.ResetTimer()
+			cpu0 := cputime.Process()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					i := n.Add(1)
+					e := es[i%int64(len(es))]
+					c := &vigil.Case{Queue: "q", Kind: vigil.CaseKindMatch, RetainUntil: time.Now().Add(time.Hour),
+						Content: vigil.ContentRef{SHA256: fmt.Sprintf("%064x", i)},
+						Matches: []vigil.Match{{BankID: bank.ID, EntryID: e.ID, SignalType: e.SignalType, Value: e.Value}}}
+					if err := cases.OpenCase(ctx, c, "rule:any-match"); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			b.ReportMetric(float64(cputime.Process()-cpu0)/float64(b.N), "cpu-ns/op")
+			if g := groups.Load(); g > 0 {
+				b.ReportMetric(float64(grouped.Load())/float64(g), "cases/group")
+			}
+		})
+	}
 }

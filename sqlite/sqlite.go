@@ -76,6 +76,9 @@ type DB struct {
 	// onGroup, if set, sees the size of every group committed in one
 	// transaction (tests).
 	onGroup func(n int)
+	// ungrouped makes writeGrouped commit every write alone, as before
+	// group commit: the baseline of BenchmarkOpenCaseConcurrent.
+	ungrouped bool
 }
 
 // Open opens (creating it if needed) the database in dir, brings its schema
@@ -298,6 +301,9 @@ func (db *DB) writeAudited(ctx context.Context, rec *vigil.AuditRecord, fn func(
 // run again alone. So fn may run more than once: it must set its results
 // afresh on each run, as a retried transaction would need anyway.
 func (db *DB) writeGrouped(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	if db.ungrouped {
+		return db.write(ctx, fn)
+	}
 	return db.group.Do(ctx, fn)
 }
 
