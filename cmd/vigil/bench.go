@@ -73,7 +73,7 @@ func (c *BenchCommand) Run(ctx context.Context, args []string) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	b, err := openBenchServer(ctx, dir, *ruleSet == "default")
+	b, err := c.openServer(ctx, dir, *ruleSet == "default")
 	if err != nil {
 		return err
 	}
@@ -135,7 +135,7 @@ type benchServer struct {
 	secret  string // a matcher key
 }
 
-func openBenchServer(ctx context.Context, dir string, caseRules bool) (*benchServer, error) {
+func (c *BenchCommand) openServer(ctx context.Context, dir string, caseRules bool) (*benchServer, error) {
 	db, err := sqlite.Open(ctx, dir, nil)
 	if err != nil {
 		return nil, err
@@ -149,6 +149,9 @@ func openBenchServer(ctx context.Context, dir string, caseRules bool) (*benchSer
 	b.srv.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	if caseRules {
 		cases, rs := sqlite.NewCaseService(db), sqlite.NewRuleService(db)
+		// vigil serve's default quarantine policy, whose spike check runs
+		// in every case opened: the defaults of its flags.
+		cases.Policy = addReviewFlags(c.newFlagSet("vigil serve", "")).policy
 		if err := cases.CreateQueue(ctx, &vigil.Queue{Name: rules.DefaultQueue, Roles: []vigil.Role{vigil.RoleReviewer}}); err != nil {
 			db.Close()
 			return nil, err
