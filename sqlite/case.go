@@ -286,6 +286,13 @@ const (
 	sqlCountCaseEntry = `
 		INSERT INTO case_entries (case_id, entry_id, bank_id, created_at, content_key)
 		SELECT ?, id, bank_id, ?, ? FROM entries WHERE id = ?`
+	// The spike check's reads, run for every entry a new case counts.
+	sqlSpikeEntry = `
+		SELECT e.added_at, s.released_at, COALESCE(s.confirmed, 0), COALESCE(s.false_positives, 0)
+		FROM entries e LEFT JOIN entry_stats s ON s.entry_id = e.id
+		WHERE e.id = ?`
+	sqlSpikeRecent = `
+		SELECT COUNT(DISTINCT content_key) FROM case_entries WHERE entry_id = ? AND created_at > ?`
 	sqlCountEntryMatch = `
 		INSERT INTO entry_stats (entry_id, bank_id, matches)
 		SELECT id, bank_id, 1 FROM entries WHERE id = ?
@@ -342,10 +349,11 @@ func (s *CaseService) checkSpike(ctx context.Context, tx *sql.Tx, caseID, entryI
 	var addedAt string
 	var releasedAt sql.NullString
 	st := vigil.EntryStats{EntryID: entryID}
-	if err := tx.QueryRowContext(ctx, `
-		SELECT e.added_at, s.released_at, COALESCE(s.confirmed, 0), COALESCE(s.false_positives, 0)
-		FROM entries e LEFT JOIN entry_stats s ON s.entry_id = e.id
-		WHERE e.id = ?`, entryID).Scan(&addedAt, &releasedAt, &st.Confirmed, &st.FalsePositives); err != nil {
+	q, err := s.db.stmt(ctx, tx, sqlSpikeEntry)
+	if err != nil {
+		return nil, err
+	}
+	if err := q.QueryRowContext(ctx, entryID).Scan(&addedAt, &releasedAt, &st.Confirmed, &st.FalsePositives); err != nil {
 		return nil, fmt.Errorf("spike check of entry %d: %w", entryID, err)
 	}
 	added, err := parseTime(addedAt)
@@ -358,9 +366,10 @@ func (s *CaseService) checkSpike(ctx context.Context, tx *sql.Tx, caseID, entryI
 		recentSince = releasedAt.String
 	}
 	var recent, older int
-	if err := tx.QueryRowContext(ctx, `
-		SELECT COUNT(DISTINCT content_key) FROM case_entries WHERE entry_id = ? AND created_at > ?`,
-		entryID, recentSince).Scan(&recent); err != nil {
+	if q, err = s.db.stmt(ctx, tx, sqlSpikeRecent); err != nil {
+		return nil, err
+	}
+	if err := q.QueryRowContext(ctx, entryID, recentSince).Scan(&recent); err != nil {
 		return nil, fmt.Errorf("spike check of entry %d: %w", entryID, err)
 	}
 	// Under the minimum no history makes a spike: most openings stop here,

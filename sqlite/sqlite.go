@@ -373,7 +373,7 @@ func (db *DB) commitShared(ops []*groupcommit.Op[func(tx *sql.Tx) error]) (alone
 // (opening a case), prepared once at Open: SQLite took as long to prepare
 // each as to run it.
 var preparedWrites = []string{sqlQueueID, sqlInsertCase, sqlCountCaseEntry, sqlCountEntryMatch,
-	sqlSavepoint, sqlRollbackTo, sqlRelease}
+	sqlSpikeEntry, sqlSpikeRecent, sqlSavepoint, sqlRollbackTo, sqlRelease}
 
 // The savepoint of each write in a group (commitShared).
 const (
