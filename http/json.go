@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/vigil-oss/vigil"
@@ -38,31 +39,30 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 }
 
 // unmarshalStrict is decodeJSON on a body already read.
+//
+// The decoder goes first: it validates the value as it reads it (one scan,
+// then the decoding), and the check of duplicate keys and nulls walks the
+// value only once it is known to be valid JSON, so no separate validation
+// pass is needed. What the check refuses is refused all the same; v may
+// then be partly filled, as after any decoding error.
 func unmarshalStrict(data []byte, v any) error {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return vigil.Errorf(vigil.EINVALID, "request body is empty; expected JSON")
 	}
-	if !json.Valid(data) {
-		// The decoder says what is wrong, and where; a first value it
-		// reads whole is followed by something else.
-		if err := json.NewDecoder(bytes.NewReader(data)).Decode(new(any)); err != nil {
-			if err == io.EOF {
-				err = io.ErrUnexpectedEOF
-			}
-			return vigil.Errorf(vigil.EINVALID, "invalid JSON body: %v", err)
-		}
-		return vigil.Errorf(vigil.EINVALID, "invalid JSON body: data after the value")
-	}
-	c := jsonChecker{data: data, fields: map[reflect.Type]*structFields{}}
-	if err := c.value(reflect.TypeOf(v).Elem()); err != nil {
-		return err
-	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
 		return vigil.Errorf(vigil.EINVALID, "invalid JSON body: %v", err)
 	}
-	return nil
+	end := int(dec.InputOffset())
+	if len(bytes.TrimLeft(data[end:], " \t\n\r")) > 0 { // JSON's white space only
+		return vigil.Errorf(vigil.EINVALID, "invalid JSON body: data after the value")
+	}
+	c := jsonChecker{data: data[:end]}
+	return c.value(reflect.TypeOf(v).Elem())
 }
 
 // jsonChecker walks a JSON value, already known to be valid, beside the Go
@@ -75,9 +75,12 @@ type jsonChecker struct {
 	// keys holds the keys seen in the objects being walked, innermost
 	// last, so that the common small object needs no map of its own.
 	keys []string
-	// fields caches, per struct type, its JSON field names.
-	fields map[reflect.Type]*structFields
 }
+
+// fieldCache holds, per struct type, its JSON field names: a function of
+// the type alone, computed once per process as encoding/json does its own,
+// rather than for every request.
+var fieldCache sync.Map // reflect.Type → *structFields
 
 // pathStep is an object key or, when key is "", an array index.
 type pathStep struct {
@@ -167,7 +170,7 @@ func (c *jsonChecker) object(t reflect.Type) error {
 	if t != nil {
 		switch t.Kind() {
 		case reflect.Struct:
-			fields = c.structFields(t)
+			fields = typeFields(t)
 		case reflect.Map:
 			elem = t.Elem()
 		}
@@ -291,14 +294,14 @@ func (f *structFields) lookup(key string) (jsonField, bool) {
 	return jf, ok
 }
 
-// structFields returns t's JSON fields, promoting those of embedded
+// typeFields returns t's JSON fields, promoting those of embedded
 // structs (a shallower field wins), as encoding/json does.
-func (c *jsonChecker) structFields(t reflect.Type) *structFields {
-	if f, ok := c.fields[t]; ok {
-		return f
+func typeFields(t reflect.Type) *structFields {
+	if f, ok := fieldCache.Load(t); ok {
+		return f.(*structFields)
 	}
 	f := &structFields{exact: map[string]jsonField{}, folded: map[string]jsonField{}}
-	c.fields[t] = f
+	defer fieldCache.Store(t, f)
 	// Breadth first, so that a shallower field is seen first.
 	for level, depth := []reflect.Type{t}, 0; len(level) > 0 && depth < 10; depth++ {
 		var next []reflect.Type

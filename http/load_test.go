@@ -4,28 +4,32 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"iter"
 	"math/rand/v2"
 	"net/http"
 	"os"
-	"slices"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/vigil-oss/vigil"
+	"github.com/vigil-oss/vigil/internal/loadgen"
 	"github.com/vigil-oss/vigil/pdq"
+	"github.com/vigil-oss/vigil/rules"
 )
 
-// BenchmarkLookupLoad is the load test of POST /v1/lookup: a bank of
-// VIGIL_LOAD_ENTRIES random PDQ hashes (default 1,000,000), then
-// VIGIL_LOAD_CLIENTS concurrent keep-alive clients (default 8) on loopback,
-// each sending one-signal lookups for VIGIL_LOAD_SECONDS (default 10); one
-// query in ten is within 10 bits of a stored entry. It reports lookups/s
-// and latency percentiles. The load generator runs in the same process as
-// the server, so both share the machine's cores, as the goal asks.
+// BenchmarkLookupLoad is the load test of POST /v1/lookup, the go test
+// form of `vigil bench lookup` (both send their load with
+// internal/loadgen): a bank of VIGIL_LOAD_ENTRIES random PDQ hashes
+// (default 1,000,000), then VIGIL_LOAD_CLIENTS concurrent keep-alive
+// clients (default 8) on loopback sending one-signal lookups, at most
+// VIGIL_LOAD_REQUESTS of them (default 100,000) for at most
+// VIGIL_LOAD_SECONDS (default 10); a share VIGIL_LOAD_MATCH_PCT percent
+// (default 50) is within 8 bits of a stored entry. With VIGIL_LOAD_RULES=
+// default the server runs the default rules, which open a case at every
+// match. It reports lookups/s, latency percentiles and the process's CPU
+// per lookup. The load generator runs in the same process as the server,
+// so both share the machine's cores, as the goal asks.
 //
 // It is skipped unless VIGIL_BENCH_LARGE=1:
 //
@@ -36,10 +40,20 @@ func BenchmarkLookupLoad(b *testing.B) {
 	}
 	n := envInt("VIGIL_LOAD_ENTRIES", 1_000_000)
 	clients := envInt("VIGIL_LOAD_CLIENTS", 8)
+	requests := envInt("VIGIL_LOAD_REQUESTS", 100_000)
 	seconds := envInt("VIGIL_LOAD_SECONDS", 10)
+	matchPct := envInt("VIGIL_LOAD_MATCH_PCT", 50)
 
 	ts := mustOpenServer(b)
 	ctx := context.Background()
+	if os.Getenv("VIGIL_LOAD_RULES") == "default" {
+		if err := ts.Cases.CreateQueue(ctx, &vigil.Queue{Name: rules.DefaultQueue}); err != nil {
+			b.Fatal(err)
+		}
+		if err := ts.Rules.ReplaceFileRules(ctx, rules.Default()); err != nil {
+			b.Fatal(err)
+		}
+	}
 	bank := &vigil.Bank{Name: "load", Enabled: true}
 	if err := ts.Banks.CreateBank(ctx, bank); err != nil {
 		b.Fatal(err)
@@ -72,14 +86,14 @@ func BenchmarkLookupLoad(b *testing.B) {
 	ts.Matcher.(interface{ Compact() }).Compact()
 	b.Logf("index refreshed and compacted in %v: %+v", time.Since(start).Round(time.Millisecond), ts.Matcher.Status().Types[vigil.SignalPDQ])
 
-	// Pre-encode request bodies so the generator spends little CPU.
+	// Pre-encoded request bodies, so that the generator spends little CPU.
 	bodies := make([][]byte, 4096)
 	for i := range bodies {
 		var q pdq.Hash
-		if i%10 == 0 {
+		if r.IntN(100) < matchPct {
 			q = stored[r.IntN(n)]
-			for k := range 10 {
-				q[k] ^= 1 << (k % 8)
+			for _, bit := range r.Perm(256)[:8] {
+				q[bit/8] ^= 1 << (bit % 8)
 			}
 		} else {
 			for j := range q {
@@ -88,56 +102,33 @@ func BenchmarkLookupLoad(b *testing.B) {
 		}
 		bodies[i], _ = json.Marshal(map[string]any{"signals": []map[string]string{{"type": "pdq", "value": q.String()}}})
 	}
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients}}
-	url := ts.URL() + "/v1/lookup"
-	auth := "Bearer " + ts.keys[vigil.RoleMatcher]
-	deadline := time.Now().Add(time.Duration(seconds) * time.Second)
-	var mu sync.Mutex
-	var lat []time.Duration
-	var matched, failed int
-	b.ResetTimer()
-	var wg sync.WaitGroup
-	t0 := time.Now()
-	for c := range clients {
-		wg.Go(func() {
-			var mine []time.Duration
-			m, f := 0, 0
-			for i := c; time.Now().Before(deadline); i += clients {
-				req, _ := http.NewRequest("POST", url, bytes.NewReader(bodies[i%len(bodies)]))
-				req.Header.Set("Authorization", auth)
-				req.Header.Set("Content-Type", "application/json")
-				s := time.Now()
-				resp, err := client.Do(req)
-				if err != nil {
-					f++
-					continue
-				}
-				data, _ := io.ReadAll(resp.Body)
-				resp.Body.Close()
-				mine = append(mine, time.Since(s))
-				if resp.StatusCode != 200 {
-					f++
-				} else if bytes.Contains(data, []byte(`"entry_id"`)) {
-					m++
-				}
-			}
-			mu.Lock()
-			lat, matched, failed = append(lat, mine...), matched+m, failed+f
-			mu.Unlock()
-		})
+	cfg := loadgen.Config{
+		URL:     ts.URL() + "/v1/lookup",
+		Header:  http.Header{"Authorization": {"Bearer " + ts.keys[vigil.RoleMatcher]}, "Content-Type": {"application/json"}},
+		Bodies:  bodies,
+		Clients: clients,
+		Check:   func(body []byte) bool { return bytes.Contains(body, []byte(`"entry_id"`)) },
 	}
-	wg.Wait()
-	elapsed := time.Since(t0)
+	warm := cfg
+	warm.Requests, warm.Duration = 1000, time.Minute
+	if _, err := loadgen.Run(ctx, warm); err != nil {
+		b.Fatal(err)
+	}
+	cfg.Requests, cfg.Duration = requests, time.Duration(seconds)*time.Second
+	b.ResetTimer()
+	res, err := loadgen.Run(ctx, cfg)
 	b.StopTimer()
-	slices.Sort(lat)
-	pct := func(p float64) time.Duration { return lat[min(len(lat)-1, int(p*float64(len(lat))))] }
-	b.ReportMetric(float64(len(lat))/elapsed.Seconds(), "lookups/s")
-	b.ReportMetric(float64(pct(0.50).Microseconds()), "p50-µs")
-	b.ReportMetric(float64(pct(0.99).Microseconds()), "p99-µs")
-	b.Logf("%d lookups by %d clients in %v: %.0f/s, p50 %v, p99 %v, max %v; %d matched, %d failed",
-		len(lat), clients, elapsed.Round(time.Millisecond), float64(len(lat))/elapsed.Seconds(), pct(0.5), pct(0.99), lat[len(lat)-1], matched, failed)
-	if failed > 0 {
-		b.Errorf("%d requests failed", failed)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(res.PerSecond(), "lookups/s")
+	b.ReportMetric(float64(res.P50.Microseconds()), "p50-µs")
+	b.ReportMetric(float64(res.P90.Microseconds()), "p90-µs")
+	b.ReportMetric(float64(res.P99.Microseconds()), "p99-µs")
+	b.ReportMetric(float64(res.CPUPerRequest().Nanoseconds())/1000, "cpu-µs/lookup")
+	b.Logf("%d clients: %v", clients, res)
+	if res.Failed > 0 {
+		b.Errorf("%d requests failed; first: %v", res.Failed, res.FirstError)
 	}
 }
 

@@ -191,7 +191,9 @@ func (s *CaseService) OpenCase(ctx context.Context, c *vigil.Case, actor string)
 	ts := formatTime(now)
 	var quarantined []AutoQuarantine
 	var existing *vigil.Case // the case already open for c.Key
-	err = s.db.write(ctx, func(tx *pgTx) error {
+	// Grouped: rules open a case at every match, and cases opened at once
+	// share one commit (fn may run again alone; it resets its results).
+	err = s.db.writeGrouped(ctx, func(tx *pgTx) error {
 		quarantined = nil
 		existing = nil
 		if c.Key != "" {

@@ -196,21 +196,28 @@ func copyEntries(entries iter.Seq2[*vigil.Entry, error]) func(yield func([]any, 
 
 // FindEntryByID returns an entry, retracted or not.
 func (s *EntryService) FindEntryByID(ctx context.Context, id int64) (*vigil.Entry, error) {
-	var e *vigil.Entry
-	err := s.db.read(ctx, func(tx *pgTx) error {
-		var err error
-		if e, err = scanEntry(tx.QueryRowContext(ctx, `SELECT `+entryColumns+` FROM entries WHERE id = ?`, id)); err != nil {
-			return err
-		}
-		return tx.QueryRowContext(ctx, `SELECT name FROM banks WHERE id = ?`, e.BankID).Scan(&e.BankName)
-	})
+	// One statement, a consistent read by itself and one round trip: the
+	// matcher reads an entry's provenance for every match it returns.
+	var e vigil.Entry
+	err := scanEntryInto(withBankName{s.db.rdb.QueryRowContext(ctx, findEntryByID, id), &e.BankName}, &e)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, vigil.Errorf(vigil.ENOTFOUND, "entry %d not found", id)
 	} else if err != nil {
 		return nil, fmt.Errorf("find entry %d: %w", id, err)
 	}
-	return e, nil
+	return &e, nil
 }
+
+// findEntryByID reads an entry and its bank's name.
+const findEntryByID = `SELECT ` + entryColumns + `, (SELECT name FROM banks WHERE banks.id = entries.bank_id) FROM entries WHERE id = ?`
+
+// withBankName scans a row of entryColumns followed by the bank's name.
+type withBankName struct {
+	row  scanner
+	name *string
+}
+
+func (w withBankName) Scan(dest ...any) error { return w.row.Scan(append(dest, w.name)...) }
 
 // FindEntries returns a page of entries in ID order.
 func (s *EntryService) FindEntries(ctx context.Context, f vigil.EntryFilter) ([]*vigil.Entry, error) {

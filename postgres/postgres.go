@@ -22,6 +22,7 @@ import (
 	"github.com/pressly/goose/v3/lock"
 
 	"github.com/vigil-oss/vigil"
+	"github.com/vigil-oss/vigil/internal/groupcommit"
 )
 
 //go:embed migrations/*.sql
@@ -64,6 +65,12 @@ type DB struct {
 	// pooled connection, and a long import with a few writers behind it
 	// would leave none for reads (authenticating requests).
 	writer chan struct{}
+
+	// group shares commits among writes made at once (writeGrouped).
+	group groupcommit.Group[func(tx *pgTx) error]
+	// onGroup, if set, sees the size of every group committed in one
+	// transaction (tests).
+	onGroup func(n int)
 }
 
 // Open connects to the PostgreSQL database at url (postgres://…), brings
@@ -94,6 +101,7 @@ func Open(ctx context.Context, url string, logger *slog.Logger) (*DB, error) {
 	}
 	db.wdb = &sqlDB{db.sdb}
 	db.rdb = db.wdb
+	db.group.Commit = db.commitGroup
 	if err := db.migrate(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open postgres %s: %w", db.url, err)
@@ -170,28 +178,11 @@ func (db *DB) write(ctx context.Context, fn func(tx *pgTx) error) error {
 
 // writeAudited is write with the audit record given (nil: none).
 func (db *DB) writeAudited(ctx context.Context, rec *vigil.AuditRecord, fn func(tx *pgTx) error) (err error) {
-	select {
-	case db.writer <- struct{}{}:
-		defer func() { <-db.writer }()
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	// A connection of its own, so that bulk imports can reach pgx's COPY
-	// on the connection that holds the transaction (Tx.copyFrom).
-	conn, err := db.sdb.Conn(ctx)
+	tx, end, err := db.beginWrite(ctx)
 	if err != nil {
 		return err
 	}
-	defer conn.Close()
-	stx, err := conn.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer stx.Rollback()
-	tx := &pgTx{tx: stx, conn: conn}
-	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(?)`, int64(writeLockKey)); err != nil {
-		return fmt.Errorf("take write lock: %w", err)
-	}
+	defer end()
 	if err := fn(tx); err != nil {
 		return err
 	}
@@ -207,7 +198,118 @@ func (db *DB) writeAudited(ctx context.Context, rec *vigil.AuditRecord, fn func(
 			return fmt.Errorf("audit %s %s: %w", rec.Action, rec.Target, err)
 		}
 	}
-	return stx.Commit()
+	return tx.tx.Commit()
+}
+
+// beginWrite waits for this process's turn to write, then begins a
+// transaction that holds the store-wide write lock; end rolls back what
+// was not committed and gives the turn up.
+func (db *DB) beginWrite(ctx context.Context) (tx *pgTx, end func(), err error) {
+	select {
+	case db.writer <- struct{}{}:
+	case <-ctx.Done():
+		return nil, nil, ctx.Err()
+	}
+	// A connection of its own, so that bulk imports can reach pgx's COPY
+	// on the connection that holds the transaction (Tx.copyFrom).
+	conn, err := db.sdb.Conn(ctx)
+	if err != nil {
+		<-db.writer
+		return nil, nil, err
+	}
+	stx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		conn.Close()
+		<-db.writer
+		return nil, nil, err
+	}
+	end = func() {
+		stx.Rollback()
+		conn.Close()
+		<-db.writer
+	}
+	tx = &pgTx{tx: stx, conn: conn}
+	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(?)`, int64(writeLockKey)); err != nil {
+		end()
+		return nil, nil, fmt.Errorf("take write lock: %w", err)
+	}
+	return tx, end, nil
+}
+
+// writeGrouped is write for small writes that many callers make at once
+// (cases opened by rules at every match), as in package sqlite: fn runs
+// in a transaction shared with the writes that queued while the previous
+// one committed, each in a savepoint of its own with its audit record, and
+// returns only once that transaction has committed. A write that fails in
+// the group is undone alone and run again in a transaction of its own;
+// if the shared commit fails, every write of the group is run again alone.
+// So fn may run more than once and must set its results afresh each time.
+func (db *DB) writeGrouped(ctx context.Context, fn func(tx *pgTx) error) error {
+	return db.group.Do(ctx, fn)
+}
+
+// commitGroup commits a group of writeGrouped's writes.
+func (db *DB) commitGroup(ops []*groupcommit.Op[func(tx *pgTx) error]) {
+	alone := ops
+	if len(ops) > 1 {
+		alone = db.commitShared(ops)
+	}
+	for _, op := range alone {
+		op.Err = db.write(op.Ctx, op.Fn)
+	}
+}
+
+// commitShared runs ops in one transaction, each in a savepoint, and
+// returns those that must be run again alone: the ones that failed, or
+// all of them if the transaction itself failed.
+func (db *DB) commitShared(ops []*groupcommit.Op[func(tx *pgTx) error]) (alone []*groupcommit.Op[func(tx *pgTx) error]) {
+	// No one caller's context: one that gives up must not undo the others.
+	ctx := context.WithoutCancel(ops[0].Ctx)
+	tx, end, err := db.beginWrite(ctx)
+	if err != nil {
+		return ops
+	}
+	defer end()
+	var sealed []*vigil.AuditRecord // records of the writes kept so far
+	fail := func() []*groupcommit.Op[func(tx *pgTx) error] {
+		for _, rec := range sealed {
+			rec.Unseal()
+		}
+		return ops
+	}
+	for _, op := range ops {
+		if _, err := tx.ExecContext(ctx, "SAVEPOINT grouped"); err != nil {
+			return fail()
+		}
+		rec := vigil.PendingAudit(op.Ctx)
+		werr := op.Fn(tx)
+		if werr == nil && rec != nil {
+			werr = appendAudit(op.Ctx, tx, db.now(), rec)
+		}
+		if werr != nil {
+			if rec != nil {
+				rec.Unseal()
+			}
+			// Also what lets the transaction go on after a failed
+			// statement, which PostgreSQL otherwise refuses.
+			if _, err := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT grouped"); err != nil {
+				return fail()
+			}
+			alone = append(alone, op)
+		} else if rec != nil {
+			sealed = append(sealed, rec)
+		}
+		if _, err := tx.ExecContext(ctx, "RELEASE SAVEPOINT grouped"); err != nil {
+			return fail()
+		}
+	}
+	if err := tx.tx.Commit(); err != nil {
+		return fail()
+	}
+	if db.onGroup != nil {
+		db.onGroup(len(ops))
+	}
+	return alone
 }
 
 // read runs fn in a read-only transaction: one consistent snapshot, as a

@@ -192,7 +192,9 @@ func (s *CaseService) OpenCase(ctx context.Context, c *vigil.Case, actor string)
 	ts := formatTime(now)
 	var quarantined []AutoQuarantine
 	var existing *vigil.Case // the case already open for c.Key
-	err = s.db.write(ctx, func(tx *sql.Tx) error {
+	// Grouped: rules open a case at every match, and cases opened at once
+	// share one commit (fn may run again alone; it resets its results).
+	err = s.db.writeGrouped(ctx, func(tx *sql.Tx) error {
 		quarantined = nil
 		existing = nil
 		if c.Key != "" {
@@ -207,16 +209,19 @@ func (s *CaseService) OpenCase(ctx context.Context, c *vigil.Case, actor string)
 			}
 		}
 		var queueID int64
-		if err := tx.QueryRowContext(ctx, `SELECT id FROM queues WHERE name = ?`, c.Queue).Scan(&queueID); errors.Is(err, sql.ErrNoRows) {
+		st, err := s.db.stmt(ctx, tx, sqlQueueID)
+		if err != nil {
+			return err
+		}
+		if err := st.QueryRowContext(ctx, c.Queue).Scan(&queueID); errors.Is(err, sql.ErrNoRows) {
 			return vigil.Errorf(vigil.ENOTFOUND, "queue %q not found", c.Queue)
 		} else if err != nil {
 			return err
 		}
-		if err := tx.QueryRowContext(ctx, `
-			INSERT INTO cases (queue_id, kind, state, priority, rule, content, matches, conversation, scores,
-				created_at, updated_at, retain_until, dedup_key)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-			RETURNING id`,
+		if st, err = s.db.stmt(ctx, tx, sqlInsertCase); err != nil {
+			return err
+		}
+		if err := st.QueryRowContext(ctx,
 			queueID, c.Kind, vigil.CaseOpen, c.Priority, c.Rule, string(content), matches, conversation, scores,
 			ts, ts, formatTime(c.RetainUntil), sql.NullString{String: c.Key, Valid: c.Key != ""}).Scan(&c.ID); err != nil {
 			return err
@@ -235,9 +240,11 @@ func (s *CaseService) OpenCase(ctx context.Context, c *vigil.Case, actor string)
 		for _, id := range caseEntryIDs(c.Matches) {
 			// Entries the store does not hold (a forged or stale match)
 			// are not counted: the SELECT finds nothing to insert.
-			res, err := tx.ExecContext(ctx, `
-				INSERT INTO case_entries (case_id, entry_id, bank_id, created_at, content_key)
-				SELECT ?, id, bank_id, ?, ? FROM entries WHERE id = ?`, c.ID, ts, key, id)
+			st, err := s.db.stmt(ctx, tx, sqlCountCaseEntry)
+			if err != nil {
+				return err
+			}
+			res, err := st.ExecContext(ctx, c.ID, ts, key, id)
 			if err != nil {
 				return fmt.Errorf("count match of entry %d: %w", id, err)
 			}
@@ -246,10 +253,10 @@ func (s *CaseService) OpenCase(ctx context.Context, c *vigil.Case, actor string)
 			} else if n == 0 {
 				continue
 			}
-			if _, err := tx.ExecContext(ctx, `
-				INSERT INTO entry_stats (entry_id, bank_id, matches)
-				SELECT id, bank_id, 1 FROM entries WHERE id = ?
-				ON CONFLICT (entry_id) DO UPDATE SET matches = matches + 1`, id); err != nil {
+			if st, err = s.db.stmt(ctx, tx, sqlCountEntryMatch); err != nil {
+				return err
+			}
+			if _, err := st.ExecContext(ctx, id); err != nil {
 				return fmt.Errorf("count match of entry %d: %w", id, err)
 			}
 			q, err := s.checkSpike(ctx, tx, c.ID, id, now)
@@ -276,6 +283,31 @@ func (s *CaseService) OpenCase(ctx context.Context, c *vigil.Case, actor string)
 	c.RetainUntil = c.RetainUntil.UTC()
 	return nil
 }
+
+// The statements of OpenCase, prepared once (preparedWrites): rules open a
+// case at every match.
+const (
+	sqlQueueID    = `SELECT id FROM queues WHERE name = ?`
+	sqlInsertCase = `
+		INSERT INTO cases (queue_id, kind, state, priority, rule, content, matches, conversation, scores,
+			created_at, updated_at, retain_until, dedup_key)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		RETURNING id`
+	sqlCountCaseEntry = `
+		INSERT INTO case_entries (case_id, entry_id, bank_id, created_at, content_key)
+		SELECT ?, id, bank_id, ?, ? FROM entries WHERE id = ?`
+	// The spike check's reads, run for every entry a new case counts.
+	sqlSpikeEntry = `
+		SELECT e.added_at, s.released_at, COALESCE(s.confirmed, 0), COALESCE(s.false_positives, 0)
+		FROM entries e LEFT JOIN entry_stats s ON s.entry_id = e.id
+		WHERE e.id = ?`
+	sqlSpikeRecent = `
+		SELECT COUNT(DISTINCT content_key) FROM case_entries WHERE entry_id = ? AND created_at > ?`
+	sqlCountEntryMatch = `
+		INSERT INTO entry_stats (entry_id, bank_id, matches)
+		SELECT id, bank_id, 1 FROM entries WHERE id = ?
+		ON CONFLICT (entry_id) DO UPDATE SET matches = matches + 1`
+)
 
 // caseEntryIDs returns the distinct entries of matches that review counts:
 // those of positive banks. A negative bank's entry marks content as benign,
@@ -327,10 +359,11 @@ func (s *CaseService) checkSpike(ctx context.Context, tx *sql.Tx, caseID, entryI
 	var addedAt string
 	var releasedAt sql.NullString
 	st := vigil.EntryStats{EntryID: entryID}
-	if err := tx.QueryRowContext(ctx, `
-		SELECT e.added_at, s.released_at, COALESCE(s.confirmed, 0), COALESCE(s.false_positives, 0)
-		FROM entries e LEFT JOIN entry_stats s ON s.entry_id = e.id
-		WHERE e.id = ?`, entryID).Scan(&addedAt, &releasedAt, &st.Confirmed, &st.FalsePositives); err != nil {
+	q, err := s.db.stmt(ctx, tx, sqlSpikeEntry)
+	if err != nil {
+		return nil, err
+	}
+	if err := q.QueryRowContext(ctx, entryID).Scan(&addedAt, &releasedAt, &st.Confirmed, &st.FalsePositives); err != nil {
 		return nil, fmt.Errorf("spike check of entry %d: %w", entryID, err)
 	}
 	added, err := parseTime(addedAt)
@@ -343,9 +376,10 @@ func (s *CaseService) checkSpike(ctx context.Context, tx *sql.Tx, caseID, entryI
 		recentSince = releasedAt.String
 	}
 	var recent, older int
-	if err := tx.QueryRowContext(ctx, `
-		SELECT COUNT(DISTINCT content_key) FROM case_entries WHERE entry_id = ? AND created_at > ?`,
-		entryID, recentSince).Scan(&recent); err != nil {
+	if q, err = s.db.stmt(ctx, tx, sqlSpikeRecent); err != nil {
+		return nil, err
+	}
+	if err := q.QueryRowContext(ctx, entryID, recentSince).Scan(&recent); err != nil {
 		return nil, fmt.Errorf("spike check of entry %d: %w", entryID, err)
 	}
 	// Under the minimum no history makes a spike: most openings stop here,

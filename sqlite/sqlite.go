@@ -23,6 +23,7 @@ import (
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
 	"github.com/vigil-oss/vigil"
+	"github.com/vigil-oss/vigil/internal/groupcommit"
 )
 
 //go:embed migrations/*.sql
@@ -61,6 +62,23 @@ type DB struct {
 	// importBatch is the number of rows per multi-row INSERT in bulk
 	// imports; the baseline benchmark sets it to 1.
 	importBatch int
+
+	// findEntry is findEntryByID prepared once on the read pool: the
+	// matcher runs it for every match, and preparing it each time cost
+	// as much as running it.
+	findEntry *sql.Stmt
+
+	// wstmt holds preparedWrites, prepared on the write connection.
+	wstmt map[string]*sql.Stmt
+
+	// group shares commits among writes made at once (writeGrouped).
+	group groupcommit.Group[func(tx *sql.Tx) error]
+	// onGroup, if set, sees the size of every group committed in one
+	// transaction (tests).
+	onGroup func(n int)
+	// ungrouped makes writeGrouped commit every write alone, as before
+	// group commit: the baseline of BenchmarkOpenCaseConcurrent.
+	ungrouped bool
 }
 
 // Open opens (creating it if needed) the database in dir, brings its schema
@@ -79,6 +97,7 @@ func Open(ctx context.Context, dir string, logger *slog.Logger) (*DB, error) {
 		logger:      logger,
 		importBatch: defaultImportBatch,
 	}
+	db.group.Commit = db.commitGroup
 
 	if err := createFile(ctx, db.path); err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", db.path, err)
@@ -101,6 +120,17 @@ func Open(ctx context.Context, dir string, logger *slog.Logger) (*DB, error) {
 	if err := db.migrate(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", db.path, err)
+	}
+	if db.findEntry, err = db.rdb.PrepareContext(ctx, findEntryByID); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", db.path, err)
+	}
+	db.wstmt = map[string]*sql.Stmt{}
+	for _, q := range preparedWrites {
+		if db.wstmt[q], err = db.wdb.PrepareContext(ctx, q); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("open sqlite %s: %w", db.path, err)
+		}
 	}
 	return db, nil
 }
@@ -179,6 +209,12 @@ func (db *DB) migrate(ctx context.Context) error {
 // Close closes the database.
 func (db *DB) Close() error {
 	var errs []error
+	if db.findEntry != nil {
+		errs = append(errs, db.findEntry.Close())
+	}
+	for _, st := range db.wstmt {
+		errs = append(errs, st.Close())
+	}
 	if db.rdb != nil {
 		errs = append(errs, db.rdb.Close())
 	}
@@ -252,6 +288,116 @@ func (db *DB) writeAudited(ctx context.Context, rec *vigil.AuditRecord, fn func(
 		}
 	}
 	return tx.Commit()
+}
+
+// writeGrouped is write for small writes that many callers make at once
+// (cases opened by rules at every match): fn runs in a transaction shared
+// with the writes that queued while the previous one committed, so that a
+// group pays one commit and one fsync. Each write runs in a savepoint of
+// its own with its audit record, and returns only once its transaction
+// has committed. A write that fails in the group is undone alone (the
+// others commit) and run again in a transaction of its own, whose result
+// is its result; if the shared commit fails, every write of the group is
+// run again alone. So fn may run more than once: it must set its results
+// afresh on each run, as a retried transaction would need anyway.
+func (db *DB) writeGrouped(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	if db.ungrouped {
+		return db.write(ctx, fn)
+	}
+	return db.group.Do(ctx, fn)
+}
+
+// commitGroup commits a group of writeGrouped's writes.
+func (db *DB) commitGroup(ops []*groupcommit.Op[func(tx *sql.Tx) error]) {
+	alone := ops
+	if len(ops) > 1 {
+		alone = db.commitShared(ops)
+	}
+	for _, op := range alone {
+		op.Err = db.write(op.Ctx, op.Fn)
+	}
+}
+
+// commitShared runs ops in one transaction, each in a savepoint, and
+// returns those that must be run again alone: the ones that failed, or
+// all of them if the transaction itself failed.
+func (db *DB) commitShared(ops []*groupcommit.Op[func(tx *sql.Tx) error]) (alone []*groupcommit.Op[func(tx *sql.Tx) error]) {
+	// No one caller's context: one that gives up must not undo the others.
+	ctx := context.WithoutCancel(ops[0].Ctx)
+	tx, err := db.wdb.BeginTx(ctx, nil)
+	if err != nil {
+		return ops
+	}
+	defer tx.Rollback()
+	var sealed []*vigil.AuditRecord // records of the writes kept so far
+	fail := func() []*groupcommit.Op[func(tx *sql.Tx) error] {
+		for _, rec := range sealed {
+			rec.Unseal()
+		}
+		return ops
+	}
+	for _, op := range ops {
+		if err := db.exec(ctx, tx, sqlSavepoint); err != nil {
+			return fail()
+		}
+		rec := vigil.PendingAudit(op.Ctx)
+		werr := op.Fn(tx)
+		if werr == nil && rec != nil {
+			werr = appendAudit(op.Ctx, tx, db.now(), rec)
+		}
+		if werr != nil {
+			if rec != nil {
+				rec.Unseal()
+			}
+			if err := db.exec(ctx, tx, sqlRollbackTo); err != nil {
+				return fail()
+			}
+			alone = append(alone, op)
+		} else if rec != nil {
+			sealed = append(sealed, rec)
+		}
+		if err := db.exec(ctx, tx, sqlRelease); err != nil {
+			return fail()
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fail()
+	}
+	if db.onGroup != nil {
+		db.onGroup(len(ops))
+	}
+	return alone
+}
+
+// preparedWrites are the statements of the writes made at every match
+// (opening a case), prepared once at Open: SQLite took as long to prepare
+// each as to run it.
+var preparedWrites = []string{sqlQueueID, sqlInsertCase, sqlCountCaseEntry, sqlCountEntryMatch,
+	sqlSpikeEntry, sqlSpikeRecent, sqlSavepoint, sqlRollbackTo, sqlRelease}
+
+// The savepoint of each write in a group (commitShared).
+const (
+	sqlSavepoint  = "SAVEPOINT grouped"
+	sqlRollbackTo = "ROLLBACK TO grouped"
+	sqlRelease    = "RELEASE grouped"
+)
+
+// stmt returns query as a statement of tx: one of preparedWrites, already
+// prepared on tx's connection, or else prepared now.
+func (db *DB) stmt(ctx context.Context, tx *sql.Tx, query string) (*sql.Stmt, error) {
+	if st := db.wstmt[query]; st != nil {
+		return tx.StmtContext(ctx, st), nil
+	}
+	return tx.PrepareContext(ctx, query)
+}
+
+// exec runs query, one of preparedWrites, in tx.
+func (db *DB) exec(ctx context.Context, tx *sql.Tx, query string) error {
+	st, err := db.stmt(ctx, tx, query)
+	if err == nil {
+		_, err = st.ExecContext(ctx)
+	}
+	return err
 }
 
 // read runs fn in a read transaction: one consistent snapshot.

@@ -875,6 +875,85 @@ func TestCaseService(t *testing.T, open Opener) {
 			t.Errorf("concurrent opens of one key made cases %v", seen)
 		}
 	})
+	// Many cases opened at once (a store may commit them together): each
+	// open that returns has its case stored and its audit record with it,
+	// keys still give one case, and one that fails fails alone.
+	t.Run("ConcurrentOpens", func(t *testing.T) { testConcurrentOpens(t, open) })
+}
+
+// testConcurrentOpens is the ConcurrentOpens contract test.
+func testConcurrentOpens(t *testing.T, open Opener) {
+	ctx := context.Background()
+	s, clock := openWithClock(t, open)
+	f := newCaseFixture(t, s, 1)
+	const n, bad = 24, 7
+	opened := make([]*vigil.Case, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		c := f.matchCase(clock, f.entries[0])
+		switch {
+		case i == bad:
+			c.Queue = "no-such-queue"
+		case i%6 == 0:
+			c.Key = "item-shared/q" // 4 opens of one item
+		}
+		opened[i] = c
+		rec := &vigil.AuditRecord{Actor: "rule:r", Action: "test.open", Target: fmt.Sprintf("open:%d", i)}
+		wg.Go(func() {
+			errs[i] = s.Cases.OpenCase(vigil.WithAudit(ctx, rec), c, "rules")
+			if errs[i] != nil {
+				return
+			}
+			if got, err := s.Cases.FindCase(ctx, c.ID); err != nil || got.Content.SHA256 == "" {
+				t.Errorf("open %d: case %d not stored once OpenCase returned: %v", i, c.ID, err)
+			}
+		})
+	}
+	wg.Wait()
+	ids := map[int64]bool{}
+	var shared []int64
+	for i, err := range errs {
+		if i == bad {
+			if vigil.ErrorCode(err) != vigil.ENOTFOUND {
+				t.Errorf("open in an unknown queue: %v, want ENOTFOUND", err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("open %d: %v", i, err)
+			continue
+		}
+		ids[opened[i].ID] = true
+		if i%6 == 0 {
+			shared = append(shared, opened[i].ID)
+		}
+	}
+	if slices.Sort(shared); len(slices.Compact(shared)) != 1 {
+		t.Errorf("concurrent opens of one key made cases %v", shared)
+	}
+	if want := n - 1 - 3; len(ids) != want {
+		t.Errorf("%d cases stored, want %d", len(ids), want)
+	}
+	stats, err := s.Cases.EntryStats(ctx, []int64{f.entries[0].ID})
+	must(t, err)
+	if len(stats) != 1 || stats[0].Matches != len(ids) {
+		t.Errorf("matches counted %v, want %d", statsValues(stats), len(ids))
+	}
+	recs, err := s.Audit.ListAudit(ctx, 0, 1000)
+	must(t, err)
+	recorded := map[string]bool{}
+	for _, r := range recs {
+		recorded[r.Target] = true
+	}
+	for i := range n {
+		if want := i != bad; recorded[fmt.Sprintf("open:%d", i)] != want {
+			t.Errorf("audit record of open %d stored: %v, want %v", i, !want, want)
+		}
+	}
+	if _, brk, err := s.Audit.VerifyAudit(ctx); err != nil || brk != nil {
+		t.Errorf("audit chain after concurrent opens: %v, %+v", err, brk)
+	}
 }
 
 // testSharedMedia checks that a media blob shared by cases is handed to

@@ -133,6 +133,8 @@ func TestEveryNumericFlagIsRanged(t *testing.T) {
 			}
 		case "eval":
 			lines = append(lines, []string{"eval", "grooming"})
+		case "bench":
+			lines = append(lines, []string{"bench", "lookup"})
 		case "grooming":
 			lines = append(lines, []string{"grooming", "score"})
 		case "rules":

@@ -1,0 +1,134 @@
+package groupcommit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"slices"
+	"sync"
+	"testing"
+)
+
+// TestGroupsWritesQueuedDuringCommit checks that the writes that arrive
+// while a commit runs go into the next group together, each caller gets
+// its own write's result, and a caller returns only after its group's
+// Commit has returned.
+func TestGroupsWritesQueuedDuringCommit(t *testing.T) {
+	release := make(chan struct{})
+	var mu sync.Mutex
+	var groups [][]int
+	committed := map[int]bool{}
+	g := &Group[int]{Commit: func(ops []*Op[int]) {
+		var ids []int
+		for _, op := range ops {
+			ids = append(ids, op.Fn)
+		}
+		if slices.Contains(ids, 0) {
+			<-release // the first group commits slowly
+		}
+		mu.Lock()
+		groups = append(groups, ids)
+		for _, op := range ops {
+			if op.Fn%3 == 2 {
+				op.Err = fmt.Errorf("write %d failed", op.Fn)
+			} else {
+				committed[op.Fn] = true
+			}
+		}
+		mu.Unlock()
+	}}
+	errs := make([]error, 10)
+	var wg sync.WaitGroup
+	wg.Go(func() { errs[0] = g.Do(context.Background(), 0) })
+	for g.Waiting() != 0 || !isBusy(g) {
+		runtime.Gosched() // until the first write is being committed
+	}
+	for i := 1; i < len(errs); i++ {
+		wg.Go(func() {
+			errs[i] = g.Do(context.Background(), i)
+			mu.Lock()
+			defer mu.Unlock()
+			if errs[i] == nil && !committed[i] {
+				t.Errorf("write %d returned before its commit", i)
+			}
+		})
+	}
+	for g.Waiting() != len(errs)-1 {
+		runtime.Gosched()
+	}
+	close(release)
+	wg.Wait()
+	if len(groups) != 2 || len(groups[0]) != 1 || len(groups[1]) != len(errs)-1 {
+		t.Fatalf("groups %v, want [0] then the other %d together", groups, len(errs)-1)
+	}
+	for i, err := range errs {
+		if want := i%3 == 2; (err != nil) != want {
+			t.Errorf("write %d: err %v, want failure %v", i, err, want)
+		}
+	}
+	if isBusy(g) {
+		t.Error("group still busy with nothing queued")
+	}
+}
+
+// TestGroupMax checks that no group holds more than Max writes, and that
+// every write is committed exactly once.
+func TestGroupMax(t *testing.T) {
+	var mu sync.Mutex
+	seen := map[int]int{}
+	g := &Group[int]{Max: 3, Commit: func(ops []*Op[int]) {
+		if len(ops) > 3 {
+			t.Errorf("group of %d", len(ops))
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		for _, op := range ops {
+			seen[op.Fn]++
+		}
+	}}
+	var wg sync.WaitGroup
+	for i := range 200 {
+		wg.Go(func() {
+			if err := g.Do(context.Background(), i); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	for i := range 200 {
+		if seen[i] != 1 {
+			t.Errorf("write %d committed %d times", i, seen[i])
+		}
+	}
+	if err := g.Do(context.Background(), -1); err != nil || seen[-1] != 1 {
+		t.Error(errors.New("a write alone was not committed"))
+	}
+}
+
+func isBusy[F any](g *Group[F]) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.busy
+}
+
+// TestPanicFailsGroup checks that a panic while committing fails that
+// group's writes and leaves the group usable.
+func TestPanicFailsGroup(t *testing.T) {
+	g := &Group[int]{Commit: func(ops []*Op[int]) {
+		if ops[0].Fn == 1 {
+			panic("bug")
+		}
+	}}
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Error("panic did not reach the committing caller")
+			}
+		}()
+		g.Do(context.Background(), 1)
+	}()
+	if err := g.Do(context.Background(), 2); err != nil {
+		t.Fatalf("write after a panic: %v", err)
+	}
+}
