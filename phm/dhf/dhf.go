@@ -134,20 +134,20 @@ func Detect(points [][]uint64, s, t int) ([]int, error) {
 	for _, c := range pivots {
 		isPivot[c] = true
 	}
-	real := make([]bool, n)
+	genuine := make([]bool, n)
 	for f := range n {
 		if isPivot[f] {
 			continue
 		}
-		real[f] = true
+		genuine[f] = true
 		for r, c := range pivots {
 			if m[r][f] != 0 {
-				real[c] = true
+				genuine[c] = true
 			}
 		}
 	}
 	var out []int
-	for j, ok := range real {
+	for j, ok := range genuine {
 		if ok {
 			out = append(out, j)
 		}
