@@ -84,7 +84,7 @@ func TestUnlistedNeverOpens(t *testing.T) {
 }
 
 // listedImages returns n distinct pictures and their SHA-256 keys.
-func listedImages(t *testing.T, n, from int) ([][]byte, []phm.Key) {
+func listedImages(t testing.TB, n, from int) ([][]byte, []phm.Key) {
 	var data [][]byte
 	var keys []phm.Key
 	for i := range n {
