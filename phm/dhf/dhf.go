@@ -127,22 +127,34 @@ func Detect(points [][]uint64, s, t int) ([]int, error) {
 		}
 	}
 	pivots := echelon(m)
-	// Kernel basis: one vector per free column f, λ_f = 1 and
-	// λ_pivot(r) = −m[r][f]. Its support is f and every pivot column with
-	// m[r][f] ≠ 0.
+	// Kernel basis: one vector λ per free column f, with λ_f = 1, the other
+	// free entries 0, and the pivot entries solved by back substitution
+	// (rows are normalised so that m[r][pivots[r]] = 1). The real points
+	// are the union of the supports.
 	isPivot := make([]bool, n)
 	for _, c := range pivots {
 		isPivot[c] = true
 	}
 	genuine := make([]bool, n)
+	lambda := make([]uint64, n)
 	for f := range n {
 		if isPivot[f] {
 			continue
 		}
+		clear(lambda)
+		lambda[f] = 1
 		genuine[f] = true
-		for r, c := range pivots {
-			if m[r][f] != 0 {
-				genuine[c] = true
+		for r := len(pivots) - 1; r >= 0; r-- {
+			row := m[r]
+			var acc uint64
+			for j := pivots[r] + 1; j < n; j++ {
+				if lambda[j] != 0 && row[j] != 0 {
+					acc = add(acc, mul(row[j], lambda[j]))
+				}
+			}
+			lambda[pivots[r]] = sub(0, acc)
+			if acc != 0 {
+				genuine[pivots[r]] = true
 			}
 		}
 	}
@@ -155,8 +167,11 @@ func Detect(points [][]uint64, s, t int) ([]int, error) {
 	return out, nil
 }
 
-// echelon brings m to reduced row echelon form in place and returns the
-// pivot column of each leading row.
+// echelon brings m to row echelon form in place, each leading entry 1,
+// and returns the pivot column of each leading row. Only the rows below a
+// pivot are eliminated: the kernel comes from back substitution, which
+// touches the few free columns only, so the full reduced form would be
+// wasted work.
 func echelon(m [][]uint64) []int {
 	var pivots []int
 	r := 0
@@ -178,8 +193,8 @@ func echelon(m [][]uint64) []int {
 		for j := c; j < cols; j++ {
 			row[j] = mul(row[j], inv)
 		}
-		for i := range m {
-			if i == r || m[i][c] == 0 {
+		for i := r + 1; i < len(m); i++ {
+			if m[i][c] == 0 {
 				continue
 			}
 			f := m[i][c]

@@ -6,6 +6,8 @@ import (
 	mrand "math/rand/v2"
 	"slices"
 	"testing"
+
+	"github.com/vigil-oss/vigil/internal/cputime"
 )
 
 func TestFieldArithmetic(t *testing.T) {
@@ -105,9 +107,9 @@ func BenchmarkDetect(b *testing.B) {
 		}
 		pts = append(pts, v)
 	}
-	for b.Loop() {
+	cputime.PerOp(b, func() {
 		if got, _ := Detect(pts, s, tt); len(got) != tt+1 {
 			b.Fatal(len(got))
 		}
-	}
+	})
 }
