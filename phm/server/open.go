@@ -96,33 +96,45 @@ func (o *Opener) openElement(v *phm.Voucher, i int) (*phm.Header, bool, error) {
 }
 
 // Account is the service's state for one account: its positives, and once
-// recovered, the account key.
+// recovered, the account key. Its memory is bounded: before recovery it
+// holds at most T+S+1 positives (more than an honest device ever sends
+// before its threshold), after recovery none (each is revealed or dropped
+// as it arrives).
 type Account struct {
 	params    phm.Params
-	positives []*Positive
+	positives []*Positive // pending: not yet revealed or dropped
+	count     int         // positives ever added
 	ids       map[[phm.IDSize]byte]bool
 	key       []byte // K_acct once recovered
-	real      map[[phm.IDSize]byte]bool
 }
 
 // NewAccount returns an empty account under p.
 func NewAccount(p phm.Params) *Account {
-	return &Account{params: p, ids: map[[phm.IDSize]byte]bool{}, real: map[[phm.IDSize]byte]bool{}}
+	return &Account{params: p, ids: map[[phm.IDSize]byte]bool{}}
 }
 
-// Add records a positive; it returns false for a voucher id seen before
-// (a replayed voucher must not count twice, nor give Shamir a duplicate).
+// Add records a positive and reports whether it counted. It does not for
+// a voucher id seen before (a replayed voucher must not count twice, nor
+// give Shamir a duplicate), nor past T+S+1 positives before recovery: an
+// honest device sends at most S synthetic and, before its threshold, T
+// real ones, and more than S non-real points would let the DHF find junk.
+// (A device that floods its own account only hides itself, which a
+// modified client can do anyway by sending nothing.)
 func (a *Account) Add(p *Positive) bool {
 	if p == nil || a.ids[p.ID] || len(p.Header.DHF) != 1+a.params.S {
 		return false
 	}
+	if a.key == nil && len(a.positives) > a.params.T+a.params.S {
+		return false
+	}
 	a.ids[p.ID] = true
 	a.positives = append(a.positives, p)
+	a.count++
 	return true
 }
 
 // Positives is the number of positives, real and synthetic.
-func (a *Account) Positives() int { return len(a.positives) }
+func (a *Account) Positives() int { return a.count }
 
 // Recovered reports whether the account key has been recovered.
 func (a *Account) Recovered() bool { return a.key != nil }
@@ -187,16 +199,13 @@ func (a *Account) TryRecover() ([]Sealed, error) {
 	}
 	var out []Sealed
 	for _, p := range a.positives {
-		if a.real[p.ID] {
-			continue
-		}
 		sealed, err := phm.Open(phm.InnerKey(a.key, p.ID), p.Header.Inner, p.ID[:])
 		if err != nil {
-			continue // synthetic: stays sealed
+			continue // synthetic: stays sealed, and is dropped
 		}
-		a.real[p.ID] = true
 		out = append(out, Sealed{ID: p.ID, Payload: sealed})
 	}
+	a.positives = nil
 	return out, nil
 }
 

@@ -348,3 +348,24 @@ func TestServiceSecondCheck(t *testing.T) {
 		t.Fatal("garbage accepted")
 	}
 }
+
+// TestAccountBounded checks an account holds at most T+S+1 positives
+// before recovery (a flooding device cannot grow the service's memory or
+// push junk past the DHF's capacity) and none after.
+func TestAccountBounded(t *testing.T) {
+	p := phm.Params{T: 2, S: 3}
+	a := NewAccount(p)
+	for i := range 20 {
+		h := &phm.Header{DHF: make([]uint64, 1+p.S), Inner: make([]byte, phm.SealedInnerSize)}
+		for j := range h.DHF {
+			h.DHF[j] = uint64(i*31 + j*7 + 1)
+		}
+		a.Add(&Positive{ID: [phm.IDSize]byte{byte(i)}, Header: h})
+	}
+	if a.Positives() != p.T+p.S+1 || len(a.positives) != p.T+p.S+1 {
+		t.Fatalf("%d positives held, %d counted; want %d", len(a.positives), a.Positives(), p.T+p.S+1)
+	}
+	if got, err := a.TryRecover(); err != nil || got != nil || a.Recovered() {
+		t.Fatalf("junk recovered: %d, %v", len(got), err)
+	}
+}

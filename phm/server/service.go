@@ -68,7 +68,7 @@ func (s *Service) logger() *slog.Logger {
 	return s.Logger
 }
 
-// Account returns the state of one account, creating it.
+// account returns the state of one account, creating it.
 func (s *Service) account(id string) *Account {
 	if s.accounts == nil {
 		s.accounts = map[string]*Account{}
@@ -88,15 +88,19 @@ func (s *Service) Submit(ctx context.Context, account string, voucher []byte) (*
 	if err != nil {
 		return nil, vigil.Errorf(vigil.EINVALID, "%v", err)
 	}
-	s.mu.Lock()
-	a := s.account(account)
 	res := &Result{Opened: ok}
 	var sealed []Sealed
-	if ok {
-		a.Add(p)
-		sealed, err = a.TryRecover()
+	s.mu.Lock()
+	// Only an account with a positive gets state: vouchers that open
+	// nothing leave none.
+	if a := s.accounts[account]; a != nil || ok {
+		if ok {
+			a = s.account(account)
+			a.Add(p)
+			sealed, err = a.TryRecover()
+		}
+		res.Positives, res.Recovered = a.Positives(), a.Recovered()
 	}
-	res.Positives, res.Recovered = a.Positives(), a.Recovered()
 	s.mu.Unlock()
 	if err != nil {
 		return nil, fmt.Errorf("recover account: %w", err)
