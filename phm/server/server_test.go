@@ -369,3 +369,19 @@ func TestAccountBounded(t *testing.T) {
 		t.Fatalf("junk recovered: %d, %v", len(got), err)
 	}
 }
+
+// TestWrongTableNeverOpens: a voucher made against one table version does
+// not open with another version's α, even for a key both list.
+func TestWrongTableNeverOpens(t *testing.T) {
+	data := pngBytes(t, picture(7, 96))
+	k := sha256Key(t, data)
+	f, s := newFixture(t, phm.DefaultParams, 0, k)
+	other, _ := newFixture(t, phm.DefaultParams, 0, k) // same list, new α and seeds
+	v := f.voucher(t, s, prepare(t, data))
+	if _, ok, err := other.opener.Open(v); ok || err != nil {
+		t.Fatalf("opened with another table's α (err %v)", err)
+	}
+	if _, ok, _ := f.opener.Open(v); !ok {
+		t.Fatal("did not open with its own table")
+	}
+}
