@@ -5,6 +5,7 @@ import (
 	"crypto/cipher"
 	"crypto/hkdf"
 	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
 )
@@ -35,9 +36,9 @@ func InnerKey(kacct []byte, id [IDSize]byte) []byte {
 	return k
 }
 
-// HeaderAAD binds a sealed header to its voucher's version and id.
-func HeaderAAD(id [IDSize]byte) []byte {
-	return append([]byte{Version}, id[:]...)
+// HeaderAAD binds a sealed header to its voucher's version, epoch and id.
+func HeaderAAD(epoch uint32, id [IDSize]byte) []byte {
+	return append(binary.BigEndian.AppendUint32([]byte{Version}, epoch), id[:]...)
 }
 
 // Seal encrypts with AES-256-GCM under a zero nonce. Every key it is given

@@ -11,7 +11,7 @@ import (
 // same length whether it matched, did not, is synthetic, repeats content or
 // came from a low-quality image: the length must say nothing.
 //
-//	voucher  = version(1) ‖ id(16) ‖ K × element ‖ header
+//	voucher  = version(1) ‖ epoch(4) ‖ id(16) ‖ K × element ‖ header
 //	element  = Q(32) ‖ 3 × AEAD_{k_w}(k_img)(32+16)
 //	header   = AEAD_{k_img}(share(32) ‖ DHF vector((1+S)·8) ‖ inner)
 //	inner    = AEAD_{HKDF(K_acct, id)}(HPKE_seal(review key, payload(InnerSize)))
@@ -20,6 +20,10 @@ const (
 	Version = 1
 	// K is the fixed number of elements (keys) per voucher.
 	K = 64
+	// EpochSize is the length of the account epoch, sent in the clear:
+	// the service keeps each epoch's positives apart, since its account
+	// secrets are new.
+	EpochSize = 4
 	// IDSize is the length of a voucher id.
 	IDSize = 16
 	// KeySize is the length of the per-image key k_img.
@@ -72,13 +76,14 @@ func (p Params) HeaderPlainSize() int { return ScalarSize + p.DHFSize() + Sealed
 func (p Params) HeaderSize() int { return p.HeaderPlainSize() + TagSize }
 
 // VoucherSize is the length of every encoded voucher under p.
-func (p Params) VoucherSize() int { return 1 + IDSize + K*ElementLen + p.HeaderSize() }
+func (p Params) VoucherSize() int { return 1 + EpochSize + IDSize + K*ElementLen + p.HeaderSize() }
 
 // Element is one encoded element: Q and three sealed copies of k_img.
 type Element [ElementLen]byte
 
 // Voucher is a parsed voucher: what the service receives for one image.
 type Voucher struct {
+	Epoch    uint32
 	ID       [IDSize]byte
 	Elements [K]Element
 	Header   []byte // sealed header, Params.HeaderSize() bytes
@@ -87,8 +92,9 @@ type Voucher struct {
 // MarshalBinary encodes v; its length is always Params.VoucherSize() for
 // the header length v was made with.
 func (v *Voucher) MarshalBinary() ([]byte, error) {
-	out := make([]byte, 0, 1+IDSize+K*ElementLen+len(v.Header))
+	out := make([]byte, 0, 1+EpochSize+IDSize+K*ElementLen+len(v.Header))
 	out = append(out, Version)
+	out = binary.BigEndian.AppendUint32(out, v.Epoch)
 	out = append(out, v.ID[:]...)
 	for i := range v.Elements {
 		out = append(out, v.Elements[i][:]...)
@@ -114,6 +120,8 @@ func ParseVoucher(b []byte, p Params) (*Voucher, error) {
 	}
 	v := &Voucher{}
 	b = b[1:]
+	v.Epoch = binary.BigEndian.Uint32(b)
+	b = b[EpochSize:]
 	copy(v.ID[:], b[:IDSize])
 	b = b[IDSize:]
 	for i := range v.Elements {

@@ -7,8 +7,8 @@ import (
 
 func TestVoucherSize(t *testing.T) {
 	p := DefaultParams
-	// 1 + 16 + 64·176 + (32 + 61·8 + 1120 + 4096 + 16 + 16) + 16
-	if got, want := p.VoucherSize(), 17065; got != want {
+	// 1 + 4 + 16 + 64·176 + (32 + 61·8 + 1120 + 4096 + 16 + 16) + 16
+	if got, want := p.VoucherSize(), 17069; got != want {
 		t.Fatalf("voucher size %d, want %d", got, want)
 	}
 	if InnerKEM.ID() != 0x647a { // MLKEM768-X25519 (X-Wing)

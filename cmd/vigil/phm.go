@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -237,19 +238,35 @@ func (c *PHMCommand) open(ctx context.Context, tableDir, keyFile, account string
 	if err != nil {
 		return err
 	}
-	acct := server.NewAccount(p)
-	var revealed []server.Sealed
+	// One state per epoch: an epoch's shares and DHF points never mix
+	// with another's.
+	type epochState struct {
+		acct     *server.Account
+		vouchers int
+		revealed []server.Sealed
+	}
+	epochs := map[uint32]*epochState{}
 	failed := false
 	for _, path := range vouchers {
 		b, err := readLimited(path, int64(p.VoucherSize()))
+		var v *phm.Voucher
 		if err == nil {
+			v, err = phm.ParseVoucher(b, p)
+		}
+		if err == nil {
+			e := epochs[v.Epoch]
+			if e == nil {
+				e = &epochState{acct: server.NewAccount(p)}
+				epochs[v.Epoch] = e
+			}
+			e.vouchers++
 			var pos *server.Positive
 			var ok bool
 			if pos, ok, err = o.Open(b); err == nil && ok {
-				acct.Add(pos)
+				e.acct.Add(pos)
 				var got []server.Sealed
-				got, err = acct.TryRecover()
-				revealed = append(revealed, got...)
+				got, err = e.acct.TryRecover()
+				e.revealed = append(e.revealed, got...)
 			}
 		}
 		if err != nil {
@@ -257,8 +274,18 @@ func (c *PHMCommand) open(ctx context.Context, tableDir, keyFile, account string
 			failed = true
 		}
 	}
-	fmt.Fprintf(c.Stdout, "account %s: %d vouchers, %d positives, threshold %d, recovered %v, revealed %d\n",
-		account, len(vouchers), acct.Positives(), p.T, acct.Recovered(), len(revealed))
+	var order []uint32
+	for ep := range epochs {
+		order = append(order, ep)
+	}
+	slices.Sort(order)
+	var revealed []server.Sealed
+	for _, ep := range order {
+		e := epochs[ep]
+		fmt.Fprintf(c.Stdout, "account %s epoch %d: %d vouchers, %d positives, threshold %d, recovered %v, revealed %d\n",
+			account, ep, e.vouchers, e.acct.Positives(), p.T, e.acct.Recovered(), len(e.revealed))
+		revealed = append(revealed, e.revealed...)
+	}
 	var lines []string
 	for _, s := range revealed {
 		pl, err := server.OpenPayload(review, s)

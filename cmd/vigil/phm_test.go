@@ -94,7 +94,7 @@ func TestPHMVoucherOpen(t *testing.T) {
 	if err != nil {
 		t.Fatalf("open: %v %s", err, e)
 	}
-	if !strings.HasPrefix(out, "account u1: 4 vouchers, 3 positives, threshold 2, recovered true, revealed 3\n") || strings.Count(out, "revealed ") != 4 || strings.Contains(out, "imgd.png") {
+	if !strings.HasPrefix(out, "account u1 epoch 0: 4 vouchers, 3 positives, threshold 2, recovered true, revealed 3\n") || strings.Count(out, "revealed ") != 4 || strings.Contains(out, "imgd.png") {
 		t.Fatalf("open printed %q", out)
 	}
 	// Without phm/table the commands say so.

@@ -30,6 +30,7 @@ type Account struct {
 	seed      [32]byte
 	params    phm.Params
 	rate      float64 // p_syn, the chance a voucher is synthetic
+	epoch     uint32  // which epoch the seed is for
 	synthetic int     // synthetic vouchers made this epoch (≤ params.S)
 	seen      map[[32]byte]struct{}
 	order     [][32]byte // seen in insertion order, for eviction
@@ -64,6 +65,26 @@ func NewAccount(rng io.Reader, p phm.Params, syntheticRate float64) (*Account, e
 
 // Params are the account's threshold parameters.
 func (a *Account) Params() phm.Params { return a.params }
+
+// Rotate starts the next epoch (the design's is 12 months): a new seed, so
+// a new K_acct, Shamir polynomial and DHF key, no synthetic vouchers made
+// and an empty repeat set. Matches of the past epoch can no longer be
+// linked to future ones, and its shares never combine with the new ones.
+func (a *Account) Rotate(rng io.Reader) error {
+	var seed [32]byte
+	if _, err := io.ReadFull(rng, seed[:]); err != nil {
+		return fmt.Errorf("read randomness: %w", err)
+	}
+	if a.epoch == math.MaxUint32 {
+		return errors.New("phm: no epoch after the last")
+	}
+	a.seed, a.epoch, a.synthetic = seed, a.epoch+1, 0
+	a.seen, a.order = map[[32]byte]struct{}{}, nil
+	return a.derive()
+}
+
+// Epoch is the account's current epoch, sent in the clear in vouchers.
+func (a *Account) Epoch() int64 { return int64(a.epoch) }
 
 func (a *Account) derive() error {
 	sub := func(label string) []byte {
@@ -166,10 +187,10 @@ func (a *Account) remember(c *Content) {
 }
 
 // account encoding: magic(4) ‖ seed(32) ‖ T(2) ‖ S(2) ‖ rate(8) ‖
-// synthetic(4) ‖ n(4) ‖ n × tag(32).
+// epoch(4) ‖ synthetic(4) ‖ n(4) ‖ n × tag(32).
 var accountMagic = [4]byte{'p', 'h', 'a', 1}
 
-const accountFixed = 4 + 32 + 2 + 2 + 8 + 4 + 4
+const accountFixed = 4 + 32 + 2 + 2 + 8 + 4 + 4 + 4
 
 // MaxAccountSize is the largest encoded account (a full repeat set).
 const MaxAccountSize = accountFixed + MaxSeen*32
@@ -182,6 +203,7 @@ func (a *Account) MarshalBinary() ([]byte, error) {
 	out = binary.BigEndian.AppendUint16(out, uint16(a.params.T))
 	out = binary.BigEndian.AppendUint16(out, uint16(a.params.S))
 	out = binary.BigEndian.AppendUint64(out, math.Float64bits(a.rate))
+	out = binary.BigEndian.AppendUint32(out, a.epoch)
 	out = binary.BigEndian.AppendUint32(out, uint32(a.synthetic))
 	out = binary.BigEndian.AppendUint32(out, uint32(len(a.order)))
 	for _, t := range a.order {
@@ -203,8 +225,9 @@ func ParseAccount(b []byte) (*Account, error) {
 	copy(a.seed[:], b[4:36])
 	a.params = phm.Params{T: int(binary.BigEndian.Uint16(b[36:])), S: int(binary.BigEndian.Uint16(b[38:]))}
 	a.rate = math.Float64frombits(binary.BigEndian.Uint64(b[40:]))
-	a.synthetic = int(binary.BigEndian.Uint32(b[48:]))
-	n := int(binary.BigEndian.Uint32(b[52:]))
+	a.epoch = binary.BigEndian.Uint32(b[48:])
+	a.synthetic = int(binary.BigEndian.Uint32(b[52:]))
+	n := int(binary.BigEndian.Uint32(b[56:]))
 	if err := a.params.Validate(); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrAccount, err)
 	}

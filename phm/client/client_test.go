@@ -262,3 +262,28 @@ func FuzzParseAccount(f *testing.F) {
 		}
 	})
 }
+
+// TestRotate checks a new epoch has new secrets, no synthetic count and an
+// empty repeat set, and survives encoding.
+func TestRotate(t *testing.T) {
+	a, _ := NewAccount(rand.Reader, phm.Params{T: 2, S: 3}, 1)
+	tbl := phmtest.NewTable(t)
+	review := phmtest.ReviewKey(t).PublicKey()
+	c, _ := Prepare(picture(t, 4), hashing.Limits{})
+	for range 5 {
+		_, _ = a.NewVoucher(tbl, review, c, "", rand.Reader)
+	}
+	id := [phm.IDSize]byte{1}
+	share := a.share(id)
+	if err := a.Rotate(rand.Reader); err != nil {
+		t.Fatal(err)
+	}
+	if a.Epoch() != 1 || a.synthetic != 0 || len(a.order) != 0 || a.repeats(c) || a.share(id) == share {
+		t.Fatalf("rotated account: epoch %d, synthetic %d, seen %d", a.Epoch(), a.synthetic, len(a.order))
+	}
+	b, _ := a.MarshalBinary()
+	back, err := ParseAccount(b)
+	if err != nil || back.Epoch() != 1 || back.share(id) != a.share(id) {
+		t.Fatalf("rotated account did not survive encoding: %v", err)
+	}
+}

@@ -31,7 +31,7 @@ func (a *Account) NewVoucher(tbl phm.Table, review hpke.PublicKey, c *Content, r
 	if len(ref) > phm.MaxRefLen {
 		return nil, fmt.Errorf("phm: attachment reference is %d bytes, over %d", len(ref), phm.MaxRefLen)
 	}
-	var v phm.Voucher
+	v := phm.Voucher{Epoch: a.epoch}
 	if _, err := io.ReadFull(rng, v.ID[:]); err != nil {
 		return nil, fmt.Errorf("read randomness: %w", err)
 	}
@@ -111,7 +111,7 @@ func (a *Account) NewVoucher(tbl phm.Table, review hpke.PublicKey, c *Content, r
 	if err != nil {
 		return nil, err
 	}
-	v.Header = phm.Seal(kimg, hb, phm.HeaderAAD(v.ID))
+	v.Header = phm.Seal(kimg, hb, phm.HeaderAAD(v.Epoch, v.ID))
 	out, err := v.MarshalBinary()
 	if err != nil {
 		return nil, err

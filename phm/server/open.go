@@ -37,8 +37,9 @@ func NewOpener(alpha group.Scalar, p phm.Params) (*Opener, error) {
 	return &Opener{alpha: alpha.Copy(), params: p}, nil
 }
 
-// Positive is an opened voucher: its id and header.
+// Positive is an opened voucher: its account epoch, id and header.
 type Positive struct {
+	Epoch  uint32
 	ID     [phm.IDSize]byte
 	Header *phm.Header
 }
@@ -57,7 +58,7 @@ func (o *Opener) Open(b []byte) (*Positive, bool, error) {
 			if err != nil {
 				return nil, false, err
 			}
-			return &Positive{ID: v.ID, Header: h}, true, nil
+			return &Positive{Epoch: v.Epoch, ID: v.ID, Header: h}, true, nil
 		}
 	}
 	return nil, false, nil
@@ -82,7 +83,7 @@ func (o *Opener) openElement(v *phm.Voucher, i int) (*phm.Header, bool, error) {
 		if err != nil {
 			continue
 		}
-		hb, err := phm.Open(kimg, v.Header, phm.HeaderAAD(v.ID))
+		hb, err := phm.Open(kimg, v.Header, phm.HeaderAAD(v.Epoch, v.ID))
 		if err != nil {
 			continue // an element whose header does not follow is junk
 		}

@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"image"
 	"image/jpeg"
 	"testing"
@@ -383,5 +384,39 @@ func TestWrongTableNeverOpens(t *testing.T) {
 	}
 	if _, ok, _ := f.opener.Open(v); !ok {
 		t.Fatal("did not open with its own table")
+	}
+}
+
+// TestEpochsKeptApart: matches from two epochs of one account never add
+// up: t real in the old epoch and one in the new recover nothing; the new
+// epoch recovers on its own t+1 and reveals only its own items.
+func TestEpochsKeptApart(t *testing.T) {
+	p := phm.Params{T: 2, S: 3}
+	data, keys := listedImages(t, 2*p.T+1, 200)
+	f, s := newFixture(t, p, 0, keys...)
+	s.Banks, s.Respond = &banks{}, &responder{}
+	ctx := context.Background()
+	submit := func(d []byte) *Result {
+		res, err := s.Submit(ctx, "u", f.voucher(t, s, prepare(t, d)))
+		if err != nil || !res.Opened {
+			t.Fatalf("submit: %+v, %v", res, err)
+		}
+		return res
+	}
+	for _, d := range data[:p.T] {
+		submit(d)
+	}
+	if err := f.acct.Rotate(rand.Reader); err != nil || f.acct.Epoch() != 1 {
+		t.Fatalf("rotate: %v, epoch %d", err, f.acct.Epoch())
+	}
+	if res := submit(data[p.T]); res.Recovered || res.Epoch != 1 || res.Positives != 1 {
+		t.Fatalf("old and new epochs added up: %+v", res)
+	}
+	var last *Result
+	for _, d := range data[p.T+1:] {
+		last = submit(d)
+	}
+	if !last.Recovered || len(last.Revealed) != p.T+1 {
+		t.Fatalf("new epoch: recovered %v, revealed %d", last.Recovered, len(last.Revealed))
 	}
 }

@@ -35,7 +35,15 @@ type Service struct {
 	Logger  *slog.Logger // nil: discard
 
 	mu       sync.Mutex
-	accounts map[string]*Account
+	accounts map[accountEpoch]*Account
+}
+
+// accountEpoch names one account's state for one epoch: each epoch has
+// its own account key, polynomial and DHF key, so their positives never
+// mix.
+type accountEpoch struct {
+	account string
+	epoch   uint32
 }
 
 // Result is what one voucher did to its account. It goes to the service's
@@ -43,7 +51,10 @@ type Service struct {
 type Result struct {
 	// Opened is whether an element opened (a match or a synthetic voucher).
 	Opened bool
-	// Positives is the account's count of opened vouchers so far.
+	// Epoch is the account epoch of an opened voucher.
+	Epoch int64
+	// Positives is the count of the account's opened vouchers so far in
+	// the voucher's epoch (0 when the voucher did not open).
 	Positives int
 	// Recovered is whether the account key is recovered.
 	Recovered bool
@@ -68,10 +79,10 @@ func (s *Service) logger() *slog.Logger {
 	return s.Logger
 }
 
-// account returns the state of one account, creating it.
-func (s *Service) account(id string) *Account {
+// account returns the state of one account and epoch, creating it.
+func (s *Service) account(id accountEpoch) *Account {
 	if s.accounts == nil {
-		s.accounts = map[string]*Account{}
+		s.accounts = map[accountEpoch]*Account{}
 	}
 	a := s.accounts[id]
 	if a == nil {
@@ -89,18 +100,17 @@ func (s *Service) Submit(ctx context.Context, account string, voucher []byte) (*
 		return nil, vigil.Errorf(vigil.EINVALID, "%v", err)
 	}
 	res := &Result{Opened: ok}
-	var sealed []Sealed
-	s.mu.Lock()
-	// Only an account with a positive gets state: vouchers that open
-	// nothing leave none.
-	if a := s.accounts[account]; a != nil || ok {
-		if ok {
-			a = s.account(account)
-			a.Add(p)
-			sealed, err = a.TryRecover()
-		}
-		res.Positives, res.Recovered = a.Positives(), a.Recovered()
+	if !ok {
+		// A voucher that opens nothing leaves no state and says nothing
+		// about its account.
+		return res, nil
 	}
+	res.Epoch = int64(p.Epoch)
+	s.mu.Lock()
+	a := s.account(accountEpoch{account, p.Epoch})
+	a.Add(p)
+	sealed, err := a.TryRecover()
+	res.Positives, res.Recovered = a.Positives(), a.Recovered()
 	s.mu.Unlock()
 	if err != nil {
 		return nil, fmt.Errorf("recover account: %w", err)
@@ -123,7 +133,7 @@ func (s *Service) Submit(ctx context.Context, account string, voucher []byte) (*
 		return res, err
 	}
 	if len(res.Confirmed) > 0 && s.Respond != nil {
-		res.Outcome = s.respond(ctx, account, res.Confirmed)
+		res.Outcome = s.respond(ctx, account, p.Epoch, res.Confirmed)
 	}
 	return res, nil
 }
@@ -177,10 +187,10 @@ func (s *Service) Check(ctx context.Context, payloads []*phm.Payload) ([]Confirm
 	return out, nil
 }
 
-// respond opens one case for the account's confirmed items: one content
-// reference for the account, one match result per item, and the first
-// item's derivative as the case media.
-func (s *Service) respond(ctx context.Context, account string, confirmed []Confirmed) *vigil.Outcome {
+// respond opens one case for the account's confirmed items of an epoch:
+// one content reference for the account and epoch, one match result per
+// item, and the first item's derivative as the case media.
+func (s *Service) respond(ctx context.Context, account string, epoch uint32, confirmed []Confirmed) *vigil.Outcome {
 	results := make([]vigil.MatchResult, len(confirmed))
 	for i, c := range confirmed {
 		results[i] = c.Result
@@ -189,7 +199,7 @@ func (s *Service) respond(ctx context.Context, account string, confirmed []Confi
 	ref := vigil.ContentRef{
 		SHA256:    hex.EncodeToString(first.SHA256[:]),
 		MediaType: "image/jpeg",
-		ContentID: "phm:" + account,
+		ContentID: fmt.Sprintf("phm:%s/%d", account, epoch),
 		UserID:    account,
 	}
 	return s.Respond.Match(ctx, ref, results, func() ([]byte, error) { return first.Derivative, nil })
