@@ -2,7 +2,6 @@ package pdq
 
 import (
 	"math"
-	"slices"
 )
 
 // dctMatrix is the 16×64 DCT-II basis without the DC row, as the reference
@@ -76,10 +75,7 @@ func abs(x int) int {
 // bitsAboveMedian sets bit k = 16i+j iff b[i][j] is strictly greater than
 // the lower median (the 128th smallest value), as Torben's median does.
 func bitsAboveMedian(b *[16 * 16]float32) Hash {
-	var sorted [256]float32
-	copy(sorted[:], b[:])
-	slices.Sort(sorted[:])
-	median := sorted[127]
+	median := median(b)
 	var h Hash
 	for k, v := range b {
 		if v > median {

@@ -49,7 +49,7 @@ func NewMain() *Main {
 }
 
 // commands are the subcommands, for dispatch and for "vigil help TOPIC".
-var commands = []string{"audit", "bank", "bench", "classify", "eval", "feed", "grooming", "hash", "hold", "init", "key", "match", "report", "rules", "scan", "serve", "version"}
+var commands = []string{"audit", "bank", "bench", "classify", "eval", "feed", "grooming", "hash", "hold", "init", "key", "match", "phm", "report", "rules", "scan", "serve", "version"}
 
 // Run runs a command line and returns its error: nil also when help was
 // asked for and printed, a *usageError for a mistake in the command line.
@@ -107,6 +107,8 @@ func (m *Main) run(ctx context.Context, args []string) error {
 		return (&GroomingCommand{m}).Run(ctx, args)
 	case "rules":
 		return (&RulesCommand{m}).Run(ctx, args)
+	case "phm":
+		return (&PHMCommand{Main: m}).Run(ctx, args)
 	case "report":
 		return (&ReportCommand{m}).Run(ctx, args)
 	case "eval":
@@ -136,6 +138,7 @@ Commands:
 	init      create a data directory: the embedded store the commands below use
 	key       create, list and revoke API keys
 	match     hash files and match them against the local banks
+	phm       private hash matching by hand: make vouchers as a device would, open them as the service would
 	report    render an incident as an NCMEC CyberTipline report, validated (report render --incident N)
 	rules     check a rules file (rules check FILE)
 	scan      sweep directories for known content, resumably, locally or via a server

@@ -139,6 +139,10 @@ func TestEveryNumericFlagIsRanged(t *testing.T) {
 			lines = append(lines, []string{"grooming", "score"})
 		case "rules":
 			lines = append(lines, []string{"rules", "check"})
+		case "phm":
+			for _, sub := range []string{"keygen", "account", "voucher", "open"} {
+				lines = append(lines, []string{"phm", sub})
+			}
 		case "report":
 			lines = append(lines, []string{"report", "render"}, []string{"report", "submit"})
 		default:

@@ -1,0 +1,104 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"image"
+	"image/color"
+	"image/png"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/cloudflare/circl/group"
+
+	"github.com/vigil-oss/vigil/phm"
+	"github.com/vigil-oss/vigil/phm/client"
+	"github.com/vigil-oss/vigil/phm/phmtest"
+)
+
+// testTables stands in for phm/table's files: every directory is one
+// in-memory table.
+type testTables struct{ t *phmtest.Table }
+
+func (tt testTables) Table(string) (phm.Table, error)    { return tt.t, nil }
+func (tt testTables) Alpha(string) (group.Scalar, error) { return tt.t.Alpha, nil }
+
+func runPHM(t *testing.T, tables phmTables, args ...string) (string, string, error) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	m := &Main{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errOut, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	err := (&PHMCommand{Main: m, tables: tables}).Run(context.Background(), args)
+	return out.String(), errOut.String(), err
+}
+
+// TestPHMVoucherOpen runs the CLI round trip with t = 2: three listed
+// images and one unlisted one are vouchered; open reports four vouchers,
+// three positives, the account recovered and the three revealed images.
+func TestPHMVoucherOpen(t *testing.T) {
+	dir := t.TempDir()
+	var listed []phm.Key
+	var images []string
+	for i := range 4 {
+		img := image.NewRGBA(image.Rect(0, 0, 70, 70))
+		for y := range 70 {
+			for x := range 70 {
+				img.Set(x, y, color.RGBA{uint8(x * (i + 2)), uint8(y * 3), uint8(i * 60), 255})
+			}
+		}
+		var buf bytes.Buffer
+		_ = png.Encode(&buf, img)
+		path := filepath.Join(dir, "img"+string(rune('a'+i))+".png")
+		if err := os.WriteFile(path, buf.Bytes(), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		images = append(images, path)
+		if i < 3 {
+			keys, err := client.Keys(buf.Bytes())
+			if err != nil {
+				t.Fatal(err)
+			}
+			listed = append(listed, keys[0])
+		}
+	}
+	tables := testTables{phmtest.NewTable(t, listed...)}
+	keys, acct, vouchers := filepath.Join(dir, "keys"), filepath.Join(dir, "acct"), filepath.Join(dir, "v")
+	if _, e, err := runPHM(t, tables, "keygen", "--out", keys); err != nil {
+		t.Fatalf("keygen: %v %s", err, e)
+	}
+	if _, e, err := runPHM(t, tables, "account", "--out", acct, "--threshold", "2", "--capacity", "4"); err != nil {
+		t.Fatalf("account: %v %s", err, e)
+	}
+	before, _ := os.ReadFile(acct)
+	out, e, err := runPHM(t, tables, append([]string{"voucher", "--table", "t", "--account", acct, "--review-pub", filepath.Join(keys, "review.pub"), "--out", vouchers}, images...)...)
+	if err != nil {
+		t.Fatalf("voucher: %v %s", err, e)
+	}
+	if strings.Count(out, ".voucher\n") != 4 {
+		t.Fatalf("voucher printed %q", out)
+	}
+	if after, _ := os.ReadFile(acct); bytes.Equal(before, after) {
+		t.Fatal("the account state was not saved")
+	}
+	files, _ := filepath.Glob(filepath.Join(vouchers, "*.voucher"))
+	size := phm.Params{T: 2, S: 4}.VoucherSize()
+	for _, f := range files {
+		if st, _ := os.Stat(f); st.Size() != int64(size) {
+			t.Fatalf("%s is %d bytes, want %d", f, st.Size(), size)
+		}
+	}
+	out, e, err = runPHM(t, tables, append([]string{"open", "--table", "t", "--review-key", filepath.Join(keys, "review.key"), "--account-id", "u1", "--threshold", "2", "--capacity", "4"}, files...)...)
+	if err != nil {
+		t.Fatalf("open: %v %s", err, e)
+	}
+	if !strings.HasPrefix(out, "account u1 epoch 0: 4 vouchers, 3 positives, threshold 2, recovered true, revealed 3\n") || strings.Count(out, "revealed ") != 4 || strings.Contains(out, "imgd.png") {
+		t.Fatalf("open printed %q", out)
+	}
+	// Without phm/table the commands say so.
+	if _, _, err := runPHM(t, nil, "open", "--table", "t", "--review-key", "k", files[0]); err == nil || !strings.Contains(err.Error(), "phm/table") {
+		t.Fatalf("open without tables: %v", err)
+	}
+}

@@ -1,0 +1,195 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"image"
+	"image/color"
+	"image/png"
+	mrand "math/rand/v2"
+	"testing"
+
+	vigil "github.com/vigil-oss/vigil"
+	"github.com/vigil-oss/vigil/hashing"
+	"github.com/vigil-oss/vigil/matcher"
+	"github.com/vigil-oss/vigil/pdq"
+	"github.com/vigil-oss/vigil/phm"
+	"github.com/vigil-oss/vigil/phm/client"
+	"github.com/vigil-oss/vigil/phm/phmtest"
+	"github.com/vigil-oss/vigil/respond"
+)
+
+// The service's collaborators in production.
+var (
+	_ vigil.MatchService = (*matcher.Matcher)(nil)
+	_ Responder          = (*respond.Service)(nil)
+)
+
+// picture is a benign generated image: a gradient with a dozen coloured
+// discs and bars placed by seed, so different seeds give unrelated PDQ
+// hashes of good quality.
+func picture(seed, side int) *image.RGBA {
+	r := mrand.New(mrand.NewPCG(uint64(seed), 7))
+	img := image.NewRGBA(image.Rect(0, 0, side, side))
+	for y := range side {
+		for x := range side {
+			img.Set(x, y, color.RGBA{uint8(x * 255 / side), uint8(y * 255 / side), 128, 255})
+		}
+	}
+	for range 12 {
+		c := color.RGBA{uint8(r.IntN(256)), uint8(r.IntN(256)), uint8(r.IntN(256)), 255}
+		cx, cy, rad := r.IntN(side), r.IntN(side), 4+r.IntN(side/4)
+		disc := r.IntN(2) == 0
+		for y := max(0, cy-rad); y < min(side, cy+rad); y++ {
+			for x := max(0, cx-rad); x < min(side, cx+rad); x++ {
+				if !disc || (x-cx)*(x-cx)+(y-cy)*(y-cy) <= rad*rad {
+					img.Set(x, y, c)
+				}
+			}
+		}
+	}
+	return img
+}
+
+func pngBytes(tb testing.TB, img image.Image) []byte {
+	tb.Helper()
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, img); err != nil {
+		tb.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func prepare(tb testing.TB, data []byte) *client.Content {
+	tb.Helper()
+	c, err := client.Prepare(data, hashing.Limits{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return c
+}
+
+func sha256Key(tb testing.TB, data []byte) phm.Key {
+	tb.Helper()
+	keys, err := client.Keys(data)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return keys[0] // SHA-256 comes first
+}
+
+func pdqOf(tb testing.TB, img image.Image) pdq.Hash {
+	tb.Helper()
+	h, q := pdq.NewHasher(pdq.Full).Hash(img)
+	if q < pdq.MinQuality {
+		tb.Fatalf("test picture has quality %d", q)
+	}
+	return h
+}
+
+func pdqKey(h pdq.Hash) phm.Key {
+	k, _ := phm.NewKey(phm.FamilyPDQ, h[:])
+	return k
+}
+
+// fixture is a table, a review key, an opener and an account.
+type fixture struct {
+	tbl    *phmtest.Table
+	opener *Opener
+	acct   *client.Account
+	p      phm.Params
+}
+
+func newFixture(tb testing.TB, p phm.Params, rate float64, keys ...phm.Key) (*fixture, *Service) {
+	tb.Helper()
+	tbl := phmtest.NewTable(tb, keys...)
+	review := phmtest.ReviewKey(tb)
+	o, err := NewOpener(tbl.Alpha, p)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	acct, err := client.NewAccount(rand.Reader, p, rate)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return &fixture{tbl: tbl, opener: o, acct: acct, p: p}, &Service{Opener: o, Review: review}
+}
+
+func (f *fixture) voucher(tb testing.TB, s *Service, c *client.Content) []byte {
+	tb.Helper()
+	v, err := f.acct.NewVoucher(f.tbl, s.Review.PublicKey(), c, "att-1", rand.Reader)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if len(v) != f.p.VoucherSize() {
+		tb.Fatalf("voucher is %d bytes, want %d", len(v), f.p.VoucherSize())
+	}
+	return v
+}
+
+// opens counts the elements of a voucher that open.
+func (f *fixture) opens(tb testing.TB, b []byte) int {
+	tb.Helper()
+	v, err := phm.ParseVoucher(b, f.p)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	n := 0
+	for i := range v.Elements {
+		_, ok, err := f.opener.openElement(v, i)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if ok {
+			n++
+		}
+	}
+	return n
+}
+
+// banks is a plaintext PDQ matcher over a list, for the second check.
+type banks struct{ list []pdq.Hash }
+
+func (b *banks) Lookup(_ context.Context, signals []vigil.Signal, _ vigil.MatchOptions) ([]vigil.MatchResult, error) {
+	out := make([]vigil.MatchResult, len(signals))
+	for i, s := range signals {
+		out[i].Signal = s
+		h, err := pdq.ParseHash(s.Value)
+		if err != nil {
+			return nil, err
+		}
+		for j, e := range b.list {
+			if d := pdq.Distance(h, e); d <= 40 { // wider than 31, to check the service cuts at 31
+				out[i].Matches = append(out[i].Matches, vigil.Match{Bank: "known", EntryID: int64(j + 1), SignalType: vigil.SignalPDQ, Value: e.String(), Distance: d})
+			}
+		}
+	}
+	return out, nil
+}
+
+func (b *banks) Status() vigil.IndexStatus { return vigil.IndexStatus{} }
+
+// responder records what the service hands to the detection flow.
+type responder struct {
+	refs    []vigil.ContentRef
+	results [][]vigil.MatchResult
+	media   [][]byte
+}
+
+func (r *responder) Match(_ context.Context, ref vigil.ContentRef, results []vigil.MatchResult, media func() ([]byte, error)) *vigil.Outcome {
+	r.refs = append(r.refs, ref)
+	r.results = append(r.results, results)
+	m, _ := media()
+	r.media = append(r.media, m)
+	return &vigil.Outcome{}
+}
+
+func newAccount(tb testing.TB, p phm.Params) *client.Account {
+	tb.Helper()
+	a, err := client.NewAccount(rand.Reader, p, 0)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return a
+}

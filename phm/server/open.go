@@ -1,0 +1,220 @@
+// Package server is the service side of private hash matching (docs
+// e2ee.md §5.4): it opens the outer layer of the vouchers whose image
+// matched the table, keeps each account's positives, finds the real ones
+// with the detectable hash once there are more than t, recovers the
+// account key from their Shamir shares and opens the inner payloads of
+// those, and only those. Non-matching vouchers never open, before or after
+// the threshold.
+package server
+
+import (
+	"crypto/hpke"
+	"errors"
+	"fmt"
+
+	"github.com/cloudflare/circl/group"
+	"github.com/cloudflare/circl/secretsharing"
+
+	"github.com/vigil-oss/vigil/phm"
+	"github.com/vigil-oss/vigil/phm/dhf"
+)
+
+// Opener opens vouchers' outer layers with the table's blinding scalar α.
+type Opener struct {
+	alpha  group.Scalar
+	params phm.Params
+}
+
+// NewOpener returns an opener for vouchers made under p against a table
+// blinded with alpha.
+func NewOpener(alpha group.Scalar, p phm.Params) (*Opener, error) {
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	if alpha == nil || alpha.IsZero() {
+		return nil, errors.New("phm: zero blinding scalar")
+	}
+	return &Opener{alpha: alpha.Copy(), params: p}, nil
+}
+
+// Positive is an opened voucher: its account epoch, id and header.
+type Positive struct {
+	Epoch  uint32
+	ID     [phm.IDSize]byte
+	Header *phm.Header
+}
+
+// Open parses a voucher and tries its elements: R = α·Q, then each way's
+// AEAD under WayKey(R, Q). It returns the positive and true when an
+// element opens (a match or a synthetic voucher; the two look alike),
+// false when none does. The error is for bytes that are not a voucher.
+func (o *Opener) Open(b []byte) (*Positive, bool, error) {
+	v, err := phm.ParseVoucher(b, o.params)
+	if err != nil {
+		return nil, false, err
+	}
+	for i := range v.Elements {
+		if h, ok, err := o.openElement(v, i); err != nil || ok {
+			if err != nil {
+				return nil, false, err
+			}
+			return &Positive{Epoch: v.Epoch, ID: v.ID, Header: h}, true, nil
+		}
+	}
+	return nil, false, nil
+}
+
+// openElement tries element i of v: R = α·Q, then each way's AEAD under
+// WayKey(R, Q), then the header under the k_img that came out.
+func (o *Opener) openElement(v *phm.Voucher, i int) (*phm.Header, bool, error) {
+	e := &v.Elements[i]
+	qb := e[:phm.ElementSize]
+	q := phm.Group.NewElement()
+	if q.UnmarshalBinary(qb) != nil {
+		return nil, false, nil // not a point: cannot open, like any non-match
+	}
+	rb, err := phm.Group.NewElement().Mul(q, o.alpha).MarshalBinaryCompress()
+	if err != nil {
+		return nil, false, fmt.Errorf("encode point: %w", err)
+	}
+	for w := range phm.Ways {
+		ct := e[phm.ElementSize+w*phm.WaySize : phm.ElementSize+(w+1)*phm.WaySize]
+		kimg, err := phm.Open(phm.WayKey(rb, qb, w, v.ID), ct, v.ID[:])
+		if err != nil {
+			continue
+		}
+		hb, err := phm.Open(kimg, v.Header, phm.HeaderAAD(v.Epoch, v.ID))
+		if err != nil {
+			continue // an element whose header does not follow is junk
+		}
+		h, err := phm.ParseHeader(hb, o.params)
+		if err != nil {
+			return nil, false, err
+		}
+		return h, true, nil
+	}
+	return nil, false, nil
+}
+
+// Account is the service's state for one account: its positives, and once
+// recovered, the account key. Its memory is bounded: before recovery it
+// holds at most T+S+1 positives (more than an honest device ever sends
+// before its threshold), after recovery none (each is revealed or dropped
+// as it arrives).
+type Account struct {
+	params    phm.Params
+	positives []*Positive // pending: not yet revealed or dropped
+	count     int         // positives ever added
+	ids       map[[phm.IDSize]byte]bool
+	key       []byte // K_acct once recovered
+}
+
+// NewAccount returns an empty account under p.
+func NewAccount(p phm.Params) *Account {
+	return &Account{params: p, ids: map[[phm.IDSize]byte]bool{}}
+}
+
+// Add records a positive and reports whether it counted. It does not for
+// a voucher id seen before (a replayed voucher must not count twice, nor
+// give Shamir a duplicate), nor past T+S+1 positives before recovery: an
+// honest device sends at most S synthetic and, before its threshold, T
+// real ones, and more than S non-real points would let the DHF find junk.
+// (A device that floods its own account only hides itself, which a
+// modified client can do anyway by sending nothing.)
+func (a *Account) Add(p *Positive) bool {
+	if p == nil || a.ids[p.ID] || len(p.Header.DHF) != 1+a.params.S {
+		return false
+	}
+	if a.key == nil && len(a.positives) > a.params.T+a.params.S {
+		return false
+	}
+	a.ids[p.ID] = true
+	a.positives = append(a.positives, p)
+	a.count++
+	return true
+}
+
+// Positives is the number of positives, real and synthetic.
+func (a *Account) Positives() int { return a.count }
+
+// Recovered reports whether the account key has been recovered.
+func (a *Account) Recovered() bool { return a.key != nil }
+
+// Sealed is the inner payload of a real positive, still HPKE-sealed to the
+// review service.
+type Sealed struct {
+	ID      [phm.IDSize]byte
+	Payload []byte
+}
+
+// TryRecover runs DHF detection over the positives and, when more than T
+// are real, recovers K_acct from their shares and returns the sealed
+// payloads of the real positives not returned before. Below the threshold
+// it returns nothing and learns nothing. A synthetic positive's payload
+// never opens (its inner layer is random), so it is never returned.
+func (a *Account) TryRecover() ([]Sealed, error) {
+	if a.key == nil {
+		if len(a.positives) <= a.params.T {
+			return nil, nil
+		}
+		pts := make([][]uint64, len(a.positives))
+		for i, p := range a.positives {
+			pts[i] = p.Header.DHF
+		}
+		found, err := dhf.Detect(pts, a.params.S, a.params.T)
+		if err != nil {
+			return nil, err
+		}
+		if len(found) <= a.params.T {
+			return nil, nil
+		}
+		shares := make([]secretsharing.Share, 0, len(found))
+		for _, i := range found {
+			p := a.positives[i]
+			id, v := phm.Group.NewScalar(), phm.Group.NewScalar()
+			if id.UnmarshalBinary(phm.ShareID(p.ID)) != nil || v.UnmarshalBinary(p.Header.Share[:]) != nil {
+				continue
+			}
+			shares = append(shares, secretsharing.Share{ID: id, Value: v})
+		}
+		k, err := secretsharing.Recover(uint(a.params.T), shares)
+		if err != nil {
+			return nil, nil // too few well-formed shares: not recovered
+		}
+		kb, err := k.MarshalBinary()
+		if err != nil {
+			return nil, fmt.Errorf("encode account key: %w", err)
+		}
+		// The key is right iff it opens the real positives' inner layers;
+		// keep it only then (a share could be junk that passed the DHF).
+		opened := 0
+		for _, i := range found {
+			if _, err := phm.Open(phm.InnerKey(kb, a.positives[i].ID), a.positives[i].Header.Inner, a.positives[i].ID[:]); err == nil {
+				opened++
+			}
+		}
+		if opened <= a.params.T {
+			return nil, nil
+		}
+		a.key = kb
+	}
+	var out []Sealed
+	for _, p := range a.positives {
+		sealed, err := phm.Open(phm.InnerKey(a.key, p.ID), p.Header.Inner, p.ID[:])
+		if err != nil {
+			continue // synthetic: stays sealed, and is dropped
+		}
+		out = append(out, Sealed{ID: p.ID, Payload: sealed})
+	}
+	a.positives = nil
+	return out, nil
+}
+
+// OpenPayload opens a sealed payload with the review service's HPKE key.
+func OpenPayload(review hpke.PrivateKey, s Sealed) (*phm.Payload, error) {
+	plain, err := hpke.Open(review, phm.InnerKDF, phm.InnerAEAD, phm.InnerInfo(s.ID), s.Payload)
+	if err != nil {
+		return nil, fmt.Errorf("open payload: %w", err)
+	}
+	return phm.ParsePayload(plain)
+}
