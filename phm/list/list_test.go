@@ -178,8 +178,8 @@ func TestSelectNegativeBanks(t *testing.T) {
 	near, far := flip(base, 6, 1), flip(base, 20, 2)
 	f.add("neg", vigil.SignalPDQ, hx(base[:]), "local", "")
 	f.add("neg", vigil.SignalSHA256, sha256v(7), "local", "")
-	f.both(vigil.SignalPDQ, hx(near[:]))  // within the negative bank's 10
-	f.both(vigil.SignalPDQ, hx(far[:]))   // outside it (inside the default 31)
+	f.both(vigil.SignalPDQ, hx(near[:]))   // within the negative bank's 10
+	f.both(vigil.SignalPDQ, hx(far[:]))    // outside it (inside the default 31)
 	f.both(vigil.SignalSHA256, sha256v(7)) // exactly negative
 	f.both(vigil.SignalSHA256, sha256v(8))
 	r := mustSelect(t, f, Options{}, nil)
