@@ -49,7 +49,7 @@ func NewMain() *Main {
 }
 
 // commands are the subcommands, for dispatch and for "vigil help TOPIC".
-var commands = []string{"audit", "bank", "eval", "feed", "grooming", "hash", "init", "key", "match", "report", "rules", "scan", "serve", "version"}
+var commands = []string{"audit", "bank", "eval", "feed", "grooming", "hash", "init", "key", "match", "phm", "report", "rules", "scan", "serve", "version"}
 
 // Run runs a command line and returns its error: nil also when help was
 // asked for and printed, a *usageError for a mistake in the command line.
@@ -105,6 +105,8 @@ func (m *Main) run(ctx context.Context, args []string) error {
 		return (&ReportCommand{m}).Run(ctx, args)
 	case "eval":
 		return (&EvalCommand{m}).Run(ctx, args)
+	case "phm":
+		return (&PHMTableCommand{m}).Run(ctx, args)
 	}
 	return &usageError{msg: fmt.Sprintf("unknown command %q", cmd), usage: m.usage}
 }
@@ -127,6 +129,7 @@ Commands:
 	init      create a data directory: the embedded store the commands below use
 	key       create, list and revoke API keys
 	match     hash files and match them against the local banks
+	phm       private hash matching for E2EE messaging: build and verify the blinded table
 	report    render an incident as an NCMEC CyberTipline report, validated (report render --incident N)
 	rules     check a rules file (rules check FILE)
 	scan      sweep directories for known content, resumably, locally or via a server

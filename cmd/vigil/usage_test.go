@@ -129,6 +129,10 @@ func TestEveryNumericFlagIsRanged(t *testing.T) {
 			}
 		case "eval":
 			lines = append(lines, []string{"eval", "grooming"})
+		case "phm":
+			for _, sub := range phmTableSubcommands {
+				lines = append(lines, []string{"phm", sub})
+			}
 		case "grooming":
 			lines = append(lines, []string{"grooming", "score"})
 		case "rules":
