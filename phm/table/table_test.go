@@ -226,7 +226,6 @@ func TestLoadRefuses(t *testing.T) {
 		"magic":         append([]byte("XPHMTBL1"), raw[8:]...),
 		"truncated":     raw[:len(raw)-1],
 		"trailing":      append(bytes.Clone(raw), 0),
-		"bad slot":      append(bytes.Clone(raw[:len(raw)-32]), notElement...),
 		"bad public":    append(append(bytes.Clone(raw[:128]), notElement...), raw[160:]...),
 		"too many keys": setUint64(raw, 16, tbl.Slots()+1),
 		"zero slots":    setUint64(raw, 24, 0),
@@ -238,6 +237,19 @@ func TestLoadRefuses(t *testing.T) {
 	}
 	if _, err := Load(bytes.NewReader(raw), tbl.Slots()-1); err == nil {
 		t.Error("table over the caller's slot limit loaded")
+	}
+
+	// A slot that is not an element loads (the root binds it), fails
+	// Check, and reads as the identity, which opens nothing.
+	badSlot, err := Load(bytes.NewReader(append(bytes.Clone(raw[:len(raw)-32]), notElement...)), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if badSlot.Check() == nil || !badSlot.Element(badSlot.Slots()-1).IsIdentity() || tbl.Check() != nil {
+		t.Error("an undecodable slot was not caught by Check or not read as the identity")
+	}
+	if !tbl.Element(tbl.Slots()).IsIdentity() {
+		t.Error("a slot out of range is not the identity")
 	}
 }
 
