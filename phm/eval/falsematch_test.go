@@ -81,6 +81,9 @@ func corpus(tb testing.TB) []corpusImage {
 		return nil
 	})
 	gen := 400
+	if testing.Short() {
+		gen = 100
+	}
 	if s := os.Getenv("VIGIL_PHM_EVAL_IMAGES"); s != "" {
 		if n, err := strconv.Atoi(s); err == nil && n >= 0 && n <= 1_000_000 {
 			gen = n
@@ -123,6 +126,9 @@ func corpus(tb testing.TB) []corpusImage {
 // the harness works: every listed image opens, at most one element each.
 func TestFalseMatchRate(t *testing.T) {
 	n := 10000
+	if testing.Short() {
+		n = 2000
+	}
 	if s := os.Getenv("VIGIL_PHM_EVAL_N"); s != "" {
 		var err error
 		if n, err = strconv.Atoi(s); err != nil || n < 1 || n > 5_000_000 {
