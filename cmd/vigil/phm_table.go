@@ -501,6 +501,7 @@ type phmState struct {
 	Size    int64  `json:"size"`
 	Hash    string `json:"hash"`
 	Version uint64 `json:"version"`
+	Root    string `json:"root,omitempty"`
 }
 
 func (c *PHMTableCommand) verifyTable(fs *flagSet, args []string) error {
@@ -570,6 +571,13 @@ func (c *PHMTableCommand) verifyTable(fs *flagSet, args []string) error {
 				return fmt.Errorf("state %s: not a checkpoint of log %q", *stateFile, v.Origin)
 			}
 			st = translog.State{Checkpoint: translog.Checkpoint{Origin: ps.Origin, Tree: tlog.Tree{N: ps.Size, Hash: h}}, Version: ps.Version}
+			if ps.Root != "" {
+				r, err := hex.DecodeString(ps.Root)
+				if err != nil || len(r) != 32 {
+					return fmt.Errorf("state %s: bad root", *stateFile)
+				}
+				st.Root = [32]byte(r)
+			}
 		}
 	}
 	b, err := readBundle(dir)
@@ -616,7 +624,7 @@ func (c *PHMTableCommand) verifyTable(fs *flagSet, args []string) error {
 		return fmt.Errorf("table refused: %s", vigil.ErrorMessage(err))
 	}
 	if *stateFile != "" {
-		js, _ := json.Marshal(phmState{Origin: next.Checkpoint.Origin, Size: next.Checkpoint.N, Hash: next.Checkpoint.Hash.String(), Version: next.Version})
+		js, _ := json.Marshal(phmState{Origin: next.Checkpoint.Origin, Size: next.Checkpoint.N, Hash: next.Checkpoint.Hash.String(), Version: next.Version, Root: hex.EncodeToString(next.Root[:])})
 		if err := os.WriteFile(*stateFile, append(js, '\n'), 0o644); err != nil {
 			return err
 		}

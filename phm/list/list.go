@@ -197,6 +197,24 @@ func Select(in Input, opts Options) (*Result, error) {
 		}
 	}
 
+	// Content a negative bank vouches for is benign as a whole: the other
+	// hashes of the same content item go too.
+	benign := map[string]bool{}
+	for _, c := range all {
+		if c.dropped == "negative" {
+			for _, it := range c.items {
+				benign[it] = true
+			}
+		}
+	}
+	for _, c := range all {
+		for _, it := range c.items {
+			if c.dropped == "" && benign[it] {
+				c.dropped = "negative_content"
+			}
+		}
+	}
+
 	// One-open rule, PDQ: near-duplicates clustered to one representative.
 	if err := cluster(all); err != nil {
 		return nil, err

@@ -182,14 +182,19 @@ func TestSelectNegativeBanks(t *testing.T) {
 	f.both(vigil.SignalPDQ, hx(far[:]))    // outside it (inside the default 31)
 	f.both(vigil.SignalSHA256, sha256v(7)) // exactly negative
 	f.both(vigil.SignalSHA256, sha256v(8))
+	// Content whose PDQ a negative bank suppresses loses its MD5 too.
+	f.add("a", vigil.SignalPDQ, hx(near[:]), "hotline-us", "c9")
+	f.add("a", vigil.SignalMD5, md5v(9), "hotline-us", "c9")
+	f.add("b", vigil.SignalMD5, md5v(9), "hotline-uk", "")
 	r := mustSelect(t, f, Options{}, nil)
 	if got, want := listed(r), []string{"pdq:" + hx(far[:]), "sha256:" + sha256v(8)}; !slices.Equal(got, want) {
 		t.Fatalf("listed %v, want %v", got, want)
 	}
-	if r.Stats["dropped_negative"] != 2 {
+	if r.Stats["dropped_negative"] != 2 || r.Stats["dropped_negative_content"] != 1 {
 		t.Fatalf("stats %v", r.Stats)
 	}
-	// A disabled negative bank suppresses nothing.
+	// A disabled negative bank suppresses nothing (and the MD5 of content
+	// with a listed PDQ goes by the one-open rule instead).
 	f.banks[2].Enabled = false
 	if r := mustSelect(t, f, Options{}, nil); len(r.Selected) != 4 {
 		t.Fatalf("disabled negative bank suppressed: %v", listed(r))

@@ -155,7 +155,15 @@ func manifestFor(tbl *table.Table, parent uint64) *phm.Manifest {
 // publish signs tbl's manifest, appends it and cosigns a new checkpoint.
 func (w *world) publish(t *testing.T, tbl *table.Table, parent uint64) {
 	t.Helper()
-	text, err := manifestFor(tbl, parent).MarshalText()
+	w.publishAs(t, tbl, parent, tbl.Version())
+}
+
+// publishAs is publish with the manifest's version set to version.
+func (w *world) publishAs(t *testing.T, tbl *table.Table, parent, version uint64) {
+	t.Helper()
+	m := manifestFor(tbl, parent)
+	m.Version = version
+	text, err := m.MarshalText()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -279,6 +287,19 @@ func TestTableRefused(t *testing.T) {
 			t.Logf("%s: %v", name, err)
 		}
 	}
+	// Another manifest of version 2, logged after the first, is refused
+	// by a device that accepted the first.
+	_, st2, err := v.Table(w.tables[1], b, st1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.publishAs(t, sameShape, 1, 2)
+	if _, _, err := v.Table(sameShape, w.bundle[len(w.bundle)-1], st2); err == nil {
+		t.Error("a second manifest of version 2 was accepted")
+	} else if !strings.Contains(err.Error(), "second") {
+		t.Errorf("second manifest refused for another reason: %v", err)
+	}
+
 	// Quorums above what was signed are refused.
 	v2 := *v
 	v2.Quorum = 2

@@ -34,6 +34,9 @@ type Verifier struct {
 type State struct {
 	Checkpoint Checkpoint
 	Version    uint64
+	// Root is the accepted version's table root: a second, different
+	// manifest of the same version is refused.
+	Root [32]byte
 }
 
 // Bundle is what a device downloads next to a table: the signed manifest
@@ -150,13 +153,16 @@ func (v *Verifier) Table(t phm.Table, b Bundle, st State) (*phm.Manifest, State,
 	if m.Version < st.Version {
 		return nil, st, vigil.Errorf(vigil.EINVALID, "manifest version %d is older than the accepted %d", m.Version, st.Version)
 	}
+	if m.Version == st.Version && st.Root != ([32]byte{}) && m.Root != st.Root {
+		return nil, st, vigil.Errorf(vigil.EINVALID, "a second, different manifest of version %d", m.Version)
+	}
 	if vt, ok := t.(versioned); ok && (vt.Version() != m.Version || vt.Len() != m.N) {
 		return nil, st, vigil.Errorf(vigil.EINVALID, "table version %d with %d keys, manifest says %d with %d", vt.Version(), vt.Len(), m.Version, m.N)
 	}
 	if err := m.Check(t); err != nil {
 		return nil, st, err
 	}
-	return m, State{Checkpoint: cp, Version: m.Version}, nil
+	return m, State{Checkpoint: cp, Version: m.Version, Root: m.Root}, nil
 }
 
 // Manifest verifies a signed manifest (operator and org quorum) and
