@@ -33,11 +33,12 @@ import (
 type PHMTableCommand struct{ *Main }
 
 // phmTableSubcommands are the subcommands PHMTableCommand runs.
-var phmTableSubcommands = []string{"table-keys", "build-table", "verify-table"}
+var phmTableSubcommands = []string{"table-keys", "build-table", "verify-table", "cosign"}
 
 const phmTableUsage = `Usage:
 	vigil phm table-keys --out DIR [--origin NAME] [--witness NAME]
 	vigil phm build-table [--data DIR] --keys DIR --log DIR --out DIR [--bank BANK[,BANK…]] [--sources FILE] [--require-jurisdiction] [--require-quality] [--parent DIR] [--headroom PCT] [--org-key-file FILE]
+	vigil phm cosign --key-file FILE --log-key VKEY --state FILE [--origin NAME] [--log DIR] DIR
 	vigil phm verify-table --log-key VKEY --operator-key VKEY --witness-key VKEY [--quorum N] [--origin NAME] [--org-key VKEY] [--org-quorum N] [--state FILE] [--log DIR] [--base DIR] DIR
 
 The private-matching table is the blinded list a messenger's devices
@@ -63,6 +64,12 @@ the table keeps the parent's size and seeds when the list still fits, and
 a diff against it is written too; --headroom reserves that room (percent
 over load 0.8's size).
 
+cosign is a witness: it adds its cosignature to DIR's checkpoint only if the
+log signed it and it extends the last checkpoint this witness cosigned
+(kept in --state; --log recomputes the consistency proof from it). Run by
+an independent party on the log-signed checkpoint of a build-table run
+whose --keys hold no witness.key.
+
 verify-table checks DIR as a device would and refuses it unless the
 checkpoint is signed by the log and cosigned by --quorum witnesses, extends
 the checkpoint in --state (kept and updated on success; --log recomputes
@@ -83,6 +90,8 @@ func (c *PHMTableCommand) Run(ctx context.Context, args []string) error {
 		return c.tableKeys(fs, args)
 	case "build-table":
 		return c.buildTable(ctx, fs, args)
+	case "cosign":
+		return c.cosign(fs, args)
 	default:
 		return c.verifyTable(fs, args)
 	}
@@ -495,6 +504,85 @@ func readManifestFile(path string) (*phm.Manifest, error) {
 	return phm.ParseManifest([]byte(u.Note.Text))
 }
 
+func (c *PHMTableCommand) cosign(fs *flagSet, args []string) error {
+	keyFile := fs.String("key-file", "", "the witness's signer key file (from phm table-keys)")
+	logKey := fs.String("log-key", "", "the log's note verifier key")
+	origin := fs.String("origin", "", "the log's origin (default: the log key's name)")
+	stateFile := fs.String("state", "", "file keeping the last checkpoint this witness cosigned (created; updated on success)")
+	logDir := fs.String("log", "", "log directory to compute the consistency proof from --state's checkpoint")
+	if err := fs.parse(args); err != nil {
+		return err
+	}
+	if err := fs.nargs(1, 1, "a table DIR"); err != nil {
+		return err
+	}
+	if *keyFile == "" || *logKey == "" || *stateFile == "" {
+		return fs.usageErrorf("phm cosign needs --key-file, --log-key and --state")
+	}
+	lv, err := note.NewVerifier(*logKey)
+	if err != nil {
+		return fs.usageErrorf("--log-key: %v", err)
+	}
+	kb, err := readSmall(*keyFile, feed.MaxKeyFileBytes)
+	if err != nil {
+		return err
+	}
+	signer, err := translog.ParseCosignerKey(string(kb), time.Now)
+	if err != nil {
+		return fmt.Errorf("key file %s: not a witness key", *keyFile) // never the key itself
+	}
+	w := &translog.Witness{Signer: signer, Origin: cmpOr(*origin, lv.Name()), Log: lv}
+	st, err := readPHMState(*stateFile, w.Origin)
+	if err != nil {
+		return err
+	}
+	w.Last = st.Checkpoint
+	dir := fs.Arg(0)
+	b, err := readBundle(dir)
+	if err != nil {
+		return err
+	}
+	n, err := note.Open(b.Checkpoint, note.VerifierList(lv))
+	if err != nil {
+		return fmt.Errorf("checkpoint refused: %v", err)
+	}
+	cp, err := translog.ParseCheckpoint([]byte(n.Text))
+	if err != nil {
+		return err
+	}
+	proof := b.Consistency
+	if w.Last.N > 0 && w.Last.N < cp.N && b.consistencyFrom != w.Last.N {
+		if *logDir == "" {
+			return fmt.Errorf("%s proves consistency from a log of %d, this witness last cosigned %d: pass --log", dir, b.consistencyFrom, w.Last.N)
+		}
+		lg, err := translog.OpenLog(*logDir)
+		if err != nil {
+			return err
+		}
+		if proof, err = lg.ProveTree(cp.N, w.Last.N); err != nil {
+			return err
+		}
+	}
+	out, err := w.Cosign(b.Checkpoint, proof)
+	if err != nil {
+		return fmt.Errorf("checkpoint refused: %s", vigil.ErrorMessage(err))
+	}
+	if err := os.WriteFile(filepath.Join(dir, fileCheckpoint), out, 0o644); err != nil {
+		return err
+	}
+	if err := writePHMState(*stateFile, translog.State{Checkpoint: w.Last, Version: st.Version, Root: st.Root}); err != nil {
+		return err
+	}
+	return json.NewEncoder(c.Stdout).Encode(map[string]any{"cosigned": true, "log_size": w.Last.N, "witness": signer.Name()})
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
 // phmState is verify-table's --state file.
 type phmState struct {
 	Origin  string `json:"origin"`
@@ -556,28 +644,8 @@ func (c *PHMTableCommand) verifyTable(fs *flagSet, args []string) error {
 
 	var st translog.State
 	if *stateFile != "" {
-		b, err := readSmall(*stateFile, 4096)
-		switch {
-		case errors.Is(err, os.ErrNotExist):
-		case err != nil:
+		if st, err = readPHMState(*stateFile, v.Origin); err != nil {
 			return err
-		default:
-			var ps phmState
-			if err := json.Unmarshal(b, &ps); err != nil {
-				return fmt.Errorf("state %s: %v", *stateFile, err)
-			}
-			h, err := tlog.ParseHash(ps.Hash)
-			if err != nil || ps.Origin != v.Origin || ps.Size < 0 {
-				return fmt.Errorf("state %s: not a checkpoint of log %q", *stateFile, v.Origin)
-			}
-			st = translog.State{Checkpoint: translog.Checkpoint{Origin: ps.Origin, Tree: tlog.Tree{N: ps.Size, Hash: h}}, Version: ps.Version}
-			if ps.Root != "" {
-				r, err := hex.DecodeString(ps.Root)
-				if err != nil || len(r) != 32 {
-					return fmt.Errorf("state %s: bad root", *stateFile)
-				}
-				st.Root = [32]byte(r)
-			}
 		}
 	}
 	b, err := readBundle(dir)
@@ -624,13 +692,57 @@ func (c *PHMTableCommand) verifyTable(fs *flagSet, args []string) error {
 		return fmt.Errorf("table refused: %s", vigil.ErrorMessage(err))
 	}
 	if *stateFile != "" {
-		js, _ := json.Marshal(phmState{Origin: next.Checkpoint.Origin, Size: next.Checkpoint.N, Hash: next.Checkpoint.Hash.String(), Version: next.Version, Root: hex.EncodeToString(next.Root[:])})
-		if err := os.WriteFile(*stateFile, append(js, '\n'), 0o644); err != nil {
+		if err := writePHMState(*stateFile, next); err != nil {
 			return err
 		}
 	}
 	return json.NewEncoder(c.Stdout).Encode(map[string]any{"verified": true, "version": m.Version, "n": m.N, "slots": m.Slots,
 		"root": hex.EncodeToString(m.Root[:]), "log_size": next.Checkpoint.N, "sources": m.Sources})
+}
+
+// readPHMState reads a --state file; a missing one is the empty state.
+func readPHMState(path, origin string) (translog.State, error) {
+	b, err := readSmall(path, 4096)
+	if errors.Is(err, os.ErrNotExist) {
+		return translog.State{}, nil
+	}
+	if err != nil {
+		return translog.State{}, err
+	}
+	var ps phmState
+	if err := json.Unmarshal(b, &ps); err != nil {
+		return translog.State{}, fmt.Errorf("state %s: %v", path, err)
+	}
+	h, err := tlog.ParseHash(ps.Hash)
+	if err != nil || ps.Origin != origin || ps.Size < 0 {
+		return translog.State{}, fmt.Errorf("state %s: not a checkpoint of log %q", path, origin)
+	}
+	st := translog.State{Checkpoint: translog.Checkpoint{Origin: ps.Origin, Tree: tlog.Tree{N: ps.Size, Hash: h}}, Version: ps.Version}
+	if ps.Root != "" {
+		r, err := hex.DecodeString(ps.Root)
+		if err != nil || len(r) != 32 {
+			return translog.State{}, fmt.Errorf("state %s: bad root", path)
+		}
+		st.Root = [32]byte(r)
+	}
+	return st, nil
+}
+
+// writePHMState replaces a --state file.
+func writePHMState(path string, st translog.State) error {
+	ps := phmState{Origin: st.Checkpoint.Origin, Size: st.Checkpoint.N, Hash: st.Checkpoint.Hash.String(), Version: st.Version}
+	if st.Root != ([32]byte{}) {
+		ps.Root = hex.EncodeToString(st.Root[:])
+	}
+	js, err := json.Marshal(ps)
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, append(js, '\n'), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
 }
 
 // bundle is a table directory's proofs, with the size its consistency

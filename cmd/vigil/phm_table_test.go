@@ -122,3 +122,64 @@ func TestPHMBuildAndVerifyTable(t *testing.T) {
 		t.Fatalf("version 1's table accepted under version 2's manifest: %s", out)
 	}
 }
+
+// TestPHMExternalWitness: with no witness key in --keys, a table is
+// refused until an independent witness cosigns it, and the witness
+// refuses a second history of the same log.
+func TestPHMExternalWitness(t *testing.T) {
+	data := newDataDir(t)
+	mustRun(t, "bank", "create", "--data", data, "a")
+	mustRun(t, "bank", "create", "--data", data, "b")
+	md5 := []string{strings.Repeat("ab", 16), strings.Repeat("cd", 16)}
+	importHashes(t, data, "a", "md5", "hotline-us", md5)
+	importHashes(t, data, "b", "md5", "hotline-uk", md5)
+	dir := t.TempDir()
+	keys := filepath.Join(dir, "keys")
+	var pub map[string]string
+	if err := json.Unmarshal([]byte(mustRun(t, "phm", "table-keys", "--out", keys)), &pub); err != nil {
+		t.Fatal(err)
+	}
+	witnessKey := filepath.Join(dir, "witness.key")
+	if err := os.Rename(filepath.Join(keys, "witness.key"), witnessKey); err != nil {
+		t.Fatal(err)
+	}
+	verify := func(d string) error {
+		_, _, err := runMain(t, "", "phm", "verify-table", "--log-key", pub["log_key"], "--operator-key", pub["operator_key"], "--witness-key", pub["witness_key"], d)
+		return err
+	}
+	cosign := func(d, state string) error {
+		_, errOut, err := runMain(t, "", "phm", "cosign", "--key-file", witnessKey, "--log-key", pub["log_key"], "--state", state, d)
+		if err != nil {
+			t.Log(errOut, err)
+		}
+		return err
+	}
+	state := filepath.Join(dir, "witness-state.json")
+	logDir := filepath.Join(dir, "log")
+	for i, v := range []string{"v1", "v2"} {
+		out := filepath.Join(dir, v)
+		mustRun(t, "phm", "build-table", "--data", data, "--keys", keys, "--log", logDir, "--out", out)
+		if err := verify(out); err == nil {
+			t.Fatalf("%s: accepted without a cosignature", v)
+		}
+		if err := cosign(out, state); err != nil {
+			t.Fatalf("%s: cosign: %v", v, err)
+		}
+		if err := verify(out); err != nil {
+			t.Fatalf("%s: refused after the cosignature: %v", v, err)
+		}
+		if i == 0 {
+			importHashes(t, data, "b", "md5", "hotline-uk", []string{strings.Repeat("ef", 16)})
+		}
+	}
+	// A second log under the same key, of the same size as the witness
+	// has seen: a fork.
+	fork := filepath.Join(dir, "fork")
+	for _, v := range []string{"f1", "f2"} {
+		mustRun(t, "phm", "build-table", "--data", data, "--keys", keys, "--log", fork, "--out", filepath.Join(dir, v), "--headroom", "50")
+	}
+	_, errOut, err := runMain(t, "", "phm", "cosign", "--key-file", witnessKey, "--log-key", pub["log_key"], "--state", state, filepath.Join(dir, "f2"))
+	if err == nil || !strings.Contains(err.Error()+errOut, "forked") {
+		t.Fatalf("the witness did not refuse a fork: %v %s", err, errOut)
+	}
+}
