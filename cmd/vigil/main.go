@@ -108,7 +108,10 @@ func (m *Main) run(ctx context.Context, args []string) error {
 	case "rules":
 		return (&RulesCommand{m}).Run(ctx, args)
 	case "phm":
-		return (&PHMCommand{Main: m}).Run(ctx, args)
+		if len(args) > 0 && slices.Contains(phmTableSubcommands, args[0]) {
+			return (&PHMTableCommand{m}).Run(ctx, args)
+		}
+		return (&PHMCommand{Main: m, tables: phmTableDirs{}}).Run(ctx, args)
 	case "report":
 		return (&ReportCommand{m}).Run(ctx, args)
 	case "eval":
@@ -138,7 +141,7 @@ Commands:
 	init      create a data directory: the embedded store the commands below use
 	key       create, list and revoke API keys
 	match     hash files and match them against the local banks
-	phm       private hash matching by hand: make vouchers as a device would, open them as the service would
+	phm       private hash matching for E2EE messaging: build and verify the blinded table, make vouchers as a device would, open them as the service would
 	report    render an incident as an NCMEC CyberTipline report, validated (report render --incident N)
 	rules     check a rules file (rules check FILE)
 	scan      sweep directories for known content, resumably, locally or via a server

@@ -1,0 +1,185 @@
+package main
+
+import (
+	"encoding/hex"
+	"encoding/json"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// balancedPDQ returns the hex of a PDQ-like hash with exactly 128 ones.
+func balancedPDQ(seed uint64) string {
+	r := rand.New(rand.NewPCG(seed, 11))
+	var h [32]byte
+	for _, i := range r.Perm(256)[:128] {
+		h[i/8] |= 1 << (i % 8)
+	}
+	return hex.EncodeToString(h[:])
+}
+
+func mustRun(t *testing.T, args ...string) string {
+	t.Helper()
+	out, errOut, err := runMain(t, "", args...)
+	if err != nil {
+		t.Fatalf("vigil %s: %v %s", strings.Join(args, " "), err, errOut)
+	}
+	return out
+}
+
+func importHashes(t *testing.T, data, bank, typ, source string, values []string) {
+	t.Helper()
+	f := filepath.Join(t.TempDir(), "list.txt")
+	if err := os.WriteFile(f, []byte(strings.Join(values, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mustRun(t, "bank", "import", "--data", data, "--signal-type", typ, "--source", source, bank, f)
+}
+
+func TestPHMBuildAndVerifyTable(t *testing.T) {
+	data := newDataDir(t)
+	for _, args := range [][]string{{"a"}, {"b"}, {"--negative", "neg"}} {
+		mustRun(t, append([]string{"bank", "create", "--data", data}, args...)...)
+	}
+	var pdq, md5 []string
+	for i := range 30 {
+		pdq = append(pdq, balancedPDQ(uint64(i)))
+	}
+	for i := range 5 {
+		md5 = append(md5, strings.Repeat(hex.EncodeToString([]byte{byte(i + 1)}), 16))
+	}
+	importHashes(t, data, "a", "pdq", "hotline-us", pdq)
+	importHashes(t, data, "b", "pdq", "hotline-uk", pdq[:20])
+	importHashes(t, data, "neg", "pdq", "local", pdq[:1])
+	importHashes(t, data, "a", "md5", "hotline-us", md5)
+	importHashes(t, data, "b", "md5", "hotline-uk", md5)
+	dir := t.TempDir()
+	sources := filepath.Join(dir, "sources")
+	os.WriteFile(sources, []byte("hotline-us hotline-us US\nhotline-uk hotline-uk GB\n"), 0o644)
+
+	keys := filepath.Join(dir, "keys")
+	var pub map[string]string
+	if err := json.Unmarshal([]byte(mustRun(t, "phm", "table-keys", "--out", keys, "--origin", "phm.test")), &pub); err != nil {
+		t.Fatal(err)
+	}
+	logDir, v1, v2 := filepath.Join(dir, "log"), filepath.Join(dir, "v1"), filepath.Join(dir, "v2")
+	var built map[string]any
+	out := mustRun(t, "phm", "build-table", "--data", data, "--keys", keys, "--log", logDir, "--out", v1, "--sources", sources, "--headroom", "20", "--require-jurisdiction")
+	if err := json.Unmarshal([]byte(out), &built); err != nil {
+		t.Fatal(err)
+	}
+	// 20 PDQ in both hotlines, one suppressed by the negative bank, plus 5 MD5.
+	if built["n"] != float64(24) || built["version"] != float64(1) {
+		t.Fatalf("built %s", out)
+	}
+
+	state := filepath.Join(dir, "state.json")
+	verify := func(extra ...string) (string, error) {
+		args := append([]string{"phm", "verify-table", "--log-key", pub["log_key"], "--operator-key", pub["operator_key"], "--witness-key", pub["witness_key"]}, extra...)
+		out, errOut, err := runMain(t, "", args...)
+		if err != nil {
+			return errOut, err
+		}
+		return out, nil
+	}
+	if out, err := verify("--state", state, v1); err != nil || !strings.Contains(out, `"version":1`) {
+		t.Fatalf("verify v1: %v %s", err, out)
+	}
+
+	// Version 2: three more PDQ vouched for by the UK hotline.
+	importHashes(t, data, "b", "pdq", "hotline-uk", pdq[20:23])
+	out = mustRun(t, "phm", "build-table", "--data", data, "--keys", keys, "--log", logDir, "--out", v2, "--sources", sources, "--parent", v1)
+	if err := json.Unmarshal([]byte(out), &built); err != nil {
+		t.Fatal(err)
+	}
+	if built["n"] != float64(27) || built["diff_slots"] == nil || built["diff_bytes"].(float64) > 112+36*20 {
+		t.Fatalf("built v2 %s", out)
+	}
+	if out, err := verify("--state", state, v2); err != nil || !strings.Contains(out, `"version":2`) {
+		t.Fatalf("verify v2: %v %s", err, out)
+	}
+	// The diff applied to version 1 gives version 2.
+	if out, err := verify("--base", v1, v2); err != nil {
+		t.Fatalf("verify v2 from the diff: %v %s", err, out)
+	}
+
+	// Refused: going back to version 1 after 2, a witness that did not
+	// cosign, a table that is not the manifest's.
+	if out, err := verify("--state", state, v1); err == nil {
+		t.Fatalf("rollback to v1 accepted: %s", out)
+	}
+	_, otherWitness, _ := strings.Cut(mustRun(t, "phm", "table-keys", "--out", filepath.Join(dir, "keys2")), `"witness_key":"`)
+	otherWitness, _, _ = strings.Cut(otherWitness, `"`)
+	args := []string{"phm", "verify-table", "--log-key", pub["log_key"], "--operator-key", pub["operator_key"], "--witness-key", otherWitness, v2}
+	if _, _, err := runMain(t, "", args...); err == nil {
+		t.Fatal("a checkpoint without a trusted cosignature was accepted")
+	}
+	raw, _ := os.ReadFile(filepath.Join(v1, "table.bin"))
+	os.WriteFile(filepath.Join(v2, "table.bin"), raw, 0o644)
+	if out, err := verify(v2); err == nil {
+		t.Fatalf("version 1's table accepted under version 2's manifest: %s", out)
+	}
+}
+
+// TestPHMExternalWitness: with no witness key in --keys, a table is
+// refused until an independent witness cosigns it, and the witness
+// refuses a second history of the same log.
+func TestPHMExternalWitness(t *testing.T) {
+	data := newDataDir(t)
+	mustRun(t, "bank", "create", "--data", data, "a")
+	mustRun(t, "bank", "create", "--data", data, "b")
+	md5 := []string{strings.Repeat("ab", 16), strings.Repeat("cd", 16)}
+	importHashes(t, data, "a", "md5", "hotline-us", md5)
+	importHashes(t, data, "b", "md5", "hotline-uk", md5)
+	dir := t.TempDir()
+	keys := filepath.Join(dir, "keys")
+	var pub map[string]string
+	if err := json.Unmarshal([]byte(mustRun(t, "phm", "table-keys", "--out", keys)), &pub); err != nil {
+		t.Fatal(err)
+	}
+	witnessKey := filepath.Join(dir, "witness.key")
+	if err := os.Rename(filepath.Join(keys, "witness.key"), witnessKey); err != nil {
+		t.Fatal(err)
+	}
+	verify := func(d string) error {
+		_, _, err := runMain(t, "", "phm", "verify-table", "--log-key", pub["log_key"], "--operator-key", pub["operator_key"], "--witness-key", pub["witness_key"], d)
+		return err
+	}
+	cosign := func(d, state string) error {
+		_, errOut, err := runMain(t, "", "phm", "cosign", "--key-file", witnessKey, "--log-key", pub["log_key"], "--state", state, d)
+		if err != nil {
+			t.Log(errOut, err)
+		}
+		return err
+	}
+	state := filepath.Join(dir, "witness-state.json")
+	logDir := filepath.Join(dir, "log")
+	for i, v := range []string{"v1", "v2"} {
+		out := filepath.Join(dir, v)
+		mustRun(t, "phm", "build-table", "--data", data, "--keys", keys, "--log", logDir, "--out", out)
+		if err := verify(out); err == nil {
+			t.Fatalf("%s: accepted without a cosignature", v)
+		}
+		if err := cosign(out, state); err != nil {
+			t.Fatalf("%s: cosign: %v", v, err)
+		}
+		if err := verify(out); err != nil {
+			t.Fatalf("%s: refused after the cosignature: %v", v, err)
+		}
+		if i == 0 {
+			importHashes(t, data, "b", "md5", "hotline-uk", []string{strings.Repeat("ef", 16)})
+		}
+	}
+	// A second log under the same key, of the same size as the witness
+	// has seen: a fork.
+	fork := filepath.Join(dir, "fork")
+	for _, v := range []string{"f1", "f2"} {
+		mustRun(t, "phm", "build-table", "--data", data, "--keys", keys, "--log", fork, "--out", filepath.Join(dir, v), "--headroom", "50")
+	}
+	_, errOut, err := runMain(t, "", "phm", "cosign", "--key-file", witnessKey, "--log-key", pub["log_key"], "--state", state, filepath.Join(dir, "f2"))
+	if err == nil || !strings.Contains(err.Error()+errOut, "forked") {
+		t.Fatalf("the witness did not refuse a fork: %v %s", err, errOut)
+	}
+}
