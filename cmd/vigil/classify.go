@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"github.com/vigil-oss/vigil/provenance"
 	"io"
 	"log/slog"
 	"net/http"
@@ -117,7 +118,30 @@ type annotator func(ctx context.Context, data []byte, line *classifyLine) error
 // annotators are the readers that run on every file after the
 // classifiers. The provenance readers (C2PA, IPTC/XMP) plug in here,
 // each setting line.Provenance[its name].
-func (c *ClassifyCommand) annotators() []annotator { return nil }
+func (c *ClassifyCommand) annotators(prov *provenance.Reader) []annotator {
+	if prov == nil {
+		return nil
+	}
+	return []annotator{func(_ context.Context, data []byte, line *classifyLine) error {
+		res := prov.Read(data)
+		if res == nil {
+			return nil
+		}
+		if line.Provenance == nil {
+			line.Provenance = map[string]any{}
+		}
+		if res.C2PA != nil {
+			line.Provenance["c2pa"] = res.C2PA
+		}
+		if res.XMP != nil {
+			line.Provenance["xmp"] = res.XMP
+		}
+		if g := res.GenerativeAI(); g != nil {
+			line.Provenance["generative_ai"] = g
+		}
+		return nil
+	}}
+}
 
 // Run reads each file (bounded by --max-bytes), asks every classifier the
 // policy allows for source "cli", and prints one JSON line per file in
@@ -128,6 +152,7 @@ func (c *ClassifyCommand) Run(ctx context.Context, args []string) error {
 	classifiers := addClassifierFlags(fset.FlagSet)
 	maxBytes := fset.Int64("max-bytes", hashing.DefaultLimits.MaxBytes, "largest file read, in bytes")
 	workers := fset.Int("workers", 4, "files classified in parallel")
+	c2paTrust := fset.String("c2pa-trust", "", "PEM file of the certificates trusted as C2PA signers' roots (none: signatures are checked, signers reported untrusted)")
 	for _, name := range []string{"max-bytes", "workers"} {
 		fset.limit(name, positive())
 	}
@@ -149,7 +174,11 @@ func (c *ClassifyCommand) Run(ctx context.Context, args []string) error {
 	for _, e := range walkErrs {
 		c.printLine(classifyLine{Path: e.path, Error: e.err.Error()})
 	}
-	annotate := c.annotators()
+	prov, err := provenanceReader(*c2paTrust)
+	if err != nil {
+		return err
+	}
+	annotate := c.annotators(prov)
 	lines := mapOrdered(ctx, paths, *workers, func() func(string) classifyLine {
 		return func(path string) classifyLine {
 			return c.classifyFile(ctx, set, annotate, path, *maxBytes)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/vigil-oss/vigil/provenance/c2patest"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -134,5 +135,44 @@ func TestServeClassifierEndToEnd(t *testing.T) {
 	code, body = srv.call("GET", "/v1/classifiers", "", nil)
 	if code != 200 || !strings.Contains(string(body), `"name":"fake"`) || !strings.Contains(string(body), `"cases":2`) {
 		t.Errorf("classifiers %d %s", code, body)
+	}
+}
+
+// vigil classify runs the provenance readers beside the classifiers: a
+// signed C2PA manifest declaring a generative source shows in the line.
+func TestClassifyCommandProvenance(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.Write([]byte(`{"model":"fake-1","results":[{"label":"csam","score":0.1}]}`))
+	}))
+	defer srv.Close()
+	img, err := os.ReadFile(filepath.Join(testImages, "bridge-mods/aaa-orig.jpg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := c2patest.NewSigner("ES256")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := c2patest.EmbedJPEG(img, c2patest.Manifest{ClaimGenerator: "Vigil Test Generator/1.0", Signer: s,
+		Actions: []c2patest.Action{{Action: "c2pa.created", DigitalSourceType: c2patest.TrainedAlgorithmicMedia}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	file := filepath.Join(dir, "generated.jpg")
+	os.WriteFile(file, e.Data, 0o644)
+	out, _, err := runMain(t, "", "classify", "--classifier", "fake=http:"+srv.URL, file)
+	if err != nil {
+		t.Fatalf("classify: %v\n%s", err, out)
+	}
+	var l struct {
+		Provenance map[string]json.RawMessage `json:"provenance"`
+	}
+	if err := json.Unmarshal([]byte(strings.TrimSpace(out)), &l); err != nil {
+		t.Fatalf("bad JSON line %q: %v", out, err)
+	}
+	if _, ok := l.Provenance["c2pa"]; !ok || !strings.Contains(string(l.Provenance["generative_ai"]), "trainedAlgorithmicMedia") {
+		t.Fatalf("provenance missing from %s", out)
 	}
 }
