@@ -114,6 +114,18 @@ func ValidateBankName(name string) error {
 }
 
 // ValidateThresholds returns an EINVALID error if a threshold is for an
+// ValidateRetractReason checks the reason given for retracting an entry
+// or a content item: not blank, at most MaxRetractReasonLen bytes.
+func ValidateRetractReason(reason string) error {
+	if strings.TrimSpace(reason) == "" {
+		return Errorf(EINVALID, "a retraction needs a reason")
+	}
+	if len(reason) > MaxRetractReasonLen {
+		return Errorf(EINVALID, "retraction reason longer than %d bytes", MaxRetractReasonLen)
+	}
+	return nil
+}
+
 // unknown signal type or out of range for it.
 func ValidateThresholds(m map[SignalType]int) error {
 	for t, v := range m {

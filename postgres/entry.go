@@ -262,10 +262,8 @@ func (s *EntryService) RetractEntry(ctx context.Context, id int64, by, reason st
 	if err := validateActor("banks", by); err != nil {
 		return nil, err
 	}
-	if strings.TrimSpace(reason) == "" {
-		return nil, vigil.Errorf(vigil.EINVALID, "a retraction needs a reason")
-	} else if len(reason) > vigil.MaxRetractReasonLen {
-		return nil, vigil.Errorf(vigil.EINVALID, "retraction reason longer than %d bytes", vigil.MaxRetractReasonLen)
+	if err := vigil.ValidateRetractReason(reason); err != nil {
+		return nil, err
 	}
 	now := s.db.now()
 	var e *vigil.Entry

@@ -102,18 +102,20 @@ func (s *ContentItemService) FindContentItem(ctx context.Context, id int64) (*vi
 		item, err = findItem(ctx, tx, id)
 		return err
 	})
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, vigil.Errorf(vigil.ENOTFOUND, "content item %d not found", id)
+	if vigil.ErrorCode(err) == vigil.ENOTFOUND {
+		return nil, err
 	} else if err != nil {
 		return nil, fmt.Errorf("find content item %d: %w", id, err)
 	}
 	return item, nil
 }
 
-// findItem reads an item and its entries, or sql.ErrNoRows.
+// findItem reads an item and its entries; ENOTFOUND for an unknown id.
 func findItem(ctx context.Context, tx *pgTx, id int64) (*vigil.ContentItem, error) {
 	item, err := scanItem(tx.QueryRowContext(ctx, `SELECT `+itemColumns+` FROM content_items WHERE id = ?`, id))
-	if err != nil {
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, vigil.Errorf(vigil.ENOTFOUND, "content item %d not found", id)
+	} else if err != nil {
 		return nil, err
 	}
 	if item.Entries, err = queryAll(ctx, tx, scanEntry, `SELECT `+entryColumns+` FROM entries WHERE item_id = ? ORDER BY id`, id); err != nil {
@@ -188,9 +190,7 @@ func (s *ContentItemService) UpdateContentItem(ctx context.Context, id int64, up
 	var item *vigil.ContentItem
 	err := s.db.write(ctx, func(tx *pgTx) error {
 		var err error
-		if item, err = findItem(ctx, tx, id); errors.Is(err, sql.ErrNoRows) {
-			return vigil.Errorf(vigil.ENOTFOUND, "content item %d not found", id)
-		} else if err != nil {
+		if item, err = findItem(ctx, tx, id); err != nil {
 			return err
 		}
 		if upd.DisableUntil != nil {
@@ -218,18 +218,14 @@ func (s *ContentItemService) RetractContentItem(ctx context.Context, id int64, b
 	if err := validateActor("banks", by); err != nil {
 		return nil, err
 	}
-	if strings.TrimSpace(reason) == "" {
-		return nil, vigil.Errorf(vigil.EINVALID, "a retraction needs a reason")
-	} else if len(reason) > vigil.MaxRetractReasonLen {
-		return nil, vigil.Errorf(vigil.EINVALID, "retraction reason longer than %d bytes", vigil.MaxRetractReasonLen)
+	if err := vigil.ValidateRetractReason(reason); err != nil {
+		return nil, err
 	}
 	now := s.db.now()
 	var item *vigil.ContentItem
 	err := s.db.write(ctx, func(tx *pgTx) error {
 		var err error
-		if item, err = findItem(ctx, tx, id); errors.Is(err, sql.ErrNoRows) {
-			return vigil.Errorf(vigil.ENOTFOUND, "content item %d not found", id)
-		} else if err != nil {
+		if item, err = findItem(ctx, tx, id); err != nil {
 			return err
 		}
 		var active []*vigil.Entry
