@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"github.com/vigil-oss/vigil/provenance/c2patest"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -146,19 +145,7 @@ func TestClassifyCommandProvenance(t *testing.T) {
 		w.Write([]byte(`{"model":"fake-1","results":[{"label":"csam","score":0.1}]}`))
 	}))
 	defer srv.Close()
-	img, err := os.ReadFile(filepath.Join(testImages, "bridge-mods/aaa-orig.jpg"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := c2patest.NewSigner("ES256")
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := c2patest.EmbedJPEG(img, c2patest.Manifest{ClaimGenerator: "Vigil Test Generator/1.0", Signer: s,
-		Actions: []c2patest.Action{{Action: "c2pa.created", DigitalSourceType: c2patest.TrainedAlgorithmicMedia}}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e, _ := generatedJPEG(t)
 	dir := t.TempDir()
 	file := filepath.Join(dir, "generated.jpg")
 	os.WriteFile(file, e.Data, 0o644)

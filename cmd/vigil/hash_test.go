@@ -107,19 +107,7 @@ func TestHashCommandVideo(t *testing.T) {
 // indication, trusting the signer only when told to.
 func TestHashCommandProvenance(t *testing.T) {
 	dir := t.TempDir()
-	img, err := os.ReadFile(filepath.Join(testImages, "bridge-mods/aaa-orig.jpg"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := c2patest.NewSigner("ES256")
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := c2patest.EmbedJPEG(img, c2patest.Manifest{ClaimGenerator: "Vigil Test Generator/1.0", Signer: s,
-		Actions: []c2patest.Action{{Action: "c2pa.created", DigitalSourceType: c2patest.TrainedAlgorithmicMedia}}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e, s := generatedJPEG(t)
 	file, trust := filepath.Join(dir, "generated.jpg"), filepath.Join(dir, "trust.pem")
 	os.WriteFile(file, e.Data, 0o644)
 	os.WriteFile(trust, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.Root.Raw}), 0o644)
@@ -144,4 +132,24 @@ func TestHashCommandProvenance(t *testing.T) {
 	if _, _, err := runMain(t, "", "hash", "--c2pa-trust", file, file); err == nil || !strings.Contains(err.Error(), "no PEM certificate") {
 		t.Fatalf("a trust file without certificates: %v", err)
 	}
+}
+
+// generatedJPEG is a test picture carrying a C2PA manifest, signed by a
+// test chain, that declares it made by a trained algorithm.
+func generatedJPEG(t *testing.T) (*c2patest.Embedded, *c2patest.Signer) {
+	t.Helper()
+	img, err := os.ReadFile(filepath.Join(testImages, "bridge-mods/aaa-orig.jpg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := c2patest.NewSigner("ES256")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := c2patest.EmbedJPEG(img, c2patest.Manifest{ClaimGenerator: "Vigil Test Generator/1.0", Signer: s,
+		Actions: []c2patest.Action{{Action: "c2pa.created", DigitalSourceType: c2patest.TrainedAlgorithmicMedia}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e, s
 }
