@@ -19,7 +19,7 @@ import (
 
 // hmaVPDQJSON is stored vPDQ value v in HMA's form.
 func hmaVPDQJSON(v string) string {
-	frames, err := vpdq.ReadFrames(strings.NewReader(strings.ReplaceAll(v, ";", "\n")), vpdq.Limits{})
+	frames, err := vpdq.ParseValue(v)
 	if err != nil {
 		return "[]" // stored values are canonical, so this is not reached
 	}
@@ -115,7 +115,7 @@ func hmaVPDQCompare(a, b string) ([]any, error) {
 		return nil, err
 	}
 	read := func(v string) []vpdq.Frame {
-		f, _ := vpdq.ReadFrames(strings.NewReader(strings.ReplaceAll(v, ";", "\n")), vpdq.Limits{})
+		f, _ := vpdq.ParseValue(v) // canonical: hmaVPDQValue made it
 		return f
 	}
 	c := vpdq.Compare(read(av), read(bv), vpdq.CompareOptions{})

@@ -3,7 +3,6 @@ package matcher
 import (
 	"context"
 	"fmt"
-	"strings"
 	"sync"
 
 	"github.com/vigil-oss/vigil"
@@ -36,7 +35,7 @@ type video struct {
 
 // parseVideo reads a canonical vpdq entry value.
 func parseVideo(v string) ([]vpdq.Frame, error) {
-	return vpdq.ReadFrames(strings.NewReader(strings.ReplaceAll(v, ";", "\n")), vpdq.Limits{MaxFrames: vigil.MaxVPDQFrames})
+	return vpdq.ParseValue(v)
 }
 
 // parseVideoEntry reads a video entry's frames, checking that the entry

@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 	"strconv"
+	"strings"
 
 	"github.com/vigil-oss/vigil"
 	"github.com/vigil-oss/vigil/pdq"
@@ -94,6 +95,13 @@ func (l Limits) withDefaults() Limits {
 // maxFrameNumber keeps frame numbers within what the reference stores (a
 // C int) and far from overflow in arithmetic on them.
 const maxFrameNumber = math.MaxInt32
+
+// ParseValue reads a stored vPDQ entry value: vigil.CanonicalValue's form
+// of WriteFrames' text, frames separated by ";", at most
+// vigil.MaxVPDQFrames of them.
+func ParseValue(v string) ([]Frame, error) {
+	return ReadFrames(strings.NewReader(strings.ReplaceAll(v, ";", "\n")), Limits{MaxFrames: vigil.MaxVPDQFrames})
+}
 
 // ReadFrames parses a vPDQ hash from text, one frame per line, in either
 // of two formats, the first line deciding which:
