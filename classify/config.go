@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/vigil-oss/vigil/internal/secret"
 	"io"
 	"log/slog"
 	"net/http"
@@ -290,28 +291,20 @@ func Build(configs []Config, d Deps) (*Set, error) {
 func readSecret(c Config, getenv func(string) string) (string, error) {
 	switch {
 	case c.Secret.File != "":
-		f, err := os.Open(c.Secret.File)
+		b, err := secret.ReadFile(c.Secret.File, maxSecretBytes)
 		if err != nil {
-			return "", fmt.Errorf("classifier %s: read secret file: %w", c.Name, err)
+			return "", fmt.Errorf("classifier %s: %w", c.Name, err)
 		}
-		defer f.Close()
-		b, err := io.ReadAll(io.LimitReader(f, maxSecretBytes+1))
+		return string(b), nil
+	case c.Secret.Env == SecretEnv(c.Name):
+		b, err := secret.FromEnv(getenv, c.Secret.Env, maxSecretBytes)
 		if err != nil {
-			return "", fmt.Errorf("classifier %s: read secret file: %w", c.Name, err)
+			return "", fmt.Errorf("classifier %s: %w", c.Name, err)
 		}
-		if len(b) > maxSecretBytes {
-			return "", vigil.Errorf(vigil.EINVALID, "classifier %s: secret file larger than %d bytes", c.Name, maxSecretBytes)
-		}
-		return strings.TrimRight(string(b), "\r\n"), nil
-	case c.Secret.Env == SecretEnv(c.Name) && getenv(c.Secret.Env+"_FILE") != "":
-		if getenv(c.Secret.Env) != "" {
-			return "", vigil.Errorf(vigil.EINVALID, "classifier %s: set %s or %s_FILE, not both", c.Name, c.Secret.Env, c.Secret.Env)
-		}
-		c.Secret = Secret{File: getenv(c.Secret.Env + "_FILE")}
-		return readSecret(c, getenv)
+		return string(b), nil
 	case c.Secret.Env != "":
 		v := getenv(c.Secret.Env)
-		if v == "" && c.Secret.Env != SecretEnv(c.Name) {
+		if v == "" {
 			return "", vigil.Errorf(vigil.EINVALID, "classifier %s: environment variable %s is not set", c.Name, c.Secret.Env)
 		}
 		return v, nil

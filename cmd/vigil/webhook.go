@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"flag"
 	"fmt"
-	"io"
-	"os"
+	"github.com/vigil-oss/vigil/internal/secret"
 	"strings"
 
 	"github.com/vigil-oss/vigil/jobs"
@@ -48,38 +46,14 @@ func (w webhookFlags) resolve(getenv func(string) string) (map[string]jobs.Webho
 			return nil, err
 		}
 		env := jobs.SecretEnv(name)
-		secret := []byte(getenv(env))
-		if path := getenv(env + "_FILE"); path != "" {
-			if len(secret) > 0 {
-				return nil, fmt.Errorf("webhook %q: set %s or %s_FILE, not both", name, env, env)
-			}
-			b, err := readSecretFile(path)
-			if err != nil {
-				return nil, fmt.Errorf("webhook %q: %w", name, err)
-			}
-			secret = b
+		key, err := secret.FromEnv(getenv, env, maxSecretFile)
+		if err != nil {
+			return nil, fmt.Errorf("webhook %q: %w", name, err)
 		}
-		if len(secret) == 0 {
+		if len(key) == 0 {
 			return nil, fmt.Errorf("webhook %q has no secret: set %s or %s_FILE", name, env, env)
 		}
-		out[name] = jobs.Webhook{URL: u, Secret: secret}
+		out[name] = jobs.Webhook{URL: u, Secret: key}
 	}
 	return out, nil
-}
-
-func readSecretFile(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("read secret: %w", err)
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, maxSecretFile+1))
-	if err != nil {
-		return nil, fmt.Errorf("read secret: %w", err)
-	}
-	if len(b) > maxSecretFile {
-		return nil, fmt.Errorf("secret file %s is over %d bytes", path, maxSecretFile)
-	}
-	// Editors end files with a newline that is not part of the secret.
-	return bytes.TrimRight(b, "\r\n"), nil
 }
