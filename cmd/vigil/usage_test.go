@@ -140,7 +140,7 @@ func TestEveryNumericFlagIsRanged(t *testing.T) {
 		case "rules":
 			lines = append(lines, []string{"rules", "check"})
 		case "phm":
-			for _, sub := range append([]string{"keygen", "account", "voucher", "open"}, phmTableSubcommands...) {
+			for _, sub := range append([]string{"keygen", "account", "voucher", "open", "eval"}, phmTableSubcommands...) {
 				lines = append(lines, []string{"phm", sub})
 			}
 		case "report":
