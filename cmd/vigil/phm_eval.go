@@ -173,8 +173,8 @@ func phmEval(ctx context.Context, pics []eval.Picture, cfg phmEvalConfig) (*phmE
 func printPHMEval(w io.Writer, r *phmEvalReport) {
 	fm := r.FalseMatch
 	fmt.Fprintf(w, "pictures: %d decoded, %d contents\n", r.Pictures, fm.Contents)
-	fmt.Fprintf(w, "table: %d entries in %d slots; listed pictures %d: %d open, %d open more than one element\n",
-		fm.TableEntries, fm.Slots, fm.Listed.Images, fm.Listed.Matched, fm.Listed.MultiOpen)
+	fmt.Fprintf(w, "table: %d entries in %d slots; listed pictures %d (%d near-duplicate PDQ clustered out by the one-open rule): %d open, %d open more than one element\n",
+		fm.TableEntries, fm.Slots, fm.Listed.Images, fm.Clustered, fm.Listed.Matched, fm.Listed.MultiOpen)
 	q := fm.Queries
 	fmt.Fprintf(w, "false matches: %d of %d unlisted pictures (rate %.3g, 95%% Wilson [%.3g, %.3g]); multi-open %d\n",
 		q.Matched, q.Images, q.Rate, q.Low, q.High, q.MultiOpen)

@@ -20,6 +20,7 @@ import (
 	"github.com/vigil-oss/vigil/pdq"
 	"github.com/vigil-oss/vigil/phm"
 	"github.com/vigil-oss/vigil/phm/client"
+	"github.com/vigil-oss/vigil/phm/list"
 	"github.com/vigil-oss/vigil/phm/table"
 )
 
@@ -211,8 +212,11 @@ type FalseMatchReport struct {
 	// TableEntries is the table's list size after padding, Slots its size.
 	TableEntries int `json:"table_entries"`
 	Slots        int `json:"table_slots"`
-	// Listed is the listed half: every one must open (a check of the
-	// harness), each at most one element.
+	// Clustered counts listed-half PDQ keys the one-open rule left out
+	// (within list.ClusterRadius of another listed one).
+	Clustered int `json:"clustered"`
+	// Listed is the listed half whose key is in the list: every one must
+	// open (a check of the harness), each at most one element.
 	Listed FalseMatchResult `json:"listed"`
 	// Queries is the other half: every open is a false match.
 	Queries FalseMatchResult `json:"queries"`
@@ -226,6 +230,7 @@ type FalseMatchReport struct {
 // and opens every image's client keys against it.
 func FalseMatchExperiment(imgs []CorpusImage, n int, seed uint64) (*FalseMatchReport, error) {
 	groups := ContentGroups(imgs)
+	rep := &FalseMatchReport{Images: len(imgs), Contents: len(groups)}
 	rng := Seed(seed)
 	rng.Shuffle(len(groups), func(i, j int) { groups[i], groups[j] = groups[j], groups[i] })
 	var listedImgs, queryImgs []CorpusImage
@@ -236,10 +241,41 @@ func FalseMatchExperiment(imgs []CorpusImage, n int, seed uint64) (*FalseMatchRe
 			queryImgs = append(queryImgs, g...)
 		}
 	}
+	// The list's own one-open rule: listed PDQ within list.ClusterRadius
+	// of an earlier one are left out (phm/list does this when it builds
+	// the real list from banks).
+	var pdqKeys []phm.Key
 	keys := map[string]phm.Key{}
 	for _, img := range listedImgs {
+		if img.Listed.Family() == phm.FamilyPDQ {
+			if _, dup := keys[string(img.Listed)]; !dup {
+				pdqKeys = append(pdqKeys, img.Listed)
+			}
+		}
 		keys[string(img.Listed)] = img.Listed
 	}
+	slices.SortFunc(pdqKeys, func(a, b phm.Key) int { return bytes.Compare(a, b) })
+	hs := make([][32]byte, len(pdqKeys))
+	for i, k := range pdqKeys {
+		hs[i] = [32]byte(k[len(k)-32:])
+	}
+	keep, err := list.Representatives(hs)
+	if err != nil {
+		return nil, err
+	}
+	for i, k := range keep {
+		if !k {
+			delete(keys, string(pdqKeys[i]))
+			rep.Clustered++
+		}
+	}
+	var inList []CorpusImage
+	for _, img := range listedImgs {
+		if _, ok := keys[string(img.Listed)]; ok {
+			inList = append(inList, img)
+		}
+	}
+	listedImgs = inList
 	for _, k := range PadKeys(max(0, n-len(keys)), rng) {
 		keys[string(k)] = k
 	}
@@ -256,7 +292,7 @@ func FalseMatchExperiment(imgs []CorpusImage, n int, seed uint64) (*FalseMatchRe
 	if err != nil {
 		return nil, fmt.Errorf("build the eval table: %w", err)
 	}
-	rep := &FalseMatchReport{Images: len(imgs), Contents: len(groups), TableEntries: int(tbl.Len()), Slots: int(tbl.Slots()), ListedSet: set}
+	rep.TableEntries, rep.Slots, rep.ListedSet = int(tbl.Len()), int(tbl.Slots()), set
 	var lq, qq [][]phm.Key
 	for _, img := range listedImgs {
 		lq = append(lq, img.Query)

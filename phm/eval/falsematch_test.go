@@ -61,7 +61,7 @@ func TestFalseMatchRate(t *testing.T) {
 	}
 	fm := rep.Queries
 	t.Logf("corpus: %d images in %d contents", rep.Images, rep.Contents)
-	t.Logf("table N=%d (m=%d); listed images %d: %d open, %d open more than one element", rep.TableEntries, rep.Slots, rep.Listed.Images, rep.Listed.Matched, rep.Listed.MultiOpen)
+	t.Logf("table N=%d (m=%d); listed images %d (%d PDQ near-duplicates clustered out): %d open, %d open more than one element", rep.TableEntries, rep.Slots, rep.Listed.Images, rep.Clustered, rep.Listed.Matched, rep.Listed.MultiOpen)
 	t.Logf("false matches: %d of %d benign query images (rate %.3g, 95%% Wilson [%.3g, %.3g]); per family %v; multi-open %d",
 		fm.Matched, fm.Images, fm.Rate, fm.Low, fm.High, fm.PerFamily, fm.MultiOpen)
 }
