@@ -15,15 +15,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
 	"time"
 
 	"github.com/vigil-oss/vigil"
+	"github.com/vigil-oss/vigil/feed/exchange"
 )
 
 // DefaultBaseURL is StopNCII's API.
@@ -34,7 +33,6 @@ const (
 	MaxPageBytes   = 8 << 20
 	MaxPageRecords = 5000
 	DefaultPage    = 800
-	maxAttempts    = 4
 )
 
 // Record statuses; Withdrawn and Deleted hashes must be dropped.
@@ -156,9 +154,9 @@ func (c *Client) SendFeedback(ctx context.Context, fb []Feedback) error {
 	return err
 }
 
-// do sends one request, retrying a GET on 429 and 5xx answers and on
-// network errors, with a growing pause, at most maxAttempts times. A POST
-// is not retried: it might have been applied.
+// do sends one request through exchange.HTTP: a GET is retried on 429
+// and 5xx answers and on network errors; a POST is not, since it might
+// have been applied.
 func (c *Client) do(ctx context.Context, method, endpoint, fnKey string, q url.Values, body []byte) ([]byte, error) {
 	if fnKey == "" || c.SubscriptionKey == "" {
 		return nil, vigil.Errorf(vigil.EINVALID, "stopncii %s needs its function key and the subscription key", endpoint)
@@ -171,73 +169,19 @@ func (c *Client) do(ctx context.Context, method, endpoint, fnKey string, q url.V
 	if q != nil {
 		u += "?" + q.Encode()
 	}
-	hc := c.HTTP
-	if hc == nil {
-		hc = http.DefaultClient
-	}
-	var last error
-	for attempt := 1; attempt <= maxAttempts; attempt++ {
-		if attempt > 1 {
-			if err := c.sleep(ctx, time.Duration(attempt-1)*500*time.Millisecond); err != nil {
-				return nil, err
-			}
-		}
+	h := exchange.HTTP{Name: "stopncii", Client: c.HTTP, Sleep: c.Sleep, Secrets: []string{c.SubscriptionKey, fnKey}}
+	return h.Do(ctx, endpoint, MaxPageBytes, func(ctx context.Context) (*http.Request, error) {
 		req, err := http.NewRequestWithContext(ctx, method, u, bytes.NewReader(body))
 		if err != nil {
-			return nil, vigil.Errorf(vigil.EINVALID, "stopncii URL: %v", err)
+			return nil, err
 		}
 		req.Header.Set("x-functions-key", fnKey)
 		req.Header.Set("Ocp-Apim-Subscription-Key", c.SubscriptionKey)
 		if body != nil {
 			req.Header.Set("Content-Type", "application/json")
 		}
-		resp, err := hc.Do(req)
-		if err != nil {
-			var ue *url.Error
-			if errors.As(err, &ue) {
-				err = ue.Err // without the URL, which holds the cursor
-			}
-			last = fmt.Errorf("stopncii %s: %w", endpoint, err)
-			if method != http.MethodGet || ctx.Err() != nil {
-				return nil, last
-			}
-			continue
-		}
-		b, err := io.ReadAll(io.LimitReader(resp.Body, MaxPageBytes+1))
-		resp.Body.Close()
-		switch {
-		case err != nil:
-			last = fmt.Errorf("stopncii %s: %w", endpoint, err)
-		case resp.StatusCode == http.StatusOK:
-			if len(b) > MaxPageBytes {
-				return nil, vigil.Errorf(vigil.ETOOLARGE, "stopncii %s answer over %d bytes", endpoint, MaxPageBytes)
-			}
-			return b, nil
-		case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500:
-			last = vigil.Errorf(vigil.EUNAVAILABLE, "stopncii %s answered %s", endpoint, resp.Status)
-		default:
-			// 401, 403, 400: retrying will not help.
-			return nil, vigil.Errorf(vigil.EUNAVAILABLE, "stopncii %s answered %s", endpoint, resp.Status)
-		}
-		if method != http.MethodGet {
-			return nil, last
-		}
-	}
-	return nil, last
-}
-
-func (c *Client) sleep(ctx context.Context, d time.Duration) error {
-	if c.Sleep != nil {
-		return c.Sleep(ctx, d)
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+		return req, nil
+	})
 }
 
 // PullResult tells what Pull changed.
