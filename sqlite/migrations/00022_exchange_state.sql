@@ -21,6 +21,12 @@ CREATE TABLE exchange_opinions (
 	PRIMARY KEY (exchange, entry_id)
 ) WITHOUT ROWID;
 
+-- An exchange's deletions and updates name entries by the exchange's id:
+-- found by it without a scan of the bank. Partial, so that lists without
+-- source ids cost nothing more to import.
+CREATE INDEX entries_source_entry ON entries (bank_id, source_entry_id) WHERE source_entry_id <> '';
+
 -- +goose Down
+DROP INDEX entries_source_entry;
 DROP TABLE exchange_opinions;
 DROP TABLE exchange_cursors;
