@@ -1,0 +1,74 @@
+package exchange
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/vigil-oss/vigil"
+)
+
+// Record is what one record of an exchange says of the entries it names by
+// the exchange's id: the signals it holds now, none for a deletion. Every
+// entry has the exchange as Source and the record's id as SourceEntryID.
+type Record struct {
+	SourceEntryID string
+	Entries       []*vigil.Entry
+}
+
+// Applied counts what Apply changed.
+type Applied struct {
+	Added      int `json:"added"`
+	Duplicates int `json:"duplicates"`
+	Retracted  int `json:"retracted"`
+}
+
+// Apply applies one page of records to bank bankID, as entries of source:
+// the page's signals are added in one transaction, and the entries of
+// source held under a record's id that the record no longer holds (all of
+// them, for a deletion) are retracted with reason, quarantined or not.
+// Entries of any other source are never touched. Applying a page again
+// changes nothing, so a fetch interrupted after a page was applied and
+// before its cursor was saved is resumed by applying the page again.
+// Check the page whole (parse and validate every record) before calling
+// Apply, so that nothing of a malformed page lands.
+func Apply(ctx context.Context, entries vigil.EntryService, bankID int64, source, by, reason string, page []Record) (Applied, error) {
+	var res Applied
+	var add []*vigil.Entry
+	for _, r := range page {
+		add = append(add, r.Entries...)
+		id := r.SourceEntryID
+		held, err := entries.FindEntries(ctx, vigil.EntryFilter{BankID: &bankID, SourceEntryID: &id, Limit: vigil.MaxEntryLimit})
+		if err != nil {
+			return res, err
+		}
+		for _, h := range held {
+			if h.Source != source || h.Retracted() || holds(r.Entries, h) {
+				continue
+			}
+			if _, err := entries.RetractEntry(ctx, h.ID, by, reason); err != nil {
+				if vigil.ErrorCode(err) == vigil.ECONFLICT {
+					continue // retracted meanwhile
+				}
+				return res, fmt.Errorf("retract entry %d: %w", h.ID, err)
+			}
+			res.Retracted++
+		}
+	}
+	if len(add) > 0 {
+		r, err := entries.AddEntries(ctx, bankID, by, add)
+		if err != nil {
+			return res, err
+		}
+		res.Added, res.Duplicates = r.Added, r.Duplicates
+	}
+	return res, nil
+}
+
+func holds(es []*vigil.Entry, h *vigil.Entry) bool {
+	for _, e := range es {
+		if e.SignalType == h.SignalType && e.Value == h.Value {
+			return true
+		}
+	}
+	return false
+}
