@@ -19,6 +19,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/vigil-oss/vigil"
@@ -96,7 +97,7 @@ func (r *Record) Entry() (e *vigil.Entry, withdrawn, ok bool, err error) {
 	default:
 		return nil, false, false, nil
 	}
-	e = &vigil.Entry{SignalType: t, Value: r.HashValue, Source: "stopncii", SourceEntryID: r.SignalType + ":" + r.HashValue, Category: "ncii"}
+	e = &vigil.Entry{SignalType: t, Value: r.HashValue, Source: vigil.SourceStopNCII, SourceEntryID: r.SignalType + ":" + r.HashValue, Category: "ncii"}
 	if err := e.Validate(); err != nil {
 		return nil, false, false, err
 	}
@@ -195,9 +196,9 @@ type PullResult struct {
 // Pull fetches every record changed since start into bank bankID: active
 // hashes are added (with source "stopncii" and "TYPE:HASH" as source
 // entry id), withdrawn and deleted ones retracted. Each page's additions
-// are one transaction. Pull is idempotent, so after a failure it is run
-// again from the same start; only a complete run returns the checkpoint
-// to keep.
+// are one transaction (exchange.Apply). Pull is idempotent, so after a
+// failure it is run again from the same start; only a complete run
+// returns the checkpoint to keep.
 func Pull(ctx context.Context, c *Client, entries vigil.EntryService, bankID, start int64, by string) (PullResult, error) {
 	res := PullResult{Checkpoint: start}
 	token := ""
@@ -209,45 +210,28 @@ func Pull(ctx context.Context, c *Client, entries vigil.EntryService, bankID, st
 		if err != nil {
 			return res, err
 		}
-		var add []*vigil.Entry
-		var withdraw []*vigil.Entry
+		var page []exchange.Record
 		for i := range p.HashRecords {
 			e, withdrawn, ok, err := p.HashRecords[i].Entry()
 			if err != nil {
 				return res, fmt.Errorf("stopncii record %d: %w", i+1, err)
 			}
-			switch {
-			case !ok:
+			if !ok {
 				res.Skipped++
-			case withdrawn:
-				withdraw = append(withdraw, e)
-			default:
-				add = append(add, e)
+				continue
 			}
+			r := exchange.Record{SourceEntryID: e.SourceEntryID}
+			if !withdrawn {
+				r.Entries = []*vigil.Entry{e}
+			}
+			page = append(page, r)
 		}
-		if len(add) > 0 {
-			r, err := entries.AddEntries(ctx, bankID, by, add)
-			if err != nil {
-				return res, err
-			}
-			res.Added += r.Added
+		a, err := exchange.Apply(ctx, entries, bankID, vigil.SourceStopNCII, by, "withdrawn at StopNCII", page)
+		if err != nil {
+			return res, err
 		}
-		for _, e := range withdraw {
-			id := e.SourceEntryID
-			held, err := entries.FindEntries(ctx, vigil.EntryFilter{BankID: &bankID, SourceEntryID: &id})
-			if err != nil {
-				return res, err
-			}
-			for _, h := range held {
-				if h.Source != "stopncii" {
-					continue
-				}
-				if _, err := entries.RetractEntry(ctx, h.ID, by, "withdrawn at StopNCII"); err != nil && vigil.ErrorCode(err) != vigil.ECONFLICT {
-					return res, err
-				}
-				res.Retracted++
-			}
-		}
+		res.Added += a.Added
+		res.Retracted += a.Retracted
 		if !p.HasMoreRecords {
 			if p.NextSetTimestamp > res.Checkpoint {
 				res.Checkpoint = p.NextSetTimestamp
@@ -255,5 +239,63 @@ func Pull(ctx context.Context, c *Client, entries vigil.EntryService, bankID, st
 			return res, nil
 		}
 		token = p.NextPageToken
+	}
+}
+
+// Sync is Pull from the checkpoint saved for bank bankID, saving the new
+// one after a complete run: a sync stopped part-way is run again from the
+// same checkpoint, which re-applies what landed harmlessly.
+func Sync(ctx context.Context, c *Client, entries vigil.EntryService, state vigil.ExchangeService, bankID int64, by string) (PullResult, error) {
+	saved, err := state.ExchangeCursor(ctx, vigil.SourceStopNCII, bankID)
+	if err != nil {
+		return PullResult{}, err
+	}
+	var start int64
+	if saved != "" {
+		if start, err = strconv.ParseInt(saved, 10, 64); err != nil || start < 0 {
+			return PullResult{}, vigil.Errorf(vigil.EINVALID, "stopncii cursor is malformed")
+		}
+	}
+	res, err := Pull(ctx, c, entries, bankID, start, by)
+	if err != nil {
+		return res, err
+	}
+	return res, state.SetExchangeCursor(ctx, vigil.SourceStopNCII, bankID, strconv.FormatInt(res.Checkpoint, 10))
+}
+
+// SendOpinions sends the opinions of bank bankID's StopNCII entries that
+// changed since they were last sent, as SubmitFeedback values: Blocked for
+// a hash whose matches reviewers mostly confirmed, NotBlocked for one they
+// mostly found false positives; at most vigil.MaxFeedbackOpinions a
+// request. A batch is marked sent once StopNCII took it, so one that fails
+// is sent again by the next call. It returns the number of opinions sent.
+func SendOpinions(ctx context.Context, c *Client, state vigil.ExchangeService, bankID int64) (int, error) {
+	sent := 0
+	var after int64
+	for {
+		ops, err := state.ExchangeOpinions(ctx, vigil.SourceStopNCII, bankID, after, vigil.MaxFeedbackOpinions)
+		if err != nil || len(ops) == 0 {
+			return sent, err
+		}
+		fb := make([]Feedback, 0, len(ops))
+		for _, o := range ops {
+			_, hash, ok := strings.Cut(o.SourceEntryID, ":")
+			if !ok || hash == "" {
+				return sent, vigil.Errorf(vigil.EINVALID, "stopncii entry %d has no TYPE:HASH source entry id", o.EntryID)
+			}
+			v := FeedbackNotBlocked
+			if o.Verdict() {
+				v = FeedbackBlocked
+			}
+			fb = append(fb, Feedback{HashValue: hash, FeedbackValue: v})
+		}
+		if err := c.SendFeedback(ctx, fb); err != nil {
+			return sent, err
+		}
+		if err := state.MarkExchangeOpinionsSent(ctx, vigil.SourceStopNCII, ops); err != nil {
+			return sent, err
+		}
+		sent += len(ops)
+		after = ops[len(ops)-1].EntryID
 	}
 }
