@@ -13,6 +13,12 @@ import (
 type Record struct {
 	SourceEntryID string
 	Entries       []*vigil.Entry
+	// Replace says the record may hold other signals than the bank holds
+	// under its id (NCMEC entries change fingerprints): the held ones are
+	// looked up, and those it no longer holds retracted. Records whose id
+	// fixes their signal (ThreatExchange indicators, StopNCII hashes) leave
+	// it false and cost no lookup; a deletion is always looked up.
+	Replace bool
 }
 
 // Applied counts what Apply changed.
@@ -25,7 +31,8 @@ type Applied struct {
 // Apply applies one page of records to bank bankID, as entries of source:
 // the page's signals are added in one transaction, and the entries of
 // source held under a record's id that the record no longer holds (all of
-// them, for a deletion) are retracted with reason, quarantined or not.
+// them, for a deletion; see Record.Replace) are retracted with reason,
+// quarantined or not.
 // Entries of any other source are never touched. Applying a page again
 // changes nothing, so a fetch interrupted after a page was applied and
 // before its cursor was saved is resumed by applying the page again.
@@ -36,6 +43,9 @@ func Apply(ctx context.Context, entries vigil.EntryService, bankID int64, source
 	var add []*vigil.Entry
 	for _, r := range page {
 		add = append(add, r.Entries...)
+		if len(r.Entries) > 0 && !r.Replace {
+			continue
+		}
 		id := r.SourceEntryID
 		held, err := entries.FindEntries(ctx, vigil.EntryFilter{BankID: &bankID, SourceEntryID: &id, Limit: vigil.MaxEntryLimit})
 		if err != nil {
@@ -55,7 +65,14 @@ func Apply(ctx context.Context, entries vigil.EntryService, bankID int64, source
 		}
 	}
 	if len(add) > 0 {
-		r, err := entries.AddEntries(ctx, bankID, by, add)
+		// The bulk path: one transaction of multi-row inserts.
+		r, err := entries.ImportEntries(ctx, bankID, by, func(yield func(*vigil.Entry, error) bool) {
+			for _, e := range add {
+				if !yield(e, nil) {
+					return
+				}
+			}
+		})
 		if err != nil {
 			return res, err
 		}

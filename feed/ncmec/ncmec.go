@@ -314,6 +314,10 @@ type Cursor struct {
 	To     int64  `json:"to,omitempty"`
 	Next   string `json:"next,omitempty"`
 	NextAt int64  `json:"next_at,omitempty"`
+	// Initial marks the first fetch into the bank, of all time in one
+	// range: each entry comes once in it, so its additions need not look
+	// for earlier signals of the same entry to replace.
+	Initial bool `json:"initial,omitempty"`
 }
 
 // ParseCursor reads a saved cursor; "" is the start of time.
@@ -392,6 +396,7 @@ func Sync(ctx context.Context, c *Client, entries vigil.EntryService, state vigi
 	}
 	for cur.From < end || cur.Next != "" {
 		if cur.Next == "" {
+			cur.Initial = cur.From == 0 && opt.Window == 0 && saved == ""
 			cur.To = end
 			if opt.Window > 0 {
 				cur.To = min(end, cur.From+int64(opt.Window/time.Second))
@@ -412,7 +417,7 @@ func Sync(ctx context.Context, c *Client, entries vigil.EntryService, state vigi
 				res.Skipped++
 				continue
 			}
-			r := exchange.Record{SourceEntryID: e.Key()}
+			r := exchange.Record{SourceEntryID: e.Key(), Replace: !cur.Initial}
 			if !e.Deleted {
 				sig, skipped, err := e.Signals()
 				if err != nil {
