@@ -89,3 +89,27 @@ func holds(es []*vigil.Entry, h *vigil.Entry) bool {
 	}
 	return false
 }
+
+// SendOpinions sends the opinions of bank bankID's entries from exchange
+// that are due (see vigil.ExchangeService.ExchangeOpinions), batch at a
+// time: send gets each batch, and the batch is marked sent once send
+// returns nil, so a batch that fails goes out again with the next call.
+// It returns the number of opinions sent.
+func SendOpinions(ctx context.Context, state vigil.ExchangeService, exchange string, bankID int64, batch int, send func(context.Context, []vigil.ExchangeOpinion) error) (int, error) {
+	sent := 0
+	var after int64
+	for {
+		ops, err := state.ExchangeOpinions(ctx, exchange, bankID, after, batch)
+		if err != nil || len(ops) == 0 {
+			return sent, err
+		}
+		if err := send(ctx, ops); err != nil {
+			return sent, err
+		}
+		if err := state.MarkExchangeOpinionsSent(ctx, exchange, ops); err != nil {
+			return sent, err
+		}
+		sent += len(ops)
+		after = ops[len(ops)-1].EntryID
+	}
+}

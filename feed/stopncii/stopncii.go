@@ -270,18 +270,12 @@ func Sync(ctx context.Context, c *Client, entries vigil.EntryService, state vigi
 // request. A batch is marked sent once StopNCII took it, so one that fails
 // is sent again by the next call. It returns the number of opinions sent.
 func SendOpinions(ctx context.Context, c *Client, state vigil.ExchangeService, bankID int64) (int, error) {
-	sent := 0
-	var after int64
-	for {
-		ops, err := state.ExchangeOpinions(ctx, vigil.SourceStopNCII, bankID, after, vigil.MaxFeedbackOpinions)
-		if err != nil || len(ops) == 0 {
-			return sent, err
-		}
+	return exchange.SendOpinions(ctx, state, vigil.SourceStopNCII, bankID, vigil.MaxFeedbackOpinions, func(ctx context.Context, ops []vigil.ExchangeOpinion) error {
 		fb := make([]Feedback, 0, len(ops))
 		for _, o := range ops {
 			_, hash, ok := strings.Cut(o.SourceEntryID, ":")
 			if !ok || hash == "" {
-				return sent, vigil.Errorf(vigil.EINVALID, "stopncii entry %d has no TYPE:HASH source entry id", o.EntryID)
+				return vigil.Errorf(vigil.EINVALID, "stopncii entry %d has no TYPE:HASH source entry id", o.EntryID)
 			}
 			v := FeedbackNotBlocked
 			if o.Verdict() {
@@ -289,13 +283,6 @@ func SendOpinions(ctx context.Context, c *Client, state vigil.ExchangeService, b
 			}
 			fb = append(fb, Feedback{HashValue: hash, FeedbackValue: v})
 		}
-		if err := c.SendFeedback(ctx, fb); err != nil {
-			return sent, err
-		}
-		if err := state.MarkExchangeOpinionsSent(ctx, vigil.SourceStopNCII, ops); err != nil {
-			return sent, err
-		}
-		sent += len(ops)
-		after = ops[len(ops)-1].EntryID
-	}
+		return c.SendFeedback(ctx, fb)
+	})
 }

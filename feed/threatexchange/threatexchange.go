@@ -510,17 +510,13 @@ func (c *Client) DescriptorIDs(ctx context.Context, indicatorID string) ([]strin
 // is sent again by the next call (a POST is not retried within a call: it
 // may have been applied). It returns the number of opinions sent.
 func SendOpinions(ctx context.Context, c *Client, state vigil.ExchangeService, bankID int64) (int, error) {
-	sent := 0
-	var after int64
-	for {
-		ops, err := state.ExchangeOpinions(ctx, vigil.SourceThreatExchange, bankID, after, 100)
-		if err != nil || len(ops) == 0 {
-			return sent, err
-		}
+	// One opinion at a time: each is several POSTs, and one marked sent
+	// is never posted again.
+	return exchange.SendOpinions(ctx, state, vigil.SourceThreatExchange, bankID, 1, func(ctx context.Context, ops []vigil.ExchangeOpinion) error {
 		for _, o := range ops {
 			ids, err := c.DescriptorIDs(ctx, o.SourceEntryID)
 			if err != nil {
-				return sent, err
+				return err
 			}
 			reaction := ReactionDisagreeWithTag
 			if o.Verdict() {
@@ -528,14 +524,10 @@ func SendOpinions(ctx context.Context, c *Client, state vigil.ExchangeService, b
 			}
 			for _, id := range ids {
 				if err := c.React(ctx, id, reaction); err != nil {
-					return sent, err
+					return err
 				}
 			}
-			if err := state.MarkExchangeOpinionsSent(ctx, vigil.SourceThreatExchange, []vigil.ExchangeOpinion{o}); err != nil {
-				return sent, err
-			}
-			sent++
 		}
-		after = ops[len(ops)-1].EntryID
-	}
+		return nil
+	})
 }
