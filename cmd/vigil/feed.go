@@ -36,7 +36,7 @@ const feedUsage = `Usage:
 	vigil feed sync [--data DIR] [--api-key-file FILE] [--interval D] ID
 	vigil feed list [--data DIR]
 	vigil feed stopncii [--data DIR] --bank NAME [--since UNIXTIME] [--base-url URL] [--interval D]
-	vigil feed ncmec [--data DIR] --bank NAME [--environment URL] [--member ID,…] [--window D] [--interval D]
+	vigil feed ncmec [--data DIR] --bank NAME [--environment URL] [--member ID,…] [--window D] [--feedback [--reason TYPE=GUID,…]] [--interval D]
 	vigil feed threatexchange [--data DIR] --bank NAME --privacy-group ID [--base-url URL] [--restart] [--interval D]
 
 A feed publishes banks as signed, numbered batches of changes (additions,
@@ -60,10 +60,11 @@ if missing) with the exchange as source and its id as source entry id; what the
 exchange deletes or withdraws is retracted. Each keeps its cursor in the store,
 so a run resumes where the last one stopped, after a crash too (stopncii with
 --since pulls from that Unix time instead, and prints the checkpoint). After
-fetching, stopncii and threatexchange send the exchange the verdicts reviewers
-gave on its entries' matches (StopNCII feedback Blocked/NotBlocked,
-ThreatExchange reactions SAW_THIS_TOO/DISAGREE_WITH_TAGS), each once, again when
-the counts change; a send that fails is retried by the next run. Credentials
+fetching, stopncii, threatexchange and (with --feedback) ncmec send the exchange
+the verdicts reviewers gave on its entries' matches (StopNCII feedback
+Blocked/NotBlocked, ThreatExchange reactions SAW_THIS_TOO/DISAGREE_WITH_TAGS,
+NCMEC upvotes and downvotes; a downvote needs --reason md5=GUID… unless NCMEC
+offers one reason only), each once, again when the counts change; a send that fails is retried by the next run. Credentials
 come from the environment, or from the file named by the same variable with
 _FILE appended: VIGIL_STOPNCII_SUBSCRIPTION_KEY, VIGIL_STOPNCII_FETCH_KEY,
 VIGIL_STOPNCII_FEEDBACK_KEY (no feedback without it); VIGIL_NCMEC_HASH_USER,
@@ -335,10 +336,20 @@ func (c *FeedCommand) Run(ctx context.Context, args []string) error {
 		fs.limit("window", atLeast(0))
 		interval := fs.Duration("interval", 0, "keep syncing, this often (0: once)")
 		fs.limit("interval", atLeast(0))
+		feedback := fs.Bool("feedback", false, "send reviewers' verdicts to NCMEC as upvotes and downvotes (other members see them)")
+		reasonFlag := fs.String("reason", "", "downvote reason GUIDs by signal type: md5=GUID,sha1=GUID,pdq=GUID")
 		var ids []int64
+		reasons := map[vigil.SignalType]string{}
 		check = func() error {
 			if *bank == "" {
 				return fs.usageErrorf("feed ncmec needs --bank")
+			}
+			for _, kv := range splitHosts(*reasonFlag) {
+				k, v, ok := strings.Cut(kv, "=")
+				if !ok || v == "" || (k != "md5" && k != "sha1" && k != "pdq") {
+					return fs.usageErrorf("--reason %q is not md5|sha1|pdq=GUID", kv)
+				}
+				reasons[vigil.SignalType(k)] = v
 			}
 			for _, m := range splitHosts(*members) {
 				id, err := strconv.ParseInt(m, 10, 64)
@@ -365,7 +376,14 @@ func (c *FeedCommand) Run(ctx context.Context, args []string) error {
 				if err != nil {
 					return nil, fmt.Errorf("%w (applied %d pages; the next run resumes after them)", err, res.Pages)
 				}
-				return res, nil
+				if !*feedback {
+					return res, nil
+				}
+				n, err := ncmec.SendOpinions(ctx, cl, st.Exchanges, b.ID, reasons)
+				if err != nil {
+					return nil, fmt.Errorf("send feedback (sent %d): %w", n, err)
+				}
+				return map[string]any{"fetch": res, "opinions_sent": n}, nil
 			})
 		}
 	case "threatexchange":

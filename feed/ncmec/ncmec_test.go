@@ -141,6 +141,7 @@ func rangeKey(from, to int64) string {
 }
 
 type stores struct {
+	db        *sqlite.DB
 	banks     vigil.BankService
 	entries   vigil.EntryService
 	exchanges vigil.ExchangeService
@@ -154,7 +155,7 @@ func openStores(t *testing.T) *stores {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	s := &stores{banks: sqlite.NewBankService(db), entries: sqlite.NewEntryService(db), exchanges: sqlite.NewExchangeService(db)}
+	s := &stores{db: db, banks: sqlite.NewBankService(db), entries: sqlite.NewEntryService(db), exchanges: sqlite.NewExchangeService(db)}
 	s.bank = &vigil.Bank{Name: "ncmec", Enabled: true}
 	if err := s.banks.CreateBank(ctx, s.bank); err != nil {
 		t.Fatal(err)
