@@ -3,6 +3,7 @@ package exchange
 import (
 	"context"
 	"fmt"
+	"strconv"
 
 	"github.com/vigil-oss/vigil"
 )
@@ -37,7 +38,8 @@ type Applied struct {
 // changes nothing, so a fetch interrupted after a page was applied and
 // before its cursor was saved is resumed by applying the page again.
 // Check the page whole (parse and validate every record) before calling
-// Apply, so that nothing of a malformed page lands.
+// Apply, so that nothing of a malformed page lands. Each change commits
+// with its audit record (actor by; the bank named by id, as Apply knows it).
 func Apply(ctx context.Context, entries vigil.EntryService, bankID int64, source, by, reason string, page []Record) (Applied, error) {
 	var res Applied
 	var add []*vigil.Entry
@@ -55,7 +57,9 @@ func Apply(ctx context.Context, entries vigil.EntryService, bankID int64, source
 			if h.Source != source || h.Retracted() || holds(r.Entries, h) {
 				continue
 			}
-			if _, err := entries.RetractEntry(ctx, h.ID, by, reason); err != nil {
+			rec := &vigil.AuditRecord{Actor: by, Action: vigil.AuditEntryRetract, Target: "entry:" + strconv.FormatInt(h.ID, 10)}
+			rec.Complete = func(r *vigil.AuditRecord) error { return r.SetDetail(map[string]string{"reason": reason, "source": source}) }
+			if _, err := entries.RetractEntry(vigil.WithAudit(ctx, rec), h.ID, by, reason); err != nil {
 				if vigil.ErrorCode(err) == vigil.ECONFLICT {
 					continue // retracted meanwhile
 				}
@@ -65,8 +69,10 @@ func Apply(ctx context.Context, entries vigil.EntryService, bankID int64, source
 		}
 	}
 	if len(add) > 0 {
-		// The bulk path: one transaction of multi-row inserts.
-		r, err := entries.ImportEntries(ctx, bankID, by, func(yield func(*vigil.Entry, error) bool) {
+		// The bulk path: one transaction of multi-row inserts, its audit
+		// record (the store fills in the counts) in it.
+		rec := &vigil.AuditRecord{Actor: by, Action: vigil.AuditEntriesImport, Target: "bank:" + strconv.FormatInt(bankID, 10)}
+		r, err := entries.ImportEntries(vigil.WithAudit(ctx, rec), bankID, by, func(yield func(*vigil.Entry, error) bool) {
 			for _, e := range add {
 				if !yield(e, nil) {
 					return

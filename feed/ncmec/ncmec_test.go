@@ -215,6 +215,20 @@ func TestSync(t *testing.T) {
 	if got["md5:"+md5(2)] != nil {
 		t.Errorf("deleted entry still active")
 	}
+	// Every page's additions, and the retraction, are on the audit log.
+	recs, err := sqlite.NewAuditService(s.db).ListAudit(ctx, 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	actions := map[string]int{}
+	for _, r := range recs {
+		if r.Actor == "ncmec-sync" {
+			actions[r.Action]++
+		}
+	}
+	if actions[vigil.AuditEntriesImport] != 2 || actions[vigil.AuditEntryRetract] != 1 {
+		t.Errorf("audit records of the sync: %v", actions)
+	}
 
 	// Later: image1 updated (its SHA-1 dropped), image3 deleted. Entries
 	// of another source under the same id are left alone.
