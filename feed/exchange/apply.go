@@ -58,7 +58,9 @@ func Apply(ctx context.Context, entries vigil.EntryService, bankID int64, source
 				continue
 			}
 			rec := &vigil.AuditRecord{Actor: by, Action: vigil.AuditEntryRetract, Target: "entry:" + strconv.FormatInt(h.ID, 10)}
-			rec.Complete = func(r *vigil.AuditRecord) error { return r.SetDetail(map[string]string{"reason": reason, "source": source}) }
+			rec.Complete = func(r *vigil.AuditRecord) error {
+				return r.SetDetail(map[string]string{"reason": reason, "source": source})
+			}
 			if _, err := entries.RetractEntry(vigil.WithAudit(ctx, rec), h.ID, by, reason); err != nil {
 				if vigil.ErrorCode(err) == vigil.ECONFLICT {
 					continue // retracted meanwhile
