@@ -128,7 +128,7 @@ func TestEveryNumericFlagIsRanged(t *testing.T) {
 				lines = append(lines, []string{"hold", sub})
 			}
 		case "feed":
-			for _, sub := range []string{"keygen", "create", "cut", "rotate", "subscribe", "sync", "list", "stopncii"} {
+			for _, sub := range []string{"keygen", "create", "cut", "rotate", "subscribe", "sync", "list", "stopncii", "ncmec", "threatexchange"} {
 				lines = append(lines, []string{"feed", sub})
 			}
 		case "eval":
