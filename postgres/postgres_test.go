@@ -59,6 +59,9 @@ func TestStore(t *testing.T) {
 			Incidents:           postgres.NewIncidentService(db),
 			Submissions:         postgres.NewSubmissionService(db),
 			Preservation:        postgres.NewPreservationService(db),
+			Complaints:          postgres.NewComplaintService(db, cases),
+			Notices:             postgres.NewNoticeService(db),
+			Transparency:        postgres.NewTransparencyService(db),
 		}
 	})
 }

@@ -51,6 +51,9 @@ func TestStore(t *testing.T) {
 			Incidents:           sqlite.NewIncidentService(db),
 			Submissions:         sqlite.NewSubmissionService(db),
 			Preservation:        sqlite.NewPreservationService(db),
+			Complaints:          sqlite.NewComplaintService(db, cases),
+			Notices:             sqlite.NewNoticeService(db),
+			Transparency:        sqlite.NewTransparencyService(db),
 		}
 	})
 }
