@@ -71,6 +71,11 @@ type store struct {
 	Submissions vigil.SubmissionService
 	// Preservation keeps legal holds and purges expired incidents.
 	Preservation vigil.PreservationService
+	// Complaints, Notices and Transparency: users' complaints, the notices
+	// due to the platform and the published figures.
+	Complaints   vigil.ComplaintService
+	Notices      vigil.NoticeService
+	Transparency vigil.TransparencyService
 
 	// setReview sets the automatic quarantine policy, of cases and of
 	// subscribers' feedback on feeds alike, and what is told of each
@@ -116,6 +121,7 @@ func sqliteStore(db *sqlite.DB) *store {
 		Signals: sqlite.NewSignalStore(db), Rules: sqlite.NewRuleService(db), Cases: cases,
 		Feeds: feeds, Incidents: sqlite.NewIncidentService(db), Submissions: sqlite.NewSubmissionService(db),
 		Preservation: sqlite.NewPreservationService(db),
+		Complaints:   sqlite.NewComplaintService(db, cases), Notices: sqlite.NewNoticeService(db), Transparency: sqlite.NewTransparencyService(db),
 		setReview: func(p vigil.QuarantinePolicy, on func(context.Context, autoQuarantine)) {
 			cases.Policy, feeds.Policy = p, p
 			cases.OnQuarantine = func(ctx context.Context, q sqlite.AutoQuarantine) {
@@ -135,6 +141,7 @@ func postgresStore(db *postgres.DB, url string) *store {
 		Signals: postgres.NewSignalStore(db), Rules: postgres.NewRuleService(db), Cases: cases,
 		Feeds: feeds, Incidents: postgres.NewIncidentService(db), Submissions: postgres.NewSubmissionService(db),
 		Preservation: postgres.NewPreservationService(db),
+		Complaints:   postgres.NewComplaintService(db, cases), Notices: postgres.NewNoticeService(db), Transparency: postgres.NewTransparencyService(db),
 		setReview: func(p vigil.QuarantinePolicy, on func(context.Context, autoQuarantine)) {
 			cases.Policy, feeds.Policy = p, p
 			cases.OnQuarantine = func(ctx context.Context, q postgres.AutoQuarantine) {
