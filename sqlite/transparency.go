@@ -161,27 +161,32 @@ func rates(ctx context.Context, q querier, query string, args ...any) ([]vigil.R
 }
 
 // durations returns the count, median and 90th percentile of the d column
-// of query: the count first, then each percentile as one row at its
-// nearest-rank offset of the ordered values, so the store sorts and Go
-// holds three numbers, never the rows.
+// of query, by nearest rank: the store numbers the ordered values in one
+// sort and returns the two ranked rows, so Go holds three numbers, never
+// the rows. ceil(n/2) and ceil(9n/10) are (n+1)/2 and (9n+9)/10 in
+// integer arithmetic.
 func durations(ctx context.Context, q querier, query string, args ...any) (vigil.Durations, error) {
 	var out vigil.Durations
-	if err := q.QueryRowContext(ctx, `SELECT COUNT(*) FROM (`+query+`) x WHERE d IS NOT NULL`, args...).Scan(&out.N); err != nil {
+	rows, err := q.QueryContext(ctx, `SELECT rn, n, d FROM (
+			SELECT d, ROW_NUMBER() OVER (ORDER BY d) AS rn, COUNT(*) OVER () AS n FROM (`+query+`) x WHERE d IS NOT NULL) y
+		WHERE rn = (n + 1) / 2 OR rn = (9 * n + 9) / 10`, args...)
+	if err != nil {
 		return out, err
 	}
-	if out.N == 0 {
-		return out, nil
+	defer rows.Close()
+	for rows.Next() {
+		var rn, n int64
+		var d float64
+		if err := rows.Scan(&rn, &n, &d); err != nil {
+			return out, err
+		}
+		out.N = n
+		if rn == vigil.NearestRank(0.5, n)+1 {
+			out.MedianSeconds = d
+		}
+		if rn == vigil.NearestRank(0.9, n)+1 {
+			out.P90Seconds = d
+		}
 	}
-	at := func(p float64) (float64, error) {
-		var v float64
-		err := q.QueryRowContext(ctx, `SELECT d FROM (`+query+`) x WHERE d IS NOT NULL ORDER BY d LIMIT 1 OFFSET ?`,
-			append(args, vigil.NearestRank(p, out.N))...).Scan(&v)
-		return v, err
-	}
-	var err error
-	if out.MedianSeconds, err = at(0.5); err != nil {
-		return out, err
-	}
-	out.P90Seconds, err = at(0.9)
-	return out, err
+	return out, rows.Err()
 }
