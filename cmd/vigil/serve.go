@@ -137,7 +137,7 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	// One response service for every entry point: the API, content jobs
 	// and retroactive matches. Failed actions are retried as jobs.
 	flow := &respond.Service{Rules: ruleStore, Cases: cases, Media: mediaStore, Notifier: js, Queue: js, Banks: banks, Entries: entries,
-		CaseRetention: ruleFlags.caseRetention, Logger: c.Logger}
+		CaseRetention: ruleFlags.caseRetention, Logger: c.Logger, Checked: &respond.CheckCounter{Store: db.Transparency, Logger: c.Logger}}
 	// Content jobs are classified like uploads to /v1/match, by the
 	// classifiers built below, before the jobs start.
 	var classifierSet *classify.Set
@@ -235,6 +235,8 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	}
 	go c.purge(runCtx, conversations, signals)
 	go c.purgeCases(runCtx, cases, db.Preservation, reportRetention.p, mediaStore)
+	checkedDone := make(chan struct{})
+	go func() { flow.Checked.Run(runCtx, 10*time.Second); close(checkedDone) }()
 	if *noticeWebhook != "" {
 		notices := &respond.Notices{Store: db.Notices, Notifier: js, Webhook: *noticeWebhook, Delay: *noticeDelay, DSA: srv.DSA, Logger: c.Logger}
 		go notices.Run(runCtx, time.Minute)
@@ -242,6 +244,8 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 
 	<-ctx.Done()
 	c.Logger.Info("shutting down")
+	cancel()
+	<-checkedDone // the last counts are written before the store closes
 	shutCtx, done := context.WithTimeout(context.Background(), 10*time.Second)
 	defer done()
 	return errors.Join(srv.Close(shutCtx), js.Stop(shutCtx))
