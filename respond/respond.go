@@ -52,8 +52,8 @@ type Service struct {
 	// Checked counts the items checked (Content, Conversation), for the
 	// transparency figures; nil: not counted.
 	Checked *CheckCounter
-	Logger        *slog.Logger     // nil: discard
-	Now           func() time.Time // nil: time.Now
+	Logger  *slog.Logger     // nil: discard
+	Now     func() time.Time // nil: time.Now
 
 	ruleSet   ruleCache
 	mu        sync.Mutex
