@@ -836,8 +836,11 @@ func (s *CaseService) DecideCase(ctx context.Context, id int64, d vigil.Decision
 		if d.Verdict != vigil.VerdictEscalate {
 			verdict, decidedAt = sql.NullString{String: string(d.Verdict), Valid: true}, sql.NullString{String: ts, Valid: true}
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE cases SET state = ?, decision = ?, updated_at = ?, review_verdict = ?, decided_at = ? WHERE id = ?`,
-			c.State, string(decision), ts, verdict, decidedAt, id); err != nil {
+		// A confirmation is an action on the user's content: its notice
+		// falls due (notice.go).
+		noticeDue := sql.NullString{String: ts, Valid: d.Verdict == vigil.VerdictConfirmed}
+		if _, err := tx.ExecContext(ctx, `UPDATE cases SET state = ?, decision = ?, updated_at = ?, review_verdict = ?, decided_at = ?, notice_due = ? WHERE id = ?`,
+			c.State, string(decision), ts, verdict, decidedAt, noticeDue, id); err != nil {
 			return err
 		}
 		detail := string(d.Verdict)

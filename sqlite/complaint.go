@@ -182,7 +182,8 @@ func (s *ComplaintService) DecideComplaint(ctx context.Context, id int64, d vigi
 		}
 		// The confirmation was wrong: the case counts as a false positive
 		// where it counted as confirmed, through the decision's counting.
-		res, err := tx.ExecContext(ctx, `UPDATE cases SET review_verdict = ?, updated_at = ? WHERE id = ? AND review_verdict = ?`,
+		// A reversed action gets a reversal, not a notice.
+		res, err := tx.ExecContext(ctx, `UPDATE cases SET review_verdict = ?, notice_due = NULL, updated_at = ? WHERE id = ? AND review_verdict = ?`,
 			string(vigil.VerdictFalsePositive), ts, k.CaseID, string(vigil.VerdictConfirmed))
 		if err != nil {
 			return err

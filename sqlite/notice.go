@@ -32,7 +32,9 @@ const sqlSilenced = `(
 			NOT EXISTS (SELECT 1 FROM submissions s WHERE s.incident_id = i.id AND s.state = 'finished')
 			OR EXISTS (SELECT 1 FROM submissions s WHERE s.incident_id = i.id AND s.state IN ('pending', 'submitted')))))`
 
-// DueNotices returns the notices and reversals due at now.
+// DueNotices returns the notices and reversals due at now. Notices are
+// read from the cases whose notice is pending (notice_due, indexed), so a
+// pass costs the pending ones, not every case ever confirmed.
 func (s *NoticeService) DueNotices(ctx context.Context, now time.Time, delay time.Duration, limit int) ([]*vigil.Notice, error) {
 	if limit <= 0 || limit > vigil.MaxCaseLimit {
 		limit = vigil.DefaultCaseLimit
@@ -60,10 +62,9 @@ func (s *NoticeService) DueNotices(ctx context.Context, now time.Time, delay tim
 			return nil
 		}
 		cases, err := queryAll(ctx, tx, scanCase, `SELECT `+caseColumns+caseFrom+`
-			WHERE c.review_verdict = 'confirmed' AND c.decided_at <= ?
-			AND NOT EXISTS (SELECT 1 FROM notices n WHERE n.case_id = c.id AND n.kind = 'notice' AND n.complaint_id = 0)
+			WHERE c.notice_due IS NOT NULL AND c.notice_due <= ?
 			AND NOT `+sqlSilenced+`
-			ORDER BY c.decided_at, c.id LIMIT ?`, formatTime(now.Add(-delay)), ts, limit-len(out))
+			ORDER BY c.notice_due, c.id LIMIT ?`, formatTime(now.Add(-delay)), ts, limit-len(out))
 		if err != nil {
 			return err
 		}
@@ -91,7 +92,10 @@ func (s *NoticeService) MarkNoticeSent(ctx context.Context, n *vigil.Notice, eve
 		} else if k == 0 {
 			return vigil.Errorf(vigil.ECONFLICT, "the %s of case %d was sent already", n.Kind, n.Case.ID)
 		}
-		return nil
+		if n.Kind == vigil.NoticeKindNotice {
+			_, err = tx.ExecContext(ctx, `UPDATE cases SET notice_due = NULL WHERE id = ?`, n.Case.ID)
+		}
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("mark notice sent: %w", err)

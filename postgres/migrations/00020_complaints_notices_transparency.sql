@@ -10,6 +10,11 @@ UPDATE cases SET review_verdict = decision::jsonb->>'verdict',
 -- Covering the transparency queries: a period's cases are read from the
 -- index alone, in order, not looked up row by row.
 CREATE INDEX cases_created_at ON cases (created_at, kind);
+-- notice_due is when a case's user.notice fell due (its confirmation),
+-- until it is sent or the action is reversed: the notice loop reads only
+-- these. Decisions made before notices existed are not announced.
+ALTER TABLE cases ADD COLUMN notice_due TEXT;
+CREATE INDEX cases_notice_due ON cases (notice_due) WHERE notice_due IS NOT NULL;
 CREATE INDEX cases_decided_at ON cases (decided_at, created_at, review_verdict, kind) WHERE decided_at IS NOT NULL;
 
 CREATE TABLE complaints (
@@ -37,8 +42,7 @@ CREATE TABLE notices (
 	sent_at      TEXT NOT NULL,
 	PRIMARY KEY (case_id, kind, complaint_id)
 );
-INSERT INTO notices (case_id, kind, event_id, sent_at)
-	SELECT id, 'notice', '', decided_at FROM cases WHERE review_verdict = 'confirmed';
+
 
 CREATE TABLE checked_daily (
 	day   TEXT NOT NULL,
@@ -52,6 +56,8 @@ DROP TABLE checked_daily;
 DROP TABLE notices;
 DROP TABLE complaints;
 DROP INDEX cases_decided_at;
+DROP INDEX cases_notice_due;
+ALTER TABLE cases DROP COLUMN notice_due;
 DROP INDEX cases_created_at;
 ALTER TABLE cases DROP COLUMN decided_at;
 ALTER TABLE cases DROP COLUMN review_verdict;
