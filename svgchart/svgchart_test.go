@@ -95,3 +95,32 @@ func TestFormatValue(t *testing.T) {
 		}
 	}
 }
+
+// FuzzBarChart: whatever the labels and values (names of banks and
+// sources come from lists and imports), the chart is well-formed XML
+// whose only elements are the generator's own.
+func FuzzBarChart(f *testing.F) {
+	f.Add("ncmec", `<script>x</script>`, 3.0, 0.5)
+	f.Add("", "\x00\xff", math.Inf(1), math.NaN())
+	f.Add(`"quoted" & <b>`, "ünïcødé…", -1.0, 1e300)
+	f.Fuzz(func(t *testing.T, a, b string, x, y float64) {
+		c := &svgchart.BarChart{Title: a + b, Unit: b, Bars: []svgchart.Bar{
+			{Label: a, Value: x}, {Label: b, Value: y, Interval: true, Low: x, High: y, Text: a}}}
+		svg := c.SVG()
+		dec := xml.NewDecoder(strings.NewReader(string(svg)))
+		dec.Strict = true
+		allowed := map[string]bool{"svg": true, "title": true, "text": true, "g": true, "rect": true, "path": true, "line": true}
+		for {
+			tok, err := dec.Token()
+			if err != nil {
+				if err.Error() == "EOF" {
+					return
+				}
+				t.Fatalf("not well-formed for %q, %q: %v\n%s", a, b, err, svg)
+			}
+			if el, ok := tok.(xml.StartElement); ok && !allowed[el.Name.Local] {
+				t.Fatalf("element %s from labels %q, %q", el.Name.Local, a, b)
+			}
+		}
+	})
+}
