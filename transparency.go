@@ -140,6 +140,23 @@ func ValidatePeriod(from, to time.Time) error {
 	return nil
 }
 
+// ParsePeriodBound reads one end of a period: a day YYYY-MM-DD (UTC),
+// which names its start, or with end set its whole day (the next
+// midnight, the period's end being excluded); or an RFC 3339 time.
+func ParsePeriodBound(s string, end bool) (time.Time, error) {
+	if d, err := time.Parse(time.DateOnly, s); err == nil {
+		if end {
+			return d.AddDate(0, 0, 1), nil
+		}
+		return d, nil
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return time.Time{}, Errorf(EINVALID, "want a day YYYY-MM-DD or an RFC 3339 time, got %q", s)
+	}
+	return t, nil
+}
+
 // TransparencyService computes the transparency figures from the store,
 // with aggregate queries: nothing is loaded row by row.
 type TransparencyService interface {

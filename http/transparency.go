@@ -21,34 +21,20 @@ func periodQuery(r *http.Request, now time.Time) (time.Time, time.Time, error) {
 	q := r.URL.Query()
 	to, from := now.UTC(), now.UTC().AddDate(0, 0, -30)
 	if v := q.Get("from"); v != "" {
-		t, err := parseQueryTime(v, false)
+		t, err := vigil.ParsePeriodBound(v, false)
 		if err != nil {
 			return from, to, badRequest("from: %s", vigil.ErrorMessage(err))
 		}
 		from = t
 	}
 	if v := q.Get("to"); v != "" {
-		t, err := parseQueryTime(v, true)
+		t, err := vigil.ParsePeriodBound(v, true)
 		if err != nil {
 			return from, to, badRequest("to: %s", vigil.ErrorMessage(err))
 		}
 		to = t
 	}
 	return from, to, vigil.ValidatePeriod(from, to)
-}
-
-func parseQueryTime(s string, end bool) (time.Time, error) {
-	if d, err := time.Parse(time.DateOnly, s); err == nil {
-		if end {
-			return d.AddDate(0, 0, 1), nil
-		}
-		return d, nil
-	}
-	t, err := time.Parse(time.RFC3339, s)
-	if err != nil {
-		return time.Time{}, vigil.Errorf(vigil.EINVALID, "want a day YYYY-MM-DD or an RFC 3339 time")
-	}
-	return t, nil
 }
 
 func (s *Server) transparency(r *http.Request) (*vigil.Transparency, error) {

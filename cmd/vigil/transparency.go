@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"time"
 
 	"github.com/vigil-oss/vigil"
 	"github.com/vigil-oss/vigil/transparency"
@@ -41,12 +40,11 @@ func (c *TransparencyCommand) Run(ctx context.Context, args []string) error {
 	if err := fs.nargs(0, 0, "no arguments"); err != nil {
 		return err
 	}
-	from, err := parsePeriodStart(*fromArg)
+	from, err := vigil.ParsePeriodBound(*fromArg, false)
 	if err != nil {
 		return fs.usageErrorf("--from: %s", vigil.ErrorMessage(err))
 	}
-	// A day names its whole day: --to is its end, as for hold --until.
-	to, err := parseHoldUntil(*toArg)
+	to, err := vigil.ParsePeriodBound(*toArg, true)
 	if err != nil {
 		return fs.usageErrorf("--to: %s", vigil.ErrorMessage(err))
 	}
@@ -69,17 +67,4 @@ func (c *TransparencyCommand) Run(ctx context.Context, args []string) error {
 		return err
 	}
 	return w.Flush()
-}
-
-// parsePeriodStart reads the start of a period: a day (its start, UTC) or
-// an RFC 3339 time.
-func parsePeriodStart(s string) (time.Time, error) {
-	if d, err := time.Parse(time.DateOnly, s); err == nil {
-		return d, nil
-	}
-	t, err := time.Parse(time.RFC3339, s)
-	if err != nil {
-		return time.Time{}, vigil.Errorf(vigil.EINVALID, "want a day YYYY-MM-DD or an RFC 3339 time, got %q", s)
-	}
-	return t, nil
 }
