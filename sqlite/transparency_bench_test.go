@@ -197,7 +197,11 @@ func equalJSONish(a, b any) bool { return fmt.Sprintf("%+v", a) == fmt.Sprintf("
 // (one window query returning the two ranked rows) and, the baseline,
 // loading every duration into Go to sort them there.
 func BenchmarkTransparency(b *testing.B) {
-	f := newBulkFixture(b, 1_000_000)
+	n := 1_000_000
+	if v, err := strconv.Atoi(os.Getenv("VIGIL_TRANSPARENCY_CASES")); err == nil && v > 0 {
+		n = v
+	}
+	f := newBulkFixture(b, n)
 	s := NewTransparencyService(f.db)
 	ctx := context.Background()
 	b.Run("report", func(b *testing.B) {
@@ -213,6 +217,23 @@ func BenchmarkTransparency(b *testing.B) {
 		cputime.PerOp(b, func() {
 			if _, err := durations(ctx, f.db.rdb, query, args...); err != nil {
 				b.Fatal(err)
+			}
+		})
+	})
+	// The former way: a count, then each percentile as one ordered row at
+	// its offset (two sorts).
+	b.Run("percentiles/offset", func(b *testing.B) {
+		cputime.PerOp(b, func() {
+			var n int64
+			if err := f.db.rdb.QueryRowContext(ctx, `SELECT COUNT(*) FROM (`+query+`) x WHERE d IS NOT NULL`, args...).Scan(&n); err != nil {
+				b.Fatal(err)
+			}
+			for _, q := range []float64{0.5, 0.9} {
+				var d float64
+				if err := f.db.rdb.QueryRowContext(ctx, `SELECT d FROM (`+query+`) x WHERE d IS NOT NULL ORDER BY d LIMIT 1 OFFSET ?`,
+					append(args, vigil.NearestRank(q, n))...).Scan(&d); err != nil {
+					b.Fatal(err)
+				}
 			}
 		})
 	})
