@@ -85,6 +85,10 @@ type Server struct {
 	Incidents vigil.IncidentService
 	// Preservation keeps legal holds (/v1/holds); nil: none.
 	Preservation vigil.PreservationService
+	// Complaints stores users' complaints (/v1/complaints); Transparency
+	// computes the published figures (/v1/transparency). Nil: none.
+	Complaints   vigil.ComplaintService
+	Transparency vigil.TransparencyService
 	// Retention is the deployment's retention of what was reported
 	// (vigil serve --report-retention), which the incident pages show; the
 	// purge in cmd/vigil applies it.
@@ -298,6 +302,8 @@ func (s *Server) routes() {
 	s.caseRoutes()
 	s.incidentRoutes()
 	s.holdRoutes()
+	s.complaintRoutes()
+	s.transparencyRoutes()
 	s.quarantineRoutes()
 	s.ruleRoutes()
 

@@ -57,6 +57,8 @@ func mustOpenServer(tb testing.TB, options ...func(*vhttp.Server)) *testServer {
 	s.Incidents = sqlite.NewIncidentService(db)
 	s.Items = sqlite.NewContentItemService(db)
 	s.Preservation = sqlite.NewPreservationService(db)
+	s.Complaints = sqlite.NewComplaintService(db, s.Cases.(*sqlite.CaseService))
+	s.Transparency = sqlite.NewTransparencyService(db)
 	feeds := sqlite.NewFeedService(db)
 	s.Feeds, s.Subscriptions = feeds, feeds
 	// Sends nowhere until a test gives it a queue (SubmissionQueue).

@@ -140,6 +140,8 @@ func (s *Server) uiRoutes() {
 	page("POST /ui/entries/{id}/retract", s.handleUIRetract, curator)
 	page("GET /ui/quarantine", s.handleUIQuarantined, curator)
 	s.uiIncidentRoutes(page)
+	s.uiComplaintRoutes(page)
+	s.uiTransparencyRoutes(page)
 }
 
 // uiHeaders sets the strict headers every UI response carries.
@@ -274,6 +276,7 @@ var flashes = map[string]string{
 	"submitted": "Submission queued: attempts and replies show below as they happen.",
 	"hold":      "Legal hold saved.",
 	"released":  "Legal hold released: retention applies again.",
+	"complaint": "Complaint decided: the case's history shows the outcome.",
 }
 
 // render writes a page. Templates render into a buffer first, so that a

@@ -60,6 +60,9 @@ func TestStore(t *testing.T) {
 			Submissions:         postgres.NewSubmissionService(db),
 			Preservation:        postgres.NewPreservationService(db),
 			Exchanges:           postgres.NewExchangeService(db),
+			Complaints:          postgres.NewComplaintService(db, cases),
+			Notices:             postgres.NewNoticeService(db),
+			Transparency:        postgres.NewTransparencyService(db),
 		}
 	})
 }

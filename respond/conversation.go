@@ -40,6 +40,7 @@ func (cv *Conversation) item() string {
 // Conversation runs the conversation rules over a conversation's risk and
 // carries out the actions. It returns nil when the service has no rules.
 func (s *Service) Conversation(ctx context.Context, cv Conversation) *vigil.Outcome {
+	s.Checked.Add(CheckedConversation)
 	e, err := s.engine(ctx)
 	if err != nil {
 		s.logger().Error("load rules", "err", err)

@@ -49,8 +49,11 @@ type Service struct {
 	// CaseRetention is how long a case opened by a rule keeps its evidence
 	// and media; 0 means DefaultCaseRetention.
 	CaseRetention time.Duration
-	Logger        *slog.Logger     // nil: discard
-	Now           func() time.Time // nil: time.Now
+	// Checked counts the items checked (Content, Conversation), for the
+	// transparency figures; nil: not counted.
+	Checked *CheckCounter
+	Logger  *slog.Logger     // nil: discard
+	Now     func() time.Time // nil: time.Now
 
 	ruleSet   ruleCache
 	mu        sync.Mutex
@@ -294,6 +297,13 @@ func (s *Service) Classifies(ctx context.Context) bool {
 // matches and scores whichever rule won it. A classifier rule's case is a
 // CaseKindClassifier case. scores may be nil (no classifier answered).
 func (s *Service) Content(ctx context.Context, ref vigil.ContentRef, results []vigil.MatchResult, scores []vigil.ClassifierScore, media func() ([]byte, error)) *vigil.Outcome {
+	s.Checked.Add(CheckedKind(ref))
+	return s.content(ctx, ref, results, scores, media)
+}
+
+// content is Content without counting the item as checked: retroactive
+// matches are content checked before.
+func (s *Service) content(ctx context.Context, ref vigil.ContentRef, results []vigil.MatchResult, scores []vigil.ClassifierScore, media func() ([]byte, error)) *vigil.Outcome {
 	e, err := s.engine(ctx)
 	if err != nil {
 		s.logger().Error("load rules", "err", err)
@@ -393,7 +403,7 @@ func (s *Service) Rematches(ctx context.Context, found []*vigil.Rematch) error {
 	}
 	for _, content := range order {
 		results := []vigil.MatchResult{{Matches: byContent[content]}}
-		out := s.Match(ctx, vigil.ContentRef{SHA256: content}, results, nil)
+		out := s.content(ctx, vigil.ContentRef{SHA256: content}, results, nil, nil)
 		if out != nil && len(out.Cases) > 0 {
 			s.logger().Info("retroactive match opened cases", "content_sha256", content, "cases", out.Cases)
 		}

@@ -830,8 +830,17 @@ func (s *CaseService) DecideCase(ctx context.Context, id int64, d vigil.Decision
 		}
 		c.Decision, c.UpdatedAt = &d, now
 		ts := formatTime(now)
-		if _, err := tx.ExecContext(ctx, `UPDATE cases SET state = ?, decision = ?, updated_at = ? WHERE id = ?`,
-			c.State, string(decision), ts, id); err != nil {
+		// review_verdict and decided_at are what the transparency figures
+		// and notices read (migration 00020); an escalation is no verdict.
+		verdict, decidedAt := sql.NullString{}, sql.NullString{}
+		if d.Verdict != vigil.VerdictEscalate {
+			verdict, decidedAt = sql.NullString{String: string(d.Verdict), Valid: true}, sql.NullString{String: ts, Valid: true}
+		}
+		// A confirmation is an action on the user's content: its notice
+		// falls due (notice.go).
+		noticeDue := sql.NullString{String: ts, Valid: d.Verdict == vigil.VerdictConfirmed}
+		if _, err := tx.ExecContext(ctx, `UPDATE cases SET state = ?, decision = ?, updated_at = ?, review_verdict = ?, decided_at = ?, notice_due = ? WHERE id = ?`,
+			c.State, string(decision), ts, verdict, decidedAt, noticeDue, id); err != nil {
 			return err
 		}
 		detail := string(d.Verdict)
@@ -844,51 +853,69 @@ func (s *CaseService) DecideCase(ctx context.Context, id int64, d vigil.Decision
 		if err := addEvent(ctx, tx, id, ts, d.DecidedBy, vigil.CaseEventDecided, detail); err != nil {
 			return err
 		}
-		var column string
-		switch d.Verdict {
-		case vigil.VerdictConfirmed:
-			column = "confirmed"
-		case vigil.VerdictFalsePositive:
-			column = "false_positives"
-		default:
+		if d.Verdict == vigil.VerdictEscalate {
 			return nil // an escalation says nothing about the entries yet
 		}
-		if _, err := tx.ExecContext(ctx, `
-			UPDATE classifier_stats SET `+column+` = `+column+` + 1
-			WHERE (classifier, label, band) IN (SELECT classifier, label, band FROM case_scores WHERE case_id = ?)`, id); err != nil {
-			return fmt.Errorf("count decision against classifier scores: %w", err)
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE case_scores SET verdict = ?, decided_at = ? WHERE case_id = ?`,
-			string(d.Verdict), ts, id); err != nil {
-			return fmt.Errorf("count decision against classifier scores: %w", err)
-		}
-		entries, err := caseEntries(ctx, tx, id)
-		if err != nil {
-			return err
-		}
-		for _, e := range entries {
-			if _, err := tx.ExecContext(ctx, `
-				INSERT INTO entry_stats (entry_id, bank_id, `+column+`) VALUES (?, ?, 1)
-				ON CONFLICT (entry_id) DO UPDATE SET `+column+` = `+column+` + 1`, e[0], e[1]); err != nil {
-				return fmt.Errorf("count decision against entry %d: %w", e[0], err)
-			}
-			if d.Verdict == vigil.VerdictFalsePositive {
-				q, err := s.checkFalsePositives(ctx, tx, id, e[0], now)
-				if err != nil {
-					return err
-				}
-				if q != nil {
-					quarantined = append(quarantined, *q)
-				}
-			}
-		}
-		return nil
+		q, err := s.countVerdict(ctx, tx, id, d.Verdict, 1, now)
+		quarantined = q
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("decide case %d: %w", id, err)
 	}
 	s.notify(ctx, quarantined)
 	return c, nil
+}
+
+// countVerdict counts a verdict (confirmed or false positive) on case id
+// against the classifier bands and entries it held: delta 1 for a
+// decision, -1 to take a confirmation back when a complaint against it is
+// upheld (the complaint then counts the false positive with delta 1, in
+// the same transaction). A false positive counted may quarantine entries;
+// they are returned for notify.
+func (s *CaseService) countVerdict(ctx context.Context, tx *sql.Tx, id int64, verdict vigil.Verdict, delta int, now time.Time) ([]AutoQuarantine, error) {
+	var column string
+	switch verdict {
+	case vigil.VerdictConfirmed:
+		column = "confirmed"
+	case vigil.VerdictFalsePositive:
+		column = "false_positives"
+	default:
+		return nil, fmt.Errorf("count verdict %q: not a verdict on entries", verdict)
+	}
+	if _, err := tx.ExecContext(ctx, `
+		UPDATE classifier_stats SET `+column+` = `+column+` + ?
+		WHERE (classifier, label, band) IN (SELECT classifier, label, band FROM case_scores WHERE case_id = ?)`, delta, id); err != nil {
+		return nil, fmt.Errorf("count decision against classifier scores: %w", err)
+	}
+	if delta > 0 {
+		if _, err := tx.ExecContext(ctx, `UPDATE case_scores SET verdict = ?, decided_at = ? WHERE case_id = ?`,
+			string(verdict), formatTime(now), id); err != nil {
+			return nil, fmt.Errorf("count decision against classifier scores: %w", err)
+		}
+	}
+	entries, err := caseEntries(ctx, tx, id)
+	if err != nil {
+		return nil, err
+	}
+	var quarantined []AutoQuarantine
+	for _, e := range entries {
+		if _, err := tx.ExecContext(ctx, `
+			INSERT INTO entry_stats (entry_id, bank_id, `+column+`) VALUES (?, ?, ?)
+			ON CONFLICT (entry_id) DO UPDATE SET `+column+` = `+column+` + ?`, e[0], e[1], max(delta, 0), delta); err != nil {
+			return nil, fmt.Errorf("count decision against entry %d: %w", e[0], err)
+		}
+		if verdict == vigil.VerdictFalsePositive && delta > 0 {
+			q, err := s.checkFalsePositives(ctx, tx, id, e[0], now)
+			if err != nil {
+				return nil, err
+			}
+			if q != nil {
+				quarantined = append(quarantined, *q)
+			}
+		}
+	}
+	return quarantined, nil
 }
 
 // caseEntries returns the (entry id, bank id) pairs a case matched.

@@ -52,6 +52,9 @@ func TestStore(t *testing.T) {
 			Submissions:         sqlite.NewSubmissionService(db),
 			Preservation:        sqlite.NewPreservationService(db),
 			Exchanges:           sqlite.NewExchangeService(db),
+			Complaints:          sqlite.NewComplaintService(db, cases),
+			Notices:             sqlite.NewNoticeService(db),
+			Transparency:        sqlite.NewTransparencyService(db),
 		}
 	})
 }

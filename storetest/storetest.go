@@ -49,6 +49,11 @@ type Services struct {
 	Preservation vigil.PreservationService
 	// Exchanges keeps the state of fetches from outside exchanges.
 	Exchanges vigil.ExchangeService
+	// Complaints, Notices and Transparency are users' rights and the
+	// published figures, over the same cases.
+	Complaints   vigil.ComplaintService
+	Notices      vigil.NoticeService
+	Transparency vigil.TransparencyService
 
 	// SetNow replaces the store's clock. The tests use whole seconds, so a
 	// store may keep times at any precision down to a millisecond.
@@ -80,6 +85,9 @@ func TestAll(t *testing.T, open Opener) {
 	t.Run("SubmissionService", func(t *testing.T) { TestSubmissionService(t, open) })
 	t.Run("PreservationService", func(t *testing.T) { TestPreservationService(t, open) })
 	t.Run("ExchangeService", func(t *testing.T) { TestExchangeService(t, open) })
+	t.Run("ComplaintService", func(t *testing.T) { TestComplaintService(t, open) })
+	t.Run("NoticeService", func(t *testing.T) { TestNoticeService(t, open) })
+	t.Run("TransparencyService", func(t *testing.T) { TestTransparencyService(t, open) })
 }
 
 // Clock is a fake clock for SetNow. It starts at a fixed time and moves

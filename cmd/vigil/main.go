@@ -49,7 +49,7 @@ func NewMain() *Main {
 }
 
 // commands are the subcommands, for dispatch and for "vigil help TOPIC".
-var commands = []string{"audit", "bank", "bench", "classify", "eval", "feed", "grooming", "hash", "hold", "init", "key", "match", "phm", "report", "rules", "scan", "serve", "version"}
+var commands = []string{"audit", "bank", "bench", "classify", "eval", "feed", "grooming", "hash", "hold", "init", "key", "match", "phm", "report", "rules", "scan", "serve", "transparency", "version"}
 
 // Run runs a command line and returns its error: nil also when help was
 // asked for and printed, a *usageError for a mistake in the command line.
@@ -119,6 +119,8 @@ func (m *Main) run(ctx context.Context, args []string) error {
 		return (&ReportCommand{m}).Run(ctx, args)
 	case "eval":
 		return (&EvalCommand{m}).Run(ctx, args)
+	case "transparency":
+		return (&TransparencyCommand{m}).Run(ctx, args)
 	}
 	return &usageError{msg: fmt.Sprintf("unknown command %q", cmd), usage: m.usage}
 }
@@ -149,9 +151,10 @@ Commands:
 	rules     check a rules file (rules check FILE)
 	scan      sweep directories for known content, resumably, locally or via a server
 	serve     serve the API, the review UI and background jobs on the embedded store
+	transparency  the transparency figures of a period: rates with intervals, reports, complaints (json, csv, html)
 	version   print the version
 
-audit, bank, feed, hold, key, match, report and scan (without --server) work on a data directory
+audit, bank, feed, hold, key, match, report, transparency and scan (without --server) work on a data directory
 (--data, default ./vigil-data) made by "vigil init" or "vigil serve"; they
 never create one.
 

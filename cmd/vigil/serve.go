@@ -40,11 +40,13 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	retention := fs.Duration("conversation-retention", 30*24*time.Hour, "how long a conversation's scoring state is kept after its last message")
 	webhooks := webhookFlag(fs.FlagSet)
 	rematchWebhook := fs.String("rematch-webhook", "", "notify this webhook (a --webhook NAME) of retroactive matches; needs --keep-signals")
+	noticeWebhook := fs.String("notice-webhook", "", "tell this webhook (a --webhook NAME) when the platform may notify a user of an action on their content (user.notice, with the statement of reasons when --dsa-config is set) and when an upheld complaint reverses one (action.reversed)")
+	noticeDelay := fs.Duration("notice-delay", vigil.DefaultNoticeDelay, "how long after a confirmed decision the user.notice waits; legal holds and reports not yet sent hold it back longer")
 	jobWorkers := fs.Int("job-workers", jobs.DefaultWorkers, "background jobs (uploads to /v1/jobs, webhook deliveries) run at once")
 	keepSignals := fs.Duration("keep-signals", 0, "keep the signals (never the content) of matched-against uploads this long, and match them against entries added later (0: off)")
 	hmaCompat := fs.Bool("hma-compat", false, "also serve the HMA-compatible API (/status, /h/, /m/, /c/) for clients of Meta's Hasher-Matcher-Actioner; see README \"Moving from HMA\"")
 	hmaAllowedHosts := fs.String("hma-allowed-hosts", "", "comma-separated hosts (and their subdomains) that HMA ?url= fetches may reach on private, loopback or link-local addresses; others must be public")
-	for _, name := range []string{"refresh", "max-bytes", "max-pixels", "conversation-retention", "job-workers"} {
+	for _, name := range []string{"refresh", "max-bytes", "max-pixels", "conversation-retention", "job-workers", "notice-delay"} {
 		fs.limit(name, positive())
 	}
 	reportRetention := &retentionFlag{}
@@ -72,6 +74,15 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 		if _, ok := webhooks[*rematchWebhook]; !ok || *keepSignals <= 0 {
 			return fs.usageErrorf("--rematch-webhook %q needs --webhook %s=URL and --keep-signals", *rematchWebhook, *rematchWebhook)
 		}
+	}
+
+	if *noticeWebhook != "" {
+		if _, ok := webhooks[*noticeWebhook]; !ok {
+			return fs.usageErrorf("--notice-webhook %q needs --webhook %s=URL", *noticeWebhook, *noticeWebhook)
+		}
+	}
+	if *noticeDelay > vigil.MaxNoticeDelay {
+		return fs.usageErrorf("--notice-delay is at most %s", vigil.MaxNoticeDelay)
 	}
 
 	// Read before anything is opened: a wrong file is refused at once.
@@ -126,7 +137,7 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	// One response service for every entry point: the API, content jobs
 	// and retroactive matches. Failed actions are retried as jobs.
 	flow := &respond.Service{Rules: ruleStore, Cases: cases, Media: mediaStore, Notifier: js, Queue: js, Banks: banks, Entries: entries,
-		CaseRetention: ruleFlags.caseRetention, Logger: c.Logger}
+		CaseRetention: ruleFlags.caseRetention, Logger: c.Logger, Checked: &respond.CheckCounter{Store: db.Transparency, Logger: c.Logger}}
 	// Content jobs are classified like uploads to /v1/match, by the
 	// classifiers built below, before the jobs start.
 	var classifierSet *classify.Set
@@ -192,6 +203,7 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	}
 	srv.Rules, srv.CaseRetention = ruleStore, ruleFlags.caseRetention
 	srv.Preservation, srv.Retention = db.Preservation, reportRetention.p
+	srv.Complaints, srv.Transparency = db.Complaints, db.Transparency
 	if srv.Classifiers, err = classifiers.build(srv.ClassifierMetrics(), c.Logger); err != nil {
 		return err
 	}
@@ -223,9 +235,17 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	}
 	go c.purge(runCtx, conversations, signals)
 	go c.purgeCases(runCtx, cases, db.Preservation, reportRetention.p, mediaStore)
+	checkedDone := make(chan struct{})
+	go func() { flow.Checked.Run(runCtx, 10*time.Second); close(checkedDone) }()
+	if *noticeWebhook != "" {
+		notices := &respond.Notices{Store: db.Notices, Notifier: js, Webhook: *noticeWebhook, Delay: *noticeDelay, DSA: srv.DSA, Logger: c.Logger}
+		go notices.Run(runCtx, time.Minute)
+	}
 
 	<-ctx.Done()
 	c.Logger.Info("shutting down")
+	cancel()
+	<-checkedDone // the last counts are written before the store closes
 	shutCtx, done := context.WithTimeout(context.Background(), 10*time.Second)
 	defer done()
 	return errors.Join(srv.Close(shutCtx), js.Stop(shutCtx))

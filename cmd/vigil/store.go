@@ -74,6 +74,11 @@ type store struct {
 	// Exchanges keeps the cursors of fetches from outside exchanges and
 	// the opinions sent back to them.
 	Exchanges vigil.ExchangeService
+	// Complaints, Notices and Transparency: users' complaints, the notices
+	// due to the platform and the published figures.
+	Complaints   vigil.ComplaintService
+	Notices      vigil.NoticeService
+	Transparency vigil.TransparencyService
 
 	// setReview sets the automatic quarantine policy, of cases and of
 	// subscribers' feedback on feeds alike, and what is told of each
@@ -119,6 +124,7 @@ func sqliteStore(db *sqlite.DB) *store {
 		Signals: sqlite.NewSignalStore(db), Rules: sqlite.NewRuleService(db), Cases: cases,
 		Feeds: feeds, Incidents: sqlite.NewIncidentService(db), Submissions: sqlite.NewSubmissionService(db),
 		Preservation: sqlite.NewPreservationService(db), Exchanges: sqlite.NewExchangeService(db),
+		Complaints:   sqlite.NewComplaintService(db, cases), Notices: sqlite.NewNoticeService(db), Transparency: sqlite.NewTransparencyService(db),
 		setReview: func(p vigil.QuarantinePolicy, on func(context.Context, autoQuarantine)) {
 			cases.Policy, feeds.Policy = p, p
 			cases.OnQuarantine = func(ctx context.Context, q sqlite.AutoQuarantine) {
@@ -138,6 +144,7 @@ func postgresStore(db *postgres.DB, url string) *store {
 		Signals: postgres.NewSignalStore(db), Rules: postgres.NewRuleService(db), Cases: cases,
 		Feeds: feeds, Incidents: postgres.NewIncidentService(db), Submissions: postgres.NewSubmissionService(db),
 		Preservation: postgres.NewPreservationService(db), Exchanges: postgres.NewExchangeService(db),
+		Complaints:   postgres.NewComplaintService(db, cases), Notices: postgres.NewNoticeService(db), Transparency: postgres.NewTransparencyService(db),
 		setReview: func(p vigil.QuarantinePolicy, on func(context.Context, autoQuarantine)) {
 			cases.Policy, feeds.Policy = p, p
 			cases.OnQuarantine = func(ctx context.Context, q postgres.AutoQuarantine) {
