@@ -265,25 +265,12 @@ func (s *Server) handleRenderIncident(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	if err := renderable(inc); err != nil {
-		writeError(w, r, err)
-		return
-	}
 	out, err := report.Render(r.Context(), s.Incidents, s.NCMECValidator, inc, *s.NCMEC)
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, out)
-}
-
-// renderable refuses to render a purged incident: its evidence is gone,
-// and an empty report is not what was sent.
-func renderable(inc *vigil.Incident) error {
-	if inc.PurgedAt != nil {
-		return vigil.Errorf(vigil.ECONFLICT, "incident %d was purged when its retention ended: there is nothing left to render", inc.ID)
-	}
-	return nil
 }
 
 // renderDSA writes the incident's DSA statements of reasons. The day the
@@ -305,10 +292,6 @@ func (s *Server) renderDSA(w http.ResponseWriter, r *http.Request, id int64) {
 	}
 	inc, err := s.visibleIncident(r, id)
 	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	if err := renderable(inc); err != nil {
 		writeError(w, r, err)
 		return
 	}

@@ -109,16 +109,14 @@ func (s *Server) handleUIIncident(w http.ResponseWriter, r *http.Request) {
 	p := incidentPage{Inc: inc, Sends: s.Submitter != nil && s.SubmissionQueue != nil,
 		ShowMedia: role == vigil.RoleAdmin || role == vigil.RoleReviewer}
 	p.CaseLinks = p.ShowMedia
-	switch {
-	case inc.PurgedAt != nil:
-		p.RenderNote = "The incident was purged when its retention ended: there is nothing left to render."
-	case s.NCMEC == nil:
+	if s.NCMEC == nil {
 		p.RenderNote = "This server has no NCMEC reporting configured (vigil serve --ncmec-config)."
-	default:
-		if p.Rendering, err = report.Render(r.Context(), s.Incidents, s.NCMECValidator, inc, *s.NCMEC); err != nil {
-			s.uiError(w, r, err)
-			return
-		}
+	} else if p.Rendering, err = report.Render(r.Context(), s.Incidents, s.NCMECValidator, inc, *s.NCMEC); vigil.ErrorCode(err) == vigil.ECONFLICT {
+		// A purged incident: report.Facts says why nothing renders.
+		p.Rendering, p.RenderNote = nil, vigil.ErrorMessage(err)
+	} else if err != nil {
+		s.uiError(w, r, err)
+		return
 	}
 	if s.Submitter != nil {
 		if p.Submissions, err = s.Submitter.Submissions.IncidentSubmissions(r.Context(), id); err != nil {

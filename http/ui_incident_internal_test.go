@@ -36,15 +36,3 @@ func TestKeptText(t *testing.T) {
 		}
 	}
 }
-
-// TestRenderablePurged checks that a purged incident is not rendered: its
-// evidence is gone, and an empty report is not what was sent.
-func TestRenderablePurged(t *testing.T) {
-	now := time.Now()
-	if err := renderable(&vigil.Incident{ID: 1}); err != nil {
-		t.Errorf("kept incident: %v", err)
-	}
-	if err := renderable(&vigil.Incident{ID: 1, PurgedAt: &now}); vigil.ErrorCode(err) != vigil.ECONFLICT {
-		t.Errorf("purged incident: %v, want conflict", err)
-	}
-}
