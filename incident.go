@@ -134,6 +134,29 @@ type Incident struct {
 	PurgedAt *time.Time `json:"purged_at,omitempty"`
 }
 
+// Users returns the platform ids of every user inc names, each once: the
+// reported user, the victims and the conversations' intended recipients.
+// These are the users whose account facts a report carries, and whose
+// facts go when the last incident naming them is purged.
+func (inc *Incident) Users() []string {
+	var users []string
+	add := func(u string) {
+		if u != "" && !slices.Contains(users, u) {
+			users = append(users, u)
+		}
+	}
+	add(inc.ReportedUser)
+	for _, v := range inc.Victims {
+		add(v)
+	}
+	for _, c := range inc.Conversations {
+		for _, r := range c.IntendedRecipients {
+			add(r)
+		}
+	}
+	return users
+}
+
 // Enticement reports whether the incident is about grooming or
 // solicitation (it holds a conversation) rather than known imagery alone.
 func (inc *Incident) Enticement() bool { return len(inc.Conversations) > 0 }

@@ -78,14 +78,7 @@ func Facts(ctx context.Context, incidents vigil.IncidentService, inc *vigil.Inci
 			inc.ID, inc.PurgedAt.UTC().Format(time.RFC3339))
 	}
 	facts := map[string]*vigil.AccountFacts{}
-	users := append([]string{inc.ReportedUser}, inc.Victims...)
-	for _, c := range inc.Conversations {
-		users = append(users, c.IntendedRecipients...)
-	}
-	for _, u := range users {
-		if _, ok := facts[u]; ok {
-			continue
-		}
+	for _, u := range inc.Users() {
 		f, err := incidents.FindAccountFacts(ctx, u)
 		if vigil.ErrorCode(err) == vigil.ENOTFOUND {
 			continue

@@ -72,13 +72,28 @@ func (s *IncidentService) CreateIncident(ctx context.Context, inc *vigil.Inciden
 				return err
 			}
 		}
-		return nil
+		return setIncidentUsers(ctx, tx, &in)
 	})
 	if err != nil {
 		inc.ID = 0
 		return fmt.Errorf("create incident: %w", err)
 	}
 	*inc = in
+	return nil
+}
+
+// setIncidentUsers makes incident_users hold the users inc names, in the
+// transaction that writes inc's body, so that the purge's question
+// (does another incident still kept name this user?) is one query.
+func setIncidentUsers(ctx context.Context, tx *sql.Tx, inc *vigil.Incident) error {
+	if _, err := tx.ExecContext(ctx, `DELETE FROM incident_users WHERE incident_id = ?`, inc.ID); err != nil {
+		return err
+	}
+	for _, u := range inc.Users() {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO incident_users (user_id, incident_id) VALUES (?, ?)`, u, inc.ID); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -179,6 +194,9 @@ func (s *IncidentService) UpdateIncident(ctx context.Context, id int64, e vigil.
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE incidents SET body = ?, updated_at = ? WHERE id = ?`,
 			string(body), formatTime(inc.UpdatedAt), id); err != nil {
+			return err
+		}
+		if err := setIncidentUsers(ctx, tx, inc); err != nil {
 			return err
 		}
 		out = inc

@@ -363,44 +363,12 @@ func (s *PreservationService) PurgeIncident(ctx context.Context, id int64, p vig
 		if now.Before(until) {
 			return vigil.Errorf(vigil.ECONFLICT, "incident %d is kept until %s", id, until.Format(time.RFC3339))
 		}
-		kept := vigil.PurgedIncident(inc, now)
-		body, err := json.Marshal(kept)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE incidents SET body = ?, reported_user = '', purged_at = ?, updated_at = ? WHERE id = ?`,
-			string(body), formatTime(now), formatTime(now), id); err != nil {
-			return err
-		}
-		subs, err := queryAll(ctx, tx, scanSubmission, `SELECT id, body FROM submissions WHERE incident_id = ? ORDER BY id`, id)
-		if err != nil {
-			return err
-		}
-		for _, sub := range subs {
-			// The columns keep their values: updated_at still says when
-			// the submission finished.
-			body, err := json.Marshal(vigil.PurgedSubmission(sub))
-			if err != nil {
-				return err
-			}
-			if _, err := tx.ExecContext(ctx, `UPDATE submissions SET body = ? WHERE id = ?`, string(body), sub.ID); err != nil {
-				return err
-			}
-		}
-		// The reported user's account facts went into the report; they go
-		// with the last incident about that user still kept.
-		res, err := tx.ExecContext(ctx, `DELETE FROM account_facts WHERE user_id = ?
-			AND NOT EXISTS (SELECT 1 FROM incidents WHERE reported_user = ? AND purged_at IS NULL)`,
-			inc.ReportedUser, inc.ReportedUser)
-		if err != nil {
-			return err
-		}
-		facts, err := res.RowsAffected()
+		subs, facts, err := forgetIncident(ctx, tx, inc, now)
 		if err != nil {
 			return err
 		}
 		return vigil.AuditResult(ctx, map[string]any{
-			"case_ids": inc.CaseIDs, "submissions": len(subs), "account_facts_deleted": facts > 0,
+			"case_ids": inc.CaseIDs, "submissions": subs, "account_facts_deleted": facts,
 			"retained_until": until, "policy": p.String(),
 		})
 	})
@@ -408,4 +376,55 @@ func (s *PreservationService) PurgeIncident(ctx context.Context, id int64, p vig
 		return fmt.Errorf("purge incident %d: %w", id, err)
 	}
 	return nil
+}
+
+// forgetIncident deletes, in tx, what an incident whose keeping ended
+// (retention over, or a draft discarded) holds of evidence and personal
+// data: its body is cut to vigil.PurgedIncident, its submissions to
+// vigil.PurgedSubmission, and the account facts of every user it names
+// (vigil.Incident.Users) go unless another incident still kept names that
+// user. It returns how many submissions it cut and how many users' facts
+// it deleted, for the audit record written in the same transaction.
+func forgetIncident(ctx context.Context, tx *sql.Tx, inc *vigil.Incident, now time.Time) (subs int, facts int64, err error) {
+	body, err := json.Marshal(vigil.PurgedIncident(inc, now))
+	if err != nil {
+		return 0, 0, err
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE incidents SET body = ?, reported_user = '', purged_at = ?, updated_at = ? WHERE id = ?`,
+		string(body), formatTime(now), formatTime(now), inc.ID); err != nil {
+		return 0, 0, err
+	}
+	list, err := queryAll(ctx, tx, scanSubmission, `SELECT id, body FROM submissions WHERE incident_id = ? ORDER BY id`, inc.ID)
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, sub := range list {
+		// The columns keep their values: updated_at still says when
+		// the submission finished.
+		body, err := json.Marshal(vigil.PurgedSubmission(sub))
+		if err != nil {
+			return 0, 0, err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE submissions SET body = ? WHERE id = ?`, string(body), sub.ID); err != nil {
+			return 0, 0, err
+		}
+	}
+	// The users' rows go first, so that what is left names only the
+	// incidents still kept.
+	if _, err := tx.ExecContext(ctx, `DELETE FROM incident_users WHERE incident_id = ?`, inc.ID); err != nil {
+		return 0, 0, err
+	}
+	for _, u := range inc.Users() {
+		res, err := tx.ExecContext(ctx, `DELETE FROM account_facts WHERE user_id = ?
+			AND NOT EXISTS (SELECT 1 FROM incident_users WHERE user_id = ?)`, u, u)
+		if err != nil {
+			return 0, 0, err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return 0, 0, err
+		}
+		facts += n
+	}
+	return len(list), facts, nil
 }

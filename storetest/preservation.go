@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -37,6 +38,48 @@ func TestPreservationService(t *testing.T, open Opener) {
 		must(t, err)
 		must(t, s.Incidents.CreateIncident(ctx, inc, "key:1:curator"))
 		return inc
+	}
+	// conversation opens and confirms a conversation case in which
+	// suspect wrote to each of recipients.
+	conversation := func(t *testing.T, s Services, clock *Clock, suspect string, recipients ...string) *vigil.Case {
+		t.Helper()
+		msgs := []vigil.CaseMessage{{Index: 0, Speaker: suspect, Text: "don't tell your parents we talk", Indicators: []string{"secrecy"}}}
+		for i, r := range recipients {
+			msgs = append(msgs, vigil.CaseMessage{Index: i + 1, Speaker: r, Text: "ok"})
+		}
+		c := &vigil.Case{Queue: "q", Kind: vigil.CaseKindConversation, RetainUntil: clock.Now().Add(day),
+			Conversation: &vigil.CaseConversation{ConversationID: "chat-" + suspect, Score: 0.9, Suspect: suspect, Messages: msgs}}
+		must(t, s.Cases.OpenCase(ctx, c, "rules"))
+		got, err := s.Cases.DecideCase(ctx, c.ID, vigil.Decision{Verdict: vigil.VerdictConfirmed, DecidedBy: "r", DecidedAt: clock.Now()})
+		must(t, err)
+		return got
+	}
+	// sent approves inc and finishes a submission of it to NCMEC now.
+	sent := func(t *testing.T, s Services, inc *vigil.Incident) {
+		t.Helper()
+		_, err := s.Incidents.ApproveIncident(ctx, inc.ID, "key:2:reviewer")
+		must(t, err)
+		sub := &vigil.Submission{IncidentID: inc.ID, Destination: "ncmec", CreatedBy: "key:2:reviewer"}
+		must(t, s.Submissions.CreateSubmission(ctx, sub))
+		_, err = s.Submissions.UpdateSubmission(ctx, sub.ID, func(sub *vigil.Submission) error {
+			sub.State, sub.ReportID = vigil.SubmissionFinished, 43
+			return nil
+		})
+		must(t, err)
+	}
+	// factsLeft returns which of users still have account facts.
+	factsLeft := func(t *testing.T, s Services, users ...string) map[string]bool {
+		t.Helper()
+		left := map[string]bool{}
+		for _, u := range users {
+			_, err := s.Incidents.FindAccountFacts(ctx, u)
+			if vigil.ErrorCode(err) == vigil.ENOTFOUND {
+				continue
+			}
+			must(t, err)
+			left[u] = true
+		}
+		return left
 	}
 	expiredIDs := func(t *testing.T, s Services) map[int64]string {
 		t.Helper()
@@ -298,6 +341,49 @@ func TestPreservationService(t *testing.T, open Opener) {
 		}
 		if _, ok := ids[unsent.ID]; ok {
 			t.Errorf("case %d of the unsent incident is expired", unsent.ID)
+		}
+		if n, brk, err := s.Audit.VerifyAudit(ctx); err != nil || brk != nil || n == 0 {
+			t.Errorf("audit chain after purge: %d records, break %+v, %v", n, brk, err)
+		}
+	})
+
+	t.Run("PurgeTakesEveryUsersFacts", func(t *testing.T) {
+		s, clock := openWithClock(t, open)
+		newCaseFixture(t, s, 1)
+		users := []string{"sus", "kid-a", "kid-b", "kid-v", "kid-edited-out", "sus-2", "bystander"}
+		for _, u := range users {
+			_, err := s.Incidents.AddAccountFacts(ctx, &vigil.AccountFacts{UserID: u, ScreenName: "name-" + u})
+			must(t, err)
+		}
+		// The purged incident names its suspect, two intended recipients
+		// and a victim the reviewer added; kid-b is also an intended
+		// recipient in another incident, still kept; the reviewer took
+		// kid-edited-out off the incident before approval.
+		purged := incident(t, s, conversation(t, s, clock, "sus", "kid-a", "kid-b", "kid-edited-out"))
+		_, err := s.Incidents.UpdateIncident(ctx, purged.ID, vigil.IncidentEdit{
+			Victims:    &[]string{"kid-v"},
+			Recipients: []vigil.IncidentRecipientEdit{{CaseID: purged.CaseIDs[0], Recipients: []string{"kid-a", "kid-b"}}},
+		})
+		must(t, err)
+		incident(t, s, conversation(t, s, clock, "sus-2", "kid-b"))
+		sent(t, s, purged)
+
+		clock.Advance(13 * 31 * day)
+		rec := &vigil.AuditRecord{Actor: "vigil", Action: vigil.AuditIncidentPurge, Target: vigil.IncidentAuditTarget(purged.ID)}
+		must(t, s.Preservation.PurgeIncident(vigil.WithAudit(ctx, rec), purged.ID, vigil.RetentionPolicy{}))
+		left := factsLeft(t, s, users...)
+		for _, gone := range []string{"sus", "kid-a", "kid-v"} {
+			if left[gone] {
+				t.Errorf("account facts of %s, named only by the purged incident, are kept", gone)
+			}
+		}
+		for _, kept := range []string{"kid-b", "sus-2", "bystander", "kid-edited-out"} {
+			if !left[kept] {
+				t.Errorf("account facts of %s were deleted; another incident names them, or the purged one does not", kept)
+			}
+		}
+		if rec.Seq == 0 || !strings.Contains(rec.Detail, `"account_facts_deleted":3`) {
+			t.Errorf("purge's audit record %+v, want the 3 deleted users' facts counted", rec)
 		}
 		if n, brk, err := s.Audit.VerifyAudit(ctx); err != nil || brk != nil || n == 0 {
 			t.Errorf("audit chain after purge: %d records, break %+v, %v", n, brk, err)
