@@ -156,8 +156,17 @@ func (s *Server) handleUIIncident(w http.ResponseWriter, r *http.Request) {
 // keptText says how long preservation keeps inc, as the purge decides it
 // (vigil.RetentionPolicy.RetainUntil under the server's Retention).
 func (s *Server) keptText(inc *vigil.Incident, subs []*vigil.Submission, held bool) string {
-	if inc.PurgedAt != nil {
+	switch {
+	case inc.PurgedAt != nil && inc.State == vigil.IncidentDraft:
+		return "Discarded " + inc.PurgedAt.UTC().Format("2006-01-02 15:04 UTC") + ": a draft never approved, unchanged for longer than its lifetime."
+	case inc.PurgedAt != nil:
 		return "Purged " + inc.PurgedAt.UTC().Format("2006-01-02 15:04 UTC") + ", when its retention ended."
+	case inc.State == vigil.IncidentDraft && held:
+		return "A draft: a legal hold keeps it, and its cases' evidence, however long it stays unchanged."
+	case inc.State == vigil.IncidentDraft:
+		return "A draft: kept with its cases' evidence, and discarded at " +
+			inc.UpdatedAt.Add(s.Retention.DraftLifetime()).UTC().Format("2006-01-02 15:04 UTC") +
+			" unless edited, approved or held before (vigil serve --draft-retention)."
 	}
 	var text string
 	if until, ok := s.Retention.RetainUntil(subs); !ok {

@@ -378,6 +378,80 @@ func (s *PreservationService) PurgeIncident(ctx context.Context, id int64, p vig
 	return nil
 }
 
+// staleDraft is true while the incident i is a draft, not purged, never
+// submitted and unchanged since its one argument (the current time less
+// the draft lifetime). Both StaleDrafts and DiscardDraft use it.
+const staleDraft = `(i.state = 'draft' AND i.purged_at IS NULL AND i.updated_at <= ?
+	AND NOT EXISTS (SELECT 1 FROM submissions s WHERE s.incident_id = i.id))`
+
+// StaleDrafts returns drafts past their lifetime under p and not held.
+func (s *PreservationService) StaleDrafts(ctx context.Context, p vigil.RetentionPolicy, limit int) ([]*vigil.Incident, error) {
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	if limit <= 0 {
+		limit = vigil.DefaultCaseLimit
+	}
+	limit = min(limit, vigil.MaxCaseLimit)
+	now := s.db.now()
+	out, err := queryAll(ctx, s.db.rdb, scanIncident, `SELECT `+incidentColumns+` FROM incidents i
+		WHERE `+staleDraft+` AND NOT `+heldIncident+` ORDER BY i.id LIMIT ?`,
+		formatTime(now.Add(-p.DraftLifetime())), formatTime(now), formatTime(now), limit)
+	if err != nil {
+		return nil, fmt.Errorf("stale drafts: %w", err)
+	}
+	return out, nil
+}
+
+// DiscardDraft discards a stale draft after checking again, in the
+// transaction, that it is one and is not held: an edit, an approval or a
+// hold made since StaleDrafts read it wins.
+func (s *PreservationService) DiscardDraft(ctx context.Context, id int64, p vigil.RetentionPolicy) error {
+	if err := p.Validate(); err != nil {
+		return err
+	}
+	now := s.db.now()
+	before := now.Add(-p.DraftLifetime())
+	err := s.db.write(ctx, func(tx *sql.Tx) error {
+		inc, err := findIncident(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		var stale, held bool
+		if err := tx.QueryRowContext(ctx, `SELECT `+staleDraft+`, `+heldIncident+` FROM incidents i WHERE i.id = ?`,
+			formatTime(before), formatTime(now), formatTime(now), id).Scan(&stale, &held); err != nil {
+			return err
+		}
+		switch {
+		case inc.PurgedAt != nil:
+			return vigil.Errorf(vigil.ECONFLICT, "incident %d was already purged", id)
+		case inc.State != vigil.IncidentDraft:
+			return vigil.Errorf(vigil.ECONFLICT, "incident %d is %s: only a draft is discarded", id, inc.State)
+		case held:
+			return vigil.Errorf(vigil.ECONFLICT, "incident %d is under a legal hold", id)
+		case !stale:
+			return vigil.Errorf(vigil.ECONFLICT, "draft %d was changed at %s: it is kept until %s", id,
+				inc.UpdatedAt.Format(time.RFC3339), inc.UpdatedAt.Add(p.DraftLifetime()).Format(time.RFC3339))
+		}
+		_, facts, err := forgetIncident(ctx, tx, inc, now)
+		if err != nil {
+			return err
+		}
+		// Never reported, its cases may be reported in another incident.
+		if _, err := tx.ExecContext(ctx, `DELETE FROM incident_cases WHERE incident_id = ?`, id); err != nil {
+			return err
+		}
+		return vigil.AuditResult(ctx, map[string]any{
+			"case_ids": inc.CaseIDs, "account_facts_deleted": facts, "unchanged_since": inc.UpdatedAt,
+			"draft_retention_hours": int(p.DraftLifetime().Hours()),
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("discard draft %d: %w", id, err)
+	}
+	return nil
+}
+
 // forgetIncident deletes, in tx, what an incident whose keeping ended
 // (retention over, or a draft discarded) holds of evidence and personal
 // data: its body is cut to vigil.PurgedIncident, its submissions to

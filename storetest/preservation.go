@@ -389,4 +389,91 @@ func TestPreservationService(t *testing.T, open Opener) {
 			t.Errorf("audit chain after purge: %d records, break %+v, %v", n, brk, err)
 		}
 	})
+
+	t.Run("StaleDrafts", func(t *testing.T) {
+		s, clock := openWithClock(t, open)
+		f := newCaseFixture(t, s, 1)
+		policy := vigil.RetentionPolicy{Drafts: 30 * day}
+		stale := incident(t, s, conversation(t, s, clock, "sus", "kid-a"))
+		edited := incident(t, s, confirmed(t, s, f, clock, "u-edited", ""))
+		held := incident(t, s, confirmed(t, s, f, clock, "u-held", ""))
+		heldCase := confirmed(t, s, f, clock, "u-held-case", "")
+		heldByCase := incident(t, s, heldCase)
+		approvedUnsent := incident(t, s, confirmed(t, s, f, clock, "u-approved", ""))
+		_, err := s.Incidents.ApproveIncident(ctx, approvedUnsent.ID, "key:2:reviewer")
+		must(t, err)
+		for _, u := range []string{"sus", "kid-a", "u-held"} {
+			_, err := s.Incidents.AddAccountFacts(ctx, &vigil.AccountFacts{UserID: u, ScreenName: "name-" + u})
+			must(t, err)
+		}
+		must(t, s.Preservation.CreateHold(ctx, &vigil.Hold{IncidentID: held.ID, Reason: "police request 9", Until: clock.Now().Add(90 * day)}, "key:1:curator"))
+		must(t, s.Preservation.CreateHold(ctx, &vigil.Hold{CaseID: heldCase.ID, Reason: "police request 10", Until: clock.Now().Add(90 * day)}, "key:1:curator"))
+		staleIDs := func() []int64 {
+			t.Helper()
+			list, err := s.Preservation.StaleDrafts(ctx, policy, 100)
+			must(t, err)
+			var ids []int64
+			for _, inc := range list {
+				ids = append(ids, inc.ID)
+			}
+			return ids
+		}
+
+		// A second before the lifetime ends nothing goes; a reviewer
+		// editing a draft starts its lifetime again.
+		clock.Advance(20 * day)
+		_, err = s.Incidents.UpdateIncident(ctx, edited.ID, vigil.IncidentEdit{Notes: ptr("waiting for the platform's account facts")})
+		must(t, err)
+		clock.Advance(10*day - time.Second)
+		if got := staleIDs(); len(got) != 0 {
+			t.Errorf("stale before their lifetime: %v", got)
+		}
+		wantCode(t, s.Preservation.DiscardDraft(ctx, stale.ID, policy), vigil.ECONFLICT)
+
+		clock.Advance(time.Second)
+		if got := staleIDs(); len(got) != 1 || got[0] != stale.ID {
+			t.Fatalf("stale after 30 days: %v, want [%d] (held, edited and approved drafts stay)", got, stale.ID)
+		}
+		for _, kept := range []*vigil.Incident{edited, held, heldByCase, approvedUnsent} {
+			wantCode(t, s.Preservation.DiscardDraft(ctx, kept.ID, policy), vigil.ECONFLICT)
+		}
+		rec := &vigil.AuditRecord{Actor: "vigil", Action: vigil.AuditIncidentDiscard, Target: vigil.IncidentAuditTarget(stale.ID)}
+		must(t, s.Preservation.DiscardDraft(vigil.WithAudit(ctx, rec), stale.ID, policy))
+		if rec.Seq == 0 || !strings.Contains(rec.Detail, `"account_facts_deleted":2`) {
+			t.Errorf("discard's audit record %+v", rec)
+		}
+		wantCode(t, s.Preservation.DiscardDraft(ctx, stale.ID, policy), vigil.ECONFLICT)
+		got, err := s.Incidents.FindIncident(ctx, stale.ID)
+		must(t, err)
+		if got.PurgedAt == nil || got.State != vigil.IncidentDraft || len(got.Conversations) != 0 || got.ReportedUser != "" {
+			t.Errorf("discarded draft %+v", got)
+		}
+		if left := factsLeft(t, s, "sus", "kid-a", "u-held"); left["sus"] || left["kid-a"] || !left["u-held"] {
+			t.Errorf("account facts left after the discard: %v, want only u-held's", left)
+		}
+		// Its case was never reported: it may be in another incident, and
+		// its own retention applies again.
+		again, err := vigil.NewIncident([]*vigil.Case{mustFindCase(t, s, stale.CaseIDs[0])})
+		must(t, err)
+		must(t, s.Incidents.CreateIncident(ctx, again, "key:1:curator"))
+
+		// Held drafts go once the hold lapses; the approved one never.
+		clock.Advance(91 * day)
+		if got := staleIDs(); len(got) != 4 || got[0] != edited.ID || got[1] != held.ID || got[2] != heldByCase.ID || got[3] != again.ID {
+			t.Errorf("stale after the holds lapsed: %v, want [%d %d %d %d]", got, edited.ID, held.ID, heldByCase.ID, again.ID)
+		}
+		if one, err := s.Preservation.StaleDrafts(ctx, policy, 1); err != nil || len(one) != 1 {
+			t.Errorf("limit 1: %d, %v", len(one), err)
+		}
+		if n, brk, err := s.Audit.VerifyAudit(ctx); err != nil || brk != nil || n == 0 {
+			t.Errorf("audit chain after discarding: %d records, break %+v, %v", n, brk, err)
+		}
+	})
+}
+
+func mustFindCase(t *testing.T, s Services, id int64) *vigil.Case {
+	t.Helper()
+	c, err := s.Cases.FindCase(context.Background(), id)
+	must(t, err)
+	return c
 }

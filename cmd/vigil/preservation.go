@@ -2,6 +2,10 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
 
 	"github.com/vigil-oss/vigil"
 )
@@ -40,6 +44,66 @@ func purgeExpiredIncidents(ctx context.Context, pres vigil.PreservationService, 
 			return n, nil
 		}
 	}
+}
+
+// discardStaleDrafts discards every draft incident unchanged for longer
+// than policy's draft lifetime and under no hold, each in its own
+// transaction with its audit record (vigil.AuditIncidentDiscard), and
+// returns how many it discarded. A draft edited, approved or held between
+// the read and its discard is refused by the store (ECONFLICT) and kept.
+func discardStaleDrafts(ctx context.Context, pres vigil.PreservationService, policy vigil.RetentionPolicy) (int, error) {
+	n := 0
+	for {
+		stale, err := pres.StaleDrafts(ctx, policy, purgeIncidentBatch)
+		if err != nil {
+			return n, err
+		}
+		progress := 0
+		for _, inc := range stale {
+			rec := &vigil.AuditRecord{Actor: purgeActor, Action: vigil.AuditIncidentDiscard, Target: vigil.IncidentAuditTarget(inc.ID)}
+			if err := pres.DiscardDraft(vigil.WithAudit(ctx, rec), inc.ID, policy); vigil.ErrorCode(err) == vigil.ECONFLICT {
+				continue
+			} else if err != nil {
+				return n, err
+			}
+			n++
+			progress++
+		}
+		if len(stale) < purgeIncidentBatch || progress == 0 {
+			return n, nil
+		}
+	}
+}
+
+// daysFlag is a duration flag that also takes whole days ("90d"), as
+// retention periods are spoken of.
+type daysFlag struct{ d *time.Duration }
+
+func (f daysFlag) String() string {
+	if f.d == nil {
+		return ""
+	}
+	if *f.d%(24*time.Hour) == 0 {
+		return fmt.Sprintf("%dd", *f.d/(24*time.Hour))
+	}
+	return f.d.String()
+}
+
+func (f daysFlag) Set(s string) error {
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil || n < 0 || n > int(vigil.MaxDraftRetention/(24*time.Hour)) {
+			return fmt.Errorf("want DAYSd (e.g. 90d) or a duration (e.g. 2160h)")
+		}
+		*f.d = time.Duration(n) * 24 * time.Hour
+		return nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("want DAYSd (e.g. 90d) or a duration (e.g. 2160h)")
+	}
+	*f.d = d
+	return nil
 }
 
 // retentionFlag is --report-retention: a vigil.RetentionPolicy.
