@@ -78,6 +78,17 @@ func TestIncidentFlow(t *testing.T) {
 		inc.Urgent != "ongoing" || len(inc.Files[0].Annotations) != 1 {
 		t.Fatalf("edit %d %+v", code, inc)
 	}
+	// Labels are the INHOPE-style vocabulary: an unknown one is refused,
+	// named; a bare value is read as its dimension's.
+	var refused map[string]any
+	if code := ts.do(t, cur, "PATCH", path, "", strings.NewReader(`{"labels":["legality:baseline","sparkly"]}`), &refused); code != 400 ||
+		!strings.Contains(fmt.Sprint(refused), `"sparkly"`) {
+		t.Errorf("unknown label: %d %v, want 400 naming it", code, refused)
+	}
+	if code := ts.do(t, cur, "PATCH", path, "", strings.NewReader(`{"labels":["baseline","age:pre-pubescent","content:image"]}`), &inc); code != 200 ||
+		strings.Join(inc.Labels, ",") != "legality:baseline,age:pre-pubescent,content:image" {
+		t.Errorf("labels %d %v", code, inc.Labels)
+	}
 	var rend report.Rendering
 	if code := ts.do(t, rev, "GET", path+"/render?format=ncmec", "", nil, &rend); code != 200 || !rend.Valid || len(rend.Files) != 1 ||
 		!strings.Contains(rend.Report, "<screenName>sun</screenName>") || !strings.Contains(rend.Files[0], "<generativeAi>true</generativeAi>") {

@@ -59,7 +59,7 @@ func TestUIIncidents(t *testing.T) {
 	for _, want := range []string{
 		`id="validation"`, "valid against NCMEC", `id="report-xml"`, "&lt;report", // the rendering, escaped
 		`class="media blurred" src="/ui/cases/` + fmt.Sprint(c.ID) + `/preview"`, // media only blurred
-		`id="approve-form"`, "A2", "A draft: kept with its cases&#39; evidence, and discarded at",
+		`id="approve-form"`, "A2", "age:pre-pubescent", "A draft: kept with its cases&#39; evidence, and discarded at",
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("incident page lacks %q", want)
