@@ -724,6 +724,12 @@ type IncidentService interface {
 	// sent. ECONFLICT if it is not a draft.
 	ApproveIncident(ctx context.Context, id int64, actor string) (*Incident, error)
 
+	// UnreportedCases returns a page of the cases still to be reported:
+	// decided confirmed, not purged and in no incident (a discarded
+	// draft's cases are in none), in id order after afterID. Incidents
+	// are built from them on demand; this is how none is forgotten.
+	UnreportedCases(ctx context.Context, afterID int64, limit int) ([]*Case, error)
+
 	// AddAccountFacts merges f into the facts stored for f.UserID.
 	AddAccountFacts(ctx context.Context, f *AccountFacts) (*AccountFacts, error)
 	// FindAccountFacts returns the facts of a user; ENOTFOUND if none.

@@ -237,6 +237,22 @@ func (s *IncidentService) ApproveIncident(ctx context.Context, id int64, actor s
 	return out, nil
 }
 
+// UnreportedCases returns confirmed cases in no incident, in id order.
+func (s *IncidentService) UnreportedCases(ctx context.Context, afterID int64, limit int) ([]*vigil.Case, error) {
+	if limit <= 0 {
+		limit = vigil.DefaultCaseLimit
+	}
+	limit = min(limit, vigil.MaxCaseLimit)
+	out, err := queryAll(ctx, s.db.rdb, scanCase, `SELECT `+caseColumns+caseFrom+`
+		WHERE c.id > ? AND c.state = 'decided' AND c.purged_at IS NULL AND (c.decision::jsonb ->> 'verdict') = 'confirmed'
+		AND NOT EXISTS (SELECT 1 FROM incident_cases ic WHERE ic.case_id = c.id)
+		ORDER BY c.id LIMIT ?`, afterID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("unreported cases: %w", err)
+	}
+	return out, nil
+}
+
 // AddAccountFacts merges f into the stored facts of its user.
 func (s *IncidentService) AddAccountFacts(ctx context.Context, f *vigil.AccountFacts) (*vigil.AccountFacts, error) {
 	if err := f.Validate(); err != nil {
