@@ -23,27 +23,9 @@ const purgeIncidentBatch = 100
 // or sent again between the read and its purge is refused by the store
 // (ECONFLICT) and kept.
 func purgeExpiredIncidents(ctx context.Context, pres vigil.PreservationService, policy vigil.RetentionPolicy) (int, error) {
-	n := 0
-	for {
-		expired, err := pres.ExpiredIncidents(ctx, policy, purgeIncidentBatch)
-		if err != nil {
-			return n, err
-		}
-		progress := 0
-		for _, inc := range expired {
-			rec := &vigil.AuditRecord{Actor: purgeActor, Action: vigil.AuditIncidentPurge, Target: vigil.IncidentAuditTarget(inc.ID)}
-			if err := pres.PurgeIncident(vigil.WithAudit(ctx, rec), inc.ID, policy); vigil.ErrorCode(err) == vigil.ECONFLICT {
-				continue
-			} else if err != nil {
-				return n, err
-			}
-			n++
-			progress++
-		}
-		if len(expired) < purgeIncidentBatch || progress == 0 {
-			return n, nil
-		}
-	}
+	return endIncidents(ctx, vigil.AuditIncidentPurge,
+		func(limit int) ([]*vigil.Incident, error) { return pres.ExpiredIncidents(ctx, policy, limit) },
+		func(ctx context.Context, id int64) error { return pres.PurgeIncident(ctx, id, policy) })
 }
 
 // discardStaleDrafts discards every draft incident unchanged for longer
@@ -52,16 +34,26 @@ func purgeExpiredIncidents(ctx context.Context, pres vigil.PreservationService, 
 // returns how many it discarded. A draft edited, approved or held between
 // the read and its discard is refused by the store (ECONFLICT) and kept.
 func discardStaleDrafts(ctx context.Context, pres vigil.PreservationService, policy vigil.RetentionPolicy) (int, error) {
+	return endIncidents(ctx, vigil.AuditIncidentDiscard,
+		func(limit int) ([]*vigil.Incident, error) { return pres.StaleDrafts(ctx, policy, limit) },
+		func(ctx context.Context, id int64) error { return pres.DiscardDraft(ctx, id, policy) })
+}
+
+// endIncidents reads batches of incidents with list and ends each with
+// end, audited as action by purgeActor, until a batch is short or ends
+// none: an incident end refuses (ECONFLICT) is kept and skipped.
+func endIncidents(ctx context.Context, action string, list func(limit int) ([]*vigil.Incident, error),
+	end func(ctx context.Context, id int64) error) (int, error) {
 	n := 0
 	for {
-		stale, err := pres.StaleDrafts(ctx, policy, purgeIncidentBatch)
+		batch, err := list(purgeIncidentBatch)
 		if err != nil {
 			return n, err
 		}
 		progress := 0
-		for _, inc := range stale {
-			rec := &vigil.AuditRecord{Actor: purgeActor, Action: vigil.AuditIncidentDiscard, Target: vigil.IncidentAuditTarget(inc.ID)}
-			if err := pres.DiscardDraft(vigil.WithAudit(ctx, rec), inc.ID, policy); vigil.ErrorCode(err) == vigil.ECONFLICT {
+		for _, inc := range batch {
+			rec := &vigil.AuditRecord{Actor: purgeActor, Action: action, Target: vigil.IncidentAuditTarget(inc.ID)}
+			if err := end(vigil.WithAudit(ctx, rec), inc.ID); vigil.ErrorCode(err) == vigil.ECONFLICT {
 				continue
 			} else if err != nil {
 				return n, err
@@ -69,7 +61,7 @@ func discardStaleDrafts(ctx context.Context, pres vigil.PreservationService, pol
 			n++
 			progress++
 		}
-		if len(stale) < purgeIncidentBatch || progress == 0 {
+		if len(batch) < purgeIncidentBatch || progress == 0 {
 			return n, nil
 		}
 	}
