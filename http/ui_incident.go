@@ -85,8 +85,9 @@ type incidentPage struct {
 	// Submissions are nil when this server does not send reports.
 	Submissions []*vigil.Submission
 	Sends       bool // the server sends reports (submit is offered)
-	// Live is an unfinished submission, if any: submitting again queues it.
-	Live      *vigil.Submission
+	// Sendings are the destinations offered, each with its unfinished
+	// submission, if any: submitting again queues it.
+	Sendings  []uiSending
 	Holds     []*vigil.Hold
 	Kept      string // how long preservation keeps the incident
 	ShowMedia bool   // the caller may see the cases' blurred previews
@@ -123,10 +124,16 @@ func (s *Server) handleUIIncident(w http.ResponseWriter, r *http.Request) {
 			s.uiError(w, r, err)
 			return
 		}
-		for _, sub := range p.Submissions {
-			if sub.Destination == report.DestinationNCMEC && !sub.State.Finished() {
-				p.Live = sub
+		for _, d := range s.Submitter.Destinations {
+			sd := uiSending{Destination: d.Name()}
+			// Only the NCMEC rendering is shown here: its refusal is known.
+			sd.Invalid = d.Name() == report.DestinationNCMEC && p.Rendering != nil && !p.Rendering.Valid
+			for _, sub := range p.Submissions {
+				if sub.Destination == d.Name() && !sub.State.Finished() {
+					sd.Live = sub
+				}
 			}
+			p.Sendings = append(p.Sendings, sd)
 		}
 	}
 	var active bool
@@ -202,13 +209,24 @@ func (s *Server) handleUIApproveIncident(w http.ResponseWriter, r *http.Request)
 	http.Redirect(w, r, "/ui/incidents/"+strconv.FormatInt(id, 10)+"?done=approved", http.StatusSeeOther)
 }
 
+// uiSending is one destination the incident page offers to send to.
+type uiSending struct {
+	Destination string
+	Live        *vigil.Submission // unfinished: sending again queues it
+	Invalid     bool              // the rendering shown was refused
+}
+
 func (s *Server) handleUISubmitIncident(w http.ResponseWriter, r *http.Request) {
 	id, err := pathID(r, "incident")
 	if err != nil {
 		s.uiError(w, r, err)
 		return
 	}
-	if _, err := s.submitIncident(r, id, report.DestinationNCMEC); err != nil {
+	dest := r.PostFormValue("destination")
+	if dest == "" {
+		dest = report.DestinationNCMEC
+	}
+	if _, err := s.submitIncident(r, id, dest); err != nil {
 		s.uiError(w, r, err)
 		return
 	}
