@@ -35,6 +35,139 @@ const (
 // sex act, 2 lascivious exhibition.
 var IndustryClasses = []string{"A1", "A2", "B1", "B2"}
 
+// LabelDimension is one dimension of the incident label vocabulary, the
+// second vocabulary of classification beside the industry classes: the
+// facts INHOPE's hotlines record of assessed material in ICCAM.
+type LabelDimension struct {
+	Name    string       `json:"name"`
+	Meaning string       `json:"meaning"`
+	Values  []LabelValue `json:"values"`
+}
+
+// LabelValue is one value of a LabelDimension.
+type LabelValue struct {
+	Name    string `json:"name"`
+	Meaning string `json:"meaning"`
+}
+
+// IncidentLabels is the label vocabulary; a label is written
+// DIMENSION:VALUE ("legality:baseline").
+//
+// INHOPE's Universal Classification Schema (version 3, 2024) is the
+// authority hotlines now annotate with, but its labels and definitions
+// are given to trained, approved stakeholders, not published. This is the
+// closest documented vocabulary: what INHOPE publishes of ICCAM's
+// assessment. Legality is the ICCAM choice each image or video gets
+// ("baseline (internationally illegal according to INTERPOL's criteria),
+// nationally illegal or not illegal": inhope.org, "The power to arrest
+// the producers, distributors and consumers"); age groups and gender are
+// the categories INHOPE's annual reports and its facts page
+// (inhope.org/EN/the-facts) count victims by; content type is what ICCAM
+// exchanges (images and videos), with text for conversations, which
+// Vigil also reports. Replace or extend the table when the Schema's
+// labels are available to the deployment.
+var IncidentLabels = []LabelDimension{
+	{Name: "legality", Meaning: "the assessment of the material's legality, as ICCAM records it", Values: []LabelValue{
+		{"baseline", "illegal in every country: meets INTERPOL's baseline criteria"},
+		{"national", "illegal under the law of the assessing country, not baseline"},
+		{"not-illegal", "assessed and found not illegal"},
+	}},
+	{Name: "age", Meaning: "the apparent age group of the child depicted or addressed", Values: []LabelValue{
+		{"infant-toddler", "an infant or toddler"},
+		{"pre-pubescent", "a pre-pubescent child"},
+		{"pubescent", "a pubescent child"},
+	}},
+	{Name: "gender", Meaning: "the gender of the children depicted", Values: []LabelValue{
+		{"female", "girls"},
+		{"male", "boys"},
+		{"both", "children of both genders"},
+	}},
+	{Name: "content", Meaning: "the kind of content reported", Values: []LabelValue{
+		{"image", "an image"},
+		{"video", "a video"},
+		{"text", "text: a conversation or messages"},
+	}},
+}
+
+// CanonicalLabel returns l as a label of IncidentLabels, DIMENSION:VALUE
+// in lower case; a bare VALUE names the one dimension that has it. An
+// unknown label is EINVALID, naming it.
+func CanonicalLabel(l string) (string, error) {
+	l = strings.ToLower(strings.TrimSpace(l))
+	dim, value, qualified := strings.Cut(l, ":")
+	if !qualified {
+		dim, value = "", l
+	}
+	for _, d := range IncidentLabels {
+		if qualified && d.Name != dim {
+			continue
+		}
+		for _, v := range d.Values {
+			if v.Name == value {
+				return d.Name + ":" + v.Name, nil
+			}
+		}
+	}
+	known := make([]string, 0, len(IncidentLabels))
+	for _, d := range IncidentLabels {
+		names := make([]string, len(d.Values))
+		for i, v := range d.Values {
+			names[i] = v.Name
+		}
+		known = append(known, d.Name+":"+strings.Join(names, "|"))
+	}
+	if len(l) > MaxEntryFieldLen || !Printable(l) {
+		return "", Errorf(EINVALID, "unknown label of %d bytes: labels are %s", len(l), strings.Join(known, ", "))
+	}
+	return "", Errorf(EINVALID, "unknown label %q: labels are %s", l, strings.Join(known, ", "))
+}
+
+// IndustryClassLabel returns the label an industry class implies, or ""
+// for none: the class's letter is the age group (A pre-pubescent, B
+// pubescent). Its number (a sex act or lascivious exhibition) has no
+// counterpart in IncidentLabels, nor does any class imply a legality:
+// baseline is an assessment against INTERPOL's criteria that the class
+// alone does not make.
+func IndustryClassLabel(class string) string {
+	switch class {
+	case "A1", "A2":
+		return "age:pre-pubescent"
+	case "B1", "B2":
+		return "age:pubescent"
+	}
+	return ""
+}
+
+// suggestLabels returns the labels inc's files and conversations imply
+// (IndustryClassLabel, and each file's content type), in IncidentLabels'
+// order: a suggestion the reviewer keeps or changes before approval.
+func suggestLabels(inc *Incident) []string {
+	implied := map[string]bool{}
+	for _, f := range inc.Files {
+		if l := IndustryClassLabel(f.Classification); l != "" {
+			implied[l] = true
+		}
+		switch {
+		case strings.HasPrefix(f.MediaType, "image/"):
+			implied["content:image"] = true
+		case strings.HasPrefix(f.MediaType, "video/"):
+			implied["content:video"] = true
+		}
+	}
+	if len(inc.Conversations) > 0 {
+		implied["content:text"] = true
+	}
+	var out []string
+	for _, d := range IncidentLabels {
+		for _, v := range d.Values {
+			if l := d.Name + ":" + v.Name; implied[l] {
+				out = append(out, l)
+			}
+		}
+	}
+	return out
+}
+
 // File annotations known to NCMEC's fileDetails/fileAnnotations.
 var FileAnnotations = []string{
 	"animeDrawingVirtualHentai", "potentialMeme", "viral", "possibleSelfProduction",
@@ -117,8 +250,11 @@ type Incident struct {
 	// are children harmed or put at risk (usually intended recipients);
 	// set by a reviewer, never guessed.
 	Victims []string `json:"victims,omitempty"`
-	// Labels are a second vocabulary of classification (INHOPE-style
-	// labels such as "baseline", "national"), kept with the incident.
+	// Labels are the second vocabulary of classification, INHOPE-style
+	// (IncidentLabels: "legality:baseline", "age:pubescent", …), kept
+	// with the incident and carried into the EU Centre report. NCMEC's
+	// schema has no element for them (its industryClassification and the
+	// infant file annotation say what it asks of age).
 	Labels []string `json:"labels,omitempty"`
 	// Notes become the report's additional information.
 	Notes string `json:"notes,omitempty"`
@@ -132,6 +268,29 @@ type Incident struct {
 	// deleted (PreservationService.PurgeIncident); a purged incident is
 	// never sent.
 	PurgedAt *time.Time `json:"purged_at,omitempty"`
+}
+
+// Users returns the platform ids of every user inc names, each once: the
+// reported user, the victims and the conversations' intended recipients.
+// These are the users whose account facts a report carries, and whose
+// facts go when the last incident naming them is purged.
+func (inc *Incident) Users() []string {
+	var users []string
+	add := func(u string) {
+		if u != "" && !slices.Contains(users, u) {
+			users = append(users, u)
+		}
+	}
+	add(inc.ReportedUser)
+	for _, v := range inc.Victims {
+		add(v)
+	}
+	for _, c := range inc.Conversations {
+		for _, r := range c.IntendedRecipients {
+			add(r)
+		}
+	}
+	return users
 }
 
 // Enticement reports whether the incident is about grooming or
@@ -204,6 +363,7 @@ func NewIncident(cases []*Case) (*Incident, error) {
 			return nil, Errorf(EINVALID, "case %d has unknown kind %q", c.ID, c.Kind)
 		}
 	}
+	inc.Labels = suggestLabels(inc)
 	return inc, nil
 }
 
@@ -311,7 +471,19 @@ func (e *IncidentEdit) Apply(inc *Incident) error {
 		inc.MinorToMinor = *e.MinorToMinor
 	}
 	if e.Labels != nil {
-		inc.Labels = slices.Clone(*e.Labels)
+		if len(*e.Labels) > MaxIncidentLabels {
+			return Errorf(EINVALID, "an incident has at most %d labels", MaxIncidentLabels)
+		}
+		inc.Labels = nil
+		for _, l := range *e.Labels {
+			c, err := CanonicalLabel(l)
+			if err != nil {
+				return err
+			}
+			if !slices.Contains(inc.Labels, c) {
+				inc.Labels = append(inc.Labels, c)
+			}
+		}
 	}
 	if e.Notes != nil {
 		inc.Notes = *e.Notes
@@ -361,8 +533,10 @@ func (inc *Incident) Validate() error {
 		return Errorf(EINVALID, "an incident has at most %d labels", MaxIncidentLabels)
 	}
 	for _, l := range inc.Labels {
-		if l == "" || len(l) > MaxEntryFieldLen || !Printable(l) {
-			return Errorf(EINVALID, "incident label must be 1 to %d printable bytes", MaxEntryFieldLen)
+		if c, err := CanonicalLabel(l); err != nil {
+			return err
+		} else if c != l {
+			return Errorf(EINVALID, "incident label %q must be written %q", l, c)
 		}
 	}
 	for _, f := range inc.Files {
@@ -549,6 +723,12 @@ type IncidentService interface {
 	// ApproveIncident approves a draft: from then on it is what may be
 	// sent. ECONFLICT if it is not a draft.
 	ApproveIncident(ctx context.Context, id int64, actor string) (*Incident, error)
+
+	// UnreportedCases returns a page of the cases still to be reported:
+	// decided confirmed, not purged and in no incident (a discarded
+	// draft's cases are in none), in id order after afterID. Incidents
+	// are built from them on demand; this is how none is forgotten.
+	UnreportedCases(ctx context.Context, afterID int64, limit int) ([]*Case, error)
 
 	// AddAccountFacts merges f into the facts stored for f.UserID.
 	AddAccountFacts(ctx context.Context, f *AccountFacts) (*AccountFacts, error)

@@ -1,6 +1,8 @@
 package vigil_test
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -134,4 +136,83 @@ func TestCaseValidateGenerativeAI(t *testing.T) {
 			t.Errorf("%+v: %v", tc.g, err)
 		}
 	}
+}
+
+// TestIncidentLabels checks the second vocabulary: labels are known
+// DIMENSION:VALUE pairs (a bare value is read as its dimension's), an
+// unknown one is refused naming it, and a new incident is given the
+// labels its files' industry classes and content types imply.
+func TestIncidentLabels(t *testing.T) {
+	for in, want := range map[string]string{
+		"legality:baseline": "legality:baseline", " Baseline ": "legality:baseline", "national": "legality:national",
+		"age:infant-toddler": "age:infant-toddler", "pubescent": "age:pubescent", "gender:both": "gender:both", "video": "content:video",
+	} {
+		if got, err := vigil.CanonicalLabel(in); err != nil || got != want {
+			t.Errorf("CanonicalLabel(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "sparkly", "age:adult", "colour:red", "legality:", ":baseline"} {
+		if _, err := vigil.CanonicalLabel(bad); vigil.ErrorCode(err) != vigil.EINVALID || !strings.Contains(vigil.ErrorMessage(err), fmt.Sprintf("%q", strings.TrimSpace(bad))) {
+			t.Errorf("CanonicalLabel(%q): %v, want EINVALID naming it", bad, err)
+		}
+	}
+	for class, want := range map[string]string{"A1": "age:pre-pubescent", "A2": "age:pre-pubescent", "B1": "age:pubescent", "B2": "age:pubescent", "": ""} {
+		if got := vigil.IndustryClassLabel(class); got != want {
+			t.Errorf("label of class %q: %q, want %q", class, got, want)
+		}
+	}
+
+	conv := confirmedCase(&vigil.Case{ID: 2, Kind: vigil.CaseKindConversation,
+		Conversation: &vigil.CaseConversation{ConversationID: "c-1", Suspect: "u-1", Messages: []vigil.CaseMessage{{Speaker: "u-1", Text: "keep this between us", Indicators: []string{"secrecy"}}}}})
+	img := confirmedCase(&vigil.Case{ID: 1, Kind: vigil.CaseKindMatch, Content: vigil.ContentRef{UserID: "u-1", MediaType: "image/jpeg"}, Matches: []vigil.Match{{}}})
+	img.Decision.Category = "B2"
+	vid := confirmedCase(&vigil.Case{ID: 3, Kind: vigil.CaseKindMatch, Content: vigil.ContentRef{UserID: "u-1", MediaType: "video/mp4"}, Matches: []vigil.Match{{}}})
+	vid.Decision.Category = "A1"
+	inc, err := vigil.NewIncident([]*vigil.Case{conv, img, vid})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(inc.Labels, ","); got != "age:pre-pubescent,age:pubescent,content:image,content:video,content:text" {
+		t.Errorf("suggested labels %q", got)
+	}
+
+	inc.Time = time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	e := vigil.IncidentEdit{Labels: &[]string{"baseline", "gender:female", "legality:baseline"}}
+	if err := e.Apply(inc); err != nil || strings.Join(inc.Labels, ",") != "legality:baseline,gender:female" {
+		t.Errorf("edited labels %q, %v", inc.Labels, err)
+	}
+	e = vigil.IncidentEdit{Labels: &[]string{"gender:female", "sparkly"}}
+	if err := e.Apply(inc); vigil.ErrorCode(err) != vigil.EINVALID || !strings.Contains(vigil.ErrorMessage(err), `"sparkly"`) {
+		t.Errorf("unknown label: %v", err)
+	}
+	// A stored incident whose labels are not in the vocabulary is refused
+	// (free text from before the vocabulary must be replaced on its next edit).
+	inc.Labels = []string{"whatever"}
+	if err := inc.Validate(); vigil.ErrorCode(err) != vigil.EINVALID {
+		t.Errorf("free-text label validates: %v", err)
+	}
+}
+
+// FuzzCanonicalLabel checks that any text is either refused or made a
+// label of the vocabulary that is its own canonical form.
+func FuzzCanonicalLabel(f *testing.F) {
+	for _, s := range []string{"legality:baseline", "Baseline", " age:pubescent ", "sparkly", ":", "gender:", "\x00", "content:TEXT"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		c, err := vigil.CanonicalLabel(s)
+		if err != nil {
+			if vigil.ErrorCode(err) != vigil.EINVALID || len(vigil.ErrorMessage(err)) > 4*vigil.MaxEntryFieldLen+1024 {
+				t.Fatalf("%q: %v", s, err)
+			}
+			return
+		}
+		if again, err := vigil.CanonicalLabel(c); err != nil || again != c {
+			t.Fatalf("%q -> %q -> %q, %v", s, c, again, err)
+		}
+		inc := &vigil.Incident{ReportedUser: "u", CaseIDs: []int64{1}, Time: time.Unix(1, 0), Labels: []string{c}}
+		if err := inc.Validate(); err != nil {
+			t.Fatalf("%q: canonical %q does not validate: %v", s, c, err)
+		}
+	})
 }

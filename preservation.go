@@ -16,6 +16,9 @@ const (
 	AuditHoldRelease   = "hold.release"
 	AuditIncidentPurge = "incident.purge" // retention ended: the incident's evidence and what was sent deleted
 	AuditCasePurge     = "case.purge"     // retention ended: a case's evidence and media deleted
+	// AuditIncidentDiscard records a draft discarded when its lifetime
+	// ended unapproved (RetentionPolicy.Drafts).
+	AuditIncidentDiscard = "incident.discard"
 )
 
 // DefaultReportRetentionMonths is how long an incident, what was sent of
@@ -24,6 +27,18 @@ const (
 // since the REPORT Act (2024) and as the EU CSA Regulation proposal caps
 // it (Art 22: no longer than 12 months from reporting).
 const DefaultReportRetentionMonths = 12
+
+// DefaultDraftRetention is how long a draft incident is kept unchanged
+// before it is discarded, unless the deployment configures otherwise: 90
+// days, the default retention of a case (respond.DefaultCaseRetention). A
+// draft keeps its cases' evidence past their own retention; one nobody
+// approved, edited or held for as long as an undecided report's evidence
+// would have been kept serves no report, and the EU proposal (Art 22)
+// allows keeping such data only for one.
+const DefaultDraftRetention = 90 * 24 * time.Hour
+
+// MaxDraftRetention bounds a configured draft lifetime.
+const MaxDraftRetention = MaxRetentionMonths * 31 * 24 * time.Hour
 
 // MaxRetentionMonths bounds a configured retention period, and
 // MaxHoldPeriod how far ahead a legal hold may run before it is extended.
@@ -42,6 +57,20 @@ type RetentionPolicy struct {
 	DefaultMonths int
 	// Destinations are the periods of particular destinations.
 	Destinations map[string]int
+	// Drafts is how long a draft incident is kept after its last change
+	// (created or edited) before it is discarded, unless it is held: 0
+	// means DefaultDraftRetention. An approved incident is never
+	// discarded, sent or not. String and ParseRetentionPolicy leave it
+	// out: it is its own setting (vigil serve --draft-retention).
+	Drafts time.Duration
+}
+
+// DraftLifetime returns how long a draft is kept after its last change.
+func (p RetentionPolicy) DraftLifetime() time.Duration {
+	if p.Drafts > 0 {
+		return p.Drafts
+	}
+	return DefaultDraftRetention
 }
 
 // Months returns the retention period, in months, of a destination.
@@ -60,6 +89,9 @@ func (p RetentionPolicy) Months(destination string) int {
 func (p RetentionPolicy) Validate() error {
 	if p.DefaultMonths < 0 || p.DefaultMonths > MaxRetentionMonths {
 		return Errorf(EINVALID, "default retention must be 1 to %d months", MaxRetentionMonths)
+	}
+	if p.Drafts < 0 || p.Drafts > 0 && p.Drafts < 24*time.Hour || p.Drafts > MaxDraftRetention {
+		return Errorf(EINVALID, "a draft's lifetime must be 1 to %d days", int(MaxDraftRetention.Hours()/24))
 	}
 	for d, m := range p.Destinations {
 		if d == "" || !Printable(d) || len(d) > MaxEntryFieldLen {
@@ -239,6 +271,18 @@ type PreservationService interface {
 	// unless another incident not yet purged is about that user. Its
 	// cases' evidence is then purged with theirs.
 	PurgeIncident(ctx context.Context, id int64, p RetentionPolicy) error
+
+	// StaleDrafts returns up to limit draft incidents unchanged for
+	// longer than p.DraftLifetime(), never submitted, under no active hold
+	// (their own or their cases') and not yet purged, in id order.
+	StaleDrafts(ctx context.Context, p RetentionPolicy, limit int) ([]*Incident, error)
+	// DiscardDraft deletes a stale draft's evidence and its users'
+	// account facts as PurgeIncident does, in one transaction that checks
+	// again it is a stale draft under p and not held (ECONFLICT
+	// otherwise: an approved incident, sent or not, is never discarded).
+	// Its cases leave it: never reported, they may be put in another
+	// incident, and their own retention applies again.
+	DiscardDraft(ctx context.Context, id int64, p RetentionPolicy) error
 }
 
 // HoldAuditTarget names a hold in the audit log.

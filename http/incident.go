@@ -3,6 +3,7 @@ package http
 import (
 	"context"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/vigil-oss/vigil"
@@ -20,6 +21,7 @@ func (s *Server) incidentRoutes() {
 	)
 	s.route("POST /v1/incidents", s.handleCreateIncident, reviewer, curator)
 	s.route("GET /v1/incidents", s.handleListIncidents, reviewer, curator)
+	s.route("GET /v1/incidents/unreported", s.handleUnreportedCases, reviewer, curator)
 	s.route("GET /v1/incidents/{id}", s.handleGetIncident, reviewer, curator)
 	s.route("PATCH /v1/incidents/{id}", s.handleUpdateIncident, reviewer, curator)
 	s.route("POST /v1/incidents/{id}/approve", s.handleApproveIncident, reviewer, curator)
@@ -163,6 +165,42 @@ func (s *Server) handleListIncidents(w http.ResponseWriter, r *http.Request) {
 	writePage(w, "incidents", out, next)
 }
 
+// handleUnreportedCases lists the confirmed cases in no incident that the
+// caller may see: what is still to be reported. Incidents are built on
+// demand from them (POST /v1/incidents), so this is how none is
+// forgotten.
+func (s *Server) handleUnreportedCases(w http.ResponseWriter, r *http.Request) {
+	if s.Incidents == nil {
+		writeError(w, r, errNoIncidents)
+		return
+	}
+	p, err := readPage(r.URL.Query(), casePages)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	visible, err := s.visibleQueues(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	list, err := s.Incidents.UnreportedCases(r.Context(), p.afterID, p.limit)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	next := nextAfter(p, list, caseID)
+	out := make([]*vigil.Case, 0, len(list))
+	for _, c := range list {
+		// Cases of queues the caller may not see are left out of the
+		// page, which still pages on by the store's order.
+		if slices.ContainsFunc(visible, func(q *vigil.Queue) bool { return q.Name == c.Queue }) {
+			out = append(out, c)
+		}
+	}
+	writePage(w, "cases", out, next)
+}
+
 func (s *Server) handleGetIncident(w http.ResponseWriter, r *http.Request) {
 	id, err := pathID(r, "incident")
 	if err != nil {
@@ -265,25 +303,12 @@ func (s *Server) handleRenderIncident(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	if err := renderable(inc); err != nil {
-		writeError(w, r, err)
-		return
-	}
 	out, err := report.Render(r.Context(), s.Incidents, s.NCMECValidator, inc, *s.NCMEC)
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, out)
-}
-
-// renderable refuses to render a purged incident: its evidence is gone,
-// and an empty report is not what was sent.
-func renderable(inc *vigil.Incident) error {
-	if inc.PurgedAt != nil {
-		return vigil.Errorf(vigil.ECONFLICT, "incident %d was purged when its retention ended: there is nothing left to render", inc.ID)
-	}
-	return nil
 }
 
 // renderDSA writes the incident's DSA statements of reasons. The day the
@@ -305,10 +330,6 @@ func (s *Server) renderDSA(w http.ResponseWriter, r *http.Request, id int64) {
 	}
 	inc, err := s.visibleIncident(r, id)
 	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	if err := renderable(inc); err != nil {
 		writeError(w, r, err)
 		return
 	}

@@ -3,6 +3,7 @@ package http_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -43,6 +44,10 @@ func TestIncidentFlow(t *testing.T) {
 	if code := ts.do(t, rev, "POST", fmt.Sprintf("/v1/cases/%d/decision", id), "", jsonBody(map[string]string{"verdict": "confirmed", "category": "A2"}), nil); code != 200 {
 		t.Fatalf("decide %d", code)
 	}
+	// Confirmed in a queue reviewers do not see: never listed to them.
+	if code := ts.do(t, vigil.RoleAdmin, "POST", fmt.Sprintf("/v1/cases/%d/decision", legal), "", jsonBody(map[string]string{"verdict": "confirmed"}), nil); code != 200 {
+		t.Fatalf("decide the legal queue's case: %d", code)
+	}
 
 	var facts vigil.AccountFacts
 	body := `{"screen_name":"sun","ips":[{"ip":"192.0.2.1","event":"Login","time":"2026-11-01T10:00:00Z"}]}`
@@ -65,6 +70,24 @@ func TestIncidentFlow(t *testing.T) {
 			t.Errorf("incident of %v: %d, want %d", tc.cases, code, tc.code)
 		}
 	}
+	// Before: the confirmed case is still to be reported; after, it is not.
+	unreported := func() []int64 {
+		t.Helper()
+		var page struct {
+			Cases []*vigil.Case `json:"cases"`
+		}
+		if code := ts.do(t, rev, "GET", "/v1/incidents/unreported", "", nil, &page); code != 200 {
+			t.Fatalf("unreported cases: %d", code)
+		}
+		var ids []int64
+		for _, c := range page.Cases {
+			ids = append(ids, c.ID)
+		}
+		return ids
+	}
+	if got := unreported(); !slices.Contains(got, id) || slices.Contains(got, legal) || slices.Contains(got, unconfirmed) {
+		t.Errorf("unreported before the incident: %v, want %d and not %d (unseen queue) nor %d (not confirmed)", got, id, legal, unconfirmed)
+	}
 	var inc vigil.Incident
 	if code := ts.do(t, rev, "POST", "/v1/incidents", "", jsonBody(map[string]any{"case_ids": []int64{id}}), &inc); code != 201 ||
 		inc.ReportedUser != "u-1" || len(inc.Files) != 1 || inc.Files[0].Classification != "A2" || inc.State != vigil.IncidentDraft || inc.Files[0].Viewed {
@@ -73,10 +96,24 @@ func TestIncidentFlow(t *testing.T) {
 	if code := ts.do(t, rev, "POST", "/v1/incidents", "", jsonBody(map[string]any{"case_ids": []int64{id}}), nil); code != 409 {
 		t.Errorf("second incident of one case: %d, want 409", code)
 	}
+	if got := unreported(); slices.Contains(got, id) {
+		t.Errorf("unreported after the incident: %v still holds %d", got, id)
+	}
 	path := fmt.Sprintf("/v1/incidents/%d", inc.ID)
 	if code := ts.do(t, cur, "PATCH", path, "", strings.NewReader(`{"urgent":"ongoing","files":[{"case_id":`+fmt.Sprint(id)+`,"annotations":["generativeAi"]}]}`), &inc); code != 200 ||
 		inc.Urgent != "ongoing" || len(inc.Files[0].Annotations) != 1 {
 		t.Fatalf("edit %d %+v", code, inc)
+	}
+	// Labels are the INHOPE-style vocabulary: an unknown one is refused,
+	// named; a bare value is read as its dimension's.
+	var refused map[string]any
+	if code := ts.do(t, cur, "PATCH", path, "", strings.NewReader(`{"labels":["legality:baseline","sparkly"]}`), &refused); code != 400 ||
+		!strings.Contains(fmt.Sprint(refused), `"sparkly"`) {
+		t.Errorf("unknown label: %d %v, want 400 naming it", code, refused)
+	}
+	if code := ts.do(t, cur, "PATCH", path, "", strings.NewReader(`{"labels":["baseline","age:pre-pubescent","content:image"]}`), &inc); code != 200 ||
+		strings.Join(inc.Labels, ",") != "legality:baseline,age:pre-pubescent,content:image" {
+		t.Errorf("labels %d %v", code, inc.Labels)
 	}
 	var rend report.Rendering
 	if code := ts.do(t, rev, "GET", path+"/render?format=ncmec", "", nil, &rend); code != 200 || !rend.Valid || len(rend.Files) != 1 ||

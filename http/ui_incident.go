@@ -85,8 +85,9 @@ type incidentPage struct {
 	// Submissions are nil when this server does not send reports.
 	Submissions []*vigil.Submission
 	Sends       bool // the server sends reports (submit is offered)
-	// Live is an unfinished submission, if any: submitting again queues it.
-	Live      *vigil.Submission
+	// Sendings are the destinations offered, each with its unfinished
+	// submission, if any: submitting again queues it.
+	Sendings  []uiSending
 	Holds     []*vigil.Hold
 	Kept      string // how long preservation keeps the incident
 	ShowMedia bool   // the caller may see the cases' blurred previews
@@ -109,26 +110,30 @@ func (s *Server) handleUIIncident(w http.ResponseWriter, r *http.Request) {
 	p := incidentPage{Inc: inc, Sends: s.Submitter != nil && s.SubmissionQueue != nil,
 		ShowMedia: role == vigil.RoleAdmin || role == vigil.RoleReviewer}
 	p.CaseLinks = p.ShowMedia
-	switch {
-	case inc.PurgedAt != nil:
-		p.RenderNote = "The incident was purged when its retention ended: there is nothing left to render."
-	case s.NCMEC == nil:
+	if s.NCMEC == nil {
 		p.RenderNote = "This server has no NCMEC reporting configured (vigil serve --ncmec-config)."
-	default:
-		if p.Rendering, err = report.Render(r.Context(), s.Incidents, s.NCMECValidator, inc, *s.NCMEC); err != nil {
-			s.uiError(w, r, err)
-			return
-		}
+	} else if p.Rendering, err = report.Render(r.Context(), s.Incidents, s.NCMECValidator, inc, *s.NCMEC); vigil.ErrorCode(err) == vigil.ECONFLICT {
+		// A purged incident: report.Facts says why nothing renders.
+		p.Rendering, p.RenderNote = nil, vigil.ErrorMessage(err)
+	} else if err != nil {
+		s.uiError(w, r, err)
+		return
 	}
 	if s.Submitter != nil {
 		if p.Submissions, err = s.Submitter.Submissions.IncidentSubmissions(r.Context(), id); err != nil {
 			s.uiError(w, r, err)
 			return
 		}
-		for _, sub := range p.Submissions {
-			if sub.Destination == report.DestinationNCMEC && !sub.State.Finished() {
-				p.Live = sub
+		for _, d := range s.Submitter.Destinations {
+			sd := uiSending{Destination: d.Name()}
+			// Only the NCMEC rendering is shown here: its refusal is known.
+			sd.Invalid = d.Name() == report.DestinationNCMEC && p.Rendering != nil && !p.Rendering.Valid
+			for _, sub := range p.Submissions {
+				if sub.Destination == d.Name() && !sub.State.Finished() {
+					sd.Live = sub
+				}
 			}
+			p.Sendings = append(p.Sendings, sd)
 		}
 	}
 	var active bool
@@ -158,8 +163,17 @@ func (s *Server) handleUIIncident(w http.ResponseWriter, r *http.Request) {
 // keptText says how long preservation keeps inc, as the purge decides it
 // (vigil.RetentionPolicy.RetainUntil under the server's Retention).
 func (s *Server) keptText(inc *vigil.Incident, subs []*vigil.Submission, held bool) string {
-	if inc.PurgedAt != nil {
+	switch {
+	case inc.PurgedAt != nil && inc.State == vigil.IncidentDraft:
+		return "Discarded " + inc.PurgedAt.UTC().Format("2006-01-02 15:04 UTC") + ": a draft never approved, unchanged for longer than its lifetime."
+	case inc.PurgedAt != nil:
 		return "Purged " + inc.PurgedAt.UTC().Format("2006-01-02 15:04 UTC") + ", when its retention ended."
+	case inc.State == vigil.IncidentDraft && held:
+		return "A draft: a legal hold keeps it, and its cases' evidence, however long it stays unchanged."
+	case inc.State == vigil.IncidentDraft:
+		return "A draft: kept with its cases' evidence, and discarded at " +
+			inc.UpdatedAt.Add(s.Retention.DraftLifetime()).UTC().Format("2006-01-02 15:04 UTC") +
+			" unless edited, approved or held before (vigil serve --draft-retention)."
 	}
 	var text string
 	if until, ok := s.Retention.RetainUntil(subs); !ok {
@@ -195,13 +209,24 @@ func (s *Server) handleUIApproveIncident(w http.ResponseWriter, r *http.Request)
 	http.Redirect(w, r, "/ui/incidents/"+strconv.FormatInt(id, 10)+"?done=approved", http.StatusSeeOther)
 }
 
+// uiSending is one destination the incident page offers to send to.
+type uiSending struct {
+	Destination string
+	Live        *vigil.Submission // unfinished: sending again queues it
+	Invalid     bool              // the rendering shown was refused
+}
+
 func (s *Server) handleUISubmitIncident(w http.ResponseWriter, r *http.Request) {
 	id, err := pathID(r, "incident")
 	if err != nil {
 		s.uiError(w, r, err)
 		return
 	}
-	if _, err := s.submitIncident(r, id, report.DestinationNCMEC); err != nil {
+	dest := r.PostFormValue("destination")
+	if dest == "" {
+		dest = report.DestinationNCMEC
+	}
+	if _, err := s.submitIncident(r, id, dest); err != nil {
 		s.uiError(w, r, err)
 		return
 	}

@@ -21,12 +21,16 @@ func TestKeptText(t *testing.T) {
 		held bool
 		want []string
 	}{
-		{"unsent", &vigil.Incident{}, nil, false, []string{"has not been sent"}},
+		{"unsent", &vigil.Incident{State: vigil.IncidentApproved}, nil, false, []string{"has not been sent"}},
+		{"draft", &vigil.Incident{State: vigil.IncidentDraft, UpdatedAt: done}, nil, false,
+			[]string{"discarded at 2027-05-30 10:00 UTC", "unless edited, approved or held"}},
+		{"held draft", &vigil.Incident{State: vigil.IncidentDraft, UpdatedAt: done}, nil, true, []string{"a legal hold keeps it"}},
 		{"under way", &vigil.Incident{}, []*vigil.Submission{{Destination: "ncmec", State: vigil.SubmissionSubmitted}}, true,
 			[]string{"under way", "A legal hold keeps it longer"}},
 		{"sent to the eu", &vigil.Incident{}, []*vigil.Submission{{Destination: "eu", State: vigil.SubmissionFinished, UpdatedAt: done}}, false,
 			[]string{"until 2027-09-01 10:00 UTC", "12,eu=6"}},
 		{"purged", &vigil.Incident{PurgedAt: &purged}, nil, false, []string{"Purged 2028-03-02"}},
+		{"discarded", &vigil.Incident{State: vigil.IncidentDraft, PurgedAt: &purged}, nil, false, []string{"Discarded 2028-03-02", "never approved"}},
 	} {
 		got := s.keptText(tc.inc, tc.subs, tc.held)
 		for _, w := range tc.want {
@@ -34,17 +38,5 @@ func TestKeptText(t *testing.T) {
 				t.Errorf("%s: %q lacks %q", tc.name, got, w)
 			}
 		}
-	}
-}
-
-// TestRenderablePurged checks that a purged incident is not rendered: its
-// evidence is gone, and an empty report is not what was sent.
-func TestRenderablePurged(t *testing.T) {
-	now := time.Now()
-	if err := renderable(&vigil.Incident{ID: 1}); err != nil {
-		t.Errorf("kept incident: %v", err)
-	}
-	if err := renderable(&vigil.Incident{ID: 1, PurgedAt: &now}); vigil.ErrorCode(err) != vigil.ECONFLICT {
-		t.Errorf("purged incident: %v, want conflict", err)
 	}
 }

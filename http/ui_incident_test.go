@@ -25,6 +25,10 @@ func TestUIIncidents(t *testing.T) {
 	ts := mustOpenServer(t, func(s *vhttp.Server) {
 		s.NCMEC = &report.NCMECConfig{ReporterEmail: "safety@example.org", Platform: "Example"}
 		s.Submitter.Destinations[0].(*report.NCMEC).Config, s.SubmissionQueue = *s.NCMEC, queue
+		s.Submitter.Destinations = append(s.Submitter.Destinations, &report.DSA{DB: &report.TransparencyDB{BaseURL: "http://127.0.0.1:9"},
+			Config: report.DSAConfig{PUIDPrefix: "example", DecisionGround: "DECISION_GROUND_ILLEGAL_CONTENT",
+				IllegalContentLegalGround: "Directive 2011/93/EU", IllegalContentExplanation: "illegal in every Member State",
+				DecisionVisibility: []string{"DECISION_VISIBILITY_CONTENT_REMOVED"}, TerritorialScope: []string{"DE"}}})
 	})
 	rev, cur := vigil.RoleReviewer, vigil.RoleCurator
 	must(t, ts.Cases.CreateQueue(ctx, &vigil.Queue{Name: "default", Roles: []vigil.Role{rev, cur}}))
@@ -59,7 +63,7 @@ func TestUIIncidents(t *testing.T) {
 	for _, want := range []string{
 		`id="validation"`, "valid against NCMEC", `id="report-xml"`, "&lt;report", // the rendering, escaped
 		`class="media blurred" src="/ui/cases/` + fmt.Sprint(c.ID) + `/preview"`, // media only blurred
-		`id="approve-form"`, "A2", "Kept with its cases&#39; evidence: it has not been sent",
+		`id="approve-form"`, "A2", "age:pre-pubescent", "A draft: kept with its cases&#39; evidence, and discarded at",
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("incident page lacks %q", want)
@@ -101,8 +105,19 @@ func TestUIIncidents(t *testing.T) {
 		return nil
 	})
 	must(t, err)
+	// Every destination the server sends to is offered, each on its own.
+	if code, loc, _ := ui.post(t, path+"/submit", url.Values{"destination": {"dsa"}}); code != http.StatusSeeOther || loc != path+"?done=submitted" {
+		t.Fatalf("submit to dsa: %d %q", code, loc)
+	}
+	if len(queue.ids) != 2 {
+		t.Errorf("%d queued after the dsa submission, want 2", len(queue.ids))
+	}
+	if code, _, _ := ui.post(t, path+"/submit", url.Values{"destination": {"pigeon"}}); code != http.StatusBadRequest {
+		t.Errorf("submit to an unknown destination: %d, want 400", code)
+	}
 	code, _, body = ui.get(t, path)
-	for _, want := range []string{"Submission 1 to ncmec: submitted", "4242", "&lt;reportResponse&gt;", "Queue submission 1 again"} {
+	for _, want := range []string{"Submission 1 to ncmec: submitted", "4242", "&lt;reportResponse&gt;", "Queue submission 1 again",
+		`id="submit-form-dsa"`, "Queue submission 2 again"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("page after submission lacks %q", want)
 		}

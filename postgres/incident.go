@@ -72,13 +72,28 @@ func (s *IncidentService) CreateIncident(ctx context.Context, inc *vigil.Inciden
 				return err
 			}
 		}
-		return nil
+		return setIncidentUsers(ctx, tx, &in)
 	})
 	if err != nil {
 		inc.ID = 0
 		return fmt.Errorf("create incident: %w", err)
 	}
 	*inc = in
+	return nil
+}
+
+// setIncidentUsers makes incident_users hold the users inc names, in the
+// transaction that writes inc's body, so that the purge's question
+// (does another incident still kept name this user?) is one query.
+func setIncidentUsers(ctx context.Context, tx *pgTx, inc *vigil.Incident) error {
+	if _, err := tx.ExecContext(ctx, `DELETE FROM incident_users WHERE incident_id = ?`, inc.ID); err != nil {
+		return err
+	}
+	for _, u := range inc.Users() {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO incident_users (user_id, incident_id) VALUES (?, ?)`, u, inc.ID); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -181,6 +196,9 @@ func (s *IncidentService) UpdateIncident(ctx context.Context, id int64, e vigil.
 			string(body), formatTime(inc.UpdatedAt), id); err != nil {
 			return err
 		}
+		if err := setIncidentUsers(ctx, tx, inc); err != nil {
+			return err
+		}
 		out = inc
 		return nil
 	})
@@ -215,6 +233,22 @@ func (s *IncidentService) ApproveIncident(ctx context.Context, id int64, actor s
 	})
 	if err != nil {
 		return nil, fmt.Errorf("approve incident %d: %w", id, err)
+	}
+	return out, nil
+}
+
+// UnreportedCases returns confirmed cases in no incident, in id order.
+func (s *IncidentService) UnreportedCases(ctx context.Context, afterID int64, limit int) ([]*vigil.Case, error) {
+	if limit <= 0 {
+		limit = vigil.DefaultCaseLimit
+	}
+	limit = min(limit, vigil.MaxCaseLimit)
+	out, err := queryAll(ctx, s.db.rdb, scanCase, `SELECT `+caseColumns+caseFrom+`
+		WHERE c.id > ? AND c.state = 'decided' AND c.purged_at IS NULL AND (c.decision::jsonb ->> 'verdict') = 'confirmed'
+		AND NOT EXISTS (SELECT 1 FROM incident_cases ic WHERE ic.case_id = c.id)
+		ORDER BY c.id LIMIT ?`, afterID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("unreported cases: %w", err)
 	}
 	return out, nil
 }

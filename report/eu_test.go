@@ -34,7 +34,7 @@ func TestRenderEUGolden(t *testing.T) {
 		subs []*vigil.Submission
 		want []string // in the rendering
 	}{
-		{"imagery", approved(imageryIncident(t)), ncmecDone, []string{`"known_csam"`, `"NCMEC CyberTipline (US)"`, `"104227"`, `"192.0.2.10"`, `"terminated"`}},
+		{"imagery", approved(imageryIncident(t)), ncmecDone, []string{`"age:pre-pubescent"`, `"known_csam"`, `"NCMEC CyberTipline (US)"`, `"104227"`, `"192.0.2.10"`, `"terminated"`}},
 		{"grooming", approved(groomingIncident(t)), nil, []string{`"solicitation"`, `it's our secret"`, `"urgent": true`, `"reported": false`, `"sextortion"`, `"kid-3"`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -3,6 +3,7 @@ package report
 import (
 	"context"
 	"strings"
+	"time"
 
 	"github.com/vigil-oss/vigil"
 )
@@ -66,17 +67,18 @@ func Render(ctx context.Context, incidents vigil.IncidentService, v *Validator, 
 }
 
 // Facts returns the account facts stored for inc's users, by user id;
-// users the platform told nothing about are left out.
+// users the platform told nothing about are left out. Every rendering of
+// every format starts here, for the API, the UI, the CLI and a
+// submission alike, so this is where a purged incident is refused
+// (ECONFLICT): its evidence and its users' facts are gone, and an empty
+// report is not what was sent.
 func Facts(ctx context.Context, incidents vigil.IncidentService, inc *vigil.Incident) (map[string]*vigil.AccountFacts, error) {
-	facts := map[string]*vigil.AccountFacts{}
-	users := append([]string{inc.ReportedUser}, inc.Victims...)
-	for _, c := range inc.Conversations {
-		users = append(users, c.IntendedRecipients...)
+	if inc.PurgedAt != nil {
+		return nil, vigil.Errorf(vigil.ECONFLICT, "incident %d was purged at %s, when its retention ended: there is nothing left to render",
+			inc.ID, inc.PurgedAt.UTC().Format(time.RFC3339))
 	}
-	for _, u := range users {
-		if _, ok := facts[u]; ok {
-			continue
-		}
+	facts := map[string]*vigil.AccountFacts{}
+	for _, u := range inc.Users() {
 		f, err := incidents.FindAccountFacts(ctx, u)
 		if vigil.ErrorCode(err) == vigil.ENOTFOUND {
 			continue

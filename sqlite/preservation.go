@@ -363,44 +363,12 @@ func (s *PreservationService) PurgeIncident(ctx context.Context, id int64, p vig
 		if now.Before(until) {
 			return vigil.Errorf(vigil.ECONFLICT, "incident %d is kept until %s", id, until.Format(time.RFC3339))
 		}
-		kept := vigil.PurgedIncident(inc, now)
-		body, err := json.Marshal(kept)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE incidents SET body = ?, reported_user = '', purged_at = ?, updated_at = ? WHERE id = ?`,
-			string(body), formatTime(now), formatTime(now), id); err != nil {
-			return err
-		}
-		subs, err := queryAll(ctx, tx, scanSubmission, `SELECT id, body FROM submissions WHERE incident_id = ? ORDER BY id`, id)
-		if err != nil {
-			return err
-		}
-		for _, sub := range subs {
-			// The columns keep their values: updated_at still says when
-			// the submission finished.
-			body, err := json.Marshal(vigil.PurgedSubmission(sub))
-			if err != nil {
-				return err
-			}
-			if _, err := tx.ExecContext(ctx, `UPDATE submissions SET body = ? WHERE id = ?`, string(body), sub.ID); err != nil {
-				return err
-			}
-		}
-		// The reported user's account facts went into the report; they go
-		// with the last incident about that user still kept.
-		res, err := tx.ExecContext(ctx, `DELETE FROM account_facts WHERE user_id = ?
-			AND NOT EXISTS (SELECT 1 FROM incidents WHERE reported_user = ? AND purged_at IS NULL)`,
-			inc.ReportedUser, inc.ReportedUser)
-		if err != nil {
-			return err
-		}
-		facts, err := res.RowsAffected()
+		subs, facts, err := forgetIncident(ctx, tx, inc, now)
 		if err != nil {
 			return err
 		}
 		return vigil.AuditResult(ctx, map[string]any{
-			"case_ids": inc.CaseIDs, "submissions": len(subs), "account_facts_deleted": facts > 0,
+			"case_ids": inc.CaseIDs, "submissions": subs, "account_facts_deleted": facts,
 			"retained_until": until, "policy": p.String(),
 		})
 	})
@@ -408,4 +376,129 @@ func (s *PreservationService) PurgeIncident(ctx context.Context, id int64, p vig
 		return fmt.Errorf("purge incident %d: %w", id, err)
 	}
 	return nil
+}
+
+// staleDraft is true while the incident i is a draft, not purged, never
+// submitted and unchanged since its one argument (the current time less
+// the draft lifetime). Both StaleDrafts and DiscardDraft use it.
+const staleDraft = `(i.state = 'draft' AND i.purged_at IS NULL AND i.updated_at <= ?
+	AND NOT EXISTS (SELECT 1 FROM submissions s WHERE s.incident_id = i.id))`
+
+// StaleDrafts returns drafts past their lifetime under p and not held.
+func (s *PreservationService) StaleDrafts(ctx context.Context, p vigil.RetentionPolicy, limit int) ([]*vigil.Incident, error) {
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	if limit <= 0 {
+		limit = vigil.DefaultCaseLimit
+	}
+	limit = min(limit, vigil.MaxCaseLimit)
+	now := s.db.now()
+	out, err := queryAll(ctx, s.db.rdb, scanIncident, `SELECT `+incidentColumns+` FROM incidents i
+		WHERE `+staleDraft+` AND NOT `+heldIncident+` ORDER BY i.id LIMIT ?`,
+		formatTime(now.Add(-p.DraftLifetime())), formatTime(now), formatTime(now), limit)
+	if err != nil {
+		return nil, fmt.Errorf("stale drafts: %w", err)
+	}
+	return out, nil
+}
+
+// DiscardDraft discards a stale draft after checking again, in the
+// transaction, that it is one and is not held: an edit, an approval or a
+// hold made since StaleDrafts read it wins.
+func (s *PreservationService) DiscardDraft(ctx context.Context, id int64, p vigil.RetentionPolicy) error {
+	if err := p.Validate(); err != nil {
+		return err
+	}
+	now := s.db.now()
+	before := now.Add(-p.DraftLifetime())
+	err := s.db.write(ctx, func(tx *sql.Tx) error {
+		inc, err := findIncident(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		var stale, held bool
+		if err := tx.QueryRowContext(ctx, `SELECT `+staleDraft+`, `+heldIncident+` FROM incidents i WHERE i.id = ?`,
+			formatTime(before), formatTime(now), formatTime(now), id).Scan(&stale, &held); err != nil {
+			return err
+		}
+		switch {
+		case inc.PurgedAt != nil:
+			return vigil.Errorf(vigil.ECONFLICT, "incident %d was already purged", id)
+		case inc.State != vigil.IncidentDraft:
+			return vigil.Errorf(vigil.ECONFLICT, "incident %d is %s: only a draft is discarded", id, inc.State)
+		case held:
+			return vigil.Errorf(vigil.ECONFLICT, "incident %d is under a legal hold", id)
+		case !stale:
+			return vigil.Errorf(vigil.ECONFLICT, "draft %d was changed at %s: it is kept until %s", id,
+				inc.UpdatedAt.Format(time.RFC3339), inc.UpdatedAt.Add(p.DraftLifetime()).Format(time.RFC3339))
+		}
+		_, facts, err := forgetIncident(ctx, tx, inc, now)
+		if err != nil {
+			return err
+		}
+		// Never reported, its cases may be reported in another incident.
+		if _, err := tx.ExecContext(ctx, `DELETE FROM incident_cases WHERE incident_id = ?`, id); err != nil {
+			return err
+		}
+		return vigil.AuditResult(ctx, map[string]any{
+			"case_ids": inc.CaseIDs, "account_facts_deleted": facts, "unchanged_since": inc.UpdatedAt,
+			"draft_retention_hours": int(p.DraftLifetime().Hours()),
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("discard draft %d: %w", id, err)
+	}
+	return nil
+}
+
+// forgetIncident deletes, in tx, what an incident whose keeping ended
+// (retention over, or a draft discarded) holds of evidence and personal
+// data: its body is cut to vigil.PurgedIncident, its submissions to
+// vigil.PurgedSubmission, and the account facts of every user it names
+// (vigil.Incident.Users) go unless another incident still kept names that
+// user. It returns how many submissions it cut and how many users' facts
+// it deleted, for the audit record written in the same transaction.
+func forgetIncident(ctx context.Context, tx *sql.Tx, inc *vigil.Incident, now time.Time) (subs int, facts int64, err error) {
+	body, err := json.Marshal(vigil.PurgedIncident(inc, now))
+	if err != nil {
+		return 0, 0, err
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE incidents SET body = ?, reported_user = '', purged_at = ?, updated_at = ? WHERE id = ?`,
+		string(body), formatTime(now), formatTime(now), inc.ID); err != nil {
+		return 0, 0, err
+	}
+	list, err := queryAll(ctx, tx, scanSubmission, `SELECT id, body FROM submissions WHERE incident_id = ? ORDER BY id`, inc.ID)
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, sub := range list {
+		// The columns keep their values: updated_at still says when
+		// the submission finished.
+		body, err := json.Marshal(vigil.PurgedSubmission(sub))
+		if err != nil {
+			return 0, 0, err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE submissions SET body = ? WHERE id = ?`, string(body), sub.ID); err != nil {
+			return 0, 0, err
+		}
+	}
+	// The users' rows go first, so that what is left names only the
+	// incidents still kept.
+	if _, err := tx.ExecContext(ctx, `DELETE FROM incident_users WHERE incident_id = ?`, inc.ID); err != nil {
+		return 0, 0, err
+	}
+	for _, u := range inc.Users() {
+		res, err := tx.ExecContext(ctx, `DELETE FROM account_facts WHERE user_id = ?
+			AND NOT EXISTS (SELECT 1 FROM incident_users WHERE user_id = ?)`, u, u)
+		if err != nil {
+			return 0, 0, err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return 0, 0, err
+		}
+		facts += n
+	}
+	return len(list), facts, nil
 }

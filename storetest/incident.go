@@ -29,6 +29,41 @@ func TestIncidentService(t *testing.T, open Opener) {
 		return got
 	}
 
+	t.Run("UnreportedCases", func(t *testing.T) {
+		s, clock := openWithClock(t, open)
+		f := newCaseFixture(t, s, 1)
+		reported := confirmed(t, s, f, clock, "user-1", "A1")
+		waiting := confirmed(t, s, f, clock, "user-2", "")
+		open := f.matchCase(clock, f.entries[0])
+		must(t, s.Cases.OpenCase(ctx, open, "rules"))
+		wrong := f.matchCase(clock, f.entries[0])
+		must(t, s.Cases.OpenCase(ctx, wrong, "rules"))
+		_, err := s.Cases.DecideCase(ctx, wrong.ID, vigil.Decision{Verdict: vigil.VerdictFalsePositive, DecidedBy: "r", DecidedAt: clock.Now()})
+		must(t, err)
+		later := confirmed(t, s, f, clock, "user-3", "")
+		inc, err := vigil.NewIncident([]*vigil.Case{reported})
+		must(t, err)
+		must(t, s.Incidents.CreateIncident(ctx, inc, "key:1:curator"))
+
+		ids := func(after int64, limit int) []int64 {
+			t.Helper()
+			list, err := s.Incidents.UnreportedCases(ctx, after, limit)
+			must(t, err)
+			var out []int64
+			for _, c := range list {
+				out = append(out, c.ID)
+			}
+			return out
+		}
+		// Confirmed and in no incident: what is still to be reported.
+		if got := ids(0, 0); len(got) != 2 || got[0] != waiting.ID || got[1] != later.ID {
+			t.Errorf("unreported %v, want [%d %d]", got, waiting.ID, later.ID)
+		}
+		if got := ids(waiting.ID, 1); len(got) != 1 || got[0] != later.ID {
+			t.Errorf("page after %d: %v", waiting.ID, got)
+		}
+	})
+
 	t.Run("CreateEditApprove", func(t *testing.T) {
 		s, clock := openWithClock(t, open)
 		f := newCaseFixture(t, s, 1)

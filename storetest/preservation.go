@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -37,6 +38,48 @@ func TestPreservationService(t *testing.T, open Opener) {
 		must(t, err)
 		must(t, s.Incidents.CreateIncident(ctx, inc, "key:1:curator"))
 		return inc
+	}
+	// conversation opens and confirms a conversation case in which
+	// suspect wrote to each of recipients.
+	conversation := func(t *testing.T, s Services, clock *Clock, suspect string, recipients ...string) *vigil.Case {
+		t.Helper()
+		msgs := []vigil.CaseMessage{{Index: 0, Speaker: suspect, Text: "don't tell your parents we talk", Indicators: []string{"secrecy"}}}
+		for i, r := range recipients {
+			msgs = append(msgs, vigil.CaseMessage{Index: i + 1, Speaker: r, Text: "ok"})
+		}
+		c := &vigil.Case{Queue: "q", Kind: vigil.CaseKindConversation, RetainUntil: clock.Now().Add(day),
+			Conversation: &vigil.CaseConversation{ConversationID: "chat-" + suspect, Score: 0.9, Suspect: suspect, Messages: msgs}}
+		must(t, s.Cases.OpenCase(ctx, c, "rules"))
+		got, err := s.Cases.DecideCase(ctx, c.ID, vigil.Decision{Verdict: vigil.VerdictConfirmed, DecidedBy: "r", DecidedAt: clock.Now()})
+		must(t, err)
+		return got
+	}
+	// sent approves inc and finishes a submission of it to NCMEC now.
+	sent := func(t *testing.T, s Services, inc *vigil.Incident) {
+		t.Helper()
+		_, err := s.Incidents.ApproveIncident(ctx, inc.ID, "key:2:reviewer")
+		must(t, err)
+		sub := &vigil.Submission{IncidentID: inc.ID, Destination: "ncmec", CreatedBy: "key:2:reviewer"}
+		must(t, s.Submissions.CreateSubmission(ctx, sub))
+		_, err = s.Submissions.UpdateSubmission(ctx, sub.ID, func(sub *vigil.Submission) error {
+			sub.State, sub.ReportID = vigil.SubmissionFinished, 43
+			return nil
+		})
+		must(t, err)
+	}
+	// factsLeft returns which of users still have account facts.
+	factsLeft := func(t *testing.T, s Services, users ...string) map[string]bool {
+		t.Helper()
+		left := map[string]bool{}
+		for _, u := range users {
+			_, err := s.Incidents.FindAccountFacts(ctx, u)
+			if vigil.ErrorCode(err) == vigil.ENOTFOUND {
+				continue
+			}
+			must(t, err)
+			left[u] = true
+		}
+		return left
 	}
 	expiredIDs := func(t *testing.T, s Services) map[int64]string {
 		t.Helper()
@@ -303,4 +346,134 @@ func TestPreservationService(t *testing.T, open Opener) {
 			t.Errorf("audit chain after purge: %d records, break %+v, %v", n, brk, err)
 		}
 	})
+
+	t.Run("PurgeTakesEveryUsersFacts", func(t *testing.T) {
+		s, clock := openWithClock(t, open)
+		newCaseFixture(t, s, 1)
+		users := []string{"sus", "kid-a", "kid-b", "kid-v", "kid-edited-out", "sus-2", "bystander"}
+		for _, u := range users {
+			_, err := s.Incidents.AddAccountFacts(ctx, &vigil.AccountFacts{UserID: u, ScreenName: "name-" + u})
+			must(t, err)
+		}
+		// The purged incident names its suspect, two intended recipients
+		// and a victim the reviewer added; kid-b is also an intended
+		// recipient in another incident, still kept; the reviewer took
+		// kid-edited-out off the incident before approval.
+		purged := incident(t, s, conversation(t, s, clock, "sus", "kid-a", "kid-b", "kid-edited-out"))
+		_, err := s.Incidents.UpdateIncident(ctx, purged.ID, vigil.IncidentEdit{
+			Victims:    &[]string{"kid-v"},
+			Recipients: []vigil.IncidentRecipientEdit{{CaseID: purged.CaseIDs[0], Recipients: []string{"kid-a", "kid-b"}}},
+		})
+		must(t, err)
+		incident(t, s, conversation(t, s, clock, "sus-2", "kid-b"))
+		sent(t, s, purged)
+
+		clock.Advance(13 * 31 * day)
+		rec := &vigil.AuditRecord{Actor: "vigil", Action: vigil.AuditIncidentPurge, Target: vigil.IncidentAuditTarget(purged.ID)}
+		must(t, s.Preservation.PurgeIncident(vigil.WithAudit(ctx, rec), purged.ID, vigil.RetentionPolicy{}))
+		left := factsLeft(t, s, users...)
+		for _, gone := range []string{"sus", "kid-a", "kid-v"} {
+			if left[gone] {
+				t.Errorf("account facts of %s, named only by the purged incident, are kept", gone)
+			}
+		}
+		for _, kept := range []string{"kid-b", "sus-2", "bystander", "kid-edited-out"} {
+			if !left[kept] {
+				t.Errorf("account facts of %s were deleted; another incident names them, or the purged one does not", kept)
+			}
+		}
+		if rec.Seq == 0 || !strings.Contains(rec.Detail, `"account_facts_deleted":3`) {
+			t.Errorf("purge's audit record %+v, want the 3 deleted users' facts counted", rec)
+		}
+		if n, brk, err := s.Audit.VerifyAudit(ctx); err != nil || brk != nil || n == 0 {
+			t.Errorf("audit chain after purge: %d records, break %+v, %v", n, brk, err)
+		}
+	})
+
+	t.Run("StaleDrafts", func(t *testing.T) {
+		s, clock := openWithClock(t, open)
+		f := newCaseFixture(t, s, 1)
+		policy := vigil.RetentionPolicy{Drafts: 30 * day}
+		stale := incident(t, s, conversation(t, s, clock, "sus", "kid-a"))
+		edited := incident(t, s, confirmed(t, s, f, clock, "u-edited", ""))
+		held := incident(t, s, confirmed(t, s, f, clock, "u-held", ""))
+		heldCase := confirmed(t, s, f, clock, "u-held-case", "")
+		heldByCase := incident(t, s, heldCase)
+		approvedUnsent := incident(t, s, confirmed(t, s, f, clock, "u-approved", ""))
+		_, err := s.Incidents.ApproveIncident(ctx, approvedUnsent.ID, "key:2:reviewer")
+		must(t, err)
+		for _, u := range []string{"sus", "kid-a", "u-held"} {
+			_, err := s.Incidents.AddAccountFacts(ctx, &vigil.AccountFacts{UserID: u, ScreenName: "name-" + u})
+			must(t, err)
+		}
+		must(t, s.Preservation.CreateHold(ctx, &vigil.Hold{IncidentID: held.ID, Reason: "police request 9", Until: clock.Now().Add(90 * day)}, "key:1:curator"))
+		must(t, s.Preservation.CreateHold(ctx, &vigil.Hold{CaseID: heldCase.ID, Reason: "police request 10", Until: clock.Now().Add(90 * day)}, "key:1:curator"))
+		staleIDs := func() []int64 {
+			t.Helper()
+			list, err := s.Preservation.StaleDrafts(ctx, policy, 100)
+			must(t, err)
+			var ids []int64
+			for _, inc := range list {
+				ids = append(ids, inc.ID)
+			}
+			return ids
+		}
+
+		// A second before the lifetime ends nothing goes; a reviewer
+		// editing a draft starts its lifetime again.
+		clock.Advance(20 * day)
+		_, err = s.Incidents.UpdateIncident(ctx, edited.ID, vigil.IncidentEdit{Notes: ptr("waiting for the platform's account facts")})
+		must(t, err)
+		clock.Advance(10*day - time.Second)
+		if got := staleIDs(); len(got) != 0 {
+			t.Errorf("stale before their lifetime: %v", got)
+		}
+		wantCode(t, s.Preservation.DiscardDraft(ctx, stale.ID, policy), vigil.ECONFLICT)
+
+		clock.Advance(time.Second)
+		if got := staleIDs(); len(got) != 1 || got[0] != stale.ID {
+			t.Fatalf("stale after 30 days: %v, want [%d] (held, edited and approved drafts stay)", got, stale.ID)
+		}
+		for _, kept := range []*vigil.Incident{edited, held, heldByCase, approvedUnsent} {
+			wantCode(t, s.Preservation.DiscardDraft(ctx, kept.ID, policy), vigil.ECONFLICT)
+		}
+		rec := &vigil.AuditRecord{Actor: "vigil", Action: vigil.AuditIncidentDiscard, Target: vigil.IncidentAuditTarget(stale.ID)}
+		must(t, s.Preservation.DiscardDraft(vigil.WithAudit(ctx, rec), stale.ID, policy))
+		if rec.Seq == 0 || !strings.Contains(rec.Detail, `"account_facts_deleted":2`) {
+			t.Errorf("discard's audit record %+v", rec)
+		}
+		wantCode(t, s.Preservation.DiscardDraft(ctx, stale.ID, policy), vigil.ECONFLICT)
+		got, err := s.Incidents.FindIncident(ctx, stale.ID)
+		must(t, err)
+		if got.PurgedAt == nil || got.State != vigil.IncidentDraft || len(got.Conversations) != 0 || got.ReportedUser != "" {
+			t.Errorf("discarded draft %+v", got)
+		}
+		if left := factsLeft(t, s, "sus", "kid-a", "u-held"); left["sus"] || left["kid-a"] || !left["u-held"] {
+			t.Errorf("account facts left after the discard: %v, want only u-held's", left)
+		}
+		// Its case was never reported: it may be in another incident, and
+		// its own retention applies again.
+		again, err := vigil.NewIncident([]*vigil.Case{mustFindCase(t, s, stale.CaseIDs[0])})
+		must(t, err)
+		must(t, s.Incidents.CreateIncident(ctx, again, "key:1:curator"))
+
+		// Held drafts go once the hold lapses; the approved one never.
+		clock.Advance(91 * day)
+		if got := staleIDs(); len(got) != 4 || got[0] != edited.ID || got[1] != held.ID || got[2] != heldByCase.ID || got[3] != again.ID {
+			t.Errorf("stale after the holds lapsed: %v, want [%d %d %d %d]", got, edited.ID, held.ID, heldByCase.ID, again.ID)
+		}
+		if one, err := s.Preservation.StaleDrafts(ctx, policy, 1); err != nil || len(one) != 1 {
+			t.Errorf("limit 1: %d, %v", len(one), err)
+		}
+		if n, brk, err := s.Audit.VerifyAudit(ctx); err != nil || brk != nil || n == 0 {
+			t.Errorf("audit chain after discarding: %d records, break %+v, %v", n, brk, err)
+		}
+	})
+}
+
+func mustFindCase(t *testing.T, s Services, id int64) *vigil.Case {
+	t.Helper()
+	c, err := s.Cases.FindCase(context.Background(), id)
+	must(t, err)
+	return c
 }

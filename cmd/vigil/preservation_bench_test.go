@@ -19,7 +19,13 @@ import (
 //   - cases/held=50, held=90: that share of the cases is under a legal
 //     hold and must be skipped, the rest purged;
 //   - incidents: n confirmed cases in n incidents, half sent 13 months
-//     ago (incident and case purged), half unsent (both kept).
+//     ago (incident and case purged), half approved and unsent (both
+//     kept);
+//   - incidents+facts: the same, with account facts for each incident's
+//     reported user and its own intended recipient, and one recipient
+//     every incident names: a purge deletes the facts only it names;
+//   - drafts: n drafts nobody approved, unchanged for 13 months: each
+//     discarded, then its case purged.
 //
 // purged/s counts what was purged, items/s every item the pass had to
 // judge (the store's size).
@@ -41,8 +47,32 @@ func BenchmarkPurgePass(b *testing.B) {
 			inc := s.incident(b, c)
 			if i%2 == 0 {
 				s.finish(b, inc)
+			} else {
+				s.approve(b, inc)
 			}
 		}, n) // half the incidents and their cases
+	})
+	b.Run(fmt.Sprintf("incidents+facts/n=%d/sent=50", n), func(b *testing.B) {
+		benchPurge(b, n, func(ctx context.Context, s *benchStore, i int) {
+			c := s.open(b, i, true, fmt.Sprintf("kid-%d", i), "kid-shared")
+			for _, u := range append([]string{c.Conversation.Suspect}, fmt.Sprintf("kid-%d", i), "kid-shared") {
+				if _, err := s.incs.AddAccountFacts(ctx, &vigil.AccountFacts{UserID: u, ScreenName: "n-" + u,
+					IPs: []vigil.IPEvent{{IP: "192.0.2.7", Event: "Login", Time: s.now}}}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			inc := s.incident(b, c)
+			if i%2 == 0 {
+				s.finish(b, inc)
+			} else {
+				s.approve(b, inc)
+			}
+		}, n)
+	})
+	b.Run(fmt.Sprintf("drafts/n=%d", n), func(b *testing.B) {
+		benchPurge(b, n, func(ctx context.Context, s *benchStore, i int) {
+			s.incident(b, s.open(b, i, true))
+		}, 2*n) // every draft discarded, then its case purged
 	})
 }
 
@@ -55,12 +85,20 @@ type benchStore struct {
 	pres  *sqlite.PreservationService
 }
 
-func (s *benchStore) open(b *testing.B, i int, confirm bool) *vigil.Case {
+// open opens a conversation case of user-i writing to recipients ("other"
+// if none are given), confirmed if asked.
+func (s *benchStore) open(b *testing.B, i int, confirm bool, recipients ...string) *vigil.Case {
 	ctx := context.Background()
 	user := fmt.Sprintf("user-%d", i)
+	if len(recipients) == 0 {
+		recipients = []string{"other"}
+	}
+	msgs := []vigil.CaseMessage{{Speaker: user, Text: "let us keep this between us", Indicators: []string{"secrecy"}}}
+	for _, r := range recipients {
+		msgs = append(msgs, vigil.CaseMessage{Index: len(msgs), Speaker: r, Text: "ok"})
+	}
 	c := &vigil.Case{Queue: "q", Kind: vigil.CaseKindConversation, RetainUntil: s.now.Add(24 * time.Hour),
-		Conversation: &vigil.CaseConversation{ConversationID: "chat-" + user, Suspect: user,
-			Messages: []vigil.CaseMessage{{Speaker: user, Text: "let us keep this between us", Indicators: []string{"secrecy"}}, {Speaker: "other", Text: "ok"}}}}
+		Conversation: &vigil.CaseConversation{ConversationID: "chat-" + user, Suspect: user, Messages: msgs}}
 	if err := s.cases.OpenCase(ctx, c, "rules"); err != nil {
 		b.Fatal(err)
 	}
@@ -91,11 +129,15 @@ func (s *benchStore) incident(b *testing.B, c *vigil.Case) *vigil.Incident {
 	return inc
 }
 
-func (s *benchStore) finish(b *testing.B, inc *vigil.Incident) {
-	ctx := context.Background()
-	if _, err := s.incs.ApproveIncident(ctx, inc.ID, "bench"); err != nil {
+func (s *benchStore) approve(b *testing.B, inc *vigil.Incident) {
+	if _, err := s.incs.ApproveIncident(context.Background(), inc.ID, "bench"); err != nil {
 		b.Fatal(err)
 	}
+}
+
+func (s *benchStore) finish(b *testing.B, inc *vigil.Incident) {
+	ctx := context.Background()
+	s.approve(b, inc)
 	sub := &vigil.Submission{IncidentID: inc.ID, Destination: "ncmec", CreatedBy: "bench"}
 	if err := s.subs.CreateSubmission(ctx, sub); err != nil {
 		b.Fatal(err)
@@ -134,6 +176,11 @@ func benchPurge(b *testing.B, n int, fill func(ctx context.Context, s *benchStor
 		if err != nil {
 			b.Fatal(err)
 		}
+		nd, err := discardStaleDrafts(ctx, s.pres, vigil.RetentionPolicy{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		ni += nd
 		nc, err := purgeExpiredCases(ctx, s.cases, store)
 		if err != nil {
 			b.Fatal(err)

@@ -12,11 +12,12 @@ import (
 	"github.com/vigil-oss/vigil/sqlite"
 )
 
-// TestPurgePreservation runs the serve purge pass (incidents, then cases)
-// on a fake clock over a store holding a submitted incident, an unsent
-// one, a held case and a plain case: what retention has ended for goes,
-// each with its audit record, what preservation keeps stays, and the
-// audit chain verifies after.
+// TestPurgePreservation runs the serve purge pass (incidents, drafts,
+// then cases) on a fake clock over a store holding a submitted incident,
+// an approved one never sent, a draft nobody approved, a held draft, a
+// held case and a plain case: what retention (or a draft's lifetime) has
+// ended for goes, each with its audit record, what preservation keeps
+// stays, and the audit chain verifies after.
 func TestPurgePreservation(t *testing.T) {
 	ctx := context.Background()
 	db, dir := mustOpenDB(t)
@@ -70,12 +71,18 @@ func TestPurgePreservation(t *testing.T) {
 	}
 	sentCase, sentBlob := open("u-sent", true)
 	unsentCase, unsentBlob := open("u-unsent", true)
+	draftCase, draftBlob := open("u-draft", true)
+	heldDraftCase, heldDraftBlob := open("u-held-draft", true)
 	heldCase, heldBlob := open("u-held", false)
 	plainCase, plainBlob := open("u-plain", false)
 	sent := incident(sentCase)
 	unsent := incident(unsentCase)
-	if _, err := incidents.ApproveIncident(ctx, sent.ID, "key:2:reviewer"); err != nil {
-		t.Fatal(err)
+	draft := incident(draftCase)
+	heldDraft := incident(heldDraftCase)
+	for _, inc := range []*vigil.Incident{sent, unsent} {
+		if _, err := incidents.ApproveIncident(ctx, inc.ID, "key:2:reviewer"); err != nil {
+			t.Fatal(err)
+		}
 	}
 	sub := &vigil.Submission{IncidentID: sent.ID, Destination: "ncmec", CreatedBy: "key:2:reviewer"}
 	if err := subs.CreateSubmission(ctx, sub); err != nil {
@@ -91,13 +98,23 @@ func TestPurgePreservation(t *testing.T) {
 	if err := pres.CreateHold(ctx, hold, "key:1:curator"); err != nil {
 		t.Fatal(err)
 	}
+	draftHold := &vigil.Hold{IncidentID: heldDraft.ID, Reason: "preservation request 2", Until: now.AddDate(2, 0, 0)}
+	if err := pres.CreateHold(ctx, draftHold, "key:1:curator"); err != nil {
+		t.Fatal(err)
+	}
 
+	discarded := 0
 	pass := func() (int, int) {
 		t.Helper()
 		ni, err := purgeExpiredIncidents(ctx, pres, vigil.RetentionPolicy{})
 		if err != nil {
 			t.Fatal(err)
 		}
+		nd, err := discardStaleDrafts(ctx, pres, vigil.RetentionPolicy{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		discarded += nd
 		nc, err := purgeExpiredCases(ctx, cases, store)
 		if err != nil {
 			t.Fatal(err)
@@ -113,15 +130,19 @@ func TestPurgePreservation(t *testing.T) {
 		return err == nil
 	}
 
-	// Past the cases' 90 days but within the report's year: only the
-	// plain case goes.
+	// Past the cases' 90 days and the drafts' lifetime (90 days
+	// unchanged) but within the report's year: the plain case goes, and
+	// the draft nobody approved, then its case; the held draft stays.
 	now = now.AddDate(0, 6, 0)
-	if ni, nc := pass(); ni != 0 || nc != 1 {
-		t.Errorf("after 6 months purged %d incidents, %d cases; want 0, 1", ni, nc)
+	if ni, nc := pass(); ni != 0 || nc != 2 || discarded != 1 {
+		t.Errorf("after 6 months purged %d incidents, %d cases, discarded %d drafts; want 0, 2, 1", ni, nc, discarded)
 	}
-	if present(plainBlob) || !present(sentBlob) || !present(unsentBlob) || !present(heldBlob) {
-		t.Errorf("after 6 months media present: plain %v sent %v unsent %v held %v; want only the plain case's gone",
-			present(plainBlob), present(sentBlob), present(unsentBlob), present(heldBlob))
+	if present(plainBlob) || present(draftBlob) || !present(sentBlob) || !present(unsentBlob) || !present(heldBlob) || !present(heldDraftBlob) {
+		t.Errorf("after 6 months media present: plain %v draft %v sent %v unsent %v held %v held draft %v; want the plain and draft cases' gone",
+			present(plainBlob), present(draftBlob), present(sentBlob), present(unsentBlob), present(heldBlob), present(heldDraftBlob))
+	}
+	if got, err := incidents.FindIncident(ctx, draft.ID); err != nil || got.PurgedAt == nil || len(got.Files) != 0 {
+		t.Errorf("draft past its lifetime: %+v, %v", got, err)
 	}
 
 	// A second short of a year after submission: still kept.
@@ -143,12 +164,20 @@ func TestPurgePreservation(t *testing.T) {
 		t.Errorf("unsent incident: %+v, %v", got, err)
 	}
 
-	// Released, the held case goes at the next pass.
-	if _, err := pres.ReleaseHold(ctx, hold.ID, "request withdrawn", "key:1:curator"); err != nil {
-		t.Fatal(err)
+	// Released, the held case goes at the next pass, and the held draft
+	// (unchanged for far longer than its lifetime), then its case.
+	for _, h := range []*vigil.Hold{hold, draftHold} {
+		if _, err := pres.ReleaseHold(ctx, h.ID, "request withdrawn", "key:1:curator"); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if ni, nc := pass(); ni != 0 || nc != 1 || present(heldBlob) {
-		t.Errorf("after release purged %d incidents, %d cases, held media present %v", ni, nc, present(heldBlob))
+	if ni, nc := pass(); ni != 0 || nc != 2 || discarded != 2 || present(heldBlob) || present(heldDraftBlob) {
+		t.Errorf("after release purged %d incidents, %d cases, discarded %d drafts in all, held media present %v %v",
+			ni, nc, discarded, present(heldBlob), present(heldDraftBlob))
+	}
+	// The approved incident never sent is kept: it is never discarded.
+	if got, err := incidents.FindIncident(ctx, unsent.ID); err != nil || got.PurgedAt != nil || !present(unsentBlob) {
+		t.Errorf("approved, unsent incident a year on: %+v, %v", got, err)
 	}
 
 	recs, err := audit.ListAudit(ctx, 0, 1000)
@@ -157,19 +186,20 @@ func TestPurgePreservation(t *testing.T) {
 	}
 	purged := map[string]int{}
 	for _, r := range recs {
-		if r.Action == vigil.AuditIncidentPurge || r.Action == vigil.AuditCasePurge {
+		if r.Action == vigil.AuditIncidentPurge || r.Action == vigil.AuditCasePurge || r.Action == vigil.AuditIncidentDiscard {
 			purged[r.Target]++
 			if r.Actor != purgeActor {
 				t.Errorf("purge record by %q", r.Actor)
 			}
 		}
 	}
-	for _, target := range []string{vigil.IncidentAuditTarget(sent.ID), caseTarget(plainCase.ID), caseTarget(sentCase.ID), caseTarget(heldCase.ID)} {
+	for _, target := range []string{vigil.IncidentAuditTarget(sent.ID), caseTarget(plainCase.ID), caseTarget(sentCase.ID), caseTarget(heldCase.ID),
+		vigil.IncidentAuditTarget(draft.ID), caseTarget(draftCase.ID), vigil.IncidentAuditTarget(heldDraft.ID), caseTarget(heldDraftCase.ID)} {
 		if purged[target] != 1 {
 			t.Errorf("%d purge records of %s, want 1 (all: %v)", purged[target], target, purged)
 		}
 	}
-	if len(purged) != 4 {
+	if len(purged) != 8 {
 		t.Errorf("purge records %v", purged)
 	}
 	if n, brk, err := audit.VerifyAudit(ctx); err != nil || brk != nil || n == 0 {
@@ -290,5 +320,28 @@ func TestPurgeHoldMidPass(t *testing.T) {
 	}
 	if got, err := cases.FindCase(ctx, c.ID); err != nil || got.Content.MediaID != blob || len(got.Conversation.Messages) != 1 {
 		t.Errorf("case held mid-pass: %+v, %v", got, err)
+	}
+}
+
+// TestDaysFlag checks --draft-retention's forms: days, durations, and
+// what is neither.
+func TestDaysFlag(t *testing.T) {
+	var d time.Duration
+	f := daysFlag{&d}
+	for in, want := range map[string]time.Duration{"90d": 90 * 24 * time.Hour, "1d": 24 * time.Hour, "36h": 36 * time.Hour} {
+		if err := f.Set(in); err != nil || d != want {
+			t.Errorf("%q: %v, %v; want %v", in, d, err, want)
+		}
+	}
+	if d = 90 * 24 * time.Hour; f.String() != "90d" {
+		t.Errorf("String of 90 days: %q", f.String())
+	}
+	for _, bad := range []string{"", "d", "-3d", "ninety", "1.5d", "99999d"} {
+		if err := f.Set(bad); err == nil {
+			t.Errorf("%q accepted as %v", bad, d)
+		}
+	}
+	if r := runExec(t, "", "serve", "--data", t.TempDir(), "--draft-retention", "2h"); r.code != 2 || !strings.Contains(r.stderr, "draft") {
+		t.Errorf("serve --draft-retention 2h: exit %d, %q; want a usage error", r.code, r.stderr)
 	}
 }

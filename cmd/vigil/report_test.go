@@ -198,3 +198,70 @@ func TestDestinationFlags(t *testing.T) {
 		}
 	}
 }
+
+// TestReportRenderPurged checks that render refuses, in every format, an
+// incident whose retention ended, as the HTTP routes do: its evidence is
+// gone, and an empty report is not what was sent.
+func TestReportRenderPurged(t *testing.T) {
+	ctx := context.Background()
+	data := newDataDir(t)
+	db, err := sqlite.Open(ctx, data, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Sent two years ago: past the default retention of twelve months.
+	then := time.Now().UTC().AddDate(-2, 0, 0)
+	db.Now = func() time.Time { return then }
+	cases, incidents, subs := sqlite.NewCaseService(db), sqlite.NewIncidentService(db), sqlite.NewSubmissionService(db)
+	must(cases.CreateQueue(ctx, &vigil.Queue{Name: "q"}))
+	c := &vigil.Case{Queue: "q", Kind: vigil.CaseKindMatch, RetainUntil: then.Add(time.Hour),
+		Content: vigil.ContentRef{SHA256: strings.Repeat("ab", 32), UserID: "u-1"},
+		Matches: []vigil.Match{{Bank: "b", EntryID: 1, SignalType: vigil.SignalPDQ, Value: strings.Repeat("a5", 32), Distance: 3, Threshold: 31}}}
+	must(cases.OpenCase(ctx, c, "rules"))
+	c, err = cases.DecideCase(ctx, c.ID, vigil.Decision{Verdict: vigil.VerdictConfirmed, Category: "B1", DecidedBy: "r", DecidedAt: then})
+	must(err)
+	inc, err := vigil.NewIncident([]*vigil.Case{c})
+	must(err)
+	must(incidents.CreateIncident(ctx, inc, "r"))
+	_, err = incidents.ApproveIncident(ctx, inc.ID, "r")
+	must(err)
+	sub := &vigil.Submission{IncidentID: inc.ID, Destination: "ncmec", CreatedBy: "r"}
+	must(subs.CreateSubmission(ctx, sub))
+	_, err = subs.UpdateSubmission(ctx, sub.ID, func(s *vigil.Submission) error {
+		s.State, s.ReportID = vigil.SubmissionFinished, 7
+		return nil
+	})
+	must(err)
+	db.Now = time.Now
+	must(sqlite.NewPreservationService(db).PurgeIncident(ctx, inc.ID, vigil.RetentionPolicy{}))
+	must(db.Close())
+
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		must(os.WriteFile(p, []byte(body), 0o600))
+		return p
+	}
+	ncmec := write("ncmec.json", `{"reporter_email":"safety@example.org","platform":"Example"}`)
+	dsa := write("dsa.json", `{"puid_prefix":"example","decision_ground":"DECISION_GROUND_ILLEGAL_CONTENT",
+		"illegal_content_legal_ground":"Directive 2011/93/EU","illegal_content_explanation":"illegal in every Member State",
+		"decision_visibility":["DECISION_VISIBILITY_CONTENT_REMOVED"],"territorial_scope":["DE"]}`)
+	eu := write("eu.json", `{"provider":{"name":"Example","address":"Street 1","member_state":"NL","contact_point":"Safety","contact_email":"s@example.org"},"content_action":"removed"}`)
+	for _, args := range [][]string{
+		{"report", "render", "--data", data, "--incident", "1", "--ncmec-config", ncmec},
+		{"report", "render", "--data", data, "--incident", "1", "--format", "dsa", "--dsa-config", dsa},
+		{"report", "render", "--data", data, "--incident", "1", "--format", "eu", "--eu-config", eu},
+		{"report", "submit", "--data", data, "--incident", "1", "--ncmec-config", ncmec, "--dsa-config", dsa, "--eu-config", eu, "--dry-run"},
+	} {
+		out, stderr, err := runMain(t, "", args...)
+		if err == nil || !strings.Contains(err.Error()+stderr, "was purged") || out != "" {
+			t.Errorf("%v on a purged incident: %v, stderr %q, stdout %q", args[1:7], err, stderr, out)
+		}
+	}
+}

@@ -51,6 +51,8 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	}
 	reportRetention := &retentionFlag{}
 	fs.Var(reportRetention, "report-retention", "how long, in months after it was submitted, an incident, what was sent of it and its cases' evidence are kept before the hourly purge deletes them: MONTHS (every destination) and DESTINATION=MONTHS items, comma-separated, e.g. 12,eu=12; legal holds (POST /v1/holds) keep them longer. Unsent incidents are kept (default 12, as 18 U.S.C. 2258A and the EU proposal ask)")
+	draftRetention := vigil.DefaultDraftRetention
+	fs.Var(daysFlag{&draftRetention}, "draft-retention", "how long a draft incident nobody approved is kept after its last edit before the hourly purge discards it (audited; held drafts are kept, approved incidents never discarded): DAYSd or a duration")
 	ncmecConfig := fs.String("ncmec-config", "", "JSON file of the deployment's NCMEC reporter settings: incidents are rendered for NCMEC (GET /v1/incidents/{id}/render) only with it")
 	dsaConfig := fs.String("dsa-config", "", "JSON file of the deployment's DSA statement of reasons settings: incidents are rendered for the EU Transparency Database (GET /v1/incidents/{id}/render?format=dsa) only with it")
 	ncmecURL := fs.String("ncmec-url", report.NCMECTestURL, "NCMEC ISPWS base URL (the default is NCMEC's test environment, whose reports are discarded; production is "+report.NCMECProductionURL+")")
@@ -66,6 +68,10 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	}
 	if fs.NArg() > 0 {
 		return fs.usageErrorf("serve takes no arguments, got %q", fs.Args())
+	}
+	reportRetention.p.Drafts = draftRetention
+	if err := reportRetention.p.Validate(); err != nil {
+		return fs.usageErrorf("--draft-retention: %s", vigil.ErrorMessage(err))
 	}
 	if *hmaAllowedHosts != "" && !*hmaCompat {
 		return fs.usageErrorf("--hma-allowed-hosts needs --hma-compat")

@@ -197,6 +197,11 @@ func (c *ServeCommand) purgeCases(ctx context.Context, cases vigil.CaseService, 
 		} else if n > 0 {
 			c.Logger.Info("purged expired incidents", "count", n, "retention", policy.String())
 		}
+		if n, err := discardStaleDrafts(ctx, pres, policy); err != nil && ctx.Err() == nil {
+			c.Logger.Error("discard stale draft incidents", "discarded", n, "err", err)
+		} else if n > 0 {
+			c.Logger.Info("discarded draft incidents never approved", "count", n, "lifetime", policy.DraftLifetime().String())
+		}
 		if n, err := purgeExpiredCases(ctx, cases, store); err != nil && ctx.Err() == nil {
 			c.Logger.Error("purge expired cases", "purged", n, "err", err)
 		} else if n > 0 {
