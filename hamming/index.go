@@ -49,6 +49,10 @@ type Options struct {
 	// scanned linearly by every query, so it trades query time against
 	// compaction frequency. Zero means 16384.
 	MaxDelta int
+
+	// denseDirs keeps one uint32 per bucket, the layout before the compact
+	// directories, so benchmarks can measure against it in the same run.
+	denseDirs bool
 }
 
 // Stats describes an index at one moment.
@@ -69,7 +73,7 @@ type Index struct {
 	tabs probeTables
 	cur  atomic.Pointer[view]
 	kick chan struct{} // wakes RunCompactor; buffered, so kicks coalesce
-	bufs sync.Pool     // *[]uint32 candidate buffers, so searches don't allocate
+	bufs sync.Pool     // *scratch, so searches don't allocate
 
 	compactMu sync.Mutex // one compaction at a time
 
@@ -122,7 +126,7 @@ func Build(ids []uint64, hashes [][32]byte, opts Options) (*Index, error) {
 	}
 	x := New(opts)
 	sid, sh := sortedUnique(ids, hashes)
-	x.cur.Store(&view{base: buildSegment(sid, sh, opts.Substrings, x.tabs), live: len(sid)})
+	x.cur.Store(&view{base: buildSegment(sid, sh, opts, x.tabs), live: len(sid)})
 	return x, nil
 }
 
@@ -201,14 +205,14 @@ func (x *Index) Search(q [32]byte, radius int, dst []Result) []Result {
 	return dst
 }
 
-func (x *Index) getBuf() *[]uint32 {
-	if b, ok := x.bufs.Get().(*[]uint32); ok {
+func (x *Index) getBuf() *scratch {
+	if b, ok := x.bufs.Get().(*scratch); ok {
 		return b
 	}
-	return new([]uint32)
+	return new(scratch)
 }
 
-func (v *view) search(q *words, radius int, dst []Result, buf *[]uint32) []Result {
+func (v *view) search(q *words, radius int, dst []Result, buf *scratch) []Result {
 	dst = v.base.search(q, radius, v.dead, 0, dst, buf)
 	return scan(v.dHashes, v.dIDs, q, radius, v.dead, uint32(len(v.base.ids)), dst)
 }
@@ -373,7 +377,7 @@ func (x *Index) Compact() {
 	x.mu.Unlock()
 
 	ids, hashes := v.liveSorted()
-	base := buildSegment(ids, hashes, x.opts.Substrings, x.tabs)
+	base := buildSegment(ids, hashes, x.opts, x.tabs)
 
 	x.mu.Lock()
 	defer x.mu.Unlock()

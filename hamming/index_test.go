@@ -58,7 +58,7 @@ func TestSearchMatchesOracle(t *testing.T) {
 						// Check the multi-index path itself, which the cost
 						// guard would often bypass on data this small.
 						w := toWords(&q)
-						got, _ := seg.probe(&w, radius, nil, 0, nil, new([]uint32), math.MaxInt)
+						got, _ := seg.probe(&w, radius, nil, 0, nil, new(scratch), math.MaxInt)
 						sameResults(t, what+" probe", got, want)
 					}
 				}

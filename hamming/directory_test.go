@@ -1,0 +1,52 @@
+package hamming
+
+import (
+	"math/rand/v2"
+	"testing"
+)
+
+// TestDirectory checks the compact directory against the dense starts it
+// was built from, for sparse, dense and skewed bucket loads: light blocks,
+// blocks past a byte (wide), and the dense fallback.
+func TestDirectory(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 7))
+	for _, tc := range []struct {
+		name    string
+		buckets int
+		count   func(v int) int
+		compact bool
+	}{
+		{"empty", 1 << 10, func(int) int { return 0 }, true},
+		{"sparse", 1 << 12, func(int) int { return r.IntN(3) }, true},
+		{"one heavy bucket", 1 << 12, func(v int) int {
+			if v == 1000 {
+				return 5000
+			}
+			return r.IntN(2)
+		}, true},
+		{"heavy last block", 1 << 8, func(v int) int {
+			if v >= 250 {
+				return 100
+			}
+			return 0
+		}, true},
+		{"dense load", 1 << 10, func(int) int { return 20 + r.IntN(5) }, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dense := make([]uint32, tc.buckets+1)
+			for v := range tc.buckets {
+				dense[v+1] = dense[v] + uint32(tc.count(v))
+			}
+			d := newDirectory(dense)
+			if (d.blocks != nil) != tc.compact {
+				t.Fatalf("compact = %v, want %v", d.blocks != nil, tc.compact)
+			}
+			for v := range tc.buckets {
+				lo, hi := d.run(uint32(v))
+				if lo != dense[v] || hi != dense[v+1] {
+					t.Fatalf("bucket %d: run [%d, %d), want [%d, %d)", v, lo, hi, dense[v], dense[v+1])
+				}
+			}
+		})
+	}
+}
