@@ -290,7 +290,6 @@ func BenchmarkLayouts(b *testing.B) {
 		{"current", Options{}},
 		{"12", Options{Substrings: 12}},
 		{"13", Options{Substrings: 13}},
-		{"14", Options{Substrings: 14}},
 		{"16", Options{Substrings: 16}},
 	}
 	for _, s := range sets {

@@ -38,10 +38,11 @@ type Result struct {
 // Options configures an Index. The zero value is usable.
 type Options struct {
 	// Substrings forces the multi-index layout of compacted segments: 12
-	// (21- and 22-bit substrings), 16 (16-bit) or 32 (8-bit); a negative
-	// value disables the index so every search scans. Zero, and any other
-	// value, choose by size: a scan below 2048 entries, 32×8 bits below 64K,
-	// 16×16 bits below 8M, else 12 substrings.
+	// (21- and 22-bit substrings), 13 (20- and 19-bit), 16 (16-bit) or 32
+	// (8-bit); a negative value disables the index so every search scans.
+	// Zero, and any other value, choose by size: a scan below 2048 entries,
+	// 32×8 bits below 64K, 16×16 bits below 512K, 13 substrings below 4M,
+	// else 12.
 	Substrings int
 
 	// MaxDelta is the number of uncompacted changes (added entries plus

@@ -89,7 +89,6 @@ func newProbeTables() probeTables {
 	return probeTables{
 		8:  newProbeTable(8, 8),
 		16: newProbeTable(16, 16),
-		18: newProbeTable(18, 4),
 		19: newProbeTable(19, 4),
 		20: newProbeTable(20, 4),
 		21: newProbeTable(21, 4),
@@ -168,20 +167,20 @@ const scanBelow = 2048
 
 // layoutFor returns the substring lengths for n entries, in order. Norouzi
 // et al. ("Fast exact search in Hamming space with multi-index hashing")
-// take substrings of about log2(n) bits, so buckets hold about one entry;
-// the offset tables (4 bytes per bucket per substring) then cost what the
-// postings do, so the lengths here stay a few bits shorter to keep memory
-// under 100 bytes an entry:
+// take substrings of about log2(n) bits, so buckets hold about one entry and
+// a query reads about as many buckets as it checks candidates. Both are
+// random reads, and they are what a search costs (BenchmarkLayouts):
 //
 //   - below 2048 entries, none: a scan touches less memory than the probes;
 //   - below 64K, 32×8 bits: 8 KB of tables, small buckets;
-//   - below 8M, 16×16 bits: 4 MB of tables, buckets of n/65536;
-//   - from 8M, 12 substrings (8×21 + 4×22 bits): 128 MB of tables, 13 bytes
-//     an entry at 10M, and about 4× fewer random reads per radius-31 query
-//     than 16×16 there (some 2K probes and 8K candidates against 272 probes
-//     and 42K candidates).
+//   - below 512K, 16×16 bits: at radius 31, 272 buckets;
+//   - below 4M, 13 substrings (9×20 + 4×19 bits): about 1,400 buckets and,
+//     at 1M, 1,500 candidates against 16×16's 272 buckets and 4,200
+//     candidates; its directories cost 14 MB, which 512K entries amortise;
+//   - from 4M, 12 substrings (8×21 + 4×22 bits): about 1,950 buckets and,
+//     at 10M, 8K candidates against 13's 15K.
 //
-// substrings forces a layout: 12, 16 or 32, or a negative value for none.
+// substrings forces a layout: 12, 13, 16 or 32, or a negative value for none.
 func layoutFor(n, substrings int) []int {
 	repeat := func(b, k int) []int {
 		out := make([]int, k)
@@ -191,17 +190,14 @@ func layoutFor(n, substrings int) []int {
 		return out
 	}
 	twelve := func() []int { return append(repeat(21, 8), repeat(22, 4)...) }
+	thirteen := func() []int { return append(repeat(20, 9), repeat(19, 4)...) }
 	switch {
 	case substrings < 0:
 		return nil
 	case substrings == 12:
 		return twelve()
-	case substrings == 112:
-		return repeat(20, 12)
 	case substrings == 13:
-		return append(repeat(20, 9), repeat(19, 4)...)
-	case substrings == 14:
-		return append(repeat(18, 10), repeat(19, 4)...)
+		return thirteen()
 	case substrings == 16:
 		return repeat(16, 16)
 	case substrings == 32:
@@ -210,8 +206,10 @@ func layoutFor(n, substrings int) []int {
 		return nil
 	case n < 1<<16:
 		return repeat(8, 32)
-	case n < 1<<23:
+	case n < 1<<19:
 		return repeat(16, 16)
+	case n < 1<<22:
+		return thirteen()
 	default:
 		return twelve()
 	}
