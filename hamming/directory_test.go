@@ -50,3 +50,26 @@ func TestDirectory(t *testing.T) {
 		})
 	}
 }
+
+// TestCalibrate checks that the cost guard's constants are measured on a
+// large segment, stay within their clamp, and keep the defaults on a small
+// one.
+func TestCalibrate(t *testing.T) {
+	ids, hs := uniformData(9, calibrateFrom)
+	x, err := Build(ids, hs, Options{Substrings: 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := x.cur.Load().base
+	if s.candCost < 4 || s.candCost > 256 || s.probeCost != 2*s.candCost {
+		t.Fatalf("calibrated costs: candidate %d, probe %d rows", s.candCost, s.probeCost)
+	}
+	t.Logf("calibrated at %d entries: a candidate costs %d scan rows", len(ids), s.candCost)
+	small, err := Build(ids[:5000], hs[:5000], Options{Substrings: 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := small.cur.Load().base; s.candCost != candidateCost || s.probeCost != probeCost {
+		t.Fatalf("small segment: costs %d/%d, want the defaults", s.candCost, s.probeCost)
+	}
+}

@@ -109,6 +109,7 @@ func TestHarness(t *testing.T) {
 		"bytes_per_entry": round1(float64(rssDelta) / float64(len(hs))),
 		"stats_bytes":     x.Stats().Bytes,
 		"substrings":      x.Stats().Substrings,
+		"guard_cand_rows": x.cur.Load().base.candCost,
 		"pairs":           len(pairs),
 		"checksum":        checksum,
 		"go":              runtime.Version(),

@@ -2,10 +2,13 @@ package hamming
 
 import (
 	"encoding/binary"
+	"math"
 	"math/bits"
+	"math/rand/v2"
 	"runtime"
 	"slices"
 	"sync"
+	"time"
 	"unsafe"
 
 	"github.com/RoaringBitmap/roaring/v2"
@@ -38,17 +41,84 @@ func distWords(a, b *words) int {
 
 // Cost model for choosing between the multi-index probe and a plain scan, in
 // units of "one entry of a sequential scan". The scan streams memory the
-// prefetcher already has, at 1.5 to 3 ns an entry; a candidate is a random
-// read of its hash and a probe two (offset table, then posting run), and once
-// the index outgrows the caches each of those costs a TLB and cache miss,
-// measured here at 30 to 60 scan entries from 1M to 10M entries. The costs
-// err high: a probe wrongly abandoned for the scan costs at most the scan,
-// while a probe wrongly kept near a cluster of near-duplicates can cost
-// several scans.
+// prefetcher already has; a candidate is a random read of its hash and a
+// probe two (directory, then postings). What a random read costs against a
+// streamed one depends on the machine, its caches and the segment's size, so
+// calibrate measures both on each large segment as it is built. These
+// defaults, measured on the development machine at 1M to 10M entries, serve
+// small segments, where a wrong choice costs little. They err high: a probe
+// wrongly abandoned for the scan costs at most the scan, while a probe
+// wrongly kept near a cluster of near-duplicates can cost several scans.
 const (
 	probeCost     = 64
 	candidateCost = 32
 )
+
+// calibrateFrom is the segment size from which the cost guard's constants
+// are measured rather than taken from the defaults.
+const calibrateFrom = 1 << 16
+
+// calibrate measures, on s's own hashes, the time a scan takes per row and
+// the time the probe's candidate check takes per random row (prefetched in
+// a batch as probe does), and sets s's cost constants from their ratio.
+// Each is the fastest of several short trials (about 2 ms in all), since
+// other load only ever adds time. The ratio is clamped to [4, 256] rows so
+// that a disturbed measurement cannot make the guard absurd.
+func (s *segment) calibrate() {
+	s.candCost, s.probeCost = candidateCost, probeCost
+	n := len(s.hashes)
+	if n < calibrateFrom {
+		return
+	}
+	r := rand.New(rand.NewPCG(uint64(n), 17))
+	var q words
+	for i := range q {
+		q[i] = r.Uint64()
+	}
+	rows := make([]uint32, 4096)
+	scanRows := min(n, 1<<16)
+	best := func(f func() int) time.Duration {
+		b := time.Duration(math.MaxInt64)
+		for range 5 {
+			t0 := time.Now()
+			sink := f()
+			d := time.Since(t0)
+			if sink < 0 {
+				d = 0 // keeps f's result alive; never true
+			}
+			b = min(b, d)
+		}
+		return b
+	}
+	scanT := best(func() int {
+		// Start at a random place so each trial streams memory afresh.
+		at := r.IntN(n - scanRows + 1)
+		return len(scan(s.hashes[at:at+scanRows], s.ids[at:at+scanRows], &q, 31, nil, 0, nil))
+	})
+	candT := best(func() int {
+		for i := range rows {
+			rows[i] = uint32(r.IntN(n))
+		}
+		for _, row := range rows {
+			prefetch(unsafe.Pointer(&s.hashes[row]))
+		}
+		c := 0
+		for _, row := range rows {
+			if distWords(&s.hashes[row], &q) <= 31 {
+				c++
+			}
+		}
+		return c
+	})
+	perRow := float64(scanT) / float64(scanRows)
+	perCand := float64(candT) / float64(len(rows))
+	if perRow <= 0 || perCand <= 0 {
+		return
+	}
+	ratio := min(max(perCand/perRow, 4), 256)
+	s.candCost = int(ratio + 0.5)
+	s.probeCost = 2 * s.candCost
+}
 
 // probeTable lists the b-bit masks of popcount up to maxR ordered by
 // popcount, so that the values within radius r of v are v^masks[i] for
@@ -131,6 +201,9 @@ type segment struct {
 	// block gets huge pages where many small ones would not.
 	postingBlock []byte
 	denseDirs    bool   // Options.denseDirs
+	// The cost guard's constants in scan rows (calibrate): a candidate
+	// check and a bucket read.
+	candCost, probeCost int
 	width        int    // bytes per posting: 3 while rows fit in 24 bits, else 4
 	rowMask      uint32 // masks a 4-byte little-endian read down to width bytes
 }
@@ -274,6 +347,7 @@ func buildSegment(ids []uint64, hashes []words, opts Options, tabs probeTables) 
 	}
 	close(jobs)
 	wg.Wait()
+	s.calibrate()
 	return s
 }
 
@@ -372,9 +446,9 @@ func (s *segment) search(q *words, radius int, dead *roaring.Bitmap, rowBase uin
 	if !s.canProbe(radius) {
 		return scan(s.hashes, s.ids, q, radius, dead, rowBase, dst)
 	}
-	budget := len(s.ids) - s.probeCount(radius)*probeCost
+	budget := len(s.ids) - s.probeCount(radius)*s.probeCost
 	if budget > 0 {
-		if out, ok := s.probe(q, radius, dead, rowBase, dst, sc, budget/candidateCost); ok {
+		if out, ok := s.probe(q, radius, dead, rowBase, dst, sc, budget/s.candCost); ok {
 			return out
 		}
 	}
