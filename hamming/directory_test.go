@@ -73,3 +73,20 @@ func TestCalibrate(t *testing.T) {
 		t.Fatalf("small segment: costs %d/%d, want the defaults", s.candCost, s.probeCost)
 	}
 }
+
+// TestGuardFallsBack checks that near a giant cluster the calibrated guard
+// abandons the probe for the scan, and that the answer is the same.
+func TestGuardFallsBack(t *testing.T) {
+	ids, hs, centres := clusteredData(10, 1<<17, 4, 20)
+	x, err := Build(ids, hs, Options{Substrings: 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := x.cur.Load().base
+	w := toWords(&centres[0])
+	limit := (len(s.ids) - s.probeCount(31)*s.probeCost) / s.candCost
+	if _, ok := s.probe(&w, 31, nil, 0, nil, new(scratch), limit); ok {
+		t.Fatalf("probe kept within a limit of %d candidates (a candidate costs %d scan rows) near a cluster of %d", limit, s.candCost, len(ids)/4)
+	}
+	sameResults(t, "cluster centre", x.Search(centres[0], 31, nil), oracle(ids, hs, centres[0], 31))
+}

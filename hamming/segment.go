@@ -75,11 +75,16 @@ func (s *segment) calibrate() {
 	for i := range q {
 		q[i] = r.Uint64()
 	}
-	rows := make([]uint32, 4096)
+	const trials, cands = 5, 4096
+	rowSets := make([]uint32, trials*cands)
+	for i := range rowSets {
+		rowSets[i] = uint32(r.IntN(n))
+	}
+	trial := 0
 	scanRows := min(n, 1<<16)
 	best := func(f func() int) time.Duration {
 		b := time.Duration(math.MaxInt64)
-		for range 5 {
+		for range trials {
 			t0 := time.Now()
 			sink := f()
 			d := time.Since(t0)
@@ -96,9 +101,8 @@ func (s *segment) calibrate() {
 		return len(scan(s.hashes[at:at+scanRows], s.ids[at:at+scanRows], &q, 31, nil, 0, nil))
 	})
 	candT := best(func() int {
-		for i := range rows {
-			rows[i] = uint32(r.IntN(n))
-		}
+		rows := rowSets[trial*cands : (trial+1)*cands]
+		trial++
 		for _, row := range rows {
 			prefetch(unsafe.Pointer(&s.hashes[row]))
 		}
@@ -111,7 +115,7 @@ func (s *segment) calibrate() {
 		return c
 	})
 	perRow := float64(scanT) / float64(scanRows)
-	perCand := float64(candT) / float64(len(rows))
+	perCand := float64(candT) / cands
 	if perRow <= 0 || perCand <= 0 {
 		return
 	}
