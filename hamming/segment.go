@@ -204,12 +204,12 @@ type segment struct {
 	// The per-substring postings are windows on one allocation: one big
 	// block gets huge pages where many small ones would not.
 	postingBlock []byte
-	denseDirs    bool   // Options.denseDirs
+	denseDirs    bool // Options.denseDirs
 	// The cost guard's constants in scan rows (calibrate): a candidate
 	// check and a bucket read.
 	candCost, probeCost int
-	width        int    // bytes per posting: 3 while rows fit in 24 bits, else 4
-	rowMask      uint32 // masks a 4-byte little-endian read down to width bytes
+	width               int    // bytes per posting: 3 while rows fit in 24 bits, else 4
+	rowMask             uint32 // masks a 4-byte little-endian read down to width bytes
 }
 
 // find returns the row holding id.
