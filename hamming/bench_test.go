@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -253,5 +254,100 @@ func BenchmarkCompact1M(b *testing.B) {
 			id++
 		}
 		x.Compact()
+	}
+}
+
+// BenchmarkLayouts builds several layouts over one data set in one process
+// and times them in turns on the same queries (blocks of 10, thread CPU
+// time), so that the machine's load falls on all of them alike. "baseline"
+// is the search code and layout as they were before the compact directories
+// (baselineSearch: 16×16 substrings up to 8M entries, one uint32 per
+// bucket, fixed cost guard). The data is VIGIL_PERF_DATA and
+// VIGIL_PERF_QUERIES (gen-hashes.py files) if set, else uniform and
+// clustered sets made here.
+//
+//	VIGIL_PERF_DATA=/tmp/d/clustered-n1000000-s1.bin VIGIL_PERF_QUERIES=/tmp/d/clustered-n1000000-s1.q2000.bin \
+//	  go test -run '^$' -bench Layouts -benchtime 1x ./hamming/
+func BenchmarkLayouts(b *testing.B) {
+	var sets []benchSet
+	if p := os.Getenv("VIGIL_PERF_DATA"); p != "" {
+		hs := readRaw(b, p)
+		s := benchSet{name: strings.TrimSuffix(filepath.Base(p), ".bin"), hs: hs, ids: make([]uint64, len(hs))}
+		for i := range s.ids {
+			s.ids[i] = uint64(i)
+		}
+		s.qs = readRaw(b, os.Getenv("VIGIL_PERF_QUERIES"))
+		sets = append(sets, s)
+	} else {
+		sets = append(sets, uniformSet(1_000_000), clusteredSet(1_000_000, 1000))
+	}
+	type layout struct {
+		name string
+		opts Options
+	}
+	baselineSubs := 16
+	layouts := []layout{
+		{"current", Options{}},
+		{"12", Options{Substrings: 12}},
+		{"13", Options{Substrings: 13}},
+		{"16", Options{Substrings: 16}},
+	}
+	for _, s := range sets {
+		if len(s.ids) >= 1<<23 {
+			baselineSubs = 12
+		}
+		ls := append([]layout{{"baseline", Options{Substrings: baselineSubs, denseDirs: true}}}, layouts...)
+		b.Run(s.name, func(b *testing.B) {
+			xs := make([]*Index, len(ls))
+			for i, l := range ls {
+				x, err := Build(s.ids, s.hs, l.opts)
+				if err != nil {
+					b.Fatal(err)
+				}
+				xs[i] = x
+			}
+			// Identical results before any timing.
+			for qi, q := range s.qs[:min(len(s.qs), 200)] {
+				want := xs[0].Search(q, 31, nil)
+				for i := 1; i < len(xs); i++ {
+					sameResults(b, fmt.Sprintf("%s query %d", ls[i].name, qi), xs[i].Search(q, 31, nil), want)
+				}
+			}
+			// The baseline runs the old search code on its segment.
+			base := xs[0].cur.Load().base
+			baseBuf := new([]uint32)
+			for qi, q := range s.qs[:min(len(s.qs), 200)] {
+				w := toWords(&q)
+				sameResults(b, fmt.Sprintf("old code, query %d", qi), base.baselineSearch(&w, 31, nil, baseBuf), xs[0].Search(q, 31, nil))
+			}
+			cpu := make([]time.Duration, len(xs))
+			runtime.LockOSThread()
+			var dst []Result
+			for b.Loop() {
+				for lo := 0; lo < len(s.qs); lo += 10 {
+					hi := min(lo+10, len(s.qs))
+					for i, x := range xs {
+						t0 := threadCPU()
+						for _, q := range s.qs[lo:hi] {
+							if i == 0 {
+								w := toWords(&q)
+								dst = base.baselineSearch(&w, 31, dst[:0], baseBuf)
+							} else {
+								dst = x.Search(q, 31, dst[:0])
+							}
+						}
+						cpu[i] += threadCPU() - t0
+					}
+				}
+			}
+			runtime.UnlockOSThread()
+			for i, l := range ls {
+				st := xs[i].Stats()
+				us := float64(cpu[i].Nanoseconds()) / float64(b.N*len(s.qs)) / 1000
+				b.ReportMetric(us, l.name+"-µs/q")
+				b.ReportMetric(float64(cpu[0])/float64(cpu[i]), l.name+"-speedup")
+				b.ReportMetric(float64(st.Bytes)/float64(st.Entries), l.name+"-B/entry")
+			}
+		})
 	}
 }

@@ -38,10 +38,11 @@ type Result struct {
 // Options configures an Index. The zero value is usable.
 type Options struct {
 	// Substrings forces the multi-index layout of compacted segments: 12
-	// (21- and 22-bit substrings), 16 (16-bit) or 32 (8-bit); a negative
-	// value disables the index so every search scans. Zero, and any other
-	// value, choose by size: a scan below 2048 entries, 32×8 bits below 64K,
-	// 16×16 bits below 8M, else 12 substrings.
+	// (21- and 22-bit substrings), 13 (20- and 19-bit), 16 (16-bit) or 32
+	// (8-bit); a negative value disables the index so every search scans.
+	// Zero, and any other value, choose by size: a scan below 2048 entries,
+	// 32×8 bits below 64K, 16×16 bits below 512K, 13 substrings below 4M,
+	// else 12.
 	Substrings int
 
 	// MaxDelta is the number of uncompacted changes (added entries plus
@@ -49,6 +50,10 @@ type Options struct {
 	// scanned linearly by every query, so it trades query time against
 	// compaction frequency. Zero means 16384.
 	MaxDelta int
+
+	// denseDirs keeps one uint32 per bucket, the layout before the compact
+	// directories, so benchmarks can measure against it in the same run.
+	denseDirs bool
 }
 
 // Stats describes an index at one moment.
@@ -69,7 +74,7 @@ type Index struct {
 	tabs probeTables
 	cur  atomic.Pointer[view]
 	kick chan struct{} // wakes RunCompactor; buffered, so kicks coalesce
-	bufs sync.Pool     // *[]uint32 candidate buffers, so searches don't allocate
+	bufs sync.Pool     // *scratch, so searches don't allocate
 
 	compactMu sync.Mutex // one compaction at a time
 
@@ -122,7 +127,7 @@ func Build(ids []uint64, hashes [][32]byte, opts Options) (*Index, error) {
 	}
 	x := New(opts)
 	sid, sh := sortedUnique(ids, hashes)
-	x.cur.Store(&view{base: buildSegment(sid, sh, opts.Substrings, x.tabs), live: len(sid)})
+	x.cur.Store(&view{base: buildSegment(sid, sh, opts, x.tabs), live: len(sid)})
 	return x, nil
 }
 
@@ -201,14 +206,14 @@ func (x *Index) Search(q [32]byte, radius int, dst []Result) []Result {
 	return dst
 }
 
-func (x *Index) getBuf() *[]uint32 {
-	if b, ok := x.bufs.Get().(*[]uint32); ok {
+func (x *Index) getBuf() *scratch {
+	if b, ok := x.bufs.Get().(*scratch); ok {
 		return b
 	}
-	return new([]uint32)
+	return new(scratch)
 }
 
-func (v *view) search(q *words, radius int, dst []Result, buf *[]uint32) []Result {
+func (v *view) search(q *words, radius int, dst []Result, buf *scratch) []Result {
 	dst = v.base.search(q, radius, v.dead, 0, dst, buf)
 	return scan(v.dHashes, v.dIDs, q, radius, v.dead, uint32(len(v.base.ids)), dst)
 }
@@ -373,7 +378,7 @@ func (x *Index) Compact() {
 	x.mu.Unlock()
 
 	ids, hashes := v.liveSorted()
-	base := buildSegment(ids, hashes, x.opts.Substrings, x.tabs)
+	base := buildSegment(ids, hashes, x.opts, x.tabs)
 
 	x.mu.Lock()
 	defer x.mu.Unlock()

@@ -2,9 +2,14 @@ package hamming
 
 import (
 	"encoding/binary"
+	"math"
 	"math/bits"
+	"math/rand/v2"
 	"runtime"
+	"slices"
 	"sync"
+	"time"
+	"unsafe"
 
 	"github.com/RoaringBitmap/roaring/v2"
 )
@@ -36,17 +41,88 @@ func distWords(a, b *words) int {
 
 // Cost model for choosing between the multi-index probe and a plain scan, in
 // units of "one entry of a sequential scan". The scan streams memory the
-// prefetcher already has, at 1.5 to 3 ns an entry; a candidate is a random
-// read of its hash and a probe two (offset table, then posting run), and once
-// the index outgrows the caches each of those costs a TLB and cache miss,
-// measured here at 30 to 60 scan entries from 1M to 10M entries. The costs
-// err high: a probe wrongly abandoned for the scan costs at most the scan,
-// while a probe wrongly kept near a cluster of near-duplicates can cost
-// several scans.
+// prefetcher already has; a candidate is a random read of its hash and a
+// probe two (directory, then postings). What a random read costs against a
+// streamed one depends on the machine, its caches and the segment's size, so
+// calibrate measures both on each large segment as it is built. These
+// defaults, measured on the development machine at 1M to 10M entries, serve
+// small segments, where a wrong choice costs little. They err high: a probe
+// wrongly abandoned for the scan costs at most the scan, while a probe
+// wrongly kept near a cluster of near-duplicates can cost several scans.
 const (
 	probeCost     = 64
 	candidateCost = 32
 )
+
+// calibrateFrom is the segment size from which the cost guard's constants
+// are measured rather than taken from the defaults.
+const calibrateFrom = 1 << 16
+
+// calibrate measures, on s's own hashes, the time a scan takes per row and
+// the time the probe's candidate check takes per random row (prefetched in
+// a batch as probe does), and sets s's cost constants from their ratio.
+// Each is the fastest of several short trials (about 2 ms in all), since
+// other load only ever adds time. The ratio is clamped to [4, 256] rows so
+// that a disturbed measurement cannot make the guard absurd.
+func (s *segment) calibrate() {
+	s.candCost, s.probeCost = candidateCost, probeCost
+	n := len(s.hashes)
+	if n < calibrateFrom {
+		return
+	}
+	r := rand.New(rand.NewPCG(uint64(n), 17))
+	var q words
+	for i := range q {
+		q[i] = r.Uint64()
+	}
+	const trials, cands = 5, 4096
+	rowSets := make([]uint32, trials*cands)
+	for i := range rowSets {
+		rowSets[i] = uint32(r.IntN(n))
+	}
+	trial := 0
+	scanRows := min(n, 1<<16)
+	best := func(f func() int) time.Duration {
+		b := time.Duration(math.MaxInt64)
+		for range trials {
+			t0 := time.Now()
+			sink := f()
+			d := time.Since(t0)
+			if sink < 0 {
+				d = 0 // keeps f's result alive; never true
+			}
+			b = min(b, d)
+		}
+		return b
+	}
+	scanT := best(func() int {
+		// Start at a random place so each trial streams memory afresh.
+		at := r.IntN(n - scanRows + 1)
+		return len(scan(s.hashes[at:at+scanRows], s.ids[at:at+scanRows], &q, 31, nil, 0, nil))
+	})
+	candT := best(func() int {
+		rows := rowSets[trial*cands : (trial+1)*cands]
+		trial++
+		for _, row := range rows {
+			prefetch(unsafe.Pointer(&s.hashes[row]))
+		}
+		c := 0
+		for _, row := range rows {
+			if distWords(&s.hashes[row], &q) <= 31 {
+				c++
+			}
+		}
+		return c
+	})
+	perRow := float64(scanT) / float64(scanRows)
+	perCand := float64(candT) / cands
+	if perRow <= 0 || perCand <= 0 {
+		return
+	}
+	ratio := min(max(perCand/perRow, 4), 256)
+	s.candCost = int(ratio + 0.5)
+	s.probeCost = 2 * s.candCost
+}
 
 // probeTable lists the b-bit masks of popcount up to maxR ordered by
 // popcount, so that the values within radius r of v are v^masks[i] for
@@ -87,6 +163,8 @@ func newProbeTables() probeTables {
 	return probeTables{
 		8:  newProbeTable(8, 8),
 		16: newProbeTable(16, 16),
+		19: newProbeTable(19, 4),
+		20: newProbeTable(20, 4),
 		21: newProbeTable(21, 4),
 		22: newProbeTable(22, 4),
 	}
@@ -121,14 +199,17 @@ type segment struct {
 	start    []int         // first bit of each substring
 	length   []int         // bits in each substring
 	tables   []*probeTable // neighbour masks for each substring's length
-	offsets  [][]uint32    // per substring: 1<<length + 1 bucket starts into postings
+	dirs     []directory   // per substring: bucket → run of postings
 	postings [][]byte      // per substring: rows, width bytes each, grouped by bucket
-	// The per-substring slices above are windows on these two allocations:
-	// one big block each gets huge pages where many small ones would not.
-	offsetBlock  []uint32
+	// The per-substring postings are windows on one allocation: one big
+	// block gets huge pages where many small ones would not.
 	postingBlock []byte
-	width        int    // bytes per posting: 3 while rows fit in 24 bits, else 4
-	rowMask      uint32 // masks a 4-byte little-endian read down to width bytes
+	denseDirs    bool // Options.denseDirs
+	// The cost guard's constants in scan rows (calibrate): a candidate
+	// check and a bucket read.
+	candCost, probeCost int
+	width               int    // bytes per posting: 3 while rows fit in 24 bits, else 4
+	rowMask             uint32 // masks a 4-byte little-endian read down to width bytes
 }
 
 // find returns the row holding id.
@@ -151,7 +232,11 @@ func (s *segment) find(id uint64) (uint32, bool) {
 // bytes estimates the memory the segment holds.
 func (s *segment) bytes() int64 {
 	n := int64(cap(s.ids))*8 + int64(cap(s.hashes))*32
-	return n + int64(cap(s.offsetBlock))*4 + int64(cap(s.postingBlock))
+	n += int64(cap(s.postingBlock))
+	for j := range s.dirs {
+		n += s.dirs[j].bytes()
+	}
+	return n
 }
 
 // scanBelow is the size under which the automatic layout does not index.
@@ -159,20 +244,20 @@ const scanBelow = 2048
 
 // layoutFor returns the substring lengths for n entries, in order. Norouzi
 // et al. ("Fast exact search in Hamming space with multi-index hashing")
-// take substrings of about log2(n) bits, so buckets hold about one entry;
-// the offset tables (4 bytes per bucket per substring) then cost what the
-// postings do, so the lengths here stay a few bits shorter to keep memory
-// under 100 bytes an entry:
+// take substrings of about log2(n) bits, so buckets hold about one entry and
+// a query reads about as many buckets as it checks candidates. Both are
+// random reads, and they are what a search costs (BenchmarkLayouts):
 //
 //   - below 2048 entries, none: a scan touches less memory than the probes;
 //   - below 64K, 32×8 bits: 8 KB of tables, small buckets;
-//   - below 8M, 16×16 bits: 4 MB of tables, buckets of n/65536;
-//   - from 8M, 12 substrings (8×21 + 4×22 bits): 128 MB of tables, 13 bytes
-//     an entry at 10M, and about 4× fewer random reads per radius-31 query
-//     than 16×16 there (some 2K probes and 8K candidates against 272 probes
-//     and 42K candidates).
+//   - below 512K, 16×16 bits: at radius 31, 272 buckets;
+//   - below 4M, 13 substrings (9×20 + 4×19 bits): about 1,400 buckets and,
+//     at 1M, 1,500 candidates against 16×16's 272 buckets and 4,200
+//     candidates; its directories cost 14 MB, which 512K entries amortise;
+//   - from 4M, 12 substrings (8×21 + 4×22 bits): about 1,950 buckets and,
+//     at 10M, 8K candidates against 13's 15K.
 //
-// substrings forces a layout: 12, 16 or 32, or a negative value for none.
+// substrings forces a layout: 12, 13, 16 or 32, or a negative value for none.
 func layoutFor(n, substrings int) []int {
 	repeat := func(b, k int) []int {
 		out := make([]int, k)
@@ -182,11 +267,14 @@ func layoutFor(n, substrings int) []int {
 		return out
 	}
 	twelve := func() []int { return append(repeat(21, 8), repeat(22, 4)...) }
+	thirteen := func() []int { return append(repeat(20, 9), repeat(19, 4)...) }
 	switch {
 	case substrings < 0:
 		return nil
 	case substrings == 12:
 		return twelve()
+	case substrings == 13:
+		return thirteen()
 	case substrings == 16:
 		return repeat(16, 16)
 	case substrings == 32:
@@ -195,8 +283,10 @@ func layoutFor(n, substrings int) []int {
 		return nil
 	case n < 1<<16:
 		return repeat(8, 32)
-	case n < 1<<23:
+	case n < 1<<19:
 		return repeat(16, 16)
+	case n < 1<<22:
+		return thirteen()
 	default:
 		return twelve()
 	}
@@ -204,9 +294,9 @@ func layoutFor(n, substrings int) []int {
 
 // buildSegment indexes ids (ascending, unique) and their hashes. It takes
 // ownership of both slices.
-func buildSegment(ids []uint64, hashes []words, substrings int, tabs probeTables) *segment {
-	s := &segment{ids: ids, hashes: hashes}
-	lengths := layoutFor(len(ids), substrings)
+func buildSegment(ids []uint64, hashes []words, opts Options, tabs probeTables) *segment {
+	s := &segment{ids: ids, hashes: hashes, denseDirs: opts.denseDirs}
+	lengths := layoutFor(len(ids), opts.Substrings)
 	if len(lengths) == 0 || len(ids) == 0 {
 		return s
 	}
@@ -219,30 +309,29 @@ func buildSegment(ids []uint64, hashes []words, substrings int, tabs probeTables
 		s.width, s.rowMask = 4, ^uint32(0)
 	}
 	n := len(ids)
-	tabSize := 0
+	maxLen := 0
 	for j, b := range lengths {
 		if j > 0 {
 			s.start[j] = s.start[j-1] + lengths[j-1]
 		}
 		s.tables[j] = tabs[b]
-		tabSize += 1<<b + 1
+		maxLen = max(maxLen, b)
 	}
-	s.offsetBlock = make([]uint32, tabSize)
-	// One spare byte lets the reader load 4 bytes at the last 3-byte posting.
-	s.postingBlock = make([]byte, s.m*n*s.width+1)
-	adviseHugePages(s.offsetBlock)
+	// Spare bytes let probe load 4 bytes at the posting after the last one
+	// (it reads two postings at every bucket, empty ones at the end
+	// included).
+	slack := 2*s.width + 4
+	s.postingBlock = make([]byte, s.m*n*s.width+slack)
 	adviseHugePages(s.postingBlock)
-	s.offsets = make([][]uint32, s.m)
+	s.dirs = make([]directory, s.m)
 	s.postings = make([][]byte, s.m)
-	at := 0
-	for j, b := range lengths {
-		s.offsets[j] = s.offsetBlock[at : at+1<<b+1 : at+1<<b+1]
-		at += 1<<b + 1
-		s.postings[j] = s.postingBlock[j*n*s.width : (j+1)*n*s.width+1]
+	for j := range lengths {
+		s.postings[j] = s.postingBlock[j*n*s.width : (j+1)*n*s.width+slack]
 	}
 
 	// Substrings are independent, so build them in parallel; each worker
-	// reuses two sort buffers of 8 bytes an entry.
+	// reuses two sort buffers of 8 bytes an entry and one dense table of
+	// bucket starts, which newDirectory then compresses.
 	workers := min(runtime.GOMAXPROCS(0), s.m)
 	jobs := make(chan int)
 	var wg sync.WaitGroup
@@ -251,8 +340,9 @@ func buildSegment(ids []uint64, hashes []words, substrings int, tabs probeTables
 		go func() {
 			defer wg.Done()
 			a, tmp := make([]uint64, n), make([]uint64, n)
+			dense := make([]uint32, 1<<maxLen+1)
 			for j := range jobs {
-				s.buildSubstring(j, a, tmp)
+				s.buildSubstring(j, a, tmp, dense)
 			}
 		}()
 	}
@@ -261,6 +351,7 @@ func buildSegment(ids []uint64, hashes []words, substrings int, tabs probeTables
 	}
 	close(jobs)
 	wg.Wait()
+	s.calibrate()
 	return s
 }
 
@@ -270,9 +361,10 @@ func buildSegment(ids []uint64, hashes []words, substrings int, tabs probeTables
 // forwards) and touches memory in a few thousand sequential streams; a
 // direct counting sort into 2^21-entry tables takes a cache miss per entry
 // and was 20 times slower at 10M entries.
-func (s *segment) buildSubstring(j int, a, tmp []uint64) {
+func (s *segment) buildSubstring(j int, a, tmp []uint64, dense []uint32) {
 	start, b, w := s.start[j], s.length[j], s.width
-	off, post := s.offsets[j], s.postings[j]
+	off, post := dense[:1<<b+1], s.postings[j]
+	clear(off)
 	lo := b / 2 // bits sorted in the first pass
 	var h1 [1 << 11]int
 	var h2 [1 << 11]int
@@ -299,6 +391,14 @@ func (s *segment) buildSubstring(j int, a, tmp []uint64) {
 	for v := 1; v < len(off); v++ {
 		off[v] += off[v-1]
 	}
+	d := directory{dense: off}
+	if !s.denseDirs {
+		d = newDirectory(off)
+	}
+	if d.blocks == nil {
+		d.dense = append([]uint32(nil), off...)
+	}
+	s.dirs[j] = d
 }
 
 // radixPass stably scatters src into dst by the digit (e >> shift) & mask,
@@ -330,24 +430,29 @@ func subRadius(radius, m, j int) int {
 	return q - 1
 }
 
+// scratch is a searcher's reusable space for probe.
+type scratch struct {
+	vals, lens, rows []uint32
+}
+
 // search appends to dst the entries of s within radius of q whose rows
-// (offset by rowBase) are not in dead. buf is scratch space for probe.
+// (offset by rowBase) are not in dead. sc is scratch space for probe.
 //
 // The cost guard: the probe count follows from the radius alone; the
 // candidate count is only known while gathering, so the probe gives up and
 // the scan runs once the candidates alone would cost more than the scan.
 // Near a large cluster of near-duplicates that bounds the extra work to
 // about one scan's worth of the cheaper, sequential posting reads.
-func (s *segment) search(q *words, radius int, dead *roaring.Bitmap, rowBase uint32, dst []Result, buf *[]uint32) []Result {
+func (s *segment) search(q *words, radius int, dead *roaring.Bitmap, rowBase uint32, dst []Result, sc *scratch) []Result {
 	if radius < 0 || len(s.ids) == 0 {
 		return dst
 	}
 	if !s.canProbe(radius) {
 		return scan(s.hashes, s.ids, q, radius, dead, rowBase, dst)
 	}
-	budget := len(s.ids) - s.probeCount(radius)*probeCost
+	budget := len(s.ids) - s.probeCount(radius)*s.probeCost
 	if budget > 0 {
-		if out, ok := s.probe(q, radius, dead, rowBase, dst, buf, budget/candidateCost); ok {
+		if out, ok := s.probe(q, radius, dead, rowBase, dst, sc, budget/s.candCost); ok {
 			return out
 		}
 	}
@@ -384,37 +489,83 @@ func (s *segment) probeCount(radius int) int {
 // the output duplicate-free without a visited set (that would cost O(n) to
 // clear or a map to maintain).
 //
-// Candidates are gathered into buf first and checked in a second loop.
-// Checking inside the bucket loop would tie every hash load to a
-// bucket-length branch that mispredicts (buckets hold a handful of rows), and
-// a mispredict discards the loads in flight; the flat loop's only branch is
-// the rarely taken match, so many cache misses overlap.
-func (s *segment) probe(q *words, radius int, dead *roaring.Bitmap, rowBase uint32, dst []Result, buf *[]uint32, limit int) (_ []Result, ok bool) {
+// The probe runs in stages, each a flat loop over independent random reads
+// that first prefetches what the next stage reads: bucket numbers (and their
+// directory lines), bucket runs (and their posting lines), rows (and their
+// hashes), then the distance checks. Every stage's reads are then in flight
+// together; done bucket by bucket, each read waited on the one before it,
+// and a loop over a bucket's random length mispredicted its exit and
+// discarded the loads in flight.
+func (s *segment) probe(q *words, radius int, dead *roaring.Bitmap, rowBase uint32, dst []Result, sc *scratch, limit int) (_ []Result, ok bool) {
 	m, w, rowMask := s.m, s.width, s.rowMask
 	hashes, ids := s.hashes, s.ids
 	q0, q1, q2, q3 := q[0], q[1], q[2], q[3]
-	rows := (*buf)[:0]
-	defer func() { *buf = rows }()
-	var ends [32]int // rows[ends[j-1]:ends[j]] came from substring j
+
+	// Bucket numbers, substring by substring.
+	vals := sc.vals[:0]
+	var probeEnds [32]int
 	for j := range m {
 		if r := subRadius(radius, m, j); r >= 0 {
 			t := s.tables[j]
 			qv := substr(q, s.start[j], s.length[j])
-			off, post := s.offsets[j], s.postings[j]
+			dir := &s.dirs[j]
 			for _, x := range t.masks[:t.upTo[min(r, s.length[j])]] {
 				v := qv ^ x
-				lo, hi := int(off[v]), int(off[v+1])
-				if len(rows)+hi-lo > limit {
-					return dst, false
-				}
-				for k := lo * w; k < hi*w; k += w {
-					rows = append(rows, binary.LittleEndian.Uint32(post[k:])&rowMask)
-				}
+				prefetch(dir.addr(v))
+				vals = append(vals, v)
 			}
 		}
-		ends[j] = len(rows)
+		probeEnds[j] = len(vals)
 	}
+	sc.vals = vals
+
+	// Runs: the start of each bucket replaces its number, its length goes
+	// to lens.
+	lens := slices.Grow(sc.lens[:0], len(vals))[:len(vals)]
+	sc.lens = lens
+	total := 0
 	from := 0
+	for j := range m {
+		dir, post := &s.dirs[j], s.postings[j]
+		for i := from; i < probeEnds[j]; i++ {
+			lo, hi := dir.run(vals[i])
+			vals[i], lens[i] = lo, hi-lo
+			total += int(hi - lo)
+			prefetch(unsafe.Pointer(unsafe.SliceData(post[lo*uint32(w):])))
+		}
+		from = probeEnds[j]
+	}
+	if total > limit {
+		return dst, false
+	}
+
+	// Rows. Buckets hold 0, 1 or 2 rows most of the time: copy two always
+	// (the postings have slack for it) and keep as many as the bucket has,
+	// so that the loop has no branch on a random length.
+	rows := slices.Grow(sc.rows[:0], total+2)[:total+2]
+	sc.rows = rows
+	var ends [32]int // rows[ends[j-1]:ends[j]] came from substring j
+	n := 0
+	from = 0
+	for j := range m {
+		post := s.postings[j]
+		for i := from; i < probeEnds[j]; i++ {
+			k, cnt := int(vals[i])*w, int(lens[i])
+			r0 := binary.LittleEndian.Uint32(post[k:]) & rowMask
+			r1 := binary.LittleEndian.Uint32(post[k+w:]) & rowMask
+			rows[n], rows[n+1] = r0, r1
+			for c := 2; c < cnt; c++ {
+				rows[n+c] = binary.LittleEndian.Uint32(post[k+c*w:]) & rowMask
+			}
+			n += cnt
+		}
+		from = probeEnds[j]
+		ends[j] = n
+	}
+	for _, row := range rows[:n] {
+		prefetch(unsafe.Pointer(&hashes[row]))
+	}
+	from = 0
 	for j := range m {
 		for _, row := range rows[from:ends[j]] {
 			h := &hashes[row]

@@ -1,0 +1,10 @@
+package hamming
+
+import "unsafe"
+
+// prefetch asks the CPU to start loading the cache line at p. It never
+// faults, whatever p is. Go has no prefetch intrinsic; the call costs a
+// nanosecond or two, against 60 to 100 for the miss it overlaps.
+//
+//go:noescape
+func prefetch(p unsafe.Pointer)

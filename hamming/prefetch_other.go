@@ -1,0 +1,8 @@
+//go:build !amd64
+
+package hamming
+
+import "unsafe"
+
+// prefetch does nothing where no assembly version exists.
+func prefetch(p unsafe.Pointer) {}
