@@ -40,7 +40,9 @@ func ExampleDetector_Append() {
 		_ = json.Unmarshal(b, st)
 	}
 	r := d.Append(st, grooming.Message{From: "a", Text: "come alone, I'll pick you up"})
+	// Levels of the learned scorer are false-positive rates: low is the
+	// 5% point, medium (the flag) 1%, high 0.2%.
 	fmt.Println(r.Suspect, r.Level)
 	// Output:
-	// a medium
+	// a low
 }
