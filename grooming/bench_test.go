@@ -45,10 +45,17 @@ func BenchmarkKeywordBaseline(b *testing.B) {
 }
 
 // BenchmarkPipeline is the full path per message: normalise, tag and
-// rescore the conversation state (Append).
+// rescore the conversation state (Append), with the hand-set scorer (the
+// baseline) and the learned one.
 func BenchmarkPipeline(b *testing.B) {
+	for _, sc := range []string{ScorerHand, ScorerLearned} {
+		b.Run(sc, func(b *testing.B) { benchPipeline(b, sc) })
+	}
+}
+
+func benchPipeline(b *testing.B, scorer string) {
 	msgs := benchMessages(b)
-	d := NewDetector(Options{})
+	d := NewDetector(Options{Scorer: scorer})
 	st := NewState(nil)
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -66,6 +73,12 @@ func BenchmarkPipeline(b *testing.B) {
 // plus the Italian, Portuguese, Dutch, Polish and Estonian conversations,
 // interleaved so that every language's patterns and identification run.
 func BenchmarkPipelineNineLanguages(b *testing.B) {
+	for _, sc := range []string{ScorerHand, ScorerLearned} {
+		b.Run(sc, func(b *testing.B) { benchPipelineNine(b, sc) })
+	}
+}
+
+func benchPipelineNine(b *testing.B, scorer string) {
 	msgs := benchMessages(b)
 	var extra []Message
 	for _, r := range readRecords(b, "testdata/dev_lang.jsonl") {
@@ -80,7 +93,7 @@ func BenchmarkPipelineNineLanguages(b *testing.B) {
 			mixed = append(mixed, extra[i])
 		}
 	}
-	d := NewDetector(Options{})
+	d := NewDetector(Options{Scorer: scorer})
 	st := NewState(nil)
 	b.ReportAllocs()
 	b.ResetTimer()

@@ -140,7 +140,12 @@ func TestDatasets(t *testing.T) {
 // Regression floors on the labelled sets, well below current numbers, so
 // that a lexicon or weight change that breaks the detector fails loudly.
 func TestEvaluateFloors(t *testing.T) {
-	d := newTestDetector(t)
+	for _, sc := range []string{ScorerHand, ScorerLearned} {
+		t.Run(sc, func(t *testing.T) { testEvaluateFloors(t, NewDetector(Options{Scorer: sc})) })
+	}
+}
+
+func testEvaluateFloors(t *testing.T, d *Detector) {
 	for _, tt := range []struct {
 		path         string
 		auc, recall5 float64
