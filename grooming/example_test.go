@@ -44,5 +44,5 @@ func ExampleDetector_Append() {
 	// 5% point, medium (the flag) 1%, high 0.2%.
 	fmt.Println(r.Suspect, r.Level)
 	// Output:
-	// a low
+	// a medium
 }
