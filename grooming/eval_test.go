@@ -97,6 +97,7 @@ func TestDatasets(t *testing.T) {
 		{"testdata/dev.jsonl", 300, 0.35, 0.45, []string{"en", "es", "de", "fr"}},
 		{"testdata/heldout.jsonl", 75, 0.3, 0.5, []string{"en", "es", "de", "fr"}},
 		{"testdata/dev_lang.jsonl", 85, 0.25, 0.4, []string{"it", "pt", "nl", "pl", "et"}},
+		{"testdata/dev_hard.jsonl", 48, 0.3, 0.45, []string{"pt", "pl", "nl", "fr", "de", "et"}},
 	} {
 		recs := readRecords(t, tt.path)
 		seen := map[string]bool{}

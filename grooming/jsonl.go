@@ -31,6 +31,10 @@ type Record struct {
 	// "sextortion") for per-family slices. It is kept raw so that a
 	// record whose "family" is not a string still reads.
 	Family json.RawMessage `json:"family,omitempty"`
+	// Group optionally names the record's cross-validation group (one
+	// scenario written in several languages); without it the group is
+	// the source file and language.
+	Group string `json:"group,omitempty"`
 }
 
 // FamilyName is the record's family when it is a JSON string, else "".

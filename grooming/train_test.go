@@ -1,6 +1,7 @@
 package grooming
 
 import (
+	"cmp"
 	"math"
 	"slices"
 	"strings"
@@ -106,7 +107,7 @@ func TestBuiltinModelReproduces(t *testing.T) {
 		df2 := DataFile{Name: df.Name}
 		for _, r := range readRecords(t, "testdata/"+df.Name) {
 			recs = append(recs, r)
-			groups = append(groups, df.Name+":"+r.Lang)
+			groups = append(groups, df.Name+":"+cmp.Or(r.Group, r.Lang))
 			if r.Label == "grooming" {
 				df2.Grooming++
 			} else {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -28,7 +29,7 @@ reliability (calibration) table, next to the single-keyword baseline. - reads
 standard input.
 
 --cv runs grouped k-fold cross-validation of the learned scorer over the files
-(groups: file and language) and reports its out-of-fold figures beside the hand
+(groups: file and language, or the record's "group") and reports its out-of-fold figures beside the hand
 scorer's on the same records. --train does the same and writes the final model
 (--out), which reproduces grooming/model.json exactly from the same files.`
 
@@ -67,7 +68,7 @@ func (c *EvalCommand) Run(ctx context.Context, args []string) error {
 	for _, path := range fset.Args() {
 		df, err := c.readLabelled(ctx, path, func(rec grooming.Record) {
 			recs = append(recs, rec)
-			groups = append(groups, filepath.Base(path)+":"+rec.Lang)
+			groups = append(groups, filepath.Base(path)+":"+cmp.Or(rec.Group, rec.Lang))
 		})
 		if err != nil {
 			return err
@@ -115,7 +116,7 @@ func (c *EvalCommand) Run(ctx context.Context, args []string) error {
 		return enc.Encode(map[string]any{"learned_cv": learned, "hand": hand, "lambda_search": res.Search, "model": res.Final.File})
 	}
 	w := c.Stdout
-	fmt.Fprintf(w, "grouped %d-fold cross-validation over %d conversations in %d groups (file:language)\n", *folds, len(exs), countDistinct(groups))
+	fmt.Fprintf(w, "grouped %d-fold cross-validation over %d conversations in %d groups (file:language, or file:group)\n", *folds, len(exs), countDistinct(groups))
 	fmt.Fprintf(w, "lambda search (out-of-fold): ")
 	for _, l := range res.Search {
 		fmt.Fprintf(w, "λ=%g AUC %.3f recall@1%% %.3f recall@0.1%% %.3f logloss %.3f; ", l.Lambda, l.AUC, l.Recall1, l.Recall01, l.LogLoss)
