@@ -3,7 +3,6 @@ package grooming
 import (
 	"math"
 	"slices"
-	"strings"
 )
 
 // The learned scorer reads a fixed vector of interpretable features of one
@@ -90,6 +89,16 @@ var pairIndex = func() (idx [numFamilies][numFamilies]int) {
 	return idx
 }()
 
+// pairOf is the inverse of pairIndex.
+var pairOf = func() (out [numPairs][2]Family) {
+	for f := range numFamilies {
+		for g := f + 1; g < numFamilies; g++ {
+			out[pairIndex[f][g]-featPair] = [2]Family{f, g}
+		}
+	}
+	return out
+}()
+
 // FeatureNames lists the learned scorer's features in vector order.
 func FeatureNames() []string {
 	names := make([]string, 0, numFeatures)
@@ -116,13 +125,8 @@ func featureFamilies(i int) []Family {
 	case i < featPair:
 		return []Family{Family(i - featPersist)}
 	case i < featScalar:
-		for f := range numFamilies {
-			for g := f + 1; g < numFamilies; g++ {
-				if pairIndex[f][g] == i {
-					return []Family{f, g}
-				}
-			}
-		}
+		p := pairOf[i-featPair]
+		return p[:]
 	}
 	switch i {
 	case fAgeThenSecrecy:
@@ -222,10 +226,9 @@ func b2f(b bool) float64 {
 	return 0
 }
 
-// features fills x with the pair's feature vector. pv holds the pair's
-// evidence after the context rules (d.evidence).
+// features fills x, which must be zero, with the pair's feature vector.
+// pv holds the pair's evidence after the context rules (d.evidence).
 func (d *Detector) features(st *State, pv *pairView, x *[numFeatures]float64) {
-	*x = [numFeatures]float64{}
 	e := &pv.e
 	core := 0
 	for f := range numFamilies {
@@ -252,8 +255,10 @@ func (d *Detector) features(st *State, pv *pairView, x *[numFeatures]float64) {
 	x[fSurprise], x[fConvenience], x[fCommerce] = float64(st.Surprise), float64(st.Convenience), float64(st.Commerce)
 	x[fCaregiver], x[fSafety], x[fQuote], x[fEducation] = float64(as.Caregiver), float64(as.Safety), float64(as.Quote), float64(as.Education)
 	x[fEvasive], x[fAdultLife] = float64(as.Evasive), float64(as.AdultLife)
-	if _, ok := d.fastSextortion(st, pv.actor, pv.target); ok {
-		x[fFastSextortion] = 1
+	if e[SextortionThreat] > 0 && e[PaymentDemand] > 0 {
+		if _, ok := d.fastSextortion(st, pv.actor, pv.target); ok {
+			x[fFastSextortion] = 1
+		}
 	}
 	af := st.ages(pv.actor, pv.target)
 	x[fAdultToMinor], x[fPeers], x[fTargetAdult] = b2f(af.adultToMinor), b2f(af.peers), b2f(af.targetAdult)
@@ -326,26 +331,33 @@ type Contribution struct {
 // maxContributions bounds the explanation of a learned score.
 const maxContributions = 6
 
-// contributions lists the features that raised the pair's logit most.
+// contributions lists the features that raised the pair's logit most. It
+// runs for the reported pair on every message, so it keeps the top few in
+// a fixed array and allocates only the result.
 func (m *Model) contributions(st *State, pv *pairView, x *[numFeatures]float64) []Contribution {
-	var cs []Contribution
+	var top [maxContributions]int
+	var topv [maxContributions]float64
+	n := 0
 	for i := range numFeatures {
-		if c := m.w[i] * x[i]; c > 0.05 {
-			cs = append(cs, Contribution{Feature: m.names[i], Value: round3(x[i]), Logit: round3(c)})
+		c := m.w[i] * x[i]
+		if c <= 0.05 || (n == maxContributions && c <= topv[n-1]) {
+			continue
 		}
+		k := min(n, maxContributions-1)
+		for k > 0 && topv[k-1] < c {
+			top[k], topv[k] = top[k-1], topv[k-1]
+			k--
+		}
+		top[k], topv[k] = i, c
+		n = min(n+1, maxContributions)
 	}
-	slices.SortStableFunc(cs, func(a, b Contribution) int {
-		switch {
-		case a.Logit > b.Logit:
-			return -1
-		case a.Logit < b.Logit:
-			return 1
-		}
-		return strings.Compare(a.Feature, b.Feature)
-	})
-	cs = cs[:min(len(cs), maxContributions)]
+	if n == 0 {
+		return nil
+	}
+	cs := make([]Contribution, n)
 	for k := range cs {
-		i := slices.Index(m.names, cs[k].Feature)
+		i := top[k]
+		cs[k] = Contribution{Feature: m.names[i], Value: round3(x[i]), Logit: round3(topv[k])}
 		for _, f := range featureFamilies(i) {
 			for p := range st.Pairs {
 				ps := &st.Pairs[p]
@@ -353,12 +365,13 @@ func (m *Model) contributions(st *State, pv *pairView, x *[numFeatures]float64) 
 					continue
 				}
 				for _, ev := range ps.Ev[f] {
-					cs[k].Messages = append(cs[k].Messages, ev.Msg)
+					if !slices.Contains(cs[k].Messages, ev.Msg) {
+						cs[k].Messages = append(cs[k].Messages, ev.Msg)
+					}
 				}
 			}
 		}
 		slices.Sort(cs[k].Messages)
-		cs[k].Messages = slices.Compact(cs[k].Messages)
 	}
 	return cs
 }

@@ -119,10 +119,28 @@ var builtinModel = sync.OnceValues(func() (*Model, error) { return ParseModel(mo
 // BuiltinModel returns the model embedded in this build.
 func BuiltinModel() (*Model, error) { return builtinModel() }
 
-// raw is the model's uncalibrated logit of a feature vector.
+// raw is the model's uncalibrated logit of a feature vector. Most
+// families are absent from most pairs, so the pair block is summed only
+// for families that are present.
 func (m *Model) raw(x *[numFeatures]float64) float64 {
 	z := m.bias
-	for i := range x {
+	var present [numFamilies]Family
+	np := 0
+	for f := range numFamilies {
+		if v := x[featE+int(f)]; v != 0 {
+			z += m.w[featE+int(f)] * v
+			present[np] = f
+			np++
+		}
+		z += m.w[featPersist+int(f)] * x[featPersist+int(f)]
+	}
+	for a := 0; a < np; a++ {
+		for b := a + 1; b < np; b++ {
+			k := pairIndex[present[a]][present[b]]
+			z += m.w[k] * x[k]
+		}
+	}
+	for i := featScalar; i < int(numFeatures); i++ {
 		z += m.w[i] * x[i]
 	}
 	return z
@@ -135,7 +153,11 @@ func (m *Model) logit(d *Detector, st *State, pv *pairView, explain bool, fact f
 	d.features(st, pv, &x)
 	z := m.raw(&x) + metaShift(st, pv, fact)
 	if explain {
-		pv.contrib = m.contributions(st, pv, &x)
+		if sigmoid(m.a*z+m.b) >= d.opts.LowLevel {
+			// Only a raised score needs its drivers named; this runs on
+			// every message.
+			pv.contrib = m.contributions(st, pv, &x)
+		}
 		ageFactsExplain(st.ages(pv.actor, pv.target), fact)
 		if x[fFastSextortion] > 0 {
 			if gap, ok := d.fastSextortion(st, pv.actor, pv.target); ok {

@@ -217,3 +217,31 @@ func TestRecordFamilyLenient(t *testing.T) {
 		}
 	}
 }
+
+// TestRawIsDot: the sparse logit equals the plain dot product of the
+// weights and the feature vector on every pair of the dev set.
+func TestRawIsDot(t *testing.T) {
+	m, err := BuiltinModel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs := readRecords(t, "testdata/dev_hard.jsonl")
+	exs := Examples(recs, make([]string, len(recs)))
+	n := 0
+	for _, ex := range exs {
+		for k := range ex.Pairs {
+			x := &ex.Pairs[k]
+			dot := m.bias
+			for i := range x {
+				dot += m.w[i] * x[i]
+			}
+			if got := m.raw(x); math.Abs(got-dot) > 1e-9 {
+				t.Errorf("%s pair %d: raw %.9f, dot %.9f", ex.ID, k, got, dot)
+			}
+			n++
+		}
+	}
+	if n < 48 {
+		t.Errorf("only %d pairs", n)
+	}
+}
