@@ -56,9 +56,6 @@ func (c *EvalCommand) Run(ctx context.Context, args []string) error {
 	if err := fset.nargs(1, 64, "FILE… (- for standard input)"); err != nil {
 		return err
 	}
-	if *scorer != grooming.ScorerHand && *scorer != grooming.ScorerLearned {
-		return fset.usageErrorf("-scorer %q: want hand or learned", *scorer)
-	}
 	if *train && *out == "" {
 		return fset.usageErrorf("--train needs --out FILE")
 	}
@@ -75,15 +72,9 @@ func (c *EvalCommand) Run(ctx context.Context, args []string) error {
 		}
 		data = append(data, df)
 	}
-	opts := grooming.Options{Threshold: *threshold, Scorer: *scorer}
-	if *modelPath != "" {
-		b, err := os.ReadFile(*modelPath)
-		if err != nil {
-			return fmt.Errorf("eval grooming: %w", err)
-		}
-		if opts.Model, err = grooming.ParseModel(b); err != nil {
-			return fmt.Errorf("eval grooming %s: %w", *modelPath, err)
-		}
+	opts, err := scorerOptions(fset, *threshold, *scorer, *modelPath)
+	if err != nil {
+		return err
 	}
 	if !*cv && !*train {
 		rep := grooming.Evaluate(grooming.NewDetector(opts), recs)

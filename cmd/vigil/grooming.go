@@ -35,6 +35,26 @@ type scoreLine struct {
 	Scorer        string                  `json:"scorer"`
 }
 
+// scorerOptions checks the --scorer and --model flags shared by
+// `grooming score` and `eval grooming` and returns the detector options.
+func scorerOptions(fset *flagSet, threshold float64, scorer, modelPath string) (grooming.Options, error) {
+	opts := grooming.Options{Threshold: threshold, Scorer: scorer}
+	if scorer != grooming.ScorerHand && scorer != grooming.ScorerLearned {
+		return opts, fset.usageErrorf("-scorer %q: want hand or learned", scorer)
+	}
+	if modelPath == "" {
+		return opts, nil
+	}
+	b, err := os.ReadFile(modelPath)
+	if err != nil {
+		return opts, fmt.Errorf("read model: %w", err)
+	}
+	if opts.Model, err = grooming.ParseModel(b); err != nil {
+		return opts, fmt.Errorf("model %s: %w", modelPath, err)
+	}
+	return opts, nil
+}
+
 // Run dispatches the grooming subcommands.
 func (c *GroomingCommand) Run(ctx context.Context, args []string) error {
 	_, args, err := c.group(args, "Usage: vigil grooming score [flags] FILE\n\nScores JSON-lines conversations for grooming risk; - reads standard input.", "score")
@@ -49,18 +69,9 @@ func (c *GroomingCommand) Run(ctx context.Context, args []string) error {
 	if err := fset.parse(args); err != nil {
 		return err
 	}
-	if *scorer != grooming.ScorerHand && *scorer != grooming.ScorerLearned {
-		return fset.usageErrorf("-scorer %q: want hand or learned", *scorer)
-	}
-	opts := grooming.Options{Threshold: *threshold, Scorer: *scorer}
-	if *modelPath != "" {
-		b, err := os.ReadFile(*modelPath)
-		if err != nil {
-			return fmt.Errorf("grooming score: %w", err)
-		}
-		if opts.Model, err = grooming.ParseModel(b); err != nil {
-			return fmt.Errorf("grooming score %s: %w", *modelPath, err)
-		}
+	opts, err := scorerOptions(fset, *threshold, *scorer, *modelPath)
+	if err != nil {
+		return err
 	}
 	if err := fset.nargs(1, 1, "one FILE (- for standard input)"); err != nil {
 		return err
