@@ -97,15 +97,30 @@ func NewModel(mf ModelFile) (*Model, error) {
 		}
 		m.w[i] = w
 	}
-	if m.a == 0 {
-		m.a = 1
+	for _, v := range []float64{mf.Bias, mf.PlattA, mf.PlattB, mf.Low, mf.Flag, mf.High} {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return nil, fmt.Errorf("model parameter is %v", v)
+		}
+	}
+	if mf.PlattA <= 0 {
+		// A calibration must keep the order of the scores.
+		return nil, fmt.Errorf("model platt_a %v: want > 0", mf.PlattA)
+	}
+	if !(0 < mf.Low && mf.Low <= mf.Flag && mf.Flag <= mf.High && mf.High <= 1) {
+		return nil, fmt.Errorf("model levels %v ≤ %v ≤ %v: want 0 < low ≤ flag ≤ high ≤ 1", mf.Low, mf.Flag, mf.High)
 	}
 	m.thresh.low, m.thresh.flag, m.thresh.high = mf.Low, mf.Flag, mf.High
 	return m, nil
 }
 
-// ParseModel decodes a model file.
+// MaxModelBytes bounds a model file: the built-in one is about 10 KiB.
+const MaxModelBytes = 1 << 20
+
+// ParseModel decodes and checks a model file.
 func ParseModel(b []byte) (*Model, error) {
+	if len(b) > MaxModelBytes {
+		return nil, fmt.Errorf("model file longer than %d bytes", MaxModelBytes)
+	}
 	var mf ModelFile
 	if err := json.Unmarshal(b, &mf); err != nil {
 		return nil, fmt.Errorf("decode model: %w", err)
