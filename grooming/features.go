@@ -10,7 +10,8 @@ import (
 // as the hand scorer: each family's decayed evidence after the context
 // rules, persistence, every pairwise product of families, breadth, context
 // cues, ages stated in the chat, the order in which families appeared
-// (age probe before secrecy before a platform move), pace, who wrote first
+// (age probe before secrecy before a platform move; none for sextortion,
+// whose demand and threat come in either order), pace, who wrote first
 // and whether a speaker disclosed a threat. Metadata supplied by the
 // platform (account age, who initiated, fan-out) keeps its hand-set prior:
 // the development data carries none to learn it from.
@@ -34,7 +35,6 @@ var scalarFeatures = []string{
 	"age:adult_to_minor", "age:peers", "age:target_adult", "age:gap", "age:target_minor",
 	"order:age_then_secrecy", "order:age_then_platform", "order:secrecy_then_platform",
 	"order:age_secrecy_platform", "order:flattery_then_photo", "order:risk_then_meeting",
-	"order:threat_then_payment",
 	"pace:indicator_span", "pace:hours", "pace:late_start",
 	"target_wrote_first",
 	"disclosure:actor", "disclosure:target",
@@ -67,7 +67,6 @@ const (
 	fAgeSecrecyPlatform
 	fFlatteryThenPhoto
 	fRiskThenMeeting
-	fThreatThenPayment
 	fIndicatorSpan
 	fHours
 	fLateStart
@@ -141,7 +140,7 @@ func featureFamilies(i int) []Family {
 		return []Family{MaturityFlattery, PhotoRequest}
 	case fRiskThenMeeting:
 		return []Family{RiskAssessment, Meeting}
-	case fThreatThenPayment, fFastSextortion:
+	case fFastSextortion:
 		return []Family{SextortionThreat, PaymentDemand}
 	}
 	return nil
@@ -276,7 +275,8 @@ func (d *Detector) features(st *State, pv *pairView, x *[numFeatures]float64) {
 	x[fAgeSecrecyPlatform] = b2f(before(AgeProbing, Secrecy) && before(Secrecy, PlatformMove))
 	x[fFlatteryThenPhoto] = b2f(before(MaturityFlattery, PhotoRequest))
 	x[fRiskThenMeeting] = b2f(before(RiskAssessment, Meeting))
-	x[fThreatThenPayment] = b2f(before(SextortionThreat, PaymentDemand))
+	// No order term for sextortion: the demand comes before the threat as
+	// often as after it, and a learned "threat first" term missed the rest.
 
 	// Pace: how many messages and how much time the raised grooming
 	// evidence spans, and how late in the conversation it starts.

@@ -85,7 +85,7 @@ var (
 		{SextortionThreat, 0.7, 0, "se ~1 lo ~1 dici ~3 pubblico|mando|giro"},
 	}
 	sextortionNL2 = []entry{
-		{SextortionThreat, 0.7, 0, "wat ~1 je ~2 stuurde|gestuurd ~4 bewaard|opgeslagen|nog"},
+		{SextortionThreat, 0.7, 0, "wat ~1 je ~4 stuurde|gestuurd ~4 bewaard|opgeslagen|nog"},
 		{SextortionThreat, 0.7, 0, "ik heb ~3 @chat|@photo|alles ~2 bewaard|opgeslagen|gescreenshot"},
 		{SextortionThreat, 0.8, 0, "anders|of ~3 ik ~1 stuur|post|zet|deel ~3 ?het|?ze"},
 		{SextortionThreat, 0.8, 0, "stuur|post|zet|deel ~4 groep|groepsapp|klassenapp ~3 klas|vrienden|school|familie"},
@@ -97,5 +97,35 @@ var (
 		{SextortionThreat, 0.8, 0, "oder|sonst ~3 ich ~1 schick|schicke|poste|stell|stelle|zeig|zeige ~3 ?es|?sie"},
 		{SextortionThreat, 0.8, 0, "schick|schicke|poste|stell|stelle ~4 gruppe|klassenchat|klassengruppe ~3 ?klasse|?freunde|?schule|?familie"},
 		{SextortionThreat, 0.7, 0, "wenn ~1 du ~1 es ~1 jemandem ~1 erzählst|erzahlst|sagst ~3 poste|schick|schicke|stell"},
+	}
+)
+
+// Dutch and Polish patterns added after the same cross-validation: group
+// chats asking who is under 13, free ranks with "don't tell the others",
+// pick-ups from school, switching location off, and sextortion phrased as
+// "they'll all see our chat tonight unless …".
+var (
+	lexiconNL2 = []entry{
+		{AgeProbing, 0.6, 0, "jonger|ouder ~1 dan #minor"},
+		{Gift, 0.6, 0, "krijg|krijgt|geef ~3 gratis ~2 @giftitem|rank|vip|skin|skins"},
+		{Secrecy, 0.8, 0, "niet ~2 tegen ~2 anderen|iemand|niemand|je ouders ~1 zeggen|vertellen"},
+		{PlatformMove, 0.5, 0, "stuur ~2 je|jou ~1 een ~1 dm|pb|privébericht|prive"},
+		{SextortionThreat, 0.7, 0, "zien ~3 ons|je|jouw ~1 gesprek|gesprekken|@chat|@photo"},
+		{SextortionThreat, 0.7, 0, "als ~1 je ~1 geen ~4 betaalt|stuurt|overmaakt"},
+		{SextortionThreat, 0.7, 0, "als ~1 ik ~1 geen ~4 krijg|ontvang"},
+		{SextortionThreat, 0.8, 0, "gaat|gaan ~2 naar ~2 je|jouw ~2 @parent|vriend*|mentor|klas|school|volgers"},
+		{SextortionThreat, 0.8, 0, "stuur ~2 ik ~2 het|ze ~2 naar"},
+		{PaymentDemand, 0.5, 0, "tegoed|steamtegoed"},
+		{Deadline, 0.5, 0, "voor ~1 #n uur"},
+	}
+	lexiconPL2 = []entry{
+		{RiskAssessment, 0.7, 0, "ktoś|ktos ~1 cię|cie ~1 odbiera"},
+		{RiskAssessment, 0.6, 0, "wracasz ~1 sama|sam"},
+		{Meeting, 0.7, 0, "odbiorę|odbiore|podwiozę|podwioze|zawiozę|zawioze ~1 cię|cie"},
+		{Secrecy, 0.8, flagCaregiver, "wyłącz|wylacz ~2 lokalizacj*"},
+		{SextortionThreat, 0.8, 0, "trafia|trafi|pójdzie|pojdzie|idzie ~3 na|do ~2 profil*|grup*|klas*|rodzic*|znajom*"},
+		{PaymentDemand, 0.5, 0, "płacisz|placisz|zapłacisz|zaplacisz"},
+		{PaymentDemand, 0.5, 0, "bitcoin*|portfel*"},
+		{Deadline, 0.6, 0, "masz ~1 godzinę|godzine|dobę|dobe"},
 	}
 )

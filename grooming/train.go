@@ -161,7 +161,7 @@ func monotone(i int) bool {
 		return true
 	case i == fBreadth2, i == fBreadth3, i == fBreadth4, i == fFastSextortion, i == fOversightMove, i == fCaregiverExcluded:
 		return true
-	case i >= fAgeThenSecrecy && i <= fThreatThenPayment:
+	case i >= fAgeThenSecrecy && i <= fRiskThenMeeting:
 		return true
 	}
 	return false
