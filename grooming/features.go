@@ -322,10 +322,12 @@ func (d *Detector) features(st *State, pv *pairView, x *[numFeatures]float64) {
 // Contribution is one learned feature's share of a raised score: its
 // weight times its value on the logit scale, and the messages behind it.
 type Contribution struct {
-	Feature  string  `json:"feature"`
-	Value    float64 `json:"value"`
-	Logit    float64 `json:"logit"`
-	Messages []int   `json:"messages,omitempty"`
+	Feature string  `json:"feature"`
+	Value   float64 `json:"value"`
+	Logit   float64 `json:"logit"`
+	// Messages is always encoded (null when none), so that a client that
+	// decodes into a reused value never keeps an earlier risk's messages.
+	Messages []int `json:"messages"`
 }
 
 // maxContributions bounds the explanation of a learned score.
