@@ -17,23 +17,30 @@ type Operating struct {
 	// TPRLo and TPRHi are the Wilson 95% interval of TPR.
 	TPRLo float64 `json:"tpr_lo"`
 	TPRHi float64 `json:"tpr_hi"`
-	// PPV1 is the precision at 1% prevalence: TPR·π / (TPR·π + FPR·(1−π)).
-	PPV1 float64 `json:"ppv_at_1pct_prevalence"`
+	// PPV1 and PPV01 are the precision at 1% and 0.1% prevalence:
+	// TPR·π / (TPR·π + FPR·(1−π)).
+	PPV1  float64 `json:"ppv_at_1pct_prevalence"`
+	PPV01 float64 `json:"ppv_at_0_1pct_prevalence"`
 }
 
 // SystemReport holds one system's metrics on a labelled set.
 type SystemReport struct {
 	AUC float64 `json:"auc"`
-	// AtFPR1 and AtFPR5 are the best operating points with a false-positive
-	// rate of at most 1% and 5%.
-	AtFPR1 Operating `json:"at_fpr_1pct"`
-	AtFPR5 Operating `json:"at_fpr_5pct"`
+	// AtFPR01, AtFPR1 and AtFPR5 are the best operating points with a
+	// false-positive rate of at most 0.1%, 1% and 5%.
+	AtFPR01 Operating `json:"at_fpr_0_1pct"`
+	AtFPR1  Operating `json:"at_fpr_1pct"`
+	AtFPR5  Operating `json:"at_fpr_5pct"`
 	// AtDefault is the operating point at the configured flag threshold.
 	AtDefault Operating `json:"at_default"`
 }
 
 // EvalReport is the result of Evaluate.
 type EvalReport struct {
+	// Scorer names the detector's scorer (hand or learned); CV is set when
+	// every record was scored by a model trained without its fold.
+	Scorer   string       `json:"scorer"`
+	CV       bool         `json:"cross_validated,omitempty"`
 	N        int          `json:"n"`
 	Pos      int          `json:"positives"`
 	Neg      int          `json:"negatives"`
@@ -45,11 +52,18 @@ type EvalReport struct {
 	// suspect whose suspect the detector named.
 	SuspectAccuracy float64 `json:"suspect_accuracy"`
 	SuspectN        int     `json:"suspect_n"`
+	// KeywordSuspectAccuracy is the baseline's: the speaker of the first
+	// keyword hit, over positives with a hit and a labelled suspect.
+	KeywordSuspectAccuracy float64 `json:"keyword_suspect_accuracy"`
+	KeywordSuspectN        int     `json:"keyword_suspect_n"`
 	// Early detection over flagged positives: messages read before the
 	// sticky flag was raised (1-based), and the share of the conversation.
 	EarlyMedian       float64 `json:"early_median_messages"`
 	EarlyP90          float64 `json:"early_p90_messages"`
 	EarlyMeanFraction float64 `json:"early_mean_fraction"`
+	// KeywordEarlyMedian is the baseline's: messages read before the first
+	// keyword hit, over positives with a hit.
+	KeywordEarlyMedian float64 `json:"keyword_early_median_messages"`
 	// EarlyDelayMedian is the median of flag index − evidence_turn where
 	// evidence turns are labelled.
 	EarlyDelayMedian *float64 `json:"early_delay_median,omitempty"`
@@ -57,6 +71,12 @@ type EvalReport struct {
 	// the record's "lang" where labelled, else the identified language
 	// (UnsupportedLanguage, or "und" when too short to tell).
 	ByLang map[string]LangReport `json:"by_lang,omitempty"`
+	// ByFamily holds, per labelled family of the positives ("grooming",
+	// "sextortion" where records carry "family"), those positives against
+	// all negatives.
+	ByFamily map[string]LangReport `json:"by_family,omitempty"`
+	// Reliability is the calibration table of the detector's scores.
+	Reliability []ReliabilityBin `json:"reliability"`
 	// Unsupported counts conversations marked as in an unsupported
 	// language; their scores mean nothing and they need another review.
 	Unsupported int `json:"unsupported"`
@@ -65,7 +85,17 @@ type EvalReport struct {
 	FalsePositives []string `json:"false_positives,omitempty"`
 }
 
-// LangReport is one language's slice of an EvalReport.
+// ReliabilityBin is one score bin: how many conversations fell in it,
+// their mean score and the share that were grooming.
+type ReliabilityBin struct {
+	Lo        float64 `json:"lo"`
+	Hi        float64 `json:"hi"`
+	N         int     `json:"n"`
+	MeanScore float64 `json:"mean_score"`
+	Observed  float64 `json:"observed"`
+}
+
+// LangReport is one language's (or family's) slice of an EvalReport.
 type LangReport struct {
 	N        int          `json:"n"`
 	Pos      int          `json:"positives"`
@@ -77,15 +107,31 @@ type LangReport struct {
 // Evaluate scores every labelled record with d and with the keyword
 // baseline. Records without a label are skipped.
 func Evaluate(d *Detector, recs []Record) EvalReport {
+	return evaluate(recs, func(int) *Detector { return d })
+}
+
+// EvaluateCV is Evaluate with record i scored by detectors[fold[i]]: a
+// cross-validated report when each fold's model was trained without it.
+func EvaluateCV(detectors []*Detector, fold []int, recs []Record) EvalReport {
+	rep := evaluate(recs, func(i int) *Detector { return detectors[fold[i]] })
+	rep.CV = true
+	return rep
+}
+
+func evaluate(recs []Record, detFor func(i int) *Detector) EvalReport {
 	var rep EvalReport
 	var scores, kw []float64
 	var labels []bool
-	var langs []string
-	var early, frac, delays []float64
-	for _, rec := range recs {
+	var langs, fams []string
+	var early, frac, delays, kwEarly []float64
+	var threshold float64
+	for i, rec := range recs {
 		if rec.Label == "" {
 			continue
 		}
+		d := detFor(i)
+		threshold = d.opts.Threshold
+		rep.Scorer = d.Scorer()
 		pos := rec.Label == "grooming"
 		r := d.Score(rec.Conversation)
 		scores = append(scores, r.Score)
@@ -95,13 +141,23 @@ func Evaluate(d *Detector, recs []Record) EvalReport {
 			lang = cmp.Or(r.Language, "und")
 		}
 		langs = append(langs, lang)
+		fams = append(fams, rec.FamilyName())
 		if r.Unsupported {
 			rep.Unsupported++
 		}
 		hit := 0.0
-		for _, m := range rec.Messages {
+		for k, m := range rec.Messages {
 			if d.KeywordHit(m.Text) {
 				hit = 1
+				if pos {
+					kwEarly = append(kwEarly, float64(k+1))
+					if rec.Suspect != "" {
+						rep.KeywordSuspectN++
+						if m.From == rec.Suspect {
+							rep.KeywordSuspectAccuracy++
+						}
+					}
+				}
 				break
 			}
 		}
@@ -135,41 +191,88 @@ func Evaluate(d *Detector, recs []Record) EvalReport {
 	if rep.SuspectN > 0 {
 		rep.SuspectAccuracy /= float64(rep.SuspectN)
 	}
-	rep.Detector = systemReport(scores, labels, d.opts.Threshold)
+	if rep.KeywordSuspectN > 0 {
+		rep.KeywordSuspectAccuracy /= float64(rep.KeywordSuspectN)
+	}
+	rep.Detector = systemReport(scores, labels, threshold)
 	rep.Keyword = systemReport(kw, labels, 0.5)
 	rep.EarlyMedian = quantile(early, 0.5)
 	rep.EarlyP90 = quantile(early, 0.9)
 	rep.EarlyMeanFraction = mean(frac)
+	rep.KeywordEarlyMedian = quantile(kwEarly, 0.5)
 	if len(delays) > 0 {
 		m := quantile(delays, 0.5)
 		rep.EarlyDelayMedian = &m
 	}
-	byLang := map[string][]int{}
-	for i, l := range langs {
-		byLang[l] = append(byLang[l], i)
+	rep.Reliability = reliability(scores, labels, 10)
+	slice := func(keep func(i int) bool) LangReport {
+		var s, k []float64
+		var lb []bool
+		var lr LangReport
+		for i := range scores {
+			if !keep(i) {
+				continue
+			}
+			lr.N++
+			s = append(s, scores[i])
+			k = append(k, kw[i])
+			lb = append(lb, labels[i])
+			if labels[i] {
+				lr.Pos++
+			} else {
+				lr.Neg++
+			}
+		}
+		lr.Detector = systemReport(s, lb, threshold)
+		lr.Keyword = systemReport(k, lb, 0.5)
+		return lr
+	}
+	byLang := map[string]bool{}
+	for _, l := range langs {
+		byLang[l] = true
 	}
 	if len(byLang) > 1 {
 		rep.ByLang = map[string]LangReport{}
-		for l, idx := range byLang {
-			var s, k []float64
-			var lb []bool
-			lr := LangReport{N: len(idx)}
-			for _, i := range idx {
-				s = append(s, scores[i])
-				k = append(k, kw[i])
-				lb = append(lb, labels[i])
-				if labels[i] {
-					lr.Pos++
-				} else {
-					lr.Neg++
-				}
-			}
-			lr.Detector = systemReport(s, lb, d.opts.Threshold)
-			lr.Keyword = systemReport(k, lb, 0.5)
-			rep.ByLang[l] = lr
+		for l := range byLang {
+			rep.ByLang[l] = slice(func(i int) bool { return langs[i] == l })
+		}
+	}
+	byFam := map[string]bool{}
+	for i, f := range fams {
+		if labels[i] && f != "" {
+			byFam[f] = true
+		}
+	}
+	if len(byFam) > 0 {
+		rep.ByFamily = map[string]LangReport{}
+		for f := range byFam {
+			rep.ByFamily[f] = slice(func(i int) bool { return !labels[i] || fams[i] == f })
 		}
 	}
 	return rep
+}
+
+// reliability bins scores in [0,1] into n equal-width bins.
+func reliability(scores []float64, labels []bool, n int) []ReliabilityBin {
+	bins := make([]ReliabilityBin, n)
+	for i := range bins {
+		bins[i].Lo, bins[i].Hi = float64(i)/float64(n), float64(i+1)/float64(n)
+	}
+	for i, s := range scores {
+		b := min(max(int(s*float64(n)), 0), n-1)
+		bins[b].N++
+		bins[b].MeanScore += s
+		if labels[i] {
+			bins[b].Observed++
+		}
+	}
+	for i := range bins {
+		if bins[i].N > 0 {
+			bins[i].MeanScore = round3(bins[i].MeanScore / float64(bins[i].N))
+			bins[i].Observed = round3(bins[i].Observed / float64(bins[i].N))
+		}
+	}
+	return bins
 }
 
 // KeywordHit reports whether any indicator pattern matches text before any
@@ -193,6 +296,7 @@ func systemReport(scores []float64, labels []bool, threshold float64) SystemRepo
 	}
 	return SystemReport{
 		AUC:       auc,
+		AtFPR01:   AtFPR(scores, labels, 0.001),
 		AtFPR1:    AtFPR(scores, labels, 0.01),
 		AtFPR5:    AtFPR(scores, labels, 0.05),
 		AtDefault: operatingAt(scores, labels, threshold),
@@ -281,6 +385,7 @@ func operatingAt(scores []float64, labels []bool, th float64) Operating {
 		o.FPR = fp / nn
 	}
 	o.PPV1 = PPV(o.TPR, o.FPR, 0.01)
+	o.PPV01 = PPV(o.TPR, o.FPR, 0.001)
 	if math.IsInf(o.Threshold, -1) {
 		o.Threshold = 0
 	}
@@ -336,7 +441,11 @@ func (rep EvalReport) WriteText(w io.Writer) error {
 			_, err = fmt.Fprintf(w, format, a...)
 		}
 	}
-	p("conversations: %d (%d grooming, %d benign)\n\n", rep.N, rep.Pos, rep.Neg)
+	p("conversations: %d (%d grooming, %d benign), scorer %s", rep.N, rep.Pos, rep.Neg, rep.Scorer)
+	if rep.CV {
+		p(", cross-validated (each record scored by a model trained without its fold: development figures)")
+	}
+	p("\n\n")
 	p("%-28s %10s %10s\n", "metric", "detector", "keyword")
 	if rep.Pos == 0 || rep.Neg == 0 {
 		// AUC and rates at a false-positive rate need both classes.
@@ -344,16 +453,19 @@ func (rep EvalReport) WriteText(w io.Writer) error {
 	} else {
 		p("%-28s %10.3f %10.3f\n", "ROC AUC", rep.Detector.AUC, rep.Keyword.AUC)
 	}
+	p("%-28s %10s %10s\n", "recall @ FPR<=0.1%", pct(rep.Detector.AtFPR01.TPR), pct(rep.Keyword.AtFPR01.TPR))
 	p("%-28s %10s %10s\n", "recall @ FPR<=1%", pct(rep.Detector.AtFPR1.TPR), pct(rep.Keyword.AtFPR1.TPR))
 	p("%-28s %10s %10s\n", "recall @ FPR<=5%", pct(rep.Detector.AtFPR5.TPR), pct(rep.Keyword.AtFPR5.TPR))
 	p("%-28s %10s %10s\n", "precision @1% prev (FPR<=1%)", pct(rep.Detector.AtFPR1.PPV1), pct(rep.Keyword.AtFPR1.PPV1))
+	p("%-28s %10s %10s\n", "precision @0.1% prev (<=1%)", pct(rep.Detector.AtFPR1.PPV01), pct(rep.Keyword.AtFPR1.PPV01))
+	p("%-28s %10s %10s\n", "precision @0.1% prev (<=.1%)", pct(rep.Detector.AtFPR01.PPV01), pct(rep.Keyword.AtFPR01.PPV01))
 	p("%-28s %10s %10s\n", "recall @ default threshold", pct(rep.Detector.AtDefault.TPR), pct(rep.Keyword.AtDefault.TPR))
 	p("%-28s %10s %10s\n", "  95% CI", fmt.Sprintf("%.0f-%.0f%%", 100*rep.Detector.AtDefault.TPRLo, 100*rep.Detector.AtDefault.TPRHi), fmt.Sprintf("%.0f-%.0f%%", 100*rep.Keyword.AtDefault.TPRLo, 100*rep.Keyword.AtDefault.TPRHi))
 	p("%-28s %10s %10s\n", "FPR @ default threshold", pct(rep.Detector.AtDefault.FPR), pct(rep.Keyword.AtDefault.FPR))
 	p("%-28s %10s %10s\n", "precision @1% prev (default)", pct(rep.Detector.AtDefault.PPV1), pct(rep.Keyword.AtDefault.PPV1))
 	p("\nthresholds: default %.3f, FPR<=1%% %.3f, FPR<=5%% %.3f\n", rep.Detector.AtDefault.Threshold, rep.Detector.AtFPR1.Threshold, rep.Detector.AtFPR5.Threshold)
-	p("suspect-speaker accuracy: %s (%d flagged positives with a labelled suspect)\n", pct(rep.SuspectAccuracy), rep.SuspectN)
-	p("early detection: median %.0f messages read before the flag, p90 %.0f, mean share of conversation %s\n", rep.EarlyMedian, rep.EarlyP90, pct(rep.EarlyMeanFraction))
+	p("suspect-speaker accuracy: %s (%d flagged positives with a labelled suspect); keyword baseline %s (%d)\n", pct(rep.SuspectAccuracy), rep.SuspectN, pct(rep.KeywordSuspectAccuracy), rep.KeywordSuspectN)
+	p("early detection: median %.0f messages read before the flag, p90 %.0f, mean share of conversation %s; keyword baseline median %.0f\n", rep.EarlyMedian, rep.EarlyP90, pct(rep.EarlyMeanFraction), rep.KeywordEarlyMedian)
 	if rep.EarlyDelayMedian != nil {
 		p("delay vs labelled evidence turn: median %+.0f messages\n", *rep.EarlyDelayMedian)
 	}
@@ -377,6 +489,31 @@ func (rep EvalReport) WriteText(w io.Writer) error {
 			p("  %-11s %4d %4d %4d %13s %7s/%-7s %7s/%-7s %11s\n", l, o.N, o.Pos, o.Neg, auc,
 				pct(o.Detector.AtFPR1.TPR), strings.TrimSpace(pct(o.Keyword.AtFPR1.TPR)),
 				pct(o.Detector.AtFPR5.TPR), strings.TrimSpace(pct(o.Keyword.AtFPR5.TPR)), pct(o.Detector.AtDefault.FPR))
+		}
+	}
+	if len(rep.ByFamily) > 0 {
+		var fs []string
+		for f := range rep.ByFamily {
+			fs = append(fs, f)
+		}
+		sort.Strings(fs)
+		p("\nby family of the positives, against all negatives (detector / keyword baseline):\n")
+		p("  %-11s %4s %13s %15s %15s %15s\n", "family", "pos", "AUC", "recall@FPR<=.1%", "recall@FPR<=1%", "recall@FPR<=5%")
+		for _, f := range fs {
+			o := rep.ByFamily[f]
+			p("  %-11s %4d %13s %7s/%-7s %7s/%-7s %7s/%-7s\n", f, o.Pos, fmt.Sprintf("%.3f/%.3f", o.Detector.AUC, o.Keyword.AUC),
+				pct(o.Detector.AtFPR01.TPR), strings.TrimSpace(pct(o.Keyword.AtFPR01.TPR)),
+				pct(o.Detector.AtFPR1.TPR), strings.TrimSpace(pct(o.Keyword.AtFPR1.TPR)),
+				pct(o.Detector.AtFPR5.TPR), strings.TrimSpace(pct(o.Keyword.AtFPR5.TPR)))
+		}
+	}
+	if len(rep.Reliability) > 0 {
+		p("\nreliability (calibration): score bin, conversations, mean score, observed grooming share\n")
+		for _, b := range rep.Reliability {
+			if b.N == 0 {
+				continue
+			}
+			p("  [%.1f,%.1f) %5d %7.3f %7.3f\n", b.Lo, b.Hi, b.N, b.MeanScore, b.Observed)
 		}
 	}
 	if len(rep.FalseNegatives) > 0 {

@@ -39,8 +39,10 @@ func ExampleDetector_Append() {
 		st = new(grooming.State)
 		_ = json.Unmarshal(b, st)
 	}
-	r := d.Append(st, grooming.Message{From: "a", Text: "come alone, I'll pick you up"})
-	fmt.Println(r.Suspect, r.Level)
+	r := d.Append(st, grooming.Message{From: "a", Text: "come alone, I'll pick you up. don't tell anyone"})
+	// Levels of the learned scorer are out-of-fold false-positive rates:
+	// low is the 5% point, medium (the flag) 1%, high 0.2%.
+	fmt.Println(r.Suspect, r.Level, r.Flagged)
 	// Output:
-	// a medium
+	// a high true
 }

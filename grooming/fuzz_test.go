@@ -2,6 +2,7 @@ package grooming
 
 import (
 	"encoding/json"
+	"math"
 	"reflect"
 	"slices"
 	"testing"
@@ -83,6 +84,32 @@ func FuzzParseRecord(f *testing.F) {
 		}
 		if len(rec.Messages) > 0 && !reflect.DeepEqual(got, want) {
 			t.Fatalf("stream %+v != batch %+v", got, want)
+		}
+	})
+}
+
+// FuzzParseModel: a model file from outside (--model) never panics the
+// parser, and a model it accepts scores conversations within [0,1].
+func FuzzParseModel(f *testing.F) {
+	f.Add([]byte(modelJSON))
+	f.Add([]byte(`{}`))
+	f.Add([]byte(`{"version":1,"features":[],"weights":[]}`))
+	f.Add([]byte(`[1,2`))
+	d0 := NewDetector(Options{})
+	conv := Conversation{Messages: []Message{
+		{From: "a", Text: "how old r u?"}, {From: "b", Text: "13"},
+		{From: "a", Text: "dont tell your parents, add me on snap"},
+	}}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		m, err := ParseModel(b)
+		if err != nil {
+			return
+		}
+		d := &Detector{opts: d0.opts, lx: d0.lx, model: m}
+		d.pool.New = d0.pool.New
+		r := d.Score(conv)
+		if math.IsNaN(r.Score) || r.Score < 0 || r.Score > 1 {
+			t.Fatalf("score %v", r.Score)
 		}
 	})
 }

@@ -27,6 +27,23 @@ type Record struct {
 	// EvidenceTurn is the first message index at which a careful reviewer
 	// has enough to escalate, when labelled.
 	EvidenceTurn *int `json:"evidence_turn,omitempty"`
+	// Family optionally names the positive's kind ("grooming",
+	// "sextortion") for per-family slices. It is kept raw so that a
+	// record whose "family" is not a string still reads.
+	Family json.RawMessage `json:"family,omitempty"`
+	// Group optionally names the record's cross-validation group (one
+	// scenario written in several languages); without it the group is
+	// the source file and language.
+	Group string `json:"group,omitempty"`
+}
+
+// FamilyName is the record's family when it is a JSON string, else "".
+func (r Record) FamilyName() string {
+	var s string
+	if len(r.Family) == 0 || json.Unmarshal(r.Family, &s) != nil {
+		return ""
+	}
+	return s
 }
 
 // ReadRecords calls fn for each non-blank line of r. A malformed line stops

@@ -158,11 +158,11 @@ var macros = map[string]string{
 // because chat code-switches freely and the folded words rarely collide.
 func lexiconEntries() [][]entry {
 	return [][]entry{
-		slices.Concat(lexiconEN, sextortionEN), slices.Concat(lexiconES, sextortionES),
-		slices.Concat(lexiconDE, sextortionDE), slices.Concat(lexiconFR, sextortionFR),
-		slices.Concat(lexiconIT, sextortionIT), slices.Concat(lexiconPT, sextortionPT),
-		slices.Concat(lexiconNL, sextortionNL), slices.Concat(lexiconPL, sextortionPL),
-		slices.Concat(lexiconET, sextortionET), lexiconCo,
+		slices.Concat(lexiconEN, sextortionEN), slices.Concat(lexiconES, sextortionES, sextortionES2),
+		slices.Concat(lexiconDE, sextortionDE, sextortionDE2), slices.Concat(lexiconFR, sextortionFR, sextortionFR2),
+		slices.Concat(lexiconIT, sextortionIT, sextortionIT2), slices.Concat(lexiconPT, sextortionPT, sextortionPT2),
+		slices.Concat(lexiconNL, lexiconNL2, sextortionNL, sextortionNL2), slices.Concat(lexiconPL, lexiconPL2, sextortionPL, sextortionPL2),
+		slices.Concat(lexiconET, sextortionET, sextortionET2), slices.Concat(lexiconCo, sextortionAll),
 	}
 }
 

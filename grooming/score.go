@@ -96,8 +96,12 @@ type Risk struct {
 	// so that a reviewer sees why a score was lowered.
 	Context []string `json:"context,omitempty"`
 	// Facts are age and metadata facts that moved the score.
-	Facts    []string `json:"facts,omitempty"`
-	Messages int      `json:"messages"`
+	Facts []string `json:"facts,omitempty"`
+	// Contributions are, for the learned scorer, the features that raised
+	// the score most (weight × value on the logit scale) and the messages
+	// behind each: the learned weights decide which evidence counts.
+	Contributions []Contribution `json:"contributions,omitempty"`
+	Messages      int            `json:"messages"`
 	// Language is the conversation's dominant language ("en", "pl" …), ""
 	// while too little text has been seen, or UnsupportedLanguage when its
 	// words are mostly outside the supported languages.
@@ -136,6 +140,11 @@ type Options struct {
 	// MaxMessageBytes bounds the text tagged per message; longer text is
 	// cut (spans still point into the original).
 	MaxMessageBytes int
+	// Scorer is ScorerHand or ScorerLearned; "" is DefaultScorer.
+	Scorer string
+	// Model replaces the built-in learned model (cross-validation folds,
+	// a model file); it implies ScorerLearned.
+	Model *Model
 }
 
 // Default thresholds, chosen on testdata/dev.jsonl (228 benign, 152
@@ -163,25 +172,39 @@ const (
 
 // Detector scores conversations. It is safe for concurrent use.
 type Detector struct {
-	opts Options
-	lx   *lexicon
-	pool sync.Pool
+	opts  Options
+	model *Model // nil: the hand-set scorer
+	lx    *lexicon
+	pool  sync.Pool
 }
 
 // NewDetector compiles the lexicons. It panics only if the built-in lexicon
 // tables are malformed, which the package tests rule out.
 func NewDetector(opts Options) *Detector {
+	m := opts.Model
+	if m == nil && cmp.Or(opts.Scorer, DefaultScorer) == ScorerLearned {
+		var err error
+		if m, err = BuiltinModel(); err != nil {
+			panic(fmt.Sprintf("grooming: built-in model: %v", err))
+		}
+	}
+	low, medium, high := DefaultLowLevel, DefaultMedium, DefaultHigh
+	if m != nil {
+		// The learned scorer is calibrated: its levels sit at out-of-fold
+		// false-positive rates (ModelFile.LowFPR, FlagFPR, HighFPR).
+		low, medium, high = m.thresh.low, m.thresh.flag, m.thresh.high
+	}
 	if opts.Threshold <= 0 {
-		opts.Threshold = DefaultThreshold
+		opts.Threshold = medium
 	}
 	if opts.LowLevel <= 0 {
-		opts.LowLevel = DefaultLowLevel
+		opts.LowLevel = low
 	}
 	if opts.Medium <= 0 {
-		opts.Medium = DefaultMedium
+		opts.Medium = medium
 	}
 	if opts.High <= 0 {
-		opts.High = DefaultHigh
+		opts.High = high
 	}
 	if opts.MaxMessageBytes <= 0 {
 		opts.MaxMessageBytes = DefaultMaxMessageBytes
@@ -190,7 +213,7 @@ func NewDetector(opts Options) *Detector {
 	if err != nil {
 		panic(fmt.Sprintf("grooming: compile lexicon: %v", err))
 	}
-	d := &Detector{opts: opts, lx: lx}
+	d := &Detector{opts: opts, lx: lx, model: m}
 	d.pool.New = func() any { return new(tagScratch) }
 	return d
 }
@@ -580,9 +603,14 @@ type pairView struct {
 	e             [numFamilies]float64
 	flags         [numFamilies]uint8
 	strong        [numFamilies]int // evidence messages with score ≥ 0.5
+	first, last   [numFamilies]int // first and last stored evidence message, -1 if none
+	t             [numFamilies]int64
 	z             float64
-	ctx           []string
-	facts         []string
+	// caregiverExcluded: secrecy or cover stories aimed at caregivers.
+	caregiverExcluded bool
+	contrib           []Contribution
+	ctx               []string
+	facts             []string
 }
 
 // risk computes the conversation risk from the state alone, so that the
@@ -592,33 +620,12 @@ func (d *Detector) risk(st *State) Risk {
 	st.language(&r)
 	var best pairView
 	found := false
-	// Candidate pairs: every actor × each target it addressed. Evidence
-	// sent before the addressee was known (-1) counts towards all of them.
-	for a := range st.Speakers {
-		var tbuf [maxPairs]int
-		targets := tbuf[:0]
-		for i := range st.Pairs {
-			if st.Pairs[i].Actor == a && st.Pairs[i].Target >= 0 {
-				targets = append(targets, st.Pairs[i].Target)
-			}
+	st.candidates(func(a, b int) {
+		pv := d.view(st, a, b, false)
+		if !found || pv.z > best.z || (pv.z == best.z && st.Speakers[a].Questions > st.Speakers[best.actor].Questions) {
+			best, found = pv, true
 		}
-		if len(targets) == 0 {
-			t := -1
-			for b := range st.Speakers {
-				if b != a {
-					t = b
-					break
-				}
-			}
-			targets = append(targets, t)
-		}
-		for _, b := range targets {
-			pv := d.view(st, a, b, false)
-			if !found || pv.z > best.z || (pv.z == best.z && st.Speakers[a].Questions > st.Speakers[best.actor].Questions) {
-				best, found = pv, true
-			}
-		}
-	}
+	})
 	if !found {
 		return r
 	}
@@ -635,6 +642,7 @@ func (d *Detector) risk(st *State) Risk {
 	}
 	r.Context = best.ctx
 	r.Facts = best.facts
+	r.Contributions = best.contrib
 	for f := Family(0); f < numFamilies; f++ {
 		if best.e[f] < 0.05 {
 			continue
@@ -660,6 +668,34 @@ func (d *Detector) risk(st *State) Risk {
 	r.Sextortion = best.e[SextortionThreat] >= breadthFloor && best.e[PaymentDemand] >= 0.3
 	d.disclosure(st, &r, best.actor)
 	return r
+}
+
+// candidates calls fn for every candidate pair: each actor × each target
+// it addressed. Evidence sent before the addressee was known (-1) counts
+// towards all of them.
+func (st *State) candidates(fn func(a, b int)) {
+	for a := range st.Speakers {
+		var tbuf [maxPairs]int
+		targets := tbuf[:0]
+		for i := range st.Pairs {
+			if st.Pairs[i].Actor == a && st.Pairs[i].Target >= 0 {
+				targets = append(targets, st.Pairs[i].Target)
+			}
+		}
+		if len(targets) == 0 {
+			t := -1
+			for b := range st.Speakers {
+				if b != a {
+					t = b
+					break
+				}
+			}
+			targets = append(targets, t)
+		}
+		for _, b := range targets {
+			fn(a, b)
+		}
+	}
 }
 
 // disclosure marks a victim's account of a threat. The discloser is never
@@ -724,9 +760,9 @@ func (st *State) participant(id string) *Participant {
 	return nil
 }
 
-// view scores the directed pair actor → target.
+// view scores the directed pair actor → target with the detector's scorer.
 func (d *Detector) view(st *State, actor, target int, explain bool) pairView {
-	pv := pairView{actor: actor, target: target}
+	pv := d.evidence(st, actor, target, explain)
 	// Facts are formatted only for the pair that is reported: Append runs
 	// this for every pair on every message.
 	fact := func(format string, a ...any) {
@@ -734,10 +770,25 @@ func (d *Detector) view(st *State, actor, target int, explain bool) pairView {
 			pv.facts = append(pv.facts, fmt.Sprintf(format, a...))
 		}
 	}
+	if d.model != nil {
+		pv.z = d.model.logit(d, st, &pv, explain, fact)
+		return pv
+	}
+	pv.z = d.handLogit(st, &pv, fact)
+	return pv
+}
+
+// evidence collects the pair's decayed family evidence and applies the
+// conversation-level context rules.
+func (d *Detector) evidence(st *State, actor, target int, explain bool) pairView {
+	pv := pairView{actor: actor, target: target}
 	note := func(c Family) {
 		if explain {
 			pv.ctx = append(pv.ctx, c.String())
 		}
+	}
+	for f := range pv.first {
+		pv.first[f], pv.last[f] = -1, -1
 	}
 	for i := range st.Pairs {
 		p := &st.Pairs[i]
@@ -748,18 +799,22 @@ func (d *Detector) view(st *State, actor, target int, explain bool) pairView {
 			v := float64(decayed(p.E[f], p.T[f], st.Now, f))
 			pv.e[f] = max(pv.e[f], v)
 			pv.flags[f] |= p.Flags[f]
+			pv.t[f] = max(pv.t[f], p.T[f])
 			for _, ev := range p.Ev[f] {
 				if ev.Score >= 0.5 {
 					pv.strong[f]++
 				}
+				if pv.first[f] < 0 || ev.Msg < pv.first[f] {
+					pv.first[f] = ev.Msg
+				}
+				pv.last[f] = max(pv.last[f], ev.Msg)
 			}
 		}
 	}
 	as := &st.Speakers[actor]
-	caregiverExcluded := false
 	for f := range pv.flags {
 		if pv.flags[f]&flagCaregiver != 0 && pv.e[f] >= 0.3 {
-			caregiverExcluded = true
+			pv.caregiverExcluded = true
 		}
 	}
 	// Conversation-level context.
@@ -779,7 +834,7 @@ func (d *Detector) view(st *State, actor, target int, explain bool) pairView {
 		}
 		note(CueCommerce)
 	}
-	if as.Caregiver > 0 && !caregiverExcluded {
+	if as.Caregiver > 0 && !pv.caregiverExcluded {
 		for _, f := range []Family{Meeting, PhotoRequest, PersonalInfo, Gift, RiskAssessment, PlatformMove, AgeProbing} {
 			pv.e[f] *= 1 - caregiverConvCut*float64(as.Caregiver)
 		}
@@ -799,7 +854,14 @@ func (d *Detector) view(st *State, actor, target int, explain bool) pairView {
 	if as.Education > 0.5 {
 		note(CueEducation)
 	}
+	return pv
+}
 
+// handLogit is the hand-set logistic score of a pair, the baseline the
+// learned scorer is measured against.
+func (d *Detector) handLogit(st *State, pv *pairView, fact func(string, ...any)) float64 {
+	actor, target := pv.actor, pv.target
+	as := &st.Speakers[actor]
 	z := scoreBias
 	core := 0
 	for f := Family(0); f < numFamilies; f++ {
@@ -814,7 +876,7 @@ func (d *Detector) view(st *State, actor, target int, explain bool) pairView {
 	if core > 1 {
 		z += breadthStep * float64(min(core-1, 3))
 	}
-	if caregiverExcluded {
+	if pv.caregiverExcluded {
 		z += caregiverFlagW
 	}
 	// Persistence: a boundary-violating family pressed again in a later
@@ -836,80 +898,50 @@ func (d *Detector) view(st *State, actor, target int, explain bool) pairView {
 
 	// Ages and metadata: priors, never the sole trigger.
 	var prior float64
-	actorAge, targetAge := as.SelfAge, 0
-	var ap, tp *Participant
-	ap = st.participant(as.ID)
-	if ap != nil && ap.Age > 0 {
-		actorAge = ap.Age
-	}
-	if target >= 0 {
-		ts := &st.Speakers[target]
-		targetAge = ts.SelfAge
-		tp = st.participant(ts.ID)
-		if tp != nil && tp.Age > 0 {
-			targetAge = tp.Age
-		}
-	}
+	af := st.ages(actor, target)
+	ageFactsExplain(af, fact)
 	switch {
-	case actorAge >= 18 && targetAge > 0 && targetAge < 18:
+	case af.adultToMinor:
 		prior += 1.5
-		fact("adult (%d) to minor (%d)", actorAge, targetAge)
-	case actorAge > 0 && actorAge < 18 && targetAge > 0 && targetAge < 18 && abs(actorAge-targetAge) <= 2:
+	case af.peers:
 		prior -= 2.0
-		fact("peers (%d and %d)", actorAge, targetAge)
-	case targetAge >= 18:
+	case af.targetAdult:
 		prior -= 2.5
-		fact("target is an adult (%d)", targetAge)
-	case actorAge > 0 && targetAge > 0 && actorAge-targetAge > 3:
+	case af.gap:
 		prior += 0.5
-		fact("age gap %d", actorAge-targetAge)
-	case targetAge > 0 && targetAge < 18:
+	case af.targetMinor:
 		prior += 0.5
-		fact("target is a minor (%d)", targetAge)
 	}
-	if as.Evasive > 0 && (actorAge == 0 || actorAge >= 18) {
+	if as.Evasive > 0 && (af.actorAge == 0 || af.actorAge >= 18) {
 		prior += 0.8 * float64(as.Evasive)
 		fact("evasive about own age")
 	}
-	if as.AdultLife > 0 && actorAge == 0 {
+	if as.AdultLife > 0 && af.actorAge == 0 {
 		prior += 0.4 * float64(as.AdultLife)
 		fact("adult life markers")
 	}
-	if ap != nil {
-		switch {
-		case ap.AccountAgeDays > 0 && ap.AccountAgeDays < 7:
-			prior += 0.6
-			fact("account %d days old", ap.AccountAgeDays)
-		case ap.AccountAgeDays > 0 && ap.AccountAgeDays < 30:
-			prior += 0.3
-			fact("account %d days old", ap.AccountAgeDays)
-		case ap.AccountAgeDays > 365:
-			prior -= 0.2
-		}
-		if ap.InitiatedContact != nil {
-			if *ap.InitiatedContact {
-				prior += 0.3
-				fact("initiated contact")
-			} else {
-				prior -= 0.2
-			}
-		}
-		switch {
-		case ap.MinorsContacted >= 20:
-			prior += 1.0
-			fact("contacted %d minors this week", ap.MinorsContacted)
-		case ap.MinorsContacted >= 5:
-			prior += 0.5
-			fact("contacted %d minors this week", ap.MinorsContacted)
-		}
-	}
+	prior += st.metaPrior(actor, fact)
 	if core == 0 && prior > 1.0 {
 		// Metadata alone must not flag: helpful adults have it too.
 		prior = 1.0
 	}
-	z += prior
-	pv.z = z
-	return pv
+	return z + prior
+}
+
+// ageFactsExplain states the age facts for a reviewer; it adds nothing.
+func ageFactsExplain(af ageFacts, fact func(string, ...any)) {
+	switch {
+	case af.adultToMinor:
+		fact("adult (%d) to minor (%d)", af.actorAge, af.targetAge)
+	case af.peers:
+		fact("peers (%d and %d)", af.actorAge, af.targetAge)
+	case af.targetAdult:
+		fact("target is an adult (%d)", af.targetAge)
+	case af.gap:
+		fact("age gap %d", af.actorAge-af.targetAge)
+	case af.targetMinor:
+		fact("target is a minor (%d)", af.targetAge)
+	}
 }
 
 // threatens reports whether speaker a made a sextortion threat of their

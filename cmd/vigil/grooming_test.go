@@ -36,6 +36,58 @@ func TestGroomingScoreCommand(t *testing.T) {
 	if r2.ID != "c2" || r2.Level == "high" {
 		t.Errorf("surprise party: %+v", r2)
 	}
+	var full struct {
+		Scorer        string
+		Contributions []struct {
+			Feature  string
+			Messages []int
+		}
+	}
+	json.Unmarshal([]byte(lines[0]), &full)
+	if full.Scorer != "learned" || len(full.Contributions) == 0 {
+		t.Errorf("learned score without contributions: %s", lines[0])
+	}
+	hand, _, err := runMain(t, in, "grooming", "score", "--scorer", "hand", "-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(hand, `"scorer":"hand"`) || strings.Contains(hand, `"contributions"`) {
+		t.Errorf("hand scorer output: %s", hand)
+	}
+	if _, _, err := runMain(t, in, "grooming", "score", "--scorer", "magic", "-"); err == nil {
+		t.Error("unknown scorer accepted")
+	}
+}
+
+func TestEvalGroomingScorersAndCV(t *testing.T) {
+	for _, sc := range []string{"hand", "learned"} {
+		out, _, err := runMain(t, "", "eval", "grooming", "--scorer", sc, "../../grooming/testdata/dev_hand.jsonl")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range []string{"scorer " + sc, "recall @ FPR<=0.1%", "precision @0.1% prev", "reliability"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("%s report lacks %q:\n%s", sc, want, out)
+			}
+		}
+	}
+	model := t.TempDir() + "/model.json"
+	out, _, err := runMain(t, "", "eval", "grooming", "--train", "--folds", "3", "--out", model,
+		"../../grooming/testdata/dev_hand.jsonl", "../../grooming/testdata/dev_sextortion.jsonl", "../../grooming/testdata/dev_lang.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"cross-validated", "hand scorer, same records", "Platt", "by source file"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("train report lacks %q:\n%s", want, out)
+		}
+	}
+	if _, _, err := runMain(t, "", "eval", "grooming", "--model", model, "../../grooming/testdata/dev_hand.jsonl"); err != nil {
+		t.Errorf("trained model does not load: %v", err)
+	}
+	if _, _, err := runMain(t, "", "eval", "grooming", "--train", "../../grooming/testdata/dev_hand.jsonl"); err == nil {
+		t.Error("--train without --out accepted")
+	}
 }
 
 func TestEvalGroomingCommand(t *testing.T) {

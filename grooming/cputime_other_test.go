@@ -1,0 +1,5 @@
+//go:build !unix
+
+package grooming
+
+func cpuSeconds() float64 { return 0 }
