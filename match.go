@@ -30,11 +30,13 @@ type Signal struct {
 
 // Match is a signal that hit a bank entry, with the entry's provenance.
 type Match struct {
-	BankID        int64      `json:"bank_id"`
+	// BankID, EntryID and Value are never zero in a match but may be
+	// left out of one shown to a hosted lookup (Reveal.Shown).
+	BankID        int64      `json:"bank_id,omitempty"`
 	Bank          string     `json:"bank"`
-	EntryID       int64      `json:"entry_id"`
+	EntryID       int64      `json:"entry_id,omitempty"`
 	SignalType    SignalType `json:"signal_type"`
-	Value         string     `json:"value"`
+	Value         string     `json:"value,omitempty"`
 	Distance      int        `json:"distance"`
 	Threshold     int        `json:"threshold"`
 	Variant       string     `json:"variant,omitempty"` // dihedral variant of the query that matched, if not the original
