@@ -27,8 +27,8 @@ const (
 	// RoleReviewer works the review queue.
 	RoleReviewer Role = "reviewer"
 	// RoleLookup is another platform's key for hosted lookups: it may
-	// only send signals to POST /v1/lookup (and read the health checks and
-	// the API description). Its answers carry what each bank's Reveal
+	// only send signals to POST /v1/lookup (the health checks need no
+	// key). Its answers carry what each bank's Reveal
 	// allows, it opens no cases and keeps nothing, and it is limited by
 	// its KeyLimits or the server's default for lookup keys.
 	RoleLookup Role = "lookup"

@@ -52,6 +52,9 @@ type Match struct {
 	// Video describes a video match: the share of each side's frames that
 	// matched and the runs of matched query frames.
 	Video *VideoMatch `json:"video,omitempty"`
+	// Reveal is the bank's Reveal when the match was made: what a hosted
+	// lookup may be shown of it (Reveal.Shown). Never serialised.
+	Reveal Reveal `json:"-"`
 }
 
 // NewMatch returns a match of entry e of bank b at the given distance,
@@ -61,7 +64,7 @@ func NewMatch(b *Bank, e *Entry, distance int) Match {
 		BankID: b.ID, Bank: b.Name, EntryID: e.ID, SignalType: e.SignalType, Value: e.Value,
 		Distance: distance, Threshold: b.Threshold(e.SignalType),
 		Source: e.Source, SourceEntryID: e.SourceEntryID, Category: e.Category, Negative: b.Negative,
-		BankDisabled: !b.Enabled,
+		BankDisabled: !b.Enabled, Reveal: b.Reveal,
 	}
 }
 

@@ -130,6 +130,16 @@ type Server struct {
 	// classify.go). Build them with ClassifierMetrics.
 	Classifiers *classify.Set
 
+	// Lookups keeps the per-key daily lookup counts that daily quotas are
+	// checked against, shared by every replica on one store; nil: counts
+	// and quotas are this process's alone. LookupLimits are the limits of
+	// lookup keys (vigil.RoleLookup) without limits of their own;
+	// LookupFlush is how often this server adds its counts to Lookups
+	// (0: DefaultLookupFlush). See quota.go.
+	Lookups      vigil.LookupCounter
+	LookupLimits vigil.KeyLimits
+	LookupFlush  time.Duration
+
 	ln       net.Listener
 	server   *http.Server
 	mux      *http.ServeMux
@@ -137,7 +147,9 @@ type Server struct {
 	hashers  sync.Pool
 	keys     keyCache
 	patterns []string // every route, for the OpenAPI check
-	ui       *ui      // review UI sessions and templates
+	// hmaPatterns are the HMA-compatible routes, when served.
+	hmaPatterns []string
+	ui          *ui // review UI sessions and templates
 	// unmatched answers requests no route takes (404, 405).
 	unmatched http.Handler
 
@@ -148,6 +160,10 @@ type Server struct {
 
 	hmaClientOnce sync.Once
 	hmaHTTP       *http.Client // ?url= fetches of the HMA routes
+
+	quotas    *quotas
+	stopFlush context.CancelFunc
+	flushDone chan struct{}
 }
 
 // Flow returns the response service the server acts through: Respond, or
@@ -166,6 +182,7 @@ func (s *Server) Flow() *respond.Service {
 // NewServer returns a Server with its routes registered.
 func NewServer() *Server {
 	s := &Server{mux: http.NewServeMux(), metrics: newMetrics()}
+	s.quotas = newQuotas(s.metrics.reg)
 	s.hashers.New = func() any { return hashing.NewHasher(s.Hashing) }
 	s.server = &http.Server{
 		Handler:           s,
@@ -200,6 +217,9 @@ func (s *Server) Open() error {
 		}
 		s.hmaRoutes()
 	}
+	if err := s.LookupLimits.Validate(); err != nil {
+		return fmt.Errorf("default lookup limits: %w", err)
+	}
 	// A backstop for what no route's deadline covers (the mux's own
 	// redirects); instrument sets each route's own deadline.
 	s.server.ReadTimeout = max(s.BodyTimeout, s.UploadTimeout)
@@ -208,6 +228,19 @@ func (s *Server) Open() error {
 		return fmt.Errorf("listen on %s: %w", s.Addr, err)
 	}
 	s.ln = ln
+	s.quotas.counter, s.quotas.defaults, s.quotas.logger = s.Lookups, s.LookupLimits, s.Logger
+	if s.Lookups != nil {
+		flush := s.LookupFlush
+		if flush <= 0 {
+			flush = DefaultLookupFlush
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		s.stopFlush, s.flushDone = cancel, make(chan struct{})
+		go func() {
+			defer close(s.flushDone)
+			s.quotas.run(ctx, flush)
+		}()
+	}
 	go func() {
 		if err := s.server.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.Logger.Error("serve", "err", err)
@@ -224,9 +257,15 @@ func (s *Server) URL() string {
 	return "http://" + s.ln.Addr().String()
 }
 
-// Close stops accepting requests and waits up to ctx for those in flight.
+// Close stops accepting requests, waits up to ctx for those in flight and
+// adds the lookups counted since the last flush to the store.
 func (s *Server) Close(ctx context.Context) error {
-	return s.server.Shutdown(ctx)
+	err := s.server.Shutdown(ctx)
+	if s.stopFlush != nil {
+		s.stopFlush()
+		<-s.flushDone
+	}
+	return err
 }
 
 // ServeHTTP implements http.Handler: security headers, then routing.
@@ -265,6 +304,7 @@ func (s *Server) routes() {
 		curator  = vigil.RoleCurator
 		matcher  = vigil.RoleMatcher
 		reviewer = vigil.RoleReviewer
+		lookup   = vigil.RoleLookup
 	)
 	s.public("GET /healthz", s.handleHealth)
 	s.public("GET /readyz", s.handleReady)
@@ -273,7 +313,10 @@ func (s *Server) routes() {
 
 	s.route("POST /v1/hash", s.handleHash, matcher, curator)
 	s.route("POST /v1/match", s.handleMatch, matcher, curator)
-	s.route("POST /v1/lookup", s.handleLookup, matcher, curator)
+	// The one route of lookup keys: other platforms' hosted lookups. Not
+	// /v1/match: a platform that sent its uploads here would make this
+	// deployment receive, and for review hold, another platform's media.
+	s.route("POST /v1/lookup", s.handleLookup, matcher, curator, lookup)
 	s.route("GET /v1/index/status", s.handleIndexStatus, matcher, curator)
 
 	s.route("POST /v1/banks", s.handleCreateBank, curator)
@@ -311,6 +354,8 @@ func (s *Server) routes() {
 	s.route("POST /v1/keys", s.handleCreateKey, admin)
 	s.route("GET /v1/keys", s.handleListKeys, admin)
 	s.route("DELETE /v1/keys/{id}", s.handleRevokeKey, admin)
+	s.route("PUT /v1/keys/{id}/limits", s.handleSetKeyLimits, admin)
+	s.route("GET /v1/lookups", s.handleLookupCounts, admin)
 
 	s.uiRoutes()
 	// No catch-all pattern: one ("/") would match every method and so
@@ -380,3 +425,7 @@ func (s *Server) handleIndexStatus(w http.ResponseWriter, r *http.Request) {
 
 // Routes returns every registered route pattern ("METHOD /path").
 func (s *Server) Routes() []string { return append([]string(nil), s.patterns...) }
+
+// HMARoutes returns the patterns of the HMA-compatible routes (none
+// unless HMA was set before Open).
+func (s *Server) HMARoutes() []string { return append([]string(nil), s.hmaPatterns...) }
