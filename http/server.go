@@ -16,6 +16,7 @@ import (
 
 	"github.com/vigil-oss/vigil"
 	"github.com/vigil-oss/vigil/classify"
+	"github.com/vigil-oss/vigil/feed"
 	"github.com/vigil-oss/vigil/grooming"
 	"github.com/vigil-oss/vigil/hashing"
 	"github.com/vigil-oss/vigil/report"
@@ -81,6 +82,10 @@ type Server struct {
 	// Subscriptions are the feeds this instance pulls (by vigil feed
 	// sync); their state shows on /readyz and in metrics. Nil: none.
 	Subscriptions vigil.SubscriptionService
+	// FeedLoop, if set, syncs feeds and exchanges inside this server
+	// (vigil serve --feed-sync); its rounds and failing sources show on
+	// /readyz and in metrics. The server does not run it.
+	FeedLoop *feed.Loop
 	// Incidents stores incidents and account facts; nil: no reporting.
 	Incidents vigil.IncidentService
 	// Preservation keeps legal holds (/v1/holds); nil: none.
@@ -201,6 +206,9 @@ func (s *Server) Open() error {
 	s.metrics.indexStatus = s.Matcher.Status
 	if s.Subscriptions != nil {
 		s.metrics.reg.MustRegister(subscriptionCollector{s.Subscriptions})
+	}
+	if s.FeedLoop != nil {
+		s.metrics.reg.MustRegister(feedLoopCollector{s.FeedLoop})
 	}
 	if s.Grooming == nil {
 		s.Grooming = grooming.NewDetector(grooming.Options{})
@@ -415,6 +423,9 @@ func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 	// errors name publishers (they are in vigil feed list and metrics).
 	if failing := s.failingSubscriptions(r.Context()); len(failing) > 0 {
 		body["feeds_failing"] = failing
+	}
+	if s.FeedLoop != nil {
+		body["feed_sync"] = feedLoopReady(s.FeedLoop)
 	}
 	writeJSON(w, http.StatusOK, body)
 }
