@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -41,6 +42,28 @@ type quotas struct {
 
 	lookups *prometheus.CounterVec
 	refused *prometheus.CounterVec
+
+	day atomic.Pointer[dayName] // the last day named, to name it once
+}
+
+// dayName is a UTC day's number since the Unix epoch and its name.
+type dayName struct {
+	n    int64
+	name string
+}
+
+// today returns vigil.LookupDay(now), formatted once a day.
+func (q *quotas) today(now time.Time) string {
+	n := now.Unix() / 86400
+	if now.Unix() < 0 && now.Unix()%86400 != 0 {
+		n--
+	}
+	if d := q.day.Load(); d != nil && d.n == n {
+		return d.name
+	}
+	d := &dayName{n, vigil.LookupDay(now)}
+	q.day.Store(d)
+	return d.name
 }
 
 // keyQuota is one key's state on this replica.
@@ -53,6 +76,8 @@ type keyQuota struct {
 	// what this replica admitted since and has not yet added to it.
 	base, pending int64
 	loaded        bool // base was read for day
+	// lookups is the key's vigil_lookups_total, looked up once.
+	lookups prometheus.Counter
 }
 
 func newQuotas(reg prometheus.Registerer) *quotas {
@@ -103,12 +128,15 @@ type refusal struct {
 // made now. n == 0 only checks: a request that would be refused whatever
 // it holds is refused before its body is read.
 func (q *quotas) admit(ctx context.Context, k *vigil.Key, n int) *refusal {
+	if q == nil {
+		return nil // the benchmarks' baseline
+	}
 	lim := q.limits(k)
 	now := q.now()
 	kq := q.key(k.ID)
 	kq.mu.Lock()
 	defer kq.mu.Unlock()
-	day := vigil.LookupDay(now)
+	day := q.today(now)
 	if kq.day != day {
 		if kq.pending > 0 {
 			q.carry(vigil.LookupCount{KeyID: k.ID, Day: kq.day, Lookups: kq.pending})
@@ -166,7 +194,10 @@ func (q *quotas) admit(ctx context.Context, k *vigil.Key, n int) *refusal {
 		kq.tokens--
 	}
 	kq.pending += int64(n)
-	q.lookups.WithLabelValues(strconv.FormatInt(k.ID, 10)).Add(float64(n))
+	if kq.lookups == nil {
+		kq.lookups = q.lookups.WithLabelValues(strconv.FormatInt(k.ID, 10))
+	}
+	kq.lookups.Add(float64(n))
 	return nil
 }
 
@@ -206,17 +237,17 @@ func (q *quotas) flush(ctx context.Context) error {
 		}
 		kq.mu.Unlock()
 	}
-	if len(counts) == 0 {
-		return nil
-	}
 	carried := len(counts) - len(took)
-	totals, err := q.counter.AddLookups(ctx, counts)
-	if err != nil {
-		// Kept for the next flush: carried ones as they were.
-		q.mu.Lock()
-		q.carried = append(q.carried, counts[:carried]...)
-		q.mu.Unlock()
-		return fmt.Errorf("flush lookup counts: %w", err)
+	var totals []vigil.LookupCount
+	if len(counts) > 0 {
+		var err error
+		if totals, err = q.counter.AddLookups(ctx, counts); err != nil {
+			// Kept for the next flush: carried ones as they were.
+			q.mu.Lock()
+			q.carried = append(q.carried, counts[:carried]...)
+			q.mu.Unlock()
+			return fmt.Errorf("flush lookup counts: %w", err)
+		}
 	}
 	for i, t := range took {
 		t.kq.mu.Lock()
@@ -230,6 +261,27 @@ func (q *quotas) flush(ctx context.Context) error {
 			q.uncarry(totals[carried+i].KeyID, t.day, t.n)
 		}
 		t.kq.mu.Unlock()
+	}
+	// What the other replicas added, for the keys this one has seen
+	// today, whether or not it counted any since its last flush: without
+	// it a key idle here for a while would be admitted against an old
+	// total.
+	day := vigil.LookupDay(q.now())
+	today, err := q.counter.LookupCounts(ctx, day, day, 0)
+	if err != nil {
+		return fmt.Errorf("read lookup counts: %w", err)
+	}
+	for _, c := range today {
+		kq := keys[c.KeyID]
+		if kq == nil {
+			continue
+		}
+		kq.mu.Lock()
+		if kq.day == day && kq.loaded {
+			// Never back: a total read before a concurrent flush of ours.
+			kq.base = max(kq.base, c.Lookups)
+		}
+		kq.mu.Unlock()
 	}
 	return nil
 }
@@ -314,7 +366,7 @@ func (s *Server) handleLookupCounts(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	today := vigil.LookupDay(s.quotas.now())
+	today := vigil.LookupDay(time.Now())
 	from, to := q.Get("from"), q.Get("to")
 	if from == "" {
 		from = today
