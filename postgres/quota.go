@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 
 	"github.com/vigil-oss/vigil"
@@ -50,14 +49,8 @@ func (s *KeyService) SetKeyLimits(ctx context.Context, id int64, limits *vigil.K
 	var k *vigil.Key
 	err = s.db.write(ctx, func(tx *pgTx) error {
 		var err error
-		k, err = scanKey(tx.QueryRowContext(ctx, `SELECT `+keyColumns+` FROM api_keys WHERE id = ?`, id))
-		if errors.Is(err, sql.ErrNoRows) {
-			return vigil.Errorf(vigil.ENOTFOUND, "key %d not found", id)
-		} else if err != nil {
+		if k, err = unrevokedKey(ctx, tx, id); err != nil {
 			return err
-		}
-		if k.Revoked() {
-			return vigil.Errorf(vigil.ECONFLICT, "key %d is revoked", id)
 		}
 		k.Limits = limits
 		_, err = tx.ExecContext(ctx, `UPDATE api_keys SET limits = ? WHERE id = ?`, stored, id)

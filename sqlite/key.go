@@ -130,14 +130,8 @@ func (s *KeyService) RevokeKey(ctx context.Context, id int64, by string) (*vigil
 	var k *vigil.Key
 	err := s.db.write(ctx, func(tx *sql.Tx) error {
 		var err error
-		k, err = scanKey(tx.QueryRowContext(ctx, `SELECT `+keyColumns+` FROM api_keys WHERE id = ?`, id))
-		if errors.Is(err, sql.ErrNoRows) {
-			return vigil.Errorf(vigil.ENOTFOUND, "key %d not found", id)
-		} else if err != nil {
+		if k, err = unrevokedKey(ctx, tx, id); err != nil {
 			return err
-		}
-		if k.Revoked() {
-			return vigil.Errorf(vigil.ECONFLICT, "key %d is already revoked", id)
 		}
 		if k.Role == vigil.RoleAdmin {
 			var admins int
@@ -194,4 +188,18 @@ func scanKey(row scanner) (*vigil.Key, error) {
 		return nil, err
 	}
 	return &k, nil
+}
+
+// unrevokedKey reads key id in tx: ENOTFOUND, or ECONFLICT once revoked.
+func unrevokedKey(ctx context.Context, tx *sql.Tx, id int64) (*vigil.Key, error) {
+	k, err := scanKey(tx.QueryRowContext(ctx, `SELECT `+keyColumns+` FROM api_keys WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, vigil.Errorf(vigil.ENOTFOUND, "key %d not found", id)
+	} else if err != nil {
+		return nil, err
+	}
+	if k.Revoked() {
+		return nil, vigil.Errorf(vigil.ECONFLICT, "key %d is revoked", id)
+	}
+	return k, nil
 }

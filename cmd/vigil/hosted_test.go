@@ -3,16 +3,11 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"log/slog"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/vigil-oss/vigil"
-	vhttp "github.com/vigil-oss/vigil/http"
-	"github.com/vigil-oss/vigil/matcher"
-	"github.com/vigil-oss/vigil/sqlite"
 )
 
 // TestHostedLookupCommands: lookup keys with limits, a key's limits
@@ -71,57 +66,9 @@ func TestHostedLookupCommands(t *testing.T) {
 // sync, the loop's rounds show on /readyz, and a publisher that goes away
 // shows there as a failing source.
 func TestServeFeedSync(t *testing.T) {
-	dir := t.TempDir()
-	pub, sub := filepath.Join(dir, "pub"), filepath.Join(dir, "sub")
-	must := func(stdin string, args ...string) string {
-		t.Helper()
-		res := runExec(t, stdin, args...)
-		if res.code != 0 {
-			t.Fatalf("vigil %s: exit %d: %s", strings.Join(args, " "), res.code, res.stderr)
-		}
-		return res.stdout
-	}
-	must("", "init", "--data", pub)
-	must("", "init", "--data", sub)
-	must("", "bank", "create", "--data", pub, "list")
-	must("d41d8cd98f00b204e9800998ecf8427e\n", "bank", "import", "--data", pub, "--signal-type", "md5", "--source", "ncmec", "list", "-")
-	keyFile := filepath.Join(dir, "feed.key")
-	vkey := strings.TrimSpace(must("", "feed", "keygen", "--out", keyFile, "vigil-feed-list"))
-	must("", "feed", "create", "--data", pub, "--key-file", keyFile, "--bank", "list", "list")
-	must("", "feed", "cut", "--data", pub, "--key-file", keyFile, "list")
-
-	ctx := context.Background()
-	db, err := sqlite.Open(ctx, pub, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	banks, entries, keys := sqlite.NewBankService(db), sqlite.NewEntryService(db), sqlite.NewKeyService(db)
-	m := matcher.New(banks, entries, slog.New(slog.DiscardHandler))
-	if err := m.Load(ctx); err != nil {
-		t.Fatal(err)
-	}
-	srv := vhttp.NewServer()
-	srv.Addr, srv.Banks, srv.Entries, srv.Keys, srv.Matcher, srv.Feeds = "127.0.0.1:0", banks, entries, keys, m, sqlite.NewFeedService(db)
-	if err := srv.Open(); err != nil {
-		t.Fatal(err)
-	}
-	closed := false
-	closePub := func() {
-		if !closed {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			srv.Close(ctx)
-			closed = true
-		}
-	}
-	defer closePub()
-	secret, err := keys.CreateKey(ctx, &vigil.Key{Name: "peer", Role: vigil.RoleCurator, CreatedBy: "test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("VIGIL_FEED_API_KEY", secret)
-	must("", "feed", "subscribe", "--data", sub, "--key", vkey, "--bank", "mirror", srv.URL()+"/v1/feeds/list")
+	f := newFeedFixture(t)
+	pub, sub, keyFile, must := f.pub, f.sub, f.keyFile, f.must
+	must("", "feed", "subscribe", "--data", sub, "--key", f.vkey, "--bank", "mirror", f.srv.URL()+"/v1/feeds/list")
 
 	s := startServe(t, "--data", sub, "--feed-sync", "200ms", "--refresh", "100ms")
 	// A change at the publisher, cut; the subscriber's server applies it.
@@ -152,7 +99,9 @@ func TestServeFeedSync(t *testing.T) {
 
 	// The publisher goes away: the loop reports the source failing, the
 	// server stays ready and keeps matching what it has.
-	closePub()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	f.srv.Close(ctx)
 	waitFor(t, "the failing source on /readyz", func() bool {
 		_, body := s.call("GET", "/readyz", "", nil)
 		json.Unmarshal(body, &ready)
