@@ -126,6 +126,10 @@ func (s *Server) handleSetKeyLimits(w http.ResponseWriter, r *http.Request) {
 func keyRecord(k *vigil.Key) func(rec *vigil.AuditRecord) error {
 	return func(rec *vigil.AuditRecord) error {
 		rec.Target = k.Actor()
-		return rec.SetDetail(map[string]any{"id": k.ID, "role": k.Role})
+		detail := map[string]any{"id": k.ID, "role": k.Role}
+		if k.Limits != nil {
+			detail["limits"] = k.Limits
+		}
+		return rec.SetDetail(detail)
 	}
 }

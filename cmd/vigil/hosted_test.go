@@ -54,7 +54,7 @@ func TestHostedLookupCommands(t *testing.T) {
 		t.Fatalf("bank reveal: %s", out)
 	}
 	audit := run("audit", "list", "--data", data)
-	for _, want := range []string{`"action":"key.limits"`, `"action":"bank.update"`, `\"reveal\":\"full\"`} {
+	for _, want := range []string{`"action":"key.limits"`, `"action":"bank.update"`, `\"reveal\":\"full\"`, `\"limits\":{\"rate\":50,\"burst\":100,\"daily\":100000}`} {
 		if !strings.Contains(audit, want) {
 			t.Errorf("audit lacks %s:\n%s", want, audit)
 		}

@@ -196,7 +196,11 @@ func keyCLIRecord(action string, k *vigil.Key) *vigil.AuditRecord {
 	rec := cliRecord(action, "key", nil)
 	rec.Complete = func(rec *vigil.AuditRecord) error {
 		rec.Target = k.Actor()
-		return rec.SetDetail(map[string]any{"id": k.ID, "role": k.Role})
+		detail := map[string]any{"id": k.ID, "role": k.Role}
+		if k.Limits != nil {
+			detail["limits"] = k.Limits
+		}
+		return rec.SetDetail(detail)
 	}
 	return rec
 }
