@@ -1,7 +1,7 @@
 // Package banklist reads and writes hash list files, the form in which
 // banks are imported and exported by the API and the CLI.
 //
-// Two formats are read:
+// Four formats are read:
 //
 //   - text: one value per line. Blank lines are skipped, and '#' starts a
 //     comment that runs to the end of the line. All values have the signal
@@ -12,6 +12,19 @@
 //     required, and signal_type is required unless Options gives one. Lines
 //     starting with '#' are comments. A field may be quoted, but a record
 //     may not span lines.
+//
+//   - HMA: the CSV that python-threatexchange's dataset command (which
+//     HMA's exchanges are built on) writes with --csv: the header
+//     signal_type,signal_str,collab,category,tags, then one row per signal
+//     and collaboration. signal_str is the value, collab the source, tags
+//     (space-separated) the category; rows whose aggregate category is
+//     NEGATIVE_CLASS (the collaboration says the signal is not in its
+//     class) are skipped. pytx's signal type names (pdq, video_md5, vpdq,
+//     url …) are read as Vigil's.
+//
+//   - vPDQ: one video's frame hashes as the vPDQ reference writes them,
+//     one "frame,quality,hash,timestamp" line per frame; the whole input
+//     is one vpdq entry, named by Options.SourceEntryID.
 //
 // Writer writes the CSV format with all five columns, so an export can be
 // imported again.
@@ -38,13 +51,49 @@ import (
 type Format int
 
 // Formats. FormatAuto takes a first line (after comments and blank lines)
-// that starts with a column name followed by a comma for a CSV header, and
-// anything else for text.
+// that starts with a column name followed by a comma for a CSV header (HMA
+// when it names signal_str), without a signal type given a vPDQ frame line
+// for a vPDQ file, and anything else for text.
 const (
 	FormatAuto Format = iota
 	FormatText
 	FormatCSV
+	FormatHMA
+	FormatVPDQ
 )
+
+// ParseFormat reads a format's name: auto, text, csv, hma or vpdq.
+func ParseFormat(name string) (Format, error) {
+	for f, n := range formatNames {
+		if n == name {
+			return Format(f), nil
+		}
+	}
+	return 0, vigil.Errorf(vigil.EINVALID, "unknown list format %q (want auto, text, csv, hma or vpdq)", name)
+}
+
+var formatNames = []string{"auto", "text", "csv", "hma", "vpdq"}
+
+// Columns of the HMA (pytx dataset) CSV, in the order it writes them.
+const (
+	hmaSignalType = "signal_type"
+	hmaSignalStr  = "signal_str"
+	hmaCollab     = "collab"
+	hmaCategory   = "category"
+	hmaTags       = "tags"
+)
+
+var hmaColumns = []string{hmaSignalType, hmaSignalStr, hmaCollab, hmaCategory, hmaTags}
+
+// pytxTypes maps python-threatexchange's signal type names to Vigil's.
+var pytxTypes = map[string]vigil.SignalType{
+	"pdq":       vigil.SignalPDQ,
+	"vpdq":      vigil.SignalVPDQ,
+	"video_md5": vigil.SignalMD5,
+	"md5":       vigil.SignalMD5,
+	"url":       vigil.SignalURL,
+	"url_md5":   "", // an MD5 of a URL: not a file digest, refused
+}
 
 // Default limits.
 const (
@@ -76,6 +125,9 @@ type Options struct {
 
 	// Source is the source of entries whose line gives none.
 	Source string
+
+	// SourceEntryID names the entry of a vPDQ file (a file name, say).
+	SourceEntryID string
 
 	// MaxLineBytes and MaxBytes bound a line and the whole input; zero
 	// means DefaultMaxLineBytes and DefaultMaxBytes.
@@ -156,8 +208,13 @@ func (r *Reader) next() (*vigil.Entry, error) {
 				continue
 			}
 			r.format = FormatText
-			if isCSVHeader(line) {
+			switch {
+			case isHMAHeader(line):
+				r.format = FormatHMA
+			case isCSVHeader(line):
 				r.format = FormatCSV
+			case r.opt.SignalType == "" && isFrameLine(line):
+				r.format = FormatVPDQ
 			}
 			if err := r.checkOptions(); err != nil {
 				return nil, err
@@ -183,6 +240,23 @@ func (r *Reader) next() (*vigil.Entry, error) {
 				continue
 			}
 			return r.parseRecord(line)
+		case FormatHMA:
+			if isBlankOrComment(line) {
+				continue
+			}
+			if r.header == nil {
+				if err := r.parseHMAHeader(line); err != nil {
+					return nil, err
+				}
+				continue
+			}
+			e, ok, err := r.parseHMARecord(line)
+			if err != nil || ok {
+				return e, err
+			}
+		case FormatVPDQ:
+			// Reads to the end: the next call finds io.EOF.
+			return r.readVPDQ(line)
 		default:
 			return nil, vigil.Errorf(vigil.EINVALID, "unknown list format %d", r.format)
 		}
@@ -255,6 +329,22 @@ func isCSVHeader(line []byte) bool {
 		}
 	}
 	return false
+}
+
+// isHMAHeader reports whether a first line is the header of pytx's
+// dataset CSV.
+func isHMAHeader(line []byte) bool {
+	first, rest, ok := bytes.Cut(line, []byte(","))
+	second, _, _ := bytes.Cut(rest, []byte(","))
+	return ok && string(bytes.TrimSpace(first)) == hmaSignalType && string(bytes.TrimSpace(second)) == hmaSignalStr
+}
+
+// isFrameLine reports whether line is one vPDQ frame line:
+// frame,quality,hash,timestamp with a 64-digit hash, and no ";" (a text
+// list of vPDQ values holds whole videos, frames separated by ";").
+func isFrameLine(line []byte) bool {
+	f := bytes.Split(bytes.TrimSpace(line), []byte(","))
+	return len(f) == 4 && bytes.IndexByte(line, ';') < 0 && len(bytes.TrimSpace(f[2])) == 64 && len(f[0]) > 0 && f[0][0] >= '0' && f[0][0] <= '9'
 }
 
 func isBlankOrComment(line []byte) bool {
@@ -344,6 +434,80 @@ func (r *Reader) parseRecord(line []byte) (*vigil.Entry, error) {
 	}
 	if err := r.validate(e); err != nil {
 		return nil, err
+	}
+	return e, nil
+}
+
+// parseHMAHeader reads the header of pytx's dataset CSV: its five columns,
+// in its order.
+func (r *Reader) parseHMAHeader(line []byte) error {
+	fields, err := r.splitCSV(line)
+	if err != nil {
+		return err
+	}
+	if strings.Join(fields, ",") != strings.Join(hmaColumns, ",") {
+		return vigil.Errorf(vigil.EINVALID, "line %d: an HMA list's header is %s", r.line, strings.Join(hmaColumns, ","))
+	}
+	r.header = fields
+	return nil
+}
+
+// parseHMARecord reads a row of pytx's dataset CSV; ok is false for a row
+// skipped as NEGATIVE_CLASS.
+func (r *Reader) parseHMARecord(line []byte) (e *vigil.Entry, ok bool, err error) {
+	f, err := r.splitCSV(line)
+	if err != nil {
+		return nil, false, err
+	}
+	if len(f) != len(hmaColumns) {
+		return nil, false, vigil.Errorf(vigil.EINVALID, "line %d: %d fields, want %d", r.line, len(f), len(hmaColumns))
+	}
+	if f[3] == "NEGATIVE_CLASS" {
+		return nil, false, nil
+	}
+	t, known := pytxTypes[strings.ToLower(f[0])]
+	if !known || t == "" {
+		return nil, false, vigil.Errorf(vigil.EUNSUPPORTED, "line %d: signal type %q is not held by banks", r.line, f[0])
+	}
+	e = &vigil.Entry{SignalType: t, Value: f[1], Source: f[2], Category: strings.Join(strings.Fields(f[4]), " ")}
+	if e.Source == "" {
+		e.Source = r.opt.Source
+	}
+	if err := r.validate(e); err != nil {
+		return nil, false, err
+	}
+	return e, true, nil
+}
+
+// readVPDQ reads the rest of a vPDQ file, from its first frame line, into
+// one entry: at most vigil.MaxVPDQFrames frames.
+func (r *Reader) readVPDQ(first []byte) (*vigil.Entry, error) {
+	var b strings.Builder
+	frames := 0
+	for line, err := first, error(nil); ; line, err = r.readLine() {
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		if isBlankOrComment(line) {
+			continue
+		}
+		if frames++; frames > vigil.MaxVPDQFrames {
+			return nil, vigil.Errorf(vigil.ETOOLARGE, "line %d: a vpdq file of more than %d frames", r.line, vigil.MaxVPDQFrames)
+		}
+		if !isFrameLine(line) {
+			return nil, vigil.Errorf(vigil.EINVALID, "line %d: not a vpdq frame (frame,quality,hash,timestamp)", r.line)
+		}
+		if b.Len() > 0 {
+			b.WriteByte(';')
+		}
+		b.Write(bytes.TrimSpace(line))
+	}
+	e := &vigil.Entry{SignalType: vigil.SignalVPDQ, Value: b.String(), Source: r.opt.Source, SourceEntryID: r.opt.SourceEntryID}
+	if err := e.Validate(); err != nil {
+		return nil, vigil.Errorf(vigil.ErrorCode(err), "line %d: vpdq file: %s", r.line, vigil.ErrorMessage(err))
 	}
 	return e, nil
 }

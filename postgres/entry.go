@@ -244,6 +244,10 @@ func (s *EntryService) FindEntries(ctx context.Context, f vigil.EntryFilter) ([]
 	}
 	if f.SourceEntryID != nil {
 		where, args = append(where, "source_entry_id = ?"), append(args, *f.SourceEntryID)
+		if *f.SourceEntryID != "" {
+			// Lets the planner use the partial index entries_source_entry.
+			where = append(where, "source_entry_id <> ''")
+		}
 	}
 	if !f.IncludeRetracted {
 		where = append(where, "retracted_at IS NULL")

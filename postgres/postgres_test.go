@@ -60,6 +60,7 @@ func TestStore(t *testing.T) {
 			Submissions:         postgres.NewSubmissionService(db),
 			Preservation:        postgres.NewPreservationService(db),
 			Lookups:             postgres.NewLookupCounter(db),
+			Exchanges:           postgres.NewExchangeService(db),
 		}
 	})
 }

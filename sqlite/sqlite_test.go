@@ -52,6 +52,7 @@ func TestStore(t *testing.T) {
 			Submissions:         sqlite.NewSubmissionService(db),
 			Preservation:        sqlite.NewPreservationService(db),
 			Lookups:             sqlite.NewLookupCounter(db),
+			Exchanges:           sqlite.NewExchangeService(db),
 		}
 	})
 }

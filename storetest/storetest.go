@@ -49,6 +49,8 @@ type Services struct {
 	Preservation vigil.PreservationService
 	// Lookups counts hosted lookups per key and day.
 	Lookups vigil.LookupCounter
+	// Exchanges keeps the state of fetches from outside exchanges.
+	Exchanges vigil.ExchangeService
 
 	// SetNow replaces the store's clock. The tests use whole seconds, so a
 	// store may keep times at any precision down to a millisecond.
@@ -80,6 +82,7 @@ func TestAll(t *testing.T, open Opener) {
 	t.Run("SubmissionService", func(t *testing.T) { TestSubmissionService(t, open) })
 	t.Run("PreservationService", func(t *testing.T) { TestPreservationService(t, open) })
 	t.Run("HostedLookups", func(t *testing.T) { TestHostedLookups(t, open) })
+	t.Run("ExchangeService", func(t *testing.T) { TestExchangeService(t, open) })
 }
 
 // Clock is a fake clock for SetNow. It starts at a fixed time and moves

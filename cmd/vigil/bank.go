@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -20,13 +21,17 @@ type BankCommand struct{ *Main }
 const bankUsage = `Usage:
 	vigil bank create [--data DIR] [--description D] [--negative] [--threshold N] [--disabled] [--reveal LEVEL] NAME
 	vigil bank list [--data DIR]
-	vigil bank import [--data DIR] [--signal-type T] [--source S] [--format auto|text|csv] NAME FILE|-
+	vigil bank import [--data DIR] [--signal-type T] [--source S] [--format auto|text|csv|hma|vpdq] [--source-entry-id ID] NAME FILE|-
 	vigil bank export [--data DIR] NAME [FILE|-]
 	vigil bank retract [--data DIR] --reason TEXT ENTRY_ID
 	vigil bank reveal [--data DIR] NAME full|source|bank
 
-Lists are text (one hash per line, # comments, needs --signal-type) or CSV with a
-header from signal_type,value,source,source_entry_id,category. An import is atomic:
+Lists are text (one hash per line, # comments, needs --signal-type), CSV with a
+header from signal_type,value,source,source_entry_id,category, HMA's CSV (the
+signal_type,signal_str,collab,category,tags that python-threatexchange's dataset
+command writes), or a vPDQ file (one video's frame,quality,hash,timestamp lines:
+one entry, named by --source-entry-id, default the file's name). --format auto
+tells them apart by the first line. An import is atomic:
 all of the file or, on any error, none of it. Entries are never deleted: retract
 one, with a reason, and it stops matching. reveal sets what hosted lookups (keys of
 the lookup role) are shown of the bank's matches: full (entry id, source, source
@@ -80,22 +85,22 @@ func (c *BankCommand) Run(ctx context.Context, args []string) error {
 	case "import":
 		signalType := fs.String("signal-type", "", "signal type of a text list's values (pdq, md5, sha1, sha256)")
 		source := fs.String("source", "", "source of entries whose line names none (e.g. ncmec, iwf, local)")
-		format := fs.String("format", "auto", "list format: auto, text or csv")
+		format := fs.String("format", "auto", "list format: auto, text, csv, hma or vpdq")
+		entryID := fs.String("source-entry-id", "", "source entry id of a vPDQ file's entry (default: the file's name)")
 		opt := banklist.Options{}
 		check = func() error {
-			switch *format {
-			case "auto":
-			case "text":
-				opt.Format = banklist.FormatText
-			case "csv":
-				opt.Format = banklist.FormatCSV
-			default:
-				return fs.usageErrorf("--format must be auto, text or csv, not %q", *format)
+			f, err := banklist.ParseFormat(*format)
+			if err != nil {
+				return fs.usageErrorf("--format must be auto, text, csv, hma or vpdq, not %q", *format)
 			}
+			opt.Format = f
 			return fs.nargs(2, 2, "a bank NAME and a FILE (- for standard input)")
 		}
 		run = func(ctx context.Context, db *store) error {
-			opt.SignalType, opt.Source = vigil.SignalType(*signalType), *source
+			opt.SignalType, opt.Source, opt.SourceEntryID = vigil.SignalType(*signalType), *source, *entryID
+			if opt.SourceEntryID == "" && fs.Arg(1) != "-" {
+				opt.SourceEntryID = filepath.Base(fs.Arg(1))
+			}
 			b, err := db.Banks.FindBankByName(ctx, fs.Arg(0))
 			if err != nil {
 				return err

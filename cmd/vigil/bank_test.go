@@ -144,3 +144,37 @@ func TestBankRetract(t *testing.T) {
 		t.Fatalf("verify: %s", out)
 	}
 }
+
+// TestBankImportFormats imports HMA's CSV and a vPDQ file, each told apart
+// by its first line.
+func TestBankImportFormats(t *testing.T) {
+	data := newDataDir(t)
+	if _, _, err := runMain(t, "", "bank", "create", "--data", data, "shared"); err != nil {
+		t.Fatal(err)
+	}
+	const pdq = "da4b8b371a4aeb359ae1ef409a41049a5fb7f0aca503f49ea1bc70abb1bc700b"
+	hma := "signal_type,signal_str,collab,category,tags\npdq," + pdq + ",TX Collab,POSITIVE_CLASS,tag1\n"
+	if out, _, err := runMain(t, hma, "bank", "import", "--data", data, "shared", "-"); err != nil || !strings.Contains(out, `"added":1`) {
+		t.Fatalf("hma import: %q %v", out, err)
+	}
+	file := filepath.Join(t.TempDir(), "clip-3.vpdq")
+	frames := "0,100," + pdq + ",0.000\n1,99," + pdq + ",1.000\n"
+	if err := os.WriteFile(file, []byte(frames), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, _, err := runMain(t, "", "bank", "import", "--data", data, "--source", "iwf", "shared", file); err != nil || !strings.Contains(out, `"added":1`) {
+		t.Fatalf("vpdq import: %q %v", out, err)
+	}
+	out, _, err := runMain(t, "", "bank", "export", "--data", data, "shared")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"pdq," + pdq + ",TX Collab,,tag1", "vpdq,\"0,100," + pdq + ",0.000;1,99," + pdq + ",1.000\",iwf,clip-3.vpdq,"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("export lacks %q:\n%s", want, out)
+		}
+	}
+	if _, _, err := runMain(t, frames, "bank", "import", "--data", data, "--format", "xml", "shared", "-"); err == nil {
+		t.Error("--format xml accepted")
+	}
+}

@@ -17,7 +17,10 @@ import (
 
 	"github.com/vigil-oss/vigil"
 	"github.com/vigil-oss/vigil/feed"
+	"github.com/vigil-oss/vigil/feed/ncmec"
 	"github.com/vigil-oss/vigil/feed/stopncii"
+	"github.com/vigil-oss/vigil/feed/threatexchange"
+	"github.com/vigil-oss/vigil/internal/secret"
 )
 
 // FeedCommand publishes banks as signed feeds and subscribes to other
@@ -32,7 +35,9 @@ const feedUsage = `Usage:
 	vigil feed subscribe [--data DIR] --key PUBKEY --bank NAME [--api-key-file FILE] URL
 	vigil feed sync [--data DIR] [--api-key-file FILE] [--interval D] ID
 	vigil feed list [--data DIR]
-	vigil feed stopncii [--data DIR] --bank NAME [--since UNIXTIME] [--base-url URL]
+	vigil feed stopncii [--data DIR] --bank NAME [--since UNIXTIME] [--base-url URL] [--interval D]
+	vigil feed ncmec [--data DIR] --bank NAME [--environment URL] [--member ID,…] [--window D] [--feedback [--reason TYPE=GUID,…]] [--interval D]
+	vigil feed threatexchange [--data DIR] --bank NAME --privacy-group ID [--base-url URL] [--restart] [--interval D]
 
 A feed publishes banks as signed, numbered batches of changes (additions,
 retractions, bank metadata), each chained to the one before, under a signed
@@ -50,16 +55,28 @@ good). Each sync then sends the publisher the review counts (confirmed, false
 positive) of the feed's entries, which its curators read at
 GET /v1/feeds/NAME/feedback.
 
-stopncii pulls StopNCII.org's hashes changed since --since into a bank (created
-if missing; withdrawn hashes are retracted) and prints the checkpoint to pass as
---since next time. Keys come from VIGIL_STOPNCII_SUBSCRIPTION_KEY and
-VIGIL_STOPNCII_FETCH_KEY. A batch or head that fails any check (signature, chain, a fork of the
+stopncii, ncmec and threatexchange fetch an outside exchange into a bank (created
+if missing) with the exchange as source and its id as source entry id; what the
+exchange deletes or withdraws is retracted. Each keeps its cursor in the store,
+so a run resumes where the last one stopped, after a crash too (stopncii with
+--since pulls from that Unix time instead, and prints the checkpoint). After
+fetching, stopncii, threatexchange and (with --feedback) ncmec send the exchange
+the verdicts reviewers gave on its entries' matches (StopNCII feedback
+Blocked/NotBlocked, ThreatExchange reactions SAW_THIS_TOO/DISAGREE_WITH_TAGS,
+NCMEC upvotes and downvotes; a downvote needs --reason md5=GUID… unless NCMEC
+offers one reason only), each once, again when the counts change; a send that fails is retried by the next run. Credentials
+come from the environment, or from the file named by the same variable with
+_FILE appended: VIGIL_STOPNCII_SUBSCRIPTION_KEY, VIGIL_STOPNCII_FETCH_KEY,
+VIGIL_STOPNCII_FEEDBACK_KEY (no feedback without it); VIGIL_NCMEC_HASH_USER,
+VIGIL_NCMEC_HASH_PASSWORD; VIGIL_THREATEXCHANGE_TOKEN (APPID|SECRET).
+
+A batch or head that fails any check (signature, chain, a fork of the
 history) is refused with nothing of it applied. The publisher's API key is read
 from --api-key-file or VIGIL_FEED_API_KEY and never printed.`
 
 // Run dispatches to the feed subcommands.
 func (c *FeedCommand) Run(ctx context.Context, args []string) error {
-	sub, args, err := c.group(args, feedUsage, "keygen", "create", "cut", "rotate", "subscribe", "sync", "list", "stopncii")
+	sub, args, err := c.group(args, feedUsage, "keygen", "create", "cut", "rotate", "subscribe", "sync", "list", "stopncii", "ncmec", "threatexchange")
 	if err != nil {
 		return err
 	}
@@ -267,9 +284,11 @@ func (c *FeedCommand) Run(ctx context.Context, args []string) error {
 		}
 	case "stopncii":
 		bank := fs.String("bank", "", "local bank to pull into (created if missing)")
-		since := fs.Int64("since", 0, "Unix time to pull changes from: the checkpoint the last pull printed")
-		fs.limit("since", atLeast(0))
+		since := fs.Int64("since", -1, "Unix time to pull changes from, instead of the checkpoint kept in the store (-1)")
+		fs.limit("since", atLeast(-1))
 		base := fs.String("base-url", stopncii.DefaultBaseURL, "the StopNCII API")
+		interval := fs.Duration("interval", 0, "keep syncing, this often (0: once)")
+		fs.limit("interval", atLeast(0))
 		check = func() error {
 			if *bank == "" {
 				return fs.usageErrorf("feed stopncii needs --bank")
@@ -277,25 +296,135 @@ func (c *FeedCommand) Run(ctx context.Context, args []string) error {
 			return fs.nargs(0, 0, "no arguments")
 		}
 		run = func(ctx context.Context, st *store) error {
-			cl := &stopncii.Client{BaseURL: strings.TrimRight(*base, "/"),
-				SubscriptionKey: os.Getenv("VIGIL_STOPNCII_SUBSCRIPTION_KEY"), FetchKey: os.Getenv("VIGIL_STOPNCII_FETCH_KEY")}
-			banks := st.Banks
-			b, err := banks.FindBankByName(ctx, *bank)
-			if vigil.ErrorCode(err) == vigil.ENOTFOUND {
-				b = &vigil.Bank{Name: *bank, Enabled: true, Description: "StopNCII.org hashes"}
-				err = banks.CreateBank(vigil.WithAudit(ctx, cliRecord(vigil.AuditBankCreate, "bank:"+*bank, b)), b)
-			}
+			keys, err := readSecrets("VIGIL_STOPNCII_SUBSCRIPTION_KEY", "VIGIL_STOPNCII_FETCH_KEY", "VIGIL_STOPNCII_FEEDBACK_KEY")
 			if err != nil {
 				return err
 			}
-			if err := c.auditCLI(ctx, st, vigil.AuditEntriesImport, "bank:"+b.Name, map[string]any{"source": "stopncii", "since": *since}); err != nil {
+			cl := &stopncii.Client{BaseURL: strings.TrimRight(*base, "/"), SubscriptionKey: keys[0], FetchKey: keys[1], FeedbackKey: keys[2]}
+			b, err := c.exchangeBank(ctx, st, *bank, "StopNCII.org hashes", vigil.SourceStopNCII)
+			if err != nil {
 				return err
 			}
-			res, err := stopncii.Pull(ctx, cl, st.Entries, b.ID, *since, "stopncii")
-			if err != nil {
-				return fmt.Errorf("pull from stopncii: %s (run again from --since %d; what landed is kept, a rerun skips it)", errorText(err), *since)
+			if *since >= 0 {
+				res, err := stopncii.Pull(ctx, cl, st.Entries, b.ID, *since, "stopncii")
+				if err != nil {
+					return fmt.Errorf("pull from stopncii: %s (run again from --since %d; what landed is kept, a rerun skips it)", errorText(err), *since)
+				}
+				return json.NewEncoder(c.Stdout).Encode(res)
 			}
-			return json.NewEncoder(c.Stdout).Encode(res)
+			return c.everyExchange(ctx, *interval, "stopncii", func(ctx context.Context) (any, error) {
+				res, err := stopncii.Sync(ctx, cl, st.Entries, st.Exchanges, b.ID, "stopncii")
+				if err != nil {
+					return nil, err
+				}
+				out := map[string]any{"pull": res}
+				if cl.FeedbackKey != "" {
+					n, err := stopncii.SendOpinions(ctx, cl, st.Exchanges, b.ID)
+					if err != nil {
+						return nil, fmt.Errorf("send feedback (sent %d): %w", n, err)
+					}
+					out["opinions_sent"] = n
+				}
+				return out, nil
+			})
+		}
+	case "ncmec":
+		bank := fs.String("bank", "", "local bank to fetch into (created if missing)")
+		env := fs.String("environment", ncmec.Industry, "the NCMEC hash sharing environment's base URL")
+		members := fs.String("member", "", "comma-separated member (ESP) ids to keep entries of (default: all)")
+		window := fs.Duration("window", 0, "longest time range one paging session covers (0: all the time since the cursor)")
+		fs.limit("window", atLeast(0))
+		interval := fs.Duration("interval", 0, "keep syncing, this often (0: once)")
+		fs.limit("interval", atLeast(0))
+		feedback := fs.Bool("feedback", false, "send reviewers' verdicts to NCMEC as upvotes and downvotes (other members see them)")
+		reasonFlag := fs.String("reason", "", "downvote reason GUIDs by signal type: md5=GUID,sha1=GUID,pdq=GUID")
+		var ids []int64
+		reasons := map[vigil.SignalType]string{}
+		check = func() error {
+			if *bank == "" {
+				return fs.usageErrorf("feed ncmec needs --bank")
+			}
+			for _, kv := range splitHosts(*reasonFlag) {
+				k, v, ok := strings.Cut(kv, "=")
+				if !ok || v == "" || (k != "md5" && k != "sha1" && k != "pdq") {
+					return fs.usageErrorf("--reason %q is not md5|sha1|pdq=GUID", kv)
+				}
+				reasons[vigil.SignalType(k)] = v
+			}
+			for _, m := range splitHosts(*members) {
+				id, err := strconv.ParseInt(m, 10, 64)
+				if err != nil || id < 0 {
+					return fs.usageErrorf("--member %q is not a member id", m)
+				}
+				ids = append(ids, id)
+			}
+			return fs.nargs(0, 0, "no arguments")
+		}
+		run = func(ctx context.Context, st *store) error {
+			creds, err := readSecrets("VIGIL_NCMEC_HASH_USER", "VIGIL_NCMEC_HASH_PASSWORD")
+			if err != nil {
+				return err
+			}
+			cl := &ncmec.Client{BaseURL: *env, Username: creds[0], Password: creds[1]}
+			b, err := c.exchangeBank(ctx, st, *bank, "NCMEC hash sharing entries", vigil.SourceNCMEC)
+			if err != nil {
+				return err
+			}
+			opt := ncmec.Options{Members: ids, Window: *window, By: "ncmec"}
+			return c.everyExchange(ctx, *interval, "ncmec", func(ctx context.Context) (any, error) {
+				res, err := ncmec.Sync(ctx, cl, st.Entries, st.Exchanges, b.ID, opt)
+				if err != nil {
+					return nil, fmt.Errorf("%w (applied %d pages; the next run resumes after them)", err, res.Pages)
+				}
+				if !*feedback {
+					return res, nil
+				}
+				n, err := ncmec.SendOpinions(ctx, cl, st.Exchanges, b.ID, reasons)
+				if err != nil {
+					return nil, fmt.Errorf("send feedback (sent %d): %w", n, err)
+				}
+				return map[string]any{"fetch": res, "opinions_sent": n}, nil
+			})
+		}
+	case "threatexchange":
+		bank := fs.String("bank", "", "local bank to fetch into (created if missing)")
+		group := fs.String("privacy-group", "", "the ThreatExchange privacy group id")
+		base := fs.String("base-url", threatexchange.DefaultBaseURL, "the Graph API")
+		restart := fs.Bool("restart", false, "fetch the group from the start, ignoring the kept cursor (needed after 85 days without a sync)")
+		interval := fs.Duration("interval", 0, "keep syncing, this often (0: once)")
+		fs.limit("interval", atLeast(0))
+		check = func() error {
+			if *bank == "" || *group == "" {
+				return fs.usageErrorf("feed threatexchange needs --bank and --privacy-group")
+			}
+			if _, err := strconv.ParseUint(*group, 10, 64); err != nil {
+				return fs.usageErrorf("--privacy-group %q is not a number", *group)
+			}
+			return fs.nargs(0, 0, "no arguments")
+		}
+		run = func(ctx context.Context, st *store) error {
+			tok, err := readSecrets("VIGIL_THREATEXCHANGE_TOKEN")
+			if err != nil {
+				return err
+			}
+			cl := &threatexchange.Client{BaseURL: *base, Token: tok[0]}
+			b, err := c.exchangeBank(ctx, st, *bank, "ThreatExchange privacy group "+*group, vigil.SourceThreatExchange)
+			if err != nil {
+				return err
+			}
+			opt := threatexchange.Options{Restart: *restart, By: "threatexchange"}
+			return c.everyExchange(ctx, *interval, "threatexchange", func(ctx context.Context) (any, error) {
+				res, err := threatexchange.Sync(ctx, cl, st.Entries, st.Exchanges, b.ID, *group, opt)
+				if err != nil {
+					return nil, err
+				}
+				opt.Restart = false // once
+				n, err := threatexchange.SendOpinions(ctx, cl, st.Exchanges, b.ID)
+				if err != nil {
+					return nil, fmt.Errorf("send opinions (sent %d): %w", n, err)
+				}
+				return map[string]any{"fetch": res, "opinions_sent": n}, nil
+			})
 		}
 	case "list":
 		check = func() error { return fs.nargs(0, 0, "no arguments") }
@@ -350,6 +479,55 @@ func (c *FeedCommand) syncOnce(ctx context.Context, feeds feedStore, id int64, a
 		return err
 	}
 	return json.NewEncoder(c.Stdout).Encode(map[string]any{"subscription": id, "batches": n, "applied": sub.Applied, "tree_size": sub.TreeSize, "opinions_sent": opinions})
+}
+
+// exchangeBank returns the bank an exchange is fetched into, created if
+// missing, with the fetch on the audit record.
+func (c *FeedCommand) exchangeBank(ctx context.Context, st *store, name, desc, source string) (*vigil.Bank, error) {
+	b, err := st.Banks.FindBankByName(ctx, name)
+	if vigil.ErrorCode(err) == vigil.ENOTFOUND {
+		b = &vigil.Bank{Name: name, Enabled: true, Description: desc}
+		err = st.Banks.CreateBank(vigil.WithAudit(ctx, cliRecord(vigil.AuditBankCreate, "bank:"+name, b)), b)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := c.auditCLI(ctx, st, vigil.AuditEntriesImport, "bank:"+b.Name, map[string]any{"source": source}); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// everyExchange runs one sync of an exchange, or keeps running them with
+// a positive interval, printing each result. While polling, a failed sync
+// is reported and the next one resumes from the saved cursor.
+func (c *FeedCommand) everyExchange(ctx context.Context, interval time.Duration, name string, sync func(context.Context) (any, error)) error {
+	return every(ctx, interval, func(ctx context.Context) error {
+		res, err := sync(ctx)
+		if err != nil {
+			err = fmt.Errorf("sync from %s: %s", name, errorText(err))
+			if interval > 0 {
+				fmt.Fprintf(c.Stderr, "vigil: %s\n", err)
+				return nil
+			}
+			return err
+		}
+		return json.NewEncoder(c.Stdout).Encode(res)
+	})
+}
+
+// readSecrets reads credentials from the environment (each variable, or
+// the file its _FILE variable names).
+func readSecrets(envs ...string) ([]string, error) {
+	out := make([]string, len(envs))
+	for i, env := range envs {
+		b, err := secret.FromEnv(os.Getenv, env, 4096)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = string(b)
+	}
+	return out, nil
 }
 
 // every runs fn once, or, with a positive interval, until ctx ends.

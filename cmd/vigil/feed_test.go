@@ -159,3 +159,71 @@ func newFeedFixture(t *testing.T) *feedFixture {
 	t.Setenv("VIGIL_FEED_API_KEY", f.secret)
 	return f
 }
+
+// TestFeedExchanges fetches from local servers answering as NCMEC's hash
+// sharing API and ThreatExchange's threat_updates do, twice: the second
+// run resumes from the kept cursor.
+func TestFeedExchanges(t *testing.T) {
+	var ncmecFrom []string
+	nc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if u, p, _ := r.BasicAuth(); u != "esp" || p != "hunter2-secret" {
+			http.Error(w, "<error>Authentication failed</error>", http.StatusUnauthorized)
+			return
+		}
+		ncmecFrom = append(ncmecFrom, r.URL.Query().Get("from"))
+		fmt.Fprint(w, `<?xml version="1.0"?><queryResult xmlns="https://hashsharing.ncmec.org/hashsharing/v2"><images count="1" maxTimestamp="2017-10-24T15:10:00Z">`+
+			`<image><member id="42">M</member><id>image1</id><classification>A1</classification><fingerprints><md5>d41d8cd98f00b204e9800998ecf8427e</md5></fingerprints></image></images></queryResult>`)
+	}))
+	defer nc.Close()
+	te := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("access_token") != "123456789|te-secret-token-abcdefgh" {
+			w.WriteHeader(http.StatusBadRequest)
+			fmt.Fprint(w, `{"error":{"message":"Invalid OAuth access token.","type":"OAuthException","code":190}}`)
+			return
+		}
+		fmt.Fprint(w, `{"data":[{"id":"77","indicator":"0cc175b9c0f1b6a831c399e269772661","type":"HASH_MD5","last_updated":"1600000000","should_delete":false,
+			"descriptors":{"data":[{"id":"771","owner":{"id":"5"},"tags":["t1"],"status":"MALICIOUS"}]}}]}`)
+	}))
+	defer te.Close()
+	data := filepath.Join(t.TempDir(), "data")
+	if res := runExec(t, "", "init", "--data", data); res.code != 0 {
+		t.Fatal(res.stderr)
+	}
+	t.Setenv("VIGIL_NCMEC_HASH_USER", "esp")
+	pw := filepath.Join(t.TempDir(), "pw")
+	if err := os.WriteFile(pw, []byte("hunter2-secret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("VIGIL_NCMEC_HASH_PASSWORD_FILE", pw)
+	for i := range 2 {
+		res := runExec(t, "", "feed", "ncmec", "--data", data, "--bank", "ncmec", "--environment", nc.URL)
+		if res.code != 0 || !strings.Contains(res.stdout, fmt.Sprintf(`"added":%d`, 1-i)) {
+			t.Fatalf("ncmec run %d: exit %d: %s %s", i, res.code, res.stdout, res.stderr)
+		}
+	}
+	// The second run starts where the first ended (and asks for nothing
+	// if that is still the present).
+	if len(ncmecFrom) < 1 || ncmecFrom[0] != "1970-01-01T00:00:00Z" || (len(ncmecFrom) == 2 && ncmecFrom[1] == ncmecFrom[0]) || len(ncmecFrom) > 2 {
+		t.Errorf("ncmec ranges from %q: the second run did not resume", ncmecFrom)
+	}
+	if err := os.WriteFile(pw, []byte("wrong-password-xyz"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if res := runExec(t, "", "feed", "ncmec", "--data", data, "--bank", "ncmec-b", "--environment", nc.URL); res.code != 1 || !strings.Contains(res.stderr, "401") || strings.Contains(res.stderr, "wrong-password") {
+		t.Fatalf("wrong password: exit %d: %s", res.code, res.stderr)
+	}
+
+	t.Setenv("VIGIL_THREATEXCHANGE_TOKEN", "123456789|te-secret-token-abcdefgh")
+	res := runExec(t, "", "feed", "threatexchange", "--data", data, "--bank", "te", "--privacy-group", "303636684709969", "--base-url", te.URL)
+	if res.code != 0 || !strings.Contains(res.stdout, `"added":1`) || !strings.Contains(res.stdout, `"update_time":1600000000`) {
+		t.Fatalf("threatexchange: exit %d: %s %s", res.code, res.stdout, res.stderr)
+	}
+	got := runExec(t, "", "bank", "export", "--data", data, "te").stdout
+	if !strings.Contains(got, "md5,0cc175b9c0f1b6a831c399e269772661,threatexchange,77,t1") {
+		t.Errorf("export lacks the provenance:\n%s", got)
+	}
+	t.Setenv("VIGIL_THREATEXCHANGE_TOKEN", "123456789|wrong-token-zzzzzzzzzz")
+	if res := runExec(t, "", "feed", "threatexchange", "--data", data, "--bank", "te", "--privacy-group", "303636684709969", "--base-url", te.URL); res.code != 1 || !strings.Contains(res.stderr, "OAuthException") || strings.Contains(res.stderr, "wrong-token") {
+		t.Fatalf("wrong token: exit %d: %s", res.code, res.stderr)
+	}
+}

@@ -111,6 +111,9 @@ func (m *Main) run(ctx context.Context, args []string) error {
 		if len(args) > 0 && slices.Contains(phmTableSubcommands, args[0]) {
 			return (&PHMTableCommand{m}).Run(ctx, args)
 		}
+		if len(args) > 0 && args[0] == "eval" {
+			return (&PHMEvalCommand{m}).Run(ctx, args[1:])
+		}
 		return (&PHMCommand{Main: m, tables: phmTableDirs{}}).Run(ctx, args)
 	case "report":
 		return (&ReportCommand{m}).Run(ctx, args)

@@ -42,6 +42,7 @@ const phmUsage = `Usage:
 	vigil phm account --out FILE [--threshold N] [--capacity N] [--synthetic-rate P]
 	vigil phm voucher --table DIR --account FILE --review-pub FILE --out DIR [--ref REF] IMAGE...
 	vigil phm open --table DIR --review-key FILE [--account-id ID] VOUCHER...
+	vigil phm eval [--images DIR] [flags]   (the measurements on benign pictures: vigil help phm eval)
 
 keygen writes the review service's HPKE key pair (review.key, secret; review.pub).
 account writes a device's fresh account state (secret): the threshold t (a match opens an

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -371,8 +370,8 @@ func (c *PHMTableCommand) buildTable(ctx context.Context, fs *flagSet, args []st
 	}
 	files := map[string][]byte{
 		fileTable: tb.Bytes(), fileManifest: signed, fileCheckpoint: cp,
-		fileInclusion:   append([]byte("index "+strconv.FormatInt(idx, 10)+"\n"), feed.FormatProof(inc)...),
-		fileConsistency: append([]byte("old "+strconv.FormatInt(last.N, 10)+"\n"), feed.FormatProof(cons)...),
+		fileInclusion:   translog.FormatProofFile("index", idx, inc),
+		fileConsistency: translog.FormatProofFile("old", last.N, cons),
 	}
 	res := map[string]any{"version": version, "parent": parentVersion, "n": tbl.Len(), "slots": tbl.Slots(),
 		"root": hex.EncodeToString(man.Root[:]), "table_bytes": tb.Len(), "log_size": lg.Size(), "stats": sel.Stats, "sources": sel.Sources}
@@ -583,15 +582,6 @@ func cmpOr(a, b string) string {
 	return b
 }
 
-// phmState is verify-table's --state file.
-type phmState struct {
-	Origin  string `json:"origin"`
-	Size    int64  `json:"size"`
-	Hash    string `json:"hash"`
-	Version uint64 `json:"version"`
-	Root    string `json:"root,omitempty"`
-}
-
 func (c *PHMTableCommand) verifyTable(fs *flagSet, args []string) error {
 	logKey := fs.String("log-key", "", "the log's note verifier key")
 	opKey := fs.String("operator-key", "", "the operator's note verifier key (signs manifests)")
@@ -702,44 +692,24 @@ func (c *PHMTableCommand) verifyTable(fs *flagSet, args []string) error {
 
 // readPHMState reads a --state file; a missing one is the empty state.
 func readPHMState(path, origin string) (translog.State, error) {
-	b, err := readSmall(path, 4096)
+	b, err := readSmall(path, translog.MaxStateBytes)
 	if errors.Is(err, os.ErrNotExist) {
 		return translog.State{}, nil
 	}
 	if err != nil {
 		return translog.State{}, err
 	}
-	var ps phmState
-	if err := json.Unmarshal(b, &ps); err != nil {
-		return translog.State{}, fmt.Errorf("state %s: %v", path, err)
-	}
-	h, err := tlog.ParseHash(ps.Hash)
-	if err != nil || ps.Origin != origin || ps.Size < 0 {
-		return translog.State{}, fmt.Errorf("state %s: not a checkpoint of log %q", path, origin)
-	}
-	st := translog.State{Checkpoint: translog.Checkpoint{Origin: ps.Origin, Tree: tlog.Tree{N: ps.Size, Hash: h}}, Version: ps.Version}
-	if ps.Root != "" {
-		r, err := hex.DecodeString(ps.Root)
-		if err != nil || len(r) != 32 {
-			return translog.State{}, fmt.Errorf("state %s: bad root", path)
-		}
-		st.Root = [32]byte(r)
+	st, err := translog.ParseState(b, origin)
+	if err != nil {
+		return translog.State{}, fmt.Errorf("%s: %s", path, vigil.ErrorMessage(err))
 	}
 	return st, nil
 }
 
 // writePHMState replaces a --state file.
 func writePHMState(path string, st translog.State) error {
-	ps := phmState{Origin: st.Checkpoint.Origin, Size: st.Checkpoint.N, Hash: st.Checkpoint.Hash.String(), Version: st.Version}
-	if st.Root != ([32]byte{}) {
-		ps.Root = hex.EncodeToString(st.Root[:])
-	}
-	js, err := json.Marshal(ps)
-	if err != nil {
-		return err
-	}
 	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, append(js, '\n'), 0o644); err != nil {
+	if err := os.WriteFile(tmp, translog.EncodeState(st), 0o644); err != nil {
 		return err
 	}
 	return os.Rename(tmp, path)
@@ -770,19 +740,13 @@ func readBundle(dir string) (*bundle, error) {
 	return &b, nil
 }
 
-// readProofFile reads "WORD N" then a feed-style proof (one hash a line).
+// readProofFile reads an inclusion or consistency file.
 func readProofFile(path, word string) (int64, []tlog.Hash, error) {
-	raw, err := readSmall(path, 64+translog.MaxProofHashes*64)
+	raw, err := readSmall(path, translog.MaxProofFileBytes)
 	if err != nil {
 		return 0, nil, err
 	}
-	first, rest, _ := bytes.Cut(raw, []byte("\n"))
-	v, ok := strings.CutPrefix(string(first), word+" ")
-	n, err := strconv.ParseInt(v, 10, 64)
-	if !ok || err != nil || n < 0 {
-		return 0, nil, fmt.Errorf("%s: malformed", path)
-	}
-	p, err := feed.ParseProof(rest)
+	n, p, err := translog.ParseProofFile(raw, word)
 	if err != nil {
 		return 0, nil, fmt.Errorf("%s: %s", path, vigil.ErrorMessage(err))
 	}

@@ -73,6 +73,9 @@ type store struct {
 	Preservation vigil.PreservationService
 	// Lookups counts hosted lookups per key and day.
 	Lookups vigil.LookupCounter
+	// Exchanges keeps the cursors of fetches from outside exchanges and
+	// the opinions sent back to them.
+	Exchanges vigil.ExchangeService
 
 	// setReview sets the automatic quarantine policy, of cases and of
 	// subscribers' feedback on feeds alike, and what is told of each
@@ -117,7 +120,7 @@ func sqliteStore(db *sqlite.DB) *store {
 		Conversations: sqlite.NewConversationService(db), Audit: sqlite.NewAuditService(db),
 		Signals: sqlite.NewSignalStore(db), Rules: sqlite.NewRuleService(db), Cases: cases,
 		Feeds: feeds, Incidents: sqlite.NewIncidentService(db), Submissions: sqlite.NewSubmissionService(db),
-		Preservation: sqlite.NewPreservationService(db), Lookups: sqlite.NewLookupCounter(db),
+		Preservation: sqlite.NewPreservationService(db), Lookups: sqlite.NewLookupCounter(db), Exchanges: sqlite.NewExchangeService(db),
 		setReview: func(p vigil.QuarantinePolicy, on func(context.Context, autoQuarantine)) {
 			cases.Policy, feeds.Policy = p, p
 			cases.OnQuarantine = func(ctx context.Context, q sqlite.AutoQuarantine) {
@@ -136,7 +139,7 @@ func postgresStore(db *postgres.DB, url string) *store {
 		Conversations: postgres.NewConversationService(db), Audit: postgres.NewAuditService(db),
 		Signals: postgres.NewSignalStore(db), Rules: postgres.NewRuleService(db), Cases: cases,
 		Feeds: feeds, Incidents: postgres.NewIncidentService(db), Submissions: postgres.NewSubmissionService(db),
-		Preservation: postgres.NewPreservationService(db), Lookups: postgres.NewLookupCounter(db),
+		Preservation: postgres.NewPreservationService(db), Lookups: postgres.NewLookupCounter(db), Exchanges: postgres.NewExchangeService(db),
 		setReview: func(p vigil.QuarantinePolicy, on func(context.Context, autoQuarantine)) {
 			cases.Policy, feeds.Policy = p, p
 			cases.OnQuarantine = func(ctx context.Context, q postgres.AutoQuarantine) {

@@ -128,7 +128,7 @@ func TestEveryNumericFlagIsRanged(t *testing.T) {
 				lines = append(lines, []string{"hold", sub})
 			}
 		case "feed":
-			for _, sub := range []string{"keygen", "create", "cut", "rotate", "subscribe", "sync", "list", "stopncii"} {
+			for _, sub := range []string{"keygen", "create", "cut", "rotate", "subscribe", "sync", "list", "stopncii", "ncmec", "threatexchange"} {
 				lines = append(lines, []string{"feed", sub})
 			}
 		case "eval":
@@ -140,7 +140,7 @@ func TestEveryNumericFlagIsRanged(t *testing.T) {
 		case "rules":
 			lines = append(lines, []string{"rules", "check"})
 		case "phm":
-			for _, sub := range append([]string{"keygen", "account", "voucher", "open"}, phmTableSubcommands...) {
+			for _, sub := range append([]string{"keygen", "account", "voucher", "open", "eval"}, phmTableSubcommands...) {
 				lines = append(lines, []string{"phm", sub})
 			}
 		case "report":

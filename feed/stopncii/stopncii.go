@@ -15,15 +15,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/vigil-oss/vigil"
+	"github.com/vigil-oss/vigil/feed/exchange"
 )
 
 // DefaultBaseURL is StopNCII's API.
@@ -34,7 +34,6 @@ const (
 	MaxPageBytes   = 8 << 20
 	MaxPageRecords = 5000
 	DefaultPage    = 800
-	maxAttempts    = 4
 )
 
 // Record statuses; Withdrawn and Deleted hashes must be dropped.
@@ -98,7 +97,7 @@ func (r *Record) Entry() (e *vigil.Entry, withdrawn, ok bool, err error) {
 	default:
 		return nil, false, false, nil
 	}
-	e = &vigil.Entry{SignalType: t, Value: r.HashValue, Source: "stopncii", SourceEntryID: r.SignalType + ":" + r.HashValue, Category: "ncii"}
+	e = &vigil.Entry{SignalType: t, Value: r.HashValue, Source: vigil.SourceStopNCII, SourceEntryID: r.SignalType + ":" + r.HashValue, Category: "ncii"}
 	if err := e.Validate(); err != nil {
 		return nil, false, false, err
 	}
@@ -156,9 +155,9 @@ func (c *Client) SendFeedback(ctx context.Context, fb []Feedback) error {
 	return err
 }
 
-// do sends one request, retrying a GET on 429 and 5xx answers and on
-// network errors, with a growing pause, at most maxAttempts times. A POST
-// is not retried: it might have been applied.
+// do sends one request through exchange.HTTP: a GET is retried on 429
+// and 5xx answers and on network errors; a POST is not, since it might
+// have been applied.
 func (c *Client) do(ctx context.Context, method, endpoint, fnKey string, q url.Values, body []byte) ([]byte, error) {
 	if fnKey == "" || c.SubscriptionKey == "" {
 		return nil, vigil.Errorf(vigil.EINVALID, "stopncii %s needs its function key and the subscription key", endpoint)
@@ -171,73 +170,19 @@ func (c *Client) do(ctx context.Context, method, endpoint, fnKey string, q url.V
 	if q != nil {
 		u += "?" + q.Encode()
 	}
-	hc := c.HTTP
-	if hc == nil {
-		hc = http.DefaultClient
-	}
-	var last error
-	for attempt := 1; attempt <= maxAttempts; attempt++ {
-		if attempt > 1 {
-			if err := c.sleep(ctx, time.Duration(attempt-1)*500*time.Millisecond); err != nil {
-				return nil, err
-			}
-		}
+	h := exchange.HTTP{Name: "stopncii", Client: c.HTTP, Sleep: c.Sleep, Secrets: []string{c.SubscriptionKey, fnKey}}
+	return h.Do(ctx, endpoint, MaxPageBytes, func(ctx context.Context) (*http.Request, error) {
 		req, err := http.NewRequestWithContext(ctx, method, u, bytes.NewReader(body))
 		if err != nil {
-			return nil, vigil.Errorf(vigil.EINVALID, "stopncii URL: %v", err)
+			return nil, err
 		}
 		req.Header.Set("x-functions-key", fnKey)
 		req.Header.Set("Ocp-Apim-Subscription-Key", c.SubscriptionKey)
 		if body != nil {
 			req.Header.Set("Content-Type", "application/json")
 		}
-		resp, err := hc.Do(req)
-		if err != nil {
-			var ue *url.Error
-			if errors.As(err, &ue) {
-				err = ue.Err // without the URL, which holds the cursor
-			}
-			last = fmt.Errorf("stopncii %s: %w", endpoint, err)
-			if method != http.MethodGet || ctx.Err() != nil {
-				return nil, last
-			}
-			continue
-		}
-		b, err := io.ReadAll(io.LimitReader(resp.Body, MaxPageBytes+1))
-		resp.Body.Close()
-		switch {
-		case err != nil:
-			last = fmt.Errorf("stopncii %s: %w", endpoint, err)
-		case resp.StatusCode == http.StatusOK:
-			if len(b) > MaxPageBytes {
-				return nil, vigil.Errorf(vigil.ETOOLARGE, "stopncii %s answer over %d bytes", endpoint, MaxPageBytes)
-			}
-			return b, nil
-		case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500:
-			last = vigil.Errorf(vigil.EUNAVAILABLE, "stopncii %s answered %s", endpoint, resp.Status)
-		default:
-			// 401, 403, 400: retrying will not help.
-			return nil, vigil.Errorf(vigil.EUNAVAILABLE, "stopncii %s answered %s", endpoint, resp.Status)
-		}
-		if method != http.MethodGet {
-			return nil, last
-		}
-	}
-	return nil, last
-}
-
-func (c *Client) sleep(ctx context.Context, d time.Duration) error {
-	if c.Sleep != nil {
-		return c.Sleep(ctx, d)
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+		return req, nil
+	})
 }
 
 // PullResult tells what Pull changed.
@@ -251,9 +196,9 @@ type PullResult struct {
 // Pull fetches every record changed since start into bank bankID: active
 // hashes are added (with source "stopncii" and "TYPE:HASH" as source
 // entry id), withdrawn and deleted ones retracted. Each page's additions
-// are one transaction. Pull is idempotent, so after a failure it is run
-// again from the same start; only a complete run returns the checkpoint
-// to keep.
+// are one transaction (exchange.Apply). Pull is idempotent, so after a
+// failure it is run again from the same start; only a complete run
+// returns the checkpoint to keep.
 func Pull(ctx context.Context, c *Client, entries vigil.EntryService, bankID, start int64, by string) (PullResult, error) {
 	res := PullResult{Checkpoint: start}
 	token := ""
@@ -265,45 +210,28 @@ func Pull(ctx context.Context, c *Client, entries vigil.EntryService, bankID, st
 		if err != nil {
 			return res, err
 		}
-		var add []*vigil.Entry
-		var withdraw []*vigil.Entry
+		var page []exchange.Record
 		for i := range p.HashRecords {
 			e, withdrawn, ok, err := p.HashRecords[i].Entry()
 			if err != nil {
 				return res, fmt.Errorf("stopncii record %d: %w", i+1, err)
 			}
-			switch {
-			case !ok:
+			if !ok {
 				res.Skipped++
-			case withdrawn:
-				withdraw = append(withdraw, e)
-			default:
-				add = append(add, e)
+				continue
 			}
+			r := exchange.Record{SourceEntryID: e.SourceEntryID}
+			if !withdrawn {
+				r.Entries = []*vigil.Entry{e}
+			}
+			page = append(page, r)
 		}
-		if len(add) > 0 {
-			r, err := entries.AddEntries(ctx, bankID, by, add)
-			if err != nil {
-				return res, err
-			}
-			res.Added += r.Added
+		a, err := exchange.Apply(ctx, entries, bankID, vigil.SourceStopNCII, by, "withdrawn at StopNCII", page)
+		if err != nil {
+			return res, err
 		}
-		for _, e := range withdraw {
-			id := e.SourceEntryID
-			held, err := entries.FindEntries(ctx, vigil.EntryFilter{BankID: &bankID, SourceEntryID: &id})
-			if err != nil {
-				return res, err
-			}
-			for _, h := range held {
-				if h.Source != "stopncii" {
-					continue
-				}
-				if _, err := entries.RetractEntry(ctx, h.ID, by, "withdrawn at StopNCII"); err != nil && vigil.ErrorCode(err) != vigil.ECONFLICT {
-					return res, err
-				}
-				res.Retracted++
-			}
-		}
+		res.Added += a.Added
+		res.Retracted += a.Retracted
 		if !p.HasMoreRecords {
 			if p.NextSetTimestamp > res.Checkpoint {
 				res.Checkpoint = p.NextSetTimestamp
@@ -312,4 +240,49 @@ func Pull(ctx context.Context, c *Client, entries vigil.EntryService, bankID, st
 		}
 		token = p.NextPageToken
 	}
+}
+
+// Sync is Pull from the checkpoint saved for bank bankID, saving the new
+// one after a complete run: a sync stopped part-way is run again from the
+// same checkpoint, which re-applies what landed harmlessly.
+func Sync(ctx context.Context, c *Client, entries vigil.EntryService, state vigil.ExchangeService, bankID int64, by string) (PullResult, error) {
+	saved, err := state.ExchangeCursor(ctx, vigil.SourceStopNCII, bankID)
+	if err != nil {
+		return PullResult{}, err
+	}
+	var start int64
+	if saved != "" {
+		if start, err = strconv.ParseInt(saved, 10, 64); err != nil || start < 0 {
+			return PullResult{}, vigil.Errorf(vigil.EINVALID, "stopncii cursor is malformed")
+		}
+	}
+	res, err := Pull(ctx, c, entries, bankID, start, by)
+	if err != nil {
+		return res, err
+	}
+	return res, state.SetExchangeCursor(ctx, vigil.SourceStopNCII, bankID, strconv.FormatInt(res.Checkpoint, 10))
+}
+
+// SendOpinions sends the opinions of bank bankID's StopNCII entries that
+// changed since they were last sent, as SubmitFeedback values: Blocked for
+// a hash whose matches reviewers mostly confirmed, NotBlocked for one they
+// mostly found false positives; at most vigil.MaxFeedbackOpinions a
+// request. A batch is marked sent once StopNCII took it, so one that fails
+// is sent again by the next call. It returns the number of opinions sent.
+func SendOpinions(ctx context.Context, c *Client, state vigil.ExchangeService, bankID int64) (int, error) {
+	return exchange.SendOpinions(ctx, state, vigil.SourceStopNCII, bankID, vigil.MaxFeedbackOpinions, func(ctx context.Context, ops []vigil.ExchangeOpinion) error {
+		fb := make([]Feedback, 0, len(ops))
+		for _, o := range ops {
+			_, hash, ok := strings.Cut(o.SourceEntryID, ":")
+			if !ok || hash == "" {
+				return vigil.Errorf(vigil.EINVALID, "stopncii entry %d has no TYPE:HASH source entry id", o.EntryID)
+			}
+			v := FeedbackNotBlocked
+			if o.Verdict() {
+				v = FeedbackBlocked
+			}
+			fb = append(fb, Feedback{HashValue: hash, FeedbackValue: v})
+		}
+		return c.SendFeedback(ctx, fb)
+	})
 }

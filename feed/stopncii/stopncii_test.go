@@ -216,3 +216,68 @@ func FuzzParsePage(f *testing.F) {
 		}
 	})
 }
+
+func TestSyncAndOpinions(t *testing.T) {
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, t.TempDir(), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	entries, state, cases := sqlite.NewEntryService(db), sqlite.NewExchangeService(db), sqlite.NewCaseService(db)
+	bank := &vigil.Bank{Name: "stopncii", Enabled: true}
+	if err := sqlite.NewBankService(db).CreateBank(ctx, bank); err != nil {
+		t.Fatal(err)
+	}
+	f := newFake(t)
+	f.pages[""] = stopncii.Page{NextSetTimestamp: 1700000000, HashRecords: []stopncii.Record{
+		{SignalType: "ImagePDQ", HashValue: pdqA, HashStatus: "Active"},
+		{SignalType: "VideoMD5", HashValue: md5(1), HashStatus: "Active"},
+	}}
+	if _, err := stopncii.Sync(ctx, f.client(), entries, state, bank.ID, "sync"); err != nil {
+		t.Fatal(err)
+	}
+	if cur, _ := state.ExchangeCursor(ctx, "stopncii", bank.ID); cur != "1700000000" {
+		t.Fatalf("cursor %q", cur)
+	}
+	other := &vigil.Entry{SignalType: vigil.SignalMD5, Value: md5(5), Source: "threatexchange", SourceEntryID: "5"}
+	if _, err := entries.AddEntries(ctx, bank.ID, "curator", []*vigil.Entry{other}); err != nil {
+		t.Fatal(err)
+	}
+	held, _ := entries.FindEntries(ctx, vigil.EntryFilter{BankID: &bank.ID})
+	if err := cases.CreateQueue(ctx, &vigil.Queue{Name: "q", Roles: []vigil.Role{vigil.RoleReviewer}}); err != nil {
+		t.Fatal(err)
+	}
+	for i, e := range held {
+		c := &vigil.Case{Queue: "q", Kind: vigil.CaseKindMatch, RetainUntil: time.Now().Add(time.Hour), Content: vigil.ContentRef{SHA256: fmt.Sprintf("%064x", i+1)},
+			Matches: []vigil.Match{{BankID: bank.ID, Bank: "stopncii", EntryID: e.ID, SignalType: e.SignalType, Value: e.Value, Source: e.Source}}}
+		if err := cases.OpenCase(ctx, c, "rules"); err != nil {
+			t.Fatal(err)
+		}
+		verdict := vigil.VerdictConfirmed
+		if e.SignalType == vigil.SignalMD5 {
+			verdict = vigil.VerdictFalsePositive
+		}
+		if _, err := cases.DecideCase(ctx, c.ID, vigil.Decision{Verdict: verdict, DecidedBy: "rita"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.failures.Store(1) // the first send fails, and is not marked sent
+	if n, err := stopncii.SendOpinions(ctx, f.client(), state, bank.ID); err == nil || n != 0 {
+		t.Fatalf("send on 503: %d, %v", n, err)
+	}
+	n, err := stopncii.SendOpinions(ctx, f.client(), state, bank.ID)
+	if err != nil || n != 2 {
+		t.Fatalf("sent %d, %v", n, err)
+	}
+	got := map[string]string{}
+	for _, fb := range f.feedback {
+		got[fb.HashValue] = fb.FeedbackValue
+	}
+	if len(got) != 2 || got[pdqA] != "Blocked" || got[md5(1)] != "NotBlocked" {
+		t.Fatalf("feedback %v (another source's entry must not be sent)", got)
+	}
+	if n, err := stopncii.SendOpinions(ctx, f.client(), state, bank.ID); err != nil || n != 0 {
+		t.Fatalf("resent %d, %v", n, err)
+	}
+}

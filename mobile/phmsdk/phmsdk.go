@@ -11,15 +11,22 @@
 package phmsdk
 
 import (
+	"bytes"
 	"crypto/hpke"
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/vigil-oss/vigil"
 	"github.com/vigil-oss/vigil/hashing"
 	"github.com/vigil-oss/vigil/phm"
 	"github.com/vigil-oss/vigil/phm/client"
+	"github.com/vigil-oss/vigil/phm/table"
+	"github.com/vigil-oss/vigil/phm/translog"
 )
 
 // NewAccount returns a fresh encoded account with threshold t, synthetic
@@ -62,10 +69,97 @@ func NewClient(account, reviewKey []byte) (*Client, error) {
 	return &Client{acct: a, review: pk}, nil
 }
 
-// SetTable gives the client the verified blinded table. It is the one
-// method outside gomobile's types (gomobile bind skips it): the table's
-// file format and its checkpoint verification belong to phm/table, whose
-// loader will sit behind a LoadTable(path string) error here.
+// Verifier holds what a messenger pins for its table's transparency log:
+// the log's key, the operator's, the trusted witnesses and their quorum,
+// and optionally the contributing organisations' keys.
+type Verifier struct{ v translog.Verifier }
+
+// NewVerifier pins the keys (note verifier keys, as `vigil phm table-keys`
+// prints them). origin "" is the log key's name; witnessKeys and orgKeys
+// hold one key a line; quorum 0 means 1 (an uncosigned checkpoint is never
+// enough); orgQuorum 0 requires no organisation signature.
+func NewVerifier(origin, logKey, operatorKey, witnessKeys string, quorum int64, orgKeys string, orgQuorum int64) (*Verifier, error) {
+	v := &Verifier{v: translog.Verifier{Origin: origin, Quorum: int(quorum), OrgQuorum: int(orgQuorum)}}
+	var err error
+	if v.v.Log, err = note.NewVerifier(strings.TrimSpace(logKey)); err != nil {
+		return nil, fmt.Errorf("log key: %w", err)
+	}
+	if v.v.Operator, err = note.NewVerifier(strings.TrimSpace(operatorKey)); err != nil {
+		return nil, fmt.Errorf("operator key: %w", err)
+	}
+	for k := range strings.FieldsSeq(witnessKeys) {
+		w, err := translog.NewCosignVerifier(k)
+		if err != nil {
+			return nil, fmt.Errorf("witness key: %w", err)
+		}
+		v.v.Witnesses = append(v.v.Witnesses, w)
+	}
+	for k := range strings.FieldsSeq(orgKeys) {
+		o, err := note.NewVerifier(k)
+		if err != nil {
+			return nil, fmt.Errorf("organisation key: %w", err)
+		}
+		v.v.Orgs = append(v.v.Orgs, o)
+	}
+	if len(v.v.Witnesses) == 0 {
+		return nil, errors.New("no witness key: a table must be cosigned")
+	}
+	if quorum < 0 || int(quorum) > len(v.v.Witnesses) || orgQuorum < 0 || int(orgQuorum) > len(v.v.Orgs) {
+		return nil, errors.New("a quorum is larger than the keys given")
+	}
+	if v.v.Origin == "" {
+		v.v.Origin = v.v.Log.Name()
+	}
+	return v, nil
+}
+
+// LoadTable verifies a downloaded table as `vigil phm verify-table` does
+// and, only if it passes, makes it the client's table. The arguments are
+// the files of a `vigil phm build-table` directory (table.bin, manifest,
+// checkpoint, inclusion, consistency) and the state LoadTable returned
+// last time (empty on first use). It returns the state to keep. On any
+// error the client keeps its previous table, and the caller its previous
+// state: a forked or rolled-back log, a checkpoint without the witness
+// quorum, a manifest the log does not include or the operator did not
+// sign, an older version, or a table that is not the manifest's.
+func (c *Client) LoadTable(v *Verifier, tableFile, manifest, checkpoint, inclusion, consistency, state []byte) ([]byte, error) {
+	if v == nil {
+		return nil, errors.New("phmsdk: no verifier")
+	}
+	st, err := translog.ParseState(state, v.v.Origin)
+	if err != nil {
+		return nil, errors.New(vigil.ErrorMessage(err))
+	}
+	b := translog.Bundle{Manifest: manifest, Checkpoint: checkpoint}
+	if b.Index, b.Inclusion, err = translog.ParseProofFile(inclusion, "index"); err != nil {
+		return nil, fmt.Errorf("inclusion: %s", vigil.ErrorMessage(err))
+	}
+	from, cons, err := translog.ParseProofFile(consistency, "old")
+	if err != nil {
+		return nil, fmt.Errorf("consistency: %s", vigil.ErrorMessage(err))
+	}
+	b.Consistency = cons
+	cp, err := v.v.Checkpoint(checkpoint)
+	if err != nil {
+		return nil, fmt.Errorf("table refused: %s", vigil.ErrorMessage(err))
+	}
+	if st.Checkpoint.N > 0 && st.Checkpoint.N < cp.N && from != st.Checkpoint.N {
+		return nil, fmt.Errorf("table refused: the consistency proof starts at log size %d, this device last saw %d: fetch a proof from %d", from, st.Checkpoint.N, st.Checkpoint.N)
+	}
+	t, err := table.Load(bytes.NewReader(tableFile), 0)
+	if err != nil {
+		return nil, fmt.Errorf("table: %s", vigil.ErrorMessage(err))
+	}
+	_, next, err := v.v.Table(t, b, st)
+	if err != nil {
+		return nil, fmt.Errorf("table refused: %s", vigil.ErrorMessage(err))
+	}
+	c.SetTable(t)
+	return translog.EncodeState(next), nil
+}
+
+// SetTable gives the client a table verified by other means (Go callers;
+// gomobile bind skips it: messengers call LoadTable).
 func (c *Client) SetTable(t phm.Table) {
 	c.mu.Lock()
 	defer c.mu.Unlock()

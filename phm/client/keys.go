@@ -180,6 +180,10 @@ func Probes(d *pdq.Detail, q, limit int) []pdq.Hash {
 	return hs
 }
 
+// Derivative returns the inner payload's picture for img, as a voucher
+// carries it: what the service's second check hashes.
+func Derivative(img image.Image) ([]byte, error) { return derivative(img) }
+
 // derivative is the inner payload's picture: the image stretched to
 // 128×128 greyscale (PDQ ignores aspect too, so the service's second PDQ
 // check sees what the device hashed) and JPEG-encoded small enough to fit,

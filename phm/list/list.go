@@ -331,31 +331,55 @@ func cluster(all []*candidate) error {
 	slices.SortStableFunc(live, func(a, b *candidate) int {
 		return cmp.Or(cmp.Compare(b.norgs, a.norgs), cmp.Compare(a.value, b.value))
 	})
-	ids := make([]uint64, len(live))
 	hashes := make([][32]byte, len(live))
 	for i, c := range live {
-		ids[i], hashes[i] = uint64(i), [32]byte(c.digest)
+		hashes[i] = [32]byte(c.digest)
 	}
-	idx, err := hamming.Build(ids, hashes, hamming.Options{})
+	keep, err := Representatives(hashes)
 	if err != nil {
 		return err
 	}
-	assigned := make([]bool, len(live))
-	var buf []hamming.Result
-	for i := range live {
-		if assigned[i] {
-			continue
-		}
-		assigned[i] = true
-		buf = idx.Search(hashes[i], ClusterRadius, buf[:0])
-		for _, r := range buf {
-			if !assigned[r.ID] {
-				assigned[r.ID] = true
-				live[r.ID].dropped = "pdq_near_duplicate"
-			}
+	for i, k := range keep {
+		if !k {
+			live[i].dropped = "pdq_near_duplicate"
 		}
 	}
 	return nil
+}
+
+// Representatives applies the one-open rule's clustering to PDQ hashes in
+// priority order: each hash is kept unless an earlier kept one is within
+// ClusterRadius, so the kept ones are pairwise more than ClusterRadius
+// apart. The eval harness lists with it too.
+func Representatives(hashes [][32]byte) ([]bool, error) {
+	keep := make([]bool, len(hashes))
+	if len(hashes) < 2 {
+		for i := range keep {
+			keep[i] = true
+		}
+		return keep, nil
+	}
+	ids := make([]uint64, len(hashes))
+	for i := range ids {
+		ids[i] = uint64(i)
+	}
+	idx, err := hamming.Build(ids, hashes, hamming.Options{})
+	if err != nil {
+		return nil, err
+	}
+	assigned := make([]bool, len(hashes))
+	var buf []hamming.Result
+	for i := range hashes {
+		if assigned[i] {
+			continue
+		}
+		assigned[i], keep[i] = true, true
+		buf = idx.Search(hashes[i], ClusterRadius, buf[:0])
+		for _, r := range buf {
+			assigned[r.ID] = true
+		}
+	}
+	return keep, nil
 }
 
 func popcount(b []byte) int {

@@ -1,0 +1,307 @@
+package eval
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"fmt"
+	"image"
+	"image/color"
+	"image/png"
+	"io/fs"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/vigil-oss/vigil"
+	"github.com/vigil-oss/vigil/hashing"
+	"github.com/vigil-oss/vigil/pdq"
+	"github.com/vigil-oss/vigil/phm"
+	"github.com/vigil-oss/vigil/phm/client"
+	"github.com/vigil-oss/vigil/phm/list"
+	"github.com/vigil-oss/vigil/phm/table"
+)
+
+// Picture is one benign image file of an eval corpus.
+type Picture struct {
+	Name string
+	Data []byte
+}
+
+// Bounds on a corpus read from a directory.
+const (
+	MaxCorpusFiles     = 100_000
+	MaxCorpusFileBytes = 32 << 20
+)
+
+// ReadPictures reads the JPEG and PNG files under dir (recursively), at
+// most MaxCorpusFiles, skipping files over MaxCorpusFileBytes.
+func ReadPictures(dir string) ([]Picture, error) {
+	var out []Picture
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			return nil
+		}
+		switch strings.ToLower(filepath.Ext(path)) {
+		case ".jpg", ".jpeg", ".png":
+		default:
+			return nil
+		}
+		if len(out) >= MaxCorpusFiles {
+			return fs.SkipAll
+		}
+		if info, err := d.Info(); err != nil || info.Size() > MaxCorpusFileBytes {
+			return nil
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		out = append(out, Picture{Name: path, Data: b})
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read pictures: %w", err)
+	}
+	return out, nil
+}
+
+// GeneratePictures makes n benign pictures in code: gradients, rectangles
+// and smooth waves on 96×96 or 160×120 canvases, flat and structured like
+// clip art (the hard case for false matches), deterministic in seed.
+func GeneratePictures(n int, seed uint64) []Picture {
+	rng := Seed(seed)
+	out := make([]Picture, 0, n)
+	for i := range n {
+		w, h := 96, 96
+		if i%3 == 2 {
+			w, h = 160, 120
+		}
+		m := image.NewRGBA(image.Rect(0, 0, w, h))
+		c0 := color.RGBA{uint8(rng.IntN(256)), uint8(rng.IntN(256)), uint8(rng.IntN(256)), 255}
+		fx, fy := 1+rng.Float64()*6, 1+rng.Float64()*6
+		wave := i%2 == 1
+		for y := range h {
+			for x := range w {
+				v := uint8(x * i % 97)
+				if wave {
+					v = uint8(64 * (1 + math.Sin(fx*float64(x)/float64(w)*math.Pi)*math.Cos(fy*float64(y)/float64(h)*math.Pi)))
+				}
+				m.Set(x, y, color.RGBA{c0.R + v, c0.G + uint8(y), c0.B, 255})
+			}
+		}
+		for range 1 + rng.IntN(6) {
+			x0, y0 := rng.IntN(w-16), rng.IntN(h-16)
+			rw, rh := 4+rng.IntN(w/2), 4+rng.IntN(h/2)
+			c := color.RGBA{uint8(rng.IntN(256)), uint8(rng.IntN(256)), uint8(rng.IntN(256)), 255}
+			for y := y0; y < min(h, y0+rh); y++ {
+				for x := x0; x < min(w, x0+rw); x++ {
+					m.Set(x, y, c)
+				}
+			}
+		}
+		var b bytes.Buffer
+		if err := png.Encode(&b, m); err != nil {
+			panic(err) // encoding an RGBA into memory does not fail
+		}
+		out = append(out, Picture{Name: "generated-" + strconv.Itoa(i), Data: b.Bytes()})
+	}
+	return out
+}
+
+// CorpusImage is one benign picture's keys: the one key a list would hold
+// for it (PDQ when its quality allows, else SHA-256: the one-open rule)
+// and every key a client sends for it (phm/client.Keys: digests, PDQ in
+// eight orientations and the reliability probes).
+type CorpusImage struct {
+	Name   string
+	Listed phm.Key
+	Query  []phm.Key
+	PDQ    []pdq.Hash // the eight orientations, when quality ≥ 50
+}
+
+// KeysOf computes a picture's keys; false if it does not decode.
+func KeysOf(h *hashing.Hasher, p Picture) (CorpusImage, bool) {
+	res, err := h.HashImageBytes(p.Data)
+	if err != nil {
+		return CorpusImage{}, false
+	}
+	query, err := client.Keys(p.Data)
+	if err != nil {
+		return CorpusImage{}, false
+	}
+	s := sha256.Sum256(p.Data)
+	ks, _ := phm.NewKey(phm.FamilySHA256, s[:])
+	img := CorpusImage{Name: p.Name, Listed: ks, Query: query}
+	if res.Quality >= vigil.DefaultMinQuality {
+		img.Listed, _ = phm.NewKey(phm.FamilyPDQ, res.PDQ[:])
+		img.PDQ = slices.Clone(res.Dihedral[:])
+	}
+	return img, true
+}
+
+// KeysOfAll computes the keys of every picture that decodes.
+func KeysOfAll(pics []Picture) []CorpusImage {
+	h := hashing.NewHasher(hashing.Options{Dihedral: true})
+	var out []CorpusImage
+	for _, p := range pics {
+		if img, ok := KeysOf(h, p); ok {
+			out = append(out, img)
+		}
+	}
+	return out
+}
+
+// ContentGroups unites images whose PDQ hashes, in any orientation, are
+// within vigil.DefaultPDQThreshold, or whose SHA-256 is the same: the
+// test images include rotations, re-encodings and edits of one picture,
+// and a query of the same content as a listed one is a true match.
+func ContentGroups(imgs []CorpusImage) [][]CorpusImage {
+	parent := make([]int, len(imgs))
+	for i := range parent {
+		parent[i] = i
+	}
+	var find func(int) int
+	find = func(i int) int {
+		for parent[i] != i {
+			parent[i] = parent[parent[i]]
+			i = parent[i]
+		}
+		return i
+	}
+	for i := range imgs {
+		for j := range i {
+			same := bytes.Equal(imgs[i].Query[0], imgs[j].Query[0])
+			if len(imgs[i].PDQ) > 0 && len(imgs[j].PDQ) > 0 {
+				for _, a := range imgs[i].PDQ {
+					if pdq.Distance(a, imgs[j].PDQ[0]) <= vigil.DefaultPDQThreshold {
+						same = true
+					}
+				}
+			}
+			if same {
+				parent[find(i)] = find(j)
+			}
+		}
+	}
+	byRoot := map[int][]CorpusImage{}
+	var roots []int
+	for i, img := range imgs {
+		r := find(i)
+		if byRoot[r] == nil {
+			roots = append(roots, r)
+		}
+		byRoot[r] = append(byRoot[r], img)
+	}
+	out := make([][]CorpusImage, len(roots))
+	for i, r := range roots {
+		out[i] = byRoot[r]
+	}
+	return out
+}
+
+// FalseMatchReport is the outcome of FalseMatchExperiment.
+type FalseMatchReport struct {
+	Images   int `json:"images"`
+	Contents int `json:"contents"`
+	// TableEntries is the table's list size after padding, Slots its size.
+	TableEntries int `json:"table_entries"`
+	Slots        int `json:"table_slots"`
+	// Clustered counts listed-half PDQ keys the one-open rule left out
+	// (within list.ClusterRadius of another listed one).
+	Clustered int `json:"clustered"`
+	// Listed is the listed half whose key is in the list: every one must
+	// open (a check of the harness), each at most one element.
+	Listed FalseMatchResult `json:"listed"`
+	// Queries is the other half: every open is a false match.
+	Queries FalseMatchResult `json:"queries"`
+	// Query keys, listed keys and pads, for the account simulation.
+	QueryKeys [][]phm.Key     `json:"-"`
+	ListedSet map[string]bool `json:"-"`
+}
+
+// FalseMatchExperiment lists a random half of imgs by content, pads the
+// list with random balanced PDQ keys to n, builds a real blinded table,
+// and opens every image's client keys against it.
+func FalseMatchExperiment(imgs []CorpusImage, n int, seed uint64) (*FalseMatchReport, error) {
+	groups := ContentGroups(imgs)
+	rep := &FalseMatchReport{Images: len(imgs), Contents: len(groups)}
+	rng := Seed(seed)
+	rng.Shuffle(len(groups), func(i, j int) { groups[i], groups[j] = groups[j], groups[i] })
+	var listedImgs, queryImgs []CorpusImage
+	for i, g := range groups {
+		if i%2 == 0 {
+			listedImgs = append(listedImgs, g...)
+		} else {
+			queryImgs = append(queryImgs, g...)
+		}
+	}
+	// The list's own one-open rule: listed PDQ within list.ClusterRadius
+	// of an earlier one are left out (phm/list does this when it builds
+	// the real list from banks).
+	var pdqKeys []phm.Key
+	keys := map[string]phm.Key{}
+	for _, img := range listedImgs {
+		if img.Listed.Family() == phm.FamilyPDQ {
+			if _, dup := keys[string(img.Listed)]; !dup {
+				pdqKeys = append(pdqKeys, img.Listed)
+			}
+		}
+		keys[string(img.Listed)] = img.Listed
+	}
+	slices.SortFunc(pdqKeys, func(a, b phm.Key) int { return bytes.Compare(a, b) })
+	hs := make([][32]byte, len(pdqKeys))
+	for i, k := range pdqKeys {
+		hs[i] = [32]byte(k[len(k)-32:])
+	}
+	keep, err := list.Representatives(hs)
+	if err != nil {
+		return nil, err
+	}
+	for i, k := range keep {
+		if !k {
+			delete(keys, string(pdqKeys[i]))
+			rep.Clustered++
+		}
+	}
+	var inList []CorpusImage
+	for _, img := range listedImgs {
+		if _, ok := keys[string(img.Listed)]; ok {
+			inList = append(inList, img)
+		}
+	}
+	listedImgs = inList
+	for _, k := range PadKeys(max(0, n-len(keys)), rng) {
+		keys[string(k)] = k
+	}
+	list := make([]phm.Key, 0, len(keys))
+	set := make(map[string]bool, len(keys))
+	for s, k := range keys {
+		list = append(list, k)
+		set[s] = true
+	}
+	// Map order is random; the table must not depend on it.
+	slices.SortFunc(list, func(a, b phm.Key) int { return bytes.Compare(a, b) })
+	alpha := phm.Group.HashToScalar([]byte("eval alpha"), []byte("vigil-phm-eval"))
+	tbl, err := table.Build(alpha, list, [32]byte{7}, table.Options{Version: 1})
+	if err != nil {
+		return nil, fmt.Errorf("build the eval table: %w", err)
+	}
+	rep.TableEntries, rep.Slots, rep.ListedSet = int(tbl.Len()), int(tbl.Slots()), set
+	var lq, qq [][]phm.Key
+	for _, img := range listedImgs {
+		lq = append(lq, img.Query)
+	}
+	for _, img := range queryImgs {
+		qq = append(qq, img.Query)
+	}
+	rep.Listed = FalseMatches(tbl, alpha, lq)
+	rep.Queries = FalseMatches(tbl, alpha, qq)
+	rep.QueryKeys = qq
+	return rep, nil
+}

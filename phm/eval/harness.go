@@ -1,0 +1,244 @@
+package eval
+
+import (
+	"bytes"
+	"fmt"
+	"image"
+	"image/jpeg"
+	"math"
+	"slices"
+
+	"golang.org/x/image/draw"
+
+	"github.com/vigil-oss/vigil/pdq"
+)
+
+// MaxAttackSide is the longest side an attacked picture is scaled to:
+// PDQ reads a 64×64 buffer, so larger pictures only cost time.
+const MaxAttackSide = 256
+
+// Fit scales img down so that its longer side is at most MaxAttackSide.
+func Fit(img image.Image) image.Image {
+	b := img.Bounds()
+	w, h := b.Dx(), b.Dy()
+	if w <= MaxAttackSide && h <= MaxAttackSide {
+		return img
+	}
+	s := float64(MaxAttackSide) / float64(max(w, h))
+	dst := image.NewRGBA(image.Rect(0, 0, max(1, int(float64(w)*s)), max(1, int(float64(h)*s))))
+	draw.ApproxBiLinear.Scale(dst, dst.Bounds(), img, b, draw.Src, nil)
+	return dst
+}
+
+// Derivative makes the payload picture a voucher would carry for a
+// picture (phm/client.Derivative in the real flow).
+type Derivative func(image.Image) ([]byte, error)
+
+// SecondCheck reports whether the service's second check (plaintext PDQ
+// ≤ 31 in any orientation, on the derivative) would confirm a match of
+// pic against listed, and the distance it sees.
+func SecondCheck(pic *Luma, listed pdq.Hash, deriv Derivative) (bool, int, error) {
+	b, err := deriv(pic.Gray())
+	if err != nil {
+		return false, 0, err
+	}
+	img, err := jpeg.Decode(bytes.NewReader(b))
+	if err != nil {
+		return false, 0, fmt.Errorf("derivative: %w", err)
+	}
+	dih, q := pdq.NewHasher(pdq.Full).HashDihedral(img)
+	best := 256
+	for _, v := range dih {
+		best = min(best, pdq.Distance(v, listed))
+	}
+	return q >= pdq.MinQuality && best <= pdq.MatchThreshold, best, nil
+}
+
+// Summary describes one attack over a set of pictures.
+type Summary struct {
+	Attack   string  `json:"attack"`
+	Pictures int     `json:"pictures"`
+	Success  int     `json:"success"`           // aim met within the query and PSNR budgets
+	Reached  int     `json:"reached"`           // aim met at all
+	Rate     float64 `json:"rate"`              // Success / Pictures
+	Low      float64 `json:"rate_low"`          // 95 % Wilson interval
+	High     float64 `json:"rate_high"`         //
+	Queries  int     `json:"queries_median"`    // over successes
+	PSNR     float64 `json:"psnr_median_db"`    // over successes
+	Distance float64 `json:"distance_median"`   // final distance, over all pictures
+	Second   *int    `json:"second_check_pass"` // collisions only: successes the second check still confirms
+	// AtBudget counts successes within each query budget (black box).
+	AtBudget map[int]int `json:"success_within_queries,omitempty"`
+}
+
+func summarize(name string, rs []AttackResult, budgets []int) Summary {
+	s := Summary{Attack: name, Pictures: len(rs)}
+	var qs []int
+	var ps, ds []float64
+	for _, r := range rs {
+		ds = append(ds, float64(r.Distance))
+		if r.Reached {
+			s.Reached++
+		}
+		if r.Success {
+			s.Success++
+			qs = append(qs, r.Queries)
+			ps = append(ps, r.PSNR)
+		}
+	}
+	s.Low, s.High = Wilson(s.Success, s.Pictures)
+	if s.Pictures > 0 {
+		s.Rate = float64(s.Success) / float64(s.Pictures)
+	}
+	if len(qs) > 0 {
+		slices.Sort(qs)
+		s.Queries = qs[len(qs)/2]
+		s.PSNR = medianF(ps)
+	}
+	s.Distance = medianF(ds)
+	if len(budgets) > 0 {
+		s.AtBudget = map[int]int{}
+		for _, b := range budgets {
+			for _, r := range rs {
+				if r.Success && r.Queries <= b {
+					s.AtBudget[b]++
+				}
+			}
+		}
+	}
+	return s
+}
+
+func medianF(v []float64) float64 {
+	if len(v) == 0 {
+		return math.NaN()
+	}
+	v = slices.Clone(v)
+	slices.Sort(v)
+	return v[len(v)/2]
+}
+
+// AttackReport is the outcome of RunAttacks.
+type AttackReport struct {
+	Budget Budget `json:"budget"`
+	// Pictures counts those of PDQ quality ≥ 50, the ones attacked.
+	Pictures int `json:"pictures"`
+	// SecondCheckSelf counts the unmodified pictures whose own derivative
+	// the second check confirms against their own PDQ: its recall on
+	// true matches, the baseline for the collision rows.
+	SecondCheckSelf int       `json:"second_check_self"`
+	Attacks         []Summary `json:"attacks"`
+}
+
+// RunAttacks runs every harness of §6 on pics (benign pictures, scaled
+// with Fit): white-box evasion of each matcher, black-box evasion of the
+// exact channel and of plaintext ≤ 31, and white-box and black-box
+// collisions toward the next picture's PDQ, each collision then put to the
+// second check on its derivative. probes is phm/client.Probes with the
+// client's parameters; deriv is phm/client.Derivative. seed makes the
+// black-box runs reproducible.
+func RunAttacks(pics []*Luma, probes func(*pdq.Detail) []pdq.Hash, deriv Derivative, bud Budget, seed uint64) (*AttackReport, error) {
+	bud = bud.withDefaults()
+	rep := &AttackReport{Budget: bud}
+	h := pdq.NewHasher(pdq.Full)
+	var usable []*Luma
+	var hashes []pdq.Hash
+	for _, p := range pics {
+		if d, ok := h.HashDetail(p.Gray()); ok && d.Quality >= pdq.MinQuality {
+			usable = append(usable, p)
+			hashes = append(hashes, d.Dihedral[pdq.Original])
+		}
+	}
+	if len(usable) < 2 {
+		return nil, fmt.Errorf("attacks need at least 2 pictures of PDQ quality ≥ %d, have %d", pdq.MinQuality, len(usable))
+	}
+	rep.Pictures = len(usable)
+	for i, p := range usable {
+		ok, _, err := SecondCheck(p, hashes[i], deriv)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			rep.SecondCheckSelf++
+		}
+	}
+	budgets := []int{10, 100, bud.Queries}
+	for _, m := range []Matcher{MatchExact, MatchProbes, MatchPlain31} {
+		var rs []AttackResult
+		for _, p := range usable {
+			rs = append(rs, Evade(p, m, probes, bud))
+		}
+		rep.Attacks = append(rep.Attacks, summarize("evade "+m.String()+" (white-box)", rs, nil))
+	}
+	rng := Seed(seed)
+	for _, m := range []Matcher{MatchExact, MatchPlain31} {
+		var rs []AttackResult
+		for i, p := range usable {
+			listed := hashes[i]
+			far := func(d *pdq.Detail) int {
+				best := 256
+				for _, v := range d.Dihedral {
+					best = min(best, pdq.Distance(v, listed))
+				}
+				return best
+			}
+			aim := func(d *pdq.Detail) bool { return d.Quality >= pdq.MinQuality && !Found(m, listed, d, probes) }
+			dist := func(d *pdq.Detail) int { return pdq.Distance(d.Dihedral[pdq.Original], listed) }
+			rs = append(rs, BlackBox(p, far, aim, dist, 4, bud, rng))
+		}
+		rep.Attacks = append(rep.Attacks, summarize("evade "+m.String()+" (black-box)", rs, budgets))
+	}
+	collide := func(name string, attack func(p *Luma, target pdq.Hash) AttackResult, bb bool) error {
+		var rs []AttackResult
+		pass := 0
+		for i, p := range usable {
+			// The target is another content: the next picture whose PDQ
+			// is past the matcher's distance from this one's.
+			target, found := hashes[i], false
+			for j := 1; j < len(usable); j++ {
+				if t := hashes[(i+j)%len(usable)]; pdq.Distance(t, hashes[i]) > 2*pdq.MatchThreshold {
+					target, found = t, true
+					break
+				}
+			}
+			if !found {
+				continue
+			}
+			r := attack(p, target)
+			if r.Success {
+				ok, _, err := SecondCheck(r.Picture, target, deriv)
+				if err != nil {
+					return err
+				}
+				if ok {
+					pass++
+				}
+			}
+			rs = append(rs, r)
+		}
+		var b []int
+		if bb {
+			b = budgets
+		}
+		s := summarize(name, rs, b)
+		s.Second = &pass
+		rep.Attacks = append(rep.Attacks, s)
+		return nil
+	}
+	for _, margin := range []float32{1, 20} {
+		name := fmt.Sprintf("collide (white-box, margin %g)", margin)
+		if err := collide(name, func(p *Luma, t pdq.Hash) AttackResult { return Collide(p, t, margin, bud) }, false); err != nil {
+			return nil, err
+		}
+	}
+	err := collide("collide (black-box)", func(p *Luma, t pdq.Hash) AttackResult {
+		near := func(d *pdq.Detail) int { return -pdq.Distance(d.Dihedral[pdq.Original], t) }
+		aim := func(d *pdq.Detail) bool { return d.Quality >= pdq.MinQuality && d.Dihedral[pdq.Original] == t }
+		dist := func(d *pdq.Detail) int { return pdq.Distance(d.Dihedral[pdq.Original], t) }
+		return BlackBox(p, near, aim, dist, 8, bud, rng)
+	}, true)
+	if err != nil {
+		return nil, err
+	}
+	return rep, nil
+}
