@@ -23,6 +23,7 @@ const (
 	AuditBankExport      = "bank.export"
 	AuditKeyCreate       = "key.create"
 	AuditKeyRevoke       = "key.revoke"
+	AuditKeyLimits       = "key.limits" // a key's lookup limits changed
 	AuditAdminRequest    = "admin.request"
 	AuditContentReveal   = "content.reveal" // a reviewer un-blurred or downloaded case media
 	AuditCaseDecide      = "case.decide"

@@ -55,6 +55,11 @@ type Bank struct {
 	// value uses DefaultThreshold.
 	Thresholds map[SignalType]int `json:"thresholds,omitempty"`
 
+	// Reveal is what hosted lookups (keys of RoleLookup) learn of a match
+	// in this bank; other keys always get the whole match. Stores read ""
+	// as RevealBank, the least.
+	Reveal Reveal `json:"reveal"`
+
 	// Version changes on every edit of the bank or of its entries, so that
 	// callers can tell whether a bank changed (and use it as an ETag).
 	Version int64 `json:"version"`
@@ -85,7 +90,52 @@ func (b *Bank) Validate() error {
 	if !(b.MatchRatio >= 0 && b.MatchRatio <= 1) { // NaN fails both
 		return Errorf(EINVALID, "bank match ratio must be between 0 and 1")
 	}
+	if b.Reveal != "" && !b.Reveal.Valid() {
+		return Errorf(EINVALID, "bank reveal must be full, source or bank, not %q", b.Reveal)
+	}
 	return ValidateThresholds(b.Thresholds)
+}
+
+// Reveal is how much of a bank's provenance a hosted lookup is shown.
+type Reveal string
+
+// Reveal levels, from most to least. Every level names the bank and gives
+// the distance, the threshold, the signal type and what belongs to the
+// query (its dihedral variant, a text span, how much of a video matched);
+// no level gives the listed value itself, which is the list.
+const (
+	// RevealFull adds the entry's id, source, source entry id and
+	// category.
+	RevealFull Reveal = "full"
+	// RevealSource adds the entry's source (ncmec, a feed …).
+	RevealSource Reveal = "source"
+	// RevealBank gives the bank's name and the distance only: the default.
+	RevealBank Reveal = "bank"
+)
+
+// Valid reports whether r is one of the levels.
+func (r Reveal) Valid() bool { return r == RevealFull || r == RevealSource || r == RevealBank }
+
+// Shown returns the match as a hosted lookup may see it at level r (an
+// unknown level is read as RevealBank). The bank's id and whether it is
+// negative are internal and never shown; a match in a negative bank still
+// suppresses the others, as for any caller.
+func (r Reveal) Shown(m Match) Match {
+	out := Match{Bank: m.Bank, SignalType: m.SignalType, Distance: m.Distance, Threshold: m.Threshold,
+		Variant: m.Variant, Span: m.Span, BankDisabled: m.BankDisabled}
+	if m.Video != nil {
+		// The share of the listed video's frames matched is a distance;
+		// its frame runs are the query's.
+		v := *m.Video
+		out.Video = &v
+	}
+	switch r {
+	case RevealFull:
+		out.EntryID, out.Source, out.SourceEntryID, out.Category = m.EntryID, m.Source, m.SourceEntryID, m.Category
+	case RevealSource:
+		out.Source = m.Source
+	}
+	return out
 }
 
 // DefaultThreshold returns the match distance used for signal type t when a
@@ -164,6 +214,8 @@ type BankUpdate struct {
 	Negative    *bool   `json:"negative,omitempty"`
 	// MatchRatio sets Bank.MatchRatio (0 is read as 1).
 	MatchRatio *float64 `json:"match_ratio,omitempty"`
+	// Reveal sets Bank.Reveal.
+	Reveal *Reveal `json:"reveal,omitempty"`
 
 	// Thresholds, when not nil, replaces all of the bank's thresholds. An
 	// empty non-nil map clears them back to the defaults.

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -25,15 +26,55 @@ const (
 	RoleMatcher Role = "matcher"
 	// RoleReviewer works the review queue.
 	RoleReviewer Role = "reviewer"
+	// RoleLookup is another platform's key for hosted lookups: it may
+	// only send signals to POST /v1/lookup (the health checks need no
+	// key). Its answers carry what each bank's Reveal
+	// allows, it opens no cases and keeps nothing, and it is limited by
+	// its KeyLimits or the server's default for lookup keys.
+	RoleLookup Role = "lookup"
 )
 
 // Valid reports whether r is one of the known roles.
 func (r Role) Valid() bool {
 	switch r {
-	case RoleAdmin, RoleCurator, RoleMatcher, RoleReviewer:
+	case RoleAdmin, RoleCurator, RoleMatcher, RoleReviewer, RoleLookup:
 		return true
 	}
 	return false
+}
+
+// KeyLimits bound what one key may look up (POST /v1/lookup): a token
+// bucket of Rate requests per second holding up to Burst, and Daily
+// signals per UTC day (a request of n signals counts n). A zero field sets
+// no limit of its kind.
+type KeyLimits struct {
+	Rate  float64 `json:"rate,omitempty"`
+	Burst int     `json:"burst,omitempty"`
+	Daily int64   `json:"daily,omitempty"`
+}
+
+// Bounds on KeyLimits fields.
+const (
+	MaxKeyRate  = 1e6
+	MaxKeyBurst = 1 << 20
+)
+
+// Validate returns an EINVALID error for limits out of range. A rate
+// without a burst gets a burst of one second's requests (at least 1).
+func (l *KeyLimits) Validate() error {
+	if !(l.Rate >= 0 && l.Rate <= MaxKeyRate) { // NaN fails both
+		return Errorf(EINVALID, "key rate must be 0 (no limit) to %g requests per second", float64(MaxKeyRate))
+	}
+	if l.Burst < 0 || l.Burst > MaxKeyBurst {
+		return Errorf(EINVALID, "key burst must be 0 to %d requests", MaxKeyBurst)
+	}
+	if l.Daily < 0 {
+		return Errorf(EINVALID, "key daily quota must be 0 (no limit) or more")
+	}
+	if l.Rate > 0 && l.Burst == 0 {
+		l.Burst = max(1, int(math.Ceil(l.Rate)))
+	}
+	return nil
 }
 
 // KeySecretPrefix starts every API key secret, so that secret scanners and
@@ -59,6 +100,10 @@ type Key struct {
 	LastUsedAt *time.Time `json:"last_used_at,omitempty"`
 	RevokedAt  *time.Time `json:"revoked_at,omitempty"`
 	RevokedBy  string     `json:"revoked_by,omitempty"`
+
+	// Limits are the key's own lookup limits; nil means the server's
+	// default for lookup keys and no limit for other roles.
+	Limits *KeyLimits `json:"limits,omitempty"`
 }
 
 // Actor returns how k is named in stored records (the audit log, case
@@ -79,6 +124,11 @@ func (k *Key) Validate() error {
 	}
 	if !k.Role.Valid() {
 		return Errorf(EINVALID, "unknown role %q", k.Role)
+	}
+	if k.Limits != nil {
+		if err := k.Limits.Validate(); err != nil {
+			return err
+		}
 	}
 	if len(k.CreatedBy) > MaxEntryFieldLen || !Printable(k.CreatedBy) {
 		return Errorf(EINVALID, "key created_by must be at most %d printable bytes", MaxEntryFieldLen)
@@ -141,6 +191,11 @@ type KeyService interface {
 	// unknown key, ECONFLICT for a key already revoked and for the last
 	// unrevoked admin key, without which no one could manage keys.
 	RevokeKey(ctx context.Context, id int64, by string) (*Key, error)
+
+	// SetKeyLimits replaces a key's own limits (nil: back to the
+	// defaults) and returns the key. ENOTFOUND, EINVALID, ECONFLICT for a
+	// revoked key.
+	SetKeyLimits(ctx context.Context, id int64, limits *KeyLimits) (*Key, error)
 
 	// CountKeys returns the number of keys ever created, revoked ones
 	// included: a server that finds none knows it is starting for the first

@@ -30,11 +30,13 @@ type Signal struct {
 
 // Match is a signal that hit a bank entry, with the entry's provenance.
 type Match struct {
-	BankID        int64      `json:"bank_id"`
+	// BankID, EntryID and Value are never zero in a match but may be
+	// left out of one shown to a hosted lookup (Reveal.Shown).
+	BankID        int64      `json:"bank_id,omitempty"`
 	Bank          string     `json:"bank"`
-	EntryID       int64      `json:"entry_id"`
+	EntryID       int64      `json:"entry_id,omitempty"`
 	SignalType    SignalType `json:"signal_type"`
-	Value         string     `json:"value"`
+	Value         string     `json:"value,omitempty"`
 	Distance      int        `json:"distance"`
 	Threshold     int        `json:"threshold"`
 	Variant       string     `json:"variant,omitempty"` // dihedral variant of the query that matched, if not the original
@@ -50,6 +52,9 @@ type Match struct {
 	// Video describes a video match: the share of each side's frames that
 	// matched and the runs of matched query frames.
 	Video *VideoMatch `json:"video,omitempty"`
+	// Reveal is the bank's Reveal when the match was made: what a hosted
+	// lookup may be shown of it (Reveal.Shown). Never serialised.
+	Reveal Reveal `json:"-"`
 }
 
 // NewMatch returns a match of entry e of bank b at the given distance,
@@ -59,7 +64,7 @@ func NewMatch(b *Bank, e *Entry, distance int) Match {
 		BankID: b.ID, Bank: b.Name, EntryID: e.ID, SignalType: e.SignalType, Value: e.Value,
 		Distance: distance, Threshold: b.Threshold(e.SignalType),
 		Source: e.Source, SourceEntryID: e.SourceEntryID, Category: e.Category, Negative: b.Negative,
-		BankDisabled: !b.Enabled,
+		BankDisabled: !b.Enabled, Reveal: b.Reveal,
 	}
 }
 

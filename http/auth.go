@@ -86,12 +86,27 @@ func (s *Server) authenticate(roles []vigil.Role, next http.HandlerFunc) http.Ha
 		if rec, ok := w.(*recorder); ok {
 			rec.key = k
 		}
-		if k.Role != vigil.RoleAdmin && len(roles) > 0 && !slices.Contains(roles, k.Role) {
+		if !roleAllowed(k.Role, roles) {
 			writeError(w, r, vigil.Errorf(vigil.EFORBIDDEN, "role %s may not call %s %s", k.Role, r.Method, r.URL.Path))
 			return
 		}
 		next(w, r.WithContext(context.WithValue(r.Context(), keyContextKey{}, k)))
 	}
+}
+
+// roleAllowed reports whether a key of role may use a route, page or HMA
+// route registered for roles: admin always; a lookup key only where its
+// role is named, so that a route open to every key (none named) stays
+// closed to keys of other platforms; any other role where named, or
+// anywhere when none are.
+func roleAllowed(role vigil.Role, roles []vigil.Role) bool {
+	switch {
+	case role == vigil.RoleAdmin:
+		return true
+	case role == vigil.RoleLookup || len(roles) > 0:
+		return slices.Contains(roles, role)
+	}
+	return true
 }
 
 // keyBySecret returns the key of a secret, through the cache.

@@ -30,6 +30,9 @@ type createBankRequest struct {
 	Enabled     *bool                    `json:"enabled"`
 	Negative    bool                     `json:"negative"`
 	Thresholds  map[vigil.SignalType]int `json:"thresholds"`
+	// Reveal is what hosted lookups see of the bank's matches; absent:
+	// vigil.RevealBank, the least.
+	Reveal vigil.Reveal `json:"reveal"`
 }
 
 func (s *Server) handleCreateBank(w http.ResponseWriter, r *http.Request) {
@@ -38,7 +41,8 @@ func (s *Server) handleCreateBank(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	b := &vigil.Bank{Name: req.Name, Description: req.Description, Enabled: true, Negative: req.Negative, Thresholds: req.Thresholds}
+	b := &vigil.Bank{Name: req.Name, Description: req.Description, Enabled: true, Negative: req.Negative, Thresholds: req.Thresholds,
+		Reveal: req.Reveal}
 	if req.Enabled != nil {
 		b.Enabled = *req.Enabled
 	}

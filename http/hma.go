@@ -182,6 +182,7 @@ func hmaBool(w http.ResponseWriter, r *http.Request, name string) (v, ok bool) {
 // Routes are not in s.patterns: they are HMA's API, not Vigil's, and are
 // documented by HMA and README's "Moving from HMA".
 func (s *Server) hmaRoute(pattern string, h http.HandlerFunc, roles ...vigil.Role) {
+	s.hmaPatterns = append(s.hmaPatterns, pattern)
 	label := "hma " + pattern
 	if len(roles) == 0 {
 		s.mux.Handle(pattern, s.instrument(label, h))
@@ -256,7 +257,7 @@ func (s *Server) hmaAuthenticate(roles []vigil.Role, next http.HandlerFunc) http
 		if rec, ok := w.(*recorder); ok {
 			rec.key = k
 		}
-		if k.Role != vigil.RoleAdmin && !slices.Contains(roles, k.Role) {
+		if !roleAllowed(k.Role, roles) {
 			hmaError(w, http.StatusForbidden, "role %s may not call %s %s", k.Role, r.Method, r.URL.Path)
 			return
 		}

@@ -11,6 +11,8 @@ import (
 type createKeyRequest struct {
 	Name string     `json:"name"`
 	Role vigil.Role `json:"role"`
+	// Limits are the key's own lookup limits; absent: the defaults.
+	Limits *vigil.KeyLimits `json:"limits"`
 }
 
 type createKeyResponse struct {
@@ -24,7 +26,7 @@ func (s *Server) handleCreateKey(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	k := &vigil.Key{Name: req.Name, Role: req.Role, CreatedBy: actor(r)}
+	k := &vigil.Key{Name: req.Name, Role: req.Role, CreatedBy: actor(r), Limits: req.Limits}
 	rec := auditRecord(r, vigil.AuditKeyCreate, "key", nil)
 	// The target names the key by the id the store gives it.
 	rec.Complete = keyRecord(k)
@@ -82,12 +84,52 @@ func (s *Server) handleRevokeKey(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, k)
 }
 
+// setKeyLimitsRequest is the body of PUT /v1/keys/{id}/limits: the
+// key's own limits, or null for the defaults again.
+type setKeyLimitsRequest struct {
+	Limits *vigil.KeyLimits `json:"limits,omitempty"`
+}
+
+func (s *Server) handleSetKeyLimits(w http.ResponseWriter, r *http.Request) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id <= 0 {
+		writeError(w, r, badRequest("key id must be a positive integer"))
+		return
+	}
+	var req setKeyLimitsRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	k, err := s.Keys.FindKeyByID(r.Context(), id)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	rec := auditRecord(r, vigil.AuditKeyLimits, k.Actor(), req)
+	err = s.change(r, rec, func(ctx context.Context) (err error) {
+		k, err = s.Keys.SetKeyLimits(ctx, id, req.Limits)
+		return err
+	})
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	// At once here; other replicas within the key cache's lifetime.
+	s.keys.clear()
+	writeJSON(w, http.StatusOK, k)
+}
+
 // keyRecord returns an AuditRecord.Complete that names key k, as the store
 // has it once the change is made, in the record: its actor form as target
 // (names repeat; ids do not), its id and role as detail.
 func keyRecord(k *vigil.Key) func(rec *vigil.AuditRecord) error {
 	return func(rec *vigil.AuditRecord) error {
 		rec.Target = k.Actor()
-		return rec.SetDetail(map[string]any{"id": k.ID, "role": k.Role})
+		detail := map[string]any{"id": k.ID, "role": k.Role}
+		if k.Limits != nil {
+			detail["limits"] = k.Limits
+		}
+		return rec.SetDetail(detail)
 	}
 }

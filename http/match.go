@@ -273,6 +273,13 @@ type lookupResponse struct {
 }
 
 func (s *Server) handleLookup(w http.ResponseWriter, r *http.Request) {
+	k := keyFrom(r.Context())
+	// A key out of tokens, or of today's quota, is refused before its
+	// body is read.
+	if ref := s.quotas.admit(r.Context(), k, 0); ref != nil {
+		writeRefusal(w, ref)
+		return
+	}
 	var req lookupRequest
 	if err := decodeJSON(w, r, &req); err != nil {
 		writeError(w, r, err)
@@ -301,11 +308,22 @@ func (s *Server) handleLookup(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
+	if ref := s.quotas.admit(r.Context(), k, len(req.Signals)); ref != nil {
+		writeRefusal(w, ref)
+		return
+	}
 	results, err := s.Matcher.Lookup(r.Context(), req.Signals, vigil.MatchOptions{MinQuality: req.MinQuality, Dihedral: req.Dihedral})
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
 	s.metrics.countMatches(results)
+	if k.Role == vigil.RoleLookup {
+		// Another platform's lookup: its matches as each bank reveals
+		// them, and no rules run, so that nothing of it lands in this
+		// deployment's queues, cases or webhooks.
+		writeJSON(w, http.StatusOK, lookupResponse{Results: shown(results)})
+		return
+	}
 	writeJSON(w, http.StatusOK, lookupResponse{Results: results, Actions: s.Flow().Match(r.Context(), ref, results, nil)})
 }

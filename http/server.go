@@ -16,6 +16,7 @@ import (
 
 	"github.com/vigil-oss/vigil"
 	"github.com/vigil-oss/vigil/classify"
+	"github.com/vigil-oss/vigil/feed"
 	"github.com/vigil-oss/vigil/grooming"
 	"github.com/vigil-oss/vigil/hashing"
 	"github.com/vigil-oss/vigil/report"
@@ -81,6 +82,10 @@ type Server struct {
 	// Subscriptions are the feeds this instance pulls (by vigil feed
 	// sync); their state shows on /readyz and in metrics. Nil: none.
 	Subscriptions vigil.SubscriptionService
+	// FeedLoop, if set, syncs feeds and exchanges inside this server
+	// (vigil serve --feed-sync); its rounds and failing sources show on
+	// /readyz and in metrics. The server does not run it.
+	FeedLoop *feed.Loop
 	// Incidents stores incidents and account facts; nil: no reporting.
 	Incidents vigil.IncidentService
 	// Preservation keeps legal holds (/v1/holds); nil: none.
@@ -134,6 +139,16 @@ type Server struct {
 	// classify.go). Build them with ClassifierMetrics.
 	Classifiers *classify.Set
 
+	// Lookups keeps the per-key daily lookup counts that daily quotas are
+	// checked against, shared by every replica on one store; nil: counts
+	// and quotas are this process's alone. LookupLimits are the limits of
+	// lookup keys (vigil.RoleLookup) without limits of their own;
+	// LookupFlush is how often this server adds its counts to Lookups
+	// (0: DefaultLookupFlush). See quota.go.
+	Lookups      vigil.LookupCounter
+	LookupLimits vigil.KeyLimits
+	LookupFlush  time.Duration
+
 	ln       net.Listener
 	server   *http.Server
 	mux      *http.ServeMux
@@ -141,7 +156,9 @@ type Server struct {
 	hashers  sync.Pool
 	keys     keyCache
 	patterns []string // every route, for the OpenAPI check
-	ui       *ui      // review UI sessions and templates
+	// hmaPatterns are the HMA-compatible routes, when served.
+	hmaPatterns []string
+	ui          *ui // review UI sessions and templates
 	// unmatched answers requests no route takes (404, 405).
 	unmatched http.Handler
 
@@ -152,6 +169,10 @@ type Server struct {
 
 	hmaClientOnce sync.Once
 	hmaHTTP       *http.Client // ?url= fetches of the HMA routes
+
+	quotas    *quotas
+	stopFlush context.CancelFunc
+	flushDone chan struct{}
 }
 
 // Flow returns the response service the server acts through: Respond, or
@@ -170,6 +191,7 @@ func (s *Server) Flow() *respond.Service {
 // NewServer returns a Server with its routes registered.
 func NewServer() *Server {
 	s := &Server{mux: http.NewServeMux(), metrics: newMetrics()}
+	s.quotas = newQuotas(s.metrics.reg)
 	s.hashers.New = func() any { return hashing.NewHasher(s.Hashing) }
 	s.server = &http.Server{
 		Handler:           s,
@@ -189,6 +211,9 @@ func (s *Server) Open() error {
 	if s.Subscriptions != nil {
 		s.metrics.reg.MustRegister(subscriptionCollector{s.Subscriptions})
 	}
+	if s.FeedLoop != nil {
+		s.metrics.reg.MustRegister(feedLoopCollector{s.FeedLoop})
+	}
 	if s.Grooming == nil {
 		s.Grooming = grooming.NewDetector(grooming.Options{})
 	}
@@ -204,6 +229,9 @@ func (s *Server) Open() error {
 		}
 		s.hmaRoutes()
 	}
+	if err := s.LookupLimits.Validate(); err != nil {
+		return fmt.Errorf("default lookup limits: %w", err)
+	}
 	// A backstop for what no route's deadline covers (the mux's own
 	// redirects); instrument sets each route's own deadline.
 	s.server.ReadTimeout = max(s.BodyTimeout, s.UploadTimeout)
@@ -212,6 +240,19 @@ func (s *Server) Open() error {
 		return fmt.Errorf("listen on %s: %w", s.Addr, err)
 	}
 	s.ln = ln
+	s.quotas.counter, s.quotas.defaults, s.quotas.logger = s.Lookups, s.LookupLimits, s.Logger
+	if s.Lookups != nil {
+		flush := s.LookupFlush
+		if flush <= 0 {
+			flush = DefaultLookupFlush
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		s.stopFlush, s.flushDone = cancel, make(chan struct{})
+		go func() {
+			defer close(s.flushDone)
+			s.quotas.run(ctx, flush)
+		}()
+	}
 	go func() {
 		if err := s.server.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.Logger.Error("serve", "err", err)
@@ -228,9 +269,15 @@ func (s *Server) URL() string {
 	return "http://" + s.ln.Addr().String()
 }
 
-// Close stops accepting requests and waits up to ctx for those in flight.
+// Close stops accepting requests, waits up to ctx for those in flight and
+// adds the lookups counted since the last flush to the store.
 func (s *Server) Close(ctx context.Context) error {
-	return s.server.Shutdown(ctx)
+	err := s.server.Shutdown(ctx)
+	if s.stopFlush != nil {
+		s.stopFlush()
+		<-s.flushDone
+	}
+	return err
 }
 
 // ServeHTTP implements http.Handler: security headers, then routing.
@@ -269,6 +316,7 @@ func (s *Server) routes() {
 		curator  = vigil.RoleCurator
 		matcher  = vigil.RoleMatcher
 		reviewer = vigil.RoleReviewer
+		lookup   = vigil.RoleLookup
 	)
 	s.public("GET /healthz", s.handleHealth)
 	s.public("GET /readyz", s.handleReady)
@@ -277,7 +325,10 @@ func (s *Server) routes() {
 
 	s.route("POST /v1/hash", s.handleHash, matcher, curator)
 	s.route("POST /v1/match", s.handleMatch, matcher, curator)
-	s.route("POST /v1/lookup", s.handleLookup, matcher, curator)
+	// The one route of lookup keys: other platforms' hosted lookups. Not
+	// /v1/match: a platform that sent its uploads here would make this
+	// deployment receive, and for review hold, another platform's media.
+	s.route("POST /v1/lookup", s.handleLookup, matcher, curator, lookup)
 	s.route("GET /v1/index/status", s.handleIndexStatus, matcher, curator)
 
 	s.route("POST /v1/banks", s.handleCreateBank, curator)
@@ -317,6 +368,8 @@ func (s *Server) routes() {
 	s.route("POST /v1/keys", s.handleCreateKey, admin)
 	s.route("GET /v1/keys", s.handleListKeys, admin)
 	s.route("DELETE /v1/keys/{id}", s.handleRevokeKey, admin)
+	s.route("PUT /v1/keys/{id}/limits", s.handleSetKeyLimits, admin)
+	s.route("GET /v1/lookups", s.handleLookupCounts, admin)
 
 	s.uiRoutes()
 	// No catch-all pattern: one ("/") would match every method and so
@@ -377,6 +430,9 @@ func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 	if failing := s.failingSubscriptions(r.Context()); len(failing) > 0 {
 		body["feeds_failing"] = failing
 	}
+	if s.FeedLoop != nil {
+		body["feed_sync"] = feedLoopReady(s.FeedLoop)
+	}
 	writeJSON(w, http.StatusOK, body)
 }
 
@@ -386,3 +442,7 @@ func (s *Server) handleIndexStatus(w http.ResponseWriter, r *http.Request) {
 
 // Routes returns every registered route pattern ("METHOD /path").
 func (s *Server) Routes() []string { return append([]string(nil), s.patterns...) }
+
+// HMARoutes returns the patterns of the HMA-compatible routes (none
+// unless HMA was set before Open).
+func (s *Server) HMARoutes() []string { return append([]string(nil), s.hmaPatterns...) }

@@ -59,6 +59,7 @@ func mustOpenServer(tb testing.TB, options ...func(*vhttp.Server)) *testServer {
 	s.Preservation = sqlite.NewPreservationService(db)
 	s.Complaints = sqlite.NewComplaintService(db, s.Cases.(*sqlite.CaseService))
 	s.Transparency = sqlite.NewTransparencyService(db)
+	s.Lookups = sqlite.NewLookupCounter(db)
 	feeds := sqlite.NewFeedService(db)
 	s.Feeds, s.Subscriptions = feeds, feeds
 	// Sends nowhere until a test gives it a queue (SubmissionQueue).

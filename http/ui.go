@@ -10,7 +10,6 @@ import (
 	"io/fs"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
 	"time"
 
@@ -205,7 +204,7 @@ func (s *Server) withSession(roles []vigil.Role, next http.HandlerFunc) http.Han
 			}
 		}
 		k := sess.key
-		if k.Role != vigil.RoleAdmin && len(roles) > 0 && !slices.Contains(roles, k.Role) {
+		if !roleAllowed(k.Role, roles) {
 			s.uiError(w, r, vigil.Errorf(vigil.EFORBIDDEN, "the %s role may not open this page", k.Role))
 			return
 		}

@@ -376,6 +376,11 @@ func (s *Server) handleUILogin(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusUnauthorized, "That API key is not valid.")
 		return
 	}
+	if k.Role == vigil.RoleLookup {
+		// Another platform's key: lookups over the API, no pages.
+		fail(http.StatusForbidden, "A lookup key cannot open the review UI.")
+		return
+	}
 	// On record before the session exists: no unrecorded logins.
 	ctx := context.WithValue(r.Context(), keyContextKey{}, k)
 	if rec, ok := w.(*recorder); ok {

@@ -30,7 +30,7 @@ func NewKeyService(db *DB) *KeyService {
 	return &KeyService{db: db}
 }
 
-const keyColumns = `id, name, role, hint, created_at, created_by, last_used_at, revoked_at, revoked_by`
+const keyColumns = `id, name, role, hint, created_at, created_by, last_used_at, revoked_at, revoked_by, limits`
 
 // CreateKey stores a key with a new secret and returns the secret.
 func (s *KeyService) CreateKey(ctx context.Context, k *vigil.Key) (string, error) {
@@ -44,6 +44,10 @@ func (s *KeyService) CreateKey(ctx context.Context, k *vigil.Key) (string, error
 	k.Hint = vigil.KeySecretHint(secret)
 	k.CreatedAt = s.db.now()
 	k.LastUsedAt, k.RevokedAt, k.RevokedBy = nil, nil, ""
+	limits, err := marshalLimits(k.Limits)
+	if err != nil {
+		return "", fmt.Errorf("create key %q: %w", k.Name, err)
+	}
 	err = s.db.write(ctx, func(tx *pgTx) error {
 		// The writer is alone, so checking first is race-free; the unique
 		// index (migration 00011) backs it up.
@@ -55,10 +59,10 @@ func (s *KeyService) CreateKey(ctx context.Context, k *vigil.Key) (string, error
 			return vigil.Errorf(vigil.ECONFLICT, "a key named %q exists: choose another name, or revoke that key first", k.Name)
 		}
 		return tx.QueryRowContext(ctx, `
-			INSERT INTO api_keys (name, role, secret_hash, hint, created_at, created_by)
-			VALUES (?, ?, ?, ?, ?, ?)
+			INSERT INTO api_keys (name, role, secret_hash, hint, created_at, created_by, limits)
+			VALUES (?, ?, ?, ?, ?, ?, ?)
 			RETURNING id`,
-			k.Name, k.Role, vigil.HashKeySecret(secret), k.Hint, formatTime(k.CreatedAt), k.CreatedBy,
+			k.Name, k.Role, vigil.HashKeySecret(secret), k.Hint, formatTime(k.CreatedAt), k.CreatedBy, limits,
 		).Scan(&k.ID)
 	})
 	if err != nil {
@@ -123,14 +127,8 @@ func (s *KeyService) RevokeKey(ctx context.Context, id int64, by string) (*vigil
 	var k *vigil.Key
 	err := s.db.write(ctx, func(tx *pgTx) error {
 		var err error
-		k, err = scanKey(tx.QueryRowContext(ctx, `SELECT `+keyColumns+` FROM api_keys WHERE id = ?`, id))
-		if errors.Is(err, sql.ErrNoRows) {
-			return vigil.Errorf(vigil.ENOTFOUND, "key %d not found", id)
-		} else if err != nil {
+		if k, err = unrevokedKey(ctx, tx, id); err != nil {
 			return err
-		}
-		if k.Revoked() {
-			return vigil.Errorf(vigil.ECONFLICT, "key %d is already revoked", id)
 		}
 		if k.Role == vigil.RoleAdmin {
 			var admins int
@@ -167,12 +165,16 @@ func scanKey(row scanner) (*vigil.Key, error) {
 		k                   vigil.Key
 		createdAt           string
 		lastUsed, revokedAt sql.NullString
+		limits              sql.NullString
 	)
 	if err := row.Scan(&k.ID, &k.Name, &k.Role, &k.Hint, &createdAt, &k.CreatedBy,
-		&lastUsed, &revokedAt, &k.RevokedBy); err != nil {
+		&lastUsed, &revokedAt, &k.RevokedBy, &limits); err != nil {
 		return nil, err
 	}
 	var err error
+	if k.Limits, err = unmarshalLimits(limits); err != nil {
+		return nil, fmt.Errorf("key %d limits: %w", k.ID, err)
+	}
 	if k.CreatedAt, err = parseTime(createdAt); err != nil {
 		return nil, err
 	}
@@ -183,4 +185,18 @@ func scanKey(row scanner) (*vigil.Key, error) {
 		return nil, err
 	}
 	return &k, nil
+}
+
+// unrevokedKey reads key id in tx: ENOTFOUND, or ECONFLICT once revoked.
+func unrevokedKey(ctx context.Context, tx *pgTx, id int64) (*vigil.Key, error) {
+	k, err := scanKey(tx.QueryRowContext(ctx, `SELECT `+keyColumns+` FROM api_keys WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, vigil.Errorf(vigil.ENOTFOUND, "key %d not found", id)
+	} else if err != nil {
+		return nil, err
+	}
+	if k.Revoked() {
+		return nil, vigil.Errorf(vigil.ECONFLICT, "key %d is revoked", id)
+	}
+	return k, nil
 }

@@ -59,6 +59,7 @@ func TestStore(t *testing.T) {
 			Incidents:           postgres.NewIncidentService(db),
 			Submissions:         postgres.NewSubmissionService(db),
 			Preservation:        postgres.NewPreservationService(db),
+			Lookups:             postgres.NewLookupCounter(db),
 			Exchanges:           postgres.NewExchangeService(db),
 			Complaints:          postgres.NewComplaintService(db, cases),
 			Notices:             postgres.NewNoticeService(db),

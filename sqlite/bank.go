@@ -26,7 +26,7 @@ func NewBankService(db *DB) *BankService {
 	return &BankService{db: db}
 }
 
-const bankColumns = `id, name, description, enabled, negative, match_ratio, thresholds, version, active_entries, created_at, updated_at`
+const bankColumns = `id, name, description, enabled, negative, match_ratio, thresholds, reveal, version, active_entries, created_at, updated_at`
 
 // CreateBank stores a new bank.
 func (s *BankService) CreateBank(ctx context.Context, b *vigil.Bank) error {
@@ -57,6 +57,9 @@ func prepareBank(b *vigil.Bank) (*bankInsert, error) {
 	if b.MatchRatio == 0 {
 		b.MatchRatio = 1
 	}
+	if b.Reveal == "" {
+		b.Reveal = vigil.RevealBank
+	}
 	thresholds, err := marshalThresholds(b.Thresholds)
 	if err != nil {
 		return nil, fmt.Errorf("create bank %q: %w", b.Name, err)
@@ -77,10 +80,10 @@ func (p *bankInsert) insert(ctx context.Context, tx *sql.Tx, now time.Time) erro
 		return vigil.Errorf(vigil.ECONFLICT, "bank %q already exists", b.Name)
 	}
 	return tx.QueryRowContext(ctx, `
-		INSERT INTO banks (name, description, enabled, negative, match_ratio, thresholds, version, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?)
+		INSERT INTO banks (name, description, enabled, negative, match_ratio, thresholds, reveal, version, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?)
 		RETURNING id`,
-		b.Name, b.Description, b.Enabled, b.Negative, b.MatchRatio, p.thresholds, formatTime(now), formatTime(now),
+		b.Name, b.Description, b.Enabled, b.Negative, b.MatchRatio, p.thresholds, b.Reveal, formatTime(now), formatTime(now),
 	).Scan(&b.ID)
 }
 
@@ -136,7 +139,7 @@ func (s *BankService) UpdateBank(ctx context.Context, id int64, upd vigil.BankUp
 			return err
 		}
 		if upd.Name == nil && upd.Description == nil && upd.Enabled == nil && upd.Negative == nil &&
-			upd.MatchRatio == nil && upd.Thresholds == nil {
+			upd.MatchRatio == nil && upd.Thresholds == nil && upd.Reveal == nil {
 			return nil // nothing to change, so no new version
 		}
 		if upd.Name != nil && *upd.Name != b.Name {
@@ -160,6 +163,12 @@ func (s *BankService) UpdateBank(ctx context.Context, id int64, upd vigil.BankUp
 		if upd.Thresholds != nil {
 			b.Thresholds = maps.Clone(upd.Thresholds)
 		}
+		if upd.Reveal != nil {
+			if *upd.Reveal == "" {
+				return vigil.Errorf(vigil.EINVALID, "bank reveal must be full, source or bank")
+			}
+			b.Reveal = *upd.Reveal
+		}
 		if err := b.Validate(); err != nil {
 			return err
 		}
@@ -173,10 +182,10 @@ func (s *BankService) UpdateBank(ctx context.Context, id int64, upd vigil.BankUp
 		b.UpdatedAt = s.db.now()
 		return tx.QueryRowContext(ctx, `
 			UPDATE banks SET name = ?, description = ?, enabled = ?, negative = ?, match_ratio = ?, thresholds = ?,
-				version = version + 1, updated_at = ?
+				reveal = ?, version = version + 1, updated_at = ?
 			WHERE id = ?
 			RETURNING version`,
-			b.Name, b.Description, b.Enabled, b.Negative, b.MatchRatio, thresholds, formatTime(b.UpdatedAt), id,
+			b.Name, b.Description, b.Enabled, b.Negative, b.MatchRatio, thresholds, b.Reveal, formatTime(b.UpdatedAt), id,
 		).Scan(&b.Version)
 	})
 	if err != nil {
@@ -280,7 +289,7 @@ func scanBank(row scanner) (*vigil.Bank, error) {
 		thresholds           string
 		createdAt, updatedAt string
 	)
-	if err := row.Scan(&b.ID, &b.Name, &b.Description, &b.Enabled, &b.Negative, &b.MatchRatio, &thresholds,
+	if err := row.Scan(&b.ID, &b.Name, &b.Description, &b.Enabled, &b.Negative, &b.MatchRatio, &thresholds, &b.Reveal,
 		&b.Version, &b.ActiveEntries, &createdAt, &updatedAt); err != nil {
 		return nil, err
 	}

@@ -51,6 +51,7 @@ func TestStore(t *testing.T) {
 			Incidents:           sqlite.NewIncidentService(db),
 			Submissions:         sqlite.NewSubmissionService(db),
 			Preservation:        sqlite.NewPreservationService(db),
+			Lookups:             sqlite.NewLookupCounter(db),
 			Exchanges:           sqlite.NewExchangeService(db),
 			Complaints:          sqlite.NewComplaintService(db, cases),
 			Notices:             sqlite.NewNoticeService(db),

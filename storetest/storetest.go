@@ -47,6 +47,8 @@ type Services struct {
 	Submissions vigil.SubmissionService
 	// Preservation keeps legal holds and purges expired incidents.
 	Preservation vigil.PreservationService
+	// Lookups counts hosted lookups per key and day.
+	Lookups vigil.LookupCounter
 	// Exchanges keeps the state of fetches from outside exchanges.
 	Exchanges vigil.ExchangeService
 	// Complaints, Notices and Transparency are users' rights and the
@@ -84,6 +86,7 @@ func TestAll(t *testing.T, open Opener) {
 	t.Run("IncidentService", func(t *testing.T) { TestIncidentService(t, open) })
 	t.Run("SubmissionService", func(t *testing.T) { TestSubmissionService(t, open) })
 	t.Run("PreservationService", func(t *testing.T) { TestPreservationService(t, open) })
+	t.Run("HostedLookups", func(t *testing.T) { TestHostedLookups(t, open) })
 	t.Run("ExchangeService", func(t *testing.T) { TestExchangeService(t, open) })
 	t.Run("ComplaintService", func(t *testing.T) { TestComplaintService(t, open) })
 	t.Run("NoticeService", func(t *testing.T) { TestNoticeService(t, open) })

@@ -15,15 +15,16 @@ import (
 )
 
 // BankCommand manages banks in the data directory:
-// `vigil bank create|list|import|export|retract`.
+// `vigil bank create|list|import|export|retract|reveal`.
 type BankCommand struct{ *Main }
 
 const bankUsage = `Usage:
-	vigil bank create [--data DIR] [--description D] [--negative] [--threshold N] [--disabled] NAME
+	vigil bank create [--data DIR] [--description D] [--negative] [--threshold N] [--disabled] [--reveal LEVEL] NAME
 	vigil bank list [--data DIR]
 	vigil bank import [--data DIR] [--signal-type T] [--source S] [--format auto|text|csv|hma|vpdq] [--source-entry-id ID] NAME FILE|-
 	vigil bank export [--data DIR] NAME [FILE|-]
 	vigil bank retract [--data DIR] --reason TEXT ENTRY_ID
+	vigil bank reveal [--data DIR] NAME full|source|bank
 
 Lists are text (one hash per line, # comments, needs --signal-type), CSV with a
 header from signal_type,value,source,source_entry_id,category, HMA's CSV (the
@@ -32,11 +33,13 @@ command writes), or a vPDQ file (one video's frame,quality,hash,timestamp lines:
 one entry, named by --source-entry-id, default the file's name). --format auto
 tells them apart by the first line. An import is atomic:
 all of the file or, on any error, none of it. Entries are never deleted: retract
-one, with a reason, and it stops matching.`
+one, with a reason, and it stops matching. reveal sets what hosted lookups (keys of
+the lookup role) are shown of the bank's matches: full (entry id, source, source
+entry id, category), source, or bank (its name and the distance: the default).`
 
 // Run dispatches to the bank subcommands.
 func (c *BankCommand) Run(ctx context.Context, args []string) error {
-	sub, args, err := c.group(args, bankUsage, "create", "list", "import", "export", "retract")
+	sub, args, err := c.group(args, bankUsage, "create", "list", "import", "export", "retract", "reveal")
 	if err != nil {
 		return err
 	}
@@ -50,10 +53,16 @@ func (c *BankCommand) Run(ctx context.Context, args []string) error {
 		negative := fs.Bool("negative", false, "a negative bank: its matches suppress matches from other banks")
 		threshold := fs.Int("threshold", vigil.DefaultPDQThreshold, "PDQ match threshold (inclusive Hamming distance)")
 		disabled := fs.Bool("disabled", false, "create the bank disabled")
-		check = func() error { return fs.nargs(1, 1, "a bank NAME") }
+		reveal := fs.String("reveal", string(vigil.RevealBank), "what hosted lookups are shown of the bank's matches: full, source or bank")
+		check = func() error {
+			if !vigil.Reveal(*reveal).Valid() {
+				return fs.usageErrorf("--reveal must be full, source or bank, not %q", *reveal)
+			}
+			return fs.nargs(1, 1, "a bank NAME")
+		}
 		run = func(ctx context.Context, db *store) error {
 			b := &vigil.Bank{Name: fs.Arg(0), Description: *desc, Negative: *negative, Enabled: !*disabled,
-				Thresholds: map[vigil.SignalType]int{vigil.SignalPDQ: *threshold}}
+				Thresholds: map[vigil.SignalType]int{vigil.SignalPDQ: *threshold}, Reveal: vigil.Reveal(*reveal)}
 			actx := vigil.WithAudit(ctx, cliRecord(vigil.AuditBankCreate, "bank:"+b.Name, b))
 			if err := db.Banks.CreateBank(actx, b); err != nil {
 				return err
@@ -156,6 +165,29 @@ func (c *BankCommand) Run(ctx context.Context, args []string) error {
 			}
 			return json.NewEncoder(c.Stdout).Encode(e)
 		}
+	case "reveal":
+		check = func() error {
+			if err := fs.nargs(2, 2, "a bank NAME and a level (full, source or bank)"); err != nil {
+				return err
+			}
+			if !vigil.Reveal(fs.Arg(1)).Valid() {
+				return fs.usageErrorf("reveal level must be full, source or bank, not %q", fs.Arg(1))
+			}
+			return nil
+		}
+		run = func(ctx context.Context, db *store) error {
+			b, err := db.Banks.FindBankByName(ctx, fs.Arg(0))
+			if err != nil {
+				return err
+			}
+			// The store method and audit record of PATCH /v1/banks/{name}.
+			upd := vigil.BankUpdate{Reveal: ptrTo(vigil.Reveal(fs.Arg(1)))}
+			b, err = db.Banks.UpdateBank(vigil.WithAudit(ctx, cliRecord(vigil.AuditBankUpdate, "bank:"+b.Name, upd)), b.ID, upd)
+			if err != nil {
+				return err
+			}
+			return json.NewEncoder(c.Stdout).Encode(b)
+		}
 	}
 	if err := fs.parse(args); err != nil {
 		return err
@@ -179,3 +211,5 @@ func exportBank(ctx context.Context, db *store, name string, w io.Writer) error 
 	}
 	return banklist.Export(ctx, db.Entries, b.ID, w)
 }
+
+func ptrTo[T any](v T) *T { return &v }

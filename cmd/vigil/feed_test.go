@@ -21,60 +21,19 @@ import (
 // TestFeedCommands publishes a bank from one data directory and
 // subscribes to it from another, over the API, with the CLI.
 func TestFeedCommands(t *testing.T) {
-	dir := t.TempDir()
-	pub, sub := filepath.Join(dir, "pub"), filepath.Join(dir, "sub")
-	must := func(stdin string, args ...string) string {
-		t.Helper()
-		res := runExec(t, stdin, args...)
-		if res.code != 0 {
-			t.Fatalf("vigil %s: exit %d: %s", strings.Join(args, " "), res.code, res.stderr)
-		}
-		return res.stdout
-	}
-	must("", "init", "--data", pub)
-	must("", "init", "--data", sub)
-	must("", "bank", "create", "--data", pub, "list")
-	must("d41d8cd98f00b204e9800998ecf8427e\n", "bank", "import", "--data", pub, "--signal-type", "md5", "--source", "ncmec", "list", "-")
-	keyFile := filepath.Join(dir, "feed.key")
-	vkey := strings.TrimSpace(must("", "feed", "keygen", "--out", keyFile, "vigil-feed-list"))
+	f := newFeedFixture(t)
+	pub, sub, keyFile, vkey, must := f.pub, f.sub, f.keyFile, f.vkey, f.must
 	if fi, err := os.Stat(keyFile); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("key file: %v %v", fi, err)
 	}
 	if res := runExec(t, "", "feed", "keygen", "--out", keyFile, "again"); res.code != 1 {
 		t.Fatalf("keygen over an existing key: exit %d", res.code)
 	}
-	must("", "feed", "create", "--data", pub, "--key-file", keyFile, "--bank", "list", "list")
-	if out := must("", "feed", "cut", "--data", pub, "--key-file", keyFile, "list"); !strings.Contains(out, `"batches":1`) {
-		t.Fatalf("cut: %s", out)
+	if !strings.Contains(f.cut, `"batches":1`) {
+		t.Fatalf("cut: %s", f.cut)
 	}
-
-	// Serve the publisher's store, as vigil serve does.
-	ctx := context.Background()
-	db, err := sqlite.Open(ctx, pub, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	banks, entries, keys := sqlite.NewBankService(db), sqlite.NewEntryService(db), sqlite.NewKeyService(db)
-	m := matcher.New(banks, entries, slog.New(slog.DiscardHandler))
-	if err := m.Load(ctx); err != nil {
-		t.Fatal(err)
-	}
-	srv := vhttp.NewServer()
-	srv.Addr, srv.Banks, srv.Entries, srv.Keys, srv.Matcher, srv.Feeds = "127.0.0.1:0", banks, entries, keys, m, sqlite.NewFeedService(db)
-	if err := srv.Open(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		srv.Close(ctx)
-	}()
-	secret, err := keys.CreateKey(ctx, &vigil.Key{Name: "peer", Role: vigil.RoleCurator, CreatedBy: "test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("VIGIL_FEED_API_KEY", secret)
+	srv, secret := f.srv, f.secret
+	dir := filepath.Dir(pub)
 
 	url := srv.URL() + "/v1/feeds/list"
 	if res := runExec(t, "", "feed", "subscribe", "--data", sub, "--key", "nonsense", "--bank", "mirror", url); res.code != 2 {
@@ -138,6 +97,67 @@ func TestFeedStopNCII(t *testing.T) {
 	if res := runExec(t, "", "feed", "stopncii", "--data", data, "--bank", "ncii", "--base-url", srv.URL+"/v1"); res.code != 1 || strings.Contains(res.stderr, "wrong") {
 		t.Fatalf("wrong key: exit %d: %s", res.code, res.stderr)
 	}
+}
+
+// feedFixture is a publisher's data directory with a feed of one bank
+// ("list", one md5 entry from ncmec) cut once and served over the API,
+// a subscriber's empty data directory, and $VIGIL_FEED_API_KEY set to a
+// curator key of the publisher.
+type feedFixture struct {
+	pub, sub, keyFile, vkey string
+	cut                     string // the first cut's output
+	srv                     *vhttp.Server
+	secret                  string
+	must                    func(stdin string, args ...string) string
+}
+
+func newFeedFixture(t *testing.T) *feedFixture {
+	t.Helper()
+	dir := t.TempDir()
+	f := &feedFixture{pub: filepath.Join(dir, "pub"), sub: filepath.Join(dir, "sub"), keyFile: filepath.Join(dir, "feed.key")}
+	f.must = func(stdin string, args ...string) string {
+		t.Helper()
+		res := runExec(t, stdin, args...)
+		if res.code != 0 {
+			t.Fatalf("vigil %s: exit %d: %s", strings.Join(args, " "), res.code, res.stderr)
+		}
+		return res.stdout
+	}
+	f.must("", "init", "--data", f.pub)
+	f.must("", "init", "--data", f.sub)
+	f.must("", "bank", "create", "--data", f.pub, "list")
+	f.must("d41d8cd98f00b204e9800998ecf8427e\n", "bank", "import", "--data", f.pub, "--signal-type", "md5", "--source", "ncmec", "list", "-")
+	f.vkey = strings.TrimSpace(f.must("", "feed", "keygen", "--out", f.keyFile, "vigil-feed-list"))
+	f.must("", "feed", "create", "--data", f.pub, "--key-file", f.keyFile, "--bank", "list", "list")
+	f.cut = f.must("", "feed", "cut", "--data", f.pub, "--key-file", f.keyFile, "list")
+
+	// Serve the publisher's store, as vigil serve does.
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, f.pub, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	banks, entries, keys := sqlite.NewBankService(db), sqlite.NewEntryService(db), sqlite.NewKeyService(db)
+	m := matcher.New(banks, entries, slog.New(slog.DiscardHandler))
+	if err := m.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	f.srv = vhttp.NewServer()
+	f.srv.Addr, f.srv.Banks, f.srv.Entries, f.srv.Keys, f.srv.Matcher, f.srv.Feeds = "127.0.0.1:0", banks, entries, keys, m, sqlite.NewFeedService(db)
+	if err := f.srv.Open(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		f.srv.Close(ctx)
+	})
+	if f.secret, err = keys.CreateKey(ctx, &vigil.Key{Name: "peer", Role: vigil.RoleCurator, CreatedBy: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("VIGIL_FEED_API_KEY", f.secret)
+	return f
 }
 
 // TestFeedExchanges fetches from local servers answering as NCMEC's hash

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/vigil-oss/vigil"
 	"github.com/vigil-oss/vigil/classify"
+	"github.com/vigil-oss/vigil/feed"
 	"github.com/vigil-oss/vigil/grooming"
 	"github.com/vigil-oss/vigil/hashing"
 	vhttp "github.com/vigil-oss/vigil/http"
@@ -46,8 +48,17 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	keepSignals := fs.Duration("keep-signals", 0, "keep the signals (never the content) of matched-against uploads this long, and match them against entries added later (0: off)")
 	hmaCompat := fs.Bool("hma-compat", false, "also serve the HMA-compatible API (/status, /h/, /m/, /c/) for clients of Meta's Hasher-Matcher-Actioner; see README \"Moving from HMA\"")
 	hmaAllowedHosts := fs.String("hma-allowed-hosts", "", "comma-separated hosts (and their subdomains) that HMA ?url= fetches may reach on private, loopback or link-local addresses; others must be public")
+	lookupRate := fs.Float64("lookup-rate", 0, "requests per second a lookup key (role lookup) without limits of its own may make to POST /v1/lookup, per replica (0: no limit)")
+	lookupBurst := fs.Int("lookup-burst", 0, "requests a lookup key may make at once, past --lookup-rate (0: one second's worth)")
+	lookupDaily := fs.Int64("lookup-daily", 0, "signals a lookup key without limits of its own may look up per UTC day, across replicas (0: no limit)")
+	feedSync := fs.Duration("feed-sync", 0, "sync every active feed subscription (and exchange) in the server, this often; state on /readyz and in metrics (0: off; vigil feed sync does it outside)")
+	feedKeyFile := fs.String("feed-api-key-file", "", "with --feed-sync: file holding the API key sent to publishers (default: $VIGIL_FEED_API_KEY)")
+	feedAllowedHosts := fs.String("feed-allowed-hosts", "", "with --feed-sync: comma-separated hosts that subscriptions made through the HMA routes may sync from on private, loopback or link-local addresses")
 	for _, name := range []string{"refresh", "max-bytes", "max-pixels", "conversation-retention", "job-workers", "notice-delay"} {
 		fs.limit(name, positive())
+	}
+	for _, name := range []string{"lookup-rate", "lookup-burst", "lookup-daily", "feed-sync"} {
+		fs.limit(name, atLeast(0))
 	}
 	reportRetention := &retentionFlag{}
 	fs.Var(reportRetention, "report-retention", "how long, in months after it was submitted, an incident, what was sent of it and its cases' evidence are kept before the hourly purge deletes them: MONTHS (every destination) and DESTINATION=MONTHS items, comma-separated, e.g. 12,eu=12; legal holds (POST /v1/holds) keep them longer. Unsent incidents are kept (default 12, as 18 U.S.C. 2258A and the EU proposal ask)")
@@ -75,6 +86,17 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	}
 	if *hmaAllowedHosts != "" && !*hmaCompat {
 		return fs.usageErrorf("--hma-allowed-hosts needs --hma-compat")
+	}
+	lookupLimits := vigil.KeyLimits{Rate: *lookupRate, Burst: *lookupBurst, Daily: *lookupDaily}
+	if err := lookupLimits.Validate(); err != nil {
+		return fs.usageErrorf("--lookup-rate, --lookup-burst, --lookup-daily: %s", vigil.ErrorMessage(err))
+	}
+	if (*feedKeyFile != "" || *feedAllowedHosts != "") && *feedSync <= 0 {
+		return fs.usageErrorf("--feed-api-key-file and --feed-allowed-hosts need --feed-sync")
+	}
+	feedKey, err := readAPIKey(*feedKeyFile)
+	if err != nil {
+		return err
 	}
 	if *rematchWebhook != "" {
 		if _, ok := webhooks[*rematchWebhook]; !ok || *keepSignals <= 0 {
@@ -210,6 +232,12 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	srv.Rules, srv.CaseRetention = ruleStore, ruleFlags.caseRetention
 	srv.Preservation, srv.Retention = db.Preservation, reportRetention.p
 	srv.Complaints, srv.Transparency = db.Complaints, db.Transparency
+	srv.Lookups, srv.LookupLimits = db.Lookups, lookupLimits
+	var loop *feed.Loop
+	if *feedSync > 0 {
+		loop = feedLoop(db, *feedSync, feedKey, splitHosts(*feedAllowedHosts), c.Logger)
+		srv.FeedLoop = loop
+	}
 	if srv.Classifiers, err = classifiers.build(srv.ClassifierMetrics(), c.Logger); err != nil {
 		return err
 	}
@@ -239,6 +267,9 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 		// bank changes, not only every --refresh.
 		go db.follow(runCtx, *refresh, m.Refresh)
 	}
+	if loop != nil {
+		go loop.Run(runCtx)
+	}
 	go c.purge(runCtx, conversations, signals)
 	go c.purgeCases(runCtx, cases, db.Preservation, reportRetention.p, mediaStore)
 	checkedDone := make(chan struct{})
@@ -256,6 +287,25 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	defer done()
 	return errors.Join(srv.Close(shutCtx), js.Stop(shutCtx))
 }
+
+// feedLoop returns the loop of vigil serve --feed-sync: every active
+// subscription, synced and its feedback sent as vigil feed sync does,
+// then the exchanges of exchangeSources.
+func feedLoop(db *store, interval time.Duration, apiKey string, allowed []string, logger *slog.Logger) *feed.Loop {
+	cl := &feed.Client{Subs: db.Feeds, APIKey: apiKey, Actor: "server", Audit: true, AllowedHosts: allowed}
+	subs := feed.SubscriptionSources(db.Feeds, cl)
+	extra := exchangeSources(db, logger)
+	return &feed.Loop{Interval: interval, Logger: logger, Sources: func(ctx context.Context) ([]feed.Source, error) {
+		out, err := subs(ctx)
+		return append(out, extra...), err
+	}}
+}
+
+// exchangeSources are the exchange fetches (NCMEC, ThreatExchange,
+// StopNCII) that join the feed loop: each a feed.Source whose Sync pulls
+// what changed since its own stored checkpoint. None yet: this is where
+// they are added, configured from serve's flags and environment.
+func exchangeSources(db *store, logger *slog.Logger) []feed.Source { return nil }
 
 // openJobs opens the background job runner on the store's database (the
 // SQLite file or the PostgreSQL database), with uploads spooled under the

@@ -71,6 +71,8 @@ type store struct {
 	Submissions vigil.SubmissionService
 	// Preservation keeps legal holds and purges expired incidents.
 	Preservation vigil.PreservationService
+	// Lookups counts hosted lookups per key and day.
+	Lookups vigil.LookupCounter
 	// Exchanges keeps the cursors of fetches from outside exchanges and
 	// the opinions sent back to them.
 	Exchanges vigil.ExchangeService
@@ -123,7 +125,7 @@ func sqliteStore(db *sqlite.DB) *store {
 		Conversations: sqlite.NewConversationService(db), Audit: sqlite.NewAuditService(db),
 		Signals: sqlite.NewSignalStore(db), Rules: sqlite.NewRuleService(db), Cases: cases,
 		Feeds: feeds, Incidents: sqlite.NewIncidentService(db), Submissions: sqlite.NewSubmissionService(db),
-		Preservation: sqlite.NewPreservationService(db), Exchanges: sqlite.NewExchangeService(db),
+		Preservation: sqlite.NewPreservationService(db), Lookups: sqlite.NewLookupCounter(db), Exchanges: sqlite.NewExchangeService(db),
 		Complaints:   sqlite.NewComplaintService(db, cases), Notices: sqlite.NewNoticeService(db), Transparency: sqlite.NewTransparencyService(db),
 		setReview: func(p vigil.QuarantinePolicy, on func(context.Context, autoQuarantine)) {
 			cases.Policy, feeds.Policy = p, p
@@ -143,7 +145,7 @@ func postgresStore(db *postgres.DB, url string) *store {
 		Conversations: postgres.NewConversationService(db), Audit: postgres.NewAuditService(db),
 		Signals: postgres.NewSignalStore(db), Rules: postgres.NewRuleService(db), Cases: cases,
 		Feeds: feeds, Incidents: postgres.NewIncidentService(db), Submissions: postgres.NewSubmissionService(db),
-		Preservation: postgres.NewPreservationService(db), Exchanges: postgres.NewExchangeService(db),
+		Preservation: postgres.NewPreservationService(db), Lookups: postgres.NewLookupCounter(db), Exchanges: postgres.NewExchangeService(db),
 		Complaints:   postgres.NewComplaintService(db, cases), Notices: postgres.NewNoticeService(db), Transparency: postgres.NewTransparencyService(db),
 		setReview: func(p vigil.QuarantinePolicy, on func(context.Context, autoQuarantine)) {
 			cases.Policy, feeds.Policy = p, p

@@ -1,0 +1,126 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+
+	"github.com/vigil-oss/vigil"
+)
+
+// Ensure LookupCounter implements the interface.
+var _ vigil.LookupCounter = (*LookupCounter)(nil)
+
+// marshalLimits returns a key's limits as stored: JSON, or NULL for none.
+func marshalLimits(l *vigil.KeyLimits) (sql.NullString, error) {
+	if l == nil {
+		return sql.NullString{}, nil
+	}
+	b, err := json.Marshal(l)
+	if err != nil {
+		return sql.NullString{}, err
+	}
+	return sql.NullString{String: string(b), Valid: true}, nil
+}
+
+func unmarshalLimits(s sql.NullString) (*vigil.KeyLimits, error) {
+	if !s.Valid {
+		return nil, nil
+	}
+	var l vigil.KeyLimits
+	if err := json.Unmarshal([]byte(s.String), &l); err != nil {
+		return nil, err
+	}
+	return &l, nil
+}
+
+// SetKeyLimits replaces a key's own lookup limits.
+func (s *KeyService) SetKeyLimits(ctx context.Context, id int64, limits *vigil.KeyLimits) (*vigil.Key, error) {
+	if limits != nil {
+		if err := limits.Validate(); err != nil {
+			return nil, err
+		}
+	}
+	stored, err := marshalLimits(limits)
+	if err != nil {
+		return nil, fmt.Errorf("set key %d limits: %w", id, err)
+	}
+	var k *vigil.Key
+	err = s.db.write(ctx, func(tx *sql.Tx) error {
+		var err error
+		if k, err = unrevokedKey(ctx, tx, id); err != nil {
+			return err
+		}
+		k.Limits = limits
+		_, err = tx.ExecContext(ctx, `UPDATE api_keys SET limits = ? WHERE id = ?`, stored, id)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("set key %d limits: %w", id, err)
+	}
+	return k, nil
+}
+
+// LookupCounter keeps per-key daily lookup counts in SQLite.
+type LookupCounter struct {
+	db *DB
+}
+
+// NewLookupCounter returns a LookupCounter on db.
+func NewLookupCounter(db *DB) *LookupCounter { return &LookupCounter{db: db} }
+
+// AddLookups adds counts to their keys' daily totals in one transaction.
+func (c *LookupCounter) AddLookups(ctx context.Context, counts []vigil.LookupCount) ([]vigil.LookupCount, error) {
+	for _, n := range counts {
+		if err := vigil.ValidateLookupDay(n.Day); err != nil {
+			return nil, err
+		}
+		if n.Lookups < 0 {
+			return nil, vigil.Errorf(vigil.EINVALID, "lookup count of key %d is negative", n.KeyID)
+		}
+	}
+	out := make([]vigil.LookupCount, len(counts))
+	// A count is not a change anyone made: never with the caller's
+	// pending audit record.
+	err := c.db.writeAudited(ctx, nil, func(tx *sql.Tx) error {
+		for i, n := range counts {
+			out[i] = n
+			err := tx.QueryRowContext(ctx, `
+				INSERT INTO lookup_counts (key_id, day, lookups) VALUES (?, ?, ?)
+				ON CONFLICT (key_id, day) DO UPDATE SET lookups = lookup_counts.lookups + excluded.lookups
+				RETURNING lookups`, n.KeyID, n.Day, n.Lookups).Scan(&out[i].Lookups)
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("add lookup counts: %w", err)
+	}
+	return out, nil
+}
+
+// LookupCounts returns daily totals by day, then key.
+func (c *LookupCounter) LookupCounts(ctx context.Context, from, to string, keyID int64) ([]vigil.LookupCount, error) {
+	for _, d := range []string{from, to} {
+		if err := vigil.ValidateLookupDay(d); err != nil {
+			return nil, err
+		}
+	}
+	out, err := queryAll(ctx, c.db.rdb, scanLookupCount, `
+		SELECT key_id, day, lookups FROM lookup_counts
+		WHERE day >= ? AND day <= ? AND (? = 0 OR key_id = ?)
+		ORDER BY day, key_id`, from, to, keyID, keyID)
+	if err != nil {
+		return nil, fmt.Errorf("lookup counts: %w", err)
+	}
+	return out, nil
+}
+
+func scanLookupCount(row scanner) (vigil.LookupCount, error) {
+	var n vigil.LookupCount
+	err := row.Scan(&n.KeyID, &n.Day, &n.Lookups)
+	return n, err
+}
