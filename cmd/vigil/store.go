@@ -126,7 +126,7 @@ func sqliteStore(db *sqlite.DB) *store {
 		Signals: sqlite.NewSignalStore(db), Rules: sqlite.NewRuleService(db), Cases: cases,
 		Feeds: feeds, Incidents: sqlite.NewIncidentService(db), Submissions: sqlite.NewSubmissionService(db),
 		Preservation: sqlite.NewPreservationService(db), Lookups: sqlite.NewLookupCounter(db), Exchanges: sqlite.NewExchangeService(db),
-		Complaints:   sqlite.NewComplaintService(db, cases), Notices: sqlite.NewNoticeService(db), Transparency: sqlite.NewTransparencyService(db),
+		Complaints: sqlite.NewComplaintService(db, cases), Notices: sqlite.NewNoticeService(db), Transparency: sqlite.NewTransparencyService(db),
 		setReview: func(p vigil.QuarantinePolicy, on func(context.Context, autoQuarantine)) {
 			cases.Policy, feeds.Policy = p, p
 			cases.OnQuarantine = func(ctx context.Context, q sqlite.AutoQuarantine) {
@@ -146,7 +146,7 @@ func postgresStore(db *postgres.DB, url string) *store {
 		Signals: postgres.NewSignalStore(db), Rules: postgres.NewRuleService(db), Cases: cases,
 		Feeds: feeds, Incidents: postgres.NewIncidentService(db), Submissions: postgres.NewSubmissionService(db),
 		Preservation: postgres.NewPreservationService(db), Lookups: postgres.NewLookupCounter(db), Exchanges: postgres.NewExchangeService(db),
-		Complaints:   postgres.NewComplaintService(db, cases), Notices: postgres.NewNoticeService(db), Transparency: postgres.NewTransparencyService(db),
+		Complaints: postgres.NewComplaintService(db, cases), Notices: postgres.NewNoticeService(db), Transparency: postgres.NewTransparencyService(db),
 		setReview: func(p vigil.QuarantinePolicy, on func(context.Context, autoQuarantine)) {
 			cases.Policy, feeds.Policy = p, p
 			cases.OnQuarantine = func(ctx context.Context, q postgres.AutoQuarantine) {
