@@ -57,6 +57,7 @@ func mustOpenServer(tb testing.TB, options ...func(*vhttp.Server)) *testServer {
 	s.Incidents = sqlite.NewIncidentService(db)
 	s.Items = sqlite.NewContentItemService(db)
 	s.Preservation = sqlite.NewPreservationService(db)
+	s.Sessions = sqlite.NewSessionService(db)
 	feeds := sqlite.NewFeedService(db)
 	s.Feeds, s.Subscriptions = feeds, feeds
 	// Sends nowhere until a test gives it a queue (SubmissionQueue).
