@@ -150,7 +150,7 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	srv.Audit = db.Audit
 	srv.Feeds, srv.Subscriptions = db.Feeds, db.Feeds
 	srv.Signals, srv.KeepSignals = signals, *keepSignals
-	srv.Cases, srv.Media, srv.UI = cases, mediaStore, *uiOpts
+	srv.Cases, srv.Media, srv.UI, srv.Sessions = cases, mediaStore, *uiOpts, db.Sessions
 	srv.Incidents = db.Incidents
 	if *ncmecConfig != "" {
 		if srv.NCMEC, err = readNCMECConfig(*ncmecConfig); err != nil {

@@ -71,6 +71,8 @@ type store struct {
 	Submissions vigil.SubmissionService
 	// Preservation keeps legal holds and purges expired incidents.
 	Preservation vigil.PreservationService
+	// Sessions keeps the review UI's sessions and failed logins.
+	Sessions vigil.SessionService
 
 	// setReview sets the automatic quarantine policy, of cases and of
 	// subscribers' feedback on feeds alike, and what is told of each
@@ -115,7 +117,7 @@ func sqliteStore(db *sqlite.DB) *store {
 		Conversations: sqlite.NewConversationService(db), Audit: sqlite.NewAuditService(db),
 		Signals: sqlite.NewSignalStore(db), Rules: sqlite.NewRuleService(db), Cases: cases,
 		Feeds: feeds, Incidents: sqlite.NewIncidentService(db), Submissions: sqlite.NewSubmissionService(db),
-		Preservation: sqlite.NewPreservationService(db),
+		Preservation: sqlite.NewPreservationService(db), Sessions: sqlite.NewSessionService(db),
 		setReview: func(p vigil.QuarantinePolicy, on func(context.Context, autoQuarantine)) {
 			cases.Policy, feeds.Policy = p, p
 			cases.OnQuarantine = func(ctx context.Context, q sqlite.AutoQuarantine) {
@@ -134,7 +136,7 @@ func postgresStore(db *postgres.DB, url string) *store {
 		Conversations: postgres.NewConversationService(db), Audit: postgres.NewAuditService(db),
 		Signals: postgres.NewSignalStore(db), Rules: postgres.NewRuleService(db), Cases: cases,
 		Feeds: feeds, Incidents: postgres.NewIncidentService(db), Submissions: postgres.NewSubmissionService(db),
-		Preservation: postgres.NewPreservationService(db),
+		Preservation: postgres.NewPreservationService(db), Sessions: postgres.NewSessionService(db),
 		setReview: func(p vigil.QuarantinePolicy, on func(context.Context, autoQuarantine)) {
 			cases.Policy, feeds.Policy = p, p
 			cases.OnQuarantine = func(ctx context.Context, q postgres.AutoQuarantine) {
