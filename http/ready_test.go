@@ -10,29 +10,9 @@ import (
 
 	"github.com/vigil-oss/vigil"
 	vhttp "github.com/vigil-oss/vigil/http"
+	"github.com/vigil-oss/vigil/internal/pausedload"
 	"github.com/vigil-oss/vigil/matcher"
 )
-
-// pausedLoad is an entry store whose load stops after after entries until
-// release is closed, telling paused when it stops: a large store being
-// read.
-type pausedLoad struct {
-	vigil.EntryService
-	after   int
-	paused  chan struct{}
-	release chan struct{}
-}
-
-func (s *pausedLoad) ForEachActiveEntry(ctx context.Context, t vigil.SignalType, fn func(*vigil.Entry) error) (int64, error) {
-	n := 0
-	return s.EntryService.ForEachActiveEntry(ctx, t, func(e *vigil.Entry) error {
-		if n++; n == s.after+1 {
-			close(s.paused)
-			<-s.release
-		}
-		return fn(e)
-	})
-}
 
 // TestReadyWhileLoading serves a server whose index is still loading:
 // /readyz answers 503 with the progress, lookups 503 (not an empty result
@@ -40,7 +20,7 @@ func (s *pausedLoad) ForEachActiveEntry(ctx context.Context, t vigil.SignalType,
 // matching.
 func TestReadyWhileLoading(t *testing.T) {
 	ctx := context.Background()
-	var store *pausedLoad
+	var store *pausedload.Store
 	done := make(chan error, 1)
 	ts := mustOpenServer(t, func(s *vhttp.Server) {
 		b := &vigil.Bank{Name: "big", Enabled: true}
@@ -54,12 +34,12 @@ func TestReadyWhileLoading(t *testing.T) {
 		if _, err := s.Entries.AddEntries(ctx, b.ID, "test", entries); err != nil {
 			t.Fatal(err)
 		}
-		store = &pausedLoad{EntryService: s.Entries, after: 10, paused: make(chan struct{}), release: make(chan struct{})}
+		store = pausedload.New(s.Entries, 10, "")
 		m := matcher.New(s.Banks, store, slog.New(slog.DiscardHandler))
 		go func() { done <- m.Load(ctx) }()
 		s.Matcher = m
 	})
-	<-store.paused
+	<-store.Paused
 	var ready struct {
 		Status        string `json:"status"`
 		EntriesLoaded int64  `json:"entries_loaded"`
@@ -76,7 +56,7 @@ func TestReadyWhileLoading(t *testing.T) {
 	if code := ts.do(t, vigil.RoleCurator, "GET", "/v1/banks", "", nil, nil); code != 200 {
 		t.Fatalf("banks while loading: %d", code)
 	}
-	close(store.release)
+	store.Release()
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}

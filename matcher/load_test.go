@@ -8,31 +8,9 @@ import (
 	"time"
 
 	"github.com/vigil-oss/vigil"
+	"github.com/vigil-oss/vigil/internal/pausedload"
 	"github.com/vigil-oss/vigil/matcher"
 )
-
-// pausedLoad is an entry store whose PDQ load stops after after entries
-// until release is closed, telling paused when it stops: a slow load of a
-// large table, held still for inspection.
-type pausedLoad struct {
-	vigil.EntryService
-	after   int
-	paused  chan struct{}
-	release chan struct{}
-}
-
-func (s *pausedLoad) ForEachActiveEntry(ctx context.Context, t vigil.SignalType, fn func(*vigil.Entry) error) (int64, error) {
-	n := 0
-	return s.EntryService.ForEachActiveEntry(ctx, t, func(e *vigil.Entry) error {
-		if t == vigil.SignalPDQ {
-			if n++; n == s.after+1 {
-				close(s.paused)
-				<-s.release
-			}
-		}
-		return fn(e)
-	})
-}
 
 // TestLoadProgress holds a load of 50 PDQ entries after 20: Status reports
 // 20 of 50 and no types, lookups are refused as unavailable (not answered
@@ -52,11 +30,11 @@ func TestLoadProgress(t *testing.T) {
 			first = *e
 		}
 	}
-	store := &pausedLoad{EntryService: f.entries, after: 20, paused: make(chan struct{}), release: make(chan struct{})}
+	store := pausedload.New(f.entries, 20, vigil.SignalPDQ)
 	m := matcher.New(f.banks, store, slog.New(slog.DiscardHandler))
 	done := make(chan error, 1)
 	go func() { done <- m.Load(ctx) }()
-	<-store.paused
+	<-store.Paused
 
 	st := m.Status()
 	if st.Loading == nil || st.Loading.EntriesLoaded != 20 || st.Loading.EntriesTotal != 50 || len(st.Types) != 0 || !st.UpdatedAt.IsZero() {
@@ -80,7 +58,7 @@ func TestLoadProgress(t *testing.T) {
 		t.Fatal("Refresh waited for the load")
 	}
 
-	close(store.release)
+	store.Release()
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/vigil-oss/vigil"
 	"github.com/vigil-oss/vigil/banklist"
+	"github.com/vigil-oss/vigil/internal/pausedload"
 	"github.com/vigil-oss/vigil/matcher"
 	"github.com/vigil-oss/vigil/postgres"
 )
@@ -484,29 +485,6 @@ func TestSessionsTwoReplicas(t *testing.T) {
 	}
 }
 
-// pausedLoad is an entry store whose PDQ load stops after after entries
-// until release is closed, telling paused when it stops: a replica in the
-// middle of loading a large table, holding its read snapshot open.
-type pausedLoad struct {
-	vigil.EntryService
-	after   int
-	paused  chan struct{}
-	release chan struct{}
-}
-
-func (s *pausedLoad) ForEachActiveEntry(ctx context.Context, t vigil.SignalType, fn func(*vigil.Entry) error) (int64, error) {
-	n := 0
-	return s.EntryService.ForEachActiveEntry(ctx, t, func(e *vigil.Entry) error {
-		if t == vigil.SignalPDQ {
-			if n++; n == s.after+1 {
-				close(s.paused)
-				<-s.release
-			}
-		}
-		return fn(e)
-	})
-}
-
 // TestLoadDoesNotBlockWriters holds replica B's index load half way, with
 // its snapshot open: B reports its progress and refuses lookups, while
 // replica A goes on adding, retracting and importing entries without
@@ -523,11 +501,11 @@ func TestLoadDoesNotBlockWriters(t *testing.T) {
 	if _, err := ea.ImportEntries(ctx, bank.ID, "test", pdqEntries(1, 200)); err != nil {
 		t.Fatal(err)
 	}
-	store := &pausedLoad{EntryService: postgres.NewEntryService(b), after: 100, paused: make(chan struct{}), release: make(chan struct{})}
+	store := pausedload.New(postgres.NewEntryService(b), 100, vigil.SignalPDQ)
 	mb := matcher.New(postgres.NewBankService(b), store, slog.New(slog.DiscardHandler))
 	done := make(chan error, 1)
 	go func() { done <- mb.Load(ctx) }()
-	<-store.paused
+	<-store.Paused
 	if l := mb.Status().Loading; l == nil || l.EntriesLoaded != 100 || l.EntriesTotal != 200 {
 		t.Fatalf("B's progress: %+v, want 100 of 200", l)
 	}
@@ -556,7 +534,7 @@ func TestLoadDoesNotBlockWriters(t *testing.T) {
 		t.Fatalf("retract through A while B loads: %v", err)
 	}
 
-	close(store.release)
+	store.Release()
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
