@@ -210,3 +210,22 @@ func TestBreakDue(t *testing.T) {
 		}
 	}
 }
+
+// FuzzRevealToken feeds arbitrary reveal tokens (a URL path segment) to
+// the check: it must never panic, and accept only a grant the session
+// made for that case.
+func FuzzRevealToken(f *testing.F) {
+	now := time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)
+	s := &uiSession{Session: &vigil.Session{}, token: "fuzz-session-token"}
+	good := s.grantReveal(7, now)
+	f.Add(good, int64(7))
+	f.Add("", int64(0))
+	f.Add("1767258120.", int64(7))
+	f.Add("-1.AAAA", int64(-1))
+	f.Add("99999999999999999999999.x", int64(7))
+	f.Fuzz(func(t *testing.T, token string, caseID int64) {
+		if s.revealed(token, caseID, now) && !(token == good && caseID == 7) {
+			t.Fatalf("accepted %q for case %d", token, caseID)
+		}
+	})
+}
