@@ -122,6 +122,20 @@ type IndexStatus struct {
 	// MaxRejectedShown of them; IndexTypeStatus.Rejected counts them all.
 	// A curator should retract them.
 	Rejected []RejectedEntry `json:"rejected,omitempty"`
+	// Loading is set while the indexes are first loaded: until the load
+	// completes, Types is empty and lookups are refused (EUNAVAILABLE),
+	// never answered from a partial index.
+	Loading *IndexLoad `json:"loading,omitempty"`
+}
+
+// IndexLoad is the progress of an index load.
+type IndexLoad struct {
+	// EntriesLoaded counts the active entries read so far, of every type.
+	EntriesLoaded int64 `json:"entries_loaded"`
+	// EntriesTotal is about how many the load will read: the banks'
+	// active entry counts when it began (quarantined entries count there
+	// but are not loaded, so the load may end below it).
+	EntriesTotal int64 `json:"entries_total"`
 }
 
 // MaxRejectedShown bounds IndexStatus.Rejected.

@@ -80,7 +80,13 @@ func (s *Server) handleRevokeKey(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.keys.clear()
-	s.ui.sessions.deleteKey(k.ID)
+	// The store already refuses a revoked key's sessions; this removes
+	// them.
+	if s.Sessions != nil {
+		if _, err := s.Sessions.DeleteKeySessions(r.Context(), k.ID); err != nil {
+			s.Logger.Error("revoked key's sessions not deleted", "key", k.ID, "err", err)
+		}
+	}
 	writeJSON(w, http.StatusOK, k)
 }
 

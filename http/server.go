@@ -126,6 +126,9 @@ type Server struct {
 	// respond.DefaultCaseRetention.
 	CaseRetention time.Duration
 	UI            UIOptions // the review UI's break reminder
+	// Sessions keeps the review UI's sessions and failed-login counts,
+	// shared by every replica on the store; nil: nobody can log in.
+	Sessions vigil.SessionService
 	// BodyTimeout bounds the time to receive a JSON or form body, and
 	// UploadTimeout an upload's or import's, from the end of the request
 	// headers; a slower body is a 408 and its connection closed. Zero:
@@ -417,10 +420,17 @@ func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
-// handleReady reports ready once the indexes are loaded.
+// handleReady reports ready once the indexes are loaded; until then 503,
+// with the load's progress, so that a load balancer sends no lookups to a
+// replica still reading a large store.
 func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
-	if s.Matcher.Status().UpdatedAt.IsZero() {
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "loading"})
+	if st := s.Matcher.Status(); st.Loading != nil || st.UpdatedAt.IsZero() {
+		body := map[string]any{"status": "loading"}
+		if st.Loading != nil {
+			body["entries_loaded"], body["entries_total"] = st.Loading.EntriesLoaded, st.Loading.EntriesTotal
+		}
+		w.Header().Set("Retry-After", retryAfter)
+		writeJSON(w, http.StatusServiceUnavailable, body)
 		return
 	}
 	body := map[string]any{"status": "ready"}

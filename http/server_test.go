@@ -60,6 +60,7 @@ func mustOpenServer(tb testing.TB, options ...func(*vhttp.Server)) *testServer {
 	s.Complaints = sqlite.NewComplaintService(db, s.Cases.(*sqlite.CaseService))
 	s.Transparency = sqlite.NewTransparencyService(db)
 	s.Lookups = sqlite.NewLookupCounter(db)
+	s.Sessions = sqlite.NewSessionService(db)
 	feeds := sqlite.NewFeedService(db)
 	s.Feeds, s.Subscriptions = feeds, feeds
 	// Sends nowhere until a test gives it a queue (SubmissionQueue).

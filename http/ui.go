@@ -67,17 +67,15 @@ const maxFormBody = 64 << 10
 const uiCSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; media-src 'self'; " +
 	"object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 
-// ui is the review UI's state.
+// ui is the review UI's templates and cross-origin check; its sessions
+// and login limits are in the store (Server.Sessions).
 type ui struct {
-	sessions *sessionStore
-	logins   loginLimiter
-	pages    map[string]*template.Template
-	cop      *http.CrossOriginProtection
+	pages map[string]*template.Template
+	cop   *http.CrossOriginProtection
 }
 
 func newUI() *ui {
-	u := &ui{sessions: newSessionStore(time.Now), pages: map[string]*template.Template{}, cop: http.NewCrossOriginProtection()}
-	u.logins.now = time.Now
+	u := &ui{pages: map[string]*template.Template{}, cop: http.NewCrossOriginProtection()}
 	names, err := fs.Glob(uiFiles, "ui/templates/*.html")
 	if err != nil {
 		panic(err)
@@ -166,20 +164,18 @@ func (s *Server) uiHeaders(next http.Handler) http.Handler {
 // API's authenticate puts it, so actor and audit work alike for both.
 func (s *Server) withSession(roles []vigil.Role, next http.HandlerFunc) http.Handler {
 	inner := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, _ := r.Cookie(sessionCookie)
-		var sess *session
-		if c != nil {
-			sess = s.ui.sessions.get(c.Value)
-		}
-		if sess != nil && s.ui.sessions.needsKeyCheck(sess) {
-			k, err := s.Keys.FindKeyByID(r.Context(), sess.key.ID)
+		// Looked up in the store on every request, so that a session made
+		// through another replica works here, and a revoked key's or a
+		// logged-out session stops at once on every replica.
+		var sess *uiSession
+		if c, _ := r.Cookie(sessionCookie); c != nil && c.Value != "" && s.Sessions != nil {
+			found, err := s.Sessions.FindSession(r.Context(), vigil.SessionID(c.Value))
 			if err != nil && vigil.ErrorCode(err) != vigil.ENOTFOUND {
-				s.uiError(w, r, fmt.Errorf("check session key: %w", err))
+				s.uiError(w, r, fmt.Errorf("find session: %w", err))
 				return
 			}
-			if err != nil || k.Revoked() || k.Role != sess.key.Role {
-				s.ui.sessions.deleteKey(sess.key.ID)
-				sess = nil
+			if err == nil {
+				sess = &uiSession{Session: found, token: c.Value}
 			}
 		}
 		if sess == nil {
@@ -191,19 +187,19 @@ func (s *Server) withSession(roles []vigil.Role, next http.HandlerFunc) http.Han
 			return
 		}
 		if rec, ok := w.(*recorder); ok {
-			rec.key = sess.key
+			rec.key = sess.Key
 		}
 		if r.Method == http.MethodPost {
 			if err := parseForm(w, r); err != nil {
 				s.uiError(w, r, err)
 				return
 			}
-			if !validCSRF(r, sess.csrf) {
+			if !validCSRF(r, sess.csrf()) {
 				s.uiError(w, r, vigil.Errorf(vigil.EFORBIDDEN, "the form is stale or did not come from this site; reload the page and try again"))
 				return
 			}
 		}
-		k := sess.key
+		k := sess.Key
 		if !roleAllowed(k.Role, roles) {
 			s.uiError(w, r, vigil.Errorf(vigil.EFORBIDDEN, "the %s role may not open this page", k.Role))
 			return
@@ -283,16 +279,15 @@ var flashes = map[string]string{
 func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name, title, nav string, data any) {
 	pd := pageData{Title: title, Nav: nav, Flash: flashes[r.URL.Query().Get("done")], Page: data}
 	if sess := sessionFrom(r.Context()); sess != nil {
-		snap := s.ui.sessions.snapshot(sess)
-		pd.Key, pd.CSRF, pd.Decided = snap.key, snap.csrf, snap.decided
+		pd.Key, pd.CSRF, pd.Decided = sess.Key, sess.csrf(), sess.Decided
 		pd.BreakAfter = s.UI.breakAfter()
-		stretch := time.Since(snap.breakFrom)
+		stretch := time.Since(sess.BreakFrom)
 		pd.Minutes = int(stretch / time.Minute)
-		pd.SinceBreak = snap.sinceBreak
-		pd.BreakDue = s.UI.breakDue(snap.sinceBreak, stretch)
+		pd.SinceBreak = sess.SinceBreak
+		pd.BreakDue = s.UI.breakDue(sess.SinceBreak, stretch)
 		pd.BreakDueIn = int((s.UI.breakEvery() - stretch) / time.Second)
-		pd.Curator = snap.key.Role == vigil.RoleAdmin || snap.key.Role == vigil.RoleCurator
-		pd.CanBanks = pd.Curator || snap.key.Role == vigil.RoleReviewer
+		pd.Curator = sess.Key.Role == vigil.RoleAdmin || sess.Key.Role == vigil.RoleCurator
+		pd.CanBanks = pd.Curator || sess.Key.Role == vigil.RoleReviewer
 		pd.Incidents = pd.CanBanks && s.Incidents != nil
 	}
 	var buf bytes.Buffer
@@ -334,8 +329,7 @@ func (s *Server) uiError(w http.ResponseWriter, r *http.Request, err error) {
 	var buf bytes.Buffer
 	pd := pageData{Title: http.StatusText(status), Page: map[string]any{"Status": status, "Message": message}}
 	if sess := sessionFrom(r.Context()); sess != nil {
-		snap := s.ui.sessions.snapshot(sess)
-		pd.Key, pd.CSRF = snap.key, snap.csrf
+		pd.Key, pd.CSRF = sess.Key, sess.csrf()
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)

@@ -190,7 +190,7 @@ func (s *Server) handleUICase(w http.ResponseWriter, r *http.Request) {
 			p.Messages = append(p.Messages, caseMessageView{CaseMessage: m, Suspect: m.Speaker != "" && m.Speaker == c.Conversation.Suspect})
 		}
 	}
-	if t := r.URL.Query().Get("reveal"); t != "" && p.HasMedia && s.ui.sessions.revealed(sessionFrom(r.Context()), t, c.ID) {
+	if t := r.URL.Query().Get("reveal"); t != "" && p.HasMedia && sessionFrom(r.Context()).revealed(t, c.ID, time.Now()) {
 		p.RevealURL = p.CaseURL + "/original/" + url.PathEscape(t)
 	}
 	s.render(w, r, http.StatusOK, "case.html", "Case "+id, "queues", p)
@@ -272,6 +272,10 @@ func (s *Server) handleUIDecide(w http.ResponseWriter, r *http.Request) {
 		s.uiError(w, r, err)
 		return
 	}
-	s.ui.sessions.countDecision(sessionFrom(r.Context()))
+	// The decision is made: a counter that fails to count only delays the
+	// break reminder.
+	if err := s.Sessions.CountDecision(r.Context(), sessionFrom(r.Context()).ID); err != nil {
+		s.Logger.Error("decision not counted for the break reminder", "err", err)
+	}
 	http.Redirect(w, r, "/ui/cases/"+strconv.FormatInt(id, 10)+"?done=decided", http.StatusSeeOther)
 }

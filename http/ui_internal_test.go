@@ -6,6 +6,8 @@ import (
 	"image/color"
 	"image/jpeg"
 	"image/png"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -13,131 +15,38 @@ import (
 	"github.com/vigil-oss/vigil/hashing"
 )
 
-// fakeClock is a settable clock for the session store.
-type fakeClock struct{ t time.Time }
-
-func (c *fakeClock) now() time.Time          { return c.t }
-func (c *fakeClock) advance(d time.Duration) { c.t = c.t.Add(d) }
-
-func TestSessionExpiry(t *testing.T) {
-	tests := []struct {
-		name  string
-		steps []time.Duration // gaps between uses after login
-		live  bool
-	}{
-		{"used now", []time.Duration{0}, true},
-		{"idle just under the limit", []time.Duration{sessionIdle - time.Second}, true},
-		{"idle past the limit", []time.Duration{sessionIdle + time.Second}, false},
-		{"kept alive by use", []time.Duration{20 * time.Minute, 20 * time.Minute, 20 * time.Minute}, true},
-		// Used every 20 minutes it never idles out, but ends at the absolute limit.
-		{"absolute limit", repeat(20*time.Minute, int(sessionMaxAge/(20*time.Minute))+1), false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			clk := &fakeClock{t: time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)}
-			st := newSessionStore(clk.now)
-			id, _, err := st.create(&vigil.Key{ID: 1, Name: "r", Role: vigil.RoleReviewer})
-			if err != nil {
-				t.Fatal(err)
-			}
-			var live bool
-			for _, d := range tt.steps {
-				clk.advance(d)
-				live = st.get(id) != nil
-				if !live {
-					break
-				}
-			}
-			if live != tt.live {
-				t.Fatalf("live = %v, want %v", live, tt.live)
-			}
-		})
-	}
-}
-
-func repeat(d time.Duration, n int) []time.Duration {
-	out := make([]time.Duration, n)
-	for i := range out {
-		out[i] = d
-	}
-	return out
-}
-
-func TestSessionStoreBounds(t *testing.T) {
-	clk := &fakeClock{t: time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)}
-	st := newSessionStore(clk.now)
-	k := &vigil.Key{ID: 7, Name: "r", Role: vigil.RoleReviewer}
-	first, _, _ := st.create(k)
-	for range maxSessionsPerKey {
-		clk.advance(time.Second)
-		if _, _, err := st.create(k); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if len(st.m) != maxSessionsPerKey {
-		t.Fatalf("%d sessions for one key, want the cap %d", len(st.m), maxSessionsPerKey)
-	}
-	if st.get(first) != nil {
-		t.Fatal("the key's oldest session survived its cap")
-	}
-	// Another key's sessions are untouched by this key's logins, and the
-	// store refuses new sessions when full of live ones.
-	other, _, _ := st.create(&vigil.Key{ID: 8, Name: "o", Role: vigil.RoleReviewer})
-	for i := int64(100); len(st.m) < maxSessions; i++ {
-		st.m[hashSessionID(randomToken())] = &session{key: &vigil.Key{ID: i}, created: clk.t, lastSeen: clk.t}
-	}
-	if _, _, err := st.create(&vigil.Key{ID: 9}); vigil.ErrorCode(err) != vigil.ECONFLICT {
-		t.Fatalf("create in a full store: %v, want ECONFLICT", err)
-	}
-	if st.get(other) == nil {
-		t.Fatal("a full store dropped a live session")
-	}
-	st.deleteKey(8)
-	if st.get(other) != nil {
-		t.Fatal("deleteKey left the key's session")
-	}
-}
-
+// TestRevealGrant checks the derived reveal grants: good for its case and
+// session only, until revealTTL, and not forgeable by changing the expiry.
 func TestRevealGrant(t *testing.T) {
-	clk := &fakeClock{t: time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)}
-	st := newSessionStore(clk.now)
-	_, s, _ := st.create(&vigil.Key{ID: 1})
-	_, other, _ := st.create(&vigil.Key{ID: 2})
-	tok := st.grantReveal(s, 42)
+	now := time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)
+	s := &uiSession{Session: &vigil.Session{}, token: randomToken()}
+	other := &uiSession{Session: &vigil.Session{}, token: randomToken()}
+	tok := s.grantReveal(42, now)
+	exp, mac, _ := strings.Cut(tok, ".")
+	later := strconv.FormatInt(now.Add(time.Hour).Unix(), 10)
 	switch {
-	case !st.revealed(s, tok, 42):
+	case !s.revealed(tok, 42, now):
 		t.Fatal("fresh grant refused")
-	case st.revealed(s, tok, 43):
+	case !s.revealed(tok, 42, now.Add(revealTTL)):
+		t.Fatal("grant refused at the end of its time")
+	case s.revealed(tok, 43, now):
 		t.Fatal("grant for case 42 opened case 43")
-	case st.revealed(other, tok, 42):
+	case other.revealed(tok, 42, now):
 		t.Fatal("another session used the grant")
-	case st.revealed(s, "nope", 42):
-		t.Fatal("unknown token accepted")
-	}
-	clk.advance(revealTTL + time.Second)
-	if st.revealed(s, tok, 42) {
+	case s.revealed("nope", 42, now), s.revealed("", 42, now), s.revealed(exp+".", 42, now):
+		t.Fatal("malformed token accepted")
+	case s.revealed(later+"."+mac, 42, now):
+		t.Fatal("grant with a changed expiry accepted")
+	case s.revealed(tok, 42, now.Add(revealTTL+time.Second)):
 		t.Fatal("expired grant accepted")
 	}
-}
-
-func TestLoginLimiter(t *testing.T) {
-	clk := &fakeClock{t: time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)}
-	l := loginLimiter{now: clk.now}
-	for i := range loginBurst {
-		if !l.allow("10.0.0.1") {
-			t.Fatalf("refused after %d failures", i)
-		}
-		l.fail("10.0.0.1")
+	// A grant made for the far future (by whoever knew the token) is
+	// refused all the same.
+	if far := s.grantReveal(42, now.Add(time.Hour)); s.revealed(far, 42, now) {
+		t.Fatal("grant expiring past revealTTL from now accepted")
 	}
-	if l.allow("10.0.0.1") {
-		t.Fatal("allowed past the burst")
-	}
-	if !l.allow("10.0.0.2") {
-		t.Fatal("another address was limited")
-	}
-	clk.advance(loginWindow)
-	if !l.allow("10.0.0.1") {
-		t.Fatal("still refused after the window")
+	if s.csrf() == other.csrf() || s.csrf() != (&uiSession{token: s.token}).csrf() {
+		t.Fatal("CSRF tokens are not one per session token")
 	}
 }
 
@@ -300,4 +209,23 @@ func TestBreakDue(t *testing.T) {
 			t.Errorf("%+v breakDue(%d, %v) = %v, want %v", tt.opts, tt.decided, tt.stretch, got, tt.want)
 		}
 	}
+}
+
+// FuzzRevealToken feeds arbitrary reveal tokens (a URL path segment) to
+// the check: it must never panic, and accept only a grant the session
+// made for that case.
+func FuzzRevealToken(f *testing.F) {
+	now := time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)
+	s := &uiSession{Session: &vigil.Session{}, token: "fuzz-session-token"}
+	good := s.grantReveal(7, now)
+	f.Add(good, int64(7))
+	f.Add("", int64(0))
+	f.Add("1767258120.", int64(7))
+	f.Add("-1.AAAA", int64(-1))
+	f.Add("99999999999999999999999.x", int64(7))
+	f.Fuzz(func(t *testing.T, token string, caseID int64) {
+		if s.revealed(token, caseID, now) && !(token == good && caseID == 7) {
+			t.Fatalf("accepted %q for case %d", token, caseID)
+		}
+	})
 }

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/vigil-oss/vigil"
 	"github.com/vigil-oss/vigil/hashing"
@@ -213,7 +214,7 @@ func (s *Server) handleUIReveal(w http.ResponseWriter, r *http.Request) {
 		s.uiError(w, r, err)
 		return
 	}
-	token := s.ui.sessions.grantReveal(sessionFrom(r.Context()), id)
+	token := sessionFrom(r.Context()).grantReveal(id, time.Now())
 	caseURL := "/ui/cases/" + strconv.FormatInt(id, 10)
 	if wantsJSON(r) {
 		writeJSON(w, http.StatusOK, map[string]string{"url": caseURL + "/original/" + url.PathEscape(token)})
@@ -230,7 +231,7 @@ func (s *Server) handleUIOriginal(w http.ResponseWriter, r *http.Request) {
 		s.uiError(w, r, err)
 		return
 	}
-	if !s.ui.sessions.revealed(sessionFrom(r.Context()), r.PathValue("token"), c.ID) {
+	if !sessionFrom(r.Context()).revealed(r.PathValue("token"), c.ID, time.Now()) {
 		s.uiError(w, r, vigil.Errorf(vigil.EFORBIDDEN, "reveal the media again to see it"))
 		return
 	}

@@ -2,72 +2,41 @@ package http
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
-	"encoding/hex"
 	"net"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/vigil-oss/vigil"
 )
 
-// Session limits. A reviewer's session ends after sessionIdle without a
-// request or sessionMaxAge after login, whichever comes first; the store
-// holds at most maxSessions (maxSessionsPerKey for one key), so that
-// logging in in a loop cannot grow memory without bound.
+// Session limits: vigil.SessionIdle, SessionMaxAge, MaxSessions and
+// MaxSessionsPerKey, enforced by the store (Server.Sessions), which every
+// replica shares; the failed-login window likewise (vigil.LoginBurst).
 const (
-	sessionCookie     = "vigil_session"
-	sessionIdle       = 30 * time.Minute
-	sessionMaxAge     = 12 * time.Hour
-	maxSessions       = 10000
-	maxSessionsPerKey = 20
-	// sessionKeyCheck bounds how long a revoked key's session keeps
-	// working: the key is looked up again after this long.
-	sessionKeyCheck = keyCacheTTL
+	sessionCookie = "vigil_session"
 	// revealTTL bounds how long the original of revealed media can be
 	// fetched: long enough for a video's range requests, short enough
 	// that a copied URL is soon useless (it also needs the session).
-	revealTTL     = 2 * time.Minute
-	maxRevealsPer = 64
+	revealTTL    = 2 * time.Minute
+	loginFailLag = 300 * time.Millisecond
 )
 
-// session is one reviewer's login. Its id is only ever stored hashed.
-type session struct {
-	key        *vigil.Key
-	csrf       string
-	created    time.Time
-	lastSeen   time.Time
-	keyCheck   time.Time // when the key was last looked up
-	decided    int       // decisions since login
-	sinceBreak int       // decisions since login or the last break
-	breakFrom  time.Time // start of the stretch the break reminder measures
-	reveals    map[string]reveal
-}
-
-// reveal lets one session fetch one case's original media until expires.
-type reveal struct {
-	caseID  int64
-	expires time.Time
-}
-
-// sessionStore is the in-memory session table. Sessions do not survive a
-// restart: reviewers log in again, which is the safe failure.
-type sessionStore struct {
-	mu  sync.Mutex
-	m   map[string]*session // by hashed id
-	now func() time.Time
-}
-
-func newSessionStore(now func() time.Time) *sessionStore {
-	return &sessionStore{m: map[string]*session{}, now: now}
+// uiSession is a reviewer's live session as a request sees it: the
+// stored session and the token from the cookie, which the store never
+// holds. The CSRF token and reveal grants are derived from the token, so
+// any replica can check them with no state of its own, and they end with
+// the session.
+type uiSession struct {
+	*vigil.Session
+	token string
 }
 
 // randomToken returns 256 random bits, URL-safe.
@@ -77,203 +46,41 @@ func randomToken() string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-func hashSessionID(id string) string {
-	sum := sha256.Sum256([]byte(id))
-	return hex.EncodeToString(sum[:])
+// derive returns a MAC of parts under the session token, URL-safe.
+func (u *uiSession) derive(parts ...string) string {
+	m := hmac.New(sha256.New, []byte(u.token))
+	for _, p := range parts {
+		m.Write([]byte(p))
+		m.Write([]byte{0})
+	}
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
-// create starts a session for k and returns its id, or an error when the
-// store is full of live sessions.
-func (st *sessionStore) create(k *vigil.Key) (string, *session, error) {
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	now := st.now()
-	st.sweepLocked(now)
-	// A key past its own cap loses its oldest session, not someone else's.
-	var mine []string
-	for h, s := range st.m {
-		if s.key.ID == k.ID {
-			mine = append(mine, h)
-		}
-	}
-	if len(mine) >= maxSessionsPerKey {
-		slices.SortFunc(mine, func(a, b string) int { return st.m[a].created.Compare(st.m[b].created) })
-		for _, h := range mine[:len(mine)-maxSessionsPerKey+1] {
-			delete(st.m, h)
-		}
-	}
-	if len(st.m) >= maxSessions {
-		return "", nil, vigil.Errorf(vigil.ECONFLICT, "too many open sessions; try again later")
-	}
-	id := randomToken()
-	s := &session{key: k, csrf: randomToken(), created: now, lastSeen: now, keyCheck: now, breakFrom: now, reveals: map[string]reveal{}}
-	st.m[hashSessionID(id)] = s
-	return id, s, nil
+// csrf is the session's CSRF token: derived, not stored, so that a form
+// rendered by one replica posts to another.
+func (u *uiSession) csrf() string { return u.derive("csrf") }
+
+// grantReveal returns the token that lets the session fetch case id's
+// original media until revealTTL from now: the expiry and a MAC of it and
+// the case under the session token. Nothing is stored, so every replica
+// honours it, and it is useless without the session's cookie.
+func (u *uiSession) grantReveal(caseID int64, now time.Time) string {
+	exp := strconv.FormatInt(now.Add(revealTTL).Unix(), 10)
+	return exp + "." + u.derive("reveal", strconv.FormatInt(caseID, 10), exp)
 }
 
-func (st *sessionStore) expired(s *session, now time.Time) bool {
-	return now.Sub(s.lastSeen) > sessionIdle || now.Sub(s.created) > sessionMaxAge
-}
-
-func (st *sessionStore) sweepLocked(now time.Time) {
-	for h, s := range st.m {
-		if st.expired(s, now) {
-			delete(st.m, h)
-		}
-	}
-}
-
-// get returns the live session with the given id and marks it used, or nil.
-// The returned session is shared: change it only through the store.
-func (st *sessionStore) get(id string) *session {
-	if id == "" {
-		return nil
-	}
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	h := hashSessionID(id)
-	s := st.m[h]
-	if s == nil {
-		return nil
-	}
-	now := st.now()
-	if st.expired(s, now) {
-		delete(st.m, h)
-		return nil
-	}
-	s.lastSeen = now
-	return s
-}
-
-// snapshot returns a copy of s's fields that handlers read, taken under
-// the lock.
-func (st *sessionStore) snapshot(s *session) session {
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	c := *s
-	c.reveals = nil
-	return c
-}
-
-func (st *sessionStore) delete(id string) {
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	delete(st.m, hashSessionID(id))
-}
-
-// deleteKey ends every session of a key (revoked, or no longer found).
-func (st *sessionStore) deleteKey(keyID int64) {
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	for h, s := range st.m {
-		if s.key.ID == keyID {
-			delete(st.m, h)
-		}
-	}
-}
-
-// needsKeyCheck reports whether s's key is due to be looked up again, and
-// if so marks it checked, so that concurrent requests look it up once.
-func (st *sessionStore) needsKeyCheck(s *session) bool {
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	now := st.now()
-	if now.Sub(s.keyCheck) < sessionKeyCheck {
+// revealed reports whether token is the session's live grant for case id.
+func (u *uiSession) revealed(token string, caseID int64, now time.Time) bool {
+	exp, mac, ok := strings.Cut(token, ".")
+	if !ok || len(exp) > 20 {
 		return false
 	}
-	s.keyCheck = now
-	return true
-}
-
-// countDecision adds one to the session's decision counter.
-func (st *sessionStore) countDecision(s *session) {
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	s.decided++
-	s.sinceBreak++
-}
-
-// takeBreak restarts the break reminder's count and clock; the session's
-// own count goes on.
-func (st *sessionStore) takeBreak(s *session) {
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	s.sinceBreak, s.breakFrom = 0, st.now()
-}
-
-// grantReveal lets s fetch the original media of case id for revealTTL and
-// returns the token that names the grant.
-func (st *sessionStore) grantReveal(s *session, caseID int64) string {
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	now := st.now()
-	for t, g := range s.reveals {
-		if now.After(g.expires) {
-			delete(s.reveals, t)
-		}
+	unix, err := strconv.ParseInt(exp, 10, 64)
+	if err != nil || now.Unix() > unix || unix > now.Add(revealTTL).Unix()+1 {
+		return false
 	}
-	if len(s.reveals) >= maxRevealsPer {
-		clear(s.reveals)
-	}
-	t := randomToken()
-	s.reveals[t] = reveal{caseID: caseID, expires: now.Add(revealTTL)}
-	return t
-}
-
-// revealed reports whether token is s's live grant for case id.
-func (st *sessionStore) revealed(s *session, token string, caseID int64) bool {
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	g, ok := s.reveals[token]
-	return ok && g.caseID == caseID && !st.now().After(g.expires)
-}
-
-// loginLimiter slows key guessing at the login form: an address that fails
-// loginBurst times within loginWindow is refused until the window ends.
-// Keys carry 256 bits, so this is about noise in the logs and load on the
-// store more than about guessing.
-type loginLimiter struct {
-	mu  sync.Mutex
-	m   map[string]*loginBucket
-	now func() time.Time
-}
-
-type loginBucket struct {
-	failures int
-	since    time.Time // start of the window
-}
-
-const (
-	loginBurst   = 5
-	loginWindow  = time.Minute
-	loginFailLag = 300 * time.Millisecond
-	maxLimited   = 10000
-)
-
-// allow reports whether addr may try to log in now.
-func (l *loginLimiter) allow(addr string) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	b := l.m[addr]
-	return b == nil || l.now().Sub(b.since) >= loginWindow || b.failures < loginBurst
-}
-
-// fail records a failed login from addr.
-func (l *loginLimiter) fail(addr string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := l.now()
-	if l.m == nil || len(l.m) >= maxLimited {
-		// Forgetting everyone at once is crude, but bounds memory under an
-		// attack from many addresses without a sweep.
-		l.m = map[string]*loginBucket{}
-	}
-	b := l.m[addr]
-	if b == nil || now.Sub(b.since) >= loginWindow {
-		b = &loginBucket{since: now}
-		l.m[addr] = b
-	}
-	b.failures++
+	want := u.derive("reveal", strconv.FormatInt(caseID, 10), exp)
+	return subtle.ConstantTimeCompare([]byte(mac), []byte(want)) == 1
 }
 
 // remoteHost is the client address without its port, the unit the login
@@ -307,8 +114,8 @@ func setSessionCookie(w http.ResponseWriter, r *http.Request, id string, maxAge 
 type sessionContextKey struct{}
 
 // sessionFrom returns the UI session of a request that passed withSession.
-func sessionFrom(ctx context.Context) *session {
-	s, _ := ctx.Value(sessionContextKey{}).(*session)
+func sessionFrom(ctx context.Context) *uiSession {
+	s, _ := ctx.Value(sessionContextKey{}).(*uiSession)
 	return s
 }
 
@@ -348,17 +155,30 @@ func (s *Server) handleUILogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	next := safeNext(r.PostFormValue("next"))
+	if s.Sessions == nil {
+		s.uiError(w, r, vigil.Errorf(vigil.EUNAVAILABLE, "the review UI has no session store"))
+		return
+	}
 	host := remoteHost(r)
 	fail := func(status int, msg string) {
-		s.ui.logins.fail(host)
+		// Counted even if the client hangs up now: that must not be a way
+		// around the limit.
+		if err := s.Sessions.LoginFailed(context.WithoutCancel(r.Context()), host); err != nil {
+			s.Logger.Error("failed login not counted", "remote", host, "err", err)
+		}
 		select {
 		case <-time.After(loginFailLag):
 		case <-r.Context().Done():
 		}
 		s.render(w, r, status, "login.html", "Log in", "", map[string]string{"Next": next, "Error": msg})
 	}
-	if !s.ui.logins.allow(host) {
-		w.Header().Set("Retry-After", strconv.Itoa(int(loginWindow/time.Second)))
+	ok, wait, err := s.Sessions.LoginAllowed(r.Context(), host)
+	if err != nil {
+		s.uiError(w, r, err)
+		return
+	}
+	if !ok {
+		w.Header().Set("Retry-After", strconv.Itoa(int((wait+time.Second-1)/time.Second)))
 		s.render(w, r, http.StatusTooManyRequests, "login.html", "Log in", "", map[string]string{"Next": next, "Error": "Too many failed attempts. Wait a minute and try again."})
 		return
 	}
@@ -381,27 +201,28 @@ func (s *Server) handleUILogin(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusForbidden, "A lookup key cannot open the review UI.")
 		return
 	}
-	// On record before the session exists: no unrecorded logins.
 	ctx := context.WithValue(r.Context(), keyContextKey{}, k)
 	if rec, ok := w.(*recorder); ok {
 		rec.key = k
 	}
-	if err := s.audit(r.WithContext(ctx), vigil.AuditLogin, k.Actor(), map[string]string{"via": "ui", "remote": host}); err != nil {
+	// The login's record and the session commit together: no unrecorded
+	// logins, and no record of a session that was refused.
+	token := randomToken()
+	sess := &vigil.Session{ID: vigil.SessionID(token), KeyID: k.ID}
+	rk := r.WithContext(ctx)
+	rec := auditRecord(rk, vigil.AuditLogin, k.Actor(), map[string]string{"via": "ui", "remote": host})
+	if err := s.change(rk, rec, func(ctx context.Context) error { return s.Sessions.CreateSession(ctx, sess) }); err != nil {
 		s.uiError(w, r, err)
 		return
 	}
-	id, _, err := s.ui.sessions.create(k)
-	if err != nil {
-		s.uiError(w, r, err)
-		return
-	}
-	setSessionCookie(w, r, id, int(sessionMaxAge/time.Second))
+	setSessionCookie(w, r, token, int(vigil.SessionMaxAge/time.Second))
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 
 func (s *Server) handleUILogout(w http.ResponseWriter, r *http.Request) {
-	if c, err := r.Cookie(sessionCookie); err == nil {
-		s.ui.sessions.delete(c.Value)
+	if err := s.Sessions.DeleteSession(r.Context(), sessionFrom(r.Context()).ID); err != nil {
+		s.uiError(w, r, err)
+		return
 	}
 	setSessionCookie(w, r, "", -1)
 	http.Redirect(w, r, "/ui/login?done=loggedout", http.StatusSeeOther)
@@ -410,6 +231,9 @@ func (s *Server) handleUILogout(w http.ResponseWriter, r *http.Request) {
 // handleUIBreak restarts the break reminder once the reviewer says they
 // took a break.
 func (s *Server) handleUIBreak(w http.ResponseWriter, r *http.Request) {
-	s.ui.sessions.takeBreak(sessionFrom(r.Context()))
+	if err := s.Sessions.TakeBreak(r.Context(), sessionFrom(r.Context()).ID); err != nil {
+		s.uiError(w, r, err)
+		return
+	}
 	http.Redirect(w, r, "/ui/?done=break", http.StatusSeeOther)
 }

@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/vigil-oss/vigil"
 	vhttp "github.com/vigil-oss/vigil/http"
@@ -747,5 +748,97 @@ func TestUIBreakReminder(t *testing.T) {
 	}
 	if page := decide(third.ID); strings.Contains(page, `id="break-reminder"`) || !strings.Contains(page, `<strong id="decided-count">3</strong>`) {
 		t.Fatal("reminder right after a break, or the session count restarted")
+	}
+}
+
+// twin opens a second server over ts's stores: another replica on the
+// same database, or this one after a restart, with nothing in memory.
+func (ts *testServer) twin(tb testing.TB) *vhttp.Server {
+	tb.Helper()
+	s := vhttp.NewServer()
+	s.Addr, s.Banks, s.Entries, s.Keys, s.Matcher, s.Logger = "127.0.0.1:0", ts.Banks, ts.Entries, ts.Keys, ts.Matcher, ts.Logger
+	s.Hashing, s.Conversations, s.Grooming, s.ConversationRetention = ts.Hashing, ts.Conversations, ts.Grooming, ts.ConversationRetention
+	s.Audit, s.Signals, s.KeepSignals = ts.Audit, ts.Signals, ts.KeepSignals
+	s.Cases, s.Rules, s.Media, s.Incidents, s.Items = ts.Cases, ts.Rules, ts.Media, ts.Incidents, ts.Items
+	s.Preservation, s.Feeds, s.Subscriptions, s.Sessions = ts.Preservation, ts.Feeds, ts.Subscriptions, ts.Sessions
+	if err := s.Open(); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		s.Close(ctx)
+	})
+	return s
+}
+
+// TestUISessionSharedAcrossServers logs in through one server and goes on
+// through another over the same store, as through two replicas behind a
+// load balancer or across a restart: the session, its CSRF token and its
+// reveal grants work on both, logout and revocation end it on both, and
+// failed logins through both count against one limit.
+func TestUISessionSharedAcrossServers(t *testing.T) {
+	ts := mustOpenServer(t)
+	b := ts.twin(t)
+	ctx := context.Background()
+	secret, err := ts.Keys.CreateKey(ctx, &vigil.Key{Name: "temp", Role: vigil.RoleReviewer, CreatedBy: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca := newUIClient(t, ts)
+	ca.login(t, secret)
+	// The same browser session, sent to B.
+	au, _ := url.Parse(ts.URL())
+	bu, _ := url.Parse(b.URL())
+	cb := &uiClient{Client: &http.Client{Jar: ca.Jar, CheckRedirect: ca.CheckRedirect}, base: b.URL()}
+	cb.Jar.SetCookies(bu, ca.Jar.Cookies(au))
+	if code, loc, _ := cb.get(t, "/ui/banks"); code != 200 {
+		t.Fatalf("session made through A, page through B: %d %q", code, loc)
+	}
+	// A form rendered by A posts to B (the CSRF token is the session's).
+	cb.csrf = ca.csrf
+	if code, loc, body := cb.post(t, "/ui/break", nil); code != http.StatusSeeOther || loc != "/ui/?done=break" {
+		t.Fatalf("break through B with A's form: %d %q %s", code, loc, body)
+	}
+	// Logout through B ends the session on A.
+	if code, _, _ := cb.post(t, "/ui/logout", nil); code != http.StatusSeeOther {
+		t.Fatalf("logout through B: %d", code)
+	}
+	if code, _, _ := ca.get(t, "/ui/banks"); code != http.StatusSeeOther {
+		t.Fatalf("session logged out through B still works on A: %d", code)
+	}
+
+	// Revocation through A ends a session on B at once.
+	ca.login(t, secret)
+	cb.Jar.SetCookies(bu, ca.Jar.Cookies(au))
+	if code, _, _ := cb.get(t, "/ui/banks"); code != 200 {
+		t.Fatalf("second session through B: %d", code)
+	}
+	keys, _ := ts.Keys.ListKeys(ctx)
+	for _, k := range keys {
+		if k.Name == "temp" {
+			if code := ts.do(t, vigil.RoleAdmin, "DELETE", "/v1/keys/"+strconv.FormatInt(k.ID, 10), "", nil, nil); code != 200 {
+				t.Fatalf("revoke: %d", code)
+			}
+		}
+	}
+	if code, _, _ := cb.get(t, "/ui/banks"); code != http.StatusSeeOther {
+		t.Fatalf("revoked key's session still works on B: %d", code)
+	}
+
+	// Failures through A and B add up to one limit.
+	for i := range vigil.LoginBurst {
+		c := ca
+		if i%2 == 1 {
+			c = cb
+		}
+		if code, _, _ := c.post(t, "/ui/login", url.Values{"key": {"vgl_guess" + strconv.Itoa(i)}}); code != http.StatusUnauthorized {
+			t.Fatalf("failure %d: %d", i, code)
+		}
+	}
+	for _, c := range []*uiClient{ca, cb} {
+		if code, _, _ := c.post(t, "/ui/login", url.Values{"key": {ts.keys[vigil.RoleReviewer]}}); code != http.StatusTooManyRequests {
+			t.Fatalf("after %d failures split between A and B, a login through %s: %d, want 429", vigil.LoginBurst, c.base, code)
+		}
 	}
 }

@@ -55,8 +55,19 @@ type Matcher struct {
 
 	refresh sync.Mutex // one refresh at a time
 	state   atomic.Pointer[state]
-	text    atomic.Pointer[textLists]
-	rejects rejects
+
+	// load tells Refresh that a Load runs, which holds the refresh lock
+	// for as long as reading every entry takes: Refresh then returns at
+	// once (a write through the API must not wait minutes), and the load
+	// catches up once more before it completes.
+	load struct {
+		sync.Mutex
+		active, again bool
+	}
+	loaded, total atomic.Int64 // progress of the first Load, for Status
+	ready         atomic.Bool  // a Load completed: lookups are served
+	text          atomic.Pointer[textLists]
+	rejects       rejects
 
 	rematchBatch int // see defaultRematchBatch
 }
@@ -76,10 +87,26 @@ func New(banks vigil.BankService, entries vigil.EntryService, logger *slog.Logge
 	return &Matcher{banks: banks, entries: entries, logger: logger, now: time.Now, rematchBatch: defaultRematchBatch}
 }
 
-// Load builds every index from the store's active entries.
+// Load builds every index from the store's active entries, then applies
+// the changes committed meanwhile. Until the first Load completes, Status
+// reports its progress and Lookup refuses (EUNAVAILABLE): a partial index
+// would answer "no match" for entries it has not read yet. Load reads in
+// one snapshot per signal type and takes no lock in the store, so other
+// replicas keep writing while it runs.
 func (m *Matcher) Load(ctx context.Context) error {
+	m.load.Lock()
+	m.load.active, m.load.again = true, false
+	m.load.Unlock()
+	defer func() {
+		m.load.Lock()
+		m.load.active = false
+		m.load.Unlock()
+	}()
 	m.refresh.Lock()
 	defer m.refresh.Unlock()
+	if err := m.startProgress(ctx); err != nil {
+		return err
+	}
 	seqs := map[vigil.SignalType]int64{}
 	m.rejects.mu.Lock()
 	m.rejects.m = nil
@@ -87,7 +114,7 @@ func (m *Matcher) Load(ctx context.Context) error {
 
 	var ids []uint64
 	var hashes [][32]byte
-	seq, err := m.entries.ForEachActiveEntry(ctx, vigil.SignalPDQ, func(e *vigil.Entry) error {
+	seq, err := m.forEachActive(ctx, vigil.SignalPDQ, func(e *vigil.Entry) error {
 		h, err := parsePDQ(e)
 		if err != nil {
 			m.reject(e, err)
@@ -113,7 +140,7 @@ func (m *Matcher) Load(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		seq, err := m.entries.ForEachActiveEntry(ctx, t, func(e *vigil.Entry) error {
+		seq, err := m.forEachActive(ctx, t, func(e *vigil.Entry) error {
 			d, err := parseDigest(e)
 			if err == nil {
 				err = x.Add(packID(e.BankID, e.ID), d)
@@ -136,7 +163,50 @@ func (m *Matcher) Load(ctx context.Context) error {
 	if seqs[vigil.SignalVPDQ], err = m.loadVideos(ctx); err != nil {
 		return err
 	}
-	return m.publish(ctx, seqs)
+	if err := m.publish(ctx, seqs); err != nil {
+		return err
+	}
+	// What was committed while the entries were read, and what a Refresh
+	// called meanwhile asked for, before lookups are served.
+	for {
+		if err := m.refreshLocked(ctx); err != nil {
+			return err
+		}
+		m.load.Lock()
+		again := m.load.again
+		m.load.again = false
+		m.load.Unlock()
+		if !again {
+			break
+		}
+	}
+	m.ready.Store(true)
+	return nil
+}
+
+// startProgress resets the load progress; its total is the banks' active
+// entry counts, which the store keeps as counters (no scan).
+func (m *Matcher) startProgress(ctx context.Context) error {
+	list, err := m.banks.ListBanks(ctx)
+	if err != nil {
+		return fmt.Errorf("list banks: %w", err)
+	}
+	var total int64
+	for _, b := range list {
+		total += b.ActiveEntries
+	}
+	m.loaded.Store(0)
+	m.total.Store(total)
+	return nil
+}
+
+// forEachActive is the store's ForEachActiveEntry, counting the entries
+// read for the load progress.
+func (m *Matcher) forEachActive(ctx context.Context, t vigil.SignalType, fn func(e *vigil.Entry) error) (int64, error) {
+	return m.entries.ForEachActiveEntry(ctx, t, func(e *vigil.Entry) error {
+		m.loaded.Add(1)
+		return fn(e)
+	})
 }
 
 // parsePDQ reads a PDQ entry's hash, checking that the entry fits the
@@ -202,8 +272,20 @@ const defaultRematchBatch = 5 * refreshBatch
 // read-your-writes; Run calls it periodically for writes by other
 // processes (a CLI import while the server runs).
 func (m *Matcher) Refresh(ctx context.Context) error {
+	m.load.Lock()
+	if m.load.active {
+		m.load.again = true
+		m.load.Unlock()
+		return nil
+	}
+	m.load.Unlock()
 	m.refresh.Lock()
 	defer m.refresh.Unlock()
+	return m.refreshLocked(ctx)
+}
+
+// refreshLocked is Refresh, with the refresh lock held.
+func (m *Matcher) refreshLocked(ctx context.Context) error {
 	old := m.state.Load()
 	if old == nil {
 		return fmt.Errorf("refresh before load")
@@ -340,7 +422,8 @@ func (m *Matcher) Compact() { m.pdq.Compact() }
 func (m *Matcher) Status() vigil.IndexStatus {
 	s := m.state.Load()
 	st := vigil.IndexStatus{Types: map[vigil.SignalType]vigil.IndexTypeStatus{}}
-	if s == nil {
+	if !m.ready.Load() {
+		st.Loading = &vigil.IndexLoad{EntriesLoaded: m.loaded.Load(), EntriesTotal: m.total.Load()}
 		return st
 	}
 	st.Banks, st.UpdatedAt = len(s.banks), s.updatedAt
@@ -370,10 +453,11 @@ func (m *Matcher) Status() vigil.IndexStatus {
 
 // Lookup implements vigil.MatchService.
 func (m *Matcher) Lookup(ctx context.Context, signals []vigil.Signal, opts vigil.MatchOptions) ([]vigil.MatchResult, error) {
-	s := m.state.Load()
-	if s == nil {
-		return nil, fmt.Errorf("lookup before load")
+	if !m.ready.Load() {
+		return nil, vigil.Errorf(vigil.EUNAVAILABLE, "the indexes are loading (%d of about %d entries read): try again when /readyz says ready",
+			m.loaded.Load(), m.total.Load())
 	}
+	s := m.state.Load()
 	if len(signals) > vigil.MaxLookupSignals {
 		return nil, vigil.Errorf(vigil.ETOOLARGE, "at most %d signals per lookup, got %d", vigil.MaxLookupSignals, len(signals))
 	}

@@ -24,7 +24,7 @@ type textLists struct {
 func (m *Matcher) loadText(ctx context.Context) (*textLists, error) {
 	tl := &textLists{urls: &textmatch.URLList{}, seq: map[vigil.SignalType]int64{}}
 	var bad []rejected
-	seq, err := m.entries.ForEachActiveEntry(ctx, vigil.SignalURL, func(e *vigil.Entry) error {
+	seq, err := m.forEachActive(ctx, vigil.SignalURL, func(e *vigil.Entry) error {
 		err := checkIDs(e)
 		if err == nil {
 			pattern, mode := vigil.URLPattern(e.Value)
@@ -40,7 +40,7 @@ func (m *Matcher) loadText(ctx context.Context) (*textLists, error) {
 	}
 	tl.seq[vigil.SignalURL] = seq
 	var kws []textmatch.Keyword
-	seq, err = m.entries.ForEachActiveEntry(ctx, vigil.SignalKeyword, func(e *vigil.Entry) error {
+	seq, err = m.forEachActive(ctx, vigil.SignalKeyword, func(e *vigil.Entry) error {
 		if err := checkIDs(e); err != nil {
 			bad = append(bad, rejected{*e, err})
 			return nil

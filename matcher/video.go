@@ -51,7 +51,7 @@ func (m *Matcher) loadVideos(ctx context.Context) (int64, error) {
 	vs := &videos{idx: hamming.New(hamming.Options{}), m: map[int64]*video{}}
 	var ids []uint64
 	var hashes [][32]byte
-	seq, err := m.entries.ForEachActiveEntry(ctx, vigil.SignalVPDQ, func(e *vigil.Entry) error {
+	seq, err := m.forEachActive(ctx, vigil.SignalVPDQ, func(e *vigil.Entry) error {
 		frames, err := parseVideoEntry(e)
 		if err != nil {
 			m.reject(e, err)

@@ -7,8 +7,13 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
+	"runtime"
+	"runtime/debug"
 	"strconv"
+	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/vigil-oss/vigil"
 	"github.com/vigil-oss/vigil/matcher"
@@ -241,4 +246,130 @@ func BenchmarkApplyBatch(b *testing.B) {
 			})
 		}
 	}
+}
+
+// rssBytes returns the process's resident set size, from /proc, after
+// giving freed memory back to the OS.
+func rssBytes(b *testing.B) int64 {
+	runtime.GC()
+	debug.FreeOSMemory()
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		b.Skip("no /proc/self/status:", err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			if err != nil {
+				b.Fatal(err)
+			}
+			return kb << 10
+		}
+	}
+	b.Fatal("no VmRSS in /proc/self/status")
+	return 0
+}
+
+// BenchmarkReplicaLoad imports n random PDQ entries (VIGIL_BENCH_ENTRIES)
+// through replica A with COPY, then starts replica B's index on them: it
+// reports the import's entries/s, B's load time and its resident memory
+// before (the baseline: the process with no index) and after the load.
+// Meanwhile A adds one entry every 100 ms, and the slowest of those adds
+// is reported: B's load must not hold A's writes up. B's load progress
+// (what /readyz shows) is logged every 10 s.
+//
+//	PG_DURABLE=1 VIGIL_BENCH_ENTRIES=10000000 scripts/with-postgres \
+//	    go test -run '^$' -bench BenchmarkReplicaLoad -benchtime 1x -timeout 2h -v ./postgres/
+func BenchmarkReplicaLoad(b *testing.B) {
+	n := benchEntries(b)
+	logger := slog.New(slog.DiscardHandler)
+	b.Run(fmt.Sprintf("entries=%d", n), func(b *testing.B) {
+		ctx := context.Background()
+		for range b.N {
+			b.StopTimer()
+			url := MustSchemaURL(b)
+			a := MustOpen(b, url)
+			bank := &vigil.Bank{Name: "bench", Enabled: true}
+			if err := postgres.NewBankService(a).CreateBank(ctx, bank); err != nil {
+				b.Fatal(err)
+			}
+			start := time.Now()
+			if _, err := postgres.NewEntryService(a).ImportEntries(ctx, bank.ID, "bench", pdqEntries(7, n)); err != nil {
+				b.Fatal(err)
+			}
+			imported := time.Since(start)
+			b.ReportMetric(float64(n)/imported.Seconds(), "import-entries/s")
+			b.Logf("imported %d entries with COPY in %v", n, imported.Round(time.Millisecond))
+
+			r := MustOpen(b, url)
+			before := rssBytes(b)
+			m := matcher.New(postgres.NewBankService(r), postgres.NewEntryService(r), logger)
+			done := make(chan struct{})
+			var slowest time.Duration
+			var adds int
+			var wg sync.WaitGroup
+			wg.Go(func() {
+				es := postgres.NewEntryService(a)
+				rng := rand.New(rand.NewPCG(11, 11))
+				tick := time.NewTicker(100 * time.Millisecond)
+				defer tick.Stop()
+				for {
+					select {
+					case <-done:
+						return
+					case <-tick.C:
+					}
+					e := &vigil.Entry{SignalType: vigil.SignalPDQ, Value: fmt.Sprintf("%016x%016x%016x%016x", rng.Uint64(), rng.Uint64(), rng.Uint64(), rng.Uint64())}
+					t0 := time.Now()
+					if _, err := es.AddEntries(ctx, bank.ID, "bench", []*vigil.Entry{e}); err != nil {
+						b.Error(err)
+						return
+					}
+					slowest = max(slowest, time.Since(t0))
+					adds++
+				}
+			})
+			wg.Go(func() {
+				tick := time.NewTicker(10 * time.Second)
+				defer tick.Stop()
+				for {
+					select {
+					case <-done:
+						return
+					case <-tick.C:
+						if l := m.Status().Loading; l != nil {
+							b.Logf("loading: %d of about %d entries", l.EntriesLoaded, l.EntriesTotal)
+						}
+					}
+				}
+			})
+			start = time.Now()
+			b.StartTimer()
+			err := m.Load(ctx)
+			b.StopTimer()
+			loadTook := time.Since(start)
+			close(done)
+			wg.Wait()
+			if err != nil {
+				b.Fatal(err)
+			}
+			after := rssBytes(b)
+			st := m.Status().Types[vigil.SignalPDQ]
+			// The adds that committed before the load's final catch-up are
+			// in; the rest come with the next refresh.
+			if err := m.Refresh(ctx); err != nil {
+				b.Fatal(err)
+			}
+			if got := m.Status().Types[vigil.SignalPDQ].Entries; got != n+adds {
+				b.Fatalf("index holds %d entries, want %d imported + %d added during the load", got, n, adds)
+			}
+			b.ReportMetric(loadTook.Seconds(), "load-s")
+			b.ReportMetric(float64(before)/(1<<20), "rss-before-MiB")
+			b.ReportMetric(float64(after)/(1<<20), "rss-after-MiB")
+			b.ReportMetric(float64(st.Bytes)/(1<<20), "index-MiB")
+			b.ReportMetric(float64(slowest.Milliseconds()), "slowest-add-during-load-ms")
+			b.Logf("load %v; RSS %d MiB before, %d MiB after; %d adds through A during the load, slowest %v",
+				loadTook.Round(time.Millisecond), before>>20, after>>20, adds, slowest)
+		}
+	})
 }

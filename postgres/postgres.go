@@ -128,6 +128,10 @@ func (db *DB) migrate(ctx context.Context) error {
 		goose.WithDisableGlobalRegistry(true),
 		goose.WithSessionLocker(locker),
 		goose.WithSlog(db.logger),
+		// As in package sqlite: migration numbers are handed to branches
+		// merged in any order, so a store that has a later number must
+		// still take an earlier one that lands after it.
+		goose.WithAllowOutofOrder(true),
 	)
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)

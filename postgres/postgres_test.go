@@ -64,6 +64,7 @@ func TestStore(t *testing.T) {
 			Complaints:          postgres.NewComplaintService(db, cases),
 			Notices:             postgres.NewNoticeService(db),
 			Transparency:        postgres.NewTransparencyService(db),
+			Sessions:            postgres.NewSessionService(db),
 		}
 	})
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/vigil-oss/vigil"
 	"github.com/vigil-oss/vigil/banklist"
+	"github.com/vigil-oss/vigil/internal/pausedload"
 	"github.com/vigil-oss/vigil/matcher"
 	"github.com/vigil-oss/vigil/postgres"
 )
@@ -420,4 +421,159 @@ func TestReadsDuringImportWithWriters(t *testing.T) {
 		t.Fatal(err)
 	}
 	wg.Wait()
+}
+
+// TestSessionsTwoReplicas logs a reviewer in through replica A and finds
+// the session through B, counts failed logins through both against one
+// limit (at once, so that the counts must add up in the database), and
+// ends the session through B for A.
+func TestSessionsTwoReplicas(t *testing.T) {
+	ctx := context.Background()
+	url := MustSchemaURL(t)
+	a, b := MustOpen(t, url), MustOpen(t, url)
+	sa, sb := postgres.NewSessionService(a), postgres.NewSessionService(b)
+	k := &vigil.Key{Name: "r", Role: vigil.RoleReviewer, CreatedBy: "test"}
+	if _, err := postgres.NewKeyService(a).CreateKey(ctx, k); err != nil {
+		t.Fatal(err)
+	}
+	sess := &vigil.Session{ID: vigil.SessionID("token"), KeyID: k.ID}
+	if err := sa.CreateSession(ctx, sess); err != nil {
+		t.Fatal(err)
+	}
+	got, err := sb.FindSession(ctx, sess.ID)
+	if err != nil || got.Key.ID != k.ID {
+		t.Fatalf("session made through A, found through B: %+v %v", got, err)
+	}
+	if err := sb.CountDecision(ctx, sess.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := sa.FindSession(ctx, sess.ID); err != nil || got.Decided != 1 {
+		t.Fatalf("decision counted through B, read through A: %+v %v", got, err)
+	}
+	if err := sb.DeleteSession(ctx, sess.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sa.FindSession(ctx, sess.ID); vigil.ErrorCode(err) != vigil.ENOTFOUND {
+		t.Fatalf("session logged out through B, on A: %v", err)
+	}
+
+	var wg sync.WaitGroup
+	for i := range vigil.LoginBurst - 1 {
+		wg.Go(func() {
+			s := sa
+			if i%2 == 1 {
+				s = sb
+			}
+			if err := s.LoginFailed(ctx, "192.0.2.7"); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	for _, s := range []*postgres.SessionService{sa, sb} {
+		if ok, _, err := s.LoginAllowed(ctx, "192.0.2.7"); err != nil || !ok {
+			t.Fatalf("after %d failures: allowed %v, %v", vigil.LoginBurst-1, ok, err)
+		}
+	}
+	if err := sb.LoginFailed(ctx, "192.0.2.7"); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []*postgres.SessionService{sa, sb} {
+		if ok, wait, err := s.LoginAllowed(ctx, "192.0.2.7"); err != nil || ok || wait <= 0 {
+			t.Fatalf("after %d failures through A and B: allowed %v, wait %v, %v; want refused on both", vigil.LoginBurst, ok, wait, err)
+		}
+	}
+}
+
+// TestLoadDoesNotBlockWriters holds replica B's index load half way, with
+// its snapshot open: B reports its progress and refuses lookups, while
+// replica A goes on adding, retracting and importing entries without
+// waiting for B; once B's load completes it matches what A added meanwhile.
+func TestLoadDoesNotBlockWriters(t *testing.T) {
+	ctx := context.Background()
+	url := MustSchemaURL(t)
+	a, b := MustOpen(t, url), MustOpen(t, url)
+	bank := &vigil.Bank{Name: "shared", Enabled: true}
+	if err := postgres.NewBankService(a).CreateBank(ctx, bank); err != nil {
+		t.Fatal(err)
+	}
+	ea := postgres.NewEntryService(a)
+	if _, err := ea.ImportEntries(ctx, bank.ID, "test", pdqEntries(1, 200)); err != nil {
+		t.Fatal(err)
+	}
+	store := pausedload.New(postgres.NewEntryService(b), 100, vigil.SignalPDQ)
+	mb := matcher.New(postgres.NewBankService(b), store, slog.New(slog.DiscardHandler))
+	done := make(chan error, 1)
+	go func() { done <- mb.Load(ctx) }()
+	<-store.Paused
+	if l := mb.Status().Loading; l == nil || l.EntriesLoaded != 100 || l.EntriesTotal != 200 {
+		t.Fatalf("B's progress: %+v, want 100 of 200", l)
+	}
+	if _, err := mb.Lookup(ctx, []vigil.Signal{{Type: vigil.SignalMD5, Value: strings.Repeat("0", 32)}}, vigil.MatchOptions{}); vigil.ErrorCode(err) != vigil.EUNAVAILABLE {
+		t.Fatalf("lookup on B while loading: %v, want EUNAVAILABLE", err)
+	}
+
+	// A writes while B's snapshot is open; each write must finish on its
+	// own, not wait for B (the test's deadline would end a wait for the
+	// paused load, which never ends by itself).
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	const md5 = "0123456789abcdef0123456789abcdef"
+	if _, err := ea.AddEntries(wctx, bank.ID, "test", []*vigil.Entry{{SignalType: vigil.SignalMD5, Value: md5}}); err != nil {
+		t.Fatalf("add through A while B loads: %v", err)
+	}
+	if _, err := ea.ImportEntries(wctx, bank.ID, "test", pdqEntries(2, 50)); err != nil {
+		t.Fatalf("import through A while B loads: %v", err)
+	}
+	pdqType := vigil.SignalPDQ
+	first, err := ea.FindEntries(wctx, vigil.EntryFilter{BankID: &bank.ID, SignalType: &pdqType, Limit: 1})
+	if err != nil || len(first) != 1 {
+		t.Fatalf("find: %v", err)
+	}
+	if _, err := ea.RetractEntry(wctx, first[0].ID, "test", "test"); err != nil {
+		t.Fatalf("retract through A while B loads: %v", err)
+	}
+
+	store.Release()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	st := mb.Status()
+	if st.Loading != nil || st.Types[vigil.SignalPDQ].Entries != 249 || st.Types[vigil.SignalMD5].Entries != 1 {
+		t.Fatalf("B after its load: loading %+v, %d pdq, %d md5; want 200+50-1 pdq and A's md5", st.Loading, st.Types[vigil.SignalPDQ].Entries, st.Types[vigil.SignalMD5].Entries)
+	}
+	res, err := mb.Lookup(ctx, []vigil.Signal{{Type: vigil.SignalMD5, Value: md5}}, vigil.MatchOptions{})
+	if err != nil || len(res[0].Matches) != 1 {
+		t.Fatalf("B matches A's entry added during the load: %+v %v", res, err)
+	}
+}
+
+// TestConversationTwoReplicas appends to one conversation through two
+// replicas at once: every update reads the state the other committed
+// (the store's write lock makes each read-modify-write one step), so no
+// message is lost. Conversation state lives only in the store.
+func TestConversationTwoReplicas(t *testing.T) {
+	ctx := context.Background()
+	url := MustSchemaURL(t)
+	replicas := []*postgres.ConversationService{postgres.NewConversationService(MustOpen(t, url)), postgres.NewConversationService(MustOpen(t, url))}
+	const each = 10
+	var wg sync.WaitGroup
+	for _, cs := range replicas {
+		for range each {
+			wg.Go(func() {
+				_, err := cs.UpdateConversation(ctx, "chat-1", time.Hour, func(c *vigil.Conversation) error {
+					c.Messages++
+					return nil
+				})
+				if err != nil {
+					t.Error(err)
+				}
+			})
+		}
+	}
+	wg.Wait()
+	c, err := replicas[0].FindConversation(ctx, "chat-1")
+	if err != nil || c.Messages != 2*each {
+		t.Fatalf("after %d appends through each of two replicas: %+v %v", each, c, err)
+	}
 }

@@ -56,6 +56,7 @@ func TestStore(t *testing.T) {
 			Complaints:          sqlite.NewComplaintService(db, cases),
 			Notices:             sqlite.NewNoticeService(db),
 			Transparency:        sqlite.NewTransparencyService(db),
+			Sessions:            sqlite.NewSessionService(db),
 		}
 	})
 }

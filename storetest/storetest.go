@@ -56,6 +56,8 @@ type Services struct {
 	Complaints   vigil.ComplaintService
 	Notices      vigil.NoticeService
 	Transparency vigil.TransparencyService
+	// Sessions keeps review UI sessions and failed logins.
+	Sessions vigil.SessionService
 
 	// SetNow replaces the store's clock. The tests use whole seconds, so a
 	// store may keep times at any precision down to a millisecond.
@@ -91,6 +93,7 @@ func TestAll(t *testing.T, open Opener) {
 	t.Run("ComplaintService", func(t *testing.T) { TestComplaintService(t, open) })
 	t.Run("NoticeService", func(t *testing.T) { TestNoticeService(t, open) })
 	t.Run("TransparencyService", func(t *testing.T) { TestTransparencyService(t, open) })
+	t.Run("SessionService", func(t *testing.T) { TestSessionService(t, open) })
 }
 
 // Clock is a fake clock for SetNow. It starts at a fixed time and moves

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"runtime/pprof"
+	"strings"
 	"time"
 
 	"github.com/vigil-oss/vigil"
@@ -28,13 +29,23 @@ type BenchCommand struct{ *Main }
 
 const benchUsage = `Usage:
 	vigil bench lookup [--bank N] [--clients C] [--requests R] [--match-ratio F] [--rules default|none]
+	vigil bench lookup --target URL [--target URL …] [--bank N] [--clients C] [--requests R] [--match-ratio F]
 
 lookup starts a server on loopback over a temporary store (removed after), fills
 one bank with N random PDQ hashes, and has C keep-alive clients send R one-signal
 POST /v1/lookup requests, a share F of them within matching distance of an
 entry. It prints requests/s, latency percentiles and the process's CPU time per
 request; the clients run in the same process, so they share its cores. With
---rules default every match opens a case, as vigil serve's default rules do.`
+--rules default every match opens a case, as vigil serve's default rules do.
+
+With --target (repeatable) it sends the load to running vigil serve replicas
+instead, with the admin key in $VIGIL_BENCH_KEY: it creates a bank of N random
+hashes through the first target's import route (bench-sSEED-nN: a later run
+with the same --seed and --bank reuses it, so that runs on one store compare
+like with like), waits until every target matches them and spreads the
+clients over the targets, each client keeping to one. The bank stays: run it
+against a store kept for benchmarks. The CPU time printed is then the load
+tool's alone.`
 
 // Run dispatches to the bench subcommands.
 func (c *BenchCommand) Run(ctx context.Context, args []string) error {
@@ -53,6 +64,8 @@ func (c *BenchCommand) Run(ctx context.Context, args []string) error {
 	seed := fs.Int64("seed", 1, "seed of the random hashes")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the measured run to this file")
 	memProfile := fs.String("memprofile", "", "write an allocation profile to this file, and its state before the measured run to FILE.base")
+	var targets stringsFlag
+	fs.Var(&targets, "target", "base URL of a running vigil serve to load instead of an in-process server (repeatable: replicas of one store); the admin key comes from $VIGIL_BENCH_KEY")
 	fs.limit("bank", between(1, 100_000_000))
 	fs.limit("clients", between(1, 10_000))
 	fs.limit("requests", between(1, 100_000_000))
@@ -68,32 +81,51 @@ func (c *BenchCommand) Run(ctx context.Context, args []string) error {
 	if *ruleSet != "none" && *ruleSet != "default" {
 		return fs.usageErrorf("--rules must be none or default, got %q", *ruleSet)
 	}
-	dir, err := os.MkdirTemp("", "vigil-bench-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(dir)
-	b, err := c.openServer(ctx, dir, *ruleSet == "default")
-	if err != nil {
-		return err
-	}
-	defer b.close()
-
 	rng := rand.New(rand.NewPCG(uint64(*seed), uint64(*seed)))
-	start := time.Now()
-	stored, err := b.fill(ctx, *bankN, rng)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(c.Stdout, "bank: %d entries, loaded and indexed in %v\n", *bankN, time.Since(start).Round(time.Millisecond))
-
 	cfg := loadgen.Config{
-		URL:     b.srv.URL() + "/v1/lookup",
-		Header:  http.Header{"Authorization": {"Bearer " + b.secret}, "Content-Type": {"application/json"}},
-		Bodies:  lookupBodies(rng, stored, 4096, *ratio),
+		Header:  http.Header{"Content-Type": {"application/json"}},
 		Clients: *clients,
 		Check:   func(body []byte) bool { return bytes.Contains(body, []byte(`"entry_id"`)) },
 	}
+	var stored []pdq.Hash
+	start := time.Now()
+	if len(targets) > 0 {
+		key := os.Getenv("VIGIL_BENCH_KEY")
+		if key == "" {
+			return fs.usageErrorf("--target needs an admin key in $VIGIL_BENCH_KEY")
+		}
+		if *ruleSet != "none" {
+			return fs.usageErrorf("--rules applies to the in-process server only; the targets run their own")
+		}
+		r := &remoteBench{targets: targets, key: key, http: &http.Client{Timeout: 10 * time.Minute}, bank: fmt.Sprintf("bench-s%d-n%d", *seed, *bankN)}
+		var err error
+		if stored, err = r.fill(ctx, *bankN, rng); err != nil {
+			return err
+		}
+		for _, t := range targets {
+			cfg.URLs = append(cfg.URLs, strings.TrimSuffix(t, "/")+"/v1/lookup")
+		}
+		cfg.Header.Set("Authorization", "Bearer "+key)
+		fmt.Fprintf(c.Stdout, "bank: %d entries, imported and matched by %d targets in %v\n", *bankN, len(targets), time.Since(start).Round(time.Millisecond))
+	} else {
+		dir, err := os.MkdirTemp("", "vigil-bench-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		b, err := c.openServer(ctx, dir, *ruleSet == "default")
+		if err != nil {
+			return err
+		}
+		defer b.close()
+		if stored, err = b.fill(ctx, *bankN, rng); err != nil {
+			return err
+		}
+		cfg.URL = b.srv.URL() + "/v1/lookup"
+		cfg.Header.Set("Authorization", "Bearer "+b.secret)
+		fmt.Fprintf(c.Stdout, "bank: %d entries, loaded and indexed in %v\n", *bankN, time.Since(start).Round(time.Millisecond))
+	}
+	cfg.Bodies = lookupBodies(rng, stored, 4096, *ratio)
 	if *warmup > 0 {
 		w := cfg
 		w.Requests, w.Duration = *warmup, *duration
@@ -113,12 +145,20 @@ func (c *BenchCommand) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(c.Stdout, "lookup: %d clients, rules %s, match ratio %.2f\n", *clients, *ruleSet, *ratio)
+	if len(targets) > 0 {
+		fmt.Fprintf(c.Stdout, "lookup: %d clients over %d targets, match ratio %.2f\n", *clients, len(targets), *ratio)
+	} else {
+		fmt.Fprintf(c.Stdout, "lookup: %d clients, rules %s, match ratio %.2f\n", *clients, *ruleSet, *ratio)
+	}
 	fmt.Fprintf(c.Stdout, "requests  %d (%d matched, %d failed) in %v\n", res.Requests, res.Matched, res.Failed, res.Elapsed.Round(time.Millisecond))
 	fmt.Fprintf(c.Stdout, "req/s     %.0f\n", res.PerSecond())
 	fmt.Fprintf(c.Stdout, "latency   p50 %v  p90 %v  p99 %v  max %v\n", res.P50.Round(time.Microsecond), res.P90.Round(time.Microsecond),
 		res.P99.Round(time.Microsecond), res.Max.Round(time.Microsecond))
-	fmt.Fprintf(c.Stdout, "cpu       %v per request (server and clients)\n", res.CPUPerRequest().Round(100*time.Nanosecond))
+	if len(targets) > 0 {
+		fmt.Fprintf(c.Stdout, "cpu       %v per request (the load tool's own)\n", res.CPUPerRequest().Round(100*time.Nanosecond))
+	} else {
+		fmt.Fprintf(c.Stdout, "cpu       %v per request (server and clients)\n", res.CPUPerRequest().Round(100*time.Nanosecond))
+	}
 	if res.Failed > 0 {
 		return fmt.Errorf("%d of %d requests failed; first: %v", res.Failed, res.Requests, res.FirstError)
 	}
@@ -205,6 +245,80 @@ func (b *benchServer) fill(ctx context.Context, n int, rng *rand.Rand) ([]pdq.Ha
 		return nil, err
 	}
 	b.m.Compact()
+	return stored, nil
+}
+
+// remoteBench is a bench bank on running replicas, reached over their API.
+type remoteBench struct {
+	targets []string
+	key     string
+	http    *http.Client
+	bank    string
+}
+
+// call sends one request to target and returns the status and body.
+func (r *remoteBench) call(ctx context.Context, target, method, path, contentType string, body io.Reader) (int, []byte, error) {
+	req, err := http.NewRequestWithContext(ctx, method, strings.TrimSuffix(target, "/")+path, body)
+	if err != nil {
+		return 0, nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+r.key)
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	resp, err := r.http.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	return resp.StatusCode, b, err
+}
+
+// fill creates the bank of n random hashes through the first target,
+// unless a run with the same seed made it already, and waits until every
+// target matches its last one (changes apply in order, so then all).
+func (r *remoteBench) fill(ctx context.Context, n int, rng *rand.Rand) ([]pdq.Hash, error) {
+	stored := make([]pdq.Hash, n)
+	var list bytes.Buffer
+	for i := range stored {
+		randomHash(rng, &stored[i])
+		list.WriteString(stored[i].String())
+		list.WriteByte('\n')
+	}
+	body, _ := json.Marshal(map[string]any{"name": r.bank, "enabled": true})
+	code, b, err := r.call(ctx, r.targets[0], "POST", "/v1/banks", "application/json", bytes.NewReader(body))
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("create bench bank on %s: %w", r.targets[0], err)
+	case code == http.StatusConflict: // made by an earlier run: the same hashes
+	case code != http.StatusCreated:
+		return nil, fmt.Errorf("create bench bank on %s: %d %.200s", r.targets[0], code, b)
+	default:
+		if code, b, err := r.call(ctx, r.targets[0], "POST", "/v1/banks/"+r.bank+"/import?signal_type=pdq&format=text&source=bench", "text/plain", &list); err != nil || code != http.StatusOK && code != http.StatusCreated {
+			return nil, fmt.Errorf("import bench bank on %s: %d %.200s %v", r.targets[0], code, b, err)
+		}
+	}
+	probe, _ := json.Marshal(map[string]any{"signals": []map[string]string{{"type": "pdq", "value": stored[n-1].String()}}})
+	for _, t := range r.targets {
+		for {
+			code, b, err := r.call(ctx, t, "POST", "/v1/lookup", "application/json", bytes.NewReader(probe))
+			if err != nil {
+				return nil, err
+			}
+			if code == http.StatusOK && bytes.Contains(b, []byte(`"`+r.bank+`"`)) {
+				break
+			}
+			if code != http.StatusOK && code != http.StatusServiceUnavailable {
+				return nil, fmt.Errorf("lookup on %s: %d %.200s", t, code, b)
+			}
+			select {
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}
 	return stored, nil
 }
 

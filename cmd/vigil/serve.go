@@ -178,13 +178,6 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 		onRematch = append(onRematch, matcher.NotifyRematches(js, *rematchWebhook))
 	}
 	m.OnRematch(allRematch(onRematch))
-	if err := m.Load(ctx); err != nil {
-		return fmt.Errorf("load indexes: %w", err)
-	}
-	st := m.Status()
-	c.Logger.Info("indexes loaded", "pdq", st.Types[vigil.SignalPDQ].Entries, "md5", st.Types[vigil.SignalMD5].Entries,
-		"sha1", st.Types[vigil.SignalSHA1].Entries, "sha256", st.Types[vigil.SignalSHA256].Entries,
-		"banks", st.Banks, "took", time.Since(start).Round(time.Millisecond))
 
 	srv := vhttp.NewServer()
 	srv.Addr, srv.Banks, srv.Entries, srv.Keys, srv.Matcher, srv.Logger = *addr, banks, entries, keys, m, c.Logger
@@ -196,7 +189,7 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	srv.Audit = db.Audit
 	srv.Feeds, srv.Subscriptions = db.Feeds, db.Feeds
 	srv.Signals, srv.KeepSignals = signals, *keepSignals
-	srv.Cases, srv.Media, srv.UI = cases, mediaStore, *uiOpts
+	srv.Cases, srv.Media, srv.UI, srv.Sessions = cases, mediaStore, *uiOpts, db.Sessions
 	srv.Incidents = db.Incidents
 	if *ncmecConfig != "" {
 		if srv.NCMEC, err = readNCMECConfig(*ncmecConfig); err != nil {
@@ -248,16 +241,41 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	if *hmaCompat {
 		srv.HMA = &vhttp.HMAOptions{AllowedHosts: splitHosts(*hmaAllowedHosts)}
 	}
-	// Jobs outlive ctx's cancellation until Stop below, so that running
-	// ones get a chance to finish.
-	if err := js.Start(context.WithoutCancel(ctx)); err != nil {
-		return err
-	}
+	// The API serves while the indexes load, so that /readyz can report
+	// the load's progress (a large store takes minutes); lookups answer
+	// 503 until the load completes, and jobs, which match, start after it.
 	if err := srv.Open(); err != nil {
-		js.Stop(ctx)
 		return err
 	}
 	c.Logger.Info("serving", "url", srv.URL(), "data", db.Path())
+	loaded := make(chan error, 1)
+	go func() { loaded <- m.Load(ctx) }()
+	select {
+	case err := <-loaded:
+		if err != nil {
+			shutCtx, done := context.WithTimeout(context.Background(), 10*time.Second)
+			defer done()
+			return errors.Join(fmt.Errorf("load indexes: %w", err), srv.Close(shutCtx))
+		}
+	case <-ctx.Done():
+		// Load ends with ctx; only the server needs stopping.
+		c.Logger.Info("shutting down")
+		<-loaded
+		shutCtx, done := context.WithTimeout(context.Background(), 10*time.Second)
+		defer done()
+		return srv.Close(shutCtx)
+	}
+	st := m.Status()
+	c.Logger.Info("indexes loaded", "pdq", st.Types[vigil.SignalPDQ].Entries, "md5", st.Types[vigil.SignalMD5].Entries,
+		"sha1", st.Types[vigil.SignalSHA1].Entries, "sha256", st.Types[vigil.SignalSHA256].Entries,
+		"banks", st.Banks, "took", time.Since(start).Round(time.Millisecond))
+	// Jobs outlive ctx's cancellation until Stop below, so that running
+	// ones get a chance to finish.
+	if err := js.Start(context.WithoutCancel(ctx)); err != nil {
+		shutCtx, done := context.WithTimeout(context.Background(), 10*time.Second)
+		defer done()
+		return errors.Join(err, srv.Close(shutCtx))
+	}
 
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()

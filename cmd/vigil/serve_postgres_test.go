@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"net/http"
+	url2 "net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -68,6 +70,34 @@ func TestServeReplicasPostgres(t *testing.T) {
 	}
 	waitFor(t, "B to drop the retracted entry", func() bool { return !matched(b) })
 	t.Logf("retraction through A seen by B %v after the request began", time.Since(start))
+
+	// A reviewer logged in through A goes on through B: the session is in
+	// the database, not in A's memory.
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	login, err := http.NewRequest("POST", a.base+"/ui/login", strings.NewReader(url2.Values{"key": {a.key}, "next": {"/ui/"}}.Encode()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	login.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := noRedirect.Do(login)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	cookies := resp.Cookies()
+	if resp.StatusCode != http.StatusSeeOther || len(cookies) != 1 {
+		t.Fatalf("login through A: %d, cookies %v", resp.StatusCode, cookies)
+	}
+	page, _ := http.NewRequest("GET", b.base+"/ui/banks", nil)
+	page.AddCookie(cookies[0])
+	resp, err = noRedirect.Do(page)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("page through B with A's session: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
 
 	out, _, err := runMain(t, "", "audit", "verify", "--db", url)
 	if err != nil || !strings.Contains(out, "chain intact") {

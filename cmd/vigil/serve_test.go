@@ -88,6 +88,15 @@ func startServe(tb testing.TB, args ...string) *served {
 		return urlRE.MatchString(logs.String())
 	})
 	srv := &served{tb: tb, base: urlRE.FindStringSubmatch(logs.String())[1]}
+	// It serves while its indexes load; lookups wait for ready.
+	waitFor(tb, "ready", func() bool {
+		resp, err := http.Get(srv.base + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
 	// Only the first start of a store prints a key (a second replica on
 	// one PostgreSQL store does not).
 	if k := keyRE.FindStringSubmatch(stdout.String()); k != nil {

@@ -81,6 +81,8 @@ type store struct {
 	Complaints   vigil.ComplaintService
 	Notices      vigil.NoticeService
 	Transparency vigil.TransparencyService
+	// Sessions keeps the review UI's sessions and failed logins.
+	Sessions vigil.SessionService
 
 	// setReview sets the automatic quarantine policy, of cases and of
 	// subscribers' feedback on feeds alike, and what is told of each
@@ -125,7 +127,7 @@ func sqliteStore(db *sqlite.DB) *store {
 		Conversations: sqlite.NewConversationService(db), Audit: sqlite.NewAuditService(db),
 		Signals: sqlite.NewSignalStore(db), Rules: sqlite.NewRuleService(db), Cases: cases,
 		Feeds: feeds, Incidents: sqlite.NewIncidentService(db), Submissions: sqlite.NewSubmissionService(db),
-		Preservation: sqlite.NewPreservationService(db), Lookups: sqlite.NewLookupCounter(db), Exchanges: sqlite.NewExchangeService(db),
+		Preservation: sqlite.NewPreservationService(db), Lookups: sqlite.NewLookupCounter(db), Exchanges: sqlite.NewExchangeService(db), Sessions: sqlite.NewSessionService(db),
 		Complaints: sqlite.NewComplaintService(db, cases), Notices: sqlite.NewNoticeService(db), Transparency: sqlite.NewTransparencyService(db),
 		setReview: func(p vigil.QuarantinePolicy, on func(context.Context, autoQuarantine)) {
 			cases.Policy, feeds.Policy = p, p
@@ -145,7 +147,7 @@ func postgresStore(db *postgres.DB, url string) *store {
 		Conversations: postgres.NewConversationService(db), Audit: postgres.NewAuditService(db),
 		Signals: postgres.NewSignalStore(db), Rules: postgres.NewRuleService(db), Cases: cases,
 		Feeds: feeds, Incidents: postgres.NewIncidentService(db), Submissions: postgres.NewSubmissionService(db),
-		Preservation: postgres.NewPreservationService(db), Lookups: postgres.NewLookupCounter(db), Exchanges: postgres.NewExchangeService(db),
+		Preservation: postgres.NewPreservationService(db), Lookups: postgres.NewLookupCounter(db), Exchanges: postgres.NewExchangeService(db), Sessions: postgres.NewSessionService(db),
 		Complaints: postgres.NewComplaintService(db, cases), Notices: postgres.NewNoticeService(db), Transparency: postgres.NewTransparencyService(db),
 		setReview: func(p vigil.QuarantinePolicy, on func(context.Context, autoQuarantine)) {
 			cases.Policy, feeds.Policy = p, p

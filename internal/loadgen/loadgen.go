@@ -23,7 +23,11 @@ import (
 // until Requests have been sent in all or Duration has passed, whichever
 // comes first.
 type Config struct {
-	URL     string
+	URL string
+	// URLs, if set, replaces URL with several targets (replicas of one
+	// service): client i sends to URLs[i%len(URLs)], keeping its
+	// connection, as a load balancer with connection affinity would.
+	URLs    []string
 	Header  http.Header // sent with every request (Authorization, Content-Type)
 	Bodies  [][]byte    // request bodies, taken round-robin across clients
 	Clients int
@@ -81,6 +85,10 @@ func Run(ctx context.Context, c Config) (Result, error) {
 		ctx, cancel = context.WithTimeout(ctx, c.Duration)
 		defer cancel()
 	}
+	urls := c.URLs
+	if len(urls) == 0 {
+		urls = []string{c.URL}
+	}
 	tr := &http.Transport{MaxIdleConnsPerHost: c.Clients, MaxConnsPerHost: c.Clients, DisableCompression: true}
 	defer tr.CloseIdleConnections()
 	client := &http.Client{Transport: tr}
@@ -90,7 +98,8 @@ func Run(ctx context.Context, c Config) (Result, error) {
 	lat := make([]time.Duration, 0, max(c.Requests, 1024))
 	var wg sync.WaitGroup
 	cpu0, t0 := cputime.Process(), time.Now()
-	for range c.Clients {
+	for n := range c.Clients {
+		target := urls[n%len(urls)]
 		wg.Go(func() {
 			mine := make([]time.Duration, 0, 1024)
 			var failed, matched int
@@ -103,7 +112,7 @@ func Run(ctx context.Context, c Config) (Result, error) {
 				}
 				// The request is not bound to ctx: one in flight at the
 				// deadline is answered and counted, not cut off.
-				req, err := http.NewRequest(http.MethodPost, c.URL, bytes.NewReader(c.Bodies[i%int64(len(c.Bodies))]))
+				req, err := http.NewRequest(http.MethodPost, target, bytes.NewReader(c.Bodies[i%int64(len(c.Bodies))]))
 				if err != nil {
 					return
 				}
