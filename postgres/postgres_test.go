@@ -59,6 +59,7 @@ func TestStore(t *testing.T) {
 			Incidents:           postgres.NewIncidentService(db),
 			Submissions:         postgres.NewSubmissionService(db),
 			Preservation:        postgres.NewPreservationService(db),
+			Centre:              postgres.NewCentreService(db),
 		}
 	})
 }

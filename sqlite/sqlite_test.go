@@ -51,6 +51,7 @@ func TestStore(t *testing.T) {
 			Incidents:           sqlite.NewIncidentService(db),
 			Submissions:         sqlite.NewSubmissionService(db),
 			Preservation:        sqlite.NewPreservationService(db),
+			Centre:              sqlite.NewCentreService(db),
 		}
 	})
 }

@@ -47,6 +47,8 @@ type Services struct {
 	Submissions vigil.SubmissionService
 	// Preservation keeps legal holds and purges expired incidents.
 	Preservation vigil.PreservationService
+	// Centre stores a centre's providers and received reports.
+	Centre vigil.CentreService
 
 	// SetNow replaces the store's clock. The tests use whole seconds, so a
 	// store may keep times at any precision down to a millisecond.
@@ -77,6 +79,7 @@ func TestAll(t *testing.T, open Opener) {
 	t.Run("IncidentService", func(t *testing.T) { TestIncidentService(t, open) })
 	t.Run("SubmissionService", func(t *testing.T) { TestSubmissionService(t, open) })
 	t.Run("PreservationService", func(t *testing.T) { TestPreservationService(t, open) })
+	t.Run("CentreService", func(t *testing.T) { TestCentreService(t, open) })
 }
 
 // Clock is a fake clock for SetNow. It starts at a fixed time and moves
