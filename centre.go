@@ -88,6 +88,9 @@ type CentreFile struct {
 	SHA256 string `json:"sha256,omitempty"`
 	MD5    string `json:"md5,omitempty"`
 	SHA1   string `json:"sha1,omitempty"`
+	// PDQ are the PDQ hashes the provider names (CyberTipline's HASH
+	// details: the listed hashes that matched).
+	PDQ []string `json:"pdq,omitempty"`
 	// ClaimedMatches is how many hash-list matches the provider reported.
 	ClaimedMatches int `json:"claimed_matches"`
 	// CentreMatches are the centre's own bank entries the file's hashes
@@ -106,6 +109,9 @@ func (f *CentreFile) Signals() []Signal {
 		if h.v != "" {
 			s = append(s, Signal{Type: h.t, Value: h.v})
 		}
+	}
+	for _, v := range f.PDQ {
+		s = append(s, Signal{Type: SignalPDQ, Value: v})
 	}
 	return s
 }

@@ -306,18 +306,22 @@ func (s *CentreService) EarlierReports(ctx context.Context, sha256s []string, pr
 		args  []any
 	)
 	if len(sha256s) > 0 {
-		parts = append(parts, `SELECT report_id AS rid FROM centre_report_hashes WHERE sha256 IN (?`+strings.Repeat(", ?", len(sha256s)-1)+`)`)
+		parts = append(parts, `SELECT rid FROM (SELECT report_id AS rid FROM centre_report_hashes WHERE sha256 IN (?`+
+			strings.Repeat(", ?", len(sha256s)-1)+`) ORDER BY report_id LIMIT 100) AS h`)
 		for _, h := range sha256s {
 			args = append(args, h)
 		}
 	}
 	if reportedUser != "" {
-		parts = append(parts, `SELECT id AS rid FROM centre_reports WHERE provider_id = ? AND reported_user = ?`)
+		parts = append(parts, `SELECT rid FROM (SELECT id AS rid FROM centre_reports WHERE provider_id = ? AND reported_user = ?
+			ORDER BY id LIMIT 100) AS u`)
 		args = append(args, providerID, reportedUser)
 	}
 	if len(parts) == 0 {
 		return nil, nil
 	}
+	// Each side is bounded first, so a picture reported a million times
+	// costs a hundred rows, not a million.
 	rows, err := s.db.rdb.QueryContext(ctx, `SELECT DISTINCT rid FROM (`+strings.Join(parts, " UNION ")+`) AS t
 		ORDER BY rid LIMIT 100`, args...)
 	if err != nil {

@@ -39,7 +39,7 @@ CREATE TABLE centre_reports (
 	UNIQUE (provider_id, provider_report_id)
 );
 CREATE INDEX centre_reports_queue ON centre_reports (priority DESC, id) WHERE status = 'received';
-CREATE INDEX centre_reports_user ON centre_reports (provider_id, reported_user) WHERE reported_user <> '';
+CREATE INDEX centre_reports_user ON centre_reports (provider_id, reported_user);
 
 CREATE TABLE centre_report_hashes (
 	sha256    TEXT NOT NULL,
