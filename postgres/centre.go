@@ -166,6 +166,7 @@ func (s *CentreService) ReceiveReport(ctx context.Context, r *vigil.CentreReport
 					return err
 				}
 			}
+			r.ID = id // for the audit record
 			got, err := findCentreReport(ctx, tx, id)
 			stored = got
 			return err
