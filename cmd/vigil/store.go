@@ -71,6 +71,8 @@ type store struct {
 	Submissions vigil.SubmissionService
 	// Preservation keeps legal holds and purges expired incidents.
 	Preservation vigil.PreservationService
+	// Centre stores a centre's providers and received reports.
+	Centre vigil.CentreService
 
 	// setReview sets the automatic quarantine policy, of cases and of
 	// subscribers' feedback on feeds alike, and what is told of each
@@ -116,6 +118,7 @@ func sqliteStore(db *sqlite.DB) *store {
 		Signals: sqlite.NewSignalStore(db), Rules: sqlite.NewRuleService(db), Cases: cases,
 		Feeds: feeds, Incidents: sqlite.NewIncidentService(db), Submissions: sqlite.NewSubmissionService(db),
 		Preservation: sqlite.NewPreservationService(db),
+		Centre:       sqlite.NewCentreService(db),
 		setReview: func(p vigil.QuarantinePolicy, on func(context.Context, autoQuarantine)) {
 			cases.Policy, feeds.Policy = p, p
 			cases.OnQuarantine = func(ctx context.Context, q sqlite.AutoQuarantine) {
@@ -135,6 +138,7 @@ func postgresStore(db *postgres.DB, url string) *store {
 		Signals: postgres.NewSignalStore(db), Rules: postgres.NewRuleService(db), Cases: cases,
 		Feeds: feeds, Incidents: postgres.NewIncidentService(db), Submissions: postgres.NewSubmissionService(db),
 		Preservation: postgres.NewPreservationService(db),
+		Centre:       postgres.NewCentreService(db),
 		setReview: func(p vigil.QuarantinePolicy, on func(context.Context, autoQuarantine)) {
 			cases.Policy, feeds.Policy = p, p
 			cases.OnQuarantine = func(ctx context.Context, q postgres.AutoQuarantine) {
