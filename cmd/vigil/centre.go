@@ -192,11 +192,11 @@ type centreFlags struct {
 
 func addCentreFlags(fs *flagSet) *centreFlags {
 	return &centreFlags{
-		on: fs.Bool("centre", false, "also run as a centre: registered providers' reports are received on /v1/centre/reports, triaged against this server's banks and queued for its reviewers (see README \"Running a centre\")"),
-		forward: fs.String("centre-forward", "", "comma-separated --webhook NAMEs that centre reviewers may forward reports to (law enforcement); each delivery is signed with the webhook's secret"),
+		on:            fs.Bool("centre", false, "also run as a centre: registered providers' reports are received on /v1/centre/reports, triaged against this server's banks and queued for its reviewers (see README \"Running a centre\")"),
+		forward:       fs.String("centre-forward", "", "comma-separated --webhook NAMEs that centre reviewers may forward reports to (law enforcement); each delivery is signed with the webhook's secret"),
 		indicatorBank: fs.String("centre-indicator-bank", "", "bank that receives the SHA-256 of the new files of every forwarded, unflagged report (hashes only; publish it as a feed to share it)"),
-		url: fs.String("centre-url", "", "a centre's base URL: approved incidents can be sent to it (?destination=centre) with the provider key in $"+envCentreKey+"; needs --eu-config"),
-		poll: fs.Duration("centre-poll", 10*time.Minute, "with --centre-url, how often to ask the centre for the outcome of the reports sent to it (0: never; vigil centre status does it once)"),
+		url:           fs.String("centre-url", "", "a centre's base URL: approved incidents can be sent to it (?destination=centre) with the provider key in $"+envCentreKey+"; needs --eu-config"),
+		poll:          fs.Duration("centre-poll", 10*time.Minute, "with --centre-url, how often to ask the centre for the outcome of the reports sent to it (0: never; vigil centre status does it once)"),
 	}
 }
 
