@@ -8,6 +8,7 @@ import (
 	"slices"
 
 	"github.com/vigil-oss/vigil"
+	"github.com/vigil-oss/vigil/centre/intake"
 )
 
 // Forwarder delivers a forwarded report to a law-enforcement destination,
@@ -190,7 +191,7 @@ func (o *Outcome) indicators(ctx context.Context, r *vigil.CentreReport, actor s
 
 // Receive triages a report from provider and stores it (ctx carries the
 // receipt's audit record): the one path of the intake route.
-func (t *Triage) Receive(ctx context.Context, provider *vigil.CentreProvider, reportID string, p *Parsed, raw []byte) (*vigil.CentreReport, bool, error) {
+func (t *Triage) Receive(ctx context.Context, provider *vigil.CentreProvider, reportID string, p *intake.Parsed, raw []byte) (*vigil.CentreReport, bool, error) {
 	r, err := t.Triage(ctx, provider, reportID, p, raw)
 	if err != nil {
 		return nil, false, err

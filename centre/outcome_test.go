@@ -6,6 +6,7 @@ import (
 
 	"github.com/vigil-oss/vigil"
 	"github.com/vigil-oss/vigil/centre"
+	"github.com/vigil-oss/vigil/centre/intake"
 )
 
 // forwarder records deliveries and fails while down is set.
@@ -34,7 +35,7 @@ func TestOutcomeForwardAndIndicators(t *testing.T) {
 	o := &centre.Outcome{Reports: f.reports, Destinations: map[string]centre.Forwarder{"police": police},
 		IndicatorBank: "centre-new", Banks: f.banks, Entries: f.entries}
 	newFile := hashOf("new picture")
-	r, _, err := f.triage.Receive(ctx, f.prov, "r1", &centre.Parsed{Format: "eu", ReportedUser: "u1",
+	r, _, err := f.triage.Receive(ctx, f.prov, "r1", &intake.Parsed{Format: "eu", ReportedUser: "u1",
 		Files: []vigil.CentreFile{{SHA256: known, ClaimedMatches: 1}, {SHA256: newFile}}}, []byte(`{"a":1}`))
 	if err != nil {
 		t.Fatal(err)
@@ -70,7 +71,7 @@ func TestOutcomeForwardAndIndicators(t *testing.T) {
 		t.Fatalf("second delivery: %+v %v keys %v", again, err, police.keys)
 	}
 	// A flagged report teaches the lists nothing.
-	flagged, _, err := f.triage.Receive(ctx, f.prov, "r2", &centre.Parsed{Format: "eu", ReportedUser: "u2",
+	flagged, _, err := f.triage.Receive(ctx, f.prov, "r2", &intake.Parsed{Format: "eu", ReportedUser: "u2",
 		Files: []vigil.CentreFile{{SHA256: hashOf("claimed"), ClaimedMatches: 1}, {SHA256: hashOf("other new")}}}, []byte(`{"b":1}`))
 	if err != nil {
 		t.Fatal(err)
@@ -82,7 +83,7 @@ func TestOutcomeForwardAndIndicators(t *testing.T) {
 		t.Fatalf("flagged report's indicators: %+v %v", got, err)
 	}
 	// Only forwarded reports are delivered.
-	closed, _, err := f.triage.Receive(ctx, f.prov, "r3", &centre.Parsed{Format: "eu"}, []byte(`{"c":1}`))
+	closed, _, err := f.triage.Receive(ctx, f.prov, "r3", &intake.Parsed{Format: "eu"}, []byte(`{"c":1}`))
 	if err != nil {
 		t.Fatal(err)
 	}

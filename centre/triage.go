@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/vigil-oss/vigil"
+	"github.com/vigil-oss/vigil/centre/intake"
 )
 
 // Priority weights: the score a centre reviewer's queue is ordered by,
@@ -65,7 +66,7 @@ type Triage struct {
 }
 
 // Triage returns the report to store for provider's parsed report.
-func (t *Triage) Triage(ctx context.Context, provider *vigil.CentreProvider, reportID string, p *Parsed, raw []byte) (*vigil.CentreReport, error) {
+func (t *Triage) Triage(ctx context.Context, provider *vigil.CentreProvider, reportID string, p *intake.Parsed, raw []byte) (*vigil.CentreReport, error) {
 	r := &vigil.CentreReport{
 		ProviderID: provider.ID, Provider: provider.Name, ProviderReportID: reportID, Format: p.Format, Raw: raw,
 		ProviderReference: p.ProviderReference, ReportedUser: p.ReportedUser,

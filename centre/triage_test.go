@@ -13,6 +13,7 @@ import (
 
 	"github.com/vigil-oss/vigil"
 	"github.com/vigil-oss/vigil/centre"
+	"github.com/vigil-oss/vigil/centre/intake"
 	"github.com/vigil-oss/vigil/matcher"
 	"github.com/vigil-oss/vigil/sqlite"
 )
@@ -75,7 +76,7 @@ func TestTriage(t *testing.T) {
 	ctx := context.Background()
 	known, unknown := hashOf("known picture"), hashOf("new picture")
 	f := newCentreFixture(t, known)
-	receive := func(id string, p *centre.Parsed) *vigil.CentreReport {
+	receive := func(id string, p *intake.Parsed) *vigil.CentreReport {
 		t.Helper()
 		r, _, err := f.triage.Receive(ctx, f.prov, id, p, []byte(id))
 		if err != nil {
@@ -83,28 +84,28 @@ func TestTriage(t *testing.T) {
 		}
 		return r
 	}
-	confirmed := receive("1", &centre.Parsed{Format: "eu", ReportedUser: "u1",
+	confirmed := receive("1", &intake.Parsed{Format: "eu", ReportedUser: "u1",
 		Files: []vigil.CentreFile{{SHA256: known, ClaimedMatches: 1}}})
 	if len(confirmed.Flags) != 0 || len(confirmed.Files[0].CentreMatches) != 1 || confirmed.Priority != centre.PriorityBase {
 		t.Fatalf("confirmed known file: flags %v, matches %v, priority %d (%v)", confirmed.Flags, confirmed.Files[0].CentreMatches, confirmed.Priority, confirmed.PriorityWhy)
 	}
-	unconfirmed := receive("2", &centre.Parsed{Format: "eu", ReportedUser: "u2",
+	unconfirmed := receive("2", &intake.Parsed{Format: "eu", ReportedUser: "u2",
 		Files: []vigil.CentreFile{{SHA256: unknown, ClaimedMatches: 1}}})
 	if !slices.Equal(unconfirmed.Flags, []string{vigil.FlagUnconfirmedMatch}) {
 		t.Fatalf("unconfirmed claim: flags %v", unconfirmed.Flags)
 	}
-	empty := receive("3", &centre.Parsed{Format: "eu"})
+	empty := receive("3", &intake.Parsed{Format: "eu"})
 	if !slices.Equal(empty.Flags, []string{vigil.FlagNoContent}) {
 		t.Fatalf("no content: flags %v", empty.Flags)
 	}
-	nohash := receive("4", &centre.Parsed{Format: "eu", Files: []vigil.CentreFile{{}}})
+	nohash := receive("4", &intake.Parsed{Format: "eu", Files: []vigil.CentreFile{{}}})
 	if !slices.Equal(nohash.Flags, []string{vigil.FlagMissingHash}) {
 		t.Fatalf("no hash: flags %v", nohash.Flags)
 	}
 	// New material (no claim, no centre match) from a user reported
 	// before, in a conversation: top of the queue, linked to both earlier
 	// reports (the same user, the same file).
-	newer := receive("5", &centre.Parsed{Format: "eu", ReportedUser: "u1", Conversations: 1,
+	newer := receive("5", &intake.Parsed{Format: "eu", ReportedUser: "u1", Conversations: 1,
 		Files: []vigil.CentreFile{{SHA256: unknown}}})
 	want := centre.PriorityBase + centre.PriorityNewMaterial + centre.PriorityOngoingUser + centre.PriorityConversation
 	if len(newer.Flags) != 0 || newer.Priority != want || !slices.Equal(newer.Duplicates, []int64{confirmed.ID, unconfirmed.ID}) {
@@ -139,7 +140,7 @@ func BenchmarkTriage(b *testing.B) {
 		known[i] = hashOf(fmt.Sprint("entry ", i))
 	}
 	f := newCentreFixture(b, known...)
-	p := &centre.Parsed{Format: "eu", ReportedUser: "u1", Files: []vigil.CentreFile{
+	p := &intake.Parsed{Format: "eu", ReportedUser: "u1", Files: []vigil.CentreFile{
 		{SHA256: known[n/2], MD5: strings.Repeat("0f", 16), ClaimedMatches: 1},
 		{SHA256: hashOf("new 1"), ClaimedMatches: 1},
 		{SHA256: hashOf("new 2")},

@@ -8,6 +8,7 @@ import (
 
 	"github.com/vigil-oss/vigil"
 	"github.com/vigil-oss/vigil/centre"
+	"github.com/vigil-oss/vigil/centre/intake"
 	"github.com/vigil-oss/vigil/report"
 )
 
@@ -20,7 +21,7 @@ type CentreOptions struct {
 	Outcome *centre.Outcome
 	// Validator checks CyberTipline documents against NCMEC's schema;
 	// nil: one on the embedded schema (report.Validator).
-	Validator centre.Validator
+	Validator intake.Validator
 }
 
 // AuditCentreRead records a centre reviewer reading a report's raw body
@@ -133,7 +134,7 @@ func (s *Server) handleCentreReceive(w http.ResponseWriter, r *http.Request) {
 		defer tmp.Close()
 		v = tmp
 	}
-	parsed, err := centre.Parse(r.Context(), raw, r.Header.Get("Content-Type"), v)
+	parsed, err := intake.Parse(r.Context(), raw, r.Header.Get("Content-Type"), v)
 	if err != nil {
 		writeError(w, r, err)
 		return

@@ -1,11 +1,8 @@
-// Package centre is what a centre does with the reports providers send
-// it: read them (the EU Centre rendering, CyberTipline XML), triage them
-// against the centre's own banks (flags of possibly unfounded reports,
-// duplicates, priority), and carry out a reviewer's outcome (forward to
-// law enforcement, close as unfounded, ask for more; indicators made of
-// confirmed new material). The web layer (http/) only decodes and
-// authorises; the store (vigil.CentreService) keeps what this decides.
-package centre
+// Package intake reads the reports providers send a centre: the EU Centre
+// rendering (report/ EU template, JSON) and CyberTipline XML, each with a
+// size limit and, for XML, NCMEC's schema. It links nothing but the root
+// package, so its fuzz targets run fast; centre/ triages what it reads.
+package intake
 
 import (
 	"bytes"

@@ -1,10 +1,10 @@
-package centre_test
+package intake_test
 
 import (
 	"context"
 	"testing"
 
-	"github.com/vigil-oss/vigil/centre"
+	"github.com/vigil-oss/vigil/centre/intake"
 )
 
 func FuzzParseEU(f *testing.F) {
@@ -13,7 +13,7 @@ func FuzzParseEU(f *testing.F) {
 	f.Add([]byte(`{"template":"t","sections":[{"id":"content","fields":{"files":[{"sha256":"zz","matches":[{}]}]}}]}`))
 	f.Add([]byte(`{"template":"t","sections":[{"id":"users","fields":{"reported_user":{"id":"\u202e"}}}]}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
-		p, err := centre.ParseEU(body)
+		p, err := intake.ParseEU(body)
 		if err != nil {
 			return
 		}
@@ -38,7 +38,7 @@ func FuzzParseNCMEC(f *testing.F) {
 			// The fuzzed document as the report and as a file of one.
 			body, ct = multipartNCMEC(t, golden(t, "imagery.report.xml"), doc)
 		}
-		p, err := centre.ParseNCMEC(context.Background(), body, ct, nil)
+		p, err := intake.ParseNCMEC(context.Background(), body, ct, nil)
 		if err != nil {
 			return
 		}
