@@ -94,6 +94,16 @@ func (s *Server) centre() (*CentreOptions, error) {
 	return s.Centre, nil
 }
 
+// centreReportID returns the centre and the report id of a request's path.
+func (s *Server) centreReportID(r *http.Request) (*CentreOptions, int64, error) {
+	c, err := s.centre()
+	if err != nil {
+		return nil, 0, err
+	}
+	id, err := pathID(r, "centre report")
+	return c, id, err
+}
+
 // centreReceived is the intake's answer: what the provider may see.
 type centreReceived struct {
 	vigil.CentreFeedback
@@ -177,12 +187,7 @@ func (s *Server) handleCentreReceive(w http.ResponseWriter, r *http.Request) {
 // feedback (another provider's report is not found), and a centre
 // reviewer with the whole triaged report.
 func (s *Server) handleCentreGet(w http.ResponseWriter, r *http.Request) {
-	c, err := s.centre()
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	id, err := pathID(r, "centre report")
+	c, id, err := s.centreReportID(r)
 	if err != nil {
 		writeError(w, r, err)
 		return
@@ -254,12 +259,7 @@ func (s *Server) handleCentreNext(w http.ResponseWriter, r *http.Request) {
 // handleCentreRaw sends a report's body as the provider sent it, after
 // recording the read (content access) in the audit log.
 func (s *Server) handleCentreRaw(w http.ResponseWriter, r *http.Request) {
-	c, err := s.centre()
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	id, err := pathID(r, "centre report")
+	c, id, err := s.centreReportID(r)
 	if err != nil {
 		writeError(w, r, err)
 		return
@@ -286,12 +286,7 @@ func (s *Server) handleCentreRaw(w http.ResponseWriter, r *http.Request) {
 // handleCentreDecide records a reviewer's outcome (audited in the
 // decision's transaction) and delivers a forward.
 func (s *Server) handleCentreDecide(w http.ResponseWriter, r *http.Request) {
-	c, err := s.centre()
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	id, err := pathID(r, "centre report")
+	c, id, err := s.centreReportID(r)
 	if err != nil {
 		writeError(w, r, err)
 		return
@@ -324,12 +319,7 @@ func (s *Server) handleCentreDecide(w http.ResponseWriter, r *http.Request) {
 // handleCentreForward delivers a forwarded report again (after a failed
 // delivery); the destination files it once.
 func (s *Server) handleCentreForward(w http.ResponseWriter, r *http.Request) {
-	c, err := s.centre()
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	id, err := pathID(r, "centre report")
+	c, id, err := s.centreReportID(r)
 	if err != nil {
 		writeError(w, r, err)
 		return

@@ -13,6 +13,7 @@ import (
 	"io"
 	"mime"
 	"mime/multipart"
+	"net/textproto"
 	"strings"
 
 	"github.com/vigil-oss/vigil"
@@ -228,6 +229,27 @@ func ncmecDocuments(body []byte, contentType string) ([][]byte, error) {
 		return nil, vigil.Errorf(vigil.EINVALID, "ncmec report: no documents")
 	}
 	return docs, nil
+}
+
+// Multipart packs CyberTipline documents (a <report>, then one
+// <fileDetails> per file) as ParseNCMEC reads them, for a client sending
+// them in one request: the body and its Content-Type.
+func Multipart(docs ...[]byte) ([]byte, string, error) {
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	for _, d := range docs {
+		w, err := mw.CreatePart(textproto.MIMEHeader{"Content-Type": {"application/xml"}})
+		if err != nil {
+			return nil, "", err
+		}
+		if _, err := w.Write(d); err != nil {
+			return nil, "", err
+		}
+	}
+	if err := mw.Close(); err != nil {
+		return nil, "", err
+	}
+	return buf.Bytes(), "multipart/mixed; boundary=" + mw.Boundary(), nil
 }
 
 // decodeXML decodes one document into v, refusing a root other than

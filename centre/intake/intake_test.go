@@ -3,8 +3,6 @@ package intake_test
 import (
 	"bytes"
 	"context"
-	"mime/multipart"
-	"net/textproto"
 	"os"
 	"strings"
 	"testing"
@@ -25,17 +23,11 @@ func golden(t testing.TB, name string) []byte {
 // multipartNCMEC packs CyberTipline documents as the intake takes them.
 func multipartNCMEC(t testing.TB, docs ...[]byte) ([]byte, string) {
 	t.Helper()
-	var buf bytes.Buffer
-	mw := multipart.NewWriter(&buf)
-	for _, d := range docs {
-		w, err := mw.CreatePart(textproto.MIMEHeader{"Content-Type": {"application/xml"}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		w.Write(d)
+	body, ct, err := intake.Multipart(docs...)
+	if err != nil {
+		t.Fatal(err)
 	}
-	mw.Close()
-	return buf.Bytes(), "multipart/mixed; boundary=" + mw.Boundary()
+	return body, ct
 }
 
 func TestParseEU(t *testing.T) {
