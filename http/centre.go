@@ -296,9 +296,22 @@ func (s *Server) handleCentreDecide(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	if err := c.Outcome.Check(d); err != nil {
+	rep, err := s.centreDecide(r, c, id, d)
+	if err != nil && rep == nil {
 		writeError(w, r, err)
 		return
+	}
+	// A failed delivery is stored on the report (forward: "failed: …");
+	// the decision stands and POST …/forward tries again.
+	writeJSON(w, http.StatusOK, rep)
+}
+
+// centreDecide records a reviewer's decision, audited in its transaction,
+// and delivers a forward: the one path of the API and the UI. A failed
+// delivery returns the report (its forward says why) with the error.
+func (s *Server) centreDecide(r *http.Request, c *CentreOptions, id int64, d vigil.CentreDecision) (*vigil.CentreReport, error) {
+	if err := c.Outcome.Check(d); err != nil {
+		return nil, err
 	}
 	var rep *vigil.CentreReport
 	rec := auditRecord(r, vigil.AuditCentreDecide, vigil.CentreAuditTarget(id), d)
@@ -306,14 +319,12 @@ func (s *Server) handleCentreDecide(w http.ResponseWriter, r *http.Request) {
 		rep, err = c.Outcome.Decide(ctx, id, d, actor(r))
 		return err
 	}); err != nil {
-		writeError(w, r, err)
-		return
+		return nil, err
 	}
-	if rep.Status == vigil.CentreForwarded {
-		s.centreDeliver(w, r, c, id)
-		return
+	if rep.Status != vigil.CentreForwarded {
+		return rep, nil
 	}
-	writeJSON(w, http.StatusOK, rep)
+	return c.Outcome.Deliver(context.WithoutCancel(r.Context()), id, actor(r))
 }
 
 // handleCentreForward delivers a forwarded report again (after a failed
@@ -324,17 +335,11 @@ func (s *Server) handleCentreForward(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	s.centreDeliver(w, r, c, id)
-}
-
-func (s *Server) centreDeliver(w http.ResponseWriter, r *http.Request, c *CentreOptions, id int64) {
 	rep, err := c.Outcome.Deliver(context.WithoutCancel(r.Context()), id, actor(r))
 	if err != nil && rep == nil {
 		writeError(w, r, err)
 		return
 	}
-	// A failed delivery is stored on the report (forward: "failed: …");
-	// the decision stands and POST …/forward tries again.
 	writeJSON(w, http.StatusOK, rep)
 }
 

@@ -140,6 +140,7 @@ func (s *Server) uiRoutes() {
 	page("POST /ui/entries/{id}/retract", s.handleUIRetract, curator)
 	page("GET /ui/quarantine", s.handleUIQuarantined, curator)
 	s.uiIncidentRoutes(page)
+	s.uiCentreRoutes(page)
 }
 
 // uiHeaders sets the strict headers every UI response carries.
@@ -256,6 +257,7 @@ type pageData struct {
 	CanBanks   bool
 	// Incidents: reviewer, curator or admin (the incident pages).
 	Incidents bool
+	Centre    bool // a reviewer (or admin) of a centre: the centre pages
 	Curator   bool // curator or admin: bank changes and the quarantine list
 	Page      any  // the page's own data
 }
@@ -292,6 +294,7 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 		pd.Curator = snap.key.Role == vigil.RoleAdmin || snap.key.Role == vigil.RoleCurator
 		pd.CanBanks = pd.Curator || snap.key.Role == vigil.RoleReviewer
 		pd.Incidents = pd.CanBanks && s.Incidents != nil
+		pd.Centre = s.Centre != nil && (snap.key.Role == vigil.RoleAdmin || snap.key.Role == vigil.RoleReviewer)
 	}
 	var buf bytes.Buffer
 	t := s.ui.pages[name]
