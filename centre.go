@@ -227,6 +227,14 @@ func (d *CentreDecision) Validate() error {
 	return nil
 }
 
+// EarlierReport is an earlier report a new one may duplicate, and
+// whether it is about the same user from the same provider (ongoing
+// abuse) rather than (or besides) sharing a file.
+type EarlierReport struct {
+	ID       int64
+	SameUser bool
+}
+
 // CentreFilter selects centre reports: by status and provider, a page in
 // id order.
 type CentreFilter struct {
@@ -257,10 +265,10 @@ type CentreService interface {
 	// NextCentreReport returns the received report to work next: the
 	// highest priority, then the oldest. ENOTFOUND when none waits.
 	NextCentreReport(ctx context.Context) (*CentreReport, error)
-	// EarlierReports returns the ids of reports, oldest first, that hold
-	// one of sha256s or come from the provider about reportedUser: the
-	// candidates triage links as duplicates.
-	EarlierReports(ctx context.Context, sha256s []string, providerID int64, reportedUser string) ([]int64, error)
+	// EarlierReports returns the reports, oldest first (at most 100),
+	// that hold one of sha256s or come from the provider about
+	// reportedUser: the candidates triage links as duplicates.
+	EarlierReports(ctx context.Context, sha256s []string, providerID int64, reportedUser string) ([]EarlierReport, error)
 	// DecideCentreReport records a decision on a received (or more_info)
 	// report; ECONFLICT for one already forwarded or closed.
 	DecideCentreReport(ctx context.Context, id int64, d CentreDecision, by string) (*CentreReport, error)

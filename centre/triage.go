@@ -99,16 +99,10 @@ func (t *Triage) Triage(ctx context.Context, provider *vigil.CentreProvider, rep
 	if err != nil {
 		return nil, err
 	}
-	r.Duplicates = append(r.Duplicates, earlier...)
 	ongoing := false
-	if r.ReportedUser != "" && len(earlier) > 0 {
-		// EarlierReports does not say which condition each id met; ask
-		// again for the user alone only when it matters.
-		byUser, err := t.Reports.EarlierReports(ctx, nil, provider.ID, r.ReportedUser)
-		if err != nil {
-			return nil, err
-		}
-		ongoing = len(byUser) > 0
+	for _, e := range earlier {
+		r.Duplicates = append(r.Duplicates, e.ID)
+		ongoing = ongoing || e.SameUser
 	}
 	r.Priority, r.PriorityWhy = Priority(r, ongoing)
 	return r, nil

@@ -300,42 +300,46 @@ func (s *CentreService) NextCentreReport(ctx context.Context) (*vigil.CentreRepo
 }
 
 // EarlierReports returns the reports sharing a file hash or the provider
-// and reported user.
-func (s *CentreService) EarlierReports(ctx context.Context, sha256s []string, providerID int64, reportedUser string) ([]int64, error) {
+// and reported user, in one query.
+func (s *CentreService) EarlierReports(ctx context.Context, sha256s []string, providerID int64, reportedUser string) ([]vigil.EarlierReport, error) {
 	var (
 		parts []string
 		args  []any
 	)
+	// Each side is bounded first, so a picture reported a million times
+	// costs a hundred rows, not a million.
 	if len(sha256s) > 0 {
-		parts = append(parts, `SELECT rid FROM (SELECT report_id AS rid FROM centre_report_hashes WHERE sha256 IN (?`+
+		parts = append(parts, `SELECT rid, 0 AS same_user FROM (SELECT report_id AS rid FROM centre_report_hashes WHERE sha256 IN (?`+
 			strings.Repeat(", ?", len(sha256s)-1)+`) ORDER BY report_id LIMIT 100) AS h`)
 		for _, h := range sha256s {
 			args = append(args, h)
 		}
 	}
 	if reportedUser != "" {
-		parts = append(parts, `SELECT rid FROM (SELECT id AS rid FROM centre_reports WHERE provider_id = ? AND reported_user = ?
+		parts = append(parts, `SELECT rid, 1 AS same_user FROM (SELECT id AS rid FROM centre_reports WHERE provider_id = ? AND reported_user = ?
 			ORDER BY id LIMIT 100) AS u`)
 		args = append(args, providerID, reportedUser)
 	}
 	if len(parts) == 0 {
 		return nil, nil
 	}
-	// Each side is bounded first, so a picture reported a million times
-	// costs a hundred rows, not a million.
-	rows, err := s.db.rdb.QueryContext(ctx, `SELECT DISTINCT rid FROM (`+strings.Join(parts, " UNION ")+`) AS t
-		ORDER BY rid LIMIT 100`, args...)
+	rows, err := s.db.rdb.QueryContext(ctx, `SELECT rid, MAX(same_user) FROM (`+strings.Join(parts, " UNION ALL ")+`) AS t
+		GROUP BY rid ORDER BY rid LIMIT 100`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("earlier centre reports: %w", err)
 	}
 	defer rows.Close()
-	var out []int64
+	var out []vigil.EarlierReport
 	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
+		var (
+			e    vigil.EarlierReport
+			same int
+		)
+		if err := rows.Scan(&e.ID, &same); err != nil {
 			return nil, err
 		}
-		out = append(out, id)
+		e.SameUser = same == 1
+		out = append(out, e)
 	}
 	return out, rows.Err()
 }

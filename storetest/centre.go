@@ -112,8 +112,14 @@ func TestCentreService(t *testing.T, open Opener) {
 		// provider's user of the same id is someone else.
 		got, err := s.Centre.EarlierReports(ctx, []string{h2}, a.ID, "u1")
 		must(t, err)
-		if len(got) != 2 || got[0] != r1.ID || got[1] != r2.ID {
-			t.Fatalf("earlier %v, want [%d %d]", got, r1.ID, r2.ID)
+		if len(got) != 2 || got[0] != (vigil.EarlierReport{ID: r1.ID, SameUser: true}) || got[1] != (vigil.EarlierReport{ID: r2.ID}) {
+			t.Fatalf("earlier %v, want [{%d true} {%d false}]", got, r1.ID, r2.ID)
+		}
+		// A report sharing a file and the user is one, about the user.
+		got, err = s.Centre.EarlierReports(ctx, []string{h1}, a.ID, "u1")
+		must(t, err)
+		if len(got) != 1 || got[0] != (vigil.EarlierReport{ID: r1.ID, SameUser: true}) {
+			t.Fatalf("earlier by file and user %v", got)
 		}
 		got, err = s.Centre.EarlierReports(ctx, nil, b.ID, "u1")
 		must(t, err)
