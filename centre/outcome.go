@@ -132,8 +132,8 @@ func (o *Outcome) Deliver(ctx context.Context, id int64, actor string) (*vigil.C
 		return nil, err
 	}
 	if deliverErr != nil {
-		return out, vigil.Errorf(vigil.EUNAVAILABLE, "centre report %d: forward to %s: %s (send the decision again to retry)",
-			id, r.ForwardedTo, vigil.ErrorMessage(deliverErr))
+		return out, vigil.Errorf(vigil.EUNAVAILABLE, "centre report %d: forward to %s: %s (the decision stands; POST /v1/centre/reports/%d/forward retries)",
+			id, r.ForwardedTo, vigil.ErrorMessage(deliverErr), id)
 	}
 	return out, nil
 }
