@@ -141,6 +141,10 @@ type Server struct {
 	// classifier rule would act on their scores; nil: none (see
 	// classify.go). Build them with ClassifierMetrics.
 	Classifiers *classify.Set
+	// Centre, if set, makes this server a centre: providers' reports are
+	// received, triaged and decided (centre.go). Nil: the centre routes
+	// answer 501.
+	Centre *CentreOptions
 
 	// Lookups keeps the per-key daily lookup counts that daily quotas are
 	// checked against, shared by every replica on one store; nil: counts
@@ -360,6 +364,7 @@ func (s *Server) routes() {
 	s.transparencyRoutes()
 	s.quarantineRoutes()
 	s.ruleRoutes()
+	s.centreRoutes()
 
 	// Feeds are whole lists: only curators (of subscribing instances) read them.
 	s.route("GET /v1/feeds/{name}/head", s.handleFeedHead, curator)

@@ -28,6 +28,7 @@ const imagePDQ = "da4b8b371a4aeb359ae1ef409a41049a5fb7f0aca503f49ea1bc70abb1bc70
 type testServer struct {
 	*vhttp.Server
 	keys map[vigil.Role]string
+	db   *sqlite.DB // the store's database, for services the server does not hold
 }
 
 // mustOpenServer opens a test server; options, if any, change it before it
@@ -72,7 +73,7 @@ func mustOpenServer(tb testing.TB, options ...func(*vhttp.Server)) *testServer {
 	if err := s.Open(); err != nil {
 		tb.Fatal(err)
 	}
-	ts := &testServer{Server: s, keys: map[vigil.Role]string{}}
+	ts := &testServer{Server: s, keys: map[vigil.Role]string{}, db: db}
 	for _, role := range []vigil.Role{vigil.RoleAdmin, vigil.RoleCurator, vigil.RoleMatcher, vigil.RoleReviewer} {
 		secret, err := keys.CreateKey(ctx, &vigil.Key{Name: string(role), Role: role, CreatedBy: "test"})
 		if err != nil {

@@ -139,6 +139,7 @@ func (s *Server) uiRoutes() {
 	s.uiIncidentRoutes(page)
 	s.uiComplaintRoutes(page)
 	s.uiTransparencyRoutes(page)
+	s.uiCentreRoutes(page)
 }
 
 // uiHeaders sets the strict headers every UI response carries.
@@ -253,6 +254,7 @@ type pageData struct {
 	CanBanks   bool
 	// Incidents: reviewer, curator or admin (the incident pages).
 	Incidents bool
+	Centre    bool // a reviewer (or admin) of a centre: the centre pages
 	Curator   bool // curator or admin: bank changes and the quarantine list
 	Page      any  // the page's own data
 }
@@ -289,6 +291,7 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 		pd.Curator = sess.Key.Role == vigil.RoleAdmin || sess.Key.Role == vigil.RoleCurator
 		pd.CanBanks = pd.Curator || sess.Key.Role == vigil.RoleReviewer
 		pd.Incidents = pd.CanBanks && s.Incidents != nil
+		pd.Centre = s.Centre != nil && (sess.Key.Role == vigil.RoleAdmin || sess.Key.Role == vigil.RoleReviewer)
 	}
 	var buf bytes.Buffer
 	t := s.ui.pages[name]

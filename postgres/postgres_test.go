@@ -65,6 +65,7 @@ func TestStore(t *testing.T) {
 			Notices:             postgres.NewNoticeService(db),
 			Transparency:        postgres.NewTransparencyService(db),
 			Sessions:            postgres.NewSessionService(db),
+			Centre:              postgres.NewCentreService(db),
 		}
 	})
 }

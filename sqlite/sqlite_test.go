@@ -57,6 +57,7 @@ func TestStore(t *testing.T) {
 			Notices:             sqlite.NewNoticeService(db),
 			Transparency:        sqlite.NewTransparencyService(db),
 			Sessions:            sqlite.NewSessionService(db),
+			Centre:              sqlite.NewCentreService(db),
 		}
 	})
 }

@@ -58,6 +58,8 @@ type Services struct {
 	Transparency vigil.TransparencyService
 	// Sessions keeps review UI sessions and failed logins.
 	Sessions vigil.SessionService
+	// Centre stores a centre's providers and received reports.
+	Centre vigil.CentreService
 
 	// SetNow replaces the store's clock. The tests use whole seconds, so a
 	// store may keep times at any precision down to a millisecond.
@@ -94,6 +96,7 @@ func TestAll(t *testing.T, open Opener) {
 	t.Run("NoticeService", func(t *testing.T) { TestNoticeService(t, open) })
 	t.Run("TransparencyService", func(t *testing.T) { TestTransparencyService(t, open) })
 	t.Run("SessionService", func(t *testing.T) { TestSessionService(t, open) })
+	t.Run("CentreService", func(t *testing.T) { TestCentreService(t, open) })
 }
 
 // Clock is a fake clock for SetNow. It starts at a fixed time and moves

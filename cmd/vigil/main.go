@@ -49,7 +49,7 @@ func NewMain() *Main {
 }
 
 // commands are the subcommands, for dispatch and for "vigil help TOPIC".
-var commands = []string{"audit", "bank", "bench", "classify", "eval", "feed", "grooming", "hash", "hold", "init", "key", "match", "phm", "report", "rules", "scan", "serve", "transparency", "version"}
+var commands = []string{"audit", "bank", "bench", "centre", "classify", "eval", "feed", "grooming", "hash", "hold", "init", "key", "match", "phm", "report", "rules", "scan", "serve", "transparency", "version"}
 
 // Run runs a command line and returns its error: nil also when help was
 // asked for and printed, a *usageError for a mistake in the command line.
@@ -103,6 +103,8 @@ func (m *Main) run(ctx context.Context, args []string) error {
 		return (&KeyCommand{m}).Run(ctx, args)
 	case "hold":
 		return (&HoldCommand{m}).Run(ctx, args)
+	case "centre":
+		return (&CentreCommand{m}).Run(ctx, args)
 	case "grooming":
 		return (&GroomingCommand{m}).Run(ctx, args)
 	case "rules":
@@ -137,6 +139,7 @@ Commands:
 	audit     verify or list the hash-chained audit log
 	bank      create, list, import, export banks (hash lists) and retract entries
 	bench     measure the server under load on loopback (bench lookup)
+	centre    register a centre's providers; poll a centre for the outcome of reports sent to it
 	classify  run the configured classifiers on files: scores that rank for review, JSON lines
 	eval      evaluate a detector on a labelled set (eval grooming FILE)
 	feed      publish banks as signed feeds and subscribe to other instances' feeds

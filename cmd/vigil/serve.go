@@ -69,6 +69,7 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	ncmecURL := fs.String("ncmec-url", report.NCMECTestURL, "NCMEC ISPWS base URL (the default is NCMEC's test environment, whose reports are discarded; production is "+report.NCMECProductionURL+")")
 	ncmecUser := fs.String("ncmec-user", "", "NCMEC ISPWS user name; with it (and the password in $VIGIL_NCMEC_PASSWORD) approved incidents can be sent")
 	dest := addDestinationFlags(fs)
+	centreOpts := addCentreFlags(fs)
 	c2paTrust := fs.String("c2pa-trust", "", "PEM file of the certificates trusted as C2PA signers' roots; uploads' C2PA and XMP provenance is read either way and shown on cases (generative_ai)")
 	review := addReviewFlags(fs)
 	ruleFlags := addRulesFlags(fs)
@@ -217,6 +218,15 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 		return err
 	}
 	srv.EU, ds = eu, append(ds, more...)
+	centreDest, err := centreOpts.destination(fs, eu, os.Getenv)
+	if err != nil {
+		return err
+	} else if centreDest != nil {
+		ds = append(ds, centreDest)
+	}
+	if srv.Centre, err = centreOpts.options(fs, db, m, webhooks, c.Logger); err != nil {
+		return err
+	}
 	if len(ds) > 0 {
 		sub := &report.Submitter{Incidents: srv.Incidents, Submissions: db.Submissions, Logger: c.Logger, Destinations: ds}
 		srv.Submitter, srv.SubmissionQueue = sub, js
@@ -289,6 +299,7 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 		go loop.Run(runCtx)
 	}
 	go c.purge(runCtx, conversations, signals)
+	go centreOpts.runPoll(runCtx, centreDest, db, c.Logger)
 	go c.purgeCases(runCtx, cases, db.Preservation, reportRetention.p, mediaStore)
 	checkedDone := make(chan struct{})
 	go func() { flow.Checked.Run(runCtx, 10*time.Second); close(checkedDone) }()

@@ -1,0 +1,409 @@
+package sqlite
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/vigil-oss/vigil"
+)
+
+// Ensure CentreService implements the interface.
+var _ vigil.CentreService = (*CentreService)(nil)
+
+// CentreService stores a centre's providers and received reports in
+// SQLite (migration 00019).
+type CentreService struct {
+	db *DB
+}
+
+// NewCentreService returns a CentreService on db.
+func NewCentreService(db *DB) *CentreService { return &CentreService{db: db} }
+
+// CreateProvider registers a provider with a new key.
+func (s *CentreService) CreateProvider(ctx context.Context, p *vigil.CentreProvider) (string, error) {
+	if err := vigil.ValidateName("provider name", p.Name, vigil.MaxKeyNameLen); err != nil {
+		return "", err
+	}
+	if err := validateActor("providers", p.CreatedBy); err != nil {
+		return "", err
+	}
+	secret, err := vigil.NewKeySecret(s.db.Rand)
+	if err != nil {
+		return "", fmt.Errorf("create provider %q: %w", p.Name, err)
+	}
+	in := *p
+	in.Hint, in.CreatedAt, in.RevokedAt = vigil.KeySecretHint(secret), s.db.now(), nil
+	err = s.db.write(ctx, func(tx *sql.Tx) error {
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM centre_providers WHERE name = ?`, in.Name).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			return vigil.Errorf(vigil.ECONFLICT, "a provider named %q is registered", in.Name)
+		}
+		if err := tx.QueryRowContext(ctx, `INSERT INTO centre_providers (name, secret_hash, hint, created_by, created_at)
+			VALUES (?, ?, ?, ?, ?) RETURNING id`, in.Name, vigil.HashKeySecret(secret), in.Hint, in.CreatedBy,
+			formatTime(in.CreatedAt)).Scan(&in.ID); err != nil {
+			return err
+		}
+		p.ID = in.ID // for the audit record, written next in this transaction
+		return nil
+	})
+	if err != nil {
+		p.ID = 0
+		return "", fmt.Errorf("create provider %q: %w", p.Name, err)
+	}
+	*p = in
+	return secret, nil
+}
+
+const providerColumns = `id, name, hint, created_by, created_at, revoked_at`
+
+func scanProvider(row scanner) (*vigil.CentreProvider, error) {
+	var (
+		p       vigil.CentreProvider
+		created string
+		revoked sql.NullString
+	)
+	if err := row.Scan(&p.ID, &p.Name, &p.Hint, &p.CreatedBy, &created, &revoked); err != nil {
+		return nil, err
+	}
+	var err error
+	if p.CreatedAt, err = parseTime(created); err != nil {
+		return nil, err
+	}
+	if p.RevokedAt, err = parseNullTime(revoked); err != nil {
+		return nil, err
+	}
+	return &p, nil
+}
+
+// FindProviderBySecret returns the provider of a key.
+func (s *CentreService) FindProviderBySecret(ctx context.Context, secret string) (*vigil.CentreProvider, error) {
+	p, err := scanProvider(s.db.rdb.QueryRowContext(ctx, `SELECT `+providerColumns+` FROM centre_providers WHERE secret_hash = ?`,
+		vigil.HashKeySecret(secret)))
+	if errors.Is(err, sql.ErrNoRows) || err == nil && p.RevokedAt != nil {
+		return nil, vigil.Errorf(vigil.EUNAUTHORIZED, "invalid api key")
+	} else if err != nil {
+		return nil, fmt.Errorf("find provider by secret: %w", err)
+	}
+	return p, nil
+}
+
+// ListProviders returns every provider by id.
+func (s *CentreService) ListProviders(ctx context.Context) ([]*vigil.CentreProvider, error) {
+	rows, err := s.db.rdb.QueryContext(ctx, `SELECT `+providerColumns+` FROM centre_providers ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("list providers: %w", err)
+	}
+	defer rows.Close()
+	var out []*vigil.CentreProvider
+	for rows.Next() {
+		p, err := scanProvider(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list providers: %w", err)
+		}
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+// checkCentreReport returns EINVALID for a report that cannot be stored.
+func checkCentreReport(r *vigil.CentreReport) error {
+	if r.ProviderID == 0 {
+		return vigil.Errorf(vigil.EINVALID, "a centre report names its provider")
+	}
+	if r.ProviderReportID == "" || len(r.ProviderReportID) > vigil.MaxProviderReportID || !vigil.Printable(r.ProviderReportID) {
+		return vigil.Errorf(vigil.EINVALID, "a provider report id is 1 to %d printable bytes", vigil.MaxProviderReportID)
+	}
+	if r.Format != vigil.CentreFormatEU && r.Format != vigil.CentreFormatNCMEC {
+		return vigil.Errorf(vigil.EINVALID, "unknown report format %q", r.Format)
+	}
+	if len(r.Raw) == 0 || len(r.Raw) > vigil.MaxCentreReportBytes {
+		return vigil.Errorf(vigil.EINVALID, "a report's raw body is 1 to %d bytes", vigil.MaxCentreReportBytes)
+	}
+	if len(r.Files) > vigil.MaxCentreFiles {
+		return vigil.Errorf(vigil.ETOOLARGE, "at most %d files per report", vigil.MaxCentreFiles)
+	}
+	return nil
+}
+
+// ReceiveReport stores a triaged report, or finds the one its provider
+// sent under the same id.
+func (s *CentreService) ReceiveReport(ctx context.Context, r *vigil.CentreReport) (*vigil.CentreReport, bool, error) {
+	if err := checkCentreReport(r); err != nil {
+		return nil, false, err
+	}
+	sum := sha256.Sum256(r.Raw)
+	in := *r
+	in.Digest = hex.EncodeToString(sum[:])
+	in.Status, in.ReceivedAt = vigil.CentreReceived, s.db.now()
+	in.DecidedBy, in.DecidedAt, in.Reason, in.Message, in.ForwardedTo, in.Forward, in.Indicators = "", nil, "", "", "", "", nil
+	if in.Files == nil {
+		in.Files = []vigil.CentreFile{}
+	}
+	var (
+		stored  *vigil.CentreReport
+		created bool
+	)
+	err := s.db.write(ctx, func(tx *sql.Tx) error {
+		var id int64
+		switch err := tx.QueryRowContext(ctx, `SELECT id FROM centre_reports WHERE provider_id = ? AND provider_report_id = ?`,
+			in.ProviderID, in.ProviderReportID).Scan(&id); {
+		case err == nil:
+			// A resend: nothing changes, and the pending audit record
+			// says so (the digest tells whether the body differed).
+			if rec := vigil.PendingAudit(ctx); rec != nil {
+				rec.Action = vigil.AuditCentreReceive
+				rec.Target = vigil.CentreAuditTarget(id)
+				if err := rec.SetDetail(map[string]any{"resend": true, "digest": in.Digest}); err != nil {
+					return err
+				}
+			}
+			r.ID = id // for the audit record
+			got, err := findCentreReport(ctx, tx, id)
+			stored = got
+			return err
+		case !errors.Is(err, sql.ErrNoRows):
+			return err
+		}
+		var provider string
+		if err := tx.QueryRowContext(ctx, `SELECT name FROM centre_providers WHERE id = ? AND revoked_at IS NULL`, in.ProviderID).Scan(&provider); errors.Is(err, sql.ErrNoRows) {
+			return vigil.Errorf(vigil.ENOTFOUND, "provider %d not found", in.ProviderID)
+		} else if err != nil {
+			return err
+		}
+		in.Provider = provider
+		body, err := json.Marshal(&in)
+		if err != nil {
+			return err
+		}
+		if err := tx.QueryRowContext(ctx, `INSERT INTO centre_reports
+			(provider_id, provider_report_id, format, digest, raw, status, priority, reported_user, body, received_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+			in.ProviderID, in.ProviderReportID, in.Format, in.Digest, in.Raw, in.Status, in.Priority, in.ReportedUser,
+			string(body), formatTime(in.ReceivedAt)).Scan(&in.ID); err != nil {
+			return err
+		}
+		for _, h := range fileSHA256s(in.Files) {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO centre_report_hashes (sha256, report_id) VALUES (?, ?) ON CONFLICT DO NOTHING`, h, in.ID); err != nil {
+				return err
+			}
+		}
+		r.ID = in.ID // for the audit record, written next in this transaction
+		stored, created = &in, true
+		return nil
+	})
+	if err != nil {
+		r.ID = 0
+		return nil, false, fmt.Errorf("receive centre report: %w", err)
+	}
+	return stored, created, nil
+}
+
+func fileSHA256s(files []vigil.CentreFile) []string {
+	var out []string
+	for _, f := range files {
+		if f.SHA256 != "" {
+			out = append(out, f.SHA256)
+		}
+	}
+	return out
+}
+
+const centreColumns = `id, raw, status, priority, body, decided_at`
+
+func scanCentreReport(row scanner) (*vigil.CentreReport, error) {
+	var (
+		id       int64
+		raw      []byte
+		status   string
+		priority int
+		body     string
+		decided  sql.NullString
+		r        vigil.CentreReport
+	)
+	if err := row.Scan(&id, &raw, &status, &priority, &body, &decided); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal([]byte(body), &r); err != nil {
+		return nil, fmt.Errorf("centre report %d: %w", id, err)
+	}
+	r.ID, r.Raw, r.Status, r.Priority = id, raw, vigil.CentreStatus(status), priority
+	return &r, nil
+}
+
+func findCentreReport(ctx context.Context, q querier, id int64) (*vigil.CentreReport, error) {
+	r, err := scanCentreReport(q.QueryRowContext(ctx, `SELECT `+centreColumns+` FROM centre_reports WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, vigil.Errorf(vigil.ENOTFOUND, "centre report %d not found", id)
+	}
+	return r, err
+}
+
+// FindCentreReport returns a report with its raw body.
+func (s *CentreService) FindCentreReport(ctx context.Context, id int64) (*vigil.CentreReport, error) {
+	r, err := findCentreReport(ctx, s.db.rdb, id)
+	if err != nil {
+		return nil, fmt.Errorf("find centre report %d: %w", id, err)
+	}
+	return r, nil
+}
+
+// ListCentreReports returns a page of reports in id order.
+func (s *CentreService) ListCentreReports(ctx context.Context, f vigil.CentreFilter) ([]*vigil.CentreReport, error) {
+	limit := f.Limit
+	if limit <= 0 {
+		limit = vigil.DefaultCaseLimit
+	}
+	limit = min(limit, vigil.MaxCaseLimit)
+	where, args := []string{"id > ?"}, []any{f.AfterID}
+	if f.Status != "" {
+		where, args = append(where, "status = ?"), append(args, string(f.Status))
+	}
+	if f.ProviderID != 0 {
+		where, args = append(where, "provider_id = ?"), append(args, f.ProviderID)
+	}
+	rows, err := s.db.rdb.QueryContext(ctx, `SELECT `+centreColumns+` FROM centre_reports WHERE `+
+		strings.Join(where, " AND ")+` ORDER BY id LIMIT ?`, append(args, limit)...)
+	if err != nil {
+		return nil, fmt.Errorf("list centre reports: %w", err)
+	}
+	defer rows.Close()
+	var out []*vigil.CentreReport
+	for rows.Next() {
+		r, err := scanCentreReport(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list centre reports: %w", err)
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// NextCentreReport returns the received report to work next.
+func (s *CentreService) NextCentreReport(ctx context.Context) (*vigil.CentreReport, error) {
+	r, err := scanCentreReport(s.db.rdb.QueryRowContext(ctx, `SELECT `+centreColumns+` FROM centre_reports
+		WHERE status = 'received' ORDER BY priority DESC, id LIMIT 1`))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, vigil.Errorf(vigil.ENOTFOUND, "no centre report waits for review")
+	} else if err != nil {
+		return nil, fmt.Errorf("next centre report: %w", err)
+	}
+	return r, nil
+}
+
+// EarlierReports returns the reports sharing a file hash or the provider
+// and reported user, in one query.
+func (s *CentreService) EarlierReports(ctx context.Context, sha256s []string, providerID int64, reportedUser string) ([]vigil.EarlierReport, error) {
+	var (
+		parts []string
+		args  []any
+	)
+	// Each side is bounded first, so a picture reported a million times
+	// costs a hundred rows, not a million.
+	if len(sha256s) > 0 {
+		parts = append(parts, `SELECT rid, 0 AS same_user FROM (SELECT report_id AS rid FROM centre_report_hashes WHERE sha256 IN (?`+
+			strings.Repeat(", ?", len(sha256s)-1)+`) ORDER BY report_id LIMIT 100) AS h`)
+		for _, h := range sha256s {
+			args = append(args, h)
+		}
+	}
+	if reportedUser != "" {
+		parts = append(parts, `SELECT rid, 1 AS same_user FROM (SELECT id AS rid FROM centre_reports WHERE provider_id = ? AND reported_user = ?
+			ORDER BY id LIMIT 100) AS u`)
+		args = append(args, providerID, reportedUser)
+	}
+	if len(parts) == 0 {
+		return nil, nil
+	}
+	rows, err := s.db.rdb.QueryContext(ctx, `SELECT rid, MAX(same_user) FROM (`+strings.Join(parts, " UNION ALL ")+`) AS t
+		GROUP BY rid ORDER BY rid LIMIT 100`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("earlier centre reports: %w", err)
+	}
+	defer rows.Close()
+	var out []vigil.EarlierReport
+	for rows.Next() {
+		var (
+			e    vigil.EarlierReport
+			same int
+		)
+		if err := rows.Scan(&e.ID, &same); err != nil {
+			return nil, err
+		}
+		e.SameUser = same == 1
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// updateCentreReport reads report id, lets fn change it and stores it,
+// in one write with the pending audit record.
+func (s *CentreService) updateCentreReport(ctx context.Context, id int64, fn func(r *vigil.CentreReport) error) (*vigil.CentreReport, error) {
+	var out *vigil.CentreReport
+	err := s.db.write(ctx, func(tx *sql.Tx) error {
+		r, err := findCentreReport(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if err := fn(r); err != nil {
+			return err
+		}
+		body, err := json.Marshal(r)
+		if err != nil {
+			return err
+		}
+		var decided sql.NullString
+		if r.DecidedAt != nil {
+			decided = sql.NullString{String: formatTime(*r.DecidedAt), Valid: true}
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE centre_reports SET status = ?, body = ?, decided_at = ? WHERE id = ?`,
+			string(r.Status), string(body), decided, id); err != nil {
+			return err
+		}
+		out = r
+		return nil
+	})
+	return out, err
+}
+
+// DecideCentreReport records a reviewer's decision.
+func (s *CentreService) DecideCentreReport(ctx context.Context, id int64, d vigil.CentreDecision, by string) (*vigil.CentreReport, error) {
+	if err := validateActor("centre reports", by); err != nil {
+		return nil, err
+	}
+	if err := d.Validate(); err != nil {
+		return nil, err
+	}
+	now := s.db.now()
+	r, err := s.updateCentreReport(ctx, id, func(r *vigil.CentreReport) error { return vigil.ApplyCentreDecision(r, d, by, now) })
+	if err != nil {
+		return nil, fmt.Errorf("decide centre report %d: %w", id, err)
+	}
+	return r, nil
+}
+
+// SetCentreForward records a forward's delivery and indicators.
+func (s *CentreService) SetCentreForward(ctx context.Context, id int64, forward string, indicators []int64) (*vigil.CentreReport, error) {
+	r, err := s.updateCentreReport(ctx, id, func(r *vigil.CentreReport) error {
+		if r.Status != vigil.CentreForwarded {
+			return vigil.Errorf(vigil.ECONFLICT, "centre report %d is %s, not forwarded", id, r.Status)
+		}
+		r.Forward = forward
+		if indicators != nil {
+			r.Indicators = indicators
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("centre report %d forward: %w", id, err)
+	}
+	return r, nil
+}

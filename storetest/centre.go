@@ -1,0 +1,195 @@
+package storetest
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"strings"
+	"testing"
+
+	"github.com/vigil-oss/vigil"
+)
+
+// TestCentreService tests a vigil.CentreService: providers and their
+// keys, reports stored once per provider report id with their raw body
+// and digest, the duplicate candidates, the reviewers' order and
+// decisions with their audit records in the same transaction.
+func TestCentreService(t *testing.T, open Opener) {
+	if open(t).Centre == nil {
+		t.Fatal("store has no centre: every store keeps centre reports, none may skip the contract")
+	}
+	ctx := context.Background()
+	provider := func(t *testing.T, s Services, name string) (*vigil.CentreProvider, string) {
+		t.Helper()
+		p := &vigil.CentreProvider{Name: name, CreatedBy: "cli"}
+		secret, err := s.Centre.CreateProvider(ctx, p)
+		must(t, err)
+		return p, secret
+	}
+	report := func(p *vigil.CentreProvider, id, user string, prio int, hashes ...string) *vigil.CentreReport {
+		r := &vigil.CentreReport{ProviderID: p.ID, ProviderReportID: id, Format: vigil.CentreFormatEU,
+			Raw: []byte(`{"report":"` + id + `"}`), ReportedUser: user, Priority: prio, Flags: []string{}}
+		for _, h := range hashes {
+			r.Files = append(r.Files, vigil.CentreFile{SHA256: h, ClaimedMatches: 1})
+		}
+		return r
+	}
+	h1, h2 := strings.Repeat("a1", 32), strings.Repeat("b2", 32)
+
+	t.Run("Providers", func(t *testing.T) {
+		s := open(t)
+		p, secret := provider(t, s, "example-chat")
+		if p.ID == 0 || !strings.HasPrefix(secret, vigil.KeySecretPrefix) || p.Hint != vigil.KeySecretHint(secret) {
+			t.Fatalf("provider %+v, secret %q", p, secret)
+		}
+		got, err := s.Centre.FindProviderBySecret(ctx, secret)
+		must(t, err)
+		if got.ID != p.ID || got.Name != "example-chat" {
+			t.Fatalf("found %+v, want %+v", got, p)
+		}
+		_, err = s.Centre.FindProviderBySecret(ctx, secret+"x")
+		wantCode(t, err, vigil.EUNAUTHORIZED)
+		_, err = s.Centre.CreateProvider(ctx, &vigil.CentreProvider{Name: "example-chat", CreatedBy: "cli"})
+		wantCode(t, err, vigil.ECONFLICT)
+		_, err = s.Centre.CreateProvider(ctx, &vigil.CentreProvider{Name: "bad\u202e", CreatedBy: "cli"})
+		wantCode(t, err, vigil.EINVALID)
+		list, err := s.Centre.ListProviders(ctx)
+		must(t, err)
+		if len(list) != 1 {
+			t.Fatalf("%d providers, want 1", len(list))
+		}
+	})
+
+	t.Run("ReceiveOnce", func(t *testing.T) {
+		s := open(t)
+		p, _ := provider(t, s, "a")
+		r := report(p, "vigil-1", "u1", 50, h1)
+		rec := &vigil.AuditRecord{Actor: p.Actor(), Action: vigil.AuditCentreReceive, Target: "centre_report:new"}
+		rec.Complete = func(rec *vigil.AuditRecord) error {
+			rec.Target = vigil.CentreAuditTarget(r.ID)
+			return nil
+		}
+		got, created, err := s.Centre.ReceiveReport(vigil.WithAudit(ctx, rec), r)
+		must(t, err)
+		sum := sha256.Sum256(r.Raw)
+		if !created || got.ID == 0 || got.Status != vigil.CentreReceived || got.Digest != hex.EncodeToString(sum[:]) || got.Provider != "a" {
+			t.Fatalf("received %+v, created %v", got, created)
+		}
+		again, created, err := s.Centre.ReceiveReport(ctx, report(p, "vigil-1", "u1", 90, h2))
+		must(t, err)
+		if created || again.ID != got.ID || again.Priority != 50 {
+			t.Fatalf("resend: %+v created %v, want report %d unchanged", again, created, got.ID)
+		}
+		found, err := s.Centre.FindCentreReport(ctx, got.ID)
+		must(t, err)
+		if string(found.Raw) != string(r.Raw) || len(found.Files) != 1 || found.Files[0].SHA256 != h1 {
+			t.Fatalf("stored %+v raw %q", found, found.Raw)
+		}
+		log, err := s.Audit.ListAudit(ctx, 0, 100)
+		must(t, err)
+		if len(log) != 1 || log[0].Target != vigil.CentreAuditTarget(got.ID) {
+			t.Fatalf("audit log %+v, want one receipt of report %d", log, got.ID)
+		}
+		_, err = s.Centre.FindCentreReport(ctx, got.ID+1)
+		wantCode(t, err, vigil.ENOTFOUND)
+		_, _, err = s.Centre.ReceiveReport(ctx, report(p, "", "u1", 1))
+		wantCode(t, err, vigil.EINVALID)
+		_, _, err = s.Centre.ReceiveReport(ctx, report(&vigil.CentreProvider{ID: p.ID + 5}, "x", "u1", 1))
+		wantCode(t, err, vigil.ENOTFOUND)
+	})
+
+	t.Run("EarlierAndQueue", func(t *testing.T) {
+		s := open(t)
+		a, _ := provider(t, s, "a")
+		b, _ := provider(t, s, "b")
+		r1, _, err := s.Centre.ReceiveReport(ctx, report(a, "1", "u1", 40, h1))
+		must(t, err)
+		r2, _, err := s.Centre.ReceiveReport(ctx, report(b, "1", "u9", 80, h2))
+		must(t, err)
+		r3, _, err := s.Centre.ReceiveReport(ctx, report(a, "2", "u2", 80))
+		must(t, err)
+		// The same provider and user, or a shared file: linked. Another
+		// provider's user of the same id is someone else.
+		got, err := s.Centre.EarlierReports(ctx, []string{h2}, a.ID, "u1")
+		must(t, err)
+		if len(got) != 2 || got[0] != (vigil.EarlierReport{ID: r1.ID, SameUser: true}) || got[1] != (vigil.EarlierReport{ID: r2.ID}) {
+			t.Fatalf("earlier %v, want [{%d true} {%d false}]", got, r1.ID, r2.ID)
+		}
+		// A report sharing a file and the user is one, about the user.
+		got, err = s.Centre.EarlierReports(ctx, []string{h1}, a.ID, "u1")
+		must(t, err)
+		if len(got) != 1 || got[0] != (vigil.EarlierReport{ID: r1.ID, SameUser: true}) {
+			t.Fatalf("earlier by file and user %v", got)
+		}
+		got, err = s.Centre.EarlierReports(ctx, nil, b.ID, "u1")
+		must(t, err)
+		if len(got) != 0 {
+			t.Fatalf("earlier %v, want none", got)
+		}
+		next, err := s.Centre.NextCentreReport(ctx)
+		must(t, err)
+		if next.ID != r2.ID {
+			t.Fatalf("next %d, want %d (priority 80, older than %d)", next.ID, r2.ID, r3.ID)
+		}
+		list, err := s.Centre.ListCentreReports(ctx, vigil.CentreFilter{ProviderID: a.ID})
+		must(t, err)
+		if len(list) != 2 || list[0].ID != r1.ID || list[1].ID != r3.ID {
+			t.Fatalf("provider a's reports: %d", len(list))
+		}
+		page, err := s.Centre.ListCentreReports(ctx, vigil.CentreFilter{AfterID: r1.ID, Limit: 1})
+		must(t, err)
+		if len(page) != 1 || page[0].ID != r2.ID {
+			t.Fatalf("page after %d: %+v", r1.ID, page)
+		}
+	})
+
+	t.Run("Decide", func(t *testing.T) {
+		s := open(t)
+		p, _ := provider(t, s, "a")
+		r, _, err := s.Centre.ReceiveReport(ctx, report(p, "1", "u1", 40, h1))
+		must(t, err)
+		_, err = s.Centre.DecideCentreReport(ctx, r.ID, vigil.CentreDecision{Status: vigil.CentreUnfounded}, "key:2:rev")
+		wantCode(t, err, vigil.EINVALID)
+		asked, err := s.Centre.DecideCentreReport(ctx, r.ID, vigil.CentreDecision{Status: vigil.CentreMoreInfo, Message: "send the upload time"}, "key:2:rev")
+		must(t, err)
+		if asked.Status != vigil.CentreMoreInfo || asked.Feedback().Message != "send the upload time" {
+			t.Fatalf("asked %+v", asked)
+		}
+		_, err = s.Centre.NextCentreReport(ctx)
+		wantCode(t, err, vigil.ENOTFOUND)
+		rec := &vigil.AuditRecord{Actor: "key:2:rev", Action: vigil.AuditCentreDecide, Target: vigil.CentreAuditTarget(r.ID)}
+		fwd, err := s.Centre.DecideCentreReport(vigil.WithAudit(ctx, rec), r.ID,
+			vigil.CentreDecision{Status: vigil.CentreForwarded, ForwardTo: "police"}, "key:2:rev")
+		must(t, err)
+		if fwd.Status != vigil.CentreForwarded || fwd.DecidedBy != "key:2:rev" || fwd.DecidedAt == nil || fwd.ForwardedTo != "police" {
+			t.Fatalf("forwarded %+v", fwd)
+		}
+		_, err = s.Centre.DecideCentreReport(ctx, r.ID, vigil.CentreDecision{Status: vigil.CentreUnfounded, Reason: "late"}, "key:2:rev")
+		wantCode(t, err, vigil.ECONFLICT)
+		done, err := s.Centre.SetCentreForward(ctx, r.ID, "delivered", []int64{7})
+		must(t, err)
+		if done.Forward != "delivered" || len(done.Indicators) != 1 || done.Status != vigil.CentreForwarded {
+			t.Fatalf("after forward %+v", done)
+		}
+		log, err := s.Audit.ListAudit(ctx, 0, 100)
+		must(t, err)
+		if len(log) != 1 || log[0].Action != vigil.AuditCentreDecide {
+			t.Fatalf("audit log %+v, want the forward's decision", log)
+		}
+		// A decision whose audit record cannot be written is not made.
+		r2, _, err := s.Centre.ReceiveReport(ctx, report(p, "2", "u1", 40))
+		must(t, err)
+		bad := &vigil.AuditRecord{Actor: "key:2:rev", Action: vigil.AuditCentreDecide, Target: vigil.CentreAuditTarget(r2.ID),
+			Complete: func(*vigil.AuditRecord) error { return vigil.Errorf(vigil.EINTERNAL, "audit refused") }}
+		_, err = s.Centre.DecideCentreReport(vigil.WithAudit(ctx, bad), r2.ID,
+			vigil.CentreDecision{Status: vigil.CentreUnfounded, Reason: "no content"}, "key:2:rev")
+		if err == nil {
+			t.Fatal("decision made without its audit record")
+		}
+		still, err := s.Centre.FindCentreReport(ctx, r2.ID)
+		must(t, err)
+		if still.Status != vigil.CentreReceived {
+			t.Fatalf("report %d is %s after a failed audit, want received", r2.ID, still.Status)
+		}
+	})
+}
