@@ -312,21 +312,7 @@ func (c *FeedCommand) Run(ctx context.Context, args []string) error {
 				}
 				return json.NewEncoder(c.Stdout).Encode(res)
 			}
-			return c.everyExchange(ctx, *interval, "stopncii", func(ctx context.Context) (any, error) {
-				res, err := stopncii.Sync(ctx, cl, st.Entries, st.Exchanges, b.ID, "stopncii")
-				if err != nil {
-					return nil, err
-				}
-				out := map[string]any{"pull": res}
-				if cl.FeedbackKey != "" {
-					n, err := stopncii.SendOpinions(ctx, cl, st.Exchanges, b.ID)
-					if err != nil {
-						return nil, fmt.Errorf("send feedback (sent %d): %w", n, err)
-					}
-					out["opinions_sent"] = n
-				}
-				return out, nil
-			})
+			return c.everyExchange(ctx, *interval, "stopncii", stopnciiRun(cl, st, b.ID))
 		}
 	case "ncmec":
 		bank := fs.String("bank", "", "local bank to fetch into (created if missing)")
@@ -371,20 +357,7 @@ func (c *FeedCommand) Run(ctx context.Context, args []string) error {
 				return err
 			}
 			opt := ncmec.Options{Members: ids, Window: *window, By: "ncmec"}
-			return c.everyExchange(ctx, *interval, "ncmec", func(ctx context.Context) (any, error) {
-				res, err := ncmec.Sync(ctx, cl, st.Entries, st.Exchanges, b.ID, opt)
-				if err != nil {
-					return nil, fmt.Errorf("%w (applied %d pages; the next run resumes after them)", err, res.Pages)
-				}
-				if !*feedback {
-					return res, nil
-				}
-				n, err := ncmec.SendOpinions(ctx, cl, st.Exchanges, b.ID, reasons)
-				if err != nil {
-					return nil, fmt.Errorf("send feedback (sent %d): %w", n, err)
-				}
-				return map[string]any{"fetch": res, "opinions_sent": n}, nil
-			})
+			return c.everyExchange(ctx, *interval, "ncmec", ncmecRun(cl, st, b.ID, opt, *feedback, reasons))
 		}
 	case "threatexchange":
 		bank := fs.String("bank", "", "local bank to fetch into (created if missing)")
@@ -413,18 +386,7 @@ func (c *FeedCommand) Run(ctx context.Context, args []string) error {
 				return err
 			}
 			opt := threatexchange.Options{Restart: *restart, By: "threatexchange"}
-			return c.everyExchange(ctx, *interval, "threatexchange", func(ctx context.Context) (any, error) {
-				res, err := threatexchange.Sync(ctx, cl, st.Entries, st.Exchanges, b.ID, *group, opt)
-				if err != nil {
-					return nil, err
-				}
-				opt.Restart = false // once
-				n, err := threatexchange.SendOpinions(ctx, cl, st.Exchanges, b.ID)
-				if err != nil {
-					return nil, fmt.Errorf("send opinions (sent %d): %w", n, err)
-				}
-				return map[string]any{"fetch": res, "opinions_sent": n}, nil
-			})
+			return c.everyExchange(ctx, *interval, "threatexchange", threatExchangeRun(cl, st, b.ID, *group, opt))
 		}
 	case "list":
 		check = func() error { return fs.nargs(0, 0, "no arguments") }
@@ -484,11 +446,9 @@ func (c *FeedCommand) syncOnce(ctx context.Context, feeds feedStore, id int64, a
 // exchangeBank returns the bank an exchange is fetched into, created if
 // missing, with the fetch on the audit record.
 func (c *FeedCommand) exchangeBank(ctx context.Context, st *store, name, desc, source string) (*vigil.Bank, error) {
-	b, err := st.Banks.FindBankByName(ctx, name)
-	if vigil.ErrorCode(err) == vigil.ENOTFOUND {
-		b = &vigil.Bank{Name: name, Enabled: true, Description: desc}
-		err = st.Banks.CreateBank(vigil.WithAudit(ctx, cliRecord(vigil.AuditBankCreate, "bank:"+name, b)), b)
-	}
+	b, err := findOrCreateBank(ctx, st, name, desc, func(b *vigil.Bank) *vigil.AuditRecord {
+		return cliRecord(vigil.AuditBankCreate, "bank:"+name, b)
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -496,6 +456,77 @@ func (c *FeedCommand) exchangeBank(ctx context.Context, st *store, name, desc, s
 		return nil, err
 	}
 	return b, nil
+}
+
+// findOrCreateBank returns the bank name, creating it (with rec's audit
+// record) if it does not exist.
+func findOrCreateBank(ctx context.Context, st *store, name, desc string, rec func(*vigil.Bank) *vigil.AuditRecord) (*vigil.Bank, error) {
+	b, err := st.Banks.FindBankByName(ctx, name)
+	if vigil.ErrorCode(err) == vigil.ENOTFOUND {
+		b = &vigil.Bank{Name: name, Enabled: true, Description: desc}
+		err = st.Banks.CreateBank(vigil.WithAudit(ctx, rec(b)), b)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// stopnciiRun is one StopNCII sync into bankID, and the feedback when the
+// client has its key: what `vigil feed stopncii` runs and `vigil serve
+// --exchange stopncii:BANK` repeats.
+func stopnciiRun(cl *stopncii.Client, st *store, bankID int64) func(context.Context) (any, error) {
+	return func(ctx context.Context) (any, error) {
+		res, err := stopncii.Sync(ctx, cl, st.Entries, st.Exchanges, bankID, "stopncii")
+		if err != nil {
+			return nil, err
+		}
+		out := map[string]any{"pull": res}
+		if cl.FeedbackKey != "" {
+			n, err := stopncii.SendOpinions(ctx, cl, st.Exchanges, bankID)
+			if err != nil {
+				return nil, fmt.Errorf("send feedback (sent %d): %w", n, err)
+			}
+			out["opinions_sent"] = n
+		}
+		return out, nil
+	}
+}
+
+// ncmecRun is one NCMEC hash sharing sync into bankID, with the votes
+// when feedback is on.
+func ncmecRun(cl *ncmec.Client, st *store, bankID int64, opt ncmec.Options, feedback bool, reasons map[vigil.SignalType]string) func(context.Context) (any, error) {
+	return func(ctx context.Context) (any, error) {
+		res, err := ncmec.Sync(ctx, cl, st.Entries, st.Exchanges, bankID, opt)
+		if err != nil {
+			return nil, fmt.Errorf("%w (applied %d pages; the next run resumes after them)", err, res.Pages)
+		}
+		if !feedback {
+			return res, nil
+		}
+		n, err := ncmec.SendOpinions(ctx, cl, st.Exchanges, bankID, reasons)
+		if err != nil {
+			return nil, fmt.Errorf("send feedback (sent %d): %w", n, err)
+		}
+		return map[string]any{"fetch": res, "opinions_sent": n}, nil
+	}
+}
+
+// threatExchangeRun is one ThreatExchange sync of a privacy group into
+// bankID, then the opinions; opt.Restart applies to the first run only.
+func threatExchangeRun(cl *threatexchange.Client, st *store, bankID int64, group string, opt threatexchange.Options) func(context.Context) (any, error) {
+	return func(ctx context.Context) (any, error) {
+		res, err := threatexchange.Sync(ctx, cl, st.Entries, st.Exchanges, bankID, group, opt)
+		if err != nil {
+			return nil, err
+		}
+		opt.Restart = false // once
+		n, err := threatexchange.SendOpinions(ctx, cl, st.Exchanges, bankID)
+		if err != nil {
+			return nil, fmt.Errorf("send opinions (sent %d): %w", n, err)
+		}
+		return map[string]any{"fetch": res, "opinions_sent": n}, nil
+	}
 }
 
 // everyExchange runs one sync of an exchange, or keeps running them with

@@ -51,6 +51,8 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	lookupRate := fs.Float64("lookup-rate", 0, "requests per second a lookup key (role lookup) without limits of its own may make to POST /v1/lookup, per replica (0: no limit)")
 	lookupBurst := fs.Int("lookup-burst", 0, "requests a lookup key may make at once, past --lookup-rate (0: one second's worth)")
 	lookupDaily := fs.Int64("lookup-daily", 0, "signals a lookup key without limits of its own may look up per UTC day, across replicas (0: no limit)")
+	var exchangeFlags stringsFlag
+	fs.Var(&exchangeFlags, "exchange", "with --feed-sync: also sync an outside exchange into a bank (created if missing), repeatable: stopncii:BANK, ncmec:BANK or threatexchange:BANK:PRIVACY_GROUP; credentials from the environment as vigil feed KIND takes them, base URLs from $VIGIL_STOPNCII_BASE_URL, $VIGIL_NCMEC_HASH_URL, $VIGIL_THREATEXCHANGE_URL")
 	feedSync := fs.Duration("feed-sync", 0, "sync every active feed subscription (and exchange) in the server, this often; state on /readyz and in metrics (0: off; vigil feed sync does it outside)")
 	feedKeyFile := fs.String("feed-api-key-file", "", "with --feed-sync: file holding the API key sent to publishers (default: $VIGIL_FEED_API_KEY)")
 	feedAllowedHosts := fs.String("feed-allowed-hosts", "", "with --feed-sync: comma-separated hosts that subscriptions made through the HMA routes may sync from on private, loopback or link-local addresses")
@@ -92,8 +94,16 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	if err := lookupLimits.Validate(); err != nil {
 		return fs.usageErrorf("--lookup-rate, --lookup-burst, --lookup-daily: %s", vigil.ErrorMessage(err))
 	}
-	if (*feedKeyFile != "" || *feedAllowedHosts != "") && *feedSync <= 0 {
-		return fs.usageErrorf("--feed-api-key-file and --feed-allowed-hosts need --feed-sync")
+	var exchanges []exchangeSpec
+	for _, v := range exchangeFlags {
+		e, err := parseExchange(v)
+		if err != nil {
+			return fs.usageErrorf("%v", err)
+		}
+		exchanges = append(exchanges, e)
+	}
+	if (*feedKeyFile != "" || *feedAllowedHosts != "" || len(exchanges) > 0) && *feedSync <= 0 {
+		return fs.usageErrorf("--feed-api-key-file, --feed-allowed-hosts and --exchange need --feed-sync")
 	}
 	feedKey, err := readAPIKey(*feedKeyFile)
 	if err != nil {
@@ -238,7 +248,11 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	srv.Lookups, srv.LookupLimits = db.Lookups, lookupLimits
 	var loop *feed.Loop
 	if *feedSync > 0 {
-		loop = feedLoop(db, *feedSync, feedKey, splitHosts(*feedAllowedHosts), c.Logger)
+		extra, err := exchangeSources(ctx, db, exchanges, c.Logger)
+		if err != nil {
+			return err
+		}
+		loop = feedLoop(db, *feedSync, feedKey, splitHosts(*feedAllowedHosts), extra, c.Logger)
 		srv.FeedLoop = loop
 	}
 	if srv.Classifiers, err = classifiers.build(srv.ClassifierMetrics(), c.Logger); err != nil {
@@ -320,21 +334,15 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 // feedLoop returns the loop of vigil serve --feed-sync: every active
 // subscription, synced and its feedback sent as vigil feed sync does,
 // then the exchanges of exchangeSources.
-func feedLoop(db *store, interval time.Duration, apiKey string, allowed []string, logger *slog.Logger) *feed.Loop {
+func feedLoop(db *store, interval time.Duration, apiKey string, allowed []string, extra []feed.Source, logger *slog.Logger) *feed.Loop {
 	cl := &feed.Client{Subs: db.Feeds, APIKey: apiKey, Actor: "server", Audit: true, AllowedHosts: allowed}
 	subs := feed.SubscriptionSources(db.Feeds, cl)
-	extra := exchangeSources(db, logger)
 	return &feed.Loop{Interval: interval, Logger: logger, Sources: func(ctx context.Context) ([]feed.Source, error) {
 		out, err := subs(ctx)
 		return append(out, extra...), err
 	}}
 }
 
-// exchangeSources are the exchange fetches (NCMEC, ThreatExchange,
-// StopNCII) that join the feed loop: each a feed.Source whose Sync pulls
-// what changed since its own stored checkpoint. None yet: this is where
-// they are added, configured from serve's flags and environment.
-func exchangeSources(db *store, logger *slog.Logger) []feed.Source { return nil }
 
 // openJobs opens the background job runner on the store's database (the
 // SQLite file or the PostgreSQL database), with uploads spooled under the
