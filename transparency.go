@@ -116,6 +116,10 @@ type Transparency struct {
 	Submissions []SubmissionCount `json:"submissions"`
 	// Complaints counts complaints made in the period by state.
 	Complaints []Count `json:"complaints"`
+	// HostedLookups counts the signals other platforms looked up through
+	// hosted lookups (lookup-role keys), by key ("key:ID"), from the daily
+	// counts that quotas keep: a period covers the days it touches.
+	HostedLookups []Count `json:"hosted_lookups"`
 	// ToDecision is the time from a case's opening (the detection) to its
 	// decision, for cases decided in the period; ToReport from the
 	// earliest case of an incident to a finished submission of it, for

@@ -63,6 +63,10 @@ func (s *TransparencyService) Transparency(ctx context.Context, from, to time.Ti
 			from.UTC().Format(dayFormat), to.UTC().Add(-time.Nanosecond).Format(dayFormat)); err != nil {
 			return err
 		}
+		if out.HostedLookups, err = counts(ctx, tx, `SELECT 'key:' || key_id::text, SUM(lookups)::bigint FROM lookup_counts WHERE day >= ? AND day <= ? GROUP BY key_id ORDER BY key_id`,
+			from.UTC().Format(dayFormat), to.UTC().Add(-time.Nanosecond).Format(dayFormat)); err != nil {
+			return err
+		}
 		if out.MatchesByBank, err = counts(ctx, tx, `
 			SELECT b.name, COUNT(*) FROM cases c JOIN case_entries ce ON ce.case_id = c.id JOIN banks b ON b.id = ce.bank_id
 			WHERE c.created_at >= ? AND c.created_at < ? GROUP BY b.name ORDER BY b.name`, f, t); err != nil {

@@ -66,12 +66,23 @@ func TestTransparencyService(t *testing.T, open Opener) {
 
 	// Before the period: counted nowhere.
 	must(t, s.Transparency.CountChecked(ctx, clock.Now(), map[string]int64{"image": 100}))
+	day := func(at time.Time) string { return at.UTC().Format(vigil.LookupDayLayout) }
+	if s.Lookups != nil {
+		_, err := s.Lookups.AddLookups(ctx, []vigil.LookupCount{{KeyID: 3, Day: day(clock.Now()), Lookups: 1000}})
+		must(t, err)
+	}
 	old := open1(vigil.CaseKindMatch, e1)
 	decide(old, vigil.VerdictConfirmed, time.Hour)
 	clock.Advance(48 * time.Hour)
 	from := clock.Now().Add(-time.Hour)
 
 	must(t, s.Transparency.CountChecked(ctx, clock.Now(), map[string]int64{"image": 5, "text": 2}))
+	if s.Lookups != nil {
+		_, err := s.Lookups.AddLookups(ctx, []vigil.LookupCount{{KeyID: 3, Day: day(clock.Now()), Lookups: 7}, {KeyID: 12, Day: day(clock.Now()), Lookups: 2}})
+		must(t, err)
+		_, err = s.Lookups.AddLookups(ctx, []vigil.LookupCount{{KeyID: 3, Day: day(clock.Now()), Lookups: 1}})
+		must(t, err)
+	}
 	must(t, s.Transparency.CountChecked(ctx, clock.Now(), map[string]int64{"image": 1}))
 	c1, c2, c3 := open1(vigil.CaseKindMatch, e1), open1(vigil.CaseKindMatch, e1), open1(vigil.CaseKindMatch, e1, e2)
 	conv := open1(vigil.CaseKindConversation)
@@ -115,6 +126,10 @@ func TestTransparencyService(t *testing.T, open Opener) {
 		}
 	}
 	check("items checked", got.ItemsChecked, []vigil.Count{{Name: "image", N: 6}, {Name: "text", N: 2}})
+	if s.Lookups != nil {
+		// Key 3's 1,000 of two days before the period are left out.
+		check("hosted lookups", got.HostedLookups, []vigil.Count{{Name: "key:3", N: 8}, {Name: "key:12", N: 2}})
+	}
 	check("matches by bank", got.MatchesByBank, []vigil.Count{{Name: "b1", N: 4}, {Name: "b2", N: 1}})
 	check("matches by source", got.MatchesBySource, []vigil.Count{{Name: "ncmec", N: 4}, {Name: "own", N: 1}})
 	check("cases opened", got.CasesOpened, []vigil.Count{{Name: "conversation", N: 1}, {Name: "match", N: 4}})

@@ -58,7 +58,7 @@ func WriteCSV(w io.Writer, t *vigil.Transparency) error {
 		name string
 		cs   []vigil.Count
 	}{
-		{"items_checked", t.ItemsChecked}, {"matches_by_bank", t.MatchesByBank}, {"matches_by_source", t.MatchesBySource},
+		{"items_checked", t.ItemsChecked}, {"hosted_lookups", t.HostedLookups}, {"matches_by_bank", t.MatchesByBank}, {"matches_by_source", t.MatchesBySource},
 		{"cases_opened", t.CasesOpened}, {"cases_decided", t.CasesDecided}, {"complaints", t.Complaints},
 	} {
 		for _, c := range s.cs {
@@ -150,6 +150,7 @@ func Charts(t *vigil.Transparency) []Chart {
 		rates("rates-by-source", "Confirmed rate by entry source", t.RatesBySource),
 		counts("reports", "Reports by destination and outcome", "reports", subs),
 		counts("complaints", "Complaints by outcome", "complaints", t.Complaints),
+		counts("hosted-lookups", "Hosted lookups by key", "signals", t.HostedLookups),
 	}
 }
 
