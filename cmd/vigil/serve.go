@@ -343,7 +343,6 @@ func feedLoop(db *store, interval time.Duration, apiKey string, allowed []string
 	}}
 }
 
-
 // openJobs opens the background job runner on the store's database (the
 // SQLite file or the PostgreSQL database), with uploads spooled under the
 // data directory.
