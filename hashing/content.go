@@ -117,3 +117,20 @@ func HashVideo(ctx context.Context, data []byte, path string, opts vpdq.Options)
 func MayBeVideo(data []byte) bool {
 	return !strings.HasPrefix(http.DetectContentType(data), "text/")
 }
+
+// MediaType returns the media type of content by the format hashing gave
+// it (an image decoder's name, "video:" and the codec, or "text"), for
+// the entry points' content references: "image/jpeg", "video/h264",
+// "text/plain"; "" for an unknown one. The media store later replaces it
+// with the type sniffed from the bytes it seals.
+func MediaType(format string) string {
+	switch {
+	case format == "":
+		return ""
+	case format == "text":
+		return "text/plain"
+	case strings.HasPrefix(format, "video:"):
+		return "video/" + strings.TrimPrefix(format, "video:")
+	}
+	return "image/" + format
+}

@@ -253,6 +253,7 @@ func (s *Server) handleMatch(w http.ResponseWriter, r *http.Request) {
 		resp.Matched = resp.Matched || len(res.Matches) > 0
 	}
 	ref.SHA256, ref.GenerativeAI = contentSHA256(hashed.Signals), hashed.generativeAI
+	ref.MediaType = hashing.MediaType(hashed.Content.Format)
 	resp.Actions = s.Flow().Content(r.Context(), ref, results, classify.Scores(classified), func() ([]byte, error) { return hashed.media, nil })
 	writeJSON(w, http.StatusOK, resp)
 }

@@ -210,7 +210,8 @@ func (w *contentWorker) Work(ctx context.Context, job *river.Job[contentArgs]) e
 		// Before the result is recorded and the job completed, so that it
 		// says what was done and a crash before the end acts again; the
 		// hook is idempotent, so acting again opens no second case.
-		ref := vigil.ContentRef{SHA256: a.SHA256, ContentID: a.ContentID, UserID: a.UserID, GenerativeAI: res.generativeAI}
+		ref := vigil.ContentRef{SHA256: a.SHA256, ContentID: a.ContentID, UserID: a.UserID, GenerativeAI: res.generativeAI,
+			MediaType: hashing.MediaType(res.Content.Format)}
 		res.Actions = c.onContent(ctx, ref, res.Results, func() ([]byte, error) { return os.ReadFile(path) })
 	}
 	if err := river.RecordOutput(ctx, res); err != nil {
