@@ -82,23 +82,11 @@ func (c *Centre) endpoint(parts ...string) string {
 
 // Send implements Destination.
 func (c *Centre) Send(ctx context.Context, st *Steps) error {
-	if err := c.Validate(); err != nil {
-		return st.Fail(ctx, vigil.ErrorMessage(err))
-	}
-	sub := st.Sub
-	if sub.IdempotencyKey == "" {
-		return st.Fail(ctx, "submission has no idempotency key")
-	}
-	eu := *c.EU
-	created := sub.CreatedAt
-	eu.Now = func() time.Time { return created }
-	r, err := eu.Render(ctx, st.Incidents, st.Incident)
-	if err != nil {
+	r, ok, err := euAsCreated(ctx, c.EU, c.Validate(), st)
+	if !ok {
 		return err
 	}
-	if !r.Valid {
-		return st.Fail(ctx, r.Error)
-	}
+	sub := st.Sub
 	var got vigil.CentreFeedback
 	err = st.Attempt(ctx, "deliver", 0, func() (*Reply, error) {
 		reply, body, err := c.do(ctx, http.MethodPost, c.endpoint(), sub.IdempotencyKey, []byte(r.Report))

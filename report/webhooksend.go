@@ -109,25 +109,38 @@ func (w *Webhook) idempotencyKey() (string, error) {
 	return "vigil-" + hex.EncodeToString(b[:]), nil
 }
 
-// Send implements Destination.
-func (w *Webhook) Send(ctx context.Context, st *Steps) error {
-	if err := w.Validate(); err != nil {
-		return st.Fail(ctx, vigil.ErrorMessage(err))
+// euAsCreated renders st's incident in the EU format as of the
+// submission's creation, so that a resend renders the same bytes, for the
+// destinations that send that rendering (webhook, centre). invalid is the
+// destination's own configuration check. ok false: the submission was
+// stopped as failed (err is the store's, if recording that failed) or
+// the rendering failed (err).
+func euAsCreated(ctx context.Context, eu *EU, invalid error, st *Steps) (r *Rendering, ok bool, err error) {
+	if invalid != nil {
+		return nil, false, st.Fail(ctx, vigil.ErrorMessage(invalid))
 	}
-	sub := st.Sub
-	if sub.IdempotencyKey == "" {
-		return st.Fail(ctx, "submission has no idempotency key")
+	if st.Sub.IdempotencyKey == "" {
+		return nil, false, st.Fail(ctx, "submission has no idempotency key")
 	}
-	eu := *w.EU
-	created := sub.CreatedAt
-	eu.Now = func() time.Time { return created }
-	r, err := eu.Render(ctx, st.Incidents, st.Incident)
-	if err != nil {
-		return err
+	e := *eu
+	created := st.Sub.CreatedAt
+	e.Now = func() time.Time { return created }
+	if r, err = e.Render(ctx, st.Incidents, st.Incident); err != nil {
+		return nil, false, err
 	}
 	if !r.Valid {
-		return st.Fail(ctx, r.Error)
+		return nil, false, st.Fail(ctx, r.Error)
 	}
+	return r, true, nil
+}
+
+// Send implements Destination.
+func (w *Webhook) Send(ctx context.Context, st *Steps) error {
+	r, ok, err := euAsCreated(ctx, w.EU, w.Validate(), st)
+	if !ok {
+		return err
+	}
+	sub := st.Sub
 	body, err := json.Marshal(WebhookBody{SubmissionID: sub.ID, IncidentID: sub.IncidentID, IdempotencyKey: sub.IdempotencyKey,
 		Format: "eu", Report: json.RawMessage(r.Report)})
 	if err != nil {
