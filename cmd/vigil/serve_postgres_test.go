@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"io"
+	"log/slog"
 	"net/http"
 	url2 "net/url"
 	"os"
@@ -194,5 +196,22 @@ func TestFeedsAndIncidentsPostgres(t *testing.T) {
 	must(os.WriteFile(cfg, []byte(`{"reporter_email":"safety@example.org","platform":"Example","industry_mou":true}`), 0o600))
 	if out := cli("", "report", "render", "--incident", jsonInt(inc.ID), "--ncmec-config", cfg); !strings.Contains(out, "<industryClassification>B1<") {
 		t.Fatalf("render: %s", out)
+	}
+}
+
+// TestServePostgresCreatesDataDir: serve on PostgreSQL keeps its
+// per-process files (job spool, media key) in --data, which it creates as
+// it does on SQLite.
+func TestServePostgresCreatesDataDir(t *testing.T) {
+	url := pgtest.SchemaURL(t)
+	dir := filepath.Join(t.TempDir(), "not", "yet")
+	m := &Main{Stdin: strings.NewReader(""), Stdout: io.Discard, Stderr: io.Discard, Logger: slog.New(slog.DiscardHandler)}
+	st, err := m.createStore(context.Background(), &storeFlags{data: &dir, db: &url})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+		t.Fatalf("data directory not created: %v", err)
 	}
 }

@@ -209,6 +209,12 @@ func (m *Main) createStore(ctx context.Context, f *storeFlags) (*store, error) {
 		return nil, err
 	}
 	if u != "" {
+		// The database holds the store; the data directory still holds
+		// what is per process (the job spool, the media key), and is
+		// created here as sqlite.Open creates it for SQLite.
+		if err := os.MkdirAll(f.dir(), 0o700); err != nil {
+			return nil, fmt.Errorf("data directory: %w", err)
+		}
 		return m.openPostgres(ctx, u)
 	}
 	abs, err := filepath.Abs(f.dir())
