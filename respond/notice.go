@@ -57,8 +57,8 @@ type noticeEvent struct {
 	Statement   *report.DSAStatement `json:"statement,omitempty"`
 	// Auto is the automatic action a notice is about (then decided_at is
 	// when it was taken).
-	Auto *vigil.AutoAction `json:"auto,omitempty"`
-	Reasons     string               `json:"reasons,omitempty"`
+	Auto    *vigil.AutoAction `json:"auto,omitempty"`
+	Reasons string            `json:"reasons,omitempty"`
 }
 
 func (n *Notices) logger() *slog.Logger {

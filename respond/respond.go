@@ -57,7 +57,7 @@ type Service struct {
 	// (Notices) and a complaint can name them; nil: not recorded.
 	AutoActions vigil.NoticeService
 	Logger      *slog.Logger     // nil: discard
-	Now     func() time.Time // nil: time.Now
+	Now         func() time.Time // nil: time.Now
 
 	ruleSet   ruleCache
 	mu        sync.Mutex
