@@ -60,7 +60,9 @@ type Complaint struct {
 	DecidedBy string         `json:"decided_by,omitempty"`
 	DecidedAt *time.Time     `json:"decided_at,omitempty"`
 	// OriginalDecider is who made the decision complained about: the
-	// complaint must be decided by someone else.
+	// complaint must be decided by someone else. Empty for an automatic
+	// action that no reviewer has decided: nobody did, so any reviewer
+	// may judge the complaint.
 	OriginalDecider string `json:"original_decider,omitempty"`
 }
 
@@ -157,8 +159,9 @@ type ComplaintService interface {
 	// CreateComplaint stores an open complaint about the case its
 	// reference names, with a "complaint" event in the case's history.
 	// ENOTFOUND for an unknown case; ECONFLICT unless the case was
-	// decided confirmed (only an action can be complained about), or if
-	// an open complaint about it exists already.
+	// decided confirmed or had an automatic action recorded on it
+	// (NoticeService.RecordAutoAction; only an action can be complained
+	// about), or if an open complaint about it exists already.
 	CreateComplaint(ctx context.Context, c *Complaint, actor string) error
 	FindComplaint(ctx context.Context, id int64) (*Complaint, error)
 	ListComplaints(ctx context.Context, f ComplaintFilter) ([]*Complaint, error)
@@ -167,7 +170,10 @@ type ComplaintService interface {
 	// original decision. Upheld, the case's confirmation is counted as a
 	// false positive against its entries (moved, not added: the store's
 	// decision counting, in the same transaction), its standing verdict
-	// becomes false_positive and its history shows the outcome.
+	// becomes false_positive and its history shows the outcome. Upheld
+	// about an automatic action no reviewer confirmed, nothing is counted
+	// (no verdict stands to move; the case's own review counts when it is
+	// decided); the reversal is due all the same.
 	DecideComplaint(ctx context.Context, id int64, d ComplaintDecision) (*Complaint, error)
 }
 

@@ -42,6 +42,39 @@ type Notice struct {
 	Case        *Case      `json:"case"`
 	Complaint   *Complaint `json:"complaint,omitempty"`
 	ComplaintID int64      `json:"-"`
+	// Auto is set for the notice of an automatic action: the decision was
+	// the rule's, not a reviewer's.
+	Auto *AutoAction `json:"auto,omitempty"`
+}
+
+// AutoAction is an automatic action (a corroborated auto rule's block,
+// suspend, …) taken on content, recorded on the case opened for it: that
+// case is the action's durable reference, for its notice and for a
+// complaint about it.
+type AutoAction struct {
+	CaseID  int64     `json:"case_id"`
+	Rule    string    `json:"rule"`
+	Actions []string  `json:"actions"`
+	TakenAt time.Time `json:"taken_at"`
+}
+
+// MaxAutoActions bounds the actions recorded of one detection.
+const MaxAutoActions = 16
+
+// Validate returns an EINVALID error if a cannot be recorded.
+func (a *AutoAction) Validate() error {
+	if a.CaseID <= 0 || a.Rule == "" || len(a.Rule) > MaxEntryFieldLen || !Printable(a.Rule) || a.TakenAt.IsZero() {
+		return Errorf(EINVALID, "an automatic action needs its case, rule and time")
+	}
+	if len(a.Actions) == 0 || len(a.Actions) > MaxAutoActions {
+		return Errorf(EINVALID, "an automatic action records 1 to %d actions", MaxAutoActions)
+	}
+	for _, x := range a.Actions {
+		if x == "" || len(x) > MaxEntryFieldLen || !Printable(x) {
+			return Errorf(EINVALID, "automatic action names must be printable")
+		}
+	}
+	return nil
 }
 
 // EventID is the notice's event id: the same for every attempt, so that
@@ -55,8 +88,9 @@ func (n *Notice) EventID() string {
 // NoticeService finds the notices due and records those delivered.
 type NoticeService interface {
 	// DueNotices returns up to limit notices due at now, oldest first:
-	// a notice for each case decided confirmed at least delay before now
-	// that has had none, unless silence is asked for it (an active legal
+	// a notice for each case with an automatic action taken at least
+	// delay before now (Notice.Auto set), and for each other case decided
+	// confirmed at least delay before now, that has had none, unless silence is asked for it (an active legal
 	// hold on the case or its incident, or an incident of it not yet
 	// purged whose report is not sent: a draft, an approved incident with
 	// no finished submission, or a submission under way); and a reversal
@@ -65,4 +99,9 @@ type NoticeService interface {
 	// MarkNoticeSent records n as delivered under eventID: ECONFLICT if
 	// it was already, so a notice is recorded once.
 	MarkNoticeSent(ctx context.Context, n *Notice, eventID string) error
+	// RecordAutoAction records an automatic action on its case, once: its
+	// notice falls due at a.TakenAt, and a reviewer's later confirmation
+	// of the case sends none of its own. Recording the same case again
+	// changes nothing. ENOTFOUND for an unknown case.
+	RecordAutoAction(ctx context.Context, a *AutoAction) error
 }

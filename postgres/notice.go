@@ -2,6 +2,9 @@ package postgres
 
 import (
 	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -60,8 +63,31 @@ func (s *NoticeService) DueNotices(ctx context.Context, now time.Time, delay tim
 		if len(out) >= limit {
 			return nil
 		}
+		// Automatic actions: due from when the rule acted, whatever a
+		// reviewer has made of the case since.
+		autos, err := queryAll(ctx, tx, scanAutoAction, `SELECT a.case_id, a.rule, a.actions, a.taken_at
+			FROM auto_actions a JOIN cases c ON c.id = a.case_id
+			WHERE a.notice_due IS NOT NULL AND a.notice_due <= ?
+			AND NOT `+sqlSilenced+`
+			ORDER BY a.notice_due, a.case_id LIMIT ?`, formatTime(now.Add(-delay)), ts, limit-len(out))
+		if err != nil {
+			return err
+		}
+		for _, a := range autos {
+			c, err := findCase(ctx, tx, a.CaseID)
+			if err != nil {
+				return err
+			}
+			out = append(out, &vigil.Notice{Kind: vigil.NoticeKindNotice, Case: c, Auto: a})
+		}
+		if len(out) >= limit {
+			return nil
+		}
+		// Confirmations, but not of a case whose action was automatic: its
+		// notice is the automatic action's, above.
 		cases, err := queryAll(ctx, tx, scanCase, `SELECT `+caseColumns+caseFrom+`
 			WHERE c.notice_due IS NOT NULL AND c.notice_due <= ?
+			AND NOT EXISTS (SELECT 1 FROM auto_actions a WHERE a.case_id = c.id)
 			AND NOT `+sqlSilenced+`
 			ORDER BY c.notice_due, c.id LIMIT ?`, formatTime(now.Add(-delay)), ts, limit-len(out))
 		if err != nil {
@@ -91,13 +117,65 @@ func (s *NoticeService) MarkNoticeSent(ctx context.Context, n *vigil.Notice, eve
 		} else if k == 0 {
 			return vigil.Errorf(vigil.ECONFLICT, "the %s of case %d was sent already", n.Kind, n.Case.ID)
 		}
-		if n.Kind == vigil.NoticeKindNotice {
-			_, err = tx.ExecContext(ctx, `UPDATE cases SET notice_due = NULL WHERE id = ?`, n.Case.ID)
+		if n.Kind != vigil.NoticeKindNotice {
+			return nil
 		}
+		if _, err := tx.ExecContext(ctx, `UPDATE cases SET notice_due = NULL WHERE id = ?`, n.Case.ID); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE auto_actions SET notice_due = NULL WHERE case_id = ?`, n.Case.ID); err != nil {
+			return err
+		}
+		// A confirmation of a case whose automatic action was announced
+		// already makes its notice due again (DecideCase): it is the same
+		// action, so clear it rather than leave it pending for ever.
+		_, err = tx.ExecContext(ctx, `UPDATE cases SET notice_due = NULL WHERE notice_due IS NOT NULL
+			AND EXISTS (SELECT 1 FROM auto_actions a WHERE a.case_id = cases.id AND a.notice_due IS NULL)`)
 		return err
 	})
 	if err != nil {
 		return fmt.Errorf("mark notice sent: %w", err)
+	}
+	return nil
+}
+
+func scanAutoAction(row scanner) (*vigil.AutoAction, error) {
+	var a vigil.AutoAction
+	var actions, taken string
+	if err := row.Scan(&a.CaseID, &a.Rule, &actions, &taken); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal([]byte(actions), &a.Actions); err != nil {
+		return nil, fmt.Errorf("automatic action of case %d: %w", a.CaseID, err)
+	}
+	var err error
+	a.TakenAt, err = parseTime(taken)
+	return &a, err
+}
+
+// RecordAutoAction records an automatic action on its case, once.
+func (s *NoticeService) RecordAutoAction(ctx context.Context, a *vigil.AutoAction) error {
+	if err := a.Validate(); err != nil {
+		return err
+	}
+	actions, err := json.Marshal(a.Actions)
+	if err != nil {
+		return err
+	}
+	ts := formatTime(a.TakenAt)
+	err = s.db.write(ctx, func(tx *pgTx) error {
+		var one int
+		if err := tx.QueryRowContext(ctx, `SELECT 1 FROM cases WHERE id = ?`, a.CaseID).Scan(&one); errors.Is(err, sql.ErrNoRows) {
+			return vigil.Errorf(vigil.ENOTFOUND, "case %d not found", a.CaseID)
+		} else if err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO auto_actions (case_id, rule, actions, taken_at, notice_due)
+			VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`, a.CaseID, a.Rule, string(actions), ts, ts)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("record automatic action on case %d: %w", a.CaseID, err)
 	}
 	return nil
 }

@@ -453,6 +453,21 @@ func (c *DSAConfig) statement() DSAStatement {
 // user ids, hashes, file names or message text, only what kind of
 // detection found the content and that a person confirmed it.
 func RenderDSA(inc *vigil.Incident, facts map[string]*vigil.AccountFacts, cfg DSAConfig, applied time.Time) ([]DSAStatement, error) {
+	return renderDSA(inc, facts, cfg, applied, nil)
+}
+
+// RenderDSAAutomated renders the statements of an automatic action (the
+// actions a corroborated auto rule took, such as "block") on inc's
+// content: automated_decision is AUTOMATED_DECISION_FULLY and the facts
+// say that no person decided, whatever a reviewer made of the case later.
+func RenderDSAAutomated(inc *vigil.Incident, cfg DSAConfig, applied time.Time, actions []string) ([]DSAStatement, error) {
+	if len(actions) == 0 {
+		return nil, vigil.Errorf(vigil.EINVALID, "dsa: an automatic action's statement needs the actions taken")
+	}
+	return renderDSA(inc, nil, cfg, applied, actions)
+}
+
+func renderDSA(inc *vigil.Incident, facts map[string]*vigil.AccountFacts, cfg DSAConfig, applied time.Time, auto []string) ([]DSAStatement, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -464,6 +479,10 @@ func RenderDSA(inc *vigil.Incident, facts map[string]*vigil.AccountFacts, cfg DS
 	// Vigil detected it (hash lists, the grooming detector) and a person
 	// decided: reviewers confirm every case before an incident exists.
 	base.AutomatedDetection, base.AutomatedDecision = "Yes", "AUTOMATED_DECISION_NOT_AUTOMATED"
+	if len(auto) > 0 {
+		// An auto rule acted: no person decided.
+		base.AutomatedDecision = "AUTOMATED_DECISION_FULLY"
+	}
 	base.ApplicationDate = applied.UTC().Format(dsaDate)
 	if base.DecisionAccount == "" {
 		if f := facts[inc.ReportedUser]; f != nil && f.Disabled != nil {
@@ -487,7 +506,7 @@ func RenderDSA(inc *vigil.Incident, facts map[string]*vigil.AccountFacts, cfg DS
 		} else {
 			s.CategorySpecification = []string{"KEYWORD_CHILD_SEXUAL_ABUSE_MATERIAL"}
 		}
-		s.DecisionFacts = dsaFileFacts(f, synthetic)
+		s.DecisionFacts = dsaFileFacts(f, synthetic, auto)
 		out = append(out, s)
 	}
 	for _, c := range inc.Conversations {
@@ -499,7 +518,7 @@ func RenderDSA(inc *vigil.Incident, facts map[string]*vigil.AccountFacts, cfg DS
 		}
 		s.ContentType = []string{"CONTENT_TYPE_TEXT"}
 		s.CategorySpecification = []string{"KEYWORD_GROOMING_SEXUAL_ENTICEMENT_MINORS"}
-		s.DecisionFacts = dsaConversationFacts(c)
+		s.DecisionFacts = dsaConversationFacts(c, auto)
 		out = append(out, s)
 	}
 	for i := range out {
@@ -532,7 +551,14 @@ func dsaFileContentType(f vigil.IncidentFile) ([]string, string) {
 	return []string{"CONTENT_TYPE_OTHER"}, "File of unrecorded type, identified by its exact digest"
 }
 
-func dsaFileFacts(f vigil.IncidentFile, synthetic bool) string {
+// dsaAutoFacts is the sentence of a statement saying who decided, for an
+// automatic action.
+func dsaAutoFacts(auto []string) string {
+	return fmt.Sprintf("The action (%s) was taken automatically, without human review, by a rule that acts only when independent sources corroborate the detection.",
+		strings.Join(auto, ", "))
+}
+
+func dsaFileFacts(f vigil.IncidentFile, synthetic bool, auto []string) string {
 	var kinds []string
 	for _, m := range f.Matches {
 		k := "exact hash"
@@ -552,11 +578,14 @@ func dsaFileFacts(f vigil.IncidentFile, synthetic bool) string {
 	if n != 1 {
 		entries = "entries"
 	}
-	return fmt.Sprintf("The content matched %d %s of the platform's hash lists (%s matching). A human reviewer examined the case and confirmed it as %s.",
-		n, entries, strings.Join(kinds, " and "), what)
+	detected := fmt.Sprintf("The content matched %d %s of the platform's hash lists (%s matching).", n, entries, strings.Join(kinds, " and "))
+	if len(auto) > 0 {
+		return detected + " " + dsaAutoFacts(auto)
+	}
+	return detected + fmt.Sprintf(" A human reviewer examined the case and confirmed it as %s.", what)
 }
 
-func dsaConversationFacts(c *vigil.IncidentConversation) string {
+func dsaConversationFacts(c *vigil.IncidentConversation, auto []string) string {
 	var ind []string
 	for _, m := range c.Messages {
 		for _, i := range m.Indicators {
@@ -568,6 +597,9 @@ func dsaConversationFacts(c *vigil.IncidentConversation) string {
 	s := fmt.Sprintf("Automated grooming detection flagged %d messages of a conversation", len(c.Messages))
 	if len(ind) > 0 {
 		s += " showing " + strings.Join(ind, ", ")
+	}
+	if len(auto) > 0 {
+		return s + ". " + dsaAutoFacts(auto)
 	}
 	return s + ". A human reviewer examined the conversation and confirmed it as grooming or solicitation of a minor."
 }

@@ -55,7 +55,10 @@ type noticeEvent struct {
 	Content     noticeContent        `json:"content"`
 	DecidedAt   *time.Time           `json:"decided_at,omitempty"`
 	Statement   *report.DSAStatement `json:"statement,omitempty"`
-	Reasons     string               `json:"reasons,omitempty"`
+	// Auto is the automatic action a notice is about (then decided_at is
+	// when it was taken).
+	Auto    *vigil.AutoAction `json:"auto,omitempty"`
+	Reasons string            `json:"reasons,omitempty"`
 }
 
 func (n *Notices) logger() *slog.Logger {
@@ -131,12 +134,15 @@ func (n *Notices) send(ctx context.Context, nt *vigil.Notice) error {
 			data.Reasons, data.DecidedAt = nt.Complaint.Reasons, nt.Complaint.DecidedAt
 		}
 	default:
-		if c.Decision != nil {
+		if nt.Auto != nil {
+			at := nt.Auto.TakenAt
+			data.DecidedAt, data.Auto = &at, nt.Auto
+		} else if c.Decision != nil {
 			at := c.Decision.DecidedAt
 			data.DecidedAt = &at
 		}
 		if n.DSA != nil {
-			st, err := Statement(c, *n.DSA)
+			st, err := statement(c, nt.Auto, *n.DSA)
 			if err != nil {
 				// The platform is told all the same: the statement is the
 				// deployment's to fix, the notice the user's right.
@@ -166,7 +172,18 @@ func (n *Notices) send(ctx context.Context, nt *vigil.Notice) error {
 // through the same rendering as an incident's (report.RenderDSA), with
 // the puid PREFIX-case-ID that a complaint can name.
 func Statement(c *vigil.Case, cfg report.DSAConfig) (*report.DSAStatement, error) {
+	return statement(c, nil, cfg)
+}
+
+// statement is Statement, of the automatic action auto when it is set.
+func statement(c *vigil.Case, auto *vigil.AutoAction, cfg report.DSAConfig) (*report.DSAStatement, error) {
 	one := *c
+	if auto != nil {
+		// The rule's action is the decision the statement is about (an
+		// incident is made of decided cases); the case itself is
+		// untouched.
+		one.Decision = &vigil.Decision{Verdict: vigil.VerdictConfirmed, DecidedBy: "rule:" + auto.Rule, DecidedAt: auto.TakenAt}
+	}
 	if one.Content.UserID == "" && (one.Conversation == nil || one.Conversation.Suspect == "") {
 		// RenderDSA's incident wants a reported user; the statement
 		// carries none, so any name serves.
@@ -180,7 +197,12 @@ func Statement(c *vigil.Case, cfg report.DSAConfig) (*report.DSAStatement, error
 	if c.Decision != nil {
 		applied = c.Decision.DecidedAt
 	}
-	sts, err := report.RenderDSA(inc, nil, cfg, applied)
+	var sts []report.DSAStatement
+	if auto != nil {
+		sts, err = report.RenderDSAAutomated(inc, cfg, auto.TakenAt, auto.Actions)
+	} else {
+		sts, err = report.RenderDSA(inc, nil, cfg, applied)
+	}
 	if err != nil {
 		return nil, err
 	}

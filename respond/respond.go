@@ -52,8 +52,12 @@ type Service struct {
 	// Checked counts the items checked (Content, Conversation), for the
 	// transparency figures; nil: not counted.
 	Checked *CheckCounter
-	Logger  *slog.Logger     // nil: discard
-	Now     func() time.Time // nil: time.Now
+	// AutoActions records the automatic actions taken on content on the
+	// case opened for it, so that their notice falls due from the action
+	// (Notices) and a complaint can name them; nil: not recorded.
+	AutoActions vigil.NoticeService
+	Logger      *slog.Logger     // nil: discard
+	Now         func() time.Time // nil: time.Now
 
 	ruleSet   ruleCache
 	mu        sync.Mutex
@@ -327,6 +331,8 @@ func (s *Service) content(ctx context.Context, ref vigil.ContentRef, results []v
 				}
 			}
 			held := false // whether a case holds (or a queued one will hold) the media just kept
+			byQueue := map[string]int64{}
+			defer func() { s.recordAuto(ctx, p, o, byQueue) }()
 			for _, f := range cases {
 				// Evidence is bounded; a case needs the strongest, not all.
 				ms := f.Matches
@@ -342,6 +348,9 @@ func (s *Service) content(ctx context.Context, ref vigil.ContentRef, results []v
 				queued := len(p.out.Queued)
 				p.openCase(ctx, f, c, contentItem(ref))
 				held = held || c.ID != 0 && c.Content.MediaID == ref.MediaID || len(p.out.Queued) > queued
+				if c.ID != 0 {
+					byQueue[c.Queue] = c.ID
+				}
 			}
 			if ref.MediaID != "" && !held {
 				// No case holds the media (none opened, or each was open
@@ -409,4 +418,39 @@ func (s *Service) Rematches(ctx context.Context, found []*vigil.Rematch) error {
 		}
 	}
 	return nil
+}
+
+// recordAuto records the outcome's automatic actions on the case they are
+// about: the case in the queue of the first auto rule that names one, else
+// the first case opened for the content. An action with no case has no
+// durable reference: it is logged, and gets no notice.
+func (s *Service) recordAuto(ctx context.Context, p *plan, o rules.Outcome, byQueue map[string]int64) {
+	if s.AutoActions == nil || len(p.out.Auto) == 0 {
+		return
+	}
+	var rule string
+	var caseID int64
+	for _, f := range o.Fired {
+		if f.Rule.Action.Type != vigil.ActionAuto {
+			continue
+		}
+		if rule == "" {
+			rule = f.Rule.Name
+		}
+		if id := byQueue[f.Rule.Action.Queue]; id != 0 {
+			rule, caseID = f.Rule.Name, id
+			break
+		}
+	}
+	if caseID == 0 && len(p.out.Cases) > 0 {
+		caseID = p.out.Cases[0]
+	}
+	if caseID == 0 {
+		s.logger().Warn("automatic action without a case: no notice will be due for it", "rule", rule, "auto", p.out.Auto)
+		return
+	}
+	a := &vigil.AutoAction{CaseID: caseID, Rule: rule, Actions: p.out.Auto, TakenAt: s.now().UTC()}
+	if err := s.AutoActions.RecordAutoAction(context.WithoutCancel(ctx), a); err != nil {
+		p.fail(rule, "record automatic action", err)
+	}
 }

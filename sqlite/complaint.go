@@ -68,14 +68,18 @@ func (s *ComplaintService) CreateComplaint(ctx context.Context, k *vigil.Complai
 	err := s.db.write(ctx, func(tx *sql.Tx) error {
 		var verdict sql.NullString
 		var decision sql.NullString
-		err := tx.QueryRowContext(ctx, `SELECT review_verdict, decision FROM cases WHERE id = ?`, k.CaseID).Scan(&verdict, &decision)
+		var auto bool
+		err := tx.QueryRowContext(ctx, `SELECT review_verdict, decision, EXISTS (SELECT 1 FROM auto_actions a WHERE a.case_id = cases.id)
+			FROM cases WHERE id = ?`, k.CaseID).Scan(&verdict, &decision, &auto)
 		if errors.Is(err, sql.ErrNoRows) {
 			return vigil.Errorf(vigil.ENOTFOUND, "case %d not found", k.CaseID)
 		} else if err != nil {
 			return err
 		}
-		if verdict.String != string(vigil.VerdictConfirmed) {
-			return vigil.Errorf(vigil.ECONFLICT, "case %d was not decided confirmed: there is no action to complain about", k.CaseID)
+		// An action is a confirmation or an automatic action, decided or
+		// not by a reviewer since.
+		if verdict.String != string(vigil.VerdictConfirmed) && !auto {
+			return vigil.Errorf(vigil.ECONFLICT, "case %d was not decided confirmed and had no automatic action: there is no action to complain about", k.CaseID)
 		}
 		var open int64
 		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM complaints WHERE case_id = ? AND state = 'open'`, k.CaseID).Scan(&open); err != nil {
@@ -180,9 +184,12 @@ func (s *ComplaintService) DecideComplaint(ctx context.Context, id int64, d vigi
 			k.State, k.Reasons, k.DecidedBy, k.DecidedAt = state, d.Reasons, d.DecidedBy, &now
 			return nil
 		}
+		// A reversed action gets a reversal, not a notice.
+		if _, err := tx.ExecContext(ctx, `UPDATE auto_actions SET notice_due = NULL WHERE case_id = ?`, k.CaseID); err != nil {
+			return err
+		}
 		// The confirmation was wrong: the case counts as a false positive
 		// where it counted as confirmed, through the decision's counting.
-		// A reversed action gets a reversal, not a notice.
 		res, err := tx.ExecContext(ctx, `UPDATE cases SET review_verdict = ?, notice_due = NULL, updated_at = ? WHERE id = ? AND review_verdict = ?`,
 			string(vigil.VerdictFalsePositive), ts, k.CaseID, string(vigil.VerdictConfirmed))
 		if err != nil {
@@ -191,7 +198,18 @@ func (s *ComplaintService) DecideComplaint(ctx context.Context, id int64, d vigi
 		if n, err := res.RowsAffected(); err != nil {
 			return err
 		} else if n != 1 {
-			return vigil.Errorf(vigil.ECONFLICT, "case %d no longer stands confirmed", k.CaseID)
+			// No confirmation stands. An automatic action that no reviewer
+			// confirmed is reversed all the same; there is no verdict to
+			// move, and the case's own review counts when it is decided.
+			var auto bool
+			if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM auto_actions WHERE case_id = ?)`, k.CaseID).Scan(&auto); err != nil {
+				return err
+			}
+			if !auto {
+				return vigil.Errorf(vigil.ECONFLICT, "case %d no longer stands confirmed", k.CaseID)
+			}
+			k.State, k.Reasons, k.DecidedBy, k.DecidedAt = state, d.Reasons, d.DecidedBy, &now
+			return nil
 		}
 		if _, err := s.cases.countVerdict(ctx, tx, k.CaseID, vigil.VerdictConfirmed, -1, now); err != nil {
 			return err

@@ -146,4 +146,38 @@ func TestComplaintService(t *testing.T, open Opener) {
 		_, err := s.Complaints.FindComplaint(ctx, 12345)
 		wantCode(t, err, vigil.ENOTFOUND)
 	})
+
+	t.Run("AboutAnAutomaticAction", func(t *testing.T) {
+		s, clock := openWithClock(t, open)
+		f := newCaseFixture(t, s, 1)
+		plain := f.matchCase(clock, f.entries[0])
+		must(t, s.Cases.OpenCase(ctx, plain, "rules"))
+		wantCode(t, s.Complaints.CreateComplaint(ctx, &vigil.Complaint{Reference: fmt.Sprint(plain.ID), Text: "why"}, "key:3:platform"), vigil.ECONFLICT)
+
+		c := f.matchCase(clock, f.entries[0])
+		c.Content.UserID = "u2"
+		must(t, s.Cases.OpenCase(ctx, c, "rule:block-known"))
+		must(t, s.Notices.RecordAutoAction(ctx, &vigil.AutoAction{CaseID: c.ID, Rule: "block-known", Actions: []string{"block"}, TakenAt: clock.Now()}))
+		before := stats(t, s, f.entries[0])
+		k := &vigil.Complaint{Reference: "acme-case-" + fmt.Sprint(c.ID), UserID: "u2", Text: "my post was blocked by mistake"}
+		must(t, s.Complaints.CreateComplaint(ctx, k, "key:3:platform"))
+		if k.OriginalDecider != "" {
+			t.Fatalf("undecided automatic action: original decider %q, want none", k.OriginalDecider)
+		}
+		// Nobody decided: any reviewer may judge it.
+		got, err := s.Complaints.DecideComplaint(ctx, k.ID, vigil.ComplaintDecision{Upheld: true, Reasons: "a garden photo", DecidedBy: "key:1:alice"})
+		must(t, err)
+		if got.State != vigil.ComplaintUpheld {
+			t.Fatalf("decided: %+v", got)
+		}
+		if after := stats(t, s, f.entries[0]); after.Confirmed != before.Confirmed || after.FalsePositives != before.FalsePositives {
+			t.Fatalf("no verdict stood to move: entry stats %+v, before %+v", after, before)
+		}
+		clock.Advance(48 * time.Hour)
+		ns, err := s.Notices.DueNotices(ctx, clock.Now(), time.Hour, 100)
+		must(t, err)
+		if len(ns) != 1 || ns[0].Kind != vigil.NoticeKindReversal || ns[0].Case.ID != c.ID {
+			t.Fatalf("upheld complaint about an automatic action: %+v due, want its reversal only", ns)
+		}
+	})
 }

@@ -176,7 +176,8 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	// One response service for every entry point: the API, content jobs
 	// and retroactive matches. Failed actions are retried as jobs.
 	flow := &respond.Service{Rules: ruleStore, Cases: cases, Media: mediaStore, Notifier: js, Queue: js, Banks: banks, Entries: entries,
-		CaseRetention: ruleFlags.caseRetention, Logger: c.Logger, Checked: &respond.CheckCounter{Store: db.Transparency, Logger: c.Logger}}
+		CaseRetention: ruleFlags.caseRetention, Logger: c.Logger, Checked: &respond.CheckCounter{Store: db.Transparency, Logger: c.Logger},
+		AutoActions: db.Notices}
 	// Content jobs are classified like uploads to /v1/match, by the
 	// classifiers built below, before the jobs start.
 	var classifierSet *classify.Set
