@@ -363,13 +363,24 @@ func (q *quotas) uncarry(id int64, day string, n int64) {
 	}
 }
 
-// run flushes at once (to count this replica and the others before the
-// first tick), then every interval until ctx ends, then once more.
-func (q *quotas) run(ctx context.Context, interval time.Duration) {
+// start flushes once, so that this replica is counted and counts the
+// others before it admits anything, then runs the flushes every interval
+// until ctx ends; done is closed after the last.
+func (q *quotas) start(ctx context.Context, interval time.Duration, done chan<- struct{}) {
 	q.live = replicaLive * interval
-	if err := q.flush(ctx); err != nil && ctx.Err() == nil {
-		q.logger.Warn("flush lookup counts", "err", err)
+	fctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	if err := q.flush(fctx); err != nil {
+		q.logger.Warn("first flush of lookup counts", "err", err)
 	}
+	cancel()
+	go func() {
+		defer close(done)
+		q.run(ctx, interval)
+	}()
+}
+
+// run flushes every interval until ctx ends, then once more.
+func (q *quotas) run(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {

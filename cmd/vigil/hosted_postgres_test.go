@@ -148,9 +148,9 @@ func TestLookupRateReplicasPostgres(t *testing.T) {
 	}
 	wg.Wait()
 	window := time.Since(start).Seconds()
-	// The bucket may hold a burst when the window opens and refills at
-	// the rate within it; one more for the rounding of each replica's
-	// share of the burst.
+	// The buckets may hold the burst between them when the window opens
+	// (each its half) and refill at half the rate each within it; one
+	// more for the rounding down of rate × window.
 	limit := int64(rate*window) + burst + 1
 	t.Logf("admitted %d, refused %d in %.2fs through two replicas; the bound is %d", admitted.Load(), refused.Load(), window, limit)
 	if admitted.Load() > limit {
