@@ -40,6 +40,11 @@ type LookupCounter interface {
 	// among. Replicas silent for much longer are forgotten. EINVALID for
 	// an empty or overlong name or a live that is not positive.
 	BeatReplica(ctx context.Context, replica string, now time.Time, live time.Duration) (int, error)
+
+	// ForgetReplica deletes replica's beat: a replica that stops is not
+	// counted by the others from their next beat. Nothing for an unknown
+	// replica.
+	ForgetReplica(ctx context.Context, replica string) error
 }
 
 // MaxReplicaName bounds the name a replica beats under.

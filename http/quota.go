@@ -33,9 +33,9 @@ const DefaultLookupFlush = time.Second
 // divided likewise (at least one). Behind a balancer that spreads load
 // evenly the replicas together admit what one would; uneven load
 // under-admits (a replica's unused share is not lent to the others), and
-// a replica joining or leaving is counted at the others' next flush, or
-// forgotten after replicaLive flushes (see README, "Offering hosted
-// lookups").
+// a replica joining or stopping is counted or forgotten at the others'
+// next flush, one that dies after replicaLive flushes (see README,
+// "Offering hosted lookups").
 //
 // The daily count: each replica admits against the total it last read
 // plus what it admitted since, and adds its admissions to the total every
@@ -390,6 +390,11 @@ func (q *quotas) run(ctx context.Context, interval time.Duration) {
 			defer cancel()
 			if err := q.flush(fctx); err != nil {
 				q.logger.Error("last flush of lookup counts", "err", err)
+			}
+			// The others take this replica's share back at their next
+			// beat, not after the live window.
+			if err := q.counter.ForgetReplica(fctx, q.replica); err != nil {
+				q.logger.Warn("forget this replica's beat", "err", err)
 			}
 			return
 		case <-t.C:

@@ -36,6 +36,13 @@ func (c *memCounter) BeatReplica(ctx context.Context, replica string, now time.T
 	return n, nil
 }
 
+func (c *memCounter) ForgetReplica(ctx context.Context, replica string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.beats, replica)
+	return nil
+}
+
 func (c *memCounter) AddLookups(ctx context.Context, counts []vigil.LookupCount) ([]vigil.LookupCount, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -250,6 +257,19 @@ func TestQuotaRateReplicas(t *testing.T) {
 	}
 	if n < 10 || n > 10+6 {
 		t.Errorf("alone for 1 s, B admitted %d of a 10/s burst 6 key", n)
+	}
+	// A back, then stopping: B takes the whole rate at its next flush.
+	must(t, a.flush(ctx))
+	must(t, b.flush(ctx))
+	if b.share() != 2 {
+		t.Fatalf("A back: share %d", b.share())
+	}
+	stopped, cancel := context.WithCancel(ctx)
+	cancel()
+	a.run(stopped, time.Hour) // its last flush, then it leaves
+	must(t, b.flush(ctx))
+	if b.share() != 1 {
+		t.Errorf("A stopped: share %d", b.share())
 	}
 }
 

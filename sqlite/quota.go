@@ -152,3 +152,15 @@ func (c *LookupCounter) BeatReplica(ctx context.Context, replica string, now tim
 	}
 	return max(n, 1), nil
 }
+
+// ForgetReplica deletes replica's beat.
+func (c *LookupCounter) ForgetReplica(ctx context.Context, replica string) error {
+	err := c.db.writeAudited(ctx, nil, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `DELETE FROM lookup_replicas WHERE replica = ?`, replica)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("forget replica %q: %w", replica, err)
+	}
+	return nil
+}

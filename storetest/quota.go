@@ -197,6 +197,15 @@ func TestReplicaBeats(t *testing.T, open Opener) {
 	if n := beat("b", far); n != 2 {
 		t.Errorf("b back: %d", n)
 	}
+	// A replica that stops is forgotten at once; forgetting again or an
+	// unknown one is nothing.
+	must(t, c.ForgetReplica(ctx, "d"))
+	must(t, c.ForgetReplica(ctx, "d"))
+	must(t, c.ForgetReplica(ctx, "never"))
+	if n := beat("b", far); n != 1 {
+		t.Errorf("b after d stopped: %d", n)
+	}
+	must(t, c.ForgetReplica(ctx, "b"))
 	for _, bad := range []struct {
 		replica string
 		live    time.Duration
@@ -218,8 +227,8 @@ func TestReplicaBeats(t *testing.T, open Opener) {
 		}()
 	}
 	wg.Wait()
-	if n := beat("b", far.Add(time.Second)); n != 10 {
-		t.Errorf("after concurrent beats: %d, want 10 (8, b and d)", n)
+	if n := beat("b", far.Add(time.Second)); n != 9 {
+		t.Errorf("after concurrent beats: %d, want 9 (8 and b)", n)
 	}
 }
 
