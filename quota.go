@@ -33,6 +33,37 @@ type LookupCounter interface {
 	// included, LookupDayLayout), by day then key; keyID 0 means every
 	// key.
 	LookupCounts(ctx context.Context, from, to string, keyID int64) ([]LookupCount, error)
+
+	// BeatReplica records that the replica named replica is alive at now
+	// (its clock) and returns how many replicas, itself included, beat
+	// within live before now: the replicas a key's rate limit is shared
+	// among. Replicas silent for much longer are forgotten. EINVALID for
+	// an empty or overlong name or a live that is not positive.
+	BeatReplica(ctx context.Context, replica string, now time.Time, live time.Duration) (int, error)
+
+	// ForgetReplica deletes replica's beat: a replica that stops is not
+	// counted by the others from their next beat. Nothing for an unknown
+	// replica.
+	ForgetReplica(ctx context.Context, replica string) error
+}
+
+// MaxReplicaName bounds the name a replica beats under.
+const MaxReplicaName = 64
+
+// ReplicaForget is how many live windows a replica may stay silent
+// before BeatReplica deletes its row.
+const ReplicaForget = 100
+
+// ValidateReplicaBeat returns an EINVALID error unless replica and live
+// are as BeatReplica needs them.
+func ValidateReplicaBeat(replica string, live time.Duration) error {
+	if replica == "" || len(replica) > MaxReplicaName {
+		return Errorf(EINVALID, "replica name must be 1 to %d bytes, got %d", MaxReplicaName, len(replica))
+	}
+	if live <= 0 || live > 24*time.Hour {
+		return Errorf(EINVALID, "live window must be positive and at most a day, got %s", live)
+	}
+	return nil
 }
 
 // ValidateLookupDay returns an EINVALID error unless day is a date in

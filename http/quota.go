@@ -2,10 +2,13 @@ package http
 
 import (
 	"context"
+	"crypto/rand"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math"
 	"net/http"
+	"os"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -21,14 +24,25 @@ import (
 const DefaultLookupFlush = time.Second
 
 // quotas hold each key's token bucket and its share of the daily lookup
-// count on this replica. The bucket is per replica: behind N replicas a
-// key may make up to N times its rate. The daily count is shared through
-// the store (vigil.LookupCounter): each replica admits against the total
-// it last read plus what it admitted since, and adds its admissions to the
-// total every flush. A replica therefore cannot see what the others
-// admitted since their last flush, and a key may overshoot its daily quota
-// by what the other replicas admit in one flush interval (see README,
-// "Offering hosted lookups"); with one replica the quota is exact.
+// count on this replica. Both are shared through the store
+// (vigil.LookupCounter), neither with a round trip per request.
+//
+// The rate: every flush the replica beats in the store and learns how
+// many replicas beat within the last replicaLive flushes; its bucket
+// refills at a key's rate divided by that number and holds the burst
+// divided likewise (at least one). Behind a balancer that spreads load
+// evenly the replicas together admit what one would; uneven load
+// under-admits (a replica's unused share is not lent to the others), and
+// a replica joining or stopping is counted or forgotten at the others'
+// next flush, one that dies after replicaLive flushes (see README,
+// "Offering hosted lookups").
+//
+// The daily count: each replica admits against the total it last read
+// plus what it admitted since, and adds its admissions to the total every
+// flush. A replica therefore cannot see what the others admitted since
+// their last flush, and a key may overshoot its daily quota by what the
+// other replicas admit in one flush interval; with one replica the quota
+// is exact.
 type quotas struct {
 	counter  vigil.LookupCounter // nil: counts and daily quotas are per process
 	defaults vigil.KeyLimits     // for lookup keys without limits of their own
@@ -44,7 +58,18 @@ type quotas struct {
 	refused *prometheus.CounterVec
 
 	day atomic.Pointer[dayName] // the last day named, to name it once
+
+	// replica names this process in the store's replica beats; replicas
+	// is how many were live at the last beat (0 before the first: one).
+	replica  string
+	replicas atomic.Int64
+	live     time.Duration // a replica silent longer is not counted
 }
+
+// replicaLive is how many flush intervals a replica may miss before the
+// others stop counting it: one missed or slow flush does not double the
+// others' shares.
+const replicaLive = 3
 
 // dayName is a UTC day's number since the Unix epoch and its name.
 type dayName struct {
@@ -81,7 +106,8 @@ type keyQuota struct {
 }
 
 func newQuotas(reg prometheus.Registerer) *quotas {
-	q := &quotas{keys: map[int64]*keyQuota{}, now: time.Now, logger: slog.New(slog.DiscardHandler)}
+	q := &quotas{keys: map[int64]*keyQuota{}, now: time.Now, logger: slog.New(slog.DiscardHandler),
+		replica: newReplicaName(), live: replicaLive * DefaultLookupFlush}
 	q.lookups = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "vigil_lookups_total",
 		Help: "Signals looked up through POST /v1/lookup, by key id.",
@@ -90,9 +116,26 @@ func newQuotas(reg prometheus.Registerer) *quotas {
 		Name: "vigil_lookups_refused_total",
 		Help: "Lookup requests refused with 429, by key id and the limit they hit (rate, daily).",
 	}, []string{"key", "limit"})
-	reg.MustRegister(q.lookups, q.refused)
+	replicas := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "vigil_lookup_replicas",
+		Help: "Replicas live in the store at this replica's last beat, that lookup keys' rate limits are divided among.",
+	}, func() float64 { return float64(q.share()) })
+	reg.MustRegister(q.lookups, q.refused, replicas)
 	return q
 }
+
+// newReplicaName returns a name for this process's replica beats: its
+// host and a random suffix, unique across restarts.
+func newReplicaName() string {
+	host, _ := os.Hostname()
+	if len(host) > 40 {
+		host = host[:40]
+	}
+	return host + "-" + rand.Text()[:16]
+}
+
+// share returns the number of replicas a key's rate is divided among.
+func (q *quotas) share() int64 { return max(q.replicas.Load(), 1) }
 
 // limits returns the limits that apply to k: its own, else the default
 // for lookup keys; nil for none.
@@ -145,16 +188,20 @@ func (q *quotas) admit(ctx context.Context, k *vigil.Key, n int) *refusal {
 	}
 	var rate, daily *refusal
 	if lim != nil && lim.Rate > 0 {
-		burst := float64(max(lim.Burst, 1))
+		// This replica's share of the key's rate and burst.
+		n := float64(q.share())
+		r, burst := lim.Rate/n, max(math.Floor(float64(max(lim.Burst, 1))/n), 1)
 		if kq.filled.IsZero() {
 			kq.tokens = burst
 		} else if dt := now.Sub(kq.filled).Seconds(); dt > 0 {
-			kq.tokens = min(burst, kq.tokens+dt*lim.Rate)
+			kq.tokens = min(burst, kq.tokens+dt*r)
+		} else {
+			kq.tokens = min(burst, kq.tokens) // the share shrank
 		}
 		kq.filled = now
 		if kq.tokens < 1 {
 			rate = &refusal{limit: "rate", msg: fmt.Sprintf("key %d may make %g lookups per second (burst %d)", k.ID, lim.Rate, lim.Burst),
-				after: time.Duration((1 - kq.tokens) / lim.Rate * float64(time.Second))}
+				after: time.Duration((1 - kq.tokens) / r * float64(time.Second))}
 		}
 	}
 	if lim != nil && lim.Daily > 0 {
@@ -213,6 +260,23 @@ func (q *quotas) flush(ctx context.Context) error {
 	if q.counter == nil {
 		return nil
 	}
+	// The beat first: a store that cannot take it keeps the last count of
+	// replicas, and the counts are still tried.
+	var beatErr error
+	if n, err := q.counter.BeatReplica(ctx, q.replica, q.now(), q.live); err != nil {
+		beatErr = fmt.Errorf("replica beat: %w", err)
+	} else {
+		q.replicas.Store(int64(n))
+	}
+	if err := q.flushCounts(ctx); err != nil {
+		return errors.Join(beatErr, err)
+	}
+	return beatErr
+}
+
+// flushCounts adds what this replica counted to the store's totals and
+// reads the totals back.
+func (q *quotas) flushCounts(ctx context.Context) error {
 	// Never q.mu while holding a key's lock: admit takes them the other
 	// way round.
 	q.mu.Lock()
@@ -299,6 +363,22 @@ func (q *quotas) uncarry(id int64, day string, n int64) {
 	}
 }
 
+// start flushes once, so that this replica is counted and counts the
+// others before it admits anything, then runs the flushes every interval
+// until ctx ends; done is closed after the last.
+func (q *quotas) start(ctx context.Context, interval time.Duration, done chan<- struct{}) {
+	q.live = replicaLive * interval
+	fctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	if err := q.flush(fctx); err != nil {
+		q.logger.Warn("first flush of lookup counts", "err", err)
+	}
+	cancel()
+	go func() {
+		defer close(done)
+		q.run(ctx, interval)
+	}()
+}
+
 // run flushes every interval until ctx ends, then once more.
 func (q *quotas) run(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
@@ -310,6 +390,11 @@ func (q *quotas) run(ctx context.Context, interval time.Duration) {
 			defer cancel()
 			if err := q.flush(fctx); err != nil {
 				q.logger.Error("last flush of lookup counts", "err", err)
+			}
+			// The others take this replica's share back at their next
+			// beat, not after the live window.
+			if err := q.counter.ForgetReplica(fctx, q.replica); err != nil {
+				q.logger.Warn("forget this replica's beat", "err", err)
 			}
 			return
 		case <-t.C:

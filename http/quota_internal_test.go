@@ -15,8 +15,32 @@ import (
 // memCounter is a vigil.LookupCounter in memory, shared by the quotas of
 // several "replicas".
 type memCounter struct {
-	mu sync.Mutex
-	m  map[[2]any]int64
+	mu    sync.Mutex
+	m     map[[2]any]int64
+	beats map[string]time.Time
+}
+
+func (c *memCounter) BeatReplica(ctx context.Context, replica string, now time.Time, live time.Duration) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.beats == nil {
+		c.beats = map[string]time.Time{}
+	}
+	c.beats[replica] = now
+	n := 0
+	for _, at := range c.beats {
+		if at.After(now.Add(-live)) {
+			n++
+		}
+	}
+	return n, nil
+}
+
+func (c *memCounter) ForgetReplica(ctx context.Context, replica string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.beats, replica)
+	return nil
 }
 
 func (c *memCounter) AddLookups(ctx context.Context, counts []vigil.LookupCount) ([]vigil.LookupCount, error) {
@@ -168,20 +192,108 @@ func TestQuotaRate(t *testing.T) {
 	}
 }
 
+// TestQuotaRateReplicas: replicas on one store divide a key's rate and
+// burst among those that beat within the live window, so that together
+// they admit what one would; one that stops beating is forgotten.
+func TestQuotaRateReplicas(t *testing.T) {
+	ctx := context.Background()
+	c := &memCounter{}
+	now := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
+	a, b := testQuotas(c, &now), testQuotas(c, &now)
+	k := &vigil.Key{ID: 4, Role: vigil.RoleLookup, Limits: &vigil.KeyLimits{Rate: 10, Burst: 6}}
+	must(t, a.flush(ctx))
+	must(t, b.flush(ctx))
+	must(t, a.flush(ctx)) // A learns of B
+	if a.share() != 2 || b.share() != 2 {
+		t.Fatalf("shares %d and %d, want 2", a.share(), b.share())
+	}
+	// Both hammered every 10 ms for 10 s: at most 10/s and a burst of 6
+	// between them, each taking its half.
+	admitted := [2]int{}
+	for range 1000 {
+		for i, q := range []*quotas{a, b} {
+			if q.admit(ctx, k, 1) == nil {
+				admitted[i]++
+			}
+		}
+		now = now.Add(10 * time.Millisecond)
+	}
+	if got := admitted[0] + admitted[1]; got > 10*10+6 || got < 10*10 {
+		t.Errorf("two replicas admitted %v in 10 s of a 10/s burst 6 key", admitted)
+	}
+	if admitted[0] != admitted[1] {
+		t.Errorf("uneven shares %v", admitted)
+	}
+	// A retry after the refusal's Retry-After finds a token at B's share.
+	r := b.admit(ctx, k, 1)
+	for ; r == nil; r = b.admit(ctx, k, 1) {
+	}
+	if r.after > 200*time.Millisecond || r.after <= 0 {
+		t.Fatalf("empty bucket at half of 10/s: %+v", r)
+	}
+	now = now.Add(r.after + time.Microsecond) // after is truncated to the ns
+	if r := b.admit(ctx, k, 1); r != nil {
+		t.Errorf("after Retry-After: %+v", r)
+	}
+	// A stops: B counts it until it has been silent for the live window,
+	// then takes the whole rate.
+	must(t, a.flush(ctx))
+	now = now.Add(b.live - time.Millisecond)
+	must(t, b.flush(ctx))
+	if b.share() != 2 {
+		t.Errorf("A silent within the window: share %d", b.share())
+	}
+	now = now.Add(2 * time.Millisecond)
+	must(t, b.flush(ctx))
+	if b.share() != 1 {
+		t.Errorf("A silent past the window: share %d", b.share())
+	}
+	n := 0
+	for range 100 {
+		if b.admit(ctx, k, 1) == nil {
+			n++
+		}
+		now = now.Add(10 * time.Millisecond)
+	}
+	if n < 10 || n > 10+6 {
+		t.Errorf("alone for 1 s, B admitted %d of a 10/s burst 6 key", n)
+	}
+	// A back, then stopping: B takes the whole rate at its next flush.
+	must(t, a.flush(ctx))
+	must(t, b.flush(ctx))
+	if b.share() != 2 {
+		t.Fatalf("A back: share %d", b.share())
+	}
+	stopped, cancel := context.WithCancel(ctx)
+	cancel()
+	a.run(stopped, time.Hour) // its last flush, then it leaves
+	must(t, b.flush(ctx))
+	if b.share() != 1 {
+		t.Errorf("A stopped: share %d", b.share())
+	}
+}
+
 // BenchmarkQuotaAdmit measures the quota check of one lookup request
 // (the pre-check and the admission), against an unlimited key's
-// counting, from parallel clients on one key.
+// counting, from parallel clients on one key; limited-3-replicas
+// divides the rate as a replica with two others live does. The limits
+// are far above what the benchmark can reach: it measures the check, not
+// refusals.
 func BenchmarkQuotaAdmit(b *testing.B) {
 	ctx := context.Background()
+	limited := &vigil.KeyLimits{Rate: 1e12, Burst: 1 << 40, Daily: 1 << 50}
 	for _, tc := range []struct {
-		name string
-		key  *vigil.Key
+		name     string
+		key      *vigil.Key
+		replicas int64
 	}{
-		{"counted", &vigil.Key{ID: 1, Role: vigil.RoleMatcher}},
-		{"limited", &vigil.Key{ID: 2, Role: vigil.RoleLookup, Limits: &vigil.KeyLimits{Rate: 1e6, Burst: 1 << 20, Daily: 1 << 50}}},
+		{"counted", &vigil.Key{ID: 1, Role: vigil.RoleMatcher}, 0},
+		{"limited", &vigil.Key{ID: 2, Role: vigil.RoleLookup, Limits: limited}, 0},
+		{"limited-3-replicas", &vigil.Key{ID: 2, Role: vigil.RoleLookup, Limits: limited}, 3},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			q := newQuotas(prometheus.NewRegistry())
+			q.replicas.Store(tc.replicas)
 			b.ReportAllocs()
 			cpu := cputime.Process()
 			b.RunParallel(func(pb *testing.PB) {

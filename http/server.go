@@ -255,10 +255,7 @@ func (s *Server) Open() error {
 		}
 		ctx, cancel := context.WithCancel(context.Background())
 		s.stopFlush, s.flushDone = cancel, make(chan struct{})
-		go func() {
-			defer close(s.flushDone)
-			s.quotas.run(ctx, flush)
-		}()
+		s.quotas.start(ctx, flush, s.flushDone)
 	}
 	go func() {
 		if err := s.server.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {

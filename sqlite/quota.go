@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/vigil-oss/vigil"
 )
@@ -123,4 +124,43 @@ func scanLookupCount(row scanner) (vigil.LookupCount, error) {
 	var n vigil.LookupCount
 	err := row.Scan(&n.KeyID, &n.Day, &n.Lookups)
 	return n, err
+}
+
+// BeatReplica records replica as seen at now and counts the replicas seen
+// within live, in one transaction.
+func (c *LookupCounter) BeatReplica(ctx context.Context, replica string, now time.Time, live time.Duration) (int, error) {
+	if err := vigil.ValidateReplicaBeat(replica, live); err != nil {
+		return 0, err
+	}
+	at := now.UnixNano()
+	var n int
+	err := c.db.writeAudited(ctx, nil, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `
+			INSERT INTO lookup_replicas (replica, seen_at) VALUES (?, ?)
+			ON CONFLICT (replica) DO UPDATE SET seen_at = excluded.seen_at`, replica, at); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM lookup_replicas WHERE seen_at < ?`,
+			at-vigil.ReplicaForget*int64(live)); err != nil {
+			return err
+		}
+		return tx.QueryRowContext(ctx, `SELECT count(*) FROM lookup_replicas WHERE seen_at > ?`,
+			at-int64(live)).Scan(&n)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("beat replica %q: %w", replica, err)
+	}
+	return max(n, 1), nil
+}
+
+// ForgetReplica deletes replica's beat.
+func (c *LookupCounter) ForgetReplica(ctx context.Context, replica string) error {
+	err := c.db.writeAudited(ctx, nil, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `DELETE FROM lookup_replicas WHERE replica = ?`, replica)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("forget replica %q: %w", replica, err)
+	}
+	return nil
 }

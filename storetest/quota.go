@@ -2,9 +2,12 @@ package storetest
 
 import (
 	"context"
+	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/vigil-oss/vigil"
 )
@@ -143,6 +146,90 @@ func TestHostedLookups(t *testing.T, open Opener) {
 			t.Errorf("concurrent adds: %+v", n)
 		}
 	})
+}
+
+// TestReplicaBeats tests the replica beats that lookup keys' rate
+// limits are divided by: each replica counted once while it beats within
+// the live window, by whichever clock beats, and forgotten long after.
+func TestReplicaBeats(t *testing.T, open Opener) {
+	ctx := context.Background()
+	s := open(t)
+	c := s.Lookups
+	t0 := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
+	live := 3 * time.Second
+	beat := func(replica string, at time.Time) int {
+		t.Helper()
+		n, err := c.BeatReplica(ctx, replica, at, live)
+		must(t, err)
+		return n
+	}
+	if n := beat("a", t0); n != 1 {
+		t.Errorf("alone: %d", n)
+	}
+	if n := beat("b", t0.Add(time.Second)); n != 2 {
+		t.Errorf("b after a: %d", n)
+	}
+	// Beating again is not another replica.
+	for i := range 3 {
+		if n := beat("a", t0.Add(time.Duration(i+1)*time.Second)); n != 2 {
+			t.Errorf("a again: %d", n)
+		}
+	}
+	// b last beat at t0+1s: counted through t0+4s (exclusive), not after.
+	if n := beat("a", t0.Add(4*time.Second-time.Millisecond)); n != 2 {
+		t.Errorf("b within the window: %d", n)
+	}
+	if n := beat("a", t0.Add(4*time.Second)); n != 1 {
+		t.Errorf("b past the window: %d", n)
+	}
+	// A replica whose clock runs ahead is still counted.
+	if n := beat("c", t0.Add(5*time.Second)); n != 2 {
+		t.Errorf("c ahead: %d", n)
+	}
+	if n := beat("a", t0.Add(4*time.Second)); n != 2 {
+		t.Errorf("a behind c: %d", n)
+	}
+	// Long silent, b is forgotten: beating again it counts once.
+	far := t0.Add(vigil.ReplicaForget*live + 10*time.Second)
+	if n := beat("d", far); n != 1 {
+		t.Errorf("d alone much later: %d", n)
+	}
+	if n := beat("b", far); n != 2 {
+		t.Errorf("b back: %d", n)
+	}
+	// A replica that stops is forgotten at once; forgetting again or an
+	// unknown one is nothing.
+	must(t, c.ForgetReplica(ctx, "d"))
+	must(t, c.ForgetReplica(ctx, "d"))
+	must(t, c.ForgetReplica(ctx, "never"))
+	if n := beat("b", far); n != 1 {
+		t.Errorf("b after d stopped: %d", n)
+	}
+	must(t, c.ForgetReplica(ctx, "b"))
+	for _, bad := range []struct {
+		replica string
+		live    time.Duration
+	}{{"", live}, {strings.Repeat("x", vigil.MaxReplicaName+1), live}, {"a", 0}, {"a", -time.Second}, {"a", 25 * time.Hour}} {
+		_, err := c.BeatReplica(ctx, bad.replica, t0, bad.live)
+		wantCode(t, err, vigil.EINVALID)
+	}
+	// Replicas beat at once: each counted once.
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 5 {
+				if _, err := c.BeatReplica(ctx, fmt.Sprintf("r%d", i), far.Add(time.Second), live); err != nil {
+					t.Error(err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if n := beat("b", far.Add(time.Second)); n != 9 {
+		t.Errorf("after concurrent beats: %d, want 9 (8 and b)", n)
+	}
 }
 
 func lc(key int64, day string, n int64) vigil.LookupCount {

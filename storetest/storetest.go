@@ -91,6 +91,7 @@ func TestAll(t *testing.T, open Opener) {
 	t.Run("SubmissionService", func(t *testing.T) { TestSubmissionService(t, open) })
 	t.Run("PreservationService", func(t *testing.T) { TestPreservationService(t, open) })
 	t.Run("HostedLookups", func(t *testing.T) { TestHostedLookups(t, open) })
+	t.Run("ReplicaBeats", func(t *testing.T) { TestReplicaBeats(t, open) })
 	t.Run("ExchangeService", func(t *testing.T) { TestExchangeService(t, open) })
 	t.Run("ComplaintService", func(t *testing.T) { TestComplaintService(t, open) })
 	t.Run("NoticeService", func(t *testing.T) { TestNoticeService(t, open) })

@@ -48,7 +48,7 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	keepSignals := fs.Duration("keep-signals", 0, "keep the signals (never the content) of matched-against uploads this long, and match them against entries added later (0: off)")
 	hmaCompat := fs.Bool("hma-compat", false, "also serve the HMA-compatible API (/status, /h/, /m/, /c/) for clients of Meta's Hasher-Matcher-Actioner; see README \"Moving from HMA\"")
 	hmaAllowedHosts := fs.String("hma-allowed-hosts", "", "comma-separated hosts (and their subdomains) that HMA ?url= fetches may reach on private, loopback or link-local addresses; others must be public")
-	lookupRate := fs.Float64("lookup-rate", 0, "requests per second a lookup key (role lookup) without limits of its own may make to POST /v1/lookup, per replica (0: no limit)")
+	lookupRate := fs.Float64("lookup-rate", 0, "requests per second a lookup key (role lookup) without limits of its own may make to POST /v1/lookup, divided among the replicas live in the store (0: no limit)")
 	lookupBurst := fs.Int("lookup-burst", 0, "requests a lookup key may make at once, past --lookup-rate (0: one second's worth)")
 	lookupDaily := fs.Int64("lookup-daily", 0, "signals a lookup key without limits of its own may look up per UTC day, across replicas (0: no limit)")
 	var exchangeFlags stringsFlag
