@@ -222,8 +222,11 @@ func (q *quotas) admit(ctx context.Context, k *vigil.Key, n int) *refusal {
 		if used := kq.base + kq.pending; used+int64(max(n, 1)) > lim.Daily {
 			u := now.UTC()
 			midnight := time.Date(u.Year(), u.Month(), u.Day()+1, 0, 0, 0, 0, time.UTC)
-			daily = &refusal{limit: "daily", after: midnight.Sub(now),
-				msg: fmt.Sprintf("key %d may look up %d signals per UTC day; %d are left today and this request has %d", k.ID, lim.Daily, max(lim.Daily-used, 0), n)}
+			msg := fmt.Sprintf("key %d may look up %d signals per UTC day; %d are left today", k.ID, lim.Daily, max(lim.Daily-used, 0))
+			if n > 0 { // 0: refused before the body is read
+				msg += fmt.Sprintf(" and this request has %d", n)
+			}
+			daily = &refusal{limit: "daily", after: midnight.Sub(now), msg: msg}
 		}
 	}
 	if rate != nil || daily != nil {
