@@ -70,31 +70,28 @@ func exchangeSources(ctx context.Context, db *store, specs []exchangeSpec, logge
 		case "stopncii":
 			desc = "StopNCII.org hashes"
 			run = func(b *vigil.Bank) (func(context.Context) (any, error), error) {
-				keys, err := readSecrets("VIGIL_STOPNCII_SUBSCRIPTION_KEY", "VIGIL_STOPNCII_FETCH_KEY", "VIGIL_STOPNCII_FEEDBACK_KEY")
+				cl, err := stopnciiClient(envOr("VIGIL_STOPNCII_BASE_URL", stopncii.DefaultBaseURL))
 				if err != nil {
 					return nil, err
 				}
-				cl := &stopncii.Client{BaseURL: envOr("VIGIL_STOPNCII_BASE_URL", stopncii.DefaultBaseURL), SubscriptionKey: keys[0], FetchKey: keys[1], FeedbackKey: keys[2]}
 				return stopnciiRun(cl, db, b.ID), nil
 			}
 		case "ncmec":
 			desc = "NCMEC hash sharing entries"
 			run = func(b *vigil.Bank) (func(context.Context) (any, error), error) {
-				creds, err := readSecrets("VIGIL_NCMEC_HASH_USER", "VIGIL_NCMEC_HASH_PASSWORD")
+				cl, err := ncmecClient(envOr("VIGIL_NCMEC_HASH_URL", ncmec.Industry))
 				if err != nil {
 					return nil, err
 				}
-				cl := &ncmec.Client{BaseURL: envOr("VIGIL_NCMEC_HASH_URL", ncmec.Industry), Username: creds[0], Password: creds[1]}
 				return ncmecRun(cl, db, b.ID, ncmec.Options{By: "ncmec"}, false, nil), nil
 			}
 		case "threatexchange":
 			desc = "ThreatExchange privacy group " + e.group
 			run = func(b *vigil.Bank) (func(context.Context) (any, error), error) {
-				tok, err := readSecrets("VIGIL_THREATEXCHANGE_TOKEN")
+				cl, err := threatExchangeClient(envOr("VIGIL_THREATEXCHANGE_URL", threatexchange.DefaultBaseURL))
 				if err != nil {
 					return nil, err
 				}
-				cl := &threatexchange.Client{BaseURL: envOr("VIGIL_THREATEXCHANGE_URL", threatexchange.DefaultBaseURL), Token: tok[0]}
 				return threatExchangeRun(cl, db, b.ID, e.group, threatexchange.Options{By: "threatexchange"}), nil
 			}
 		}
@@ -121,4 +118,32 @@ func exchangeSources(ctx context.Context, db *store, specs []exchangeSpec, logge
 		}})
 	}
 	return out, nil
+}
+
+// stopnciiClient, ncmecClient and threatExchangeClient make an exchange's
+// client for base with the credentials from the environment (each
+// variable, or the file its _FILE variable names), for `vigil feed KIND`
+// and `vigil serve --exchange` alike.
+func stopnciiClient(base string) (*stopncii.Client, error) {
+	keys, err := readSecrets("VIGIL_STOPNCII_SUBSCRIPTION_KEY", "VIGIL_STOPNCII_FETCH_KEY", "VIGIL_STOPNCII_FEEDBACK_KEY")
+	if err != nil {
+		return nil, err
+	}
+	return &stopncii.Client{BaseURL: strings.TrimRight(base, "/"), SubscriptionKey: keys[0], FetchKey: keys[1], FeedbackKey: keys[2]}, nil
+}
+
+func ncmecClient(base string) (*ncmec.Client, error) {
+	creds, err := readSecrets("VIGIL_NCMEC_HASH_USER", "VIGIL_NCMEC_HASH_PASSWORD")
+	if err != nil {
+		return nil, err
+	}
+	return &ncmec.Client{BaseURL: base, Username: creds[0], Password: creds[1]}, nil
+}
+
+func threatExchangeClient(base string) (*threatexchange.Client, error) {
+	tok, err := readSecrets("VIGIL_THREATEXCHANGE_TOKEN")
+	if err != nil {
+		return nil, err
+	}
+	return &threatexchange.Client{BaseURL: base, Token: tok[0]}, nil
 }

@@ -233,12 +233,9 @@ func (c *FeedCommand) Run(ctx context.Context, args []string) error {
 			if err != nil {
 				return err
 			}
-			banks := st.Banks
-			b, err := banks.FindBankByName(ctx, *bank)
-			if vigil.ErrorCode(err) == vigil.ENOTFOUND {
-				b = &vigil.Bank{Name: *bank, Enabled: true, Description: "subscribed to " + fs.Arg(0)}
-				err = banks.CreateBank(vigil.WithAudit(ctx, cliRecord(vigil.AuditBankCreate, "bank:"+*bank, b)), b)
-			}
+			b, err := findOrCreateBank(ctx, st, *bank, "subscribed to "+fs.Arg(0), func(b *vigil.Bank) *vigil.AuditRecord {
+				return cliRecord(vigil.AuditBankCreate, "bank:"+b.Name, b)
+			})
 			if err != nil {
 				return err
 			}
@@ -296,11 +293,10 @@ func (c *FeedCommand) Run(ctx context.Context, args []string) error {
 			return fs.nargs(0, 0, "no arguments")
 		}
 		run = func(ctx context.Context, st *store) error {
-			keys, err := readSecrets("VIGIL_STOPNCII_SUBSCRIPTION_KEY", "VIGIL_STOPNCII_FETCH_KEY", "VIGIL_STOPNCII_FEEDBACK_KEY")
+			cl, err := stopnciiClient(*base)
 			if err != nil {
 				return err
 			}
-			cl := &stopncii.Client{BaseURL: strings.TrimRight(*base, "/"), SubscriptionKey: keys[0], FetchKey: keys[1], FeedbackKey: keys[2]}
 			b, err := c.exchangeBank(ctx, st, *bank, "StopNCII.org hashes", vigil.SourceStopNCII)
 			if err != nil {
 				return err
@@ -347,11 +343,10 @@ func (c *FeedCommand) Run(ctx context.Context, args []string) error {
 			return fs.nargs(0, 0, "no arguments")
 		}
 		run = func(ctx context.Context, st *store) error {
-			creds, err := readSecrets("VIGIL_NCMEC_HASH_USER", "VIGIL_NCMEC_HASH_PASSWORD")
+			cl, err := ncmecClient(*env)
 			if err != nil {
 				return err
 			}
-			cl := &ncmec.Client{BaseURL: *env, Username: creds[0], Password: creds[1]}
 			b, err := c.exchangeBank(ctx, st, *bank, "NCMEC hash sharing entries", vigil.SourceNCMEC)
 			if err != nil {
 				return err
@@ -376,11 +371,10 @@ func (c *FeedCommand) Run(ctx context.Context, args []string) error {
 			return fs.nargs(0, 0, "no arguments")
 		}
 		run = func(ctx context.Context, st *store) error {
-			tok, err := readSecrets("VIGIL_THREATEXCHANGE_TOKEN")
+			cl, err := threatExchangeClient(*base)
 			if err != nil {
 				return err
 			}
-			cl := &threatexchange.Client{BaseURL: *base, Token: tok[0]}
 			b, err := c.exchangeBank(ctx, st, *bank, "ThreatExchange privacy group "+*group, vigil.SourceThreatExchange)
 			if err != nil {
 				return err
