@@ -16,9 +16,11 @@ package eval
 // good number is.
 
 import (
+	"cmp"
 	"image"
 	"math"
 	"math/rand/v2"
+	"slices"
 
 	"github.com/vigil-oss/vigil/pdq"
 )
@@ -343,7 +345,7 @@ func Evade(orig *Luma, m Matcher, probes func(*pdq.Detail) []pdq.Hash, bud Budge
 	for k := range order {
 		order[k] = k
 	}
-	sortByMargin(order, &d0)
+	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(d0.Margin(a), d0.Margin(b)) })
 	for _, k := range order {
 		if listed.Bit(k) {
 			ones = append(ones, k)
@@ -381,15 +383,6 @@ func Evade(orig *Luma, m Matcher, probes func(*pdq.Detail) []pdq.Hash, bud Budge
 	}
 	dist := func(d *pdq.Detail) int { return pdq.Distance(d.Dihedral[pdq.Original], listed) }
 	return whiteBox(orig, g, aim, esc, dist, bud)
-}
-
-func sortByMargin(order []int, d *pdq.Detail) {
-	// Insertion sort keeps equal margins in bit order (deterministic).
-	for i := 1; i < len(order); i++ {
-		for j := i; j > 0 && d.Margin(order[j]) < d.Margin(order[j-1]); j-- {
-			order[j], order[j-1] = order[j-1], order[j]
-		}
-	}
 }
 
 // BlackBox runs a random search that sees only hashes: each query adds a
