@@ -57,16 +57,18 @@ func (s *TransparencyService) Transparency(ctx context.Context, from, to time.Ti
 		return nil, err
 	}
 	f, t := formatTime(from), formatTime(to)
+	// Daily counters: a period covers the days it touches.
+	firstDay, lastDay := from.UTC().Format(dayFormat), to.UTC().Add(-time.Nanosecond).Format(dayFormat)
 	out := &vigil.Transparency{From: from.UTC(), To: to.UTC()}
 	err := s.db.read(ctx, func(tx *sql.Tx) error {
 		var err error
 		// Counters are by day: a period covers the days it touches.
 		if out.ItemsChecked, err = counts(ctx, tx, `SELECT kind, SUM(n) FROM checked_daily WHERE day >= ? AND day <= ? GROUP BY kind ORDER BY kind`,
-			from.UTC().Format(dayFormat), to.UTC().Add(-time.Nanosecond).Format(dayFormat)); err != nil {
+			firstDay, lastDay); err != nil {
 			return err
 		}
 		if out.HostedLookups, err = counts(ctx, tx, `SELECT 'key:' || key_id, SUM(lookups) FROM lookup_counts WHERE day >= ? AND day <= ? GROUP BY key_id ORDER BY key_id`,
-			from.UTC().Format(dayFormat), to.UTC().Add(-time.Nanosecond).Format(dayFormat)); err != nil {
+			firstDay, lastDay); err != nil {
 			return err
 		}
 		if out.MatchesByBank, err = counts(ctx, tx, `
