@@ -55,7 +55,6 @@ func (s *TransparencyService) Transparency(ctx context.Context, from, to time.Ti
 		return nil, err
 	}
 	f, t := formatTime(from), formatTime(to)
-	// Daily counters: a period covers the days it touches.
 	firstDay, lastDay := from.UTC().Format(dayFormat), to.UTC().Add(-time.Nanosecond).Format(dayFormat)
 	out := &vigil.Transparency{From: from.UTC(), To: to.UTC()}
 	err := s.db.read(ctx, func(tx *pgTx) error {
