@@ -94,7 +94,8 @@ type RuleConditions struct {
 type RuleAction struct {
 	Type string `json:"type"` // ActionCase, ActionWebhook, ActionAuto or ActionNone
 	// Queue and Priority place the case an ActionCase opens; an ActionAuto
-	// may also open one, for review after the fact.
+	// must open one too (its queue is required), for review after the
+	// fact, the user's notice and complaints.
 	Queue    string `json:"queue,omitempty"`
 	Priority int    `json:"priority,omitempty"`
 	// Webhook names the webhook of an ActionWebhook, or the one an
@@ -246,12 +247,15 @@ func (a *RuleAction) validate(corroboration int) error {
 				return err
 			}
 		}
-		if a.Queue != "" {
-			if err := validateToken("queue name", a.Queue); err != nil {
-				return err
-			}
-		} else if a.Priority != 0 {
-			return Errorf(EINVALID, "priority without a queue")
+		// The case is the action's only durable reference: a reviewer
+		// looks at it afterwards, the user's notice falls due from it and
+		// a complaint names it. An automatic action without one would be
+		// taken and forgotten.
+		if a.Queue == "" {
+			return Errorf(EINVALID, "an auto action must open a case (for review after the fact, the user's notice and complaints): add queue, the review queue of its cases")
+		}
+		if err := validateToken("queue name", a.Queue); err != nil {
+			return err
 		}
 	case ActionNone:
 		if a.Queue != "" || a.Priority != 0 || a.Webhook != "" || a.Auto != "" {

@@ -48,10 +48,21 @@ func TestRuleValidate(t *testing.T) {
 		{"auto corroborated", func(r *vigil.Rule) {
 			r.Action, r.Corroboration = vigil.RuleAction{Type: vigil.ActionAuto, Auto: "block", Webhook: "ts", Queue: "after", Priority: 10}, 2
 		}, ""},
+		// An automatic action is reviewed after the fact, noticed to the
+		// user and open to complaint through its case: without a queue it
+		// would have none.
+		{"auto without queue", func(r *vigil.Rule) {
+			r.Action, r.Corroboration = vigil.RuleAction{Type: vigil.ActionAuto, Auto: "block"}, 2
+		}, "an auto action must open a case"},
+		{"auto with webhook, without queue", func(r *vigil.Rule) {
+			r.Action, r.Corroboration = vigil.RuleAction{Type: vigil.ActionAuto, Auto: "block", Webhook: "ts"}, 2
+		}, "an auto action must open a case"},
 		{"auto priority without queue", func(r *vigil.Rule) {
 			r.Action, r.Corroboration = vigil.RuleAction{Type: vigil.ActionAuto, Auto: "block", Priority: 10}, 2
-		}, "priority without a queue"},
-		{"auto without name", func(r *vigil.Rule) { r.Action, r.Corroboration = vigil.RuleAction{Type: vigil.ActionAuto}, 2 }, "auto action"},
+		}, "an auto action must open a case"},
+		{"auto without name", func(r *vigil.Rule) {
+			r.Action, r.Corroboration = vigil.RuleAction{Type: vigil.ActionAuto, Queue: "after"}, 2
+		}, "auto action"},
 		{"corroboration too high", func(r *vigil.Rule) { r.Corroboration = vigil.MaxRuleCorroboration + 1 }, "corroboration must be"},
 		{"bad source", func(r *vigil.Rule) { r.Source = "feed" }, "unknown source"},
 		{"conversation", func(r *vigil.Rule) {

@@ -114,7 +114,8 @@ type caseWithHistory struct {
 // setupReview makes two queues (default for reviewers, legal for admins
 // only), two banks from two sources holding the digests of content, and
 // rules that review every match, copy the second bank's matches to legal
-// and block what both sources agree on.
+// and block what both sources agree on (the block recorded on the default
+// queue's case).
 func setupReview(t *testing.T, ts *testServer, content string) (ncmecEntry int64) {
 	t.Helper()
 	adm, cur := vigil.RoleAdmin, vigil.RoleCurator
@@ -145,7 +146,7 @@ func setupReview(t *testing.T, ts *testServer, content string) (ncmecEntry int64
 	for _, rule := range []map[string]any{
 		{"name": "any-match", "when": map[string]any{"kind": "match"}, "action": map[string]any{"type": "case", "queue": "default", "priority": 50}},
 		{"name": "legal-copy", "when": map[string]any{"kind": "match", "banks": []string{"iwf"}}, "action": map[string]any{"type": "case", "queue": "legal", "priority": 10}},
-		{"name": "block", "when": map[string]any{"kind": "match"}, "corroboration": 2, "action": map[string]any{"type": "auto", "auto": "block", "webhook": "ts"}},
+		{"name": "block", "when": map[string]any{"kind": "match"}, "corroboration": 2, "action": map[string]any{"type": "auto", "auto": "block", "webhook": "ts", "queue": "default"}},
 	} {
 		if code := ts.do(t, cur, "POST", "/v1/rules", "", jsonBody(rule), nil); code != 201 {
 			t.Fatalf("create rule %v: %d", rule["name"], code)

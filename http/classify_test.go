@@ -82,9 +82,10 @@ func TestMatchClassifierOpensCase(t *testing.T) {
 		t.Fatal("create rule")
 	}
 	auto := map[string]any{"name": "model-block", "corroboration": 2, "when": map[string]any{"kind": "classifier", "classifier": "fake", "min_score": 0.99},
-		"action": map[string]any{"type": "auto", "auto": "block"}}
-	if code := ts.do(t, vigil.RoleCurator, "POST", "/v1/rules", "", jsonBody(auto), nil); code != 400 {
-		t.Errorf("auto action on a classifier rule: %d, want 400", code)
+		"action": map[string]any{"type": "auto", "auto": "block", "queue": "default"}}
+	var refused apiError
+	if code := ts.do(t, vigil.RoleCurator, "POST", "/v1/rules", "", jsonBody(auto), &refused); code != 400 || !strings.Contains(refused.Error.Message, "a classifier score has none") {
+		t.Errorf("auto action on a classifier rule: %d %q, want 400", code, refused.Error.Message)
 	}
 
 	resp = classifiedMatch{}

@@ -27,6 +27,8 @@ func TestRulesAPI(t *testing.T) {
 	}{
 		{"duplicate", hook, 409, "already exists"},
 		{"auto without corroboration", map[string]any{"name": "block", "when": map[string]any{"kind": "match"}, "action": map[string]any{"type": "auto", "auto": "block"}}, 400, "corroboration of at least 2"},
+		{"auto without a queue", map[string]any{"name": "block", "when": map[string]any{"kind": "match"}, "corroboration": 2, "action": map[string]any{"type": "auto", "auto": "block", "webhook": "ts"}}, 400, "an auto action must open a case"},
+		{"auto in an unknown queue", map[string]any{"name": "block", "when": map[string]any{"kind": "match"}, "corroboration": 2, "action": map[string]any{"type": "auto", "auto": "block", "queue": "nowhere"}}, 400, `queue "nowhere" does not exist`},
 		{"unknown queue", map[string]any{"name": "review", "when": map[string]any{"kind": "match"}, "action": map[string]any{"type": "case", "queue": "nowhere"}}, 400, `queue "nowhere" does not exist`},
 		{"unknown field", map[string]any{"name": "x", "when": map[string]any{"kind": "match", "bank": "a"}, "action": map[string]any{"type": "none"}}, 400, "bank"},
 		{"no kind", map[string]any{"name": "x", "action": map[string]any{"type": "none"}}, 400, "when.kind"},
@@ -55,6 +57,22 @@ func TestRulesAPI(t *testing.T) {
 	}
 	if code := ts.do(t, cur, "PUT", "/v1/rules/missing", "", jsonBody(upd), nil); code != 404 {
 		t.Errorf("update missing %d", code)
+	}
+
+	// An auto rule keeps a queue through updates too.
+	if code := ts.do(t, vigil.RoleAdmin, "POST", "/v1/queues", "", jsonBody(map[string]any{"name": "after", "roles": []string{"reviewer"}}), nil); code != 201 {
+		t.Fatalf("create queue %d", code)
+	}
+	block := map[string]any{"name": "block", "when": map[string]any{"kind": "match"}, "corroboration": 2, "action": map[string]any{"type": "auto", "auto": "block", "queue": "after"}}
+	if code := ts.do(t, cur, "POST", "/v1/rules", "", jsonBody(block), &r); code != 201 || r.Action.Queue != "after" {
+		t.Fatalf("create auto rule %d %+v", code, r)
+	}
+	block["action"] = map[string]any{"type": "auto", "auto": "block"}
+	if code := ts.do(t, cur, "PUT", "/v1/rules/block", "", jsonBody(block), &e); code != 400 || !strings.Contains(e.Error.Message, "an auto action must open a case") {
+		t.Errorf("update drops the auto rule's queue: %d %q", code, e.Error.Message)
+	}
+	if code := ts.do(t, cur, "DELETE", "/v1/rules/block", "", nil, nil); code != 204 {
+		t.Fatalf("delete auto rule %d", code)
 	}
 
 	// Rules from the rules file are changed in the file only.
@@ -88,7 +106,7 @@ func TestRulesAPI(t *testing.T) {
 			ops = append(ops, rec.Target+" "+rec.Actor)
 		}
 	}
-	if strings.Join(ops, ",") != "rule:notify key:2:curator,rule:notify key:2:curator,rule:notify key:2:curator" {
+	if strings.Join(ops, ",") != "rule:notify key:2:curator,rule:notify key:2:curator,rule:block key:2:curator,rule:block key:2:curator,rule:notify key:2:curator" {
 		t.Errorf("audited rule changes: %v", ops)
 	}
 }

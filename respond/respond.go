@@ -421,9 +421,11 @@ func (s *Service) Rematches(ctx context.Context, found []*vigil.Rematch) error {
 }
 
 // recordAuto records the outcome's automatic actions on the case they are
-// about: the case in the queue of the first auto rule that names one, else
-// the first case opened for the content. An action with no case has no
-// durable reference: it is logged, and gets no notice.
+// about: the case in the queue of the first auto rule whose case opened
+// (every auto rule names a queue: vigil.RuleAction), else the first case
+// opened for the content. An action with no case (its opening failed, or
+// was queued for retry) has no durable reference: it is logged, and gets
+// no notice.
 func (s *Service) recordAuto(ctx context.Context, p *plan, o rules.Outcome, byQueue map[string]int64) {
 	if s.AutoActions == nil || len(p.out.Auto) == 0 {
 		return

@@ -90,7 +90,7 @@ func TestClassifierRuleRefusesAuto(t *testing.T) {
 	_, err := rules.Parse(strings.NewReader(`rules:
   - name: auto-block
     when: {kind: classifier, classifier: pigeon, label: csam, min_score: 0.99}
-    action: {type: auto, auto: block}
+    action: {type: auto, auto: block, queue: q}
 `))
 	if err == nil || !strings.Contains(err.Error(), "line 2") || !strings.Contains(err.Error(), "classifier score alone") {
 		t.Errorf("rules file with auto on a classifier: %v", err)

@@ -263,8 +263,8 @@ func veto(fired []Fired) Outcome {
 	return Outcome{Fired: fired}
 }
 
-// Cases returns the fired rules that open a case (case actions, and auto
-// actions naming a queue), at most one per queue: when several rules put
+// Cases returns the fired rules that open a case (case and auto actions,
+// which both name a queue), at most one per queue: when several rules put
 // the same content in one queue, the one with the highest priority wins
 // (the first by name on a tie), so that a reviewer sees it once.
 func (o Outcome) Cases() []Fired {
@@ -274,7 +274,7 @@ func (o Outcome) Cases() []Fired {
 	var out []Fired
 	for _, f := range o.Fired {
 		a := f.Rule.Action
-		if a.Queue == "" || a.Type != vigil.ActionCase && a.Type != vigil.ActionAuto {
+		if a.Type != vigil.ActionCase && a.Type != vigil.ActionAuto {
 			continue
 		}
 		i := slices.IndexFunc(out, func(g Fired) bool { return g.Rule.Action.Queue == a.Queue })

@@ -41,7 +41,7 @@ func TestEngineMatch(t *testing.T) {
 		caseRule("exact", vigil.RuleConditions{Kind: kind, SignalTypes: []vigil.SignalType{vigil.SignalMD5, vigil.SignalSHA256}}, "exact", 60),
 		{Name: "disabled", When: vigil.RuleConditions{Kind: kind}, Action: vigil.RuleAction{Type: vigil.ActionCase, Queue: "off"}},
 		{Name: "two-sources", Enabled: true, Corroboration: 2, When: vigil.RuleConditions{Kind: kind},
-			Action: vigil.RuleAction{Type: vigil.ActionAuto, Auto: "block", Webhook: "ts"}},
+			Action: vigil.RuleAction{Type: vigil.ActionAuto, Auto: "block", Webhook: "ts", Queue: "after"}},
 		{Name: "conversation", Enabled: true, When: vigil.RuleConditions{Kind: vigil.CaseKindConversation, Flagged: true},
 			Action: vigil.RuleAction{Type: vigil.ActionCase, Queue: "default"}},
 	}
@@ -135,7 +135,10 @@ func TestOutcomeCases(t *testing.T) {
 		caseRule("d-other", kind, "legal", 5),
 		{Name: "e-hook", Enabled: true, When: kind, Action: vigil.RuleAction{Type: vigil.ActionWebhook, Webhook: "ts"}},
 		{Name: "f-auto", Enabled: true, When: kind, Corroboration: 2, Action: vigil.RuleAction{Type: vigil.ActionAuto, Auto: "block", Queue: "after", Priority: 20}},
-		{Name: "g-auto-no-queue", Enabled: true, When: kind, Corroboration: 2, Action: vigil.RuleAction{Type: vigil.ActionAuto, Auto: "block"}},
+		// An auto rule whose queue another rule fills higher: the one case
+		// of that queue is the other rule's (recordAuto records the
+		// action on it).
+		{Name: "g-auto-default", Enabled: true, When: kind, Corroboration: 2, Action: vigil.RuleAction{Type: vigil.ActionAuto, Auto: "suspend", Queue: "default", Priority: 5}},
 	})
 	o := e.Match([]vigil.MatchResult{{Matches: []vigil.Match{match(1, "x", "s1", "", vigil.SignalMD5, 0), match(2, "y", "s2", "", vigil.SignalMD5, 0)}}})
 	if len(o.Fired) != 7 {

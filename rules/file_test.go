@@ -28,6 +28,7 @@ rules:
       type: auto
       auto: block
       webhook: trust-safety
+      queue: after
   - name: flagged
     enabled: false
     when: {kind: conversation, flagged: true, min_level: medium}
@@ -44,7 +45,7 @@ func TestParse(t *testing.T) {
 	}
 	c := rs[1]
 	if c.Name != "corroborated" || !c.Enabled || c.Source != vigil.RuleSourceFile || c.Corroboration != 2 ||
-		len(c.When.Banks) != 2 || *c.When.MaxDistance != 16 || c.Action.Auto != "block" || c.Action.Webhook != "trust-safety" {
+		len(c.When.Banks) != 2 || *c.When.MaxDistance != 16 || c.Action.Auto != "block" || c.Action.Webhook != "trust-safety" || c.Action.Queue != "after" {
 		t.Errorf("corroborated: %+v", c)
 	}
 	if rs[2].Enabled || !rs[0].Enabled {
@@ -64,6 +65,8 @@ func TestParseErrors(t *testing.T) {
 		{"wrong type", "rules:\n  - name: x\n    corroboration: two\n", []string{"line 3"}},
 		{"invalid rule names rule and line", "rules:\n  - name: ok\n    when: {kind: match}\n    action: {type: none}\n  - name: loose\n    when: {kind: match}\n    action: {type: auto, auto: block}\n",
 			[]string{"line 5", `rule "loose"`, "corroboration of at least 2"}},
+		{"auto without a queue", "rules:\n  - name: block\n    when: {kind: match}\n    corroboration: 2\n    action: {type: auto, auto: block, webhook: trust-safety}\n",
+			[]string{"line 2", `rule "block"`, "an auto action must open a case", "queue"}},
 		{"duplicate name", "rules:\n  - name: a\n    when: {kind: match}\n    action: {type: none}\n  - name: a\n    when: {kind: match}\n    action: {type: none}\n",
 			[]string{"line 5", "already used on line 2"}},
 		{"two documents", "rules: []\n---\nrules: []\n", []string{"more than one"}},

@@ -32,6 +32,12 @@ func TestRuleService(t *testing.T, open Opener) {
 		bad := newRule("loose", 1)
 		bad.Action = vigil.RuleAction{Type: vigil.ActionAuto, Auto: "block"}
 		wantCode(t, s.Rules.CreateRule(ctx, bad), vigil.EINVALID)
+		// A corroborated auto rule without a queue would act with no case
+		// to review, notice or complain about: refused on every path in.
+		noQueue := newRule("block", 0)
+		noQueue.Corroboration, noQueue.Action = 2, vigil.RuleAction{Type: vigil.ActionAuto, Auto: "block", Webhook: "ts"}
+		wantCode(t, s.Rules.CreateRule(ctx, noQueue), vigil.EINVALID)
+		wantCode(t, s.Rules.ReplaceFileRules(ctx, []*vigil.Rule{noQueue}), vigil.EINVALID)
 
 		got, err := s.Rules.FindRule(ctx, "review")
 		must(t, err)
@@ -54,6 +60,8 @@ func TestRuleService(t *testing.T, open Opener) {
 		wantCode(t, s.Rules.UpdateRule(ctx, newRule("nope", 1)), vigil.ENOTFOUND)
 		invalid := newRule("review", vigil.MaxCasePriority+1)
 		wantCode(t, s.Rules.UpdateRule(ctx, invalid), vigil.EINVALID)
+		noQueue.Name = "review"
+		wantCode(t, s.Rules.UpdateRule(ctx, noQueue), vigil.EINVALID)
 
 		must(t, s.Rules.CreateRule(ctx, newRule("another", 1)))
 		list, err := s.Rules.ListRules(ctx)
