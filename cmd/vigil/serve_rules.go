@@ -85,6 +85,54 @@ func (c *ServeCommand) loadRules(ctx context.Context, cases vigil.CaseService, s
 		return fmt.Errorf("load %s: %w", from, plainError(err))
 	}
 	c.Logger.Info("rules loaded", "from", from, "rules", len(rs))
+	return c.queueAutoRules(ctx, store)
+}
+
+// upgradeActor names the server in the audit records of the changes it
+// makes by itself at start to data an earlier version stored.
+const upgradeActor = "system:upgrade"
+
+// queueAutoRules gives every stored auto rule without a queue the default
+// queue, each change audited in its own transaction and logged as a
+// warning. Such rules were made through the API before an auto action had
+// to open a case (the rules file and the default rules are checked as
+// they load, above). Their actions were taken with no case: no reviewer
+// saw them afterwards, no user was told, no complaint could name them.
+//
+// Why not refuse to start instead, as for a mistake in the rules file:
+// refusing would stop every detection and block an upgrade over a rule
+// the operator cannot fix while the server (its API) is down, and
+// disabling the rule would silently stop the protection it gives. The
+// trust-and-safety answer is to keep the protection and add the
+// accountability the rule lacked: the block goes on, and from now on
+// each one opens a case in the default queue (created on first start,
+// for reviewers), with its notice and a complaint path. The warning and
+// the audit record say what changed; PUT /v1/rules/NAME moves the rule
+// to another queue.
+func (c *ServeCommand) queueAutoRules(ctx context.Context, store vigil.RuleService) error {
+	rs, err := store.ListRules(ctx)
+	if err != nil {
+		return fmt.Errorf("check stored auto rules: %w", err)
+	}
+	for _, r := range rs {
+		if r.Action.Type != vigil.ActionAuto || r.Action.Queue != "" {
+			continue
+		}
+		was := *r
+		upd := *r
+		upd.Action.Queue, upd.UpdatedBy = rules.DefaultQueue, upgradeActor
+		rec := &vigil.AuditRecord{Actor: upgradeActor, Action: vigil.AuditRuleChange, Target: "rule:" + r.Name}
+		rec.Complete = func(rec *vigil.AuditRecord) error {
+			return rec.SetDetail(map[string]any{"op": "update", "rule": &upd, "was": &was,
+				"why": "an auto action must open a case; this rule had no queue"})
+		}
+		if err := store.UpdateRule(vigil.WithAudit(ctx, rec), &upd); err != nil {
+			return fmt.Errorf("rule %q takes an automatic action without opening a case, and giving it queue %q failed: %w; "+
+				"give it a queue (PUT /v1/rules/%s) or delete it", r.Name, rules.DefaultQueue, plainError(err), r.Name)
+		}
+		c.Logger.Warn("auto rule had no queue: its automatic actions now open cases in the default queue, for review, notice and complaints",
+			"rule", r.Name, "queue", rules.DefaultQueue, "enabled", r.Enabled, "change", "PUT /v1/rules/"+r.Name+" to choose another queue")
+	}
 	return nil
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -219,5 +220,88 @@ func TestServeRulesEndToEnd(t *testing.T) {
 		}
 	case <-time.After(60 * time.Second):
 		t.Fatal("no rule.matched event for the job")
+	}
+}
+
+// TestLoadRulesQueuesOldAutoRules: a database from before an auto action
+// had to open a case may hold an auto rule without a queue, made through
+// the API. The start gives it the default queue, audited and logged, so
+// that its blocks go on and each one now has a case; a second start
+// changes nothing.
+func TestLoadRulesQueuesOldAutoRules(t *testing.T) {
+	ctx := context.Background()
+	db, _ := mustOpenDB(t)
+	cases, store, audit := sqlite.NewCaseService(db), sqlite.NewRuleService(db), sqlite.NewAuditService(db)
+	var logs bytes.Buffer
+	c := &ServeCommand{&Main{Logger: slog.New(slog.NewTextHandler(&logs, nil))}}
+	flags := &rulesFlags{caseRetention: time.Hour}
+	if err := c.loadRules(ctx, cases, store, flags, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []*vigil.Rule{
+		{Name: "block-known", Enabled: true, When: vigil.RuleConditions{Kind: vigil.CaseKindMatch}, Corroboration: 2,
+			Action: vigil.RuleAction{Type: vigil.ActionAuto, Auto: "block", Queue: rules.DefaultQueue}, UpdatedBy: "key:2:curator"},
+		{Name: "suspend-off", When: vigil.RuleConditions{Kind: vigil.CaseKindMatch}, Corroboration: 3,
+			Action: vigil.RuleAction{Type: vigil.ActionAuto, Auto: "suspend", Queue: rules.DefaultQueue}, UpdatedBy: "key:2:curator"},
+	} {
+		if err := store.CreateRule(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// What an earlier version stored: the store refuses such rules now,
+	// so they are written past it.
+	raw, err := sql.Open("sqlite", "file:"+db.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	if res, err := raw.ExecContext(ctx, `UPDATE rules SET action = json_remove(action, '$.queue') WHERE source = 'api'`); err != nil {
+		t.Fatal(err)
+	} else if n, _ := res.RowsAffected(); n != 2 {
+		t.Fatalf("%d rules made old", n)
+	}
+	if r, err := store.FindRule(ctx, "block-known"); err != nil || r.Action.Queue != "" {
+		t.Fatalf("old rule %+v %v", r, err)
+	}
+
+	if err := c.loadRules(ctx, cases, store, flags, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"block-known", "suspend-off"} {
+		r, err := store.FindRule(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Action.Queue != rules.DefaultQueue || r.UpdatedBy != upgradeActor || r.Action.Auto == "" || r.Corroboration < 2 || r.Source != vigil.RuleSourceAPI {
+			t.Errorf("%s after the start: %+v", name, r)
+		}
+		if !strings.Contains(logs.String(), "rule="+name) {
+			t.Errorf("no warning names %s: %s", name, logs.String())
+		}
+	}
+	changes := func() []string {
+		recs, err := audit.ListAudit(ctx, 0, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, rec := range recs {
+			if rec.Action == vigil.AuditRuleChange && rec.Actor == upgradeActor {
+				out = append(out, rec.Target)
+				if !strings.Contains(rec.Detail, `"was"`) || !strings.Contains(rec.Detail, "had no queue") {
+					t.Errorf("audit detail %s", rec.Detail)
+				}
+			}
+		}
+		return out
+	}
+	if got := changes(); strings.Join(got, ",") != "rule:block-known,rule:suspend-off" {
+		t.Fatalf("audited changes %v", got)
+	}
+	if err := c.loadRules(ctx, cases, store, flags, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := changes(); len(got) != 2 {
+		t.Fatalf("a second start changed the rules again: %v", got)
 	}
 }
