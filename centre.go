@@ -20,6 +20,13 @@ const (
 	AuditCentreForward     = "centre.forward" // the delivery to law enforcement and its reply
 )
 
+// Audit actions of a provider's key: revoked (its reports stay), and a
+// revoked provider given a new key.
+const (
+	AuditCentreProviderRevoke    = "centre.provider.revoke"
+	AuditCentreProviderReinstate = "centre.provider.reinstate"
+)
+
 // Formats a centre receives.
 const (
 	CentreFormatEU    = "eu"    // the EU Centre rendering (report/ EU template, JSON)
@@ -69,7 +76,8 @@ const (
 )
 
 // CentreProvider is a provider registered with the centre: its own
-// identity and key. Only a hash of the key is stored.
+// identity and key. Only a hash of the key is stored. A revoked provider
+// (RevokedAt set) can call nothing; its reports stay.
 type CentreProvider struct {
 	ID        int64      `json:"id"`
 	Name      string     `json:"name"`
@@ -81,6 +89,17 @@ type CentreProvider struct {
 
 // Actor names a provider in stored records: "provider:ID:NAME".
 func (p *CentreProvider) Actor() string { return fmt.Sprintf("provider:%d:%s", p.ID, p.Name) }
+
+// RevokedError is the error a revoked provider's key gets: EFORBIDDEN,
+// saying so (the caller holds the key, so this tells it nothing it could
+// not guess) and what to do, unlike an unknown key's.
+func (p *CentreProvider) RevokedError() error {
+	when := ""
+	if p.RevokedAt != nil {
+		when = " on " + p.RevokedAt.UTC().Format(time.RFC3339)
+	}
+	return Errorf(EFORBIDDEN, "the key of provider %q was revoked by the centre%s: its reports and status requests are refused; ask the centre to reinstate it with a new key", p.Name, when)
+}
 
 // CentreFile is one file a report names, with what the provider claimed
 // and what the centre's banks say.
@@ -159,6 +178,11 @@ type CentreReport struct {
 	ReceivedAt time.Time  `json:"received_at"`
 	DecidedBy  string     `json:"decided_by,omitempty"`
 	DecidedAt  *time.Time `json:"decided_at,omitempty"`
+
+	// ProviderRevokedAt is set, on reading, when the provider's key has
+	// been revoked since: the report stays, for the centre's reviewers to
+	// weigh (a revoked provider may have been compromised or misused).
+	ProviderRevokedAt *time.Time `json:"provider_revoked_at,omitempty"`
 }
 
 // HasFlag reports whether triage set flag.
@@ -250,9 +274,21 @@ type CentreService interface {
 	// shown once. ECONFLICT for the name of another provider.
 	CreateProvider(ctx context.Context, p *CentreProvider) (secret string, err error)
 	// FindProviderBySecret returns the provider a key belongs to;
-	// EUNAUTHORIZED for an unknown or revoked key.
+	// EUNAUTHORIZED for an unknown key, EFORBIDDEN (RevokedError) for a
+	// revoked provider's.
 	FindProviderBySecret(ctx context.Context, secret string) (*CentreProvider, error)
 	ListProviders(ctx context.Context) ([]*CentreProvider, error)
+	// RevokeProvider revokes the named provider's key, from the next
+	// call on: FindProviderBySecret refuses it and ReceiveReport stores
+	// nothing more from it. The reports it sent stay, each read with
+	// ProviderRevokedAt. The pending audit record is written in the same
+	// transaction. ENOTFOUND, ECONFLICT if it is revoked already.
+	RevokeProvider(ctx context.Context, name, by string) (*CentreProvider, error)
+	// ReinstateProvider gives a revoked provider a new key and returns its
+	// secret, shown once; the revoked key stays refused (it is unknown
+	// from now on). Audited like RevokeProvider. ENOTFOUND, ECONFLICT for
+	// a provider that is not revoked.
+	ReinstateProvider(ctx context.Context, name, by string) (p *CentreProvider, secret string, err error)
 
 	// ReceiveReport stores a triaged report with its raw body. A report
 	// whose provider and provider report id are already stored is not

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/vigil-oss/vigil"
 )
@@ -88,12 +89,85 @@ func scanProvider(row scanner) (*vigil.CentreProvider, error) {
 func (s *CentreService) FindProviderBySecret(ctx context.Context, secret string) (*vigil.CentreProvider, error) {
 	p, err := scanProvider(s.db.rdb.QueryRowContext(ctx, `SELECT `+providerColumns+` FROM centre_providers WHERE secret_hash = ?`,
 		vigil.HashKeySecret(secret)))
-	if errors.Is(err, sql.ErrNoRows) || err == nil && p.RevokedAt != nil {
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
 		return nil, vigil.Errorf(vigil.EUNAUTHORIZED, "invalid api key")
-	} else if err != nil {
+	case err != nil:
 		return nil, fmt.Errorf("find provider by secret: %w", err)
+	case p.RevokedAt != nil:
+		return nil, p.RevokedError()
 	}
 	return p, nil
+}
+
+// providerByName reads the named provider in tx.
+func providerByName(ctx context.Context, tx *sql.Tx, name string) (*vigil.CentreProvider, error) {
+	p, err := scanProvider(tx.QueryRowContext(ctx, `SELECT `+providerColumns+` FROM centre_providers WHERE name = ?`, name))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, vigil.Errorf(vigil.ENOTFOUND, "provider %q not found", name)
+	}
+	return p, err
+}
+
+// RevokeProvider revokes a provider's key; its reports stay.
+func (s *CentreService) RevokeProvider(ctx context.Context, name, by string) (*vigil.CentreProvider, error) {
+	if err := validateActor("providers", by); err != nil {
+		return nil, err
+	}
+	var out *vigil.CentreProvider
+	err := s.db.write(ctx, func(tx *sql.Tx) error {
+		p, err := providerByName(ctx, tx, name)
+		if err != nil {
+			return err
+		}
+		if p.RevokedAt != nil {
+			return vigil.Errorf(vigil.ECONFLICT, "provider %q was revoked on %s", name, p.RevokedAt.UTC().Format(time.RFC3339))
+		}
+		now := s.db.now()
+		if _, err := tx.ExecContext(ctx, `UPDATE centre_providers SET revoked_at = ? WHERE id = ?`, formatTime(now), p.ID); err != nil {
+			return err
+		}
+		p.RevokedAt, out = &now, p
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("revoke provider %q: %w", name, err)
+	}
+	return out, nil
+}
+
+// ReinstateProvider gives a revoked provider a new key.
+func (s *CentreService) ReinstateProvider(ctx context.Context, name, by string) (*vigil.CentreProvider, string, error) {
+	if err := validateActor("providers", by); err != nil {
+		return nil, "", err
+	}
+	secret, err := vigil.NewKeySecret(s.db.Rand)
+	if err != nil {
+		return nil, "", fmt.Errorf("reinstate provider %q: %w", name, err)
+	}
+	var out *vigil.CentreProvider
+	err = s.db.write(ctx, func(tx *sql.Tx) error {
+		p, err := providerByName(ctx, tx, name)
+		if err != nil {
+			return err
+		}
+		if p.RevokedAt == nil {
+			return vigil.Errorf(vigil.ECONFLICT, "provider %q is not revoked: its key works", name)
+		}
+		// The revoked key's hash is replaced, so that key is unknown
+		// from now on, whatever happens to the provider later.
+		p.Hint, p.RevokedAt = vigil.KeySecretHint(secret), nil
+		if _, err := tx.ExecContext(ctx, `UPDATE centre_providers SET secret_hash = ?, hint = ?, revoked_at = NULL WHERE id = ?`,
+			vigil.HashKeySecret(secret), p.Hint, p.ID); err != nil {
+			return err
+		}
+		out = p
+		return nil
+	})
+	if err != nil {
+		return nil, "", fmt.Errorf("reinstate provider %q: %w", name, err)
+	}
+	return out, secret, nil
 }
 
 // ListProviders returns every provider by id.
@@ -153,6 +227,16 @@ func (s *CentreService) ReceiveReport(ctx context.Context, r *vigil.CentreReport
 		created bool
 	)
 	err := s.db.write(ctx, func(tx *sql.Tx) error {
+		p, err := scanProvider(tx.QueryRowContext(ctx, `SELECT `+providerColumns+` FROM centre_providers WHERE id = ?`, in.ProviderID))
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			return vigil.Errorf(vigil.ENOTFOUND, "provider %d not found", in.ProviderID)
+		case err != nil:
+			return err
+		case p.RevokedAt != nil:
+			// Revoked between the key's check and this write.
+			return p.RevokedError()
+		}
 		var id int64
 		switch err := tx.QueryRowContext(ctx, `SELECT id FROM centre_reports WHERE provider_id = ? AND provider_report_id = ?`,
 			in.ProviderID, in.ProviderReportID).Scan(&id); {
@@ -173,13 +257,7 @@ func (s *CentreService) ReceiveReport(ctx context.Context, r *vigil.CentreReport
 		case !errors.Is(err, sql.ErrNoRows):
 			return err
 		}
-		var provider string
-		if err := tx.QueryRowContext(ctx, `SELECT name FROM centre_providers WHERE id = ? AND revoked_at IS NULL`, in.ProviderID).Scan(&provider); errors.Is(err, sql.ErrNoRows) {
-			return vigil.Errorf(vigil.ENOTFOUND, "provider %d not found", in.ProviderID)
-		} else if err != nil {
-			return err
-		}
-		in.Provider = provider
+		in.Provider = p.Name
 		body, err := json.Marshal(&in)
 		if err != nil {
 			return err
@@ -217,7 +295,10 @@ func fileSHA256s(files []vigil.CentreFile) []string {
 	return out
 }
 
-const centreColumns = `id, raw, status, priority, body, decided_at`
+// centreColumns end with the provider's revocation, read at each read
+// (a subquery, so that callers' WHERE clauses name centre_reports alone).
+const centreColumns = `id, raw, status, priority, body, decided_at,
+	(SELECT p.revoked_at FROM centre_providers p WHERE p.id = centre_reports.provider_id)`
 
 func scanCentreReport(row scanner) (*vigil.CentreReport, error) {
 	var (
@@ -227,15 +308,20 @@ func scanCentreReport(row scanner) (*vigil.CentreReport, error) {
 		priority int
 		body     string
 		decided  sql.NullString
+		revoked  sql.NullString
 		r        vigil.CentreReport
 	)
-	if err := row.Scan(&id, &raw, &status, &priority, &body, &decided); err != nil {
+	if err := row.Scan(&id, &raw, &status, &priority, &body, &decided, &revoked); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal([]byte(body), &r); err != nil {
 		return nil, fmt.Errorf("centre report %d: %w", id, err)
 	}
 	r.ID, r.Raw, r.Status, r.Priority = id, raw, vigil.CentreStatus(status), priority
+	var err error
+	if r.ProviderRevokedAt, err = parseNullTime(revoked); err != nil {
+		return nil, fmt.Errorf("centre report %d: %w", id, err)
+	}
 	return &r, nil
 }
 
@@ -356,7 +442,11 @@ func (s *CentreService) updateCentreReport(ctx context.Context, id int64, fn fun
 		if err := fn(r); err != nil {
 			return err
 		}
-		body, err := json.Marshal(r)
+		// The provider's revocation is read from its row each time,
+		// never kept in the report.
+		keep := *r
+		keep.ProviderRevokedAt = nil
+		body, err := json.Marshal(&keep)
 		if err != nil {
 			return err
 		}

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/vigil-oss/vigil"
 )
@@ -57,6 +58,106 @@ func TestCentreService(t *testing.T, open Opener) {
 		must(t, err)
 		if len(list) != 1 {
 			t.Fatalf("%d providers, want 1", len(list))
+		}
+	})
+
+	t.Run("Revoke", func(t *testing.T) {
+		s, clock := openWithClock(t, open)
+		a, secretA := provider(t, s, "example-chat")
+		b, secretB := provider(t, s, "example-photos")
+		r1, _, err := s.Centre.ReceiveReport(ctx, report(a, "vigil-1", "u1", 60, h1))
+		must(t, err)
+		r2, _, err := s.Centre.ReceiveReport(ctx, report(b, "vigil-1", "u2", 40, h2))
+		must(t, err)
+
+		clock.Advance(time.Hour)
+		rec := &vigil.AuditRecord{Actor: "key:1:admin", Action: vigil.AuditCentreProviderRevoke, Target: a.Actor()}
+		got, err := s.Centre.RevokeProvider(vigil.WithAudit(ctx, rec), "example-chat", "key:1:admin")
+		must(t, err)
+		if got.ID != a.ID || got.RevokedAt == nil || !got.RevokedAt.Equal(clock.Now()) {
+			t.Fatalf("revoked %+v", got)
+		}
+		// At once: the key is refused, saying why, and only that key.
+		_, err = s.Centre.FindProviderBySecret(ctx, secretA)
+		wantCode(t, err, vigil.EFORBIDDEN)
+		if msg := vigil.ErrorMessage(err); !strings.Contains(msg, "revoked") || !strings.Contains(msg, "example-chat") {
+			t.Errorf("revoked key's error %q", msg)
+		}
+		if other, err := s.Centre.FindProviderBySecret(ctx, secretB); err != nil || other.ID != b.ID {
+			t.Fatalf("the other provider after a revocation: %+v %v", other, err)
+		}
+		// No new report, nor a resend, is stored from it.
+		_, _, err = s.Centre.ReceiveReport(ctx, report(a, "vigil-2", "u1", 60))
+		wantCode(t, err, vigil.EFORBIDDEN)
+		// Its reports stay, marked, in the queue and the lists.
+		found, err := s.Centre.FindCentreReport(ctx, r1.ID)
+		must(t, err)
+		if found.Provider != "example-chat" || found.ProviderRevokedAt == nil || !found.ProviderRevokedAt.Equal(clock.Now()) || string(found.Raw) != string(r1.Raw) {
+			t.Fatalf("report of the revoked provider %+v", found)
+		}
+		if other, err := s.Centre.FindCentreReport(ctx, r2.ID); err != nil || other.ProviderRevokedAt != nil {
+			t.Fatalf("report of the other provider %+v %v", other, err)
+		}
+		list, err := s.Centre.ListCentreReports(ctx, vigil.CentreFilter{ProviderID: a.ID})
+		must(t, err)
+		if len(list) != 1 || list[0].ID != r1.ID || list[0].ProviderRevokedAt == nil {
+			t.Fatalf("revoked provider's reports %+v", list)
+		}
+		next, err := s.Centre.NextCentreReport(ctx)
+		must(t, err)
+		if next.ID != r1.ID || next.ProviderRevokedAt == nil {
+			t.Fatalf("next report %+v, want %d marked", next, r1.ID)
+		}
+		// Decided, it stays marked.
+		decided, err := s.Centre.DecideCentreReport(ctx, r1.ID, vigil.CentreDecision{Status: vigil.CentreUnfounded, Reason: "sent with a leaked key"}, "key:3:reviewer")
+		must(t, err)
+		if decided.ProviderRevokedAt == nil {
+			t.Fatalf("decided %+v", decided)
+		}
+		providers, err := s.Centre.ListProviders(ctx)
+		must(t, err)
+		if len(providers) != 2 || providers[0].RevokedAt == nil || providers[1].RevokedAt != nil {
+			t.Fatalf("providers %+v", providers)
+		}
+
+		// Refused changes write no audit record.
+		_, err = s.Centre.RevokeProvider(vigil.WithAudit(ctx, &vigil.AuditRecord{Actor: "cli", Action: vigil.AuditCentreProviderRevoke, Target: a.Actor()}), "example-chat", "cli")
+		wantCode(t, err, vigil.ECONFLICT)
+		_, err = s.Centre.RevokeProvider(ctx, "nobody", "cli")
+		wantCode(t, err, vigil.ENOTFOUND)
+		_, err = s.Centre.RevokeProvider(ctx, "example-photos", "")
+		wantCode(t, err, vigil.EINVALID)
+		_, _, err = s.Centre.ReinstateProvider(ctx, "example-photos", "cli")
+		wantCode(t, err, vigil.ECONFLICT)
+
+		// Reinstated with a new key; the revoked one stays refused.
+		clock.Advance(time.Hour)
+		rec = &vigil.AuditRecord{Actor: "cli", Action: vigil.AuditCentreProviderReinstate, Target: a.Actor()}
+		back, secret, err := s.Centre.ReinstateProvider(vigil.WithAudit(ctx, rec), "example-chat", "cli")
+		must(t, err)
+		if back.ID != a.ID || back.RevokedAt != nil || secret == secretA || back.Hint != vigil.KeySecretHint(secret) || !strings.HasPrefix(secret, vigil.KeySecretPrefix) {
+			t.Fatalf("reinstated %+v, secret %q", back, secret)
+		}
+		_, err = s.Centre.FindProviderBySecret(ctx, secretA)
+		wantCode(t, err, vigil.EUNAUTHORIZED)
+		if p, err := s.Centre.FindProviderBySecret(ctx, secret); err != nil || p.ID != a.ID {
+			t.Fatalf("new key: %+v %v", p, err)
+		}
+		if found, err := s.Centre.FindCentreReport(ctx, r1.ID); err != nil || found.ProviderRevokedAt != nil {
+			t.Fatalf("report after reinstatement %+v %v", found, err)
+		}
+		_, _, err = s.Centre.ReceiveReport(ctx, report(a, "vigil-2", "u1", 60))
+		must(t, err)
+
+		log, err := s.Audit.ListAudit(ctx, 0, 100)
+		must(t, err)
+		var acts []string
+		for _, r := range log {
+			acts = append(acts, r.Action+" "+r.Target)
+		}
+		want := vigil.AuditCentreProviderRevoke + " " + a.Actor() + "," + vigil.AuditCentreProviderReinstate + " " + a.Actor()
+		if strings.Join(acts, ",") != want {
+			t.Fatalf("audit log %v, want %s", acts, want)
 		}
 	})
 
