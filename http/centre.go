@@ -55,6 +55,8 @@ func (s *Server) centreRoutes() {
 	s.route("POST /v1/centre/reports/{id}/forward", s.handleCentreForward, reviewer)
 	s.route("POST /v1/centre/providers", s.handleCentreAddProvider, admin)
 	s.route("GET /v1/centre/providers", s.handleCentreListProviders, admin)
+	s.route("POST /v1/centre/providers/{name}/revoke", s.handleCentreRevokeProvider, admin)
+	s.route("POST /v1/centre/providers/{name}/reinstate", s.handleCentreReinstateProvider, admin)
 }
 
 // providerRoute registers a route a registered provider may call with its
@@ -72,6 +74,8 @@ func (s *Server) providerRoute(pattern string, h http.HandlerFunc, roles ...vigi
 				h(w, r.WithContext(context.WithValue(r.Context(), providerContextKey{}, p)))
 				return
 			case vigil.ErrorCode(err) != vigil.EUNAUTHORIZED:
+				// A revoked provider's key (EFORBIDDEN, saying so), or
+				// the store failing.
 				writeError(w, r, err)
 				return
 			}
@@ -392,4 +396,73 @@ func (s *Server) handleCentreListProviders(w http.ResponseWriter, r *http.Reques
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"providers": list})
+}
+
+// handleCentreRevokeProvider revokes a provider's key, audited in the
+// same transaction. The store refuses the key from the next request on:
+// provider keys are not cached (providerRoute reads the store at each
+// call), so there is no cache to clear. The provider's reports stay.
+func (s *Server) handleCentreRevokeProvider(w http.ResponseWriter, r *http.Request) {
+	c, err := s.centre()
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	// A provider's id and name never change: read them for the record.
+	p, err := findProvider(r.Context(), c.Reports, r.PathValue("name"))
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	name := p.Name
+	rec := auditRecord(r, vigil.AuditCentreProviderRevoke, p.Actor(), nil)
+	if err := s.change(r, rec, func(ctx context.Context) (err error) {
+		p, err = c.Reports.RevokeProvider(ctx, name, actor(r))
+		return err
+	}); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, p)
+}
+
+// handleCentreReinstateProvider gives a revoked provider a new key (shown
+// once), audited; the revoked key stays refused.
+func (s *Server) handleCentreReinstateProvider(w http.ResponseWriter, r *http.Request) {
+	c, err := s.centre()
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	// A provider's id and name never change: read them for the record.
+	p, err := findProvider(r.Context(), c.Reports, r.PathValue("name"))
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	name := p.Name
+	rec := auditRecord(r, vigil.AuditCentreProviderReinstate, p.Actor(), nil)
+	var secret string
+	if err := s.change(r, rec, func(ctx context.Context) (err error) {
+		p, secret, err = c.Reports.ReinstateProvider(ctx, name, actor(r))
+		return err
+	}); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, addProviderResponse{CentreProvider: p, Key: secret})
+}
+
+// findProvider returns the named provider, or ENOTFOUND.
+func findProvider(ctx context.Context, reports vigil.CentreService, name string) (*vigil.CentreProvider, error) {
+	list, err := reports.ListProviders(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range list {
+		if p.Name == name {
+			return p, nil
+		}
+	}
+	return nil, vigil.Errorf(vigil.ENOTFOUND, "provider %q not found", name)
 }
