@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -18,18 +19,28 @@ import (
 )
 
 // CentreCommand runs centre mode's offline commands: `vigil centre
-// provider add|list` on the centre, `vigil centre status` on a provider.
+// provider add|list|revoke|reinstate` on the centre, `vigil centre
+// status` on a provider.
 type CentreCommand struct{ *Main }
 
 const centreUsage = `Usage:
 	vigil centre provider add [--data DIR] NAME
 	vigil centre provider list [--data DIR]
+	vigil centre provider revoke [--data DIR] NAME
+	vigil centre provider reinstate [--data DIR] NAME
 	vigil centre status --centre-url URL [--incident N] [--data DIR]
 
 provider add registers a provider with this centre (vigil serve --centre)
 and prints its key, once: the provider sends reports with it
 (vigil serve --centre-url, key in $VIGIL_CENTRE_KEY) and sees only its own
 reports' status. Audited, by "cli".
+
+provider revoke refuses the provider's key from its next request on (a
+running server reads provider keys at each request): its reports and
+status requests answer 403, saying the key was revoked. The reports it
+sent stay, marked, for the centre's reviewers. provider reinstate gives a
+revoked provider a new key, printed once; the revoked key stays refused.
+Both audited, by "cli".
 
 status, on a provider, asks the centre for the outcome of every report
 sent to it (or incident N's), with the key in $VIGIL_CENTRE_KEY, and
@@ -47,8 +58,8 @@ func (c *CentreCommand) Run(ctx context.Context, args []string) error {
 		return err
 	}
 	if sub == "provider" {
-		if len(args) == 0 || (args[0] != "add" && args[0] != "list") {
-			return &usageError{msg: "vigil centre provider: want add or list", usage: func(w io.Writer) { fmt.Fprintln(w, centreUsage) }}
+		if len(args) == 0 || !slices.Contains([]string{"add", "list", "revoke", "reinstate"}, args[0]) {
+			return &usageError{msg: "vigil centre provider: want add, list, revoke or reinstate", usage: func(w io.Writer) { fmt.Fprintln(w, centreUsage) }}
 		}
 		sub, args = "provider "+args[0], args[1:]
 	}
@@ -66,7 +77,7 @@ func (c *CentreCommand) Run(ctx context.Context, args []string) error {
 		return err
 	}
 	switch sub {
-	case "provider add":
+	case "provider add", "provider revoke", "provider reinstate":
 		if err := fs.nargs(1, 1, "one provider name"); err != nil {
 			return err
 		}
@@ -105,6 +116,8 @@ func (c *CentreCommand) Run(ctx context.Context, args []string) error {
 		}
 		fmt.Fprintf(c.Stdout, "Registered provider %d %q. Its key is shown only this once; give it to the provider:\n\n    %s\n\n", p.ID, p.Name, secret)
 		return nil
+	case "provider revoke", "provider reinstate":
+		return c.changeProvider(ctx, db, sub, fs.Arg(0))
 	case "provider list":
 		list, err := db.Centre.ListProviders(ctx)
 		if err != nil {
@@ -118,6 +131,36 @@ func (c *CentreCommand) Run(ctx context.Context, args []string) error {
 		return nil
 	}
 	return pollCentre(ctx, dest, db.Incidents, db.Submissions, *incident, func(line centreStatusLine) error { return enc.Encode(line) })
+}
+
+// changeProvider revokes or reinstates the named provider, audited with
+// the change.
+func (c *CentreCommand) changeProvider(ctx context.Context, db *store, sub, name string) error {
+	list, err := db.Centre.ListProviders(ctx)
+	if err != nil {
+		return err
+	}
+	// A provider's id and name never change: read them for the record.
+	i := slices.IndexFunc(list, func(p *vigil.CentreProvider) bool { return p.Name == name })
+	if i < 0 {
+		return fmt.Errorf("no provider named %q (vigil centre provider list)", name)
+	}
+	if sub == "provider revoke" {
+		rec := cliRecord(vigil.AuditCentreProviderRevoke, list[i].Actor(), nil)
+		p, err := db.Centre.RevokeProvider(vigil.WithAudit(ctx, rec), name, "cli")
+		if err != nil {
+			return plainError(err)
+		}
+		fmt.Fprintf(c.Stdout, "Revoked provider %d %q: its key is refused from its next request on. Its reports stay.\n", p.ID, p.Name)
+		return nil
+	}
+	rec := cliRecord(vigil.AuditCentreProviderReinstate, list[i].Actor(), nil)
+	p, secret, err := db.Centre.ReinstateProvider(vigil.WithAudit(ctx, rec), name, "cli")
+	if err != nil {
+		return plainError(err)
+	}
+	fmt.Fprintf(c.Stdout, "Reinstated provider %d %q with a new key; the revoked key stays refused. The new key is shown only this once:\n\n    %s\n\n", p.ID, p.Name, secret)
+	return nil
 }
 
 // centreStatusLine is one report's outcome as vigil centre status prints it.

@@ -24,6 +24,33 @@ func TestCentreProvider(t *testing.T) {
 	if !strings.Contains(out, `"action":"centre.provider.add","target":"provider:1:example-chat"`) {
 		t.Fatalf("audit: %s", out)
 	}
+
+	// Revoked from the command line: refused at once, audited; then
+	// reinstated with a new key.
+	out, _, err = runMain(t, "", "centre", "provider", "revoke", "--data", data, "example-chat")
+	if err != nil || !strings.Contains(out, `Revoked provider 1 "example-chat"`) {
+		t.Fatalf("revoke: %q %v", out, err)
+	}
+	if _, _, err := runMain(t, "", "centre", "provider", "revoke", "--data", data, "example-chat"); err == nil || !strings.Contains(err.Error(), "was revoked") {
+		t.Errorf("revoke twice: %v", err)
+	}
+	if _, _, err := runMain(t, "", "centre", "provider", "revoke", "--data", data, "nobody"); err == nil || !strings.Contains(err.Error(), `no provider named "nobody"`) {
+		t.Errorf("revoke an unknown provider: %v", err)
+	}
+	out, _, err = runMain(t, "", "centre", "provider", "list", "--data", data)
+	if err != nil || !strings.Contains(out, `"revoked_at":`) {
+		t.Fatalf("list after revoke: %q %v", out, err)
+	}
+	out, _, err = runMain(t, "", "centre", "provider", "reinstate", "--data", data, "example-chat")
+	if err != nil || !strings.Contains(out, "vgl_") || !strings.Contains(out, `Reinstated provider 1 "example-chat"`) {
+		t.Fatalf("reinstate: %q %v", out, err)
+	}
+	out, _, _ = runMain(t, "", "audit", "list", "--data", data)
+	for _, a := range []string{"centre.provider.revoke", "centre.provider.reinstate"} {
+		if !strings.Contains(out, `"actor":"cli","action":"`+a+`","target":"provider:1:example-chat"`) {
+			t.Errorf("audit lacks %s: %s", a, out)
+		}
+	}
 	if _, _, err := runMain(t, "", "centre", "provider", "remove", "--data", data, "x"); err == nil {
 		t.Error("unknown provider subcommand accepted")
 	}

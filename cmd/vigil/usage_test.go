@@ -146,7 +146,8 @@ func TestEveryNumericFlagIsRanged(t *testing.T) {
 		case "report":
 			lines = append(lines, []string{"report", "render"}, []string{"report", "submit"})
 		case "centre":
-			lines = append(lines, []string{"centre", "provider", "add"}, []string{"centre", "provider", "list"}, []string{"centre", "status"})
+			lines = append(lines, []string{"centre", "provider", "add"}, []string{"centre", "provider", "list"},
+				[]string{"centre", "provider", "revoke"}, []string{"centre", "provider", "reinstate"}, []string{"centre", "status"})
 		default:
 			lines = append(lines, []string{cmd})
 		}
