@@ -60,6 +60,12 @@ type Action struct {
 	Actor   string `json:"actor,omitempty"`
 	Webhook string `json:"webhook,omitempty"`
 	Event   *Event `json:"event,omitempty"`
+	// Auto is the automatic action an open-case action's case is the
+	// record of: once the case opens, the action is recorded on it
+	// (NoticeService.RecordAutoAction, CaseID set then), as taken at
+	// Auto.TakenAt, so that a retried case loses neither notice nor
+	// complaint.
+	Auto *AutoAction `json:"auto,omitempty"`
 }
 
 // ActionQueue keeps actions durably and has them carried out, and retried

@@ -60,7 +60,7 @@ func (s *Service) Conversation(ctx context.Context, cv Conversation) *vigil.Outc
 		} else {
 			evidence := caseConversation(cv.ID, risk, cv.Messages, cv.First)
 			for _, f := range cases {
-				p.openCase(ctx, f, &vigil.Case{Kind: vigil.CaseKindConversation, Content: ref, Conversation: evidence}, cv.item())
+				p.openCase(ctx, f, &vigil.Case{Kind: vigil.CaseKindConversation, Content: ref, Conversation: evidence}, cv.item(), nil) // a conversation rule never acts automatically
 			}
 		}
 	}

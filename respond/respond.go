@@ -232,7 +232,9 @@ func (p *plan) retry(ctx context.Context, what string, err error, a *vigil.Actio
 }
 
 // openCase opens c for the fired rule f, keyed by item and the queue.
-func (p *plan) openCase(ctx context.Context, f rules.Fired, c *vigil.Case, item string) {
+// auto, if not nil, is the automatic action c is to be the record of: if
+// the case is queued for retry, the action goes with it.
+func (p *plan) openCase(ctx context.Context, f rules.Fired, c *vigil.Case, item string, auto *vigil.AutoAction) {
 	retention := p.s.CaseRetention
 	if retention <= 0 {
 		retention = DefaultCaseRetention
@@ -242,7 +244,7 @@ func (p *plan) openCase(ctx context.Context, f rules.Fired, c *vigil.Case, item 
 	c.Key = caseKey(item, c.Queue)
 	actor := "rule:" + f.Rule.Name
 	if err := p.s.Cases.OpenCase(ctx, c, actor); err != nil {
-		p.retry(ctx, "open case", err, &vigil.Action{Kind: vigil.ActionKindOpenCase, Rule: f.Rule.Name, Case: c, CaseKey: c.Key, Actor: actor})
+		p.retry(ctx, "open case", err, &vigil.Action{Kind: vigil.ActionKindOpenCase, Rule: f.Rule.Name, Case: c, CaseKey: c.Key, Actor: actor, Auto: auto})
 		return
 	}
 	p.out.Cases = append(p.out.Cases, c.ID)
@@ -332,7 +334,13 @@ func (s *Service) content(ctx context.Context, ref vigil.ContentRef, results []v
 			}
 			held := false // whether a case holds (or a queued one will hold) the media just kept
 			byQueue := map[string]int64{}
-			defer func() { s.recordAuto(ctx, p, o, byQueue) }()
+			auto := s.pendingAuto(p, o)
+			autoQueued := false // whether auto went with its case, queued for retry
+			defer func() {
+				if !autoQueued {
+					s.recordAuto(ctx, p, o, byQueue)
+				}
+			}()
 			for _, f := range cases {
 				// Evidence is bounded; a case needs the strongest, not all.
 				ms := f.Matches
@@ -346,8 +354,13 @@ func (s *Service) content(ctx context.Context, ref vigil.ContentRef, results []v
 					c.Kind, c.Matches = vigil.CaseKindClassifier, nil
 				}
 				queued := len(p.out.Queued)
-				p.openCase(ctx, f, c, contentItem(ref))
+				var a *vigil.AutoAction
+				if auto != nil && f.Rule.Action.Queue == auto.queue {
+					a = &auto.AutoAction
+				}
+				p.openCase(ctx, f, c, contentItem(ref), a)
 				held = held || c.ID != 0 && c.Content.MediaID == ref.MediaID || len(p.out.Queued) > queued
+				autoQueued = autoQueued || a != nil && c.ID == 0 && len(p.out.Queued) > queued
 				if c.ID != 0 {
 					byQueue[c.Queue] = c.ID
 				}
@@ -420,12 +433,34 @@ func (s *Service) Rematches(ctx context.Context, found []*vigil.Rematch) error {
 	return nil
 }
 
+// queuedAuto is the automatic action of a detection before its case is
+// known, and the queue of that case.
+type queuedAuto struct {
+	vigil.AutoAction
+	queue string
+}
+
+// pendingAuto returns the outcome's automatic action, to be recorded on
+// the case of the first auto rule's queue, or nil when none is taken.
+func (s *Service) pendingAuto(p *plan, o rules.Outcome) *queuedAuto {
+	if s.AutoActions == nil || len(p.out.Auto) == 0 {
+		return nil
+	}
+	for _, f := range o.Fired {
+		if f.Rule.Action.Type == vigil.ActionAuto {
+			return &queuedAuto{AutoAction: vigil.AutoAction{Rule: f.Rule.Name, Actions: p.out.Auto, TakenAt: s.now().UTC()}, queue: f.Rule.Action.Queue}
+		}
+	}
+	return nil
+}
+
 // recordAuto records the outcome's automatic actions on the case they are
 // about: the case in the queue of the first auto rule whose case opened
 // (every auto rule names a queue: vigil.RuleAction), else the first case
-// opened for the content. An action with no case (its opening failed, or
-// was queued for retry) has no durable reference: it is logged, and gets
-// no notice.
+// opened for the content. It is not called when the first auto rule's
+// case was queued for retry: the action went with it (vigil.Action.Auto).
+// An action with no case (each opening failed for good) has no durable
+// reference: it is logged, and gets no notice.
 func (s *Service) recordAuto(ctx context.Context, p *plan, o rules.Outcome, byQueue map[string]int64) {
 	if s.AutoActions == nil || len(p.out.Auto) == 0 {
 		return

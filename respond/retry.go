@@ -26,6 +26,15 @@ func (s *Service) Carry(ctx context.Context, a *vigil.Action) error {
 		if err := s.Cases.OpenCase(ctx, &c, a.Actor); err != nil {
 			return fmt.Errorf("rule %q: open case: %w", a.Rule, err)
 		}
+		if a.Auto != nil && s.AutoActions != nil {
+			// Recording twice changes nothing: a retry after a failure
+			// here finds the case opened and records the action.
+			auto := *a.Auto
+			auto.CaseID = c.ID
+			if err := s.AutoActions.RecordAutoAction(ctx, &auto); err != nil {
+				return fmt.Errorf("rule %q: record automatic action on case %d: %w", auto.Rule, c.ID, err)
+			}
+		}
 		s.logger().Info("queued rule action carried out", "rule", a.Rule, "action", a.Kind, "case", c.ID)
 		return nil
 	case vigil.ActionKindNotify:
