@@ -138,8 +138,10 @@ func TestCentreProviderRevocation(t *testing.T) {
 	if code := ts.do(t, adm, "POST", revoke, "", nil, &e); code != 409 {
 		t.Errorf("revoke twice: %d %+v", code, e)
 	}
-	if code := ts.do(t, adm, "POST", "/v1/centre/providers/nobody/revoke", "", nil, nil); code != 404 {
-		t.Errorf("revoke an unknown provider: %d", code)
+	for _, name := range []string{"nobody", "example-chat%E2%80%AE", "EXAMPLE-CHAT", "%2e%2e", strings.Repeat("x", 5000)} {
+		if code := ts.do(t, adm, "POST", "/v1/centre/providers/"+name+"/revoke", "", nil, nil); code != 404 {
+			t.Errorf("revoke provider %.40q: %d, want 404", name, code)
+		}
 	}
 	if code := ts.do(t, adm, "POST", "/v1/centre/providers/example-photos/reinstate", "", nil, nil); code != 409 {
 		t.Errorf("reinstate a provider not revoked: %d", code)

@@ -219,6 +219,7 @@ func (s *CentreService) ReceiveReport(ctx context.Context, r *vigil.CentreReport
 	in.Digest = hex.EncodeToString(sum[:])
 	in.Status, in.ReceivedAt = vigil.CentreReceived, s.db.now()
 	in.DecidedBy, in.DecidedAt, in.Reason, in.Message, in.ForwardedTo, in.Forward, in.Indicators = "", nil, "", "", "", "", nil
+	in.ProviderRevokedAt = nil // read from the provider's row, never stored with the report
 	if in.Files == nil {
 		in.Files = []vigil.CentreFile{}
 	}

@@ -89,6 +89,8 @@ func TestCentreService(t *testing.T, open Opener) {
 		// No new report, nor a resend, is stored from it.
 		_, _, err = s.Centre.ReceiveReport(ctx, report(a, "vigil-2", "u1", 60))
 		wantCode(t, err, vigil.EFORBIDDEN)
+		_, _, err = s.Centre.ReceiveReport(ctx, report(a, "vigil-1", "u1", 60, h1))
+		wantCode(t, err, vigil.EFORBIDDEN)
 		// Its reports stay, marked, in the queue and the lists.
 		found, err := s.Centre.FindCentreReport(ctx, r1.ID)
 		must(t, err)
