@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/fxamacker/cbor/v2"
 )
@@ -265,16 +266,32 @@ func (r *Reader) checkSignature(c *Manifest, m *box, cl *claim, claimBytes []byt
 	} else {
 		c.SignatureValid = true
 	}
+	// A valid time-stamp is when the claim was signed: the signer's chain
+	// is judged then, so that it outlives the signer's certificate.
+	c.Timestamp = r.checkTimestamp(sig, claimBytes)
+	at, stamped := r.now(), false
+	if ts := c.Timestamp; ts != nil && ts.Valid {
+		if leaf.NotBefore.After(ts.Time) || leaf.NotAfter.Before(ts.Time) {
+			ts.Valid, ts.Problem = false, fmt.Sprintf("the time-stamp's time %s is outside the signer certificate's validity (%s to %s)",
+				ts.Time.Format(time.RFC3339), leaf.NotBefore.UTC().Format(time.RFC3339), leaf.NotAfter.UTC().Format(time.RFC3339))
+		} else {
+			at, stamped = ts.Time, true
+		}
+	}
+	if ts := c.Timestamp; ts != nil && !ts.Valid {
+		c.problem(fmt.Errorf("c2pa: %s: %s", ts.Header, ts.Problem))
+	}
 	var problem error
-	c.Trust, problem = r.trust(sig.chain)
+	c.Trust, problem = r.trust(sig.chain, at, stamped)
 	if problem != nil {
 		c.problem(fmt.Errorf("c2pa: signer: %w", problem))
 	}
 }
 
-// trust says where a signer's chain leads: to one of our anchors, to a
-// root of its own, or nowhere sound.
-func (r *Reader) trust(chain []*x509.Certificate) (string, error) {
+// trust says where a signer's chain leads at time at: to one of our
+// anchors, to a root of its own, or nowhere sound. stamped says at is a
+// valid time-stamp's, not the clock's.
+func (r *Reader) trust(chain []*x509.Certificate, at time.Time, stamped bool) (string, error) {
 	for i := 0; i+1 < len(chain); i++ {
 		if err := chain[i].CheckSignatureFrom(chain[i+1]); err != nil {
 			return InvalidChain, fmt.Errorf("certificate %d is not signed by the next: %w", i, err)
@@ -287,7 +304,7 @@ func (r *Reader) trust(chain []*x509.Certificate) (string, error) {
 			inter.AddCert(c)
 		}
 		_, err := leaf.Verify(x509.VerifyOptions{
-			Roots: r.roots, Intermediates: inter, CurrentTime: r.now(),
+			Roots: r.roots, Intermediates: inter, CurrentTime: at,
 			// C2PA names its own extended key usages; which a signer
 			// needs is the trust list's business, not this check's.
 			KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny},
@@ -296,15 +313,18 @@ func (r *Reader) trust(chain []*x509.Certificate) (string, error) {
 			return Trusted, nil
 		}
 		var invalid x509.CertificateInvalidError
-		if errors.As(err, &invalid) && invalid.Reason == x509.Expired {
-			// Real manifests outlive their signers' certificates; C2PA
-			// then validates at the time-stamp's time, which this reader
-			// does not check. At the signer's issue the chain held?
+		if stamped && errors.As(err, &invalid) && invalid.Reason == x509.Expired {
+			return Expired, fmt.Errorf("%w, at the time-stamp's time", err)
+		}
+		if !stamped && errors.As(err, &invalid) && invalid.Reason == x509.Expired {
+			// Real manifests outlive their signers' certificates; without
+			// a valid time-stamp to say when it was signed: at the
+			// signer's issue, did the chain hold?
 			if _, again := leaf.Verify(x509.VerifyOptions{
 				Roots: r.roots, Intermediates: inter, CurrentTime: leaf.NotBefore,
 				KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny},
 			}); again == nil {
-				return Expired, err
+				return Expired, fmt.Errorf("%w; no valid time-stamp shows it was signed in time", err)
 			}
 		}
 		if len(chain) > 1 || !selfSigned(leaf) {

@@ -7,6 +7,7 @@ import (
 	"image/jpeg"
 	"image/png"
 	"testing"
+	"time"
 
 	"github.com/vigil-oss/vigil/provenance/c2patest"
 )
@@ -28,9 +29,15 @@ func fuzzSeeds(f *testing.F) (files [][]byte, stores [][]byte) {
 	if err != nil {
 		f.Fatal(err)
 	}
+	a, err := c2patest.NewTSA()
+	if err != nil {
+		f.Fatal(err)
+	}
 	m := c2patest.Manifest{ClaimGenerator: "fuzz", Signer: s, SegmentSize: 300,
 		Actions: []c2patest.Action{{Action: "c2pa.created", DigitalSourceType: c2patest.TrainedAlgorithmicMedia}}}
-	ej, err := c2patest.EmbedJPEG(j.Bytes(), m)
+	stamped := m
+	stamped.Timestamp = &c2patest.Timestamp{TSA: a, At: time.Now()}
+	ej, err := c2patest.EmbedJPEG(j.Bytes(), stamped)
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -45,7 +52,7 @@ func fuzzSeeds(f *testing.F) (files [][]byte, stores [][]byte) {
 		c2patest.XMPJPEG(j.Bytes(), c2patest.XMP(c2patest.CompositeSynthetic)),
 		c2patest.XMPPNG(p.Bytes(), c2patest.XMP(c2patest.TrainedAlgorithmicMedia))}
 	e := pngChunks(ep.Data, DefaultLimits)
-	return files, [][]byte{e.jumbf}
+	return files, [][]byte{jpegSegments(ej.Data, DefaultLimits).jumbf, e.jumbf}
 }
 
 func fuzzReader(f *testing.F) *Reader {
@@ -88,7 +95,8 @@ func FuzzManifestStore(f *testing.F) {
 	})
 }
 
-// FuzzSignature: a COSE_Sign1 message and its certificate chain.
+// FuzzSignature: a COSE_Sign1 message, its certificate chain and its
+// time-stamp (the seed's store has one).
 func FuzzSignature(f *testing.F) {
 	_, stores := fuzzSeeds(f)
 	p := &jumbfParser{maxDepth: 8, maxBoxes: 1024}
@@ -107,7 +115,8 @@ func FuzzSignature(f *testing.F) {
 			return
 		}
 		_ = s.verify(payload)
-		_, _ = r.trust(s.chain)
+		_, _ = r.trust(s.chain, r.now(), false)
+		_ = r.checkTimestamp(s, payload)
 	})
 }
 

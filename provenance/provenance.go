@@ -40,6 +40,9 @@ type Limits struct {
 	// the active one and the newest of its ingredients'. Each costs a
 	// claim signature and a chain's worth of certificate signatures.
 	MaxManifests int
+	// MaxTimestampBytes bounds an RFC 3161 time-stamp (a TSA's token with
+	// its certificates is a few kilobytes).
+	MaxTimestampBytes int
 }
 
 // DefaultLimits are generous for real manifests (a few kilobytes, a
@@ -49,6 +52,7 @@ var DefaultLimits = Limits{
 	MaxManifestBytes: 8 << 20, MaxBoxDepth: 8, MaxBoxes: 1024,
 	MaxCBORDepth: 16, MaxCBORItems: 4096, MaxChain: 8,
 	MaxXMPBytes: 1 << 20, MaxXMPDepth: 64, MaxExclusions: 64, MaxManifests: 5,
+	MaxTimestampBytes: 256 << 10,
 }
 
 func (l Limits) withDefaults() Limits {
@@ -57,7 +61,7 @@ func (l Limits) withDefaults() Limits {
 		{&l.MaxManifestBytes, &d.MaxManifestBytes}, {&l.MaxBoxDepth, &d.MaxBoxDepth}, {&l.MaxBoxes, &d.MaxBoxes},
 		{&l.MaxCBORDepth, &d.MaxCBORDepth}, {&l.MaxCBORItems, &d.MaxCBORItems}, {&l.MaxChain, &d.MaxChain},
 		{&l.MaxXMPBytes, &d.MaxXMPBytes}, {&l.MaxXMPDepth, &d.MaxXMPDepth}, {&l.MaxExclusions, &d.MaxExclusions},
-		{&l.MaxManifests, &d.MaxManifests},
+		{&l.MaxManifests, &d.MaxManifests}, {&l.MaxTimestampBytes, &d.MaxTimestampBytes},
 	} {
 		if *f.v <= 0 {
 			*f.v = *f.def
@@ -74,6 +78,10 @@ type Options struct {
 	// RSASSA-PSS keys are usable. None: no signer is trusted; signatures
 	// are still checked and reported.
 	Roots []*x509.Certificate
+	// TSARoots are the trust anchors for RFC 3161 time-stamping
+	// authorities (C2PA keeps a list of its own for them); none: Roots
+	// are used.
+	TSARoots []*x509.Certificate
 	// Now is the clock certificates' validity is checked against; nil:
 	// time.Now.
 	Now func() time.Time
@@ -82,10 +90,11 @@ type Options struct {
 // Reader reads provenance. It holds no per-file state and is safe for
 // concurrent use.
 type Reader struct {
-	limits Limits
-	roots  *x509.CertPool
-	now    func() time.Time
-	dec    cbor.DecMode
+	limits   Limits
+	roots    *x509.CertPool
+	tsaRoots *x509.CertPool
+	now      func() time.Time
+	dec      cbor.DecMode
 }
 
 // NewReader returns a Reader. Zero limits take DefaultLimits'.
@@ -106,14 +115,23 @@ func NewReader(opts Options) (*Reader, error) {
 	if now == nil {
 		now = time.Now
 	}
-	var roots *x509.CertPool
-	if len(opts.Roots) > 0 {
-		roots = x509.NewCertPool()
-		for _, c := range opts.Roots {
-			roots.AddCert(c)
-		}
+	tsa := opts.TSARoots
+	if len(tsa) == 0 {
+		tsa = opts.Roots
 	}
-	return &Reader{limits: l, roots: roots, now: now, dec: dec}, nil
+	return &Reader{limits: l, roots: pool(opts.Roots), tsaRoots: pool(tsa), now: now, dec: dec}, nil
+}
+
+// pool returns a pool of certs, nil for none.
+func pool(certs []*x509.Certificate) *x509.CertPool {
+	if len(certs) == 0 {
+		return nil
+	}
+	p := x509.NewCertPool()
+	for _, c := range certs {
+		p.AddCert(c)
+	}
+	return p
 }
 
 // Trust says whether a C2PA signer's certificate chains to a trust anchor.
@@ -123,8 +141,8 @@ const (
 	SelfSigned   = "self_signed"   // a lone certificate signed by itself
 	InvalidChain = "invalid_chain" // a certificate not signed by the next, or none usable
 	// Expired: chains to one of Options.Roots, but a certificate has
-	// expired since (or is not yet valid); the manifest's time-stamp,
-	// which could show it was signed in time, is not checked.
+	// expired since (or is not yet valid), and no valid time-stamp shows
+	// that the claim was signed while it was valid.
 	Expired = "expired"
 )
 
@@ -167,9 +185,12 @@ type Manifest struct {
 	Alg    string `json:"alg,omitempty"`
 	// SignatureValid says the claim's COSE signature verifies with the
 	// signer certificate's key; Trust, where that certificate leads.
-	SignatureValid bool     `json:"signature_valid"`
-	Trust          string   `json:"trust,omitempty"`
-	Actions        []Action `json:"actions,omitempty"`
+	SignatureValid bool   `json:"signature_valid"`
+	Trust          string `json:"trust,omitempty"`
+	// Timestamp is the signature's RFC 3161 time-stamp, nil when it has
+	// none. When it is valid, Trust is judged at its time, not now.
+	Timestamp *Timestamp `json:"timestamp,omitempty"`
+	Actions   []Action   `json:"actions,omitempty"`
 	// Problems say, for a reviewer, what did not hold or could not be read.
 	Problems []string `json:"problems,omitempty"`
 }

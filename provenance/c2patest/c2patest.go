@@ -75,6 +75,38 @@ func NewSigner(alg string) (*Signer, error) {
 	return &Signer{Alg: alg, Key: key, Chain: []*x509.Certificate{leaf, inter}, Root: root}, nil
 }
 
+// NewSignerValid makes a signer as NewSigner does whose signer
+// certificate is valid from notBefore to notAfter (an expired one, say),
+// and whose CAs are valid for ten years either side of now.
+func NewSignerValid(alg string, notBefore, notAfter time.Time) (*Signer, error) {
+	from, to := time.Now().AddDate(-10, 0, 0), time.Now().AddDate(10, 0, 0)
+	rootKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	root, err := certValid("Vigil Test Root CA", true, &rootKey.PublicKey, nil, rootKey, from, to)
+	if err != nil {
+		return nil, err
+	}
+	interKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	inter, err := certValid("Vigil Test Intermediate CA", true, &interKey.PublicKey, root, rootKey, from, to)
+	if err != nil {
+		return nil, err
+	}
+	key, err := newKey(alg)
+	if err != nil {
+		return nil, err
+	}
+	leaf, err := certValid("Vigil Test Generator", false, key.Public(), inter, interKey, notBefore, notAfter)
+	if err != nil {
+		return nil, err
+	}
+	return &Signer{Alg: alg, Key: key, Chain: []*x509.Certificate{leaf, inter}, Root: root}, nil
+}
+
 // NewSelfSigned makes a signer whose one certificate is its own issuer.
 func NewSelfSigned(alg string) (*Signer, error) {
 	key, err := newKey(alg)
@@ -106,12 +138,16 @@ func newKey(alg string) (crypto.Signer, error) {
 var serial int64
 
 func cert(cn string, ca bool, pub crypto.PublicKey, parent *x509.Certificate, parentKey crypto.Signer) (*x509.Certificate, error) {
+	return certValid(cn, ca, pub, parent, parentKey, time.Now().Add(-time.Hour), time.Now().Add(24*time.Hour))
+}
+
+func certValid(cn string, ca bool, pub crypto.PublicKey, parent *x509.Certificate, parentKey crypto.Signer, from, to time.Time) (*x509.Certificate, error) {
 	serial++
 	t := &x509.Certificate{
 		SerialNumber: big.NewInt(serial),
 		Subject:      pkix.Name{CommonName: cn, Organization: []string{"Vigil Tests"}},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(24 * time.Hour),
+		NotBefore:    from,
+		NotAfter:     to,
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageEmailProtection},
 	}
@@ -159,6 +195,10 @@ type Manifest struct {
 	// from), with its own ingredients before it; its binding is to
 	// another file.
 	Ingredient *Manifest
+	// Timestamp, when set, time-stamps the claim signature (RFC 3161).
+	Timestamp *Timestamp
+
+	tsaSig []byte // the time-stamp's signature, once built
 }
 
 // Embedded is a file with a manifest, and where its parts lie.
@@ -167,6 +207,9 @@ type Embedded struct {
 	// Signature is the COSE signature's value and Claim the claim's CBOR,
 	// to find and tamper with in Data.
 	Signature, Claim []byte
+	// TSASignature is the active manifest's time-stamp's signature value,
+	// when it has one.
+	TSASignature []byte
 }
 
 // JUMBF content-type UUIDs: a four-character code then ISO's suffix.
@@ -284,9 +327,12 @@ func (m *Manifest) manifest(fileHash []byte, start, n uint64, format, label stri
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	cose, sig, err := m.Signer.sign(claimCBOR)
+	cose, sig, tok, err := m.Signer.sign(claimCBOR, m.Timestamp)
 	if err != nil {
 		return nil, nil, nil, err
+	}
+	if tok != nil {
+		m.tsaSig = tok.Signature
 	}
 	manifest := superbox("c2ma", label,
 		superbox("c2as", "c2pa.assertions", boxOf("jumb", actBody), boxOf("jumb", hashBody)),
@@ -297,7 +343,7 @@ func (m *Manifest) manifest(fileHash []byte, start, n uint64, format, label stri
 
 // sign returns the COSE_Sign1_Tagged signature of a detached payload and
 // the signature's value.
-func (s *Signer) sign(payload []byte) (cose, sig []byte, err error) {
+func (s *Signer) sign(payload []byte, ts *Timestamp) (cose, sig []byte, tok *Token, err error) {
 	ders := make([][]byte, len(s.Chain))
 	for i, c := range s.Chain {
 		ders[i] = c.Raw
@@ -308,11 +354,11 @@ func (s *Signer) sign(payload []byte) (cose, sig []byte, err error) {
 	}
 	prot, err := cbor.Marshal(map[int64]any{1: coseAlgIDs[s.Alg], 33: chain})
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	tbs, err := cbor.Marshal([]any{"Signature1", prot, []byte{}, payload})
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	switch s.Alg {
 	case "ES256", "ES384":
@@ -324,7 +370,7 @@ func (s *Signer) sign(payload []byte) (cose, sig []byte, err error) {
 		d.Write(tbs)
 		r, ss, err := ecdsa.Sign(rand.Reader, s.Key.(*ecdsa.PrivateKey), d.Sum(nil))
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		n := (s.Key.(*ecdsa.PrivateKey).Curve.Params().BitSize + 7) / 8
 		sig = make([]byte, 2*n)
@@ -339,10 +385,16 @@ func (s *Signer) sign(payload []byte) (cose, sig []byte, err error) {
 		err = fmt.Errorf("c2patest: algorithm %q", s.Alg)
 	}
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	msg, err := cbor.Marshal(cbor.Tag{Number: 18, Content: []any{prot, map[string]any{}, nil, sig}})
-	return msg, sig, err
+	unprot := map[string]any{}
+	if ts != nil {
+		if unprot, tok, err = ts.stamp(prot, payload, sig); err != nil {
+			return nil, nil, nil, err
+		}
+	}
+	cose, err = cbor.Marshal(cbor.Tag{Number: 18, Content: []any{prot, unprot, nil, sig}})
+	return cose, sig, tok, err
 }
 
 // EmbedJPEG returns jpeg with the manifest in APP11 segments after SOI.
@@ -405,7 +457,7 @@ func embed(file []byte, at int, format string, m *Manifest, wrap func([]byte) []
 		w := wrap(store)
 		if uint64(len(w)) == n {
 			out := append(append(append([]byte{}, file[:at]...), w...), file[at:]...)
-			return &Embedded{Data: out, Signature: sig, Claim: claim}, nil
+			return &Embedded{Data: out, Signature: sig, Claim: claim, TSASignature: m.tsaSig}, nil
 		}
 		n = uint64(len(w))
 	}
