@@ -59,7 +59,7 @@ func (c *HashCommand) Run(ctx context.Context, args []string) error {
 	dihedral := fset.Bool("dihedral", false, "also print the PDQ hashes of the 8 rotations and flips")
 	maxBytes := fset.Int64("max-bytes", hashing.DefaultLimits.MaxBytes, "largest file read, in bytes")
 	maxPixels := fset.Int64("max-pixels", hashing.DefaultLimits.MaxPixels, "largest image decoded, in pixels")
-	c2paTrust := fset.String("c2pa-trust", "", "PEM file of the certificates trusted as C2PA signers' roots (none: signatures are checked, signers reported untrusted)")
+	c2paTrust := fset.String("c2pa-trust", "", "PEM file of the certificates trusted as C2PA signers' and time-stamping authorities' roots (none: signatures are checked, signers reported untrusted)")
 	for _, name := range []string{"workers", "max-bytes", "max-pixels"} {
 		fset.limit(name, positive())
 	}
