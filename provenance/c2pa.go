@@ -62,8 +62,9 @@ type actionsAssertion struct {
 }
 
 // readManifestStore fills c from the manifest store in store, checking the
-// active manifest's signature and its hard binding to file.
-func (r *Reader) readManifestStore(c *C2PA, store, file []byte) {
+// active manifest's signature and its hard binding to file, a BMFF one
+// when bmff is set.
+func (r *Reader) readManifestStore(c *C2PA, store, file []byte, bmff bool) {
 	p := &jumbfParser{maxDepth: r.limits.MaxBoxDepth, maxBoxes: r.limits.MaxBoxes}
 	boxes, err := p.parseBoxes(store, 0)
 	if err != nil {
@@ -87,17 +88,18 @@ func (r *Reader) readManifestStore(c *C2PA, store, file []byte) {
 	}
 	// The active manifest is the last one in the store (C2PA §11.1.4.3);
 	// the others are its ingredients', read newest first.
-	c.BindingValid = r.readManifest(&c.Manifest, manifests[len(manifests)-1], file)
+	c.BindingValid = r.readManifest(&c.Manifest, manifests[len(manifests)-1], file, bmff)
 	for i := len(manifests) - 2; i >= 0 && len(c.Ingredients)+1 < r.limits.MaxManifests; i-- {
 		var ing Manifest
-		r.readManifest(&ing, manifests[i], nil)
+		r.readManifest(&ing, manifests[i], nil, false)
 		c.Ingredients = append(c.Ingredients, ing)
 	}
 }
 
 // readManifest fills c from manifest m and, when file is not nil, checks
-// m's hard binding to it, reporting whether it holds.
-func (r *Reader) readManifest(c *Manifest, m *box, file []byte) (bindingValid bool) {
+// m's hard binding to it (c2pa.hash.bmff for a BMFF file, else
+// c2pa.hash.data), reporting whether it holds.
+func (r *Reader) readManifest(c *Manifest, m *box, file []byte, bmff bool) (bindingValid bool) {
 	c.Label = m.label
 	cl, claimBytes, err := r.readClaim(m)
 	if err != nil {
@@ -110,7 +112,7 @@ func (r *Reader) readManifest(c *Manifest, m *box, file []byte) (bindingValid bo
 	// Only assertions the signed claim lists, with their boxes' hashes
 	// matching, count: anything else in the box was not signed.
 	store2 := m.child("c2pa.assertions")
-	bound := false       // a c2pa.hash.data assertion was checked
+	bound := false       // a hard binding for this file's kind was checked
 	var unchecked string // a hard binding of a kind this reader does not check
 	// Each assertion is hashed once however often the claim lists it, so
 	// that the work stays bounded by the manifest's size.
@@ -145,12 +147,31 @@ func (r *Reader) readManifest(c *Manifest, m *box, file []byte) (bindingValid bo
 		}
 		switch base {
 		case "c2pa.hash.data":
+			if bmff {
+				unchecked = base // a BMFF file is bound by box
+				continue
+			}
 			if bound || file == nil {
 				continue
 			}
 			bound = true
 			if err := r.checkDataHash(content, firstNonEmpty(cl.Alg), file); err != nil {
 				c.problem(fmt.Errorf("c2pa: hard binding: %w", err))
+			} else {
+				bindingValid = true
+			}
+		case "c2pa.hash.bmff", "c2pa.hash.bmff.v2", "c2pa.hash.bmff.v3":
+			if !bmff {
+				unchecked = base
+				continue
+			}
+			if bound || file == nil {
+				continue
+			}
+			bound = true
+			version := map[string]int{"c2pa.hash.bmff": 1, "c2pa.hash.bmff.v2": 2, "c2pa.hash.bmff.v3": 3}[base]
+			if err := r.checkBMFFHash(content, cl.Alg, version, file); err != nil {
+				c.problem(fmt.Errorf("c2pa: hard binding %s: %w", base, err))
 			} else {
 				bindingValid = true
 			}

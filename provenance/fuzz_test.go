@@ -88,7 +88,7 @@ func FuzzManifestStore(f *testing.F) {
 	r := fuzzReader(f)
 	f.Fuzz(func(t *testing.T, store []byte) {
 		c := &C2PA{}
-		r.readManifestStore(c, store, store)
+		r.readManifestStore(c, store, store, false)
 		if c.SignatureValid && c.Signer == "" {
 			t.Fatal("a valid signature without a signer")
 		}

@@ -43,6 +43,10 @@ type Limits struct {
 	// MaxTimestampBytes bounds an RFC 3161 time-stamp (a TSA's token with
 	// its certificates is a few kilobytes).
 	MaxTimestampBytes int
+	// MaxBMFFBoxes bounds the boxes of a BMFF file walked for its
+	// manifest and its hard binding (a fragmented video has two a
+	// fragment).
+	MaxBMFFBoxes int
 }
 
 // DefaultLimits are generous for real manifests (a few kilobytes, a
@@ -52,7 +56,7 @@ var DefaultLimits = Limits{
 	MaxManifestBytes: 8 << 20, MaxBoxDepth: 8, MaxBoxes: 1024,
 	MaxCBORDepth: 16, MaxCBORItems: 4096, MaxChain: 8,
 	MaxXMPBytes: 1 << 20, MaxXMPDepth: 64, MaxExclusions: 64, MaxManifests: 5,
-	MaxTimestampBytes: 256 << 10,
+	MaxTimestampBytes: 256 << 10, MaxBMFFBoxes: 1 << 16,
 }
 
 func (l Limits) withDefaults() Limits {
@@ -62,6 +66,7 @@ func (l Limits) withDefaults() Limits {
 		{&l.MaxCBORDepth, &d.MaxCBORDepth}, {&l.MaxCBORItems, &d.MaxCBORItems}, {&l.MaxChain, &d.MaxChain},
 		{&l.MaxXMPBytes, &d.MaxXMPBytes}, {&l.MaxXMPDepth, &d.MaxXMPDepth}, {&l.MaxExclusions, &d.MaxExclusions},
 		{&l.MaxManifests, &d.MaxManifests}, {&l.MaxTimestampBytes, &d.MaxTimestampBytes},
+		{&l.MaxBMFFBoxes, &d.MaxBMFFBoxes},
 	} {
 		if *f.v <= 0 {
 			*f.v = *f.def
@@ -208,9 +213,10 @@ type XMP struct {
 	Problem           string `json:"problem,omitempty"`
 }
 
-// Read returns what data (a whole JPEG or PNG file) says of its
-// provenance, or nil when it says nothing this package reads. It never
-// fails: what cannot be read is reported in the result's Problems.
+// Read returns what data (a whole JPEG, PNG or ISO BMFF file: MP4, MOV)
+// says of its provenance, or nil when it says nothing this package reads.
+// It never fails: what cannot be read is reported in the result's
+// Problems.
 func (r *Reader) Read(data []byte) *Result {
 	var e embedded
 	switch {
@@ -218,6 +224,8 @@ func (r *Reader) Read(data []byte) *Result {
 		e = jpegSegments(data, r.limits)
 	case len(data) > len(pngSignature) && string(data[:len(pngSignature)]) == string(pngSignature):
 		e = pngChunks(data, r.limits)
+	case isBMFF(data):
+		e = bmffManifest(data, r.limits)
 	default:
 		return nil
 	}
@@ -227,7 +235,7 @@ func (r *Reader) Read(data []byte) *Result {
 		if e.jumbfErr != nil && e.jumbf == nil {
 			res.C2PA.problem(e.jumbfErr)
 		} else {
-			r.readManifestStore(res.C2PA, e.jumbf, data)
+			r.readManifestStore(res.C2PA, e.jumbf, data, e.bmff)
 		}
 	}
 	if e.xmp != nil || e.xmpErr != nil {

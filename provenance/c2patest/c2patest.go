@@ -199,6 +199,7 @@ type Manifest struct {
 	Timestamp *Timestamp
 
 	tsaSig []byte // the time-stamp's signature, once built
+	bmff   int    // the c2pa.hash.bmff version, for a BMFF file
 }
 
 // Embedded is a file with a manifest, and where its parts lie.
@@ -294,6 +295,14 @@ func (m *Manifest) manifest(fileHash []byte, start, n uint64, format, label stri
 	hashLabel := "c2pa.hash.data"
 	if m.BoxesBinding {
 		hashLabel = "c2pa.hash.boxes"
+	}
+	if m.bmff != 0 {
+		hashLabel = fmt.Sprintf("c2pa.hash.bmff.v%d", m.bmff)
+		if dataHash, err = cbor.Marshal(map[string]any{
+			"exclusions": bmffExclusions, "name": "jumbf manifest", "alg": "sha256", "hash": fileHash,
+		}); err != nil {
+			return nil, nil, nil, err
+		}
 	}
 	hashBody := superboxBody("cbor", hashLabel, boxOf("cbor", dataHash))
 	sum := func(b []byte) []byte { s := sha256.Sum256(b); return s[:] }
