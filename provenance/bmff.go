@@ -166,8 +166,9 @@ type bmffExclusion struct {
 }
 
 // matches says whether box b of file satisfies e's conditions: length,
-// version, flags and data at given offsets.
-func (e *bmffExclusion) matches(b bmffBox, file []byte) bool {
+// version, flags and data at given offsets. budget is what is left of
+// the bytes data comparisons may read, and is spent.
+func (e *bmffExclusion) matches(b bmffBox, file []byte, budget *int) bool {
 	if e.Length != nil && *e.Length != b.size {
 		return false
 	}
@@ -190,6 +191,9 @@ func (e *bmffExclusion) matches(b bmffBox, file []byte) bool {
 		}
 	}
 	for _, d := range e.Data {
+		if *budget -= len(d.Value); *budget < 0 {
+			return false
+		}
 		if d.Offset > b.size || uint64(len(d.Value)) > b.size-d.Offset ||
 			!bytes.Equal(file[b.start+d.Offset:b.start+d.Offset+uint64(len(d.Value))], d.Value) {
 			return false
@@ -237,14 +241,24 @@ func (r *Reader) checkBMFFHash(content []byte, claimAlg string, version int, fil
 	}
 	var excl []span
 	whole := map[uint64]bool{} // top-level boxes excluded whole, by start
+	// A hostile assertion could name many boxes, with long data to
+	// compare in each: comparisons may read twice the file, and the
+	// ranges excluded are at most one a box walked.
+	budget := 2*len(file) + 4096
 	for i := range bh.Exclusions {
 		e := &bh.Exclusions[i]
 		if len(e.Subset) > r.limits.MaxExclusions || len(e.Data) > r.limits.MaxExclusions {
 			return fmt.Errorf("exclusion %q: over the limit of %d subsets or data", printableType(e.XPath), r.limits.MaxExclusions)
 		}
 		for _, b := range boxes {
-			if b.path != e.XPath || !e.matches(b, file) {
+			if b.path != e.XPath || !e.matches(b, file, &budget) {
+				if budget < 0 {
+					return errors.New("exclusions compare more data than the file holds")
+				}
 				continue
+			}
+			if len(excl) >= len(boxes)+r.limits.MaxExclusions {
+				return fmt.Errorf("exclusions name more than %d ranges", len(boxes)+r.limits.MaxExclusions)
 			}
 			if len(e.Subset) == 0 {
 				excl = append(excl, span{b.start, b.start + b.size})

@@ -3,6 +3,7 @@ package provenance
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/binary"
 	"image"
 	"image/jpeg"
 	"image/png"
@@ -48,7 +49,15 @@ func fuzzSeeds(f *testing.F) (files [][]byte, stores [][]byte) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	files = [][]byte{ej.Data, ep.Data,
+	// A BMFF file of two boxes, ftyp and mdat, with a manifest after
+	// ftyp bound by c2pa.hash.bmff.v2.
+	mp4 := append(binary.BigEndian.AppendUint32(nil, 16), "ftypisom\x00\x00\x02\x00"...)
+	mp4 = append(append(binary.BigEndian.AppendUint32(mp4, 8+64), "mdat"...), make([]byte, 64)...)
+	eb, err := c2patest.EmbedBMFF(mp4, stamped, 2)
+	if err != nil {
+		f.Fatal(err)
+	}
+	files = [][]byte{ej.Data, ep.Data, eb.Data,
 		c2patest.XMPJPEG(j.Bytes(), c2patest.XMP(c2patest.CompositeSynthetic)),
 		c2patest.XMPPNG(p.Bytes(), c2patest.XMP(c2patest.TrainedAlgorithmicMedia))}
 	e := pngChunks(ep.Data, DefaultLimits)
@@ -126,5 +135,25 @@ func FuzzXMP(f *testing.F) {
 	f.Add([]byte(`<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description xmlns:e="http://iptc.org/std/Iptc4xmpExt/2008-02-29/" e:DigitalSourceType="algorithmicMedia"/></rdf:RDF>`))
 	f.Fuzz(func(t *testing.T, packet []byte) {
 		_, _ = digitalSourceType(packet, DefaultLimits)
+	})
+}
+
+// FuzzBMFFHash: a c2pa.hash.bmff assertion and the file it binds, through
+// the box walk, exclusion matching and the hash.
+func FuzzBMFFHash(f *testing.F) {
+	files, _ := fuzzSeeds(f)
+	r := fuzzReader(f)
+	e := bmffManifest(files[2], r.limits)
+	p := &jumbfParser{maxDepth: 8, maxBoxes: 1024}
+	boxes, err := p.parseBoxes(e.jumbf, 0)
+	if err != nil {
+		f.Fatal(err)
+	}
+	a := boxes[0].children[0].child("c2pa.assertions").child("c2pa.hash.bmff.v2")
+	content, _ := a.content("cbor")
+	f.Add(content, files[2], uint8(2))
+	f.Add(content, files[2], uint8(3))
+	f.Fuzz(func(t *testing.T, content, file []byte, version uint8) {
+		_ = r.checkBMFFHash(content, "sha256", int(version%4), file)
 	})
 }

@@ -176,7 +176,13 @@ func hashPath(ctx context.Context, h *hashing.Hasher, vopts vpdq.Options, path s
 	res, err := h.HashImageBytes(data)
 	if vigil.ErrorCode(err) == vigil.EUNSUPPORTED && hashing.MayBeVideo(data) {
 		// Not an image: perhaps a video.
-		return hashVideo(ctx, vopts, line, path, data)
+		line = hashVideo(ctx, vopts, line, path, data)
+		if line.Error == "" {
+			// An MP4's or MOV's C2PA manifest, from the bytes read.
+			line.Provenance = h.ReadProvenance(data)
+			line.GenerativeAI = line.Provenance.GenerativeAI()
+		}
+		return line
 	}
 	if err != nil {
 		line.Error = fmt.Sprintf("%s: %s", path, errorText(err))

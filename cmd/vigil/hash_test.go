@@ -214,3 +214,36 @@ func TestHashCommandTimestamp(t *testing.T) {
 		t.Fatalf("classify line %s", out)
 	}
 }
+
+// vigil hash reads an MP4's C2PA manifest beside its vPDQ hashes.
+func TestHashCommandVideoProvenance(t *testing.T) {
+	mp4, err := os.ReadFile("../../vpdq/testdata/sample-videos/doorknob-hd-no-bar.mp4")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := c2patest.NewSigner("ES256")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := c2patest.EmbedBMFF(mp4, c2patest.Manifest{ClaimGenerator: "Vigil Test Generator/1.0", Signer: s,
+		Actions: []c2patest.Action{{Action: "c2pa.created", DigitalSourceType: c2patest.TrainedAlgorithmicMedia}}}, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	file, trust := filepath.Join(dir, "generated.mp4"), filepath.Join(dir, "trust.pem")
+	os.WriteFile(file, e.Data, 0o644)
+	os.WriteFile(trust, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.Root.Raw}), 0o644)
+	out, _, err := runMain(t, "", "hash", "--c2pa-trust", trust, file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var l hashLine
+	if err := json.Unmarshal([]byte(out), &l); err != nil {
+		t.Fatal(err)
+	}
+	if l.Video == nil || len(l.Video.Frames) == 0 || l.Provenance == nil || l.Provenance.C2PA == nil ||
+		!l.Provenance.C2PA.BindingValid || l.GenerativeAI == nil || !l.GenerativeAI.Verified() {
+		t.Fatalf("line %s", out)
+	}
+}

@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"crypto/x509"
+	"encoding/binary"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/fxamacker/cbor/v2"
 
 	"github.com/vigil-oss/vigil/provenance/c2patest"
 )
@@ -115,4 +118,46 @@ func FuzzTimestamp(f *testing.F) {
 		_ = p.verifySignature()
 		_, _ = r.tsaTrust(p, p.info.GenTime)
 	})
+}
+
+// A BMFF binding whose exclusions would compare more bytes than twice the
+// file's (many boxes, long data to match in each), or name more ranges
+// than there are boxes and exclusions, is refused, not worked through.
+func TestBMFFExclusionBudget(t *testing.T) {
+	var file []byte
+	for range 1000 {
+		file = append(binary.BigEndian.AppendUint32(file, 8+100), "free"...)
+		file = append(file, make([]byte, 100)...)
+	}
+	var excl, other []map[string]any
+	for range 5 {
+		excl = append(excl, map[string]any{"xpath": "/free", "data": []map[string]any{{"offset": 8, "value": make([]byte, 100)}}})
+		other = append(other, map[string]any{"xpath": "/free", "data": []map[string]any{{"offset": 8, "value": bytes.Repeat([]byte{1}, 100)}}})
+	}
+	r, err := NewReader(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		excl []map[string]any
+		want string
+	}{{other, "compare more data"}, {excl, "more than 1064 ranges"}} {
+		content, err := cbor.Marshal(map[string]any{"exclusions": tc.excl, "alg": "sha256", "hash": make([]byte, 32)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := r.checkBMFFHash(content, "", 3, file); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Fatalf("got %v, want %q", err, tc.want)
+		}
+	}
+	// One such exclusion is within the budget: every box is excluded, and
+	// the hash is of nothing.
+	empty := sha256.Sum256(nil)
+	content, err := cbor.Marshal(map[string]any{"exclusions": excl[:1], "alg": "sha256", "hash": empty[:]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.checkBMFFHash(content, "", 2, file); err != nil {
+		t.Fatal(err)
+	}
 }
