@@ -30,7 +30,9 @@ type GenerativeAI struct {
 	// ingredient's file.
 	Ingredient bool `json:"ingredient,omitempty"`
 	// Trust is trusted, expired (trusted once, a certificate expired
-	// since), untrusted, self_signed or invalid_chain.
+	// since, and no valid RFC 3161 time-stamp shows the claim was signed
+	// while it was valid), untrusted, self_signed or invalid_chain. A
+	// valid time-stamp makes the chain judged at its time.
 	Trust string `json:"trust,omitempty"`
 }
 
