@@ -307,6 +307,16 @@ func (r *Reader) checkSignature(c *Manifest, m *box, cl *claim, claimBytes []byt
 	if problem != nil {
 		c.problem(fmt.Errorf("c2pa: signer: %w", problem))
 	}
+	// A stapled OCSP response, checked at the same time: revoked before
+	// then, the signer is not trusted whatever its chain.
+	c.Revocation = r.checkRevocation(sig, at)
+	if rv := c.Revocation; rv != nil && !rv.Valid {
+		c.problem(errors.New(rv.Problem))
+	}
+	if rv := c.Revocation; rv != nil && rv.Valid && rv.Status == "revoked" && !rv.RevokedAt.After(at) {
+		c.Trust = Revoked
+		c.problem(fmt.Errorf("c2pa: signer: the certificate was revoked at %s, before the signing time", rv.RevokedAt.Format(time.RFC3339)))
+	}
 }
 
 // trust says where a signer's chain leads at time at: to one of our

@@ -38,6 +38,9 @@ func fuzzSeeds(f *testing.F) (files [][]byte, stores [][]byte) {
 		Actions: []c2patest.Action{{Action: "c2pa.created", DigitalSourceType: c2patest.TrainedAlgorithmicMedia}}}
 	stamped := m
 	stamped.Timestamp = &c2patest.Timestamp{TSA: a, At: time.Now()}
+	if stamped.OCSP, err = s.OCSP(time.Time{}, time.Now().Add(-time.Hour), time.Now().Add(time.Hour)); err != nil {
+		f.Fatal(err)
+	}
 	ej, err := c2patest.EmbedJPEG(j.Bytes(), stamped)
 	if err != nil {
 		f.Fatal(err)
@@ -104,8 +107,8 @@ func FuzzManifestStore(f *testing.F) {
 	})
 }
 
-// FuzzSignature: a COSE_Sign1 message, its certificate chain and its
-// time-stamp (the seed's store has one).
+// FuzzSignature: a COSE_Sign1 message, its certificate chain, its
+// time-stamp and its stapled OCSP response (the seed's store has both).
 func FuzzSignature(f *testing.F) {
 	_, stores := fuzzSeeds(f)
 	p := &jumbfParser{maxDepth: 8, maxBoxes: 1024}
@@ -126,6 +129,7 @@ func FuzzSignature(f *testing.F) {
 		_ = s.verify(payload)
 		_, _ = r.trust(s.chain, r.now(), false)
 		_ = r.checkTimestamp(s, payload)
+		_ = r.checkRevocation(s, r.now())
 	})
 }
 

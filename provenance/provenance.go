@@ -195,7 +195,11 @@ type Manifest struct {
 	// Timestamp is the signature's RFC 3161 time-stamp, nil when it has
 	// none. When it is valid, Trust is judged at its time, not now.
 	Timestamp *Timestamp `json:"timestamp,omitempty"`
-	Actions   []Action   `json:"actions,omitempty"`
+	// Revocation is the signer certificate's status in an OCSP response
+	// stapled to the signature, nil when none is; a valid one saying
+	// revoked before the signing time makes Trust revoked.
+	Revocation *Revocation `json:"revocation,omitempty"`
+	Actions    []Action    `json:"actions,omitempty"`
 	// Problems say, for a reviewer, what did not hold or could not be read.
 	Problems []string `json:"problems,omitempty"`
 }

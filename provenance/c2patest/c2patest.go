@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/fxamacker/cbor/v2"
+	"golang.org/x/crypto/ocsp"
 )
 
 // IPTC digital source types, as C2PA and XMP write them.
@@ -42,6 +43,9 @@ type Signer struct {
 	Key   crypto.Signer
 	Chain []*x509.Certificate
 	Root  *x509.Certificate
+	// IssuerKey is the key of Chain[1], the signer certificate's issuer
+	// (to sign OCSP responses with), when the chain has one.
+	IssuerKey crypto.Signer
 }
 
 // NewSigner makes a root CA, an intermediate and a signer certificate
@@ -72,7 +76,7 @@ func NewSigner(alg string) (*Signer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Signer{Alg: alg, Key: key, Chain: []*x509.Certificate{leaf, inter}, Root: root}, nil
+	return &Signer{Alg: alg, Key: key, Chain: []*x509.Certificate{leaf, inter}, Root: root, IssuerKey: interKey}, nil
 }
 
 // NewSignerValid makes a signer as NewSigner does whose signer
@@ -104,7 +108,21 @@ func NewSignerValid(alg string, notBefore, notAfter time.Time) (*Signer, error) 
 	if err != nil {
 		return nil, err
 	}
-	return &Signer{Alg: alg, Key: key, Chain: []*x509.Certificate{leaf, inter}, Root: root}, nil
+	return &Signer{Alg: alg, Key: key, Chain: []*x509.Certificate{leaf, inter}, Root: root, IssuerKey: interKey}, nil
+}
+
+// OCSP returns an OCSP response, signed by the signer certificate's
+// issuer, saying the signer's certificate is good (revokedAt zero) or
+// was revoked at revokedAt, valid from thisUpdate to nextUpdate.
+func (s *Signer) OCSP(revokedAt, thisUpdate, nextUpdate time.Time) ([]byte, error) {
+	if len(s.Chain) < 2 || s.IssuerKey == nil {
+		return nil, errors.New("c2patest: a signer without an issuer key")
+	}
+	t := ocsp.Response{Status: ocsp.Good, SerialNumber: s.Chain[0].SerialNumber, ThisUpdate: thisUpdate, NextUpdate: nextUpdate}
+	if !revokedAt.IsZero() {
+		t.Status, t.RevokedAt, t.RevocationReason = ocsp.Revoked, revokedAt, ocsp.KeyCompromise
+	}
+	return ocsp.CreateResponse(s.Chain[1], s.Chain[1], t, s.IssuerKey)
 }
 
 // NewSelfSigned makes a signer whose one certificate is its own issuer.
@@ -197,6 +215,9 @@ type Manifest struct {
 	Ingredient *Manifest
 	// Timestamp, when set, time-stamps the claim signature (RFC 3161).
 	Timestamp *Timestamp
+	// OCSP, when set, is a DER OCSP response stapled to the claim
+	// signature (rVals.ocspVals); see Signer.OCSP.
+	OCSP []byte
 
 	tsaSig []byte // the time-stamp's signature, once built
 	bmff   int    // the c2pa.hash.bmff version, for a BMFF file
@@ -336,7 +357,7 @@ func (m *Manifest) manifest(fileHash []byte, start, n uint64, format, label stri
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	cose, sig, tok, err := m.Signer.sign(claimCBOR, m.Timestamp)
+	cose, sig, tok, err := m.Signer.sign(claimCBOR, m.Timestamp, m.OCSP)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -352,7 +373,7 @@ func (m *Manifest) manifest(fileHash []byte, start, n uint64, format, label stri
 
 // sign returns the COSE_Sign1_Tagged signature of a detached payload and
 // the signature's value.
-func (s *Signer) sign(payload []byte, ts *Timestamp) (cose, sig []byte, tok *Token, err error) {
+func (s *Signer) sign(payload []byte, ts *Timestamp, ocspDER []byte) (cose, sig []byte, tok *Token, err error) {
 	ders := make([][]byte, len(s.Chain))
 	for i, c := range s.Chain {
 		ders[i] = c.Raw
@@ -401,6 +422,9 @@ func (s *Signer) sign(payload []byte, ts *Timestamp) (cose, sig []byte, tok *Tok
 		if unprot, tok, err = ts.stamp(prot, payload, sig); err != nil {
 			return nil, nil, nil, err
 		}
+	}
+	if ocspDER != nil {
+		unprot["rVals"] = map[string]any{"ocspVals": [][]byte{ocspDER}}
 	}
 	cose, err = cbor.Marshal(cbor.Tag{Number: 18, Content: []any{prot, unprot, nil, sig}})
 	return cose, sig, tok, err
