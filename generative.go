@@ -36,6 +36,10 @@ type GenerativeAI struct {
 	// or invalid_chain. A valid time-stamp makes the chain judged at its
 	// time.
 	Trust string `json:"trust,omitempty"`
+	// Timestamped says the signer's chain was judged at the time of a
+	// valid RFC 3161 time-stamp on the signature (when it signed), not
+	// now: a certificate expired since is still trusted.
+	Timestamped bool `json:"timestamped,omitempty"`
 }
 
 // Validate returns an EINVALID error if g cannot be stored with a case:

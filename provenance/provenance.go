@@ -325,6 +325,7 @@ func (m *Manifest) generative() *vigil.GenerativeAI {
 				Source: vigil.GenerativeAIC2PA, DigitalSourceType: a.DigitalSourceType,
 				Generator: clean(m.ClaimGenerator), Signer: clean(m.Signer),
 				SignatureValid: m.SignatureValid, Trust: m.Trust,
+				Timestamped: m.Timestamp != nil && m.Timestamp.Valid,
 			}
 		}
 	}

@@ -63,7 +63,7 @@ func TestTimestampExpiredSignerTrusted(t *testing.T) {
 				if c.Trust != provenance.Trusted || !c.SignatureValid || !c.BindingValid || len(c.Problems) > 0 {
 					t.Fatalf("time-stamped manifest: %+v", c)
 				}
-				if g := tsaReader(t, []*x509.Certificate{s.Root}, []*x509.Certificate{a.Root}).Read(e.Data).GenerativeAI(); g == nil || !g.Verified() {
+				if g := tsaReader(t, []*x509.Certificate{s.Root}, []*x509.Certificate{a.Root}).Read(e.Data).GenerativeAI(); g == nil || !g.Verified() || !g.Timestamped {
 					t.Fatalf("indication %+v", g)
 				}
 			})
@@ -142,6 +142,9 @@ func TestTimestampTampered(t *testing.T) {
 			if c.Trust != provenance.Expired || !c.SignatureValid || !c.BindingValid ||
 				!strings.Contains(strings.Join(c.Problems, ";"), tc.want) {
 				t.Fatalf("manifest %+v", c)
+			}
+			if g := tsaReader(t, []*x509.Certificate{s.Root}, roots).Read(data).GenerativeAI(); g == nil || g.Timestamped || g.Trust != provenance.Expired {
+				t.Fatalf("indication %+v", g)
 			}
 		})
 	}
