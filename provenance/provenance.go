@@ -1,7 +1,9 @@
 // Package provenance reads what a file says of its own origin: a C2PA
-// manifest (JUMBF boxes in JPEG APP11 segments or a PNG caBX chunk, a CBOR
-// claim signed with COSE_Sign1 and bound to the file by a hash) and the
-// IPTC digital source type in its XMP packet. It works on bytes already
+// manifest (JUMBF boxes in JPEG APP11 segments, a PNG caBX chunk or an ISO
+// BMFF file's C2PA uuid box; a CBOR claim signed with COSE_Sign1, perhaps
+// time-stamped (RFC 3161) and with a stapled OCSP response, and bound to
+// the file by a hash of its bytes or of its boxes) and the IPTC digital
+// source type in its XMP packet. It works on bytes already
 // in memory (the hashing step's), does no I/O, and reports; what a file
 // claims about itself is an indication for a reviewer, never a decision.
 package provenance

@@ -2,7 +2,9 @@
 // generated on the spot, a manifest with a claim and a c2pa.actions
 // assertion signed with it (COSE_Sign1), bound to the file by a
 // c2pa.hash.data assertion and embedded in a JPEG (APP11 segments) or a
-// PNG (a caBX chunk); and XMP packets declaring a digital source type.
+// PNG (a caBX chunk), or by a c2pa.hash.bmff assertion in an MP4's C2PA
+// uuid box; RFC 3161 time-stamps by a test TSA and OCSP responses by the
+// signer's issuer; and XMP packets declaring a digital source type.
 // Nothing here is real content: callers pass images generated in code.
 package c2patest
 
