@@ -24,7 +24,7 @@ func TestTokenAlgorithms(t *testing.T) {
 	}
 	imprint := sha256.Sum256([]byte("a signature"))
 	at := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
-	for _, alg := range []string{"EdDSA", "ES256", "RS256"} {
+	for _, alg := range []string{"EdDSA", "ES256", "RS256", "PS256"} {
 		t.Run(alg, func(t *testing.T) {
 			a, err := c2patest.NewTSAAlg(alg)
 			if err != nil {

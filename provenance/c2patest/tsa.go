@@ -23,7 +23,7 @@ import (
 // both valid for ten years either side of now so that tokens can be dated
 // in the past.
 type TSA struct {
-	Alg  string // EdDSA, ES256 or RS256 (PKCS #1 v1.5)
+	Alg  string // EdDSA, ES256, RS256 (PKCS #1 v1.5) or PS256
 	Key  crypto.Signer
 	Cert *x509.Certificate
 	Root *x509.Certificate
@@ -34,7 +34,8 @@ type TSA struct {
 // signature's length varies from one signing to the next).
 func NewTSA() (*TSA, error) { return NewTSAAlg("EdDSA") }
 
-// NewTSAAlg makes a TSA signing with alg: EdDSA, ES256 or RS256.
+// NewTSAAlg makes a TSA signing with alg: EdDSA, ES256, RS256 (RSA PKCS #1
+// v1.5) or PS256 (RSASSA-PSS, SHA-256, salt of 32 bytes).
 func NewTSAAlg(alg string) (*TSA, error) {
 	rootKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -51,7 +52,7 @@ func NewTSAAlg(alg string) (*TSA, error) {
 		_, key, err = ed25519.GenerateKey(rand.Reader)
 	case "ES256":
 		key, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	case "RS256":
+	case "RS256", "PS256":
 		key, err = rsa.GenerateKey(rand.Reader, 2048)
 	default:
 		err = fmt.Errorf("c2patest: TSA algorithm %q", alg)
@@ -88,6 +89,8 @@ var (
 	oidECDSASHA256   = asn1.ObjectIdentifier{1, 2, 840, 10045, 4, 3, 2}
 	oidRSASHA256     = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 11}
 	oidEd25519       = asn1.ObjectIdentifier{1, 3, 101, 112}
+	oidRSAPSS        = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 10}
+	oidMGF1          = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 8}
 	oidTestPolicy    = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 32473, 1} // the documentation arc
 )
 
@@ -146,8 +149,19 @@ func (t *TSA) Token(imprint []byte, at time.Time) (*Token, error) {
 		sig, err = ecdsa.SignASN1(rand.Reader, k, d[:])
 		sigAlg.Algorithm = oidECDSASHA256
 	case *rsa.PrivateKey:
-		sig, err = rsa.SignPKCS1v15(rand.Reader, k, crypto.SHA256, d[:])
-		sigAlg = pkix.AlgorithmIdentifier{Algorithm: oidRSASHA256, Parameters: asn1.NullRawValue}
+		if t.Alg == "PS256" {
+			sig, err = rsa.SignPSS(rand.Reader, k, crypto.SHA256, d[:], &rsa.PSSOptions{SaltLength: 32})
+			sha256ID := mustMarshal(pkix.AlgorithmIdentifier{Algorithm: oidSHA256, Parameters: asn1.NullRawValue})
+			params := seq(
+				mustMarshal(explicit(0, sha256ID)),
+				mustMarshal(explicit(1, seq(mustMarshal(oidMGF1), sha256ID))),
+				mustMarshal(explicit(2, mustMarshal(32))),
+			)
+			sigAlg = pkix.AlgorithmIdentifier{Algorithm: oidRSAPSS, Parameters: asn1.RawValue{FullBytes: params}}
+		} else {
+			sig, err = rsa.SignPKCS1v15(rand.Reader, k, crypto.SHA256, d[:])
+			sigAlg = pkix.AlgorithmIdentifier{Algorithm: oidRSASHA256, Parameters: asn1.NullRawValue}
+		}
 	}
 	if err != nil {
 		return nil, err
