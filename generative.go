@@ -30,8 +30,16 @@ type GenerativeAI struct {
 	// ingredient's file.
 	Ingredient bool `json:"ingredient,omitempty"`
 	// Trust is trusted, expired (trusted once, a certificate expired
-	// since), untrusted, self_signed or invalid_chain.
+	// since, and no valid RFC 3161 time-stamp shows the claim was signed
+	// while it was valid), revoked (an OCSP response stapled to the
+	// signature says so, before the signing time), untrusted, self_signed
+	// or invalid_chain. A valid time-stamp makes the chain judged at its
+	// time.
 	Trust string `json:"trust,omitempty"`
+	// Timestamped says the signer's chain was judged at the time of a
+	// valid RFC 3161 time-stamp on the signature (when it signed), not
+	// now: a certificate expired since is still trusted.
+	Timestamped bool `json:"timestamped,omitempty"`
 }
 
 // Validate returns an EINVALID error if g cannot be stored with a case:
@@ -42,9 +50,9 @@ func (g *GenerativeAI) Validate() error {
 		return Errorf(EINVALID, "generative_ai source must be %q or %q", GenerativeAIC2PA, GenerativeAIXMP)
 	}
 	switch g.Trust {
-	case "", "trusted", "expired", "untrusted", "self_signed", "invalid_chain":
+	case "", "trusted", "expired", "revoked", "untrusted", "self_signed", "invalid_chain":
 	default:
-		return Errorf(EINVALID, "generative_ai trust %q is not one of trusted, expired, untrusted, self_signed, invalid_chain", g.Trust)
+		return Errorf(EINVALID, "generative_ai trust %q is not one of trusted, expired, revoked, untrusted, self_signed, invalid_chain", g.Trust)
 	}
 	for _, f := range []struct{ name, v string }{
 		{"digital_source_type", g.DigitalSourceType}, {"generator", g.Generator}, {"signer", g.Signer},

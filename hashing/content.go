@@ -42,8 +42,9 @@ type Content struct {
 	// Width and Height are empty without a perceptual signal.
 	Format        string
 	Width, Height int
-	// Provenance is what an image says of its origin (see
-	// Options.Provenance); nil when it says nothing or was not read.
+	// Provenance is what an image or a video (a C2PA manifest in an MP4
+	// or MOV) says of its origin (see Options.Provenance); nil when it
+	// says nothing or was not read.
 	Provenance *provenance.Result
 	// PDQError says, in words fit for an API caller, why there is no
 	// perceptual signal; "" when there is one.
@@ -98,9 +99,22 @@ func (h *Hasher) HashContent(ctx context.Context, d Digests, data []byte, opts C
 		return c, nil
 	}
 	c.ImageErr = nil
+	c.Provenance = h.ReadProvenance(data)
 	c.Signals = append([]vigil.Signal{{Type: vigil.SignalVPDQ, Value: value}}, c.Signals...)
 	c.Format, c.Width, c.Height, c.PDQError = "video:"+info.Codec, info.Width, info.Height, ""
 	return c, nil
+}
+
+// ReadProvenance returns what data, already in memory, says of its origin
+// (C2PA in JPEG, PNG and ISO BMFF; XMP), or nil when the Hasher has no
+// provenance reader or data says nothing. Image hashing calls it itself;
+// the video path calls it on the bytes it hashed, without reading the
+// file again.
+func (h *Hasher) ReadProvenance(data []byte) *provenance.Result {
+	if h.opts.Provenance == nil {
+		return nil
+	}
+	return h.opts.Provenance.Read(data)
 }
 
 // HashVideo hashes content as a video with ffmpeg: from the file at path

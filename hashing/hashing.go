@@ -2,8 +2,8 @@
 // size limit, computing its exact digests (MD5, SHA-1, SHA-256) as the bytes
 // go by, and decodes images (JPEG, PNG, GIF, WebP, BMP, TIFF) for their PDQ
 // hash after checking their dimensions from the header. Given a
-// provenance.Reader, it also reads the provenance (C2PA, XMP) a JPEG or
-// PNG carries, from the same bytes.
+// provenance.Reader, it also reads the provenance (C2PA, XMP) a JPEG, PNG
+// or MP4/MOV carries, from the same bytes.
 package hashing
 
 import (

@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"context"
 	"crypto/x509"
+	"os"
 	"testing"
+
+	"github.com/vigil-oss/vigil"
 
 	"github.com/vigil-oss/vigil/pdq"
 	"github.com/vigil-oss/vigil/provenance"
@@ -64,5 +67,53 @@ func TestHashContentProvenance(t *testing.T) {
 	}
 	if pdq.Distance(orig.PDQ, plain.PDQ) != 0 {
 		t.Fatalf("the manifest changed the pixels' hash")
+	}
+}
+
+// The video path reads the C2PA manifest of an MP4 from the bytes it
+// hashed, and the video hashes as it did without the manifest (the
+// chunk offsets were moved with the box).
+func TestHashContentVideoProvenance(t *testing.T) {
+	if os.Getenv("VIGIL_SKIP_FFMPEG") != "" {
+		t.Skip("VIGIL_SKIP_FFMPEG set")
+	}
+	s, err := c2patest.NewSigner("ES256")
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain := readFile(t, "../vpdq/testdata/sample-videos/doorknob-hd-no-bar.mp4")
+	e, err := c2patest.EmbedBMFF(plain, c2patest.Manifest{
+		ClaimGenerator: "Vigil Test Generator/1.0", Signer: s,
+		Actions: []c2patest.Action{{Action: "c2pa.created", DigitalSourceType: c2patest.TrainedAlgorithmicMedia}},
+	}, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := provenance.NewReader(provenance.Options{Roots: []*x509.Certificate{s.Root}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hash := func(h *Hasher, data []byte) *Content {
+		d, b, err := h.Read(bytes.NewReader(data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := h.HashContent(context.Background(), d, b, ContentOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(c.Signals) == 0 || c.Signals[0].Type != vigil.SignalVPDQ {
+			t.Fatalf("no vPDQ signal: %+v", c)
+		}
+		return c
+	}
+	with := hash(NewHasher(Options{Provenance: r}), e.Data)
+	g := with.Provenance.GenerativeAI()
+	if with.Provenance == nil || with.Provenance.C2PA == nil || !with.Provenance.C2PA.BindingValid || g == nil || !g.Verified() {
+		t.Fatalf("video provenance %+v, indication %+v", with.Provenance, g)
+	}
+	without := hash(NewHasher(Options{Provenance: r}), plain)
+	if without.Provenance != nil || without.Signals[0].Value != with.Signals[0].Value {
+		t.Fatalf("the manifest changed the video's frames, or a plain video has provenance: %+v", without.Provenance)
 	}
 }

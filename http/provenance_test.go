@@ -103,6 +103,10 @@ func TestCasePageGenerativeAI(t *testing.T) {
 			[]string{"Signature holds", "the file was changed after signing", "signer CN=Someone, self-signed, not trusted"}},
 		{vigil.GenerativeAI{Source: "c2pa", DigitalSourceType: "trainedAlgorithmicMedia", Ingredient: true, Trust: "expired"},
 			[]string{"An ingredient of the file", "in the ingredient's C2PA manifest", "Signature does not hold", "the ingredient's file is not here to check", "trusted when issued, expired since"}},
+		{vigil.GenerativeAI{Source: "c2pa", DigitalSourceType: "trainedAlgorithmicMedia", SignatureValid: true, BindingValid: true, Trust: "trusted", Timestamped: true},
+			[]string{"the file is the one signed", "trusted when it signed (an RFC 3161 time-stamp says when)"}},
+		{vigil.GenerativeAI{Source: "c2pa", DigitalSourceType: "trainedAlgorithmicMedia", SignatureValid: true, Trust: "revoked"},
+			[]string{"revoked before it signed (a stapled OCSP response says so)"}},
 	} {
 		g := tc.g
 		c := &vigil.Case{Queue: "default", Kind: vigil.CaseKindMatch, RetainUntil: time.Now().Add(time.Hour),

@@ -1,9 +1,13 @@
 package provenance_test
 
 import (
+	"crypto/x509"
+	"fmt"
 	"testing"
+	"time"
 
 	"github.com/vigil-oss/vigil/internal/cputime"
+	"github.com/vigil-oss/vigil/provenance"
 	"github.com/vigil-oss/vigil/provenance/c2patest"
 )
 
@@ -28,6 +32,48 @@ func BenchmarkRead(b *testing.B) {
 			})
 		}
 	}
+	// A time-stamped manifest (sigTst2) of a signer whose certificate
+	// has expired: the token's parse, imprint, TSA signature and chain,
+	// then the signer's chain at the stamped time.
+	s, a := expiredSigner(b), tsa(b)
+	m := generated(s)
+	m.Timestamp = &c2patest.Timestamp{TSA: a, At: time.Now().Add(-48 * time.Hour)}
+	stamped := embed(b, "jpeg", m)
+	rs := tsaReader(b, []*x509.Certificate{s.Root}, []*x509.Certificate{a.Root})
+	b.Run("ES256+tsa/jpeg", func(b *testing.B) {
+		b.ReportAllocs()
+		cputime.PerOp(b, func() {
+			if c := rs.Read(stamped.Data).C2PA; c.Trust != provenance.Trusted || !c.Timestamp.Valid {
+				b.Fatal("time-stamp does not hold")
+			}
+		})
+	})
+	// An MP4 (ffmpeg's test pattern, 1 s) with its manifest in the C2PA
+	// uuid box, bound by c2pa.hash.bmff v2 and v3, next to the same MP4
+	// without one.
+	es := signer(b, "ES256")
+	for _, version := range []int{2, 3} {
+		e := embedBMFF(b, generated(es), version)
+		r := reader(b, es.Root)
+		b.Run(fmt.Sprintf("ES256/mp4-bmff-v%d", version), func(b *testing.B) {
+			b.ReportAllocs()
+			cputime.PerOp(b, func() {
+				if c := r.Read(e.Data).C2PA; !c.SignatureValid || !c.BindingValid {
+					b.Fatal("manifest does not hold")
+				}
+			})
+		})
+	}
+	plainMP4 := tinyMP4(b)
+	rp := reader(b)
+	b.Run("none/mp4", func(b *testing.B) {
+		b.ReportAllocs()
+		cputime.PerOp(b, func() {
+			if rp.Read(plainMP4) != nil {
+				b.Fatal("provenance in a plain file")
+			}
+		})
+	})
 	for _, format := range []string{"jpeg", "png"} {
 		plain := encoded(b, format)
 		r := reader(b)

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/fxamacker/cbor/v2"
 )
@@ -61,8 +62,9 @@ type actionsAssertion struct {
 }
 
 // readManifestStore fills c from the manifest store in store, checking the
-// active manifest's signature and its hard binding to file.
-func (r *Reader) readManifestStore(c *C2PA, store, file []byte) {
+// active manifest's signature and its hard binding to file, a BMFF one
+// when bmff is set.
+func (r *Reader) readManifestStore(c *C2PA, store, file []byte, bmff bool) {
 	p := &jumbfParser{maxDepth: r.limits.MaxBoxDepth, maxBoxes: r.limits.MaxBoxes}
 	boxes, err := p.parseBoxes(store, 0)
 	if err != nil {
@@ -86,17 +88,18 @@ func (r *Reader) readManifestStore(c *C2PA, store, file []byte) {
 	}
 	// The active manifest is the last one in the store (C2PA §11.1.4.3);
 	// the others are its ingredients', read newest first.
-	c.BindingValid = r.readManifest(&c.Manifest, manifests[len(manifests)-1], file)
+	c.BindingValid = r.readManifest(&c.Manifest, manifests[len(manifests)-1], file, bmff)
 	for i := len(manifests) - 2; i >= 0 && len(c.Ingredients)+1 < r.limits.MaxManifests; i-- {
 		var ing Manifest
-		r.readManifest(&ing, manifests[i], nil)
+		r.readManifest(&ing, manifests[i], nil, false)
 		c.Ingredients = append(c.Ingredients, ing)
 	}
 }
 
 // readManifest fills c from manifest m and, when file is not nil, checks
-// m's hard binding to it, reporting whether it holds.
-func (r *Reader) readManifest(c *Manifest, m *box, file []byte) (bindingValid bool) {
+// m's hard binding to it (c2pa.hash.bmff for a BMFF file, else
+// c2pa.hash.data), reporting whether it holds.
+func (r *Reader) readManifest(c *Manifest, m *box, file []byte, bmff bool) (bindingValid bool) {
 	c.Label = m.label
 	cl, claimBytes, err := r.readClaim(m)
 	if err != nil {
@@ -109,7 +112,7 @@ func (r *Reader) readManifest(c *Manifest, m *box, file []byte) (bindingValid bo
 	// Only assertions the signed claim lists, with their boxes' hashes
 	// matching, count: anything else in the box was not signed.
 	store2 := m.child("c2pa.assertions")
-	bound := false       // a c2pa.hash.data assertion was checked
+	bound := false       // a hard binding for this file's kind was checked
 	var unchecked string // a hard binding of a kind this reader does not check
 	// Each assertion is hashed once however often the claim lists it, so
 	// that the work stays bounded by the manifest's size.
@@ -144,12 +147,31 @@ func (r *Reader) readManifest(c *Manifest, m *box, file []byte) (bindingValid bo
 		}
 		switch base {
 		case "c2pa.hash.data":
+			if bmff {
+				unchecked = base // a BMFF file is bound by box
+				continue
+			}
 			if bound || file == nil {
 				continue
 			}
 			bound = true
 			if err := r.checkDataHash(content, firstNonEmpty(cl.Alg), file); err != nil {
 				c.problem(fmt.Errorf("c2pa: hard binding: %w", err))
+			} else {
+				bindingValid = true
+			}
+		case "c2pa.hash.bmff", "c2pa.hash.bmff.v2", "c2pa.hash.bmff.v3":
+			if !bmff {
+				unchecked = base
+				continue
+			}
+			if bound || file == nil {
+				continue
+			}
+			bound = true
+			version := map[string]int{"c2pa.hash.bmff": 1, "c2pa.hash.bmff.v2": 2, "c2pa.hash.bmff.v3": 3}[base]
+			if err := r.checkBMFFHash(content, cl.Alg, version, file); err != nil {
+				c.problem(fmt.Errorf("c2pa: hard binding %s: %w", base, err))
 			} else {
 				bindingValid = true
 			}
@@ -265,16 +287,42 @@ func (r *Reader) checkSignature(c *Manifest, m *box, cl *claim, claimBytes []byt
 	} else {
 		c.SignatureValid = true
 	}
+	// A valid time-stamp is when the claim was signed: the signer's chain
+	// is judged then, so that it outlives the signer's certificate.
+	c.Timestamp = r.checkTimestamp(sig, claimBytes)
+	at, stamped := r.now(), false
+	if ts := c.Timestamp; ts != nil && ts.Valid {
+		if leaf.NotBefore.After(ts.Time) || leaf.NotAfter.Before(ts.Time) {
+			ts.Valid, ts.Problem = false, fmt.Sprintf("the time-stamp's time %s is outside the signer certificate's validity (%s to %s)",
+				ts.Time.Format(time.RFC3339), leaf.NotBefore.UTC().Format(time.RFC3339), leaf.NotAfter.UTC().Format(time.RFC3339))
+		} else {
+			at, stamped = ts.Time, true
+		}
+	}
+	if ts := c.Timestamp; ts != nil && !ts.Valid {
+		c.problem(fmt.Errorf("c2pa: %s: %s", ts.Header, ts.Problem))
+	}
 	var problem error
-	c.Trust, problem = r.trust(sig.chain)
+	c.Trust, problem = r.trust(sig.chain, at, stamped)
 	if problem != nil {
 		c.problem(fmt.Errorf("c2pa: signer: %w", problem))
 	}
+	// A stapled OCSP response, checked at the same time: revoked before
+	// then, the signer is not trusted whatever its chain.
+	c.Revocation = r.checkRevocation(sig, at)
+	if rv := c.Revocation; rv != nil && !rv.Valid {
+		c.problem(errors.New(rv.Problem))
+	}
+	if rv := c.Revocation; rv != nil && rv.Valid && rv.Status == "revoked" && !rv.RevokedAt.After(at) {
+		c.Trust = Revoked
+		c.problem(fmt.Errorf("c2pa: signer: the certificate was revoked at %s, before the signing time", rv.RevokedAt.Format(time.RFC3339)))
+	}
 }
 
-// trust says where a signer's chain leads: to one of our anchors, to a
-// root of its own, or nowhere sound.
-func (r *Reader) trust(chain []*x509.Certificate) (string, error) {
+// trust says where a signer's chain leads at time at: to one of our
+// anchors, to a root of its own, or nowhere sound. stamped says at is a
+// valid time-stamp's, not the clock's.
+func (r *Reader) trust(chain []*x509.Certificate, at time.Time, stamped bool) (string, error) {
 	for i := 0; i+1 < len(chain); i++ {
 		if err := chain[i].CheckSignatureFrom(chain[i+1]); err != nil {
 			return InvalidChain, fmt.Errorf("certificate %d is not signed by the next: %w", i, err)
@@ -287,7 +335,7 @@ func (r *Reader) trust(chain []*x509.Certificate) (string, error) {
 			inter.AddCert(c)
 		}
 		_, err := leaf.Verify(x509.VerifyOptions{
-			Roots: r.roots, Intermediates: inter, CurrentTime: r.now(),
+			Roots: r.roots, Intermediates: inter, CurrentTime: at,
 			// C2PA names its own extended key usages; which a signer
 			// needs is the trust list's business, not this check's.
 			KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny},
@@ -296,15 +344,18 @@ func (r *Reader) trust(chain []*x509.Certificate) (string, error) {
 			return Trusted, nil
 		}
 		var invalid x509.CertificateInvalidError
-		if errors.As(err, &invalid) && invalid.Reason == x509.Expired {
-			// Real manifests outlive their signers' certificates; C2PA
-			// then validates at the time-stamp's time, which this reader
-			// does not check. At the signer's issue the chain held?
+		if stamped && errors.As(err, &invalid) && invalid.Reason == x509.Expired {
+			return Expired, fmt.Errorf("%w, at the time-stamp's time", err)
+		}
+		if !stamped && errors.As(err, &invalid) && invalid.Reason == x509.Expired {
+			// Real manifests outlive their signers' certificates; without
+			// a valid time-stamp to say when it was signed: at the
+			// signer's issue, did the chain hold?
 			if _, again := leaf.Verify(x509.VerifyOptions{
 				Roots: r.roots, Intermediates: inter, CurrentTime: leaf.NotBefore,
 				KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny},
 			}); again == nil {
-				return Expired, err
+				return Expired, fmt.Errorf("%w; no valid time-stamp shows it was signed in time", err)
 			}
 		}
 		if len(chain) > 1 || !selfSigned(leaf) {

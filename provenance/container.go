@@ -16,6 +16,7 @@ type embedded struct {
 	jumbfErr error
 	xmp      []byte
 	xmpErr   error
+	bmff     bool // the store came from a BMFF file's C2PA uuid box
 }
 
 const xmpPrefix = "http://ns.adobe.com/xap/1.0/\x00"

@@ -44,6 +44,11 @@ type signature struct {
 	chain     []*x509.Certificate
 	protected []byte
 	sig       []byte
+	// sigTst and sigTst2 are the unprotected header's time-stamp
+	// containers (CBOR), nil when absent.
+	sigTst, sigTst2 cbor.RawMessage
+	// rVals is the unprotected header's stapled revocation values.
+	rVals cbor.RawMessage
 }
 
 // decodeSignature decodes the COSE_Sign1_Tagged message of a claim
@@ -72,7 +77,7 @@ func (r *Reader) decodeSignature(data []byte) (*signature, error) {
 			return nil, fmt.Errorf("cose: unprotected header: %w", err)
 		}
 	}
-	s := &signature{protected: msg.Protected, sig: msg.Signature}
+	s := &signature{protected: msg.Protected, sig: msg.Signature, sigTst: unprot["sigTst"], sigTst2: unprot["sigTst2"], rVals: unprot["rVals"]}
 	rawAlg, ok := header(prot, coseAlg)
 	if !ok {
 		return nil, errors.New("cose: no algorithm in the protected header")

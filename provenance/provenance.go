@@ -1,7 +1,9 @@
 // Package provenance reads what a file says of its own origin: a C2PA
-// manifest (JUMBF boxes in JPEG APP11 segments or a PNG caBX chunk, a CBOR
-// claim signed with COSE_Sign1 and bound to the file by a hash) and the
-// IPTC digital source type in its XMP packet. It works on bytes already
+// manifest (JUMBF boxes in JPEG APP11 segments, a PNG caBX chunk or an ISO
+// BMFF file's C2PA uuid box; a CBOR claim signed with COSE_Sign1, perhaps
+// time-stamped (RFC 3161) and with a stapled OCSP response, and bound to
+// the file by a hash of its bytes or of its boxes) and the IPTC digital
+// source type in its XMP packet. It works on bytes already
 // in memory (the hashing step's), does no I/O, and reports; what a file
 // claims about itself is an indication for a reviewer, never a decision.
 package provenance
@@ -40,6 +42,13 @@ type Limits struct {
 	// the active one and the newest of its ingredients'. Each costs a
 	// claim signature and a chain's worth of certificate signatures.
 	MaxManifests int
+	// MaxTimestampBytes bounds an RFC 3161 time-stamp (a TSA's token with
+	// its certificates is a few kilobytes).
+	MaxTimestampBytes int
+	// MaxBMFFBoxes bounds the boxes of a BMFF file walked for its
+	// manifest and its hard binding (a fragmented video has two a
+	// fragment).
+	MaxBMFFBoxes int
 }
 
 // DefaultLimits are generous for real manifests (a few kilobytes, a
@@ -49,6 +58,7 @@ var DefaultLimits = Limits{
 	MaxManifestBytes: 8 << 20, MaxBoxDepth: 8, MaxBoxes: 1024,
 	MaxCBORDepth: 16, MaxCBORItems: 4096, MaxChain: 8,
 	MaxXMPBytes: 1 << 20, MaxXMPDepth: 64, MaxExclusions: 64, MaxManifests: 5,
+	MaxTimestampBytes: 256 << 10, MaxBMFFBoxes: 1 << 16,
 }
 
 func (l Limits) withDefaults() Limits {
@@ -57,7 +67,8 @@ func (l Limits) withDefaults() Limits {
 		{&l.MaxManifestBytes, &d.MaxManifestBytes}, {&l.MaxBoxDepth, &d.MaxBoxDepth}, {&l.MaxBoxes, &d.MaxBoxes},
 		{&l.MaxCBORDepth, &d.MaxCBORDepth}, {&l.MaxCBORItems, &d.MaxCBORItems}, {&l.MaxChain, &d.MaxChain},
 		{&l.MaxXMPBytes, &d.MaxXMPBytes}, {&l.MaxXMPDepth, &d.MaxXMPDepth}, {&l.MaxExclusions, &d.MaxExclusions},
-		{&l.MaxManifests, &d.MaxManifests},
+		{&l.MaxManifests, &d.MaxManifests}, {&l.MaxTimestampBytes, &d.MaxTimestampBytes},
+		{&l.MaxBMFFBoxes, &d.MaxBMFFBoxes},
 	} {
 		if *f.v <= 0 {
 			*f.v = *f.def
@@ -74,6 +85,10 @@ type Options struct {
 	// RSASSA-PSS keys are usable. None: no signer is trusted; signatures
 	// are still checked and reported.
 	Roots []*x509.Certificate
+	// TSARoots are the trust anchors for RFC 3161 time-stamping
+	// authorities (C2PA keeps a list of its own for them); none: Roots
+	// are used.
+	TSARoots []*x509.Certificate
 	// Now is the clock certificates' validity is checked against; nil:
 	// time.Now.
 	Now func() time.Time
@@ -82,10 +97,11 @@ type Options struct {
 // Reader reads provenance. It holds no per-file state and is safe for
 // concurrent use.
 type Reader struct {
-	limits Limits
-	roots  *x509.CertPool
-	now    func() time.Time
-	dec    cbor.DecMode
+	limits   Limits
+	roots    *x509.CertPool
+	tsaRoots *x509.CertPool
+	now      func() time.Time
+	dec      cbor.DecMode
 }
 
 // NewReader returns a Reader. Zero limits take DefaultLimits'.
@@ -106,14 +122,23 @@ func NewReader(opts Options) (*Reader, error) {
 	if now == nil {
 		now = time.Now
 	}
-	var roots *x509.CertPool
-	if len(opts.Roots) > 0 {
-		roots = x509.NewCertPool()
-		for _, c := range opts.Roots {
-			roots.AddCert(c)
-		}
+	tsa := opts.TSARoots
+	if len(tsa) == 0 {
+		tsa = opts.Roots
 	}
-	return &Reader{limits: l, roots: roots, now: now, dec: dec}, nil
+	return &Reader{limits: l, roots: pool(opts.Roots), tsaRoots: pool(tsa), now: now, dec: dec}, nil
+}
+
+// pool returns a pool of certs, nil for none.
+func pool(certs []*x509.Certificate) *x509.CertPool {
+	if len(certs) == 0 {
+		return nil
+	}
+	p := x509.NewCertPool()
+	for _, c := range certs {
+		p.AddCert(c)
+	}
+	return p
 }
 
 // Trust says whether a C2PA signer's certificate chains to a trust anchor.
@@ -123,8 +148,8 @@ const (
 	SelfSigned   = "self_signed"   // a lone certificate signed by itself
 	InvalidChain = "invalid_chain" // a certificate not signed by the next, or none usable
 	// Expired: chains to one of Options.Roots, but a certificate has
-	// expired since (or is not yet valid); the manifest's time-stamp,
-	// which could show it was signed in time, is not checked.
+	// expired since (or is not yet valid), and no valid time-stamp shows
+	// that the claim was signed while it was valid.
 	Expired = "expired"
 )
 
@@ -167,9 +192,16 @@ type Manifest struct {
 	Alg    string `json:"alg,omitempty"`
 	// SignatureValid says the claim's COSE signature verifies with the
 	// signer certificate's key; Trust, where that certificate leads.
-	SignatureValid bool     `json:"signature_valid"`
-	Trust          string   `json:"trust,omitempty"`
-	Actions        []Action `json:"actions,omitempty"`
+	SignatureValid bool   `json:"signature_valid"`
+	Trust          string `json:"trust,omitempty"`
+	// Timestamp is the signature's RFC 3161 time-stamp, nil when it has
+	// none. When it is valid, Trust is judged at its time, not now.
+	Timestamp *Timestamp `json:"timestamp,omitempty"`
+	// Revocation is the signer certificate's status in an OCSP response
+	// stapled to the signature, nil when none is; a valid one saying
+	// revoked before the signing time makes Trust revoked.
+	Revocation *Revocation `json:"revocation,omitempty"`
+	Actions    []Action    `json:"actions,omitempty"`
 	// Problems say, for a reviewer, what did not hold or could not be read.
 	Problems []string `json:"problems,omitempty"`
 }
@@ -187,9 +219,10 @@ type XMP struct {
 	Problem           string `json:"problem,omitempty"`
 }
 
-// Read returns what data (a whole JPEG or PNG file) says of its
-// provenance, or nil when it says nothing this package reads. It never
-// fails: what cannot be read is reported in the result's Problems.
+// Read returns what data (a whole JPEG, PNG or ISO BMFF file: MP4, MOV)
+// says of its provenance, or nil when it says nothing this package reads.
+// It never fails: what cannot be read is reported in the result's
+// Problems.
 func (r *Reader) Read(data []byte) *Result {
 	var e embedded
 	switch {
@@ -197,6 +230,8 @@ func (r *Reader) Read(data []byte) *Result {
 		e = jpegSegments(data, r.limits)
 	case len(data) > len(pngSignature) && string(data[:len(pngSignature)]) == string(pngSignature):
 		e = pngChunks(data, r.limits)
+	case isBMFF(data):
+		e = bmffManifest(data, r.limits)
 	default:
 		return nil
 	}
@@ -206,7 +241,7 @@ func (r *Reader) Read(data []byte) *Result {
 		if e.jumbfErr != nil && e.jumbf == nil {
 			res.C2PA.problem(e.jumbfErr)
 		} else {
-			r.readManifestStore(res.C2PA, e.jumbf, data)
+			r.readManifestStore(res.C2PA, e.jumbf, data, e.bmff)
 		}
 	}
 	if e.xmp != nil || e.xmpErr != nil {
@@ -292,6 +327,7 @@ func (m *Manifest) generative() *vigil.GenerativeAI {
 				Source: vigil.GenerativeAIC2PA, DigitalSourceType: a.DigitalSourceType,
 				Generator: clean(m.ClaimGenerator), Signer: clean(m.Signer),
 				SignatureValid: m.SignatureValid, Trust: m.Trust,
+				Timestamped: m.Timestamp != nil && m.Timestamp.Valid,
 			}
 		}
 	}

@@ -740,7 +740,7 @@ func TestCaseService(t *testing.T, open Opener) {
 		f := newCaseFixture(t, s, 1)
 		c := f.matchCase(clock, f.entries[0])
 		want := vigil.GenerativeAI{Source: vigil.GenerativeAIC2PA, DigitalSourceType: "trainedAlgorithmicMedia",
-			Generator: "Test Generator/1.0", Signer: "CN=Test Signer,O=Tests", SignatureValid: true, BindingValid: true, Trust: "untrusted"}
+			Generator: "Test Generator/1.0", Signer: "CN=Test Signer,O=Tests", SignatureValid: true, BindingValid: true, Trust: "untrusted", Timestamped: true}
 		c.Content.GenerativeAI = &want
 		c.RetainUntil = clock.Now().Add(time.Hour)
 		must(t, s.Cases.OpenCase(ctx, c, "rules"))

@@ -152,7 +152,7 @@ func (c *ClassifyCommand) Run(ctx context.Context, args []string) error {
 	classifiers := addClassifierFlags(fset.FlagSet)
 	maxBytes := fset.Int64("max-bytes", hashing.DefaultLimits.MaxBytes, "largest file read, in bytes")
 	workers := fset.Int("workers", 4, "files classified in parallel")
-	c2paTrust := fset.String("c2pa-trust", "", "PEM file of the certificates trusted as C2PA signers' roots (none: signatures are checked, signers reported untrusted)")
+	c2paTrust := fset.String("c2pa-trust", "", "PEM file of the certificates trusted as C2PA signers' and time-stamping authorities' roots (none: signatures are checked, signers reported untrusted)")
 	for _, name := range []string{"max-bytes", "workers"} {
 		fset.limit(name, positive())
 	}

@@ -59,7 +59,7 @@ func (c *HashCommand) Run(ctx context.Context, args []string) error {
 	dihedral := fset.Bool("dihedral", false, "also print the PDQ hashes of the 8 rotations and flips")
 	maxBytes := fset.Int64("max-bytes", hashing.DefaultLimits.MaxBytes, "largest file read, in bytes")
 	maxPixels := fset.Int64("max-pixels", hashing.DefaultLimits.MaxPixels, "largest image decoded, in pixels")
-	c2paTrust := fset.String("c2pa-trust", "", "PEM file of the certificates trusted as C2PA signers' roots (none: signatures are checked, signers reported untrusted)")
+	c2paTrust := fset.String("c2pa-trust", "", "PEM file of the certificates trusted as C2PA signers' and time-stamping authorities' roots (none: signatures are checked, signers reported untrusted)")
 	for _, name := range []string{"workers", "max-bytes", "max-pixels"} {
 		fset.limit(name, positive())
 	}
@@ -176,7 +176,13 @@ func hashPath(ctx context.Context, h *hashing.Hasher, vopts vpdq.Options, path s
 	res, err := h.HashImageBytes(data)
 	if vigil.ErrorCode(err) == vigil.EUNSUPPORTED && hashing.MayBeVideo(data) {
 		// Not an image: perhaps a video.
-		return hashVideo(ctx, vopts, line, path, data)
+		line = hashVideo(ctx, vopts, line, path, data)
+		if line.Error == "" {
+			// An MP4's or MOV's C2PA manifest, from the bytes read.
+			line.Provenance = h.ReadProvenance(data)
+			line.GenerativeAI = line.Provenance.GenerativeAI()
+		}
+		return line
 	}
 	if err != nil {
 		line.Error = fmt.Sprintf("%s: %s", path, errorText(err))

@@ -3,10 +3,14 @@ package main
 import (
 	"encoding/json"
 	"encoding/pem"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/vigil-oss/vigil/provenance"
 	"github.com/vigil-oss/vigil/provenance/c2patest"
@@ -152,4 +156,94 @@ func generatedJPEG(t *testing.T) (*c2patest.Embedded, *c2patest.Signer) {
 		t.Fatal(err)
 	}
 	return e, s
+}
+
+// vigil hash and vigil classify report a manifest's RFC 3161 time-stamp:
+// a signer whose certificate expired yesterday, time-stamped two days ago
+// by a TSA the trust file names, is trusted, with the stamped time.
+func TestHashCommandTimestamp(t *testing.T) {
+	img, err := os.ReadFile(filepath.Join(testImages, "bridge-mods/aaa-orig.jpg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := c2patest.NewSignerValid("ES256", time.Now().Add(-72*time.Hour), time.Now().Add(-24*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := c2patest.NewTSA()
+	if err != nil {
+		t.Fatal(err)
+	}
+	signedAt := time.Now().Add(-48 * time.Hour).UTC().Truncate(time.Second)
+	e, err := c2patest.EmbedJPEG(img, c2patest.Manifest{ClaimGenerator: "Vigil Test Generator/1.0", Signer: s,
+		Actions:   []c2patest.Action{{Action: "c2pa.created", DigitalSourceType: c2patest.TrainedAlgorithmicMedia}},
+		Timestamp: &c2patest.Timestamp{TSA: a, At: signedAt}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	file, trust := filepath.Join(dir, "generated.jpg"), filepath.Join(dir, "trust.pem")
+	os.WriteFile(file, e.Data, 0o644)
+	os.WriteFile(trust, append(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.Root.Raw}),
+		pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: a.Root.Raw})...), 0o644)
+	out, _, err := runMain(t, "", "hash", "--c2pa-trust", trust, file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var l hashLine
+	if err := json.Unmarshal([]byte(out), &l); err != nil {
+		t.Fatal(err)
+	}
+	c := l.Provenance.C2PA
+	if c == nil || c.Trust != provenance.Trusted || c.Timestamp == nil || !c.Timestamp.Valid || !c.Timestamp.Time.Equal(signedAt) ||
+		!strings.Contains(out, `"timestamp":{"header":"sigTst2","time":"`+signedAt.Format(time.RFC3339)+`","tsa":"CN=Vigil Test TSA`) {
+		t.Fatalf("hash line %s", out)
+	}
+
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.Write([]byte(`{"model":"fake-1","results":[{"label":"csam","score":0.1}]}`))
+	}))
+	defer srv.Close()
+	out, _, err = runMain(t, "", "classify", "--classifier", "fake=http:"+srv.URL, "--c2pa-trust", trust, file)
+	if err != nil {
+		t.Fatalf("classify: %v\n%s", err, out)
+	}
+	if !strings.Contains(out, `"trust":"trusted","timestamp":{"header":"sigTst2","time":"`+signedAt.Format(time.RFC3339)+`"`) ||
+		!strings.Contains(out, `"valid":true`) {
+		t.Fatalf("classify line %s", out)
+	}
+}
+
+// vigil hash reads an MP4's C2PA manifest beside its vPDQ hashes.
+func TestHashCommandVideoProvenance(t *testing.T) {
+	mp4, err := os.ReadFile("../../vpdq/testdata/sample-videos/doorknob-hd-no-bar.mp4")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := c2patest.NewSigner("ES256")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := c2patest.EmbedBMFF(mp4, c2patest.Manifest{ClaimGenerator: "Vigil Test Generator/1.0", Signer: s,
+		Actions: []c2patest.Action{{Action: "c2pa.created", DigitalSourceType: c2patest.TrainedAlgorithmicMedia}}}, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	file, trust := filepath.Join(dir, "generated.mp4"), filepath.Join(dir, "trust.pem")
+	os.WriteFile(file, e.Data, 0o644)
+	os.WriteFile(trust, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.Root.Raw}), 0o644)
+	out, _, err := runMain(t, "", "hash", "--c2pa-trust", trust, file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var l hashLine
+	if err := json.Unmarshal([]byte(out), &l); err != nil {
+		t.Fatal(err)
+	}
+	if l.Video == nil || len(l.Video.Frames) == 0 || l.Provenance == nil || l.Provenance.C2PA == nil ||
+		!l.Provenance.C2PA.BindingValid || l.GenerativeAI == nil || !l.GenerativeAI.Verified() {
+		t.Fatalf("line %s", out)
+	}
 }

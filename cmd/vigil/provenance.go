@@ -15,7 +15,9 @@ const maxTrustFile = 16 << 20
 
 // provenanceReader returns the reader of C2PA and XMP provenance, trusting
 // the PEM certificates in trustFile (none when it is empty: signatures are
-// still verified, and signers reported as untrusted or self-signed).
+// still verified, and signers reported as untrusted or self-signed) as
+// the roots of both signers and time-stamping authorities: a deployment
+// concatenates the C2PA trust list and its TSA list into the one file.
 func provenanceReader(trustFile string) (*provenance.Reader, error) {
 	opts := provenance.Options{Now: time.Now}
 	if trustFile != "" {

@@ -72,7 +72,7 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	ncmecUser := fs.String("ncmec-user", "", "NCMEC ISPWS user name; with it (and the password in $VIGIL_NCMEC_PASSWORD) approved incidents can be sent")
 	dest := addDestinationFlags(fs)
 	centreOpts := addCentreFlags(fs)
-	c2paTrust := fs.String("c2pa-trust", "", "PEM file of the certificates trusted as C2PA signers' roots; uploads' C2PA and XMP provenance is read either way and shown on cases (generative_ai)")
+	c2paTrust := fs.String("c2pa-trust", "", "PEM file of the certificates trusted as C2PA signers' and time-stamping authorities' roots; uploads' C2PA and XMP provenance is read either way and shown on cases (generative_ai)")
 	review := addReviewFlags(fs)
 	ruleFlags := addRulesFlags(fs)
 	uiOpts := addUIFlags(fs)

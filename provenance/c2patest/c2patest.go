@@ -2,7 +2,9 @@
 // generated on the spot, a manifest with a claim and a c2pa.actions
 // assertion signed with it (COSE_Sign1), bound to the file by a
 // c2pa.hash.data assertion and embedded in a JPEG (APP11 segments) or a
-// PNG (a caBX chunk); and XMP packets declaring a digital source type.
+// PNG (a caBX chunk), or by a c2pa.hash.bmff assertion in an MP4's C2PA
+// uuid box; RFC 3161 time-stamps by a test TSA and OCSP responses by the
+// signer's issuer; and XMP packets declaring a digital source type.
 // Nothing here is real content: callers pass images generated in code.
 package c2patest
 
@@ -26,6 +28,7 @@ import (
 	"time"
 
 	"github.com/fxamacker/cbor/v2"
+	"golang.org/x/crypto/ocsp"
 )
 
 // IPTC digital source types, as C2PA and XMP write them.
@@ -42,6 +45,9 @@ type Signer struct {
 	Key   crypto.Signer
 	Chain []*x509.Certificate
 	Root  *x509.Certificate
+	// IssuerKey is the key of Chain[1], the signer certificate's issuer
+	// (to sign OCSP responses with), when the chain has one.
+	IssuerKey crypto.Signer
 }
 
 // NewSigner makes a root CA, an intermediate and a signer certificate
@@ -72,7 +78,53 @@ func NewSigner(alg string) (*Signer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Signer{Alg: alg, Key: key, Chain: []*x509.Certificate{leaf, inter}, Root: root}, nil
+	return &Signer{Alg: alg, Key: key, Chain: []*x509.Certificate{leaf, inter}, Root: root, IssuerKey: interKey}, nil
+}
+
+// NewSignerValid makes a signer as NewSigner does whose signer
+// certificate is valid from notBefore to notAfter (an expired one, say),
+// and whose CAs are valid for ten years either side of now.
+func NewSignerValid(alg string, notBefore, notAfter time.Time) (*Signer, error) {
+	from, to := time.Now().AddDate(-10, 0, 0), time.Now().AddDate(10, 0, 0)
+	rootKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	root, err := certValid("Vigil Test Root CA", true, &rootKey.PublicKey, nil, rootKey, from, to)
+	if err != nil {
+		return nil, err
+	}
+	interKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	inter, err := certValid("Vigil Test Intermediate CA", true, &interKey.PublicKey, root, rootKey, from, to)
+	if err != nil {
+		return nil, err
+	}
+	key, err := newKey(alg)
+	if err != nil {
+		return nil, err
+	}
+	leaf, err := certValid("Vigil Test Generator", false, key.Public(), inter, interKey, notBefore, notAfter)
+	if err != nil {
+		return nil, err
+	}
+	return &Signer{Alg: alg, Key: key, Chain: []*x509.Certificate{leaf, inter}, Root: root, IssuerKey: interKey}, nil
+}
+
+// OCSP returns an OCSP response, signed by the signer certificate's
+// issuer, saying the signer's certificate is good (revokedAt zero) or
+// was revoked at revokedAt, valid from thisUpdate to nextUpdate.
+func (s *Signer) OCSP(revokedAt, thisUpdate, nextUpdate time.Time) ([]byte, error) {
+	if len(s.Chain) < 2 || s.IssuerKey == nil {
+		return nil, errors.New("c2patest: a signer without an issuer key")
+	}
+	t := ocsp.Response{Status: ocsp.Good, SerialNumber: s.Chain[0].SerialNumber, ThisUpdate: thisUpdate, NextUpdate: nextUpdate}
+	if !revokedAt.IsZero() {
+		t.Status, t.RevokedAt, t.RevocationReason = ocsp.Revoked, revokedAt, ocsp.KeyCompromise
+	}
+	return ocsp.CreateResponse(s.Chain[1], s.Chain[1], t, s.IssuerKey)
 }
 
 // NewSelfSigned makes a signer whose one certificate is its own issuer.
@@ -106,12 +158,16 @@ func newKey(alg string) (crypto.Signer, error) {
 var serial int64
 
 func cert(cn string, ca bool, pub crypto.PublicKey, parent *x509.Certificate, parentKey crypto.Signer) (*x509.Certificate, error) {
+	return certValid(cn, ca, pub, parent, parentKey, time.Now().Add(-time.Hour), time.Now().Add(24*time.Hour))
+}
+
+func certValid(cn string, ca bool, pub crypto.PublicKey, parent *x509.Certificate, parentKey crypto.Signer, from, to time.Time) (*x509.Certificate, error) {
 	serial++
 	t := &x509.Certificate{
 		SerialNumber: big.NewInt(serial),
 		Subject:      pkix.Name{CommonName: cn, Organization: []string{"Vigil Tests"}},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(24 * time.Hour),
+		NotBefore:    from,
+		NotAfter:     to,
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageEmailProtection},
 	}
@@ -159,6 +215,14 @@ type Manifest struct {
 	// from), with its own ingredients before it; its binding is to
 	// another file.
 	Ingredient *Manifest
+	// Timestamp, when set, time-stamps the claim signature (RFC 3161).
+	Timestamp *Timestamp
+	// OCSP, when set, is a DER OCSP response stapled to the claim
+	// signature (rVals.ocspVals); see Signer.OCSP.
+	OCSP []byte
+
+	tsaSig []byte // the time-stamp's signature, once built
+	bmff   int    // the c2pa.hash.bmff version, for a BMFF file
 }
 
 // Embedded is a file with a manifest, and where its parts lie.
@@ -167,6 +231,9 @@ type Embedded struct {
 	// Signature is the COSE signature's value and Claim the claim's CBOR,
 	// to find and tamper with in Data.
 	Signature, Claim []byte
+	// TSASignature is the active manifest's time-stamp's signature value,
+	// when it has one.
+	TSASignature []byte
 }
 
 // JUMBF content-type UUIDs: a four-character code then ISO's suffix.
@@ -252,6 +319,14 @@ func (m *Manifest) manifest(fileHash []byte, start, n uint64, format, label stri
 	if m.BoxesBinding {
 		hashLabel = "c2pa.hash.boxes"
 	}
+	if m.bmff != 0 {
+		hashLabel = fmt.Sprintf("c2pa.hash.bmff.v%d", m.bmff)
+		if dataHash, err = cbor.Marshal(map[string]any{
+			"exclusions": bmffExclusions, "name": "jumbf manifest", "alg": "sha256", "hash": fileHash,
+		}); err != nil {
+			return nil, nil, nil, err
+		}
+	}
 	hashBody := superboxBody("cbor", hashLabel, boxOf("cbor", dataHash))
 	sum := func(b []byte) []byte { s := sha256.Sum256(b); return s[:] }
 	refs := []map[string]any{
@@ -284,9 +359,12 @@ func (m *Manifest) manifest(fileHash []byte, start, n uint64, format, label stri
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	cose, sig, err := m.Signer.sign(claimCBOR)
+	cose, sig, tok, err := m.Signer.sign(claimCBOR, m.Timestamp, m.OCSP)
 	if err != nil {
 		return nil, nil, nil, err
+	}
+	if tok != nil {
+		m.tsaSig = tok.Signature
 	}
 	manifest := superbox("c2ma", label,
 		superbox("c2as", "c2pa.assertions", boxOf("jumb", actBody), boxOf("jumb", hashBody)),
@@ -297,7 +375,7 @@ func (m *Manifest) manifest(fileHash []byte, start, n uint64, format, label stri
 
 // sign returns the COSE_Sign1_Tagged signature of a detached payload and
 // the signature's value.
-func (s *Signer) sign(payload []byte) (cose, sig []byte, err error) {
+func (s *Signer) sign(payload []byte, ts *Timestamp, ocspDER []byte) (cose, sig []byte, tok *Token, err error) {
 	ders := make([][]byte, len(s.Chain))
 	for i, c := range s.Chain {
 		ders[i] = c.Raw
@@ -308,11 +386,11 @@ func (s *Signer) sign(payload []byte) (cose, sig []byte, err error) {
 	}
 	prot, err := cbor.Marshal(map[int64]any{1: coseAlgIDs[s.Alg], 33: chain})
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	tbs, err := cbor.Marshal([]any{"Signature1", prot, []byte{}, payload})
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	switch s.Alg {
 	case "ES256", "ES384":
@@ -324,7 +402,7 @@ func (s *Signer) sign(payload []byte) (cose, sig []byte, err error) {
 		d.Write(tbs)
 		r, ss, err := ecdsa.Sign(rand.Reader, s.Key.(*ecdsa.PrivateKey), d.Sum(nil))
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		n := (s.Key.(*ecdsa.PrivateKey).Curve.Params().BitSize + 7) / 8
 		sig = make([]byte, 2*n)
@@ -339,10 +417,19 @@ func (s *Signer) sign(payload []byte) (cose, sig []byte, err error) {
 		err = fmt.Errorf("c2patest: algorithm %q", s.Alg)
 	}
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	msg, err := cbor.Marshal(cbor.Tag{Number: 18, Content: []any{prot, map[string]any{}, nil, sig}})
-	return msg, sig, err
+	unprot := map[string]any{}
+	if ts != nil {
+		if unprot, tok, err = ts.stamp(prot, payload, sig); err != nil {
+			return nil, nil, nil, err
+		}
+	}
+	if ocspDER != nil {
+		unprot["rVals"] = map[string]any{"ocspVals": [][]byte{ocspDER}}
+	}
+	cose, err = cbor.Marshal(cbor.Tag{Number: 18, Content: []any{prot, unprot, nil, sig}})
+	return cose, sig, tok, err
 }
 
 // EmbedJPEG returns jpeg with the manifest in APP11 segments after SOI.
@@ -405,7 +492,7 @@ func embed(file []byte, at int, format string, m *Manifest, wrap func([]byte) []
 		w := wrap(store)
 		if uint64(len(w)) == n {
 			out := append(append(append([]byte{}, file[:at]...), w...), file[at:]...)
-			return &Embedded{Data: out, Signature: sig, Claim: claim}, nil
+			return &Embedded{Data: out, Signature: sig, Claim: claim, TSASignature: m.tsaSig}, nil
 		}
 		n = uint64(len(w))
 	}
