@@ -55,6 +55,7 @@ func TestHarness(t *testing.T) {
 	}
 	runtime.GC()
 	debug.FreeOSMemory()
+	heap0 := liveHeap()
 	rss0 := rssBytes(t)
 	start := time.Now()
 	x, err := Build(ids, hs, Options{Substrings: subs})
@@ -68,6 +69,7 @@ func TestHarness(t *testing.T) {
 	runtime.GC()
 	debug.FreeOSMemory()
 	rssDelta := rssBytes(t) - rss0
+	heapDelta := int64(liveHeap()) - int64(heap0)
 	t.Logf("rss before build %d MB, delta %d MB, Stats %d MB", rss0>>20, rssDelta>>20, x.Stats().Bytes>>20)
 
 	// Results first (also the warm-up), then checksum as faiss-bench.py does.
@@ -108,6 +110,9 @@ func TestHarness(t *testing.T) {
 		"rss_delta_mb":    round1(float64(rssDelta) / (1 << 20)),
 		"bytes_per_entry": round1(float64(rssDelta) / float64(len(hs))),
 		"stats_bytes":     x.Stats().Bytes,
+		"heap_delta_mb":   round1(float64(heapDelta) / (1 << 20)),
+		"heap_per_entry":  round1(float64(heapDelta) / float64(len(hs))),
+		"bytes_by_part":   x.cur.Load().base.parts(),
 		"substrings":      x.Stats().Substrings,
 		"guard_cand_rows": x.cur.Load().base.candCost,
 		"pairs":           len(pairs),

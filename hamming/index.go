@@ -90,7 +90,7 @@ type view struct {
 	base    *segment
 	dIDs    []uint64 // delta, in insertion order
 	dHashes []words
-	// dead holds tombstoned rows: base rows first, then len(base.ids)+delta
+	// dead holds tombstoned rows: base rows first, then base.rows()+delta
 	// position. nil when empty so the hot path skips it. Writers clone it
 	// before changing it.
 	dead *roaring.Bitmap
@@ -178,7 +178,7 @@ func (x *Index) Stats() Stats {
 	v := x.cur.Load()
 	st := Stats{
 		Entries:    v.live,
-		Base:       len(v.base.ids),
+		Base:       v.base.rows(),
 		Delta:      len(v.dIDs),
 		Substrings: v.base.m,
 		// The writers' id → delta position map is estimated from the delta
@@ -215,7 +215,7 @@ func (x *Index) getBuf() *scratch {
 
 func (v *view) search(q *words, radius int, dst []Result, buf *scratch) []Result {
 	dst = v.base.search(q, radius, v.dead, 0, dst, buf)
-	return scan(v.dHashes, v.dIDs, q, radius, v.dead, uint32(len(v.base.ids)), dst)
+	return scan(v.dHashes, idSlice(v.dIDs), q, radius, v.dead, uint32(v.base.rows()), dst)
 }
 
 // SearchMany searches all of qs against one view of the index and appends
@@ -263,7 +263,7 @@ func (x *Index) AddBatch(ids []uint64, hashes [][32]byte) error {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	v := x.cur.Load()
-	if len(v.base.ids)+len(v.dIDs)+len(ids) >= 1<<32-1 {
+	if v.base.rows()+len(v.dIDs)+len(ids) >= 1<<32-1 {
 		return fmt.Errorf("hamming: add batch: index would exceed 2^32-1 rows; compact first")
 	}
 	nv := *v
@@ -316,7 +316,7 @@ func (c *cow) markDead(row uint32) {
 func (x *Index) kill(c *cow, id uint64) bool {
 	v := c.v
 	if pos, ok := x.deltaPos[id]; ok {
-		c.markDead(uint32(len(v.base.ids)) + pos)
+		c.markDead(uint32(v.base.rows()) + pos)
 		delete(x.deltaPos, id)
 		return true
 	}
@@ -392,7 +392,7 @@ func (x *Index) Compact() {
 			c.markDead(row)
 		}
 	}
-	oldBase := uint32(len(v.base.ids))
+	oldBase := uint32(v.base.rows())
 	carried := 0
 	for p := len(v.dIDs); p < len(cur.dIDs); p++ {
 		if !cur.isDead(oldBase + uint32(p)) {
@@ -421,7 +421,7 @@ func (x *Index) Compact() {
 // liveSorted returns the live entries of v ordered by id. The base is sorted
 // already and the delta holds each id at most once alive, so this is a merge.
 func (v *view) liveSorted() ([]uint64, []words) {
-	nb := uint32(len(v.base.ids))
+	nb := uint32(v.base.rows())
 	var dpos []uint32
 	for p := range v.dIDs {
 		if !v.isDead(nb + uint32(p)) {
@@ -433,13 +433,13 @@ func (v *view) liveSorted() ([]uint64, []words) {
 	hashes := make([]words, 0, v.live)
 	adviseHugePages(hashes)
 	bi, di := 0, 0
-	for bi < len(v.base.ids) || di < len(dpos) {
-		if bi < len(v.base.ids) && v.isDead(uint32(bi)) {
+	for bi < v.base.rows() || di < len(dpos) {
+		if bi < v.base.rows() && v.isDead(uint32(bi)) {
 			bi++
 			continue
 		}
-		if di == len(dpos) || (bi < len(v.base.ids) && v.base.ids[bi] < v.dIDs[dpos[di]]) {
-			ids = append(ids, v.base.ids[bi])
+		if di == len(dpos) || (bi < v.base.rows() && v.base.ids.at(uint32(bi)) < v.dIDs[dpos[di]]) {
+			ids = append(ids, v.base.ids.at(uint32(bi)))
 			hashes = append(hashes, v.base.hashes[bi])
 			bi++
 			continue
