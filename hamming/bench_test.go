@@ -2,12 +2,14 @@ package hamming
 
 import (
 	"bufio"
+	"cmp"
 	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -288,9 +290,35 @@ func BenchmarkLayouts(b *testing.B) {
 	baselineSubs := 16
 	layouts := []layout{
 		{"current", Options{}},
+		{"11", Options{Substrings: 11}},
 		{"12", Options{Substrings: 12}},
+		// The 12 substrings with the longer ones where the radius is 2.
+		{"12wide", Options{lengths: []int{22, 22, 22, 22, 22, 22, 22, 22, 20, 20, 20, 20}}},
 		{"13", Options{Substrings: 13}},
 		{"16", Options{Substrings: 16}},
+	}
+	// VIGIL_BENCH_LENGTHS=22x10,20 adds a layout of those substring
+	// lengths (a length, or a length x a count, in order), named "lengths".
+	if spec := os.Getenv("VIGIL_BENCH_LENGTHS"); spec != "" {
+		var lengths []int
+		for _, part := range strings.Split(spec, ",") {
+			bits, times, _ := strings.Cut(part, "x")
+			n, err1 := strconv.Atoi(bits)
+			k, err2 := strconv.Atoi(cmp.Or(times, "1"))
+			if err1 != nil || err2 != nil {
+				b.Fatalf("VIGIL_BENCH_LENGTHS: %q is not a length or length x count", part)
+			}
+			for range k {
+				lengths = append(lengths, n)
+			}
+		}
+		layouts = append(layouts, layout{"lengths", Options{lengths: lengths}})
+	}
+	// VIGIL_BENCH_LAYOUTS=current,11 keeps only the layouts named (and the
+	// baseline), which at 10M entries saves minutes of building.
+	if only := os.Getenv("VIGIL_BENCH_LAYOUTS"); only != "" {
+		keep := strings.Split(only, ",")
+		layouts = slices.DeleteFunc(layouts, func(l layout) bool { return !slices.Contains(keep, l.name) })
 	}
 	for _, s := range sets {
 		if len(s.ids) >= 1<<23 {

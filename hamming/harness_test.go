@@ -123,13 +123,17 @@ func TestHarness(t *testing.T) {
 	// batch: all queries back to back; single: each query timed alone.
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	var batchRuns, singleRuns, p99s []float64
+	// Thread CPU time beside wall time: on a loaded machine the wall clock
+	// counts time spent descheduled, and faiss-bench.py reports the ratio
+	// as cpu_per_wall, so the two can be compared in CPU time too.
+	var batchRuns, batchCPU, singleRuns, p99s []float64
 	lat := make([]time.Duration, len(qs))
 	for range repeats {
-		t0 := time.Now()
+		t0, c0 := time.Now(), threadCPU()
 		for _, q := range qs {
 			dst = x.Search(q, radius, dst[:0])
 		}
+		batchCPU = append(batchCPU, float64((threadCPU()-c0).Nanoseconds())/float64(len(qs)))
 		batchRuns = append(batchRuns, float64(time.Since(t0).Nanoseconds())/float64(len(qs)))
 
 		var total time.Duration
@@ -164,6 +168,9 @@ func TestHarness(t *testing.T) {
 		l["ns_per_query_median"] = median(m.runs)
 		if m.mode == "single" {
 			l["latency_ns_p99_median"] = median(p99s)
+		} else {
+			l["cpu_ns_per_query_median"] = median(batchCPU)
+			l["cpu_per_wall_median"] = round3(median(batchCPU) / median(batchRuns))
 		}
 		l["loadavg_after"] = strings.Fields(string(load))[:3]
 		b, err := json.Marshal(l)

@@ -37,12 +37,12 @@ type Result struct {
 
 // Options configures an Index. The zero value is usable.
 type Options struct {
-	// Substrings forces the multi-index layout of compacted segments: 12
-	// (21- and 22-bit substrings), 13 (20- and 19-bit), 16 (16-bit) or 32
-	// (8-bit); a negative value disables the index so every search scans.
-	// Zero, and any other value, choose by size: a scan below 2048 entries,
-	// 32×8 bits below 64K, 16×16 bits below 512K, 13 substrings below 4M,
-	// else 12.
+	// Substrings forces the multi-index layout of compacted segments: 11
+	// (22-bit substrings), 12 (21- and 22-bit), 13 (20- and 19-bit), 16
+	// (16-bit) or 32 (8-bit); a negative value disables the index so every
+	// search scans. Zero, and any other value, choose by size: a scan below
+	// 2048 entries, 32×8 bits below 64K, 16×16 bits below 512K, 13
+	// substrings below 4M, 12 below 8M, else 11.
 	Substrings int
 
 	// MaxDelta is the number of uncompacted changes (added entries plus
@@ -54,6 +54,11 @@ type Options struct {
 	// denseDirs keeps one uint32 per bucket, the layout before the compact
 	// directories, so benchmarks can measure against it in the same run.
 	denseDirs bool
+
+	// lengths forces the substring lengths, in order, so that benchmarks
+	// can try layouts that Substrings does not name. It must pass
+	// validLengths.
+	lengths []int
 }
 
 // Stats describes an index at one moment.
@@ -126,6 +131,9 @@ func Build(ids []uint64, hashes [][32]byte, opts Options) (*Index, error) {
 		return nil, fmt.Errorf("hamming: build: %d entries exceed the 2^32-1 limit", len(ids))
 	}
 	x := New(opts)
+	if opts.lengths != nil && !validLengths(opts.lengths, x.tabs) {
+		return nil, fmt.Errorf("hamming: build: layout %v not indexable", opts.lengths)
+	}
 	sid, sh := sortedUnique(ids, hashes)
 	x.cur.Store(&view{base: buildSegment(sid, sh, opts, x.tabs), live: len(sid)})
 	return x, nil

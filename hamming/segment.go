@@ -242,6 +242,20 @@ func (s *segment) parts() map[string]int64 {
 	return p
 }
 
+// validLengths reports whether lengths is a layout buildSegment can index:
+// at most 32 substrings, each of a length probeTables has, together at most
+// 256 bits.
+func validLengths(lengths []int, tabs probeTables) bool {
+	sum := 0
+	for _, b := range lengths {
+		if tabs[b] == nil {
+			return false
+		}
+		sum += b
+	}
+	return len(lengths) <= 32 && sum <= 256
+}
+
 // scanBelow is the size under which the automatic layout does not index.
 const scanBelow = 2048
 
@@ -257,10 +271,18 @@ const scanBelow = 2048
 //   - below 4M, 13 substrings (9×20 + 4×19 bits): about 1,400 buckets and,
 //     at 1M, 1,500 candidates against 16×16's 272 buckets and 4,200
 //     candidates; its directories cost 14 MB, which 512K entries amortise;
-//   - from 4M, 12 substrings (8×21 + 4×22 bits): about 1,950 buckets and,
-//     at 10M, 8K candidates against 13's 15K.
+//   - below 8M, 12 substrings (8×21 + 4×22 bits): about 1,950 buckets and,
+//     at 10M, 8K candidates against 13's 15K;
+//   - from 8M, 11 substrings of 22 bits, leaving 14 bits out of every
+//     bucket key (the pigeonhole bound holds for any disjoint substrings,
+//     and candidates are checked on the whole hash): 2,560 buckets and, at
+//     10M, 6K candidates, and 3 bytes of postings an entry fewer than 12
+//     substrings. At 10M it cost 70.9 bytes an entry against 12's 72.4 and
+//     searched as fast on uniform data and 12% faster on clustered; below
+//     about 5M its 58 MB of directories would outweigh the postings saved.
 //
-// substrings forces a layout: 12, 13, 16 or 32, or a negative value for none.
+// substrings forces a layout: 11, 12, 13, 16 or 32, or a negative value for
+// none.
 func layoutFor(n, substrings int) []int {
 	repeat := func(b, k int) []int {
 		out := make([]int, k)
@@ -270,10 +292,13 @@ func layoutFor(n, substrings int) []int {
 		return out
 	}
 	twelve := func() []int { return append(repeat(21, 8), repeat(22, 4)...) }
+	eleven := func() []int { return repeat(22, 11) }
 	thirteen := func() []int { return append(repeat(20, 9), repeat(19, 4)...) }
 	switch {
 	case substrings < 0:
 		return nil
+	case substrings == 11:
+		return eleven()
 	case substrings == 12:
 		return twelve()
 	case substrings == 13:
@@ -290,8 +315,10 @@ func layoutFor(n, substrings int) []int {
 		return repeat(16, 16)
 	case n < 1<<22:
 		return thirteen()
-	default:
+	case n < 1<<23:
 		return twelve()
+	default:
+		return eleven()
 	}
 }
 
@@ -300,6 +327,9 @@ func layoutFor(n, substrings int) []int {
 func buildSegment(ids []uint64, hashes []words, opts Options, tabs probeTables) *segment {
 	s := &segment{ids: newIDColumn(ids), hashes: hashes, denseDirs: opts.denseDirs}
 	lengths := layoutFor(len(ids), opts.Substrings)
+	if opts.lengths != nil {
+		lengths = opts.lengths
+	}
 	if len(lengths) == 0 || len(ids) == 0 {
 		return s
 	}
