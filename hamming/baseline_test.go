@@ -17,7 +17,7 @@ func (s *segment) baselineSearch(q *words, radius int, dst []Result, buf *[]uint
 		return dst
 	}
 	if !s.canProbe(radius) {
-		return scan(s.hashes, &s.ids, q, radius, nil, 0, dst)
+		return s.scan(q, radius, nil, 0, dst)
 	}
 	const probeCost, candidateCost = 64, 32
 	budget := s.rows() - s.probeCount(radius)*probeCost
@@ -26,7 +26,7 @@ func (s *segment) baselineSearch(q *words, radius int, dst []Result, buf *[]uint
 			return out
 		}
 	}
-	return scan(s.hashes, &s.ids, q, radius, nil, 0, dst)
+	return s.scan(q, radius, nil, 0, dst)
 }
 
 func (s *segment) baselineProbe(q *words, radius int, dead *roaring.Bitmap, rowBase uint32, dst []Result, buf *[]uint32, limit int) (_ []Result, ok bool) {

@@ -167,7 +167,7 @@ func benchSearch(b *testing.B, s benchSet, radius int) {
 	matches := 0
 	for i := range nCheck {
 		w := toWords(&s.qs[i])
-		want := scan(seg.hashes, &seg.ids, &w, radius, nil, 0, nil)
+		want := seg.scan(&w, radius, nil, 0, nil)
 		got := x.Search(s.qs[i], radius, nil)
 		sameResults(b, fmt.Sprintf("query %d", i), got, want)
 		matches += len(got)
@@ -189,7 +189,7 @@ func benchSearch(b *testing.B, s benchSet, radius int) {
 		t1 := threadCPU()
 		for i := lo; i < hi; i++ {
 			w := toWords(&s.qs[i])
-			dst = scan(seg.hashes, &seg.ids, &w, radius, nil, 0, dst[:0])
+			dst = seg.scan(&w, radius, nil, 0, dst[:0])
 		}
 		idxCPU += t1 - t0
 		scanCPU += threadCPU() - t1

@@ -131,14 +131,3 @@ func (c *idColumn) find(id uint64) (uint32, bool) {
 func (c *idColumn) bytes() int64 {
 	return int64(cap(c.heads))*16 + int64(cap(c.packed))*8
 }
-
-// idReader is what scan reads result ids from: a segment's idColumn or the
-// delta's plain slice.
-type idReader interface {
-	at(row uint32) uint64
-}
-
-// idSlice is a plain id list, as the delta keeps.
-type idSlice []uint64
-
-func (s idSlice) at(row uint32) uint64 { return s[row] }

@@ -223,7 +223,17 @@ func (x *Index) getBuf() *scratch {
 
 func (v *view) search(q *words, radius int, dst []Result, buf *scratch) []Result {
 	dst = v.base.search(q, radius, v.dead, 0, dst, buf)
-	return scan(v.dHashes, idSlice(v.dIDs), q, radius, v.dead, uint32(v.base.rows()), dst)
+	return v.scanDelta(q, radius, dst)
+}
+
+// scanDelta appends the delta's entries within radius of q.
+func (v *view) scanDelta(q *words, radius int, dst []Result) []Result {
+	start := len(dst)
+	dst = scanRows(v.dHashes, q, radius, v.dead, uint32(v.base.rows()), dst)
+	for i := start; i < len(dst); i++ {
+		dst[i].ID = v.dIDs[dst[i].ID]
+	}
+	return dst
 }
 
 // SearchMany searches all of qs against one view of the index and appends

@@ -81,7 +81,7 @@ func (s *segment) calibrate() {
 		rowSets[i] = uint32(r.IntN(n))
 	}
 	trial := 0
-	scanRows := min(n, 1<<16)
+	nScan := min(n, 1<<16)
 	best := func(f func() int) time.Duration {
 		b := time.Duration(math.MaxInt64)
 		for range trials {
@@ -97,9 +97,8 @@ func (s *segment) calibrate() {
 	}
 	scanT := best(func() int {
 		// Start at a random place so each trial streams memory afresh.
-		at := r.IntN(n - scanRows + 1)
-		// The ids reported are off by at, which the count ignores.
-		return len(scan(s.hashes[at:at+scanRows], &s.ids, &q, 31, nil, 0, nil))
+		at := r.IntN(n - nScan + 1)
+		return len(scanRows(s.hashes[at:at+nScan], &q, 31, nil, 0, nil))
 	})
 	candT := best(func() int {
 		rows := rowSets[trial*cands : (trial+1)*cands]
@@ -115,7 +114,7 @@ func (s *segment) calibrate() {
 		}
 		return c
 	})
-	perRow := float64(scanT) / float64(scanRows)
+	perRow := float64(scanT) / float64(nScan)
 	perCand := float64(candT) / cands
 	if perRow <= 0 || perCand <= 0 {
 		return
@@ -481,7 +480,7 @@ func (s *segment) search(q *words, radius int, dead *roaring.Bitmap, rowBase uin
 		return dst
 	}
 	if !s.canProbe(radius) {
-		return scan(s.hashes, &s.ids, q, radius, dead, rowBase, dst)
+		return s.scan(q, radius, dead, rowBase, dst)
 	}
 	budget := s.rows() - s.probeCount(radius)*s.probeCost
 	if budget > 0 {
@@ -489,7 +488,7 @@ func (s *segment) search(q *words, radius int, dead *roaring.Bitmap, rowBase uin
 			return out
 		}
 	}
-	return scan(s.hashes, &s.ids, q, radius, dead, rowBase, dst)
+	return s.scan(q, radius, dead, rowBase, dst)
 }
 
 // canProbe reports whether the segment is indexed and its neighbour tables
@@ -630,9 +629,22 @@ func (s *segment) seenEarlier(h, q *words, radius, j int) bool {
 	return false
 }
 
-// scan is the linear search, also used as the fallback. It handles four
-// entries per iteration so the popcounts of independent entries overlap.
-func scan[I idReader](hashes []words, ids I, q *words, radius int, dead *roaring.Bitmap, rowBase uint32, dst []Result) []Result {
+// scan is the segment's linear search, also the probe's fallback.
+func (s *segment) scan(q *words, radius int, dead *roaring.Bitmap, rowBase uint32, dst []Result) []Result {
+	start := len(dst)
+	dst = scanRows(s.hashes, q, radius, dead, rowBase, dst)
+	for i := start; i < len(dst); i++ {
+		dst[i].ID = s.ids.at(uint32(dst[i].ID))
+	}
+	return dst
+}
+
+// scanRows is the linear search over hashes. It appends each match with its
+// row in place of its id, which the caller then looks up: the loop stays
+// free of the id column's decoding, and the matches' rows are still in
+// cache when it runs. It handles four entries per iteration so the
+// popcounts of independent entries overlap.
+func scanRows(hashes []words, q *words, radius int, dead *roaring.Bitmap, rowBase uint32, dst []Result) []Result {
 	if radius < 0 {
 		return dst
 	}
@@ -651,7 +663,7 @@ func scan[I idReader](hashes []words, ids I, q *words, radius int, dead *roaring
 			if d <= radius {
 				row := uint32(i + k)
 				if dead == nil || !dead.Contains(rowBase+row) {
-					dst = append(dst, Result{ID: ids.at(row), Distance: d})
+					dst = append(dst, Result{ID: uint64(row), Distance: d})
 				}
 			}
 		}
@@ -660,7 +672,7 @@ func scan[I idReader](hashes []words, ids I, q *words, radius int, dead *roaring
 		h := &hashes[i]
 		d := bits.OnesCount64(h[0]^q0) + bits.OnesCount64(h[1]^q1) + bits.OnesCount64(h[2]^q2) + bits.OnesCount64(h[3]^q3)
 		if d <= radius && (dead == nil || !dead.Contains(rowBase+uint32(i))) {
-			dst = append(dst, Result{ID: ids.at(uint32(i)), Distance: d})
+			dst = append(dst, Result{ID: uint64(i), Distance: d})
 		}
 	}
 	return dst
