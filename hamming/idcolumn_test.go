@@ -1,6 +1,7 @@
 package hamming
 
 import (
+	"encoding/binary"
 	"fmt"
 	"maps"
 	"math"
@@ -145,4 +146,57 @@ func TestSegmentIDsAfterCompaction(t *testing.T) {
 			sameResults(t, fmt.Sprintf("round %d, id %d", round, keys[i]), x.Search(h, 0, nil), oracleMap(want, h, 0))
 		}
 	}
+}
+
+// FuzzIDColumn reads ascending ids from the input (each 9 bytes: a shift
+// and a gap, so that gaps of every width occur) and checks that every row
+// reads back and every id and its neighbours are found or not as they
+// should be.
+func FuzzIDColumn(f *testing.F) {
+	f.Add([]byte{0, 0, 0, 0, 0, 0, 0, 0, 1})
+	f.Add([]byte{63, 255, 255, 255, 255, 255, 255, 255, 255, 0, 0, 0, 0, 0, 0, 0, 0, 0})
+	f.Add(bytesOf(300, func(i int) byte { return byte(i * 7) }))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		if len(in) > 9*4096 {
+			return
+		}
+		var ids []uint64
+		next := uint64(0)
+		for len(in) >= 9 {
+			gap := binary.LittleEndian.Uint64(in[1:9]) >> (in[0] % 64)
+			in = in[9:]
+			if len(ids) > 0 {
+				if next+gap < next || next+gap == math.MaxUint64 {
+					break
+				}
+				next += gap + 1
+			} else {
+				next = gap
+			}
+			ids = append(ids, next)
+		}
+		c := newIDColumn(ids)
+		for i, id := range ids {
+			if got := c.at(uint32(i)); got != id {
+				t.Fatalf("at(%d) = %d, want %d", i, got, id)
+			}
+			if row, ok := c.find(id); !ok || row != uint32(i) {
+				t.Fatalf("find(%d) = %d, %v, want %d", id, row, ok, i)
+			}
+			for _, near := range []uint64{id - 1, id + 1} {
+				_, present := slices.BinarySearch(ids, near)
+				if _, ok := c.find(near); ok != present {
+					t.Fatalf("find(%d) = %v, want %v", near, ok, present)
+				}
+			}
+		}
+	})
+}
+
+func bytesOf(n int, f func(int) byte) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = f(i)
+	}
+	return b
 }
