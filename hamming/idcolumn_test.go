@@ -94,8 +94,15 @@ func TestIDColumn(t *testing.T) {
 
 // TestSegmentIDsAfterCompaction checks the id column through the index:
 // removals, replacements and adds across compactions keep Search reporting
-// the right ids, with ids that mix consecutive runs and wide gaps.
+// the right ids, with ids that mix consecutive runs and wide gaps. It runs
+// the 11-substring layout too, which TestIncremental leaves out for time.
 func TestSegmentIDsAfterCompaction(t *testing.T) {
+	for _, subs := range []int{16, 11} {
+		t.Run(fmt.Sprint("subs=", subs), func(t *testing.T) { testSegmentIDsAfterCompaction(t, subs) })
+	}
+}
+
+func testSegmentIDsAfterCompaction(t *testing.T, subs int) {
 	r := rand.New(rand.NewPCG(7, 8))
 	const n = 5000
 	ids := make([]uint64, n)
@@ -107,7 +114,7 @@ func TestSegmentIDsAfterCompaction(t *testing.T) {
 	slices.Sort(ids)
 	ids = slices.Compact(ids)
 	hs = hs[:len(ids)]
-	x, err := Build(ids, hs, Options{Substrings: 16})
+	x, err := Build(ids, hs, Options{Substrings: subs})
 	if err != nil {
 		t.Fatal(err)
 	}

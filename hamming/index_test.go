@@ -192,12 +192,12 @@ func TestBuildDuplicateIDsKeepLast(t *testing.T) {
 // TestIncremental drives adds, replacements, removals and compactions
 // against a map, checking searches and Len throughout.
 func TestIncremental(t *testing.T) {
-	for _, subs := range []int{0, 11, 12, 13, 16, 32} {
+	for _, subs := range []int{0, 12, 13, 16, 32} {
 		t.Run(fmt.Sprint("subs=", subs), func(t *testing.T) {
-			if (subs == 11 || subs == 12 || subs == 13) && testing.Short() {
+			if (subs == 12 || subs == 13) && testing.Short() {
 				// Their 40 and 14 MB of directories make each of the ~60
 				// compactions slow on data this small.
-				t.Skip("11-, 12- and 13-substring layouts skipped in -short mode")
+				t.Skip("12- and 13-substring layouts skipped in -short mode")
 			}
 			r := rand.New(rand.NewPCG(uint64(subs+100), 3))
 			ids, hs, centres := clusteredData(4, 4000, 40, 30)
