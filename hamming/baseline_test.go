@@ -13,25 +13,25 @@ import (
 // dense bucket starts, and a copy loop per bucket. s must be built with
 // Options.denseDirs.
 func (s *segment) baselineSearch(q *words, radius int, dst []Result, buf *[]uint32) []Result {
-	if radius < 0 || len(s.ids) == 0 {
+	if radius < 0 || s.rows() == 0 {
 		return dst
 	}
 	if !s.canProbe(radius) {
-		return scan(s.hashes, s.ids, q, radius, nil, 0, dst)
+		return s.scan(q, radius, nil, 0, dst)
 	}
 	const probeCost, candidateCost = 64, 32
-	budget := len(s.ids) - s.probeCount(radius)*probeCost
+	budget := s.rows() - s.probeCount(radius)*probeCost
 	if budget > 0 {
 		if out, ok := s.baselineProbe(q, radius, nil, 0, dst, buf, budget/candidateCost); ok {
 			return out
 		}
 	}
-	return scan(s.hashes, s.ids, q, radius, nil, 0, dst)
+	return s.scan(q, radius, nil, 0, dst)
 }
 
 func (s *segment) baselineProbe(q *words, radius int, dead *roaring.Bitmap, rowBase uint32, dst []Result, buf *[]uint32, limit int) (_ []Result, ok bool) {
 	m, w, rowMask := s.m, s.width, s.rowMask
-	hashes, ids := s.hashes, s.ids
+	hashes, ids := s.hashes, &s.ids
 	q0, q1, q2, q3 := q[0], q[1], q[2], q[3]
 	rows := (*buf)[:0]
 	defer func() { *buf = rows }()
@@ -66,7 +66,7 @@ func (s *segment) baselineProbe(q *words, radius int, dead *roaring.Bitmap, rowB
 			if dead != nil && dead.Contains(rowBase+row) {
 				continue
 			}
-			dst = append(dst, Result{ID: ids[row], Distance: d})
+			dst = append(dst, Result{ID: ids.at(row), Distance: d})
 		}
 		from = ends[j]
 	}

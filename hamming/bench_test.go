@@ -2,12 +2,14 @@ package hamming
 
 import (
 	"bufio"
+	"cmp"
 	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -165,7 +167,7 @@ func benchSearch(b *testing.B, s benchSet, radius int) {
 	matches := 0
 	for i := range nCheck {
 		w := toWords(&s.qs[i])
-		want := scan(seg.hashes, seg.ids, &w, radius, nil, 0, nil)
+		want := seg.scan(&w, radius, nil, 0, nil)
 		got := x.Search(s.qs[i], radius, nil)
 		sameResults(b, fmt.Sprintf("query %d", i), got, want)
 		matches += len(got)
@@ -187,7 +189,7 @@ func benchSearch(b *testing.B, s benchSet, radius int) {
 		t1 := threadCPU()
 		for i := lo; i < hi; i++ {
 			w := toWords(&s.qs[i])
-			dst = scan(seg.hashes, seg.ids, &w, radius, nil, 0, dst[:0])
+			dst = seg.scan(&w, radius, nil, 0, dst[:0])
 		}
 		idxCPU += t1 - t0
 		scanCPU += threadCPU() - t1
@@ -288,9 +290,35 @@ func BenchmarkLayouts(b *testing.B) {
 	baselineSubs := 16
 	layouts := []layout{
 		{"current", Options{}},
+		{"11", Options{Substrings: 11}},
 		{"12", Options{Substrings: 12}},
+		// The 12 substrings with the longer ones where the radius is 2.
+		{"12wide", Options{lengths: []int{22, 22, 22, 22, 22, 22, 22, 22, 20, 20, 20, 20}}},
 		{"13", Options{Substrings: 13}},
 		{"16", Options{Substrings: 16}},
+	}
+	// VIGIL_BENCH_LENGTHS=22x10,20 adds a layout of those substring
+	// lengths (a length, or a length x a count, in order), named "lengths".
+	if spec := os.Getenv("VIGIL_BENCH_LENGTHS"); spec != "" {
+		var lengths []int
+		for _, part := range strings.Split(spec, ",") {
+			bits, times, _ := strings.Cut(part, "x")
+			n, err1 := strconv.Atoi(bits)
+			k, err2 := strconv.Atoi(cmp.Or(times, "1"))
+			if err1 != nil || err2 != nil {
+				b.Fatalf("VIGIL_BENCH_LENGTHS: %q is not a length or length x count", part)
+			}
+			for range k {
+				lengths = append(lengths, n)
+			}
+		}
+		layouts = append(layouts, layout{"lengths", Options{lengths: lengths}})
+	}
+	// VIGIL_BENCH_LAYOUTS=current,11 keeps only the layouts named (and the
+	// baseline), which at 10M entries saves minutes of building.
+	if only := os.Getenv("VIGIL_BENCH_LAYOUTS"); only != "" {
+		keep := strings.Split(only, ",")
+		layouts = slices.DeleteFunc(layouts, func(l layout) bool { return !slices.Contains(keep, l.name) })
 	}
 	for _, s := range sets {
 		if len(s.ids) >= 1<<23 {

@@ -84,7 +84,7 @@ func TestGuardFallsBack(t *testing.T) {
 	}
 	s := x.cur.Load().base
 	w := toWords(&centres[0])
-	limit := (len(s.ids) - s.probeCount(31)*s.probeCost) / s.candCost
+	limit := (s.rows() - s.probeCount(31)*s.probeCost) / s.candCost
 	if _, ok := s.probe(&w, 31, nil, 0, nil, new(scratch), limit); ok {
 		t.Fatalf("probe kept within a limit of %d candidates (a candidate costs %d scan rows) near a cluster of %d", limit, s.candCost, len(ids)/4)
 	}

@@ -88,7 +88,7 @@ func FuzzIndex(f *testing.F) {
 					w := toWords(&q)
 					var got []Result
 					got, _ = seg.base.probe(&w, radius, seg.dead, 0, got, new(scratch), math.MaxInt)
-					got = scan(seg.dHashes, seg.dIDs, &w, radius, seg.dead, uint32(len(seg.base.ids)), got)
+					got = seg.scanDelta(&w, radius, got)
 					sameResults(t, fmt.Sprintf("op %d radius %d probe", pc, radius), got, oracleMap(model, q, radius))
 				}
 			}

@@ -55,6 +55,7 @@ func TestHarness(t *testing.T) {
 	}
 	runtime.GC()
 	debug.FreeOSMemory()
+	heap0 := liveHeap()
 	rss0 := rssBytes(t)
 	start := time.Now()
 	x, err := Build(ids, hs, Options{Substrings: subs})
@@ -68,6 +69,7 @@ func TestHarness(t *testing.T) {
 	runtime.GC()
 	debug.FreeOSMemory()
 	rssDelta := rssBytes(t) - rss0
+	heapDelta := int64(liveHeap()) - int64(heap0)
 	t.Logf("rss before build %d MB, delta %d MB, Stats %d MB", rss0>>20, rssDelta>>20, x.Stats().Bytes>>20)
 
 	// Results first (also the warm-up), then checksum as faiss-bench.py does.
@@ -108,6 +110,9 @@ func TestHarness(t *testing.T) {
 		"rss_delta_mb":    round1(float64(rssDelta) / (1 << 20)),
 		"bytes_per_entry": round1(float64(rssDelta) / float64(len(hs))),
 		"stats_bytes":     x.Stats().Bytes,
+		"heap_delta_mb":   round1(float64(heapDelta) / (1 << 20)),
+		"heap_per_entry":  round1(float64(heapDelta) / float64(len(hs))),
+		"bytes_by_part":   x.cur.Load().base.parts(),
 		"substrings":      x.Stats().Substrings,
 		"guard_cand_rows": x.cur.Load().base.candCost,
 		"pairs":           len(pairs),
@@ -118,13 +123,17 @@ func TestHarness(t *testing.T) {
 	// batch: all queries back to back; single: each query timed alone.
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	var batchRuns, singleRuns, p99s []float64
+	// Thread CPU time beside wall time: on a loaded machine the wall clock
+	// counts time spent descheduled, and faiss-bench.py reports the ratio
+	// as cpu_per_wall, so the two can be compared in CPU time too.
+	var batchRuns, batchCPU, singleRuns, p99s []float64
 	lat := make([]time.Duration, len(qs))
 	for range repeats {
-		t0 := time.Now()
+		t0, c0 := time.Now(), threadCPU()
 		for _, q := range qs {
 			dst = x.Search(q, radius, dst[:0])
 		}
+		batchCPU = append(batchCPU, float64((threadCPU()-c0).Nanoseconds())/float64(len(qs)))
 		batchRuns = append(batchRuns, float64(time.Since(t0).Nanoseconds())/float64(len(qs)))
 
 		var total time.Duration
@@ -159,6 +168,9 @@ func TestHarness(t *testing.T) {
 		l["ns_per_query_median"] = median(m.runs)
 		if m.mode == "single" {
 			l["latency_ns_p99_median"] = median(p99s)
+		} else {
+			l["cpu_ns_per_query_median"] = median(batchCPU)
+			l["cpu_per_wall_median"] = round3(median(batchCPU) / median(batchRuns))
 		}
 		l["loadavg_after"] = strings.Fields(string(load))[:3]
 		b, err := json.Marshal(l)

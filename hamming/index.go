@@ -37,12 +37,12 @@ type Result struct {
 
 // Options configures an Index. The zero value is usable.
 type Options struct {
-	// Substrings forces the multi-index layout of compacted segments: 12
-	// (21- and 22-bit substrings), 13 (20- and 19-bit), 16 (16-bit) or 32
-	// (8-bit); a negative value disables the index so every search scans.
-	// Zero, and any other value, choose by size: a scan below 2048 entries,
-	// 32×8 bits below 64K, 16×16 bits below 512K, 13 substrings below 4M,
-	// else 12.
+	// Substrings forces the multi-index layout of compacted segments: 11
+	// (22-bit substrings), 12 (21- and 22-bit), 13 (20- and 19-bit), 16
+	// (16-bit) or 32 (8-bit); a negative value disables the index so every
+	// search scans. Zero, and any other value, choose by size: a scan below
+	// 2048 entries, 32×8 bits below 64K, 16×16 bits below 512K, 13
+	// substrings below 4M, 12 below 8M, else 11.
 	Substrings int
 
 	// MaxDelta is the number of uncompacted changes (added entries plus
@@ -54,6 +54,11 @@ type Options struct {
 	// denseDirs keeps one uint32 per bucket, the layout before the compact
 	// directories, so benchmarks can measure against it in the same run.
 	denseDirs bool
+
+	// lengths forces the substring lengths, in order, so that benchmarks
+	// can try layouts that Substrings does not name. It must pass
+	// validLengths.
+	lengths []int
 }
 
 // Stats describes an index at one moment.
@@ -90,7 +95,7 @@ type view struct {
 	base    *segment
 	dIDs    []uint64 // delta, in insertion order
 	dHashes []words
-	// dead holds tombstoned rows: base rows first, then len(base.ids)+delta
+	// dead holds tombstoned rows: base rows first, then base.rows()+delta
 	// position. nil when empty so the hot path skips it. Writers clone it
 	// before changing it.
 	dead *roaring.Bitmap
@@ -126,6 +131,9 @@ func Build(ids []uint64, hashes [][32]byte, opts Options) (*Index, error) {
 		return nil, fmt.Errorf("hamming: build: %d entries exceed the 2^32-1 limit", len(ids))
 	}
 	x := New(opts)
+	if opts.lengths != nil && !validLengths(opts.lengths, x.tabs) {
+		return nil, fmt.Errorf("hamming: build: layout %v not indexable", opts.lengths)
+	}
 	sid, sh := sortedUnique(ids, hashes)
 	x.cur.Store(&view{base: buildSegment(sid, sh, opts, x.tabs), live: len(sid)})
 	return x, nil
@@ -178,7 +186,7 @@ func (x *Index) Stats() Stats {
 	v := x.cur.Load()
 	st := Stats{
 		Entries:    v.live,
-		Base:       len(v.base.ids),
+		Base:       v.base.rows(),
 		Delta:      len(v.dIDs),
 		Substrings: v.base.m,
 		// The writers' id → delta position map is estimated from the delta
@@ -215,7 +223,17 @@ func (x *Index) getBuf() *scratch {
 
 func (v *view) search(q *words, radius int, dst []Result, buf *scratch) []Result {
 	dst = v.base.search(q, radius, v.dead, 0, dst, buf)
-	return scan(v.dHashes, v.dIDs, q, radius, v.dead, uint32(len(v.base.ids)), dst)
+	return v.scanDelta(q, radius, dst)
+}
+
+// scanDelta appends the delta's entries within radius of q.
+func (v *view) scanDelta(q *words, radius int, dst []Result) []Result {
+	start := len(dst)
+	dst = scanRows(v.dHashes, q, radius, v.dead, uint32(v.base.rows()), dst)
+	for i := start; i < len(dst); i++ {
+		dst[i].ID = v.dIDs[dst[i].ID]
+	}
+	return dst
 }
 
 // SearchMany searches all of qs against one view of the index and appends
@@ -263,7 +281,7 @@ func (x *Index) AddBatch(ids []uint64, hashes [][32]byte) error {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	v := x.cur.Load()
-	if len(v.base.ids)+len(v.dIDs)+len(ids) >= 1<<32-1 {
+	if v.base.rows()+len(v.dIDs)+len(ids) >= 1<<32-1 {
 		return fmt.Errorf("hamming: add batch: index would exceed 2^32-1 rows; compact first")
 	}
 	nv := *v
@@ -316,7 +334,7 @@ func (c *cow) markDead(row uint32) {
 func (x *Index) kill(c *cow, id uint64) bool {
 	v := c.v
 	if pos, ok := x.deltaPos[id]; ok {
-		c.markDead(uint32(len(v.base.ids)) + pos)
+		c.markDead(uint32(v.base.rows()) + pos)
 		delete(x.deltaPos, id)
 		return true
 	}
@@ -392,7 +410,7 @@ func (x *Index) Compact() {
 			c.markDead(row)
 		}
 	}
-	oldBase := uint32(len(v.base.ids))
+	oldBase := uint32(v.base.rows())
 	carried := 0
 	for p := len(v.dIDs); p < len(cur.dIDs); p++ {
 		if !cur.isDead(oldBase + uint32(p)) {
@@ -421,7 +439,7 @@ func (x *Index) Compact() {
 // liveSorted returns the live entries of v ordered by id. The base is sorted
 // already and the delta holds each id at most once alive, so this is a merge.
 func (v *view) liveSorted() ([]uint64, []words) {
-	nb := uint32(len(v.base.ids))
+	nb := uint32(v.base.rows())
 	var dpos []uint32
 	for p := range v.dIDs {
 		if !v.isDead(nb + uint32(p)) {
@@ -433,13 +451,13 @@ func (v *view) liveSorted() ([]uint64, []words) {
 	hashes := make([]words, 0, v.live)
 	adviseHugePages(hashes)
 	bi, di := 0, 0
-	for bi < len(v.base.ids) || di < len(dpos) {
-		if bi < len(v.base.ids) && v.isDead(uint32(bi)) {
+	for bi < v.base.rows() || di < len(dpos) {
+		if bi < v.base.rows() && v.isDead(uint32(bi)) {
 			bi++
 			continue
 		}
-		if di == len(dpos) || (bi < len(v.base.ids) && v.base.ids[bi] < v.dIDs[dpos[di]]) {
-			ids = append(ids, v.base.ids[bi])
+		if di == len(dpos) || (bi < v.base.rows() && v.base.ids.at(uint32(bi)) < v.dIDs[dpos[di]]) {
+			ids = append(ids, v.base.ids.at(uint32(bi)))
 			hashes = append(hashes, v.base.hashes[bi])
 			bi++
 			continue

@@ -97,7 +97,7 @@ func TestReferenceVectors(t *testing.T) {
 		x    *Index
 	}
 	var variants []variant
-	for _, subs := range []int{-1, 0, 12, 13, 16, 32} {
+	for _, subs := range []int{-1, 0, 11, 12, 13, 16, 32} {
 		x, err := Build(ids, hay, Options{Substrings: subs})
 		if err != nil {
 			t.Fatal(err)
