@@ -226,8 +226,30 @@ func (o *Outcome) Deliver(ctx context.Context, id int64) error {
 	if r.Status != vigil.CentreForwarded {
 		return vigil.Errorf(vigil.ECONFLICT, "centre report %d is %s, not forwarded", id, r.Status)
 	}
-	if r.Forward == vigil.ForwardDelivered || r.Forward == vigil.ForwardFailed {
+	if r.Forward == vigil.ForwardFailed {
 		return nil // final: a retry is a person's (Retry)
+	}
+	// The indicators are the reviewer's confirmation, not law
+	// enforcement's receipt: made before the first attempt. Their failure
+	// (the indicator bank missing, say) holds no delivery back: it is
+	// retried by the job after the delivery, and the report says why.
+	var indicators []int64
+	var indErr error
+	if r.Indicators == nil {
+		if indicators, indErr = o.indicators(ctx, r); indErr != nil {
+			indErr = vigil.Errorf(vigil.EUNAVAILABLE, "centre report %d indicators: %s", id, vigil.ErrorMessage(indErr))
+			o.logger().Error("centre indicators", "report", id, "err", indErr)
+		}
+	}
+	if r.Forward == vigil.ForwardDelivered {
+		if indicators == nil {
+			return indErr
+		}
+		_, err := o.Reports.UpdateCentreForward(ctx, id, func(r *vigil.CentreReport) error {
+			r.Indicators, r.ForwardError = indicators, ""
+			return nil
+		})
+		return err
 	}
 	dest, ok := o.Destinations[r.ForwardedTo]
 	if !ok {
@@ -248,18 +270,6 @@ func (o *Outcome) Deliver(ctx context.Context, id int64) error {
 	body, err := forwardBody(r)
 	if err != nil {
 		return err
-	}
-	var indicators []int64
-	if r.Indicators == nil {
-		if indicators, err = o.indicators(ctx, r); err != nil {
-			// The indicator bank missing or the store busy: the forward
-			// waits (the job retries), and the report says why.
-			err = vigil.Errorf(vigil.EUNAVAILABLE, "centre report %d: %s; the forward waits for its indicators", id, vigil.ErrorMessage(err))
-			if _, rerr := o.record(ctx, r, func(r *vigil.CentreReport) { r.ForwardError = vigil.ErrorMessage(err) }); rerr != nil {
-				return errors.Join(err, rerr)
-			}
-			return err
-		}
 	}
 	started := o.now()
 	if r, err = o.Reports.UpdateCentreForward(ctx, id, func(r *vigil.CentreReport) error {
@@ -284,6 +294,9 @@ func (o *Outcome) Deliver(ctx context.Context, id int64) error {
 		switch {
 		case sendErr == nil:
 			r.Forward, r.ForwardError = vigil.ForwardDelivered, ""
+			if indErr != nil {
+				r.ForwardError = vigil.ErrorMessage(indErr) // delivered; the job makes them later
+			}
 		case retry:
 			a.Error = vigil.ErrorMessage(sendErr)
 			r.Forward, r.ForwardError = vigil.ForwardPending, a.Error
@@ -297,7 +310,7 @@ func (o *Outcome) Deliver(ctx context.Context, id int64) error {
 	switch {
 	case sendErr == nil:
 		o.logger().Info("centre forward delivered", "report", id, "destination", r.ForwardedTo, "attempts", len(r.ForwardAttempts))
-		return nil
+		return indErr
 	case retry:
 		o.logger().Warn("centre forward will be retried", "report", id, "destination", r.ForwardedTo, "err", sendErr)
 		return vigil.Errorf(vigil.EUNAVAILABLE, "centre report %d: forward to %s: %s", id, r.ForwardedTo, vigil.ErrorMessage(sendErr))

@@ -263,3 +263,44 @@ func TestOutcomeJobGivesUp(t *testing.T) {
 		t.Fatalf("after the last attempt: %+v", got)
 	}
 }
+
+// TestOutcomeIndicatorBankMissing: indicators that cannot be made (the
+// bank is missing) hold no delivery back; the job tries them again
+// after it, and the report says why meanwhile.
+func TestOutcomeIndicatorBankMissing(t *testing.T) {
+	ctx := context.Background()
+	f := newCentreFixture(t)
+	police := &forwarder{replies: []reply{accepted}}
+	o := &centre.Outcome{Reports: f.reports, Destinations: map[string]centre.Forwarder{"police": police}, Queue: &queue{},
+		IndicatorBank: "later", Banks: f.banks, Entries: f.entries}
+	r, _, err := f.triage.Receive(ctx, f.prov, "r1", &intake.Parsed{Format: "eu", Files: []vigil.CentreFile{{SHA256: hashOf("x")}}}, []byte(`{}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := o.Decide(ctx, r.ID, vigil.CentreDecision{Status: vigil.CentreForwarded, ForwardTo: "police"}, "key:4:reviewer"); err != nil {
+		t.Fatal(err)
+	}
+	if err := o.Deliver(ctx, r.ID); vigil.ErrorCode(err) != vigil.EUNAVAILABLE {
+		t.Fatalf("delivery without the indicator bank: %v", err)
+	}
+	got, err := f.reports.FindCentreReport(ctx, r.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Forward != vigil.ForwardDelivered || len(police.keys) != 1 || !strings.Contains(got.ForwardError, `"later"`) || got.Indicators != nil {
+		t.Fatalf("delivered without indicators: %+v", got)
+	}
+	if err := f.banks.CreateBank(ctx, &vigil.Bank{Name: "later", Enabled: true}); err != nil {
+		t.Fatal(err)
+	}
+	if err := o.Deliver(ctx, r.ID); err != nil {
+		t.Fatal(err)
+	}
+	got, err = f.reports.FindCentreReport(ctx, r.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Forward != vigil.ForwardDelivered || len(police.keys) != 1 || got.ForwardError != "" || len(got.Indicators) != 1 {
+		t.Fatalf("after the bank was made: %+v, %d sent", got, len(police.keys))
+	}
+}

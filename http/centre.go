@@ -338,16 +338,24 @@ func (s *Server) handleCentreForward(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	var rep *vigil.CentreReport
-	rec := auditRecord(r, vigil.AuditCentreForwardRetry, vigil.CentreAuditTarget(id), nil)
-	if err := s.change(r, rec, func(ctx context.Context) (err error) {
-		rep, err = c.Outcome.Retry(ctx, id)
-		return err
-	}); err != nil {
+	rep, err := s.centreRetry(r, c, id)
+	if err != nil {
 		writeError(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusAccepted, rep)
+}
+
+// centreRetry queues a forward's delivery again, audited: the one path of
+// the API and the UI.
+func (s *Server) centreRetry(r *http.Request, c *CentreOptions, id int64) (*vigil.CentreReport, error) {
+	var rep *vigil.CentreReport
+	rec := auditRecord(r, vigil.AuditCentreForwardRetry, vigil.CentreAuditTarget(id), nil)
+	err := s.change(r, rec, func(ctx context.Context) (err error) {
+		rep, err = c.Outcome.Retry(ctx, id)
+		return err
+	})
+	return rep, err
 }
 
 type addProviderRequest struct {
