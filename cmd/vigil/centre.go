@@ -244,8 +244,9 @@ func (f *centreFlags) options(fs *flagSet, db *store, m vigil.MatchService, webh
 	}
 	source := "centre"
 	if *f.name != "" {
-		if err := vigil.ValidateName("centre name", *f.name, vigil.MaxKeyNameLen); err != nil {
-			return nil, fs.usageErrorf("--centre-name: %s", vigil.ErrorMessage(err))
+		// A bank name's alphabet: plain in every provider's provenance.
+		if err := vigil.ValidateBankName(*f.name); err != nil {
+			return nil, fs.usageErrorf("--centre-name may hold only a-z, 0-9, _ and - (1 to %d)", vigil.MaxBankNameLen)
 		}
 		source = "centre:" + *f.name
 	}
