@@ -181,6 +181,9 @@ type CentreReport struct {
 	// is sent and with the destination's reply after it: an attempt
 	// without a reply may or may not have arrived.
 	ForwardAttempts []SubmissionAttempt `json:"forward_attempts,omitempty"`
+	// ForwardRetries counts the reviewers' retries of a failed forward:
+	// each starts a new round of the delivery job.
+	ForwardRetries int `json:"forward_retries,omitempty"`
 	// Indicators are the centre bank entries made from this report's
 	// confirmed new files (hashes only).
 	Indicators []int64 `json:"indicators,omitempty"`
@@ -312,9 +315,12 @@ type CentreService interface {
 // queued forward is delivered after a restart, retried with backoff while
 // its destination is away.
 type CentreForwardQueue interface {
-	// QueueCentreForward queues the delivery of forwarded report id;
-	// queueing one already queued does nothing.
-	QueueCentreForward(ctx context.Context, id int64) error
+	// QueueCentreForward queues the delivery of forwarded report id, its
+	// retry-th round (CentreReport.ForwardRetries); queueing a round
+	// already queued or running does nothing, so a round is one job, and
+	// a reviewer's retry, a new round, is never lost to a job of the last
+	// round that is still finishing.
+	QueueCentreForward(ctx context.Context, id int64, retry int) error
 }
 
 // NewForwardKey returns a forward's idempotency key, from rand.
@@ -327,8 +333,8 @@ func NewForwardKey(rand io.Reader) (string, error) {
 }
 
 // ApplyCentreForward lets fn change the delivery of forwarded report r:
-// of what fn changes, only Forward, ForwardError, ForwardAttempts and
-// Indicators are kept, so that nothing on the delivery's path can alter
+// of what fn changes, only Forward, ForwardError, ForwardAttempts,
+// ForwardRetries and Indicators are kept, so that nothing on the delivery's path can alter
 // the decision. The one place a forward's delivery moves, for every store.
 func ApplyCentreForward(r *CentreReport, fn func(*CentreReport) error) error {
 	if r.Status != CentreForwarded {
@@ -351,7 +357,11 @@ func ApplyCentreForward(r *CentreReport, fn func(*CentreReport) error) error {
 	if len(c.ForwardError) > MaxCentreText {
 		c.ForwardError = c.ForwardError[:MaxCentreText]
 	}
+	if c.ForwardRetries < r.ForwardRetries {
+		return Errorf(EINVALID, "a forward's retries only grow")
+	}
 	r.Forward, r.ForwardError, r.ForwardAttempts, r.Indicators = c.Forward, c.ForwardError, c.ForwardAttempts, c.Indicators
+	r.ForwardRetries = c.ForwardRetries
 	return nil
 }
 
@@ -374,7 +384,7 @@ func ApplyCentreDecision(r *CentreReport, d CentreDecision, by string, now time.
 	r.Status, r.DecidedBy, r.DecidedAt = d.Status, by, &now
 	r.Reason, r.Message, r.ForwardedTo = d.Reason, d.Message, d.ForwardTo
 	if d.Status == CentreForwarded {
-		r.Forward, r.ForwardKey, r.ForwardError, r.ForwardAttempts = ForwardPending, forwardKey, "", nil
+		r.Forward, r.ForwardKey, r.ForwardError, r.ForwardAttempts, r.ForwardRetries = ForwardPending, forwardKey, "", nil, 0
 	}
 	return nil
 }

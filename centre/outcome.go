@@ -132,7 +132,7 @@ func (o *Outcome) Decide(ctx context.Context, id int64, d vigil.CentreDecision, 
 		return nil, err
 	}
 	if r.Status == vigil.CentreForwarded {
-		if err := o.Queue.QueueCentreForward(context.WithoutCancel(ctx), r.ID); err != nil {
+		if err := o.Queue.QueueCentreForward(context.WithoutCancel(ctx), r.ID, r.ForwardRetries); err != nil {
 			return r, vigil.Errorf(vigil.EUNAVAILABLE, "centre report %d: the forward is recorded and will be queued at the next start: %s", r.ID, vigil.ErrorMessage(err))
 		}
 	}
@@ -159,13 +159,17 @@ func (o *Outcome) Retry(ctx context.Context, id int64) (*vigil.CentreReport, err
 		return r, nil
 	case vigil.ForwardFailed, "":
 		if r, err = o.Reports.UpdateCentreForward(ctx, id, func(r *vigil.CentreReport) error {
+			if r.Forward != vigil.ForwardFailed && r.Forward != "" {
+				return vigil.Errorf(vigil.ECONFLICT, "centre report %d: its forward is %s now", id, r.Forward)
+			}
 			r.Forward = vigil.ForwardPending
+			r.ForwardRetries++ // a new round: a new job, whatever the last round's is doing
 			return nil
 		}); err != nil {
 			return nil, err
 		}
 	}
-	if err := o.Queue.QueueCentreForward(context.WithoutCancel(ctx), id); err != nil {
+	if err := o.Queue.QueueCentreForward(context.WithoutCancel(ctx), id, r.ForwardRetries); err != nil {
 		return r, err
 	}
 	return r, nil
@@ -189,7 +193,7 @@ func (o *Outcome) QueuePending(ctx context.Context) (int, error) {
 			if r.Forward != vigil.ForwardPending {
 				continue
 			}
-			if err := o.Queue.QueueCentreForward(ctx, r.ID); err != nil {
+			if err := o.Queue.QueueCentreForward(ctx, r.ID, r.ForwardRetries); err != nil {
 				return n, err
 			}
 			n++

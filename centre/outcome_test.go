@@ -36,7 +36,7 @@ func (f *forwarder) Forward(ctx context.Context, key string, body []byte) (int, 
 // queue records what is queued.
 type queue struct{ ids []int64 }
 
-func (q *queue) QueueCentreForward(ctx context.Context, id int64) error {
+func (q *queue) QueueCentreForward(ctx context.Context, id int64, retry int) error {
 	q.ids = append(q.ids, id)
 	return nil
 }
@@ -157,7 +157,7 @@ func TestOutcomeForwardAndIndicators(t *testing.T) {
 		t.Fatalf("the job ran a failed forward again: %v, %d sent", err, len(police.keys))
 	}
 	retried, err := o.Retry(ctx, flagged.ID)
-	if err != nil || retried.Forward != vigil.ForwardPending || q.ids[len(q.ids)-1] != flagged.ID {
+	if err != nil || retried.Forward != vigil.ForwardPending || retried.ForwardRetries != 1 || q.ids[len(q.ids)-1] != flagged.ID {
 		t.Fatalf("retry: %+v %v queued %v", retried, err, q.ids)
 	}
 	if err := o.Deliver(ctx, flagged.ID); err != nil {

@@ -209,7 +209,7 @@ func (q *recordingQueue) QueueSubmission(ctx context.Context, id int64) error {
 }
 
 // QueueCentreForward makes it a CentreForwardQueue too.
-func (q *recordingQueue) QueueCentreForward(ctx context.Context, id int64) error {
+func (q *recordingQueue) QueueCentreForward(ctx context.Context, id int64, retry int) error {
 	return q.QueueSubmission(ctx, id)
 }
 

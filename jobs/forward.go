@@ -25,6 +25,9 @@ const forwardTimeout = 2 * time.Minute
 // and key are in the store, so a retried or rescued job resumes there.
 type forwardArgs struct {
 	ReportID int64 `json:"centre_report_id"`
+	// Retry is the round (vigil.CentreReport.ForwardRetries): one job a
+	// round, each round its own job.
+	Retry int `json:"retry,omitempty"`
 }
 
 func (forwardArgs) Kind() string { return kindCentreForward }
@@ -45,8 +48,8 @@ var forwardUnique = river.UniqueOpts{ByArgs: true, ByState: []rivertype.JobState
 	rivertype.JobStatePending, rivertype.JobStateRunning, rivertype.JobStateRetryable, rivertype.JobStateScheduled}}
 
 // QueueCentreForward implements vigil.CentreForwardQueue.
-func (c *Client) QueueCentreForward(ctx context.Context, id int64) error {
-	_, err := c.river.Insert(ctx, forwardArgs{ReportID: id}, &river.InsertOpts{
+func (c *Client) QueueCentreForward(ctx context.Context, id int64, retry int) error {
+	_, err := c.river.Insert(ctx, forwardArgs{ReportID: id, Retry: retry}, &river.InsertOpts{
 		MaxAttempts: c.cfg.ForwardMaxAttempts,
 		UniqueOpts:  forwardUnique,
 	})

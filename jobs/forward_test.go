@@ -316,8 +316,39 @@ func TestCentreForwardQueuedAtStart(t *testing.T) {
 // lostQueue fails to queue, as a process dying after the decision would.
 type lostQueue struct{}
 
-func (lostQueue) QueueCentreForward(context.Context, int64) error {
+func (lostQueue) QueueCentreForward(context.Context, int64, int) error {
 	return vigil.Errorf(vigil.EUNAVAILABLE, "queue gone")
 }
 
 var _ jobs.ForwardHook = (*centre.Outcome)(nil).Job
+
+// TestCentreForwardRetriedByReviewer: a refusal fails the forward and
+// ends its job; a reviewer's retry queues a new job for the same report
+// (the finished one does not count as a duplicate), which delivers it
+// under the same key.
+func TestCentreForwardRetriedByReviewer(t *testing.T) {
+	le := &police{filed: map[string]int{}, answer: func(n int, w http.ResponseWriter, r *http.Request) int {
+		if n == 1 {
+			return http.StatusUnprocessableEntity
+		}
+		return 0
+	}}
+	srv := httptest.NewServer(le)
+	defer srv.Close()
+	f := openForwardEnv(t, srv.URL, time.Minute)
+	c := mustOpenClient(t, f.e.config(nil), true)
+	f.outcome.Queue = c
+	c.OnCentreForward(f.outcome.Job)
+	dec := f.decide(t)
+	if got := f.waitForward(t); got.Forward != vigil.ForwardFailed || !strings.Contains(got.ForwardError, "422") {
+		t.Fatalf("after the refusal: %+v", got)
+	}
+	if _, err := f.outcome.Retry(context.Background(), f.report.ID); err != nil {
+		t.Fatal(err)
+	}
+	got := f.waitForward(t)
+	requests, keys, filed, _ := le.state()
+	if got.Forward != vigil.ForwardDelivered || requests != 2 || keys[0] != dec.ForwardKey || keys[1] != dec.ForwardKey || filed[dec.ForwardKey] != 1 {
+		t.Fatalf("after the retry: %q, %d requests with keys %v, filed %v", got.Forward, requests, keys, filed)
+	}
+}

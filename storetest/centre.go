@@ -189,6 +189,8 @@ func TestCentreService(t *testing.T, open Opener) {
 		}
 		_, err = s.Centre.UpdateCentreForward(ctx, r.ID, func(r *vigil.CentreReport) error { r.Forward = "lost"; return nil })
 		wantCode(t, err, vigil.EINVALID)
+		_, err = s.Centre.UpdateCentreForward(ctx, r.ID, func(r *vigil.CentreReport) error { r.ForwardRetries = -1; return nil })
+		wantCode(t, err, vigil.EINVALID)
 		_, err = s.Centre.UpdateCentreForward(ctx, r.ID, func(r *vigil.CentreReport) error {
 			return vigil.Errorf(vigil.EUNAVAILABLE, "stop")
 		})
