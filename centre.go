@@ -2,7 +2,9 @@ package vigil
 
 import (
 	"context"
+	"encoding/hex"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 )
@@ -18,6 +20,8 @@ const (
 	AuditCentreReceive     = "centre.receive"
 	AuditCentreDecide      = "centre.decide"
 	AuditCentreForward     = "centre.forward" // the delivery to law enforcement and its reply
+	// AuditCentreForwardRetry: a reviewer queued a forward's delivery again.
+	AuditCentreForwardRetry = "centre.forward.retry"
 )
 
 // Audit actions of a provider's key: revoked (its reports stay), and a
@@ -26,6 +30,21 @@ const (
 	AuditCentreProviderRevoke    = "centre.provider.revoke"
 	AuditCentreProviderReinstate = "centre.provider.reinstate"
 )
+
+// States of a forward's delivery (CentreReport.Forward). A forward is
+// pending from the decision that makes it (in the decision's
+// transaction) until the destination accepts it (delivered) or refuses
+// it, or the job gives up (failed); a failed forward is queued again by
+// POST /v1/centre/reports/{id}/forward, under the same key.
+const (
+	ForwardPending   = "pending"
+	ForwardDelivered = "delivered"
+	ForwardFailed    = "failed"
+)
+
+// MaxForwardAttempts bounds the attempts a forward stores: past it the
+// forward fails rather than grow without end.
+const MaxForwardAttempts = 200
 
 // Formats a centre receives.
 const (
@@ -167,10 +186,23 @@ type CentreReport struct {
 	// centre asked the provider; both are shown to the provider.
 	Reason  string `json:"reason,omitempty"`
 	Message string `json:"message,omitempty"`
-	// ForwardedTo names the law-enforcement destination; Forward says
-	// how its delivery went ("delivered", or the last error).
-	ForwardedTo string `json:"forwarded_to,omitempty"`
-	Forward     string `json:"forward,omitempty"`
+	// ForwardedTo names the law-enforcement destination; Forward is
+	// where its delivery is (ForwardPending, ForwardDelivered,
+	// ForwardFailed) and ForwardError the last attempt's error.
+	ForwardedTo  string `json:"forwarded_to,omitempty"`
+	Forward      string `json:"forward,omitempty"`
+	ForwardError string `json:"forward_error,omitempty"`
+	// ForwardKey is the delivery's idempotency key, made with the
+	// decision and sent with every attempt, so that the destination files
+	// a delivery repeated after a lost reply (or a crash) once.
+	ForwardKey string `json:"forward_key,omitempty"`
+	// ForwardAttempts are the delivery's requests, each stored before it
+	// is sent and with the destination's reply after it: an attempt
+	// without a reply may or may not have arrived.
+	ForwardAttempts []SubmissionAttempt `json:"forward_attempts,omitempty"`
+	// ForwardRetries counts the reviewers' retries of a failed forward:
+	// each starts a new round of the delivery job.
+	ForwardRetries int `json:"forward_retries,omitempty"`
 	// Indicators are the centre bank entries made from this report's
 	// confirmed new files (hashes only).
 	Indicators []int64 `json:"indicators,omitempty"`
@@ -308,23 +340,87 @@ type CentreService interface {
 	// DecideCentreReport records a decision on a received (or more_info)
 	// report; ECONFLICT for one already forwarded or closed.
 	DecideCentreReport(ctx context.Context, id int64, d CentreDecision, by string) (*CentreReport, error)
-	// SetCentreForward records how a forward's delivery went and the
-	// indicators made from the report.
-	SetCentreForward(ctx context.Context, id int64, forward string, indicators []int64) (*CentreReport, error)
+	// UpdateCentreForward reads forwarded report id, lets fn change its
+	// delivery (ApplyCentreForward: the Forward fields and Indicators) and
+	// stores it with the pending audit record, in one transaction; an
+	// error from fn aborts it. ECONFLICT for a report not forwarded.
+	UpdateCentreForward(ctx context.Context, id int64, fn func(r *CentreReport) error) (*CentreReport, error)
+}
+
+// CentreForwardQueue delivers forwards in the background, durably: a
+// queued forward is delivered after a restart, retried with backoff while
+// its destination is away.
+type CentreForwardQueue interface {
+	// QueueCentreForward queues the delivery of forwarded report id, its
+	// retry-th round (CentreReport.ForwardRetries); queueing a round
+	// already queued or running does nothing, so a round is one job, and
+	// a reviewer's retry, a new round, is never lost to a job of the last
+	// round that is still finishing.
+	QueueCentreForward(ctx context.Context, id int64, retry int) error
+}
+
+// NewForwardKey returns a forward's idempotency key, from rand.
+func NewForwardKey(rand io.Reader) (string, error) {
+	var b [16]byte
+	if _, err := io.ReadFull(rand, b[:]); err != nil {
+		return "", fmt.Errorf("forward key: %w", err)
+	}
+	return "vigil-forward-" + hex.EncodeToString(b[:]), nil
+}
+
+// ApplyCentreForward lets fn change the delivery of forwarded report r:
+// of what fn changes, only Forward, ForwardError, ForwardAttempts,
+// ForwardRetries and Indicators are kept, so that nothing on the delivery's path can alter
+// the decision. The one place a forward's delivery moves, for every store.
+func ApplyCentreForward(r *CentreReport, fn func(*CentreReport) error) error {
+	if r.Status != CentreForwarded {
+		return Errorf(ECONFLICT, "centre report %d is %s, not forwarded", r.ID, r.Status)
+	}
+	c := *r
+	c.ForwardAttempts = append([]SubmissionAttempt(nil), r.ForwardAttempts...)
+	c.Indicators = append([]int64(nil), r.Indicators...)
+	if err := fn(&c); err != nil {
+		return err
+	}
+	switch c.Forward {
+	case ForwardPending, ForwardDelivered, ForwardFailed:
+	default:
+		return Errorf(EINVALID, "forward state %q", c.Forward)
+	}
+	if len(c.ForwardAttempts) > MaxForwardAttempts {
+		return Errorf(EINVALID, "a forward stores at most %d attempts", MaxForwardAttempts)
+	}
+	if len(c.ForwardError) > MaxCentreText {
+		c.ForwardError = c.ForwardError[:MaxCentreText]
+	}
+	if c.ForwardRetries < r.ForwardRetries {
+		return Errorf(EINVALID, "a forward's retries only grow")
+	}
+	r.Forward, r.ForwardError, r.ForwardAttempts, r.Indicators = c.Forward, c.ForwardError, c.ForwardAttempts, c.Indicators
+	r.ForwardRetries = c.ForwardRetries
+	return nil
 }
 
 // ApplyCentreDecision sets decision d on r, by whom and when: the one
 // place the states of a centre report move, for every store. A report
 // forwarded or closed is final (ECONFLICT); one the centre asked more of
-// may be decided again once the provider answered.
-func ApplyCentreDecision(r *CentreReport, d CentreDecision, by string, now time.Time) error {
+// may be decided again once the provider answered. A forward is recorded
+// pending with forwardKey (NewForwardKey) as its idempotency key, in the
+// decision's own write, so that no forward is decided and then lost.
+func ApplyCentreDecision(r *CentreReport, d CentreDecision, by string, now time.Time, forwardKey string) error {
 	if err := d.Validate(); err != nil {
 		return err
 	}
 	if r.Status != CentreReceived && r.Status != CentreMoreInfo {
 		return Errorf(ECONFLICT, "centre report %d is %s: it was decided", r.ID, r.Status)
 	}
+	if d.Status == CentreForwarded && forwardKey == "" {
+		return Errorf(EINVALID, "a forward needs its idempotency key")
+	}
 	r.Status, r.DecidedBy, r.DecidedAt = d.Status, by, &now
 	r.Reason, r.Message, r.ForwardedTo = d.Reason, d.Message, d.ForwardTo
+	if d.Status == CentreForwarded {
+		r.Forward, r.ForwardKey, r.ForwardError, r.ForwardAttempts, r.ForwardRetries = ForwardPending, forwardKey, "", nil, 0
+	}
 	return nil
 }

@@ -34,6 +34,8 @@ const (
 	JobKindAction  = "action"  // retry a rule action that failed (see Action)
 	// JobKindSubmission sends an incident to a centre (see Submission).
 	JobKindSubmission = "submission"
+	// JobKindCentreForward delivers a centre's forward to law enforcement.
+	JobKindCentreForward = "centre_forward"
 )
 
 // Job is a durable background job: video and bulk work that does not fit

@@ -25,6 +25,9 @@ func actor(r *http.Request) string {
 	if k := keyFrom(r.Context()); k != nil {
 		return k.Actor()
 	}
+	if p := providerFrom(r.Context()); p != nil {
+		return p.Actor() // a centre's registered provider (providerRoute)
+	}
 	return "unknown"
 }
 

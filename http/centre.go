@@ -288,7 +288,8 @@ func (s *Server) handleCentreRaw(w http.ResponseWriter, r *http.Request) {
 }
 
 // handleCentreDecide records a reviewer's outcome (audited in the
-// decision's transaction) and delivers a forward.
+// decision's transaction, a forward with it) and queues a forward's
+// delivery.
 func (s *Server) handleCentreDecide(w http.ResponseWriter, r *http.Request) {
 	c, id, err := s.centreReportID(r)
 	if err != nil {
@@ -305,46 +306,60 @@ func (s *Server) handleCentreDecide(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	// A failed delivery is stored on the report (forward: "failed: …");
-	// the decision stands and POST …/forward tries again.
+	// A forward that could not be queued is recorded and queued at the
+	// next start (or by POST …/forward): the decision stands.
 	writeJSON(w, http.StatusOK, rep)
 }
 
 // centreDecide records a reviewer's decision, audited in its transaction,
-// and delivers a forward: the one path of the API and the UI. A failed
-// delivery returns the report (its forward says why) with the error.
+// and queues a forward's delivery: the one path of the API and the UI. A
+// forward recorded and not queued returns the report with the error.
 func (s *Server) centreDecide(r *http.Request, c *CentreOptions, id int64, d vigil.CentreDecision) (*vigil.CentreReport, error) {
 	if err := c.Outcome.Check(d); err != nil {
 		return nil, err
 	}
 	var rep *vigil.CentreReport
 	rec := auditRecord(r, vigil.AuditCentreDecide, vigil.CentreAuditTarget(id), d)
+	var queueErr error
 	if err := s.change(r, rec, func(ctx context.Context) (err error) {
 		rep, err = c.Outcome.Decide(ctx, id, d, actor(r))
+		if rep != nil && err != nil {
+			queueErr, err = err, nil // decided and stored: only the queueing failed
+		}
 		return err
 	}); err != nil {
 		return nil, err
 	}
-	if rep.Status != vigil.CentreForwarded {
-		return rep, nil
-	}
-	return c.Outcome.Deliver(context.WithoutCancel(r.Context()), id, actor(r))
+	return rep, queueErr
 }
 
-// handleCentreForward delivers a forwarded report again (after a failed
-// delivery); the destination files it once.
+// handleCentreForward queues a forward's delivery again: a failed one
+// becomes pending (audited), under the same idempotency key, so the
+// destination files it once.
 func (s *Server) handleCentreForward(w http.ResponseWriter, r *http.Request) {
 	c, id, err := s.centreReportID(r)
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
-	rep, err := c.Outcome.Deliver(context.WithoutCancel(r.Context()), id, actor(r))
-	if err != nil && rep == nil {
+	rep, err := s.centreRetry(r, c, id)
+	if err != nil {
 		writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, rep)
+	writeJSON(w, http.StatusAccepted, rep)
+}
+
+// centreRetry queues a forward's delivery again, audited: the one path of
+// the API and the UI.
+func (s *Server) centreRetry(r *http.Request, c *CentreOptions, id int64) (*vigil.CentreReport, error) {
+	var rep *vigil.CentreReport
+	rec := auditRecord(r, vigil.AuditCentreForwardRetry, vigil.CentreAuditTarget(id), nil)
+	err := s.change(r, rec, func(ctx context.Context) (err error) {
+		rep, err = c.Outcome.Retry(ctx, id)
+		return err
+	})
+	return rep, err
 }
 
 type addProviderRequest struct {

@@ -80,13 +80,15 @@ func (le *lawEnforcement) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusAccepted)
 }
 
-// openCentre makes ts a centre over its own store, forwarding to le.
+// openCentre makes ts a centre over its own store, forwarding to le; its
+// forwards are queued on a recordingQueue (c.Outcome.Queue), which the
+// test drives as the job would (c.Outcome.Deliver).
 func openCentre(t *testing.T, ts *testServer, le string, secret []byte) *vhttp.CentreOptions {
 	t.Helper()
 	reports := sqlite.NewCentreService(ts.db)
 	c := &vhttp.CentreOptions{Reports: reports, Triage: &centre.Triage{Banks: ts.Matcher, Reports: reports},
 		Outcome: &centre.Outcome{Reports: reports, Destinations: map[string]centre.Forwarder{"police": &report.Webhook{URL: le, Secret: secret}},
-			IndicatorBank: "centre-new", Banks: ts.Banks, Entries: ts.Entries}}
+			Queue: &recordingQueue{}, IndicatorBank: "centre-new", Source: "centre:eu-centre", Banks: ts.Banks, Entries: ts.Entries}}
 	ts.Centre = c
 	return c
 }
@@ -270,8 +272,19 @@ func TestCentreLoop(t *testing.T) {
 	}
 	var fwd vigil.CentreReport
 	if code := ct.do(t, rev, "POST", fmt.Sprintf("/v1/centre/reports/%d/decision", founded.ID), "",
-		jsonBody(map[string]string{"status": "forwarded", "forward_to": "police"}), &fwd); code != 200 || fwd.Forward != "delivered" {
+		jsonBody(map[string]string{"status": "forwarded", "forward_to": "police"}), &fwd); code != 200 || fwd.Forward != vigil.ForwardPending || fwd.ForwardKey == "" {
 		t.Fatalf("forward: %d %+v", code, fwd)
+	}
+	// The forward is recorded with the decision and queued; the job
+	// delivers it.
+	centreQueue := ct.Centre.Outcome.Queue.(*recordingQueue)
+	if q := centreQueue.queued(); !slices.Equal(q, []int64{founded.ID}) {
+		t.Fatalf("forwards queued %v, want [%d]", q, founded.ID)
+	}
+	must(t, ct.Centre.Outcome.Deliver(ctx, founded.ID))
+	if code := ct.do(t, rev, "GET", fmt.Sprintf("/v1/centre/reports/%d", founded.ID), "", nil, &fwd); code != 200 || fwd.Forward != vigil.ForwardDelivered ||
+		len(fwd.ForwardAttempts) != 1 || fwd.ForwardAttempts[0].HTTPStatus != 202 || len(fwd.Indicators) != 0 {
+		t.Fatalf("delivered forward: %d %+v", code, fwd)
 	}
 	var closed vigil.CentreReport
 	if code := ct.do(t, rev, "POST", fmt.Sprintf("/v1/centre/reports/%d/decision", flagged.ID), "",
@@ -286,7 +299,10 @@ func TestCentreLoop(t *testing.T) {
 	if len(le.received) != 1 || le.bad != 0 {
 		t.Errorf("law enforcement received %d forwards (%d badly signed), want 1", len(le.received), le.bad)
 	}
-	for _, fb := range le.received {
+	for key, fb := range le.received {
+		if key != fwd.ForwardKey {
+			t.Errorf("forward filed under key %q, want the decision's %q", key, fwd.ForwardKey)
+		}
 		if fb.CentreReportID != founded.ID || fb.ReportedUser != "user-1" || !json.Valid(fb.Report) {
 			t.Errorf("forward body %+v", fb)
 		}

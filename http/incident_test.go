@@ -208,6 +208,18 @@ func (q *recordingQueue) QueueSubmission(ctx context.Context, id int64) error {
 	return nil
 }
 
+// QueueCentreForward makes it a CentreForwardQueue too.
+func (q *recordingQueue) QueueCentreForward(ctx context.Context, id int64, retry int) error {
+	return q.QueueSubmission(ctx, id)
+}
+
+// queued returns the ids queued so far.
+func (q *recordingQueue) queued() []int64 {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return slices.Clone(q.ids)
+}
+
 // Without --dsa-config the server does not render statements of reasons.
 func TestRenderDSAUnconfigured(t *testing.T) {
 	ts := mustOpenServer(t)

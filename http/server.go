@@ -363,11 +363,14 @@ func (s *Server) routes() {
 	s.ruleRoutes()
 	s.centreRoutes()
 
-	// Feeds are whole lists: only curators (of subscribing instances) read them.
-	s.route("GET /v1/feeds/{name}/head", s.handleFeedHead, curator)
-	s.route("GET /v1/feeds/{name}/batches/{n}", s.handleFeedBatch, curator)
-	s.route("GET /v1/feeds/{name}/proof", s.handleFeedProof, curator)
-	s.route("POST /v1/feeds/{name}/feedback", s.handleFeedFeedback, curator)
+	// Feeds are whole lists: only curators (of subscribing instances) read
+	// them, and on a centre its registered providers, with the key they
+	// report with (a curator key would also open the centre's banks to
+	// them); both send their review counts back.
+	s.providerRoute("GET /v1/feeds/{name}/head", s.handleFeedHead, curator)
+	s.providerRoute("GET /v1/feeds/{name}/batches/{n}", s.handleFeedBatch, curator)
+	s.providerRoute("GET /v1/feeds/{name}/proof", s.handleFeedProof, curator)
+	s.providerRoute("POST /v1/feeds/{name}/feedback", s.handleFeedFeedback, curator)
 	s.route("GET /v1/feeds/{name}/feedback", s.handleListFeedFeedback, curator)
 
 	s.route("POST /v1/keys", s.handleCreateKey, admin)

@@ -274,6 +274,7 @@ var flashes = map[string]string{
 	"hold":      "Legal hold saved.",
 	"released":  "Legal hold released: retention applies again.",
 	"complaint": "Complaint decided: the case's history shows the outcome.",
+	"queued":    "Forward queued: attempts and replies show below as they happen.",
 }
 
 // render writes a page. Templates render into a buffer first, so that a

@@ -16,6 +16,7 @@ func (s *Server) uiCentreRoutes(page func(pattern string, h http.HandlerFunc, ro
 	page("GET /ui/centre/next", s.handleUICentreNext, reviewer)
 	page("GET /ui/centre/{id}", s.handleUICentreReport, reviewer)
 	page("POST /ui/centre/{id}/decide", s.handleUICentreDecide, reviewer)
+	page("POST /ui/centre/{id}/forward", s.handleUICentreForward, reviewer)
 }
 
 func (s *Server) handleUICentre(w http.ResponseWriter, r *http.Request) {
@@ -106,4 +107,18 @@ func (s *Server) handleUICentreDecide(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.Redirect(w, r, "/ui/centre/"+strconv.FormatInt(id, 10)+"?done=decided", http.StatusSeeOther)
+}
+
+// handleUICentreForward queues a failed forward again: the API's retry.
+func (s *Server) handleUICentreForward(w http.ResponseWriter, r *http.Request) {
+	c, id, err := s.centreReportID(r)
+	if err != nil {
+		s.uiError(w, r, err)
+		return
+	}
+	if _, err := s.centreRetry(r, c, id); err != nil {
+		s.uiError(w, r, err)
+		return
+	}
+	http.Redirect(w, r, "/ui/centre/"+strconv.FormatInt(id, 10)+"?done=queued", http.StatusSeeOther)
 }

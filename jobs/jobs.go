@@ -79,6 +79,7 @@ type Config struct {
 	ContentMaxAttempts int           // 0: DefaultContentMaxAttempts
 	WebhookMaxAttempts int           // 0: DefaultWebhookMaxAttempts
 	ActionMaxAttempts  int           // a queued rule action; 0: DefaultActionMaxAttempts
+	ForwardMaxAttempts int           // a centre's forward; 0: DefaultForwardMaxAttempts
 	ContentTimeout     time.Duration // one attempt of a content job; 0: DefaultContentTimeout
 	WebhookTimeout     time.Duration // one delivery attempt; 0: DefaultWebhookTimeout
 	// RescueAfter is how long a job left running by a process that died
@@ -112,6 +113,7 @@ type Client struct {
 	onContent    ContentHook
 	onAction     ActionHook
 	onSubmission SubmissionHook
+	onForward    ForwardHook
 }
 
 // riverClient is what Client uses of a River client, whichever its
@@ -144,6 +146,7 @@ func Open(ctx context.Context, cfg Config) (*Client, error) {
 	cfg.ContentMaxAttempts = cmp.Or(cfg.ContentMaxAttempts, DefaultContentMaxAttempts)
 	cfg.WebhookMaxAttempts = cmp.Or(cfg.WebhookMaxAttempts, DefaultWebhookMaxAttempts)
 	cfg.ActionMaxAttempts = cmp.Or(cfg.ActionMaxAttempts, DefaultActionMaxAttempts)
+	cfg.ForwardMaxAttempts = cmp.Or(cfg.ForwardMaxAttempts, DefaultForwardMaxAttempts)
 	cfg.ContentTimeout = cmp.Or(cfg.ContentTimeout, DefaultContentTimeout)
 	cfg.WebhookTimeout = cmp.Or(cfg.WebhookTimeout, DefaultWebhookTimeout)
 	cfg.Retention = cmp.Or(cfg.Retention, DefaultRetention)
@@ -241,6 +244,9 @@ func open[TTx any](ctx context.Context, c *Client, driver riverdriver.Driver[TTx
 		return nil, err
 	}
 	if err := river.AddWorkerSafely(workers, &submissionWorker{c: c}); err != nil {
+		return nil, err
+	}
+	if err := river.AddWorkerSafely(workers, &forwardWorker{c: c}); err != nil {
 		return nil, err
 	}
 	return river.NewClient(driver, &river.Config{
@@ -384,6 +390,8 @@ func jobFromRow(row *rivertype.JobRow) *vigil.Job {
 		j.Kind = vigil.JobKindAction
 	case kindSubmission:
 		j.Kind = vigil.JobKindSubmission
+	case kindCentreForward:
+		j.Kind = vigil.JobKindCentreForward
 	}
 	return j
 }

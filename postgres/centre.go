@@ -220,6 +220,7 @@ func (s *CentreService) ReceiveReport(ctx context.Context, r *vigil.CentreReport
 	in.Status, in.ReceivedAt = vigil.CentreReceived, s.db.now()
 	in.DecidedBy, in.DecidedAt, in.Reason, in.Message, in.ForwardedTo, in.Forward, in.Indicators = "", nil, "", "", "", "", nil
 	in.ProviderRevokedAt = nil // read from the provider's row, never stored with the report
+	in.ForwardKey, in.ForwardError, in.ForwardAttempts = "", "", nil
 	if in.Files == nil {
 		in.Files = []vigil.CentreFile{}
 	}
@@ -473,26 +474,24 @@ func (s *CentreService) DecideCentreReport(ctx context.Context, id int64, d vigi
 	if err := d.Validate(); err != nil {
 		return nil, err
 	}
+	var key string
+	if d.Status == vigil.CentreForwarded {
+		var err error
+		if key, err = vigil.NewForwardKey(s.db.Rand); err != nil {
+			return nil, fmt.Errorf("decide centre report %d: %w", id, err)
+		}
+	}
 	now := s.db.now()
-	r, err := s.updateCentreReport(ctx, id, func(r *vigil.CentreReport) error { return vigil.ApplyCentreDecision(r, d, by, now) })
+	r, err := s.updateCentreReport(ctx, id, func(r *vigil.CentreReport) error { return vigil.ApplyCentreDecision(r, d, by, now, key) })
 	if err != nil {
 		return nil, fmt.Errorf("decide centre report %d: %w", id, err)
 	}
 	return r, nil
 }
 
-// SetCentreForward records a forward's delivery and indicators.
-func (s *CentreService) SetCentreForward(ctx context.Context, id int64, forward string, indicators []int64) (*vigil.CentreReport, error) {
-	r, err := s.updateCentreReport(ctx, id, func(r *vigil.CentreReport) error {
-		if r.Status != vigil.CentreForwarded {
-			return vigil.Errorf(vigil.ECONFLICT, "centre report %d is %s, not forwarded", id, r.Status)
-		}
-		r.Forward = forward
-		if indicators != nil {
-			r.Indicators = indicators
-		}
-		return nil
-	})
+// UpdateCentreForward changes a forward's delivery (vigil.ApplyCentreForward).
+func (s *CentreService) UpdateCentreForward(ctx context.Context, id int64, fn func(r *vigil.CentreReport) error) (*vigil.CentreReport, error) {
+	r, err := s.updateCentreReport(ctx, id, func(r *vigil.CentreReport) error { return vigil.ApplyCentreForward(r, fn) })
 	if err != nil {
 		return nil, fmt.Errorf("centre report %d forward: %w", id, err)
 	}

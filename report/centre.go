@@ -200,12 +200,18 @@ func (c *Centre) Poll(ctx context.Context, subs vigil.SubmissionService, sub *vi
 
 // Forward delivers body to the webhook as a centre's forward of a report
 // to law enforcement: one signed POST (as Send's), with key as its
-// Idempotency-Key on every attempt, so the receiver files it once. It
-// implements centre.Forwarder.
-func (w *Webhook) Forward(ctx context.Context, key string, body []byte) error {
+// Idempotency-Key, the same on every attempt, so the receiver files it
+// once. It returns the receiver's status and reply (bounded), if it
+// answered; the error is nil for 2xx, EUNAVAILABLE for 408, 429, 5xx, a
+// timeout or no reply, EINVALID for another status. It implements
+// centre.Forwarder.
+func (w *Webhook) Forward(ctx context.Context, key string, body []byte) (int, []byte, error) {
 	if w.URL == "" || (w.Ed25519Key == nil && len(w.Secret) < jobs.MinSecretLen) {
-		return vigil.Errorf(vigil.EINVALID, "forward webhook: a URL and a secret or Ed25519 key are required")
+		return 0, nil, vigil.Errorf(vigil.EINVALID, "forward webhook: a URL and a secret or Ed25519 key are required")
 	}
-	_, err := w.deliver(ctx, key, body)
-	return err
+	reply, err := w.deliver(ctx, key, body)
+	if reply == nil {
+		return 0, nil, err
+	}
+	return reply.HTTPStatus, []byte(reply.Body), err
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -260,6 +261,8 @@ func TestCentreService(t *testing.T, open Opener) {
 		}
 		_, err = s.Centre.NextCentreReport(ctx)
 		wantCode(t, err, vigil.ENOTFOUND)
+		_, err = s.Centre.UpdateCentreForward(ctx, r.ID, func(r *vigil.CentreReport) error { r.Forward = vigil.ForwardDelivered; return nil })
+		wantCode(t, err, vigil.ECONFLICT)
 		rec := &vigil.AuditRecord{Actor: "key:2:rev", Action: vigil.AuditCentreDecide, Target: vigil.CentreAuditTarget(r.ID)}
 		fwd, err := s.Centre.DecideCentreReport(vigil.WithAudit(ctx, rec), r.ID,
 			vigil.CentreDecision{Status: vigil.CentreForwarded, ForwardTo: "police"}, "key:2:rev")
@@ -269,15 +272,56 @@ func TestCentreService(t *testing.T, open Opener) {
 		}
 		_, err = s.Centre.DecideCentreReport(ctx, r.ID, vigil.CentreDecision{Status: vigil.CentreUnfounded, Reason: "late"}, "key:2:rev")
 		wantCode(t, err, vigil.ECONFLICT)
-		done, err := s.Centre.SetCentreForward(ctx, r.ID, "delivered", []int64{7})
+		// The forward is recorded with the decision: pending, with a key
+		// of its own that every attempt carries.
+		if fwd.Forward != vigil.ForwardPending || !strings.HasPrefix(fwd.ForwardKey, "vigil-forward-") || len(fwd.ForwardAttempts) != 0 {
+			t.Fatalf("forward as decided: %q key %q attempts %d", fwd.Forward, fwd.ForwardKey, len(fwd.ForwardAttempts))
+		}
+		started := time.Now().UTC().Truncate(time.Second)
+		tried, err := s.Centre.UpdateCentreForward(ctx, r.ID, func(r *vigil.CentreReport) error {
+			r.ForwardAttempts = append(r.ForwardAttempts, vigil.SubmissionAttempt{Step: "deliver", Started: started})
+			// What a delivery may not change is not stored.
+			r.Status, r.ForwardedTo, r.ForwardKey, r.Reason = vigil.CentreUnfounded, "elsewhere", "other", "changed"
+			return nil
+		})
 		must(t, err)
-		if done.Forward != "delivered" || len(done.Indicators) != 1 || done.Status != vigil.CentreForwarded {
+		if tried.Status != vigil.CentreForwarded || tried.ForwardedTo != "police" || tried.ForwardKey != fwd.ForwardKey || tried.Reason != "" ||
+			len(tried.ForwardAttempts) != 1 || tried.ForwardAttempts[0].Replied {
+			t.Fatalf("after an attempt's start %+v", tried)
+		}
+		_, err = s.Centre.UpdateCentreForward(ctx, r.ID, func(r *vigil.CentreReport) error { r.Forward = "lost"; return nil })
+		wantCode(t, err, vigil.EINVALID)
+		_, err = s.Centre.UpdateCentreForward(ctx, r.ID, func(r *vigil.CentreReport) error { r.ForwardRetries = -1; return nil })
+		wantCode(t, err, vigil.EINVALID)
+		_, err = s.Centre.UpdateCentreForward(ctx, r.ID, func(r *vigil.CentreReport) error {
+			return vigil.Errorf(vigil.EUNAVAILABLE, "stop")
+		})
+		wantCode(t, err, vigil.EUNAVAILABLE)
+		deliveredRec := &vigil.AuditRecord{Actor: "jobs", Action: vigil.AuditCentreForward, Target: vigil.CentreAuditTarget(r.ID)}
+		done, err := s.Centre.UpdateCentreForward(vigil.WithAudit(ctx, deliveredRec), r.ID, func(r *vigil.CentreReport) error {
+			a := &r.ForwardAttempts[len(r.ForwardAttempts)-1]
+			a.Replied, a.HTTPStatus, a.Reply = true, 202, "filed"
+			r.Forward, r.Indicators = vigil.ForwardDelivered, []int64{7}
+			return nil
+		})
+		must(t, err)
+		if done.Forward != vigil.ForwardDelivered || len(done.Indicators) != 1 || done.Status != vigil.CentreForwarded ||
+			!done.ForwardAttempts[0].Replied || done.ForwardAttempts[0].HTTPStatus != 202 || !done.ForwardAttempts[0].Started.Equal(started) {
 			t.Fatalf("after forward %+v", done)
+		}
+		again, err := s.Centre.FindCentreReport(ctx, r.ID)
+		must(t, err)
+		if again.Forward != vigil.ForwardDelivered || len(again.ForwardAttempts) != 1 || again.ForwardKey != fwd.ForwardKey {
+			t.Fatalf("stored forward %+v", again)
+		}
+		if fb, _ := json.Marshal(again.Feedback()); strings.Contains(string(fb), "police") || strings.Contains(string(fb), fwd.ForwardKey) ||
+			strings.Contains(string(fb), "filed") || again.Feedback().Status != vigil.CentreForwarded {
+			t.Errorf("the provider's view shows the forward's details: %s", fb)
 		}
 		log, err := s.Audit.ListAudit(ctx, 0, 100)
 		must(t, err)
-		if len(log) != 1 || log[0].Action != vigil.AuditCentreDecide {
-			t.Fatalf("audit log %+v, want the forward's decision", log)
+		if len(log) != 2 || log[0].Action != vigil.AuditCentreDecide || log[1].Action != vigil.AuditCentreForward {
+			t.Fatalf("audit log %+v, want the forward's decision and its delivery", log)
 		}
 		// A decision whose audit record cannot be written is not made.
 		r2, _, err := s.Centre.ReceiveReport(ctx, report(p, "2", "u1", 40))

@@ -229,6 +229,7 @@ func pollCentre(ctx context.Context, dest *report.Centre, incidents vigil.Incide
 type centreFlags struct {
 	on                     *bool
 	forward, indicatorBank *string
+	name                   *string
 	url                    *string
 	poll                   *time.Duration
 }
@@ -236,8 +237,9 @@ type centreFlags struct {
 func addCentreFlags(fs *flagSet) *centreFlags {
 	return &centreFlags{
 		on:            fs.Bool("centre", false, "also run as a centre: registered providers' reports are received on /v1/centre/reports, triaged against this server's banks and queued for its reviewers (see README \"Running a centre\")"),
-		forward:       fs.String("centre-forward", "", "comma-separated --webhook NAMEs that centre reviewers may forward reports to (law enforcement); each delivery is signed with the webhook's secret"),
-		indicatorBank: fs.String("centre-indicator-bank", "", "bank that receives the SHA-256 of the new files of every forwarded, unflagged report (hashes only; publish it as a feed to share it)"),
+		forward:       fs.String("centre-forward", "", "comma-separated --webhook NAMEs that centre reviewers may forward reports to (law enforcement); each delivery is a durable job, signed with the webhook's secret, retried with backoff under one Idempotency-Key"),
+		indicatorBank: fs.String("centre-indicator-bank", "", "bank that receives the SHA-256 (and PDQ) of the new files of every forwarded, unflagged report (hashes only; publish it as a feed to share it)"),
+		name:          fs.String("centre-name", "", "this centre's name in its indicators' provenance (source \"centre:NAME\"), as providers see it in their matches; default source \"centre\""),
 		url:           fs.String("centre-url", "", "a centre's base URL: approved incidents can be sent to it (?destination=centre) with the provider key in $"+envCentreKey+"; needs --eu-config"),
 		poll:          fs.Duration("centre-poll", 10*time.Minute, "with --centre-url, how often to ask the centre for the outcome of the reports sent to it (0: never; vigil centre status does it once)"),
 	}
@@ -259,10 +261,10 @@ func (f *centreFlags) destination(fs *flagSet, eu *report.EU, getenv func(string
 }
 
 // options builds the server's centre mode, if --centre is set.
-func (f *centreFlags) options(fs *flagSet, db *store, m vigil.MatchService, webhooks webhookFlags, logger *slog.Logger) (*vhttp.CentreOptions, error) {
+func (f *centreFlags) options(fs *flagSet, db *store, m vigil.MatchService, webhooks webhookFlags, queue vigil.CentreForwardQueue, logger *slog.Logger) (*vhttp.CentreOptions, error) {
 	if !*f.on {
-		if *f.forward != "" || *f.indicatorBank != "" {
-			return nil, fs.usageErrorf("--centre-forward and --centre-indicator-bank need --centre")
+		if *f.forward != "" || *f.indicatorBank != "" || *f.name != "" {
+			return nil, fs.usageErrorf("--centre-forward, --centre-indicator-bank and --centre-name need --centre")
 		}
 		return nil, nil
 	}
@@ -279,10 +281,21 @@ func (f *centreFlags) options(fs *flagSet, db *store, m vigil.MatchService, webh
 		if !ok {
 			return nil, fs.usageErrorf("--centre-forward %q needs --webhook %s=URL", name, name)
 		}
-		dests[name] = &report.Webhook{URL: h.URL, Secret: h.Secret, Client: &http.Client{Timeout: time.Minute}}
+		dests[name] = &report.Webhook{URL: h.URL, Secret: h.Secret, Client: &http.Client{Timeout: time.Minute,
+			// The signature was made for the configured URL.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+	}
+	source := "centre"
+	if *f.name != "" {
+		// A bank name's alphabet: plain in every provider's provenance.
+		if err := vigil.ValidateBankName(*f.name); err != nil {
+			return nil, fs.usageErrorf("--centre-name may hold only a-z, 0-9, _ and - (1 to %d)", vigil.MaxBankNameLen)
+		}
+		source = "centre:" + *f.name
 	}
 	return &vhttp.CentreOptions{Reports: db.Centre, Triage: &centre.Triage{Banks: m, Reports: db.Centre},
-		Outcome: &centre.Outcome{Reports: db.Centre, Destinations: dests, IndicatorBank: *f.indicatorBank, Banks: db.Banks, Entries: db.Entries, Logger: logger}}, nil
+		Outcome: &centre.Outcome{Reports: db.Centre, Destinations: dests, Queue: queue, IndicatorBank: *f.indicatorBank, Source: source,
+			Banks: db.Banks, Entries: db.Entries, Logger: logger}}, nil
 }
 
 // runPoll polls the centre every --centre-poll until ctx ends.

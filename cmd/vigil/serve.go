@@ -235,8 +235,17 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	} else if centreDest != nil {
 		ds = append(ds, centreDest)
 	}
-	if srv.Centre, err = centreOpts.options(fs, db, m, webhooks, c.Logger); err != nil {
+	if srv.Centre, err = centreOpts.options(fs, db, m, webhooks, js, c.Logger); err != nil {
 		return err
+	} else if srv.Centre != nil {
+		o := srv.Centre.Outcome
+		js.OnCentreForward(o.Job)
+		// Forwards decided by a process that died before queueing them.
+		if n, err := o.QueuePending(ctx); err != nil {
+			return fmt.Errorf("queue pending forwards: %w", err)
+		} else if n > 0 {
+			c.Logger.Info("queued pending centre forwards", "count", n)
+		}
 	}
 	if len(ds) > 0 {
 		sub := &report.Submitter{Incidents: srv.Incidents, Submissions: db.Submissions, Logger: c.Logger, Destinations: ds}
