@@ -18,8 +18,18 @@ package grooming
 //     what a friend answers to a disclosure. They are safety advice; the
 //     scorer reads them on the other side of the pair (target:safety).
 //     "Tell your dad" alone is left out: "tell your dad you're at a
-//     friend's" is a cover story.
+//     friend's" is a cover story. "Don't pay" is advice no extortioner
+//     gives.
+//   - Sextortion disclosures told as "someone said he'll send our chats"
+//     with the object far from the verb (PT, FR, NL, PL, ET).
 var lexiconCV = []entry{
+	// Disclosures: someone said they will send or post.
+	{CueDisclosure, 1.0, 0, "disse|diz|falou ~1 que|q ~1 vai ~1 mandar|postar|enviar|mostrar|espalhar|divulgar"},
+	{CueDisclosure, 1.0, 0, "dit|dis ~1 qu'il|quil|qu'elle|quelle|qu ~2 va ~1 envoyer|poster|publier|montrer|balancer|partager"},
+	{CueDisclosure, 1.0, 0, "qqn|quelqu'un|quelquun ~4 dit|menace"},
+	{CueDisclosure, 1.0, 0, "zegt|zei|dreigt ~1 dat ~1 hij|ze|zij ~3 stuurt|sturen|post|posten|deelt|delen"},
+	{CueDisclosure, 1.0, 0, "mówi|mowi|napisał|napisal|powiedział|powiedzial ~1 że|ze ~3 wyśle|wysle|wrzuci|pokaże|pokaze|roześle|rozesle"},
+	{CueDisclosure, 1.0, 0, "ütleb|utleb|ütles|utles|kirjutas ~1 et ~3 saadab|postitab|näitab|naitab|jagab"},
 	// Sextortion: ultimatums.
 	{SextortionThreat, 0.8, 0, "sinon|ou ~8 reçoit|recoit|reçoivent|recoivent|recevra|recevront|verra|verront|voit|voient"},
 	{SextortionThreat, 0.8, 0, "sinon|ou je ~2 mets|poste|publie|balance|envoie|partage ~4 groupe|classe|story|insta|réseaux|reseaux|amis|potes|parents"},
@@ -99,4 +109,15 @@ var lexiconCV = []entry{
 	{CueSafety, 0.8, 0, "powiedz ~2 o tym"},
 	{CueSafety, 0.9, 0, "blokeeri|blokki|teata ~1 ta|teda|see"},
 	{CueSafety, 0.8, 0, "räägi|raagi ~2 sellest"},
+	{CueSafety, 0.9, 0, "don't|dont|do not pay"},
+	{CueSafety, 0.9, 0, "não|nao paga|pague|pagues"},
+	{CueSafety, 0.9, 0, "no pagues"},
+	{CueSafety, 0.9, 0, "ne ~1 paye|paie|payes|paies ~1 pas"},
+	{CueSafety, 0.9, 0, "zahl|bezahl ~1 nicht|nichts"},
+	{CueSafety, 0.9, 0, "non pagare"},
+	{CueSafety, 0.9, 0, "niet betalen"},
+	{CueSafety, 0.9, 0, "betaal niet|niks"},
+	{CueSafety, 0.9, 0, "nie płać|plac|płacić|placic"},
+	{CueSafety, 0.9, 0, "ära|ara maksa"},
+	{CueSafety, 0.8, 0, "bloqueia|bloqueie|bloquea|blokuj|blokkeer|blockier|blokeeri|blocca"},
 }

@@ -115,6 +115,9 @@ func TestCVLexicon(t *testing.T) {
 		{"block him and tell an adult", CueSafety},
 		{"bloccalo subito", CueSafety},
 		{"zablokuj go", CueSafety},
+		{"não paga, tira print", CueSafety},
+		{"um cara disse que vai mandar nossa conversa pros meus pais", CueDisclosure},
+		{"qqn sur insta dit qu'il va envoyer nos conversations", CueDisclosure},
 	} {
 		found := false
 		for _, tg := range d.Tag(c.text).Cues {
