@@ -28,8 +28,8 @@ type Example struct {
 }
 
 // Examples extracts training examples from labelled records. groups[i]
-// names record i's group for grouped cross-validation (source batch and
-// language, so that one writer's twins and variants stay together).
+// names record i's batch for leave-one-batch-out (its source file, so
+// that one writer's twins and variants stay together).
 func Examples(recs []Record, groups []string) []Example {
 	d := NewDetector(Options{Scorer: ScorerHand})
 	var out []Example
