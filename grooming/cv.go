@@ -306,8 +306,13 @@ func LeaveOneBatchOut(exs []Example, o TrainOptions) (*LOBOResult, error) {
 		res.Models[b] = m
 		for i := range exs {
 			if res.Fold[i] == b {
-				_, z := rf.final.best(&exs[i], false)
-				res.Score[i] = round3(sigmoid(rf.a*z + rf.b))
+				// The riskiest pair by the model as stored (rounded
+				// weights), which is what Models[b] scores in use.
+				z := math.Inf(-1)
+				for k := range exs[i].Pairs {
+					z = math.Max(z, m.raw(&exs[i].Pairs[k])+exs[i].Meta[k])
+				}
+				res.Score[i] = round3(sigmoid(m.a*z + m.b))
 			}
 		}
 	})
