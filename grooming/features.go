@@ -38,6 +38,7 @@ var scalarFeatures = []string{
 	"pace:indicator_span", "pace:hours", "pace:late_start",
 	"target_wrote_first",
 	"disclosure:actor", "disclosure:target",
+	"msgs:strong", "actor:question_share", "actor:message_share", "target:safety", "target:quote",
 }
 
 const (
@@ -73,8 +74,17 @@ const (
 	fTargetFirst
 	fDisclosureActor
 	fDisclosureTarget
+	fStrongMsgs
+	fQuestionShare
+	fMessageShare
+	fTargetSafety
+	fTargetQuote
 	numFeatures
 )
+
+// newFeatures are the features added with the leave-one-batch-out
+// protocol; BaselineRecipe trains without them.
+var newFeatures = []string{"msgs:strong", "actor:question_share", "actor:message_share", "target:safety", "target:quote"}
 
 // pairIndex[f][g] (f < g) is the position of e[f]·e[g] in the vector.
 var pairIndex = func() (idx [numFamilies][numFamilies]int) {
@@ -261,7 +271,10 @@ func (d *Detector) features(st *State, pv *pairView, x *[numFeatures]float64) {
 	}
 	af := st.ages(pv.actor, pv.target)
 	x[fAdultToMinor], x[fPeers], x[fTargetAdult] = b2f(af.adultToMinor), b2f(af.peers), b2f(af.targetAdult)
-	x[fAgeGap], x[fTargetMinor] = b2f(af.gap), b2f(af.targetMinor)
+	// The target's stated minority counts whoever the actor is, so that
+	// an adult's stated age can only add to it (adult_to_minor is on top
+	// of target_minor, not instead of it).
+	x[fAgeGap], x[fTargetMinor] = b2f(af.gap), b2f(af.targetAge > 0 && af.targetAge < 18)
 
 	// Order: a family "comes before" another when its first evidence
 	// message precedes the other's; both must be raised.
@@ -308,6 +321,26 @@ func (d *Detector) features(st *State, pv *pairView, x *[numFeatures]float64) {
 	}
 	if pv.target >= 0 {
 		x[fTargetFirst] = b2f(st.Speakers[pv.target].First < as.First)
+	}
+	// Speaker-level terms that do not depend on any one writer's words:
+	// how many messages carry strong evidence (a groomer repeats, a
+	// look-alike has one odd line), how much of the talk is the actor's
+	// questions, and whether the other side answers with safety advice or
+	// tells of someone else (a victim's friend, a disclosure).
+	var strong int
+	for f := range numFamilies {
+		strong += pv.strong[f]
+	}
+	x[fStrongMsgs] = math.Log1p(float64(strong)) / 2
+	if as.Messages > 0 {
+		x[fQuestionShare] = float64(as.Questions) / float64(as.Messages)
+	}
+	if st.N > 0 {
+		x[fMessageShare] = float64(as.Messages) / float64(st.N)
+	}
+	if pv.target >= 0 {
+		ts := &st.Speakers[pv.target]
+		x[fTargetSafety], x[fTargetQuote] = float64(max(ts.Safety, ts.Education)), float64(ts.Quote)
 	}
 	for _, ds := range st.Disclosures {
 		switch ds.Speaker {

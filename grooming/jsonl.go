@@ -31,9 +31,9 @@ type Record struct {
 	// "sextortion") for per-family slices. It is kept raw so that a
 	// record whose "family" is not a string still reads.
 	Family json.RawMessage `json:"family,omitempty"`
-	// Group optionally names the record's cross-validation group (one
-	// scenario written in several languages); without it the group is
-	// the source file and language.
+	// Group optionally names the scenario a record belongs to (one
+	// scenario written in several languages). Cross-validation holds out
+	// whole source files, which contain their groups.
 	Group string `json:"group,omitempty"`
 }
 

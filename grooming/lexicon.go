@@ -162,7 +162,7 @@ func lexiconEntries() [][]entry {
 		slices.Concat(lexiconDE, sextortionDE, sextortionDE2), slices.Concat(lexiconFR, sextortionFR, sextortionFR2),
 		slices.Concat(lexiconIT, sextortionIT, sextortionIT2), slices.Concat(lexiconPT, sextortionPT, sextortionPT2),
 		slices.Concat(lexiconNL, lexiconNL2, sextortionNL, sextortionNL2), slices.Concat(lexiconPL, lexiconPL2, sextortionPL, sextortionPL2),
-		slices.Concat(lexiconET, sextortionET, sextortionET2), slices.Concat(lexiconCo, sextortionAll),
+		slices.Concat(lexiconET, sextortionET, sextortionET2), slices.Concat(lexiconCo, sextortionAll, lexiconCV),
 	}
 }
 

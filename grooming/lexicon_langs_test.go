@@ -76,3 +76,55 @@ func TestNewLanguageLexicons(t *testing.T) {
 		}
 	}
 }
+
+// TestCVLexicon: the third-round patterns written from the
+// leave-one-batch-out errors tag their family or cue; before them none of
+// these did (or only more weakly, for the payment lines).
+func TestCVLexicon(t *testing.T) {
+	d := newTestDetector(t)
+	for _, c := range []struct {
+		text string
+		fam  Family
+	}{
+		{"sinon toute ta liste d'amis le reçoit", SextortionThreat},
+		{"ou je les mets sur le groupe de ta classe", SextortionThreat},
+		{"o lo ven tus padres y tus profes", SextortionThreat},
+		{"of ik tag je school en je ouders", SextortionThreat},
+		{"die bilder von gestern hab ich gespeichert", SextortionThreat},
+		{"sonst fang ich bei deinem vater an", SextortionThreat},
+		{"alustan treenerist", SextortionThreat},
+		{"100 euro en cartes psn", PaymentDemand},
+		{"per paypal freunde und familie", PaymentDemand},
+		{"20 jetzt, rest morgen", PaymentDemand},
+		{"kui sa ei maksa", PaymentDemand},
+		{"ogni 10 minuti lo mando a un altro", Deadline},
+	} {
+		if tags := d.Tag(c.text); !tagHas(tags, c.fam) {
+			t.Errorf("%q: %+v, want %s", c.text, tags.Indicators, c.fam)
+		}
+	}
+	for _, c := range []struct {
+		text string
+		cue  Family
+	}{
+		{"this guy keeps asking how old i am", CueQuote},
+		{"er meinte ich soll es keinem sagen", CueQuote},
+		{"il me demande toujours mon âge", CueQuote},
+		{"ta küsib kogu aeg, kus ma elan", CueQuote},
+		{"hij vraagt steeds naar mijn school", CueQuote},
+		{"block him and tell an adult", CueSafety},
+		{"bloccalo subito", CueSafety},
+		{"zablokuj go", CueSafety},
+		{"não paga, tira print", CueSafety},
+		{"um cara disse que vai mandar nossa conversa pros meus pais", CueDisclosure},
+		{"qqn sur insta dit qu'il va envoyer nos conversations", CueDisclosure},
+	} {
+		found := false
+		for _, tg := range d.Tag(c.text).Cues {
+			found = found || tg.Family == c.cue
+		}
+		if !found {
+			t.Errorf("%q: cues %+v, want %s", c.text, d.Tag(c.text).Cues, c.cue)
+		}
+	}
+}

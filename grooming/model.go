@@ -18,7 +18,7 @@ const (
 	// out-of-fold scores.
 	ScorerLearned = "learned"
 	// DefaultScorer is what Options{} selects. The learned scorer is the
-	// default because it beats the hand one in grouped cross-validation at
+	// default because it beats the hand one in leave-one-batch-out at
 	// 1% FPR with the suspect speaker still right (docs in README).
 	DefaultScorer = ScorerLearned
 )

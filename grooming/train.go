@@ -2,10 +2,8 @@ package grooming
 
 import (
 	"cmp"
-	"fmt"
 	"math"
 	"slices"
-	"sort"
 )
 
 // Training is deterministic: features come from the tagger, folds from a
@@ -30,8 +28,8 @@ type Example struct {
 }
 
 // Examples extracts training examples from labelled records. groups[i]
-// names record i's group for grouped cross-validation (source batch and
-// language, so that one writer's twins and variants stay together).
+// names record i's batch for leave-one-batch-out (its source file, so
+// that one writer's twins and variants stay together).
 func Examples(recs []Record, groups []string) []Example {
 	d := NewDetector(Options{Scorer: ScorerHand})
 	var out []Example
@@ -109,7 +107,7 @@ func (w *weights) best(ex *Example, restrict bool) (int, float64) {
 // weights (a positive's among its suspect's pairs); pairs are re-chosen
 // and the model refitted a few rounds, starting from the hand scorer's
 // choice of pair.
-func fit(exs []Example, lambda float64) weights {
+func fit(exs []Example, lambda float64, off *[numFeatures]bool) weights {
 	sel := make([]int, len(exs))
 	for i := range exs {
 		// First round: the pair with the most raised evidence.
@@ -129,8 +127,9 @@ func fit(exs []Example, lambda float64) weights {
 		sel[i] = best
 	}
 	var w weights
-	var frozen [numFeatures]bool
+	frozen := *off
 	for round := 0; round < 3; round++ {
+		// Features the recipe switches off stay frozen at zero.
 		// Evidence only adds: a family, a pair of families, persistence,
 		// breadth or an order term with a negative weight is an artefact
 		// of correlated features, so it is fixed at zero and the rest
@@ -159,7 +158,7 @@ func monotone(i int) bool {
 	switch {
 	case i < featScalar:
 		return true
-	case i == fBreadth2, i == fBreadth3, i == fBreadth4, i == fFastSextortion, i == fOversightMove, i == fCaregiverExcluded:
+	case i == fBreadth2, i == fBreadth3, i == fBreadth4, i == fFastSextortion, i == fOversightMove, i == fCaregiverExcluded, i == fAdultToMinor:
 		return true
 	case i >= fAgeThenSecrecy && i <= fRiskThenMeeting:
 		return true
@@ -301,162 +300,6 @@ func cholSolve(a, b []float64, n int) ([]float64, bool) {
 		y[i] = s / a[i*n+i]
 	}
 	return y, true
-}
-
-// GroupFolds assigns groups to k folds: largest group first into the
-// smallest fold, ties by name, so that no group straddles folds and the
-// assignment is the same on every run.
-func GroupFolds(groups []string, k int) []int {
-	size := map[string]int{}
-	for _, g := range groups {
-		size[g]++
-	}
-	names := make([]string, 0, len(size))
-	for g := range size {
-		names = append(names, g)
-	}
-	sort.Slice(names, func(i, j int) bool {
-		if size[names[i]] != size[names[j]] {
-			return size[names[i]] > size[names[j]]
-		}
-		return names[i] < names[j]
-	})
-	fold := map[string]int{}
-	load := make([]int, k)
-	for _, g := range names {
-		f := 0
-		for i := range load {
-			if load[i] < load[f] {
-				f = i
-			}
-		}
-		fold[g] = f
-		load[f] += size[g]
-	}
-	out := make([]int, len(groups))
-	for i, g := range groups {
-		out[i] = fold[g]
-	}
-	return out
-}
-
-// CVResult is a grouped cross-validation of the learned scorer.
-type CVResult struct {
-	Lambda float64
-	// Fold is each example's fold; OOF its out-of-fold raw logit.
-	Fold []int
-	OOF  []float64
-	// Models are the per-fold models (calibrated with the pooled Platt
-	// fit and thresholds), for scoring each record with the model that
-	// never saw it.
-	Models []*Model
-	// Final is the model trained on every example.
-	Final *Model
-	// Search is the out-of-fold figure of each λ tried.
-	Search []LambdaResult
-}
-
-// LambdaResult is one λ's out-of-fold figures.
-type LambdaResult struct {
-	Lambda   float64 `json:"lambda"`
-	LogLoss  float64 `json:"log_loss"`
-	AUC      float64 `json:"auc"`
-	Recall1  float64 `json:"recall_at_fpr_1pct"`
-	Recall01 float64 `json:"recall_at_fpr_0_1pct"`
-}
-
-// Lambdas is the L2 strengths tried in cross-validation.
-var Lambdas = []float64{0.1, 0.3, 1, 3}
-
-// TrainModel cross-validates over k grouped folds for each λ in Lambdas,
-// keeps the λ with the best out-of-fold recall at 1% FPR (ties: lower
-// log loss), fits Platt scaling and the threshold table on the
-// out-of-fold logits, and trains the final model on all examples.
-func TrainModel(exs []Example, k int, data []DataFile) (*CVResult, error) {
-	if len(exs) < 2*k {
-		return nil, fmt.Errorf("train: %d examples for %d folds", len(exs), k)
-	}
-	groups := make([]string, len(exs))
-	labels := make([]bool, len(exs))
-	for i := range exs {
-		groups[i], labels[i] = exs[i].Group, exs[i].Label
-	}
-	folds := GroupFolds(groups, k)
-	res := &CVResult{Fold: folds}
-	var bestW []weights
-	bestI := -1
-	for _, lambda := range Lambdas {
-		ws := make([]weights, k)
-		oof := make([]float64, len(exs))
-		for f := 0; f < k; f++ {
-			var tr []Example
-			for i := range exs {
-				if folds[i] != f {
-					tr = append(tr, exs[i])
-				}
-			}
-			ws[f] = fit(tr, lambda)
-			for i := range exs {
-				if folds[i] == f {
-					_, oof[i] = ws[f].best(&exs[i], false)
-				}
-			}
-		}
-		lr := LambdaResult{Lambda: lambda, AUC: ROCAUC(oof, labels), Recall1: AtFPR(oof, labels, 0.01).TPR, Recall01: AtFPR(oof, labels, 0.001).TPR}
-		for i, z := range oof {
-			lr.LogLoss += logLoss(sigmoid(z), labels[i])
-		}
-		lr.LogLoss /= float64(len(exs))
-		res.Search = append(res.Search, lr)
-		if bestI < 0 || lr.Recall1 > res.Search[bestI].Recall1 || (lr.Recall1 == res.Search[bestI].Recall1 && lr.LogLoss < res.Search[bestI].LogLoss) {
-			bestI, bestW, res.OOF, res.Lambda = len(res.Search)-1, ws, oof, lambda
-		}
-	}
-	a, b := platt(res.OOF, labels)
-	mf := ModelFile{Version: 1, Features: FeatureNames(), PlattA: a, PlattB: b, Lambda: res.Lambda, Data: data, Folds: k,
-		LowFPR: 0.05, FlagFPR: 0.01, HighFPR: 0.002}
-	cal := make([]float64, len(res.OOF))
-	for i, z := range res.OOF {
-		cal[i] = round3(sigmoid(a*z + b))
-	}
-	thr := func(fpr float64) (float64, float64) {
-		o := AtFPR(cal, labels, fpr)
-		return math.Min(1, round3(math.Max(o.Threshold, 0.001))), o.TPR
-	}
-	mf.Low, _ = thr(mf.LowFPR)
-	mf.Flag, _ = thr(mf.FlagFPR)
-	mf.High, _ = thr(mf.HighFPR)
-	mf.Low = math.Min(mf.Low, mf.Flag)
-	mf.High = math.Max(mf.High, mf.Flag)
-	for _, fpr := range []float64{0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1} {
-		t, r := thr(fpr)
-		mf.Thresholds = append(mf.Thresholds, ThresholdPoint{FPR: fpr, Threshold: t, Recall: r})
-	}
-	mk := func(w weights) (*Model, error) {
-		f := mf
-		f.Bias = w.b
-		f.Weights = make([]float64, numFeatures)
-		for i := range w.w {
-			// Rounded so that the file is short and stable across
-			// platforms' last-bit differences.
-			f.Weights[i] = math.Round(w.w[i]*1e6) / 1e6
-		}
-		f.Bias = math.Round(f.Bias*1e6) / 1e6
-		return NewModel(f)
-	}
-	for f := 0; f < k; f++ {
-		m, err := mk(bestW[f])
-		if err != nil {
-			return nil, err
-		}
-		res.Models = append(res.Models, m)
-	}
-	final, err := mk(fit(exs, res.Lambda))
-	if err != nil {
-		return nil, err
-	}
-	res.Final = final
-	return res, nil
 }
 
 func logLoss(p float64, y bool) float64 {

@@ -1,34 +1,10 @@
 package grooming
 
 import (
-	"cmp"
 	"math"
 	"slices"
-	"strings"
 	"testing"
 )
-
-func TestGroupFolds(t *testing.T) {
-	groups := []string{"a", "a", "a", "b", "b", "c", "d", "d", "d", "d", "e"}
-	folds := GroupFolds(groups, 3)
-	at := map[string]int{}
-	load := make([]int, 3)
-	for i, g := range groups {
-		if f, ok := at[g]; ok && f != folds[i] {
-			t.Errorf("group %s in folds %d and %d", g, f, folds[i])
-		}
-		at[g] = folds[i]
-		load[folds[i]]++
-	}
-	for _, l := range load {
-		if l < 3 || l > 5 {
-			t.Errorf("fold sizes %v", load)
-		}
-	}
-	if again := GroupFolds(groups, 3); !slices.Equal(again, folds) {
-		t.Errorf("folds differ between runs: %v, %v", folds, again)
-	}
-}
 
 func TestPlatt(t *testing.T) {
 	// Scores whose true calibration is sigmoid(2z − 1).
@@ -57,18 +33,20 @@ func TestReliability(t *testing.T) {
 // TestTrainDeterministic: the same data gives the same model, and the
 // fit learns the data: out-of-fold AUC well above chance.
 func TestTrainDeterministic(t *testing.T) {
-	recs := append(readRecords(t, "testdata/dev_hand.jsonl"), readRecords(t, "testdata/dev_sextortion.jsonl")...)
-	recs = append(recs, readRecords(t, "testdata/dev_lang.jsonl")...)
-	groups := make([]string, len(recs))
-	for i, r := range recs {
-		groups[i] = r.ID[:strings.LastIndexByte(r.ID, '-')] + ":" + r.Lang
+	var recs []Record
+	var groups []string
+	for _, f := range []string{"dev_hand.jsonl", "dev_sextortion.jsonl", "dev_lang.jsonl"} {
+		for _, r := range readRecords(t, "testdata/"+f) {
+			recs = append(recs, r)
+			groups = append(groups, f)
+		}
 	}
 	exs := Examples(recs, groups)
-	a, err := TrainModel(exs, 3, nil)
+	a, err := TrainModel(exs, nil, TrainOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := TrainModel(exs, 3, nil)
+	b, err := TrainModel(exs, nil, TrainOptions{Workers: 3})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +85,7 @@ func TestBuiltinModelReproduces(t *testing.T) {
 		df2 := DataFile{Name: df.Name}
 		for _, r := range readRecords(t, "testdata/"+df.Name) {
 			recs = append(recs, r)
-			groups = append(groups, df.Name+":"+cmp.Or(r.Group, r.Lang))
+			groups = append(groups, df.Name)
 			if r.Label == "grooming" {
 				df2.Grooming++
 			} else {
@@ -119,7 +97,7 @@ func TestBuiltinModelReproduces(t *testing.T) {
 	if len(recs) < 1500 {
 		t.Errorf("pool of %d conversations, want at least 1,500", len(recs))
 	}
-	res, err := TrainModel(Examples(recs, groups), m.File.Folds, data)
+	res, err := TrainModel(Examples(recs, groups), data, TrainOptions{Workers: 2})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -72,15 +72,27 @@ func TestEvalGroomingScorersAndCV(t *testing.T) {
 		}
 	}
 	model := t.TempDir() + "/model.json"
-	out, _, err := runMain(t, "", "eval", "grooming", "--train", "--folds", "3", "--out", model,
-		"../../grooming/testdata/dev_hand.jsonl", "../../grooming/testdata/dev_sextortion.jsonl", "../../grooming/testdata/dev_lang.jsonl")
+	files := []string{"../../grooming/testdata/dev_hand.jsonl", "../../grooming/testdata/dev_sextortion.jsonl", "../../grooming/testdata/dev_lang.jsonl"}
+	out, _, err := runMain(t, "", append([]string{"eval", "grooming", "--train", "--out", model}, files...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"cross-validated", "hand scorer, same records", "Platt", "by source file"} {
+	for _, want := range []string{"trained on 3 batches", "leave-one-batch-out", "Platt", "largest weights"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("train report lacks %q:\n%s", want, out)
 		}
+	}
+	out, _, err = runMain(t, "", append([]string{"eval", "grooming", "--cv", "--baseline=false", "--workers", "2"}, files...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"leave-one-batch-out over", "held-out batch", "dev_sextortion.jsonl", "cross-validated", "hand scorer, same records", "reliability"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("cv report lacks %q:\n%s", want, out)
+		}
+	}
+	if _, _, err := runMain(t, "", append([]string{"eval", "grooming", "--cv"}, files[:2]...)...); err == nil {
+		t.Error("--cv over two batches accepted: holding one out leaves nothing to tune on")
 	}
 	if _, _, err := runMain(t, "", "eval", "grooming", "--model", model, "../../grooming/testdata/dev_hand.jsonl"); err != nil {
 		t.Errorf("trained model does not load: %v", err)
