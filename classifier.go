@@ -32,6 +32,59 @@ type ClassifierScore struct {
 	Label        string  `json:"label"`
 	Score        float64 `json:"score"` // in [0, 1]; higher ranks higher for review
 	ModelVersion string  `json:"model_version,omitempty"`
+	// Video, for a score of a video, says which frames were classified
+	// and which of them gave the score: a video's score for a label is the
+	// highest of its frames' scores.
+	Video *ScoreVideo `json:"video,omitempty"`
+}
+
+// Limits on a video score's frames.
+const (
+	// MaxScoreFrames bounds the frames named as behind a video's score
+	// (frames tied at the highest score past it are left out).
+	MaxScoreFrames = 8
+	// MaxVideoFramesClassified bounds the frames of one video sent to one
+	// classifier.
+	MaxVideoFramesClassified = 256
+)
+
+// ScoreVideo is how a classifier's score of a video came about: frames
+// of the video went to the classifier one by one, and the video's score
+// is the highest frame score.
+type ScoreVideo struct {
+	// Frames are the frames that scored the video's score, earliest
+	// first, for a reviewer to look at first.
+	Frames []ScoreFrame `json:"frames"`
+	// Scored is how many frames the classifier scored, and Sent how many
+	// were sent to it: fewer scored than sent (timed out, failed, breaker
+	// open) is a partial result, whose score says nothing of the rest.
+	Scored int `json:"scored"`
+	Sent   int `json:"sent"`
+}
+
+// ScoreFrame is a frame of a video behind a classifier score.
+type ScoreFrame struct {
+	Number    int     `json:"number"`    // 0-based among the decoded frames
+	Timestamp float64 `json:"timestamp"` // seconds from the start
+}
+
+// Partial reports whether some frames sent were not scored.
+func (v *ScoreVideo) Partial() bool { return v != nil && v.Scored < v.Sent }
+
+// validate returns why v cannot be stored, or "".
+func (v *ScoreVideo) validate() string {
+	switch {
+	case v.Sent < 1 || v.Sent > MaxVideoFramesClassified || v.Scored < 1 || v.Scored > v.Sent:
+		return fmt.Sprintf("video frames: %d scored of %d sent (1 to %d)", v.Scored, v.Sent, MaxVideoFramesClassified)
+	case len(v.Frames) < 1 || len(v.Frames) > MaxScoreFrames:
+		return fmt.Sprintf("video score needs 1 to %d frames", MaxScoreFrames)
+	}
+	for _, f := range v.Frames {
+		if f.Number < 0 || math.IsNaN(f.Timestamp) || math.IsInf(f.Timestamp, 0) || f.Timestamp < 0 {
+			return "video frame number and timestamp must not be negative"
+		}
+	}
+	return ""
 }
 
 // Validate returns an EINVALID error if s cannot be stored or acted on.
@@ -47,6 +100,11 @@ func (s *ClassifierScore) Validate() error {
 	}
 	if math.IsNaN(s.Score) || s.Score < 0 || s.Score > 1 {
 		return Errorf(EINVALID, "classifier %s: score of %q must be 0 to 1", s.Classifier, s.Label)
+	}
+	if s.Video != nil {
+		if why := s.Video.validate(); why != "" {
+			return Errorf(EINVALID, "classifier %s: %s", s.Classifier, why)
+		}
 	}
 	return nil
 }
