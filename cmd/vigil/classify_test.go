@@ -163,3 +163,45 @@ func TestClassifyCommandProvenance(t *testing.T) {
 		t.Fatalf("provenance missing from %s", out)
 	}
 }
+
+// TestClassifyCommandVideo: a video given to vigil classify has its scene
+// frames sent to the classifiers whose policy takes video frames from
+// source cli, as JPEGs, and the line carries the video's score with the
+// frames behind it.
+func TestClassifyCommandVideo(t *testing.T) {
+	if os.Getenv("VIGIL_SKIP_FFMPEG") != "" {
+		t.Skip("VIGIL_SKIP_FFMPEG set")
+	}
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		b, _ := io.ReadAll(r.Body)
+		if !bytes.Contains(b, []byte("data:image/jpeg;base64,")) {
+			http.Error(w, "not a frame", http.StatusBadRequest)
+			return
+		}
+		fmt.Fprintf(w, `{"model":"frames-1","results":[{"label":"x","score":%g}]}`, float64(len(b)%100)/100)
+	}))
+	defer srv.Close()
+	cfg := filepath.Join(t.TempDir(), "classifiers.yaml")
+	os.WriteFile(cfg, []byte("classifiers:\n  - name: frames\n    kind: http\n    url: "+srv.URL+"\n    policy: {sources: [cli], video: {frames: 4}}\n"), 0o644)
+	video := "../../vpdq/testdata/sample-videos/pattern-sd-with-small-logo-bar.mp4"
+	out, errOut, err := runMain(t, "", "classify", "--classifiers", cfg, video)
+	if err != nil {
+		t.Fatal(err, errOut, out)
+	}
+	var line classifyLine
+	if err := json.Unmarshal([]byte(out), &line); err != nil {
+		t.Fatalf("bad JSON line %q: %v", out, err)
+	}
+	if len(line.Classifiers) != 1 {
+		t.Fatalf("line = %+v", line)
+	}
+	o := line.Classifiers[0]
+	if o.Error != "" || o.Video == nil || o.Video.Frames < 1 || o.Video.Frames > 4 || o.Video.Scored != o.Video.Frames || int(calls.Load()) != o.Video.Frames {
+		t.Fatalf("outcome = %+v (video %+v), %d calls", o, o.Video, calls.Load())
+	}
+	if len(o.Scores) != 1 || o.Scores[0].Video == nil || len(o.Scores[0].Video.Frames) == 0 {
+		t.Fatalf("scores = %+v", o.Scores)
+	}
+}
