@@ -205,3 +205,47 @@ func (f PrecisionFloor) Check(stats []*ClassifierBandStats) (string, bool) {
 	return fmt.Sprintf("precision %.2f over %d decisions%s at scores from %.2f (floor: %.2f after at least %d)",
 		p, n, over, f.MinScore, f.MinPrecision, max(f.MinDecisions, 1)), true
 }
+
+// MaxClassifierReasonLen bounds the reason a curator gives for pausing or
+// resuming a classifier.
+const MaxClassifierReasonLen = 1024
+
+// ClassifierState is what a curator decided of a configured classifier
+// at run time: whether it is paused (not called at all) and why. A
+// classifier whose review precision dropped is flagged, never paused by
+// itself: whether a model that ranks poorly still helps more than it
+// costs (the review queue it fills, the cases it alone finds) is a human
+// judgement.
+type ClassifierState struct {
+	Name      string    `json:"name"`
+	Paused    bool      `json:"paused"`
+	Reason    string    `json:"reason,omitempty"`
+	UpdatedBy string    `json:"updated_by"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// Validate returns an EINVALID error for a state that cannot be stored.
+func (s *ClassifierState) Validate() error {
+	if err := validateToken("classifier name", s.Name); err != nil {
+		return err
+	}
+	if len(s.Reason) > MaxClassifierReasonLen || !Printable(s.Reason) {
+		return Errorf(EINVALID, "classifier %s: reason must be at most %d printable bytes", s.Name, MaxClassifierReasonLen)
+	}
+	if s.UpdatedBy == "" || len(s.UpdatedBy) > MaxAuditFieldLen || !Printable(s.UpdatedBy) {
+		return Errorf(EINVALID, "classifier %s: updated_by must be 1 to %d printable bytes", s.Name, MaxAuditFieldLen)
+	}
+	return nil
+}
+
+// ClassifierStateService keeps curators' run-time decisions on
+// classifiers, so that a pause outlives a restart and reaches every
+// replica. The case store implements it.
+type ClassifierStateService interface {
+	// ClassifierStates returns every stored state, by name.
+	ClassifierStates(ctx context.Context) ([]*ClassifierState, error)
+	// SetClassifierState stores st (replacing the classifier's earlier
+	// state) and sets st.UpdatedAt, with the context's audit record in
+	// the same transaction (WithAudit). EINVALID for an invalid st.
+	SetClassifierState(ctx context.Context, st *ClassifierState) error
+}
