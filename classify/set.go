@@ -42,6 +42,16 @@ func (s *Set) Guards() []*Guard {
 	return s.guards
 }
 
+// Guard returns the classifier of that name, or nil.
+func (s *Set) Guard(name string) *Guard {
+	for _, g := range s.Guards() {
+		if g.Name == name {
+			return g
+		}
+	}
+	return nil
+}
+
 // Len returns the number of classifiers.
 func (s *Set) Len() int { return len(s.Guards()) }
 
