@@ -16,6 +16,7 @@ import (
 	"github.com/vigil-oss/vigil"
 	"github.com/vigil-oss/vigil/classify"
 	"github.com/vigil-oss/vigil/hashing"
+	"github.com/vigil-oss/vigil/jobs"
 	"github.com/vigil-oss/vigil/respond"
 	"github.com/vigil-oss/vigil/vpdq"
 )
@@ -85,10 +86,14 @@ func (c *classifierFlags) build(m *classify.Metrics, logger *slog.Logger) (*clas
 // classifyJob returns the scores of a content job's content from the
 // classifiers the policy allows for source "job", when a rule would act
 // on them; nil otherwise, or when the content cannot be read (the job's
-// matches still act).
+// matches still act). A video's scene frames, kept as the job hashed it
+// (jobs.VideoFrames), go to the classifiers that take video frames.
 func classifyJob(ctx context.Context, flow *respond.Service, set *classify.Set, ref vigil.ContentRef, media func() ([]byte, error)) []vigil.ClassifierScore {
 	if set.Len() == 0 || media == nil || !flow.Classifies(ctx) {
 		return nil
+	}
+	if frames := jobs.VideoFrames(ctx); len(frames) > 0 {
+		return classify.Scores(set.ClassifyFrames(ctx, classify.Frames(frames), "job", ref.SHA256))
 	}
 	data, err := media()
 	if err != nil {
