@@ -188,27 +188,32 @@ func (k *Keeper) Frames() []KeptFrame {
 }
 
 // scaleRGB24 returns the w×h RGB24 pixels in buf scaled to fit size×size
-// (never up), averaging the source pixels each target pixel covers.
+// (never up). Each target pixel averages the source pixels at the
+// quarter and three-quarter points of the block it covers, at most four:
+// the area average for blocks up to 2×2, and close to it for larger ones
+// at a fraction of the cost (a 1080p frame has 2 million pixels to read
+// otherwise, as many as PDQ's own pass over it).
 func scaleRGB24(buf []byte, w, h, size int) *image.RGBA {
 	tw, th := fit(w, h, size)
 	img := image.NewRGBA(image.Rect(0, 0, tw, th))
 	for ty := range th {
 		y0, y1 := ty*h/th, max((ty+1)*h/th, ty*h/th+1)
+		ys := [2]int{y0 + (y1-y0)/4, y0 + 3*(y1-y0)/4}
 		row := img.Pix[ty*img.Stride:]
 		for tx := range tw {
 			x0, x1 := tx*w/tw, max((tx+1)*w/tw, tx*w/tw+1)
-			var r, g, b, n int
-			for y := y0; y < y1; y++ {
-				src := buf[3*(y*w+x0) : 3*(y*w+x1)]
-				for i := 0; i < len(src); i += 3 {
-					r += int(src[i])
-					g += int(src[i+1])
-					b += int(src[i+2])
+			xs := [2]int{x0 + (x1-x0)/4, x0 + 3*(x1-x0)/4}
+			var r, g, b int
+			for _, y := range ys {
+				for _, x := range xs {
+					i := 3 * (y*w + x)
+					r += int(buf[i])
+					g += int(buf[i+1])
+					b += int(buf[i+2])
 				}
-				n += x1 - x0
 			}
 			px := row[4*tx : 4*tx+4]
-			px[0], px[1], px[2], px[3] = uint8(r/n), uint8(g/n), uint8(b/n), 0xff
+			px[0], px[1], px[2], px[3] = uint8(r/4), uint8(g/4), uint8(b/4), 0xff
 		}
 	}
 	return img
