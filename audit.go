@@ -33,7 +33,8 @@ const (
 	AuditEntryQuarantine = "entry.quarantine"
 	AuditEntryRelease    = "entry.release" // a curator put a quarantined entry back into matching
 	AuditLogin           = "session.login"
-	AuditItemUpdate      = "item.update" // HMA content: disable_until_ts or note changed
+	AuditItemUpdate      = "item.update"      // HMA content: disable_until_ts or note changed
+	AuditClassifierState = "classifier.state" // a curator paused or resumed a classifier
 )
 
 // AuditRecord is one entry of the append-only, hash-chained audit log. Hash

@@ -32,6 +32,59 @@ type ClassifierScore struct {
 	Label        string  `json:"label"`
 	Score        float64 `json:"score"` // in [0, 1]; higher ranks higher for review
 	ModelVersion string  `json:"model_version,omitempty"`
+	// Video, for a score of a video, says which frames were classified
+	// and which of them gave the score: a video's score for a label is the
+	// highest of its frames' scores.
+	Video *ScoreVideo `json:"video,omitempty"`
+}
+
+// Limits on a video score's frames.
+const (
+	// MaxScoreFrames bounds the frames named as behind a video's score
+	// (frames tied at the highest score past it are left out).
+	MaxScoreFrames = 8
+	// MaxVideoFramesClassified bounds the frames of one video sent to one
+	// classifier.
+	MaxVideoFramesClassified = 256
+)
+
+// ScoreVideo is how a classifier's score of a video came about: frames
+// of the video went to the classifier one by one, and the video's score
+// is the highest frame score.
+type ScoreVideo struct {
+	// Frames are the frames that scored the video's score, earliest
+	// first, for a reviewer to look at first.
+	Frames []ScoreFrame `json:"frames"`
+	// Scored is how many frames the classifier scored, and Sent how many
+	// were sent to it: fewer scored than sent (timed out, failed, breaker
+	// open) is a partial result, whose score says nothing of the rest.
+	Scored int `json:"scored"`
+	Sent   int `json:"sent"`
+}
+
+// ScoreFrame is a frame of a video behind a classifier score.
+type ScoreFrame struct {
+	Number    int     `json:"number"`    // 0-based among the decoded frames
+	Timestamp float64 `json:"timestamp"` // seconds from the start
+}
+
+// Partial reports whether some frames sent were not scored.
+func (v *ScoreVideo) Partial() bool { return v != nil && v.Scored < v.Sent }
+
+// validate returns why v cannot be stored, or "".
+func (v *ScoreVideo) validate() string {
+	switch {
+	case v.Sent < 1 || v.Sent > MaxVideoFramesClassified || v.Scored < 1 || v.Scored > v.Sent:
+		return fmt.Sprintf("video frames: %d scored of %d sent (1 to %d)", v.Scored, v.Sent, MaxVideoFramesClassified)
+	case len(v.Frames) < 1 || len(v.Frames) > MaxScoreFrames:
+		return fmt.Sprintf("video score needs 1 to %d frames", MaxScoreFrames)
+	}
+	for _, f := range v.Frames {
+		if f.Number < 0 || math.IsNaN(f.Timestamp) || math.IsInf(f.Timestamp, 0) || f.Timestamp < 0 {
+			return "video frame number and timestamp must not be negative"
+		}
+	}
+	return ""
 }
 
 // Validate returns an EINVALID error if s cannot be stored or acted on.
@@ -47,6 +100,11 @@ func (s *ClassifierScore) Validate() error {
 	}
 	if math.IsNaN(s.Score) || s.Score < 0 || s.Score > 1 {
 		return Errorf(EINVALID, "classifier %s: score of %q must be 0 to 1", s.Classifier, s.Label)
+	}
+	if s.Video != nil {
+		if why := s.Video.validate(); why != "" {
+			return Errorf(EINVALID, "classifier %s: %s", s.Classifier, why)
+		}
 	}
 	return nil
 }
@@ -146,4 +204,48 @@ func (f PrecisionFloor) Check(stats []*ClassifierBandStats) (string, bool) {
 	}
 	return fmt.Sprintf("precision %.2f over %d decisions%s at scores from %.2f (floor: %.2f after at least %d)",
 		p, n, over, f.MinScore, f.MinPrecision, max(f.MinDecisions, 1)), true
+}
+
+// MaxClassifierReasonLen bounds the reason a curator gives for pausing or
+// resuming a classifier.
+const MaxClassifierReasonLen = 1024
+
+// ClassifierState is what a curator decided of a configured classifier
+// at run time: whether it is paused (not called at all) and why. A
+// classifier whose review precision dropped is flagged, never paused by
+// itself: whether a model that ranks poorly still helps more than it
+// costs (the review queue it fills, the cases it alone finds) is a human
+// judgement.
+type ClassifierState struct {
+	Name      string    `json:"name"`
+	Paused    bool      `json:"paused"`
+	Reason    string    `json:"reason,omitempty"`
+	UpdatedBy string    `json:"updated_by"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// Validate returns an EINVALID error for a state that cannot be stored.
+func (s *ClassifierState) Validate() error {
+	if err := validateToken("classifier name", s.Name); err != nil {
+		return err
+	}
+	if len(s.Reason) > MaxClassifierReasonLen || !Printable(s.Reason) {
+		return Errorf(EINVALID, "classifier %s: reason must be at most %d printable bytes", s.Name, MaxClassifierReasonLen)
+	}
+	if s.UpdatedBy == "" || len(s.UpdatedBy) > MaxAuditFieldLen || !Printable(s.UpdatedBy) {
+		return Errorf(EINVALID, "classifier %s: updated_by must be 1 to %d printable bytes", s.Name, MaxAuditFieldLen)
+	}
+	return nil
+}
+
+// ClassifierStateService keeps curators' run-time decisions on
+// classifiers, so that a pause outlives a restart and reaches every
+// replica. The case store implements it.
+type ClassifierStateService interface {
+	// ClassifierStates returns every stored state, by name.
+	ClassifierStates(ctx context.Context) ([]*ClassifierState, error)
+	// SetClassifierState stores st (replacing the classifier's earlier
+	// state) and sets st.UpdatedAt, with the context's audit record in
+	// the same transaction (WithAudit). EINVALID for an invalid st.
+	SetClassifierState(ctx context.Context, st *ClassifierState) error
 }

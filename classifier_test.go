@@ -48,6 +48,11 @@ func TestClassifierScoreValidate(t *testing.T) {
 	if err := ok.Validate(); err != nil {
 		t.Fatal(err)
 	}
+	video := ok
+	video.Video = &vigil.ScoreVideo{Frames: []vigil.ScoreFrame{{Number: 60, Timestamp: 2}}, Scored: 3, Sent: 4}
+	if err := video.Validate(); err != nil || !video.Video.Partial() {
+		t.Fatalf("video score: %v (partial %v)", err, video.Video.Partial())
+	}
 	for _, bad := range []vigil.ClassifierScore{
 		{Classifier: "Bad Name", Label: "x", Score: 0.5},
 		{Classifier: "c", Label: "", Score: 0.5},
@@ -55,6 +60,10 @@ func TestClassifierScoreValidate(t *testing.T) {
 		{Classifier: "c", Label: "x", Score: -0.01},
 		{Classifier: "c", Label: "x\x00", Score: 0.5},
 		{Classifier: "c", Label: "x", Score: 0.5, ModelVersion: strings.Repeat("v", 129)},
+		{Classifier: "c", Label: "x", Score: 0.5, Video: &vigil.ScoreVideo{Scored: 1, Sent: 1}},
+		{Classifier: "c", Label: "x", Score: 0.5, Video: &vigil.ScoreVideo{Frames: []vigil.ScoreFrame{{}}, Scored: 2, Sent: 1}},
+		{Classifier: "c", Label: "x", Score: 0.5, Video: &vigil.ScoreVideo{Frames: []vigil.ScoreFrame{{Timestamp: -1}}, Scored: 1, Sent: 1}},
+		{Classifier: "c", Label: "x", Score: 0.5, Video: &vigil.ScoreVideo{Frames: make([]vigil.ScoreFrame, 9), Scored: 1, Sent: 1}},
 	} {
 		if bad.Validate() == nil {
 			t.Errorf("%+v accepted", bad)

@@ -41,6 +41,9 @@ type Content struct {
 	// restrict.
 	Source string
 	SHA256 string // hex digest, for the access log
+	// Frame, when set, says Data is this frame of the video whose digest
+	// is SHA256, which the policy's Video option decides on.
+	Frame *FrameRef
 }
 
 // Label is one label's score in a reply.

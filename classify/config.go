@@ -209,6 +209,23 @@ func (c *Config) Validate() error {
 			return bad("policy media type %q is not type/subtype or type/*", t)
 		}
 	}
+	v := c.Policy.Video
+	switch {
+	case v.Frames < 0 || v.Frames > MaxVideoFrames:
+		return bad("policy.video.frames must be 0 (videos not classified) to %d", MaxVideoFrames)
+	case v.MaxBytes < 0 || v.MaxBytes > MaxVideoBytes:
+		return bad("policy.video.max_bytes must be 0 (default %d) to %d", DefaultVideoBytes, MaxVideoBytes)
+	case v.MaxBytes > 0 && v.Frames == 0:
+		return bad("policy.video.max_bytes without policy.video.frames sends nothing")
+	}
+	if v.Frames > 0 {
+		for _, t := range c.Policy.MediaTypes {
+			if strings.HasPrefix(t, "video/") {
+				// Both would send a video twice: whole, and as frames.
+				return bad("policy media type %s sends whole videos and policy.video.frames their frames: choose one", t)
+			}
+		}
+	}
 	if err := c.Floor.Validate(); err != nil {
 		return bad("%s", vigil.ErrorMessage(err))
 	}

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -31,6 +32,8 @@ var (
 	ErrPolicy = errors.New("the policy sends this content to no classifier of that name")
 	ErrOpen   = errors.New("circuit breaker open")
 	ErrBusy   = errors.New("concurrency limit reached")
+	// ErrPaused is a call to a classifier a curator paused.
+	ErrPaused = errors.New("classifier paused by a curator")
 )
 
 // Policy says which content a deployment sends to a classifier. Content
@@ -42,12 +45,22 @@ type Policy struct {
 	// Sources are entry points (Content.Source: "match", "cli"); empty
 	// means all of them.
 	Sources []string `json:"sources,omitempty" yaml:"sources"`
+	// Video says whether frames of videos go to the classifier, and how
+	// many; MediaTypes does not apply to them (they are image/jpeg).
+	Video VideoPolicy `json:"video,omitzero" yaml:"video"`
+}
+
+func (p Policy) allowsSource(source string) bool {
+	return len(p.Sources) == 0 || slices.Contains(p.Sources, source)
 }
 
 // Allows reports whether c may go to the classifier.
 func (p Policy) Allows(c Content) bool {
-	if len(p.Sources) > 0 && !slices.Contains(p.Sources, c.Source) {
+	if !p.allowsSource(c.Source) {
 		return false
+	}
+	if c.Frame != nil {
+		return p.Video.Frames > 0
 	}
 	mt, _, err := mime.ParseMediaType(c.MediaType)
 	if err != nil {
@@ -83,6 +96,7 @@ type Guard struct {
 	metrics  *Metrics
 	logger   *slog.Logger
 	describe string // kind and endpoint, for the status (never a secret)
+	paused   atomic.Bool
 }
 
 // GuardOptions are a Guard's bounds; zero fields take the defaults.
@@ -125,6 +139,7 @@ func NewGuard(name, kind, endpoint string, c Classifier, o GuardOptions) *Guard 
 		breaker: breaker{failures: o.BreakerFailures, cooldown: o.BreakerCooldown, now: o.Now},
 	}
 	g.metrics.breakerState(name, false)
+	g.metrics.pausedState(name, false)
 	return g
 }
 
@@ -133,6 +148,17 @@ func (g *Guard) Policy() Policy { return g.policy }
 
 // Endpoint describes where the classifier runs (its URL or command).
 func (g *Guard) Endpoint() string { return g.describe }
+
+// Paused reports whether a curator paused the classifier: it is not
+// called until resumed.
+func (g *Guard) Paused() bool { return g.paused.Load() }
+
+// SetPaused pauses or resumes the classifier (the caller stores the
+// choice, and audits it; see vigil.ClassifierStateService).
+func (g *Guard) SetPaused(paused bool) {
+	g.paused.Store(paused)
+	g.metrics.pausedState(g.Name, paused)
+}
 
 // BreakerOpen reports whether the breaker keeps calls away now.
 func (g *Guard) BreakerOpen() bool { return g.breaker.isOpen() }
@@ -149,6 +175,8 @@ func (g *Guard) Classify(ctx context.Context, c Content) ([]vigil.ClassifierScor
 		outcome = "not_allowed"
 	case errors.Is(err, ErrOpen):
 		outcome = "breaker_open"
+	case errors.Is(err, ErrPaused):
+		outcome = "paused"
 	case errors.Is(err, ErrBusy):
 		outcome = "busy"
 	case errors.Is(err, ErrBadReply):
@@ -165,11 +193,14 @@ func (g *Guard) Classify(ctx context.Context, c Content) ([]vigil.ClassifierScor
 		slog.String("media_type", c.MediaType), slog.Int("bytes", len(c.Data)), slog.String("outcome", outcome),
 		slog.Int("attempts", attempts), slog.Duration("duration", d),
 	}
+	if c.Frame != nil {
+		attrs = append(attrs, slog.Int("frame", c.Frame.Number), slog.Float64("frame_time", c.Frame.Timestamp))
+	}
 	if c.SHA256 != "" {
 		attrs = append(attrs, slog.String("content_sha256", c.SHA256))
 	}
 	level := slog.LevelInfo
-	if err != nil && outcome != "not_allowed" {
+	if err != nil && outcome != "not_allowed" && outcome != "paused" {
 		level = slog.LevelWarn
 		attrs = append(attrs, slog.String("err", err.Error()))
 	}
@@ -188,9 +219,12 @@ func (g *Guard) call(ctx context.Context, c Content, attempts *int) (Result, err
 	if !g.policy.Allows(c) {
 		return Result{}, ErrPolicy
 	}
+	if g.Paused() {
+		return Result{}, ErrPaused
+	}
 	ctx, cancel := context.WithTimeout(ctx, g.timeout)
 	defer cancel()
-	if !g.breaker.allow() {
+	if g.breaker.isOpen() {
 		return Result{}, ErrOpen
 	}
 	// A call waits for a slot within its time bound: a burst is smoothed
@@ -198,7 +232,6 @@ func (g *Guard) call(ctx context.Context, c Content, attempts *int) (Result, err
 	select {
 	case g.sem <- struct{}{}:
 	case <-ctx.Done():
-		g.breaker.release()
 		return Result{}, fmt.Errorf("%w: no slot within the timeout", ErrBusy)
 	}
 	g.metrics.inFlight(g.Name, 1)
@@ -206,6 +239,13 @@ func (g *Guard) call(ctx context.Context, c Content, attempts *int) (Result, err
 		<-g.sem
 		g.metrics.inFlight(g.Name, -1)
 	}()
+	// The breaker is asked once the call has its slot, not before: calls
+	// that waited (a video's frames, a burst) while the ones ahead of
+	// them failed find it open, rather than all going to a classifier
+	// known to be down.
+	if !g.breaker.allow() {
+		return Result{}, ErrOpen
+	}
 	backoff := retryBackoff
 	for {
 		*attempts++
@@ -312,6 +352,7 @@ type Metrics struct {
 	duration *prometheus.HistogramVec
 	open     *prometheus.GaugeVec
 	flight   *prometheus.GaugeVec
+	paused   *prometheus.GaugeVec
 }
 
 // NewMetrics registers the classifier metrics on reg.
@@ -319,7 +360,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		calls: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "vigil_classifier_calls_total",
-			Help: "Classifier calls by classifier and outcome (ok, error, bad_reply, breaker_open, busy, not_allowed, cancelled).",
+			Help: "Classifier calls by classifier and outcome (ok, error, bad_reply, breaker_open, busy, not_allowed, paused, cancelled).",
 		}, []string{"classifier", "outcome"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "vigil_classifier_duration_seconds",
@@ -334,8 +375,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "vigil_classifier_in_flight",
 			Help: "Classifier calls under way.",
 		}, []string{"classifier"}),
+		paused: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "vigil_classifier_paused",
+			Help: "1 while a curator has paused the classifier: it is not called.",
+		}, []string{"classifier"}),
 	}
-	reg.MustRegister(m.calls, m.duration, m.open, m.flight)
+	reg.MustRegister(m.calls, m.duration, m.open, m.flight, m.paused)
 	return m
 }
 
@@ -361,6 +406,17 @@ func (m *Metrics) breakerState(name string, open bool) {
 		v = 1
 	}
 	m.open.WithLabelValues(name).Set(v)
+}
+
+func (m *Metrics) pausedState(name string, paused bool) {
+	if m == nil {
+		return
+	}
+	v := 0.0
+	if paused {
+		v = 1
+	}
+	m.paused.WithLabelValues(name).Set(v)
 }
 
 func (m *Metrics) inFlight(name string, d float64) {

@@ -19,6 +19,11 @@ type Outcome struct {
 	// breaker is open, it was busy. Content its policy keeps from it is
 	// left out of the outcomes altogether.
 	Error string `json:"error,omitempty"`
+	// Video, for a video, says how many of its frames went to the
+	// classifier and how many it scored; Partial is set when it scored
+	// some but not all, so the scores speak for part of the video only.
+	Video   *VideoOutcome `json:"video,omitempty"`
+	Partial bool          `json:"partial,omitempty"`
 }
 
 // Set is the configured classifiers. The zero Set has none.
@@ -37,6 +42,16 @@ func (s *Set) Guards() []*Guard {
 	return s.guards
 }
 
+// Guard returns the classifier of that name, or nil.
+func (s *Set) Guard(name string) *Guard {
+	for _, g := range s.Guards() {
+		if g.Name == name {
+			return g
+		}
+	}
+	return nil
+}
+
 // Len returns the number of classifiers.
 func (s *Set) Len() int { return len(s.Guards()) }
 
@@ -44,7 +59,7 @@ func (s *Set) Len() int { return len(s.Guards()) }
 // caller can skip work (sniffing, copying) for content none may see.
 func (s *Set) Allows(c Content) bool {
 	for _, g := range s.Guards() {
-		if g.policy.Allows(c) {
+		if g.policy.Allows(c) && !g.Paused() {
 			return true
 		}
 	}
@@ -52,13 +67,14 @@ func (s *Set) Allows(c Content) bool {
 }
 
 // Classify asks every classifier whose policy allows c, at once, and
-// returns their outcomes in configuration order. It takes as long as the
+// returns their outcomes in configuration order; a paused classifier is
+// not asked, and has no outcome. It takes as long as the
 // slowest of them, which its Guard bounds; a failing classifier gives an
 // outcome with an error and no scores, never a failure of the call.
 func (s *Set) Classify(ctx context.Context, c Content) []Outcome {
 	var todo []*Guard
 	for _, g := range s.Guards() {
-		if g.policy.Allows(c) {
+		if g.policy.Allows(c) && !g.Paused() {
 			todo = append(todo, g)
 		}
 	}

@@ -2,6 +2,7 @@ package http
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -42,9 +43,14 @@ type classifierResponse struct {
 	Floor       *vigil.PrecisionFloor `json:"precision_floor,omitempty"`
 	Bands       []bandResponse        `json:"bands"`
 	// Flagged says review precision fell below the floor: a curator
-	// should look at the classifier (its model, its rules' min_score).
+	// should look at the classifier (its model, its rules' min_score),
+	// and may pause it (PUT /v1/classifiers/{name}).
 	Flagged    bool   `json:"flagged"`
 	FlagReason string `json:"flag_reason,omitempty"`
+	// Paused says a curator paused the classifier: it is not called.
+	// State is the curator's last decision on it, if any.
+	Paused bool                   `json:"paused"`
+	State  *vigil.ClassifierState `json:"state,omitempty"`
 }
 
 type bandResponse struct {
@@ -116,16 +122,16 @@ func (s *Server) handleListClassifiers(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
+	states, err := s.syncClassifierStates(r.Context())
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
 	var out []classifierResponse
 	seen := map[string]bool{}
 	for _, g := range s.Classifiers.Guards() {
 		seen[g.Name] = true
-		pol, floor := g.Policy(), g.Floor
-		c := classifierResponse{Name: g.Name, Kind: g.Kind, Endpoint: g.Endpoint(), Configured: true, BreakerOpen: g.BreakerOpen(),
-			Policy: &pol, Floor: &floor}
-		c.FlagReason = flagged[g.Name]
-		c.Flagged = c.FlagReason != ""
-		out = append(out, c)
+		out = append(out, s.describeClassifier(g, flagged, states))
 	}
 	for _, name := range order {
 		if !seen[name] {
@@ -171,4 +177,146 @@ func (c classifierFlagCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		ch <- prometheus.MustNewConstMetric(classifierFlaggedDesc, prometheus.GaugeValue, v, g.Name)
 	}
+}
+
+// describeClassifier is a configured classifier's entry in
+// GET /v1/classifiers, without its bands.
+func (s *Server) describeClassifier(g *classify.Guard, flagged map[string]string, states map[string]*vigil.ClassifierState) classifierResponse {
+	pol, floor := g.Policy(), g.Floor
+	c := classifierResponse{Name: g.Name, Kind: g.Kind, Endpoint: g.Endpoint(), Configured: true, BreakerOpen: g.BreakerOpen(),
+		Policy: &pol, Floor: &floor, Paused: g.Paused(), State: states[g.Name]}
+	c.FlagReason = flagged[g.Name]
+	c.Flagged = c.FlagReason != ""
+	return c
+}
+
+// DefaultClassifierStateRefresh is how often a server reads curators'
+// classifier pauses back from the store.
+const DefaultClassifierStateRefresh = 30 * time.Second
+
+// classifierStates returns the store of classifier states, or nil.
+func (s *Server) classifierStates() vigil.ClassifierStateService {
+	st, _ := s.Cases.(vigil.ClassifierStateService)
+	return st
+}
+
+// syncClassifierStates reads the stored states and pauses or resumes the
+// configured classifiers as they say; it returns them by name.
+func (s *Server) syncClassifierStates(ctx context.Context) (map[string]*vigil.ClassifierState, error) {
+	store := s.classifierStates()
+	if store == nil || s.Classifiers.Len() == 0 {
+		return nil, nil
+	}
+	all, err := store.ClassifierStates(ctx)
+	if err != nil {
+		return nil, err
+	}
+	by := make(map[string]*vigil.ClassifierState, len(all))
+	for _, st := range all {
+		by[st.Name] = st
+	}
+	for _, g := range s.Classifiers.Guards() {
+		paused := by[g.Name] != nil && by[g.Name].Paused
+		if paused != g.Paused() {
+			s.Logger.Info("classifier state", "classifier", g.Name, "paused", paused)
+			g.SetPaused(paused)
+		}
+	}
+	return by, nil
+}
+
+// startClassifierStates applies the stored states before the server
+// serves (a pause outlives a restart) and keeps reading them, for pauses
+// made on other replicas.
+func (s *Server) startClassifierStates() error {
+	if s.classifierStates() == nil || s.Classifiers.Len() == 0 {
+		return nil
+	}
+	if _, err := s.syncClassifierStates(context.Background()); err != nil {
+		return fmt.Errorf("load classifier states: %w", err)
+	}
+	every := s.ClassifierStateRefresh
+	if every <= 0 {
+		every = DefaultClassifierStateRefresh
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s.stopStates, s.statesDone = cancel, make(chan struct{})
+	go func() {
+		defer close(s.statesDone)
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if _, err := s.syncClassifierStates(ctx); err != nil && ctx.Err() == nil {
+					s.Logger.Error("refresh classifier states", "err", err)
+				}
+			}
+		}
+	}()
+	return nil
+}
+
+type classifierStateRequest struct {
+	Paused *bool  `json:"paused"`
+	Reason string `json:"reason,omitempty"`
+}
+
+// handleSetClassifier pauses or resumes a configured classifier: a
+// curator's answer to a flag (or to anything else). The state is stored
+// with its audit record in one transaction, applied here at once and on
+// other replicas at their next refresh. Vigil never pauses a classifier
+// by itself: a flag asks a human.
+func (s *Server) handleSetClassifier(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	g := s.Classifiers.Guard(name)
+	if g == nil {
+		writeError(w, r, vigil.Errorf(vigil.ENOTFOUND, "classifier %q is not configured", name))
+		return
+	}
+	store := s.classifierStates()
+	if store == nil {
+		writeError(w, r, vigil.Errorf(vigil.EUNSUPPORTED, "this server's store keeps no classifier states"))
+		return
+	}
+	var req classifierStateRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if req.Paused == nil {
+		writeError(w, r, badRequest("paused is required: true to pause the classifier, false to resume it"))
+		return
+	}
+	st := &vigil.ClassifierState{Name: name, Paused: *req.Paused, Reason: req.Reason, UpdatedBy: actor(r)}
+	rec := auditRecord(r, vigil.AuditClassifierState, "classifier:"+name, map[string]any{"paused": st.Paused, "reason": st.Reason})
+	if err := s.change(r, rec, func(ctx context.Context) error { return store.SetClassifierState(ctx, st) }); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	g.SetPaused(st.Paused)
+	s.Logger.Info("classifier state", "classifier", name, "paused", st.Paused, "by", st.UpdatedBy)
+	stats, _, err := s.classifierStats(r.Context(), time.Time{})
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	flagged, err := s.flags(r.Context(), stats)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	c := s.describeClassifier(g, flagged, map[string]*vigil.ClassifierState{name: st})
+	for i, o := range s.Classifiers.Guards() {
+		if o == g {
+			c.ID = int64(i + 1)
+		}
+	}
+	c.Bands = []bandResponse{}
+	for _, b := range stats[name] {
+		c.Bands = append(c.Bands, bandResponse{ClassifierBandStats: b, Precision: knownPrecision(b.Precision())})
+	}
+	writeJSON(w, http.StatusOK, c)
 }

@@ -2,6 +2,7 @@ package http_test
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 	"github.com/vigil-oss/vigil"
 	"github.com/vigil-oss/vigil/classify"
 	vhttp "github.com/vigil-oss/vigil/http"
+	"github.com/vigil-oss/vigil/sqlite"
 )
 
 // fakeClassifier speaks the uniform contract with the score it holds, or
@@ -205,5 +207,125 @@ func TestClassifierFlagged(t *testing.T) {
 	if resp.StatusCode != 200 || !strings.Contains(body, `vigil_classifier_precision_flagged{classifier="fake"} 1`) ||
 		!strings.Contains(body, `vigil_classifier_calls_total{classifier="fake",outcome="ok"} 2`) {
 		t.Errorf("metrics lack the classifier:\n%s", grepLines(body, "vigil_classifier"))
+	}
+}
+
+// TestPauseClassifier: a curator pauses a flagged classifier with
+// PUT /v1/classifiers/NAME; it is not called while paused, the pause is
+// audited, shown in the list and the metrics, and outlives a restart;
+// resumed, it is called again. Other roles may not pause.
+func TestPauseClassifier(t *testing.T) {
+	fake := newFakeClassifier(t, 0.93)
+	ts := mustOpenServer(t, withClassifier(fake.URL, vigil.PrecisionFloor{}))
+	classifierRule(t, ts, "fake")
+	img := testImage(t)
+	match := func() classifiedMatch {
+		t.Helper()
+		var resp classifiedMatch
+		if code := ts.do(t, vigil.RoleMatcher, "POST", "/v1/match", "", bytes.NewReader(img), &resp); code != 200 {
+			t.Fatalf("match %d", code)
+		}
+		return resp
+	}
+	if resp := match(); len(resp.Classifiers) != 1 || fake.calls.Load() != 1 {
+		t.Fatalf("before the pause: %+v, %d calls", resp, fake.calls.Load())
+	}
+
+	pause := map[string]any{"paused": true, "reason": "precision fell after the model update"}
+	for _, c := range []struct {
+		role vigil.Role
+		path string
+		body any
+		want int
+	}{
+		{vigil.RoleReviewer, "/v1/classifiers/fake", pause, 403},
+		{vigil.RoleMatcher, "/v1/classifiers/fake", pause, 403},
+		{vigil.RoleCurator, "/v1/classifiers/nosuch", pause, 404},
+		{vigil.RoleCurator, "/v1/classifiers/fake", map[string]any{"reason": "no verdict"}, 400},
+		{vigil.RoleCurator, "/v1/classifiers/fake", map[string]any{"paused": "yes"}, 400},
+		{vigil.RoleCurator, "/v1/classifiers/fake", map[string]any{"paused": true, "reason": "bad\x00reason"}, 400},
+	} {
+		if code := ts.do(t, c.role, "PUT", c.path, "", jsonBody(c.body), nil); code != c.want {
+			t.Errorf("PUT %s as %s with %v: %d, want %d", c.path, c.role, c.body, code, c.want)
+		}
+	}
+	var got struct {
+		Name   string
+		Paused bool
+		State  *vigil.ClassifierState
+	}
+	if code := ts.do(t, vigil.RoleCurator, "PUT", "/v1/classifiers/fake", "", jsonBody(pause), &got); code != 200 {
+		t.Fatalf("pause: %d", code)
+	}
+	if !got.Paused || got.State == nil || !got.State.Paused || got.State.Reason != pause["reason"] || !strings.Contains(got.State.UpdatedBy, "curator") {
+		t.Fatalf("paused classifier = %+v (state %+v)", got, got.State)
+	}
+
+	// Paused: not called; the match still answers.
+	if resp := match(); len(resp.Classifiers) != 0 || fake.calls.Load() != 1 {
+		t.Errorf("paused classifier asked: %+v, %d calls", resp.Classifiers, fake.calls.Load())
+	}
+	var cls struct {
+		Classifiers []struct {
+			Name   string
+			Paused bool
+			State  *vigil.ClassifierState
+		}
+	}
+	if code := ts.do(t, vigil.RoleReviewer, "GET", "/v1/classifiers", "", nil, &cls); code != 200 || len(cls.Classifiers) != 1 ||
+		!cls.Classifiers[0].Paused || cls.Classifiers[0].State == nil || cls.Classifiers[0].State.Reason != pause["reason"] {
+		t.Errorf("list: %d %+v", code, cls)
+	}
+	_, raw := ts.raw(t, vigil.RoleAdmin, "GET", "/metrics")
+	if !strings.Contains(string(raw), `vigil_classifier_paused{classifier="fake"} 1`) {
+		t.Errorf("metrics lack the pause:\n%s", grepLines(string(raw), "vigil_classifier_paused"))
+	}
+	recs, err := ts.Audit.ListAudit(context.Background(), 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var audited []string
+	for _, r := range recs {
+		if r.Action == vigil.AuditClassifierState {
+			audited = append(audited, r.Target+" "+r.Detail)
+		}
+	}
+	if len(audited) != 1 || !strings.Contains(audited[0], `classifier:fake {"paused":true,"reason":"precision fell`) {
+		t.Errorf("audit records of the pause: %q", audited)
+	}
+
+	// A restart (or another replica on the same store) starts paused.
+	set, err := classify.Build([]classify.Config{{Name: "fake", Kind: classify.KindHTTP, URL: fake.URL}}, classify.Deps{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	again := vhttp.NewServer()
+	again.Addr, again.Keys, again.Matcher, again.Logger = "127.0.0.1:0", ts.Keys, ts.Matcher, ts.Logger
+	again.Cases, again.Audit, again.Classifiers = sqlite.NewCaseService(ts.db), ts.Audit, set
+	if err := again.Open(); err != nil {
+		t.Fatal(err)
+	}
+	defer again.Close(context.Background())
+	if !set.Guard("fake").Paused() {
+		t.Error("the pause did not outlive a restart")
+	}
+
+	// An admin resumes it: called again, on this server at once and on
+	// the other when it next reads the states (here, its list).
+	if code := ts.do(t, vigil.RoleAdmin, "PUT", "/v1/classifiers/fake", "", jsonBody(map[string]any{"paused": false}), &got); code != 200 || got.Paused {
+		t.Fatalf("resume: %d %+v", code, got)
+	}
+	if resp := match(); len(resp.Classifiers) != 1 || fake.calls.Load() != 2 {
+		t.Errorf("resumed classifier not asked: %+v, %d calls", resp.Classifiers, fake.calls.Load())
+	}
+	req, _ := http.NewRequest("GET", again.URL()+"/v1/classifiers", nil)
+	req.Header.Set("Authorization", "Bearer "+ts.keys[vigil.RoleCurator])
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 200 || set.Guard("fake").Paused() {
+		t.Errorf("the other server still has it paused (%d)", res.StatusCode)
 	}
 }

@@ -18,7 +18,7 @@ func TestReadContentKeepsItsBytes(t *testing.T) {
 	read := func(body []byte) *hashResponse {
 		r := httptest.NewRequest("POST", "/v1/hash", bytes.NewReader(body))
 		r.Header.Set("Content-Type", "text/plain")
-		resp, err := s.readContent(httptest.NewRecorder(), r, nil)
+		resp, err := s.readContent(httptest.NewRecorder(), r, nil, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -46,7 +46,7 @@ func TestReadContentWaitsForReaders(t *testing.T) {
 	_, err := s.readContent(httptest.NewRecorder(), r, func(data []byte, sha string) func() {
 		seen = sha
 		return func() { waited = true }
-	})
+	}, nil)
 	if err == nil {
 		t.Fatal("text that is not UTF-8 was accepted")
 	}

@@ -6,6 +6,7 @@ import (
 	"mime/multipart"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -44,6 +45,9 @@ type hashResponse struct {
 	hasher *hashing.Hasher
 	pool   *sync.Pool
 	wait   func() // for a reader of media started during hashing (onRead)
+	// frames are the scene frames of a video that hashing kept for the
+	// classifiers (readContent's keep), as JPEGs of their own.
+	frames []classify.VideoFrame
 }
 
 // release returns the hasher that holds the content's bytes to the pool:
@@ -88,8 +92,9 @@ func (s *Server) uploadBody(w http.ResponseWriter, r *http.Request) (io.Reader, 
 // set, is called with the content and its SHA-256 as soon as they are
 // read, before hashing, to start work on them (classifiers) that then
 // runs while the content is hashed; the function it returns waits for
-// that work, and release calls it before the bytes are reused.
-func (s *Server) readContent(w http.ResponseWriter, r *http.Request, onRead func(data []byte, sha256 string) (wait func())) (*hashResponse, error) {
+// that work, and release calls it before the bytes are reused. keep, if
+// set, keeps the scene frames of a video as it is hashed (frames).
+func (s *Server) readContent(w http.ResponseWriter, r *http.Request, onRead func(data []byte, sha256 string) (wait func()), keep *vpdq.Keeper) (*hashResponse, error) {
 	src, err := s.uploadBody(w, r)
 	if err != nil {
 		return nil, err
@@ -130,9 +135,14 @@ func (s *Server) readContent(w http.ResponseWriter, r *http.Request, onRead func
 	}
 	// An image, else perhaps a video. Without a Path, ffmpeg is given the
 	// bytes through a pipe: the upload is never written to disk.
-	c, err := h.HashContent(r.Context(), d, data, s.contentOptions())
+	opts := s.contentOptions()
+	opts.Video.Keep = keep
+	c, err := h.HashContent(r.Context(), d, data, opts)
 	if err != nil {
 		return nil, err
+	}
+	if keep != nil && strings.HasPrefix(c.Format, "video:") {
+		resp.frames = classify.Frames(keep.Frames())
 	}
 	resp.Signals, resp.PDQError, resp.generativeAI = c.Signals, c.PDQError, c.Provenance.GenerativeAI()
 	resp.Content.Format, resp.Content.Width, resp.Content.Height = c.Format, c.Width, c.Height
@@ -176,7 +186,7 @@ func filePart(mr *multipart.Reader) (io.Reader, error) {
 }
 
 func (s *Server) handleHash(w http.ResponseWriter, r *http.Request) {
-	resp, err := s.readContent(w, r, nil)
+	resp, err := s.readContent(w, r, nil, nil)
 	if err != nil {
 		writeError(w, r, err)
 		return
@@ -219,10 +229,16 @@ func (s *Server) handleMatch(w http.ResponseWriter, r *http.Request) {
 	}
 	// Classifiers run while the content is hashed and the indexes are
 	// searched: the match path waits only for the slowest classifier,
-	// whose guard bounds it.
+	// whose guard bounds it. A video's frames are classified once hashing
+	// has decoded them, while the indexes are searched.
 	var classified []classify.Outcome
+	classifies := s.classifies(r.Context())
+	var keep *vpdq.Keeper
+	if o, ok := s.Classifiers.KeepOptions("match"); ok && classifies && !s.NoVideo {
+		keep = vpdq.NewKeeper(o)
+	}
 	hashed, err := s.readContent(w, r, func(data []byte, sha string) func() {
-		if !s.classifies(r.Context()) {
+		if !classifies {
 			return nil
 		}
 		done := make(chan struct{})
@@ -231,16 +247,26 @@ func (s *Server) handleMatch(w http.ResponseWriter, r *http.Request) {
 			classified = s.Classifiers.ClassifyData(r.Context(), data, isText(r), "match", sha)
 		}()
 		return func() { <-done }
-	})
+	}, keep)
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
 	defer hashed.release()
+	var videoDone chan []classify.Outcome
+	if len(hashed.frames) > 0 {
+		videoDone = make(chan []classify.Outcome, 1)
+		go func() {
+			videoDone <- s.Classifiers.ClassifyFrames(r.Context(), hashed.frames, "match", contentSHA256(hashed.Signals))
+		}()
+	}
 	results, err := s.Matcher.Lookup(r.Context(), hashed.Signals, opts)
 	if hashed.wait != nil {
 		hashed.wait()
 		hashed.wait = nil
+	}
+	if videoDone != nil {
+		classified = append(classified, <-videoDone...)
 	}
 	if err != nil {
 		writeError(w, r, err)

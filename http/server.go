@@ -141,6 +141,10 @@ type Server struct {
 	// classifier rule would act on their scores; nil: none (see
 	// classify.go). Build them with ClassifierMetrics.
 	Classifiers *classify.Set
+	// ClassifierStateRefresh is how often curators' pauses are read back
+	// from the store, so that a pause made on another replica takes
+	// effect here (default DefaultClassifierStateRefresh).
+	ClassifierStateRefresh time.Duration
 	// Centre, if set, makes this server a centre: providers' reports are
 	// received, triaged and decided (centre.go). Nil: the centre routes
 	// answer 501.
@@ -180,6 +184,9 @@ type Server struct {
 	quotas    *quotas
 	stopFlush context.CancelFunc
 	flushDone chan struct{}
+	// stopStates ends the refresh of classifier states (nil: none runs).
+	stopStates context.CancelFunc
+	statesDone chan struct{}
 }
 
 // Flow returns the response service the server acts through: Respond, or
@@ -239,6 +246,9 @@ func (s *Server) Open() error {
 	if err := s.LookupLimits.Validate(); err != nil {
 		return fmt.Errorf("default lookup limits: %w", err)
 	}
+	if err := s.startClassifierStates(); err != nil {
+		return err
+	}
 	// A backstop for what no route's deadline covers (the mux's own
 	// redirects); instrument sets each route's own deadline.
 	s.server.ReadTimeout = max(s.BodyTimeout, s.UploadTimeout)
@@ -280,6 +290,10 @@ func (s *Server) Close(ctx context.Context) error {
 	if s.stopFlush != nil {
 		s.stopFlush()
 		<-s.flushDone
+	}
+	if s.stopStates != nil {
+		s.stopStates()
+		<-s.statesDone
 	}
 	return err
 }
@@ -353,6 +367,7 @@ func (s *Server) routes() {
 
 	s.route("GET /v1/rematches", s.handleListRematches, curator, reviewer)
 	s.route("GET /v1/classifiers", s.handleListClassifiers, curator, reviewer)
+	s.route("PUT /v1/classifiers/{name}", s.handleSetClassifier, curator)
 	s.jobRoutes()
 	s.caseRoutes()
 	s.incidentRoutes()

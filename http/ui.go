@@ -374,7 +374,10 @@ var uiFuncs = template.FuncMap{
 	// out, so that they cannot hide or reorder what a reviewer reads.
 	"visible": vigil.VisibleText,
 	"score":   func(f float64) string { return fmt.Sprintf("%.2f", f) },
-	"isVideo": func(mediaType string) bool { return strings.HasPrefix(mediaType, "video/") },
+	// frametime writes a video frame's time, seconds from the start, as
+	// a player shows it: 1:05.2, or 1:02:03.0 past an hour.
+	"frametime": frameTime,
+	"isVideo":   func(mediaType string) bool { return strings.HasPrefix(mediaType, "video/") },
 }
 
 // humanDuration writes d as a reviewer reads ages: "4 min ago", "2 d ago".
@@ -388,4 +391,19 @@ func humanDuration(d time.Duration) string {
 		return fmt.Sprintf("%d h ago", int(d/time.Hour))
 	}
 	return fmt.Sprintf("%d d ago", int(d/(24*time.Hour)))
+}
+
+// frameTime writes seconds from the start of a video as m:ss.s (h:mm:ss.s
+// past an hour), tenths truncated so that the time shown is never after
+// the frame.
+func frameTime(sec float64) string {
+	if sec < 0 || sec != sec {
+		sec = 0
+	}
+	tenths := int64(sec * 10)
+	h, m, s, t := tenths/36000, tenths/600%60, tenths/10%60, tenths%10
+	if h > 0 {
+		return fmt.Sprintf("%d:%02d:%02d.%d", h, m, s, t)
+	}
+	return fmt.Sprintf("%d:%02d.%d", m, s, t)
 }

@@ -229,3 +229,11 @@ func FuzzRevealToken(f *testing.F) {
 		}
 	})
 }
+
+func TestFrameTime(t *testing.T) {
+	for sec, want := range map[float64]string{0: "0:00.0", 4: "0:04.0", 4.99: "0:04.9", 65.25: "1:05.2", 3723: "1:02:03.0", -1: "0:00.0"} {
+		if got := frameTime(sec); got != want {
+			t.Errorf("frameTime(%v) = %q, want %q", sec, got, want)
+		}
+	}
+}

@@ -165,12 +165,21 @@ func placeholder() []byte {
 }
 
 // handleUIPreview serves the blurred rendition, the only form in which
-// media reaches the browser before a reveal.
+// media reaches the browser before a reveal. For a video, ?t=SECONDS
+// asks for the frame shown then (a classifier score's frame) instead of
+// the first.
 func (s *Server) handleUIPreview(w http.ResponseWriter, r *http.Request) {
 	c, err := s.caseFor(r)
 	if err != nil {
 		s.uiError(w, r, err)
 		return
+	}
+	at := 0.0
+	if v := r.URL.Query().Get("t"); v != "" {
+		if at, err = strconv.ParseFloat(v, 64); err != nil || at != at || at < 0 || at > vpdq.MaxPosterTime.Seconds() {
+			s.uiError(w, r, vigil.Errorf(vigil.EINVALID, "t must be seconds from 0 to %.0f", vpdq.MaxPosterTime.Seconds()))
+			return
+		}
 	}
 	data, err := s.caseMedia(r.Context(), c)
 	if err != nil {
@@ -183,7 +192,7 @@ func (s *Server) handleUIPreview(w http.ResponseWriter, r *http.Request) {
 		// the same greyscale and blur as an image.
 		if !s.NoVideo {
 			var frame image.Image
-			if frame, err = vpdq.Poster(r.Context(), data, previewSize, vpdq.Options{}); err == nil {
+			if frame, err = vpdq.PosterAt(r.Context(), data, at, previewSize, vpdq.Options{}); err == nil {
 				out, err = blurImage(frame)
 			}
 		}

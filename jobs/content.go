@@ -67,6 +67,9 @@ type ContentResult struct {
 	// generativeAI is the upload's own declaration of a generative source,
 	// for the cases the hook opens.
 	generativeAI *vigil.GenerativeAI
+	// frames are a video's scene frames kept while it was hashed (see
+	// KeepVideoFrames), for the hook (VideoFrames).
+	frames []vpdq.KeptFrame
 }
 
 // ContentHook acts on a content job's matches: ref holds the upload's
@@ -80,6 +83,24 @@ type ContentHook func(ctx context.Context, ref vigil.ContentRef, results []vigil
 // then runs the job, and fn, again: fn must be idempotent. Call before
 // Start.
 func (c *Client) OnContent(fn ContentHook) { c.onContent = fn }
+
+// KeepVideoFrames sets fn to say, for each content job, whether to keep
+// the scene frames of a video as it is hashed (vpdq.Keeper) and how
+// many: the hook then finds them with VideoFrames, to classify them
+// without decoding the video again. Call before Start.
+func (c *Client) KeepVideoFrames(fn func(ctx context.Context) (vpdq.KeepOptions, bool)) {
+	c.keepFrames = fn
+}
+
+type framesKey struct{}
+
+// VideoFrames returns the scene frames kept of a content job's video, in
+// the context the ContentHook is given; nil for an image, or when none
+// were asked for.
+func VideoFrames(ctx context.Context) []vpdq.KeptFrame {
+	f, _ := ctx.Value(framesKey{}).([]vpdq.KeptFrame)
+	return f
+}
 
 // jobEvent is the data of an EventJobCompleted event.
 type jobEvent struct {
@@ -212,7 +233,11 @@ func (w *contentWorker) Work(ctx context.Context, job *river.Job[contentArgs]) e
 		// hook is idempotent, so acting again opens no second case.
 		ref := vigil.ContentRef{SHA256: a.SHA256, ContentID: a.ContentID, UserID: a.UserID, GenerativeAI: res.generativeAI,
 			MediaType: hashing.MediaType(res.Content.Format)}
-		res.Actions = c.onContent(ctx, ref, res.Results, func() ([]byte, error) { return os.ReadFile(path) })
+		hctx := ctx
+		if res.frames != nil {
+			hctx = context.WithValue(ctx, framesKey{}, res.frames)
+		}
+		res.Actions = c.onContent(hctx, ref, res.Results, func() ([]byte, error) { return os.ReadFile(path) })
 	}
 	if err := river.RecordOutput(ctx, res); err != nil {
 		return fmt.Errorf("record result: %w", err)
@@ -266,13 +291,22 @@ func (c *Client) hashAndMatch(ctx context.Context, path string, opts vigil.Match
 	// ffmpeg reads the spooled file itself, so MP4s with their index at
 	// the end work too. ffmpeg missing or the job out of time is worth a
 	// retry, so those come back as errors.
+	var keep *vpdq.Keeper
+	if c.keepFrames != nil && !c.cfg.NoVideo {
+		if o, ok := c.keepFrames(ctx); ok {
+			keep = vpdq.NewKeeper(o)
+		}
+	}
 	hc, err := h.HashContent(ctx, d, data, hashing.ContentOptions{
-		NoVideo: c.cfg.NoVideo, Path: path, Video: vpdq.Options{Timeout: c.cfg.ContentTimeout}, Retryable: true})
+		NoVideo: c.cfg.NoVideo, Path: path, Video: vpdq.Options{Timeout: c.cfg.ContentTimeout, Keep: keep}, Retryable: true})
 	if err != nil {
 		return nil, err
 	}
 	res := &ContentResult{Content: ContentInfo{Bytes: int64(len(data)), Format: hc.Format, Width: hc.Width, Height: hc.Height}, Signals: hc.Signals, PDQError: hc.PDQError,
 		generativeAI: hc.Provenance.GenerativeAI()}
+	if keep != nil && strings.HasPrefix(hc.Format, "video:") {
+		res.frames = keep.Frames()
+	}
 
 	res.Results, err = c.cfg.Matcher.Lookup(ctx, res.Signals, opts)
 	if err != nil {

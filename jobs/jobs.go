@@ -34,6 +34,7 @@ import (
 	"github.com/riverqueue/river/rivertype"
 	"github.com/vigil-oss/vigil"
 	"github.com/vigil-oss/vigil/hashing"
+	"github.com/vigil-oss/vigil/vpdq"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
 
@@ -111,6 +112,7 @@ type Client struct {
 	logger *slog.Logger
 
 	onContent    ContentHook
+	keepFrames   func(ctx context.Context) (vpdq.KeepOptions, bool)
 	onAction     ActionHook
 	onSubmission SubmissionHook
 	onForward    ForwardHook

@@ -110,3 +110,61 @@ func TestClassifierScores(t *testing.T, open Opener) {
 		t.Errorf("stats after purge = %+v", after)
 	}
 }
+
+// TestClassifierStates tests the vigil.ClassifierStateService of the case
+// store: a curator's pause is stored, replaced by a resume, listed by
+// name, refused when invalid, and kept or lost with its audit record.
+func TestClassifierStates(t *testing.T, open Opener) {
+	ctx := context.Background()
+	s, clock := openWithClock(t, open)
+	st, ok := s.Cases.(vigil.ClassifierStateService)
+	if !ok {
+		t.Fatalf("%T is not a vigil.ClassifierStateService", s.Cases)
+	}
+	if got, err := st.ClassifierStates(ctx); err != nil || len(got) != 0 {
+		t.Fatalf("fresh store: %+v, %v", got, err)
+	}
+	pause := &vigil.ClassifierState{Name: "pigeon", Paused: true, Reason: "precision 0.31 since the model update", UpdatedBy: "key:3:cora"}
+	rec := &vigil.AuditRecord{Actor: "key:3:cora", Action: vigil.AuditClassifierState, Target: "classifier:pigeon"}
+	actx := vigil.WithAudit(ctx, rec)
+	must(t, st.SetClassifierState(actx, pause))
+	if !pause.UpdatedAt.Equal(clock.Now()) {
+		t.Errorf("UpdatedAt = %v, want %v", pause.UpdatedAt, clock.Now())
+	}
+	if rec.Seq == 0 || vigil.PendingAudit(actx) != nil {
+		t.Fatalf("audit record not written with the change: %+v", rec)
+	}
+	must(t, st.SetClassifierState(ctx, &vigil.ClassifierState{Name: "another", UpdatedBy: "key:1:root"}))
+	clock.Advance(time.Minute)
+	resume := &vigil.ClassifierState{Name: "pigeon", Paused: false, UpdatedBy: "key:4:dan"}
+	must(t, st.SetClassifierState(ctx, resume))
+	got, err := st.ClassifierStates(ctx)
+	must(t, err)
+	if len(got) != 2 || got[0].Name != "another" || got[1].Name != "pigeon" {
+		t.Fatalf("states = %+v", got)
+	}
+	if p := got[1]; p.Paused || p.Reason != "" || p.UpdatedBy != "key:4:dan" || !p.UpdatedAt.Equal(clock.Now()) {
+		t.Errorf("resumed state = %+v", p)
+	}
+
+	for _, bad := range []*vigil.ClassifierState{
+		{Name: "Bad Name", UpdatedBy: "x"},
+		{Name: "p", UpdatedBy: ""},
+		{Name: "p", UpdatedBy: "x", Reason: "a\x00b"},
+		{Name: "p", UpdatedBy: "x", Reason: string(make([]byte, vigil.MaxClassifierReasonLen+1))},
+	} {
+		wantCode(t, st.SetClassifierState(ctx, bad), vigil.EINVALID)
+	}
+
+	// A record that cannot be stored takes the change with it.
+	failing := &vigil.AuditRecord{Actor: "key:3:cora", Action: vigil.AuditClassifierState, Target: "classifier:pigeon",
+		Complete: func(*vigil.AuditRecord) error { return fmt.Errorf("boom") }}
+	if err := st.SetClassifierState(vigil.WithAudit(ctx, failing), &vigil.ClassifierState{Name: "pigeon", Paused: true, UpdatedBy: "key:3:cora"}); err == nil {
+		t.Fatal("a change whose audit record failed was made")
+	}
+	got, err = st.ClassifierStates(ctx)
+	must(t, err)
+	if got[1].Paused {
+		t.Error("the pause was stored without its audit record")
+	}
+}

@@ -85,6 +85,7 @@ func TestAll(t *testing.T, open Opener) {
 	t.Run("RuleService", func(t *testing.T) { TestRuleService(t, open) })
 	t.Run("CaseService", func(t *testing.T) { TestCaseService(t, open) })
 	t.Run("ClassifierScores", func(t *testing.T) { TestClassifierScores(t, open) })
+	t.Run("ClassifierStates", func(t *testing.T) { TestClassifierStates(t, open) })
 	t.Run("FeedService", func(t *testing.T) { TestFeedService(t, open) })
 	t.Run("SubscriptionState", func(t *testing.T) { TestSubscriptionState(t, open) })
 	t.Run("IncidentService", func(t *testing.T) { TestIncidentService(t, open) })

@@ -154,3 +154,39 @@ func BenchmarkCompare(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkHashKeep measures what keeping the scene frames for
+// classifiers (Options.Keep: scaling the frames that start a scene to 512
+// pixels, then JPEG-encoding those kept) adds to hashing at one frame per
+// second, against hashing alone in the same run.
+//
+//	go test ./vpdq/ -run '^$' -bench HashKeep -benchtime 5x -count 3
+func BenchmarkHashKeep(b *testing.B) {
+	requireFFmpeg(b)
+	for _, name := range sampleVideos {
+		for _, keep := range []bool{false, true} {
+			b.Run(fmt.Sprintf("%s/keep=%v", name, keep), func(b *testing.B) {
+				kept := 0
+				measureVideo(b, func() Info {
+					o := Options{}
+					var k *Keeper
+					if keep {
+						k = NewKeeper(KeepOptions{})
+						o.Keep = k
+					}
+					_, info, err := HashFile(context.Background(), videoPath(name), o)
+					if err != nil {
+						b.Fatal(err)
+					}
+					if k != nil {
+						kept = len(k.Frames())
+					}
+					return info
+				})
+				if keep {
+					b.ReportMetric(float64(kept), "frames-kept")
+				}
+			})
+		}
+	}
+}

@@ -61,6 +61,10 @@ type Options struct {
 	// ProbeBytes bounds how much of a stream HashReader keeps in memory
 	// while ffprobe reads its header (default DefaultProbeBytes).
 	ProbeBytes int
+	// Keep, if set, keeps scaled copies of the scene frames among those
+	// sampled, for classifiers (see Keeper), from the pixels decoded for
+	// hashing. With Size set they are scaled from the Size×Size frames.
+	Keep *Keeper
 }
 
 // Defaults for Options.
@@ -276,6 +280,10 @@ func (o Options) decode(ctx context.Context, input string, stdin io.Reader, info
 		maxFrames: o.MaxFrames,
 		maxTime:   o.MaxDuration.Seconds(),
 		workers:   o.Workers,
+		keep:      o.Keep,
+	}
+	if s.keep != nil {
+		s.keep.start(s.frameMod)
 	}
 	frames, decoded, readErr := s.run(ctx, dec.out)
 	info.Frames = decoded
@@ -385,6 +393,7 @@ type sampler struct {
 	maxFrames     int
 	maxTime       float64
 	workers       int
+	keep          *Keeper
 }
 
 type job struct {
@@ -418,8 +427,12 @@ func (s *sampler) run(ctx context.Context, r io.Reader) ([]Frame, int, error) {
 			h := pdq.NewHasher(pdq.Full)
 			for j := range jobs {
 				hash, q := h.HashRGB24(j.buf, s.width, s.height)
-				free <- j.buf
 				f := Frame{Number: j.number, Quality: q, Hash: hash, Timestamp: timestamp(j.number, s.rate)}
+				if s.keep != nil {
+					s.keep.offer(f, j.buf, s.width, s.height, func(b []byte) { free <- b })
+				} else {
+					free <- j.buf
+				}
 				mu.Lock()
 				frames = append(frames, f)
 				mu.Unlock()

@@ -8,6 +8,7 @@ import (
 	"image"
 	"io/fs"
 	"os/exec"
+	"strconv"
 
 	"github.com/vigil-oss/vigil"
 )
@@ -19,6 +20,20 @@ import (
 // with the same input restrictions, MaxPixels check and Timeout. An MP4
 // with its index at the end cannot be read from a pipe and is an error.
 func Poster(ctx context.Context, data []byte, size int, opts Options) (*image.RGBA, error) {
+	return PosterAt(ctx, data, 0, size, opts)
+}
+
+// MaxPosterTime bounds PosterAt's time: as far as a video may last.
+const MaxPosterTime = DefaultMaxDuration
+
+// PosterAt is Poster for the frame shown at seconds from the start (the
+// first frame from then on), such as the frame behind a classifier's
+// score. ffmpeg decodes up to it from the pipe, within Timeout. A time
+// past the end of the video is an EINVALID error.
+func PosterAt(ctx context.Context, data []byte, seconds float64, size int, opts Options) (*image.RGBA, error) {
+	if seconds != seconds || seconds < 0 || seconds > MaxPosterTime.Seconds() {
+		return nil, vigil.Errorf(vigil.EINVALID, "poster time must be 0 to %v", MaxPosterTime)
+	}
 	if size < 1 {
 		return nil, fmt.Errorf("poster size %d", size)
 	}
@@ -38,6 +53,12 @@ func Poster(ctx context.Context, data []byte, size int, opts Options) (*image.RG
 	w, h := fit(info.Width, info.Height, size)
 	args := []string{"-hide_banner", "-nostdin", "-v", "error", "-threads", "1"}
 	args = append(args, inputArgs("pipe:0")...)
+	if seconds > 0 {
+		// After the input: decode and drop up to the time, which a pipe
+		// allows (no seeking back in it) and which lands on the frame
+		// shown then, not on the keyframe before it.
+		args = append(args, "-ss", strconv.FormatFloat(seconds, 'f', 3, 64))
+	}
 	args = append(args, "-map", "0:v:0", "-an", "-sn", "-dn", "-frames:v", "1",
 		"-vf", fmt.Sprintf("scale=%d:%d:flags=area,format=rgb24", w, h),
 		"-f", "rawvideo", "-")

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/vigil-oss/vigil"
+	"github.com/vigil-oss/vigil/pdq"
 )
 
 func TestPoster(t *testing.T) {
@@ -56,6 +57,37 @@ func TestPosterBadInput(t *testing.T) {
 				t.Fatalf("error %v (code %q), want code %q", err, got, c.code)
 			}
 		})
+	}
+	assertNoChildren(t)
+}
+
+// TestPosterAt checks that the poster at a time is the frame shown then:
+// in a video of three scenes, the poster at 2.5 s is the second scene's
+// frame (its PDQ hash matches the one hashing gave at 2 s, not at 0), and
+// a time past the end is refused.
+func TestPosterAt(t *testing.T) {
+	requireFFmpeg(t)
+	path := scenesVideo(t, "scenes.mp4", "smptebars", "rgbtestsrc", "yuvtestsrc")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	frames, _, err := HashFile(context.Background(), path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := PosterAt(context.Background(), data, 2.5, 320, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, _ := pdq.NewHasher(pdq.Full).Hash(img)
+	if d0, d2 := pdq.Distance(h, frames[0].Hash), pdq.Distance(h, frames[2].Hash); d2 > DefaultSceneDistance || d0 <= DefaultSceneDistance {
+		t.Errorf("poster at 2.5 s: distance %d to the frame at 2 s, %d to the first", d2, d0)
+	}
+	for _, at := range []float64{-1, 60, MaxPosterTime.Seconds() + 1} {
+		if _, err := PosterAt(context.Background(), data, at, 160, Options{}); vigil.ErrorCode(err) != vigil.EINVALID {
+			t.Errorf("poster at %v s: %v, want EINVALID", at, err)
+		}
 	}
 	assertNoChildren(t)
 }

@@ -11,11 +11,14 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"github.com/vigil-oss/vigil"
 	"github.com/vigil-oss/vigil/classify"
 	"github.com/vigil-oss/vigil/hashing"
+	"github.com/vigil-oss/vigil/jobs"
 	"github.com/vigil-oss/vigil/respond"
+	"github.com/vigil-oss/vigil/vpdq"
 )
 
 // classifierFlags collects repeated --classifier NAME=KIND:URL flags and
@@ -83,10 +86,14 @@ func (c *classifierFlags) build(m *classify.Metrics, logger *slog.Logger) (*clas
 // classifyJob returns the scores of a content job's content from the
 // classifiers the policy allows for source "job", when a rule would act
 // on them; nil otherwise, or when the content cannot be read (the job's
-// matches still act).
+// matches still act). A video's scene frames, kept as the job hashed it
+// (jobs.VideoFrames), go to the classifiers that take video frames.
 func classifyJob(ctx context.Context, flow *respond.Service, set *classify.Set, ref vigil.ContentRef, media func() ([]byte, error)) []vigil.ClassifierScore {
 	if set.Len() == 0 || media == nil || !flow.Classifies(ctx) {
 		return nil
+	}
+	if frames := jobs.VideoFrames(ctx); len(frames) > 0 {
+		return classify.Scores(set.ClassifyFrames(ctx, classify.Frames(frames), "job", ref.SHA256))
 	}
 	data, err := media()
 	if err != nil {
@@ -220,6 +227,16 @@ func (c *ClassifyCommand) classifyFile(ctx context.Context, set *classify.Set, a
 	line.SHA256, line.MediaType = hex.EncodeToString(sum[:]), http.DetectContentType(data)
 	content := classify.Content{Data: data, MediaType: line.MediaType, Source: "cli", SHA256: line.SHA256}
 	line.Classifiers = set.Classify(ctx, content)
+	if len(line.Classifiers) == 0 && !strings.HasPrefix(line.MediaType, "image/") && hashing.MayBeVideo(data) {
+		if o, ok := set.KeepOptions("cli"); ok {
+			outs, err := classifyVideo(ctx, set, data, path, o, line.SHA256)
+			if err != nil {
+				line.Error = fmt.Sprintf("%s: as video: %s", path, vigil.ErrorMessage(err))
+				return line
+			}
+			line.Classifiers = outs
+		}
+	}
 	if len(line.Classifiers) == 0 {
 		line.Error = "no classifier's policy allows " + line.MediaType + " from source cli"
 	} else {
@@ -242,4 +259,18 @@ func (c *ClassifyCommand) classifyFile(ctx context.Context, set *classify.Set, a
 func (c *ClassifyCommand) printLine(l classifyLine) {
 	b, _ := json.Marshal(l)
 	fmt.Fprintf(c.Stdout, "%s\n", b)
+}
+
+// classifyVideo decodes data (or the file at path, which ffmpeg can seek
+// in) as vPDQ hashing does, keeping its scene frames, and asks the
+// classifiers that take video frames from source cli about them.
+func classifyVideo(ctx context.Context, set *classify.Set, data []byte, path string, o vpdq.KeepOptions, sha string) ([]classify.Outcome, error) {
+	k := vpdq.NewKeeper(o)
+	if path == "-" {
+		path = ""
+	}
+	if _, _, err := hashing.HashVideo(ctx, data, path, vpdq.Options{Keep: k}); err != nil {
+		return nil, err
+	}
+	return set.ClassifyFrames(ctx, classify.Frames(k.Frames()), "cli", sha), nil
 }

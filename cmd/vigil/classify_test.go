@@ -163,3 +163,90 @@ func TestClassifyCommandProvenance(t *testing.T) {
 		t.Fatalf("provenance missing from %s", out)
 	}
 }
+
+// TestClassifyCommandVideo: a video given to vigil classify has its scene
+// frames sent to the classifiers whose policy takes video frames from
+// source cli, as JPEGs, and the line carries the video's score with the
+// frames behind it.
+func TestClassifyCommandVideo(t *testing.T) {
+	if os.Getenv("VIGIL_SKIP_FFMPEG") != "" {
+		t.Skip("VIGIL_SKIP_FFMPEG set")
+	}
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		b, _ := io.ReadAll(r.Body)
+		if !bytes.Contains(b, []byte("data:image/jpeg;base64,")) {
+			http.Error(w, "not a frame", http.StatusBadRequest)
+			return
+		}
+		fmt.Fprintf(w, `{"model":"frames-1","results":[{"label":"x","score":%g}]}`, float64(len(b)%100)/100)
+	}))
+	defer srv.Close()
+	cfg := filepath.Join(t.TempDir(), "classifiers.yaml")
+	os.WriteFile(cfg, []byte("classifiers:\n  - name: frames\n    kind: http\n    url: "+srv.URL+"\n    policy: {sources: [cli], video: {frames: 4}}\n"), 0o644)
+	video := "../../vpdq/testdata/sample-videos/pattern-sd-with-small-logo-bar.mp4"
+	out, errOut, err := runMain(t, "", "classify", "--classifiers", cfg, video)
+	if err != nil {
+		t.Fatal(err, errOut, out)
+	}
+	var line classifyLine
+	if err := json.Unmarshal([]byte(out), &line); err != nil {
+		t.Fatalf("bad JSON line %q: %v", out, err)
+	}
+	if len(line.Classifiers) != 1 {
+		t.Fatalf("line = %+v", line)
+	}
+	o := line.Classifiers[0]
+	if o.Error != "" || o.Video == nil || o.Video.Frames < 1 || o.Video.Frames > 4 || o.Video.Scored != o.Video.Frames || int(calls.Load()) != o.Video.Frames {
+		t.Fatalf("outcome = %+v (video %+v), %d calls", o, o.Video, calls.Load())
+	}
+	if len(o.Scores) != 1 || o.Scores[0].Video == nil || len(o.Scores[0].Video.Frames) == 0 {
+		t.Fatalf("scores = %+v", o.Scores)
+	}
+}
+
+// TestServeClassifierVideoJob: a video submitted as a content job has the
+// scene frames its hashing kept sent to a classifier whose policy takes
+// frames from source job, and the case the score opens names the frames.
+func TestServeClassifierVideoJob(t *testing.T) {
+	if os.Getenv("VIGIL_SKIP_FFMPEG") != "" {
+		t.Skip("VIGIL_SKIP_FFMPEG set")
+	}
+	var calls atomic.Int32
+	cls := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		b, _ := io.ReadAll(r.Body)
+		if !bytes.Contains(b, []byte("data:image/jpeg;base64,")) {
+			http.Error(w, "not a frame", http.StatusBadRequest)
+			return
+		}
+		io.WriteString(w, `{"model":"frames-2","results":[{"label":"x","score":0.95}]}`)
+	}))
+	defer cls.Close()
+	dir := t.TempDir()
+	rulesFile, clsFile := filepath.Join(dir, "rules.yaml"), filepath.Join(dir, "classifiers.yaml")
+	os.WriteFile(rulesFile, []byte("rules:\n  - name: frames-review\n    when: {kind: classifier, classifier: frames, label: x, min_score: 0.9}\n    action: {type: case, queue: default, priority: 70}\n"), 0o600)
+	os.WriteFile(clsFile, []byte("classifiers:\n  - name: frames\n    kind: http\n    url: "+cls.URL+"\n    policy: {sources: [job], video: {frames: 2}}\n"), 0o600)
+	srv := startServe(t, "--rules", rulesFile, "--classifiers", clsFile)
+	video, err := os.ReadFile("../../vpdq/testdata/sample-videos/pattern-sd-with-small-logo-bar.mp4")
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, body := srv.call("POST", "/v1/jobs?content_id=clip-1", "video/mp4", bytes.NewReader(video))
+	var job vigil.Job
+	if json.Unmarshal(body, &job); code != 202 {
+		t.Fatalf("submit %d %s", code, body)
+	}
+	srv.waitJob(&job)
+	var res struct{ Actions struct{ Cases []int64 } }
+	if err := json.Unmarshal(job.Result, &res); err != nil || len(res.Actions.Cases) != 1 {
+		t.Fatalf("job result %s (%v)", job.Result, err)
+	}
+	code, body = srv.call("GET", "/v1/cases/"+strconv.FormatInt(res.Actions.Cases[0], 10), "", nil)
+	var c vigil.Case
+	if json.Unmarshal(body, &c); code != 200 || len(c.Scores) != 1 || c.Scores[0].Video == nil || c.Scores[0].Video.Sent > 2 ||
+		c.Scores[0].Video.Sent != int(calls.Load()) || len(c.Scores[0].Video.Frames) == 0 {
+		t.Fatalf("case %d %s (%d calls)", code, body, calls.Load())
+	}
+}

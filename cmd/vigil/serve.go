@@ -21,6 +21,7 @@ import (
 	"github.com/vigil-oss/vigil/pdq"
 	"github.com/vigil-oss/vigil/report"
 	"github.com/vigil-oss/vigil/respond"
+	"github.com/vigil-oss/vigil/vpdq"
 )
 
 // ServeCommand runs the matching service: `vigil serve`.
@@ -183,6 +184,12 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	var classifierSet *classify.Set
 	js.OnContent(func(ctx context.Context, ref vigil.ContentRef, results []vigil.MatchResult, media func() ([]byte, error)) *vigil.Outcome {
 		return flow.Content(ctx, ref, results, classifyJob(ctx, flow, classifierSet, ref, media), media)
+	})
+	js.KeepVideoFrames(func(ctx context.Context) (vpdq.KeepOptions, bool) {
+		if classifierSet.Len() == 0 || !flow.Classifies(ctx) {
+			return vpdq.KeepOptions{}, false
+		}
+		return classifierSet.KeepOptions("job")
 	})
 	js.OnAction(flow.Carry)
 	onRematch := []func(context.Context, []*vigil.Rematch) error{flow.Rematches}

@@ -113,6 +113,24 @@
     if (reblurBtn) reblurBtn.hidden = true;
   }
 
+  // A classifier score's frame time shows that frame: in the revealed
+  // video, or as the blurred still of that moment.
+  document.querySelectorAll("a.frame-time").forEach(function (a) {
+    a.addEventListener("click", function (ev) {
+      var el = box && mediaEl();
+      if (!el) return;
+      ev.preventDefault();
+      var t = parseFloat(a.dataset.t);
+      if (el.tagName === "VIDEO") {
+        el.pause();
+        el.currentTime = t;
+      } else {
+        el.src = a.href;
+        el.alt = "Case media, blurred and greyscale (the frame at " + a.textContent + ")";
+      }
+    });
+  });
+
   if (box) {
     // A page loaded right after a reveal without script shows the original;
     // it is still re-blurred when the reviewer leaves.
