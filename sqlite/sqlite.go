@@ -382,7 +382,7 @@ func (db *DB) commitShared(ops []*groupcommit.Op[func(tx *sql.Tx) error]) (alone
 // preparedWrites are the statements of the writes made at every match
 // (opening a case), prepared once at Open: SQLite took as long to prepare
 // each as to run it.
-var preparedWrites = []string{sqlQueueID, sqlInsertCase, sqlCountCaseEntry, sqlCountEntryMatch,
+var preparedWrites = []string{sqlCaseByKey, sqlQueueID, sqlInsertCase, sqlAddEvent, sqlCountCaseEntry, sqlCountEntryMatch,
 	sqlSpikeEntry, sqlSpikeRecent, sqlSavepoint, sqlRollbackTo, sqlRelease}
 
 // The savepoint of each write in a group (commitShared).
