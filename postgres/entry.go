@@ -211,6 +211,10 @@ func (s *EntryService) FindEntryByID(ctx context.Context, id int64) (*vigil.Entr
 // findEntryByID reads an entry and its bank's name.
 const findEntryByID = `SELECT ` + entryColumns + `, (SELECT name FROM banks WHERE banks.id = entries.bank_id) FROM entries WHERE id = ?`
 
+// The matcher keeps provenance in memory only over a store that says
+// when entries change.
+var _ vigil.EntryVersions = (*EntryService)(nil)
+
 // EntryChangeSeq implements vigil.EntryVersions: change_seq's row is
 // raised in every entry change's transaction and locked until its commit
 // (nextSeq), so the committed value grows with every committed change.
