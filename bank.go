@@ -470,6 +470,23 @@ type EntryService interface {
 	EntriesChangedSince(ctx context.Context, t SignalType, seq int64, limit int) ([]*Entry, error)
 }
 
+// EntryVersions is implemented by an entry store that can say cheaply
+// whether any entry has changed: the matcher then keeps the provenance of
+// recently matched entries in memory and, per lookup, reads one number
+// instead of every matched entry, without ever reporting an entry whose
+// retraction or quarantine was committed before the lookup began.
+type EntryVersions interface {
+	// EntryChangeSeq returns the change sequence of the last committed
+	// change to any entry (what EntriesChangedSince counts). Every entry
+	// change commits with a higher number than the one before it, so two
+	// reads that return the same value have no entry change between them.
+	EntryChangeSeq(ctx context.Context) (int64, error)
+
+	// FindEntryAndSeq is FindEntryByID, with EntryChangeSeq's value read
+	// in the same snapshot: the entry is as it was at that sequence.
+	FindEntryAndSeq(ctx context.Context, id int64) (*Entry, int64, error)
+}
+
 // Limits on text signal values.
 const (
 	MaxKeywordLen    = 256

@@ -25,17 +25,26 @@ import (
 // map or interface (it would leave a zero value, as if the field were
 // empty: a null body, a null message).
 func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
+	data, err := readJSONBody(w, r)
+	if err != nil {
+		return err
+	}
+	return unmarshalStrict(data, v)
+}
+
+// readJSONBody reads a JSON request body of at most maxJSONBody bytes.
+func readJSONBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	if r.ContentLength > maxJSONBody {
-		return vigil.Errorf(vigil.ETOOLARGE, "request body is larger than the %d-byte limit", maxJSONBody)
+		return nil, vigil.Errorf(vigil.ETOOLARGE, "request body is larger than the %d-byte limit", maxJSONBody)
 	}
 	var buf bytes.Buffer
 	if r.ContentLength > 0 {
 		buf.Grow(int(r.ContentLength) + bytes.MinRead)
 	}
 	if _, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, maxJSONBody)); err != nil {
-		return err // over the limit, or the client's connection failed
+		return nil, err // over the limit, or the client's connection failed
 	}
-	return unmarshalStrict(buf.Bytes(), v)
+	return buf.Bytes(), nil
 }
 
 // unmarshalStrict is decodeJSON on a body already read.

@@ -308,7 +308,7 @@ func (s *Server) handleLookup(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var req lookupRequest
-	if err := decodeJSON(w, r, &req); err != nil {
+	if err := decodeLookup(w, r, &req); err != nil {
 		writeError(w, r, err)
 		return
 	}

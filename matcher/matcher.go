@@ -70,6 +70,11 @@ type Matcher struct {
 	rejects       rejects
 
 	rematchBatch int // see defaultRematchBatch
+
+	// prov keeps recently matched entries' provenance when the store can
+	// say cheaply whether any entry changed; nil: every match reads its
+	// entry from the store.
+	prov *provenance
 }
 
 // state is what a lookup reads: an immutable snapshot of bank settings and
@@ -84,7 +89,11 @@ type state struct {
 
 // New returns a Matcher over the given stores; call Load before use.
 func New(banks vigil.BankService, entries vigil.EntryService, logger *slog.Logger) *Matcher {
-	return &Matcher{banks: banks, entries: entries, logger: logger, now: time.Now, rematchBatch: defaultRematchBatch}
+	m := &Matcher{banks: banks, entries: entries, logger: logger, now: time.Now, rematchBatch: defaultRematchBatch}
+	if v, ok := entries.(vigil.EntryVersions); ok {
+		m.prov = &provenance{store: v, max: defaultProvenanceEntries}
+	}
+	return m
 }
 
 // Load builds every index from the store's active entries, then applies
@@ -475,6 +484,7 @@ func (m *Matcher) Lookup(ctx context.Context, signals []vigil.Signal, opts vigil
 	var hits []hit
 	var buf []hamming.Result
 	var ids []uint64
+	var seq lookupSeq // the store's change sequence, read once if needed
 	for i, sig := range signals {
 		res := vigil.MatchResult{Signal: sig, Matches: []vigil.Match{}}
 		hits = hits[:0]
@@ -519,7 +529,7 @@ func (m *Matcher) Lookup(ctx context.Context, signals []vigil.Signal, opts vigil
 		default:
 			return nil, vigil.Errorf(vigil.EINVALID, "signal %d: unknown signal type %q", i, sig.Type)
 		}
-		if err := m.resolve(ctx, s, sig.Type, hits, opts.IncludeDisabled, &res); err != nil {
+		if err := m.resolve(ctx, s, &seq, sig.Type, hits, opts.IncludeDisabled, &res); err != nil {
 			return nil, err
 		}
 		out[i] = res
@@ -577,7 +587,7 @@ func pdqQueries(sig vigil.Signal, dihedral bool) ([]query, error) {
 // distance within its threshold; the closest variant wins per entry; the
 // entry's provenance comes from the store; a hit in a negative bank
 // suppresses the rest.
-func (m *Matcher) resolve(ctx context.Context, s *state, t vigil.SignalType, hits []hit, includeDisabled bool, res *vigil.MatchResult) error {
+func (m *Matcher) resolve(ctx context.Context, s *state, seq *lookupSeq, t vigil.SignalType, hits []hit, includeDisabled bool, res *vigil.MatchResult) error {
 	slices.SortFunc(hits, func(a, b hit) int {
 		if a.id != b.id {
 			if a.id < b.id {
@@ -597,7 +607,7 @@ func (m *Matcher) resolve(ctx context.Context, s *state, t vigil.SignalType, hit
 		if bank == nil || !bank.Enabled && !includeDisabled || (t == vigil.SignalPDQ && h.distance > bank.Threshold(t)) {
 			continue
 		}
-		e, err := m.entries.FindEntryByID(ctx, entryID)
+		e, err := m.entry(ctx, seq, entryID)
 		if vigil.ErrorCode(err) == vigil.ENOTFOUND {
 			continue
 		} else if err != nil {
@@ -630,4 +640,13 @@ func (m *Matcher) resolve(ctx context.Context, s *state, t vigil.SignalType, hit
 		res.Matches = matches
 	}
 	return nil
+}
+
+// entry reads a matched entry's provenance, through the cache if there is
+// one.
+func (m *Matcher) entry(ctx context.Context, seq *lookupSeq, id int64) (*vigil.Entry, error) {
+	if m.prov == nil {
+		return m.entries.FindEntryByID(ctx, id)
+	}
+	return m.prov.entry(ctx, seq, id)
 }

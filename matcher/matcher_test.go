@@ -172,6 +172,10 @@ func TestRefreshFollowsChanges(t *testing.T) {
 	}
 	enabled := true
 	f.banks.UpdateBank(ctx, b.ID, vigil.BankUpdate{Enabled: &enabled})
+	f.m.Refresh(ctx)
+	if res := lookup(t, f.m, vigil.MatchOptions{}, sig); len(res[0].Matches) != 1 {
+		t.Fatal("entry of the enabled bank not matched")
+	}
 	if _, err := f.entries.RetractEntry(ctx, e.ID, "curator", "false positive"); err != nil {
 		t.Fatal(err)
 	}

@@ -199,7 +199,7 @@ func (s *EntryService) FindEntryByID(ctx context.Context, id int64) (*vigil.Entr
 	// One statement, a consistent read by itself and one round trip: the
 	// matcher reads an entry's provenance for every match it returns.
 	var e vigil.Entry
-	err := scanEntryInto(withBankName{s.db.rdb.QueryRowContext(ctx, findEntryByID, id), &e.BankName}, &e)
+	err := scanEntryInto(withBankName{s.db.rdb.QueryRowContext(ctx, findEntryByID, id), &e.BankName, nil}, &e)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, vigil.Errorf(vigil.ENOTFOUND, "entry %d not found", id)
 	} else if err != nil {
@@ -211,13 +211,54 @@ func (s *EntryService) FindEntryByID(ctx context.Context, id int64) (*vigil.Entr
 // findEntryByID reads an entry and its bank's name.
 const findEntryByID = `SELECT ` + entryColumns + `, (SELECT name FROM banks WHERE banks.id = entries.bank_id) FROM entries WHERE id = ?`
 
+// The matcher keeps provenance in memory only over a store that says
+// when entries change.
+var _ vigil.EntryVersions = (*EntryService)(nil)
+
+// EntryChangeSeq implements vigil.EntryVersions: change_seq's row is
+// raised in every entry change's transaction and locked until its commit
+// (nextSeq), so the committed value grows with every committed change.
+func (s *EntryService) EntryChangeSeq(ctx context.Context) (int64, error) {
+	var seq int64
+	if err := s.db.rdb.QueryRowContext(ctx, sqlChangeSeq).Scan(&seq); err != nil {
+		return 0, fmt.Errorf("entry change seq: %w", err)
+	}
+	return seq, nil
+}
+
+// FindEntryAndSeq implements vigil.EntryVersions in one statement, which
+// reads one snapshot.
+func (s *EntryService) FindEntryAndSeq(ctx context.Context, id int64) (*vigil.Entry, int64, error) {
+	var e vigil.Entry
+	var seq int64
+	err := scanEntryInto(withBankName{s.db.rdb.QueryRowContext(ctx, findEntryAndSeq, id), &e.BankName, &seq}, &e)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, 0, vigil.Errorf(vigil.ENOTFOUND, "entry %d not found", id)
+	} else if err != nil {
+		return nil, 0, fmt.Errorf("find entry %d: %w", id, err)
+	}
+	return &e, seq, nil
+}
+
+const (
+	sqlChangeSeq    = `SELECT value FROM change_seq WHERE id = 1`
+	findEntryAndSeq = `SELECT ` + entryColumns + `, (SELECT name FROM banks WHERE banks.id = entries.bank_id),
+	(` + sqlChangeSeq + `) FROM entries WHERE id = ?`
+)
+
 // withBankName scans a row of entryColumns followed by the bank's name.
 type withBankName struct {
 	row  scanner
 	name *string
+	seq  *int64 // if set, a change sequence follows the name
 }
 
-func (w withBankName) Scan(dest ...any) error { return w.row.Scan(append(dest, w.name)...) }
+func (w withBankName) Scan(dest ...any) error {
+	if w.seq != nil {
+		return w.row.Scan(append(dest, w.name, w.seq)...)
+	}
+	return w.row.Scan(append(dest, w.name)...)
+}
 
 // FindEntries returns a page of entries in ID order.
 func (s *EntryService) FindEntries(ctx context.Context, f vigil.EntryFilter) ([]*vigil.Entry, error) {

@@ -200,7 +200,11 @@ func (s *CaseService) OpenCase(ctx context.Context, c *vigil.Case, actor string)
 		if c.Key != "" {
 			// Checked in the write transaction, so that two callers acting
 			// on one detection at once cannot both insert.
-			found, err := scanCase(tx.QueryRowContext(ctx, `SELECT `+caseColumns+caseFrom+`WHERE c.dedup_key = ?`, c.Key))
+			st, err := s.db.stmt(ctx, tx, sqlCaseByKey)
+			if err != nil {
+				return err
+			}
+			found, err := scanCase(st.QueryRowContext(ctx, c.Key))
 			if err == nil {
 				existing = found
 				return nil
@@ -230,7 +234,7 @@ func (s *CaseService) OpenCase(ctx context.Context, c *vigil.Case, actor string)
 		if c.Rule != "" {
 			detail = "rule " + c.Rule
 		}
-		if err := addEvent(ctx, tx, c.ID, ts, actor, vigil.CaseEventOpened, detail); err != nil {
+		if err := s.db.addEvent(ctx, tx, c.ID, ts, actor, vigil.CaseEventOpened, detail); err != nil {
 			return err
 		}
 		if err := countScores(ctx, tx, c.ID, c.Scores); err != nil {
@@ -396,7 +400,7 @@ func (s *CaseService) checkSpike(ctx context.Context, tx *sql.Tx, caseID, entryI
 	if !ok {
 		return nil, nil
 	}
-	return autoQuarantine(ctx, tx, caseID, entryID, reason, now)
+	return s.autoQuarantine(ctx, tx, caseID, entryID, reason, now)
 }
 
 // checkFalsePositives applies the false-positive trigger to an entry that a
@@ -417,18 +421,18 @@ func (s *CaseService) checkFalsePositives(ctx context.Context, tx *sql.Tx, caseI
 	if !ok {
 		return nil, nil
 	}
-	return autoQuarantine(ctx, tx, caseID, entryID, reason, now)
+	return s.autoQuarantine(ctx, tx, caseID, entryID, reason, now)
 }
 
 // autoQuarantine quarantines an entry for the policy, unless it is already
 // out of matching, and records it in the history of the case that tipped
 // it over. It returns nil when it changed nothing.
-func autoQuarantine(ctx context.Context, tx *sql.Tx, caseID, entryID int64, reason string, now time.Time) (*AutoQuarantine, error) {
+func (s *CaseService) autoQuarantine(ctx context.Context, tx *sql.Tx, caseID, entryID int64, reason string, now time.Time) (*AutoQuarantine, error) {
 	done, err := quarantine(ctx, tx, entryID, reason, now, true)
 	if err != nil || !done {
 		return nil, err
 	}
-	if err := addEvent(ctx, tx, caseID, formatTime(now), systemActor, vigil.CaseEventQuarantined,
+	if err := s.db.addEvent(ctx, tx, caseID, formatTime(now), systemActor, vigil.CaseEventQuarantined,
 		fmt.Sprintf("entry %d: %s", entryID, reason)); err != nil {
 		return nil, err
 	}
@@ -551,6 +555,9 @@ const caseColumns = `c.id, q.name, c.kind, c.state, c.priority, c.rule, c.conten
 	c.assigned_to, c.decision, c.created_at, c.updated_at, c.retain_until, c.scores`
 
 const caseFrom = ` FROM cases c JOIN queues q ON q.id = c.queue_id `
+
+// sqlCaseByKey finds the case open for a detection (OpenCase's dedup check).
+const sqlCaseByKey = `SELECT ` + caseColumns + caseFrom + `WHERE c.dedup_key = ?`
 
 func scanCase(row scanner) (*vigil.Case, error) {
 	var (
@@ -709,7 +716,7 @@ func (s *CaseService) AssignCase(ctx context.Context, id int64, to, actor string
 		if to != "" {
 			detail = "to " + to
 		}
-		return addEvent(ctx, tx, id, ts, actor, vigil.CaseEventAssigned, detail)
+		return s.db.addEvent(ctx, tx, id, ts, actor, vigil.CaseEventAssigned, detail)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("assign case %d: %w", id, err)
@@ -758,14 +765,18 @@ func (s *CaseService) AddCaseEvent(ctx context.Context, ev *vigil.CaseEvent) err
 }
 
 // addEvent appends an event to a case's history in tx.
-func addEvent(ctx context.Context, tx *sql.Tx, caseID int64, ts, actor, kind, detail string) error {
-	if _, err := tx.ExecContext(ctx, `
-		INSERT INTO case_events (case_id, time, actor, kind, detail) VALUES (?, ?, ?, ?, ?)`,
-		caseID, ts, actor, kind, detail); err != nil {
+func (db *DB) addEvent(ctx context.Context, tx *sql.Tx, caseID int64, ts, actor, kind, detail string) error {
+	st, err := db.stmt(ctx, tx, sqlAddEvent)
+	if err == nil {
+		_, err = st.ExecContext(ctx, caseID, ts, actor, kind, detail)
+	}
+	if err != nil {
 		return fmt.Errorf("add %s event: %w", kind, err)
 	}
 	return nil
 }
+
+const sqlAddEvent = `INSERT INTO case_events (case_id, time, actor, kind, detail) VALUES (?, ?, ?, ?, ?)`
 
 // CaseHistory returns a case's events, oldest first.
 func (s *CaseService) CaseHistory(ctx context.Context, id int64) ([]*vigil.CaseEvent, error) {
@@ -850,7 +861,7 @@ func (s *CaseService) DecideCase(ctx context.Context, id int64, d vigil.Decision
 		if d.Notes != "" {
 			detail += ": " + d.Notes
 		}
-		if err := addEvent(ctx, tx, id, ts, d.DecidedBy, vigil.CaseEventDecided, detail); err != nil {
+		if err := s.db.addEvent(ctx, tx, id, ts, d.DecidedBy, vigil.CaseEventDecided, detail); err != nil {
 			return err
 		}
 		if d.Verdict == vigil.VerdictEscalate {
@@ -1097,7 +1108,7 @@ func (s *CaseService) PurgeCase(ctx context.Context, id int64) error {
 			WHERE id = ?`, string(content), conversation, ts, ts, id); err != nil {
 			return err
 		}
-		return addEvent(ctx, tx, id, ts, systemActor, vigil.CaseEventExpired, "retention ended; evidence deleted")
+		return s.db.addEvent(ctx, tx, id, ts, systemActor, vigil.CaseEventExpired, "retention ended; evidence deleted")
 	})
 	if err != nil {
 		return fmt.Errorf("purge case %d: %w", id, err)

@@ -100,7 +100,7 @@ func (s *ComplaintService) CreateComplaint(ctx context.Context, k *vigil.Complai
 				k.OriginalDecider = d.DecidedBy
 			}
 		}
-		return addEvent(ctx, tx, k.CaseID, ts, actor, vigil.CaseEventComplaint, fmt.Sprintf("complaint %d", k.ID))
+		return s.db.addEvent(ctx, tx, k.CaseID, ts, actor, vigil.CaseEventComplaint, fmt.Sprintf("complaint %d", k.ID))
 	})
 	if err != nil {
 		return fmt.Errorf("create complaint: %w", err)
@@ -176,7 +176,7 @@ func (s *ComplaintService) DecideComplaint(ctx context.Context, id int64, d vigi
 			string(state), d.Reasons, d.DecidedBy, ts, id); err != nil {
 			return err
 		}
-		if err := addEvent(ctx, tx, k.CaseID, ts, d.DecidedBy, vigil.CaseEventComplaintDecided,
+		if err := s.db.addEvent(ctx, tx, k.CaseID, ts, d.DecidedBy, vigil.CaseEventComplaintDecided,
 			fmt.Sprintf("complaint %d %s: %s", id, state, d.Reasons)); err != nil {
 			return err
 		}

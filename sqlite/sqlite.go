@@ -67,6 +67,9 @@ type DB struct {
 	// matcher runs it for every match, and preparing it each time cost
 	// as much as running it.
 	findEntry *sql.Stmt
+	// findEntrySeq and changeSeq serve vigil.EntryVersions, which the
+	// matcher calls on every lookup that matches.
+	findEntrySeq, changeSeq *sql.Stmt
 
 	// wstmt holds preparedWrites, prepared on the write connection.
 	wstmt map[string]*sql.Stmt
@@ -121,9 +124,14 @@ func Open(ctx context.Context, dir string, logger *slog.Logger) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", db.path, err)
 	}
-	if db.findEntry, err = db.rdb.PrepareContext(ctx, findEntryByID); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("open sqlite %s: %w", db.path, err)
+	for _, p := range []struct {
+		st **sql.Stmt
+		q  string
+	}{{&db.findEntry, findEntryByID}, {&db.findEntrySeq, findEntryAndSeq}, {&db.changeSeq, sqlChangeSeq}} {
+		if *p.st, err = db.rdb.PrepareContext(ctx, p.q); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("open sqlite %s: %w", db.path, err)
+		}
 	}
 	db.wstmt = map[string]*sql.Stmt{}
 	for _, q := range preparedWrites {
@@ -209,8 +217,10 @@ func (db *DB) migrate(ctx context.Context) error {
 // Close closes the database.
 func (db *DB) Close() error {
 	var errs []error
-	if db.findEntry != nil {
-		errs = append(errs, db.findEntry.Close())
+	for _, st := range []*sql.Stmt{db.findEntry, db.findEntrySeq, db.changeSeq} {
+		if st != nil {
+			errs = append(errs, st.Close())
+		}
 	}
 	for _, st := range db.wstmt {
 		errs = append(errs, st.Close())
@@ -372,7 +382,7 @@ func (db *DB) commitShared(ops []*groupcommit.Op[func(tx *sql.Tx) error]) (alone
 // preparedWrites are the statements of the writes made at every match
 // (opening a case), prepared once at Open: SQLite took as long to prepare
 // each as to run it.
-var preparedWrites = []string{sqlQueueID, sqlInsertCase, sqlCountCaseEntry, sqlCountEntryMatch,
+var preparedWrites = []string{sqlCaseByKey, sqlQueueID, sqlInsertCase, sqlAddEvent, sqlCountCaseEntry, sqlCountEntryMatch,
 	sqlSpikeEntry, sqlSpikeRecent, sqlSavepoint, sqlRollbackTo, sqlRelease}
 
 // The savepoint of each write in a group (commitShared).

@@ -257,6 +257,65 @@ func TestEntryService(t *testing.T, open Opener) {
 		wantCode(t, err, vigil.ECONFLICT)
 	})
 
+	t.Run("EntryVersions", func(t *testing.T) {
+		s, _ := openWithClock(t, open)
+		v, ok := s.Entries.(vigil.EntryVersions)
+		if !ok {
+			t.Skip("the store does not implement vigil.EntryVersions")
+		}
+		b := createBank(t, s, "b")
+		seq := func() int64 {
+			t.Helper()
+			n, err := v.EntryChangeSeq(ctx)
+			must(t, err)
+			return n
+		}
+		seq0 := seq()
+		e := &vigil.Entry{SignalType: vigil.SignalMD5, Value: MD5(1), Source: "ncmec"}
+		_, err := s.Entries.AddEntries(ctx, b.ID, "alice", []*vigil.Entry{e})
+		must(t, err)
+		seq1 := seq()
+		if seq1 <= seq0 || seq1 != e.Seq {
+			t.Errorf("after an addition: seq %d (was %d), entry's %d", seq1, seq0, e.Seq)
+		}
+		check := func(wantSeq int64, wantRetracted, wantQuarantined bool) {
+			t.Helper()
+			got, n, err := v.FindEntryAndSeq(ctx, e.ID)
+			must(t, err)
+			if n != wantSeq || got.ID != e.ID || got.BankName != "b" || got.Value != e.Value || got.Source != "ncmec" ||
+				got.Retracted() != wantRetracted || (got.QuarantinedAt != nil) != wantQuarantined {
+				t.Errorf("FindEntryAndSeq: seq %d, want %d; entry %+v", n, wantSeq, got)
+			}
+		}
+		check(seq1, false, false)
+		if s.Cases != nil {
+			must(t, s.Cases.QuarantineEntry(ctx, e.ID, "checking"))
+			seq2 := seq()
+			if seq2 <= seq1 {
+				t.Errorf("quarantine left the change seq at %d (was %d)", seq2, seq1)
+			}
+			check(seq2, false, true)
+			must(t, s.Cases.ReleaseEntry(ctx, e.ID))
+			seq1 = seq()
+			check(seq1, false, false)
+		}
+		_, err = s.Entries.RetractEntry(ctx, e.ID, "bob", "source retracted it")
+		must(t, err)
+		seq3 := seq()
+		if seq3 <= seq1 {
+			t.Errorf("retraction left the change seq at %d (was %d)", seq3, seq1)
+		}
+		check(seq3, true, false)
+		// A write that fails changes nothing.
+		_, err = s.Entries.RetractEntry(ctx, e.ID, "bob", "again")
+		wantCode(t, err, vigil.ECONFLICT)
+		if n := seq(); n != seq3 {
+			t.Errorf("a refused retraction moved the change seq from %d to %d", seq3, n)
+		}
+		_, _, err = v.FindEntryAndSeq(ctx, 12345)
+		wantCode(t, err, vigil.ENOTFOUND)
+	})
+
 	t.Run("FindEntries", func(t *testing.T) {
 		s, _ := openWithClock(t, open)
 		a := createBank(t, s, "a")

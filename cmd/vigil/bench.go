@@ -28,13 +28,15 @@ import (
 type BenchCommand struct{ *Main }
 
 const benchUsage = `Usage:
-	vigil bench lookup [--bank N] [--clients C] [--requests R] [--match-ratio F] [--rules default|none]
-	vigil bench lookup --target URL [--target URL …] [--bank N] [--clients C] [--requests R] [--match-ratio F]
+	vigil bench lookup [--bank N] [--clients C] [--requests R] [--match-ratio F] [--bodies B] [--rules default|none]
+	vigil bench lookup --target URL [--target URL …] [--bank N] [--clients C] [--requests R] [--match-ratio F] [--bodies B]
 
 lookup starts a server on loopback over a temporary store (removed after), fills
 one bank with N random PDQ hashes, and has C keep-alive clients send R one-signal
 POST /v1/lookup requests, a share F of them within matching distance of an
-entry. It prints requests/s, latency percentiles and the process's CPU time per
+entry; the clients cycle through B distinct bodies (the matched entries' provenance is
+kept in memory while no entry changes, so a B far above 2 × 16,384 shows the cost when
+it mostly is not). It prints requests/s, latency percentiles and the process's CPU time per
 request; the clients run in the same process, so they share its cores. With
 --rules default every match opens a case, as vigil serve's default rules do.
 
@@ -59,6 +61,7 @@ func (c *BenchCommand) Run(ctx context.Context, args []string) error {
 	requests := fs.Int("requests", 20_000, "requests to send in all")
 	duration := fs.Duration("duration", 2*time.Minute, "stop after this long even if requests are left")
 	ratio := fs.Float64("match-ratio", 0.5, "share of queries within matching distance of an entry")
+	nBodies := fs.Int("bodies", 4096, "distinct request bodies the clients cycle through")
 	ruleSet := fs.String("rules", "none", "rules the server runs: none, or default (every match opens a case)")
 	warmup := fs.Int("warmup", 1000, "requests sent first and not measured")
 	seed := fs.Int64("seed", 1, "seed of the random hashes")
@@ -71,6 +74,7 @@ func (c *BenchCommand) Run(ctx context.Context, args []string) error {
 	fs.limit("requests", between(1, 100_000_000))
 	fs.limit("duration", positive())
 	fs.limit("match-ratio", between(0, 1))
+	fs.limit("bodies", between(1, 10_000_000))
 	fs.limit("warmup", atLeast(0))
 	if err := fs.parse(args); err != nil {
 		return err
@@ -125,7 +129,7 @@ func (c *BenchCommand) Run(ctx context.Context, args []string) error {
 		cfg.Header.Set("Authorization", "Bearer "+b.secret)
 		fmt.Fprintf(c.Stdout, "bank: %d entries, loaded and indexed in %v\n", *bankN, time.Since(start).Round(time.Millisecond))
 	}
-	cfg.Bodies = lookupBodies(rng, stored, 4096, *ratio)
+	cfg.Bodies = lookupBodies(rng, stored, *nBodies, *ratio)
 	if *warmup > 0 {
 		w := cfg
 		w.Requests, w.Duration = *warmup, *duration
