@@ -27,16 +27,7 @@ import (
 //
 //	go test -run XXX -bench MatchClassifier -benchtime 1000x -count 3 ./http/
 func BenchmarkMatchClassifier(b *testing.B) {
-	cls := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.Copy(io.Discard, r.Body)
-		time.Sleep(5 * time.Millisecond)
-		if r.URL.Path == "/down" {
-			http.Error(w, "down", http.StatusServiceUnavailable)
-			return
-		}
-		io.WriteString(w, `{"model":"bench","results":[{"label":"csam","score":0.1}]}`)
-	}))
-	defer cls.Close()
+	cls := slowClassifier(b, "csam")
 	img := testImage(b)
 	type target struct {
 		name    string
@@ -120,4 +111,21 @@ func BenchmarkMatchClassifier(b *testing.B) {
 		b.ReportMetric(float64(pct(0.99).Microseconds()), t.name+"-p99-µs")
 	}
 	b.ReportMetric(0, "ns/op")
+}
+
+// slowClassifier is a local classifier of the uniform contract that
+// answers label with score 0.1 after 5 ms, and 503 on /down; it closes
+// when the benchmark ends.
+func slowClassifier(b *testing.B, label string) *httptest.Server {
+	cls := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		time.Sleep(5 * time.Millisecond)
+		if r.URL.Path == "/down" {
+			http.Error(w, "down", http.StatusServiceUnavailable)
+			return
+		}
+		io.WriteString(w, `{"model":"bench","results":[{"label":"`+label+`","score":0.1}]}`)
+	}))
+	b.Cleanup(cls.Close)
+	return cls
 }

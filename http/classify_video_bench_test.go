@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"slices"
 	"syscall"
 	"testing"
@@ -31,16 +30,7 @@ import (
 //
 //	go test -run XXX -bench MatchVideoClassifier -benchtime 100x -count 3 ./http/
 func BenchmarkMatchVideoClassifier(b *testing.B) {
-	cls := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.Copy(io.Discard, r.Body)
-		time.Sleep(5 * time.Millisecond)
-		if r.URL.Path == "/down" {
-			http.Error(w, "down", http.StatusServiceUnavailable)
-			return
-		}
-		io.WriteString(w, `{"model":"bench","results":[{"label":"x","score":0.1}]}`)
-	}))
-	defer cls.Close()
+	cls := slowClassifier(b, "x")
 	video := scenesMP4(b)
 	withFrames := func(path string) func(*vhttp.Server) {
 		return func(s *vhttp.Server) {
