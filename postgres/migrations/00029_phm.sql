@@ -1,8 +1,12 @@
--- The private hash matching service's state per account and epoch
+-- Private hash matching: the quality of PDQ entries, and the service's state per account and epoch
 -- (phm/server): what was counted, what was revealed and the recovered
 -- key, so that a restart forgets no positive and counts none twice.
 
 -- +goose Up
+-- A PDQ entry's quality, where its list gave one (NULL: unknown); the PHM
+-- list selection drops PDQ below 50.
+ALTER TABLE entries ADD COLUMN quality SMALLINT;
+
 CREATE TABLE phm_accounts (
 	account      TEXT NOT NULL,
 	epoch        BIGINT NOT NULL,
@@ -30,3 +34,4 @@ CREATE INDEX phm_vouchers_state ON phm_vouchers (state, opened_at) WHERE state I
 -- +goose Down
 DROP TABLE phm_vouchers;
 DROP TABLE phm_accounts;
+ALTER TABLE entries DROP COLUMN quality;
