@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"sort"
 	"testing"
@@ -9,6 +10,7 @@ import (
 	vigil "github.com/vigil-oss/vigil"
 	"github.com/vigil-oss/vigil/pdq"
 	"github.com/vigil-oss/vigil/phm"
+	"github.com/vigil-oss/vigil/phm/client"
 	"github.com/vigil-oss/vigil/sqlite"
 )
 
@@ -174,5 +176,36 @@ func TestResumeAfterCrash(t *testing.T) {
 	}
 	if n, err := svc.Resume(ctx); err != nil || n != 0 || len(resp.refs) != 1 {
 		t.Fatalf("second resume handled %d again (%v)", n, err)
+	}
+}
+
+// TestServiceBoundNotReplay: an account flooded past t + s + 1 pending
+// positives (here by three devices' synthetic vouchers under one account
+// id, which no honest client makes) counts no more, and the vouchers past
+// the bound are not reported as replays.
+func TestServiceBoundNotReplay(t *testing.T) {
+	p := phm.Params{T: 2, S: 3}
+	f, s := newFixture(t, p, 1)
+	s.Banks = &banks{}
+	ctx := context.Background()
+	data := pngBytes(t, picture(77, 72))
+	n := 0
+	for dev := range 3 {
+		acct, err := client.NewAccount(rand.Reader, p, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.acct = acct
+		for range p.S {
+			res, err := s.Submit(ctx, "flood", f.voucher(t, s, prepare(t, data)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			n++
+			want := min(n, p.T+p.S+1)
+			if !res.Opened || res.Replay || res.Recovered || res.Positives != want {
+				t.Fatalf("device %d, voucher %d: %+v, want %d positives", dev, n, res, want)
+			}
+		}
 	}
 }

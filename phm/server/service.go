@@ -50,7 +50,8 @@ type Result struct {
 	// Opened is whether an element opened (a match or a synthetic voucher).
 	Opened bool
 	// Replay is whether the voucher was counted before (by id): it counts
-	// nothing and reveals nothing again.
+	// nothing and reveals nothing again. A voucher past the account's
+	// bound (t + s + 1 pending) is not counted either, and is no replay.
 	Replay bool
 	// Epoch is the account epoch of an opened voucher.
 	Epoch int64
@@ -143,8 +144,9 @@ func (s *Service) Submit(ctx context.Context, account string, voucher []byte) (*
 	}
 	res.Epoch = int64(p.Epoch)
 	var sealed []Sealed
+	capped := false
 	counted, err := s.Store.UpdatePHMAccount(ctx, account, p.Epoch, p.ID, func(st *vigil.PHMAccount) (*vigil.AuditRecord, error) {
-		sealed = nil // set afresh should the store run this again
+		sealed, capped = nil, false // set afresh should the store run this again
 		a, err := s.restore(st)
 		if err != nil {
 			return nil, err
@@ -152,6 +154,7 @@ func (s *Service) Submit(ctx context.Context, account string, voucher []byte) (*
 		wasRecovered := a.Recovered()
 		res.Positives, res.Recovered = a.Positives(), wasRecovered
 		if !a.Add(p) {
+			capped = true
 			return nil, nil // not counted (past the bound): nothing changes
 		}
 		got, err := a.TryRecover()
@@ -164,6 +167,9 @@ func (s *Service) Submit(ctx context.Context, account string, voucher []byte) (*
 	})
 	if err != nil {
 		return nil, err
+	}
+	if capped {
+		return res, nil
 	}
 	if !counted {
 		res.Replay = true
