@@ -270,6 +270,11 @@ type Entry struct {
 	SourceEntryID string `json:"source_entry_id,omitempty"`
 	Category      string `json:"category,omitempty"`
 
+	// Quality is a PDQ entry's quality (0–100) when the list it came from
+	// gave one (Vigil's CSV quality column, vigil hash output); nil when
+	// unknown. Other signal types have none.
+	Quality *int `json:"quality,omitempty"`
+
 	AddedBy string    `json:"added_by"`
 	AddedAt time.Time `json:"added_at"`
 
@@ -310,6 +315,9 @@ func (e *Entry) Validate() error {
 		return err
 	}
 	e.Value = v
+	if e.Quality != nil && (e.SignalType != SignalPDQ || *e.Quality < 0 || *e.Quality > 100) {
+		return Errorf(EINVALID, "entry quality must be 0 to 100, and only for pdq")
+	}
 	for _, f := range []struct{ name, v string }{
 		{"source", e.Source},
 		{"source_entry_id", e.SourceEntryID},

@@ -8,8 +8,10 @@
 //     type given in Options.
 //
 //   - CSV: a header line naming the columns, from signal_type, value,
-//     source, source_entry_id and category, in any order; value is
-//     required, and signal_type is required unless Options gives one. Lines
+//     source, source_entry_id, category and quality, in any order; value is
+//     required, and signal_type is required unless Options gives one.
+//     quality is a PDQ hash's quality, 0 to 100 (as vigil hash prints
+//     it), or empty when unknown. Lines
 //     starting with '#' are comments. A field may be quoted, but a record
 //     may not span lines.
 //
@@ -20,13 +22,15 @@
 //     (space-separated) the category; rows whose aggregate category is
 //     NEGATIVE_CLASS (the collaboration says the signal is not in its
 //     class) are skipped. pytx's signal type names (pdq, video_md5, vpdq,
-//     url …) are read as Vigil's.
+//     url …) are read as Vigil's. pytx writes no quality column (its
+//     dataset CSV has the five above only), so these entries' quality is
+//     unknown.
 //
 //   - vPDQ: one video's frame hashes as the vPDQ reference writes them,
 //     one "frame,quality,hash,timestamp" line per frame; the whole input
 //     is one vpdq entry, named by Options.SourceEntryID.
 //
-// Writer writes the CSV format with all five columns, so an export can be
+// Writer writes the CSV format with all six columns, so an export can be
 // imported again.
 //
 // The input comes from outside (uploads, files from hotlines), so every
@@ -42,6 +46,7 @@ import (
 	"fmt"
 	"io"
 	"iter"
+	"strconv"
 	"strings"
 
 	"github.com/vigil-oss/vigil"
@@ -111,9 +116,10 @@ const (
 	ColSource        = "source"
 	ColSourceEntryID = "source_entry_id"
 	ColCategory      = "category"
+	ColQuality       = "quality"
 )
 
-var columns = []string{ColSignalType, ColValue, ColSource, ColSourceEntryID, ColCategory}
+var columns = []string{ColSignalType, ColValue, ColSource, ColSourceEntryID, ColCategory, ColQuality}
 
 // Options control a Reader.
 type Options struct {
@@ -427,6 +433,15 @@ func (r *Reader) parseRecord(line []byte) (*vigil.Entry, error) {
 			e.SourceEntryID = f
 		case ColCategory:
 			e.Category = f
+		case ColQuality:
+			if f == "" {
+				continue
+			}
+			q, err := strconv.Atoi(f)
+			if err != nil || q < 0 || q > 100 {
+				return nil, vigil.Errorf(vigil.EINVALID, "line %d: quality %q is not a whole number from 0 to 100", r.line, f)
+			}
+			e.Quality = &q
 		}
 	}
 	if e.SignalType == "" {
@@ -568,6 +583,10 @@ func (w *Writer) Write(e *vigil.Entry) error {
 		w.header = true
 	}
 	w.rec[0], w.rec[1], w.rec[2], w.rec[3], w.rec[4] = string(e.SignalType), e.Value, e.Source, e.SourceEntryID, e.Category
+	w.rec[5] = ""
+	if e.Quality != nil {
+		w.rec[5] = strconv.Itoa(*e.Quality)
+	}
 	if err := w.w.Write(w.rec); err != nil {
 		return fmt.Errorf("write list entry %d: %w", e.ID, err)
 	}

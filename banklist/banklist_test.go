@@ -77,6 +77,15 @@ func TestReadCSV(t *testing.T) {
 			t.Errorf("entry %d\n got %+v\nwant %+v", i, *entries[i], want[i])
 		}
 	}
+
+	// The quality column: a PDQ's quality, empty when unknown.
+	entries, err = readAll(t, "value,quality\n"+pdq1+",87\n"+pdq2+",\n", banklist.Options{SignalType: vigil.SignalPDQ})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 2 || entries[0].Quality == nil || *entries[0].Quality != 87 || entries[1].Quality != nil {
+		t.Fatalf("quality column read as %+v", entries)
+	}
 }
 
 func TestReadErrors(t *testing.T) {
@@ -99,6 +108,10 @@ func TestReadErrors(t *testing.T) {
 		{"row type missing", "signal_type,value\n," + pdq1 + "\n", banklist.Options{}, vigil.EINVALID, "line 2: no signal type"},
 		{"unknown type", "signal_type,value\ncrc," + pdq1 + "\n", pdqOpt, vigil.EINVALID, "line 2:"},
 		{"bad video value", "signal_type,value\nvpdq,abc\n", pdqOpt, vigil.EINVALID, "line 2: vpdq frame 1"},
+		{"quality not a number", "value,quality\n" + pdq1 + ",high\n", pdqOpt, vigil.EINVALID, "line 2: quality"},
+		{"quality over 100", "value,quality\n" + pdq1 + ",101\n", pdqOpt, vigil.EINVALID, "line 2: quality"},
+		{"quality negative", "value,quality\n" + pdq1 + ",-1\n", pdqOpt, vigil.EINVALID, "line 2: quality"},
+		{"quality of an md5", "signal_type,value,quality\nmd5," + md51 + ",80\n", pdqOpt, vigil.EINVALID, "line 2: entry quality"},
 		{"bare quote", "value,source\n" + pdq1 + ",a\"b\n", pdqOpt, vigil.EINVALID, "line 2:"},
 		{"multiline quote", "value,source\n" + pdq1 + ",\"a\nb\"\n", pdqOpt, vigil.EINVALID, "line 2:"},
 		{"control character", "value,source\n" + pdq1 + ",a\x1bb\n", pdqOpt, vigil.EINVALID, "line 2:"},
@@ -146,7 +159,8 @@ func TestReadIOError(t *testing.T) {
 
 func TestWriteRoundTrip(t *testing.T) {
 	in := []*vigil.Entry{
-		{SignalType: vigil.SignalPDQ, Value: pdq1, Source: "ncmec", SourceEntryID: "n-1", Category: "A1"},
+		{SignalType: vigil.SignalPDQ, Value: pdq1, Source: "ncmec", SourceEntryID: "n-1", Category: "A1", Quality: ptr(73)},
+		{SignalType: vigil.SignalPDQ, Value: pdq2, Quality: ptr(0)},
 		{SignalType: vigil.SignalMD5, Value: md51, Source: "local", Category: `with "quotes", and commas`},
 		{SignalType: vigil.SignalSHA256, Value: pdq2},
 	}
@@ -160,7 +174,7 @@ func TestWriteRoundTrip(t *testing.T) {
 	if err := w.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasPrefix(buf.String(), "signal_type,value,source,source_entry_id,category\n") {
+	if !strings.HasPrefix(buf.String(), "signal_type,value,source,source_entry_id,category,quality\n") {
 		t.Errorf("no header: %q", buf.String())
 	}
 	out, err := readAll(t, buf.String(), banklist.Options{})
@@ -171,7 +185,7 @@ func TestWriteRoundTrip(t *testing.T) {
 		t.Fatalf("%d entries back, want %d", len(out), len(in))
 	}
 	for i := range in {
-		if *out[i] != *in[i] {
+		if !sameEntry(out[i], in[i]) {
 			t.Errorf("entry %d\n got %+v\nwant %+v", i, *out[i], *in[i])
 		}
 	}
@@ -193,6 +207,7 @@ func FuzzReader(f *testing.F) {
 	f.Add("# c\n" + pdq1 + "\n" + strings.ToUpper(pdq2) + " # x\n")
 	f.Add("signal_type,value,source,source_entry_id,category\npdq," + pdq1 + ",ncmec,1,A1\nmd5," + md51 + ",,\"q,\"\"x\",\n")
 	f.Add("value\n" + pdq1 + "\r\n")
+	f.Add("value,quality\n" + pdq1 + ",87\n" + pdq2 + ",\n")
 	f.Add("\xef\xbb\xbf" + pdq1)
 	f.Fuzz(func(t *testing.T, input string) {
 		opt := banklist.Options{SignalType: vigil.SignalPDQ, MaxLineBytes: 256, MaxBytes: 1 << 16}
@@ -236,7 +251,7 @@ func FuzzReader(f *testing.F) {
 			t.Fatalf("%d entries back, want %d", len(back), len(entries))
 		}
 		for i := range back {
-			if *back[i] != *entries[i] {
+			if !sameEntry(back[i], entries[i]) {
 				t.Fatalf("entry %d back\n got %+v\nwant %+v", i, *back[i], *entries[i])
 			}
 		}
@@ -278,4 +293,16 @@ func TestReadLongVPDQ(t *testing.T) {
 	if vigil.ErrorCode(err) != vigil.ETOOLARGE || !strings.Contains(vigil.ErrorMessage(err), "line 1: longer than 100000") {
 		t.Errorf("over-long line: got %v", err)
 	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// sameEntry compares entries by value, their quality included.
+func sameEntry(a, b *vigil.Entry) bool {
+	if (a.Quality == nil) != (b.Quality == nil) || (a.Quality != nil && *a.Quality != *b.Quality) {
+		return false
+	}
+	x, y := *a, *b
+	x.Quality, y.Quality = nil, nil
+	return x == y
 }

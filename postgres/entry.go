@@ -28,7 +28,7 @@ func NewEntryService(db *DB) *EntryService {
 // entryColumns are the columns scanEntry reads, without the bank's name,
 // which is looked up separately: banks are few and entries many.
 const entryColumns = `id, bank_id, signal_type, value, source, source_entry_id, category,
-	added_by, added_at, retracted_by, retracted_at, retract_reason, quarantined_at, quarantine_reason, seq`
+	added_by, added_at, retracted_by, retracted_at, retract_reason, quarantined_at, quarantine_reason, seq, quality`
 
 // AddEntries adds a batch of entries to a bank in one transaction.
 func (s *EntryService) AddEntries(ctx context.Context, bankID int64, by string, entries []*vigil.Entry) (vigil.ImportResult, error) {
@@ -53,8 +53,8 @@ func (s *EntryService) AddEntries(ctx context.Context, bankID int64, by string, 
 		res.Version = bank.Version
 
 		ins, err := tx.PrepareContext(ctx, `
-			INSERT INTO entries (bank_id, signal_type, value, source, source_entry_id, category, added_by, added_at, seq)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+			INSERT INTO entries (bank_id, signal_type, value, source, source_entry_id, category, added_by, added_at, seq, quality)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT DO NOTHING
 			RETURNING id`)
 		if err != nil {
@@ -69,7 +69,7 @@ func (s *EntryService) AddEntries(ctx context.Context, bankID int64, by string, 
 		}
 		for i, e := range entries {
 			err := ins.QueryRowContext(ctx, bankID, e.SignalType, encodeValue(e.SignalType, e.Value), e.Source, e.SourceEntryID,
-				e.Category, by, formatTime(now), seq+int64(i)).Scan(&e.ID)
+				e.Category, by, formatTime(now), seq+int64(i), nullQuality(e.Quality)).Scan(&e.ID)
 			if errors.Is(err, sql.ErrNoRows) {
 				// A duplicate: hand back the entry the bank already holds.
 				if err := tx.QueryRowContext(ctx, `
@@ -124,12 +124,13 @@ func (s *EntryService) ImportEntries(ctx context.Context, bankID int64, by strin
 				value           BYTEA NOT NULL,
 				source          TEXT NOT NULL,
 				source_entry_id TEXT NOT NULL,
-				category        TEXT NOT NULL
+				category        TEXT NOT NULL,
+				quality         SMALLINT
 			) ON COMMIT DROP`); err != nil {
 			return fmt.Errorf("create import table: %w", err)
 		}
 		n, err := tx.copyFrom(ctx, "import_entries",
-			[]string{"n", "signal_type", "value", "source", "source_entry_id", "category"},
+			[]string{"n", "signal_type", "value", "source", "source_entry_id", "category", "quality"},
 			copyEntries(entries))
 		if err != nil {
 			return err
@@ -143,8 +144,8 @@ func (s *EntryService) ImportEntries(ctx context.Context, bankID int64, by strin
 			return err
 		}
 		r, err := tx.ExecContext(ctx, `
-			INSERT INTO entries (bank_id, added_by, added_at, seq, signal_type, value, source, source_entry_id, category)
-			SELECT ?, ?, ?, ? + n, signal_type, value, source, source_entry_id, category
+			INSERT INTO entries (bank_id, added_by, added_at, seq, signal_type, value, source, source_entry_id, category, quality)
+			SELECT ?, ?, ?, ? + n, signal_type, value, source, source_entry_id, category, quality
 			FROM import_entries ORDER BY n
 			ON CONFLICT DO NOTHING`, bankID, by, now, seq-1)
 		if err != nil {
@@ -175,7 +176,7 @@ func (s *EntryService) ImportEntries(ctx context.Context, bankID int64, by strin
 func copyEntries(entries iter.Seq2[*vigil.Entry, error]) func(yield func([]any, error) bool) {
 	return func(yield func([]any, error) bool) {
 		var n int64
-		row := make([]any, 6) // reused: pgx encodes a row before asking for the next
+		row := make([]any, 7) // reused: pgx encodes a row before asking for the next
 		for e, err := range entries {
 			if err != nil {
 				yield(nil, err)
@@ -187,6 +188,7 @@ func copyEntries(entries iter.Seq2[*vigil.Entry, error]) func(yield func([]any, 
 				return
 			}
 			row[0], row[1], row[2], row[3], row[4], row[5] = n, string(e.SignalType), encodeValue(e.SignalType, e.Value), e.Source, e.SourceEntryID, e.Category
+			row[6] = nullQuality(e.Quality)
 			if !yield(row, nil) {
 				return
 			}
@@ -440,11 +442,17 @@ func scanEntryInto(row scanner, e *vigil.Entry) error {
 		addedAt       string
 		retractedAt   sql.NullString
 		quarantinedAt sql.NullString
+		quality       sql.NullInt64
 	)
 	if err := row.Scan(&e.ID, &e.BankID, &e.SignalType, &value, &e.Source, &e.SourceEntryID, &e.Category,
 		&e.AddedBy, &addedAt, &e.RetractedBy, &retractedAt, &e.RetractReason,
-		&quarantinedAt, &e.QuarantineReason, &e.Seq); err != nil {
+		&quarantinedAt, &e.QuarantineReason, &e.Seq, &quality); err != nil {
 		return err
+	}
+	e.Quality = nil
+	if quality.Valid {
+		q := int(quality.Int64)
+		e.Quality = &q
 	}
 	e.Value = decodeValue(e.SignalType, value)
 	var err error
@@ -500,4 +508,12 @@ func pageLimit(n int) int {
 // code.
 func entryError(n int, err error) error {
 	return vigil.Errorf(vigil.ErrorCode(err), "entry %d: %s", n, vigil.ErrorMessage(err))
+}
+
+// nullQuality is an entry's quality as stored: NULL when unknown.
+func nullQuality(q *int) any {
+	if q == nil {
+		return nil
+	}
+	return int64(*q)
 }

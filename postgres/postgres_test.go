@@ -66,6 +66,7 @@ func TestStore(t *testing.T) {
 			Transparency:        postgres.NewTransparencyService(db),
 			Sessions:            postgres.NewSessionService(db),
 			Centre:              postgres.NewCentreService(db),
+			PHM:                 postgres.NewPHMService(db),
 		}
 	})
 }

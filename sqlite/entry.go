@@ -33,7 +33,7 @@ func NewEntryService(db *DB) *EntryService {
 // entryColumns are the columns scanEntry reads, without the bank's name,
 // which is looked up separately: banks are few and entries many.
 const entryColumns = `id, bank_id, signal_type, value, source, source_entry_id, category,
-	added_by, added_at, retracted_by, retracted_at, retract_reason, quarantined_at, quarantine_reason, seq`
+	added_by, added_at, retracted_by, retracted_at, retract_reason, quarantined_at, quarantine_reason, seq, quality`
 
 // AddEntries adds a batch of entries to a bank in one transaction.
 func (s *EntryService) AddEntries(ctx context.Context, bankID int64, by string, entries []*vigil.Entry) (vigil.ImportResult, error) {
@@ -58,8 +58,8 @@ func (s *EntryService) AddEntries(ctx context.Context, bankID int64, by string, 
 		res.Version = bank.Version
 
 		ins, err := tx.PrepareContext(ctx, `
-			INSERT INTO entries (bank_id, signal_type, value, source, source_entry_id, category, added_by, added_at, seq)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+			INSERT INTO entries (bank_id, signal_type, value, source, source_entry_id, category, added_by, added_at, seq, quality)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT DO NOTHING
 			RETURNING id`)
 		if err != nil {
@@ -74,7 +74,7 @@ func (s *EntryService) AddEntries(ctx context.Context, bankID int64, by string, 
 		}
 		for i, e := range entries {
 			err := ins.QueryRowContext(ctx, bankID, e.SignalType, encodeValue(e.SignalType, e.Value), e.Source, e.SourceEntryID,
-				e.Category, by, formatTime(now), seq+int64(i)).Scan(&e.ID)
+				e.Category, by, formatTime(now), seq+int64(i), nullQuality(e.Quality)).Scan(&e.ID)
 			if errors.Is(err, sql.ErrNoRows) {
 				// A duplicate: hand back the entry the bank already holds.
 				if err := tx.QueryRowContext(ctx, `
@@ -156,7 +156,7 @@ func (s *EntryService) ImportEntries(ctx context.Context, bankID int64, by strin
 // batchInserter inserts entries with multi-row INSERT statements, prepared
 // once for a full batch. The values all rows share (bank, added by, added
 // at, the batch's first sequence number) are bound once per statement, so
-// that each row binds only its own five values.
+// that each row binds only its own six values.
 type batchInserter struct {
 	tx     *sql.Tx
 	size   int
@@ -171,7 +171,7 @@ type batchInserter struct {
 }
 
 // perRow is the number of parameters each row binds.
-const perRow = 5
+const perRow = 6
 
 // insertSQL returns the statement that inserts rows entries. It uses only
 // anonymous parameters: SQLite looks numbered ones (?NNN) up by a linear
@@ -179,14 +179,14 @@ const perRow = 5
 func insertSQL(rows int) string {
 	var b strings.Builder
 	b.WriteString(`WITH c (bank_id, added_by, added_at, seq) AS (VALUES (?, ?, ?, ?))
-		INSERT OR IGNORE INTO entries (bank_id, added_by, added_at, seq, signal_type, value, source, source_entry_id, category)
-		SELECT c.bank_id, c.added_by, c.added_at, c.seq + v.column1, v.column2, v.column3, v.column4, v.column5, v.column6
+		INSERT OR IGNORE INTO entries (bank_id, added_by, added_at, seq, signal_type, value, source, source_entry_id, category, quality)
+		SELECT c.bank_id, c.added_by, c.added_at, c.seq + v.column1, v.column2, v.column3, v.column4, v.column5, v.column6, v.column7
 		FROM c, (VALUES `)
 	for i := range rows {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		fmt.Fprintf(&b, "(%d,?,?,?,?,?)", i)
+		fmt.Fprintf(&b, "(%d,?,?,?,?,?,?)", i)
 	}
 	// Duplicates, of entries already held or within the import, are
 	// skipped; the rows changed tell how many were added. OR IGNORE rather
@@ -200,7 +200,7 @@ func (ins *batchInserter) add(ctx context.Context, e *vigil.Entry) error {
 	if ins.args == nil {
 		ins.args = make([]any, 4, 4+ins.size*perRow)
 	}
-	ins.args = append(ins.args, string(e.SignalType), encodeValue(e.SignalType, e.Value), e.Source, e.SourceEntryID, e.Category)
+	ins.args = append(ins.args, string(e.SignalType), encodeValue(e.SignalType, e.Value), e.Source, e.SourceEntryID, e.Category, nullQuality(e.Quality))
 	ins.rows++
 	if ins.rows < ins.size {
 		return nil
@@ -499,11 +499,17 @@ func scanEntryInto(row scanner, e *vigil.Entry) error {
 		addedAt       string
 		retractedAt   sql.NullString
 		quarantinedAt sql.NullString
+		quality       sql.NullInt64
 	)
 	if err := row.Scan(&e.ID, &e.BankID, &e.SignalType, &value, &e.Source, &e.SourceEntryID, &e.Category,
 		&e.AddedBy, &addedAt, &e.RetractedBy, &retractedAt, &e.RetractReason,
-		&quarantinedAt, &e.QuarantineReason, &e.Seq); err != nil {
+		&quarantinedAt, &e.QuarantineReason, &e.Seq, &quality); err != nil {
 		return err
+	}
+	e.Quality = nil
+	if quality.Valid {
+		q := int(quality.Int64)
+		e.Quality = &q
 	}
 	e.Value = decodeValue(e.SignalType, value)
 	var err error
@@ -559,4 +565,12 @@ func pageLimit(n int) int {
 // code.
 func entryError(n int, err error) error {
 	return vigil.Errorf(vigil.ErrorCode(err), "entry %d: %s", n, vigil.ErrorMessage(err))
+}
+
+// nullQuality is an entry's quality as stored: NULL when unknown.
+func nullQuality(q *int) any {
+	if q == nil {
+		return nil
+	}
+	return int64(*q)
 }

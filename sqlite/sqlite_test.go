@@ -58,6 +58,7 @@ func TestStore(t *testing.T) {
 			Transparency:        sqlite.NewTransparencyService(db),
 			Sessions:            sqlite.NewSessionService(db),
 			Centre:              sqlite.NewCentreService(db),
+			PHM:                 sqlite.NewPHMService(db),
 		}
 	})
 }

@@ -158,6 +158,56 @@ func TestEntryService(t *testing.T, open Opener) {
 		}
 	})
 
+	t.Run("Quality", func(t *testing.T) {
+		s := open(t)
+		b := createBank(t, s, "q")
+		// Kept as given by AddEntries and ImportEntries alike (0 is a
+		// quality, not unknown); unknown stays unknown.
+		_, err := s.Entries.AddEntries(ctx, b.ID, "alice", []*vigil.Entry{
+			{SignalType: vigil.SignalPDQ, Value: PDQ(1), Quality: ptr(87)},
+			{SignalType: vigil.SignalPDQ, Value: PDQ(2)},
+		})
+		must(t, err)
+		_, err = s.Entries.ImportEntries(ctx, b.ID, "importer", genEntries(3, func(i int) *vigil.Entry {
+			e := &vigil.Entry{SignalType: vigil.SignalPDQ, Value: PDQ(10 + i)}
+			if i < 2 {
+				e.Quality = ptr(i * 30)
+			}
+			return e
+		}))
+		must(t, err)
+		want := map[string]int{PDQ(1): 87, PDQ(2): -1, PDQ(10): 0, PDQ(11): 30, PDQ(12): -1}
+		page, err := s.Entries.FindEntries(ctx, vigil.EntryFilter{BankID: &b.ID})
+		must(t, err)
+		if len(page) != len(want) {
+			t.Fatalf("%d entries, want %d", len(page), len(want))
+		}
+		for _, e := range page {
+			got := -1
+			if e.Quality != nil {
+				got = *e.Quality
+			}
+			if got != want[e.Value] {
+				t.Errorf("entry %s: quality %d, want %d", e.Value, got, want[e.Value])
+			}
+			byID, err := s.Entries.FindEntryByID(ctx, e.ID)
+			must(t, err)
+			if (byID.Quality == nil) != (e.Quality == nil) || (e.Quality != nil && *byID.Quality != *e.Quality) {
+				t.Errorf("entry %d by id: quality %v, listed %v", e.ID, byID.Quality, e.Quality)
+			}
+		}
+		for _, bad := range []*vigil.Entry{
+			{SignalType: vigil.SignalPDQ, Value: PDQ(3), Quality: ptr(101)},
+			{SignalType: vigil.SignalPDQ, Value: PDQ(3), Quality: ptr(-1)},
+			{SignalType: vigil.SignalMD5, Value: "d41d8cd98f00b204e9800998ecf8427e", Quality: ptr(80)},
+		} {
+			_, err := s.Entries.AddEntries(ctx, b.ID, "alice", []*vigil.Entry{bad})
+			wantCode(t, err, vigil.EINVALID)
+			_, err = s.Entries.ImportEntries(ctx, b.ID, "alice", genEntries(1, func(int) *vigil.Entry { c := *bad; return &c }))
+			wantCode(t, err, vigil.EINVALID)
+		}
+	})
+
 	t.Run("ImportAtomic", func(t *testing.T) {
 		s, _ := openWithClock(t, open)
 		b := createBank(t, s, "b")

@@ -60,6 +60,8 @@ type Services struct {
 	Sessions vigil.SessionService
 	// Centre stores a centre's providers and received reports.
 	Centre vigil.CentreService
+	// PHM keeps the private hash matching service's account state.
+	PHM vigil.PHMService
 
 	// SetNow replaces the store's clock. The tests use whole seconds, so a
 	// store may keep times at any precision down to a millisecond.
@@ -99,6 +101,7 @@ func TestAll(t *testing.T, open Opener) {
 	t.Run("TransparencyService", func(t *testing.T) { TestTransparencyService(t, open) })
 	t.Run("SessionService", func(t *testing.T) { TestSessionService(t, open) })
 	t.Run("CentreService", func(t *testing.T) { TestCentreService(t, open) })
+	t.Run("PHMService", func(t *testing.T) { TestPHMService(t, open) })
 }
 
 // Clock is a fake clock for SetNow. It starts at a fixed time and moves

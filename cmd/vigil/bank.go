@@ -27,7 +27,8 @@ const bankUsage = `Usage:
 	vigil bank reveal [--data DIR] NAME full|source|bank
 
 Lists are text (one hash per line, # comments, needs --signal-type), CSV with a
-header from signal_type,value,source,source_entry_id,category, HMA's CSV (the
+header from signal_type,value,source,source_entry_id,category,quality (a PDQ's
+quality, 0 to 100, or empty), HMA's CSV (the
 signal_type,signal_str,collab,category,tags that python-threatexchange's dataset
 command writes), or a vPDQ file (one video's frame,quality,hash,timestamp lines:
 one entry, named by --source-entry-id, default the file's name). --format auto

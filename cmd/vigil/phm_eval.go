@@ -20,11 +20,12 @@ import (
 type PHMEvalCommand struct{ *Main }
 
 const phmEvalUsage = `Usage:
-	vigil phm eval [--images DIR] [--generated N] [--n N] [--accounts N] [--sends N] [--repeat-rate P] [--threshold T] [--attack-pictures N] [--queries N] [--min-psnr DB] [--seed S] [--json]
+	vigil phm eval [--images DIR]... [--generated N] [--n N] [--accounts N] [--sends N] [--repeat-rate P] [--threshold T] [--attack-pictures N] [--queries N] [--min-psnr DB] [--seed S] [--json]
 
 eval measures private hash matching on benign pictures only: those under
---images (JPEG and PNG, recursively; any benign collection, e.g. Debian's
-gnome-backgrounds) and --generated pictures made in code.
+each --images directory (JPEG, PNG, WebP, GIF, BMP and TIFF, recursively;
+any benign collection, e.g. Debian's wallpaper and clip-art packages, see
+the README) and --generated pictures made in code.
 
 1. False matches: a random half of the pictures (by content) is listed,
    padded with random balanced PDQ keys to --n entries, and built into a
@@ -46,7 +47,8 @@ gnome-backgrounds) and --generated pictures made in code.
 // Run parses the flags and prints the report.
 func (c *PHMEvalCommand) Run(ctx context.Context, args []string) error {
 	fs := c.newFlagSet("vigil phm eval", synopsis(phmEvalUsage, "vigil phm eval"))
-	dir := fs.String("images", "", "directory of benign JPEG and PNG pictures")
+	var dirs stringsFlag
+	fs.Var(&dirs, "images", "directory of benign pictures (repeatable)")
 	gen := fs.Int("generated", 400, "pictures generated in code")
 	n := fs.Int("n", 100_000, "table entries after padding (the design's figure: 1000000)")
 	accounts := fs.Int("accounts", 100, "simulated accounts")
@@ -74,12 +76,15 @@ func (c *PHMEvalCommand) Run(ctx context.Context, args []string) error {
 		return err
 	}
 	var pics []eval.Picture
-	if *dir != "" {
-		p, err := eval.ReadPictures(*dir)
+	for _, dir := range dirs {
+		p, err := eval.ReadPictures(dir)
 		if err != nil {
 			return err
 		}
-		pics = p
+		if len(pics)+len(p) > eval.MaxCorpusFiles {
+			return fs.usageErrorf("more than %d pictures under --images", eval.MaxCorpusFiles)
+		}
+		pics = append(pics, p...)
 	}
 	pics = append(pics, eval.GeneratePictures(*gen, uint64(*seed))...)
 	if len(pics) < 4 {

@@ -32,12 +32,13 @@ import (
 type PHMTableCommand struct{ *Main }
 
 // phmTableSubcommands are the subcommands PHMTableCommand runs.
-var phmTableSubcommands = []string{"table-keys", "build-table", "verify-table", "cosign"}
+var phmTableSubcommands = []string{"table-keys", "build-table", "verify-table", "cosign", "witness"}
 
 const phmTableUsage = `Usage:
 	vigil phm table-keys --out DIR [--origin NAME] [--witness NAME]
 	vigil phm build-table [--data DIR] --keys DIR --log DIR --out DIR [--bank BANK[,BANK…]] [--sources FILE] [--require-jurisdiction] [--require-quality] [--parent DIR] [--headroom PCT] [--org-key-file FILE]
 	vigil phm cosign --key-file FILE --log-key VKEY --state FILE [--origin NAME] [--log DIR] DIR
+	vigil phm witness serve --key-file FILE --log-key VKEY --state FILE --token-file FILE [--origin NAME] [--listen ADDR]
 	vigil phm verify-table --log-key VKEY --operator-key VKEY --witness-key VKEY [--quorum N] [--origin NAME] [--org-key VKEY] [--org-quorum N] [--state FILE] [--log DIR] [--base DIR] DIR
 
 The private-matching table is the blinded list a messenger's devices
@@ -69,6 +70,15 @@ log signed it and it extends the last checkpoint this witness cosigned
 an independent party on the log-signed checkpoint of a build-table run
 whose --keys hold no witness.key.
 
+witness serve is the same witness as a server: the c2sp tlog-witness call
+POST /add-checkpoint (body: "old SIZE", the consistency proof's base64
+hashes a line each, an empty line, the log-signed checkpoint; at most 16
+KiB), for the log operator only (Authorization: Bearer and the token in
+--token-file). It answers the witness's cosignature line, 409 with its
+size when SIZE is not the size it last cosigned, 403 for a checkpoint the
+log did not sign, 422 for a fork or a proof that does not hold. --state is
+saved before each cosignature is given out. GET /healthz needs no token.
+
 verify-table checks DIR as a device would and refuses it unless the
 checkpoint is signed by the log and cosigned by --quorum witnesses, extends
 the checkpoint in --state (kept and updated on success; --log recomputes
@@ -91,6 +101,8 @@ func (c *PHMTableCommand) Run(ctx context.Context, args []string) error {
 		return c.buildTable(ctx, fs, args)
 	case "cosign":
 		return c.cosign(fs, args)
+	case "witness":
+		return c.witnessServe(ctx, fs, args)
 	default:
 		return c.verifyTable(fs, args)
 	}

@@ -11,9 +11,11 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/vigil-oss/vigil"
 	"github.com/vigil-oss/vigil/hashing"
@@ -36,8 +38,9 @@ const (
 	MaxCorpusFileBytes = 32 << 20
 )
 
-// ReadPictures reads the JPEG and PNG files under dir (recursively), at
-// most MaxCorpusFiles, skipping files over MaxCorpusFileBytes.
+// ReadPictures reads the picture files under dir (recursively: JPEG, PNG,
+// WebP, GIF, BMP and TIFF, what Vigil's hashing decodes), at most
+// MaxCorpusFiles, skipping files over MaxCorpusFileBytes.
 func ReadPictures(dir string) ([]Picture, error) {
 	var out []Picture
 	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
@@ -48,7 +51,7 @@ func ReadPictures(dir string) ([]Picture, error) {
 			return nil
 		}
 		switch strings.ToLower(filepath.Ext(path)) {
-		case ".jpg", ".jpeg", ".png":
+		case ".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff":
 		default:
 			return nil
 		}
@@ -145,12 +148,29 @@ func KeysOf(h *hashing.Hasher, p Picture) (CorpusImage, bool) {
 	return img, true
 }
 
-// KeysOfAll computes the keys of every picture that decodes.
+// KeysOfAll computes the keys of every picture that decodes, in the
+// pictures' order, on every core.
 func KeysOfAll(pics []Picture) []CorpusImage {
-	h := hashing.NewHasher(hashing.Options{Dihedral: true})
+	imgs := make([]CorpusImage, len(pics))
+	ok := make([]bool, len(pics))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range runtime.GOMAXPROCS(0) {
+		wg.Go(func() {
+			h := hashing.NewHasher(hashing.Options{Dihedral: true})
+			for i := range next {
+				imgs[i], ok[i] = KeysOf(h, pics[i])
+			}
+		})
+	}
+	for i := range pics {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
 	var out []CorpusImage
-	for _, p := range pics {
-		if img, ok := KeysOf(h, p); ok {
+	for i, img := range imgs {
+		if ok[i] {
 			out = append(out, img)
 		}
 	}

@@ -46,9 +46,9 @@ type Options struct {
 	RequireJurisdiction bool
 	// MinQuality is the lowest PDQ quality listed (0: DefaultMinQuality).
 	MinQuality int
-	// RequireQuality drops PDQ entries whose quality is unknown. Vigil's
-	// banks do not store the quality of a listed hash, so by default an
-	// unknown quality passes (and is counted in Stats).
+	// RequireQuality drops PDQ entries whose quality is unknown. Banks
+	// store a quality only where the list imported gave one, so by default
+	// an unknown quality passes (and is counted in Stats).
 	RequireQuality bool
 }
 
@@ -59,8 +59,21 @@ type Input struct {
 	Banks []*vigil.Bank
 	// Entries are active entries of those banks (others are ignored).
 	Entries []*vigil.Entry
-	// Quality returns an entry's PDQ quality when the caller knows it.
+	// Quality returns an entry's PDQ quality when the caller knows it
+	// and the bank does not (Entry.Quality nil); nil: only the banks'.
 	Quality func(*vigil.Entry) (int, bool)
+}
+
+// quality is an entry's PDQ quality: the one its bank stores, else the
+// caller's.
+func (in *Input) quality(e *vigil.Entry) (int, bool) {
+	if e.Quality != nil {
+		return *e.Quality, true
+	}
+	if in.Quality != nil {
+		return in.Quality(e)
+	}
+	return 0, false
 }
 
 // Selected is one listed key and the organisations that vouched for it.
@@ -158,8 +171,8 @@ func Select(in Input, opts Options) (*Result, error) {
 				c.items = append(c.items, e.Source+"\x00"+e.SourceEntryID)
 			}
 		}
-		if in.Quality != nil && e.SignalType == vigil.SignalPDQ {
-			if q, ok := in.Quality(e); ok && (c.quality < 0 || q < c.quality) {
+		if e.SignalType == vigil.SignalPDQ {
+			if q, ok := in.quality(e); ok && (c.quality < 0 || q < c.quality) {
 				c.quality = q
 			}
 		}

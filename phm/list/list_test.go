@@ -171,6 +171,44 @@ func TestSelectPDQQualityAndBalance(t *testing.T) {
 	}
 }
 
+// TestSelectStoredQuality: a quality the bank stores with the entry
+// (Entry.Quality) is used without a Quality function, the lowest of the
+// entries that list a value wins, and a value whose entries all lack one
+// is kept and counted as unknown.
+func TestSelectStoredQuality(t *testing.T) {
+	f := newFixture("a", "b")
+	good, low, mixed, unknown := balanced(11), balanced(12), balanced(13), balanced(14)
+	for _, h := range [][32]byte{good, low, mixed, unknown} {
+		f.both(vigil.SignalPDQ, hx(h[:]))
+	}
+	set := func(v [32]byte, bank int64, q int) {
+		for _, e := range f.entries {
+			if e.Value == hx(v[:]) && e.BankID == bank {
+				e.Quality = &q
+			}
+		}
+	}
+	set(good, f.ids["a"], 90)
+	set(good, f.ids["b"], 70)
+	set(low, f.ids["a"], 30)
+	set(low, f.ids["b"], 30)
+	set(mixed, f.ids["a"], 95)
+	set(mixed, f.ids["b"], 49) // one source says low: the lowest wins
+	r := mustSelect(t, f, Options{}, nil)
+	want := []string{"pdq:" + hx(good[:]), "pdq:" + hx(unknown[:])}
+	slices.Sort(want)
+	if got := listed(r); !slices.Equal(got, want) {
+		t.Fatalf("listed %v, want %v", got, want)
+	}
+	if r.Stats["dropped_pdq_low_quality"] != 2 || r.Stats["pdq_quality_unknown"] != 1 {
+		t.Fatalf("stats %v", r.Stats)
+	}
+	r = mustSelect(t, f, Options{RequireQuality: true}, nil)
+	if got := listed(r); !slices.Equal(got, []string{"pdq:" + hx(good[:])}) {
+		t.Fatalf("with quality required: %v", got)
+	}
+}
+
 func TestSelectNegativeBanks(t *testing.T) {
 	f := newFixture("a", "b", "neg")
 	f.banks[2].Thresholds = map[vigil.SignalType]int{vigil.SignalPDQ: 10}

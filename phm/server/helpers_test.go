@@ -18,6 +18,7 @@ import (
 	"github.com/vigil-oss/vigil/phm/client"
 	"github.com/vigil-oss/vigil/phm/phmtest"
 	"github.com/vigil-oss/vigil/respond"
+	"github.com/vigil-oss/vigil/sqlite"
 )
 
 // The service's collaborators in production.
@@ -113,7 +114,19 @@ func newFixture(tb testing.TB, p phm.Params, rate float64, keys ...phm.Key) (*fi
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return &fixture{tbl: tbl, opener: o, acct: acct, p: p}, &Service{Opener: o, Review: review}
+	return &fixture{tbl: tbl, opener: o, acct: acct, p: p}, &Service{Opener: o, Review: review, Store: openStore(tb, tb.TempDir())}
+}
+
+// openStore opens the SQLite store in dir as the service's account state;
+// it is closed when tb ends (closing it twice is harmless).
+func openStore(tb testing.TB, dir string) *sqlite.PHMService {
+	tb.Helper()
+	db, err := sqlite.Open(context.Background(), dir, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { db.Close() })
+	return sqlite.NewPHMService(db)
 }
 
 func (f *fixture) voucher(tb testing.TB, s *Service, c *client.Content) []byte {

@@ -114,6 +114,23 @@ func NewAccount(p phm.Params) *Account {
 	return &Account{params: p, ids: map[[phm.IDSize]byte]bool{}}
 }
 
+// RestoreAccount returns an account as it was stored: count positives
+// counted, the account key if recovered (nil if not), and the pending
+// positives in order of arrival. Replays of vouchers no longer pending are
+// the store's to refuse.
+func RestoreAccount(p phm.Params, count int, key []byte, pending []*Positive) *Account {
+	a := NewAccount(p)
+	a.count, a.key = count, key
+	for _, pos := range pending {
+		a.ids[pos.ID] = true
+		a.positives = append(a.positives, pos)
+	}
+	return a
+}
+
+// Key is the recovered account key, nil before recovery.
+func (a *Account) Key() []byte { return a.key }
+
 // Add records a positive and reports whether it counted. It does not for
 // a voucher id seen before (a replayed voucher must not count twice, nor
 // give Shamir a duplicate), nor past T+S+1 positives before recovery: an

@@ -8,7 +8,7 @@ import (
 	"fmt"
 	"image/jpeg"
 	"log/slog"
-	"sync"
+	"time"
 
 	vigil "github.com/vigil-oss/vigil"
 	"github.com/vigil-oss/vigil/pdq"
@@ -22,28 +22,26 @@ type Responder interface {
 
 // Service runs PHM for many accounts: open, count, recover past the
 // threshold, re-check each revealed image on the server only, and hand
-// the confirmed ones to the detection flow as one case.
+// the confirmed ones to the detection flow as one case. Its accounts'
+// state is in Store, one transaction per opened voucher, so a restart
+// forgets no positive and counts no voucher twice.
 type Service struct {
 	Opener *Opener
 	// Review is the review service's HPKE private key (phm.InnerKEM).
 	Review hpke.PrivateKey
+	// Store keeps each account's positives, recovered key and revealed
+	// vouchers (required).
+	Store vigil.PHMService
 	// Banks is the full plaintext matcher (*matcher.Matcher): the second,
 	// server-only check of every revealed derivative, PDQ ≤ 31.
 	Banks vigil.MatchService
 	// Respond opens the case; nil: confirmed items are only returned.
 	Respond Responder
-	Logger  *slog.Logger // nil: discard
-
-	mu       sync.Mutex
-	accounts map[accountEpoch]*Account
-}
-
-// accountEpoch names one account's state for one epoch: each epoch has
-// its own account key, polynomial and DHF key, so their positives never
-// mix.
-type accountEpoch struct {
-	account string
-	epoch   uint32
+	// Actor names the service in the audit log ("" is "phm").
+	Actor  string
+	Logger *slog.Logger // nil: discard
+	// Now is the clock of recovery times (nil: time.Now).
+	Now func() time.Time
 }
 
 // Result is what one voucher did to its account. It goes to the service's
@@ -51,6 +49,10 @@ type accountEpoch struct {
 type Result struct {
 	// Opened is whether an element opened (a match or a synthetic voucher).
 	Opened bool
+	// Replay is whether the voucher was counted before (by id): it counts
+	// nothing and reveals nothing again. A voucher past the account's
+	// bound (t + s + 1 pending) is not counted either, and is no replay.
+	Replay bool
 	// Epoch is the account epoch of an opened voucher.
 	Epoch int64
 	// Positives is the count of the account's opened vouchers so far in
@@ -79,22 +81,57 @@ func (s *Service) logger() *slog.Logger {
 	return s.Logger
 }
 
-// account returns the state of one account and epoch, creating it.
-func (s *Service) account(id accountEpoch) *Account {
-	if s.accounts == nil {
-		s.accounts = map[accountEpoch]*Account{}
+func (s *Service) actor() string {
+	if s.Actor == "" {
+		return "phm"
 	}
-	a := s.accounts[id]
-	if a == nil {
-		a = NewAccount(s.Opener.params)
-		s.accounts[id] = a
+	return s.Actor
+}
+
+func (s *Service) now() time.Time {
+	if s.Now == nil {
+		return time.Now()
 	}
-	return a
+	return s.Now()
+}
+
+// keyInfo binds a stored account key to its account and epoch.
+func keyInfo(account string, epoch uint32) []byte {
+	return []byte("vigil-phm-v1 account key " + vigil.PHMTarget(account, epoch))
+}
+
+// restore rebuilds an account from its stored state: the pending headers
+// parsed, the account key opened with the review key.
+func (s *Service) restore(st *vigil.PHMAccount) (*Account, error) {
+	var key []byte
+	if st.Key != nil {
+		var err error
+		if key, err = hpke.Open(s.Review, phm.InnerKDF, phm.InnerAEAD, keyInfo(st.Account, st.Epoch), st.Key); err != nil {
+			return nil, fmt.Errorf("open stored account key: %w", err)
+		}
+	}
+	pending := make([]*Positive, len(st.Pending))
+	for i, v := range st.Pending {
+		h, err := phm.ParseHeader(v.Data, s.Opener.params)
+		if err != nil {
+			return nil, fmt.Errorf("stored voucher %x: %w", v.ID, err)
+		}
+		pending[i] = &Positive{Epoch: st.Epoch, ID: v.ID, Header: h}
+	}
+	return RestoreAccount(s.Opener.params, st.Positives, key, pending), nil
 }
 
 // Submit processes one voucher from account. Vouchers that do not open
-// leave no trace beyond the call.
+// leave no trace beyond the call; one that opens is counted (once: a
+// replay of its id counts nothing) in one transaction of the store, with
+// the audit record of what it revealed.
 func (s *Service) Submit(ctx context.Context, account string, voucher []byte) (*Result, error) {
+	if s.Store == nil {
+		return nil, fmt.Errorf("phm: no store for the accounts")
+	}
+	if err := vigil.ValidatePHMAccount(account); err != nil {
+		return nil, err
+	}
 	p, ok, err := s.Opener.Open(voucher)
 	if err != nil {
 		return nil, vigil.Errorf(vigil.EINVALID, "%v", err)
@@ -106,16 +143,111 @@ func (s *Service) Submit(ctx context.Context, account string, voucher []byte) (*
 		return res, nil
 	}
 	res.Epoch = int64(p.Epoch)
-	s.mu.Lock()
-	a := s.account(accountEpoch{account, p.Epoch})
-	a.Add(p)
-	sealed, err := a.TryRecover()
-	res.Positives, res.Recovered = a.Positives(), a.Recovered()
-	s.mu.Unlock()
+	var sealed []Sealed
+	capped := false
+	counted, err := s.Store.UpdatePHMAccount(ctx, account, p.Epoch, p.ID, func(st *vigil.PHMAccount) (*vigil.AuditRecord, error) {
+		sealed, capped = nil, false // set afresh should the store run this again
+		a, err := s.restore(st)
+		if err != nil {
+			return nil, err
+		}
+		wasRecovered := a.Recovered()
+		res.Positives, res.Recovered = a.Positives(), wasRecovered
+		if !a.Add(p) {
+			capped = true
+			return nil, nil // not counted (past the bound): nothing changes
+		}
+		got, err := a.TryRecover()
+		if err != nil {
+			return nil, fmt.Errorf("recover account: %w", err)
+		}
+		sealed = got
+		res.Positives, res.Recovered = a.Positives(), a.Recovered()
+		return s.save(st, a, p, got, wasRecovered)
+	})
 	if err != nil {
-		return nil, fmt.Errorf("recover account: %w", err)
+		return nil, err
 	}
-	for _, sl := range sealed {
+	if capped {
+		return res, nil
+	}
+	if !counted {
+		res.Replay = true
+		if st, err := s.Store.PHMAccount(ctx, account, p.Epoch); err == nil {
+			res.Positives, res.Recovered = st.Positives, st.Key != nil
+		}
+		return res, nil
+	}
+	if len(sealed) == 0 {
+		return res, nil
+	}
+	res.Revealed, res.Confirmed, res.Outcome, err = s.handle(ctx, account, p.Epoch, sealed)
+	return res, err
+}
+
+// save writes what the voucher p did to a into its stored state st and
+// returns the audit record of what was revealed (nil: nothing was).
+func (s *Service) save(st *vigil.PHMAccount, a *Account, p *Positive, revealed []Sealed, wasRecovered bool) (*vigil.AuditRecord, error) {
+	st.Positives = a.Positives()
+	if a.Recovered() && !wasRecovered {
+		k, err := hpke.Seal(s.Review.PublicKey(), phm.InnerKDF, phm.InnerAEAD, keyInfo(st.Account, st.Epoch), a.Key())
+		if err != nil {
+			return nil, fmt.Errorf("seal account key: %w", err)
+		}
+		now := s.now().UTC()
+		st.Key, st.RecoveredAt = k, &now
+	}
+	open := map[[phm.IDSize]byte][]byte{}
+	for _, sl := range revealed {
+		open[sl.ID] = sl.Payload
+	}
+	// After this voucher an account is either still below its threshold
+	// (everything pending, the new one too) or recovered (nothing pending:
+	// each positive revealed or dropped).
+	change := func(id [phm.IDSize]byte, header []byte, n int) vigil.PHMVoucher {
+		switch {
+		case !a.Recovered():
+			return vigil.PHMVoucher{ID: id, State: vigil.PHMPending, Data: header, N: n}
+		case open[id] != nil:
+			return vigil.PHMVoucher{ID: id, State: vigil.PHMRevealed, Data: open[id], N: n}
+		default:
+			return vigil.PHMVoucher{ID: id, State: vigil.PHMDropped, N: n}
+		}
+	}
+	if a.Recovered() {
+		for _, v := range st.Pending {
+			st.Changes = append(st.Changes, change(v.ID, nil, v.N))
+		}
+	}
+	var header []byte
+	if !a.Recovered() {
+		var err error
+		if header, err = phm.MarshalHeader(p.Header, s.Opener.params); err != nil {
+			return nil, err
+		}
+	}
+	st.Changes = append(st.Changes, change(p.ID, header, st.Positives))
+	if len(revealed) == 0 {
+		return nil, nil
+	}
+	ids := make([]string, len(revealed))
+	for i, sl := range revealed {
+		ids[i] = hex.EncodeToString(sl.ID[:])
+	}
+	rec := &vigil.AuditRecord{Actor: s.actor(), Action: vigil.AuditPHMReveal, Target: vigil.PHMTarget(st.Account, st.Epoch)}
+	err := rec.SetDetail(map[string]any{"positives": st.Positives, "recovered_now": !wasRecovered, "vouchers": ids})
+	return rec, err
+}
+
+// handle opens revealed payloads with the review key, puts them to the
+// second check and the detection flow, and marks them handled. A payload
+// that does not open is logged and marked handled too: it is no evidence.
+// On an error nothing is marked, and Resume tries again.
+func (s *Service) handle(ctx context.Context, account string, epoch uint32, sealed []Sealed) ([]*phm.Payload, []Confirmed, *vigil.Outcome, error) {
+	var revealed []*phm.Payload
+	ids := make([][vigil.PHMVoucherIDLen]byte, len(sealed))
+	for i, sl := range sealed {
+		ids[i] = sl.ID
 		pl, err := OpenPayload(s.Review, sl)
 		if err != nil {
 			// A real positive whose payload the review key cannot open was
@@ -123,19 +255,59 @@ func (s *Service) Submit(ctx context.Context, account string, voucher []byte) (*
 			s.logger().Error("phm payload does not open", "account", account, "voucher", hex.EncodeToString(sl.ID[:]), "err", err)
 			continue
 		}
-		res.Revealed = append(res.Revealed, pl)
+		revealed = append(revealed, pl)
 	}
-	if len(res.Revealed) == 0 {
-		return res, nil
+	var confirmed []Confirmed
+	var outcome *vigil.Outcome
+	if len(revealed) > 0 {
+		var err error
+		if confirmed, err = s.Check(ctx, revealed); err != nil {
+			return revealed, nil, nil, err
+		}
+		if len(confirmed) > 0 && s.Respond != nil {
+			outcome = s.respond(ctx, account, epoch, confirmed)
+		}
 	}
-	res.Confirmed, err = s.Check(ctx, res.Revealed)
-	if err != nil {
-		return res, err
+	if err := s.Store.MarkPHMHandled(ctx, account, epoch, ids); err != nil {
+		return revealed, confirmed, outcome, err
 	}
-	if len(res.Confirmed) > 0 && s.Respond != nil {
-		res.Outcome = s.respond(ctx, account, p.Epoch, res.Confirmed)
+	return revealed, confirmed, outcome, nil
+}
+
+// Resume hands to the detection flow what was revealed but not handed on
+// before the service stopped (a crash between the reveal's commit and the
+// case), account by account, and returns how many vouchers it handled.
+// Run it at start.
+func (s *Service) Resume(ctx context.Context) (int, error) {
+	if s.Store == nil {
+		return 0, fmt.Errorf("phm: no store for the accounts")
 	}
-	return res, nil
+	n := 0
+	for {
+		rev, err := s.Store.PHMRevealed(ctx, 100)
+		if err != nil || len(rev) == 0 {
+			return n, err
+		}
+		type ae struct {
+			account string
+			epoch   uint32
+		}
+		groups := map[ae][]Sealed{}
+		var order []ae
+		for _, r := range rev {
+			k := ae{r.Account, r.Epoch}
+			if groups[k] == nil {
+				order = append(order, k)
+			}
+			groups[k] = append(groups[k], Sealed{ID: r.ID, Payload: r.Data})
+		}
+		for _, k := range order {
+			if _, _, _, err := s.handle(ctx, k.account, k.epoch, groups[k]); err != nil {
+				return n, fmt.Errorf("resume %s: %w", vigil.PHMTarget(k.account, k.epoch), err)
+			}
+			n += len(groups[k])
+		}
+	}
 }
 
 // Check is the second, server-only check: each derivative's PDQ is matched

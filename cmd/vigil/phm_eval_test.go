@@ -1,0 +1,60 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"image/gif"
+	"image/png"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/vigil-oss/vigil/phm/eval"
+)
+
+// TestPHMEvalSeveralDirectories: --images may be given more than once, and
+// pictures in any format hashing decodes (here GIF beside PNG) are read.
+func TestPHMEvalSeveralDirectories(t *testing.T) {
+	pics := eval.GeneratePictures(6, 3)
+	pngDir, gifDir := t.TempDir(), filepath.Join(t.TempDir(), "nested")
+	if err := os.MkdirAll(gifDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for i, p := range pics {
+		if i < 3 {
+			if err := os.WriteFile(filepath.Join(pngDir, p.Name+".png"), p.Data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		img, err := png.Decode(bytes.NewReader(p.Data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var buf bytes.Buffer
+		if err := gif.Encode(&buf, img, nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(gifDir, p.Name+".GIF"), buf.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Not a picture: skipped by its extension.
+	if err := os.WriteFile(filepath.Join(gifDir, "notes.txt"), []byte("benign"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, _, err := runMain(t, "", "phm", "eval", "--images", pngDir, "--images", gifDir, "--generated", "0",
+		"--n", "300", "--accounts", "1", "--sends", "5", "--attack-pictures", "0", "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep struct {
+		Pictures int `json:"pictures"`
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if rep.Pictures != 6 {
+		t.Fatalf("%d pictures read from two directories, want 6", rep.Pictures)
+	}
+}

@@ -1,0 +1,166 @@
+package vigil
+
+import (
+	"context"
+	"encoding/hex"
+	"fmt"
+	"time"
+)
+
+// AuditPHMReveal records the private hash matching service opening the
+// inner payloads of an account's matching vouchers: at the threshold, and
+// for every real match after it.
+const AuditPHMReveal = "phm.reveal"
+
+// Limits on the private hash matching service's stored state.
+const (
+	// PHMVoucherIDLen is the length of a voucher id (phm.IDSize).
+	PHMVoucherIDLen = 16
+	// MaxPHMAccountLen bounds an account id.
+	MaxPHMAccountLen = MaxEntryFieldLen
+	// MaxPHMDataLen bounds what is kept of one voucher: an opened header
+	// (32 + 8·(1+s) + 5,248 bytes, 13.5 KB at the largest s of 1,024) or a
+	// sealed inner payload (5,248 bytes).
+	MaxPHMDataLen = 16 << 10
+	// MaxPHMKeyLen bounds the stored (sealed) account key.
+	MaxPHMKeyLen = 2048
+	// MaxPHMPending bounds the vouchers an account holds before its
+	// threshold: t + s + 1 with t, s ≤ 1,024 (phm.Params.Validate).
+	MaxPHMPending = 2049
+)
+
+// PHMVoucherState is where an opened voucher is in the service.
+type PHMVoucherState string
+
+const (
+	// PHMPending: counted, the account not yet past its threshold; Data is
+	// the opened header (share, DHF vector, sealed inner layer).
+	PHMPending PHMVoucherState = "pending"
+	// PHMRevealed: a real match whose inner payload was opened; Data is the
+	// payload still sealed to the review key, kept until the detection
+	// flow has it (MarkPHMHandled), so a crash in between loses nothing.
+	PHMRevealed PHMVoucherState = "revealed"
+	// PHMHandled: revealed and handed to the detection flow; no data kept.
+	PHMHandled PHMVoucherState = "handled"
+	// PHMDropped: counted but never revealed (a synthetic voucher, or
+	// junk the detectable hash left out at recovery); no data kept.
+	PHMDropped PHMVoucherState = "dropped"
+)
+
+// PHMVoucher is one opened voucher of an account.
+type PHMVoucher struct {
+	ID    [PHMVoucherIDLen]byte
+	State PHMVoucherState
+	// Data is what the state keeps (see the states); nil for the others.
+	Data []byte
+	// N is the voucher's place among the account's counted vouchers
+	// (1, 2, …): the order of arrival.
+	N int
+}
+
+// PHMAccount is the service's state of one account in one epoch.
+type PHMAccount struct {
+	Account string
+	Epoch   uint32
+	// Positives counts the vouchers counted (real and synthetic alike).
+	Positives int
+	// Key is the recovered account key as the service keeps it (sealed to
+	// its review key); nil before the threshold.
+	Key         []byte
+	RecoveredAt *time.Time
+	// Pending are the PHMPending vouchers, in order of arrival.
+	Pending []PHMVoucher
+
+	// Changes are set by the function given to UpdatePHMAccount: vouchers
+	// to add (the one submitted, with N = Positives) or to move on from
+	// their state. The store applies them with the fields above.
+	Changes []PHMVoucher
+}
+
+// PHMRevealedVoucher is a revealed voucher not yet handed to the detection
+// flow, with its account.
+type PHMRevealedVoucher struct {
+	Account string
+	Epoch   uint32
+	PHMVoucher
+}
+
+// PHMService keeps the private hash matching service's state per account
+// and epoch (phm/server): what was counted, what was revealed, and the
+// recovered key, so that a restart forgets nothing and counts nothing
+// twice.
+type PHMService interface {
+	// UpdatePHMAccount is the one transaction of an opened voucher. If
+	// voucher is recorded for the account's epoch already (a replay), it
+	// returns false and calls nothing. Otherwise it calls fn with the
+	// account's state (Positives 0 and nothing else if it has none), in a
+	// write transaction that no other update of any account runs beside,
+	// then stores the fields fn changed, its Changes, and the audit record
+	// fn returns (nil: none), all or nothing, and returns true. A voucher
+	// fn leaves out of Changes is not recorded. An error from fn stores
+	// nothing and is returned. EINVALID for an account id or changes over
+	// the limits or against the states' rules.
+	UpdatePHMAccount(ctx context.Context, account string, epoch uint32, voucher [PHMVoucherIDLen]byte, fn func(a *PHMAccount) (*AuditRecord, error)) (bool, error)
+	// PHMAccount returns an account's state (Changes empty); ENOTFOUND
+	// if it has none.
+	PHMAccount(ctx context.Context, account string, epoch uint32) (*PHMAccount, error)
+	// PHMRevealed returns up to limit revealed vouchers of any account
+	// not yet handled, oldest first.
+	PHMRevealed(ctx context.Context, limit int) ([]PHMRevealedVoucher, error)
+	// MarkPHMHandled moves revealed vouchers to handled and forgets their
+	// payloads. Vouchers not in the revealed state are left as they are.
+	MarkPHMHandled(ctx context.Context, account string, epoch uint32, ids [][PHMVoucherIDLen]byte) error
+}
+
+// ValidatePHMAccount checks an account id: 1 to MaxPHMAccountLen bytes of
+// printable UTF-8.
+func ValidatePHMAccount(account string) error {
+	if account == "" || len(account) > MaxPHMAccountLen || !Printable(account) {
+		return Errorf(EINVALID, "PHM account id must be 1 to %d bytes of printable UTF-8", MaxPHMAccountLen)
+	}
+	return nil
+}
+
+// ValidatePHMChanges checks what fn left in a before a store applies it:
+// the counts, the key and each change against its state's rules. A change
+// is either of voucher, the one submitted, or of one pending before fn ran
+// (pending holds their ids).
+func ValidatePHMChanges(a *PHMAccount, voucher [PHMVoucherIDLen]byte, pending map[[PHMVoucherIDLen]byte]bool) error {
+	if a.Positives < 0 || len(a.Key) > MaxPHMKeyLen {
+		return Errorf(EINVALID, "PHM account with %d positives, a key of %d bytes", a.Positives, len(a.Key))
+	}
+	if len(a.Changes) > MaxPHMPending+1 {
+		return Errorf(EINVALID, "more than %d PHM voucher changes at once", MaxPHMPending+1)
+	}
+	seen := map[[PHMVoucherIDLen]byte]bool{}
+	for _, c := range a.Changes {
+		if seen[c.ID] || (c.ID != voucher && !pending[c.ID]) {
+			return Errorf(EINVALID, "PHM voucher %s changed twice, or neither submitted nor pending", hex.EncodeToString(c.ID[:]))
+		}
+		seen[c.ID] = true
+		switch c.State {
+		case PHMPending, PHMRevealed:
+			if len(c.Data) == 0 || len(c.Data) > MaxPHMDataLen {
+				return Errorf(EINVALID, "PHM voucher %s %s with %d bytes of data, want 1 to %d", hex.EncodeToString(c.ID[:]), c.State, len(c.Data), MaxPHMDataLen)
+			}
+			if c.State == PHMPending && !pending[c.ID] && a.Key != nil {
+				return Errorf(EINVALID, "PHM voucher %s pending in a recovered account", hex.EncodeToString(c.ID[:]))
+			}
+		case PHMHandled, PHMDropped:
+			if len(c.Data) != 0 {
+				return Errorf(EINVALID, "PHM voucher %s %s keeps no data", hex.EncodeToString(c.ID[:]), c.State)
+			}
+		default:
+			return Errorf(EINVALID, "PHM voucher state %q", c.State)
+		}
+		if !pending[c.ID] && (c.N < 1 || c.N > a.Positives) {
+			return Errorf(EINVALID, "new PHM voucher %s numbered %d of %d", hex.EncodeToString(c.ID[:]), c.N, a.Positives)
+		}
+	}
+	return nil
+}
+
+// PHMTarget is the audit target of an account's epoch.
+func PHMTarget(account string, epoch uint32) string {
+	return fmt.Sprintf("phm:%s/%d", account, epoch)
+}
