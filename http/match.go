@@ -349,8 +349,8 @@ func (s *Server) handleLookup(w http.ResponseWriter, r *http.Request) {
 		// Another platform's lookup: its matches as each bank reveals
 		// them, and no rules run, so that nothing of it lands in this
 		// deployment's queues, cases or webhooks.
-		writeJSON(w, http.StatusOK, lookupResponse{Results: shown(results)})
+		writeLookupResponse(w, http.StatusOK, &lookupResponse{Results: shown(results)})
 		return
 	}
-	writeJSON(w, http.StatusOK, lookupResponse{Results: results, Actions: s.Flow().Match(r.Context(), ref, results, nil)})
+	writeLookupResponse(w, http.StatusOK, &lookupResponse{Results: results, Actions: s.Flow().Match(r.Context(), ref, results, nil)})
 }

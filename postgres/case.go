@@ -196,30 +196,27 @@ func (s *CaseService) OpenCase(ctx context.Context, c *vigil.Case, actor string)
 	err = s.db.writeGrouped(ctx, func(tx *pgTx) error {
 		quarantined = nil
 		existing = nil
-		if c.Key != "" {
-			// Checked in the write transaction, so that two callers acting
-			// on one detection at once cannot both insert.
-			found, err := scanCase(tx.QueryRowContext(ctx, `SELECT `+caseColumns+caseFrom+`WHERE c.dedup_key = ?`, c.Key))
-			if err == nil {
-				existing = found
-				return nil
-			} else if !errors.Is(err, sql.ErrNoRows) {
-				return err
-			}
-		}
+		// The dedup key is checked by the insert itself (a taken key
+		// inserts nothing), in the write transaction, so that two callers
+		// acting on one detection at once cannot both insert: one round
+		// trip fewer than a SELECT first.
 		var queueID int64
 		if err := tx.QueryRowContext(ctx, `SELECT id FROM queues WHERE name = ?`, c.Queue).Scan(&queueID); errors.Is(err, sql.ErrNoRows) {
-			return vigil.Errorf(vigil.ENOTFOUND, "queue %q not found", c.Queue)
+			return s.notInserted(ctx, tx, c, &existing)
 		} else if err != nil {
 			return err
 		}
-		if err := tx.QueryRowContext(ctx, `
+		err := tx.QueryRowContext(ctx, `
 			INSERT INTO cases (queue_id, kind, state, priority, rule, content, matches, conversation, scores,
 				created_at, updated_at, retain_until, dedup_key)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (dedup_key) WHERE dedup_key IS NOT NULL DO NOTHING
 			RETURNING id`,
 			queueID, c.Kind, vigil.CaseOpen, c.Priority, c.Rule, string(content), matches, conversation, scores,
-			ts, ts, formatTime(c.RetainUntil), sql.NullString{String: c.Key, Valid: c.Key != ""}).Scan(&c.ID); err != nil {
+			ts, ts, formatTime(c.RetainUntil), sql.NullString{String: c.Key, Valid: c.Key != ""}).Scan(&c.ID)
+		if errors.Is(err, sql.ErrNoRows) {
+			return s.notInserted(ctx, tx, c, &existing)
+		} else if err != nil {
 			return err
 		}
 		detail := ""
@@ -317,6 +314,22 @@ func spikeKey(ref vigil.ContentRef) sql.NullString {
 	return sql.NullString{}
 }
 
+// notInserted explains why OpenCase inserted nothing: c.Key is taken (the
+// case is returned in existing, whatever its queue) or the queue does not
+// exist.
+func (s *CaseService) notInserted(ctx context.Context, tx *pgTx, c *vigil.Case, existing **vigil.Case) error {
+	if c.Key != "" {
+		found, err := scanCase(tx.QueryRowContext(ctx, `SELECT `+caseColumns+caseFrom+`WHERE c.dedup_key = ?`, c.Key))
+		if err == nil {
+			*existing = found
+			return nil
+		} else if !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+	}
+	return vigil.Errorf(vigil.ENOTFOUND, "queue %q not found", c.Queue)
+}
+
 // checkSpike applies the spike trigger to an entry that case caseID just
 // matched, and describes the quarantine if it made one. It counts the
 // entry's distinct content (spikeKey) in the window and before it.
@@ -326,28 +339,23 @@ func (s *CaseService) checkSpike(ctx context.Context, tx *pgTx, caseID, entryID 
 		return nil, nil
 	}
 	var addedAt string
-	var releasedAt sql.NullString
+	var recent, older int
 	st := vigil.EntryStats{EntryID: entryID}
+	start := formatTime(now.Add(-p.Window))
+	// One round trip: the entry's age and verdicts, and its distinct
+	// content in the window since the later of the window's start and the
+	// entry's last release.
 	if err := tx.QueryRowContext(ctx, `
-		SELECT e.added_at, s.released_at, COALESCE(s.confirmed, 0), COALESCE(s.false_positives, 0)
+		SELECT e.added_at, COALESCE(s.confirmed, 0), COALESCE(s.false_positives, 0),
+			(SELECT COUNT(DISTINCT ce.content_key) FROM case_entries ce
+			 WHERE ce.entry_id = e.id AND ce.created_at > GREATEST(?::text, COALESCE(s.released_at, ?::text)))
 		FROM entries e LEFT JOIN entry_stats s ON s.entry_id = e.id
-		WHERE e.id = ?`, entryID).Scan(&addedAt, &releasedAt, &st.Confirmed, &st.FalsePositives); err != nil {
+		WHERE e.id = ?`, start, start, entryID).Scan(&addedAt, &st.Confirmed, &st.FalsePositives, &recent); err != nil {
 		return nil, fmt.Errorf("spike check of entry %d: %w", entryID, err)
 	}
 	added, err := parseTime(addedAt)
 	if err != nil {
 		return nil, err
-	}
-	start := formatTime(now.Add(-p.Window))
-	recentSince := start
-	if releasedAt.Valid && releasedAt.String > recentSince {
-		recentSince = releasedAt.String
-	}
-	var recent, older int
-	if err := tx.QueryRowContext(ctx, `
-		SELECT COUNT(DISTINCT content_key) FROM case_entries WHERE entry_id = ? AND created_at > ?`,
-		entryID, recentSince).Scan(&recent); err != nil {
-		return nil, fmt.Errorf("spike check of entry %d: %w", entryID, err)
 	}
 	// Under the minimum no history makes a spike: most openings stop here,
 	// reading the window's rows of the index and not the entry's history.

@@ -197,37 +197,21 @@ func (s *CaseService) OpenCase(ctx context.Context, c *vigil.Case, actor string)
 	err = s.db.writeGrouped(ctx, func(tx *sql.Tx) error {
 		quarantined = nil
 		existing = nil
-		if c.Key != "" {
-			// Checked in the write transaction, so that two callers acting
-			// on one detection at once cannot both insert.
-			st, err := s.db.stmt(ctx, tx, sqlCaseByKey)
-			if err != nil {
-				return err
-			}
-			found, err := scanCase(st.QueryRowContext(ctx, c.Key))
-			if err == nil {
-				existing = found
-				return nil
-			} else if !errors.Is(err, sql.ErrNoRows) {
-				return err
-			}
-		}
-		var queueID int64
-		st, err := s.db.stmt(ctx, tx, sqlQueueID)
+		// One statement finds the queue, inserts the case and, through
+		// the unique dedup key, does nothing when c.Key is taken: checked
+		// in the write transaction, so that two callers acting on one
+		// detection at once cannot both insert. No row back means one of
+		// the two, told apart below off the common path.
+		st, err := s.db.stmt(ctx, tx, sqlInsertCase)
 		if err != nil {
 			return err
 		}
-		if err := st.QueryRowContext(ctx, c.Queue).Scan(&queueID); errors.Is(err, sql.ErrNoRows) {
-			return vigil.Errorf(vigil.ENOTFOUND, "queue %q not found", c.Queue)
+		err = st.QueryRowContext(ctx,
+			c.Kind, vigil.CaseOpen, c.Priority, c.Rule, string(content), matches, conversation, scores,
+			ts, ts, formatTime(c.RetainUntil), sql.NullString{String: c.Key, Valid: c.Key != ""}, c.Queue).Scan(&c.ID)
+		if errors.Is(err, sql.ErrNoRows) {
+			return s.notInserted(ctx, tx, c, &existing)
 		} else if err != nil {
-			return err
-		}
-		if st, err = s.db.stmt(ctx, tx, sqlInsertCase); err != nil {
-			return err
-		}
-		if err := st.QueryRowContext(ctx,
-			queueID, c.Kind, vigil.CaseOpen, c.Priority, c.Rule, string(content), matches, conversation, scores,
-			ts, ts, formatTime(c.RetainUntil), sql.NullString{String: c.Key, Valid: c.Key != ""}).Scan(&c.ID); err != nil {
 			return err
 		}
 		detail := ""
@@ -288,25 +272,51 @@ func (s *CaseService) OpenCase(ctx context.Context, c *vigil.Case, actor string)
 	return nil
 }
 
+// notInserted explains why sqlInsertCase inserted nothing: c.Key is taken
+// (the case is returned in existing) or the queue does not exist.
+func (s *CaseService) notInserted(ctx context.Context, tx *sql.Tx, c *vigil.Case, existing **vigil.Case) error {
+	if c.Key != "" {
+		st, err := s.db.stmt(ctx, tx, sqlCaseByKey)
+		if err != nil {
+			return err
+		}
+		found, err := scanCase(st.QueryRowContext(ctx, c.Key))
+		if err == nil {
+			*existing = found
+			return nil
+		} else if !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+	}
+	return vigil.Errorf(vigil.ENOTFOUND, "queue %q not found", c.Queue)
+}
+
 // The statements of OpenCase, prepared once (preparedWrites): rules open a
-// case at every match.
+// case at every match. Each costs about as much in database/sql and the
+// VDBE's setup as in its B-tree work, so a case runs as few as it can.
 const (
-	sqlQueueID    = `SELECT id FROM queues WHERE name = ?`
+	// sqlInsertCase takes the queue by name (no row: no such queue) and
+	// skips a taken dedup key (no row either), which were two statements
+	// of their own before it.
 	sqlInsertCase = `
 		INSERT INTO cases (queue_id, kind, state, priority, rule, content, matches, conversation, scores,
 			created_at, updated_at, retain_until, dedup_key)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		SELECT id, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM queues WHERE name = ?
+		ON CONFLICT (dedup_key) WHERE dedup_key IS NOT NULL DO NOTHING
 		RETURNING id`
 	sqlCountCaseEntry = `
 		INSERT INTO case_entries (case_id, entry_id, bank_id, created_at, content_key)
 		SELECT ?, id, bank_id, ?, ? FROM entries WHERE id = ?`
-	// The spike check's reads, run for every entry a new case counts.
+	// The spike check's read, run for every entry a new case counts: the
+	// entry's age and verdicts, and its distinct content in the window
+	// since the later of the window's start (?2) and the entry's last
+	// release.
 	sqlSpikeEntry = `
-		SELECT e.added_at, s.released_at, COALESCE(s.confirmed, 0), COALESCE(s.false_positives, 0)
+		SELECT e.added_at, COALESCE(s.confirmed, 0), COALESCE(s.false_positives, 0),
+			(SELECT COUNT(DISTINCT ce.content_key) FROM case_entries ce
+			 WHERE ce.entry_id = e.id AND ce.created_at > MAX(?2, COALESCE(s.released_at, ?2)))
 		FROM entries e LEFT JOIN entry_stats s ON s.entry_id = e.id
-		WHERE e.id = ?`
-	sqlSpikeRecent = `
-		SELECT COUNT(DISTINCT content_key) FROM case_entries WHERE entry_id = ? AND created_at > ?`
+		WHERE e.id = ?1`
 	sqlCountEntryMatch = `
 		INSERT INTO entry_stats (entry_id, bank_id, matches)
 		SELECT id, bank_id, 1 FROM entries WHERE id = ?
@@ -361,30 +371,19 @@ func (s *CaseService) checkSpike(ctx context.Context, tx *sql.Tx, caseID, entryI
 		return nil, nil
 	}
 	var addedAt string
-	var releasedAt sql.NullString
+	var recent, older int
 	st := vigil.EntryStats{EntryID: entryID}
+	start := formatTime(now.Add(-p.Window))
 	q, err := s.db.stmt(ctx, tx, sqlSpikeEntry)
 	if err != nil {
 		return nil, err
 	}
-	if err := q.QueryRowContext(ctx, entryID).Scan(&addedAt, &releasedAt, &st.Confirmed, &st.FalsePositives); err != nil {
+	if err := q.QueryRowContext(ctx, entryID, start).Scan(&addedAt, &st.Confirmed, &st.FalsePositives, &recent); err != nil {
 		return nil, fmt.Errorf("spike check of entry %d: %w", entryID, err)
 	}
 	added, err := parseTime(addedAt)
 	if err != nil {
 		return nil, err
-	}
-	start := formatTime(now.Add(-p.Window))
-	recentSince := start
-	if releasedAt.Valid && releasedAt.String > recentSince {
-		recentSince = releasedAt.String
-	}
-	var recent, older int
-	if q, err = s.db.stmt(ctx, tx, sqlSpikeRecent); err != nil {
-		return nil, err
-	}
-	if err := q.QueryRowContext(ctx, entryID, recentSince).Scan(&recent); err != nil {
-		return nil, fmt.Errorf("spike check of entry %d: %w", entryID, err)
 	}
 	// Under the minimum no history makes a spike: most openings stop here,
 	// reading the window's rows of the index and not the entry's history.

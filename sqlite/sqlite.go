@@ -382,8 +382,8 @@ func (db *DB) commitShared(ops []*groupcommit.Op[func(tx *sql.Tx) error]) (alone
 // preparedWrites are the statements of the writes made at every match
 // (opening a case), prepared once at Open: SQLite took as long to prepare
 // each as to run it.
-var preparedWrites = []string{sqlCaseByKey, sqlQueueID, sqlInsertCase, sqlAddEvent, sqlCountCaseEntry, sqlCountEntryMatch,
-	sqlSpikeEntry, sqlSpikeRecent, sqlSavepoint, sqlRollbackTo, sqlRelease}
+var preparedWrites = []string{sqlCaseByKey, sqlInsertCase, sqlAddEvent, sqlCountCaseEntry, sqlCountEntryMatch,
+	sqlSpikeEntry, sqlSavepoint, sqlRollbackTo, sqlRelease}
 
 // The savepoint of each write in a group (commitShared).
 const (
