@@ -7,8 +7,10 @@
 //   - Normalisation builds a matching view of each message (compatibility
 //     decomposition, case folding, removal of marks and zero-width or format
 //     characters, Cyrillic/Greek/small-capital look-alikes, leetspeak,
-//     de-spacing of "d i s c o r d", repeat collapsing, emoji as words) while
-//     keeping byte offsets into the original text, which is what reviewers see.
+//     de-spacing of "d i s c o r d", repeat collapsing, emoji as words,
+//     dictated punctuation such as "vraagteken" or "virgula" dropped and read
+//     as the mark it names) while keeping byte offsets into the original
+//     text, which is what reviewers see.
 //   - The tagger matches multilingual (EN, ES, DE, FR, IT, PT, NL, PL, ET)
 //     lexicon patterns for the
 //     twelve grooming indicator families, the three financial sextortion
@@ -16,7 +18,9 @@
 //     demand in gift cards or crypto, a deadline) and for context cues
 //     (caregiver in the loop, surprise, reported speech, safety education,
 //     convenience moves, safety advice, evasive age, adult life, a victim's
-//     disclosure, a scam report), then applies message-level context rules.
+//     disclosure, a scam report), then applies message-level context rules
+//     (reported speech discounts most what follows its cue; "don't block
+//     me" is no safety advice).
 //     A victim telling of a threat is marked as a disclosure naming the
 //     speaker as a possible victim, never as the suspect. All languages' patterns apply to every message, as chat
 //     code-switches; Polish and Estonian patterns use stems for inflection.

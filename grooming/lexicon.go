@@ -152,6 +152,15 @@ var macros = map[string]string{
 	"neg":       "dont|don't|dnt|not|never|no|doesnt|doesn't|wont|won't|shouldnt|shouldn't|cant|can't|without|nobody|noone|non|nn|não|nao|niet|nie|ei|ära",
 	"tell":      "tell|telling|mention|mentioning|say|saying|show|showing|bring|involve|inform|talk|speak|involved|involving|brag|bragging|post|posting|share|sharing",
 	"device":    "phone|tablet|ipad|computer|laptop|pc|screen|messages|chats|texts|dms|account|history|switch",
+	"orelse":    "or|otherwise|else|ou|senão|senao|of|anders|või|voi|muidu|albo|inaczej|lub|oder|sonst|sinon|altrimenti|sino|sennò|senno",
+	"audience":  "everyone|everybody|class|classmates|school|followers|friends|family|teachers|todos|todo|mundo|turma|escola|seguidores|amigos|iedereen|klas|volgers|vrienden|kõik|koik|klass|kool|jälgijad|jalgijad|sõbrad|sobrad|wszyscy|klasa|szkoła|szkola|obserwujący|obserwujacy|znajomi|alle|klasse|schule|follower|freunde|tout|tous|classe|école|ecole|abonnés|abonnes|amis|tutti|scuola|amici|clase|colegio|@parent",
+	"seeverb":   "see|sees|ve|vê|ver|verá|verão|verao|vao|vão|ziet|zien|krijgt|krijgen|näeb|naeb|näevad|naevad|saavad|zobaczy|zobaczą|zobacza|dostanie|dostaną|sieht|sehen|bekommt|bekommen|voit|voient|verra|verront|vede|vedono|vedrà|vedra|vedranno|ven|verán|veran|receive|receives|recebe|recebem",
+	"sent":      "sent|mandou|mandaste|enviou|enviaste|stuurde|gestuurd|saatsid|saatnud|wysłałeś|wyslales|wysłałaś|wyslalas|geschickt|envoyé|envoye|mandato|inviato|enviaste|mandaste",
+	"kept":      "kept|saved|guardei|salvei|printei|bewaard|opgeslagen|salvestasin|hoidsin|zapisałem|zapisalem|zachowałem|zachowalem|gespeichert|gardé|garde|sauvegardé|sauvegarde|salvato|conservato|guardé|guarde",
+	"have":      "have|got|tenho|heb|hebben|mul|mam|habe|hab|j'ai|jai|ho|tengo",
+	"yourp":     "your|ur|je|jouw|su|sinu|seus|teus|tua|teu|sua|seu|twoich|twoje|twoja|deine|deiner|tes|tuoi|tus",
+	"money":     "euro|eur|eurot|euros|reais|zł|zl|złotych|zlotych|pln|dollars|bucks|usd|pix|mbway|tikkie|blik|paysafecard|paysafe|btc|usdt|bitcoin",
+	"telltr":    "tell|say|ütle|utle|räägi|raagi|conte|contes|conta|digas|diga|diz|fale|fales|zeg|zeggen|vertel|vertellen|mów|mow|powiedz|sag|sage|erzähl|erzahl|dis|raconte|dire|dica|dirlo|decir|cuentes|cuenta",
 }
 
 // lexiconEntries is the union of all languages. Languages are not separated
@@ -162,7 +171,7 @@ func lexiconEntries() [][]entry {
 		slices.Concat(lexiconDE, sextortionDE, sextortionDE2), slices.Concat(lexiconFR, sextortionFR, sextortionFR2),
 		slices.Concat(lexiconIT, sextortionIT, sextortionIT2), slices.Concat(lexiconPT, sextortionPT, sextortionPT2),
 		slices.Concat(lexiconNL, lexiconNL2, sextortionNL, sextortionNL2), slices.Concat(lexiconPL, lexiconPL2, sextortionPL, sextortionPL2),
-		slices.Concat(lexiconET, sextortionET, sextortionET2), slices.Concat(lexiconCo, sextortionAll, lexiconCV),
+		slices.Concat(lexiconET, sextortionET, sextortionET2), slices.Concat(lexiconCo, sextortionAll, lexiconCV, lexiconGL),
 	}
 }
 

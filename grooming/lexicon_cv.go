@@ -82,7 +82,7 @@ var lexiconCV = []entry{
 	{CueQuote, 0.9, 0, "continua a ~1 chiedere|scrivere|mandare"},
 	{CueQuote, 1.0, 0, "lui|lei ~1 ha ~1 detto|chiesto"},
 	{CueQuote, 1.0, 0, "lui|lei ~1 vuole|voleva"},
-	{CueQuote, 1.0, 0, "ele|ela ~1 disse|pediu|perguntou|quer|queria|fica"},
+	{CueQuote, 1.0, 0, "ele|ela ~1 disse|pediu|perguntou|quer|queria|fica|mandou"},
 	{CueQuote, 0.9, 0, "fica ~1 perguntando|pedindo|mandando|falando"},
 	{CueQuote, 0.9, 0, "me ~1 diz|pede|pergunta"},
 	{CueQuote, 1.0, 0, "hij|zij|ze ~1 zegt|vraagt|wil|wilde|zei|vroeg|stuurt|appt"},
@@ -92,7 +92,7 @@ var lexiconCV = []entry{
 	{CueQuote, 1.0, 0, "ta ~1 ütles|utles|ütleb|utleb|küsib|kusib|tahab|tahtis|kirjutab"},
 
 	// Safety replies to a disclosure.
-	{CueSafety, 0.9, 0, "block|report ~1 him|her|them|that|the account"},
+	{CueSafety, 0.9, 0, "block|report ~1 him|her|them|that|this|account"},
 	{CueSafety, 0.9, 0, "tell ~1 a|an ~1 adult|teacher|grownup"},
 	{CueSafety, 0.9, 0, "blockier|blockiere|melde ~1 den|ihn|sie|das"},
 	{CueSafety, 0.8, 0, "sag|erzähl|erzahl ~1 es ~1 deinem|deiner|deinen"},

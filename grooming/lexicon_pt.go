@@ -120,7 +120,7 @@ var lexiconPT = []entry{
 	{CueCaregiver, 0.8, 0, "com ~1 seus|teus|os ~1 pais"},
 	{CueSurprise, 1.0, 0, "surpresa"},
 	{CueSurprise, 0.9, 0, "aniversário|aniversario|festa|natal"},
-	{CueQuote, 1.0, 0, "me ~1 disse|pediu|perguntou|mandou"},
+	{CueQuote, 1.0, 0, "me ~1 disse|pediu|perguntou"},
 	{CueQuote, 1.0, 0, "bloqueei|denunciei"},
 	{CueEducation, 1.0, 0, "nunca ~1 compartilhe|mande|envie|passe|aceite|partilhes"},
 	{CueEducation, 1.0, 0, "se alguém|alguem ~1 te ~1 pedir|disser|oferecer"},

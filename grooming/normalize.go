@@ -48,6 +48,10 @@ type normalizer struct {
 	buf  []byte
 	toks []ntok
 	tmp  []byte
+	// spare is shape's output buffer: a token that splits into a number
+	// and a unit adds a token, so shape cannot write into the slice it
+	// reads.
+	spare []ntok
 }
 
 // vocabulary tells the de-spacer which joined letter runs are worth joining;
@@ -280,7 +284,7 @@ func (n *normalizer) despace(vocab vocabulary) {
 // shape applies the per-word folds (leetspeak, repeats) and parses numbers.
 // Words are rewritten in place; folding never makes a word longer.
 func (n *normalizer) shape() {
-	out := n.toks[:0]
+	out := n.spare[:0]
 	for _, t := range n.toks {
 		w := n.buf[t.a:t.b]
 		digits, letters := 0, 0
@@ -332,6 +336,7 @@ func (n *normalizer) shape() {
 			out = append(out, t)
 		}
 	}
+	n.spare = n.toks
 	n.toks = out
 }
 

@@ -38,12 +38,15 @@ type MessageTags struct {
 // education carry the densest grooming vocabulary of all benign text
 // (docs/grooming.md §5.5), so they cut hard.
 const (
-	quoteDiscount     = 0.2
-	educationDiscount = 0.2
-	surpriseDiscount  = 0.35
-	safetyDiscount    = 0.3
-	caregiverDiscount = 0.4
-	coverSecrecy      = 0.9
+	quoteDiscount = 0.2
+	// quoteBeforeDiscount applies to an indicator written before the
+	// reported-speech cue of its message.
+	quoteBeforeDiscount = 0.7
+	educationDiscount   = 0.2
+	surpriseDiscount    = 0.35
+	safetyDiscount      = 0.3
+	caregiverDiscount   = 0.4
+	coverSecrecy        = 0.9
 )
 
 const numCues = int(cueEnd - CueCaregiver)
@@ -82,7 +85,10 @@ func (d *Detector) tag(s *tagScratch, text string) *msgTags {
 		text = text[:cut]
 	}
 	s.n.run(text, d.lx)
-	question := strings.ContainsAny(text, "?¿？")
+	// Voice-to-text writes punctuation as words ("vraagteken", "komma"):
+	// they would hide the question and use up the gaps of patterns.
+	spokenQ := s.n.dropSpoken()
+	question := spokenQ || strings.ContainsAny(text, "?¿？")
 	d.lx.match(&s.m, &s.n, question)
 	t := &s.t
 	*t = msgTags{spans: t.spans[:0]}
@@ -90,10 +96,22 @@ func (d *Detector) tag(s *tagScratch, text string) *msgTags {
 		s.fs[f] = s.fs[f][:0]
 	}
 	quoted := quoteRanges(text)
+	// quoteAt is the first token of the earliest reported-speech cue:
+	// "he said …" introduces what follows, so an indicator that ends
+	// before it is the speaker's own words and is discounted less.
+	quoteAt := int32(-1)
 	for _, h := range s.m.hits {
 		p := &d.lx.patterns[h.pat]
 		sp := Span{int(s.n.toks[h.a].start), int(s.n.toks[h.b-1].end)}
 		if !p.fam.isIndicator() {
+			if p.fam == CueSafety && negatedAt(&s.n, int(h.a)) {
+				// "don't block me or I post it" is the threat's
+				// opener, not advice to block someone.
+				continue
+			}
+			if p.fam == CueQuote && (quoteAt < 0 || h.a < quoteAt) {
+				quoteAt = h.a
+			}
 			c := int(p.fam - CueCaregiver)
 			if p.w > t.cue[c] {
 				t.cue[c] = p.w
@@ -125,8 +143,21 @@ func (d *Detector) tag(s *tagScratch, text string) *msgTags {
 	// Message-level context rules.
 	cue := func(c Family) float32 { return t.cue[c-CueCaregiver] }
 	mult := float32(1)
+	// before[f]: every span of f ends before the reported-speech cue.
+	var before [numFamilies]bool
 	if q := cue(CueQuote); q > 0 {
 		mult *= 1 - (1-quoteDiscount)*q
+		for f := range s.fs {
+			if len(s.fs[f]) == 0 {
+				continue
+			}
+			before[f] = true
+			for _, sp := range s.fs[f] {
+				if sp.End > int(s.n.toks[quoteAt].start) {
+					before[f] = false
+				}
+			}
+		}
 	}
 	if e := cue(CueEducation); e > 0 {
 		mult *= 1 - (1-educationDiscount)*e
@@ -149,7 +180,15 @@ func (d *Detector) tag(s *tagScratch, text string) *msgTags {
 		if t.score[f] == 0 {
 			continue
 		}
-		t.score[f] *= mult
+		if before[f] {
+			// The speaker's own words before a reported-speech cue
+			// ("don't tell mom, or she wants to pay") keep most of
+			// their weight.
+			m := mult / (1 - (1-quoteDiscount)*cue(CueQuote))
+			t.score[f] *= m * (1 - (1-quoteBeforeDiscount)*cue(CueQuote))
+		} else {
+			t.score[f] *= mult
+		}
 		switch Family(f) {
 		case SextortionThreat, PaymentDemand, Deadline:
 			t.score[f] *= sxMult
@@ -177,6 +216,93 @@ func (d *Detector) tag(s *tagScratch, text string) *msgTags {
 	t.question = question
 	return t
 }
+
+// negations precede a safety verb that the speaker asks not to be done
+// ("don't block me", "não me bloqueia", "ära blokeeri", "niet blokkeren").
+var negations = map[string]bool{
+	"dont": true, "don't": true, "never": true, "nao": true, "n": true, "nunca": true, "no": true, "non": true,
+	"nicht": true, "nie": true, "niet": true, "ne": true, "ara": true, "ei": true, "mai": true, "nem": true,
+}
+
+// negatedAt reports whether a negation stands just before token i, past
+// a first-person object or a plea ("não me bloqueia", "don't pls block").
+func negatedAt(n *normalizer, i int) bool {
+	for k := i - 1; k >= 0 && k >= i-3; k-- {
+		w := string(n.buf[n.toks[k].a:n.toks[k].b])
+		if negations[w] {
+			return true
+		}
+		switch w {
+		case "me", "mij", "mind", "mnie", "mich", "mi", "moi", "please", "pls":
+			continue
+		}
+		break
+	}
+	// German, Dutch and French negate after the verb ("blockier mich
+	// nicht", "blokkeer me niet", "ne me bloque pas").
+	for k := i + 1; k < len(n.toks) && k <= i+2; k++ {
+		switch string(n.buf[n.toks[k].a:n.toks[k].b]) {
+		case "nicht", "niet", "pas":
+			return true
+		}
+	}
+	return false
+}
+
+// spokenMarks are punctuation marks dictated to voice-to-text, folded as
+// message words are (repeats collapse: "vraagteken" → "vragteken"); true
+// for a question mark.
+var spokenMarks = foldKeys(map[string]bool{
+	"virgula": false, "vírgula": false, "comma": false, "komma": false, "koma": false, "virgola": false, "virgule": false, "przecinek": false,
+	"interrogação": true, "interrogacao": true, "interrogación": true, "interrogativo": true, "vraagteken": true, "küsimärk": true,
+	"fragezeichen": true, "pytajnik": true, "uitroepteken": false, "hüüumärk": false,
+})
+
+// foldKeys folds a word set's keys the way the normaliser folds words.
+func foldKeys(m map[string]bool) map[string]bool {
+	var n normalizer
+	out := make(map[string]bool, len(m))
+	for k, v := range m {
+		out[foldPatternWord(&n, k)] = v
+	}
+	return out
+}
+
+// dropSpoken removes dictated punctuation words from the tokens and
+// reports whether one of them was a question mark. "punto", "ponto",
+// "punkt" and "punt" are dropped only after a word, never as the first
+// token, and "question mark" only as the pair.
+func (n *normalizer) dropSpoken() bool {
+	q := false
+	out := n.toks[:0]
+	for i, t := range n.toks {
+		w := n.buf[t.a:t.b]
+		if len(w) < 4 || len(w) > 13 {
+			out = append(out, t)
+			continue
+		}
+		// Indexing with string(w) does not allocate.
+		if isQ, ok := spokenMarks[string(w)]; ok {
+			q = q || isQ
+			continue
+		}
+		if spokenStops[string(w)] && i > 0 {
+			continue
+		}
+		if string(w) == "mark" && len(out) > 0 && string(n.buf[out[len(out)-1].a:out[len(out)-1].b]) == "question" {
+			q = true
+			out = out[:len(out)-1]
+			continue
+		}
+		out = append(out, t)
+	}
+	n.toks = out
+	return q
+}
+
+// spokenStops are dictated full stops, which are also ordinary words
+// ("a punto de", "Punkt 8"): dropped only after another word.
+var spokenStops = foldKeys(map[string]bool{"punto": true, "ponto": true, "punkt": true, "punt": true, "kropka": true})
 
 // appendSpan adds sp, merging it with an overlapping span; spans stay few
 // per family and message, so a linear scan is fine.
