@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/vigil-oss/vigil"
+	"github.com/vigil-oss/vigil/sqlstore"
 )
 
 // Ensure EntryService implements the interface.
@@ -497,12 +498,7 @@ func isHash(t vigil.SignalType) bool {
 }
 
 // pageLimit applies the defaults and cap of vigil.EntryFilter.Limit.
-func pageLimit(n int) int {
-	if n <= 0 {
-		return vigil.DefaultEntryLimit
-	}
-	return min(n, vigil.MaxEntryLimit)
-}
+func pageLimit(n int) int { return sqlstore.PageLimit(n) }
 
 // entryError names the position of an invalid entry and keeps the error's
 // code.

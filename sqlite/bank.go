@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/vigil-oss/vigil"
+	"github.com/vigil-oss/vigil/sqlstore"
 )
 
 // Ensure BankService implements the interface.
@@ -250,10 +251,7 @@ func bumpBank(ctx context.Context, tx *sql.Tx, id, delta int64, now string) (int
 }
 
 // querier is what *sql.DB and *sql.Tx have in common.
-type querier interface {
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
+type querier = sqlstore.Querier
 
 // findBank returns the one bank matching where, or sql.ErrNoRows.
 func findBank(ctx context.Context, q querier, where string, args ...any) (*vigil.Bank, error) {
@@ -261,26 +259,11 @@ func findBank(ctx context.Context, q querier, where string, args ...any) (*vigil
 }
 
 // scanner is what *sql.Row and *sql.Rows have in common.
-type scanner interface {
-	Scan(dest ...any) error
-}
+type scanner = sqlstore.Scanner
 
 // queryAll runs a query and returns every row as scan reads it.
 func queryAll[T any](ctx context.Context, q querier, scan func(scanner) (T, error), query string, args ...any) ([]T, error) {
-	rows, err := q.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []T
-	for rows.Next() {
-		v, err := scan(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	return out, rows.Err()
+	return sqlstore.QueryAll(ctx, q, scan, query, args...)
 }
 
 func scanBank(row scanner) (*vigil.Bank, error) {

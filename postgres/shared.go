@@ -1,0 +1,37 @@
+package postgres
+
+import (
+	"context"
+	"time"
+
+	"github.com/vigil-oss/vigil"
+	"github.com/vigil-oss/vigil/sqlstore"
+)
+
+// shared is db as the services whose SQL package sqlstore holds use it.
+//
+// The services whose SQL is all in package sqlstore are its types embedded
+// under an unexported alias (type bankService = sqlstore.BankService): the
+// methods are promoted and the field stays hidden, so the exported type and
+// its constructor are what they were.
+type shared struct{ db *DB }
+
+var _ sqlstore.DB = shared{}
+
+func (db *DB) shared() shared { return shared{db} }
+
+func (s shared) Reader() sqlstore.Querier { return s.db.rdb }
+
+func (s shared) Read(ctx context.Context, fn func(tx sqlstore.Querier) error) error {
+	return s.db.read(ctx, func(tx *pgTx) error { return fn(tx) })
+}
+
+func (s shared) Write(ctx context.Context, fn func(tx sqlstore.Querier) error) error {
+	return s.db.write(ctx, func(tx *pgTx) error { return fn(tx) })
+}
+
+func (s shared) WriteAudited(ctx context.Context, rec *vigil.AuditRecord, fn func(tx sqlstore.Querier) error) error {
+	return s.db.writeAudited(ctx, rec, func(tx *pgTx) error { return fn(tx) })
+}
+
+func (s shared) Now() time.Time { return s.db.now() }
