@@ -5,8 +5,8 @@ import (
 	"github.com/vigil-oss/vigil/sqlstore"
 )
 
-// ExchangeService implements vigil.ExchangeService on PostgreSQL, with the SQL of
-// package sqlstore.
+// ExchangeService implements vigil.ExchangeService on PostgreSQL,
+// with the SQL of package sqlstore.
 type ExchangeService struct{ *exchangeService }
 
 type exchangeService = sqlstore.ExchangeService
