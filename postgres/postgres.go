@@ -342,7 +342,7 @@ func parseNullTime(s sql.NullString) (*time.Time, error) { return sqlstore.Parse
 // later numbers waits for this one to commit: changes become visible in
 // sequence order, and a replica that has read up to s never later finds a
 // change numbered s or less.
-func nextSeq(ctx context.Context, tx *pgTx, n int64) (int64, error) {
+func nextSeq(ctx context.Context, tx querier, n int64) (int64, error) {
 	var last int64
 	if err := tx.QueryRowContext(ctx, "UPDATE change_seq SET value = value + ? WHERE id = 1 RETURNING value", n).Scan(&last); err != nil {
 		return 0, fmt.Errorf("next change seq: %w", err)

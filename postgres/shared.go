@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"io"
 	"time"
 
 	"github.com/vigil-oss/vigil"
@@ -35,3 +36,9 @@ func (s shared) WriteAudited(ctx context.Context, rec *vigil.AuditRecord, fn fun
 }
 
 func (s shared) Now() time.Time { return s.db.now() }
+
+func (s shared) Rand() io.Reader { return s.db.Rand }
+
+func (s shared) NextSeq(ctx context.Context, tx sqlstore.Querier, n int64) (int64, error) {
+	return nextSeq(ctx, tx, n)
+}

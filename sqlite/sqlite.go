@@ -434,7 +434,7 @@ func parseNullTime(s sql.NullString) (*time.Time, error) { return sqlstore.Parse
 // Numbers are taken inside the write transaction, and SQLite has one writer,
 // so they become visible to readers in order: a reader that has seen
 // sequence s will never later find a change numbered s or less.
-func nextSeq(ctx context.Context, tx *sql.Tx, n int64) (int64, error) {
+func nextSeq(ctx context.Context, tx querier, n int64) (int64, error) {
 	var last int64
 	if err := tx.QueryRowContext(ctx, "UPDATE change_seq SET value = value + ? WHERE id = 1 RETURNING value", n).Scan(&last); err != nil {
 		return 0, fmt.Errorf("next change seq: %w", err)

@@ -15,6 +15,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/vigil-oss/vigil"
@@ -42,6 +43,13 @@ type DB interface {
 	WriteAudited(ctx context.Context, rec *vigil.AuditRecord, fn func(tx Querier) error) error
 	// Now returns the current time in UTC.
 	Now() time.Time
+	// Rand is the source of secrets (API keys, tokens).
+	Rand() io.Reader
+	// NextSeq hands out n change sequence numbers in tx, a write
+	// transaction, and returns the first; numbers become visible to
+	// readers in order (a dialect hook: PostgreSQL also notifies the
+	// replicas that follow the changes).
+	NextSeq(ctx context.Context, tx Querier, n int64) (int64, error)
 }
 
 // TimeFormat is the stored form of times: fixed-width so that stored
