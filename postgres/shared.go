@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"time"
 
@@ -41,4 +42,24 @@ func (s shared) Rand() io.Reader { return s.db.Rand }
 
 func (s shared) NextSeq(ctx context.Context, tx sqlstore.Querier, n int64) (int64, error) {
 	return nextSeq(ctx, tx, n)
+}
+
+func (shared) JSONText(col, field string) string { return "(" + col + "::jsonb ->> '" + field + "')" }
+
+func (shared) FindCase(ctx context.Context, q sqlstore.Querier, id int64) (*vigil.Case, error) {
+	return findCase(ctx, q, id)
+}
+
+func (shared) ScanCase(row sqlstore.Scanner) (*vigil.Case, error) { return scanCase(row) }
+
+func (shared) CaseSelect() string { return caseColumns + caseFrom }
+
+func (s shared) AddCaseEvent(ctx context.Context, tx sqlstore.Querier, caseID int64, ts, actor, kind, detail string) error {
+	// Write and WriteAudited hand their functions this store's
+	// transactions, the only ones a write has.
+	t, ok := tx.(*pgTx)
+	if !ok {
+		return fmt.Errorf("add case event: %T is not a write transaction of this store", tx)
+	}
+	return addEvent(ctx, t, caseID, ts, actor, kind, detail)
 }

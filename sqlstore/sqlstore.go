@@ -50,6 +50,23 @@ type DB interface {
 	// readers in order (a dialect hook: PostgreSQL also notifies the
 	// replicas that follow the changes).
 	NextSeq(ctx context.Context, tx Querier, n int64) (int64, error)
+	// JSONText is the SQL of the text of field in col, a column that holds
+	// a JSON object (a dialect hook).
+	JSONText(col, field string) string
+
+	// The case SQL is still each store's own (its case.go): the shared
+	// services that touch cases reach it through these.
+
+	// FindCase returns a case, or ENOTFOUND.
+	FindCase(ctx context.Context, q Querier, id int64) (*vigil.Case, error)
+	// ScanCase reads a row of CaseSelect.
+	ScanCase(row Scanner) (*vigil.Case, error)
+	// CaseSelect is the SELECT list and FROM clause (cases c JOIN queues
+	// q) that ScanCase reads, without WHERE.
+	CaseSelect() string
+	// AddCaseEvent appends an event to a case's history in tx, a write
+	// transaction.
+	AddCaseEvent(ctx context.Context, tx Querier, caseID int64, ts, actor, kind, detail string) error
 }
 
 // TimeFormat is the stored form of times: fixed-width so that stored
