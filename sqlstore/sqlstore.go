@@ -16,6 +16,7 @@ import (
 	"database/sql"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/vigil-oss/vigil"
@@ -141,4 +142,9 @@ func ValidateActor(what, actor string) error {
 		return vigil.Errorf(vigil.EINVALID, "actor name must be UTF-8 without control or invisible characters")
 	}
 	return nil
+}
+
+// Placeholders returns n comma-separated "?".
+func Placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?,", n), ",")
 }
