@@ -438,9 +438,9 @@ func (db *DB) listenOnce(ctx context.Context, signal func()) error {
 func validateActor(what, actor string) error { return sqlstore.ValidateActor(what, actor) }
 
 // rebind turns the services' SQLite-style anonymous parameters (?) into
-// PostgreSQL's numbered ones ($1, $2, …), outside quoted text. The
-// services' SQL is written once in sqlite's form so that the two stores
-// stay line-for-line comparable; no query here uses the jsonb ? operator.
+// PostgreSQL's numbered ones ($1, $2, …), outside quoted text. The SQL
+// of package sqlstore, shared with package sqlite, is in SQLite's form, as
+// is this package's own; no query uses the jsonb ? operator.
 func rebind(query string) string {
 	if !strings.Contains(query, "?") {
 		return query
