@@ -3,9 +3,8 @@ package postgres
 import (
 	"context"
 
-	"fmt"
-
 	"github.com/vigil-oss/vigil"
+	"github.com/vigil-oss/vigil/sqlstore"
 )
 
 // Ensure CaseService keeps classifier states.
@@ -13,39 +12,10 @@ var _ vigil.ClassifierStateService = (*CaseService)(nil)
 
 // ClassifierStates implements vigil.ClassifierStateService.
 func (s *CaseService) ClassifierStates(ctx context.Context) ([]*vigil.ClassifierState, error) {
-	out, err := queryAll(ctx, s.db.rdb, func(row scanner) (*vigil.ClassifierState, error) {
-		var st vigil.ClassifierState
-		var at string
-		if err := row.Scan(&st.Name, &st.Paused, &st.Reason, &st.UpdatedBy, &at); err != nil {
-			return nil, err
-		}
-		var err error
-		st.UpdatedAt, err = parseTime(at)
-		return &st, err
-	}, `SELECT name, paused, reason, updated_by, updated_at FROM classifier_states ORDER BY name`)
-	if err != nil {
-		return nil, fmt.Errorf("classifier states: %w", err)
-	}
-	return out, nil
+	return sqlstore.NewClassifierStateService(s.db.shared()).ClassifierStates(ctx)
 }
 
 // SetClassifierState implements vigil.ClassifierStateService.
 func (s *CaseService) SetClassifierState(ctx context.Context, st *vigil.ClassifierState) error {
-	if err := st.Validate(); err != nil {
-		return err
-	}
-	now := s.db.now()
-	err := s.db.write(ctx, func(tx *pgTx) error {
-		_, err := tx.ExecContext(ctx, `
-			INSERT INTO classifier_states (name, paused, reason, updated_by, updated_at) VALUES (?, ?, ?, ?, ?)
-			ON CONFLICT (name) DO UPDATE SET paused = excluded.paused, reason = excluded.reason,
-				updated_by = excluded.updated_by, updated_at = excluded.updated_at`,
-			st.Name, st.Paused, st.Reason, st.UpdatedBy, formatTime(now))
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("set classifier %s state: %w", st.Name, err)
-	}
-	st.UpdatedAt = now
-	return nil
+	return sqlstore.NewClassifierStateService(s.db.shared()).SetClassifierState(ctx, st)
 }

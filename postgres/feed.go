@@ -360,7 +360,7 @@ func (s *FeedService) createSubscription(ctx context.Context, b *vigil.Bank, sub
 	now := s.db.now()
 	err := s.db.write(ctx, func(tx *pgTx) error {
 		if pending != nil {
-			if err := pending.insert(ctx, tx, now); err != nil {
+			if err := pending.Insert(ctx, tx, now); err != nil {
 				return err
 			}
 			sub.BankID = b.ID
@@ -377,7 +377,7 @@ func (s *FeedService) createSubscription(ctx context.Context, b *vigil.Bank, sub
 		return fmt.Errorf("create subscription: %w", err)
 	}
 	if pending != nil {
-		pending.done(now)
+		pending.Done(now)
 	}
 	sub.CreatedAt, sub.State = now, vigil.SubscriptionActive
 	return nil

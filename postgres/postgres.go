@@ -23,6 +23,7 @@ import (
 
 	"github.com/vigil-oss/vigil"
 	"github.com/vigil-oss/vigil/internal/groupcommit"
+	"github.com/vigil-oss/vigil/sqlstore"
 )
 
 //go:embed migrations/*.sql
@@ -31,7 +32,7 @@ var migrationFS embed.FS
 // timeFormat is the stored form of times, the same as SQLite's: fixed-width
 // so that it sorts as text, with nanoseconds, which the audit chain's hashes
 // cover (timestamptz keeps only microseconds).
-const timeFormat = "2006-01-02T15:04:05.000000000Z"
+const timeFormat = sqlstore.TimeFormat
 
 // writeLockKey is the advisory lock every write transaction takes first
 // (an arbitrary constant: "vigil" in ASCII). It makes the writers of every
@@ -330,34 +331,18 @@ func (db *DB) read(ctx context.Context, fn func(tx *pgTx) error) error {
 // now returns the current time in the form that is stored.
 func (db *DB) now() time.Time { return db.Now().UTC() }
 
-func formatTime(t time.Time) string { return t.UTC().Format(timeFormat) }
+func formatTime(t time.Time) string { return sqlstore.FormatTime(t) }
 
-func parseTime(s string) (time.Time, error) {
-	t, err := time.Parse(timeFormat, s)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("parse stored time %q: %w", s, err)
-	}
-	return t, nil
-}
+func parseTime(s string) (time.Time, error) { return sqlstore.ParseTime(s) }
 
-// parseNullTime parses a nullable time column.
-func parseNullTime(s sql.NullString) (*time.Time, error) {
-	if !s.Valid {
-		return nil, nil
-	}
-	t, err := parseTime(s.String)
-	if err != nil {
-		return nil, err
-	}
-	return &t, nil
-}
+func parseNullTime(s sql.NullString) (*time.Time, error) { return sqlstore.ParseNullTime(s) }
 
 // nextSeq hands out n change sequence numbers in tx and returns the first.
 // The UPDATE locks change_seq's row until tx ends, so a writer that takes
 // later numbers waits for this one to commit: changes become visible in
 // sequence order, and a replica that has read up to s never later finds a
 // change numbered s or less.
-func nextSeq(ctx context.Context, tx *pgTx, n int64) (int64, error) {
+func nextSeq(ctx context.Context, tx querier, n int64) (int64, error) {
 	var last int64
 	if err := tx.QueryRowContext(ctx, "UPDATE change_seq SET value = value + ? WHERE id = 1 RETURNING value", n).Scan(&last); err != nil {
 		return 0, fmt.Errorf("next change seq: %w", err)
@@ -450,21 +435,12 @@ func (db *DB) listenOnce(ctx context.Context, signal func()) error {
 
 // validateActor checks the name of whoever changes banks, keys or cases
 // (what).
-func validateActor(what, actor string) error {
-	if actor == "" {
-		return vigil.Errorf(vigil.EINVALID, "changes to %s must say who made them", what)
-	} else if len(actor) > vigil.MaxEntryFieldLen {
-		return vigil.Errorf(vigil.EINVALID, "actor name longer than %d bytes", vigil.MaxEntryFieldLen)
-	} else if !vigil.Printable(actor) {
-		return vigil.Errorf(vigil.EINVALID, "actor name must be UTF-8 without control or invisible characters")
-	}
-	return nil
-}
+func validateActor(what, actor string) error { return sqlstore.ValidateActor(what, actor) }
 
 // rebind turns the services' SQLite-style anonymous parameters (?) into
-// PostgreSQL's numbered ones ($1, $2, …), outside quoted text. The
-// services' SQL is written once in sqlite's form so that the two stores
-// stay line-for-line comparable; no query here uses the jsonb ? operator.
+// PostgreSQL's numbered ones ($1, $2, …), outside quoted text. The SQL
+// of package sqlstore, shared with package sqlite, is in SQLite's form, as
+// is this package's own; no query uses the jsonb ? operator.
 func rebind(query string) string {
 	if !strings.Contains(query, "?") {
 		return query

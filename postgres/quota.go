@@ -3,38 +3,19 @@ package postgres
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
-	"time"
 
 	"github.com/vigil-oss/vigil"
+	"github.com/vigil-oss/vigil/sqlstore"
 )
 
 // Ensure LookupCounter implements the interface.
 var _ vigil.LookupCounter = (*LookupCounter)(nil)
 
-// marshalLimits returns a key's limits as stored: JSON, or NULL for none.
-func marshalLimits(l *vigil.KeyLimits) (sql.NullString, error) {
-	if l == nil {
-		return sql.NullString{}, nil
-	}
-	b, err := json.Marshal(l)
-	if err != nil {
-		return sql.NullString{}, err
-	}
-	return sql.NullString{String: string(b), Valid: true}, nil
-}
+// marshalLimits returns a key's limits as stored (sqlstore.MarshalLimits).
+func marshalLimits(l *vigil.KeyLimits) (sql.NullString, error) { return sqlstore.MarshalLimits(l) }
 
-func unmarshalLimits(s sql.NullString) (*vigil.KeyLimits, error) {
-	if !s.Valid {
-		return nil, nil
-	}
-	var l vigil.KeyLimits
-	if err := json.Unmarshal([]byte(s.String), &l); err != nil {
-		return nil, err
-	}
-	return &l, nil
-}
+func unmarshalLimits(s sql.NullString) (*vigil.KeyLimits, error) { return sqlstore.UnmarshalLimits(s) }
 
 // SetKeyLimits replaces a key's own lookup limits.
 func (s *KeyService) SetKeyLimits(ctx context.Context, id int64, limits *vigil.KeyLimits) (*vigil.Key, error) {
@@ -63,104 +44,13 @@ func (s *KeyService) SetKeyLimits(ctx context.Context, id int64, limits *vigil.K
 	return k, nil
 }
 
-// LookupCounter keeps per-key daily lookup counts in PostgreSQL.
-type LookupCounter struct {
-	db *DB
-}
+// LookupCounter implements vigil.LookupCounter on PostgreSQL,
+// with the SQL of package sqlstore.
+type LookupCounter struct{ *lookupCounter }
+
+type lookupCounter = sqlstore.LookupCounter
 
 // NewLookupCounter returns a LookupCounter on db.
-func NewLookupCounter(db *DB) *LookupCounter { return &LookupCounter{db: db} }
-
-// AddLookups adds counts to their keys' daily totals in one transaction.
-func (c *LookupCounter) AddLookups(ctx context.Context, counts []vigil.LookupCount) ([]vigil.LookupCount, error) {
-	for _, n := range counts {
-		if err := vigil.ValidateLookupDay(n.Day); err != nil {
-			return nil, err
-		}
-		if n.Lookups < 0 {
-			return nil, vigil.Errorf(vigil.EINVALID, "lookup count of key %d is negative", n.KeyID)
-		}
-	}
-	out := make([]vigil.LookupCount, len(counts))
-	// A count is not a change anyone made: never with the caller's
-	// pending audit record.
-	err := c.db.writeAudited(ctx, nil, func(tx *pgTx) error {
-		for i, n := range counts {
-			out[i] = n
-			err := tx.QueryRowContext(ctx, `
-				INSERT INTO lookup_counts (key_id, day, lookups) VALUES (?, ?, ?)
-				ON CONFLICT (key_id, day) DO UPDATE SET lookups = lookup_counts.lookups + excluded.lookups
-				RETURNING lookups`, n.KeyID, n.Day, n.Lookups).Scan(&out[i].Lookups)
-			if err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("add lookup counts: %w", err)
-	}
-	return out, nil
-}
-
-// LookupCounts returns daily totals by day, then key.
-func (c *LookupCounter) LookupCounts(ctx context.Context, from, to string, keyID int64) ([]vigil.LookupCount, error) {
-	for _, d := range []string{from, to} {
-		if err := vigil.ValidateLookupDay(d); err != nil {
-			return nil, err
-		}
-	}
-	out, err := queryAll(ctx, c.db.rdb, scanLookupCount, `
-		SELECT key_id, day, lookups FROM lookup_counts
-		WHERE day >= ? AND day <= ? AND (? = 0 OR key_id = ?)
-		ORDER BY day, key_id`, from, to, keyID, keyID)
-	if err != nil {
-		return nil, fmt.Errorf("lookup counts: %w", err)
-	}
-	return out, nil
-}
-
-func scanLookupCount(row scanner) (vigil.LookupCount, error) {
-	var n vigil.LookupCount
-	err := row.Scan(&n.KeyID, &n.Day, &n.Lookups)
-	return n, err
-}
-
-// BeatReplica records replica as seen at now and counts the replicas seen
-// within live, in one transaction.
-func (c *LookupCounter) BeatReplica(ctx context.Context, replica string, now time.Time, live time.Duration) (int, error) {
-	if err := vigil.ValidateReplicaBeat(replica, live); err != nil {
-		return 0, err
-	}
-	at := now.UnixNano()
-	var n int
-	err := c.db.writeAudited(ctx, nil, func(tx *pgTx) error {
-		if _, err := tx.ExecContext(ctx, `
-			INSERT INTO lookup_replicas (replica, seen_at) VALUES (?, ?)
-			ON CONFLICT (replica) DO UPDATE SET seen_at = excluded.seen_at`, replica, at); err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM lookup_replicas WHERE seen_at < ?`,
-			at-vigil.ReplicaForget*int64(live)); err != nil {
-			return err
-		}
-		return tx.QueryRowContext(ctx, `SELECT count(*) FROM lookup_replicas WHERE seen_at > ?`,
-			at-int64(live)).Scan(&n)
-	})
-	if err != nil {
-		return 0, fmt.Errorf("beat replica %q: %w", replica, err)
-	}
-	return max(n, 1), nil
-}
-
-// ForgetReplica deletes replica's beat.
-func (c *LookupCounter) ForgetReplica(ctx context.Context, replica string) error {
-	err := c.db.writeAudited(ctx, nil, func(tx *pgTx) error {
-		_, err := tx.ExecContext(ctx, `DELETE FROM lookup_replicas WHERE replica = ?`, replica)
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("forget replica %q: %w", replica, err)
-	}
-	return nil
+func NewLookupCounter(db *DB) *LookupCounter {
+	return &LookupCounter{sqlstore.NewLookupCounter(db.shared())}
 }

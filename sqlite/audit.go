@@ -3,114 +3,26 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"errors"
-	"fmt"
 	"time"
 
 	"github.com/vigil-oss/vigil"
+	"github.com/vigil-oss/vigil/sqlstore"
 )
 
-// Ensure AuditService implements the interface.
-var _ vigil.AuditService = (*AuditService)(nil)
+// AuditService implements vigil.AuditService on SQLite,
+// with the SQL of package sqlstore.
+type AuditService struct{ *auditService }
 
-// AuditService keeps the hash-chained audit log in SQLite.
-type AuditService struct {
-	db *DB
-}
+type auditService = sqlstore.AuditService
 
 // NewAuditService returns an AuditService on db.
-func NewAuditService(db *DB) *AuditService { return &AuditService{db: db} }
-
-// genesis is the PrevHash of the first record.
-const genesis = "0000000000000000000000000000000000000000000000000000000000000000"
-
-const auditColumns = `seq, time, actor, action, target, detail, prev_hash, hash`
-
-// AppendAudit implements vigil.AuditService. The single writer connection
-// serialises appends, so each record links to the one before it.
-func (s *AuditService) AppendAudit(ctx context.Context, r *vigil.AuditRecord) error {
-	// The record is the write: passed explicitly, not as pending on ctx.
-	err := s.db.writeAudited(ctx, r, func(tx *sql.Tx) error { return nil })
-	if err != nil {
-		return fmt.Errorf("append audit record %s %s: %w", r.Action, r.Target, err)
-	}
-	return nil
+func NewAuditService(db *DB) *AuditService {
+	return &AuditService{sqlstore.NewAuditService(db.shared())}
 }
+
+var _ vigil.AuditService = (*AuditService)(nil)
 
 // appendAudit stores r as the next record of the chain, in tx.
 func appendAudit(ctx context.Context, tx *sql.Tx, now time.Time, r *vigil.AuditRecord) error {
-	var seq int64
-	prev := genesis
-	err := tx.QueryRowContext(ctx, `SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1`).Scan(&seq, &prev)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return err
-	}
-	// Stored times keep nanoseconds, so the hash verifies after a read.
-	if err := r.Seal(seq+1, now, prev); err != nil {
-		return err
-	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO audit_log (`+auditColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		r.Seq, formatTime(r.Time), r.Actor, r.Action, r.Target, r.Detail, r.PrevHash, r.Hash)
-	return err
-}
-
-func scanAudit(row scanner) (*vigil.AuditRecord, error) {
-	var r vigil.AuditRecord
-	var t string
-	if err := row.Scan(&r.Seq, &t, &r.Actor, &r.Action, &r.Target, &r.Detail, &r.PrevHash, &r.Hash); err != nil {
-		return nil, err
-	}
-	var err error
-	r.Time, err = parseTime(t)
-	return &r, err
-}
-
-// ListAudit implements vigil.AuditService.
-func (s *AuditService) ListAudit(ctx context.Context, afterSeq int64, limit int) ([]*vigil.AuditRecord, error) {
-	if limit <= 0 || limit > vigil.MaxEntryLimit {
-		limit = vigil.MaxEntryLimit
-	}
-	out, err := queryAll(ctx, s.db.rdb, scanAudit, `SELECT `+auditColumns+` FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?`, afterSeq, limit)
-	if err != nil {
-		return nil, fmt.Errorf("list audit: %w", err)
-	}
-	return out, nil
-}
-
-// VerifyAudit implements vigil.AuditService.
-func (s *AuditService) VerifyAudit(ctx context.Context) (int64, *vigil.AuditBreak, error) {
-	var n int64
-	var brk *vigil.AuditBreak
-	err := s.db.read(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, `SELECT `+auditColumns+` FROM audit_log ORDER BY seq`)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		prev, want := genesis, int64(1)
-		for rows.Next() {
-			r, err := scanAudit(rows)
-			if err != nil {
-				return err
-			}
-			n++
-			switch {
-			case r.Seq != want:
-				brk = &vigil.AuditBreak{Seq: want, Reason: fmt.Sprintf("record %d is missing (next is %d)", want, r.Seq)}
-			case r.PrevHash != prev:
-				brk = &vigil.AuditBreak{Seq: r.Seq, Reason: "its prev_hash does not match the hash of the record before"}
-			case r.ComputeHash() != r.Hash:
-				brk = &vigil.AuditBreak{Seq: r.Seq, Reason: "its contents do not match its hash (changed after it was written)"}
-			}
-			if brk != nil {
-				return nil
-			}
-			prev, want = r.Hash, r.Seq+1
-		}
-		return rows.Err()
-	})
-	if err != nil {
-		return n, nil, fmt.Errorf("verify audit log: %w", err)
-	}
-	return n, brk, nil
+	return sqlstore.AppendAudit(ctx, tx, now, r)
 }

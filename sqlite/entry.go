@@ -3,13 +3,13 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"iter"
 	"strings"
 
 	"github.com/vigil-oss/vigil"
+	"github.com/vigil-oss/vigil/sqlstore"
 )
 
 // Ensure EntryService implements the interface.
@@ -29,11 +29,6 @@ type EntryService struct {
 func NewEntryService(db *DB) *EntryService {
 	return &EntryService{db: db}
 }
-
-// entryColumns are the columns scanEntry reads, without the bank's name,
-// which is looked up separately: banks are few and entries many.
-const entryColumns = `id, bank_id, signal_type, value, source, source_entry_id, category,
-	added_by, added_at, retracted_by, retracted_at, retract_reason, quarantined_at, quarantine_reason, seq, quality`
 
 // AddEntries adds a batch of entries to a bank in one transaction.
 func (s *EntryService) AddEntries(ctx context.Context, bankID int64, by string, entries []*vigil.Entry) (vigil.ImportResult, error) {
@@ -485,92 +480,20 @@ func bankNames(ctx context.Context, q querier) (map[int64]string, error) {
 	return names, rows.Err()
 }
 
-func scanEntry(row scanner) (*vigil.Entry, error) {
-	var e vigil.Entry
-	if err := scanEntryInto(row, &e); err != nil {
-		return nil, err
-	}
-	return &e, nil
-}
+// entryColumns are the columns scanEntry reads (sqlstore.EntryColumns).
+const entryColumns = sqlstore.EntryColumns
 
-func scanEntryInto(row scanner, e *vigil.Entry) error {
-	var (
-		value         []byte
-		addedAt       string
-		retractedAt   sql.NullString
-		quarantinedAt sql.NullString
-		quality       sql.NullInt64
-	)
-	if err := row.Scan(&e.ID, &e.BankID, &e.SignalType, &value, &e.Source, &e.SourceEntryID, &e.Category,
-		&e.AddedBy, &addedAt, &e.RetractedBy, &retractedAt, &e.RetractReason,
-		&quarantinedAt, &e.QuarantineReason, &e.Seq, &quality); err != nil {
-		return err
-	}
-	e.Quality = nil
-	if quality.Valid {
-		q := int(quality.Int64)
-		e.Quality = &q
-	}
-	e.Value = decodeValue(e.SignalType, value)
-	var err error
-	if e.AddedAt, err = parseTime(addedAt); err != nil {
-		return err
-	}
-	if e.RetractedAt, err = parseNullTime(retractedAt); err != nil {
-		return err
-	}
-	e.QuarantinedAt, err = parseNullTime(quarantinedAt)
-	return err
-}
+func scanEntry(row scanner) (*vigil.Entry, error) { return sqlstore.ScanEntry(row) }
 
-// encodeValue returns the stored form of a canonical value: the bytes of a
-// hash, half the size of its hex, which keeps the entries' unique index small
-// enough to stay in the page cache during large imports; other values as
-// they are.
-func encodeValue(t vigil.SignalType, v string) []byte {
-	if isHash(t) {
-		if b, err := hex.DecodeString(v); err == nil {
-			return b
-		}
-	}
-	return []byte(v)
-}
+func scanEntryInto(row scanner, e *vigil.Entry) error { return sqlstore.ScanEntryInto(row, e) }
 
-// decodeValue reverses encodeValue.
-func decodeValue(t vigil.SignalType, b []byte) string {
-	if isHash(t) {
-		return hex.EncodeToString(b)
-	}
-	return string(b)
-}
+func encodeValue(t vigil.SignalType, v string) []byte { return sqlstore.EncodeValue(t, v) }
 
-// isHash reports whether values of type t are hex hashes.
-func isHash(t vigil.SignalType) bool {
-	switch t {
-	case vigil.SignalPDQ, vigil.SignalMD5, vigil.SignalSHA1, vigil.SignalSHA256:
-		return true
-	}
-	return false
-}
+func decodeValue(t vigil.SignalType, b []byte) string { return sqlstore.DecodeValue(t, b) }
+
+func entryError(n int, err error) error { return sqlstore.EntryError(n, err) }
+
+func nullQuality(q *int) any { return sqlstore.NullQuality(q) }
 
 // pageLimit applies the defaults and cap of vigil.EntryFilter.Limit.
-func pageLimit(n int) int {
-	if n <= 0 {
-		return vigil.DefaultEntryLimit
-	}
-	return min(n, vigil.MaxEntryLimit)
-}
-
-// entryError names the position of an invalid entry and keeps the error's
-// code.
-func entryError(n int, err error) error {
-	return vigil.Errorf(vigil.ErrorCode(err), "entry %d: %s", n, vigil.ErrorMessage(err))
-}
-
-// nullQuality is an entry's quality as stored: NULL when unknown.
-func nullQuality(q *int) any {
-	if q == nil {
-		return nil
-	}
-	return int64(*q)
-}
+func pageLimit(n int) int { return sqlstore.PageLimit(n) }

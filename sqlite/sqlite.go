@@ -24,6 +24,7 @@ import (
 
 	"github.com/vigil-oss/vigil"
 	"github.com/vigil-oss/vigil/internal/groupcommit"
+	"github.com/vigil-oss/vigil/sqlstore"
 )
 
 //go:embed migrations/*.sql
@@ -33,7 +34,7 @@ var migrationFS embed.FS
 const FileName = "vigil.db"
 
 // timeFormat is fixed-width so that stored times sort as text.
-const timeFormat = "2006-01-02T15:04:05.000000000Z"
+const timeFormat = sqlstore.TimeFormat
 
 // busyTimeout bounds how long a connection waits for another process (a CLI
 // command beside the server) to release the database.
@@ -423,33 +424,17 @@ func (db *DB) read(ctx context.Context, fn func(tx *sql.Tx) error) error {
 // now returns the current time in the form that is stored.
 func (db *DB) now() time.Time { return db.Now().UTC() }
 
-func formatTime(t time.Time) string { return t.UTC().Format(timeFormat) }
+func formatTime(t time.Time) string { return sqlstore.FormatTime(t) }
 
-func parseTime(s string) (time.Time, error) {
-	t, err := time.Parse(timeFormat, s)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("parse stored time %q: %w", s, err)
-	}
-	return t, nil
-}
+func parseTime(s string) (time.Time, error) { return sqlstore.ParseTime(s) }
 
-// parseNullTime parses a nullable time column.
-func parseNullTime(s sql.NullString) (*time.Time, error) {
-	if !s.Valid {
-		return nil, nil
-	}
-	t, err := parseTime(s.String)
-	if err != nil {
-		return nil, err
-	}
-	return &t, nil
-}
+func parseNullTime(s sql.NullString) (*time.Time, error) { return sqlstore.ParseNullTime(s) }
 
 // nextSeq hands out n change sequence numbers in tx and returns the first.
 // Numbers are taken inside the write transaction, and SQLite has one writer,
 // so they become visible to readers in order: a reader that has seen
 // sequence s will never later find a change numbered s or less.
-func nextSeq(ctx context.Context, tx *sql.Tx, n int64) (int64, error) {
+func nextSeq(ctx context.Context, tx querier, n int64) (int64, error) {
 	var last int64
 	if err := tx.QueryRowContext(ctx, "UPDATE change_seq SET value = value + ? WHERE id = 1 RETURNING value", n).Scan(&last); err != nil {
 		return 0, fmt.Errorf("next change seq: %w", err)
@@ -459,13 +444,4 @@ func nextSeq(ctx context.Context, tx *sql.Tx, n int64) (int64, error) {
 
 // validateActor checks the name of whoever changes banks, keys or cases
 // (what).
-func validateActor(what, actor string) error {
-	if actor == "" {
-		return vigil.Errorf(vigil.EINVALID, "changes to %s must say who made them", what)
-	} else if len(actor) > vigil.MaxEntryFieldLen {
-		return vigil.Errorf(vigil.EINVALID, "actor name longer than %d bytes", vigil.MaxEntryFieldLen)
-	} else if !vigil.Printable(actor) {
-		return vigil.Errorf(vigil.EINVALID, "actor name must be UTF-8 without control or invisible characters")
-	}
-	return nil
-}
+func validateActor(what, actor string) error { return sqlstore.ValidateActor(what, actor) }

@@ -48,4 +48,17 @@ func TestSignalStore(t *testing.T, open Opener) {
 	if err != nil || len(got) != 1 || got[0].Match.EntryID != 7 || got[0].FoundAt.IsZero() {
 		t.Fatalf("rematches: %+v %v", got, err)
 	}
+	// A match recorded before gets the recorded one's ID back, not the ID
+	// of whatever was inserted last (content-c's, inserted in between).
+	other := []*vigil.Rematch{{ContentSHA256: "content-c", SeenAt: clock.Now(), Match: vigil.Match{EntryID: 8, Bank: "x"}}}
+	if err := s.Signals.AddRematches(ctx, other); err != nil {
+		t.Fatal(err)
+	}
+	again := []*vigil.Rematch{{ContentSHA256: "content-b", SeenAt: clock.Now(), Match: vigil.Match{EntryID: 7, Bank: "x"}}}
+	if err := s.Signals.AddRematches(ctx, again); err != nil {
+		t.Fatal(err)
+	}
+	if again[0].ID != got[0].ID || other[0].ID == got[0].ID {
+		t.Fatalf("recorded again: id %d, want %d (other %d)", again[0].ID, got[0].ID, other[0].ID)
+	}
 }

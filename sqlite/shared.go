@@ -1,0 +1,68 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/vigil-oss/vigil"
+	"github.com/vigil-oss/vigil/sqlstore"
+)
+
+// shared is db as the services whose SQL package sqlstore holds use it.
+//
+// The services whose SQL is all in package sqlstore are its types embedded
+// under an unexported alias (type bankService = sqlstore.BankService): the
+// methods are promoted and the field stays hidden, so the exported type and
+// its constructor are what they were.
+type shared struct{ db *DB }
+
+var _ sqlstore.DB = shared{}
+
+func (db *DB) shared() shared { return shared{db} }
+
+func (s shared) Reader() sqlstore.Querier { return s.db.rdb }
+
+func (s shared) Read(ctx context.Context, fn func(tx sqlstore.Querier) error) error {
+	return s.db.read(ctx, func(tx *sql.Tx) error { return fn(tx) })
+}
+
+func (s shared) Write(ctx context.Context, fn func(tx sqlstore.Querier) error) error {
+	return s.db.write(ctx, func(tx *sql.Tx) error { return fn(tx) })
+}
+
+func (s shared) WriteAudited(ctx context.Context, rec *vigil.AuditRecord, fn func(tx sqlstore.Querier) error) error {
+	return s.db.writeAudited(ctx, rec, func(tx *sql.Tx) error { return fn(tx) })
+}
+
+func (s shared) Now() time.Time { return s.db.now() }
+
+func (s shared) Rand() io.Reader { return s.db.Rand }
+
+func (s shared) NextSeq(ctx context.Context, tx sqlstore.Querier, n int64) (int64, error) {
+	return nextSeq(ctx, tx, n)
+}
+
+func (shared) JSONText(col, field string) string {
+	return "json_extract(" + col + ", '$." + field + "')"
+}
+
+func (shared) FindCase(ctx context.Context, q sqlstore.Querier, id int64) (*vigil.Case, error) {
+	return findCase(ctx, q, id)
+}
+
+func (shared) ScanCase(row sqlstore.Scanner) (*vigil.Case, error) { return scanCase(row) }
+
+func (shared) CaseSelect() string { return caseColumns + caseFrom }
+
+func (s shared) AddCaseEvent(ctx context.Context, tx sqlstore.Querier, caseID int64, ts, actor, kind, detail string) error {
+	// Write and WriteAudited hand their functions this store's
+	// transactions, the only ones a write has.
+	t, ok := tx.(*sql.Tx)
+	if !ok {
+		return fmt.Errorf("add case event: %T is not a write transaction of this store", tx)
+	}
+	return s.db.addEvent(ctx, t, caseID, ts, actor, kind, detail)
+}
