@@ -20,6 +20,7 @@ import (
 	"github.com/vigil-oss/vigil/grooming"
 	"github.com/vigil-oss/vigil/hashing"
 	"github.com/vigil-oss/vigil/report"
+	phmserver "github.com/vigil-oss/vigil/phm/server"
 	"github.com/vigil-oss/vigil/respond"
 )
 
@@ -160,6 +161,12 @@ type Server struct {
 	LookupLimits vigil.KeyLimits
 	LookupFlush  time.Duration
 
+	// PHM, if set, receives end-to-end encrypted messaging's private hash
+	// matching vouchers on POST /v1/phm/vouchers (phm.go) and opens a case
+	// through Flow for each account past its threshold (set its Respond to
+	// Flow()); nil: the route answers 415 (unsupported).
+	PHM *phmserver.Service
+
 	ln       net.Listener
 	server   *http.Server
 	mux      *http.ServeMux
@@ -227,6 +234,12 @@ func (s *Server) Open() error {
 	}
 	if s.FeedLoop != nil {
 		s.metrics.reg.MustRegister(feedLoopCollector{s.FeedLoop})
+	}
+	if s.PHM != nil {
+		if s.PHM.Stats == nil {
+			s.PHM.Stats = &phmserver.Stats{}
+		}
+		s.metrics.reg.MustRegister(phmCollector{s.PHM})
 	}
 	if s.Grooming == nil {
 		s.Grooming = grooming.NewDetector(grooming.Options{})
@@ -343,6 +356,7 @@ func (s *Server) routes() {
 
 	s.route("POST /v1/hash", s.handleHash, matcher, curator)
 	s.route("POST /v1/match", s.handleMatch, matcher, curator)
+	s.route("POST /v1/phm/vouchers", s.handlePHMVouchers, matcher)
 	// The one route of lookup keys: other platforms' hosted lookups. Not
 	// /v1/match: a platform that sent its uploads here would make this
 	// deployment receive, and for review hold, another platform's media.
