@@ -19,8 +19,8 @@ import (
 	"github.com/vigil-oss/vigil/feed"
 	"github.com/vigil-oss/vigil/grooming"
 	"github.com/vigil-oss/vigil/hashing"
-	"github.com/vigil-oss/vigil/report"
 	phmserver "github.com/vigil-oss/vigil/phm/server"
+	"github.com/vigil-oss/vigil/report"
 	"github.com/vigil-oss/vigil/respond"
 )
 
