@@ -2,6 +2,7 @@ package http
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 
@@ -39,6 +40,12 @@ type phmResponse struct {
 func (s *Server) handlePHMVouchers(w http.ResponseWriter, r *http.Request) {
 	if s.PHM == nil {
 		writeError(w, r, vigil.Errorf(vigil.EUNSUPPORTED, "this server runs no private hash matching service (vigil serve --phm-table)"))
+		return
+	}
+	if !s.phmReady.Load() {
+		// Until StartPHM (the indexes of the second check loaded, what an
+		// earlier run revealed handed on), every voucher waits alike.
+		writeError(w, r, vigil.Errorf(vigil.EUNAVAILABLE, "the private hash matching service is starting"))
 		return
 	}
 	ref, err := platformIDs(r)
@@ -81,6 +88,25 @@ func (s *Server) handlePHMVouchers(w http.ResponseWriter, r *http.Request) {
 	}
 	s.metrics.phmReceived.Add(float64(n))
 	writeJSON(w, http.StatusAccepted, phmResponse{Received: n})
+}
+
+// StartPHM readies POST /v1/phm/vouchers: it hands to the detection flow
+// what an earlier run revealed but did not hand on (phm/server's Resume),
+// then lets vouchers in. Call it once the matcher's indexes are loaded
+// (the second check needs them); until then the route answers 503.
+func (s *Server) StartPHM(ctx context.Context) error {
+	if s.PHM == nil {
+		return nil
+	}
+	n, err := s.PHM.Resume(ctx)
+	if err != nil {
+		return fmt.Errorf("resume PHM: %w", err)
+	}
+	if n > 0 {
+		s.Logger.Info("phm: handed on vouchers revealed before the restart", "count", n)
+	}
+	s.phmReady.Store(true)
+	return nil
 }
 
 var (

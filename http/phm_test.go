@@ -94,6 +94,25 @@ func (w *phmWorld) voucher(t *testing.T, data []byte) []byte {
 	return v
 }
 
+// probe is a well-formed voucher from another device's account, which
+// changes nothing of the world's device.
+func (w *phmWorld) probe(t *testing.T) []byte {
+	t.Helper()
+	a, err := client.NewAccount(rand.Reader, w.p, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := client.Prepare(w.unlisted[0], hashing.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := a.NewVoucher(w.tbl, w.review.PublicKey(), c, "att", rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
 // phmRun is one run of the server over the world's store.
 type phmRun struct {
 	srv   *vhttp.Server
@@ -152,19 +171,24 @@ func (w *phmWorld) start(t *testing.T, first bool) *phmRun {
 	s.Audit, s.Cases, s.Rules, s.Media = r.audit, r.cases, rules, r.media
 	s.PHM = &phmserver.Service{Opener: opener, Review: w.review, Store: r.store, Banks: m, Logger: logger}
 	s.PHM.Respond = s.Flow()
-	if _, err := s.PHM.Resume(ctx); err != nil {
-		t.Fatal(err)
-	}
 	if err := s.Open(); err != nil {
 		t.Fatal(err)
 	}
 	r.srv = s
+	t.Cleanup(r.stop)
 	if r.key, err = keys.CreateKey(ctx, &vigil.Key{Name: "platform-" + time.Now().Format("150405.000000000"), Role: vigil.RoleMatcher, CreatedBy: "test"}); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(r.stop)
+	// Until StartPHM every voucher waits alike.
+	if code, _ := r.send(t, "user-7", w.probe(t)); code != http.StatusServiceUnavailable {
+		t.Fatalf("before StartPHM: %d, want 503", code)
+	}
+	if err := s.StartPHM(ctx); err != nil {
+		t.Fatal(err)
+	}
 	return r
 }
+
 
 func (r *phmRun) stop() {
 	if r.srv == nil {

@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/vigil-oss/vigil"
@@ -187,6 +188,9 @@ type Server struct {
 
 	hmaClientOnce sync.Once
 	hmaHTTP       *http.Client // ?url= fetches of the HMA routes
+
+	// phmReady is set by StartPHM: vouchers are let in.
+	phmReady atomic.Bool
 
 	quotas    *quotas
 	stopFlush context.CancelFunc
