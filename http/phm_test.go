@@ -189,7 +189,6 @@ func (w *phmWorld) start(t *testing.T, first bool) *phmRun {
 	return r
 }
 
-
 func (r *phmRun) stop() {
 	if r.srv == nil {
 		return
