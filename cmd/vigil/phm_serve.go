@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/hpke"
 	"fmt"
 	"log/slog"
 
@@ -15,6 +16,9 @@ import (
 type phmServeFlags struct {
 	table, keys, reviewKey *string
 	t, s                   *int
+	// previousKeys and previousReview are the key directories of earlier
+	// tables and earlier review keys, kept through a rotation.
+	previousKeys, previousReview stringsFlag
 }
 
 func addPHMServeFlags(fs *flagSet, prefix string) *phmServeFlags {
@@ -25,6 +29,8 @@ func addPHMServeFlags(fs *flagSet, prefix string) *phmServeFlags {
 		t:         fs.Int(prefix+"threshold", phm.DefaultParams.T, "PHM threshold t the devices' accounts are made with"),
 		s:         fs.Int(prefix+"capacity", phm.DefaultParams.S, "PHM synthetic capacity s the devices' accounts are made with"),
 	}
+	fs.Var(&f.previousKeys, prefix+"previous-keys", "key directory of an earlier PHM table, repeatable: vouchers of devices that have not fetched the current table yet still open (each costs every non-matching voucher as much again)")
+	fs.Var(&f.previousReview, prefix+"previous-review-key", "an earlier PHM review key file, repeatable: payloads and account keys sealed to it still open")
 	fs.limit(prefix+"threshold", between(1, 1024))
 	fs.limit(prefix+"capacity", between(1, 1024))
 	return f
@@ -58,17 +64,44 @@ func (f *phmServeFlags) service(tables phmTables, store vigil.PHMService, banks 
 	if !tbl.Public().IsEqual(phm.Group.NewElement().MulGen(alpha)) {
 		return nil, fmt.Errorf("the table in %s is not blinded with the α of %s", *f.table, *f.keys)
 	}
-	kb, err := readLimited(*f.reviewKey, maxKeyFile)
+	review, err := readReviewKey(*f.reviewKey)
 	if err != nil {
 		return nil, err
-	}
-	review, err := phm.InnerKEM.NewPrivateKey(kb)
-	if err != nil {
-		return nil, fmt.Errorf("review key %s: %w", *f.reviewKey, err)
 	}
 	o, err := server.NewOpener(alpha, f.params())
 	if err != nil {
 		return nil, err
 	}
-	return &server.Service{Opener: o, Review: review, Store: store, Banks: banks, Respond: flow, Logger: logger, Stats: &server.Stats{}}, nil
+	svc := &server.Service{Opener: o, Review: review, Store: store, Banks: banks, Respond: flow, Logger: logger, Stats: &server.Stats{}}
+	for _, dir := range f.previousKeys {
+		a, err := tables.Alpha(dir)
+		if err != nil {
+			return nil, err
+		}
+		po, err := server.NewOpener(a, f.params())
+		if err != nil {
+			return nil, err
+		}
+		svc.Previous = append(svc.Previous, po)
+	}
+	for _, file := range f.previousReview {
+		rk, err := readReviewKey(file)
+		if err != nil {
+			return nil, err
+		}
+		svc.PreviousReview = append(svc.PreviousReview, rk)
+	}
+	return svc, nil
+}
+
+func readReviewKey(file string) (hpke.PrivateKey, error) {
+	kb, err := readLimited(file, maxKeyFile)
+	if err != nil {
+		return nil, err
+	}
+	k, err := phm.InnerKEM.NewPrivateKey(kb)
+	if err != nil {
+		return nil, fmt.Errorf("review key %s: %w", file, err)
+	}
+	return k, nil
 }

@@ -98,6 +98,12 @@ func TestServePHMRoute(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error()+errOut, "review key") {
 		t.Fatalf("no review key: %v %s", err, errOut)
 	}
+	// An earlier table's keys that cannot be read are refused at start.
+	_, errOut, err = runMain(t, "", "serve", "--data", t.TempDir(), "--addr", "127.0.0.1:0", "--phm-table", table, "--phm-keys", tk,
+		"--phm-review-key", filepath.Join(keys, "review.key"), "--phm-previous-keys", filepath.Join(t.TempDir(), "missing"))
+	if err == nil || !strings.Contains(err.Error()+errOut, "alpha") {
+		t.Fatalf("missing previous keys: %v %s", err, errOut)
+	}
 	// Another table's α is refused at start.
 	other := filepath.Join(t.TempDir(), "other-keys")
 	mustRun(t, "phm", "table-keys", "--out", other, "--origin", "phm.test")

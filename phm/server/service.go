@@ -32,6 +32,17 @@ type Service struct {
 	Opener *Opener
 	// Review is the review service's HPKE private key (phm.InnerKEM).
 	Review hpke.PrivateKey
+	// Previous are openers of tables published before Opener's, tried in
+	// order when a voucher does not open under Opener: a device that has
+	// not fetched the new table yet made its vouchers against an old one.
+	// A voucher counts once whichever opens it (its id is kept per
+	// account). Each costs a voucher's 64 scalar multiplications more on
+	// every voucher that does not open under the current table.
+	Previous []*Opener
+	// PreviousReview are review keys used before Review, tried in order
+	// for payloads and stored account keys sealed to them. New account
+	// keys are sealed to Review.
+	PreviousReview []hpke.PrivateKey
 	// Store keeps each account's positives, recovered key and revealed
 	// vouchers (required).
 	Store vigil.PHMService
@@ -106,6 +117,11 @@ func (s *Service) logger() *slog.Logger {
 	return s.Logger
 }
 
+// reviewKeys are Review then PreviousReview.
+func (s *Service) reviewKeys() []hpke.PrivateKey {
+	return append([]hpke.PrivateKey{s.Review}, s.PreviousReview...)
+}
+
 func (s *Service) actor() string {
 	if s.Actor == "" {
 		return "phm"
@@ -131,8 +147,13 @@ func (s *Service) restore(st *vigil.PHMAccount) (*Account, error) {
 	var key []byte
 	if st.Key != nil {
 		var err error
-		if key, err = hpke.Open(s.Review, phm.InnerKDF, phm.InnerAEAD, keyInfo(st.Account, st.Epoch), st.Key); err != nil {
-			return nil, fmt.Errorf("open stored account key: %w", err)
+		for _, rk := range s.reviewKeys() {
+			if key, err = hpke.Open(rk, phm.InnerKDF, phm.InnerAEAD, keyInfo(st.Account, st.Epoch), st.Key); err == nil {
+				break
+			}
+		}
+		if err != nil {
+			return nil, fmt.Errorf("open stored account key (with none of %d review keys): %w", len(s.reviewKeys()), err)
 		}
 	}
 	pending := make([]*Positive, len(st.Pending))
@@ -158,6 +179,12 @@ func (s *Service) Submit(ctx context.Context, account string, voucher []byte) (*
 		return nil, err
 	}
 	p, ok, err := s.Opener.Open(voucher)
+	for _, o := range s.Previous {
+		if err != nil || ok {
+			break
+		}
+		p, ok, err = o.Open(voucher)
+	}
 	if err != nil {
 		return nil, vigil.Errorf(vigil.EINVALID, "%v", err)
 	}
@@ -273,7 +300,13 @@ func (s *Service) handle(ctx context.Context, account string, epoch uint32, seal
 	ids := make([][vigil.PHMVoucherIDLen]byte, len(sealed))
 	for i, sl := range sealed {
 		ids[i] = sl.ID
-		pl, err := OpenPayload(s.Review, sl)
+		var pl *phm.Payload
+		var err error
+		for _, rk := range s.reviewKeys() {
+			if pl, err = OpenPayload(rk, sl); err == nil {
+				break
+			}
+		}
 		if err != nil {
 			// A real positive whose payload the review key cannot open was
 			// made for another review key: log it, it is not evidence.
