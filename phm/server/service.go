@@ -449,7 +449,7 @@ func (s *Service) Check(ctx context.Context, payloads []*phm.Payload) ([]Confirm
 	var signals []vigil.Signal
 	var items []*phm.Payload
 	for _, pl := range payloads {
-		img, err := jpeg.Decode(bytes.NewReader(pl.Derivative))
+		img, err := DecodeDerivative(pl.Derivative)
 		if err != nil {
 			s.logger().Warn("phm derivative does not decode", "err", err)
 			continue
@@ -510,6 +510,29 @@ func (s *Service) respond(ctx context.Context, account string, epoch uint32, con
 	return s.Respond.Match(ctx, ref, results, func() ([]byte, error) { return Sheet(derivs) })
 }
 
+// MaxDerivativeSide bounds the sides of a derivative the service decodes:
+// devices send 128×128 (or 64×64); a payload is at most 4 KB, but a JPEG
+// header may claim any size, and decoding what it claims would take
+// memory a hostile device chooses.
+const MaxDerivativeSide = 256
+
+// DecodeDerivative decodes a payload's derivative, refusing one whose
+// header claims more than MaxDerivativeSide a side before decoding it.
+func DecodeDerivative(b []byte) (image.Image, error) {
+	cfg, err := jpeg.DecodeConfig(bytes.NewReader(b))
+	if err != nil {
+		return nil, fmt.Errorf("derivative: %w", err)
+	}
+	if cfg.Width > MaxDerivativeSide || cfg.Height > MaxDerivativeSide {
+		return nil, fmt.Errorf("derivative of %d×%d, over %d a side", cfg.Width, cfg.Height, MaxDerivativeSide)
+	}
+	img, err := jpeg.Decode(bytes.NewReader(b))
+	if err != nil {
+		return nil, fmt.Errorf("derivative: %w", err)
+	}
+	return img, nil
+}
+
 // MaxSheetItems bounds the derivatives a case's contact sheet shows (a
 // grid of 6×6 at most); the audit record names every item.
 const MaxSheetItems = 36
@@ -531,7 +554,7 @@ func Sheet(derivs [][]byte) ([]byte, error) {
 	imgs := make([]image.Image, len(derivs))
 	cw, ch := 1, 1
 	for i, d := range derivs {
-		img, err := jpeg.Decode(bytes.NewReader(d))
+		img, err := DecodeDerivative(d)
 		if err != nil {
 			continue
 		}
