@@ -439,8 +439,12 @@ func (s *Service) Resume(ctx context.Context) (int, error) {
 }
 
 // Check is the second, server-only check: each derivative's PDQ is matched
-// against the full banks at distance ≤ 31. A device-side collision crafted
-// against the exact table must also survive this, on the content itself.
+// against the full banks at distance ≤ 31, and a match stands only if the
+// derivative re-encoded by the service (phm.Recoded) is also within 31 of
+// that entry. A device-side collision crafted against the exact table must
+// survive this on the content itself; the re-encode refuses one
+// hill-climbed onto a listed PDQ with thin margins, which a faithful
+// derivative carries intact (docs/benchmarks.md).
 func (s *Service) Check(ctx context.Context, payloads []*phm.Payload) ([]Confirmed, error) {
 	if s.Banks == nil {
 		return nil, fmt.Errorf("phm: no banks for the second check")
@@ -448,12 +452,19 @@ func (s *Service) Check(ctx context.Context, payloads []*phm.Payload) ([]Confirm
 	h := pdq.NewHasher(pdq.Full)
 	var signals []vigil.Signal
 	var items []*phm.Payload
+	var recoded [][8]pdq.Hash
 	for _, pl := range payloads {
 		img, err := DecodeDerivative(pl.Derivative)
 		if err != nil {
 			s.logger().Warn("phm derivative does not decode", "err", err)
 			continue
 		}
+		re, err := phm.Recoded(h, img)
+		if err != nil {
+			s.logger().Warn("phm derivative does not re-encode", "err", err)
+			continue
+		}
+		recoded = append(recoded, re)
 		dih, q := h.HashDihedral(img)
 		variants := map[string]string{}
 		for d := pdq.Rotate90; d <= pdq.FlipMinus1; d++ {
@@ -474,9 +485,18 @@ func (s *Service) Check(ctx context.Context, payloads []*phm.Payload) ([]Confirm
 		var kept []vigil.Match
 		for _, m := range r.Matches {
 			// A bank may set a wider threshold; the second check is ≤ 31.
-			if m.Distance <= pdq.MatchThreshold {
-				kept = append(kept, m)
+			if m.Distance > pdq.MatchThreshold {
+				continue
 			}
+			entry, err := pdq.ParseHash(m.Value)
+			if err != nil {
+				s.logger().Warn("phm second check: bank entry is not a PDQ hash", "bank", m.Bank, "entry", m.EntryID, "err", err)
+				continue
+			}
+			if phm.NearestDistance(recoded[i], entry) > pdq.MatchThreshold {
+				continue
+			}
+			kept = append(kept, m)
 		}
 		if len(kept) == 0 {
 			continue
