@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vigil-oss/vigil/pdq"
 	"github.com/vigil-oss/vigil/phm"
 )
 
@@ -47,8 +48,15 @@ func FuzzDecodeDerivative(f *testing.F) {
 			return
 		}
 		img, err := DecodeDerivative(b)
-		if err == nil && (img.Bounds().Dx() > MaxDerivativeSide || img.Bounds().Dy() > MaxDerivativeSide) {
+		if err != nil {
+			return
+		}
+		if img.Bounds().Dx() > MaxDerivativeSide || img.Bounds().Dy() > MaxDerivativeSide {
 			t.Fatalf("decoded %v", img.Bounds())
+		}
+		// The second check re-encodes whatever decoded (phm.Recoded).
+		if _, err := phm.Recoded(pdq.NewHasher(pdq.Full), img); err != nil {
+			t.Fatalf("a decoded derivative does not re-encode: %v", err)
 		}
 	})
 }
