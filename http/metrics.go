@@ -19,6 +19,9 @@ type metrics struct {
 	latency     *prometheus.HistogramVec
 	matches     *prometheus.CounterVec
 	indexStatus func() vigil.IndexStatus
+	// phmReceived and phmErrors count the PHM vouchers received and those
+	// whose processing failed (phm.go).
+	phmReceived, phmErrors prometheus.Counter
 }
 
 func newMetrics() *metrics {
@@ -32,7 +35,15 @@ func newMetrics() *metrics {
 		Name: "vigil_matches_total",
 		Help: "Matches returned, by bank and signal type (suppressed ones counted under their negative bank).",
 	}, []string{"bank", "signal_type"})
-	m.reg.MustRegister(m.latency, m.matches, prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+	m.phmReceived = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "vigil_phm_vouchers_received_total",
+		Help: "Well-formed PHM vouchers received on POST /v1/phm/vouchers (matching or not: the service does not say).",
+	})
+	m.phmErrors = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "vigil_phm_voucher_errors_total",
+		Help: "PHM vouchers whose processing failed (logged; the platform is answered as for any voucher).",
+	})
+	m.reg.MustRegister(m.latency, m.matches, m.phmReceived, m.phmErrors, prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	m.reg.MustRegister(indexCollector{m})
 	return m
 }

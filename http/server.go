@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/vigil-oss/vigil"
@@ -19,6 +20,7 @@ import (
 	"github.com/vigil-oss/vigil/feed"
 	"github.com/vigil-oss/vigil/grooming"
 	"github.com/vigil-oss/vigil/hashing"
+	phmserver "github.com/vigil-oss/vigil/phm/server"
 	"github.com/vigil-oss/vigil/report"
 	"github.com/vigil-oss/vigil/respond"
 )
@@ -160,6 +162,12 @@ type Server struct {
 	LookupLimits vigil.KeyLimits
 	LookupFlush  time.Duration
 
+	// PHM, if set, receives end-to-end encrypted messaging's private hash
+	// matching vouchers on POST /v1/phm/vouchers (phm.go) and opens a case
+	// through Flow for each account past its threshold (set its Respond to
+	// Flow()); nil: the route answers 415 (unsupported).
+	PHM *phmserver.Service
+
 	ln       net.Listener
 	server   *http.Server
 	mux      *http.ServeMux
@@ -180,6 +188,9 @@ type Server struct {
 
 	hmaClientOnce sync.Once
 	hmaHTTP       *http.Client // ?url= fetches of the HMA routes
+
+	// phmReady is set by StartPHM: vouchers are let in.
+	phmReady atomic.Bool
 
 	quotas    *quotas
 	stopFlush context.CancelFunc
@@ -227,6 +238,12 @@ func (s *Server) Open() error {
 	}
 	if s.FeedLoop != nil {
 		s.metrics.reg.MustRegister(feedLoopCollector{s.FeedLoop})
+	}
+	if s.PHM != nil {
+		if s.PHM.Stats == nil {
+			s.PHM.Stats = &phmserver.Stats{}
+		}
+		s.metrics.reg.MustRegister(phmCollector{s.PHM})
 	}
 	if s.Grooming == nil {
 		s.Grooming = grooming.NewDetector(grooming.Options{})
@@ -343,6 +360,7 @@ func (s *Server) routes() {
 
 	s.route("POST /v1/hash", s.handleHash, matcher, curator)
 	s.route("POST /v1/match", s.handleMatch, matcher, curator)
+	s.route("POST /v1/phm/vouchers", s.handlePHMVouchers, matcher)
 	// The one route of lookup keys: other platforms' hosted lookups. Not
 	// /v1/match: a platform that sent its uploads here would make this
 	// deployment receive, and for review hold, another platform's media.

@@ -1,5 +1,10 @@
 package pdq
 
+import (
+	"image"
+	"math"
+)
+
 // Pipeline selects how an image reaches the PDQ core.
 type Pipeline int
 
@@ -147,27 +152,36 @@ func (h *Hasher) transform(src RowSource, alwaysFilter bool) (quality_ int, ok b
 // filterDecimate streams rows through the four box passes and keeps the
 // 64×64 point samples (i+0.5)·n/64 in h.a.
 func (h *Hasher) filterDecimate(src RowSource, rows, cols int) {
-	wRow := jaroszWindow(cols) // box width along a row
-	wCol := jaroszWindow(rows) // box width along a column
 	for i := range 64 {
 		h.rowSel[i] = int(((float64(i) + 0.5) * float64(rows)) / 64)
 		h.colSel[i] = int(((float64(i) + 0.5) * float64(cols)) / 64)
 	}
+	h.filterSample(src, rows, cols, h.rowSel[:], h.colSel[:], h.a[:], h.p3[:])
+}
+
+// filterSample streams rows through the four box passes of the Jarosz
+// filter (windows of the source's size) and keeps the point samples at
+// rows rowSel and columns colSel (non-decreasing) in dst, row-major, with
+// p3 (len(colSel) values) as scratch.
+func (h *Hasher) filterSample(src RowSource, rows, cols int, rowSel, colSel []int, dst, p3 []float32) {
+	wRow := jaroszWindow(cols) // box width along a row
+	wCol := jaroszWindow(rows) // box width along a column
+	k := len(colSel)
 	h.row = grow(h.row, cols)
 	h.filtered = grow(h.filtered, cols)
 	h.pass2.reset(cols, rows, wCol, nil)
-	h.pass4.reset(64, rows, wCol, &h.rowSel)
-	next := 0 // next row of h.a to fill
+	h.pass4.reset(k, rows, wCol, rowSel)
+	next := 0 // next row of dst to fill
 	keep := func(o int, out []float32, ok bool) {
-		for ok && next < 64 && h.rowSel[next] == o {
-			copy(h.a[next*64:(next+1)*64], out)
+		for ok && next < len(rowSel) && rowSel[next] == o {
+			copy(dst[next*k:(next+1)*k], out)
 			next++
 		}
 	}
 	stage3 := func(_ int, out []float32, ok bool) {
 		if ok {
-			boxRowSampled(out, wRow, &h.colSel, h.p3[:])
-			keep(h.pass4.push(h.p3[:]))
+			boxRowSampled(out, wRow, colSel, p3)
+			keep(h.pass4.push(p3))
 		}
 	}
 	for y := range rows {
@@ -181,6 +195,39 @@ func (h *Hasher) filterDecimate(src RowSource, rows, cols int) {
 	for k := range h.pass4.tail() {
 		keep(h.pass4.pop(k))
 	}
+}
+
+// Filtered returns img as PDQ's Full pipeline sees it before it keeps 64
+// of its points a side: the luminance after the Jarosz filter of img's own
+// size, sampled at side×side points, in 8 bits. side is 64 or 128. At 64
+// the points are exactly PDQ's ((i+½)·n/64), and a 64×64 image is hashed
+// as it is; at 128 they are j·n/128, whose odd ones (2i+1) are PDQ's, and
+// a 128×128 image has a filter window of one. Either way the PDQ of the
+// result is img's up to rounding to 8 bits: a small picture that keeps its
+// hash (phm/client's derivative). ok is false for images under
+// MinDimension or another side.
+func (h *Hasher) Filtered(img image.Image, side int) (*image.Gray, bool) {
+	src := h.resized(h.imageSource(img))
+	rows, cols := src.Rows(), src.Cols()
+	if rows < MinDimension || cols < MinDimension || (side != 64 && side != 128) {
+		return nil, false
+	}
+	off := 0.0
+	if side == 64 {
+		off = 0.5
+	}
+	rowSel, colSel := make([]int, side), make([]int, side)
+	for j := range side {
+		rowSel[j] = int(((float64(j) + off) * float64(rows)) / float64(side))
+		colSel[j] = int(((float64(j) + off) * float64(cols)) / float64(side))
+	}
+	buf := make([]float32, side*side)
+	h.filterSample(src, rows, cols, rowSel, colSel, buf, make([]float32, side))
+	g := image.NewGray(image.Rect(0, 0, side, side))
+	for i, v := range buf {
+		g.Pix[i] = uint8(min(255, max(0, math.Round(float64(v)))))
+	}
+	return g, true
 }
 
 // HashRGB24 hashes a packed 8-bit RGB frame of width×height pixels

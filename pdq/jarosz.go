@@ -53,13 +53,14 @@ func boxRow(in, out []float32, w int) {
 // boxRowSampled runs the same running sum as boxRow but divides only at the
 // outputs that the decimation keeps: output o is written to dst[j] for every
 // j with sel[j] == o (sel is non-decreasing).
-func boxRowSampled(in []float32, w int, sel *[64]int, dst []float32) {
+func boxRowSampled(in []float32, w int, sel []int, dst []float32) {
 	n := len(in)
 	half := (w + 2) / 2
 	var sum, cnt float32
 	ri, li, oi, next := 0, 0, 0, 0
+	ns := len(sel)
 	emit := func() {
-		for next < 64 && sel[next] == oi {
+		for next < ns && sel[next] == oi {
 			dst[next] = sum / cnt
 			next++
 		}
@@ -79,7 +80,7 @@ func boxRowSampled(in []float32, w int, sel *[64]int, dst []float32) {
 	for i := 0; i < n-w; i++ {
 		sum += in[ri]
 		sum -= in[li]
-		if next < 64 && sel[next] == oi {
+		if next < ns && sel[next] == oi {
 			emit()
 		} else {
 			oi++
@@ -105,13 +106,13 @@ type colBox struct {
 	sum, ring, outRow []float32
 	// sel, if not nil, lists the output rows wanted (non-decreasing); the
 	// others are never divided out. next is the first sel entry not yet met.
-	sel  *[64]int
+	sel  []int
 	next int
 }
 
 // reset prepares the filter for total rows of n values with window w,
 // reusing its buffers.
-func (c *colBox) reset(n, total, w int, sel *[64]int) {
+func (c *colBox) reset(n, total, w int, sel []int) {
 	c.n, c.total, c.w, c.half = n, total, w, (w+2)/2
 	c.in, c.out, c.cnt, c.next, c.sel = 0, 0, 0, 0, sel
 	c.sum = grow(c.sum, n)
@@ -171,10 +172,10 @@ func (c *colBox) emit() (int, []float32, bool) {
 	o := c.out
 	c.out++
 	if c.sel != nil {
-		if c.next >= 64 || c.sel[c.next] != o {
+		if c.next >= len(c.sel) || c.sel[c.next] != o {
 			return o, nil, false
 		}
-		for c.next < 64 && c.sel[c.next] == o {
+		for c.next < len(c.sel) && c.sel[c.next] == o {
 			c.next++
 		}
 	}

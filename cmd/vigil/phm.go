@@ -14,10 +14,14 @@ import (
 
 	"github.com/cloudflare/circl/group"
 
+	"github.com/vigil-oss/vigil"
 	"github.com/vigil-oss/vigil/hashing"
+	"github.com/vigil-oss/vigil/media"
 	"github.com/vigil-oss/vigil/phm"
 	"github.com/vigil-oss/vigil/phm/client"
 	"github.com/vigil-oss/vigil/phm/server"
+	"github.com/vigil-oss/vigil/respond"
+	"github.com/vigil-oss/vigil/sqlite"
 )
 
 // PHMCommand runs private hash matching by hand: `vigil phm keygen|account|
@@ -41,7 +45,7 @@ const phmUsage = `Usage:
 	vigil phm keygen --out DIR
 	vigil phm account --out FILE [--threshold N] [--capacity N] [--synthetic-rate P]
 	vigil phm voucher --table DIR --account FILE --review-pub FILE --out DIR [--ref REF] IMAGE...
-	vigil phm open --table DIR --review-key FILE [--account-id ID] VOUCHER...
+	vigil phm open --table DIR --keys DIR --review-key FILE [--data DIR | --db URL | --memory] [--account-id ID] VOUCHER...
 	vigil phm eval [--images DIR] [flags]   (the measurements on benign pictures: vigil help phm eval)
 
 keygen writes the review service's HPKE key pair (review.key, secret; review.pub).
@@ -49,9 +53,12 @@ account writes a device's fresh account state (secret): the threshold t (a match
 account only past t), the synthetic capacity s and the synthetic rate p_syn.
 voucher makes one constant-size voucher per image, as a device would (OUT/NAME.voucher), and
 saves the account state back; it prints nothing about matches, because it knows nothing.
-open opens the vouchers as the service would and reports the account: positives (matches and
-synthetic vouchers alike), whether the threshold recovered the account key, and for each
-revealed image its SHA-256 and attachment reference.`
+open runs the review service of vigil serve --phm-table on the vouchers, on the same store: it
+counts on from earlier runs and from the server (one transaction per voucher, replays refused),
+re-checks revealed images against the banks and opens their case through the rules. It reports
+the account: positives (matches and synthetic vouchers alike, all runs), whether the threshold
+recovered the account key, the images revealed and confirmed in this run, and for each revealed
+image its SHA-256 and attachment reference. --memory keeps the state for this run only.`
 
 // Run dispatches to the phm subcommands.
 func (c *PHMCommand) Run(ctx context.Context, args []string) error {
@@ -113,23 +120,20 @@ func (c *PHMCommand) Run(ctx context.Context, args []string) error {
 		}
 		return c.voucher(*table, *acct, *pub, *out, *ref, fs.Args())
 	case "open":
-		table := fs.String("table", "", "table directory from vigil phm build-table, with its α (required)")
-		key := fs.String("review-key", "", "review service private key file (required)")
+		pf := addPHMServeFlags(fs, "")
+		store := dataFlag(fs)
+		memory := fs.Bool("memory", false, "keep the accounts' state for this run only (a throwaway store without banks: the second check confirms nothing, no case opens) instead of in the --data/--db store")
 		id := fs.String("account-id", "cli", "account the vouchers came from")
-		t := fs.Int("threshold", phm.DefaultParams.T, "threshold t the accounts were made with")
-		s := fs.Int("capacity", phm.DefaultParams.S, "synthetic capacity s the accounts were made with")
-		fs.limit("threshold", between(1, 1024))
-		fs.limit("capacity", between(1, 1024))
 		if err := fs.parse(args); err != nil {
 			return err
 		}
 		if fs.NArg() == 0 {
 			return fs.usageErrorf("phm open takes at least one VOUCHER")
 		}
-		if *table == "" || *key == "" {
-			return fs.usageErrorf("phm open needs --table and --review-key")
+		if *pf.table == "" || *pf.keys == "" || *pf.reviewKey == "" {
+			return fs.usageErrorf("phm open needs --table, --keys and --review-key")
 		}
-		return c.open(ctx, *table, *key, *id, phm.Params{T: *t, S: *s}, fs.Args())
+		return c.open(ctx, pf, store, *memory, *id, fs.Args())
 	}
 	return nil
 }
@@ -219,55 +223,95 @@ func (c *PHMCommand) voucher(tableDir, acctFile, pubFile, out, ref string, image
 	return nil
 }
 
-func (c *PHMCommand) open(ctx context.Context, tableDir, keyFile, account string, p phm.Params, vouchers []string) error {
+func (c *PHMCommand) open(ctx context.Context, pf *phmServeFlags, sf *storeFlags, memory bool, account string, vouchers []string) error {
 	if c.tables == nil {
 		return errNoTables
 	}
-	alpha, err := c.tables.Alpha(tableDir)
+	if err := vigil.ValidatePHMAccount(account); err != nil {
+		return err
+	}
+	// The state is the service's own, in a store: the --data/--db one, so
+	// that a run counts on from the last exactly as vigil serve does, or
+	// with --memory a throwaway one, gone when the run ends.
+	var st *store
+	var err error
+	if memory {
+		dir, err := os.MkdirTemp("", "vigil-phm-open-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		db, err := sqlite.Open(ctx, dir, c.Logger)
+		if err != nil {
+			return err
+		}
+		st = sqliteStore(db)
+	} else if st, err = c.openStore(ctx, sf); err != nil {
+		return err
+	}
+	defer st.Close()
+	banks, err := c.localMatcher(ctx, st)
 	if err != nil {
 		return err
 	}
-	kb, err := readLimited(keyFile, maxKeyFile)
+	var flow server.Responder
+	if !memory {
+		// Cases open through the detection flow, as vigil serve opens them
+		// (the store's rules and queues, the data directory's media).
+		ms, err := openMediaIfKept(sf.dir())
+		if err != nil {
+			return err
+		}
+		rs := &respond.Service{Rules: st.Rules, Cases: st.Cases, Logger: c.Logger}
+		if ms != nil {
+			rs.Media = ms
+		} else {
+			fmt.Fprintf(c.Stderr, "vigil: no media key in %s: cases open without their derivatives\n", sf.dir())
+		}
+		flow = rs
+	}
+	svc, err := pf.service(c.tables, st.PHM, banks, flow, c.Logger)
 	if err != nil {
 		return err
 	}
-	review, err := phm.InnerKEM.NewPrivateKey(kb)
-	if err != nil {
-		return fmt.Errorf("review key %s: %w", keyFile, err)
+	svc.Actor = "cli:phm-open"
+	if !memory {
+		if _, err := svc.Resume(ctx); err != nil {
+			return err
+		}
 	}
-	o, err := server.NewOpener(alpha, p)
-	if err != nil {
-		return err
-	}
-	// One state per epoch: an epoch's shares and DHF points never mix
-	// with another's.
 	type epochState struct {
-		acct     *server.Account
-		vouchers int
-		revealed []server.Sealed
+		vouchers, revealed, confirmed int
+		cases                         []int64
 	}
 	epochs := map[uint32]*epochState{}
 	failed := false
+	var lines []string
+	size := pf.params().VoucherSize()
 	for _, path := range vouchers {
-		b, err := readLimited(path, int64(p.VoucherSize()))
+		b, err := readLimited(path, int64(size))
 		var v *phm.Voucher
 		if err == nil {
-			v, err = phm.ParseVoucher(b, p)
+			v, err = phm.ParseVoucher(b, pf.params())
 		}
+		var res *server.Result
 		if err == nil {
 			e := epochs[v.Epoch]
 			if e == nil {
-				e = &epochState{acct: server.NewAccount(p)}
+				e = &epochState{}
 				epochs[v.Epoch] = e
 			}
 			e.vouchers++
-			var pos *server.Positive
-			var ok bool
-			if pos, ok, err = o.Open(b); err == nil && ok {
-				e.acct.Add(pos)
-				var got []server.Sealed
-				got, err = e.acct.TryRecover()
-				e.revealed = append(e.revealed, got...)
+			res, err = svc.Submit(ctx, account, b)
+			if res != nil {
+				e.revealed += len(res.Revealed)
+				e.confirmed += len(res.Confirmed)
+				if res.Outcome != nil {
+					e.cases = append(e.cases, res.Outcome.Cases...)
+				}
+				for _, pl := range res.Revealed {
+					lines = append(lines, fmt.Sprintf("revealed %s ref %q %dx%d derivative %d bytes", hex.EncodeToString(pl.SHA256[:]), pl.Ref, pl.Width, pl.Height, len(pl.Derivative)))
+				}
 			}
 		}
 		if err != nil {
@@ -280,22 +324,22 @@ func (c *PHMCommand) open(ctx context.Context, tableDir, keyFile, account string
 		order = append(order, ep)
 	}
 	slices.Sort(order)
-	var revealed []server.Sealed
 	for _, ep := range order {
 		e := epochs[ep]
-		fmt.Fprintf(c.Stdout, "account %s epoch %d: %d vouchers, %d positives, threshold %d, recovered %v, revealed %d\n",
-			account, ep, e.vouchers, e.acct.Positives(), p.T, e.acct.Recovered(), len(e.revealed))
-		revealed = append(revealed, e.revealed...)
-	}
-	var lines []string
-	for _, s := range revealed {
-		pl, err := server.OpenPayload(review, s)
-		if err != nil {
-			fmt.Fprintf(c.Stderr, "vigil: voucher %x: %s\n", s.ID, errorText(err))
-			failed = true
-			continue
+		positives, recovered := 0, false
+		if a, err := st.PHM.PHMAccount(ctx, account, ep); err == nil {
+			positives, recovered = a.Positives, a.Key != nil
+		} else if vigil.ErrorCode(err) != vigil.ENOTFOUND {
+			return err
 		}
-		lines = append(lines, fmt.Sprintf("revealed %s ref %q %dx%d derivative %d bytes", hex.EncodeToString(pl.SHA256[:]), pl.Ref, pl.Width, pl.Height, len(pl.Derivative)))
+		check := fmt.Sprintf(", confirmed %d, cases %v", e.confirmed, e.cases)
+		if memory {
+			// The throwaway store has no banks: the second check confirms
+			// nothing, and no case opens.
+			check = ", confirmed 0 (--memory: no banks, no cases)"
+		}
+		fmt.Fprintf(c.Stdout, "account %s epoch %d: %d vouchers, %d positives, threshold %d, recovered %v, revealed %d%s\n",
+			account, ep, e.vouchers, positives, pf.params().T, recovered, e.revealed, check)
 	}
 	sort.Strings(lines)
 	if len(lines) > 0 {
@@ -305,6 +349,29 @@ func (c *PHMCommand) open(ctx context.Context, tableDir, keyFile, account string
 		return errSilent
 	}
 	return nil
+}
+
+// openMediaIfKept opens the data directory's media store when its key is
+// there (vigil serve made it), or nil.
+func openMediaIfKept(dataDir string) (*media.Store, error) {
+	var keys *media.Keyring
+	var err error
+	if env := os.Getenv(media.EnvKeys); env != "" {
+		keys, err = media.ParseKeyring(env)
+	} else if path := filepath.Join(dataDir, mediaKeyFileName); fileExists(path) {
+		keys, err = media.LoadKeyFile(path)
+	} else {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return media.Open(filepath.Join(dataDir, "media"), keys)
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
 
 // readLimited reads a whole file of at most limit bytes.

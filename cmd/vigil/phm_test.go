@@ -90,15 +90,35 @@ func TestPHMVoucherOpen(t *testing.T) {
 			t.Fatalf("%s is %d bytes, want %d", f, st.Size(), size)
 		}
 	}
-	out, e, err = runPHM(t, tables, append([]string{"open", "--table", "t", "--review-key", filepath.Join(keys, "review.key"), "--account-id", "u1", "--threshold", "2", "--capacity", "4"}, files...)...)
-	if err != nil {
-		t.Fatalf("open: %v %s", err, e)
+	open := func(store []string, files ...string) string {
+		t.Helper()
+		args := append([]string{"open", "--table", "t", "--keys", "k", "--review-key", filepath.Join(keys, "review.key"), "--account-id", "u1", "--threshold", "2", "--capacity", "4"}, store...)
+		out, e, err := runPHM(t, tables, append(args, files...)...)
+		if err != nil {
+			t.Fatalf("open: %v %s", err, e)
+		}
+		return out
 	}
-	if !strings.HasPrefix(out, "account u1 epoch 0: 4 vouchers, 3 positives, threshold 2, recovered true, revealed 3\n") || strings.Count(out, "revealed ") != 4 || strings.Contains(out, "imgd.png") {
+	out = open([]string{"--memory"}, files...)
+	if !strings.HasPrefix(out, "account u1 epoch 0: 4 vouchers, 3 positives, threshold 2, recovered true, revealed 3, confirmed 0 (--memory: no banks, no cases)\n") || strings.Count(out, "revealed ") != 4 || strings.Contains(out, "imgd.png") {
 		t.Fatalf("open printed %q", out)
 	}
+	// On the store a run counts on from the last, as the service does: two
+	// vouchers, then the other two and a replay of the first.
+	data := newDataDir(t)
+	if out := open([]string{"--data", data}, files[:2]...); !strings.HasPrefix(out, "account u1 epoch 0: 2 vouchers, ") || !strings.Contains(out, "recovered false, revealed 0") {
+		t.Fatalf("first run printed %q", out)
+	}
+	out = open([]string{"--data", data}, append(files[2:], files[0])...)
+	if !strings.HasPrefix(out, "account u1 epoch 0: 3 vouchers, 3 positives, threshold 2, recovered true, revealed 3, confirmed 0, cases []\n") || strings.Count(out, "revealed ") != 4 {
+		t.Fatalf("second run printed %q", out)
+	}
+	// A third run reveals nothing again.
+	if out := open([]string{"--data", data}, files...); !strings.Contains(out, "3 positives, threshold 2, recovered true, revealed 0") {
+		t.Fatalf("third run printed %q", out)
+	}
 	// Without phm/table the commands say so.
-	if _, _, err := runPHM(t, nil, "open", "--table", "t", "--review-key", "k", files[0]); err == nil || !strings.Contains(err.Error(), "phm/table") {
+	if _, _, err := runPHM(t, nil, "open", "--table", "t", "--keys", "k", "--review-key", "k", files[0]); err == nil || !strings.Contains(err.Error(), "phm/table") {
 		t.Fatalf("open without tables: %v", err)
 	}
 }

@@ -78,6 +78,7 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	ruleFlags := addRulesFlags(fs)
 	uiOpts := addUIFlags(fs)
 	classifiers := addClassifierFlags(fs.FlagSet)
+	phmFlags := addPHMServeFlags(fs, "phm-")
 	if err := fs.parse(args); err != nil {
 		return err
 	}
@@ -282,6 +283,13 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	if *hmaCompat {
 		srv.HMA = &vhttp.HMAOptions{AllowedHosts: splitHosts(*hmaAllowedHosts)}
 	}
+	if phmFlags.on() {
+		// Private hash matching: vouchers on POST /v1/phm/vouchers, the
+		// second check on this matcher, cases through this flow.
+		if srv.PHM, err = phmFlags.service(phmTableDirs{}, db.PHM, m, flow, c.Logger); err != nil {
+			return fmt.Errorf("--phm-table, --phm-keys, --phm-review-key: %w", err)
+		}
+	}
 	// The API serves while the indexes load, so that /readyz can report
 	// the load's progress (a large store takes minutes); lookups answer
 	// 503 until the load completes, and jobs, which match, start after it.
@@ -310,6 +318,13 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	c.Logger.Info("indexes loaded", "pdq", st.Types[vigil.SignalPDQ].Entries, "md5", st.Types[vigil.SignalMD5].Entries,
 		"sha1", st.Types[vigil.SignalSHA1].Entries, "sha256", st.Types[vigil.SignalSHA256].Entries,
 		"banks", st.Banks, "took", time.Since(start).Round(time.Millisecond))
+	// The PHM route opens once the second check has its indexes and what
+	// an earlier run revealed is handed on.
+	if err := srv.StartPHM(ctx); err != nil {
+		shutCtx, done := context.WithTimeout(context.Background(), 10*time.Second)
+		defer done()
+		return errors.Join(err, srv.Close(shutCtx))
+	}
 	// Jobs outlive ctx's cancellation until Stop below, so that running
 	// ones get a chance to finish.
 	if err := js.Start(context.WithoutCancel(ctx)); err != nil {

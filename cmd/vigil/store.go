@@ -85,6 +85,8 @@ type store struct {
 	Sessions vigil.SessionService
 	// Centre stores a centre's providers and received reports.
 	Centre vigil.CentreService
+	// PHM keeps the private hash matching service's account state.
+	PHM vigil.PHMService
 
 	// setReview sets the automatic quarantine policy, of cases and of
 	// subscribers' feedback on feeds alike, and what is told of each
@@ -131,7 +133,7 @@ func sqliteStore(db *sqlite.DB) *store {
 		Feeds: feeds, Incidents: sqlite.NewIncidentService(db), Submissions: sqlite.NewSubmissionService(db),
 		Preservation: sqlite.NewPreservationService(db), Lookups: sqlite.NewLookupCounter(db), Exchanges: sqlite.NewExchangeService(db), Sessions: sqlite.NewSessionService(db),
 		Complaints: sqlite.NewComplaintService(db, cases), Notices: sqlite.NewNoticeService(db), Transparency: sqlite.NewTransparencyService(db),
-		Centre: sqlite.NewCentreService(db),
+		Centre: sqlite.NewCentreService(db), PHM: sqlite.NewPHMService(db),
 		setReview: func(p vigil.QuarantinePolicy, on func(context.Context, autoQuarantine)) {
 			cases.Policy, feeds.Policy = p, p
 			cases.OnQuarantine = func(ctx context.Context, q sqlite.AutoQuarantine) {
@@ -152,7 +154,7 @@ func postgresStore(db *postgres.DB, url string) *store {
 		Feeds: feeds, Incidents: postgres.NewIncidentService(db), Submissions: postgres.NewSubmissionService(db),
 		Preservation: postgres.NewPreservationService(db), Lookups: postgres.NewLookupCounter(db), Exchanges: postgres.NewExchangeService(db), Sessions: postgres.NewSessionService(db),
 		Complaints: postgres.NewComplaintService(db, cases), Notices: postgres.NewNoticeService(db), Transparency: postgres.NewTransparencyService(db),
-		Centre: postgres.NewCentreService(db),
+		Centre: postgres.NewCentreService(db), PHM: postgres.NewPHMService(db),
 		setReview: func(p vigil.QuarantinePolicy, on func(context.Context, autoQuarantine)) {
 			cases.Policy, feeds.Policy = p, p
 			cases.OnQuarantine = func(ctx context.Context, q postgres.AutoQuarantine) {

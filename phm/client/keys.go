@@ -96,7 +96,11 @@ func Prepare(data []byte, limits hashing.Limits) (*Content, error) {
 		}
 	}
 	c.keys = dedupe(keys)
-	deriv, err := derivative(img)
+	var want *pdq.Hash
+	if len(c.seen[1]) == 32 {
+		want = (*pdq.Hash)(c.seen[1])
+	}
+	deriv, err := derivative(h, img, want)
 	if err != nil {
 		return nil, err
 	}
@@ -182,25 +186,75 @@ func Probes(d *pdq.Detail, q, limit int) []pdq.Hash {
 
 // Derivative returns the inner payload's picture for img, as a voucher
 // carries it: what the service's second check hashes.
-func Derivative(img image.Image) ([]byte, error) { return derivative(img) }
+func Derivative(img image.Image) ([]byte, error) {
+	h := pdq.NewHasher(pdq.Full)
+	var want *pdq.Hash
+	if d, ok := h.HashDetail(img); ok && d.Quality >= pdq.MinQuality {
+		want = &d.Dihedral[pdq.Original]
+	}
+	return derivative(h, img, want)
+}
 
-// derivative is the inner payload's picture: the image stretched to
-// 128×128 greyscale (PDQ ignores aspect too, so the service's second PDQ
-// check sees what the device hashed) and JPEG-encoded small enough to fit,
-// lowering the quality as needed.
-func derivative(img image.Image) ([]byte, error) {
-	for _, side := range []int{DerivativeSide, 96, 64} {
-		g := image.NewGray(image.Rect(0, 0, side, side))
-		draw.ApproxBiLinear.Scale(g, g.Bounds(), img, img.Bounds(), draw.Src, nil)
-		for _, q := range []int{75, 60, 45, 30, 15} {
+// DerivativeDrift is how far, in bits, a derivative's PDQ may be from the
+// image's own before a smaller or sharper candidate is tried.
+const DerivativeDrift = 8
+
+// derivative is the inner payload's picture: the image as PDQ sees it
+// (pdq.Hasher.Filtered: its Jarosz-filtered luminance at PDQ's own sample
+// points), 128×128 greyscale, JPEG-encoded small enough to fit. Sampled
+// so, the service's PDQ of the derivative is the image's PDQ but for the
+// JPEG's losses (a plain resize to 128 is not: PDQ's filter on a large
+// image aliases detail a resized copy has lost, 4 of 20 pictures of
+// vigil phm eval drifted 32–70 bits). JPEG's losses are measured here:
+// when even the best 128×128 encoding that fits moves the PDQ more than
+// DerivativeDrift bits from want (detailed pictures need more than 4 KB at
+// the qualities that keep it), the 64×64 sampling (exactly PDQ's buffer)
+// at a higher quality is tried, and the closest candidate that fits is
+// kept. want is nil for an image without a usable PDQ: the first 128×128
+// candidate that fits is taken. The choice depends on the image alone.
+func derivative(h *pdq.Hasher, img image.Image, want *pdq.Hash) ([]byte, error) {
+	type candidate struct {
+		side      int
+		qualities []int
+	}
+	var best []byte
+	bestDist := 257
+	for _, c := range []candidate{{DerivativeSide, []int{90, 85, 80, 75, 60, 45, 30, 15}}, {64, []int{95, 90, 75, 60, 45}}} {
+		g, ok := h.Filtered(img, c.side)
+		if !ok {
+			// Under PDQ's smallest size: a plain resize, PDQ has nothing
+			// to keep.
+			g = image.NewGray(image.Rect(0, 0, c.side, c.side))
+			draw.ApproxBiLinear.Scale(g, g.Bounds(), img, img.Bounds(), draw.Src, nil)
+		}
+		for _, q := range c.qualities {
 			var buf bytes.Buffer
 			if err := jpeg.Encode(&buf, g, &jpeg.Options{Quality: q}); err != nil {
 				return nil, fmt.Errorf("encode derivative: %w", err)
 			}
-			if buf.Len() <= phm.MaxDerivative {
+			if buf.Len() > phm.MaxDerivative {
+				continue
+			}
+			if want == nil {
 				return buf.Bytes(), nil
 			}
+			dec, err := jpeg.Decode(bytes.NewReader(buf.Bytes()))
+			if err != nil {
+				return nil, fmt.Errorf("decode derivative: %w", err)
+			}
+			got, _ := h.Hash(dec)
+			d := pdq.Distance(got, *want)
+			if d <= DerivativeDrift {
+				return buf.Bytes(), nil
+			}
+			if d < bestDist {
+				best, bestDist = buf.Bytes(), d
+			}
+			break // a lower quality of this side seldom drifts less: try the other
 		}
 	}
-	return nil, fmt.Errorf("derivative does not fit %d bytes", phm.MaxDerivative)
+	if best == nil {
+		return nil, fmt.Errorf("derivative does not fit %d bytes", phm.MaxDerivative)
+	}
+	return best, nil
 }

@@ -72,14 +72,14 @@ func TestAttacksDoWhatTheySay(t *testing.T) {
 			if r.Reached && d.Dihedral[pdq.Original] != target {
 				t.Errorf("picture %d: collision reached, but its PDQ is %d from the target", i, pdq.Distance(d.Dihedral[pdq.Original], target))
 			}
-			pass, dist, err := SecondCheck(r.Picture, target, client.Derivative)
+			c, err := SecondCheck(r.Picture, target, client.Derivative)
 			if err != nil {
 				t.Fatal(err)
 			}
-			t.Logf("picture %d collide margin %v: success %v, %d queries, PSNR %.1f dB, distance %d; second check %v at %d", i, margin, r.Success, r.Queries, r.PSNR, r.Distance, pass, dist)
+			t.Logf("picture %d collide margin %v: success %v, %d queries, PSNR %.1f dB, distance %d; second check %v at %d, re-encoded %d", i, margin, r.Success, r.Queries, r.PSNR, r.Distance, c.Confirmed, c.Distance, c.Recoded)
 		}
-		pass, dist, _ := SecondCheck(p, listed, client.Derivative)
-		t.Logf("picture %d unmodified: second check %v at %d", i, pass, dist)
+		c, _ := SecondCheck(p, listed, client.Derivative)
+		t.Logf("picture %d unmodified: second check %v at %d, re-encoded %d", i, c.Confirmed, c.Distance, c.Recoded)
 	}
 }
 

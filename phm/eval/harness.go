@@ -11,6 +11,7 @@ import (
 	"golang.org/x/image/draw"
 
 	"github.com/vigil-oss/vigil/pdq"
+	"github.com/vigil-oss/vigil/phm"
 )
 
 // MaxAttackSide is the longest side an attacked picture is scaled to:
@@ -34,24 +35,40 @@ func Fit(img image.Image) image.Image {
 // picture (phm/client.Derivative in the real flow).
 type Derivative func(image.Image) ([]byte, error)
 
-// SecondCheck reports whether the service's second check (plaintext PDQ
-// ≤ 31 in any orientation, on the derivative) would confirm a match of
-// pic against listed, and the distance it sees.
-func SecondCheck(pic *Luma, listed pdq.Hash, deriv Derivative) (bool, int, error) {
+// CheckResult is the service's second check on one derivative.
+type CheckResult struct {
+	// Confirmed: the derivative's PDQ (quality ≥ 50) is within 31 of the
+	// listed hash in some orientation, and so is that of the derivative
+	// re-encoded by the service (phm.Recoded): what phm/server.Check
+	// requires.
+	Confirmed bool
+	// Plain: the first half alone, the check before the re-encode.
+	Plain bool
+	// Distance and Recoded are the two distances seen.
+	Distance, Recoded int
+}
+
+// SecondCheck runs the service's second check (phm/server.Check) on the
+// derivative of pic against listed.
+func SecondCheck(pic *Luma, listed pdq.Hash, deriv Derivative) (CheckResult, error) {
 	b, err := deriv(pic.Gray())
 	if err != nil {
-		return false, 0, err
+		return CheckResult{}, err
 	}
 	img, err := jpeg.Decode(bytes.NewReader(b))
 	if err != nil {
-		return false, 0, fmt.Errorf("derivative: %w", err)
+		return CheckResult{}, fmt.Errorf("derivative: %w", err)
 	}
-	dih, q := pdq.NewHasher(pdq.Full).HashDihedral(img)
-	best := 256
-	for _, v := range dih {
-		best = min(best, pdq.Distance(v, listed))
+	h := pdq.NewHasher(pdq.Full)
+	dih, q := h.HashDihedral(img)
+	re, err := phm.Recoded(h, img)
+	if err != nil {
+		return CheckResult{}, err
 	}
-	return q >= pdq.MinQuality && best <= pdq.MatchThreshold, best, nil
+	r := CheckResult{Distance: phm.NearestDistance(dih, listed), Recoded: phm.NearestDistance(re, listed)}
+	r.Plain = q >= pdq.MinQuality && r.Distance <= pdq.MatchThreshold
+	r.Confirmed = r.Plain && r.Recoded <= pdq.MatchThreshold
+	return r, nil
 }
 
 // Summary describes one attack over a set of pictures.
@@ -67,6 +84,9 @@ type Summary struct {
 	PSNR     float64 `json:"psnr_median_db"`    // over successes
 	Distance float64 `json:"distance_median"`   // final distance, over all pictures
 	Second   *int    `json:"second_check_pass"` // collisions only: successes the second check still confirms
+	// SecondPlain: of those successes, how many the derivative's PDQ alone
+	// (without the service's re-encode) would confirm.
+	SecondPlain *int `json:"second_check_plain_pass,omitempty"`
 	// AtBudget counts successes within each query budget (black box).
 	AtBudget map[int]int `json:"success_within_queries,omitempty"`
 }
@@ -126,8 +146,11 @@ type AttackReport struct {
 	// SecondCheckSelf counts the unmodified pictures whose own derivative
 	// the second check confirms against their own PDQ: its recall on
 	// true matches, the baseline for the collision rows.
-	SecondCheckSelf int       `json:"second_check_self"`
-	Attacks         []Summary `json:"attacks"`
+	SecondCheckSelf int `json:"second_check_self"`
+	// SecondCheckSelfPlain counts those the derivative's PDQ alone, without
+	// the service's re-encode, would confirm.
+	SecondCheckSelfPlain int       `json:"second_check_self_plain"`
+	Attacks              []Summary `json:"attacks"`
 }
 
 // RunAttacks runs every harness of §6 on pics (benign pictures, scaled
@@ -154,12 +177,15 @@ func RunAttacks(pics []*Luma, probes func(*pdq.Detail) []pdq.Hash, deriv Derivat
 	}
 	rep.Pictures = len(usable)
 	for i, p := range usable {
-		ok, _, err := SecondCheck(p, hashes[i], deriv)
+		c, err := SecondCheck(p, hashes[i], deriv)
 		if err != nil {
 			return nil, err
 		}
-		if ok {
+		if c.Confirmed {
 			rep.SecondCheckSelf++
+		}
+		if c.Plain {
+			rep.SecondCheckSelfPlain++
 		}
 	}
 	budgets := []int{10, 100, bud.Queries}
@@ -190,7 +216,7 @@ func RunAttacks(pics []*Luma, probes func(*pdq.Detail) []pdq.Hash, deriv Derivat
 	}
 	collide := func(name string, attack func(p *Luma, target pdq.Hash) AttackResult, bb bool) error {
 		var rs []AttackResult
-		pass := 0
+		pass, plain := 0, 0
 		for i, p := range usable {
 			// The target is another content: the next picture whose PDQ
 			// is past the matcher's distance from this one's.
@@ -206,12 +232,15 @@ func RunAttacks(pics []*Luma, probes func(*pdq.Detail) []pdq.Hash, deriv Derivat
 			}
 			r := attack(p, target)
 			if r.Success {
-				ok, _, err := SecondCheck(r.Picture, target, deriv)
+				c, err := SecondCheck(r.Picture, target, deriv)
 				if err != nil {
 					return err
 				}
-				if ok {
+				if c.Confirmed {
 					pass++
+				}
+				if c.Plain {
+					plain++
 				}
 			}
 			rs = append(rs, r)
@@ -221,7 +250,7 @@ func RunAttacks(pics []*Luma, probes func(*pdq.Detail) []pdq.Hash, deriv Derivat
 			b = budgets
 		}
 		s := summarize(name, rs, b)
-		s.Second = &pass
+		s.Second, s.SecondPlain = &pass, &plain
 		rep.Attacks = append(rep.Attacks, s)
 		return nil
 	}

@@ -11,6 +11,9 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
+	"image"
+	"image/color"
+	mrand "math/rand/v2"
 	"testing"
 
 	"github.com/cloudflare/circl/group"
@@ -88,4 +91,30 @@ func ReviewKey(tb testing.TB) hpke.PrivateKey {
 		tb.Fatal(err)
 	}
 	return k
+}
+
+// Picture is a benign generated image: a gradient with a dozen coloured
+// discs and bars placed by seed, so different seeds give unrelated PDQ
+// hashes of good quality. The same seed always gives the same picture.
+func Picture(seed, side int) *image.RGBA {
+	r := mrand.New(mrand.NewPCG(uint64(seed), 7))
+	img := image.NewRGBA(image.Rect(0, 0, side, side))
+	for y := range side {
+		for x := range side {
+			img.Set(x, y, color.RGBA{uint8(x * 255 / side), uint8(y * 255 / side), 128, 255})
+		}
+	}
+	for range 12 {
+		c := color.RGBA{uint8(r.IntN(256)), uint8(r.IntN(256)), uint8(r.IntN(256)), 255}
+		cx, cy, rad := r.IntN(side), r.IntN(side), 4+r.IntN(side/4)
+		disc := r.IntN(2) == 0
+		for y := max(0, cy-rad); y < min(side, cy+rad); y++ {
+			for x := max(0, cx-rad); x < min(side, cx+rad); x++ {
+				if !disc || (x-cx)*(x-cx)+(y-cy)*(y-cy) <= rad*rad {
+					img.Set(x, y, c)
+				}
+			}
+		}
+	}
+	return img
 }

@@ -1,12 +1,15 @@
 package server
 
 import (
+	"image"
 	"testing"
 
 	"github.com/cloudflare/circl/secretsharing"
 
 	"github.com/vigil-oss/vigil/internal/cputime"
+	"github.com/vigil-oss/vigil/pdq"
 	"github.com/vigil-oss/vigil/phm"
+	"github.com/vigil-oss/vigil/phm/client"
 	"github.com/vigil-oss/vigil/phm/dhf"
 )
 
@@ -101,6 +104,34 @@ func BenchmarkAccountRecover(b *testing.B) {
 			b.StartTimer()
 			if got, _ := a.TryRecover(); len(got) != p.T+1 {
 				b.Fatal("not recovered")
+			}
+		})
+	})
+}
+
+// BenchmarkSecondCheckHash measures the second check's per-item hashing:
+// plain is what it did before the re-encode (decode the derivative, PDQ in
+// eight orientations), recoded adds the service's JPEG re-encode and its
+// PDQ (phm.Recoded). The baseline and the change run in the same process.
+func BenchmarkSecondCheckHash(b *testing.B) {
+	deriv, err := client.Derivative(picture(3, 256))
+	if err != nil {
+		b.Fatal(err)
+	}
+	h := pdq.NewHasher(pdq.Full)
+	plain := func() image.Image {
+		img, err := DecodeDerivative(deriv)
+		if err != nil {
+			b.Fatal(err)
+		}
+		h.HashDihedral(img)
+		return img
+	}
+	b.Run("plain", func(b *testing.B) { cputime.PerOp(b, func() { plain() }) })
+	b.Run("recoded", func(b *testing.B) {
+		cputime.PerOp(b, func() {
+			if _, err := phm.Recoded(h, plain()); err != nil {
+				b.Fatal(err)
 			}
 		})
 	})

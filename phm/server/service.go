@@ -6,8 +6,11 @@ import (
 	"crypto/hpke"
 	"encoding/hex"
 	"fmt"
+	"image"
+	"image/draw"
 	"image/jpeg"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	vigil "github.com/vigil-oss/vigil"
@@ -29,6 +32,17 @@ type Service struct {
 	Opener *Opener
 	// Review is the review service's HPKE private key (phm.InnerKEM).
 	Review hpke.PrivateKey
+	// Previous are openers of tables published before Opener's, tried in
+	// order when a voucher does not open under Opener: a device that has
+	// not fetched the new table yet made its vouchers against an old one.
+	// A voucher counts once whichever opens it (its id is kept per
+	// account). Each costs a voucher's 64 scalar multiplications more on
+	// every voucher that does not open under the current table.
+	Previous []*Opener
+	// PreviousReview are review keys used before Review, tried in order
+	// for payloads and stored account keys sealed to them. New account
+	// keys are sealed to Review.
+	PreviousReview []hpke.PrivateKey
 	// Store keeps each account's positives, recovered key and revealed
 	// vouchers (required).
 	Store vigil.PHMService
@@ -42,7 +56,29 @@ type Service struct {
 	Logger *slog.Logger // nil: discard
 	// Now is the clock of recovery times (nil: time.Now).
 	Now func() time.Time
+	// Stats counts what the service did, for its operators' metrics
+	// (nil: not counted).
+	Stats *Stats
 }
+
+// Stats counts, since the process started, the revealed items the second
+// check confirmed and refused, and the revealed payloads that did not open
+// with the review key. Safe for concurrent use.
+type Stats struct {
+	confirmed, rejected, unopened atomic.Int64
+}
+
+// Confirmed is the count of revealed items the second check confirmed.
+func (s *Stats) Confirmed() int64 { return s.confirmed.Load() }
+
+// Rejected is the count of revealed items the second check refused.
+func (s *Stats) Rejected() int64 { return s.rejected.Load() }
+
+// Unopened is the count of revealed payloads the review key did not open.
+func (s *Stats) Unopened() int64 { return s.unopened.Load() }
+
+// Params are the voucher parameters the service opens vouchers under.
+func (s *Service) Params() phm.Params { return s.Opener.params }
 
 // Result is what one voucher did to its account. It goes to the service's
 // operators, never back to the client.
@@ -81,6 +117,11 @@ func (s *Service) logger() *slog.Logger {
 	return s.Logger
 }
 
+// reviewKeys are Review then PreviousReview.
+func (s *Service) reviewKeys() []hpke.PrivateKey {
+	return append([]hpke.PrivateKey{s.Review}, s.PreviousReview...)
+}
+
 func (s *Service) actor() string {
 	if s.Actor == "" {
 		return "phm"
@@ -106,8 +147,13 @@ func (s *Service) restore(st *vigil.PHMAccount) (*Account, error) {
 	var key []byte
 	if st.Key != nil {
 		var err error
-		if key, err = hpke.Open(s.Review, phm.InnerKDF, phm.InnerAEAD, keyInfo(st.Account, st.Epoch), st.Key); err != nil {
-			return nil, fmt.Errorf("open stored account key: %w", err)
+		for _, rk := range s.reviewKeys() {
+			if key, err = hpke.Open(rk, phm.InnerKDF, phm.InnerAEAD, keyInfo(st.Account, st.Epoch), st.Key); err == nil {
+				break
+			}
+		}
+		if err != nil {
+			return nil, fmt.Errorf("open stored account key (with none of %d review keys): %w", len(s.reviewKeys()), err)
 		}
 	}
 	pending := make([]*Positive, len(st.Pending))
@@ -133,6 +179,12 @@ func (s *Service) Submit(ctx context.Context, account string, voucher []byte) (*
 		return nil, err
 	}
 	p, ok, err := s.Opener.Open(voucher)
+	for _, o := range s.Previous {
+		if err != nil || ok {
+			break
+		}
+		p, ok, err = o.Open(voucher)
+	}
 	if err != nil {
 		return nil, vigil.Errorf(vigil.EINVALID, "%v", err)
 	}
@@ -248,7 +300,13 @@ func (s *Service) handle(ctx context.Context, account string, epoch uint32, seal
 	ids := make([][vigil.PHMVoucherIDLen]byte, len(sealed))
 	for i, sl := range sealed {
 		ids[i] = sl.ID
-		pl, err := OpenPayload(s.Review, sl)
+		var pl *phm.Payload
+		var err error
+		for _, rk := range s.reviewKeys() {
+			if pl, err = OpenPayload(rk, sl); err == nil {
+				break
+			}
+		}
 		if err != nil {
 			// A real positive whose payload the review key cannot open was
 			// made for another review key: log it, it is not evidence.
@@ -268,11 +326,81 @@ func (s *Service) handle(ctx context.Context, account string, epoch uint32, seal
 			outcome = s.respond(ctx, account, epoch, confirmed)
 		}
 	}
-	if err := s.Store.MarkPHMHandled(ctx, account, epoch, ids); err != nil {
+	// The second check's verdict on every revealed item is recorded with
+	// the change that hands them on: an item it refused (a false match of
+	// the exact table, or a crafted collision) is never shown as a match,
+	// and is not forgotten either.
+	rec, rejected, err := s.checkRecord(account, epoch, len(sealed), revealed, confirmed)
+	if err != nil {
 		return revealed, confirmed, outcome, err
+	}
+	if err := s.Store.MarkPHMHandled(vigil.WithAudit(ctx, rec), account, epoch, ids); err != nil {
+		return revealed, confirmed, outcome, err
+	}
+	if s.Stats != nil {
+		s.Stats.confirmed.Add(int64(len(confirmed)))
+		s.Stats.rejected.Add(int64(rejected))
+		s.Stats.unopened.Add(int64(len(sealed) - len(revealed)))
+	}
+	if rejected > 0 {
+		s.logger().Warn("phm revealed items failed the second check", "account", account, "epoch", epoch, "rejected", rejected, "confirmed", len(confirmed))
 	}
 	return revealed, confirmed, outcome, nil
 }
+
+// AuditPHMSecondCheck records the second check's verdict on the items an
+// account revealed: which were confirmed (and went to the detection flow)
+// and which were refused.
+const AuditPHMSecondCheck = "phm.second_check"
+
+// checkItem is one revealed item in the second check's audit record.
+type checkItem struct {
+	Voucher string  `json:"voucher,omitempty"`
+	SHA256  string  `json:"sha256"`
+	Ref     string  `json:"ref,omitempty"`
+	Entries []int64 `json:"entries,omitempty"`
+}
+
+// checkRecord is the audit record of the second check over revealed, and
+// how many it refused. sealed counts the payloads handed in, some of which
+// may not have opened.
+func (s *Service) checkRecord(account string, epoch uint32, sealed int, revealed []*phm.Payload, confirmed []Confirmed) (*vigil.AuditRecord, int, error) {
+	ok := map[*phm.Payload][]int64{}
+	var conf []checkItem
+	for _, c := range confirmed {
+		var es []int64
+		for _, m := range c.Result.Matches {
+			es = append(es, m.EntryID)
+		}
+		ok[c.Payload] = es
+		conf = append(conf, checkItem{SHA256: hex.EncodeToString(c.Payload.SHA256[:]), Ref: c.Payload.Ref, Entries: es})
+	}
+	var rej []checkItem
+	for _, pl := range revealed {
+		if _, found := ok[pl]; !found {
+			rej = append(rej, checkItem{SHA256: hex.EncodeToString(pl.SHA256[:]), Ref: pl.Ref})
+		}
+	}
+	// The detail is bounded like any audit detail: past maxCheckItems
+	// items per list only the counts are kept.
+	if len(conf) > maxCheckItems {
+		conf = conf[:maxCheckItems]
+	}
+	nrej := len(rej)
+	if len(rej) > maxCheckItems {
+		rej = rej[:maxCheckItems]
+	}
+	rec := &vigil.AuditRecord{Actor: s.actor(), Action: AuditPHMSecondCheck, Target: vigil.PHMTarget(account, epoch)}
+	err := rec.SetDetail(map[string]any{
+		"revealed": len(revealed), "unopened": sealed - len(revealed),
+		"confirmed": len(confirmed), "rejected": nrej,
+		"confirmed_items": conf, "rejected_items": rej,
+	})
+	return rec, nrej, err
+}
+
+// maxCheckItems bounds the items named in one second-check audit record.
+const maxCheckItems = 64
 
 // Resume hands to the detection flow what was revealed but not handed on
 // before the service stopped (a crash between the reveal's commit and the
@@ -311,8 +439,12 @@ func (s *Service) Resume(ctx context.Context) (int, error) {
 }
 
 // Check is the second, server-only check: each derivative's PDQ is matched
-// against the full banks at distance ≤ 31. A device-side collision crafted
-// against the exact table must also survive this, on the content itself.
+// against the full banks at distance ≤ 31, and a match stands only if the
+// derivative re-encoded by the service (phm.Recoded) is also within 31 of
+// that entry. A device-side collision crafted against the exact table must
+// survive this on the content itself; the re-encode refuses one
+// hill-climbed onto a listed PDQ with thin margins, which a faithful
+// derivative carries intact (docs/benchmarks.md).
 func (s *Service) Check(ctx context.Context, payloads []*phm.Payload) ([]Confirmed, error) {
 	if s.Banks == nil {
 		return nil, fmt.Errorf("phm: no banks for the second check")
@@ -320,12 +452,19 @@ func (s *Service) Check(ctx context.Context, payloads []*phm.Payload) ([]Confirm
 	h := pdq.NewHasher(pdq.Full)
 	var signals []vigil.Signal
 	var items []*phm.Payload
+	var recoded [][8]pdq.Hash
 	for _, pl := range payloads {
-		img, err := jpeg.Decode(bytes.NewReader(pl.Derivative))
+		img, err := DecodeDerivative(pl.Derivative)
 		if err != nil {
 			s.logger().Warn("phm derivative does not decode", "err", err)
 			continue
 		}
+		re, err := phm.Recoded(h, img)
+		if err != nil {
+			s.logger().Warn("phm derivative does not re-encode", "err", err)
+			continue
+		}
+		recoded = append(recoded, re)
 		dih, q := h.HashDihedral(img)
 		variants := map[string]string{}
 		for d := pdq.Rotate90; d <= pdq.FlipMinus1; d++ {
@@ -346,9 +485,18 @@ func (s *Service) Check(ctx context.Context, payloads []*phm.Payload) ([]Confirm
 		var kept []vigil.Match
 		for _, m := range r.Matches {
 			// A bank may set a wider threshold; the second check is ≤ 31.
-			if m.Distance <= pdq.MatchThreshold {
-				kept = append(kept, m)
+			if m.Distance > pdq.MatchThreshold {
+				continue
 			}
+			entry, err := pdq.ParseHash(m.Value)
+			if err != nil {
+				s.logger().Warn("phm second check: bank entry is not a PDQ hash", "bank", m.Bank, "entry", m.EntryID, "err", err)
+				continue
+			}
+			if phm.NearestDistance(recoded[i], entry) > pdq.MatchThreshold {
+				continue
+			}
+			kept = append(kept, m)
 		}
 		if len(kept) == 0 {
 			continue
@@ -360,19 +508,96 @@ func (s *Service) Check(ctx context.Context, payloads []*phm.Payload) ([]Confirm
 }
 
 // respond opens one case for the account's confirmed items of an epoch:
-// one content reference for the account and epoch, one match result per
-// item, and the first item's derivative as the case media.
+// one content reference naming the source and the account (content id
+// "phm:ACCOUNT/EPOCH", user id the account), one match result per item,
+// and as the case media the items' derivatives (one derivative alone, or
+// a contact sheet of them in order; see Sheet). The media is kept and
+// shown, blurred, like any case's.
 func (s *Service) respond(ctx context.Context, account string, epoch uint32, confirmed []Confirmed) *vigil.Outcome {
 	results := make([]vigil.MatchResult, len(confirmed))
+	derivs := make([][]byte, len(confirmed))
 	for i, c := range confirmed {
 		results[i] = c.Result
+		derivs[i] = c.Payload.Derivative
 	}
 	first := confirmed[0].Payload
 	ref := vigil.ContentRef{
 		SHA256:    hex.EncodeToString(first.SHA256[:]),
 		MediaType: "image/jpeg",
-		ContentID: fmt.Sprintf("phm:%s/%d", account, epoch),
+		ContentID: vigil.PHMTarget(account, epoch),
 		UserID:    account,
 	}
-	return s.Respond.Match(ctx, ref, results, func() ([]byte, error) { return first.Derivative, nil })
+	return s.Respond.Match(ctx, ref, results, func() ([]byte, error) { return Sheet(derivs) })
+}
+
+// MaxDerivativeSide bounds the sides of a derivative the service decodes:
+// devices send 128×128 (or 64×64); a payload is at most 4 KB, but a JPEG
+// header may claim any size, and decoding what it claims would take
+// memory a hostile device chooses.
+const MaxDerivativeSide = 256
+
+// DecodeDerivative decodes a payload's derivative, refusing one whose
+// header claims more than MaxDerivativeSide a side before decoding it.
+func DecodeDerivative(b []byte) (image.Image, error) {
+	cfg, err := jpeg.DecodeConfig(bytes.NewReader(b))
+	if err != nil {
+		return nil, fmt.Errorf("derivative: %w", err)
+	}
+	if cfg.Width > MaxDerivativeSide || cfg.Height > MaxDerivativeSide {
+		return nil, fmt.Errorf("derivative of %d×%d, over %d a side", cfg.Width, cfg.Height, MaxDerivativeSide)
+	}
+	img, err := jpeg.Decode(bytes.NewReader(b))
+	if err != nil {
+		return nil, fmt.Errorf("derivative: %w", err)
+	}
+	return img, nil
+}
+
+// MaxSheetItems bounds the derivatives a case's contact sheet shows (a
+// grid of 6×6 at most); the audit record names every item.
+const MaxSheetItems = 36
+
+// Sheet returns the case media of derivatives: the one derivative as it
+// came, or a greyscale JPEG grid of the first MaxSheetItems in order,
+// each in a cell of the largest derivative's size. A derivative that does
+// not decode leaves its cell black.
+func Sheet(derivs [][]byte) ([]byte, error) {
+	if len(derivs) == 0 {
+		return nil, nil
+	}
+	if len(derivs) == 1 {
+		return derivs[0], nil
+	}
+	if len(derivs) > MaxSheetItems {
+		derivs = derivs[:MaxSheetItems]
+	}
+	imgs := make([]image.Image, len(derivs))
+	cw, ch := 1, 1
+	for i, d := range derivs {
+		img, err := DecodeDerivative(d)
+		if err != nil {
+			continue
+		}
+		imgs[i] = img
+		b := img.Bounds()
+		cw, ch = max(cw, min(b.Dx(), 256)), max(ch, min(b.Dy(), 256))
+	}
+	cols := 1
+	for cols*cols < len(derivs) {
+		cols++
+	}
+	rows := (len(derivs) + cols - 1) / cols
+	sheet := image.NewGray(image.Rect(0, 0, cols*cw, rows*ch))
+	for i, img := range imgs {
+		if img == nil {
+			continue
+		}
+		at := image.Pt((i%cols)*cw, (i/cols)*ch)
+		draw.Draw(sheet, image.Rectangle{Min: at, Max: at.Add(image.Pt(cw, ch))}, img, img.Bounds().Min, draw.Src)
+	}
+	var buf bytes.Buffer
+	if err := jpeg.Encode(&buf, sheet, &jpeg.Options{Quality: 90}); err != nil {
+		return nil, fmt.Errorf("encode contact sheet: %w", err)
+	}
+	return buf.Bytes(), nil
 }

@@ -1,0 +1,107 @@
+package main
+
+import (
+	"crypto/hpke"
+	"fmt"
+	"log/slog"
+
+	"github.com/vigil-oss/vigil"
+	"github.com/vigil-oss/vigil/phm"
+	"github.com/vigil-oss/vigil/phm/server"
+)
+
+// phmServeFlags turn on the private hash matching review service inside
+// vigil serve (POST /v1/phm/vouchers), off by default. They are shared by
+// `vigil phm open --db`, which runs the same service on the store.
+type phmServeFlags struct {
+	table, keys, reviewKey *string
+	t, s                   *int
+	// previousKeys and previousReview are the key directories of earlier
+	// tables and earlier review keys, kept through a rotation.
+	previousKeys, previousReview stringsFlag
+}
+
+func addPHMServeFlags(fs *flagSet, prefix string) *phmServeFlags {
+	f := &phmServeFlags{
+		table:     fs.String(prefix+"table", "", "directory of the current PHM table (vigil phm build-table --out): turns on the private hash matching review service; its blinding must be --"+prefix+"keys' α"),
+		keys:      fs.String(prefix+"keys", "", "the PHM table's secret key directory (vigil phm table-keys --out), whose alpha opens the vouchers"),
+		reviewKey: fs.String(prefix+"review-key", "", "the PHM review service's private key file (vigil phm keygen's review.key)"),
+		t:         fs.Int(prefix+"threshold", phm.DefaultParams.T, "PHM threshold t the devices' accounts are made with"),
+		s:         fs.Int(prefix+"capacity", phm.DefaultParams.S, "PHM synthetic capacity s the devices' accounts are made with"),
+	}
+	fs.Var(&f.previousKeys, prefix+"previous-keys", "key directory of an earlier PHM table, repeatable: vouchers of devices that have not fetched the current table yet still open (each costs every non-matching voucher as much again)")
+	fs.Var(&f.previousReview, prefix+"previous-review-key", "an earlier PHM review key file, repeatable: payloads and account keys sealed to it still open")
+	fs.limit(prefix+"threshold", between(1, 1024))
+	fs.limit(prefix+"capacity", between(1, 1024))
+	return f
+}
+
+// on reports whether the service was asked for.
+func (f *phmServeFlags) on() bool { return *f.table != "" || *f.keys != "" || *f.reviewKey != "" }
+
+func (f *phmServeFlags) params() phm.Params { return phm.Params{T: *f.t, S: *f.s} }
+
+// service builds the review service over store: the table's α, the review
+// key, the matcher for the second check and the detection flow. It reads
+// every file before returning, so a wrong one is refused at start.
+func (f *phmServeFlags) service(tables phmTables, store vigil.PHMService, banks vigil.MatchService, flow server.Responder, logger *slog.Logger) (*server.Service, error) {
+	if *f.table == "" || *f.keys == "" || *f.reviewKey == "" {
+		return nil, fmt.Errorf("the PHM service needs the table directory, its key directory and the review key")
+	}
+	if store == nil {
+		return nil, fmt.Errorf("this store keeps no PHM account state")
+	}
+	alpha, err := tables.Alpha(*f.keys)
+	if err != nil {
+		return nil, err
+	}
+	// The α must be the current table's: vouchers made against a table
+	// blinded under another would never open, and nothing would say so.
+	tbl, err := tables.Table(*f.table)
+	if err != nil {
+		return nil, err
+	}
+	if !tbl.Public().IsEqual(phm.Group.NewElement().MulGen(alpha)) {
+		return nil, fmt.Errorf("the table in %s is not blinded with the α of %s", *f.table, *f.keys)
+	}
+	review, err := readReviewKey(*f.reviewKey)
+	if err != nil {
+		return nil, err
+	}
+	o, err := server.NewOpener(alpha, f.params())
+	if err != nil {
+		return nil, err
+	}
+	svc := &server.Service{Opener: o, Review: review, Store: store, Banks: banks, Respond: flow, Logger: logger, Stats: &server.Stats{}}
+	for _, dir := range f.previousKeys {
+		a, err := tables.Alpha(dir)
+		if err != nil {
+			return nil, err
+		}
+		po, err := server.NewOpener(a, f.params())
+		if err != nil {
+			return nil, err
+		}
+		svc.Previous = append(svc.Previous, po)
+	}
+	for _, file := range f.previousReview {
+		rk, err := readReviewKey(file)
+		if err != nil {
+			return nil, err
+		}
+		svc.PreviousReview = append(svc.PreviousReview, rk)
+	}
+	return svc, nil
+}
+
+func readReviewKey(file string) (hpke.PrivateKey, error) {
+	kb, err := readLimited(file, maxKeyFile)
+	if err != nil {
+		return nil, err
+	}
+	k, err := phm.InnerKEM.NewPrivateKey(kb)
+	if err != nil {
+		return nil, fmt.Errorf("review key %s: %w", file, err)
+	}
+	return k, nil
+}

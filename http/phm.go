@@ -1,0 +1,138 @@
+package http
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/vigil-oss/vigil"
+	"github.com/vigil-oss/vigil/phm"
+	phmserver "github.com/vigil-oss/vigil/phm/server"
+)
+
+// MaxPHMBatch bounds the vouchers of one POST /v1/phm/vouchers: the body
+// is at most MaxPHMBatch times the voucher size.
+const MaxPHMBatch = 16
+
+// phmResponse is the body of POST /v1/phm/vouchers. It is the same for
+// every well-formed batch of the same length, whatever the vouchers did:
+// the platform relaying them learns nothing of a match from it.
+type phmResponse struct {
+	Received int `json:"received"`
+}
+
+// handlePHMVouchers receives an account's vouchers from the platform: the
+// body is one or more constant-size vouchers back to back (opaque bytes,
+// application/octet-stream), the account is the request's user_id. Each
+// is given to the PHM service (phm/server): one that opens is counted in
+// its own transaction with its audit record; past the threshold the
+// account's matching payloads are opened, re-checked on the server and
+// sent to review as one case. The answer is 202 and {"received": n} for
+// every well-formed batch: a voucher that matched, one that did not, a
+// replay, and one whose processing failed (logged and counted in
+// vigil_phm_voucher_errors_total, never answered differently) all look
+// the same. Only bytes that are not vouchers (a wrong length, a wrong
+// version byte) are refused, and that refusal depends on the bytes alone,
+// never on the table.
+func (s *Server) handlePHMVouchers(w http.ResponseWriter, r *http.Request) {
+	if s.PHM == nil {
+		writeError(w, r, vigil.Errorf(vigil.EUNSUPPORTED, "this server runs no private hash matching service (vigil serve --phm-table)"))
+		return
+	}
+	if !s.phmReady.Load() {
+		// Until StartPHM (the indexes of the second check loaded, what an
+		// earlier run revealed handed on), every voucher waits alike.
+		writeError(w, r, vigil.Errorf(vigil.EUNAVAILABLE, "the private hash matching service is starting"))
+		return
+	}
+	ref, err := platformIDs(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if err := vigil.ValidatePHMAccount(ref.UserID); err != nil {
+		writeError(w, r, badRequest("user_id names the account the vouchers came from: %v", vigil.ErrorMessage(err)))
+		return
+	}
+	params := s.PHM.Params()
+	size := params.VoucherSize()
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, int64(size*MaxPHMBatch)))
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if len(data) == 0 || len(data)%size != 0 {
+		writeError(w, r, badRequest("the body must be 1 to %d vouchers of %d bytes each, got %d bytes", MaxPHMBatch, size, len(data)))
+		return
+	}
+	n := len(data) / size
+	// Every voucher is parsed before any is opened: a batch is refused
+	// whole or taken whole, and the refusal cannot depend on an opening.
+	for i := range n {
+		if _, err := phm.ParseVoucher(data[i*size:(i+1)*size], params); err != nil {
+			writeError(w, r, badRequest("voucher %d of %d: %v", i+1, n, err))
+			return
+		}
+	}
+	// A client that hangs up does not stop a batch half-way: its vouchers
+	// are the device's, which cannot send them again.
+	ctx := context.WithoutCancel(r.Context())
+	for i := range n {
+		if _, err := s.PHM.Submit(ctx, ref.UserID, data[i*size:(i+1)*size]); err != nil {
+			s.metrics.phmErrors.Inc()
+			s.Logger.Error("phm voucher", "account", ref.UserID, "err", err)
+		}
+	}
+	s.metrics.phmReceived.Add(float64(n))
+	writeJSON(w, http.StatusAccepted, phmResponse{Received: n})
+}
+
+// StartPHM readies POST /v1/phm/vouchers: it hands to the detection flow
+// what an earlier run revealed but did not hand on (phm/server's Resume),
+// then lets vouchers in. Call it once the matcher's indexes are loaded
+// (the second check needs them); until then the route answers 503.
+func (s *Server) StartPHM(ctx context.Context) error {
+	if s.PHM == nil {
+		return nil
+	}
+	n, err := s.PHM.Resume(ctx)
+	if err != nil {
+		return fmt.Errorf("resume PHM: %w", err)
+	}
+	if n > 0 {
+		s.Logger.Info("phm: handed on vouchers revealed before the restart", "count", n)
+	}
+	s.phmReady.Store(true)
+	return nil
+}
+
+var (
+	phmConfirmedDesc = prometheus.NewDesc("vigil_phm_items_confirmed_total",
+		"Items revealed by recovered PHM accounts that the second, server-only check (PDQ ≤ 31 on the derivative) confirmed and sent to review.", nil, nil)
+	phmRejectedDesc = prometheus.NewDesc("vigil_phm_items_rejected_total",
+		"Items revealed by recovered PHM accounts that the second check refused (false matches of the exact table, crafted collisions): never shown as matches.", nil, nil)
+	phmUnopenedDesc = prometheus.NewDesc("vigil_phm_payloads_unopened_total",
+		"Revealed PHM payloads the review key did not open (sealed to another review key).", nil, nil)
+)
+
+// phmCollector reads the PHM service's counts at scrape time.
+type phmCollector struct{ s *phmserver.Service }
+
+func (c phmCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- phmConfirmedDesc
+	ch <- phmRejectedDesc
+	ch <- phmUnopenedDesc
+}
+
+func (c phmCollector) Collect(ch chan<- prometheus.Metric) {
+	st := c.s.Stats
+	if st == nil {
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(phmConfirmedDesc, prometheus.CounterValue, float64(st.Confirmed()))
+	ch <- prometheus.MustNewConstMetric(phmRejectedDesc, prometheus.CounterValue, float64(st.Rejected()))
+	ch <- prometheus.MustNewConstMetric(phmUnopenedDesc, prometheus.CounterValue, float64(st.Unopened()))
+}
