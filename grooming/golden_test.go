@@ -52,8 +52,9 @@ func trainingFiles(t *testing.T) []string {
 func bestRawScore(d *Detector, st *State) (float64, bool) {
 	var best pairView
 	found := false
+	var x [numFeatures]float64
 	st.candidates(func(a, b int) {
-		pv := d.view(st, a, b, false)
+		pv := d.view(st, a, b, false, &x, false)
 		if !found || pv.z > best.z || (pv.z == best.z && st.Speakers[a].Questions > st.Speakers[best.actor].Questions) {
 			best, found = pv, true
 		}

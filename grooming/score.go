@@ -620,16 +620,22 @@ func (d *Detector) risk(st *State) Risk {
 	st.language(&r)
 	var best pairView
 	found := false
+	// xs holds the feature vectors of the candidate being scored and of
+	// the best so far, so that explaining the best pair reuses its
+	// features instead of computing them again.
+	var xs [2][numFeatures]float64
+	cur, bestX := 0, 0
 	st.candidates(func(a, b int) {
-		pv := d.view(st, a, b, false)
+		pv := d.view(st, a, b, false, &xs[cur], false)
 		if !found || pv.z > best.z || (pv.z == best.z && st.Speakers[a].Questions > st.Speakers[best.actor].Questions) {
 			best, found = pv, true
+			bestX, cur = cur, 1-cur
 		}
 	})
 	if !found {
 		return r
 	}
-	best = d.view(st, best.actor, best.target, true)
+	best = d.view(st, best.actor, best.target, true, &xs[bestX], true)
 	r.Score = round3(sigmoid(best.z))
 	r.Level = d.level(r.Score)
 	for _, e := range best.e {
@@ -761,7 +767,10 @@ func (st *State) participant(id string) *Participant {
 }
 
 // view scores the directed pair actor → target with the detector's scorer.
-func (d *Detector) view(st *State, actor, target int, explain bool) pairView {
+//
+// x receives the learned scorer's feature vector; with have set it
+// already holds this pair's features on this state and is reused.
+func (d *Detector) view(st *State, actor, target int, explain bool, x *[numFeatures]float64, have bool) pairView {
 	pv := d.evidence(st, actor, target, explain)
 	// Facts are formatted only for the pair that is reported: Append runs
 	// this for every pair on every message.
@@ -771,7 +780,7 @@ func (d *Detector) view(st *State, actor, target int, explain bool) pairView {
 		}
 	}
 	if d.model != nil {
-		pv.z = d.model.logit(d, st, &pv, explain, fact)
+		pv.z = d.model.logit(d, st, &pv, explain, fact, x, have)
 		return pv
 	}
 	pv.z = d.handLogit(st, &pv, fact)
