@@ -425,6 +425,9 @@ func (st *State) speaker(id string, idx int) int {
 		}
 		id = overflowID
 	}
+	if st.Speakers == nil {
+		st.Speakers = make([]SpeakerState, 0, 2)
+	}
 	st.Speakers = append(st.Speakers, SpeakerState{ID: id, First: idx, LastTarget: -1})
 	return len(st.Speakers) - 1
 }
@@ -450,6 +453,12 @@ func (st *State) pair(actor, target int) *PairState {
 		}
 		// A crowded group chat: drop rather than misattribute evidence.
 		return nil
+	}
+	if st.Pairs == nil {
+		// Most conversations have two speakers and up to four pairs (each
+		// way, and each speaker's before-an-addressee pair): one
+		// allocation instead of three growths.
+		st.Pairs = make([]PairState, 0, 4)
 	}
 	st.Pairs = append(st.Pairs, PairState{Actor: actor, Target: target})
 	return &st.Pairs[len(st.Pairs)-1]
@@ -649,12 +658,25 @@ func (d *Detector) risk(st *State) Risk {
 	r.Context = best.ctx
 	r.Facts = best.facts
 	r.Contributions = best.contrib
+	nind := 0
+	for f := range numFamilies {
+		if best.e[f] >= 0.05 {
+			nind++
+		}
+	}
+	if nind > 0 {
+		r.Indicators = make([]Indicator, 0, nind)
+	}
+	// evbuf holds the evidence of the actor's two pairs (the target's and
+	// the unknown target's) without allocating; more pairs spill to the
+	// heap.
+	var evbuf [2 * maxEvidence]EvState
 	for f := Family(0); f < numFamilies; f++ {
 		if best.e[f] < 0.05 {
 			continue
 		}
 		ind := Indicator{Family: f, Score: round3(best.e[f])}
-		var evs []EvState
+		evs := evbuf[:0]
 		for i := range st.Pairs {
 			p := &st.Pairs[i]
 			if p.Actor == best.actor && (p.Target == best.target || p.Target == -1) {
@@ -662,9 +684,13 @@ func (d *Detector) risk(st *State) Risk {
 			}
 		}
 		slices.SortFunc(evs, func(a, b EvState) int { return a.Msg - b.Msg })
-		for _, e := range evs {
-			ind.Messages = append(ind.Messages, e.Msg)
-			ind.Evidence = append(ind.Evidence, Evidence{Message: e.Msg, Score: round3(float64(e.Score)), Spans: e.Spans})
+		if len(evs) > 0 {
+			ind.Messages = make([]int, len(evs))
+			ind.Evidence = make([]Evidence, len(evs))
+			for k, e := range evs {
+				ind.Messages[k] = e.Msg
+				ind.Evidence[k] = Evidence{Message: e.Msg, Score: round3(float64(e.Score)), Spans: e.Spans}
+			}
 		}
 		r.Indicators = append(r.Indicators, ind)
 	}
