@@ -125,6 +125,15 @@ func FeatureNames() []string {
 	return append(names, scalarFeatures...)
 }
 
+// featureFamilyTable is featureFamilies of every feature, built once:
+// contributions reads it for every explained message.
+var featureFamilyTable = func() (t [numFeatures][]Family) {
+	for i := range t {
+		t[i] = featureFamilies(i)
+	}
+	return t
+}()
+
 // featureFamilies names the families a feature reads, so that an
 // explanation can point at their evidence messages.
 func featureFamilies(i int) []Family {
@@ -393,7 +402,7 @@ func (m *Model) contributions(st *State, pv *pairView, x *[numFeatures]float64) 
 	for k := range cs {
 		i := top[k]
 		cs[k] = Contribution{Feature: m.names[i], Value: round3(x[i]), Logit: round3(topv[k])}
-		for _, f := range featureFamilies(i) {
+		for _, f := range featureFamilyTable[i] {
 			for p := range st.Pairs {
 				ps := &st.Pairs[p]
 				if ps.Actor != pv.actor || (ps.Target != pv.target && ps.Target != -1) {
