@@ -181,7 +181,15 @@ type elem struct {
 	gap    int8    // >0: skip up to gap tokens
 	opt    bool
 	lo, hi int16 // number range when hi > 0
+	// mask has bit symMask(s) set for every s in syms: a token whose
+	// symbols' bits miss it cannot satisfy the element, which rejects
+	// most candidates without searching syms.
+	mask uint64
 }
+
+// symMask is a symbol's bit in the one-word Bloom masks of elements and
+// tokens.
+func symMask(s int32) uint64 { return 1 << (uint32(s) & 63) }
 
 type pattern struct {
 	fam   Family
@@ -331,6 +339,9 @@ func compileLexicon(groups [][]entry) (*lexicon, error) {
 			}
 			for k := range p.elems {
 				slices.Sort(p.elems[k].syms)
+				for _, s := range p.elems[k].syms {
+					p.elems[k].mask |= symMask(s)
+				}
 			}
 			if p.co && (len(p.elems) < 2 || len(p.elems) > maxCoElems) {
 				return nil, fmt.Errorf("pattern %q: co-occurrence needs 2 to %d elements", e.pat, maxCoElems)
@@ -382,6 +393,7 @@ type hit struct {
 type matcher struct {
 	symOff []int32 // token i's symbols are syms[symOff[i]:symOff[i+1]]
 	syms   []int32
+	mask   []uint64 // token i's symbols' symMask bits
 	hits   []hit
 	coLo   []int32 // per co-pattern element: first and last token seen
 	coHi   []int32
@@ -391,6 +403,7 @@ func (lx *lexicon) match(m *matcher, n *normalizer, question bool) {
 	m.hits = m.hits[:0]
 	m.syms = m.syms[:0]
 	m.symOff = append(m.symOff[:0], 0)
+	m.mask = m.mask[:0]
 	for _, t := range n.toks {
 		w := n.buf[t.a:t.b]
 		if id, ok := lx.words[string(w)]; ok {
@@ -404,6 +417,11 @@ func (lx *lexicon) match(m *matcher, n *normalizer, question bool) {
 				m.syms = append(m.syms, id)
 			}
 		}
+		var mask uint64
+		for _, s := range m.syms[m.symOff[len(m.symOff)-1]:] {
+			mask |= symMask(s)
+		}
+		m.mask = append(m.mask, mask)
 		m.symOff = append(m.symOff, int32(len(m.syms)))
 	}
 	ntok := len(n.toks)
@@ -515,6 +533,9 @@ func (lx *lexicon) elemOK(m *matcher, n *normalizer, e *elem, i int) bool {
 	if e.hi > 0 {
 		v := n.toks[i].num
 		return v >= e.lo && v <= e.hi
+	}
+	if m.mask[i]&e.mask == 0 {
+		return false
 	}
 	for _, s := range m.syms[m.symOff[i]:m.symOff[i+1]] {
 		if len(e.syms) <= 8 {
