@@ -224,23 +224,53 @@ type lexicon struct {
 	patterns   []pattern
 	nsyms      int32
 	langs      map[string]uint16 // folded function word → languages (bit per Lang)
+	// wordTab, prefixTab and langTab are words, prefixes and langs as
+	// wordTables, for the per-token lookups; the maps build them.
+	wordTab   wordTable[int32]
+	prefixTab wordTable[int32]
+	langTab   wordTable[uint16]
+}
+
+// symbols appends w's symbols to syms: its word symbol, then its prefix
+// symbols from the shortest prefix up, the order the maps gave. It
+// returns the appended slice and w's full hash.
+func (lx *lexicon) symbols(syms []int32, w []byte) ([]int32, uint32) {
+	start := len(syms)
+	h := uint32(fnvOffset)
+	pl := lx.prefixLens
+	for j, c := range w {
+		h = fnvStep(h, c)
+		if len(pl) > 0 && pl[0] == j+1 {
+			pl = pl[1:]
+			if id, ok := lx.prefixTab.get(h, w[:j+1]); ok {
+				syms = append(syms, id)
+			}
+		}
+	}
+	if id, ok := lx.wordTab.get(h, w); ok {
+		syms = append(syms, 0)
+		copy(syms[start+1:], syms[start:])
+		syms[start] = id
+	}
+	return syms, h
 }
 
 // known reports whether a de-spaced run spells a lexicon word or starts
 // with a lexicon prefix.
 func (lx *lexicon) known(w []byte) bool {
-	if _, ok := lx.words[string(w)]; ok {
-		return true
-	}
-	for _, l := range lx.prefixLens {
-		if l > len(w) {
-			break
+	h := uint32(fnvOffset)
+	pl := lx.prefixLens
+	for j, c := range w {
+		h = fnvStep(h, c)
+		if len(pl) > 0 && pl[0] == j+1 {
+			pl = pl[1:]
+			if _, ok := lx.prefixTab.get(h, w[:j+1]); ok {
+				return true
+			}
 		}
-		if _, ok := lx.prefixes[string(w[:l])]; ok {
-			return true
-		}
 	}
-	return false
+	_, ok := lx.wordTab.get(h, w)
+	return ok
 }
 
 // foldPatternWord folds one pattern word the way message words are folded.
@@ -380,6 +410,9 @@ func compileLexicon(groups [][]entry) (*lexicon, error) {
 		lx.prefixLens = append(lx.prefixLens, l)
 	}
 	sort.Ints(lx.prefixLens)
+	lx.wordTab = newWordTable(lx.words)
+	lx.prefixTab = newWordTable(lx.prefixes)
+	lx.langTab = newWordTable(lx.langs)
 	return lx, nil
 }
 
@@ -405,18 +438,7 @@ func (lx *lexicon) match(m *matcher, n *normalizer, question bool) {
 	m.symOff = append(m.symOff[:0], 0)
 	m.mask = m.mask[:0]
 	for _, t := range n.toks {
-		w := n.buf[t.a:t.b]
-		if id, ok := lx.words[string(w)]; ok {
-			m.syms = append(m.syms, id)
-		}
-		for _, l := range lx.prefixLens {
-			if l > len(w) {
-				break
-			}
-			if id, ok := lx.prefixes[string(w[:l])]; ok {
-				m.syms = append(m.syms, id)
-			}
-		}
+		m.syms, _ = lx.symbols(m.syms, n.buf[t.a:t.b])
 		var mask uint64
 		for _, s := range m.syms[m.symOff[len(m.symOff)-1]:] {
 			mask |= symMask(s)
