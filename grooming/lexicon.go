@@ -217,10 +217,10 @@ type lexicon struct {
 	words      map[string]int32
 	prefixes   map[string]int32
 	prefixLens []int
-	byFirst    [][]int32 // symbol → patterns whose first element has it
-	numFirst   []int32   // patterns starting with a number class
-	coPats     []int32   // co-occurrence patterns
-	coBySym    [][]coRef // symbol → co-occurrence elements it satisfies
+	byFirst    [][]firstRef // symbol → patterns whose first element has it
+	numFirst   []int32      // patterns starting with a number class
+	coPats     []int32      // co-occurrence patterns
+	coBySym    [][]coRef    // symbol → co-occurrence elements it satisfies
 	patterns   []pattern
 	nsyms      int32
 	langs      map[string]uint16 // folded function word → languages (bit per Lang)
@@ -382,7 +382,7 @@ func compileLexicon(groups [][]entry) (*lexicon, error) {
 			lx.patterns = append(lx.patterns, p)
 		}
 	}
-	lx.byFirst = make([][]int32, lx.nsyms)
+	lx.byFirst = make([][]firstRef, lx.nsyms)
 	lx.coBySym = make([][]coRef, lx.nsyms)
 	for i, p := range lx.patterns {
 		first := p.elems[0]
@@ -398,7 +398,13 @@ func compileLexicon(groups [][]entry) (*lexicon, error) {
 			lx.numFirst = append(lx.numFirst, int32(i))
 		default:
 			for _, s := range first.syms {
-				lx.byFirst[s] = append(lx.byFirst[s], int32(i))
+				ref := firstRef{pat: int32(i), one: len(p.elems) == 1}
+				if len(p.elems) > 1 {
+					if e := &p.elems[1]; e.gap == 0 && !e.opt && e.hi == 0 {
+						ref.next = e.mask
+					}
+				}
+				lx.byFirst[s] = append(lx.byFirst[s], ref)
 			}
 		}
 	}
@@ -414,6 +420,19 @@ func compileLexicon(groups [][]entry) (*lexicon, error) {
 	lx.prefixTab = newWordTable(lx.prefixes)
 	lx.langTab = newWordTable(lx.langs)
 	return lx, nil
+}
+
+// firstRef is a pattern started by a symbol, with what the matcher needs
+// to reject it without reading the pattern: most candidates fail on their
+// second word.
+type firstRef struct {
+	pat int32
+	// one: the pattern is this single element, a match as it stands.
+	one bool
+	// next is the second element's mask when that element is a plain
+	// required word (no gap, not optional, not a number): the token after
+	// the first must have one of its bits. 0 means no shortcut.
+	next uint64
 }
 
 // hit is one pattern match over tokens [a, b).
@@ -449,9 +468,16 @@ func (lx *lexicon) match(m *matcher, n *normalizer, question bool) {
 	ntok := len(n.toks)
 	for i := 0; i < ntok; i++ {
 		for _, s := range m.syms[m.symOff[i]:m.symOff[i+1]] {
-			for _, pi := range lx.byFirst[s] {
-				if end, ok := lx.matchAt(m, n, pi, 1, i+1); ok {
-					m.hits = append(m.hits, hit{pat: pi, a: int32(i), b: int32(end)})
+			for _, ref := range lx.byFirst[s] {
+				if ref.one {
+					m.hits = append(m.hits, hit{pat: ref.pat, a: int32(i), b: int32(i + 1)})
+					continue
+				}
+				if ref.next != 0 && (i+1 >= ntok || m.mask[i+1]&ref.next == 0) {
+					continue
+				}
+				if end, ok := lx.matchAt(m, n, ref.pat, 1, i+1); ok {
+					m.hits = append(m.hits, hit{pat: ref.pat, a: int32(i), b: int32(end)})
 				}
 			}
 		}

@@ -80,3 +80,29 @@ func TestSymbolsOrder(t *testing.T) {
 		t.Fatal("no word has both a word and a prefix symbol: the order is untested")
 	}
 }
+
+// TestSpokenTabAgreesWithMaps checks dropSpoken's table against the word
+// sets it is built from.
+func TestSpokenTabAgreesWithMaps(t *testing.T) {
+	var probes []string
+	for k := range spokenMarks {
+		probes = append(probes, k, k[:len(k)-1], k+"s")
+	}
+	for k := range spokenStops {
+		probes = append(probes, k, k[:len(k)-1], k+"s")
+	}
+	for _, w := range probes {
+		want := spokenNone
+		if isQ, ok := spokenMarks[w]; ok {
+			want = spokenMark
+			if isQ {
+				want = spokenQuestion
+			}
+		} else if spokenStops[w] {
+			want = spokenStop
+		}
+		if got, _ := spokenTab.get(wordHash([]byte(w)), []byte(w)); got != want {
+			t.Errorf("%q: table %d, maps %d", w, got, want)
+		}
+	}
+}
