@@ -449,6 +449,11 @@ type matcher struct {
 	hits   []hit
 	coLo   []int32 // per co-pattern element: first and last token seen
 	coHi   []int32
+	// coSeen[p] == coGen marks co-pattern p as touched by this message;
+	// coTouched lists those patterns.
+	coSeen    []uint32
+	coGen     uint32
+	coTouched []int32
 }
 
 func (lx *lexicon) match(m *matcher, n *normalizer, question bool) {
@@ -509,14 +514,31 @@ func (lx *lexicon) matchCo(m *matcher, ntok int, question bool) {
 		m.coHi = make([]int32, size)
 	}
 	m.coLo, m.coHi = m.coLo[:size], m.coHi[:size]
-	for _, pi := range lx.coPats {
-		for k := 0; k < maxCoElems; k++ {
-			m.coLo[int(pi)*maxCoElems+k] = -1
-		}
+	if len(m.coSeen) != len(lx.patterns) {
+		m.coSeen = make([]uint32, len(lx.patterns))
+		m.coGen = 0
 	}
+	// Only patterns one of whose words occurs can match: a generation
+	// number marks the ones touched by this message, whose first and last
+	// positions are reset on first touch, instead of resetting and
+	// checking every co-pattern on every message.
+	m.coGen++
+	if m.coGen == 0 {
+		clear(m.coSeen)
+		m.coGen = 1
+	}
+	m.coTouched = m.coTouched[:0]
 	for i := 0; i < ntok; i++ {
 		for _, s := range m.syms[m.symOff[i]:m.symOff[i+1]] {
 			for _, r := range lx.coBySym[s] {
+				if m.coSeen[r.p] != m.coGen {
+					m.coSeen[r.p] = m.coGen
+					m.coTouched = append(m.coTouched, r.p)
+					base := int(r.p) * maxCoElems
+					for k := range maxCoElems {
+						m.coLo[base+k] = -1
+					}
+				}
 				j := int(r.p)*maxCoElems + int(r.e)
 				if m.coLo[j] < 0 {
 					m.coLo[j] = int32(i)
@@ -525,7 +547,9 @@ func (lx *lexicon) matchCo(m *matcher, ntok int, question bool) {
 			}
 		}
 	}
-	for _, pi := range lx.coPats {
+	// Hits come in pattern order, as when every co-pattern was checked.
+	slices.Sort(m.coTouched)
+	for _, pi := range m.coTouched {
 		p := &lx.patterns[pi]
 		if p.coQ && !question {
 			continue
