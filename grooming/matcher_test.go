@@ -25,10 +25,13 @@ func TestMatchCoGenerationWrap(t *testing.T) {
 				continue
 			}
 			checked++
-			// Every co-pattern carries generation 0, which the wrap would
-			// make current again if the marks were not cleared.
+			// Every co-pattern carries generation 1, stale from 2³² messages
+			// ago, which the wrap makes current again unless the marks are
+			// cleared.
 			d.tag(&worn, "dont tell anyone")
-			clear(worn.m.coSeen)
+			for i := range worn.m.coSeen {
+				worn.m.coSeen[i] = 1
+			}
 			worn.m.coGen = math.MaxUint32
 			d.tag(&worn, m.Text)
 			if !slices.Equal(fresh.m.hits, worn.m.hits) {
