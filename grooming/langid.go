@@ -277,6 +277,7 @@ func (st *State) language(r *Risk) {
 	if n < 2 {
 		return
 	}
+	r.Languages = make([]string, 0, n)
 	for l, c := range st.LangMsgs {
 		if c > 0 {
 			r.Languages = append(r.Languages, Lang(l).String())

@@ -658,14 +658,27 @@ func (d *Detector) risk(st *State) Risk {
 	r.Context = best.ctx
 	r.Facts = best.facts
 	r.Contributions = best.contrib
-	nind := 0
+	// One allocation each for the indicators, all their message indexes
+	// and all their evidence, sliced per indicator with capped capacity.
+	nind, nev := 0, 0
 	for f := range numFamilies {
-		if best.e[f] >= 0.05 {
-			nind++
+		if best.e[f] < 0.05 {
+			continue
+		}
+		nind++
+		for i := range st.Pairs {
+			p := &st.Pairs[i]
+			if p.Actor == best.actor && (p.Target == best.target || p.Target == -1) {
+				nev += len(p.Ev[f])
+			}
 		}
 	}
+	var msgBlock []int
+	var evBlock []Evidence
 	if nind > 0 {
 		r.Indicators = make([]Indicator, 0, nind)
+		msgBlock = make([]int, nev)
+		evBlock = make([]Evidence, nev)
 	}
 	// evbuf holds the evidence of the actor's two pairs (the target's and
 	// the unknown target's) without allocating; more pairs spill to the
@@ -684,9 +697,9 @@ func (d *Detector) risk(st *State) Risk {
 			}
 		}
 		slices.SortFunc(evs, func(a, b EvState) int { return a.Msg - b.Msg })
-		if len(evs) > 0 {
-			ind.Messages = make([]int, len(evs))
-			ind.Evidence = make([]Evidence, len(evs))
+		if n := len(evs); n > 0 {
+			ind.Messages, msgBlock = msgBlock[:n:n], msgBlock[n:]
+			ind.Evidence, evBlock = evBlock[:n:n], evBlock[n:]
 			for k, e := range evs {
 				ind.Messages[k] = e.Msg
 				ind.Evidence[k] = Evidence{Message: e.Msg, Score: round3(float64(e.Score)), Spans: e.Spans}
