@@ -617,9 +617,13 @@ type pairView struct {
 	z             float64
 	// caregiverExcluded: secrecy or cover stories aimed at caregivers.
 	caregiverExcluded bool
-	contrib           []Contribution
-	ctx               []string
-	facts             []string
+	// notes are the context cues applied, in order; ctx names them when
+	// the pair is explained.
+	notes   [8]Family
+	nnotes  int
+	contrib []Contribution
+	ctx     []string
+	facts   []string
 }
 
 // risk computes the conversation risk from the state alone, so that the
@@ -635,7 +639,7 @@ func (d *Detector) risk(st *State) Risk {
 	var xs [2][numFeatures]float64
 	cur, bestX := 0, 0
 	st.candidates(func(a, b int) {
-		pv := d.view(st, a, b, false, &xs[cur], false)
+		pv := d.view(st, a, b, false, &xs[cur], false, nil)
 		if !found || pv.z > best.z || (pv.z == best.z && st.Speakers[a].Questions > st.Speakers[best.actor].Questions) {
 			best, found = pv, true
 			bestX, cur = cur, 1-cur
@@ -644,7 +648,7 @@ func (d *Detector) risk(st *State) Risk {
 	if !found {
 		return r
 	}
-	best = d.view(st, best.actor, best.target, true, &xs[bestX], true)
+	best = d.view(st, best.actor, best.target, true, &xs[bestX], true, &best)
 	r.Score = round3(sigmoid(best.z))
 	r.Level = d.level(r.Score)
 	for _, e := range best.e {
@@ -809,8 +813,20 @@ func (st *State) participant(id string) *Participant {
 //
 // x receives the learned scorer's feature vector; with have set it
 // already holds this pair's features on this state and is reused.
-func (d *Detector) view(st *State, actor, target int, explain bool, x *[numFeatures]float64, have bool) pairView {
-	pv := d.evidence(st, actor, target, explain)
+//
+// pre, when not nil, is this pair's evidence already collected on this
+// state (without explanation): it is reused instead of collected again.
+func (d *Detector) view(st *State, actor, target int, explain bool, x *[numFeatures]float64, have bool, pre *pairView) pairView {
+	var pv pairView
+	if pre != nil {
+		pv = *pre
+		pv.ctx, pv.facts, pv.contrib = nil, nil, nil
+		if explain {
+			pv.explainNotes()
+		}
+	} else {
+		pv = d.evidence(st, actor, target, explain)
+	}
 	// Facts are formatted only for the pair that is reported: Append runs
 	// this for every pair on every message.
 	fact := func(format string, a ...any) {
@@ -831,10 +847,10 @@ func (d *Detector) view(st *State, actor, target int, explain bool, x *[numFeatu
 func (d *Detector) evidence(st *State, actor, target int, explain bool) pairView {
 	pv := pairView{actor: actor, target: target}
 	note := func(c Family) {
-		if explain {
-			pv.ctx = append(pv.ctx, c.String())
-		}
+		pv.notes[pv.nnotes] = c
+		pv.nnotes++
 	}
+
 	for f := range pv.first {
 		pv.first[f], pv.last[f] = -1, -1
 	}
@@ -902,7 +918,17 @@ func (d *Detector) evidence(st *State, actor, target int, explain bool) pairView
 	if as.Education > 0.5 {
 		note(CueEducation)
 	}
+	if explain {
+		pv.explainNotes()
+	}
 	return pv
+}
+
+// explainNotes names the pair's context cues for a reviewer.
+func (pv *pairView) explainNotes() {
+	for _, c := range pv.notes[:pv.nnotes] {
+		pv.ctx = append(pv.ctx, c.String())
+	}
 }
 
 // handLogit is the hand-set logistic score of a pair, the baseline the
