@@ -125,6 +125,15 @@ func FeatureNames() []string {
 	return append(names, scalarFeatures...)
 }
 
+// featureFamilyTable is featureFamilies of every feature, built once:
+// contributions reads it for every explained message.
+var featureFamilyTable = func() (t [numFeatures][]Family) {
+	for i := range t {
+		t[i] = featureFamilies(i)
+	}
+	return t
+}()
+
 // featureFamilies names the families a feature reads, so that an
 // explanation can point at their evidence messages.
 func featureFamilies(i int) []Family {
@@ -390,23 +399,41 @@ func (m *Model) contributions(st *State, pv *pairView, x *[numFeatures]float64) 
 		return nil
 	}
 	cs := make([]Contribution, n)
+	// The contributions' message lists share one block, sized by the
+	// evidence they can name (an upper bound: duplicates are dropped).
+	bound := 0
+	for k := range cs {
+		for _, f := range featureFamilyTable[top[k]] {
+			for p := range st.Pairs {
+				ps := &st.Pairs[p]
+				if ps.Actor == pv.actor && (ps.Target == pv.target || ps.Target == -1) {
+					bound += len(ps.Ev[f])
+				}
+			}
+		}
+	}
+	block := make([]int, 0, bound)
 	for k := range cs {
 		i := top[k]
 		cs[k] = Contribution{Feature: m.names[i], Value: round3(x[i]), Logit: round3(topv[k])}
-		for _, f := range featureFamilies(i) {
+		start := len(block)
+		for _, f := range featureFamilyTable[i] {
 			for p := range st.Pairs {
 				ps := &st.Pairs[p]
 				if ps.Actor != pv.actor || (ps.Target != pv.target && ps.Target != -1) {
 					continue
 				}
 				for _, ev := range ps.Ev[f] {
-					if !slices.Contains(cs[k].Messages, ev.Msg) {
-						cs[k].Messages = append(cs[k].Messages, ev.Msg)
+					if !slices.Contains(block[start:], ev.Msg) {
+						block = append(block, ev.Msg)
 					}
 				}
 			}
 		}
-		slices.Sort(cs[k].Messages)
+		if end := len(block); end > start {
+			cs[k].Messages = block[start:end:end]
+			slices.Sort(cs[k].Messages)
+		}
 	}
 	return cs
 }

@@ -160,7 +160,7 @@ func (lx *lexicon) countLangs(n *normalizer, text string, c *langCount) {
 			letters, extra = wordLetters(text[t.start:t.end])
 		}
 		c.words = uint16(min(int(c.words)+1+extra, 1<<16-1))
-		mask, ok := lx.langs[string(w)]
+		mask, ok := lx.langTab.get(wordHash(w), w)
 		if !ok {
 			mask = letters
 			if mask == 0 {
@@ -277,6 +277,7 @@ func (st *State) language(r *Risk) {
 	if n < 2 {
 		return
 	}
+	r.Languages = make([]string, 0, n)
 	for l, c := range st.LangMsgs {
 		if c > 0 {
 			r.Languages = append(r.Languages, Lang(l).String())

@@ -181,7 +181,15 @@ type elem struct {
 	gap    int8    // >0: skip up to gap tokens
 	opt    bool
 	lo, hi int16 // number range when hi > 0
+	// mask has bit symMask(s) set for every s in syms: a token whose
+	// symbols' bits miss it cannot satisfy the element, which rejects
+	// most candidates without searching syms.
+	mask uint64
 }
+
+// symMask is a symbol's bit in the one-word Bloom masks of elements and
+// tokens.
+func symMask(s int32) uint64 { return 1 << (uint32(s) & 63) }
 
 type pattern struct {
 	fam   Family
@@ -209,30 +217,60 @@ type lexicon struct {
 	words      map[string]int32
 	prefixes   map[string]int32
 	prefixLens []int
-	byFirst    [][]int32 // symbol → patterns whose first element has it
-	numFirst   []int32   // patterns starting with a number class
-	coPats     []int32   // co-occurrence patterns
-	coBySym    [][]coRef // symbol → co-occurrence elements it satisfies
+	byFirst    [][]firstRef // symbol → patterns whose first element has it
+	numFirst   []int32      // patterns starting with a number class
+	coPats     []int32      // co-occurrence patterns
+	coBySym    [][]coRef    // symbol → co-occurrence elements it satisfies
 	patterns   []pattern
 	nsyms      int32
 	langs      map[string]uint16 // folded function word → languages (bit per Lang)
+	// wordTab, prefixTab and langTab are words, prefixes and langs as
+	// wordTables, for the per-token lookups; the maps build them.
+	wordTab   wordTable[int32]
+	prefixTab wordTable[int32]
+	langTab   wordTable[uint16]
+}
+
+// symbols appends w's symbols to syms: its word symbol, then its prefix
+// symbols from the shortest prefix up, the order the maps gave. It
+// returns the appended slice and w's full hash.
+func (lx *lexicon) symbols(syms []int32, w []byte) ([]int32, uint32) {
+	start := len(syms)
+	h := uint32(fnvOffset)
+	pl := lx.prefixLens
+	for j, c := range w {
+		h = fnvStep(h, c)
+		if len(pl) > 0 && pl[0] == j+1 {
+			pl = pl[1:]
+			if id, ok := lx.prefixTab.get(h, w[:j+1]); ok {
+				syms = append(syms, id)
+			}
+		}
+	}
+	if id, ok := lx.wordTab.get(h, w); ok {
+		syms = append(syms, 0)
+		copy(syms[start+1:], syms[start:])
+		syms[start] = id
+	}
+	return syms, h
 }
 
 // known reports whether a de-spaced run spells a lexicon word or starts
 // with a lexicon prefix.
 func (lx *lexicon) known(w []byte) bool {
-	if _, ok := lx.words[string(w)]; ok {
-		return true
-	}
-	for _, l := range lx.prefixLens {
-		if l > len(w) {
-			break
+	h := uint32(fnvOffset)
+	pl := lx.prefixLens
+	for j, c := range w {
+		h = fnvStep(h, c)
+		if len(pl) > 0 && pl[0] == j+1 {
+			pl = pl[1:]
+			if _, ok := lx.prefixTab.get(h, w[:j+1]); ok {
+				return true
+			}
 		}
-		if _, ok := lx.prefixes[string(w[:l])]; ok {
-			return true
-		}
 	}
-	return false
+	_, ok := lx.wordTab.get(h, w)
+	return ok
 }
 
 // foldPatternWord folds one pattern word the way message words are folded.
@@ -331,6 +369,9 @@ func compileLexicon(groups [][]entry) (*lexicon, error) {
 			}
 			for k := range p.elems {
 				slices.Sort(p.elems[k].syms)
+				for _, s := range p.elems[k].syms {
+					p.elems[k].mask |= symMask(s)
+				}
 			}
 			if p.co && (len(p.elems) < 2 || len(p.elems) > maxCoElems) {
 				return nil, fmt.Errorf("pattern %q: co-occurrence needs 2 to %d elements", e.pat, maxCoElems)
@@ -341,7 +382,7 @@ func compileLexicon(groups [][]entry) (*lexicon, error) {
 			lx.patterns = append(lx.patterns, p)
 		}
 	}
-	lx.byFirst = make([][]int32, lx.nsyms)
+	lx.byFirst = make([][]firstRef, lx.nsyms)
 	lx.coBySym = make([][]coRef, lx.nsyms)
 	for i, p := range lx.patterns {
 		first := p.elems[0]
@@ -357,7 +398,13 @@ func compileLexicon(groups [][]entry) (*lexicon, error) {
 			lx.numFirst = append(lx.numFirst, int32(i))
 		default:
 			for _, s := range first.syms {
-				lx.byFirst[s] = append(lx.byFirst[s], int32(i))
+				ref := firstRef{pat: int32(i), one: len(p.elems) == 1}
+				if len(p.elems) > 1 {
+					if e := &p.elems[1]; e.gap == 0 && !e.opt && e.hi == 0 {
+						ref.next = e.mask
+					}
+				}
+				lx.byFirst[s] = append(lx.byFirst[s], ref)
 			}
 		}
 	}
@@ -369,7 +416,23 @@ func compileLexicon(groups [][]entry) (*lexicon, error) {
 		lx.prefixLens = append(lx.prefixLens, l)
 	}
 	sort.Ints(lx.prefixLens)
+	lx.wordTab = newWordTable(lx.words)
+	lx.prefixTab = newWordTable(lx.prefixes)
+	lx.langTab = newWordTable(lx.langs)
 	return lx, nil
+}
+
+// firstRef is a pattern started by a symbol, with what the matcher needs
+// to reject it without reading the pattern: most candidates fail on their
+// second word.
+type firstRef struct {
+	pat int32
+	// one: the pattern is this single element, a match as it stands.
+	one bool
+	// next is the second element's mask when that element is a plain
+	// required word (no gap, not optional, not a number): the token after
+	// the first must have one of its bits. 0 means no shortcut.
+	next uint64
 }
 
 // hit is one pattern match over tokens [a, b).
@@ -382,36 +445,44 @@ type hit struct {
 type matcher struct {
 	symOff []int32 // token i's symbols are syms[symOff[i]:symOff[i+1]]
 	syms   []int32
+	mask   []uint64 // token i's symbols' symMask bits
 	hits   []hit
 	coLo   []int32 // per co-pattern element: first and last token seen
 	coHi   []int32
+	// coSeen[p] == coGen marks co-pattern p as touched by this message;
+	// coTouched lists those patterns.
+	coSeen    []uint32
+	coGen     uint32
+	coTouched []int32
 }
 
 func (lx *lexicon) match(m *matcher, n *normalizer, question bool) {
 	m.hits = m.hits[:0]
 	m.syms = m.syms[:0]
 	m.symOff = append(m.symOff[:0], 0)
+	m.mask = m.mask[:0]
 	for _, t := range n.toks {
-		w := n.buf[t.a:t.b]
-		if id, ok := lx.words[string(w)]; ok {
-			m.syms = append(m.syms, id)
+		m.syms, _ = lx.symbols(m.syms, n.buf[t.a:t.b])
+		var mask uint64
+		for _, s := range m.syms[m.symOff[len(m.symOff)-1]:] {
+			mask |= symMask(s)
 		}
-		for _, l := range lx.prefixLens {
-			if l > len(w) {
-				break
-			}
-			if id, ok := lx.prefixes[string(w[:l])]; ok {
-				m.syms = append(m.syms, id)
-			}
-		}
+		m.mask = append(m.mask, mask)
 		m.symOff = append(m.symOff, int32(len(m.syms)))
 	}
 	ntok := len(n.toks)
 	for i := 0; i < ntok; i++ {
 		for _, s := range m.syms[m.symOff[i]:m.symOff[i+1]] {
-			for _, pi := range lx.byFirst[s] {
-				if end, ok := lx.matchAt(m, n, pi, 1, i+1); ok {
-					m.hits = append(m.hits, hit{pat: pi, a: int32(i), b: int32(end)})
+			for _, ref := range lx.byFirst[s] {
+				if ref.one {
+					m.hits = append(m.hits, hit{pat: ref.pat, a: int32(i), b: int32(i + 1)})
+					continue
+				}
+				if ref.next != 0 && (i+1 >= ntok || m.mask[i+1]&ref.next == 0) {
+					continue
+				}
+				if end, ok := lx.matchAt(m, n, ref.pat, 1, i+1); ok {
+					m.hits = append(m.hits, hit{pat: ref.pat, a: int32(i), b: int32(end)})
 				}
 			}
 		}
@@ -443,14 +514,31 @@ func (lx *lexicon) matchCo(m *matcher, ntok int, question bool) {
 		m.coHi = make([]int32, size)
 	}
 	m.coLo, m.coHi = m.coLo[:size], m.coHi[:size]
-	for _, pi := range lx.coPats {
-		for k := 0; k < maxCoElems; k++ {
-			m.coLo[int(pi)*maxCoElems+k] = -1
-		}
+	if len(m.coSeen) != len(lx.patterns) {
+		m.coSeen = make([]uint32, len(lx.patterns))
+		m.coGen = 0
 	}
+	// Only patterns one of whose words occurs can match: a generation
+	// number marks the ones touched by this message, whose first and last
+	// positions are reset on first touch, instead of resetting and
+	// checking every co-pattern on every message.
+	m.coGen++
+	if m.coGen == 0 {
+		clear(m.coSeen)
+		m.coGen = 1
+	}
+	m.coTouched = m.coTouched[:0]
 	for i := 0; i < ntok; i++ {
 		for _, s := range m.syms[m.symOff[i]:m.symOff[i+1]] {
 			for _, r := range lx.coBySym[s] {
+				if m.coSeen[r.p] != m.coGen {
+					m.coSeen[r.p] = m.coGen
+					m.coTouched = append(m.coTouched, r.p)
+					base := int(r.p) * maxCoElems
+					for k := range maxCoElems {
+						m.coLo[base+k] = -1
+					}
+				}
 				j := int(r.p)*maxCoElems + int(r.e)
 				if m.coLo[j] < 0 {
 					m.coLo[j] = int32(i)
@@ -459,7 +547,9 @@ func (lx *lexicon) matchCo(m *matcher, ntok int, question bool) {
 			}
 		}
 	}
-	for _, pi := range lx.coPats {
+	// Hits come in pattern order, as when every co-pattern was checked.
+	slices.Sort(m.coTouched)
+	for _, pi := range m.coTouched {
 		p := &lx.patterns[pi]
 		if p.coQ && !question {
 			continue
@@ -515,6 +605,9 @@ func (lx *lexicon) elemOK(m *matcher, n *normalizer, e *elem, i int) bool {
 	if e.hi > 0 {
 		v := n.toks[i].num
 		return v >= e.lo && v <= e.hi
+	}
+	if m.mask[i]&e.mask == 0 {
+		return false
 	}
 	for _, s := range m.syms[m.symOff[i]:m.symOff[i+1]] {
 		if len(e.syms) <= 8 {

@@ -163,15 +163,21 @@ func (m *Model) raw(x *[numFeatures]float64) float64 {
 
 // logit scores a pair: the calibrated logit, so that sigmoid of it is the
 // calibrated score. Platform metadata adds its hand-set prior.
-func (m *Model) logit(d *Detector, st *State, pv *pairView, explain bool, fact func(string, ...any)) float64 {
-	var x [numFeatures]float64
-	d.features(st, pv, &x)
-	z := m.raw(&x) + metaShift(st, pv, fact)
+//
+// x is the pair's feature vector: computed here unless have is set, when
+// it already holds this pair's features from an earlier call on the same
+// state (risk explains the best pair after scoring every candidate).
+func (m *Model) logit(d *Detector, st *State, pv *pairView, explain bool, fact func(string, ...any), x *[numFeatures]float64, have bool) float64 {
+	if !have {
+		*x = [numFeatures]float64{}
+		d.features(st, pv, x)
+	}
+	z := m.raw(x) + metaShift(st, pv, fact)
 	if explain {
 		if sigmoid(m.a*z+m.b) >= d.opts.LowLevel {
 			// Only a raised score needs its drivers named; this runs on
 			// every message.
-			pv.contrib = m.contributions(st, pv, &x)
+			pv.contrib = m.contributions(st, pv, x)
 		}
 		ageFactsExplain(st.ages(pv.actor, pv.target), fact)
 		if x[fFastSextortion] > 0 {

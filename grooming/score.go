@@ -425,6 +425,9 @@ func (st *State) speaker(id string, idx int) int {
 		}
 		id = overflowID
 	}
+	if st.Speakers == nil {
+		st.Speakers = make([]SpeakerState, 0, 2)
+	}
 	st.Speakers = append(st.Speakers, SpeakerState{ID: id, First: idx, LastTarget: -1})
 	return len(st.Speakers) - 1
 }
@@ -450,6 +453,12 @@ func (st *State) pair(actor, target int) *PairState {
 		}
 		// A crowded group chat: drop rather than misattribute evidence.
 		return nil
+	}
+	if st.Pairs == nil {
+		// Most conversations have two speakers and up to four pairs (each
+		// way, and each speaker's before-an-addressee pair): one
+		// allocation instead of three growths.
+		st.Pairs = make([]PairState, 0, 4)
 	}
 	st.Pairs = append(st.Pairs, PairState{Actor: actor, Target: target})
 	return &st.Pairs[len(st.Pairs)-1]
@@ -608,9 +617,13 @@ type pairView struct {
 	z             float64
 	// caregiverExcluded: secrecy or cover stories aimed at caregivers.
 	caregiverExcluded bool
-	contrib           []Contribution
-	ctx               []string
-	facts             []string
+	// notes are the context cues applied, in order; ctx names them when
+	// the pair is explained.
+	notes   [8]Family
+	nnotes  int
+	contrib []Contribution
+	ctx     []string
+	facts   []string
 }
 
 // risk computes the conversation risk from the state alone, so that the
@@ -620,16 +633,22 @@ func (d *Detector) risk(st *State) Risk {
 	st.language(&r)
 	var best pairView
 	found := false
+	// xs holds the feature vectors of the candidate being scored and of
+	// the best so far, so that explaining the best pair reuses its
+	// features instead of computing them again.
+	var xs [2][numFeatures]float64
+	cur, bestX := 0, 0
 	st.candidates(func(a, b int) {
-		pv := d.view(st, a, b, false)
+		pv := d.view(st, a, b, false, &xs[cur], false, nil)
 		if !found || pv.z > best.z || (pv.z == best.z && st.Speakers[a].Questions > st.Speakers[best.actor].Questions) {
 			best, found = pv, true
+			bestX, cur = cur, 1-cur
 		}
 	})
 	if !found {
 		return r
 	}
-	best = d.view(st, best.actor, best.target, true)
+	best = d.view(st, best.actor, best.target, true, &xs[bestX], true, &best)
 	r.Score = round3(sigmoid(best.z))
 	r.Level = d.level(r.Score)
 	for _, e := range best.e {
@@ -643,12 +662,38 @@ func (d *Detector) risk(st *State) Risk {
 	r.Context = best.ctx
 	r.Facts = best.facts
 	r.Contributions = best.contrib
+	// One allocation each for the indicators, all their message indexes
+	// and all their evidence, sliced per indicator with capped capacity.
+	nind, nev := 0, 0
+	for f := range numFamilies {
+		if best.e[f] < 0.05 {
+			continue
+		}
+		nind++
+		for i := range st.Pairs {
+			p := &st.Pairs[i]
+			if p.Actor == best.actor && (p.Target == best.target || p.Target == -1) {
+				nev += len(p.Ev[f])
+			}
+		}
+	}
+	var msgBlock []int
+	var evBlock []Evidence
+	if nind > 0 {
+		r.Indicators = make([]Indicator, 0, nind)
+		msgBlock = make([]int, nev)
+		evBlock = make([]Evidence, nev)
+	}
+	// evbuf holds the evidence of the actor's two pairs (the target's and
+	// the unknown target's) without allocating; more pairs spill to the
+	// heap.
+	var evbuf [2 * maxEvidence]EvState
 	for f := Family(0); f < numFamilies; f++ {
 		if best.e[f] < 0.05 {
 			continue
 		}
 		ind := Indicator{Family: f, Score: round3(best.e[f])}
-		var evs []EvState
+		evs := evbuf[:0]
 		for i := range st.Pairs {
 			p := &st.Pairs[i]
 			if p.Actor == best.actor && (p.Target == best.target || p.Target == -1) {
@@ -656,9 +701,13 @@ func (d *Detector) risk(st *State) Risk {
 			}
 		}
 		slices.SortFunc(evs, func(a, b EvState) int { return a.Msg - b.Msg })
-		for _, e := range evs {
-			ind.Messages = append(ind.Messages, e.Msg)
-			ind.Evidence = append(ind.Evidence, Evidence{Message: e.Msg, Score: round3(float64(e.Score)), Spans: e.Spans})
+		if n := len(evs); n > 0 {
+			ind.Messages, msgBlock = msgBlock[:n:n], msgBlock[n:]
+			ind.Evidence, evBlock = evBlock[:n:n], evBlock[n:]
+			for k, e := range evs {
+				ind.Messages[k] = e.Msg
+				ind.Evidence[k] = Evidence{Message: e.Msg, Score: round3(float64(e.Score)), Spans: e.Spans}
+			}
 		}
 		r.Indicators = append(r.Indicators, ind)
 	}
@@ -761,8 +810,23 @@ func (st *State) participant(id string) *Participant {
 }
 
 // view scores the directed pair actor → target with the detector's scorer.
-func (d *Detector) view(st *State, actor, target int, explain bool) pairView {
-	pv := d.evidence(st, actor, target, explain)
+//
+// x receives the learned scorer's feature vector; with have set it
+// already holds this pair's features on this state and is reused.
+//
+// pre, when not nil, is this pair's evidence already collected on this
+// state (without explanation): it is reused instead of collected again.
+func (d *Detector) view(st *State, actor, target int, explain bool, x *[numFeatures]float64, have bool, pre *pairView) pairView {
+	var pv pairView
+	if pre != nil {
+		pv = *pre
+		pv.ctx, pv.facts, pv.contrib = nil, nil, nil
+		if explain {
+			pv.explainNotes()
+		}
+	} else {
+		pv = d.evidence(st, actor, target, explain)
+	}
 	// Facts are formatted only for the pair that is reported: Append runs
 	// this for every pair on every message.
 	fact := func(format string, a ...any) {
@@ -771,7 +835,7 @@ func (d *Detector) view(st *State, actor, target int, explain bool) pairView {
 		}
 	}
 	if d.model != nil {
-		pv.z = d.model.logit(d, st, &pv, explain, fact)
+		pv.z = d.model.logit(d, st, &pv, explain, fact, x, have)
 		return pv
 	}
 	pv.z = d.handLogit(st, &pv, fact)
@@ -783,10 +847,10 @@ func (d *Detector) view(st *State, actor, target int, explain bool) pairView {
 func (d *Detector) evidence(st *State, actor, target int, explain bool) pairView {
 	pv := pairView{actor: actor, target: target}
 	note := func(c Family) {
-		if explain {
-			pv.ctx = append(pv.ctx, c.String())
-		}
+		pv.notes[pv.nnotes] = c
+		pv.nnotes++
 	}
+
 	for f := range pv.first {
 		pv.first[f], pv.last[f] = -1, -1
 	}
@@ -854,7 +918,17 @@ func (d *Detector) evidence(st *State, actor, target int, explain bool) pairView
 	if as.Education > 0.5 {
 		note(CueEducation)
 	}
+	if explain {
+		pv.explainNotes()
+	}
 	return pv
+}
+
+// explainNotes names the pair's context cues for a reviewer.
+func (pv *pairView) explainNotes() {
+	for _, c := range pv.notes[:pv.nnotes] {
+		pv.ctx = append(pv.ctx, c.String())
+	}
 }
 
 // handLogit is the hand-set logistic score of a pair, the baseline the

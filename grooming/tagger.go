@@ -281,13 +281,16 @@ func (n *normalizer) dropSpoken() bool {
 			out = append(out, t)
 			continue
 		}
-		// Indexing with string(w) does not allocate.
-		if isQ, ok := spokenMarks[string(w)]; ok {
-			q = q || isQ
+		switch v, _ := spokenTab.get(wordHash(w), w); v {
+		case spokenMark:
 			continue
-		}
-		if spokenStops[string(w)] && i > 0 {
+		case spokenQuestion:
+			q = true
 			continue
+		case spokenStop:
+			if i > 0 {
+				continue
+			}
 		}
 		if string(w) == "mark" && len(out) > 0 && string(n.buf[out[len(out)-1].a:out[len(out)-1].b]) == "question" {
 			q = true
@@ -303,6 +306,31 @@ func (n *normalizer) dropSpoken() bool {
 // spokenStops are dictated full stops, which are also ordinary words
 // ("a punto de", "Punkt 8"): dropped only after another word.
 var spokenStops = foldKeys(map[string]bool{"punto": true, "ponto": true, "punkt": true, "punt": true, "kropka": true})
+
+// Values of spokenTab.
+const (
+	spokenNone uint8 = iota
+	spokenMark
+	spokenQuestion
+	spokenStop
+)
+
+// spokenTab is spokenMarks and spokenStops in one wordTable, so that
+// dropSpoken hashes each word once. It is immutable, like the maps.
+var spokenTab = func() wordTable[uint8] {
+	m := map[string]uint8{}
+	for k := range spokenStops {
+		m[k] = spokenStop
+	}
+	for k, isQ := range spokenMarks {
+		// A mark wins over a stop, as the map lookups' order had it.
+		m[k] = spokenMark
+		if isQ {
+			m[k] = spokenQuestion
+		}
+	}
+	return newWordTable(m)
+}()
 
 // appendSpan adds sp, merging it with an overlapping span; spans stay few
 // per family and message, so a linear scan is fine.
