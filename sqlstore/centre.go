@@ -17,8 +17,8 @@ import (
 // Ensure CentreService implements the interface.
 var _ vigil.CentreService = (*CentreService)(nil)
 
-// CentreService stores a centre's providers and received reports in
-// SQLite (migration 00019).
+// CentreService stores a centre's providers and received reports, for
+// both stores (migration 00019).
 type CentreService struct {
 	db DB
 }

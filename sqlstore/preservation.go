@@ -15,8 +15,8 @@ import (
 // Ensure PreservationService implements the interface.
 var _ vigil.PreservationService = (*PreservationService)(nil)
 
-// PreservationService stores legal holds and purges expired incidents in
-// SQLite.
+// PreservationService stores legal holds and purges expired incidents,
+// for both stores.
 type PreservationService struct {
 	db DB
 }
