@@ -338,7 +338,7 @@ func (d *Detector) features(st *State, pv *pairView, x *[numFeatures]float64) {
 	// tells of someone else (a victim's friend, a disclosure).
 	var strong int
 	for f := range numFamilies {
-		strong += pv.strong[f]
+		strong += int(pv.strong[f])
 	}
 	x[fStrongMsgs] = math.Log1p(float64(strong)) / 2
 	if as.Messages > 0 {

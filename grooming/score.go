@@ -473,7 +473,9 @@ func (d *Detector) Score(c Conversation) Risk {
 		r = d.Append(st, m)
 	}
 	if len(c.Messages) == 0 {
-		r = d.risk(st)
+		s := d.scratch()
+		r = d.risk(st, s)
+		d.release(s)
 	}
 	return r
 }
@@ -572,8 +574,8 @@ func (d *Detector) Append(st *State, m Message) Risk {
 		st.Disclosures = append(st.Disclosures, DisclosureState{Speaker: a, Msg: idx, Spans: spans})
 	}
 	st.addLang(&t.lang)
+	r := d.risk(st, s)
 	d.release(s)
-	r := d.risk(st)
 	if !st.Flagged && r.Score >= d.opts.Threshold {
 		st.Flagged, st.FlaggedAt = true, idx
 	}
@@ -606,14 +608,17 @@ func decayed(e float32, t, now int64, f Family) float32 {
 	return e * float32(math.Exp2(-float64(now-t)/halfLife[f]))
 }
 
-// pairView is a scored directed pair.
+// pairView is a scored directed pair. It is filled in place (risk keeps
+// two, the candidate being scored and the best so far): Append builds one
+// for every candidate pair on every message, and copying or zeroing it by
+// value was a visible share of the learned path.
 type pairView struct {
 	actor, target int
 	e             [numFamilies]float64
-	flags         [numFamilies]uint8
-	strong        [numFamilies]int // evidence messages with score ≥ 0.5
-	first, last   [numFamilies]int // first and last stored evidence message, -1 if none
 	t             [numFamilies]int64
+	strong        [numFamilies]int32 // evidence messages with score ≥ 0.5
+	first, last   [numFamilies]int   // first and last stored evidence message, -1 if none
+	flags         [numFamilies]uint8
 	z             float64
 	// caregiverExcluded: secrecy or cover stories aimed at caregivers.
 	caregiverExcluded bool
@@ -626,29 +631,37 @@ type pairView struct {
 	facts   []string
 }
 
+// noEvidence is pairView.first and .last before any evidence.
+var noEvidence = func() (a [numFamilies]int) {
+	for f := range a {
+		a[f] = -1
+	}
+	return a
+}()
+
 // risk computes the conversation risk from the state alone, so that the
 // result never depends on how the messages were batched.
-func (d *Detector) risk(st *State) Risk {
+func (d *Detector) risk(st *State, s *tagScratch) Risk {
 	r := Risk{Level: LevelNone, FlaggedAt: st.FlaggedAt, Flagged: st.Flagged, Messages: st.N, Indicators: []Indicator{}}
 	st.language(&r)
-	var best pairView
-	found := false
-	// xs holds the feature vectors of the candidate being scored and of
-	// the best so far, so that explaining the best pair reuses its
-	// features instead of computing them again.
-	var xs [2][numFeatures]float64
-	cur, bestX := 0, 0
+	// pvs and xs (scratch, overwritten before use) hold the view and
+	// feature vector of the candidate being scored and of the best so far,
+	// so that explaining the best pair reuses its evidence and features
+	// instead of computing them again.
+	pvs, xs := &s.pvs, &s.xs
+	cur, bi := 0, -1
 	st.candidates(func(a, b int) {
-		pv := d.view(st, a, b, false, &xs[cur], false, nil)
-		if !found || pv.z > best.z || (pv.z == best.z && st.Speakers[a].Questions > st.Speakers[best.actor].Questions) {
-			best, found = pv, true
-			bestX, cur = cur, 1-cur
+		pv := &pvs[cur]
+		d.view(st, a, b, pv, &xs[cur], false, false)
+		if bi < 0 || pv.z > pvs[bi].z || (pv.z == pvs[bi].z && st.Speakers[a].Questions > st.Speakers[pvs[bi].actor].Questions) {
+			bi, cur = cur, 1-cur
 		}
 	})
-	if !found {
+	if bi < 0 {
 		return r
 	}
-	best = d.view(st, best.actor, best.target, true, &xs[bestX], true, &best)
+	best := &pvs[bi]
+	d.view(st, best.actor, best.target, best, &xs[bi], true, true)
 	r.Score = round3(sigmoid(best.z))
 	r.Level = d.level(r.Score)
 	for _, e := range best.e {
@@ -809,59 +822,59 @@ func (st *State) participant(id string) *Participant {
 	return nil
 }
 
-// view scores the directed pair actor → target with the detector's scorer.
+// view scores the directed pair actor → target with the detector's
+// scorer into pv.
 //
-// x receives the learned scorer's feature vector; with have set it
-// already holds this pair's features on this state and is reused.
-//
-// pre, when not nil, is this pair's evidence already collected on this
-// state (without explanation): it is reused instead of collected again.
-func (d *Detector) view(st *State, actor, target int, explain bool, x *[numFeatures]float64, have bool, pre *pairView) pairView {
-	var pv pairView
-	if pre != nil {
-		pv = *pre
+// x receives the learned scorer's feature vector. With have set, pv and x
+// already hold this pair's evidence (collected without explanation) and
+// features on this state, and are reused.
+func (d *Detector) view(st *State, actor, target int, pv *pairView, x *[numFeatures]float64, explain, have bool) {
+	if have {
 		pv.ctx, pv.facts, pv.contrib = nil, nil, nil
 		if explain {
 			pv.explainNotes()
 		}
 	} else {
-		pv = d.evidence(st, actor, target, explain)
+		d.evidence(st, actor, target, explain, pv)
 	}
 	// Facts are formatted only for the pair that is reported: Append runs
 	// this for every pair on every message.
-	fact := func(format string, a ...any) {
-		if explain {
+	fact := noFact
+	if explain {
+		fact = func(format string, a ...any) {
 			pv.facts = append(pv.facts, fmt.Sprintf(format, a...))
 		}
 	}
 	if d.model != nil {
-		pv.z = d.model.logit(d, st, &pv, explain, fact, x, have)
-		return pv
+		pv.z = d.model.logit(d, st, pv, explain, fact, x, have)
+		return
 	}
-	pv.z = d.handLogit(st, &pv, fact)
-	return pv
+	pv.z = d.handLogit(st, pv, fact)
 }
 
-// evidence collects the pair's decayed family evidence and applies the
-// conversation-level context rules.
-func (d *Detector) evidence(st *State, actor, target int, explain bool) pairView {
-	pv := pairView{actor: actor, target: target}
+// noFact discards facts: the pair is not explained.
+func noFact(string, ...any) {}
+
+// evidence collects the pair's decayed family evidence into pv and
+// applies the conversation-level context rules.
+func (d *Detector) evidence(st *State, actor, target int, explain bool, pv *pairView) {
+	*pv = pairView{actor: actor, target: target, first: noEvidence, last: noEvidence}
 	note := func(c Family) {
 		pv.notes[pv.nnotes] = c
 		pv.nnotes++
 	}
-
-	for f := range pv.first {
-		pv.first[f], pv.last[f] = -1, -1
-	}
+	now := st.Now
 	for i := range st.Pairs {
 		p := &st.Pairs[i]
 		if p.Actor != actor || (p.Target != target && p.Target != -1) {
 			continue
 		}
 		for f := Family(0); f < numFamilies; f++ {
-			v := float64(decayed(p.E[f], p.T[f], st.Now, f))
-			pv.e[f] = max(pv.e[f], v)
+			// Absent evidence (0) decays to 0 and cannot raise the
+			// maximum, which starts at 0.
+			if e := p.E[f]; e != 0 {
+				pv.e[f] = max(pv.e[f], float64(decayed(e, p.T[f], now, f)))
+			}
 			pv.flags[f] |= p.Flags[f]
 			pv.t[f] = max(pv.t[f], p.T[f])
 			for _, ev := range p.Ev[f] {
@@ -921,7 +934,6 @@ func (d *Detector) evidence(st *State, actor, target int, explain bool) pairView
 	if explain {
 		pv.explainNotes()
 	}
-	return pv
 }
 
 // explainNotes names the pair's context cues for a reviewer.

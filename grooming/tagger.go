@@ -73,6 +73,9 @@ type tagScratch struct {
 	t    msgTags
 	fs   [numFamilies][]Span
 	hitF []Family
+	// pvs and xs are risk's two pair views and feature vectors.
+	pvs [2]pairView
+	xs  [2][numFeatures]float64
 }
 
 func (d *Detector) tag(s *tagScratch, text string) *msgTags {
