@@ -138,25 +138,32 @@ func BuiltinModel() (*Model, error) { return builtinModel() }
 // families are absent from most pairs, so the pair block is summed only
 // for families that are present.
 func (m *Model) raw(x *[numFeatures]float64) float64 {
+	// The sums run in vector order, as they always have, so that scores
+	// stay bit-identical; the subslices only drop bounds checks.
 	z := m.bias
 	var present [numFamilies]Family
 	np := 0
+	we, wp := m.w[featE:featE+int(numFamilies)], m.w[featPersist:featPersist+int(numFamilies)]
+	xe, xp := x[featE:featE+int(numFamilies)], x[featPersist:featPersist+int(numFamilies)]
 	for f := range numFamilies {
-		if v := x[featE+int(f)]; v != 0 {
-			z += m.w[featE+int(f)] * v
+		if v := xe[f]; v != 0 {
+			z += we[f] * v
 			present[np] = f
 			np++
 		}
-		z += m.w[featPersist+int(f)] * x[featPersist+int(f)]
+		z += wp[f] * xp[f]
 	}
 	for a := 0; a < np; a++ {
+		row := &pairIndex[present[a]]
 		for b := a + 1; b < np; b++ {
-			k := pairIndex[present[a]][present[b]]
+			k := row[present[b]]
 			z += m.w[k] * x[k]
 		}
 	}
-	for i := featScalar; i < int(numFeatures); i++ {
-		z += m.w[i] * x[i]
+	ws, xs := m.w[featScalar:], x[featScalar:]
+	xs = xs[:len(ws)]
+	for i, w := range ws {
+		z += w * xs[i]
 	}
 	return z
 }

@@ -619,7 +619,12 @@ type pairView struct {
 	strong        [numFamilies]int32 // evidence messages with score ≥ 0.5
 	first, last   [numFamilies]int   // first and last stored evidence message, -1 if none
 	flags         [numFamilies]uint8
-	z             float64
+	// present has bit f set when e[f] != 0 after the context rules; most
+	// families are absent from most pairs, and the feature loops visit
+	// only the present ones.
+	present uint16
+	nstrong int // strong summed over the families
+	z       float64
 	// caregiverExcluded: secrecy or cover stories aimed at caregivers.
 	caregiverExcluded bool
 	// notes are the context cues applied, in order; ctx names them when
@@ -880,6 +885,7 @@ func (d *Detector) evidence(st *State, actor, target int, explain bool, pv *pair
 			for _, ev := range p.Ev[f] {
 				if ev.Score >= 0.5 {
 					pv.strong[f]++
+					pv.nstrong++
 				}
 				if pv.first[f] < 0 || ev.Msg < pv.first[f] {
 					pv.first[f] = ev.Msg
@@ -930,6 +936,11 @@ func (d *Detector) evidence(st *State, actor, target int, explain bool, pv *pair
 	}
 	if as.Education > 0.5 {
 		note(CueEducation)
+	}
+	for f := range numFamilies {
+		if pv.e[f] != 0 {
+			pv.present |= 1 << f
+		}
 	}
 	if explain {
 		pv.explainNotes()
