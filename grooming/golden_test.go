@@ -54,7 +54,7 @@ func bestRawScore(d *Detector, st *State) (float64, bool) {
 	found := false
 	var x [numFeatures]float64
 	st.candidates(func(a, b int) {
-		d.view(st, a, b, &pv, &x, false, false)
+		d.view(st, a, b, &pv, &x, nil, false)
 		if !found || pv.z > best.z || (pv.z == best.z && st.Speakers[a].Questions > st.Speakers[best.actor].Questions) {
 			best, found = pv, true
 		}

@@ -139,7 +139,9 @@ func BuiltinModel() (*Model, error) { return builtinModel() }
 // for families that are present.
 func (m *Model) raw(x *[numFeatures]float64) float64 {
 	// The sums run in vector order, as they always have, so that scores
-	// stay bit-identical; the subslices only drop bounds checks.
+	// stay bit-identical. Zero features are skipped: w·0 is ±0, and adding
+	// ±0 leaves a sum unchanged (up to the sign of an exact zero, which
+	// the sigmoid does not see). Most features of most pairs are zero.
 	z := m.bias
 	var present [numFamilies]Family
 	np := 0
@@ -151,7 +153,9 @@ func (m *Model) raw(x *[numFeatures]float64) float64 {
 			present[np] = f
 			np++
 		}
-		z += wp[f] * xp[f]
+		if v := xp[f]; v != 0 {
+			z += wp[f] * v
+		}
 	}
 	for a := 0; a < np; a++ {
 		row := &pairIndex[present[a]]
@@ -163,7 +167,9 @@ func (m *Model) raw(x *[numFeatures]float64) float64 {
 	ws, xs := m.w[featScalar:], x[featScalar:]
 	xs = xs[:len(ws)]
 	for i, w := range ws {
-		z += w * xs[i]
+		if v := xs[i]; v != 0 {
+			z += w * v
+		}
 	}
 	return z
 }
@@ -174,17 +180,17 @@ func (m *Model) raw(x *[numFeatures]float64) float64 {
 // x is the pair's feature vector: computed here unless have is set, when
 // it already holds this pair's features from an earlier call on the same
 // state (risk explains the best pair after scoring every candidate).
-func (m *Model) logit(d *Detector, st *State, pv *pairView, explain bool, fact func(string, ...any), x *[numFeatures]float64, have bool) float64 {
+func (m *Model) logit(d *Detector, st *State, pv *pairView, ex *pairExplain, fact func(string, ...any), x *[numFeatures]float64, have bool) float64 {
 	if !have {
 		*x = [numFeatures]float64{}
 		d.features(st, pv, x)
 	}
 	z := m.raw(x) + metaShift(st, pv, fact)
-	if explain {
+	if ex != nil {
 		if sigmoid(m.a*z+m.b) >= d.opts.LowLevel {
 			// Only a raised score needs its drivers named; this runs on
 			// every message.
-			pv.contrib = m.contributions(st, pv, x)
+			ex.contrib = m.contributions(st, pv, x)
 		}
 		ageFactsExplain(st.ages(pv.actor, pv.target), fact)
 		if x[fFastSextortion] > 0 {

@@ -629,8 +629,14 @@ type pairView struct {
 	caregiverExcluded bool
 	// notes are the context cues applied, in order; ctx names them when
 	// the pair is explained.
-	notes   [8]Family
-	nnotes  int
+	notes  [8]Family
+	nnotes int
+}
+
+// pairExplain is the explanation of the reported pair. It is kept out of
+// pairView so that a view holds no pointers: resetting one for every
+// candidate is then a plain copy, without write barriers.
+type pairExplain struct {
 	contrib []Contribution
 	ctx     []string
 	facts   []string
@@ -657,7 +663,7 @@ func (d *Detector) risk(st *State, s *tagScratch) Risk {
 	cur, bi := 0, -1
 	st.candidates(func(a, b int) {
 		pv := &pvs[cur]
-		d.view(st, a, b, pv, &xs[cur], false, false)
+		d.view(st, a, b, pv, &xs[cur], nil, false)
 		if bi < 0 || pv.z > pvs[bi].z || (pv.z == pvs[bi].z && st.Speakers[a].Questions > st.Speakers[pvs[bi].actor].Questions) {
 			bi, cur = cur, 1-cur
 		}
@@ -666,7 +672,8 @@ func (d *Detector) risk(st *State, s *tagScratch) Risk {
 		return r
 	}
 	best := &pvs[bi]
-	d.view(st, best.actor, best.target, best, &xs[bi], true, true)
+	var ex pairExplain
+	d.view(st, best.actor, best.target, best, &xs[bi], &ex, true)
 	r.Score = round3(sigmoid(best.z))
 	r.Level = d.level(r.Score)
 	for _, e := range best.e {
@@ -677,9 +684,9 @@ func (d *Detector) risk(st *State, s *tagScratch) Risk {
 			break
 		}
 	}
-	r.Context = best.ctx
-	r.Facts = best.facts
-	r.Contributions = best.contrib
+	r.Context = ex.ctx
+	r.Facts = ex.facts
+	r.Contributions = ex.contrib
 	// One allocation each for the indicators, all their message indexes
 	// and all their evidence, sliced per indicator with capped capacity.
 	nind, nev := 0, 0
@@ -828,30 +835,26 @@ func (st *State) participant(id string) *Participant {
 }
 
 // view scores the directed pair actor → target with the detector's
-// scorer into pv.
+// scorer into pv, and explains it into ex unless ex is nil.
 //
 // x receives the learned scorer's feature vector. With have set, pv and x
-// already hold this pair's evidence (collected without explanation) and
-// features on this state, and are reused.
-func (d *Detector) view(st *State, actor, target int, pv *pairView, x *[numFeatures]float64, explain, have bool) {
-	if have {
-		pv.ctx, pv.facts, pv.contrib = nil, nil, nil
-		if explain {
-			pv.explainNotes()
-		}
-	} else {
-		d.evidence(st, actor, target, explain, pv)
+// already hold this pair's evidence and features on this state, and are
+// reused.
+func (d *Detector) view(st *State, actor, target int, pv *pairView, x *[numFeatures]float64, ex *pairExplain, have bool) {
+	if !have {
+		d.evidence(st, actor, target, pv)
 	}
 	// Facts are formatted only for the pair that is reported: Append runs
 	// this for every pair on every message.
 	fact := noFact
-	if explain {
+	if ex != nil {
+		pv.explainNotes(ex)
 		fact = func(format string, a ...any) {
-			pv.facts = append(pv.facts, fmt.Sprintf(format, a...))
+			ex.facts = append(ex.facts, fmt.Sprintf(format, a...))
 		}
 	}
 	if d.model != nil {
-		pv.z = d.model.logit(d, st, pv, explain, fact, x, have)
+		pv.z = d.model.logit(d, st, pv, ex, fact, x, have)
 		return
 	}
 	pv.z = d.handLogit(st, pv, fact)
@@ -862,7 +865,7 @@ func noFact(string, ...any) {}
 
 // evidence collects the pair's decayed family evidence into pv and
 // applies the conversation-level context rules.
-func (d *Detector) evidence(st *State, actor, target int, explain bool, pv *pairView) {
+func (d *Detector) evidence(st *State, actor, target int, pv *pairView) {
 	*pv = pairView{actor: actor, target: target, first: noEvidence, last: noEvidence}
 	note := func(c Family) {
 		pv.notes[pv.nnotes] = c
@@ -942,15 +945,12 @@ func (d *Detector) evidence(st *State, actor, target int, explain bool, pv *pair
 			pv.present |= 1 << f
 		}
 	}
-	if explain {
-		pv.explainNotes()
-	}
 }
 
 // explainNotes names the pair's context cues for a reviewer.
-func (pv *pairView) explainNotes() {
+func (pv *pairView) explainNotes(ex *pairExplain) {
 	for _, c := range pv.notes[:pv.nnotes] {
-		pv.ctx = append(pv.ctx, c.String())
+		ex.ctx = append(ex.ctx, c.String())
 	}
 }
 
