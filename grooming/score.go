@@ -642,12 +642,14 @@ type pairExplain struct {
 	facts   []string
 }
 
-// noEvidence is pairView.first and .last before any evidence.
-var noEvidence = func() (a [numFamilies]int) {
-	for f := range a {
-		a[f] = -1
+// emptyView is a pairView before any evidence (first and last -1):
+// evidence starts from a copy of it, one block move, where a composite
+// literal was zeroed and filled field by field.
+var emptyView = func() (pv pairView) {
+	for f := range pv.first {
+		pv.first[f], pv.last[f] = -1, -1
 	}
-	return a
+	return pv
 }()
 
 // risk computes the conversation risk from the state alone, so that the
@@ -866,7 +868,8 @@ func noFact(string, ...any) {}
 // evidence collects the pair's decayed family evidence into pv and
 // applies the conversation-level context rules.
 func (d *Detector) evidence(st *State, actor, target int, pv *pairView) {
-	*pv = pairView{actor: actor, target: target, first: noEvidence, last: noEvidence}
+	*pv = emptyView
+	pv.actor, pv.target = actor, target
 	note := func(c Family) {
 		pv.notes[pv.nnotes] = c
 		pv.nnotes++
