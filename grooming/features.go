@@ -382,8 +382,12 @@ func (m *Model) contributions(st *State, pv *pairView, x *[numFeatures]float64) 
 	var top [maxContributions]int
 	var topv [maxContributions]float64
 	n := 0
-	for i := range numFeatures {
-		c := m.w[i] * x[i]
+	for i, v := range x {
+		if v == 0 {
+			// w·0 ≤ 0.05: never a contribution. Most features are zero.
+			continue
+		}
+		c := m.w[i] * v
 		if c <= 0.05 || (n == maxContributions && c <= topv[n-1]) {
 			continue
 		}
@@ -415,7 +419,9 @@ func (m *Model) contributions(st *State, pv *pairView, x *[numFeatures]float64) 
 	block := make([]int, 0, bound)
 	for k := range cs {
 		i := top[k]
-		cs[k] = Contribution{Feature: m.names[i], Value: round3(x[i]), Logit: round3(topv[k])}
+		// Field by field: cs is fresh and zero, and a whole-struct store
+		// would zero it again behind write barriers.
+		cs[k].Feature, cs[k].Value, cs[k].Logit = m.names[i], round3(x[i]), round3(topv[k])
 		start := len(block)
 		for _, f := range featureFamilyTable[i] {
 			for p := range st.Pairs {
