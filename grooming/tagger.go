@@ -206,11 +206,15 @@ func (d *Detector) tag(s *tagScratch, text string) *msgTags {
 			}
 		}
 	}
+	// spans is local so that the fifteen appends do not each store the
+	// slice into the (heap) scratch behind a write barrier.
+	spans := t.spans
 	for f := range s.fs {
-		a := int32(len(t.spans))
-		t.spans = append(t.spans, s.fs[f]...)
-		t.spanOff[f] = [2]int32{a, int32(len(t.spans))}
+		a := int32(len(spans))
+		spans = append(spans, s.fs[f]...)
+		t.spanOff[f] = [2]int32{a, int32(len(spans))}
 	}
+	t.spans = spans
 	d.lx.countLangs(&s.n, text, &t.lang)
 	t.selfAge = selfAge(&s.n)
 	t.question = question
