@@ -179,15 +179,22 @@ func (m *Model) raw(x *[numFeatures]float64) float64 {
 //
 // x is the pair's feature vector: computed here unless have is set, when
 // it already holds this pair's features from an earlier call on the same
-// state (risk explains the best pair after scoring every candidate).
+// state and pv.z this function's result then (risk explains the best pair
+// after scoring every candidate): the logit is the same function of the
+// same inputs, so it is reused, and only the facts are gathered again.
 func (m *Model) logit(d *Detector, st *State, pv *pairView, ex *pairExplain, fact func(string, ...any), x *[numFeatures]float64, have bool) float64 {
-	if !have {
+	var cz float64 // the calibrated logit
+	if have {
+		metaShift(st, pv, fact)
+		cz = pv.z
+	} else {
 		*x = [numFeatures]float64{}
 		d.features(st, pv, x)
+		z := m.raw(x) + metaShift(st, pv, fact)
+		cz = m.a*z + m.b
 	}
-	z := m.raw(x) + metaShift(st, pv, fact)
 	if ex != nil {
-		if sigmoid(m.a*z+m.b) >= d.opts.LowLevel {
+		if sigmoid(cz) >= d.opts.LowLevel {
 			// Only a raised score needs its drivers named; this runs on
 			// every message.
 			ex.contrib = m.contributions(st, pv, x)
@@ -205,7 +212,7 @@ func (m *Model) logit(d *Detector, st *State, pv *pairView, ex *pairExplain, fac
 			fact("adult life markers")
 		}
 	}
-	return m.a*z + m.b
+	return cz
 }
 
 // metaShift is the platform-metadata prior, capped when no boundary-

@@ -840,8 +840,8 @@ func (st *State) participant(id string) *Participant {
 // scorer into pv, and explains it into ex unless ex is nil.
 //
 // x receives the learned scorer's feature vector. With have set, pv and x
-// already hold this pair's evidence and features on this state, and are
-// reused.
+// already hold this pair's evidence, score and features on this state
+// from a call without explanation, and are reused.
 func (d *Detector) view(st *State, actor, target int, pv *pairView, x *[numFeatures]float64, ex *pairExplain, have bool) {
 	if !have {
 		d.evidence(st, actor, target, pv)
