@@ -2,6 +2,7 @@ package grooming
 
 import (
 	"math"
+	"math/bits"
 	"slices"
 )
 
@@ -249,7 +250,10 @@ func b2f(b bool) float64 {
 func (d *Detector) features(st *State, pv *pairView, x *[numFeatures]float64) {
 	e := &pv.e
 	core := 0
-	for f := range numFamilies {
+	// Only present families (e != 0) write: x is zero, and every family
+	// test below (≥ 0.3, ≥ breadthFloor) fails on an absent one.
+	for m := pv.present; m != 0; m &= m - 1 {
+		f := Family(bits.TrailingZeros16(m))
 		x[featE+int(f)] = e[f]
 		if f != AgeProbing && f != MaturityFlattery && e[f] >= breadthFloor {
 			core++
@@ -257,13 +261,12 @@ func (d *Detector) features(st *State, pv *pairView, x *[numFeatures]float64) {
 				x[featPersist+int(f)] = 1
 			}
 		}
-	}
-	for f := range numFamilies {
-		if e[f] == 0 {
-			continue
-		}
-		for g := f + 1; g < numFamilies; g++ {
-			x[pairIndex[f][g]] = e[f] * e[g]
+		// e[f]·e[g] for g > f sit next to each other in the vector.
+		if f+1 < numFamilies {
+			row := x[pairIndex[f][f+1]:][:numFamilies-f-1]
+			for k := range row {
+				row[k] = e[f] * e[int(f)+1+k]
+			}
 		}
 	}
 	x[fBreadth2], x[fBreadth3], x[fBreadth4] = b2f(core >= 2), b2f(core >= 3), b2f(core >= 4)
@@ -306,7 +309,8 @@ func (d *Detector) features(st *State, pv *pairView, x *[numFeatures]float64) {
 	// minutes where grooming takes days.
 	lo, hi := -1, -1
 	var tlo, thi int64
-	for f := range SextortionThreat {
+	for m := pv.present & (1<<SextortionThreat - 1); m != 0; m &= m - 1 {
+		f := bits.TrailingZeros16(m)
 		if e[f] < 0.3 || first[f] < 0 {
 			continue
 		}
@@ -336,11 +340,7 @@ func (d *Detector) features(st *State, pv *pairView, x *[numFeatures]float64) {
 	// look-alike has one odd line), how much of the talk is the actor's
 	// questions, and whether the other side answers with safety advice or
 	// tells of someone else (a victim's friend, a disclosure).
-	var strong int
-	for f := range numFamilies {
-		strong += pv.strong[f]
-	}
-	x[fStrongMsgs] = math.Log1p(float64(strong)) / 2
+	x[fStrongMsgs] = math.Log1p(float64(pv.nstrong)) / 2
 	if as.Messages > 0 {
 		x[fQuestionShare] = float64(as.Questions) / float64(as.Messages)
 	}
@@ -382,8 +382,12 @@ func (m *Model) contributions(st *State, pv *pairView, x *[numFeatures]float64) 
 	var top [maxContributions]int
 	var topv [maxContributions]float64
 	n := 0
-	for i := range numFeatures {
-		c := m.w[i] * x[i]
+	for i, v := range x {
+		if v == 0 {
+			// w·0 ≤ 0.05: never a contribution. Most features are zero.
+			continue
+		}
+		c := m.w[i] * v
 		if c <= 0.05 || (n == maxContributions && c <= topv[n-1]) {
 			continue
 		}
@@ -415,7 +419,9 @@ func (m *Model) contributions(st *State, pv *pairView, x *[numFeatures]float64) 
 	block := make([]int, 0, bound)
 	for k := range cs {
 		i := top[k]
-		cs[k] = Contribution{Feature: m.names[i], Value: round3(x[i]), Logit: round3(topv[k])}
+		// Field by field: cs is fresh and zero, and a whole-struct store
+		// would zero it again behind write barriers.
+		cs[k].Feature, cs[k].Value, cs[k].Logit = m.names[i], round3(x[i]), round3(topv[k])
 		start := len(block)
 		for _, f := range featureFamilyTable[i] {
 			for p := range st.Pairs {

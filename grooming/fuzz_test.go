@@ -5,6 +5,7 @@ import (
 	"math"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"unicode/utf8"
 )
@@ -110,6 +111,19 @@ func FuzzParseModel(f *testing.F) {
 		r := d.Score(conv)
 		if math.IsNaN(r.Score) || r.Score < 0 || r.Score > 1 {
 			t.Fatalf("score %v", r.Score)
+		}
+	})
+}
+
+// FuzzHasQuestionMark checks the byte scan against strings.ContainsAny on
+// any input, valid UTF-8 or not.
+func FuzzHasQuestionMark(f *testing.F) {
+	for _, s := range []string{"", "ok?", "¿qué", "何？", "\xc2", "\xef\xbc", "\xe0\xc2\xbf", "\xef\xbc\x9f", "\xbf\xc2\xbf", "a\xffb"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := hasQuestionMark(s), strings.ContainsAny(s, "?¿？"); got != want {
+			t.Fatalf("hasQuestionMark(%q) = %v, ContainsAny %v", s, got, want)
 		}
 	})
 }

@@ -50,11 +50,11 @@ func trainingFiles(t *testing.T) []string {
 // bestRawScore is the unrounded score of the riskiest pair, selected as
 // risk selects it.
 func bestRawScore(d *Detector, st *State) (float64, bool) {
-	var best pairView
+	var best, pv pairView
 	found := false
 	var x [numFeatures]float64
 	st.candidates(func(a, b int) {
-		pv := d.view(st, a, b, false, &x, false, nil)
+		d.view(st, a, b, &pv, &x, nil, false)
 		if !found || pv.z > best.z || (pv.z == best.z && st.Speakers[a].Questions > st.Speakers[best.actor].Questions) {
 			best, found = pv, true
 		}

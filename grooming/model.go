@@ -138,25 +138,38 @@ func BuiltinModel() (*Model, error) { return builtinModel() }
 // families are absent from most pairs, so the pair block is summed only
 // for families that are present.
 func (m *Model) raw(x *[numFeatures]float64) float64 {
+	// The sums run in vector order, as they always have, so that scores
+	// stay bit-identical. Zero features are skipped: w·0 is ±0, and adding
+	// ±0 leaves a sum unchanged (up to the sign of an exact zero, which
+	// the sigmoid does not see). Most features of most pairs are zero.
 	z := m.bias
 	var present [numFamilies]Family
 	np := 0
+	we, wp := m.w[featE:featE+int(numFamilies)], m.w[featPersist:featPersist+int(numFamilies)]
+	xe, xp := x[featE:featE+int(numFamilies)], x[featPersist:featPersist+int(numFamilies)]
 	for f := range numFamilies {
-		if v := x[featE+int(f)]; v != 0 {
-			z += m.w[featE+int(f)] * v
+		if v := xe[f]; v != 0 {
+			z += we[f] * v
 			present[np] = f
 			np++
 		}
-		z += m.w[featPersist+int(f)] * x[featPersist+int(f)]
+		if v := xp[f]; v != 0 {
+			z += wp[f] * v
+		}
 	}
 	for a := 0; a < np; a++ {
+		row := &pairIndex[present[a]]
 		for b := a + 1; b < np; b++ {
-			k := pairIndex[present[a]][present[b]]
+			k := row[present[b]]
 			z += m.w[k] * x[k]
 		}
 	}
-	for i := featScalar; i < int(numFeatures); i++ {
-		z += m.w[i] * x[i]
+	ws, xs := m.w[featScalar:], x[featScalar:]
+	xs = xs[:len(ws)]
+	for i, w := range ws {
+		if v := xs[i]; v != 0 {
+			z += w * v
+		}
 	}
 	return z
 }
@@ -166,18 +179,25 @@ func (m *Model) raw(x *[numFeatures]float64) float64 {
 //
 // x is the pair's feature vector: computed here unless have is set, when
 // it already holds this pair's features from an earlier call on the same
-// state (risk explains the best pair after scoring every candidate).
-func (m *Model) logit(d *Detector, st *State, pv *pairView, explain bool, fact func(string, ...any), x *[numFeatures]float64, have bool) float64 {
-	if !have {
+// state and pv.z this function's result then (risk explains the best pair
+// after scoring every candidate): the logit is the same function of the
+// same inputs, so it is reused, and only the facts are gathered again.
+func (m *Model) logit(d *Detector, st *State, pv *pairView, ex *pairExplain, fact func(string, ...any), x *[numFeatures]float64, have bool) float64 {
+	var cz float64 // the calibrated logit
+	if have {
+		metaShift(st, pv, fact)
+		cz = pv.z
+	} else {
 		*x = [numFeatures]float64{}
 		d.features(st, pv, x)
+		z := m.raw(x) + metaShift(st, pv, fact)
+		cz = m.a*z + m.b
 	}
-	z := m.raw(x) + metaShift(st, pv, fact)
-	if explain {
-		if sigmoid(m.a*z+m.b) >= d.opts.LowLevel {
+	if ex != nil {
+		if sigmoid(cz) >= d.opts.LowLevel {
 			// Only a raised score needs its drivers named; this runs on
 			// every message.
-			pv.contrib = m.contributions(st, pv, x)
+			ex.contrib = m.contributions(st, pv, x)
 		}
 		ageFactsExplain(st.ages(pv.actor, pv.target), fact)
 		if x[fFastSextortion] > 0 {
@@ -192,7 +212,7 @@ func (m *Model) logit(d *Detector, st *State, pv *pairView, explain bool, fact f
 			fact("adult life markers")
 		}
 	}
-	return m.a*z + m.b
+	return cz
 }
 
 // metaShift is the platform-metadata prior, capped when no boundary-

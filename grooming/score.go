@@ -473,7 +473,9 @@ func (d *Detector) Score(c Conversation) Risk {
 		r = d.Append(st, m)
 	}
 	if len(c.Messages) == 0 {
-		r = d.risk(st)
+		s := d.scratch()
+		r = d.risk(st, s)
+		d.release(s)
 	}
 	return r
 }
@@ -572,8 +574,8 @@ func (d *Detector) Append(st *State, m Message) Risk {
 		st.Disclosures = append(st.Disclosures, DisclosureState{Speaker: a, Msg: idx, Spans: spans})
 	}
 	st.addLang(&t.lang)
+	r := d.risk(st, s)
 	d.release(s)
-	r := d.risk(st)
 	if !st.Flagged && r.Score >= d.opts.Threshold {
 		st.Flagged, st.FlaggedAt = true, idx
 	}
@@ -606,49 +608,74 @@ func decayed(e float32, t, now int64, f Family) float32 {
 	return e * float32(math.Exp2(-float64(now-t)/halfLife[f]))
 }
 
-// pairView is a scored directed pair.
+// pairView is a scored directed pair. It is filled in place (risk keeps
+// two, the candidate being scored and the best so far): Append builds one
+// for every candidate pair on every message, and copying or zeroing it by
+// value was a visible share of the learned path.
 type pairView struct {
 	actor, target int
 	e             [numFamilies]float64
-	flags         [numFamilies]uint8
-	strong        [numFamilies]int // evidence messages with score ≥ 0.5
-	first, last   [numFamilies]int // first and last stored evidence message, -1 if none
 	t             [numFamilies]int64
-	z             float64
+	strong        [numFamilies]int32 // evidence messages with score ≥ 0.5
+	first, last   [numFamilies]int   // first and last stored evidence message, -1 if none
+	flags         [numFamilies]uint8
+	// present has bit f set when e[f] != 0 after the context rules; most
+	// families are absent from most pairs, and the feature loops visit
+	// only the present ones.
+	present uint16
+	nstrong int // strong summed over the families
+	z       float64
 	// caregiverExcluded: secrecy or cover stories aimed at caregivers.
 	caregiverExcluded bool
 	// notes are the context cues applied, in order; ctx names them when
 	// the pair is explained.
-	notes   [8]Family
-	nnotes  int
+	notes  [8]Family
+	nnotes int
+}
+
+// pairExplain is the explanation of the reported pair. It is kept out of
+// pairView so that a view holds no pointers: resetting one for every
+// candidate is then a plain copy, without write barriers.
+type pairExplain struct {
 	contrib []Contribution
 	ctx     []string
 	facts   []string
 }
 
+// emptyView is a pairView before any evidence (first and last -1):
+// evidence starts from a copy of it, one block move, where a composite
+// literal was zeroed and filled field by field.
+var emptyView = func() (pv pairView) {
+	for f := range pv.first {
+		pv.first[f], pv.last[f] = -1, -1
+	}
+	return pv
+}()
+
 // risk computes the conversation risk from the state alone, so that the
 // result never depends on how the messages were batched.
-func (d *Detector) risk(st *State) Risk {
+func (d *Detector) risk(st *State, s *tagScratch) Risk {
 	r := Risk{Level: LevelNone, FlaggedAt: st.FlaggedAt, Flagged: st.Flagged, Messages: st.N, Indicators: []Indicator{}}
 	st.language(&r)
-	var best pairView
-	found := false
-	// xs holds the feature vectors of the candidate being scored and of
-	// the best so far, so that explaining the best pair reuses its
-	// features instead of computing them again.
-	var xs [2][numFeatures]float64
-	cur, bestX := 0, 0
+	// pvs and xs (scratch, overwritten before use) hold the view and
+	// feature vector of the candidate being scored and of the best so far,
+	// so that explaining the best pair reuses its evidence and features
+	// instead of computing them again.
+	pvs, xs := &s.pvs, &s.xs
+	cur, bi := 0, -1
 	st.candidates(func(a, b int) {
-		pv := d.view(st, a, b, false, &xs[cur], false, nil)
-		if !found || pv.z > best.z || (pv.z == best.z && st.Speakers[a].Questions > st.Speakers[best.actor].Questions) {
-			best, found = pv, true
-			bestX, cur = cur, 1-cur
+		pv := &pvs[cur]
+		d.view(st, a, b, pv, &xs[cur], nil, false)
+		if bi < 0 || pv.z > pvs[bi].z || (pv.z == pvs[bi].z && st.Speakers[a].Questions > st.Speakers[pvs[bi].actor].Questions) {
+			bi, cur = cur, 1-cur
 		}
 	})
-	if !found {
+	if bi < 0 {
 		return r
 	}
-	best = d.view(st, best.actor, best.target, true, &xs[bestX], true, &best)
+	best := &pvs[bi]
+	var ex pairExplain
+	d.view(st, best.actor, best.target, best, &xs[bi], &ex, true)
 	r.Score = round3(sigmoid(best.z))
 	r.Level = d.level(r.Score)
 	for _, e := range best.e {
@@ -659,9 +686,9 @@ func (d *Detector) risk(st *State) Risk {
 			break
 		}
 	}
-	r.Context = best.ctx
-	r.Facts = best.facts
-	r.Contributions = best.contrib
+	r.Context = ex.ctx
+	r.Facts = ex.facts
+	r.Contributions = ex.contrib
 	// One allocation each for the indicators, all their message indexes
 	// and all their evidence, sliced per indicator with capped capacity.
 	nind, nev := 0, 0
@@ -809,64 +836,62 @@ func (st *State) participant(id string) *Participant {
 	return nil
 }
 
-// view scores the directed pair actor → target with the detector's scorer.
+// view scores the directed pair actor → target with the detector's
+// scorer into pv, and explains it into ex unless ex is nil.
 //
-// x receives the learned scorer's feature vector; with have set it
-// already holds this pair's features on this state and is reused.
-//
-// pre, when not nil, is this pair's evidence already collected on this
-// state (without explanation): it is reused instead of collected again.
-func (d *Detector) view(st *State, actor, target int, explain bool, x *[numFeatures]float64, have bool, pre *pairView) pairView {
-	var pv pairView
-	if pre != nil {
-		pv = *pre
-		pv.ctx, pv.facts, pv.contrib = nil, nil, nil
-		if explain {
-			pv.explainNotes()
-		}
-	} else {
-		pv = d.evidence(st, actor, target, explain)
+// x receives the learned scorer's feature vector. With have set, pv and x
+// already hold this pair's evidence, score and features on this state
+// from a call without explanation, and are reused.
+func (d *Detector) view(st *State, actor, target int, pv *pairView, x *[numFeatures]float64, ex *pairExplain, have bool) {
+	if !have {
+		d.evidence(st, actor, target, pv)
 	}
 	// Facts are formatted only for the pair that is reported: Append runs
 	// this for every pair on every message.
-	fact := func(format string, a ...any) {
-		if explain {
-			pv.facts = append(pv.facts, fmt.Sprintf(format, a...))
+	fact := noFact
+	if ex != nil {
+		pv.explainNotes(ex)
+		fact = func(format string, a ...any) {
+			ex.facts = append(ex.facts, fmt.Sprintf(format, a...))
 		}
 	}
 	if d.model != nil {
-		pv.z = d.model.logit(d, st, &pv, explain, fact, x, have)
-		return pv
+		pv.z = d.model.logit(d, st, pv, ex, fact, x, have)
+		return
 	}
-	pv.z = d.handLogit(st, &pv, fact)
-	return pv
+	pv.z = d.handLogit(st, pv, fact)
 }
 
-// evidence collects the pair's decayed family evidence and applies the
-// conversation-level context rules.
-func (d *Detector) evidence(st *State, actor, target int, explain bool) pairView {
-	pv := pairView{actor: actor, target: target}
+// noFact discards facts: the pair is not explained.
+func noFact(string, ...any) {}
+
+// evidence collects the pair's decayed family evidence into pv and
+// applies the conversation-level context rules.
+func (d *Detector) evidence(st *State, actor, target int, pv *pairView) {
+	*pv = emptyView
+	pv.actor, pv.target = actor, target
 	note := func(c Family) {
 		pv.notes[pv.nnotes] = c
 		pv.nnotes++
 	}
-
-	for f := range pv.first {
-		pv.first[f], pv.last[f] = -1, -1
-	}
+	now := st.Now
 	for i := range st.Pairs {
 		p := &st.Pairs[i]
 		if p.Actor != actor || (p.Target != target && p.Target != -1) {
 			continue
 		}
 		for f := Family(0); f < numFamilies; f++ {
-			v := float64(decayed(p.E[f], p.T[f], st.Now, f))
-			pv.e[f] = max(pv.e[f], v)
+			// Absent evidence (0) decays to 0 and cannot raise the
+			// maximum, which starts at 0.
+			if e := p.E[f]; e != 0 {
+				pv.e[f] = max(pv.e[f], float64(decayed(e, p.T[f], now, f)))
+			}
 			pv.flags[f] |= p.Flags[f]
 			pv.t[f] = max(pv.t[f], p.T[f])
 			for _, ev := range p.Ev[f] {
 				if ev.Score >= 0.5 {
 					pv.strong[f]++
+					pv.nstrong++
 				}
 				if pv.first[f] < 0 || ev.Msg < pv.first[f] {
 					pv.first[f] = ev.Msg
@@ -918,16 +943,17 @@ func (d *Detector) evidence(st *State, actor, target int, explain bool) pairView
 	if as.Education > 0.5 {
 		note(CueEducation)
 	}
-	if explain {
-		pv.explainNotes()
+	for f := range numFamilies {
+		if pv.e[f] != 0 {
+			pv.present |= 1 << f
+		}
 	}
-	return pv
 }
 
 // explainNotes names the pair's context cues for a reviewer.
-func (pv *pairView) explainNotes() {
+func (pv *pairView) explainNotes(ex *pairExplain) {
 	for _, c := range pv.notes[:pv.nnotes] {
-		pv.ctx = append(pv.ctx, c.String())
+		ex.ctx = append(ex.ctx, c.String())
 	}
 }
 

@@ -1,9 +1,6 @@
 package grooming
 
-import (
-	"strings"
-	"unicode/utf8"
-)
+import "unicode/utf8"
 
 // Span is a byte range [Start, End) in a message's original text.
 type Span struct {
@@ -73,6 +70,9 @@ type tagScratch struct {
 	t    msgTags
 	fs   [numFamilies][]Span
 	hitF []Family
+	// pvs and xs are risk's two pair views and feature vectors.
+	pvs [2]pairView
+	xs  [2][numFeatures]float64
 }
 
 func (d *Detector) tag(s *tagScratch, text string) *msgTags {
@@ -88,7 +88,7 @@ func (d *Detector) tag(s *tagScratch, text string) *msgTags {
 	// Voice-to-text writes punctuation as words ("vraagteken", "komma"):
 	// they would hide the question and use up the gaps of patterns.
 	spokenQ := s.n.dropSpoken()
-	question := spokenQ || strings.ContainsAny(text, "?¿？")
+	question := spokenQ || hasQuestionMark(text)
 	d.lx.match(&s.m, &s.n, question)
 	t := &s.t
 	*t = msgTags{spans: t.spans[:0]}
@@ -206,15 +206,41 @@ func (d *Detector) tag(s *tagScratch, text string) *msgTags {
 			}
 		}
 	}
+	// spans is local so that the fifteen appends do not each store the
+	// slice into the (heap) scratch behind a write barrier.
+	spans := t.spans
 	for f := range s.fs {
-		a := int32(len(t.spans))
-		t.spans = append(t.spans, s.fs[f]...)
-		t.spanOff[f] = [2]int32{a, int32(len(t.spans))}
+		a := int32(len(spans))
+		spans = append(spans, s.fs[f]...)
+		t.spanOff[f] = [2]int32{a, int32(len(spans))}
 	}
+	t.spans = spans
 	d.lx.countLangs(&s.n, text, &t.lang)
 	t.selfAge = selfAge(&s.n)
 	t.question = question
 	return t
+}
+
+// hasQuestionMark reports whether text contains '?', '¿' (C2 BF) or '？'
+// (EF BC 9F). It is strings.ContainsAny(text, "?¿？") without decoding
+// every rune three times: a lead byte never continues an earlier rune, so
+// the encodings are found by their bytes, valid UTF-8 or not.
+func hasQuestionMark(text string) bool {
+	for i := 0; i < len(text); i++ {
+		switch text[i] {
+		case '?':
+			return true
+		case 0xC2:
+			if i+1 < len(text) && text[i+1] == 0xBF {
+				return true
+			}
+		case 0xEF:
+			if i+2 < len(text) && text[i+1] == 0xBC && text[i+2] == 0x9F {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // negations precede a safety verb that the speaker asks not to be done

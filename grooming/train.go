@@ -43,7 +43,8 @@ func Examples(recs []Record, groups []string) []Example {
 		}
 		ex := Example{ID: rec.ID, Label: rec.Label == "grooming", Group: groups[i]}
 		st.candidates(func(a, b int) {
-			pv := d.evidence(st, a, b, false)
+			var pv pairView
+			d.evidence(st, a, b, &pv)
 			var x [numFeatures]float64
 			d.features(st, &pv, &x)
 			ex.Pairs = append(ex.Pairs, x)
