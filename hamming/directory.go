@@ -38,29 +38,38 @@ const wideBit = 1 << 31
 // and Montgomery). Substrings are at most 22 bits, so v < 2^23.
 const magicShift = 30
 
-// blockSize returns the buckets per block for a load of occ postings a
-// bucket, 0 for the dense form. A block's last start is the sum of its
-// first per-1 buckets, which must fit a byte: at the mean load it is kept
-// near 160 of 255 (more than seven standard deviations at 10M's 2.4 a
-// bucket), so wide blocks stay rare outside clusters; past 10.7 postings a
-// bucket the dense table is smaller than blocks of 12 with wide ones.
-func blockSize(occ float64) uint32 {
-	switch {
-	case occ*60 <= 160:
-		return 60
-	case occ*28 <= 160:
-		return 28
-	case occ*12 <= 128:
-		return 12
+// blockSizes are the buckets a block may hold: 64-, 32- and 16-byte blocks.
+var blockSizes = [...]uint32{60, 28, 12}
+
+// blockSize returns the buckets per block that stores dense in the fewest
+// bytes, 0 for the dense form. A block's last start is the sum of its first
+// per-1 buckets, which must fit a byte, else the block is wide and costs 4
+// bytes a bucket more: uniform loads at 1M and 10M (1 to 2.4 postings a
+// bucket) fit blocks of 60, 1.07 bytes a bucket, with no wide block, but a
+// cluster of near-duplicates makes every block it touches wide, and there
+// smaller blocks waste less. So each size is costed on the real load.
+func blockSize(dense []uint32) uint32 {
+	best, bestBytes := uint32(0), 4*len(dense)
+	for _, per := range blockSizes {
+		n := int(per)
+		nblocks := (len(dense) + n - 1) / n
+		bytes := nblocks * int(1+per/4) * 4
+		for lo := 0; lo < len(dense) && bytes < bestBytes; lo += n {
+			hi := min(lo+n, len(dense))
+			if dense[hi-1]-dense[lo] > 255 {
+				bytes += 4 * (hi - lo)
+			}
+		}
+		if bytes < bestBytes {
+			best, bestBytes = per, bytes
+		}
 	}
-	return 0
+	return best
 }
 
 // newDirectory compresses dense bucket starts (len 2^b + 1, last = total).
 func newDirectory(dense []uint32) directory {
-	buckets := len(dense) - 1
-	total := int(dense[buckets])
-	per := blockSize(float64(total) / float64(buckets))
+	per := blockSize(dense)
 	if per == 0 || len(dense) > 1<<24 {
 		return directory{dense: dense}
 	}
