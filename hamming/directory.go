@@ -127,8 +127,20 @@ func (d *directory) addr(v uint32) unsafe.Pointer {
 	return unsafe.Pointer(&d.blocks[at])
 }
 
-// run returns bucket v's postings as [lo, hi).
+// run returns bucket v's postings as [lo, hi). Both ends are read from one
+// block, found once, unless v is its block's last bucket or the block is
+// wide.
 func (d *directory) run(v uint32) (lo, hi uint32) {
+	if d.blocks == nil {
+		return d.dense[v], d.dense[v+1]
+	}
+	at, k := d.block(v)
+	b := d.blocks[at]
+	if b&wideBit == 0 && k+1 < d.per {
+		lo = b + (d.blocks[at+1+k/4]>>(8*(k%4)))&0xff
+		hi = b + (d.blocks[at+1+(k+1)/4]>>(8*((k+1)%4)))&0xff
+		return lo, hi
+	}
 	return d.start(v), d.start(v + 1)
 }
 
