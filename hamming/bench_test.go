@@ -379,3 +379,79 @@ func BenchmarkLayouts(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkPrevProbe compares the probe with the one before p-idx (issue
+// 20, session 8: directory blocks straddling cache lines, empty buckets'
+// postings read) on one segment, in one process: results checked identical
+// first, then the two take turns of 10 queries, timed in thread CPU time,
+// so that the machine's other load falls on both alike. Queries the cost
+// guard sends to the scan are left out of both. Data from VIGIL_PERF_DATA
+// and VIGIL_PERF_QUERIES, else the 1M uniform and clustered sets:
+//
+//	VIGIL_PERF_DATA=D.bin VIGIL_PERF_QUERIES=D.q2000.bin go test -run '^$' -bench PrevProbe -benchtime 1x ./hamming/
+func BenchmarkPrevProbe(b *testing.B) {
+	var sets []benchSet
+	if p := os.Getenv("VIGIL_PERF_DATA"); p != "" {
+		hs := readRaw(b, p)
+		s := benchSet{name: strings.TrimSuffix(filepath.Base(p), ".bin"), hs: hs, ids: make([]uint64, len(hs))}
+		for i := range s.ids {
+			s.ids[i] = uint64(i)
+		}
+		s.qs = readRaw(b, os.Getenv("VIGIL_PERF_QUERIES"))
+		sets = append(sets, s)
+	} else {
+		sets = append(sets, uniformSet(1_000_000), clusteredSet(1_000_000, 1000))
+	}
+	for _, set := range sets {
+		b.Run(set.name, func(b *testing.B) {
+			x, err := Build(set.ids, set.hs, Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			s := x.cur.Load().base
+			prev := s.prevDirs()
+			limit := (s.rows() - s.probeCount(31)*s.probeCost) / s.candCost
+			sc := new(scratch)
+			var qs []words
+			for qi, q := range set.qs {
+				w := toWords(&q)
+				got, ok := s.probe(&w, 31, nil, 0, nil, sc, limit)
+				if !ok {
+					continue
+				}
+				sameResults(b, fmt.Sprintf("query %d", qi), s.prevProbe(prev, &w, 31, nil, sc), got)
+				qs = append(qs, w)
+			}
+			var newCPU, prevCPU time.Duration
+			var dst []Result
+			runtime.LockOSThread()
+			for range max(1, b.N) {
+				for lo := 0; lo < len(qs); lo += 10 {
+					hi := min(lo+10, len(qs))
+					t0 := threadCPU()
+					for i := lo; i < hi; i++ {
+						dst, _ = s.probe(&qs[i], 31, nil, 0, dst[:0], sc, limit)
+					}
+					t1 := threadCPU()
+					for i := lo; i < hi; i++ {
+						dst = s.prevProbe(prev, &qs[i], 31, dst[:0], sc)
+					}
+					newCPU += t1 - t0
+					prevCPU += threadCPU() - t1
+				}
+			}
+			runtime.UnlockOSThread()
+			nq := float64(len(qs) * max(1, b.N))
+			var prevBytes int64
+			for j := range prev {
+				prevBytes += int64(cap(prev[j].blocks)+cap(prev[j].wide)+cap(prev[j].dense)) * 4
+			}
+			b.ReportMetric(float64(newCPU.Nanoseconds())/nq, "new-cpu-ns/q")
+			b.ReportMetric(float64(prevCPU.Nanoseconds())/nq, "prev-cpu-ns/q")
+			b.ReportMetric(float64(prevCPU)/float64(newCPU), "speedup")
+			b.ReportMetric(float64(s.parts()["directories"])/float64(s.rows()), "dir-B/entry")
+			b.ReportMetric(float64(prevBytes)/float64(s.rows()), "prev-dir-B/entry")
+			b.ReportMetric(float64(len(qs)), "queries")
+		})
+	}
+}

@@ -3,6 +3,7 @@ package hamming
 import (
 	"math/rand/v2"
 	"testing"
+	"unsafe"
 )
 
 // TestDirectory checks the compact directory against the dense starts it
@@ -14,23 +15,31 @@ func TestDirectory(t *testing.T) {
 		name    string
 		buckets int
 		count   func(v int) int
-		compact bool
+		per     uint32 // buckets per block; 0: dense
 	}{
-		{"empty", 1 << 10, func(int) int { return 0 }, true},
-		{"sparse", 1 << 12, func(int) int { return r.IntN(3) }, true},
+		{"empty", 1 << 10, func(int) int { return 0 }, 60},
+		{"sparse", 1 << 12, func(int) int { return r.IntN(3) }, 60},
 		{"one heavy bucket", 1 << 12, func(v int) int {
 			if v == 1000 {
 				return 5000
 			}
 			return r.IntN(2)
-		}, true},
+		}, 60},
 		{"heavy last block", 1 << 8, func(v int) int {
 			if v >= 250 {
 				return 100
 			}
 			return 0
-		}, true},
-		{"dense load", 1 << 10, func(int) int { return 20 + r.IntN(5) }, false},
+		}, 28},
+		{"medium load, 28 a block", 1 << 12, func(int) int { return 2 + r.IntN(5) }, 28},
+		{"heavy load, 12 a block", 1 << 12, func(int) int { return 9 + r.IntN(5) }, 12},
+		{"wide blocks of 28", 1 << 12, func(v int) int {
+			if v%1000 == 3 {
+				return 300
+			}
+			return 3 + r.IntN(3)
+		}, 28},
+		{"dense load", 1 << 10, func(int) int { return 30 + r.IntN(5) }, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dense := make([]uint32, tc.buckets+1)
@@ -38,8 +47,14 @@ func TestDirectory(t *testing.T) {
 				dense[v+1] = dense[v] + uint32(tc.count(v))
 			}
 			d := newDirectory(dense)
-			if (d.blocks != nil) != tc.compact {
-				t.Fatalf("compact = %v, want %v", d.blocks != nil, tc.compact)
+			if d.per != tc.per || (d.blocks != nil) != (tc.per != 0) {
+				t.Fatalf("%d buckets a block (compact %v), want %d", d.per, d.blocks != nil, tc.per)
+			}
+			if tc.name == "wide blocks of 28" && len(d.wide) == 0 {
+				t.Fatal("no wide block")
+			}
+			if d.blocks != nil && uintptr(unsafe.Pointer(unsafe.SliceData(d.blocks)))%64 != 0 {
+				t.Fatalf("blocks of %d start off a cache line", d.per)
 			}
 			for v := range tc.buckets {
 				lo, hi := d.run(uint32(v))
@@ -48,6 +63,20 @@ func TestDirectory(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestDirectoryBlockSizes checks that the multiply standing in for the
+// division by a block's bucket count is exact for every bucket of every
+// substring length (up to 2^22 buckets, and start(2^22)).
+func TestDirectoryBlockSizes(t *testing.T) {
+	for _, per := range []uint32{60, 28, 12} {
+		magic := (1<<magicShift + uint64(per) - 1) / uint64(per)
+		for v := uint32(0); v <= 1<<22; v++ {
+			if got := uint32(uint64(v) * magic >> magicShift); got != v/per {
+				t.Fatalf("per %d: %d/%d computed as %d", per, v, per, got)
+			}
+		}
 	}
 }
 
