@@ -206,9 +206,12 @@ func (s *CaseService) OpenCase(ctx context.Context, c *vigil.Case, actor string)
 		if err != nil {
 			return err
 		}
-		err = st.QueryRowContext(ctx, c.Queue,
+		res, err := st.ExecContext(ctx, c.Queue,
 			c.Kind, vigil.CaseOpen, c.Priority, c.Rule, string(content), matches, conversation, scores,
-			ts, ts, formatTime(c.RetainUntil), sql.NullString{String: c.Key, Valid: c.Key != ""}).Scan(&c.ID)
+			ts, ts, formatTime(c.RetainUntil), sql.NullString{String: c.Key, Valid: c.Key != ""})
+		if err == nil {
+			err = inserted(res, &c.ID)
+		}
 		if err != nil {
 			return s.notInserted(ctx, tx, c, &existing, err)
 		}
@@ -230,16 +233,20 @@ func (s *CaseService) OpenCase(ctx context.Context, c *vigil.Case, actor string)
 			if err != nil {
 				return err
 			}
-			var bankID, matched int64
-			if err := st.QueryRowContext(ctx, c.ID, id, ts, key).Scan(&bankID); errors.Is(err, sql.ErrNoRows) {
-				continue
-			} else if err != nil {
+			res, err := st.ExecContext(ctx, c.ID, id, ts, key)
+			if err != nil {
 				return fmt.Errorf("count match of entry %d: %w", id, err)
+			}
+			if n, err := res.RowsAffected(); err != nil {
+				return err
+			} else if n == 0 {
+				continue
 			}
 			if st, err = s.db.stmt(ctx, tx, sqlCountEntryMatch); err != nil {
 				return err
 			}
-			if err := st.QueryRowContext(ctx, id, bankID).Scan(&matched); err != nil {
+			var matched int64
+			if err := st.QueryRowContext(ctx, id).Scan(&matched); err != nil {
 				return fmt.Errorf("count match of entry %d: %w", id, err)
 			}
 			q, err := s.checkSpike(ctx, tx, c.ID, id, matched, now)
@@ -265,6 +272,19 @@ func (s *CaseService) OpenCase(ctx context.Context, c *vigil.Case, actor string)
 	c.CreatedAt, c.UpdatedAt = now, now
 	c.RetainUntil = c.RetainUntil.UTC()
 	return nil
+}
+
+// inserted sets id to the row res inserted, or returns sql.ErrNoRows if
+// it inserted none.
+func inserted(res sql.Result, id *int64) error {
+	if n, err := res.RowsAffected(); err != nil {
+		return err
+	} else if n == 0 {
+		return sql.ErrNoRows
+	}
+	var err error
+	*id, err = res.LastInsertId()
+	return err
 }
 
 // notInserted explains why sqlInsertCase inserted nothing (err is
@@ -304,15 +324,20 @@ func (s *CaseService) notInserted(ctx context.Context, tx *sql.Tx, c *vigil.Case
 // VDBE's setup as in its B-tree work, so a case runs as few as it can.
 //
 // The three inserts are each of one row of VALUES, with subqueries for
-// what they read, rather than INSERT … SELECT: SQLite treats an INSERT …
-// SELECT as a statement that may write many rows, and one that may also
-// fail on a constraint (NOT NULL, UNIQUE, a foreign key: every insert here)
-// then keeps a statement journal so that it can be undone alone. Within a
-// transaction that copies each page the statement is first to change, 16
-// KiB a page, to the journal: about 25 µs of CPU a case.
+// what they read, rather than INSERT … SELECT, and the first two have no
+// RETURNING clause: SQLite treats an INSERT … SELECT, and any statement
+// with RETURNING (compiled as a trigger), as one that may write many
+// rows, and one that may also fail on a constraint (NOT NULL, UNIQUE, a
+// foreign key: every insert here) then keeps a statement journal so that
+// it can be undone alone. Within a transaction that copies each page the
+// statement is first to change, 16 KiB a page, to the journal: about
+// 40 µs of CPU a case with the savepoints, of which the case's row and
+// its four index entries were the most. Only sqlCountEntryMatch keeps
+// RETURNING (the count decides whether the spike check reads at all),
+// and with it the journal of its one or two pages.
 const (
 	// sqlInsertCase takes the queue by name (NULL, refused by NOT NULL:
-	// no such queue) and skips a taken dedup key (no row back), which
+	// no such queue) and skips a taken dedup key (no row inserted), which
 	// were two statements of their own before it.
 	sqlInsertCase = `
 		INSERT INTO cases (queue_id, kind, state, priority, rule, content, matches, conversation, scores,
@@ -322,12 +347,11 @@ const (
 		RETURNING id`
 	// sqlCountCaseEntry counts a case's match of an entry, with the
 	// entry's bank; for an entry the store does not hold the bank is
-	// NULL, the row is skipped (OR IGNORE: the primary key cannot
-	// conflict, as a case counts each entry once) and none comes back.
+	// NULL and the row is skipped (OR IGNORE: the primary key cannot
+	// conflict, as a case counts each entry once).
 	sqlCountCaseEntry = `
 		INSERT OR IGNORE INTO case_entries (case_id, entry_id, bank_id, created_at, content_key)
-		VALUES (?1, ?2, (SELECT bank_id FROM entries WHERE id = ?2), ?3, ?4)
-		RETURNING bank_id`
+		VALUES (?1, ?2, (SELECT bank_id FROM entries WHERE id = ?2), ?3, ?4)`
 	// The spike check's read, run for an entry a new case counts when its
 	// matches reach the policy's minimum: the entry's age and verdicts,
 	// and its distinct content in the window since the later of the
@@ -340,7 +364,7 @@ const (
 		WHERE e.id = ?1`
 	// sqlCountEntryMatch returns the entry's matches, counting this one.
 	sqlCountEntryMatch = `
-		INSERT INTO entry_stats (entry_id, bank_id, matches) VALUES (?, ?, 1)
+		INSERT INTO entry_stats (entry_id, bank_id, matches) VALUES (?1, (SELECT bank_id FROM entries WHERE id = ?1), 1)
 		ON CONFLICT (entry_id) DO UPDATE SET matches = matches + 1
 		RETURNING matches`
 )
