@@ -307,7 +307,9 @@ func (s *CaseService) notInserted(ctx context.Context, tx *sql.Tx, c *vigil.Case
 	}
 	var n int
 	if qerr := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM queues WHERE name = ?`, c.Queue).Scan(&n); qerr != nil {
-		return qerr
+		// The insert's own failure may have ended the transaction: it is
+		// the one to report.
+		return fmt.Errorf("%w (and the queue could not be read: %v)", err, qerr)
 	} else if n == 0 {
 		return vigil.Errorf(vigil.ENOTFOUND, "queue %q not found", c.Queue)
 	}
