@@ -244,13 +244,15 @@ func (s *CaseService) OpenCase(ctx context.Context, c *vigil.Case, actor string)
 			} else if n == 0 {
 				continue
 			}
-			if _, err := tx.ExecContext(ctx, `
+			var matched int64
+			if err := tx.QueryRowContext(ctx, `
 				INSERT INTO entry_stats (entry_id, bank_id, matches)
 				SELECT id, bank_id, 1 FROM entries WHERE id = ?
-				ON CONFLICT (entry_id) DO UPDATE SET matches = entry_stats.matches + 1`, id); err != nil {
+				ON CONFLICT (entry_id) DO UPDATE SET matches = entry_stats.matches + 1
+				RETURNING matches`, id).Scan(&matched); err != nil {
 				return fmt.Errorf("count match of entry %d: %w", id, err)
 			}
-			q, err := s.checkSpike(ctx, tx, c.ID, id, now)
+			q, err := s.checkSpike(ctx, tx, c.ID, id, matched, now)
 			if err != nil {
 				return err
 			}
@@ -331,11 +333,20 @@ func (s *CaseService) notInserted(ctx context.Context, tx *pgTx, c *vigil.Case, 
 }
 
 // checkSpike applies the spike trigger to an entry that case caseID just
-// matched, and describes the quarantine if it made one. It counts the
-// entry's distinct content (spikeKey) in the window and before it.
-func (s *CaseService) checkSpike(ctx context.Context, tx *pgTx, caseID, entryID int64, now time.Time) (*AutoQuarantine, error) {
+// matched, the entry's matched-th match, and describes the quarantine if
+// it made one. It counts the entry's distinct content (spikeKey) in the
+// window and before it.
+func (s *CaseService) checkSpike(ctx context.Context, tx *pgTx, caseID, entryID, matched int64, now time.Time) (*AutoQuarantine, error) {
 	p := s.Policy
 	if p.SpikeFactor <= 0 || p.Window <= 0 {
+		return nil, nil
+	}
+	// The distinct content in the window is at most the entry's rows in
+	// case_entries, and those at most its matches (counted with every row
+	// since both were first written, never lowered): an entry matched
+	// fewer times than the minimum cannot be spiking, and is not read.
+	// Most of a large bank's entries are matched once or never.
+	if matched < int64(max(p.SpikeMin, 1)) {
 		return nil, nil
 	}
 	var addedAt string

@@ -275,3 +275,100 @@ func BenchmarkSyncBound(b *testing.B) {
 		}
 	})
 }
+
+// TestGroupCommitPartialFailure checks that a write of a group that fails
+// after changing rows leaves none of its changes, while the others of its
+// group commit, whether the group ran with savepoints from the start or
+// only once the failure was seen; and that a group in which nothing fails
+// runs each write once.
+func TestGroupCommitPartialFailure(t *testing.T) {
+	ctx := context.Background()
+	db, err := Open(ctx, t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if _, err := db.wdb.ExecContext(ctx, `CREATE TABLE grouped_rows (n INTEGER PRIMARY KEY)`); err != nil {
+		t.Fatal(err)
+	}
+	var groups []int
+	db.onGroup = func(n int) { groups = append(groups, n) } // called by the committer only
+	errBroken := fmt.Errorf("broken write")
+	group := func(base, n, bad int) []int {
+		// A leader holds the committing role, alone, while the n writes
+		// queue behind it one at a time, so that they form one group in
+		// a known order.
+		held, release := make(chan struct{}), make(chan struct{})
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			if err := db.writeGrouped(ctx, func(tx *sql.Tx) error {
+				close(held)
+				<-release
+				return nil
+			}); err != nil {
+				t.Error(err)
+			}
+		})
+		<-held
+		runs := make([]int, n)
+		errs := make([]error, n)
+		for i := range n {
+			wg.Go(func() {
+				errs[i] = db.writeGrouped(ctx, func(tx *sql.Tx) error {
+					runs[i]++
+					if _, err := tx.ExecContext(ctx, `INSERT INTO grouped_rows (n) VALUES (?)`, base+i); err != nil {
+						return err
+					}
+					if i == bad {
+						return errBroken
+					}
+					return nil
+				})
+			})
+			waitFor(t, "the write to queue", func() bool { return db.group.Waiting() == i+1 })
+		}
+		close(release)
+		wg.Wait()
+		for i, err := range errs {
+			if want := i == bad; (err != nil) != want || err != nil && err != errBroken {
+				t.Errorf("write %d of %d: %v", i, n, err)
+			}
+		}
+		return runs
+	}
+
+	runs := group(0, 5, -1)
+	for i, r := range runs {
+		if r != 1 {
+			t.Errorf("write %d ran %d times in a group where none failed, want 1", i, r)
+		}
+	}
+	runs = group(100, 5, 2)
+	// The failing write ran in its group's first attempt (ended by it), in
+	// the guarded one and alone; those before it in both attempts, those
+	// after it only in the guarded one.
+	want := []int{2, 2, 3, 1, 1}
+	if fmt.Sprint(runs) != fmt.Sprint(want) {
+		t.Errorf("runs %v, want %v", runs, want)
+	}
+	var got []int
+	rows, err := db.rdb.QueryContext(ctx, `SELECT n FROM grouped_rows ORDER BY n`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var n int
+		if err := rows.Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, n)
+	}
+	// Both groups, the second without its write 2.
+	if fmt.Sprint(got) != "[0 1 2 3 4 100 101 103 104]" {
+		t.Errorf("rows %v", got)
+	}
+	if fmt.Sprint(groups) != "[5 5]" {
+		t.Errorf("groups %v, want [5 5]", groups)
+	}
+}
