@@ -2,6 +2,7 @@ package http
 
 import (
 	"context"
+	"crypto/sha256"
 	"net/http"
 	"slices"
 	"strings"
@@ -36,11 +37,15 @@ func actor(r *http.Request) string {
 const keyCacheTTL = 10 * time.Second
 
 // keyCache remembers recent key lookups so that a busy matcher does not read
-// the store on every request. It is keyed by the secret's hash, never the
-// secret.
+// the store on every request. It is keyed by the secret's SHA-256, never the
+// secret. clear (a revocation or a change of limits through this server)
+// takes effect on the very next request: a lookup that read the store
+// before a clear and finishes after it does not put what it read back
+// (gen).
 type keyCache struct {
-	mu sync.Mutex
-	m  map[string]cachedKey
+	mu  sync.RWMutex
+	m   map[[sha256.Size]byte]cachedKey
+	gen uint64 // raised by every clear
 }
 
 type cachedKey struct {
@@ -48,28 +53,36 @@ type cachedKey struct {
 	expires time.Time
 }
 
-func (c *keyCache) get(h string, now time.Time) *vigil.Key {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if e, ok := c.m[h]; ok && now.Before(e.expires) {
-		return e.key
+// get returns the cached key of h, if any and not expired, and the
+// generation to pass to put after reading the store.
+func (c *keyCache) get(h *[sha256.Size]byte, now time.Time) (*vigil.Key, uint64) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if e, ok := c.m[*h]; ok && now.Before(e.expires) {
+		return e.key, c.gen
 	}
-	return nil
+	return nil, c.gen
 }
 
-func (c *keyCache) put(h string, k *vigil.Key, now time.Time) {
+// put caches k, read from the store since get returned gen, unless the
+// cache was cleared in between.
+func (c *keyCache) put(h *[sha256.Size]byte, k *vigil.Key, now time.Time, gen uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.m == nil || len(c.m) > 10000 {
-		c.m = map[string]cachedKey{}
+	if gen != c.gen {
+		return
 	}
-	c.m[h] = cachedKey{k, now.Add(keyCacheTTL)}
+	if c.m == nil || len(c.m) > 10000 {
+		c.m = map[[sha256.Size]byte]cachedKey{}
+	}
+	c.m[*h] = cachedKey{k, now.Add(keyCacheTTL)}
 }
 
 func (c *keyCache) clear() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.m = nil
+	c.gen++
 }
 
 // authenticate requires a valid API key (401 otherwise) whose role is
@@ -115,15 +128,16 @@ func roleAllowed(role vigil.Role, roles []vigil.Role) bool {
 // keyBySecret returns the key of a secret, through the cache.
 func (s *Server) keyBySecret(ctx context.Context, secret string) (*vigil.Key, error) {
 	now := time.Now()
-	h := vigil.HashKeySecret(secret)
-	if k := s.keys.get(h, now); k != nil {
+	h := sha256.Sum256([]byte(secret))
+	k, gen := s.keys.get(&h, now)
+	if k != nil {
 		return k, nil
 	}
 	k, err := s.Keys.FindKeyBySecret(ctx, secret)
 	if err != nil {
 		return nil, err
 	}
-	s.keys.put(h, k, now)
+	s.keys.put(&h, k, now, gen)
 	return k, nil
 }
 

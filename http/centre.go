@@ -65,7 +65,7 @@ func (s *Server) centreRoutes() {
 func (s *Server) providerRoute(pattern string, h http.HandlerFunc, roles ...vigil.Role) {
 	s.patterns = append(s.patterns, pattern)
 	byKey := s.authenticate(roles, h)
-	s.mux.Handle(pattern, s.instrument(pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	s.handle(pattern, s.instrument(pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		secret, ok := bearerToken(r.Header.Get("Authorization"))
 		if ok && s.Centre != nil {
 			p, err := s.Centre.Reports.FindProviderBySecret(r.Context(), secret)

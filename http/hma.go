@@ -185,10 +185,10 @@ func (s *Server) hmaRoute(pattern string, h http.HandlerFunc, roles ...vigil.Rol
 	s.hmaPatterns = append(s.hmaPatterns, pattern)
 	label := "hma " + pattern
 	if len(roles) == 0 {
-		s.mux.Handle(pattern, s.instrument(label, h))
+		s.handle(pattern, s.instrument(label, h))
 		return
 	}
-	s.mux.Handle(pattern, s.instrument(label, s.hmaAuthenticate(roles, h)))
+	s.handle(pattern, s.instrument(label, s.hmaAuthenticate(roles, h)))
 }
 
 func (s *Server) hmaRoutes() {

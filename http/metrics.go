@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/textproto"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -123,6 +124,7 @@ func (r *recorder) Flush() {
 // per request: who (key), what (route, content digest), outcome and time
 // taken.
 func (s *Server) instrument(route string, next http.Handler) http.Handler {
+	latency := &routeLatency{vec: s.metrics.latency, route: route}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &recorder{ResponseWriter: w}
@@ -144,7 +146,7 @@ func (s *Server) instrument(route string, next http.Handler) http.Handler {
 			rec.status, rec.err = statusClientClosedRequest, nil
 		}
 		d := time.Since(start)
-		s.metrics.latency.WithLabelValues(route, statusClass(rec.status)).Observe(d.Seconds())
+		latency.observe(rec.status, d)
 		// On the stack: room for every attribute below, so that the
 		// key's do not grow the slice onto the heap (550 B a request).
 		var attrBuf [11]slog.Attr
@@ -168,11 +170,41 @@ func (s *Server) instrument(route string, next http.Handler) http.Handler {
 	})
 }
 
+// routeLatency is one route's children of the latency histogram, found
+// the first time each status class is seen (so that, as before, a route
+// and class never answered have no series) and kept, rather than looked
+// up by their label values on every request.
+type routeLatency struct {
+	vec   *prometheus.HistogramVec
+	route string
+	obs   [7]atomic.Pointer[prometheus.Observer] // by statusIndex
+}
+
+func (l *routeLatency) observe(status int, d time.Duration) {
+	slot := &l.obs[statusIndex(status)]
+	o := slot.Load()
+	if o == nil {
+		h := l.vec.WithLabelValues(l.route, statusClass(status))
+		o = &h
+		slot.Store(o) // a race stores the same child twice: harmless
+	}
+	(*o).Observe(d.Seconds())
+}
+
+// statusIndex numbers the labels of statusClass: 0–5 the classes, 6 the
+// client's going away.
+func statusIndex(code int) int {
+	if code == statusClientClosedRequest {
+		return 6
+	}
+	return max(0, min(code/100, 5))
+}
+
 // statusClass is the metrics label of a status: its class, but a client
 // that went away is its own outcome rather than one more 4xx.
 func statusClass(code int) string {
 	if code == statusClientClosedRequest {
 		return "499"
 	}
-	return []string{"0xx", "1xx", "2xx", "3xx", "4xx", "5xx"}[min(code/100, 5)]
+	return []string{"0xx", "1xx", "2xx", "3xx", "4xx", "5xx"}[max(0, min(code/100, 5))]
 }

@@ -103,16 +103,16 @@ func (s *Server) uiRoutes() {
 	)
 	s.ui = newUI()
 	static, _ := fs.Sub(uiFiles, "ui/static")
-	s.mux.Handle("GET /{$}", http.RedirectHandler("/ui/", http.StatusSeeOther))
+	s.handle("GET /{$}", http.RedirectHandler("/ui/", http.StatusSeeOther))
 	// One file per request, by name: no directory listings.
-	s.mux.Handle("GET /ui/static/{file}", s.instrument("GET /ui/static/{file}", s.uiHeaders(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	s.handle("GET /ui/static/{file}", s.instrument("GET /ui/static/{file}", s.uiHeaders(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.ServeFileFS(w, r, static, r.PathValue("file"))
 	}))))
-	s.mux.Handle("GET /ui/login", s.instrument("GET /ui/login", s.uiHeaders(http.HandlerFunc(s.handleUILoginForm))))
-	s.mux.Handle("POST /ui/login", s.instrument("POST /ui/login", s.uiHeaders(s.ui.cop.Handler(http.HandlerFunc(s.handleUILogin)))))
+	s.handle("GET /ui/login", s.instrument("GET /ui/login", s.uiHeaders(http.HandlerFunc(s.handleUILoginForm))))
+	s.handle("POST /ui/login", s.instrument("POST /ui/login", s.uiHeaders(s.ui.cop.Handler(http.HandlerFunc(s.handleUILogin)))))
 
 	page := func(pattern string, h http.HandlerFunc, roles ...vigil.Role) {
-		s.mux.Handle(pattern, s.instrument(pattern, s.uiHeaders(s.withSession(roles, h))))
+		s.handle(pattern, s.instrument(pattern, s.uiHeaders(s.withSession(roles, h))))
 	}
 	// Roles follow the API's: case work is for reviewers, banks for
 	// curators and reviewers (admin always); within case work a key sees
