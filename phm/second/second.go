@@ -328,3 +328,20 @@ func Nearest(dih [8]Hash, listed Hash) int {
 	}
 	return best
 }
+
+// Projection returns the weighted direction bit b of k projects the band
+// (as Hasher.Band returns it) on: bit b is whether the dot product is
+// above the median of the Bits dot products. For evaluation: an attacker
+// with a key of its own steers a picture with its own key's directions
+// (phm/eval); the service's never leave the service.
+func (k *Key) Projection(b int) []float32 {
+	out := make([]float32, BandSize)
+	for i := range out {
+		out[i] = k.sign[b][i] * weight[i]
+	}
+	return out
+}
+
+// BandFrequency is the (u, v) DCT frequency of band coefficient i: u
+// vertical, v horizontal, of PDQ's 64×64 buffer.
+func BandFrequency(i int) (u, v int) { return band[i][0], band[i][1] }
