@@ -245,8 +245,9 @@ func printPHMEval(w io.Writer, r *phmEvalReport) {
 		a.Flagged, a.AccountSim.Accounts, a.Threshold, a.Images, a.Distinct, a.RepeatRate, a.MaxPositives)
 	fmt.Fprintf(w, "  at the per-picture upper bound %.3g an account of %d distinct pictures crosses the threshold with chance %.3g;\n  the threshold protects such accounts (chance ≤ 1e-9) only if the per-picture rate is ≤ %.3g\n",
 		a.High, a.Images, a.BoundAtHigh, a.SafeRate)
+	defer printPHMKeyed(w, r.Keyed)
 	if r.Attacks == nil {
-		fmt.Fprintln(w, "attacks: not run (fewer than 2 pictures of PDQ quality ≥ 50)")
+		fmt.Fprintln(w, "attacks: not run (none asked, or fewer than 2 pictures of PDQ quality ≥ 50)")
 		return
 	}
 	at := r.Attacks
@@ -272,7 +273,6 @@ func printPHMEval(w io.Writer, r *phmEvalReport) {
 		}
 		fmt.Fprintln(w)
 	}
-	printPHMKeyed(w, r.Keyed)
 }
 
 func printPHMKeyed(w io.Writer, k *eval.KeyedReport) {

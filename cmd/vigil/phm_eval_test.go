@@ -7,6 +7,7 @@ import (
 	"image/png"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/vigil-oss/vigil/phm/eval"
@@ -85,6 +86,16 @@ func TestPHMEvalSecondKey(t *testing.T) {
 	}
 	if e := rep.Keyed.Edits[0]; e.Edit != "none" || e.Keyed != e.Plain {
 		t.Errorf("unedited pictures: PDQ confirms %d, PDQ+keyed %d of %d", e.Plain, e.Keyed, e.Pictures)
+	}
+	// The text report prints the keyed measurement even when no attack
+	// ran (it once returned before it).
+	text, _, err := runMain(t, "", "phm", "eval", "--images", "../../pdq/testdata/pytx-resources", "--generated", "0",
+		"--n", "300", "--accounts", "1", "--sends", "5", "--attack-pictures", "0", "--keyed-pictures", "10")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(text, "keyed second hash") || !strings.Contains(text, "unrelated pairs within the keyed threshold") {
+		t.Errorf("no keyed lines in the text report:\n%s", text)
 	}
 	bad := filepath.Join(dir, "bad.key")
 	if err := os.WriteFile(bad, []byte("vigil-phm-second-key-v1 00"), 0o600); err != nil {
