@@ -19,6 +19,7 @@ import (
 	"github.com/vigil-oss/vigil/media"
 	"github.com/vigil-oss/vigil/phm"
 	"github.com/vigil-oss/vigil/phm/client"
+	"github.com/vigil-oss/vigil/phm/second"
 	"github.com/vigil-oss/vigil/phm/server"
 	"github.com/vigil-oss/vigil/respond"
 	"github.com/vigil-oss/vigil/sqlite"
@@ -48,7 +49,8 @@ const phmUsage = `Usage:
 	vigil phm open --table DIR --keys DIR --review-key FILE [--data DIR | --db URL | --memory] [--account-id ID] VOUCHER...
 	vigil phm eval [--images DIR] [flags]   (the measurements on benign pictures: vigil help phm eval)
 
-keygen writes the review service's HPKE key pair (review.key, secret; review.pub).
+keygen writes the review service's HPKE key pair (review.key, secret; review.pub) and the key
+of its keyed second hash (second.key, secret: vigil phm eval --second-key).
 account writes a device's fresh account state (secret): the threshold t (a match opens an
 account only past t), the synthetic capacity s and the synthetic rate p_syn.
 voucher makes one constant-size voucher per image, as a device would (OUT/NAME.voucher), and
@@ -155,7 +157,16 @@ func (c *PHMCommand) keygen(dir string) error {
 	if err := writeNew(filepath.Join(dir, "review.key"), priv); err != nil {
 		return err
 	}
-	return writeNew(filepath.Join(dir, "review.pub"), k.PublicKey().Bytes())
+	if err := writeNew(filepath.Join(dir, "review.pub"), k.PublicKey().Bytes()); err != nil {
+		return err
+	}
+	// The key of the review service's keyed second hash (phm/second):
+	// secret like review.key, and never given to a device.
+	sk := make([]byte, second.KeySize)
+	if _, err := rand.Read(sk); err != nil {
+		return fmt.Errorf("generate keyed-hash key: %w", err)
+	}
+	return writeNew(filepath.Join(dir, "second.key"), []byte(second.FormatKey(sk)))
 }
 
 // maxKeyFile bounds the key and account files read.

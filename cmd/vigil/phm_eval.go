@@ -3,16 +3,19 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"image"
 	"io"
 	"slices"
 
+	"github.com/vigil-oss/vigil/internal/secret"
 	"github.com/vigil-oss/vigil/pdq"
 	"github.com/vigil-oss/vigil/phm"
 	"github.com/vigil-oss/vigil/phm/client"
 	"github.com/vigil-oss/vigil/phm/eval"
+	"github.com/vigil-oss/vigil/phm/second"
 )
 
 // PHMEvalCommand runs `vigil phm eval`: the measurements of private hash
@@ -20,7 +23,7 @@ import (
 type PHMEvalCommand struct{ *Main }
 
 const phmEvalUsage = `Usage:
-	vigil phm eval [--images DIR]... [--generated N] [--n N] [--accounts N] [--sends N] [--repeat-rate P] [--threshold T] [--attack-pictures N] [--queries N] [--min-psnr DB] [--seed S] [--json]
+	vigil phm eval [--images DIR]... [--generated N] [--n N] [--accounts N] [--sends N] [--repeat-rate P] [--threshold T] [--attack-pictures N] [--queries N] [--min-psnr DB] [--seed S] [--second-key FILE] [--keyed-pictures N] [--json]
 
 eval measures private hash matching on benign pictures only: those under
 each --images directory (JPEG, PNG, WebP, GIF, BMP and TIFF, recursively;
@@ -43,7 +46,20 @@ the README) and --generated pictures made in code.
    collisions toward another picture's PDQ, each put to the service's
    second check on its derivative (PDQ <= 31 on the derivative and on the
    service's JPEG re-encode of it; the count without the re-encode is
-   printed beside it). Budget: --queries hashes and PSNR >= --min-psnr dB.`
+   printed beside it), and to the keyed second hash (phm/second) under
+   --second-key (a file of vigil phm second-key; without it a key drawn
+   from --seed). Besides those: the re-encode attacked with the re-encode
+   in the loop, an attacker with a keyed hash of its own key (transfer),
+   and one who copies the target picture's band. Counts are given for
+   the collisions within the budget and for all that reached their aim,
+   below the PSNR budget too. Budget: --queries hashes and PSNR >=
+   --min-psnr dB.
+4. The keyed hash on benign pictures (--keyed-pictures of PDQ quality >=
+   50, one per content): true matches through JPEG 90/50/30, half scale
+   and a slight blur, confirmed by PDQ alone, with the re-encode, with
+   the keyed hash, with all three; and the unrelated pairs within the
+   keyed hash's threshold (its natural false matches), with a 95% Wilson
+   interval.`
 
 // Run parses the flags and prints the report.
 func (c *PHMEvalCommand) Run(ctx context.Context, args []string) error {
@@ -61,6 +77,9 @@ func (c *PHMEvalCommand) Run(ctx context.Context, args []string) error {
 	psnr := fs.Float64("min-psnr", 35, "PSNR an attacked picture must keep, dB")
 	seed := fs.Int("seed", 1, "seed of every random choice")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
+	keyFile := fs.String("second-key", "", "key file of the keyed second hash (default: a key drawn from --seed)")
+	keyedPics := fs.Int("keyed-pictures", 200, "pictures of the keyed hash's benign measurement (0: none)")
+	fs.limit("keyed-pictures", between(0, 100_000))
 	fs.limit("generated", between(0, 1_000_000))
 	fs.limit("n", between(1, 5_000_000))
 	fs.limit("accounts", between(0, 100_000))
@@ -91,8 +110,12 @@ func (c *PHMEvalCommand) Run(ctx context.Context, args []string) error {
 	if len(pics) < 4 {
 		return fs.usageErrorf("phm eval needs at least 4 pictures (--images or --generated)")
 	}
+	key, err := phmSecondKey(*keyFile, uint64(*seed))
+	if err != nil {
+		return err
+	}
 	rep, err := phmEval(ctx, pics, phmEvalConfig{
-		N: *n, Seed: uint64(*seed),
+		N: *n, Seed: uint64(*seed), Key: key, KeyedPictures: *keyedPics,
 		Accounts:       eval.AccountSim{Accounts: *accounts, Images: *sends, RepeatRate: *repeat, Threshold: *threshold},
 		AttackPictures: *attackPics,
 		Budget:         eval.Budget{Queries: *queries, MinPSNR: *psnr},
@@ -115,6 +138,24 @@ type phmEvalConfig struct {
 	Accounts       eval.AccountSim
 	AttackPictures int
 	Budget         eval.Budget
+	Key            *second.Key
+	KeyedPictures  int
+}
+
+// phmSecondKey reads the keyed second hash's key file, or without one
+// draws a key from seed (an eval's key: never a service's).
+func phmSecondKey(path string, seed uint64) (*second.Key, error) {
+	if path != "" {
+		b, err := secret.ReadFile(path, second.MaxKeyFile)
+		if err != nil {
+			return nil, err
+		}
+		return second.ParseKey(b)
+	}
+	var s [second.KeySize]byte
+	binary.LittleEndian.PutUint64(s[:], seed)
+	copy(s[8:], "vigil phm eval key")
+	return second.NewKey(s[:])
 }
 
 // phmEvalReport is what `vigil phm eval` prints.
@@ -123,6 +164,7 @@ type phmEvalReport struct {
 	FalseMatch *eval.FalseMatchReport `json:"false_match"`
 	Accounts   eval.AccountResult     `json:"accounts"`
 	Attacks    *eval.AttackReport     `json:"attacks,omitempty"`
+	Keyed      *eval.KeyedReport      `json:"keyed,omitempty"`
 }
 
 func phmEval(ctx context.Context, pics []eval.Picture, cfg phmEvalConfig) (*phmEvalReport, error) {
@@ -140,40 +182,54 @@ func phmEval(ctx context.Context, pics []eval.Picture, cfg phmEvalConfig) (*phmE
 	rep := &phmEvalReport{Pictures: len(imgs), FalseMatch: fm}
 	rep.Accounts = eval.SimulateAccounts(cfg.Accounts, fm.QueryKeys, fm.ListedSet, eval.Seed(cfg.Seed+1))
 	if cfg.AttackPictures > 0 {
-		var lumas []*eval.Luma
-		var chosen []pdq.Hash
-		h := pdq.NewHasher(pdq.Full)
-		for _, p := range pics {
-			if len(lumas) == cfg.AttackPictures {
-				break
-			}
-			img, _, err := image.Decode(bytes.NewReader(p.Data))
-			if err != nil {
-				continue
-			}
-			l := eval.LumaOf(eval.Fit(img))
-			d, ok := h.HashDetail(l.Gray())
-			if !ok || d.Quality < pdq.MinQuality {
-				continue
-			}
-			// One picture per content: the corpus holds edits of one
-			// picture, and attacking five copies says nothing new.
-			orig := d.Dihedral[pdq.Original]
-			if slices.ContainsFunc(chosen, func(c pdq.Hash) bool { return pdq.Distance(c, orig) <= pdq.MatchThreshold }) {
-				continue
-			}
-			chosen = append(chosen, orig)
-			lumas = append(lumas, l)
-		}
+		lumas := phmEvalPictures(pics, cfg.AttackPictures)
 		if len(lumas) >= 2 {
 			probes := func(d *pdq.Detail) []pdq.Hash { return client.Probes(d, client.ProbeBits, client.MaxProbes) }
-			rep.Attacks, err = eval.RunAttacks(lumas, probes, client.Derivative, cfg.Budget, cfg.Seed)
+			rep.Attacks, err = eval.RunAttacks(lumas, probes, client.Derivative, cfg.Budget, cfg.Seed, cfg.Key)
 			if err != nil {
 				return nil, err
 			}
 		}
 	}
+	if cfg.KeyedPictures > 0 && cfg.Key != nil {
+		if lumas := phmEvalPictures(pics, cfg.KeyedPictures); len(lumas) >= 2 {
+			if rep.Keyed, err = eval.KeyedBenign(lumas, cfg.Key, client.Derivative); err != nil {
+				return nil, err
+			}
+		}
+	}
 	return rep, nil
+}
+
+// phmEvalPictures are up to n of pics of PDQ quality ≥ 50, one per
+// content, scaled with eval.Fit.
+func phmEvalPictures(pics []eval.Picture, n int) []*eval.Luma {
+	var lumas []*eval.Luma
+	var chosen []pdq.Hash
+	h := pdq.NewHasher(pdq.Full)
+	for _, p := range pics {
+		if len(lumas) == n {
+			break
+		}
+		img, _, err := image.Decode(bytes.NewReader(p.Data))
+		if err != nil {
+			continue
+		}
+		l := eval.LumaOf(eval.Fit(img))
+		d, ok := h.HashDetail(l.Gray())
+		if !ok || d.Quality < pdq.MinQuality {
+			continue
+		}
+		// One picture per content: the corpus holds edits of one
+		// picture, and attacking five copies says nothing new.
+		orig := d.Dihedral[pdq.Original]
+		if slices.ContainsFunc(chosen, func(c pdq.Hash) bool { return pdq.Distance(c, orig) <= pdq.MatchThreshold }) {
+			continue
+		}
+		chosen = append(chosen, orig)
+		lumas = append(lumas, l)
+	}
+	return lumas
 }
 
 func printPHMEval(w io.Writer, r *phmEvalReport) {
@@ -189,13 +245,14 @@ func printPHMEval(w io.Writer, r *phmEvalReport) {
 		a.Flagged, a.AccountSim.Accounts, a.Threshold, a.Images, a.Distinct, a.RepeatRate, a.MaxPositives)
 	fmt.Fprintf(w, "  at the per-picture upper bound %.3g an account of %d distinct pictures crosses the threshold with chance %.3g;\n  the threshold protects such accounts (chance ≤ 1e-9) only if the per-picture rate is ≤ %.3g\n",
 		a.High, a.Images, a.BoundAtHigh, a.SafeRate)
+	defer printPHMKeyed(w, r.Keyed)
 	if r.Attacks == nil {
-		fmt.Fprintln(w, "attacks: not run (fewer than 2 pictures of PDQ quality ≥ 50)")
+		fmt.Fprintln(w, "attacks: not run (none asked, or fewer than 2 pictures of PDQ quality ≥ 50)")
 		return
 	}
 	at := r.Attacks
-	fmt.Fprintf(w, "attacks on %d pictures (budget %d hashes, PSNR ≥ %.0f dB); the second check confirms %d of their unmodified derivatives (%d without its re-encode)\n",
-		at.Pictures, at.Budget.Queries, at.Budget.MinPSNR, at.SecondCheckSelf, at.SecondCheckSelfPlain)
+	fmt.Fprintf(w, "attacks on %d pictures (budget %d hashes, PSNR ≥ %.0f dB); the second check confirms %d of their unmodified derivatives (%d without its re-encode, %d by PDQ and the keyed hash, %d by all three)\n",
+		at.Pictures, at.Budget.Queries, at.Budget.MinPSNR, at.SecondCheckSelf, at.SecondCheckSelfPlain, at.SecondCheckSelfKeyed, at.SecondCheckSelfAll)
 	for _, s := range at.Attacks {
 		fmt.Fprintf(w, "  %-36s %3d/%d succeed (%.0f%%, 95%% [%.0f%%, %.0f%%]); median %d hashes, PSNR %.1f dB; %d reach the aim at any PSNR; final distance median %.0f",
 			s.Attack, s.Success, s.Pictures, 100*s.Rate, 100*s.Low, 100*s.High, s.Queries, s.PSNR, s.Reached, s.Distance)
@@ -204,7 +261,28 @@ func printPHMEval(w io.Writer, r *phmEvalReport) {
 			if s.SecondPlain != nil {
 				fmt.Fprintf(w, " (%d without its re-encode)", *s.SecondPlain)
 			}
+			if s.Keyed != nil {
+				fmt.Fprintf(w, ", PDQ+keyed %d, all three %d", *s.Keyed, *s.KeyedAll)
+			}
+			if s.ReachedSecond != nil {
+				fmt.Fprintf(w, "; of all %d reached: PDQ %d, +re-encode %d", s.Reached, *s.ReachedPlain, *s.ReachedSecond)
+				if s.ReachedKeyed != nil {
+					fmt.Fprintf(w, ", PDQ+keyed %d, all three %d", *s.ReachedKeyed, *s.ReachedKeyedAll)
+				}
+			}
 		}
 		fmt.Fprintln(w)
 	}
+}
+
+func printPHMKeyed(w io.Writer, k *eval.KeyedReport) {
+	if k == nil {
+		return
+	}
+	fmt.Fprintf(w, "keyed second hash (threshold %d of %d bits), true matches confirmed by PDQ / +re-encode / PDQ+keyed / all three:\n", k.Threshold, second.Bits)
+	for _, e := range k.Edits {
+		fmt.Fprintf(w, "  %-20s %d/%d  %d/%d  %d/%d  %d/%d  (keyed distance median %d, max %d)\n",
+			e.Edit, e.Plain, e.Pictures, e.Recoded, e.Pictures, e.Keyed, e.Pictures, e.All, e.Pictures, e.KeyedMedian, e.KeyedMax)
+	}
+	fmt.Fprintf(w, "  unrelated pairs within the keyed threshold: %d of %d (95%% Wilson [%.3g, %.3g])\n", k.Within, k.Unrelated, k.Low, k.High)
 }

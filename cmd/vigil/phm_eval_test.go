@@ -7,6 +7,7 @@ import (
 	"image/png"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/vigil-oss/vigil/phm/eval"
@@ -56,5 +57,51 @@ func TestPHMEvalSeveralDirectories(t *testing.T) {
 	}
 	if rep.Pictures != 6 {
 		t.Fatalf("%d pictures read from two directories, want 6", rep.Pictures)
+	}
+}
+
+// TestPHMEvalSecondKey: keygen writes the keyed hash's key, eval reads it
+// (--second-key) and measures the keyed hash on benign pictures; a
+// malformed key file is refused.
+func TestPHMEvalSecondKey(t *testing.T) {
+	dir := t.TempDir()
+	keys := filepath.Join(dir, "keys")
+	if _, e, err := runMain(t, "", "phm", "keygen", "--out", keys); err != nil {
+		t.Fatalf("keygen: %v %s", err, e)
+	}
+	out, _, err := runMain(t, "", "phm", "eval", "--images", "../../pdq/testdata/pytx-resources", "--generated", "0",
+		"--n", "300", "--accounts", "1", "--sends", "5", "--attack-pictures", "0", "--keyed-pictures", "10",
+		"--second-key", filepath.Join(keys, "second.key"), "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep struct {
+		Keyed *eval.KeyedReport `json:"keyed"`
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if rep.Keyed == nil || len(rep.Keyed.Edits) == 0 || rep.Keyed.Edits[0].Pictures == 0 {
+		t.Fatalf("no keyed measurement: %s", out)
+	}
+	if e := rep.Keyed.Edits[0]; e.Edit != "none" || e.Keyed != e.Plain {
+		t.Errorf("unedited pictures: PDQ confirms %d, PDQ+keyed %d of %d", e.Plain, e.Keyed, e.Pictures)
+	}
+	// The text report prints the keyed measurement even when no attack
+	// ran (it once returned before it).
+	text, _, err := runMain(t, "", "phm", "eval", "--images", "../../pdq/testdata/pytx-resources", "--generated", "0",
+		"--n", "300", "--accounts", "1", "--sends", "5", "--attack-pictures", "0", "--keyed-pictures", "10")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(text, "keyed second hash") || !strings.Contains(text, "unrelated pairs within the keyed threshold") {
+		t.Errorf("no keyed lines in the text report:\n%s", text)
+	}
+	bad := filepath.Join(dir, "bad.key")
+	if err := os.WriteFile(bad, []byte("vigil-phm-second-key-v1 00"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := runMain(t, "", "phm", "eval", "--generated", "8", "--attack-pictures", "0", "--second-key", bad); err == nil {
+		t.Error("a malformed key file was accepted")
 	}
 }

@@ -2,6 +2,7 @@ package eval
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"image"
 	"image/jpeg"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/vigil-oss/vigil/pdq"
 	"github.com/vigil-oss/vigil/phm"
+	"github.com/vigil-oss/vigil/phm/second"
 )
 
 // MaxAttackSide is the longest side an attacked picture is scaled to:
@@ -46,11 +48,34 @@ type CheckResult struct {
 	Plain bool
 	// Distance and Recoded are the two distances seen.
 	Distance, Recoded int
+	// Keyed is the distance of the derivative's keyed hash (phm/second,
+	// nearest orientation) to the listed picture's under the service's
+	// key; -1 when no key was given. KeyedOK: Plain and Keyed within
+	// second.Threshold, the independent second check without the
+	// re-encode; All: Confirmed and KeyedOK.
+	Keyed   int
+	KeyedOK bool
+	All     bool
+}
+
+// ListedPicture is a listed picture as the service holds it: its PDQ, and its
+// keyed hash when the service has the picture (HasKeyed).
+type ListedPicture struct {
+	PDQ      pdq.Hash
+	Keyed    second.Hash
+	HasKeyed bool
 }
 
 // SecondCheck runs the service's second check (phm/server.Check) on the
 // derivative of pic against listed.
 func SecondCheck(pic *Luma, listed pdq.Hash, deriv Derivative) (CheckResult, error) {
+	return SecondCheckKeyed(pic, ListedPicture{PDQ: listed}, nil, deriv)
+}
+
+// SecondCheckKeyed is SecondCheck with the keyed hash under key too (key
+// nil or listed without a keyed hash: not checked, Keyed −1).
+func SecondCheckKeyed(pic *Luma, l ListedPicture, key *second.Key, deriv Derivative) (CheckResult, error) {
+	listed := l.PDQ
 	b, err := deriv(pic.Gray())
 	if err != nil {
 		return CheckResult{}, err
@@ -68,6 +93,15 @@ func SecondCheck(pic *Luma, listed pdq.Hash, deriv Derivative) (CheckResult, err
 	r := CheckResult{Distance: phm.NearestDistance(dih, listed), Recoded: phm.NearestDistance(re, listed)}
 	r.Plain = q >= pdq.MinQuality && r.Distance <= pdq.MatchThreshold
 	r.Confirmed = r.Plain && r.Recoded <= pdq.MatchThreshold
+	r.Keyed = -1
+	if key != nil && l.HasKeyed {
+		dk, ok := second.NewHasher().Dihedral(key, img)
+		if ok {
+			r.Keyed = second.Nearest(dk, l.Keyed)
+			r.KeyedOK = r.Plain && r.Keyed <= second.Threshold
+			r.All = r.Confirmed && r.KeyedOK
+		}
+	}
 	return r, nil
 }
 
@@ -87,6 +121,17 @@ type Summary struct {
 	// SecondPlain: of those successes, how many the derivative's PDQ alone
 	// (without the service's re-encode) would confirm.
 	SecondPlain *int `json:"second_check_plain_pass,omitempty"`
+	// Keyed: of those successes, how many the derivative's PDQ and the
+	// keyed hash (without the re-encode) confirm; KeyedAll: how many pass
+	// all three (PDQ, re-encode, keyed). Nil without a key.
+	Keyed    *int `json:"second_check_keyed_pass,omitempty"`
+	KeyedAll *int `json:"second_check_all_pass,omitempty"`
+	// The same four counts over every collision that reached its aim,
+	// below the PSNR budget too (visibly changed pictures).
+	ReachedPlain    *int `json:"reached_plain_pass,omitempty"`
+	ReachedSecond   *int `json:"reached_second_check_pass,omitempty"`
+	ReachedKeyed    *int `json:"reached_keyed_pass,omitempty"`
+	ReachedKeyedAll *int `json:"reached_all_pass,omitempty"`
 	// AtBudget counts successes within each query budget (black box).
 	AtBudget map[int]int `json:"success_within_queries,omitempty"`
 }
@@ -149,7 +194,11 @@ type AttackReport struct {
 	SecondCheckSelf int `json:"second_check_self"`
 	// SecondCheckSelfPlain counts those the derivative's PDQ alone, without
 	// the service's re-encode, would confirm.
-	SecondCheckSelfPlain int       `json:"second_check_self_plain"`
+	SecondCheckSelfPlain int `json:"second_check_self_plain"`
+	// SecondCheckSelfKeyed and SecondCheckSelfAll: those the keyed hash
+	// with the PDQ (no re-encode), and all three, confirm (with a key).
+	SecondCheckSelfKeyed int       `json:"second_check_self_keyed"`
+	SecondCheckSelfAll   int       `json:"second_check_self_all"`
 	Attacks              []Summary `json:"attacks"`
 }
 
@@ -160,7 +209,11 @@ type AttackReport struct {
 // second check on its derivative. probes is phm/client.Probes with the
 // client's parameters; deriv is phm/client.Derivative. seed makes the
 // black-box runs reproducible.
-func RunAttacks(pics []*Luma, probes func(*pdq.Detail) []pdq.Hash, deriv Derivative, bud Budget, seed uint64) (*AttackReport, error) {
+//
+// key is the service's keyed second hash (nil: not measured); own is the
+// key of an attacker who knows the algorithm but not key, for the
+// transfer attack (nil with key: one derived from seed).
+func RunAttacks(pics []*Luma, probes func(*pdq.Detail) []pdq.Hash, deriv Derivative, bud Budget, seed uint64, key *second.Key) (*AttackReport, error) {
 	bud = bud.withDefaults()
 	rep := &AttackReport{Budget: bud}
 	h := pdq.NewHasher(pdq.Full)
@@ -176,8 +229,14 @@ func RunAttacks(pics []*Luma, probes func(*pdq.Detail) []pdq.Hash, deriv Derivat
 		return nil, fmt.Errorf("attacks need at least 2 pictures of PDQ quality ≥ %d, have %d", pdq.MinQuality, len(usable))
 	}
 	rep.Pictures = len(usable)
+	listed := make([]ListedPicture, len(usable))
+	sh := second.NewHasher()
 	for i, p := range usable {
-		c, err := SecondCheck(p, hashes[i], deriv)
+		listed[i].PDQ = hashes[i]
+		if key != nil {
+			listed[i].Keyed, listed[i].HasKeyed = sh.Hash(key, p.Gray())
+		}
+		c, err := SecondCheckKeyed(p, listed[i], key, deriv)
 		if err != nil {
 			return nil, err
 		}
@@ -186,6 +245,12 @@ func RunAttacks(pics []*Luma, probes func(*pdq.Detail) []pdq.Hash, deriv Derivat
 		}
 		if c.Plain {
 			rep.SecondCheckSelfPlain++
+		}
+		if c.KeyedOK {
+			rep.SecondCheckSelfKeyed++
+		}
+		if c.All {
+			rep.SecondCheckSelfAll++
 		}
 	}
 	budgets := []int{10, 100, bud.Queries}
@@ -214,33 +279,35 @@ func RunAttacks(pics []*Luma, probes func(*pdq.Detail) []pdq.Hash, deriv Derivat
 		}
 		rep.Attacks = append(rep.Attacks, summarize("evade "+m.String()+" (black-box)", rs, budgets))
 	}
-	collide := func(name string, attack func(p *Luma, target pdq.Hash) AttackResult, bb bool) error {
+	collide := func(name string, attack func(p *Luma, target pdq.Hash, tp *Luma) AttackResult, bb bool) error {
 		var rs []AttackResult
-		pass, plain := 0, 0
+		var n [8]int // in budget: pass, plain, keyed, all; reached: the same
 		for i, p := range usable {
 			// The target is another content: the next picture whose PDQ
 			// is past the matcher's distance from this one's.
-			target, found := hashes[i], false
+			ti, found := i, false
 			for j := 1; j < len(usable); j++ {
 				if t := hashes[(i+j)%len(usable)]; pdq.Distance(t, hashes[i]) > 2*pdq.MatchThreshold {
-					target, found = t, true
+					ti, found = (i+j)%len(usable), true
 					break
 				}
 			}
 			if !found {
 				continue
 			}
-			r := attack(p, target)
-			if r.Success {
-				c, err := SecondCheck(r.Picture, target, deriv)
+			r := attack(p, hashes[ti], usable[ti])
+			if r.Reached {
+				c, err := SecondCheckKeyed(r.Picture, listed[ti], key, deriv)
 				if err != nil {
 					return err
 				}
-				if c.Confirmed {
-					pass++
-				}
-				if c.Plain {
-					plain++
+				for k, ok := range []bool{c.Confirmed, c.Plain, c.KeyedOK, c.All} {
+					if ok {
+						n[4+k]++
+						if r.Success {
+							n[k]++
+						}
+					}
 				}
 			}
 			rs = append(rs, r)
@@ -250,17 +317,74 @@ func RunAttacks(pics []*Luma, probes func(*pdq.Detail) []pdq.Hash, deriv Derivat
 			b = budgets
 		}
 		s := summarize(name, rs, b)
-		s.Second, s.SecondPlain = &pass, &plain
+		s.Second, s.SecondPlain = &n[0], &n[1]
+		s.ReachedSecond, s.ReachedPlain = &n[4], &n[5]
+		if key != nil {
+			s.Keyed, s.KeyedAll = &n[2], &n[3]
+			s.ReachedKeyed, s.ReachedKeyedAll = &n[6], &n[7]
+		}
 		rep.Attacks = append(rep.Attacks, s)
 		return nil
 	}
 	for _, margin := range []float32{1, 20} {
 		name := fmt.Sprintf("collide (white-box, margin %g)", margin)
-		if err := collide(name, func(p *Luma, t pdq.Hash) AttackResult { return Collide(p, t, margin, bud) }, false); err != nil {
+		if err := collide(name, func(p *Luma, t pdq.Hash, _ *Luma) AttackResult { return Collide(p, t, margin, bud) }, false); err != nil {
 			return nil, err
 		}
 	}
-	err := collide("collide (black-box)", func(p *Luma, t pdq.Hash) AttackResult {
+	// The adaptive attacker of the re-encode: quality 50 is public, so it
+	// raises the collision's margin until the service's own re-encode of
+	// the derivative keeps the PDQ within 31 (the re-encode inside its
+	// loop), within the same query budget.
+	err := collide("collide (white-box, re-encode in the loop)", func(p *Luma, t pdq.Hash, _ *Luma) AttackResult {
+		var r AttackResult
+		spent := 0
+		for _, m := range []float32{1, 10, 20, 30, 45, 60, 80} {
+			if spent >= bud.Queries {
+				break
+			}
+			r = Collide(p, t, m, Budget{Queries: bud.Queries - spent, MinPSNR: bud.MinPSNR})
+			spent += r.Queries
+			if !r.Reached {
+				continue
+			}
+			if c, err := SecondCheck(r.Picture, t, deriv); err == nil && c.Confirmed {
+				break
+			}
+			r.Reached, r.Success = false, false
+		}
+		r.Queries = spent
+		return r
+	}, false)
+	if err != nil {
+		return nil, err
+	}
+	if key != nil {
+		var s [32]byte
+		binary.LittleEndian.PutUint64(s[:], seed)
+		copy(s[8:], "attacker's own key")
+		own, err := second.NewKey(s[:])
+		if err != nil {
+			return nil, err
+		}
+		if err := collide("collide (keyed, attacker's own key: transfer)", func(p *Luma, t pdq.Hash, tp *Luma) AttackResult {
+			return KeyedCollide(p, t, tp, own, bud)
+		}, false); err != nil {
+			return nil, err
+		}
+		if err := collide("collide (keyed, band copied from the target picture)", func(p *Luma, t pdq.Hash, tp *Luma) AttackResult {
+			r := Collide(p, t, 1, bud)
+			pic := CopyBand(r.Picture, tp, 3)
+			r2 := Collide(pic, t, 1, bud)
+			res := AttackResult{Queries: r.Queries + r2.Queries + 3, Picture: r2.Picture, Distance: r2.Distance, Reached: r2.Reached}
+			res.PSNR = PSNR(p, r2.Picture)
+			res.Success = res.Reached && res.PSNR >= bud.MinPSNR
+			return res
+		}, false); err != nil {
+			return nil, err
+		}
+	}
+	err = collide("collide (black-box)", func(p *Luma, t pdq.Hash, _ *Luma) AttackResult {
 		near := func(d *pdq.Detail) int { return -pdq.Distance(d.Dihedral[pdq.Original], t) }
 		aim := func(d *pdq.Detail) bool { return d.Quality >= pdq.MinQuality && d.Dihedral[pdq.Original] == t }
 		dist := func(d *pdq.Detail) int { return pdq.Distance(d.Dihedral[pdq.Original], t) }

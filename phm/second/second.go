@@ -1,0 +1,347 @@
+// Package second is the PHM review service's own perceptual hash: a keyed
+// hash of the picture as PDQ's filter sees it, computed under a secret key
+// that only the review service holds and that no device ever sees. It is
+// the independent half of the second check (docs e2ee.md §1, "Second
+// independent, secret server-side hash"): a picture crafted so that its
+// PDQ collides with a listed one must also collide here, under a key the
+// attacker does not know, in a band of the picture PDQ does not read.
+//
+// The hash. The picture is sampled as PDQ samples it (pdq.Hasher.Filtered
+// at 64×64: the Jarosz-filtered luminance at PDQ's own points; for a
+// device's derivative that is the derivative itself, which was sampled
+// so). Its 2-D DCT is taken up to frequency 31 on each axis, and PDQ's own
+// 16×16 block (frequencies 1–16 on both axes) and the mean are dropped:
+// the 767 coefficients left form the band. PDQ's bits depend only on the
+// block, and the DCT is orthogonal, so a change that moves PDQ's
+// coefficients (every collision attack on PDQ adds exactly such cosine
+// patterns) does not move the band but for clamping and rounding. The key
+// seeds Bits random ±1 projections of the band; each bit is whether its
+// projection is above the median of the Bits projections (so every hash
+// has Bits/2 ones, and a change of contrast changes nothing). Without the
+// key an attacker cannot tell which direction of the band any bit reads.
+//
+// Orientation: the device's picture may be the listed one mirrored or
+// rotated (PDQ's second check matches eight orientations), so Dihedral
+// gives the hash of all eight, from one DCT.
+package second
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"image"
+	"math"
+	"math/bits"
+	"math/rand/v2"
+	"slices"
+	"strings"
+
+	"github.com/vigil-oss/vigil/pdq"
+)
+
+// Bits is the length of a keyed hash.
+const Bits = 128
+
+// Size is a keyed hash's length in bytes.
+const Size = Bits / 8
+
+// Hash is a keyed hash.
+type Hash [Size]byte
+
+// String is the hash in lowercase hex.
+func (h Hash) String() string { return hex.EncodeToString(h[:]) }
+
+// ParseHash reads a hash written by String.
+func ParseHash(s string) (Hash, error) {
+	var h Hash
+	if len(s) != 2*Size {
+		return h, fmt.Errorf("keyed hash: %d hex digits, want %d", len(s), 2*Size)
+	}
+	if _, err := hex.Decode(h[:], []byte(s)); err != nil {
+		return h, fmt.Errorf("keyed hash: %w", err)
+	}
+	return h, nil
+}
+
+// Distance is the Hamming distance between two keyed hashes.
+func Distance(a, b Hash) int {
+	n := 0
+	for i := range a {
+		n += bits.OnesCount8(a[i] ^ b[i])
+	}
+	return n
+}
+
+// Threshold is the largest distance at which two keyed hashes are of the
+// same picture. Chosen from benign data before any attack was measured
+// (docs/benchmarks.md, "The keyed second hash"): the true pairs of the
+// recall edits (JPEG 30–90, half scale, slight blur, the device's
+// derivative) against unrelated pictures of pdq/testdata, generated
+// pictures and Debian's picture packages.
+const Threshold = 32
+
+// side is the sampling PDQ's filter feeds its DCT.
+const side = 64
+
+// maxFreq bounds the band: frequencies 0..maxFreq-1 on each axis.
+const maxFreq = 32
+
+// BandSize is the number of DCT coefficients a keyed hash projects.
+const BandSize = maxFreq*maxFreq - 1 - 16*16
+
+// band lists the (u, v) frequencies of the band in a fixed order.
+var band = func() [][2]int {
+	var out [][2]int
+	for u := range maxFreq {
+		for v := range maxFreq {
+			if u == 0 && v == 0 || u >= 1 && u <= 16 && v >= 1 && v <= 16 {
+				continue
+			}
+			out = append(out, [2]int{u, v})
+		}
+	}
+	return out
+}()
+
+// weight whitens the band: natural pictures' DCT amplitudes fall about as
+// 1/f with the frequency f, so unweighted the few lowest frequencies would
+// decide every projection, and smooth pictures (gradients, wallpapers)
+// would all share a handful of hashes. Each coefficient is multiplied by f.
+var weight = func() []float32 {
+	w := make([]float32, len(band))
+	for i, f := range band {
+		w[i] = float32(math.Hypot(float64(f[0]), float64(f[1])))
+	}
+	return w
+}()
+
+// InBand reports whether DCT frequency (u, v) of PDQ's 64×64 buffer is
+// read by the keyed hash.
+func InBand(u, v int) bool {
+	return u >= 0 && v >= 0 && u < maxFreq && v < maxFreq && !(u == 0 && v == 0) && !(u >= 1 && u <= 16 && v >= 1 && v <= 16)
+}
+
+// dct[u][x] is the orthonormal DCT-II basis on 64 points.
+var dct = func() *[maxFreq][side]float32 {
+	var d [maxFreq][side]float32
+	for u := range maxFreq {
+		s := math.Sqrt(2.0 / side)
+		if u == 0 {
+			s = math.Sqrt(1.0 / side)
+		}
+		for x := range side {
+			d[u][x] = float32(s * math.Cos(math.Pi/(2*side)*float64(u)*float64(2*x+1)))
+		}
+	}
+	return &d
+}()
+
+// KeySize is the length of a secret key.
+const KeySize = 32
+
+// Key is a secret key with the projections it seeds. It is read-only once
+// made, and safe for concurrent use.
+type Key struct {
+	id   string
+	sign [Bits][BandSize]float32
+}
+
+// NewKey expands secret (KeySize bytes) into a key.
+func NewKey(secret []byte) (*Key, error) {
+	if len(secret) != KeySize {
+		return nil, fmt.Errorf("keyed hash key: %d bytes, want %d", len(secret), KeySize)
+	}
+	var seed [32]byte
+	copy(seed[:], secret)
+	r := rand.New(rand.NewChaCha8(seed))
+	k := &Key{}
+	for i := range k.sign {
+		for j := range k.sign[i] {
+			k.sign[i][j] = float32(2*int(r.Uint64()&1) - 1)
+		}
+	}
+	sum := sha256.Sum256(append([]byte("vigil-phm-second-key-id-v1\x00"), secret...))
+	k.id = hex.EncodeToString(sum[:8])
+	return k, nil
+}
+
+// ID names the key without revealing it: stored with every keyed hash,
+// so that a hash made under another key is never compared under this one.
+func (k *Key) ID() string { return k.id }
+
+// MaxKeyFile bounds a key file.
+const MaxKeyFile = 1024
+
+// keyPrefix starts a key file's single line.
+const keyPrefix = "vigil-phm-second-key-v1 "
+
+// FormatKey writes secret as a key file's content.
+func FormatKey(secret []byte) string { return keyPrefix + hex.EncodeToString(secret) + "\n" }
+
+// ParseKey reads a key file's content: one line "vigil-phm-second-key-v1 "
+// followed by 64 hex digits, at most MaxKeyFile bytes.
+func ParseKey(b []byte) (*Key, error) {
+	if len(b) > MaxKeyFile {
+		return nil, fmt.Errorf("keyed hash key file: over %d bytes", MaxKeyFile)
+	}
+	s := strings.TrimRight(string(b), "\r\n")
+	rest, ok := strings.CutPrefix(s, keyPrefix)
+	if !ok {
+		return nil, fmt.Errorf("keyed hash key file: does not start %q", strings.TrimSpace(keyPrefix))
+	}
+	if len(rest) != 2*KeySize {
+		return nil, fmt.Errorf("keyed hash key file: %d hex digits, want %d", len(rest), 2*KeySize)
+	}
+	secret, err := hex.DecodeString(rest)
+	if err != nil {
+		return nil, fmt.Errorf("keyed hash key file: %w", err)
+	}
+	return NewKey(secret)
+}
+
+// Hasher computes keyed hashes, reusing its buffers. It is not safe for
+// concurrent use; give each goroutine its own.
+type Hasher struct {
+	pdq  *pdq.Hasher
+	t    [maxFreq][side]float32
+	c    [maxFreq][maxFreq]float32
+	proj [Bits]float32
+	sort [Bits]float32
+	vec  [BandSize]float32
+}
+
+// NewHasher returns a Hasher.
+func NewHasher() *Hasher { return &Hasher{pdq: pdq.NewHasher(pdq.Full)} }
+
+// Band returns the band coefficients of img (in the package's fixed
+// order), as the keyed hash reads them. ok is false for a picture under
+// PDQ's smallest size.
+func (h *Hasher) Band(img image.Image) ([]float32, bool) {
+	if !h.coefficients(img) {
+		return nil, false
+	}
+	out := make([]float32, BandSize)
+	for i, f := range band {
+		out[i] = h.c[f[0]][f[1]]
+	}
+	return out, true
+}
+
+// coefficients fills h.c with the 32×32 DCT of img as PDQ samples it.
+func (h *Hasher) coefficients(img image.Image) bool {
+	g, ok := h.pdq.Filtered(img, side)
+	if !ok {
+		return false
+	}
+	// Rows first: t[v][y] = Σ_x dct[v][x]·g[y][x].
+	for y := range side {
+		row := g.Pix[y*g.Stride : y*g.Stride+side]
+		for v := range maxFreq {
+			var s float32
+			d := &dct[v]
+			for x, p := range row {
+				s += d[x] * float32(p)
+			}
+			h.t[v][y] = s
+		}
+	}
+	for u := range maxFreq {
+		d := &dct[u]
+		for v := range maxFreq {
+			var s float32
+			t := &h.t[v]
+			for y := range side {
+				s += d[y] * t[y]
+			}
+			h.c[u][v] = s
+		}
+	}
+	return true
+}
+
+// Hash returns the keyed hash of img under k. ok is false for a picture
+// under PDQ's smallest size.
+func (h *Hasher) Hash(k *Key, img image.Image) (Hash, bool) {
+	if !h.coefficients(img) {
+		return Hash{}, false
+	}
+	return h.hashOf(k, 0), true
+}
+
+// Dihedral returns the keyed hashes of img's eight orientations (the
+// identity first; the order is otherwise this package's, not PDQ's) under
+// k. A match in any of them is a match of the picture.
+func (h *Hasher) Dihedral(k *Key, img image.Image) ([8]Hash, bool) {
+	var out [8]Hash
+	if !h.coefficients(img) {
+		return out, false
+	}
+	for d := range 8 {
+		out[d] = h.hashOf(k, d)
+	}
+	return out, true
+}
+
+// hashOf projects h.c transformed by dihedral d: bit 0 flips x (the
+// coefficient of (u, v) gains (−1)^v), bit 1 flips y ((−1)^u), bit 2
+// transposes. The DCT of the transformed picture is exactly this.
+func (h *Hasher) hashOf(k *Key, d int) Hash {
+	for i, f := range band {
+		u, v := f[0], f[1]
+		if d&4 != 0 {
+			u, v = v, u
+		}
+		c := h.c[u][v]
+		if d&1 != 0 && v%2 == 1 {
+			c = -c
+		}
+		if d&2 != 0 && u%2 == 1 {
+			c = -c
+		}
+		h.vec[i] = c * weight[i]
+	}
+	for b := range Bits {
+		var s float32
+		sg := &k.sign[b]
+		for i, c := range h.vec {
+			s += sg[i] * c
+		}
+		h.proj[b] = s
+	}
+	h.sort = h.proj
+	slices.Sort(h.sort[:])
+	med := h.sort[Bits/2-1]
+	var out Hash
+	for b, p := range h.proj {
+		if p > med {
+			out[b/8] |= 1 << (b % 8)
+		}
+	}
+	return out
+}
+
+// Nearest is the smallest distance from any of dih to listed.
+func Nearest(dih [8]Hash, listed Hash) int {
+	best := Bits
+	for _, v := range dih {
+		best = min(best, Distance(v, listed))
+	}
+	return best
+}
+
+// Projection returns the weighted direction bit b of k projects the band
+// (as Hasher.Band returns it) on: bit b is whether the dot product is
+// above the median of the Bits dot products. For evaluation: an attacker
+// with a key of its own steers a picture with its own key's directions
+// (phm/eval); the service's never leave the service.
+func (k *Key) Projection(b int) []float32 {
+	out := make([]float32, BandSize)
+	for i := range out {
+		out[i] = k.sign[b][i] * weight[i]
+	}
+	return out
+}
+
+// BandFrequency is the (u, v) DCT frequency of band coefficient i: u
+// vertical, v horizontal, of PDQ's 64×64 buffer.
+func BandFrequency(i int) (u, v int) { return band[i][0], band[i][1] }
