@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"time"
 
 	"github.com/vigil-oss/vigil"
@@ -35,6 +36,15 @@ func (s shared) Write(ctx context.Context, fn func(tx sqlstore.Querier) error) e
 func (s shared) WriteAudited(ctx context.Context, rec *vigil.AuditRecord, fn func(tx sqlstore.Querier) error) error {
 	return s.db.writeAudited(ctx, rec, func(tx *pgTx) error { return fn(tx) })
 }
+
+func (s shared) Unlocked(ctx context.Context, fn func(q sqlstore.Querier) error) error {
+	// Outside the write lock: a bulk import holds that lock for its whole
+	// length. Each statement is its own transaction on the pool, with no
+	// audit record or sequence.
+	return fn(s.db.wdb)
+}
+
+func (s shared) Logger() *slog.Logger { return s.db.logger }
 
 func (s shared) Now() time.Time { return s.db.now() }
 

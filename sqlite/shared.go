@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"io"
+	"log/slog"
 	"time"
 
 	"github.com/vigil-oss/vigil"
@@ -36,6 +37,14 @@ func (s shared) Write(ctx context.Context, fn func(tx sqlstore.Querier) error) e
 func (s shared) WriteAudited(ctx context.Context, rec *vigil.AuditRecord, fn func(tx sqlstore.Querier) error) error {
 	return s.db.writeAudited(ctx, rec, func(tx *sql.Tx) error { return fn(tx) })
 }
+
+func (s shared) Unlocked(ctx context.Context, fn func(q sqlstore.Querier) error) error {
+	// SQLite has no write outside its one writer: a transaction of it,
+	// never with the audit record of the caller's change (nil).
+	return s.db.writeAudited(ctx, nil, func(tx *sql.Tx) error { return fn(tx) })
+}
+
+func (s shared) Logger() *slog.Logger { return s.db.logger }
 
 func (s shared) Now() time.Time { return s.db.now() }
 

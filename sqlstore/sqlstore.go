@@ -16,6 +16,7 @@ import (
 	"database/sql"
 	"fmt"
 	"io"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -42,6 +43,16 @@ type DB interface {
 	Write(ctx context.Context, fn func(tx Querier) error) error
 	// WriteAudited is Write with the audit record given (nil: none).
 	WriteAudited(ctx context.Context, rec *vigil.AuditRecord, fn func(tx Querier) error) error
+	// Unlocked runs fn for bookkeeping writes that no one audits (a key's
+	// or a session's last use, failed logins), never with the caller's
+	// pending audit record, and where the dialect allows outside the
+	// store's write lock, so that a bulk import holding the lock does not
+	// stall requests (a dialect hook: SQLite has one writer, and runs fn
+	// in a write transaction of it; PostgreSQL runs each statement of fn
+	// alone on its write pool). A caller bounds the wait with ctx.
+	Unlocked(ctx context.Context, fn func(q Querier) error) error
+	// Logger is the store's logger.
+	Logger() *slog.Logger
 	// Now returns the current time in UTC.
 	Now() time.Time
 	// Rand is the source of secrets (API keys, tokens).
