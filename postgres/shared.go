@@ -56,6 +56,10 @@ func (s shared) NextSeq(ctx context.Context, tx sqlstore.Querier, n int64) (int6
 
 func (shared) JSONText(col, field string) string { return "(" + col + "::jsonb ->> '" + field + "')" }
 
+func (shared) SecondsBetween(later, earlier string) string {
+	return `EXTRACT(EPOCH FROM ((` + later + `)::timestamptz - (` + earlier + `)::timestamptz))::float8`
+}
+
 func (shared) FindCase(ctx context.Context, q sqlstore.Querier, id int64) (*vigil.Case, error) {
 	return findCase(ctx, q, id)
 }

@@ -58,6 +58,8 @@ func (shared) JSONText(col, field string) string {
 	return "json_extract(" + col + ", '$." + field + "')"
 }
 
+func (shared) SecondsBetween(later, earlier string) string { return secondsBetween(later, earlier) }
+
 func (shared) FindCase(ctx context.Context, q sqlstore.Querier, id int64) (*vigil.Case, error) {
 	return findCase(ctx, q, id)
 }

@@ -65,6 +65,10 @@ type DB interface {
 	// JSONText is the SQL of the text of field in col, a column that holds
 	// a JSON object (a dialect hook).
 	JSONText(col, field string) string
+	// SecondsBetween is the SQL of the duration in seconds, a float,
+	// between two stored times, later and earlier (SQL expressions; a
+	// dialect hook).
+	SecondsBetween(later, earlier string) string
 
 	// The case SQL is still each store's own (its case.go): the shared
 	// services that touch cases reach it through these.
