@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"io"
 	"log/slog"
@@ -24,6 +25,10 @@ var _ sqlstore.DB = shared{}
 func (db *DB) shared() shared { return shared{db} }
 
 func (s shared) Reader() sqlstore.Querier { return s.db.rdb }
+
+func (s shared) ReadRow(ctx context.Context, query string, args ...any) *sql.Row {
+	return s.db.rdb.QueryRowContext(ctx, query, args...)
+}
 
 func (s shared) Read(ctx context.Context, fn func(tx sqlstore.Querier) error) error {
 	return s.db.read(ctx, func(tx *pgTx) error { return fn(tx) })

@@ -26,6 +26,18 @@ func (db *DB) shared() shared { return shared{db} }
 
 func (s shared) Reader() sqlstore.Querier { return s.db.rdb }
 
+func (s shared) ReadRow(ctx context.Context, query string, args ...any) *sql.Row {
+	switch query {
+	case findEntryByID:
+		return s.db.findEntry.QueryRowContext(ctx, args...)
+	case findEntryAndSeq:
+		return s.db.findEntrySeq.QueryRowContext(ctx, args...)
+	case sqlChangeSeq:
+		return s.db.changeSeq.QueryRowContext(ctx, args...)
+	}
+	return s.db.rdb.QueryRowContext(ctx, query, args...)
+}
+
 func (s shared) Read(ctx context.Context, fn func(tx sqlstore.Querier) error) error {
 	return s.db.read(ctx, func(tx *sql.Tx) error { return fn(tx) })
 }

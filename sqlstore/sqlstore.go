@@ -35,6 +35,12 @@ type Querier interface {
 type DB interface {
 	// Reader is the pool that reads outside a transaction use.
 	Reader() Querier
+	// ReadRow runs a query of one row outside a transaction, a
+	// consistent read by itself (a dialect hook: SQLite serves the entry
+	// reads the matcher makes for every match, FindEntryByIDSQL,
+	// FindEntryAndSeqSQL and ChangeSeqSQL, from statements prepared once;
+	// PostgreSQL and any other query use the reader pool).
+	ReadRow(ctx context.Context, query string, args ...any) *sql.Row
 	// Read runs fn in a read transaction: one consistent snapshot.
 	Read(ctx context.Context, fn func(tx Querier) error) error
 	// Write runs fn in a write transaction and commits it if fn returns
