@@ -82,3 +82,11 @@ func (s shared) AddCaseEvent(ctx context.Context, tx sqlstore.Querier, caseID in
 	}
 	return addEvent(ctx, t, caseID, ts, actor, kind, detail)
 }
+
+func (s shared) Quarantine(ctx context.Context, tx sqlstore.Querier, id int64, reason string, now time.Time, quiet bool) (bool, error) {
+	t, ok := tx.(*pgTx)
+	if !ok {
+		return false, fmt.Errorf("quarantine entry %d: %T is not a write transaction of this store", id, tx)
+	}
+	return quarantine(ctx, t, id, reason, now, quiet)
+}

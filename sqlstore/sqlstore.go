@@ -89,6 +89,10 @@ type DB interface {
 	// AddCaseEvent appends an event to a case's history in tx, a write
 	// transaction.
 	AddCaseEvent(ctx context.Context, tx Querier, caseID int64, ts, actor, kind, detail string) error
+	// Quarantine takes entry id out of matching in tx, a write
+	// transaction: false, doing nothing, for an entry retracted or
+	// quarantined already when quiet is set, ECONFLICT for it otherwise.
+	Quarantine(ctx context.Context, tx Querier, id int64, reason string, now time.Time, quiet bool) (bool, error)
 }
 
 // TimeFormat is the stored form of times: fixed-width so that stored
