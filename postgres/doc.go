@@ -19,10 +19,14 @@
 //     plpgsql function and CREATE TRIGGER … EXECUTE FUNCTION.
 //   - INSERT OR IGNORE becomes INSERT … ON CONFLICT DO NOTHING.
 //
-// Then port the service code the migration came with: the Go files here
-// mirror sqlite's file by file, with the same SQL (anonymous ? parameters
-// are rebound to $n) except where the dialects differ, or where a
-// statement per row costs a round trip per row: bulk imports use COPY,
-// and a feed batch's additions go in a few statements over arrays
-// (feed.go, addRun), with the outcome the row-by-row code has.
+// Then port the service code the migration came with: most of it is
+// written once in package sqlstore, in SQLite's form (anonymous ?
+// parameters are rebound to $n), and the Go files here mirror sqlite's
+// file by file as thin wrappers. What differs is a hook of sqlstore.DB
+// (shared.go) or this package's own code: where the dialects differ, or
+// where a statement per row costs a round trip per row: bulk imports use
+// COPY (entry.go), and a feed batch's additions go in a few statements
+// over arrays (feed.go, addRun, a sqlstore.FeedAddRun), with the outcome
+// the row-by-row code has; cases, complaints and notices are still this
+// package's own SQL.
 package postgres

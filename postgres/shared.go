@@ -2,8 +2,10 @@ package postgres
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"io"
+	"log/slog"
 	"time"
 
 	"github.com/vigil-oss/vigil"
@@ -24,6 +26,10 @@ func (db *DB) shared() shared { return shared{db} }
 
 func (s shared) Reader() sqlstore.Querier { return s.db.rdb }
 
+func (s shared) ReadRow(ctx context.Context, query string, args ...any) *sql.Row {
+	return s.db.rdb.QueryRowContext(ctx, query, args...)
+}
+
 func (s shared) Read(ctx context.Context, fn func(tx sqlstore.Querier) error) error {
 	return s.db.read(ctx, func(tx *pgTx) error { return fn(tx) })
 }
@@ -36,6 +42,15 @@ func (s shared) WriteAudited(ctx context.Context, rec *vigil.AuditRecord, fn fun
 	return s.db.writeAudited(ctx, rec, func(tx *pgTx) error { return fn(tx) })
 }
 
+func (s shared) Unlocked(ctx context.Context, fn func(q sqlstore.Querier) error) error {
+	// Outside the write lock: a bulk import holds that lock for its whole
+	// length. Each statement is its own transaction on the pool, with no
+	// audit record or sequence.
+	return fn(s.db.wdb)
+}
+
+func (s shared) Logger() *slog.Logger { return s.db.logger }
+
 func (s shared) Now() time.Time { return s.db.now() }
 
 func (s shared) Rand() io.Reader { return s.db.Rand }
@@ -45,6 +60,10 @@ func (s shared) NextSeq(ctx context.Context, tx sqlstore.Querier, n int64) (int6
 }
 
 func (shared) JSONText(col, field string) string { return "(" + col + "::jsonb ->> '" + field + "')" }
+
+func (shared) SecondsBetween(later, earlier string) string {
+	return `EXTRACT(EPOCH FROM ((` + later + `)::timestamptz - (` + earlier + `)::timestamptz))::float8`
+}
 
 func (shared) FindCase(ctx context.Context, q sqlstore.Querier, id int64) (*vigil.Case, error) {
 	return findCase(ctx, q, id)
@@ -62,4 +81,12 @@ func (s shared) AddCaseEvent(ctx context.Context, tx sqlstore.Querier, caseID in
 		return fmt.Errorf("add case event: %T is not a write transaction of this store", tx)
 	}
 	return addEvent(ctx, t, caseID, ts, actor, kind, detail)
+}
+
+func (s shared) Quarantine(ctx context.Context, tx sqlstore.Querier, id int64, reason string, now time.Time, quiet bool) (bool, error) {
+	t, ok := tx.(*pgTx)
+	if !ok {
+		return false, fmt.Errorf("quarantine entry %d: %T is not a write transaction of this store", id, tx)
+	}
+	return quarantine(ctx, t, id, reason, now, quiet)
 }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"io"
+	"log/slog"
 	"time"
 
 	"github.com/vigil-oss/vigil"
@@ -25,6 +26,18 @@ func (db *DB) shared() shared { return shared{db} }
 
 func (s shared) Reader() sqlstore.Querier { return s.db.rdb }
 
+func (s shared) ReadRow(ctx context.Context, query string, args ...any) *sql.Row {
+	switch query {
+	case findEntryByID:
+		return s.db.findEntry.QueryRowContext(ctx, args...)
+	case findEntryAndSeq:
+		return s.db.findEntrySeq.QueryRowContext(ctx, args...)
+	case sqlChangeSeq:
+		return s.db.changeSeq.QueryRowContext(ctx, args...)
+	}
+	return s.db.rdb.QueryRowContext(ctx, query, args...)
+}
+
 func (s shared) Read(ctx context.Context, fn func(tx sqlstore.Querier) error) error {
 	return s.db.read(ctx, func(tx *sql.Tx) error { return fn(tx) })
 }
@@ -37,6 +50,14 @@ func (s shared) WriteAudited(ctx context.Context, rec *vigil.AuditRecord, fn fun
 	return s.db.writeAudited(ctx, rec, func(tx *sql.Tx) error { return fn(tx) })
 }
 
+func (s shared) Unlocked(ctx context.Context, fn func(q sqlstore.Querier) error) error {
+	// SQLite has no write outside its one writer: a transaction of it,
+	// never with the audit record of the caller's change (nil).
+	return s.db.writeAudited(ctx, nil, func(tx *sql.Tx) error { return fn(tx) })
+}
+
+func (s shared) Logger() *slog.Logger { return s.db.logger }
+
 func (s shared) Now() time.Time { return s.db.now() }
 
 func (s shared) Rand() io.Reader { return s.db.Rand }
@@ -48,6 +69,8 @@ func (s shared) NextSeq(ctx context.Context, tx sqlstore.Querier, n int64) (int6
 func (shared) JSONText(col, field string) string {
 	return "json_extract(" + col + ", '$." + field + "')"
 }
+
+func (shared) SecondsBetween(later, earlier string) string { return secondsBetween(later, earlier) }
 
 func (shared) FindCase(ctx context.Context, q sqlstore.Querier, id int64) (*vigil.Case, error) {
 	return findCase(ctx, q, id)
@@ -65,4 +88,12 @@ func (s shared) AddCaseEvent(ctx context.Context, tx sqlstore.Querier, caseID in
 		return fmt.Errorf("add case event: %T is not a write transaction of this store", tx)
 	}
 	return s.db.addEvent(ctx, t, caseID, ts, actor, kind, detail)
+}
+
+func (s shared) Quarantine(ctx context.Context, tx sqlstore.Querier, id int64, reason string, now time.Time, quiet bool) (bool, error) {
+	t, ok := tx.(*sql.Tx)
+	if !ok {
+		return false, fmt.Errorf("quarantine entry %d: %T is not a write transaction of this store", id, tx)
+	}
+	return quarantine(ctx, t, id, reason, now, quiet)
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/vigil-oss/vigil"
 	"github.com/vigil-oss/vigil/internal/cputime"
+	"github.com/vigil-oss/vigil/sqlstore"
 	"github.com/vigil-oss/vigil/storetest"
 )
 
@@ -215,7 +216,7 @@ func BenchmarkTransparency(b *testing.B) {
 	args := []any{formatTime(f.from), formatTime(f.to)}
 	b.Run("percentiles/ranked", func(b *testing.B) {
 		cputime.PerOp(b, func() {
-			if _, err := durations(ctx, f.db.rdb, query, args...); err != nil {
+			if _, err := sqlstore.Durations(ctx, f.db.rdb, query, args...); err != nil {
 				b.Fatal(err)
 			}
 		})

@@ -16,6 +16,7 @@ import (
 	"database/sql"
 	"fmt"
 	"io"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -34,6 +35,12 @@ type Querier interface {
 type DB interface {
 	// Reader is the pool that reads outside a transaction use.
 	Reader() Querier
+	// ReadRow runs a query of one row outside a transaction, a
+	// consistent read by itself (a dialect hook: SQLite serves the entry
+	// reads the matcher makes for every match, FindEntryByIDSQL,
+	// FindEntryAndSeqSQL and ChangeSeqSQL, from statements prepared once;
+	// PostgreSQL and any other query use the reader pool).
+	ReadRow(ctx context.Context, query string, args ...any) *sql.Row
 	// Read runs fn in a read transaction: one consistent snapshot.
 	Read(ctx context.Context, fn func(tx Querier) error) error
 	// Write runs fn in a write transaction and commits it if fn returns
@@ -42,6 +49,16 @@ type DB interface {
 	Write(ctx context.Context, fn func(tx Querier) error) error
 	// WriteAudited is Write with the audit record given (nil: none).
 	WriteAudited(ctx context.Context, rec *vigil.AuditRecord, fn func(tx Querier) error) error
+	// Unlocked runs fn for bookkeeping writes that no one audits (a key's
+	// or a session's last use, failed logins), never with the caller's
+	// pending audit record, and where the dialect allows outside the
+	// store's write lock, so that a bulk import holding the lock does not
+	// stall requests (a dialect hook: SQLite has one writer, and runs fn
+	// in a write transaction of it; PostgreSQL runs each statement of fn
+	// alone on its write pool). A caller bounds the wait with ctx.
+	Unlocked(ctx context.Context, fn func(q Querier) error) error
+	// Logger is the store's logger.
+	Logger() *slog.Logger
 	// Now returns the current time in UTC.
 	Now() time.Time
 	// Rand is the source of secrets (API keys, tokens).
@@ -54,6 +71,10 @@ type DB interface {
 	// JSONText is the SQL of the text of field in col, a column that holds
 	// a JSON object (a dialect hook).
 	JSONText(col, field string) string
+	// SecondsBetween is the SQL of the duration in seconds, a float,
+	// between two stored times, later and earlier (SQL expressions; a
+	// dialect hook).
+	SecondsBetween(later, earlier string) string
 
 	// The case SQL is still each store's own (its case.go): the shared
 	// services that touch cases reach it through these.
@@ -68,6 +89,10 @@ type DB interface {
 	// AddCaseEvent appends an event to a case's history in tx, a write
 	// transaction.
 	AddCaseEvent(ctx context.Context, tx Querier, caseID int64, ts, actor, kind, detail string) error
+	// Quarantine takes entry id out of matching in tx, a write
+	// transaction: false, doing nothing, for an entry retracted or
+	// quarantined already when quiet is set, ECONFLICT for it otherwise.
+	Quarantine(ctx context.Context, tx Querier, id int64, reason string, now time.Time, quiet bool) (bool, error)
 }
 
 // TimeFormat is the stored form of times: fixed-width so that stored
