@@ -259,6 +259,22 @@ func BenchmarkCompact1M(b *testing.B) {
 	}
 }
 
+// perfSets is the data of the paired benchmarks: VIGIL_PERF_DATA and
+// VIGIL_PERF_QUERIES (gen-hashes.py files, ids their row numbers) if set,
+// else the 1M uniform and clustered sets made here.
+func perfSets(b *testing.B) []benchSet {
+	if p := os.Getenv("VIGIL_PERF_DATA"); p != "" {
+		hs := readRaw(b, p)
+		s := benchSet{name: strings.TrimSuffix(filepath.Base(p), ".bin"), hs: hs, ids: make([]uint64, len(hs))}
+		for i := range s.ids {
+			s.ids[i] = uint64(i)
+		}
+		s.qs = readRaw(b, os.Getenv("VIGIL_PERF_QUERIES"))
+		return []benchSet{s}
+	}
+	return []benchSet{uniformSet(1_000_000), clusteredSet(1_000_000, 1000)}
+}
+
 // BenchmarkLayouts builds several layouts over one data set in one process
 // and times them in turns on the same queries (blocks of 10, thread CPU
 // time), so that the machine's load falls on all of them alike. "baseline"
@@ -271,18 +287,7 @@ func BenchmarkCompact1M(b *testing.B) {
 //	VIGIL_PERF_DATA=/tmp/d/clustered-n1000000-s1.bin VIGIL_PERF_QUERIES=/tmp/d/clustered-n1000000-s1.q2000.bin \
 //	  go test -run '^$' -bench Layouts -benchtime 1x ./hamming/
 func BenchmarkLayouts(b *testing.B) {
-	var sets []benchSet
-	if p := os.Getenv("VIGIL_PERF_DATA"); p != "" {
-		hs := readRaw(b, p)
-		s := benchSet{name: strings.TrimSuffix(filepath.Base(p), ".bin"), hs: hs, ids: make([]uint64, len(hs))}
-		for i := range s.ids {
-			s.ids[i] = uint64(i)
-		}
-		s.qs = readRaw(b, os.Getenv("VIGIL_PERF_QUERIES"))
-		sets = append(sets, s)
-	} else {
-		sets = append(sets, uniformSet(1_000_000), clusteredSet(1_000_000, 1000))
-	}
+	sets := perfSets(b)
 	type layout struct {
 		name string
 		opts Options
@@ -390,18 +395,7 @@ func BenchmarkLayouts(b *testing.B) {
 //
 //	VIGIL_PERF_DATA=D.bin VIGIL_PERF_QUERIES=D.q2000.bin go test -run '^$' -bench PrevProbe -benchtime 1x ./hamming/
 func BenchmarkPrevProbe(b *testing.B) {
-	var sets []benchSet
-	if p := os.Getenv("VIGIL_PERF_DATA"); p != "" {
-		hs := readRaw(b, p)
-		s := benchSet{name: strings.TrimSuffix(filepath.Base(p), ".bin"), hs: hs, ids: make([]uint64, len(hs))}
-		for i := range s.ids {
-			s.ids[i] = uint64(i)
-		}
-		s.qs = readRaw(b, os.Getenv("VIGIL_PERF_QUERIES"))
-		sets = append(sets, s)
-	} else {
-		sets = append(sets, uniformSet(1_000_000), clusteredSet(1_000_000, 1000))
-	}
+	sets := perfSets(b)
 	for _, set := range sets {
 		b.Run(set.name, func(b *testing.B) {
 			x, err := Build(set.ids, set.hs, Options{})
