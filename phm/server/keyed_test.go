@@ -67,7 +67,7 @@ func reencoded(tb testing.TB, pic *eval.Luma) *eval.Luma {
 // keyedBank is a SQLite store with a bank of the listed pictures' PDQ
 // hashes and the matcher over it; keyed are the indexes of the pictures
 // whose keyed hash the store holds under key.
-func keyedBank(t *testing.T, key *second.Key, listed []*eval.Luma, keyed ...int) (*sqlite.DB, *matcher.Matcher, []*vigil.Entry) {
+func keyedBank(t testing.TB, key *second.Key, listed []*eval.Luma, keyed ...int) (*sqlite.DB, *matcher.Matcher, []*vigil.Entry) {
 	t.Helper()
 	ctx := context.Background()
 	db, err := sqlite.Open(ctx, t.TempDir(), nil)
