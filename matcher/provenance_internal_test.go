@@ -1,0 +1,195 @@
+package matcher
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/vigil-oss/vigil"
+	"github.com/vigil-oss/vigil/sqlite"
+)
+
+// fakeEntries is a store of one entry with a shared change counter, whose
+// writers the tests drive step by step: raise, commit, settle.
+type fakeEntries struct {
+	n       atomic.Uint64
+	entry   atomic.Pointer[vigil.Entry] // as committed
+	finds   int
+	onFind  func() // runs inside the read, after its snapshot is taken
+	counted bool   // EntryChangeCount's ok
+}
+
+func (f *fakeEntries) EntryChangeCount() (uint64, bool) { return f.n.Load(), f.counted }
+
+func (f *fakeEntries) find(ctx context.Context, id int64) (*vigil.Entry, error) {
+	f.finds++
+	e := *f.entry.Load()
+	if f.onFind != nil {
+		f.onFind()
+	}
+	return &e, nil
+}
+
+func (f *fakeEntries) retract() {
+	e := *f.entry.Load()
+	now := time.Now()
+	e.RetractedAt = &now
+	f.entry.Store(&e)
+}
+
+func newFake() (*fakeEntries, *provenance) {
+	f := &fakeEntries{counted: true}
+	f.n.Store(2)
+	f.entry.Store(&vigil.Entry{ID: 1, SignalType: vigil.SignalMD5, Value: "v"})
+	p := &provenance{max: 16, counter: f, find: f.find}
+	return f, p
+}
+
+func (p *provenance) mustEntry(t *testing.T) *vigil.Entry {
+	t.Helper()
+	e, err := p.entry(context.Background(), &lookupSeq{}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// The reader's side of the seqlock, over a store whose writers the test
+// steps through.
+func TestProvenanceCounter(t *testing.T) {
+	t.Run("hit while unchanged", func(t *testing.T) {
+		f, p := newFake()
+		p.mustEntry(t)
+		p.mustEntry(t)
+		if f.finds != 1 {
+			t.Fatalf("%d store reads, want 1", f.finds)
+		}
+		f.n.Store(4) // a change committed and settled
+		f.retract()
+		if e := p.mustEntry(t); e.Active() || f.finds != 2 {
+			t.Fatalf("after a change: active %v, %d store reads", e.Active(), f.finds)
+		}
+	})
+	t.Run("odd: neither used nor filled", func(t *testing.T) {
+		f, p := newFake()
+		p.mustEntry(t) // cached at 2
+		// A writer raised the counter and is about to commit: its read of
+		// the old snapshot must not be cached under 3, and the entry cached
+		// under 2 must not be used (the commit may land at any moment).
+		f.n.Store(3)
+		p.mustEntry(t)
+		p.mustEntry(t)
+		f.retract() // the COMMIT; its settle has not run (or its writer died)
+		if e := p.mustEntry(t); e.Active() {
+			t.Fatal("an entry retracted while the counter was odd served active")
+		}
+		if f.finds != 4 {
+			t.Fatalf("%d store reads with the counter odd, want 4", f.finds)
+		}
+		f.n.Store(4)
+		if e := p.mustEntry(t); e.Active() {
+			t.Fatal("served active after the settle")
+		}
+	})
+	t.Run("stale fill", func(t *testing.T) {
+		// The ordering trap: the reader loads 2, takes its snapshot, and a
+		// writer then raises, commits and settles before the reader's put.
+		// The snapshot is older than the commit: it must not be kept, under
+		// 2 or under 4.
+		f, p := newFake()
+		f.onFind = func() {
+			f.onFind = nil
+			f.n.Store(3)
+			f.retract()
+			f.n.Store(4)
+		}
+		if e := p.mustEntry(t); !e.Active() {
+			t.Fatal("the read before the commit is not the active entry")
+		}
+		if e := p.mustEntry(t); e.Active() {
+			t.Fatal("a snapshot read before a commit was cached and served after it")
+		}
+	})
+	t.Run("no counter", func(t *testing.T) {
+		f, p := newFake()
+		f.counted = false
+		p.mustEntry(t)
+		p.mustEntry(t)
+		if f.finds != 2 {
+			t.Fatalf("%d store reads without a counter, want 2", f.finds)
+		}
+	})
+}
+
+// The stale-fill race on the SQLite store, deterministically: a hook
+// between the matcher's store read and its decision to cache retracts (or
+// quarantines) the entry, committing in between; no later lookup may
+// report the entry active.
+func TestProvenanceStaleFill(t *testing.T) {
+	for _, change := range []string{"retract", "quarantine"} {
+		t.Run(change, func(t *testing.T) {
+			ctx := context.Background()
+			db, err := sqlite.Open(ctx, t.TempDir(), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { db.Close() })
+			banks, entries, cases := sqlite.NewBankService(db), sqlite.NewEntryService(db), sqlite.NewCaseService(db)
+			b := &vigil.Bank{Name: "b", Enabled: true}
+			if err := banks.CreateBank(ctx, b); err != nil {
+				t.Fatal(err)
+			}
+			e := &vigil.Entry{SignalType: vigil.SignalPDQ, Value: fmt.Sprintf("%064x", 0x5eed), Source: "test"}
+			if _, err := entries.AddEntries(ctx, b.ID, "setup", []*vigil.Entry{e}); err != nil {
+				t.Fatal(err)
+			}
+			m := New(banks, entries, slog.New(slog.DiscardHandler))
+			if err := m.Load(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if m.prov == nil || m.prov.counter == nil {
+				t.Skip("the store has no shared change counter here")
+			}
+			reported := func() bool {
+				t.Helper()
+				res, err := m.Lookup(ctx, []vigil.Signal{{Type: vigil.SignalPDQ, Value: e.Value}}, vigil.MatchOptions{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return len(res[0].Matches) == 1
+			}
+			var hooked int
+			m.prov.afterRead = func(id int64) {
+				hooked++
+				if hooked > 1 {
+					return
+				}
+				var err error
+				if change == "retract" {
+					_, err = entries.RetractEntry(ctx, id, "curator", "wrong")
+				} else {
+					err = cases.QuarantineEntry(ctx, id, "checking")
+				}
+				if err != nil {
+					t.Error(err)
+				}
+			}
+			if !reported() {
+				t.Fatal("the lookup that overlapped the change read the entry after it")
+			}
+			for range 3 {
+				if reported() {
+					t.Fatalf("the entry read before the %s committed is served after it", change)
+				}
+			}
+			// The first lookup after the change read the store and cached
+			// the entry as it now is; the others were served that.
+			if hooked != 2 {
+				t.Fatalf("%d store reads, want 2", hooked)
+			}
+		})
+	}
+}
