@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/vigil-oss/vigil"
+	"github.com/vigil-oss/vigil/internal/cputime"
 	"github.com/vigil-oss/vigil/sqlite"
 )
 
@@ -190,6 +191,54 @@ func TestProvenanceStaleFill(t *testing.T) {
 			if hooked != 2 {
 				t.Fatalf("%d store reads, want 2", hooked)
 			}
+		})
+	}
+}
+
+// BenchmarkProvenanceHit measures a lookup's read of one matched entry's
+// provenance from memory: change-seq is the store's change sequence read
+// once per lookup (vigil.EntryVersions, a SQLite read; main's path and
+// the fallback), counter the shared change counter's atomic loads. Both
+// over the same SQLite store, in the same run.
+//
+//	go test -run '^$' -bench BenchmarkProvenanceHit ./matcher/
+func BenchmarkProvenanceHit(b *testing.B) {
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, b.TempDir(), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { db.Close() })
+	banks, entries := sqlite.NewBankService(db), sqlite.NewEntryService(db)
+	bank := &vigil.Bank{Name: "b", Enabled: true}
+	if err := banks.CreateBank(ctx, bank); err != nil {
+		b.Fatal(err)
+	}
+	e := &vigil.Entry{SignalType: vigil.SignalPDQ, Value: fmt.Sprintf("%064x", 0xbe4c), Source: "test"}
+	if _, err := entries.AddEntries(ctx, bank.ID, "setup", []*vigil.Entry{e}); err != nil {
+		b.Fatal(err)
+	}
+	for _, bc := range []struct {
+		name string
+		p    *provenance
+	}{
+		{"change-seq", &provenance{store: entries, max: defaultProvenanceEntries}},
+		{"counter", newProvenance(entries, defaultProvenanceEntries)},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			if bc.name == "counter" && bc.p.counter == nil {
+				b.Skip("no shared change counter here")
+			}
+			if _, err := bc.p.entry(ctx, &lookupSeq{}, e.ID); err != nil { // fills the cache
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			cputime.PerOp(b, func() {
+				var v lookupSeq // one per lookup
+				if _, err := bc.p.entry(ctx, &v, e.ID); err != nil {
+					b.Fatal(err)
+				}
+			})
 		})
 	}
 }
