@@ -482,7 +482,9 @@ type EntryService interface {
 // whether any entry has changed: the matcher then keeps the provenance of
 // recently matched entries in memory and, per lookup, reads one number
 // instead of every matched entry, without ever reporting an entry whose
-// retraction or quarantine was committed before the lookup began.
+// retraction or quarantine was committed before the lookup began. A store
+// that also implements EntryChangeCounter is checked with that instead,
+// without a read; EntryVersions stays its fallback.
 type EntryVersions interface {
 	// EntryChangeSeq returns the change sequence of the last committed
 	// change to any entry (what EntriesChangedSince counts). Every entry
