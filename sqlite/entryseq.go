@@ -19,11 +19,14 @@ import (
 // Writers (under SQLite's write lock, which every entry-changing
 // transaction holds from BEGIN IMMEDIATE):
 //
-//   - raise: in the transaction's first nextSeq, before COMMIT, the
-//     counter goes from n to the next odd number: n+1 if n is even, n+2 if
-//     it is odd (a writer killed before its settle left it odd). A
-//     compare-and-swap, so that an earlier writer's late settle cannot
-//     undo it.
+//   - mark: nextSeq marks the transaction as one that changes entries.
+//   - raise: just before a marked transaction's COMMIT, the counter goes
+//     from n to the next odd number: n+1 if n is even, n+2 if it is odd (a
+//     writer killed before its settle left it odd). A compare-and-swap, so
+//     that an earlier writer's late settle cannot undo it. Raised this
+//     late, and not at the mark, so that a long import leaves the cache
+//     usable until its commit: until then readers see the store without
+//     it, as the even value says.
 //   - settle: after COMMIT or rollback, the counter goes from the odd
 //     value this transaction set, and only from it, to the even one above
 //     it. If a later writer has already raised it past that, settle does
@@ -94,14 +97,14 @@ type entrySeq struct {
 	unmap func([]byte) error
 
 	mu sync.Mutex
-	// mine maps each write transaction of this process that has raised the
-	// counter and not settled it to the odd value it set. Usually one; two
-	// for a moment, when a transaction's connection is handed to the next
-	// one before the first's deferred settle has run.
+	// mine maps each write transaction of this process that has been
+	// marked and not settled to the odd value its raise set, 0 before it.
+	// Usually one; two for a moment, when a transaction's connection is
+	// handed to the next one before the first's deferred settle has run.
 	mine map[any]uint64
 
-	// Test hooks, if set: afterRaise runs after a raise, beforeSettle
-	// before a settle that will move the counter.
+	// Test hooks, if set: afterRaise runs after a raise (before the
+	// COMMIT), beforeSettle before a settle that will move the counter.
 	afterRaise, beforeSettle func()
 }
 
@@ -126,15 +129,28 @@ func (s *entrySeq) load() (n uint64, ok bool) {
 	return s.n.Load(), true
 }
 
-// raise makes the counter odd, and new, for the write transaction tx,
-// once. The caller holds SQLite's write lock: tx has begun (IMMEDIATE).
-func (s *entrySeq) raise(tx any) {
+// mark records that the write transaction tx changes entries.
+func (s *entrySeq) mark(tx any) {
 	if s == nil {
 		return
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, ok := s.mine[tx]; ok {
+	if _, ok := s.mine[tx]; !ok {
+		s.mine[tx] = 0
+	}
+}
+
+// raise makes the counter odd, and new, if tx is marked, once. It runs just
+// before tx's COMMIT, with SQLite's write lock held: tx has begun
+// (IMMEDIATE).
+func (s *entrySeq) raise(tx *sql.Tx) {
+	if s == nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if n, ok := s.mine[tx]; !ok || n != 0 {
 		return
 	}
 	for {
@@ -161,11 +177,11 @@ func (s *entrySeq) settle(tx *sql.Tx) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	n, ok := s.mine[tx]
-	if !ok {
-		return
-	}
+	n := s.mine[tx]
 	delete(s.mine, tx)
+	if n == 0 {
+		return // not marked, or rolled back before its raise
+	}
 	if s.beforeSettle != nil {
 		s.beforeSettle()
 	}

@@ -139,12 +139,22 @@ func TestEntrySeqRaiseSettle(t *testing.T) {
 		t.Fatalf("a new database's counter is %d, odd", n0)
 	}
 	s.raise(tx1)
+	if n := counter(t, db); n != n0 {
+		t.Fatalf("a raise of an unmarked transaction moved the counter to %d", n)
+	}
+	s.mark(tx1)
+	s.mark(tx1)
+	if n := counter(t, db); n != n0 {
+		t.Fatalf("a mark moved the counter to %d", n)
+	}
+	s.raise(tx1)
 	s.raise(tx1)
 	if n := counter(t, db); n != n0+1 {
 		t.Fatalf("after two raises of one transaction %d, want %d", n, n0+1)
 	}
 	// tx1 has committed and its connection gone to tx2 before tx1's
 	// settle: tx2's raise must win.
+	s.mark(tx2)
 	s.raise(tx2)
 	if n := counter(t, db); n != n0+3 {
 		t.Fatalf("a raise over an odd counter: %d, want %d", n, n0+3)
@@ -160,10 +170,17 @@ func TestEntrySeqRaiseSettle(t *testing.T) {
 	}
 	// A writer killed after its raise: the next one moves on from there.
 	s.n.Store(n0 + 5)
+	s.mark(tx1)
 	s.raise(tx1)
 	s.settle(tx1)
 	if n := counter(t, db); n != n0+8 {
 		t.Fatalf("after a raise over a dead writer's odd %d: %d, want %d", n0+5, n, n0+8)
+	}
+	// Marked and rolled back before its raise: nothing moves.
+	s.mark(tx2)
+	s.settle(tx2)
+	if n := counter(t, db); n != n0+8 || len(s.mine) != 0 {
+		t.Fatalf("a rolled-back transaction left the counter at %d, %d transactions held", n, len(s.mine))
 	}
 }
 
@@ -222,6 +239,24 @@ func TestEntrySeqWrites(t *testing.T) {
 		t.Fatal(err)
 	}
 	moved("a bank update", false)
+	// Until its commit an entry change leaves the counter as it is, and a
+	// change rolled back never moves it.
+	for _, fail := range []bool{false, true} {
+		err := db.write(ctx, func(tx *sql.Tx) error {
+			if _, err := db.nextSeq(ctx, tx, 1); err != nil {
+				return err
+			}
+			moved("inside a transaction that took a sequence number", false)
+			if fail {
+				return fmt.Errorf("rolled back")
+			}
+			return nil
+		})
+		if fail != (err != nil) {
+			t.Fatal(err)
+		}
+		moved(fmt.Sprintf("after the transaction (failed: %v)", fail), !fail)
+	}
 }
 
 // entrySeqHelperEnv, when set, makes TestEntrySeqHelper the child process

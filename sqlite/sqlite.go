@@ -308,6 +308,7 @@ func (db *DB) writeAudited(ctx context.Context, rec *vigil.AuditRecord, fn func(
 			return fmt.Errorf("audit %s %s: %w", rec.Action, rec.Target, err)
 		}
 	}
+	db.entrySeq.raise(tx) // if tx changed entries
 	return tx.Commit()
 }
 
@@ -412,6 +413,7 @@ func (db *DB) runShared(ctx context.Context, ops []*groupcommit.Op[func(tx *sql.
 			}
 		}
 	}
+	db.entrySeq.raise(tx) // if tx changed entries
 	if err := tx.Commit(); err != nil {
 		return fail()
 	}
@@ -475,10 +477,10 @@ func parseNullTime(s sql.NullString) (*time.Time, error) { return sqlstore.Parse
 // Numbers are taken inside the write transaction, and SQLite has one writer,
 // so they become visible to readers in order: a reader that has seen
 // sequence s will never later find a change numbered s or less. It raises
-// the entry change counter for tx too (entryseq.go): every entry change
-// takes a number here.
+// the entry change counter for tx too, at its commit (entryseq.go): every
+// entry change takes a number here.
 func (db *DB) nextSeq(ctx context.Context, tx querier, n int64) (int64, error) {
-	db.entrySeq.raise(tx)
+	db.entrySeq.mark(tx)
 	var last int64
 	if err := tx.QueryRowContext(ctx, "UPDATE change_seq SET value = value + ? WHERE id = 1 RETURNING value", n).Scan(&last); err != nil {
 		return 0, fmt.Errorf("next change seq: %w", err)
