@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"bytes"
+	"context"
 	"database/sql"
 	"encoding/binary"
 	"fmt"
@@ -205,3 +206,22 @@ func (s *entrySeq) close() error {
 // shared by every process that has the database open; false on an OS
 // without it (there the matcher reads change_seq, EntryVersions).
 func (s *EntryService) EntryChangeCount() (uint64, bool) { return s.db.entrySeq.load() }
+
+// repairEntrySeq moves on a counter that a writer killed between its raise
+// and its settle left odd, so that lookups stop bypassing the cache at once
+// rather than at the next entry change: an empty write that raises and
+// settles it. Another writer committing at this moment leaves it odd
+// briefly too; the empty write then queues behind it, and is harmless. It
+// only costs speed if it fails, so a failure is logged, not returned.
+func (db *DB) repairEntrySeq(ctx context.Context) {
+	if n, ok := db.entrySeq.load(); !ok || n&1 == 0 {
+		return
+	}
+	err := db.writeAudited(ctx, nil, func(tx *sql.Tx) error {
+		db.entrySeq.mark(tx)
+		return nil
+	})
+	if err != nil {
+		db.logger.Warn("entry change counter left odd by a killed writer: lookups read provenance from the store until the next entry change", "err", err)
+	}
+}

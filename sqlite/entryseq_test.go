@@ -482,3 +482,26 @@ func TestEntrySeqCrossProcess(t *testing.T) {
 		t.Fatal("the entry no one retracted is not reported")
 	}
 }
+
+// Open moves on a counter that a killed writer left odd, so that lookups
+// need not wait for the next entry change to use the cache again.
+func TestEntrySeqRepairAtOpen(t *testing.T) {
+	needEntrySeq(t)
+	dir := t.TempDir()
+	db, err := Open(context.Background(), dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.entrySeq.n.Store(41) // as a writer killed after its raise leaves it
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db = openEntrySeqDB(t, dir)
+	if n := counter(t, db); n != 44 {
+		t.Fatalf("after Open the counter is %d, want 44 (raised past 41, settled)", n)
+	}
+	again := openEntrySeqDB(t, dir)
+	if n := counter(t, again); n != 44 {
+		t.Fatalf("an Open over an even counter moved it to %d", n)
+	}
+}

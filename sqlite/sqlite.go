@@ -149,6 +149,7 @@ func Open(ctx context.Context, dir string, logger *slog.Logger) (*DB, error) {
 			return nil, fmt.Errorf("open sqlite %s: %w", db.path, err)
 		}
 	}
+	db.repairEntrySeq(ctx)
 	return db, nil
 }
 
