@@ -90,7 +90,7 @@ type state struct {
 // New returns a Matcher over the given stores; call Load before use.
 func New(banks vigil.BankService, entries vigil.EntryService, logger *slog.Logger) *Matcher {
 	m := &Matcher{banks: banks, entries: entries, logger: logger, now: time.Now, rematchBatch: defaultRematchBatch}
-	m.prov = newProvenance(entries, defaultProvenanceEntries)
+	m.prov = newProvenance(entries, defaultProvenanceEntries, logger)
 	return m
 }
 

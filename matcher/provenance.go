@@ -2,7 +2,10 @@ package matcher
 
 import (
 	"context"
+	"log/slog"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/vigil-oss/vigil"
 )
@@ -12,6 +15,14 @@ import (
 // index itself holds only ids and hashes (p-mem's budget is per entry),
 // so provenance is kept for what traffic matches, not for every entry.
 const defaultProvenanceEntries = 1 << 14
+
+// unannouncedCheck is how often, at most, a cache checked by the shared
+// counter also reads the store's change sequence, to catch entry changes
+// that did not raise the counter: a process of an older Vigil writing to
+// the database, or one that mapped another counter file (the file was
+// removed while the database was open). Such a change is served stale for
+// at most this long once lookups resume hitting the cache.
+const unannouncedCheck = time.Second
 
 // provenance keeps the entries recently matched, as the store held them at
 // one version of its entries (seq), and hands one out only while the store
@@ -25,33 +36,44 @@ const defaultProvenanceEntries = 1 << 14
 // vigil.EntryVersions' change sequence (a store read, once per lookup). The
 // two are never mixed in one cache: the counter's numbers are its own.
 type provenance struct {
-	store vigil.EntryVersions
-	max   int
+	store  vigil.EntryVersions
+	max    int
+	logger *slog.Logger
 
-	// counter, if set, is the store's shared entry change counter, and
-	// find its plain read of an entry (FindEntryByID).
+	// counter, if set, is the store's shared entry change counter.
 	counter vigil.EntryChangeCounter
-	find    func(ctx context.Context, id int64) (*vigil.Entry, error)
 	// afterRead, if set, runs between a store read made to fill the cache
 	// and the check that decides whether to keep it (tests).
 	afterRead func(id int64)
+	// since is the time since the cache was made (tests set their own);
+	// checked its value at the last unannouncedCheck.
+	since   func() time.Duration
+	checked atomic.Int64
 
 	mu      sync.RWMutex
 	seq     int64
 	entries map[int64]*vigil.Entry
+	// changeSeq is, with the counter, the store's change sequence that the
+	// fills under seq read: all read one state of the store, so one value,
+	// unless an entry changed without raising the counter.
+	changeSeq int64
 }
 
 // newProvenance returns the provenance cache of entries, nil if the store
 // cannot say when entries change (then every match reads the store).
-func newProvenance(entries vigil.EntryService, max int) *provenance {
+func newProvenance(entries vigil.EntryService, max int, logger *slog.Logger) *provenance {
 	v, ok := entries.(vigil.EntryVersions)
 	if !ok {
 		return nil
 	}
-	p := &provenance{store: v, max: max}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	start := time.Now()
+	p := &provenance{store: v, max: max, logger: logger, since: func() time.Duration { return time.Since(start) }}
 	if c, ok := entries.(vigil.EntryChangeCounter); ok {
 		if _, ok := c.EntryChangeCount(); ok {
-			p.counter, p.find = c, entries.FindEntryByID
+			p.counter = c
 		}
 	}
 	return p
@@ -137,10 +159,18 @@ func (p *provenance) entryCounted(ctx context.Context, id int64) (*vigil.Entry, 
 	settled := ok && n&1 == 0
 	if settled {
 		if e, seq, hit := p.get(id); hit && seq == int64(n) {
-			return e, nil
+			if !p.checkDue() {
+				return e, nil
+			}
+			if err := p.checkUnannounced(ctx, n); err != nil {
+				return nil, err
+			}
+			if e, seq, hit := p.get(id); hit && seq == int64(n) {
+				return e, nil
+			}
 		}
 	}
-	e, err := p.find(ctx, id)
+	e, changeSeq, err := p.store.FindEntryAndSeq(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -149,8 +179,68 @@ func (p *provenance) entryCounted(ctx context.Context, id int64) (*vigil.Entry, 
 	}
 	if settled {
 		if m, ok := p.counter.EntryChangeCount(); ok && m == n {
-			p.put(e, int64(n))
+			p.putCounted(e, int64(n), changeSeq)
 		}
 	}
 	return e, nil
+}
+
+// putCounted is put for entryCounted: e was read under counter value n, in
+// a snapshot at change sequence changeSeq. A fill that read another change
+// sequence than the cache's under the same n shows an entry change that
+// did not raise the counter: the older of the two is dropped.
+func (p *provenance) putCounted(e *vigil.Entry, n, changeSeq int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	switch {
+	case n < p.seq:
+		return
+	case n > p.seq || p.entries == nil:
+		p.seq, p.changeSeq, p.entries = n, changeSeq, make(map[int64]*vigil.Entry, 64)
+	case changeSeq < p.changeSeq:
+		return // read before an unannounced change that a later fill saw
+	case changeSeq > p.changeSeq:
+		p.unannounced(changeSeq)
+	}
+	if len(p.entries) >= p.max {
+		for id := range p.entries {
+			delete(p.entries, id)
+			break
+		}
+	}
+	p.entries[e.ID] = e
+}
+
+// checkDue reports whether this lookup is the one to make the periodic
+// unannouncedCheck: one lookup per period.
+func (p *provenance) checkDue() bool {
+	now, last := int64(p.since()), p.checked.Load()
+	return now-last >= int64(unannouncedCheck) && p.checked.CompareAndSwap(last, now)
+}
+
+// checkUnannounced reads the store's change sequence while the counter
+// holds n, and empties the cache if it moved past what the cache's fills
+// read: an entry changed without raising the counter.
+func (p *provenance) checkUnannounced(ctx context.Context, n uint64) error {
+	changeSeq, err := p.store.EntryChangeSeq(ctx)
+	if err != nil {
+		return err
+	}
+	if m, ok := p.counter.EntryChangeCount(); !ok || m != n {
+		return nil // read while the counter moved: nothing to conclude
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.seq == int64(n) && p.entries != nil && changeSeq > p.changeSeq {
+		p.unannounced(changeSeq)
+	}
+	return nil
+}
+
+// unannounced empties the cache after an entry change that did not raise
+// the counter, now at change sequence changeSeq. p.mu is held.
+func (p *provenance) unannounced(changeSeq int64) {
+	p.logger.Warn("an entry changed without raising the shared entry change counter: is a process of an older Vigil writing to the database, or was its counter file removed while it was open?",
+		"change_seq", changeSeq, "was", p.changeSeq)
+	p.changeSeq, p.entries = changeSeq, make(map[int64]*vigil.Entry, 64)
 }

@@ -2,6 +2,7 @@ package matcher
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"log/slog"
 	"sync/atomic"
@@ -11,47 +12,64 @@ import (
 	"github.com/vigil-oss/vigil"
 	"github.com/vigil-oss/vigil/internal/cputime"
 	"github.com/vigil-oss/vigil/sqlite"
+	"github.com/vigil-oss/vigil/sqlstore"
 )
 
 // fakeEntries is a store of one entry with a shared change counter, whose
 // writers the tests drive step by step: raise, commit, settle.
 type fakeEntries struct {
-	n       atomic.Uint64
-	entry   atomic.Pointer[vigil.Entry] // as committed
-	finds   int
-	onFind  func() // runs inside the read, after its snapshot is taken
-	counted bool   // EntryChangeCount's ok
+	n         atomic.Uint64
+	changeSeq int64                       // committed with the entry
+	entry     atomic.Pointer[vigil.Entry] // as committed
+	finds     int
+	seqReads  int
+	onFind    func() // runs inside the read, after its snapshot is taken
+	counted   bool   // EntryChangeCount's ok
+	clock     time.Duration
 }
 
 func (f *fakeEntries) EntryChangeCount() (uint64, bool) { return f.n.Load(), f.counted }
 
-func (f *fakeEntries) find(ctx context.Context, id int64) (*vigil.Entry, error) {
+func (f *fakeEntries) FindEntryAndSeq(ctx context.Context, id int64) (*vigil.Entry, int64, error) {
 	f.finds++
-	e := *f.entry.Load()
+	e, seq := *f.entry.Load(), f.changeSeq
 	if f.onFind != nil {
 		f.onFind()
 	}
-	return &e, nil
+	return &e, seq, nil
 }
 
+func (f *fakeEntries) EntryChangeSeq(ctx context.Context) (int64, error) {
+	f.seqReads++
+	return f.changeSeq, nil
+}
+
+// retract commits a retraction (the counter is the caller's to move).
 func (f *fakeEntries) retract() {
 	e := *f.entry.Load()
 	now := time.Now()
 	e.RetractedAt = &now
 	f.entry.Store(&e)
+	f.changeSeq++
 }
 
 func newFake() (*fakeEntries, *provenance) {
-	f := &fakeEntries{counted: true}
+	f := &fakeEntries{counted: true, changeSeq: 10}
 	f.n.Store(2)
 	f.entry.Store(&vigil.Entry{ID: 1, SignalType: vigil.SignalMD5, Value: "v"})
-	p := &provenance{max: 16, counter: f, find: f.find}
+	p := &provenance{store: f, max: 16, logger: slog.New(slog.DiscardHandler), counter: f,
+		since: func() time.Duration { return f.clock }}
 	return f, p
 }
 
 func (p *provenance) mustEntry(t *testing.T) *vigil.Entry {
 	t.Helper()
-	e, err := p.entry(context.Background(), &lookupSeq{}, 1)
+	return p.mustEntryID(t, 1)
+}
+
+func (p *provenance) mustEntryID(t *testing.T, id int64) *vigil.Entry {
+	t.Helper()
+	e, err := p.entry(context.Background(), &lookupSeq{}, id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,6 +130,41 @@ func TestProvenanceCounter(t *testing.T) {
 		}
 		if e := p.mustEntry(t); e.Active() {
 			t.Fatal("a snapshot read before a commit was cached and served after it")
+		}
+	})
+	t.Run("unannounced change", func(t *testing.T) {
+		// An older Vigil retracts without raising the counter: served from
+		// memory until the next periodic check, and not after it.
+		f, p := newFake()
+		p.mustEntry(t)
+		f.retract()
+		f.clock = unannouncedCheck - 1
+		p.mustEntry(t) // stale, within the period: what the check bounds
+		if f.seqReads != 0 {
+			t.Fatalf("%d change sequence reads before the period", f.seqReads)
+		}
+		f.clock = unannouncedCheck
+		if e := p.mustEntry(t); e.Active() {
+			t.Fatal("an unannounced retraction is still served active after the check")
+		}
+		if e := p.mustEntry(t); e.Active() || f.seqReads != 1 || f.finds != 2 {
+			t.Fatalf("after the check: active %v, %d sequence reads, %d entry reads", e.Active(), f.seqReads, f.finds)
+		}
+	})
+	t.Run("unannounced change seen by a fill", func(t *testing.T) {
+		// Two fills under one counter value that read different change
+		// sequences: the cache read before the change is dropped.
+		f, p := newFake()
+		f.entry.Store(&vigil.Entry{ID: 2, SignalType: vigil.SignalMD5, Value: "w"})
+		p.mustEntryID(t, 2)
+		f.entry.Store(&vigil.Entry{ID: 1, SignalType: vigil.SignalMD5, Value: "v"})
+		f.changeSeq++ // entry 2 retracted by an older Vigil
+		p.mustEntryID(t, 1)
+		if _, _, ok := p.get(2); ok {
+			t.Fatal("an entry read before an unannounced change is still cached")
+		}
+		if _, _, ok := p.get(1); !ok {
+			t.Fatal("the entry read after it is not cached")
 		}
 	})
 	t.Run("no counter", func(t *testing.T) {
@@ -223,7 +276,7 @@ func BenchmarkProvenanceHit(b *testing.B) {
 		p    *provenance
 	}{
 		{"change-seq", &provenance{store: entries, max: defaultProvenanceEntries}},
-		{"counter", newProvenance(entries, defaultProvenanceEntries)},
+		{"counter", newProvenance(entries, defaultProvenanceEntries, nil)},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			if bc.name == "counter" && bc.p.counter == nil {
@@ -240,5 +293,62 @@ func BenchmarkProvenanceHit(b *testing.B) {
 				}
 			})
 		})
+	}
+}
+
+// An entry change made without the shared counter (as an older Vigil
+// writing to the same database makes it: SQL alone) is caught by the
+// periodic read of the change sequence.
+func TestProvenanceUnannouncedWriter(t *testing.T) {
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	banks, entries := sqlite.NewBankService(db), sqlite.NewEntryService(db)
+	b := &vigil.Bank{Name: "b", Enabled: true}
+	if err := banks.CreateBank(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	e := &vigil.Entry{SignalType: vigil.SignalPDQ, Value: fmt.Sprintf("%064x", 0x01d), Source: "test"}
+	if _, err := entries.AddEntries(ctx, b.ID, "setup", []*vigil.Entry{e}); err != nil {
+		t.Fatal(err)
+	}
+	m := New(banks, entries, slog.New(slog.DiscardHandler))
+	if err := m.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if m.prov == nil || m.prov.counter == nil {
+		t.Skip("the store has no shared change counter here")
+	}
+	var clock atomic.Int64
+	m.prov.since = func() time.Duration { return time.Duration(clock.Load()) }
+	reported := func() bool {
+		t.Helper()
+		res, err := m.Lookup(ctx, []vigil.Signal{{Type: vigil.SignalPDQ, Value: e.Value}}, vigil.MatchOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(res[0].Matches) == 1
+	}
+	if !reported() || !reported() {
+		t.Fatal("the entry is not reported")
+	}
+
+	old, err := sql.Open("sqlite", "file:"+db.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer old.Close()
+	if _, err := old.ExecContext(ctx, `
+		UPDATE entries SET retracted_at = ?, retracted_by = 'old', retract_reason = 'old',
+			seq = (SELECT value + 1 FROM change_seq WHERE id = 1) WHERE id = ?;
+		UPDATE change_seq SET value = value + 1 WHERE id = 1`, sqlstore.FormatTime(time.Now()), e.ID); err != nil {
+		t.Fatal(err)
+	}
+	clock.Store(int64(unannouncedCheck))
+	if reported() {
+		t.Fatal("an entry retracted without the counter is reported after the check")
 	}
 }
