@@ -107,7 +107,8 @@ func (p *provenance) put(e *vigil.Entry, seq int64) {
 	p.entries[e.ID] = e
 }
 
-// lookupSeq is the store's change sequence as one lookup read it, once.
+// lookupSeq is the store's change sequence as one lookup read it, once
+// (unused over the shared counter: each match loads the counter itself).
 type lookupSeq struct {
 	seq  int64
 	read bool
