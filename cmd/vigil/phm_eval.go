@@ -202,7 +202,8 @@ func phmEval(ctx context.Context, pics []eval.Picture, cfg phmEvalConfig) (*phmE
 }
 
 // phmEvalPictures are up to n of pics of PDQ quality ≥ 50, one per
-// content, scaled with eval.Fit.
+// content (no two within PDQ's 31 in any orientation), scaled with
+// eval.Fit.
 func phmEvalPictures(pics []eval.Picture, n int) []*eval.Luma {
 	var lumas []*eval.Luma
 	var chosen []pdq.Hash
@@ -220,13 +221,14 @@ func phmEvalPictures(pics []eval.Picture, n int) []*eval.Luma {
 		if !ok || d.Quality < pdq.MinQuality {
 			continue
 		}
-		// One picture per content: the corpus holds edits of one
-		// picture, and attacking five copies says nothing new.
-		orig := d.Dihedral[pdq.Original]
-		if slices.ContainsFunc(chosen, func(c pdq.Hash) bool { return pdq.Distance(c, orig) <= pdq.MatchThreshold }) {
+		// One picture per content, in any orientation: the corpus holds
+		// edits of one picture (pdq/testdata: one photograph in all eight
+		// orientations), and attacking five copies says nothing new; a
+		// collision from one onto its mirror is a copy of the target.
+		if slices.ContainsFunc(chosen, func(c pdq.Hash) bool { return phm.NearestDistance(d.Dihedral, c) <= pdq.MatchThreshold }) {
 			continue
 		}
-		chosen = append(chosen, orig)
+		chosen = append(chosen, d.Dihedral[pdq.Original])
 		lumas = append(lumas, l)
 	}
 	return lumas

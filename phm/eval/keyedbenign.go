@@ -9,6 +9,7 @@ import (
 	"golang.org/x/image/draw"
 
 	"github.com/vigil-oss/vigil/pdq"
+	"github.com/vigil-oss/vigil/phm"
 	"github.com/vigil-oss/vigil/phm/second"
 )
 
@@ -34,7 +35,7 @@ type KeyedReport struct {
 	Threshold int         `json:"threshold"`
 	Edits     []KeyedEdit `json:"edits"`
 	// Unrelated counts pairs of pictures whose PDQs are more than 62 apart
-	// (distinct contents); Within of them have keyed hashes within
+	// in every orientation (distinct contents); Within of them have keyed hashes within
 	// Threshold (nearest orientation): natural false matches of the keyed
 	// hash alone, with a 95% Wilson interval.
 	Unrelated int     `json:"unrelated_pairs"`
@@ -87,9 +88,11 @@ func KeyedBenign(pics []*Luma, key *second.Key, deriv Derivative) (*KeyedReport,
 	ph := pdq.NewHasher(pdq.Full)
 	listed := make([]ListedPicture, len(pics))
 	dih := make([][8]second.Hash, len(pics))
+	pdqDih := make([][8]pdq.Hash, len(pics))
 	for i, p := range pics {
 		g := p.Gray()
-		listed[i].PDQ, _ = ph.Hash(g)
+		pdqDih[i], _ = ph.HashDihedral(g)
+		listed[i].PDQ = pdqDih[i][pdq.Original]
 		listed[i].Keyed, listed[i].HasKeyed = sh.Hash(key, g)
 		dih[i], _ = sh.Dihedral(key, g)
 	}
@@ -121,7 +124,9 @@ func KeyedBenign(pics []*Luma, key *second.Key, deriv Derivative) (*KeyedReport,
 	}
 	for i := range pics {
 		for j := i + 1; j < len(pics); j++ {
-			if pdq.Distance(listed[i].PDQ, listed[j].PDQ) <= 2*pdq.MatchThreshold {
+			// Distinct contents in every orientation, as the keyed hash
+			// is compared in its nearest one.
+			if phm.NearestDistance(pdqDih[j], listed[i].PDQ) <= 2*pdq.MatchThreshold {
 				continue
 			}
 			rep.Unrelated++
