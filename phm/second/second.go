@@ -40,8 +40,12 @@ import (
 	"github.com/vigil-oss/vigil/pdq"
 )
 
-// Bits is the length of a keyed hash.
-const Bits = 128
+// Bits is the length of a keyed hash. 256 since phm-harden (128 before):
+// with twice the projections the distance of a pair estimates the angle
+// between their bands with half the variance, so true pairs and unrelated
+// ones (and collisions steered with another key) overlap less at the same
+// threshold fraction (docs/benchmarks.md, phm-harden).
+const Bits = 256
 
 // Size is a keyed hash's length in bytes.
 const Size = Bits / 8
@@ -75,11 +79,17 @@ func Distance(a, b Hash) int {
 
 // Threshold is the largest distance at which two keyed hashes are of the
 // same picture. Chosen from benign data before any attack was measured
-// (docs/benchmarks.md, "The keyed second hash"): the true pairs of the
-// recall edits (JPEG 30–90, half scale, slight blur, the device's
-// derivative) against unrelated pictures of pdq/testdata, generated
-// pictures and Debian's picture packages.
-const Threshold = 32
+// (docs/benchmarks.md, "phm-harden"), on the 400 pictures of vigil phm
+// eval --keyed-pictures 400 (pingus-data, mate-backgrounds, pdq/testdata,
+// generated): the true pairs of the recall edits (JPEG 30–90, half scale,
+// slight blur, each through the device's derivative) against 79,774
+// unrelated pairs (distinct contents in every orientation). At 64 of 256
+// (the fraction 32 of 128 was): 20 unrelated pairs within (26 with 128
+// bits at 32), true pairs over it JPEG 90 0, JPEG 50 4, JPEG 30 15, half
+// scale 156, blur 60 of 400 (128 bits at 32: 0, 6, 20, 152, 58). 72
+// would keep 5–20 more true pairs and let 33 unrelated ones in; 56, 14
+// unrelated for 11–31 fewer true pairs.
+const Threshold = 64
 
 // side is the sampling PDQ's filter feeds its DCT.
 const side = 64
@@ -161,13 +171,15 @@ func NewKey(secret []byte) (*Key, error) {
 			k.sign[i][j] = float32(2*int(r.Uint64()&1) - 1)
 		}
 	}
-	sum := sha256.Sum256(append([]byte("vigil-phm-second-key-id-v1\x00"), secret...))
+	sum := sha256.Sum256(append([]byte("vigil-phm-second-key-id-v2\x00"), secret...))
 	k.id = hex.EncodeToString(sum[:8])
 	return k, nil
 }
 
 // ID names the key without revealing it: stored with every keyed hash,
 // so that a hash made under another key is never compared under this one.
+// It names the hash's version too (v2: 256 bits, each orientation from its
+// own samples), so a v1 hash under the same secret has another id.
 func (k *Key) ID() string { return k.id }
 
 // MaxKeyFile bounds a key file.
@@ -284,7 +296,7 @@ func (h *Hasher) Hash(k *Key, img image.Image) (Hash, bool) {
 // sample it. Deriving the mirrors from one DCT by sign flips, as this did
 // before, assumed PDQ's 64 points and its filter are symmetric, and they
 // are not (at 256 px the points and the even filter window are 3 px off
-// their mirror, most of a cell): a mirrored copy lost 34–54 of 128 bits.
+// their mirror, most of a cell): a mirrored copy lost 34–54 of the then 128 bits.
 // The transposes are the transposed coefficients of the four mirrors,
 // which is exact: the sample points and filter windows of a transposed
 // picture are the transposed ones, and the filter's row and column passes
