@@ -3,6 +3,7 @@ package eval
 import (
 	"bytes"
 	"image"
+	"math"
 	"testing"
 
 	"github.com/vigil-oss/vigil/pdq"
@@ -65,5 +66,26 @@ func TestKeyedBenignMirrorIsNotUnrelated(t *testing.T) {
 	}
 	if rep.Unrelated != 2 {
 		t.Errorf("%d unrelated pairs among a picture, its mirror and another picture, want 2", rep.Unrelated)
+	}
+}
+
+// TestPSNRNearest: a rotated copy is as close as can be to its picture in
+// the nearest orientation (so a collision that is the target mirrored
+// counts as a copy of it), and a different picture is not.
+func TestPSNRNearest(t *testing.T) {
+	pics := attackPictures(t, 3)
+	a := pics[2]
+	for d := range 8 {
+		if p := PSNRNearest(a, a.Oriented(d)); !math.IsInf(p, 1) {
+			t.Errorf("orientation %d: PSNR %.1f dB against its own picture, want +Inf", d, p)
+		}
+		if d&4 == 0 {
+			if back := a.Oriented(d).Oriented(d); PSNR(a, back) != math.Inf(1) {
+				t.Errorf("orientation %d twice is not the picture", d)
+			}
+		}
+	}
+	if p := PSNRNearest(pics[0], a); p > 30 {
+		t.Errorf("two pictures %.1f dB apart", p)
 	}
 }
