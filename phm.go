@@ -174,7 +174,7 @@ const AuditPHMKeyedHashes = "phm.keyed_hashes"
 // Limits on the keyed second hashes.
 const (
 	// PHMKeyedHashLen is the length of a keyed hash (second.Size).
-	PHMKeyedHashLen = 16
+	PHMKeyedHashLen = 32
 	// MaxPHMKeyIDLen bounds a key's fingerprint (second.Key.ID: 16 hex
 	// digits).
 	MaxPHMKeyIDLen = 64

@@ -23,7 +23,7 @@ import (
 type PHMEvalCommand struct{ *Main }
 
 const phmEvalUsage = `Usage:
-	vigil phm eval [--images DIR]... [--generated N] [--n N] [--accounts N] [--sends N] [--repeat-rate P] [--threshold T] [--attack-pictures N] [--queries N] [--min-psnr DB] [--seed S] [--second-key FILE] [--keyed-pictures N] [--json]
+	vigil phm eval [--images DIR]... [--generated N] [--n N] [--accounts N] [--sends N] [--repeat-rate P] [--threshold T] [--attack-pictures N] [--queries N] [--min-psnr DB] [--seed S] [--second-key FILE] [--keyed-pictures N] [--collisions] [--json]
 
 eval measures private hash matching on benign pictures only: those under
 each --images directory (JPEG, PNG, WebP, GIF, BMP and TIFF, recursively;
@@ -52,8 +52,10 @@ the README) and --generated pictures made in code.
    in the loop, an attacker with a keyed hash of its own key (transfer),
    and one who copies the target picture's band. Counts are given for
    the collisions within the budget and for all that reached their aim,
-   below the PSNR budget too. Budget: --queries hashes and PSNR >=
-   --min-psnr dB.
+   below the PSNR budget too, and for the copies of the target among
+   them: collisions whose PSNR against the target (in its nearest
+   orientation) is at least that against their carrier. --collisions
+   lists each. Budget: --queries hashes and PSNR >= --min-psnr dB.
 4. The keyed hash on benign pictures (--keyed-pictures of PDQ quality >=
    50, one per content): true matches through JPEG 90/50/30, half scale
    and a slight blur, confirmed by PDQ alone, with the re-encode, with
@@ -77,6 +79,7 @@ func (c *PHMEvalCommand) Run(ctx context.Context, args []string) error {
 	psnr := fs.Float64("min-psnr", 35, "PSNR an attacked picture must keep, dB")
 	seed := fs.Int("seed", 1, "seed of every random choice")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
+	listCollisions := fs.Bool("collisions", false, "list every collision: carrier, target, PSNR against each, distances")
 	keyFile := fs.String("second-key", "", "key file of the keyed second hash (default: a key drawn from --seed)")
 	keyedPics := fs.Int("keyed-pictures", 200, "pictures of the keyed hash's benign measurement (0: none)")
 	fs.limit("keyed-pictures", between(0, 100_000))
@@ -128,7 +131,7 @@ func (c *PHMEvalCommand) Run(ctx context.Context, args []string) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(rep)
 	}
-	printPHMEval(c.Stdout, rep)
+	printPHMEval(c.Stdout, rep, *listCollisions)
 	return nil
 }
 
@@ -202,7 +205,8 @@ func phmEval(ctx context.Context, pics []eval.Picture, cfg phmEvalConfig) (*phmE
 }
 
 // phmEvalPictures are up to n of pics of PDQ quality ≥ 50, one per
-// content, scaled with eval.Fit.
+// content (no two within PDQ's 31 in any orientation), scaled with
+// eval.Fit.
 func phmEvalPictures(pics []eval.Picture, n int) []*eval.Luma {
 	var lumas []*eval.Luma
 	var chosen []pdq.Hash
@@ -220,19 +224,20 @@ func phmEvalPictures(pics []eval.Picture, n int) []*eval.Luma {
 		if !ok || d.Quality < pdq.MinQuality {
 			continue
 		}
-		// One picture per content: the corpus holds edits of one
-		// picture, and attacking five copies says nothing new.
-		orig := d.Dihedral[pdq.Original]
-		if slices.ContainsFunc(chosen, func(c pdq.Hash) bool { return pdq.Distance(c, orig) <= pdq.MatchThreshold }) {
+		// One picture per content, in any orientation: the corpus holds
+		// edits of one picture (pdq/testdata: one photograph in all eight
+		// orientations), and attacking five copies says nothing new; a
+		// collision from one onto its mirror is a copy of the target.
+		if slices.ContainsFunc(chosen, func(c pdq.Hash) bool { return phm.NearestDistance(d.Dihedral, c) <= pdq.MatchThreshold }) {
 			continue
 		}
-		chosen = append(chosen, orig)
+		chosen = append(chosen, d.Dihedral[pdq.Original])
 		lumas = append(lumas, l)
 	}
 	return lumas
 }
 
-func printPHMEval(w io.Writer, r *phmEvalReport) {
+func printPHMEval(w io.Writer, r *phmEvalReport, collisions bool) {
 	fm := r.FalseMatch
 	fmt.Fprintf(w, "pictures: %d decoded, %d contents\n", r.Pictures, fm.Contents)
 	fmt.Fprintf(w, "table: %d entries in %d slots; listed pictures %d (%d near-duplicate PDQ clustered out by the one-open rule): %d open, %d open more than one element\n",
@@ -270,8 +275,18 @@ func printPHMEval(w io.Writer, r *phmEvalReport) {
 					fmt.Fprintf(w, ", PDQ+keyed %d, all three %d", *s.ReachedKeyed, *s.ReachedKeyedAll)
 				}
 			}
+			fmt.Fprintf(w, "; copies of the target among them %d", s.Copies)
+			if s.CopiesKeyed != nil {
+				fmt.Fprintf(w, " (PDQ+keyed %d, all three %d)", *s.CopiesKeyed, *s.CopiesKeyedAll)
+			}
 		}
 		fmt.Fprintln(w)
+		if collisions {
+			for _, c := range s.Collisions {
+				fmt.Fprintf(w, "    %d→%d reached %-5v %4d hashes, PSNR %.1f dB to the carrier, %.1f to the target, copy %-5v PDQ %d, re-encoded %d, keyed %d, all three %v\n",
+					c.Carrier, c.Target, c.Reached, c.Queries, c.PSNR, c.PSNRTarget, c.TargetCopy, c.PDQ, c.Recoded, c.Keyed, c.All)
+			}
+		}
 	}
 }
 
@@ -285,4 +300,11 @@ func printPHMKeyed(w io.Writer, k *eval.KeyedReport) {
 			e.Edit, e.Plain, e.Pictures, e.Recoded, e.Pictures, e.Keyed, e.Pictures, e.All, e.Pictures, e.KeyedMedian, e.KeyedMax)
 	}
 	fmt.Fprintf(w, "  unrelated pairs within the keyed threshold: %d of %d (95%% Wilson [%.3g, %.3g])\n", k.Within, k.Unrelated, k.Low, k.High)
+	if len(k.Thresholds) > 0 {
+		fmt.Fprintf(w, "  at other thresholds %v: true matches over, per edit; unrelated pairs within\n", k.Thresholds)
+		for _, e := range k.Edits {
+			fmt.Fprintf(w, "  %-20s %v  (keyed distance p90 %d, p99 %d)\n", e.Edit, e.Over, e.KeyedP90, e.KeyedP99)
+		}
+		fmt.Fprintf(w, "  %-20s %v\n", "unrelated", k.WithinAt)
+	}
 }

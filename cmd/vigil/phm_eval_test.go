@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vigil-oss/vigil/pdq"
+	"github.com/vigil-oss/vigil/phm"
 	"github.com/vigil-oss/vigil/phm/eval"
 )
 
@@ -103,5 +105,35 @@ func TestPHMEvalSecondKey(t *testing.T) {
 	}
 	if _, _, err := runMain(t, "", "phm", "eval", "--generated", "8", "--attack-pictures", "0", "--second-key", bad); err == nil {
 		t.Error("a malformed key file was accepted")
+	}
+}
+
+// TestPHMEvalPicturesOnePerContent: the eval's pictures are one per
+// content in any orientation. pdq/testdata holds one photograph in all
+// eight orientations; picking by the PDQ of the original orientation only
+// took several of them, and a collision from one onto another passed the
+// keyed hash as a "transfer" (it is the target, mirrored).
+func TestPHMEvalPicturesOnePerContent(t *testing.T) {
+	pics, err := eval.ReadPictures("../../pdq/testdata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lumas := phmEvalPictures(pics, 40)
+	h := pdq.NewHasher(pdq.Full)
+	hashes := make([]pdq.Hash, len(lumas))
+	dih := make([][8]pdq.Hash, len(lumas))
+	for i, l := range lumas {
+		dih[i], _ = h.HashDihedral(l.Gray())
+		hashes[i] = dih[i][pdq.Original]
+	}
+	for i := range lumas {
+		for j := i + 1; j < len(lumas); j++ {
+			if d := phm.NearestDistance(dih[j], hashes[i]); d <= pdq.MatchThreshold {
+				t.Errorf("pictures %d and %d are one content (PDQ %d apart in some orientation)", i, j, d)
+			}
+		}
+	}
+	if len(lumas) < 4 {
+		t.Fatalf("only %d pictures", len(lumas))
 	}
 }

@@ -116,8 +116,9 @@ func TestRunAttacks(t *testing.T) {
 	// On these four pictures every collision that reached its aim, in
 	// the PSNR budget or below it, is refused by the keyed hash, but the
 	// one made with the target picture's own band (which no key can
-	// refuse: README says so). Not a general bound: on 10 pictures one
-	// own-key collision below the budget transfers (docs/benchmarks.md).
+	// refuse: README says so). Not a general bound (docs/benchmarks.md,
+	// phm-harden: the one own-key "transfer" of session 9 was a carrier
+	// that is the target mirrored).
 	// The attacks are deterministic (white-box, the black box seeded, the
 	// keys fixed), so this holds on every run.
 	for _, a := range rep.Attacks {

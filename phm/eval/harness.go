@@ -134,6 +134,91 @@ type Summary struct {
 	ReachedKeyedAll *int `json:"reached_all_pass,omitempty"`
 	// AtBudget counts successes within each query budget (black box).
 	AtBudget map[int]int `json:"success_within_queries,omitempty"`
+	// Copies counts the reached collisions that are copies of the target
+	// (see Collision.TargetCopy), and CopiesKeyed and CopiesKeyedAll how
+	// many of them pass PDQ + keyed and all three; they are among the
+	// Reached* counts above, and an attack on the hash is what is left.
+	Copies         int  `json:"reached_target_copies"`
+	CopiesKeyed    *int `json:"reached_target_copies_keyed_pass,omitempty"`
+	CopiesKeyedAll *int `json:"reached_target_copies_all_pass,omitempty"`
+	// Collisions lists every collision attempted (collision rows only).
+	Collisions []Collision `json:"collisions,omitempty"`
+}
+
+// Collision is one crafted collision and what the second check made of
+// its derivative.
+type Collision struct {
+	// Carrier and Target index the attacked pictures: the picture the
+	// collision was made from and the one whose PDQ it aims at.
+	Carrier int  `json:"carrier"`
+	Target  int  `json:"target"`
+	Reached bool `json:"reached"`
+	Success bool `json:"success"`
+	Queries int  `json:"queries"`
+	// PSNR is against the carrier; PSNRTarget against the target picture
+	// in its nearest orientation, scaled to the collision's size
+	// (bilinear), both in dB (PSNRNearest).
+	PSNR       float64 `json:"psnr_carrier_db"`
+	PSNRTarget float64 `json:"psnr_target_db"`
+	// TargetCopy: the collision is closer to the target than to its
+	// carrier (PSNRTarget ≥ PSNR). Such a picture is a copy of the target,
+	// which any second check is right to confirm, not an attack on the
+	// hash: it is counted apart.
+	TargetCopy bool `json:"target_copy"`
+	// PDQ, Recoded and Keyed are the second check's distances on the
+	// derivative (set when Reached; Keyed −1 without a key), and the four
+	// verdicts as in CheckResult.
+	PDQ       int  `json:"pdq_distance"`
+	Recoded   int  `json:"recoded_distance"`
+	Keyed     int  `json:"keyed_distance"`
+	Plain     bool `json:"plain_pass"`
+	Confirmed bool `json:"second_check_pass"`
+	KeyedOK   bool `json:"keyed_pass"`
+	All       bool `json:"all_pass"`
+}
+
+// PSNRNearest is the highest PSNR of b against a in any of a's eight
+// orientations, each scaled to b's size (bilinear) when the sizes differ:
+// how close b is to a, a mirrored or rotated copy counting as close.
+func PSNRNearest(a, b *Luma) float64 {
+	best := math.Inf(-1)
+	for d := range 8 {
+		o := a.Oriented(d)
+		if o.W != b.W || o.H != b.H {
+			g := image.NewGray(image.Rect(0, 0, b.W, b.H))
+			draw.BiLinear.Scale(g, g.Bounds(), o.Gray(), image.Rect(0, 0, o.W, o.H), draw.Src, nil)
+			o = LumaOf(g)
+		}
+		best = max(best, PSNR(o, b))
+	}
+	return best
+}
+
+// Oriented returns l transformed by dihedral d: bit 0 mirrors left–right,
+// bit 1 top–bottom, bit 2 transposes (last).
+func (l *Luma) Oriented(d int) *Luma {
+	out := &Luma{W: l.W, H: l.H, Pix: make([]float32, len(l.Pix))}
+	if d&4 != 0 {
+		out.W, out.H = l.H, l.W
+	}
+	for y := range l.H {
+		for x := range l.W {
+			sx, sy := x, y
+			if d&1 != 0 {
+				sx = l.W - 1 - x
+			}
+			if d&2 != 0 {
+				sy = l.H - 1 - y
+			}
+			v := l.Pix[sy*l.W+sx]
+			if d&4 != 0 {
+				out.Pix[x*out.W+y] = v
+			} else {
+				out.Pix[y*out.W+x] = v
+			}
+		}
+	}
+	return out
 }
 
 func summarize(name string, rs []AttackResult, budgets []int) Summary {
@@ -219,10 +304,12 @@ func RunAttacks(pics []*Luma, probes func(*pdq.Detail) []pdq.Hash, deriv Derivat
 	h := pdq.NewHasher(pdq.Full)
 	var usable []*Luma
 	var hashes []pdq.Hash
+	var dihs [][8]pdq.Hash
 	for _, p := range pics {
 		if d, ok := h.HashDetail(p.Gray()); ok && d.Quality >= pdq.MinQuality {
 			usable = append(usable, p)
 			hashes = append(hashes, d.Dihedral[pdq.Original])
+			dihs = append(dihs, d.Dihedral)
 		}
 	}
 	if len(usable) < 2 {
@@ -282,12 +369,15 @@ func RunAttacks(pics []*Luma, probes func(*pdq.Detail) []pdq.Hash, deriv Derivat
 	collide := func(name string, attack func(p *Luma, target pdq.Hash, tp *Luma) AttackResult, bb bool) error {
 		var rs []AttackResult
 		var n [8]int // in budget: pass, plain, keyed, all; reached: the same
+		var cs []Collision
+		var copies [3]int // reached target copies: all, keyed, all three
 		for i, p := range usable {
 			// The target is another content: the next picture whose PDQ
-			// is past the matcher's distance from this one's.
+			// is past the matcher's distance from this one's in every
+			// orientation (a mirrored copy is the same content).
 			ti, found := i, false
 			for j := 1; j < len(usable); j++ {
-				if t := hashes[(i+j)%len(usable)]; pdq.Distance(t, hashes[i]) > 2*pdq.MatchThreshold {
+				if t := hashes[(i+j)%len(usable)]; phm.NearestDistance(dihs[i], t) > 2*pdq.MatchThreshold {
 					ti, found = (i+j)%len(usable), true
 					break
 				}
@@ -296,11 +386,16 @@ func RunAttacks(pics []*Luma, probes func(*pdq.Detail) []pdq.Hash, deriv Derivat
 				continue
 			}
 			r := attack(p, hashes[ti], usable[ti])
+			col := Collision{Carrier: i, Target: ti, Reached: r.Reached, Success: r.Success, Queries: r.Queries,
+				PSNR: PSNR(p, r.Picture), PSNRTarget: PSNRNearest(usable[ti], r.Picture), Keyed: -1}
+			col.TargetCopy = col.PSNRTarget >= col.PSNR
 			if r.Reached {
 				c, err := SecondCheckKeyed(r.Picture, listed[ti], key, deriv)
 				if err != nil {
 					return err
 				}
+				col.PDQ, col.Recoded, col.Keyed = c.Distance, c.Recoded, c.Keyed
+				col.Plain, col.Confirmed, col.KeyedOK, col.All = c.Plain, c.Confirmed, c.KeyedOK, c.All
 				for k, ok := range []bool{c.Confirmed, c.Plain, c.KeyedOK, c.All} {
 					if ok {
 						n[4+k]++
@@ -309,7 +404,17 @@ func RunAttacks(pics []*Luma, probes func(*pdq.Detail) []pdq.Hash, deriv Derivat
 						}
 					}
 				}
+				if col.TargetCopy {
+					copies[0]++
+					if c.KeyedOK {
+						copies[1]++
+					}
+					if c.All {
+						copies[2]++
+					}
+				}
 			}
+			cs = append(cs, col)
 			rs = append(rs, r)
 		}
 		var b []int
@@ -322,7 +427,9 @@ func RunAttacks(pics []*Luma, probes func(*pdq.Detail) []pdq.Hash, deriv Derivat
 		if key != nil {
 			s.Keyed, s.KeyedAll = &n[2], &n[3]
 			s.ReachedKeyed, s.ReachedKeyedAll = &n[6], &n[7]
+			s.CopiesKeyed, s.CopiesKeyedAll = &copies[1], &copies[2]
 		}
+		s.Copies, s.Collisions = copies[0], cs
 		rep.Attacks = append(rep.Attacks, s)
 		return nil
 	}

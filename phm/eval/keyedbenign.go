@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"image"
 	"image/jpeg"
+	"slices"
 
 	"golang.org/x/image/draw"
 
 	"github.com/vigil-oss/vigil/pdq"
+	"github.com/vigil-oss/vigil/phm"
 	"github.com/vigil-oss/vigil/phm/second"
 )
 
@@ -23,9 +25,25 @@ type KeyedEdit struct {
 	Recoded int `json:"recoded"`
 	Keyed   int `json:"keyed"`
 	All     int `json:"all"`
-	// KeyedMedian and KeyedMax are the keyed distances seen.
-	KeyedMedian int `json:"keyed_distance_median"`
-	KeyedMax    int `json:"keyed_distance_max"`
+	// KeyedMedian and KeyedMax are the keyed distances seen, KeyedP90 and
+	// KeyedP99 their 90th and 99th percentiles, and Over[k] how many are
+	// over KeyedReport.Thresholds[k]: what a threshold would cost, to
+	// choose one on benign pictures before any attack is run.
+	KeyedMedian int   `json:"keyed_distance_median"`
+	KeyedMax    int   `json:"keyed_distance_max"`
+	KeyedP90    int   `json:"keyed_distance_p90"`
+	KeyedP99    int   `json:"keyed_distance_p99"`
+	Over        []int `json:"over_thresholds"`
+}
+
+// benignThresholds are the thresholds KeyedBenign reports counts at:
+// Bits/32 apart, from Bits/8 to 3·Bits/8.
+func benignThresholds() []int {
+	var out []int
+	for t := second.Bits / 8; t <= 3*second.Bits/8; t += second.Bits / 32 {
+		out = append(out, t)
+	}
+	return out
 }
 
 // KeyedReport is the keyed hash on benign pictures: true matches through
@@ -34,13 +52,17 @@ type KeyedReport struct {
 	Threshold int         `json:"threshold"`
 	Edits     []KeyedEdit `json:"edits"`
 	// Unrelated counts pairs of pictures whose PDQs are more than 62 apart
-	// (distinct contents); Within of them have keyed hashes within
+	// in every orientation (distinct contents); Within of them have keyed hashes within
 	// Threshold (nearest orientation): natural false matches of the keyed
 	// hash alone, with a 95% Wilson interval.
 	Unrelated int     `json:"unrelated_pairs"`
 	Within    int     `json:"unrelated_within"`
 	Low       float64 `json:"unrelated_rate_low"`
 	High      float64 `json:"unrelated_rate_high"`
+	// Thresholds are the distances the counts below and each edit's Over
+	// are at; WithinAt[k] counts the unrelated pairs within Thresholds[k].
+	Thresholds []int `json:"thresholds"`
+	WithinAt   []int `json:"unrelated_within_thresholds"`
 }
 
 // keyedEdits are the chat's edits of a true match: the recall suite's
@@ -82,14 +104,17 @@ func scaled(m image.Image, f float64) image.Image {
 // quality ≥ 50, one per content): each edit's derivatives against the
 // picture's own listed hashes, and every unrelated pair.
 func KeyedBenign(pics []*Luma, key *second.Key, deriv Derivative) (*KeyedReport, error) {
-	rep := &KeyedReport{Threshold: second.Threshold}
+	rep := &KeyedReport{Threshold: second.Threshold, Thresholds: benignThresholds()}
+	rep.WithinAt = make([]int, len(rep.Thresholds))
 	sh := second.NewHasher()
 	ph := pdq.NewHasher(pdq.Full)
 	listed := make([]ListedPicture, len(pics))
 	dih := make([][8]second.Hash, len(pics))
+	pdqDih := make([][8]pdq.Hash, len(pics))
 	for i, p := range pics {
 		g := p.Gray()
-		listed[i].PDQ, _ = ph.Hash(g)
+		pdqDih[i], _ = ph.HashDihedral(g)
+		listed[i].PDQ = pdqDih[i][pdq.Original]
 		listed[i].Keyed, listed[i].HasKeyed = sh.Hash(key, g)
 		dih[i], _ = sh.Dihedral(key, g)
 	}
@@ -114,19 +139,37 @@ func KeyedBenign(pics []*Luma, key *second.Key, deriv Derivative) (*KeyedReport,
 			ds = append(ds, float64(c.Keyed))
 			ke.KeyedMax = max(ke.KeyedMax, c.Keyed)
 		}
+		ke.Over = make([]int, len(rep.Thresholds))
 		if len(ds) > 0 {
 			ke.KeyedMedian = int(medianF(ds))
+			slices.Sort(ds)
+			ke.KeyedP90, ke.KeyedP99 = int(ds[len(ds)*90/100]), int(ds[len(ds)*99/100])
+			for k, t := range rep.Thresholds {
+				for _, d := range ds {
+					if d > float64(t) {
+						ke.Over[k]++
+					}
+				}
+			}
 		}
 		rep.Edits = append(rep.Edits, ke)
 	}
 	for i := range pics {
 		for j := i + 1; j < len(pics); j++ {
-			if pdq.Distance(listed[i].PDQ, listed[j].PDQ) <= 2*pdq.MatchThreshold {
+			// Distinct contents in every orientation, as the keyed hash
+			// is compared in its nearest one.
+			if phm.NearestDistance(pdqDih[j], listed[i].PDQ) <= 2*pdq.MatchThreshold {
 				continue
 			}
 			rep.Unrelated++
-			if second.Nearest(dih[j], listed[i].Keyed) <= second.Threshold {
+			d := second.Nearest(dih[j], listed[i].Keyed)
+			if d <= second.Threshold {
 				rep.Within++
+			}
+			for k, t := range rep.Thresholds {
+				if d <= t {
+					rep.WithinAt[k]++
+				}
 			}
 		}
 	}

@@ -22,7 +22,7 @@
 //
 // Orientation: the device's picture may be the listed one mirrored or
 // rotated (PDQ's second check matches eight orientations), so Dihedral
-// gives the hash of all eight, from one DCT.
+// gives the hash of all eight, each sampled at its own points.
 package second
 
 import (
@@ -30,6 +30,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"image"
+	"image/color"
 	"math"
 	"math/bits"
 	"math/rand/v2"
@@ -39,8 +40,12 @@ import (
 	"github.com/vigil-oss/vigil/pdq"
 )
 
-// Bits is the length of a keyed hash.
-const Bits = 128
+// Bits is the length of a keyed hash. 256 since phm-harden (128 before):
+// with twice the projections the distance of a pair estimates the angle
+// between their bands with half the variance, so true pairs and unrelated
+// ones (and collisions steered with another key) overlap less at the same
+// threshold fraction (docs/benchmarks.md, phm-harden).
+const Bits = 256
 
 // Size is a keyed hash's length in bytes.
 const Size = Bits / 8
@@ -74,11 +79,17 @@ func Distance(a, b Hash) int {
 
 // Threshold is the largest distance at which two keyed hashes are of the
 // same picture. Chosen from benign data before any attack was measured
-// (docs/benchmarks.md, "The keyed second hash"): the true pairs of the
-// recall edits (JPEG 30–90, half scale, slight blur, the device's
-// derivative) against unrelated pictures of pdq/testdata, generated
-// pictures and Debian's picture packages.
-const Threshold = 32
+// (docs/benchmarks.md, "phm-harden"), on the 400 pictures of vigil phm
+// eval --keyed-pictures 400 (pingus-data, mate-backgrounds, pdq/testdata,
+// generated): the true pairs of the recall edits (JPEG 30–90, half scale,
+// slight blur, each through the device's derivative) against 79,774
+// unrelated pairs (distinct contents in every orientation). At 64 of 256
+// (the fraction 32 of 128 was): 20 unrelated pairs within (26 with 128
+// bits at 32), true pairs over it JPEG 90 0, JPEG 50 4, JPEG 30 15, half
+// scale 156, blur 60 of 400 (128 bits at 32: 0, 6, 20, 152, 58). 72
+// would keep 5–20 more true pairs and let 33 unrelated ones in; 56, 14
+// unrelated for 11–31 fewer true pairs.
+const Threshold = 64
 
 // side is the sampling PDQ's filter feeds its DCT.
 const side = 64
@@ -160,13 +171,15 @@ func NewKey(secret []byte) (*Key, error) {
 			k.sign[i][j] = float32(2*int(r.Uint64()&1) - 1)
 		}
 	}
-	sum := sha256.Sum256(append([]byte("vigil-phm-second-key-id-v1\x00"), secret...))
+	sum := sha256.Sum256(append([]byte("vigil-phm-second-key-id-v2\x00"), secret...))
 	k.id = hex.EncodeToString(sum[:8])
 	return k, nil
 }
 
 // ID names the key without revealing it: stored with every keyed hash,
 // so that a hash made under another key is never compared under this one.
+// It names the hash's version too (v2: 256 bits, each orientation from its
+// own samples), so a v1 hash under the same secret has another id.
 func (k *Key) ID() string { return k.id }
 
 // MaxKeyFile bounds a key file.
@@ -208,6 +221,11 @@ type Hasher struct {
 	proj [Bits]float32
 	sort [Bits]float32
 	vec  [BandSize]float32
+
+	// Mirrored copies of the picture Dihedral hashes.
+	gray  *image.Gray
+	rgba  *image.RGBA
+	nrgba *image.NRGBA
 }
 
 // NewHasher returns a Hasher.
@@ -265,40 +283,201 @@ func (h *Hasher) Hash(k *Key, img image.Image) (Hash, bool) {
 	if !h.coefficients(img) {
 		return Hash{}, false
 	}
-	return h.hashOf(k, 0), true
+	return h.hashOf(k, false), true
 }
 
 // Dihedral returns the keyed hashes of img's eight orientations (the
 // identity first; the order is otherwise this package's, not PDQ's) under
 // k. A match in any of them is a match of the picture.
+//
+// Each orientation is hashed from samples taken at its own points: the
+// picture's pixels are mirrored (left–right, top–bottom, both) before
+// PDQ's filter and sampling, as a device holding the mirrored copy would
+// sample it. Deriving the mirrors from one DCT by sign flips, as this did
+// before, assumed PDQ's 64 points and its filter are symmetric, and they
+// are not (at 256 px the points and the even filter window are 3 px off
+// their mirror, most of a cell): a mirrored copy lost 34–54 of the then 128 bits.
+// The transposes are the transposed coefficients of the four mirrors,
+// which is exact: the sample points and filter windows of a transposed
+// picture are the transposed ones, and the filter's row and column passes
+// commute (up to float rounding).
 func (h *Hasher) Dihedral(k *Key, img image.Image) ([8]Hash, bool) {
 	var out [8]Hash
+	b := img.Bounds()
 	if !h.coefficients(img) {
 		return out, false
 	}
-	for d := range 8 {
-		out[d] = h.hashOf(k, d)
+	out[0], out[4] = h.hashOf(k, false), h.hashOf(k, true)
+	src := h.flippable(img)
+	for d := 1; d < 4; d++ {
+		if !h.coefficients(h.flip(src, b.Dx(), b.Dy(), d&1 != 0, d&2 != 0)) {
+			return out, false
+		}
+		out[d], out[d|4] = h.hashOf(k, false), h.hashOf(k, true)
 	}
 	return out, true
 }
 
-// hashOf projects h.c transformed by dihedral d: bit 0 flips x (the
-// coefficient of (u, v) gains (−1)^v), bit 1 flips y ((−1)^u), bit 2
-// transposes. The DCT of the transformed picture is exactly this.
-func (h *Hasher) hashOf(k *Key, d int) Hash {
+// flippable returns img as a picture whose pixels flip keeps PDQ's
+// luminance of every pixel: a grey, RGBA or NRGBA picture as it is (flip
+// copies its bytes), a YCbCr one converted with the colour conversion
+// PDQ uses (color.YCbCrToRGB), any other through its colour model.
+func (h *Hasher) flippable(img image.Image) image.Image {
+	switch img.(type) {
+	case *image.Gray, *image.RGBA, *image.NRGBA:
+		return img
+	}
+	b := img.Bounds()
+	m := image.NewNRGBA(image.Rect(0, 0, b.Dx(), b.Dy()))
+	if yc, ok := img.(*image.YCbCr); ok {
+		for y := range b.Dy() {
+			for x := range b.Dx() {
+				yi, ci := yc.YOffset(b.Min.X+x, b.Min.Y+y), yc.COffset(b.Min.X+x, b.Min.Y+y)
+				r, g, bl := color.YCbCrToRGB(yc.Y[yi], yc.Cb[ci], yc.Cr[ci])
+				copy(m.Pix[m.PixOffset(x, y):], []byte{r, g, bl, 255})
+			}
+		}
+		return m
+	}
+	for y := range b.Dy() {
+		for x := range b.Dx() {
+			m.Set(x, y, img.At(b.Min.X+x, b.Min.Y+y))
+		}
+	}
+	return m
+}
+
+// flip returns src (w×h, from flippable) mirrored left–right (fx) and/or
+// top–bottom (fy), in a buffer of h reused until the next call.
+func (h *Hasher) flip(src image.Image, w, h0 int, fx, fy bool) image.Image {
+	var pix []byte
+	var stride, bpp int
+	var out image.Image
+	switch m := src.(type) {
+	case *image.Gray:
+		pix, stride, bpp = m.Pix[m.PixOffset(m.Rect.Min.X, m.Rect.Min.Y):], m.Stride, 1
+		g := h.grayBuf(w, h0)
+		out = g
+		h.flipBytes(g.Pix, pix, w, h0, stride, bpp, fx, fy)
+	case *image.RGBA:
+		pix, stride, bpp = m.Pix[m.PixOffset(m.Rect.Min.X, m.Rect.Min.Y):], m.Stride, 4
+		r := h.rgbaBuf(w, h0)
+		out = r
+		h.flipBytes(r.Pix, pix, w, h0, stride, bpp, fx, fy)
+	case *image.NRGBA:
+		pix, stride, bpp = m.Pix[m.PixOffset(m.Rect.Min.X, m.Rect.Min.Y):], m.Stride, 4
+		r := h.nrgbaBuf(w, h0)
+		out = r
+		h.flipBytes(r.Pix, pix, w, h0, stride, bpp, fx, fy)
+	}
+	return out
+}
+
+// flipBytes writes the w×h pixels of src (stride bytes a row, bpp a
+// pixel) into dst (packed), mirrored as asked.
+func (h *Hasher) flipBytes(dst, src []byte, w, h0, stride, bpp int, fx, fy bool) {
+	for y := range h0 {
+		sy := y
+		if fy {
+			sy = h0 - 1 - y
+		}
+		in := src[sy*stride : sy*stride+w*bpp]
+		row := dst[y*w*bpp : (y+1)*w*bpp]
+		if !fx {
+			copy(row, in)
+			continue
+		}
+		for x := range w {
+			copy(row[x*bpp:(x+1)*bpp], in[(w-1-x)*bpp:(w-x)*bpp])
+		}
+	}
+	// A device's derivative holds its picture's filtered luminance at
+	// points of the picture's n pixels, at 128 a side j·n/128 (PDQ's
+	// points of the picture are its odd samples, which Filtered at 64
+	// reads), at 64 a side PDQ's points. Neither grid is its own mirror:
+	// the mirrored picture's points fall after the flipped samples Filtered
+	// reads, by an amount that depends on n, which the derivative does not
+	// tell (at 128: 0 to 1.5 samples for most n, 0 for large pictures, 1.5
+	// at n = 256; at 64: 0 to 0.75, 0.75 at n = 256). A flipped axis of a
+	// derivative's size is therefore read half a sample on (each sample
+	// averaged with its neighbour): measured over copies 64–1,500 px wide
+	// in TestDerivativeOrientations.
+	if fx && (w == derivSide || w == side) {
+		off := bpp
+		if w == derivSide {
+			off = -bpp // Filtered reads the odd samples: average with the even one before
+		}
+		for y := range h0 {
+			halfStep(dst[y*w*bpp:(y+1)*w*bpp], off)
+		}
+	}
+	if fy && (h0 == derivSide || h0 == side) {
+		n := w * bpp
+		col := make([]byte, h0)
+		off := 1
+		if h0 == derivSide {
+			off = -1
+		}
+		for x := range n {
+			for y := range h0 {
+				col[y] = dst[y*n+x]
+			}
+			halfStep(col, off)
+			for y := range h0 {
+				dst[y*n+x] = col[y]
+			}
+		}
+	}
+}
+
+// halfStep replaces each v[i] with the rounded mean of v[i] and v[i+off]
+// (off ±bpp), where that exists: the line read half a sample on.
+func halfStep(v []byte, off int) {
+	if off > 0 {
+		for i := 0; i+off < len(v); i++ {
+			v[i] = uint8((int(v[i]) + int(v[i+off]) + 1) / 2)
+		}
+		return
+	}
+	for i := len(v) - 1; i+off >= 0; i-- {
+		v[i] = uint8((int(v[i]) + int(v[i+off]) + 1) / 2)
+	}
+}
+
+// derivSide is the side of a device's derivative (phm/client's
+// DerivativeSide): Filtered at 64 reads its odd samples.
+const derivSide = 2 * side
+
+func (h *Hasher) grayBuf(w, h0 int) *image.Gray {
+	if h.gray == nil || h.gray.Rect.Dx() != w || h.gray.Rect.Dy() != h0 {
+		h.gray = image.NewGray(image.Rect(0, 0, w, h0))
+	}
+	return h.gray
+}
+
+func (h *Hasher) rgbaBuf(w, h0 int) *image.RGBA {
+	if h.rgba == nil || h.rgba.Rect.Dx() != w || h.rgba.Rect.Dy() != h0 {
+		h.rgba = image.NewRGBA(image.Rect(0, 0, w, h0))
+	}
+	return h.rgba
+}
+
+func (h *Hasher) nrgbaBuf(w, h0 int) *image.NRGBA {
+	if h.nrgba == nil || h.nrgba.Rect.Dx() != w || h.nrgba.Rect.Dy() != h0 {
+		h.nrgba = image.NewNRGBA(image.Rect(0, 0, w, h0))
+	}
+	return h.nrgba
+}
+
+// hashOf projects h.c, transposed if asked (the coefficients of the
+// transposed picture).
+func (h *Hasher) hashOf(k *Key, transpose bool) Hash {
 	for i, f := range band {
 		u, v := f[0], f[1]
-		if d&4 != 0 {
+		if transpose {
 			u, v = v, u
 		}
-		c := h.c[u][v]
-		if d&1 != 0 && v%2 == 1 {
-			c = -c
-		}
-		if d&2 != 0 && u%2 == 1 {
-			c = -c
-		}
-		h.vec[i] = c * weight[i]
+		h.vec[i] = h.c[u][v] * weight[i]
 	}
 	for b := range Bits {
 		var s float32

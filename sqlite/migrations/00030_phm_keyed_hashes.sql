@@ -11,7 +11,7 @@
 CREATE TABLE phm_keyed_hashes (
 	entry_id   INTEGER NOT NULL REFERENCES entries (id),
 	key_id     TEXT NOT NULL,
-	keyed_hash BLOB NOT NULL CHECK (length(keyed_hash) = 16),
+	keyed_hash BLOB NOT NULL CHECK (length(keyed_hash) = 32),
 	created_at TEXT NOT NULL,
 	PRIMARY KEY (key_id, entry_id)
 ) WITHOUT ROWID;
