@@ -38,9 +38,18 @@ func (g *gate) Match(ctx context.Context, ref vigil.ContentRef, results []vigil.
 
 // startInbox is phmWorld.start with the inbox vigil serve has (bounded at
 // max), its worker stopped with the test, and the detection flow behind g.
-func (w *phmWorld) startInbox(t *testing.T, max int, g *gate) *phmRun {
+func (w *phmWorld) startInbox(t testing.TB, max int, g *gate) *phmRun {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
+	return w.startWith(t, ctx, cancel, max, g)
+}
+
+// startWith is startInbox with the worker's context given: it stops when
+// ctx ends, and cancel is called when t ends. max < 0: no inbox, every
+// voucher processed before the answer.
+func (w *phmWorld) startWith(t testing.TB, workerCtx context.Context, cancel func(), max int, g *gate) *phmRun {
+	t.Helper()
+	ctx := context.Background()
 	logger := slog.New(slog.DiscardHandler)
 	db, err := sqlite.Open(ctx, w.dir, logger)
 	if err != nil {
@@ -82,8 +91,10 @@ func (w *phmWorld) startInbox(t *testing.T, max int, g *gate) *phmRun {
 	s.PHM = &phmserver.Service{Opener: opener, Review: w.review, Store: r.store, Banks: m, Logger: logger}
 	g.inner = s.Flow()
 	s.PHM.Respond = g
-	s.PHM.Inbox = phmserver.NewInbox(r.store, max)
-	s.PHM.Inbox.Poll = 10 * time.Millisecond
+	if max >= 0 {
+		s.PHM.Inbox = phmserver.NewInbox(r.store, max)
+		s.PHM.Inbox.Poll = 10 * time.Millisecond
+	}
 	if err := s.Open(); err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +106,7 @@ func (w *phmWorld) startInbox(t *testing.T, max int, g *gate) *phmRun {
 	if r.key, err = keys.CreateKey(ctx, &vigil.Key{Name: "platform", Role: vigil.RoleMatcher, CreatedBy: "test"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.StartPHM(ctx); err != nil {
+	if err := s.StartPHM(workerCtx); err != nil {
 		t.Fatal(err)
 	}
 	return r
@@ -153,7 +164,7 @@ func (r *phmRun) sendAlikeGuarded(t *testing.T, what string, v []byte) {
 	}
 }
 
-func (r *phmRun) depth(t *testing.T) int {
+func (r *phmRun) depth(t testing.TB) int {
 	t.Helper()
 	n, _, err := r.store.PHMInboxDepth(context.Background())
 	if err != nil {
