@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync/atomic"
 	"time"
@@ -212,8 +213,9 @@ func (s *Service) drain(ctx context.Context) (handFailed bool, err error) {
 			return handFailed, err
 		}
 		var done []int64
+		var ferr error // a failure of the inbox itself, which ends the pass
 		for _, it := range items {
-			if ctx.Err() != nil {
+			if ctx.Err() != nil || ferr != nil {
 				break
 			}
 			_, handOff, err := s.submit(ctx, it.Account, it.Voucher)
@@ -237,7 +239,7 @@ func (s *Service) drain(ctx context.Context) (handFailed bool, err error) {
 				d := in.backoff(it.Attempts + 1)
 				log.Error("phm voucher failed; retrying", "account", it.Account, "attempt", it.Attempts+1, "retry_in", d, "err", err)
 				if derr := in.Store.DeferPHMInbox(ctx, it.ID, time.Now().Add(d)); derr != nil {
-					return handFailed, fmt.Errorf("defer voucher: %w (after %v)", derr, err)
+					ferr = fmt.Errorf("defer voucher: %w (after %v)", derr, err)
 				}
 				continue
 			}
@@ -250,9 +252,12 @@ func (s *Service) drain(ctx context.Context) (handFailed bool, err error) {
 		err = in.Store.DeletePHMInbox(dctx, done)
 		cancel()
 		if err != nil {
-			return handFailed, err
+			return handFailed, errors.Join(err, ferr)
 		}
 		in.processed.Add(int64(len(done)))
+		if ferr != nil {
+			return handFailed, ferr
+		}
 	}
 	return handFailed, nil
 }
