@@ -13,6 +13,7 @@ import (
 
 	"github.com/vigil-oss/vigil"
 	"github.com/vigil-oss/vigil/hashing"
+	"github.com/vigil-oss/vigil/internal/cputime"
 	"github.com/vigil-oss/vigil/phm"
 	"github.com/vigil-oss/vigil/phm/client"
 	"github.com/vigil-oss/vigil/phm/phmtest"
@@ -28,8 +29,9 @@ type benchWorld struct {
 }
 
 // benchMatches bounds the ops of BenchmarkPHMVouchers/answer (one new
-// listed picture each): run it with -benchtime of at most 40x.
-const benchMatches = 48
+// listed picture each, in every round of a mode): with its 3 rounds, run
+// it with -benchtime of at most 40x.
+const benchMatches = 3 * 41
 
 func newBenchWorld(b *testing.B) *benchWorld {
 	w := &phmWorld{p: phm.DefaultParams, review: phmtest.ReviewKey(b), dir: b.TempDir()}
@@ -167,66 +169,74 @@ func BenchmarkPHMVouchers(b *testing.B) {
 		}
 		runs[mode] = r
 	}
-	for _, mode := range []string{"sync", "inbox"} {
-		r := runs[mode]
-		next := w.p.T + 1 // the next listed picture not vouchered yet
-		b.Run("answer/"+mode, func(b *testing.B) {
-			if next+b.N > len(w.real) {
-				b.Fatalf("%d ops: more than the %d listed pictures left", b.N, len(w.real)-next)
-			}
-			var match, other []time.Duration
-			for i := range b.N {
-				b.StopTimer()
-				mv, ov := w.voucher(b, accts[mode], w.real[next]), w.voucher(b, accts[mode], w.unlisted[i%len(w.unlisted)])
-				next++
-				b.StartTimer()
-				for j := range 2 {
-					v, into := mv, &match
-					if (i+j)%2 == 1 {
-						v, into = ov, &other
-					}
-					start := time.Now()
-					r.post(b, v)
-					*into = append(*into, time.Since(start))
-					b.StopTimer()
-					r.drain(b)
-					b.StartTimer()
+	// Rounds of the two modes in turn, so that both see the same load.
+	next := map[string]int{"sync": w.p.T + 1, "inbox": w.p.T + 1} // the next listed picture not vouchered yet
+	for round := range 3 {
+		for _, mode := range []string{"sync", "inbox"} {
+			r := runs[mode]
+			b.Run(fmt.Sprintf("answer/%s/round%d", mode, round+1), func(b *testing.B) {
+				if next[mode]+b.N > len(w.real) {
+					b.Fatalf("%d ops: more than the %d listed pictures left", b.N, len(w.real)-next[mode])
 				}
-			}
-			b.ReportMetric(quantile(match, 0.5), "match-p50-µs")
-			b.ReportMetric(quantile(match, 0.9), "match-p90-µs")
-			b.ReportMetric(quantile(other, 0.5), "nomatch-p50-µs")
-			b.ReportMetric(quantile(other, 0.9), "nomatch-p90-µs")
-		})
+				var match, other, matchCPU, otherCPU []time.Duration
+				for i := range b.N {
+					b.StopTimer()
+					mv, ov := w.voucher(b, accts[mode], w.real[next[mode]]), w.voucher(b, accts[mode], w.unlisted[i%len(w.unlisted)])
+					next[mode]++
+					b.StartTimer()
+					for j := range 2 {
+						v, into, cpu := mv, &match, &matchCPU
+						if (i+j)%2 == 1 {
+							v, into, cpu = ov, &other, &otherCPU
+						}
+						start, c0 := time.Now(), cputime.Process()
+						r.post(b, v)
+						*into = append(*into, time.Since(start))
+						*cpu = append(*cpu, cputime.Process()-c0)
+						b.StopTimer()
+						r.drain(b)
+						b.StartTimer()
+					}
+				}
+				b.ReportMetric(quantile(match, 0.5), "match-p50-µs")
+				b.ReportMetric(quantile(match, 0.9), "match-p90-µs")
+				b.ReportMetric(quantile(other, 0.5), "nomatch-p50-µs")
+				b.ReportMetric(quantile(other, 0.9), "nomatch-p90-µs")
+				b.ReportMetric(quantile(matchCPU, 0.5), "match-cpu-p50-µs")
+				b.ReportMetric(quantile(otherCPU, 0.5), "nomatch-cpu-p50-µs")
+			})
+		}
 	}
 	batch := make([][]byte, 16)
 	for i := range batch {
 		batch[i] = w.voucher(b, accts["sync"], w.unlisted[i%len(w.unlisted)])
 	}
-	for _, mode := range []string{"sync", "inbox"} {
-		b.Run("ingest/"+mode, func(b *testing.B) {
-			r := runs[mode]
-			if mode == "inbox" {
-				// A run of its own, its worker stopped once started.
-				ww := *w.phmWorld
-				ww.dir = b.TempDir()
-				ctx, cancel := context.WithCancel(context.Background())
-				g := newGate()
-				close(g.release)
-				r = ww.startWith(b, ctx, cancel, 1<<30, g)
-				cancel()
-			}
-			b.SetParallelism(4)
-			b.ResetTimer()
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					if err := r.postErr(batch...); err != nil {
-						b.Error(err)
-						return
-					}
+	for round := range 3 {
+		for _, mode := range []string{"sync", "inbox"} {
+			b.Run(fmt.Sprintf("ingest/%s/round%d", mode, round+1), func(b *testing.B) {
+				r := runs[mode]
+				if mode == "inbox" {
+					// A run of its own, its worker stopped once started.
+					ww := *w.phmWorld
+					ww.dir = b.TempDir()
+					ctx, cancel := context.WithCancel(context.Background())
+					g := newGate()
+					close(g.release)
+					r = ww.startWith(b, ctx, cancel, 1<<30, g)
+					cancel()
 				}
+				b.SetParallelism(4)
+				b.ResetTimer()
+				b.RunParallel(func(pb *testing.PB) {
+					for pb.Next() {
+						if err := r.postErr(batch...); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
+				b.ReportMetric(float64(b.N*len(batch))/b.Elapsed().Seconds(), "vouchers/s")
 			})
-			b.ReportMetric(float64(b.N*len(batch))/b.Elapsed().Seconds(), "vouchers/s")
-		})
+		}
 	}
 }
