@@ -106,6 +106,13 @@ func (s *Server) handlePHMVouchers(w http.ResponseWriter, r *http.Request) {
 		}
 		s.metrics.phmReceived.Add(float64(n))
 		writeJSON(w, http.StatusAccepted, phmResponse{Received: n})
+		// The worker starts on them only once the answer is sent: woken
+		// before, its opening would share the CPU with the answer's last
+		// bytes, and their time would depend on the vouchers again.
+		if f, ok := w.(http.Flusher); ok {
+			f.Flush()
+		}
+		s.PHM.Wake()
 		return
 	}
 	// Without an inbox each voucher is processed before the answer, whose

@@ -28,10 +28,13 @@ type benchWorld struct {
 	real, unlisted []*client.Content
 }
 
+// benchRounds is the rounds of each mode BenchmarkPHMVouchers/answer runs.
+const benchRounds = 5
+
 // benchMatches bounds the ops of BenchmarkPHMVouchers/answer (one new
-// listed picture each, in every round of a mode): with its 3 rounds, run
-// it with -benchtime of at most 40x.
-const benchMatches = 3 * 41
+// listed picture each, in every round of a mode): run it with -benchtime
+// of at most 40x.
+const benchMatches = benchRounds * 41
 
 func newBenchWorld(b *testing.B) *benchWorld {
 	w := &phmWorld{p: phm.DefaultParams, review: phmtest.ReviewKey(b), dir: b.TempDir()}
@@ -171,7 +174,7 @@ func BenchmarkPHMVouchers(b *testing.B) {
 	}
 	// Rounds of the two modes in turn, so that both see the same load.
 	next := map[string]int{"sync": w.p.T + 1, "inbox": w.p.T + 1} // the next listed picture not vouchered yet
-	for round := range 3 {
+	for round := range benchRounds {
 		for _, mode := range []string{"sync", "inbox"} {
 			r := runs[mode]
 			b.Run(fmt.Sprintf("answer/%s/round%d", mode, round+1), func(b *testing.B) {

@@ -105,7 +105,7 @@ func (in *Inbox) backoff(n int) time.Duration {
 
 // Receive stores an account's vouchers, checked well-formed by the caller,
 // in the inbox, and returns once they are durable; Run processes them
-// after. Its cost depends on how many vouchers there are, never on what
+// after (at its next look, or once Wake is called). Its cost depends on how many vouchers there are, never on what
 // they are: nothing is opened here. EUNAVAILABLE, for every batch alike,
 // when the inbox is full; an error from the store means nothing was
 // stored.
@@ -123,11 +123,22 @@ func (s *Service) Receive(ctx context.Context, account string, vouchers [][]byte
 		}
 		return err
 	}
+	return nil
+}
+
+// Wake tells Run that vouchers are waiting, sooner than its next look
+// (Poll). Call it once the answer to the vouchers' sender is sent, not
+// before: a worker woken earlier would open the vouchers while the answer
+// is still on its way, on the same CPU, and the answer's time would again
+// depend on what they are.
+func (s *Service) Wake() {
+	if s.Inbox == nil {
+		return
+	}
 	select {
-	case in.wake <- struct{}{}:
+	case s.Inbox.wake <- struct{}{}:
 	default: // already woken
 	}
-	return nil
 }
 
 // Run is the inbox's worker: it takes the vouchers Receive stored, oldest
