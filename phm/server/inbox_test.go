@@ -159,12 +159,13 @@ func TestInboxAnswersBeforeProcessing(t *testing.T) {
 	}
 	close(resp.release)
 	waitFor(t, "the case", func() bool { return resp.calls() == 1 })
-	waitFor(t, "the inbox to empty", func() bool { return depth(t, s) == 0 })
+	// Counted once deleted: the count follows the store.
+	waitFor(t, "the inbox to empty", func() bool { return s.Inbox.Processed() == int64(len(w.matching)+2) })
+	if n := depth(t, s); n != 0 {
+		t.Fatalf("%d vouchers left in the inbox", n)
+	}
 	if got := len(resp.results[0]); got != w.p.T+1 {
 		t.Fatalf("the case holds %d items, want %d", got, w.p.T+1)
-	}
-	if s.Inbox.Processed() != int64(len(w.matching)+2) {
-		t.Fatalf("processed %d", s.Inbox.Processed())
 	}
 }
 
@@ -334,9 +335,9 @@ func TestInboxRetriesStoreErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	run(t, s)
-	waitFor(t, "the inbox to empty", func() bool { return depth(t, s) == 0 })
-	if s.Inbox.Retried() != 3 || s.Inbox.Dropped() != 1 || s.Inbox.Processed() != 2 {
-		t.Fatalf("retried %d, dropped %d, processed %d; want 3, 1, 2", s.Inbox.Retried(), s.Inbox.Dropped(), s.Inbox.Processed())
+	waitFor(t, "the inbox to empty", func() bool { return s.Inbox.Processed() == 2 })
+	if n := depth(t, s); n != 0 || s.Inbox.Retried() != 3 || s.Inbox.Dropped() != 1 || s.Inbox.Processed() != 2 {
+		t.Fatalf("depth %d, retried %d, dropped %d, processed %d; want 0, 3, 1, 2", n, s.Inbox.Retried(), s.Inbox.Dropped(), s.Inbox.Processed())
 	}
 	st, err := s.Store.PHMAccount(ctx, "u", 0)
 	if err != nil || st.Positives != 1 {
