@@ -103,6 +103,7 @@ func TestAll(t *testing.T, open Opener) {
 	t.Run("CentreService", func(t *testing.T) { TestCentreService(t, open) })
 	t.Run("PHMService", func(t *testing.T) { TestPHMService(t, open) })
 	t.Run("PHMInbox", func(t *testing.T) { TestPHMInbox(t, open) })
+	t.Run("PHMKeyedHashes", func(t *testing.T) { TestPHMKeyedHashes(t, open) })
 }
 
 // Clock is a fake clock for SetNow. It starts at a fixed time and moves
