@@ -2,10 +2,12 @@ package http
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -105,10 +107,17 @@ func (s *Server) handlePHMVouchers(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		s.metrics.phmReceived.Add(float64(n))
-		writeJSON(w, http.StatusAccepted, phmResponse{Received: n})
-		// The worker starts on them only once the answer is sent: woken
-		// before, its opening would share the CPU with the answer's last
-		// bytes, and their time would depend on the vouchers again.
+		// The worker starts on them only once the answer is sent, whole
+		// (its length given, so that the client has it all with the
+		// flush): woken before, its opening would share the CPU with the
+		// answer's last bytes, whose time would depend on the vouchers
+		// again. The bytes are writeJSON's.
+		body, _ := json.Marshal(phmResponse{Received: n}) // an int: cannot fail
+		body = append(body, '\n')
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		w.WriteHeader(http.StatusAccepted)
+		w.Write(body)
 		if f, ok := w.(http.Flusher); ok {
 			f.Flush()
 		}
