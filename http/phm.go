@@ -2,9 +2,13 @@ package http
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -26,8 +30,11 @@ type phmResponse struct {
 
 // handlePHMVouchers receives an account's vouchers from the platform: the
 // body is one or more constant-size vouchers back to back (opaque bytes,
-// application/octet-stream), the account is the request's user_id. Each
-// is given to the PHM service (phm/server): one that opens is counted in
+// application/octet-stream), the account is the request's user_id. The
+// batch is stored in the service's inbox, and answered once stored (503,
+// for any batch alike, if the inbox is full or the store fails); the
+// service's worker then gives each to the PHM service (phm/server), as
+// the route itself does when the service has no inbox: one that opens is counted in
 // its own transaction with its audit record; past the threshold the
 // account's matching payloads are opened, re-checked on the server and
 // sent to review as one case. The answer is 202 and {"received": n} for
@@ -80,6 +87,45 @@ func (s *Server) handlePHMVouchers(w http.ResponseWriter, r *http.Request) {
 	// A client that hangs up does not stop a batch half-way: its vouchers
 	// are the device's, which cannot send them again.
 	ctx := context.WithoutCancel(r.Context())
+	if s.PHM.Inbox != nil {
+		// Stored, not processed: the answer waits for the batch's commit
+		// to the inbox, whose cost depends on the batch's length alone;
+		// the service's worker opens the vouchers after (phm/server's
+		// Run). Full or failing, the inbox refuses the batch whole, for
+		// every batch alike, and nothing of it is kept: the platform
+		// sends it again.
+		vouchers := make([][]byte, n)
+		for i := range n {
+			vouchers[i] = data[i*size : (i+1)*size]
+		}
+		if err := s.PHM.Receive(ctx, ref.UserID, vouchers); err != nil {
+			if vigil.ErrorCode(err) != vigil.EUNAVAILABLE {
+				s.Logger.Error("phm inbox", "account", ref.UserID, "vouchers", n, "err", err)
+				err = vigil.Errorf(vigil.EUNAVAILABLE, "the vouchers could not be stored; send them again")
+			}
+			writeError(w, r, err)
+			return
+		}
+		s.metrics.phmReceived.Add(float64(n))
+		// The worker starts on them only once the answer is sent, whole
+		// (its length given, so that the client has it all with the
+		// flush): woken before, its opening would share the CPU with the
+		// answer's last bytes, whose time would depend on the vouchers
+		// again. The bytes are writeJSON's.
+		body, _ := json.Marshal(phmResponse{Received: n}) // an int: cannot fail
+		body = append(body, '\n')
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		w.WriteHeader(http.StatusAccepted)
+		w.Write(body)
+		if f, ok := w.(http.Flusher); ok {
+			f.Flush()
+		}
+		s.PHM.Wake()
+		return
+	}
+	// Without an inbox each voucher is processed before the answer, whose
+	// time then says what the vouchers did (README).
 	for i := range n {
 		if _, err := s.PHM.Submit(ctx, ref.UserID, data[i*size:(i+1)*size]); err != nil {
 			s.metrics.phmErrors.Inc()
@@ -92,7 +138,8 @@ func (s *Server) handlePHMVouchers(w http.ResponseWriter, r *http.Request) {
 
 // StartPHM readies POST /v1/phm/vouchers: it hands to the detection flow
 // what an earlier run revealed but did not hand on (phm/server's Resume),
-// then lets vouchers in. Call it once the matcher's indexes are loaded
+// starts the inbox's worker (phm/server's Run, which stops when ctx
+// ends), then lets vouchers in. Call it once the matcher's indexes are loaded
 // (the second check needs them); until then the route answers 503.
 func (s *Server) StartPHM(ctx context.Context) error {
 	if s.PHM == nil {
@@ -104,6 +151,19 @@ func (s *Server) StartPHM(ctx context.Context) error {
 	}
 	if n > 0 {
 		s.Logger.Info("phm: handed on vouchers revealed before the restart", "count", n)
+	}
+	if s.PHM.Inbox != nil {
+		// Registered once, should StartPHM be called again.
+		if err := s.metrics.reg.Register(phmInboxCollector{s.PHM.Inbox}); err != nil && !errors.As(err, new(prometheus.AlreadyRegisteredError)) {
+			return fmt.Errorf("PHM inbox metrics: %w", err)
+		}
+		// The worker takes what the inbox holds, from before a restart
+		// too, until ctx ends.
+		go func() {
+			if err := s.PHM.Run(ctx); err != nil {
+				s.Logger.Error("phm inbox worker", "err", err)
+			}
+		}()
 	}
 	s.phmReady.Store(true)
 	return nil
@@ -139,4 +199,50 @@ func (c phmCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(phmRejectedDesc, prometheus.CounterValue, float64(st.Rejected()))
 	ch <- prometheus.MustNewConstMetric(phmKeyedRefusedDesc, prometheus.CounterValue, float64(st.KeyedRefused()))
 	ch <- prometheus.MustNewConstMetric(phmUnopenedDesc, prometheus.CounterValue, float64(st.Unopened()))
+}
+
+var (
+	phmInboxDepthDesc = prometheus.NewDesc("vigil_phm_inbox_vouchers",
+		"PHM vouchers received and stored, not yet processed.", nil, nil)
+	phmInboxBytesDesc = prometheus.NewDesc("vigil_phm_inbox_bytes",
+		"Bytes of the PHM vouchers waiting in the inbox.", nil, nil)
+	phmInboxProcessedDesc = prometheus.NewDesc("vigil_phm_inbox_processed_total",
+		"PHM vouchers taken from the inbox and processed, dropped ones included.", nil, nil)
+	phmInboxDroppedDesc = prometheus.NewDesc("vigil_phm_inbox_dropped_total",
+		"PHM vouchers dropped from the inbox as malformed after all.", nil, nil)
+	phmInboxRetriedDesc = prometheus.NewDesc("vigil_phm_inbox_retries_total",
+		"Failed attempts at PHM vouchers left in the inbox to be tried again (store errors).", nil, nil)
+	phmInboxFullDesc = prometheus.NewDesc("vigil_phm_inbox_full_total",
+		"Batches of PHM vouchers refused with 503 because the inbox was full.", nil, nil)
+	phmHandOffFailedDesc = prometheus.NewDesc("vigil_phm_handoff_failures_total",
+		"Hand-offs of revealed PHM vouchers to the detection flow that failed and wait for a retry.", nil, nil)
+	phmHandedOnDesc = prometheus.NewDesc("vigil_phm_handoff_retried_total",
+		"Revealed PHM vouchers handed to the detection flow by a retry (after a failed hand-off, or from before a restart).", nil, nil)
+)
+
+// phmInboxCollector reads the PHM inbox's depth (from the store) and its
+// worker's counts at scrape time.
+type phmInboxCollector struct{ in *phmserver.Inbox }
+
+func (c phmInboxCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{phmInboxDepthDesc, phmInboxBytesDesc, phmInboxProcessedDesc, phmInboxDroppedDesc,
+		phmInboxRetriedDesc, phmInboxFullDesc, phmHandOffFailedDesc, phmHandedOnDesc} {
+		ch <- d
+	}
+}
+
+func (c phmInboxCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if n, b, err := c.in.Depth(ctx); err == nil {
+		ch <- prometheus.MustNewConstMetric(phmInboxDepthDesc, prometheus.GaugeValue, float64(n))
+		ch <- prometheus.MustNewConstMetric(phmInboxBytesDesc, prometheus.GaugeValue, float64(b))
+	}
+	for _, m := range []struct {
+		d *prometheus.Desc
+		v int64
+	}{{phmInboxProcessedDesc, c.in.Processed()}, {phmInboxDroppedDesc, c.in.Dropped()}, {phmInboxRetriedDesc, c.in.Retried()},
+		{phmInboxFullDesc, c.in.Full()}, {phmHandOffFailedDesc, c.in.HandOffFailures()}, {phmHandedOnDesc, c.in.HandedOn()}} {
+		ch <- prometheus.MustNewConstMetric(m.d, prometheus.CounterValue, float64(m.v))
+	}
 }

@@ -24,6 +24,9 @@ type phmServeFlags struct {
 	// previousKeys and previousReview are the key directories of earlier
 	// tables and earlier review keys, kept through a rotation.
 	previousKeys, previousReview stringsFlag
+	// inboxMax bounds the vouchers vigil serve holds received but not
+	// processed (nil: not serving, as for vigil phm open).
+	inboxMax *int
 }
 
 func addPHMServeFlags(fs *flagSet, prefix string) *phmServeFlags {
@@ -37,6 +40,10 @@ func addPHMServeFlags(fs *flagSet, prefix string) *phmServeFlags {
 	}
 	fs.Var(&f.previousKeys, prefix+"previous-keys", "key directory of an earlier PHM table, repeatable: vouchers of devices that have not fetched the current table yet still open (each costs every non-matching voucher as much again)")
 	fs.Var(&f.previousReview, prefix+"previous-review-key", "an earlier PHM review key file, repeatable: payloads and account keys sealed to it still open")
+	if prefix != "" {
+		f.inboxMax = fs.Int(prefix+"inbox-max", vigil.DefaultPHMInboxMax, "PHM vouchers held received but not yet processed (the inbox, in the store); past it every batch is answered 503 alike")
+		fs.limit(prefix+"inbox-max", between(1, 10_000_000))
+	}
 	fs.limit(prefix+"threshold", between(1, 1024))
 	fs.limit(prefix+"capacity", between(1, 1024))
 	return f
@@ -85,6 +92,11 @@ func (f *phmServeFlags) service(tables phmTables, store vigil.PHMService, banks 
 		if svc.Second, err = readSecondKey(*f.secondKey); err != nil {
 			return nil, err
 		}
+	}
+	if in, ok := store.(vigil.PHMInbox); ok && f.inboxMax != nil {
+		// vigil serve answers a batch once it is in the inbox, and
+		// processes it after (StartPHM runs the worker).
+		svc.Inbox = server.NewInbox(in, *f.inboxMax)
 	}
 	for _, dir := range f.previousKeys {
 		a, err := tables.Alpha(dir)

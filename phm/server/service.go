@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/hpke"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"image"
 	"image/draw"
@@ -12,6 +13,7 @@ import (
 	"log/slog"
 	"maps"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -70,6 +72,9 @@ type Service struct {
 	// Stats counts what the service did, for its operators' metrics
 	// (nil: not counted).
 	Stats *Stats
+	// Inbox, if set, is where Receive keeps the vouchers received, for
+	// Run to process after they are answered for (inbox.go).
+	Inbox *Inbox
 }
 
 // Stats counts, since the process started, the revealed items the second
@@ -190,11 +195,20 @@ func (s *Service) restore(st *vigil.PHMAccount) (*Account, error) {
 // replay of its id counts nothing) in one transaction of the store, with
 // the audit record of what it revealed.
 func (s *Service) Submit(ctx context.Context, account string, voucher []byte) (*Result, error) {
+	res, _, err := s.submit(ctx, account, voucher)
+	return res, err
+}
+
+// submit is Submit; handOff says an error came after the voucher's own
+// transaction committed, from handing what it revealed to the detection
+// flow: the voucher is counted, and what it revealed waits, revealed, for
+// the next hand-off (Run's, or Resume's).
+func (s *Service) submit(ctx context.Context, account string, voucher []byte) (res *Result, handOff bool, err error) {
 	if s.Store == nil {
-		return nil, fmt.Errorf("phm: no store for the accounts")
+		return nil, false, fmt.Errorf("phm: no store for the accounts")
 	}
 	if err := vigil.ValidatePHMAccount(account); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	p, ok, err := s.Opener.Open(voucher)
 	for _, o := range s.Previous {
@@ -204,13 +218,13 @@ func (s *Service) Submit(ctx context.Context, account string, voucher []byte) (*
 		p, ok, err = o.Open(voucher)
 	}
 	if err != nil {
-		return nil, vigil.Errorf(vigil.EINVALID, "%v", err)
+		return nil, false, vigil.Errorf(vigil.EINVALID, "%v", err)
 	}
-	res := &Result{Opened: ok}
+	res = &Result{Opened: ok}
 	if !ok {
 		// A voucher that opens nothing leaves no state and says nothing
 		// about its account.
-		return res, nil
+		return res, false, nil
 	}
 	res.Epoch = int64(p.Epoch)
 	var sealed []Sealed
@@ -236,23 +250,23 @@ func (s *Service) Submit(ctx context.Context, account string, voucher []byte) (*
 		return s.save(st, a, p, got, wasRecovered)
 	})
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if capped {
-		return res, nil
+		return res, false, nil
 	}
 	if !counted {
 		res.Replay = true
 		if st, err := s.Store.PHMAccount(ctx, account, p.Epoch); err == nil {
 			res.Positives, res.Recovered = st.Positives, st.Key != nil
 		}
-		return res, nil
+		return res, false, nil
 	}
 	if len(sealed) == 0 {
-		return res, nil
+		return res, false, nil
 	}
 	res.Revealed, res.Confirmed, res.Outcome, err = s.handle(ctx, account, p.Epoch, sealed)
-	return res, err
+	return res, err != nil, err
 }
 
 // save writes what the voucher p did to a into its stored state st and
@@ -312,7 +326,9 @@ func (s *Service) save(st *vigil.PHMAccount, a *Account, p *Positive, revealed [
 // handle opens revealed payloads with the review key, puts them to the
 // second check and the detection flow, and marks them handled. A payload
 // that does not open is logged and marked handled too: it is no evidence.
-// On an error nothing is marked, and Resume tries again.
+// On an error (the second check's, the store's, or an action of the
+// detection flow that did not land) nothing is marked, and the next
+// hand-off (Run's retry, or Resume at start) tries again.
 func (s *Service) handle(ctx context.Context, account string, epoch uint32, sealed []Sealed) ([]*phm.Payload, []Confirmed, *vigil.Outcome, error) {
 	var revealed []*phm.Payload
 	ids := make([][vigil.PHMVoucherIDLen]byte, len(sealed))
@@ -343,6 +359,13 @@ func (s *Service) handle(ctx context.Context, account string, epoch uint32, seal
 		}
 		if len(confirmed) > 0 && s.Respond != nil {
 			outcome = s.respond(ctx, account, epoch, confirmed)
+			if outcome != nil && len(outcome.Errors) > 0 {
+				// The case (or another action) did not land: nothing is
+				// marked, and the hand-off is tried again (Run, Resume).
+				// A retry opens no second case: the case is keyed by the
+				// item.
+				return revealed, confirmed, outcome, fmt.Errorf("detection flow for %s: %s", vigil.PHMTarget(account, epoch), strings.Join(outcome.Errors, "; "))
+			}
 		}
 	}
 	// The second check's verdict on every revealed item is recorded with
@@ -503,7 +526,7 @@ const maxCheckItems = 64
 // Resume hands to the detection flow what was revealed but not handed on
 // before the service stopped (a crash between the reveal's commit and the
 // case), account by account, and returns how many vouchers it handled.
-// Run it at start.
+// Run it at start; Run runs it again, with backoff, while it fails.
 func (s *Service) Resume(ctx context.Context) (int, error) {
 	if s.Store == nil {
 		return 0, fmt.Errorf("phm: no store for the accounts")
@@ -527,11 +550,19 @@ func (s *Service) Resume(ctx context.Context) (int, error) {
 			}
 			groups[k] = append(groups[k], Sealed{ID: r.ID, Payload: r.Data})
 		}
+		// An account whose hand-off fails does not hold back the others
+		// of the page; it stays revealed, and would come first again, so
+		// the pass ends with the page and the next one takes it up.
+		var errs []error
 		for _, k := range order {
 			if _, _, _, err := s.handle(ctx, k.account, k.epoch, groups[k]); err != nil {
-				return n, fmt.Errorf("resume %s: %w", vigil.PHMTarget(k.account, k.epoch), err)
+				errs = append(errs, fmt.Errorf("resume %s: %w", vigil.PHMTarget(k.account, k.epoch), err))
+				continue
 			}
 			n += len(groups[k])
+		}
+		if len(errs) > 0 {
+			return n, errors.Join(errs...)
 		}
 	}
 }
