@@ -296,6 +296,9 @@ func BenchmarkLayouts(b *testing.B) {
 	layouts := []layout{
 		{"current", Options{}},
 		{"11", Options{Substrings: 11}},
+		// The 11 substrings in the grouped Elias–Fano layout ("current"
+		// from 8M entries).
+		{"11grouped", Options{Substrings: 11, grouped: 1}},
 		{"12", Options{Substrings: 12}},
 		// The 12 substrings with the longer ones where the radius is 2.
 		{"12wide", Options{lengths: []int{22, 22, 22, 22, 22, 22, 22, 22, 20, 20, 20, 20}}},
@@ -398,7 +401,8 @@ func BenchmarkPrevProbe(b *testing.B) {
 	sets := perfSets(b)
 	for _, set := range sets {
 		b.Run(set.name, func(b *testing.B) {
-			x, err := Build(set.ids, set.hs, Options{})
+			// The previous probe reads the plain layout's directories.
+			x, err := Build(set.ids, set.hs, Options{grouped: -1})
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -59,6 +59,10 @@ type Options struct {
 	// can try layouts that Substrings does not name. It must pass
 	// validLengths.
 	lengths []int
+
+	// grouped forces the grouped Elias–Fano layout (grouped.go) on (> 0)
+	// or off (< 0) for any indexed segment; 0 leaves it to useGrouped.
+	grouped int
 }
 
 // Stats describes an index at one moment.
@@ -151,7 +155,8 @@ func sortedUnique(ids []uint64, hashes [][32]byte) ([]uint64, []words) {
 		}
 	}
 	outIDs := make([]uint64, len(ids))
-	outH := make([]words, len(ids))
+	// Capacity for whole groups lets the grouped layout reuse the array.
+	outH := make([]words, len(ids), roundUpGroup(len(ids)))
 	adviseHugePages(outH)
 	if sorted {
 		copy(outIDs, ids)
@@ -175,7 +180,7 @@ func sortedUnique(ids []uint64, hashes [][32]byte) ([]uint64, []words) {
 		outH[n] = toWords(&hashes[p])
 		n++
 	}
-	return outIDs[:n:n], outH[:n:n]
+	return outIDs[:n:n], outH[:n]
 }
 
 // Len returns the number of live entries.
@@ -448,7 +453,7 @@ func (v *view) liveSorted() ([]uint64, []words) {
 	}
 	slices.SortFunc(dpos, func(a, b uint32) int { return cmp.Compare(v.dIDs[a], v.dIDs[b]) })
 	ids := make([]uint64, 0, v.live)
-	hashes := make([]words, 0, v.live)
+	hashes := make([]words, 0, roundUpGroup(v.live))
 	adviseHugePages(hashes)
 	bi, di := 0, 0
 	for bi < v.base.rows() || di < len(dpos) {
@@ -458,7 +463,7 @@ func (v *view) liveSorted() ([]uint64, []words) {
 		}
 		if di == len(dpos) || (bi < v.base.rows() && v.base.ids.at(uint32(bi)) < v.dIDs[dpos[di]]) {
 			ids = append(ids, v.base.ids.at(uint32(bi)))
-			hashes = append(hashes, v.base.hashes[bi])
+			hashes = append(hashes, v.base.hashAt(uint32(bi)))
 			bi++
 			continue
 		}
