@@ -296,8 +296,9 @@ func BenchmarkLayouts(b *testing.B) {
 	layouts := []layout{
 		{"current", Options{}},
 		{"11", Options{Substrings: 11}},
-		// The 11 substrings in the grouped Elias–Fano layout ("current"
-		// from 8M entries).
+		// The grouped Elias–Fano layout: Options.Grouped (which applies
+		// from 8M entries), and forced on the 11 substrings at any size.
+		{"grouped", Options{Grouped: true}},
 		{"11grouped", Options{Substrings: 11, grouped: 1}},
 		{"12", Options{Substrings: 12}},
 		// The 12 substrings with the longer ones where the radius is 2.

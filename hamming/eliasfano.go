@@ -39,7 +39,7 @@ const efRankShift = 6
 
 // efShape returns the parameters of n values below universe: the low bits
 // L, the high parts in use, and the lengths of the three arrays (each with
-// a spare word, so that every read may load two).
+// spare words, so that every read may load two).
 func efShape(n int, universe uint64) (lb uint, nHigh uint64, lowWords, highWords, rankLen int) {
 	if universe == 0 {
 		universe = 1
@@ -52,7 +52,9 @@ func efShape(n int, universe uint64) (lb uint, nHigh uint64, lowWords, highWords
 		lb = uint(bits.Len64(universe/uint64(n)) - 1)
 	}
 	nHigh = (universe-1)>>lb + 1
-	lowWords = int((uint64(n)*uint64(lb)+63)/64 + 2)
+	// Spare words: the grouped probe reads the low bits of up to 3
+	// elements past the last.
+	lowWords = int((uint64(n+3)*uint64(lb)+63)/64 + 2)
 	highWords = int((uint64(n)+nHigh+63)/64 + 2)
 	rankLen = int(nHigh>>efRankShift + 2)
 	return lb, nHigh, lowWords, highWords, rankLen

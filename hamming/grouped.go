@@ -10,7 +10,7 @@ import (
 	"github.com/RoaringBitmap/roaring/v2"
 )
 
-// The grouped layout, used from groupedFrom entries: a posting names a group
+// The grouped layout, optional from groupedFrom entries: a posting names a group
 // of groupRows consecutive rows (128 bytes of hashes, two adjacent cache
 // lines) instead of a row, and each substring's directory and postings are
 // one Elias–Fano sequence (eliasfano.go) of the values bucket·G + group,
@@ -33,9 +33,12 @@ const (
 )
 
 // useGrouped reports whether a segment of n entries built with opts takes
-// the grouped layout: forced by opts.grouped, else only for the automatic
-// layout from groupedFrom entries (11 substrings of 22 bits). Below 2^30
-// rows the high parts and element indices fit the probe's uint32s.
+// the grouped layout: forced by opts.grouped, else when opts.Grouped asks
+// for it and the automatic layout is 11 substrings of 22 bits (from
+// groupedFrom entries). It is not the default: at 10M entries it searches
+// at about 2.4 times the CPU time of the plain layout (docs/benchmarks.md,
+// "p-mem3"). Below 2^30 rows the high parts and element indices fit the
+// probe's uint32s.
 func useGrouped(n int, opts Options) bool {
 	if n >= 1<<30 {
 		return false
@@ -46,7 +49,7 @@ func useGrouped(n int, opts Options) bool {
 	case opts.grouped < 0:
 		return false
 	}
-	return opts.Substrings == 0 && opts.lengths == nil && n >= groupedFrom
+	return opts.Grouped && opts.Substrings == 0 && opts.lengths == nil && n >= groupedFrom
 }
 
 // roundUpGroup rounds n up to whole groups.
@@ -255,92 +258,114 @@ func scanQuads(qs []quad, n int, q *words, radius int, dead *roaring.Bitmap, row
 	return dst
 }
 
-// probeGrouped is probe for the grouped layout, in the same stages, each a
-// flat loop whose random reads the stage before prefetched: bucket numbers
-// (rank samples), the samples (high bits), the high bits (low bits), the
-// low bits, a pass prefetching the groups' first lines, then the distance
-// checks.
+// probeGrouped is probe for the grouped layout, in stages: bucket numbers;
+// each bucket's elements, from its rank sample and high bits (read in a
+// software pipeline); the low bits, which give the groups; a pass
+// prefetching the groups' first lines; then the distance checks.
 func (s *segment) probeGrouped(q *words, radius int, dead *roaring.Bitmap, rowBase uint32, dst []Result, sc *scratch, limit int) (_ []Result, ok bool) {
 	m, g := s.m, s.groups
 	quads, ids := s.quads, &s.ids
 	nrows := uint32(s.rows())
 	q0, q1, q2, q3 := q[0], q[1], q[2], q[3]
 
-	// Bucket numbers, substring by substring.
+	// Bucket numbers, substring by substring, and each one's substring.
 	vals := sc.vals[:0]
+	tabs := sc.tabs[:0]
 	var probeEnds [32]int
 	for j := range m {
 		if r := subRadius(radius, m, j); r >= 0 {
 			t := s.tables[j]
 			qv := substr(q, s.start[j], s.length[j])
-			e := &s.ef[j]
 			for _, x := range t.masks[:t.upTo[min(r, s.length[j])]] {
-				v := qv ^ x
-				prefetch(e.rankAddr(uint64(v) * g >> e.lowBits))
-				vals = append(vals, v)
+				vals = append(vals, qv^x)
+				tabs = append(tabs, uint8(j))
 			}
 		}
 		probeEnds[j] = len(vals)
 	}
-	sc.vals = vals
-
-	// Where the sample before each bucket's first high part starts.
-	pos := slices.Grow(sc.pos[:0], len(vals))[:len(vals)]
-	sc.pos = pos
-	from := 0
-	for j := range m {
-		e := &s.ef[j]
-		for i := from; i < probeEnds[j]; i++ {
-			h := uint64(vals[i]) * g >> e.lowBits
-			p := e.sampleStart(h)
-			pos[i] = p
-			prefetch(e.highAddr(p))
-			// The start is about two bits a high part further on.
-			prefetch(e.highAddr(p + 2*(h&(1<<efRankShift-1)) + 16))
-		}
-		from = probeEnds[j]
-	}
+	sc.vals, sc.tabs = vals, tabs
+	nb := len(vals)
 
 	// Each bucket's elements: those of the high parts its values span,
 	// consecutive from index first. Nearly always they fit the 64 bits
 	// from the bucket's first high part, kept in wins[i] (its ones below
 	// the closing zero); otherwise (wins[i] == 0, lens[i] > 0) they are
 	// decoded into elems and highs from index first.
-	lens := slices.Grow(sc.lens[:0], len(vals))[:len(vals)]
-	firsts := slices.Grow(sc.firsts[:0], len(vals))[:len(vals)]
-	wins := slices.Grow(sc.wins[:0], len(vals))[:len(vals)]
-	sc.lens, sc.firsts, sc.wins = lens, firsts, wins
+	//
+	// The three reads a bucket takes (rank sample, high bits, then low
+	// bits) are software-pipelined: while bucket i is decoded, the high
+	// bits of bucket i+ahead1 and the sample of bucket i+ahead2 are
+	// prefetched, so that a few dozen reads are in flight at any time.
+	// Issued stage by stage for all buckets at once, most of them found
+	// the miss buffers full, and the decode's branches on the bits then
+	// waited on each read in turn.
+	const ahead1, ahead2 = 8, 16
+	pos := slices.Grow(sc.pos[:0], nb+ahead2)[:nb+ahead2]
+	lens := slices.Grow(sc.lens[:0], nb)[:nb]
+	firsts := slices.Grow(sc.firsts[:0], nb)[:nb]
+	wins := slices.Grow(sc.wins[:0], nb)[:nb]
+	sc.pos, sc.lens, sc.firsts, sc.wins = pos, lens, firsts, wins
+	high := func(i int) uint64 {
+		return uint64(vals[i]) * g >> s.ef[tabs[i]].lowBits
+	}
+	for i := range min(ahead2, nb) {
+		prefetch(s.ef[tabs[i]].rankAddr(high(i)))
+	}
+	for i := range min(ahead1, nb) {
+		e := &s.ef[tabs[i]]
+		h := high(i)
+		pos[i] = e.sampleStart(h)
+		prefetch(e.highAddr(pos[i] + 2*(h&(1<<efRankShift-1))))
+	}
 	elems, highs := sc.elems[:0], sc.highs[:0]
 	total := 0
-	from = 0
-	for j := range m {
-		e := &s.ef[j]
-		for i := from; i < probeEnds[j]; i++ {
-			lo := uint64(vals[i]) * g
-			hlo, hhi := lo>>e.lowBits, (lo+g-1)>>e.lowBits
-			p := e.skipZeros(pos[i], hlo&(1<<efRankShift-1))
-			first := p - hlo
-			k := int(hhi - hlo + 1) // zeros closing the bucket's high parts
-			w := e.bitsAt(p)
-			var cnt int
-			if bits.OnesCount64(^w) >= k {
-				z := selectBit(^w, k-1)
-				cnt = z + 1 - k
-				wins[i], firsts[i] = w&(1<<z-1), uint32(first)
-			} else {
-				before := len(elems)
-				elems, highs = e.appendRange(p, first, hlo, hhi, elems, highs)
-				cnt = len(elems) - before
-				wins[i], firsts[i] = 0, uint32(before)
+	for i := range nb {
+		if k := i + ahead2; k < nb {
+			prefetch(s.ef[tabs[k]].rankAddr(high(k)))
+		}
+		if k := i + ahead1; k < nb {
+			e := &s.ef[tabs[k]]
+			h := high(k)
+			pos[k] = e.sampleStart(h)
+			// The start is about two bits a high part further on.
+			prefetch(e.highAddr(pos[k] + 2*(h&(1<<efRankShift-1))))
+		}
+		e := &s.ef[tabs[i]]
+		lo := uint64(vals[i]) * g
+		hlo, hhi := lo>>e.lowBits, (lo+g-1)>>e.lowBits
+		// Skip t zeros from the sample: within its first 128 bits but
+		// for dense stretches, chosen without a branch on the bits.
+		p, t := pos[i], hlo&(1<<efRankShift-1)
+		if t > 0 {
+			z0, z1 := ^e.bitsAt(p), ^e.bitsAt(p+64)
+			c0 := uint64(bits.OnesCount64(z0))
+			z, tt := z0, t
+			if t > c0 {
+				z, tt, p = z1, t-c0, p+64
 			}
-			lens[i] = uint32(cnt)
-			total += cnt
-			if cnt > 0 {
-				prefetch(e.lowAddr(first))
-				prefetch(e.lowAddr(first + uint64(cnt) - 1))
+			if tt <= uint64(bits.OnesCount64(z)) {
+				p += uint64(selectBit(z, int(tt-1))) + 1
+			} else {
+				p = e.skipZeros(pos[i], t)
 			}
 		}
-		from = probeEnds[j]
+		first := p - hlo
+		k := int(hhi - hlo + 1) // zeros closing the bucket's high parts
+		w := e.bitsAt(p)
+		var cnt int
+		if bits.OnesCount64(^w) >= k {
+			z := selectBit(^w, k-1)
+			cnt = z + 1 - k
+			wins[i], firsts[i] = w&(1<<z-1), uint32(first)
+		} else {
+			before := len(elems)
+			elems, highs = e.appendRange(p, first, hlo, hhi, elems, highs)
+			cnt = len(elems) - before
+			wins[i], firsts[i] = 0, uint32(before)
+		}
+		lens[i] = uint32(cnt)
+		total += cnt
+		prefetch(e.lowAddr(first))
 	}
 	sc.elems, sc.highs = elems, highs
 	if total > limit {
@@ -350,19 +375,39 @@ func (s *segment) probeGrouped(q *words, radius int, dead *roaring.Bitmap, rowBa
 	// The groups: elements whose value falls in the bucket's range.
 	groups, buckt := sc.rows[:0], sc.buckt[:0]
 	var ends [32]int // groups[ends[j-1]:ends[j]] came from substring j
-	from = 0
+	from := 0
 	for j := range m {
 		e := &s.ef[j]
 		lb := e.lowBits
 		for i := from; i < probeEnds[j]; i++ {
 			lo := uint64(vals[i]) * g
 			if w := wins[i]; w != 0 {
+				// The first 4 elements without a branch on their bits
+				// (each is kept by moving the end past it), which covers
+				// a bucket nearly always; then the rest.
 				hlo, first := lo>>lb, uint64(firsts[i])
-				for r := uint64(0); w != 0; r++ {
+				cnt := uint64(lens[i])
+				groups = slices.Grow(groups, 4+len(groups))
+				buckt = slices.Grow(buckt, 4+len(buckt))
+				ng := len(groups)
+				gs, bs := groups[:ng+4], buckt[:ng+4]
+				for r := range uint64(4) {
 					b := uint64(bits.TrailingZeros64(w))
 					w &= w - 1
 					v := (hlo+b-r)<<lb | e.lowAt(first+r)
-					if v-lo < g { // below lo wraps around
+					gs[ng], bs[ng] = uint32(v-lo), vals[i]
+					// Kept if r < cnt and v in [lo, lo+g): below lo
+					// wraps around.
+					_, inRange := bits.Sub64(v-lo, g, 0)
+					_, valid := bits.Sub64(r, cnt, 0)
+					ng += int(inRange & valid)
+				}
+				groups, buckt = gs[:ng], bs[:ng]
+				for r := uint64(4); r < cnt; r++ {
+					b := uint64(bits.TrailingZeros64(w))
+					w &= w - 1
+					v := (hlo+b-r)<<lb | e.lowAt(first+r)
+					if v-lo < g {
 						groups = append(groups, uint32(v-lo))
 						buckt = append(buckt, vals[i])
 					}

@@ -114,10 +114,11 @@ func TestUseGrouped(t *testing.T) {
 		opts Options
 		want bool
 	}{
-		{groupedFrom - 1, Options{}, false},
-		{groupedFrom, Options{}, true},
-		{groupedFrom, Options{Substrings: 11}, false},
-		{groupedFrom, Options{grouped: -1}, false},
+		{groupedFrom, Options{}, false},
+		{groupedFrom - 1, Options{Grouped: true}, false},
+		{groupedFrom, Options{Grouped: true}, true},
+		{groupedFrom, Options{Grouped: true, Substrings: 11}, false},
+		{groupedFrom, Options{Grouped: true, grouped: -1}, false},
 		{100, Options{grouped: 1}, true},
 		{1 << 30, Options{grouped: 1}, false},
 	} {

@@ -520,6 +520,7 @@ type scratch struct {
 	// parts, and the bucket of each candidate group.
 	pos, wins                   []uint64
 	elems, highs, buckt, firsts []uint32
+	tabs                        []uint8
 }
 
 // search appends to dst the entries of s within radius of q whose rows
