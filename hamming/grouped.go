@@ -60,14 +60,13 @@ func roundUpGroup(n int) int { return (n + groupRows - 1) / groupRows * groupRow
 // groups.
 //
 // Every array the probe reads at random is asked for huge pages
-// (adviseHugePages): with 4 KB pages nearly every read would also miss the
-// TLB. That only works on memory not yet touched, so the sequences' arrays
-// are one allocation made before the sort buffers, whose freed pages a later
-// allocation would get (as 4 KB ones), and the groups reuse the hashes' own
-// array, which sortedUnique and liveSorted allocate with room for whole
-// groups. The sizes come from a first pass counting each substring's
-// distinct (bucket, group) values, which needs no sort: they are the
-// distinct substring values within each group.
+// (adviseHugePages, then collapseHugePages once written): with 4 KB pages
+// nearly every read would also miss the TLB. The sequences' arrays are one
+// allocation, made before the sort buffers, and the groups reuse the
+// hashes' own array, which sortedUnique and liveSorted allocate with room
+// for whole groups. The sizes come from a first pass counting each
+// substring's distinct (bucket, group) values, which needs no sort: they
+// are the distinct substring values within each group.
 func (s *segment) buildGrouped() {
 	n := len(s.hashes)
 	s.groups = uint64((n + groupRows - 1) / groupRows)
@@ -84,6 +83,7 @@ func (s *segment) buildGrouped() {
 	rb := make([]uint32, ranks)
 	adviseHugePages(wb)
 	adviseHugePages(rb)
+	wall, rall := wb, rb
 	for j := range s.m {
 		_, _, lw, hw, rl := efShape(counts[j], uint64(1)<<s.length[j]*s.groups)
 		e := &s.ef[j]
@@ -101,7 +101,10 @@ func (s *segment) buildGrouped() {
 		s.buildGroupedSubstring(j, b[0], b[1])
 		bufs <- b
 	})
+	collapseHugePages(wall)
+	collapseHugePages(rall)
 	s.quads = groupHashes(s.hashes)
+	collapseHugePages(s.quads)
 	s.hashes = nil
 }
 
@@ -368,8 +371,14 @@ func (s *segment) probeGrouped(q *words, radius int, dead *roaring.Bitmap, rowBa
 		prefetch(e.lowAddr(first))
 	}
 	sc.elems, sc.highs = elems, highs
+	// The cost guard counts candidate groups, known once the low bits are
+	// read: an element at a high part the bucket shares with its
+	// neighbours costs a few instructions, a group a random line. total
+	// bounds them, so most queries skip the check below.
 	if total > limit {
-		return dst, false
+		if n := s.countGroups(vals, tabs, lens, firsts, wins, elems, highs); n > limit {
+			return dst, false
+		}
 	}
 
 	// The groups: elements whose value falls in the bucket's range.
@@ -464,4 +473,31 @@ func (s *segment) probeGrouped(q *words, radius int, dead *roaring.Bitmap, rowBa
 		from = ends[j]
 	}
 	return dst, true
+}
+
+// countGroups counts the elements that fall in their bucket's range, as
+// the probe's group stage would keep them.
+func (s *segment) countGroups(vals []uint32, tabs []uint8, lens, firsts []uint32, wins []uint64, elems, highs []uint32) int {
+	g, n := s.groups, 0
+	for i, v := range vals {
+		e := &s.ef[tabs[i]]
+		lo := uint64(v) * g
+		if w := wins[i]; w != 0 {
+			hlo, first := lo>>e.lowBits, uint64(firsts[i])
+			for r := uint64(0); w != 0; r++ {
+				b := uint64(bits.TrailingZeros64(w))
+				w &= w - 1
+				if (hlo+b-r)<<e.lowBits|e.lowAt(first+r)-lo < g {
+					n++
+				}
+			}
+			continue
+		}
+		for c := firsts[i]; c < firsts[i]+lens[i]; c++ {
+			if uint64(highs[c])<<e.lowBits|e.lowAt(uint64(elems[c]))-lo < g {
+				n++
+			}
+		}
+	}
+	return n
 }
