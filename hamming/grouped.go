@@ -10,23 +10,28 @@ import (
 	"github.com/RoaringBitmap/roaring/v2"
 )
 
-// The grouped layout, optional from groupedFrom entries: a posting names a group
-// of groupRows consecutive rows (128 bytes of hashes, two adjacent cache
-// lines) instead of a row, and each substring's directory and postings are
-// one Elias–Fano sequence (eliasfano.go) of the values bucket·G + group,
-// G = ceil(rows/groupRows), each (bucket, group) once however many of the
-// group's rows fall in the bucket. With U = 2^b·G values and about n of
-// them, a value costs 2 + log2(U/n) = 2 + b - 2 bits, directory included:
-// 22 bits for 22-bit substrings, against 24 bits of row number plus 4.2 bits
-// of directory in the plain layout. At 10M entries and 11 substrings of 22
-// bits that is 30.25 bytes an entry instead of 38.8.
+// The grouped layout, optional from groupedFrom entries: a posting names a
+// group of groupRows consecutive rows (128 bytes of hashes, two adjacent
+// cache lines, transposed: see quad) instead of a row, and each substring's
+// directory and postings are one Elias–Fano sequence (eliasfano.go) of the
+// values bucket·G + group, G = ceil(rows/groupRows), each (bucket, group)
+// once however many of the group's rows fall in the bucket. With U = 2^b·G
+// values and about n of them, a value costs 2 + log2(U/n) = 2 + b - 2
+// bits, directory included: 22 bits for 22-bit substrings, against 24 bits
+// of row number plus about 3.6 bits of directory in the plain layout. At
+// 10M entries and 11 substrings of 22 bits that is 30.9 bytes an entry
+// (with the rank samples) instead of 37.9: 63.1 in all against 70.1.
 //
 // A bucket's groups are found from its first value bucket·G: the rank
 // sample and a select on the zeros of the high bits give the first element,
-// the following ones and the low bits the rest. A candidate group costs 4
-// distance checks; each row is then reported from the bucket that holds it
-// (its own substring equals the bucket) and only from the first substring
-// whose bound it meets, so results are those of the plain layout exactly.
+// the following ones and the low bits the rest. A candidate group is
+// checked on its first line (the first 128 bits of its 4 rows), which
+// rejects it nearly always; each row is then reported from the bucket that
+// holds it (its own substring equals the bucket) and only from the first
+// substring whose bound it meets, so results are those of the plain layout
+// exactly. It costs a third random read a bucket and more decoding, and at
+// 10M searched at 2.3 to 3 times the plain layout's CPU time
+// (docs/benchmarks.md, "p-mem3"), hence opt-in.
 const (
 	groupRows   = 4
 	groupedFrom = 1 << 23
@@ -36,7 +41,7 @@ const (
 // the grouped layout: forced by opts.grouped, else when opts.Grouped asks
 // for it and the automatic layout is 11 substrings of 22 bits (from
 // groupedFrom entries). It is not the default: at 10M entries it searches
-// at about 2.4 times the CPU time of the plain layout (docs/benchmarks.md,
+// at 2.3 to 3 times the CPU time of the plain layout (docs/benchmarks.md,
 // "p-mem3"). Below 2^30 rows the high parts and element indices fit the
 // probe's uint32s.
 func useGrouped(n int, opts Options) bool {
