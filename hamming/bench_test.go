@@ -296,6 +296,10 @@ func BenchmarkLayouts(b *testing.B) {
 	layouts := []layout{
 		{"current", Options{}},
 		{"11", Options{Substrings: 11}},
+		// The grouped Elias–Fano layout: Options.Grouped (which applies
+		// from 8M entries), and forced on the 11 substrings at any size.
+		{"grouped", Options{Grouped: true}},
+		{"11grouped", Options{Substrings: 11, grouped: 1}},
 		{"12", Options{Substrings: 12}},
 		// The 12 substrings with the longer ones where the radius is 2.
 		{"12wide", Options{lengths: []int{22, 22, 22, 22, 22, 22, 22, 22, 20, 20, 20, 20}}},
@@ -398,7 +402,8 @@ func BenchmarkPrevProbe(b *testing.B) {
 	sets := perfSets(b)
 	for _, set := range sets {
 		b.Run(set.name, func(b *testing.B) {
-			x, err := Build(set.ids, set.hs, Options{})
+			// The previous probe reads the plain layout's directories.
+			x, err := Build(set.ids, set.hs, Options{grouped: -1})
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -17,6 +17,8 @@ func FuzzIndex(f *testing.F) {
 	f.Add(uint64(2), []byte{1, 31, 31, 31, 31, 31, 31, 200, 201, 202, 203, 204, 205})
 	f.Add(uint64(3), []byte{2, 250, 120, 64, 32, 16, 8, 4, 2, 1, 0, 255, 254, 100, 99, 98})
 	f.Add(uint64(4), []byte{3, 0, 0, 0, 0, 0, 0, 0, 0, 255, 255, 255, 255, 255})
+	f.Add(uint64(5), []byte{4, 3, 9, 9, 9, 9, 4, 4, 4, 4, 200, 100, 31, 16, 5, 0, 77})
+	f.Add(uint64(6), []byte{5, 7, 1, 1, 1, 4, 4, 2, 2, 255, 254, 3, 3, 3, 8, 9})
 	f.Fuzz(func(t *testing.T, seed uint64, prog []byte) {
 		if len(prog) < 2 || len(prog) > 512 {
 			return
@@ -24,8 +26,14 @@ func FuzzIndex(f *testing.F) {
 		// The 12-substring layout is left to the property and reference
 		// tests: its 128 MB of tables per build make an input take seconds,
 		// which the fuzzer reports as a hang.
-		layouts := []int{-1, 0, 16, 32}
+		// The last two are the 16×16 and 32×8 substrings in the grouped
+		// layout.
+		layouts := []int{-1, 0, 16, 32, 16, 32}
 		subs := layouts[int(prog[0])%len(layouts)]
+		grouped := -1
+		if int(prog[0])%len(layouts) >= 4 {
+			grouped = 1
+		}
 		r := rand.New(rand.NewPCG(seed, 31))
 		centres := make([][32]byte, 1+int(prog[1])%8)
 		for i := range centres {
@@ -40,7 +48,7 @@ func FuzzIndex(f *testing.F) {
 			ids[i] = uint64(i)
 			hs[i] = flip(r, centres[i%len(centres)], r.IntN(70))
 		}
-		x, err := Build(ids, hs, Options{Substrings: subs, MaxDelta: 1 << 30})
+		x, err := Build(ids, hs, Options{Substrings: subs, MaxDelta: 1 << 30, grouped: grouped})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -30,9 +30,10 @@ import (
 //	  go test -run TestHarness -count 1 -v ./hamming/
 //
 // VIGIL_PERF_REPEATS (default 5) sets the timed runs, VIGIL_PERF_NAME the
-// "index" column, VIGIL_BENCH_SUBSTRINGS the layout. Each invocation measures
-// one index, in its own process, as faiss-bench.py does, so that the RSS
-// delta sees nothing else; alternate invocations with FAISS's.
+// "index" column, VIGIL_BENCH_SUBSTRINGS the layout, VIGIL_PERF_GROUPED=1
+// Options.Grouped. Each invocation measures one index, in its own process,
+// as faiss-bench.py does, so that the RSS delta sees nothing else;
+// alternate invocations with FAISS's.
 func TestHarness(t *testing.T) {
 	dataPath := os.Getenv("VIGIL_PERF_DATA")
 	if dataPath == "" {
@@ -58,7 +59,7 @@ func TestHarness(t *testing.T) {
 	heap0 := liveHeap()
 	rss0 := rssBytes(t)
 	start := time.Now()
-	x, err := Build(ids, hs, Options{Substrings: subs})
+	x, err := Build(ids, hs, Options{Substrings: subs, Grouped: os.Getenv("VIGIL_PERF_GROUPED") == "1"})
 	if err != nil {
 		t.Fatal(err)
 	}

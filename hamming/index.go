@@ -51,6 +51,12 @@ type Options struct {
 	// compaction frequency. Zero means 16384.
 	MaxDelta int
 
+	// Grouped stores segments of 8M entries or more, where the automatic
+	// layout is 11 substrings of 22 bits, in the grouped Elias–Fano layout
+	// (grouped.go): 63.1 bytes an entry at 10M instead of 70.1, at 2.3 to
+	// 3 times the CPU time a query. Results are identical. Off by default.
+	Grouped bool
+
 	// denseDirs keeps one uint32 per bucket, the layout before the compact
 	// directories, so benchmarks can measure against it in the same run.
 	denseDirs bool
@@ -59,6 +65,10 @@ type Options struct {
 	// can try layouts that Substrings does not name. It must pass
 	// validLengths.
 	lengths []int
+
+	// grouped forces the grouped Elias–Fano layout (grouped.go) on (> 0)
+	// or off (< 0) for any indexed segment; 0 leaves it to useGrouped.
+	grouped int
 }
 
 // Stats describes an index at one moment.
@@ -151,7 +161,8 @@ func sortedUnique(ids []uint64, hashes [][32]byte) ([]uint64, []words) {
 		}
 	}
 	outIDs := make([]uint64, len(ids))
-	outH := make([]words, len(ids))
+	// Capacity for whole groups lets the grouped layout reuse the array.
+	outH := make([]words, len(ids), roundUpGroup(len(ids)))
 	adviseHugePages(outH)
 	if sorted {
 		copy(outIDs, ids)
@@ -175,7 +186,7 @@ func sortedUnique(ids []uint64, hashes [][32]byte) ([]uint64, []words) {
 		outH[n] = toWords(&hashes[p])
 		n++
 	}
-	return outIDs[:n:n], outH[:n:n]
+	return outIDs[:n:n], outH[:n]
 }
 
 // Len returns the number of live entries.
@@ -448,7 +459,7 @@ func (v *view) liveSorted() ([]uint64, []words) {
 	}
 	slices.SortFunc(dpos, func(a, b uint32) int { return cmp.Compare(v.dIDs[a], v.dIDs[b]) })
 	ids := make([]uint64, 0, v.live)
-	hashes := make([]words, 0, v.live)
+	hashes := make([]words, 0, roundUpGroup(v.live))
 	adviseHugePages(hashes)
 	bi, di := 0, 0
 	for bi < v.base.rows() || di < len(dpos) {
@@ -458,7 +469,7 @@ func (v *view) liveSorted() ([]uint64, []words) {
 		}
 		if di == len(dpos) || (bi < v.base.rows() && v.base.ids.at(uint32(bi)) < v.dIDs[dpos[di]]) {
 			ids = append(ids, v.base.ids.at(uint32(bi)))
-			hashes = append(hashes, v.base.hashes[bi])
+			hashes = append(hashes, v.base.hashAt(uint32(bi)))
 			bi++
 			continue
 		}

@@ -66,7 +66,7 @@ const calibrateFrom = 1 << 16
 // that a disturbed measurement cannot make the guard absurd.
 func (s *segment) calibrate() {
 	s.candCost, s.probeCost = candidateCost, probeCost
-	n := len(s.hashes)
+	n := s.rows()
 	if n < calibrateFrom {
 		return
 	}
@@ -98,9 +98,29 @@ func (s *segment) calibrate() {
 	scanT := best(func() int {
 		// Start at a random place so each trial streams memory afresh.
 		at := r.IntN(n - nScan + 1)
+		if s.quads != nil {
+			at &^= groupRows - 1
+			return len(scanQuads(s.quads[at/groupRows:(at+nScan)/groupRows], nScan, &q, 31, nil, 0, nil))
+		}
 		return len(scanRows(s.hashes[at:at+nScan], &q, 31, nil, 0, nil))
 	})
 	candT := best(func() int {
+		if s.quads != nil {
+			// The grouped probe's check: a group's first line, which
+			// rejects it nearly always.
+			groups := rowSets[trial*cands : (trial+1)*cands]
+			trial++
+			for _, row := range groups {
+				prefetch(unsafe.Pointer(&s.quads[row/groupRows]))
+			}
+			c := 0
+			for _, row := range groups {
+				if quadFront(&s.quads[row/groupRows], &q) <= 31 {
+					c++
+				}
+			}
+			return c
+		}
 		rows := rowSets[trial*cands : (trial+1)*cands]
 		trial++
 		for _, row := range rows {
@@ -210,6 +230,22 @@ type segment struct {
 	candCost, probeCost int
 	width               int    // bytes per posting: 3 while rows fit in 24 bits, else 4
 	rowMask             uint32 // masks a 4-byte little-endian read down to width bytes
+
+	// The grouped layout (grouped.go), in place of dirs and postings: per
+	// substring one Elias–Fano sequence of bucket·groups + group, a group
+	// being groupRows consecutive rows.
+	ef     []efSeq
+	groups uint64 // ceil(rows / groupRows)
+	// The hashes, in place of hashes, a group's transposed (quad).
+	quads []quad
+}
+
+// hashAt returns row's hash in either layout.
+func (s *segment) hashAt(row uint32) words {
+	if s.quads != nil {
+		return s.quads[row/groupRows].row(int(row % groupRows))
+	}
+	return s.hashes[row]
 }
 
 // find returns the row holding id.
@@ -220,10 +256,13 @@ func (s *segment) rows() int { return s.ids.len() }
 
 // bytes estimates the memory the segment holds.
 func (s *segment) bytes() int64 {
-	n := s.ids.bytes() + int64(cap(s.hashes))*32
+	n := s.ids.bytes() + int64(cap(s.hashes))*32 + int64(cap(s.quads))*int64(unsafe.Sizeof(quad{}))
 	n += int64(cap(s.postingBlock))
 	for j := range s.dirs {
 		n += s.dirs[j].bytes()
+	}
+	for j := range s.ef {
+		n += s.ef[j].bytes()
 	}
 	return n
 }
@@ -231,12 +270,19 @@ func (s *segment) bytes() int64 {
 // parts breaks bytes down by what holds them, for the memory benchmarks.
 func (s *segment) parts() map[string]int64 {
 	p := map[string]int64{
-		"hashes":   int64(cap(s.hashes)) * 32,
+		"hashes":   int64(cap(s.hashes))*32 + int64(cap(s.quads))*int64(unsafe.Sizeof(quad{})),
 		"ids":      s.ids.bytes(),
 		"postings": int64(cap(s.postingBlock)),
 	}
 	for j := range s.dirs {
 		p["directories"] += s.dirs[j].bytes()
+	}
+	// In the grouped layout the high parts and their samples are the
+	// directory, the low parts the postings.
+	for j := range s.ef {
+		e := &s.ef[j]
+		p["directories"] += int64(cap(e.high))*8 + int64(cap(e.ranks))*4
+		p["postings"] += int64(cap(e.low)) * 8
 	}
 	return p
 }
@@ -348,6 +394,11 @@ func buildSegment(ids []uint64, hashes []words, opts Options, tabs probeTables) 
 		}
 		s.tables[j] = tabs[b]
 		maxLen = max(maxLen, b)
+	}
+	if useGrouped(n, opts) {
+		s.buildGrouped()
+		s.calibrate()
+		return s
 	}
 	// Spare bytes let probe load 4 bytes at the posting after the last one
 	// (it reads two postings at every bucket, empty ones at the end
@@ -465,6 +516,11 @@ func subRadius(radius, m, j int) int {
 // scratch is a searcher's reusable space for probe.
 type scratch struct {
 	vals, lens, rows []uint32
+	// The grouped probe's: bit positions, elements' indices and high
+	// parts, and the bucket of each candidate group.
+	pos, wins                   []uint64
+	elems, highs, buckt, firsts []uint32
+	tabs                        []uint8
 }
 
 // search appends to dst the entries of s within radius of q whose rows
@@ -529,6 +585,9 @@ func (s *segment) probeCount(radius int) int {
 // and a loop over a bucket's random length mispredicted its exit and
 // discarded the loads in flight.
 func (s *segment) probe(q *words, radius int, dead *roaring.Bitmap, rowBase uint32, dst []Result, sc *scratch, limit int) (_ []Result, ok bool) {
+	if s.ef != nil {
+		return s.probeGrouped(q, radius, dead, rowBase, dst, sc, limit)
+	}
 	m, w, rowMask := s.m, s.width, s.rowMask
 	hashes, ids := s.hashes, &s.ids
 	q0, q1, q2, q3 := q[0], q[1], q[2], q[3]
@@ -640,7 +699,11 @@ func (s *segment) seenEarlier(h, q *words, radius, j int) bool {
 // scan is the segment's linear search, also the probe's fallback.
 func (s *segment) scan(q *words, radius int, dead *roaring.Bitmap, rowBase uint32, dst []Result) []Result {
 	start := len(dst)
-	dst = scanRows(s.hashes, q, radius, dead, rowBase, dst)
+	if s.quads != nil {
+		dst = scanQuads(s.quads, s.rows(), q, radius, dead, rowBase, dst)
+	} else {
+		dst = scanRows(s.hashes, q, radius, dead, rowBase, dst)
+	}
 	for i := start; i < len(dst); i++ {
 		dst[i].ID = s.ids.at(uint32(dst[i].ID))
 	}

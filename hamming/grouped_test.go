@@ -1,0 +1,129 @@
+package hamming
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// TestGroupedMatchesOracle checks the grouped layout against the linear
+// oracle and the plain layout on the same data, through Search and through
+// the probe itself (which the cost guard would often bypass at this size):
+// uniform and clustered data, exact duplicates, sizes that leave a short
+// last group, removed rows, every test radius.
+func TestGroupedMatchesOracle(t *testing.T) {
+	type dataset struct {
+		name string
+		ids  []uint64
+		hs   [][32]byte
+	}
+	var sets []dataset
+	ids, hs := uniformData(11, 6001)
+	sets = append(sets, dataset{"uniform", ids, hs})
+	ids, hs, _ = clusteredData(12, 6002, 30, 40)
+	sets = append(sets, dataset{"clustered", ids, hs})
+	ids, hs, _ = clusteredData(13, 6003, 3, 12)
+	sets = append(sets, dataset{"tight-clusters", ids, hs})
+	// Exact duplicates: every hash four times, in and across groups.
+	ids, hs = uniformData(14, 1500)
+	for i := range 4500 {
+		ids = append(ids, uint64(2000+i))
+		hs = append(hs, hs[(i*7)%1500])
+	}
+	sets = append(sets, dataset{"duplicates", ids, hs})
+	ids, hs = uniformData(15, 5)
+	sets = append(sets, dataset{"five", ids, hs})
+
+	for _, ds := range sets {
+		for _, subs := range []int{0, 11, 12, 13, 16, 32} {
+			grouped, err := Build(ds.ids, ds.hs, Options{Substrings: subs, grouped: 1, MaxDelta: 1 << 30})
+			if err != nil {
+				t.Fatal(err)
+			}
+			plain, err := Build(ds.ids, ds.hs, Options{Substrings: subs, grouped: -1, MaxDelta: 1 << 30})
+			if err != nil {
+				t.Fatal(err)
+			}
+			seg := grouped.cur.Load().base
+			if seg.m > 0 && seg.ef == nil {
+				t.Fatalf("%s subs=%d: not grouped", ds.name, subs)
+			}
+			// Remove a few rows from both: the probe must skip dead rows
+			// of a group while keeping the live ones.
+			model := map[uint64][32]byte{}
+			for i := range ds.ids {
+				model[ds.ids[i]] = ds.hs[i]
+			}
+			for i := 0; i < len(ds.ids); i += 97 {
+				grouped.Remove(ds.ids[i])
+				plain.Remove(ds.ids[i])
+				delete(model, ds.ids[i])
+			}
+			v := grouped.cur.Load()
+			for _, radius := range testRadii {
+				r := rand.New(rand.NewPCG(uint64(radius), 17))
+				for qi, q := range queriesFor(r, ds.hs, radius, 16) {
+					want := oracleMap(model, q, radius)
+					what := fmt.Sprintf("%s subs=%d radius=%d query %d", ds.name, subs, radius, qi)
+					sameResults(t, what, grouped.Search(q, radius, nil), want)
+					sameResults(t, what+" plain", plain.Search(q, radius, nil), want)
+					if seg.canProbe(radius) {
+						w := toWords(&q)
+						got, _ := seg.probe(&w, radius, v.dead, 0, nil, new(scratch), math.MaxInt)
+						sameResults(t, what+" probe", got, want)
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestGroupedBuckets checks the layout's values themselves: every row's
+// group is in its bucket's run in every substring, each (bucket, group)
+// once, and nothing else is.
+func TestGroupedBuckets(t *testing.T) {
+	ids, hs, _ := clusteredData(21, 3001, 5, 6)
+	x, err := Build(ids, hs, Options{Substrings: 16, grouped: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := x.cur.Load().base
+	for j := range s.m {
+		want := map[uint64]bool{}
+		for row := range uint32(s.rows()) {
+			h := s.hashAt(row)
+			v := uint64(substr(&h, s.start[j], s.length[j]))
+			want[v*s.groups+uint64(row/groupRows)] = true
+		}
+		got := s.ef[j].decode()
+		if len(got) != len(want) {
+			t.Fatalf("substring %d: %d values, want %d", j, len(got), len(want))
+		}
+		for i, v := range got {
+			if !want[v] || (i > 0 && got[i-1] >= v) {
+				t.Fatalf("substring %d: value %d at %d not expected or not ascending", j, v, i)
+			}
+		}
+	}
+}
+
+func TestUseGrouped(t *testing.T) {
+	for _, c := range []struct {
+		n    int
+		opts Options
+		want bool
+	}{
+		{groupedFrom, Options{}, false},
+		{groupedFrom - 1, Options{Grouped: true}, false},
+		{groupedFrom, Options{Grouped: true}, true},
+		{groupedFrom, Options{Grouped: true, Substrings: 11}, false},
+		{groupedFrom, Options{Grouped: true, grouped: -1}, false},
+		{100, Options{grouped: 1}, true},
+		{1 << 30, Options{grouped: 1}, false},
+	} {
+		if got := useGrouped(c.n, c.opts); got != c.want {
+			t.Errorf("useGrouped(%d, %+v) = %v, want %v", c.n, c.opts, got, c.want)
+		}
+	}
+}
