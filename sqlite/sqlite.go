@@ -83,11 +83,30 @@ type DB struct {
 	// ungrouped makes writeGrouped commit every write alone, as before
 	// group commit: the baseline of BenchmarkOpenCaseConcurrent.
 	ungrouped bool
+
+	// barrier makes committed writes durable (syncbarrier.go): nil when
+	// the store was opened with fullSync, whose COMMIT syncs in SQLite.
+	barrier *syncBarrier
+}
+
+// options change how Open opens a store (tests and benchmarks).
+type options struct {
+	// fullSync opens the writer with synchronous=FULL and no sync
+	// barrier, as before the barrier: each COMMIT syncs the log while it
+	// holds the writer. The baseline of the benchmarks.
+	fullSync bool
+	// syncFile, if set, replaces the barrier's fdatasync of the log.
+	syncFile func(f *os.File) error
 }
 
 // Open opens (creating it if needed) the database in dir, brings its schema
 // up to date and returns it.
 func Open(ctx context.Context, dir string, logger *slog.Logger) (*DB, error) {
+	return open(ctx, dir, logger, options{})
+}
+
+// open is Open with options.
+func open(ctx context.Context, dir string, logger *slog.Logger, opt options) (*DB, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -106,8 +125,13 @@ func Open(ctx context.Context, dir string, logger *slog.Logger) (*DB, error) {
 	if err := createFile(ctx, db.path); err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", db.path, err)
 	}
+	if !opt.fullSync {
+		db.barrier = newSyncBarrier(db.path, opt.syncFile)
+		db.group.Sync = db.syncGroup
+	}
 	var err error
-	if db.wdb, err = sql.Open("sqlite", db.dsn(false)); err != nil {
+	if db.wdb, err = sql.Open("sqlite", db.dsn(false, opt.fullSync)); err != nil {
+		db.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", db.path, err)
 	}
 	db.wdb.SetMaxOpenConns(1)
@@ -115,8 +139,8 @@ func Open(ctx context.Context, dir string, logger *slog.Logger) (*DB, error) {
 	db.wdb.SetConnMaxIdleTime(0)
 	db.wdb.SetConnMaxLifetime(0)
 
-	if db.rdb, err = sql.Open("sqlite", db.dsn(true)); err != nil {
-		db.wdb.Close()
+	if db.rdb, err = sql.Open("sqlite", db.dsn(true, true)); err != nil {
+		db.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", db.path, err)
 	}
 	db.rdb.SetMaxOpenConns(max(4, runtime.NumCPU()))
@@ -164,14 +188,23 @@ func createFile(ctx context.Context, path string) error {
 }
 
 // dsn returns the data source name of a writing or a reading connection.
-func (db *DB) dsn(readOnly bool) string {
+// fullSync sets synchronous=FULL, else NORMAL.
+func (db *DB) dsn(readOnly, fullSync bool) string {
 	q := url.Values{}
 	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()))
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "foreign_keys(1)")
-	// FULL: a committed bank change survives a power cut, not only a crash;
-	// bulk imports are one transaction, so the extra fsync costs little.
-	q.Add("_pragma", "synchronous(FULL)")
+	// A committed change must survive a power cut, not only a crash. The
+	// writer runs NORMAL, whose COMMIT does not sync the log, and every
+	// write then waits for the sync barrier to sync it (durable); FULL
+	// would sync in the COMMIT, holding the one writer meanwhile. Readers
+	// write nothing, save the checkpoint when the last connection closes,
+	// which syncs alike under both; they keep FULL.
+	if fullSync {
+		q.Add("_pragma", "synchronous(FULL)")
+	} else {
+		q.Add("_pragma", "synchronous(NORMAL)")
+	}
 	if readOnly {
 		q.Add("_pragma", "query_only(1)")
 	} else {
@@ -209,15 +242,25 @@ func (db *DB) migrate(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
+	// Goose commits each migration itself: sync them all (this first sync
+	// also opens the log and syncs the directory's entries of the new
+	// files).
+	if err := db.durable(); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
 	for _, r := range results {
 		db.logger.Info("applied migration", "version", r.Source.Version, "path", r.Source.Path, "duration", r.Duration)
 	}
 	return nil
 }
 
-// Close closes the database.
+// Close closes the database, once a final sync of the log has made every
+// committed write durable.
 func (db *DB) Close() error {
 	var errs []error
+	if db.barrier != nil {
+		errs = append(errs, db.durable())
+	}
 	for _, st := range []*sql.Stmt{db.findEntry, db.findEntrySeq, db.changeSeq} {
 		if st != nil {
 			errs = append(errs, st.Close())
@@ -231,6 +274,9 @@ func (db *DB) Close() error {
 	}
 	if db.wdb != nil {
 		errs = append(errs, db.wdb.Close())
+	}
+	if db.barrier != nil {
+		errs = append(errs, db.barrier.close())
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("close sqlite: %w", err)
@@ -277,7 +323,49 @@ func (db *DB) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 }
 
 // writeAudited is write with the audit record given (nil: none).
-func (db *DB) writeAudited(ctx context.Context, rec *vigil.AuditRecord, fn func(tx *sql.Tx) error) (err error) {
+func (db *DB) writeAudited(ctx context.Context, rec *vigil.AuditRecord, fn func(tx *sql.Tx) error) error {
+	if err := db.writeUnsynced(ctx, rec, fn); err != nil {
+		return err
+	}
+	return db.durable()
+}
+
+// Every write commits in writeUnsynced or runShared and then, before its
+// caller hears of it, waits in durable for the log to be synced: so does
+// every write path (write, writeAudited, both paths of writeGrouped, bulk
+// imports, which are writes, and the migrations), and Close syncs once
+// more. A write made any other way, such as a bare wdb.ExecContext, would
+// be committed but not durable: there is none outside tests.
+
+// durable returns once every write committed before the call is durable:
+// at once with fullSync, whose COMMIT synced; else once the sync barrier
+// has synced the log. Its error means the write committed but may not be
+// on disk.
+func (db *DB) durable() error {
+	if db.barrier == nil {
+		return nil
+	}
+	if err := db.barrier.wait(); err != nil {
+		return fmt.Errorf("committed, but not known to be durable: %w", err)
+	}
+	return nil
+}
+
+// refused returns the error that stops all writes after a failed sync, if
+// any.
+func (db *DB) refused() error {
+	if db.barrier == nil {
+		return nil
+	}
+	return db.barrier.failed()
+}
+
+// writeUnsynced is writeAudited without the wait for durability: the
+// write is committed, but under synchronous=NORMAL not yet synced.
+func (db *DB) writeUnsynced(ctx context.Context, rec *vigil.AuditRecord, fn func(tx *sql.Tx) error) (err error) {
+	if err := db.refused(); err != nil {
+		return err
+	}
 	tx, err := db.wdb.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -304,7 +392,8 @@ func (db *DB) writeAudited(ctx context.Context, rec *vigil.AuditRecord, fn func(
 // writeGrouped is write for small writes that many callers make at once
 // (cases opened by rules at every match): fn runs in a transaction shared
 // with the writes that queued while the previous one committed, so that a
-// group pays one commit and one fsync. Each write runs in a savepoint of
+// group pays one commit and one fsync, and that fsync runs while the next
+// group's transaction does. Each write runs in a savepoint of
 // its own with its audit record, and returns only once its transaction
 // has committed. A write that fails in the group is undone alone (the
 // others commit) and run again in a transaction of its own, whose result
@@ -318,14 +407,28 @@ func (db *DB) writeGrouped(ctx context.Context, fn func(tx *sql.Tx) error) error
 	return db.group.Do(ctx, fn)
 }
 
-// commitGroup commits a group of writeGrouped's writes.
+// commitGroup commits a group of writeGrouped's writes, and syncGroup,
+// called once the next group may commit, makes them durable: one group's
+// sync overlaps the next one's transaction.
 func (db *DB) commitGroup(ops []*groupcommit.Op[func(tx *sql.Tx) error]) {
 	alone := ops
 	if len(ops) > 1 {
 		alone = db.commitShared(ops)
 	}
 	for _, op := range alone {
-		op.Err = db.write(op.Ctx, op.Fn)
+		op.Err = db.writeUnsynced(op.Ctx, vigil.PendingAudit(op.Ctx), op.Fn)
+	}
+}
+
+// syncGroup waits for the writes of a group committed by commitGroup to
+// be durable, and fails those committed if they cannot be known to be.
+func (db *DB) syncGroup(ops []*groupcommit.Op[func(tx *sql.Tx) error]) {
+	if err := db.durable(); err != nil {
+		for _, op := range ops {
+			if op.Err == nil {
+				op.Err = err
+			}
+		}
 	}
 }
 
@@ -355,6 +458,9 @@ func (db *DB) commitShared(ops []*groupcommit.Op[func(tx *sql.Tx) error]) []*gro
 // false (alone is nil); ok is also false, with every op in alone, if the
 // transaction cannot be begun or committed.
 func (db *DB) runShared(ctx context.Context, ops []*groupcommit.Op[func(tx *sql.Tx) error], guarded bool) (alone []*groupcommit.Op[func(tx *sql.Tx) error], ok bool) {
+	if db.refused() != nil {
+		return ops, true // each refused alone
+	}
 	tx, err := db.wdb.BeginTx(ctx, nil)
 	if err != nil {
 		return ops, true

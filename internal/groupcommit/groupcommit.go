@@ -1,6 +1,7 @@
 // Package groupcommit gathers writes that arrive while a transaction is
 // being committed into the next one, so that a store with one writer pays
-// one commit (one fsync) for a group of them rather than one each. The
+// one commit (one fsync) for a group of them rather than one each; with
+// Group.Sync, the sync of one group overlaps the next group's commit. The
 // stores (sqlite, postgres) supply the transaction; this package only
 // queues the writes and hands the committing role from one caller to the
 // next, with no goroutine of its own.
@@ -35,8 +36,15 @@ type Op[F any] struct {
 // Group queues writes and commits them in groups. Set Commit before use.
 type Group[F any] struct {
 	// Commit writes ops in one or more transactions and sets every op's
-	// Err; it returns only when each is durable or has failed.
+	// Err; it returns only when each is durable or has failed, unless
+	// Sync is set.
 	Commit func(ops []*Op[F])
+	// Sync, if set, makes durable the ops that Commit committed (those
+	// whose Err it left nil), setting the Err of any it cannot. It is
+	// called once Commit has returned and the committing role has passed
+	// to the next group, so that the next group's transaction runs while
+	// this one is synced; the ops' callers are woken when it returns.
+	Sync func(ops []*Op[F])
 	// Max bounds the writes in one group; 0 means DefaultMaxGroup.
 	Max int
 
@@ -96,9 +104,24 @@ func (g *Group[F]) commitNext() {
 			g.busy = false
 		}
 		g.mu.Unlock()
-		for _, op := range batch {
-			op.wake <- false
+		synced := false
+		defer func() {
+			if !synced {
+				// Sync panicked: committed, but not known durable.
+				for _, op := range batch {
+					if op.Err == nil {
+						op.Err = ErrAbandoned
+					}
+				}
+			}
+			for _, op := range batch {
+				op.wake <- false
+			}
+		}()
+		if committed && g.Sync != nil && len(batch) > 0 {
+			g.Sync(batch)
 		}
+		synced = true
 	}()
 	if len(batch) > 0 {
 		g.Commit(batch)
