@@ -46,6 +46,8 @@ type syncBarrier struct {
 	quit chan struct{} // closed by close
 	done chan struct{} // closed when the goroutine has ended
 
+	closeOnce sync.Once
+
 	// Only the goroutine (and close, once it has ended) touches these.
 	wal     *os.File    // the log, open for syncing
 	walInfo fs.FileInfo // wal's, to tell whether the path still names it
@@ -216,14 +218,16 @@ func (b *syncBarrier) syncWAL(syncFile func(f *os.File) error) error {
 // closes the log. Writers should have stopped (DB.Close makes a final sync
 // first).
 func (b *syncBarrier) close() error {
-	close(b.quit)
-	<-b.done
-	if b.wal != nil {
-		err := b.wal.Close()
-		b.wal = nil
-		return err
-	}
-	return nil
+	var err error
+	b.closeOnce.Do(func() {
+		close(b.quit)
+		<-b.done
+		if b.wal != nil {
+			err = b.wal.Close()
+			b.wal = nil
+		}
+	})
+	return err
 }
 
 // syncDir makes the entries of directory dir durable.
