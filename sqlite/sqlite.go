@@ -128,6 +128,7 @@ func open(ctx context.Context, dir string, logger *slog.Logger, opt options) (*D
 	if !opt.fullSync {
 		db.barrier = newSyncBarrier(db.path, opt.syncFile)
 		db.group.Sync = db.syncGroup
+		db.group.Ready = db.barrier.waitNextStarted
 	}
 	var err error
 	if db.wdb, err = sql.Open("sqlite", db.dsn(false, opt.fullSync)); err != nil {

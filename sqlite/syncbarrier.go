@@ -56,11 +56,14 @@ type syncBarrier struct {
 // syncRound is one sync and the writers waiting for it.
 type syncRound struct {
 	waiters int
+	started chan struct{} // closed when the sync begins
 	done    chan struct{} // closed once the sync has completed or failed
 	err     error         // set before done is closed
 }
 
-func newSyncRound() *syncRound { return &syncRound{done: make(chan struct{})} }
+func newSyncRound() *syncRound {
+	return &syncRound{started: make(chan struct{}), done: make(chan struct{})}
+}
 
 // newSyncBarrier starts the barrier of the database at dbPath, whose
 // write-ahead log is dbPath + "-wal".
@@ -113,6 +116,27 @@ func (b *syncBarrier) wait() error {
 	}
 }
 
+// waitNextStarted returns once no writer waits for a sync that has not
+// begun: at once if none does, else when that sync begins (or fails, or
+// the barrier closes). The group commit calls it before it takes a group:
+// a group committed while earlier writes still wait for the next sync
+// would wait for that same sync, so it may as well gather the writes that
+// queue meanwhile and commit them in one transaction instead of two,
+// which saves the second commit's write of the log (each commit writes
+// every page it changed, shared ones included).
+func (b *syncBarrier) waitNextStarted() {
+	b.mu.Lock()
+	r, pending := b.next, b.next.waiters > 0 && b.err == nil
+	b.mu.Unlock()
+	if !pending {
+		return
+	}
+	select {
+	case <-r.started:
+	case <-b.done:
+	}
+}
+
 // failed returns the error of the failed sync that stops all writes, if
 // any. After a failed fsync Linux may have dropped the dirty pages it could
 // not write and marked them clean, so a later sync that succeeds does not
@@ -151,6 +175,7 @@ func (b *syncBarrier) run() {
 		b.next = newSyncRound()
 		syncFile, failed := b.syncFile, b.err
 		b.mu.Unlock()
+		close(r.started)
 
 		err := failed
 		if err == nil {

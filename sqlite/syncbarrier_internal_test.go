@@ -293,10 +293,11 @@ func TestWritesReturnOnlyWhenSynced(t *testing.T) {
 
 // TestSyncOverlapsNextCommit checks the order of commits and syncs with
 // the sync held in flight, for plain and grouped writes: a writer does
-// not return while the sync after its commit is held; the next writes
-// commit meanwhile (the writer is not held by the sync); the held sync,
-// which began before their commits, does not release them; and the next
-// sync releases all of them at once.
+// not return while the sync after its commit is held; the next write
+// commits meanwhile (the writer is not held by the sync); the held sync,
+// which began before its commit, does not release it. Plain writes: a
+// third commits too and the next sync releases both at once; grouped
+// ones: groupedAfterOverlap.
 func TestSyncOverlapsNextCommit(t *testing.T) {
 	ctx := context.Background()
 	for _, grouped := range []bool{false, true} {
@@ -344,9 +345,14 @@ func TestSyncOverlapsNextCommit(t *testing.T) {
 			case err := <-done[1]:
 				t.Fatalf("write 1 returned (%v) before any sync of its commit began", err)
 			}
-			// Sync 1 is in flight: writes 2 and 3 commit meanwhile.
+			// Sync 1 is in flight: write 2 commits meanwhile.
 			start(2)
 			waitVisible(t, "write 2 to commit while sync 1 is in flight", func() bool { return visible(2) })
+			if grouped {
+				groupedAfterOverlap(t, db, p, base, done, start, returned, visible)
+				return
+			}
+			// A plain write commits too, and waits for the same sync.
 			start(3)
 			waitVisible(t, "write 3 to commit while sync 1 is in flight", func() bool { return visible(3) })
 			if returned(1) {
@@ -384,6 +390,62 @@ func TestSyncOverlapsNextCommit(t *testing.T) {
 				t.Errorf("%d syncs, want 2", n)
 			}
 		})
+	}
+}
+
+// groupedAfterOverlap goes on with TestSyncOverlapsNextCommit for grouped
+// writes, with sync 1 held and write 2 committed after it began: write 3's
+// group does not commit while write 2 waits for a sync not yet begun
+// (Group.Ready), since it would wait for that same sync; it commits once
+// sync 2 has begun, while sync 2 is in flight, and sync 3 releases it.
+func groupedAfterOverlap(t *testing.T, db *DB, p *syncProbe, base int, done []chan error, start func(int), returned, visible func(int) bool) {
+	start(3)
+	waitFor(t, "write 3 to queue", func() bool { return db.group.Waiting() == 1 })
+	if visible(3) {
+		t.Error("write 3 committed while write 2 waited for a sync not yet begun")
+	}
+	if returned(1) {
+		t.Fatal("write 1 returned while the sync after its commit was held")
+	}
+	p.release <- struct{}{}
+	if err := <-done[1]; err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case s := <-p.began:
+		if s != base+2 {
+			t.Fatalf("sync %d began, want the second", s)
+		}
+	case err := <-done[2]:
+		t.Fatalf("write 2 returned (%v) on a sync that began before its commit", err)
+	}
+	waitVisible(t, "write 3 to commit while sync 2 is in flight", func() bool { return visible(3) })
+	if returned(2) || returned(3) {
+		t.Fatal("writes 2 or 3 returned while the sync after their commits was held")
+	}
+	p.release <- struct{}{}
+	if err := <-done[2]; err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case s := <-p.began:
+		if s != base+3 {
+			t.Fatalf("sync %d began, want the third", s)
+		}
+	case err := <-done[3]:
+		t.Fatalf("write 3 returned (%v) on a sync that began before its commit", err)
+	}
+	p.release <- struct{}{}
+	if err := <-done[3]; err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []int{1, 2, 3} {
+		if !p.isDurable(fmt.Sprint(n)) {
+			t.Errorf("write %d returned before its commit was synced", n)
+		}
+	}
+	if n := p.syncCount() - base; n != 3 {
+		t.Errorf("%d syncs, want 3", n)
 	}
 }
 

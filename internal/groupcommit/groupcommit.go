@@ -45,6 +45,13 @@ type Group[F any] struct {
 	// to the next group, so that the next group's transaction runs while
 	// this one is synced; the ops' callers are woken when it returns.
 	Sync func(ops []*Op[F])
+	// Ready, if set, is called by the committing caller before it takes
+	// the next group from the queue, and may block to let more writes
+	// join it: a store whose groups wait for a sync blocks while writes
+	// already committed still wait for their sync to begin, since a group
+	// committed now would wait for that same sync, and one larger group
+	// costs less than two.
+	Ready func()
 	// Max bounds the writes in one group; 0 means DefaultMaxGroup.
 	Max int
 
@@ -81,6 +88,9 @@ func (g *Group[F]) commitNext() {
 	limit := g.Max
 	if limit <= 0 {
 		limit = DefaultMaxGroup
+	}
+	if g.Ready != nil {
+		g.Ready()
 	}
 	g.mu.Lock()
 	n := min(len(g.pending), limit)

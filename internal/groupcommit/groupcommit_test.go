@@ -194,3 +194,45 @@ func TestSyncAfterHandOff(t *testing.T) {
 		t.Errorf("write 1: %v", err)
 	}
 }
+
+// TestReadyGathersGroup checks Group.Ready: the committing caller calls it
+// before taking its group, and the writes that queue while it blocks go
+// into that group.
+func TestReadyGathersGroup(t *testing.T) {
+	ready, release := make(chan struct{}), make(chan struct{})
+	var mu sync.Mutex
+	var groups [][]int
+	first := true
+	g := &Group[int]{
+		Ready: func() {
+			if first {
+				first = false
+				close(ready)
+				<-release
+			}
+		},
+		Commit: func(ops []*Op[int]) {
+			var ids []int
+			for _, op := range ops {
+				ids = append(ids, op.Fn)
+			}
+			mu.Lock()
+			groups = append(groups, ids)
+			mu.Unlock()
+		},
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() { g.Do(context.Background(), 0) })
+	<-ready
+	for i := 1; i < 5; i++ {
+		wg.Go(func() { g.Do(context.Background(), i) })
+	}
+	for g.Waiting() != 5 {
+		runtime.Gosched()
+	}
+	close(release)
+	wg.Wait()
+	if len(groups) != 1 || len(groups[0]) != 5 {
+		t.Errorf("groups %v, want the five writes in one", groups)
+	}
+}
