@@ -482,7 +482,9 @@ type EntryService interface {
 // whether any entry has changed: the matcher then keeps the provenance of
 // recently matched entries in memory and, per lookup, reads one number
 // instead of every matched entry, without ever reporting an entry whose
-// retraction or quarantine was committed before the lookup began.
+// retraction or quarantine was committed before the lookup began. A store
+// that also implements EntryChangeCounter is checked with that instead,
+// without a read; EntryVersions stays its fallback.
 type EntryVersions interface {
 	// EntryChangeSeq returns the change sequence of the last committed
 	// change to any entry (what EntriesChangedSince counts). Every entry
@@ -493,6 +495,25 @@ type EntryVersions interface {
 	// FindEntryAndSeq is FindEntryByID, with EntryChangeSeq's value read
 	// in the same snapshot: the entry is as it was at that sequence.
 	FindEntryAndSeq(ctx context.Context, id int64) (*Entry, int64, error)
+}
+
+// EntryChangeCounter is implemented by an entry store that can say whether
+// any entry has changed without a read of the store: by a counter in memory
+// that every process with the store open shares (SQLite's, on Linux, beside
+// the database file). The matcher then checks its provenance cache with one
+// atomic load per match instead of EntryVersions' read. A store shared by
+// several hosts (PostgreSQL) has no such memory and does not implement it.
+type EntryChangeCounter interface {
+	// EntryChangeCount returns the counter, or false if the store has none
+	// (then EntryVersions serves). Its numbers are its own, not the change
+	// sequence's. It only grows, and it is odd from before each entry
+	// change commits until after the commit returns, so that no entry
+	// change commits while it holds an even value, and a change whose
+	// write has returned has moved it past every value current before the
+	// change committed. So an entry read between two loads that return the
+	// same even n is as the store holds it for as long as the counter is
+	// n; an odd value says a change may be committing: read the store.
+	EntryChangeCount() (n uint64, ok bool)
 }
 
 // Limits on text signal values.

@@ -90,6 +90,8 @@ type PHMRevealedVoucher struct {
 // recovered key, so that a restart forgets nothing and counts nothing
 // twice.
 type PHMService interface {
+	// PHMKeyedHashService keeps the keyed second hash of listed pictures.
+	PHMKeyedHashService
 	// UpdatePHMAccount is the one transaction of an opened voucher. If
 	// voucher is recorded for the account's epoch already (a replay), it
 	// returns false and calls nothing. Otherwise it calls fn with the
@@ -164,3 +166,66 @@ func ValidatePHMChanges(a *PHMAccount, voucher [PHMVoucherIDLen]byte, pending ma
 func PHMTarget(account string, epoch uint32) string {
 	return fmt.Sprintf("phm:%s/%d", account, epoch)
 }
+
+// AuditPHMKeyedHashes records keyed second hashes stored for bank
+// entries (phm/second): from the listed pictures, where Vigil held them.
+const AuditPHMKeyedHashes = "phm.keyed_hashes"
+
+// Limits on the keyed second hashes.
+const (
+	// PHMKeyedHashLen is the length of a keyed hash (second.Size).
+	PHMKeyedHashLen = 16
+	// MaxPHMKeyIDLen bounds a key's fingerprint (second.Key.ID: 16 hex
+	// digits).
+	MaxPHMKeyIDLen = 64
+	// MaxPHMKeyedHashes bounds the hashes written or the entries read in
+	// one call: the second check reads those of a few matches, a
+	// hotline's run writes its pictures in batches.
+	MaxPHMKeyedHashes = 1000
+)
+
+// PHMKeyedHash is the keyed second hash of a bank entry's picture under
+// one key.
+type PHMKeyedHash struct {
+	EntryID int64
+	Hash    [PHMKeyedHashLen]byte
+	// CreatedAt is when the store kept this hash (set by the store).
+	CreatedAt time.Time
+}
+
+// PHMKeyedHashService keeps, per bank entry and key, the keyed second
+// hash of the listed picture, which the PHM review service compares with
+// a revealed derivative's. An entry has one only where Vigil held its
+// picture; a hash-only list has none, and the second check then rests on
+// PDQ alone.
+type PHMKeyedHashService interface {
+	// PutPHMKeyedHashes stores hashes (1 to MaxPHMKeyedHashes, each entry
+	// once) under keyID, replacing an entry's earlier hash under the same
+	// key, and returns how many were new or changed. The change and its
+	// audit record (actor by, AuditPHMKeyedHashes, target
+	// PHMKeyTarget(keyID), the entries changed) commit in one
+	// transaction; a call that changes nothing records nothing. ENOTFOUND
+	// for an entry that does not exist, EINVALID for a key id, an actor or
+	// a count out of bounds, or an entry given twice.
+	PutPHMKeyedHashes(ctx context.Context, by, keyID string, hashes []PHMKeyedHash) (int, error)
+	// PHMKeyedHashes returns the hashes under keyID of those of entryIDs
+	// (at most MaxPHMKeyedHashes) that have one, in one query.
+	PHMKeyedHashes(ctx context.Context, keyID string, entryIDs []int64) (map[int64]PHMKeyedHash, error)
+}
+
+// ValidatePHMKeyID checks a keyed hash key's fingerprint: 1 to
+// MaxPHMKeyIDLen lowercase hex digits.
+func ValidatePHMKeyID(id string) error {
+	if id == "" || len(id) > MaxPHMKeyIDLen {
+		return Errorf(EINVALID, "PHM keyed hash key id must be 1 to %d hex digits", MaxPHMKeyIDLen)
+	}
+	for _, c := range id {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return Errorf(EINVALID, "PHM keyed hash key id must be lowercase hex digits")
+		}
+	}
+	return nil
+}
+
+// PHMKeyTarget is the audit target of the keyed hashes under a key.
+func PHMKeyTarget(keyID string) string { return "phm-second-key:" + keyID }

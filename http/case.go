@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/vigil-oss/vigil"
 	"github.com/vigil-oss/vigil/hashing"
+	"github.com/vigil-oss/vigil/phm/second"
 )
 
 // caseRoutes registers the review API: queues, cases, decisions, media
@@ -591,6 +593,44 @@ func (s *Server) hashKept(ctx context.Context, data []byte) ([]vigil.Signal, err
 	return c.Signals, nil
 }
 
+// keyWrittenBack stores the keyed second hash of a written-back case's
+// kept picture for its PDQ entries, when the PHM review service has a
+// keyed hash key: the server holds the listed picture here, so the
+// service's second check can compare revealed derivatives with it
+// (phm/server Check). Its own transaction and audit record, after the
+// entries'; on an error the entries stay, and writing back again (the
+// entries come back as duplicates, with their ids) keys them.
+func (s *Server) keyWrittenBack(r *http.Request, kept []byte, entries []*vigil.Entry) error {
+	if s.PHM == nil || s.PHM.Second == nil || s.PHM.Store == nil || len(kept) == 0 {
+		return nil
+	}
+	var hs []vigil.PHMKeyedHash
+	seen := map[int64]bool{}
+	for _, e := range entries {
+		if e.SignalType == vigil.SignalPDQ && e.ID != 0 && !seen[e.ID] {
+			seen[e.ID] = true
+			hs = append(hs, vigil.PHMKeyedHash{EntryID: e.ID})
+		}
+	}
+	if len(hs) == 0 {
+		return nil
+	}
+	img, _, release, err := hashing.DecodeImage(r.Context(), kept, s.Hashing.Limits)
+	if err != nil {
+		return fmt.Errorf("keyed hash of the kept media: %w", err)
+	}
+	defer release()
+	h, ok := second.NewHasher().Hash(s.PHM.Second, img)
+	if !ok {
+		return nil // under PDQ's smallest size: it made no PDQ entry either
+	}
+	for i := range hs {
+		hs[i].Hash = h
+	}
+	_, err = s.PHM.Store.PutPHMKeyedHashes(context.WithoutCancel(r.Context()), actor(r), s.PHM.Second.ID(), hs)
+	return err
+}
+
 type writeBackRequest struct {
 	Bank string `json:"bank"`
 }
@@ -620,9 +660,11 @@ func (s *Server) handleWriteBack(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var signals []vigil.Signal
+	var kept []byte
 	if c.Content.MediaID != "" && s.Media != nil {
 		data, err := s.caseMedia(r.Context(), c)
 		if err == nil {
+			kept = data
 			signals, err = s.hashKept(r.Context(), data)
 		}
 		if err != nil {
@@ -652,6 +694,10 @@ func (s *Server) handleWriteBack(w http.ResponseWriter, r *http.Request) {
 		return err
 	})
 	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if err := s.keyWrittenBack(r, kept, entries); err != nil {
 		writeError(w, r, err)
 		return
 	}

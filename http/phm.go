@@ -114,6 +114,8 @@ var (
 		"Items revealed by recovered PHM accounts that the second, server-only check (PDQ ≤ 31 on the derivative) confirmed and sent to review.", nil, nil)
 	phmRejectedDesc = prometheus.NewDesc("vigil_phm_items_rejected_total",
 		"Items revealed by recovered PHM accounts that the second check refused (false matches of the exact table, crafted collisions): never shown as matches.", nil, nil)
+	phmKeyedRefusedDesc = prometheus.NewDesc("vigil_phm_items_keyed_refused_total",
+		"Revealed PHM items that passed PDQ and the re-encode but that the keyed second hash refused against an entry's listed picture (counted in vigil_phm_items_rejected_total too).", nil, nil)
 	phmUnopenedDesc = prometheus.NewDesc("vigil_phm_payloads_unopened_total",
 		"Revealed PHM payloads the review key did not open (sealed to another review key).", nil, nil)
 )
@@ -124,6 +126,7 @@ type phmCollector struct{ s *phmserver.Service }
 func (c phmCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- phmConfirmedDesc
 	ch <- phmRejectedDesc
+	ch <- phmKeyedRefusedDesc
 	ch <- phmUnopenedDesc
 }
 
@@ -134,5 +137,6 @@ func (c phmCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(phmConfirmedDesc, prometheus.CounterValue, float64(st.Confirmed()))
 	ch <- prometheus.MustNewConstMetric(phmRejectedDesc, prometheus.CounterValue, float64(st.Rejected()))
+	ch <- prometheus.MustNewConstMetric(phmKeyedRefusedDesc, prometheus.CounterValue, float64(st.KeyedRefused()))
 	ch <- prometheus.MustNewConstMetric(phmUnopenedDesc, prometheus.CounterValue, float64(st.Unopened()))
 }

@@ -90,9 +90,7 @@ type state struct {
 // New returns a Matcher over the given stores; call Load before use.
 func New(banks vigil.BankService, entries vigil.EntryService, logger *slog.Logger) *Matcher {
 	m := &Matcher{banks: banks, entries: entries, logger: logger, now: time.Now, rematchBatch: defaultRematchBatch}
-	if v, ok := entries.(vigil.EntryVersions); ok {
-		m.prov = &provenance{store: v, max: defaultProvenanceEntries}
-	}
+	m.prov = newProvenance(entries, defaultProvenanceEntries, logger)
 	return m
 }
 

@@ -484,7 +484,7 @@ func (s *CaseService) checkFalsePositives(ctx context.Context, tx *sql.Tx, caseI
 // out of matching, and records it in the history of the case that tipped
 // it over. It returns nil when it changed nothing.
 func (s *CaseService) autoQuarantine(ctx context.Context, tx *sql.Tx, caseID, entryID int64, reason string, now time.Time) (*AutoQuarantine, error) {
-	done, err := quarantine(ctx, tx, entryID, reason, now, true)
+	done, err := s.db.quarantine(ctx, tx, entryID, reason, now, true)
 	if err != nil || !done {
 		return nil, err
 	}
@@ -510,7 +510,7 @@ func (s *CaseService) autoQuarantine(ctx context.Context, tx *sql.Tx, caseID, en
 // quarantine takes an entry out of matching. It reports false, doing
 // nothing, for an entry that is retracted or quarantined already when
 // quiet is set, and returns ECONFLICT for it otherwise.
-func quarantine(ctx context.Context, tx *sql.Tx, id int64, reason string, now time.Time, quiet bool) (bool, error) {
+func (db *DB) quarantine(ctx context.Context, tx *sql.Tx, id int64, reason string, now time.Time, quiet bool) (bool, error) {
 	e, err := scanEntry(tx.QueryRowContext(ctx, `SELECT `+entryColumns+` FROM entries WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, vigil.Errorf(vigil.ENOTFOUND, "entry %d not found", id)
@@ -527,7 +527,7 @@ func quarantine(ctx context.Context, tx *sql.Tx, id int64, reason string, now ti
 	}
 	// A new change sequence number makes matchers following the change
 	// feed drop the entry, as they do for a retraction.
-	seq, err := nextSeq(ctx, tx, 1)
+	seq, err := db.nextSeq(ctx, tx, 1)
 	if err != nil {
 		return false, err
 	}
@@ -559,7 +559,7 @@ func (s *CaseService) QuarantineEntry(ctx context.Context, id int64, reason stri
 	}
 	now := s.db.now()
 	err := s.db.write(ctx, func(tx *sql.Tx) error {
-		_, err := quarantine(ctx, tx, id, reason, now, false)
+		_, err := s.db.quarantine(ctx, tx, id, reason, now, false)
 		return err
 	})
 	if err != nil {
@@ -583,7 +583,7 @@ func (s *CaseService) ReleaseEntry(ctx context.Context, id int64) error {
 		if !e.Quarantined() {
 			return vigil.Errorf(vigil.ECONFLICT, "entry %d is not quarantined", id)
 		}
-		seq, err := nextSeq(ctx, tx, 1)
+		seq, err := s.db.nextSeq(ctx, tx, 1)
 		if err != nil {
 			return err
 		}

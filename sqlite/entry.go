@@ -71,7 +71,7 @@ func (s *EntryService) AddEntries(ctx context.Context, bankID int64, by string, 
 		defer ins.Close()
 		// Sequence numbers are taken up front for the whole batch; the
 		// ones duplicates would have had are left as gaps.
-		seq, err := nextSeq(ctx, tx, int64(len(entries)))
+		seq, err := s.db.nextSeq(ctx, tx, int64(len(entries)))
 		if err != nil {
 			return err
 		}
@@ -122,7 +122,7 @@ func (s *EntryService) ImportEntries(ctx context.Context, bankID int64, by strin
 			return err
 		}
 
-		ins := &batchInserter{tx: tx, size: s.db.importBatch, bankID: bankID, by: by, now: now}
+		ins := &batchInserter{db: s.db, tx: tx, size: s.db.importBatch, bankID: bankID, by: by, now: now}
 		defer ins.close()
 		n := 0
 		for e, err := range entries {
@@ -161,6 +161,7 @@ func (s *EntryService) ImportEntries(ctx context.Context, bankID int64, by strin
 // at, the batch's first sequence number) are bound once per statement, so
 // that each row binds only its own six values.
 type batchInserter struct {
+	db     *DB
 	tx     *sql.Tx
 	size   int
 	bankID int64
@@ -231,7 +232,7 @@ func (ins *batchInserter) flush(ctx context.Context) error {
 }
 
 func (ins *batchInserter) exec(ctx context.Context, stmt *sql.Stmt) error {
-	seq, err := nextSeq(ctx, ins.tx, int64(ins.rows))
+	seq, err := ins.db.nextSeq(ctx, ins.tx, int64(ins.rows))
 	if err != nil {
 		return err
 	}

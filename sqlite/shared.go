@@ -63,7 +63,7 @@ func (s shared) Now() time.Time { return s.db.now() }
 func (s shared) Rand() io.Reader { return s.db.Rand }
 
 func (s shared) NextSeq(ctx context.Context, tx sqlstore.Querier, n int64) (int64, error) {
-	return nextSeq(ctx, tx, n)
+	return s.db.nextSeq(ctx, tx, n)
 }
 
 func (shared) JSONText(col, field string) string {
@@ -95,5 +95,5 @@ func (s shared) Quarantine(ctx context.Context, tx sqlstore.Querier, id int64, r
 	if !ok {
 		return false, fmt.Errorf("quarantine entry %d: %T is not a write transaction of this store", id, tx)
 	}
-	return quarantine(ctx, t, id, reason, now, quiet)
+	return s.db.quarantine(ctx, t, id, reason, now, quiet)
 }

@@ -71,6 +71,9 @@ type DB struct {
 	// findEntrySeq and changeSeq serve vigil.EntryVersions, which the
 	// matcher calls on every lookup that matches.
 	findEntrySeq, changeSeq *sql.Stmt
+	// entrySeq is the entry change counter shared with every process that
+	// has the database open (entryseq.go); nil off Linux.
+	entrySeq *entrySeq
 
 	// wstmt holds preparedWrites, prepared on the write connection.
 	wstmt map[string]*sql.Stmt
@@ -131,6 +134,10 @@ func open(ctx context.Context, dir string, logger *slog.Logger, opt options) (*D
 		db.group.Ready = db.barrier.waitNextStarted
 	}
 	var err error
+	if db.entrySeq, err = openEntrySeq(db.path); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", db.path, err)
+	}
 	if db.wdb, err = sql.Open("sqlite", db.dsn(false, opt.fullSync)); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", db.path, err)
@@ -166,6 +173,7 @@ func open(ctx context.Context, dir string, logger *slog.Logger, opt options) (*D
 			return nil, fmt.Errorf("open sqlite %s: %w", db.path, err)
 		}
 	}
+	db.repairEntrySeq(ctx)
 	return db, nil
 }
 
@@ -279,6 +287,7 @@ func (db *DB) Close() error {
 	if db.barrier != nil {
 		errs = append(errs, db.barrier.close())
 	}
+	errs = append(errs, db.entrySeq.close())
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("close sqlite: %w", err)
 	}
@@ -371,6 +380,7 @@ func (db *DB) writeUnsynced(ctx context.Context, rec *vigil.AuditRecord, fn func
 	if err != nil {
 		return err
 	}
+	defer db.entrySeq.settle(tx) // after the COMMIT or rollback
 	defer tx.Rollback()
 	if err := fn(tx); err != nil {
 		return err
@@ -387,6 +397,7 @@ func (db *DB) writeUnsynced(ctx context.Context, rec *vigil.AuditRecord, fn func
 			return fmt.Errorf("audit %s %s: %w", rec.Action, rec.Target, err)
 		}
 	}
+	db.entrySeq.raise(tx) // if tx changed entries
 	return tx.Commit()
 }
 
@@ -466,6 +477,7 @@ func (db *DB) runShared(ctx context.Context, ops []*groupcommit.Op[func(tx *sql.
 	if err != nil {
 		return ops, true
 	}
+	defer db.entrySeq.settle(tx) // after the COMMIT or rollback
 	defer tx.Rollback()
 	var sealed []*vigil.AuditRecord // records of the writes kept so far
 	fail := func() ([]*groupcommit.Op[func(tx *sql.Tx) error], bool) {
@@ -508,6 +520,7 @@ func (db *DB) runShared(ctx context.Context, ops []*groupcommit.Op[func(tx *sql.
 			}
 		}
 	}
+	db.entrySeq.raise(tx) // if tx changed entries
 	if err := tx.Commit(); err != nil {
 		return fail()
 	}
@@ -570,8 +583,11 @@ func parseNullTime(s sql.NullString) (*time.Time, error) { return sqlstore.Parse
 // nextSeq hands out n change sequence numbers in tx and returns the first.
 // Numbers are taken inside the write transaction, and SQLite has one writer,
 // so they become visible to readers in order: a reader that has seen
-// sequence s will never later find a change numbered s or less.
-func nextSeq(ctx context.Context, tx querier, n int64) (int64, error) {
+// sequence s will never later find a change numbered s or less. It raises
+// the entry change counter for tx too, at its commit (entryseq.go): every
+// entry change takes a number here.
+func (db *DB) nextSeq(ctx context.Context, tx querier, n int64) (int64, error) {
+	db.entrySeq.mark(tx)
 	var last int64
 	if err := tx.QueryRowContext(ctx, "UPDATE change_seq SET value = value + ? WHERE id = 1 RETURNING value", n).Scan(&last); err != nil {
 		return 0, fmt.Errorf("next change seq: %w", err)

@@ -47,7 +47,10 @@ var _ vigil.EntryVersions = (*EntryQueries)(nil)
 // EntryChangeSeq implements vigil.EntryVersions: change_seq is raised in
 // every entry change's transaction (DB.NextSeq: SQLite has one writer;
 // PostgreSQL locks change_seq's row until the commit), so the committed
-// value grows with every committed change.
+// value grows with every committed change. PostgreSQL's matcher reads it
+// once per lookup: several hosts may share the store, and no memory is
+// shared between them. SQLite's, on Linux, checks the shared counter
+// instead (vigil.EntryChangeCounter, sqlite/entryseq.go).
 func (s *EntryQueries) EntryChangeSeq(ctx context.Context) (int64, error) {
 	var seq int64
 	if err := s.db.ReadRow(ctx, ChangeSeqSQL).Scan(&seq); err != nil {

@@ -102,6 +102,7 @@ func TestAll(t *testing.T, open Opener) {
 	t.Run("SessionService", func(t *testing.T) { TestSessionService(t, open) })
 	t.Run("CentreService", func(t *testing.T) { TestCentreService(t, open) })
 	t.Run("PHMService", func(t *testing.T) { TestPHMService(t, open) })
+	t.Run("PHMKeyedHashes", func(t *testing.T) { TestPHMKeyedHashes(t, open) })
 }
 
 // Clock is a fake clock for SetNow. It starts at a fixed time and moves

@@ -17,6 +17,7 @@ import (
 	"github.com/vigil-oss/vigil"
 	"github.com/vigil-oss/vigil/hashing"
 	"github.com/vigil-oss/vigil/media"
+	"github.com/vigil-oss/vigil/pdq"
 	"github.com/vigil-oss/vigil/phm"
 	"github.com/vigil-oss/vigil/phm/client"
 	"github.com/vigil-oss/vigil/phm/second"
@@ -47,6 +48,7 @@ const phmUsage = `Usage:
 	vigil phm account --out FILE [--threshold N] [--capacity N] [--synthetic-rate P]
 	vigil phm voucher --table DIR --account FILE --review-pub FILE --out DIR [--ref REF] IMAGE...
 	vigil phm open --table DIR --keys DIR --review-key FILE [--data DIR | --db URL | --memory] [--account-id ID] VOUCHER...
+	vigil phm key-entries --second-key FILE --bank NAME [--data DIR | --db URL] [--max-distance N] PICTURE...
 	vigil phm eval [--images DIR] [flags]   (the measurements on benign pictures: vigil help phm eval)
 
 keygen writes the review service's HPKE key pair (review.key, secret; review.pub) and the key
@@ -60,11 +62,17 @@ counts on from earlier runs and from the server (one transaction per voucher, re
 re-checks revealed images against the banks and opens their case through the rules. It reports
 the account: positives (matches and synthetic vouchers alike, all runs), whether the threshold
 recovered the account key, the images revealed and confirmed in this run, and for each revealed
-image its SHA-256 and attachment reference. --memory keeps the state for this run only.`
+image its SHA-256 and attachment reference. --memory keeps the state for this run only.
+key-entries stores, for each listed picture the operator holds, its keyed second hash under
+--second-key for the entry of --bank it belongs to: the one PDQ entry within --max-distance bits
+(default 8) in some orientation. It prints per picture: keyed (or replaced, unchanged), no entry,
+ambiguous (several entries within the distance, or another picture of the run for the same entry)
+or low quality; it exits 1 if any picture was not keyed. With --phm-second-key, vigil serve then
+refuses a revealed item that matches a keyed entry by PDQ but not by the keyed hash.`
 
 // Run dispatches to the phm subcommands.
 func (c *PHMCommand) Run(ctx context.Context, args []string) error {
-	sub, args, err := c.group(args, phmUsage, "keygen", "account", "voucher", "open")
+	sub, args, err := c.group(args, phmUsage, "keygen", "account", "voucher", "open", "key-entries")
 	if err != nil {
 		return err
 	}
@@ -136,6 +144,22 @@ func (c *PHMCommand) Run(ctx context.Context, args []string) error {
 			return fs.usageErrorf("phm open needs --table, --keys and --review-key")
 		}
 		return c.open(ctx, pf, store, *memory, *id, fs.Args())
+	case "key-entries":
+		keyFile := fs.String("second-key", "", "the keyed second hash's key file (vigil phm keygen's second.key; required)")
+		bank := fs.String("bank", "", "the bank whose entries the pictures are (required)")
+		maxDist := fs.Int("max-distance", defaultKeyDistance, "largest PDQ distance, in any orientation, from a picture to its entry")
+		fs.limit("max-distance", between(0, pdq.MatchThreshold))
+		store := dataFlag(fs)
+		if err := fs.parse(args); err != nil {
+			return err
+		}
+		if fs.NArg() == 0 {
+			return fs.usageErrorf("phm key-entries takes at least one PICTURE")
+		}
+		if *keyFile == "" || *bank == "" {
+			return fs.usageErrorf("phm key-entries needs --second-key and --bank")
+		}
+		return c.keyEntries(ctx, store, *keyFile, *bank, *maxDist, fs.Args())
 	}
 	return nil
 }

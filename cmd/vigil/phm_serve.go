@@ -7,6 +7,7 @@ import (
 
 	"github.com/vigil-oss/vigil"
 	"github.com/vigil-oss/vigil/phm"
+	"github.com/vigil-oss/vigil/phm/second"
 	"github.com/vigil-oss/vigil/phm/server"
 )
 
@@ -15,7 +16,11 @@ import (
 // `vigil phm open --db`, which runs the same service on the store.
 type phmServeFlags struct {
 	table, keys, reviewKey *string
-	t, s                   *int
+	// secondKey is the keyed second hash's key file (vigil phm keygen's
+	// second.key): with it, the second check compares each derivative
+	// with the listed picture where the store keeps its keyed hash.
+	secondKey *string
+	t, s      *int
 	// previousKeys and previousReview are the key directories of earlier
 	// tables and earlier review keys, kept through a rotation.
 	previousKeys, previousReview stringsFlag
@@ -26,6 +31,7 @@ func addPHMServeFlags(fs *flagSet, prefix string) *phmServeFlags {
 		table:     fs.String(prefix+"table", "", "directory of the current PHM table (vigil phm build-table --out): turns on the private hash matching review service; its blinding must be --"+prefix+"keys' α"),
 		keys:      fs.String(prefix+"keys", "", "the PHM table's secret key directory (vigil phm table-keys --out), whose alpha opens the vouchers"),
 		reviewKey: fs.String(prefix+"review-key", "", "the PHM review service's private key file (vigil phm keygen's review.key)"),
+		secondKey: fs.String(prefix+"second-key", "", "the keyed second hash's key file (vigil phm keygen's second.key): a revealed item matching an entry with a keyed hash under it (vigil phm key-entries) stands only if the keyed hash agrees; entries without one rest on PDQ alone"),
 		t:         fs.Int(prefix+"threshold", phm.DefaultParams.T, "PHM threshold t the devices' accounts are made with"),
 		s:         fs.Int(prefix+"capacity", phm.DefaultParams.S, "PHM synthetic capacity s the devices' accounts are made with"),
 	}
@@ -37,7 +43,9 @@ func addPHMServeFlags(fs *flagSet, prefix string) *phmServeFlags {
 }
 
 // on reports whether the service was asked for.
-func (f *phmServeFlags) on() bool { return *f.table != "" || *f.keys != "" || *f.reviewKey != "" }
+func (f *phmServeFlags) on() bool {
+	return *f.table != "" || *f.keys != "" || *f.reviewKey != "" || *f.secondKey != ""
+}
 
 func (f *phmServeFlags) params() phm.Params { return phm.Params{T: *f.t, S: *f.s} }
 
@@ -73,6 +81,11 @@ func (f *phmServeFlags) service(tables phmTables, store vigil.PHMService, banks 
 		return nil, err
 	}
 	svc := &server.Service{Opener: o, Review: review, Store: store, Banks: banks, Respond: flow, Logger: logger, Stats: &server.Stats{}}
+	if *f.secondKey != "" {
+		if svc.Second, err = readSecondKey(*f.secondKey); err != nil {
+			return nil, err
+		}
+	}
 	for _, dir := range f.previousKeys {
 		a, err := tables.Alpha(dir)
 		if err != nil {
@@ -102,6 +115,20 @@ func readReviewKey(file string) (hpke.PrivateKey, error) {
 	k, err := phm.InnerKEM.NewPrivateKey(kb)
 	if err != nil {
 		return nil, fmt.Errorf("review key %s: %w", file, err)
+	}
+	return k, nil
+}
+
+// readSecondKey reads a keyed second hash key file (at most
+// second.MaxKeyFile bytes).
+func readSecondKey(file string) (*second.Key, error) {
+	b, err := readLimited(file, second.MaxKeyFile)
+	if err != nil {
+		return nil, err
+	}
+	k, err := second.ParseKey(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
 	}
 	return k, nil
 }

@@ -10,12 +10,15 @@ import (
 	"image/draw"
 	"image/jpeg"
 	"log/slog"
+	"maps"
+	"slices"
 	"sync/atomic"
 	"time"
 
 	vigil "github.com/vigil-oss/vigil"
 	"github.com/vigil-oss/vigil/pdq"
 	"github.com/vigil-oss/vigil/phm"
+	"github.com/vigil-oss/vigil/phm/second"
 )
 
 // Responder is what Vigil does with a detection; *respond.Service is one.
@@ -49,6 +52,14 @@ type Service struct {
 	// Banks is the full plaintext matcher (*matcher.Matcher): the second,
 	// server-only check of every revealed derivative, PDQ ≤ 31.
 	Banks vigil.MatchService
+	// Second is the key of the review service's keyed second hash
+	// (phm/second; nil: not used). With it, a PDQ match of the second
+	// check stands only if the matched entry's keyed hash under this key
+	// (Store's, where Vigil held the listed picture) is within
+	// second.Threshold of the derivative's in some orientation; a match
+	// of an entry without one (a hash-only list) rests on PDQ alone, and
+	// the audit record says so per item.
+	Second *second.Key
 	// Respond opens the case; nil: confirmed items are only returned.
 	Respond Responder
 	// Actor names the service in the audit log ("" is "phm").
@@ -62,11 +73,18 @@ type Service struct {
 }
 
 // Stats counts, since the process started, the revealed items the second
-// check confirmed and refused, and the revealed payloads that did not open
-// with the review key. Safe for concurrent use.
+// check confirmed and refused, the refused items that the keyed hash
+// refused, and the revealed payloads that did not open with the review
+// key. Safe for concurrent use.
 type Stats struct {
-	confirmed, rejected, unopened atomic.Int64
+	confirmed, rejected, unopened, keyedRefused atomic.Int64
 }
+
+// KeyedRefused is the count of revealed items that passed PDQ and the
+// re-encode but that the keyed second hash refused (Service.Second): one
+// such item is a crafted collision, or a listed picture edited past the
+// keyed hash's reach.
+func (s *Stats) KeyedRefused() int64 { return s.keyedRefused.Load() }
 
 // Confirmed is the count of revealed items the second check confirmed.
 func (s *Stats) Confirmed() int64 { return s.confirmed.Load() }
@@ -317,9 +335,10 @@ func (s *Service) handle(ctx context.Context, account string, epoch uint32, seal
 	}
 	var confirmed []Confirmed
 	var outcome *vigil.Outcome
+	var keyed keyedVerdicts
 	if len(revealed) > 0 {
 		var err error
-		if confirmed, err = s.Check(ctx, revealed); err != nil {
+		if confirmed, keyed, err = s.check(ctx, revealed); err != nil {
 			return revealed, nil, nil, err
 		}
 		if len(confirmed) > 0 && s.Respond != nil {
@@ -330,7 +349,7 @@ func (s *Service) handle(ctx context.Context, account string, epoch uint32, seal
 	// the change that hands them on: an item it refused (a false match of
 	// the exact table, or a crafted collision) is never shown as a match,
 	// and is not forgotten either.
-	rec, rejected, err := s.checkRecord(account, epoch, len(sealed), revealed, confirmed)
+	rec, rejected, err := s.checkRecord(account, epoch, len(sealed), revealed, confirmed, keyed)
 	if err != nil {
 		return revealed, confirmed, outcome, err
 	}
@@ -341,6 +360,7 @@ func (s *Service) handle(ctx context.Context, account string, epoch uint32, seal
 		s.Stats.confirmed.Add(int64(len(confirmed)))
 		s.Stats.rejected.Add(int64(rejected))
 		s.Stats.unopened.Add(int64(len(sealed) - len(revealed)))
+		s.Stats.keyedRefused.Add(int64(keyed.refused()))
 	}
 	if rejected > 0 {
 		s.logger().Warn("phm revealed items failed the second check", "account", account, "epoch", epoch, "rejected", rejected, "confirmed", len(confirmed))
@@ -359,12 +379,85 @@ type checkItem struct {
 	SHA256  string  `json:"sha256"`
 	Ref     string  `json:"ref,omitempty"`
 	Entries []int64 `json:"entries,omitempty"`
+	// Keyed is the keyed second hash's verdict on the item (one of the
+	// Keyed* values; empty when the item did not reach it: its PDQ or
+	// re-encode refused it, or it did not decode).
+	Keyed string `json:"keyed,omitempty"`
+	// KeyedEntries are the PDQ-matched entries that have a keyed hash,
+	// with the derivative's distance to it; Unkeyed those that have none,
+	// whose match rests on PDQ alone.
+	KeyedEntries []keyedEntry `json:"keyed_entries,omitempty"`
+	Unkeyed      []int64      `json:"unkeyed_entries,omitempty"`
+}
+
+// The keyed second hash's verdicts on an item, as its audit record names
+// them.
+const (
+	// KeyedPassed: some matched entry's keyed hash is within
+	// second.Threshold of the derivative's.
+	KeyedPassed = "passed"
+	// KeyedRefused: every matched entry has a keyed hash and none is
+	// within the threshold: the item is refused.
+	KeyedRefused = "refused"
+	// KeyedNoHash: no matched entry's keyed hash passed, and some
+	// matched entry has none (a hash-only list): the item stands on PDQ
+	// and the re-encode alone.
+	KeyedNoHash = "no keyed hash for entry"
+	// KeyedNoKey: the service has no keyed hash key (Service.Second).
+	KeyedNoKey = "no keyed hash key"
+)
+
+// keyedEntry is an entry's keyed hash distance in the audit record.
+type keyedEntry struct {
+	Entry    int64 `json:"entry"`
+	Distance int   `json:"distance"`
+}
+
+// keyedVerdict is the keyed hash's verdict on one item that passed PDQ and
+// the re-encode.
+type keyedVerdict struct {
+	verdict string
+	keyed   []keyedEntry
+	unkeyed []int64
+}
+
+// keyedVerdicts are check's verdicts by item.
+type keyedVerdicts map[*phm.Payload]*keyedVerdict
+
+// refused counts the items the keyed hash refused.
+func (kv keyedVerdicts) refused() int {
+	n := 0
+	for _, v := range kv {
+		if v.verdict == KeyedRefused {
+			n++
+		}
+	}
+	return n
 }
 
 // checkRecord is the audit record of the second check over revealed, and
 // how many it refused. sealed counts the payloads handed in, some of which
-// may not have opened.
-func (s *Service) checkRecord(account string, epoch uint32, sealed int, revealed []*phm.Payload, confirmed []Confirmed) (*vigil.AuditRecord, int, error) {
+// may not have opened; keyed are the keyed hash's verdicts (check).
+func (s *Service) checkRecord(account string, epoch uint32, sealed int, revealed []*phm.Payload, confirmed []Confirmed, keyed keyedVerdicts) (*vigil.AuditRecord, int, error) {
+	item := func(pl *phm.Payload, es []int64) checkItem {
+		it := checkItem{SHA256: hex.EncodeToString(pl.SHA256[:]), Ref: pl.Ref, Entries: es}
+		if v := keyed[pl]; v != nil {
+			it.Keyed = v.verdict
+			it.KeyedEntries, it.Unkeyed = v.keyed, v.unkeyed
+			// Bounded like the items: an item matching more entries
+			// than that is named with the first of them.
+			if len(it.KeyedEntries) > maxCheckItems {
+				it.KeyedEntries = it.KeyedEntries[:maxCheckItems]
+			}
+			if len(it.Unkeyed) > maxCheckItems {
+				it.Unkeyed = it.Unkeyed[:maxCheckItems]
+			}
+		}
+		if len(it.Entries) > maxCheckItems {
+			it.Entries = it.Entries[:maxCheckItems]
+		}
+		return it
+	}
 	ok := map[*phm.Payload][]int64{}
 	var conf []checkItem
 	for _, c := range confirmed {
@@ -373,12 +466,12 @@ func (s *Service) checkRecord(account string, epoch uint32, sealed int, revealed
 			es = append(es, m.EntryID)
 		}
 		ok[c.Payload] = es
-		conf = append(conf, checkItem{SHA256: hex.EncodeToString(c.Payload.SHA256[:]), Ref: c.Payload.Ref, Entries: es})
+		conf = append(conf, item(c.Payload, es))
 	}
 	var rej []checkItem
 	for _, pl := range revealed {
 		if _, found := ok[pl]; !found {
-			rej = append(rej, checkItem{SHA256: hex.EncodeToString(pl.SHA256[:]), Ref: pl.Ref})
+			rej = append(rej, item(pl, nil))
 		}
 	}
 	// The detail is bounded like any audit detail: past maxCheckItems
@@ -390,10 +483,15 @@ func (s *Service) checkRecord(account string, epoch uint32, sealed int, revealed
 	if len(rej) > maxCheckItems {
 		rej = rej[:maxCheckItems]
 	}
+	keyID := ""
+	if s.Second != nil {
+		keyID = s.Second.ID()
+	}
 	rec := &vigil.AuditRecord{Actor: s.actor(), Action: AuditPHMSecondCheck, Target: vigil.PHMTarget(account, epoch)}
 	err := rec.SetDetail(map[string]any{
 		"revealed": len(revealed), "unopened": sealed - len(revealed),
-		"confirmed": len(confirmed), "rejected": nrej,
+		"confirmed": len(confirmed), "rejected": nrej, "keyed_refused": keyed.refused(),
+		"keyed_hash_key":  keyID,
 		"confirmed_items": conf, "rejected_items": rej,
 	})
 	return rec, nrej, err
@@ -445,13 +543,31 @@ func (s *Service) Resume(ctx context.Context) (int, error) {
 // survive this on the content itself; the re-encode refuses one
 // hill-climbed onto a listed PDQ with thin margins, which a faithful
 // derivative carries intact (docs/benchmarks.md).
+//
+// With a keyed hash key (Second), a match that passed both stands only if
+// the entry's keyed hash, where the store has one, is within
+// second.Threshold of the derivative's in one of its eight orientations:
+// a collision crafted onto the PDQ does not move the band the keyed hash
+// reads, under a key the attacker does not have. A match of an entry
+// without a keyed hash (the list gave only hashes) stands on PDQ alone.
 func (s *Service) Check(ctx context.Context, payloads []*phm.Payload) ([]Confirmed, error) {
+	out, _, err := s.check(ctx, payloads)
+	return out, err
+}
+
+// check is Check with the keyed hash's verdict on every item that passed
+// PDQ and the re-encode, for the audit record.
+func (s *Service) check(ctx context.Context, payloads []*phm.Payload) ([]Confirmed, keyedVerdicts, error) {
 	if s.Banks == nil {
-		return nil, fmt.Errorf("phm: no banks for the second check")
+		return nil, nil, fmt.Errorf("phm: no banks for the second check")
+	}
+	if s.Second != nil && s.Store == nil {
+		return nil, nil, fmt.Errorf("phm: no store for the keyed second hashes")
 	}
 	h := pdq.NewHasher(pdq.Full)
 	var signals []vigil.Signal
 	var items []*phm.Payload
+	var imgs []image.Image
 	var recoded [][8]pdq.Hash
 	for _, pl := range payloads {
 		img, err := DecodeDerivative(pl.Derivative)
@@ -472,17 +588,20 @@ func (s *Service) Check(ctx context.Context, payloads []*phm.Payload) ([]Confirm
 		}
 		signals = append(signals, vigil.Signal{Type: vigil.SignalPDQ, Value: dih[pdq.Original].String(), Quality: &q, Dihedral: variants})
 		items = append(items, pl)
+		imgs = append(imgs, img)
 	}
 	if len(signals) == 0 {
-		return nil, nil
+		return nil, nil, nil
 	}
 	results, err := s.Banks.Lookup(ctx, signals, vigil.MatchOptions{Dihedral: true})
 	if err != nil {
-		return nil, fmt.Errorf("second check: %w", err)
+		return nil, nil, fmt.Errorf("second check: %w", err)
 	}
-	var out []Confirmed
+	// PDQ and the re-encode first: the keyed hashes are read, and the
+	// derivatives' computed, only for what passed them.
+	passed := make([][]vigil.Match, len(results))
+	var entryIDs []int64
 	for i, r := range results {
-		var kept []vigil.Match
 		for _, m := range r.Matches {
 			// A bank may set a wider threshold; the second check is ≤ 31.
 			if m.Distance > pdq.MatchThreshold {
@@ -496,7 +615,31 @@ func (s *Service) Check(ctx context.Context, payloads []*phm.Payload) ([]Confirm
 			if phm.NearestDistance(recoded[i], entry) > pdq.MatchThreshold {
 				continue
 			}
-			kept = append(kept, m)
+			passed[i] = append(passed[i], m)
+			entryIDs = append(entryIDs, m.EntryID)
+		}
+	}
+	listed, err := s.keyedHashes(ctx, entryIDs)
+	if err != nil {
+		return nil, nil, err
+	}
+	verdicts := keyedVerdicts{}
+	kh := (*second.Hasher)(nil)
+	var out []Confirmed
+	for i, r := range results {
+		if len(passed[i]) == 0 {
+			continue
+		}
+		kept := passed[i]
+		if s.Second == nil {
+			verdicts[items[i]] = &keyedVerdict{verdict: KeyedNoKey}
+		} else {
+			if kh == nil {
+				kh = second.NewHasher()
+			}
+			var v *keyedVerdict
+			kept, v = s.keyedCheck(kh, imgs[i], passed[i], listed)
+			verdicts[items[i]] = v
 		}
 		if len(kept) == 0 {
 			continue
@@ -504,7 +647,72 @@ func (s *Service) Check(ctx context.Context, payloads []*phm.Payload) ([]Confirm
 		r.Matches = kept
 		out = append(out, Confirmed{Payload: items[i], Result: r})
 	}
+	return out, verdicts, nil
+}
+
+// keyedHashes reads the keyed hashes under s.Second of entries (nil
+// without a key), in calls of at most vigil.MaxPHMKeyedHashes.
+func (s *Service) keyedHashes(ctx context.Context, entries []int64) (map[int64]vigil.PHMKeyedHash, error) {
+	if s.Second == nil || len(entries) == 0 {
+		return nil, nil
+	}
+	slices.Sort(entries)
+	entries = slices.Compact(entries)
+	out := map[int64]vigil.PHMKeyedHash{}
+	for len(entries) > 0 {
+		n := min(len(entries), vigil.MaxPHMKeyedHashes)
+		got, err := s.Store.PHMKeyedHashes(ctx, s.Second.ID(), entries[:n])
+		if err != nil {
+			return nil, fmt.Errorf("second check: keyed hashes: %w", err)
+		}
+		maps.Copy(out, got)
+		entries = entries[n:]
+	}
 	return out, nil
+}
+
+// keyedCheck puts the matches of one derivative (img) that passed PDQ and
+// the re-encode to the keyed hash: a match of an entry with a keyed hash
+// is kept if the derivative's, in its nearest orientation, is within
+// second.Threshold; one without is kept on PDQ alone.
+func (s *Service) keyedCheck(kh *second.Hasher, img image.Image, matches []vigil.Match, listed map[int64]vigil.PHMKeyedHash) ([]vigil.Match, *keyedVerdict) {
+	v := &keyedVerdict{}
+	var dih [8]second.Hash
+	hashed, ok := false, false
+	var kept []vigil.Match
+	pass := false
+	for _, m := range matches {
+		l, has := listed[m.EntryID]
+		if !has {
+			v.unkeyed = append(v.unkeyed, m.EntryID)
+			kept = append(kept, m)
+			continue
+		}
+		if !hashed {
+			dih, ok = kh.Dihedral(s.Second, img)
+			hashed = true
+		}
+		d := second.Bits
+		if ok {
+			// A derivative under PDQ's smallest size has no keyed hash;
+			// its PDQ, which needs the same size, would not have matched.
+			d = second.Nearest(dih, second.Hash(l.Hash))
+		}
+		v.keyed = append(v.keyed, keyedEntry{Entry: m.EntryID, Distance: d})
+		if d <= second.Threshold {
+			pass = true
+			kept = append(kept, m)
+		}
+	}
+	switch {
+	case pass:
+		v.verdict = KeyedPassed
+	case len(v.unkeyed) > 0:
+		v.verdict = KeyedNoHash
+	default:
+		v.verdict = KeyedRefused
+	}
+	return kept, v
 }
 
 // respond opens one case for the account's confirmed items of an epoch:
