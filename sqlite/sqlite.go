@@ -17,6 +17,8 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/pressly/goose/v3"
@@ -90,7 +92,25 @@ type DB struct {
 	// barrier makes committed writes durable (syncbarrier.go): nil when
 	// the store was opened with fullSync, whose COMMIT syncs in SQLite.
 	barrier *syncBarrier
+	// unsynced counts the write transactions that changed rows and whose
+	// writers have not yet seen them synced: counted before the COMMIT,
+	// inside the writer, so that a later transaction that changed nothing
+	// sees every earlier change that may not be durable (syncNeedOf).
+	unsynced atomic.Int64
+	// lastChanges is the writer's total_changes() at the end of its last
+	// transaction; only the holder of the write connection uses it.
+	lastChanges int64
 }
+
+// syncNeed is what a committed write must wait for before its caller is
+// told.
+type syncNeed int
+
+const (
+	syncWait    syncNeed = iota // a sync of the log
+	syncChanged                 // a sync; it changed rows, counted in unsynced
+	syncNone                    // nothing: see syncNeedOf
+)
 
 // options change how Open opens a store (tests and benchmarks).
 type options struct {
@@ -334,8 +354,54 @@ func (db *DB) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 
 // writeAudited is write with the audit record given (nil: none).
 func (db *DB) writeAudited(ctx context.Context, rec *vigil.AuditRecord, fn func(tx *sql.Tx) error) error {
-	if err := db.writeUnsynced(ctx, rec, fn); err != nil {
+	need, err := db.writeUnsynced(ctx, rec, fn)
+	if err != nil {
 		return err
+	}
+	return db.settle(need, 1)
+}
+
+// syncNeedOf returns what the write in tx, about to commit, must wait for
+// (n writes sharing it, for the count in unsynced). A transaction that
+// changed no rows (an idempotent OpenCase that found its case) has nothing
+// of its own to sync, but it may have read changes that are committed and
+// not yet durable, and its caller must not be told of them before they
+// are: it need not wait only when no write that changed rows is waiting
+// for its sync. Changes are counted by SQLite's total_changes(), rows
+// inserted, updated or deleted; a schema change is not counted, and none
+// is made in a write transaction (migrations sync in migrate).
+func (db *DB) syncNeedOf(ctx context.Context, tx *sql.Tx, n int64) syncNeed {
+	if db.barrier == nil {
+		return syncNone // FULL: the COMMIT syncs
+	}
+	var total int64
+	st, err := db.stmt(ctx, tx, sqlTotalChanges)
+	if err == nil {
+		err = st.QueryRowContext(ctx).Scan(&total)
+	}
+	if err != nil || total != db.lastChanges {
+		db.lastChanges = total
+		db.unsynced.Add(n)
+		return syncChanged
+	}
+	if db.unsynced.Load() == 0 {
+		return syncNone
+	}
+	return syncWait
+}
+
+// settle waits for what a committed write needs (syncNeedOf), for n
+// writes.
+func (db *DB) settle(need syncNeed, n int64) error {
+	switch need {
+	case syncNone:
+		return nil
+	case syncChanged:
+		if err := db.durable(); err != nil {
+			return err // and stays counted: nothing is known durable now
+		}
+		db.unsynced.Add(-n)
+		return nil
 	}
 	return db.durable()
 }
@@ -372,18 +438,19 @@ func (db *DB) refused() error {
 
 // writeUnsynced is writeAudited without the wait for durability: the
 // write is committed, but under synchronous=NORMAL not yet synced.
-func (db *DB) writeUnsynced(ctx context.Context, rec *vigil.AuditRecord, fn func(tx *sql.Tx) error) (err error) {
+// It returns what the write must wait for (syncNeedOf).
+func (db *DB) writeUnsynced(ctx context.Context, rec *vigil.AuditRecord, fn func(tx *sql.Tx) error) (need syncNeed, err error) {
 	if err := db.refused(); err != nil {
-		return err
+		return syncWait, err
 	}
 	tx, err := db.wdb.BeginTx(ctx, nil)
 	if err != nil {
-		return err
+		return syncWait, err
 	}
 	defer db.entrySeq.settle(tx) // after the COMMIT or rollback
 	defer tx.Rollback()
 	if err := fn(tx); err != nil {
-		return err
+		return syncWait, err
 	}
 	if rec != nil {
 		// A record sealed in a transaction that then fails was not
@@ -394,11 +461,18 @@ func (db *DB) writeUnsynced(ctx context.Context, rec *vigil.AuditRecord, fn func
 			}
 		}()
 		if err := appendAudit(ctx, tx, db.now(), rec); err != nil {
-			return fmt.Errorf("audit %s %s: %w", rec.Action, rec.Target, err)
+			return syncWait, fmt.Errorf("audit %s %s: %w", rec.Action, rec.Target, err)
 		}
 	}
 	db.entrySeq.raise(tx) // if tx changed entries
-	return tx.Commit()
+	need = db.syncNeedOf(ctx, tx, 1)
+	if err := tx.Commit(); err != nil {
+		if need == syncChanged {
+			db.unsynced.Add(-1) // rolled back: nothing to sync
+		}
+		return syncWait, err
+	}
+	return need, nil
 }
 
 // writeGrouped is write for small writes that many callers make at once
@@ -428,14 +502,34 @@ func (db *DB) commitGroup(ops []*groupcommit.Op[func(tx *sql.Tx) error]) {
 		alone = db.commitShared(ops)
 	}
 	for _, op := range alone {
-		op.Err = db.writeUnsynced(op.Ctx, vigil.PendingAudit(op.Ctx), op.Fn)
+		var need syncNeed
+		need, op.Err = db.writeUnsynced(op.Ctx, vigil.PendingAudit(op.Ctx), op.Fn)
+		op.Mark = int(need)
 	}
 }
 
 // syncGroup waits for the writes of a group committed by commitGroup to
 // be durable, and fails those committed if they cannot be known to be.
+// Each op's Mark is its syncNeed; a shared transaction counts once in
+// unsynced, on the first of its writes.
 func (db *DB) syncGroup(ops []*groupcommit.Op[func(tx *sql.Tx) error]) {
-	if err := db.durable(); err != nil {
+	var changed int64
+	wait := false
+	for _, op := range ops {
+		if op.Err != nil {
+			continue
+		}
+		switch syncNeed(op.Mark) {
+		case syncChanged:
+			changed++
+		case syncWait:
+			wait = true
+		}
+	}
+	if changed == 0 && !wait {
+		return
+	}
+	if err := db.settle(syncChanged, changed); err != nil {
 		for _, op := range ops {
 			if op.Err == nil {
 				op.Err = err
@@ -521,8 +615,23 @@ func (db *DB) runShared(ctx context.Context, ops []*groupcommit.Op[func(tx *sql.
 		}
 	}
 	db.entrySeq.raise(tx) // if tx changed entries
+	need := db.syncNeedOf(ctx, tx, 1)
 	if err := tx.Commit(); err != nil {
+		if need == syncChanged {
+			db.unsynced.Add(-1)
+		}
 		return fail()
+	}
+	first := true
+	for _, op := range ops {
+		if slices.Contains(alone, op) {
+			continue
+		}
+		op.Mark = int(need)
+		if need == syncChanged && !first {
+			op.Mark = int(syncWait) // counted once, on the first
+		}
+		first = false
 	}
 	if db.onGroup != nil {
 		db.onGroup(len(ops))
@@ -534,7 +643,11 @@ func (db *DB) runShared(ctx context.Context, ops []*groupcommit.Op[func(tx *sql.
 // (opening a case), prepared once at Open: SQLite took as long to prepare
 // each as to run it.
 var preparedWrites = []string{sqlCaseByKey, sqlInsertCase, sqlAddEvent, sqlCountCaseEntry, sqlCountEntryMatch,
-	sqlSpikeEntry, sqlSavepoint, sqlRollbackTo, sqlRelease}
+	sqlSpikeEntry, sqlSavepoint, sqlRollbackTo, sqlRelease, sqlTotalChanges}
+
+// sqlTotalChanges counts the rows the writer has changed since it opened
+// (syncNeedOf).
+const sqlTotalChanges = "SELECT total_changes()"
 
 // The savepoint of each write in a group (commitShared).
 const (

@@ -579,3 +579,92 @@ func TestSyncBarrierFollowsTheLog(t *testing.T) {
 		t.Errorf("synced %d files, want the first log twice and then the new one", len(synced))
 	}
 }
+
+// TestUnchangedWriteWaitsForWhatItRead checks the writes that change no
+// rows (an idempotent OpenCase that finds its case): one returns without a
+// sync when every earlier change is durable, but while a change it may
+// have read still waits for its sync, it waits for that sync too, plain or
+// grouped, since its caller must not be told of the change before it is
+// durable.
+func TestUnchangedWriteWaitsForWhatItRead(t *testing.T) {
+	ctx := context.Background()
+	for _, grouped := range []bool{false, true} {
+		t.Run(fmt.Sprintf("grouped=%v", grouped), func(t *testing.T) {
+			db, p, _ := openProbed(t)
+			defer db.Close()
+			if _, err := db.wdb.ExecContext(ctx, `CREATE TABLE probe_rows (n INTEGER PRIMARY KEY)`); err != nil {
+				t.Fatal(err)
+			}
+			write := db.write
+			if grouped {
+				write = db.writeGrouped
+			}
+			read := func(n int, found *bool) func(tx *sql.Tx) error {
+				return func(tx *sql.Tx) error {
+					var c int
+					err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM probe_rows WHERE n = ?`, n).Scan(&c)
+					*found = c == 1
+					return err
+				}
+			}
+			if err := write(ctx, insertProbe(ctx, 1)); err != nil {
+				t.Fatal(err)
+			}
+			base := p.syncCount()
+			var found bool
+			if err := write(ctx, read(1, &found)); err != nil || !found {
+				t.Fatalf("unchanged write: found %v, %v", found, err)
+			}
+			if n := p.syncCount() - base; n != 0 {
+				t.Errorf("an unchanged write with nothing pending made %d syncs, want none", n)
+			}
+
+			p.set(func(p *syncProbe) { p.query, p.hold = probeRows, true })
+			defer p.unhold()
+			done2 := make(chan error, 1)
+			go func() { done2 <- write(ctx, insertProbe(ctx, 2)) }()
+			select {
+			case <-p.began:
+			case err := <-done2:
+				t.Fatalf("write 2 returned (%v) before its sync began", err)
+			}
+			// Sync of write 2 in flight: an unchanged write that reads
+			// row 2 must wait for a sync too.
+			var found2 bool
+			done3 := make(chan error, 1)
+			go func() { done3 <- write(ctx, read(2, &found2)) }()
+			// Give it every chance to return wrongly (a bound on tries).
+			for range 20_000 {
+				select {
+				case err := <-done3:
+					t.Fatalf("unchanged write returned (%v, found %v) while the change it read was not synced", err, found2)
+				default:
+					runtime.Gosched()
+				}
+			}
+			p.release <- struct{}{}
+			if err := <-done2; err != nil {
+				t.Fatal(err)
+			}
+			// Either it joined write 2's sync's successor or it finds
+			// nothing pending once write 2 has settled; it must not
+			// return before write 2's sync completed.
+			go func() {
+				for {
+					select {
+					case <-p.began:
+						p.release <- struct{}{}
+					case <-p.stop:
+						return
+					}
+				}
+			}()
+			if err := <-done3; err != nil || !found2 {
+				t.Fatalf("unchanged write: found %v, %v", found2, err)
+			}
+			if !p.isDurable("2") {
+				t.Error("unchanged write returned before the change it read was synced")
+			}
+		})
+	}
+}

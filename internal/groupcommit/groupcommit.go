@@ -29,6 +29,8 @@ type Op[F any] struct {
 	// Err is the write's result, set by Commit: nil only once the write
 	// is durable.
 	Err error
+	// Mark is free for Commit to leave a note on the write for Sync.
+	Mark int
 
 	wake chan bool // true: lead the next group; false: done
 }
