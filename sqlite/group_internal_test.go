@@ -161,7 +161,7 @@ func BenchmarkOpenCaseConcurrent(b *testing.B) {
 	for _, mode := range []string{"alone", "grouped", "barrier"} {
 		b.Run(mode, func(b *testing.B) {
 			ctx := context.Background()
-			db, err := open(ctx, b.TempDir(), nil, options{fullSync: mode != "barrier"})
+			db, err := open(ctx, b.TempDir(), nil, options{barrier: mode == "barrier"})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -263,7 +263,7 @@ func BenchmarkSyncBound(b *testing.B) {
 	for _, mode := range []string{"sqlite-commit", "sqlite-commit-barrier"} {
 		b.Run(mode, func(b *testing.B) {
 			ctx := context.Background()
-			db, err := open(ctx, b.TempDir(), nil, options{fullSync: mode == "sqlite-commit"})
+			db, err := open(ctx, b.TempDir(), nil, options{barrier: mode == "sqlite-commit-barrier"})
 			if err != nil {
 				b.Fatal(err)
 			}

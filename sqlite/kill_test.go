@@ -192,6 +192,7 @@ const killWritesEnv = "VIGIL_SQLITE_KILL_WRITES"
 // next group's transaction) and creates banks (a write alone) from several
 // goroutines, printing each id only once its write has returned; the
 // parent kills it after a random number of ids and reopens the store.
+// The child runs with the sync barrier (options.barrier), off by default.
 //
 // A kill loses nothing that reached the kernel's page cache, synced or
 // not, so this checks that the sync barrier keeps the store consistent and
@@ -295,7 +296,7 @@ func TestWritesKilled(t *testing.T) {
 // until the process is killed.
 func writeForever(t *testing.T, dir string) {
 	ctx := context.Background()
-	db, err := Open(ctx, dir, nil)
+	db, err := open(ctx, dir, nil, options{barrier: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -89,8 +89,9 @@ type DB struct {
 	// group commit: the baseline of BenchmarkOpenCaseConcurrent.
 	ungrouped bool
 
-	// barrier makes committed writes durable (syncbarrier.go): nil when
-	// the store was opened with fullSync, whose COMMIT syncs in SQLite.
+	// barrier makes committed writes durable (syncbarrier.go) when the
+	// store was opened with it; nil by default, with synchronous=FULL,
+	// whose COMMIT syncs in SQLite.
 	barrier *syncBarrier
 	// unsynced counts the write transactions that changed rows and whose
 	// writers have not yet seen them synced: counted before the COMMIT,
@@ -114,10 +115,15 @@ const (
 
 // options change how Open opens a store (tests and benchmarks).
 type options struct {
-	// fullSync opens the writer with synchronous=FULL and no sync
-	// barrier, as before the barrier: each COMMIT syncs the log while it
-	// holds the writer. The baseline of the benchmarks.
-	fullSync bool
+	// barrier opens the writer with synchronous=NORMAL and the sync
+	// barrier, so that a group's sync overlaps the next group's
+	// transaction. Off by default, which is synchronous=FULL, each COMMIT
+	// syncing the log while it holds the writer: measured on two cores
+	// (docs/benchmarks.md, "p-fsync (session 10)"), the overlap made the
+	// groups smaller, and their extra commits cost more CPU than the
+	// overlap saved, so a request with a case per match came out slower.
+	// Kept, tested, for the benchmarks and for a host with slower syncs.
+	barrier bool
 	// syncFile, if set, replaces the barrier's fdatasync of the log.
 	syncFile func(f *os.File) error
 }
@@ -148,7 +154,7 @@ func open(ctx context.Context, dir string, logger *slog.Logger, opt options) (*D
 	if err := createFile(ctx, db.path); err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", db.path, err)
 	}
-	if !opt.fullSync {
+	if opt.barrier {
 		db.barrier = newSyncBarrier(db.path, opt.syncFile)
 		db.group.Sync = db.syncGroup
 		db.group.Ready = db.barrier.waitNextStarted
@@ -158,7 +164,7 @@ func open(ctx context.Context, dir string, logger *slog.Logger, opt options) (*D
 		db.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", db.path, err)
 	}
-	if db.wdb, err = sql.Open("sqlite", db.dsn(false, opt.fullSync)); err != nil {
+	if db.wdb, err = sql.Open("sqlite", db.dsn(false, !opt.barrier)); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", db.path, err)
 	}
@@ -223,10 +229,11 @@ func (db *DB) dsn(readOnly, fullSync bool) string {
 	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()))
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "foreign_keys(1)")
-	// A committed change must survive a power cut, not only a crash. The
-	// writer runs NORMAL, whose COMMIT does not sync the log, and every
-	// write then waits for the sync barrier to sync it (durable); FULL
-	// would sync in the COMMIT, holding the one writer meanwhile. Readers
+	// A committed change must survive a power cut, not only a crash. By
+	// default the writer runs FULL, whose COMMIT syncs the log, holding
+	// the one writer meanwhile; with the sync barrier (options.barrier)
+	// it runs NORMAL, whose COMMIT does not sync the log, and every write
+	// then waits for the barrier to sync it (durable). Readers
 	// write nothing, save the checkpoint when the last connection closes,
 	// which syncs alike under both; they keep FULL.
 	if fullSync {
@@ -414,7 +421,7 @@ func (db *DB) settle(need syncNeed, n int64) error {
 // be committed but not durable: there is none outside tests.
 
 // durable returns once every write committed before the call is durable:
-// at once with fullSync, whose COMMIT synced; else once the sync barrier
+// at once without the barrier, whose COMMIT synced; else once the sync barrier
 // has synced the log. Its error means the write committed but may not be
 // on disk.
 func (db *DB) durable() error {

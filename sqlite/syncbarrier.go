@@ -10,7 +10,8 @@ import (
 	"sync"
 )
 
-// The writing connection runs synchronous=NORMAL: in WAL mode its COMMIT
+// With options.barrier (off by default: see there why), the writing
+// connection runs synchronous=NORMAL: in WAL mode its COMMIT
 // writes the transaction's frames to the write-ahead log but does not sync
 // it, so that the one writer is free for the next transaction as soon as
 // the frames are written. A write is durable, and its caller is told it

@@ -130,7 +130,7 @@ func openProbed(t *testing.T) (*DB, *syncProbe, string) {
 	t.Helper()
 	dir := t.TempDir()
 	p := newSyncProbe(t, dir)
-	db, err := open(context.Background(), dir, nil, options{syncFile: p.syncFile})
+	db, err := open(context.Background(), dir, nil, options{barrier: true, syncFile: p.syncFile})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +159,7 @@ func TestWritesReturnOnlyWhenSynced(t *testing.T) {
 		dir := t.TempDir()
 		p := newSyncProbe(t, dir)
 		p.query = `SELECT CAST(version_id AS TEXT) FROM goose_db_version`
-		db, err := open(ctx, dir, nil, options{syncFile: p.syncFile})
+		db, err := open(ctx, dir, nil, options{barrier: true, syncFile: p.syncFile})
 		if err != nil {
 			t.Fatal(err)
 		}
