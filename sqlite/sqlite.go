@@ -17,6 +17,8 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/pressly/goose/v3"
@@ -86,11 +88,54 @@ type DB struct {
 	// ungrouped makes writeGrouped commit every write alone, as before
 	// group commit: the baseline of BenchmarkOpenCaseConcurrent.
 	ungrouped bool
+
+	// barrier makes committed writes durable (syncbarrier.go) when the
+	// store was opened with it; nil by default, with synchronous=FULL,
+	// whose COMMIT syncs in SQLite.
+	barrier *syncBarrier
+	// unsynced counts the write transactions that changed rows and whose
+	// writers have not yet seen them synced: counted before the COMMIT,
+	// inside the writer, so that a later transaction that changed nothing
+	// sees every earlier change that may not be durable (syncNeedOf).
+	unsynced atomic.Int64
+	// lastChanges is the writer's total_changes() at the end of its last
+	// transaction; only the holder of the write connection uses it.
+	lastChanges int64
+}
+
+// syncNeed is what a committed write must wait for before its caller is
+// told.
+type syncNeed int
+
+const (
+	syncWait    syncNeed = iota // a sync of the log
+	syncChanged                 // a sync; it changed rows, counted in unsynced
+	syncNone                    // nothing: see syncNeedOf
+)
+
+// options change how Open opens a store (tests and benchmarks).
+type options struct {
+	// barrier opens the writer with synchronous=NORMAL and the sync
+	// barrier, so that a group's sync overlaps the next group's
+	// transaction. Off by default, which is synchronous=FULL, each COMMIT
+	// syncing the log while it holds the writer: measured on two cores
+	// (docs/benchmarks.md, "p-fsync (session 10)"), the overlap made the
+	// groups smaller, and their extra commits cost more CPU than the
+	// overlap saved, so a request with a case per match came out slower.
+	// Kept, tested, for the benchmarks and for a host with slower syncs.
+	barrier bool
+	// syncFile, if set, replaces the barrier's fdatasync of the log.
+	syncFile func(f *os.File) error
 }
 
 // Open opens (creating it if needed) the database in dir, brings its schema
 // up to date and returns it.
 func Open(ctx context.Context, dir string, logger *slog.Logger) (*DB, error) {
+	return open(ctx, dir, logger, options{})
+}
+
+// open is Open with options.
+func open(ctx context.Context, dir string, logger *slog.Logger, opt options) (*DB, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -109,12 +154,18 @@ func Open(ctx context.Context, dir string, logger *slog.Logger) (*DB, error) {
 	if err := createFile(ctx, db.path); err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", db.path, err)
 	}
+	if opt.barrier {
+		db.barrier = newSyncBarrier(db.path, opt.syncFile)
+		db.group.Sync = db.syncGroup
+		db.group.Ready = db.barrier.waitNextStarted
+	}
 	var err error
 	if db.entrySeq, err = openEntrySeq(db.path); err != nil {
+		db.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", db.path, err)
 	}
-	if db.wdb, err = sql.Open("sqlite", db.dsn(false)); err != nil {
-		db.entrySeq.close()
+	if db.wdb, err = sql.Open("sqlite", db.dsn(false, !opt.barrier)); err != nil {
+		db.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", db.path, err)
 	}
 	db.wdb.SetMaxOpenConns(1)
@@ -122,9 +173,8 @@ func Open(ctx context.Context, dir string, logger *slog.Logger) (*DB, error) {
 	db.wdb.SetConnMaxIdleTime(0)
 	db.wdb.SetConnMaxLifetime(0)
 
-	if db.rdb, err = sql.Open("sqlite", db.dsn(true)); err != nil {
-		db.wdb.Close()
-		db.entrySeq.close()
+	if db.rdb, err = sql.Open("sqlite", db.dsn(true, true)); err != nil {
+		db.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", db.path, err)
 	}
 	db.rdb.SetMaxOpenConns(max(4, runtime.NumCPU()))
@@ -173,14 +223,24 @@ func createFile(ctx context.Context, path string) error {
 }
 
 // dsn returns the data source name of a writing or a reading connection.
-func (db *DB) dsn(readOnly bool) string {
+// fullSync sets synchronous=FULL, else NORMAL.
+func (db *DB) dsn(readOnly, fullSync bool) string {
 	q := url.Values{}
 	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()))
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "foreign_keys(1)")
-	// FULL: a committed bank change survives a power cut, not only a crash;
-	// bulk imports are one transaction, so the extra fsync costs little.
-	q.Add("_pragma", "synchronous(FULL)")
+	// A committed change must survive a power cut, not only a crash. By
+	// default the writer runs FULL, whose COMMIT syncs the log, holding
+	// the one writer meanwhile; with the sync barrier (options.barrier)
+	// it runs NORMAL, whose COMMIT does not sync the log, and every write
+	// then waits for the barrier to sync it (durable). Readers
+	// write nothing, save the checkpoint when the last connection closes,
+	// which syncs alike under both; they keep FULL.
+	if fullSync {
+		q.Add("_pragma", "synchronous(FULL)")
+	} else {
+		q.Add("_pragma", "synchronous(NORMAL)")
+	}
 	if readOnly {
 		q.Add("_pragma", "query_only(1)")
 	} else {
@@ -218,15 +278,25 @@ func (db *DB) migrate(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
+	// Goose commits each migration itself: sync them all (this first sync
+	// also opens the log and syncs the directory's entries of the new
+	// files).
+	if err := db.durable(); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
 	for _, r := range results {
 		db.logger.Info("applied migration", "version", r.Source.Version, "path", r.Source.Path, "duration", r.Duration)
 	}
 	return nil
 }
 
-// Close closes the database.
+// Close closes the database, once a final sync of the log has made every
+// committed write durable.
 func (db *DB) Close() error {
 	var errs []error
+	if db.barrier != nil {
+		errs = append(errs, db.durable())
+	}
 	for _, st := range []*sql.Stmt{db.findEntry, db.findEntrySeq, db.changeSeq} {
 		if st != nil {
 			errs = append(errs, st.Close())
@@ -240,6 +310,9 @@ func (db *DB) Close() error {
 	}
 	if db.wdb != nil {
 		errs = append(errs, db.wdb.Close())
+	}
+	if db.barrier != nil {
+		errs = append(errs, db.barrier.close())
 	}
 	errs = append(errs, db.entrySeq.close())
 	if err := errors.Join(errs...); err != nil {
@@ -287,15 +360,104 @@ func (db *DB) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 }
 
 // writeAudited is write with the audit record given (nil: none).
-func (db *DB) writeAudited(ctx context.Context, rec *vigil.AuditRecord, fn func(tx *sql.Tx) error) (err error) {
-	tx, err := db.wdb.BeginTx(ctx, nil)
+func (db *DB) writeAudited(ctx context.Context, rec *vigil.AuditRecord, fn func(tx *sql.Tx) error) error {
+	need, err := db.writeUnsynced(ctx, rec, fn)
 	if err != nil {
 		return err
+	}
+	return db.settle(need, 1)
+}
+
+// syncNeedOf returns what the write in tx, about to commit, must wait for
+// (n writes sharing it, for the count in unsynced). A transaction that
+// changed no rows (an idempotent OpenCase that found its case) has nothing
+// of its own to sync, but it may have read changes that are committed and
+// not yet durable, and its caller must not be told of them before they
+// are: it need not wait only when no write that changed rows is waiting
+// for its sync. Changes are counted by SQLite's total_changes(), rows
+// inserted, updated or deleted; a schema change is not counted, and none
+// is made in a write transaction (migrations sync in migrate).
+func (db *DB) syncNeedOf(ctx context.Context, tx *sql.Tx, n int64) syncNeed {
+	if db.barrier == nil {
+		return syncNone // FULL: the COMMIT syncs
+	}
+	var total int64
+	st, err := db.stmt(ctx, tx, sqlTotalChanges)
+	if err == nil {
+		err = st.QueryRowContext(ctx).Scan(&total)
+	}
+	if err != nil || total != db.lastChanges {
+		db.lastChanges = total
+		db.unsynced.Add(n)
+		return syncChanged
+	}
+	if db.unsynced.Load() == 0 {
+		return syncNone
+	}
+	return syncWait
+}
+
+// settle waits for what a committed write needs (syncNeedOf), for n
+// writes.
+func (db *DB) settle(need syncNeed, n int64) error {
+	switch need {
+	case syncNone:
+		return nil
+	case syncChanged:
+		if err := db.durable(); err != nil {
+			return err // and stays counted: nothing is known durable now
+		}
+		db.unsynced.Add(-n)
+		return nil
+	}
+	return db.durable()
+}
+
+// Every write commits in writeUnsynced or runShared and then, before its
+// caller hears of it, waits in durable for the log to be synced: so does
+// every write path (write, writeAudited, both paths of writeGrouped, bulk
+// imports, which are writes, and the migrations), and Close syncs once
+// more. A write made any other way, such as a bare wdb.ExecContext, would
+// be committed but not durable: there is none outside tests.
+
+// durable returns once every write committed before the call is durable:
+// at once without the barrier, whose COMMIT synced; else once the sync barrier
+// has synced the log. Its error means the write committed but may not be
+// on disk.
+func (db *DB) durable() error {
+	if db.barrier == nil {
+		return nil
+	}
+	if err := db.barrier.wait(); err != nil {
+		return fmt.Errorf("committed, but not known to be durable: %w", err)
+	}
+	return nil
+}
+
+// refused returns the error that stops all writes after a failed sync, if
+// any.
+func (db *DB) refused() error {
+	if db.barrier == nil {
+		return nil
+	}
+	return db.barrier.failed()
+}
+
+// writeUnsynced is writeAudited without the wait for durability: the
+// write is committed, but under synchronous=NORMAL not yet synced.
+// It returns what the write must wait for (syncNeedOf).
+func (db *DB) writeUnsynced(ctx context.Context, rec *vigil.AuditRecord, fn func(tx *sql.Tx) error) (need syncNeed, err error) {
+	if err := db.refused(); err != nil {
+		return syncWait, err
+	}
+	tx, err := db.wdb.BeginTx(ctx, nil)
+	if err != nil {
+		return syncWait, err
 	}
 	defer db.entrySeq.settle(tx) // after the COMMIT or rollback
 	defer tx.Rollback()
 	if err := fn(tx); err != nil {
-		return err
+		return syncWait, err
 	}
 	if rec != nil {
 		// A record sealed in a transaction that then fails was not
@@ -306,17 +468,25 @@ func (db *DB) writeAudited(ctx context.Context, rec *vigil.AuditRecord, fn func(
 			}
 		}()
 		if err := appendAudit(ctx, tx, db.now(), rec); err != nil {
-			return fmt.Errorf("audit %s %s: %w", rec.Action, rec.Target, err)
+			return syncWait, fmt.Errorf("audit %s %s: %w", rec.Action, rec.Target, err)
 		}
 	}
 	db.entrySeq.raise(tx) // if tx changed entries
-	return tx.Commit()
+	need = db.syncNeedOf(ctx, tx, 1)
+	if err := tx.Commit(); err != nil {
+		if need == syncChanged {
+			db.unsynced.Add(-1) // rolled back: nothing to sync
+		}
+		return syncWait, err
+	}
+	return need, nil
 }
 
 // writeGrouped is write for small writes that many callers make at once
 // (cases opened by rules at every match): fn runs in a transaction shared
 // with the writes that queued while the previous one committed, so that a
-// group pays one commit and one fsync. Each write runs in a savepoint of
+// group pays one commit and one fsync, and that fsync runs while the next
+// group's transaction does. Each write runs in a savepoint of
 // its own with its audit record, and returns only once its transaction
 // has committed. A write that fails in the group is undone alone (the
 // others commit) and run again in a transaction of its own, whose result
@@ -330,14 +500,48 @@ func (db *DB) writeGrouped(ctx context.Context, fn func(tx *sql.Tx) error) error
 	return db.group.Do(ctx, fn)
 }
 
-// commitGroup commits a group of writeGrouped's writes.
+// commitGroup commits a group of writeGrouped's writes, and syncGroup,
+// called once the next group may commit, makes them durable: one group's
+// sync overlaps the next one's transaction.
 func (db *DB) commitGroup(ops []*groupcommit.Op[func(tx *sql.Tx) error]) {
 	alone := ops
 	if len(ops) > 1 {
 		alone = db.commitShared(ops)
 	}
 	for _, op := range alone {
-		op.Err = db.write(op.Ctx, op.Fn)
+		var need syncNeed
+		need, op.Err = db.writeUnsynced(op.Ctx, vigil.PendingAudit(op.Ctx), op.Fn)
+		op.Mark = int(need)
+	}
+}
+
+// syncGroup waits for the writes of a group committed by commitGroup to
+// be durable, and fails those committed if they cannot be known to be.
+// Each op's Mark is its syncNeed; a shared transaction counts once in
+// unsynced, on the first of its writes.
+func (db *DB) syncGroup(ops []*groupcommit.Op[func(tx *sql.Tx) error]) {
+	var changed int64
+	wait := false
+	for _, op := range ops {
+		if op.Err != nil {
+			continue
+		}
+		switch syncNeed(op.Mark) {
+		case syncChanged:
+			changed++
+		case syncWait:
+			wait = true
+		}
+	}
+	if changed == 0 && !wait {
+		return
+	}
+	if err := db.settle(syncChanged, changed); err != nil {
+		for _, op := range ops {
+			if op.Err == nil {
+				op.Err = err
+			}
+		}
 	}
 }
 
@@ -367,6 +571,9 @@ func (db *DB) commitShared(ops []*groupcommit.Op[func(tx *sql.Tx) error]) []*gro
 // false (alone is nil); ok is also false, with every op in alone, if the
 // transaction cannot be begun or committed.
 func (db *DB) runShared(ctx context.Context, ops []*groupcommit.Op[func(tx *sql.Tx) error], guarded bool) (alone []*groupcommit.Op[func(tx *sql.Tx) error], ok bool) {
+	if db.refused() != nil {
+		return ops, true // each refused alone
+	}
 	tx, err := db.wdb.BeginTx(ctx, nil)
 	if err != nil {
 		return ops, true
@@ -415,8 +622,23 @@ func (db *DB) runShared(ctx context.Context, ops []*groupcommit.Op[func(tx *sql.
 		}
 	}
 	db.entrySeq.raise(tx) // if tx changed entries
+	need := db.syncNeedOf(ctx, tx, 1)
 	if err := tx.Commit(); err != nil {
+		if need == syncChanged {
+			db.unsynced.Add(-1)
+		}
 		return fail()
+	}
+	first := true
+	for _, op := range ops {
+		if slices.Contains(alone, op) {
+			continue
+		}
+		op.Mark = int(need)
+		if need == syncChanged && !first {
+			op.Mark = int(syncWait) // counted once, on the first
+		}
+		first = false
 	}
 	if db.onGroup != nil {
 		db.onGroup(len(ops))
@@ -428,7 +650,11 @@ func (db *DB) runShared(ctx context.Context, ops []*groupcommit.Op[func(tx *sql.
 // (opening a case), prepared once at Open: SQLite took as long to prepare
 // each as to run it.
 var preparedWrites = []string{sqlCaseByKey, sqlInsertCase, sqlAddEvent, sqlCountCaseEntry, sqlCountEntryMatch,
-	sqlSpikeEntry, sqlSavepoint, sqlRollbackTo, sqlRelease}
+	sqlSpikeEntry, sqlSavepoint, sqlRollbackTo, sqlRelease, sqlTotalChanges}
+
+// sqlTotalChanges counts the rows the writer has changed since it opened
+// (syncNeedOf).
+const sqlTotalChanges = "SELECT total_changes()"
 
 // The savepoint of each write in a group (commitShared).
 const (

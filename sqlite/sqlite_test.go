@@ -17,7 +17,12 @@ import (
 // MustOpenDB opens a database in a temporary directory, closed when tb ends.
 func MustOpenDB(tb testing.TB) *sqlite.DB {
 	tb.Helper()
-	db, err := sqlite.Open(context.Background(), tb.TempDir(), slog.New(slog.DiscardHandler))
+	return mustOpen(tb, sqlite.Open)
+}
+
+func mustOpen(tb testing.TB, open func(context.Context, string, *slog.Logger) (*sqlite.DB, error)) *sqlite.DB {
+	tb.Helper()
+	db, err := open(context.Background(), tb.TempDir(), slog.New(slog.DiscardHandler))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -29,9 +34,15 @@ func MustOpenDB(tb testing.TB) *sqlite.DB {
 	return db
 }
 
-func TestStore(t *testing.T) {
+func TestStore(t *testing.T) { testStore(t, sqlite.Open) }
+
+// TestStoreWithBarrier runs the contract tests with the sync barrier on
+// (synchronous=NORMAL, every write waiting for a sync of the log).
+func TestStoreWithBarrier(t *testing.T) { testStore(t, sqlite.OpenWithBarrier) }
+
+func testStore(t *testing.T, open func(context.Context, string, *slog.Logger) (*sqlite.DB, error)) {
 	storetest.TestAll(t, func(tb testing.TB) storetest.Services {
-		db := MustOpenDB(tb)
+		db := mustOpen(tb, open)
 		cases, feeds := sqlite.NewCaseService(db), sqlite.NewFeedService(db)
 		return storetest.Services{
 			Banks:   sqlite.NewBankService(db),

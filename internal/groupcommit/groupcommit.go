@@ -1,6 +1,7 @@
 // Package groupcommit gathers writes that arrive while a transaction is
 // being committed into the next one, so that a store with one writer pays
-// one commit (one fsync) for a group of them rather than one each. The
+// one commit (one fsync) for a group of them rather than one each; with
+// Group.Sync, the sync of one group overlaps the next group's commit. The
 // stores (sqlite, postgres) supply the transaction; this package only
 // queues the writes and hands the committing role from one caller to the
 // next, with no goroutine of its own.
@@ -28,6 +29,8 @@ type Op[F any] struct {
 	// Err is the write's result, set by Commit: nil only once the write
 	// is durable.
 	Err error
+	// Mark is free for Commit to leave a note on the write for Sync.
+	Mark int
 
 	wake chan bool // true: lead the next group; false: done
 }
@@ -35,8 +38,22 @@ type Op[F any] struct {
 // Group queues writes and commits them in groups. Set Commit before use.
 type Group[F any] struct {
 	// Commit writes ops in one or more transactions and sets every op's
-	// Err; it returns only when each is durable or has failed.
+	// Err; it returns only when each is durable or has failed, unless
+	// Sync is set.
 	Commit func(ops []*Op[F])
+	// Sync, if set, makes durable the ops that Commit committed (those
+	// whose Err it left nil), setting the Err of any it cannot. It is
+	// called once Commit has returned and the committing role has passed
+	// to the next group, so that the next group's transaction runs while
+	// this one is synced; the ops' callers are woken when it returns.
+	Sync func(ops []*Op[F])
+	// Ready, if set, is called by the committing caller before it takes
+	// the next group from the queue, and may block to let more writes
+	// join it: a store whose groups wait for a sync blocks while writes
+	// already committed still wait for their sync to begin, since a group
+	// committed now would wait for that same sync, and one larger group
+	// costs less than two.
+	Ready func()
 	// Max bounds the writes in one group; 0 means DefaultMaxGroup.
 	Max int
 
@@ -74,6 +91,9 @@ func (g *Group[F]) commitNext() {
 	if limit <= 0 {
 		limit = DefaultMaxGroup
 	}
+	if g.Ready != nil {
+		g.Ready()
+	}
 	g.mu.Lock()
 	n := min(len(g.pending), limit)
 	batch := g.pending[:n:n]
@@ -96,9 +116,24 @@ func (g *Group[F]) commitNext() {
 			g.busy = false
 		}
 		g.mu.Unlock()
-		for _, op := range batch {
-			op.wake <- false
+		synced := false
+		defer func() {
+			if !synced {
+				// Sync panicked: committed, but not known durable.
+				for _, op := range batch {
+					if op.Err == nil {
+						op.Err = ErrAbandoned
+					}
+				}
+			}
+			for _, op := range batch {
+				op.wake <- false
+			}
+		}()
+		if committed && g.Sync != nil && len(batch) > 0 {
+			g.Sync(batch)
 		}
+		synced = true
 	}()
 	if len(batch) > 0 {
 		g.Commit(batch)

@@ -132,3 +132,107 @@ func TestPanicFailsGroup(t *testing.T) {
 		t.Fatalf("write after a panic: %v", err)
 	}
 }
+
+// TestSyncAfterHandOff checks Group.Sync: it runs once the committing role
+// has passed on, so that the next group commits while the previous one is
+// still being synced; a write's caller returns only once its group's Sync
+// has returned; and Sync's failures are the writes' results, with the
+// writes that Commit failed keeping their own error.
+func TestSyncAfterHandOff(t *testing.T) {
+	syncing, release := make(chan struct{}), make(chan struct{})
+	committed := make(chan int, 10)
+	errSync := errors.New("sync failed")
+	g := &Group[int]{
+		Commit: func(ops []*Op[int]) {
+			for _, op := range ops {
+				if op.Fn == 3 {
+					op.Err = errors.New("write 3 failed")
+				}
+				committed <- op.Fn
+			}
+		},
+		Sync: func(ops []*Op[int]) {
+			if ops[0].Fn == 1 {
+				close(syncing)
+				<-release // the first group syncs slowly
+			}
+			for _, op := range ops {
+				if op.Err == nil && op.Fn == 2 {
+					op.Err = errSync
+				}
+			}
+		},
+	}
+	var synced1 bool
+	var mu sync.Mutex
+	done1 := make(chan error, 1)
+	go func() {
+		err := g.Do(context.Background(), 1)
+		mu.Lock()
+		defer mu.Unlock()
+		if !synced1 {
+			t.Error("write 1 returned before its group's Sync did")
+		}
+		done1 <- err
+	}()
+	<-syncing
+	if n := <-committed; n != 1 {
+		t.Fatalf("committed %d first, want 1", n)
+	}
+	// The first group is held in Sync: the next ones commit meanwhile.
+	if err := g.Do(context.Background(), 2); err != errSync {
+		t.Errorf("write 2: %v, want Sync's error", err)
+	}
+	if err := g.Do(context.Background(), 3); err == nil || err == errSync {
+		t.Errorf("write 3: %v, want Commit's own error", err)
+	}
+	mu.Lock()
+	synced1 = true
+	mu.Unlock()
+	close(release)
+	if err := <-done1; err != nil {
+		t.Errorf("write 1: %v", err)
+	}
+}
+
+// TestReadyGathersGroup checks Group.Ready: the committing caller calls it
+// before taking its group, and the writes that queue while it blocks go
+// into that group.
+func TestReadyGathersGroup(t *testing.T) {
+	ready, release := make(chan struct{}), make(chan struct{})
+	var mu sync.Mutex
+	var groups [][]int
+	first := true
+	g := &Group[int]{
+		Ready: func() {
+			if first {
+				first = false
+				close(ready)
+				<-release
+			}
+		},
+		Commit: func(ops []*Op[int]) {
+			var ids []int
+			for _, op := range ops {
+				ids = append(ids, op.Fn)
+			}
+			mu.Lock()
+			groups = append(groups, ids)
+			mu.Unlock()
+		},
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() { g.Do(context.Background(), 0) })
+	<-ready
+	for i := 1; i < 5; i++ {
+		wg.Go(func() { g.Do(context.Background(), i) })
+	}
+	for g.Waiting() != 5 {
+		runtime.Gosched()
+	}
+	close(release)
+	wg.Wait()
+	if len(groups) != 1 || len(groups[0]) != 5 {
+		t.Errorf("groups %v, want the five writes in one", groups)
+	}
+}
