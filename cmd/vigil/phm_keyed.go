@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"image"
+	"maps"
 	"slices"
 	"strings"
 
 	"github.com/vigil-oss/vigil"
+	"github.com/vigil-oss/vigil/hamming"
 	"github.com/vigil-oss/vigil/hashing"
 	"github.com/vigil-oss/vigil/pdq"
 	"github.com/vigil-oss/vigil/phm/second"
@@ -21,19 +23,15 @@ import (
 // admits crops and edits whose keyed hash is not the listed picture's.
 const defaultKeyDistance = 8
 
-// keyedEntry is a bank's PDQ entry as key-entries compares pictures with it.
-type keyedPDQEntry struct {
-	id   int64
-	hash pdq.Hash
-}
-
 // keyedPicture is what key-entries found for one picture.
 type keyedPicture struct {
 	path string
 	// verdict is "keyed", "unchanged", "replaced", "no entry",
 	// "ambiguous", "low quality" or "error".
-	verdict  string
-	entry    int64
+	verdict string
+	entry   int64
+	// distance is the PDQ distance to the nearest entry, -1 if none
+	// is within pdq.MatchThreshold.
 	distance int
 	// others are the other entries within the distance, rivals the
 	// other pictures of the run for the same entry (ambiguous).
@@ -62,7 +60,7 @@ func (c *PHMCommand) keyEntries(ctx context.Context, sf *storeFlags, keyFile, ba
 	if err != nil {
 		return err
 	}
-	entries, err := bankPDQEntries(ctx, st.Entries, bank.ID)
+	entries, err := bankPDQIndex(ctx, st.Entries, bank.ID)
 	if err != nil {
 		return err
 	}
@@ -131,7 +129,11 @@ func (c *PHMCommand) keyEntries(ctx context.Context, sf *storeFlags, keyFile, ba
 			fmt.Fprintf(c.Stdout, "%s: %s: entry %d of bank %s, PDQ distance %d\n", p.path, p.verdict, p.entry, bank.Name, p.distance)
 		case "no entry":
 			failed = true
-			fmt.Fprintf(c.Stdout, "%s: no entry: none of bank %s within %d bits (nearest %d)\n", p.path, bank.Name, maxDist, p.distance)
+			nearest := fmt.Sprint(p.distance)
+			if p.distance < 0 {
+				nearest = fmt.Sprintf("over %d", pdq.MatchThreshold)
+			}
+			fmt.Fprintf(c.Stdout, "%s: no entry: none of bank %s within %d bits (nearest %s)\n", p.path, bank.Name, maxDist, nearest)
 		case "ambiguous":
 			failed = true
 			fmt.Fprintf(c.Stdout, "%s: ambiguous: %s, not keyed\n", p.path, ambiguity(p))
@@ -163,9 +165,12 @@ func ambiguity(p *keyedPicture) string {
 	return fmt.Sprintf("entries %d and %s are all within the distance", p.entry, strings.Join(es, ", "))
 }
 
-// bankPDQEntries reads a bank's active PDQ entries, page by page.
-func bankPDQEntries(ctx context.Context, es vigil.EntryService, bankID int64) ([]keyedPDQEntry, error) {
-	var out []keyedPDQEntry
+// bankPDQIndex reads a bank's active PDQ entries, page by page, into a
+// radius index (ids are entry ids), so that each picture is a search, not
+// a pass over the bank.
+func bankPDQIndex(ctx context.Context, es vigil.EntryService, bankID int64) (*hamming.Index, error) {
+	var ids []uint64
+	var hashes [][32]byte
 	t := vigil.SignalPDQ
 	after := int64(0)
 	for {
@@ -178,10 +183,10 @@ func bankPDQEntries(ctx context.Context, es vigil.EntryService, bankID int64) ([
 			if err != nil {
 				return nil, fmt.Errorf("entry %d: %w", e.ID, err)
 			}
-			out = append(out, keyedPDQEntry{id: e.ID, hash: h})
+			ids, hashes = append(ids, uint64(e.ID)), append(hashes, h)
 		}
 		if len(page) < vigil.MaxEntryLimit {
-			return out, nil
+			return hamming.Build(ids, hashes, hamming.Options{})
 		}
 		after = page[len(page)-1].ID
 	}
@@ -189,7 +194,7 @@ func bankPDQEntries(ctx context.Context, es vigil.EntryService, bankID int64) ([
 
 // keyPicture reads and hashes one picture (within hashing's default
 // limits) and finds its entry.
-func keyPicture(ctx context.Context, h *pdq.Hasher, kh *second.Hasher, key *second.Key, entries []keyedPDQEntry, maxDist int, path string) *keyedPicture {
+func keyPicture(ctx context.Context, h *pdq.Hasher, kh *second.Hasher, key *second.Key, entries *hamming.Index, maxDist int, path string) *keyedPicture {
 	p := &keyedPicture{path: path}
 	img, release, err := readPicture(ctx, path)
 	if err != nil {
@@ -202,17 +207,28 @@ func keyPicture(ctx context.Context, h *pdq.Hasher, kh *second.Hasher, key *seco
 		p.verdict = "low quality"
 		return p
 	}
-	var within []keyedPDQEntry
-	var dists []int
-	p.distance = 256
-	for _, e := range entries {
-		d := 256
-		for _, v := range dih {
-			d = min(d, pdq.Distance(v, e.hash))
+	// Each entry's distance in the nearest orientation, for entries
+	// within PDQ's threshold (maxDist is at most that).
+	nearest := map[uint64]int{}
+	var res []hamming.Result
+	for _, v := range dih {
+		res = entries.Search(v, pdq.MatchThreshold, res[:0])
+		for _, r := range res {
+			if d, ok := nearest[r.ID]; !ok || r.Distance < d {
+				nearest[r.ID] = r.Distance
+			}
 		}
-		p.distance = min(p.distance, d)
+	}
+	var within []int64
+	var dists []int
+	p.distance = -1
+	for _, id := range slices.Sorted(maps.Keys(nearest)) {
+		d := nearest[id]
+		if p.distance < 0 || d < p.distance {
+			p.distance = d
+		}
 		if d <= maxDist {
-			within = append(within, e)
+			within = append(within, int64(id))
 			dists = append(dists, d)
 		}
 	}
@@ -224,10 +240,10 @@ func keyPicture(ctx context.Context, h *pdq.Hasher, kh *second.Hasher, key *seco
 	default:
 		p.verdict = "ambiguous"
 		i := slices.Index(dists, slices.Min(dists))
-		p.entry = within[i].id
+		p.entry = within[i]
 		for j, e := range within {
 			if j != i {
-				p.others = append(p.others, e.id)
+				p.others = append(p.others, e)
 			}
 		}
 		return p
@@ -237,7 +253,7 @@ func keyPicture(ctx context.Context, h *pdq.Hasher, kh *second.Hasher, key *seco
 		p.verdict, p.err = "error", fmt.Errorf("picture too small for the keyed hash")
 		return p
 	}
-	p.verdict, p.entry, p.distance, p.hash = "keyed", within[0].id, dists[0], kh0
+	p.verdict, p.entry, p.distance, p.hash = "keyed", within[0], dists[0], kh0
 	return p
 }
 
