@@ -545,9 +545,18 @@ type VariantAttack struct {
 	NonCopies int `json:"passed_non_copies"`
 	// AllCopies counts the reached collisions that are copies, passed or not.
 	AllCopies int `json:"reached_copies"`
-	// PSNRCarrier is the median PSNR of the passed non-copies' derivative
-	// against the carrier's, dB.
-	PSNRCarrier float64 `json:"non_copies_psnr_carrier_median_db"`
+	// WhiteBox counts the plain PDQ collisions (margin 1, before the band
+	// copy) that reached, and WhiteBoxPassed those of them whose
+	// derivative passes PDQ ≤ 31 and the variant (the re-encode left out,
+	// as the attack table's "PDQ + keyed").
+	WhiteBox       int `json:"white_box_reached"`
+	WhiteBoxPassed int `json:"white_box_pdq_variant_pass"`
+	// NonCopyPSNR lists the passed non-copies' derivative PSNR against
+	// the carrier's and against the target's, dB.
+	NonCopyPSNR [][2]float64 `json:"non_copies_psnr_carrier_target_db"`
+	// CopyPSNRTarget is the median PSNR of the passed copies' derivative
+	// against the target's, dB.
+	CopyPSNRTarget float64 `json:"copies_psnr_target_median_db"`
 }
 
 // BandCopyAttack runs the band copy of each variant (CopyVariantBand) on
@@ -576,7 +585,7 @@ func BandCopyAttack(pics []*Luma, variants []BandVariant, thresholds []int, deri
 	for vi, v := range variants {
 		h := newVariantHasher(v, uint64(1000+vi))
 		va := VariantAttack{Variant: v.Name, Threshold: thresholds[vi]}
-		var psnrs []float64
+		var copyPSNR []float64
 		for i, p := range pics {
 			ti := -1
 			for j := 1; j < len(pics); j++ {
@@ -590,6 +599,18 @@ func BandCopyAttack(pics []*Luma, variants []BandVariant, thresholds []int, deri
 			}
 			va.Pairs++
 			r := Collide(p, hashes[ti], 1, bud)
+			listed, _ := h.Hash(pics[ti].Gray(), false)
+			if r.Reached {
+				va.WhiteBox++
+				c, err := SecondCheck(r.Picture, hashes[ti], deriv)
+				if err == nil && c.Plain {
+					if img, err := decodeDerivative(r.Picture, deriv); err == nil {
+						if got, ok := h.Hash(img, true); ok && second.Distance(got, listed) <= thresholds[vi] {
+							va.WhiteBoxPassed++
+						}
+					}
+				}
+			}
 			pic := CopyVariantBand(r.Picture, pics[ti], v, 3)
 			r2 := Collide(pic, hashes[ti], 1, bud)
 			if !r2.Reached {
@@ -611,7 +632,6 @@ func BandCopyAttack(pics []*Luma, variants []BandVariant, thresholds []int, deri
 				continue
 			}
 			va.Confirmed++
-			listed, _ := h.Hash(pics[ti].Gray(), false)
 			got, ok := h.Hash(img, true)
 			if !ok || second.Distance(got, listed) > thresholds[vi] {
 				continue
@@ -619,12 +639,13 @@ func BandCopyAttack(pics []*Luma, variants []BandVariant, thresholds []int, deri
 			va.Passed++
 			if copyOf {
 				va.Copies++
+				copyPSNR = append(copyPSNR, toTarget)
 			} else {
 				va.NonCopies++
-				psnrs = append(psnrs, toCarrier)
+				va.NonCopyPSNR = append(va.NonCopyPSNR, [2]float64{math.Round(toCarrier*10) / 10, math.Round(toTarget*10) / 10})
 			}
 		}
-		va.PSNRCarrier = medianF(psnrs)
+		va.CopyPSNRTarget = math.Round(medianF(copyPSNR)*10) / 10
 		out = append(out, va)
 	}
 	return out, nil
