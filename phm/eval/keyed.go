@@ -214,18 +214,63 @@ type BandVariant struct {
 	// MinHigh, if positive, keeps only frequencies with u or v at least
 	// MinHigh: a band PDQ's 64×64 filter never sees (32 at 128).
 	MinHigh int
+	// With, if set, is a second keyed hash that must pass too, at
+	// WithThreshold: two keyed hashes of two bands. The band copy then
+	// copies both bands.
+	With          *BandVariant
+	WithThreshold int
+}
+
+// pairHasher is a variant's hasher and, for a pair, its second one.
+type pairHasher struct {
+	h, with *variantHasher
+	withT   int
+}
+
+func newPairHasher(v BandVariant, seed uint64) *pairHasher {
+	p := &pairHasher{h: newVariantHasher(v, seed)}
+	if v.With != nil {
+		p.with, p.withT = newVariantHasher(*v.With, seed+500), v.WithThreshold
+	}
+	return p
+}
+
+// hash is img's hashes (item: a derivative).
+func (p *pairHasher) hash(img image.Image, item bool) ([2]second.Hash, bool) {
+	var out [2]second.Hash
+	var ok bool
+	if out[0], ok = p.h.Hash(img, item); !ok {
+		return out, false
+	}
+	if p.with != nil {
+		if out[1], ok = p.with.Hash(img, item); !ok {
+			return out, false
+		}
+	}
+	return out, true
+}
+
+// distance is the first hash's distance, or past every threshold
+// (second.Bits + 1) when the second hash of a pair is over its own.
+func (p *pairHasher) distance(a, b [2]second.Hash) int {
+	if p.with != nil && second.Distance(a[1], b[1]) > p.withT {
+		return second.Bits + 1
+	}
+	return second.Distance(a[0], b[0])
 }
 
 // BandVariants are the candidates measured: today's band (phm/second's,
 // recomputed here in the identity orientation), the band widened over
 // PDQ's block, the derivative's own 128×128 band up to 63, and its upper
-// half alone (frequencies PDQ's 64×64 buffer cannot hold), which the
-// study also pairs with today's (both must pass).
+// half alone (frequencies PDQ's 64×64 buffer cannot hold), and that half
+// paired with today's band (both keyed hashes must pass).
 var BandVariants = []BandVariant{
 	{Name: "today (64, 1..31 minus PDQ block)", Side: 64, Freq: 32, SkipPDQ: true},
 	{Name: "wide (64, 0..31 with PDQ block)", Side: 64, Freq: 32},
 	{Name: "deriv128 (128, 0..63)", Side: 128, Freq: 64},
 	{Name: "deriv128-high (128, u or v 32..63)", Side: 128, Freq: 64, MinHigh: 32},
+	{Name: "pair: deriv128-high and today at 64", Side: 128, Freq: 64, MinHigh: 32,
+		With: &BandVariant{Name: "today", Side: 64, Freq: 32, SkipPDQ: true}, WithThreshold: 64},
 }
 
 // band lists the variant's (u, v) frequencies.
@@ -477,12 +522,12 @@ func BandBenign(pics []*Luma, variants []BandVariant, thresholds []int, deriv De
 	}
 	var out []VariantBenign
 	for vi, v := range variants {
-		h := newVariantHasher(v, uint64(1000+vi))
+		h := newPairHasher(v, uint64(1000+vi))
 		vb := VariantBenign{Variant: v.Name, Thresholds: thresholds, WithinAt: make([]int, len(thresholds))}
-		listed := make([]second.Hash, len(pics))
-		items := make([]second.Hash, len(pics)) // the unedited derivative's
+		listed := make([][2]second.Hash, len(pics))
+		items := make([][2]second.Hash, len(pics)) // the unedited derivative's
 		for i, p := range pics {
-			listed[i], _ = h.Hash(p.Gray(), false)
+			listed[i], _ = h.hash(p.Gray(), false)
 		}
 		for e, ed := range keyedEdits {
 			ve := VariantEdit{Edit: ed.name, OverAt: make([]int, len(thresholds))}
@@ -490,7 +535,7 @@ func BandBenign(pics []*Luma, variants []BandVariant, thresholds []int, deriv De
 				if edited[e][i] == nil {
 					continue
 				}
-				got, ok := h.Hash(edited[e][i], true)
+				got, ok := h.hash(edited[e][i], true)
 				if !ok {
 					continue
 				}
@@ -498,7 +543,7 @@ func BandBenign(pics []*Luma, variants []BandVariant, thresholds []int, deriv De
 					items[i] = got
 				}
 				ve.Pictures++
-				d := second.Distance(got, listed[i])
+				d := h.distance(got, listed[i])
 				for k, t := range thresholds {
 					if d > t {
 						ve.OverAt[k]++
@@ -513,7 +558,7 @@ func BandBenign(pics []*Luma, variants []BandVariant, thresholds []int, deriv De
 					continue
 				}
 				vb.Unrelated++
-				d := second.Distance(items[j], listed[i])
+				d := h.distance(items[j], listed[i])
 				for k, t := range thresholds {
 					if d <= t {
 						vb.WithinAt[k]++
@@ -583,7 +628,7 @@ func BandCopyAttack(pics []*Luma, variants []BandVariant, thresholds []int, deri
 	}
 	var out []VariantAttack
 	for vi, v := range variants {
-		h := newVariantHasher(v, uint64(1000+vi))
+		h := newPairHasher(v, uint64(1000+vi))
 		va := VariantAttack{Variant: v.Name, Threshold: thresholds[vi]}
 		var copyPSNR []float64
 		for i, p := range pics {
@@ -599,19 +644,22 @@ func BandCopyAttack(pics []*Luma, variants []BandVariant, thresholds []int, deri
 			}
 			va.Pairs++
 			r := Collide(p, hashes[ti], 1, bud)
-			listed, _ := h.Hash(pics[ti].Gray(), false)
+			listed, _ := h.hash(pics[ti].Gray(), false)
 			if r.Reached {
 				va.WhiteBox++
 				c, err := SecondCheck(r.Picture, hashes[ti], deriv)
 				if err == nil && c.Plain {
 					if img, err := decodeDerivative(r.Picture, deriv); err == nil {
-						if got, ok := h.Hash(img, true); ok && second.Distance(got, listed) <= thresholds[vi] {
+						if got, ok := h.hash(img, true); ok && h.distance(got, listed) <= thresholds[vi] {
 							va.WhiteBoxPassed++
 						}
 					}
 				}
 			}
 			pic := CopyVariantBand(r.Picture, pics[ti], v, 3)
+			if v.With != nil {
+				pic = CopyVariantBand(pic, pics[ti], *v.With, 3)
+			}
 			r2 := Collide(pic, hashes[ti], 1, bud)
 			if !r2.Reached {
 				continue
@@ -632,8 +680,8 @@ func BandCopyAttack(pics []*Luma, variants []BandVariant, thresholds []int, deri
 				continue
 			}
 			va.Confirmed++
-			got, ok := h.Hash(img, true)
-			if !ok || second.Distance(got, listed) > thresholds[vi] {
+			got, ok := h.hash(img, true)
+			if !ok || h.distance(got, listed) > thresholds[vi] {
 				continue
 			}
 			va.Passed++
