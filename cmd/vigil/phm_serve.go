@@ -102,6 +102,9 @@ func (f *phmServeFlags) service(tables phmTables, store vigil.PHMService, banks 
 			return nil, err
 		}
 		svc.AllowUnkeyed = *f.allowUnkeyed
+		if svc.AllowUnkeyed && logger != nil {
+			logger.Warn("phm second check: matches of entries without a keyed hash are confirmed on PDQ and the re-encode alone (--" + f.prefix + "allow-unkeyed)")
+		}
 	} else if *f.allowUnkeyed {
 		return nil, fmt.Errorf("--%sallow-unkeyed is for --%ssecond-key: without a keyed hash key every match rests on PDQ and the re-encode", f.prefix, f.prefix)
 	}
