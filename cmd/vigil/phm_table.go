@@ -400,6 +400,11 @@ func (c *PHMTableCommand) buildTable(ctx context.Context, fs *flagSet, args []st
 	}
 	res := map[string]any{"version": version, "parent": parentVersion, "n": tbl.Len(), "slots": tbl.Slots(),
 		"root": hex.EncodeToString(man.Root[:]), "table_bytes": tb.Len(), "log_size": lg.Size(), "stats": sel.Stats, "sources": sel.Sources}
+	if *requireKeyed != "" {
+		// How many hashes the table leaves out for want of a keyed hash
+		// (also in the stats, as dropped_no_keyed_hash).
+		res["require_keyed"], res["left_out_no_keyed_hash"] = *requireKeyed, sel.Stats["dropped_no_keyed_hash"]
+	}
 	if par != nil && par.table != nil {
 		if d, err := table.MakeDiff(par.table, tbl); err == nil {
 			db, _ := d.MarshalBinary()

@@ -228,6 +228,9 @@ func TestPHMBuildTableRequireKeyed(t *testing.T) {
 			t.Fatal(err)
 		}
 		stats, _ = built["stats"].(map[string]any)
+		if len(extra) > 0 && built["left_out_no_keyed_hash"] != stats["dropped_no_keyed_hash"] {
+			t.Fatalf("left out %v, stats %v", built["left_out_no_keyed_hash"], stats)
+		}
 		return built["n"].(float64), stats
 	}
 	all, _ := build("v1")
