@@ -214,6 +214,9 @@ type BandVariant struct {
 	// MinHigh, if positive, keeps only frequencies with u or v at least
 	// MinHigh: a band PDQ's 64×64 filter never sees (32 at 128).
 	MinHigh int
+	// ListedDerivative hashes the listed picture from its own device
+	// derivative (as an item is), not from Filtered at Side.
+	ListedDerivative bool
 	// With, if set, is a second keyed hash that must pass too, at
 	// WithThreshold: two keyed hashes of two bands. The band copy then
 	// copies both bands.
@@ -250,6 +253,19 @@ func (p *pairHasher) hash(img image.Image, item bool) ([2]second.Hash, bool) {
 	return out, true
 }
 
+// listed is the hashes of a listed picture: of its derivative
+// (ListedDerivative) or of the picture.
+func (p *pairHasher) listed(pic *Luma, deriv Derivative) ([2]second.Hash, bool) {
+	if p.h.v.ListedDerivative {
+		img, err := decodeDerivative(pic, deriv)
+		if err != nil {
+			return [2]second.Hash{}, false
+		}
+		return p.hash(img, true)
+	}
+	return p.hash(pic.Gray(), false)
+}
+
 // distance is the first hash's distance, or past every threshold
 // (second.Bits + 1) when the second hash of a pair is over its own.
 func (p *pairHasher) distance(a, b [2]second.Hash) int {
@@ -271,6 +287,7 @@ var BandVariants = []BandVariant{
 	{Name: "deriv128-high (128, u or v 32..63)", Side: 128, Freq: 64, MinHigh: 32},
 	{Name: "pair: deriv128-high and today at 64", Side: 128, Freq: 64, MinHigh: 32,
 		With: &BandVariant{Name: "today", Side: 64, Freq: 32, SkipPDQ: true}, WithThreshold: 64},
+	{Name: "deriv128, listed from its derivative", Side: 128, Freq: 64, ListedDerivative: true},
 }
 
 // band lists the variant's (u, v) frequencies.
@@ -527,7 +544,7 @@ func BandBenign(pics []*Luma, variants []BandVariant, thresholds []int, deriv De
 		listed := make([][2]second.Hash, len(pics))
 		items := make([][2]second.Hash, len(pics)) // the unedited derivative's
 		for i, p := range pics {
-			listed[i], _ = h.hash(p.Gray(), false)
+			listed[i], _ = h.listed(p, deriv)
 		}
 		for e, ed := range keyedEdits {
 			ve := VariantEdit{Edit: ed.name, OverAt: make([]int, len(thresholds))}
@@ -644,7 +661,7 @@ func BandCopyAttack(pics []*Luma, variants []BandVariant, thresholds []int, deri
 			}
 			va.Pairs++
 			r := Collide(p, hashes[ti], 1, bud)
-			listed, _ := h.hash(pics[ti].Gray(), false)
+			listed, _ := h.listed(pics[ti], deriv)
 			if r.Reached {
 				va.WhiteBox++
 				c, err := SecondCheck(r.Picture, hashes[ti], deriv)
