@@ -176,6 +176,8 @@ var (
 		"Items revealed by recovered PHM accounts that the second check refused (false matches of the exact table, crafted collisions): never shown as matches.", nil, nil)
 	phmKeyedRefusedDesc = prometheus.NewDesc("vigil_phm_items_keyed_refused_total",
 		"Revealed PHM items that passed PDQ and the re-encode but that the keyed second hash refused against an entry's listed picture (counted in vigil_phm_items_rejected_total too).", nil, nil)
+	phmUnkeyedRefusedDesc = prometheus.NewDesc("vigil_phm_items_unkeyed_refused_total",
+		"Revealed PHM items that passed PDQ and the re-encode but were refused because no matched entry has a keyed hash under the service's key (strict mode; counted in vigil_phm_items_rejected_total too).", nil, nil)
 	phmUnopenedDesc = prometheus.NewDesc("vigil_phm_payloads_unopened_total",
 		"Revealed PHM payloads the review key did not open (sealed to another review key).", nil, nil)
 )
@@ -187,6 +189,7 @@ func (c phmCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- phmConfirmedDesc
 	ch <- phmRejectedDesc
 	ch <- phmKeyedRefusedDesc
+	ch <- phmUnkeyedRefusedDesc
 	ch <- phmUnopenedDesc
 }
 
@@ -198,6 +201,7 @@ func (c phmCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(phmConfirmedDesc, prometheus.CounterValue, float64(st.Confirmed()))
 	ch <- prometheus.MustNewConstMetric(phmRejectedDesc, prometheus.CounterValue, float64(st.Rejected()))
 	ch <- prometheus.MustNewConstMetric(phmKeyedRefusedDesc, prometheus.CounterValue, float64(st.KeyedRefused()))
+	ch <- prometheus.MustNewConstMetric(phmUnkeyedRefusedDesc, prometheus.CounterValue, float64(st.UnkeyedRefused()))
 	ch <- prometheus.MustNewConstMetric(phmUnopenedDesc, prometheus.CounterValue, float64(st.Unopened()))
 }
 

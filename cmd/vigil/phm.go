@@ -68,7 +68,8 @@ key-entries stores, for each listed picture the operator holds, its keyed second
 (default 8) in some orientation. It prints per picture: keyed (or replaced, unchanged), no entry,
 ambiguous (several entries within the distance, or another picture of the run for the same entry)
 or low quality; it exits 1 if any picture was not keyed. With --phm-second-key, vigil serve then
-refuses a revealed item that matches a keyed entry by PDQ but not by the keyed hash.`
+refuses a revealed item that matches a keyed entry by PDQ but not by the keyed hash, and one that
+matches only entries without a keyed hash (unless --phm-allow-unkeyed).`
 
 // Run dispatches to the phm subcommands.
 func (c *PHMCommand) Run(ctx context.Context, args []string) error {

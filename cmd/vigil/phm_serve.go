@@ -18,25 +18,34 @@ type phmServeFlags struct {
 	table, keys, reviewKey *string
 	// secondKey is the keyed second hash's key file (vigil phm keygen's
 	// second.key): with it, the second check compares each derivative
-	// with the listed picture where the store keeps its keyed hash.
+	// with the listed picture where the store keeps its keyed hash, and
+	// refuses a match of an entry that has none.
 	secondKey *string
-	t, s      *int
+	// allowUnkeyed lets, with secondKey, a match of an entry without a
+	// keyed hash stand on PDQ and the re-encode alone
+	// (server.Service.AllowUnkeyed).
+	allowUnkeyed *bool
+	t, s         *int
 	// previousKeys and previousReview are the key directories of earlier
 	// tables and earlier review keys, kept through a rotation.
 	previousKeys, previousReview stringsFlag
 	// inboxMax bounds the vouchers vigil serve holds received but not
 	// processed (nil: not serving, as for vigil phm open).
 	inboxMax *int
+	// prefix is the flags' prefix, for the errors that name them.
+	prefix string
 }
 
 func addPHMServeFlags(fs *flagSet, prefix string) *phmServeFlags {
 	f := &phmServeFlags{
-		table:     fs.String(prefix+"table", "", "directory of the current PHM table (vigil phm build-table --out): turns on the private hash matching review service; its blinding must be --"+prefix+"keys' α"),
-		keys:      fs.String(prefix+"keys", "", "the PHM table's secret key directory (vigil phm table-keys --out), whose alpha opens the vouchers"),
-		reviewKey: fs.String(prefix+"review-key", "", "the PHM review service's private key file (vigil phm keygen's review.key)"),
-		secondKey: fs.String(prefix+"second-key", "", "the keyed second hash's key file (vigil phm keygen's second.key): a revealed item matching an entry with a keyed hash under it (vigil phm key-entries) stands only if the keyed hash agrees; entries without one rest on PDQ alone"),
-		t:         fs.Int(prefix+"threshold", phm.DefaultParams.T, "PHM threshold t the devices' accounts are made with"),
-		s:         fs.Int(prefix+"capacity", phm.DefaultParams.S, "PHM synthetic capacity s the devices' accounts are made with"),
+		prefix:       prefix,
+		table:        fs.String(prefix+"table", "", "directory of the current PHM table (vigil phm build-table --out): turns on the private hash matching review service; its blinding must be --"+prefix+"keys' α"),
+		keys:         fs.String(prefix+"keys", "", "the PHM table's secret key directory (vigil phm table-keys --out), whose alpha opens the vouchers"),
+		reviewKey:    fs.String(prefix+"review-key", "", "the PHM review service's private key file (vigil phm keygen's review.key)"),
+		secondKey:    fs.String(prefix+"second-key", "", "the keyed second hash's key file (vigil phm keygen's second.key): a revealed item matching an entry with a keyed hash under it (vigil phm key-entries) stands only if the keyed hash agrees; a match of entries without one is refused unless --"+prefix+"allow-unkeyed"),
+		allowUnkeyed: fs.Bool(prefix+"allow-unkeyed", false, "with --"+prefix+"second-key: confirm a match of entries without a keyed hash (hash-only lists) on PDQ and the re-encode alone, which a white-box crafted collision passes: gives up the guarantee that every confirmed item passed the keyed hash"),
+		t:            fs.Int(prefix+"threshold", phm.DefaultParams.T, "PHM threshold t the devices' accounts are made with"),
+		s:            fs.Int(prefix+"capacity", phm.DefaultParams.S, "PHM synthetic capacity s the devices' accounts are made with"),
 	}
 	fs.Var(&f.previousKeys, prefix+"previous-keys", "key directory of an earlier PHM table, repeatable: vouchers of devices that have not fetched the current table yet still open (each costs every non-matching voucher as much again)")
 	fs.Var(&f.previousReview, prefix+"previous-review-key", "an earlier PHM review key file, repeatable: payloads and account keys sealed to it still open")
@@ -92,6 +101,12 @@ func (f *phmServeFlags) service(tables phmTables, store vigil.PHMService, banks 
 		if svc.Second, err = readSecondKey(*f.secondKey); err != nil {
 			return nil, err
 		}
+		svc.AllowUnkeyed = *f.allowUnkeyed
+		if svc.AllowUnkeyed && logger != nil {
+			logger.Warn("phm second check: matches of entries without a keyed hash are confirmed on PDQ and the re-encode alone (--" + f.prefix + "allow-unkeyed)")
+		}
+	} else if *f.allowUnkeyed {
+		return nil, fmt.Errorf("--%sallow-unkeyed is for --%ssecond-key: without a keyed hash key every match rests on PDQ and the re-encode", f.prefix, f.prefix)
 	}
 	if in, ok := store.(vigil.PHMInbox); ok && f.inboxMax != nil {
 		// vigil serve answers a batch once it is in the inbox, and

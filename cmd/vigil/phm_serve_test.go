@@ -113,6 +113,24 @@ func TestServePHMRoute(t *testing.T) {
 	}
 }
 
+// TestServePHMStrictKeyed: with --phm-second-key vigil serve counts the
+// matches it refuses for want of a keyed hash in its metrics;
+// --phm-allow-unkeyed without a second key is refused at start.
+func TestServePHMStrictKeyed(t *testing.T) {
+	table, tk, keys := buildPHMTable(t)
+	srv := startServe(t, "--phm-table", table, "--phm-keys", tk, "--phm-review-key", filepath.Join(keys, "review.key"),
+		"--phm-second-key", filepath.Join(keys, "second.key"))
+	_, metrics := srv.call("GET", "/metrics", "", nil)
+	if !strings.Contains(string(metrics), "vigil_phm_items_unkeyed_refused_total 0") {
+		t.Fatalf("metrics lack the unkeyed refusals:\n%s", grepLines(string(metrics), "vigil_phm"))
+	}
+	_, errOut, err := runMain(t, "", "serve", "--data", t.TempDir(), "--addr", "127.0.0.1:0", "--phm-table", table, "--phm-keys", tk,
+		"--phm-review-key", filepath.Join(keys, "review.key"), "--phm-allow-unkeyed")
+	if err == nil || !strings.Contains(err.Error()+errOut, "--phm-allow-unkeyed is for --phm-second-key") {
+		t.Fatalf("--phm-allow-unkeyed without a second key: %v %s", err, errOut)
+	}
+}
+
 func grepLines(s, sub string) string {
 	var out []string
 	for _, l := range strings.Split(s, "\n") {

@@ -36,7 +36,7 @@ var phmTableSubcommands = []string{"table-keys", "build-table", "verify-table", 
 
 const phmTableUsage = `Usage:
 	vigil phm table-keys --out DIR [--origin NAME] [--witness NAME]
-	vigil phm build-table [--data DIR] --keys DIR --log DIR --out DIR [--bank BANK[,BANK…]] [--sources FILE] [--require-jurisdiction] [--require-quality] [--parent DIR] [--headroom PCT] [--org-key-file FILE]
+	vigil phm build-table [--data DIR] --keys DIR --log DIR --out DIR [--bank BANK[,BANK…]] [--sources FILE] [--require-jurisdiction] [--require-quality] [--require-keyed KEYID] [--parent DIR] [--headroom PCT] [--org-key-file FILE]
 	vigil phm cosign --key-file FILE --log-key VKEY --state FILE [--origin NAME] [--log DIR] DIR
 	vigil phm witness serve --key-file FILE --log-key VKEY --state FILE --token-file FILE [--origin NAME] [--listen ADDR]
 	vigil phm verify-table --log-key VKEY --operator-key VKEY --witness-key VKEY [--quorum N] [--origin NAME] [--org-key VKEY] [--org-quorum N] [--state FILE] [--log DIR] [--base DIR] DIR
@@ -62,7 +62,12 @@ extends the last one, and writes table.bin, manifest, checkpoint,
 inclusion and consistency into --out. With --parent (an earlier --out)
 the table keeps the parent's size and seeds when the list still fits, and
 a diff against it is written too; --headroom reserves that room (percent
-over load 0.8's size).
+over load 0.8's size). --require-keyed KEYID (the id vigil phm key-entries
+prints for the review service's second key) leaves out every hash none of
+whose entries has a keyed second hash under that key, counted in the
+stats as dropped_no_keyed_hash: vigil serve --phm-second-key refuses
+their matches, so the table would only carry keys no match of which is
+confirmed. Keyed hashes are written for PDQ entries, so this lists PDQ only.
 
 cosign is a witness: it adds its cosignature to DIR's checkpoint only if the
 log signed it and it extends the last checkpoint this witness cosigned
@@ -243,6 +248,7 @@ func (c *PHMTableCommand) buildTable(ctx context.Context, fs *flagSet, args []st
 	sources := fs.String("sources", "", "file mapping entry sources to organisations and jurisdictions: SOURCE ORG [JURISDICTION] per line")
 	requireJur := fs.Bool("require-jurisdiction", false, "count only sources whose jurisdiction the sources file gives")
 	requireQ := fs.Bool("require-quality", false, "drop PDQ entries of unknown quality (banks store none today, so this drops every PDQ)")
+	requireKeyed := fs.String("require-keyed", "", "leave out hashes none of whose entries has a keyed second hash under this key id (vigil phm key-entries prints it)")
 	parent := fs.String("parent", "", "the previous version's --out directory: keep its size and seeds when the list fits, and write a diff")
 	headroom := fs.Int("headroom", 0, "percent of extra slots over load 0.8's size, so later versions keep the shape and ship as diffs")
 	fs.limit("headroom", between(0, 100))
@@ -295,6 +301,13 @@ func (c *PHMTableCommand) buildTable(ctx context.Context, fs *flagSet, args []st
 	in, err := phmInput(ctx, st, *banks)
 	if err != nil {
 		return err
+	}
+	if *requireKeyed != "" {
+		keyed, err := keyedEntries(ctx, st.PHM, *requireKeyed, in.Entries)
+		if err != nil {
+			return err
+		}
+		opts.Keyed = func(e *vigil.Entry) bool { return keyed[e.ID] }
 	}
 	sel, err := list.Select(in, opts)
 	if err != nil {
@@ -387,6 +400,11 @@ func (c *PHMTableCommand) buildTable(ctx context.Context, fs *flagSet, args []st
 	}
 	res := map[string]any{"version": version, "parent": parentVersion, "n": tbl.Len(), "slots": tbl.Slots(),
 		"root": hex.EncodeToString(man.Root[:]), "table_bytes": tb.Len(), "log_size": lg.Size(), "stats": sel.Stats, "sources": sel.Sources}
+	if *requireKeyed != "" {
+		// How many hashes the table leaves out for want of a keyed hash
+		// (also in the stats, as dropped_no_keyed_hash).
+		res["require_keyed"], res["left_out_no_keyed_hash"] = *requireKeyed, sel.Stats["dropped_no_keyed_hash"]
+	}
 	if par != nil && par.table != nil {
 		if d, err := table.MakeDiff(par.table, tbl); err == nil {
 			db, _ := d.MarshalBinary()
@@ -442,6 +460,34 @@ func phmInput(ctx context.Context, st *store, names string) (list.Input, error) 
 		}
 	}
 	return in, nil
+}
+
+// keyedEntries are those of entries' PDQ entries that have a keyed second
+// hash under keyID, read in calls of at most vigil.MaxPHMKeyedHashes.
+func keyedEntries(ctx context.Context, st vigil.PHMService, keyID string, entries []*vigil.Entry) (map[int64]bool, error) {
+	if err := vigil.ValidatePHMKeyID(keyID); err != nil {
+		return nil, fmt.Errorf("--require-keyed: %w", err)
+	}
+	if st == nil {
+		return nil, fmt.Errorf("--require-keyed: this store keeps no keyed hashes")
+	}
+	var ids []int64
+	for _, e := range entries {
+		if e.SignalType == vigil.SignalPDQ {
+			ids = append(ids, e.ID)
+		}
+	}
+	out := map[int64]bool{}
+	for n := 0; n < len(ids); n += vigil.MaxPHMKeyedHashes {
+		got, err := st.PHMKeyedHashes(ctx, keyID, ids[n:min(n+vigil.MaxPHMKeyedHashes, len(ids))])
+		if err != nil {
+			return nil, fmt.Errorf("keyed hashes: %w", err)
+		}
+		for id := range got {
+			out[id] = true
+		}
+	}
+	return out, nil
 }
 
 // lastCheckpoint is the log's stored checkpoint, read without checking

@@ -3,11 +3,15 @@ package main
 import (
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/vigil-oss/vigil/pdq"
+	"github.com/vigil-oss/vigil/phm/phmtest"
 )
 
 // balancedPDQ returns the hex of a PDQ-like hash with exactly 128 ones.
@@ -186,5 +190,59 @@ func TestPHMExternalWitness(t *testing.T) {
 	_, errOut, err := runMain(t, "", "phm", "cosign", "--key-file", witnessKey, "--log-key", pub["log_key"], "--state", state, filepath.Join(dir, "f2"))
 	if err == nil || !strings.Contains(err.Error()+errOut, "forked") {
 		t.Fatalf("the witness did not refuse a fork: %v %s", err, errOut)
+	}
+}
+
+// TestPHMBuildTableRequireKeyed: with --require-keyed, build-table leaves
+// out the hashes none of whose entries has a keyed second hash under the
+// key id (vigil phm key-entries'), and says how many; without it they are
+// listed. A malformed key id is refused.
+func TestPHMBuildTableRequireKeyed(t *testing.T) {
+	data := newDataDir(t)
+	mustRun(t, "bank", "create", "--data", data, "a")
+	mustRun(t, "bank", "create", "--data", data, "b")
+	dir := t.TempDir()
+	var pics, listed []string
+	for i := range 4 {
+		img := phmtest.Picture(60+i, 128)
+		p := filepath.Join(dir, fmt.Sprintf("pic%d.png", i))
+		writePNG(t, p, img)
+		h, _ := pdq.NewHasher(pdq.Full).Hash(img)
+		pics, listed = append(pics, p), append(listed, h.String())
+	}
+	importHashes(t, data, "a", "pdq", "hotline-us", listed)
+	importHashes(t, data, "b", "pdq", "hotline-uk", listed)
+	keys := filepath.Join(dir, "review")
+	mustRun(t, "phm", "keygen", "--out", keys)
+	// The first two pictures are keyed, in bank b only.
+	out := mustRun(t, "phm", "key-entries", "--data", data, "--second-key", filepath.Join(keys, "second.key"), "--bank", "b", pics[0], pics[1])
+	keyID, _, _ := strings.Cut(strings.TrimPrefix(out[strings.Index(out, "keyed hash key "):], "keyed hash key "), ":")
+
+	tk := filepath.Join(dir, "table-keys")
+	mustRun(t, "phm", "table-keys", "--out", tk, "--origin", "phm.test")
+	build := func(name string, extra ...string) (n float64, stats map[string]any) {
+		t.Helper()
+		args := append([]string{"phm", "build-table", "--data", data, "--keys", tk, "--log", filepath.Join(dir, "log"), "--out", filepath.Join(dir, name), "--headroom", "100"}, extra...)
+		var built map[string]any
+		if err := json.Unmarshal([]byte(mustRun(t, args...)), &built); err != nil {
+			t.Fatal(err)
+		}
+		stats, _ = built["stats"].(map[string]any)
+		if len(extra) > 0 && built["left_out_no_keyed_hash"] != stats["dropped_no_keyed_hash"] {
+			t.Fatalf("left out %v, stats %v", built["left_out_no_keyed_hash"], stats)
+		}
+		return built["n"].(float64), stats
+	}
+	all, _ := build("v1")
+	n, stats := build("v2", "--require-keyed", keyID)
+	if all != 4 || n != 2 || stats["dropped_no_keyed_hash"] != float64(2) {
+		t.Fatalf("listed %v of 4 without --require-keyed, %v with (want 2), stats %v", all, n, stats)
+	}
+	// Under another key id nothing is keyed.
+	if n, stats = build("v3", "--require-keyed", "00ff"); n != 0 || stats["dropped_no_keyed_hash"] != float64(4) {
+		t.Fatalf("under another key id: listed %v, stats %v", n, stats)
+	}
+	if _, _, err := runMain(t, "", "phm", "build-table", "--data", data, "--keys", tk, "--log", filepath.Join(dir, "log"), "--out", filepath.Join(dir, "v4"), "--require-keyed", "NOT-HEX"); err == nil {
+		t.Fatal("a malformed key id was accepted")
 	}
 }

@@ -50,6 +50,14 @@ type Options struct {
 	// store a quality only where the list imported gave one, so by default
 	// an unknown quality passes (and is counted in Stats).
 	RequireQuality bool
+	// Keyed, if set, reports whether an entry has a keyed second hash
+	// (phm/second) under the review service's key: a candidate none of
+	// whose positive entries has one is dropped ("no_keyed_hash"), before
+	// near-duplicates are clustered, so a table never carries a key whose
+	// matches the service's strict second check would refuse. Keyed
+	// hashes are written for PDQ entries only (vigil phm key-entries), so
+	// with Keyed exact digests are listed only where their entry has one.
+	Keyed func(*vigil.Entry) bool
 }
 
 // Input is what Select reads.
@@ -116,6 +124,7 @@ type candidate struct {
 	vouches []vouch
 	items   []string // content items (source, source entry id) holding it
 	quality int      // lowest known, -1 unknown
+	keyed   bool     // some entry has a keyed hash (Options.Keyed)
 	norgs   int      // distinct organisations among vouches
 	dropped string
 }
@@ -171,6 +180,9 @@ func Select(in Input, opts Options) (*Result, error) {
 				c.items = append(c.items, e.Source+"\x00"+e.SourceEntryID)
 			}
 		}
+		if opts.Keyed != nil && !c.keyed && opts.Keyed(e) {
+			c.keyed = true
+		}
 		if e.SignalType == vigil.SignalPDQ {
 			if q, ok := in.quality(e); ok && (c.quality < 0 || q < c.quality) {
 				c.quality = q
@@ -204,6 +216,8 @@ func Select(in Input, opts Options) (*Result, error) {
 			c.dropped = "negative"
 		case !independent(c.vouches, opts.RequireJurisdiction):
 			c.dropped = "single_source"
+		case opts.Keyed != nil && !c.keyed:
+			c.dropped = "no_keyed_hash"
 		}
 		if c.t == vigil.SignalPDQ && c.quality < 0 && c.dropped == "" {
 			stats["pdq_quality_unknown"]++

@@ -313,6 +313,37 @@ func distance(a, b [32]byte) int {
 	return n
 }
 
+// TestSelectRequireKeyed: with Options.Keyed a value none of whose
+// entries has a keyed hash is left out and counted, one with a keyed
+// entry in either bank stays, and clustering picks its representative
+// among the keyed values only.
+func TestSelectRequireKeyed(t *testing.T) {
+	f := newFixture("a", "b")
+	keyedH, bothH, plainH := balanced(50), balanced(51), balanced(52)
+	near := flip(plainH, 4, 5) // within ClusterRadius of plainH
+	f.both(vigil.SignalPDQ, hx(keyedH[:]))
+	f.both(vigil.SignalPDQ, hx(bothH[:]))
+	f.both(vigil.SignalPDQ, hx(plainH[:]))
+	f.both(vigil.SignalPDQ, hx(near[:]))
+	f.add("c", vigil.SignalPDQ, hx(plainH[:]), "third", "") // no bank c: ignored
+	f.both(vigil.SignalSHA256, sha256v(1))
+	keyed := map[int64]bool{1: true, 4: true, 8: true} // keyedH in a, bothH in b, near in b
+	all := mustSelect(t, f, Options{}, nil)
+	r := mustSelect(t, f, Options{Keyed: func(e *vigil.Entry) bool { return keyed[e.ID] }}, nil)
+	want := []string{"pdq:" + hx(keyedH[:]), "pdq:" + hx(bothH[:]), "pdq:" + hx(near[:])}
+	slices.Sort(want)
+	if got := listed(r); !slices.Equal(got, want) {
+		t.Fatalf("listed %v, want %v (without Keyed: %v)", got, want, listed(all))
+	}
+	if r.Stats["dropped_no_keyed_hash"] != 2 || all.Stats["dropped_no_keyed_hash"] != 0 {
+		t.Fatalf("stats %v; without Keyed %v", r.Stats, all.Stats)
+	}
+	// Without Keyed, plainH and near are one cluster: one of them is listed.
+	if has(all, vigil.SignalPDQ, hx(plainH[:])) == has(all, vigil.SignalPDQ, hx(near[:])) {
+		t.Fatalf("without Keyed listed %v", listed(all))
+	}
+}
+
 func TestSelectIsDeterministic(t *testing.T) {
 	f := newFixture("a", "b", "neg")
 	for i := range 300 {

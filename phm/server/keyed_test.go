@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"image/jpeg"
 	"log/slog"
 	"testing"
@@ -113,10 +114,11 @@ func keyedBank(t testing.TB, key *second.Key, listed []*eval.Luma, keyed ...int)
 // keyed hash the store holds, a re-encoded copy of that same listed
 // picture, and a crafted collision onto a listed picture of a hash-only
 // list. Today's check (PDQ and the re-encode) confirms both collisions;
-// with the keyed hash key the first is refused, the true match confirmed,
-// and the second collision, whose entry has no keyed hash, falls back to
-// PDQ alone. The audit record names each verdict, and Stats counts the
-// refusal.
+// with the keyed hash key the first is refused and the true match
+// confirmed. The second collision, whose entry has no keyed hash, is
+// refused in the strict mode (the default with a key; main confirmed it)
+// and falls back to PDQ alone with AllowUnkeyed, as main did. The audit
+// record names each verdict, and Stats counts the refusals.
 func TestServiceKeyedSecondCheck(t *testing.T) {
 	ctx := context.Background()
 	dir := "../../pdq/testdata/reg-test-input/labelme-subset/"
@@ -124,21 +126,33 @@ func TestServiceKeyedSecondCheck(t *testing.T) {
 	srcC, listedC := attackPicture(t, dir+"q0291.jpg"), attackPicture(t, dir+"q0746.jpg")
 	collA, collC := beatsReencode(t, srcA, listedA), beatsReencode(t, srcC, listedC)
 	trueA := reencoded(t, listedA)
-
 	key := testSecondKey(t)
+
+	{
+		// Today's check, without the key, confirms both collisions.
+		_, m, _ := keyedBank(t, key, []*eval.Luma{listedA, listedC}, 0)
+		plain := &Service{Banks: m}
+		got, err := plain.Check(ctx, []*phm.Payload{derivativePayload(t, collA), derivativePayload(t, collC)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 2 {
+			t.Fatalf("today's check confirms %d of the 2 collisions: not collisions the keyed hash is needed for", len(got))
+		}
+	}
+
+	for _, allow := range []bool{false, true} {
+		t.Run(fmt.Sprintf("allow-unkeyed=%v", allow), func(t *testing.T) {
+			keyedAccount(t, key, allow, collA, trueA, collC, listedA, listedC)
+		})
+	}
+}
+
+// keyedAccount is one run of TestServiceKeyedSecondCheck, with
+// Service.AllowUnkeyed set to allow.
+func keyedAccount(t *testing.T, key *second.Key, allow bool, collA, trueA, collC, listedA, listedC *eval.Luma) {
+	ctx := context.Background()
 	db, m, es := keyedBank(t, key, []*eval.Luma{listedA, listedC}, 0)
-
-	// Today's check, without the key, confirms both collisions.
-	plain := &Service{Banks: m}
-	pa, pc := derivativePayload(t, collA), derivativePayload(t, collC)
-	got, err := plain.Check(ctx, []*phm.Payload{pa, pc})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(got) != 2 {
-		t.Fatalf("today's check confirms %d of the 2 collisions: not collisions the keyed hash is needed for", len(got))
-	}
-
 	// The account: its three items' files, each matching the table.
 	var data [][]byte
 	var keys []phm.Key
@@ -149,10 +163,11 @@ func TestServiceKeyedSecondCheck(t *testing.T) {
 	}
 	p := phm.Params{T: 2, S: 4}
 	f, s := newFixture(t, p, 0, keys...)
-	s.Store, s.Banks, s.Second, s.Stats = sqlite.NewPHMService(db), m, key, &Stats{}
+	s.Store, s.Banks, s.Second, s.Stats, s.AllowUnkeyed = sqlite.NewPHMService(db), m, key, &Stats{}, allow
 	resp := &responder{}
 	s.Respond = resp
 	var last *Result
+	var err error
 	for _, d := range data {
 		if last, err = s.Submit(ctx, "user-k", f.voucher(t, s, prepare(t, d))); err != nil {
 			t.Fatal(err)
@@ -178,13 +193,19 @@ func TestServiceKeyedSecondCheck(t *testing.T) {
 	if !confirmed[1] {
 		t.Error("the re-encoded listed picture was refused")
 	}
-	if !confirmed[2] {
-		t.Error("the match of an entry without keyed hash did not fall back to PDQ")
+	wantConf, wantUnkeyed := 1, 1
+	if allow {
+		wantConf, wantUnkeyed = 2, 0
+		if !confirmed[2] {
+			t.Error("with AllowUnkeyed, the match of an entry without keyed hash did not fall back to PDQ")
+		}
+	} else if confirmed[2] {
+		t.Error("the collision onto an entry without keyed hash was confirmed in the strict mode")
 	}
-	if s.Stats.KeyedRefused() != 1 || s.Stats.Rejected() != 1 || s.Stats.Confirmed() != 2 {
-		t.Errorf("stats: keyed refused %d, rejected %d, confirmed %d", s.Stats.KeyedRefused(), s.Stats.Rejected(), s.Stats.Confirmed())
+	if s.Stats.KeyedRefused() != 1 || s.Stats.UnkeyedRefused() != int64(wantUnkeyed) || s.Stats.Rejected() != int64(3-wantConf) || s.Stats.Confirmed() != int64(wantConf) {
+		t.Errorf("stats: keyed refused %d, unkeyed refused %d, rejected %d, confirmed %d", s.Stats.KeyedRefused(), s.Stats.UnkeyedRefused(), s.Stats.Rejected(), s.Stats.Confirmed())
 	}
-	if len(resp.results) != 1 || len(resp.results[0]) != 2 {
+	if len(resp.results) != 1 || len(resp.results[0]) != wantConf {
 		t.Fatalf("detection flow got %d cases", len(resp.results))
 	}
 
@@ -193,20 +214,19 @@ func TestServiceKeyedSecondCheck(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	type item struct {
+		SHA256       string                            `json:"sha256"`
+		Keyed        string                            `json:"keyed"`
+		KeyedEntries []struct{ Entry, Distance int64 } `json:"keyed_entries"`
+		Unkeyed      []int64                           `json:"unkeyed_entries"`
+	}
 	var detail struct {
-		KeyedRefused int    `json:"keyed_refused"`
-		KeyID        string `json:"keyed_hash_key"`
-		Confirmed    []struct {
-			SHA256       string                            `json:"sha256"`
-			Keyed        string                            `json:"keyed"`
-			KeyedEntries []struct{ Entry, Distance int64 } `json:"keyed_entries"`
-			Unkeyed      []int64                           `json:"unkeyed_entries"`
-		} `json:"confirmed_items"`
-		Rejected []struct {
-			SHA256       string                            `json:"sha256"`
-			Keyed        string                            `json:"keyed"`
-			KeyedEntries []struct{ Entry, Distance int64 } `json:"keyed_entries"`
-		} `json:"rejected_items"`
+		KeyedRefused   int    `json:"keyed_refused"`
+		UnkeyedRefused int    `json:"unkeyed_refused"`
+		AllowUnkeyed   bool   `json:"allow_unkeyed"`
+		KeyID          string `json:"keyed_hash_key"`
+		Confirmed      []item `json:"confirmed_items"`
+		Rejected       []item `json:"rejected_items"`
 	}
 	found := false
 	for _, r := range recs {
@@ -221,12 +241,25 @@ func TestServiceKeyedSecondCheck(t *testing.T) {
 		t.Fatal("no second-check audit record")
 	}
 	t.Logf("audit: %+v", detail)
-	if detail.KeyedRefused != 1 || detail.KeyID != key.ID() || len(detail.Rejected) != 1 || len(detail.Confirmed) != 2 {
+	if detail.KeyedRefused != 1 || detail.UnkeyedRefused != wantUnkeyed || detail.AllowUnkeyed != allow || detail.KeyID != key.ID() || len(detail.Rejected) != 3-wantConf || len(detail.Confirmed) != wantConf {
 		t.Fatalf("audit detail %+v", detail)
 	}
-	rej := detail.Rejected[0]
-	if bySHA[rej.SHA256] != 0 || rej.Keyed != KeyedRefused || len(rej.KeyedEntries) != 1 || rej.KeyedEntries[0].Entry != es[0].ID || rej.KeyedEntries[0].Distance <= second.Threshold {
-		t.Errorf("refused item %+v", rej)
+	fallback := func(c item, verdict string) {
+		if c.Keyed != verdict || len(c.Unkeyed) != 1 || c.Unkeyed[0] != es[1].ID || len(c.KeyedEntries) != 0 {
+			t.Errorf("item of the entry without keyed hash %+v", c)
+		}
+	}
+	for _, rej := range detail.Rejected {
+		switch bySHA[rej.SHA256] {
+		case 0:
+			if rej.Keyed != KeyedRefused || len(rej.KeyedEntries) != 1 || rej.KeyedEntries[0].Entry != es[0].ID || rej.KeyedEntries[0].Distance <= second.Threshold {
+				t.Errorf("refused item %+v", rej)
+			}
+		case 2:
+			fallback(rej, KeyedUnkeyedRefused)
+		default:
+			t.Errorf("refused item %+v", rej)
+		}
 	}
 	for _, c := range detail.Confirmed {
 		switch bySHA[c.SHA256] {
@@ -235,9 +268,7 @@ func TestServiceKeyedSecondCheck(t *testing.T) {
 				t.Errorf("true match %+v", c)
 			}
 		case 2:
-			if c.Keyed != KeyedNoHash || len(c.Unkeyed) != 1 || c.Unkeyed[0] != es[1].ID || len(c.KeyedEntries) != 0 {
-				t.Errorf("fallback item %+v", c)
-			}
+			fallback(c, KeyedNoHash)
 		default:
 			t.Errorf("confirmed item %+v", c)
 		}
@@ -245,8 +276,9 @@ func TestServiceKeyedSecondCheck(t *testing.T) {
 }
 
 // TestCheckKeyedUnderItsKeyOnly: a keyed hash stored under another key is
-// never compared, so the item falls back to PDQ and says so; without a key
-// the service names none.
+// never compared, so the item is refused as unkeyed (or, with
+// AllowUnkeyed, falls back to PDQ) and says so; without a key the service
+// names none and AllowUnkeyed changes nothing.
 func TestCheckKeyedUnderItsKeyOnly(t *testing.T) {
 	ctx := context.Background()
 	dir := "../../pdq/testdata/reg-test-input/labelme-subset/"
@@ -263,9 +295,14 @@ func TestCheckKeyedUnderItsKeyOnly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != 1 || v[pl] == nil || v[pl].verdict != KeyedNoHash {
-		t.Fatalf("under another key's hash: %d confirmed, verdict %+v", len(got), v[pl])
+	if len(got) != 0 || v[pl] == nil || v[pl].verdict != KeyedUnkeyedRefused {
+		t.Fatalf("under another key's hash, strict: %d confirmed, verdict %+v", len(got), v[pl])
 	}
+	s.AllowUnkeyed = true
+	if got, v, err = s.check(ctx, []*phm.Payload{pl}); err != nil || len(got) != 1 || v[pl] == nil || v[pl].verdict != KeyedNoHash {
+		t.Fatalf("under another key's hash, unkeyed allowed: %d confirmed, verdict %+v, %v", len(got), v[pl], err)
+	}
+	s.AllowUnkeyed = false
 	// The right key refuses it.
 	s.Second = other
 	if got, v, err = s.check(ctx, []*phm.Payload{pl}); err != nil || len(got) != 0 || v[pl].verdict != KeyedRefused {

@@ -58,10 +58,18 @@ type Service struct {
 	// (phm/second; nil: not used). With it, a PDQ match of the second
 	// check stands only if the matched entry's keyed hash under this key
 	// (Store's, where Vigil held the listed picture) is within
-	// second.Threshold of the derivative's in some orientation; a match
-	// of an entry without one (a hash-only list) rests on PDQ alone, and
-	// the audit record says so per item.
+	// second.Threshold of the derivative's in some orientation. A match
+	// of an entry without one under this key (a hash-only list) is not
+	// confirmed: PDQ and the re-encode alone are beaten by a white-box
+	// collision (docs/benchmarks.md), so with a key every confirmed item
+	// has passed the keyed hash, unless AllowUnkeyed.
 	Second *second.Key
+	// AllowUnkeyed, with Second, lets a match of an entry without a keyed
+	// hash under Second stand on PDQ and the re-encode alone, as before
+	// the strict mode: hash-only lists are checked, but a crafted
+	// collision onto one of their entries is confirmed. The audit record
+	// says so per item either way.
+	AllowUnkeyed bool
 	// Respond opens the case; nil: confirmed items are only returned.
 	Respond Responder
 	// Actor names the service in the audit log ("" is "phm").
@@ -82,8 +90,15 @@ type Service struct {
 // refused, and the revealed payloads that did not open with the review
 // key. Safe for concurrent use.
 type Stats struct {
-	confirmed, rejected, unopened, keyedRefused atomic.Int64
+	confirmed, rejected, unopened, keyedRefused, unkeyedRefused atomic.Int64
 }
+
+// UnkeyedRefused is the count of revealed items that passed PDQ and the
+// re-encode but were refused because no matched entry has a keyed hash
+// under the service's key (Service.Second without AllowUnkeyed): a match
+// of a hash-only list, which the second check cannot tell from a crafted
+// collision.
+func (s *Stats) UnkeyedRefused() int64 { return s.unkeyedRefused.Load() }
 
 // KeyedRefused is the count of revealed items that passed PDQ and the
 // re-encode but that the keyed second hash refused (Service.Second): one
@@ -383,7 +398,8 @@ func (s *Service) handle(ctx context.Context, account string, epoch uint32, seal
 		s.Stats.confirmed.Add(int64(len(confirmed)))
 		s.Stats.rejected.Add(int64(rejected))
 		s.Stats.unopened.Add(int64(len(sealed) - len(revealed)))
-		s.Stats.keyedRefused.Add(int64(keyed.refused()))
+		s.Stats.keyedRefused.Add(int64(keyed.count(KeyedRefused)))
+		s.Stats.unkeyedRefused.Add(int64(keyed.count(KeyedUnkeyedRefused)))
 	}
 	if rejected > 0 {
 		s.logger().Warn("phm revealed items failed the second check", "account", account, "epoch", epoch, "rejected", rejected, "confirmed", len(confirmed))
@@ -424,8 +440,12 @@ const (
 	KeyedRefused = "refused"
 	// KeyedNoHash: no matched entry's keyed hash passed, and some
 	// matched entry has none (a hash-only list): the item stands on PDQ
-	// and the re-encode alone.
+	// and the re-encode alone (Service.AllowUnkeyed).
 	KeyedNoHash = "no keyed hash for entry"
+	// KeyedUnkeyedRefused: no matched entry's keyed hash passed, and
+	// some matched entry has none: the item is refused (the strict mode,
+	// Service.AllowUnkeyed false).
+	KeyedUnkeyedRefused = "refused: no keyed hash for entry"
 	// KeyedNoKey: the service has no keyed hash key (Service.Second).
 	KeyedNoKey = "no keyed hash key"
 )
@@ -447,11 +467,11 @@ type keyedVerdict struct {
 // keyedVerdicts are check's verdicts by item.
 type keyedVerdicts map[*phm.Payload]*keyedVerdict
 
-// refused counts the items the keyed hash refused.
-func (kv keyedVerdicts) refused() int {
+// count counts the items of one verdict.
+func (kv keyedVerdicts) count(verdict string) int {
 	n := 0
 	for _, v := range kv {
-		if v.verdict == KeyedRefused {
+		if v.verdict == verdict {
 			n++
 		}
 	}
@@ -513,8 +533,9 @@ func (s *Service) checkRecord(account string, epoch uint32, sealed int, revealed
 	rec := &vigil.AuditRecord{Actor: s.actor(), Action: AuditPHMSecondCheck, Target: vigil.PHMTarget(account, epoch)}
 	err := rec.SetDetail(map[string]any{
 		"revealed": len(revealed), "unopened": sealed - len(revealed),
-		"confirmed": len(confirmed), "rejected": nrej, "keyed_refused": keyed.refused(),
-		"keyed_hash_key":  keyID,
+		"confirmed": len(confirmed), "rejected": nrej, "keyed_refused": keyed.count(KeyedRefused),
+		"unkeyed_refused": keyed.count(KeyedUnkeyedRefused),
+		"keyed_hash_key":  keyID, "allow_unkeyed": s.Second != nil && s.AllowUnkeyed,
 		"confirmed_items": conf, "rejected_items": rej,
 	})
 	return rec, nrej, err
@@ -580,7 +601,8 @@ func (s *Service) Resume(ctx context.Context) (int, error) {
 // second.Threshold of the derivative's in one of its eight orientations:
 // a collision crafted onto the PDQ does not move the band the keyed hash
 // reads, under a key the attacker does not have. A match of an entry
-// without a keyed hash (the list gave only hashes) stands on PDQ alone.
+// without a keyed hash (the list gave only hashes) is refused, unless
+// AllowUnkeyed, when it stands on PDQ alone.
 func (s *Service) Check(ctx context.Context, payloads []*phm.Payload) ([]Confirmed, error) {
 	out, _, err := s.check(ctx, payloads)
 	return out, err
@@ -705,7 +727,8 @@ func (s *Service) keyedHashes(ctx context.Context, entries []int64) (map[int64]v
 // keyedCheck puts the matches of one derivative (img) that passed PDQ and
 // the re-encode to the keyed hash: a match of an entry with a keyed hash
 // is kept if the derivative's, in its nearest orientation, is within
-// second.Threshold; one without is kept on PDQ alone.
+// second.Threshold; one without is kept on PDQ alone if AllowUnkeyed,
+// and dropped if not.
 func (s *Service) keyedCheck(kh *second.Hasher, img image.Image, matches []vigil.Match, listed map[int64]vigil.PHMKeyedHash) ([]vigil.Match, *keyedVerdict) {
 	v := &keyedVerdict{}
 	var dih [8]second.Hash
@@ -716,7 +739,9 @@ func (s *Service) keyedCheck(kh *second.Hasher, img image.Image, matches []vigil
 		l, has := listed[m.EntryID]
 		if !has {
 			v.unkeyed = append(v.unkeyed, m.EntryID)
-			kept = append(kept, m)
+			if s.AllowUnkeyed {
+				kept = append(kept, m)
+			}
 			continue
 		}
 		if !hashed {
@@ -738,8 +763,10 @@ func (s *Service) keyedCheck(kh *second.Hasher, img image.Image, matches []vigil
 	switch {
 	case pass:
 		v.verdict = KeyedPassed
-	case len(v.unkeyed) > 0:
+	case len(v.unkeyed) > 0 && s.AllowUnkeyed:
 		v.verdict = KeyedNoHash
+	case len(v.unkeyed) > 0:
+		v.verdict = KeyedUnkeyedRefused
 	default:
 		v.verdict = KeyedRefused
 	}
