@@ -75,9 +75,13 @@ func roundUpGroup(n int) int { return (n + groupRows - 1) / groupRows * groupRow
 func (s *segment) buildGrouped() {
 	n := len(s.hashes)
 	s.groups = uint64((n + groupRows - 1) / groupRows)
-	s.ef = make([]efSeq, s.m)
 	counts := make([]int, s.m)
 	s.parallel(func(j int) { counts[j] = s.groupedCount(j) })
+	if s.blkShift > 0 {
+		s.buildBlocked(counts)
+		return
+	}
+	s.ef = make([]efSeq, s.m)
 	words, ranks := 0, 0
 	for j := range s.m {
 		_, _, lw, hw, rl := efShape(counts[j], uint64(1)<<s.length[j]*s.groups)
@@ -178,6 +182,14 @@ func (s *segment) buildGroupedSubstring(j int, a, tmp []uint64) {
 			c++
 		}
 	}
+	if s.bk != nil {
+		e := &s.bk[j]
+		if c != e.n {
+			panic("hamming: grouped count disagrees with the sort")
+		}
+		*e = fillBlk(tmp[:c], uint64(1)<<b*g, s.blkShift, e.bits, e.sub)
+		return
+	}
 	e := &s.ef[j]
 	if c != e.n {
 		panic("hamming: grouped count disagrees with the sort")
@@ -272,9 +284,6 @@ func scanQuads(qs []quad, n int, q *words, radius int, dead *roaring.Bitmap, row
 // prefetching the groups' first lines; then the distance checks.
 func (s *segment) probeGrouped(q *words, radius int, dead *roaring.Bitmap, rowBase uint32, dst []Result, sc *scratch, limit int) (_ []Result, ok bool) {
 	m, g := s.m, s.groups
-	quads, ids := s.quads, &s.ids
-	nrows := uint32(s.rows())
-	q0, q1, q2, q3 := q[0], q[1], q[2], q[3]
 
 	// Bucket numbers, substring by substring, and each one's substring.
 	vals := sc.vals[:0]
@@ -440,12 +449,24 @@ func (s *segment) probeGrouped(q *words, radius int, dead *roaring.Bitmap, rowBa
 		ends[j] = len(groups)
 	}
 	sc.rows, sc.buckt = groups, buckt
+	return s.checkGroups(q, radius, dead, rowBase, dst, groups, buckt, &ends), true
+}
+
+// checkGroups is the probe's last stage in the grouped layout: it
+// prefetches the candidate groups' first lines, then checks each group's
+// rows, reporting a row only from the bucket holding it (buckt[c], the
+// bucket groups[c] came from) and from the first substring whose bound it
+// meets. groups[ends[j-1]:ends[j]] came from substring j.
+func (s *segment) checkGroups(q *words, radius int, dead *roaring.Bitmap, rowBase uint32, dst []Result, groups, buckt []uint32, ends *[32]int) []Result {
+	quads, ids := s.quads, &s.ids
+	nrows := uint32(s.rows())
+	q0, q1, q2, q3 := q[0], q[1], q[2], q[3]
 	for _, grp := range groups {
 		prefetch(unsafe.Pointer(&quads[grp]))
 	}
 
-	from = 0
-	for j := range m {
+	from := 0
+	for j := range s.m {
 		start, length := s.start[j], s.length[j]
 		for c := from; c < ends[j]; c++ {
 			grp := groups[c]
@@ -477,7 +498,7 @@ func (s *segment) probeGrouped(q *words, radius int, dead *roaring.Bitmap, rowBa
 		}
 		from = ends[j]
 	}
-	return dst, true
+	return dst
 }
 
 // countGroups counts the elements that fall in their bucket's range, as

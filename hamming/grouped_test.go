@@ -35,9 +35,27 @@ func TestGroupedMatchesOracle(t *testing.T) {
 	ids, hs = uniformData(15, 5)
 	sets = append(sets, dataset{"five", ids, hs})
 
+	// The codings: efSeq (0), and efBlk of 16, 32 and 128 high parts a
+	// block; at 128 most blocks' unary exceeds 64 bits, which forces
+	// appendIn's word-by-word path.
 	for _, ds := range sets {
+		for _, coding := range []uint{0, 4, 5, 7} {
+			t.Run(fmt.Sprintf("%s/blocked=%d", ds.name, coding), func(t *testing.T) {
+				groupedMatchesOracle(t, ds.name, ds.ids, ds.hs, coding)
+			})
+		}
+	}
+}
+
+func groupedMatchesOracle(t *testing.T, name string, ids []uint64, hs [][32]byte, coding uint) {
+	type dataset struct {
+		name string
+		ids  []uint64
+		hs   [][32]byte
+	}
+	for _, ds := range []dataset{{name, ids, hs}} {
 		for _, subs := range []int{0, 11, 12, 13, 16, 32} {
-			grouped, err := Build(ds.ids, ds.hs, Options{Substrings: subs, grouped: 1, MaxDelta: 1 << 30})
+			grouped, err := Build(ds.ids, ds.hs, Options{Substrings: subs, grouped: 1, blocked: coding, MaxDelta: 1 << 30})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -46,7 +64,7 @@ func TestGroupedMatchesOracle(t *testing.T) {
 				t.Fatal(err)
 			}
 			seg := grouped.cur.Load().base
-			if seg.m > 0 && seg.ef == nil {
+			if seg.m > 0 && (seg.ef == nil) == (coding == 0) || seg.m > 0 && (seg.bk == nil) == (coding > 0) {
 				t.Fatalf("%s subs=%d: not grouped", ds.name, subs)
 			}
 			// Remove a few rows from both: the probe must skip dead rows

@@ -31,7 +31,8 @@ import (
 //
 // VIGIL_PERF_REPEATS (default 5) sets the timed runs, VIGIL_PERF_NAME the
 // "index" column, VIGIL_BENCH_SUBSTRINGS the layout, VIGIL_PERF_GROUPED=1
-// Options.Grouped. Each invocation measures one index, in its own process,
+// Options.Grouped, VIGIL_PERF_BLOCKED=4 (or 5) with it the blocked coding of
+// 16 (32) high parts a block. Each invocation measures one index, in its own process,
 // as faiss-bench.py does, so that the RSS delta sees nothing else;
 // alternate invocations with FAISS's.
 func TestHarness(t *testing.T) {
@@ -59,7 +60,8 @@ func TestHarness(t *testing.T) {
 	heap0 := liveHeap()
 	rss0 := rssBytes(t)
 	start := time.Now()
-	x, err := Build(ids, hs, Options{Substrings: subs, Grouped: os.Getenv("VIGIL_PERF_GROUPED") == "1"})
+	blocked, _ := strconv.Atoi(os.Getenv("VIGIL_PERF_BLOCKED"))
+	x, err := Build(ids, hs, Options{Substrings: subs, Grouped: os.Getenv("VIGIL_PERF_GROUPED") == "1", blocked: uint(blocked)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -69,6 +69,11 @@ type Options struct {
 	// grouped forces the grouped Elias–Fano layout (grouped.go) on (> 0)
 	// or off (< 0) for any indexed segment; 0 leaves it to useGrouped.
 	grouped int
+
+	// blocked, in the grouped layout, codes each substring's sequence in
+	// blocks of 2^blocked high parts (efBlk, blocked.go) instead of as an
+	// efSeq; 0 keeps the efSeq.
+	blocked uint
 }
 
 // Stats describes an index at one moment.

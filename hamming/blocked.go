@@ -1,0 +1,354 @@
+package hamming
+
+import (
+	"math/bits"
+	"runtime"
+	"unsafe"
+
+	"github.com/RoaringBitmap/roaring/v2"
+)
+
+// efBlk is an Elias–Fano sequence (see efSeq) cut into blocks of 2^shift
+// high parts, each block's high bits and low bits side by side in one bit
+// stream, so that a lookup reads a small sample and then one stretch of
+// the stream (a line, or two adjacent ones), where efSeq reads a sample,
+// the high bits and then the low bits, each a random line of its own.
+//
+// Block k holds the elements whose high part is in [k·H, k·H+H), H =
+// 2^shift: first its unary high bits, for each of its H high parts that
+// part's elements as ones and then a zero (H zeros and n_k ones), then the
+// n_k elements' low bits, L each. With r_k the elements before block k, the
+// block starts at bit (L+1)·r_k + H·k, so the samples r_k alone place
+// every block; they are stored as 16-bit offsets (sub) from a 32-bit
+// sample every 2^(shift+topShift) high parts (top), topShift chosen per
+// sequence as large as the 16 bits allow. The whole costs
+// n·(2 + L) bits and 16 bits a block: with about one element a high part,
+// 16/H bits an element for the samples (1 at H = 16, 0.5 at H = 32, as
+// efSeq's uint32 every 64 high parts).
+type efBlk struct {
+	n        int
+	lowBits  uint   // L
+	lowMask  uint64 // 1<<L - 1
+	nHigh    uint64 // high parts in use
+	shift    uint   // H = 1<<shift high parts a block
+	topShift uint   // 2^topShift blocks a top sample
+	bits     []uint64
+	sub      []uint16 // r_k - top[k>>topShift], blocks 0 to nBlocks
+	top      []uint32
+}
+
+// efBlkShape returns the low bits, high parts, blocks and the length of the
+// bit stream in words (with spare words: every read may load two, and the
+// probe reads a word past a block's end) for n values below universe.
+func efBlkShape(n int, universe uint64, shift uint) (lb uint, nHigh, nBlocks uint64, words int) {
+	lb, nHigh, _, _, _ = efShape(n, universe)
+	nBlocks = (nHigh + 1<<shift - 1) >> shift
+	total := (uint64(lb)+1)*uint64(n) + nBlocks<<shift
+	return lb, nHigh, nBlocks, int((total+63)/64 + 3)
+}
+
+// newEFBlk encodes vals, which must be non-decreasing and below universe.
+func newEFBlk(vals []uint64, universe uint64, shift uint) efBlk {
+	_, _, nb, w := efBlkShape(len(vals), universe, shift)
+	return fillBlk(vals, universe, shift, make([]uint64, w), make([]uint16, nb+1))
+}
+
+// fillBlk encodes vals into bitsBuf and sub (zeroed, of the lengths
+// efBlkShape gives: words, nBlocks+1) and a top sample array of its own.
+// It panics if vals are not sorted or not below universe: a caller's bug.
+func fillBlk(vals []uint64, universe uint64, shift uint, bitsBuf []uint64, sub []uint16) efBlk {
+	n := len(vals)
+	lb, nHigh, nBlocks, w := efBlkShape(n, universe, shift)
+	if len(bitsBuf) != w || uint64(len(sub)) != nBlocks+1 {
+		panic("hamming: efBlk arrays of the wrong size")
+	}
+	e := efBlk{n: n, lowBits: lb, lowMask: 1<<lb - 1, nHigh: nHigh, shift: shift, bits: bitsBuf, sub: sub}
+	// r[k], elements before block k, for k = 0 to nBlocks.
+	r := make([]uint32, nBlocks+1)
+	prev := uint64(0)
+	for _, v := range vals {
+		if v < prev || v >= max(universe, 1) {
+			panic("hamming: efBlk values not sorted or out of range")
+		}
+		prev = v
+		r[(v>>lb>>shift)+1]++
+	}
+	for k := uint64(1); k <= nBlocks; k++ {
+		r[k] += r[k-1]
+	}
+	// The largest top window whose offsets fit 16 bits.
+	for e.topShift = 10; e.topShift > 0; e.topShift-- {
+		ok := true
+		for k := uint64(0); k <= nBlocks && ok; k++ {
+			ok = r[k]-r[k>>e.topShift<<e.topShift] <= 0xffff
+		}
+		if ok {
+			break
+		}
+	}
+	e.top = make([]uint32, nBlocks>>e.topShift+1)
+	for k := uint64(0); k <= nBlocks; k++ {
+		if k&(1<<e.topShift-1) == 0 {
+			e.top[k>>e.topShift] = r[k]
+		}
+		sub[k] = uint16(r[k] - e.top[k>>e.topShift])
+	}
+	for i, v := range vals {
+		h := v >> lb
+		k := h >> shift
+		o := e.blockStart(k)
+		// The element's one: after the zeros of the high parts before h
+		// in the block and the ones of the elements before it.
+		p := o + (h - k<<shift) + (uint64(i) - uint64(r[k]))
+		e.bits[p>>6] |= 1 << (p & 63)
+		if lb > 0 {
+			q := o + 1<<shift + uint64(r[k+1]-r[k]) + (uint64(i)-uint64(r[k]))*uint64(lb)
+			lv := v & e.lowMask
+			e.bits[q>>6] |= lv << (q & 63)
+			if q&63+uint64(lb) > 64 {
+				e.bits[q>>6+1] |= lv >> (64 - q&63)
+			}
+		}
+	}
+	return e
+}
+
+// rank returns r_k, the elements before block k (k at most nBlocks).
+func (e *efBlk) rank(k uint64) uint64 {
+	return uint64(e.top[k>>e.topShift]) + uint64(e.sub[k])
+}
+
+// blockStart returns the bit where block k starts.
+func (e *efBlk) blockStart(k uint64) uint64 {
+	return (uint64(e.lowBits)+1)*e.rank(k) + k<<e.shift
+}
+
+// subAddr is where rank(k) reads sub, for prefetching.
+func (e *efBlk) subAddr(k uint64) unsafe.Pointer { return unsafe.Pointer(&e.sub[k]) }
+
+// bitAddr is the word holding bit p, for prefetching.
+func (e *efBlk) bitAddr(p uint64) unsafe.Pointer {
+	return unsafe.Pointer(&e.bits[min(p>>6, uint64(len(e.bits)-1))])
+}
+
+// bitsAt returns the 64 bits of the stream from bit p on.
+func (e *efBlk) bitsAt(p uint64) uint64 {
+	w, o := p>>6, p&63
+	return e.bits[w]>>o | e.bits[w+1]<<(64-o)
+}
+
+// bytes is the memory e holds.
+func (e *efBlk) bytes() int64 {
+	return int64(cap(e.bits))*8 + int64(cap(e.sub))*2 + int64(cap(e.top))*4
+}
+
+// appendIn appends v - lo for every value v of the sequence in [lo, lo+g),
+// g > 0, lo+g at most the universe: the groups of a bucket, in the grouped
+// layout. It reads the blocks holding high parts lo>>L to (lo+g-1)>>L;
+// within a block, when the zeros it needs are in the block's first 64
+// bits (nearly always), it finds them without a loop.
+func (e *efBlk) appendIn(lo, g uint64, dst []uint32) []uint32 {
+	lb, sh := e.lowBits, e.shift
+	hlo, hhi := lo>>lb, (lo+g-1)>>lb
+	for k := hlo >> sh; k <= hhi>>sh; k++ {
+		base := k << sh
+		t1, t2 := max(hlo, base)-base, min(hhi, base+1<<sh-1)-base
+		rk, rk1 := e.rank(k), e.rank(k+1)
+		o := (uint64(lb)+1)*rk + base
+		low := o + 1<<sh + rk1 - rk // the block's low bits
+		w := e.bitsAt(o)
+		// A zero below bit 0 stands for the start of high part 0, so
+		// that high part t starts after the t-th set bit of zz.
+		zz := ^w<<1 | 1
+		if uint64(bits.OnesCount64(zz)) > t2+1 {
+			p1 := uint64(selectBit(zz, int(t1)))
+			p2 := uint64(selectBit(zz, int(t2+1))) - 1
+			win := w >> p1 & (1<<(p2-p1) - 1)
+			first := p1 - t1 // the block's index of the first element
+			h0 := base + t1
+			for r := uint64(0); win != 0; r++ {
+				b := uint64(bits.TrailingZeros64(win))
+				win &= win - 1
+				q := low + (first+r)*uint64(lb)
+				v := (h0+b-r)<<lb | e.lowAt(q)
+				if v-lo < g {
+					dst = append(dst, uint32(v-lo))
+				}
+			}
+			continue
+		}
+		// Long runs: walk the unary a word at a time.
+		p, t := o, uint64(0)
+		for t < t1 {
+			z := ^e.bitsAt(p)
+			c := uint64(bits.OnesCount64(z))
+			if t+c >= t1 {
+				p += uint64(selectBit(z, int(t1-t-1))) + 1
+				break
+			}
+			t += c
+			p += 64
+		}
+		idx := p - o - t1
+		for h := base + t1; h <= base+t2; h++ {
+			for {
+				run := uint64(bits.TrailingZeros64(^e.bitsAt(p)))
+				for i := range run {
+					v := h<<lb | e.lowAt(low+(idx+i)*uint64(lb))
+					if v-lo < g {
+						dst = append(dst, uint32(v-lo))
+					}
+				}
+				idx += run
+				p += run
+				if run < 64 {
+					break
+				}
+			}
+			p++ // the zero closing h
+		}
+	}
+	return dst
+}
+
+// lowAt returns the L bits from bit q.
+func (e *efBlk) lowAt(q uint64) uint64 {
+	w, o := q>>6, q&63
+	return (e.bits[w]>>o | e.bits[w+1]<<(64-o)) & e.lowMask
+}
+
+// prefetchBucket starts loading what appendIn(lo, ·) reads first: the
+// block's first line and, for a block longer than a line, its last.
+func (e *efBlk) prefetchBucket(lo uint64) {
+	k := lo >> e.lowBits >> e.shift
+	o := e.blockStart(k)
+	end := e.blockStart(k + 1)
+	prefetch(e.bitAddr(o))
+	prefetch(e.bitAddr(end))
+}
+
+// decode returns the whole sequence, for tests.
+func (e *efBlk) decode() []uint64 {
+	out := make([]uint64, 0, e.n)
+	nb := uint64(len(e.sub) - 1)
+	for k := range nb {
+		o, rk, rk1 := e.blockStart(k), e.rank(k), e.rank(k+1)
+		h, idx := k<<e.shift, uint64(0)
+		for p := o; idx < rk1-rk; p++ {
+			if e.bits[p>>6]>>(p&63)&1 == 0 {
+				h++
+				continue
+			}
+			out = append(out, h<<e.lowBits|e.lowAt(o+1<<e.shift+rk1-rk+idx*uint64(e.lowBits)))
+			idx++
+		}
+	}
+	return out
+}
+
+// buildBlocked is buildGrouped's second half for the blocked coding: the
+// streams and the 16-bit samples of all substrings in one allocation each,
+// made before the sort buffers and asked for huge pages, then filled in
+// parallel.
+func (s *segment) buildBlocked(counts []int) {
+	n := len(s.hashes)
+	s.bk = make([]efBlk, s.m)
+	words, subs := 0, 0
+	for j := range s.m {
+		_, _, nb, w := efBlkShape(counts[j], uint64(1)<<s.length[j]*s.groups, s.blkShift)
+		words += w
+		subs += int(nb) + 1
+	}
+	wb := make([]uint64, words)
+	sb := make([]uint16, subs)
+	adviseHugePages(wb)
+	adviseHugePages(sb)
+	wall, sall := wb, sb
+	for j := range s.m {
+		_, _, nb, w := efBlkShape(counts[j], uint64(1)<<s.length[j]*s.groups, s.blkShift)
+		e := &s.bk[j]
+		e.n = counts[j]
+		e.bits, wb = wb[:w:w], wb[w:]
+		e.sub, sb = sb[:nb+1:nb+1], sb[nb+1:]
+	}
+	bufs := make(chan [2][]uint64, s.m)
+	for range min(runtime.GOMAXPROCS(0), s.m) {
+		bufs <- [2][]uint64{make([]uint64, n), make([]uint64, n)}
+	}
+	s.parallel(func(j int) {
+		b := <-bufs
+		s.buildGroupedSubstring(j, b[0], b[1])
+		bufs <- b
+	})
+	collapseHugePages(wall)
+	collapseHugePages(sall)
+	s.quads = groupHashes(s.hashes)
+	collapseHugePages(s.quads)
+	s.hashes = nil
+}
+
+// probeBlocked is probeGrouped for the blocked coding: bucket numbers;
+// each bucket's groups, read in a software pipeline (the sample of bucket
+// i+ahead2 and the block of bucket i+ahead1 prefetched while bucket i is
+// decoded: one sample, which mostly stays in the caches, and one stretch of
+// the stream a bucket); then checkGroups.
+func (s *segment) probeBlocked(q *words, radius int, dead *roaring.Bitmap, rowBase uint32, dst []Result, sc *scratch, limit int) (_ []Result, ok bool) {
+	m, g := s.m, s.groups
+	vals := sc.vals[:0]
+	tabs := sc.tabs[:0]
+	var probeEnds [32]int
+	for j := range m {
+		if r := subRadius(radius, m, j); r >= 0 {
+			t := s.tables[j]
+			qv := substr(q, s.start[j], s.length[j])
+			for _, x := range t.masks[:t.upTo[min(r, s.length[j])]] {
+				vals = append(vals, qv^x)
+				tabs = append(tabs, uint8(j))
+			}
+		}
+		probeEnds[j] = len(vals)
+	}
+	sc.vals, sc.tabs = vals, tabs
+	nb := len(vals)
+
+	const ahead1, ahead2 = 8, 16
+	block := func(i int) (*efBlk, uint64) {
+		e := &s.bk[tabs[i]]
+		return e, uint64(vals[i]) * g >> e.lowBits >> e.shift
+	}
+	for i := range min(ahead2, nb) {
+		e, k := block(i)
+		prefetch(e.subAddr(k))
+	}
+	for i := range min(ahead1, nb) {
+		s.bk[tabs[i]].prefetchBucket(uint64(vals[i]) * g)
+	}
+	groups, buckt := sc.rows[:0], sc.buckt[:0]
+	var ends [32]int
+	i := 0
+	for j := range m {
+		e := &s.bk[j]
+		for ; i < probeEnds[j]; i++ {
+			if k := i + ahead2; k < nb {
+				ek, bk := block(k)
+				prefetch(ek.subAddr(bk))
+			}
+			if k := i + ahead1; k < nb {
+				s.bk[tabs[k]].prefetchBucket(uint64(vals[k]) * g)
+			}
+			before := len(groups)
+			groups = e.appendIn(uint64(vals[i])*g, g, groups)
+			for range len(groups) - before {
+				buckt = append(buckt, vals[i])
+			}
+		}
+		ends[j] = len(groups)
+		// The cost guard counts candidate groups, as probeGrouped's.
+		if len(groups) > limit {
+			sc.rows, sc.buckt = groups, buckt
+			return dst, false
+		}
+	}
+	sc.rows, sc.buckt = groups, buckt
+	return s.checkGroups(q, radius, dead, rowBase, dst, groups, buckt, &ends), true
+}
