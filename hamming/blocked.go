@@ -3,6 +3,7 @@ package hamming
 import (
 	"math/bits"
 	"runtime"
+	"slices"
 	"unsafe"
 
 	"github.com/RoaringBitmap/roaring/v2"
@@ -148,14 +149,29 @@ func (e *efBlk) bytes() int64 {
 // within a block, when the zeros it needs are in the block's first 64
 // bits (nearly always), it finds them without a loop.
 func (e *efBlk) appendIn(lo, g uint64, dst []uint32) []uint32 {
+	k := lo >> e.lowBits >> e.shift
+	o, nk := e.blockAt(k)
+	return e.appendInAt(lo, g, o, nk, dst)
+}
+
+// blockAt returns where block k starts and its element count.
+func (e *efBlk) blockAt(k uint64) (o, nk uint64) {
+	rk, rk1 := e.rank(k), e.rank(k+1)
+	return (uint64(e.lowBits)+1)*rk + k<<e.shift, rk1 - rk
+}
+
+// appendInAt is appendIn given blockAt of the first block, as the probe
+// reads it a stage earlier.
+func (e *efBlk) appendInAt(lo, g, o, nk uint64, dst []uint32) []uint32 {
 	lb, sh := e.lowBits, e.shift
 	hlo, hhi := lo>>lb, (lo+g-1)>>lb
 	for k := hlo >> sh; k <= hhi>>sh; k++ {
 		base := k << sh
 		t1, t2 := max(hlo, base)-base, min(hhi, base+1<<sh-1)-base
-		rk, rk1 := e.rank(k), e.rank(k+1)
-		o := (uint64(lb)+1)*rk + base
-		low := o + 1<<sh + rk1 - rk // the block's low bits
+		if k > hlo>>sh {
+			o, nk = e.blockAt(k)
+		}
+		low := o + 1<<sh + nk // the block's low bits
 		w := e.bitsAt(o)
 		// A zero below bit 0 stands for the start of high part 0, so
 		// that high part t starts after the t-th set bit of zz.
@@ -311,17 +327,22 @@ func (s *segment) probeBlocked(q *words, radius int, dead *roaring.Bitmap, rowBa
 	sc.vals, sc.tabs = vals, tabs
 	nb := len(vals)
 
-	const ahead1, ahead2 = 8, 16
-	block := func(i int) (*efBlk, uint64) {
+	// Stages, each a flat loop of independent reads that prefetches what
+	// the next one reads: the samples, then each block's first and last
+	// lines (from the samples), then the decode.
+	pos := slices.Grow(sc.pos[:0], nb)[:nb]
+	lens := slices.Grow(sc.lens[:0], nb)[:nb]
+	sc.pos, sc.lens = pos, lens
+	for i, v := range vals {
 		e := &s.bk[tabs[i]]
-		return e, uint64(vals[i]) * g >> e.lowBits >> e.shift
+		prefetch(e.subAddr(uint64(v) * g >> e.lowBits >> e.shift))
 	}
-	for i := range min(ahead2, nb) {
-		e, k := block(i)
-		prefetch(e.subAddr(k))
-	}
-	for i := range min(ahead1, nb) {
-		s.bk[tabs[i]].prefetchBucket(uint64(vals[i]) * g)
+	for i, v := range vals {
+		e := &s.bk[tabs[i]]
+		o, nk := e.blockAt(uint64(v) * g >> e.lowBits >> e.shift)
+		pos[i], lens[i] = o, uint32(nk)
+		prefetch(e.bitAddr(o))
+		prefetch(e.bitAddr(o + 1<<e.shift + nk*(uint64(e.lowBits)+1)))
 	}
 	groups, buckt := sc.rows[:0], sc.buckt[:0]
 	var ends [32]int
@@ -329,15 +350,8 @@ func (s *segment) probeBlocked(q *words, radius int, dead *roaring.Bitmap, rowBa
 	for j := range m {
 		e := &s.bk[j]
 		for ; i < probeEnds[j]; i++ {
-			if k := i + ahead2; k < nb {
-				ek, bk := block(k)
-				prefetch(ek.subAddr(bk))
-			}
-			if k := i + ahead1; k < nb {
-				s.bk[tabs[k]].prefetchBucket(uint64(vals[k]) * g)
-			}
 			before := len(groups)
-			groups = e.appendIn(uint64(vals[i])*g, g, groups)
+			groups = e.appendInAt(uint64(vals[i])*g, g, pos[i], uint64(lens[i]), groups)
 			for range len(groups) - before {
 				buckt = append(buckt, vals[i])
 			}

@@ -461,7 +461,8 @@ func (s *segment) checkGroups(q *words, radius int, dead *roaring.Bitmap, rowBas
 	quads, ids := s.quads, &s.ids
 	nrows := uint32(s.rows())
 	q0, q1, q2, q3 := q[0], q[1], q[2], q[3]
-	for _, grp := range groups {
+	const ahead = 48
+	for _, grp := range groups[:min(ahead, len(groups))] {
 		prefetch(unsafe.Pointer(&quads[grp]))
 	}
 
@@ -469,6 +470,9 @@ func (s *segment) checkGroups(q *words, radius int, dead *roaring.Bitmap, rowBas
 	for j := range s.m {
 		start, length := s.start[j], s.length[j]
 		for c := from; c < ends[j]; c++ {
+			if c+ahead < len(groups) {
+				prefetch(unsafe.Pointer(&quads[groups[c+ahead]]))
+			}
 			grp := groups[c]
 			qd := &quads[grp]
 			var d [groupRows]int
