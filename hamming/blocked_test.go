@@ -17,6 +17,19 @@ import (
 func checkBlk(t *testing.T, what string, vals []uint64, universe uint64, shift uint, r *rand.Rand) efBlk {
 	t.Helper()
 	e := newEFBlk(vals, universe, shift)
+	// Both selects, PDEP's where the CPU has it fast, and selectBit.
+	for _, pdep := range []bool{false, true} {
+		if pdep && !fastPdep() {
+			continue
+		}
+		e.pdep = pdep
+		checkBlkOnce(t, what, vals, universe, shift, r, &e)
+	}
+	return e
+}
+
+func checkBlkOnce(t *testing.T, what string, vals []uint64, universe uint64, shift uint, r *rand.Rand, e *efBlk) {
+	t.Helper()
 	if got := e.decode(); !slices.Equal(got, vals) && (len(got) != 0 || len(vals) != 0) {
 		t.Fatalf("%s: decode = %v, want %v", what, got, vals)
 	}
@@ -72,7 +85,25 @@ func checkBlk(t *testing.T, what string, vals []uint64, universe uint64, shift u
 	if e.bytes() <= 0 {
 		t.Fatalf("%s: bytes %d", what, e.bytes())
 	}
-	return e
+}
+
+func TestSelectPairPdep(t *testing.T) {
+	if !fastPdep() {
+		t.Skip("no fast PDEP on this CPU")
+	}
+	r := rand.New(rand.NewPCG(11, 12))
+	for range 5000 {
+		x := r.Uint64() | 1<<63
+		if r.IntN(4) == 0 {
+			x &= r.Uint64()
+		}
+		c := uint64(bits.OnesCount64(x))
+		r1, r2 := r.Uint64N(c), r.Uint64N(c)
+		p1, p2 := selectPairPdep(x, r1, r2)
+		if p1 != uint64(selectBit(x, int(r1))) || p2 != uint64(selectBit(x, int(r2))) {
+			t.Fatalf("selectPairPdep(%#x, %d, %d) = %d, %d", x, r1, r2, p1, p2)
+		}
+	}
 }
 
 func TestEFBlk(t *testing.T) {

@@ -534,6 +534,7 @@ type scratch struct {
 	pos, wins                   []uint64
 	elems, highs, buckt, firsts []uint32
 	tabs                        []uint8
+	touch                       uint64 // keeps the blocked probe's touch loop
 }
 
 // search appends to dst the entries of s within radius of q whose rows
