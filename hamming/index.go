@@ -70,10 +70,11 @@ type Options struct {
 	// or off (< 0) for any indexed segment; 0 leaves it to useGrouped.
 	grouped int
 
-	// blocked, in the grouped layout, codes each substring's sequence in
-	// blocks of 2^blocked high parts (efBlk, blocked.go) instead of as an
-	// efSeq; 0 keeps the efSeq.
-	blocked uint
+	// blocked sets the grouped layout's coding: each substring's sequence
+	// in blocks of 2^blocked high parts (efBlk, blocked.go); 0 means
+	// blocks of 2^defaultBlockShift, -1 one efSeq (eliasfano.go), the
+	// coding of session 10, kept for the benchmarks.
+	blocked int
 }
 
 // Stats describes an index at one moment.

@@ -383,7 +383,10 @@ func layoutFor(n, substrings int) []int {
 // buildSegment indexes ids (ascending, unique) and their hashes. It takes
 // ownership of hashes; ids are copied into the segment's idColumn.
 func buildSegment(ids []uint64, hashes []words, opts Options, tabs probeTables) *segment {
-	s := &segment{ids: newIDColumn(ids), hashes: hashes, denseDirs: opts.denseDirs, blkShift: opts.blocked}
+	s := &segment{ids: newIDColumn(ids), hashes: hashes, denseDirs: opts.denseDirs, blkShift: defaultBlockShift}
+	if opts.blocked != 0 {
+		s.blkShift = uint(max(opts.blocked, 0))
+	}
 	lengths := layoutFor(len(ids), opts.Substrings)
 	if opts.lengths != nil {
 		lengths = opts.lengths
