@@ -22,16 +22,20 @@ import (
 // 10M entries and 11 substrings of 22 bits that is 30.9 bytes an entry
 // (with the rank samples) instead of 37.9: 63.1 in all against 70.1.
 //
-// A bucket's groups are found from its first value bucket·G: the rank
-// sample and a select on the zeros of the high bits give the first element,
-// the following ones and the low bits the rest. A candidate group is
+// The sequences are coded in blocks of 32 high parts (efBlk, blocked.go),
+// each block's high and low bits side by side, so that a bucket costs a
+// 16-bit sample and one stretch of stream (session 11); Options.blocked -1
+// keeps session 10's single efSeq, where a bucket's groups are found from
+// its first value bucket·G: the rank sample and a select on the zeros of
+// the high bits give the first element, the following ones and the low
+// bits the rest (three dependent random reads). A candidate group is
 // checked on its first line (the first 128 bits of its 4 rows), which
 // rejects it nearly always; each row is then reported from the bucket that
 // holds it (its own substring equals the bucket) and only from the first
 // substring whose bound it meets, so results are those of the plain layout
-// exactly. It costs a third random read a bucket and more decoding, and at
-// 10M searched at 2.3 to 3 times the plain layout's CPU time
-// (docs/benchmarks.md, "p-mem3"), hence opt-in.
+// exactly. At 10M it searches at 1.6 to 1.9 times the plain layout's CPU
+// time in blocks (2.0 to 2.2 as one efSeq; docs/benchmarks.md, "p-mem3" and
+// "p-mem4"), hence opt-in.
 const (
 	groupRows   = 4
 	groupedFrom = 1 << 23
@@ -41,8 +45,8 @@ const (
 // the grouped layout: forced by opts.grouped, else when opts.Grouped asks
 // for it and the automatic layout is 11 substrings of 22 bits (from
 // groupedFrom entries). It is not the default: at 10M entries it searches
-// at 2.3 to 3 times the CPU time of the plain layout (docs/benchmarks.md,
-// "p-mem3"). Below 2^30 rows the high parts and element indices fit the
+// at 1.6 to 1.9 times the CPU time of the plain layout (docs/benchmarks.md,
+// "p-mem4"). Below 2^30 rows the high parts and element indices fit the
 // probe's uint32s.
 func useGrouped(n int, opts Options) bool {
 	if n >= 1<<30 {
