@@ -196,36 +196,8 @@ func (e *efBlk) appendInAt(lo, g, o, nk uint64, dst []uint32) []uint32 {
 			}
 			p2--
 			win := w >> p1 & (1<<(p2-p1) - 1)
-			first := p1 - t1 // the block's index of the first element
-			h0 := base + t1
-			// The first 6 elements without a branch on the bits (each is
-			// kept by moving the end past it), which covers a bucket's
-			// high parts (3.4 elements on average at 10M) 94 % of the
-			// time; then the rest. Reads past the block's last element
-			// stay in the stream (its spare words).
-			cnt := p2 - p1 - (t2 - t1)
-			dst = slices.Grow(dst, fastElems)
-			nd := len(dst)
-			ds := dst[:nd+fastElems]
-			for r := range uint64(fastElems) {
-				b := uint64(bits.TrailingZeros64(win))
-				win &= win - 1
-				v := (h0+b-r)<<lb | e.lowAt(low+(first+r)*uint64(lb))
-				ds[nd] = uint32(v - lo)
-				// Kept if r < cnt and v in [lo, lo+g): below lo wraps.
-				_, inRange := bits.Sub64(v-lo, g, 0)
-				_, valid := bits.Sub64(r, cnt, 0)
-				nd += int(inRange & valid)
-			}
-			dst = ds[:nd]
-			for r := uint64(fastElems); r < cnt; r++ {
-				b := uint64(bits.TrailingZeros64(win))
-				win &= win - 1
-				v := (h0+b-r)<<lb | e.lowAt(low+(first+r)*uint64(lb))
-				if v-lo < g {
-					dst = append(dst, uint32(v-lo))
-				}
-			}
+			// The block's index of the first element is p1 - t1.
+			dst = e.emitWindow(dst, win, p2-p1-(t2-t1), base+t1, p1-t1, low, lo, g)
 			continue
 		}
 		// Long runs: walk the unary a word at a time.
@@ -241,6 +213,19 @@ func (e *efBlk) appendInAt(lo, g, o, nk uint64, dst []uint32) []uint32 {
 			p += 64
 		}
 		idx := p - o - t1
+		// Then, nearly always, the bucket's high parts close within the
+		// 64 bits from their start.
+		w2 := e.bitsAt(p)
+		if need := t2 - t1; uint64(bits.OnesCount64(^w2)) > need {
+			var p2 uint64
+			if e.pdep {
+				p2, _ = selectPairPdep(^w2, need, need)
+			} else {
+				p2 = uint64(selectBit(^w2, int(need)))
+			}
+			dst = e.emitWindow(dst, w2&(1<<p2-1), p2-need, base+t1, idx, low, lo, g)
+			continue
+		}
 		for h := base + t1; h <= base+t2; h++ {
 			for {
 				run := uint64(bits.TrailingZeros64(^e.bitsAt(p)))
@@ -257,6 +242,41 @@ func (e *efBlk) appendInAt(lo, g, o, nk uint64, dst []uint32) []uint32 {
 				}
 			}
 			p++ // the zero closing h
+		}
+	}
+	return dst
+}
+
+// emitWindow appends v - lo for the cnt elements of win (their ones, each
+// high part's elements followed by a zero, from high part h0 on), the
+// first of index first in the block whose low bits start at bit low, that
+// fall in [lo, lo+g). The first fastElems elements are decoded without a
+// branch on the bits (each kept by moving the end past it), which covers a
+// bucket's high parts (3.4 elements on average at 10M) 94 % of the time;
+// reads past the block's last element stay in the stream (its spare
+// words).
+func (e *efBlk) emitWindow(dst []uint32, win, cnt, h0, first, low, lo, g uint64) []uint32 {
+	lb := e.lowBits
+	dst = slices.Grow(dst, fastElems)
+	nd := len(dst)
+	ds := dst[:nd+fastElems]
+	for r := range uint64(fastElems) {
+		b := uint64(bits.TrailingZeros64(win))
+		win &= win - 1
+		v := (h0+b-r)<<lb | e.lowAt(low+(first+r)*uint64(lb))
+		ds[nd] = uint32(v - lo)
+		// Kept if r < cnt and v in [lo, lo+g): below lo wraps.
+		_, inRange := bits.Sub64(v-lo, g, 0)
+		_, valid := bits.Sub64(r, cnt, 0)
+		nd += int(inRange & valid)
+	}
+	dst = ds[:nd]
+	for r := uint64(fastElems); r < cnt; r++ {
+		b := uint64(bits.TrailingZeros64(win))
+		win &= win - 1
+		v := (h0+b-r)<<lb | e.lowAt(low+(first+r)*uint64(lb))
+		if v-lo < g {
+			dst = append(dst, uint32(v-lo))
 		}
 	}
 	return dst
