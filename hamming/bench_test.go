@@ -300,6 +300,10 @@ func BenchmarkLayouts(b *testing.B) {
 		// from 8M entries), and forced on the 11 substrings at any size.
 		{"grouped", Options{Grouped: true}},
 		{"11grouped", Options{Substrings: 11, grouped: 1}},
+		// The grouped layout's other codings: blocks of 16 high parts
+		// (the default is 32), and session 10's single efSeq.
+		{"blocked16", Options{Grouped: true, blocked: 4}},
+		{"groupedef", Options{Grouped: true, blocked: -1}},
 		{"12", Options{Substrings: 12}},
 		// The 12 substrings with the longer ones where the radius is 2.
 		{"12wide", Options{lengths: []int{22, 22, 22, 22, 22, 22, 22, 22, 20, 20, 20, 20}}},

@@ -22,16 +22,20 @@ import (
 // 10M entries and 11 substrings of 22 bits that is 30.9 bytes an entry
 // (with the rank samples) instead of 37.9: 63.1 in all against 70.1.
 //
-// A bucket's groups are found from its first value bucket·G: the rank
-// sample and a select on the zeros of the high bits give the first element,
-// the following ones and the low bits the rest. A candidate group is
+// The sequences are coded in blocks of 32 high parts (efBlk, blocked.go),
+// each block's high and low bits side by side, so that a bucket costs a
+// 16-bit sample and one stretch of stream (session 11); Options.blocked -1
+// keeps session 10's single efSeq, where a bucket's groups are found from
+// its first value bucket·G: the rank sample and a select on the zeros of
+// the high bits give the first element, the following ones and the low
+// bits the rest (three dependent random reads). A candidate group is
 // checked on its first line (the first 128 bits of its 4 rows), which
 // rejects it nearly always; each row is then reported from the bucket that
 // holds it (its own substring equals the bucket) and only from the first
 // substring whose bound it meets, so results are those of the plain layout
-// exactly. It costs a third random read a bucket and more decoding, and at
-// 10M searched at 2.3 to 3 times the plain layout's CPU time
-// (docs/benchmarks.md, "p-mem3"), hence opt-in.
+// exactly. At 10M it searches at 1.6 to 1.9 times the plain layout's CPU
+// time in blocks (2.0 to 2.2 as one efSeq; docs/benchmarks.md, "p-mem3" and
+// "p-mem4"), hence opt-in.
 const (
 	groupRows   = 4
 	groupedFrom = 1 << 23
@@ -41,8 +45,8 @@ const (
 // the grouped layout: forced by opts.grouped, else when opts.Grouped asks
 // for it and the automatic layout is 11 substrings of 22 bits (from
 // groupedFrom entries). It is not the default: at 10M entries it searches
-// at 2.3 to 3 times the CPU time of the plain layout (docs/benchmarks.md,
-// "p-mem3"). Below 2^30 rows the high parts and element indices fit the
+// at 1.6 to 1.9 times the CPU time of the plain layout (docs/benchmarks.md,
+// "p-mem4"). Below 2^30 rows the high parts and element indices fit the
 // probe's uint32s.
 func useGrouped(n int, opts Options) bool {
 	if n >= 1<<30 {
@@ -75,9 +79,13 @@ func roundUpGroup(n int) int { return (n + groupRows - 1) / groupRows * groupRow
 func (s *segment) buildGrouped() {
 	n := len(s.hashes)
 	s.groups = uint64((n + groupRows - 1) / groupRows)
-	s.ef = make([]efSeq, s.m)
 	counts := make([]int, s.m)
 	s.parallel(func(j int) { counts[j] = s.groupedCount(j) })
+	if s.blkShift > 0 {
+		s.buildBlocked(counts)
+		return
+	}
+	s.ef = make([]efSeq, s.m)
 	words, ranks := 0, 0
 	for j := range s.m {
 		_, _, lw, hw, rl := efShape(counts[j], uint64(1)<<s.length[j]*s.groups)
@@ -178,6 +186,14 @@ func (s *segment) buildGroupedSubstring(j int, a, tmp []uint64) {
 			c++
 		}
 	}
+	if s.bk != nil {
+		e := &s.bk[j]
+		if c != e.n {
+			panic("hamming: grouped count disagrees with the sort")
+		}
+		*e = fillBlk(tmp[:c], uint64(1)<<b*g, s.blkShift, e.bits, e.sub)
+		return
+	}
 	e := &s.ef[j]
 	if c != e.n {
 		panic("hamming: grouped count disagrees with the sort")
@@ -272,9 +288,6 @@ func scanQuads(qs []quad, n int, q *words, radius int, dead *roaring.Bitmap, row
 // prefetching the groups' first lines; then the distance checks.
 func (s *segment) probeGrouped(q *words, radius int, dead *roaring.Bitmap, rowBase uint32, dst []Result, sc *scratch, limit int) (_ []Result, ok bool) {
 	m, g := s.m, s.groups
-	quads, ids := s.quads, &s.ids
-	nrows := uint32(s.rows())
-	q0, q1, q2, q3 := q[0], q[1], q[2], q[3]
 
 	// Bucket numbers, substring by substring, and each one's substring.
 	vals := sc.vals[:0]
@@ -440,14 +453,30 @@ func (s *segment) probeGrouped(q *words, radius int, dead *roaring.Bitmap, rowBa
 		ends[j] = len(groups)
 	}
 	sc.rows, sc.buckt = groups, buckt
-	for _, grp := range groups {
+	return s.checkGroups(q, radius, dead, rowBase, dst, groups, buckt, &ends), true
+}
+
+// checkGroups is the probe's last stage in the grouped layout: it
+// prefetches the candidate groups' first lines, then checks each group's
+// rows, reporting a row only from the bucket holding it (buckt[c], the
+// bucket groups[c] came from) and from the first substring whose bound it
+// meets. groups[ends[j-1]:ends[j]] came from substring j.
+func (s *segment) checkGroups(q *words, radius int, dead *roaring.Bitmap, rowBase uint32, dst []Result, groups, buckt []uint32, ends *[32]int) []Result {
+	quads, ids := s.quads, &s.ids
+	nrows := uint32(s.rows())
+	q0, q1, q2, q3 := q[0], q[1], q[2], q[3]
+	const ahead = 48
+	for _, grp := range groups[:min(ahead, len(groups))] {
 		prefetch(unsafe.Pointer(&quads[grp]))
 	}
 
-	from = 0
-	for j := range m {
+	from := 0
+	for j := range s.m {
 		start, length := s.start[j], s.length[j]
 		for c := from; c < ends[j]; c++ {
+			if c+ahead < len(groups) {
+				prefetch(unsafe.Pointer(&quads[groups[c+ahead]]))
+			}
 			grp := groups[c]
 			qd := &quads[grp]
 			var d [groupRows]int
@@ -477,7 +506,7 @@ func (s *segment) probeGrouped(q *words, radius int, dead *roaring.Bitmap, rowBa
 		}
 		from = ends[j]
 	}
-	return dst, true
+	return dst
 }
 
 // countGroups counts the elements that fall in their bucket's range, as

@@ -35,9 +35,27 @@ func TestGroupedMatchesOracle(t *testing.T) {
 	ids, hs = uniformData(15, 5)
 	sets = append(sets, dataset{"five", ids, hs})
 
+	// The codings: efSeq (-1), and efBlk of 16, 32 (the default, 0) and
+	// 128 high parts a block; at 128 most blocks' unary exceeds 64 bits,
+	// which forces appendIn's word-by-word path.
 	for _, ds := range sets {
+		for _, coding := range []int{-1, 4, 0, 7} {
+			t.Run(fmt.Sprintf("%s/blocked=%d", ds.name, coding), func(t *testing.T) {
+				groupedMatchesOracle(t, ds.name, ds.ids, ds.hs, coding)
+			})
+		}
+	}
+}
+
+func groupedMatchesOracle(t *testing.T, name string, ids []uint64, hs [][32]byte, coding int) {
+	type dataset struct {
+		name string
+		ids  []uint64
+		hs   [][32]byte
+	}
+	for _, ds := range []dataset{{name, ids, hs}} {
 		for _, subs := range []int{0, 11, 12, 13, 16, 32} {
-			grouped, err := Build(ds.ids, ds.hs, Options{Substrings: subs, grouped: 1, MaxDelta: 1 << 30})
+			grouped, err := Build(ds.ids, ds.hs, Options{Substrings: subs, grouped: 1, blocked: coding, MaxDelta: 1 << 30})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -46,7 +64,7 @@ func TestGroupedMatchesOracle(t *testing.T) {
 				t.Fatal(err)
 			}
 			seg := grouped.cur.Load().base
-			if seg.m > 0 && seg.ef == nil {
+			if seg.m > 0 && (seg.ef == nil) == (coding < 0) || seg.m > 0 && (seg.bk == nil) == (coding >= 0) {
 				t.Fatalf("%s subs=%d: not grouped", ds.name, subs)
 			}
 			// Remove a few rows from both: the probe must skip dead rows
@@ -84,11 +102,16 @@ func TestGroupedMatchesOracle(t *testing.T) {
 // once, and nothing else is.
 func TestGroupedBuckets(t *testing.T) {
 	ids, hs, _ := clusteredData(21, 3001, 5, 6)
-	x, err := Build(ids, hs, Options{Substrings: 16, grouped: 1})
-	if err != nil {
-		t.Fatal(err)
+	for _, coding := range []int{-1, 0, 4} {
+		x, err := Build(ids, hs, Options{Substrings: 16, grouped: 1, blocked: coding})
+		if err != nil {
+			t.Fatal(err)
+		}
+		groupedBuckets(t, x.cur.Load().base)
 	}
-	s := x.cur.Load().base
+}
+
+func groupedBuckets(t *testing.T, s *segment) {
 	for j := range s.m {
 		want := map[uint64]bool{}
 		for row := range uint32(s.rows()) {
@@ -96,7 +119,12 @@ func TestGroupedBuckets(t *testing.T) {
 			v := uint64(substr(&h, s.start[j], s.length[j]))
 			want[v*s.groups+uint64(row/groupRows)] = true
 		}
-		got := s.ef[j].decode()
+		var got []uint64
+		if s.bk != nil {
+			got = s.bk[j].decode()
+		} else {
+			got = s.ef[j].decode()
+		}
 		if len(got) != len(want) {
 			t.Fatalf("substring %d: %d values, want %d", j, len(got), len(want))
 		}

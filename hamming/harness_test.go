@@ -31,7 +31,8 @@ import (
 //
 // VIGIL_PERF_REPEATS (default 5) sets the timed runs, VIGIL_PERF_NAME the
 // "index" column, VIGIL_BENCH_SUBSTRINGS the layout, VIGIL_PERF_GROUPED=1
-// Options.Grouped. Each invocation measures one index, in its own process,
+// Options.Grouped, VIGIL_PERF_BLOCKED=4 with it blocks of 16 high parts
+// instead of 32, -1 session 10's efSeq coding. Each invocation measures one index, in its own process,
 // as faiss-bench.py does, so that the RSS delta sees nothing else;
 // alternate invocations with FAISS's.
 func TestHarness(t *testing.T) {
@@ -59,7 +60,8 @@ func TestHarness(t *testing.T) {
 	heap0 := liveHeap()
 	rss0 := rssBytes(t)
 	start := time.Now()
-	x, err := Build(ids, hs, Options{Substrings: subs, Grouped: os.Getenv("VIGIL_PERF_GROUPED") == "1"})
+	blocked, _ := strconv.Atoi(os.Getenv("VIGIL_PERF_BLOCKED"))
+	x, err := Build(ids, hs, Options{Substrings: subs, Grouped: os.Getenv("VIGIL_PERF_GROUPED") == "1", blocked: blocked})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,6 +74,25 @@ func TestHarness(t *testing.T) {
 	rssDelta := rssBytes(t) - rss0
 	heapDelta := int64(liveHeap()) - int64(heap0)
 	t.Logf("rss before build %d MB, delta %d MB, Stats %d MB", rss0>>20, rssDelta>>20, x.Stats().Bytes>>20)
+	if seg := x.cur.Load().base; seg.bk != nil {
+		// How often the blocked coding leaves its fast path: blocks
+		// whose unary passes 63 bits (appendIn may then walk it word by
+		// word), and the top samples' spacing.
+		var long, blocks uint64
+		tops := map[uint]int{}
+		for j := range seg.bk {
+			e := &seg.bk[j]
+			nb := uint64(len(e.sub) - 1)
+			for k := range nb {
+				if _, nk := e.blockAt(k); nk+1<<e.shift > 63 {
+					long++
+				}
+			}
+			blocks += nb
+			tops[e.topShift]++
+		}
+		t.Logf("blocked: %d of %d blocks (%.4f %%) with a unary over 63 bits; topShift counts %v", long, blocks, 100*float64(long)/float64(blocks), tops)
+	}
 
 	// Results first (also the warm-up), then checksum as faiss-bench.py does.
 	type pair struct{ q, e uint64 }

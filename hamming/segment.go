@@ -234,8 +234,11 @@ type segment struct {
 	// The grouped layout (grouped.go), in place of dirs and postings: per
 	// substring one Elias–Fano sequence of bucket·groups + group, a group
 	// being groupRows consecutive rows.
-	ef     []efSeq
-	groups uint64 // ceil(rows / groupRows)
+	ef []efSeq
+	// Or, with Options.blocked, the same sequences in blocks (blocked.go).
+	bk       []efBlk
+	blkShift uint
+	groups   uint64 // ceil(rows / groupRows)
 	// The hashes, in place of hashes, a group's transposed (quad).
 	quads []quad
 }
@@ -264,6 +267,9 @@ func (s *segment) bytes() int64 {
 	for j := range s.ef {
 		n += s.ef[j].bytes()
 	}
+	for j := range s.bk {
+		n += s.bk[j].bytes()
+	}
 	return n
 }
 
@@ -283,6 +289,13 @@ func (s *segment) parts() map[string]int64 {
 		e := &s.ef[j]
 		p["directories"] += int64(cap(e.high))*8 + int64(cap(e.ranks))*4
 		p["postings"] += int64(cap(e.low)) * 8
+	}
+	// In the blocked coding, the samples are the directory, the stream
+	// the postings.
+	for j := range s.bk {
+		e := &s.bk[j]
+		p["directories"] += int64(cap(e.sub))*2 + int64(cap(e.top))*4
+		p["postings"] += int64(cap(e.bits)) * 8
 	}
 	return p
 }
@@ -370,7 +383,10 @@ func layoutFor(n, substrings int) []int {
 // buildSegment indexes ids (ascending, unique) and their hashes. It takes
 // ownership of hashes; ids are copied into the segment's idColumn.
 func buildSegment(ids []uint64, hashes []words, opts Options, tabs probeTables) *segment {
-	s := &segment{ids: newIDColumn(ids), hashes: hashes, denseDirs: opts.denseDirs}
+	s := &segment{ids: newIDColumn(ids), hashes: hashes, denseDirs: opts.denseDirs, blkShift: defaultBlockShift}
+	if opts.blocked != 0 {
+		s.blkShift = uint(max(opts.blocked, 0))
+	}
 	lengths := layoutFor(len(ids), opts.Substrings)
 	if opts.lengths != nil {
 		lengths = opts.lengths
@@ -521,6 +537,7 @@ type scratch struct {
 	pos, wins                   []uint64
 	elems, highs, buckt, firsts []uint32
 	tabs                        []uint8
+	touch                       uint64 // keeps the blocked probe's touch loop
 }
 
 // search appends to dst the entries of s within radius of q whose rows
@@ -585,6 +602,9 @@ func (s *segment) probeCount(radius int) int {
 // and a loop over a bucket's random length mispredicted its exit and
 // discarded the loads in flight.
 func (s *segment) probe(q *words, radius int, dead *roaring.Bitmap, rowBase uint32, dst []Result, sc *scratch, limit int) (_ []Result, ok bool) {
+	if s.bk != nil {
+		return s.probeBlocked(q, radius, dead, rowBase, dst, sc, limit)
+	}
 	if s.ef != nil {
 		return s.probeGrouped(q, radius, dead, rowBase, dst, sc, limit)
 	}
