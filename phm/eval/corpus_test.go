@@ -129,3 +129,25 @@ func TestContentGroupsIndexEqualsPairwise(t *testing.T) {
 		t.Fatalf("corpus too easy: %d digest-only, %d multi-image groups", sha, multi)
 	}
 }
+
+// BenchmarkContentGroups: the index against the pass over every pair
+// (the baseline, the code before), on the same generated pictures.
+func BenchmarkContentGroups(b *testing.B) {
+	n := 4000
+	imgs, err := RichKeys(n, 21)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("pairwise", func(b *testing.B) {
+		for range b.N {
+			pairwiseRoots(imgs)
+		}
+	})
+	b.Run("index", func(b *testing.B) {
+		for range b.N {
+			if _, err := contentRoots(imgs); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
