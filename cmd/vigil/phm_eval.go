@@ -31,7 +31,7 @@ any benign collection, e.g. Debian's wallpaper and clip-art packages, see
 the README), --generated pictures made in code (flat gradients and
 rectangles, held in memory) and --rich pictures from a richer generator
 (noise, gradients, shapes, strokes; streamed: only their keys are kept,
-about 4 KB a picture).
+about 10 KB of memory a picture).
 
 1. False matches: a random half of the pictures (by content) is listed,
    padded with random balanced PDQ keys to --n entries, and built into a
