@@ -112,6 +112,23 @@ func TestFamiliesCountOnlyCarriers(t *testing.T) {
 	if withPDQ == 0 || withPDQ == len(imgs) {
 		t.Fatalf("%d of %d with PDQ: the test needs both kinds", withPDQ, len(imgs))
 	}
+	// Each picture's exact PDQ keys are its distinct orientations, all
+	// classed as such (the client and hashing compute the same hashes).
+	for _, img := range imgs {
+		distinct := map[[32]byte]bool{}
+		for _, d := range img.PDQ {
+			distinct[d] = true
+		}
+		exact := 0
+		for _, k := range img.Query {
+			if ClassOf(&img, k) == ClassPDQ {
+				exact++
+			}
+		}
+		if exact != len(distinct) {
+			t.Fatalf("%s: %d keys classed PDQ exact, %d distinct orientations", img.Name, exact, len(distinct))
+		}
+	}
 	// List the SHA-256 of a flat picture, the Original of a rich one and
 	// a probe of another rich one.
 	listed := map[string]bool{string(imgs[0].Query[0]): true}
