@@ -23,18 +23,28 @@ import (
 type PHMEvalCommand struct{ *Main }
 
 const phmEvalUsage = `Usage:
-	vigil phm eval [--images DIR]... [--generated N] [--n N] [--accounts N] [--sends N] [--repeat-rate P] [--threshold T] [--attack-pictures N] [--queries N] [--min-psnr DB] [--seed S] [--second-key FILE] [--keyed-pictures N] [--collisions] [--json]
+	vigil phm eval [--images DIR]... [--generated N] [--rich N] [--listed N] [--table-sample N] [--n N] [--accounts N] [--sends N] [--repeat-rate P] [--threshold T] [--attack-pictures N] [--queries N] [--min-psnr DB] [--seed S] [--second-key FILE] [--keyed-pictures N] [--collisions] [--json]
 
 eval measures private hash matching on benign pictures only: those under
 each --images directory (JPEG, PNG, WebP, GIF, BMP and TIFF, recursively;
 any benign collection, e.g. Debian's wallpaper and clip-art packages, see
-the README) and --generated pictures made in code.
+the README), --generated pictures made in code (flat gradients and
+rectangles, held in memory) and --rich pictures from a richer generator
+(noise, gradients, shapes, strokes; streamed: only their keys are kept,
+about 10 KB of memory a picture).
 
 1. False matches: a random half of the pictures (by content) is listed,
    padded with random balanced PDQ keys to --n entries, and built into a
    real blinded table; the other half's client keys (digests, PDQ in eight
    orientations, reliability probes) are opened against it. Reported: the
-   per-picture false-match rate with its 95% Wilson interval.
+   per-picture false-match rate with its 95% Wilson interval, overall and
+   per key class (digests, PDQ exact, probes: a picture below PDQ quality
+   50 has digests only and counts in that class alone). --listed N lists
+   N contents instead of half, leaving the rest as queries. With
+   --table-sample N the opens are decided by membership in the list (the
+   same except for hash-to-group collisions) and N pictures of each half
+   are also opened through the real table and compared; without it (-1)
+   every key goes through the real table.
 2. Accounts: --accounts accounts each send --sends pictures drawn from the
    unlisted half, repeats at --repeat-rate; an account is flagged past
    --threshold positives. Reported with the analytic chance that an account
@@ -68,7 +78,10 @@ func (c *PHMEvalCommand) Run(ctx context.Context, args []string) error {
 	fs := c.newFlagSet("vigil phm eval", synopsis(phmEvalUsage, "vigil phm eval"))
 	var dirs stringsFlag
 	fs.Var(&dirs, "images", "directory of benign pictures (repeatable)")
-	gen := fs.Int("generated", 400, "pictures generated in code")
+	gen := fs.Int("generated", 400, "pictures generated in code (simple generator, held in memory)")
+	rich := fs.Int("rich", 0, "pictures from the rich generator, streamed (keys only)")
+	listed := fs.Int("listed", 0, "contents listed (0: half of them)")
+	tableSample := fs.Int("table-sample", -1, "decide opens by list membership and check this many pictures of each half through the real table (-1: every key through the table)")
 	n := fs.Int("n", 100_000, "table entries after padding (the design's figure: 1000000)")
 	accounts := fs.Int("accounts", 100, "simulated accounts")
 	sends := fs.Int("sends", 10_000, "pictures each account sends")
@@ -84,6 +97,9 @@ func (c *PHMEvalCommand) Run(ctx context.Context, args []string) error {
 	keyedPics := fs.Int("keyed-pictures", 200, "pictures of the keyed hash's benign measurement (0: none)")
 	fs.limit("keyed-pictures", between(0, 100_000))
 	fs.limit("generated", between(0, 1_000_000))
+	fs.limit("rich", between(0, eval.MaxRichPictures))
+	fs.limit("listed", between(0, 10_000_000))
+	fs.limit("table-sample", between(-1, 10_000_000))
 	fs.limit("n", between(1, 5_000_000))
 	fs.limit("accounts", between(0, 100_000))
 	fs.limit("sends", between(1, 1_000_000))
@@ -110,7 +126,7 @@ func (c *PHMEvalCommand) Run(ctx context.Context, args []string) error {
 		pics = append(pics, p...)
 	}
 	pics = append(pics, eval.GeneratePictures(*gen, uint64(*seed))...)
-	if len(pics) < 4 {
+	if len(pics)+*rich < 4 {
 		return fs.usageErrorf("phm eval needs at least 4 pictures (--images or --generated)")
 	}
 	key, err := phmSecondKey(*keyFile, uint64(*seed))
@@ -119,6 +135,7 @@ func (c *PHMEvalCommand) Run(ctx context.Context, args []string) error {
 	}
 	rep, err := phmEval(ctx, pics, phmEvalConfig{
 		N: *n, Seed: uint64(*seed), Key: key, KeyedPictures: *keyedPics,
+		Rich: *rich, Listed: *listed, TableSample: *tableSample,
 		Accounts:       eval.AccountSim{Accounts: *accounts, Images: *sends, RepeatRate: *repeat, Threshold: *threshold},
 		AttackPictures: *attackPics,
 		Budget:         eval.Budget{Queries: *queries, MinPSNR: *psnr},
@@ -136,7 +153,11 @@ func (c *PHMEvalCommand) Run(ctx context.Context, args []string) error {
 }
 
 type phmEvalConfig struct {
-	N              int
+	N           int
+	Rich        int // rich generated pictures, streamed
+	Listed      int // contents listed; 0: half
+	TableSample int // < 0: every open through the table
+
 	Seed           uint64
 	Accounts       eval.AccountSim
 	AttackPictures int
@@ -172,10 +193,18 @@ type phmEvalReport struct {
 
 func phmEval(ctx context.Context, pics []eval.Picture, cfg phmEvalConfig) (*phmEvalReport, error) {
 	imgs := eval.KeysOfAll(pics)
-	if len(imgs) < 4 {
-		return nil, fmt.Errorf("only %d of %d pictures decode", len(imgs), len(pics))
+	rich, err := eval.RichKeys(cfg.Rich, cfg.Seed)
+	if err != nil {
+		return nil, err
 	}
-	fm, err := eval.FalseMatchExperiment(imgs, cfg.N, cfg.Seed)
+	imgs = append(imgs, rich...)
+	if len(imgs) < 4 {
+		return nil, fmt.Errorf("only %d of %d pictures decode", len(imgs), len(pics)+cfg.Rich)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	fm, err := eval.FalseMatchExperimentWith(imgs, eval.FalseMatchOptions{N: cfg.N, Seed: cfg.Seed, TableSample: cfg.TableSample, Listed: cfg.Listed})
 	if err != nil {
 		return nil, err
 	}
@@ -243,8 +272,18 @@ func printPHMEval(w io.Writer, r *phmEvalReport, collisions bool) {
 	fmt.Fprintf(w, "table: %d entries in %d slots; listed pictures %d (%d near-duplicate PDQ clustered out by the one-open rule): %d open, %d open more than one element\n",
 		fm.TableEntries, fm.Slots, fm.Listed.Images, fm.Clustered, fm.Listed.Matched, fm.Listed.MultiOpen)
 	q := fm.Queries
-	fmt.Fprintf(w, "false matches: %d of %d unlisted pictures (rate %.3g, 95%% Wilson [%.3g, %.3g]); multi-open %d\n",
-		q.Matched, q.Images, q.Rate, q.Low, q.High, q.MultiOpen)
+	fmt.Fprintf(w, "false matches: %d of %d unlisted pictures, %d contents (rate %.3g, 95%% Wilson [%.3g, %.3g]); multi-open %d\n",
+		q.Matched, q.Images, q.Contents, q.Rate, q.Low, q.High, q.MultiOpen)
+	for _, c := range []eval.KeyClass{eval.ClassDigest, eval.ClassPDQ, eval.ClassProbe} {
+		f := q.Families[c]
+		fmt.Fprintf(w, "  %-6s keys: %d of %d pictures carrying them (%d contents), 95%% Wilson [%.3g, %.3g]\n", c, f.Matched, f.Images, f.Contents, f.Low, f.High)
+	}
+	if fm.Path == "plaintext" {
+		tc := fm.TableCheck
+		fmt.Fprintf(w, "  opens decided by list membership; checked through the real table on %d pictures (%d keys, %d open): %d disagree\n", tc.Images, tc.Keys, tc.Opened, tc.Disagree)
+	} else {
+		fmt.Fprintln(w, "  every key opened through the real blinded table")
+	}
 	a := r.Accounts
 	fmt.Fprintf(w, "accounts: %d of %d flagged (threshold %d; %d sends each, %d distinct in all, repeat rate %.2f; most positives in one account %d)\n",
 		a.Flagged, a.AccountSim.Accounts, a.Threshold, a.Images, a.Distinct, a.RepeatRate, a.MaxPositives)

@@ -137,3 +137,49 @@ func TestPHMEvalPicturesOnePerContent(t *testing.T) {
 		t.Fatalf("only %d pictures", len(lumas))
 	}
 }
+
+// TestPHMEvalRichStreamed: --rich pictures are keyed without being held,
+// --listed lists that many contents, and --table-sample reports the
+// plaintext path with its check against the real table and the
+// per-class counts.
+func TestPHMEvalRichStreamed(t *testing.T) {
+	out, _, err := runMain(t, "", "phm", "eval", "--generated", "0", "--rich", "40", "--listed", "5", "--table-sample", "8",
+		"--n", "300", "--accounts", "1", "--sends", "5", "--attack-pictures", "0", "--keyed-pictures", "0", "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep struct {
+		Pictures   int `json:"pictures"`
+		FalseMatch struct {
+			Contents   int             `json:"contents"`
+			Path       string          `json:"path"`
+			TableCheck eval.TableCheck `json:"table_check"`
+			Queries    struct {
+				Images   int
+				Contents int
+				Families map[eval.KeyClass]eval.FamilyResult
+			} `json:"queries"`
+		} `json:"false_match"`
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	fm := rep.FalseMatch
+	if rep.Pictures != 40 || fm.Path != "plaintext" || fm.TableCheck.Images <= 8 || fm.TableCheck.Images > 16 || fm.TableCheck.Disagree != 0 {
+		t.Fatalf("pictures %d, path %q, table check %+v", rep.Pictures, fm.Path, fm.TableCheck)
+	}
+	if fm.Queries.Contents != fm.Contents-5 || fm.Queries.Families[eval.ClassDigest].Images != fm.Queries.Images ||
+		fm.Queries.Families[eval.ClassPDQ].Images == 0 {
+		t.Fatalf("queries %+v of %d contents", fm.Queries, fm.Contents)
+	}
+	text, _, err := runMain(t, "", "phm", "eval", "--generated", "0", "--rich", "20", "--table-sample", "4",
+		"--n", "200", "--accounts", "1", "--sends", "5", "--attack-pictures", "0", "--keyed-pictures", "0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"pdq    keys:", "probe  keys:", "digest keys:", "checked through the real table on"} {
+		if !strings.Contains(text, want) {
+			t.Fatalf("no %q in:\n%s", want, text)
+		}
+	}
+}

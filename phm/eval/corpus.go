@@ -18,6 +18,7 @@ import (
 	"sync"
 
 	"github.com/vigil-oss/vigil"
+	"github.com/vigil-oss/vigil/hamming"
 	"github.com/vigil-oss/vigil/hashing"
 	"github.com/vigil-oss/vigil/pdq"
 	"github.com/vigil-oss/vigil/phm"
@@ -181,46 +182,120 @@ func KeysOfAll(pics []Picture) []CorpusImage {
 // within vigil.DefaultPDQThreshold, or whose SHA-256 is the same: the
 // test images include rotations, re-encodings and edits of one picture,
 // and a query of the same content as a listed one is a true match.
-func ContentGroups(imgs []CorpusImage) [][]CorpusImage {
-	parent := make([]int, len(imgs))
-	for i := range parent {
-		parent[i] = i
+//
+// An image i is united with an earlier image j when one of i's eight
+// orientations is within the threshold of j's original hash. The pairs
+// come from an exact radius search (package hamming) over the original
+// hashes, so the cost grows with the near pairs, not with every pair.
+func ContentGroups(imgs []CorpusImage) ([][]CorpusImage, error) {
+	roots, err := contentRoots(imgs)
+	if err != nil {
+		return nil, err
 	}
-	var find func(int) int
-	find = func(i int) int {
-		for parent[i] != i {
-			parent[i] = parent[parent[i]]
-			i = parent[i]
+	return groupsOf(imgs, roots), nil
+}
+
+// contentRoots returns each image's union-find root under ContentGroups'
+// rule.
+func contentRoots(imgs []CorpusImage) ([]int, error) {
+	u := newUnionFind(len(imgs))
+	bySHA := make(map[string]int, len(imgs))
+	var ids []uint64
+	var hs [][32]byte
+	for i, img := range imgs {
+		if len(img.Query) > 0 {
+			if j, ok := bySHA[string(img.Query[0])]; ok {
+				u.union(i, j)
+			} else {
+				bySHA[string(img.Query[0])] = i
+			}
 		}
-		return i
+		if len(img.PDQ) > 0 {
+			ids = append(ids, uint64(i))
+			hs = append(hs, img.PDQ[0])
+		}
 	}
-	for i := range imgs {
-		for j := range i {
-			same := bytes.Equal(imgs[i].Query[0], imgs[j].Query[0])
-			if len(imgs[i].PDQ) > 0 && len(imgs[j].PDQ) > 0 {
+	if len(ids) == 0 {
+		return u.roots(), nil
+	}
+	x, err := hamming.Build(ids, hs, hamming.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("content groups: %w", err)
+	}
+	// Searches run on every core; the unions after, in image order, so
+	// the groups do not depend on scheduling.
+	near := make([][]int, len(imgs))
+	next := make(chan int, 256)
+	var wg sync.WaitGroup
+	for range runtime.GOMAXPROCS(0) {
+		wg.Go(func() {
+			var res []hamming.Result
+			for i := range next {
 				for _, a := range imgs[i].PDQ {
-					if pdq.Distance(a, imgs[j].PDQ[0]) <= vigil.DefaultPDQThreshold {
-						same = true
+					res = x.Search(a, vigil.DefaultPDQThreshold, res[:0])
+					for _, r := range res {
+						if j := int(r.ID); j < i {
+							near[i] = append(near[i], j)
+						}
 					}
 				}
 			}
-			if same {
-				parent[find(i)] = find(j)
-			}
+		})
+	}
+	for _, id := range ids {
+		next <- int(id)
+	}
+	close(next)
+	wg.Wait()
+	for i, js := range near {
+		for _, j := range js {
+			u.union(i, j)
 		}
 	}
-	byRoot := map[int][]CorpusImage{}
-	var roots []int
+	return u.roots(), nil
+}
+
+// groupsOf collects imgs by root, groups in the order of their first
+// image.
+func groupsOf(imgs []CorpusImage, roots []int) [][]CorpusImage {
+	byRoot := map[int]int{}
+	var out [][]CorpusImage
 	for i, img := range imgs {
-		r := find(i)
-		if byRoot[r] == nil {
-			roots = append(roots, r)
+		g, ok := byRoot[roots[i]]
+		if !ok {
+			g = len(out)
+			byRoot[roots[i]] = g
+			out = append(out, nil)
 		}
-		byRoot[r] = append(byRoot[r], img)
+		out[g] = append(out[g], img)
 	}
-	out := make([][]CorpusImage, len(roots))
-	for i, r := range roots {
-		out[i] = byRoot[r]
+	return out
+}
+
+type unionFind []int
+
+func newUnionFind(n int) unionFind {
+	u := make(unionFind, n)
+	for i := range u {
+		u[i] = i
+	}
+	return u
+}
+
+func (u unionFind) find(i int) int {
+	for u[i] != i {
+		u[i] = u[u[i]]
+		i = u[i]
+	}
+	return i
+}
+
+func (u unionFind) union(i, j int) { u[u.find(i)] = u.find(j) }
+
+func (u unionFind) roots() []int {
+	out := make([]int, len(u))
+	for i := range u {
+		out[i] = u.find(i)
 	}
 	return out
 }
@@ -240,25 +315,75 @@ type FalseMatchReport struct {
 	Listed FalseMatchResult `json:"listed"`
 	// Queries is the other half: every open is a false match.
 	Queries FalseMatchResult `json:"queries"`
+	// Path says how the opens were decided: "table" (every key through
+	// the real blinded table, Listed) or "plaintext" (membership of the
+	// key in the list, checked against the real table on TableCheck's
+	// sample).
+	Path       string     `json:"path"`
+	TableCheck TableCheck `json:"table_check"`
 	// Query keys, listed keys and pads, for the account simulation.
 	QueryKeys [][]phm.Key     `json:"-"`
 	ListedSet map[string]bool `json:"-"`
+}
+
+// TableCheck compares the plaintext path with the real table on a sample
+// of images from both halves: every key of each sampled image is opened
+// both ways. Disagree must be 0; anything else is a hash-to-group
+// collision or a harness bug, and is reported, not hidden.
+type TableCheck struct {
+	Images   int `json:"images"`
+	Keys     int `json:"keys"`
+	Opened   int `json:"opened"`
+	Disagree int `json:"disagree"`
+}
+
+// FalseMatchOptions configures FalseMatchExperimentWith.
+type FalseMatchOptions struct {
+	// N is the table's size after padding.
+	N    int
+	Seed uint64
+	// TableSample: below 0, every key of every image is opened through
+	// the real table (Path "table"). Otherwise membership in the list
+	// decides (Path "plaintext"), and TableSample images of each half
+	// are also opened through the real table and compared.
+	TableSample int
+	// Listed is the number of contents listed, drawn at random; 0 lists
+	// half of them. A small listed part leaves more queries: the table is
+	// padded to N either way.
+	Listed int
 }
 
 // FalseMatchExperiment lists a random half of imgs by content, pads the
 // list with random balanced PDQ keys to n, builds a real blinded table,
 // and opens every image's client keys against it.
 func FalseMatchExperiment(imgs []CorpusImage, n int, seed uint64) (*FalseMatchReport, error) {
-	groups := ContentGroups(imgs)
+	return FalseMatchExperimentWith(imgs, FalseMatchOptions{N: n, Seed: seed, TableSample: -1})
+}
+
+// FalseMatchExperimentWith is FalseMatchExperiment with the open path
+// chosen by opts.
+func FalseMatchExperimentWith(imgs []CorpusImage, opts FalseMatchOptions) (*FalseMatchReport, error) {
+	n, seed := opts.N, opts.Seed
+	groups, err := ContentGroups(imgs)
+	if err != nil {
+		return nil, err
+	}
 	rep := &FalseMatchReport{Images: len(imgs), Contents: len(groups)}
 	rng := Seed(seed)
 	rng.Shuffle(len(groups), func(i, j int) { groups[i], groups[j] = groups[j], groups[i] })
 	var listedImgs, queryImgs []CorpusImage
+	var listedContent, queryContent []int
 	for i, g := range groups {
-		if i%2 == 0 {
+		if (opts.Listed <= 0 && i%2 == 0) || (opts.Listed > 0 && i < opts.Listed) {
 			listedImgs = append(listedImgs, g...)
+			for range g {
+				listedContent = append(listedContent, i)
+			}
 		} else {
 			queryImgs = append(queryImgs, g...)
+			for range g {
+				queryContent = append(queryContent, i)
+			}
 		}
 	}
 	// The list's own one-open rule: listed PDQ within list.ClusterRadius
@@ -290,12 +415,14 @@ func FalseMatchExperiment(imgs []CorpusImage, n int, seed uint64) (*FalseMatchRe
 		}
 	}
 	var inList []CorpusImage
-	for _, img := range listedImgs {
+	var inListContent []int
+	for i, img := range listedImgs {
 		if _, ok := keys[string(img.Listed)]; ok {
 			inList = append(inList, img)
+			inListContent = append(inListContent, listedContent[i])
 		}
 	}
-	listedImgs = inList
+	listedImgs, listedContent = inList, inListContent
 	for _, k := range PadKeys(max(0, n-len(keys)), rng) {
 		keys[string(k)] = k
 	}
@@ -313,15 +440,59 @@ func FalseMatchExperiment(imgs []CorpusImage, n int, seed uint64) (*FalseMatchRe
 		return nil, fmt.Errorf("build the eval table: %w", err)
 	}
 	rep.TableEntries, rep.Slots, rep.ListedSet = int(tbl.Len()), int(tbl.Slots()), set
-	var lq, qq [][]phm.Key
-	for _, img := range listedImgs {
-		lq = append(lq, img.Query)
+	viaTable := func(k phm.Key) bool { return Listed(tbl, alpha, k) }
+	open := viaTable
+	rep.Path = "table"
+	if opts.TableSample >= 0 {
+		rep.Path = "plaintext"
+		open = func(k phm.Key) bool { return set[string(k)] }
+		for _, half := range [][]CorpusImage{listedImgs, queryImgs} {
+			idx := rng.Perm(len(half))
+			rep.TableCheck.add(half, idx[:min(len(idx), opts.TableSample)], set, viaTable)
+		}
 	}
-	for _, img := range queryImgs {
-		qq = append(qq, img.Query)
+	rep.Listed = countOpens(listedImgs, listedContent, open)
+	rep.Queries = countOpens(queryImgs, queryContent, open)
+	qq := make([][]phm.Key, len(queryImgs))
+	for i, img := range queryImgs {
+		qq[i] = img.Query
 	}
-	rep.Listed = FalseMatches(tbl, alpha, lq)
-	rep.Queries = FalseMatches(tbl, alpha, qq)
 	rep.QueryKeys = qq
 	return rep, nil
+}
+
+// add opens every key of half[i], i in idx, both ways, on every core.
+func (c *TableCheck) add(half []CorpusImage, idx []int, set map[string]bool, viaTable func(phm.Key) bool) {
+	var mu sync.Mutex
+	next := make(chan int, 64)
+	var wg sync.WaitGroup
+	for range runtime.GOMAXPROCS(0) {
+		wg.Go(func() {
+			var local TableCheck
+			for i := range next {
+				local.Images++
+				for _, k := range half[i].Query {
+					got := viaTable(k)
+					local.Keys++
+					if got {
+						local.Opened++
+					}
+					if got != set[string(k)] {
+						local.Disagree++
+					}
+				}
+			}
+			mu.Lock()
+			c.Images += local.Images
+			c.Keys += local.Keys
+			c.Opened += local.Opened
+			c.Disagree += local.Disagree
+			mu.Unlock()
+		})
+	}
+	for _, i := range idx {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
 }

@@ -9,9 +9,12 @@ import (
 	"encoding/binary"
 	"math"
 	"math/rand/v2"
+	"runtime"
+	"sync"
 
 	"github.com/cloudflare/circl/group"
 
+	"github.com/vigil-oss/vigil/pdq"
 	"github.com/vigil-oss/vigil/phm"
 )
 
@@ -73,6 +76,137 @@ type FalseMatchResult struct {
 	// MultiOpen counts images with more than one listed key, which the
 	// one-open rule is meant to keep at zero.
 	MultiOpen int
+	// Contents is the number of distinct contents among the images.
+	Contents int
+	// Families is the rate per key class (KeyClass): a picture too flat
+	// for PDQ quality 50 carries digests only and counts in "digest"
+	// alone, never in the PDQ classes' Images.
+	Families map[KeyClass]FamilyResult `json:",omitempty"`
+}
+
+// KeyClass is the kind of a client key, as the design's table counts
+// false matches: digests (SHA-256, MD5), PDQ exact (the eight
+// orientations) and the reliability probes (PDQ keys with bits swapped).
+type KeyClass string
+
+// The key classes.
+const (
+	ClassDigest KeyClass = "digest"
+	ClassPDQ    KeyClass = "pdq"
+	ClassProbe  KeyClass = "probe"
+)
+
+// FamilyResult is the false-match count of one key class: Images query
+// pictures (Contents distinct contents) carried at least one key of it,
+// Matched of them had one such key listed; Low and High are the 95 %
+// Wilson interval of Matched/Images.
+type FamilyResult struct {
+	Images   int     `json:"images"`
+	Contents int     `json:"contents"`
+	Matched  int     `json:"matched"`
+	Low      float64 `json:"low"`
+	High     float64 `json:"high"`
+}
+
+// ClassOf returns the class of key k among img's query keys.
+func ClassOf(img *CorpusImage, k phm.Key) KeyClass {
+	switch k.Family() {
+	case phm.FamilySHA256, phm.FamilyMD5:
+		return ClassDigest
+	case phm.FamilyPDQ:
+		h := k[len(k)-pdq.Size:]
+		// The listed key is PDQ's plain hash when quality allows (for a
+		// 64×64 picture it can differ from the filtered Original).
+		if img.Listed.Family() == phm.FamilyPDQ && bytes.Equal(h, img.Listed[len(img.Listed)-pdq.Size:]) {
+			return ClassPDQ
+		}
+		for _, d := range img.PDQ {
+			if bytes.Equal(h, d[:]) {
+				return ClassPDQ
+			}
+		}
+		return ClassProbe
+	}
+	return KeyClass(k.Family())
+}
+
+// countOpens decides with open which of each image's keys are listed and
+// counts images, per key class too; content[i] names image i's content.
+// Opens run on every core.
+func countOpens(imgs []CorpusImage, content []int, open func(phm.Key) bool) FalseMatchResult {
+	type outcome struct {
+		opened  int
+		carried map[KeyClass]bool // class → opened
+		fams    map[phm.Family]bool
+	}
+	outs := make([]outcome, len(imgs))
+	next := make(chan int, 256)
+	var wg sync.WaitGroup
+	for range runtime.GOMAXPROCS(0) {
+		wg.Go(func() {
+			for i := range next {
+				o := outcome{carried: map[KeyClass]bool{}, fams: map[phm.Family]bool{}}
+				seen := map[string]bool{}
+				for _, k := range imgs[i].Query {
+					if seen[string(k)] {
+						continue // the client drops duplicate keys within a voucher
+					}
+					seen[string(k)] = true
+					c := ClassOf(&imgs[i], k)
+					hit := open(k)
+					o.carried[c] = o.carried[c] || hit
+					if hit {
+						o.opened++
+						o.fams[k.Family()] = true
+					}
+				}
+				outs[i] = o
+			}
+		})
+	}
+	for i := range imgs {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	r := FalseMatchResult{Images: len(imgs), PerFamily: map[phm.Family]int{}, Families: map[KeyClass]FamilyResult{}}
+	contents := map[int]bool{}
+	classContents := map[KeyClass]map[int]bool{}
+	for i, o := range outs {
+		contents[content[i]] = true
+		if o.opened > 0 {
+			r.Matched++
+		}
+		if o.opened > 1 {
+			r.MultiOpen++
+		}
+		for f := range o.fams {
+			r.PerFamily[f]++
+		}
+		for c, hit := range o.carried {
+			f := r.Families[c]
+			f.Images++
+			if hit {
+				f.Matched++
+			}
+			r.Families[c] = f
+			if classContents[c] == nil {
+				classContents[c] = map[int]bool{}
+			}
+			classContents[c][content[i]] = true
+		}
+	}
+	r.Contents = len(contents)
+	for c, f := range r.Families {
+		f.Contents = len(classContents[c])
+		f.Low, f.High = Wilson(f.Matched, f.Images)
+		r.Families[c] = f
+	}
+	r.Low, r.High = Wilson(r.Matched, r.Images)
+	if r.Images > 0 {
+		r.Rate = float64(r.Matched) / float64(r.Images)
+	}
+	return r
 }
 
 // FalseMatches runs each query image's keys against t and counts the

@@ -90,3 +90,131 @@ func TestPadKeysBalanced(t *testing.T) {
 		}
 	}
 }
+
+// TestFamiliesCountOnlyCarriers: digest-only pictures (too flat for PDQ
+// quality 50) count in the digest class's n, never in the PDQ classes';
+// a listed key counts in its own class only.
+func TestFamiliesCountOnlyCarriers(t *testing.T) {
+	var pics []Picture
+	for i := range 30 {
+		pics = append(pics, flatPicture(i))
+	}
+	for i := range 20 {
+		pics = append(pics, RichPicture(8, i))
+	}
+	imgs := KeysOfAll(pics)
+	withPDQ := 0
+	for _, img := range imgs {
+		if len(img.PDQ) > 0 {
+			withPDQ++
+		}
+	}
+	if withPDQ == 0 || withPDQ == len(imgs) {
+		t.Fatalf("%d of %d with PDQ: the test needs both kinds", withPDQ, len(imgs))
+	}
+	// Each picture's exact PDQ keys are its distinct orientations, all
+	// classed as such (the client and hashing compute the same hashes).
+	for _, img := range imgs {
+		distinct := map[[32]byte]bool{}
+		for _, d := range img.PDQ {
+			distinct[d] = true
+		}
+		exact := 0
+		for _, k := range img.Query {
+			if ClassOf(&img, k) == ClassPDQ {
+				exact++
+			}
+		}
+		if exact != len(distinct) {
+			t.Fatalf("%s: %d keys classed PDQ exact, %d distinct orientations", img.Name, exact, len(distinct))
+		}
+	}
+	// List the SHA-256 of a flat picture, the Original of a rich one and
+	// a probe of another rich one.
+	listed := map[string]bool{string(imgs[0].Query[0]): true}
+	var rich []int
+	for i, img := range imgs {
+		if len(img.PDQ) > 0 {
+			rich = append(rich, i)
+		}
+	}
+	a, b := &imgs[rich[0]], &imgs[rich[1]]
+	for _, k := range a.Query {
+		if ClassOf(a, k) == ClassPDQ {
+			listed[string(k)] = true
+			break
+		}
+	}
+	probes := 0
+	for _, k := range b.Query {
+		if ClassOf(b, k) == ClassProbe {
+			probes++
+			if probes == 1 {
+				listed[string(k)] = true
+			}
+		}
+	}
+	if probes == 0 {
+		t.Fatal("no probe keys")
+	}
+	content := make([]int, len(imgs))
+	for i := range content {
+		content[i] = i / 2 // two images a content
+	}
+	r := countOpens(imgs, content, func(k phm.Key) bool { return listed[string(k)] })
+	d, p, pr := r.Families[ClassDigest], r.Families[ClassPDQ], r.Families[ClassProbe]
+	if d.Images != len(imgs) || p.Images != withPDQ || pr.Images != withPDQ {
+		t.Fatalf("carriers: digest %d, pdq %d, probe %d; want %d, %d, %d", d.Images, p.Images, pr.Images, len(imgs), withPDQ, withPDQ)
+	}
+	if d.Matched != 1 || p.Matched != 1 || pr.Matched != 1 || r.Matched != 3 {
+		t.Fatalf("matched: digest %d, pdq %d, probe %d, all %d; want 1, 1, 1, 3", d.Matched, p.Matched, pr.Matched, r.Matched)
+	}
+	if r.Contents != (len(imgs)+1)/2 || d.Contents != r.Contents {
+		t.Fatalf("contents %d (digest %d), want %d", r.Contents, d.Contents, (len(imgs)+1)/2)
+	}
+	if lo, hi := Wilson(1, withPDQ); p.Low != lo || p.High != hi {
+		t.Fatalf("pdq interval [%g, %g], want [%g, %g]", p.Low, p.High, lo, hi)
+	}
+}
+
+// TestPlaintextPathAgreesWithTable: deciding opens by membership in the
+// list gives the same counts as the real table, and the sampled check
+// opens keys through the table and finds no disagreement.
+func TestPlaintextPathAgreesWithTable(t *testing.T) {
+	pics, err := ReadPictures(filepath.Join("..", "..", "pdq", "testdata"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pics = pics[:min(len(pics), 60)]
+	for i := range 60 {
+		pics = append(pics, RichPicture(4, i))
+	}
+	imgs := KeysOfAll(pics)
+	for _, listed := range []int{0, 10} {
+		tbl, err := FalseMatchExperimentWith(imgs, FalseMatchOptions{N: 1000, Seed: 3, TableSample: -1, Listed: listed})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pt, err := FalseMatchExperimentWith(imgs, FalseMatchOptions{N: 1000, Seed: 3, TableSample: 20, Listed: listed})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tbl.Path != "table" || pt.Path != "plaintext" {
+			t.Fatalf("paths %q, %q", tbl.Path, pt.Path)
+		}
+		if pt.TableCheck.Images != min(20, tbl.Listed.Images)+min(20, tbl.Queries.Images) || pt.TableCheck.Keys == 0 || pt.TableCheck.Opened == 0 || pt.TableCheck.Disagree != 0 {
+			t.Fatalf("table check %+v", pt.TableCheck)
+		}
+		for _, c := range []struct{ a, b FalseMatchResult }{{tbl.Listed, pt.Listed}, {tbl.Queries, pt.Queries}} {
+			if c.a.Images != c.b.Images || c.a.Matched != c.b.Matched || c.a.MultiOpen != c.b.MultiOpen || c.a.Families[ClassPDQ] != c.b.Families[ClassPDQ] {
+				t.Fatalf("listed %d: table %+v, plaintext %+v", listed, c.a, c.b)
+			}
+		}
+		if tbl.Listed.Matched != tbl.Listed.Images || tbl.Listed.Images == 0 {
+			t.Fatalf("listed %d: %d of %d listed open", listed, tbl.Listed.Matched, tbl.Listed.Images)
+		}
+		if listed > 0 && tbl.Queries.Contents != tbl.Contents-listed {
+			t.Fatalf("listed %d of %d contents, %d query contents", listed, tbl.Contents, tbl.Queries.Contents)
+		}
+	}
+}
