@@ -80,7 +80,7 @@ func TestContentGroupsIndexEqualsPairwise(t *testing.T) {
 	}
 	nGen, nRich := 1000, 1000
 	if testing.Short() {
-		nGen, nRich = 200, 200
+		nGen, nRich = 80, 80
 	}
 	pics = append(pics, GeneratePictures(nGen, 11)...)
 	for i := range 50 {
