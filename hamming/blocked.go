@@ -365,21 +365,7 @@ func (s *segment) buildBlocked(counts []int) {
 // the stream a bucket); then checkGroups.
 func (s *segment) probeBlocked(q *words, radius int, dead *roaring.Bitmap, rowBase uint32, dst []Result, sc *scratch, limit int) (_ []Result, ok bool) {
 	m, g := s.m, s.groups
-	vals := sc.vals[:0]
-	tabs := sc.tabs[:0]
-	var probeEnds [32]int
-	for j := range m {
-		if r := subRadius(radius, m, j); r >= 0 {
-			t := s.tables[j]
-			qv := substr(q, s.start[j], s.length[j])
-			for _, x := range t.masks[:t.upTo[min(r, s.length[j])]] {
-				vals = append(vals, qv^x)
-				tabs = append(tabs, uint8(j))
-			}
-		}
-		probeEnds[j] = len(vals)
-	}
-	sc.vals, sc.tabs = vals, tabs
+	vals, tabs, probeEnds := s.groupedBucketNumbers(q, radius, sc)
 	nb := len(vals)
 
 	// Stages, each a flat loop of independent reads that prefetches what

@@ -58,13 +58,7 @@ func checkBlkOnce(t *testing.T, what string, vals []uint64, universe uint64, shi
 		return len(vals) - len(e.appendIn(x, universe-x, nil))
 	}
 	want := func(x uint64) int { return sort.Search(len(vals), func(i int) bool { return vals[i] >= x }) }
-	probes := []uint64{0, universe - 1, universe}
-	for _, v := range vals {
-		probes = append(probes, v, v+1, v-1)
-	}
-	for range 64 {
-		probes = append(probes, r.Uint64N(universe+1))
-	}
+	probes := efProbePoints(vals, universe, r)
 	if len(probes) > 600 {
 		// Each lower bound reads to the end: a sample of the points.
 		r.Shuffle(len(probes), func(i, j int) { probes[i], probes[j] = probes[j], probes[i] })

@@ -20,13 +20,7 @@ func checkEF(t *testing.T, what string, vals []uint64, universe uint64, r *rand.
 		t.Fatalf("%s: decode = %v, want %v", what, got, vals)
 	}
 	want := func(x uint64) int { return sort.Search(len(vals), func(i int) bool { return vals[i] >= x }) }
-	probes := []uint64{0, universe - 1, universe}
-	for _, v := range vals {
-		probes = append(probes, v, v+1, v-1)
-	}
-	for range 64 {
-		probes = append(probes, r.Uint64N(universe+1))
-	}
+	probes := efProbePoints(vals, universe, r)
 	for _, x := range probes {
 		if x > universe {
 			continue
@@ -134,4 +128,17 @@ func TestSelectBit(t *testing.T) {
 			}
 		}
 	}
+}
+
+// efProbePoints are the points a coding's lower bound is checked at: the
+// ends of the universe, every value and its neighbours, and 64 random ones.
+func efProbePoints(vals []uint64, universe uint64, r *rand.Rand) []uint64 {
+	probes := []uint64{0, universe - 1, universe}
+	for _, v := range vals {
+		probes = append(probes, v, v+1, v-1)
+	}
+	for range 64 {
+		probes = append(probes, r.Uint64N(universe+1))
+	}
+	return probes
 }

@@ -282,19 +282,13 @@ func scanQuads(qs []quad, n int, q *words, radius int, dead *roaring.Bitmap, row
 	return dst
 }
 
-// probeGrouped is probe for the grouped layout, in stages: bucket numbers;
-// each bucket's elements, from its rank sample and high bits (read in a
-// software pipeline); the low bits, which give the groups; a pass
-// prefetching the groups' first lines; then the distance checks.
-func (s *segment) probeGrouped(q *words, radius int, dead *roaring.Bitmap, rowBase uint32, dst []Result, sc *scratch, limit int) (_ []Result, ok bool) {
-	m, g := s.m, s.groups
-
-	// Bucket numbers, substring by substring, and each one's substring.
-	vals := sc.vals[:0]
-	tabs := sc.tabs[:0]
-	var probeEnds [32]int
-	for j := range m {
-		if r := subRadius(radius, m, j); r >= 0 {
+// groupedBucketNumbers is the first stage of both grouped probes: the
+// bucket numbers a query probes, substring by substring, with each one's
+// substring in tabs; probeEnds[j] ends substring j's. They are kept in sc.
+func (s *segment) groupedBucketNumbers(q *words, radius int, sc *scratch) (vals []uint32, tabs []uint8, probeEnds [32]int) {
+	vals, tabs = sc.vals[:0], sc.tabs[:0]
+	for j := range s.m {
+		if r := subRadius(radius, s.m, j); r >= 0 {
 			t := s.tables[j]
 			qv := substr(q, s.start[j], s.length[j])
 			for _, x := range t.masks[:t.upTo[min(r, s.length[j])]] {
@@ -305,6 +299,16 @@ func (s *segment) probeGrouped(q *words, radius int, dead *roaring.Bitmap, rowBa
 		probeEnds[j] = len(vals)
 	}
 	sc.vals, sc.tabs = vals, tabs
+	return vals, tabs, probeEnds
+}
+
+// probeGrouped is probe for the grouped layout, in stages: bucket numbers;
+// each bucket's elements, from its rank sample and high bits (read in a
+// software pipeline); the low bits, which give the groups; a pass
+// prefetching the groups' first lines; then the distance checks.
+func (s *segment) probeGrouped(q *words, radius int, dead *roaring.Bitmap, rowBase uint32, dst []Result, sc *scratch, limit int) (_ []Result, ok bool) {
+	m, g := s.m, s.groups
+	vals, tabs, probeEnds := s.groupedBucketNumbers(q, radius, sc)
 	nb := len(vals)
 
 	// Each bucket's elements: those of the high parts its values span,

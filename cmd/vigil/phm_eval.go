@@ -1,14 +1,11 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
-	"image"
 	"io"
-	"slices"
 
 	"github.com/vigil-oss/vigil/internal/secret"
 	"github.com/vigil-oss/vigil/pdq"
@@ -214,7 +211,7 @@ func phmEval(ctx context.Context, pics []eval.Picture, cfg phmEvalConfig) (*phmE
 	rep := &phmEvalReport{Pictures: len(imgs), FalseMatch: fm}
 	rep.Accounts = eval.SimulateAccounts(cfg.Accounts, fm.QueryKeys, fm.ListedSet, eval.Seed(cfg.Seed+1))
 	if cfg.AttackPictures > 0 {
-		lumas := phmEvalPictures(pics, cfg.AttackPictures)
+		lumas := eval.DistinctLumas(pics, cfg.AttackPictures)
 		if len(lumas) >= 2 {
 			probes := func(d *pdq.Detail) []pdq.Hash { return client.Probes(d, client.ProbeBits, client.MaxProbes) }
 			rep.Attacks, err = eval.RunAttacks(lumas, probes, client.Derivative, cfg.Budget, cfg.Seed, cfg.Key)
@@ -224,46 +221,13 @@ func phmEval(ctx context.Context, pics []eval.Picture, cfg phmEvalConfig) (*phmE
 		}
 	}
 	if cfg.KeyedPictures > 0 && cfg.Key != nil {
-		if lumas := phmEvalPictures(pics, cfg.KeyedPictures); len(lumas) >= 2 {
+		if lumas := eval.DistinctLumas(pics, cfg.KeyedPictures); len(lumas) >= 2 {
 			if rep.Keyed, err = eval.KeyedBenign(lumas, cfg.Key, client.Derivative); err != nil {
 				return nil, err
 			}
 		}
 	}
 	return rep, nil
-}
-
-// phmEvalPictures are up to n of pics of PDQ quality ≥ 50, one per
-// content (no two within PDQ's 31 in any orientation), scaled with
-// eval.Fit.
-func phmEvalPictures(pics []eval.Picture, n int) []*eval.Luma {
-	var lumas []*eval.Luma
-	var chosen []pdq.Hash
-	h := pdq.NewHasher(pdq.Full)
-	for _, p := range pics {
-		if len(lumas) == n {
-			break
-		}
-		img, _, err := image.Decode(bytes.NewReader(p.Data))
-		if err != nil {
-			continue
-		}
-		l := eval.LumaOf(eval.Fit(img))
-		d, ok := h.HashDetail(l.Gray())
-		if !ok || d.Quality < pdq.MinQuality {
-			continue
-		}
-		// One picture per content, in any orientation: the corpus holds
-		// edits of one picture (pdq/testdata: one photograph in all eight
-		// orientations), and attacking five copies says nothing new; a
-		// collision from one onto its mirror is a copy of the target.
-		if slices.ContainsFunc(chosen, func(c pdq.Hash) bool { return phm.NearestDistance(d.Dihedral, c) <= pdq.MatchThreshold }) {
-			continue
-		}
-		chosen = append(chosen, d.Dihedral[pdq.Original])
-		lumas = append(lumas, l)
-	}
-	return lumas
 }
 
 func printPHMEval(w io.Writer, r *phmEvalReport, collisions bool) {

@@ -118,7 +118,7 @@ func TestPHMEvalPicturesOnePerContent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lumas := phmEvalPictures(pics, 40)
+	lumas := eval.DistinctLumas(pics, 40)
 	h := pdq.NewHasher(pdq.Full)
 	hashes := make([]pdq.Hash, len(lumas))
 	dih := make([][8]pdq.Hash, len(lumas))

@@ -496,3 +496,36 @@ func (c *TableCheck) add(half []CorpusImage, idx []int, set map[string]bool, via
 	close(next)
 	wg.Wait()
 }
+
+// DistinctLumas are up to n of pics of PDQ quality ≥ 50, one per
+// content (no two within PDQ's 31 in any orientation), scaled with Fit:
+// the pictures the attacks and the keyed-hash measurements run on.
+func DistinctLumas(pics []Picture, n int) []*Luma {
+	var lumas []*Luma
+	var chosen []pdq.Hash
+	h := pdq.NewHasher(pdq.Full)
+	for _, p := range pics {
+		if len(lumas) == n {
+			break
+		}
+		img, _, err := image.Decode(bytes.NewReader(p.Data))
+		if err != nil {
+			continue
+		}
+		l := LumaOf(Fit(img))
+		d, ok := h.HashDetail(l.Gray())
+		if !ok || d.Quality < pdq.MinQuality {
+			continue
+		}
+		// One picture per content, in any orientation: the corpus holds
+		// edits of one picture (pdq/testdata: one photograph in all eight
+		// orientations), and attacking five copies says nothing new; a
+		// collision from one onto its mirror is a copy of the target.
+		if slices.ContainsFunc(chosen, func(c pdq.Hash) bool { return phm.NearestDistance(d.Dihedral, c) <= pdq.MatchThreshold }) {
+			continue
+		}
+		chosen = append(chosen, d.Dihedral[pdq.Original])
+		lumas = append(lumas, l)
+	}
+	return lumas
+}

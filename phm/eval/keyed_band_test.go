@@ -6,13 +6,10 @@ import (
 	"image"
 	"math"
 	"os"
-	"slices"
 	"strconv"
 	"strings"
 	"testing"
 
-	"github.com/vigil-oss/vigil/pdq"
-	"github.com/vigil-oss/vigil/phm"
 	"github.com/vigil-oss/vigil/phm/client"
 	"github.com/vigil-oss/vigil/phm/second"
 )
@@ -91,29 +88,7 @@ func studyPictures(tb testing.TB, dirs []string, generated, n int) []*Luma {
 		pics = append(pics, ps...)
 	}
 	pics = append(pics, GeneratePictures(generated, 1)...)
-	var out []*Luma
-	var chosen []pdq.Hash
-	h := pdq.NewHasher(pdq.Full)
-	for _, p := range pics {
-		if len(out) == n {
-			break
-		}
-		img, _, err := image.Decode(bytes.NewReader(p.Data))
-		if err != nil {
-			continue
-		}
-		l := LumaOf(Fit(img))
-		d, ok := h.HashDetail(l.Gray())
-		if !ok || d.Quality < pdq.MinQuality {
-			continue
-		}
-		if slices.ContainsFunc(chosen, func(c pdq.Hash) bool { return phm.NearestDistance(d.Dihedral, c) <= pdq.MatchThreshold }) {
-			continue
-		}
-		chosen = append(chosen, d.Dihedral[pdq.Original])
-		out = append(out, l)
-	}
-	return out
+	return DistinctLumas(pics, n)
 }
 
 // TestBandStudy is the measurement of docs/benchmarks.md "phm-band"
