@@ -354,6 +354,7 @@ func (s *segment) buildBlocked(counts []int) {
 	collapseHugePages(wall)
 	collapseHugePages(sall)
 	s.quads = groupHashes(s.hashes)
+	s.frontAsm = hasAVX2()
 	collapseHugePages(s.quads)
 	s.hashes = nil
 }
@@ -424,5 +425,5 @@ func (s *segment) probeBlocked(q *words, radius int, dead *roaring.Bitmap, rowBa
 		}
 	}
 	sc.rows, sc.buckt = groups, buckt
-	return s.checkGroups(q, radius, dead, rowBase, dst, groups, buckt, &ends), true
+	return s.checkGroups(q, radius, dead, rowBase, dst, groups, buckt, &ends, sc), true
 }

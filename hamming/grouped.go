@@ -117,6 +117,7 @@ func (s *segment) buildGrouped() {
 	collapseHugePages(wall)
 	collapseHugePages(rall)
 	s.quads = groupHashes(s.hashes)
+	s.frontAsm = hasAVX2()
 	collapseHugePages(s.quads)
 	s.hashes = nil
 }
@@ -457,60 +458,93 @@ func (s *segment) probeGrouped(q *words, radius int, dead *roaring.Bitmap, rowBa
 		ends[j] = len(groups)
 	}
 	sc.rows, sc.buckt = groups, buckt
-	return s.checkGroups(q, radius, dead, rowBase, dst, groups, buckt, &ends), true
+	return s.checkGroups(q, radius, dead, rowBase, dst, groups, buckt, &ends, sc), true
 }
 
-// checkGroups is the probe's last stage in the grouped layout: it
-// prefetches the candidate groups' first lines, then checks each group's
-// rows, reporting a row only from the bucket holding it (buckt[c], the
-// bucket groups[c] came from) and from the first substring whose bound it
-// meets. groups[ends[j-1]:ends[j]] came from substring j.
-func (s *segment) checkGroups(q *words, radius int, dead *roaring.Bitmap, rowBase uint32, dst []Result, groups, buckt []uint32, ends *[32]int) []Result {
+// checkGroups is the probe's last stage in the grouped layout. A batched
+// filter (frontFilter) first keeps the candidate groups with a row within
+// radius of q on its first 128 bits, prefetching the groups' first lines
+// ahead as it goes; then each kept group's rows are checked in full,
+// reporting a row only from the bucket holding it (buckt[c], the bucket
+// groups[c] came from) and from the first substring whose bound it meets.
+// groups[ends[j-1]:ends[j]] came from substring j.
+//
+// The filter is one tight loop because the check was slow as one loop
+// over groups doing both: with the rare survivors' code in it, the
+// compiler kept the loop's state on the stack (docs/benchmarks.md,
+// "p-mem5").
+func (s *segment) checkGroups(q *words, radius int, dead *roaring.Bitmap, rowBase uint32, dst []Result, groups, buckt []uint32, ends *[32]int, sc *scratch) []Result {
 	quads, ids := s.quads, &s.ids
 	nrows := uint32(s.rows())
-	q0, q1, q2, q3 := q[0], q[1], q[2], q[3]
-	const ahead = 48
-	for _, grp := range groups[:min(ahead, len(groups))] {
-		prefetch(unsafe.Pointer(&quads[grp]))
+	surv := slices.Grow(sc.surv[:0], len(groups))[:len(groups)]
+	sc.surv = surv
+	var k int
+	if s.frontAsm {
+		k = frontFilterAsm(quads, groups, q, radius, surv)
+	} else {
+		k = frontFilterGo(quads, groups, q, radius, surv)
 	}
-
-	from := 0
-	for j := range s.m {
+	j := 0
+	for _, c := range surv[:k] {
+		for int(c) >= ends[j] {
+			j++
+		}
 		start, length := s.start[j], s.length[j]
-		for c := from; c < ends[j]; c++ {
-			if c+ahead < len(groups) {
-				prefetch(unsafe.Pointer(&quads[groups[c+ahead]]))
+		grp := groups[c]
+		qd := &quads[grp]
+		for r := range groupRows {
+			row := grp*groupRows + uint32(r)
+			if row >= nrows {
+				break
 			}
-			grp := groups[c]
-			qd := &quads[grp]
-			var d [groupRows]int
-			for k := range groupRows {
-				d[k] = bits.OnesCount64(qd.front[k][0]^q0) + bits.OnesCount64(qd.front[k][1]^q1)
-			}
-			if min(d[0], d[1], d[2], d[3]) > radius {
+			h := qd.row(r)
+			d := distWords(&h, q)
+			// A row of the group in another bucket is reported from that
+			// bucket, if at all.
+			if d > radius || substr(&h, start, length) != buckt[c] || s.seenEarlier(&h, q, radius, j) {
 				continue
 			}
-			for k := range groupRows {
-				row := grp*groupRows + uint32(k)
-				if d[k] > radius || row >= nrows {
-					continue
-				}
-				h := qd.row(k)
-				dk := d[k] + bits.OnesCount64(h[2]^q2) + bits.OnesCount64(h[3]^q3)
-				// A row of the group in another bucket is reported from
-				// that bucket, if at all.
-				if dk > radius || substr(&h, start, length) != buckt[c] || s.seenEarlier(&h, q, radius, j) {
-					continue
-				}
-				if dead != nil && dead.Contains(rowBase+row) {
-					continue
-				}
-				dst = append(dst, Result{ID: ids.at(row), Distance: dk})
+			if dead != nil && dead.Contains(rowBase+row) {
+				continue
 			}
+			dst = append(dst, Result{ID: ids.at(row), Distance: d})
 		}
-		from = ends[j]
 	}
 	return dst
+}
+
+// frontAhead is how many groups ahead the filters prefetch: all at once
+// measured slower (p-mem4).
+const frontAhead = 48
+
+// frontFilterGo writes to out, in order, the indices c of the groups
+// groups[c] that have a row within radius of q on its first 128 bits (the
+// front line), and returns their number; out holds len(groups). It
+// prefetches the front line frontAhead groups ahead. frontFilterAsm does
+// the same in AVX2.
+func frontFilterGo(quads []quad, groups []uint32, q *words, radius int, out []uint32) int {
+	if len(groups) == 0 {
+		return 0
+	}
+	out = out[:len(groups)]
+	q0, q1 := q[0], q[1]
+	last := len(groups) - 1
+	k := 0
+	for c, g := range groups {
+		prefetch(unsafe.Pointer(&quads[groups[min(c+frontAhead, last)]]))
+		f := &quads[g].front
+		d := min(
+			bits.OnesCount64(f[0][0]^q0)+bits.OnesCount64(f[0][1]^q1),
+			bits.OnesCount64(f[1][0]^q0)+bits.OnesCount64(f[1][1]^q1),
+			bits.OnesCount64(f[2][0]^q0)+bits.OnesCount64(f[2][1]^q1),
+			bits.OnesCount64(f[3][0]^q0)+bits.OnesCount64(f[3][1]^q1))
+		// Written always, counted if kept: no branch on the rare match.
+		out[k] = uint32(c)
+		if d <= radius {
+			k++
+		}
+	}
+	return k
 }
 
 // countGroups counts the elements that fall in their bucket's range, as

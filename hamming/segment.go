@@ -241,6 +241,8 @@ type segment struct {
 	groups   uint64 // ceil(rows / groupRows)
 	// The hashes, in place of hashes, a group's transposed (quad).
 	quads []quad
+	// frontAsm: the check stage filters groups in AVX2 (frontFilterAsm).
+	frontAsm bool
 }
 
 // hashAt returns row's hash in either layout.
@@ -536,6 +538,7 @@ type scratch struct {
 	// parts, and the bucket of each candidate group.
 	pos, wins                   []uint64
 	elems, highs, buckt, firsts []uint32
+	surv                        []uint32 // the groups checkGroups' filter keeps
 	tabs                        []uint8
 	touch                       uint64 // keeps the blocked probe's touch loop
 }
