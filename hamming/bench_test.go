@@ -304,6 +304,8 @@ func BenchmarkLayouts(b *testing.B) {
 		// (the default is 32), and session 10's single efSeq.
 		{"blocked16", Options{Grouped: true, blocked: 4}},
 		{"groupedef", Options{Grouped: true, blocked: -1}},
+		// The blocked coding's decode of session 11: stage by stage.
+		{"groupedstaged", Options{Grouped: true, staged: true}},
 		{"12", Options{Substrings: 12}},
 		// The 12 substrings with the longer ones where the radius is 2.
 		{"12wide", Options{lengths: []int{22, 22, 22, 22, 22, 22, 22, 22, 20, 20, 20, 20}}},

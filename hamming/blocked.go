@@ -359,22 +359,31 @@ func (s *segment) buildBlocked(counts []int) {
 	s.hashes = nil
 }
 
-// probeBlocked is probeGrouped for the blocked coding: bucket numbers;
-// each bucket's groups, read in a software pipeline (the sample of bucket
-// i+ahead2 and the block of bucket i+ahead1 prefetched while bucket i is
-// decoded: one sample, which mostly stays in the caches, and one stretch of
-// the stream a bucket); then checkGroups.
-func (s *segment) probeBlocked(q *words, radius int, dead *roaring.Bitmap, rowBase uint32, dst []Result, sc *scratch, limit int) (_ []Result, ok bool) {
-	m, g := s.m, s.groups
-	vals, tabs, probeEnds := s.groupedBucketNumbers(q, radius, sc)
-	nb := len(vals)
+// blockAhead is how many buckets ahead of its decode probeBlocked
+// prefetches a bucket's block.
+const blockAhead = 16
 
+// prefetchBlock prefetches the lines of the block of substring j that
+// starts at bit o and holds nk elements.
+func (s *segment) prefetchBlock(j uint8, o uint64, nk uint32) {
+	e := &s.bk[j]
+	end := o + 1<<e.shift + uint64(nk)*(uint64(e.lowBits)+1)
+	prefetch(e.bitAddr(o))
+	if end>>9-o>>9 > 1 {
+		prefetch(e.bitAddr(o + 512))
+	}
+	prefetch(e.bitAddr(end))
+}
+
+// blocksStaged is session 11's first half of probeBlocked, for the
+// benchmarks (Options.staged): each a flat loop of independent reads that
+// prefetches what the next one reads, the samples, then each block's
+// first and last lines.
+func (s *segment) blocksStaged(vals []uint32, tabs []uint8, pos []uint64, lens []uint32, sc *scratch) {
+	g := s.groups
 	// Stages, each a flat loop of independent reads that prefetches what
 	// the next one reads: the samples, then each block's first and last
 	// lines (from the samples), then the decode.
-	pos := slices.Grow(sc.pos[:0], nb)[:nb]
-	lens := slices.Grow(sc.lens[:0], nb)[:nb]
-	sc.pos, sc.lens = pos, lens
 	for i, v := range vals {
 		e := &s.bk[tabs[i]]
 		prefetch(e.subAddr(uint64(v) * g >> e.lowBits >> e.shift))
@@ -395,12 +404,52 @@ func (s *segment) probeBlocked(q *words, radius int, dead *roaring.Bitmap, rowBa
 		touch ^= e.bits[o>>6] ^ e.bits[(o+1<<e.shift+uint64(lens[i])*(uint64(e.lowBits)+1))>>6]
 	}
 	sc.touch = touch
+}
+
+// probeBlocked is probeGrouped for the blocked coding: bucket numbers;
+// each bucket's groups, read in a software pipeline (the sample of bucket
+// i+ahead2 and the block of bucket i+ahead1 prefetched while bucket i is
+// decoded: one sample, which mostly stays in the caches, and one stretch of
+// the stream a bucket); then checkGroups.
+func (s *segment) probeBlocked(q *words, radius int, dead *roaring.Bitmap, rowBase uint32, dst []Result, sc *scratch, limit int) (_ []Result, ok bool) {
+	m, g := s.m, s.groups
+	vals, tabs, probeEnds := s.groupedBucketNumbers(q, radius, sc)
+	nb := len(vals)
+
+	pos := slices.Grow(sc.pos[:0], nb)[:nb]
+	lens := slices.Grow(sc.lens[:0], nb)[:nb]
+	sc.pos, sc.lens = pos, lens
+	if s.staged {
+		s.blocksStaged(vals, tabs, pos, lens, sc)
+	} else {
+		// The samples, read sampleAhead buckets after their prefetch.
+		const sampleAhead = 32
+		for i, v := range vals[:min(sampleAhead, nb)] {
+			e := &s.bk[tabs[i]]
+			prefetch(e.subAddr(uint64(v) * g >> e.lowBits >> e.shift))
+		}
+		for i, v := range vals {
+			if k := i + sampleAhead; k < nb {
+				e := &s.bk[tabs[k]]
+				prefetch(e.subAddr(uint64(vals[k]) * g >> e.lowBits >> e.shift))
+			}
+			e := &s.bk[tabs[i]]
+			o, nk := e.blockAt(uint64(v) * g >> e.lowBits >> e.shift)
+			pos[i], lens[i] = o, uint32(nk)
+		}
+		for i := range min(blockAhead, nb) {
+			s.prefetchBlock(tabs[i], pos[i], lens[i])
+		}
+	}
 	groups, buckt := sc.rows[:0], sc.buckt[:0]
 	var ends [32]int
 	i := 0
 	for j := range m {
 		e := &s.bk[j]
 		for ; i < probeEnds[j]; i++ {
+			if k := i + blockAhead; k < nb && !s.staged {
+				s.prefetchBlock(tabs[k], pos[k], lens[k])
+			}
 			before := len(groups)
 			groups = e.appendInAt(uint64(vals[i])*g, g, pos[i], uint64(lens[i]), groups)
 			if added := len(groups) - before; added <= 8 {

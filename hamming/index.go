@@ -75,6 +75,11 @@ type Options struct {
 	// blocks of 2^defaultBlockShift, -1 one efSeq (eliasfano.go), the
 	// coding of session 10, kept for the benchmarks.
 	blocked int
+
+	// staged keeps the blocked probe's decode of session 11 (all samples,
+	// then all blocks, prefetched stage by stage) for the benchmarks; the
+	// default reads them in rolling pipelines (probeBlocked).
+	staged bool
 }
 
 // Stats describes an index at one moment.

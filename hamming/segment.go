@@ -243,6 +243,7 @@ type segment struct {
 	quads []quad
 	// frontAsm: the check stage filters groups in AVX2 (frontFilterAsm).
 	frontAsm bool
+	staged   bool // Options.staged
 }
 
 // hashAt returns row's hash in either layout.
@@ -385,7 +386,7 @@ func layoutFor(n, substrings int) []int {
 // buildSegment indexes ids (ascending, unique) and their hashes. It takes
 // ownership of hashes; ids are copied into the segment's idColumn.
 func buildSegment(ids []uint64, hashes []words, opts Options, tabs probeTables) *segment {
-	s := &segment{ids: newIDColumn(ids), hashes: hashes, denseDirs: opts.denseDirs, blkShift: defaultBlockShift}
+	s := &segment{ids: newIDColumn(ids), hashes: hashes, denseDirs: opts.denseDirs, blkShift: defaultBlockShift, staged: opts.staged}
 	if opts.blocked != 0 {
 		s.blkShift = uint(max(opts.blocked, 0))
 	}
