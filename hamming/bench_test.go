@@ -306,6 +306,8 @@ func BenchmarkLayouts(b *testing.B) {
 		{"groupedef", Options{Grouped: true, blocked: -1}},
 		// The blocked coding's decode of session 11: stage by stage.
 		{"groupedstaged", Options{Grouped: true, staged: true}},
+		// The grouped layout without its assembly (filter and decode).
+		{"groupedgo", Options{Grouped: true, pureGo: true}},
 		{"12", Options{Substrings: 12}},
 		// The 12 substrings with the longer ones where the radius is 2.
 		{"12wide", Options{lengths: []int{22, 22, 22, 22, 22, 22, 22, 22, 20, 20, 20, 20}}},

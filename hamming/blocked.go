@@ -354,9 +354,71 @@ func (s *segment) buildBlocked(counts []int) {
 	collapseHugePages(wall)
 	collapseHugePages(sall)
 	s.quads = groupHashes(s.hashes)
-	s.frontAsm = hasAVX2()
+	s.frontAsm = hasAVX2() && !s.pureGo
+	s.decodeAsm = hasDecodeAsm() && !s.pureGo
 	collapseHugePages(s.quads)
 	s.hashes = nil
+}
+
+// decodeAndCheck is the rest of probeBlocked with the decode in assembly
+// (decodeBlocks, which prefetches each bucket's block 16 buckets ahead
+// from the addresses in sc.pf); buckets off its fast path go to
+// appendInAt.
+func (s *segment) decodeAndCheck(q *words, radius int, dead *roaring.Bitmap, rowBase uint32, dst []Result, sc *scratch, limit int, vals []uint32, tabs []uint8, probeEnds *[32]int, pos []uint64, lens []uint32) (_ []Result, ok bool) {
+	g, nb := s.groups, len(vals)
+	pf := slices.Grow(sc.pf[:0], 2*nb)[:2*nb]
+	sc.pf = pf
+	for i, o := range pos {
+		e := &s.bk[tabs[i]]
+		end := o + 1<<e.shift + uint64(lens[i])*(uint64(e.lowBits)+1)
+		pf[2*i] = uintptr(e.bitAddr(o))
+		pf[2*i+1] = uintptr(e.bitAddr(end))
+	}
+	slow := slices.Grow(sc.slow[:0], nb)[:nb]
+	sc.slow = slow
+	groups, buckt := sc.rows[:0], sc.buckt[:0]
+	var ends [32]int
+	from := 0
+	for j := range s.m {
+		e := &s.bk[j]
+		to := probeEnds[j]
+		if to > from {
+			a := decodeArgs{
+				bits: &e.bits[0], nw1: uint64(len(e.bits) - 1), lb: uint64(e.lowBits),
+				h: 1 << e.shift, sh: uint64(e.shift), lowMask: e.lowMask, g: g,
+				vals: &vals[from], pos: &pos[from], lens: &lens[from], n: uint64(to - from),
+				pf: &pf[2*from], npf: uint64(nb - from), slow: &slow[0],
+			}
+			for a.done < a.n {
+				n0 := len(groups)
+				groups = slices.Grow(groups, 256+4*(to-from))
+				buckt = slices.Grow(buckt, cap(groups)-len(buckt))
+				room := min(cap(groups), cap(buckt)) - n0
+				a.out, a.outb, a.room, a.nout = &groups[:n0+1][n0], &buckt[:n0+1][n0], uint64(room), 0
+				decodeBlocks(&a)
+				if a.done > a.n {
+					panic("hamming: decodeBlocks read past a stream")
+				}
+				groups, buckt = groups[:n0+int(a.nout)], buckt[:n0+int(a.nout)]
+			}
+			for _, k := range slow[:a.nslow] {
+				i := from + int(k)
+				before := len(groups)
+				groups = e.appendInAt(uint64(vals[i])*g, g, pos[i], uint64(lens[i]), groups)
+				for range len(groups) - before {
+					buckt = append(buckt, vals[i])
+				}
+			}
+		}
+		from = to
+		ends[j] = len(groups)
+		if len(groups) > limit {
+			sc.rows, sc.buckt = groups, buckt
+			return dst, false
+		}
+	}
+	sc.rows, sc.buckt = groups, buckt
+	return s.checkGroups(q, radius, dead, rowBase, dst, groups, buckt, &ends, sc), true
 }
 
 // blockAhead is how many buckets ahead of its decode probeBlocked
@@ -364,15 +426,12 @@ func (s *segment) buildBlocked(counts []int) {
 const blockAhead = 16
 
 // prefetchBlock prefetches the lines of the block of substring j that
-// starts at bit o and holds nk elements.
+// starts at bit o and holds nk elements (up to 4, in one call: each call
+// of an assembly function costs the probe's loop its registers).
 func (s *segment) prefetchBlock(j uint8, o uint64, nk uint32) {
 	e := &s.bk[j]
 	end := o + 1<<e.shift + uint64(nk)*(uint64(e.lowBits)+1)
-	prefetch(e.bitAddr(o))
-	if end>>9-o>>9 > 1 {
-		prefetch(e.bitAddr(o + 512))
-	}
-	prefetch(e.bitAddr(end))
+	prefetchSpan(e.bitAddr(o), e.bitAddr(end))
 }
 
 // blocksStaged is session 11's first half of probeBlocked, for the
@@ -436,6 +495,9 @@ func (s *segment) probeBlocked(q *words, radius int, dead *roaring.Bitmap, rowBa
 			e := &s.bk[tabs[i]]
 			o, nk := e.blockAt(uint64(v) * g >> e.lowBits >> e.shift)
 			pos[i], lens[i] = o, uint32(nk)
+		}
+		if s.decodeAsm {
+			return s.decodeAndCheck(q, radius, dead, rowBase, dst, sc, limit, vals, tabs, &probeEnds, pos, lens)
 		}
 		for i := range min(blockAhead, nb) {
 			s.prefetchBlock(tabs[i], pos[i], lens[i])

@@ -117,7 +117,7 @@ func (s *segment) buildGrouped() {
 	collapseHugePages(wall)
 	collapseHugePages(rall)
 	s.quads = groupHashes(s.hashes)
-	s.frontAsm = hasAVX2()
+	s.frontAsm = hasAVX2() && !s.pureGo
 	collapseHugePages(s.quads)
 	s.hashes = nil
 }

@@ -80,6 +80,10 @@ type Options struct {
 	// then all blocks, prefetched stage by stage) for the benchmarks; the
 	// default reads them in rolling pipelines (probeBlocked).
 	staged bool
+
+	// pureGo turns the grouped layout's assembly off (the AVX2 filter
+	// and the decode), for the benchmarks.
+	pureGo bool
 }
 
 // Stats describes an index at one moment.

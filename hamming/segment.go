@@ -244,6 +244,9 @@ type segment struct {
 	// frontAsm: the check stage filters groups in AVX2 (frontFilterAsm).
 	frontAsm bool
 	staged   bool // Options.staged
+	pureGo   bool // Options.pureGo
+	// decodeAsm: the blocked probe decodes in assembly (decodeBlocks).
+	decodeAsm bool
 }
 
 // hashAt returns row's hash in either layout.
@@ -386,7 +389,7 @@ func layoutFor(n, substrings int) []int {
 // buildSegment indexes ids (ascending, unique) and their hashes. It takes
 // ownership of hashes; ids are copied into the segment's idColumn.
 func buildSegment(ids []uint64, hashes []words, opts Options, tabs probeTables) *segment {
-	s := &segment{ids: newIDColumn(ids), hashes: hashes, denseDirs: opts.denseDirs, blkShift: defaultBlockShift, staged: opts.staged}
+	s := &segment{ids: newIDColumn(ids), hashes: hashes, denseDirs: opts.denseDirs, blkShift: defaultBlockShift, staged: opts.staged, pureGo: opts.pureGo}
 	if opts.blocked != 0 {
 		s.blkShift = uint(max(opts.blocked, 0))
 	}
@@ -540,6 +543,8 @@ type scratch struct {
 	pos, wins                   []uint64
 	elems, highs, buckt, firsts []uint32
 	surv                        []uint32 // the groups checkGroups' filter keeps
+	slow                        []uint32 // buckets decodeBlocks leaves to appendInAt
+	pf                          []uintptr
 	tabs                        []uint8
 	touch                       uint64 // keeps the blocked probe's touch loop
 }

@@ -1,0 +1,198 @@
+#include "textflag.h"
+
+// Offsets in decodeArgs (decode_amd64.go).
+#define A_BITS 0
+#define A_NW1 8
+#define A_LB 16
+#define A_H 24
+#define A_SH 32
+#define A_LOWMASK 40
+#define A_G 48
+#define A_VALS 56
+#define A_POS 64
+#define A_LENS 72
+#define A_N 80
+#define A_PF 88
+#define A_NPF 96
+#define A_OUT 104
+#define A_OUTB 112
+#define A_ROOM 120
+#define A_SLOW 128
+#define A_DONE 136
+#define A_NOUT 144
+#define A_NSLOW 152
+
+// func decodeBlocks(a *decodeArgs)
+//
+// For each bucket i from a.done to a.n: its groups, as appendInAt finds
+// them on its fast path (the bucket's high parts in one block, closed
+// within the 64 bits from the block's start), written to out and its
+// value to outb; a bucket off that path is written to slow instead. The
+// prefetch addresses pf[2(i+16)] and pf[2(i+16)+1] (clamped to the last
+// bucket) are prefetched in bucket i's turn. It stops early, done < n,
+// when fewer than 64 places are left in out; done = -1 means a read past
+// the stream (a bug). Locals: 0(SP) o, 8(SP) t2 then the count, 16(SP)
+// the bucket's value, 24(SP) lo.
+TEXT ·decodeBlocks(SB), NOSPLIT, $32-8
+	MOVQ a+0(FP), R8
+	MOVQ A_BITS(R8), SI
+	MOVQ A_DONE(R8), R9
+	MOVQ A_N(R8), R10
+	MOVQ A_NOUT(R8), DI
+	MOVQ A_LB(R8), R13
+
+bucket:
+	CMPQ R9, R10
+	JAE end
+	MOVQ A_ROOM(R8), AX
+	SUBQ DI, AX
+	CMPQ AX, $64
+	JB end
+
+	// Prefetch bucket i+16's lines.
+	LEAQ 16(R9), AX
+	MOVQ A_NPF(R8), BX
+	DECQ BX
+	CMPQ AX, BX
+	CMOVQGT BX, AX
+	SHLQ $4, AX
+	ADDQ A_PF(R8), AX
+	MOVQ (AX), BX
+	PREFETCHT0 (BX)
+	MOVQ 8(AX), BX
+	PREFETCHT0 (BX)
+
+	// lo = val·g, hlo and hhi its first and last high parts.
+	MOVQ A_VALS(R8), BX
+	MOVL (BX)(R9*4), AX
+	MOVQ AX, 16(SP)
+	IMULQ A_G(R8), AX
+	MOVQ AX, 24(SP)
+	SHRXQ R13, AX, R14 // hlo, also h0
+	ADDQ A_G(R8), AX
+	DECQ AX
+	SHRXQ R13, AX, DX // hhi
+	MOVQ A_SH(R8), CX
+	MOVQ R14, AX
+	SHRQ CX, AX // block of hlo
+	MOVQ DX, BX
+	SHRQ CX, BX
+	CMPQ AX, BX
+	JNE slow
+	SHLQ CX, AX // base
+	MOVQ R14, BX
+	SUBQ AX, BX // t1
+	SUBQ AX, DX // t2
+	MOVQ DX, 8(SP)
+
+	// w: the 64 bits from the block's start o.
+	MOVQ A_POS(R8), AX
+	MOVQ (AX)(R9*8), AX
+	MOVQ AX, 0(SP)
+	MOVQ AX, CX
+	SHRQ $6, CX
+	CMPQ CX, A_NW1(R8)
+	JAE bad
+	MOVQ (SI)(CX*8), R15
+	MOVQ 8(SI)(CX*8), DX
+	MOVQ AX, CX
+	SHRQ CX, DX, R15 // R15 = w
+
+	// zz = ^w<<1 | 1: high part t starts after its t-th set bit.
+	MOVQ R15, DX
+	NOTQ DX
+	SHLQ $1, DX
+	ORQ $1, DX
+	POPCNTQ DX, AX
+	MOVQ 8(SP), CX
+	INCQ CX
+	CMPQ AX, CX
+	JLS slow
+
+	// p2 = select(zz, t2+1) - 1, p1 = select(zz, t1).
+	MOVQ $1, AX
+	SHLQ CX, AX
+	PDEPQ DX, AX, AX
+	TZCNTQ AX, AX
+	DECQ AX
+	MOVQ AX, R11 // p2
+	MOVQ BX, CX
+	MOVQ $1, AX
+	SHLQ CX, AX
+	PDEPQ DX, AX, AX
+	TZCNTQ AX, AX // p1
+
+	// win = w>>p1, its low p2-p1 bits; cnt = p2-p1-(t2-t1).
+	MOVQ AX, CX
+	SHRQ CX, R15
+	SUBQ AX, R11
+	BZHIQ R11, R15, R15
+	MOVQ 8(SP), CX
+	SUBQ BX, CX
+	SUBQ CX, R11 // cnt
+	MOVQ R11, 8(SP)
+	SUBQ BX, AX // first = p1 - t1
+
+	// q: the first element's low bits, at o + H + nk + first·L.
+	MOVQ 0(SP), BX
+	ADDQ A_H(R8), BX
+	MOVQ A_LENS(R8), CX
+	MOVL (CX)(R9*4), CX
+	ADDQ CX, BX
+	IMULQ R13, AX
+	ADDQ AX, BX
+
+	TESTQ R11, R11
+	JE next
+elem:
+	// v = (h0 + b - r)<<L | the L bits at q; R14 is h0 - r.
+	TZCNTQ R15, AX
+	BLSRQ R15, R15
+	ADDQ R14, AX
+	SHLXQ R13, AX, AX
+	MOVQ BX, CX
+	SHRQ $6, CX
+	CMPQ CX, A_NW1(R8)
+	JAE bad
+	MOVQ (SI)(CX*8), R11
+	MOVQ 8(SI)(CX*8), R12
+	MOVQ BX, CX
+	SHRQ CX, R12, R11
+	ANDQ A_LOWMASK(R8), R11
+	ORQ R11, AX
+	SUBQ 24(SP), AX // v - lo
+	// Written always, counted if v - lo < g (unsigned: v below lo wraps).
+	MOVQ A_OUT(R8), CX
+	MOVL AX, (CX)(DI*4)
+	MOVQ A_OUTB(R8), CX
+	MOVQ 16(SP), R11
+	MOVL R11, (CX)(DI*4)
+	CMPQ AX, A_G(R8)
+	ADCQ $0, DI
+	ADDQ R13, BX
+	DECQ R14
+	DECQ 8(SP)
+	JNE elem
+
+next:
+	INCQ R9
+	JMP bucket
+
+slow:
+	MOVQ A_SLOW(R8), CX
+	MOVQ A_NSLOW(R8), AX
+	MOVL R9, (CX)(AX*4)
+	INCQ AX
+	MOVQ AX, A_NSLOW(R8)
+	INCQ R9
+	JMP bucket
+
+end:
+	MOVQ R9, A_DONE(R8)
+	MOVQ DI, A_NOUT(R8)
+	RET
+
+bad:
+	MOVQ $-1, A_DONE(R8)
+	MOVQ DI, A_NOUT(R8)
+	RET
