@@ -224,3 +224,13 @@ func BenchmarkCheckStage(b *testing.B) {
 		})
 	}
 }
+
+// quadFront, the group check of session 11, returns the smallest distance of the group's rows to q on their
+// first 128 bits: a lower bound of the rows' distances.
+func quadFront(g *quad, q *words) int {
+	return min(
+		bits.OnesCount64(g.front[0][0]^q[0])+bits.OnesCount64(g.front[0][1]^q[1]),
+		bits.OnesCount64(g.front[1][0]^q[0])+bits.OnesCount64(g.front[1][1]^q[1]),
+		bits.OnesCount64(g.front[2][0]^q[0])+bits.OnesCount64(g.front[2][1]^q[1]),
+		bits.OnesCount64(g.front[3][0]^q[0])+bits.OnesCount64(g.front[3][1]^q[1]))
+}

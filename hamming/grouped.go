@@ -247,16 +247,6 @@ func groupHashes(hashes []words) []quad {
 	return qs
 }
 
-// quadFront returns the smallest distance of the group's rows to q on their
-// first 128 bits: a lower bound of the rows' distances.
-func quadFront(g *quad, q *words) int {
-	return min(
-		bits.OnesCount64(g.front[0][0]^q[0])+bits.OnesCount64(g.front[0][1]^q[1]),
-		bits.OnesCount64(g.front[1][0]^q[0])+bits.OnesCount64(g.front[1][1]^q[1]),
-		bits.OnesCount64(g.front[2][0]^q[0])+bits.OnesCount64(g.front[2][1]^q[1]),
-		bits.OnesCount64(g.front[3][0]^q[0])+bits.OnesCount64(g.front[3][1]^q[1]))
-}
-
 // scanQuads is scanRows over the first n rows held in groups.
 func scanQuads(qs []quad, n int, q *words, radius int, dead *roaring.Bitmap, rowBase uint32, dst []Result) []Result {
 	if radius < 0 {

@@ -80,6 +80,7 @@ func (s *segment) calibrate() {
 	for i := range rowSets {
 		rowSets[i] = uint32(r.IntN(n))
 	}
+	groups, surv := make([]uint32, cands), make([]uint32, cands)
 	trial := 0
 	nScan := min(n, 1<<16)
 	best := func(f func() int) time.Duration {
@@ -106,20 +107,16 @@ func (s *segment) calibrate() {
 	})
 	candT := best(func() int {
 		if s.quads != nil {
-			// The grouped probe's check: a group's first line, which
-			// rejects it nearly always.
-			groups := rowSets[trial*cands : (trial+1)*cands]
+			// The grouped probe's check: its filter over the groups'
+			// first lines, which rejects a group nearly always.
+			for i, row := range rowSets[trial*cands : (trial+1)*cands] {
+				groups[i] = row / groupRows
+			}
 			trial++
-			for _, row := range groups {
-				prefetch(unsafe.Pointer(&s.quads[row/groupRows]))
+			if s.frontAsm {
+				return frontFilterAsm(s.quads, groups, &q, 31, surv)
 			}
-			c := 0
-			for _, row := range groups {
-				if quadFront(&s.quads[row/groupRows], &q) <= 31 {
-					c++
-				}
-			}
-			return c
+			return frontFilterGo(s.quads, groups, &q, 31, surv)
 		}
 		rows := rowSets[trial*cands : (trial+1)*cands]
 		trial++
