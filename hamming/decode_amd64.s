@@ -25,9 +25,10 @@
 // func decodeBlocks(a *decodeArgs)
 //
 // For each bucket i from a.done to a.n: its groups, as appendInAt finds
-// them on its fast path (the bucket's high parts in one block, closed
-// within the 64 bits from the block's start), written to out and its
-// value to outb; a bucket off that path is written to slow instead. The
+// them when the bucket's high parts are in one block and close within
+// the 64 bits from the block's start or from their own start, written to
+// out and its value to outb; any other bucket (its high parts across two
+// blocks, or a run longer than a word) is written to slow instead. The
 // prefetch addresses pf[2(i+16)] and pf[2(i+16)+1] (clamped to the last
 // bucket) are prefetched in bucket i's turn. It stops early, done < n,
 // when fewer than 64 places are left in out; done = -1 means a read past
@@ -107,7 +108,7 @@ bucket:
 	MOVQ 8(SP), CX
 	INCQ CX
 	CMPQ AX, CX
-	JLS slow
+	JLS walk
 
 	// p2 = select(zz, t2+1) - 1, p1 = select(zz, t1).
 	MOVQ $1, AX
@@ -133,7 +134,9 @@ bucket:
 	MOVQ R11, 8(SP)
 	SUBQ BX, AX // first = p1 - t1
 
-	// q: the first element's low bits, at o + H + nk + first·L.
+emit:
+	// q: the first element's low bits, at o + H + nk + first·L. Here
+	// AX is first, R11 and 8(SP) the count, R15 the window.
 	MOVQ 0(SP), BX
 	ADDQ A_H(R8), BX
 	MOVQ A_LENS(R8), CX
@@ -177,6 +180,71 @@ elem:
 next:
 	INCQ R9
 	JMP bucket
+
+walk:
+	// The block's unary is longer than 64 bits: as appendInAt, walk it a
+	// word at a time to the start p of high part t1 (R11; R12 counts the
+	// zeros passed), then take the window from p if the bucket's high
+	// parts close within its 64 bits.
+	MOVQ 0(SP), R11
+	TESTQ BX, BX
+	JE walked
+	XORQ R12, R12
+walkword:
+	MOVQ R11, CX
+	SHRQ $6, CX
+	CMPQ CX, A_NW1(R8)
+	JAE bad
+	MOVQ (SI)(CX*8), R15
+	MOVQ 8(SI)(CX*8), DX
+	MOVQ R11, CX
+	SHRQ CX, DX, R15
+	NOTQ R15
+	POPCNTQ R15, AX
+	LEAQ (R12)(AX*1), DX
+	CMPQ DX, BX
+	JAE walkfound
+	MOVQ DX, R12
+	ADDQ $64, R11
+	JMP walkword
+walkfound:
+	MOVQ BX, CX
+	SUBQ R12, CX
+	DECQ CX // t1 - t - 1
+	MOVQ $1, AX
+	SHLQ CX, AX
+	PDEPQ R15, AX, AX
+	TZCNTQ AX, AX
+	LEAQ 1(R11)(AX*1), R11
+walked:
+	MOVQ R11, R12
+	SUBQ 0(SP), R12
+	SUBQ BX, R12 // first = p - o - t1
+	MOVQ R11, CX
+	SHRQ $6, CX
+	CMPQ CX, A_NW1(R8)
+	JAE bad
+	MOVQ (SI)(CX*8), R15
+	MOVQ 8(SI)(CX*8), DX
+	MOVQ R11, CX
+	SHRQ CX, DX, R15 // w2
+	MOVQ R15, DX
+	NOTQ DX
+	MOVQ 8(SP), CX
+	SUBQ BX, CX // need = t2 - t1
+	POPCNTQ DX, AX
+	CMPQ AX, CX
+	JLS slow
+	MOVQ $1, AX
+	SHLQ CX, AX
+	PDEPQ DX, AX, AX
+	TZCNTQ AX, AX // p2
+	BZHIQ AX, R15, R15
+	SUBQ CX, AX // cnt = p2 - need
+	MOVQ AX, R11
+	MOVQ AX, 8(SP)
+	MOVQ R12, AX
+	JMP emit
 
 slow:
 	MOVQ A_SLOW(R8), CX
