@@ -368,11 +368,22 @@ func (s *segment) decodeAndCheck(q *words, radius int, dead *roaring.Bitmap, row
 	g, nb := s.groups, len(vals)
 	pf := slices.Grow(sc.pf[:0], 2*nb)[:2*nb]
 	sc.pf = pf
+	pos2 := slices.Grow(sc.pos2[:0], nb)[:nb]
+	lens2 := slices.Grow(sc.lens2[:0], nb)[:nb]
+	sc.pos2, sc.lens2 = pos2, lens2
 	for i, o := range pos {
 		e := &s.bk[tabs[i]]
 		end := o + 1<<e.shift + uint64(lens[i])*(uint64(e.lowBits)+1)
 		pf[2*i] = uintptr(e.bitAddr(o))
 		pf[2*i+1] = uintptr(e.bitAddr(end))
+		// A bucket whose high parts end in the next block (7 % at 10M):
+		// that block too, read as its second part.
+		lo := uint64(vals[i]) * g
+		if k := lo >> e.lowBits >> e.shift; (lo+g-1)>>e.lowBits>>e.shift == k+1 {
+			o2, nk2 := e.blockAt(k + 1)
+			pos2[i], lens2[i] = o2, uint32(nk2)
+			pf[2*i+1] = uintptr(e.bitAddr(o2))
+		}
 	}
 	slow := slices.Grow(sc.slow[:0], nb)[:nb]
 	sc.slow = slow
@@ -388,6 +399,7 @@ func (s *segment) decodeAndCheck(q *words, radius int, dead *roaring.Bitmap, row
 				h: 1 << e.shift, sh: uint64(e.shift), lowMask: e.lowMask, g: g,
 				vals: &vals[from], pos: &pos[from], lens: &lens[from], n: uint64(to - from),
 				pf: &pf[2*from], npf: uint64(nb - from), slow: &slow[0],
+				pos2: &pos2[from], lens2: &lens2[from],
 			}
 			for a.done < a.n {
 				n0 := len(groups)

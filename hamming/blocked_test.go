@@ -147,15 +147,22 @@ func TestEFBlk(t *testing.T) {
 // decodeBlocks: its block from blockAt, the assembly's fast path, else
 // appendInAt.
 func decodeOne(e *efBlk, v uint32, g uint64) []uint32 {
-	o, nk := e.blockAt(uint64(v) * g >> e.lowBits >> e.shift)
+	k := uint64(v) * g >> e.lowBits >> e.shift
+	o, nk := e.blockAt(k)
 	vals, pos, lens := []uint32{v}, []uint64{o}, []uint32{uint32(nk)}
+	pos2, lens2 := []uint64{0}, []uint32{0}
+	if (uint64(v)*g+g-1)>>e.lowBits>>e.shift == k+1 {
+		o2, nk2 := e.blockAt(k + 1)
+		pos2[0], lens2[0] = o2, uint32(nk2)
+	}
 	pf := []uintptr{uintptr(e.bitAddr(o)), uintptr(e.bitAddr(o))}
-	out, outb, slow := make([]uint32, 64), make([]uint32, 64), make([]uint32, 1)
+	out, outb, slow := make([]uint32, 128), make([]uint32, 128), make([]uint32, 1)
 	a := decodeArgs{
 		bits: &e.bits[0], nw1: uint64(len(e.bits) - 1), lb: uint64(e.lowBits),
 		h: 1 << e.shift, sh: uint64(e.shift), lowMask: e.lowMask, g: g,
 		vals: &vals[0], pos: &pos[0], lens: &lens[0], n: 1, pf: &pf[0], npf: 1,
-		out: &out[0], outb: &outb[0], room: 64, slow: &slow[0],
+		out: &out[0], outb: &outb[0], room: 128, slow: &slow[0],
+		pos2: &pos2[0], lens2: &lens2[0],
 	}
 	decodeBlocks(&a)
 	if a.done != 1 {

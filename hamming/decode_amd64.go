@@ -24,6 +24,8 @@ type decodeArgs struct {
 	done    uint64   // buckets done (in and out)
 	nout    uint64   // groups written (in and out)
 	nslow   uint64   // slow buckets written (in and out)
+	pos2    *uint64  // for a bucket across two blocks, the second's start
+	lens2   *uint32  // and its elements
 }
 
 // decodeBlocks runs appendInAt's fast path over many buckets of one

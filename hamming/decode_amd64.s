@@ -21,20 +21,25 @@
 #define A_DONE 136
 #define A_NOUT 144
 #define A_NSLOW 152
+#define A_POS2 160
+#define A_LENS2 168
 
 // func decodeBlocks(a *decodeArgs)
 //
 // For each bucket i from a.done to a.n: its groups, as appendInAt finds
 // them when the bucket's high parts are in one block and close within
 // the 64 bits from the block's start or from their own start, written to
-// out and its value to outb; any other bucket (its high parts across two
+// out and its value to outb (a bucket across two blocks as two parts,
+// the second block from pos2 and lens2); any other bucket (across more
 // blocks, or a run longer than a word) is written to slow instead. The
 // prefetch addresses pf[2(i+16)] and pf[2(i+16)+1] (clamped to the last
 // bucket) are prefetched in bucket i's turn. It stops early, done < n,
-// when fewer than 64 places are left in out; done = -1 means a read past
+// when fewer than 128 places are left in out; done = -1 means a read past
 // the stream (a bug). Locals: 0(SP) o, 8(SP) t2 then the count, 16(SP)
-// the bucket's value, 24(SP) lo.
-TEXT ·decodeBlocks(SB), NOSPLIT, $32-8
+// the bucket's value, 24(SP) lo, 32(SP) for a bucket across two blocks
+// the second block's t2 + 1 (else 0), 40(SP) that block's first high
+// part, 48(SP) nk, 56(SP) the groups written before the bucket.
+TEXT ·decodeBlocks(SB), NOSPLIT, $64-8
 	MOVQ a+0(FP), R8
 	MOVQ A_BITS(R8), SI
 	MOVQ A_DONE(R8), R9
@@ -47,8 +52,9 @@ bucket:
 	JAE end
 	MOVQ A_ROOM(R8), AX
 	SUBQ DI, AX
-	CMPQ AX, $64
+	CMPQ AX, $128
 	JB end
+	MOVQ DI, 56(SP)
 
 	// Prefetch bucket i+16's lines.
 	LEAQ 16(R9), AX
@@ -77,19 +83,37 @@ bucket:
 	MOVQ R14, AX
 	SHRQ CX, AX // block of hlo
 	MOVQ DX, BX
-	SHRQ CX, BX
+	SHRQ CX, BX // block of hhi
+	MOVQ $0, 32(SP)
 	CMPQ AX, BX
+	JE oneblock
+	// Across two blocks: first to the end of block k, then from the
+	// start of block k+1 (pos2, lens2) to hhi.
+	LEAQ 1(AX), R11
+	CMPQ R11, BX
 	JNE slow
+	SHLQ CX, BX // block k+1's first high part
+	MOVQ BX, 40(SP)
+	SUBQ BX, DX
+	INCQ DX
+	MOVQ DX, 32(SP)
+	LEAQ -1(BX), DX // hhi within block k
+oneblock:
 	SHLQ CX, AX // base
 	MOVQ R14, BX
 	SUBQ AX, BX // t1
 	SUBQ AX, DX // t2
 	MOVQ DX, 8(SP)
-
-	// w: the 64 bits from the block's start o.
 	MOVQ A_POS(R8), AX
 	MOVQ (AX)(R9*8), AX
 	MOVQ AX, 0(SP)
+	MOVQ A_LENS(R8), CX
+	MOVL (CX)(R9*4), CX
+	MOVQ CX, 48(SP)
+
+window:
+	// w: the 64 bits from the block's start o.
+	MOVQ 0(SP), AX
 	MOVQ AX, CX
 	SHRQ $6, CX
 	CMPQ CX, A_NW1(R8)
@@ -139,9 +163,7 @@ emit:
 	// AX is first, R11 and 8(SP) the count, R15 the window.
 	MOVQ 0(SP), BX
 	ADDQ A_H(R8), BX
-	MOVQ A_LENS(R8), CX
-	MOVL (CX)(R9*4), CX
-	ADDQ CX, BX
+	ADDQ 48(SP), BX
 	IMULQ R13, AX
 	ADDQ AX, BX
 
@@ -178,6 +200,24 @@ elem:
 	JNE elem
 
 next:
+	MOVQ 32(SP), DX
+	TESTQ DX, DX
+	JE advance
+	// The second block of a bucket across two: t1 = 0, h0 its first
+	// high part.
+	DECQ DX
+	MOVQ DX, 8(SP)
+	MOVQ $0, 32(SP)
+	XORQ BX, BX
+	MOVQ 40(SP), R14
+	MOVQ A_POS2(R8), AX
+	MOVQ (AX)(R9*8), AX
+	MOVQ AX, 0(SP)
+	MOVQ A_LENS2(R8), CX
+	MOVL (CX)(R9*4), CX
+	MOVQ CX, 48(SP)
+	JMP window
+advance:
 	INCQ R9
 	JMP bucket
 
@@ -247,6 +287,8 @@ walked:
 	JMP emit
 
 slow:
+	// Whatever the bucket wrote is dropped: appendInAt redoes it all.
+	MOVQ 56(SP), DI
 	MOVQ A_SLOW(R8), CX
 	MOVQ A_NSLOW(R8), AX
 	MOVL R9, (CX)(AX*4)

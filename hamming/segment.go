@@ -542,6 +542,8 @@ type scratch struct {
 	surv                        []uint32 // the groups checkGroups' filter keeps
 	slow                        []uint32 // buckets decodeBlocks leaves to appendInAt
 	pf                          []uintptr
+	pos2                        []uint64 // a bucket's second block, for decodeBlocks
+	lens2                       []uint32
 	tabs                        []uint8
 	touch                       uint64 // keeps the blocked probe's touch loop
 }
