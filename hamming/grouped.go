@@ -33,9 +33,11 @@ import (
 // rejects it nearly always; each row is then reported from the bucket that
 // holds it (its own substring equals the bucket) and only from the first
 // substring whose bound it meets, so results are those of the plain layout
-// exactly. At 10M it searches at 1.6 to 1.9 times the plain layout's CPU
-// time in blocks (2.0 to 2.2 as one efSeq; docs/benchmarks.md, "p-mem3" and
-// "p-mem4"), hence opt-in.
+// exactly. With the assembly of session 12 (the AVX2 group filter,
+// filter_amd64.s, and the BMI2 decode, decode_amd64.s) it searches at 10M
+// at about the plain layout's CPU time on uniform data and 1.0 to 1.3
+// times on clustered data (1.5 to 1.7 without the assembly;
+// docs/benchmarks.md, "p-mem5"), hence still opt-in.
 const (
 	groupRows   = 4
 	groupedFrom = 1 << 23
@@ -45,9 +47,9 @@ const (
 // the grouped layout: forced by opts.grouped, else when opts.Grouped asks
 // for it and the automatic layout is 11 substrings of 22 bits (from
 // groupedFrom entries). It is not the default: at 10M entries it searches
-// at 1.6 to 1.9 times the CPU time of the plain layout (docs/benchmarks.md,
-// "p-mem4"). Below 2^30 rows the high parts and element indices fit the
-// probe's uint32s.
+// at 1.0 to 1.3 times the CPU time of the plain layout on clustered data
+// (docs/benchmarks.md, "p-mem5"). Below 2^30 rows the high parts and
+// element indices fit the probe's uint32s.
 func useGrouped(n int, opts Options) bool {
 	if n >= 1<<30 {
 		return false
