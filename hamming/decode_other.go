@@ -16,6 +16,8 @@ type decodeArgs struct {
 	room                       uint64
 	slow                       *uint32
 	done, nout, nslow          uint64
+	pos2                       *uint64
+	lens2                      *uint32
 }
 
 // hasDecodeAsm is false off amd64: the probe decodes with appendInAt.
