@@ -304,6 +304,10 @@ func BenchmarkLayouts(b *testing.B) {
 		// (the default is 32), and session 10's single efSeq.
 		{"blocked16", Options{Grouped: true, blocked: 4}},
 		{"groupedef", Options{Grouped: true, blocked: -1}},
+		// The blocked coding's decode of session 11: stage by stage.
+		{"groupedstaged", Options{Grouped: true, staged: true}},
+		// The grouped layout without its assembly (filter and decode).
+		{"groupedgo", Options{Grouped: true, pureGo: true}},
 		{"12", Options{Substrings: 12}},
 		// The 12 substrings with the longer ones where the radius is 2.
 		{"12wide", Options{lengths: []int{22, 22, 22, 22, 22, 22, 22, 22, 20, 20, 20, 20}}},
@@ -361,12 +365,17 @@ func BenchmarkLayouts(b *testing.B) {
 				w := toWords(&q)
 				sameResults(b, fmt.Sprintf("old code, query %d", qi), base.baselineSearch(&w, 31, nil, baseBuf), xs[0].Search(q, 31, nil))
 			}
+			// VIGIL_BENCH_TURN sets the queries a layout runs in one turn
+			// (10 by default): long turns let each layout warm the caches
+			// with its own lines, as it would alone in a process.
+			turn, _ := strconv.Atoi(os.Getenv("VIGIL_BENCH_TURN"))
+			turn = cmp.Or(max(turn, 0), 10)
 			cpu := make([]time.Duration, len(xs))
 			runtime.LockOSThread()
 			var dst []Result
 			for b.Loop() {
-				for lo := 0; lo < len(s.qs); lo += 10 {
-					hi := min(lo+10, len(s.qs))
+				for lo := 0; lo < len(s.qs); lo += turn {
+					hi := min(lo+turn, len(s.qs))
 					for i, x := range xs {
 						t0 := threadCPU()
 						for _, q := range s.qs[lo:hi] {

@@ -354,26 +354,107 @@ func (s *segment) buildBlocked(counts []int) {
 	collapseHugePages(wall)
 	collapseHugePages(sall)
 	s.quads = groupHashes(s.hashes)
+	s.frontAsm = hasAVX2() && !s.pureGo
+	s.decodeAsm = hasDecodeAsm() && !s.pureGo
 	collapseHugePages(s.quads)
 	s.hashes = nil
 }
 
-// probeBlocked is probeGrouped for the blocked coding: bucket numbers;
-// each bucket's groups, read in a software pipeline (the sample of bucket
-// i+ahead2 and the block of bucket i+ahead1 prefetched while bucket i is
-// decoded: one sample, which mostly stays in the caches, and one stretch of
-// the stream a bucket); then checkGroups.
-func (s *segment) probeBlocked(q *words, radius int, dead *roaring.Bitmap, rowBase uint32, dst []Result, sc *scratch, limit int) (_ []Result, ok bool) {
-	m, g := s.m, s.groups
-	vals, tabs, probeEnds := s.groupedBucketNumbers(q, radius, sc)
-	nb := len(vals)
+// decodeAndCheck is the rest of probeBlocked with the decode in assembly
+// (decodeBlocks, which prefetches each bucket's block 16 buckets ahead
+// from the addresses in sc.pf); buckets off its fast path go to
+// appendInAt.
+func (s *segment) decodeAndCheck(q *words, radius int, dead *roaring.Bitmap, rowBase uint32, dst []Result, sc *scratch, limit int, vals []uint32, tabs []uint8, probeEnds *[32]int, pos []uint64, lens []uint32) (_ []Result, ok bool) {
+	g, nb := s.groups, len(vals)
+	pf := slices.Grow(sc.pf[:0], 2*nb)[:2*nb]
+	sc.pf = pf
+	pos2 := slices.Grow(sc.pos2[:0], nb)[:nb]
+	lens2 := slices.Grow(sc.lens2[:0], nb)[:nb]
+	sc.pos2, sc.lens2 = pos2, lens2
+	for i, o := range pos {
+		e := &s.bk[tabs[i]]
+		end := o + 1<<e.shift + uint64(lens[i])*(uint64(e.lowBits)+1)
+		pf[2*i] = uintptr(e.bitAddr(o))
+		pf[2*i+1] = uintptr(e.bitAddr(end))
+		// A bucket whose high parts end in the next block (7 % at 10M):
+		// that block too, read as its second part.
+		lo := uint64(vals[i]) * g
+		if k := lo >> e.lowBits >> e.shift; (lo+g-1)>>e.lowBits>>e.shift == k+1 {
+			o2, nk2 := e.blockAt(k + 1)
+			pos2[i], lens2[i] = o2, uint32(nk2)
+			pf[2*i+1] = uintptr(e.bitAddr(o2))
+		}
+	}
+	slow := slices.Grow(sc.slow[:0], nb)[:nb]
+	sc.slow = slow
+	groups, buckt := sc.rows[:0], sc.buckt[:0]
+	var ends [32]int
+	from := 0
+	for j := range s.m {
+		e := &s.bk[j]
+		to := probeEnds[j]
+		if to > from {
+			a := decodeArgs{
+				bits: &e.bits[0], nw1: uint64(len(e.bits) - 1), lb: uint64(e.lowBits),
+				h: 1 << e.shift, sh: uint64(e.shift), lowMask: e.lowMask, g: g,
+				vals: &vals[from], pos: &pos[from], lens: &lens[from], n: uint64(to - from),
+				pf: &pf[2*from], npf: uint64(nb - from), slow: &slow[0],
+				pos2: &pos2[from], lens2: &lens2[from],
+			}
+			for a.done < a.n {
+				n0 := len(groups)
+				groups = slices.Grow(groups, 256+4*(to-from))
+				buckt = slices.Grow(buckt, cap(groups)-len(buckt))
+				room := min(cap(groups), cap(buckt)) - n0
+				a.out, a.outb, a.room, a.nout = &groups[:n0+1][n0], &buckt[:n0+1][n0], uint64(room), 0
+				decodeBlocks(&a)
+				if a.done > a.n {
+					panic("hamming: decodeBlocks read past a stream")
+				}
+				groups, buckt = groups[:n0+int(a.nout)], buckt[:n0+int(a.nout)]
+			}
+			for _, k := range slow[:a.nslow] {
+				i := from + int(k)
+				before := len(groups)
+				groups = e.appendInAt(uint64(vals[i])*g, g, pos[i], uint64(lens[i]), groups)
+				for range len(groups) - before {
+					buckt = append(buckt, vals[i])
+				}
+			}
+		}
+		from = to
+		ends[j] = len(groups)
+		if len(groups) > limit {
+			sc.rows, sc.buckt = groups, buckt
+			return dst, false
+		}
+	}
+	sc.rows, sc.buckt = groups, buckt
+	return s.checkGroups(q, radius, dead, rowBase, dst, groups, buckt, &ends, sc), true
+}
 
+// blockAhead is how many buckets ahead of its decode probeBlocked
+// prefetches a bucket's block.
+const blockAhead = 16
+
+// prefetchBlock prefetches the lines of the block of substring j that
+// starts at bit o and holds nk elements (up to 4, in one call: each call
+// of an assembly function costs the probe's loop its registers).
+func (s *segment) prefetchBlock(j uint8, o uint64, nk uint32) {
+	e := &s.bk[j]
+	end := o + 1<<e.shift + uint64(nk)*(uint64(e.lowBits)+1)
+	prefetchSpan(e.bitAddr(o), e.bitAddr(end))
+}
+
+// blocksStaged is session 11's first half of probeBlocked, for the
+// benchmarks (Options.staged): each a flat loop of independent reads that
+// prefetches what the next one reads, the samples, then each block's
+// first and last lines.
+func (s *segment) blocksStaged(vals []uint32, tabs []uint8, pos []uint64, lens []uint32, sc *scratch) {
+	g := s.groups
 	// Stages, each a flat loop of independent reads that prefetches what
 	// the next one reads: the samples, then each block's first and last
 	// lines (from the samples), then the decode.
-	pos := slices.Grow(sc.pos[:0], nb)[:nb]
-	lens := slices.Grow(sc.lens[:0], nb)[:nb]
-	sc.pos, sc.lens = pos, lens
 	for i, v := range vals {
 		e := &s.bk[tabs[i]]
 		prefetch(e.subAddr(uint64(v) * g >> e.lowBits >> e.shift))
@@ -394,12 +475,55 @@ func (s *segment) probeBlocked(q *words, radius int, dead *roaring.Bitmap, rowBa
 		touch ^= e.bits[o>>6] ^ e.bits[(o+1<<e.shift+uint64(lens[i])*(uint64(e.lowBits)+1))>>6]
 	}
 	sc.touch = touch
+}
+
+// probeBlocked is probeGrouped for the blocked coding: bucket numbers;
+// each bucket's groups, read in a software pipeline (the sample of bucket
+// i+ahead2 and the block of bucket i+ahead1 prefetched while bucket i is
+// decoded: one sample, which mostly stays in the caches, and one stretch of
+// the stream a bucket); then checkGroups.
+func (s *segment) probeBlocked(q *words, radius int, dead *roaring.Bitmap, rowBase uint32, dst []Result, sc *scratch, limit int) (_ []Result, ok bool) {
+	m, g := s.m, s.groups
+	vals, tabs, probeEnds := s.groupedBucketNumbers(q, radius, sc)
+	nb := len(vals)
+
+	pos := slices.Grow(sc.pos[:0], nb)[:nb]
+	lens := slices.Grow(sc.lens[:0], nb)[:nb]
+	sc.pos, sc.lens = pos, lens
+	if s.staged {
+		s.blocksStaged(vals, tabs, pos, lens, sc)
+	} else {
+		// The samples, read sampleAhead buckets after their prefetch.
+		const sampleAhead = 32
+		for i, v := range vals[:min(sampleAhead, nb)] {
+			e := &s.bk[tabs[i]]
+			prefetch(e.subAddr(uint64(v) * g >> e.lowBits >> e.shift))
+		}
+		for i, v := range vals {
+			if k := i + sampleAhead; k < nb {
+				e := &s.bk[tabs[k]]
+				prefetch(e.subAddr(uint64(vals[k]) * g >> e.lowBits >> e.shift))
+			}
+			e := &s.bk[tabs[i]]
+			o, nk := e.blockAt(uint64(v) * g >> e.lowBits >> e.shift)
+			pos[i], lens[i] = o, uint32(nk)
+		}
+		if s.decodeAsm {
+			return s.decodeAndCheck(q, radius, dead, rowBase, dst, sc, limit, vals, tabs, &probeEnds, pos, lens)
+		}
+		for i := range min(blockAhead, nb) {
+			s.prefetchBlock(tabs[i], pos[i], lens[i])
+		}
+	}
 	groups, buckt := sc.rows[:0], sc.buckt[:0]
 	var ends [32]int
 	i := 0
 	for j := range m {
 		e := &s.bk[j]
 		for ; i < probeEnds[j]; i++ {
+			if k := i + blockAhead; k < nb && !s.staged {
+				s.prefetchBlock(tabs[k], pos[k], lens[k])
+			}
 			before := len(groups)
 			groups = e.appendInAt(uint64(vals[i])*g, g, pos[i], uint64(lens[i]), groups)
 			if added := len(groups) - before; added <= 8 {
@@ -424,5 +548,5 @@ func (s *segment) probeBlocked(q *words, radius int, dead *roaring.Bitmap, rowBa
 		}
 	}
 	sc.rows, sc.buckt = groups, buckt
-	return s.checkGroups(q, radius, dead, rowBase, dst, groups, buckt, &ends), true
+	return s.checkGroups(q, radius, dead, rowBase, dst, groups, buckt, &ends, sc), true
 }

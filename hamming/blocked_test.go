@@ -50,6 +50,12 @@ func checkBlkOnce(t *testing.T, what string, vals []uint64, universe uint64, shi
 		if got, want := e.appendIn(lo, g, nil), in(lo, g); !slices.Equal(got, want) {
 			t.Fatalf("%s: appendIn(%d, %d) = %v, want %v (shift %d, L %d)", what, lo, g, got, want, shift, e.lowBits)
 		}
+		// The assembly decode, which reads buckets [v·g, v·g+g).
+		if v := lo / g; hasDecodeAsm() && v < 1<<32 && (v+1)*g <= universe {
+			if got, want := decodeOne(e, uint32(v), g), in(v*g, g); !slices.Equal(got, want) {
+				t.Fatalf("%s: decodeBlocks(%d·%d) = %v, want %v (shift %d, L %d)", what, v, g, got, want, shift, e.lowBits)
+			}
+		}
 	}
 	lowerBound := func(x uint64) int {
 		if x >= universe {
@@ -135,6 +141,42 @@ func TestEFBlk(t *testing.T) {
 	if e.topShift >= 10 {
 		t.Fatalf("crowded: topShift %d, want the denser top samples", e.topShift)
 	}
+}
+
+// decodeOne decodes bucket v of width g as probeBlocked does with
+// decodeBlocks: its block from blockAt, the assembly's fast path, else
+// appendInAt.
+func decodeOne(e *efBlk, v uint32, g uint64) []uint32 {
+	k := uint64(v) * g >> e.lowBits >> e.shift
+	o, nk := e.blockAt(k)
+	vals, pos, lens := []uint32{v}, []uint64{o}, []uint32{uint32(nk)}
+	pos2, lens2 := []uint64{0}, []uint32{0}
+	if (uint64(v)*g+g-1)>>e.lowBits>>e.shift == k+1 {
+		o2, nk2 := e.blockAt(k + 1)
+		pos2[0], lens2[0] = o2, uint32(nk2)
+	}
+	pf := []uintptr{uintptr(e.bitAddr(o)), uintptr(e.bitAddr(o))}
+	out, outb, slow := make([]uint32, 128), make([]uint32, 128), make([]uint32, 1)
+	a := decodeArgs{
+		bits: &e.bits[0], nw1: uint64(len(e.bits) - 1), lb: uint64(e.lowBits),
+		h: 1 << e.shift, sh: uint64(e.shift), lowMask: e.lowMask, g: g,
+		vals: &vals[0], pos: &pos[0], lens: &lens[0], n: 1, pf: &pf[0], npf: 1,
+		out: &out[0], outb: &outb[0], room: 128, slow: &slow[0],
+		pos2: &pos2[0], lens2: &lens2[0],
+	}
+	decodeBlocks(&a)
+	if a.done != 1 {
+		panic(fmt.Sprintf("decodeBlocks: done %d", int64(a.done)))
+	}
+	if a.nslow == 1 {
+		return e.appendInAt(uint64(v)*g, g, o, nk, nil)
+	}
+	for _, b := range outb[:a.nout] {
+		if b != v {
+			panic("decodeBlocks: wrong bucket value")
+		}
+	}
+	return out[:a.nout]
 }
 
 // FuzzEFBlk: random sorted sequences under random universes and block

@@ -33,9 +33,11 @@ import (
 // rejects it nearly always; each row is then reported from the bucket that
 // holds it (its own substring equals the bucket) and only from the first
 // substring whose bound it meets, so results are those of the plain layout
-// exactly. At 10M it searches at 1.6 to 1.9 times the plain layout's CPU
-// time in blocks (2.0 to 2.2 as one efSeq; docs/benchmarks.md, "p-mem3" and
-// "p-mem4"), hence opt-in.
+// exactly. With the assembly of session 12 (the AVX2 group filter,
+// filter_amd64.s, and the BMI2 decode, decode_amd64.s) it searches at 10M
+// at about the plain layout's CPU time on uniform data and 1.0 to 1.3
+// times on clustered data (1.5 to 1.7 without the assembly;
+// docs/benchmarks.md, "p-mem5"), hence still opt-in.
 const (
 	groupRows   = 4
 	groupedFrom = 1 << 23
@@ -45,9 +47,9 @@ const (
 // the grouped layout: forced by opts.grouped, else when opts.Grouped asks
 // for it and the automatic layout is 11 substrings of 22 bits (from
 // groupedFrom entries). It is not the default: at 10M entries it searches
-// at 1.6 to 1.9 times the CPU time of the plain layout (docs/benchmarks.md,
-// "p-mem4"). Below 2^30 rows the high parts and element indices fit the
-// probe's uint32s.
+// at 1.0 to 1.3 times the CPU time of the plain layout on clustered data
+// (docs/benchmarks.md, "p-mem5"). Below 2^30 rows the high parts and
+// element indices fit the probe's uint32s.
 func useGrouped(n int, opts Options) bool {
 	if n >= 1<<30 {
 		return false
@@ -117,6 +119,7 @@ func (s *segment) buildGrouped() {
 	collapseHugePages(wall)
 	collapseHugePages(rall)
 	s.quads = groupHashes(s.hashes)
+	s.frontAsm = hasAVX2() && !s.pureGo
 	collapseHugePages(s.quads)
 	s.hashes = nil
 }
@@ -244,16 +247,6 @@ func groupHashes(hashes []words) []quad {
 		}
 	}
 	return qs
-}
-
-// quadFront returns the smallest distance of the group's rows to q on their
-// first 128 bits: a lower bound of the rows' distances.
-func quadFront(g *quad, q *words) int {
-	return min(
-		bits.OnesCount64(g.front[0][0]^q[0])+bits.OnesCount64(g.front[0][1]^q[1]),
-		bits.OnesCount64(g.front[1][0]^q[0])+bits.OnesCount64(g.front[1][1]^q[1]),
-		bits.OnesCount64(g.front[2][0]^q[0])+bits.OnesCount64(g.front[2][1]^q[1]),
-		bits.OnesCount64(g.front[3][0]^q[0])+bits.OnesCount64(g.front[3][1]^q[1]))
 }
 
 // scanQuads is scanRows over the first n rows held in groups.
@@ -457,60 +450,93 @@ func (s *segment) probeGrouped(q *words, radius int, dead *roaring.Bitmap, rowBa
 		ends[j] = len(groups)
 	}
 	sc.rows, sc.buckt = groups, buckt
-	return s.checkGroups(q, radius, dead, rowBase, dst, groups, buckt, &ends), true
+	return s.checkGroups(q, radius, dead, rowBase, dst, groups, buckt, &ends, sc), true
 }
 
-// checkGroups is the probe's last stage in the grouped layout: it
-// prefetches the candidate groups' first lines, then checks each group's
-// rows, reporting a row only from the bucket holding it (buckt[c], the
-// bucket groups[c] came from) and from the first substring whose bound it
-// meets. groups[ends[j-1]:ends[j]] came from substring j.
-func (s *segment) checkGroups(q *words, radius int, dead *roaring.Bitmap, rowBase uint32, dst []Result, groups, buckt []uint32, ends *[32]int) []Result {
+// checkGroups is the probe's last stage in the grouped layout. A batched
+// filter (frontFilter) first keeps the candidate groups with a row within
+// radius of q on its first 128 bits, prefetching the groups' first lines
+// ahead as it goes; then each kept group's rows are checked in full,
+// reporting a row only from the bucket holding it (buckt[c], the bucket
+// groups[c] came from) and from the first substring whose bound it meets.
+// groups[ends[j-1]:ends[j]] came from substring j.
+//
+// The filter is one tight loop because the check was slow as one loop
+// over groups doing both: with the rare survivors' code in it, the
+// compiler kept the loop's state on the stack (docs/benchmarks.md,
+// "p-mem5").
+func (s *segment) checkGroups(q *words, radius int, dead *roaring.Bitmap, rowBase uint32, dst []Result, groups, buckt []uint32, ends *[32]int, sc *scratch) []Result {
 	quads, ids := s.quads, &s.ids
 	nrows := uint32(s.rows())
-	q0, q1, q2, q3 := q[0], q[1], q[2], q[3]
-	const ahead = 48
-	for _, grp := range groups[:min(ahead, len(groups))] {
-		prefetch(unsafe.Pointer(&quads[grp]))
+	surv := slices.Grow(sc.surv[:0], len(groups))[:len(groups)]
+	sc.surv = surv
+	var k int
+	if s.frontAsm {
+		k = frontFilterAsm(quads, groups, q, radius, surv)
+	} else {
+		k = frontFilterGo(quads, groups, q, radius, surv)
 	}
-
-	from := 0
-	for j := range s.m {
+	j := 0
+	for _, c := range surv[:k] {
+		for int(c) >= ends[j] {
+			j++
+		}
 		start, length := s.start[j], s.length[j]
-		for c := from; c < ends[j]; c++ {
-			if c+ahead < len(groups) {
-				prefetch(unsafe.Pointer(&quads[groups[c+ahead]]))
+		grp := groups[c]
+		qd := &quads[grp]
+		for r := range groupRows {
+			row := grp*groupRows + uint32(r)
+			if row >= nrows {
+				break
 			}
-			grp := groups[c]
-			qd := &quads[grp]
-			var d [groupRows]int
-			for k := range groupRows {
-				d[k] = bits.OnesCount64(qd.front[k][0]^q0) + bits.OnesCount64(qd.front[k][1]^q1)
-			}
-			if min(d[0], d[1], d[2], d[3]) > radius {
+			h := qd.row(r)
+			d := distWords(&h, q)
+			// A row of the group in another bucket is reported from that
+			// bucket, if at all.
+			if d > radius || substr(&h, start, length) != buckt[c] || s.seenEarlier(&h, q, radius, j) {
 				continue
 			}
-			for k := range groupRows {
-				row := grp*groupRows + uint32(k)
-				if d[k] > radius || row >= nrows {
-					continue
-				}
-				h := qd.row(k)
-				dk := d[k] + bits.OnesCount64(h[2]^q2) + bits.OnesCount64(h[3]^q3)
-				// A row of the group in another bucket is reported from
-				// that bucket, if at all.
-				if dk > radius || substr(&h, start, length) != buckt[c] || s.seenEarlier(&h, q, radius, j) {
-					continue
-				}
-				if dead != nil && dead.Contains(rowBase+row) {
-					continue
-				}
-				dst = append(dst, Result{ID: ids.at(row), Distance: dk})
+			if dead != nil && dead.Contains(rowBase+row) {
+				continue
 			}
+			dst = append(dst, Result{ID: ids.at(row), Distance: d})
 		}
-		from = ends[j]
 	}
 	return dst
+}
+
+// frontAhead is how many groups ahead the filters prefetch: all at once
+// measured slower (p-mem4).
+const frontAhead = 48
+
+// frontFilterGo writes to out, in order, the indices c of the groups
+// groups[c] that have a row within radius of q on its first 128 bits (the
+// front line), and returns their number; out holds len(groups). It
+// prefetches the front line frontAhead groups ahead. frontFilterAsm does
+// the same in AVX2.
+func frontFilterGo(quads []quad, groups []uint32, q *words, radius int, out []uint32) int {
+	if len(groups) == 0 {
+		return 0
+	}
+	out = out[:len(groups)]
+	q0, q1 := q[0], q[1]
+	last := len(groups) - 1
+	k := 0
+	for c, g := range groups {
+		prefetch(unsafe.Pointer(&quads[groups[min(c+frontAhead, last)]]))
+		f := &quads[g].front
+		d := min(
+			bits.OnesCount64(f[0][0]^q0)+bits.OnesCount64(f[0][1]^q1),
+			bits.OnesCount64(f[1][0]^q0)+bits.OnesCount64(f[1][1]^q1),
+			bits.OnesCount64(f[2][0]^q0)+bits.OnesCount64(f[2][1]^q1),
+			bits.OnesCount64(f[3][0]^q0)+bits.OnesCount64(f[3][1]^q1))
+		// Written always, counted if kept: no branch on the rare match.
+		out[k] = uint32(c)
+		if d <= radius {
+			k++
+		}
+	}
+	return k
 }
 
 // countGroups counts the elements that fall in their bucket's range, as

@@ -44,16 +44,26 @@ func TestGroupedMatchesOracle(t *testing.T) {
 		// (the full set runs without -short).
 		codings = []int{0, 7}
 	}
+	// Both check-stage filters and decodes: assembly (AVX2, BMI2) where
+	// the CPU has it, and pure Go.
+	filters := []bool{false}
+	if hasAVX2() {
+		filters = append(filters, true)
+	} else {
+		t.Log("no AVX2: the pure-Go filter only")
+	}
 	for _, ds := range sets {
 		for _, coding := range codings {
-			t.Run(fmt.Sprintf("%s/blocked=%d", ds.name, coding), func(t *testing.T) {
-				groupedMatchesOracle(t, ds.name, ds.ids, ds.hs, coding)
-			})
+			for _, asm := range filters {
+				t.Run(fmt.Sprintf("%s/blocked=%d/asm=%v", ds.name, coding, asm), func(t *testing.T) {
+					groupedMatchesOracle(t, ds.name, ds.ids, ds.hs, coding, asm)
+				})
+			}
 		}
 	}
 }
 
-func groupedMatchesOracle(t *testing.T, name string, ids []uint64, hs [][32]byte, coding int) {
+func groupedMatchesOracle(t *testing.T, name string, ids []uint64, hs [][32]byte, coding int, asm bool) {
 	type dataset struct {
 		name string
 		ids  []uint64
@@ -77,6 +87,11 @@ func groupedMatchesOracle(t *testing.T, name string, ids []uint64, hs [][32]byte
 			if seg.m > 0 && (seg.ef == nil) == (coding < 0) || seg.m > 0 && (seg.bk == nil) == (coding >= 0) {
 				t.Fatalf("%s subs=%d: not grouped", ds.name, subs)
 			}
+			if seg.m > 0 && (seg.frontAsm != hasAVX2() || seg.bk != nil && seg.decodeAsm != hasDecodeAsm()) {
+				t.Fatalf("%s subs=%d: frontAsm %v, hasAVX2 %v, decodeAsm %v", ds.name, subs, seg.frontAsm, hasAVX2(), seg.decodeAsm)
+			}
+			seg.frontAsm = asm
+			seg.decodeAsm = asm && seg.bk != nil && hasDecodeAsm()
 			// Remove a few rows from both: the probe must skip dead rows
 			// of a group while keeping the live ones.
 			model := map[uint64][32]byte{}

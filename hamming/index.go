@@ -53,8 +53,10 @@ type Options struct {
 
 	// Grouped stores segments of 8M entries or more, where the automatic
 	// layout is 11 substrings of 22 bits, in the grouped Elias–Fano layout
-	// (grouped.go): 63.1 bytes an entry at 10M instead of 70.1, at 1.6 to
-	// 1.9 times the CPU time a query. Results are identical. Off by default.
+	// (grouped.go): 63.1 bytes an entry at 10M instead of 70.1, at about
+	// the plain layout's CPU time a query on uniform data and 1.0 to 1.3
+	// times on clustered data where the CPU has AVX2 and fast PDEP (1.5 to
+	// 1.7 times elsewhere). Results are identical. Off by default.
 	Grouped bool
 
 	// denseDirs keeps one uint32 per bucket, the layout before the compact
@@ -75,6 +77,15 @@ type Options struct {
 	// blocks of 2^defaultBlockShift, -1 one efSeq (eliasfano.go), the
 	// coding of session 10, kept for the benchmarks.
 	blocked int
+
+	// staged keeps the blocked probe's decode of session 11 (all samples,
+	// then all blocks, prefetched stage by stage) for the benchmarks; the
+	// default reads them in rolling pipelines (probeBlocked).
+	staged bool
+
+	// pureGo turns the grouped layout's assembly off (the AVX2 filter
+	// and the decode), for the benchmarks.
+	pureGo bool
 }
 
 // Stats describes an index at one moment.

@@ -8,3 +8,9 @@ import "unsafe"
 //
 //go:noescape
 func prefetch(p unsafe.Pointer)
+
+// prefetchSpan asks the CPU to load the cache lines from p's to q's, at
+// most 4, in one call.
+//
+//go:noescape
+func prefetchSpan(p, q unsafe.Pointer)

@@ -6,3 +6,6 @@ import "unsafe"
 
 // prefetch does nothing where no assembly version exists.
 func prefetch(p unsafe.Pointer) {}
+
+// prefetchSpan does nothing where no assembly version exists.
+func prefetchSpan(p, q unsafe.Pointer) {}

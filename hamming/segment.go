@@ -80,6 +80,7 @@ func (s *segment) calibrate() {
 	for i := range rowSets {
 		rowSets[i] = uint32(r.IntN(n))
 	}
+	groups, surv := make([]uint32, cands), make([]uint32, cands)
 	trial := 0
 	nScan := min(n, 1<<16)
 	best := func(f func() int) time.Duration {
@@ -106,20 +107,16 @@ func (s *segment) calibrate() {
 	})
 	candT := best(func() int {
 		if s.quads != nil {
-			// The grouped probe's check: a group's first line, which
-			// rejects it nearly always.
-			groups := rowSets[trial*cands : (trial+1)*cands]
+			// The grouped probe's check: its filter over the groups'
+			// first lines, which rejects a group nearly always.
+			for i, row := range rowSets[trial*cands : (trial+1)*cands] {
+				groups[i] = row / groupRows
+			}
 			trial++
-			for _, row := range groups {
-				prefetch(unsafe.Pointer(&s.quads[row/groupRows]))
+			if s.frontAsm {
+				return frontFilterAsm(s.quads, groups, &q, 31, surv)
 			}
-			c := 0
-			for _, row := range groups {
-				if quadFront(&s.quads[row/groupRows], &q) <= 31 {
-					c++
-				}
-			}
-			return c
+			return frontFilterGo(s.quads, groups, &q, 31, surv)
 		}
 		rows := rowSets[trial*cands : (trial+1)*cands]
 		trial++
@@ -241,6 +238,12 @@ type segment struct {
 	groups   uint64 // ceil(rows / groupRows)
 	// The hashes, in place of hashes, a group's transposed (quad).
 	quads []quad
+	// frontAsm: the check stage filters groups in AVX2 (frontFilterAsm).
+	frontAsm bool
+	staged   bool // Options.staged
+	pureGo   bool // Options.pureGo
+	// decodeAsm: the blocked probe decodes in assembly (decodeBlocks).
+	decodeAsm bool
 }
 
 // hashAt returns row's hash in either layout.
@@ -383,7 +386,7 @@ func layoutFor(n, substrings int) []int {
 // buildSegment indexes ids (ascending, unique) and their hashes. It takes
 // ownership of hashes; ids are copied into the segment's idColumn.
 func buildSegment(ids []uint64, hashes []words, opts Options, tabs probeTables) *segment {
-	s := &segment{ids: newIDColumn(ids), hashes: hashes, denseDirs: opts.denseDirs, blkShift: defaultBlockShift}
+	s := &segment{ids: newIDColumn(ids), hashes: hashes, denseDirs: opts.denseDirs, blkShift: defaultBlockShift, staged: opts.staged, pureGo: opts.pureGo}
 	if opts.blocked != 0 {
 		s.blkShift = uint(max(opts.blocked, 0))
 	}
@@ -536,6 +539,11 @@ type scratch struct {
 	// parts, and the bucket of each candidate group.
 	pos, wins                   []uint64
 	elems, highs, buckt, firsts []uint32
+	surv                        []uint32 // the groups checkGroups' filter keeps
+	slow                        []uint32 // buckets decodeBlocks leaves to appendInAt
+	pf                          []uintptr
+	pos2                        []uint64 // a bucket's second block, for decodeBlocks
+	lens2                       []uint32
 	tabs                        []uint8
 	touch                       uint64 // keeps the blocked probe's touch loop
 }
