@@ -135,6 +135,11 @@ func (s *PHMService) applyPHM(ctx context.Context, tx Querier, at time.Time, u *
 	a, err := loadPHMAccount(ctx, tx, u.Account, epoch)
 	if errors.Is(err, sql.ErrNoRows) {
 		a = &vigil.PHMAccount{Account: u.Account, Epoch: epoch}
+		// The pending vouchers' read all the same (it finds none), as
+		// for an account that has a row.
+		if a.Pending, err = loadPHMPending(ctx, tx, u.Account, epoch); err != nil {
+			return false, nil, err
+		}
 	} else if err != nil {
 		return false, nil, err
 	}
@@ -276,12 +281,20 @@ func loadPHMAccount(ctx context.Context, q Querier, account string, epoch uint32
 	if a.RecoveredAt, err = ParseNullTime(recovered); err != nil {
 		return nil, err
 	}
-	a.Pending, err = QueryAll(ctx, q, scanPHMVoucher,
+	if a.Pending, err = loadPHMPending(ctx, q, account, epoch); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// loadPHMPending reads an account's pending vouchers, in order.
+func loadPHMPending(ctx context.Context, q Querier, account string, epoch uint32) ([]vigil.PHMVoucher, error) {
+	out, err := QueryAll(ctx, q, scanPHMVoucher,
 		`SELECT voucher_id, state, data, n FROM phm_vouchers WHERE account = ? AND epoch = ? AND state = 'pending' ORDER BY n`, account, int64(epoch))
 	if err != nil {
 		return nil, fmt.Errorf("pending vouchers: %w", err)
 	}
-	return a, nil
+	return out, nil
 }
 
 func scanPHMVoucher(row Scanner) (vigil.PHMVoucher, error) {
