@@ -78,4 +78,3 @@ func TestInboxHandOffOnGrid(t *testing.T) {
 		t.Fatalf("resume: %d, %v, %d cases", n, err, resp.calls())
 	}
 }
-
