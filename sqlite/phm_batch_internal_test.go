@@ -219,3 +219,79 @@ func TestPHMChaffBound(t *testing.T) {
 		t.Fatalf("after %d vouchers that did not open: %d chaff rows (bound %d), %d account rows, %d voucher rows", n, chaff, vigil.PHMChaffSlots, accounts, vouchers)
 	}
 }
+
+// BenchmarkPHMBatchWAL measures the pages a batch of 16 inbox items
+// writes to the write-ahead log (checkpointed before each), for 16 items
+// that keep nothing (miss) and for 15 of them and one first positive of
+// its account (hit), the inbox rows 17,069 bytes each as at the default
+// parameters; the two kinds alternate. TestPHMBatchStoreWork shows the
+// SQL alike; this is what SQLite makes of it.
+func BenchmarkPHMBatchWAL(b *testing.B) {
+	ctx := context.Background()
+	db, err := Open(ctx, b.TempDir(), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	s := NewPHMService(db)
+	fn := func(v [vigil.PHMVoucherIDLen]byte) func(a *vigil.PHMAccount, keep bool) (*vigil.AuditRecord, error) {
+		return func(a *vigil.PHMAccount, keep bool) (*vigil.AuditRecord, error) {
+			if keep {
+				a.Positives++
+				a.Changes = append(a.Changes, vigil.PHMVoucher{ID: v, State: vigil.PHMPending, Data: bytes.Repeat([]byte{v[0]}, 5320), N: a.Positives})
+			}
+			return nil, nil
+		}
+	}
+	k, round := 0, 0
+	batch := func(hit bool) int64 {
+		round++
+		vs := make([][]byte, 16)
+		for i := range vs {
+			vs[i] = bytes.Repeat([]byte{byte(i)}, 17069)
+		}
+		acct := fmt.Sprintf("acct-%d", round)
+		if err := s.AppendPHMInbox(ctx, acct, vs, 0); err != nil {
+			b.Fatal(err)
+		}
+		items, err := s.PHMInboxNext(ctx, time.Now(), 16)
+		if err != nil || len(items) != 16 {
+			b.Fatalf("%d items, %v", len(items), err)
+		}
+		ups := make([]vigil.PHMInboxUpdate, 16)
+		for i := range ups {
+			k++
+			id := [vigil.PHMVoucherIDLen]byte{byte(k), byte(k >> 8), byte(k >> 16)}
+			ups[i] = vigil.PHMInboxUpdate{ID: items[i].ID, Account: acct, Voucher: id, Pad: 5320, Fn: fn(id), Opened: hit && i == round%16}
+		}
+		if _, err := db.wdb.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := s.ApplyPHMInbox(ctx, ups); err != nil {
+			b.Fatal(err)
+		}
+		fi, err := os.Stat(db.Path() + "-wal")
+		if err != nil {
+			b.Fatal(err)
+		}
+		var page int64
+		if err := db.wdb.QueryRowContext(ctx, `PRAGMA page_size`).Scan(&page); err != nil {
+			b.Fatal(err)
+		}
+		return (fi.Size() - 32) / (page + 24)
+	}
+	// The chaff ring and the tables warmed first.
+	for i := range 40 {
+		batch(i%2 == 1)
+	}
+	var pages [2]int64
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		pages[i%2] += batch(i%2 == 1)
+	}
+	n := int64(b.N)
+	b.ReportMetric(float64(pages[0])/float64((n+1)/2), "miss-pages/batch")
+	if n > 1 {
+		b.ReportMetric(float64(pages[1])/float64(n/2), "hit-pages/batch")
+	}
+}
