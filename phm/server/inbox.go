@@ -38,7 +38,8 @@ const (
 // for but has not processed yet (Receive), and what its worker (Run)
 // counts. Make it with NewInbox; set the fields before Run.
 type Inbox struct {
-	// Store keeps the vouchers (required).
+	// Store keeps the vouchers (required): the same store as the
+	// Service's, whose batch transaction (ApplyPHMInbox) deletes them.
 	Store vigil.PHMInbox
 	// Max bounds the vouchers waiting: past it Receive refuses every
 	// batch alike (≤ 0: vigil.DefaultPHMInboxMax).

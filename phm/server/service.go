@@ -32,7 +32,7 @@ type Responder interface {
 // Service runs PHM for many accounts: open, count, recover past the
 // threshold, re-check each revealed image on the server only, and hand
 // the confirmed ones to the detection flow as one case. Its accounts'
-// state is in Store, one transaction per opened voucher, so a restart
+// state is in Store, one transaction per batch of vouchers, so a restart
 // forgets no positive and counts no voucher twice.
 type Service struct {
 	Opener *Opener
