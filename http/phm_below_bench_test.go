@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"slices"
 	"testing"
 	"time"
 
@@ -29,8 +30,8 @@ const belowFollow = 8
 // of unlisted pictures one by one; those answers are timed on the server's
 // side (from the request to the answer's flush) and the client's. Ops
 // alternate pos and neg. It reports per kind the mean of the follow-up
-// answers' sum, and the lean (pos − neg) with its standard error, both
-// clocks. It uses only what main has too, so that the lead can build it
+// answers' sum, and the lean (pos − neg) of the means with its standard
+// error and of the medians, both clocks. It uses only what main has too, so that the lead can build it
 // against main and run both binaries in turns (docs/benchmarks.md,
 // phm-slot); run it with -benchtime=Nx, N even.
 func BenchmarkPHMVouchersBelow(b *testing.B) {
@@ -109,7 +110,19 @@ func BenchmarkPHMVouchersBelow(b *testing.B) {
 		b.ReportMetric(mp, m.name+"-pos-µs")
 		b.ReportMetric(mp-mn, m.name+"-lean-µs")
 		b.ReportMetric(math.Sqrt(sn*sn+sp*sp), m.name+"-lean-se-µs")
+		// Medians too: the sums have a long tail on a loaded host.
+		b.ReportMetric(median(m.d[1])-median(m.d[0]), m.name+"-lean-p50-µs")
 	}
+}
+
+// median is the middle of xs (the mean of the two middle ones).
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	return (s[(len(s)-1)/2] + s[len(s)/2]) / 2
 }
 
 // meanSE is the mean of xs and its standard error.
