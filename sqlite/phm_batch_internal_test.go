@@ -295,3 +295,63 @@ func BenchmarkPHMBatchWAL(b *testing.B) {
 		b.ReportMetric(float64(pages[1])/float64(n/2), "hit-pages/batch")
 	}
 }
+
+// BenchmarkPHMBatchHold measures how long a batch of 16 inbox items holds
+// SQLite's writer, which the inbox's appends (the answers) wait for:
+// ApplyPHMInbox of 16 items that keep nothing (apply) against
+// DeletePHMInbox of 16 rows (delete), what main's worker held it for
+// after a batch of non-positives, in the same run, alternating.
+func BenchmarkPHMBatchHold(b *testing.B) {
+	ctx := context.Background()
+	db, err := Open(ctx, b.TempDir(), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	s := NewPHMService(db)
+	idle := func(*vigil.PHMAccount, bool) (*vigil.AuditRecord, error) { return nil, nil }
+	fill := func(acct string) []vigil.PHMInboxItem {
+		vs := make([][]byte, 16)
+		for i := range vs {
+			vs[i] = bytes.Repeat([]byte{byte(i)}, 17069)
+		}
+		if err := s.AppendPHMInbox(ctx, acct, vs, 0); err != nil {
+			b.Fatal(err)
+		}
+		items, err := s.PHMInboxNext(ctx, time.Now(), 16)
+		if err != nil || len(items) != 16 {
+			b.Fatalf("%d items, %v", len(items), err)
+		}
+		return items
+	}
+	var took [2]time.Duration
+	for i := range 20 + b.N*2 {
+		acct := fmt.Sprintf("acct-%d", i)
+		items := fill(acct)
+		start := time.Now()
+		if i%2 == 0 {
+			ups := make([]vigil.PHMInboxUpdate, len(items))
+			for j, it := range items {
+				ups[j] = vigil.PHMInboxUpdate{ID: it.ID, Account: acct, Voucher: [vigil.PHMVoucherIDLen]byte{byte(j), byte(i)}, Pad: 5320, Fn: idle}
+			}
+			if _, err := s.ApplyPHMInbox(ctx, ups); err != nil {
+				b.Fatal(err)
+			}
+		} else if err := s.DeletePHMInbox(ctx, ids(items)); err != nil {
+			b.Fatal(err)
+		}
+		if i >= 20 { // warmed
+			took[i%2] += time.Since(start)
+		}
+	}
+	b.ReportMetric(float64(took[0].Microseconds())/float64(b.N), "apply-µs")
+	b.ReportMetric(float64(took[1].Microseconds())/float64(b.N), "delete-µs")
+}
+
+func ids(items []vigil.PHMInboxItem) []int64 {
+	out := make([]int64, len(items))
+	for i, it := range items {
+		out[i] = it.ID
+	}
+	return out
+}
