@@ -103,6 +103,22 @@ type PHMService interface {
 	// nothing and is returned. EINVALID for an account id or changes over
 	// the limits or against the states' rules.
 	UpdatePHMAccount(ctx context.Context, account string, epoch uint32, voucher [PHMVoucherIDLen]byte, fn func(a *PHMAccount) (*AuditRecord, error)) (bool, error)
+	// ApplyPHMInbox is the one transaction of a batch of processed inbox
+	// vouchers (1 to MaxPHMInboxBatch), whatever each opened to: for each
+	// item in order, the account update UpdatePHMAccount makes (fn called
+	// with the state as the batch's earlier items left it, its changes
+	// validated, its audit record stored), then the deletion of the
+	// items' inbox rows (PHMInboxUpdate.ID), all or nothing. Every item
+	// reads alike (the account's latest epoch, a replay check, the
+	// account's state and pending vouchers, which fn is given) and writes
+	// alike: an item that keeps something (opened, no replay, its voucher
+	// in the changes) its voucher row and account row, any other a chaff
+	// record as long, into a fixed ring of PHMChaffSlots rows, so that the
+	// store grows with counted vouchers only. An EINVALID error from fn or
+	// its changes drops the item inside the batch (its Err; chaff
+	// written, row deleted); any other error undoes the whole batch and is
+	// returned. ETOOLARGE for more than MaxPHMInboxBatch items.
+	ApplyPHMInbox(ctx context.Context, items []PHMInboxUpdate) ([]PHMInboxApplied, error)
 	// PHMAccount returns an account's state (Changes empty); ENOTFOUND
 	// if it has none.
 	PHMAccount(ctx context.Context, account string, epoch uint32) (*PHMAccount, error)
@@ -113,6 +129,48 @@ type PHMService interface {
 	// payloads. Vouchers not in the revealed state are left as they are.
 	MarkPHMHandled(ctx context.Context, account string, epoch uint32, ids [][PHMVoucherIDLen]byte) error
 }
+
+// PHMInboxUpdate is one processed inbox voucher of ApplyPHMInbox.
+type PHMInboxUpdate struct {
+	// ID is the voucher's inbox row, deleted in the batch's transaction
+	// (0: none, for a voucher that did not come through the inbox).
+	ID      int64
+	Account string
+	// Opened says the voucher opened, to epoch Epoch; a voucher that did
+	// not is given the state of its account's latest epoch.
+	Opened bool
+	Epoch  uint32
+	// Voucher is the voucher's id (as it claims it, where it did not
+	// open; zero for bytes that are not a voucher).
+	Voucher [PHMVoucherIDLen]byte
+	// Pad is the data a pending voucher holds under the service's
+	// parameters (its opened header): the chaff of an item that keeps
+	// nothing is as long as what one that opened below the threshold
+	// writes.
+	Pad int
+	// Fn is called once per run of the transaction with the account's
+	// state; keep false says nothing it changes is kept (a voucher that
+	// did not open, or a replay), and the call is for the work alone.
+	Fn func(a *PHMAccount, keep bool) (*AuditRecord, error)
+}
+
+// PHMInboxApplied is what ApplyPHMInbox did with one item.
+type PHMInboxApplied struct {
+	// Counted: the voucher was recorded (opened, not a replay, and in
+	// the changes).
+	Counted bool
+	// Err is the EINVALID error that dropped the item (nil: none).
+	Err error
+}
+
+// Bounds of ApplyPHMInbox.
+const (
+	// MaxPHMInboxBatch bounds the items of one ApplyPHMInbox.
+	MaxPHMInboxBatch = 64
+	// PHMChaffSlots is the number of rows of the chaff ring: the store's
+	// bytes for vouchers that kept nothing, whatever their number.
+	PHMChaffSlots = 256
+)
 
 // ValidatePHMAccount checks an account id: 1 to MaxPHMAccountLen bytes of
 // printable UTF-8.

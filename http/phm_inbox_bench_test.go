@@ -214,6 +214,11 @@ func BenchmarkPHMVouchers(b *testing.B) {
 			r.post(b, w.voucher(b, acct, c))
 		}
 		r.drain(b)
+		// The case is opened on the worker's hand-off grid, after the
+		// batch (phm/server's HandOffEvery).
+		for deadline := time.Now().Add(time.Minute); r.caseCount(b) == 0 && time.Now().Before(deadline); {
+			time.Sleep(time.Millisecond)
+		}
 		if n := r.caseCount(b); n != 1 {
 			b.Fatalf("%s: %d cases after recovery", mode, n)
 		}

@@ -217,18 +217,21 @@ func TestPHMInboxAnswersBeforeProcessing(t *testing.T) {
 	}
 }
 
-// TestPHMInboxFull: while the inbox holds its bound (the worker held in a
-// hand-off, the batch it took not yet deleted), a matching voucher and a
-// non-matching one get the same 503; once it drains, vouchers are taken.
+// TestPHMInboxFull: while the inbox holds its bound (its worker stopped:
+// the worker hands reveals on after its batch has left the inbox), a
+// matching voucher and a non-matching one get the same 503; once a worker
+// drains it, vouchers are taken.
 func TestPHMInboxFull(t *testing.T) {
 	w := newPHMWorld(t)
 	g := newGate()
+	close(g.release)
 	batch := w.recovering(t)
-	run := w.startInbox(t, len(batch), g)
+	ctx, cancel := context.WithCancel(context.Background())
+	run := w.startWith(t, ctx, cancel, len(batch), g)
+	cancel() // the worker stops: the inbox keeps what it is given
 	if code, body := run.send(t, "user-7", batch...); code != http.StatusAccepted {
 		t.Fatalf("the recovering batch: %d %s", code, body)
 	}
-	<-g.entered
 	if n := run.depth(t); n != len(batch) {
 		t.Fatalf("inbox holds %d, want %d", n, len(batch))
 	}
@@ -243,11 +246,28 @@ func TestPHMInboxFull(t *testing.T) {
 	if !strings.Contains(body1, "full") {
 		t.Fatalf("503 body %q", body1)
 	}
-	close(g.release)
+	wctx, wcancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run.srv.PHM.Run(wctx) }()
+	t.Cleanup(func() {
+		wcancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	})
+	run.srv.PHM.Wake()
 	waitUntil(t, "the inbox to drain", func() bool { return run.depth(t) == 0 })
 	run.mustSendAlike(t, "matching, after the drain", matching)
 	run.mustSendAlike(t, "non-matching, after the drain", other)
 	waitUntil(t, "the inbox to drain again", func() bool { return run.depth(t) == 0 })
-	// The recovery's case, and one for the match after it.
-	waitUntil(t, "the second case", func() bool { return len(run.listCases(t)) == 2 })
+	// The recovery's matches and the one after it, in one case or two:
+	// the worker hands reveals on at its grid's ticks, and one hand-off
+	// makes one case of an account's reveals.
+	waitUntil(t, "the matches in cases", func() bool {
+		n := 0
+		for _, c := range run.listCases(t) {
+			n += len(c.Matches)
+		}
+		return n == w.p.T+1
+	})
 }

@@ -103,6 +103,7 @@ func TestAll(t *testing.T, open Opener) {
 	t.Run("CentreService", func(t *testing.T) { TestCentreService(t, open) })
 	t.Run("PHMService", func(t *testing.T) { TestPHMService(t, open) })
 	t.Run("PHMInbox", func(t *testing.T) { TestPHMInbox(t, open) })
+	t.Run("PHMInboxBatch", func(t *testing.T) { TestPHMInboxBatch(t, open) })
 	t.Run("PHMKeyedHashes", func(t *testing.T) { TestPHMKeyedHashes(t, open) })
 }
 

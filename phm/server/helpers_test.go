@@ -125,11 +125,11 @@ func (f *fixture) opens(tb testing.TB, b []byte) int {
 	}
 	n := 0
 	for i := range v.Elements {
-		_, ok, err := f.opener.openElement(v, i)
+		hb, err := f.opener.openElement(v, i)
 		if err != nil {
 			tb.Fatal(err)
 		}
-		if ok {
+		if hb != nil {
 			n++
 		}
 	}

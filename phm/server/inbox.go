@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync/atomic"
 	"time"
@@ -25,6 +24,11 @@ const (
 	// DefaultRevealedEvery is how often Run looks for revealed vouchers
 	// not handed on when no hand-off failed (another process's, say).
 	DefaultRevealedEvery = time.Minute
+	// DefaultHandOffEvery is the grid of the worker's hand-offs to the
+	// detection flow: what the inbox's vouchers revealed is handed on at
+	// the next multiple of it on the clock after their batch is done, not
+	// as each voucher is processed.
+	DefaultHandOffEvery = time.Second
 	// inboxBatch is the vouchers Run takes from the inbox at a time, and
 	// deletes in one transaction once processed.
 	inboxBatch = 16
@@ -34,14 +38,15 @@ const (
 // for but has not processed yet (Receive), and what its worker (Run)
 // counts. Make it with NewInbox; set the fields before Run.
 type Inbox struct {
-	// Store keeps the vouchers (required).
+	// Store keeps the vouchers (required): the same store as the
+	// Service's, whose batch transaction (ApplyPHMInbox) deletes them.
 	Store vigil.PHMInbox
 	// Max bounds the vouchers waiting: past it Receive refuses every
 	// batch alike (≤ 0: vigil.DefaultPHMInboxMax).
 	Max int
-	// Poll, RetryMin, RetryMax and RevealedEvery are the worker's periods
-	// (0: the defaults above).
-	Poll, RetryMin, RetryMax, RevealedEvery time.Duration
+	// Poll, RetryMin, RetryMax, RevealedEvery and HandOffEvery are the
+	// worker's periods (0: the defaults above).
+	Poll, RetryMin, RetryMax, RevealedEvery, HandOffEvery time.Duration
 
 	processed, dropped, retried, handedOn, handOffFailures, full atomic.Int64
 	wake                                                         chan struct{}
@@ -64,8 +69,9 @@ func (in *Inbox) Dropped() int64 { return in.dropped.Load() }
 // to be tried again (a store error).
 func (in *Inbox) Retried() int64 { return in.retried.Load() }
 
-// HandedOn is the count of revealed vouchers handed to the detection flow
-// by a retry: after their own hand-off failed, or from before a restart.
+// HandedOn is the count of revealed vouchers the worker handed to the
+// detection flow: on its hand-off grid after their batch (HandOffEvery),
+// after a hand-off failed, or from before a restart.
 func (in *Inbox) HandedOn() int64 { return in.handedOn.Load() }
 
 // HandOffFailures is the count of hand-offs to the detection flow that
@@ -142,16 +148,20 @@ func (s *Service) Wake() {
 }
 
 // Run is the inbox's worker: it takes the vouchers Receive stored, oldest
-// first, and processes each as Submit does, deleting it from the inbox
-// once processed (for one that opened, after its account's transaction
-// committed: if the process dies in between, the voucher is processed
-// again after the restart, and counts nothing again, its id being kept per
-// account). A voucher that fails for a reason that may pass (a store
-// error) stays, and is tried again with backoff; one that fails for what
-// it is (EINVALID: it does not open after all) is dropped, logged and
-// counted. Revealed vouchers whose hand-off to the detection flow failed
-// are handed on again with backoff (Resume), without waiting for a
-// restart; and every RevealedEvery in any case. Run returns when ctx ends.
+// first, in batches, and processes each batch in one transaction of the
+// store (process) that also deletes its vouchers from the inbox: if the
+// process dies before it commits, the batch is processed again after the
+// restart; once it has, nothing of it is. A batch that fails for a reason
+// that may pass (a store error) stays, and its vouchers are tried again
+// with backoff; a voucher that fails for what it is (EINVALID: not a
+// voucher after all) is dropped in its batch, logged and
+// counted. What the vouchers reveal past an account's threshold is not
+// handed to the detection flow (second check, case) as each is processed:
+// Resume hands it on at the next tick of HandOffEvery on the clock once
+// the batch is done, so that the case work does not follow the voucher
+// that caused it by a fixed delay. A hand-off that failed is tried again
+// with backoff, without waiting for a restart; and every RevealedEvery in
+// any case. Run returns when ctx ends.
 // Run Resume once before it, at start.
 func (s *Service) Run(ctx context.Context) error {
 	in := s.Inbox
@@ -162,8 +172,9 @@ func (s *Service) Run(ctx context.Context) error {
 	every := orDefault(in.RevealedEvery, DefaultRevealedEvery)
 	revealedAt := time.Now().Add(every)
 	handFailures, inboxFailures := 0, 0
+	handEvery := orDefault(in.HandOffEvery, DefaultHandOffEvery)
 	for {
-		handFailed, err := s.drain(ctx)
+		held, err := s.drain(ctx)
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -175,10 +186,13 @@ func (s *Service) Run(ctx context.Context) error {
 		} else {
 			inboxFailures = 0
 		}
-		if handFailed {
-			in.handOffFailures.Add(1)
-			handFailures++
-			revealedAt = time.Now().Add(in.backoff(handFailures))
+		if held && handFailures == 0 {
+			// The case work (second check, detection flow) waits for the
+			// next tick of the grid, on the clock, not on the voucher's
+			// arrival; a failing hand-off keeps its backoff.
+			if tick := time.Now().Truncate(handEvery).Add(handEvery); tick.Before(revealedAt) {
+				revealedAt = tick
+			}
 		}
 		if !time.Now().Before(revealedAt) {
 			n, err := s.Resume(ctx)
@@ -213,62 +227,69 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 }
 
-// drain processes the inbox's due vouchers until none is left, and says
-// whether a hand-off to the detection flow failed on the way.
-func (s *Service) drain(ctx context.Context) (handFailed bool, err error) {
+// drain processes the inbox's due vouchers until none is left, a batch
+// at a time, and says whether any revealed payloads, which it leaves for
+// Resume to hand on.
+func (s *Service) drain(ctx context.Context) (held bool, err error) {
 	in := s.Inbox
-	log := s.logger()
 	for ctx.Err() == nil {
 		items, err := in.Store.PHMInboxNext(ctx, time.Now(), inboxBatch)
 		if err != nil || len(items) == 0 {
-			return handFailed, err
+			return held, err
 		}
-		var done []int64
-		var ferr error // a failure of the inbox itself, which ends the pass
-		for _, it := range items {
-			if ctx.Err() != nil || ferr != nil {
-				break
-			}
-			_, handOff, err := s.submit(ctx, it.Account, it.Voucher)
-			switch {
-			case err == nil:
-			case handOff:
-				// Counted and revealed; the hand-off is retried from the
-				// revealed state, not from the inbox.
-				handFailed = true
-				log.Error("phm hand-off failed; retrying", "account", it.Account, "err", err)
-			case vigil.ErrorCode(err) == vigil.EINVALID:
-				in.dropped.Add(1)
-				log.Warn("phm voucher dropped", "account", it.Account, "err", err)
-			default:
-				if ctx.Err() != nil {
-					// Stopped half-way: the voucher stays for the next
-					// run, no attempt counted.
-					break
-				}
-				in.retried.Add(1)
-				d := in.backoff(it.Attempts + 1)
-				log.Error("phm voucher failed; retrying", "account", it.Account, "attempt", it.Attempts+1, "retry_in", d, "err", err)
-				if derr := in.Store.DeferPHMInbox(ctx, it.ID, time.Now().Add(d)); derr != nil {
-					ferr = fmt.Errorf("defer voucher: %w (after %v)", derr, err)
-				}
-				continue
-			}
-			if err == nil || handOff || vigil.ErrorCode(err) == vigil.EINVALID {
-				done = append(done, it.ID)
-			}
-		}
-		// What was processed leaves the inbox even as the worker stops.
-		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-		err = in.Store.DeletePHMInbox(dctx, done)
-		cancel()
+		h, err := s.batch(ctx, items)
+		held = held || h
 		if err != nil {
-			return handFailed, errors.Join(err, ferr)
-		}
-		in.processed.Add(int64(len(done)))
-		if ferr != nil {
-			return handFailed, ferr
+			return held, err
 		}
 	}
-	return handFailed, nil
+	return held, nil
+}
+
+// batch processes items in one transaction of the store, which deletes
+// them from the inbox as it commits (process). Should it fail, each item
+// is tried alone, so that one voucher's failure (a store error about its
+// account) holds back no other; one that fails alone stays in the inbox,
+// to be tried again with backoff. A voucher that is not one (EINVALID) is
+// dropped inside its batch, logged and counted.
+func (s *Service) batch(ctx context.Context, items []vigil.PHMInboxItem) (held bool, err error) {
+	in := s.Inbox
+	log := s.logger()
+	done := func(ws []*work) {
+		for _, w := range ws {
+			if w.err != nil {
+				in.dropped.Add(1)
+				log.Warn("phm voucher dropped", "account", w.item.Account, "err", w.err)
+			}
+			if len(w.sealed) > 0 {
+				held = true
+			}
+		}
+		in.processed.Add(int64(len(ws)))
+	}
+	ws, perr := s.process(ctx, items)
+	if perr == nil {
+		done(ws)
+		return held, nil
+	}
+	for _, it := range items {
+		if ctx.Err() != nil {
+			// Stopped half-way: the vouchers stay for the next run, no
+			// attempt counted.
+			return held, nil
+		}
+		if len(items) > 1 {
+			if ws, perr = s.process(ctx, []vigil.PHMInboxItem{it}); perr == nil {
+				done(ws)
+				continue
+			}
+		}
+		in.retried.Add(1)
+		d := in.backoff(it.Attempts + 1)
+		log.Error("phm voucher failed; retrying", "account", it.Account, "attempt", it.Attempts+1, "retry_in", d, "err", perr)
+		if derr := in.Store.DeferPHMInbox(ctx, it.ID, time.Now().Add(d)); derr != nil {
+			return held, fmt.Errorf("defer voucher: %w (after %v)", derr, perr)
+		}
+	}
+	return held, nil
 }

@@ -28,13 +28,19 @@ type killSetup struct {
 	Review []byte
 	Known  []string
 	Params phm.Params
+	// Before: the helper stops inside the batch's transaction, before it
+	// commits, and says "in the batch"; otherwise in the hand-off after.
+	Before bool
 }
 
 // TestInboxKilled: vouchers stored in the inbox, then the process killed
-// (SIGKILL) while its worker hands the account's reveal to the detection
-// flow, after the reveal committed and before the vouchers left the inbox.
-// The next process processes them again, which counts nothing, hands the
-// reveal on once, and empties the inbox.
+// (SIGKILL) either inside the transaction of their batch, before it
+// commits, or while its worker hands the account's reveal to the detection
+// flow, after it committed (the batch's counts, reveal and inbox deletion
+// in one). Before: the next process finds the batch in the inbox and
+// nothing counted, and processes it. After: it finds the inbox empty and
+// the reveal waiting, redoes nothing, and hands the reveal on once. Either
+// way the account counts each voucher once and one case opens.
 func TestInboxKilled(t *testing.T) {
 	if dir := os.Getenv(inboxKillEnv); dir != "" {
 		killHelper(t, dir)
@@ -43,6 +49,13 @@ func TestInboxKilled(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a subprocess")
 	}
+	for _, before := range []bool{true, false} {
+		name := map[bool]string{true: "BeforeCommit", false: "AfterCommit"}[before]
+		t.Run(name, func(t *testing.T) { testInboxKilled(t, before) })
+	}
+}
+
+func testInboxKilled(t *testing.T, before bool) {
 	w := newInboxWorld(t)
 	ctx := context.Background()
 	s := w.start(t, &responder{})
@@ -58,7 +71,7 @@ func TestInboxKilled(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	setup := killSetup{Alpha: alpha, Review: review, Params: w.p}
+	setup := killSetup{Alpha: alpha, Review: review, Params: w.p, Before: before}
 	for _, h := range w.r.base.Banks.(*banks).list {
 		setup.Known = append(setup.Known, h.String())
 	}
@@ -85,24 +98,28 @@ func TestInboxKilled(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cmd.Process.Kill() // on an early failure
-	inHandOff := make(chan error, 1)
+	mark := "handing off"
+	if before {
+		mark = "in the batch"
+	}
+	reached := make(chan error, 1)
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
-			if sc.Text() == "handing off" {
-				inHandOff <- nil
+			if sc.Text() == mark {
+				reached <- nil
 				return
 			}
 		}
-		inHandOff <- fmt.Errorf("helper ended before the hand-off: %v", sc.Err())
+		reached <- fmt.Errorf("helper ended before %q: %v", mark, sc.Err())
 	}()
 	select {
-	case err := <-inHandOff:
+	case err := <-reached:
 		if err != nil {
 			t.Fatal(err)
 		}
 	case <-time.After(2 * time.Minute): // a guard, not a measure
-		t.Fatal("helper did not reach the hand-off")
+		t.Fatalf("helper did not reach %q", mark)
 	}
 	if err := cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
@@ -111,18 +128,29 @@ func TestInboxKilled(t *testing.T) {
 
 	resp := &responder{}
 	s = w.start(t, resp)
-	if n := depth(t, s); n != len(batch) {
-		t.Fatalf("%d vouchers in the inbox after the kill, want all %d (none was deleted)", n, len(batch))
+	revealed := w.p.T + 1
+	if before {
+		if n := depth(t, s); n != len(batch) {
+			t.Fatalf("%d vouchers in the inbox after a kill before the commit, want all %d", n, len(batch))
+		}
+		if _, err := s.Store.PHMAccount(ctx, "u", 0); vigil.ErrorCode(err) != vigil.ENOTFOUND {
+			t.Fatalf("the account after a kill before the commit: %v, want none", err)
+		}
+		revealed = 0
+	} else if n := depth(t, s); n != 0 {
+		t.Fatalf("%d vouchers in the inbox after a kill after the commit, want none", n)
 	}
-	if rev, err := s.Store.PHMRevealed(ctx, 100); err != nil || len(rev) != w.p.T+1 {
-		t.Fatalf("%d vouchers revealed by the killed process (%v), want %d", len(rev), err, w.p.T+1)
+	if rev, err := s.Store.PHMRevealed(ctx, 100); err != nil || len(rev) != revealed {
+		t.Fatalf("%d vouchers revealed by the killed process (%v), want %d", len(rev), err, revealed)
 	}
 	n, err := s.Resume(ctx)
-	if err != nil || n != w.p.T+1 {
+	if err != nil || n != revealed {
 		t.Fatalf("resume: %d, %v", n, err)
 	}
-	run(t, s)
-	waitFor(t, "the inbox to empty", func() bool { return depth(t, s) == 0 })
+	stop := run(t, s)
+	handed := int64(w.p.T+1) - int64(revealed) // by the worker, on its grid
+	waitFor(t, "the inbox to empty and the reveal handed on", func() bool { return depth(t, s) == 0 && s.Inbox.HandedOn() == handed })
+	stop()
 	st, err := s.Store.PHMAccount(ctx, "u", 0)
 	if err != nil || st.Positives != w.p.T+1 || st.Key == nil {
 		t.Fatalf("account after the kill: %+v, %v", st, err)
@@ -133,6 +161,20 @@ func TestInboxKilled(t *testing.T) {
 	if a := w.audit(t); a[vigil.AuditPHMReveal] != 1 || a[AuditPHMSecondCheck] != 1 {
 		t.Fatalf("audit after the kill: %v", a)
 	}
+}
+
+// stallingStore says it is in the batch, then stalls in the transaction
+// until the process is killed: in the last item's update, after the
+// batch's other items wrote their rows.
+type stallingStore struct{ vigil.PHMService }
+
+func (s stallingStore) ApplyPHMInbox(ctx context.Context, items []vigil.PHMInboxUpdate) ([]vigil.PHMInboxApplied, error) {
+	last := &items[len(items)-1]
+	last.Fn = func(*vigil.PHMAccount, bool) (*vigil.AuditRecord, error) {
+		fmt.Println("in the batch")
+		select {}
+	}
+	return s.PHMService.ApplyPHMInbox(ctx, items)
 }
 
 // hangingResponder says it is handing off, then never returns.
@@ -179,7 +221,11 @@ func killHelper(t *testing.T, dir string) {
 		t.Fatal(err)
 	}
 	store := sqlite.NewPHMService(db)
-	s := &Service{Opener: o, Review: review, Store: store, Banks: bk, Respond: hangingResponder{}, Inbox: NewInbox(store, 0)}
+	var svc vigil.PHMService = store
+	if setup.Before {
+		svc = stallingStore{store}
+	}
+	s := &Service{Opener: o, Review: review, Store: svc, Banks: bk, Respond: hangingResponder{}, Inbox: NewInbox(store, 0)}
 	if err := s.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}

@@ -20,6 +20,7 @@ import (
 	vigil "github.com/vigil-oss/vigil"
 	"github.com/vigil-oss/vigil/pdq"
 	"github.com/vigil-oss/vigil/phm"
+	"github.com/vigil-oss/vigil/phm/dhf"
 	"github.com/vigil-oss/vigil/phm/second"
 )
 
@@ -31,7 +32,7 @@ type Responder interface {
 // Service runs PHM for many accounts: open, count, recover past the
 // threshold, re-check each revealed image on the server only, and hand
 // the confirmed ones to the detection flow as one case. Its accounts'
-// state is in Store, one transaction per opened voucher, so a restart
+// state is in Store, one transaction per batch of vouchers, so a restart
 // forgets no positive and counts no voucher twice.
 type Service struct {
 	Opener *Opener
@@ -205,83 +206,176 @@ func (s *Service) restore(st *vigil.PHMAccount) (*Account, error) {
 	return RestoreAccount(s.Opener.params, st.Positives, key, pending), nil
 }
 
-// Submit processes one voucher from account. Vouchers that do not open
-// leave no trace beyond the call; one that opens is counted (once: a
-// replay of its id counts nothing) in one transaction of the store, with
-// the audit record of what it revealed.
+// Submit processes one voucher from account as the inbox's worker does a
+// batch (process), as a batch of one: a voucher that opens is counted
+// (once: a replay of its id counts nothing) in one transaction of the
+// store, with the audit record of what it revealed; any other runs the
+// same transaction and keeps nothing. What the voucher revealed, past the
+// threshold, is handed to the detection flow before Submit returns.
 func (s *Service) Submit(ctx context.Context, account string, voucher []byte) (*Result, error) {
-	res, _, err := s.submit(ctx, account, voucher)
-	return res, err
-}
-
-// submit is Submit; handOff says an error came after the voucher's own
-// transaction committed, from handing what it revealed to the detection
-// flow: the voucher is counted, and what it revealed waits, revealed, for
-// the next hand-off (Run's, or Resume's).
-func (s *Service) submit(ctx context.Context, account string, voucher []byte) (res *Result, handOff bool, err error) {
 	if s.Store == nil {
-		return nil, false, fmt.Errorf("phm: no store for the accounts")
+		return nil, fmt.Errorf("phm: no store for the accounts")
 	}
 	if err := vigil.ValidatePHMAccount(account); err != nil {
-		return nil, false, err
+		return nil, err
 	}
-	p, ok, err := s.Opener.Open(voucher)
-	for _, o := range s.Previous {
-		if err != nil || ok {
-			break
-		}
-		p, ok, err = o.Open(voucher)
-	}
+	ws, err := s.process(ctx, []vigil.PHMInboxItem{{Account: account, Voucher: voucher}})
 	if err != nil {
-		return nil, false, vigil.Errorf(vigil.EINVALID, "%v", err)
+		return nil, err
 	}
-	res = &Result{Opened: ok}
-	if !ok {
-		// A voucher that opens nothing leaves no state and says nothing
-		// about its account.
-		return res, false, nil
+	w := ws[0]
+	if w.err != nil {
+		return nil, w.err
 	}
-	res.Epoch = int64(p.Epoch)
-	var sealed []Sealed
-	capped := false
-	counted, err := s.Store.UpdatePHMAccount(ctx, account, p.Epoch, p.ID, func(st *vigil.PHMAccount) (*vigil.AuditRecord, error) {
-		sealed, capped = nil, false // set afresh should the store run this again
+	if len(w.sealed) > 0 {
+		w.res.Revealed, w.res.Confirmed, w.res.Outcome, err = s.handle(ctx, account, w.p.Epoch, w.sealed)
+	}
+	return w.res, err
+}
+
+// openers are Opener then Previous.
+func (s *Service) openers() []*Opener {
+	return append([]*Opener{s.Opener}, s.Previous...)
+}
+
+// work is one voucher's processing: what it opened to, and what its
+// account's transaction did with it.
+type work struct {
+	item vigil.PHMInboxItem
+	p    *Positive // nil: it did not open
+	res  *Result
+	// sealed are the payloads it revealed, to hand on after the batch.
+	sealed []Sealed
+	// err is the EINVALID error that dropped it.
+	err error
+}
+
+// process runs a batch of vouchers (at most vigil.MaxPHMInboxBatch) in
+// one transaction of the store (vigil.PHMService.ApplyPHMInbox), the
+// items' inbox rows deleted in it, and returns each one's work. An error
+// is the store's: nothing of the batch was kept, and it is to be tried
+// again.
+//
+// Below the threshold the work of a voucher has one shape whatever it
+// opens to (docs/benchmarks.md, phm-slot): every opener tries every
+// element and every way, with an AEAD open of the header where none
+// opened; the store makes the same reads for every item and gives the
+// account's state (its latest epoch's, for a voucher that did not open)
+// to the same restore; the detection a positive's arrival runs is run
+// over the pending positives (idle) for one that keeps nothing; and the
+// store writes as many rows and bytes for either, chaff into a fixed ring
+// for the voucher that keeps nothing. Nothing is handed to the detection
+// flow here (see Run).
+func (s *Service) process(ctx context.Context, items []vigil.PHMInboxItem) ([]*work, error) {
+	ws := make([]*work, len(items))
+	ups := make([]vigil.PHMInboxUpdate, len(items))
+	for i, it := range items {
+		ws[i], ups[i] = s.prepare(it)
+	}
+	applied, err := s.Store.ApplyPHMInbox(ctx, ups)
+	if err != nil {
+		return nil, err
+	}
+	for i, w := range ws {
+		a := applied[i]
+		if a.Err != nil && w.err == nil {
+			w.err = a.Err
+		}
+		if w.err != nil {
+			w.sealed = nil
+			continue
+		}
+		if w.p != nil && !a.Counted {
+			w.sealed = nil
+		}
+	}
+	return ws, nil
+}
+
+// prepare opens a voucher and returns its work and its account update.
+func (s *Service) prepare(it vigil.PHMInboxItem) (*work, vigil.PHMInboxUpdate) {
+	w := &work{item: it, res: &Result{}}
+	pad := s.Opener.params.HeaderPlainSize()
+	u := vigil.PHMInboxUpdate{ID: it.ID, Account: it.Account, Pad: pad}
+	v, err := phm.ParseVoucher(it.Voucher, s.Opener.params)
+	if err != nil {
+		// Not a voucher: dropped inside the batch, with the reads and
+		// the chaff of any voucher that keeps nothing.
+		w.err = vigil.Errorf(vigil.EINVALID, "%v", err)
+	} else {
+		u.Voucher = v.ID
+		// Every opener is tried, whichever opens first: the work is the
+		// same for a voucher of the current table, of an older one, or
+		// of none.
+		for _, o := range s.openers() {
+			h, opened, oerr := o.open(v)
+			if oerr != nil && w.p == nil && w.err == nil {
+				w.err = vigil.Errorf(vigil.EINVALID, "%v", oerr)
+			}
+			if opened && w.p == nil && w.err == nil {
+				w.p = &Positive{Epoch: v.Epoch, ID: v.ID, Header: h}
+			}
+		}
+	}
+	if w.p != nil {
+		u.Opened, u.Epoch = true, w.p.Epoch
+		w.res.Opened, w.res.Epoch = true, int64(w.p.Epoch)
+	}
+	u.Fn = func(st *vigil.PHMAccount, keep bool) (*vigil.AuditRecord, error) {
+		w.sealed = nil // set afresh should the store run this again
 		a, err := s.restore(st)
 		if err != nil {
 			return nil, err
 		}
+		if !keep || w.p == nil {
+			if w.p != nil {
+				// A replay: it counts nothing and reveals nothing again.
+				w.res.Replay = true
+				w.res.Positives, w.res.Recovered = st.Positives, st.Key != nil
+			}
+			return nil, s.idle(a)
+		}
 		wasRecovered := a.Recovered()
-		res.Positives, res.Recovered = a.Positives(), wasRecovered
-		if !a.Add(p) {
-			capped = true
-			return nil, nil // not counted (past the bound): nothing changes
+		w.res.Positives, w.res.Recovered = a.Positives(), wasRecovered
+		if !a.Add(w.p) {
+			// Not counted (past the bound): nothing changes, the store
+			// writes chaff.
+			return nil, s.idle(a)
 		}
 		got, err := a.TryRecover()
 		if err != nil {
 			return nil, fmt.Errorf("recover account: %w", err)
 		}
-		sealed = got
-		res.Positives, res.Recovered = a.Positives(), a.Recovered()
-		return s.save(st, a, p, got, wasRecovered)
-	})
-	if err != nil {
-		return nil, false, err
+		w.sealed = got
+		w.res.Positives, w.res.Recovered = a.Positives(), a.Recovered()
+		return s.save(st, a, w.p, got, wasRecovered)
 	}
-	if capped {
-		return res, false, nil
+	return w, u
+}
+
+// idle is, for a voucher that keeps nothing, the work a positive below
+// the threshold does in its account's transaction, changing nothing: the
+// detection over the account's pending positives (with the last of them
+// twice where the account holds exactly t, as a positive's arrival would
+// make t + 1), whose result is dropped, and the encoding of a header.
+func (s *Service) idle(a *Account) error {
+	n := len(a.positives)
+	if a.key != nil || n == 0 {
+		return nil
 	}
-	if !counted {
-		res.Replay = true
-		if st, err := s.Store.PHMAccount(ctx, account, p.Epoch); err == nil {
-			res.Positives, res.Recovered = st.Positives, st.Key != nil
+	last := a.positives[n-1]
+	if n >= a.params.T {
+		pts := make([][]uint64, 0, n+1)
+		for _, p := range a.positives {
+			pts = append(pts, p.Header.DHF)
 		}
-		return res, false, nil
+		if n == a.params.T {
+			pts = append(pts, last.Header.DHF)
+		}
+		_, _ = dhf.Detect(pts, a.params.S, a.params.T) // the work, not the answer
 	}
-	if len(sealed) == 0 {
-		return res, false, nil
-	}
-	res.Revealed, res.Confirmed, res.Outcome, err = s.handle(ctx, account, p.Epoch, sealed)
-	return res, err != nil, err
+	_, err := phm.MarshalHeader(last.Header, a.params)
+	return err
 }
 
 // save writes what the voucher p did to a into its stored state st and

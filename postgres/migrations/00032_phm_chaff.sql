@@ -1,0 +1,18 @@
+-- The PHM service's chaff ring (phm/server, issue 16): an inbox voucher
+-- that keeps nothing (it did not open, a replay, an account past its
+-- bound) writes random bytes here, as many as a voucher that opened below
+-- the threshold writes into phm_vouchers and phm_accounts, so that the
+-- store's work does not say which it was, and its storage is bounded by
+-- the ring's rows (vigil.PHMChaffSlots) whatever clients send. The rows
+-- are made here so that every write of the ring is an update.
+
+-- +goose Up
+CREATE TABLE phm_chaff (
+	slot BIGINT PRIMARY KEY,
+	data BYTEA NOT NULL
+);
+
+INSERT INTO phm_chaff (slot, data) SELECT g, ''::bytea FROM generate_series(0, 255) AS g;
+
+-- +goose Down
+DROP TABLE phm_chaff;
