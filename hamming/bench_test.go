@@ -294,7 +294,10 @@ func BenchmarkLayouts(b *testing.B) {
 	}
 	baselineSubs := 16
 	layouts := []layout{
+		// The default: from 8M entries the grouped layout on CPUs with its
+		// assembly, else plain; "plain" keeps the plain layout at 10M.
 		{"current", Options{}},
+		{"plain", Options{Plain: true}},
 		{"11", Options{Substrings: 11}},
 		// The grouped Elias–Fano layout: Options.Grouped (which applies
 		// from 8M entries), and forced on the 11 substrings at any size.

@@ -37,19 +37,22 @@ import (
 // filter_amd64.s, and the BMI2 decode, decode_amd64.s) it searches at 10M
 // at about the plain layout's CPU time on uniform data and 1.0 to 1.3
 // times on clustered data (1.5 to 1.7 without the assembly;
-// docs/benchmarks.md, "p-mem5"), hence still opt-in.
+// docs/benchmarks.md, "p-mem5"), so it is the default from groupedFrom
+// entries on CPUs with that assembly (groupedFast) and opt-in elsewhere.
 const (
 	groupRows   = 4
 	groupedFrom = 1 << 23
 )
 
 // useGrouped reports whether a segment of n entries built with opts takes
-// the grouped layout: forced by opts.grouped, else when opts.Grouped asks
-// for it and the automatic layout is 11 substrings of 22 bits (from
-// groupedFrom entries). It is not the default: at 10M entries it searches
-// at 1.0 to 1.3 times the CPU time of the plain layout on clustered data
-// (docs/benchmarks.md, "p-mem5"). Below 2^30 rows the high parts and
-// element indices fit the probe's uint32s.
+// the grouped layout: forced by opts.grouped, else where the automatic
+// layout is 11 substrings of 22 bits (from groupedFrom entries) and either
+// opts.Grouped asks for it or the CPU runs its assembly (groupedFast) and
+// opts.Plain does not refuse it. At 10M entries it costs 63.1 bytes an
+// entry against 70.1, at 1.0 to 1.3 times the plain layout's CPU a query
+// with the assembly and 1.5 to 1.7 without (docs/benchmarks.md, "The
+// grouped layout by default"). Below 2^30 rows the high parts and element
+// indices fit the probe's uint32s.
 func useGrouped(n int, opts Options) bool {
 	if n >= 1<<30 {
 		return false
@@ -60,8 +63,15 @@ func useGrouped(n int, opts Options) bool {
 	case opts.grouped < 0:
 		return false
 	}
-	return opts.Grouped && opts.Substrings == 0 && opts.lengths == nil && n >= groupedFrom
+	if opts.Substrings != 0 || opts.lengths != nil || n < groupedFrom {
+		return false
+	}
+	return opts.Grouped || !opts.Plain && groupedFast()
 }
+
+// groupedFast reports whether this CPU runs the grouped layout's assembly:
+// the AVX2 group filter and the BMI2 decode (fast PDEP).
+func groupedFast() bool { return hasAVX2() && hasDecodeAsm() }
 
 // roundUpGroup rounds n up to whole groups.
 func roundUpGroup(n int) int { return (n + groupRows - 1) / groupRows * groupRows }

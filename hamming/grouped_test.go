@@ -167,7 +167,11 @@ func TestUseGrouped(t *testing.T) {
 		opts Options
 		want bool
 	}{
-		{groupedFrom, Options{}, false},
+		{groupedFrom, Options{}, groupedFast()},
+		{groupedFrom - 1, Options{}, false},
+		{groupedFrom, Options{Plain: true}, false},
+		{groupedFrom, Options{Plain: true, Grouped: true}, true},
+		{groupedFrom, Options{Substrings: 11}, false},
 		{groupedFrom - 1, Options{Grouped: true}, false},
 		{groupedFrom, Options{Grouped: true}, true},
 		{groupedFrom, Options{Grouped: true, Substrings: 11}, false},

@@ -31,7 +31,9 @@ import (
 //
 // VIGIL_PERF_REPEATS (default 5) sets the timed runs, VIGIL_PERF_NAME the
 // "index" column, VIGIL_BENCH_SUBSTRINGS the layout, VIGIL_PERF_GROUPED=1
-// Options.Grouped, VIGIL_PERF_BLOCKED=4 with it blocks of 16 high parts
+// Options.Grouped, VIGIL_PERF_PLAIN=1 Options.Plain (the plain layout at
+// 10M, where the default is grouped on CPUs with its assembly),
+// VIGIL_PERF_BLOCKED=4 with the grouped layout blocks of 16 high parts
 // instead of 32, -1 session 10's efSeq coding. Each invocation measures one index, in its own process,
 // as faiss-bench.py does, so that the RSS delta sees nothing else;
 // alternate invocations with FAISS's.
@@ -61,7 +63,8 @@ func TestHarness(t *testing.T) {
 	rss0 := rssBytes(t)
 	start := time.Now()
 	blocked, _ := strconv.Atoi(os.Getenv("VIGIL_PERF_BLOCKED"))
-	x, err := Build(ids, hs, Options{Substrings: subs, Grouped: os.Getenv("VIGIL_PERF_GROUPED") == "1", blocked: blocked})
+	x, err := Build(ids, hs, Options{Substrings: subs, Grouped: os.Getenv("VIGIL_PERF_GROUPED") == "1",
+		Plain: os.Getenv("VIGIL_PERF_PLAIN") == "1", blocked: blocked})
 	if err != nil {
 		t.Fatal(err)
 	}

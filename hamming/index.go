@@ -53,11 +53,19 @@ type Options struct {
 
 	// Grouped stores segments of 8M entries or more, where the automatic
 	// layout is 11 substrings of 22 bits, in the grouped Elias–Fano layout
-	// (grouped.go): 63.1 bytes an entry at 10M instead of 70.1, at about
-	// the plain layout's CPU time a query on uniform data and 1.0 to 1.3
-	// times on clustered data where the CPU has AVX2 and fast PDEP (1.5 to
-	// 1.7 times elsewhere). Results are identical. Off by default.
+	// (grouped.go) even on a CPU without its assembly (AVX2 and fast
+	// PDEP), where it searches at 1.5 to 1.7 times the plain layout's CPU
+	// a query. On a CPU with them that layout is the default from 8M
+	// entries (unless Plain): 63.1 bytes an entry at 10M instead of 70.1,
+	// at 1.0 to 1.3 times the plain layout's CPU a query
+	// (docs/benchmarks.md, "The grouped layout by default"). Results are
+	// identical whichever layout a segment takes.
 	Grouped bool
+
+	// Plain keeps the plain layout at every size: 7 bytes an entry more
+	// from 8M entries, for a little less CPU a query. Grouped, if also
+	// set, wins.
+	Plain bool
 
 	// denseDirs keeps one uint32 per bucket, the layout before the compact
 	// directories, so benchmarks can measure against it in the same run.
