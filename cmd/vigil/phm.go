@@ -324,34 +324,48 @@ func (c *PHMCommand) open(ctx context.Context, pf *phmServeFlags, sf *storeFlags
 	failed := false
 	var lines []string
 	size := pf.params().VoucherSize()
+	// The files that parse are processed together, in the service's
+	// batches (one store transaction each), in the order given.
+	var paths []string
+	var data [][]byte
+	var states []*epochState
 	for _, path := range vouchers {
 		b, err := readLimited(path, int64(size))
 		var v *phm.Voucher
 		if err == nil {
 			v, err = phm.ParseVoucher(b, pf.params())
 		}
-		var res *server.Result
-		if err == nil {
-			e := epochs[v.Epoch]
-			if e == nil {
-				e = &epochState{}
-				epochs[v.Epoch] = e
-			}
-			e.vouchers++
-			res, err = svc.Submit(ctx, account, b)
-			if res != nil {
-				e.revealed += len(res.Revealed)
-				e.confirmed += len(res.Confirmed)
-				if res.Outcome != nil {
-					e.cases = append(e.cases, res.Outcome.Cases...)
-				}
-				for _, pl := range res.Revealed {
-					lines = append(lines, fmt.Sprintf("revealed %s ref %q %dx%d derivative %d bytes", hex.EncodeToString(pl.SHA256[:]), pl.Ref, pl.Width, pl.Height, len(pl.Derivative)))
-				}
-			}
-		}
 		if err != nil {
 			fmt.Fprintf(c.Stderr, "vigil: %s: %s\n", path, errorText(err))
+			failed = true
+			continue
+		}
+		e := epochs[v.Epoch]
+		if e == nil {
+			e = &epochState{}
+			epochs[v.Epoch] = e
+		}
+		e.vouchers++
+		paths, data, states = append(paths, path), append(data, b), append(states, e)
+	}
+	results, errs, err := svc.SubmitBatch(ctx, account, data)
+	if err != nil {
+		return err
+	}
+	for i, res := range results {
+		if res != nil {
+			e := states[i]
+			e.revealed += len(res.Revealed)
+			e.confirmed += len(res.Confirmed)
+			if res.Outcome != nil {
+				e.cases = append(e.cases, res.Outcome.Cases...)
+			}
+			for _, pl := range res.Revealed {
+				lines = append(lines, fmt.Sprintf("revealed %s ref %q %dx%d derivative %d bytes", hex.EncodeToString(pl.SHA256[:]), pl.Ref, pl.Width, pl.Height, len(pl.Derivative)))
+			}
+		}
+		if errs[i] != nil {
+			fmt.Fprintf(c.Stderr, "vigil: %s: %s\n", paths[i], errorText(errs[i]))
 			failed = true
 		}
 	}

@@ -213,24 +213,51 @@ func (s *Service) restore(st *vigil.PHMAccount) (*Account, error) {
 // same transaction and keeps nothing. What the voucher revealed, past the
 // threshold, is handed to the detection flow before Submit returns.
 func (s *Service) Submit(ctx context.Context, account string, voucher []byte) (*Result, error) {
-	if s.Store == nil {
-		return nil, fmt.Errorf("phm: no store for the accounts")
-	}
-	if err := vigil.ValidatePHMAccount(account); err != nil {
-		return nil, err
-	}
-	ws, err := s.process(ctx, []vigil.PHMInboxItem{{Account: account, Voucher: voucher}})
+	rs, errs, err := s.SubmitBatch(ctx, account, [][]byte{voucher})
 	if err != nil {
 		return nil, err
 	}
-	w := ws[0]
-	if w.err != nil {
-		return nil, w.err
+	return rs[0], errs[0]
+}
+
+// SubmitBatch is Submit for many vouchers of account, processed in order
+// as the inbox's worker does, in batches of at most
+// vigil.MaxPHMInboxBatch, each one transaction of the store (so that
+// `vigil phm open` over many files pays a commit per batch, not per
+// voucher). It returns each voucher's result and error (a voucher dropped
+// as invalid: nil result, its EINVALID error; a hand-off that failed: its
+// result and the error), or, for a failure of the store, an error alone:
+// the batches before it are kept, nothing of the failing one or after.
+func (s *Service) SubmitBatch(ctx context.Context, account string, vouchers [][]byte) ([]*Result, []error, error) {
+	if s.Store == nil {
+		return nil, nil, fmt.Errorf("phm: no store for the accounts")
 	}
-	if len(w.sealed) > 0 {
-		w.res.Revealed, w.res.Confirmed, w.res.Outcome, err = s.handle(ctx, account, w.p.Epoch, w.sealed)
+	if err := vigil.ValidatePHMAccount(account); err != nil {
+		return nil, nil, err
 	}
-	return w.res, err
+	rs, errs := make([]*Result, len(vouchers)), make([]error, len(vouchers))
+	for from := 0; from < len(vouchers); from += vigil.MaxPHMInboxBatch {
+		batch := vouchers[from:min(from+vigil.MaxPHMInboxBatch, len(vouchers))]
+		items := make([]vigil.PHMInboxItem, len(batch))
+		for i, v := range batch {
+			items[i] = vigil.PHMInboxItem{Account: account, Voucher: v}
+		}
+		ws, err := s.process(ctx, items)
+		if err != nil {
+			return nil, nil, err
+		}
+		for i, w := range ws {
+			if w.err != nil {
+				errs[from+i] = w.err
+				continue
+			}
+			if len(w.sealed) > 0 {
+				w.res.Revealed, w.res.Confirmed, w.res.Outcome, errs[from+i] = s.handle(ctx, account, w.p.Epoch, w.sealed)
+			}
+			rs[from+i] = w.res
+		}
+	}
+	return rs, errs, nil
 }
 
 // openers are Opener then Previous.
