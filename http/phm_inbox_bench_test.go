@@ -1,11 +1,9 @@
 package http_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -87,22 +85,7 @@ func (r *phmRun) post(b *testing.B, vouchers ...[]byte) {
 func (r *phmRun) postErr(vouchers ...[]byte) error { return r.postTo(r.srv.URL(), vouchers...) }
 
 func (r *phmRun) postTo(base string, vouchers ...[]byte) error {
-	req, err := http.NewRequest("POST", base+"/v1/phm/vouchers?user_id=user-7", bytes.NewReader(bytes.Join(vouchers, nil)))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/octet-stream")
-	req.Header.Set("Authorization", "Bearer "+r.key)
-	resp, err := benchClient.Do(req)
-	if err != nil {
-		return err
-	}
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusAccepted {
-		return fmt.Errorf("POST: %d", resp.StatusCode)
-	}
-	return nil
+	return postAs(base, r.key, "user-7", vouchers...)
 }
 
 // front serves a run's server behind a handler that times, per request,

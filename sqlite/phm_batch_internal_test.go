@@ -11,6 +11,7 @@ import (
 
 	"github.com/vigil-oss/vigil"
 	"github.com/vigil-oss/vigil/sqlstore"
+	"github.com/vigil-oss/vigil/storetest"
 )
 
 // storeWork is the SQL a store's transactions ran, as countingDB sees it.
@@ -192,25 +193,8 @@ func TestPHMChaffBound(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	s := NewPHMService(db)
-	keepTrying := func(a *vigil.PHMAccount, keep bool) (*vigil.AuditRecord, error) {
-		// What a careless update would keep, were the store to let it.
-		a.Positives++
-		a.Changes = append(a.Changes, vigil.PHMVoucher{ID: [vigil.PHMVoucherIDLen]byte{1}, State: vigil.PHMPending, Data: make([]byte, 5320), N: a.Positives})
-		return nil, nil
-	}
 	const n = 10000
-	for b := 0; b < n; b += 16 {
-		items := make([]vigil.PHMInboxUpdate, 16)
-		for i := range items {
-			k := b + i
-			items[i] = vigil.PHMInboxUpdate{ID: int64(k + 1), Account: fmt.Sprintf("acct-%d", k%13), Epoch: uint32(k) * 104729,
-				Voucher: [vigil.PHMVoucherIDLen]byte{byte(k), byte(k >> 8)}, Pad: 5320, Fn: keepTrying}
-		}
-		if _, err := s.ApplyPHMInbox(ctx, items); err != nil {
-			t.Fatal(err)
-		}
-	}
+	storetest.PHMChaffStorm(t, NewPHMService(db), n)
 	var chaff, accounts, vouchers int
 	if err := db.rdb.QueryRowContext(ctx, `SELECT (SELECT COUNT(*) FROM phm_chaff), (SELECT COUNT(*) FROM phm_accounts), (SELECT COUNT(*) FROM phm_vouchers)`).Scan(&chaff, &accounts, &vouchers); err != nil {
 		t.Fatal(err)

@@ -231,3 +231,30 @@ func TestPHMInboxBatch(t *testing.T, open Opener) {
 		}
 	})
 }
+
+// PHMChaffStorm applies n vouchers that did not open, in batches of 16,
+// claiming n different epochs over 13 accounts, each with an update that
+// would keep a 5,320-byte voucher were the store to let it: what
+// TestPHMChaffBound in each store runs before counting its rows (the
+// chaff ring at most vigil.PHMChaffSlots, no account or voucher row).
+func PHMChaffStorm(t testing.TB, s vigil.PHMService, n int) {
+	t.Helper()
+	ctx := context.Background()
+	keepTrying := func(a *vigil.PHMAccount, keep bool) (*vigil.AuditRecord, error) {
+		// What a careless update would keep, were the store to let it.
+		a.Positives++
+		a.Changes = append(a.Changes, vigil.PHMVoucher{ID: [vigil.PHMVoucherIDLen]byte{1}, State: vigil.PHMPending, Data: make([]byte, 5320), N: a.Positives})
+		return nil, nil
+	}
+	for b := 0; b < n; b += 16 {
+		items := make([]vigil.PHMInboxUpdate, min(16, n-b))
+		for i := range items {
+			k := b + i
+			items[i] = vigil.PHMInboxUpdate{ID: int64(k + 1), Account: fmt.Sprintf("acct-%d", k%13), Epoch: uint32(k) * 104729,
+				Voucher: [vigil.PHMVoucherIDLen]byte{byte(k), byte(k >> 8)}, Pad: 5320, Fn: keepTrying}
+		}
+		if _, err := s.ApplyPHMInbox(ctx, items); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
