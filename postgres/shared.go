@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"database/sql"
-	"fmt"
 	"io"
 	"log/slog"
 	"time"
@@ -63,30 +62,4 @@ func (shared) JSONText(col, field string) string { return "(" + col + "::jsonb -
 
 func (shared) SecondsBetween(later, earlier string) string {
 	return `EXTRACT(EPOCH FROM ((` + later + `)::timestamptz - (` + earlier + `)::timestamptz))::float8`
-}
-
-func (shared) FindCase(ctx context.Context, q sqlstore.Querier, id int64) (*vigil.Case, error) {
-	return findCase(ctx, q, id)
-}
-
-func (shared) ScanCase(row sqlstore.Scanner) (*vigil.Case, error) { return scanCase(row) }
-
-func (shared) CaseSelect() string { return caseColumns + caseFrom }
-
-func (s shared) AddCaseEvent(ctx context.Context, tx sqlstore.Querier, caseID int64, ts, actor, kind, detail string) error {
-	// Write and WriteAudited hand their functions this store's
-	// transactions, the only ones a write has.
-	t, ok := tx.(*pgTx)
-	if !ok {
-		return fmt.Errorf("add case event: %T is not a write transaction of this store", tx)
-	}
-	return addEvent(ctx, t, caseID, ts, actor, kind, detail)
-}
-
-func (s shared) Quarantine(ctx context.Context, tx sqlstore.Querier, id int64, reason string, now time.Time, quiet bool) (bool, error) {
-	t, ok := tx.(*pgTx)
-	if !ok {
-		return false, fmt.Errorf("quarantine entry %d: %T is not a write transaction of this store", id, tx)
-	}
-	return quarantine(ctx, t, id, reason, now, quiet)
 }

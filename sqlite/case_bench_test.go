@@ -97,7 +97,7 @@ func BenchmarkSpikeCheck(b *testing.B) {
 			}
 			defer tx.Rollback()
 			for b.Loop() {
-				if q, err := s.checkSpike(ctx, tx, 1, e.entry.ID, math.MaxInt64, now); err != nil || q != nil {
+				if q, err := s.CheckSpike(ctx, tx, 1, e.entry.ID, math.MaxInt64, now); err != nil || q != nil {
 					b.Fatal(q, err)
 				}
 			}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/pressly/goose/v3"
 	"github.com/vigil-oss/vigil"
+	"github.com/vigil-oss/vigil/sqlstore"
 )
 
 // TestMigrateContentKey checks that migration 00009 gives the cases opened
@@ -71,8 +72,8 @@ func TestMigrateContentKey(t *testing.T) {
 		if err := json.Unmarshal([]byte(contents[i]), &ref); err != nil {
 			t.Fatal(err)
 		}
-		if got != w || spikeKey(ref) != w {
-			t.Errorf("case %d (%s): content key %v, OpenCase's %v, want %v", i+1, contents[i], got, spikeKey(ref), w)
+		if got != w || sqlstore.SpikeKey(ref) != w {
+			t.Errorf("case %d (%s): content key %v, OpenCase's %v, want %v", i+1, contents[i], got, sqlstore.SpikeKey(ref), w)
 		}
 	}
 }

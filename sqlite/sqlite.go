@@ -649,7 +649,7 @@ func (db *DB) runShared(ctx context.Context, ops []*groupcommit.Op[func(tx *sql.
 // preparedWrites are the statements of the writes made at every match
 // (opening a case), prepared once at Open: SQLite took as long to prepare
 // each as to run it.
-var preparedWrites = []string{sqlCaseByKey, sqlInsertCase, sqlAddEvent, sqlCountCaseEntry, sqlCountEntryMatch,
+var preparedWrites = []string{sqlCaseByKey, sqlInsertCase, sqlstore.SQLAddCaseEvent, sqlCountCaseEntry, sqlCountEntryMatch,
 	sqlSpikeEntry, sqlSavepoint, sqlRollbackTo, sqlRelease, sqlTotalChanges}
 
 // sqlTotalChanges counts the rows the writer has changed since it opened

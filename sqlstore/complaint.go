@@ -112,7 +112,7 @@ func (s *ComplaintService) CreateComplaint(ctx context.Context, k *vigil.Complai
 				k.OriginalDecider = d.DecidedBy
 			}
 		}
-		return s.db.AddCaseEvent(ctx, tx, k.CaseID, ts, actor, vigil.CaseEventComplaint, fmt.Sprintf("complaint %d", k.ID))
+		return AddCaseEvent(ctx, tx, k.CaseID, ts, actor, vigil.CaseEventComplaint, fmt.Sprintf("complaint %d", k.ID))
 	})
 	if err != nil {
 		return fmt.Errorf("create complaint: %w", err)
@@ -188,7 +188,7 @@ func (s *ComplaintService) DecideComplaint(ctx context.Context, id int64, d vigi
 			string(state), d.Reasons, d.DecidedBy, ts, id); err != nil {
 			return err
 		}
-		if err := s.db.AddCaseEvent(ctx, tx, k.CaseID, ts, d.DecidedBy, vigil.CaseEventComplaintDecided,
+		if err := AddCaseEvent(ctx, tx, k.CaseID, ts, d.DecidedBy, vigil.CaseEventComplaintDecided,
 			fmt.Sprintf("complaint %d %s: %s", id, state, d.Reasons)); err != nil {
 			return err
 		}

@@ -807,7 +807,7 @@ func (s *FeedService) feedbackQuarantine(ctx context.Context, tx Querier, feedID
 	if !ok {
 		return 0, nil
 	}
-	done, err := s.db.Quarantine(ctx, tx, entryID, fmt.Sprintf("%s, reported by %d subscribers", reason, reporters), s.db.Now(), true)
+	done, err := Quarantine(ctx, s.db, tx, entryID, fmt.Sprintf("%s, reported by %d subscribers", reason, reporters), s.db.Now(), true)
 	if !done || err != nil {
 		return 0, err
 	}

@@ -39,7 +39,7 @@ func (s *IncidentService) CreateIncident(ctx context.Context, inc *vigil.Inciden
 	in.ApprovedBy, in.ApprovedAt = "", nil
 	err := s.db.Write(ctx, func(tx Querier) error {
 		for _, id := range in.CaseIDs {
-			c, err := s.db.FindCase(ctx, tx, id)
+			c, err := FindCase(ctx, tx, id)
 			if err != nil {
 				return err
 			}
@@ -243,7 +243,7 @@ func (s *IncidentService) UnreportedCases(ctx context.Context, afterID int64, li
 		limit = vigil.DefaultCaseLimit
 	}
 	limit = min(limit, vigil.MaxCaseLimit)
-	out, err := QueryAll(ctx, s.db.Reader(), s.db.ScanCase, `SELECT `+s.db.CaseSelect()+`
+	out, err := QueryAll(ctx, s.db.Reader(), ScanCase, `SELECT `+CaseSelect+`
 		WHERE c.id > ? AND c.state = 'decided' AND c.purged_at IS NULL AND `+s.db.JSONText("c.decision", "verdict")+` = 'confirmed'
 		AND NOT EXISTS (SELECT 1 FROM incident_cases ic WHERE ic.case_id = c.id)
 		ORDER BY c.id LIMIT ?`, afterID, limit)

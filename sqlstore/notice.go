@@ -54,7 +54,7 @@ func (s *NoticeService) DueNotices(ctx context.Context, now time.Time, delay tim
 			return err
 		}
 		for _, k := range ks {
-			c, err := s.db.FindCase(ctx, tx, k.CaseID)
+			c, err := FindCase(ctx, tx, k.CaseID)
 			if err != nil {
 				return err
 			}
@@ -74,7 +74,7 @@ func (s *NoticeService) DueNotices(ctx context.Context, now time.Time, delay tim
 			return err
 		}
 		for _, a := range autos {
-			c, err := s.db.FindCase(ctx, tx, a.CaseID)
+			c, err := FindCase(ctx, tx, a.CaseID)
 			if err != nil {
 				return err
 			}
@@ -85,7 +85,7 @@ func (s *NoticeService) DueNotices(ctx context.Context, now time.Time, delay tim
 		}
 		// Confirmations, but not of a case whose action was automatic: its
 		// notice is the automatic action's, above.
-		cases, err := QueryAll(ctx, tx, s.db.ScanCase, `SELECT `+s.db.CaseSelect()+`
+		cases, err := QueryAll(ctx, tx, ScanCase, `SELECT `+CaseSelect+`
 			WHERE c.notice_due IS NOT NULL AND c.notice_due <= ?
 			AND NOT EXISTS (SELECT 1 FROM auto_actions a WHERE a.case_id = c.id)
 			AND NOT `+sqlSilenced+`

@@ -75,24 +75,6 @@ type DB interface {
 	// between two stored times, later and earlier (SQL expressions; a
 	// dialect hook).
 	SecondsBetween(later, earlier string) string
-
-	// The case SQL is still each store's own (its case.go): the shared
-	// services that touch cases reach it through these.
-
-	// FindCase returns a case, or ENOTFOUND.
-	FindCase(ctx context.Context, q Querier, id int64) (*vigil.Case, error)
-	// ScanCase reads a row of CaseSelect.
-	ScanCase(row Scanner) (*vigil.Case, error)
-	// CaseSelect is the SELECT list and FROM clause (cases c JOIN queues
-	// q) that ScanCase reads, without WHERE.
-	CaseSelect() string
-	// AddCaseEvent appends an event to a case's history in tx, a write
-	// transaction.
-	AddCaseEvent(ctx context.Context, tx Querier, caseID int64, ts, actor, kind, detail string) error
-	// Quarantine takes entry id out of matching in tx, a write
-	// transaction: false, doing nothing, for an entry retracted or
-	// quarantined already when quiet is set, ECONFLICT for it otherwise.
-	Quarantine(ctx context.Context, tx Querier, id int64, reason string, now time.Time, quiet bool) (bool, error)
 }
 
 // TimeFormat is the stored form of times: fixed-width so that stored
