@@ -234,9 +234,20 @@ func (c *PHMCommand) voucher(tableDir, acctFile, pubFile, out, ref string, image
 				if r == "" {
 					r = filepath.Base(path)
 				}
+				// NewVoucher changes the account (repeat set, synthetic
+				// count): a voucher that is not written was never sent, so
+				// the account goes back to what it was before it.
+				before, _ := a.MarshalBinary()
 				var v []byte
 				if v, err = a.NewVoucher(tbl, pub, content, r, rand.Reader); err == nil {
 					err = writeNew(filepath.Join(out, filepath.Base(path)+".voucher"), v)
+				}
+				if err != nil {
+					back, perr := client.ParseAccount(before)
+					if perr != nil {
+						return fmt.Errorf("account %s: restoring after a failed voucher: %w", acctFile, perr)
+					}
+					a = back
 				}
 			}
 		}
@@ -453,9 +464,14 @@ func writeNew(path string, b []byte) error {
 	}
 	if _, err := f.Write(b); err != nil {
 		f.Close()
+		os.Remove(path) // a partial file is no voucher, and would block the next try
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	return f.Close()
+	if err := f.Close(); err != nil {
+		os.Remove(path)
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
 }
 
 // replaceFile replaces path with b atomically (write beside, rename).

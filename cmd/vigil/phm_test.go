@@ -122,3 +122,68 @@ func TestPHMVoucherOpen(t *testing.T) {
 		t.Fatalf("open without tables: %v", err)
 	}
 }
+
+// TestPHMVoucherFailedWriteLeavesAccount: a voucher that could not be
+// written was never sent, so the account must not remember its image as
+// sent. Before, the repeat set (and the synthetic count) kept the lost
+// voucher's image whenever a later image of the same run succeeded, and
+// the image's next voucher was a repeat one that never opens: a listed
+// image silently stopped counting.
+func TestPHMVoucherFailedWriteLeavesAccount(t *testing.T) {
+	dir := t.TempDir()
+	var listed []phm.Key
+	write := func(name string, i int) string {
+		img := image.NewRGBA(image.Rect(0, 0, 70, 70))
+		for y := range 70 {
+			for x := range 70 {
+				img.Set(x, y, color.RGBA{uint8(x * (i + 2)), uint8(y * 3), uint8(i * 60), 255})
+			}
+		}
+		var buf bytes.Buffer
+		_ = png.Encode(&buf, img)
+		path := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, buf.Bytes(), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		keys, err := client.Keys(buf.Bytes())
+		if err != nil {
+			t.Fatal(err)
+		}
+		listed = append(listed, keys[0])
+		return path
+	}
+	// Two images of one base name: the second's voucher file exists
+	// already, so its write fails; a third image succeeds after it.
+	first, lost, third := write("a/x.png", 0), write("b/x.png", 1), write("c.png", 2)
+	tables := testTables{phmtest.NewTable(t, listed...)}
+	keys, acct := filepath.Join(dir, "keys"), filepath.Join(dir, "acct")
+	if _, e, err := runPHM(t, tables, "keygen", "--out", keys); err != nil {
+		t.Fatalf("keygen: %v %s", err, e)
+	}
+	if _, e, err := runPHM(t, tables, "account", "--out", acct, "--threshold", "2", "--capacity", "4", "--synthetic-rate", "0"); err != nil {
+		t.Fatalf("account: %v %s", err, e)
+	}
+	voucher := func(out string, images ...string) (string, error) {
+		args := []string{"voucher", "--table", "t", "--account", acct, "--review-pub", filepath.Join(keys, "review.pub"), "--out", filepath.Join(dir, out)}
+		_, e, err := runPHM(t, tables, append(args, images...)...)
+		return e, err
+	}
+	if e, err := voucher("v1", first, lost, third); err == nil || !strings.Contains(e, "b/x.png") {
+		t.Fatalf("voucher with a clashing name: %v %q", err, e)
+	}
+	// The lost image, vouchered again, is not a repeat: its voucher opens.
+	if e, err := voucher("v2", lost); err != nil {
+		t.Fatalf("voucher again: %v %s", err, e)
+	}
+	out, e, err := runPHM(t, tables, "open", "--table", "t", "--keys", "k", "--review-key", filepath.Join(keys, "review.key"),
+		"--account-id", "u1", "--threshold", "2", "--capacity", "4", "--memory", filepath.Join(dir, "v2", "x.png.voucher"))
+	if err != nil {
+		t.Fatalf("open: %v %s", err, e)
+	}
+	if !strings.HasPrefix(out, "account u1 epoch 0: 1 vouchers, 1 positives,") {
+		t.Fatalf("the re-made voucher of the lost image does not open: %q", out)
+	}
+}
