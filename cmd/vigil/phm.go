@@ -50,6 +50,11 @@ const phmUsage = `Usage:
 	vigil phm open --table DIR --keys DIR --review-key FILE [--data DIR | --db URL | --memory] [--account-id ID] VOUCHER...
 	vigil phm key-entries --second-key FILE --bank NAME [--data DIR | --db URL] [--max-distance N] PICTURE...
 	vigil phm eval [--images DIR] [flags]   (the measurements on benign pictures: vigil help phm eval)
+	vigil phm table-keys --out DIR [--origin NAME] [--witness NAME]   (the table and its log: vigil help phm build-table)
+	vigil phm build-table --keys DIR --log DIR --out DIR [flags]
+	vigil phm verify-table --log-key VKEY --operator-key VKEY --witness-key VKEY [flags] DIR
+	vigil phm cosign --key-file FILE --log-key VKEY --state FILE [flags] DIR
+	vigil phm witness serve --key-file FILE --log-key VKEY --state FILE --token-file FILE [flags]
 
 keygen writes the review service's HPKE key pair (review.key, secret; review.pub) and the key
 of its keyed second hash (second.key, secret: vigil phm eval --second-key).

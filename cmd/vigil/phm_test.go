@@ -187,3 +187,19 @@ func TestPHMVoucherFailedWriteLeavesAccount(t *testing.T) {
 		t.Fatalf("the re-made voucher of the lost image does not open: %q", out)
 	}
 }
+
+// TestPHMUsageNamesEverySubcommand: `vigil phm` and `vigil help phm` list
+// every phm subcommand, the table's and the log's too (they listed only
+// the device's and the service's, so a new user never learnt of
+// build-table or verify-table from the help).
+func TestPHMUsageNamesEverySubcommand(t *testing.T) {
+	var out, errOut bytes.Buffer
+	m := &Main{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errOut, Logger: slog.New(slog.DiscardHandler)}
+	_ = m.Run(context.Background(), []string{"help", "phm"})
+	text := out.String() + errOut.String()
+	for _, sub := range append([]string{"keygen", "account", "voucher", "open", "key-entries", "eval"}, phmTableSubcommands...) {
+		if !strings.Contains(text, "vigil phm "+sub+" ") {
+			t.Errorf("the phm usage does not name %q:\n%s", sub, text)
+		}
+	}
+}
