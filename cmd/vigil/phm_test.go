@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"image"
 	"image/color"
 	"image/png"
@@ -201,5 +202,39 @@ func TestPHMUsageNamesEverySubcommand(t *testing.T) {
 		if !strings.Contains(text, "vigil phm "+sub+" ") {
 			t.Errorf("the phm usage does not name %q:\n%s", sub, text)
 		}
+	}
+}
+
+// TestReadLimitedNotARegularFile: readLimited trusted the file's stat
+// size, so a device or a pipe (/dev/zero, a shell's <(…), /dev/stdin)
+// read as 0 bytes, "not a voucher: 0 bytes". It reads up to the limit
+// whatever the file is, and refuses past it.
+func TestReadLimitedNotARegularFile(t *testing.T) {
+	if _, err := os.Stat("/dev/zero"); err != nil {
+		t.Skip("no /dev/zero")
+	}
+	if b, err := readLimited("/dev/zero", 100); err == nil || !strings.Contains(err.Error(), "over the 100-byte limit") {
+		t.Fatalf("/dev/zero read as %d bytes, %v", len(b), err)
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		w.Write([]byte("seventeen bytes!!"))
+		w.Close()
+	}()
+	defer r.Close()
+	b, err := readLimited(fmt.Sprintf("/dev/fd/%d", r.Fd()), 100)
+	if err != nil || string(b) != "seventeen bytes!!" {
+		t.Fatalf("a pipe read as %q, %v", b, err)
+	}
+	f := filepath.Join(t.TempDir(), "f")
+	os.WriteFile(f, make([]byte, 101), 0o600)
+	if _, err := readLimited(f, 100); err == nil {
+		t.Fatal("a 101-byte file under a 100-byte limit")
+	}
+	if b, err := readLimited(f, 101); err != nil || len(b) != 101 {
+		t.Fatalf("a 101-byte file: %d bytes, %v", len(b), err)
 	}
 }
