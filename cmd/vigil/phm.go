@@ -114,6 +114,9 @@ func (c *PHMCommand) Run(ctx context.Context, args []string) error {
 		if *out == "" {
 			return fs.usageErrorf("phm account needs --out")
 		}
+		if *s < *t {
+			return fs.usageErrorf("--capacity %d is below --threshold %d: s must be at least t (the design asks 2t)", *s, *t)
+		}
 		a, err := client.NewAccount(rand.Reader, phm.Params{T: *t, S: *s}, *rate)
 		if err != nil {
 			return err

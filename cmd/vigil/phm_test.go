@@ -238,3 +238,20 @@ func TestReadLimitedNotARegularFile(t *testing.T) {
 		t.Fatalf("a 101-byte file: %d bytes, %v", len(b), err)
 	}
 }
+
+// TestPHMAccountCapacityAtLeastThreshold: --capacity's help says at least
+// t (the design asks s ≥ 2t: below t synthetic vouchers the count of
+// positives alone tells the service some are real before the threshold);
+// the command took any s.
+func TestPHMAccountCapacityAtLeastThreshold(t *testing.T) {
+	dir := t.TempDir()
+	if _, e, err := runPHM(t, nil, "account", "--out", filepath.Join(dir, "a"), "--threshold", "30", "--capacity", "10"); err == nil {
+		t.Fatalf("an account with s = 10 < t = 30 was made: %s", e)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "a")); err == nil {
+		t.Fatal("the refused account was written")
+	}
+	if _, e, err := runPHM(t, nil, "account", "--out", filepath.Join(dir, "b"), "--threshold", "30", "--capacity", "30"); err != nil {
+		t.Fatalf("s = t refused: %v %s", err, e)
+	}
+}
