@@ -37,6 +37,7 @@ var phmTableSubcommands = []string{"table-keys", "build-table", "verify-table", 
 const phmTableUsage = `Usage:
 	vigil phm table-keys --out DIR [--origin NAME] [--witness NAME]
 	vigil phm build-table [--data DIR] --keys DIR --log DIR --out DIR [--bank BANK[,BANK…]] [--sources FILE] [--require-jurisdiction] [--require-quality] [--require-keyed KEYID] [--parent DIR] [--headroom PCT] [--org-key-file FILE]
+	vigil phm build-table [--data DIR] --keys DIR --check DIR [--bank …] [--sources FILE] [list flags as built]
 	vigil phm cosign --key-file FILE --log-key VKEY --state FILE [--origin NAME] [--log DIR] DIR
 	vigil phm witness serve --key-file FILE --log-key VKEY --state FILE --token-file FILE [--origin NAME] [--listen ADDR]
 	vigil phm verify-table --log-key VKEY --operator-key VKEY --witness-key VKEY [--quorum N] [--origin NAME] [--org-key VKEY] [--org-quorum N] [--state FILE] [--log DIR] [--base DIR] DIR
@@ -68,6 +69,10 @@ whose entries has a keyed second hash under that key, counted in the
 stats as dropped_no_keyed_hash: vigil serve --phm-second-key refuses
 their matches, so the table would only carry keys no match of which is
 confirmed. Keyed hashes are written for PDQ entries, so this lists PDQ only.
+With --check DIR (an auditor holding the table's secrets and the same
+banks) it writes nothing: it rebuilds DIR's version in its shape and
+prints whether that gives DIR's manifest (entries, seeds, P, root),
+exiting 1 if not. Verify DIR with verify-table first.
 
 cosign is a witness: it adds its cosignature to DIR's checkpoint only if the
 log signed it and it extends the last checkpoint this witness cosigned
@@ -252,6 +257,7 @@ func (c *PHMTableCommand) buildTable(ctx context.Context, fs *flagSet, args []st
 	parent := fs.String("parent", "", "the previous version's --out directory: keep its size and seeds when the list fits, and write a diff")
 	headroom := fs.Int("headroom", 0, "percent of extra slots over load 0.8's size, so later versions keep the shape and ship as diffs")
 	fs.limit("headroom", between(0, 100))
+	check := fs.String("check", "", "a published version's directory: rebuild its table from the banks and --keys in its shape, and say whether it gives that manifest (writes no log, no table; for auditors)")
 	var orgKeys stringsFlag
 	fs.Var(&orgKeys, "org-key-file", "an organisation's note signer key file to cosign the manifest with (repeatable)")
 	if err := fs.parse(args); err != nil {
@@ -260,8 +266,22 @@ func (c *PHMTableCommand) buildTable(ctx context.Context, fs *flagSet, args []st
 	if err := fs.nargs(0, 0, "no arguments"); err != nil {
 		return err
 	}
-	if *keysDir == "" || *logDir == "" || *out == "" {
+	if *check != "" {
+		if *logDir != "" || *out != "" || *parent != "" || len(orgKeys) > 0 {
+			return fs.usageErrorf("phm build-table --check writes nothing: no --log, --out, --parent or --org-key-file")
+		}
+	} else if *keysDir == "" || *logDir == "" || *out == "" {
 		return fs.usageErrorf("phm build-table needs --keys, --log and --out")
+	}
+	if *keysDir == "" {
+		return fs.usageErrorf("phm build-table needs --keys")
+	}
+	var checked *phm.Manifest
+	if *check != "" {
+		var err error
+		if checked, err = readManifestFile(filepath.Join(*check, fileManifest)); err != nil {
+			return err
+		}
 	}
 	now := time.Now
 	sec, err := readTableSecrets(*keysDir, now)
@@ -312,6 +332,9 @@ func (c *PHMTableCommand) buildTable(ctx context.Context, fs *flagSet, args []st
 	sel, err := list.Select(in, opts)
 	if err != nil {
 		return err
+	}
+	if checked != nil {
+		return c.checkRebuild(sec, sel, checked)
 	}
 
 	lg, err := translog.OpenLog(*logDir)
@@ -516,6 +539,49 @@ func verifierOf(s note.Signer) note.Verifier {
 	}
 	v, _ := note.NewVerifier(vkey)
 	return v
+}
+
+// checkRebuild rebuilds the table of a published manifest from the
+// selected list and the table's secrets, in the manifest's version and
+// shape, and prints whether it is that manifest's table: the same entry
+// count, size, seeds, P and root. A table that is not is an error (exit 1)
+// after the report.
+func (c *PHMTableCommand) checkRebuild(sec *tableSecrets, sel *list.Result, m *phm.Manifest) error {
+	res := map[string]any{"version": m.Version, "n": len(sel.Selected), "manifest_n": m.N, "stats": sel.Stats,
+		"manifest_root": hex.EncodeToString(m.Root[:]), "rebuilt": false}
+	var why string
+	if phm.SlotsFor(len(sel.Selected)) > m.Slots {
+		why = fmt.Sprintf("%d selected entries do not fit the manifest's %d slots", len(sel.Selected), m.Slots)
+	} else {
+		tbl, err := table.Build(sec.alpha, sel.Keys(), sec.seed, table.Options{Version: m.Version, Slots: m.Slots})
+		if err != nil {
+			return err
+		}
+		root := tbl.Root()
+		res["root"] = hex.EncodeToString(root[:])
+		switch {
+		case tbl.PublicBytes() != m.Public:
+			why = "the keys' α is not the manifest's (P differs)"
+		case tbl.Seeds() != m.Seeds:
+			why = "the keys' build seed is not the manifest's (seeds differ)"
+		case tbl.Len() != m.N:
+			why = fmt.Sprintf("%d entries selected, the manifest lists %d", tbl.Len(), m.N)
+		case root != m.Root:
+			why = "the rebuilt root is not the manifest's"
+		default:
+			res["rebuilt"] = true
+		}
+	}
+	if why != "" {
+		res["mismatch"] = why
+	}
+	if err := json.NewEncoder(c.Stdout).Encode(res); err != nil {
+		return err
+	}
+	if why != "" {
+		return errSilent
+	}
+	return nil
 }
 
 // parentTable is an earlier build-table output.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -244,5 +245,57 @@ func TestPHMBuildTableRequireKeyed(t *testing.T) {
 	}
 	if _, _, err := runMain(t, "", "phm", "build-table", "--data", data, "--keys", tk, "--log", filepath.Join(dir, "log"), "--out", filepath.Join(dir, "v4"), "--require-keyed", "NOT-HEX"); err == nil {
 		t.Fatal("a malformed key id was accepted")
+	}
+}
+
+// TestPHMBuildTableCheck: an auditor with the table's secrets (α and the
+// build seed) and the same banks rebuilds a published version with
+// build-table --check DIR and is told whether it gives DIR's manifest
+// (root, size, seeds, P), without writing to any log. The design's
+// "deterministic rebuild for auditors" had no command: build-table always
+// appended a new version.
+func TestPHMBuildTableCheck(t *testing.T) {
+	data := newDataDir(t)
+	for _, b := range []string{"a", "b"} {
+		mustRun(t, "bank", "create", "--data", data, b)
+	}
+	var pdq []string
+	for i := range 12 {
+		pdq = append(pdq, balancedPDQ(uint64(100+i)))
+	}
+	importHashes(t, data, "a", "pdq", "hotline-us", pdq)
+	importHashes(t, data, "b", "pdq", "hotline-uk", pdq)
+	dir := t.TempDir()
+	keys, other := filepath.Join(dir, "keys"), filepath.Join(dir, "other")
+	mustRun(t, "phm", "table-keys", "--out", keys, "--origin", "phm.test")
+	mustRun(t, "phm", "table-keys", "--out", other, "--origin", "phm.test")
+	logDir, v1 := filepath.Join(dir, "log"), filepath.Join(dir, "v1")
+	mustRun(t, "phm", "build-table", "--data", data, "--keys", keys, "--log", logDir, "--out", v1, "--headroom", "30")
+	logBefore, _ := os.ReadFile(filepath.Join(logDir, "size"))
+
+	check := func(keys string) (map[string]any, error) {
+		t.Helper()
+		out, errOut, err := runMain(t, "", "phm", "build-table", "--data", data, "--keys", keys, "--check", v1)
+		var res map[string]any
+		if jerr := json.Unmarshal([]byte(out), &res); jerr != nil {
+			t.Fatalf("check printed %q (%s): %v", out, errOut, jerr)
+		}
+		return res, err
+	}
+	res, err := check(keys)
+	if err != nil || res["rebuilt"] != true || res["version"] != float64(1) {
+		t.Fatalf("the same banks and secrets: %v %v", res, err)
+	}
+	if logAfter, _ := os.ReadFile(filepath.Join(logDir, "size")); !bytes.Equal(logBefore, logAfter) {
+		t.Fatal("--check wrote to the log")
+	}
+	// Another α, or a list that changed since, does not give the root.
+	if res, err := check(other); err == nil || res["rebuilt"] != false {
+		t.Fatalf("other secrets: %v %v", res, err)
+	}
+	importHashes(t, data, "a", "pdq", "hotline-us", []string{balancedPDQ(999)})
+	importHashes(t, data, "b", "pdq", "hotline-uk", []string{balancedPDQ(999)})
+	if res, err := check(keys); err == nil || res["rebuilt"] != false || res["n"] != float64(13) {
+		t.Fatalf("a changed list: %v %v", res, err)
 	}
 }
