@@ -739,7 +739,7 @@ func (c *PHMTableCommand) verifyTable(fs *flagSet, args []string) error {
 	for _, k := range witnessKeys {
 		w, err := translog.NewCosignVerifier(k)
 		if err != nil {
-			return fs.usageErrorf("--witness-key: %v", err)
+			return fs.usageErrorf("--witness-key: %s", vigil.ErrorMessage(err))
 		}
 		v.Witnesses = append(v.Witnesses, w)
 	}

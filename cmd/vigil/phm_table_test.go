@@ -299,3 +299,26 @@ func TestPHMBuildTableCheck(t *testing.T) {
 		t.Fatalf("a changed list: %v %v", res, err)
 	}
 }
+
+// TestPHMVerifyTableKeyErrorsReadable: a malformed verifier key is said in
+// words, not as the error's Go form ("vigil error: code=invalid
+// message=…", printed for a log key given as --witness-key).
+func TestPHMVerifyTableKeyErrorsReadable(t *testing.T) {
+	dir := t.TempDir()
+	var pub map[string]string
+	if err := json.Unmarshal([]byte(mustRun(t, "phm", "table-keys", "--out", filepath.Join(dir, "keys"), "--origin", "phm.test")), &pub); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"--log-key", pub["log_key"], "--operator-key", pub["operator_key"], "--witness-key", pub["log_key"]},
+		{"--log-key", pub["witness_key"], "--operator-key", pub["operator_key"], "--witness-key", pub["witness_key"]},
+	} {
+		_, errOut, err := runMain(t, "", append(append([]string{"phm", "verify-table"}, args...), dir)...)
+		if err == nil {
+			t.Fatalf("%v: accepted", args)
+		}
+		if text := err.Error() + errOut; strings.Contains(text, "code=") || !strings.Contains(text, "key") {
+			t.Errorf("%v: %q", args, text)
+		}
+	}
+}

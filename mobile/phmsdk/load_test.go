@@ -341,3 +341,13 @@ func FuzzLoadTable(f *testing.F) {
 		}
 	})
 }
+
+// TestNewVerifierErrorsReadable: a malformed witness key is said in words
+// (the messenger shows or logs the string), not as "vigil error: code=…".
+func TestNewVerifierErrorsReadable(t *testing.T) {
+	w := newLogWorld(t)
+	_, err := NewVerifier("", w.logV, w.opV, w.logV, 1, "", 0)
+	if err == nil || strings.Contains(err.Error(), "code=") || !strings.Contains(err.Error(), "witness key") {
+		t.Fatalf("a log key as witness key: %v", err)
+	}
+}

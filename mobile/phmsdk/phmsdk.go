@@ -90,7 +90,7 @@ func NewVerifier(origin, logKey, operatorKey, witnessKeys string, quorum int64, 
 	for k := range strings.FieldsSeq(witnessKeys) {
 		w, err := translog.NewCosignVerifier(k)
 		if err != nil {
-			return nil, fmt.Errorf("witness key: %w", err)
+			return nil, fmt.Errorf("witness key: %s", vigil.ErrorMessage(err))
 		}
 		v.v.Witnesses = append(v.v.Witnesses, w)
 	}
