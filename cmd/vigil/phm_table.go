@@ -605,10 +605,10 @@ func readParent(dir string) (*parentTable, error) {
 	}
 	defer f.Close()
 	if p.table, err = table.Load(f, 0); err != nil {
-		return nil, fmt.Errorf("parent table: %w", err)
+		return nil, fmt.Errorf("%s: %w", f.Name(), err)
 	}
 	if err := p.table.Verify(m); err != nil {
-		return nil, fmt.Errorf("parent table: %w", err)
+		return nil, fmt.Errorf("%s: %w", f.Name(), err)
 	}
 	return p, nil
 }

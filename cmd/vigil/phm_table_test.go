@@ -322,3 +322,31 @@ func TestPHMVerifyTableKeyErrorsReadable(t *testing.T) {
 		}
 	}
 }
+
+// TestPHMTableDirErrorNamesTheFile: a tampered table.bin read by vigil phm
+// voucher, open or serve is named in the error; it was called "parent
+// table" (readParent's wording for --parent) wherever it was read.
+func TestPHMTableDirErrorNamesTheFile(t *testing.T) {
+	data := newDataDir(t)
+	for _, b := range []string{"a", "b"} {
+		mustRun(t, "bank", "create", "--data", data, b)
+	}
+	pdq := []string{balancedPDQ(7), balancedPDQ(8)}
+	importHashes(t, data, "a", "pdq", "hotline-us", pdq)
+	importHashes(t, data, "b", "pdq", "hotline-uk", pdq)
+	dir := t.TempDir()
+	keys, v1 := filepath.Join(dir, "keys"), filepath.Join(dir, "v1")
+	mustRun(t, "phm", "table-keys", "--out", keys)
+	mustRun(t, "phm", "build-table", "--data", data, "--keys", keys, "--log", filepath.Join(dir, "log"), "--out", v1)
+	if _, err := (phmTableDirs{}).Table(v1); err != nil {
+		t.Fatal(err)
+	}
+	f := filepath.Join(v1, fileTable)
+	b, _ := os.ReadFile(f)
+	b[len(b)-1] ^= 1
+	os.WriteFile(f, b, 0o644)
+	_, err := (phmTableDirs{}).Table(v1)
+	if err == nil || strings.Contains(err.Error(), "parent") || !strings.Contains(err.Error(), f) {
+		t.Fatalf("a tampered table: %v", err)
+	}
+}
