@@ -56,6 +56,7 @@ const phmUsage = `Usage:
 	vigil phm verify-table --log-key VKEY --operator-key VKEY --witness-key VKEY [flags] DIR
 	vigil phm cosign --key-file FILE --log-key VKEY --state FILE [flags] DIR
 	vigil phm witness serve --key-file FILE --log-key VKEY --state FILE --token-file FILE [flags]
+	vigil phm org-sign --key-file FILE DRAFT   (an organisation signs build-table --draft's manifest)
 
 keygen writes the review service's HPKE key pair (review.key, secret; review.pub) and the key
 of its keyed second hash (second.key, secret: vigil phm eval --second-key).

@@ -32,12 +32,13 @@ import (
 type PHMTableCommand struct{ *Main }
 
 // phmTableSubcommands are the subcommands PHMTableCommand runs.
-var phmTableSubcommands = []string{"table-keys", "build-table", "verify-table", "cosign", "witness"}
+var phmTableSubcommands = []string{"table-keys", "build-table", "verify-table", "cosign", "witness", "org-sign"}
 
 const phmTableUsage = `Usage:
 	vigil phm table-keys --out DIR [--origin NAME] [--witness NAME]
 	vigil phm build-table [--data DIR] --keys DIR --log DIR --out DIR [--bank BANK[,BANK…]] [--sources FILE] [--require-jurisdiction] [--require-quality] [--require-keyed KEYID] [--parent DIR] [--headroom PCT] [--org-key-file FILE]
 	vigil phm build-table [--data DIR] --keys DIR --check DIR [--bank …] [--sources FILE] [list flags as built]
+	vigil phm org-sign --key-file FILE DRAFT
 	vigil phm cosign --key-file FILE --log-key VKEY --state FILE [--origin NAME] [--log DIR] DIR
 	vigil phm witness serve --key-file FILE --log-key VKEY --state FILE --token-file FILE [--origin NAME] [--listen ADDR]
 	vigil phm verify-table --log-key VKEY --operator-key VKEY --witness-key VKEY [--quorum N] [--origin NAME] [--org-key VKEY] [--org-quorum N] [--state FILE] [--log DIR] [--base DIR] DIR
@@ -73,6 +74,15 @@ With --check DIR (an auditor holding the table's secrets and the same
 banks) it writes nothing: it rebuilds DIR's version in its shape and
 prints whether that gives DIR's manifest (entries, seeds, P, root),
 exiting 1 if not. Verify DIR with verify-table first.
+With --draft FILE it writes only the manifest the build would log next,
+for organisations to sign on their own machines (org-sign); a later
+build-table with --org-signed FILE (repeatable) adds each signature if
+that build gives the same manifest byte for byte, and refuses otherwise.
+
+org-sign is run by a contributing organisation on a draft: it prints the
+manifest's version, entries and sources on stderr and the draft signed
+with --key-file (a note signer key, vigil feed keygen) on stdout, for
+build-table --org-signed. The key never leaves the organisation.
 
 cosign is a witness: it adds its cosignature to DIR's checkpoint only if the
 log signed it and it extends the last checkpoint this witness cosigned
@@ -113,6 +123,8 @@ func (c *PHMTableCommand) Run(ctx context.Context, args []string) error {
 		return c.cosign(fs, args)
 	case "witness":
 		return c.witnessServe(ctx, fs, args)
+	case "org-sign":
+		return c.orgSign(fs, args)
 	default:
 		return c.verifyTable(fs, args)
 	}
@@ -258,19 +270,26 @@ func (c *PHMTableCommand) buildTable(ctx context.Context, fs *flagSet, args []st
 	headroom := fs.Int("headroom", 0, "percent of extra slots over load 0.8's size, so later versions keep the shape and ship as diffs")
 	fs.limit("headroom", between(0, 100))
 	check := fs.String("check", "", "a published version's directory: rebuild its table from the banks and --keys in its shape, and say whether it gives that manifest (writes no log, no table; for auditors)")
-	var orgKeys stringsFlag
+	var orgKeys, orgSigned stringsFlag
 	fs.Var(&orgKeys, "org-key-file", "an organisation's note signer key file to cosign the manifest with (repeatable)")
+	draft := fs.String("draft", "", "write only the manifest the next version would log to this file, for vigil phm org-sign (logs nothing)")
+	fs.Var(&orgSigned, "org-signed", "a draft an organisation signed with vigil phm org-sign: its signature is added if this build gives the same manifest (repeatable)")
 	if err := fs.parse(args); err != nil {
 		return err
 	}
 	if err := fs.nargs(0, 0, "no arguments"); err != nil {
 		return err
 	}
-	if *check != "" {
-		if *logDir != "" || *out != "" || *parent != "" || len(orgKeys) > 0 {
-			return fs.usageErrorf("phm build-table --check writes nothing: no --log, --out, --parent or --org-key-file")
+	switch {
+	case *check != "":
+		if *logDir != "" || *out != "" || *parent != "" || *draft != "" || len(orgKeys)+len(orgSigned) > 0 {
+			return fs.usageErrorf("phm build-table --check writes nothing: no --log, --out, --parent, --draft or organisation signatures")
 		}
-	} else if *keysDir == "" || *logDir == "" || *out == "" {
+	case *draft != "":
+		if *logDir == "" || *out != "" || len(orgKeys)+len(orgSigned) > 0 {
+			return fs.usageErrorf("phm build-table --draft needs --log (for the next version) and takes no --out or organisation signatures")
+		}
+	case *keysDir == "" || *logDir == "" || *out == "":
 		return fs.usageErrorf("phm build-table needs --keys, --log and --out")
 	}
 	if *keysDir == "" {
@@ -287,6 +306,14 @@ func (c *PHMTableCommand) buildTable(ctx context.Context, fs *flagSet, args []st
 	sec, err := readTableSecrets(*keysDir, now)
 	if err != nil {
 		return err
+	}
+	var orgLines [][]byte
+	for _, f := range orgSigned {
+		b, err := readSmall(f, phm.MaxManifestBytes+translog.MaxCheckpointBytes)
+		if err != nil {
+			return err
+		}
+		orgLines = append(orgLines, b)
 	}
 	var orgSigners []note.Signer
 	for _, f := range orgKeys {
@@ -368,9 +395,23 @@ func (c *PHMTableCommand) buildTable(ctx context.Context, fs *flagSet, args []st
 	if err != nil {
 		return err
 	}
+	if *draft != "" {
+		if err := writeNew(*draft, text); err != nil {
+			return err
+		}
+		return json.NewEncoder(c.Stdout).Encode(map[string]any{"draft": *draft, "version": version, "parent": parentVersion, "n": tbl.Len(),
+			"slots": tbl.Slots(), "root": hex.EncodeToString(man.Root[:]), "stats": sel.Stats, "sources": sel.Sources})
+	}
 	signed, err := note.Sign(&note.Note{Text: string(text)}, append([]note.Signer{sec.operator}, orgSigners...)...)
 	if err != nil {
 		return fmt.Errorf("sign manifest: %w", err)
+	}
+	for i, b := range orgLines {
+		lines, err := orgSignatureLines(b, text)
+		if err != nil {
+			return fmt.Errorf("--org-signed %s: %w", orgSigned[i], err)
+		}
+		signed = append(signed, lines...)
 	}
 
 	// The last checkpoint, for the witness's consistency check and the
@@ -539,6 +580,67 @@ func verifierOf(s note.Signer) note.Verifier {
 	}
 	v, _ := note.NewVerifier(vkey)
 	return v
+}
+
+// orgSignatureLines returns the signature lines of a draft an
+// organisation signed (org-sign's output), if its text is the manifest
+// text of this build: a signature over any other text would not verify,
+// and would mean the list changed since the draft.
+func orgSignatureLines(signed, text []byte) ([]byte, error) {
+	i := bytes.LastIndex(signed, []byte("\n\n"))
+	if i < 0 {
+		return nil, errors.New("not a signed manifest")
+	}
+	if !bytes.Equal(signed[:i+1], text) {
+		return nil, errors.New("signed another manifest than this build makes (the list or the log changed since the draft): make a new draft")
+	}
+	sigs := signed[i+2:]
+	if len(sigs) == 0 {
+		return nil, errors.New("no signature")
+	}
+	for l := range bytes.Lines(sigs) {
+		if !bytes.HasPrefix(l, []byte("— ")) || !bytes.HasSuffix(l, []byte("\n")) {
+			return nil, fmt.Errorf("not a signature line: %q", l)
+		}
+	}
+	return sigs, nil
+}
+
+// orgSign signs a draft manifest with an organisation's key, on the
+// organisation's machine.
+func (c *PHMTableCommand) orgSign(fs *flagSet, args []string) error {
+	keyFile := fs.String("key-file", "", "the organisation's note signer key file (vigil feed keygen)")
+	if err := fs.parse(args); err != nil {
+		return err
+	}
+	if err := fs.nargs(1, 1, "one draft file"); err != nil {
+		return err
+	}
+	if *keyFile == "" {
+		return fs.usageErrorf("phm org-sign needs --key-file")
+	}
+	s, err := readSigner(*keyFile)
+	if err != nil {
+		return err
+	}
+	text, err := readSmall(fs.Arg(0), phm.MaxManifestBytes)
+	if err != nil {
+		return err
+	}
+	m, err := phm.ParseManifest(text)
+	if err != nil {
+		return fmt.Errorf("%s: %w", fs.Arg(0), err)
+	}
+	signed, err := note.Sign(&note.Note{Text: string(text)}, s)
+	if err != nil {
+		return fmt.Errorf("sign %s: %w", fs.Arg(0), err)
+	}
+	fmt.Fprintf(c.Stderr, "vigil: signing version %d (parent %d): %d entries, %d slots, root %x\n", m.Version, m.Parent, m.N, m.Slots, m.Root)
+	for _, src := range m.Sources {
+		fmt.Fprintf(c.Stderr, "vigil:   %s %d\n", src.Source, src.Entries)
+	}
+	_, err = c.Stdout.Write(signed)
+	return err
 }
 
 // checkRebuild rebuilds the table of a published manifest from the

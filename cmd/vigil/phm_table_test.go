@@ -350,3 +350,67 @@ func TestPHMTableDirErrorNamesTheFile(t *testing.T) {
 		t.Fatalf("a tampered table: %v", err)
 	}
 }
+
+// TestPHMOrgSignsOnItsOwnMachine: an organisation signs a version's
+// manifest without handing its key to the operator. build-table --draft
+// writes the manifest the next build would log (and logs nothing);
+// org-sign signs it on the organisation's machine; build-table
+// --org-signed adds that signature, only if the build gives the same
+// manifest byte for byte (the build is deterministic). Before, the only
+// way was build-table --org-key-file, with the organisation's secret key
+// on the operator's disk.
+func TestPHMOrgSignsOnItsOwnMachine(t *testing.T) {
+	data := newDataDir(t)
+	for _, b := range []string{"a", "b"} {
+		mustRun(t, "bank", "create", "--data", data, b)
+	}
+	pdq := []string{balancedPDQ(21), balancedPDQ(22), balancedPDQ(23)}
+	importHashes(t, data, "a", "pdq", "hotline-us", pdq)
+	importHashes(t, data, "b", "pdq", "hotline-uk", pdq)
+	dir := t.TempDir()
+	keys, logDir := filepath.Join(dir, "keys"), filepath.Join(dir, "log")
+	var pub map[string]string
+	if err := json.Unmarshal([]byte(mustRun(t, "phm", "table-keys", "--out", keys, "--origin", "phm.test")), &pub); err != nil {
+		t.Fatal(err)
+	}
+	orgKey := filepath.Join(dir, "org.key")
+	orgV := strings.TrimSpace(mustRun(t, "feed", "keygen", "--out", orgKey, "hotline-uk.example"))
+
+	draft, signed := filepath.Join(dir, "draft"), filepath.Join(dir, "signed")
+	mustRun(t, "phm", "build-table", "--data", data, "--keys", keys, "--log", logDir, "--draft", draft)
+	if b, _ := os.ReadFile(filepath.Join(logDir, "size")); len(b) > 0 && strings.TrimSpace(string(b)) != "0" {
+		t.Fatalf("--draft logged a version (size %q)", b)
+	}
+	out := mustRun(t, "phm", "org-sign", "--key-file", orgKey, draft)
+	os.WriteFile(signed, []byte(out), 0o600)
+
+	verify := func(dir string) error {
+		_, errOut, err := runMain(t, "", "phm", "verify-table", "--log-key", pub["log_key"], "--operator-key", pub["operator_key"],
+			"--witness-key", pub["witness_key"], "--org-key", orgV, "--org-quorum", "1", dir)
+		if err != nil {
+			return fmt.Errorf("%v %s", err, errOut)
+		}
+		return nil
+	}
+	// A list that changed after the draft gives another manifest: the
+	// signature is refused and nothing is logged.
+	importHashes(t, data, "a", "pdq", "hotline-us", []string{balancedPDQ(24)})
+	importHashes(t, data, "b", "pdq", "hotline-uk", []string{balancedPDQ(24)})
+	if _, _, err := runMain(t, "", "phm", "build-table", "--data", data, "--keys", keys, "--log", logDir, "--out", filepath.Join(dir, "x"), "--org-signed", signed); err == nil {
+		t.Fatal("a signature of another manifest was added")
+	}
+	// The same list as the draft's: the signature is added and verifies.
+	mustRun(t, "bank", "create", "--data", data, "--negative", "neg")
+	importHashes(t, data, "neg", "pdq", "local", []string{balancedPDQ(24)})
+	v1 := filepath.Join(dir, "v1")
+	mustRun(t, "phm", "build-table", "--data", data, "--keys", keys, "--log", logDir, "--out", v1, "--org-signed", signed)
+	if err := verify(v1); err != nil {
+		t.Fatalf("the organisation's signature does not verify: %v", err)
+	}
+	// Without it the quorum is not met.
+	v2 := filepath.Join(dir, "v2")
+	mustRun(t, "phm", "build-table", "--data", data, "--keys", keys, "--log", logDir, "--out", v2)
+	if err := verify(v2); err == nil {
+		t.Fatal("a manifest without the organisation's signature met its quorum")
+	}
+}
