@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -50,6 +51,12 @@ const phmUsage = `Usage:
 	vigil phm open --table DIR --keys DIR --review-key FILE [--data DIR | --db URL | --memory] [--account-id ID] VOUCHER...
 	vigil phm key-entries --second-key FILE --bank NAME [--data DIR | --db URL] [--max-distance N] PICTURE...
 	vigil phm eval [--images DIR] [flags]   (the measurements on benign pictures: vigil help phm eval)
+	vigil phm table-keys --out DIR [--origin NAME] [--witness NAME]   (the table and its log: vigil help phm build-table)
+	vigil phm build-table --keys DIR --log DIR --out DIR [flags]
+	vigil phm verify-table --log-key VKEY --operator-key VKEY --witness-key VKEY [flags] DIR
+	vigil phm cosign --key-file FILE --log-key VKEY --state FILE [flags] DIR
+	vigil phm witness serve --key-file FILE --log-key VKEY --state FILE --token-file FILE [flags]
+	vigil phm org-sign --key-file FILE DRAFT   (an organisation signs build-table --draft's manifest)
 
 keygen writes the review service's HPKE key pair (review.key, secret; review.pub) and the key
 of its keyed second hash (second.key, secret: vigil phm eval --second-key).
@@ -107,6 +114,9 @@ func (c *PHMCommand) Run(ctx context.Context, args []string) error {
 		}
 		if *out == "" {
 			return fs.usageErrorf("phm account needs --out")
+		}
+		if *s < *t {
+			return fs.usageErrorf("--capacity %d is below --threshold %d: s must be at least t (the design asks 2t)", *s, *t)
 		}
 		a, err := client.NewAccount(rand.Reader, phm.Params{T: *t, S: *s}, *rate)
 		if err != nil {
@@ -234,9 +244,20 @@ func (c *PHMCommand) voucher(tableDir, acctFile, pubFile, out, ref string, image
 				if r == "" {
 					r = filepath.Base(path)
 				}
+				// NewVoucher changes the account (repeat set, synthetic
+				// count): a voucher that is not written was never sent, so
+				// the account goes back to what it was before it.
+				before, _ := a.MarshalBinary()
 				var v []byte
 				if v, err = a.NewVoucher(tbl, pub, content, r, rand.Reader); err == nil {
 					err = writeNew(filepath.Join(out, filepath.Base(path)+".voucher"), v)
+				}
+				if err != nil {
+					back, perr := client.ParseAccount(before)
+					if perr != nil {
+						return fmt.Errorf("account %s: restoring after a failed voucher: %w", acctFile, perr)
+					}
+					a = back
 				}
 			}
 		}
@@ -438,9 +459,14 @@ func readLimited(path string, limit int64) ([]byte, error) {
 	if st.Size() > limit {
 		return nil, fmt.Errorf("%s is %d bytes, over the %d-byte limit", path, st.Size(), limit)
 	}
-	b := make([]byte, st.Size())
-	if _, err := f.ReadAt(b, 0); err != nil && len(b) > 0 {
-		return nil, fmt.Errorf("read %s: %w", path, err)
+	// Read, not trust the size: a device or a pipe has none, and a file
+	// may grow after the stat.
+	b, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, err // an *os.PathError: it names the file
+	}
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("%s is over the %d-byte limit", path, limit)
 	}
 	return b, nil
 }
@@ -453,9 +479,14 @@ func writeNew(path string, b []byte) error {
 	}
 	if _, err := f.Write(b); err != nil {
 		f.Close()
+		os.Remove(path) // a partial file is no voucher, and would block the next try
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	return f.Close()
+	if err := f.Close(); err != nil {
+		os.Remove(path)
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
 }
 
 // replaceFile replaces path with b atomically (write beside, rename).

@@ -32,11 +32,13 @@ import (
 type PHMTableCommand struct{ *Main }
 
 // phmTableSubcommands are the subcommands PHMTableCommand runs.
-var phmTableSubcommands = []string{"table-keys", "build-table", "verify-table", "cosign", "witness"}
+var phmTableSubcommands = []string{"table-keys", "build-table", "verify-table", "cosign", "witness", "org-sign"}
 
 const phmTableUsage = `Usage:
 	vigil phm table-keys --out DIR [--origin NAME] [--witness NAME]
 	vigil phm build-table [--data DIR] --keys DIR --log DIR --out DIR [--bank BANK[,BANK…]] [--sources FILE] [--require-jurisdiction] [--require-quality] [--require-keyed KEYID] [--parent DIR] [--headroom PCT] [--org-key-file FILE]
+	vigil phm build-table [--data DIR] --keys DIR --check DIR [--bank …] [--sources FILE] [list flags as built]
+	vigil phm org-sign --key-file FILE DRAFT
 	vigil phm cosign --key-file FILE --log-key VKEY --state FILE [--origin NAME] [--log DIR] DIR
 	vigil phm witness serve --key-file FILE --log-key VKEY --state FILE --token-file FILE [--origin NAME] [--listen ADDR]
 	vigil phm verify-table --log-key VKEY --operator-key VKEY --witness-key VKEY [--quorum N] [--origin NAME] [--org-key VKEY] [--org-quorum N] [--state FILE] [--log DIR] [--base DIR] DIR
@@ -68,6 +70,19 @@ whose entries has a keyed second hash under that key, counted in the
 stats as dropped_no_keyed_hash: vigil serve --phm-second-key refuses
 their matches, so the table would only carry keys no match of which is
 confirmed. Keyed hashes are written for PDQ entries, so this lists PDQ only.
+With --check DIR (an auditor holding the table's secrets and the same
+banks) it writes nothing: it rebuilds DIR's version in its shape and
+prints whether that gives DIR's manifest (entries, seeds, P, root),
+exiting 1 if not. Verify DIR with verify-table first.
+With --draft FILE it writes only the manifest the build would log next,
+for organisations to sign on their own machines (org-sign); a later
+build-table with --org-signed FILE (repeatable) adds each signature if
+that build gives the same manifest byte for byte, and refuses otherwise.
+
+org-sign is run by a contributing organisation on a draft: it prints the
+manifest's version, entries and sources on stderr and the draft signed
+with --key-file (a note signer key, vigil feed keygen) on stdout, for
+build-table --org-signed. The key never leaves the organisation.
 
 cosign is a witness: it adds its cosignature to DIR's checkpoint only if the
 log signed it and it extends the last checkpoint this witness cosigned
@@ -108,6 +123,8 @@ func (c *PHMTableCommand) Run(ctx context.Context, args []string) error {
 		return c.cosign(fs, args)
 	case "witness":
 		return c.witnessServe(ctx, fs, args)
+	case "org-sign":
+		return c.orgSign(fs, args)
 	default:
 		return c.verifyTable(fs, args)
 	}
@@ -252,21 +269,51 @@ func (c *PHMTableCommand) buildTable(ctx context.Context, fs *flagSet, args []st
 	parent := fs.String("parent", "", "the previous version's --out directory: keep its size and seeds when the list fits, and write a diff")
 	headroom := fs.Int("headroom", 0, "percent of extra slots over load 0.8's size, so later versions keep the shape and ship as diffs")
 	fs.limit("headroom", between(0, 100))
-	var orgKeys stringsFlag
+	check := fs.String("check", "", "a published version's directory: rebuild its table from the banks and --keys in its shape, and say whether it gives that manifest (writes no log, no table; for auditors)")
+	var orgKeys, orgSigned stringsFlag
 	fs.Var(&orgKeys, "org-key-file", "an organisation's note signer key file to cosign the manifest with (repeatable)")
+	draft := fs.String("draft", "", "write only the manifest the next version would log to this file, for vigil phm org-sign (logs nothing)")
+	fs.Var(&orgSigned, "org-signed", "a draft an organisation signed with vigil phm org-sign: its signature is added if this build gives the same manifest (repeatable)")
 	if err := fs.parse(args); err != nil {
 		return err
 	}
 	if err := fs.nargs(0, 0, "no arguments"); err != nil {
 		return err
 	}
-	if *keysDir == "" || *logDir == "" || *out == "" {
+	switch {
+	case *check != "":
+		if *logDir != "" || *out != "" || *parent != "" || *draft != "" || len(orgKeys)+len(orgSigned) > 0 {
+			return fs.usageErrorf("phm build-table --check writes nothing: no --log, --out, --parent, --draft or organisation signatures")
+		}
+	case *draft != "":
+		if *logDir == "" || *out != "" || len(orgKeys)+len(orgSigned) > 0 {
+			return fs.usageErrorf("phm build-table --draft needs --log (for the next version) and takes no --out or organisation signatures")
+		}
+	case *keysDir == "" || *logDir == "" || *out == "":
 		return fs.usageErrorf("phm build-table needs --keys, --log and --out")
+	}
+	if *keysDir == "" {
+		return fs.usageErrorf("phm build-table needs --keys")
+	}
+	var checked *phm.Manifest
+	if *check != "" {
+		var err error
+		if checked, err = readManifestFile(filepath.Join(*check, fileManifest)); err != nil {
+			return err
+		}
 	}
 	now := time.Now
 	sec, err := readTableSecrets(*keysDir, now)
 	if err != nil {
 		return err
+	}
+	var orgLines [][]byte
+	for _, f := range orgSigned {
+		b, err := readSmall(f, phm.MaxManifestBytes+translog.MaxCheckpointBytes)
+		if err != nil {
+			return err
+		}
+		orgLines = append(orgLines, b)
 	}
 	var orgSigners []note.Signer
 	for _, f := range orgKeys {
@@ -313,6 +360,9 @@ func (c *PHMTableCommand) buildTable(ctx context.Context, fs *flagSet, args []st
 	if err != nil {
 		return err
 	}
+	if checked != nil {
+		return c.checkRebuild(sec, sel, checked)
+	}
 
 	lg, err := translog.OpenLog(*logDir)
 	if vigil.ErrorCode(err) == vigil.ENOTFOUND {
@@ -345,9 +395,23 @@ func (c *PHMTableCommand) buildTable(ctx context.Context, fs *flagSet, args []st
 	if err != nil {
 		return err
 	}
+	if *draft != "" {
+		if err := writeNew(*draft, text); err != nil {
+			return err
+		}
+		return json.NewEncoder(c.Stdout).Encode(map[string]any{"draft": *draft, "version": version, "parent": parentVersion, "n": tbl.Len(),
+			"slots": tbl.Slots(), "root": hex.EncodeToString(man.Root[:]), "stats": sel.Stats, "sources": sel.Sources})
+	}
 	signed, err := note.Sign(&note.Note{Text: string(text)}, append([]note.Signer{sec.operator}, orgSigners...)...)
 	if err != nil {
 		return fmt.Errorf("sign manifest: %w", err)
+	}
+	for i, b := range orgLines {
+		lines, err := orgSignatureLines(b, text)
+		if err != nil {
+			return fmt.Errorf("--org-signed %s: %w", orgSigned[i], err)
+		}
+		signed = append(signed, lines...)
 	}
 
 	// The last checkpoint, for the witness's consistency check and the
@@ -518,6 +582,110 @@ func verifierOf(s note.Signer) note.Verifier {
 	return v
 }
 
+// orgSignatureLines returns the signature lines of a draft an
+// organisation signed (org-sign's output), if its text is the manifest
+// text of this build: a signature over any other text would not verify,
+// and would mean the list changed since the draft.
+func orgSignatureLines(signed, text []byte) ([]byte, error) {
+	i := bytes.LastIndex(signed, []byte("\n\n"))
+	if i < 0 {
+		return nil, errors.New("not a signed manifest")
+	}
+	if !bytes.Equal(signed[:i+1], text) {
+		return nil, errors.New("signed another manifest than this build makes (the list or the log changed since the draft): make a new draft")
+	}
+	sigs := signed[i+2:]
+	if len(sigs) == 0 {
+		return nil, errors.New("no signature")
+	}
+	for l := range bytes.Lines(sigs) {
+		if !bytes.HasPrefix(l, []byte("— ")) || !bytes.HasSuffix(l, []byte("\n")) {
+			return nil, fmt.Errorf("not a signature line: %q", l)
+		}
+	}
+	return sigs, nil
+}
+
+// orgSign signs a draft manifest with an organisation's key, on the
+// organisation's machine.
+func (c *PHMTableCommand) orgSign(fs *flagSet, args []string) error {
+	keyFile := fs.String("key-file", "", "the organisation's note signer key file (vigil feed keygen)")
+	if err := fs.parse(args); err != nil {
+		return err
+	}
+	if err := fs.nargs(1, 1, "one draft file"); err != nil {
+		return err
+	}
+	if *keyFile == "" {
+		return fs.usageErrorf("phm org-sign needs --key-file")
+	}
+	s, err := readSigner(*keyFile)
+	if err != nil {
+		return err
+	}
+	text, err := readSmall(fs.Arg(0), phm.MaxManifestBytes)
+	if err != nil {
+		return err
+	}
+	m, err := phm.ParseManifest(text)
+	if err != nil {
+		return fmt.Errorf("%s: %w", fs.Arg(0), err)
+	}
+	signed, err := note.Sign(&note.Note{Text: string(text)}, s)
+	if err != nil {
+		return fmt.Errorf("sign %s: %w", fs.Arg(0), err)
+	}
+	fmt.Fprintf(c.Stderr, "vigil: signing version %d (parent %d): %d entries, %d slots, root %x\n", m.Version, m.Parent, m.N, m.Slots, m.Root)
+	for _, src := range m.Sources {
+		fmt.Fprintf(c.Stderr, "vigil:   %s %d\n", src.Source, src.Entries)
+	}
+	_, err = c.Stdout.Write(signed)
+	return err
+}
+
+// checkRebuild rebuilds the table of a published manifest from the
+// selected list and the table's secrets, in the manifest's version and
+// shape, and prints whether it is that manifest's table: the same entry
+// count, size, seeds, P and root. A table that is not is an error (exit 1)
+// after the report.
+func (c *PHMTableCommand) checkRebuild(sec *tableSecrets, sel *list.Result, m *phm.Manifest) error {
+	res := map[string]any{"version": m.Version, "n": len(sel.Selected), "manifest_n": m.N, "stats": sel.Stats,
+		"manifest_root": hex.EncodeToString(m.Root[:]), "rebuilt": false}
+	var why string
+	if phm.SlotsFor(len(sel.Selected)) > m.Slots {
+		why = fmt.Sprintf("%d selected entries do not fit the manifest's %d slots", len(sel.Selected), m.Slots)
+	} else {
+		tbl, err := table.Build(sec.alpha, sel.Keys(), sec.seed, table.Options{Version: m.Version, Slots: m.Slots})
+		if err != nil {
+			return err
+		}
+		root := tbl.Root()
+		res["root"] = hex.EncodeToString(root[:])
+		switch {
+		case tbl.PublicBytes() != m.Public:
+			why = "the keys' α is not the manifest's (P differs)"
+		case tbl.Seeds() != m.Seeds:
+			why = "the keys' build seed is not the manifest's (seeds differ)"
+		case tbl.Len() != m.N:
+			why = fmt.Sprintf("%d entries selected, the manifest lists %d", tbl.Len(), m.N)
+		case root != m.Root:
+			why = "the rebuilt root is not the manifest's"
+		default:
+			res["rebuilt"] = true
+		}
+	}
+	if why != "" {
+		res["mismatch"] = why
+	}
+	if err := json.NewEncoder(c.Stdout).Encode(res); err != nil {
+		return err
+	}
+	if why != "" {
+		return errSilent
+	}
+	return nil
+}
+
 // parentTable is an earlier build-table output.
 type parentTable struct {
 	manifest *phm.Manifest
@@ -539,10 +707,10 @@ func readParent(dir string) (*parentTable, error) {
 	}
 	defer f.Close()
 	if p.table, err = table.Load(f, 0); err != nil {
-		return nil, fmt.Errorf("parent table: %w", err)
+		return nil, fmt.Errorf("%s: %w", f.Name(), err)
 	}
 	if err := p.table.Verify(m); err != nil {
-		return nil, fmt.Errorf("parent table: %w", err)
+		return nil, fmt.Errorf("%s: %w", f.Name(), err)
 	}
 	return p, nil
 }
@@ -673,7 +841,7 @@ func (c *PHMTableCommand) verifyTable(fs *flagSet, args []string) error {
 	for _, k := range witnessKeys {
 		w, err := translog.NewCosignVerifier(k)
 		if err != nil {
-			return fs.usageErrorf("--witness-key: %v", err)
+			return fs.usageErrorf("--witness-key: %s", vigil.ErrorMessage(err))
 		}
 		v.Witnesses = append(v.Witnesses, w)
 	}

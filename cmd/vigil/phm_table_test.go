@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -244,5 +245,172 @@ func TestPHMBuildTableRequireKeyed(t *testing.T) {
 	}
 	if _, _, err := runMain(t, "", "phm", "build-table", "--data", data, "--keys", tk, "--log", filepath.Join(dir, "log"), "--out", filepath.Join(dir, "v4"), "--require-keyed", "NOT-HEX"); err == nil {
 		t.Fatal("a malformed key id was accepted")
+	}
+}
+
+// TestPHMBuildTableCheck: an auditor with the table's secrets (α and the
+// build seed) and the same banks rebuilds a published version with
+// build-table --check DIR and is told whether it gives DIR's manifest
+// (root, size, seeds, P), without writing to any log. The design's
+// "deterministic rebuild for auditors" had no command: build-table always
+// appended a new version.
+func TestPHMBuildTableCheck(t *testing.T) {
+	data := newDataDir(t)
+	for _, b := range []string{"a", "b"} {
+		mustRun(t, "bank", "create", "--data", data, b)
+	}
+	var pdq []string
+	for i := range 12 {
+		pdq = append(pdq, balancedPDQ(uint64(100+i)))
+	}
+	importHashes(t, data, "a", "pdq", "hotline-us", pdq)
+	importHashes(t, data, "b", "pdq", "hotline-uk", pdq)
+	dir := t.TempDir()
+	keys, other := filepath.Join(dir, "keys"), filepath.Join(dir, "other")
+	mustRun(t, "phm", "table-keys", "--out", keys, "--origin", "phm.test")
+	mustRun(t, "phm", "table-keys", "--out", other, "--origin", "phm.test")
+	logDir, v1 := filepath.Join(dir, "log"), filepath.Join(dir, "v1")
+	mustRun(t, "phm", "build-table", "--data", data, "--keys", keys, "--log", logDir, "--out", v1, "--headroom", "30")
+	logBefore, _ := os.ReadFile(filepath.Join(logDir, "size"))
+
+	check := func(keys string) (map[string]any, error) {
+		t.Helper()
+		out, errOut, err := runMain(t, "", "phm", "build-table", "--data", data, "--keys", keys, "--check", v1)
+		var res map[string]any
+		if jerr := json.Unmarshal([]byte(out), &res); jerr != nil {
+			t.Fatalf("check printed %q (%s): %v", out, errOut, jerr)
+		}
+		return res, err
+	}
+	res, err := check(keys)
+	if err != nil || res["rebuilt"] != true || res["version"] != float64(1) {
+		t.Fatalf("the same banks and secrets: %v %v", res, err)
+	}
+	if logAfter, _ := os.ReadFile(filepath.Join(logDir, "size")); !bytes.Equal(logBefore, logAfter) {
+		t.Fatal("--check wrote to the log")
+	}
+	// Another α, or a list that changed since, does not give the root.
+	if res, err := check(other); err == nil || res["rebuilt"] != false {
+		t.Fatalf("other secrets: %v %v", res, err)
+	}
+	importHashes(t, data, "a", "pdq", "hotline-us", []string{balancedPDQ(999)})
+	importHashes(t, data, "b", "pdq", "hotline-uk", []string{balancedPDQ(999)})
+	if res, err := check(keys); err == nil || res["rebuilt"] != false || res["n"] != float64(13) {
+		t.Fatalf("a changed list: %v %v", res, err)
+	}
+}
+
+// TestPHMVerifyTableKeyErrorsReadable: a malformed verifier key is said in
+// words, not as the error's Go form ("vigil error: code=invalid
+// message=…", printed for a log key given as --witness-key).
+func TestPHMVerifyTableKeyErrorsReadable(t *testing.T) {
+	dir := t.TempDir()
+	var pub map[string]string
+	if err := json.Unmarshal([]byte(mustRun(t, "phm", "table-keys", "--out", filepath.Join(dir, "keys"), "--origin", "phm.test")), &pub); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"--log-key", pub["log_key"], "--operator-key", pub["operator_key"], "--witness-key", pub["log_key"]},
+		{"--log-key", pub["witness_key"], "--operator-key", pub["operator_key"], "--witness-key", pub["witness_key"]},
+	} {
+		_, errOut, err := runMain(t, "", append(append([]string{"phm", "verify-table"}, args...), dir)...)
+		if err == nil {
+			t.Fatalf("%v: accepted", args)
+		}
+		if text := err.Error() + errOut; strings.Contains(text, "code=") || !strings.Contains(text, "key") {
+			t.Errorf("%v: %q", args, text)
+		}
+	}
+}
+
+// TestPHMTableDirErrorNamesTheFile: a tampered table.bin read by vigil phm
+// voucher, open or serve is named in the error; it was called "parent
+// table" (readParent's wording for --parent) wherever it was read.
+func TestPHMTableDirErrorNamesTheFile(t *testing.T) {
+	data := newDataDir(t)
+	for _, b := range []string{"a", "b"} {
+		mustRun(t, "bank", "create", "--data", data, b)
+	}
+	pdq := []string{balancedPDQ(7), balancedPDQ(8)}
+	importHashes(t, data, "a", "pdq", "hotline-us", pdq)
+	importHashes(t, data, "b", "pdq", "hotline-uk", pdq)
+	dir := t.TempDir()
+	keys, v1 := filepath.Join(dir, "keys"), filepath.Join(dir, "v1")
+	mustRun(t, "phm", "table-keys", "--out", keys)
+	mustRun(t, "phm", "build-table", "--data", data, "--keys", keys, "--log", filepath.Join(dir, "log"), "--out", v1)
+	if _, err := (phmTableDirs{}).Table(v1); err != nil {
+		t.Fatal(err)
+	}
+	f := filepath.Join(v1, fileTable)
+	b, _ := os.ReadFile(f)
+	b[len(b)-1] ^= 1
+	os.WriteFile(f, b, 0o644)
+	_, err := (phmTableDirs{}).Table(v1)
+	if err == nil || strings.Contains(err.Error(), "parent") || !strings.Contains(err.Error(), f) {
+		t.Fatalf("a tampered table: %v", err)
+	}
+}
+
+// TestPHMOrgSignsOnItsOwnMachine: an organisation signs a version's
+// manifest without handing its key to the operator. build-table --draft
+// writes the manifest the next build would log (and logs nothing);
+// org-sign signs it on the organisation's machine; build-table
+// --org-signed adds that signature, only if the build gives the same
+// manifest byte for byte (the build is deterministic). Before, the only
+// way was build-table --org-key-file, with the organisation's secret key
+// on the operator's disk.
+func TestPHMOrgSignsOnItsOwnMachine(t *testing.T) {
+	data := newDataDir(t)
+	for _, b := range []string{"a", "b"} {
+		mustRun(t, "bank", "create", "--data", data, b)
+	}
+	pdq := []string{balancedPDQ(21), balancedPDQ(22), balancedPDQ(23)}
+	importHashes(t, data, "a", "pdq", "hotline-us", pdq)
+	importHashes(t, data, "b", "pdq", "hotline-uk", pdq)
+	dir := t.TempDir()
+	keys, logDir := filepath.Join(dir, "keys"), filepath.Join(dir, "log")
+	var pub map[string]string
+	if err := json.Unmarshal([]byte(mustRun(t, "phm", "table-keys", "--out", keys, "--origin", "phm.test")), &pub); err != nil {
+		t.Fatal(err)
+	}
+	orgKey := filepath.Join(dir, "org.key")
+	orgV := strings.TrimSpace(mustRun(t, "feed", "keygen", "--out", orgKey, "hotline-uk.example"))
+
+	draft, signed := filepath.Join(dir, "draft"), filepath.Join(dir, "signed")
+	mustRun(t, "phm", "build-table", "--data", data, "--keys", keys, "--log", logDir, "--draft", draft)
+	if b, _ := os.ReadFile(filepath.Join(logDir, "size")); len(b) > 0 && strings.TrimSpace(string(b)) != "0" {
+		t.Fatalf("--draft logged a version (size %q)", b)
+	}
+	out := mustRun(t, "phm", "org-sign", "--key-file", orgKey, draft)
+	os.WriteFile(signed, []byte(out), 0o600)
+
+	verify := func(dir string) error {
+		_, errOut, err := runMain(t, "", "phm", "verify-table", "--log-key", pub["log_key"], "--operator-key", pub["operator_key"],
+			"--witness-key", pub["witness_key"], "--org-key", orgV, "--org-quorum", "1", dir)
+		if err != nil {
+			return fmt.Errorf("%v %s", err, errOut)
+		}
+		return nil
+	}
+	// A list that changed after the draft gives another manifest: the
+	// signature is refused and nothing is logged.
+	importHashes(t, data, "a", "pdq", "hotline-us", []string{balancedPDQ(24)})
+	importHashes(t, data, "b", "pdq", "hotline-uk", []string{balancedPDQ(24)})
+	if _, _, err := runMain(t, "", "phm", "build-table", "--data", data, "--keys", keys, "--log", logDir, "--out", filepath.Join(dir, "x"), "--org-signed", signed); err == nil {
+		t.Fatal("a signature of another manifest was added")
+	}
+	// The same list as the draft's: the signature is added and verifies.
+	mustRun(t, "bank", "create", "--data", data, "--negative", "neg")
+	importHashes(t, data, "neg", "pdq", "local", []string{balancedPDQ(24)})
+	v1 := filepath.Join(dir, "v1")
+	mustRun(t, "phm", "build-table", "--data", data, "--keys", keys, "--log", logDir, "--out", v1, "--org-signed", signed)
+	if err := verify(v1); err != nil {
+		t.Fatalf("the organisation's signature does not verify: %v", err)
+	}
+	// Without it the quorum is not met.
+	v2 := filepath.Join(dir, "v2")
+	mustRun(t, "phm", "build-table", "--data", data, "--keys", keys, "--log", logDir, "--out", v2)
+	if err := verify(v2); err == nil {
+		t.Fatal("a manifest without the organisation's signature met its quorum")
 	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"image"
 	"image/color"
 	"image/png"
@@ -120,5 +121,137 @@ func TestPHMVoucherOpen(t *testing.T) {
 	// Without phm/table the commands say so.
 	if _, _, err := runPHM(t, nil, "open", "--table", "t", "--keys", "k", "--review-key", "k", files[0]); err == nil || !strings.Contains(err.Error(), "phm/table") {
 		t.Fatalf("open without tables: %v", err)
+	}
+}
+
+// TestPHMVoucherFailedWriteLeavesAccount: a voucher that could not be
+// written was never sent, so the account must not remember its image as
+// sent. Before, the repeat set (and the synthetic count) kept the lost
+// voucher's image whenever a later image of the same run succeeded, and
+// the image's next voucher was a repeat one that never opens: a listed
+// image silently stopped counting.
+func TestPHMVoucherFailedWriteLeavesAccount(t *testing.T) {
+	dir := t.TempDir()
+	var listed []phm.Key
+	write := func(name string, i int) string {
+		img := image.NewRGBA(image.Rect(0, 0, 70, 70))
+		for y := range 70 {
+			for x := range 70 {
+				img.Set(x, y, color.RGBA{uint8(x * (i + 2)), uint8(y * 3), uint8(i * 60), 255})
+			}
+		}
+		var buf bytes.Buffer
+		_ = png.Encode(&buf, img)
+		path := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, buf.Bytes(), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		keys, err := client.Keys(buf.Bytes())
+		if err != nil {
+			t.Fatal(err)
+		}
+		listed = append(listed, keys[0])
+		return path
+	}
+	// Two images of one base name: the second's voucher file exists
+	// already, so its write fails; a third image succeeds after it.
+	first, lost, third := write("a/x.png", 0), write("b/x.png", 1), write("c.png", 2)
+	tables := testTables{phmtest.NewTable(t, listed...)}
+	keys, acct := filepath.Join(dir, "keys"), filepath.Join(dir, "acct")
+	if _, e, err := runPHM(t, tables, "keygen", "--out", keys); err != nil {
+		t.Fatalf("keygen: %v %s", err, e)
+	}
+	if _, e, err := runPHM(t, tables, "account", "--out", acct, "--threshold", "2", "--capacity", "4", "--synthetic-rate", "0"); err != nil {
+		t.Fatalf("account: %v %s", err, e)
+	}
+	voucher := func(out string, images ...string) (string, error) {
+		args := []string{"voucher", "--table", "t", "--account", acct, "--review-pub", filepath.Join(keys, "review.pub"), "--out", filepath.Join(dir, out)}
+		_, e, err := runPHM(t, tables, append(args, images...)...)
+		return e, err
+	}
+	if e, err := voucher("v1", first, lost, third); err == nil || !strings.Contains(e, "b/x.png") {
+		t.Fatalf("voucher with a clashing name: %v %q", err, e)
+	}
+	// The lost image, vouchered again, is not a repeat: its voucher opens.
+	if e, err := voucher("v2", lost); err != nil {
+		t.Fatalf("voucher again: %v %s", err, e)
+	}
+	out, e, err := runPHM(t, tables, "open", "--table", "t", "--keys", "k", "--review-key", filepath.Join(keys, "review.key"),
+		"--account-id", "u1", "--threshold", "2", "--capacity", "4", "--memory", filepath.Join(dir, "v2", "x.png.voucher"))
+	if err != nil {
+		t.Fatalf("open: %v %s", err, e)
+	}
+	if !strings.HasPrefix(out, "account u1 epoch 0: 1 vouchers, 1 positives,") {
+		t.Fatalf("the re-made voucher of the lost image does not open: %q", out)
+	}
+}
+
+// TestPHMUsageNamesEverySubcommand: `vigil phm` and `vigil help phm` list
+// every phm subcommand, the table's and the log's too (they listed only
+// the device's and the service's, so a new user never learnt of
+// build-table or verify-table from the help).
+func TestPHMUsageNamesEverySubcommand(t *testing.T) {
+	var out, errOut bytes.Buffer
+	m := &Main{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errOut, Logger: slog.New(slog.DiscardHandler)}
+	_ = m.Run(context.Background(), []string{"help", "phm"})
+	text := out.String() + errOut.String()
+	for _, sub := range append([]string{"keygen", "account", "voucher", "open", "key-entries", "eval"}, phmTableSubcommands...) {
+		if !strings.Contains(text, "vigil phm "+sub+" ") {
+			t.Errorf("the phm usage does not name %q:\n%s", sub, text)
+		}
+	}
+}
+
+// TestReadLimitedNotARegularFile: readLimited trusted the file's stat
+// size, so a device or a pipe (/dev/zero, a shell's <(…), /dev/stdin)
+// read as 0 bytes, "not a voucher: 0 bytes". It reads up to the limit
+// whatever the file is, and refuses past it.
+func TestReadLimitedNotARegularFile(t *testing.T) {
+	if _, err := os.Stat("/dev/zero"); err != nil {
+		t.Skip("no /dev/zero")
+	}
+	if b, err := readLimited("/dev/zero", 100); err == nil || !strings.Contains(err.Error(), "over the 100-byte limit") {
+		t.Fatalf("/dev/zero read as %d bytes, %v", len(b), err)
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		w.Write([]byte("seventeen bytes!!"))
+		w.Close()
+	}()
+	defer r.Close()
+	b, err := readLimited(fmt.Sprintf("/dev/fd/%d", r.Fd()), 100)
+	if err != nil || string(b) != "seventeen bytes!!" {
+		t.Fatalf("a pipe read as %q, %v", b, err)
+	}
+	f := filepath.Join(t.TempDir(), "f")
+	os.WriteFile(f, make([]byte, 101), 0o600)
+	if _, err := readLimited(f, 100); err == nil {
+		t.Fatal("a 101-byte file under a 100-byte limit")
+	}
+	if b, err := readLimited(f, 101); err != nil || len(b) != 101 {
+		t.Fatalf("a 101-byte file: %d bytes, %v", len(b), err)
+	}
+}
+
+// TestPHMAccountCapacityAtLeastThreshold: --capacity's help says at least
+// t (the design asks s ≥ 2t: below t synthetic vouchers the count of
+// positives alone tells the service some are real before the threshold);
+// the command took any s.
+func TestPHMAccountCapacityAtLeastThreshold(t *testing.T) {
+	dir := t.TempDir()
+	if _, e, err := runPHM(t, nil, "account", "--out", filepath.Join(dir, "a"), "--threshold", "30", "--capacity", "10"); err == nil {
+		t.Fatalf("an account with s = 10 < t = 30 was made: %s", e)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "a")); err == nil {
+		t.Fatal("the refused account was written")
+	}
+	if _, e, err := runPHM(t, nil, "account", "--out", filepath.Join(dir, "b"), "--threshold", "30", "--capacity", "30"); err != nil {
+		t.Fatalf("s = t refused: %v %s", err, e)
 	}
 }

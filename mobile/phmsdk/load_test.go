@@ -33,7 +33,7 @@ type logWorld struct {
 	logV, opV, witV, origin string
 }
 
-func newLogWorld(t *testing.T) *logWorld {
+func newLogWorld(t testing.TB) *logWorld {
 	w := &logWorld{origin: "phm.example"}
 	gen := func(name string) (note.Signer, string) {
 		skey, vkey, err := note.GenerateKey(rand.Reader, name)
@@ -64,7 +64,7 @@ func newLogWorld(t *testing.T) *logWorld {
 
 // publish builds a table of n keys as version v, logs its manifest and
 // cosigns the checkpoint.
-func (w *logWorld) publish(t *testing.T, v uint64, n int) published {
+func (w *logWorld) publish(t testing.TB, v uint64, n int) published {
 	alpha := phm.Group.HashToScalar([]byte("alpha"), []byte("sdk test"))
 	var keys []phm.Key
 	for i := range n {
@@ -198,4 +198,156 @@ func pngGradient(w *bytes.Buffer) error {
 		}
 	}
 	return png.Encode(w, img)
+}
+
+// TestLoadTableDiff: a device updates by a diff, as the design's
+// ApplyTableDiff: the diff is applied to the table it holds and the
+// result is verified as a whole table is (LoadTable). A tampered diff, a
+// diff for another base and a diff whose result is not the manifest's are
+// refused and leave the old table; an accepted one gives the new table,
+// byte for byte, to save with TableFile.
+func TestLoadTableDiff(t *testing.T) {
+	w := newLogWorld(t)
+	v, err := NewVerifier("", w.logV, w.opV, w.witV, 1, "", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	acct, _ := NewAccount(3, 4, 0)
+	c, err := NewClient(acct, phmtest.ReviewKey(t).PublicKey().Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	v1, v2, v3 := w.publish(t, 1, 40), w.publish(t, 2, 45), w.publish(t, 3, 50)
+	parse := func(b []byte) *table.Table {
+		tb, err := table.Load(bytes.NewReader(b), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tb
+	}
+	diff := func(from, to []byte) []byte {
+		d, err := table.MakeDiff(parse(from), parse(to))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := d.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	d12, d23, d13 := diff(v1.table, v2.table), diff(v2.table, v3.table), diff(v1.table, v3.table)
+	loadDiff := func(d []byte, p published, state []byte) ([]byte, error) {
+		return c.LoadTableDiff(v, d, p.manifest, p.checkpoint, p.inclusion, p.consistency, state)
+	}
+	if _, err := loadDiff(d12, v2, nil); err == nil {
+		t.Fatal("a diff was applied with no table loaded")
+	}
+	st1, err := c.LoadTable(v, v1.table, v1.manifest, v1.checkpoint, v1.inclusion, v1.consistency, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keeps := func(what string, want []byte) {
+		t.Helper()
+		got, err := c.TableFile()
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("%s: the client's table changed (%v)", what, err)
+		}
+	}
+	bad := bytes.Clone(d12)
+	bad[len(bad)-3] ^= 1
+	if _, err := loadDiff(bad, v2, st1); err == nil {
+		t.Fatal("a tampered diff was applied")
+	}
+	keeps("tampered diff", v1.table)
+	if _, err := loadDiff(d23, v3, st1); err == nil {
+		t.Fatal("a diff from version 2 was applied to version 1")
+	}
+	keeps("diff of another base", v1.table)
+	// d13 applies to v1 but makes version 3's table, not v2's manifest.
+	if _, err := loadDiff(d13, v2, st1); err == nil || !strings.Contains(err.Error(), "refused") {
+		t.Fatalf("a diff to version 3 under version 2's manifest: %v", err)
+	}
+	keeps("diff not the manifest's", v1.table)
+
+	st2, err := loadDiff(d12, v2, st1)
+	if err != nil {
+		t.Fatalf("diff 1 → 2: %v", err)
+	}
+	keeps("diff 1 → 2", v2.table)
+	if _, err := c.Voucher(testPicture(t), "a"); err != nil {
+		t.Fatal(err)
+	}
+	// The saved table and state load again on the next start, and the
+	// next diff applies on top of the diffed table.
+	saved, _ := c.TableFile()
+	c2, _ := NewClient(acct, phmtest.ReviewKey(t).PublicKey().Bytes())
+	if _, err := c2.LoadTable(v, saved, v2.manifest, v2.checkpoint, v2.inclusion, v2.consistency, st2); err != nil {
+		t.Fatalf("the saved table does not load: %v", err)
+	}
+	if _, err := loadDiff(d23, v3, st2); err != nil {
+		t.Fatalf("diff 2 → 3: %v", err)
+	}
+	keeps("diff 2 → 3", v3.table)
+}
+
+// FuzzLoadTable feeds LoadTable (and LoadTableDiff) a published version's
+// files with any of them changed: nothing may panic, and whatever is
+// accepted must be the published table, byte for byte (the manifest's
+// signature pins its root, size, seeds and P; every other byte of the
+// file must be checked too, or two devices could hold different tables
+// under one logged version).
+func FuzzLoadTable(f *testing.F) {
+	w := newLogWorld(f)
+	v, err := NewVerifier("", w.logV, w.opV, w.witV, 1, "", 0)
+	if err != nil {
+		f.Fatal(err)
+	}
+	p1, p2 := w.publish(f, 1, 40), w.publish(f, 2, 45)
+	t1, _ := table.Load(bytes.NewReader(p1.table), 0)
+	t2, _ := table.Load(bytes.NewReader(p2.table), 0)
+	d, err := table.MakeDiff(t1, t2)
+	if err != nil {
+		f.Fatal(err)
+	}
+	diff, _ := d.MarshalBinary()
+	acct, _ := NewAccount(3, 4, 0)
+	review := phmtest.ReviewKey(f).PublicKey().Bytes()
+	f.Add(p1.table, p1.manifest, p1.checkpoint, p1.inclusion, p1.consistency, []byte(nil), diff, p2.manifest, p2.checkpoint, p2.inclusion, p2.consistency)
+	f.Add([]byte{}, []byte{}, []byte{}, []byte{}, []byte{}, []byte("{}"), []byte{}, []byte{}, []byte{}, []byte{}, []byte{})
+	f.Fuzz(func(t *testing.T, tbl, man, cp, inc, cons, state, df, man2, cp2, inc2, cons2 []byte) {
+		c, err := NewClient(acct, review)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err := c.LoadTable(v, tbl, man, cp, inc, cons, state)
+		if err != nil {
+			if _, err := c.TableFile(); err == nil {
+				t.Fatal("a refused table was set")
+			}
+			return
+		}
+		if got, _ := c.TableFile(); !bytes.Equal(got, p1.table) {
+			t.Fatalf("a table other than the published one was accepted (%d bytes)", len(got))
+		}
+		if _, err := c.LoadTableDiff(v, df, man2, cp2, inc2, cons2, st); err != nil {
+			if got, _ := c.TableFile(); !bytes.Equal(got, p1.table) {
+				t.Fatal("a refused diff changed the table")
+			}
+			return
+		}
+		if got, _ := c.TableFile(); !bytes.Equal(got, p2.table) {
+			t.Fatal("a diff other than the published one was accepted")
+		}
+	})
+}
+
+// TestNewVerifierErrorsReadable: a malformed witness key is said in words
+// (the messenger shows or logs the string), not as "vigil error: code=…".
+func TestNewVerifierErrorsReadable(t *testing.T) {
+	w := newLogWorld(t)
+	_, err := NewVerifier("", w.logV, w.opV, w.logV, 1, "", 0)
+	if err == nil || strings.Contains(err.Error(), "code=") || !strings.Contains(err.Error(), "witness key") {
+		t.Fatalf("a log key as witness key: %v", err)
+	}
 }

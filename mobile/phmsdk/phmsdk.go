@@ -90,7 +90,7 @@ func NewVerifier(origin, logKey, operatorKey, witnessKeys string, quorum int64, 
 	for k := range strings.FieldsSeq(witnessKeys) {
 		w, err := translog.NewCosignVerifier(k)
 		if err != nil {
-			return nil, fmt.Errorf("witness key: %w", err)
+			return nil, fmt.Errorf("witness key: %s", vigil.ErrorMessage(err))
 		}
 		v.v.Witnesses = append(v.v.Witnesses, w)
 	}
@@ -123,6 +123,62 @@ func NewVerifier(origin, logKey, operatorKey, witnessKeys string, quorum int64, 
 // quorum, a manifest the log does not include or the operator did not
 // sign, an older version, or a table that is not the manifest's.
 func (c *Client) LoadTable(v *Verifier, tableFile, manifest, checkpoint, inclusion, consistency, state []byte) ([]byte, error) {
+	return c.load(v, manifest, checkpoint, inclusion, consistency, state, func() (*table.Table, error) {
+		t, err := table.Load(bytes.NewReader(tableFile), 0)
+		if err != nil {
+			return nil, fmt.Errorf("table: %s", vigil.ErrorMessage(err))
+		}
+		return t, nil
+	})
+}
+
+// LoadTableDiff is LoadTable for an update shipped as a diff (the diff file
+// of a `vigil phm build-table --parent` directory, ~36 bytes per changed
+// slot) instead of the whole table.bin: the diff is applied to the table
+// the client holds (loaded by LoadTable or an earlier LoadTableDiff), and
+// the result is verified exactly as LoadTable verifies a table. On any
+// error the client keeps its table. Save TableFile afterwards to load it
+// with LoadTable on the next start.
+func (c *Client) LoadTableDiff(v *Verifier, diff, manifest, checkpoint, inclusion, consistency, state []byte) ([]byte, error) {
+	return c.load(v, manifest, checkpoint, inclusion, consistency, state, func() (*table.Table, error) {
+		c.mu.Lock()
+		old, _ := c.table.(*table.Table)
+		c.mu.Unlock()
+		if old == nil {
+			return nil, errors.New("phmsdk: a diff needs the table it applies to: LoadTable first")
+		}
+		d, err := table.ParseDiff(diff, old.Slots())
+		if err != nil {
+			return nil, fmt.Errorf("diff: %s", vigil.ErrorMessage(err))
+		}
+		t, err := table.Apply(old, d)
+		if err != nil {
+			return nil, fmt.Errorf("diff: %s", vigil.ErrorMessage(err))
+		}
+		return t, nil
+	})
+}
+
+// TableFile returns the client's table in table.bin's form, to keep
+// beside the state (after LoadTableDiff, the only copy of the new
+// version).
+func (c *Client) TableFile() ([]byte, error) {
+	c.mu.Lock()
+	t, _ := c.table.(*table.Table)
+	c.mu.Unlock()
+	if t == nil {
+		return nil, ErrNoTable
+	}
+	var b bytes.Buffer
+	if _, err := t.WriteTo(&b); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
+
+// load verifies the table that get makes against the log's files and the
+// state, and sets it only if every check passes.
+func (c *Client) load(v *Verifier, manifest, checkpoint, inclusion, consistency, state []byte, get func() (*table.Table, error)) ([]byte, error) {
 	if v == nil {
 		return nil, errors.New("phmsdk: no verifier")
 	}
@@ -146,9 +202,9 @@ func (c *Client) LoadTable(v *Verifier, tableFile, manifest, checkpoint, inclusi
 	if st.Checkpoint.N > 0 && st.Checkpoint.N < cp.N && from != st.Checkpoint.N {
 		return nil, fmt.Errorf("table refused: the consistency proof starts at log size %d, this device last saw %d: fetch a proof from %d", from, st.Checkpoint.N, st.Checkpoint.N)
 	}
-	t, err := table.Load(bytes.NewReader(tableFile), 0)
+	t, err := get()
 	if err != nil {
-		return nil, fmt.Errorf("table: %s", vigil.ErrorMessage(err))
+		return nil, err
 	}
 	_, next, err := v.v.Table(t, b, st)
 	if err != nil {
