@@ -110,20 +110,39 @@ func encodeJPEG(m image.Image, q int) ([]byte, error) {
 
 func encodePNG(m image.Image) ([]byte, error) {
 	var buf bytes.Buffer
-	enc := png.Encoder{CompressionLevel: png.BestSpeed}
+	enc := png.Encoder{CompressionLevel: png.NoCompression} // cheap to write and to read: the bytes are hashed, not kept
 	if err := enc.Encode(&buf, m); err != nil {
 		return nil, fmt.Errorf("png: %w", err)
 	}
 	return buf.Bytes(), nil
 }
 
-// toRGBA copies img into an opaque RGBA at the origin (transparent pixels
-// over black, as hashing's decoders see them).
+// toRGBA copies img into an opaque RGBA at the origin. Like PDQ's reader,
+// alpha is dropped (the stored colour is kept, not composited); other
+// differences from what PDQ reads (16-bit samples) are caught by
+// prepareBase, which then lists the converted picture.
 func toRGBA(img image.Image) *image.RGBA {
 	b := img.Bounds()
 	m := image.NewRGBA(image.Rect(0, 0, b.Dx(), b.Dy()))
-	draw.Draw(m, m.Bounds(), image.NewUniform(color.Black), image.Point{}, draw.Src)
-	draw.Draw(m, m.Bounds(), img, b.Min, draw.Over)
+	switch s := img.(type) {
+	case *image.YCbCr, *image.Gray:
+		draw.Draw(m, m.Bounds(), s, b.Min, draw.Src)
+		return m
+	case *image.NRGBA:
+		for y := range b.Dy() {
+			copy(m.Pix[y*m.Stride:][:4*b.Dx()], s.Pix[s.PixOffset(b.Min.X, b.Min.Y+y):])
+		}
+	default:
+		for y := range b.Dy() {
+			for x := range b.Dx() {
+				c := color.NRGBAModel.Convert(img.At(b.Min.X+x, b.Min.Y+y)).(color.NRGBA)
+				m.SetRGBA(x, y, color.RGBA{c.R, c.G, c.B, 255})
+			}
+		}
+	}
+	for i := 3; i < len(m.Pix); i += 4 {
+		m.Pix[i] = 255
+	}
 	return m
 }
 
@@ -284,6 +303,10 @@ type preparedBase struct {
 	data   []byte
 	res    *hashing.Result
 	scaled bool
+	// converted: the file's pixels as PDQ reads them are not the RGBA the
+	// edits start from (16-bit or transparent pictures), so the RGBA's
+	// PNG is listed instead.
+	converted bool
 }
 
 func prepareBase(h *hashing.Hasher, data []byte, maxSide int) (*preparedBase, error) {
@@ -307,6 +330,19 @@ func prepareBase(h *hashing.Hasher, data []byte, maxSide int) (*preparedBase, er
 	}
 	if p.res, err = h.HashImageBytes(p.data); err != nil {
 		return nil, err
+	}
+	if !p.scaled {
+		conv, err := encodePNG(p.img)
+		if err != nil {
+			return nil, err
+		}
+		rc, err := h.HashImageBytes(conv)
+		if err != nil {
+			return nil, err
+		}
+		if *rc.Dihedral != *p.res.Dihedral {
+			p.data, p.res, p.converted = conv, rc, true
+		}
 	}
 	return p, nil
 }
@@ -475,8 +511,11 @@ type RecallSource struct {
 // RecallReport is the outcome of Recall.
 type RecallReport struct {
 	Bases int `json:"bases"`
-	// Scaled counts bases scaled down to MaxRecallSide.
-	Scaled int `json:"scaled"`
+	// Scaled counts bases scaled down to MaxRecallSide, Converted those
+	// listed as the PNG of their pixels because PDQ reads the file's
+	// pixels otherwise (16-bit samples, alpha).
+	Scaled    int `json:"scaled"`
+	Converted int `json:"converted"`
 	// Listed is the size of the list of the bases' PDQ keys the vouchers
 	// are opened against (one key a base).
 	Listed  int            `json:"listed"`
@@ -555,6 +594,9 @@ func Recall(ctx context.Context, bases []RecallBase, edits []Edit, extra []Extra
 		if l.p.scaled {
 			rep.Scaled++
 		}
+		if l.p.converted {
+			rep.Converted++
+		}
 	}
 	rep.Listed = len(set)
 	match := func(h *hashing.Hasher, base int, data []byte) pairOutcome {
@@ -600,7 +642,7 @@ func Recall(ctx context.Context, bases []RecallBase, edits []Edit, extra []Extra
 		if ctx.Err() != nil {
 			return
 		}
-		seed := seedOf(listed[i].p.data)
+		seed := seedOf(bases[i].Data)
 		row := make([]pairOutcome, len(edits))
 		for e, ed := range edits {
 			data, err := ed.Apply(listed[i].p.img, seed)
@@ -613,7 +655,7 @@ func Recall(ctx context.Context, bases []RecallBase, edits []Edit, extra []Extra
 			row[e] = match(h, i, data)
 		}
 		outs[i] = row
-		listed[i].p = &preparedBase{scaled: listed[i].p.scaled} // drop the pixels
+		listed[i].p = &preparedBase{scaled: listed[i].p.scaled, converted: listed[i].p.converted} // drop the pixels
 	})
 	if err := ctx.Err(); err != nil {
 		return nil, err

@@ -2,7 +2,10 @@ package eval
 
 import (
 	"bytes"
+	"fmt"
 	"image"
+	"image/color"
+	"image/png"
 	"testing"
 
 	"github.com/vigil-oss/vigil/hashing"
@@ -179,5 +182,43 @@ func TestSelectRecallBases(t *testing.T) {
 	}
 	if len(a) > 10 {
 		t.Errorf("%d bases of 10 contents", len(a))
+	}
+}
+
+// TestRecallBaseFormats: the edits start from the pixels of the listed
+// file, whatever its format: a 16-bit grey picture (PDQ reads the low byte
+// of its samples, as the reference does) and a half-transparent one (PDQ
+// drops alpha) are found by the identity edit. Without the check,
+// pdq/testdata's 16-bit I16.png was 130 bits from its own JPEG 90.
+func TestRecallBaseFormats(t *testing.T) {
+	src, err := png.Decode(bytes.NewReader(RichPicture(31, 2).Data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := src.Bounds()
+	g16 := image.NewGray16(b)
+	na := image.NewNRGBA(b)
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			r, g, bl, _ := src.At(x, y).RGBA()
+			g16.SetGray16(x, y, color.Gray16{Y: uint16((r*3 + g*5 + bl*2) / 10)})
+			na.SetNRGBA(x, y, color.NRGBA{uint8(r >> 8), uint8(g >> 8), uint8(bl >> 8), uint8(64 + x%128)})
+		}
+	}
+	var bases []RecallBase
+	for _, m := range []image.Image{g16, na} {
+		var buf bytes.Buffer
+		if err := png.Encode(&buf, m); err != nil {
+			t.Fatal(err)
+		}
+		bases = append(bases, RecallBase{Name: fmt.Sprintf("%T", m), Data: buf.Bytes()})
+	}
+	identity := []Edit{{"identity", func(m *image.RGBA, _ uint64) ([]byte, error) { return encodePNG(m) }}}
+	rep, err := Recall(t.Context(), bases, identity, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := rep.Edits[0]; r.Exact != 2 || r.Probes != 2 || r.Plain != 2 {
+		t.Fatalf("identity of a 16-bit and a transparent picture: %+v", r)
 	}
 }
