@@ -72,7 +72,7 @@ func TestPHMEvalSecondKey(t *testing.T) {
 		t.Fatalf("keygen: %v %s", err, e)
 	}
 	out, _, err := runMain(t, "", "phm", "eval", "--images", "../../pdq/testdata/pytx-resources", "--generated", "0",
-		"--n", "300", "--accounts", "1", "--sends", "5", "--attack-pictures", "0", "--keyed-pictures", "10",
+		"--n", "300", "--accounts", "1", "--sends", "5", "--attack-pictures", "0", "--keyed-pictures", "10", "--recall-pictures", "0",
 		"--second-key", filepath.Join(keys, "second.key"), "--json")
 	if err != nil {
 		t.Fatal(err)
@@ -92,7 +92,7 @@ func TestPHMEvalSecondKey(t *testing.T) {
 	// The text report prints the keyed measurement even when no attack
 	// ran (it once returned before it).
 	text, _, err := runMain(t, "", "phm", "eval", "--images", "../../pdq/testdata/pytx-resources", "--generated", "0",
-		"--n", "300", "--accounts", "1", "--sends", "5", "--attack-pictures", "0", "--keyed-pictures", "10")
+		"--n", "300", "--accounts", "1", "--sends", "5", "--attack-pictures", "0", "--keyed-pictures", "10", "--recall-pictures", "0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,7 +196,7 @@ func TestPHMEvalRecall(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	args := []string{"phm", "eval", "--images", "../../pdq/testdata/pytx-resources", "--images", dir, "--generated", "0",
+	args := []string{"phm", "eval", "--images", "../../pdq/testdata/reg-test-input/labelme-subset", "--images", dir, "--generated", "0",
 		"--n", "300", "--accounts", "1", "--sends", "5", "--attack-pictures", "0", "--keyed-pictures", "0", "--recall-pictures", "6"}
 	out, _, err := runMain(t, "", append(args, "--json")...)
 	if err != nil {
@@ -222,7 +222,7 @@ func TestPHMEvalRecall(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"recall on 6 bases", "exact + probes", "jpeg90", "rotate2°", "mirror", "  total", "pytx-resources (", dir + " ("} {
+	for _, want := range []string{"recall on 6 bases", "exact + probes", "jpeg90", "rotate2°", "mirror", "  total", "labelme-subset (", dir + " ("} {
 		if !strings.Contains(text, want) {
 			t.Fatalf("no %q in:\n%s", want, text)
 		}
