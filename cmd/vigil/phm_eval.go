@@ -407,4 +407,6 @@ func printPHMRecall(w io.Writer, r *eval.RecallReport) {
 		row(t)
 	}
 	fmt.Fprintln(w, "  (plaintext ≤ 31 in the nearest of 8 orientations, as vigil match --dihedral; without --dihedral, the original orientation:", r.Total.PlainOriginal, "pairs)")
+	tc := r.TableCheck
+	fmt.Fprintf(w, "  opens decided by list membership; checked through a real blinded table of the bases on %d vouchers (%d keys, %d open): %d disagree\n", tc.Images, tc.Keys, tc.Opened, tc.Disagree)
 }

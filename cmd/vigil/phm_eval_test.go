@@ -215,6 +215,9 @@ func TestPHMEvalRecall(t *testing.T) {
 	if len(r.Sources) != 2 || r.Sources[0].Bases+r.Sources[1].Bases != 6 || r.Sources[0].Total.Pairs+r.Sources[1].Total.Pairs != r.Total.Pairs {
 		t.Fatalf("sources: %+v", r.Sources)
 	}
+	if r.TableCheck.Images != 6 || r.TableCheck.Disagree != 0 {
+		t.Fatalf("table check %+v", r.TableCheck)
+	}
 	if r.Total.ExactNotProbes != 0 || r.Total.Probes < r.Total.Exact || r.Edits[0].Edit != "jpeg90" || r.Edits[0].Probes == 0 {
 		t.Fatalf("totals %+v, first row %+v", r.Total, r.Edits[0])
 	}
@@ -222,7 +225,7 @@ func TestPHMEvalRecall(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"recall on 6 bases", "exact + probes", "jpeg90", "rotate2°", "mirror", "  total", "labelme-subset (", dir + " ("} {
+	for _, want := range []string{"recall on 6 bases", "exact + probes", "jpeg90", "rotate2°", "mirror", "  total", "labelme-subset (", "real blinded table of the bases on 6 vouchers", dir + " ("} {
 		if !strings.Contains(text, want) {
 			t.Fatalf("no %q in:\n%s", want, text)
 		}

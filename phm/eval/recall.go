@@ -34,6 +34,7 @@ import (
 	"github.com/vigil-oss/vigil/pdq"
 	"github.com/vigil-oss/vigil/phm"
 	"github.com/vigil-oss/vigil/phm/client"
+	"github.com/vigil-oss/vigil/phm/table"
 )
 
 // MaxRecallSide is the longest side of a recall base: a larger picture is
@@ -44,6 +45,11 @@ const MaxRecallSide = 1024
 
 // MinRecallSide is the shortest side a base may have.
 const MinRecallSide = 64
+
+// RecallTableSample is how many vouchers (the first edit of each of the
+// first bases) are also opened through a real blinded table of the bases'
+// keys, to check the list-membership opens against it.
+const RecallTableSample = 200
 
 // Edit is one benign edit of the recall suite: a deterministic function
 // of the picture (seed is drawn from the picture's bytes) returning the
@@ -522,6 +528,11 @@ type RecallReport struct {
 	Edits   []RecallRow    `json:"edits"`
 	Total   RecallRow      `json:"total"`
 	Sources []RecallSource `json:"sources,omitempty"`
+	// TableCheck opens the keys of up to RecallTableSample vouchers
+	// through a real blinded table of the list as well: the opens above
+	// are decided by membership in the list, which the table computes
+	// but for hash-to-group collisions. Disagree must be 0.
+	TableCheck TableCheck `json:"table_check"`
 }
 
 // pairOutcome is one pair's result.
@@ -529,6 +540,7 @@ type pairOutcome struct {
 	plain, plainOrig, exact, probes, lowQ, failed bool
 	opens                                         int
 	other                                         bool
+	keys                                          []phm.Key // kept for the table check only
 }
 
 func (o pairOutcome) row() RecallRow {
@@ -619,6 +631,9 @@ func Recall(ctx context.Context, bases []RecallBase, edits []Edit, extra []Extra
 			o.failed = true
 			return o
 		}
+		if base < RecallTableSample {
+			o.keys = keys
+		}
 		for _, k := range keys {
 			j, ok := set[string(k)]
 			if !ok {
@@ -653,6 +668,9 @@ func Recall(ctx context.Context, bases []RecallBase, edits []Edit, extra []Extra
 				return
 			}
 			row[e] = match(h, i, data)
+			if e > 0 {
+				row[e].keys = nil
+			}
 		}
 		outs[i] = row
 		listed[i].p = &preparedBase{scaled: listed[i].p.scaled, converted: listed[i].p.converted} // drop the pixels
@@ -706,6 +724,13 @@ func Recall(ctx context.Context, bases []RecallBase, edits []Edit, extra []Extra
 		return rows, total
 	}
 	rep.Edits, rep.Total = tally(func(int) bool { return true })
+	keys := make([]phm.Key, len(listed))
+	for i, l := range listed {
+		keys[i] = l.key
+	}
+	if err := rep.checkTable(keys, set, outs); err != nil {
+		return nil, err
+	}
 	var sources []string
 	for _, b := range bases {
 		if b.Source != "" && !slices.Contains(sources, b.Source) {
@@ -725,6 +750,42 @@ func Recall(ctx context.Context, bases []RecallBase, edits []Edit, extra []Extra
 		}
 	}
 	return rep, nil
+}
+
+// checkTable builds a real blinded table of keys and opens through it the
+// kept keys of the first pair of each base, comparing with set.
+func (rep *RecallReport) checkTable(keys []phm.Key, set map[string]int, outs [][]pairOutcome) error {
+	var sample [][]phm.Key
+	for _, row := range outs {
+		if len(row) > 0 && row[0].keys != nil {
+			sample = append(sample, row[0].keys)
+		}
+	}
+	if len(sample) == 0 {
+		return nil
+	}
+	list := slices.Clone(keys)
+	slices.SortFunc(list, func(a, b phm.Key) int { return bytes.Compare(a, b) })
+	list = slices.CompactFunc(list, func(a, b phm.Key) bool { return bytes.Equal(a, b) })
+	alpha := phm.Group.HashToScalar([]byte("eval recall alpha"), []byte("vigil-phm-eval"))
+	tbl, err := table.Build(alpha, list, [32]byte{8}, table.Options{Version: 1})
+	if err != nil {
+		return fmt.Errorf("build the recall table: %w", err)
+	}
+	imgs := make([]CorpusImage, len(sample))
+	for i, k := range sample {
+		imgs[i] = CorpusImage{Query: k}
+	}
+	member := make(map[string]bool, len(set))
+	for k := range set {
+		member[k] = true
+	}
+	idx := make([]int, len(imgs))
+	for i := range idx {
+		idx[i] = i
+	}
+	rep.TableCheck.add(imgs, idx, member, func(k phm.Key) bool { return Listed(tbl, alpha, k) })
+	return nil
 }
 
 // seedOf draws an edit's seed from the picture's bytes: the noise of one

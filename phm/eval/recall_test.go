@@ -222,3 +222,20 @@ func TestRecallBaseFormats(t *testing.T) {
 		t.Fatalf("identity of a 16-bit and a transparent picture: %+v", r)
 	}
 }
+
+// TestRecallTableCheck: the opens decided by list membership are checked
+// through a real blinded table on the first pair of each base, and agree;
+// the identity edit's vouchers open (so the check sees opens, not only
+// misses).
+func TestRecallTableCheck(t *testing.T) {
+	bases := recallTestBases(t, 4)
+	identity := []Edit{{"identity", func(m *image.RGBA, _ uint64) ([]byte, error) { return encodePNG(m) }}}
+	rep, err := Recall(t.Context(), bases, append(identity, RecallEdits()[0]), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc := rep.TableCheck
+	if tc.Images != 4 || tc.Opened != 4 || tc.Disagree != 0 || tc.Keys < 4*10 {
+		t.Fatalf("table check %+v; want 4 vouchers, 4 opens, no disagreement", tc)
+	}
+}
