@@ -560,9 +560,9 @@ func (o pairOutcome) row() RecallRow {
 // than 31 apart, so the list's clustering radius keeps them all).
 func Recall(ctx context.Context, bases []RecallBase, edits []Edit, extra []ExtraPair) (*RecallReport, error) {
 	type listedBase struct {
-		hash pdq.Hash
-		key  phm.Key
-		p    *preparedBase
+		hash              pdq.Hash
+		key               phm.Key
+		scaled, converted bool
 	}
 	listed := make([]listedBase, len(bases))
 	errs := make([]error, len(bases))
@@ -575,22 +575,30 @@ func Recall(ctx context.Context, bases []RecallBase, edits []Edit, extra []Extra
 		}
 		unscaled[x.Base] = true
 	}
-	parallel(len(bases), func(h *hashing.Hasher, i int) {
+	// The bases are prepared twice, here for their keys and again in the
+	// edits' pass, so that only one picture a core is held in memory.
+	prepare := func(h *hashing.Hasher, i int) (*preparedBase, error) {
 		side := MaxRecallSide
 		if unscaled[i] {
 			side = 0
 		}
 		p, err := prepareBase(h, bases[i].Data, side)
 		if err != nil {
-			errs[i] = fmt.Errorf("recall base %s: %w", bases[i].Name, err)
-			return
+			return nil, fmt.Errorf("recall base %s: %w", bases[i].Name, err)
 		}
 		if p.res.Quality < vigil.DefaultMinQuality {
-			errs[i] = fmt.Errorf("recall base %s: PDQ quality %d is under %d", bases[i].Name, p.res.Quality, vigil.DefaultMinQuality)
+			return nil, fmt.Errorf("recall base %s: PDQ quality %d is under %d", bases[i].Name, p.res.Quality, vigil.DefaultMinQuality)
+		}
+		return p, nil
+	}
+	parallel(len(bases), func(h *hashing.Hasher, i int) {
+		p, err := prepare(h, i)
+		if err != nil {
+			errs[i] = err
 			return
 		}
 		k, _ := phm.NewKey(phm.FamilyPDQ, p.res.PDQ[:])
-		listed[i] = listedBase{hash: p.res.PDQ, key: k, p: p}
+		listed[i] = listedBase{hash: p.res.PDQ, key: k, scaled: p.scaled, converted: p.converted}
 	})
 	for _, err := range errs {
 		if err != nil {
@@ -603,10 +611,10 @@ func Recall(ctx context.Context, bases []RecallBase, edits []Edit, extra []Extra
 		if _, dup := set[string(l.key)]; !dup {
 			set[string(l.key)] = i
 		}
-		if l.p.scaled {
+		if l.scaled {
 			rep.Scaled++
 		}
-		if l.p.converted {
+		if l.converted {
 			rep.Converted++
 		}
 	}
@@ -648,7 +656,7 @@ func Recall(ctx context.Context, bases []RecallBase, edits []Edit, extra []Extra
 		}
 		return o
 	}
-	// Per base: every edit (one worker decodes the base once); then the
+	// Per base: every edit (one worker prepares the base once); then the
 	// extra pairs.
 	outs := make([][]pairOutcome, len(bases))
 	var failure error
@@ -657,14 +665,26 @@ func Recall(ctx context.Context, bases []RecallBase, edits []Edit, extra []Extra
 		if ctx.Err() != nil {
 			return
 		}
+		fail := func(err error) {
+			mu.Lock()
+			failure = err
+			mu.Unlock()
+		}
+		p, err := prepare(h, i)
+		if err != nil {
+			fail(err)
+			return
+		}
+		if p.res.PDQ != listed[i].hash {
+			fail(fmt.Errorf("recall base %s: PDQ differs between two preparations", bases[i].Name))
+			return
+		}
 		seed := seedOf(bases[i].Data)
 		row := make([]pairOutcome, len(edits))
 		for e, ed := range edits {
-			data, err := ed.Apply(listed[i].p.img, seed)
+			data, err := ed.Apply(p.img, seed)
 			if err != nil {
-				mu.Lock()
-				failure = fmt.Errorf("recall edit %s of %s: %w", ed.Name, bases[i].Name, err)
-				mu.Unlock()
+				fail(fmt.Errorf("recall edit %s of %s: %w", ed.Name, bases[i].Name, err))
 				return
 			}
 			row[e] = match(h, i, data)
@@ -673,7 +693,6 @@ func Recall(ctx context.Context, bases []RecallBase, edits []Edit, extra []Extra
 			}
 		}
 		outs[i] = row
-		listed[i].p = &preparedBase{scaled: listed[i].p.scaled, converted: listed[i].p.converted} // drop the pixels
 	})
 	if err := ctx.Err(); err != nil {
 		return nil, err
