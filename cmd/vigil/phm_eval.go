@@ -20,7 +20,7 @@ import (
 type PHMEvalCommand struct{ *Main }
 
 const phmEvalUsage = `Usage:
-	vigil phm eval [--images DIR]... [--generated N] [--rich N] [--listed N] [--table-sample N] [--n N] [--accounts N] [--sends N] [--repeat-rate P] [--threshold T] [--attack-pictures N] [--queries N] [--min-psnr DB] [--seed S] [--second-key FILE] [--keyed-pictures N] [--collisions] [--json]
+	vigil phm eval [--images DIR]... [--generated N] [--rich N] [--listed N] [--table-sample N] [--n N] [--accounts N] [--sends N] [--repeat-rate P] [--threshold T] [--attack-pictures N] [--queries N] [--min-psnr DB] [--seed S] [--second-key FILE] [--keyed-pictures N] [--recall-pictures N] [--collisions] [--json]
 
 eval measures private hash matching on benign pictures only: those under
 each --images directory (JPEG, PNG, WebP, GIF, BMP and TIFF, recursively;
@@ -68,7 +68,19 @@ about 10 KB of memory a picture).
    and a slight blur, confirmed by PDQ alone, with the re-encode, with
    the keyed hash, with all three; and the unrelated pairs within the
    keyed hash's threshold (its natural false matches), with a 95% Wilson
-   interval.`
+   interval.
+5. Recall (--recall-pictures bases of PDQ quality >= 50, one per content,
+   drawn with --seed from the --images pictures, or the generated ones
+   without --images; larger than 1024 pixels scaled to it): each edited
+   by the design's suite (JPEG 90/70/50/30, scale 1/2, 1/4 + JPEG 70,
+   brightness, contrast, gamma, noise, blur, crops of 2/5/10 %, logo,
+   border, rotate 2 degrees, mirror; Meta's bridge edits when
+   pdq/testdata's bridge original is among them). Per edit and in total:
+   pairs, plaintext PDQ <= 31 (nearest of 8 orientations, as vigil match
+   --dihedral), the exact dihedral keys, exact + probes (the client's
+   keys; their ratio to exact), 95% Wilson intervals, and the vouchers
+   that open more than one element of a list of all the bases (the
+   one-open rule); per --images directory too.`
 
 // Run parses the flags and prints the report.
 func (c *PHMEvalCommand) Run(ctx context.Context, args []string) error {
@@ -92,6 +104,8 @@ func (c *PHMEvalCommand) Run(ctx context.Context, args []string) error {
 	listCollisions := fs.Bool("collisions", false, "list every collision: carrier, target, PSNR against each, distances")
 	keyFile := fs.String("second-key", "", "key file of the keyed second hash (default: a key drawn from --seed)")
 	keyedPics := fs.Int("keyed-pictures", 200, "pictures of the keyed hash's benign measurement (0: none)")
+	recallPics := fs.Int("recall-pictures", 8, "base pictures of the recall measurement (0: none)")
+	fs.limit("recall-pictures", between(0, 100_000))
 	fs.limit("keyed-pictures", between(0, 100_000))
 	fs.limit("generated", between(0, 1_000_000))
 	fs.limit("rich", between(0, eval.MaxRichPictures))
@@ -112,6 +126,7 @@ func (c *PHMEvalCommand) Run(ctx context.Context, args []string) error {
 		return err
 	}
 	var pics []eval.Picture
+	var sources []string
 	for _, dir := range dirs {
 		p, err := eval.ReadPictures(dir)
 		if err != nil {
@@ -121,8 +136,14 @@ func (c *PHMEvalCommand) Run(ctx context.Context, args []string) error {
 			return fs.usageErrorf("more than %d pictures under --images", eval.MaxCorpusFiles)
 		}
 		pics = append(pics, p...)
+		for range p {
+			sources = append(sources, dir)
+		}
 	}
 	pics = append(pics, eval.GeneratePictures(*gen, uint64(*seed))...)
+	for len(sources) < len(pics) {
+		sources = append(sources, "generated")
+	}
 	if len(pics)+*rich < 4 {
 		return fs.usageErrorf("phm eval needs at least 4 pictures (--images or --generated)")
 	}
@@ -136,6 +157,7 @@ func (c *PHMEvalCommand) Run(ctx context.Context, args []string) error {
 		Accounts:       eval.AccountSim{Accounts: *accounts, Images: *sends, RepeatRate: *repeat, Threshold: *threshold},
 		AttackPictures: *attackPics,
 		Budget:         eval.Budget{Queries: *queries, MinPSNR: *psnr},
+		RecallPictures: *recallPics, Sources: sources,
 	})
 	if err != nil {
 		return err
@@ -161,6 +183,11 @@ type phmEvalConfig struct {
 	Budget         eval.Budget
 	Key            *second.Key
 	KeyedPictures  int
+	// RecallPictures bases of the recall measurement, drawn from the
+	// pictures whose Sources entry is not "generated" (all of them if
+	// none); Sources[i] names pics[i]'s --images directory.
+	RecallPictures int
+	Sources        []string
 }
 
 // phmSecondKey reads the keyed second hash's key file, or without one
@@ -186,6 +213,7 @@ type phmEvalReport struct {
 	Accounts   eval.AccountResult     `json:"accounts"`
 	Attacks    *eval.AttackReport     `json:"attacks,omitempty"`
 	Keyed      *eval.KeyedReport      `json:"keyed,omitempty"`
+	Recall     *eval.RecallReport     `json:"recall,omitempty"`
 }
 
 func phmEval(ctx context.Context, pics []eval.Picture, cfg phmEvalConfig) (*phmEvalReport, error) {
@@ -227,7 +255,33 @@ func phmEval(ctx context.Context, pics []eval.Picture, cfg phmEvalConfig) (*phmE
 			}
 		}
 	}
+	if cfg.RecallPictures > 0 {
+		if rep.Recall, err = phmRecall(ctx, pics, cfg); err != nil {
+			return nil, err
+		}
+	}
 	return rep, nil
+}
+
+// phmRecall is section 5: the recall of the edit suite on bases drawn
+// from the --images pictures (the generated ones when there are none).
+func phmRecall(ctx context.Context, pics []eval.Picture, cfg phmEvalConfig) (*eval.RecallReport, error) {
+	var from []eval.Picture
+	var sources []string
+	for i, p := range pics {
+		if i < len(cfg.Sources) && cfg.Sources[i] != "generated" {
+			from = append(from, p)
+			sources = append(sources, cfg.Sources[i])
+		}
+	}
+	if len(from) == 0 {
+		from, sources = pics, nil
+	}
+	bases := eval.SelectRecallBases(from, sources, cfg.RecallPictures, cfg.Seed)
+	if len(bases) == 0 {
+		return nil, nil
+	}
+	return eval.Recall(ctx, bases, eval.RecallEdits(), eval.BridgePairs(from, bases))
 }
 
 func printPHMEval(w io.Writer, r *phmEvalReport, collisions bool) {
@@ -253,6 +307,7 @@ func printPHMEval(w io.Writer, r *phmEvalReport, collisions bool) {
 		a.Flagged, a.AccountSim.Accounts, a.Threshold, a.Images, a.Distinct, a.RepeatRate, a.MaxPositives)
 	fmt.Fprintf(w, "  at the per-picture upper bound %.3g an account of %d distinct pictures crosses the threshold with chance %.3g;\n  the threshold protects such accounts (chance ≤ 1e-9) only if the per-picture rate is ≤ %.3g\n",
 		a.High, a.Images, a.BoundAtHigh, a.SafeRate)
+	defer printPHMRecall(w, r.Recall)
 	defer printPHMKeyed(w, r.Keyed)
 	if r.Attacks == nil {
 		fmt.Fprintln(w, "attacks: not run (none asked, or fewer than 2 pictures of PDQ quality ≥ 50)")
@@ -310,4 +365,48 @@ func printPHMKeyed(w io.Writer, k *eval.KeyedReport) {
 		}
 		fmt.Fprintf(w, "  %-20s %v\n", "unrelated", k.WithinAt)
 	}
+}
+
+func printPHMRecall(w io.Writer, r *eval.RecallReport) {
+	if r == nil {
+		return
+	}
+	fmt.Fprintf(w, "recall on %d bases (PDQ quality ≥ 50, one per content; %d scaled to %d px, %d listed as the PNG of their pixels), vouchers opened against a list of the %d bases:\n",
+		r.Bases, r.Scaled, eval.MaxRecallSide, r.Converted, r.Listed)
+	fmt.Fprintf(w, "  %-16s %5s  %-22s %-22s %-22s %6s  %s\n", "edit", "pairs", "plaintext ≤ 31", "exact", "exact + probes", "×exact", "multi-open")
+	row := func(e eval.RecallRow) {
+		ratio := "—"
+		if e.Exact > 0 {
+			ratio = fmt.Sprintf("%.2f", e.Ratio)
+		}
+		cell := func(k int, lo, hi float64) string { return fmt.Sprintf("%d [%.2f, %.2f]", k, lo, hi) }
+		fmt.Fprintf(w, "  %-16s %5d  %-22s %-22s %-22s %6s  %d", e.Edit, e.Pairs, cell(e.Plain, e.PlainLow, e.PlainHigh),
+			cell(e.Exact, e.ExactLow, e.ExactHigh), cell(e.Probes, e.ProbeLow, e.ProbeHigh), ratio, e.MultiOpen)
+		if e.Other > 0 {
+			fmt.Fprintf(w, " (%d open another base)", e.Other)
+		}
+		if e.LowQuality > 0 {
+			fmt.Fprintf(w, "; %d under quality 50", e.LowQuality)
+		}
+		if e.Failed > 0 {
+			fmt.Fprintf(w, "; %d do not hash", e.Failed)
+		}
+		if e.ExactNotProbes > 0 {
+			fmt.Fprintf(w, "; %d found exactly and lost by the client's keys", e.ExactNotProbes)
+		}
+		fmt.Fprintln(w)
+	}
+	for _, e := range r.Edits {
+		row(e)
+	}
+	row(r.Total)
+	for _, s := range r.Sources {
+		fmt.Fprintf(w, "  %s (%d bases):\n", s.Source, s.Bases)
+		t := s.Total
+		t.Edit = "  total"
+		row(t)
+	}
+	fmt.Fprintln(w, "  (plaintext ≤ 31 in the nearest of 8 orientations, as vigil match --dihedral; without --dihedral, the original orientation:", r.Total.PlainOriginal, "pairs)")
+	tc := r.TableCheck
+	fmt.Fprintf(w, "  opens decided by list membership; checked through a real blinded table of the bases on %d vouchers (%d keys, %d open): %d disagree\n", tc.Images, tc.Keys, tc.Opened, tc.Disagree)
 }

@@ -72,7 +72,7 @@ func TestPHMEvalSecondKey(t *testing.T) {
 		t.Fatalf("keygen: %v %s", err, e)
 	}
 	out, _, err := runMain(t, "", "phm", "eval", "--images", "../../pdq/testdata/pytx-resources", "--generated", "0",
-		"--n", "300", "--accounts", "1", "--sends", "5", "--attack-pictures", "0", "--keyed-pictures", "10",
+		"--n", "300", "--accounts", "1", "--sends", "5", "--attack-pictures", "0", "--keyed-pictures", "10", "--recall-pictures", "0",
 		"--second-key", filepath.Join(keys, "second.key"), "--json")
 	if err != nil {
 		t.Fatal(err)
@@ -92,7 +92,7 @@ func TestPHMEvalSecondKey(t *testing.T) {
 	// The text report prints the keyed measurement even when no attack
 	// ran (it once returned before it).
 	text, _, err := runMain(t, "", "phm", "eval", "--images", "../../pdq/testdata/pytx-resources", "--generated", "0",
-		"--n", "300", "--accounts", "1", "--sends", "5", "--attack-pictures", "0", "--keyed-pictures", "10")
+		"--n", "300", "--accounts", "1", "--sends", "5", "--attack-pictures", "0", "--keyed-pictures", "10", "--recall-pictures", "0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,5 +181,60 @@ func TestPHMEvalRichStreamed(t *testing.T) {
 		if !strings.Contains(text, want) {
 			t.Fatalf("no %q in:\n%s", want, text)
 		}
+	}
+}
+
+// TestPHMEvalRecall: section 5 draws its bases from the --images
+// pictures, reports every edit of the suite with its counts and the
+// per-directory totals in JSON and in text, and --recall-pictures 0 turns
+// it off.
+func TestPHMEvalRecall(t *testing.T) {
+	dir := t.TempDir()
+	for i := range 8 {
+		p := eval.RichPicture(5, i)
+		if err := os.WriteFile(filepath.Join(dir, p.Name+".png"), p.Data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	args := []string{"phm", "eval", "--images", "../../pdq/testdata/reg-test-input/labelme-subset", "--images", dir, "--generated", "0",
+		"--n", "300", "--accounts", "1", "--sends", "5", "--attack-pictures", "0", "--keyed-pictures", "0", "--recall-pictures", "6"}
+	out, _, err := runMain(t, "", append(args, "--json")...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep struct {
+		Recall *eval.RecallReport `json:"recall"`
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	r := rep.Recall
+	if r == nil || r.Bases != 6 || len(r.Edits) != len(eval.RecallEdits()) || r.Total.Pairs != 6*len(eval.RecallEdits()) {
+		t.Fatalf("recall report: %+v", r)
+	}
+	if len(r.Sources) != 2 || r.Sources[0].Bases+r.Sources[1].Bases != 6 || r.Sources[0].Total.Pairs+r.Sources[1].Total.Pairs != r.Total.Pairs {
+		t.Fatalf("sources: %+v", r.Sources)
+	}
+	if r.TableCheck.Images != 6 || r.TableCheck.Disagree != 0 {
+		t.Fatalf("table check %+v", r.TableCheck)
+	}
+	if r.Total.ExactNotProbes != 0 || r.Total.Probes < r.Total.Exact || r.Edits[0].Edit != "jpeg90" || r.Edits[0].Probes == 0 {
+		t.Fatalf("totals %+v, first row %+v", r.Total, r.Edits[0])
+	}
+	text, _, err := runMain(t, "", args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"recall on 6 bases", "exact + probes", "jpeg90", "rotate2°", "mirror", "  total", "labelme-subset (", "real blinded table of the bases on 6 vouchers", dir + " ("} {
+		if !strings.Contains(text, want) {
+			t.Fatalf("no %q in:\n%s", want, text)
+		}
+	}
+	text, _, err = runMain(t, "", append(args[:len(args)-1], "0")...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(text, "recall on") {
+		t.Fatalf("--recall-pictures 0 still measured recall:\n%s", text)
 	}
 }
