@@ -136,6 +136,10 @@ type Account struct {
 	count     int         // positives ever added
 	ids       map[[phm.IDSize]byte]bool
 	key       []byte // K_acct once recovered
+	// unbounded lifts the bound of T + S + 1 pending positives: for an
+	// account whose key is, or is about to be, recovered at the hand-off
+	// grid's next tick (tick.go), whose positives wait pending till then.
+	unbounded bool
 	probe     *workProbe
 }
 
@@ -172,7 +176,7 @@ func (a *Account) Add(p *Positive) bool {
 	if p == nil || a.ids[p.ID] || len(p.Header.DHF) != 1+a.params.S {
 		return false
 	}
-	if a.key == nil && len(a.positives) > a.params.T+a.params.S {
+	if a.key == nil && !a.unbounded && len(a.positives) > a.params.T+a.params.S {
 		return false
 	}
 	a.ids[p.ID] = true

@@ -443,7 +443,12 @@ func (s *Service) restoreBatch(st *vigil.PHMAccount) (a, latest *Account, err er
 		}
 		latest = RestoreAccount(s.Opener.params, len(lp), nil, lp)
 	}
-	return RestoreAccount(s.Opener.params, st.Positives, nil, pending), latest, nil
+	a = RestoreAccount(s.Opener.params, st.Positives, nil, pending)
+	// An account recovered, or due to be at the next tick, takes every
+	// positive, as it did when the batch recovered at once: they wait
+	// pending for the tick.
+	a.unbounded = st.Due || st.Key != nil
+	return a, latest, nil
 }
 
 // detect runs the detectable hash over the account's pending positives

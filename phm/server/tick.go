@@ -105,6 +105,31 @@ type dummies struct {
 	// chaff are the row sizes of a recovery slot's transaction and of a
 	// hand-off's marks.
 	recoverRows, markRows []int
+	payloadLen            int
+}
+
+// slotChaff is the chaff that pads a recovery slot's transaction of
+// changes to the rows and bytes of a crossing's (recoverRows): a row for
+// each of the t + s + 1 pending vouchers a slot may change, with the
+// bytes of t + 1 revealed payloads. A slot that reveals more writes more.
+func (d *dummies) slotChaff(changes []vigil.PHMVoucher) []int {
+	rows := len(d.recoverRows) - 1 - len(changes)
+	if rows <= 0 {
+		return nil
+	}
+	want := 0
+	for _, n := range d.recoverRows[:len(d.recoverRows)-1] {
+		want += n
+	}
+	for _, c := range changes {
+		want -= len(c.Data)
+	}
+	out := make([]int, rows)
+	for i := range out {
+		out[i] = min(max(want, 0), d.payloadLen)
+		want -= out[i]
+	}
+	return out
 }
 
 const dummyAccount = "phm-dummy"
@@ -180,13 +205,36 @@ func (s *Service) makeDummies(rng io.Reader) (*dummies, error) {
 			Share: evalShare(poly, id), Inner: phm.Seal(phm.InnerKey(kb, id), sealed, id[:])}
 		d.positives = append(d.positives, &Positive{ID: id, Header: h})
 	}
+	// And s synthetic ones: an account holds at most t + s + 1 pending
+	// (Account.Add), and a slot opens all of them.
+	for range p.S {
+		h := &phm.Header{DHF: make([]uint64, 1+p.S), Inner: make([]byte, phm.SealedInnerSize)}
+		for j := range h.DHF {
+			if h.DHF[j], err = dhf.Random(rng); err != nil {
+				return nil, err
+			}
+		}
+		var id [phm.IDSize]byte
+		for _, b := range [][]byte{id[:], h.Share[:], h.Inner} {
+			if _, err := io.ReadFull(rng, b); err != nil {
+				return nil, err
+			}
+		}
+		d.positives = append(d.positives, &Positive{ID: id, Header: h})
+	}
 	if d.sealedKey, err = hpke.Seal(pub, phm.InnerKDF, phm.InnerAEAD, keyInfo(dummyAccount, 0), kb); err != nil {
 		return nil, fmt.Errorf("dummy key: %w", err)
 	}
-	// A crossing's transaction: t + 1 revealed rows and the account's
-	// row with its sealed key; a hand-off's: a mark per payload slot.
-	for range p.T + 1 {
-		d.recoverRows = append(d.recoverRows, len(d.payload.Payload))
+	// A crossing's transaction: t + 1 revealed rows, s dropped ones and
+	// the account's row with its sealed key; a hand-off's: a mark per
+	// payload slot.
+	d.payloadLen = len(d.payload.Payload)
+	for i := range p.T + 1 + p.S {
+		n := 0
+		if i <= p.T {
+			n = d.payloadLen
+		}
+		d.recoverRows = append(d.recoverRows, n)
 	}
 	d.recoverRows = append(d.recoverRows, len(d.sealedKey))
 	for range s.quantum() {
@@ -195,7 +243,7 @@ func (s *Service) makeDummies(rng io.Reader) (*dummies, error) {
 		d.markRows = append(d.markRows, 0)
 	}
 	// The dummy account must recover, or its slot would stop short.
-	if ok, err := RestoreAccount(p, p.T+1, nil, d.positives).recoverKeyFixed(rng); err != nil || !ok {
+	if ok, err := RestoreAccount(p, len(d.positives), nil, d.positives).recoverKeyFixed(rng); err != nil || !ok {
 		return nil, fmt.Errorf("dummy account does not recover (%v, %v)", ok, err)
 	}
 	return d, nil
@@ -230,9 +278,7 @@ func (s *Service) recoverSlot(ctx context.Context, account string, epoch uint32,
 		ran.keyOpened = st.Key != nil
 		if d != nil {
 			defer func() {
-				if k := len(st.Changes); k < len(d.recoverRows)-1 {
-					st.Chaff = d.recoverRows[k : len(d.recoverRows)-1]
-				}
+				st.Chaff = d.slotChaff(st.Changes)
 			}()
 		}
 		a, err := s.restore(st)
@@ -268,8 +314,9 @@ func (s *Service) recoverSlot(ctx context.Context, account string, epoch uint32,
 			now := s.now().UTC()
 			st.Key, st.RecoveredAt = k, &now
 		}
-		// A slot opens the inner layers of t + 1 pending positives at
-		// most, oldest first; the rest wait, due, for the next ticks.
+		// A slot opens the inner layers of t + s + 1 pending positives at
+		// most, oldest first (all an account holds: Account.Add); any
+		// more, from a store of before the grid, wait for the next ticks.
 		n := len(a.positives)
 		if d != nil {
 			n = min(n, len(d.positives))
@@ -315,16 +362,18 @@ func (s *Service) dummyRecovery(d *dummies, ran slot) error {
 		}
 		s.probe.add(func(p *workCounts) { p.KeyOpens++ })
 	}
+	// The recovery of a crossing, where the slot made none, and the inner
+	// opens of a full slot but for those the real one made.
+	a := RestoreAccount(s.Opener.params, len(d.positives), nil, d.positives)
+	a.probe = s.probe
 	if !ran.recovered {
-		// The recovery of a crossing, and its inner opens but for those
-		// the real slot made (a recovered account's new positives).
-		a := RestoreAccount(s.Opener.params, len(d.positives), nil, d.positives)
-		a.probe = s.probe
 		if ok, err := a.recoverKeyFixed(rand.Reader); err != nil || !ok {
 			return fmt.Errorf("dummy recovery: %v, %w", ok, err)
 		}
-		a.openInner(max(0, len(d.positives)-ran.inner))
+	} else {
+		a.key = d.key
 	}
+	a.openInner(max(0, len(d.positives)-ran.inner))
 	if !ran.keySealed {
 		if _, err := hpke.Seal(s.Review.PublicKey(), phm.InnerKDF, phm.InnerAEAD, keyInfo(dummyAccount, 0), d.key); err != nil {
 			return fmt.Errorf("dummy key: %w", err)
