@@ -996,7 +996,13 @@ func (s *Service) respond(ctx context.Context, account string, epoch uint32, con
 		ContentID: vigil.PHMTarget(account, epoch),
 		UserID:    account,
 	}
-	return s.Respond.Match(ctx, ref, results, func() ([]byte, error) { return Sheet(derivs) })
+	return s.Respond.Match(ctx, ref, results, func() ([]byte, error) {
+		if s.dummy != nil {
+			s.dummy.sheets.Add(1)
+		}
+		s.probe.add(func(p *workCounts) { p.Sheets++ })
+		return Sheet(derivs)
+	})
 }
 
 // MaxDerivativeSide bounds the sides of a derivative the service decodes:

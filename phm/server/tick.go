@@ -13,6 +13,7 @@ import (
 	"image/jpeg"
 	"io"
 	"sync"
+	"sync/atomic"
 
 	vigil "github.com/vigil-oss/vigil"
 	"github.com/vigil-oss/vigil/phm"
@@ -57,6 +58,7 @@ type workCounts struct {
 	// Grid side.
 	KeyOpens, KeySeals, Shamir, TrialOpens, InnerOpens    int
 	PayloadOpens, Derivatives, Lookups, Keyed, KeyedReads int
+	Sheets                                                int // case media made
 }
 
 // workProbe counts the work of the service's steps, for the tests that
@@ -106,6 +108,11 @@ type dummies struct {
 	// hand-off's marks.
 	recoverRows, markRows []int
 	payloadLen            int
+	// derivs are Quantum derivatives of the dummy picture, for the case
+	// media a tick that opens no case makes all the same (Sheet); sheets
+	// counts the sheets the detection flow asked for.
+	derivs [][]byte
+	sheets atomic.Int64
 }
 
 // slotChaff is the chaff that pads a recovery slot's transaction of
@@ -229,6 +236,9 @@ func (s *Service) makeDummies(rng io.Reader) (*dummies, error) {
 	// the account's row with its sealed key; a hand-off's: a mark per
 	// payload slot.
 	d.payloadLen = len(d.payload.Payload)
+	for range s.quantum() {
+		d.derivs = append(d.derivs, jb.Bytes())
+	}
 	for i := range p.T + 1 + p.S {
 		n := 0
 		if i <= p.T {
@@ -392,6 +402,16 @@ func (s *Service) tick(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	var errs []error
+	d.sheets.Store(0)
+	defer func() {
+		// The case media (a contact sheet of the items) is the one part of
+		// the detection flow's case work made in this process: a tick that
+		// made none makes one of the dummies, dropped.
+		if d.sheets.Load() == 0 {
+			s.probe.add(func(p *workCounts) { p.Sheets++ })
+			_, _ = Sheet(d.derivs)
+		}
+	}()
 	// The recovery slot.
 	due, err := s.Store.PHMDue(ctx, 1)
 	if err != nil {
