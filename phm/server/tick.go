@@ -109,11 +109,13 @@ type dummies struct {
 	recoverRows, markRows []int
 	payloadLen            int
 	// derivs are Quantum derivatives of the dummy picture, for the case
-	// media a tick that opens no case makes all the same (Sheet); sheets
-	// counts the sheets the detection flow asked for.
+	// media a tick that opens no case makes all the same (Sheet).
 	derivs [][]byte
-	sheets atomic.Int64
 }
+
+// sheetsKey is the context key of a tick's count of the case media the
+// detection flow asked for (respond).
+type sheetsKey struct{}
 
 // slotChaff is the chaff that pads a recovery slot's transaction of
 // changes to the rows and bytes of a crossing's (recoverRows): a row for
@@ -402,12 +404,13 @@ func (s *Service) tick(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	var errs []error
-	d.sheets.Store(0)
+	var sheets atomic.Int64
+	ctx = context.WithValue(ctx, sheetsKey{}, &sheets)
 	defer func() {
 		// The case media (a contact sheet of the items) is the one part of
 		// the detection flow's case work made in this process: a tick that
 		// made none makes one of the dummies, dropped.
-		if d.sheets.Load() == 0 {
+		if sheets.Load() == 0 {
 			s.probe.add(func(p *workCounts) { p.Sheets++ })
 			_, _ = Sheet(d.derivs)
 		}
