@@ -70,6 +70,21 @@ type PHMAccount struct {
 	RecoveredAt *time.Time
 	// Pending are the PHMPending vouchers, in order of arrival.
 	Pending []PHMVoucher
+	// Due says the account has work for the hand-off grid: its pending
+	// vouchers may recover the key (the detectable hash found more than
+	// T real ones), or, once recovered, a new positive is to be opened.
+	// The batch of vouchers sets it; the tick that recovers clears it.
+	Due bool
+	// Latest are, for an account epoch that has no state yet
+	// (ApplyPHMInbox given a voucher opening to a new epoch), the pending
+	// vouchers of the account's latest epoch, given to fn for the work
+	// alone: a voucher that does not open is given that epoch's state,
+	// and both parse as much. Changes never name them.
+	Latest []PHMVoucher
+	// Chaff are sizes of chaff rows that RecoverPHMAccount writes into
+	// the ring in the same transaction, set by its fn: a recovery slot
+	// of the grid writes as many rows whatever it reveals.
+	Chaff []int
 
 	// Changes are set by the function given to UpdatePHMAccount: vouchers
 	// to add (the one submitted, with N = Positives) or to move on from
@@ -126,9 +141,38 @@ type PHMService interface {
 	// not yet handled, oldest first.
 	PHMRevealed(ctx context.Context, limit int) ([]PHMRevealedVoucher, error)
 	// MarkPHMHandled moves revealed vouchers to handled and forgets their
-	// payloads. Vouchers not in the revealed state are left as they are.
-	MarkPHMHandled(ctx context.Context, account string, epoch uint32, ids [][PHMVoucherIDLen]byte) error
+	// payloads, and writes chaff rows of sizes chaff (at most
+	// MaxPHMChaffRows) into the ring in the same transaction, so that a
+	// tick of the hand-off grid writes as many rows however many it
+	// handed on. Vouchers not in the revealed state are left as they are.
+	MarkPHMHandled(ctx context.Context, account string, epoch uint32, ids [][PHMVoucherIDLen]byte, chaff []int) error
+	// PHMDue returns up to limit accounts whose state is Due, the
+	// longest-waiting first.
+	PHMDue(ctx context.Context, limit int) ([]PHMDueAccount, error)
+	// RecoverPHMAccount is the one transaction of a due account's turn
+	// on the hand-off grid: it calls fn with the account's state (its
+	// pending vouchers; ENOTFOUND if it has none), then stores the fields
+	// fn changed (Positives, Key, RecoveredAt, Due), its Changes (which
+	// may name pending vouchers only) and the audit record fn returns
+	// (nil: none), all or nothing. An error from fn stores nothing and is
+	// returned.
+	RecoverPHMAccount(ctx context.Context, account string, epoch uint32, fn func(a *PHMAccount) (*AuditRecord, error)) error
+	// WritePHMChaff writes, in one transaction, one row of random bytes
+	// of each of sizes (1 to MaxPHMChaffRows, each at most MaxPHMDataLen
+	// + 64 bytes) into the chaff ring of PHMChaffSlots rows: the store
+	// work of a tick of the hand-off grid that has nothing real to do,
+	// in bounded storage.
+	WritePHMChaff(ctx context.Context, sizes []int) error
 }
+
+// PHMDueAccount names an account epoch that is Due.
+type PHMDueAccount struct {
+	Account string
+	Epoch   uint32
+}
+
+// MaxPHMChaffRows bounds the rows of one WritePHMChaff.
+const MaxPHMChaffRows = MaxPHMPending + 1
 
 // PHMInboxUpdate is one processed inbox voucher of ApplyPHMInbox.
 type PHMInboxUpdate struct {
@@ -202,9 +246,6 @@ func ValidatePHMChanges(a *PHMAccount, voucher [PHMVoucherIDLen]byte, pending ma
 		case PHMPending, PHMRevealed:
 			if len(c.Data) == 0 || len(c.Data) > MaxPHMDataLen {
 				return Errorf(EINVALID, "PHM voucher %s %s with %d bytes of data, want 1 to %d", hex.EncodeToString(c.ID[:]), c.State, len(c.Data), MaxPHMDataLen)
-			}
-			if c.State == PHMPending && !pending[c.ID] && a.Key != nil {
-				return Errorf(EINVALID, "PHM voucher %s pending in a recovered account", hex.EncodeToString(c.ID[:]))
 			}
 		case PHMHandled, PHMDropped:
 			if len(c.Data) != 0 {

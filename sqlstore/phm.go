@@ -135,10 +135,22 @@ func (s *PHMService) applyPHM(ctx context.Context, tx Querier, at time.Time, u *
 	a, err := loadPHMAccount(ctx, tx, u.Account, epoch)
 	if errors.Is(err, sql.ErrNoRows) {
 		a = &vigil.PHMAccount{Account: u.Account, Epoch: epoch}
-		// The pending vouchers' read all the same (it finds none), as
-		// for an account that has a row.
-		if a.Pending, err = loadPHMPending(ctx, tx, u.Account, epoch); err != nil {
+		// The pending vouchers' read all the same, as for an account
+		// that has a row: the latest epoch's, given for the work alone
+		// (a voucher that did not open is given that epoch's state), or
+		// this epoch's (it finds none).
+		from := epoch
+		if !legacy && u.Opened && uint32(latest) != epoch {
+			from = uint32(latest)
+		}
+		var got []vigil.PHMVoucher
+		if got, err = loadPHMPending(ctx, tx, u.Account, from); err != nil {
 			return false, nil, err
+		}
+		if from != epoch {
+			a.Latest = got
+		} else {
+			a.Pending = got
 		}
 	} else if err != nil {
 		return false, nil, err
@@ -185,18 +197,15 @@ func (s *PHMService) applyPHM(ctx context.Context, tx Querier, at time.Time, u *
 			return false, nil, fmt.Errorf("store voucher: %w", err)
 		}
 	}
-	var recovered any
-	if a.RecoveredAt != nil {
-		recovered = FormatTime(*a.RecoveredAt)
-	}
-	var key []byte
-	if len(a.Key) > 0 {
-		key = a.Key
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO phm_accounts (account, epoch, positives, account_key, recovered_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)
-		ON CONFLICT (account, epoch) DO UPDATE SET positives = excluded.positives, account_key = excluded.account_key,
-			recovered_at = excluded.recovered_at, updated_at = excluded.updated_at`,
-		accountRow(u.Account, epoch, a.Positives, key, recovered, now)...); err != nil {
+	if legacy {
+		if err := writePHMAccount(ctx, tx, a, now); err != nil {
+			return false, nil, err
+		}
+	} else if _, err := tx.ExecContext(ctx, `INSERT INTO phm_accounts (account, epoch, positives, due, updated_at) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (account, epoch) DO UPDATE SET positives = excluded.positives, due = excluded.due, updated_at = excluded.updated_at`,
+		accountRow(u.Account, epoch, a.Positives, a.Due, now)...); err != nil {
+		// The batch writes the same columns for every account, recovered
+		// or not: the key is the tick's (RecoverPHMAccount) to write.
 		return false, nil, fmt.Errorf("store account: %w", err)
 	}
 	if rec != nil {
@@ -214,8 +223,36 @@ func voucherRow(account string, epoch uint32, id []byte, n int, state vigil.PHMV
 	return []any{account, int64(epoch), id, int64(n), string(state), data, now}
 }
 
-func accountRow(account string, epoch uint32, positives int, key []byte, recovered any, now string) []any {
-	return []any{account, int64(epoch), int64(positives), key, recovered, now}
+func accountRow(account string, epoch uint32, positives int, due bool, now string) []any {
+	d := int64(0)
+	if due {
+		d = 1
+	}
+	return []any{account, int64(epoch), int64(positives), d, now}
+}
+
+// writePHMAccount stores every field of a's row: UpdatePHMAccount's and
+// RecoverPHMAccount's write, which may change the key.
+func writePHMAccount(ctx context.Context, tx Querier, a *vigil.PHMAccount, now string) error {
+	var recovered any
+	if a.RecoveredAt != nil {
+		recovered = FormatTime(*a.RecoveredAt)
+	}
+	var key []byte
+	if len(a.Key) > 0 {
+		key = a.Key
+	}
+	due := int64(0)
+	if a.Due {
+		due = 1
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO phm_accounts (account, epoch, positives, account_key, recovered_at, due, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (account, epoch) DO UPDATE SET positives = excluded.positives, account_key = excluded.account_key,
+			recovered_at = excluded.recovered_at, due = excluded.due, updated_at = excluded.updated_at`,
+		a.Account, int64(a.Epoch), int64(a.Positives), key, recovered, due, now); err != nil {
+		return fmt.Errorf("store account: %w", err)
+	}
+	return nil
 }
 
 // ArgBytes is the bytes of a statement's arguments: a string's or a byte
@@ -249,7 +286,7 @@ func (s *PHMService) writeChaff(ctx context.Context, tx Querier, now string, u *
 	var id [vigil.PHMVoucherIDLen]byte
 	lens := [2]int{
 		ArgBytes(voucherRow(u.Account, 0, id[:], 0, vigil.PHMPending, make([]byte, u.Pad), now)...),
-		ArgBytes(accountRow(u.Account, 0, 0, nil, nil, now)...),
+		ArgBytes(accountRow(u.Account, 0, 0, false, now)...),
 	}
 	base := 2 * (u.ID % (vigil.PHMChaffSlots / 2))
 	if base < 0 {
@@ -273,10 +310,12 @@ func (s *PHMService) writeChaff(ctx context.Context, tx Querier, now string, u *
 func loadPHMAccount(ctx context.Context, q Querier, account string, epoch uint32) (*vigil.PHMAccount, error) {
 	a := &vigil.PHMAccount{Account: account, Epoch: epoch}
 	var recovered sql.NullString
-	if err := q.QueryRowContext(ctx, `SELECT positives, account_key, recovered_at FROM phm_accounts WHERE account = ? AND epoch = ?`,
-		account, int64(epoch)).Scan(&a.Positives, &a.Key, &recovered); err != nil {
+	var due int64
+	if err := q.QueryRowContext(ctx, `SELECT positives, account_key, recovered_at, due FROM phm_accounts WHERE account = ? AND epoch = ?`,
+		account, int64(epoch)).Scan(&a.Positives, &a.Key, &recovered, &due); err != nil {
 		return nil, err
 	}
+	a.Due = due != 0
 	var err error
 	if a.RecoveredAt, err = ParseNullTime(recovered); err != nil {
 		return nil, err
@@ -357,9 +396,12 @@ type scanFirst struct {
 func (s scanFirst) Scan(dest ...any) error { return s.row.Scan(append(s.first, dest...)...) }
 
 // MarkPHMHandled moves revealed vouchers to handled.
-func (s *PHMService) MarkPHMHandled(ctx context.Context, account string, epoch uint32, ids [][vigil.PHMVoucherIDLen]byte) error {
+func (s *PHMService) MarkPHMHandled(ctx context.Context, account string, epoch uint32, ids [][vigil.PHMVoucherIDLen]byte, chaff []int) error {
 	if len(ids) > vigil.MaxPHMPending+1 {
 		return vigil.Errorf(vigil.ETOOLARGE, "more than %d vouchers at a time", vigil.MaxPHMPending+1)
+	}
+	if err := checkChaff(chaff, true); err != nil {
+		return err
 	}
 	err := s.db.Write(ctx, func(tx Querier) error {
 		for _, id := range ids {
@@ -368,7 +410,7 @@ func (s *PHMService) MarkPHMHandled(ctx context.Context, account string, epoch u
 				return err
 			}
 		}
-		return nil
+		return s.chaffRows(ctx, tx, chaff)
 	})
 	if err != nil {
 		return fmt.Errorf("mark PHM vouchers of %s handled: %w", vigil.PHMTarget(account, epoch), err)

@@ -106,7 +106,6 @@ func TestPHMService(t *testing.T, open Opener) {
 			func(a *vigil.PHMAccount) { a.Changes[0].ID = id(3) },                                    // neither submitted nor pending
 			func(a *vigil.PHMAccount) { a.Changes = append(a.Changes, a.Changes[0]) },                // twice
 			func(a *vigil.PHMAccount) { a.Key = make([]byte, vigil.MaxPHMKeyLen+1) },                 // key over the limit
-			func(a *vigil.PHMAccount) { a.Key = []byte("k") },                                        // pending in a recovered account
 			func(a *vigil.PHMAccount) { a.Positives = -1 },                                           // negative count
 			func(a *vigil.PHMAccount) { a.Changes = append(a.Changes, vigil.PHMVoucher{ID: id(1)}) }, // a pending one to no state
 			func(a *vigil.PHMAccount) {
@@ -203,7 +202,7 @@ func TestPHMService(t *testing.T, open Opener) {
 			t.Fatalf("revealed payloads %q", got)
 		}
 		// Handled: the payloads are forgotten, the ids still refuse replays.
-		must(t, s.PHM.MarkPHMHandled(ctx, "u", 3, [][vigil.PHMVoucherIDLen]byte{id(0), id(4), id(1)}))
+		must(t, s.PHM.MarkPHMHandled(ctx, "u", 3, [][vigil.PHMVoucherIDLen]byte{id(0), id(4), id(1)}, []int{40, 40}))
 		rev, err = s.PHM.PHMRevealed(ctx, 100)
 		must(t, err)
 		if len(rev) != 2 || rev[0].ID != id(2) || rev[1].ID != id(3) {
@@ -219,8 +218,110 @@ func TestPHMService(t *testing.T, open Opener) {
 				t.Fatalf("replay of %d counted", v)
 			}
 		}
-		// Past recovery a voucher is revealed at once; a pending one is refused.
-		_, err = s.PHM.UpdatePHMAccount(ctx, "u", 3, id(5), addPending(id(5), data(5)))
-		wantCode(t, err, vigil.EINVALID)
+		// Past recovery a voucher may wait pending for the hand-off grid.
+		ok, err = s.PHM.UpdatePHMAccount(ctx, "u", 3, id(5), func(a *vigil.PHMAccount) (*vigil.AuditRecord, error) {
+			a.Due = true
+			return addPending(id(5), data(5))(a)
+		})
+		must(t, err)
+		if a, err := s.PHM.PHMAccount(ctx, "u", 3); err != nil || !ok || len(a.Pending) != 1 || !a.Due || string(a.Key) != "sealed key" {
+			t.Fatalf("a voucher pending in a recovered account: %v, %+v", err, a)
+		}
+	})
+
+	t.Run("DueRecoverChaff", func(t *testing.T) {
+		s := open(t)
+		due, err := s.PHM.PHMDue(ctx, 10)
+		must(t, err)
+		if len(due) != 0 {
+			t.Fatalf("due in an empty store: %+v", due)
+		}
+		err = s.PHM.RecoverPHMAccount(ctx, "none", 0, func(a *vigil.PHMAccount) (*vigil.AuditRecord, error) {
+			t.Fatal("fn called for an account that has no state")
+			return nil, nil
+		})
+		wantCode(t, err, vigil.ENOTFOUND)
+		for i := range 3 {
+			_, err := s.PHM.UpdatePHMAccount(ctx, "d", 1, id(byte(i)), func(a *vigil.PHMAccount) (*vigil.AuditRecord, error) {
+				a.Due = i == 2
+				return addPending(id(byte(i)), data(byte(i)))(a)
+			})
+			must(t, err)
+		}
+		_, err = s.PHM.UpdatePHMAccount(ctx, "e", 0, id(9), addPending(id(9), data(9)))
+		must(t, err)
+		due, err = s.PHM.PHMDue(ctx, 10)
+		must(t, err)
+		if len(due) != 1 || due[0] != (vigil.PHMDueAccount{Account: "d", Epoch: 1}) {
+			t.Fatalf("due: %+v, want d/1 alone", due)
+		}
+		// A failing fn, changes of a voucher not pending, or bad chaff
+		// store nothing.
+		boom := errors.New("boom")
+		err = s.PHM.RecoverPHMAccount(ctx, "d", 1, func(a *vigil.PHMAccount) (*vigil.AuditRecord, error) { return nil, boom })
+		if !errors.Is(err, boom) {
+			t.Fatalf("fn's error: %v", err)
+		}
+		for _, f := range []func(a *vigil.PHMAccount){
+			func(a *vigil.PHMAccount) {
+				a.Changes = append(a.Changes, vigil.PHMVoucher{ID: id(7), State: vigil.PHMRevealed, Data: []byte("x"), N: 1})
+			},
+			func(a *vigil.PHMAccount) {
+				a.Changes = append(a.Changes, vigil.PHMVoucher{State: vigil.PHMDropped, N: 1})
+			},
+			func(a *vigil.PHMAccount) { a.Chaff = []int{vigil.MaxPHMDataLen + 65} },
+		} {
+			err = s.PHM.RecoverPHMAccount(ctx, "d", 1, func(a *vigil.PHMAccount) (*vigil.AuditRecord, error) {
+				a.Due = false
+				f(a)
+				return nil, nil
+			})
+			wantCode(t, err, vigil.EINVALID)
+		}
+		before, err := s.Audit.ListAudit(ctx, 0, 1000)
+		must(t, err)
+		at := time.Date(2026, 12, 8, 1, 0, 0, 0, time.UTC)
+		err = s.PHM.RecoverPHMAccount(ctx, "d", 1, func(a *vigil.PHMAccount) (*vigil.AuditRecord, error) {
+			if len(a.Pending) != 3 || !a.Due || a.Positives != 3 {
+				t.Fatalf("state given: %d pending, due %v, %d positives", len(a.Pending), a.Due, a.Positives)
+			}
+			a.Due, a.Key, a.RecoveredAt = false, []byte("sealed key"), &at
+			for _, p := range a.Pending {
+				st, d := vigil.PHMRevealed, []byte{'p', p.Data[0]}
+				if p.N == 2 {
+					st, d = vigil.PHMDropped, nil
+				}
+				a.Changes = append(a.Changes, vigil.PHMVoucher{ID: p.ID, State: st, Data: d})
+			}
+			a.Chaff = []int{100, 0}
+			return &vigil.AuditRecord{Actor: "phm", Action: vigil.AuditPHMReveal, Target: vigil.PHMTarget("d", 1)}, nil
+		})
+		must(t, err)
+		a, err := s.PHM.PHMAccount(ctx, "d", 1)
+		must(t, err)
+		if a.Due || string(a.Key) != "sealed key" || !a.RecoveredAt.Equal(at) || len(a.Pending) != 0 || a.Positives != 3 {
+			t.Fatalf("after the recovery: %+v", a)
+		}
+		rev, err := s.PHM.PHMRevealed(ctx, 10)
+		must(t, err)
+		if len(rev) != 2 || string(rev[0].Data) != "p\x00" || string(rev[1].Data) != "p\x02" {
+			t.Fatalf("revealed: %+v", rev)
+		}
+		after, err := s.Audit.ListAudit(ctx, 0, 1000)
+		must(t, err)
+		if len(after) != len(before)+1 || after[len(after)-1].Action != vigil.AuditPHMReveal {
+			t.Fatalf("audit after the recovery: %d records, was %d", len(after), len(before))
+		}
+		due, err = s.PHM.PHMDue(ctx, 10)
+		must(t, err)
+		if len(due) != 0 {
+			t.Fatalf("due after the recovery: %+v", due)
+		}
+		// Chaff: bounded rows, in one transaction, refused out of bounds.
+		must(t, s.PHM.WritePHMChaff(ctx, []int{10, 5000, 0}))
+		wantCode(t, s.PHM.WritePHMChaff(ctx, nil), vigil.EINVALID)
+		wantCode(t, s.PHM.WritePHMChaff(ctx, make([]int, vigil.MaxPHMChaffRows+1)), vigil.EINVALID)
+		wantCode(t, s.PHM.WritePHMChaff(ctx, []int{-1}), vigil.EINVALID)
+		wantCode(t, s.PHM.MarkPHMHandled(ctx, "d", 1, nil, []int{vigil.MaxPHMDataLen + 65}), vigil.EINVALID)
 	})
 }

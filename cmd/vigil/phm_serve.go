@@ -4,6 +4,7 @@ import (
 	"crypto/hpke"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/vigil-oss/vigil"
 	"github.com/vigil-oss/vigil/phm"
@@ -32,6 +33,11 @@ type phmServeFlags struct {
 	// inboxMax bounds the vouchers vigil serve holds received but not
 	// processed (nil: not serving, as for vigil phm open).
 	inboxMax *int
+	// grid and quantum are the hand-off grid's period and the payloads
+	// every tick of it handles, real or dummy (server.Inbox.HandOffEvery
+	// and Quantum; nil: not serving).
+	grid    *time.Duration
+	quantum *int
 	// prefix is the flags' prefix, for the errors that name them.
 	prefix string
 }
@@ -52,6 +58,9 @@ func addPHMServeFlags(fs *flagSet, prefix string) *phmServeFlags {
 	if prefix != "" {
 		f.inboxMax = fs.Int(prefix+"inbox-max", vigil.DefaultPHMInboxMax, "PHM vouchers held received but not yet processed (the inbox, in the store); past it every batch is answered 503 alike")
 		fs.limit(prefix+"inbox-max", between(1, 10_000_000))
+		f.grid = fs.Duration(prefix+"grid", server.DefaultHandOffEvery, "period of the PHM hand-off grid: at every tick the worker recovers one due account and checks a fixed quantum of payloads, dummies where nothing is due, so that its work does not say when a threshold was crossed (a few % of a core at 1s)")
+		f.quantum = fs.Int(prefix+"quantum", 0, "payloads every tick of the PHM hand-off grid opens and checks, real ones padded with dummies; more wait for the next ticks (0, or under t+1: t+1)")
+		fs.limit(prefix+"quantum", between(0, vigil.MaxPHMPending+1))
 	}
 	fs.limit(prefix+"threshold", between(1, 1024))
 	fs.limit(prefix+"capacity", between(1, 1024))
@@ -112,6 +121,12 @@ func (f *phmServeFlags) service(tables phmTables, store vigil.PHMService, banks 
 		// vigil serve answers a batch once it is in the inbox, and
 		// processes it after (StartPHM runs the worker).
 		svc.Inbox = server.NewInbox(in, *f.inboxMax)
+		if f.grid != nil {
+			if *f.grid < 10*time.Millisecond || *f.grid > time.Hour {
+				return nil, fmt.Errorf("--%sgrid %v: want 10ms to 1h", f.prefix, *f.grid)
+			}
+			svc.Inbox.HandOffEvery, svc.Inbox.Quantum = *f.grid, *f.quantum
+		}
 	}
 	for _, dir := range f.previousKeys {
 		a, err := tables.Alpha(dir)

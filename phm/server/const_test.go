@@ -47,10 +47,11 @@ func BenchmarkWorkerVoucher(b *testing.B) {
 	}
 }
 
-// TestInboxHandOffOnGrid checks that the inbox's worker does not hand a
-// reveal to the detection flow as it processes the voucher that caused
-// it: the batch is counted and revealed, and the case waits for the
-// worker's next tick on the clock (here an hour away).
+// TestInboxHandOffOnGrid checks that the inbox's worker does not recover
+// nor reveal as it processes the voucher that crosses the threshold: the
+// batch is counted and marks the account due, and the recovery, the
+// reveal and the case wait for the worker's next tick on the clock (here
+// an hour away).
 func TestInboxHandOffOnGrid(t *testing.T) {
 	w := newInboxWorld(t)
 	ctx := context.Background()
@@ -66,15 +67,18 @@ func TestInboxHandOffOnGrid(t *testing.T) {
 	waitFor(t, "the inbox to empty", func() bool { return depth(t, s) == 0 })
 	stop()
 	st, err := s.Store.PHMAccount(ctx, "u", 0)
-	if err != nil || st.Key == nil {
-		t.Fatalf("account not recovered: %+v, %v", st, err)
+	if err != nil || st.Key != nil || !st.Due || len(st.Pending) != w.p.T+1 {
+		t.Fatalf("account after its batches: %v, %v; want due, not recovered, %d pending", st != nil && st.Key != nil, err, w.p.T+1)
 	}
 	rev, err := s.Store.PHMRevealed(ctx, 100)
-	if err != nil || len(rev) != w.p.T+1 || resp.calls() != 0 || s.Inbox.HandedOn() != 0 {
-		t.Fatalf("%d revealed waiting (%v), %d cases, %d handed on; want %d waiting and no case yet", len(rev), err, resp.calls(), s.Inbox.HandedOn(), w.p.T+1)
+	if err != nil || len(rev) != 0 || resp.calls() != 0 || s.Inbox.HandedOn() != 0 {
+		t.Fatalf("%d revealed waiting (%v), %d cases, %d handed on; want nothing revealed and no case yet", len(rev), err, resp.calls(), s.Inbox.HandedOn())
 	}
-	// The next hand-off (here Resume, as at the next tick) opens the case.
-	if n, err := s.Resume(ctx); err != nil || n != w.p.T+1 || resp.calls() != 1 {
-		t.Fatalf("resume: %d, %v, %d cases", n, err, resp.calls())
+	// The next tick recovers, reveals and opens the case.
+	if n, err := s.tick(ctx); err != nil || n != w.p.T+1 || resp.calls() != 1 {
+		t.Fatalf("tick: %d, %v, %d cases", n, err, resp.calls())
+	}
+	if st, err := s.Store.PHMAccount(ctx, "u", 0); err != nil || st.Key == nil || st.Due || len(st.Pending) != 0 {
+		t.Fatalf("account after the tick: %+v, %v; want recovered, nothing pending", st, err)
 	}
 }

@@ -21,8 +21,8 @@ const (
 	// the first to the second.
 	DefaultRetryMin = time.Second
 	DefaultRetryMax = 5 * time.Minute
-	// DefaultRevealedEvery is how often Run looks for revealed vouchers
-	// not handed on when no hand-off failed (another process's, say).
+	// DefaultRevealedEvery is kept for callers that set it: every tick of
+	// the hand-off grid now looks for revealed vouchers and due accounts.
 	DefaultRevealedEvery = time.Minute
 	// DefaultHandOffEvery is the grid of the worker's hand-offs to the
 	// detection flow: what the inbox's vouchers revealed is handed on at
@@ -47,9 +47,13 @@ type Inbox struct {
 	// Poll, RetryMin, RetryMax, RevealedEvery and HandOffEvery are the
 	// worker's periods (0: the defaults above).
 	Poll, RetryMin, RetryMax, RevealedEvery, HandOffEvery time.Duration
+	// Quantum is the payloads every tick of the hand-off grid opens and
+	// checks, real ones padded with dummies (tick.go); at least, and by
+	// default, the service's t + 1.
+	Quantum int
 
-	processed, dropped, retried, handedOn, handOffFailures, full atomic.Int64
-	wake                                                         chan struct{}
+	processed, dropped, retried, handedOn, handOffFailures, full, ticks atomic.Int64
+	wake                                                                chan struct{}
 }
 
 // NewInbox returns an Inbox on store holding at most max vouchers.
@@ -73,6 +77,9 @@ func (in *Inbox) Retried() int64 { return in.retried.Load() }
 // detection flow: on its hand-off grid after their batch (HandOffEvery),
 // after a hand-off failed, or from before a restart.
 func (in *Inbox) HandedOn() int64 { return in.handedOn.Load() }
+
+// Ticks is the count of ticks of the hand-off grid done.
+func (in *Inbox) Ticks() int64 { return in.ticks.Load() }
 
 // HandOffFailures is the count of hand-offs to the detection flow that
 // failed and wait for a retry.
@@ -154,27 +161,28 @@ func (s *Service) Wake() {
 // restart; once it has, nothing of it is. A batch that fails for a reason
 // that may pass (a store error) stays, and its vouchers are tried again
 // with backoff; a voucher that fails for what it is (EINVALID: not a
-// voucher after all) is dropped in its batch, logged and
-// counted. What the vouchers reveal past an account's threshold is not
-// handed to the detection flow (second check, case) as each is processed:
-// Resume hands it on at the next tick of HandOffEvery on the clock once
-// the batch is done, so that the case work does not follow the voucher
-// that caused it by a fixed delay. A hand-off that failed is tried again
-// with backoff, without waiting for a restart; and every RevealedEvery in
-// any case. Run returns when ctx ends.
-// Run Resume once before it, at start.
+// voucher after all) is dropped in its batch, logged and counted.
+//
+// A batch never recovers a key nor reveals: it marks the account due.
+// At every tick of HandOffEvery on the clock, whether anything is due or
+// not, the worker does one fixed quantum of work (tick, tick.go): one
+// account's recovery or its dummy, and Quantum payloads handed to the
+// detection flow (second check, case), padded with dummies, so that the
+// work at a tick does not say whether some batch crossed a threshold or
+// brought a recovered account a match. A tick that failed is tried again
+// with backoff (the grid's ticks skipped meanwhile). Run returns when ctx
+// ends. Run Resume once before it, at start.
 func (s *Service) Run(ctx context.Context) error {
 	in := s.Inbox
 	if in == nil || in.Store == nil || s.Store == nil {
 		return fmt.Errorf("phm: no inbox or no store to run")
 	}
 	log := s.logger()
-	every := orDefault(in.RevealedEvery, DefaultRevealedEvery)
-	revealedAt := time.Now().Add(every)
-	handFailures, inboxFailures := 0, 0
 	handEvery := orDefault(in.HandOffEvery, DefaultHandOffEvery)
+	next := time.Now().Truncate(handEvery).Add(handEvery)
+	handFailures, inboxFailures := 0, 0
 	for {
-		held, err := s.drain(ctx)
+		_, err := s.drain(ctx)
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -186,17 +194,10 @@ func (s *Service) Run(ctx context.Context) error {
 		} else {
 			inboxFailures = 0
 		}
-		if held && handFailures == 0 {
-			// The case work (second check, detection flow) waits for the
-			// next tick of the grid, on the clock, not on the voucher's
-			// arrival; a failing hand-off keeps its backoff.
-			if tick := time.Now().Truncate(handEvery).Add(handEvery); tick.Before(revealedAt) {
-				revealedAt = tick
-			}
-		}
-		if !time.Now().Before(revealedAt) {
-			n, err := s.Resume(ctx)
+		if now := time.Now(); !now.Before(next) {
+			n, err := s.tick(ctx)
 			in.handedOn.Add(int64(n))
+			in.ticks.Add(1)
 			if ctx.Err() != nil {
 				return nil
 			}
@@ -204,17 +205,17 @@ func (s *Service) Run(ctx context.Context) error {
 				in.handOffFailures.Add(1)
 				handFailures++
 				d := in.backoff(handFailures)
-				revealedAt = time.Now().Add(d)
+				next = time.Now().Add(d).Truncate(handEvery).Add(handEvery)
 				log.Error("phm hand-off failed; retrying", "handed_on", n, "err", err, "retry_in", d)
 			} else {
 				if n > 0 {
 					log.Info("phm handed on revealed vouchers", "count", n)
 				}
 				handFailures = 0
-				revealedAt = time.Now().Add(every)
+				next = time.Now().Truncate(handEvery).Add(handEvery)
 			}
 		}
-		wait = min(wait, max(time.Until(revealedAt), 0))
+		wait = min(wait, max(time.Until(next), 0))
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
@@ -261,7 +262,7 @@ func (s *Service) batch(ctx context.Context, items []vigil.PHMInboxItem) (held b
 				in.dropped.Add(1)
 				log.Warn("phm voucher dropped", "account", w.item.Account, "err", w.err)
 			}
-			if len(w.sealed) > 0 {
+			if w.due {
 				held = true
 			}
 		}

@@ -11,6 +11,8 @@ import (
 	"crypto/hpke"
 	"errors"
 	"fmt"
+	"io"
+	"slices"
 
 	"github.com/cloudflare/circl/group"
 	"github.com/cloudflare/circl/secretsharing"
@@ -134,6 +136,11 @@ type Account struct {
 	count     int         // positives ever added
 	ids       map[[phm.IDSize]byte]bool
 	key       []byte // K_acct once recovered
+	// unbounded lifts the bound of T + S + 1 pending positives: for an
+	// account whose key is, or is about to be, recovered at the hand-off
+	// grid's next tick (tick.go), whose positives wait pending till then.
+	unbounded bool
+	probe     *workProbe
 }
 
 // NewAccount returns an empty account under p.
@@ -169,7 +176,7 @@ func (a *Account) Add(p *Positive) bool {
 	if p == nil || a.ids[p.ID] || len(p.Header.DHF) != 1+a.params.S {
 		return false
 	}
-	if a.key == nil && len(a.positives) > a.params.T+a.params.S {
+	if a.key == nil && !a.unbounded && len(a.positives) > a.params.T+a.params.S {
 		return false
 	}
 	a.ids[p.ID] = true
@@ -198,60 +205,106 @@ type Sealed struct {
 // never opens (its inner layer is random), so it is never returned.
 func (a *Account) TryRecover() ([]Sealed, error) {
 	if a.key == nil {
-		if len(a.positives) <= a.params.T {
-			return nil, nil
-		}
-		pts := make([][]uint64, len(a.positives))
-		for i, p := range a.positives {
-			pts[i] = p.Header.DHF
-		}
-		found, err := dhf.Detect(pts, a.params.S, a.params.T)
-		if err != nil {
+		if ok, err := a.recoverKey(); !ok || err != nil {
 			return nil, err
 		}
-		if len(found) <= a.params.T {
-			return nil, nil
-		}
-		shares := make([]secretsharing.Share, 0, len(found))
-		for _, i := range found {
-			p := a.positives[i]
-			id, v := phm.Group.NewScalar(), phm.Group.NewScalar()
-			if id.UnmarshalBinary(phm.ShareID(p.ID)) != nil || v.UnmarshalBinary(p.Header.Share[:]) != nil {
-				continue
-			}
-			shares = append(shares, secretsharing.Share{ID: id, Value: v})
-		}
-		k, err := secretsharing.Recover(uint(a.params.T), shares)
-		if err != nil {
-			return nil, nil // too few well-formed shares: not recovered
-		}
-		kb, err := k.MarshalBinary()
-		if err != nil {
-			return nil, fmt.Errorf("encode account key: %w", err)
-		}
-		// The key is right iff it opens the real positives' inner layers;
-		// keep it only then (a share could be junk that passed the DHF).
-		opened := 0
-		for _, i := range found {
-			if _, err := phm.Open(phm.InnerKey(kb, a.positives[i].ID), a.positives[i].Header.Inner, a.positives[i].ID[:]); err == nil {
-				opened++
-			}
-		}
-		if opened <= a.params.T {
-			return nil, nil
-		}
-		a.key = kb
 	}
+	out := a.openInner(len(a.positives))
+	a.positives = nil
+	return out, nil
+}
+
+// recoverKey is TryRecover's recovery of the key of an account not
+// recovered yet: the detection, Shamir over what it found, and the trial
+// opens of their inner layers. It says whether the key is now known.
+func (a *Account) recoverKey() (bool, error) { return a.recoverKeyFixed(nil) }
+
+// recoverKeyFixed is recoverKey, and with pad (a source of randomness) one
+// of a fixed shape, the hand-off grid's (tick.go): the detection over
+// exactly T + S + 1 points (the positives, then random vectors, which it
+// finds no more than the synthetic ones: an account holds at most
+// T + S + 1, and a recovery needs T + 1 real, so the junk is at most S),
+// Shamir over the first T + 1 found and the trial opens of those T + 1,
+// all of which must open.
+func (a *Account) recoverKeyFixed(pad io.Reader) (bool, error) {
+	n := len(a.positives)
+	if n <= a.params.T {
+		return false, nil
+	}
+	pts := make([][]uint64, n, max(n, a.params.T+a.params.S+1))
+	for i, p := range a.positives {
+		pts[i] = p.Header.DHF
+	}
+	if pad != nil {
+		for len(pts) < cap(pts) {
+			v := make([]uint64, 1+a.params.S)
+			for j := range v {
+				var err error
+				if v[j], err = dhf.Random(pad); err != nil {
+					return false, err
+				}
+			}
+			pts = append(pts, v)
+		}
+	}
+	a.probe.add(func(p *workCounts) { p.Detections++; p.Points += len(pts) })
+	found, err := dhf.Detect(pts, a.params.S, a.params.T)
+	if err != nil {
+		return false, err
+	}
+	found = slices.DeleteFunc(found, func(i int) bool { return i >= n }) // the padding
+	if len(found) <= a.params.T {
+		return false, nil
+	}
+	if pad != nil {
+		found = found[:a.params.T+1]
+	}
+	a.probe.add(func(p *workCounts) { p.Shamir++; p.TrialOpens += len(found) })
+	shares := make([]secretsharing.Share, 0, len(found))
+	for _, i := range found {
+		p := a.positives[i]
+		id, v := phm.Group.NewScalar(), phm.Group.NewScalar()
+		if id.UnmarshalBinary(phm.ShareID(p.ID)) != nil || v.UnmarshalBinary(p.Header.Share[:]) != nil {
+			continue
+		}
+		shares = append(shares, secretsharing.Share{ID: id, Value: v})
+	}
+	k, err := secretsharing.Recover(uint(a.params.T), shares)
+	if err != nil {
+		return false, nil // too few well-formed shares: not recovered
+	}
+	kb, err := k.MarshalBinary()
+	if err != nil {
+		return false, fmt.Errorf("encode account key: %w", err)
+	}
+	// The key is right iff it opens the real positives' inner layers;
+	// keep it only then (a share could be junk that passed the DHF).
+	opened := 0
+	for _, i := range found {
+		if _, err := phm.Open(phm.InnerKey(kb, a.positives[i].ID), a.positives[i].Header.Inner, a.positives[i].ID[:]); err == nil {
+			opened++
+		}
+	}
+	if opened <= a.params.T || (pad != nil && opened < len(found)) {
+		return false, nil
+	}
+	a.key = kb
+	return true, nil
+}
+
+// openInner opens the inner layers of the first n pending positives with
+// the recovered key and returns the payloads of those that open.
+func (a *Account) openInner(n int) []Sealed {
+	a.probe.add(func(p *workCounts) { p.InnerOpens += n })
 	var out []Sealed
-	for _, p := range a.positives {
+	for _, p := range a.positives[:n] {
 		sealed, err := phm.Open(phm.InnerKey(a.key, p.ID), p.Header.Inner, p.ID[:])
 		if err != nil {
 			continue // synthetic: stays sealed, and is dropped
 		}
 		out = append(out, Sealed{ID: p.ID, Payload: sealed})
 	}
-	a.positives = nil
-	return out, nil
+	return out
 }
 
 // OpenPayload opens a sealed payload with the review service's HPKE key.

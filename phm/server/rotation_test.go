@@ -73,8 +73,10 @@ func TestRotation(t *testing.T) {
 	}
 
 	// An account recovered under the old review key, then the review key
-	// rotated: kept as PreviousReview it still opens; dropped, it is an
-	// error (nothing counted), not a fresh account.
+	// rotated: kept as PreviousReview it still opens; dropped, the
+	// voucher is counted (the batch does not open the key) but its
+	// reveal fails, as an error, and it waits, due, until a service that
+	// holds the key takes it up: never a fresh account.
 	acct = newAccount(t, p)
 	for i := range p.T + 1 {
 		if _, err := before.Submit(ctx, "w", voucher(old, oldReview, real[i])); err != nil {
@@ -86,11 +88,14 @@ func TestRotation(t *testing.T) {
 	if _, err := dropped.Submit(ctx, "w", late); err == nil {
 		t.Fatal("an account key sealed to a dropped review key was accepted")
 	}
-	if st, _ := store.PHMAccount(ctx, "w", 0); st.Positives != p.T+1 {
-		t.Fatalf("the refused voucher counted: %d positives", st.Positives)
+	if st, _ := store.PHMAccount(ctx, "w", 0); st.Positives != p.T+2 || len(st.Pending) != 1 || !st.Due || st.Key == nil {
+		t.Fatalf("the voucher whose reveal failed: %d positives, %d pending, due %v", st.Positives, len(st.Pending), st.Due)
 	}
 	kept := &Service{Opener: oldOpener, Review: curReview, Store: store, Banks: &banks{}, PreviousReview: []hpke.PrivateKey{oldReview}}
-	if res, err := kept.Submit(ctx, "w", late); err != nil || len(res.Revealed) != 1 {
-		t.Fatalf("with the old review key kept: %+v %v", res, err)
+	if res, err := kept.Submit(ctx, "w", late); err != nil || !res.Replay {
+		t.Fatalf("the same voucher again, with the old review key kept: %+v %v", res, err)
+	}
+	if n, err := kept.Resume(ctx); err != nil || n != 1 {
+		t.Fatalf("with the old review key kept, the waiting voucher: %d handed on, %v", n, err)
 	}
 }

@@ -84,6 +84,9 @@ type Service struct {
 	// Inbox, if set, is where Receive keeps the vouchers received, for
 	// Run to process after they are answered for (inbox.go).
 	Inbox *Inbox
+
+	probe *workProbe // tests: the work counted (tick.go)
+	dummy *dummies   // made at the first tick (Run's goroutine alone)
 }
 
 // Stats counts, since the process started, the revealed items the second
@@ -191,6 +194,7 @@ func (s *Service) restore(st *vigil.PHMAccount) (*Account, error) {
 				break
 			}
 		}
+		s.probe.add(func(p *workCounts) { p.KeyOpens++ })
 		if err != nil {
 			return nil, fmt.Errorf("open stored account key (with none of %d review keys): %w", len(s.reviewKeys()), err)
 		}
@@ -203,7 +207,9 @@ func (s *Service) restore(st *vigil.PHMAccount) (*Account, error) {
 		}
 		pending[i] = &Positive{Epoch: st.Epoch, ID: v.ID, Header: h}
 	}
-	return RestoreAccount(s.Opener.params, st.Positives, key, pending), nil
+	a := RestoreAccount(s.Opener.params, st.Positives, key, pending)
+	a.probe = s.probe
+	return a, nil
 }
 
 // Submit processes one voucher from account as the inbox's worker does a
@@ -246,15 +252,33 @@ func (s *Service) SubmitBatch(ctx context.Context, account string, vouchers [][]
 		if err != nil {
 			return nil, nil, err
 		}
+		last := map[uint32]int{} // the last voucher that left its epoch due
 		for i, w := range ws {
 			if w.err != nil {
 				errs[from+i] = w.err
 				continue
 			}
-			if len(w.sealed) > 0 {
-				w.res.Revealed, w.res.Confirmed, w.res.Outcome, errs[from+i] = s.handle(ctx, account, w.p.Epoch, w.sealed)
+			if w.due {
+				last[w.p.Epoch] = from + i
 			}
 			rs[from+i] = w.res
+		}
+		// What the batch left due is recovered and handed on before
+		// SubmitBatch returns (the grid's work, without the grid: the
+		// caller is the operator, not a client), and told in the result
+		// of the voucher that last made its epoch due.
+		for _, epoch := range slices.Sorted(maps.Keys(last)) {
+			i := last[epoch]
+			res := rs[i]
+			sealed, recovered, err := s.recoverAccount(ctx, account, epoch)
+			if err != nil {
+				errs[i] = err
+				continue
+			}
+			res.Recovered = res.Recovered || recovered
+			if len(sealed) > 0 {
+				res.Revealed, res.Confirmed, res.Outcome, errs[i] = s.handle(ctx, account, epoch, sealed)
+			}
 		}
 	}
 	return rs, errs, nil
@@ -271,8 +295,8 @@ type work struct {
 	item vigil.PHMInboxItem
 	p    *Positive // nil: it did not open
 	res  *Result
-	// sealed are the payloads it revealed, to hand on after the batch.
-	sealed []Sealed
+	// due says its batch left its account due for the hand-off grid.
+	due bool
 	// err is the EINVALID error that dropped it.
 	err error
 }
@@ -308,12 +332,8 @@ func (s *Service) process(ctx context.Context, items []vigil.PHMInboxItem) ([]*w
 		if a.Err != nil && w.err == nil {
 			w.err = a.Err
 		}
-		if w.err != nil {
-			w.sealed = nil
-			continue
-		}
-		if w.p != nil && !a.Counted {
-			w.sealed = nil
+		if w.err != nil || (w.p != nil && !a.Counted) {
+			w.due = false
 		}
 	}
 	return ws, nil
@@ -349,8 +369,8 @@ func (s *Service) prepare(it vigil.PHMInboxItem) (*work, vigil.PHMInboxUpdate) {
 		w.res.Opened, w.res.Epoch = true, int64(w.p.Epoch)
 	}
 	u.Fn = func(st *vigil.PHMAccount, keep bool) (*vigil.AuditRecord, error) {
-		w.sealed = nil // set afresh should the store run this again
-		a, err := s.restore(st)
+		w.due = false // set afresh should the store run this again
+		a, latest, err := s.restoreBatch(st)
 		if err != nil {
 			return nil, err
 		}
@@ -362,101 +382,121 @@ func (s *Service) prepare(it vigil.PHMInboxItem) (*work, vigil.PHMInboxUpdate) {
 			}
 			return nil, s.idle(a)
 		}
-		wasRecovered := a.Recovered()
-		w.res.Positives, w.res.Recovered = a.Positives(), wasRecovered
+		w.res.Positives, w.res.Recovered = a.Positives(), st.Key != nil
 		if !a.Add(w.p) {
 			// Not counted (past the bound): nothing changes, the store
 			// writes chaff.
 			return nil, s.idle(a)
 		}
-		got, err := a.TryRecover()
-		if err != nil {
-			return nil, fmt.Errorf("recover account: %w", err)
+		if latest != nil {
+			// The first positive of a new epoch does the detection a
+			// voucher that did not open does on the latest epoch.
+			s.detect(latest, true)
 		}
-		w.sealed = got
-		w.res.Positives, w.res.Recovered = a.Positives(), a.Recovered()
-		return s.save(st, a, w.p, got, wasRecovered)
+		// The detection that says whether the key could be recovered;
+		// recovering it, and opening what it reveals, is the grid's
+		// (tick), so that the batch that crosses the threshold, or brings
+		// a recovered account a match, does what any positive below the
+		// threshold does.
+		crossing := s.detect(a, false)
+		header, err := phm.MarshalHeader(w.p.Header, s.Opener.params)
+		if err != nil {
+			return nil, err
+		}
+		s.probe.add(func(p *workCounts) { p.Headers++ })
+		st.Positives = a.Positives()
+		st.Due = st.Due || crossing || st.Key != nil
+		st.Changes = append(st.Changes, vigil.PHMVoucher{ID: w.p.ID, State: vigil.PHMPending, Data: header, N: st.Positives})
+		w.due = st.Due
+		w.res.Positives = a.Positives()
+		return nil, nil
 	}
 	return w, u
 }
 
-// idle is, for a voucher that keeps nothing, the work a positive below
-// the threshold does in its account's transaction, changing nothing: the
-// detection over the account's pending positives (with the last of them
-// twice where the account holds exactly t, as a positive's arrival would
-// make t + 1), whose result is dropped, and the encoding of a header.
-func (s *Service) idle(a *Account) error {
+// restoreBatch rebuilds an account from its stored state for a batch of
+// vouchers: the pending headers parsed (and, for a new epoch's first
+// positive, the latest epoch's, returned as latest for the work alone).
+// The stored key is not opened: the batch neither recovers nor reveals,
+// so a recovered account's vouchers cost what any other's do.
+func (s *Service) restoreBatch(st *vigil.PHMAccount) (a, latest *Account, err error) {
+	parse := func(vs []vigil.PHMVoucher) ([]*Positive, error) {
+		out := make([]*Positive, len(vs))
+		for i, v := range vs {
+			h, err := phm.ParseHeader(v.Data, s.Opener.params)
+			if err != nil {
+				return nil, fmt.Errorf("stored voucher %x: %w", v.ID, err)
+			}
+			out[i] = &Positive{Epoch: st.Epoch, ID: v.ID, Header: h}
+		}
+		s.probe.add(func(p *workCounts) { p.Parsed += len(vs) })
+		return out, nil
+	}
+	pending, err := parse(st.Pending)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(st.Latest) > 0 {
+		lp, err := parse(st.Latest)
+		if err != nil {
+			return nil, nil, err
+		}
+		latest = RestoreAccount(s.Opener.params, len(lp), nil, lp)
+	}
+	a = RestoreAccount(s.Opener.params, st.Positives, nil, pending)
+	// An account recovered, or due to be at the next tick, takes every
+	// positive, as it did when the batch recovered at once: they wait
+	// pending for the tick.
+	a.unbounded = st.Due || st.Key != nil
+	return a, latest, nil
+}
+
+// detect runs the detectable hash over the account's pending positives
+// when they are more than T, and says whether more than T of them are
+// real: the account's key may then be recovered. dup adds the last
+// positive once more, as a voucher that keeps nothing does to run on as
+// many points as a positive's arrival would (its result is then the
+// work, not the answer).
+func (s *Service) detect(a *Account, dup bool) bool {
 	n := len(a.positives)
-	if a.key != nil || n == 0 {
-		return nil
+	if n == 0 {
+		return false
 	}
-	last := a.positives[n-1]
-	if n >= a.params.T {
-		pts := make([][]uint64, 0, n+1)
-		for _, p := range a.positives {
-			pts = append(pts, p.Header.DHF)
-		}
-		if n == a.params.T {
-			pts = append(pts, last.Header.DHF)
-		}
-		_, _ = dhf.Detect(pts, a.params.S, a.params.T) // the work, not the answer
+	pts := make([][]uint64, 0, n+1)
+	for _, p := range a.positives {
+		pts = append(pts, p.Header.DHF)
 	}
-	_, err := phm.MarshalHeader(last.Header, a.params)
+	if dup {
+		pts = append(pts, a.positives[n-1].Header.DHF)
+	}
+	if len(pts) <= a.params.T {
+		return false
+	}
+	s.probe.add(func(p *workCounts) { p.Detections++; p.Points += len(pts) })
+	found, err := dhf.Detect(pts, a.params.S, a.params.T)
+	return err == nil && !dup && len(found) > a.params.T
+}
+
+// idle is, for a voucher that keeps nothing, the work a positive does in
+// its account's batch transaction, changing nothing: the detection over
+// the account's pending positives and the last of them again (as a
+// positive's arrival makes one more), whose result is dropped, and the
+// encoding of a header (a blank one in an account with none pending, as
+// a positive encodes its own).
+func (s *Service) idle(a *Account) error {
+	s.detect(a, true)
+	h := s.blankHeader()
+	if n := len(a.positives); n > 0 {
+		h = a.positives[n-1].Header
+	}
+	_, err := phm.MarshalHeader(h, a.params)
+	s.probe.add(func(p *workCounts) { p.Headers++ })
 	return err
 }
 
-// save writes what the voucher p did to a into its stored state st and
-// returns the audit record of what was revealed (nil: nothing was).
-func (s *Service) save(st *vigil.PHMAccount, a *Account, p *Positive, revealed []Sealed, wasRecovered bool) (*vigil.AuditRecord, error) {
-	st.Positives = a.Positives()
-	if a.Recovered() && !wasRecovered {
-		k, err := hpke.Seal(s.Review.PublicKey(), phm.InnerKDF, phm.InnerAEAD, keyInfo(st.Account, st.Epoch), a.Key())
-		if err != nil {
-			return nil, fmt.Errorf("seal account key: %w", err)
-		}
-		now := s.now().UTC()
-		st.Key, st.RecoveredAt = k, &now
-	}
-	open := map[[phm.IDSize]byte][]byte{}
-	for _, sl := range revealed {
-		open[sl.ID] = sl.Payload
-	}
-	// After this voucher an account is either still below its threshold
-	// (everything pending, the new one too) or recovered (nothing pending:
-	// each positive revealed or dropped).
-	change := func(id [phm.IDSize]byte, header []byte, n int) vigil.PHMVoucher {
-		switch {
-		case !a.Recovered():
-			return vigil.PHMVoucher{ID: id, State: vigil.PHMPending, Data: header, N: n}
-		case open[id] != nil:
-			return vigil.PHMVoucher{ID: id, State: vigil.PHMRevealed, Data: open[id], N: n}
-		default:
-			return vigil.PHMVoucher{ID: id, State: vigil.PHMDropped, N: n}
-		}
-	}
-	if a.Recovered() {
-		for _, v := range st.Pending {
-			st.Changes = append(st.Changes, change(v.ID, nil, v.N))
-		}
-	}
-	var header []byte
-	if !a.Recovered() {
-		var err error
-		if header, err = phm.MarshalHeader(p.Header, s.Opener.params); err != nil {
-			return nil, err
-		}
-	}
-	st.Changes = append(st.Changes, change(p.ID, header, st.Positives))
-	if len(revealed) == 0 {
-		return nil, nil
-	}
-	ids := make([]string, len(revealed))
-	for i, sl := range revealed {
-		ids[i] = hex.EncodeToString(sl.ID[:])
-	}
-	rec := &vigil.AuditRecord{Actor: s.actor(), Action: vigil.AuditPHMReveal, Target: vigil.PHMTarget(st.Account, st.Epoch)}
-	err := rec.SetDetail(map[string]any{"positives": st.Positives, "recovered_now": !wasRecovered, "vouchers": ids})
-	return rec, err
+// blankHeader is a header of the service's parameters with nothing in it.
+func (s *Service) blankHeader() *phm.Header {
+	return &phm.Header{DHF: make([]uint64, 1+s.Opener.params.S), Inner: make([]byte, phm.SealedInnerSize)}
 }
 
 // handle opens revealed payloads with the review key, puts them to the
@@ -466,6 +506,13 @@ func (s *Service) save(st *vigil.PHMAccount, a *Account, p *Positive, revealed [
 // detection flow that did not land) nothing is marked, and the next
 // hand-off (Run's retry, or Resume at start) tries again.
 func (s *Service) handle(ctx context.Context, account string, epoch uint32, sealed []Sealed) ([]*phm.Payload, []Confirmed, *vigil.Outcome, error) {
+	return s.handlePadded(ctx, account, epoch, sealed, nil, nil)
+}
+
+// handlePadded is handle with the dummy payloads pad put through the
+// second check beside the real ones, and chaff rows of sizes chaff
+// written with the handled marks: a tick's fixed quantum (tick.go).
+func (s *Service) handlePadded(ctx context.Context, account string, epoch uint32, sealed []Sealed, pad []*phm.Payload, chaff []int) ([]*phm.Payload, []Confirmed, *vigil.Outcome, error) {
 	var revealed []*phm.Payload
 	ids := make([][vigil.PHMVoucherIDLen]byte, len(sealed))
 	for i, sl := range sealed {
@@ -477,6 +524,7 @@ func (s *Service) handle(ctx context.Context, account string, epoch uint32, seal
 				break
 			}
 		}
+		s.probe.add(func(p *workCounts) { p.PayloadOpens++ })
 		if err != nil {
 			// A real positive whose payload the review key cannot open was
 			// made for another review key: log it, it is not evidence.
@@ -488,9 +536,9 @@ func (s *Service) handle(ctx context.Context, account string, epoch uint32, seal
 	var confirmed []Confirmed
 	var outcome *vigil.Outcome
 	var keyed keyedVerdicts
-	if len(revealed) > 0 {
+	if len(revealed) > 0 || len(pad) > 0 {
 		var err error
-		if confirmed, keyed, err = s.check(ctx, revealed); err != nil {
+		if confirmed, keyed, err = s.checkPadded(ctx, revealed, pad); err != nil {
 			return revealed, nil, nil, err
 		}
 		if len(confirmed) > 0 && s.Respond != nil {
@@ -512,7 +560,7 @@ func (s *Service) handle(ctx context.Context, account string, epoch uint32, seal
 	if err != nil {
 		return revealed, confirmed, outcome, err
 	}
-	if err := s.Store.MarkPHMHandled(vigil.WithAudit(ctx, rec), account, epoch, ids); err != nil {
+	if err := s.Store.MarkPHMHandled(vigil.WithAudit(ctx, rec), account, epoch, ids, chaff); err != nil {
 		return revealed, confirmed, outcome, err
 	}
 	if s.Stats != nil {
@@ -665,46 +713,51 @@ func (s *Service) checkRecord(account string, epoch uint32, sealed int, revealed
 // maxCheckItems bounds the items named in one second-check audit record.
 const maxCheckItems = 64
 
-// Resume hands to the detection flow what was revealed but not handed on
-// before the service stopped (a crash between the reveal's commit and the
-// case), account by account, and returns how many vouchers it handled.
-// Run it at start; Run runs it again, with backoff, while it fails.
+// Resume finishes what the service left before it stopped: every due
+// account recovered and revealed (a batch committed, the grid's tick not
+// yet run), then what was revealed but not handed on (a crash between the
+// reveal's commit and the case), account by account; it returns how many
+// vouchers it handed on. Run it at start: it is not on the grid.
 func (s *Service) Resume(ctx context.Context) (int, error) {
 	if s.Store == nil {
 		return 0, fmt.Errorf("phm: no store for the accounts")
+	}
+	var errs []error
+	failed := map[vigil.PHMDueAccount]bool{}
+	for ctx.Err() == nil {
+		due, err := s.Store.PHMDue(ctx, 100)
+		if err != nil {
+			return 0, err
+		}
+		progress := false
+		for _, d := range due {
+			if failed[d] {
+				continue
+			}
+			if _, _, err := s.recoverAccount(ctx, d.Account, d.Epoch); err != nil {
+				errs = append(errs, err)
+				failed[d] = true
+				continue
+			}
+			progress = true
+		}
+		if !progress {
+			break
+		}
 	}
 	n := 0
 	for {
 		rev, err := s.Store.PHMRevealed(ctx, 100)
 		if err != nil || len(rev) == 0 {
-			return n, err
-		}
-		type ae struct {
-			account string
-			epoch   uint32
-		}
-		groups := map[ae][]Sealed{}
-		var order []ae
-		for _, r := range rev {
-			k := ae{r.Account, r.Epoch}
-			if groups[k] == nil {
-				order = append(order, k)
-			}
-			groups[k] = append(groups[k], Sealed{ID: r.ID, Payload: r.Data})
+			return n, errors.Join(append(errs, err)...)
 		}
 		// An account whose hand-off fails does not hold back the others
 		// of the page; it stays revealed, and would come first again, so
 		// the pass ends with the page and the next one takes it up.
-		var errs []error
-		for _, k := range order {
-			if _, _, _, err := s.handle(ctx, k.account, k.epoch, groups[k]); err != nil {
-				errs = append(errs, fmt.Errorf("resume %s: %w", vigil.PHMTarget(k.account, k.epoch), err))
-				continue
-			}
-			n += len(groups[k])
-		}
-		if len(errs) > 0 {
-			return n, errors.Join(errs...)
+		k, err := s.handOn(ctx, rev, nil, nil)
+		n += k
+		if err != nil {
+			return n, errors.Join(append(errs, err)...)
 		}
 	}
 }
@@ -732,6 +785,19 @@ func (s *Service) Check(ctx context.Context, payloads []*phm.Payload) ([]Confirm
 // check is Check with the keyed hash's verdict on every item that passed
 // PDQ and the re-encode, for the audit record.
 func (s *Service) check(ctx context.Context, payloads []*phm.Payload) ([]Confirmed, keyedVerdicts, error) {
+	return s.checkPadded(ctx, payloads, nil)
+}
+
+// checkPadded is check over payloads and, in the same lookup, the dummy
+// payloads pad, each of which goes through every step a match does
+// (the keyed hash computed and read too, with a key), its results
+// dropped: the hand-off grid's fixed quantum (tick.go).
+func (s *Service) checkPadded(ctx context.Context, payloads, pad []*phm.Payload) ([]Confirmed, keyedVerdicts, error) {
+	dummy := map[*phm.Payload]bool{}
+	for _, pl := range pad {
+		dummy[pl] = true
+	}
+	payloads = append(slices.Clip(payloads), pad...)
 	if s.Banks == nil {
 		return nil, nil, fmt.Errorf("phm: no banks for the second check")
 	}
@@ -767,6 +833,7 @@ func (s *Service) check(ctx context.Context, payloads []*phm.Payload) ([]Confirm
 	if len(signals) == 0 {
 		return nil, nil, nil
 	}
+	s.probe.add(func(p *workCounts) { p.Derivatives += len(items); p.Lookups++ })
 	results, err := s.Banks.Lookup(ctx, signals, vigil.MatchOptions{Dihedral: true})
 	if err != nil {
 		return nil, nil, fmt.Errorf("second check: %w", err)
@@ -793,6 +860,9 @@ func (s *Service) check(ctx context.Context, payloads []*phm.Payload) ([]Confirm
 			entryIDs = append(entryIDs, m.EntryID)
 		}
 	}
+	if s.Second != nil && len(pad) > 0 {
+		entryIDs = append(entryIDs, 0) // no entry has id 0: read for the work
+	}
 	listed, err := s.keyedHashes(ctx, entryIDs)
 	if err != nil {
 		return nil, nil, err
@@ -801,6 +871,16 @@ func (s *Service) check(ctx context.Context, payloads []*phm.Payload) ([]Confirm
 	kh := (*second.Hasher)(nil)
 	var out []Confirmed
 	for i, r := range results {
+		if dummy[items[i]] {
+			if s.Second != nil {
+				if kh == nil {
+					kh = second.NewHasher()
+				}
+				kh.Dihedral(s.Second, imgs[i])
+				s.probe.add(func(p *workCounts) { p.Keyed++ })
+			}
+			continue
+		}
 		if len(passed[i]) == 0 {
 			continue
 		}
@@ -835,6 +915,7 @@ func (s *Service) keyedHashes(ctx context.Context, entries []int64) (map[int64]v
 	out := map[int64]vigil.PHMKeyedHash{}
 	for len(entries) > 0 {
 		n := min(len(entries), vigil.MaxPHMKeyedHashes)
+		s.probe.add(func(p *workCounts) { p.KeyedReads++ })
 		got, err := s.Store.PHMKeyedHashes(ctx, s.Second.ID(), entries[:n])
 		if err != nil {
 			return nil, fmt.Errorf("second check: keyed hashes: %w", err)
@@ -868,6 +949,7 @@ func (s *Service) keyedCheck(kh *second.Hasher, img image.Image, matches []vigil
 		if !hashed {
 			dih, ok = kh.Dihedral(s.Second, img)
 			hashed = true
+			s.probe.add(func(p *workCounts) { p.Keyed++ })
 		}
 		d := second.Bits
 		if ok {
@@ -914,7 +996,13 @@ func (s *Service) respond(ctx context.Context, account string, epoch uint32, con
 		ContentID: vigil.PHMTarget(account, epoch),
 		UserID:    account,
 	}
-	return s.Respond.Match(ctx, ref, results, func() ([]byte, error) { return Sheet(derivs) })
+	return s.Respond.Match(ctx, ref, results, func() ([]byte, error) {
+		if c, _ := ctx.Value(sheetsKey{}).(*atomic.Int64); c != nil {
+			c.Add(1) // a tick's count (tick.go)
+		}
+		s.probe.add(func(p *workCounts) { p.Sheets++ })
+		return Sheet(derivs)
+	})
 }
 
 // MaxDerivativeSide bounds the sides of a derivative the service decodes:
