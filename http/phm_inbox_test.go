@@ -44,6 +44,11 @@ func (w *phmWorld) startInbox(t testing.TB, max int, g *gate) *phmRun {
 	return w.startWith(t, ctx, cancel, max, g)
 }
 
+// testGrid is the hand-off grid of the inboxes these tests start: the
+// tests wait for hand-offs, and 1 s keeps them short (the default is
+// phm/server's DefaultHandOffEvery).
+const testGrid = time.Second
+
 // startWith is startInbox with the worker's context given: it stops when
 // ctx ends, and cancel is called when t ends. max < 0: no inbox, every
 // voucher processed before the answer.
@@ -94,6 +99,7 @@ func (w *phmWorld) startWith(t testing.TB, workerCtx context.Context, cancel fun
 	if max >= 0 {
 		s.PHM.Inbox = phmserver.NewInbox(r.store, max)
 		s.PHM.Inbox.Poll = 10 * time.Millisecond
+		s.PHM.Inbox.HandOffEvery = testGrid
 	}
 	if err := s.Open(); err != nil {
 		t.Fatal(err)
