@@ -56,7 +56,7 @@ func TestServePHMInbox(t *testing.T) {
 	}
 	batch := bytes.Join([][]byte{voucher(1), voucher(2), voucher(3)}, nil)
 
-	srv := startServe(t, "--phm-grid", "1s", "--phm-table", table, "--phm-keys", tk, "--phm-review-key", review)
+	srv := startServe(t, "--phm-grid", "1s", "--phm-spread", "0", "--phm-table", table, "--phm-keys", tk, "--phm-review-key", review)
 	if code, body := srv.call("POST", "/v1/phm/vouchers?user_id=acct-1", "application/octet-stream", bytes.NewReader(batch)); code != 202 {
 		t.Fatalf("vouchers: %d %s", code, body)
 	}
@@ -79,7 +79,7 @@ func TestServePHMInbox(t *testing.T) {
 
 	// A bound of 2: a batch of 3 is refused whole, however its vouchers
 	// would open.
-	small := startServe(t, "--phm-grid", "1s", "--phm-table", table, "--phm-keys", tk, "--phm-review-key", review, "--phm-inbox-max", "2")
+	small := startServe(t, "--phm-grid", "1s", "--phm-spread", "0", "--phm-table", table, "--phm-keys", tk, "--phm-review-key", review, "--phm-inbox-max", "2")
 	if code, body := small.call("POST", "/v1/phm/vouchers?user_id=acct-1", "application/octet-stream", bytes.NewReader(batch)); code != 503 {
 		t.Fatalf("a batch over the bound: %d %s", code, body)
 	}

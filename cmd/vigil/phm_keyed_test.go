@@ -157,7 +157,7 @@ func TestPHMKeyEntries(t *testing.T) {
 // is refused at start.
 func TestServePHMSecondKey(t *testing.T) {
 	table, tk, keys := buildPHMTable(t)
-	srv := startServe(t, "--phm-grid", "1s", "--phm-table", table, "--phm-keys", tk, "--phm-review-key", filepath.Join(keys, "review.key"),
+	srv := startServe(t, "--phm-grid", "1s", "--phm-spread", "0", "--phm-table", table, "--phm-keys", tk, "--phm-review-key", filepath.Join(keys, "review.key"),
 		"--phm-second-key", filepath.Join(keys, "second.key"))
 	_, metrics := srv.call("GET", "/metrics", "", nil)
 	if !strings.Contains(string(metrics), "vigil_phm_items_keyed_refused_total 0") {

@@ -36,8 +36,8 @@ type phmServeFlags struct {
 	// grid and quantum are the hand-off grid's period and the payloads
 	// every tick of it handles, real or dummy (server.Inbox.HandOffEvery
 	// and Quantum; nil: not serving).
-	grid    *time.Duration
-	quantum *int
+	grid, spread *time.Duration
+	quantum      *int
 	// prefix is the flags' prefix, for the errors that name them.
 	prefix string
 }
@@ -59,6 +59,7 @@ func addPHMServeFlags(fs *flagSet, prefix string) *phmServeFlags {
 		f.inboxMax = fs.Int(prefix+"inbox-max", vigil.DefaultPHMInboxMax, "PHM vouchers held received but not yet processed (the inbox, in the store); past it every batch is answered 503 alike")
 		fs.limit(prefix+"inbox-max", between(1, 10_000_000))
 		f.grid = fs.Duration(prefix+"grid", server.DefaultHandOffEvery, "period of the PHM hand-off grid: at every tick the worker recovers one due account and checks a fixed quantum of payloads, dummies where nothing is due, so that its work does not say when a threshold was crossed (about 0.4% of a core and 16 KB/s of chaff writes at 10s; 4% and 163 KB/s at 1s)")
+		f.spread = fs.Duration(prefix+"spread", server.DefaultHandOffSpread, "the PHM hand-off grid hands an account's revealed vouchers on (and opens its case) at a tick drawn at random within this after the tick that recovered or revealed them, so that the one tick whose work is not the same as the others' is not the one after the crossing (0: the next tick)")
 		f.quantum = fs.Int(prefix+"quantum", 0, "payloads every tick of the PHM hand-off grid opens and checks, real ones padded with dummies; more wait for the next ticks (0, or under t+1: t+1)")
 		fs.limit(prefix+"quantum", between(0, vigil.MaxPHMPending+1))
 	}
@@ -125,7 +126,10 @@ func (f *phmServeFlags) service(tables phmTables, store vigil.PHMService, banks 
 			if *f.grid < 10*time.Millisecond || *f.grid > time.Hour {
 				return nil, fmt.Errorf("--%sgrid %v: want 10ms to 1h", f.prefix, *f.grid)
 			}
-			svc.Inbox.HandOffEvery, svc.Inbox.Quantum = *f.grid, *f.quantum
+			if *f.spread < 0 || *f.spread > 24*time.Hour {
+				return nil, fmt.Errorf("--%sspread %v: want 0 to 24h", f.prefix, *f.spread)
+			}
+			svc.Inbox.HandOffEvery, svc.Inbox.Quantum, svc.Inbox.HandOffSpread = *f.grid, *f.quantum, *f.spread
 		}
 	}
 	for _, dir := range f.previousKeys {

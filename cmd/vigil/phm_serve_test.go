@@ -48,7 +48,7 @@ func buildPHMTable(t *testing.T) (table, tableKeys, keys string) {
 // the flags is refused at start.
 func TestServePHMRoute(t *testing.T) {
 	table, tk, keys := buildPHMTable(t)
-	srv := startServe(t, "--phm-grid", "1s", "--phm-table", table, "--phm-keys", tk, "--phm-review-key", filepath.Join(keys, "review.key"))
+	srv := startServe(t, "--phm-grid", "1s", "--phm-spread", "0", "--phm-table", table, "--phm-keys", tk, "--phm-review-key", filepath.Join(keys, "review.key"))
 	tbl, err := phmTableDirs{}.Table(table)
 	if err != nil {
 		t.Fatal(err)
@@ -118,7 +118,7 @@ func TestServePHMRoute(t *testing.T) {
 // --phm-allow-unkeyed without a second key is refused at start.
 func TestServePHMStrictKeyed(t *testing.T) {
 	table, tk, keys := buildPHMTable(t)
-	srv := startServe(t, "--phm-grid", "1s", "--phm-table", table, "--phm-keys", tk, "--phm-review-key", filepath.Join(keys, "review.key"),
+	srv := startServe(t, "--phm-grid", "1s", "--phm-spread", "0", "--phm-table", table, "--phm-keys", tk, "--phm-review-key", filepath.Join(keys, "review.key"),
 		"--phm-second-key", filepath.Join(keys, "second.key"))
 	_, metrics := srv.call("GET", "/metrics", "", nil)
 	if !strings.Contains(string(metrics), "vigil_phm_items_unkeyed_refused_total 0") {

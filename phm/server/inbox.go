@@ -33,6 +33,10 @@ const (
 	// (at 1 s, 4 % and 163 KB: 14 GB a day of log traffic for an idle
 	// service); a case opens at most a grid after the batch that crossed.
 	DefaultHandOffEvery = 10 * time.Second
+	// DefaultHandOffSpread is the spread vigil serve gives Inbox.
+	// HandOffSpread: a case opens within it after the tick that recovered
+	// or revealed, at one of its 30 ticks of 10 s.
+	DefaultHandOffSpread = 5 * time.Minute
 	// inboxBatch is the vouchers Run takes from the inbox at a time, and
 	// deletes in one transaction once processed.
 	inboxBatch = 16
@@ -55,6 +59,13 @@ type Inbox struct {
 	// checks, real ones padded with dummies (tick.go); at least, and by
 	// default, the service's t + 1.
 	Quantum int
+	// HandOffSpread, if positive, holds an account's revealed vouchers
+	// back from the ticks until a time drawn uniformly from the spread
+	// after the tick that first saw them (0: handed on at that tick).
+	// Every tick has the same shape, but the case the detection flow
+	// opens is real work at the tick that hands on: spread, that tick is
+	// one of many (vigil serve: DefaultHandOffSpread).
+	HandOffSpread time.Duration
 
 	processed, dropped, retried, handedOn, handOffFailures, full, ticks atomic.Int64
 	wake                                                                chan struct{}

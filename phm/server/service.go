@@ -87,6 +87,10 @@ type Service struct {
 
 	probe *workProbe // tests: the work counted (tick.go)
 	dummy *dummies   // made at the first tick (Run's goroutine alone)
+	// held are the accounts whose revealed vouchers the grid holds back
+	// until a time drawn at random (Inbox.HandOffSpread): Run's
+	// goroutine alone.
+	held map[heldAccount]time.Time
 }
 
 // Stats counts, since the process started, the revealed items the second

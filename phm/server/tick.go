@@ -12,8 +12,10 @@ import (
 	"image/color"
 	"image/jpeg"
 	"io"
+	"math/big"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	vigil "github.com/vigil-oss/vigil"
 	"github.com/vigil-oss/vigil/phm"
@@ -439,6 +441,9 @@ func (s *Service) tick(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, errors.Join(append(errs, err)...)
 	}
+	if rev, err = s.spread(rev); err != nil {
+		return 0, errors.Join(append(errs, err)...)
+	}
 	pad := make([]*phm.Payload, 0, q-len(rev))
 	for range q - len(rev) {
 		pl, err := OpenPayload(s.Review, d.payload)
@@ -490,8 +495,9 @@ func (s *Service) handOn(ctx context.Context, rev []vigil.PHMRevealedVoucher, pa
 		}
 		if _, _, _, err := s.handlePadded(ctx, k.account, k.epoch, groups[k], pad, chaff); err != nil {
 			errs = append(errs, fmt.Errorf("hand on %s: %w", vigil.PHMTarget(k.account, k.epoch), err))
-			continue
+			continue // still due: its time stays, so a retry is not put off again
 		}
+		delete(s.held, heldAccount(k))
 		n += len(groups[k])
 	}
 	return n, errors.Join(errs...)
@@ -511,4 +517,50 @@ func evalShare(poly []group.Scalar, id [phm.IDSize]byte) [phm.ScalarSize]byte {
 	b, _ := y.MarshalBinary()
 	copy(out[:], b)
 	return out
+}
+
+// heldAccount names an account's epoch whose revealed vouchers spread
+// holds back.
+type heldAccount struct {
+	account string
+	epoch   uint32
+}
+
+// spread returns the revealed vouchers of rev whose account's time has
+// come (Inbox.HandOffSpread): the first tick that sees an account's
+// revealed vouchers draws its time, uniformly within the spread, and
+// the account's vouchers wait for it; its entry goes once they are
+// handed on. So the tick whose hand-off opens the case (the one piece
+// of a tick's work that is not the same every time) is not the tick
+// after the batch that crossed the threshold, but one drawn from the
+// spread's ticks.
+func (s *Service) spread(rev []vigil.PHMRevealedVoucher) ([]vigil.PHMRevealedVoucher, error) {
+	var d time.Duration
+	if s.Inbox != nil {
+		d = s.Inbox.HandOffSpread
+	}
+	if d <= 0 || len(rev) == 0 {
+		return rev, nil
+	}
+	if s.held == nil {
+		s.held = map[heldAccount]time.Time{}
+	}
+	now := s.now()
+	out := rev[:0:0]
+	for _, r := range rev {
+		k := heldAccount{r.Account, r.Epoch}
+		at, ok := s.held[k]
+		if !ok {
+			n, err := rand.Int(rand.Reader, big.NewInt(int64(d)))
+			if err != nil {
+				return nil, fmt.Errorf("hand-off spread: %w", err)
+			}
+			at = now.Add(time.Duration(n.Int64()))
+			s.held[k] = at
+		}
+		if !now.Before(at) {
+			out = append(out, r)
+		}
+	}
+	return out, nil
 }
