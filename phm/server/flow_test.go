@@ -2,14 +2,11 @@ package server
 
 import (
 	"context"
-	"log/slog"
 	"testing"
 
 	vigil "github.com/vigil-oss/vigil"
-	"github.com/vigil-oss/vigil/matcher"
 	"github.com/vigil-oss/vigil/phm"
 	"github.com/vigil-oss/vigil/respond"
-	"github.com/vigil-oss/vigil/sqlite"
 )
 
 // TestServiceOpensCase runs the service against the real pieces: a SQLite
@@ -19,46 +16,14 @@ import (
 // items' matches and the first derivative as its media.
 func TestServiceOpensCase(t *testing.T) {
 	ctx := context.Background()
-	db, err := sqlite.Open(ctx, t.TempDir(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	cases, rules := sqlite.NewCaseService(db), sqlite.NewRuleService(db)
-	if err := cases.CreateQueue(ctx, &vigil.Queue{Name: "e2ee", Roles: []vigil.Role{vigil.RoleReviewer}}); err != nil {
-		t.Fatal(err)
-	}
-	rule := &vigil.Rule{Name: "review", When: vigil.RuleConditions{Kind: "match"}, Action: vigil.RuleAction{Type: vigil.ActionCase, Queue: "e2ee"},
-		Enabled: true, Source: vigil.RuleSourceAPI, UpdatedBy: "test"}
-	if err := rules.CreateRule(ctx, rule); err != nil {
-		t.Fatal(err)
-	}
-	banks, entries := sqlite.NewBankService(db), sqlite.NewEntryService(db)
-	bank := &vigil.Bank{Name: "known", Enabled: true}
-	if err := banks.CreateBank(ctx, bank); err != nil {
-		t.Fatal(err)
-	}
 	p := phm.Params{T: 2, S: 4}
-	var data [][]byte
-	var keys []phm.Key
-	var es []*vigil.Entry
-	for i := range p.T + 1 {
-		img := picture(80+i, 128)
-		data = append(data, pngBytes(t, img))
-		keys = append(keys, sha256Key(t, data[i]))
-		es = append(es, &vigil.Entry{SignalType: vigil.SignalPDQ, Value: pdqOf(t, img).String(), Source: "test"})
-	}
-	if _, err := entries.AddEntries(ctx, bank.ID, "test", es); err != nil {
-		t.Fatal(err)
-	}
-	m := matcher.New(banks, entries, slog.New(slog.DiscardHandler))
-	if err := m.Load(ctx); err != nil {
-		t.Fatal(err)
-	}
+	rw := newReviewWorld(t, p.T+1)
+	cases, rules, data, keys, m := rw.cases, rw.rules, rw.data, rw.keys, rw.matcher
 	f, s := newFixture(t, p, 0, keys...)
 	s.Banks = m
 	s.Respond = &respond.Service{Rules: rules, Cases: cases, Media: &mediaStore{blobs: map[string][]byte{}}}
 	var last *Result
+	var err error
 	for i, d := range data {
 		if last, err = s.Submit(ctx, "user-9", f.voucher(t, s, prepare(t, d))); err != nil {
 			t.Fatal(err)

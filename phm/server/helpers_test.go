@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"image"
 	"image/png"
+	"log/slog"
 	"testing"
 
 	vigil "github.com/vigil-oss/vigil"
@@ -180,4 +181,56 @@ func newAccount(tb testing.TB, p phm.Params) *client.Account {
 		tb.Fatal(err)
 	}
 	return a
+}
+
+// reviewWorld is a SQLite store set up for the detection flow behind the
+// service: queue "e2ee" with a case rule for every match, and bank
+// "known" holding the PDQ of n listed pictures, loaded in a matcher for
+// the second check. data are the pictures' PNG bytes, keys their
+// SHA-256 keys for a table.
+type reviewWorld struct {
+	db      *sqlite.DB
+	cases   *sqlite.CaseService
+	rules   *sqlite.RuleService
+	data    [][]byte
+	keys    []phm.Key
+	matcher *matcher.Matcher
+}
+
+func newReviewWorld(tb testing.TB, n int) *reviewWorld {
+	tb.Helper()
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, tb.TempDir(), nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { db.Close() })
+	w := &reviewWorld{db: db, cases: sqlite.NewCaseService(db), rules: sqlite.NewRuleService(db)}
+	if err := w.cases.CreateQueue(ctx, &vigil.Queue{Name: "e2ee", Roles: []vigil.Role{vigil.RoleReviewer}}); err != nil {
+		tb.Fatal(err)
+	}
+	if err := w.rules.CreateRule(ctx, &vigil.Rule{Name: "review", When: vigil.RuleConditions{Kind: "match"}, Action: vigil.RuleAction{Type: vigil.ActionCase, Queue: "e2ee"},
+		Enabled: true, Source: vigil.RuleSourceAPI, UpdatedBy: "test"}); err != nil {
+		tb.Fatal(err)
+	}
+	banks, entries := sqlite.NewBankService(db), sqlite.NewEntryService(db)
+	bank := &vigil.Bank{Name: "known", Enabled: true}
+	if err := banks.CreateBank(ctx, bank); err != nil {
+		tb.Fatal(err)
+	}
+	var es []*vigil.Entry
+	for i := range n {
+		img := picture(80+i, 128)
+		w.data = append(w.data, pngBytes(tb, img))
+		w.keys = append(w.keys, sha256Key(tb, w.data[i]))
+		es = append(es, &vigil.Entry{SignalType: vigil.SignalPDQ, Value: pdqOf(tb, img).String(), Source: "test"})
+	}
+	if _, err := entries.AddEntries(ctx, bank.ID, "test", es); err != nil {
+		tb.Fatal(err)
+	}
+	w.matcher = matcher.New(banks, entries, slog.New(slog.DiscardHandler))
+	if err := w.matcher.Load(ctx); err != nil {
+		tb.Fatal(err)
+	}
+	return w
 }

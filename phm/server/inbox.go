@@ -21,9 +21,6 @@ const (
 	// the first to the second.
 	DefaultRetryMin = time.Second
 	DefaultRetryMax = 5 * time.Minute
-	// DefaultRevealedEvery is kept for callers that set it: every tick of
-	// the hand-off grid now looks for revealed vouchers and due accounts.
-	DefaultRevealedEvery = time.Minute
 	// DefaultHandOffEvery is the grid of the worker's hand-offs to the
 	// detection flow: what the inbox's vouchers revealed is handed on at
 	// the next multiple of it on the clock after their batch is done, not
@@ -52,9 +49,10 @@ type Inbox struct {
 	// Max bounds the vouchers waiting: past it Receive refuses every
 	// batch alike (≤ 0: vigil.DefaultPHMInboxMax).
 	Max int
-	// Poll, RetryMin, RetryMax, RevealedEvery and HandOffEvery are the
-	// worker's periods (0: the defaults above).
-	Poll, RetryMin, RetryMax, RevealedEvery, HandOffEvery time.Duration
+	// Poll, RetryMin, RetryMax and HandOffEvery are the worker's periods
+	// (0: the defaults above). Every tick of HandOffEvery looks for due
+	// accounts and revealed vouchers.
+	Poll, RetryMin, RetryMax, HandOffEvery time.Duration
 	// Quantum is the payloads every tick of the hand-off grid opens and
 	// checks, real ones padded with dummies (tick.go); at least, and by
 	// default, the service's t + 1.

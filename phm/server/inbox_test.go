@@ -56,7 +56,6 @@ func (w *inboxWorld) start(t *testing.T, respond Responder) *Service {
 	s.Respond = respond
 	s.Inbox = NewInbox(s.Store.(vigil.PHMInbox), 0)
 	s.Inbox.Poll, s.Inbox.RetryMin, s.Inbox.RetryMax = 10*time.Millisecond, 5*time.Millisecond, 40*time.Millisecond
-	s.Inbox.RevealedEvery = time.Hour // only a failure or a reveal brings a hand-off sooner
 	s.Inbox.HandOffEvery = 20 * time.Millisecond
 	return s
 }

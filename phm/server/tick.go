@@ -63,29 +63,36 @@ type workCounts struct {
 	Sheets                                                int // case media made
 }
 
-// workProbe counts the work of the service's steps, for the tests that
-// check it has one shape (nil: nothing counted).
-type workProbe struct {
+// tally is counts of type T that goroutines add to under a lock.
+type tally[T any] struct {
 	mu sync.Mutex
-	c  workCounts
+	c  T
 }
 
-func (p *workProbe) add(f func(*workCounts)) {
-	if p == nil {
-		return
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	f(&p.c)
+func (t *tally[T]) add(f func(*T)) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	f(&t.c)
 }
 
 // take returns the counts so far and zeroes them.
-func (p *workProbe) take() workCounts {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	out := p.c
-	p.c = workCounts{}
+func (t *tally[T]) take() T {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := t.c
+	var zero T
+	t.c = zero
 	return out
+}
+
+// workProbe counts the work of the service's steps, for the tests that
+// check it has one shape (nil: nothing counted).
+type workProbe struct{ tally[workCounts] }
+
+func (p *workProbe) add(f func(*workCounts)) {
+	if p != nil {
+		p.tally.add(f)
+	}
 }
 
 // quantum is the payload slots of a tick: Inbox.Quantum, at least t + 1

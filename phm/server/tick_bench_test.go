@@ -4,13 +4,11 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
-	"log/slog"
 	"testing"
 	"time"
 
 	vigil "github.com/vigil-oss/vigil"
 	"github.com/vigil-oss/vigil/internal/cputime"
-	"github.com/vigil-oss/vigil/matcher"
 	"github.com/vigil-oss/vigil/phm"
 	"github.com/vigil-oss/vigil/phm/client"
 	"github.com/vigil-oss/vigil/respond"
@@ -37,40 +35,8 @@ import (
 func BenchmarkTick(b *testing.B) {
 	ctx := context.Background()
 	p := phm.DefaultParams
-	db, err := sqlite.Open(ctx, b.TempDir(), nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { db.Close() })
-	cases, rules := sqlite.NewCaseService(db), sqlite.NewRuleService(db)
-	if err := cases.CreateQueue(ctx, &vigil.Queue{Name: "e2ee", Roles: []vigil.Role{vigil.RoleReviewer}}); err != nil {
-		b.Fatal(err)
-	}
-	if err := rules.CreateRule(ctx, &vigil.Rule{Name: "review", When: vigil.RuleConditions{Kind: "match"}, Action: vigil.RuleAction{Type: vigil.ActionCase, Queue: "e2ee"},
-		Enabled: true, Source: vigil.RuleSourceAPI, UpdatedBy: "test"}); err != nil {
-		b.Fatal(err)
-	}
-	banksSvc, entries := sqlite.NewBankService(db), sqlite.NewEntryService(db)
-	bank := &vigil.Bank{Name: "known", Enabled: true}
-	if err := banksSvc.CreateBank(ctx, bank); err != nil {
-		b.Fatal(err)
-	}
-	var data [][]byte
-	var keys []phm.Key
-	var es []*vigil.Entry
-	for i := range p.T + 1 {
-		img := picture(80+i, 128)
-		data = append(data, pngBytes(b, img))
-		keys = append(keys, sha256Key(b, data[i]))
-		es = append(es, &vigil.Entry{SignalType: vigil.SignalPDQ, Value: pdqOf(b, img).String(), Source: "test"})
-	}
-	if _, err := entries.AddEntries(ctx, bank.ID, "test", es); err != nil {
-		b.Fatal(err)
-	}
-	m := matcher.New(banksSvc, entries, slog.New(slog.DiscardHandler))
-	if err := m.Load(ctx); err != nil {
-		b.Fatal(err)
-	}
+	rw := newReviewWorld(b, p.T+1)
+	db, cases, rules, data, keys, m := rw.db, rw.cases, rw.rules, rw.data, rw.keys, rw.matcher
 	f, s := newFixture(b, p, 0, keys...)
 	s.Store = sqlite.NewPHMService(db)
 	s.Banks = m

@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"crypto/rand"
-	"sync"
 	"testing"
 
 	vigil "github.com/vigil-oss/vigil"
@@ -29,22 +28,7 @@ type storeCalls struct {
 // chaff rows as long; sqlite's TestPHMBatchStoreWork checks the SQL).
 type tickStore struct {
 	vigil.PHMService
-	mu sync.Mutex
-	c  storeCalls
-}
-
-func (s *tickStore) add(f func(c *storeCalls)) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	f(&s.c)
-}
-
-func (s *tickStore) take() storeCalls {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := s.c
-	s.c = storeCalls{}
-	return out
+	tally[storeCalls]
 }
 
 func dataBytes(a *vigil.PHMAccount) int {
